@@ -1,0 +1,92 @@
+"""What every outbound connector shares: the outbox record before the call, sandbox
+mode, and one error for "the vendor asked us to wait".
+
+A connector never sleeps through a rate limit: it raises ``VendorRateLimited`` with the
+vendor's Retry-After, and the Celery task retries with that countdown, so a worker is
+never held hostage by a vendor.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.core import outbox
+from switchboard.models import Account, OutboxCall
+
+log = logging.getLogger(__name__)
+
+
+class VendorError(Exception):
+    """A vendor API call failed in a way a retry will not fix (4xx other than 429)."""
+
+
+class VendorUnavailable(Exception):
+    """A vendor API call failed in a way a later retry may fix (5xx, timeout)."""
+
+
+class VendorRateLimited(VendorUnavailable):
+    def __init__(self, vendor: str, retry_after: float) -> None:
+        self.vendor = vendor
+        self.retry_after = retry_after
+        super().__init__(f"{vendor} rate limit: retry after {retry_after:.0f}s")
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What the caller needs back: the vendor's response (or the sandbox's stand-in)
+    and whether it came from an earlier call under the same idempotency key."""
+
+    call: OutboxCall
+    response: dict[str, Any]
+    repeated: bool
+
+
+class Connector:
+    vendor: ClassVar[str]
+
+    def __init__(self, session: Session, account: Account, settings: Settings) -> None:
+        self.session = session
+        self.account = account
+        self.settings = settings
+
+    @property
+    def sandboxed(self) -> bool:
+        """Sandbox when asked to, or when this vendor's credentials are absent."""
+        return self.settings.sandbox or not self.has_credentials()
+
+    def has_credentials(self) -> bool:
+        raise NotImplementedError
+
+    def perform(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Make the real API call; returns the vendor's response as a dict."""
+        raise NotImplementedError
+
+    def sandbox_response(self, call: OutboxCall) -> dict[str, Any]:
+        """What the sandbox answers instead of the vendor (ids the caller can store)."""
+        return {"sandbox": True, "id": call.id}
+
+    def call(self, operation: str, payload: dict[str, Any], *, idempotency_key: str | None = None) -> CallResult:
+        record, created = outbox.record_call(
+            self.session, account_id=self.account.id, vendor=self.vendor, operation=operation,
+            payload=payload, idempotency_key=idempotency_key,
+        )
+        if not created and record.status in ("sent", "sandboxed"):
+            return CallResult(record, record.response or {}, repeated=True)
+        if self.sandboxed:
+            response = self.sandbox_response(record)
+            outbox.finish(self.session, record, status="sandboxed", response=response)
+            return CallResult(record, response, repeated=False)
+        try:
+            response = self.perform(operation, payload)
+        except VendorUnavailable as exc:
+            outbox.finish(self.session, record, status="pending", error=str(exc))
+            raise
+        except Exception as exc:
+            outbox.finish(self.session, record, status="failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        outbox.finish(self.session, record, status="sent", response=response)
+        return CallResult(record, response, repeated=False)

@@ -1,0 +1,116 @@
+"""Which account a request belongs to, and that account's secrets.
+
+The default account mirrors the environment variables; its secrets are read from the
+settings on every use and never copied into the database. Further accounts (a
+deployment serving several companies) keep theirs in ``Account.secrets``.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets as token_source
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.models import Account, ApiKey
+
+DEFAULT_SLUG = "default"
+KEY_PREFIX = "sb_"
+
+#: Names of per-account secrets, and the environment variable behind each for the
+#: default account.
+SECRET_VARIABLES = {
+    "twilio_auth_token": "TWILIO_AUTH_TOKEN",
+    "zendesk_webhook_secret": "ZENDESK_WEBHOOK_SECRET",
+    "zendesk_api_token": "ZENDESK_API_TOKEN",
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+}
+
+
+def ensure_default_account(session: Session, settings: Settings) -> Account:
+    """Create or refresh the default account from the environment's public identifiers."""
+    account = session.scalar(select(Account).where(Account.slug == DEFAULT_SLUG))
+    if account is None:
+        account = Account(slug=DEFAULT_SLUG, name="Default account", secrets={})
+        session.add(account)
+    account.zendesk_subdomain = settings.zendesk_subdomain
+    account.twilio_account_sid = settings.twilio_account_sid
+    account.twilio_phone_number = settings.twilio_phone_number
+    account.twilio_whatsapp_number = _whatsapp_address(settings.twilio_whatsapp_number)
+    session.commit()
+    return account
+
+
+def _whatsapp_address(number: str | None) -> str | None:
+    if number and not number.startswith("whatsapp:"):
+        return f"whatsapp:{number}"
+    return number
+
+
+def secret(account: Account, name: str, settings: Settings) -> str | None:
+    """The account's secret ``name`` (one of SECRET_VARIABLES), or None when unset."""
+    if account.slug == DEFAULT_SLUG:
+        return getattr(settings, name)
+    return (account.secrets or {}).get(name) or None
+
+
+def secret_variable(account: Account, name: str) -> str:
+    """What a person must set to provide ``name`` for this account (for error messages)."""
+    if account.slug == DEFAULT_SLUG:
+        return SECRET_VARIABLES[name]
+    return f"the {name} secret of account {account.slug!r} (switchboard accounts set-secret)"
+
+
+def accounts_for_twilio(session: Session, account_sid: str, to: str) -> Sequence[Account]:
+    """Accounts that may own a Twilio delivery: matched by the number called first,
+    then by Account SID (a subaccount's numbers may not be listed)."""
+    by_number = session.scalars(
+        select(Account).where(
+            or_(Account.twilio_phone_number == to, Account.twilio_whatsapp_number == to)
+        )
+    ).all()
+    if by_number:
+        return by_number
+    return session.scalars(select(Account).where(Account.twilio_account_sid == account_sid)).all()
+
+
+def all_accounts(session: Session) -> Sequence[Account]:
+    return session.scalars(select(Account).order_by(Account.id)).all()
+
+
+def by_slug(session: Session, slug: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.slug == slug))
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(session: Session, account: Account, name: str = "default") -> str:
+    """Make a key for ``account`` and return it; only its hash is kept."""
+    key = KEY_PREFIX + token_source.token_urlsafe(32)
+    session.add(ApiKey(account_id=account.id, name=name, prefix=key[:10], key_hash=_hash(key)))
+    session.commit()
+    return key
+
+
+def account_for_api_key(session: Session, key: str) -> Account | None:
+    if not key.startswith(KEY_PREFIX):
+        return None
+    row = session.scalar(
+        select(ApiKey).where(ApiKey.key_hash == _hash(key), ApiKey.revoked_at.is_(None))
+    )
+    return session.get(Account, row.account_id) if row else None
+
+
+def revoke_api_keys(session: Session, account: Account) -> int:
+    rows = session.scalars(
+        select(ApiKey).where(ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
+    ).all()
+    for row in rows:
+        row.revoked_at = datetime.now(UTC)
+    session.commit()
+    return len(rows)

@@ -1,0 +1,85 @@
+"""Who is writing: one customer per person, whatever the channel.
+
+Twilio gives SMS senders as "+14155550100" and WhatsApp senders as
+"whatsapp:+14155550100" (with the WaId "14155550100"). Both resolve through the E.164
+phone identity, so the same person on SMS and WhatsApp shares one timeline.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from switchboard.models import Customer, Identity, IdentityKind
+
+
+class InvalidAddress(ValueError):
+    """A sender address is not a phone number in a form Twilio documents."""
+
+
+@dataclass(frozen=True)
+class Address:
+    channel: str  # "sms" or "whatsapp"
+    e164: str
+
+
+def to_e164(raw: str, default_region: str | None = None) -> str:
+    try:
+        number = phonenumbers.parse(raw, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidAddress(f"{raw!r} is not a phone number ({exc})") from None
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidAddress(f"{raw!r} is not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_twilio_address(raw: str) -> Address:
+    """"whatsapp:+1415…" → Address("whatsapp", "+1415…"); "+1415…" → Address("sms", …)."""
+    if raw.startswith("whatsapp:"):
+        return Address("whatsapp", to_e164(raw.removeprefix("whatsapp:")))
+    return Address("sms", to_e164(raw))
+
+
+def twilio_address(address: Address) -> str:
+    return f"whatsapp:{address.e164}" if address.channel == "whatsapp" else address.e164
+
+
+def find_customer(session: Session, account_id: int, kind: IdentityKind, value: str) -> Customer | None:
+    identity = session.scalar(
+        select(Identity).where(
+            Identity.account_id == account_id, Identity.kind == kind, Identity.value == value
+        )
+    )
+    return identity.customer if identity else None
+
+
+def resolve_customer(
+    session: Session,
+    account_id: int,
+    address: Address,
+    *,
+    wa_id: str | None = None,
+    profile_name: str | None = None,
+) -> Customer:
+    """Find the customer behind ``address`` or create them; link a new WhatsApp id."""
+    customer = find_customer(session, account_id, IdentityKind.PHONE, address.e164)
+    if customer is None and wa_id:
+        customer = find_customer(session, account_id, IdentityKind.WHATSAPP, wa_id)
+    if customer is None:
+        customer = Customer(account_id=account_id, display_name=profile_name, attributes={})
+        session.add(customer)
+        session.flush()
+        _link(session, customer, IdentityKind.PHONE, address.e164)
+    if address.channel == "whatsapp":
+        _link(session, customer, IdentityKind.WHATSAPP, wa_id or address.e164.lstrip("+"))
+    if profile_name and not customer.display_name:
+        customer.display_name = profile_name
+    return customer
+
+
+def _link(session: Session, customer: Customer, kind: IdentityKind, value: str) -> None:
+    if find_customer(session, customer.account_id, kind, value) is None:
+        session.add(Identity(account_id=customer.account_id, customer_id=customer.id, kind=kind, value=value))
+        session.flush()

@@ -1,0 +1,146 @@
+"""The inbox: every verified webhook delivery, recorded before the vendor's 2xx.
+
+Recording is the only thing a webhook view does besides verifying; processing happens
+later, by event id, exactly once:
+- a unique (account, vendor, dedupe_key) turns duplicate deliveries into one row;
+- a conditional UPDATE "claims" the row, so two workers handed the same id (a sweep
+  re-enqueued it while the first copy was still queued) cannot both process it;
+- the handler's writes and the "done" mark commit in one transaction;
+- a claim older than the lease is taken back, so a worker killed mid-task does not
+  strand its event.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from switchboard.models import InboxEvent
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Session, InboxEvent], None]
+CLAIM_LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+
+
+class UnknownEventKind(LookupError):
+    """No handler is registered for an event kind; the event is kept for inspection."""
+
+
+def record(
+    session: Session,
+    *,
+    account_id: int,
+    vendor: str,
+    kind: str,
+    dedupe_key: str,
+    payload: dict[str, Any],
+) -> tuple[InboxEvent, bool]:
+    """Store the event; returns (event, True) when new, (existing event, False) for a
+    duplicate delivery. Commits, because the vendor's 2xx must mean "stored"."""
+    event = InboxEvent(
+        account_id=account_id, vendor=vendor, kind=kind, dedupe_key=dedupe_key[:200],
+        payload=payload, status="received", received_at=datetime.now(UTC),
+    )
+    try:
+        with session.begin_nested():
+            session.add(event)
+        session.commit()
+        return event, True
+    except IntegrityError:
+        session.rollback()
+    existing = session.scalar(
+        select(InboxEvent).where(
+            InboxEvent.account_id == account_id,
+            InboxEvent.vendor == vendor,
+            InboxEvent.dedupe_key == dedupe_key[:200],
+        )
+    )
+    if existing is None:  # pragma: no cover - the row that won the race is committed
+        raise RuntimeError("duplicate inbox event vanished; retry the delivery")
+    session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id == existing.id)
+        .values(duplicates=InboxEvent.duplicates + 1)
+    )
+    session.commit()
+    return existing, False
+
+
+def claim(session: Session, event_id: int, *, now: datetime | None = None) -> bool:
+    """Take the event for processing; False when it is done or another worker holds it."""
+    now = now or datetime.now(UTC)
+    result = session.execute(
+        update(InboxEvent)
+        .where(
+            InboxEvent.id == event_id,
+            or_(
+                InboxEvent.status == "received",
+                and_(InboxEvent.status == "processing", InboxEvent.claimed_at < now - CLAIM_LEASE),
+            ),
+        )
+        .values(status="processing", claimed_at=now, attempts=InboxEvent.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def process(session: Session, event_id: int, handlers: Mapping[str, Handler]) -> str:
+    """Run the event's handler once. Returns the event's resulting status.
+
+    A handler failure is recorded and re-raised, so the caller (a Celery task) can
+    retry with backoff; after MAX_ATTEMPTS the event is parked as ``failed``.
+    """
+    if not claim(session, event_id):
+        event = session.get(InboxEvent, event_id)
+        return event.status if event else "missing"
+    event = session.get(InboxEvent, event_id)
+    assert event is not None
+    handler = handlers.get(event.kind)
+    try:
+        if handler is None:
+            raise UnknownEventKind(
+                f"no handler for {event.kind!r}; the event is kept as failed for inspection"
+            )
+        handler(session, event)
+        event.status, event.processed_at, event.error = "done", datetime.now(UTC), None
+        session.commit()
+        return "done"
+    except Exception as exc:
+        session.rollback()
+        final = isinstance(exc, UnknownEventKind) or event.attempts >= MAX_ATTEMPTS
+        session.execute(
+            update(InboxEvent)
+            .where(InboxEvent.id == event_id)
+            .values(status="failed" if final else "received", error=f"{type(exc).__name__}: {exc}"[:2000])
+        )
+        session.commit()
+        log.warning("inbox event %s (%s) failed: %s", event_id, event.kind, type(exc).__name__)
+        raise
+
+
+def due_for_sweep(
+    session: Session, *, older_than: timedelta, now: datetime | None = None, limit: int = 500
+) -> list[int]:
+    """Events accepted but not processed: their enqueue was lost (Redis down, worker
+    killed) or their claim expired. The sweep enqueues them again."""
+    now = now or datetime.now(UTC)
+    rows = session.scalars(
+        select(InboxEvent.id)
+        .where(
+            or_(
+                and_(InboxEvent.status == "received", InboxEvent.received_at < now - older_than),
+                and_(InboxEvent.status == "processing", InboxEvent.claimed_at < now - CLAIM_LEASE),
+            )
+        )
+        .order_by(InboxEvent.id)
+        .limit(limit)
+    )
+    return list(rows)

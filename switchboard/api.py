@@ -1,0 +1,87 @@
+"""The JSON API for people and tools (not vendors): authenticated with account keys.
+
+Every query below is filtered by the authenticated account's id; there is no code path
+that takes an account id from the request.
+"""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable
+
+from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from switchboard import db
+from switchboard.core import accounts, outbox, timeline
+from switchboard.models import Account, Conversation
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+
+def require_account(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        header = request.headers.get("Authorization", "")
+        key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        account = accounts.account_for_api_key(db.session(), key) if key else None
+        if account is None:
+            current_app.logger.warning("API request refused on %s: bad or missing key", request.path)
+            return jsonify(error="send an account API key as 'Authorization: Bearer sb_…' "
+                                 "(create one with `switchboard accounts key`)"), 401
+        g.account = account
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _account() -> Account:
+    return g.account
+
+
+@blueprint.get("/sandbox/outbox")
+@require_account
+def sandbox_outbox() -> ResponseReturnValue:
+    from switchboard.connectors.registry import sandboxed_vendors
+
+    if not sandboxed_vendors(_account(), current_app.config["SETTINGS"]):
+        abort(404, "the outbox is only served in sandbox mode (SWITCHBOARD_SANDBOX=1, or a "
+                   "vendor without credentials)")
+    return jsonify([outbox.as_json(call) for call in outbox.calls(db.session(), _account().id)])
+
+
+@blueprint.get("/conversations")
+@require_account
+def list_conversations() -> ResponseReturnValue:
+    rows = timeline.conversations(db.session(), _account().id)
+    return jsonify([_conversation_json(c, with_messages=False) for c in rows])
+
+
+@blueprint.get("/conversations/<int:conversation_id>")
+@require_account
+def get_conversation(conversation_id: int) -> ResponseReturnValue:
+    conversation = db.session().get(Conversation, conversation_id)
+    if conversation is None or conversation.account_id != _account().id:
+        abort(404, f"no conversation {conversation_id} in this account")
+    return jsonify(_conversation_json(conversation, with_messages=True))
+
+
+def _conversation_json(conversation: Conversation, *, with_messages: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": conversation.id,
+        "customer_id": conversation.customer_id,
+        "status": conversation.status,
+        "channel": conversation.channel,
+        "zendesk_ticket_id": conversation.zendesk_ticket_id,
+        "last_message_at": conversation.last_message_at.isoformat(),
+    }
+    if with_messages:
+        data["messages"] = [
+            {"id": m.id, "direction": m.direction, "channel": m.channel, "author": m.author,
+             "body": m.body, "status": m.status, "created_at": m.created_at.isoformat()}
+            for m in conversation.messages
+        ]
+    return data
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)

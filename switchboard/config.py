@@ -1,0 +1,165 @@
+"""Settings read from the environment once, validated at start-up.
+
+Every variable is checked when the service starts, not when it is first used, so a
+typo in a URL fails the deploy with a message naming the variable instead of failing
+the first customer message hours later.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    public_url: str | None
+    sandbox: bool
+    data_dir: Path
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_phone_number: str | None = None
+    twilio_whatsapp_number: str | None = None
+    zendesk_subdomain: str | None = None
+    zendesk_email: str | None = None
+    zendesk_api_token: str | None = None
+    zendesk_webhook_secret: str | None = None
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    model_fast: str = "gpt-4o-mini"
+    model_strong: str = "gpt-4o"
+    sweep_after_seconds: int = 60
+    sweep_interval_seconds: int = 30
+    queue_name: str = "switchboard"
+
+    @property
+    def embedded(self) -> bool:
+        """No Redis: tasks run in this process, so a newcomer needs no servers."""
+        return self.redis_url is None
+
+    def public(self) -> dict[str, object]:
+        """The settings with every secret masked, for `switchboard config` and logs."""
+        secret_words = ("token", "secret", "key")
+        shown: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value and any(word in f.name for word in secret_words):
+                value = "***"
+            shown[f.name] = str(value) if isinstance(value, Path) else value
+        return shown
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a yes/no value: set it to 1 or 0.")
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    value = _optional(env, name)
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not (parts.netloc or parts.path):
+        raise ConfigError(
+            f"{name}={value!r} is not a valid URL: expected one starting with "
+            f"{' or '.join(s + '://' for s in schemes)}."
+        )
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number.") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is too small: use {minimum} or more.")
+    return value
+
+
+def _pair(env: Mapping[str, str], first: str, second: str) -> None:
+    """Credentials that only work together must be set together."""
+    if bool(_optional(env, first)) != bool(_optional(env, second)):
+        missing = second if _optional(env, first) else first
+        present = first if missing == second else second
+        raise ConfigError(f"{present} is set but {missing} is not: set both, or neither.")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build and validate the settings; raises ConfigError naming the bad variable."""
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("SWITCHBOARD_DATA_DIR") or Path.cwd()).resolve()
+    database_url = _url(
+        env,
+        "SWITCHBOARD_DATABASE_URL",
+        ("sqlite", "postgresql", "postgresql+psycopg", "postgres"),
+    ) or f"sqlite:///{data_dir / 'switchboard.db'}"
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql://" + database_url[len("postgres://"):]
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    _pair(env, "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+    _pair(env, "ZENDESK_EMAIL", "ZENDESK_API_TOKEN")
+    sid = _optional(env, "TWILIO_ACCOUNT_SID")
+    if sid and not (sid.startswith("AC") and len(sid) == 34):
+        raise ConfigError(
+            f"TWILIO_ACCOUNT_SID={sid!r} does not look like an Account SID "
+            "(34 characters starting with AC, from the Twilio Console)."
+        )
+    subdomain = _optional(env, "ZENDESK_SUBDOMAIN")
+    if subdomain and ("." in subdomain or "/" in subdomain):
+        raise ConfigError(
+            f"ZENDESK_SUBDOMAIN={subdomain!r} should be only the subdomain, "
+            "e.g. 'acme' for acme.zendesk.com."
+        )
+    return Settings(
+        database_url=database_url,
+        redis_url=_url(env, "SWITCHBOARD_REDIS_URL", ("redis", "rediss", "unix")),
+        public_url=(_url(env, "SWITCHBOARD_PUBLIC_URL", ("http", "https")) or "").rstrip("/")
+        or None,
+        sandbox=_flag(env, "SWITCHBOARD_SANDBOX", default=False),
+        data_dir=data_dir,
+        twilio_account_sid=sid,
+        twilio_auth_token=_optional(env, "TWILIO_AUTH_TOKEN"),
+        twilio_phone_number=_optional(env, "TWILIO_PHONE_NUMBER"),
+        twilio_whatsapp_number=_optional(env, "TWILIO_WHATSAPP_NUMBER"),
+        zendesk_subdomain=subdomain,
+        zendesk_email=_optional(env, "ZENDESK_EMAIL"),
+        zendesk_api_token=_optional(env, "ZENDESK_API_TOKEN"),
+        zendesk_webhook_secret=_optional(env, "ZENDESK_WEBHOOK_SECRET"),
+        slack_bot_token=_optional(env, "SLACK_BOT_TOKEN"),
+        slack_signing_secret=_optional(env, "SLACK_SIGNING_SECRET"),
+        openai_api_key=_optional(env, "OPENAI_API_KEY"),
+        openai_base_url=_url(env, "OPENAI_BASE_URL", ("http", "https")),
+        model_fast=_optional(env, "SWITCHBOARD_MODEL_FAST") or "gpt-4o-mini",
+        model_strong=_optional(env, "SWITCHBOARD_MODEL_STRONG") or "gpt-4o",
+        sweep_after_seconds=_int(env, "SWITCHBOARD_SWEEP_AFTER_SECONDS", 60, minimum=1),
+        sweep_interval_seconds=_int(env, "SWITCHBOARD_SWEEP_INTERVAL_SECONDS", 30, minimum=1),
+        queue_name=_optional(env, "SWITCHBOARD_QUEUE") or "switchboard",
+    )

@@ -1,0 +1,142 @@
+"""Background work: Celery with Redis in production, a thread in embedded mode.
+
+Tasks take ids, never ORM objects, and run inside a Flask app context so they share
+the app's database session handling. Every task is safe to run twice: the inbox claim
+and the outbox idempotency keys make the second run a no-op.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery, Task, shared_task
+from flask import Flask, current_app
+
+from switchboard import db
+from switchboard.core import inbox
+from switchboard.core.processing import REGISTRY
+
+log = logging.getLogger(__name__)
+RETRY_BACKOFF_MAX = 600
+
+
+def celery_init_app(app: Flask) -> Celery:
+    settings = app.config["SETTINGS"]
+
+    class FlaskTask(Task):  # type: ignore[misc]
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.name, task_cls=FlaskTask)
+    celery.conf.update(
+        broker_url=settings.redis_url or "memory://",
+        task_ignore_result=True,
+        task_default_queue=settings.queue_name,
+        # At-least-once delivery: a task is acknowledged only after it ran, a worker
+        # lost mid-task gets its task redelivered (bounded by max_retries).
+        task_acks_late=True,
+        task_retry_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=300,
+        broker_transport_options={"visibility_timeout": 3600},
+        # A webhook must not hang on a Redis outage: the event is already in the inbox
+        # and the sweep enqueues it later.
+        task_publish_retry=False,
+        broker_connection_timeout=2,
+        broker_connection_retry_on_startup=True,
+        beat_schedule={
+            "sweep-inbox": {"task": "switchboard.sweep_inbox", "schedule": float(settings.sweep_interval_seconds),
+                            "options": {"expires": settings.sweep_interval_seconds}},
+        },
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery
+
+
+@shared_task(name="switchboard.process_inbox_event", bind=True, max_retries=inbox.MAX_ATTEMPTS)
+def process_inbox_event(self: Task, event_id: int) -> str:
+    try:
+        return inbox.process(db.session(), event_id, REGISTRY)
+    except Exception as exc:
+        countdown = min(RETRY_BACKOFF_MAX, 2 ** self.request.retries * 5)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(name="switchboard.sweep_inbox")
+def sweep_inbox() -> int:
+    settings = current_app.config["SETTINGS"]
+    due = inbox.due_for_sweep(db.session(), older_than=timedelta(seconds=settings.sweep_after_seconds))
+    for event_id in due:
+        enqueue_event(event_id)
+    return len(due)
+
+
+class EmbeddedRunner:
+    """Runs inbox events on one background thread of the web process.
+
+    One thread keeps SQLite writes serial; a periodic sweep retries failures, just as
+    beat does in production. ``inline`` runs each event before the request returns,
+    for tests that want determinism.
+    """
+
+    def __init__(self, app: Flask, *, inline: bool = False) -> None:
+        self.app = app
+        self.inline = inline
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switchboard-task")
+        self._stop = threading.Event()
+
+    def submit(self, event_id: int) -> None:
+        if self.inline:
+            self._run(event_id)
+        else:
+            self.pool.submit(self._run, event_id)
+
+    def _run(self, event_id: int) -> None:
+        with self.app.app_context():
+            try:
+                inbox.process(db.session(), event_id, REGISTRY)
+            except Exception:
+                log.exception("inbox event %s failed; the sweep will retry it", event_id)
+
+    def start_sweeper(self, every: float = 30.0) -> None:
+        def loop() -> None:
+            while not self._stop.wait(every):
+                with self.app.app_context():
+                    try:
+                        sweep_inbox.run()
+                    except Exception:
+                        log.exception("inbox sweep failed")
+
+        threading.Thread(target=loop, name="switchboard-sweeper", daemon=True).start()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self.pool.shutdown(wait=True)
+
+
+def enqueue_event(event_id: int) -> bool:
+    """Hand an inbox event to the workers. False when the queue is unreachable: the
+    event stays in the inbox and the sweep enqueues it once the queue is back."""
+    runner: EmbeddedRunner | None = current_app.extensions.get("switchboard.runner")
+    if runner is not None:
+        runner.submit(event_id)
+        return True
+    try:
+        process_inbox_event.apply_async((event_id,), retry=False)
+        return True
+    except Exception as exc:  # kombu/redis raise several types for "broker unreachable"
+        log.warning("queue unreachable, inbox event %s waits for the sweep: %s", event_id,
+                    type(exc).__name__)
+        return False
+
+
+def init_app(app: Flask) -> None:
+    celery_init_app(app)
+    if app.config["SETTINGS"].embedded:
+        runner = EmbeddedRunner(app, inline=app.config.get("TASKS_INLINE", False))
+        app.extensions["switchboard.runner"] = runner

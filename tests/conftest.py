@@ -1,0 +1,106 @@
+"""Shared fixtures: the app on SQLite and on a real PostgreSQL, and vendor-signed clients.
+
+PostgreSQL tests run in a schema of their own inside the `test` database, so parallel
+runs (and the CI) never see each other's rows.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from switchboard.app import create_app
+from switchboard.config import load_settings
+from switchboard.db import get_db, make_engine, upgrade
+from switchboard.models import Base
+
+from .signing import VendorClient
+
+PG_SERVER = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+TWILIO_SID = "AC" + "1" * 32
+TWILIO_TOKEN = "12345678901234567890123456789012"
+ZENDESK_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="
+SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+PUBLIC_URL = "https://switchboard.example.com"
+
+
+def base_env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    return {
+        "SWITCHBOARD_DATABASE_URL": database_url,
+        "SWITCHBOARD_DATA_DIR": str(tmp_path),
+        "SWITCHBOARD_PUBLIC_URL": PUBLIC_URL,
+        "SWITCHBOARD_SANDBOX": "1",
+        "TWILIO_ACCOUNT_SID": TWILIO_SID,
+        "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_PHONE_NUMBER": "+15005550006",
+        "TWILIO_WHATSAPP_NUMBER": "+14155238886",
+        "ZENDESK_SUBDOMAIN": "acme",
+        "ZENDESK_WEBHOOK_SECRET": ZENDESK_SECRET,
+        "SLACK_SIGNING_SECRET": SLACK_SECRET,
+    }
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A migrated schema of our own in the real PostgreSQL `test` database."""
+    schema = f"sb_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_SERVER)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def _truncate_postgres(url: str) -> None:
+    engine = make_engine(url)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'switchboard.db'}"
+    url = request.getfixturevalue("pg_url")
+    _truncate_postgres(url)
+    return url
+
+
+@pytest.fixture
+def env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    return base_env(tmp_path, database_url)
+
+
+@pytest.fixture
+def app(env: dict[str, str]) -> Iterator[Flask]:
+    """Embedded mode with tasks run before the response returns, for determinism."""
+    app = create_app(load_settings(env), config={"TASKS_INLINE": True, "TESTING": True})
+    yield app
+    get_db(app).dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def vendor(client: FlaskClient) -> VendorClient:
+    return VendorClient(client, twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                        slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)

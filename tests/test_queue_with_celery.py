@@ -1,0 +1,158 @@
+"""The queued path with a real Redis, a real Celery worker (a separate process) and a
+real PostgreSQL: an event accepted while Redis is down is processed after it returns."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from switchboard.app import create_app
+from switchboard.config import load_settings
+from switchboard.db import get_db
+from switchboard.models import InboxEvent, Message
+
+from .conftest import REDIS_URL, TWILIO_TOKEN, PUBLIC_URL, SLACK_SECRET, ZENDESK_SECRET, base_env
+from .signing import VendorClient, fixture
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+class Worker:
+    """`celery -A switchboard.worker worker --beat` in its own process."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.log = cwd / f"worker-{uuid.uuid4().hex[:6]}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "switchboard.worker", "worker", "--beat",
+             "--pool=solo", "--loglevel=INFO", f"--schedule={cwd / 'beat-schedule'}"],
+            env={**os.environ, **env}, cwd=cwd, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+        )
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+@pytest.fixture
+def queued_env(tmp_path: Path, pg_url: str) -> dict[str, str]:
+    from .conftest import _truncate_postgres
+
+    _truncate_postgres(pg_url)
+    env = base_env(tmp_path, pg_url)
+    env.update(SWITCHBOARD_REDIS_URL=REDIS_URL, SWITCHBOARD_QUEUE=f"test-{uuid.uuid4().hex[:8]}",
+               SWITCHBOARD_SWEEP_AFTER_SECONDS="1", SWITCHBOARD_SWEEP_INTERVAL_SECONDS="1")
+    return env
+
+
+def make_app(env: dict[str, str]) -> Flask:
+    return create_app(load_settings(env), config={"TESTING": True})
+
+
+def vendor_for(app: Flask) -> VendorClient:
+    return VendorClient(app.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                        slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
+
+
+def event_status(app: Flask) -> list[str]:
+    with get_db(app).session() as session:
+        return [e.status for e in session.scalars(select(InboxEvent).order_by(InboxEvent.id))]
+
+
+def test_webhook_is_processed_by_a_real_worker_through_redis(queued_env: dict[str, str], tmp_path: Path) -> None:
+    app = make_app(queued_env)
+    worker = Worker(queued_env, tmp_path)
+    try:
+        response = vendor_for(app).twilio("/webhooks/twilio/messages", fixture("twilio", "inbound_sms.json"))
+        assert response.status_code == 200
+        assert wait_until(lambda: event_status(app) == ["done"]), worker.output()
+        with get_db(app).session() as session:
+            assert session.scalars(select(Message)).one().external_id == "SM1f0e8ae6ade43cb3c0ce4525424e404f"
+    finally:
+        worker.stop()
+        get_db(app).dispose()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None]]]:
+    """A Redis of our own that the test can start late, as if it had been down."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed: .ci/run installs and starts it"
+    port = free_port()
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        processes.append(subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL))
+        assert wait_until(lambda: _redis_up(port), timeout=10)
+
+    yield f"redis://127.0.0.1:{port}/0", start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _redis_up(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def test_event_accepted_while_redis_is_down_is_processed_after_it_returns(
+    queued_env: dict[str, str], tmp_path: Path, private_redis: tuple[str, Callable[[], None]]
+) -> None:
+    redis_url, start_redis = private_redis
+    env = {**queued_env, "SWITCHBOARD_REDIS_URL": redis_url}
+    app = make_app(env)
+    try:
+        response = vendor_for(app).twilio("/webhooks/twilio/messages", fixture("twilio", "inbound_sms.json"))
+        assert response.status_code == 200  # stored, so Twilio must not retry
+        assert event_status(app) == ["received"]
+        readiness = app.test_client().get("/readyz")
+        assert readiness.status_code == 503
+        assert readiness.get_json()["checks"]["redis"].startswith("unreachable")
+
+        start_redis()
+        worker = Worker(env, tmp_path)
+        try:
+            assert wait_until(lambda: event_status(app) == ["done"], timeout=45), worker.output()
+        finally:
+            worker.stop()
+        with get_db(app).session() as session:
+            assert len(session.scalars(select(Message)).all()) == 1
+    finally:
+        get_db(app).dispose()

@@ -1,0 +1,47 @@
+"""How webhook failures are answered: one place sorts errors into status codes, so no
+view can turn a bad signature into a 500 or a malformed body into a silent drop."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from switchboard.errors import BadSignature, MalformedPayload, NotConfigured, UnknownAccount
+
+log = logging.getLogger("switchboard.webhooks")
+
+
+def _answer(status: int, message: str) -> tuple[Response, int]:
+    return jsonify(error=message), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(BadSignature)
+    def bad_signature(exc: BadSignature) -> tuple[Response, int]:
+        log.warning("refused %s: %s", request.path, exc)
+        return _answer(403, str(exc))
+
+    @app.errorhandler(NotConfigured)
+    def not_configured(exc: NotConfigured) -> tuple[Response, int]:
+        log.error("refused %s: %s", request.path, exc)
+        return _answer(403, str(exc))
+
+    @app.errorhandler(UnknownAccount)
+    def unknown_account(exc: UnknownAccount) -> tuple[Response, int]:
+        log.warning("refused %s: %s", request.path, exc)
+        return _answer(403, str(exc))
+
+    @app.errorhandler(MalformedPayload)
+    def malformed(exc: MalformedPayload) -> tuple[Response, int]:
+        log.warning("malformed payload on %s: %s", request.path, exc)
+        return _answer(400, str(exc))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        return _answer(413, f"request body is larger than the {limit}-byte limit")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Response, int]:
+        return _answer(exc.code or 500, exc.description or exc.name)

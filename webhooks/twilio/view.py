@@ -1,0 +1,78 @@
+"""Twilio calls these URLs; each view verifies, records, and answers at once."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.datastructures import MultiDict
+
+from switchboard import db
+from switchboard.core.accounts import accounts_for_twilio
+from switchboard.core.identity import InvalidAddress, parse_twilio_address
+from switchboard.errors import MalformedPayload, UnknownAccount
+from switchboard.models import Account
+
+from ..intake import accept
+from .verify import verify
+
+blueprint = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+STATUS_FIELDS = ("MessageSid", "MessageStatus", "AccountSid")
+MESSAGE_FIELDS = ("MessageSid", "AccountSid", "From", "To")
+
+
+def _form() -> MultiDict[str, str]:
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise MalformedPayload(
+            f"expected an application/x-www-form-urlencoded body, got {request.mimetype or 'none'}"
+        )
+    try:
+        request.get_data().decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedPayload("the body is not valid UTF-8") from None
+    return request.form
+
+
+def _require(form: MultiDict[str, str], names: tuple[str, ...]) -> None:
+    missing = [name for name in names if not form.get(name)]
+    if missing:
+        raise MalformedPayload(f"missing Twilio parameter(s): {', '.join(missing)}")
+
+
+def _verified_account(form: MultiDict[str, str]) -> Account:
+    settings = current_app.config["SETTINGS"]
+    candidates = accounts_for_twilio(db.session(), form.get("AccountSid", ""), form.get("To", ""))
+    if not candidates:
+        raise UnknownAccount(
+            f"no account owns Twilio number {form.get('To')!r} or Account SID "
+            f"{form.get('AccountSid')!r}: set TWILIO_PHONE_NUMBER / TWILIO_ACCOUNT_SID"
+        )
+    return verify(request, form, candidates, settings)
+
+
+def _twiml() -> Response:
+    return Response(EMPTY_TWIML, status=200, mimetype="text/xml")
+
+
+@blueprint.post("/messages")
+def messages() -> Response:
+    form = _form()
+    account = _verified_account(form)
+    _require(form, MESSAGE_FIELDS)
+    try:
+        parse_twilio_address(form["From"])
+    except InvalidAddress as exc:
+        raise MalformedPayload(f"From: {exc}") from None
+    accept(account, vendor="twilio", kind="twilio.message", dedupe_key=form["MessageSid"],
+           payload=form.to_dict(flat=True))
+    return _twiml()
+
+
+@blueprint.post("/status")
+def status() -> Response:
+    form = _form()
+    account = _verified_account(form)
+    _require(form, STATUS_FIELDS)
+    key = f"{form['MessageSid']}:{form['MessageStatus']}"
+    accept(account, vendor="twilio", kind="twilio.status", dedupe_key=key,
+           payload=form.to_dict(flat=True))
+    return Response(status=204)
