@@ -101,9 +101,12 @@ def process(session: Session, event_id: int, handlers: Mapping[str, Handler]) ->
     if not claim(session, event_id):
         event = session.get(InboxEvent, event_id)
         return event.status if event else "missing"
-    event = session.get(InboxEvent, event_id)
+    # populate_existing: the claim's UPDATE bypassed the identity map, so a copy loaded
+    # earlier in this session would show stale attempts/status.
+    event = session.get(InboxEvent, event_id, populate_existing=True)
     assert event is not None
-    handler = handlers.get(event.kind)
+    attempts, kind = event.attempts, event.kind
+    handler = handlers.get(kind)
     try:
         if handler is None:
             raise UnknownEventKind(
@@ -115,14 +118,14 @@ def process(session: Session, event_id: int, handlers: Mapping[str, Handler]) ->
         return "done"
     except Exception as exc:
         session.rollback()
-        final = isinstance(exc, UnknownEventKind) or event.attempts >= MAX_ATTEMPTS
+        final = isinstance(exc, UnknownEventKind) or attempts >= MAX_ATTEMPTS
         session.execute(
             update(InboxEvent)
             .where(InboxEvent.id == event_id)
             .values(status="failed" if final else "received", error=f"{type(exc).__name__}: {exc}"[:2000])
         )
         session.commit()
-        log.warning("inbox event %s (%s) failed: %s", event_id, event.kind, type(exc).__name__)
+        log.warning("inbox event %s (%s) failed: %s", event_id, kind, type(exc).__name__)
         raise
 
 

@@ -1,0 +1,44 @@
+"""Settings are validated at start-up with messages naming the variable."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from switchboard.config import load_settings
+from switchboard.errors import ConfigError
+
+
+def test_defaults_are_the_embedded_mode(tmp_path: Path) -> None:
+    settings = load_settings({"SWITCHBOARD_DATA_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'switchboard.db'}"
+    assert settings.embedded and not settings.sandbox
+
+
+def test_postgres_urls_use_the_psycopg_driver() -> None:
+    settings = load_settings({"SWITCHBOARD_DATABASE_URL": "postgres://u@db/x"})
+    assert settings.database_url == "postgresql+psycopg://u@db/x"
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"SWITCHBOARD_DATABASE_URL": "mysql://x"}, "SWITCHBOARD_DATABASE_URL"),
+    ({"SWITCHBOARD_REDIS_URL": "localhost:6379"}, "SWITCHBOARD_REDIS_URL"),
+    ({"SWITCHBOARD_PUBLIC_URL": "switchboard.example.com"}, "SWITCHBOARD_PUBLIC_URL"),
+    ({"SWITCHBOARD_SANDBOX": "maybe"}, "SWITCHBOARD_SANDBOX"),
+    ({"TWILIO_ACCOUNT_SID": "AC123"}, "TWILIO_AUTH_TOKEN"),
+    ({"TWILIO_ACCOUNT_SID": "XX" + "1" * 32, "TWILIO_AUTH_TOKEN": "t"}, "TWILIO_ACCOUNT_SID"),
+    ({"ZENDESK_SUBDOMAIN": "acme.zendesk.com"}, "ZENDESK_SUBDOMAIN"),
+    ({"ZENDESK_EMAIL": "a@b.c"}, "ZENDESK_API_TOKEN"),
+    ({"OPENAI_BASE_URL": "ftp://models"}, "OPENAI_BASE_URL"),
+    ({"SWITCHBOARD_SWEEP_AFTER_SECONDS": "soon"}, "SWITCHBOARD_SWEEP_AFTER_SECONDS"),
+])
+def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_settings(env)
+
+
+def test_public_view_masks_secrets() -> None:
+    shown = load_settings({"TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "supersecret",
+                           "SLACK_SIGNING_SECRET": "s3"}).public()
+    assert shown["twilio_auth_token"] == "***" and shown["slack_signing_secret"] == "***"
+    assert shown["twilio_account_sid"] == "AC" + "1" * 32

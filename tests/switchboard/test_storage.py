@@ -1,0 +1,89 @@
+"""Guarantees the database itself gives: append-only audit, one row per delivery."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from flask import Flask
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import DatabaseError
+
+from switchboard.core import audit, inbox
+from switchboard.db import get_db
+from switchboard.models import AuditEntry, InboxEvent
+
+
+def test_audit_log_refuses_updates_and_deletes(app: Flask) -> None:
+    account_id = app.config["DEFAULT_ACCOUNT_ID"]
+    with get_db(app).session() as session:
+        audit.audit(session, account_id=account_id, actor="agent:7", action="suggestion.inserted")
+        session.commit()
+        with pytest.raises(DatabaseError, match="append-only"):
+            session.execute(update(AuditEntry).values(actor="someone else"))
+            session.commit()
+        session.rollback()
+        with pytest.raises(DatabaseError, match="append-only"):
+            session.execute(delete(AuditEntry))
+            session.commit()
+        session.rollback()
+        assert session.scalars(select(AuditEntry.actor)).all() == ["agent:7"]
+
+
+def test_concurrent_identical_deliveries_store_one_event(app: Flask) -> None:
+    account_id = app.config["DEFAULT_ACCOUNT_ID"]
+
+    def deliver(_: int) -> bool:
+        with get_db(app).session() as session:
+            return inbox.record(session, account_id=account_id, vendor="twilio", kind="twilio.message",
+                                dedupe_key="SMsame", payload={"n": 1})[1]
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        created = list(pool.map(deliver, range(30)))
+    assert created.count(True) == 1
+    with get_db(app).session() as session:
+        assert session.scalar(select(func.count()).select_from(InboxEvent)) == 1
+        assert session.scalars(select(InboxEvent)).one().duplicates == 29
+
+
+def test_a_claimed_event_is_not_processed_twice(app: Flask) -> None:
+    account_id = app.config["DEFAULT_ACCOUNT_ID"]
+    calls: list[int] = []
+    with get_db(app).session() as session:
+        event, _ = inbox.record(session, account_id=account_id, vendor="slack", kind="slack.test",
+                                dedupe_key="k", payload={})
+        handlers = {"slack.test": lambda s, e: calls.append(e.id)}
+        assert inbox.process(session, event.id, handlers) == "done"
+        assert inbox.process(session, event.id, handlers) == "done"
+    assert calls == [event.id]
+
+
+def test_failing_handler_leaves_the_event_for_a_retry_then_parks_it(app: Flask) -> None:
+    account_id = app.config["DEFAULT_ACCOUNT_ID"]
+
+    def broken(_s: object, _e: object) -> None:
+        raise RuntimeError("vendor down")
+
+    with get_db(app).session() as session:
+        event, _ = inbox.record(session, account_id=account_id, vendor="slack", kind="slack.test",
+                                dedupe_key="k2", payload={})
+        for attempt in range(1, inbox.MAX_ATTEMPTS + 1):
+            with pytest.raises(RuntimeError):
+                inbox.process(session, event.id, {"slack.test": broken})
+            session.expire_all()
+            stored = session.get(InboxEvent, event.id)
+            assert stored is not None and stored.attempts == attempt
+            assert stored.status == ("failed" if attempt == inbox.MAX_ATTEMPTS else "received")
+        assert "vendor down" in (stored.error or "")
+
+
+def test_unknown_event_kinds_are_parked_with_a_named_error(app: Flask) -> None:
+    from switchboard.core.processing import REGISTRY
+
+    with get_db(app).session() as session:
+        event, _ = inbox.record(session, account_id=app.config["DEFAULT_ACCOUNT_ID"], vendor="twilio",
+                                kind="twilio.voice", dedupe_key="CA1", payload={})
+        with pytest.raises(inbox.UnknownEventKind):
+            inbox.process(session, event.id, REGISTRY)
+        session.expire_all()
+        stored = session.get(InboxEvent, event.id)
+        assert stored is not None and stored.status == "failed" and "twilio.voice" in (stored.error or "")
