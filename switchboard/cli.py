@@ -181,3 +181,7 @@ def show_config() -> None:
         click.echo(json.dumps(load_settings().public(), indent=2))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The `switchboard` command as a newcomer and an operator use it."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+from urllib.request import Request, urlopen
+
+from click.testing import CliRunner
+from twilio.request_validator import RequestValidator
+
+from switchboard.cli import main
+
+from ..signing import fixture
+
+TOKEN = "12345678901234567890123456789012"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_runs_embedded_with_no_servers_and_processes_a_signed_webhook(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SWITCHBOARD_", "TWILIO_", "ZENDESK_", "SLACK_"))}
+    env.update(SWITCHBOARD_DATA_DIR=str(tmp_path), TWILIO_ACCOUNT_SID="AC" + "1" * 32,
+               TWILIO_AUTH_TOKEN=TOKEN, TWILIO_PHONE_NUMBER="+15005550006",
+               SWITCHBOARD_PUBLIC_URL=f"http://127.0.0.1:{port}")
+    server = subprocess.Popen([sys.executable, "-m", "switchboard.cli", "serve", "--port", str(port)],
+                              env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert json.load(urlopen(base + "/healthz", timeout=1)) == {"status": "ok"}
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "serve did not start"
+                time.sleep(0.3)
+        assert (tmp_path / "switchboard.db").exists()  # SQLite in the working directory, migrated
+        params = fixture("twilio", "inbound_sms.json")
+        signature = RequestValidator(TOKEN).compute_signature(base + "/webhooks/twilio/messages", params)
+        answer = urlopen(Request(base + "/webhooks/twilio/messages", data=urlencode(params).encode(),
+                                 headers={"X-Twilio-Signature": signature}), timeout=5)
+        assert answer.status == 200
+        key = (tmp_path / ".switchboard-api-key").read_text().strip()
+        conversations: list[dict[str, object]] = []
+        for _ in range(50):  # the embedded runner processes on its own thread
+            conversations = json.load(urlopen(Request(base + "/api/conversations",
+                                                      headers={"Authorization": f"Bearer {key}"}), timeout=5))
+            if conversations:
+                break
+            time.sleep(0.1)
+        assert len(conversations) == 1 and conversations[0]["channel"] == "sms"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_config_reports_the_bad_variable(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["config"], env={"SWITCHBOARD_REDIS_URL": "nonsense"})
+    assert result.exit_code != 0
+    assert "SWITCHBOARD_REDIS_URL" in result.output
+
+
+def test_db_upgrade_then_accounts_and_keys(tmp_path: Path) -> None:
+    env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    added = runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex",
+                                 "--twilio-phone-number", "+15005550009"], env=env)
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(main, ["accounts", "list"], env=env)
+    assert "globex" in listed.output and "default" in listed.output
+    key = runner.invoke(main, ["accounts", "key", "--account", "globex"], env=env)
+    assert key.exit_code == 0 and key.output.startswith("sb_")
+    missing = runner.invoke(main, ["accounts", "key", "--account", "nobody"], env=env)
+    assert missing.exit_code != 0 and "no account 'nobody'" in missing.output
+
+
+def test_postgres_that_is_not_migrated_is_refused_with_the_command_to_run(pg_url: str) -> None:
+    from sqlalchemy import text
+
+    from switchboard.db import make_engine
+
+    schema = "sb_unmigrated_" + str(os.getpid())
+    engine = make_engine(pg_url.split("?")[0])
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+    try:
+        url = pg_url.split("?")[0] + f"?options=-csearch_path%3D{schema}"
+        result = CliRunner().invoke(main, ["accounts", "list"], env={"SWITCHBOARD_DATABASE_URL": url})
+        assert result.exit_code != 0
+        assert "switchboard db upgrade" in result.output
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
