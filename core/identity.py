@@ -35,6 +35,12 @@ def to_e164(raw: str, default_region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def region_of(e164: str) -> str | None:
+    """The ISO region of a number ("GB" for +44…), or None for non-geographic ones."""
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+    return region if region and region != "001" else None
+
+
 def parse_twilio_address(raw: str) -> Address:
     """"whatsapp:+1415…" → Address("whatsapp", "+1415…"); "+1415…" → Address("sms", …)."""
     if raw.startswith("whatsapp:"):

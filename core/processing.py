@@ -27,7 +27,9 @@ def twilio_message(session: Session, event: InboxEvent) -> None:
         wa_id=form.get("WaId"), profile_name=form.get("ProfileName"),
     )
     conversation = timeline.current_conversation(session, customer, address.channel)
-    redacted = redact(form.get("Body", ""))
+    # National-format numbers ("020 7946 0958") are only recognisable with a region:
+    # the sender's own is the best guess for the numbers they write.
+    redacted = redact(form.get("Body", ""), default_region=identity.region_of(address.e164))
     media = [form[f"MediaUrl{i}"] for i in range(int(form.get("NumMedia") or 0)) if f"MediaUrl{i}" in form]
     timeline.append(
         session, conversation, direction="inbound", channel=address.channel, author="customer",
