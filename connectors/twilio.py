@@ -1,0 +1,199 @@
+"""SMS and WhatsApp sends through Twilio's Messages API.
+
+The outbox payload is exactly the keyword arguments of ``client.messages.create``, so a
+sandbox record shows what would have been sent, and a retried task replays it as
+``messages.create(**payload)`` without re-deriving anything.
+"""
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Any, Literal
+
+import requests
+from sqlalchemy.orm import Session
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from switchboard.config import Settings
+from switchboard.connectors.base import (
+    CallResult,
+    Connector,
+    VendorError,
+    VendorRateLimited,
+    VendorUnavailable,
+)
+from switchboard.core.accounts import secret, secret_variable
+from switchboard.models import Account, OutboxCall
+
+Channel = Literal["sms", "whatsapp"]
+
+WHATSAPP_PREFIX = "whatsapp:"
+#: Twilio does not promise a Retry-After on 429 (error 20429); its advice is "back
+#: off and retry", and a few seconds clears a concurrency spike.
+DEFAULT_RETRY_AFTER = 5.0
+#: Without a timeout requests waits forever, and a hung socket would hold a worker
+#: until Celery's hard time limit kills it.
+TIMEOUT_SECONDS = 20.0
+OPTED_OUT = 21610
+OUTSIDE_WHATSAPP_WINDOW = 63016
+
+
+class RecipientOptedOut(VendorError):
+    """The recipient replied STOP: Twilio refuses every send until they reply START."""
+
+
+class OutsideWhatsAppWindow(VendorError):
+    """Free-form WhatsApp text more than 24 h after the customer's last message."""
+
+
+class SenderNotConfigured(VendorError):
+    """No sending number for the channel: a retry cannot fix configuration."""
+
+
+class TwilioConnector(Connector):
+    vendor = "twilio"
+
+    def __init__(self, session: Session, account: Account, settings: Settings) -> None:
+        super().__init__(session, account, settings)
+        self._retry_after: str | None = None
+
+    @classmethod
+    def configured(cls, account: Account, settings: Settings) -> bool:
+        """A classmethod so the registry can tell sandboxed vendors without a session."""
+        return bool(account.twilio_account_sid and secret(account, "twilio_auth_token", settings))
+
+    def has_credentials(self) -> bool:
+        return self.configured(self.account, self.settings)
+
+    def send_message(
+        self,
+        *,
+        to: str,
+        body: str | None = None,
+        channel: Channel = "sms",
+        content_sid: str | None = None,
+        content_variables: dict[str, Any] | None = None,
+        media_url: list[str] | None = None,
+        status_callback: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> CallResult:
+        """Send ``body`` (or an approved template, ``content_sid``) to ``to`` (E.164).
+
+        On WhatsApp outside the 24-hour window only a template goes through: pass
+        ``content_sid`` and ``content_variables`` (e.g. ``{"1": "Ada"}``) instead of text.
+        """
+        if channel not in ("sms", "whatsapp"):
+            raise ValueError(f"channel={channel!r} is not supported: use 'sms' or 'whatsapp'.")
+        if body is None and content_sid is None and not media_url:
+            raise ValueError("nothing to send: pass body, content_sid or media_url.")
+        sender = self._sender(channel)
+        if channel == "whatsapp":
+            to = _whatsapp_address(to)
+        arguments: dict[str, Any] = {
+            "to": to,
+            "from_": sender,
+            "body": body,
+            "content_sid": content_sid,
+            # Twilio takes the variables as one JSON-encoded form field.
+            "content_variables": None if content_variables is None else json.dumps(content_variables),
+            "media_url": list(media_url) if media_url else None,
+            "status_callback": status_callback,
+        }
+        payload = {key: value for key, value in arguments.items() if value is not None}
+        return self.call("messages.create", payload, idempotency_key=idempotency_key)
+
+    def _sender(self, channel: Channel) -> str | None:
+        """The number to send from; missing is only an error when a real send would
+        need it, so a newcomer's sandbox works before any number is bought."""
+        if channel == "whatsapp":
+            number = self.account.twilio_whatsapp_number
+            sender = _whatsapp_address(number) if number else None
+            variable = "TWILIO_WHATSAPP_NUMBER"
+        else:
+            sender = self.account.twilio_phone_number
+            variable = "TWILIO_PHONE_NUMBER"
+        if sender is None and not self.sandboxed:
+            where = variable if self.account.slug == "default" else (
+                f"the {channel} number of account {self.account.slug!r} (switchboard accounts)"
+            )
+            raise SenderNotConfigured(
+                f"cannot send {channel} for account {self.account.slug!r}: no sending number. "
+                f"Set {where} to a number from your Twilio Console."
+            )
+        return sender
+
+    def sandbox_response(self, call: OutboxCall) -> dict[str, Any]:
+        # A zero-padded sid looks like Twilio's and names the outbox row it came from.
+        payload = call.payload
+        return {"sid": f"SM{call.id:032x}", "status": "queued", "to": payload["to"],
+                "from": payload.get("from_")}
+
+    @cached_property
+    def client(self) -> Client:
+        """Built on first live use only: the sandbox never needs credentials."""
+        http_client = TwilioHttpClient(
+            timeout=TIMEOUT_SECONDS, request_hooks={"response": [self._remember_retry_after]}
+        )
+        return Client(
+            self.account.twilio_account_sid,
+            secret(self.account, "twilio_auth_token", self.settings),
+            http_client=http_client,
+        )
+
+    def _remember_retry_after(self, response: requests.Response, **_: Any) -> None:
+        # TwilioRestException does not carry the response headers; a requests hook
+        # (which TwilioHttpClient takes for this purpose) is where they are still visible.
+        self._retry_after = response.headers.get("Retry-After")
+
+    def perform(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if operation != "messages.create":
+            raise ValueError(f"TwilioConnector cannot perform {operation!r}.")
+        try:
+            message = self.client.messages.create(**payload)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise self._translate(exc, payload) from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise VendorUnavailable(f"Twilio could not be reached ({exc}); the send will be retried.") from exc
+        return {"sid": message.sid, "status": str(message.status), "to": message.to, "from": message.from_}
+
+    def _translate(self, exc: TwilioRestException | TwilioServiceException, payload: dict[str, Any]) -> Exception:
+        status, code = exc.status, exc.code
+        if isinstance(exc, TwilioServiceException):
+            message = exc.detail or exc.title
+        else:
+            message = exc.msg
+        if status == 429:
+            return VendorRateLimited(self.vendor, _seconds(self._retry_after, DEFAULT_RETRY_AFTER))
+        if status >= 500:
+            return VendorUnavailable(f"Twilio failed with HTTP {status} ({message}); the send will be retried.")
+        if code == OPTED_OUT:
+            return RecipientOptedOut(
+                f"{payload['to']} has opted out (replied STOP): do not message them until they "
+                f"reply START. Twilio: {message}"
+            )
+        if code == OUTSIDE_WHATSAPP_WINDOW:
+            return OutsideWhatsAppWindow(
+                f"{payload['to']} last wrote more than 24 h ago: send an approved template "
+                f"(content_sid, content_variables) instead of free text. Twilio: {message}"
+            )
+        if status in (401, 403):
+            return VendorError(
+                f"Twilio refused the credentials (HTTP {status}): check the Account SID and "
+                f"{secret_variable(self.account, 'twilio_auth_token')}. Twilio: {message}"
+            )
+        return VendorError(f"Twilio refused the message (HTTP {status}, error {code}): {message}")
+
+
+def _whatsapp_address(number: str) -> str:
+    return number if number.startswith(WHATSAPP_PREFIX) else WHATSAPP_PREFIX + number
+
+
+def _seconds(header: str | None, default: float) -> float:
+    """Retry-After in seconds; an absent or unreadable header means the default."""
+    try:
+        value = float(header) if header is not None else default
+    except ValueError:
+        return default
+    return value if value > 0 else default

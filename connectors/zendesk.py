@@ -1,0 +1,278 @@
+"""Tickets, internal notes and end users in Zendesk, through zenpy.
+
+The outbox payload is the JSON body zenpy puts on the wire (``{"ticket": {...}}``),
+produced by zenpy's own serialisation of its objects, so the sandbox shows the exact
+request. The live call rebuilds the zenpy objects from that payload: a retried task
+sends what was recorded, not what the code would build today.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from sqlalchemy.orm import Session
+from zenpy import Zenpy
+from zenpy.lib.api_objects import BaseObject, Comment, Ticket, User
+from zenpy.lib.exception import APIException, RatelimitBudgetExceeded
+from zenpy.lib.util import dict_clean, json_encode_for_zendesk
+
+from switchboard.config import Settings
+from switchboard.connectors.base import (
+    CallResult,
+    Connector,
+    VendorError,
+    VendorRateLimited,
+    VendorUnavailable,
+)
+from switchboard.core.accounts import secret, secret_variable
+from switchboard.models import Account, OutboxCall
+
+#: Zendesk sends Retry-After with every 429; this is only for a proxy that strips it.
+DEFAULT_RETRY_AFTER = 10.0
+TIMEOUT_SECONDS = 20.0
+#: Sandbox ids start here so they look like real ones and never collide with tiny
+#: test fixtures' ids.
+SANDBOX_ID_BASE = 100_000
+
+
+class ZendeskConnector(Connector):
+    vendor = "zendesk"
+
+    def __init__(self, session: Session, account: Account, settings: Settings) -> None:
+        super().__init__(session, account, settings)
+        self._retry_after: str | None = None
+        self._pending_key: str | None = None
+
+    @classmethod
+    def configured(cls, account: Account, settings: Settings) -> bool:
+        """A classmethod so the registry can tell sandboxed vendors without a session."""
+        return bool(account.zendesk_subdomain and _email(account, settings)
+                    and secret(account, "zendesk_api_token", settings))
+
+    def has_credentials(self) -> bool:
+        return self.configured(self.account, self.settings)
+
+    def create_ticket(
+        self,
+        *,
+        requester: dict[str, Any],
+        subject: str,
+        comment_body: str,
+        public: bool = False,
+        tags: Sequence[str] = (),
+        priority: str | None = None,
+        group_id: int | None = None,
+        custom_fields: Sequence[dict[str, Any]] = (),
+        idempotency_key: str | None = None,
+    ) -> CallResult:
+        """Open a ticket; the response carries ``ticket_id``.
+
+        ``requester`` is ``{"name", "email"}`` (Zendesk finds or creates that user) or
+        ``{"id": ...}`` for a user already known, e.g. from ``find_or_create_user``.
+        """
+        ticket = Ticket(
+            subject=subject,
+            comment=Comment(body=comment_body, public=public),
+            tags=list(tags) or None,
+            priority=priority,
+            group_id=group_id,
+            custom_fields=[dict(field) for field in custom_fields] or None,
+            **_requester(requester),
+        )
+        return self.call("tickets.create", {"ticket": _wire(ticket)}, idempotency_key=idempotency_key)
+
+    def add_comment(
+        self,
+        ticket_id: int,
+        *,
+        body: str,
+        public: bool,
+        tags: Sequence[str] = (),
+        idempotency_key: str | None = None,
+    ) -> CallResult:
+        """Add a comment; ``public=False`` makes it an internal note agents alone see.
+
+        Tags are *added* (``additional_tags``): setting ``tags`` would wipe the ones
+        agents and triggers put there.
+        """
+        ticket = Ticket(id=ticket_id, comment=Comment(body=body, public=public),
+                        additional_tags=list(tags) or None)
+        return self.call("tickets.update", {"ticket": _wire(ticket)}, idempotency_key=idempotency_key)
+
+    def find_or_create_user(
+        self,
+        *,
+        name: str,
+        email: str | None = None,
+        phone: str | None = None,
+        external_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> CallResult:
+        """The Zendesk user for a customer; the response carries ``user_id``.
+
+        Zendesk matches existing users by email or ``external_id`` only, never by phone:
+        for a phone-only customer pass a stable ``external_id`` (e.g. our customer id),
+        or each call creates another user.
+        """
+        if not (email or phone or external_id):
+            raise ValueError("find_or_create_user needs email, phone or external_id to identify the user.")
+        user = User(name=name, email=email, phone=phone, external_id=external_id)
+        return self.call("users.create_or_update", {"user": _wire(user)}, idempotency_key=idempotency_key)
+
+    def sandbox_response(self, call: OutboxCall) -> dict[str, Any]:
+        fake_id = SANDBOX_ID_BASE + call.id
+        if call.operation == "tickets.create":
+            return {"ticket_id": fake_id, "status": "new"}
+        if call.operation == "tickets.update":
+            return {"ticket_id": call.payload["ticket"]["id"], "audit_id": fake_id}
+        return {"user_id": fake_id}
+
+    @cached_property
+    def http(self) -> requests.Session:
+        """Our own session so a response hook can see Retry-After (zenpy's exception
+        does not carry it), mounted with zenpy's adapter settings as zenpy documents
+        for callers that bring a session."""
+        http = requests.Session()
+        http.mount("https://", HTTPAdapter(**Zenpy.http_adapter_kwargs()))
+        http.hooks["response"].append(self._remember_retry_after)
+        return http
+
+    @cached_property
+    def client(self) -> Zenpy:
+        """Built on first live use only: the sandbox never needs credentials."""
+        return Zenpy(
+            subdomain=self.account.zendesk_subdomain,
+            email=_email(self.account, self.settings),
+            token=secret(self.account, "zendesk_api_token", self.settings),
+            session=self.http,
+            timeout=TIMEOUT_SECONDS,
+            # Zero seconds of budget: zenpy raises RatelimitBudgetExceeded at the first
+            # 429 instead of sleeping through Retry-After inside the worker.
+            ratelimit_budget=0,
+            disable_cache=True,
+        )
+
+    def _remember_retry_after(self, response: requests.Response, **_: Any) -> None:
+        self._retry_after = response.headers.get("Retry-After")
+
+    def perform(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        zendesk = self.client
+        try:
+            if operation == "tickets.create":
+                ticket = _ticket_from(payload["ticket"])
+                with self._idempotency_header(self._pending_key):
+                    audit = zendesk.tickets.create(ticket)
+                return {"ticket_id": audit.ticket.id, "status": audit.ticket.status}
+            if operation == "tickets.update":
+                audit = zendesk.tickets.update(_ticket_from(payload["ticket"]))
+                return {"ticket_id": audit.ticket.id, "audit_id": audit.audit.id}
+            if operation == "users.create_or_update":
+                user = zendesk.users.create_or_update(User(**payload["user"]))
+                return {"user_id": user.id}
+        except RatelimitBudgetExceeded as exc:
+            raise VendorRateLimited(self.vendor, _seconds(self._retry_after, DEFAULT_RETRY_AFTER)) from exc
+        except APIException as exc:
+            raise self._translate(exc.response, _zendesk_message(exc), operation) from exc
+        except requests.HTTPError as exc:
+            raise self._translate(exc.response, str(exc), operation) from exc
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError) as exc:
+            raise VendorUnavailable(f"Zendesk could not be reached ({exc}); the call will be retried.") from exc
+        raise ValueError(f"ZendeskConnector cannot perform {operation!r}.")
+
+    def call(self, operation: str, payload: dict[str, Any], *, idempotency_key: str | None = None) -> CallResult:
+        """Base behaviour, plus remembering the key for perform(): Zendesk de-duplicates
+        ticket creation on an Idempotency-Key header, which closes the gap the outbox
+        cannot (a crash after Zendesk created the ticket, before the outbox said so)."""
+        self._pending_key = idempotency_key
+        try:
+            return super().call(operation, payload, idempotency_key=idempotency_key)
+        finally:
+            self._pending_key = None
+
+    @contextmanager
+    def _idempotency_header(self, key: str | None) -> Iterator[None]:
+        if key is None:
+            yield
+            return
+        self.http.headers["Idempotency-Key"] = key
+        try:
+            yield
+        finally:
+            del self.http.headers["Idempotency-Key"]
+
+    def _translate(self, response: requests.Response | None, message: str, operation: str) -> Exception:
+        status = response.status_code if response is not None else 0
+        if status == 429:
+            header = response.headers.get("Retry-After") if response is not None else None
+            return VendorRateLimited(self.vendor, _seconds(header, DEFAULT_RETRY_AFTER))
+        if status >= 500 or status == 0:
+            return VendorUnavailable(f"Zendesk failed with HTTP {status} ({message}); the call will be retried.")
+        if status in (401, 403):
+            return VendorError(
+                f"Zendesk refused the credentials (HTTP {status}): check the API token "
+                f"({secret_variable(self.account, 'zendesk_api_token')}), the agent email and that "
+                f"token access is enabled in Admin Center. Zendesk: {message}"
+            )
+        return VendorError(f"Zendesk refused {operation} (HTTP {status}): {message}")
+
+
+def _email(account: Account, settings: Settings) -> str | None:
+    """The agent email API tokens belong to. Account has no column for it, so further
+    accounts keep it in their secrets under ``zendesk_email``."""
+    return secret(account, "zendesk_email", settings)
+
+
+def _requester(requester: dict[str, Any]) -> dict[str, Any]:
+    if requester.get("id") is not None:
+        return {"requester_id": requester["id"]}
+    fields = {key: value for key, value in requester.items() if value is not None}
+    if not fields.get("name"):
+        raise ValueError("requester needs a name (and an email or phone), or an id.")
+    return {"requester": User(**fields)}
+
+
+def _ticket_from(fields: dict[str, Any]) -> Ticket:
+    """The inverse of ``_wire`` for tickets: nested objects become zenpy objects again
+    (zenpy's requester setter needs a User, not a dict)."""
+    fields = dict(fields)
+    if "requester" in fields:
+        fields["requester"] = User(**fields["requester"])
+    if "comment" in fields:
+        fields["comment"] = Comment(**fields["comment"])
+    return Ticket(**fields)
+
+
+def _wire(obj: BaseObject) -> dict[str, Any]:
+    """The JSON zenpy sends for ``obj``: its own encoder and cleaner, as in
+    ``BaseApi._serialize`` (modified attributes only, ``id: null`` dropped)."""
+    encoded: dict[str, Any] = json.loads(json.dumps(obj, default=json_encode_for_zendesk),
+                                         object_pairs_hook=dict_clean)
+    return encoded
+
+
+def _zendesk_message(exc: APIException) -> str:
+    """Zendesk's own words: ``description`` plus field ``details`` when it sent JSON."""
+    try:
+        body = json.loads(str(exc))
+    except ValueError:
+        return str(exc)
+    if not isinstance(body, dict):
+        return str(exc)
+    parts = [str(body.get("description") or body.get("error") or "")]
+    if body.get("details"):
+        parts.append(json.dumps(body["details"]))
+    return " ".join(part for part in parts if part) or str(exc)
+
+
+def _seconds(header: str | None, default: float) -> float:
+    """Retry-After in seconds; an absent or unreadable header means the default."""
+    try:
+        value = float(header) if header is not None else default
+    except ValueError:
+        return default
+    return value if value > 0 else default

@@ -1,0 +1,173 @@
+"""A migrated in-memory database, settings built from a dict, and fake vendor HTTP:
+``responses`` for the requests-based SDKs (twilio, zenpy) and a loopback Web API
+server for slack_sdk, whose urllib transport ``responses`` cannot see."""
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import responses
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings, load_settings
+from switchboard.core.accounts import ensure_default_account
+from switchboard.db import make_engine, upgrade
+from switchboard.models import Account, OutboxCall
+
+#: What ``outbox.as_json`` documents for a recorded call.
+OUTBOX_KEYS = {"id", "vendor", "operation", "payload", "status", "created_at"}
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
+LIVE_ENV = {
+    "TWILIO_ACCOUNT_SID": TWILIO_SID,
+    "TWILIO_AUTH_TOKEN": "twilio-auth-token",
+    "TWILIO_PHONE_NUMBER": "+15005550006",
+    "TWILIO_WHATSAPP_NUMBER": "+14155238886",
+    "ZENDESK_SUBDOMAIN": "acme",
+    "ZENDESK_EMAIL": "bot@acme.test",
+    "ZENDESK_API_TOKEN": "zendesk-api-token",
+    "SLACK_BOT_TOKEN": "xoxb-test-token",
+}
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    engine = make_engine("sqlite://")
+    upgrade(engine)
+    with Session(engine, expire_on_commit=False) as db_session:
+        yield db_session
+    engine.dispose()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**env: str) -> Settings:
+        return load_settings({"SWITCHBOARD_DATA_DIR": str(tmp_path), **env})
+
+    return make
+
+
+@pytest.fixture
+def live_settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings(**LIVE_ENV)
+
+
+@pytest.fixture
+def sandbox_settings(make_settings: Callable[..., Settings]) -> Settings:
+    """Credentials present but SWITCHBOARD_SANDBOX=1: recording must win."""
+    return make_settings(**LIVE_ENV, SWITCHBOARD_SANDBOX="1")
+
+
+@pytest.fixture
+def live_account(session: Session, live_settings: Settings) -> Account:
+    return ensure_default_account(session, live_settings)
+
+
+@pytest.fixture
+def sandbox_account(session: Session, sandbox_settings: Settings) -> Account:
+    return ensure_default_account(session, sandbox_settings)
+
+
+@pytest.fixture
+def http() -> Iterator[responses.RequestsMock]:
+    """Every requests-based call must match a registered response, or it fails; and
+    every registered response must be used."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+def basic(user: str, password: str) -> str:
+    """The Authorization header HTTP Basic auth sends, spelled out independently."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def outbox_rows(session: Session) -> list[OutboxCall]:
+    session.expire_all()  # read what was committed, not what the session remembers
+    return list(session.scalars(select(OutboxCall).order_by(OutboxCall.id)))
+
+
+@dataclass
+class ReceivedRequest:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeSlackApi:
+    """A Slack Web API on 127.0.0.1: records each request; answers with the reply
+    queued for the method, or a plausible ok=true message response."""
+
+    def __init__(self) -> None:
+        self.requests: list[ReceivedRequest] = []
+        self._replies: dict[str, list[Reply]] = {}
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                request = ReceivedRequest(self.path, dict(self.headers.items()), self.rfile.read(length))
+                fake.requests.append(request)
+                method = self.path.rsplit("/", 1)[-1]
+                queued = fake._replies.get(method)
+                reply = queued.pop(0) if queued else fake._default_reply(method, request)
+                raw = json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(raw)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        # A short poll interval: shutdown() waits up to one interval on every test.
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        daemon=True)
+
+    def reply(self, method: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self._replies.setdefault(method, []).append(Reply(status, body, headers or {}))
+
+    @staticmethod
+    def _default_reply(method: str, request: ReceivedRequest) -> Reply:
+        sent = request.json
+        if method == "chat.postEphemeral":
+            return Reply(200, {"ok": True, "message_ts": "1700000000.000200"})
+        return Reply(200, {"ok": True, "channel": sent["channel"], "ts": sent.get("ts", "1700000000.000100"),
+                           "message": {"text": sent.get("text")}})
+
+    def __enter__(self) -> FakeSlackApi:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join()
+
+
+@pytest.fixture
+def slack_api() -> Iterator[FakeSlackApi]:
+    with FakeSlackApi() as fake:
+        yield fake
