@@ -36,6 +36,8 @@ def twilio_message(session: Session, event: InboxEvent) -> None:
         body=redacted.text, external_id=form["MessageSid"], status="received",
         meta={"redactions": redacted.kinds, "media": media, "inbox_event_id": event.id},
     )
+    # The raw delivery was kept only until it was processed: keep the redacted text.
+    event.payload = {**form, "Body": redacted.text}
 
 
 def twilio_status(session: Session, event: InboxEvent) -> None:

@@ -16,6 +16,7 @@ from celery import Celery, Task, shared_task
 from flask import Flask, current_app
 
 from switchboard import db
+from switchboard.connectors.base import VendorRateLimited
 from switchboard.core import inbox
 from switchboard.core.processing import REGISTRY
 
@@ -63,8 +64,15 @@ def process_inbox_event(self: Task, event_id: int) -> str:
     try:
         return inbox.process(db.session(), event_id, REGISTRY)
     except Exception as exc:
-        countdown = min(RETRY_BACKOFF_MAX, 2 ** self.request.retries * 5)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        raise self.retry(exc=exc, countdown=retry_countdown(exc, self.request.retries)) from exc
+
+
+def retry_countdown(exc: BaseException, retries: int) -> float:
+    """The vendor's Retry-After when it gave one, otherwise exponential backoff. The
+    worker is free meanwhile: the retry is a new message with an ETA, not a sleep."""
+    if isinstance(exc, VendorRateLimited):
+        return max(1.0, exc.retry_after)
+    return float(min(RETRY_BACKOFF_MAX, 2 ** retries * 5))
 
 
 @shared_task(name="switchboard.sweep_inbox")

@@ -168,3 +168,10 @@ def test_without_an_auth_token_twilio_webhooks_are_refused_naming_the_variable(e
         assert count(app, InboxEvent) == 0
     finally:
         get_db(app).dispose()
+
+
+def test_the_inbox_keeps_only_the_redacted_body_once_processed(app: Flask, vendor: VendorClient) -> None:
+    assert vendor.twilio(MESSAGES, fixture("twilio", "inbound_sms.json")).status_code == 200
+    with get_db(app).session() as session:
+        event = session.scalars(select(InboxEvent)).one()
+        assert "4111" not in event.payload["Body"] and "[CARD]" in event.payload["Body"]
