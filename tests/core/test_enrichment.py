@@ -1,0 +1,141 @@
+"""Message enrichment: sentiment, its trend over a conversation, language, intent."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from switchboard.core.enrichment import (
+    DEFAULT_LANGUAGE,
+    Enrichment,
+    detect_language,
+    enrich,
+    sentiment_label,
+    sentiment_trend,
+)
+from switchboard.core.intents import IntentModel, default_training_csv, read_training_csv
+
+LANGUAGE_SAMPLES = {
+    "Where is my order? It was supposed to arrive yesterday.": "en",
+    "¿Dónde está mi pedido? Debía llegar ayer.": "es",
+    "Où est ma commande ? Elle devait arriver hier.": "fr",
+    "Wo ist meine Bestellung? Sie sollte gestern ankommen.": "de",
+    "Dov'è il mio ordine? Doveva arrivare ieri.": "it",
+    "Onde está a minha encomenda? Devia ter chegado ontem.": "pt",
+    "Waar is mijn bestelling? Die zou gisteren aankomen.": "nl",
+    "Где мой заказ? Он должен был прийти вчера.": "ru",
+    "我的订单在哪里？昨天就应该到了。": "zh",
+    "注文した商品はどこですか？昨日届くはずでした。": "ja",
+}
+
+
+@pytest.fixture(scope="module")
+def shop() -> IntentModel:
+    return IntentModel.fit(*read_training_csv(default_training_csv()))
+
+
+@pytest.mark.parametrize("text", [
+    "Thank you so much, you were really helpful!",
+    "Great service, love it 😊",
+])
+def test_clearly_happy_messages_are_positive(text: str) -> None:
+    result = enrich(text)
+    assert result.sentiment_label == "positive" and result.sentiment > 0.5
+
+
+@pytest.mark.parametrize("text", [
+    "This is terrible, I am furious and want my money back!!!",
+    "worst company ever, absolutely useless 😡",
+])
+def test_clearly_angry_messages_are_negative(text: str) -> None:
+    result = enrich(text)
+    assert result.sentiment_label == "negative" and result.sentiment < -0.5
+
+
+@pytest.mark.parametrize("text", [
+    "What is the tracking number for order 1042?",
+    "I need help with my account",
+    "Can I get a refund please",
+    "I'd like to return my order",
+])
+def test_plain_requests_are_neutral(text: str) -> None:
+    """Stock VADER scores each of these positive (0.08 to 0.40) for "number",
+    "help", "please" and "like"."""
+    result = enrich(text)
+    assert (result.sentiment, result.sentiment_label) == (0.0, "neutral")
+
+
+def test_like_still_carries_sentiment_outside_polite_requests() -> None:
+    assert enrich("I like it a lot").sentiment_label == "positive"
+    assert enrich("I don't like this at all").sentiment_label == "negative"
+
+
+def test_labels_follow_vaders_neutral_band() -> None:
+    assert [sentiment_label(s) for s in (-0.05, -0.04, 0.0, 0.04, 0.05)] == [
+        "negative", "neutral", "neutral", "neutral", "positive"]
+
+
+def test_trend_falls_rises_or_holds() -> None:
+    assert sentiment_trend([0.6, 0.2, -0.1, -0.7]) == "falling"
+    assert sentiment_trend([-0.8, -0.3, 0.1, 0.5]) == "rising"
+    assert sentiment_trend([0.1, -0.1, 0.05, 0.0]) == "steady"
+
+
+def test_one_outlier_at_the_end_does_not_make_a_trend() -> None:
+    """Last-minus-first and a least-squares fit both call this falling."""
+    assert sentiment_trend([0.4, 0.5, 0.4, 0.5, 0.4, 0.5, -0.4]) == "steady"
+
+
+def test_too_short_a_conversation_is_steady() -> None:
+    assert sentiment_trend([]) == "steady"
+    assert sentiment_trend([-0.9]) == "steady"
+
+
+@pytest.mark.parametrize(("text", "language"), LANGUAGE_SAMPLES.items())
+def test_detects_common_languages(text: str, language: str) -> None:
+    assert enrich(text).language == language
+
+
+@pytest.mark.parametrize("text", ["ok", "no", "k", "lol", "👍", "12345", "", "   "])
+def test_short_or_letterless_messages_default_to_english(text: str) -> None:
+    assert detect_language(text) == DEFAULT_LANGUAGE == "en"
+
+
+def test_language_detection_is_the_same_in_a_fresh_process() -> None:
+    """A seeded or random detector would differ between processes; stored enrichment
+    must not change when a worker restarts."""
+    texts = list(LANGUAGE_SAMPLES) + ["ok", "hola", "merci", "Danke schön"]
+    script = ("import json, sys; from switchboard.core.enrichment import detect_language; "
+              "print(json.dumps([detect_language(t) for t in json.load(sys.stdin)]))")
+    outputs = [
+        subprocess.run([sys.executable, "-c", script], input=json.dumps(texts), text=True,
+                       capture_output=True, check=True).stdout
+        for _ in range(2)
+    ]
+    here = [detect_language(t) for t in texts]
+    assert json.loads(outputs[0]) == json.loads(outputs[1]) == here
+
+
+def test_enrich_is_repeatable() -> None:
+    text = "I'm still waiting for my refund, this is getting ridiculous"
+    assert enrich(text) == enrich(text)
+
+
+def test_without_an_intent_model_the_intent_is_unknown() -> None:
+    result = enrich("real person please")
+    assert (result.intent, result.intent_confidence, result.in_scope) == (None, 0.0, False)
+
+
+def test_with_an_intent_model_the_intent_is_filled_in(shop: IntentModel) -> None:
+    result = enrich("This is useless, let me talk to a real person!", intent_model=shop)
+    assert result == Enrichment(intent="human_agent", intent_confidence=result.intent_confidence,
+                                in_scope=True, sentiment=result.sentiment,
+                                sentiment_label="negative", language="en")
+    assert result.intent_confidence >= shop.threshold
+
+
+def test_out_of_scope_message_is_marked(shop: IntentModel) -> None:
+    result = enrich("¿Qué tiempo hace hoy en Madrid?", intent_model=shop)
+    assert (result.intent, result.in_scope, result.language) == ("out_of_scope", False, "es")

@@ -1,0 +1,301 @@
+"""Intent routing: training data checks, accuracy on real data, out-of-scope
+detection and safe persistence."""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as skops_io
+
+from switchboard.core.intents import (
+    OUT_OF_SCOPE,
+    IntentDataError,
+    IntentModel,
+    IntentModelFileError,
+    IntentPrediction,
+    choose_threshold,
+    default_training_csv,
+    fit_temperature,
+    read_training_csv,
+)
+
+DATA = Path(__file__).parent / "data"
+
+# Far from banking in topic; a router that sends any of these to a card or
+# top-up answer is confidently wrong.
+CLEARLY_OUT_OF_SCOPE = [
+    "what's the weather in Paris",
+    "Can you recommend a good recipe for lasagna?",
+    "How long should I bake banana bread?",
+    "who won the football game last night",
+    "tell me a joke",
+    "play some jazz music",
+]
+
+
+def write(tmp_path: Path, content: str, name: str = "intents.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def banking() -> IntentModel:
+    return IntentModel.fit(*read_training_csv(DATA / "banking77_train_slice.csv"))
+
+
+@pytest.fixture(scope="module")
+def banking_held_out() -> tuple[list[str], list[str]]:
+    return read_training_csv(DATA / "banking77_test_slice.csv")
+
+
+@pytest.fixture(scope="module")
+def shop() -> IntentModel:
+    return IntentModel.fit(*read_training_csv(default_training_csv()))
+
+
+# --- reading training files -------------------------------------------------------
+
+
+def test_reads_rows_keeping_oos_category_and_skipping_blank_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, "\ufeffText,Category\nwhere is my order,order_status\n,\n"
+                           '"hi, there",greeting\nwhat is the weather,oos\n')
+    texts, labels = read_training_csv(path)
+    assert texts == ["where is my order", "hi, there", "what is the weather"]
+    assert labels == ["order_status", "greeting", "oos"]
+
+
+def test_missing_category_column_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "text,label\nwhere is my order,order_status\n")
+    with pytest.raises(IntentDataError, match=r"missing: category"):
+        read_training_csv(path)
+
+
+def test_empty_text_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "text,category\nwhere is my order,order_status\n  ,greeting\n")
+    with pytest.raises(IntentDataError, match=r"line 3: the text is empty"):
+        read_training_csv(path)
+
+
+def test_line_numbers_count_blank_lines_as_an_editor_does(tmp_path: Path) -> None:
+    path = write(tmp_path, "text,category\n\nwhere is my order,order_status\n\n ,greeting\n")
+    with pytest.raises(IntentDataError, match=r"line 5: the text is empty"):
+        read_training_csv(path)
+
+
+def test_unclosed_quote_is_reported_rather_than_swallowing_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, 'text,category\n"where is my order,order_status\nhello,greeting\n')
+    with pytest.raises(IntentDataError, match="category is empty"):
+        read_training_csv(path)
+
+
+def test_empty_category_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "text,category\nwhere is my order,\n")
+    with pytest.raises(IntentDataError, match=r"line 2: the category is empty"):
+        read_training_csv(path)
+
+
+def test_header_only_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(IntentDataError, match="no rows"):
+        read_training_csv(write(tmp_path, "text,category\n"))
+
+
+def test_missing_file_is_an_intent_data_error(tmp_path: Path) -> None:
+    with pytest.raises(IntentDataError, match="Cannot open"):
+        read_training_csv(tmp_path / "nope.csv")
+
+
+def test_non_utf8_file_asks_for_a_utf8_export(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("text,category\nm\xe9lange caf\xe9,order_status\n".encode("latin-1"))
+    with pytest.raises(IntentDataError, match="UTF-8"):
+        read_training_csv(path)
+
+
+def test_default_training_set_has_the_documented_shape() -> None:
+    texts, labels = read_training_csv(default_training_csv())
+    counts = {label: labels.count(label) for label in set(labels)}
+    intents = {label for label in counts if label != "oos"}
+    assert {"order_status", "human_agent", "fraud", "legal", "refund_status"} <= intents
+    assert len(intents) >= 15
+    assert all(20 <= counts[label] <= 40 for label in intents), counts
+    assert counts["oos"] >= 20
+    assert len({t.lower() for t in texts}) == len(texts), "duplicate example messages"
+
+
+# --- training-time checks ---------------------------------------------------------
+
+
+def test_too_few_examples_names_the_category() -> None:
+    texts = [f"order {i}" for i in range(6)] + ["hello", "hi"]
+    labels = ["order_status"] * 6 + ["greeting"] * 2
+    with pytest.raises(IntentDataError, match=r"'greeting' \(2\)"):
+        IntentModel.fit(texts, labels)
+
+
+def test_a_single_category_cannot_be_trained() -> None:
+    with pytest.raises(IntentDataError, match="at least two categories"):
+        IntentModel.fit([f"order {i}" for i in range(6)], ["order_status"] * 6)
+
+
+def test_texts_and_labels_must_pair_up() -> None:
+    with pytest.raises(IntentDataError, match="3 texts but 2 labels"):
+        IntentModel.fit(["a", "b", "c"], ["x", "y"])
+
+
+# --- behaviour on real data -------------------------------------------------------
+
+
+def test_labels_are_the_trained_intents(banking: IntentModel) -> None:
+    _, labels = read_training_csv(DATA / "banking77_train_slice.csv")
+    assert banking.labels == tuple(sorted(set(labels)))
+
+
+def test_routes_held_out_banking_messages_correctly(
+    banking: IntentModel, banking_held_out: tuple[list[str], list[str]]
+) -> None:
+    """150 unseen messages over 10 intents (chance: 10%). Measured with scikit-learn
+    1.9: 98% ranked right, 92% routed right, none routed wrongly. The bars leave room
+    for library drift but fail if features, calibration or the threshold break:
+    routing most messages, and almost never to the wrong intent, is the promise."""
+    texts, truth = banking_held_out
+    predictions = banking.predict(texts)
+    routed = [p for p in predictions if p.in_scope]
+    routed_right = sum(p.intent == t for p, t in zip(predictions, truth, strict=True) if p.in_scope)
+    assert routed_right / len(texts) >= 0.85
+    assert routed_right / len(routed) >= 0.95
+
+
+def test_clearly_out_of_scope_messages_are_not_routed(banking: IntentModel) -> None:
+    for prediction in banking.predict(CLEARLY_OUT_OF_SCOPE):
+        assert not prediction.in_scope, prediction
+        assert prediction.intent == OUT_OF_SCOPE
+        assert prediction.confidence < banking.threshold
+
+
+def test_a_message_sharing_nothing_with_training_data_is_out_of_scope(banking: IntentModel) -> None:
+    for prediction in banking.predict(["", "   ", "🙂🙂"]):
+        assert prediction.intent == OUT_OF_SCOPE and not prediction.in_scope
+
+
+def test_prediction_carries_text_and_a_probability(banking: IntentModel) -> None:
+    [prediction] = banking.predict(["I still have not received my new card"])
+    assert prediction == IntentPrediction(
+        "I still have not received my new card", "card_arrival", prediction.confidence, True
+    )
+    assert banking.threshold <= prediction.confidence <= 1.0
+
+
+def test_predict_refuses_a_bare_string(banking: IntentModel) -> None:
+    with pytest.raises(TypeError, match="list of messages"):
+        banking.predict("where is my card")  # type: ignore[arg-type]
+
+
+def test_training_is_deterministic(banking_held_out: tuple[list[str], list[str]]) -> None:
+    texts, labels = read_training_csv(DATA / "banking77_train_slice.csv")
+    first = IntentModel.fit(texts, labels).predict(banking_held_out[0])
+    second = IntentModel.fit(texts, labels).predict(banking_held_out[0])
+    assert first == second
+
+
+def test_shop_model_recognises_requests_for_a_person_in_new_words(shop: IntentModel) -> None:
+    phrasings = ["could I please speak with a real human", "I need to talk to somebody",
+                 "let me speak to a representative", "put me through to an agent now"]
+    for prediction in shop.predict(phrasings):
+        assert (prediction.intent, prediction.in_scope) == ("human_agent", True), prediction
+
+
+def test_shop_model_learns_out_of_scope_rows_without_exposing_them_as_an_intent(shop: IntentModel) -> None:
+    assert OUT_OF_SCOPE not in shop.labels and "oos" not in shop.labels
+    unseen = ["give me a recipe for banana bread", "who won the world cup in 2018", "how do I cook rice"]
+    assert [p.in_scope for p in shop.predict(unseen)] == [False, False, False]
+    assert shop.predict(["my card was declined at checkout"])[0].intent == "card_declined"
+
+
+# --- threshold choice ---------------------------------------------------------------
+
+
+def test_threshold_separates_out_of_scope_from_correct_routing() -> None:
+    confidence = np.array([0.95, 0.9, 0.85, 0.3, 0.2, 0.25])
+    correct = np.array([True, True, True, False, False, False])
+    is_oos = np.array([False, False, False, True, True, True])
+    assert 0.3 < choose_threshold(confidence, correct, is_oos) < 0.85
+
+
+def test_without_out_of_scope_rows_the_threshold_keeps_most_correct_routing() -> None:
+    confidence = np.linspace(0.5, 1.0, 100)
+    threshold = choose_threshold(confidence, np.ones(100, bool), np.zeros(100, bool))
+    assert 0.52 < threshold < 0.53  # the 5th percentile of correct confidences
+
+
+def test_error_free_held_out_slice_does_not_make_every_answer_certain() -> None:
+    scores = np.array([[4.0, 0.0], [0.0, 4.0]] * 20)
+    truth = np.array([0, 1] * 20)
+    temperature = fit_temperature(scores, truth)
+    top_probability = 1 / (1 + np.exp(-4.0 / temperature))
+    assert 0.9 < top_probability < 0.999
+
+
+def test_a_few_well_separated_intents_still_leave_room_for_doubt() -> None:
+    """Four banking intents are held out without a single mistake; before the
+    temperature was regularised this gave threshold 1.0 and certainty for any text."""
+    texts, labels = read_training_csv(DATA / "banking77_train_slice.csv")
+    keep = {"change_pin", "card_arrival", "top_up_failed", "lost_or_stolen_card"}
+    rows = [(text, label) for text, label in zip(texts, labels, strict=True) if label in keep]
+    model = IntentModel.fit([text for text, _ in rows], [label for _, label in rows])
+    [jazz] = model.predict(["play some jazz music"])
+    assert model.threshold < 0.99
+    assert jazz.confidence < model.threshold and not jazz.in_scope
+
+
+# --- persistence --------------------------------------------------------------------
+
+
+def test_save_and_load_give_identical_predictions(
+    banking: IntentModel, banking_held_out: tuple[list[str], list[str]], tmp_path: Path
+) -> None:
+    path = tmp_path / "model.skops"
+    banking.save(path)
+    loaded = IntentModel.load(path)
+    texts = banking_held_out[0] + CLEARLY_OUT_OF_SCOPE
+    assert loaded.predict(texts) == banking.predict(texts)
+    assert loaded.labels == banking.labels and loaded.threshold == banking.threshold
+
+
+class NotAModelPart:
+    """Stands in for a type an attacker could smuggle into a model file."""
+
+
+def test_load_refuses_files_with_foreign_types(banking: IntentModel, tmp_path: Path) -> None:
+    path = tmp_path / "tampered.skops"
+    skops_io.dump({"format": "switchboard.intents/1", "payload": NotAModelPart()}, path)
+    with pytest.raises(IntentModelFileError, match="NotAModelPart"):
+        IntentModel.load(path)
+
+
+def test_load_refuses_a_pickle(tmp_path: Path) -> None:
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps({"format": "switchboard.intents/1"}))
+    with pytest.raises(IntentModelFileError, match="not an intent model file"):
+        IntentModel.load(path)
+
+
+def test_load_refuses_a_skops_file_not_written_by_save(tmp_path: Path) -> None:
+    path = tmp_path / "other.skops"
+    skops_io.dump({"threshold": 0.5}, path)
+    with pytest.raises(IntentModelFileError, match="not written by IntentModel.save"):
+        IntentModel.load(path)
+
+
+def test_load_of_a_missing_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(IntentModelFileError, match="No intent model"):
+        IntentModel.load(tmp_path / "absent.skops")
+
+
+def test_threshold_override_previews_a_looser_or_stricter_cut(banking: IntentModel) -> None:
+    texts = CLEARLY_OUT_OF_SCOPE[:1] + ["I still have not received my new card"]
+    assert [p.in_scope for p in banking.predict(texts, threshold=0.0)] == [True, True]
+    assert [p.in_scope for p in banking.predict(texts, threshold=1.01)] == [False, False]
+    assert [p.in_scope for p in banking.predict(texts)] == [False, True]
