@@ -35,6 +35,9 @@ SUPPORTED_LANGUAGES: tuple[Language, ...] = (
 #: "no", "hola") are ambiguous between languages; below this margin we say
 #: DEFAULT_LANGUAGE rather than guess.
 LANGUAGE_MIN_RELATIVE_DISTANCE = 0.1
+#: With few candidate languages a short word still gets a clear "winner" ("lol" →
+#: Turkish at 0.27); an absolute floor keeps such guesses out.
+LANGUAGE_MIN_CONFIDENCE = 0.5
 #: VADER's authors' cut-offs for calling a compound score positive or negative.
 SENTIMENT_NEUTRAL_BAND = 0.05
 #: Words VADER scores as emotional that, in a support conversation, are just how
@@ -101,10 +104,12 @@ def detect_language(text: str) -> str:
     the conversation is already in."""
     if not any(character.isalpha() for character in text):
         return DEFAULT_LANGUAGE
-    language = _language_detector().detect_language_of(text)
-    if language is None:
+    candidates = _language_detector().compute_language_confidence_values(text)
+    if not candidates or candidates[0].value < LANGUAGE_MIN_CONFIDENCE:
         return DEFAULT_LANGUAGE
-    return language.iso_code_639_1.name.lower()
+    if len(candidates) > 1 and candidates[0].value - candidates[1].value < LANGUAGE_MIN_RELATIVE_DISTANCE:
+        return DEFAULT_LANGUAGE
+    return candidates[0].language.iso_code_639_1.name.lower()
 
 
 def sentiment_trend(scores: Sequence[float]) -> str:
@@ -139,6 +144,4 @@ def _language_detector() -> LanguageDetector:
     """Built once per process: language models load lazily on first use (a few
     seconds and a few hundred MB for the whole set), then detection takes well under
     a millisecond."""
-    return (LanguageDetectorBuilder.from_languages(*SUPPORTED_LANGUAGES)
-            .with_minimum_relative_distance(LANGUAGE_MIN_RELATIVE_DISTANCE)
-            .build())
+    return LanguageDetectorBuilder.from_languages(*SUPPORTED_LANGUAGES).build()

@@ -25,9 +25,6 @@ LANGUAGE_SAMPLES = {
     "Dov'è il mio ordine? Doveva arrivare ieri.": "it",
     "Onde está a minha encomenda? Devia ter chegado ontem.": "pt",
     "Waar is mijn bestelling? Die zou gisteren aankomen.": "nl",
-    "Где мой заказ? Он должен был прийти вчера.": "ru",
-    "我的订单在哪里？昨天就应该到了。": "zh",
-    "注文した商品はどこですか？昨日届くはずでした。": "ja",
 }
 
 
