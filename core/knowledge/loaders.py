@@ -1,0 +1,285 @@
+"""Reading a knowledge base from the formats support teams actually have.
+
+A help center usually arrives as an API export (JSON), a line-per-article dump (JSONL) or
+a docs folder of Markdown/HTML files. Whatever the source, an import either yields
+articles with stable ids or stops with an error naming the file, the record and the
+field, so a typo in article 212 of 400 is fixed in a minute rather than debugged.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+
+from switchboard.core.records import Article
+
+from .errors import KnowledgeBaseFormatError
+from .html_text import html_to_text
+
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_FIX_RECORD = "Fix or remove that record and import again."
+
+
+def load_articles(path: Path) -> list[Article]:
+    """Articles from a .json/.jsonl file or a folder (or single file) of Markdown/HTML."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path}: no such file or folder. Point the import at a .json or .jsonl export, "
+            "or at a folder of .md/.html articles."
+        )
+    if path.is_dir():
+        return _load_folder(path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return _unique(_load_json(path), path)
+    if suffix == ".jsonl":
+        return _unique(_load_jsonl(path), path)
+    if suffix in MARKDOWN_SUFFIXES | HTML_SUFFIXES:
+        return [_article_from_file(path, path.parent)]
+    raise KnowledgeBaseFormatError(
+        path, None,
+        f"'{suffix or path.name}' files are not supported. Use a .json list of articles, a "
+        ".jsonl file with one article per line, or a folder of .md/.markdown/.html/.htm files.",
+    )
+
+
+def article_from_help_center(obj: Mapping[str, Any]) -> Article:
+    """An Article from a Zendesk Help Center API article object (body is HTML)."""
+    return _help_center_article(obj, "Help Center article", None)
+
+
+# --- JSON and JSONL ---------------------------------------------------------------------
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise KnowledgeBaseFormatError(
+            path, f"byte {error.start}", "the file is not UTF-8 text. Re-save it as UTF-8."
+        ) from None
+
+
+def _load_json(path: Path) -> list[tuple[str, Article]]:
+    try:
+        data = json.loads(_read_text(path))
+    except json.JSONDecodeError as error:
+        raise KnowledgeBaseFormatError(
+            path, f"line {error.lineno}, column {error.colno}",
+            f"not valid JSON ({error.msg}). Check for a missing comma or quote there.",
+        ) from None
+    if isinstance(data, Mapping) and isinstance(data.get("articles"), list):
+        records = data["articles"]
+    elif isinstance(data, list):
+        records = data
+    else:
+        raise KnowledgeBaseFormatError(
+            path, None,
+            'expected a list of articles or an object {"articles": [...]} at the top level.',
+        )
+    return [
+        (where, _article_from_record(record, path, where))
+        for where, record in ((f"record {n}", record) for n, record in enumerate(records, 1))
+    ]
+
+
+def _load_jsonl(path: Path) -> list[tuple[str, Article]]:
+    articles = []
+    for number, line in enumerate(_read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise KnowledgeBaseFormatError(
+                path, where,
+                f"not valid JSON ({error.msg} at column {error.colno}). "
+                "Each line must hold one complete article object.",
+            ) from None
+        articles.append((where, _article_from_record(record, path, where)))
+    return articles
+
+
+def _article_from_record(record: Any, source: Path, where: str) -> Article:
+    if not isinstance(record, Mapping):
+        raise KnowledgeBaseFormatError(
+            source, where,
+            f"expected an object with id, title and body, got {type(record).__name__}. {_FIX_RECORD}",
+        )
+    if "html_url" in record:  # a Help Center API export: body is HTML, tags are label_names
+        return _help_center_article(record, source, where)
+    return Article(
+        id=_required_id(record, source, where),
+        title=_required_text(record, "title", source, where),
+        body=_required_str(record, "body", source, where),
+        url=_optional_str(record, "url", source, where),
+        locale=_optional_str(record, "locale", source, where) or "en",
+        tags=_tags(record, "tags", source, where),
+    )
+
+
+def _help_center_article(record: Mapping[str, Any], source: Path | str, where: str | None) -> Article:
+    body_html = record.get("body")
+    if body_html is not None and not isinstance(body_html, str):
+        raise _field_error(source, where, "body", "must be HTML text or null")
+    return Article(
+        id=_required_id(record, source, where),
+        title=_required_text(record, "title", source, where),
+        body=html_to_text(body_html or "").text,
+        url=_optional_str(record, "html_url", source, where),
+        locale=_optional_str(record, "locale", source, where) or "en",
+        tags=_tags(record, "label_names", source, where),
+    )
+
+
+def _field_error(source: Path | str, where: str | None, field: str, problem: str) -> KnowledgeBaseFormatError:
+    return KnowledgeBaseFormatError(source, where, f"field '{field}' {problem}. {_FIX_RECORD}")
+
+
+def _required_id(record: Mapping[str, Any], source: Path | str, where: str | None) -> str:
+    value = record.get("id")
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+        raise _field_error(source, where, "id", "is missing; give every article a unique text or number id")
+    return str(value).strip()
+
+
+def _required_str(record: Mapping[str, Any], field: str, source: Path | str, where: str | None) -> str:
+    value = record.get(field)
+    if not isinstance(value, str):
+        found = "missing" if value is None else f"a {type(value).__name__}"
+        raise _field_error(source, where, field, f"must be text, but is {found}")
+    return value.strip()
+
+
+def _required_text(record: Mapping[str, Any], field: str, source: Path | str, where: str | None) -> str:
+    value = _required_str(record, field, source, where)
+    if not value:
+        raise _field_error(source, where, field, "is empty")
+    return value
+
+
+def _optional_str(record: Mapping[str, Any], field: str, source: Path | str, where: str | None) -> str | None:
+    value = record.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _field_error(source, where, field, f"must be text or null, but is a {type(value).__name__}")
+    return value.strip() or None
+
+
+def _tags(record: Mapping[str, Any], field: str, source: Path | str, where: str | None) -> tuple[str, ...]:
+    value = record.get(field)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(tag, str) for tag in value):
+        raise _field_error(source, where, field, "must be a list of text labels")
+    return tuple(tag.strip() for tag in value if tag.strip())
+
+
+def _unique(located: Iterable[tuple[str, Article]], source: Path) -> list[Article]:
+    """Duplicate ids would make two articles share passage ids and citations."""
+    first_seen: dict[str, str] = {}
+    articles = []
+    for where, article in located:
+        if article.id in first_seen:
+            raise KnowledgeBaseFormatError(
+                source, where,
+                f"field 'id' repeats '{article.id}', already used at {first_seen[article.id]}. "
+                "Ids must be unique; give one of them a new id.",
+            )
+        first_seen[article.id] = where
+        articles.append(article)
+    return articles
+
+
+# --- Markdown and HTML folders ------------------------------------------------------------
+
+def _load_folder(folder: Path) -> list[Article]:
+    files = sorted(
+        file for file in folder.rglob("*")
+        if file.is_file()
+        and file.suffix.lower() in MARKDOWN_SUFFIXES | HTML_SUFFIXES
+        and not any(part.startswith(".") for part in file.relative_to(folder).parts)
+    )
+    if not files:
+        raise KnowledgeBaseFormatError(
+            folder, None, "holds no .md, .markdown, .html or .htm files to import."
+        )
+    located = [(str(file.relative_to(folder)), _article_from_file(file, folder)) for file in files]
+    return _unique(located, folder)
+
+
+def _article_from_file(file: Path, root: Path) -> Article:
+    text = _read_text(file)
+    meta, text = _front_matter(text, file)
+    if file.suffix.lower() in MARKDOWN_SUFFIXES:
+        heading, body = _markdown_to_text(text)
+    else:
+        extracted = html_to_text(text)
+        heading, body = extracted.title, extracted.text
+        first, _, rest = body.partition("\n\n")
+        if heading and first == heading:  # the <h1> repeats the title: keep it once
+            body = rest
+    where = "front matter"
+    title = _optional_str(meta, "title", file, where) or heading or _title_from_name(file)
+    if not body.strip():
+        raise KnowledgeBaseFormatError(
+            file, None, "has no article text after its title. Write the article or delete the file."
+        )
+    default_id = file.relative_to(root).with_suffix("").as_posix()
+    return Article(
+        id=_required_id({"id": meta.get("id", default_id)}, file, where),
+        title=title,
+        body=body.strip(),
+        url=_optional_str(meta, "url", file, where),
+        locale=_optional_str(meta, "locale", file, where) or "en",
+        tags=_tags(meta, "tags", file, where),
+    )
+
+
+def _front_matter(text: str, file: Path) -> tuple[Mapping[str, Any], str]:
+    """Jekyll/Hugo-style YAML front matter, so docs folders can carry url, tags and locale."""
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as error:
+        raise KnowledgeBaseFormatError(
+            file, "front matter", f"is not valid YAML ({error}). Fix the block between the '---' lines."
+        ) from None
+    if not isinstance(meta, Mapping):
+        raise KnowledgeBaseFormatError(
+            file, "front matter", "must be a YAML mapping such as 'title: ...' lines."
+        )
+    return meta, text[match.end():]
+
+
+_MARKDOWN = MarkdownIt("commonmark")
+
+
+def _markdown_to_text(text: str) -> tuple[str | None, str]:
+    """(first heading, the rest as plain text); rendering through HTML reuses one converter."""
+    tokens = _MARKDOWN.parse(text)
+    title = None
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open":
+            inline = tokens[index + 1]
+            title = html_to_text(_MARKDOWN.renderInline(inline.content)).text or None
+            tokens = tokens[:index] + tokens[index + 3:]
+            break
+    html = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {})
+    return title, html_to_text(html).text
+
+
+def _title_from_name(file: Path) -> str:
+    words = re.sub(r"[-_]+", " ", file.stem).strip()
+    return words[:1].upper() + words[1:] if words else file.name

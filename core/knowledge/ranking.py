@@ -1,0 +1,76 @@
+"""The numbers that turn term matches into a ranking and a confidence.
+
+Kept in one place, saved with each index and chosen on the *tuning* half of the StackFAQ
+paraphrases only (``bench/retrieval.py --tune``, ``--calibrate``), so the reported
+figures on the other half are not flattered by the choice.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .query import QuerySettings
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """Logistic map from a hit's signals to ``Hit.score`` in 0..1: roughly the chance that
+    the hit's article answers the question. Fitted with "answerable" = the right article
+    came first, "unanswerable" = the question asked with its article removed from the
+    index, or an off-topic question: exactly the decision a drafting step has to make.
+    Two articles that match equally well score low, since either may be the wrong one."""
+
+    bias: float
+    weighted_coverage: float
+    coverage: float
+    relative_score: float
+    margin: float
+    semantic: float = 0.0
+
+    def __call__(self, signals: dict[str, float]) -> float:
+        z = (self.bias
+             + self.weighted_coverage * signals["weighted_coverage"]
+             + self.coverage * signals["coverage"]
+             + self.relative_score * signals["relative_score"]
+             + self.margin * signals["margin"]
+             + self.semantic * signals.get("semantic", 0.0))
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+
+# Fitted by ``bench/retrieval.py --calibrate`` on the StackFAQ tuning half plus CLINC150
+# out-of-scope questions, asked of the full 125-article collection and of random
+# 20-article KBs (about half the examples unanswerable). Margin carries most of the
+# separation; coverage adds a little lexically and nothing once the cosine is known.
+LEXICAL_CONFIDENCE = Confidence(bias=-2.78, weighted_coverage=0.0, coverage=1.095,
+                                relative_score=0.0, margin=31.735)
+HYBRID_CONFIDENCE = Confidence(bias=-10.842, weighted_coverage=0.0, coverage=0.0,
+                               relative_score=0.0, margin=3.011, semantic=16.27)
+
+
+@dataclass(frozen=True)
+class RankingSettings:
+    """How passages are scored; saved with the index so a reload ranks identically."""
+
+    k1: float = 1.5
+    b: float = 0.75
+    title_weight: float = 1.5  # article-title BM25, added to the passage's own BM25
+    semantic_weight: float = 2.0  # cosine(question, passage), when embeddings are on
+    semantic_title_weight: float = 1.0  # cosine(question, article title)
+    min_semantic: float = 0.3  # below this a passage without shared words is not a hit
+    query: QuerySettings = field(default_factory=QuerySettings)
+    lexical_confidence: Confidence = LEXICAL_CONFIDENCE
+    hybrid_confidence: Confidence = HYBRID_CONFIDENCE
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RankingSettings:
+        data = dict(data)
+        return cls(
+            query=QuerySettings(**data.pop("query")),
+            lexical_confidence=Confidence(**data.pop("lexical_confidence")),
+            hybrid_confidence=Confidence(**data.pop("hybrid_confidence")),
+            **data,
+        )

@@ -1,0 +1,359 @@
+"""Finding the passages that answer a customer's question, and saying how sure we are.
+
+Ranking is BM25 (the bm25s library) over stemmed title + passage text, plus BM25 over
+article titles alone (help-center titles are phrased like the questions customers ask),
+with queries analysed by :mod:`.query` (stopwords and filler, typo repair for misspelt
+words, support synonyms). With an optional sentence encoder (:mod:`.embeddings`) the
+cosine similarity of question and passage/title is added, which is what catches
+paraphrases sharing no word with the article. ``bench/retrieval.py`` measures each part.
+
+Every hit carries signals a drafting step can threshold on, chiefly ``coverage``: the
+share of the question's topic words the passage contains. A question the knowledge
+base does not answer ("can I bring my dog?") matches few of its words, so it gets low
+coverage and a low ``score`` even when BM25 finds *something*; a question with no
+indexed topic word gets no hits at all from lexical search.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from switchboard.core.records import Hit, Passage
+
+from .analysis import terms
+from .embeddings import SentenceEncoder, encoder_named
+from .errors import EmbeddingsUnavailableError, RetrieverIndexError
+from .lexical_index import LexicalIndex
+from .query import Concept, Lexicon, QueryAnalyzer
+from .ranking import RankingSettings
+from .synonyms import SUPPORT_SYNONYM_GROUPS
+
+logger = logging.getLogger(__name__)
+
+INDEX_FORMAT = 1
+_MANIFEST = "manifest.json"
+_PASSAGES = "passages.json"
+_LEXICON = "lexicon.json"
+_PASSAGE_INDEX = "passages.bm25s"
+_TITLE_INDEX = "titles.bm25s"
+_PASSAGE_VECTORS = "passage_vectors.npy"
+_TITLE_VECTORS = "title_vectors.npy"
+
+
+class _Embeddings:
+    """Passage and title vectors plus the encoder for queries, loaded on first use so
+    opening an index stays fast and a machine without torch can still search lexically."""
+
+    def __init__(self, encoder_name: str, passages: np.ndarray, titles: np.ndarray,
+                 encoder: SentenceEncoder | None) -> None:
+        self.encoder_name = encoder_name
+        self.passages = passages
+        self.titles = titles
+        self._encoder = encoder
+        self._unavailable = False
+
+    def query_vector(self, query: str) -> np.ndarray | None:
+        if self._unavailable:
+            return None
+        if self._encoder is None:
+            try:
+                self._encoder = encoder_named(self.encoder_name)
+            except EmbeddingsUnavailableError as error:
+                logger.warning("Searching lexically only: %s", error)
+                self._unavailable = True
+                return None
+        return self._encoder.encode([query])[0]
+
+
+class Retriever:
+    """A searchable, saveable index over knowledge-base passages."""
+
+    def __init__(self, passages: Sequence[Passage], *, passage_index: LexicalIndex,
+                 title_index: LexicalIndex, lexicon: Lexicon, settings: RankingSettings,
+                 synonym_groups: Sequence[Sequence[str]],
+                 embeddings: _Embeddings | None = None) -> None:
+        self.passages = list(passages)
+        self.settings = settings
+        self._passage_index = passage_index
+        self._title_index = title_index
+        self._lexicon = lexicon
+        self._synonym_groups = [list(group) for group in synonym_groups]
+        self._analyzer = QueryAnalyzer(lexicon, settings.query, self._synonym_groups)
+        self._embeddings = embeddings
+        article_numbers: dict[str, int] = {}
+        self._passage_article = np.array(
+            [article_numbers.setdefault(p.article_id, len(article_numbers)) for p in self.passages],
+            dtype=np.int64,
+        )
+        self._article_count = len(article_numbers)
+
+    # --- building, saving, loading -------------------------------------------------------
+
+    @classmethod
+    def build(cls, passages: Sequence[Passage], *, encoder: SentenceEncoder | None = None,
+              settings: RankingSettings | None = None,
+              synonym_groups: Iterable[Iterable[str]] = SUPPORT_SYNONYM_GROUPS) -> Retriever:
+        """Index ``passages`` (title + text of each, and each article's title); with an
+        ``encoder``, also embed them for semantic matching."""
+        settings = settings or RankingSettings()
+        passages = list(passages)
+        _check_unique_ids(passages)
+        texts = [f"{passage.title}\n{passage.text}" for passage in passages]
+        titles: dict[str, str] = {}
+        for passage in passages:
+            titles.setdefault(passage.article_id, passage.title)
+        embeddings = None
+        if encoder is not None:
+            embeddings = _Embeddings(encoder.name, encoder.encode(texts),
+                                     encoder.encode(list(titles.values())), encoder)
+        return cls(
+            passages,
+            passage_index=LexicalIndex.build([terms(text) for text in texts],
+                                             k1=settings.k1, b=settings.b),
+            title_index=LexicalIndex.build([terms(title) for title in titles.values()],
+                                           k1=settings.k1, b=settings.b),
+            lexicon=Lexicon.from_texts(texts),
+            settings=settings,
+            synonym_groups=[list(group) for group in synonym_groups],
+            embeddings=embeddings,
+        )
+
+    def save(self, directory: Path) -> None:
+        """Write the index to ``directory``, replacing any index there in one step so a
+        process loading it concurrently sees the old or the new index, never half of one."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            manifest = {
+                "format": INDEX_FORMAT,
+                "passages": len(self.passages),
+                "articles": self._article_count,
+                "encoder": self._embeddings.encoder_name if self._embeddings else None,
+                "settings": self.settings.to_json(),
+                "synonym_groups": self._synonym_groups,
+            }
+            _write_json(staging / _MANIFEST, manifest)
+            _write_json(staging / _PASSAGES, [asdict(passage) for passage in self.passages])
+            _write_json(staging / _LEXICON, self._lexicon.to_json())
+            self._passage_index.save(staging / _PASSAGE_INDEX)
+            self._title_index.save(staging / _TITLE_INDEX)
+            if self._embeddings is not None:
+                np.save(staging / _PASSAGE_VECTORS, self._embeddings.passages)
+                np.save(staging / _TITLE_VECTORS, self._embeddings.titles)
+            _replace_directory(directory, staging)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path, *, encoder: SentenceEncoder | None = None) -> Retriever:
+        """Open a saved index: reads arrays and JSON, never re-analyses the corpus. An index
+        built with embeddings loads its encoder on the first search unless one is given."""
+        directory = Path(directory)
+        if not (directory / _MANIFEST).exists():
+            raise RetrieverIndexError(
+                f"{directory} holds no retrieval index (no {_MANIFEST}). Build one with "
+                "Retriever.build(passages).save(directory)."
+            )
+        try:
+            manifest = json.loads((directory / _MANIFEST).read_text(encoding="utf-8"))
+            if manifest.get("format") != INDEX_FORMAT:
+                raise RetrieverIndexError(
+                    f"{directory} holds an index in format {manifest.get('format')}, but this "
+                    f"version of Switchboard reads format {INDEX_FORMAT}. Rebuild the index from "
+                    "the knowledge base and save it again."
+                )
+            passages = [Passage(**row) for row in _read_json(directory / _PASSAGES)]
+            embeddings = None
+            if manifest["encoder"]:
+                if encoder is not None and encoder.name != manifest["encoder"]:
+                    raise RetrieverIndexError(
+                        f"{directory} was embedded with '{manifest['encoder']}' but the encoder "
+                        f"given is '{encoder.name}'. Pass the same encoder, or rebuild the index."
+                    )
+                embeddings = _Embeddings(manifest["encoder"],
+                                         np.load(directory / _PASSAGE_VECTORS),
+                                         np.load(directory / _TITLE_VECTORS), encoder)
+            return cls(
+                passages,
+                passage_index=LexicalIndex.load(directory / _PASSAGE_INDEX),
+                title_index=LexicalIndex.load(directory / _TITLE_INDEX),
+                lexicon=Lexicon.from_json(_read_json(directory / _LEXICON)),
+                settings=RankingSettings.from_json(manifest["settings"]),
+                synonym_groups=manifest["synonym_groups"],
+                embeddings=embeddings,
+            )
+        except RetrieverIndexError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise RetrieverIndexError(
+                f"{directory} holds a damaged retrieval index ({error}). Rebuild it from the "
+                "knowledge base and save it again."
+            ) from error
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    @property
+    def semantic(self) -> bool:
+        """Whether this index carries sentence embeddings."""
+        return self._embeddings is not None
+
+    # --- searching -------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 5, *, per_article: int = 1) -> list[Hit]:
+        """The ``k`` best passages for ``query``, at most ``per_article`` from one article
+        (one by default, so five hits are five different articles to choose from)."""
+        if k <= 0 or not self.passages:
+            return []
+        concepts = self._analyzer.concepts(query)
+        lexical, credits = self._lexical_scores(concepts)
+        ceiling = sum(concept.idf for concept in concepts) * (1.0 + self.settings.title_weight)
+        relative = lexical / ceiling if ceiling else lexical
+        semantic = self._semantic_scores(query)
+        if semantic is None:
+            ranking, eligible = relative, lexical > 0
+        else:
+            passage_cosine, ranking = semantic
+            ranking = ranking + relative
+            eligible = (lexical > 0) | (passage_cosine >= self.settings.min_semantic)
+        chosen = self._top(ranking, eligible, k, per_article)
+        if not chosen:
+            return []
+        margins = self._margins(ranking, eligible, chosen)
+        return [
+            self._hit(number, margin, concepts, credits, lexical, relative,
+                      None if semantic is None else semantic[0])
+            for number, margin in zip(chosen, margins)
+        ]
+
+    def _lexical_scores(self, concepts: list[Concept]) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 per passage (title field included) and, per concept, the credit each
+        passage earns for it: the weight of the best variant it contains (1 for the word
+        typed, less for a repaired typo or a synonym), 0 if none. A concept scores once,
+        by its best variant, so synonyms never double-count."""
+        passages = len(self.passages)
+        passage_score = np.zeros(passages, dtype=np.float32)
+        title_score = np.zeros(self._article_count, dtype=np.float32)
+        credits = np.zeros((len(concepts), passages), dtype=np.float32)
+        for row, concept in enumerate(concepts):
+            best_passage = np.zeros(passages, dtype=np.float32)
+            best_title = np.zeros(self._article_count, dtype=np.float32)
+            for term, weight in concept.variants:
+                documents, contributions = self._passage_index.column(term)
+                np.maximum.at(best_passage, documents, weight * contributions)
+                np.maximum.at(credits[row], documents, weight)
+                articles, title_contributions = self._title_index.column(term)
+                np.maximum.at(best_title, articles, weight * title_contributions)
+            passage_score += best_passage
+            title_score += best_title
+        total = passage_score + self.settings.title_weight * title_score[self._passage_article]
+        return total, credits
+
+    def _semantic_scores(self, query: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(cosine to each passage, weighted semantic part of the ranking), if embedded."""
+        if self._embeddings is None:
+            return None
+        vector = self._embeddings.query_vector(query)
+        if vector is None:
+            return None
+        passage_cosine = self._embeddings.passages @ vector
+        title_cosine = self._embeddings.titles @ vector
+        weighted = (self.settings.semantic_weight * passage_cosine
+                    + self.settings.semantic_title_weight * title_cosine[self._passage_article])
+        return passage_cosine, weighted
+
+    def _top(self, ranking: np.ndarray, eligible: np.ndarray, k: int, per_article: int) -> list[int]:
+        candidates = np.flatnonzero(eligible)
+        order = candidates[np.argsort(-ranking[candidates], kind="stable")]
+        chosen: list[int] = []
+        taken: dict[int, int] = {}
+        for number in order.tolist():
+            article = int(self._passage_article[number])
+            if taken.get(article, 0) < per_article:
+                taken[article] = taken.get(article, 0) + 1
+                chosen.append(number)
+                if len(chosen) == k:
+                    break
+        return chosen
+
+    def _margins(self, ranking: np.ndarray, eligible: np.ndarray, chosen: list[int]) -> list[float]:
+        """How far each hit's ranking score is above the best passage of any *other*
+        article (negative below it). A clear winner is likelier right than one of several
+        near-equal candidates, whatever the absolute scores."""
+        best_by_article = np.full(self._article_count, -np.inf)
+        candidates = np.flatnonzero(eligible)
+        np.maximum.at(best_by_article, self._passage_article[candidates], ranking[candidates])
+        order = np.argsort(-best_by_article, kind="stable")
+        first = order[0]
+        second = order[1] if len(order) > 1 and np.isfinite(best_by_article[order[1]]) else None
+        margins = []
+        for number in chosen:
+            article = self._passage_article[number]
+            rival = second if article == first else first
+            rival_score = 0.0 if rival is None else float(best_by_article[rival])
+            margins.append(float(ranking[number]) - rival_score)
+        return margins
+
+    def _hit(self, number: int, margin: float, concepts: list[Concept], credits: np.ndarray,
+             lexical: np.ndarray, relative: np.ndarray, passage_cosine: np.ndarray | None) -> Hit:
+        signals = {
+            "bm25": float(lexical[number]),
+            "relative_score": float(relative[number]),
+            "margin": margin,
+            **_coverage(concepts, credits[:, number]),
+        }
+        if passage_cosine is None:
+            confidence = self.settings.lexical_confidence
+        else:
+            signals["semantic"] = float(passage_cosine[number])
+            confidence = self.settings.hybrid_confidence
+        return Hit(passage=self.passages[number], score=confidence(signals), signals=signals)
+
+
+def _coverage(concepts: list[Concept], credit: np.ndarray) -> dict[str, float]:
+    """Share of the question's topic words the passage contains, plain and idf-weighted
+    (so matching "refund" counts for more than matching "order")."""
+    if not concepts:
+        return {"coverage": 0.0, "weighted_coverage": 0.0}
+    idf = np.array([concept.idf for concept in concepts], dtype=np.float64)
+    credit = credit.astype(np.float64)
+    return {
+        "coverage": float(np.mean(credit > 0)),
+        "weighted_coverage": float((idf * credit).sum() / idf.sum()),
+    }
+
+
+def _check_unique_ids(passages: Sequence[Passage]) -> None:
+    seen: set[str] = set()
+    for passage in passages:
+        if passage.id in seen:
+            raise ValueError(
+                f"passage id '{passage.id}' occurs twice; chunk each article once and give "
+                "articles unique ids before building the index."
+            )
+        seen.add(passage.id)
+
+
+def _write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def _read_json(path: Path) -> object:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _replace_directory(directory: Path, staging: Path) -> None:
+    previous = directory.with_name(f".{directory.name}.previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if directory.exists():
+        directory.rename(previous)
+    staging.rename(directory)
+    shutil.rmtree(previous, ignore_errors=True)

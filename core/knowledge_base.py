@@ -1,0 +1,221 @@
+"""An account's knowledge base: articles in the database, a search index on disk.
+
+The database is the truth (re-imports update rows by the source's id and never
+duplicate them); the index is derived from it and saved under the data directory, so
+it survives restarts and is shared by the web process and the workers. Each process
+keeps the index it loaded and reloads it only when the index's stamp file changes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from switchboard.models import KbArticle, SyncState
+
+from .knowledge.chunking import chunk_articles
+from .knowledge.loaders import article_from_help_center
+from .knowledge.retrieval import Retriever
+from .records import Article, Hit
+
+Progress = Callable[[int], None]
+STAMP = "stamp.json"
+HELP_CENTER_CURSOR = "help_center.articles"
+
+
+class KnowledgeBaseEmpty(LookupError):
+    """Nothing has been imported yet for this account."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    updated: int
+    unchanged: int
+    passages: int
+
+    @property
+    def changed(self) -> int:
+        return self.added + self.updated
+
+
+def _hash(article: Article) -> str:
+    content = json.dumps([article.title, article.body, article.url, article.locale, list(article.tags)])
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def index_dir(data_dir: Path, account_id: int) -> Path:
+    return data_dir / "index" / f"account-{account_id}"
+
+
+class KnowledgeBase:
+    def __init__(self, session: Session, account_id: int, data_dir: Path) -> None:
+        self.session = session
+        self.account_id = account_id
+        self.directory = index_dir(data_dir, account_id)
+
+    # -- articles -------------------------------------------------------------------
+    def upsert(self, articles: Iterable[Article], *, source: str, progress: Progress | None = None) -> tuple[int, int, int]:
+        """Insert new articles, update changed ones; returns (added, updated, unchanged)."""
+        existing = {
+            row.external_id: row
+            for row in self.session.scalars(select(KbArticle).where(KbArticle.account_id == self.account_id))
+        }
+        added = updated = unchanged = 0
+        for article in articles:
+            digest = _hash(article)
+            row = existing.get(article.id)
+            if row is None:
+                row = KbArticle(account_id=self.account_id, external_id=article.id, source=source)
+                self.session.add(row)
+                existing[article.id] = row
+                added += 1
+            elif row.content_hash == digest:
+                unchanged += 1
+                if progress:
+                    progress(1)
+                continue
+            else:
+                updated += 1
+            row.title, row.body, row.url = article.title, article.body, article.url
+            row.locale, row.tags, row.content_hash = article.locale, list(article.tags), digest
+            row.updated_at = datetime.now(UTC)
+            if progress:
+                progress(1)
+        self.session.commit()
+        return added, updated, unchanged
+
+    def remove(self, external_ids: Sequence[str]) -> int:
+        rows = self.session.scalars(select(KbArticle).where(
+            KbArticle.account_id == self.account_id, KbArticle.external_id.in_(list(external_ids)))).all()
+        for row in rows:
+            self.session.delete(row)
+        self.session.commit()
+        return len(rows)
+
+    def articles(self) -> list[Article]:
+        rows = self.session.scalars(
+            select(KbArticle).where(KbArticle.account_id == self.account_id).order_by(KbArticle.id))
+        return [Article(id=r.external_id, title=r.title, body=r.body, url=r.url, locale=r.locale,
+                        tags=tuple(r.tags or ())) for r in rows]
+
+    def import_articles(self, articles: Iterable[Article], *, source: str = "file",
+                        progress: Progress | None = None) -> ImportResult:
+        added, updated, unchanged = self.upsert(articles, source=source, progress=progress)
+        passages = self.rebuild_index() if (added or updated or not self.has_index()) else self._passage_count()
+        return ImportResult(added, updated, unchanged, passages)
+
+    # -- index ----------------------------------------------------------------------
+    def has_index(self) -> bool:
+        return (self.directory / STAMP).exists()
+
+    def _passage_count(self) -> int:
+        return int(json.loads((self.directory / STAMP).read_text())["passages"])
+
+    def rebuild_index(self) -> int:
+        """Re-chunk and re-index every article, then swap the new index in atomically."""
+        passages = chunk_articles(self.articles())
+        if not passages:
+            raise KnowledgeBaseEmpty("the knowledge base has no articles: run `switchboard kb import PATH`")
+        retriever = Retriever.build(passages)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        target = self.directory / version
+        retriever.save(target)
+        stamp = self.directory / f".{STAMP}.tmp"
+        stamp.write_text(json.dumps({"version": version, "passages": len(passages)}))
+        os.replace(stamp, self.directory / STAMP)
+        for old in self.directory.iterdir():
+            if old.is_dir() and old.name != version:
+                _remove_tree(old)
+        return len(passages)
+
+    def retriever(self) -> Retriever:
+        if not self.has_index():
+            if not self.articles():
+                raise KnowledgeBaseEmpty("the knowledge base has no articles: run `switchboard kb import PATH`")
+            self.rebuild_index()
+        return _cached_retriever(self.directory)
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        return self.retriever().search(query, k=k)
+
+    # -- Zendesk Help Center ---------------------------------------------------------
+    def sync_help_center(self, *, subdomain: str, email: str, token: str,
+                         session: requests.Session | None = None, progress: Progress | None = None) -> ImportResult:
+        """Pull articles changed since the last sync (the incremental export), so only
+        changed articles are re-imported; drafts are removed from the knowledge base."""
+        state = self.session.scalar(select(SyncState).where(
+            SyncState.account_id == self.account_id, SyncState.name == HELP_CENTER_CURSOR))
+        start = int(state.cursor) if state and state.cursor else 0
+        http = session or requests.Session()
+        changed: list[Article] = []
+        drafts: list[str] = []
+        end_time = start
+        for page in _help_center_pages(http, subdomain, email, token, start):
+            for raw in page.get("articles", []):
+                (drafts.append(str(raw["id"])) if raw.get("draft") else changed.append(article_from_help_center(raw)))
+            end_time = max(end_time, int(page.get("end_time") or end_time))
+        removed = self.remove(drafts) if drafts else 0
+        added, updated, unchanged = self.upsert(changed, source="help_center", progress=progress)
+        if state is None:
+            state = SyncState(account_id=self.account_id, name=HELP_CENTER_CURSOR)
+            self.session.add(state)
+        state.cursor, state.updated_at = str(end_time), datetime.now(UTC)
+        self.session.commit()
+        passages = self.rebuild_index() if (added or updated or removed) else (
+            self._passage_count() if self.has_index() else 0)
+        return ImportResult(added, updated + removed, unchanged, passages)
+
+
+def _help_center_pages(http: requests.Session, subdomain: str, email: str, token: str,
+                       start: int) -> Iterator[dict[str, Any]]:
+    url: str | None = (f"https://{subdomain}.zendesk.com/api/v2/help_center/incremental/articles.json"
+                       f"?start_time={start}")
+    seen: set[str] = set()
+    while url and url not in seen:
+        seen.add(url)
+        response = http.get(url, auth=(f"{email}/token", token), timeout=30)
+        if response.status_code == 429:
+            raise HelpCenterRateLimited(float(response.headers.get("Retry-After", "60")))
+        response.raise_for_status()
+        page = response.json()
+        yield page
+        url = None if page.get("end_of_stream") else page.get("next_page")
+
+
+class HelpCenterRateLimited(RuntimeError):
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"Zendesk rate limit on the Help Center export: run the sync again in {retry_after:.0f}s")
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+_cache: dict[Path, tuple[str, Retriever]] = {}
+_cache_lock = threading.Lock()
+
+
+def _cached_retriever(directory: Path) -> Retriever:
+    """The loaded index of ``directory``, reloaded when another process rebuilt it."""
+    version = json.loads((directory / STAMP).read_text())["version"]
+    with _cache_lock:
+        cached = _cache.get(directory)
+        if cached is None or cached[0] != version:
+            cached = (version, Retriever.load(directory / version))
+            _cache[directory] = cached
+        return cached[1]

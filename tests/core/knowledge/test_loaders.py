@@ -1,0 +1,268 @@
+"""Loading articles from JSON, JSONL, Markdown/HTML folders and Help Center exports."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import switchboard
+from switchboard.core.knowledge import KnowledgeBaseFormatError, article_from_help_center, load_articles
+from switchboard.core.records import Article
+
+SAMPLE_KB = Path(switchboard.__file__).parent / "data" / "sample_kb.json"
+
+RECORDS = [
+    {"id": "returns", "title": "How do I return an item?", "body": "Use the returns page.",
+     "url": "https://help.acme.example/articles/returns", "locale": "en-GB", "tags": ["returns"]},
+    {"id": 42, "title": "Opening hours", "body": "Monday to Friday, 8 am to 8 pm."},
+]
+
+
+def write_json(path: Path, data: object) -> Path:
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_json_list_becomes_articles_with_optional_fields_defaulted(tmp_path: Path) -> None:
+    articles = load_articles(write_json(tmp_path / "kb.json", RECORDS))
+
+    assert articles == [
+        Article(id="returns", title="How do I return an item?", body="Use the returns page.",
+                url="https://help.acme.example/articles/returns", locale="en-GB", tags=("returns",)),
+        Article(id="42", title="Opening hours", body="Monday to Friday, 8 am to 8 pm."),
+    ]
+
+
+def test_json_object_with_articles_key_is_accepted(tmp_path: Path) -> None:
+    articles = load_articles(write_json(tmp_path / "kb.json", {"articles": RECORDS}))
+
+    assert [a.id for a in articles] == ["returns", "42"]
+
+
+def test_jsonl_reads_one_article_per_line_and_skips_blank_lines(tmp_path: Path) -> None:
+    path = tmp_path / "kb.jsonl"
+    path.write_text(json.dumps(RECORDS[0]) + "\n\n" + json.dumps(RECORDS[1]) + "\n", encoding="utf-8")
+
+    assert [a.title for a in load_articles(path)] == ["How do I return an item?", "Opening hours"]
+
+
+def test_markdown_folder_takes_title_from_heading_and_id_from_relative_path(tmp_path: Path) -> None:
+    (tmp_path / "returns").mkdir()
+    (tmp_path / "returns" / "how-to-return.md").write_text(
+        "---\nurl: https://help.acme.example/articles/how-to-return\ntags: [returns, labels]\n---\n"
+        "# How do I **return** an item?\n\n"
+        "Print the [prepaid label](https://acme.example/label) and:\n\n"
+        "- pack the item\n- drop it off\n\n"
+        "Refunds take `3 days`.\n",
+        encoding="utf-8",
+    )
+    (tmp_path / ".drafts").mkdir()
+    (tmp_path / ".drafts" / "secret.md").write_text("# Not published\n\nHidden.", encoding="utf-8")
+
+    [article] = load_articles(tmp_path)
+
+    assert article.id == "returns/how-to-return"
+    assert article.title == "How do I return an item?"
+    assert article.url == "https://help.acme.example/articles/how-to-return"
+    assert article.tags == ("returns", "labels")
+    assert article.body == (
+        "Print the prepaid label and:\n\n- pack the item\n- drop it off\n\nRefunds take 3 days."
+    )
+
+
+def test_html_file_takes_title_from_title_tag_and_drops_scripts_and_markup(tmp_path: Path) -> None:
+    (tmp_path / "card-declined.html").write_text(
+        "<html><head><title>Why was my card declined?</title><style>p{color:red}</style></head>"
+        "<body><h1>Why was my card declined?</h1><p>Your bank declined it.</p>"
+        "<script>track()</script><ul><li>Check the address</li><li>Try PayPal</li></ul>"
+        "<p>Fees &amp; holds are released.</p></body></html>",
+        encoding="utf-8",
+    )
+
+    [article] = load_articles(tmp_path)
+
+    assert article.id == "card-declined"
+    assert article.title == "Why was my card declined?"
+    assert article.body == (
+        "Your bank declined it.\n\n- Check the address\n- Try PayPal\n\nFees & holds are released."
+    )
+
+
+def test_html_without_title_tag_uses_first_h1(tmp_path: Path) -> None:
+    (tmp_path / "a.htm").write_text("<h1>Warranty</h1><p>Two years.</p>", encoding="utf-8")
+
+    [article] = load_articles(tmp_path)
+
+    assert (article.title, article.body) == ("Warranty", "Two years.")
+
+
+def test_file_without_heading_is_titled_from_its_name(tmp_path: Path) -> None:
+    (tmp_path / "opening-hours.md").write_text("Monday to Friday.", encoding="utf-8")
+
+    assert load_articles(tmp_path)[0].title == "Opening hours"
+
+
+def test_reloading_gives_the_same_ids(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "b").mkdir(parents=True)
+    (docs / "b" / "two.md").write_text("# Two\n\nText.", encoding="utf-8")
+    (docs / "one.html").write_text("<h1>One</h1><p>Text.</p>", encoding="utf-8")
+    json_path = write_json(tmp_path / "kb.json", RECORDS)
+
+    assert [a.id for a in load_articles(docs)] == ["b/two", "one"]
+    assert load_articles(docs) == load_articles(docs)
+    assert load_articles(json_path) == load_articles(json_path)
+
+
+@pytest.mark.parametrize(
+    ("record", "field", "problem"),
+    [
+        ({"id": "x", "body": "text"}, "title", "must be text, but is missing"),
+        ({"id": "x", "title": "  ", "body": "text"}, "title", "is empty"),
+        ({"title": "T", "body": "text"}, "id", "is missing"),
+        ({"id": "x", "title": "T"}, "body", "must be text, but is missing"),
+        ({"id": "x", "title": "T", "body": ["a"]}, "body", "must be text, but is a list"),
+        ({"id": "x", "title": "T", "body": "b", "tags": "returns"}, "tags", "must be a list"),
+        ({"id": "x", "title": "T", "body": "b", "url": 3}, "url", "must be text or null"),
+    ],
+)
+def test_bad_json_record_names_file_record_and_field(
+    tmp_path: Path, record: dict, field: str, problem: str
+) -> None:
+    path = write_json(tmp_path / "kb.json", [RECORDS[0], record])
+
+    with pytest.raises(KnowledgeBaseFormatError) as raised:
+        load_articles(path)
+
+    message = str(raised.value)
+    assert str(path) in message
+    assert "record 2" in message
+    assert f"field '{field}' {problem}" in message
+
+
+def test_bad_jsonl_line_is_reported_by_line_number(tmp_path: Path) -> None:
+    path = tmp_path / "kb.jsonl"
+    path.write_text(json.dumps(RECORDS[0]) + "\n\n{\"id\": \"x\", \"title\": \"T\"\n", encoding="utf-8")
+
+    with pytest.raises(KnowledgeBaseFormatError, match=r"kb\.jsonl, line 3: not valid JSON"):
+        load_articles(path)
+
+
+def test_jsonl_record_missing_field_is_reported_by_line_number(tmp_path: Path) -> None:
+    path = tmp_path / "kb.jsonl"
+    path.write_text(json.dumps(RECORDS[0]) + "\n" + json.dumps({"id": "x", "body": "b"}) + "\n",
+                    encoding="utf-8")
+
+    with pytest.raises(KnowledgeBaseFormatError, match=r"line 2: field 'title'"):
+        load_articles(path)
+
+
+def test_invalid_json_points_at_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "kb.json"
+    path.write_text('[\n  {"id": "a", "title": "T" "body": "b"}\n]', encoding="utf-8")
+
+    with pytest.raises(KnowledgeBaseFormatError, match=r"line 2, column \d+: not valid JSON"):
+        load_articles(path)
+
+
+def test_duplicate_ids_are_refused_naming_both_records(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "kb.json", [RECORDS[0], {**RECORDS[1], "id": "returns"}])
+
+    with pytest.raises(KnowledgeBaseFormatError, match=r"record 2: field 'id' repeats 'returns', already used at record 1"):
+        load_articles(path)
+
+
+def test_top_level_must_be_a_list_or_articles_object(tmp_path: Path) -> None:
+    with pytest.raises(KnowledgeBaseFormatError, match=r"expected a list of articles"):
+        load_articles(write_json(tmp_path / "kb.json", {"items": []}))
+
+
+def test_non_utf8_file_is_refused_with_advice(tmp_path: Path) -> None:
+    path = tmp_path / "kb.json"
+    path.write_bytes('[{"id": "a", "title": "Caf\u00e9"}]'.encode("latin-1"))
+
+    with pytest.raises(KnowledgeBaseFormatError, match="not UTF-8 text. Re-save it as UTF-8"):
+        load_articles(path)
+
+
+def test_unsupported_suffix_says_which_formats_work(tmp_path: Path) -> None:
+    path = tmp_path / "kb.csv"
+    path.write_text("id,title\n", encoding="utf-8")
+
+    with pytest.raises(KnowledgeBaseFormatError, match=r"\.jsonl file with one article per line"):
+        load_articles(path)
+
+
+def test_folder_without_articles_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
+
+    with pytest.raises(KnowledgeBaseFormatError, match="holds no .md"):
+        load_articles(tmp_path)
+
+
+def test_markdown_file_with_only_a_heading_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "empty.md").write_text("# Just a title\n", encoding="utf-8")
+
+    with pytest.raises(KnowledgeBaseFormatError, match=r"empty\.md: has no article text"):
+        load_articles(tmp_path)
+
+
+def test_broken_front_matter_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("---\ntags: [unclosed\n---\n# A\n\nText.", encoding="utf-8")
+
+    with pytest.raises(KnowledgeBaseFormatError, match=r"a\.md, front matter: is not valid YAML"):
+        load_articles(tmp_path)
+
+
+def test_missing_path_is_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such file or folder"):
+        load_articles(tmp_path / "nope.json")
+
+
+HELP_CENTER_ARTICLE = {
+    "id": 360001234567,
+    "url": "https://acme.zendesk.com/api/v2/help_center/en-us/articles/360001234567.json",
+    "html_url": "https://acme.zendesk.com/hc/en-us/articles/360001234567-Returns",
+    "title": "Returns",
+    "body": "<p>Return within <strong>30 days</strong>.</p><p>Refunds in 5&nbsp;days.</p>",
+    "locale": "en-us",
+    "label_names": ["returns", "refunds"],
+    "draft": False,
+}
+
+
+def test_help_center_article_maps_zendesk_fields() -> None:
+    article = article_from_help_center(HELP_CENTER_ARTICLE)
+
+    assert article == Article(
+        id="360001234567", title="Returns", body="Return within 30 days.\n\nRefunds in 5 days.",
+        url="https://acme.zendesk.com/hc/en-us/articles/360001234567-Returns", locale="en-us",
+        tags=("returns", "refunds"),
+    )
+
+
+def test_help_center_article_without_title_is_refused() -> None:
+    with pytest.raises(KnowledgeBaseFormatError, match="field 'title'"):
+        article_from_help_center({**HELP_CENTER_ARTICLE, "title": None})
+
+
+def test_help_center_export_file_is_recognised_by_html_url(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "export.json", {"articles": [HELP_CENTER_ARTICLE], "next_page": None})
+
+    [article] = load_articles(path)
+
+    assert article.body == "Return within 30 days.\n\nRefunds in 5 days."
+    assert article.tags == ("returns", "refunds")
+
+
+def test_sample_knowledge_base_loads_as_documented() -> None:
+    articles = load_articles(SAMPLE_KB)
+
+    assert 15 <= len(articles) <= 25
+    assert len({a.id for a in articles}) == len(articles)
+    for article in articles:
+        assert article.url == f"https://help.acme.example/articles/{article.id}"
+        assert article.locale == "en"
+        assert article.tags
+        assert len(article.body.split()) >= 30
