@@ -5,21 +5,25 @@ named in the event row, not a silent drop.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.models import InboxEvent, Message
+from switchboard.config import Settings
+from switchboard.models import Account, InboxEvent, Message
 
 from . import identity, timeline
 from .audit import audit
 from .inbox import Handler
 from .redaction import redact
+from .replies import Inbound, handle_inbound
 
 
-def twilio_message(session: Session, event: InboxEvent) -> None:
-    """An inbound SMS/WhatsApp message joins its customer's timeline, redacted."""
+def twilio_message(session: Session, event: InboxEvent, settings: Settings) -> None:
+    """An inbound SMS/WhatsApp message joins its customer's timeline, redacted, and
+    self-service answers it (or hands it to a person)."""
     form = event.payload
     address = identity.parse_twilio_address(form["From"])
     customer = identity.resolve_customer(
@@ -38,9 +42,15 @@ def twilio_message(session: Session, event: InboxEvent) -> None:
     )
     # The raw delivery was kept only until it was processed: keep the redacted text.
     event.payload = {**form, "Body": redacted.text}
+    account = session.get(Account, event.account_id)
+    assert account is not None
+    message = session.scalar(select(Message).where(
+        Message.account_id == event.account_id, Message.external_id == form["MessageSid"]))
+    assert message is not None
+    handle_inbound(session, Inbound(account, customer, conversation, message), settings)
 
 
-def twilio_status(session: Session, event: InboxEvent) -> None:
+def twilio_status(session: Session, event: InboxEvent, settings: Settings) -> None:
     """A delivery status callback moves our outbound message forward, never back."""
     form = event.payload
     message = session.scalar(
@@ -55,7 +65,7 @@ def twilio_status(session: Session, event: InboxEvent) -> None:
             message.meta = {**message.meta, "error_code": form["ErrorCode"]}
 
 
-def recorded_only(session: Session, event: InboxEvent) -> None:
+def recorded_only(session: Session, event: InboxEvent, settings: Settings) -> None:
     """Zendesk and Slack events the foundation keeps in the audit trail; the handoff,
     agent-assist and outreach capabilities register richer handlers for their kinds."""
     audit(
@@ -64,13 +74,15 @@ def recorded_only(session: Session, event: InboxEvent) -> None:
     )
 
 
-HANDLERS: dict[str, Handler] = {
+VendorHandler = Callable[[Session, InboxEvent, Settings], None]
+
+HANDLERS: dict[str, VendorHandler] = {
     "twilio.message": twilio_message,
     "twilio.status": twilio_status,
 }
 
 
-def handler_for(kind: str) -> Handler | None:
+def handler_for(kind: str) -> VendorHandler | None:
     if kind in HANDLERS:
         return HANDLERS[kind]
     if kind.startswith(("zendesk.", "slack.")):
@@ -78,20 +90,20 @@ def handler_for(kind: str) -> Handler | None:
     return None
 
 
-class _Registry(Mapping[str, Handler]):
-    """HANDLERS plus the vendor-wide fallbacks, as the mapping inbox.process expects."""
+class Registry(Mapping[str, Handler]):
+    """The handlers bound to the running service's settings, as inbox.process expects."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
 
     def __getitem__(self, kind: str) -> Handler:
         handler = handler_for(kind)
         if handler is None:
             raise KeyError(kind)
-        return handler
+        return partial(handler, settings=self.settings)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[str]:
         return iter(HANDLERS)
 
     def __len__(self) -> int:
         return len(HANDLERS)
-
-
-REGISTRY: Mapping[str, Handler] = _Registry()

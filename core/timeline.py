@@ -48,6 +48,13 @@ def append(
     meta: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> Message:
+    """Add a message; with an ``external_id`` already on the timeline, return that one
+    instead, so a retried event never duplicates an entry."""
+    if external_id is not None:
+        existing = session.scalar(select(Message).where(
+            Message.account_id == conversation.account_id, Message.external_id == external_id))
+        if existing is not None:
+            return existing
     at = at or datetime.now(UTC)
     message = Message(
         account_id=conversation.account_id, conversation_id=conversation.id,

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from switchboard import api, bootstrap, db, health, tasks
+from switchboard import api, bootstrap, db, health, playground, tasks
 from switchboard.config import Settings, load_settings
 from switchboard.webhooks import errors as webhook_errors
 from switchboard.webhooks import init_app as webhooks_init_app
@@ -15,16 +16,18 @@ MAX_BODY_BYTES = 1024 * 1024  # vendors' payloads are kilobytes; 1 MiB is genero
 
 
 def create_app(settings: Settings | None = None, config: dict[str, Any] | None = None) -> Flask:
-    app = Flask("switchboard")
+    app = Flask("switchboard", template_folder=str(Path(__file__).parent / "templates"))
     app.config.update(SETTINGS=settings or load_settings(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(config or {})
     logging.basicConfig(level=app.config.get("LOG_LEVEL", logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     db.init_app(app)
     bootstrap.init_app(app)
     tasks.init_app(app)
     webhook_errors.init_app(app)
     webhooks_init_app(app)
     api.init_app(app)
+    playground.init_app(app)
     health.init_app(app)
     return app

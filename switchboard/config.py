@@ -42,6 +42,7 @@ class Settings:
     sweep_after_seconds: int = 60
     sweep_interval_seconds: int = 30
     queue_name: str = "switchboard"
+    company_name: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -162,4 +163,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sweep_after_seconds=_int(env, "SWITCHBOARD_SWEEP_AFTER_SECONDS", 60, minimum=1),
         sweep_interval_seconds=_int(env, "SWITCHBOARD_SWEEP_INTERVAL_SECONDS", 30, minimum=1),
         queue_name=_optional(env, "SWITCHBOARD_QUEUE") or "switchboard",
+        company_name=_optional(env, "SWITCHBOARD_COMPANY_NAME"),
     )

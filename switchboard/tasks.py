@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from switchboard import db
 from switchboard.connectors.base import VendorRateLimited
 from switchboard.core import inbox
-from switchboard.core.processing import REGISTRY
+from switchboard.core.processing import Registry
 
 log = logging.getLogger(__name__)
 RETRY_BACKOFF_MAX = 600
@@ -62,7 +62,7 @@ def celery_init_app(app: Flask) -> Celery:
 @shared_task(name="switchboard.process_inbox_event", bind=True, max_retries=inbox.MAX_ATTEMPTS)
 def process_inbox_event(self: Task, event_id: int) -> str:
     try:
-        return inbox.process(db.session(), event_id, REGISTRY)
+        return inbox.process(db.session(), event_id, handlers())
     except Exception as exc:
         raise self.retry(exc=exc, countdown=retry_countdown(exc, self.request.retries)) from exc
 
@@ -107,7 +107,7 @@ class EmbeddedRunner:
     def _run(self, event_id: int) -> None:
         with self.app.app_context():
             try:
-                inbox.process(db.session(), event_id, REGISTRY)
+                inbox.process(db.session(), event_id, handlers())
             except Exception:
                 log.exception("inbox event %s failed; the sweep will retry it", event_id)
 
@@ -125,6 +125,10 @@ class EmbeddedRunner:
     def shutdown(self) -> None:
         self._stop.set()
         self.pool.shutdown(wait=True)
+
+
+def handlers() -> Registry:
+    return Registry(current_app.config["SETTINGS"])
 
 
 def enqueue_event(event_id: int) -> bool:

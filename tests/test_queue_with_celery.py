@@ -98,7 +98,8 @@ def test_webhook_is_processed_by_a_real_worker_through_redis(queued_env: dict[st
         assert response.status_code == 200
         assert wait_until(lambda: event_status(app) == ["done"]), worker.output()
         with get_db(app).session() as session:
-            assert session.scalars(select(Message)).one().external_id == "SM1f0e8ae6ade43cb3c0ce4525424e404f"
+            inbound = session.scalars(select(Message).where(Message.direction == "inbound")).one()
+            assert inbound.external_id == "SM1f0e8ae6ade43cb3c0ce4525424e404f"
     finally:
         worker.stop()
         get_db(app).dispose()
@@ -153,6 +154,6 @@ def test_event_accepted_while_redis_is_down_is_processed_after_it_returns(
         finally:
             worker.stop()
         with get_db(app).session() as session:
-            assert len(session.scalars(select(Message)).all()) == 1
+            assert len(session.scalars(select(Message).where(Message.direction == "inbound")).all()) == 1
     finally:
         get_db(app).dispose()

@@ -1,0 +1,197 @@
+"""From an inbound customer message to the bot's reply, sent and on the record.
+
+Everything here is safe to run twice for the same message (an inbox retry after a
+crash): the reply is sent under the idempotency key ``reply:<message id>`` and the
+timeline ignores an entry it already has.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.models import Account, Conversation, Customer, Message
+
+from . import timeline
+from .audit import audit
+from .enrichment import Enrichment, enrich
+from .intents import IntentModel, default_training_csv, read_training_csv
+from .knowledge.analysis import content_words
+from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
+from .records import Hit
+from .selfservice import Decision, Turn, decide
+
+log = logging.getLogger(__name__)
+
+#: Twilio's standard opt-out and opt-in keywords (Advanced Opt-Out defaults).
+STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
+START_WORDS = {"start", "yes", "unstop"}
+
+
+@dataclass(frozen=True)
+class Inbound:
+    account: Account
+    customer: Customer
+    conversation: Conversation
+    message: Message
+
+
+def keyword(body: str) -> str | None:
+    word = body.strip().strip(".!").lower()
+    if word in STOP_WORDS:
+        return "stop"
+    if word in START_WORDS:
+        return "start"
+    return None
+
+
+def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> Decision | None:
+    """Opt-out keywords, then self-service while the bot holds the conversation."""
+    word = keyword(inbound.message.body)
+    if word:
+        _record_consent(session, inbound, word)
+        return None
+    if inbound.conversation.status != "open":
+        return None  # a person has it; the handoff capability relays the message
+    if inbound.customer.opted_out_at is not None:
+        return None
+    enrichment = enrich(inbound.message.body, intent_model=intent_model(settings.data_dir, inbound.account.id))
+    inbound.message.meta = {**inbound.message.meta, "enrichment": _enrichment_json(enrichment)}
+    decision = decide(
+        inbound.message.body, enrichment, _turn(session, inbound, settings),
+        search=lambda q: _search(session, inbound.account.id, settings, q),
+        llm_drafter=_llm_drafter(session, inbound, settings),
+        topic_words=content_words,
+    )
+    send_reply(session, inbound, decision, settings)
+    return decision
+
+
+def _record_consent(session: Session, inbound: Inbound, word: str) -> None:
+    customer = inbound.customer
+    customer.opted_out_at = datetime.now(UTC) if word == "stop" else None
+    audit(session, account_id=inbound.account.id, actor=f"customer:{customer.id}",
+          action="consent.opt_out" if word == "stop" else "consent.opt_in",
+          subject_type="customer", subject_id=customer.id,
+          detail={"channel": inbound.message.channel, "keyword": inbound.message.body.strip()[:20]})
+
+
+def _turn(session: Session, inbound: Inbound, settings: Settings) -> Turn:
+    bot_messages = session.scalars(select(Message).where(
+        Message.conversation_id == inbound.conversation.id, Message.author == "bot")).all()
+    return Turn(
+        first_bot_message=not bot_messages,
+        clarified_already=any(m.meta.get("action") == "clarify" for m in bot_messages),
+        company=settings.company_name if inbound.account.slug == "default" else inbound.account.name,
+    )
+
+
+def _search(session: Session, account_id: int, settings: Settings, question: str) -> list[Hit]:
+    try:
+        return KnowledgeBase(session, account_id, settings.data_dir).search(question, k=5)
+    except KnowledgeBaseEmpty:
+        log.warning("account %s has no knowledge base yet: every question goes to a person", account_id)
+        return []
+
+
+def _llm_drafter(session: Session, inbound: Inbound, settings: Settings):  # type: ignore[no-untyped-def]
+    from switchboard.connectors.llm import LLMClient
+
+    if not LLMClient.configured(settings):
+        return None
+    from .drafting import LLMDrafter
+
+    drafter = LLMDrafter.from_settings(LLMClient(session, inbound.account, settings), settings)
+    history = [(m.author, m.body) for m in inbound.conversation.messages[-8:] if m.id != inbound.message.id]
+
+    def draft(question: str, hits: list[Hit]):  # type: ignore[no-untyped-def]
+        complex_case = len(content_words(question)) > 25
+        return drafter.compose(question, hits, history=history, complex=complex_case)
+
+    return draft
+
+
+def send_reply(session: Session, inbound: Inbound, decision: Decision, settings: Settings) -> Message:
+    """Send ``decision.reply`` on the customer's channel and put it on the record."""
+    from switchboard.connectors.twilio import TwilioConnector
+
+    conversation, account = inbound.conversation, inbound.account
+    phone = _phone(inbound.customer)
+    status_callback = f"{settings.public_url}/webhooks/twilio/status" if settings.public_url else None
+    result = TwilioConnector(session, account, settings).send_message(
+        to=phone, body=decision.reply, channel=conversation.channel,
+        status_callback=status_callback, idempotency_key=f"reply:{inbound.message.id}",
+    )
+    sources = [{"passage": p.id, "citation": p.citation}
+               for p in (decision.draft.citations if decision.draft else ())]
+    if decision.action == "handoff" and conversation.status == "open":
+        conversation.status, conversation.handoff_reason = "human", decision.reason
+        conversation.handoff_at = datetime.now(UTC)
+    reply = timeline.append(
+        session, conversation, direction="outbound", channel=conversation.channel, author="bot",
+        body=decision.reply, external_id=result.response.get("sid"), status=result.response.get("status"),
+        meta={"action": decision.action, "reason": decision.reason, "sources": sources,
+              "in_reply_to": inbound.message.id},
+    )
+    draft = decision.draft
+    audit(session, account_id=account.id, actor="bot", action=f"selfservice.{decision.action}",
+          subject_type="conversation", subject_id=conversation.id, detail={
+              "message_id": inbound.message.id, "reply_id": reply.id, "reason": decision.reason,
+              "engine": draft.engine if draft else None, "model": draft.model if draft else None,
+              "prompt_version": draft.prompt_version if draft else None, "sources": sources,
+              "redactions": inbound.message.meta.get("redactions", {}),
+              "top_hits": [{"passage": h.passage.id, "score": round(h.score, 4),
+                            "coverage": round(h.signals.get("coverage", 0.0), 3)} for h in decision.hits[:3]],
+          })
+    return reply
+
+
+def _phone(customer: Customer) -> str:
+    from switchboard.models import IdentityKind
+
+    for identity in customer.identities:
+        if identity.kind == IdentityKind.PHONE:
+            return identity.value
+    raise LookupError(f"customer {customer.id} has no phone number to reply to")
+
+
+def _enrichment_json(e: Enrichment) -> dict[str, object]:
+    return {"intent": e.intent, "intent_confidence": round(e.intent_confidence, 3), "in_scope": e.in_scope,
+            "sentiment": round(e.sentiment, 3), "sentiment_label": e.sentiment_label, "language": e.language}
+
+
+_models: dict[Path, tuple[float, IntentModel]] = {}
+_models_lock = threading.Lock()
+
+
+def intent_model_path(data_dir: Path, account_id: int) -> Path:
+    return data_dir / "models" / f"account-{account_id}" / "intents.skops"
+
+
+@functools.cache
+def default_intent_model() -> IntentModel:
+    """Trained from switchboard/data/intents_default.csv once per process (~0.5 s), so
+    a fresh install routes intents before any admin has trained a model."""
+    texts, labels = read_training_csv(default_training_csv())
+    return IntentModel.fit(texts, labels)
+
+
+def intent_model(data_dir: Path, account_id: int) -> IntentModel:
+    """The account's trained model (`switchboard intents fit`), or the shipped default."""
+    path = intent_model_path(data_dir, account_id)
+    if not path.exists():
+        return default_intent_model()
+    with _models_lock:
+        stamp = path.stat().st_mtime
+        cached = _models.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, IntentModel.load(path))
+            _models[path] = cached
+        return cached[1]

@@ -1,0 +1,203 @@
+"""Self-service end to end: a signed Twilio webhook in, a grounded reply (or a handoff)
+out through the sandboxed Twilio connector, with the local engine and with an LLM on
+a loopback OpenAI-compatible server."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from switchboard.app import create_app
+from switchboard.config import load_settings
+from switchboard.core.knowledge.loaders import load_articles
+from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.db import get_db
+from switchboard.models import AuditEntry, Conversation, Customer, OutboxCall
+
+from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
+from ..fakes.openai_server import FakeOpenAI
+from ..signing import VendorClient
+
+SAMPLE_KB = Path(__file__).parents[2] / "switchboard" / "data" / "sample_kb.json"
+MESSAGES = "/webhooks/twilio/messages"
+_sid = iter(range(1, 10_000))
+
+
+def inbound(body: str, *, channel: str = "sms", sender: str = "+14155550100") -> dict[str, str]:
+    n = next(_sid)
+    params = {"MessageSid": f"SM{n:032x}", "AccountSid": "AC" + "1" * 32, "NumMedia": "0", "Body": body,
+              "From": sender, "To": "+15005550006", "ApiVersion": "2010-04-01"}
+    if channel == "whatsapp":
+        params.update(From=f"whatsapp:{sender}", To="whatsapp:+14155238886", WaId=sender.lstrip("+"),
+                      ProfileName="Dana")
+    return params
+
+
+def twilio_sends(app: Flask) -> list[dict[str, Any]]:
+    with get_db(app).session() as session:
+        calls = session.scalars(select(OutboxCall).where(OutboxCall.vendor == "twilio").order_by(OutboxCall.id))
+        return [c.payload for c in calls]
+
+
+def conversation(app: Flask) -> Conversation:
+    with get_db(app).session() as session:
+        return session.scalars(select(Conversation)).one()
+
+
+def with_kb(app: Flask) -> Flask:
+    with get_db(app).session() as session:
+        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
+            load_articles(SAMPLE_KB))
+    return app
+
+
+@pytest.fixture
+def shop(app: Flask) -> Flask:
+    return with_kb(app)
+
+
+def test_a_question_the_kb_answers_gets_a_grounded_sms_reply_with_its_source(shop: Flask, vendor: VendorClient) -> None:
+    assert vendor.twilio(MESSAGES, inbound("hi, how long does delivery usually take?")).status_code == 200
+    [sent] = twilio_sends(shop)
+    assert sent["to"] == "+14155550100" and sent["from_"] == "+15005550006"
+    assert "2 to 4 working days" in sent["body"]
+    assert "https://help.acme.example/articles/delivery-times" in sent["body"]
+    assert sent["body"].startswith("You're chatting with a virtual assistant")  # first message discloses the bot
+    assert sent["status_callback"] == PUBLIC_URL + "/webhooks/twilio/status"
+    with get_db(shop).session() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "selfservice.answer")).one()
+        assert entry.detail["engine"] == "local"
+        assert entry.detail["sources"][0]["citation"] == "https://help.acme.example/articles/delivery-times"
+
+
+def test_later_replies_do_not_repeat_the_disclosure(shop: Flask, vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
+    vendor.twilio(MESSAGES, inbound("and how much does delivery cost?"))
+    first, second = twilio_sends(shop)
+    assert "virtual assistant" in first["body"] and "virtual assistant" not in second["body"]
+    assert "free on orders over $50" in second["body"] and "delivery-costs" in second["body"]
+
+
+def test_whatsapp_questions_are_answered_on_whatsapp(shop: Flask, vendor: VendorClient) -> None:
+    assert vendor.twilio(MESSAGES, inbound("why was my card declined?", channel="whatsapp")).status_code == 200
+    [sent] = twilio_sends(shop)
+    assert sent["to"] == "whatsapp:+14155550100" and sent["from_"] == "whatsapp:+14155238886"
+    assert "declined by your bank" in sent["body"] and "card-declined" in sent["body"]
+
+
+def test_a_question_the_kb_cannot_answer_gets_no_invented_answer(shop: Flask, vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("can I bring my dog to the staff christmas party?"))
+    vendor.twilio(MESSAGES, inbound("the christmas party at your office, are dogs welcome?"))
+    clarify, handoff = twilio_sends(shop)
+    assert "tell me a little more" in clarify["body"]
+    assert "passing you to a member of our team" in handoff["body"]
+    for sent in (clarify, handoff):
+        assert "http" not in sent["body"]  # nothing cited, because nothing was claimed
+    assert (conversation(shop).status, conversation(shop).handoff_reason) == ("human", "low_confidence")
+
+
+@pytest.mark.parametrize("text", ["AGENT", "I want to talk to a real person please", "can I speak with someone"])
+def test_asking_for_a_person_hands_over_in_any_phrasing(shop: Flask, vendor: VendorClient, text: str) -> None:
+    vendor.twilio(MESSAGES, inbound(text))
+    [sent] = twilio_sends(shop)
+    assert "passing you to a member of our team" in sent["body"]
+    assert conversation(shop).handoff_reason == "explicit_request"
+
+
+def test_once_a_person_has_the_conversation_the_bot_stays_quiet(shop: Flask, vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("AGENT"))
+    vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
+    assert len(twilio_sends(shop)) == 1
+
+
+def test_stop_opts_out_and_nothing_is_sent_until_start(shop: Flask, vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("STOP"))
+    vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
+    assert twilio_sends(shop) == []
+    with get_db(shop).session() as session:
+        assert session.scalars(select(Customer)).one().opted_out_at is not None
+    vendor.twilio(MESSAGES, inbound("START"))
+    vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
+    assert len(twilio_sends(shop)) == 1
+
+
+def test_a_duplicate_delivery_gets_one_reply(shop: Flask, vendor: VendorClient) -> None:
+    params = inbound("how long does delivery take?")
+    vendor.twilio(MESSAGES, params)
+    vendor.twilio(MESSAGES, params)
+    assert len(twilio_sends(shop)) == 1
+
+
+# --- with an LLM on a loopback OpenAI-compatible server -----------------------------------
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def llm_shop(env: dict[str, str], fake_llm: FakeOpenAI) -> Iterator[Flask]:
+    app = create_app(load_settings({**env, "OPENAI_BASE_URL": fake_llm.base_url,
+                                    "SWITCHBOARD_MODEL_FAST": "small-model", "SWITCHBOARD_MODEL_STRONG": "big-model"}),
+                     config={"TASKS_INLINE": True, "TESTING": True})
+    yield with_kb(app)
+    get_db(app).dispose()
+
+
+@pytest.fixture
+def llm_vendor(llm_shop: Flask) -> VendorClient:
+    return VendorClient(llm_shop.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                        slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
+
+
+def test_llm_drafts_a_cited_answer(llm_shop: Flask, llm_vendor: VendorClient, fake_llm: FakeOpenAI) -> None:
+    fake_llm.reply("We refund you within 3 working days of your return reaching our warehouse [1].")
+    llm_vendor.twilio(MESSAGES, inbound("when do I get my money back after returning something?"))
+    [request] = fake_llm.requests
+    assert request["model"] == "small-model"
+    assert "answer_v1" in json.dumps(request["messages"])
+    [sent] = twilio_sends(llm_shop)
+    assert "within 3 working days" in sent["body"]
+    assert "https://help.acme.example/articles/refund-timing" in sent["body"]
+    assert "[1]" not in sent["body"]
+    with get_db(llm_shop).session() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "selfservice.answer")).one()
+        assert (entry.detail["engine"], entry.detail["model"], entry.detail["prompt_version"]) == (
+            "llm", "small-model", "answer_v1")
+
+
+def test_personal_data_never_reaches_the_model(llm_shop: Flask, llm_vendor: VendorClient, fake_llm: FakeOpenAI) -> None:
+    fake_llm.reply("A payment is usually declined by your bank, not by us [1].")
+    llm_vendor.twilio(MESSAGES, inbound(
+        "my card 4111-1111-1111-1111 was declined, email me at dana.smith@example.com or call +44 20 7946 0958"))
+    [request] = fake_llm.requests
+    seen = json.dumps(request)
+    for secret in ("4111", "dana.smith", "example.com", "7946"):
+        assert secret not in seen
+    assert "[CARD]" in seen and "[EMAIL]" in seen and "[PHONE]" in seen
+
+
+def test_a_draft_with_an_unsupported_sentence_is_not_sent(llm_shop: Flask, llm_vendor: VendorClient,
+                                                          fake_llm: FakeOpenAI) -> None:
+    fake_llm.reply("We refund you within 3 working days of your return reaching our warehouse [1]. "
+                   "You will also receive a $20 voucher for the inconvenience [1].")
+    llm_vendor.twilio(MESSAGES, inbound("when do I get my money back after returning something?"))
+    [sent] = twilio_sends(llm_shop)
+    assert "voucher" not in sent["body"] and "3 working days" not in sent["body"]
+    assert "passing you to a member of our team" in sent["body"]
+    assert conversation(llm_shop).handoff_reason == "ungrounded_draft"
+
+
+def test_a_model_outage_hands_the_customer_to_a_person(llm_shop: Flask, llm_vendor: VendorClient,
+                                                       fake_llm: FakeOpenAI) -> None:
+    fake_llm.fail(503)
+    llm_vendor.twilio(MESSAGES, inbound("when do I get my money back after returning something?"))
+    [sent] = twilio_sends(llm_shop)
+    assert "passing you to a member of our team" in sent["body"]
+    assert conversation(llm_shop).handoff_reason == "model_unavailable"
