@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -37,6 +38,7 @@ def serve(host: str, port: int) -> None:
     runner = app.extensions.get("switchboard.runner")
     if runner is not None:
         runner.start_sweeper()
+        ensure_sample_kb(app)
     from switchboard.db import get_db
     from switchboard.core import accounts
 
@@ -50,6 +52,8 @@ def serve(host: str, port: int) -> None:
     mode = "embedded (tasks in this process)" if settings.embedded else "with Redis workers"
     click.echo(f"Switchboard on http://{host}:{port} — {mode}; database {settings.database_url}")
     click.echo(f"API key for the default account is in {key_file}")
+    if runner is not None:
+        click.echo(f"Play the customer at http://{host}:{port}/playground")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
@@ -181,6 +185,194 @@ def show_config() -> None:
         click.echo(json.dumps(load_settings().public(), indent=2))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _default_account(app: Flask, slug: str = "default"):  # type: ignore[no-untyped-def]
+    from switchboard.core import accounts as core
+    from switchboard.db import get_db
+
+    with get_db(app).session() as session:
+        account = core.by_slug(session, slug)
+    if account is None:
+        raise click.ClickException(f"no account {slug!r}: see `switchboard accounts list`")
+    return account
+
+
+@main.group()
+def kb() -> None:
+    """The knowledge base self-service answers from."""
+
+
+@kb.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--account", "slug", default="default", show_default=True)
+def kb_import(path: Path, slug: str) -> None:
+    """Load articles from a JSON/JSONL file or a folder of Markdown/HTML files.
+
+    Re-importing updates changed articles by id and never duplicates them."""
+    from switchboard.core.knowledge.errors import KnowledgeBaseFormatError
+    from switchboard.core.knowledge.loaders import load_articles
+    from switchboard.core.knowledge_base import KnowledgeBase
+    from switchboard.db import get_db
+
+    app = _app()
+    account = _default_account(app, slug)
+    try:
+        articles = load_articles(path)
+    except KnowledgeBaseFormatError as exc:
+        raise click.ClickException(str(exc)) from None
+    with get_db(app).session() as session, click.progressbar(
+            length=len(articles), label=f"Importing {len(articles)} articles") as bar:
+        result = KnowledgeBase(session, account.id, app.config["SETTINGS"].data_dir).import_articles(
+            articles, progress=bar.update)
+    click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged; "
+               f"{result.passages} passages indexed")
+
+
+@kb.command("sync")
+@click.option("--account", "slug", default="default", show_default=True)
+def kb_sync(slug: str) -> None:
+    """Pull Zendesk Help Center articles changed since the last sync."""
+    from switchboard.core.accounts import secret
+    from switchboard.core.knowledge_base import HelpCenterRateLimited, KnowledgeBase
+    from switchboard.db import get_db
+
+    app = _app()
+    settings = app.config["SETTINGS"]
+    account = _default_account(app, slug)
+    email = settings.zendesk_email if account.slug == "default" else (account.secrets or {}).get("zendesk_email")
+    token = secret(account, "zendesk_api_token", settings)
+    if not (account.zendesk_subdomain and email and token):
+        raise click.ClickException("set ZENDESK_SUBDOMAIN, ZENDESK_EMAIL and ZENDESK_API_TOKEN to sync the Help Center")
+    with get_db(app).session() as session:
+        try:
+            result = KnowledgeBase(session, account.id, settings.data_dir).sync_help_center(
+                subdomain=account.zendesk_subdomain, email=email, token=token)
+        except HelpCenterRateLimited as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"{result.added} added, {result.updated} updated or unpublished, {result.unchanged} unchanged; "
+               f"{result.passages} passages indexed")
+
+
+@kb.command("search")
+@click.argument("question")
+@click.option("--account", "slug", default="default", show_default=True)
+@click.option("-k", default=5, show_default=True)
+def kb_search(question: str, slug: str, k: int) -> None:
+    """Show what retrieval finds for a question, with its signals."""
+    from switchboard.core.knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
+    from switchboard.db import get_db
+
+    app = _app()
+    account = _default_account(app, slug)
+    with get_db(app).session() as session:
+        try:
+            hits = KnowledgeBase(session, account.id, app.config["SETTINGS"].data_dir).search(question, k=k)
+        except KnowledgeBaseEmpty as exc:
+            raise click.ClickException(str(exc)) from None
+    for hit in hits:
+        signals = " ".join(f"{name}={value:.2f}" for name, value in sorted(hit.signals.items()))
+        click.echo(f"{hit.score:6.3f}  {hit.passage.title}  ({hit.passage.citation})  {signals}")
+
+
+@main.group()
+def intents() -> None:
+    """The intent model that routes messages (and knows when it does not know)."""
+
+
+@intents.command("fit")
+@click.argument("csv_file", type=click.Path(exists=True, path_type=Path))
+@click.option("--account", "slug", default="default", show_default=True)
+def intents_fit(csv_file: Path, slug: str) -> None:
+    """Train from a CSV with columns text,category (rows labelled oos train the
+    out-of-scope detector)."""
+    from switchboard.core.intents import IntentDataError, IntentModel, read_training_csv
+    from switchboard.core.replies import intent_model_path
+
+    app = _app()
+    account = _default_account(app, slug)
+    try:
+        texts, labels = read_training_csv(csv_file)
+        model = IntentModel.fit(texts, labels)
+    except IntentDataError as exc:
+        raise click.ClickException(str(exc)) from None
+    path = intent_model_path(app.config["SETTINGS"].data_dir, account.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+    click.echo(f"trained on {len(texts)} messages, {len(model.labels)} intents; "
+               f"out-of-scope below confidence {model.threshold:.2f}; saved to {path}")
+
+
+@intents.command("predict")
+@click.option("--account", "slug", default="default", show_default=True)
+def intents_predict(slug: str) -> None:
+    """One message per line on stdin; one JSON object per line on stdout."""
+    from switchboard.core.replies import intent_model
+
+    app = _app()
+    account = _default_account(app, slug)
+    model = intent_model(app.config["SETTINGS"].data_dir, account.id)
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        if not text.strip():
+            continue
+        p = model.predict([text])[0]
+        click.echo(json.dumps({"text": p.text, "intent": p.intent, "confidence": round(p.confidence, 4),
+                               "in_scope": p.in_scope}))
+
+
+@main.command()
+@click.option("--phone", default="+15550100001", show_default=True)
+@click.option("--channel", type=click.Choice(["sms", "whatsapp"]), default="sms", show_default=True)
+def chat(phone: str, channel: str) -> None:
+    """Play the customer in the terminal (Twilio must be sandboxed: nothing is sent)."""
+    from switchboard.core import accounts as core
+    from switchboard.db import get_db
+    from switchboard.playground import enabled, simulate
+
+    app = _app()
+    settings = app.config["SETTINGS"]
+    ensure_sample_kb(app)
+    with app.app_context(), get_db(app).session() as session:
+        account = core.by_slug(session, core.DEFAULT_SLUG)
+        if account is None or not enabled(account, settings):
+            raise click.ClickException("Twilio is live: unset TWILIO_* or set SWITCHBOARD_SANDBOX=1 to chat")
+        click.echo("You are the customer. Empty line or Ctrl-D to quit.")
+        seen = 0
+        while True:
+            try:
+                text = input("you> ").strip()
+            except EOFError:
+                break
+            if not text:
+                break
+            view = simulate(session, settings, text=text, phone=phone, channel=channel)
+            for m in view["messages"][seen:]:
+                if m["author"] != "customer":
+                    click.echo(f"{m['author']}> {m['body']}")
+                    if m["action"]:
+                        click.echo(click.style(f"      [{m['action']}{': ' + m['reason'] if m['reason'] else ''}]", dim=True))
+            seen = len(view["messages"])
+
+
+SAMPLE_KB = Path(__file__).parent / "data" / "sample_kb.json"
+
+
+def ensure_sample_kb(app: Flask) -> None:
+    """A newcomer's empty knowledge base gets the small sample one, so the first
+    question already has something to be answered from."""
+    from switchboard.core import accounts as core
+    from switchboard.core.knowledge.loaders import load_articles
+    from switchboard.core.knowledge_base import KnowledgeBase
+    from switchboard.db import get_db
+
+    with get_db(app).session() as session:
+        account = core.by_slug(session, core.DEFAULT_SLUG)
+        assert account is not None
+        knowledge = KnowledgeBase(session, account.id, app.config["SETTINGS"].data_dir)
+        if not knowledge.articles():
+            knowledge.import_articles(load_articles(SAMPLE_KB))
+            click.echo(f"Loaded the sample knowledge base ({SAMPLE_KB.name}); replace it with `switchboard kb import`.")
 
 
 if __name__ == "__main__":

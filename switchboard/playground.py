@@ -1,0 +1,127 @@
+"""Play the customer without a phone: the playground page and `switchboard chat`.
+
+A simulated message takes the real path (inbox → processing → self-service → Twilio
+connector) with a sandboxed Twilio, so what you see is what a customer would get.
+It is served only when Twilio is sandboxed for the default account, and only to
+requests from this machine, so it can never text a real person or expose a real
+conversation.
+"""
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from typing import Any
+
+from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from switchboard import db
+from switchboard.config import Settings
+from switchboard.core import accounts, identity, inbox
+from switchboard.core.processing import Registry
+from switchboard.errors import MalformedPayload
+from switchboard.models import Account, Conversation, Identity, IdentityKind, Message
+
+blueprint = Blueprint("playground", __name__)
+DEFAULT_PHONE = "+15550100001"
+
+
+def enabled(account: Account, settings: Settings) -> bool:
+    from switchboard.connectors.registry import sandboxed_vendors
+
+    return "twilio" in sandboxed_vendors(account, settings)
+
+
+def simulate(session: Session, settings: Settings, *, text: str, phone: str = DEFAULT_PHONE,
+             channel: str = "sms") -> dict[str, Any]:
+    """Deliver ``text`` as if Twilio had, process it now, and return the conversation."""
+    account = accounts.by_slug(session, accounts.DEFAULT_SLUG)
+    assert account is not None
+    if channel not in ("sms", "whatsapp"):
+        raise MalformedPayload("channel must be 'sms' or 'whatsapp'")
+    e164 = identity.to_e164(phone)
+    to = account.twilio_whatsapp_number if channel == "whatsapp" else account.twilio_phone_number
+    sid = "SM" + uuid.uuid4().hex
+    form = {"MessageSid": sid, "AccountSid": account.twilio_account_sid or "AC" + "0" * 32,
+            "From": f"whatsapp:{e164}" if channel == "whatsapp" else e164,
+            "To": to or "+15005550006", "Body": text[:1600], "NumMedia": "0"}
+    if channel == "whatsapp":
+        form.update(WaId=e164.lstrip("+"), ProfileName="Playground customer")
+    event, _ = inbox.record(session, account_id=account.id, vendor="twilio", kind="twilio.message",
+                            dedupe_key=sid, payload=form)
+    inbox.process(session, event.id, Registry(settings))
+    return conversation_view(session, account.id, e164)
+
+
+def conversation_view(session: Session, account_id: int, e164: str) -> dict[str, Any]:
+    found = session.scalar(select(Identity).where(
+        Identity.account_id == account_id, Identity.kind == IdentityKind.PHONE, Identity.value == e164))
+    if found is None:
+        return {"conversation": None, "messages": []}
+    conversation = session.scalar(select(Conversation).where(Conversation.customer_id == found.customer_id)
+                                  .order_by(Conversation.id.desc()).limit(1))
+    if conversation is None:
+        return {"conversation": None, "messages": []}
+    messages = session.scalars(select(Message).where(Message.conversation_id == conversation.id)
+                               .order_by(Message.id)).all()
+    return {
+        "conversation": {"id": conversation.id, "status": conversation.status,
+                         "handoff_reason": conversation.handoff_reason, "channel": conversation.channel},
+        "messages": [{"id": m.id, "author": m.author, "channel": m.channel, "body": m.body,
+                      "action": m.meta.get("action"), "reason": m.meta.get("reason"),
+                      "sources": m.meta.get("sources", []), "redactions": m.meta.get("redactions", {}),
+                      "enrichment": m.meta.get("enrichment")} for m in messages],
+    }
+
+
+def _local_only() -> None:
+    address = request.remote_addr or ""
+    try:
+        loopback = ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        abort(403, "the playground is only served to this machine")
+    session = db.session()
+    account = accounts.by_slug(session, accounts.DEFAULT_SLUG)
+    if account is None or not enabled(account, current_app.config["SETTINGS"]):
+        abort(404, "the playground is off because Twilio is live: it never texts real customers")
+
+
+@blueprint.get("/playground")
+def page() -> ResponseReturnValue:
+    _local_only()
+    return render_template("playground.html", default_phone=DEFAULT_PHONE)
+
+
+@blueprint.post("/playground/messages")
+def post_message() -> ResponseReturnValue:
+    _local_only()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"].strip():
+        raise MalformedPayload("send JSON like {\"text\": \"where is my order?\", \"channel\": \"sms\"}")
+    try:
+        view = simulate(db.session(), current_app.config["SETTINGS"], text=body["text"],
+                        phone=str(body.get("phone") or DEFAULT_PHONE), channel=str(body.get("channel") or "sms"))
+    except identity.InvalidAddress as exc:
+        raise MalformedPayload(f"phone: {exc}") from None
+    return jsonify(view)
+
+
+@blueprint.get("/playground/conversation")
+def get_conversation() -> ResponseReturnValue:
+    _local_only()
+    session = db.session()
+    account = accounts.by_slug(session, accounts.DEFAULT_SLUG)
+    assert account is not None
+    try:
+        e164 = identity.to_e164(request.args.get("phone") or DEFAULT_PHONE)
+    except identity.InvalidAddress as exc:
+        raise MalformedPayload(f"phone: {exc}") from None
+    return jsonify(conversation_view(session, account.id, e164))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)
