@@ -149,13 +149,18 @@ def compose_local(question: str, hits: Sequence[Hit], *, max_chars: int = SMS_BU
 
 
 def _candidates(wanted: frozenset[str], hits: Sequence[Hit]) -> list[_Candidate]:
-    """Sentences sharing a content word with the question, best first."""
+    """Sentences sharing a content word with the question, best first.
+
+    A passage's title counts for each of its sentences: help-centre articles put the
+    question in the title ("Which payment methods do you accept?") and answer it in
+    a body that need not repeat its words ("We accept Visa, …")."""
     found = []
     for rank, hit in enumerate(hits):
+        title_terms = content_terms(hit.passage.title) & wanted
         for position, sentence in enumerate(split_sentences(hit.passage.text)):
             if sentence.endswith(":"):
                 continue  # introduces a list: says nothing on its own
-            matched = content_terms(sentence) & wanted
+            matched = (content_terms(sentence) | title_terms) & wanted
             if matched:
                 score = len(matched) / len(wanted) / (1 + RANK_DISCOUNT * rank)
                 found.append(_Candidate(hit.passage, rank, position, _terminated(sentence), matched, score))

@@ -30,6 +30,9 @@ HANDOFF_MIN_CONFIDENCE = 0.6
 NEGATIVE_SENTIMENT = -0.6
 #: A top hit must contain at least this share of the question's topic words.
 MIN_COVERAGE = 0.5
+#: Hits scoring below this share of the top hit's score are likely other articles;
+#: drafting from them would cite the wrong source.
+DRAFT_SCORE_SHARE = 0.25
 #: A question with fewer topic words than this is too vague to search on.
 MIN_QUESTION_WORDS = 2
 
@@ -89,7 +92,7 @@ def decide(
     hits = search(question)
     if not confident(hits):
         return _clarify_or_handoff(turn, "low_confidence", hits)
-    draft, failure = _draft(question, hits, llm_drafter)
+    draft, failure = _draft(question, drafting_hits(hits), llm_drafter)
     if draft is None:
         return _handoff(turn, failure or "low_confidence", hits)
     return Decision("answer", _with_disclosure(turn, draft.text), draft=draft, hits=tuple(hits))
@@ -97,6 +100,12 @@ def decide(
 
 #: One-word requests for a person, which the disclosure itself invites.
 PERSON_WORDS = {"agent", "human", "person", "representative", "operator", "someone"}
+
+
+def drafting_hits(hits: Sequence[Hit]) -> list[Hit]:
+    """The top hit and those close to it: what a reply may be built from."""
+    floor = hits[0].score * DRAFT_SCORE_SHARE
+    return [hit for i, hit in enumerate(hits) if i == 0 or hit.score >= floor]
 
 
 def _handoff_reason(enrichment: Enrichment, question: str) -> str | None:

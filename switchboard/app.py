@@ -21,7 +21,8 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     app.config.update(config or {})
     logging.basicConfig(level=app.config.get("LOG_LEVEL", logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    for noisy in ("bm25s", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     db.init_app(app)
     bootstrap.init_app(app)
     tasks.init_app(app)

@@ -1,0 +1,172 @@
+"""`switchboard kb …`, `switchboard intents …`, `switchboard chat` and the playground."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import responses
+from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy import func, select
+
+from switchboard.app import create_app
+from switchboard.cli import main
+from switchboard.config import load_settings
+from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.db import get_db
+from switchboard.models import KbArticle
+
+SAMPLE_KB = Path(__file__).parents[2] / "switchboard" / "data" / "sample_kb.json"
+HC_URL = "https://acme.zendesk.com/api/v2/help_center/incremental/articles.json"
+
+
+def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'sb.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path),
+            "SWITCHBOARD_SANDBOX": "1", **extra}
+
+
+def sample_articles() -> list[dict[str, object]]:
+    return json.loads(SAMPLE_KB.read_text())["articles"]
+
+
+def articles_in_db(tmp_path: Path) -> int:
+    app = create_app(load_settings(cli_env(tmp_path)))
+    with get_db(app).session() as session:
+        count = session.scalar(select(func.count()).select_from(KbArticle)) or 0
+    get_db(app).dispose()
+    return count
+
+
+def test_kb_import_then_reimport_updates_without_duplicating(tmp_path: Path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(main, ["kb", "import", str(SAMPLE_KB)], env=cli_env(tmp_path))
+    assert first.exit_code == 0, first.output
+    total = len(sample_articles())
+    assert f"{total} added, 0 updated, 0 unchanged" in first.output
+    changed = sample_articles()
+    changed[0]["body"] += " Orders placed on public holidays ship the next working day."
+    edited = tmp_path / "kb.json"
+    edited.write_text(json.dumps(changed))
+    second = runner.invoke(main, ["kb", "import", str(edited)], env=cli_env(tmp_path))
+    assert second.exit_code == 0, second.output
+    assert f"0 added, 1 updated, {total - 1} unchanged" in second.output
+    assert articles_in_db(tmp_path) == total
+    found = runner.invoke(main, ["kb", "search", "do you deliver on public holidays"], env=cli_env(tmp_path))
+    assert found.output.splitlines()[0].count("delivery-times") == 1
+
+
+def test_kb_import_names_the_bad_record(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "title": "A", "body": "fine"}\n{"id": "b", "title": "B"}\n')
+    result = CliRunner().invoke(main, ["kb", "import", str(bad)], env=cli_env(tmp_path))
+    assert result.exit_code != 0
+    assert "bad.jsonl" in result.output and "line 2" in result.output and "body" in result.output
+
+
+def test_the_index_survives_a_restart(tmp_path: Path) -> None:
+    assert CliRunner().invoke(main, ["kb", "import", str(SAMPLE_KB)], env=cli_env(tmp_path)).exit_code == 0
+    app = create_app(load_settings(cli_env(tmp_path)))  # a new process would see only the files
+    with get_db(app).session() as session:
+        knowledge = KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], tmp_path)
+        assert knowledge.has_index()
+        hits = knowledge.search("my parcel shows delivered but nothing arrived")
+    get_db(app).dispose()
+    assert hits[0].passage.article_id == "missing-parcel"
+
+
+def _hc_article(article_id: int, title: str, body: str, *, draft: bool = False) -> dict[str, object]:
+    return {"id": article_id, "title": title, "body": f"<p>{body}</p>", "locale": "en-us", "draft": draft,
+            "html_url": f"https://acme.zendesk.com/hc/en-us/articles/{article_id}", "label_names": ["billing"]}
+
+
+@responses.activate
+def test_kb_sync_pulls_help_center_articles_incrementally(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, ZENDESK_SUBDOMAIN="acme", ZENDESK_EMAIL="admin@acme.test", ZENDESK_API_TOKEN="tok")
+    responses.get(HC_URL, match=[responses.matchers.query_param_matcher({"start_time": "0"})], json={
+        "articles": [_hc_article(1, "Refund times", "Refunds take 5 working days."),
+                     _hc_article(2, "Gift cards", "Gift cards never expire.")],
+        "next_page": f"{HC_URL}?start_time=1700000000", "end_time": 1700000000, "count": 2})
+    responses.get(HC_URL, match=[responses.matchers.query_param_matcher({"start_time": "1700000000"})], json={
+        "articles": [], "next_page": None, "end_time": 1700000000, "end_of_stream": True, "count": 0})
+    first = CliRunner().invoke(main, ["kb", "sync"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "2 added" in first.output
+    assert responses.calls[0].request.headers["Authorization"].startswith("Basic ")
+
+    responses.reset()
+    responses.get(HC_URL, match=[responses.matchers.query_param_matcher({"start_time": "1700000000"})], json={
+        "articles": [_hc_article(2, "Gift cards", "Gift cards expire after 5 years."),
+                     _hc_article(1, "Refund times", "Refunds take 5 working days.", draft=True)],
+        "next_page": None, "end_time": 1700000500, "end_of_stream": True, "count": 2})
+    second = CliRunner().invoke(main, ["kb", "sync"], env=env)
+    assert second.exit_code == 0, second.output
+    assert len(responses.calls) == 1  # only what changed since the last sync was asked for
+    assert "0 added, 2 updated or unpublished" in second.output
+    assert articles_in_db(tmp_path) == 1  # the unpublished (draft) article left the knowledge base
+
+
+def test_kb_sync_without_credentials_says_what_to_set(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["kb", "sync"], env=cli_env(tmp_path))
+    assert result.exit_code != 0 and "ZENDESK_API_TOKEN" in result.output
+
+
+def test_intents_fit_then_predict_as_json_lines(tmp_path: Path) -> None:
+    rows = ["text,category"]
+    for i in range(12):
+        rows += [f"where is my parcel number {i}", f"my package {i} has not arrived yet"]
+        rows[-2:] = [f"{rows[-2]},order_status", f"{rows[-1]},order_status"]
+        rows += [f"I want my money back for order {i},refund", f"please refund purchase {i},refund"]
+        rows += [f"what is the weather like on day {i},oos", f"tell me a joke number {i},oos"]
+    training = tmp_path / "intents.csv"
+    training.write_text("\n".join(rows) + "\n")
+    runner = CliRunner()
+    fitted = runner.invoke(main, ["intents", "fit", str(training)], env=cli_env(tmp_path))
+    assert fitted.exit_code == 0, fitted.output
+    assert "2 intents" in fitted.output
+    predicted = runner.invoke(main, ["intents", "predict"], env=cli_env(tmp_path),
+                              input="where is my parcel?\nrefund my purchase please\n")
+    lines = [json.loads(line) for line in predicted.output.splitlines()]
+    assert [line["intent"] for line in lines] == ["order_status", "refund"]
+    assert all(set(line) == {"text", "intent", "confidence", "in_scope"} for line in lines)
+
+
+def test_intents_fit_reports_the_bad_row(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,category\nhello,greeting\n,refund\n")
+    result = CliRunner().invoke(main, ["intents", "fit", str(bad)], env=cli_env(tmp_path))
+    assert result.exit_code != 0 and "line 3" in result.output
+
+
+def test_chat_plays_the_customer_in_the_terminal(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["chat"], env=cli_env(tmp_path), input="how long does delivery take?\n\n")
+    assert result.exit_code == 0, result.output
+    assert "2 to 4 working days" in result.output
+    assert "https://help.acme.example/articles/delivery-times" in result.output
+
+
+def test_playground_answers_with_sources(app: Flask) -> None:
+    from switchboard.cli import ensure_sample_kb
+
+    ensure_sample_kb(app)
+    client = app.test_client()
+    assert b"Switchboard playground" in client.get("/playground").data
+    view = client.post("/playground/messages", json={"text": "which payment methods do you take?"}).get_json()
+    bot = view["messages"][-1]
+    assert bot["author"] == "bot" and bot["action"] == "answer"
+    assert bot["sources"][0]["citation"] == "https://help.acme.example/articles/payment-methods"
+    assert client.post("/playground/messages", json={"text": ""}).status_code == 400
+
+
+def test_playground_is_refused_to_other_machines(app: Flask) -> None:
+    response = app.test_client().get("/playground", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert response.status_code == 403
+
+
+def test_playground_is_off_when_twilio_is_live(env: dict[str, str]) -> None:
+    live = create_app(load_settings({**env, "SWITCHBOARD_SANDBOX": "0"}), config={"TASKS_INLINE": True})
+    try:
+        assert live.test_client().get("/playground").status_code == 404
+        assert live.test_client().post("/playground/messages", json={"text": "hi"}).status_code == 404
+    finally:
+        get_db(live).dispose()
