@@ -93,15 +93,19 @@ class ZendeskConnector(Connector):
         body: str,
         public: bool,
         tags: Sequence[str] = (),
+        author_id: int | None = None,
         idempotency_key: str | None = None,
     ) -> CallResult:
         """Add a comment; ``public=False`` makes it an internal note agents alone see.
 
         Tags are *added* (``additional_tags``): setting ``tags`` would wipe the ones
-        agents and triggers put there.
+        agents and triggers put there. ``author_id`` attributes the comment to another
+        user: a customer's follow-up SMS is posted as the requester's own comment, so
+        it reads as theirs and is never mistaken for an agent reply to deliver.
         """
-        ticket = Ticket(id=ticket_id, comment=Comment(body=body, public=public),
-                        additional_tags=list(tags) or None)
+        comment = Comment(body=body, public=public, author_id=author_id) if author_id else Comment(
+            body=body, public=public)
+        ticket = Ticket(id=ticket_id, comment=comment, additional_tags=list(tags) or None)
         return self.call("tickets.update", {"ticket": _wire(ticket)}, idempotency_key=idempotency_key)
 
     def find_or_create_user(

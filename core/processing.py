@@ -6,15 +6,16 @@ named in the event row, not a silent drop.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.models import Account, InboxEvent, Message
+from switchboard.models import Account, Conversation, Customer, InboxEvent, Message
 
-from . import identity, timeline
+from . import handoff, identity, timeline
 from .audit import audit
 from .inbox import Handler
 from .redaction import redact
@@ -63,6 +64,46 @@ def twilio_status(session: Session, event: InboxEvent, settings: Settings) -> No
     if timeline.advance_status(message, form["MessageStatus"]):
         if form.get("ErrorCode"):
             message.meta = {**message.meta, "error_code": form["ErrorCode"]}
+    if form.get("ErrorCode") == OPTED_OUT_ERROR:
+        _mark_opted_out(session, message)
+
+
+OPTED_OUT_ERROR = "21610"
+
+
+def _mark_opted_out(session: Session, message: Message) -> None:
+    """Twilio says the number opted out: record it so nothing is sent there again."""
+    conversation = session.get(Conversation, message.conversation_id)
+    customer = session.get(Customer, conversation.customer_id) if conversation else None
+    if customer is not None and customer.opted_out_at is None:
+        customer.opted_out_at = datetime.now(UTC)
+        audit(session, account_id=customer.account_id, actor="twilio", action="consent.opt_out",
+              subject_type="customer", subject_id=customer.id, detail={"error_code": OPTED_OUT_ERROR})
+
+
+def zendesk_comment_added(session: Session, event: InboxEvent, settings: Settings) -> None:
+    """An agent's public reply goes to the customer; internal notes never do."""
+    ticket_id = int(event.payload["detail"]["id"])
+    comment = event.payload.get("event", {}).get("comment") or {}
+    author = comment.get("author") or {}
+    reply = handoff.AgentReply(
+        ticket_id=ticket_id, comment_id=str(comment.get("id") or event.dedupe_key),
+        body=str(comment.get("body") or ""), public=bool(comment.get("is_public")),
+        author_id=str(author["id"]) if author.get("id") is not None else None,
+        author_is_staff=bool(author.get("is_staff")))
+    account = session.get(Account, event.account_id)
+    assert account is not None
+    outcome = handoff.deliver_agent_reply(session, account, reply, settings)
+    audit(session, account_id=event.account_id, actor=f"zendesk:{reply.author_id}", action="zendesk.comment",
+          subject_type="ticket", subject_id=ticket_id, detail={"outcome": outcome, "comment_id": reply.comment_id})
+
+
+def zendesk_status_changed(session: Session, event: InboxEvent, settings: Settings) -> None:
+    current = str((event.payload.get("event") or {}).get("current") or event.payload["detail"].get("status", ""))
+    if current.lower() in ("solved", "closed"):
+        account = session.get(Account, event.account_id)
+        assert account is not None
+        handoff.close_solved(session, account, int(event.payload["detail"]["id"]))
 
 
 def recorded_only(session: Session, event: InboxEvent, settings: Settings) -> None:
@@ -79,6 +120,8 @@ VendorHandler = Callable[[Session, InboxEvent, Settings], None]
 HANDLERS: dict[str, VendorHandler] = {
     "twilio.message": twilio_message,
     "twilio.status": twilio_status,
+    "zendesk.ticket.comment_added": zendesk_comment_added,
+    "zendesk.ticket.status_changed": zendesk_status_changed,
 }
 
 

@@ -22,10 +22,12 @@ from switchboard.models import Account, Conversation, Customer, Message
 from . import timeline
 from .audit import audit
 from .enrichment import Enrichment, enrich
+from .handoff import Handoff, hand_over, relay_customer_message
 from .intents import IntentModel, default_training_csv, read_training_csv
 from .knowledge.analysis import content_words
 from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
 from .records import Hit
+from .routing import Routing, load_routing
 from .selfservice import Decision, Turn, decide
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 #: Twilio's standard opt-out and opt-in keywords (Advanced Opt-Out defaults).
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
 START_WORDS = {"start", "yes", "unstop"}
+HELP_WORDS = {"help", "info"}
+HELP_TEXT = ("{company} support: ask your question here and our virtual assistant will answer, or reply "
+             "AGENT to reach a person. Reply STOP to stop messages, START to resume. Msg&data rates may apply.")
 
 
 @dataclass(frozen=True)
@@ -49,18 +54,29 @@ def keyword(body: str) -> str | None:
         return "stop"
     if word in START_WORDS:
         return "start"
+    if word in HELP_WORDS:
+        return "help"
     return None
 
 
 def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> Decision | None:
     """Opt-out keywords, then self-service while the bot holds the conversation."""
     word = keyword(inbound.message.body)
-    if word:
+    if word in ("stop", "start"):
         _record_consent(session, inbound, word)
         return None
-    if inbound.conversation.status != "open":
-        return None  # a person has it; the handoff capability relays the message
     if inbound.customer.opted_out_at is not None:
+        return None  # nothing is ever sent to an opted-out number
+    if word == "help":
+        company = settings.company_name or inbound.account.name
+        send_reply(session, inbound, Decision("help", HELP_TEXT.format(company=company)), settings)
+        return None
+    if inbound.conversation.status == "human":
+        if inbound.conversation.zendesk_ticket_id is None:  # the ticket could not be made yet: retry
+            _hand_over(session, inbound, inbound.conversation.handoff_reason or "unknown", "", None, settings)
+        else:
+            relay_customer_message(session, inbound.account, inbound.customer, inbound.conversation,
+                                   inbound.message, settings)
         return None
     enrichment = enrich(inbound.message.body, intent_model=intent_model(settings.data_dir, inbound.account.id))
     inbound.message.meta = {**inbound.message.meta, "enrichment": _enrichment_json(enrichment)}
@@ -71,7 +87,43 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         topic_words=content_words,
     )
     send_reply(session, inbound, decision, settings)
+    if decision.action == "handoff":
+        _hand_over(session, inbound, decision.reason or "unknown", decision.notes.get("detail", ""),
+                   enrichment.intent, settings)
     return decision
+
+
+def _hand_over(session: Session, inbound: Inbound, trigger: str, detail: str, intent: str | None,
+               settings: Settings) -> None:
+    # The handoff is committed before Zendesk is called: if Zendesk is down, the
+    # retried event finds the conversation with a person and no ticket, and tries again.
+    conversation = inbound.conversation
+    conversation.status, conversation.handoff_reason = "human", trigger
+    conversation.handoff_at = conversation.handoff_at or datetime.now(UTC)
+    session.commit()
+    route = routing(settings).route(trigger=trigger, tier=inbound.customer.tier, channel=conversation.channel,
+                                    intent=intent)
+    hand_over(session, inbound.account, inbound.customer, conversation,
+              Handoff(trigger, detail or _DETAILS.get(trigger, ""), route), settings)
+
+
+_DETAILS = {
+    "explicit_request": "The customer asked for a person.",
+    "low_confidence": "The knowledge base did not answer the question well enough to reply.",
+    "too_vague": "The customer's question stayed unclear after a clarifying question.",
+    "ungrounded_draft": "The drafted answer was not supported by the knowledge base, so it was not sent.",
+    "model_unavailable": "The language model was unavailable, so no answer was drafted.",
+    "negative_sentiment": "The customer is upset.",
+}
+
+
+@functools.cache
+def _routing(path: Path | None) -> Routing:
+    return load_routing(path)
+
+
+def routing(settings: Settings) -> Routing:
+    return _routing(settings.routing_file)
 
 
 def _record_consent(session: Session, inbound: Inbound, word: str) -> None:
@@ -131,9 +183,6 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
     )
     sources = [{"passage": p.id, "citation": p.citation}
                for p in (decision.draft.citations if decision.draft else ())]
-    if decision.action == "handoff" and conversation.status == "open":
-        conversation.status, conversation.handoff_reason = "human", decision.reason
-        conversation.handoff_at = datetime.now(UTC)
     reply = timeline.append(
         session, conversation, direction="outbound", channel=conversation.channel, author="bot",
         body=decision.reply, external_id=result.response.get("sid"), status=result.response.get("status"),

@@ -14,7 +14,7 @@ from .drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
 from .enrichment import Enrichment
 from .records import Hit
 
-Action = Literal["answer", "clarify", "handoff"]
+Action = Literal["answer", "clarify", "handoff", "help"]
 
 #: Intents that always go to a person, and the handoff reason each records.
 HANDOFF_INTENTS = {

@@ -43,6 +43,9 @@ class Settings:
     sweep_interval_seconds: int = 30
     queue_name: str = "switchboard"
     company_name: str | None = None
+    whatsapp_reply_template_sid: str | None = None
+    routing_file: Path | None = None
+    policy_file: Path | None = None
 
     @property
     def embedded(self) -> bool:
@@ -102,6 +105,24 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     if value < minimum:
         raise ConfigError(f"{name}={value} is too small: use {minimum} or more.")
     return value
+
+
+def _content_sid(env: Mapping[str, str], name: str) -> str | None:
+    value = _optional(env, name)
+    if value and not (value.startswith("HX") and len(value) == 34):
+        raise ConfigError(f"{name}={value!r} is not a Content SID (34 characters starting with HX, "
+                          "from Twilio Console → Content Template Builder).")
+    return value
+
+
+def _file(env: Mapping[str, str], name: str) -> Path | None:
+    value = _optional(env, name)
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{name}={value!r}: no such file.")
+    return path
 
 
 def _pair(env: Mapping[str, str], first: str, second: str) -> None:
@@ -164,4 +185,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sweep_interval_seconds=_int(env, "SWITCHBOARD_SWEEP_INTERVAL_SECONDS", 30, minimum=1),
         queue_name=_optional(env, "SWITCHBOARD_QUEUE") or "switchboard",
         company_name=_optional(env, "SWITCHBOARD_COMPANY_NAME"),
+        whatsapp_reply_template_sid=_content_sid(env, "SWITCHBOARD_WHATSAPP_TEMPLATE_SID"),
+        routing_file=_file(env, "SWITCHBOARD_ROUTING_FILE"),
+        policy_file=_file(env, "SWITCHBOARD_POLICY_FILE"),
     )

@@ -1,0 +1,286 @@
+"""Handing a conversation to a person in Zendesk, and relaying between the two sides.
+
+The agent gets one ticket per conversation with an internal note holding everything
+the bot knows, so the customer never repeats themselves. From then on the customer's
+messages are added to that ticket as their own comments, and an agent's public reply
+is delivered on the channel the customer last used. Everything is built from the
+stored (redacted) timeline, so a card number the customer typed stays redacted in
+Zendesk too.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message
+
+from . import timeline
+from .audit import audit
+from .enrichment import sentiment_trend
+from .routing import Route
+
+WHATSAPP_WINDOW = timedelta(hours=24)
+#: Identifiers worth pointing out to the agent: order, tracking and reference numbers.
+REFERENCE = re.compile(r"(?<![\w\[])#?[A-Z]{0,3}\d{5,}[A-Z0-9]*\b")
+YES = re.compile(r"^\s*(yes|yep|yeah|correct|that'?s right|exactly|confirmed?)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Handoff:
+    trigger: str
+    detail: str
+    route: Route
+
+
+def _identities(customer: Customer) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for identity in customer.identities:
+        found.setdefault(identity.kind.value, []).append(identity.value)
+    return found
+
+
+def _zendesk_user_id(customer: Customer) -> int | None:
+    for identity in customer.identities:
+        if identity.kind == IdentityKind.ZENDESK_USER:
+            return int(identity.value)
+    return None
+
+
+def _history(session: Session, customer: Customer) -> tuple[int, datetime | None]:
+    count, first = session.execute(
+        select(func.count(Conversation.id), func.min(Conversation.started_at))
+        .where(Conversation.customer_id == customer.id)).one()
+    return int(count), first
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def build_package(session: Session, conversation: Conversation, customer: Customer, handoff: Handoff) -> str:
+    """The internal note: who, why, what was said and tried, on every channel."""
+    messages = list(session.scalars(select(Message).where(Message.conversation_id == conversation.id)
+                                    .order_by(Message.id)))
+    from_customer = [m for m in messages if m.author == "customer"]
+    enrichments = [m.meta.get("enrichment") or {} for m in from_customer]
+    latest = next((e for e in reversed(enrichments) if e.get("intent")), {})
+    scores = [e["sentiment"] for e in enrichments if "sentiment" in e]
+    count, first = _history(session, customer)
+    ids = _identities(customer)
+    channels = sorted({m.channel for m in messages})
+    lines = [
+        f"Handed over by Switchboard: {handoff.trigger.replace('_', ' ')}. {handoff.detail}",
+        "",
+        "CUSTOMER",
+        f"- {customer.display_name or 'Name not given'}; tier: {customer.tier}",
+        f"- Phone: {', '.join(ids.get('phone', [])) or 'unknown'}; WhatsApp: {', '.join(ids.get('whatsapp', [])) or 'no'}"
+        f"; email: {', '.join(ids.get('email', [])) or 'unknown'}",
+        f"- {count} conversation(s) with us" + (f" since {_stamp(first)}" if first else "")
+        + f"; channels used here: {', '.join(channels)}",
+        "",
+        "SUMMARY",
+        f"- {summarise(from_customer)}",
+        f"- Intent: {latest.get('intent') or 'unclear'}"
+        + (f" ({latest['intent_confidence']:.0%} sure)" if latest.get("intent_confidence") else ""),
+        f"- Sentiment: {latest.get('sentiment_label', 'unknown')}"
+        + (f" ({scores[-1]:+.2f}), trend {sentiment_trend(scores)}" if scores else ""),
+    ]
+    answered = [m for m in messages if m.author == "bot" and m.meta.get("action") == "answer"]
+    lines += ["", "WHAT THE BOT ALREADY ANSWERED"]
+    lines += [f"- {_one_line(m.body)} (sources: {', '.join(s['citation'] for s in m.meta.get('sources', []))})"
+              for m in answered] or ["- Nothing: no answer was sent."]
+    confirmed = confirmed_facts(messages)
+    lines += ["", "WHAT THE CUSTOMER ALREADY GAVE OR CONFIRMED"]
+    lines += [f"- {fact}" for fact in confirmed] or ["- Nothing yet."]
+    lines += ["", "TIMELINE (all channels)"]
+    lines += [f"[{_stamp(m.created_at)} {m.channel.upper()}] {m.author}: {_one_line(m.body)}" for m in messages]
+    return "\n".join(lines)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def summarise(from_customer: Sequence[Message]) -> str:
+    """What the customer wants, in their own (redacted) words: first and latest ask."""
+    if not from_customer:
+        return "No message from the customer."
+    first, last = from_customer[0], from_customer[-1]
+    if first.id == last.id:
+        return f'Customer wrote: "{_one_line(first.body, 200)}"'
+    return (f'Customer first wrote: "{_one_line(first.body, 160)}"; latest: "{_one_line(last.body, 160)}" '
+            f"({len(from_customer)} messages)")
+
+
+def confirmed_facts(messages: Sequence[Message]) -> list[str]:
+    facts: list[str] = []
+    for i, message in enumerate(messages):
+        if message.author != "customer":
+            continue
+        for reference in REFERENCE.findall(message.body):
+            facts.append(f"Reference {reference}")
+        previous_bot = next((m for m in reversed(messages[:i]) if m.author == "bot"), None)
+        if previous_bot is not None and YES.match(message.body):
+            facts.append(f'Confirmed "{_one_line(previous_bot.body, 120)}"')
+    return list(dict.fromkeys(facts))
+
+
+def hand_over(session: Session, account: Account, customer: Customer, conversation: Conversation,
+              handoff: Handoff, settings: Settings) -> int:
+    """Open the conversation's ticket with the context package; returns its id.
+
+    Idempotent per conversation: a retry finds the recorded calls under the same keys.
+    """
+    from switchboard.connectors.zendesk import ZendeskConnector
+
+    zendesk = ZendeskConnector(session, account, settings)
+    user_id = _zendesk_user_id(customer)
+    if user_id is None:
+        ids = _identities(customer)
+        phone = (ids.get("phone") or [None])[0]
+        user = zendesk.find_or_create_user(
+            name=customer.display_name or phone or f"Customer {customer.id}",
+            email=(ids.get("email") or [None])[0], phone=phone,
+            external_id=f"switchboard-{account.id}-{customer.id}",
+            idempotency_key=f"user:{customer.id}")
+        user_id = int(user.response["user_id"])
+        session.add(Identity(account_id=account.id, customer_id=customer.id,
+                             kind=IdentityKind.ZENDESK_USER, value=str(user_id)))
+        session.flush()
+    conversation.status, conversation.handoff_reason = "human", handoff.trigger
+    conversation.handoff_at = conversation.handoff_at or datetime.now(UTC)
+    package = build_package(session, conversation, customer, handoff)
+    route = handoff.route
+    ticket = zendesk.create_ticket(
+        requester={"id": user_id},
+        subject=f"{conversation.channel.upper()} from {customer.display_name or 'customer'}: "
+                f"{handoff.trigger.replace('_', ' ')}",
+        comment_body=package, public=False, tags=route.tags, priority=route.priority,
+        group_id=route.group_id, idempotency_key=f"handoff:{conversation.id}")
+    conversation.zendesk_ticket_id = int(ticket.response["ticket_id"])
+    audit(session, account_id=account.id, actor="bot", action="handoff.created",
+          subject_type="conversation", subject_id=conversation.id,
+          detail={"trigger": handoff.trigger, "detail": handoff.detail, "ticket_id": conversation.zendesk_ticket_id,
+                  "priority": route.priority, "group_id": route.group_id, "tags": list(route.tags)})
+    return conversation.zendesk_ticket_id
+
+
+def relay_customer_message(session: Session, account: Account, customer: Customer, conversation: Conversation,
+                           message: Message, settings: Settings) -> None:
+    """A customer's message after the handoff joins the ticket as their own comment."""
+    from switchboard.connectors.zendesk import ZendeskConnector
+
+    if conversation.zendesk_ticket_id is None:
+        return
+    ZendeskConnector(session, account, settings).add_comment(
+        conversation.zendesk_ticket_id, body=f"[{message.channel.upper()}] {message.body}", public=True,
+        author_id=_zendesk_user_id(customer), idempotency_key=f"relay:{message.id}")
+
+
+@dataclass(frozen=True)
+class AgentReply:
+    ticket_id: int
+    comment_id: str
+    body: str
+    public: bool
+    author_id: str | None
+    author_is_staff: bool
+
+
+def conversation_for_ticket(session: Session, account_id: int, ticket_id: int) -> Conversation | None:
+    return session.scalar(select(Conversation).where(
+        Conversation.account_id == account_id, Conversation.zendesk_ticket_id == ticket_id)
+        .order_by(Conversation.id.desc()).limit(1))
+
+
+def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, settings: Settings) -> str:
+    """Send an agent's public reply to the customer; returns what happened.
+
+    Internal notes and the customer's own comments are never sent. Outside WhatsApp's
+    24-hour window only an approved template may be sent; without one the agent is
+    told in the ticket why the reply did not go out.
+    """
+    from switchboard.connectors.twilio import OutsideWhatsAppWindow, RecipientOptedOut, TwilioConnector
+
+    conversation = conversation_for_ticket(session, account.id, reply.ticket_id)
+    if conversation is None:
+        return "unknown_ticket"
+    customer = session.get(Customer, conversation.customer_id)
+    assert customer is not None
+    if not reply.public:
+        return "internal_note"
+    if not reply.author_is_staff or (reply.author_id and reply.author_id == str(_zendesk_user_id(customer))):
+        return "from_customer"
+    if customer.opted_out_at is not None:
+        _tell_agent(session, account, conversation, reply, "the customer opted out (STOP) of messages on this "
+                    "number; contact them another way.", settings)
+        return "opted_out"
+    channel = conversation.channel
+    twilio = TwilioConnector(session, account, settings)
+    phone = next(i.value for i in customer.identities if i.kind == IdentityKind.PHONE)
+    kwargs: dict[str, object] = {"body": reply.body}
+    if channel == "whatsapp" and not _inside_whatsapp_window(session, conversation):
+        template = settings.whatsapp_reply_template_sid
+        if not template:
+            _tell_agent(session, account, conversation, reply, "the customer's last WhatsApp message is more than "
+                        "24 hours old, and WhatsApp only allows approved templates then. Set "
+                        "SWITCHBOARD_WHATSAPP_TEMPLATE_SID to a reply template to reach them.", settings)
+            return "outside_whatsapp_window"
+        kwargs = {"content_sid": template, "content_variables": {"1": _one_line(reply.body, 900)}}
+    try:
+        result = twilio.send_message(to=phone, channel=channel, idempotency_key=f"agent-reply:{reply.comment_id}",
+                                     **kwargs)  # type: ignore[arg-type]
+    except RecipientOptedOut:
+        customer.opted_out_at = customer.opted_out_at or datetime.now(UTC)
+        _tell_agent(session, account, conversation, reply, "Twilio refused it: the customer has opted out "
+                    "(error 21610).", settings)
+        return "opted_out"
+    except OutsideWhatsAppWindow:
+        _tell_agent(session, account, conversation, reply, "WhatsApp refused free text outside the 24-hour window "
+                    "(error 63016).", settings)
+        return "outside_whatsapp_window"
+    timeline.append(session, conversation, direction="outbound", channel=channel, author="agent",
+                    body=reply.body, external_id=result.response.get("sid"), status=result.response.get("status"),
+                    meta={"zendesk_comment_id": reply.comment_id, "template": "content_sid" in kwargs})
+    return "delivered"
+
+
+def _inside_whatsapp_window(session: Session, conversation: Conversation) -> bool:
+    last = session.scalar(select(func.max(Message.created_at)).where(
+        Message.conversation_id == conversation.id, Message.author == "customer", Message.channel == "whatsapp"))
+    if last is None:
+        return False
+    if last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    return datetime.now(UTC) - last < WHATSAPP_WINDOW
+
+
+def _tell_agent(session: Session, account: Account, conversation: Conversation, reply: AgentReply, why: str,
+                settings: Settings) -> None:
+    from switchboard.connectors.zendesk import ZendeskConnector
+
+    ZendeskConnector(session, account, settings).add_comment(
+        reply.ticket_id, body=f"Switchboard could not deliver your reply by {conversation.channel.upper()}: {why}",
+        public=False, idempotency_key=f"undelivered:{reply.comment_id}")
+    audit(session, account_id=account.id, actor="bot", action="handoff.reply_undelivered",
+          subject_type="conversation", subject_id=conversation.id,
+          detail={"ticket_id": reply.ticket_id, "comment_id": reply.comment_id, "why": why})
+
+
+def close_solved(session: Session, account: Account, ticket_id: int) -> bool:
+    """A solved ticket ends its conversation: the customer's next message starts a
+    fresh one with the bot, instead of reopening a loop of handoffs."""
+    conversation = conversation_for_ticket(session, account.id, ticket_id)
+    if conversation is None or conversation.status == "closed":
+        return False
+    conversation.status = "closed"
+    audit(session, account_id=account.id, actor="zendesk", action="conversation.closed",
+          subject_type="conversation", subject_id=conversation.id, detail={"ticket_id": ticket_id})
+    return True
