@@ -170,8 +170,11 @@ class ZendeskConnector(Connector):
             if operation == "tickets.create":
                 ticket = _ticket_from(payload["ticket"])
                 with self._idempotency_header(self._pending_key):
-                    audit = zendesk.tickets.create(ticket)
-                return {"ticket_id": audit.ticket.id, "status": audit.ticket.status}
+                    created = zendesk.tickets.create(ticket)
+                # zenpy returns a TicketAudit when Zendesk sends the audit (it does on
+                # create), a bare Ticket otherwise.
+                created_ticket = getattr(created, "ticket", created)
+                return {"ticket_id": created_ticket.id, "status": created_ticket.status}
             if operation == "tickets.update":
                 audit = zendesk.tickets.update(_ticket_from(payload["ticket"]))
                 return {"ticket_id": audit.ticket.id, "audit_id": audit.audit.id}

@@ -1,0 +1,286 @@
+"""Handoff end to end with live connectors whose vendor APIs are faked at the HTTP
+layer: signed Twilio and Zendesk webhooks in, Twilio and Zendesk API calls out."""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import responses
+from flask import Flask
+from sqlalchemy import select, update
+
+from switchboard.app import create_app
+from switchboard.config import load_settings
+from switchboard.core.knowledge.loaders import load_articles
+from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.db import get_db
+from switchboard.models import Conversation, Customer, InboxEvent, Message
+
+from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_SID, TWILIO_TOKEN, ZENDESK_SECRET
+from ..signing import VendorClient, fixture
+
+SAMPLE_KB = Path(__file__).parents[2] / "switchboard" / "data" / "sample_kb.json"
+TWILIO_API = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+ZENDESK = "https://acme.zendesk.com/api/v2"
+TICKET_ID = 5158
+USER_ID = 8447388090494
+MESSAGES = "/webhooks/twilio/messages"
+_sid = iter(range(1, 100_000))
+
+
+class Fakes:
+    """Twilio and Zendesk as the connectors see them, recording every request."""
+
+    def __init__(self, mock: responses.RequestsMock) -> None:
+        self.mock = mock
+        mock.add_callback(responses.POST, TWILIO_API, callback=self._twilio)
+        mock.add(responses.POST, f"{ZENDESK}/users/create_or_update.json",
+                 json={"user": {"id": USER_ID, "name": "Dana"}}, status=201)
+        mock.add(responses.POST, f"{ZENDESK}/tickets.json", status=201,
+                 json={"ticket": {"id": TICKET_ID, "status": "new"}, "audit": {"id": 1, "ticket_id": TICKET_ID}})
+        mock.add_callback(responses.PUT, re.compile(rf"{ZENDESK}/tickets/\d+\.json"), callback=self._update)
+
+    def _twilio(self, request: Any) -> tuple[int, dict[str, str], str]:
+        n = next(_sid)
+        form = {k: v[0] for k, v in parse_qs(request.body).items()}
+        return 201, {}, json.dumps({"sid": f"SM{n:032x}", "status": "queued", "to": form["To"], "from": form.get("From")})
+
+    def _update(self, request: Any) -> tuple[int, dict[str, str], str]:
+        ticket = json.loads(request.body)["ticket"]
+        return 200, {}, json.dumps({"ticket": {"id": ticket.get("id", TICKET_ID)}, "audit": {"id": next(_sid)}})
+
+    def sent_sms(self) -> list[dict[str, str]]:
+        return [{k: v[0] for k, v in parse_qs(c.request.body).items()}
+                for c in self.mock.calls if c.request.url.startswith(TWILIO_API)]
+
+    def zendesk(self, method: str, path_part: str) -> list[dict[str, Any]]:
+        return [json.loads(c.request.body) for c in self.mock.calls
+                if c.request.method == method and c.request.url.startswith(ZENDESK) and path_part in c.request.url]
+
+
+@pytest.fixture
+def live_app(env: dict[str, str]) -> Iterator[Flask]:
+    live_env = {**env, "SWITCHBOARD_SANDBOX": "0", "ZENDESK_EMAIL": "bot@acme.test", "ZENDESK_API_TOKEN": "zd-token"}
+    app = create_app(load_settings(live_env), config={"TASKS_INLINE": True, "TESTING": True})
+    with get_db(app).session() as session:
+        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
+            load_articles(SAMPLE_KB))
+    yield app
+    get_db(app).dispose()
+
+
+@pytest.fixture
+def fakes() -> Iterator[Fakes]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield Fakes(mock)
+
+
+@pytest.fixture
+def signed(live_app: Flask) -> VendorClient:
+    return VendorClient(live_app.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                        slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
+
+
+def text(body: str, *, channel: str = "sms") -> dict[str, str]:
+    n = next(_sid)
+    params = {"MessageSid": f"SM{n:032x}", "AccountSid": TWILIO_SID, "NumMedia": "0", "Body": body,
+              "From": "+14155550100", "To": "+15005550006"}
+    if channel == "whatsapp":
+        params.update(From="whatsapp:+14155550100", To="whatsapp:+14155238886", WaId="14155550100",
+                      ProfileName="Dana")
+    return params
+
+
+def agent_comment(body: str, *, public: bool = True, staff: bool = True, author: int = 111,
+                  comment_id: int | None = None) -> dict[str, Any]:
+    payload = fixture("zendesk", "ticket_comment_added.json")
+    payload["id"] = f"evt-{next(_sid)}"
+    payload["detail"]["id"] = str(TICKET_ID)
+    payload["event"]["comment"].update(body=body, is_public=public, id=str(comment_id or next(_sid)),
+                                       author={"id": str(author), "is_staff": staff, "name": "Ava"})
+    return payload
+
+
+def hand_over(signed: VendorClient, *, channel: str = "sms") -> None:
+    assert signed.twilio(MESSAGES, text("how long does delivery take?", channel=channel)).status_code == 200
+    assert signed.twilio(MESSAGES, text("my card 4111 1111 1111 1111 was charged for order #A123456",
+                                        channel=channel)).status_code == 200
+    assert signed.twilio(MESSAGES, text("I want to talk to a real person", channel=channel)).status_code == 200
+
+
+def test_the_ticket_carries_the_whole_context(signed: VendorClient, fakes: Fakes, live_app: Flask) -> None:
+    hand_over(signed)
+    [ticket] = [body["ticket"] for body in fakes.zendesk("POST", "/tickets.json")]
+    assert ticket["requester_id"] == USER_ID
+    assert ticket["comment"]["public"] is False  # the package is an internal note
+    note = ticket["comment"]["body"]
+    for expected in ("explicit request", "CUSTOMER", "+14155550100", "SUMMARY", "Intent: human_agent",
+                     "WHAT THE BOT ALREADY ANSWERED", "https://help.acme.example/articles/delivery-times",
+                     "Reference #A123456", "TIMELINE", "how long does delivery take?", "[CARD]"):
+        assert expected in note, expected
+    assert "4111" not in note
+    assert {"switchboard", "handoff_explicit_request", "channel_sms"} <= set(ticket["tags"])
+    [user] = fakes.zendesk("POST", "/users/create_or_update.json")
+    assert user["user"]["phone"] == "+14155550100"
+    notice = fakes.sent_sms()[-1]
+    assert "passing you to a member of our team" in notice["Body"]
+    with get_db(live_app).session() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert (conversation.status, conversation.zendesk_ticket_id) == ("human", TICKET_ID)
+        assert conversation.handoff_reason == "explicit_request"
+
+
+def test_later_messages_join_the_same_ticket_as_the_customers_comments(signed: VendorClient, fakes: Fakes) -> None:
+    hand_over(signed)
+    before = len(fakes.sent_sms())
+    signed.twilio(MESSAGES, text("it was supposed to arrive on Monday"))
+    signed.twilio(MESSAGES, text("still nothing today"))
+    assert len(fakes.zendesk("POST", "/tickets.json")) == 1
+    comments = [b["ticket"]["comment"] for b in fakes.zendesk("PUT", f"/tickets/{TICKET_ID}.json")]
+    assert [c["body"] for c in comments] == ["[SMS] it was supposed to arrive on Monday", "[SMS] still nothing today"]
+    assert all(c["author_id"] == USER_ID and c["public"] is True for c in comments)
+    assert len(fakes.sent_sms()) == before  # the bot stays quiet once a person has the conversation
+
+
+@pytest.mark.parametrize("channel", ["sms", "whatsapp"])
+def test_an_agents_public_reply_reaches_the_customer_on_their_channel(signed: VendorClient, fakes: Fakes,
+                                                                        channel: str) -> None:
+    hand_over(signed, channel=channel)
+    assert signed.zendesk(agent_comment("Your parcel is with the courier and arrives tomorrow.")).status_code == 200
+    reply = fakes.sent_sms()[-1]
+    assert reply["Body"] == "Your parcel is with the courier and arrives tomorrow."
+    expected_to = "whatsapp:+14155550100" if channel == "whatsapp" else "+14155550100"
+    assert reply["To"] == expected_to
+
+
+def test_internal_notes_and_the_customers_own_comments_are_never_sent(signed: VendorClient, fakes: Fakes) -> None:
+    hand_over(signed)
+    before = len(fakes.sent_sms())
+    signed.zendesk(agent_comment("Checked the warehouse; do not promise a date.", public=False))
+    signed.zendesk(agent_comment("it was supposed to arrive on Monday", staff=False, author=USER_ID))
+    assert len(fakes.sent_sms()) == before
+
+
+def test_a_duplicate_zendesk_delivery_sends_one_message(signed: VendorClient, fakes: Fakes) -> None:
+    hand_over(signed)
+    payload = agent_comment("Arriving tomorrow.")
+    signed.zendesk(payload)
+    signed.zendesk(payload)
+    assert [m["Body"] for m in fakes.sent_sms()].count("Arriving tomorrow.") == 1
+
+
+def _age_whatsapp_messages(app: Flask, hours: int) -> None:
+    with get_db(app).session() as session:
+        session.execute(update(Message).values(created_at=datetime.now(UTC) - timedelta(hours=hours)))
+        session.commit()
+
+
+def test_outside_whatsapps_window_the_agent_is_told_why_without_a_template(signed: VendorClient, fakes: Fakes,
+                                                                           live_app: Flask) -> None:
+    hand_over(signed, channel="whatsapp")
+    _age_whatsapp_messages(live_app, hours=25)
+    before = len(fakes.sent_sms())
+    signed.zendesk(agent_comment("Are you still there?"))
+    assert len(fakes.sent_sms()) == before
+    note = fakes.zendesk("PUT", f"/tickets/{TICKET_ID}.json")[-1]["ticket"]["comment"]
+    assert note["public"] is False and "24 hours" in note["body"]
+    assert "SWITCHBOARD_WHATSAPP_TEMPLATE_SID" in note["body"]
+
+
+def test_outside_whatsapps_window_an_approved_template_is_used(env: dict[str, str], fakes: Fakes) -> None:
+    template = "HX" + "a" * 32
+    app = create_app(load_settings({**env, "SWITCHBOARD_SANDBOX": "0", "ZENDESK_EMAIL": "bot@acme.test",
+                                    "ZENDESK_API_TOKEN": "zd", "SWITCHBOARD_WHATSAPP_TEMPLATE_SID": template}),
+                     config={"TASKS_INLINE": True})
+    try:
+        signed = VendorClient(app.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                              slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
+        signed.twilio(MESSAGES, text("AGENT", channel="whatsapp"))
+        _age_whatsapp_messages(app, hours=30)
+        signed.zendesk(agent_comment("Your refund was issued today."))
+        sent = fakes.sent_sms()[-1]
+        assert sent["ContentSid"] == template
+        assert json.loads(sent["ContentVariables"]) == {"1": "Your refund was issued today."}
+        assert "Body" not in sent
+    finally:
+        get_db(app).dispose()
+
+
+def test_stop_start_and_help(signed: VendorClient, fakes: Fakes, live_app: Flask) -> None:
+    signed.twilio(MESSAGES, text("HELP"))
+    assert "reply AGENT to reach a person" in fakes.sent_sms()[-1]["Body"]
+    assert "STOP" in fakes.sent_sms()[-1]["Body"]
+    signed.twilio(MESSAGES, text("Stop"))
+    before = len(fakes.sent_sms())
+    signed.twilio(MESSAGES, text("how long does delivery take?"))
+    signed.twilio(MESSAGES, text("HELP"))
+    assert len(fakes.sent_sms()) == before  # nothing is ever sent to an opted-out number
+    signed.twilio(MESSAGES, text("START"))
+    signed.twilio(MESSAGES, text("how long does delivery take?"))
+    assert "2 to 4 working days" in fakes.sent_sms()[-1]["Body"]
+
+
+def test_an_agent_reply_to_an_opted_out_customer_is_held_back_with_a_note(signed: VendorClient, fakes: Fakes) -> None:
+    hand_over(signed)
+    signed.twilio(MESSAGES, text("STOP"))
+    before = len(fakes.sent_sms())
+    signed.zendesk(agent_comment("Here is an update."))
+    assert len(fakes.sent_sms()) == before
+    note = fakes.zendesk("PUT", f"/tickets/{TICKET_ID}.json")[-1]["ticket"]["comment"]
+    assert note["public"] is False and "opted out" in note["body"]
+
+
+def test_twilio_error_21610_marks_the_customer_opted_out(signed: VendorClient, fakes: Fakes, live_app: Flask) -> None:
+    signed.twilio(MESSAGES, text("how long does delivery take?"))
+    with get_db(live_app).session() as session:
+        reply = session.scalars(select(Message).where(Message.author == "bot")).one()
+    signed.twilio("/webhooks/twilio/status", {"MessageSid": reply.external_id, "MessageStatus": "failed",
+                                              "ErrorCode": "21610", "AccountSid": TWILIO_SID,
+                                              "To": "+14155550100", "From": "+15005550006"})
+    with get_db(live_app).session() as session:
+        assert session.scalars(select(Customer)).one().opted_out_at is not None
+
+
+def test_a_solved_ticket_ends_the_conversation_and_the_next_message_starts_fresh(
+        signed: VendorClient, fakes: Fakes, live_app: Flask) -> None:
+    hand_over(signed)
+    solved = {**fixture("zendesk", "ticket_created.json"), "id": "evt-solved",
+              "type": "zen:event-type:ticket.status_changed",
+              "detail": {"id": str(TICKET_ID), "status": "SOLVED"}, "event": {"previous": "OPEN", "current": "SOLVED"}}
+    assert signed.zendesk(solved).status_code == 200
+    signed.twilio(MESSAGES, text("how much does delivery cost?"))
+    with get_db(live_app).session() as session:
+        statuses = session.scalars(select(Conversation.status).order_by(Conversation.id)).all()
+    assert statuses == ["closed", "open"]
+    assert "free on orders over $50" in fakes.sent_sms()[-1]["Body"]
+    assert len(fakes.zendesk("POST", "/tickets.json")) == 1  # no loop of handoffs
+
+
+def test_zendesk_rate_limit_is_retried_later_without_sleeping(signed: VendorClient, live_app: Flask) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fakes = Fakes(mock)
+        mock.replace(responses.POST, f"{ZENDESK}/tickets.json", status=429, headers={"Retry-After": "37"},
+                     json={"error": "TooManyRequests"})
+        signed.twilio(MESSAGES, text("AGENT"))
+        with get_db(live_app).session() as session:
+            event = session.scalars(select(InboxEvent)).one()
+            assert event.status == "received" and "retry after 37" in (event.error or "")
+        assert len(fakes.zendesk("POST", "/tickets.json")) == 1  # one attempt, no blocking retry loop
+
+        mock.replace(responses.POST, f"{ZENDESK}/tickets.json", status=201,
+                     json={"ticket": {"id": TICKET_ID, "status": "new"}, "audit": {"id": 2, "ticket_id": TICKET_ID}})
+        from switchboard.core import inbox
+        from switchboard.core.processing import Registry
+
+        with live_app.app_context(), get_db(live_app).session() as session:
+            assert inbox.process(session, event.id, Registry(live_app.config["SETTINGS"])) == "done"
+        assert len(fakes.zendesk("POST", "/tickets.json")) == 2
+        assert len([m for m in fakes.sent_sms() if "passing you" in m["Body"]]) == 1  # the notice went once
+        with get_db(live_app).session() as session:
+            assert session.scalars(select(Conversation)).one().zendesk_ticket_id == TICKET_ID
