@@ -22,7 +22,7 @@ from switchboard.config import Settings
 from switchboard.core import accounts, identity, inbox
 from switchboard.core.processing import Registry
 from switchboard.errors import MalformedPayload
-from switchboard.models import Account, Conversation, Identity, IdentityKind, Message
+from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message
 
 blueprint = Blueprint("playground", __name__)
 DEFAULT_PHONE = "+15550100001"
@@ -66,9 +66,19 @@ def conversation_view(session: Session, account_id: int, e164: str) -> dict[str,
         return {"conversation": None, "messages": []}
     messages = session.scalars(select(Message).where(Message.conversation_id == conversation.id)
                                .order_by(Message.id)).all()
+    package = None
+    if conversation.handoff_reason:
+        from switchboard.core.handoff import Handoff, build_package
+        from switchboard.core.routing import Route
+
+        customer = session.get(Customer, conversation.customer_id)
+        assert customer is not None
+        package = build_package(session, conversation, customer,
+                                Handoff(conversation.handoff_reason, "", Route(None, "normal", ())))
     return {
         "conversation": {"id": conversation.id, "status": conversation.status,
-                         "handoff_reason": conversation.handoff_reason, "channel": conversation.channel},
+                         "handoff_reason": conversation.handoff_reason, "channel": conversation.channel,
+                         "zendesk_ticket_id": conversation.zendesk_ticket_id, "handoff_package": package},
         "messages": [{"id": m.id, "author": m.author, "channel": m.channel, "body": m.body,
                       "action": m.meta.get("action"), "reason": m.meta.get("reason"),
                       "sources": m.meta.get("sources", []), "redactions": m.meta.get("redactions", {}),

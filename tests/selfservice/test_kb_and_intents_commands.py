@@ -156,6 +156,10 @@ def test_playground_answers_with_sources(app: Flask) -> None:
     assert bot["author"] == "bot" and bot["action"] == "answer"
     assert bot["sources"][0]["citation"] == "https://help.acme.example/articles/payment-methods"
     assert client.post("/playground/messages", json={"text": ""}).status_code == 400
+    handed = client.post("/playground/messages", json={"text": "AGENT"}).get_json()["conversation"]
+    assert handed["status"] == "human" and handed["zendesk_ticket_id"]
+    assert "which payment methods do you take?" in handed["handoff_package"]
+    assert "https://help.acme.example/articles/payment-methods" in handed["handoff_package"]
 
 
 def test_playground_is_refused_to_other_machines(app: Flask) -> None:
