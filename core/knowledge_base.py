@@ -21,6 +21,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from switchboard.config import Settings
 from switchboard.models import KbArticle, SyncState
 
 from .knowledge.chunking import chunk_articles
@@ -59,10 +60,15 @@ def index_dir(data_dir: Path, account_id: int) -> Path:
 
 
 class KnowledgeBase:
-    def __init__(self, session: Session, account_id: int, data_dir: Path) -> None:
+    def __init__(self, session: Session, account_id: int, data_dir: Path, *, embeddings: str | None = None) -> None:
         self.session = session
         self.account_id = account_id
         self.directory = index_dir(data_dir, account_id)
+        self.embeddings = embeddings
+
+    @classmethod
+    def of(cls, session: Session, account_id: int, settings: Settings) -> KnowledgeBase:
+        return cls(session, account_id, settings.data_dir, embeddings=settings.embeddings)
 
     # -- articles -------------------------------------------------------------------
     def upsert(self, articles: Iterable[Article], *, source: str, progress: Progress | None = None) -> tuple[int, int, int]:
@@ -127,7 +133,12 @@ class KnowledgeBase:
         passages = chunk_articles(self.articles())
         if not passages:
             raise KnowledgeBaseEmpty("the knowledge base has no articles: run `switchboard kb import PATH`")
-        retriever = Retriever.build(passages)
+        encoder = None
+        if self.embeddings:
+            from .knowledge.embeddings import MINILM, encoder_named
+
+            encoder = encoder_named(MINILM)  # opt-in: SWITCHBOARD_EMBEDDINGS=minilm
+        retriever = Retriever.build(passages, encoder=encoder)
         self.directory.mkdir(parents=True, exist_ok=True)
         version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         target = self.directory / version

@@ -147,7 +147,7 @@ def _turn(session: Session, inbound: Inbound, settings: Settings) -> Turn:
 
 def _search(session: Session, account_id: int, settings: Settings, question: str) -> list[Hit]:
     try:
-        return KnowledgeBase(session, account_id, settings.data_dir).search(question, k=5)
+        return KnowledgeBase.of(session, account_id, settings).search(question, k=5)
     except KnowledgeBaseEmpty:
         log.warning("account %s has no knowledge base yet: every question goes to a person", account_id)
         return []

@@ -223,7 +223,7 @@ def kb_import(path: Path, slug: str) -> None:
         raise click.ClickException(str(exc)) from None
     with get_db(app).session() as session, click.progressbar(
             length=len(articles), label=f"Importing {len(articles)} articles") as bar:
-        result = KnowledgeBase(session, account.id, app.config["SETTINGS"].data_dir).import_articles(
+        result = KnowledgeBase.of(session, account.id, app.config["SETTINGS"]).import_articles(
             articles, progress=bar.update)
     click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged; "
                f"{result.passages} passages indexed")
@@ -246,7 +246,7 @@ def kb_sync(slug: str) -> None:
         raise click.ClickException("set ZENDESK_SUBDOMAIN, ZENDESK_EMAIL and ZENDESK_API_TOKEN to sync the Help Center")
     with get_db(app).session() as session:
         try:
-            result = KnowledgeBase(session, account.id, settings.data_dir).sync_help_center(
+            result = KnowledgeBase.of(session, account.id, settings).sync_help_center(
                 subdomain=account.zendesk_subdomain, email=email, token=token)
         except HelpCenterRateLimited as exc:
             raise click.ClickException(str(exc)) from None
@@ -267,7 +267,7 @@ def kb_search(question: str, slug: str, k: int) -> None:
     account = _default_account(app, slug)
     with get_db(app).session() as session:
         try:
-            hits = KnowledgeBase(session, account.id, app.config["SETTINGS"].data_dir).search(question, k=k)
+            hits = KnowledgeBase.of(session, account.id, app.config["SETTINGS"]).search(question, k=k)
         except KnowledgeBaseEmpty as exc:
             raise click.ClickException(str(exc)) from None
     for hit in hits:
@@ -369,7 +369,7 @@ def ensure_sample_kb(app: Flask) -> None:
     with get_db(app).session() as session:
         account = core.by_slug(session, core.DEFAULT_SLUG)
         assert account is not None
-        knowledge = KnowledgeBase(session, account.id, app.config["SETTINGS"].data_dir)
+        knowledge = KnowledgeBase.of(session, account.id, app.config["SETTINGS"])
         if not knowledge.articles():
             knowledge.import_articles(load_articles(SAMPLE_KB))
             click.echo(f"Loaded the sample knowledge base ({SAMPLE_KB.name}); replace it with `switchboard kb import`.")

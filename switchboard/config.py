@@ -46,6 +46,7 @@ class Settings:
     whatsapp_reply_template_sid: str | None = None
     routing_file: Path | None = None
     policy_file: Path | None = None
+    embeddings: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -104,6 +105,13 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not a whole number.") from None
     if value < minimum:
         raise ConfigError(f"{name}={value} is too small: use {minimum} or more.")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = _optional(env, name)
+    if value is not None and value not in allowed:
+        raise ConfigError(f"{name}={value!r}: use one of {', '.join(allowed)}, or leave it unset.")
     return value
 
 
@@ -188,4 +196,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         whatsapp_reply_template_sid=_content_sid(env, "SWITCHBOARD_WHATSAPP_TEMPLATE_SID"),
         routing_file=_file(env, "SWITCHBOARD_ROUTING_FILE"),
         policy_file=_file(env, "SWITCHBOARD_POLICY_FILE"),
+        embeddings=_choice(env, "SWITCHBOARD_EMBEDDINGS", ("minilm",)),
     )

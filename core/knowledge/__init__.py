@@ -4,7 +4,11 @@ the match is. Framework-free: no Flask, no database, no vendor SDK."""
 from __future__ import annotations
 
 from .chunking import chunk_article, chunk_articles
-from .errors import EmbeddingsUnavailableError, KnowledgeBaseFormatError, RetrieverIndexError
+from .errors import (
+    EmbeddingsUnavailableError,
+    KnowledgeBaseFormatError,
+    RetrieverIndexError,
+)
 from .loaders import article_from_help_center, load_articles
 from .ranking import Confidence, RankingSettings
 from .retrieval import Retriever

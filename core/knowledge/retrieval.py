@@ -7,11 +7,13 @@ words, support synonyms). With an optional sentence encoder (:mod:`.embeddings`)
 cosine similarity of question and passage/title is added, which is what catches
 paraphrases sharing no word with the article. ``bench/retrieval.py`` measures each part.
 
-Every hit carries signals a drafting step can threshold on, chiefly ``coverage``: the
-share of the question's topic words the passage contains. A question the knowledge
-base does not answer ("can I bring my dog?") matches few of its words, so it gets low
-coverage and a low ``score`` even when BM25 finds *something*; a question with no
-indexed topic word gets no hits at all from lexical search.
+Every hit carries signals a drafting step can threshold on: ``coverage``, the share of
+the question's topic words the passage contains; ``margin``, how clearly its article
+beats the best other article; ``semantic``, the cosine, when embeddings are on; and
+``score``, a 0..1 confidence fitted on those (:class:`.ranking.Confidence`). A question
+the knowledge base does not answer ("can I bring my dog?") matches few of its words and
+no article clearly, so it gets low coverage and a low score even when BM25 finds
+*something*; a question with no indexed topic word gets no lexical hits at all.
 """
 from __future__ import annotations
 
@@ -22,12 +24,13 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from switchboard.core.records import Hit, Passage
 
-from .analysis import terms
+from .analysis import content_words, stems, terms
 from .embeddings import SentenceEncoder, encoder_named
 from .errors import EmbeddingsUnavailableError, RetrieverIndexError
 from .lexical_index import LexicalIndex
@@ -106,6 +109,7 @@ class Retriever:
         passages = list(passages)
         _check_unique_ids(passages)
         texts = [f"{passage.title}\n{passage.text}" for passage in passages]
+        documents = [content_words(text) for text in texts]
         titles: dict[str, str] = {}
         for passage in passages:
             titles.setdefault(passage.article_id, passage.title)
@@ -115,19 +119,20 @@ class Retriever:
                                      encoder.encode(list(titles.values())), encoder)
         return cls(
             passages,
-            passage_index=LexicalIndex.build([terms(text) for text in texts],
+            passage_index=LexicalIndex.build([stems(words) for words in documents],
                                              k1=settings.k1, b=settings.b),
             title_index=LexicalIndex.build([terms(title) for title in titles.values()],
                                            k1=settings.k1, b=settings.b),
-            lexicon=Lexicon.from_texts(texts),
+            lexicon=Lexicon.from_documents(documents),
             settings=settings,
             synonym_groups=[list(group) for group in synonym_groups],
             embeddings=embeddings,
         )
 
     def save(self, directory: Path) -> None:
-        """Write the index to ``directory``, replacing any index there in one step so a
-        process loading it concurrently sees the old or the new index, never half of one."""
+        """Write the index to ``directory``, replacing any index there by two renames: a
+        process loading it concurrently finds the old index, the new one or (for an
+        instant) none, never half of one."""
         directory = Path(directory)
         directory.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
@@ -211,6 +216,8 @@ class Retriever:
     def search(self, query: str, k: int = 5, *, per_article: int = 1) -> list[Hit]:
         """The ``k`` best passages for ``query``, at most ``per_article`` from one article
         (one by default, so five hits are five different articles to choose from)."""
+        if per_article < 1:
+            raise ValueError(f"per_article must be at least 1, got {per_article}")
         if k <= 0 or not self.passages:
             return []
         concepts = self._analyzer.concepts(query)
@@ -224,14 +231,11 @@ class Retriever:
             passage_cosine, ranking = semantic
             ranking = ranking + relative
             eligible = (lexical > 0) | (passage_cosine >= self.settings.min_semantic)
-        chosen = self._top(ranking, eligible, k, per_article)
-        if not chosen:
-            return []
-        margins = self._margins(ranking, eligible, chosen)
+        chosen, margins = self._top(ranking, eligible, k, per_article)
         return [
             self._hit(number, margin, concepts, credits, lexical, relative,
                       None if semantic is None else semantic[0])
-            for number, margin in zip(chosen, margins)
+            for number, margin in zip(chosen, margins, strict=True)
         ]
 
     def _lexical_scores(self, concepts: list[Concept]) -> tuple[np.ndarray, np.ndarray]:
@@ -246,12 +250,12 @@ class Retriever:
         for row, concept in enumerate(concepts):
             best_passage = np.zeros(passages, dtype=np.float32)
             best_title = np.zeros(self._article_count, dtype=np.float32)
-            for term, weight in concept.variants:
+            for term, weight in concept.variants:  # a column lists each document once
                 documents, contributions = self._passage_index.column(term)
-                np.maximum.at(best_passage, documents, weight * contributions)
-                np.maximum.at(credits[row], documents, weight)
+                best_passage[documents] = np.maximum(best_passage[documents], weight * contributions)
+                credits[row, documents] = np.maximum(credits[row, documents], weight)
                 articles, title_contributions = self._title_index.column(term)
-                np.maximum.at(best_title, articles, weight * title_contributions)
+                best_title[articles] = np.maximum(best_title[articles], weight * title_contributions)
             passage_score += best_passage
             title_score += best_title
         total = passage_score + self.settings.title_weight * title_score[self._passage_article]
@@ -270,36 +274,51 @@ class Retriever:
                     + self.settings.semantic_title_weight * title_cosine[self._passage_article])
         return passage_cosine, weighted
 
-    def _top(self, ranking: np.ndarray, eligible: np.ndarray, k: int, per_article: int) -> list[int]:
+    def _top(self, ranking: np.ndarray, eligible: np.ndarray, k: int,
+             per_article: int) -> tuple[list[int], list[float]]:
+        """The best passages (ties to the earlier passage) and each one's margin. Only a
+        window of top candidates is sorted; it widens in the rare case that too few
+        distinct articles are in it."""
         candidates = np.flatnonzero(eligible)
-        order = candidates[np.argsort(-ranking[candidates], kind="stable")]
+        scores = ranking[candidates]
+        window = min(candidates.size, max(64, 8 * k * per_article))
+        while True:
+            if window < candidates.size:
+                top = np.sort(np.argpartition(-scores, window - 1)[:window])
+            else:
+                top = np.arange(candidates.size)
+            order = candidates[top[np.argsort(-scores[top], kind="stable")]]
+            chosen, leaders = self._pick(order.tolist(), ranking, k, per_article)
+            if (len(chosen) == k and len(leaders) == 2) or window >= candidates.size:
+                return chosen, self._margins(chosen, leaders, ranking)
+            window = min(candidates.size, window * 4)
+
+    def _pick(self, order: list[int], ranking: np.ndarray, k: int,
+              per_article: int) -> tuple[list[int], dict[int, float]]:
         chosen: list[int] = []
         taken: dict[int, int] = {}
-        for number in order.tolist():
+        leaders: dict[int, float] = {}  # the two best articles and their best scores
+        for number in order:
             article = int(self._passage_article[number])
-            if taken.get(article, 0) < per_article:
+            if len(leaders) < 2 and article not in leaders:
+                leaders[article] = float(ranking[number])
+            if len(chosen) < k and taken.get(article, 0) < per_article:
                 taken[article] = taken.get(article, 0) + 1
                 chosen.append(number)
-                if len(chosen) == k:
-                    break
-        return chosen
+            if len(chosen) == k and len(leaders) == 2:
+                break
+        return chosen, leaders
 
-    def _margins(self, ranking: np.ndarray, eligible: np.ndarray, chosen: list[int]) -> list[float]:
+    def _margins(self, chosen: list[int], leaders: dict[int, float],
+                 ranking: np.ndarray) -> list[float]:
         """How far each hit's ranking score is above the best passage of any *other*
         article (negative below it). A clear winner is likelier right than one of several
         near-equal candidates, whatever the absolute scores."""
-        best_by_article = np.full(self._article_count, -np.inf)
-        candidates = np.flatnonzero(eligible)
-        np.maximum.at(best_by_article, self._passage_article[candidates], ranking[candidates])
-        order = np.argsort(-best_by_article, kind="stable")
-        first = order[0]
-        second = order[1] if len(order) > 1 and np.isfinite(best_by_article[order[1]]) else None
         margins = []
         for number in chosen:
-            article = self._passage_article[number]
-            rival = second if article == first else first
-            rival_score = 0.0 if rival is None else float(best_by_article[rival])
-            margins.append(float(ranking[number]) - rival_score)
+            article = int(self._passage_article[number])
+            rival = max((score for other, score in leaders.items() if other != article), default=0.0)
+            margins.append(float(ranking[number]) - rival)
         return margins
 
     def _hit(self, number: int, margin: float, concepts: list[Concept], credits: np.ndarray,
@@ -346,7 +365,7 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
-def _read_json(path: Path) -> object:
+def _read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 

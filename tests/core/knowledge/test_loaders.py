@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 import switchboard
-from switchboard.core.knowledge import KnowledgeBaseFormatError, article_from_help_center, load_articles
+from switchboard.core.knowledge import (
+    KnowledgeBaseFormatError,
+    article_from_help_center,
+    load_articles,
+)
 from switchboard.core.records import Article
 
 SAMPLE_KB = Path(switchboard.__file__).parent / "data" / "sample_kb.json"
@@ -169,7 +173,8 @@ def test_invalid_json_points_at_line_and_column(tmp_path: Path) -> None:
 def test_duplicate_ids_are_refused_naming_both_records(tmp_path: Path) -> None:
     path = write_json(tmp_path / "kb.json", [RECORDS[0], {**RECORDS[1], "id": "returns"}])
 
-    with pytest.raises(KnowledgeBaseFormatError, match=r"record 2: field 'id' repeats 'returns', already used at record 1"):
+    expected = r"record 2: field 'id' repeats 'returns', already used at record 1"
+    with pytest.raises(KnowledgeBaseFormatError, match=expected):
         load_articles(path)
 
 

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 from switchboard.core.knowledge.analysis import content_words, terms
-from switchboard.core.knowledge.query import Lexicon, QueryAnalyzer, QuerySettings, is_english_word
+from switchboard.core.knowledge.query import (
+    Lexicon,
+    QueryAnalyzer,
+    QuerySettings,
+    is_english_word,
+)
 
 ARTICLES = [
     "How to receive your refund. Refunds are paid to your card.",
@@ -10,11 +15,11 @@ ARTICLES = [
     "Sign in with your e-mail address and password.",
     "Delivery takes 3 days; we deliver to 40 countries.",
 ]
-LEXICON = Lexicon.from_texts(ARTICLES)
+LEXICON = Lexicon.from_documents(content_words(text) for text in ARTICLES)
 
 
-def concepts(text: str, settings: QuerySettings = QuerySettings()) -> dict[str, list[str]]:
-    analyzer = QueryAnalyzer(LEXICON, settings)
+def concepts(text: str, settings: QuerySettings | None = None) -> dict[str, list[str]]:
+    analyzer = QueryAnalyzer(LEXICON, settings or QuerySettings())
     return {c.word: [term for term, _ in c.variants] for c in analyzer.concepts(text)}
 
 

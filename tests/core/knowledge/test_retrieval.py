@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 import switchboard
-from switchboard.core.knowledge import Retriever, RetrieverIndexError, chunk_articles, load_articles
+from switchboard.core.knowledge import (
+    Retriever,
+    RetrieverIndexError,
+    chunk_articles,
+    load_articles,
+)
 from switchboard.core.knowledge import retrieval as retrieval_module
 from switchboard.core.records import Article, Passage
 
@@ -62,7 +67,9 @@ def test_paraphrased_question_finds_the_right_article_first(
     [("my card was declned", "card-declined"), ("how do i cancle my order", "cancel-order"),
      ("whats the warrenty on electricals", "warranty")],
 )
-def test_misspelt_question_still_finds_the_article(retriever: Retriever, question: str, article_id: str) -> None:
+def test_misspelt_question_still_finds_the_article(
+    retriever: Retriever, question: str, article_id: str
+) -> None:
     assert retriever.search(question)[0].passage.article_id == article_id
 
 
@@ -156,6 +163,25 @@ def test_one_hit_per_article_unless_asked_for_more() -> None:
     assert len(two_each) == 3
 
 
+def test_distinct_articles_are_found_beyond_a_long_article_s_many_passages() -> None:
+    long_article = [Passage(id=f"long#{n}", article_id="long", title="Return label",
+                            text="return label " * 3) for n in range(200)]
+    others = [Passage(id=f"{name}#1", article_id=name, title=name.title(),
+                      text="You can print a return label here and there, once.")
+              for name in ("printing", "postage")]
+    kb = Retriever.build(long_article + others)
+
+    hits = kb.search("return label", k=3)
+
+    assert [h.passage.article_id for h in hits] == ["long", "printing", "postage"]
+    assert hits[0].signals["margin"] > 0
+
+
+def test_zero_passages_per_article_is_refused(retriever: Retriever) -> None:
+    with pytest.raises(ValueError, match="per_article must be at least 1"):
+        retriever.search("refund", per_article=0)
+
+
 def test_k_limits_the_number_of_hits(retriever: Retriever) -> None:
     assert len(retriever.search("order delivery refund return", k=2)) == 2
     assert retriever.search("order delivery refund return", k=0) == []
@@ -202,8 +228,9 @@ def test_loading_does_not_analyse_the_corpus_again(
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the corpus was re-tokenized on load")
 
+    monkeypatch.setattr(retrieval_module, "content_words", refuse)
     monkeypatch.setattr(retrieval_module, "terms", refuse)
-    monkeypatch.setattr(retrieval_module.Lexicon, "from_texts", refuse)
+    monkeypatch.setattr(retrieval_module.Lexicon, "from_documents", refuse)
     loaded = Retriever.load(tmp_path / "index")
 
     assert loaded.search("when do i get my money back")[0].passage.article_id == "refund-timing"

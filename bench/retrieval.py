@@ -1,0 +1,457 @@
+"""Knowledge-base retrieval benchmark: plain bm25s against Switchboard's Retriever.
+
+Quality (StackFAQ, Karan & Šnajder 2018): 125 StackExchange threads become articles
+(title = the question, body = the top answers, chunked like any article) and their
+human paraphrases become customer questions. Each thread's paraphrases come in two
+groups of five separated by "*"; the FIRST group is the tuning half (used to choose
+settings and fit the confidence model), the SECOND group is the held-out half that the
+headline figures are reported on.
+
+    python bench/retrieval.py --stackfaq /work/shared/data/stackfaq/stackExchange-FAQ.json
+    python bench/retrieval.py --stackfaq ... --embeddings      # adds the hybrid retriever
+    python bench/retrieval.py --stackfaq ... --tune            # ablations on the tuning half
+    python bench/retrieval.py --stackfaq ... --calibrate \
+        --offtopic /work/shared/data/clinc150/data_train_val.json  # refit Hit.score on tuning half
+    python bench/retrieval.py --latency [--articles 10000]     # synthetic KB, speed only
+
+Prints one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from switchboard.core.knowledge.chunking import chunk_articles
+from switchboard.core.knowledge.ranking import Confidence, RankingSettings
+from switchboard.core.knowledge.retrieval import Retriever
+from switchboard.core.records import Article, Passage
+
+Query = tuple[str, str]  # (question, id of the article that answers it)
+Search = Callable[[str], list[str]]  # question -> article ids, best first
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def load_stackfaq(path: Path) -> tuple[list[Article], list[Query], list[Query]]:
+    threads = json.loads(path.read_text(encoding="utf-8"))["root"]["qapair"]
+    articles: list[Article] = []
+    tune: list[Query] = []
+    test: list[Query] = []
+    for number, thread in enumerate(threads):
+        answers = thread["answer"] if isinstance(thread["answer"], list) else [thread["answer"]]
+        article_id = f"stackfaq-{number:03d}"
+        articles.append(Article(id=article_id, title=thread["question"].strip(),
+                                body="\n\n".join(answer.strip() for answer in answers)))
+        paraphrases = thread["rephr"]
+        split = paraphrases.index("*") if "*" in paraphrases else len(paraphrases) // 2
+        for group, target in ((paraphrases[:split], tune), (paraphrases[split + 1:], test)):
+            target.extend((text, article_id) for text in group
+                          if isinstance(text, str) and text.strip())
+    return articles, tune, test
+
+
+def with_typos(queries: Sequence[Query], seed: int = 7) -> list[Query]:
+    """Each question with one phone-keyboard slip in one longer word (deterministic)."""
+    rng = random.Random(seed)
+    slipped = []
+    for text, article_id in queries:
+        words = text.split()
+        candidates = [i for i, word in enumerate(words) if word.isalpha() and len(word) >= 5]
+        if candidates:
+            i = rng.choice(candidates)
+            word = words[i]
+            at = rng.randrange(1, len(word) - 1)
+            kind = rng.choice(("drop", "swap", "double"))
+            if kind == "drop":
+                word = word[:at] + word[at + 1:]
+            elif kind == "swap":
+                word = word[:at] + word[at + 1] + word[at] + word[at + 2:]
+            else:
+                word = word[:at] + word[at] + word[at:]
+            words[i] = word
+        slipped.append((" ".join(words), article_id))
+    return slipped
+
+
+# --- retrievers under test ---------------------------------------------------------------------
+
+class PlainBm25:
+    """bm25s as its README shows it: default tokenizer, English stopwords, no stemmer."""
+
+    def __init__(self, passages: Sequence[Passage], *, with_title: bool) -> None:
+        self.passages = list(passages)
+        corpus = [f"{p.title}\n{p.text}" if with_title else p.text for p in self.passages]
+        tokens = bm25s.tokenize(corpus, stopwords="en", return_ids=False, show_progress=False)
+        self.index = bm25s.BM25()
+        self.index.index(tokens, show_progress=False)
+
+    def search(self, query: str, k: int = 5) -> list[str]:
+        tokens = bm25s.tokenize([query], stopwords="en", return_ids=False, show_progress=False)[0]
+        known = [token for token in tokens if token in self.index.vocab_dict]
+        if not known:
+            return []
+        documents, scores = self.index.retrieve([known], k=min(k, len(self.passages)),
+                                                show_progress=False)
+        found = zip(documents[0], scores[0], strict=True)
+        return [self.passages[i].article_id for i, score in found if score > 0]
+
+
+class CachingEncoder:
+    """Wraps the real encoder so leave-one-out rebuilds do not re-embed the corpus."""
+
+    def __init__(self, encoder) -> None:
+        self._encoder = encoder
+        self.name = encoder.name
+        self._cache: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if text not in self._cache]
+        if missing:
+            for text, vector in zip(missing, self._encoder.encode(missing), strict=True):
+                self._cache[text] = vector
+        return np.stack([self._cache[text] for text in texts]) if texts else np.zeros((0, 384), np.float32)
+
+
+def ours(retriever: Retriever) -> Search:
+    return lambda query: [hit.passage.article_id for hit in retriever.search(query, 5)]
+
+
+def precision_recall(search: Search, queries: Sequence[Query]) -> dict[str, float]:
+    at1 = at5 = 0
+    for text, article_id in queries:
+        found = search(text)
+        at1 += found[:1] == [article_id]
+        at5 += article_id in found[:5]
+    return {"precision@1": round(at1 / len(queries), 4), "recall@5": round(at5 / len(queries), 4)}
+
+
+# --- confidence ----------------------------------------------------------------------------------
+
+# Signals each confidence model uses. Chosen on the tuning half: margin carries most of the
+# separation; coverage adds a little lexically and nothing once the cosine is known.
+KB_SIZES = (None, 20)  # the whole collection, and small help centers
+LEXICAL_FEATURES = ("coverage", "margin")
+HYBRID_FEATURES = ("margin", "semantic")
+
+
+def load_offtopic(path: Path | None) -> tuple[list[str], list[str]]:
+    """CLINC150's out-of-scope questions (oos_train to calibrate, oos_val to report)."""
+    if path is None:
+        return [], []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [text for text, _ in data["oos_train"]], [text for text, _ in data["oos_val"]]
+
+
+def top_hit_examples(passages: list[Passage], queries: Sequence[Query], offtopic: Sequence[str],
+                     build: Callable[[list[Passage]], Retriever], *, kb_size: int | None = None,
+                     seed: int = 5) -> list[tuple[dict, int, str, float]]:
+    """(top-hit signals, 1 if it is the right article, kind, score) for each question asked
+    of a KB holding its article ("answerable"), of one without it ("left_out": any answer
+    is wrong), and for off-topic questions ("offtopic"). Questions with no hit at all are
+    left out: they are never answered, whatever the threshold.
+
+    ``kb_size`` None asks the whole collection; a number asks random KBs of that many
+    articles instead, because real help centers are often small, and in a small KB a
+    wrong article wins by a wide margin simply for lack of rivals."""
+    rng = random.Random(seed)
+    by_article: dict[str, list[str]] = {}
+    for text, article_id in queries:
+        by_article.setdefault(article_id, []).append(text)
+    all_articles = sorted({p.article_id for p in passages})
+    examples = []
+
+    def ask(retriever: Retriever, texts: Sequence[str], kind: str, article_id: str | None) -> None:
+        for text in texts:
+            for hit in retriever.search(text, 1):
+                right = int(kind == "answerable" and hit.passage.article_id == article_id)
+                examples.append((hit.signals, right, kind, hit.score))
+
+    full = build(passages) if kb_size is None else None
+    for number, (article_id, texts) in enumerate(sorted(by_article.items())):
+        own_offtopic = offtopic[number::len(by_article)]
+        others = [a for a in all_articles if a != article_id]
+        if kb_size is None:
+            with_it, without_it = full, build([p for p in passages if p.article_id != article_id])
+        else:
+            chosen = set(rng.sample(others, kb_size - 1))
+            with_it = build([p for p in passages if p.article_id in chosen | {article_id}])
+            chosen.add(rng.choice([a for a in others if a not in chosen]))
+            without_it = build([p for p in passages if p.article_id in chosen])
+        ask(with_it, texts, "answerable", article_id)
+        ask(without_it, texts, "left_out", article_id)
+        ask(with_it, own_offtopic, "offtopic", None)
+    return examples
+
+
+def fit_logistic(rows: np.ndarray, labels: np.ndarray, ridge: float = 1e-2) -> np.ndarray:
+    """Newton/IRLS logistic regression with a little L2, intercept first."""
+    x = np.hstack([np.ones((len(rows), 1)), rows])
+    weights = np.zeros(x.shape[1])
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-x @ weights))
+        gradient = x.T @ (p - labels) + ridge * np.r_[0, weights[1:]]
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge * np.eye(len(weights))
+        step = np.linalg.solve(hessian, gradient)
+        weights -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return weights
+
+
+def auc(scores: Sequence[float], labels: Sequence[int]) -> float:
+    """Chance that a right top hit outscores a wrong one (0.5 = no better than a coin)."""
+    positives = np.array([s for s, label in zip(scores, labels, strict=True) if label])
+    negatives = np.array([s for s, label in zip(scores, labels, strict=True) if not label])
+    if not len(positives) or not len(negatives):
+        return float("nan")
+    above = (positives[:, None] > negatives[None, :]).sum()
+    tied = (positives[:, None] == negatives[None, :]).sum()
+    wins = above + 0.5 * tied
+    return round(float(wins) / (len(positives) * len(negatives)), 4)
+
+
+def confidence_report(examples, asked: dict[str, int], threshold: float = 0.5) -> dict:
+    """How the score separates right answers from wrong/unanswerable ones, and what a
+    drafting step answering at ``score >= threshold`` would do."""
+    labels = [label for _, label, _, _ in examples]
+    scores = [score for _, _, _, score in examples]
+    report: dict = {
+        "auc_score": auc(scores, labels),
+        "auc_raw_bm25": auc([s["bm25"] for s, *_ in examples], labels),
+        "auc_coverage": auc([s["coverage"] for s, *_ in examples], labels),
+        "auc_margin": auc([s["margin"] for s, *_ in examples], labels),
+        "threshold": threshold,
+    }
+    answered = [(label, kind) for _, label, kind, score in examples if score >= threshold]
+    report["answerable_answered_right"] = round(
+        sum(label == 1 for label, kind in answered if kind == "answerable") / asked["answerable"], 4)
+    report["answerable_answered_wrong"] = round(
+        sum(label == 0 for label, kind in answered if kind == "answerable") / asked["answerable"], 4)
+    for kind in ("left_out", "offtopic"):
+        if asked.get(kind):
+            report[f"{kind}_answered"] = round(
+                sum(1 for _, k in answered if k == kind) / asked[kind], 4)
+    return report
+
+
+def calibrate(examples, features: Sequence[str]) -> Confidence:
+    rows = np.array([[signals.get(name, 0.0) for name in features] for signals, *_ in examples])
+    weights = fit_logistic(rows, np.array([label for _, label, _, _ in examples], dtype=float))
+    fitted = {name: 0.0 for name in ("weighted_coverage", "coverage", "relative_score", "margin", "semantic")}
+    fitted.update({name: round(float(w), 3) for name, w in zip(features, weights[1:], strict=True)})
+    return Confidence(bias=round(float(weights[0]), 3), **fitted)
+
+
+# --- modes ------------------------------------------------------------------------------------------
+
+def quality(args: argparse.Namespace) -> dict:
+    articles, tune, test = load_stackfaq(args.stackfaq)
+    passages = chunk_articles(articles, max_words=args.max_words)
+    encoder = None
+    if args.embeddings:
+        from switchboard.core.knowledge.embeddings import MiniLMEncoder
+        encoder = CachingEncoder(MiniLMEncoder())
+    report: dict = {
+        "dataset": {"articles": len(articles), "passages": len(passages),
+                    "tune_queries": len(tune), "test_queries": len(test),
+                    "split": "per thread: paraphrases before '*' tune, after '*' test (reported)"},
+    }
+    retrievers: dict[str, Search] = {
+        "baseline_bm25s_plain": PlainBm25(passages, with_title=False).search,
+        "baseline_bm25s_title_in_text": PlainBm25(passages, with_title=True).search,
+        "ours_lexical": ours(Retriever.build(passages)),
+    }
+    if encoder is not None:
+        started = time.perf_counter()
+        hybrid = Retriever.build(passages, encoder=encoder)
+        report["hybrid_build_seconds"] = round(time.perf_counter() - started, 1)
+        retrievers["ours_hybrid_minilm"] = ours(hybrid)
+    typo_test = with_typos(test)
+    report["test"] = {name: precision_recall(search, test) for name, search in retrievers.items()}
+    report["test_one_typo_per_question"] = {
+        name: precision_recall(search, typo_test) for name, search in retrievers.items()
+    }
+    if args.tune:
+        report["tune_ablations"] = ablations(passages, tune, encoder)
+    offtopic_tune, offtopic_test = load_offtopic(args.offtopic)
+    asked = {"answerable": len(test), "left_out": len(test), "offtopic": len(offtopic_test)}
+    models = {"ours_lexical": (None, "lexical_confidence", LEXICAL_FEATURES)}
+    if encoder is not None:
+        models["ours_hybrid_minilm"] = (encoder, "hybrid_confidence", HYBRID_FEATURES)
+    report["confidence_test"] = {}
+    for name, (model_encoder, field, features) in models.items():
+        settings = RankingSettings()
+        if args.calibrate:
+            build = lambda ps, e=model_encoder: Retriever.build(ps, encoder=e)  # noqa: E731
+            examples = [example for kb_size in KB_SIZES
+                        for example in top_hit_examples(passages, tune, offtopic_tune, build,
+                                                        kb_size=kb_size)]
+            fitted = calibrate(examples, features)
+            report.setdefault("calibrated_on_tune", {})[name] = fitted.__dict__
+            settings = replace(settings, **{field: fitted})
+        build = lambda ps, e=model_encoder, s=settings: Retriever.build(ps, encoder=e, settings=s)  # noqa: E731
+        report["confidence_test"][name] = {
+            f"kb_{kb_size or len(articles)}_articles": confidence_report(
+                top_hit_examples(passages, test, offtopic_test, build, kb_size=kb_size, seed=6), asked)
+            for kb_size in KB_SIZES
+        }
+    return report
+
+
+def ablations(passages: list[Passage], tune: Sequence[Query], encoder) -> dict:
+    """Each idea on the tuning half, one at a time against the default."""
+    base = RankingSettings()
+    variants = {
+        "default": base,
+        "no_title_field": replace(base, title_weight=0.0),
+        "no_synonyms": replace(base, query=replace(base.query, synonyms=False)),
+        "no_typo_repair": replace(base, query=replace(base.query, fuzzy=False)),
+        "k1_1.2_title_1.0": replace(base, k1=1.2, title_weight=1.0),
+    }
+    results = {name: precision_recall(ours(Retriever.build(passages, settings=settings)), tune)
+               for name, settings in variants.items()}
+    typo_tune = with_typos(tune, seed=11)
+    for name in ("default", "no_typo_repair"):
+        results[f"{name}_one_typo"] = precision_recall(
+            ours(Retriever.build(passages, settings=variants[name])), typo_tune)
+    if encoder is not None:
+        for weight, title_weight in ((1.0, 0.5), (2.0, 1.0), (4.0, 2.0), (2.0, 0.0)):
+            settings = replace(base, semantic_weight=weight, semantic_title_weight=title_weight)
+            results[f"hybrid_semantic_{weight}_title_{title_weight}"] = precision_recall(
+                ours(Retriever.build(passages, settings=settings, encoder=encoder)), tune)
+    return results
+
+
+# --- latency ------------------------------------------------------------------------------------------
+
+def synthetic_kb(count: int, seed: int = 1) -> tuple[list[Article], list[str]]:
+    """Articles of Zipf-distributed pseudo-words (plus real support words), deterministic."""
+    rng = np.random.default_rng(seed)
+    syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "zu", "be", "da", "fo", "gi",
+                 "ho", "ju", "pe", "qui", "ster", "tion", "ment"]
+    vocabulary = sorted({"".join(rng.choice(syllables, size=rng.integers(2, 5)))
+                         for _ in range(30_000)})
+    vocabulary += ["order", "refund", "delivery", "parcel", "account", "password", "card",
+                   "payment", "return", "address", "warranty", "tracking", "cancel"]
+    weights = 1 / np.arange(1, len(vocabulary) + 1) ** 1.05
+    weights /= weights.sum()
+    permutation = rng.permutation(len(vocabulary))
+
+    def sentence(length: int) -> str:
+        picked = rng.choice(len(vocabulary), size=length, p=weights)
+        return " ".join(vocabulary[permutation[i]] for i in picked).capitalize() + "."
+
+    articles = []
+    for number in range(count):
+        paragraphs = ["\n".join(sentence(int(rng.integers(6, 18))) for _ in range(int(rng.integers(2, 5))))
+                      for _ in range(int(rng.integers(2, 6)))]
+        articles.append(Article(id=f"synthetic-{number}", title=sentence(int(rng.integers(4, 9)))[:-1],
+                                body="\n\n".join(paragraphs)))
+    queries = []
+    for _ in range(300):
+        article = articles[int(rng.integers(count))]
+        pool = (article.title + " " + article.body).split()
+        queries.append("how do I " + " ".join(rng.choice(pool, size=int(rng.integers(3, 8)))).lower())
+    return articles, queries
+
+
+def timed_searches(search: Callable[[str], object], queries: Sequence[str]) -> dict[str, float]:
+    search(queries[0])  # warm caches (stemmer, stopword sets) as a running server would be
+    times = []
+    for query in queries:
+        started = time.perf_counter()
+        search(query)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"search_ms_p50": round(float(np.percentile(times, 50)), 3),
+            "search_ms_p95": round(float(np.percentile(times, 95)), 3)}
+
+
+def latency(args: argparse.Namespace) -> dict:
+    articles, queries = synthetic_kb(args.articles)
+    started = time.perf_counter()
+    passages = chunk_articles(articles)
+    chunk_seconds = time.perf_counter() - started
+    report: dict = {"articles": len(articles), "passages": len(passages), "queries": len(queries),
+                    "chunk_seconds": round(chunk_seconds, 2)}
+
+    started = time.perf_counter()
+    baseline = PlainBm25(passages, with_title=True)
+    report["baseline_bm25s"] = {"build_seconds": round(time.perf_counter() - started, 2),
+                                **timed_searches(baseline.search, queries)}
+
+    started = time.perf_counter()
+    retriever = Retriever.build(passages)
+    build_seconds = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch) / "index"
+        started = time.perf_counter()
+        retriever.save(directory)
+        save_seconds = time.perf_counter() - started
+        size = sum(file.stat().st_size for file in directory.rglob("*") if file.is_file())
+        started = time.perf_counter()
+        loaded = Retriever.load(directory)
+        load_seconds = time.perf_counter() - started
+    typo_queries = [text for text, _ in with_typos([(q, "") for q in queries])]
+    report["ours_lexical"] = {
+        "build_seconds": round(build_seconds, 2), "save_seconds": round(save_seconds, 2),
+        "load_seconds": round(load_seconds, 3), "index_megabytes": round(size / 2**20, 1),
+        **timed_searches(lambda q: loaded.search(q, 5), queries),
+        "with_typos": timed_searches(lambda q: loaded.search(q, 5), typo_queries),
+    }
+    if args.embeddings:
+        from switchboard.core.knowledge.embeddings import MiniLMEncoder
+        started = time.perf_counter()
+        encoder = MiniLMEncoder()
+        model_seconds = time.perf_counter() - started
+        sample = [f"{p.title}\n{p.text}" for p in passages[:256]]
+        started = time.perf_counter()
+        encoder.encode(sample)
+        per_passage = (time.perf_counter() - started) / len(sample)
+        report["minilm_embeddings"] = {
+            "model_load_seconds": round(model_seconds, 1),
+            "encode_ms_per_passage": round(per_passage * 1000, 1),
+            "estimated_embed_seconds_for_all_passages": round(per_passage * len(passages)),
+            **{key.replace("search", "query_encode"): value for key, value in
+               timed_searches(lambda q: encoder.encode([q]), queries[:100]).items()},
+        }
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stackfaq", type=Path, help="path to stackExchange-FAQ.json")
+    parser.add_argument("--latency", action="store_true", help="synthetic-KB speed run instead")
+    parser.add_argument("--articles", type=int, default=10_000, help="synthetic KB size for --latency")
+    parser.add_argument("--embeddings", action="store_true",
+                        help="also measure the MiniLM hybrid (needs the embeddings extra)")
+    parser.add_argument("--tune", action="store_true", help="ablations on the tuning half")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="fit the confidence model on the tuning half, then report on test")
+    parser.add_argument("--offtopic", type=Path,
+                        help="CLINC150 data_train_val.json: its out-of-scope questions are added "
+                             "as unanswerable ones when calibrating and reporting confidence")
+    parser.add_argument("--max-words", type=int, default=120, help="chunk size for both retrievers")
+    args = parser.parse_args(argv)
+    if args.latency:
+        result = latency(args)
+    elif args.stackfaq:
+        result = quality(args)
+    else:
+        parser.error("give --stackfaq PATH for quality, or --latency for speed")
+    json.dump(result, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
