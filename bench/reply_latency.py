@@ -29,6 +29,7 @@ from switchboard.core.enrichment import enrich  # noqa: E402
 from switchboard.core.knowledge.analysis import content_words  # noqa: E402
 from switchboard.core.knowledge.chunking import chunk_articles  # noqa: E402
 from switchboard.core.knowledge.retrieval import Retriever  # noqa: E402
+from switchboard.core.policy import load_policy  # noqa: E402
 from switchboard.core.redaction import redact  # noqa: E402
 from switchboard.core.replies import default_intent_model  # noqa: E402
 from switchboard.core.selfservice import Turn, decide  # noqa: E402
@@ -52,12 +53,13 @@ def measure(articles_count: int) -> dict[str, object]:
     retriever = Retriever.build(passages)
     build_seconds = time.perf_counter() - started
     model = default_intent_model()
-    turn = Turn(first_bot_message=False, clarified_already=False)
+    turn = Turn(first_bot_message=False)
+    escalation = load_policy()
     actions: dict[str, int] = {}
 
     def ours(question: str) -> None:
         clean = redact(question).text
-        decision = decide(clean, enrich(clean, intent_model=model), turn,
+        decision = decide(clean, enrich(clean, intent_model=model), turn, policy=escalation,
                           search=lambda q: retriever.search(q, k=5), topic_words=content_words)
         actions[decision.action] = actions.get(decision.action, 0) + 1
 

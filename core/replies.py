@@ -10,10 +10,10 @@ import functools
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -26,9 +26,10 @@ from .handoff import Handoff, hand_over, relay_customer_message
 from .intents import IntentModel, default_training_csv, read_training_csv
 from .knowledge.analysis import content_words
 from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
+from .policy import EscalationPolicy, load_policy
 from .records import Hit
 from .routing import Routing, load_routing
-from .selfservice import Decision, Turn, decide
+from .selfservice import SYSTEM_REASONS, Decision, Turn, decide
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +49,13 @@ class Inbound:
     message: Message
 
 
-def keyword(body: str) -> str | None:
+def keyword(body: str, *, opted_out: bool = False) -> str | None:
+    """STOP/START/HELP as Twilio's Advanced Opt-Out defines them. START's synonyms
+    ("yes") opt in only someone who opted out: for anyone else "yes" is an answer."""
     word = body.strip().strip(".!").lower()
     if word in STOP_WORDS:
         return "stop"
-    if word in START_WORDS:
+    if word == "start" or (opted_out and word in START_WORDS):
         return "start"
     if word in HELP_WORDS:
         return "help"
@@ -61,7 +64,7 @@ def keyword(body: str) -> str | None:
 
 def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> Decision | None:
     """Opt-out keywords, then self-service while the bot holds the conversation."""
-    word = keyword(inbound.message.body)
+    word = keyword(inbound.message.body, opted_out=inbound.customer.opted_out_at is not None)
     if word in ("stop", "start"):
         _record_consent(session, inbound, word)
         return None
@@ -81,7 +84,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     enrichment = enrich(inbound.message.body, intent_model=intent_model(settings.data_dir, inbound.account.id))
     inbound.message.meta = {**inbound.message.meta, "enrichment": _enrichment_json(enrichment)}
     decision = decide(
-        inbound.message.body, enrichment, _turn(session, inbound, settings),
+        inbound.message.body, enrichment, _turn(session, inbound, settings), policy=policy(settings),
         search=lambda q: _search(session, inbound.account.id, settings, q),
         llm_drafter=_llm_drafter(session, inbound, settings),
         topic_words=content_words,
@@ -104,17 +107,9 @@ def _hand_over(session: Session, inbound: Inbound, trigger: str, detail: str, in
     route = routing(settings).route(trigger=trigger, tier=inbound.customer.tier, channel=conversation.channel,
                                     intent=intent)
     hand_over(session, inbound.account, inbound.customer, conversation,
-              Handoff(trigger, detail or _DETAILS.get(trigger, ""), route), settings)
+              Handoff(trigger, detail or SYSTEM_REASONS.get(trigger, ""), route), settings)
 
 
-_DETAILS = {
-    "explicit_request": "The customer asked for a person.",
-    "low_confidence": "The knowledge base did not answer the question well enough to reply.",
-    "too_vague": "The customer's question stayed unclear after a clarifying question.",
-    "ungrounded_draft": "The drafted answer was not supported by the knowledge base, so it was not sent.",
-    "model_unavailable": "The language model was unavailable, so no answer was drafted.",
-    "negative_sentiment": "The customer is upset.",
-}
 
 
 @functools.cache
@@ -124,6 +119,16 @@ def _routing(path: Path | None) -> Routing:
 
 def routing(settings: Settings) -> Routing:
     return _routing(settings.routing_file)
+
+
+@functools.cache
+def _policy(path: Path | None) -> EscalationPolicy:
+    return load_policy(path)
+
+
+def policy(settings: Settings) -> EscalationPolicy:
+    """The escalation policy (SWITCHBOARD_POLICY_FILE or the shipped default)."""
+    return _policy(settings.policy_file)
 
 
 def _record_consent(session: Session, inbound: Inbound, word: str) -> None:
@@ -136,12 +141,25 @@ def _record_consent(session: Session, inbound: Inbound, word: str) -> None:
 
 
 def _turn(session: Session, inbound: Inbound, settings: Settings) -> Turn:
-    bot_messages = session.scalars(select(Message).where(
-        Message.conversation_id == inbound.conversation.id, Message.author == "bot")).all()
+    conversation, customer = inbound.conversation, inbound.customer
+    earlier = [m for m in session.scalars(select(Message).where(Message.conversation_id == conversation.id)
+                                          .order_by(Message.id)) if m.id != inbound.message.id]
+    bot = [m for m in earlier if m.author == "bot"]
+    window_start = datetime.now(UTC) - timedelta(days=policy(settings).repeat_window_days)
+    contacts = session.scalar(select(func.count(Conversation.id)).where(
+        Conversation.customer_id == customer.id, Conversation.started_at >= window_start)) or 1
+    value = (customer.attributes or {}).get("lifetime_value")
+    started = conversation.started_at if conversation.started_at.tzinfo else conversation.started_at.replace(tzinfo=UTC)
     return Turn(
-        first_bot_message=not bot_messages,
-        clarified_already=any(m.meta.get("action") == "clarify" for m in bot_messages),
+        first_bot_message=not bot,
+        # A failed answer: the bot asked for clarification because it had nothing to say.
+        failed_answers=sum(1 for m in bot if m.meta.get("action") == "clarify" and m.meta.get("reason")),
         company=settings.company_name if inbound.account.slug == "default" else inbound.account.name,
+        sentiment_history=tuple(m.meta["enrichment"]["sentiment"] for m in earlier
+                                if m.author == "customer" and "enrichment" in m.meta),
+        customer_tier=customer.tier, customer_value=float(value) if value is not None else None,
+        contacts_recent=int(contacts), bot_turns=len(bot),
+        minutes_with_bot=(datetime.now(UTC) - started).total_seconds() / 60,
     )
 
 

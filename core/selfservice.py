@@ -3,6 +3,8 @@
 The rule that matters most: the bot only says what a knowledge-base passage supports.
 When retrieval is unsure, the draft fails the grounding check, or the model is down,
 the customer is passed to a person with the reason recorded; nothing is improvised.
+When to hand over is the escalation policy's decision (core/policy.py, a file humans
+edit), not this module's.
 """
 from __future__ import annotations
 
@@ -12,22 +14,12 @@ from typing import Literal
 
 from .drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
 from .enrichment import Enrichment
+from .policy import EscalationPolicy, Signals, Trigger
 from .records import Hit
 
 Action = Literal["answer", "clarify", "handoff", "help"]
 
-#: Intents that always go to a person, and the handoff reason each records.
-HANDOFF_INTENTS = {
-    "human_agent": "explicit_request",
-    "legal": "legal",
-    "fraud": "fraud",
-    "complaint": "complaint",
-}
 SMALL_TALK = {"greeting", "thanks"}
-#: An intent hands the customer over only when the model is clearly sure; a borderline
-#: guess goes through the knowledge base, whose own uncertainty also ends in a handoff.
-HANDOFF_MIN_CONFIDENCE = 0.6
-NEGATIVE_SENTIMENT = -0.6
 #: A top hit must contain at least this share of the question's topic words …
 MIN_COVERAGE = 0.5
 #: … and retrieval's fitted confidence must reach this. Coverage alone lets through a
@@ -49,6 +41,13 @@ HANDOFF_NOTICE = ("I'm passing you to a member of our team; they'll reply here, 
                   "within {eta}. You won't need to repeat yourself.")
 WELCOME = "How can I help you today?"
 
+#: Handoffs the system itself causes (not the policy), and what the agent is told.
+SYSTEM_REASONS = {
+    "low_confidence": "No knowledge-base passage answered the question well enough to reply.",
+    "ungrounded_draft": "The drafted answer was not supported by the knowledge base, so it was not sent.",
+    "model_unavailable": "The language model was unavailable, so no answer was drafted.",
+}
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -62,49 +61,26 @@ class Decision:
 
 @dataclass(frozen=True)
 class Turn:
-    """What the policy needs of the conversation so far."""
+    """What the escalation policy needs of the conversation so far (earlier messages
+    only: the current one is the question being decided)."""
 
     first_bot_message: bool
-    clarified_already: bool
+    failed_answers: int = 0
     company: str | None = None
-    handoff_eta: str = "a few hours"
+    sentiment_history: tuple[float, ...] = ()
+    customer_tier: str = "standard"
+    customer_value: float | None = None
+    contacts_recent: int = 1
+    bot_turns: int = 0
+    minutes_with_bot: float = 0.0
 
 
 Drafter = Callable[[str, Sequence[Hit]], Draft]
 
 
 def confident(hits: Sequence[Hit]) -> bool:
-    return bool(hits) and hits[0].signals.get("coverage", 0.0) >= MIN_COVERAGE and hits[0].score >= MIN_SCORE
-
-
-def decide(
-    question: str,
-    enrichment: Enrichment,
-    turn: Turn,
-    *,
-    search: Callable[[str], list[Hit]],
-    llm_drafter: Drafter | None = None,
-    topic_words: Callable[[str], list[str]],
-) -> Decision:
-    """The bot's next move for one (already redacted) customer message."""
-    reason = _handoff_reason(enrichment, question)
-    if reason:
-        return _handoff(turn, reason)
-    if enrichment.in_scope and enrichment.intent in SMALL_TALK:
-        return Decision("clarify", _with_disclosure(turn, WELCOME), notes={"intent": enrichment.intent or ""})
-    if len(topic_words(question)) < MIN_QUESTION_WORDS:
-        return _clarify_or_handoff(turn, "too_vague")
-    hits = search(question)
-    if not confident(hits):
-        return _clarify_or_handoff(turn, "low_confidence", hits)
-    draft, failure = _draft(question, drafting_hits(hits), llm_drafter)
-    if draft is None:
-        return _handoff(turn, failure or "low_confidence", hits)
-    return Decision("answer", _with_disclosure(turn, draft.text), draft=draft, hits=tuple(hits))
-
-
-#: One-word requests for a person, which the disclosure itself invites.
-PERSON_WORDS = {"agent", "human", "person", "representative", "operator", "someone"}
+    return (bool(hits) and hits[0].signals.get("coverage", 0.0) >= MIN_COVERAGE
+            and hits[0].score >= MIN_SCORE)
 
 
 def drafting_hits(hits: Sequence[Hit]) -> list[Hit]:
@@ -113,15 +89,53 @@ def drafting_hits(hits: Sequence[Hit]) -> list[Hit]:
     return [hit for i, hit in enumerate(hits) if i == 0 or hit.score >= floor]
 
 
-def _handoff_reason(enrichment: Enrichment, question: str) -> str | None:
-    if question.strip(" .!?").lower() in PERSON_WORDS:
-        return "explicit_request"
-    if (enrichment.in_scope and enrichment.intent in HANDOFF_INTENTS
-            and enrichment.intent_confidence >= HANDOFF_MIN_CONFIDENCE):
-        return HANDOFF_INTENTS[enrichment.intent]
-    if enrichment.sentiment <= NEGATIVE_SENTIMENT:
-        return "negative_sentiment"
-    return None
+def decide(
+    question: str,
+    enrichment: Enrichment,
+    turn: Turn,
+    *,
+    policy: EscalationPolicy,
+    search: Callable[[str], list[Hit]],
+    llm_drafter: Drafter | None = None,
+    topic_words: Callable[[str], list[str]],
+) -> Decision:
+    """The bot's next move for one (already redacted) customer message.
+
+    The escalation policy is asked twice: before searching (a request for a person,
+    fraud, anger… need no search) and, when the knowledge base is unsure, again with
+    that fact (low confidence after a failed answer, out of scope, repeated failures).
+    """
+
+    def escalation(retrieval_confident: bool) -> Trigger | None:
+        return policy.evaluate(_signals(question, enrichment, turn, retrieval_confident))
+
+    trigger = escalation(retrieval_confident=True)
+    if trigger:
+        return _handoff(turn, policy, trigger)
+    if enrichment.in_scope and enrichment.intent in SMALL_TALK:
+        return Decision("clarify", _with_disclosure(turn, WELCOME), notes={"intent": enrichment.intent or ""})
+    hits = search(question) if len(topic_words(question)) >= MIN_QUESTION_WORDS else []
+    if not confident(hits):
+        trigger = escalation(retrieval_confident=False)
+        if trigger:
+            return _handoff(turn, policy, trigger, hits)
+        reason = "low_confidence" if hits else "too_vague"
+        return Decision("clarify", _with_disclosure(turn, CLARIFY), reason=reason, hits=tuple(hits))
+    draft, failure = _draft(question, drafting_hits(hits), llm_drafter)
+    if draft is None:
+        why = failure or "low_confidence"
+        return _handoff(turn, policy, Trigger(why, SYSTEM_REASONS.get(why, "")), hits)
+    return Decision("answer", _with_disclosure(turn, draft.text), draft=draft, hits=tuple(hits))
+
+
+def _signals(question: str, enrichment: Enrichment, turn: Turn, retrieval_confident: bool) -> Signals:
+    return Signals(
+        text=question, intent=enrichment.intent, intent_confidence=enrichment.intent_confidence,
+        in_scope=enrichment.in_scope, sentiment=enrichment.sentiment, sentiment_history=turn.sentiment_history,
+        retrieval_confident=retrieval_confident, failed_answers=turn.failed_answers,
+        customer_tier=turn.customer_tier, customer_value=turn.customer_value,
+        contacts_recent=turn.contacts_recent, bot_turns=turn.bot_turns, minutes_with_bot=turn.minutes_with_bot,
+    )
 
 
 def _draft(question: str, hits: Sequence[Hit], llm_drafter: Drafter | None) -> tuple[Draft | None, str | None]:
@@ -149,16 +163,10 @@ def _draft(question: str, hits: Sequence[Hit], llm_drafter: Drafter | None) -> t
         return None, "ungrounded_draft"
 
 
-def _clarify_or_handoff(turn: Turn, reason: str, hits: Sequence[Hit] = ()) -> Decision:
-    """Ask once; if the customer already answered a clarifying question, hand over."""
-    if not turn.clarified_already:
-        return Decision("clarify", _with_disclosure(turn, CLARIFY), reason=reason, hits=tuple(hits))
-    return _handoff(turn, reason, hits)
-
-
-def _handoff(turn: Turn, reason: str, hits: Sequence[Hit] = ()) -> Decision:
-    notice = HANDOFF_NOTICE.format(eta=turn.handoff_eta)
-    return Decision("handoff", _with_disclosure(turn, notice), reason=reason, hits=tuple(hits))
+def _handoff(turn: Turn, policy: EscalationPolicy, trigger: Trigger, hits: Sequence[Hit] = ()) -> Decision:
+    notice = HANDOFF_NOTICE.format(eta=policy.handoff_eta)
+    return Decision("handoff", _with_disclosure(turn, notice), reason=trigger.name, hits=tuple(hits),
+                    notes={"detail": trigger.detail})
 
 
 def _with_disclosure(turn: Turn, text: str) -> str:

@@ -27,5 +27,21 @@ def init_app(app: Flask) -> None:
                 "the database schema is not up to date: run `switchboard db upgrade` "
                 "(with the same SWITCHBOARD_DATABASE_URL) before starting Switchboard."
             )
+    _check_policy_files(app)
     with database.session() as session:
         app.config["DEFAULT_ACCOUNT_ID"] = ensure_default_account(session, app.config["SETTINGS"]).id
+
+
+def _check_policy_files(app: Flask) -> None:
+    """A bad escalation policy or routing file stops start-up, naming line and field,
+    instead of failing on the first customer message."""
+    from switchboard.core.policy import PolicyError
+    from switchboard.core.replies import policy, routing
+    from switchboard.core.routing import RoutingError
+
+    settings = app.config["SETTINGS"]
+    try:
+        policy(settings)
+        routing(settings)
+    except (PolicyError, RoutingError) as exc:
+        raise ConfigError(str(exc)) from None

@@ -355,6 +355,26 @@ def chat(phone: str, channel: str) -> None:
             seen = len(view["messages"])
 
 
+@main.group()
+def zendesk() -> None:
+    """Zendesk set-up."""
+
+
+@zendesk.command("provision")
+@click.option("--manifests", "manifests_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder with webhook.json (and triggers/); default: the shipped manifests/zendesk.")
+def zendesk_provision(manifests_dir: Path | None) -> None:
+    """Create or update Switchboard's Zendesk webhook (and triggers), idempotently."""
+    from switchboard.connectors.zendesk_admin import ProvisionError, provision_from_settings
+
+    try:
+        report = provision_from_settings(load_settings(), manifests_dir=manifests_dir)
+    except (ProvisionError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in report.lines():
+        click.echo(line)
+
+
 SAMPLE_KB = Path(__file__).parent / "data" / "sample_kb.json"
 
 

@@ -201,3 +201,10 @@ def test_a_model_outage_hands_the_customer_to_a_person(llm_shop: Flask, llm_vend
     [sent] = twilio_sends(llm_shop)
     assert "passing you to a member of our team" in sent["body"]
     assert conversation(llm_shop).handoff_reason == "model_unavailable"
+
+
+def test_a_plain_yes_is_an_answer_not_an_opt_in(shop: Flask, vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
+    vendor.twilio(MESSAGES, inbound("yes"))
+    with get_db(shop).session() as session:
+        assert not session.scalars(select(AuditEntry).where(AuditEntry.action.like("consent.%"))).all()

@@ -1,0 +1,698 @@
+"""The escalation policy: when a self-service conversation goes to a person.
+
+The rules live in a YAML file (the shipped default is
+``switchboard/data/escalation_policy.yaml``) rather than in code, because when to stop
+the bot is a business decision each contact centre makes differently, and the people
+who make it edit files, not Python. So the loader is strict and talks back: an unknown
+key, a missing trigger or a threshold out of range stops the load with the file, the
+line and the field, instead of a policy that silently never escalates.
+
+Triggers are checked in the order the file lists them and the first that fires wins.
+Every trigger hands the customer over, so the order does not decide *whether* a person
+takes over, only the reason recorded and shown to the agent (and any routing on it):
+put the specific, urgent reasons (fraud, legal, "I want a person") before the generic
+ones ("the bot did not know").
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
+
+from switchboard.errors import SwitchboardError
+
+from .enrichment import sentiment_trend
+
+POLICY_FORMAT = 1
+TRIGGER_NAMES: tuple[str, ...] = (
+    "explicit_request", "negative_sentiment", "falling_sentiment", "low_confidence", "out_of_scope",
+    "repeated_failures", "vip", "high_value", "legal", "fraud", "complaint", "cancellation",
+    "repeat_contact", "too_many_turns", "too_long_with_bot",
+)
+#: Words that may surround a one-word request ("an AGENT please!") without making it
+#: a sentence: the disclosure tells customers to reply AGENT, and they add courtesy.
+ALONE_FILLER = frozenset({"please", "pls", "plz", "now", "asap", "just", "a", "an", "the"})
+#: Words allowed between a request ("talk to") and the person asked for ("agent"):
+#: "talk to one of your real agents". A closed list, so "talk to my bank about the
+#: agent fee" does not read as a request for an agent.
+REQUEST_FILLER = ("a", "an", "the", "some", "your", "one", "of", "another", "other", "different",
+                  "real", "live", "actual", "proper", "human")
+#: At most this many filler words between the request and the person.
+REQUEST_MAX_FILLER = 4
+#: Longest stretch of the customer's message quoted in a trigger's detail.
+QUOTE_CHARS = 100
+
+
+# -- what the engine reads and returns ------------------------------------------------
+
+@dataclass(frozen=True)
+class Signals:
+    """Everything the policy may look at for one customer message. Built by the caller
+    from enrichment, retrieval and the conversation's record, so the engine itself
+    never touches the database."""
+
+    text: str
+    intent: str | None
+    intent_confidence: float
+    in_scope: bool
+    sentiment: float
+    sentiment_history: tuple[float, ...]
+    retrieval_confident: bool
+    failed_answers: int
+    customer_tier: str
+    customer_value: float | None
+    contacts_recent: int
+    bot_turns: int
+    minutes_with_bot: float
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Why the conversation goes to a person: ``name`` is one of TRIGGER_NAMES (stored
+    as the handoff reason), ``detail`` is a sentence for the agent who picks it up."""
+
+    name: str
+    detail: str
+
+
+class Rule(Protocol):
+    """One trigger, ready to check. Read-only, like the policy that holds it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def check(self, signals: Signals) -> str | None:
+        """The detail sentence when the rule fires, else None."""
+
+
+@dataclass(frozen=True)
+class EscalationPolicy:
+    """A loaded policy. Build one with :func:`load_policy` or :func:`parse_policy`."""
+
+    handoff_eta: str
+    repeat_window_days: int
+    rules: tuple[Rule, ...]
+    source: str = "<string>"
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return tuple(rule.name for rule in self.rules)
+
+    def evaluate(self, signals: Signals) -> Trigger | None:
+        """The first enabled trigger, in file order, that fires; None keeps the bot on."""
+        for rule in self.rules:
+            if rule.enabled:
+                detail = rule.check(signals)
+                if detail is not None:
+                    return Trigger(rule.name, detail)
+        return None
+
+
+# -- errors ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Problem:
+    line: int | None  # None: the whole file (it cannot be read at all)
+    field: str
+    message: str
+
+
+class PolicyError(SwitchboardError, ValueError):
+    """The policy file cannot be used. Lists every problem found, each with its line
+    and field, because the file is fixed by hand and one round trip per typo wastes
+    the admin's afternoon."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems = tuple(sorted(problems, key=lambda p: (p.line or 0, p.field)))
+        super().__init__("\n".join(
+            f"{source}{f' line {p.line}' if p.line else ''}: {p.field + ': ' if p.field else ''}{p.message}"
+            for p in self.problems
+        ))
+
+
+# -- matching the customer's words ----------------------------------------------------
+
+def _normalise(text: str) -> str:
+    """Phones type curly apostrophes; keywords are written with straight ones."""
+    return text.replace("\u2019", "'").replace("\u2018", "'")
+
+
+def _words_regex(phrases: Iterable[str]) -> str:
+    """An alternation of phrases, each word-bounded, any run of spaces between words.
+    Longest first so "customer service" wins over "customer"."""
+    alternatives = sorted({r"\s+".join(map(re.escape, _normalise(p).split())) for p in phrases}, key=len, reverse=True)
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+@dataclass(frozen=True)
+class TextMatcher:
+    """Keyword safety nets behind the intent model, which misses phrasings it was not
+    trained on. Case-insensitive; phrases match whole words only."""
+
+    phrases: re.Pattern[str] | None = None
+    patterns: tuple[re.Pattern[str], ...] = ()
+    alone: frozenset[str] = frozenset()
+    requests: re.Pattern[str] | None = None
+
+    @classmethod
+    def build(cls, *, phrases: Sequence[str] = (), patterns: Sequence[str] = (), alone: Sequence[str] = (),
+              asks: Sequence[str] = (), people: Sequence[str] = ()) -> TextMatcher:
+        requests = None
+        if asks and people:
+            filler = _words_regex(REQUEST_FILLER)
+            # "'s" after the person is about them, not a request: "get me the agent's name".
+            requests = re.compile(
+                rf"(?<!\w){_words_regex(asks)}(?:\s+{filler}){{0,{REQUEST_MAX_FILLER}}}\s+{_words_regex(people)}s?"
+                r"(?!\w)(?!'\w)", re.IGNORECASE)
+        return cls(
+            phrases=re.compile(rf"(?<!\w){_words_regex(phrases)}(?!\w)", re.IGNORECASE) if phrases else None,
+            patterns=tuple(re.compile(p, re.IGNORECASE) for p in patterns),
+            alone=frozenset(filter(None, (_alone_key(a) for a in alone))),
+            requests=requests,
+        )
+
+    def matches(self, text: str) -> bool:
+        text = _normalise(text)
+        if self.alone and _alone_key(text) in self.alone:
+            return True
+        if self.requests is not None and self.requests.search(text):
+            return True
+        if self.phrases is not None and self.phrases.search(text):
+            return True
+        return any(pattern.search(text) for pattern in self.patterns)
+
+
+def _alone_key(text: str) -> str:
+    words = re.findall(r"[\w']+", _normalise(text).lower())
+    return " ".join(word for word in words if word not in ALONE_FILLER)
+
+
+def _quote(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > QUOTE_CHARS:
+        text = text[:QUOTE_CHARS - 1].rstrip() + "…"
+    return f"'{text}'"
+
+
+# -- the rules ------------------------------------------------------------------------
+
+TOPIC_LABELS = {
+    "explicit_request": "customer asked for a person",
+    "legal": "legal matter raised",
+    "fraud": "possible fraud reported",
+    "complaint": "customer wants to complain",
+    "cancellation": "customer wants to cancel their account or subscription",
+}
+
+
+@dataclass(frozen=True)
+class TopicRule:
+    """Fires on a confident intent or on the customer's own words: the model covers
+    phrasings nobody listed, the keywords cover phrasings the model never saw."""
+
+    name: str
+    enabled: bool
+    intents: frozenset[str]
+    min_confidence: float | None
+    matcher: TextMatcher
+
+    def check(self, signals: Signals) -> str | None:
+        by_intent = (signals.intent in self.intents and self.min_confidence is not None
+                     and signals.intent_confidence >= self.min_confidence)
+        if by_intent or self.matcher.matches(signals.text):
+            return f"{TOPIC_LABELS[self.name]}: {_quote(signals.text)}"
+        return None
+
+
+@dataclass(frozen=True)
+class NegativeSentimentRule:
+    enabled: bool
+    below: float
+    name: str = "negative_sentiment"
+
+    def check(self, signals: Signals) -> str | None:
+        if signals.sentiment < self.below:
+            return f"very negative message (sentiment {signals.sentiment:+.2f}): {_quote(signals.text)}"
+        return None
+
+
+@dataclass(frozen=True)
+class FallingSentimentRule:
+    """Catches a conversation souring before any single message is angry enough for
+    negative_sentiment. The trend is enrichment's robust (Theil-Sen) one, so a single
+    outburst in a calm conversation is not a fall."""
+
+    enabled: bool
+    min_messages: int
+    current_below: float
+    name: str = "falling_sentiment"
+
+    def check(self, signals: Signals) -> str | None:
+        scores = (*signals.sentiment_history, signals.sentiment)
+        if (len(scores) >= self.min_messages and signals.sentiment < self.current_below
+                and sentiment_trend(scores) == "falling"):
+            return (f"customer's mood is falling over {len(scores)} messages "
+                    f"(from {scores[0]:+.2f} to {scores[-1]:+.2f})")
+        return None
+
+
+@dataclass(frozen=True)
+class LowConfidenceRule:
+    enabled: bool
+    after_failed_answers: int
+    name: str = "low_confidence"
+
+    def check(self, signals: Signals) -> str | None:
+        if not signals.retrieval_confident and signals.failed_answers >= self.after_failed_answers:
+            earlier = signals.failed_answers
+            after = f", after {earlier} earlier failed answer{'' if earlier == 1 else 's'}" if earlier else ""
+            return f"no confident answer in the knowledge base{after}: {_quote(signals.text)}"
+        return None
+
+
+@dataclass(frozen=True)
+class OutOfScopeRule:
+    """The intent model says this is nothing we handle. The knowledge base often still
+    answers such questions (the model knows a few intents, the help centre many
+    articles), hence ``unless_retrieval_confident``."""
+
+    enabled: bool
+    after_failed_answers: int
+    unless_retrieval_confident: bool
+    name: str = "out_of_scope"
+
+    def check(self, signals: Signals) -> str | None:
+        if signals.in_scope or signals.failed_answers < self.after_failed_answers:
+            return None
+        if self.unless_retrieval_confident and signals.retrieval_confident:
+            return None
+        return f"outside what the bot handles: {_quote(signals.text)}"
+
+
+@dataclass(frozen=True)
+class VipRule:
+    enabled: bool
+    tiers: frozenset[str]
+    name: str = "vip"
+
+    def check(self, signals: Signals) -> str | None:
+        if signals.customer_tier.strip().lower() in self.tiers:
+            return f"customer is in the '{signals.customer_tier}' tier"
+        return None
+
+
+@dataclass(frozen=True)
+class RepeatContactRule:
+    enabled: bool
+    at_least: int
+    within_days: int
+    name: str = "repeat_contact"
+
+    def check(self, signals: Signals) -> str | None:
+        if signals.contacts_recent >= self.at_least:
+            return (f"customer's conversation number {signals.contacts_recent} "
+                    f"in {self.within_days} days: the earlier ones did not solve it")
+        return None
+
+
+#: Triggers that fire when one number in Signals reaches the file's ``at_least``:
+#: the Signals field read, and the detail sentence (``{value}`` is that field).
+COUNTERS: dict[str, tuple[str, str]] = {
+    "repeated_failures": ("failed_answers", "the bot failed to answer {value} times in this conversation"),
+    "high_value": ("customer_value", "high-value customer (lifetime value {value:,.0f})"),
+    "too_many_turns": ("bot_turns", "{value} bot replies without resolving the conversation"),
+    "too_long_with_bot": ("minutes_with_bot", "{value:.0f} minutes with the bot without resolving the conversation"),
+}
+
+
+@dataclass(frozen=True)
+class CountRule:
+    name: str
+    enabled: bool
+    at_least: float
+
+    def check(self, signals: Signals) -> str | None:
+        field, detail = COUNTERS[self.name]
+        value = getattr(signals, field)
+        if value is not None and value >= self.at_least:  # an unknown customer value never fires
+            return detail.format(value=value)
+        return None
+
+
+# -- the file's schema ----------------------------------------------------------------
+
+def _messages(expected: str) -> dict[str, Any]:
+    must = f"must be {expected}"
+    return {"required": f"is missing: add it ({expected})", "null": f"is empty: {must}",
+            "invalid": must, "special": must, "too_large": must, "type": must}
+
+
+def _number(expected: str, low: float | None = None, high: float | None = None, *, integer: bool = False,
+            low_inclusive: bool = True, required: bool = True) -> fields.Field:
+    options: dict[str, Any] = {
+        ("required" if required else "load_default"): True if required else None,
+        "validate": validate.Range(low, high, min_inclusive=low_inclusive, error=f"must be {expected}"),
+        "error_messages": _messages(expected),
+    }
+    return fields.Integer(strict=True, **options) if integer else fields.Float(**options)
+
+
+def _not_blank(item: str) -> validate.Validator:
+    """A blank phrase would match between any two words, so everywhere."""
+    return validate.Regexp(r"\s*\S", error=f"must be {item}, not blank")
+
+
+def _texts(expected: str, item: str, check: Any = None) -> fields.List:
+    validators = [_not_blank(item)] + ([check] if check else [])
+    return fields.List(fields.String(validate=validators, error_messages=_messages(item)),
+                       load_default=list, error_messages=_messages(expected))
+
+
+def _enabled() -> fields.Boolean:
+    return fields.Boolean(load_default=True, truthy={True}, falsy={False}, error_messages=_messages("true or false"))
+
+
+def _section(schema: type[Schema], expected: str) -> fields.Nested:
+    return fields.Nested(schema, required=True, error_messages=_messages(expected))
+
+
+def _regex(value: str) -> None:
+    try:
+        pattern = re.compile(value)
+    except re.error as exc:
+        raise ValidationError(f"is not a valid regular expression ({exc}); fix it, or list plain words "
+                              "under phrases instead") from None
+    if pattern.search(""):
+        raise ValidationError("matches an empty message, so it would fire on every message; make it "
+                              "require at least one word")
+
+
+class _Section(Schema):
+    """Unknown keys are errors whose message lists the keys allowed there, since the
+    usual cause is a typo."""
+
+    class Meta:
+        unknown = RAISE
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.error_messages = {
+            **self.error_messages,
+            "unknown": "unknown key; the keys allowed here are " + ", ".join(self.declared_fields),
+            "type": "must be a mapping of keys to values",
+        }
+
+
+_CONFIDENCE = "a number between 0 and 1"
+
+
+class _TopicSchema(_Section):
+    enabled = _enabled()
+    intents = _texts("a list of intent names", "an intent name")
+    min_confidence = _number(_CONFIDENCE, 0, 1, required=False)
+    phrases = _texts("a list of words or phrases", "a word or phrase")
+    patterns = _texts("a list of regular expressions", "a regular expression", _regex)
+
+    @validates_schema
+    def _coherent(self, data: dict[str, Any], **_: Any) -> None:
+        if data["intents"] and data["min_confidence"] is None:
+            raise ValidationError(f"is missing: add it ({_CONFIDENCE}); it is needed because intents are listed",
+                                  field_name="min_confidence")
+        if data["enabled"] and not self._can_fire(data):
+            raise ValidationError("lists no intents, phrases or patterns, so it can never fire; "
+                                  "add some, or set enabled: false")
+
+    def _can_fire(self, data: dict[str, Any]) -> bool:
+        return bool(data["intents"] or data["phrases"] or data["patterns"])
+
+
+class _ExplicitRequestSchema(_TopicSchema):
+    alone = _texts("a list of words or phrases", "a word or phrase")
+    asks = _texts("a list of words or phrases", "a word or phrase")
+    people = _texts("a list of words or phrases", "a word or phrase")
+
+    @validates_schema
+    def _pairs(self, data: dict[str, Any], **_: Any) -> None:
+        for have, need in (("asks", "people"), ("people", "asks")):
+            if data[have] and not data[need]:
+                raise ValidationError(f"is empty but {have} is not: requests are an ask followed by a person, "
+                                      "so list both or neither", field_name=need)
+
+    def _can_fire(self, data: dict[str, Any]) -> bool:
+        return super()._can_fire(data) or bool(data["alone"] or data["asks"])
+
+
+class _NegativeSentimentSchema(_Section):
+    enabled = _enabled()
+    below = _number("a number between -1 and 1", -1, 1)
+
+
+class _FallingSentimentSchema(_Section):
+    enabled = _enabled()
+    min_messages = _number("a whole number of at least 2", 2, integer=True)
+    current_below = _number("a number between -1 and 1", -1, 1)
+
+
+class _AfterFailuresSchema(_Section):
+    enabled = _enabled()
+    after_failed_answers = _number("a whole number, 0 or more", 0, integer=True)
+
+
+class _OutOfScopeSchema(_AfterFailuresSchema):
+    unless_retrieval_confident = fields.Boolean(required=True, truthy={True}, falsy={False},
+                                                error_messages=_messages("true or false"))
+
+
+class _CountSchema(_Section):
+    enabled = _enabled()
+    at_least = _number("a whole number of at least 1", 1, integer=True)
+
+
+class _MinutesSchema(_Section):
+    enabled = _enabled()
+    at_least = _number("a number of minutes greater than 0", 0, low_inclusive=False)
+
+
+class _HighValueSchema(_Section):
+    enabled = _enabled()
+    at_least = _number("an amount greater than 0", 0, low_inclusive=False)
+
+
+class _RepeatContactSchema(_CountSchema):
+    within_days = _number("a whole number of days between 1 and 365", 1, 365, integer=True)
+
+
+class _VipSchema(_Section):
+    enabled = _enabled()
+    tiers = fields.List(fields.String(validate=_not_blank("a tier name"),
+                                      error_messages=_messages("a tier name")),
+                        required=True, error_messages=_messages("a list of tier names"))
+
+
+_TRIGGER_SCHEMAS: dict[str, type[Schema]] = {
+    "explicit_request": _ExplicitRequestSchema, "negative_sentiment": _NegativeSentimentSchema,
+    "falling_sentiment": _FallingSentimentSchema, "low_confidence": _AfterFailuresSchema,
+    "out_of_scope": _OutOfScopeSchema, "repeated_failures": _CountSchema, "vip": _VipSchema,
+    "high_value": _HighValueSchema, "legal": _TopicSchema, "fraud": _TopicSchema, "complaint": _TopicSchema,
+    "cancellation": _TopicSchema, "repeat_contact": _RepeatContactSchema, "too_many_turns": _CountSchema,
+    "too_long_with_bot": _MinutesSchema,
+}
+_MUST_LIST = "a mapping; every trigger must be listed, so to turn one off write enabled: false under it"
+_TriggersSchema = type("_TriggersSchema", (_Section,), {
+    name: _section(_TRIGGER_SCHEMAS[name], _MUST_LIST) for name in TRIGGER_NAMES
+})
+
+
+class _PolicySchema(_Section):
+    version = fields.Integer(strict=True, required=True, validate=validate.Equal(
+        POLICY_FORMAT, error=f"must be {POLICY_FORMAT}, the only policy format this version of Switchboard reads"),
+        error_messages=_messages(f"the number {POLICY_FORMAT}"))
+    handoff_eta = fields.String(
+        required=True,
+        validate=[_not_blank("a short phrase, e.g. a few hours"),
+                  validate.Length(max=40, error="must be a short phrase of up to 40 characters, e.g. a few hours")],
+        error_messages=_messages("a short phrase shown to customers, e.g. a few hours"),
+    )
+    triggers = _section(_TriggersSchema, "a mapping of trigger names to their settings")
+
+
+# -- building rules from validated sections -------------------------------------------
+
+def _rule(name: str, cfg: Mapping[str, Any]) -> Rule:
+    enabled = cfg["enabled"]
+    if name in TOPIC_LABELS:
+        matcher = TextMatcher.build(phrases=cfg["phrases"], patterns=cfg["patterns"], alone=cfg.get("alone", ()),
+                                    asks=cfg.get("asks", ()), people=cfg.get("people", ()))
+        return TopicRule(name, enabled, frozenset(cfg["intents"]), cfg["min_confidence"], matcher)
+    if name == "negative_sentiment":
+        return NegativeSentimentRule(enabled, cfg["below"])
+    if name == "falling_sentiment":
+        return FallingSentimentRule(enabled, cfg["min_messages"], cfg["current_below"])
+    if name == "low_confidence":
+        return LowConfidenceRule(enabled, cfg["after_failed_answers"])
+    if name == "out_of_scope":
+        return OutOfScopeRule(enabled, cfg["after_failed_answers"], cfg["unless_retrieval_confident"])
+    if name == "vip":
+        return VipRule(enabled, frozenset(tier.strip().lower() for tier in cfg["tiers"]))
+    if name == "repeat_contact":
+        return RepeatContactRule(enabled, cfg["at_least"], cfg["within_days"])
+    return CountRule(name, enabled, cfg["at_least"])
+
+
+# -- loading --------------------------------------------------------------------------
+
+def default_policy_path() -> Path:
+    return Path(str(resources.files("switchboard") / "data" / "escalation_policy.yaml"))
+
+
+def load_policy(path: Path | None = None) -> EscalationPolicy:
+    """The policy in ``path``, or the shipped default when None."""
+    path = default_policy_path() if path is None else Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise PolicyError(str(path), [Problem(None, "", f"cannot be read ({exc.strerror}); check the path, or "
+                                                     "load the shipped default by passing no path")]) from None
+    except UnicodeDecodeError as exc:
+        raise PolicyError(str(path), [Problem(None, "", f"is not UTF-8 text ({exc.reason}); save it as UTF-8")]) from None
+    return parse_policy(text, source=str(path))
+
+
+def parse_policy(text: str, source: str = "<string>") -> EscalationPolicy:
+    """A policy from YAML text; ``source`` names the file in error messages."""
+    root, data = _read_yaml(text, source)
+    problems = list(_duplicate_keys(root))
+    if problems:  # PyYAML keeps the last duplicate silently; the admin meant one of them
+        raise PolicyError(source, problems)
+    try:
+        loaded = _PolicySchema().load(data)
+    except ValidationError as exc:
+        raise PolicyError(source, [_problem(root, path, message) for path, message in _flatten(exc.messages)]) from None
+    triggers = loaded["triggers"]
+    order = [name for name in data["triggers"] if name in triggers]  # the file's order, not the schema's
+    return EscalationPolicy(
+        handoff_eta=loaded["handoff_eta"].strip(),
+        repeat_window_days=triggers["repeat_contact"]["within_days"],
+        rules=tuple(_rule(name, triggers[name]) for name in order),
+        source=source,
+    )
+
+
+def _read_yaml(text: str, source: str) -> tuple[yaml.Node, Any]:
+    """The composed node tree (for line numbers) and the plain data, from one parse."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise PolicyError(source, [Problem(mark.line + 1 if mark else 1, "", (
+            f"is not valid YAML ({exc.problem or exc.context}); check the indentation and quotes on this "
+            "line and the one before"))]) from None
+    except yaml.reader.ReaderError as exc:
+        raise PolicyError(source, [Problem(text.count("\n", 0, exc.position) + 1, "", (
+            f"contains a character YAML does not allow ({exc.character!r}); delete it"))]) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise PolicyError(source, [Problem(1, "", "the file is empty; start from a copy of the shipped "
+                                                  "switchboard/data/escalation_policy.yaml")])
+    return root, data
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _duplicate_keys(root: yaml.Node) -> Iterator[Problem]:
+    seen_nodes: set[int] = set()
+
+    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> Iterator[Problem]:
+        if id(node) in seen_nodes:  # aliases point back into the tree
+            return
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                name = str(key.value)
+                if name in first:
+                    yield Problem(_line(key), _dotted((*path, name)),
+                                  f"appears twice (first on line {first[name]}); keep one")
+                else:
+                    first[name] = _line(key)
+                yield from walk(value, (*path, name))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                yield from walk(item, (*path, index))
+
+    yield from walk(root, ())
+
+
+def _flatten(messages: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """marshmallow's nested error dict as (path, message) pairs; ``_schema`` errors
+    belong to the section they are under."""
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            yield from _flatten(value, path if key == "_schema" else (*path, key))
+    elif isinstance(messages, list):
+        for message in messages:
+            yield from _flatten(message, path)
+    else:
+        yield path, str(messages)
+
+
+def _problem(root: yaml.Node, path: tuple[str | int, ...], message: str) -> Problem:
+    """Where in the file ``path`` is: the line of its key, or of the nearest enclosing
+    key when it is missing. Value errors also show what was found there."""
+    line, node = _line(root), root
+    for key in path:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if str(key_node.value) == str(key):
+                    line, child = _line(key_node), value_node
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            child = node.value[key]
+            line = _line(child)
+        if child is None:
+            node = None
+            break
+        node = child
+    if node is not None and message.startswith("must be "):
+        message += f" (found {_describe(node)})"
+    return Problem(line, _dotted(path), message)
+
+
+def _describe(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if not node.value:
+        return "nothing"
+    return repr(node.value) if node.style in ("'", '"') else node.value  # quoted in the file: show the quotes
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    out = ""
+    for key in path:
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return out

@@ -1,0 +1,136 @@
+"""Each escalation trigger, through signed Twilio webhooks: the conversation is handed
+over, the ticket (recorded by the sandbox Zendesk connector) says which trigger fired."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, update
+
+from switchboard.app import create_app
+from switchboard.config import load_settings
+from switchboard.core import identity
+from switchboard.core.knowledge.loaders import load_articles
+from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.db import get_db
+from switchboard.errors import ConfigError
+from switchboard.models import Conversation, Customer, OutboxCall
+
+from ..signing import VendorClient
+
+SAMPLE_KB = Path(__file__).parents[2] / "switchboard" / "data" / "sample_kb.json"
+_n = iter(range(1, 100_000))
+
+
+def say(vendor: VendorClient, body: str) -> None:
+    params = {"MessageSid": f"SM{next(_n):032x}", "AccountSid": "AC" + "1" * 32, "Body": body,
+              "From": "+14155550100", "To": "+15005550006", "NumMedia": "0"}
+    assert vendor.twilio("/webhooks/twilio/messages", params).status_code == 200
+
+
+@pytest.fixture
+def shop(app: Flask) -> Flask:
+    with get_db(app).session() as session:
+        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
+            load_articles(SAMPLE_KB))
+    return app
+
+
+def customer_with(app: Flask, **fields: object) -> None:
+    with get_db(app).session() as session:
+        customer = identity.resolve_customer(session, app.config["DEFAULT_ACCOUNT_ID"],
+                                             identity.parse_twilio_address("+14155550100"))
+        for name, value in fields.items():
+            setattr(customer, name, value)
+        session.commit()
+
+
+def handed_over(app: Flask) -> tuple[str | None, list[str]]:
+    with get_db(app).session() as session:
+        conversation = session.scalars(select(Conversation).order_by(Conversation.id.desc())).first()
+        tickets = session.scalars(select(OutboxCall).where(OutboxCall.operation == "tickets.create")).all()
+        tags = tickets[-1].payload["ticket"]["tags"] if tickets else []
+        return (conversation.handoff_reason if conversation else None), tags
+
+
+@pytest.mark.parametrize(("messages", "trigger"), [
+    (["Someone used my card without permission, I think I was scammed"], "fraud"),
+    (["I am going to take you to court over this, my lawyer will be in touch"], "legal"),
+    (["I want to make a formal complaint about your service"], "complaint"),
+    (["please close my account and cancel my subscription"], "cancellation"),
+    (["Why is my delivery so late?! This is ridiculous and infuriating"], "negative_sentiment"),
+    (["can I talk to someone real"], "explicit_request"),
+    (["what is the capital of Peru and its population", "the capital of Peru, how many people live there"],
+     "out_of_scope"),
+])
+def test_each_message_trigger_hands_over_with_its_reason(shop: Flask, vendor: VendorClient, messages: list[str],
+                                                          trigger: str) -> None:
+    for message in messages:
+        say(vendor, message)
+    reason, tags = handed_over(shop)
+    assert reason == trigger
+    assert f"handoff_{trigger}" in tags
+
+
+def test_vip_customers_go_to_a_person_with_high_priority(shop: Flask, vendor: VendorClient) -> None:
+    customer_with(shop, tier="vip")
+    say(vendor, "how long does delivery take?")
+    reason, tags = handed_over(shop)
+    assert reason == "vip" and "vip" in tags
+    with get_db(shop).session() as session:
+        ticket = session.scalars(select(OutboxCall).where(OutboxCall.operation == "tickets.create")).one()
+        assert ticket.payload["ticket"]["priority"] == "high"
+
+
+def test_high_value_customers_go_to_a_person(shop: Flask, vendor: VendorClient) -> None:
+    customer_with(shop, attributes={"lifetime_value": 12000})
+    say(vendor, "how long does delivery take?")
+    assert handed_over(shop)[0] == "high_value"
+
+
+def test_repeated_contacts_within_the_window_go_to_a_person(shop: Flask, vendor: VendorClient) -> None:
+    customer_with(shop)
+    with get_db(shop).session() as session:
+        customer = session.scalars(select(Customer)).one()
+        for days_ago in (5, 2):
+            session.add(Conversation(account_id=customer.account_id, customer_id=customer.id, channel="sms",
+                                     status="closed", started_at=datetime.now(UTC) - timedelta(days=days_ago)))
+        session.commit()
+    say(vendor, "how long does delivery take?")
+    assert handed_over(shop)[0] == "repeat_contact"
+
+
+def test_a_falling_mood_goes_to_a_person(shop: Flask, vendor: VendorClient) -> None:
+    say(vendor, "Hi, great, thanks so much, I love your shop! How long does delivery take?")
+    say(vendor, "ok. and how much does delivery cost?")
+    say(vendor, "hmm that's not great, the delivery cost is annoying and disappointing")
+    assert handed_over(shop)[0] in ("falling_sentiment", "negative_sentiment")
+
+
+def test_too_many_turns_with_the_bot_goes_to_a_person(shop: Flask, vendor: VendorClient) -> None:
+    questions = ["how long does delivery take?", "how much does delivery cost?", "do you ship internationally?",
+                 "which payment methods do you accept?", "when will I get my refund?", "how do I return an item?",
+                 "what does the warranty cover?"]
+    for question in questions:
+        say(vendor, question)
+    assert handed_over(shop)[0] == "too_many_turns"
+
+
+def test_too_long_with_the_bot_goes_to_a_person(shop: Flask, vendor: VendorClient) -> None:
+    say(vendor, "how long does delivery take?")
+    with get_db(shop).session() as session:
+        session.execute(update(Conversation).values(started_at=datetime.now(UTC) - timedelta(minutes=20)))
+        session.commit()
+    say(vendor, "how much does delivery cost?")
+    assert handed_over(shop)[0] == "too_long_with_bot"
+
+
+def test_a_bad_policy_file_is_refused_at_start_up_naming_line_and_field(env: dict[str, str], tmp_path: Path) -> None:
+    default = (Path(__file__).parents[2] / "switchboard" / "data" / "escalation_policy.yaml").read_text()
+    broken = tmp_path / "policy.yaml"
+    broken.write_text(default.replace("below: -0.6", "below: low", 1))
+    assert "below: low" in broken.read_text()
+    with pytest.raises(ConfigError, match=r"line \d+: triggers\.negative_sentiment\.below"):
+        create_app(load_settings({**env, "SWITCHBOARD_POLICY_FILE": str(broken)}))
