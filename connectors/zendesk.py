@@ -128,6 +128,22 @@ class ZendeskConnector(Connector):
         user = User(name=name, email=email, phone=phone, external_id=external_id)
         return self.call("users.create_or_update", {"user": _wire(user)}, idempotency_key=idempotency_key)
 
+    def find_user(self, *, phone: str | None = None, email: str | None = None) -> int | None:
+        """An existing Zendesk user with this phone or email, or None. A read, so it is
+        not recorded in the outbox; in sandbox mode there is nobody to find."""
+        if self.sandboxed:
+            return None
+        for query in ([f"email:{email}"] if email else []) + ([f"phone:{phone}"] if phone else []):
+            try:
+                found = list(self.client.users.search(query=query))
+            except RatelimitBudgetExceeded as exc:
+                raise VendorRateLimited(self.vendor, _seconds(self._retry_after, DEFAULT_RETRY_AFTER)) from exc
+            except (APIException, requests.RequestException) as exc:
+                raise VendorUnavailable(f"Zendesk user search failed: {exc}") from exc
+            if found:
+                return int(found[0].id)
+        return None
+
     def sandbox_response(self, call: OutboxCall) -> dict[str, Any]:
         fake_id = SANDBOX_ID_BASE + call.id
         if call.operation == "tickets.create":

@@ -145,12 +145,15 @@ def hand_over(session: Session, account: Account, customer: Customer, conversati
     if user_id is None:
         ids = _identities(customer)
         phone = (ids.get("phone") or [None])[0]
+        email = (ids.get("email") or [None])[0]
+        user_id = zendesk.find_user(phone=phone, email=email)  # a requester Zendesk already knows
+    if user_id is None:
         user = zendesk.find_or_create_user(
             name=customer.display_name or phone or f"Customer {customer.id}",
-            email=(ids.get("email") or [None])[0], phone=phone,
-            external_id=f"switchboard-{account.id}-{customer.id}",
+            email=email, phone=phone, external_id=f"switchboard-{account.id}-{customer.id}",
             idempotency_key=f"user:{customer.id}")
         user_id = int(user.response["user_id"])
+    if _zendesk_user_id(customer) is None:
         session.add(Identity(account_id=account.id, customer_id=customer.id,
                              kind=IdentityKind.ZENDESK_USER, value=str(user_id)))
         session.flush()

@@ -44,22 +44,23 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
 
 
 class Worker:
-    """`celery -A switchboard.worker worker --beat` in its own process."""
+    """`switchboard worker --concurrency 1` (Celery worker with beat) in its own process."""
 
     def __init__(self, env: dict[str, str], cwd: Path) -> None:
         self.log = cwd / f"worker-{uuid.uuid4().hex[:6]}.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "switchboard.worker", "worker", "--beat",
-             "--pool=solo", "--loglevel=INFO", f"--schedule={cwd / 'beat-schedule'}"],
+            [sys.executable, "-m", "switchboard.cli", "worker", "--concurrency", "1"],
             env={**os.environ, **env}, cwd=cwd, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
+        os.killpg(self.process.pid, signal.SIGTERM)  # the command and the Celery process it runs
         try:
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
     def output(self) -> str:
         return self.log.read_text()

@@ -40,6 +40,7 @@ class Fakes:
     def __init__(self, mock: responses.RequestsMock) -> None:
         self.mock = mock
         mock.add_callback(responses.POST, TWILIO_API, callback=self._twilio)
+        mock.add(responses.GET, f"{ZENDESK}/users/search.json", json={"users": [], "count": 0, "next_page": None})
         mock.add(responses.POST, f"{ZENDESK}/users/create_or_update.json",
                  json={"user": {"id": USER_ID, "name": "Dana"}}, status=201)
         mock.add(responses.POST, f"{ZENDESK}/tickets.json", status=201,
@@ -134,6 +135,19 @@ def test_the_ticket_carries_the_whole_context(signed: VendorClient, fakes: Fakes
         conversation = session.scalars(select(Conversation)).one()
         assert (conversation.status, conversation.zendesk_ticket_id) == ("human", TICKET_ID)
         assert conversation.handoff_reason == "explicit_request"
+
+
+def test_a_requester_zendesk_already_knows_by_phone_is_reused(signed: VendorClient, fakes: Fakes) -> None:
+    known = 9900112233
+    fakes.mock.replace(responses.GET, f"{ZENDESK}/users/search.json",
+                       json={"users": [{"id": known, "name": "Dana", "phone": "+14155550100"}], "count": 1,
+                             "next_page": None})
+    signed.twilio(MESSAGES, text("AGENT"))
+    assert fakes.zendesk("POST", "/users/create_or_update.json") == []
+    [ticket] = [body["ticket"] for body in fakes.zendesk("POST", "/tickets.json")]
+    assert ticket["requester_id"] == known
+    searched = [c.request.url for c in fakes.mock.calls if "/users/search.json" in c.request.url]
+    assert "phone%3A%2B14155550100" in searched[0] or "phone:+14155550100" in searched[0]
 
 
 def test_later_messages_join_the_same_ticket_as_the_customers_comments(signed: VendorClient, fakes: Fakes) -> None:

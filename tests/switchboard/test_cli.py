@@ -104,3 +104,17 @@ def test_postgres_that_is_not_migrated_is_refused_with_the_command_to_run(pg_url
         with engine.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         engine.dispose()
+
+
+def test_outbox_json_lists_recorded_calls_newest_last(tmp_path: Path) -> None:
+    env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path),
+           "SWITCHBOARD_SANDBOX": "1"}
+    result = CliRunner().invoke(main, ["chat"], env=env, input="how long does delivery take?\nAGENT\n\n")
+    assert result.exit_code == 0, result.output
+    listed = CliRunner().invoke(main, ["outbox", "--json"], env=env)
+    calls = json.loads(listed.output)
+    assert [c["operation"] for c in calls] == ["messages.create", "messages.create", "users.create_or_update",
+                                               "tickets.create"]
+    assert all(set(c) >= {"vendor", "operation", "payload", "created_at"} for c in calls)
+    assert calls[0]["vendor"] == "twilio" and calls[0]["payload"]["to"] == "+15550100001"
+    assert calls[-1]["vendor"] == "zendesk" and calls[-1]["payload"]["ticket"]["comment"]["public"] is False
