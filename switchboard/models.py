@@ -143,6 +143,9 @@ class Conversation(Base):
     zendesk_ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
     handoff_reason: Mapped[str | None] = mapped_column(String(64))
     handoff_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    csat_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    csat_score: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     messages: Mapped[list[Message]] = relationship(
@@ -261,3 +264,40 @@ class SyncState(Base):
     name: Mapped[str] = mapped_column(String(64))
     cursor: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Suggestion(Base):
+    """A reply suggested to an agent on a Zendesk ticket, grounded like a bot answer.
+    What the agent did with it is in SuggestionFeedback and the audit log."""
+
+    __tablename__ = "suggestions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    zendesk_ticket_id: Mapped[int] = mapped_column(Integer, index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    query: Mapped[str] = mapped_column(Text)  # the (redacted) customer text it answers
+    text: Mapped[str] = mapped_column(Text)
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    engine: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str | None] = mapped_column(String(100))
+    prompt_version: Mapped[str | None] = mapped_column(String(32))
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="ready")  # ready, inserted, sent, rejected, stale
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SuggestionFeedback(Base):
+    """An agent's verdict on a suggestion: thumbs, reason, insertion, and how far the
+    reply they finally sent differs from it (0 = sent as suggested, 1 = rewritten)."""
+
+    __tablename__ = "suggestion_feedback"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    agent: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # rating, inserted, sent
+    rating: Mapped[str | None] = mapped_column(String(8))  # up, down
+    reason: Mapped[str | None] = mapped_column(Text)
+    sent_text: Mapped[str | None] = mapped_column(Text)
+    edit_distance: Mapped[float | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
