@@ -6,6 +6,8 @@ sandbox record shows what would have been sent, and a retried task replays it as
 """
 from __future__ import annotations
 
+import hashlib
+
 import json
 from functools import cached_property
 from typing import Any, Literal
@@ -125,10 +127,12 @@ class TwilioConnector(Connector):
         return sender
 
     def sandbox_response(self, call: OutboxCall) -> dict[str, Any]:
-        # A zero-padded sid looks like Twilio's and names the outbox row it came from.
+        # Shaped like Twilio's SIDs (SM + 32 hex) but derived from the account and outbox
+        # row, so it can never collide with a real SID of a message the customer sent.
         payload = call.payload
-        return {"sid": f"SM{call.id:032x}", "status": "queued", "to": payload["to"],
-                "from": payload.get("from_")}
+        digest = hashlib.sha256(f"sandbox:{call.account_id}:{call.id}".encode()).hexdigest()[:32]
+        return {"sid": f"SM{digest}", "status": "queued", "to": payload["to"], "from": payload.get("from_"),
+                "outbox_id": call.id}
 
     @cached_property
     def client(self) -> Client:

@@ -108,6 +108,20 @@ class ZendeskConnector(Connector):
         ticket = Ticket(id=ticket_id, comment=comment, additional_tags=list(tags) or None)
         return self.call("tickets.update", {"ticket": _wire(ticket)}, idempotency_key=idempotency_key)
 
+    def update_ticket(
+        self,
+        ticket_id: int,
+        *,
+        tags: Sequence[str] = (),
+        priority: str | None = None,
+        custom_fields: Sequence[dict[str, Any]] = (),
+        idempotency_key: str | None = None,
+    ) -> CallResult:
+        """Write enrichment back (tags added, priority, fields) without a comment."""
+        ticket = Ticket(id=ticket_id, additional_tags=list(tags) or None, priority=priority,
+                        custom_fields=[dict(field) for field in custom_fields] or None)
+        return self.call("tickets.update", {"ticket": _wire(ticket)}, idempotency_key=idempotency_key)
+
     def find_or_create_user(
         self,
         *,

@@ -41,3 +41,27 @@ def entries(
     if subject_id:
         query = query.where(AuditEntry.subject_id == subject_id)
     return session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)).all()
+
+
+EXPORT_FIELDS = ("id", "created_at", "actor", "action", "subject_type", "subject_id", "detail")
+
+
+def export(session: Session, account_id: int, *, fmt: str = "jsonl", subject_type: str | None = None,
+           subject_id: str | None = None) -> str:
+    """The audit trail oldest first, as JSON Lines or CSV (detail as a JSON column)."""
+    import csv
+    import io
+    import json
+
+    rows = list(reversed(entries(session, account_id, subject_type=subject_type, subject_id=subject_id,
+                                 limit=100_000)))
+    records = [{"id": e.id, "created_at": e.created_at.isoformat(), "actor": e.actor, "action": e.action,
+                "subject_type": e.subject_type, "subject_id": e.subject_id, "detail": e.detail} for e in rows]
+    if fmt == "jsonl":
+        return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+    writer.writeheader()
+    for record in records:
+        writer.writerow({**record, "detail": json.dumps(record["detail"], ensure_ascii=False)})
+    return out.getvalue()

@@ -284,7 +284,7 @@ def close_solved(session: Session, account: Account, ticket_id: int) -> bool:
     conversation = conversation_for_ticket(session, account.id, ticket_id)
     if conversation is None or conversation.status == "closed":
         return False
-    conversation.status = "closed"
+    conversation.status, conversation.closed_at = "closed", datetime.now(UTC)
     audit(session, account_id=account.id, actor="zendesk", action="conversation.closed",
           subject_type="conversation", subject_id=conversation.id, detail={"ticket_id": ticket_id})
     return True

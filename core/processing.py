@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, InboxEvent, Message
 
-from . import handoff, identity, timeline
+from . import assist as assist_core
+from . import handoff, identity, tickets, timeline
 from .audit import audit
 from .inbox import Handler
 from .redaction import redact
@@ -31,7 +32,8 @@ def twilio_message(session: Session, event: InboxEvent, settings: Settings) -> N
         session, event.account_id, address,
         wa_id=form.get("WaId"), profile_name=form.get("ProfileName"),
     )
-    conversation = timeline.current_conversation(session, customer, address.channel)
+    rated = tickets.pending_csat(session, customer, form.get("Body", ""))
+    conversation = rated or timeline.current_conversation(session, customer, address.channel)
     # National-format numbers ("020 7946 0958") are only recognisable with a region:
     # the sender's own is the best guess for the numbers they write.
     redacted = redact(form.get("Body", ""), default_region=identity.region_of(address.e164))
@@ -48,6 +50,9 @@ def twilio_message(session: Session, event: InboxEvent, settings: Settings) -> N
     message = session.scalar(select(Message).where(
         Message.account_id == event.account_id, Message.external_id == form["MessageSid"]))
     assert message is not None
+    if rated is not None:
+        tickets.record_csat(session, account, settings, rated, message)
+        return
     handle_inbound(session, Inbound(account, customer, conversation, message), settings)
 
 
@@ -94,6 +99,12 @@ def zendesk_comment_added(session: Session, event: InboxEvent, settings: Setting
     account = session.get(Account, event.account_id)
     assert account is not None
     outcome = handoff.deliver_agent_reply(session, account, reply, settings)
+    if outcome == "delivered":
+        assist_core.record_sent_reply(session, account.id, ticket_id, agent=f"zendesk:{reply.author_id}",
+                                      sent=reply.body)
+    elif outcome in ("from_customer", "unknown_ticket") and reply.public and not reply.author_is_staff:
+        tickets.on_ticket_changed(session, account, settings, ticket_id=ticket_id, text=reply.body,
+                                  write_back=True)
     audit(session, account_id=event.account_id, actor=f"zendesk:{reply.author_id}", action="zendesk.comment",
           subject_type="ticket", subject_id=ticket_id, detail={"outcome": outcome, "comment_id": reply.comment_id})
 
@@ -103,7 +114,19 @@ def zendesk_status_changed(session: Session, event: InboxEvent, settings: Settin
     if current.lower() in ("solved", "closed"):
         account = session.get(Account, event.account_id)
         assert account is not None
-        handoff.close_solved(session, account, int(event.payload["detail"]["id"]))
+        ticket_id = int(event.payload["detail"]["id"])
+        if handoff.close_solved(session, account, ticket_id):
+            tickets.after_solved(session, account, settings, ticket_id=ticket_id)
+
+
+def zendesk_ticket_created(session: Session, event: InboxEvent, settings: Settings) -> None:
+    """A new ticket (ours from a handoff, or from any channel): enrich it and have
+    suggestions ready before an agent opens it."""
+    detail = event.payload["detail"]
+    account = session.get(Account, event.account_id)
+    assert account is not None
+    text = f"{detail.get('subject') or ''}\n{detail.get('description') or ''}".strip()
+    tickets.on_ticket_changed(session, account, settings, ticket_id=int(detail["id"]), text=text, write_back=True)
 
 
 def recorded_only(session: Session, event: InboxEvent, settings: Settings) -> None:
@@ -122,6 +145,7 @@ HANDLERS: dict[str, VendorHandler] = {
     "twilio.status": twilio_status,
     "zendesk.ticket.comment_added": zendesk_comment_added,
     "zendesk.ticket.status_changed": zendesk_status_changed,
+    "zendesk.ticket.created": zendesk_ticket_created,
 }
 
 

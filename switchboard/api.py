@@ -65,6 +65,27 @@ def get_conversation(conversation_id: int) -> ResponseReturnValue:
     return jsonify(_conversation_json(conversation, with_messages=True))
 
 
+@blueprint.get("/audit")
+@require_account
+def audit_export() -> ResponseReturnValue:
+    """The account's audit trail, filtered by ticket or conversation, as JSON Lines
+    (default) or CSV: every AI suggestion and what people did with it."""
+    from flask import Response
+
+    from switchboard.core.audit import export
+
+    fmt = request.args.get("format", "jsonl")
+    if fmt not in ("jsonl", "csv"):
+        abort(400, "format must be jsonl or csv")
+    subject_type, subject_id = None, None
+    for kind in ("ticket", "conversation", "customer"):
+        if request.args.get(kind):
+            subject_type, subject_id = kind, request.args[kind]
+    body = export(db.session(), _account().id, fmt=fmt, subject_type=subject_type, subject_id=subject_id)
+    mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    return Response(body, mimetype=mimetype)
+
+
 def _conversation_json(conversation: Conversation, *, with_messages: bool) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": conversation.id,

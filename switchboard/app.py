@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from switchboard import api, bootstrap, db, health, playground, tasks
+from switchboard import api, bootstrap, db, health, playground, sidebar, tasks
 from switchboard.config import Settings, load_settings
 from switchboard.webhooks import errors as webhook_errors
 from switchboard.webhooks import init_app as webhooks_init_app
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     webhook_errors.init_app(app)
     webhooks_init_app(app)
     api.init_app(app)
+    sidebar.init_app(app)
     playground.init_app(app)
     health.init_app(app)
     return app

@@ -356,6 +356,29 @@ def chat(phone: str, channel: str) -> None:
 
 
 @main.group()
+def audit() -> None:
+    """The append-only audit log."""
+
+
+@audit.command("export")
+@click.option("--account", "slug", default="default", show_default=True)
+@click.option("--ticket", help="Only entries about this Zendesk ticket.")
+@click.option("--conversation", help="Only entries about this conversation.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+def audit_export(slug: str, ticket: str | None, conversation: str | None, fmt: str) -> None:
+    """Write the audit trail to stdout, oldest first."""
+    from switchboard.core.audit import export
+    from switchboard.db import get_db
+
+    app = _app()
+    account = _default_account(app, slug)
+    subject_type, subject_id = ("ticket", ticket) if ticket else (("conversation", conversation) if conversation
+                                                                   else (None, None))
+    with get_db(app).session() as session:
+        click.echo(export(session, account.id, fmt=fmt, subject_type=subject_type, subject_id=subject_id), nl=False)
+
+
+@main.group()
 def zendesk() -> None:
     """Zendesk set-up."""
 

@@ -47,6 +47,8 @@ class Settings:
     routing_file: Path | None = None
     policy_file: Path | None = None
     embeddings: str | None = None
+    style_file: Path | None = None
+    zendesk_app_public_key: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -113,6 +115,17 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str 
     if value is not None and value not in allowed:
         raise ConfigError(f"{name}={value!r}: use one of {', '.join(allowed)}, or leave it unset.")
     return value
+
+
+def _pem(env: Mapping[str, str], name: str) -> str | None:
+    """A PEM public key given inline or as a file path (Zendesk app → signed URLs)."""
+    value = _optional(env, name)
+    if value is None:
+        return None
+    text = value if "BEGIN PUBLIC KEY" in value else (_file(env, name) or Path()).read_text()
+    if "BEGIN PUBLIC KEY" not in text:
+        raise ConfigError(f"{name} is not a PEM public key (-----BEGIN PUBLIC KEY-----) nor a file holding one.")
+    return text
 
 
 def _content_sid(env: Mapping[str, str], name: str) -> str | None:
@@ -197,4 +210,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         routing_file=_file(env, "SWITCHBOARD_ROUTING_FILE"),
         policy_file=_file(env, "SWITCHBOARD_POLICY_FILE"),
         embeddings=_choice(env, "SWITCHBOARD_EMBEDDINGS", ("minilm",)),
+        style_file=_file(env, "SWITCHBOARD_STYLE_FILE"),
+        zendesk_app_public_key=_pem(env, "SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY"),
     )

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from switchboard.db import get_db
-from switchboard.models import AuditEntry, InboxEvent
+from switchboard.models import InboxEvent, OutboxCall
 
 from ...signing import VendorClient, fixture, zendesk_signature
 
@@ -29,17 +29,19 @@ def test_event_subscription_is_recorded_and_processed(app: Flask, vendor: Vendor
     assert (event.kind, event.status) == ("zendesk.ticket.created", "done")
     assert event.dedupe_key == "event:cbe4028c-7239-495d-b020-f22348516046"
     with get_db(app).session() as session:
-        entry = session.scalars(select(AuditEntry)).one()
-        assert (entry.action, entry.detail) == ("webhook.received", {"kind": "zendesk.ticket.created"})
+        # Processing enriched the new ticket and wrote the result back to Zendesk.
+        [update] = session.scalars(select(OutboxCall).where(OutboxCall.operation == "tickets.update")).all()
+        assert update.payload["ticket"]["id"] == 5158
+        assert any(tag.startswith("sentiment_") for tag in update.payload["ticket"]["additional_tags"])
 
 
 def test_duplicate_event_is_acknowledged_and_processed_once(app: Flask, vendor: VendorClient) -> None:
-    payload = fixture("zendesk", "ticket_comment_added.json")
+    payload = fixture("zendesk", "ticket_created.json")
     assert vendor.zendesk(payload).get_json() == {"status": "accepted"}
     assert vendor.zendesk(payload).get_json() == {"status": "duplicate"}
     assert len(events(app)) == 1
     with get_db(app).session() as session:
-        assert session.scalar(select(func.count()).select_from(AuditEntry)) == 1
+        assert session.scalar(select(func.count()).select_from(OutboxCall)) == 1
 
 
 def test_trigger_webhooks_are_deduplicated_by_invocation_id(app: Flask, vendor: VendorClient) -> None:

@@ -1,0 +1,247 @@
+"""Agent assist: grounded reply suggestions for a Zendesk ticket, and what agents did
+with them.
+
+Suggestions are held to the bot's standard (every sentence supported by a cited
+passage), then dressed in the account's style card. They are prepared when the ticket
+changes, so the sidebar opens with them ready, and every one is in the audit log with
+its sources, engine and the redactions applied to the text it answers.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.models import Account, Suggestion, SuggestionFeedback
+
+from .audit import audit
+from .drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
+from .feedback import FeedbackMemory, Vote, edit_distance, vote_value
+from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
+from .records import Hit
+from .redaction import redact
+from .selfservice import MIN_COVERAGE
+
+DEFAULT_STYLE = Path(__file__).parents[1] / "switchboard" / "data" / "style_card.yaml"
+MAX_SUGGESTIONS = 3
+AGENT_REPLY_CHARS = 700
+
+#: Next-best actions offered per intent (the governed-actions capability executes them).
+ACTIONS = {
+    "order_status": [("order_status", "Look up the order", "Check the order's status and tracking in your order system.")],
+    "delivery_delay": [("order_status", "Look up the order", "Check the courier's latest scan before replying."),
+                       ("reschedule", "Offer a new delivery slot", "Reschedule the delivery with the customer.")],
+    "refund_status": [("refund", "Check or issue the refund", "Refunds above your limit need a supervisor's approval.")],
+    "return_item": [("return", "Start a return", "Create the return label and send it to the customer.")],
+    "change_address": [("address_change", "Update the address", "Possible until the order is dispatched.")],
+    "cancel_order": [("cancel_order", "Cancel the order", "Within 1 hour of ordering the payment is refunded in full.")],
+    "fraud": [("escalate_risk", "Escalate to the risk team", "Do not discuss account details until identity is verified.")],
+}
+
+
+class StyleError(ValueError):
+    """The style card is not valid YAML of the documented shape."""
+
+
+@dataclass(frozen=True)
+class StyleCard:
+    greeting: str
+    sign_off: str
+    avoid: dict[str, str]
+
+    def apply(self, body: str, *, customer: str | None, agent: str | None) -> str:
+        for word, instead in self.avoid.items():
+            body = re.sub(rf"\b{re.escape(word)}\b\s?", instead + (" " if instead else ""), body, flags=re.IGNORECASE)
+        first = (customer or "").split(" ")[0] or "there"
+        parts = [self.greeting.format(name=first), body.strip(), self.sign_off.format(agent=agent or "the team")]
+        return "\n\n".join(part for part in parts if part)
+
+
+@functools.cache
+def style_card(path: Path | None = None) -> StyleCard:
+    path = path or DEFAULT_STYLE
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise StyleError(f"{path}: cannot read the style card: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("avoid", {}), dict):
+        raise StyleError(f"{path}: expected keys greeting, sign_off and a mapping 'avoid'")
+    return StyleCard(str(raw.get("greeting", "")), str(raw.get("sign_off", "")),
+                     {str(k): str(v or "") for k, v in (raw.get("avoid") or {}).items()})
+
+
+def feedback_memory(session: Session, account_id: int) -> FeedbackMemory:
+    """Every verdict agents gave on this account's suggestions, as one vote per
+    suggestion for the articles it cited, on the question it answered. The most
+    telling event counts: a thumbs rating, else how much of it was sent, else that it
+    was inserted."""
+    rows = session.execute(
+        select(Suggestion.id, Suggestion.query, Suggestion.sources, SuggestionFeedback.kind,
+               SuggestionFeedback.rating, SuggestionFeedback.edit_distance)
+        .join(SuggestionFeedback, SuggestionFeedback.suggestion_id == Suggestion.id)
+        .where(Suggestion.account_id == account_id).order_by(SuggestionFeedback.id))
+    events: dict[int, dict[str, Any]] = {}
+    for suggestion_id, query, sources, kind, rating, distance in rows:
+        seen = events.setdefault(suggestion_id, {"query": query, "sources": sources})
+        seen[kind] = rating if kind == "rating" else (distance if kind == "sent" else True)
+    votes = []
+    for seen in events.values():
+        value = vote_value(rating=seen.get("rating"), inserted="inserted" in seen or "sent" in seen,
+                           edit_distance=seen.get("sent"))
+        if value:
+            votes += [Vote(seen["query"], source["article_id"], value)
+                      for source in seen["sources"] if source.get("article_id")]
+    return FeedbackMemory(votes)
+
+
+def prepare_suggestions(session: Session, account: Account, settings: Settings, *, ticket_id: int, question: str,
+                        conversation_id: int | None = None, customer_name: str | None = None,
+                        agent_name: str | None = None, redactions: dict[str, int] | None = None) -> list[Suggestion]:
+    """Replace the ticket's suggestions with fresh ones for ``question`` (raw text is
+    redacted here). Returns them best first; empty when the knowledge base has
+    nothing that answers the question: an honest empty list, never a guess."""
+    redacted = redact(question)
+    applied = dict(redactions or {})  # done earlier, on the customer's original words
+    for kind, count in redacted.kinds.items():
+        applied[kind] = applied.get(kind, 0) + count
+    session.execute(update(Suggestion).where(Suggestion.account_id == account.id,
+                                             Suggestion.zendesk_ticket_id == ticket_id,
+                                             Suggestion.status == "ready").values(status="stale"))
+    try:
+        hits = KnowledgeBase.of(session, account.id, settings).search(redacted.text, k=8)
+    except KnowledgeBaseEmpty:
+        hits = []
+    hits = feedback_memory(session, account.id).rerank(redacted.text, hits)
+    drafts = _drafts(redacted.text, hits) if on_topic(hits) else []
+    style = style_card(settings.style_file)
+    made = []
+    for rank, draft in enumerate(drafts):
+        suggestion = Suggestion(
+            account_id=account.id, zendesk_ticket_id=ticket_id, conversation_id=conversation_id,
+            query=redacted.text, text=style.apply(_without_citation(draft.text), customer=customer_name,
+                                                  agent=agent_name),
+            sources=[{"article_id": p.article_id, "passage": p.id, "title": p.title, "url": p.url}
+                     for p in draft.citations],
+            engine=draft.engine, model=draft.model, prompt_version=draft.prompt_version, rank=rank,
+            status="ready", created_at=datetime.now(UTC))
+        session.add(suggestion)
+        session.flush()
+        audit(session, account_id=account.id, actor="assist", action="assist.suggested", subject_type="ticket",
+              subject_id=ticket_id, detail={"suggestion_id": suggestion.id, "engine": draft.engine,
+                                            "model": draft.model, "prompt_version": draft.prompt_version,
+                                            "sources": suggestion.sources, "redactions": applied})
+        made.append(suggestion)
+    if not made:
+        audit(session, account_id=account.id, actor="assist", action="assist.no_suggestion", subject_type="ticket",
+              subject_id=ticket_id, detail={"question": redacted.text[:300], "redactions": applied})
+    return made
+
+
+def on_topic(hits: Sequence[Hit]) -> bool:
+    """The gate for agents is topic coverage alone: unlike the bot, an agent reads every
+    suggestion before sending, so two grounded candidates for an ambiguous question
+    ("when do I get my refund?": card or gift card?) help more than none. Grounding
+    stays as strict as for the bot."""
+    return bool(hits) and hits[0].signals.get("coverage", 0.0) >= MIN_COVERAGE
+
+
+#: Candidates for agents: hits on topic whose lexical evidence is within this share of
+#: the best one's. Retrieval's own score is margin-based, so a near-tie runner-up
+#: scores close to zero even when it is just as plausible; feedback then orders them.
+CANDIDATE_SHARE = 0.75
+
+
+def candidate_hits(hits: Sequence[Hit]) -> list[Hit]:
+    best = max((hit.signals.get("relative_score", 0.0) for hit in hits), default=0.0)
+    return [hit for hit in hits if hit.signals.get("coverage", 0.0) >= MIN_COVERAGE
+            and hit.signals.get("relative_score", 0.0) >= CANDIDATE_SHARE * best]
+
+
+def _drafts(question: str, hits: Sequence[Hit]) -> list[Draft]:
+    """One grounded draft per article among the confident hits, best first."""
+    drafts: list[Draft] = []
+    for hit in candidate_hits(hits)[:MAX_SUGGESTIONS]:
+        draft = compose_local(question, [hit], max_chars=AGENT_REPLY_CHARS)
+        if draft is None:
+            continue
+        try:
+            drafts.append(ground_or_refuse(draft, [hit.passage]))
+        except UngroundedDraft:
+            continue
+    return drafts
+
+
+def _without_citation(text: str) -> str:
+    """The sidebar shows sources as links beside the suggestion; the agent decides
+    whether to paste one, so the customer-facing "More: …" line is left out."""
+    return "\n".join(line for line in text.splitlines() if not line.startswith("More: ")).strip()
+
+
+def actions_for(intent: str | None) -> list[dict[str, str]]:
+    return [{"id": action_id, "label": label, "description": description}
+            for action_id, label, description in ACTIONS.get(intent or "", [])]
+
+
+class UnknownSuggestion(LookupError):
+    pass
+
+
+def _suggestion(session: Session, account_id: int, suggestion_id: int) -> Suggestion:
+    suggestion = session.get(Suggestion, suggestion_id)
+    if suggestion is None or suggestion.account_id != account_id:
+        raise UnknownSuggestion(f"no suggestion {suggestion_id} in this account")
+    return suggestion
+
+
+def record_rating(session: Session, account_id: int, suggestion_id: int, *, agent: str, rating: str,
+                  reason: str | None) -> SuggestionFeedback:
+    suggestion = _suggestion(session, account_id, suggestion_id)
+    if rating == "down" and suggestion.status == "ready":
+        suggestion.status = "rejected"
+    feedback = SuggestionFeedback(account_id=account_id, suggestion_id=suggestion.id, agent=agent, kind="rating",
+                                  rating=rating, reason=(reason or None) and reason[:1000])
+    session.add(feedback)
+    audit(session, account_id=account_id, actor=agent, action=f"assist.rated_{rating}", subject_type="ticket",
+          subject_id=suggestion.zendesk_ticket_id, detail={"suggestion_id": suggestion.id, "reason": reason,
+                                                           "sources": suggestion.sources})
+    return feedback
+
+
+def record_inserted(session: Session, account_id: int, suggestion_id: int, *, agent: str) -> SuggestionFeedback:
+    suggestion = _suggestion(session, account_id, suggestion_id)
+    suggestion.status = "inserted"
+    feedback = SuggestionFeedback(account_id=account_id, suggestion_id=suggestion.id, agent=agent, kind="inserted")
+    session.add(feedback)
+    audit(session, account_id=account_id, actor=agent, action="assist.inserted", subject_type="ticket",
+          subject_id=suggestion.zendesk_ticket_id, detail={"suggestion_id": suggestion.id})
+    return feedback
+
+
+def record_sent_reply(session: Session, account_id: int, ticket_id: int, *, agent: str, sent: str) -> Any:
+    """An agent's public reply on a ticket where a suggestion was inserted: how far did
+    they edit it? The diff is kept in the audit log, the distance feeds ranking."""
+    inserted = select(SuggestionFeedback.suggestion_id).where(SuggestionFeedback.kind == "inserted")
+    already_sent = select(SuggestionFeedback.suggestion_id).where(SuggestionFeedback.kind == "sent")
+    suggestion = session.scalar(select(Suggestion).where(
+        Suggestion.account_id == account_id, Suggestion.zendesk_ticket_id == ticket_id,
+        Suggestion.id.in_(inserted), Suggestion.id.not_in(already_sent)).order_by(Suggestion.id.desc()).limit(1))
+    if suggestion is None:
+        return None
+    distance = edit_distance(suggestion.text, sent)
+    suggestion.status = "sent"
+    feedback = SuggestionFeedback(account_id=account_id, suggestion_id=suggestion.id, agent=agent, kind="sent",
+                                  sent_text=sent, edit_distance=distance)
+    session.add(feedback)
+    audit(session, account_id=account_id, actor=agent, action="assist.sent", subject_type="ticket",
+          subject_id=ticket_id, detail={"suggestion_id": suggestion.id, "edit_distance": round(distance, 3),
+                                        "suggested": suggestion.text, "sent": sent})
+    return feedback

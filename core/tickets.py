@@ -1,0 +1,161 @@
+"""What happens around a Zendesk ticket besides relaying messages: enrichment written
+back, suggestions prepared before the agent opens it, and after-call work when it is
+solved (summary and disposition for the agent's team, a recap and a CSAT question for
+the customer)."""
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.models import Account, Conversation, Customer, IdentityKind, Message
+
+from . import timeline
+from .assist import prepare_suggestions
+from .audit import audit
+from .enrichment import enrich, sentiment_trend
+from .handoff import conversation_for_ticket, summarise
+from .knowledge.analysis import content_words
+from .redaction import redact
+
+CSAT_WINDOW = timedelta(days=7)
+CSAT_QUESTION = "How did we do? Reply with a number from 1 (poor) to 5 (great)."
+CSAT_THANKS = "Thank you for your feedback!"
+CSAT_ANSWER = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*[.!]?\s*$")
+
+
+def ticket_question(session: Session, conversation: Conversation | None,
+                    fallback: str) -> tuple[str, dict[str, int]]:
+    """What the agent must answer, and the redactions already applied to it: the
+    customer's latest substantive words on our record, else the ticket's own text."""
+    if conversation is not None:
+        for message in session.scalars(select(Message).where(
+                Message.conversation_id == conversation.id, Message.author == "customer")
+                .order_by(Message.id.desc())):
+            intent = (message.meta.get("enrichment") or {}).get("intent")
+            if intent not in NOT_A_QUESTION and len(content_words(message.body)) >= 2:
+                return message.body, dict(message.meta.get("redactions") or {})  # not "AGENT" or "thanks"
+    return fallback, {}
+
+
+NOT_A_QUESTION = {"human_agent", "greeting", "thanks"}
+
+
+def on_ticket_changed(session: Session, account: Account, settings: Settings, *, ticket_id: int, text: str,
+                      write_back: bool) -> None:
+    """A ticket was created or the customer commented: enrich it, write the result
+    back as tags (and priority when the customer is upset), prepare suggestions."""
+    from switchboard.connectors.zendesk import ZendeskConnector
+
+    from .replies import intent_model
+
+    conversation = conversation_for_ticket(session, account.id, ticket_id)
+    question, redactions = ticket_question(session, conversation, text)
+    if not question.strip():
+        return
+    customer = session.get(Customer, conversation.customer_id) if conversation else None
+    enrichment = enrich(redact(question).text, intent_model=intent_model(settings.data_dir, account.id))
+    if write_back:
+        tags = [f"sentiment_{enrichment.sentiment_label}"]
+        if enrichment.in_scope and enrichment.intent:
+            tags.append(f"intent_{enrichment.intent}")
+        ZendeskConnector(session, account, settings).update_ticket(
+            ticket_id, tags=tags, priority="high" if enrichment.sentiment <= -0.6 else None,
+            idempotency_key=f"enrich:{ticket_id}:{hashlib.sha1(question.encode()).hexdigest()[:16]}")
+    prepare_suggestions(session, account, settings, ticket_id=ticket_id, question=question,
+                        conversation_id=conversation.id if conversation else None,
+                        customer_name=customer.display_name if customer else None, redactions=redactions)
+
+
+def after_solved(session: Session, account: Account, settings: Settings, *, ticket_id: int) -> str:
+    """After-call work: an internal summary with disposition tags, then a recap and a
+    CSAT question to the customer on their channel (if they can still be reached)."""
+    from switchboard.connectors.twilio import TwilioConnector
+    from switchboard.connectors.zendesk import ZendeskConnector
+
+    conversation = conversation_for_ticket(session, account.id, ticket_id)
+    if conversation is None:
+        return "unknown_ticket"
+    customer = session.get(Customer, conversation.customer_id)
+    assert customer is not None
+    messages = list(session.scalars(select(Message).where(Message.conversation_id == conversation.id)
+                                    .order_by(Message.id)))
+    from_customer = [m for m in messages if m.author == "customer"]
+    agent_replies = [m for m in messages if m.author == "agent"]
+    intent = next((m.meta["enrichment"]["intent"] for m in reversed(from_customer)
+                   if (m.meta.get("enrichment") or {}).get("intent")), None)
+    scores = [m.meta["enrichment"]["sentiment"] for m in from_customer if "enrichment" in m.meta]
+    disposition = "resolved_by_agent" if agent_replies else "closed_without_reply"
+    summary = "\n".join([
+        "Switchboard summary of this conversation",
+        f"- Asked: {summarise(from_customer)}",
+        f"- Handed over because: {(conversation.handoff_reason or 'n/a').replace('_', ' ')}",
+        f"- Resolution: {_line(agent_replies[-1].body) if agent_replies else 'no reply was sent by SMS/WhatsApp'}",
+        f"- Sentiment trend: {sentiment_trend(scores) if scores else 'unknown'}; messages: {len(messages)}",
+        f"- Disposition: {disposition}" + (f", intent {intent}" if intent else ""),
+    ])
+    tags = ["switchboard_summarised", f"disposition_{disposition}"] + ([f"resolved_{intent}"] if intent else [])
+    ZendeskConnector(session, account, settings).add_comment(
+        ticket_id, body=summary, public=False, tags=tags, idempotency_key=f"summary:{ticket_id}:{conversation.id}")
+    audit(session, account_id=account.id, actor="assist", action="assist.summarised", subject_type="ticket",
+          subject_id=ticket_id, detail={"disposition": disposition, "intent": intent})
+    if customer.opted_out_at is not None or not _reachable(session, conversation):
+        return "summarised"
+    phone = next(i.value for i in customer.identities if i.kind == IdentityKind.PHONE)
+    recap = "We've marked your request as solved."
+    if agent_replies:
+        recap += f" In short: {_line(agent_replies[-1].body, 220)}"
+    recap += f" If anything is still not right, just reply here.\n\n{CSAT_QUESTION}"
+    result = TwilioConnector(session, account, settings).send_message(
+        to=phone, body=recap, channel=conversation.channel, idempotency_key=f"recap:{conversation.id}")
+    timeline.append(session, conversation, direction="outbound", channel=conversation.channel, author="system",
+                    body=recap, external_id=result.response.get("sid"), status=result.response.get("status"),
+                    meta={"action": "recap"})
+    conversation.csat_requested_at = datetime.now(UTC)
+    return "recap_sent"
+
+
+def _reachable(session: Session, conversation: Conversation) -> bool:
+    """WhatsApp allows free text only within 24 hours of the customer's last message."""
+    if conversation.channel != "whatsapp":
+        return True
+    from .handoff import _inside_whatsapp_window
+
+    return _inside_whatsapp_window(session, conversation)
+
+
+def _line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def pending_csat(session: Session, customer: Customer, body: str) -> Conversation | None:
+    """The recently closed conversation this message rates, if it is a 1-5 answer to
+    our CSAT question; such a reply must not start a new conversation with the bot."""
+    if not CSAT_ANSWER.match(body):
+        return None
+    since = datetime.now(UTC) - CSAT_WINDOW
+    return session.scalar(select(Conversation).where(
+        Conversation.customer_id == customer.id, Conversation.status == "closed",
+        Conversation.csat_requested_at.is_not(None), Conversation.csat_requested_at >= since,
+        Conversation.csat_score.is_(None)).order_by(Conversation.id.desc()).limit(1))
+
+
+def record_csat(session: Session, account: Account, settings: Settings, conversation: Conversation,
+                message: Message) -> None:
+    from switchboard.connectors.twilio import TwilioConnector
+
+    match = CSAT_ANSWER.match(message.body)
+    assert match is not None
+    conversation.csat_score = int(match.group(1))
+    audit(session, account_id=account.id, actor=f"customer:{conversation.customer_id}", action="csat.answered",
+          subject_type="conversation", subject_id=conversation.id, detail={"score": conversation.csat_score})
+    customer = session.get(Customer, conversation.customer_id)
+    assert customer is not None
+    phone = next(i.value for i in customer.identities if i.kind == IdentityKind.PHONE)
+    TwilioConnector(session, account, settings).send_message(
+        to=phone, body=CSAT_THANKS, channel=message.channel, idempotency_key=f"csat-thanks:{conversation.id}")
