@@ -76,10 +76,20 @@ class Connector:
         )
         if not created and record.status in ("sent", "sandboxed"):
             return CallResult(record, record.response or {}, repeated=True)
+        if not created and record.status == "failed":
+            # A permanent failure (opted out, invalid number…) is not retried under the
+            # same key: the same call would fail the same way, or worse, succeed twice.
+            raise VendorError(f"{self.vendor} {operation} failed earlier under key {idempotency_key!r}: "
+                              f"{record.error}")
         if self.sandboxed:
             response = self.sandbox_response(record)
             outbox.finish(self.session, record, status="sandboxed", response=response)
             return CallResult(record, response, repeated=False)
+        if not outbox.claim_attempt(self.session, record):
+            if record.status in ("sent", "sandboxed"):
+                return CallResult(record, record.response or {}, repeated=True)
+            raise VendorUnavailable(f"{self.vendor} {operation} under key {idempotency_key!r} is being sent by "
+                                    "another worker; retry later")
         try:
             response = self.perform(operation, payload)
         except VendorUnavailable as exc:

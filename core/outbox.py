@@ -7,10 +7,10 @@ call already made (or at least already attempted) instead of sending twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,27 @@ def record_call(
     )
     assert earlier is not None
     return earlier, False
+
+
+#: How long an attempt may stay unanswered before another worker may try again: a
+#: worker killed mid-call leaves its claim behind, and this lease is what frees it.
+ATTEMPT_LEASE = timedelta(minutes=2)
+
+
+def claim_attempt(session: Session, call: OutboxCall, *, now: datetime | None = None) -> bool:
+    """Take the right to call the vendor for ``call``; False while another worker's
+    attempt is in flight (two deliveries of one event, a double-clicked button)."""
+    now = now or datetime.now(UTC)
+    result = session.execute(
+        update(OutboxCall)
+        .where(OutboxCall.id == call.id,
+               or_(OutboxCall.status == "pending",
+                   and_(OutboxCall.status == "sending", OutboxCall.attempted_at < now - ATTEMPT_LEASE)))
+        .values(status="sending", attempted_at=now)
+        .execution_options(synchronize_session=False))
+    session.commit()
+    session.refresh(call)
+    return result.rowcount == 1
 
 
 def finish(

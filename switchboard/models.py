@@ -214,7 +214,8 @@ class OutboxCall(Base):
     operation: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sandboxed, sent, failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sending, sandboxed, sent, failed
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     response: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,65 @@
+"""One send per idempotency key, whoever else is trying: the outbox claim."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import responses
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.connectors.base import VendorError, VendorUnavailable
+from switchboard.connectors.twilio import TwilioConnector
+from switchboard.core import outbox
+from switchboard.models import Account, OutboxCall
+
+MESSAGES = "https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json"
+
+
+def _url(settings: Settings) -> str:
+    return MESSAGES.format(sid=settings.twilio_account_sid)
+
+
+def test_an_attempt_in_flight_makes_a_second_caller_wait(session: Session, live_account: Account,
+                                                        live_settings: Settings,
+                                                        http: responses.RequestsMock) -> None:
+    call, _ = outbox.record_call(session, account_id=live_account.id, vendor="twilio", operation="messages.create",
+                                 payload={"to": "+14155550100", "from_": "+15005550006", "body": "hi"},
+                                 idempotency_key="reply:1")
+    assert outbox.claim_attempt(session, call)  # another worker is mid-call
+    with pytest.raises(VendorUnavailable, match="another worker"):
+        TwilioConnector(session, live_account, live_settings).send_message(
+            to="+14155550100", body="hi", idempotency_key="reply:1")
+    assert len(http.calls) == 0
+
+
+def test_a_claim_left_by_a_killed_worker_expires(session: Session, live_account: Account, live_settings: Settings,
+                                                 http: responses.RequestsMock) -> None:
+    http.add(responses.POST, _url(live_settings), status=201,
+             json={"sid": "SM" + "c" * 32, "status": "queued", "to": "+14155550100", "from": "+15005550006"})
+    call, _ = outbox.record_call(session, account_id=live_account.id, vendor="twilio", operation="messages.create",
+                                 payload={"to": "+14155550100", "from_": "+15005550006", "body": "hi"},
+                                 idempotency_key="reply:2")
+    assert outbox.claim_attempt(session, call)
+    session.execute(update(OutboxCall).values(attempted_at=datetime.now(UTC) - outbox.ATTEMPT_LEASE - timedelta(1)))
+    session.commit()
+    result = TwilioConnector(session, live_account, live_settings).send_message(
+        to="+14155550100", body="hi", idempotency_key="reply:2")
+    assert result.response["sid"] == "SM" + "c" * 32 and len(http.calls) == 1
+    again = TwilioConnector(session, live_account, live_settings).send_message(
+        to="+14155550100", body="hi", idempotency_key="reply:2")
+    assert again.repeated and len(http.calls) == 1
+
+
+def test_a_permanent_failure_is_not_retried_under_the_same_key(session: Session, live_account: Account,
+                                                               live_settings: Settings,
+                                                               http: responses.RequestsMock) -> None:
+    http.add(responses.POST, _url(live_settings), status=400,
+             json={"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400})
+    twilio = TwilioConnector(session, live_account, live_settings)
+    with pytest.raises(VendorError):
+        twilio.send_message(to="+14155550100", body="hi", idempotency_key="reply:3")
+    with pytest.raises(VendorError, match="failed earlier"):
+        twilio.send_message(to="+14155550100", body="hi", idempotency_key="reply:3")
+    assert len(http.calls) == 1
