@@ -378,6 +378,31 @@ def audit_export(slug: str, ticket: str | None, conversation: str | None, fmt: s
         click.echo(export(session, account.id, fmt=fmt, subject_type=subject_type, subject_id=subject_id), nl=False)
 
 
+@main.command()
+@click.option("--account", "slug", default="default", show_default=True)
+@click.option("--days", default=7, show_default=True, type=int)
+@click.option("--send", is_flag=True, help="Post it to the digest channel (SWITCHBOARD_SLACK_DIGEST_CHANNEL).")
+def digest(slug: str, days: int, send: bool) -> None:
+    """The supervisors' digest of agent assist and knowledge gaps (JSON preview, or --send)."""
+    from switchboard.core.digest import as_json, compute_digest, digest_period, send_digest
+    from switchboard.db import get_db
+    from switchboard.tasks import digest_channel
+
+    app = _app()
+    settings = app.config["SETTINGS"]
+    account = _default_account(app, slug)
+    with get_db(app).session() as session:
+        if send:
+            channel = digest_channel(account, settings)
+            if not channel:
+                raise click.ClickException("set SWITCHBOARD_SLACK_DIGEST_CHANNEL (e.g. #support-leads) to send it")
+            result = send_digest(session, account, settings, channel=channel, days=days)
+            click.echo(f"digest {'already sent' if result.repeated else 'sent'} to {channel}")
+            return
+        start, end = digest_period(days=days)
+        click.echo(json.dumps(as_json(compute_digest(session, account.id, start=start, end=end)), indent=2))
+
+
 @main.group()
 def zendesk() -> None:
     """Zendesk set-up."""

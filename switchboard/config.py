@@ -49,6 +49,7 @@ class Settings:
     embeddings: str | None = None
     style_file: Path | None = None
     zendesk_app_public_key: str | None = None
+    slack_digest_channel: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -212,4 +213,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         embeddings=_choice(env, "SWITCHBOARD_EMBEDDINGS", ("minilm",)),
         style_file=_file(env, "SWITCHBOARD_STYLE_FILE"),
         zendesk_app_public_key=_pem(env, "SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY"),
+        slack_digest_channel=_optional(env, "SWITCHBOARD_SLACK_DIGEST_CHANNEL"),
     )

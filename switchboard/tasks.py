@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Celery, Task, shared_task
+from celery.schedules import crontab
 from flask import Flask, current_app
 
 from switchboard import db
@@ -50,6 +51,8 @@ def celery_init_app(app: Flask) -> Celery:
         broker_connection_timeout=2,
         broker_connection_retry_on_startup=True,
         beat_schedule={
+            "weekly-digest": {"task": "switchboard.weekly_digest",
+                              "schedule": crontab(hour=8, minute=0, day_of_week="mon")},
             "sweep-inbox": {"task": "switchboard.sweep_inbox", "schedule": float(settings.sweep_interval_seconds),
                             "options": {"expires": settings.sweep_interval_seconds}},
         },
@@ -82,6 +85,33 @@ def sweep_inbox() -> int:
     for event_id in due:
         enqueue_event(event_id)
     return len(due)
+
+
+@shared_task(name="switchboard.weekly_digest", bind=True, max_retries=5)
+def weekly_digest(self: Task) -> int:
+    """Monday's digest to every account with a digest channel; the idempotency key
+    makes a second firing in the same week a no-op."""
+    from switchboard.core.accounts import all_accounts
+    from switchboard.core.digest import send_digest
+
+    settings = current_app.config["SETTINGS"]
+    session = db.session()
+    sent = 0
+    for account in all_accounts(session):
+        channel = digest_channel(account, settings)
+        if channel:
+            try:
+                send_digest(session, account, settings, channel=channel)
+            except Exception as exc:
+                raise self.retry(exc=exc, countdown=retry_countdown(exc, self.request.retries)) from exc
+            sent += 1
+    return sent
+
+
+def digest_channel(account, settings) -> str | None:  # type: ignore[no-untyped-def]
+    if account.slug == "default":
+        return settings.slack_digest_channel
+    return (account.secrets or {}).get("slack_digest_channel")
 
 
 class EmbeddedRunner:

@@ -1,0 +1,616 @@
+"""The weekly digest supervisors get in Slack: how agent assist did, and what the
+knowledge base is missing.
+
+Supervisors do not open dashboards; a short message in their own channel once a week
+gets read. It answers three questions: are agents using the suggestions (inserted,
+sent, how much they rewrote them, thumbs), which articles make bad suggestions, and
+what customers asked that no article answered. From those it proposes knowledge-base
+changes, and only proposes them: the digest writes nothing but its own outbox record
+and audit entry, because an article rewritten by a statistic would be worse than one
+reviewed by a person.
+
+Figures follow the suggestions made in the period (a cohort), with the agents'
+feedback on them up to the period's end. A rate therefore never exceeds 100 %, and a
+digest computed again later for the same week shows what supervisors saw that week.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from switchboard.connectors.base import CallResult
+
+from switchboard.config import Settings
+from switchboard.models import (
+    Account,
+    KbArticle,
+    Message,
+    Suggestion,
+    SuggestionFeedback,
+)
+
+from .accounts import DEFAULT_SLUG
+from .audit import audit
+from .knowledge.analysis import content_words, stem
+from .redaction import PLACEHOLDERS
+
+DEFAULT_DAYS = 7
+#: Handoffs that mean "no article answered this", as opposed to a customer asking for a
+#: person, anger or a model outage, which say nothing about the knowledge base.
+GAP_HANDOFF_REASONS = frozenset({"low_confidence", "out_of_scope", "ungrounded_draft"})
+#: How many articles, gap groups and proposals of each kind a digest lists.
+TOP = 5
+#: An article is proposed for review from this many down-votes, and only when they
+#: outnumber its up-votes: one unhappy agent is an opinion, not a pattern.
+REVIEW_MIN_DOWNVOTES = 3
+#: Questions are grouped on this many of their most widely shared content words.
+GROUP_KEY_WORDS = 2
+#: Agents' reasons quoted per article proposal.
+MAX_REASONS = 3
+
+# Block Kit limits (https://api.slack.com/reference/block-kit): a message holds at most
+# 50 blocks, a header 150 characters, a section text 3000, a section field 2000.
+MAX_BLOCKS = 50
+HEADER_CHARS = 150
+TEXT_CHARS = 3000
+FIELD_CHARS = 2000
+MAX_FIELDS = 10
+# Single items are cut well below the block limits so one long customer message or
+# article title cannot crowd out the rest of a section.
+QUESTION_CHARS = 200
+TITLE_CHARS = 150
+REASON_CHARS = 150
+ELLIPSIS = "…"
+
+_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
+_SPACES = re.compile(r"\s+")
+
+
+class DigestPeriodError(ValueError):
+    """The period asked for cannot be measured (naive datetimes, or end before start)."""
+
+
+@dataclass(frozen=True)
+class AssistFigures:
+    """Agent assist in one period; rates are None, not zero, when nothing was measured,
+    so "no suggestions" never reads as "agents rejected every suggestion"."""
+
+    shown: int
+    inserted: int
+    sent_after_insert: int
+    avg_edit_distance: float | None
+    thumbs_up: int
+    thumbs_down: int
+
+    @property
+    def insert_rate(self) -> float | None:
+        return self.inserted / self.shown if self.shown else None
+
+    @property
+    def thumbs_up_rate(self) -> float | None:
+        rated = self.thumbs_up + self.thumbs_down
+        return self.thumbs_up / rated if rated else None
+
+
+@dataclass(frozen=True)
+class ArticleVotes:
+    """Thumbs on suggestions that cited one article; ``reasons`` are the agents' own
+    words on the down-votes, newest first."""
+
+    title: str
+    downs: int
+    ups: int
+    reasons: tuple[str, ...] = ()
+
+    def as_tuple(self) -> tuple[str, int, int]:
+        return self.title, self.downs, self.ups
+
+
+@dataclass(frozen=True)
+class GapGroup:
+    """Customer questions the bot could not answer, grouped by shared topic words."""
+
+    words: tuple[str, ...]
+    count: int
+    example: str
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A knowledge-base change for a person to review; nothing applies it."""
+
+    kind: Literal["new_article", "review_article"]
+    text: str
+    evidence: int
+
+
+@dataclass(frozen=True)
+class Digest:
+    account_id: int
+    start: datetime
+    end: datetime
+    current: AssistFigures
+    previous: AssistFigures
+    downvoted_articles: tuple[ArticleVotes, ...]
+    gaps: tuple[GapGroup, ...]
+    gap_questions: int
+    gap_group_count: int
+    proposals: tuple[Proposal, ...]
+
+    @property
+    def suggestions_shown(self) -> int:
+        return self.current.shown
+
+    @property
+    def inserted(self) -> int:
+        return self.current.inserted
+
+    @property
+    def insert_rate(self) -> float | None:
+        return self.current.insert_rate
+
+    @property
+    def sent_after_insert(self) -> int:
+        return self.current.sent_after_insert
+
+    @property
+    def avg_edit_distance(self) -> float | None:
+        return self.current.avg_edit_distance
+
+    @property
+    def thumbs_up(self) -> int:
+        return self.current.thumbs_up
+
+    @property
+    def thumbs_down(self) -> int:
+        return self.current.thumbs_down
+
+    @property
+    def thumbs_up_rate(self) -> float | None:
+        return self.current.thumbs_up_rate
+
+    @property
+    def insert_rate_change(self) -> float | None:
+        """Current minus previous insertion rate (0.05 = five points up); None when
+        either period had no suggestions."""
+        return _difference(self.current.insert_rate, self.previous.insert_rate)
+
+    @property
+    def thumbs_up_rate_change(self) -> float | None:
+        return _difference(self.current.thumbs_up_rate, self.previous.thumbs_up_rate)
+
+    @property
+    def is_empty(self) -> bool:
+        """Nothing happened that the digest reports on."""
+        figures = self.current
+        return not (figures.shown or figures.thumbs_up or figures.thumbs_down or self.gap_questions)
+
+
+def _difference(current: float | None, previous: float | None) -> float | None:
+    return None if current is None or previous is None else current - previous
+
+
+# -- computing -----------------------------------------------------------------------
+
+
+def digest_period(end: datetime | None = None, *, days: int = DEFAULT_DAYS) -> tuple[datetime, datetime]:
+    """(start, end) of the digest ending at ``end``; by default at today's midnight UTC,
+    so two firings of the same schedule on one day cover exactly the same days."""
+    if days < 1:
+        raise DigestPeriodError(f"a digest covers at least one day, not {days}")
+    if end is None:
+        end = datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
+    _require_aware(end)
+    return end - timedelta(days=days), end
+
+
+def compute_digest(session: Session, account_id: int, *, start: datetime, end: datetime) -> Digest:
+    """Figures of ``[start, end)`` for one account, with the period of the same length
+    before it for the change in rates."""
+    _require_aware(start)
+    _require_aware(end)
+    if end <= start:
+        raise DigestPeriodError(f"the digest period ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+    current, ratings = _assist_activity(session, account_id, start, end)
+    previous, _ = _assist_activity(session, account_id, start - (end - start), start)
+    articles = _article_votes(session, account_id, ratings)
+    downvoted = [votes for votes in articles if votes.downs > 0]
+    groups, questions = _gap_groups(session, account_id, start, end)
+    return Digest(
+        account_id=account_id, start=start, end=end, current=current, previous=previous,
+        downvoted_articles=tuple(downvoted[:TOP]), gaps=tuple(groups[:TOP]), gap_questions=questions,
+        gap_group_count=len(groups), proposals=_proposals(groups[:TOP], downvoted),
+    )
+
+
+def _require_aware(moment: datetime) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise DigestPeriodError(f"naive datetime {moment.isoformat()}: give the period in UTC, e.g. datetime.now(UTC)")
+
+
+@dataclass(frozen=True)
+class _Rating:
+    suggestion_id: int
+    rating: str
+    reason: str | None
+
+
+def _assist_activity(session: Session, account_id: int, start: datetime,
+                     end: datetime) -> tuple[AssistFigures, list[_Rating]]:
+    """Figures for the suggestions made in ``[start, end)`` and each agent's latest
+    thumb on them (an agent who changes their mind counts once, as they ended up)."""
+    cohort = select(Suggestion.id).where(
+        Suggestion.account_id == account_id, Suggestion.created_at >= start, Suggestion.created_at < end)
+    shown = session.scalar(select(func.count()).select_from(cohort.subquery())) or 0
+    rows = session.execute(
+        select(SuggestionFeedback.suggestion_id, SuggestionFeedback.agent, SuggestionFeedback.kind,
+               SuggestionFeedback.rating, SuggestionFeedback.reason, SuggestionFeedback.edit_distance)
+        .where(SuggestionFeedback.account_id == account_id, SuggestionFeedback.suggestion_id.in_(cohort),
+               SuggestionFeedback.created_at < end)
+        .order_by(SuggestionFeedback.created_at, SuggestionFeedback.id))
+    inserted: set[int] = set()
+    sent: dict[int, float | None] = {}
+    ratings: dict[tuple[int, str], _Rating] = {}
+    for suggestion_id, agent, kind, rating, reason, distance in rows:
+        if kind == "inserted":
+            inserted.add(suggestion_id)
+        elif kind == "sent":
+            sent[suggestion_id] = distance  # the last reply sent from it is what the customer got
+        elif kind == "rating" and rating in ("up", "down"):
+            ratings.pop((suggestion_id, agent), None)  # re-inserted last: the dict stays in time order
+            ratings[(suggestion_id, agent)] = _Rating(suggestion_id, rating, (reason or "").strip() or None)
+    # A reply counts as sent from a suggestion only if the agent inserted it first.
+    distances = [d for sid, d in sent.items() if sid in inserted and d is not None]
+    votes = list(ratings.values())
+    figures = AssistFigures(
+        shown=shown, inserted=len(inserted), sent_after_insert=sum(1 for sid in sent if sid in inserted),
+        avg_edit_distance=sum(distances) / len(distances) if distances else None,
+        thumbs_up=sum(1 for v in votes if v.rating == "up"), thumbs_down=sum(1 for v in votes if v.rating == "down"),
+    )
+    return figures, votes
+
+
+def _article_votes(session: Session, account_id: int, ratings: Sequence[_Rating]) -> list[ArticleVotes]:
+    """Each thumb counted once for every article its suggestion cited, most down-voted
+    first (fewer up-votes first among equals)."""
+    if not ratings:
+        return []
+    ids = sorted({r.suggestion_id for r in ratings})
+    sources: dict[int, list[Any]] = dict(session.execute(select(Suggestion.id, Suggestion.sources).where(
+        Suggestion.account_id == account_id, Suggestion.id.in_(ids))).all())
+    downs: Counter[str] = Counter()
+    ups: Counter[str] = Counter()
+    reasons: dict[str, list[str]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for rating in reversed(ratings):  # newest first, so reasons are too
+        for key, name in _cited_articles(sources.get(rating.suggestion_id) or []):
+            names.setdefault(key, name)
+            if rating.rating == "up":
+                ups[key] += 1
+                continue
+            downs[key] += 1
+            if rating.reason and rating.reason not in reasons[key]:
+                reasons[key].append(rating.reason)
+    titles = _current_titles(session, account_id, names)
+    tallies = [ArticleVotes(titles.get(key) or names[key], downs[key], ups[key], tuple(reasons[key]))
+               for key in names]
+    return sorted(tallies, key=lambda v: (-v.downs, v.ups, v.title))
+
+
+def _cited_articles(sources: Iterable[Any]) -> Iterator[tuple[str, str]]:
+    """(article key, title or citation) of each distinct article among a suggestion's
+    sources; two passages of one article are one article."""
+    seen: set[str] = set()
+    for source in sources:
+        if not isinstance(source, dict):
+            continue
+        passage = str(source.get("passage") or "")
+        name = source.get("title") or source.get("citation") or source.get("url") or passage
+        key = str(source.get("article_id") or passage.rpartition("#")[0] or name or "")
+        if key and key not in seen:
+            seen.add(key)
+            yield key, str(name or key)
+
+
+def _current_titles(session: Session, account_id: int, names: dict[str, str]) -> dict[str, str]:
+    """Titles as the knowledge base has them now: what a supervisor will search for."""
+    rows = session.execute(select(KbArticle.external_id, KbArticle.title).where(
+        KbArticle.account_id == account_id, KbArticle.external_id.in_(list(names))))
+    return {external_id: title for external_id, title in rows}
+
+
+def _gap_groups(session: Session, account_id: int, start: datetime, end: datetime) -> tuple[list[GapGroup], int]:
+    """Groups of unanswered customer questions, largest first, and how many questions
+    they hold in all."""
+    replies = session.scalars(select(Message.meta).where(
+        Message.account_id == account_id, Message.author == "bot",
+        Message.created_at >= start, Message.created_at < end,
+        Message.meta["action"].as_string().in_(("clarify", "handoff"))))
+    asked: set[int] = set()
+    for meta in replies:
+        if _is_gap(meta) and isinstance(meta.get("in_reply_to"), int):
+            asked.add(meta["in_reply_to"])
+    questions = [body for _, body in _customer_messages(session, account_id, sorted(asked))]
+    groups = group_questions(questions)
+    return groups, sum(group.count for group in groups)
+
+
+def _is_gap(meta: dict[str, Any]) -> bool:
+    """A bot reply that says no article answered: a clarifying question asked because
+    retrieval failed (it then carries a reason; a greeting does not), or a handoff for
+    one of the knowledge reasons."""
+    reason = meta.get("reason")
+    if meta.get("action") == "clarify":
+        return bool(reason)
+    return meta.get("action") == "handoff" and reason in GAP_HANDOFF_REASONS
+
+
+def _customer_messages(session: Session, account_id: int, ids: Sequence[int]) -> Iterator[tuple[int, str]]:
+    for offset in range(0, len(ids), 500):  # stays under every driver's parameter limit
+        rows = session.execute(select(Message.id, Message.body).where(
+            Message.account_id == account_id, Message.author == "customer",
+            Message.id.in_(ids[offset:offset + 500])).order_by(Message.id))
+        yield from ((message_id, body) for message_id, body in rows)
+
+
+def group_questions(questions: Sequence[str]) -> list[GapGroup]:
+    """Questions grouped on their ``GROUP_KEY_WORDS`` content words that the most
+    questions share, largest group first.
+
+    Ranking words by how many questions use them makes the shared topic ("parcel",
+    "refund") the key and the incidental words ("yesterday", "blue") the tie-breaker,
+    so "where is my parcel" and "my parcel hasn't arrived" land together. Questions
+    without a single content word ("hello??") name no topic and are left out.
+    """
+    topics = [_topic(question) for question in questions]
+    spread = Counter(word for topic in topics for word in topic)
+    surface: dict[str, Counter[str]] = defaultdict(Counter)
+    members: dict[tuple[str, ...], list[str]] = {}
+    for question, topic in zip(questions, topics, strict=True):
+        if not topic:
+            continue
+        for word, form in topic.items():
+            surface[word][form] += 1
+        key = tuple(sorted(sorted(topic, key=lambda w: (-spread[w], w))[:GROUP_KEY_WORDS]))
+        members.setdefault(key, []).append(question)
+    groups = [GapGroup(words=tuple(surface[w].most_common(1)[0][0] for w in key), count=len(asked),
+                       example=_representative(asked))
+              for key, asked in members.items()]
+    # dicts keep insertion order: equal groups stay in the order they were first asked.
+    return sorted(groups, key=lambda g: -g.count)
+
+
+def _topic(question: str) -> dict[str, str]:
+    """Stem -> first surface form of the question's content words; redaction
+    placeholders are not topics ("[EMAIL]" would otherwise group on "email")."""
+    topic: dict[str, str] = {}
+    for word in content_words(_PLACEHOLDER.sub(" ", question)):
+        topic.setdefault(stem(word), word)
+    return topic
+
+
+def _representative(questions: Sequence[str]) -> str:
+    """The wording customers used most, the earliest among equals."""
+    tidy = [_SPACES.sub(" ", q).strip() for q in questions]
+    counts = Counter(q.lower() for q in tidy)
+    return max(tidy, key=lambda q: counts[q.lower()])  # max keeps the first of equals
+
+
+def _proposals(gaps: Sequence[GapGroup], downvoted: Sequence[ArticleVotes]) -> tuple[Proposal, ...]:
+    new = [Proposal("new_article", f"New article suggested: {_cut(gap.example, QUESTION_CHARS)}", gap.count)
+           for gap in gaps]
+    heavy = [votes for votes in downvoted if votes.downs >= REVIEW_MIN_DOWNVOTES and votes.downs > votes.ups]
+    review = [Proposal("review_article", f"Review article {_cut(votes.title, TITLE_CHARS)}: {votes.downs} "
+                       f"down-votes, reasons: {_reasons(votes.reasons)}", votes.downs)
+              for votes in heavy[:TOP]]
+    return tuple(new + review)
+
+
+def _reasons(reasons: Sequence[str]) -> str:
+    if not reasons:
+        return "none given"
+    return "; ".join(_cut(_SPACES.sub(" ", r), REASON_CHARS) for r in reasons[:MAX_REASONS])
+
+
+# -- Slack ---------------------------------------------------------------------------
+
+
+def digest_blocks(digest: Digest, *, account_name: str) -> tuple[str, list[dict[str, Any]]]:
+    """(fallback text, Block Kit blocks). The text is what notifications and screen
+    readers get, so it carries the headline figures too."""
+    period = _period_label(digest.start, digest.end)
+    header = _header(f"Agent assist digest — {account_name}")
+    intro = _context(f"{_escape(period)} (UTC), compared with the {_span(digest)} before it.")
+    if digest.is_empty:
+        note = (f"Nothing to report for {_escape(account_name)}: no suggestions were shown, rated or sent, and the "
+                f"bot had an answer for every customer question it got ({_escape(period)}).")
+        return (f"Agent assist digest for {_escape(account_name)}: nothing to report for {_escape(period)}.",
+                [header, intro, _section(note)])
+    blocks = [header, intro, _figures(digest), {"type": "divider"}, _articles_section(digest),
+              _gaps_section(digest), *_proposal_blocks(digest),
+              _context("Edit distance: 0 = sent as suggested, 1 = fully rewritten. Figures cover the suggestions "
+                       "made in the period and agents' feedback on them.")]
+    if len(blocks) > MAX_BLOCKS:
+        blocks = [*blocks[:MAX_BLOCKS - 1], _context(f"{ELLIPSIS} more than fits in one message.")]
+    return _fallback(digest, account_name, period), blocks
+
+
+def _figures(digest: Digest) -> dict[str, Any]:
+    now = digest.current
+    sent = (f"{now.sent_after_insert} · avg edit distance {now.avg_edit_distance:.2f}"
+            if now.avg_edit_distance is not None else f"{now.sent_after_insert}")
+    fields = [
+        f"*Suggestions shown*\n{now.shown}",
+        f"*Inserted by agents*\n{now.inserted} ({_percent(now.insert_rate)}) {_arrow(digest.insert_rate_change)}",
+        f"*Sent after insert*\n{sent}",
+        (f"*Thumbs up / down*\n{now.thumbs_up} / {now.thumbs_down} ({_percent(now.thumbs_up_rate)} up) "
+         f"{_arrow(digest.thumbs_up_rate_change)}"),
+        f"*Unanswered questions*\n{digest.gap_questions} in {_plural(digest.gap_group_count, 'topic')}",
+    ]
+    return {"type": "section",
+            "fields": [{"type": "mrkdwn", "text": _cut(f, FIELD_CHARS)} for f in fields[:MAX_FIELDS]]}
+
+
+def _articles_section(digest: Digest) -> dict[str, Any]:
+    if not digest.downvoted_articles:
+        return _section("*Most down-voted articles*\nNo suggestion got a thumbs-down.")
+    lines = [f"{n}. {_escape(_cut(v.title, TITLE_CHARS))} — {_plural(v.downs, 'down-vote')}, "
+             f"{_plural(v.ups, 'up-vote')}" for n, v in enumerate(digest.downvoted_articles, 1)]
+    return _section("*Most down-voted articles*\n" + "\n".join(lines))
+
+
+def _gaps_section(digest: Digest) -> dict[str, Any]:
+    if not digest.gaps:
+        return _section("*Questions without a good article*\nNone: the bot found an article for every question.")
+    lines = [f"• {_plural(g.count, 'question')} on _{_escape(', '.join(g.words))}_, e.g. "
+             f"“{_escape(_cut(g.example, QUESTION_CHARS))}”" for g in digest.gaps]
+    return _section("*Questions without a good article*\n" + "\n".join(lines))
+
+
+def _proposal_blocks(digest: Digest) -> list[dict[str, Any]]:
+    if not digest.proposals:
+        return [_section("*Proposed knowledge-base updates*\nNone this week.")]
+    blocks = [_section("*Proposed knowledge-base updates — for review*\nNothing has been changed: "
+                       "each item waits for a person to decide.")]
+    for proposal in digest.proposals:
+        evidence = (f" _(asked {_plural(proposal.evidence, 'time')})_" if proposal.kind == "new_article" else "")
+        blocks.append(_section(f"*For review* · {_escape(proposal.text)}{evidence}"))
+    return blocks
+
+
+def _fallback(digest: Digest, account_name: str, period: str) -> str:
+    now = digest.current
+    text = (f"Agent assist digest for {account_name}, {period}: {now.shown} suggestions shown, "
+            f"{_percent(now.insert_rate)} inserted {_arrow(digest.insert_rate_change)}, "
+            f"{_percent(now.thumbs_up_rate)} thumbs up {_arrow(digest.thumbs_up_rate_change)}; "
+            f"{digest.gap_questions} unanswered questions; {len(digest.proposals)} proposals for review.")
+    return _escape(text)
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": _cut(text, HEADER_CHARS), "emoji": True}}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, TEXT_CHARS)}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(text, TEXT_CHARS)}]}
+
+
+def _escape(text: str) -> str:
+    """Slack's three control characters; without this a customer who wrote
+    "<!channel>" would ping the supervisors' whole channel from the digest."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, ending in "…" when shortened, and never
+    in half an escape ("&am…")."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit - len(ELLIPSIS)]
+    amp = head.rfind("&")
+    if amp != -1 and ";" not in head[amp:]:
+        head = head[:amp]
+    return head + ELLIPSIS
+
+
+def _percent(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate * 100:.0f}%"
+
+
+def _arrow(change: float | None) -> str:
+    if change is None:
+        return "(no earlier figure)"
+    points = change * 100
+    if abs(points) < 0.05:
+        return "→ no change"
+    return f"▲ +{points:.1f} pts" if points > 0 else f"▼ −{-points:.1f} pts"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _span(digest: Digest) -> str:
+    span = digest.end - digest.start
+    return _plural(span.days, "day") if span == timedelta(days=span.days) else "period of the same length"
+
+
+def _period_label(start: datetime, end: datetime) -> str:
+    """Whole days read as dates (the end is exclusive, so the last day is the one
+    before it); anything else with the time."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if start.time() == time() and end.time() == time():
+        return f"{start:%a %d %b} – {end - timedelta(days=1):%a %d %b %Y}"
+    return f"{start:%d %b %H:%M} – {end:%d %b %Y %H:%M}"
+
+
+# -- sending -------------------------------------------------------------------------
+
+
+def digest_key(account_id: int, start: datetime) -> str:
+    """The outbox idempotency key: one digest per account and period start, however
+    often the schedule fires."""
+    return f"digest:{account_id}:{start.date()}"
+
+
+def account_display_name(account: Account, settings: Settings) -> str:
+    """The company name supervisors know; the default account's row is only called
+    "Default account"."""
+    if account.slug == DEFAULT_SLUG and settings.company_name:
+        return settings.company_name
+    return account.name
+
+
+def send_digest(session: Session, account: Account, settings: Settings, *, channel: str,
+                end: datetime | None = None, days: int = DEFAULT_DAYS) -> CallResult:
+    """Compute the digest of the ``days`` before ``end`` and post it to ``channel``.
+
+    Sent under :func:`digest_key`, so a second firing for the same week returns the
+    first call (``repeated=True``) and posts nothing; the audit entry is written once,
+    with the send. Vendor errors propagate for the caller's retry.
+    """
+    from switchboard.connectors.slack import SlackConnector
+
+    start, end = digest_period(end, days=days)
+    digest = compute_digest(session, account.id, start=start, end=end)
+    text, blocks = digest_blocks(digest, account_name=account_display_name(account, settings))
+    result = SlackConnector(session, account, settings).post_message(
+        channel=channel, text=text, blocks=blocks, idempotency_key=digest_key(account.id, start))
+    if not result.repeated:
+        audit(session, account_id=account.id, actor="digest", action="digest.sent", subject_type="account",
+              subject_id=account.id, detail={
+                  "channel": channel, "start": start.isoformat(), "end": end.isoformat(),
+                  "outbox_call_id": result.call.id, "status": result.call.status, "empty": digest.is_empty,
+                  **as_json(digest)["figures"], "proposals": len(digest.proposals)})
+        session.commit()
+    return result
+
+
+def as_json(digest: Digest) -> dict[str, Any]:
+    """The digest as plain JSON, for a CLI preview or the audit log."""
+    now = digest.current
+    return {
+        "account_id": digest.account_id, "start": digest.start.isoformat(), "end": digest.end.isoformat(),
+        "figures": {
+            "suggestions_shown": now.shown, "inserted": now.inserted, "insert_rate": now.insert_rate,
+            "insert_rate_change": digest.insert_rate_change, "sent_after_insert": now.sent_after_insert,
+            "avg_edit_distance": now.avg_edit_distance, "thumbs_up": now.thumbs_up, "thumbs_down": now.thumbs_down,
+            "thumbs_up_rate": now.thumbs_up_rate, "thumbs_up_rate_change": digest.thumbs_up_rate_change,
+            "gap_questions": digest.gap_questions,
+        },
+        "downvoted_articles": [{"title": v.title, "downs": v.downs, "ups": v.ups, "reasons": list(v.reasons)}
+                               for v in digest.downvoted_articles],
+        "gaps": [{"words": list(g.words), "count": g.count, "example": g.example} for g in digest.gaps],
+        "proposals": [{"kind": p.kind, "text": p.text, "evidence": p.evidence, "status": "for_review"}
+                      for p in digest.proposals],
+    }
