@@ -302,3 +302,9 @@ class SuggestionFeedback(Base):
     sent_text: Mapped[str | None] = mapped_column(Text)
     edit_distance: Mapped[float | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- Outreach (issue 6): campaigns, segments, recipients, Slack decisions ------------
+
+
+# --- Outcome metrics (issue 8): metric events and their roll-ups ---------------------
