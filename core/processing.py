@@ -16,7 +16,7 @@ from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, InboxEvent, Message
 
 from . import assist as assist_core
-from . import handoff, identity, tickets, timeline
+from . import handoff, identity, slack_interactions, tickets, timeline
 from .audit import audit
 from .inbox import Handler
 from .redaction import redact
@@ -146,6 +146,8 @@ HANDLERS: dict[str, VendorHandler] = {
     "zendesk.ticket.comment_added": zendesk_comment_added,
     "zendesk.ticket.status_changed": zendesk_status_changed,
     "zendesk.ticket.created": zendesk_ticket_created,
+    "slack.block_actions": slack_interactions.block_actions,
+    "slack.view_submission": slack_interactions.view_submission,
 }
 
 

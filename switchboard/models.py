@@ -308,3 +308,6 @@ class SuggestionFeedback(Base):
 
 
 # --- Outcome metrics (issue 8): metric events and their roll-ups ---------------------
+
+
+# --- Governed actions (issue 7): executions, verifications, approvals ----------------

@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.db import get_db
-from switchboard.models import InboxEvent
+from switchboard.models import AuditEntry, InboxEvent
 
 from ...signing import VendorClient, fixture
 
@@ -81,3 +81,14 @@ def test_without_a_signing_secret_slack_is_refused_naming_the_variable(env: dict
         assert "SLACK_SIGNING_SECRET" in response.get_json()["error"]
     finally:
         get_db(app).dispose()
+
+
+def test_a_click_no_capability_owns_is_audited_with_its_action_id(app: Flask, vendor: VendorClient) -> None:
+    payload = fixture("slack", "block_actions.json")
+    payload["actions"][0]["action_id"] = "nobody_owns_this"
+    assert vendor.slack_interaction(payload).status_code == 200
+    [event] = events(app)
+    assert event.status == "done"
+    with get_db(app).session() as session:
+        entries = list(session.scalars(select(AuditEntry).where(AuditEntry.action == "slack.interaction_unhandled")))
+    assert [(e.subject_id, e.detail["id"]) for e in entries] == [(str(event.id), "nobody_owns_this")]
