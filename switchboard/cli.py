@@ -423,6 +423,25 @@ def zendesk_provision(manifests_dir: Path | None) -> None:
         click.echo(line)
 
 
+@zendesk.command("package-app")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder to write the zip into.")
+@click.option("--app-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The app folder; default: the shipped Zendesk sidebar app.")
+@click.option("--domain", "domains", multiple=True,
+              help="Host of this deployment (e.g. support.example.com) allowed to receive the secure token.")
+def zendesk_package_app(out_dir: Path, app_dir: Path | None, domains: tuple[str, ...]) -> None:
+    """Validate the Zendesk sidebar app and zip it for upload (Admin Center > Apps > Upload private app)."""
+    from switchboard.zaf import DEFAULT_APP_DIR, InvalidZendeskApp, package_app
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        path = package_app(app_dir or DEFAULT_APP_DIR, out_dir, domains=domains)
+    except InvalidZendeskApp as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(str(path))
+
+
 SAMPLE_KB = Path(__file__).parent / "data" / "sample_kb.json"
 
 

@@ -1,0 +1,358 @@
+"""The Zendesk sidebar app in a real (headless) Chromium, inside a stand-in Zendesk.
+
+The app's own files are loaded unchanged, with the bundled ZAF SDK, in an iframe on a
+different origin from the parent page; the parent answers the SDK's postMessage
+protocol and proxies client.request server-side like Zendesk (tests/apps/
+parent_frame.html, tests/apps/zaf_stand_in.py). The backend is a parameter of the
+`open_sidebar` fixture: these tests use a fake that answers the API contract from
+canned JSON, and the same fixture can be pointed at a running `switchboard serve`.
+"""
+from __future__ import annotations
+
+import json
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import make_server
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from switchboard.core.knowledge.loaders import load_articles
+from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.db import get_db
+from switchboard.models import Suggestion, SuggestionFeedback
+
+from ..assist.test_sidebar_api import SAMPLE_KB, handed_over_ticket, key_for
+from ..signing import VendorClient
+from .browser import SidebarPage, start_chromium, wait_until
+from .zaf_stand_in import CANNED_TICKET, FakeBackend, ZendeskStandIn
+
+TOKEN = "sb_test_4f1c9a7e2b"
+TICKET_ID = 4242
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+CANNED = json.loads(CANNED_TICKET.read_text())
+
+OpenSidebar = Callable[..., SidebarPage]
+
+
+def screenshot(page: SidebarPage, name: str) -> Path:
+    """The whole stand-in ticket page (sidebar included) as artifacts/<name>, for people."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / name
+    page.driver.switch_to.default_content()
+    try:
+        assert page.driver.save_screenshot(str(shot)), f"Chromium could not write {shot}"
+    finally:
+        page.enter_app()
+    return shot
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    log = tmp_path_factory.mktemp("chromedriver") / "chromedriver.log"
+    browser = start_chromium(profile, log)
+    yield browser
+    browser.quit()
+
+
+@pytest.fixture
+def backend() -> Iterator[FakeBackend]:
+    fake = FakeBackend(token=TOKEN)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def open_sidebar(driver: WebDriver) -> Iterator[OpenSidebar]:
+    """open_sidebar(backend_url, token=..., ticket_id=...) -> the sidebar, loaded."""
+    stand_ins: list[ZendeskStandIn] = []
+
+    def _open(backend_url: str, *, token: str = TOKEN, ticket_id: int = TICKET_ID) -> SidebarPage:
+        stand_in = ZendeskStandIn(backend_url=backend_url, secure_settings={"token": token},
+                                  ticket_id=ticket_id)
+        stand_ins.append(stand_in)
+        return SidebarPage(driver, stand_in.page_url(), stand_in).open()
+
+    yield _open
+    driver.switch_to.default_content()
+    driver.get("about:blank")
+    for stand_in in stand_ins:
+        stand_in.close()
+
+
+def test_sidebar_renders_customer_handoff_insight_and_cited_suggestions(
+        open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    page = open_sidebar(backend.url)
+    content = page.content()
+    customer = page.wait_for_text("#customer", "Maria Jensen").text
+    assert "Tier: gold" in customer
+    assert "+4520123456" in customer and "maria.jensen@example.com" in customer
+    assert "sms, whatsapp" in customer
+
+    handoff = page.driver.find_element(By.ID, "handoff").text
+    assert "asked_for_human" in handoff
+    assert CANNED["handoff"]["summary"] in handoff
+
+    insight = page.driver.find_element(By.ID, "insight").text
+    assert "delivery_status (87% confident)" in insight
+    assert "negative (-0.54)" in insight and "worsening" in insight
+
+    first = page.suggestion(71)
+    assert CANNED["suggestions"][0]["text"] in first.text
+    link = first.find_element(By.PARTIAL_LINK_TEXT, "Lost or late parcels")
+    assert link.get_attribute("textContent") == "Lost or late parcels (opens in a new tab)"
+    assert link.get_attribute("href") == "https://help.example.com/articles/lost-parcels"
+    assert link.get_attribute("target") == "_blank"
+    assert "noopener" in (link.get_attribute("rel") or "")
+    assert "Carrier trace policy" in first.text  # a source without a URL stays plain text
+
+    actions = page.driver.find_element(By.ID, "actions").text
+    assert "Open a carrier trace" in actions and "Offer a refund or replacement" in actions
+    assert content.is_displayed()
+    assert page.status() == "Switchboard context loaded."
+
+    # The request went through the proxy with the key filled in server-side ...
+    gets = [r for r in backend.requests if r.method == "GET"]
+    assert [(r.path, r.authorization) for r in gets] == [(f"/api/sidebar/tickets/{TICKET_ID}", f"Bearer {TOKEN}")]
+    # ... and the key never reached the browser: the app sent only the placeholder, and
+    # neither page holds the key.
+    assert [o["headers"]["Authorization"] for o in page.stand_in.proxied] == ["Bearer {{setting.token}}"]
+    assert all(o["secure"] is True for o in page.stand_in.proxied)
+    assert TOKEN not in page.driver.page_source
+    assert TOKEN not in page.parent_value("document.documentElement.outerHTML")
+
+    # The parent applied the app's resize request to the iframe.
+    def fitted() -> list[dict[str, str]]:
+        resizes = page.parent_value("window.resizes")
+        return resizes if resizes and int(resizes[-1]["height"].removesuffix("px")) > 400 else []
+    resizes = wait_until(fitted, "a resize to the rendered content's height")
+    assert page.parent_value("document.getElementById('app').style.height") == resizes[-1]["height"]
+
+    data = screenshot(page, "zendesk-sidebar.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])  # IHDR
+    assert width >= 900 and height >= 900
+    assert len(data) > 20_000  # a blank page compresses to a few kB; this one has content
+
+
+def test_customer_text_is_shown_as_text_and_unsafe_links_are_not_links(
+        open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    page = open_sidebar(backend.url)
+    page.content()
+    toggle = page.wait_for("#timeline-toggle")
+    toggle.click()
+    entry = page.wait_for_text("#timeline", 'Still nothing <img src=x onerror="window.pwned=1"> AGENT')
+    assert entry.find_elements(By.TAG_NAME, "img") == []
+    assert page.driver.execute_script("return window.pwned === undefined")
+    second = page.suggestion(72)
+    assert "Unsafe link" in second.text
+    assert [a.get_attribute("href") for a in second.find_elements(By.TAG_NAME, "a")] == [
+        "https://help.example.com/articles/refunds"]
+
+
+def test_insert_puts_the_suggestion_in_the_reply_and_records_it(
+        open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    page = open_sidebar(backend.url)
+    suggestion = page.suggestion(71)
+    insert = suggestion.find_element(By.CSS_SELECTOR, '[data-action="insert"]')
+    assert insert.tag_name == "button"
+    assert insert.get_attribute("aria-label") == "Insert suggestion 1 into the reply"
+    insert.click()
+
+    wait_until(lambda: page.status() == "Suggestion 1 inserted into the reply.", "the inserted status")
+    assert page.parent_value("window.inserted") == [CANNED["suggestions"][0]["text"]]
+    posts = wait_until(lambda: backend.posts("/inserted"), "the inserted POST")
+    assert [(p.path, p.authorization) for p in posts] == [("/api/sidebar/suggestions/71/inserted", f"Bearer {TOKEN}")]
+    assert backend.posts("/feedback") == []
+
+
+def test_thumbs_down_with_a_reason_posts_feedback(open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    page = open_sidebar(backend.url)
+    suggestion = page.suggestion(72)
+    down = suggestion.find_element(By.CSS_SELECTOR, '[data-action="down"]')
+    assert down.get_attribute("aria-label") == "Suggestion 2 was not helpful"
+    assert down.get_attribute("aria-expanded") == "false"
+    down.click()
+
+    reason = page.wait_for("#reason-72")
+    assert down.get_attribute("aria-expanded") == "true"
+    assert page.driver.switch_to.active_element == reason  # focus moved into the form
+    label = suggestion.find_element(By.CSS_SELECTOR, 'label[for="reason-72"]')
+    assert label.text == "What was wrong with it? (optional)"
+    reason.send_keys("Customer is in Norway; refund rules differ")
+    screenshot(page, "zendesk-sidebar-feedback.png")
+    suggestion.find_element(By.XPATH, ".//button[normalize-space()='Send feedback']").click()
+
+    wait_until(lambda: page.status() == "Thanks: feedback on suggestion 2 sent.", "the feedback status")
+    posts = wait_until(lambda: backend.posts("/feedback"), "the feedback POST")
+    assert [(p.path, p.body) for p in posts] == [
+        ("/api/sidebar/suggestions/72/feedback",
+         {"rating": "down", "reason": "Customer is in Norway; refund rules differ"})]
+    page.wait_for("#reason-form-72[hidden]", visible=False)
+    assert down.get_attribute("aria-pressed") == "true"
+
+
+def test_thumbs_up_posts_feedback_without_a_reason(open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    page = open_sidebar(backend.url)
+    up = page.suggestion(71).find_element(By.CSS_SELECTOR, '[data-action="up"]')
+    up.click()
+    wait_until(lambda: page.status() == "Thanks: suggestion 1 marked as helpful.", "the feedback status")
+    posts = wait_until(lambda: backend.posts("/feedback"), "the feedback POST")
+    assert [(p.path, p.body) for p in posts] == [
+        ("/api/sidebar/suggestions/71/feedback", {"rating": "up", "reason": None})]
+    assert up.get_attribute("aria-pressed") == "true"
+
+
+def test_timeline_is_collapsed_and_opens_from_the_keyboard(
+        open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    page = open_sidebar(backend.url)
+    page.content()
+    toggle = page.wait_for("#timeline-toggle")
+    assert toggle.tag_name == "button"
+    assert toggle.text == "Show conversation timeline (4)"
+    assert toggle.get_attribute("aria-expanded") == "false"
+    assert not page.driver.find_element(By.ID, "timeline").is_displayed()
+
+    page.driver.execute_script("arguments[0].focus()", toggle)
+    toggle.send_keys(Keys.ENTER)
+    timeline = page.wait_for("#timeline")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert toggle.text == "Hide conversation timeline (4)"
+    entries = timeline.find_elements(By.CSS_SELECTOR, "li.timeline-entry")
+    assert len(entries) == 4
+    assert "Where is my parcel? Order A-1042" in entries[0].text and "sms" in entries[0].text
+
+    toggle.send_keys(Keys.SPACE)
+    page.wait_for('#timeline-toggle[aria-expanded="false"]')
+    assert not timeline.is_displayed()
+
+
+def test_every_button_has_an_accessible_name_and_status_is_live(
+        open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    page = open_sidebar(backend.url)
+    page.content()
+    status = page.driver.find_element(By.ID, "status")
+    assert status.get_attribute("role") == "status" and status.get_attribute("aria-live") == "polite"
+    buttons = page.driver.find_elements(By.TAG_NAME, "button")
+    assert len(buttons) >= 8
+    unnamed = [b.get_attribute("outerHTML") for b in buttons
+               if not (b.get_attribute("aria-label") or (b.get_attribute("textContent") or "").strip())]
+    assert unnamed == []
+    # Nothing clickable is a div: every control in the panel is a real button or link.
+    assert page.driver.find_elements(By.CSS_SELECTOR, "[onclick], div[role=button], span[role=button]") == []
+
+
+def test_unreachable_backend_shows_retry_and_retry_recovers(
+        open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    backend.stop()
+    page = open_sidebar(backend.url)
+    problem = page.wait_for_text("#problem", "Switchboard is unreachable")
+    assert "HTTP 502" in problem.text and backend.url in problem.text
+    retry = page.wait_for("#retry")
+    assert retry.tag_name == "button" and retry.text == "Retry"
+    assert not page.driver.find_element(By.ID, "content").is_displayed()
+    assert page.status() == "Switchboard is unreachable"
+    screenshot(page, "zendesk-sidebar-unreachable.png")
+
+    backend.start()
+    retry.click()
+    page.wait_for_text("#customer", "Maria Jensen")
+    assert not page.driver.find_element(By.ID, "problem").is_displayed()
+    assert page.driver.switch_to.active_element == page.driver.find_element(By.ID, "customer-heading")
+
+
+def test_backend_server_error_is_unreachable_too(open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    backend.state.fail_status = 500
+    page = open_sidebar(backend.url)
+    problem = page.wait_for_text("#problem", "Switchboard is unreachable")
+    assert "HTTP 500" in problem.text
+    assert page.wait_for("#retry").is_enabled()
+
+
+def test_unknown_ticket_shows_no_context_without_retry(open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    page = open_sidebar(backend.url, ticket_id=999)
+    problem = page.wait_for_text("#problem", "No Switchboard context for this ticket")
+    assert page.driver.find_element(By.ID, "problem").get_attribute("data-state") == "not_found"
+    assert not page.driver.find_element(By.ID, "retry").is_displayed()
+    assert "did not come through Switchboard" in problem.text
+
+
+def test_bad_token_says_check_the_token_setting(open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    page = open_sidebar(backend.url, token="sb_revoked")
+    problem = page.wait_for_text("#problem", "Switchboard refused the API key")
+    assert "Check the token setting" in problem.text
+    assert page.driver.find_element(By.ID, "problem").get_attribute("data-state") == "unauthorized"
+    assert not page.driver.find_element(By.ID, "retry").is_displayed()
+    assert [r.authorization for r in backend.requests] == ["Bearer sb_revoked"]
+
+
+def test_missing_backend_url_setting_says_what_to_set(open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    page = open_sidebar("")
+    problem = page.wait_for_text("#problem", "Switchboard is not set up")
+    assert "backend_url" in problem.text
+    assert backend.requests == []
+
+
+def test_opened_outside_zendesk_it_says_so(driver: WebDriver) -> None:
+    stand_in = ZendeskStandIn(backend_url="", secure_settings={}, ticket_id=TICKET_ID)
+    try:
+        driver.switch_to.default_content()
+        driver.get(f"{stand_in.apps.origin}/assets/iframe.html")  # no origin/app_guid: no Zendesk
+        page = SidebarPage(driver, driver.current_url)
+        page.wait_for_text("#problem", "Open this inside Zendesk")
+        assert driver.execute_script("return typeof window.ZAFClient.init") == "function"
+    finally:
+        driver.get("about:blank")
+        stand_in.close()
+
+
+@pytest.fixture
+def live_switchboard(app: Flask) -> Iterator[str]:
+    """The real Switchboard app served over HTTP on loopback, for the app to call."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def test_against_the_real_backend_an_agent_sees_the_handoff_and_rates_a_suggestion(
+        open_sidebar: OpenSidebar, app: Flask, vendor: VendorClient, live_switchboard: str) -> None:
+    """End to end: an SMS conversation handed over through signed webhooks, then the
+    shipped app, unchanged, against `switchboard`'s own sidebar API."""
+    with get_db(app).session() as session:
+        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
+            load_articles(SAMPLE_KB))
+    ticket = handed_over_ticket(app, vendor)
+
+    page = open_sidebar(live_switchboard, token=key_for(app), ticket_id=ticket)
+    customer = page.wait_for_text("#customer", "+14155550100").text
+    assert "4111" not in page.driver.page_source  # the card number was redacted before storage
+    assert "explicit_request" in page.driver.find_element(By.ID, "handoff").text
+    with get_db(app).session() as session:
+        suggestion = session.scalars(select(Suggestion).where(Suggestion.zendesk_ticket_id == ticket)
+                                     .order_by(Suggestion.rank)).first()
+        assert suggestion is not None
+        suggestion_id = suggestion.id
+    card = page.suggestion(suggestion_id)
+    assert "authorisation hold" in card.text
+    assert card.find_element(By.PARTIAL_LINK_TEXT, "twice").get_attribute("href") == \
+        "https://help.acme.example/articles/charged-twice"
+    assert "sms" in customer
+
+    card.find_element(By.CSS_SELECTOR, '[data-action="up"]').click()
+    wait_until(lambda: page.status() == "Thanks: suggestion 1 marked as helpful.", "the feedback status")
+
+    def recorded() -> list[tuple[str, str | None]]:
+        with get_db(app).session() as session:
+            return [(f.kind, f.rating) for f in session.scalars(
+                select(SuggestionFeedback).where(SuggestionFeedback.suggestion_id == suggestion_id))]
+    assert wait_until(recorded, "the thumbs-up stored by Switchboard") == [("rating", "up")]
