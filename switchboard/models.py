@@ -307,7 +307,223 @@ class SuggestionFeedback(Base):
 # --- Outreach (issue 6): campaigns, segments, recipients, Slack decisions ------------
 
 
+class OutreachCampaign(Base):
+    """A proactive message to a set of customers, sent only after a supervisor approved
+    it in Slack. ``dedupe_key`` (an API Idempotency-Key, a Zendesk ticket) makes a
+    repeated trigger start one campaign, not two."""
+
+    __tablename__ = "outreach_campaigns"
+    __table_args__ = (
+        UniqueConstraint("account_id", "dedupe_key"),
+        Index("ix_outreach_campaigns_status_start_at", "status", "start_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    trigger: Mapped[str] = mapped_column(String(16))  # api, zendesk, schedule
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    # scheduled, building, pending_approval, approved, rejected, expired, sending, sent, done
+    status: Mapped[str] = mapped_column(String(24), default="building")
+    spec: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_by: Mapped[str] = mapped_column(String(200))
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    slack_channel: Mapped[str | None] = mapped_column(String(64))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OutreachSegment(Base):
+    """Customers of one campaign who get the same draft (e.g. one tier or locale).
+    ``edited_text``, when a supervisor changed the draft in Slack, is what is sent."""
+
+    __tablename__ = "outreach_segments"
+    __table_args__ = (UniqueConstraint("campaign_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("outreach_campaigns.id"), index=True)
+    key: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    draft: Mapped[str] = mapped_column(Text)
+    engine: Mapped[str] = mapped_column(String(16), default="template")  # template, llm
+    edited_text: Mapped[str | None] = mapped_column(Text)
+    content_sid: Mapped[str | None] = mapped_column(String(34))
+    content_variables: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+
+
+class OutreachRecipient(Base):
+    """The send intent for one customer of one campaign, written before approval.
+
+    The unique (campaign, customer) pair and the outbox idempotency key derived from it
+    are what make a retried task, a killed worker or a second Approve click send to
+    each customer at most once.
+    """
+
+    __tablename__ = "outreach_recipients"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id"),
+        Index("ix_outreach_recipients_campaign_id_status", "campaign_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("outreach_campaigns.id"))
+    segment_id: Mapped[int] = mapped_column(ForeignKey("outreach_segments.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    phone: Mapped[str] = mapped_column(String(32))
+    # pending, deferred, sending, queued, sent, delivered, undelivered, failed, read, skipped
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    channel: Mapped[str | None] = mapped_column(String(16))
+    send_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    message_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    reason: Mapped[str | None] = mapped_column(String(200))  # why skipped, deferred or failed
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SlackInstallation(Base):
+    """A workspace that installed the Slack app through OAuth (multi-workspace
+    deployments); the newest row per team is the one in use."""
+
+    __tablename__ = "slack_installations"
+    __table_args__ = (Index("ix_slack_installations_team_id_installed_at", "team_id", "installed_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    bot_token: Mapped[str | None] = mapped_column(String(200))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 # --- Outcome metrics (issue 8): metric events and their roll-ups ---------------------
 
 
+class MetricEvent(Base):
+    """Something measurable that happened (a reply, a handoff, a solved ticket, an
+    outreach delivery, a vendor error), appended as it happens.
+
+    ``dedupe_key`` makes a retried task record an event once; ``label`` is the one
+    dimension worth grouping on (handoff reason, vendor); ``value`` a number (seconds,
+    tokens, a score).
+    """
+
+    __tablename__ = "metric_events"
+    __table_args__ = (
+        UniqueConstraint("account_id", "dedupe_key"),
+        Index("ix_metric_events_kind_occurred_at", "kind", "occurred_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(48))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    channel: Mapped[str | None] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column()
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    attrs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class ConversationOutcome(Base):
+    """One row per conversation, kept up to date by each metric event about it, so the
+    dashboard's figures are single-table aggregates even over 100,000 conversations.
+
+    ``day`` (UTC, YYYY-MM-DD) is the conversation's start date: grouping and range
+    filters on it are plain string comparisons on every database. Flags are 0/1
+    integers so they can be summed everywhere.
+    """
+
+    __tablename__ = "conversation_outcomes"
+    __table_args__ = (Index("ix_conversation_outcomes_account_day", "account_id", "day"),)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    day: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    channel: Mapped[str] = mapped_column(String(16))
+    tier: Mapped[str] = mapped_column(String(32))
+    intent: Mapped[str | None] = mapped_column(String(64))
+    automation: Mapped[str] = mapped_column(String(16), default="ai_only")  # ai_only, ai_then_human, human_only
+    bot_answers: Mapped[int] = mapped_column(Integer, default=0)
+    bot_replies: Mapped[int] = mapped_column(Integer, default=0)
+    agent_replies: Mapped[int] = mapped_column(Integer, default=0)
+    first_response_seconds: Mapped[float | None] = mapped_column()
+    ai_seconds: Mapped[float] = mapped_column(default=0.0)
+    agent_seconds: Mapped[float] = mapped_column(default=0.0)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    handoff_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    handoff_reason: Mapped[str | None] = mapped_column(String(64))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution: Mapped[str | None] = mapped_column(String(8))  # bot, agent
+    resolution_seconds: Mapped[float | None] = mapped_column()
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+    csat_score: Mapped[int | None] = mapped_column(Integer)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    package_opened: Mapped[int] = mapped_column(Integer, default=0)
+    suggestion_used: Mapped[int] = mapped_column(Integer, default=0)
+
+
 # --- Governed actions (issue 7): executions, verifications, approvals ----------------
+
+
+class ActionExecution(Base):
+    """One request to run a governed action, from request to outcome.
+
+    The unique (account, idempotency_key) is what makes a retried task, a duplicated
+    webhook or a double-clicked button run the action once: the second request finds
+    this row instead of creating another. ``params`` are the validated inputs; facts the
+    policy decided on (order amount, purchase date) come from the company's systems and
+    are kept in ``facts``, never from what a customer or a model wrote.
+    """
+
+    __tablename__ = "action_executions"
+    __table_args__ = (
+        UniqueConstraint("account_id", "idempotency_key"),
+        Index("ix_action_executions_customer_action", "customer_id", "action", "status"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))  # bot, llm, agent, supervisor
+    actor: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    zendesk_ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    amount_cents: Mapped[int | None] = mapped_column(Integer)
+    # requested, awaiting_verification, awaiting_confirmation, awaiting_approval,
+    # running, succeeded, failed, refused, rejected, expired
+    status: Mapped[str] = mapped_column(String(24), default="requested")
+    reasons: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(Text)
+    approval_channel: Mapped[str | None] = mapped_column(String(32))
+    approval_ts: Mapped[str | None] = mapped_column(String(32))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CustomerVerification(Base):
+    """A one-time code sent to the phone on file. Only a salted hash of the code is
+    kept, so a database leak does not hand out working codes."""
+
+    __tablename__ = "customer_verifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    execution_id: Mapped[int | None] = mapped_column(ForeignKey("action_executions.id"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[str] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, verified, failed, expired
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

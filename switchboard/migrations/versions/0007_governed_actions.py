@@ -1,4 +1,6 @@
 """governed actions
+Released empty (reserved while the features were built): databases already at this
+revision never ran anything here, so the tables live in 0008-0010.
 
 Revision ID: 0007
 Revises: 0006
