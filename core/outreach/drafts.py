@@ -1,0 +1,106 @@
+"""The text each segment gets: a template with placeholders, personalised per customer
+when it is sent, always carrying the AI disclosure and the opt-out wording.
+
+The local path is templates only (deterministic, offline). With an LLM configured the
+template may be polished by the model; the result is kept only if it still has exactly
+the same placeholders, and the compliance wording is added after the model, never
+left to it.
+"""
+from __future__ import annotations
+
+import logging
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.models import Account
+
+from ..redaction import redact
+from .audience import Member
+from .options import options_for
+
+log = logging.getLogger(__name__)
+
+OPT_OUT = "Reply STOP to opt out."
+DISCLOSURE = "Automated message from {company}."
+DEFAULT_TEMPLATES = {
+    "api": "Hi {first_name}, {detail}",
+    "schedule": "Hi {first_name}, {detail}",
+    "zendesk": "Hi {first_name}, we know about a problem that may affect you: {detail}. "
+               "We are working on it and will keep you posted.",
+}
+LLM_PROMPT = (
+    "Rewrite this customer text message to be clear, warm and short (at most 300 characters). "
+    "Keep every placeholder in curly braces exactly as written, add none, and do not add facts. "
+    "Answer with the rewritten message only.\n\nMessage:\n{text}"
+)
+
+
+@dataclass(frozen=True)
+class Draft:
+    text: str
+    engine: str  # template, llm
+
+
+def with_compliance(text: str, company: str) -> str:
+    """Append the disclosure and opt-out wording unless the text already says them."""
+    text = text.strip()
+    disclosure = DISCLOSURE.format(company=company)
+    if "automated message" not in text.lower():
+        text = f"{text} {disclosure}"
+    if "reply stop" not in text.lower():
+        text = f"{text} {OPT_OUT}"
+    return text
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _l, name, _s, _c in string.Formatter().parse(text) if name}
+
+
+class _Vars(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def variables(member: Member, detail: str, company: str) -> dict[str, str]:
+    name = (member.name or "").strip()
+    values = {str(k): str(v) for k, v in member.attributes.items() if v is not None}
+    values.update(first_name=name.split()[0] if name else "there", name=name or "there", detail=detail,
+                  company=company, tier=member.tier)
+    return values
+
+
+def render(text: str, member: Member, detail: str, company: str) -> str:
+    """The text one customer receives; a placeholder with no value renders empty."""
+    rendered = string.Formatter().vformat(text, (), _Vars(variables(member, detail, company)))
+    return " ".join(rendered.split())
+
+
+def draft_for(session: Session, account: Account, settings: Settings, *, template: str, key: str,
+              campaign_id: int) -> Draft:
+    """The segment's draft: the template, improved by the LLM when one is configured."""
+    company = options_for(account, settings).company
+    if not (settings.openai_api_key or settings.openai_base_url):  # LLMClient.configured, without importing openai
+        return Draft(with_compliance(template, company), "template")
+    from switchboard.connectors.llm import LLMClient
+
+    try:
+        result = LLMClient(session, account, settings).chat(
+            model=settings.model_fast, max_tokens=200,
+            messages=[{"role": "user", "content": LLM_PROMPT.format(text=redact(template).text)}],
+            idempotency_key=f"outreach-draft:{campaign_id}:{key}")
+    except Exception as exc:  # an unavailable model must not block outreach: the template is fine
+        log.warning("outreach draft for campaign %s fell back to the template: %s", campaign_id, exc)
+        return Draft(with_compliance(template, company), "template")
+    improved = (result.text or "").strip()
+    if not improved or placeholders(improved) != placeholders(template) or len(improved) > 600:
+        return Draft(with_compliance(template, company), "template")
+    return Draft(with_compliance(improved, company), "llm")
+
+
+def content_variables(spec_variables: dict[str, Any], member: Member, detail: str, company: str) -> dict[str, str]:
+    """A WhatsApp template's variables for one customer (Twilio wants non-empty strings)."""
+    return {key: render(str(text), member, detail, company) or "-" for key, text in spec_variables.items()}

@@ -1,0 +1,257 @@
+"""Sending an approved campaign: one claimed recipient at a time, paced by the rate
+limiter, each under the outbox idempotency key ``outreach:<campaign>:<customer>``.
+
+Why each customer gets the message at most once, whatever happens:
+- the recipient row (unique per campaign and customer) existed before approval;
+- a recipient is claimed by a conditional UPDATE with a lease, so two workers (a
+  redelivered task and beat's resume) never hold it together;
+- the outbox row under the recipient's key is written before Twilio is called, so a
+  worker killed after the call finds it on retry instead of sending again.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.models import (
+    Account,
+    Conversation,
+    Customer,
+    IdentityKind,
+    Message,
+    OutreachCampaign,
+    OutreachRecipient,
+    OutreachSegment,
+)
+
+from .. import timeline
+from ..audit import audit
+from . import drafts, quiet_hours, slack_notify
+from .audience import Member
+from .options import OutreachOptions, options_for
+from .ratelimit import RateLimiter, limiter_for
+from .spec import CampaignSpec, from_json
+
+log = logging.getLogger(__name__)
+WHATSAPP_WINDOW = timedelta(hours=24)
+BATCH = 200
+#: Statuses after which nothing more will happen to a recipient.
+FINAL = {"delivered", "undelivered", "failed", "read", "skipped", "canceled"}
+IN_FLIGHT = ("pending", "deferred", "sending")
+
+
+def idempotency_key(campaign_id: int, customer_id: int) -> str:
+    return f"outreach:{campaign_id}:{customer_id}"
+
+
+def _due(settings: Settings, campaign_id: int, now: datetime):  # type: ignore[no-untyped-def]
+    lease = timedelta(seconds=settings.outreach_lease_seconds)
+    return and_(OutreachRecipient.campaign_id == campaign_id, or_(
+        OutreachRecipient.status == "pending",
+        and_(OutreachRecipient.status == "deferred", OutreachRecipient.send_after <= now),
+        and_(OutreachRecipient.status == "sending", OutreachRecipient.claimed_at < now - lease)))
+
+
+def has_due_work(session: Session, settings: Settings, campaign_id: int, *, now: datetime) -> bool:
+    return session.scalar(select(OutreachRecipient.id).where(_due(settings, campaign_id, now)).limit(1)) is not None
+
+
+def run(session: Session, settings: Settings, campaign_id: int, *, limiter: RateLimiter | None = None) -> dict[str, int]:
+    """Send every recipient that is due now; safe to run twice or concurrently."""
+    campaign = session.get(OutreachCampaign, campaign_id)
+    if campaign is None or campaign.status not in ("approved", "sending"):
+        return {}
+    account = session.get(Account, campaign.account_id)
+    assert account is not None
+    options = options_for(account, settings)
+    limiter = limiter or limiter_for(settings.redis_url)
+    if campaign.status == "approved":
+        started = session.execute(update(OutreachCampaign).where(
+            OutreachCampaign.id == campaign_id, OutreachCampaign.status == "approved")
+            .values(status="sending").execution_options(synchronize_session=False)).rowcount == 1
+        session.commit()
+        if started:
+            pending = session.scalar(select(func.count()).where(
+                OutreachRecipient.campaign_id == campaign_id, OutreachRecipient.status == "pending")) or 0
+            slack_notify.post_progress(session, account, settings, campaign, key="start",
+                                       text=f"Sending to {pending} customers at most {options.rate:g} per second…")
+    spec = from_json(campaign.spec)
+    segments = {s.id: s for s in session.scalars(select(OutreachSegment).where(
+        OutreachSegment.campaign_id == campaign_id))}
+    while True:
+        now = datetime.now(UTC)
+        ids = session.scalars(select(OutreachRecipient.id).where(_due(settings, campaign_id, now))
+                              .order_by(OutreachRecipient.id).limit(BATCH)).all()
+        if not ids:
+            break
+        for recipient_id in ids:
+            if _claim(session, settings, recipient_id):
+                _deliver(session, account, settings, options, campaign, spec, segments, recipient_id, limiter)
+    return _after_run(session, account, settings, campaign)
+
+
+def _claim(session: Session, settings: Settings, recipient_id: int) -> bool:
+    now = datetime.now(UTC)
+    result = session.execute(update(OutreachRecipient)
+                             .where(OutreachRecipient.id == recipient_id, _due(settings, OutreachRecipient.campaign_id, now))
+                             .values(status="sending", claimed_at=now, updated_at=now)
+                             .execution_options(synchronize_session=False))
+    session.commit()
+    return result.rowcount == 1
+
+
+def _mark(session: Session, recipient: OutreachRecipient, status: str, reason: str | None = None, **extra: object) -> None:
+    recipient.status, recipient.reason, recipient.updated_at = status, reason, datetime.now(UTC)
+    for key, value in extra.items():
+        setattr(recipient, key, value)
+    session.commit()
+
+
+def preferred_channel(customer: Customer) -> str:
+    """WhatsApp only for a customer who prefers it and consented (wrote to us there,
+    or opted in explicitly); SMS otherwise."""
+    attributes = customer.attributes or {}
+    if str(attributes.get("preferred_channel", "")).lower() != "whatsapp":
+        return "sms"
+    consented = str(attributes.get("whatsapp_opt_in", "")).lower() in ("1", "true", "yes")
+    on_whatsapp = any(i.kind == IdentityKind.WHATSAPP for i in customer.identities)
+    return "whatsapp" if consented or on_whatsapp else "sms"
+
+
+def inside_whatsapp_window(session: Session, customer_id: int, now: datetime) -> bool:
+    last = session.scalar(select(func.max(Message.created_at)).join(Conversation, Message.conversation_id == Conversation.id)
+                          .where(Conversation.customer_id == customer_id, Message.author == "customer",
+                                 Message.channel == "whatsapp"))
+    if last is None:
+        return False
+    last = last if last.tzinfo else last.replace(tzinfo=UTC)
+    return now - last < WHATSAPP_WINDOW
+
+
+def _deliver(session: Session, account: Account, settings: Settings, options: OutreachOptions,
+             campaign: OutreachCampaign, spec: CampaignSpec, segments: dict[int, OutreachSegment],
+             recipient_id: int, limiter: RateLimiter) -> None:
+    from switchboard.connectors.base import VendorError, VendorUnavailable
+    from switchboard.connectors.twilio import RecipientOptedOut, TwilioConnector
+
+    recipient = session.get(OutreachRecipient, recipient_id, populate_existing=True)
+    assert recipient is not None
+    customer = session.get(Customer, recipient.customer_id, populate_existing=True)
+    assert customer is not None
+    now = datetime.now(UTC)
+    if customer.opted_out_at is not None:
+        return _mark(session, recipient, "skipped", "opted_out")
+    later = quiet_hours.next_allowed(now, quiet_hours.zone(customer.timezone, recipient.phone), options.quiet_hours)
+    if later is not None:
+        return _mark(session, recipient, "deferred", "quiet_hours", send_after=later)
+    segment = segments[recipient.segment_id]
+    member = Member(customer.id, recipient.phone, customer.display_name, customer.tier or "standard",
+                    customer.locale, customer.attributes or {}, None)
+    channel = preferred_channel(customer)
+    text = drafts.render(segment.edited_text or segment.draft, member, spec.detail, options.company)
+    kwargs: dict[str, object] = {"body": text}
+    if channel == "whatsapp" and not inside_whatsapp_window(session, customer.id, now):
+        if not segment.content_sid:
+            return _mark(session, recipient, "skipped", "outside_whatsapp_window", channel=channel)
+        kwargs = {"content_sid": segment.content_sid,
+                  "content_variables": drafts.content_variables(segment.content_variables, member, spec.detail,
+                                                                options.company)}
+    limiter.acquire(f"account:{account.id}", options.rate)
+    status_callback = f"{settings.public_url}/webhooks/twilio/status" if settings.public_url else None
+    try:
+        result = TwilioConnector(session, account, settings).send_message(
+            to=recipient.phone, channel=channel, status_callback=status_callback,  # type: ignore[arg-type]
+            idempotency_key=idempotency_key(campaign.id, customer.id), **kwargs)  # type: ignore[arg-type]
+    except RecipientOptedOut:
+        customer.opted_out_at = customer.opted_out_at or now
+        audit(session, account_id=account.id, actor="twilio", action="consent.opt_out", subject_type="customer",
+              subject_id=customer.id, detail={"error_code": "21610", "campaign_id": campaign.id})
+        return _mark(session, recipient, "skipped", "opted_out", channel=channel)
+    except VendorUnavailable:
+        _mark(session, recipient, "pending", None, claimed_at=None)
+        raise
+    except VendorError as exc:
+        return _mark(session, recipient, "failed", str(exc)[:200], channel=channel)
+    sid = result.response.get("sid")
+    conversation = timeline.current_conversation(session, customer, channel)
+    body = text if "body" in kwargs else f"[WhatsApp template {kwargs['content_sid']}] {kwargs['content_variables']}"
+    timeline.append(session, conversation, direction="outbound", channel=channel, author="bot", body=body,
+                    external_id=sid, status=result.response.get("status") or "queued",
+                    meta={"outreach_campaign_id": campaign.id, "template": "content_sid" in kwargs})
+    _mark(session, recipient, "queued", None, channel=channel, message_sid=sid)
+
+
+def _after_run(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign) -> dict[str, int]:
+    from .campaigns import counts
+
+    tally = counts(session, campaign.id)
+    left = sum(tally.get(s, 0) for s in IN_FLIGHT)
+    if left == tally.get("deferred", 0):  # nothing more this run can do
+        if left == 0:
+            session.execute(update(OutreachCampaign).where(OutreachCampaign.id == campaign.id,
+                                                           OutreachCampaign.status == "sending")
+                            .values(status="sent").execution_options(synchronize_session=False))
+            session.commit()
+            session.refresh(campaign)
+        slack_notify.post_progress(session, account, settings, campaign, key=_tally_key(tally),
+                                   text=progress_text(session, campaign.id, tally))
+        _report_if_final(session, account, settings, campaign, tally)
+    return tally
+
+
+def _tally_key(tally: dict[str, int]) -> str:
+    return "progress:" + ",".join(f"{k}={v}" for k, v in sorted(tally.items()))
+
+
+def progress_text(session: Session, campaign_id: int, tally: dict[str, int]) -> str:
+    sent = sum(tally.get(s, 0) for s in ("queued", "sent", "delivered", "undelivered", "read", "failed"))
+    parts = [f"Sent {sent - tally.get('failed', 0)}", f"failed {tally.get('failed', 0)}",
+             f"skipped (opted out) {tally.get('skipped:opted_out', 0)}"]
+    if tally.get("skipped:outside_whatsapp_window"):
+        parts.append(f"skipped (WhatsApp window, no template) {tally['skipped:outside_whatsapp_window']}")
+    if tally.get("deferred"):
+        earliest = session.scalar(select(func.min(OutreachRecipient.send_after)).where(
+            OutreachRecipient.campaign_id == campaign_id, OutreachRecipient.status == "deferred"))
+        when = earliest.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if earliest else "later"
+        parts.append(f"deferred for quiet hours {tally['deferred']} (from {when})")
+    return "; ".join(parts) + "."
+
+
+def on_status(session: Session, account: Account, settings: Settings, *, sid: str, status: str,
+              error_code: str | None) -> bool:
+    """A Twilio status callback moves the recipient forward, never back; when the last
+    recipient reaches a final status, the delivery results go to the Slack thread."""
+    recipient = session.scalar(select(OutreachRecipient).where(
+        OutreachRecipient.account_id == account.id, OutreachRecipient.message_sid == sid))
+    if recipient is None:
+        return False
+    new_rank = timeline.STATUS_ORDER.get(status)
+    old_rank = timeline.STATUS_ORDER.get(recipient.status, -1)
+    if new_rank is None or new_rank <= old_rank:
+        return False
+    recipient.status, recipient.updated_at = status, datetime.now(UTC)
+    if error_code:
+        recipient.reason = f"twilio error {error_code}"
+    session.flush()
+    campaign = session.get(OutreachCampaign, recipient.campaign_id)
+    assert campaign is not None
+    from .campaigns import counts
+
+    _report_if_final(session, account, settings, campaign, counts(session, campaign.id))
+    return True
+
+
+def _report_if_final(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign,
+                     tally: dict[str, int]) -> None:
+    statuses = {k for k in tally if ":" not in k}
+    if campaign.status not in ("sent", "done") or not statuses <= FINAL:
+        return
+    campaign.status = "done"
+    session.flush()
+    parts = [f"{name} {tally[name]}" for name in ("delivered", "read", "undelivered", "failed", "skipped") if tally.get(name)]
+    slack_notify.post_progress(session, account, settings, campaign, key="report",
+                               text="Delivery results: " + (", ".join(parts) or "nothing to deliver") + ".")

@@ -1,0 +1,88 @@
+"""A worker SIGKILLed in the middle of a campaign: a fresh worker (real Celery, real
+Redis, real PostgreSQL) finishes it, every customer gets exactly one message, and
+the configured rate holds across both workers."""
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from switchboard.app import create_app
+from switchboard.config import load_settings
+from switchboard.core.accounts import by_slug, create_api_key
+from switchboard.db import get_db
+from switchboard.models import Message, OutboxCall, OutreachRecipient
+
+from ..conftest import REDIS_URL, base_env
+from ..test_queue_with_celery import Worker, vendor_for, wait_until
+from .conftest import OUTREACH_ENV, add_customer, click, post_campaign
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+CUSTOMERS = 24
+RATE = 5.0
+
+
+def sends(app) -> list[OutboxCall]:  # type: ignore[no-untyped-def]
+    with get_db(app).session() as session:
+        return list(session.scalars(select(OutboxCall).where(OutboxCall.operation == "messages.create")
+                                    .order_by(OutboxCall.created_at)))
+
+
+def test_killed_worker_mid_send_sends_each_message_once_within_the_rate(tmp_path: Path, pg_url: str) -> None:
+    from ..conftest import _truncate_postgres
+
+    _truncate_postgres(pg_url)
+    env = {**base_env(tmp_path, pg_url), **OUTREACH_ENV, "SWITCHBOARD_REDIS_URL": REDIS_URL,
+           "SWITCHBOARD_QUEUE": f"test-{uuid.uuid4().hex[:8]}", "SWITCHBOARD_SWEEP_AFTER_SECONDS": "1",
+           "SWITCHBOARD_SWEEP_INTERVAL_SECONDS": "1", "SWITCHBOARD_OUTREACH_RATE": str(RATE),
+           "SWITCHBOARD_OUTREACH_LEASE_SECONDS": "2"}
+    app = create_app(load_settings(env), config={"TESTING": True})
+    with get_db(app).session() as session:
+        for n in range(CUSTOMERS):
+            add_customer(session, f"+1415555{n:04d}", name=f"Customer {n}", region="north")
+        account = by_slug(session, "default")
+        assert account is not None
+        key = create_api_key(session, account)
+    campaign_id = post_campaign(app.test_client(), key, {"name": "Delay", "criteria": {"attributes": {
+        "region": "north"}}, "template": "Hi {first_name}, your parcel is late."}).get_json()["id"]
+    first = Worker(env, tmp_path)
+    second = None
+    try:
+        assert vendor_for(app).slack_interaction(click("outreach:approve", campaign_id)).status_code == 200
+        assert wait_until(lambda: len(sends(app)) >= 6, timeout=60), first.output()
+        os.killpg(first.process.pid, signal.SIGKILL)
+        first.process.wait()
+        killed_at = len(sends(app))
+        assert killed_at < CUSTOMERS, "the worker finished before it could be killed"
+
+        second = Worker(env, tmp_path)
+
+        def finished() -> bool:
+            with get_db(app).session() as session:
+                return session.scalar(select(func.count()).where(OutreachRecipient.status == "queued")) == CUSTOMERS
+        assert wait_until(finished, timeout=90), second.output()
+    finally:
+        if second is not None:
+            second.stop()
+        if first.process.poll() is None:
+            first.stop()
+
+    recorded = sends(app)
+    assert len(recorded) == CUSTOMERS
+    assert len({c.payload["to"] for c in recorded}) == CUSTOMERS
+    assert {c.status for c in recorded} == {"sandboxed"}
+    with get_db(app).session() as session:
+        outbound = session.scalars(select(Message).where(Message.direction == "outbound")).all()
+        assert len(outbound) == CUSTOMERS and len({m.external_id for m in outbound}) == CUSTOMERS
+    # Never more than RATE sends in any one-second window (a send may start exactly on
+    # the window's edge, hence + 1), including across the crash and the restart.
+    times = [c.created_at for c in recorded]
+    for i, start in enumerate(times):
+        in_window = sum(1 for t in times[i:] if t - start < timedelta(seconds=1))
+        assert in_window <= RATE + 1, (i, in_window)
+    get_db(app).dispose()
