@@ -1,0 +1,127 @@
+"""Supervisor approval of governed actions in Slack: a Block Kit message with Approve
+and Reject in the approval channel; the click comes back as a recorded
+``slack.block_actions`` inbox event and is handled here (prefix ``action:``).
+
+Only listed approvers may decide (anyone in the channel when the list is empty); a
+click by someone else is answered privately and audited. The first decision wins:
+the execution's status moves with a conditional update, so a double click or two
+approvers clicking at once decide once.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.connectors.slack import SlackConnector
+from switchboard.core.actions.engine import Governor, Outcome
+from switchboard.core.actions.policy import ActionPolicy
+from switchboard.core.audit import audit
+from switchboard.core.slack_interactions import on_action
+from switchboard.models import Account, ActionExecution, Conversation, Customer, InboxEvent
+
+APPROVE = "action:approve"
+REJECT = "action:reject"
+
+
+def _blocks(execution: ActionExecution, preview: str, *, decided: str | None = None) -> list[dict[str, Any]]:
+    who = f"customer #{execution.customer_id}" if execution.customer_id else "no customer"
+    summary = (f"*Approval needed:* {preview}\nRequested by `{execution.actor}` ({execution.role}) for {who}"
+               + (f", ticket #{execution.zendesk_ticket_id}" if execution.zendesk_ticket_id else "")
+               + f".\nAction #{execution.id} · risk checks passed; amount from the order record.")
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": summary}}]
+    if decided:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": decided}]})
+    else:
+        blocks.append({"type": "actions", "block_id": f"action-approval-{execution.id}", "elements": [
+            {"type": "button", "action_id": APPROVE, "style": "primary", "value": str(execution.id),
+             "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "button", "action_id": REJECT, "style": "danger", "value": str(execution.id),
+             "text": {"type": "plain_text", "text": "Reject"}}]})
+    return blocks
+
+
+def post_request(session: Session, account: Account, settings: Settings, execution: ActionExecution,
+                 policy: ActionPolicy, preview: str) -> None:
+    """Post the Approve/Reject message (once: the outbox key is the execution's)."""
+    channel = policy.approvals.slack_channel or "support-approvals"
+    result = SlackConnector(session, account, settings).post_message(
+        channel=channel, text=f"Approval needed: {preview}", blocks=_blocks(execution, preview),
+        idempotency_key=f"action-approval:{execution.id}")
+    execution.approval_channel = str(result.response.get("channel") or channel)[:32]
+    execution.approval_ts = str(result.response.get("ts") or "")[:32] or None
+    session.commit()
+
+
+@on_action("action:")
+def on_click(session: Session, event: InboxEvent, settings: Settings, action: dict[str, Any]) -> None:
+    account = session.get(Account, event.account_id)
+    assert account is not None
+    user = str((event.payload.get("user") or {}).get("id") or "")
+    channel = str((event.payload.get("channel") or {}).get("id") or
+                  (event.payload.get("container") or {}).get("channel_id") or "")
+    try:
+        execution_id = int(str(action.get("value") or ""))
+    except ValueError:
+        execution_id = -1
+    execution = session.get(ActionExecution, execution_id)
+    if execution is None or execution.account_id != account.id or action.get("action_id") not in (APPROVE, REJECT):
+        audit(session, account_id=account.id, actor=f"slack:{user}", action="action.approval_unknown",
+              subject_type="inbox_event", subject_id=event.id, detail={"value": action.get("value"),
+                                                                       "action_id": action.get("action_id")})
+        return
+    governor = Governor(session, account, settings)
+    slack = SlackConnector(session, account, settings)
+    if not governor.policy.approvals.may_decide(user):
+        audit(session, account_id=account.id, actor=f"slack:{user}", action="action.approval_denied",
+              subject_type="action_execution", subject_id=execution.id,
+              detail={"reason": "not an approver", "clicked": action.get("action_id")})
+        slack.post_ephemeral(channel=channel or execution.approval_channel or "", user=user,
+                             text="Only the listed approvers can decide on this request; nothing was changed.",
+                             idempotency_key=f"action-denied:{event.id}")
+        return
+    outcome = governor.decide(execution, approve=action["action_id"] == APPROVE, approver=f"slack:{user}")
+    if outcome.repeated:
+        slack.post_ephemeral(channel=channel or execution.approval_channel or "", user=user,
+                             text=f"Action #{execution.id} was already decided ({execution.status}).",
+                             idempotency_key=f"action-already:{event.id}")
+        return
+    _close_message(slack, execution, governor.preview(execution), user)
+    _tell_customer(session, account, settings, outcome)
+
+
+def _close_message(slack: SlackConnector, execution: ActionExecution, preview: str, user: str) -> None:
+    if not (execution.approval_channel and execution.approval_ts):
+        return
+    verdict = {"succeeded": "Approved and done", "failed": "Approved, but it failed",
+               "rejected": "Rejected", "expired": "Expired before a decision"}.get(execution.status, execution.status)
+    slack.update_message(channel=execution.approval_channel, ts=execution.approval_ts,
+                         text=f"{verdict}: {preview}",
+                         blocks=_blocks(execution, preview, decided=f"{verdict} by <@{user}>."),
+                         idempotency_key=f"action-decided:{execution.id}")
+
+
+def _tell_customer(session: Session, account: Account, settings: Settings, outcome: Outcome) -> None:
+    """A self-service request waited for the supervisor: tell the customer the result
+    on their channel (an agent-run request is the agent's to tell)."""
+    from switchboard.connectors.twilio import TwilioConnector
+    from switchboard.core import timeline
+    from switchboard.models import IdentityKind
+
+    execution = outcome.execution
+    if execution.role not in ("bot", "llm") or execution.conversation_id is None:
+        return
+    conversation = session.get(Conversation, execution.conversation_id)
+    customer = session.get(Customer, execution.customer_id) if execution.customer_id else None
+    if conversation is None or customer is None or customer.opted_out_at is not None:
+        return
+    phone = next((i.value for i in customer.identities if i.kind == IdentityKind.PHONE), None)
+    if phone is None:
+        return
+    result = TwilioConnector(session, account, settings).send_message(
+        to=phone, body=outcome.message, channel="whatsapp" if conversation.channel == "whatsapp" else "sms",
+        idempotency_key=f"action-result:{execution.id}")
+    timeline.append(session, conversation, direction="outbound", channel=conversation.channel, author="bot",
+                    body=outcome.message, external_id=result.response.get("sid"),
+                    status=result.response.get("status"), meta={"action_execution": execution.id})

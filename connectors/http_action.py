@@ -1,0 +1,161 @@
+"""The company's own systems (orders, billing, appointments) through configured HTTP
+actions (switchboard/data/actions.yaml), with requests.
+
+Like every connector the call is recorded in the outbox first under the execution's
+idempotency key, so a retried task or a double click calls the system once; the key
+is also sent as an ``Idempotency-Key`` header for systems that de-duplicate
+themselves. The auth header is added at call time only: the secret is never stored.
+"""
+from __future__ import annotations
+
+import os
+import string
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.connectors.base import Connector, VendorError, VendorRateLimited, VendorUnavailable
+from switchboard.core.actions.config import Operation, System
+from switchboard.core.accounts import DEFAULT_SLUG
+from switchboard.models import Account, OutboxCall
+
+DEFAULT_RETRY_AFTER = 10.0
+
+
+class TemplateError(VendorError):
+    """A template names a value the action does not have: fix actions.yaml."""
+
+
+class HttpActionConnector(Connector):
+    vendor = "http_action"
+
+    def __init__(self, session: Session, account: Account, settings: Settings, *, system: System) -> None:
+        super().__init__(session, account, settings)
+        self.system = system
+        self._operations: dict[str, Operation] = {}
+
+    def _secret(self) -> str | None:
+        auth = self.system.auth
+        if auth is None:
+            return None
+        if self.account.slug == DEFAULT_SLUG:
+            return os.environ.get(auth.secret) or None
+        return (self.account.secrets or {}).get(auth.secret.lower()) or None
+
+    def has_credentials(self) -> bool:
+        return self.system.auth is None or self._secret() is not None
+
+    @property
+    def sandboxed(self) -> bool:
+        """``sandbox: false`` on the system calls it even in sandbox mode (a staging
+        order system while messages stay recorded); without credentials never."""
+        if not self.has_credentials():
+            return True
+        return self.settings.sandbox if self.system.sandbox is None else self.system.sandbox
+
+    def run(self, operation: Operation, variables: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
+        """Call ``operation`` with ``variables`` filled into its templates; returns the
+        response mapped to our field names."""
+        payload: dict[str, Any] = {
+            "method": operation.method,
+            "url": self.system.base_url + render_path(operation.path, variables),
+            "json": render(operation.body, variables) if operation.body is not None else None,
+            "variables": variables,
+        }
+        self._operations[operation.name] = operation
+        result = self.call(operation.name, payload, idempotency_key=idempotency_key)
+        return map_response(operation.response, result.response)
+
+    def sandbox_response(self, call: OutboxCall) -> dict[str, Any]:
+        operation = self._operations[call.operation]
+        variables = {**call.payload["variables"], "today": datetime.now(UTC).date().isoformat()}
+        return render(operation.sandbox_response or {}, variables, lenient=True)
+
+    def perform(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        headers = {"Accept": "application/json"}
+        pending = self.session.info.get("http_action_key")
+        if pending:
+            headers["Idempotency-Key"] = pending
+        auth = self.system.auth
+        if auth is not None:
+            headers[auth.header] = auth.value.format(secret=self._secret())
+        try:
+            response = requests.request(payload["method"], payload["url"], json=payload["json"], headers=headers,
+                                        timeout=self.system.timeout_seconds)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise VendorUnavailable(f"{self.system.name} could not be reached ({exc}); the action will be "
+                                    "retried.") from exc
+        if response.status_code == 429:
+            raise VendorRateLimited(self.system.name, _seconds(response.headers.get("Retry-After")))
+        if response.status_code >= 500:
+            raise VendorUnavailable(f"{self.system.name} failed with HTTP {response.status_code}; the action "
+                                    "will be retried.")
+        if response.status_code == 404:
+            return {"_not_found": True}
+        if response.status_code >= 400:
+            raise VendorError(f"{self.system.name} refused {operation} (HTTP {response.status_code}): "
+                              f"{response.text[:300]}")
+        try:
+            body = response.json() if response.content else {}
+        except ValueError:
+            raise VendorError(f"{self.system.name} answered {operation} with something that is not JSON: "
+                              f"{response.text[:200]!r}; check the URL in actions.yaml") from None
+        return body if isinstance(body, dict) else {"items": body}
+
+    def call(self, operation: str, payload: dict[str, Any], *, idempotency_key: str | None = None):  # type: ignore[no-untyped-def]
+        self.session.info["http_action_key"] = idempotency_key
+        try:
+            return super().call(operation, payload, idempotency_key=idempotency_key)
+        finally:
+            self.session.info.pop("http_action_key", None)
+
+
+def render(template: Any, variables: dict[str, Any], *, lenient: bool = False) -> Any:
+    """Fill ``{name}`` placeholders in every string of ``template``. A string that is
+    exactly one placeholder keeps the value's type (an amount stays a number)."""
+    if isinstance(template, dict):
+        return {key: render(value, variables, lenient=lenient) for key, value in template.items()}
+    if isinstance(template, list):
+        return [render(value, variables, lenient=lenient) for value in template]
+    if not isinstance(template, str):
+        return template
+    names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+    missing = [name for name in names if name not in variables]
+    if missing and not lenient:
+        raise TemplateError(f"the template {template!r} names {', '.join(missing)}, which this action does not "
+                            f"have; use one of {', '.join(sorted(variables))}")
+    if len(names) == 1 and template == "{" + names[0] + "}":
+        return variables.get(names[0])
+    return template.format_map({name: variables.get(name, "") for name in names})
+
+
+def render_path(template: str, variables: dict[str, Any]) -> str:
+    quoted = {key: quote(str(value), safe="") for key, value in variables.items()}
+    return str(render(template, quoted))
+
+
+def map_response(mapping: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    """Our field names from dotted paths in the system's JSON; unmapped means the whole
+    body. A 404 is kept as ``not_found`` so the policy can say so in plain words."""
+    if body.get("_not_found"):
+        return {"not_found": True}
+    if not mapping:
+        return dict(body)
+    out: dict[str, Any] = {}
+    for name, path in mapping.items():
+        value: Any = body
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        out[name] = value
+    return out
+
+
+def _seconds(header: str | None) -> float:
+    try:
+        return max(1.0, float(header)) if header else DEFAULT_RETRY_AFTER
+    except ValueError:
+        return DEFAULT_RETRY_AFTER

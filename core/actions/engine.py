@@ -1,0 +1,422 @@
+"""The policy engine: every governed action goes request → checks → (verification,
+confirmation, approval) → execution, on the record at each step.
+
+What may run is decided here, in code, from verified data: the action's declared
+schema (unknown fields refused), the policy file (roles, limits, windows, approval),
+the order record from the company's system and the customer's earlier actions. A
+customer's words, an article or a model's tool call only ever *ask*.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.models import Account, ActionExecution, Conversation, Customer
+
+from .. import timeline
+from ..audit import audit
+from . import verification as otp
+from .config import ActionsConfig, load_actions_config
+from .executors import ActionFailed, Context
+from .policy import ActionPolicy, History, load_action_policy
+from .registry import REGISTRY, ActionSpec, _money
+from .schemas import dump
+
+PENDING = ("requested", "awaiting_verification", "awaiting_confirmation", "awaiting_approval", "approved", "running")
+#: Executions that count towards a customer's limits (issued, or on their way).
+COUNTED = ("succeeded", "running", "approved", "awaiting_approval")
+AGENT = "Reply AGENT to reach a person."
+
+REASONS = {
+    "unknown_action": "I can't do that here. " + AGENT,
+    "invalid_input": "I couldn't use the details of that request. " + AGENT,
+    "role_not_allowed": "That isn't something I'm allowed to do here. " + AGENT,
+    "no_customer": "I couldn't tell whose account this is. " + AGENT,
+    "order_not_found": "I couldn't find order {order_id} on your account. Check the number, or " + AGENT[0].lower()
+                       + AGENT[1:],
+    "outside_window": "I can't refund order {order_id}: for your membership a refund is possible within {window} "
+                      "days of delivery, and it has been longer. " + AGENT,
+    "no_purchase_date": "I can't refund order {order_id} automatically because I can't see when it was "
+                        "delivered. " + AGENT,
+    "over_limit": "I can't issue this refund automatically: it would go over the refund limit for your account "
+                  "in this period. " + AGENT,
+    "count_limit": "I can't issue another refund automatically: your account has reached the number of refunds "
+                   "allowed in this period. " + AGENT,
+    "verification_failed": "That code didn't match, so I haven't changed anything on your account. " + AGENT,
+    "verification_expired": "That code has expired, so I haven't changed anything. Ask again for a new code.",
+    "approval_rejected": "A supervisor didn't approve this request ({preview}), so nothing was changed. " + AGENT,
+    "approval_expired": "Your request ({preview}) wasn't approved in time, so nothing was changed. " + AGENT,
+    "prompt_injection": "I can't act on that message. " + AGENT,
+    "failed": "Something went wrong while doing that, and nothing was changed. " + AGENT,
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str  # bot, llm, agent, supervisor
+    actor: str  # "bot", "llm:gpt-4o-mini", "zendesk:123", "slack:U0123"
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    action: str
+    params: dict[str, Any]
+    principal: Principal
+    idempotency_key: str
+    customer_id: int | None = None
+    conversation_id: int | None = None
+    ticket_id: int | None = None
+    confirmed: bool = False
+
+
+@dataclass
+class Outcome:
+    execution: ActionExecution
+    message: str  # what the customer (or agent) is told, in plain words
+    repeated: bool = False
+
+    @property
+    def status(self) -> str:
+        return self.execution.status
+
+
+ApprovalPoster = Callable[[Session, Account, Settings, ActionExecution, ActionPolicy, str], None]
+
+
+class Governor:
+    def __init__(self, session: Session, account: Account, settings: Settings, *,
+                 post_approval: ApprovalPoster | None = None,
+                 send_code: Callable[[Customer, str, ActionExecution], None] | None = None) -> None:
+        self.session, self.account, self.settings = session, account, settings
+        self.policy: ActionPolicy = load_action_policy(getattr(settings, "action_policy_file", None))
+        self.config: ActionsConfig = load_actions_config(getattr(settings, "actions_file", None))
+        self._post_approval = post_approval
+        self._send_code = send_code
+
+    # -- entry points ---------------------------------------------------------------
+    def request(self, req: ActionRequest) -> Outcome:
+        existing = self._by_key(req.idempotency_key)
+        if existing is not None:
+            self._audit(existing, "action.duplicate", actor=req.principal.actor)
+            return Outcome(existing, self.describe(existing), repeated=True)
+        execution = ActionExecution(
+            account_id=self.account.id, action=req.action[:64], idempotency_key=req.idempotency_key[:200],
+            role=req.principal.role, actor=req.principal.actor[:200], customer_id=req.customer_id,
+            conversation_id=req.conversation_id, zendesk_ticket_id=req.ticket_id, params={}, facts={},
+            status="requested", reasons=[], created_at=datetime.now(UTC))
+        try:
+            with self.session.begin_nested():
+                self.session.add(execution)
+        except IntegrityError:  # the same key, committed by a concurrent delivery
+            existing = self._by_key(req.idempotency_key)
+            assert existing is not None
+            return Outcome(existing, self.describe(existing), repeated=True)
+        self._audit(execution, "action.requested", detail={"params": _safe(req.params)})
+        spec = REGISTRY.get(req.action)
+        if spec is None:
+            return self._refuse(execution, ["unknown_action"])
+        try:
+            execution.params = dump(spec.schema().load(req.params or {}))
+        except ValidationError as exc:
+            return self._refuse(execution, ["invalid_input"], detail={"errors": exc.messages,
+                                                                      "params": _safe(req.params)})
+        rule = self.policy.rule(spec.name)
+        if rule is None or req.principal.role not in rule.allowed:
+            return self._refuse(execution, ["role_not_allowed"])
+        customer = self._customer(execution)
+        if customer is None and spec.name != "add_note":
+            return self._refuse(execution, ["no_customer"])
+        if customer is not None and self.policy.needs_verification(rule, req.principal.role) \
+                and not otp.is_verified(self.session, customer, self.policy.verification):
+            return self._start_verification(execution, customer)
+        return self._proceed(execution, confirmed=req.confirmed)
+
+    def verify(self, customer: Customer, code: str) -> Outcome | None:
+        """A reply that looks like a code: check it against the customer's pending one
+        and, when right, carry on with the action that asked for it."""
+        pending = otp.pending(self.session, customer)
+        if pending is None:
+            return None
+        execution = self.session.get(ActionExecution, pending.execution_id) if pending.execution_id else None
+        result = otp.check(pending, code, self.policy.verification)
+        self._audit(execution, f"action.verification_{result}", subject=("customer", customer.id),
+                    detail={"attempts": pending.attempts, "verification_id": pending.id})
+        if execution is None or execution.status != "awaiting_verification":
+            return None
+        if result == "wrong":
+            left = self.policy.verification.max_attempts - pending.attempts
+            return Outcome(execution, f"That code doesn't match. Please check the text we sent and try again "
+                                      f"({left} {'try' if left == 1 else 'tries'} left).")
+        if result in ("failed", "expired"):
+            return self._refuse(execution, ["verification_failed" if result == "failed" else "verification_expired"])
+        return self._proceed(execution, confirmed=True)
+
+    def confirm(self, execution: ActionExecution, principal: Principal) -> Outcome:
+        """An agent's confirm button on a previewed action."""
+        if execution.status != "awaiting_confirmation":
+            return Outcome(execution, self.describe(execution), repeated=True)
+        self._audit(execution, "action.confirmed", actor=principal.actor)
+        return self._proceed(execution, confirmed=True)
+
+    def decide(self, execution: ActionExecution, *, approve: bool, approver: str) -> Outcome:
+        """A supervisor's Approve/Reject. The status moves with a conditional UPDATE,
+        so of two clicks (or two deliveries) exactly one decides."""
+        now = datetime.now(UTC)
+        if execution.expires_at is not None and now >= execution.expires_at:
+            if self._transition(execution, ("awaiting_approval",), "expired"):
+                execution.reasons, execution.decided_by = ["approval_expired"], approver
+                self._audit(execution, "action.approval_expired", actor=approver)
+                return self._finish_message(execution, self._reason_text(execution, "approval_expired"))
+            return Outcome(execution, self.describe(execution), repeated=True)
+        target = "approved" if approve else "rejected"
+        if not self._transition(execution, ("awaiting_approval",), target):
+            return Outcome(execution, self.describe(execution), repeated=True)
+        execution.decided_by = approver
+        self._audit(execution, f"action.{target}", actor=approver)
+        if not approve:
+            execution.reasons, execution.finished_at = ["approval_rejected"], now
+            return self._finish_message(execution, self._reason_text(execution, "approval_rejected"))
+        return self._execute(execution)
+
+    # -- the checks -----------------------------------------------------------------
+    def _proceed(self, execution: ActionExecution, *, confirmed: bool) -> Outcome:
+        spec = REGISTRY[execution.action]
+        rule = self.policy.rule(spec.name)
+        assert rule is not None
+        customer = self._customer(execution)
+        if spec.gather is not None:
+            try:
+                execution.facts = spec.gather(self._context(execution, customer))
+            except Exception as exc:
+                return self._fail(execution, exc)
+            reasons = self._owned_order(execution, customer)
+            if reasons:
+                return self._refuse(execution, reasons)
+        amount = _amount(execution)
+        execution.amount_cents = None if amount is None else round(amount * 100)
+        since = _since(execution.facts)
+        reasons = self.policy.eligibility(
+            rule, tier=self.policy.tier(customer.tier if customer else None), since=since,
+            now=datetime.now(UTC), amount=amount, history=self._history(execution))
+        if reasons:
+            return self._refuse(execution, reasons)
+        if self.policy.needs_approval(rule, execution.role, amount):
+            return self._await_approval(execution, spec)
+        if rule.agent_confirmation and execution.role == "agent" and not confirmed:
+            execution.status = "awaiting_confirmation"
+            self._audit(execution, "action.awaiting_confirmation", detail={"preview": self.preview(execution)})
+            return Outcome(execution, f"Confirm to {self.preview(execution)}.")
+        return self._execute(execution)
+
+    def _owned_order(self, execution: ActionExecution, customer: Customer | None) -> list[str]:
+        """The order must exist and belong to this customer's phone on file; a missing
+        and a foreign order read the same to the customer, so nothing leaks."""
+        order = (execution.facts or {}).get("order") or {}
+        if order.get("not_found") or not order:
+            return ["order_not_found"]
+        phone = self._context(execution, customer).phone() if customer else None
+        owner = str(order.get("customer_phone") or "")
+        if phone is None or owner.replace(" ", "") != phone:
+            self._audit(execution, "action.order_not_owned", detail={"order_id": execution.params.get("order_id")})
+            return ["order_not_found"]
+        return []
+
+    def _history(self, execution: ActionExecution) -> History | None:
+        rule = self.policy.rule(execution.action)
+        if rule is None or rule.limits is None or execution.customer_id is None:
+            return None
+        since = datetime.now(UTC) - timedelta(days=rule.limits.period_days)
+        row = self.session.execute(select(func.coalesce(func.sum(ActionExecution.amount_cents), 0),
+                                          func.count(ActionExecution.id)).where(
+            ActionExecution.account_id == self.account.id, ActionExecution.customer_id == execution.customer_id,
+            ActionExecution.action == execution.action, ActionExecution.status.in_(COUNTED),
+            ActionExecution.id != execution.id, ActionExecution.created_at >= since)).one()
+        return History(total=float(row[0]) / 100, count=int(row[1]))
+
+    # -- the states -----------------------------------------------------------------
+    def _start_verification(self, execution: ActionExecution, customer: Customer) -> Outcome:
+        phone = self._context(execution, customer).phone()
+        if phone is None:
+            return self._refuse(execution, ["no_customer"])
+        execution.status = "awaiting_verification"
+        issued = otp.issue(self.session, customer, execution, self.policy.verification)
+        (self._send_code or self._sms_code)(customer, issued.code, execution)
+        self._audit(execution, "action.verification_sent", detail={"verification_id": issued.verification.id,
+                                                                   "to": "phone on file", "channel": "sms"})
+        return Outcome(execution, f"To keep your account safe I've texted a {len(issued.code)}-digit code to the "
+                                  f"phone number we have on file (ending {phone[-4:]}). Reply with the code to "
+                                  "continue.")
+
+    def _sms_code(self, customer: Customer, code: str, execution: ActionExecution) -> None:
+        from switchboard.connectors.twilio import TwilioConnector
+
+        phone = self._context(execution, customer).phone()
+        assert phone is not None
+        minutes = self.policy.verification.expires_after_minutes
+        TwilioConnector(self.session, self.account, self.settings).send_message(
+            to=phone, channel="sms", body=f"Your verification code is {code}. It expires in {minutes} minutes. "
+                                          "Never share it: we will not ask for it in any other way.",
+            idempotency_key=f"otp:{execution.id}:{otp.pending(self.session, customer).id}")  # type: ignore[union-attr]
+
+    def _await_approval(self, execution: ActionExecution, spec: ActionSpec) -> Outcome:
+        execution.status = "awaiting_approval"
+        execution.expires_at = datetime.now(UTC) + timedelta(minutes=self.policy.approvals.expires_after_minutes)
+        preview = self.preview(execution)
+        self._audit(execution, "action.awaiting_approval", detail={"preview": preview,
+                                                                   "channel": self.policy.approvals.slack_channel})
+        self.session.commit()  # the request is on record before Slack is called
+        poster = self._post_approval
+        if poster is None:
+            from switchboard.apps.slack.action_approvals import post_request as poster
+        poster(self.session, self.account, self.settings, execution, self.policy, preview)
+        return Outcome(execution, f"I've asked a supervisor to approve this ({preview}). I'll message you here as "
+                                  "soon as they decide.")
+
+    def _execute(self, execution: ActionExecution) -> Outcome:
+        if not self._transition(execution, ("requested", "awaiting_verification", "awaiting_confirmation",
+                                            "approved"), "running"):
+            return Outcome(execution, self.describe(execution), repeated=True)
+        spec = REGISTRY[execution.action]
+        try:
+            result = spec.execute(self._context(execution, self._customer(execution)))
+        except Exception as exc:
+            return self._fail(execution, exc)
+        execution.status, execution.result, execution.finished_at = "succeeded", result, datetime.now(UTC)
+        self._audit(execution, "action.succeeded", detail={"result": _safe(result), "risk": spec.risk,
+                                                           "connector": spec.connector})
+        return self._finish_message(execution, spec.done(execution.params, result))
+
+    def _refuse(self, execution: ActionExecution, reasons: list[str], detail: dict[str, Any] | None = None) -> Outcome:
+        execution.status, execution.reasons, execution.finished_at = "refused", reasons, datetime.now(UTC)
+        self._audit(execution, "action.refused", detail={"reasons": reasons, **(detail or {})})
+        return self._finish_message(execution, self._reason_text(execution, reasons[0]))
+
+    def _fail(self, execution: ActionExecution, exc: Exception) -> Outcome:
+        from switchboard.connectors.base import VendorUnavailable
+
+        if isinstance(exc, VendorUnavailable):  # a retry may work: let the task retry
+            raise exc
+        execution.status, execution.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        execution.reasons, execution.finished_at = ["failed"], datetime.now(UTC)
+        self._audit(execution, "action.failed", detail={"error": execution.error})
+        return self._finish_message(execution, REASONS["failed"])
+
+    def _finish_message(self, execution: ActionExecution, message: str) -> Outcome:
+        """The outcome on the conversation's timeline, where the agent sees it."""
+        conversation = self.session.get(Conversation, execution.conversation_id) if execution.conversation_id else None
+        if conversation is not None:
+            timeline.append(self.session, conversation, direction="internal", channel="action", author="system",
+                            body=f"{execution.action}: {execution.status} — {message}",
+                            external_id=f"action:{execution.id}:{execution.status}",
+                            meta={"action_execution": execution.id, "status": execution.status,
+                                  "reasons": execution.reasons})
+        return Outcome(execution, message)
+
+    # -- helpers ----------------------------------------------------------------------
+    def preview(self, execution: ActionExecution) -> str:
+        spec = REGISTRY.get(execution.action)
+        if spec is None:
+            return execution.action
+        try:
+            return spec.preview(execution.params, execution.facts.get("order") or {})
+        except (KeyError, TypeError, ValueError):
+            return execution.action.replace("_", " ")
+
+    def describe(self, execution: ActionExecution) -> str:
+        """What to say about an execution already under way or finished (a repeat)."""
+        if execution.status == "succeeded" and execution.result is not None:
+            return REGISTRY[execution.action].done(execution.params, execution.result)
+        if execution.status in ("refused", "rejected", "expired", "failed") and execution.reasons:
+            return self._reason_text(execution, execution.reasons[0])
+        if execution.status == "awaiting_approval":
+            return f"This request ({self.preview(execution)}) is waiting for a supervisor's approval."
+        if execution.status == "awaiting_verification":
+            return "Reply with the code we texted to the phone number on file to continue."
+        return f"This request is {execution.status.replace('_', ' ')}."
+
+    def _reason_text(self, execution: ActionExecution, reason: str) -> str:
+        rule = self.policy.rule(execution.action)
+        customer = self._customer(execution)
+        window = None
+        if rule is not None and rule.windows_days:
+            window = rule.windows_days.get(self.policy.tier(customer.tier if customer else None))
+        values = {"order_id": execution.params.get("order_id", ""), "window": window,
+                  "preview": self.preview(execution)}
+        return REASONS.get(reason, REASONS["failed"]).format(**values)
+
+    def _transition(self, execution: ActionExecution, sources: tuple[str, ...], target: str) -> bool:
+        self.session.flush()
+        result = self.session.execute(update(ActionExecution).where(
+            ActionExecution.id == execution.id, ActionExecution.status.in_(sources)).values(status=target)
+            .execution_options(synchronize_session=False))
+        self.session.commit()
+        self.session.refresh(execution)
+        return result.rowcount == 1
+
+    def _by_key(self, key: str) -> ActionExecution | None:
+        return self.session.scalar(select(ActionExecution).where(
+            ActionExecution.account_id == self.account.id, ActionExecution.idempotency_key == key[:200]))
+
+    def _customer(self, execution: ActionExecution) -> Customer | None:
+        if execution.customer_id is None:
+            return None
+        customer = self.session.get(Customer, execution.customer_id)
+        return customer if customer is not None and customer.account_id == self.account.id else None
+
+    def _context(self, execution: ActionExecution, customer: Customer | None) -> Context:
+        return Context(self.session, self.account, self.settings, execution, customer, self.config)
+
+    def _audit(self, execution: ActionExecution | None, action: str, *, actor: str | None = None,
+               subject: tuple[str, Any] | None = None, detail: dict[str, Any] | None = None) -> None:
+        if execution is not None:
+            self.session.flush()
+        subject_type, subject_id = subject or ("action_execution", execution.id if execution else None)
+        base = {"action": execution.action, "status": execution.status, "role": execution.role,
+                "customer_id": execution.customer_id, "conversation_id": execution.conversation_id,
+                "ticket_id": execution.zendesk_ticket_id} if execution is not None else {}
+        audit(self.session, account_id=self.account.id, actor=actor or (execution.actor if execution else "system"),
+              action=action, subject_type=subject_type, subject_id=subject_id, detail={**base, **(detail or {})})
+
+
+def _amount(execution: ActionExecution) -> float | None:
+    if execution.action != "refund":
+        return None
+    total = ((execution.facts or {}).get("order") or {}).get("total")
+    try:
+        return float(total) if total is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _since(facts: dict[str, Any]) -> datetime | None:
+    order = (facts or {}).get("order") or {}
+    raw = order.get("delivered_at") or order.get("placed_at")
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _safe(value: Any) -> Any:
+    """Requests as audited: strings cut short, so an audit row cannot be flooded."""
+    if isinstance(value, dict):
+        return {str(k)[:64]: _safe(v) for k, v in list(value.items())[:20]}
+    if isinstance(value, list):
+        return [_safe(v) for v in value[:20]]
+    if isinstance(value, str):
+        return value[:300]
+    return value
+
+
+__all__ = ["ActionRequest", "Governor", "Outcome", "Principal", "_money"]

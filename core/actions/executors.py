@@ -1,0 +1,108 @@
+"""What each built-in action does, through the connectors (the outbox records every
+call under a key derived from the execution, so running it again calls nothing)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.models import Account, ActionExecution, Customer, IdentityKind
+
+from .config import ActionsConfig
+
+
+class ActionFailed(Exception):
+    """The company's system or Zendesk refused the action; the message says why."""
+
+
+@dataclass
+class Context:
+    session: Session
+    account: Account
+    settings: Settings
+    execution: ActionExecution
+    customer: Customer | None
+    config: ActionsConfig
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.execution.params)
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        return dict(self.execution.facts or {})
+
+    def phone(self) -> str | None:
+        if self.customer is None:
+            return None
+        return next((i.value for i in self.customer.identities if i.kind == IdentityKind.PHONE), None)
+
+    def customer_ref(self) -> str | None:
+        """The id the company's systems and Zendesk know this customer by (the same
+        external id the handoff gives the Zendesk user)."""
+        return f"switchboard-{self.account.id}-{self.customer.id}" if self.customer else None
+
+    def http(self, operation: str, variables: dict[str, Any], step: str) -> dict[str, Any]:
+        from switchboard.connectors.http_action import HttpActionConnector
+
+        op = self.config.operation(operation)
+        connector = HttpActionConnector(self.session, self.account, self.settings,
+                                        system=self.config.systems[op.system])
+        return connector.run(op, variables, idempotency_key=f"action:{self.execution.id}:{step}")
+
+
+def order_facts(ctx: Context) -> dict[str, Any]:
+    """The order as the order system has it: the amount, dates and owner the policy
+    decides on come from here, never from the request."""
+    order = ctx.http("order_lookup", {"order_id": ctx.params["order_id"], "customer_phone": ctx.phone() or ""},
+                     "lookup")
+    return {"order": order}
+
+
+def order_status(ctx: Context) -> dict[str, Any]:
+    order = ctx.facts["order"]
+    return {"status": order.get("status"), "eta": order.get("eta")}
+
+
+def refund(ctx: Context) -> dict[str, Any]:
+    order = ctx.facts["order"]
+    from .registry import _money
+
+    amount = float(order["total"])
+    response = ctx.http("refund_create", {"order_id": ctx.params["order_id"], "amount": amount,
+                                          "currency": order.get("currency") or "USD",
+                                          "reason": ctx.params.get("reason") or ""}, "refund")
+    return {**response, "amount": amount, "amount_text": _money(order)}
+
+
+def update_address(ctx: Context) -> dict[str, Any]:
+    from switchboard.connectors.zendesk import ZendeskConnector
+
+    if ctx.customer is None:
+        raise ActionFailed("no customer is linked to this conversation or ticket")
+    p = ctx.params
+    user = {"name": ctx.customer.display_name or "Customer", "external_id": ctx.customer_ref(),
+            "user_fields": {"address_line1": p["line1"], "address_city": p["city"],
+                            "address_postcode": p["postcode"], "address_country": p["country"]}}
+    zendesk = ZendeskConnector(ctx.session, ctx.account, ctx.settings).call(
+        "users.create_or_update", {"user": user}, idempotency_key=f"action:{ctx.execution.id}:zendesk")
+    system = ctx.http("address_update", {**p, "customer_ref": ctx.customer_ref()}, "address")
+    return {"zendesk_user_id": zendesk.response.get("user_id"), **system}
+
+
+def reschedule(ctx: Context) -> dict[str, Any]:
+    return ctx.http("appointment_reschedule", ctx.params, "reschedule")
+
+
+def add_note(ctx: Context) -> dict[str, Any]:
+    from switchboard.connectors.zendesk import ZendeskConnector
+
+    ticket_id = ctx.execution.zendesk_ticket_id
+    if ticket_id is None:
+        raise ActionFailed("a note needs a Zendesk ticket; run it from the ticket's sidebar")
+    result = ZendeskConnector(ctx.session, ctx.account, ctx.settings).add_comment(
+        ticket_id, body=ctx.params["note"], public=False, tags=ctx.params.get("tags") or (),
+        idempotency_key=f"action:{ctx.execution.id}:note")
+    return {"ticket_id": ticket_id, "audit_id": result.response.get("audit_id")}

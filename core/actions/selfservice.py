@@ -1,0 +1,137 @@
+"""From a customer's message to a governed action, deterministically.
+
+Called for each inbound message while the bot holds the conversation, before the
+knowledge-base answer. Local mode recognises a few requests by their words and an
+order number ("where is my order A1001", "refund order A1001"); with an LLM
+configured, a message that looks like a request is offered to the model as tools.
+Either way the result is only a *request* to the policy engine: the amount of a
+refund comes from the order record, the customer must prove the phone on file, and
+a message carrying hidden instructions starts nothing at all.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.models import Message
+
+from ..audit import audit
+from . import verification as otp
+from .engine import ActionRequest, Governor, Outcome, Principal
+from .injection import Finding, detect
+
+if TYPE_CHECKING:
+    from ..records import Hit
+    from ..replies import Inbound
+
+ORDER_ID = r"(?<![\w-])([A-Z]{1,4}-?\d{3,10})(?![\w-])"
+ORDER = re.compile(r"\border\b[^.?!\n]{0,20}?" + ORDER_ID + r"|" + ORDER_ID, re.IGNORECASE)
+STATUS_WORDS = re.compile(r"\b(where|status|track(ing)?|arriv\w*|deliver\w*|shipp?\w*|when will|eta|late)\b", re.I)
+REFUND_WORDS = re.compile(r"\b(refund|money back|reimburse\w*)\b", re.I)
+RESCHEDULE = re.compile(r"\b(reschedule|move|change)\b.{0,40}\b(appointment|visit|technician|booking)\b.{0,20}?"
+                        + ORDER_ID + r".{0,30}?\b(\d{4}-\d{2}-\d{2})\b(?:.{0,20}\b(morning|afternoon|evening))?",
+                        re.IGNORECASE | re.DOTALL)
+ADDRESS = re.compile(r"\b(?:change|update|new)\b.{0,20}\baddress\b.{0,10}?\bto\b:?\s*(?P<line1>[^,\n]{3,200}),\s*"
+                     r"(?P<city>[^,\n]{1,100}?),?\s+(?P<postcode>[A-Za-z0-9 -]{2,12}),\s*(?P<country>[A-Z]{2})\b",
+                     re.IGNORECASE)
+#: Words that make a message worth offering to the LLM's tools.
+ACTIONISH = re.compile(r"\b(refund|reschedule|address|order|appointment)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Intent:
+    action: str
+    params: dict[str, Any]
+
+
+def _order_id(text: str) -> str | None:
+    match = ORDER.search(text)
+    return (match.group(1) or match.group(2)).upper() if match else None
+
+
+def match_intent(text: str) -> Intent | None:
+    """The action a message asks for, with what the message itself supplies."""
+    if match := RESCHEDULE.search(text):
+        params = {"appointment_id": match.group(3).upper(), "date": match.group(4)}
+        return Intent("reschedule", {**params, **({"slot": match.group(5).lower()} if match.group(5) else {})})
+    if match := ADDRESS.search(text):
+        return Intent("update_address", {k: v.strip() for k, v in match.groupdict().items()}
+                      | {"country": match.group("country").upper()})
+    order_id = _order_id(text)
+    if order_id and REFUND_WORDS.search(text):
+        return Intent("refund", {"order_id": order_id})
+    if order_id and STATUS_WORDS.search(text):
+        return Intent("order_status", {"order_id": order_id})
+    return None
+
+
+def flag_injection(session: Session, account_id: int, findings: list[Finding], *, source: str,
+                   subject_type: str, subject_id: Any, conversation_id: int | None = None) -> None:
+    audit(session, account_id=account_id, actor="injection-detector", action="security.prompt_injection",
+          subject_type=subject_type, subject_id=subject_id, detail={
+              "source": source, "conversation_id": conversation_id,
+              "findings": [{"rule": f.rule, "variant": f.variant, "excerpt": f.excerpt[:160]} for f in findings]})
+
+
+def scan_passages(session: Session, account_id: int, conversation_id: int, hits: "tuple[Hit, ...] | list[Hit]") -> int:
+    """Knowledge-base passages are untrusted too: flag the ones that carry
+    instructions. (They never reach the action path: tools see only the request.)"""
+    flagged = 0
+    for hit in hits:
+        findings = detect(hit.passage.text)
+        if findings:
+            flagged += 1
+            flag_injection(session, account_id, findings, source="kb_article", subject_type="kb_passage",
+                           subject_id=hit.passage.id, conversation_id=conversation_id)
+    return flagged
+
+
+def handle(session: Session, inbound: "Inbound", settings: Settings) -> bool:
+    """True when the message was an action request (or a verification code) and has
+    been answered here; False to let the knowledge-base answer it."""
+    message, customer = inbound.message, inbound.customer
+    governor = Governor(session, inbound.account, settings)
+    code = otp.looks_like_code(message.body)
+    if code and otp.pending(session, customer) is not None:
+        message.body = "[verification code]"  # the code itself does not stay on the timeline
+        outcome = governor.verify(customer, code)
+        if outcome is not None:
+            _reply(session, inbound, settings, [outcome])
+            return True
+        return False
+    findings = detect(message.body)
+    if findings:
+        flag_injection(session, inbound.account.id, findings, source="customer_message", subject_type="message",
+                       subject_id=message.id, conversation_id=inbound.conversation.id)
+        return False
+    intents = [match_intent(message.body)]
+    principal = Principal("bot", "bot")
+    if intents[0] is None and ACTIONISH.search(message.body):
+        from .tools import llm_intents
+
+        intents, model = llm_intents(session, inbound, settings, governor)
+        principal = Principal("llm", f"llm:{model}")
+    outcomes = [governor.request(ActionRequest(
+        intent.action, intent.params, principal, f"selfservice:{message.id}:{i}", customer_id=customer.id,
+        conversation_id=inbound.conversation.id, ticket_id=inbound.conversation.zendesk_ticket_id))
+        for i, intent in enumerate(intents) if intent is not None]
+    if not outcomes:
+        return False
+    _reply(session, inbound, settings, outcomes)
+    return True
+
+
+def _reply(session: Session, inbound: "Inbound", settings: Settings, outcomes: list[Outcome]) -> Message:
+    from ..replies import send_reply
+    from ..selfservice import DISCLOSURE, Decision
+
+    text = " ".join(outcome.message for outcome in outcomes)
+    first = not any(m.author == "bot" for m in inbound.conversation.messages if m.id != inbound.message.id)
+    if first:
+        company = settings.company_name if inbound.account.slug == "default" else inbound.account.name
+        text = DISCLOSURE.format(company=f"{company}'s" if company else "a") + "\n\n" + text
+    return send_reply(session, inbound, Decision("action", text, reason=outcomes[-1].status), settings)  # type: ignore[arg-type]
