@@ -142,6 +142,8 @@ class Digest:
     gap_questions: int
     gap_group_count: int
     proposals: tuple[Proposal, ...]
+    #: Headline outcome figures (metrics_figures.headline): {name: {current, previous, change}}.
+    outcomes: dict[str, dict[str, Any]] | None = None
 
     @property
     def suggestions_shown(self) -> int:
@@ -189,7 +191,8 @@ class Digest:
     def is_empty(self) -> bool:
         """Nothing happened that the digest reports on."""
         figures = self.current
-        return not (figures.shown or figures.thumbs_up or figures.thumbs_down or self.gap_questions)
+        return not (figures.shown or figures.thumbs_up or figures.thumbs_down or self.gap_questions
+                    or self.outcomes)
 
 
 def _difference(current: float | None, previous: float | None) -> float | None:
@@ -226,7 +229,19 @@ def compute_digest(session: Session, account_id: int, *, start: datetime, end: d
         account_id=account_id, start=start, end=end, current=current, previous=previous,
         downvoted_articles=tuple(downvoted[:TOP]), gaps=tuple(groups[:TOP]), gap_questions=questions,
         gap_group_count=len(groups), proposals=_proposals(groups[:TOP], downvoted),
+        outcomes=_outcomes(session, account_id, start, end),
     )
+
+
+def _outcomes(session: Session, account_id: int, start: datetime, end: datetime) -> dict[str, dict[str, Any]] | None:
+    """Headline outcome figures of whole UTC days, with the change from the period
+    before; None when neither period had a conversation (nothing measured yet)."""
+    from .metrics_figures import Filters, headline
+
+    first, last = start.astimezone(UTC).date(), (end.astimezone(UTC) - timedelta(microseconds=1)).date()
+    figures = headline(session, account_id, Filters(first, last))
+    return figures if figures["conversations"]["current"] or figures["conversations"]["previous"] else None
+
 
 
 def _require_aware(moment: datetime) -> None:
@@ -432,7 +447,8 @@ def digest_blocks(digest: Digest, *, account_name: str) -> tuple[str, list[dict[
                 f"bot had an answer for every customer question it got ({_escape(period)}).")
         return (f"Agent assist digest for {_escape(account_name)}: nothing to report for {_escape(period)}.",
                 [header, intro, _section(note)])
-    blocks = [header, intro, _figures(digest), {"type": "divider"}, _articles_section(digest),
+    blocks = [header, intro, *_outcome_blocks(digest), _figures(digest), {"type": "divider"},
+              _articles_section(digest),
               _gaps_section(digest), *_proposal_blocks(digest),
               _context("Edit distance: 0 = sent as suggested, 1 = fully rewritten. Figures cover the suggestions "
                        "made in the period and agents' feedback on them.")]
@@ -455,6 +471,50 @@ def _figures(digest: Digest) -> dict[str, Any]:
     ]
     return {"type": "section",
             "fields": [{"type": "mrkdwn", "text": _cut(f, FIELD_CHARS)} for f in fields[:MAX_FIELDS]]}
+
+
+#: Headline outcomes in the digest: (name, label, kind); rates change in points,
+#: times in seconds (lower is better), CSAT in points of the 1-5 scale.
+OUTCOME_FIELDS = (("conversations", "Conversations", "count"), ("containment_rate", "Contained by the bot", "rate"),
+                  ("escalation_rate", "Escalated to a person", "rate"),
+                  ("first_response_avg_s", "First response (avg)", "time"),
+                  ("resolution_time_avg_s", "Time to resolution (avg)", "time"),
+                  ("reopen_rate", "Reopened within 7 days", "rate"), ("csat_avg", "CSAT (1-5)", "score"))
+
+
+def _outcome_blocks(digest: Digest) -> list[dict[str, Any]]:
+    if not digest.outcomes:
+        return []
+    fields = []
+    for name, label, kind in OUTCOME_FIELDS:
+        figure = digest.outcomes[name]
+        fields.append(f"*{label}*\n{_outcome_value(figure['current'], kind)} {_outcome_change(figure, kind)}")
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": "*Outcomes* (conversations started in the period)"},
+             "fields": [{"type": "mrkdwn", "text": _cut(f, FIELD_CHARS)} for f in fields[:MAX_FIELDS]]}]
+
+
+def _outcome_value(value: float | None, kind: str) -> str:
+    if value is None:
+        return "n/a"
+    if kind == "rate":
+        return _percent(value)
+    if kind == "time":
+        return f"{value / 60:.1f} min" if value >= 90 else f"{value:.0f} s"
+    return f"{value:.2f}" if kind == "score" else f"{int(value)}"
+
+
+def _outcome_change(figure: dict[str, Any], kind: str) -> str:
+    change, previous = figure["change"], figure["previous"]
+    if kind == "rate":
+        return _arrow(change)
+    if change is None:
+        return "(no earlier figure)"
+    if abs(change) < 1e-9:
+        return "→ no change"
+    if kind == "count" and previous:
+        return f"{'▲' if change > 0 else '▼'} {change / previous * 100:+.0f}%"
+    text = _outcome_value(abs(change), kind)
+    return f"▲ +{text}" if change > 0 else f"▼ −{text}"
 
 
 def _articles_section(digest: Digest) -> dict[str, Any]:
@@ -490,6 +550,11 @@ def _fallback(digest: Digest, account_name: str, period: str) -> str:
             f"{_percent(now.insert_rate)} inserted {_arrow(digest.insert_rate_change)}, "
             f"{_percent(now.thumbs_up_rate)} thumbs up {_arrow(digest.thumbs_up_rate_change)}; "
             f"{digest.gap_questions} unanswered questions; {len(digest.proposals)} proposals for review.")
+    if digest.outcomes:
+        o = digest.outcomes
+        text += (f" Outcomes: {o['conversations']['current']} conversations, "
+                 f"{_percent(o['containment_rate']['current'])} contained {_arrow(o['containment_rate']['change'])}, "
+                 f"{_percent(o['escalation_rate']['current'])} escalated {_arrow(o['escalation_rate']['change'])}.")
     return _escape(text)
 
 
@@ -608,6 +673,7 @@ def as_json(digest: Digest) -> dict[str, Any]:
             "thumbs_up_rate": now.thumbs_up_rate, "thumbs_up_rate_change": digest.thumbs_up_rate_change,
             "gap_questions": digest.gap_questions,
         },
+        "outcomes": digest.outcomes,
         "downvoted_articles": [{"title": v.title, "downs": v.downs, "ups": v.ups, "reasons": list(v.reasons)}
                                for v in digest.downvoted_articles],
         "gaps": [{"words": list(g.words), "count": g.count, "example": g.example} for g in digest.gaps],

@@ -1,0 +1,170 @@
+"""/dashboard: the supervisors' view of outcomes, server-rendered.
+
+Sign-in takes an account API key (typed into the form) or the Zendesk-signed token
+the sidebar app posts (verified exactly as the sidebar API verifies it). Either one
+becomes a signed, HTTP-only session cookie naming the account; every figure, gap and
+audit entry on the page is then read for that account only. A cookie made from a key
+stops working when the key is revoked.
+
+The page is one GET with the filters in the query string, so a filtered view is a
+link a supervisor can share. Charts are drawn by the bundled Chart.js from the
+figures embedded in the page; nothing is fetched from a CDN.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from datetime import UTC, date, datetime, timedelta
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from switchboard import db
+from switchboard.core import accounts, audit
+from switchboard.core.digest import _gap_groups
+from switchboard.core.metrics_figures import Filters, FiguresError, figures, options
+from switchboard.models import Account, ApiKey
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+COOKIE = "switchboard_dashboard"
+SESSION_HOURS = 8
+DEFAULT_DAYS = 30
+#: Knowledge gaps read every unanswered question of the period: cap the window.
+GAP_DAYS = 31
+AUDIT_ROWS = 20
+
+
+def _secret(app: Flask) -> str:
+    """SECRET_KEY when configured, else a random secret kept next to the database, so
+    every gunicorn worker (and a restart) signs and reads the same cookies."""
+    if app.config.get("SECRET_KEY"):
+        return str(app.config["SECRET_KEY"])
+    path: Path = app.config["SETTINGS"].data_dir / ".switchboard-session-secret"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(os.urandom(32).hex())
+    return path.read_text().strip()
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    secret = current_app.extensions.get("switchboard.dashboard_secret")
+    if secret is None:
+        secret = current_app.extensions["switchboard.dashboard_secret"] = _secret(current_app)
+    return URLSafeTimedSerializer(secret, salt="switchboard-dashboard")
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _signed_in() -> Account | None:
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return None
+    try:
+        data = _serializer().loads(raw, max_age=SESSION_HOURS * 3600)
+    except BadSignature:
+        return None
+    session = db.session()
+    if data.get("key"):  # still a live key of the same account?
+        key = session.scalar(select(ApiKey).where(ApiKey.key_hash == data["key"], ApiKey.revoked_at.is_(None)))
+        if key is None or key.account_id != data.get("account"):
+            return None
+    return session.get(Account, data.get("account"))
+
+
+def require_supervisor(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        account = _signed_in()
+        if account is None:
+            return redirect(url_for("dashboard.login"))
+        g.account = account
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@blueprint.get("/login")
+def login() -> ResponseReturnValue:
+    return render_template("dashboard_login.html", error=None)
+
+
+@blueprint.post("/login")
+def login_submit() -> ResponseReturnValue:
+    from switchboard.sidebar import _account_for_jwt
+
+    key = (request.form.get("key") or "").strip()
+    token = (request.form.get("token") or "").strip()
+    account, payload = None, {}
+    if key:
+        account = accounts.account_for_api_key(db.session(), key)
+        payload = {"key": _key_hash(key)}
+    elif token.count(".") == 2:
+        account = _account_for_jwt(token)
+    if account is None:
+        log.warning("dashboard sign-in refused from %s", request.remote_addr)
+        return render_template("dashboard_login.html", error="That key or token is not valid. Create a key with "
+                               "`switchboard accounts key --name dashboard`."), 401
+    response = redirect(url_for("dashboard.index"))
+    response.set_cookie(COOKIE, _serializer().dumps({"account": account.id, **payload}),
+                        max_age=SESSION_HOURS * 3600, httponly=True, samesite="Lax", secure=request.is_secure)
+    return response
+
+
+@blueprint.post("/logout")
+def logout() -> ResponseReturnValue:
+    response = redirect(url_for("dashboard.login"))
+    response.delete_cookie(COOKIE)
+    return response
+
+
+def _date(name: str, default: date) -> date:
+    value = request.args.get(name) or ""
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FiguresError(f"{name} must be a date like 2026-11-01, not {value!r}") from None
+
+
+def _filters() -> Filters:
+    today = datetime.now(UTC).date()
+    end = _date("to", today)
+    start = _date("from", end - timedelta(days=DEFAULT_DAYS - 1))
+    return Filters(start, end, request.args.get("channel") or None, request.args.get("tier") or None,
+                   request.args.get("intent") or None)
+
+
+@blueprint.get("")
+@blueprint.get("/")
+@require_supervisor
+def index() -> ResponseReturnValue:
+    account: Account = g.account
+    session = db.session()
+    try:
+        filters = _filters()
+    except FiguresError as exc:
+        return render_template("dashboard.html", account=account, error=str(exc), data=None, filters=None,
+                               choices=options(session, account.id), gaps=[], audit_rows=[]), 400
+    data = figures(session, account.id, filters)
+    gap_start = max(filters.start_at, filters.end_at - timedelta(days=GAP_DAYS))
+    gaps, _ = _gap_groups(session, account.id, gap_start, filters.end_at)
+    rows = audit.entries(session, account.id, limit=AUDIT_ROWS)
+    return render_template("dashboard.html", account=account, error=None, data=data, filters=filters,
+                           choices=options(session, account.id), gaps=gaps[:5], audit_rows=rows)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)

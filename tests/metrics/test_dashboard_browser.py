@@ -1,0 +1,143 @@
+"""The supervisor dashboard in a real headless Chromium, served by the real app over
+HTTP: sign-in with an account key, charts drawn from the figures, filters, and one
+account never seeing another's figures or audit trail. The screenshot is kept in
+artifacts/dashboard.png."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select, WebDriverWait
+from werkzeug.serving import make_server
+
+from switchboard.app import create_app
+from switchboard.config import load_settings
+from switchboard.core import accounts
+from switchboard.core.audit import audit
+from switchboard.db import get_db
+from switchboard.models import Account
+
+from ..apps.browser import WAIT_SECONDS, start_chromium
+from ..conftest import base_env
+from .seed import DAY, seed_history
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    browser = start_chromium(tmp_path_factory.mktemp("chromium-profile"),
+                             tmp_path_factory.mktemp("chromedriver") / "chromedriver.log")
+    browser.set_window_size(1300, 2200)
+    yield browser
+    browser.quit()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """The app on a loopback port with two accounts: the default one with the seeded
+    history, and "globex" with nothing but one audit entry of its own."""
+    app: Flask = create_app(load_settings(base_env(tmp_path, f"sqlite:///{tmp_path / 'sb.db'}")),
+                            config={"TASKS_INLINE": True, "TESTING": True})
+    with get_db(app).session() as session:
+        acme = session.get(Account, app.config["DEFAULT_ACCOUNT_ID"])
+        assert acme is not None
+        seed_history(session, acme)
+        globex = Account(slug="globex", name="Globex")
+        session.add(globex)
+        session.flush()
+        audit(session, account_id=acme.id, actor="bot", action="handoff.created", subject_type="conversation",
+              subject_id=2)
+        audit(session, account_id=globex.id, actor="admin", action="globex.only", subject_type="account",
+              subject_id=globex.id)
+        session.commit()
+        keys = {"acme": accounts.create_api_key(session, acme, "dashboard"),
+                "globex": accounts.create_api_key(session, globex, "dashboard")}
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", keys
+    server.shutdown()
+    get_db(app).dispose()
+
+
+def sign_in(driver: WebDriver, base: str, key: str) -> None:
+    driver.delete_all_cookies()
+    driver.get(base + "/dashboard")
+    assert driver.current_url.endswith("/dashboard/login")  # no cookie: sent to sign in
+    driver.find_element(By.ID, "key").send_keys(key)
+    driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_elements(By.ID, "filters"))
+
+
+def chart_data(driver: WebDriver, name: str) -> list[list[float | None]]:
+    WebDriverWait(driver, WAIT_SECONDS).until(
+        lambda d: d.execute_script("return !!(window.switchboardCharts && window.switchboardCharts[arguments[0]])",
+                                   name))
+    return driver.execute_script(
+        "return Chart.getChart(document.getElementById('chart-' + arguments[0]))"
+        ".data.datasets.map(function (d) { return d.data; });", name)
+
+
+def card(driver: WebDriver, name: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, f"#card-{name} .value").text
+
+
+def test_dashboard_renders_charts_filters_and_keeps_accounts_apart(driver: WebDriver, served) -> None:  # type: ignore[no-untyped-def]
+    base, keys = served
+    sign_in(driver, base, keys["acme"])
+    today = datetime.now(UTC).date()
+    driver.get(f"{base}/dashboard?from={DAY.isoformat()}&to={today.isoformat()}")
+    assert card(driver, "conversations") == "4"
+    assert card(driver, "containment") == "25.0%" and card(driver, "escalation") == "50.0%"
+    volume = chart_data(driver, "volume")
+    assert volume[0] == [4]  # conversations per day: all four on the seeded day
+    assert volume[1] == [25]  # containment, in percent
+    reasons = chart_data(driver, "reasons")
+    assert sorted(reasons[0]) == [1, 1]
+    automation = chart_data(driver, "automation")
+    assert sum(automation[0]) == 4
+    assert "low confidence" in driver.find_element(By.ID, "reasons").text
+    assert "handoff.created" in driver.find_element(By.ID, "audit").text
+    assert "globex.only" not in driver.find_element(By.ID, "audit").text
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert driver.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+
+    Select(driver.find_element(By.ID, "channel")).select_by_value("whatsapp")
+    driver.find_element(By.ID, "apply").click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: "channel=whatsapp" in d.current_url)
+    assert card(driver, "conversations") == "1" and card(driver, "escalation") == "100.0%"
+    assert chart_data(driver, "automation")[0] == [1]  # human only
+    Select(driver.find_element(By.ID, "channel")).select_by_value("")
+    Select(driver.find_element(By.ID, "tier")).select_by_value("vip")
+    driver.find_element(By.ID, "apply").click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: "tier=vip" in d.current_url)
+    assert card(driver, "conversations") == "1" and "5.0" in card(driver, "csat")
+
+    # Another account's key: none of the first account's figures or audit trail.
+    sign_in(driver, base, keys["globex"])
+    driver.get(f"{base}/dashboard?from={DAY.isoformat()}&to={today.isoformat()}")
+    assert card(driver, "conversations") == "0"
+    audit_text = driver.find_element(By.ID, "audit").text
+    assert "globex.only" in audit_text and "handoff.created" not in audit_text
+    assert Select(driver.find_element(By.ID, "channel")).options[0].text == "All"
+    assert len(Select(driver.find_element(By.ID, "channel")).options) == 1  # no channels of the other account
+
+
+def test_a_wrong_key_is_refused_and_a_forged_cookie_ignored(driver: WebDriver, served) -> None:  # type: ignore[no-untyped-def]
+    base, _ = served
+    driver.delete_all_cookies()
+    driver.get(base + "/dashboard/login")
+    driver.find_element(By.ID, "key").send_keys("sb_not_a_real_key")
+    driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+    alert = WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_element(By.CSS_SELECTOR, "[role=alert]"))
+    assert "not valid" in alert.text
+    driver.add_cookie({"name": "switchboard_dashboard", "value": "eyJhY2NvdW50IjoxfQ.forged.sig"})
+    driver.get(base + "/dashboard")
+    assert driver.current_url.endswith("/dashboard/login")
