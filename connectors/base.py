@@ -14,17 +14,27 @@ from typing import Any, ClassVar
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.core import outbox
+from switchboard.core import metrics, outbox
 from switchboard.models import Account, OutboxCall
 
 log = logging.getLogger(__name__)
 
 
-class VendorError(Exception):
+class _RedactedMessage(Exception):
+    """Vendors quote the request in their errors ("The 'To' number +1415… is not valid"):
+    the message is redacted, because it is logged, retried by Celery and stored."""
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        from switchboard.core.redaction import redact
+
+        super().__init__(redact(str(message)).text, *args)
+
+
+class VendorError(_RedactedMessage):
     """A vendor API call failed in a way a retry will not fix (4xx other than 429)."""
 
 
-class VendorUnavailable(Exception):
+class VendorUnavailable(_RedactedMessage):
     """A vendor API call failed in a way a later retry may fix (5xx, timeout)."""
 
 
@@ -93,9 +103,14 @@ class Connector:
         try:
             response = self.perform(operation, payload)
         except VendorUnavailable as exc:
+            limited = isinstance(exc, VendorRateLimited)
+            metrics.vendor_failed(self.session, self.account.id, self.vendor,
+                                  "vendor.rate_limited" if limited else "vendor.unavailable",
+                                  retry_after=exc.retry_after if limited else None, operation=operation)
             outbox.finish(self.session, record, status="pending", error=str(exc))
             raise
         except Exception as exc:
+            metrics.vendor_failed(self.session, self.account.id, self.vendor, "vendor.error", operation=operation)
             outbox.finish(self.session, record, status="failed", error=f"{type(exc).__name__}: {exc}")
             raise
         outbox.finish(self.session, record, status="sent", response=response)

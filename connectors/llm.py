@@ -24,6 +24,7 @@ from switchboard.connectors.base import (
     VendorRateLimited,
     VendorUnavailable,
 )
+from switchboard.core.redaction import truncate_for_model
 from switchboard.models import Account, OutboxCall
 
 OPERATION = "chat.completions.create"
@@ -98,6 +99,10 @@ class LLMClient(Connector):
                 "no LLM is configured: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (a "
                 "self-hosted OpenAI-compatible server), or draft with compose_local."
             )
+        # Whatever path built the messages, a customer's turn never reaches the model
+        # longer than the redaction module's limit (a pasted 100,000 characters).
+        messages = [{**m, "content": truncate_for_model(m["content"])}
+                    if m.get("role") == "user" and isinstance(m.get("content"), str) else m for m in messages]
         payload: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": max_tokens,
                                    "temperature": temperature}
         if tools:

@@ -5,7 +5,9 @@ that takes an account id from the request.
 """
 from __future__ import annotations
 
+import functools
 from functools import wraps
+from pathlib import Path
 from typing import Any, Callable
 
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
@@ -84,6 +86,19 @@ def audit_export() -> ResponseReturnValue:
     body = export(db.session(), _account().id, fmt=fmt, subject_type=subject_type, subject_id=subject_id)
     mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
     return Response(body, mimetype=mimetype)
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """The OpenAPI description of this API (switchboard/openapi.yaml); no key needed."""
+    return jsonify(_openapi_document())
+
+
+@functools.cache
+def _openapi_document() -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load((Path(__file__).parent / "openapi.yaml").read_text(encoding="utf-8"))
 
 
 def _conversation_json(conversation: Conversation, *, with_messages: bool) -> dict[str, Any]:

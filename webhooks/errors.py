@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from switchboard.errors import BadSignature, MalformedPayload, NotConfigured, UnknownAccount
@@ -41,6 +42,14 @@ def init_app(app: Flask) -> None:
     def too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
         limit = app.config.get("MAX_CONTENT_LENGTH")
         return _answer(413, f"request body is larger than the {limit}-byte limit")
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(exc: OperationalError | InterfaceError) -> tuple[Response, int]:
+        # Nothing was recorded: a 5xx makes the vendor deliver again later, and the
+        # pool's pre-ping reconnects by itself once the database is back.
+        log.error("database error on %s: %s", request.path, type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+        return _answer(503, "the database is unavailable; nothing was recorded, retry later")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:

@@ -9,6 +9,19 @@ from switchboard.models import Account
 from switchboard.tasks import enqueue_event
 
 
+def storable(value: Any) -> Any:
+    """``value`` with every string made storable: PostgreSQL refuses U+0000 and lone
+    surrogates ("\\ud800", valid JSON, not valid text) in text and JSONB, and refusing
+    the delivery would make the vendor retry it forever. NULs go, surrogates become "?"."""
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
+
+
 def accept(account: Account, *, vendor: str, kind: str, dedupe_key: str, payload: dict[str, Any]) -> bool:
     """Record the event durably and enqueue it; True when new, False for a duplicate.
 
@@ -16,8 +29,8 @@ def accept(account: Account, *, vendor: str, kind: str, dedupe_key: str, payload
     be stored: an enqueue failure is not an error, the sweep picks the event up.
     """
     event, created = inbox.record(
-        db.session(), account_id=account.id, vendor=vendor, kind=kind,
-        dedupe_key=dedupe_key, payload=payload,
+        db.session(), account_id=account.id, vendor=vendor, kind=storable(kind),
+        dedupe_key=storable(dedupe_key), payload=storable(payload),
     )
     if created:
         enqueue_event(event.id)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy import select
 
@@ -24,12 +25,18 @@ from switchboard.models import Account
 from ..intake import accept
 
 EVERYTHING = re.compile(".*")
+#: Bolt logs whole request bodies (and the signature) at INFO, e.g. on a failed signature
+#: check: customer text in the logs. Its loggers take this one's level: warnings only.
+QUIET_BOLT_LOGGER = logging.getLogger("switchboard.slack.bolt")
+QUIET_BOLT_LOGGER.setLevel(logging.WARNING)
 SANDBOX_TOKEN = "xoxb-sandbox"
 
 
 def account_for_team(team_id: str | None) -> Account | None:
     """The account linked to this workspace; a single-workspace install (the default
     account with no team id recorded) takes every workspace signed with our secret."""
+    if team_id is not None and not isinstance(team_id, str):
+        return None  # Bolt passes the body's team_id through as it is: a list is no team
     session = db.session()
     if team_id:
         account = session.scalar(select(Account).where(Account.slack_team_id == team_id))
@@ -50,10 +57,32 @@ def dedupe_key(body: dict[str, Any]) -> str:
 
 def kind_of(body: dict[str, Any]) -> str:
     if body.get("type") == "event_callback":
-        return "slack.event." + str(body.get("event", {}).get("type", "unknown"))
+        event = body.get("event")
+        return "slack.event." + str(event.get("type", "unknown") if isinstance(event, dict) else "unknown")
     if body.get("command"):
         return "slack.command"
     return "slack." + str(body.get("type", "unknown"))
+
+
+def _installed(enterprise_id: str | None, team_id: str | None) -> str | None:
+    """The bot token an OAuth install stored for this workspace (multi-workspace)."""
+    from switchboard.apps.slack.installations import installed_bot_token
+
+    return installed_bot_token(db.session(), enterprise_id, team_id)
+
+
+def answer_error(error: Exception) -> BoltResponse | None:
+    """Bolt answers any error with a 500. A signed body whose shape Bolt's middleware
+    trips on ("event": null) is the sender's mistake: 400. A database error means
+    nothing was stored: 503, so Slack retries. Anything else stays a 500."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if isinstance(error, (OperationalError, InterfaceError)):
+        return BoltResponse(status=503, body={"error": "the database is unavailable; nothing was recorded, retry later"})
+    if isinstance(error, (AttributeError, TypeError, LookupError, ValueError)):
+        QUIET_BOLT_LOGGER.warning("malformed Slack request: %s", type(error).__name__)
+        return BoltResponse(status=400, body={"error": f"malformed Slack request ({type(error).__name__})"})
+    return None
 
 
 def build(settings: Settings) -> App:
@@ -61,7 +90,7 @@ def build(settings: Settings) -> App:
         account = account_for_team(team_id)
         if account is None:
             return None
-        token = secret(account, "slack_bot_token", settings) or SANDBOX_TOKEN
+        token = secret(account, "slack_bot_token", settings) or _installed(enterprise_id, team_id) or SANDBOX_TOKEN
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
 
     bolt = App(
@@ -70,7 +99,9 @@ def build(settings: Settings) -> App:
         process_before_response=True,
         token_verification_enabled=False,
         name="switchboard",
+        logger=QUIET_BOLT_LOGGER,
     )
+    bolt.error(answer_error)
 
     def record(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         account = account_for_team(context.team_id)
@@ -78,7 +109,23 @@ def build(settings: Settings) -> App:
             accept(account, vendor="slack", kind=kind_of(body), dedupe_key=dedupe_key(body), payload=body)
         ack()
 
+    def open_outreach_editor(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        # Slack's trigger_id expires 3 s after the click: the modal is opened now, not
+        # by the queued task; the click is still recorded (and audited) as usual.
+        from switchboard.apps.slack.outreach import open_edit_modal
+
+        account = account_for_team(context.team_id)
+        record(ack, body, context)
+        if account is not None:
+            try:
+                open_edit_modal(db.session(), account, settings, body)
+            except Exception:  # the click is stored; Slack only misses the modal (the user clicks again)
+                QUIET_BOLT_LOGGER.exception("could not open the outreach edit modal")
+
+    from switchboard.apps.slack.outreach import EDIT as OUTREACH_EDIT
+
     bolt.event(EVERYTHING)(record)
+    bolt.action(OUTREACH_EDIT)(open_outreach_editor)
     bolt.action(EVERYTHING)(record)
     bolt.view(EVERYTHING)(record)
     bolt.command(EVERYTHING)(record)

@@ -29,6 +29,8 @@ def _form() -> MultiDict[str, str]:
         request.get_data().decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedPayload("the body is not valid UTF-8") from None
+    if any("\x00" in item for pair in request.form.items(multi=True) for item in pair):
+        raise MalformedPayload("a parameter contains a NUL character, which Twilio never sends")
     return request.form
 
 

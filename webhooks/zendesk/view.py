@@ -22,7 +22,7 @@ EVENT_PREFIX = "zen:event-type:"
 
 def _payload(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body.decode("utf-8"))
+        payload = json.loads(body.decode("utf-8"), parse_constant=_not_json)
     except UnicodeDecodeError:
         raise MalformedPayload("the body is not valid UTF-8") from None
     except json.JSONDecodeError as exc:
@@ -30,6 +30,11 @@ def _payload(body: bytes) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise MalformedPayload(f"expected a JSON object, got {type(payload).__name__}")
     return payload
+
+
+def _not_json(constant: str) -> Any:
+    """Python's json accepts NaN and Infinity; JSON (and PostgreSQL's JSONB) does not."""
+    raise MalformedPayload(f"the body is not JSON: {constant} is not a JSON value")
 
 
 def kind_of(payload: dict[str, Any]) -> str:
