@@ -39,6 +39,7 @@ METHODS = {
     "chat.postMessage": "chat_postMessage",
     "chat.update": "chat_update",
     "chat.postEphemeral": "chat_postEphemeral",
+    "views.open": "views_open",
 }
 #: Slack answers these with HTTP 200 and ok=false, yet a retry later can succeed.
 TRANSIENT_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
@@ -110,7 +111,7 @@ class SlackConnector(Connector):
     def sandbox_response(self, call: OutboxCall) -> dict[str, Any]:
         # Slack's ts is "<unix seconds>.<6 digits>"; the digits here name the outbox row.
         ts = f"{int(call.created_at.timestamp())}.{call.id:06d}"
-        return {"ok": True, "channel": call.payload["channel"], "ts": ts}
+        return {"ok": True, "channel": call.payload.get("channel"), "ts": ts}
 
     @property
     def base_url(self) -> str:
@@ -143,7 +144,7 @@ class SlackConnector(Connector):
             raise VendorUnavailable(f"Slack could not be reached ({exc}); the call will be retried.") from exc
         data = response.data if isinstance(response.data, dict) else {}
         # One shape for live and sandbox; postEphemeral answers with message_ts.
-        return {"ok": True, "channel": data.get("channel", payload["channel"]),
+        return {"ok": True, "channel": data.get("channel", payload.get("channel")),
                 "ts": data.get("ts") or data.get("message_ts")}
 
     def _translate(self, exc: SlackApiError, operation: str) -> Exception:

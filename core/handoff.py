@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message
 
-from . import timeline
+from . import metrics, timeline
 from .audit import audit
 from .enrichment import sentiment_trend
 from .routing import Route
@@ -168,6 +168,7 @@ def hand_over(session: Session, account: Account, customer: Customer, conversati
         comment_body=package, public=False, tags=route.tags, priority=route.priority,
         group_id=route.group_id, idempotency_key=f"handoff:{conversation.id}")
     conversation.zendesk_ticket_id = int(ticket.response["ticket_id"])
+    metrics.handed_over(session, conversation, handoff.trigger)
     audit(session, account_id=account.id, actor="bot", action="handoff.created",
           subject_type="conversation", subject_id=conversation.id,
           detail={"trigger": handoff.trigger, "detail": handoff.detail, "ticket_id": conversation.zendesk_ticket_id,
@@ -250,9 +251,10 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
         _tell_agent(session, account, conversation, reply, "WhatsApp refused free text outside the 24-hour window "
                     "(error 63016).", settings)
         return "outside_whatsapp_window"
-    timeline.append(session, conversation, direction="outbound", channel=channel, author="agent",
+    sent = timeline.append(session, conversation, direction="outbound", channel=channel, author="agent",
                     body=reply.body, external_id=result.response.get("sid"), status=result.response.get("status"),
                     meta={"zendesk_comment_id": reply.comment_id, "template": "content_sid" in kwargs})
+    metrics.agent_replied(session, conversation, sent)
     return "delivered"
 
 
@@ -285,6 +287,7 @@ def close_solved(session: Session, account: Account, ticket_id: int) -> bool:
     if conversation is None or conversation.status == "closed":
         return False
     conversation.status, conversation.closed_at = "closed", datetime.now(UTC)
+    metrics.ticket_solved(session, conversation)
     audit(session, account_id=account.id, actor="zendesk", action="conversation.closed",
           subject_type="conversation", subject_id=conversation.id, detail={"ticket_id": ticket_id})
     return True

@@ -59,6 +59,7 @@ def twilio_message(session: Session, event: InboxEvent, settings: Settings) -> N
 def twilio_status(session: Session, event: InboxEvent, settings: Settings) -> None:
     """A delivery status callback moves our outbound message forward, never back."""
     form = event.payload
+    _outreach_status(session, event, settings)
     message = session.scalar(
         select(Message).where(
             Message.account_id == event.account_id, Message.external_id == form["MessageSid"]
@@ -74,6 +75,16 @@ def twilio_status(session: Session, event: InboxEvent, settings: Settings) -> No
 
 
 OPTED_OUT_ERROR = "21610"
+
+
+def _outreach_status(session: Session, event: InboxEvent, settings: Settings) -> None:
+    """A campaign recipient's status follows its message's (issue 6)."""
+    from .outreach.sending import on_status
+
+    account = session.get(Account, event.account_id)
+    assert account is not None
+    on_status(session, account, settings, sid=event.payload["MessageSid"], status=event.payload["MessageStatus"],
+              error_code=event.payload.get("ErrorCode"))
 
 
 def _mark_opted_out(session: Session, message: Message) -> None:
@@ -127,6 +138,22 @@ def zendesk_ticket_created(session: Session, event: InboxEvent, settings: Settin
     assert account is not None
     text = f"{detail.get('subject') or ''}\n{detail.get('description') or ''}".strip()
     tickets.on_ticket_changed(session, account, settings, ticket_id=int(detail["id"]), text=text, write_back=True)
+    from .outreach.triggers import from_zendesk_ticket
+
+    from_zendesk_ticket(session, account, settings, detail)  # incident tickets start outreach (issue 6)
+
+
+def zendesk_tags_changed(session: Session, event: InboxEvent, settings: Settings) -> None:
+    """An incident/outage tag added after creation starts outreach too (issue 6)."""
+    from .outreach.triggers import from_zendesk_ticket
+
+    account = session.get(Account, event.account_id)
+    assert account is not None
+    detail = dict(event.payload["detail"])
+    current = (event.payload.get("event") or {}).get("current")
+    if isinstance(current, list):
+        detail["tags"] = current
+    from_zendesk_ticket(session, account, settings, detail)
 
 
 def recorded_only(session: Session, event: InboxEvent, settings: Settings) -> None:
@@ -140,12 +167,15 @@ def recorded_only(session: Session, event: InboxEvent, settings: Settings) -> No
 
 VendorHandler = Callable[[Session, InboxEvent, Settings], None]
 
+from switchboard.apps.slack import outreach as _outreach_slack  # noqa: E402,F401 - registers "outreach:" clicks
+
 HANDLERS: dict[str, VendorHandler] = {
     "twilio.message": twilio_message,
     "twilio.status": twilio_status,
     "zendesk.ticket.comment_added": zendesk_comment_added,
     "zendesk.ticket.status_changed": zendesk_status_changed,
     "zendesk.ticket.created": zendesk_ticket_created,
+    "zendesk.ticket.tags_changed": zendesk_tags_changed,
     "slack.block_actions": slack_interactions.block_actions,
     "slack.view_submission": slack_interactions.view_submission,
 }

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, Message
 
-from . import timeline
+from . import metrics, timeline
 from .audit import audit
 from .enrichment import Enrichment, enrich
 from .handoff import Handoff, hand_over, relay_customer_message
@@ -27,6 +27,7 @@ from .intents import IntentModel, default_training_csv, read_training_csv
 from .knowledge.analysis import content_words
 from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
 from .policy import EscalationPolicy, load_policy
+from .redaction import truncate_for_model
 from .records import Hit
 from .routing import Routing, load_routing
 from .selfservice import SYSTEM_REASONS, Decision, Turn, decide
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
 START_WORDS = {"start", "yes", "unstop"}
 HELP_WORDS = {"help", "info"}
+#: How much of one customer message the models read (intent, sentiment, retrieval, LLM):
+#: a pasted 100,000-character message costs seconds and tokens and says nothing more.
+MODEL_INPUT_CHARS = 4000
 HELP_TEXT = ("{company} support: ask your question here and our virtual assistant will answer, or reply "
              "AGENT to reach a person. Reply STOP to stop messages, START to resume. Msg&data rates may apply.")
 
@@ -67,9 +71,12 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     word = keyword(inbound.message.body, opted_out=inbound.customer.opted_out_at is not None)
     if word in ("stop", "start"):
         _record_consent(session, inbound, word)
+        if word == "stop":
+            metrics.opted_out(session, inbound.account.id, inbound.customer.id, inbound.message.channel)
         return None
     if inbound.customer.opted_out_at is not None:
         return None  # nothing is ever sent to an opted-out number
+    metrics.message_received(session, inbound.conversation, inbound.message)
     if word == "help":
         company = settings.company_name or inbound.account.name
         send_reply(session, inbound, Decision("help", HELP_TEXT.format(company=company)), settings)
@@ -81,14 +88,20 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
             relay_customer_message(session, inbound.account, inbound.customer, inbound.conversation,
                                    inbound.message, settings)
         return None
-    enrichment = enrich(inbound.message.body, intent_model=intent_model(settings.data_dir, inbound.account.id))
+    from .actions import selfservice as actions
+
+    if actions.handle(session, inbound, settings):
+        return None  # an action request or a verification code, answered by the policy engine
+    text = truncate_for_model(inbound.message.body, MODEL_INPUT_CHARS)
+    enrichment = enrich(text, intent_model=intent_model(settings.data_dir, inbound.account.id))
     inbound.message.meta = {**inbound.message.meta, "enrichment": _enrichment_json(enrichment)}
     decision = decide(
-        inbound.message.body, enrichment, _turn(session, inbound, settings), policy=policy(settings),
+        text, enrichment, _turn(session, inbound, settings), policy=policy(settings),
         search=lambda q: _search(session, inbound.account.id, settings, q),
         llm_drafter=_llm_drafter(session, inbound, settings),
         topic_words=content_words,
     )
+    actions.scan_passages(session, inbound.account.id, inbound.conversation.id, decision.hits)
     send_reply(session, inbound, decision, settings)
     if decision.action == "handoff":
         _hand_over(session, inbound, decision.reason or "unknown", decision.notes.get("detail", ""),
@@ -208,6 +221,8 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
               "in_reply_to": inbound.message.id},
     )
     draft = decision.draft
+    metrics.bot_replied(session, conversation, inbound.message, reply, action=decision.action,
+                        usage=draft.usage if draft else None)
     audit(session, account_id=account.id, actor="bot", action=f"selfservice.{decision.action}",
           subject_type="conversation", subject_id=conversation.id, detail={
               "message_id": inbound.message.id, "reply_id": reply.id, "reason": decision.reason,

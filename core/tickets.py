@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, IdentityKind, Message
 
-from . import timeline
+from . import metrics, timeline
 from .assist import prepare_suggestions
 from .audit import audit
 from .enrichment import enrich, sentiment_trend
@@ -152,6 +152,7 @@ def record_csat(session: Session, account: Account, settings: Settings, conversa
     match = CSAT_ANSWER.match(message.body)
     assert match is not None
     conversation.csat_score = int(match.group(1))
+    metrics.csat_answered(session, conversation, conversation.csat_score)
     audit(session, account_id=account.id, actor=f"customer:{conversation.customer_id}", action="csat.answered",
           subject_type="conversation", subject_id=conversation.id, detail={"score": conversation.csat_score})
     customer = session.get(Customer, conversation.customer_id)

@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
-from switchboard import api, bootstrap, db, health, playground, sidebar, tasks
+from switchboard import actions_api, api, bootstrap, db, health, outreach_api, playground, sidebar, slack_oauth, tasks
+from switchboard import dashboard, prometheus
 from switchboard.config import Settings, load_settings
 from switchboard.webhooks import errors as webhook_errors
 from switchboard.webhooks import init_app as webhooks_init_app
@@ -15,13 +17,24 @@ from switchboard.webhooks import init_app as webhooks_init_app
 MAX_BODY_BYTES = 1024 * 1024  # vendors' payloads are kilobytes; 1 MiB is generous
 
 
+class DatabaseId(IntegerConverter):
+    """``<int:…>`` in URLs: an id beyond PostgreSQL's integer is simply not found (404)
+    instead of overflowing the database driver (500)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(settings: Settings | None = None, config: dict[str, Any] | None = None) -> Flask:
     app = Flask("switchboard", template_folder=str(Path(__file__).parent / "templates"))
     app.config.update(SETTINGS=settings or load_settings(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(config or {})
+    app.url_map.converters["int"] = DatabaseId
     logging.basicConfig(level=app.config.get("LOG_LEVEL", logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("bm25s", "alembic"):
+    # zenpy logs every request body at DEBUG (requesters' phones and emails).
+    for noisy in ("bm25s", "alembic", "zenpy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     db.init_app(app)
     bootstrap.init_app(app)
@@ -29,7 +42,12 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     webhook_errors.init_app(app)
     webhooks_init_app(app)
     api.init_app(app)
+    outreach_api.init_app(app)
+    slack_oauth.init_app(app)
     sidebar.init_app(app)
+    actions_api.init_app(app)
     playground.init_app(app)
     health.init_app(app)
+    dashboard.init_app(app)
+    prometheus.init_app(app)
     return app

@@ -403,6 +403,38 @@ def digest(slug: str, days: int, send: bool) -> None:
         click.echo(json.dumps(as_json(compute_digest(session, account.id, start=start, end=end)), indent=2))
 
 
+@main.command()
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC).")
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC), included.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--account", "slug", default="default", show_default=True)
+@click.option("--channel", help="Only this channel (sms, whatsapp).")
+@click.option("--tier", help="Only customers of this tier.")
+@click.option("--intent", help="Only conversations about this intent.")
+def report(start, end, fmt: str, slug: str, channel: str | None, tier: str | None,  # type: ignore[no-untyped-def]
+           intent: str | None) -> None:
+    """Outcome figures for conversations started in a period (the dashboard's figures)."""
+    from switchboard.core.metrics_figures import CSV_FIELDS, Filters, FiguresError, csv_rows, figures
+    from switchboard.db import get_db
+
+    app = _app()
+    account = _default_account(app, slug)
+    try:
+        filters = Filters(start.date(), end.date(), channel, tier, intent)
+    except FiguresError as exc:
+        raise click.ClickException(str(exc)) from None
+    with get_db(app).session() as session:
+        data = figures(session, account.id, filters)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+        return
+    import csv
+
+    writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(csv_rows(data))
+
+
 @main.group()
 def zendesk() -> None:
     """Zendesk set-up."""
@@ -440,6 +472,31 @@ def zendesk_package_app(out_dir: Path, app_dir: Path | None, domains: tuple[str,
     except InvalidZendeskApp as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(str(path))
+
+
+@main.group()
+def slack() -> None:
+    """The Slack app (approvals, digest)."""
+
+
+SLACK_MANIFEST = Path(__file__).resolve().parent.parent / "manifests" / "slack.yaml"
+MANIFEST_PLACEHOLDER = "https://switchboard.example.com"
+
+
+@slack.command("manifest")
+@click.option("--url", required=True, help="The public origin Slack calls, e.g. https://support.example.com.")
+@click.option("--file", "manifest_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Manifest template; default: manifests/slack.yaml.")
+def slack_manifest(url: str, manifest_file: Path | None) -> None:
+    """Print the Slack app manifest (YAML) for this deployment: paste it at api.slack.com/apps → Create New App."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.netloc or parts.path.strip("/"):
+        raise click.ClickException(f"--url {url!r}: give the public https origin only, e.g. https://support.example.com "
+                                   "(Slack requires https request URLs).")
+    path = manifest_file or SLACK_MANIFEST
+    click.echo(path.read_text().replace(MANIFEST_PLACEHOLDER, url.rstrip("/")), nl=False)
 
 
 SAMPLE_KB = Path(__file__).parent / "data" / "sample_kb.json"

@@ -50,6 +50,17 @@ class Settings:
     style_file: Path | None = None
     zendesk_app_public_key: str | None = None
     slack_digest_channel: str | None = None
+    actions_file: Path | None = None
+    action_policy_file: Path | None = None
+    # Outreach (issue 6): where approvals go, who may decide, when and how fast to send.
+    slack_approval_channel: str | None = None
+    outreach_approvers: tuple[str, ...] = ()
+    outreach_quiet_hours: str | None = "21:00-08:00"
+    outreach_rate: float = 10.0
+    outreach_approval_hours: int = 24
+    outreach_lease_seconds: int = 120
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -155,6 +166,42 @@ def _pair(env: Mapping[str, str], first: str, second: str) -> None:
         raise ConfigError(f"{present} is set but {missing} is not: set both, or neither.")
 
 
+def _outreach(env: Mapping[str, str]) -> dict[str, object]:
+    """Outreach settings (issue 6); each bad value names its variable."""
+    import re
+
+    approvers = tuple(v.strip() for v in (env.get("SWITCHBOARD_OUTREACH_APPROVERS") or "").split(",") if v.strip())
+    for approver in approvers:
+        if not re.fullmatch(r"[UW][A-Z0-9]{2,}", approver):
+            raise ConfigError(f"SWITCHBOARD_OUTREACH_APPROVERS: {approver!r} is not a Slack user id (U… or W…, "
+                              "from the member's profile → Copy member ID).")
+    quiet = _optional(env, "SWITCHBOARD_OUTREACH_QUIET_HOURS")
+    if quiet is None:
+        quiet = "21:00-08:00"
+    elif quiet.lower() == "off":
+        quiet = None
+    elif not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", quiet):
+        raise ConfigError(f"SWITCHBOARD_OUTREACH_QUIET_HOURS={quiet!r}: use HH:MM-HH:MM (e.g. 21:00-08:00), or off.")
+    raw_rate = _optional(env, "SWITCHBOARD_OUTREACH_RATE") or "10"
+    try:
+        rate = float(raw_rate)
+    except ValueError:
+        raise ConfigError(f"SWITCHBOARD_OUTREACH_RATE={raw_rate!r} is not a number of messages per second.") from None
+    if not 0 < rate <= 1000:
+        raise ConfigError(f"SWITCHBOARD_OUTREACH_RATE={raw_rate!r}: use a rate above 0 and at most 1000 per second.")
+    _pair(env, "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
+    return {
+        "slack_approval_channel": _optional(env, "SWITCHBOARD_SLACK_APPROVAL_CHANNEL"),
+        "outreach_approvers": approvers,
+        "outreach_quiet_hours": quiet,
+        "outreach_rate": rate,
+        "outreach_approval_hours": _int(env, "SWITCHBOARD_OUTREACH_APPROVAL_HOURS", 24, minimum=1),
+        "outreach_lease_seconds": _int(env, "SWITCHBOARD_OUTREACH_LEASE_SECONDS", 120, minimum=1),
+        "slack_client_id": _optional(env, "SLACK_CLIENT_ID"),
+        "slack_client_secret": _optional(env, "SLACK_CLIENT_SECRET"),
+    }
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build and validate the settings; raises ConfigError naming the bad variable."""
     env = os.environ if env is None else env
@@ -214,4 +261,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         style_file=_file(env, "SWITCHBOARD_STYLE_FILE"),
         zendesk_app_public_key=_pem(env, "SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY"),
         slack_digest_channel=_optional(env, "SWITCHBOARD_SLACK_DIGEST_CHANNEL"),
+        actions_file=_file(env, "SWITCHBOARD_ACTIONS_FILE"),
+        action_policy_file=_file(env, "SWITCHBOARD_ACTION_POLICY_FILE"),
+        **_outreach(env),
     )

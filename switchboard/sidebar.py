@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from switchboard import db
-from switchboard.core import accounts, assist
+from switchboard.core import accounts, assist, metrics
 from switchboard.core.enrichment import sentiment_trend
 from switchboard.core.handoff import conversation_for_ticket, summarise
 from switchboard.errors import MalformedPayload
@@ -118,6 +118,8 @@ def ticket(ticket_id: int) -> ResponseReturnValue:
                               "sentiment": latest.get("sentiment"), "sentiment_label": latest.get("sentiment_label"),
                               "trend": sentiment_trend([e["sentiment"] for e in enrichments]) if enrichments else None}
         view["actions"] = assist.actions_for(latest.get("intent"))
+        metrics.package_opened(session, conversation, g.agent)
+        session.commit()
     return jsonify(view)
 
 
@@ -148,6 +150,8 @@ def inserted(suggestion_id: int) -> ResponseReturnValue:
         assist.record_inserted(session, g.account.id, suggestion_id, agent=g.agent)
     except assist.UnknownSuggestion as exc:
         abort(404, str(exc))
+    used = session.get(Suggestion, suggestion_id)
+    metrics.suggestion_used(session, g.account.id, used.conversation_id if used else None, suggestion_id, g.agent)
     session.commit()
     return "", 204
 

@@ -20,6 +20,7 @@ from switchboard import db
 from switchboard.connectors.base import VendorRateLimited
 from switchboard.core import inbox
 from switchboard.core.processing import Registry
+from switchboard.core.redaction import redact
 
 log = logging.getLogger(__name__)
 RETRY_BACKOFF_MAX = 600
@@ -55,6 +56,8 @@ def celery_init_app(app: Flask) -> Celery:
                               "schedule": crontab(hour=8, minute=0, day_of_week="mon")},
             "sweep-inbox": {"task": "switchboard.sweep_inbox", "schedule": float(settings.sweep_interval_seconds),
                             "options": {"expires": settings.sweep_interval_seconds}},
+            "outreach-tick": {"task": "switchboard.outreach_tick", "schedule": float(settings.sweep_interval_seconds),
+                              "options": {"expires": settings.sweep_interval_seconds}},
         },
     )
     celery.set_default()
@@ -108,6 +111,40 @@ def weekly_digest(self: Task) -> int:
     return sent
 
 
+@shared_task(name="switchboard.outreach_send", bind=True, max_retries=8)
+def outreach_send(self: Task, campaign_id: int) -> dict[str, int]:
+    """Send an approved campaign's due recipients (issue 6); safe to run twice."""
+    from switchboard.core.outreach import sending
+
+    try:
+        return sending.run(db.session(), current_app.config["SETTINGS"], campaign_id)
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=retry_countdown(exc, self.request.retries)) from exc
+
+
+@shared_task(name="switchboard.outreach_tick")
+def outreach_tick() -> dict[str, list[int]]:
+    """Beat's outreach dispatcher: due schedules, expiries, resumed sends."""
+    from switchboard.core.outreach import campaigns
+
+    return campaigns.tick(db.session(), current_app.config["SETTINGS"], enqueue=enqueue_outreach_send)
+
+
+def enqueue_outreach_send(campaign_id: int) -> bool:
+    """Hand a campaign to the senders; when the queue is unreachable, beat's tick
+    resumes it later (its recipients are already recorded)."""
+    runner: EmbeddedRunner | None = current_app.extensions.get("switchboard.runner")
+    if runner is not None:
+        runner.run_outreach(campaign_id)
+        return True
+    try:
+        outreach_send.apply_async((campaign_id,), retry=False)
+        return True
+    except Exception as exc:  # kombu/redis raise several types for "broker unreachable"
+        log.warning("queue unreachable, outreach campaign %s waits for beat: %s", campaign_id, type(exc).__name__)
+        return False
+
+
 def digest_channel(account, settings) -> str | None:  # type: ignore[no-untyped-def]
     if account.slug == "default":
         return settings.slack_digest_channel
@@ -138,8 +175,28 @@ class EmbeddedRunner:
         with self.app.app_context():
             try:
                 inbox.process(db.session(), event_id, handlers())
-            except Exception:
-                log.exception("inbox event %s failed; the sweep will retry it", event_id)
+            except Exception as exc:
+                # No traceback: a vendor exception chained below ours quotes the request
+                # (phone numbers); the event row keeps the error for inspection.
+                log.warning("inbox event %s failed; the sweep will retry it: %s: %s", event_id,
+                            type(exc).__name__, redact(str(exc)).text)
+
+    def run_outreach(self, campaign_id: int) -> None:
+        """Send a campaign off the request path. ``inline`` runs it on a thread of its
+        own (its own session) and waits, so tests see the result deterministically."""
+        def send() -> None:
+            with self.app.app_context():
+                try:
+                    outreach_send.run(campaign_id)
+                except Exception:
+                    log.exception("outreach campaign %s failed; the tick will resume it", campaign_id)
+
+        if self.inline:
+            thread = threading.Thread(target=send, name="switchboard-outreach")
+            thread.start()
+            thread.join()
+        else:
+            self.pool.submit(send)
 
     def start_sweeper(self, every: float = 30.0) -> None:
         def loop() -> None:
@@ -149,6 +206,10 @@ class EmbeddedRunner:
                         sweep_inbox.run()
                     except Exception:
                         log.exception("inbox sweep failed")
+                    try:
+                        outreach_tick.run()
+                    except Exception:
+                        log.exception("outreach tick failed")
 
         threading.Thread(target=loop, name="switchboard-sweeper", daemon=True).start()
 
