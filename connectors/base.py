@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session
@@ -79,6 +80,44 @@ class Connector:
         """What the sandbox answers instead of the vendor (ids the caller can store)."""
         return {"sandbox": True, "id": call.id}
 
+    def reconcile(self, operation: str, payload: dict[str, Any], attempted_at: datetime) -> dict[str, Any] | None:
+        """Ask the vendor whether an attempt begun at ``attempted_at`` went through.
+
+        Called only when an attempt's lease ran out (its worker may have died after the
+        vendor accepted the call), never on a first attempt. Return the vendor's
+        response for the earlier call to finish it without calling again; None means
+        "cannot tell", and the call is made again. Raise ``VendorUnavailable`` when the
+        vendor cannot be asked now: the attempt is retried later instead of risking a
+        duplicate.
+        """
+        return None
+
+    def _reconciled(self, record: OutboxCall, attempt: outbox.Attempt, operation: str,
+                    payload: dict[str, Any]) -> CallResult | None:
+        """The earlier attempt's result if the vendor has it; None to call again."""
+        assert attempt.taken_over_from is not None
+        try:
+            response = self.reconcile(operation, payload, attempt.taken_over_from)
+        except VendorUnavailable as exc:
+            limited = isinstance(exc, VendorRateLimited)
+            metrics.vendor_failed(self.session, self.account.id, self.vendor,
+                                  "vendor.rate_limited" if limited else "vendor.unavailable",
+                                  retry_after=exc.retry_after if limited else None, operation=operation)
+            outbox.give_back(self.session, record, attempt, error=str(exc))
+            raise
+        except Exception as exc:
+            # Not knowing whether the first attempt went through is no reason to fail
+            # the row for good: keep it reconcilable, and let the error say what to fix.
+            metrics.vendor_failed(self.session, self.account.id, self.vendor, "vendor.error", operation=operation)
+            outbox.give_back(self.session, record, attempt, error=f"{type(exc).__name__}: {exc}")
+            raise
+        if response is None:
+            return None
+        log.info("%s %s: the attempt begun at %s had reached the vendor; not calling again (outbox %s)",
+                 self.vendor, operation, attempt.taken_over_from.isoformat(), record.id)
+        outbox.finish(self.session, record, status="sent", response=response)
+        return CallResult(record, response, repeated=True)
+
     def call(self, operation: str, payload: dict[str, Any], *, idempotency_key: str | None = None) -> CallResult:
         record, created = outbox.record_call(
             self.session, account_id=self.account.id, vendor=self.vendor, operation=operation,
@@ -95,11 +134,16 @@ class Connector:
             response = self.sandbox_response(record)
             outbox.finish(self.session, record, status="sandboxed", response=response)
             return CallResult(record, response, repeated=False)
-        if not outbox.claim_attempt(self.session, record):
+        attempt = outbox.claim(self.session, record)
+        if attempt is None:
             if record.status in ("sent", "sandboxed"):
                 return CallResult(record, record.response or {}, repeated=True)
             raise VendorUnavailable(f"{self.vendor} {operation} under key {idempotency_key!r} is being sent by "
                                     "another worker; retry later")
+        if attempt.taken_over_from is not None:
+            earlier = self._reconciled(record, attempt, operation, payload)
+            if earlier is not None:
+                return earlier
         try:
             response = self.perform(operation, payload)
         except VendorUnavailable as exc:

@@ -7,16 +7,19 @@ sandbox record shows what would have been sent, and a retried task replays it as
 from __future__ import annotations
 
 import hashlib
-
 import json
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal
 
 import requests
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base import values
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+from twilio.rest.api.v2010.account.message import MessageInstance
 
 from switchboard.config import Settings
 from switchboard.connectors.base import (
@@ -40,6 +43,14 @@ DEFAULT_RETRY_AFTER = 5.0
 TIMEOUT_SECONDS = 20.0
 OPTED_OUT = 21610
 OUTSIDE_WHATSAPP_WINDOW = 63016
+#: Our clock (which stamped the attempt) and Twilio's (which stamps DateCreated, to
+#: the second) may disagree; a message created this much before the attempt still
+#: counts as the attempt's own.
+RECONCILE_CLOCK_SKEW = timedelta(seconds=30)
+#: How many of the newest messages to the recipient from our sender the check reads:
+#: one page, so a stale takeover costs one GET. An earlier attempt older than these
+#: cannot be recognised, and the message is sent again (as it was before this check).
+RECONCILE_SCAN = 100
 
 
 class RecipientOptedOut(VendorError):
@@ -162,6 +173,68 @@ class TwilioConnector(Connector):
             raise VendorUnavailable(f"Twilio could not be reached ({exc}); the send will be retried.") from exc
         return {"sid": message.sid, "status": str(message.status), "to": message.to, "from": message.from_}
 
+    def reconcile(self, operation: str, payload: dict[str, Any], attempted_at: datetime) -> dict[str, Any] | None:
+        """Find the message a dead worker's attempt may have created, before sending again.
+
+        The Messages list filters by To and From only by date *sent*, which a queued or
+        scheduled message does not have yet; so the newest messages to the recipient
+        from our sender are read and matched here on DateCreated, then on the body for
+        free text. Templates cannot be matched on ContentSid (the Message resource does
+        not expose it): any new message counts. A message another outbox row already
+        recorded is never claimed for this one.
+        """
+        if operation != "messages.create":
+            return None
+        since = attempted_at - RECONCILE_CLOCK_SKEW
+        candidates = [message for message in self._recent_messages(payload)
+                      if _could_be_attempt_of(message, payload, since)]
+        owned = self._recorded_sids({str(message.sid) for message in candidates}, since)
+        unowned = sorted((message for message in candidates if message.sid not in owned),
+                         key=lambda message: message.date_created)
+        if not unowned:
+            return None
+        return _response_of(unowned[0])
+
+    def _recent_messages(self, payload: dict[str, Any]) -> list[MessageInstance]:
+        """One page of the newest messages to the recipient from our sender."""
+        try:
+            return self.client.messages.list(to=payload["to"], from_=payload.get("from_", values.unset),
+                                             limit=RECONCILE_SCAN, page_size=RECONCILE_SCAN)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise VendorUnavailable(
+                f"Twilio could not be reached ({exc}) to check whether an earlier attempt of this message went "
+                "through; it will be checked again later rather than sent twice.") from exc
+        except TwilioException as exc:
+            raise self._lookup_error(exc) from exc
+
+    def _recorded_sids(self, sids: set[str], since: datetime) -> set[str]:
+        """Which of ``sids`` other outbox rows of this account already sent."""
+        if not sids:
+            return set()
+        sid = OutboxCall.response["sid"].as_string()
+        return set(self.session.scalars(
+            select(sid).where(OutboxCall.account_id == self.account.id, OutboxCall.vendor == self.vendor,
+                              OutboxCall.status == "sent", OutboxCall.sent_at >= since - RECONCILE_CLOCK_SKEW,
+                              sid.in_(sids))))
+
+    def _lookup_error(self, exc: TwilioException) -> Exception:
+        """A failed Messages list, sorted like a failed send. Its pages raise a bare
+        TwilioException carrying the HTTP response, not a TwilioRestException."""
+        status = _status_of(exc)
+        if status == 429:
+            return VendorRateLimited(self.vendor, _seconds(self._retry_after, DEFAULT_RETRY_AFTER))
+        if status is None or status >= 500:
+            return VendorUnavailable(
+                f"Twilio failed (HTTP {status}) while we checked whether an earlier attempt of this message went "
+                "through; it will be checked again later rather than sent twice.")
+        if status in (401, 403):
+            return VendorError(
+                f"Twilio refused to list messages (HTTP {status}), which is needed to tell whether an interrupted "
+                "send went through: check the Account SID and "
+                f"{secret_variable(self.account, 'twilio_auth_token')}, and that an API key used has read access "
+                "to Messages. The message is not sent again until this check succeeds.")
+        return VendorError(f"Twilio refused to list messages (HTTP {status}): {exc}")
+
     def _translate(self, exc: TwilioRestException | TwilioServiceException, payload: dict[str, Any]) -> Exception:
         status, code = exc.status, exc.code
         if isinstance(exc, TwilioServiceException):
@@ -188,6 +261,33 @@ class TwilioConnector(Connector):
                 f"{secret_variable(self.account, 'twilio_auth_token')}. Twilio: {message}"
             )
         return VendorError(f"Twilio refused the message (HTTP {status}, error {code}): {message}")
+
+
+def _could_be_attempt_of(message: MessageInstance, payload: dict[str, Any], since: datetime) -> bool:
+    """An outbound message created since the attempt began, with the attempt's text
+    (or any, for templates and media alone, whose rendered body we do not know)."""
+    if not str(message.direction or "").startswith("outbound"):
+        return False
+    if not isinstance(message.date_created, datetime) or message.date_created < since:
+        return False
+    if "content_sid" in payload or "body" not in payload:
+        return True
+    return (message.body or "").strip() == str(payload["body"]).strip()
+
+
+def _response_of(message: MessageInstance) -> dict[str, Any]:
+    """The same shape ``perform`` stores for a message it created."""
+    return {"sid": message.sid, "status": str(message.status), "to": message.to, "from": message.from_}
+
+
+def _status_of(exc: TwilioException) -> int | None:
+    """The HTTP status of a Twilio SDK error, wherever that SDK path put it."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):
+        return status
+    response = exc.args[1] if len(exc.args) > 1 else None
+    code = getattr(response, "status_code", None)
+    return code if isinstance(code, int) else None
 
 
 def _whatsapp_address(number: str) -> str:

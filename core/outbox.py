@@ -7,10 +7,11 @@ call already made (or at least already attempted) instead of sending twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,20 +53,70 @@ def record_call(
 ATTEMPT_LEASE = timedelta(minutes=2)
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """The right to call the vendor for one outbox row.
+
+    ``taken_over_from`` is when the previous attempt began, if this one took over an
+    attempt whose lease ran out: that worker may have died after the vendor accepted
+    the call, so the caller must ask the vendor before calling again.
+    """
+
+    taken_over_from: datetime | None = None
+
+
 def claim_attempt(session: Session, call: OutboxCall, *, now: datetime | None = None) -> bool:
     """Take the right to call the vendor for ``call``; False while another worker's
     attempt is in flight (two deliveries of one event, a double-clicked button)."""
+    return claim(session, call, now=now) is not None
+
+
+def claim(session: Session, call: OutboxCall, *, now: datetime | None = None) -> Attempt | None:
+    """Like ``claim_attempt``, but says whether the claim took over a stale attempt.
+
+    A fresh claim (a pending row) stays one UPDATE. A takeover is a compare-and-set on
+    the stale ``attempted_at`` it read, so exactly one worker takes it over and knows
+    when the attempt it replaces began.
+    """
     now = now or datetime.now(UTC)
-    result = session.execute(
+    fresh = session.execute(
         update(OutboxCall)
-        .where(OutboxCall.id == call.id,
-               or_(OutboxCall.status == "pending",
-                   and_(OutboxCall.status == "sending", OutboxCall.attempted_at < now - ATTEMPT_LEASE)))
+        .where(OutboxCall.id == call.id, OutboxCall.status == "pending")
         .values(status="sending", attempted_at=now)
         .execution_options(synchronize_session=False))
+    if fresh.rowcount == 1:
+        return _claimed(session, call, Attempt())
+    stale_since = session.scalar(
+        select(OutboxCall.attempted_at)
+        .where(OutboxCall.id == call.id, OutboxCall.status == "sending",
+               OutboxCall.attempted_at < now - ATTEMPT_LEASE))
+    if stale_since is None:
+        return _claimed(session, call, None)
+    taken = session.execute(
+        update(OutboxCall)
+        .where(OutboxCall.id == call.id, OutboxCall.status == "sending", OutboxCall.attempted_at == stale_since)
+        .values(attempted_at=now)
+        .execution_options(synchronize_session=False))
+    return _claimed(session, call, Attempt(taken_over_from=stale_since) if taken.rowcount == 1 else None)
+
+
+def _claimed(session: Session, call: OutboxCall, attempt: Attempt | None) -> Attempt | None:
+    """Commit the claim (or nothing) and show the caller the row as it now stands."""
     session.commit()
     session.refresh(call)
-    return result.rowcount == 1
+    return attempt
+
+
+def give_back(session: Session, call: OutboxCall, attempt: Attempt, *, error: str) -> None:
+    """Undo a takeover whose check with the vendor could not be made.
+
+    The row goes back to the stale attempt it was (same ``attempted_at``), not to
+    pending: the next attempt must take it over and ask the vendor again, never
+    call it blindly as if nothing had been tried.
+    """
+    assert attempt.taken_over_from is not None, "only a takeover can be given back"
+    call.status, call.attempted_at, call.error = "sending", attempt.taken_over_from, error
+    session.commit()
 
 
 def finish(

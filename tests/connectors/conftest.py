@@ -47,6 +47,18 @@ def session() -> Iterator[Session]:
 
 
 @pytest.fixture
+def session_on_each_database(database_url: str) -> Iterator[Session]:
+    """Like ``session``, once on SQLite and once on PostgreSQL, for tests whose SQL
+    (compare-and-set claims, JSON lookups) the two dialects could answer differently."""
+    engine = make_engine(database_url)
+    if engine.dialect.name == "sqlite":  # the PostgreSQL schema is migrated once per run
+        upgrade(engine)
+    with Session(engine, expire_on_commit=False) as db_session:
+        yield db_session
+    engine.dispose()
+
+
+@pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     def make(**env: str) -> Settings:
         return load_settings({"SWITCHBOARD_DATA_DIR": str(tmp_path), **env})

@@ -17,6 +17,12 @@ from switchboard.models import Account, OutboxCall
 MESSAGES = "https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json"
 
 
+@pytest.fixture
+def session(session_on_each_database: Session) -> Session:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return session_on_each_database
+
+
 def _url(settings: Settings) -> str:
     return MESSAGES.format(sid=settings.twilio_account_sid)
 
@@ -36,6 +42,9 @@ def test_an_attempt_in_flight_makes_a_second_caller_wait(session: Session, live_
 
 def test_a_claim_left_by_a_killed_worker_expires(session: Session, live_account: Account, live_settings: Settings,
                                                  http: responses.RequestsMock) -> None:
+    # Before sending again, the takeover asks Twilio whether the dead worker's message
+    # exists (test_twilio_reconcile.py covers the answers); here Twilio has none.
+    http.add(responses.GET, _url(live_settings), status=200, json={"messages": [], "next_page_uri": None})
     http.add(responses.POST, _url(live_settings), status=201,
              json={"sid": "SM" + "c" * 32, "status": "queued", "to": "+14155550100", "from": "+15005550006"})
     call, _ = outbox.record_call(session, account_id=live_account.id, vendor="twilio", operation="messages.create",
@@ -46,10 +55,33 @@ def test_a_claim_left_by_a_killed_worker_expires(session: Session, live_account:
     session.commit()
     result = TwilioConnector(session, live_account, live_settings).send_message(
         to="+14155550100", body="hi", idempotency_key="reply:2")
-    assert result.response["sid"] == "SM" + "c" * 32 and len(http.calls) == 1
+    assert result.response["sid"] == "SM" + "c" * 32
+    assert [c.request.method for c in http.calls] == ["GET", "POST"]
     again = TwilioConnector(session, live_account, live_settings).send_message(
         to="+14155550100", body="hi", idempotency_key="reply:2")
-    assert again.repeated and len(http.calls) == 1
+    assert again.repeated and len(http.calls) == 2
+
+
+def test_a_claim_says_whether_it_took_over_a_stale_attempt(session: Session, live_account: Account) -> None:
+    call, _ = outbox.record_call(session, account_id=live_account.id, vendor="twilio", operation="messages.create",
+                                 payload={"to": "+14155550100", "from_": "+15005550006", "body": "hi"},
+                                 idempotency_key="reply:4")
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+    first = outbox.claim(session, call, now=start)
+    assert first == outbox.Attempt(taken_over_from=None) and call.status == "sending"
+    assert outbox.claim(session, call, now=start + outbox.ATTEMPT_LEASE) is None  # lease not yet over
+
+    later = start + outbox.ATTEMPT_LEASE + timedelta(seconds=1)
+    takeover = outbox.claim(session, call, now=later)
+    assert takeover == outbox.Attempt(taken_over_from=start)
+    assert call.attempted_at == later
+    assert outbox.claim(session, call, now=later + timedelta(seconds=1)) is None  # taken over once only
+
+    outbox.give_back(session, call, takeover, error="lookup failed")
+    session.expire_all()
+    assert (call.status, call.attempted_at) == ("sending", start)
+    assert outbox.claim(session, call, now=later + timedelta(seconds=2)) == outbox.Attempt(taken_over_from=start)
 
 
 def test_a_permanent_failure_is_not_retried_under_the_same_key(session: Session, live_account: Account,
