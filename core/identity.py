@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from switchboard.models import Customer, Identity, IdentityKind
@@ -74,10 +75,7 @@ def resolve_customer(
     if customer is None and wa_id:
         customer = find_customer(session, account_id, IdentityKind.WHATSAPP, wa_id)
     if customer is None:
-        customer = Customer(account_id=account_id, display_name=profile_name, attributes={})
-        session.add(customer)
-        session.flush()
-        _link(session, customer, IdentityKind.PHONE, address.e164)
+        customer = _create_customer(session, account_id, address.e164, profile_name)
     if address.channel == "whatsapp":
         _link(session, customer, IdentityKind.WHATSAPP, wa_id or address.e164.lstrip("+"))
     if profile_name and not customer.display_name:
@@ -85,7 +83,32 @@ def resolve_customer(
     return customer
 
 
+def _create_customer(session: Session, account_id: int, e164: str, profile_name: str | None) -> Customer:
+    """A new customer with their phone identity. Two first messages from one number
+    processed at once (two web or worker processes) race here: the loser's insert hits
+    the unique identity, and it takes the winner's customer instead of failing."""
+    try:
+        with session.begin_nested():
+            customer = Customer(account_id=account_id, display_name=profile_name, attributes={})
+            session.add(customer)
+            session.flush()
+            session.add(Identity(account_id=account_id, customer_id=customer.id, kind=IdentityKind.PHONE, value=e164))
+            session.flush()
+        return customer
+    except IntegrityError:
+        winner = find_customer(session, account_id, IdentityKind.PHONE, e164)
+        if winner is None:
+            raise
+        return winner
+
+
 def _link(session: Session, customer: Customer, kind: IdentityKind, value: str) -> None:
-    if find_customer(session, customer.account_id, kind, value) is None:
-        session.add(Identity(account_id=customer.account_id, customer_id=customer.id, kind=kind, value=value))
-        session.flush()
+    if find_customer(session, customer.account_id, kind, value) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(Identity(account_id=customer.account_id, customer_id=customer.id, kind=kind, value=value))
+            session.flush()
+    except IntegrityError:
+        if find_customer(session, customer.account_id, kind, value) is None:
+            raise  # not the race with a concurrent link: a real error
