@@ -7,3 +7,9 @@ app = Flask("bare")
 @app.post("/webhooks/twilio/messages")
 def nothing() -> tuple[str, int]:
     return '<?xml version="1.0" encoding="UTF-8"?><Response/>', 200
+
+
+@app.get("/healthz")
+def healthz() -> tuple[str, int]:
+    """What the harness polls to know a worker has imported the app."""
+    return "ok", 200

@@ -1,11 +1,25 @@
 """Webhook intake under sustained load: signed Twilio webhooks through gunicorn, side by
-side with a bare Flask endpoint that does nothing (the ceiling), then a check that every
-accepted event was processed exactly once.
+side with a bare Flask endpoint that does nothing (the ceiling), then an audit that
+every accepted event was processed exactly once.
 
     python bench/intake.py [--seconds 10] [--clients 16] [--workers 2] [--threads 4]
+                           [--mode embedded|celery] [--max-requests 20000]
+
+"Accepted" is a MessageSid the client got a 2xx for. "Lost" compares sets: accepted
+MessageSids whose inbox event is not ``done`` once processing has drained. "Processed
+twice" is checked on every effect one inbound message has: its inbox events, its
+inbound timeline rows, the bot's replies to it on the timeline, and the outbox calls
+made for it (the Twilio reply, or the Zendesk comment once a person has the
+conversation). Traffic stays on 127.0.0.1 and is bounded by --seconds and
+--max-requests; the drain by --drain-timeout.
+
+--mode embedded (default) answers inside the gunicorn workers, as `switchboard serve`
+does; --mode celery adds a private redis-server and a Celery worker, so the web
+processes only verify, record and enqueue.
 
 Needs PostgreSQL on 127.0.0.1:5432 (database `test`, like the test suite; a schema of
-its own is created and dropped). Prints JSON.
+its own is created and dropped). The knowledge base is the sample one `switchboard
+serve` loads. Prints JSON.
 """
 from __future__ import annotations
 
@@ -13,89 +27,94 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
 
-from sqlalchemy import func, select, text
-from twilio.request_validator import RequestValidator
+from sqlalchemy import Engine, select, text
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import (  # noqa: E402
+    MESSAGES_PATH, ROOT, Server, base_env, celery_worker, gunicorn, private_redis, run_cli, signed_message, stop,
+    tree_memory)
+
 PG_SERVER = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-TOKEN = "12345678901234567890123456789012"
-PUBLIC_URL = "https://switchboard.example.com"
-PATH = "/webhooks/twilio/messages"
+SAMPLE_KB = ROOT / "switchboard" / "data" / "sample_kb.json"
+#: Customers' questions, rotated: most have an article in the sample knowledge base,
+#: some do not (clarify, then hand over), one asks for a person at once.
+QUESTIONS = ("how long does delivery take?", "where is my parcel", "when will I get my refund?",
+             "my card was declined", "can I change my delivery address", "do you sell garden furniture?",
+             "I was charged twice for one order", "what does the warranty cover", "I want to talk to a human",
+             "how do I return an item")
+WARM_SECONDS = 3.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@dataclass
+class Load:
+    """What the clients saw. Latency is per request, answered or not."""
+    latencies: list[float] = field(default_factory=list)
+    accepted: set[str] = field(default_factory=set)  # 2xx
+    refused: Counter[int] = field(default_factory=Counter)  # non-2xx status -> count
+    no_answer: set[str] = field(default_factory=set)  # connection error or timeout
+    elapsed: float = 0.0
+
+    def summary(self) -> dict[str, object]:
+        cuts = statistics.quantiles(self.latencies, n=100) if len(self.latencies) > 1 else [0.0] * 99
+        return {"requests": len(self.latencies) + len(self.no_answer), "accepted_2xx": len(self.accepted),
+                "refused": dict(self.refused), "no_answer": len(self.no_answer),
+                "throughput_rps": round(len(self.latencies) / self.elapsed, 1) if self.elapsed else 0.0,
+                "p50_ms": round(cuts[49] * 1000, 2), "p95_ms": round(cuts[94] * 1000, 2),
+                "p99_ms": round(cuts[98] * 1000, 2), "max_ms": round(max(self.latencies, default=0) * 1000, 2)}
 
 
-def serve(target: str, env: dict[str, str], workers: int, threads: int, chdir: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
-         "-b", f"127.0.0.1:{port}", "--chdir", str(chdir), "--log-level", "warning", target],
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.2)
-    time.sleep(1.0)  # workers import the app after the socket is bound
-    return process, port
-
-
-def load(port: int, seconds: float, clients: int) -> dict[str, object]:
+def load(port: int, seconds: float, clients: int, max_requests: int, prefix: str) -> Load:
     """``clients`` threads, each on one keep-alive connection, posting signed messages
-    with unique MessageSids for ``seconds``."""
-    validator = RequestValidator(TOKEN)
-    latencies: list[float] = []
-    accepted: list[str] = []
-    errors: list[int] = []
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
+    with unique MessageSids until ``seconds`` pass or ``max_requests`` were sent.
+    Client ``n`` writes as 100 customers of its own, one message at a time each."""
+    result, lock = Load(), threading.Lock()
+    budget = iter(range(max_requests))
+    stop_at = time.monotonic() + seconds
 
     def client(n: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine, sids, errs = [], [], []
+        mine = Load()
         i = 0
-        while time.monotonic() < stop:
+        while time.monotonic() < stop_at:
+            with lock:
+                if next(budget, None) is None:
+                    break
             i += 1
-            sid = f"SM{uuid.uuid4().hex}"
-            params = {"MessageSid": sid, "AccountSid": "AC" + "1" * 32, "From": f"+1415555{n:02d}{i % 100:02d}",
-                      "To": "+15005550006", "Body": "how long does delivery take?", "NumMedia": "0"}
-            body = urlencode(params)
-            headers = {"Content-Type": "application/x-www-form-urlencoded",
-                       "X-Twilio-Signature": validator.compute_signature(PUBLIC_URL + PATH, params)}
+            sid = f"SM{prefix}{uuid.uuid4().hex[len(prefix):]}"
+            body, headers = signed_message(sid, f"+1415555{n:02d}{i % 100:02d}", QUESTIONS[i % len(QUESTIONS)])
             started = time.perf_counter()
             try:
-                connection.request("POST", PATH, body=body, headers=headers)
+                connection.request("POST", MESSAGES_PATH, body=body, headers=headers)
                 response = connection.getresponse()
                 response.read()
             except (OSError, http.client.HTTPException):
                 connection.close()
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                errs.append(-1)
+                mine.no_answer.add(sid)
                 continue
-            mine.append(time.perf_counter() - started)
-            (sids if response.status == 200 else errs).append(sid if response.status == 200 else response.status)
+            mine.latencies.append(time.perf_counter() - started)
+            if 200 <= response.status < 300:
+                mine.accepted.add(sid)
+            else:
+                mine.refused[response.status] += 1
         connection.close()
         with lock:
-            latencies.extend(mine)
-            accepted.extend(sids)
-            errors.extend(errs)
+            result.latencies += mine.latencies
+            result.accepted |= mine.accepted
+            result.refused += mine.refused
+            result.no_answer |= mine.no_answer
 
     threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     began = time.monotonic()
@@ -103,32 +122,83 @@ def load(port: int, seconds: float, clients: int) -> dict[str, object]:
         t.start()
     for t in threads:
         t.join()
-    elapsed = time.monotonic() - began
-    cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    return {"requests": len(latencies), "accepted": len(accepted), "errors": len(errors),
-            "throughput_rps": round(len(latencies) / elapsed, 1), "p50_ms": round(cuts[49] * 1000, 2),
-            "p95_ms": round(cuts[94] * 1000, 2), "p99_ms": round(cuts[98] * 1000, 2), "_sids": accepted}
+    result.elapsed = time.monotonic() - began
+    return result
 
 
-def rss_mb(process: subprocess.Popen) -> float:
-    import psutil
+# -- the audit ---------------------------------------------------------------------------
+def drain(engine: Engine, timeout: float) -> tuple[bool, float]:
+    """Wait until no inbox event is waiting or in progress."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        with engine.connect() as connection:
+            pending = connection.execute(text(
+                "SELECT count(*) FROM inbox_events WHERE status IN ('received', 'processing')")).scalar()
+        if not pending:
+            return True, round(time.monotonic() - began, 1)
+        time.sleep(1)
+    return False, round(time.monotonic() - began, 1)
 
-    parent = psutil.Process(process.pid)
-    return round(sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)]) / 2**20, 1)
+
+def more_than_once(counts: Counter[object]) -> int:
+    return sum(1 for n in counts.values() if n > 1)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--drain-timeout", type=float, default=600.0)
-    args = parser.parse_args()
+def audit(engine: Engine, accepted: set[str], no_answer: set[str]) -> dict[str, object]:
+    """Sets and per-message counts straight from the database the service wrote."""
+    from switchboard.models import InboxEvent, Message, OutboxCall
 
-    sys.path.insert(0, str(ROOT))
+    with engine.connect() as c:
+        events = c.execute(select(InboxEvent.dedupe_key, InboxEvent.status, InboxEvent.attempts, InboxEvent.error)
+                           .where(InboxEvent.kind == "twilio.message")).all()
+        inbound = c.execute(select(Message.external_id, Message.id).where(Message.direction == "inbound")).all()
+        replies = c.execute(select(Message.meta, Message.external_id)
+                            .where(Message.direction == "outbound", Message.author == "bot")).all()
+        calls = c.execute(select(OutboxCall.vendor, OutboxCall.operation, OutboxCall.idempotency_key,
+                                 OutboxCall.response)).all()
+    status_of = {key: status for key, status, *_ in events}
+    # Only the exception's type: its text may quote a customer's number.
+    error_of = {key: (error or "").split(":")[0] for key, _, _, error in events}
+    processed = {key for key, status, *_ in events if status == "done"}
+    lost = accepted - processed
+    message_ids = {sid: mid for sid, mid in inbound}
+    ours = [message_ids[sid] for sid in accepted & processed if sid in message_ids]
+    replies_to = Counter(meta.get("in_reply_to") for meta, _ in replies)
+    keys = Counter(key for _, _, key, _ in calls)
+    twilio_sends = [(key, response or {}) for vendor, op, key, response in calls
+                    if vendor == "twilio" and op == "messages.create"]
+    reply_sids = {sid for _, sid in replies}
+    effects = Counter(min(replies_to[m] + keys[f"relay:{m}"], 2) for m in ours)
+    return {
+        "accepted_2xx": len(accepted),
+        "processed_done": len(processed),
+        "lost": len(lost),
+        "lost_by_status": dict(Counter(status_of.get(sid, "not_stored") for sid in lost)),
+        "lost_errors": dict(Counter(error_of.get(sid) or "none recorded" for sid in lost)),
+        "lost_sample": sorted(lost)[:5],
+        "processed_without_2xx": len(processed - accepted),
+        "no_answer_but_stored": len(no_answer & set(status_of)),
+        "events_claimed_more_than_once": sum(1 for _, _, attempts, _ in events if attempts > 1),
+        "processed_twice": {
+            "inbox_events_per_sid": more_than_once(Counter(key for key, *_ in events)),
+            "inbound_messages_per_sid": more_than_once(Counter(sid for sid, _ in inbound)),
+            "bot_replies_per_inbound": more_than_once(Counter({m: replies_to[m] for m in ours})),
+            "twilio_sends_per_inbound": more_than_once(Counter({m: keys[f"reply:{m}"] for m in ours})),
+            "zendesk_comments_per_inbound": more_than_once(Counter({m: keys[f"relay:{m}"] for m in ours})),
+        },
+        "effects_per_processed_message": {"none": effects[0], "one": effects[1], "more": effects[2]},
+        "twilio_sends": len(twilio_sends),
+        "twilio_sends_not_on_timeline": sum(1 for _, r in twilio_sends if r.get("sid") not in reply_sids),
+        "twilio_sends_not_keyed_to_an_inbound": sum(1 for key, _ in twilio_sends
+                                                    if not (key or "").startswith("reply:")),
+    }
+
+
+# -- the servers -------------------------------------------------------------------------
+@contextmanager
+def postgres_schema() -> Iterator[tuple[str, Engine]]:
+    """A schema of our own in the shared database, dropped afterwards."""
     from switchboard.db import make_engine, upgrade
-    from switchboard.models import InboxEvent, Message
 
     schema = f"sb_bench_{uuid.uuid4().hex[:8]}"
     admin = make_engine(PG_SERVER)
@@ -136,58 +206,96 @@ def main() -> None:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
     url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
     engine = make_engine(url)
-    upgrade(engine)
-    data_dir = tempfile.mkdtemp(prefix="sb-bench-")
-    env = {"SWITCHBOARD_DATABASE_URL": url, "SWITCHBOARD_DATA_DIR": data_dir, "SWITCHBOARD_PUBLIC_URL": PUBLIC_URL,
-           "SWITCHBOARD_SANDBOX": "1", "TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": TOKEN,
-           "TWILIO_PHONE_NUMBER": "+15005550006", "SWITCHBOARD_SWEEP_AFTER_SECONDS": "5"}
-    result: dict[str, object] = {"machine_cpus": os.cpu_count(), "seconds": args.seconds, "clients": args.clients,
-                                 "gunicorn": f"{args.workers} workers x {args.threads} threads (gthread)"}
     try:
-        bare, port = serve("bare_flask:app", {}, args.workers, args.threads, ROOT / "bench")
-        try:
-            load(port, 3.0, 2)
-            result["bare_flask"] = {k: v for k, v in load(port, args.seconds, args.clients).items() if k != "_sids"}
-        finally:
-            bare.terminate()
-            bare.wait()
-        ours, port = serve("switchboard.app:create_app()", env, args.workers, args.threads, ROOT)
-        try:
-            warm = load(port, 3.0, 2)  # first requests load models and the index in each worker
-            run = load(port, args.seconds, args.clients)
-            sids = set(run.pop("_sids")) | set(warm["_sids"])  # type: ignore[arg-type]
-            result["switchboard"] = run
-            result["web_rss_mb_after_load"] = rss_mb(ours)
-            began = time.monotonic()
-            with engine.connect() as connection:
-                def count(q):  # type: ignore[no-untyped-def]
-                    return connection.execute(q).scalar() or 0
-
-                while time.monotonic() - began < args.drain_timeout:
-                    done = count(select(func.count()).select_from(InboxEvent).where(InboxEvent.status == "done"))
-                    if done >= len(sids):
-                        break
-                    connection.rollback()
-                    time.sleep(1)
-                result["drain_seconds"] = round(time.monotonic() - began, 1)
-                events = count(select(func.count()).select_from(InboxEvent))
-                done = count(select(func.count()).select_from(InboxEvent).where(InboxEvent.status == "done"))
-                inbound = count(select(func.count(func.distinct(Message.external_id)))
-                                .where(Message.direction == "inbound"))
-                inbound_rows = count(select(func.count()).select_from(Message).where(Message.direction == "inbound"))
-            result["events"] = {"accepted_2xx": len(sids), "stored": events, "processed": done,
-                                "inbound_messages": inbound_rows, "distinct_inbound": inbound,
-                                "lost": len(sids) - done, "processed_twice": inbound_rows - inbound}
-        finally:
-            ours.terminate()
-            ours.wait()
-        ceiling = result["bare_flask"]["throughput_rps"]  # type: ignore[index]
-        result["throughput_ratio_vs_bare_flask"] = round(run["throughput_rps"] / ceiling, 3) if ceiling else None
+        upgrade(engine)
+        yield url, engine
     finally:
         engine.dispose()
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def start_ours(stack: ExitStack, env: dict[str, str], args: argparse.Namespace,
+               work: Path) -> tuple[Server, object]:
+    """gunicorn on our app; with --mode celery also Redis and a Celery worker."""
+    worker = None
+    if args.mode == "celery":
+        redis, url = private_redis(work)
+        stack.callback(stop, redis)
+        env = {**env, "SWITCHBOARD_REDIS_URL": url}
+        worker = celery_worker(env, concurrency=args.celery_concurrency, log=work / "celery.log",
+                               beat_schedule=work / "celerybeat-schedule")
+        stack.callback(stop, worker)
+    server = gunicorn("switchboard.wsgi:app", env, workers=args.workers, threads=args.threads, chdir=ROOT,
+                      log=work / "gunicorn.log")
+    stack.callback(server.stop)
+    return server, worker
+
+
+def measure_bare(args: argparse.Namespace) -> dict[str, object]:
+    bare = gunicorn("bare_flask:app", {}, workers=args.workers, threads=args.threads, chdir=ROOT / "bench")
+    try:
+        load(bare.port, WARM_SECONDS, 2, args.max_requests, "0")
+        return load(bare.port, args.seconds, args.clients, args.max_requests, "0").summary()
+    finally:
+        bare.stop()
+
+
+def measure_ours(args: argparse.Namespace, result: dict[str, object]) -> None:
+    work = Path(tempfile.mkdtemp(prefix="sb-bench-intake-"))
+    with postgres_schema() as (url, engine), ExitStack() as stack:
+        # Celery mode runs beat's sweep as production does; sooner than the defaults, so
+        # a retried event settles within the drain. Embedded gunicorn has no sweeper.
+        env = {**base_env(url, work), "SWITCHBOARD_SWEEP_AFTER_SECONDS": "5",
+               "SWITCHBOARD_SWEEP_INTERVAL_SECONDS": "5"}
+        run_cli(["kb", "import", str(SAMPLE_KB)], env)
+        server, worker = start_ours(stack, env, args, work)
+        warm = load(server.port, WARM_SECONDS, 2, args.max_requests, "1")  # first requests load models
+        run = load(server.port, args.seconds, args.clients, args.max_requests, "2")
+        result["switchboard"] = run.summary()
+        drained, waited = drain(engine, args.drain_timeout)
+        result["drain"] = {"all_settled": drained, "seconds_after_load": waited}
+        result["memory_after_drain"] = {"web": tree_memory(server.process.pid, "gunicorn master", "gunicorn worker")}
+        if worker is not None:
+            result["memory_after_drain"]["worker"] = tree_memory(  # type: ignore[index]
+                worker.pid, "celery main", "celery pool child")
+        result["events"] = audit(engine, warm.accepted | run.accepted, warm.no_answer | run.no_answer)
+        result["events"]["warm_up_included"] = len(warm.accepted)  # type: ignore[index]
+        result["logs"] = str(work)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="load duration for each server")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive clients (at most 99)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=4, help="gthread threads per gunicorn worker")
+    parser.add_argument("--mode", choices=("embedded", "celery"), default="embedded")
+    parser.add_argument("--celery-concurrency", type=int, default=2)
+    parser.add_argument("--max-requests", type=int, default=20_000, help="cap on requests per phase")
+    parser.add_argument("--drain-timeout", type=float, default=120.0,
+                        help="how long to wait for processing to finish after the load")
+    args = parser.parse_args()
+    if not 1 <= args.clients <= 99:
+        parser.error("--clients must be between 1 and 99 (each client owns 100 phone numbers)")
+    sys.path.insert(0, str(ROOT))
+    result: dict[str, object] = {
+        "benchmark": "intake", "machine_cpus": os.cpu_count(), "seconds": args.seconds, "clients": args.clients,
+        "mode": args.mode, "gunicorn": f"{args.workers} workers x {args.threads} threads (gthread)",
+        "what": {"accepted_2xx": "MessageSids the clients got a 2xx for",
+                 "lost": "accepted MessageSids whose inbox event is not done after the drain (set difference)",
+                 "processed_twice": "messages with more than one of: inbox event, inbound timeline row, bot reply, "
+                                    "Twilio send (outbox reply:<id>), Zendesk comment (outbox relay:<id>)",
+                 "effects_per_processed_message": "bot replies + Zendesk comments per processed inbound message",
+                 "latency": "client-side, request sent to response read, keep-alive connections",
+                 "memory_after_drain": "MB per process from /proc (rss, peak = VmHWM, uss = private, pss = "
+                                       "fair share; total_pss_mb sums a pre-fork tree without double counting)"}}
+    result["bare_flask"] = measure_bare(args)
+    measure_ours(args, result)
+    ceiling = result["bare_flask"]["throughput_rps"]  # type: ignore[index]
+    ours = result["switchboard"]["throughput_rps"]  # type: ignore[index]
+    result["throughput_ratio_vs_bare_flask"] = round(ours / ceiling, 3) if ceiling else None
     print(json.dumps(result, indent=2))
 
 
