@@ -30,6 +30,15 @@ class TemplateError(VendorError):
     """A template names a value the action does not have: fix actions.yaml."""
 
 
+class MissingSecret(VendorError):
+    """Live mode, and the secret for a system's auth header is not set: refusing beats
+    inventing an answer (a made-up order that belongs to whoever asks)."""
+
+
+class NotFound(VendorError):
+    """A write (refund, reschedule, address change) found nothing to change (HTTP 404)."""
+
+
 class HttpActionConnector(Connector):
     vendor = "http_action"
 
@@ -52,10 +61,20 @@ class HttpActionConnector(Connector):
     @property
     def sandboxed(self) -> bool:
         """``sandbox: false`` on the system calls it even in sandbox mode (a staging
-        order system while messages stay recorded); without credentials never."""
-        if not self.has_credentials():
-            return True
+        order system while messages stay recorded). Missing credentials do not turn a
+        live system into a sandbox: ``run`` refuses instead."""
         return self.settings.sandbox if self.system.sandbox is None else self.system.sandbox
+
+    def require_secret(self) -> None:
+        if self.sandboxed or self.has_credentials():
+            return
+        assert self.system.auth is not None
+        name = self.system.auth.secret
+        where = (f"set the environment variable {name}" if self.account.slug == DEFAULT_SLUG else
+                 f"run `switchboard accounts set-secret {self.account.slug} {name.lower()} ...`")
+        raise MissingSecret(f"{self.system.name} needs the secret {name} for its {self.system.auth.header} header "
+                            f"and it is not set: {where} (or set SWITCHBOARD_SANDBOX=1 to record calls instead); "
+                            "nothing was sent")
 
     def run(self, operation: Operation, variables: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
         """Call ``operation`` with ``variables`` filled into its templates; returns the
@@ -67,6 +86,7 @@ class HttpActionConnector(Connector):
             "variables": variables,
         }
         self._operations[operation.name] = operation
+        self.require_secret()
         result = self.call(operation.name, payload, idempotency_key=idempotency_key)
         return map_response(operation.response, result.response)
 
@@ -95,7 +115,10 @@ class HttpActionConnector(Connector):
             raise VendorUnavailable(f"{self.system.name} failed with HTTP {response.status_code}; the action "
                                     "will be retried.")
         if response.status_code == 404:
-            return {"_not_found": True}
+            if self._operations[operation].not_found_is_answer:
+                return {"_not_found": True}
+            raise NotFound(f"{self.system.name} answered {operation} with HTTP 404 (not found): the thing to change "
+                           "does not exist there, so nothing was changed")
         if response.status_code >= 400:
             raise VendorError(f"{self.system.name} refused {operation} (HTTP {response.status_code}): "
                               f"{response.text[:300]}")

@@ -15,7 +15,10 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from switchboard import db
-from switchboard.core.actions import ActionRequest, Governor, Principal
+from switchboard.connectors.base import VendorRateLimited, VendorUnavailable
+from switchboard.core.actions import ActionRequest, Governor, Outcome, Principal
+from switchboard.core.actions.checks import check_configuration
+from switchboard.core.actions.engine import UNAVAILABLE
 from switchboard.core.actions.registry import REGISTRY
 from switchboard.core.actions.schemas import json_schema
 from switchboard.core.actions.selfservice import match_intent
@@ -37,7 +40,8 @@ def execution_json(execution: ActionExecution, governor: Governor, message: str 
             "actor": execution.actor, "params": execution.params, "reasons": execution.reasons,
             "result": execution.result, "preview": governor.preview(execution),
             "message": message or governor.describe(execution), "created_at": execution.created_at.isoformat(),
-            "decided_by": execution.decided_by}
+            "decided_by": execution.decided_by, "error": execution.error,
+            "expires_at": execution.expires_at.isoformat() if execution.expires_at else None}
 
 
 @blueprint.get("/tickets/<int:ticket_id>/governed-actions")
@@ -81,14 +85,15 @@ def run_action(ticket_id: int, name: str) -> ResponseReturnValue:
         abort(404, f"no action named {name!r}; use one of {', '.join(sorted(REGISTRY))}")
     session, governor = db.session(), _governor()
     conversation = conversation_for_ticket(session, g.account.id, ticket_id)
-    outcome = governor.request(ActionRequest(
-        name, body.get("params") or {}, Principal("agent", f"zendesk:{g.agent}"[:200]), f"sidebar:{key}",
-        customer_id=conversation.customer_id if conversation else None,
-        conversation_id=conversation.id if conversation else None, ticket_id=ticket_id,
-        confirmed=bool(body.get("confirm"))))
-    session.commit()
-    return jsonify({**execution_json(outcome.execution, governor, outcome.message),
-                    "repeated": outcome.repeated}), STATUS_CODES.get(outcome.status, 202)
+    try:
+        outcome = governor.request(ActionRequest(
+            name, body.get("params") or {}, Principal("agent", f"zendesk:{g.agent}"[:200]), f"sidebar:{key}",
+            customer_id=conversation.customer_id if conversation else None,
+            conversation_id=conversation.id if conversation else None, ticket_id=ticket_id,
+            confirmed=bool(body.get("confirm"))))
+    except VendorUnavailable as exc:
+        return _unavailable(governor, governor.by_key(f"sidebar:{key}"), exc)
+    return _answer(governor, outcome)
 
 
 @blueprint.post("/governed-actions/<int:execution_id>/confirm")
@@ -98,14 +103,42 @@ def confirm(execution_id: int) -> ResponseReturnValue:
     execution = session.get(ActionExecution, execution_id)
     if execution is None or execution.account_id != g.account.id:
         abort(404, f"no action #{execution_id} on this account")
-    outcome = governor.confirm(execution, Principal("agent", f"zendesk:{g.agent}"[:200]))
-    session.commit()
+    try:
+        outcome = governor.confirm(execution, Principal("agent", f"zendesk:{g.agent}"[:200]))
+    except VendorUnavailable as exc:
+        return _unavailable(governor, execution, exc)
+    return _answer(governor, outcome)
+
+
+def _answer(governor: Governor, outcome: Outcome) -> ResponseReturnValue:
+    db.session().commit()
     return jsonify({**execution_json(outcome.execution, governor, outcome.message),
                     "repeated": outcome.repeated}), STATUS_CODES.get(outcome.status, 202)
+
+
+def _unavailable(governor: Governor, execution: ActionExecution | None, exc: VendorUnavailable) -> ResponseReturnValue:
+    """The company's system (or a vendor) is down: the engine has put the execution
+    back, so the same button (same Idempotency-Key) or /confirm runs it once later.
+    503 with Retry-After, never a 500."""
+    session = db.session()
+    session.rollback()
+    retry_after = int(exc.retry_after) if isinstance(exc, VendorRateLimited) else 30
+    message = UNAVAILABLE.format(system="The company's system")
+    body: dict[str, Any] = {"error": str(exc), "message": message, "retry": True, "retry_after": retry_after,
+                            "repeated": False}
+    if execution is not None:
+        session.refresh(execution)
+        body = {**execution_json(execution, governor, message), **body}
+    response = jsonify(body)
+    response.headers["Retry-After"] = str(retry_after)
+    return response, 503
 
 
 def init_app(app: Flask) -> None:
     # Importing registers the Slack Approve/Reject handler (prefix "action:").
     from switchboard.apps.slack import action_approvals  # noqa: F401
 
+    # A bad actions.yaml or action_policy.yaml stops create_app here (ActionConfigError
+    # naming file, line and field) instead of failing every customer message later.
+    check_configuration(app.config["SETTINGS"])
     app.register_blueprint(blueprint)

@@ -2,15 +2,20 @@
 and Reject in the approval channel; the click comes back as a recorded
 ``slack.block_actions`` inbox event and is handled here (prefix ``action:``).
 
-Only listed approvers may decide (anyone in the channel when the list is empty); a
-click by someone else is answered privately and audited. The first decision wins:
-the execution's status moves with a conditional update, so a double click or two
-approvers clicking at once decide once.
+Only listed approvers may decide: the policy's ``approvals.approvers``, else
+SWITCHBOARD_OUTREACH_APPROVERS; with neither, nobody can approve and the click is
+answered with what to configure. A click by someone else is answered privately and
+audited. The first decision wins: the execution's status moves with a conditional
+update, so a double click or two approvers clicking at once decide once. Requests
+nobody decides expire (``expire_overdue``, called by the periodic tick), and the
+customer or agent is told.
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -73,12 +78,17 @@ def on_click(session: Session, event: InboxEvent, settings: Settings, action: di
         return
     governor = Governor(session, account, settings)
     slack = SlackConnector(session, account, settings)
-    if not governor.policy.approvals.may_decide(user):
+    approvers = governor.policy.approvals.approvers_or(settings.outreach_approvers)
+    if not governor.policy.approvals.may_decide(user, settings.outreach_approvers):
+        text = ("Only the listed approvers can decide on this request; nothing was changed." if approvers else
+                "Nobody is allowed to approve actions yet, so nothing was changed: list the approvers' Slack user "
+                f"ids under approvals.approvers in {governor.policy.source} (or set "
+                "SWITCHBOARD_OUTREACH_APPROVERS) and restart.")
         audit(session, account_id=account.id, actor=f"slack:{user}", action="action.approval_denied",
               subject_type="action_execution", subject_id=execution.id,
-              detail={"reason": "not an approver", "clicked": action.get("action_id")})
-        slack.post_ephemeral(channel=channel or execution.approval_channel or "", user=user,
-                             text="Only the listed approvers can decide on this request; nothing was changed.",
+              detail={"reason": "not an approver" if approvers else "no approvers configured",
+                      "clicked": action.get("action_id")})
+        slack.post_ephemeral(channel=channel or execution.approval_channel or "", user=user, text=text,
                              idempotency_key=f"action-denied:{event.id}")
         return
     outcome = governor.decide(execution, approve=action["action_id"] == APPROVE, approver=f"slack:{user}")
@@ -89,17 +99,61 @@ def on_click(session: Session, event: InboxEvent, settings: Settings, action: di
         return
     _close_message(slack, execution, governor.preview(execution), user)
     _tell_customer(session, account, settings, outcome)
+    _tell_agent(session, account, settings, outcome)
 
 
-def _close_message(slack: SlackConnector, execution: ActionExecution, preview: str, user: str) -> None:
+def expire_overdue(session: Session, settings: Settings, *, now: datetime | None = None) -> list[int]:
+    """Expire approvals nobody decided in time (and customers' unanswered YES
+    previews): closed in Slack, the customer or agent told. Safe to call often and
+    twice: each expiry is a conditional update, each message has its own key.
+    Called by the periodic tick (``switchboard.outreach_tick`` / the embedded sweeper)."""
+    now = now or datetime.now(UTC)
+    overdue = session.scalars(select(ActionExecution).where(
+        ActionExecution.status.in_(("awaiting_approval", "awaiting_confirmation")),
+        ActionExecution.expires_at.is_not(None), ActionExecution.expires_at < now)
+        .order_by(ActionExecution.id).limit(500)).all()
+    expired: list[int] = []
+    for execution in overdue:
+        account = session.get(Account, execution.account_id)
+        assert account is not None
+        was_approval = execution.status == "awaiting_approval"
+        outcome = Governor(session, account, settings).expire(execution, actor="system:expiry")
+        if outcome is None:
+            continue
+        expired.append(execution.id)
+        if was_approval:
+            preview = Governor(session, account, settings).preview(execution)
+            _close_message(SlackConnector(session, account, settings), execution, preview, None)
+            _tell_customer(session, account, settings, outcome)
+            _tell_agent(session, account, settings, outcome)
+        session.commit()
+    return expired
+
+
+def _close_message(slack: SlackConnector, execution: ActionExecution, preview: str, user: str | None) -> None:
     if not (execution.approval_channel and execution.approval_ts):
         return
     verdict = {"succeeded": "Approved and done", "failed": "Approved, but it failed",
                "rejected": "Rejected", "expired": "Expired before a decision"}.get(execution.status, execution.status)
     slack.update_message(channel=execution.approval_channel, ts=execution.approval_ts,
                          text=f"{verdict}: {preview}",
-                         blocks=_blocks(execution, preview, decided=f"{verdict} by <@{user}>."),
+                         blocks=_blocks(execution, preview,
+                                        decided=f"{verdict} by <@{user}>." if user else f"{verdict}."),
                          idempotency_key=f"action-decided:{execution.id}")
+
+
+def _tell_agent(session: Session, account: Account, settings: Settings, outcome: Outcome) -> None:
+    """An agent's request that waited for a supervisor: an internal note on its ticket
+    says how it ended (the sidebar timeline shows it too)."""
+    from switchboard.connectors.zendesk import ZendeskConnector
+
+    execution = outcome.execution
+    if execution.role != "agent" or execution.zendesk_ticket_id is None:
+        return
+    ZendeskConnector(session, account, settings).add_comment(
+        execution.zendesk_ticket_id, body=f"Governed action #{execution.id} ({execution.action}): "
+                                          f"{execution.status.replace('_', ' ')}. {outcome.message}",
+        public=False, tags=(), idempotency_key=f"action-agent-result:{execution.id}")
 
 
 def _tell_customer(session: Session, account: Account, settings: Settings, outcome: Outcome) -> None:

@@ -45,6 +45,9 @@ class Operation:
     body: Any = None
     response: dict[str, str] = field(default_factory=dict)
     sandbox_response: Any = None
+    #: A 404 is an answer ("no such order") only for a lookup; on a write it means the
+    #: thing to change does not exist, and the action failed.
+    not_found_is_answer: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class _OperationSchema(_Strict):
     body = fields.Raw(load_default=None)
     response = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
     sandbox_response = fields.Raw(load_default=None)
+    not_found_is_answer = fields.Boolean(load_default=None, allow_none=True)
 
 
 class _FileSchema(_Strict):
@@ -120,15 +124,21 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def parse(data: dict[str, Any], source: str) -> ActionsConfig:
+def parse(data: dict[str, Any], source: str, *, text: str | None = None) -> ActionsConfig:
     try:
         loaded = _FileSchema().load(data)
     except ValidationError as exc:
-        raise ActionConfigError(source, exc.messages) from None
+        raise ActionConfigError(source, exc.messages, text=text) from None
     systems = {name: System(name, s["base_url"].rstrip("/"), Auth(**s["auth"]) if s["auth"] else None,
                             s["timeout_seconds"], s["sandbox"]) for name, s in loaded["systems"].items()}
-    operations = {name: Operation(name, **o) for name, o in loaded["operations"].items()}
+    operations = {name: _operation(name, o) for name, o in loaded["operations"].items()}
     return ActionsConfig(systems, operations, source)
+
+
+def _operation(name: str, loaded: dict[str, Any]) -> Operation:
+    """Unset ``not_found_is_answer`` follows the method: a GET may find nothing."""
+    answer = loaded.pop("not_found_is_answer")
+    return Operation(name, **loaded, not_found_is_answer=loaded["method"] == "GET" if answer is None else answer)
 
 
 @functools.cache
@@ -136,7 +146,7 @@ def load_actions_config(override: Path | None = None) -> ActionsConfig:
     """The shipped actions.yaml, with an override file's systems and operations
     replacing the shipped ones by name."""
     data = _read(DEFAULT_FILE)
-    source = str(DEFAULT_FILE)
+    source, text = str(DEFAULT_FILE), DEFAULT_FILE.read_text(encoding="utf-8-sig")
     if override is not None:
         extra = _read(Path(override))
         unknown = set(extra) - {"systems", "operations"}
@@ -145,5 +155,5 @@ def load_actions_config(override: Path | None = None) -> ActionsConfig:
                                                    "and operations")
         for section in ("systems", "operations"):
             data[section] = {**(data.get(section) or {}), **(extra.get(section) or {})}
-        source = str(override)
-    return parse(data, source)
+        source, text = str(override), Path(override).read_text(encoding="utf-8-sig")
+    return parse(data, source, text=text)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,8 +31,16 @@ from .registry import REGISTRY, ActionSpec, _money
 from .schemas import dump
 
 PENDING = ("requested", "awaiting_verification", "awaiting_confirmation", "awaiting_approval", "approved", "running")
-#: Executions that count towards a customer's limits (issued, or on their way).
-COUNTED = ("succeeded", "running", "approved", "awaiting_approval")
+#: Executions that count towards a customer's limits (issued, or on their way); a
+#: "running" one counts only while its lease lasts, so a row stuck by a crash does not.
+COUNTED = ("succeeded", "approved", "awaiting_approval")
+#: How long an execution may stay "running" before it is taken for stuck and may be
+#: resumed (the outbox keys make the resumed call a no-op if the first one landed).
+RUN_LEASE = timedelta(minutes=5)
+#: States a request under the same idempotency key picks up again instead of
+#: answering "already done": put back there by an outage, or never got further.
+RESUMABLE = ("requested", "approved")
+SELF_SERVICE = ("bot", "llm")
 AGENT = "Reply AGENT to reach a person."
 
 REASONS = {
@@ -56,7 +64,16 @@ REASONS = {
     "approval_expired": "Your request ({preview}) wasn't approved in time, so nothing was changed. " + AGENT,
     "prompt_injection": "I can't act on that message. " + AGENT,
     "failed": "Something went wrong while doing that, and nothing was changed. " + AGENT,
+    "target_not_found": "I couldn't find that in our system, so nothing was changed. Check the number, or "
+                        + AGENT[0].lower() + AGENT[1:],
+    "not_confirmed": "OK, I haven't changed anything.",
+    "confirmation_expired": "That request ({preview}) wasn't confirmed in time, so nothing was changed.",
+    "too_many_codes": "I've already texted you several codes in the last hour, so I can't send another one yet. "
+                      "Please try again later, or " + AGENT[0].lower() + AGENT[1:],
+    "not_your_confirmation": "That request isn't waiting for your confirmation.",
 }
+UNAVAILABLE = ("{system} isn't answering right now, so nothing was changed yet. The request is kept: retry it "
+               "(the same button, or the same request) in a minute and it will run once.")
 
 
 @dataclass(frozen=True)
@@ -105,8 +122,7 @@ class Governor:
     def request(self, req: ActionRequest) -> Outcome:
         existing = self._by_key(req.idempotency_key)
         if existing is not None:
-            self._audit(existing, "action.duplicate", actor=req.principal.actor)
-            return Outcome(existing, self.describe(existing), repeated=True)
+            return self.resume(existing, actor=req.principal.actor, confirmed=req.confirmed)
         execution = ActionExecution(
             account_id=self.account.id, action=req.action[:64], idempotency_key=req.idempotency_key[:200],
             role=req.principal.role, actor=req.principal.actor[:200], customer_id=req.customer_id,
@@ -128,16 +144,34 @@ class Governor:
         except ValidationError as exc:
             return self._refuse(execution, ["invalid_input"], detail={"errors": exc.messages,
                                                                       "params": _safe(req.params)})
-        rule = self.policy.rule(spec.name)
-        if rule is None or req.principal.role not in rule.allowed:
+        return self._admit(execution, confirmed=req.confirmed)
+
+    def resume(self, execution: ActionExecution, *, actor: str, confirmed: bool = False) -> Outcome:
+        """The same request again (a retried task, the agent's retry after an outage,
+        a duplicate delivery): carry on where it stopped if an outage put it back or it
+        is stuck past its lease; otherwise say where it stands and run nothing."""
+        if execution.status == "running" and self._reclaim(execution):
+            self._audit(execution, "action.reclaimed", actor=actor, detail={"after": "running lease expired"})
+        if execution.status not in RESUMABLE:
+            self._audit(execution, "action.duplicate", actor=actor)
+            return Outcome(execution, self.describe(execution), repeated=True)
+        self._audit(execution, "action.resumed", actor=actor)
+        if execution.status == "approved":
+            return self._execute(execution)
+        return self._admit(execution, confirmed=confirmed)
+
+    def _admit(self, execution: ActionExecution, *, confirmed: bool) -> Outcome:
+        """Who may ask, for whom, and proof of identity; then the policy checks."""
+        rule = self.policy.rule(execution.action)
+        if rule is None or execution.role not in rule.allowed:
             return self._refuse(execution, ["role_not_allowed"])
         customer = self._customer(execution)
-        if customer is None and spec.name != "add_note":
+        if customer is None and execution.action != "add_note":
             return self._refuse(execution, ["no_customer"])
-        if customer is not None and self.policy.needs_verification(rule, req.principal.role) \
+        if customer is not None and self.policy.needs_verification(rule, execution.role) \
                 and not otp.is_verified(self.session, customer, self.policy.verification):
             return self._start_verification(execution, customer)
-        return self._proceed(execution, confirmed=req.confirmed)
+        return self._proceed(execution, confirmed=confirmed)
 
     def verify(self, customer: Customer, code: str) -> Outcome | None:
         """A reply that looks like a code: check it against the customer's pending one
@@ -157,25 +191,61 @@ class Governor:
                                       f"({left} {'try' if left == 1 else 'tries'} left).")
         if result in ("failed", "expired"):
             return self._refuse(execution, ["verification_failed" if result == "failed" else "verification_expired"])
-        return self._proceed(execution, confirmed=True)
+        # Proving who you are is not agreeing to a change the model proposed: a
+        # confirmation, where the policy needs one, still comes after this.
+        return self._proceed(execution, confirmed=False)
 
     def confirm(self, execution: ActionExecution, principal: Principal) -> Outcome:
-        """An agent's confirm button on a previewed action."""
+        """A confirmation of a previewed action: the agent's confirm button for an
+        agent's request, the customer's YES for a self-service one (never the other
+        way round: an agent cannot say yes on the customer's behalf)."""
         if execution.status != "awaiting_confirmation":
             return Outcome(execution, self.describe(execution), repeated=True)
+        customer_side = execution.role in SELF_SERVICE
+        if customer_side != (principal.role == "customer"):
+            self._audit(execution, "action.confirmation_denied", actor=principal.actor)
+            return Outcome(execution, REASONS["not_your_confirmation"], repeated=True)
+        if execution.expires_at is not None and datetime.now(UTC) >= execution.expires_at:
+            return self._refuse(execution, ["confirmation_expired"])
         self._audit(execution, "action.confirmed", actor=principal.actor)
         return self._proceed(execution, confirmed=True)
+
+    def decline(self, execution: ActionExecution, principal: Principal, reason: str = "not_confirmed") -> Outcome:
+        """The customer said no (or moved on, or the preview expired): nothing runs."""
+        if execution.status != "awaiting_confirmation":
+            return Outcome(execution, self.describe(execution), repeated=True)
+        self._audit(execution, "action.confirmation_declined", actor=principal.actor, detail={"reason": reason})
+        return self._refuse(execution, [reason])
+
+    def awaiting_customer(self, customer: Customer) -> list[ActionExecution]:
+        """Self-service previews waiting for this customer's YES, oldest first."""
+        return list(self.session.scalars(select(ActionExecution).where(
+            ActionExecution.account_id == self.account.id, ActionExecution.customer_id == customer.id,
+            ActionExecution.status == "awaiting_confirmation", ActionExecution.role.in_(SELF_SERVICE))
+            .order_by(ActionExecution.id)))
+
+    def expire(self, execution: ActionExecution, *, actor: str) -> Outcome | None:
+        """An approval or a preview nobody answered in time: expired, on the record.
+        None when it was decided meanwhile."""
+        if execution.status == "awaiting_confirmation":
+            return self.decline(execution, Principal("system", actor), "confirmation_expired")
+        if not self._transition(execution, ("awaiting_approval",), "expired"):
+            return None
+        execution.reasons, execution.decided_by = ["approval_expired"], actor
+        execution.finished_at = datetime.now(UTC)
+        self._audit(execution, "action.approval_expired", actor=actor)
+        return self._finish_message(execution, self._reason_text(execution, "approval_expired"))
 
     def decide(self, execution: ActionExecution, *, approve: bool, approver: str) -> Outcome:
         """A supervisor's Approve/Reject. The status moves with a conditional UPDATE,
         so of two clicks (or two deliveries) exactly one decides."""
         now = datetime.now(UTC)
-        if execution.expires_at is not None and now >= execution.expires_at:
-            if self._transition(execution, ("awaiting_approval",), "expired"):
-                execution.reasons, execution.decided_by = ["approval_expired"], approver
-                self._audit(execution, "action.approval_expired", actor=approver)
-                return self._finish_message(execution, self._reason_text(execution, "approval_expired"))
-            return Outcome(execution, self.describe(execution), repeated=True)
+        if execution.status == "approved" and approve:  # approved, then an outage: run it now
+            return self.resume(execution, actor=approver)
+        if execution.status == "awaiting_approval" and execution.expires_at is not None \
+                and now >= execution.expires_at:
+            return self.expire(execution, actor=approver) or Outcome(execution, self.describe(execution),
+                                                                      repeated=True)
         target = "approved" if approve else "rejected"
         if not self._transition(execution, ("awaiting_approval",), target):
             return Outcome(execution, self.describe(execution), repeated=True)
@@ -193,10 +263,14 @@ class Governor:
         assert rule is not None
         customer = self._customer(execution)
         if spec.gather is not None:
-            try:
-                execution.facts = spec.gather(self._context(execution, customer))
-            except Exception as exc:
-                return self._fail(execution, exc)
+            if not execution.facts:  # gathered once per execution: a confirmation decides on what was shown
+                # On record before the company's system is called (the outbox's own
+                # bookkeeping may roll back whatever is still uncommitted).
+                self.session.commit()
+                try:
+                    execution.facts = spec.gather(self._context(execution, customer))
+                except Exception as exc:
+                    return self._fail(execution, exc, prior=execution.status)
             reasons = self._owned_order(execution, customer)
             if reasons:
                 return self._refuse(execution, reasons)
@@ -204,17 +278,41 @@ class Governor:
         execution.amount_cents = None if amount is None else round(amount * 100)
         since = _since(execution.facts)
         reasons = self.policy.eligibility(
-            rule, tier=self.policy.tier(customer.tier if customer else None), since=since,
+            rule, tier=self._tier(execution, customer), since=since,
             now=datetime.now(UTC), amount=amount, history=self._history(execution))
         if reasons:
             return self._refuse(execution, reasons)
+        if not confirmed and self.policy.needs_customer_confirmation(execution.role, read_only=spec.read_only):
+            return self._await_confirmation(execution, f"Reply YES to {self.preview(execution)}. If you don't, "
+                                                       "nothing will be changed.",
+                                            minutes=self.policy.confirmations.expires_after_minutes)
+        # The agent sees (and confirms) the preview first; only a confirmed request
+        # goes on to a supervisor, so Slack never holds a request the agent dropped.
+        if rule.agent_confirmation and execution.role == "agent" and not confirmed:
+            return self._await_confirmation(execution, f"Confirm to {self.preview(execution)}.", minutes=None)
         if self.policy.needs_approval(rule, execution.role, amount):
             return self._await_approval(execution, spec)
-        if rule.agent_confirmation and execution.role == "agent" and not confirmed:
-            execution.status = "awaiting_confirmation"
-            self._audit(execution, "action.awaiting_confirmation", detail={"preview": self.preview(execution)})
-            return Outcome(execution, f"Confirm to {self.preview(execution)}.")
         return self._execute(execution)
+
+    def _tier(self, execution: ActionExecution, customer: Customer | None) -> str:
+        """The membership tier from verified data: the customer record the company's
+        system returned with the (owned) order, kept on the customer for next time;
+        otherwise what we already hold. Never from anything a customer wrote."""
+        reported = ((execution.facts or {}).get("order") or {}).get("customer_tier")
+        if customer is not None and isinstance(reported, str) and reported.strip():
+            tier = reported.strip().lower()[:32]
+            if customer.tier != tier:
+                self._audit(execution, "customer.tier_updated", detail={"from": customer.tier, "to": tier,
+                                                                        "source": "order_lookup"})
+                customer.tier = tier
+        return self.policy.tier(customer.tier if customer else None)
+
+    def _await_confirmation(self, execution: ActionExecution, message: str, *, minutes: int | None) -> Outcome:
+        execution.status = "awaiting_confirmation"
+        execution.expires_at = datetime.now(UTC) + timedelta(minutes=minutes) if minutes else None
+        self._audit(execution, "action.awaiting_confirmation", detail={"preview": self.preview(execution),
+                                                                       "by": "customer" if minutes else "agent"})
+        return Outcome(execution, message)
 
     def _owned_order(self, execution: ActionExecution, customer: Customer | None) -> list[str]:
         """The order must exist and belong to this customer's phone on file; a missing
@@ -233,11 +331,14 @@ class Governor:
         rule = self.policy.rule(execution.action)
         if rule is None or rule.limits is None or execution.customer_id is None:
             return None
-        since = datetime.now(UTC) - timedelta(days=rule.limits.period_days)
+        now = datetime.now(UTC)
+        since = now - timedelta(days=rule.limits.period_days)
+        counted = or_(ActionExecution.status.in_(COUNTED),
+                      and_(ActionExecution.status == "running", ActionExecution.expires_at > now))
         row = self.session.execute(select(func.coalesce(func.sum(ActionExecution.amount_cents), 0),
                                           func.count(ActionExecution.id)).where(
             ActionExecution.account_id == self.account.id, ActionExecution.customer_id == execution.customer_id,
-            ActionExecution.action == execution.action, ActionExecution.status.in_(COUNTED),
+            ActionExecution.action == execution.action, counted,
             ActionExecution.id != execution.id, ActionExecution.created_at >= since)).one()
         return History(total=float(row[0]) / 100, count=int(row[1]))
 
@@ -246,6 +347,8 @@ class Governor:
         phone = self._context(execution, customer).phone()
         if phone is None:
             return self._refuse(execution, ["no_customer"])
+        if otp.issued_within(self.session, customer, timedelta(hours=1)) >= self.policy.verification.max_codes_per_hour:
+            return self._refuse(execution, ["too_many_codes"])
         execution.status = "awaiting_verification"
         issued = otp.issue(self.session, customer, execution, self.policy.verification)
         (self._send_code or self._sms_code)(customer, issued.code, execution)
@@ -281,14 +384,16 @@ class Governor:
                                   "soon as they decide.")
 
     def _execute(self, execution: ActionExecution) -> Outcome:
+        prior = execution.status
         if not self._transition(execution, ("requested", "awaiting_verification", "awaiting_confirmation",
-                                            "approved"), "running"):
+                                            "approved"), "running", expires_at=datetime.now(UTC) + RUN_LEASE):
             return Outcome(execution, self.describe(execution), repeated=True)
         spec = REGISTRY[execution.action]
         try:
             result = spec.execute(self._context(execution, self._customer(execution)))
         except Exception as exc:
-            return self._fail(execution, exc)
+            return self._fail(execution, exc, prior=prior)
+        execution.expires_at = None
         execution.status, execution.result, execution.finished_at = "succeeded", result, datetime.now(UTC)
         self._audit(execution, "action.succeeded", detail={"result": _safe(result), "risk": spec.risk,
                                                            "connector": spec.connector})
@@ -299,15 +404,42 @@ class Governor:
         self._audit(execution, "action.refused", detail={"reasons": reasons, **(detail or {})})
         return self._finish_message(execution, self._reason_text(execution, reasons[0]))
 
-    def _fail(self, execution: ActionExecution, exc: Exception) -> Outcome:
+    def _fail(self, execution: ActionExecution, exc: Exception, *, prior: str) -> Outcome:
         from switchboard.connectors.base import VendorUnavailable
+        from switchboard.connectors.http_action import NotFound
 
-        if isinstance(exc, VendorUnavailable):  # a retry may work: let the task retry
+        if isinstance(exc, VendorUnavailable):  # a retry may work: put it back, let the caller retry
+            self._interrupt(execution, exc, prior)
             raise exc
+        reason = "target_not_found" if isinstance(exc, NotFound) else "failed"
         execution.status, execution.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-        execution.reasons, execution.finished_at = ["failed"], datetime.now(UTC)
+        execution.reasons, execution.finished_at, execution.expires_at = [reason], datetime.now(UTC), None
         self._audit(execution, "action.failed", detail={"error": execution.error})
-        return self._finish_message(execution, REASONS["failed"])
+        return self._finish_message(execution, REASONS[reason])
+
+    def _interrupt(self, execution: ActionExecution, exc: Exception, prior: str) -> None:
+        """Back to where the same request (same idempotency key) picks it up again, and
+        committed, so the caller's rollback cannot leave it "running". A consumed
+        one-time code does not come back: after it the request is simply "requested"."""
+        back = "requested" if prior == "awaiting_verification" else prior
+        expires = (datetime.now(UTC) + timedelta(minutes=self.policy.confirmations.expires_after_minutes)
+                   if back == "awaiting_confirmation" and execution.role in SELF_SERVICE else None)
+        execution.error = f"{type(exc).__name__}: {exc}"[:2000]
+        self.session.flush()
+        # Conditional: a concurrent delivery that meanwhile finished the work keeps its result.
+        self.session.execute(update(ActionExecution).where(
+            ActionExecution.id == execution.id, ActionExecution.status.in_(("running", prior)))
+            .values(status=back, expires_at=expires).execution_options(synchronize_session=False))
+        self._audit(execution, "action.interrupted", detail={"error": execution.error, "back_to": back})
+        self.session.commit()
+        self.session.refresh(execution)
+
+    def _reclaim(self, execution: ActionExecution) -> bool:
+        """A "running" row past its lease (a worker died mid-call) goes back to
+        approved/requested; the outbox keeps the resumed vendor call from repeating."""
+        back = "approved" if execution.decided_by else "requested"
+        return self._transition(execution, ("running",), back, expires_at=None,
+                                where=ActionExecution.expires_at < datetime.now(UTC))
 
     def _finish_message(self, execution: ActionExecution, message: str) -> Outcome:
         """The outcome on the conversation's timeline, where the agent sees it."""
@@ -340,6 +472,9 @@ class Governor:
             return f"This request ({self.preview(execution)}) is waiting for a supervisor's approval."
         if execution.status == "awaiting_verification":
             return "Reply with the code we texted to the phone number on file to continue."
+        if execution.status == "awaiting_confirmation":
+            who = "Reply YES to" if execution.role in SELF_SERVICE else "Confirm to"
+            return f"{who} {self.preview(execution)}."
         return f"This request is {execution.status.replace('_', ' ')}."
 
     def _reason_text(self, execution: ActionExecution, reason: str) -> str:
@@ -352,14 +487,19 @@ class Governor:
                   "preview": self.preview(execution)}
         return REASONS.get(reason, REASONS["failed"]).format(**values)
 
-    def _transition(self, execution: ActionExecution, sources: tuple[str, ...], target: str) -> bool:
+    def _transition(self, execution: ActionExecution, sources: tuple[str, ...], target: str, *,
+                    where: Any = None, **values: Any) -> bool:
         self.session.flush()
+        condition = and_(ActionExecution.id == execution.id, ActionExecution.status.in_(sources))
         result = self.session.execute(update(ActionExecution).where(
-            ActionExecution.id == execution.id, ActionExecution.status.in_(sources)).values(status=target)
+            condition if where is None else and_(condition, where)).values(status=target, **values)
             .execution_options(synchronize_session=False))
         self.session.commit()
         self.session.refresh(execution)
         return result.rowcount == 1
+
+    def by_key(self, key: str) -> ActionExecution | None:
+        return self._by_key(key)
 
     def _by_key(self, key: str) -> ActionExecution | None:
         return self.session.scalar(select(ActionExecution).where(

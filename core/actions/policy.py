@@ -48,6 +48,7 @@ class Verification:
     expires_after_minutes: int
     max_attempts: int
     valid_for_minutes: int
+    max_codes_per_hour: int  # re-requests beyond this are refused, so a code cannot be farmed or used to spam
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,19 @@ class Approvals:
     approvers: tuple[str, ...]
     expires_after_minutes: int
 
-    def may_decide(self, slack_user: str) -> bool:
-        return not self.approvers or slack_user in self.approvers
+    def approvers_or(self, fallback: tuple[str, ...]) -> tuple[str, ...]:
+        """The policy's approvers, else ``fallback`` (SWITCHBOARD_OUTREACH_APPROVERS)."""
+        return self.approvers or tuple(fallback)
+
+    def may_decide(self, slack_user: str, fallback: tuple[str, ...] = ()) -> bool:
+        """Only a listed approver decides: an empty list lets nobody approve, never
+        everybody (a channel's membership is not an approval group)."""
+        return slack_user in self.approvers_or(fallback)
+
+
+@dataclass(frozen=True)
+class Confirmations:
+    expires_after_minutes: int  # how long a "Reply YES to …" preview stays valid
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,7 @@ class ActionPolicy:
     verification: Verification
     approvals: Approvals
     source: str
+    confirmations: Confirmations = Confirmations(10)
 
     def rule(self, action: str) -> ActionRule | None:
         return self.actions.get(action)
@@ -86,6 +99,15 @@ class ActionPolicy:
 
     def needs_verification(self, rule: ActionRule, role: str) -> bool:
         return rule.requires_verification and role in SELF_SERVICE_ROLES
+
+    @staticmethod
+    def needs_customer_confirmation(role: str, *, read_only: bool) -> bool:
+        """A change the model asked for runs only after the customer replies YES to its
+        preview: the model may *suggest* a refund, never start one. A request the bot
+        matched in the customer's own words is the customer's request, and a read-only
+        lookup changes nothing; neither needs a second yes. Fixed in code, not in the
+        policy file, so no configuration can let a model act alone."""
+        return role == "llm" and not read_only
 
     def needs_approval(self, rule: ActionRule, role: str, amount: float | None) -> bool:
         if role == "supervisor":
@@ -148,6 +170,11 @@ class _VerificationSchema(_Strict):
     expires_after_minutes = fields.Integer(load_default=10, validate=validate.Range(min=1, max=60))
     max_attempts = fields.Integer(load_default=3, validate=validate.Range(min=1, max=10))
     valid_for_minutes = fields.Integer(load_default=30, validate=validate.Range(min=0, max=1440))
+    max_codes_per_hour = fields.Integer(load_default=3, validate=validate.Range(min=1, max=20))
+
+
+class _ConfirmationsSchema(_Strict):
+    expires_after_minutes = fields.Integer(load_default=10, validate=validate.Range(min=1, max=1440))
 
 
 class _ApprovalsSchema(_Strict):
@@ -167,6 +194,7 @@ class _PolicySchema(_Strict):
     tiers = fields.Nested(_TiersSchema, load_default=lambda: {"aliases": {}})
     verification = fields.Nested(_VerificationSchema, load_default=lambda: _VerificationSchema().load({}))
     approvals = fields.Nested(_ApprovalsSchema, load_default=lambda: _ApprovalsSchema().load({}))
+    confirmations = fields.Nested(_ConfirmationsSchema, load_default=lambda: _ConfirmationsSchema().load({}))
     actions = fields.Dict(keys=fields.String(validate=lambda name: _known_action(name)),
                           values=fields.Nested(_RuleSchema), required=True)
 
@@ -178,13 +206,13 @@ def _known_action(name: str) -> None:
         raise ValidationError(f"{name!r} is not an action Switchboard knows; use one of {', '.join(sorted(REGISTRY))}")
 
 
-def parse_policy(data: Any, source: str) -> ActionPolicy:
+def parse_policy(data: Any, source: str, *, text: str | None = None) -> ActionPolicy:
     if not isinstance(data, dict):
         raise ActionConfigError(source, "must be a mapping with an actions: section")
     try:
         loaded = _PolicySchema().load(data)
     except ValidationError as exc:
-        raise ActionConfigError(source, exc.messages) from None
+        raise ActionConfigError(source, exc.messages, text=text) from None
     actions = {}
     for name, r in loaded["actions"].items():
         approval = r["supervisor_approval"] or {}
@@ -195,7 +223,8 @@ def parse_policy(data: Any, source: str) -> ActionPolicy:
     return ActionPolicy(actions, {k.lower(): v for k, v in loaded["tiers"]["aliases"].items()},
                         Verification(**loaded["verification"]),
                         Approvals(loaded["approvals"]["slack_channel"], tuple(loaded["approvals"]["approvers"]),
-                                  loaded["approvals"]["expires_after_minutes"]), source)
+                                  loaded["approvals"]["expires_after_minutes"]), source,
+                        Confirmations(**loaded["confirmations"]))
 
 
 @functools.cache
@@ -203,9 +232,10 @@ def load_action_policy(path: Path | None = None) -> ActionPolicy:
     """The policy in ``path`` (SWITCHBOARD_ACTION_POLICY_FILE), or the shipped default."""
     path = DEFAULT_FILE if path is None else Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
+        data = yaml.safe_load(text)
     except OSError as exc:
         raise ActionConfigError(str(path), f"cannot be read ({exc.strerror}); check the path") from None
     except yaml.YAMLError as exc:
         raise ActionConfigError(str(path), f"is not valid YAML ({exc})") from None
-    return parse_policy(data, str(path))
+    return parse_policy(data, str(path), text=text)

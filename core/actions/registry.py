@@ -26,6 +26,8 @@ class ActionSpec:
     gather: Callable[[Context], dict[str, Any]] | None = None  # verified facts the policy decides on
     done: Callable[[dict[str, Any], dict[str, Any]], str] = lambda params, result: "Done."
     preview: Callable[[dict[str, Any], dict[str, Any]], str] = lambda params, facts: ""
+    read_only: bool = False  # discloses, changes nothing: no customer confirmation needed
+    operations: tuple[str, ...] = ()  # the actions.yaml operations it calls, checked at start-up
 
 
 def _money(facts: dict[str, Any]) -> str:
@@ -41,24 +43,27 @@ REGISTRY: dict[str, ActionSpec] = {spec.name: spec for spec in (
         schemas.OrderStatusInput, "http_action", "low", executors.order_status, gather=executors.order_facts,
         done=lambda p, r: f"Order {p['order_id']} is {r.get('status') or 'being processed'}"
                           + (f"; expected delivery {r['eta']}." if r.get("eta") else "."),
-        preview=lambda p, f: f"look up order {p['order_id']}"),
+        preview=lambda p, f: f"look up order {p['order_id']}", read_only=True, operations=("order_lookup",)),
     ActionSpec(
         "refund", "Refund one of the customer's orders in full; the amount comes from the order record.",
         schemas.RefundInput, "http_action", "high", executors.refund, gather=executors.order_facts,
         done=lambda p, r: f"Done: a refund of {r['amount_text']} for order {p['order_id']} is on its way to "
                           "your original payment method.",
-        preview=lambda p, f: f"refund {_money(f)} for order {p['order_id']}"),
+        preview=lambda p, f: f"refund {_money(f)} for order {p['order_id']}",
+        operations=("order_lookup", "refund_create")),
     ActionSpec(
         "update_address", "Change the customer's postal address (Zendesk profile and the company's system).",
         schemas.UpdateAddressInput, "http_action+zendesk", "medium", executors.update_address,
         done=lambda p, r: f"Done: your address is now {p['line1']}, {p['city']} {p['postcode']}.",
-        preview=lambda p, f: f"change the address to {p['line1']}, {p['city']} {p['postcode']}, {p['country']}"),
+        preview=lambda p, f: f"change the address to {p['line1']}, {p['city']} {p['postcode']}, {p['country']}",
+        operations=("address_update",)),
     ActionSpec(
         "reschedule", "Move an appointment or technician visit to another date.",
         schemas.RescheduleInput, "http_action", "medium", executors.reschedule,
         done=lambda p, r: f"Done: your visit {p['appointment_id']} is now on {p['date']}"
                           + (f" ({p['slot']})." if p.get("slot") not in (None, "any") else "."),
-        preview=lambda p, f: f"move visit {p['appointment_id']} to {p['date']}"),
+        preview=lambda p, f: f"move visit {p['appointment_id']} to {p['date']}",
+        operations=("appointment_reschedule",)),
     ActionSpec(
         "add_note", "Add an internal note and tags to the Zendesk ticket.",
         schemas.AddNoteInput, "zendesk", "low", executors.add_note,

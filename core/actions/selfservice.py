@@ -40,6 +40,11 @@ ADDRESS = re.compile(r"\b(?:change|update|new)\b.{0,20}\baddress\b.{0,10}?\bto\b
                      re.IGNORECASE)
 #: Words that make a message worth offering to the LLM's tools.
 ACTIONISH = re.compile(r"\b(refund|reschedule|address|order|appointment)\b", re.I)
+#: The customer's answer to "Reply YES to …": the whole message, nothing else. ("Cancel"
+#: is not a no here: it is a Twilio opt-out keyword and is handled as one.)
+YES = re.compile(r"^\s*(yes|y|yes please|yes,? please|confirm|confirmed)\s*[.!]?\s*$", re.I)
+NO = re.compile(r"^\s*(no|n|nope|no thanks?|no,? thank you|don'?t)\s*[.!]?\s*$", re.I)
+CODE_PLACEHOLDER = "[verification code]"
 
 
 @dataclass(frozen=True)
@@ -95,14 +100,20 @@ def handle(session: Session, inbound: "Inbound", settings: Settings) -> bool:
     been answered here; False to let the knowledge-base answer it."""
     message, customer = inbound.message, inbound.customer
     governor = Governor(session, inbound.account, settings)
+    if message.body == CODE_PLACEHOLDER and message.meta.get("verification_for"):
+        return _retry_after_code(session, inbound, settings, governor)
     code = otp.looks_like_code(message.body)
-    if code and otp.pending(session, customer) is not None:
-        message.body = "[verification code]"  # the code itself does not stay on the timeline
+    if code and (pending := otp.pending(session, customer)) is not None:
+        message.body = CODE_PLACEHOLDER  # the code itself does not stay on the timeline
+        # Which request the code unlocks, so a retry after an outage can carry on.
+        message.meta = {**message.meta, "verification_for": pending.execution_id}
         outcome = governor.verify(customer, code)
         if outcome is not None:
             _reply(session, inbound, settings, [outcome])
             return True
         return False
+    if _answer_to_preview(session, inbound, settings, governor):
+        return True
     findings = detect(message.body)
     if findings:
         flag_injection(session, inbound.account.id, findings, source="customer_message", subject_type="message",
@@ -122,6 +133,38 @@ def handle(session: Session, inbound: "Inbound", settings: Settings) -> bool:
     if not outcomes:
         return False
     _reply(session, inbound, settings, outcomes)
+    return True
+
+
+def _answer_to_preview(session: Session, inbound: "Inbound", settings: Settings, governor: Governor) -> bool:
+    """YES runs the previewed change(s); NO drops them; any other message drops them
+    too (so a YES much later cannot start something the customer has moved on from)
+    and is then answered as usual."""
+    waiting = governor.awaiting_customer(inbound.customer)
+    if not waiting:
+        return False
+    customer = Principal("customer", f"customer:{inbound.customer.id}")
+    body = inbound.message.body
+    if YES.match(body):
+        _reply(session, inbound, settings, [governor.confirm(e, customer) for e in waiting])
+        return True
+    outcomes = [governor.decline(e, customer) for e in waiting]
+    if NO.match(body):
+        _reply(session, inbound, settings, outcomes[-1:])
+        return True
+    return False
+
+
+def _retry_after_code(session: Session, inbound: "Inbound", settings: Settings, governor: Governor) -> bool:
+    """The code was accepted, then the company's system failed and the event is being
+    retried: carry on with the request the code unlocked (the code itself is gone)."""
+    from switchboard.models import ActionExecution
+
+    execution = session.get(ActionExecution, inbound.message.meta["verification_for"])
+    if execution is None or execution.account_id != inbound.account.id \
+            or execution.customer_id != inbound.customer.id:
+        return False
+    _reply(session, inbound, settings, [governor.resume(execution, actor="bot")])
     return True
 
 

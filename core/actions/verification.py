@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.models import ActionExecution, Customer, CustomerVerification
@@ -88,3 +88,11 @@ def is_verified(session: Session, customer: Customer, rules: Verification) -> bo
     return session.scalar(select(CustomerVerification.id).where(
         CustomerVerification.customer_id == customer.id, CustomerVerification.status == "verified",
         CustomerVerification.verified_at >= since).limit(1)) is not None
+
+
+def issued_within(session: Session, customer: Customer, period: timedelta) -> int:
+    """Codes texted to this customer in the last ``period``: re-requests are capped, so
+    nobody can flood a phone with codes or farm them for guessing."""
+    since = datetime.now(UTC) - period
+    return int(session.scalar(select(func.count(CustomerVerification.id)).where(
+        CustomerVerification.customer_id == customer.id, CustomerVerification.created_at >= since)) or 0)
