@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,16 +23,17 @@ from werkzeug.serving import make_server
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge_base import KnowledgeBase
 from switchboard.db import get_db
-from switchboard.models import Suggestion, SuggestionFeedback
+from switchboard.models import ActionExecution, OutboxCall, Suggestion, SuggestionFeedback
 
-from ..assist.test_sidebar_api import SAMPLE_KB, handed_over_ticket, key_for
+from ..assist.test_sidebar_api import SAMPLE_KB, handed_over_ticket, key_for, say
 from ..signing import VendorClient
 from .browser import SidebarPage, start_chromium, wait_until
-from .zaf_stand_in import CANNED_TICKET, FakeBackend, ZendeskStandIn
+from .zaf_stand_in import CANNED_TICKET, UNKNOWN_ORDER, FakeBackend, Recorded, ZendeskStandIn
 
 TOKEN = "sb_test_4f1c9a7e2b"
 TICKET_ID = 4242
@@ -118,12 +120,16 @@ def test_sidebar_renders_customer_handoff_insight_and_cited_suggestions(
     assert content.is_displayed()
     assert page.status() == "Switchboard context loaded."
 
-    # The request went through the proxy with the key filled in server-side ...
+    # The requests (the context, then the governed actions) went through the proxy
+    # with the key filled in server-side ...
+    page.wait_for("#governed-timeline")
     gets = [r for r in backend.requests if r.method == "GET"]
-    assert [(r.path, r.authorization) for r in gets] == [(f"/api/sidebar/tickets/{TICKET_ID}", f"Bearer {TOKEN}")]
+    assert [(r.path, r.authorization) for r in gets] == [
+        (f"/api/sidebar/tickets/{TICKET_ID}", f"Bearer {TOKEN}"),
+        (f"/api/sidebar/tickets/{TICKET_ID}/governed-actions", f"Bearer {TOKEN}")]
     # ... and the key never reached the browser: the app sent only the placeholder, and
     # neither page holds the key.
-    assert [o["headers"]["Authorization"] for o in page.stand_in.proxied] == ["Bearer {{setting.token}}"]
+    assert [o["headers"]["Authorization"] for o in page.stand_in.proxied] == ["Bearer {{setting.token}}"] * 2
     assert all(o["secure"] is True for o in page.stand_in.proxied)
     assert TOKEN not in page.driver.page_source
     assert TOKEN not in page.parent_value("document.documentElement.outerHTML")
@@ -313,6 +319,204 @@ def test_opened_outside_zendesk_it_says_so(driver: WebDriver) -> None:
         stand_in.close()
 
 
+# ---- governed actions (issue 7) and the dashboard link (issue 8) ----------------------
+
+
+def governed_form(page: SidebarPage, name: str) -> WebElement:
+    """The form of action `name`, opening its disclosure when it is in the list."""
+    page.wait_for("#governed-timeline")
+    toggles = page.driver.find_elements(By.CSS_SELECTOR, f'li[data-governed="{name}"] > button[data-action="expand"]')
+    if toggles and toggles[0].get_attribute("aria-expanded") == "false":
+        toggles[0].click()
+    return page.wait_for(f'form[data-governed-action="{name}"]')
+
+
+def outcome_of(page: SidebarPage, name: str, text: str) -> WebElement:
+    return page.wait_for_text(f'form[data-governed-action="{name}"] .outcome', text)
+
+
+def runs(backend: FakeBackend, name: str) -> list[Recorded]:
+    return backend.posts(f"/governed-actions/{name}")
+
+
+def timeline_statuses(page: SidebarPage) -> list[tuple[str, str]]:
+    """(execution id, status) of each timeline entry, read in one script: the app
+    re-renders the timeline when it refreshes, which would stale element handles."""
+    rows = page.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#governed-timeline > li.execution'))"
+        ".map(function (li) { return [li.dataset.executionId, li.dataset.status]; });")
+    return [(str(i), str(status)) for i, status in rows]
+
+
+def test_actions_show_the_suggested_action_prefilled_the_others_collapsed_and_the_timeline(
+        open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    page = open_sidebar(backend.url)
+    page.wait_for("#governed-timeline")
+    assert page.driver.find_element(By.ID, "governed-heading").get_attribute("textContent") == "Actions"
+
+    suggested = page.wait_for(".governed-suggested")
+    assert "Suggested next step" in suggested.text and "Order status" in suggested.text
+    assert "low risk" in suggested.text
+    order = suggested.find_element(By.CSS_SELECTOR, 'input[name="order_id"]')
+    assert order.get_attribute("value") == "A-1042"  # prefilled from `suggested`
+    assert order.get_attribute("required") == "true"
+    label = suggested.find_element(By.CSS_SELECTOR, f'label[for="{order.get_attribute("id")}"]')
+    assert label.text == "Order id"
+    hint = page.driver.find_element(By.ID, order.get_attribute("aria-describedby"))
+    assert hint.text == "the order number"
+    run = suggested.find_element(By.CSS_SELECTOR, 'button[data-action="run"]')
+    assert (run.text, run.get_attribute("aria-label")) == ("Run", "Run Order status")
+
+    # The other available actions: a compact list of disclosures, closed.
+    others = page.driver.find_elements(By.CSS_SELECTOR, ".governed-list > li")
+    assert [li.get_attribute("data-governed") for li in others] == ["refund", "update_address", "reschedule",
+                                                                    "add_note"]
+    assert not any(li.find_element(By.TAG_NAME, "form").is_displayed() for li in others)
+    toggle = others[0].find_element(By.CSS_SELECTOR, 'button[data-action="expand"]')
+    assert (toggle.text, toggle.get_attribute("aria-expanded")) == ("Refund", "false")
+    refund = governed_form(page, "refund")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert page.driver.switch_to.active_element == refund.find_element(By.NAME, "order_id")
+    assert "high risk, asks you to confirm" in others[0].text
+    reason = refund.find_element(By.NAME, "reason")
+    assert reason.get_attribute("required") is None
+    assert refund.find_element(By.CSS_SELECTOR, f'label[for="{reason.get_attribute("id")}"]').text == \
+        "Reason (optional)"
+
+    # Dates become date pickers, choices a select, lists a comma-separated field.
+    visit = governed_form(page, "reschedule")
+    assert visit.find_element(By.NAME, "date").get_attribute("type") == "date"
+    assert [o.get_attribute("value") for o in visit.find_elements(By.CSS_SELECTOR, 'select[name="slot"] option')] \
+        == ["", "morning", "afternoon", "evening", "any"]
+    note = governed_form(page, "add_note")
+    assert note.find_element(By.NAME, "note").tag_name == "textarea"
+    assert "Separate several with commas." in note.text
+
+    # This ticket's executions, as a timeline with their status in words.
+    assert timeline_statuses(page) == [("901", "succeeded"), ("902", "awaiting_approval")]
+    pending = page.driver.find_element(By.CSS_SELECTOR, '#governed-timeline [data-execution-id="902"]')
+    assert "Waiting for supervisor approval in Slack" in pending.text and "Refund" in pending.text
+
+    link = page.driver.find_element(By.ID, "dashboard-link")
+    assert link.get_attribute("href") == f"{backend.url}/dashboard"
+    assert link.get_attribute("target") == "_blank" and "noopener" in (link.get_attribute("rel") or "")
+    assert link.get_attribute("textContent") == "Open the supervisor dashboard (opens in a new tab)"
+    screenshot(page, "zendesk-sidebar-actions.png")
+    assert backend.posts("/governed-actions/order_status") == []  # showing runs nothing
+
+
+def test_run_sends_the_params_with_an_idempotency_key_and_shows_the_outcome(
+        open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    page = open_sidebar(backend.url)
+    form = governed_form(page, "order_status")
+    run = form.find_element(By.CSS_SELECTOR, 'button[data-action="run"]')
+    run.click()
+    outcome = outcome_of(page, "order_status", "Order A-1042 is shipped; expected delivery Friday.")
+    assert outcome.text.startswith("Done")
+    wait_until(lambda: page.status() == "Order status: Done. Order A-1042 is shipped; expected delivery Friday.",
+               "the outcome announced")
+    [first] = runs(backend, "order_status")
+    assert first.path == f"/api/sidebar/tickets/{TICKET_ID}/governed-actions/order_status"
+    assert first.body == {"params": {"order_id": "A-1042"}, "confirm": False}
+    assert first.authorization == f"Bearer {TOKEN}"
+    assert first.idempotency_key and first.idempotency_key.startswith("sidebar-") and len(first.idempotency_key) > 30
+    # The timeline caught up with the new execution.
+    wait_until(lambda: timeline_statuses(page)[-1:] == [("1002", "succeeded")], "the run in the timeline")
+
+    # Answered: the button was rendered anew, so running it again is a new request.
+    run.click()
+    second = wait_until(lambda: runs(backend, "order_status")[1:], "the second run")[0]
+    assert second.idempotency_key not in (None, first.idempotency_key)
+
+
+def test_a_double_click_on_run_sends_one_request(open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    backend.state.run_delay = 0.5  # the second click lands while the first is in flight
+    page = open_sidebar(backend.url)
+    form = governed_form(page, "add_note")
+    form.find_element(By.NAME, "note").send_keys("Customer called about the late parcel")
+    form.find_element(By.NAME, "tags").send_keys("carrier, trace")
+    run = form.find_element(By.CSS_SELECTOR, 'button[data-action="run"]')
+    # Two real clicks in a row: Selenium's double_click action cannot aim inside a
+    # cross-origin iframe, and each click here is a trusted browser input event.
+    run.click()
+    run.click()
+    outcome_of(page, "add_note", "The note was added to the ticket.")
+    wait_until(lambda: len(timeline_statuses(page)) == 3, "the note in the timeline")
+    time.sleep(0.6)  # long enough for a second request to have arrived, had one been sent
+    [post] = runs(backend, "add_note")
+    assert post.body == {"params": {"note": "Customer called about the late parcel", "tags": ["carrier", "trace"]},
+                         "confirm": False}
+    assert [status for _, status in timeline_statuses(page)].count("succeeded") == 2  # 901 and the note, once
+
+
+@pytest.mark.parametrize(("fail_as", "said"), [
+    ("gateway", "Could not reach Switchboard (HTTP 503), so Order status did not run. "
+                "Try again: the same click never runs twice."),
+    ("unavailable", "The company's system isn't answering right now, so nothing was changed yet."),
+])
+def test_a_run_that_was_not_decided_is_retried_with_the_same_key(
+        open_sidebar: OpenSidebar, backend: FakeBackend, fail_as: str, said: str) -> None:
+    backend.state.fail_runs, backend.state.fail_as = 1, fail_as
+    page = open_sidebar(backend.url)
+    run = governed_form(page, "order_status").find_element(By.CSS_SELECTOR, 'button[data-action="run"]')
+    run.click()
+    outcome_of(page, "order_status", said)
+    run.click()
+    outcome_of(page, "order_status", "Order A-1042 is shipped")
+    first, retry = runs(backend, "order_status")
+    assert first.idempotency_key == retry.idempotency_key  # Switchboard sees one request, twice
+
+
+@pytest.mark.parametrize(("after_confirm", "said"), [
+    ("succeeded", "Done: refund $42.50 for order A-1042."),
+    ("awaiting_approval", "Waiting for supervisor approval in Slack"),
+])
+def test_run_then_confirm_a_previewed_refund(open_sidebar: OpenSidebar, backend: FakeBackend,
+                                             after_confirm: str, said: str) -> None:
+    backend.state.confirm_status = after_confirm
+    page = open_sidebar(backend.url)
+    form = governed_form(page, "refund")
+    form.find_element(By.NAME, "order_id").send_keys("A-1042")
+    form.find_element(By.NAME, "reason").send_keys("arrived broken")
+    form.find_element(By.CSS_SELECTOR, 'button[data-action="run"]').click()
+
+    outcome = outcome_of(page, "refund", "Waiting for your confirmation")
+    assert "Confirm to refund $42.50 for order A-1042." in outcome.text  # what confirming will do
+    [post] = runs(backend, "refund")
+    assert post.body == {"params": {"order_id": "A-1042", "reason": "arrived broken"}, "confirm": False}
+    execution_id = outcome.get_attribute("data-execution-id")
+    confirm = outcome.find_element(By.CSS_SELECTOR, 'button[data-action="confirm"]')
+    assert confirm.get_attribute("aria-label") == "Confirm Refund: refund $42.50 for order A-1042"
+    assert backend.posts("/confirm") == []  # nothing ran before the agent confirmed
+    if after_confirm == "succeeded":
+        screenshot(page, "zendesk-sidebar-confirm.png")
+
+    confirm.click()
+    outcome = outcome_of(page, "refund", said)
+    assert [p.path for p in backend.posts("/confirm")] == [f"/api/sidebar/governed-actions/{execution_id}/confirm"]
+    assert outcome.find_elements(By.CSS_SELECTOR, 'button[data-action="confirm"]') == []
+    assert page.driver.switch_to.active_element == outcome  # focus did not fall to the page
+    if after_confirm == "awaiting_approval":
+        assert "asked a supervisor to approve" in outcome.text
+    wait_until(lambda: (execution_id, after_confirm) in timeline_statuses(page), "the timeline's new status")
+
+
+def test_a_refusal_shows_the_reason(open_sidebar: OpenSidebar, backend: FakeBackend) -> None:
+    page = open_sidebar(backend.url)
+    form = governed_form(page, "refund")
+    form.find_element(By.NAME, "order_id").send_keys(UNKNOWN_ORDER)
+    form.find_element(By.CSS_SELECTOR, 'button[data-action="run"]').click()
+    outcome = outcome_of(page, "refund", "Refused")
+    assert f"I couldn't find order {UNKNOWN_ORDER}" in outcome.text  # Switchboard's message
+    reason = outcome.find_element(By.CSS_SELECTOR, "[data-reason]")
+    assert reason.get_attribute("data-reason") == "order_not_found"
+    assert reason.text == "The order was not found on this customer's account."
+    assert outcome.find_elements(By.CSS_SELECTOR, 'button[data-action="confirm"]') == []
+    screenshot(page, "zendesk-sidebar-refused.png")
+    wait_until(lambda: timeline_statuses(page)[-1:] == [("1002", "refused")], "the refusal in the timeline")
+    assert backend.posts("/confirm") == []
+
+
 @pytest.fixture
 def live_switchboard(app: Flask) -> Iterator[str]:
     """The real Switchboard app served over HTTP on loopback, for the app to call."""
@@ -356,3 +560,38 @@ def test_against_the_real_backend_an_agent_sees_the_handoff_and_rates_a_suggesti
             return [(f.kind, f.rating) for f in session.scalars(
                 select(SuggestionFeedback).where(SuggestionFeedback.suggestion_id == suggestion_id))]
     assert wait_until(recorded, "the thumbs-up stored by Switchboard") == [("rating", "up")]
+
+
+def test_against_the_real_backend_an_agent_runs_the_suggested_lookup_and_adds_a_note(
+        open_sidebar: OpenSidebar, app: Flask, vendor: VendorClient, live_switchboard: str) -> None:
+    """End to end: after the handoff the customer asks about an order by SMS; the shipped
+    app shows that lookup as the suggested action, runs it through Switchboard's
+    policy engine (sandbox order system) and adds an internal note to the ticket."""
+    ticket = handed_over_ticket(app, vendor)
+    say(vendor, "where is my order A1001?")
+
+    page = open_sidebar(live_switchboard, token=key_for(app), ticket_id=ticket)
+    suggested = page.wait_for(".governed-suggested")
+    assert suggested.find_element(By.NAME, "order_id").get_attribute("value") == "A1001"
+    suggested.find_element(By.CSS_SELECTOR, 'button[data-action="run"]').click()
+    outcome = outcome_of(page, "order_status", "Order A1001 is shipped")
+    assert "Done" in outcome.text
+
+    note = governed_form(page, "add_note")
+    note.find_element(By.NAME, "note").send_keys("Told the customer A1001 is on its way")
+    note.find_element(By.NAME, "tags").send_keys("order_status")
+    note.find_element(By.CSS_SELECTOR, 'button[data-action="run"]').click()
+    outcome_of(page, "add_note", "The note was added to the ticket.")
+    wait_until(lambda: [s for _, s in timeline_statuses(page)] == ["succeeded", "succeeded"],
+               "both runs in the sidebar's timeline")
+    screenshot(page, "zendesk-sidebar-actions-live.png")
+
+    with get_db(app).session() as session:
+        runs = [(e.action, e.status, e.role, e.zendesk_ticket_id, e.idempotency_key.startswith("sidebar:sidebar-"))
+                for e in session.scalars(select(ActionExecution).order_by(ActionExecution.id))]
+        notes = [c.payload["ticket"]["comment"] for c in session.scalars(
+            select(OutboxCall).where(OutboxCall.vendor == "zendesk", OutboxCall.operation == "tickets.update"))
+            if c.payload.get("ticket", {}).get("comment", {}).get("body") == "Told the customer A1001 is on its way"]
+    assert runs == [("order_status", "succeeded", "agent", ticket, True),
+                    ("add_note", "succeeded", "agent", ticket, True)]
+    assert [n["public"] for n in notes] == [False]  # one internal note, never sent to the customer

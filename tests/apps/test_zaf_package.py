@@ -293,6 +293,18 @@ def test_every_string_key_the_app_uses_exists() -> None:
     assert sorted(used - ui.keys()) == []
 
 
+def test_every_status_and_refusal_reason_of_governed_actions_has_words_for_agents() -> None:
+    """The app builds these keys at run time ('status_' + status, 'reason_' + code), so
+    the plain scan above cannot see them; the engine's own lists can."""
+    from switchboard.core.actions.engine import PENDING, REASONS
+
+    ui = read(DEFAULT_APP_DIR / "translations" / "en.json")["ui"]
+    statuses = set(PENDING) | {"succeeded", "refused", "failed", "rejected", "expired"}
+    wanted = {f"status_{s}" for s in statuses} | {f"reason_{code}" for code in REASONS} | \
+        {f"risk_{risk}" for risk in ("low", "medium", "high")}
+    assert sorted(wanted - ui.keys()) == []
+
+
 def test_the_page_loads_only_local_files() -> None:
     """No CDN at run time: every script and stylesheet is a file inside assets/."""
     html = (DEFAULT_APP_DIR / "assets" / "iframe.html").read_text(encoding="utf-8")

@@ -68,6 +68,66 @@
     "feedback_failed": "Could not send feedback on suggestion {number}. Try again.",
     "actions_heading": "Next best actions",
     "actions_empty": "No actions suggested.",
+    "governed_heading": "Actions",
+    "governed_loading": "Loading actions…",
+    "governed_failed": "Could not load the actions for this ticket ({reason}).",
+    "governed_reload": "Reload actions",
+    "governed_empty": "No actions are available for this ticket.",
+    "governed_suggested": "Suggested next step",
+    "governed_more": "Other actions",
+    "governed_activity": "Actions on this ticket",
+    "governed_activity_empty": "No actions on this ticket yet.",
+    "risk_low": "low risk",
+    "risk_medium": "medium risk",
+    "risk_high": "high risk",
+    "asks_confirmation": "asks you to confirm",
+    "optional": "(optional)",
+    "list_hint": "Separate several with commas.",
+    "not_a_number": "Enter a number.",
+    "run": "Run",
+    "run_label": "Run {action}",
+    "running": "Running {action}…",
+    "run_unreachable": "Could not reach Switchboard ({reason}), so {action} did not run. Try again: the same click never runs twice.",
+    "run_error": "Switchboard did not run {action}: {reason}",
+    "confirm": "Confirm",
+    "confirm_label": "Confirm {action}: {preview}",
+    "confirm_preview": "This will {preview}.",
+    "outcome": "{action}: {status}. {message}",
+    "why": "Why",
+    "decided_by": "Decided by {who}",
+    "status_succeeded": "Done",
+    "status_refused": "Refused",
+    "status_failed": "Failed",
+    "status_awaiting_confirmation": "Waiting for your confirmation",
+    "status_awaiting_approval": "Waiting for supervisor approval in Slack",
+    "status_awaiting_verification": "Waiting for the customer's verification code",
+    "status_approved": "Approved",
+    "status_rejected": "Rejected by a supervisor",
+    "status_expired": "Expired",
+    "status_running": "Running",
+    "status_requested": "Requested",
+    "reason_unknown_action": "Switchboard does not know this action.",
+    "reason_invalid_input": "Some details are missing or in the wrong format.",
+    "reason_role_not_allowed": "The policy does not let agents run this action.",
+    "reason_no_customer": "Switchboard could not tell which customer this ticket is about.",
+    "reason_order_not_found": "The order was not found on this customer's account.",
+    "reason_outside_window": "The order is outside the refund window for the customer's membership tier.",
+    "reason_no_purchase_date": "The order record has no delivery or purchase date to check the refund window against.",
+    "reason_over_limit": "It would take the customer over the refund limit for the period.",
+    "reason_count_limit": "The customer has had as many refunds as the period allows.",
+    "reason_verification_failed": "The customer's verification code did not match.",
+    "reason_verification_expired": "The customer's verification code expired.",
+    "reason_approval_rejected": "A supervisor rejected it in Slack.",
+    "reason_approval_expired": "No supervisor approved it in time.",
+    "reason_prompt_injection": "The request came from text that tried to instruct the bot.",
+    "reason_failed": "The company's system answered with an error; nothing was changed.",
+    "reason_target_not_found": "The company's system did not find what the action was about (check the number).",
+    "reason_not_confirmed": "The customer said no, so nothing was changed.",
+    "reason_confirmation_expired": "Nobody confirmed it in time, so nothing was changed.",
+    "reason_too_many_codes": "The customer was sent too many verification codes in the last hour.",
+    "reason_not_your_confirmation": "It was waiting for someone else's confirmation.",
+    "dashboard_open": "Open the supervisor dashboard",
+    "dashboard_hint": "Sign in there with an account API key.",
     "retry": "Retry",
     "unreachable_title": "Switchboard is unreachable",
     "unreachable_body": "The sidebar could not reach Switchboard at {url} ({reason}). Check that it is running, then retry.",
@@ -136,12 +196,15 @@
   var client = window.ZAFClient ? window.ZAFClient.init() : false;
   var state = { backendUrl: null, ticketId: null, data: null };
 
-  function backendRequest(method, path, body) {
+  // `headers` adds to the Authorization placeholder (the governed actions' Idempotency-Key).
+  function backendRequest(method, path, body, headers) {
+    var allHeaders = { Authorization: AUTHORIZATION };
+    Object.keys(headers || {}).forEach(function (name) { allHeaders[name] = headers[name]; });
     var options = {
       url: state.backendUrl + path,
       type: method,
       secure: true,
-      headers: { Authorization: AUTHORIZATION },
+      headers: allHeaders,
       contentType: 'application/json'
     };
     if (method === 'GET') {
@@ -230,6 +293,7 @@
             render(state.data);
             announce(t('loaded'));
             if (hadFocus) { $('customer-heading').focus(); }
+            loadGoverned();
           }, function (failure) {
             var problem = classifyFailure(failure);
             showProblem(problem.kind, { url: state.backendUrl, reason: describeFailure(problem) });
@@ -523,6 +587,462 @@
     });
   }
 
+  // ---- governed actions -----------------------------------------------------------
+  //
+  // Why it works this way:
+  // - Each Run button carries an Idempotency-Key made when the button is rendered;
+  //   Switchboard runs an action once per key, so a double click, or a retry after the
+  //   proxy lost the answer, cannot refund twice. A key is replaced only once
+  //   Switchboard has answered with an execution: the next click is a new request.
+  // - Forms are generated from each action's JSON schema, kept deliberately simple
+  //   (text, numbers, dates, choices, comma-separated lists): Switchboard validates
+  //   the input again and refuses anything it does not accept.
+  // - Outcomes are Switchboard's own words (its message) plus the reasons of a
+  //   refusal in the agent's terms; the policy is decided there, never here.
+
+  var MULTILINE_FIELDS = ['note', 'body', 'comment', 'message', 'description'];
+  var governedSeq = 0;
+
+  function governedPath(suffix) {
+    return '/api/sidebar/tickets/' + encodeURIComponent(state.ticketId) + '/governed-actions' + (suffix || '');
+  }
+
+  function newIdempotencyKey() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    var hex = Array.prototype.map.call(bytes, function (b) { return ('0' + b.toString(16)).slice(-2); });
+    return 'sidebar-' + hex.join('');
+  }
+
+  // "order_status" -> "Order status": action and field names are identifiers, and the
+  // backend sends no labels for them.
+  function humanize(name) {
+    var text = String(name || '').replace(/_/g, ' ');
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
+  function statusLabel(status) {
+    var key = 'status_' + status;
+    return Object.prototype.hasOwnProperty.call(STRINGS, key) ? t(key) : humanize(status);
+  }
+
+  function reasonText(code) {
+    var key = 'reason_' + code;
+    return Object.prototype.hasOwnProperty.call(STRINGS, key) ? t(key) : humanize(code);
+  }
+
+  // An answer is a decided execution when it names its id and status and does not
+  // ask to be retried. Anything else means nothing was decided: a gateway error, a
+  // 400 about the request, or Switchboard's 503 "retry: true" (the company's system
+  // was down and the request is kept under the same key).
+  function asExecution(data) {
+    return data && typeof data === 'object' && typeof data.id === 'number' && typeof data.status === 'string'
+      && data.retry !== true ? data : null;
+  }
+
+  function failureBody(failure) {
+    if (failure && failure.responseJSON) { return failure.responseJSON; }
+    try { return JSON.parse(failure && failure.responseText); } catch (e) { return null; }
+  }
+
+  // ---- the form generated from a JSON schema ----
+
+  function fieldInput(id, name, prop, value) {
+    var input;
+    if (Array.isArray(prop.enum)) {
+      input = el('select', { id: id, name: name });
+      input.appendChild(el('option', { value: '' }, ['']));
+      prop.enum.forEach(function (choice) {
+        input.appendChild(el('option', { value: String(choice) }, [String(choice)]));
+      });
+    } else if (prop.type === 'boolean') {
+      input = el('input', { id: id, name: name, type: 'checkbox', checked: value === true });
+      return input;
+    } else if (prop.type === 'string' && MULTILINE_FIELDS.indexOf(name) >= 0) {
+      input = el('textarea', { id: id, name: name, rows: 3 });
+    } else {
+      var type = prop.type === 'integer' || prop.type === 'number' ? 'number'
+        : prop.format === 'date' ? 'date' : 'text';
+      input = el('input', { id: id, name: name, type: type, autocomplete: 'off' });
+      if (type === 'number') { input.step = prop.type === 'integer' ? '1' : 'any'; }
+    }
+    if (value !== undefined && value !== null) {
+      input.value = Array.isArray(value) ? value.join(', ') : String(value);
+    }
+    return input;
+  }
+
+  function buildFields(form, schema, params, prefix) {
+    var properties = (schema && schema.properties) || {};
+    var required = (schema && schema.required) || [];
+    var fields = [];
+    Object.keys(properties).forEach(function (name) {
+      var prop = properties[name] || {};
+      var id = prefix + '-' + name;
+      var isRequired = required.indexOf(name) >= 0;
+      var input = fieldInput(id, name, prop, params[name]);
+      if (isRequired && prop.type !== 'boolean') { input.required = true; }
+      var hints = [];
+      if (prop.description) { hints.push(String(prop.description)); }
+      if (prop.type === 'array') { hints.push(t('list_hint')); }
+      var hint = null;
+      if (hints.length) {
+        hint = el('span', { id: id + '-hint', className: 'hint' }, [hints.join(' ')]);
+        input.setAttribute('aria-describedby', hint.id);
+      }
+      var label = el('label', { htmlFor: id }, [humanize(name), isRequired ? null : ' ' + t('optional')]);
+      form.appendChild(el('div', { className: 'field' + (prop.type === 'boolean' ? ' field--check' : '') },
+        prop.type === 'boolean' ? [input, label, hint] : [label, input, hint]));
+      fields.push({ name: name, prop: prop, input: input, required: isRequired });
+    });
+    return fields;
+  }
+
+  // The values as the schema's types; null when a number field holds no number (the
+  // browser has then been told to say so at the field).
+  function collectParams(fields) {
+    var params = {};
+    for (var i = 0; i < fields.length; i += 1) {
+      var field = fields[i];
+      var input = field.input;
+      if (field.prop.type === 'boolean') { params[field.name] = input.checked; continue; }
+      var raw = input.value.trim();
+      if (!raw && !field.required) { continue; }
+      if (field.prop.type === 'integer' || field.prop.type === 'number') {
+        var number = Number(raw);
+        if (raw === '' || isNaN(number)) {
+          input.setCustomValidity(t('not_a_number'));
+          input.reportValidity();
+          input.setCustomValidity('');
+          return null;
+        }
+        params[field.name] = number;
+      } else if (field.prop.type === 'array') {
+        params[field.name] = raw.split(',').map(function (part) { return part.trim(); })
+          .filter(function (part) { return part; });
+      } else {
+        params[field.name] = raw;
+      }
+    }
+    return params;
+  }
+
+  // ---- outcomes ----
+
+  function reasonsList(execution) {
+    var reasons = (execution.reasons || []).filter(function (code) { return code; });
+    if (!reasons.length || execution.status === 'succeeded') { return null; }
+    return el('div', { className: 'reasons' }, [
+      el('p', { className: 'label' }, [t('why')]),
+      el('ul', {}, reasons.map(function (code) {
+        return el('li', { attrs: { 'data-reason': String(code) } }, [reasonText(code)]);
+      }))
+    ]);
+  }
+
+  function confirmButton(execution, onDone) {
+    var action = humanize(execution.action);
+    var button = el('button', { type: 'button', className: 'button button--primary', textContent: t('confirm'),
+      attrs: { 'data-action': 'confirm', 'data-execution-id': String(execution.id),
+        'aria-label': t('confirm_label', { action: action, preview: execution.preview || action }) } });
+    var busy = false;
+    button.addEventListener('click', function () {
+      if (busy) { return; }
+      busy = true;
+      button.setAttribute('aria-busy', 'true');
+      announce(t('running', { action: action }));
+      backendRequest('POST', '/api/sidebar/governed-actions/' + encodeURIComponent(execution.id) + '/confirm', {})
+        .then(function (data) { return asExecution(parseBody(data)); },
+          function (failure) { return asExecution(failureBody(failure)) || failure; })
+        .catch(function (error) { return error; })  // an unreadable answer: nothing was decided
+        .then(function (answer) {
+          busy = false;
+          button.removeAttribute('aria-busy');
+          onDone(answer);
+        });
+    });
+    return button;
+  }
+
+  function describeRunFailure(failure, action) {
+    var status = failure && typeof failure.status === 'number' ? failure.status : 0;
+    var body = failureBody(failure);
+    if (body && body.retry === true && typeof body.message === 'string') { return body.message; }
+    if (!status || status >= 500) {
+      return t('run_unreachable', { action: action, reason: status ? 'HTTP ' + status : 'no answer' });
+    }
+    var reason = body && typeof body.error === 'string' ? body.error : 'HTTP ' + status;
+    return t('run_error', { action: action, reason: reason });
+  }
+
+  // Fills `box` with what happened to an execution, in plain words. Returns what the
+  // live region should say.
+  function renderOutcome(box, execution, onConfirmed) {
+    clear(box);
+    var action = humanize(execution.action);
+    var label = statusLabel(execution.status);
+    box.hidden = false;
+    box.className = 'outcome outcome--' + execution.status;
+    box.setAttribute('data-status', execution.status);
+    box.setAttribute('data-execution-id', String(execution.id));
+    box.appendChild(el('p', { className: 'outcome-status' }, [el('strong', {}, [label])]));
+    if (execution.message) { box.appendChild(el('p', { className: 'outcome-message' }, [String(execution.message)])); }
+    var reasons = reasonsList(execution);
+    if (reasons) { box.appendChild(reasons); }
+    if (execution.status === 'awaiting_confirmation') {
+      // Switchboard's message usually names the preview already ("Confirm to refund
+      // $42.50 ..."); say it only when it does not.
+      if (execution.preview && String(execution.message || '').indexOf(execution.preview) < 0) {
+        box.appendChild(el('p', { className: 'outcome-preview' },
+          [t('confirm_preview', { preview: execution.preview })]));
+      }
+      box.appendChild(el('div', { className: 'button-row' }, [confirmButton(execution, onConfirmed)]));
+    }
+    return t('outcome', { action: action, status: label, message: execution.message || '' }).trim();
+  }
+
+  // What a Confirm click leads to: the new outcome where the old one was, focus on it
+  // (the button the agent pressed is gone), and the timeline brought up to date.
+  function confirmedInto(box) {
+    return function handle(answer) {
+      var execution = asExecution(answer);
+      if (!execution) {
+        var note = box.querySelector('.outcome-error') || box.appendChild(el('p', { className: 'outcome-error' }));
+        note.textContent = describeRunFailure(answer, humanize(box.getAttribute('data-action-name') || ''));
+        announce(note.textContent);
+        return;
+      }
+      announce(renderOutcome(box, execution, handle));
+      box.focus();
+      refreshExecutions();
+      scheduleResize();
+    };
+  }
+
+  // ---- one action: its form, its Run button, its outcome ----
+
+  function actionForm(spec, params) {
+    governedSeq += 1;
+    var prefix = 'ga-' + governedSeq;
+    var action = humanize(spec.name);
+    var form = el('form', { className: 'governed-form', attrs: { 'data-governed-action': spec.name } });
+    var fields = buildFields(form, spec.parameters, params || {}, prefix);
+    var run = el('button', { type: 'submit', className: 'button button--primary', textContent: t('run'),
+      attrs: { 'data-action': 'run', 'aria-label': t('run_label', { action: action }) } });
+    var key = newIdempotencyKey();
+    run.setAttribute('data-idempotency-key', key);
+    form.appendChild(el('div', { className: 'button-row' }, [run]));
+    var outcome = el('div', { className: 'outcome', hidden: true, tabIndex: -1,
+      attrs: { 'data-action-name': spec.name } });
+    form.appendChild(outcome);
+    var onConfirmed = confirmedInto(outcome);
+
+    // Not disabled while running (a disabled button drops keyboard focus): the flag
+    // makes a second click, or a second Enter, do nothing.
+    var busy = false;
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      if (busy) { return; }
+      var values = collectParams(fields);
+      if (values === null) { return; }
+      busy = true;
+      run.setAttribute('aria-busy', 'true');
+      announce(t('running', { action: action }));
+      backendRequest('POST', governedPath('/' + encodeURIComponent(spec.name)), { params: values, confirm: false },
+        { 'Idempotency-Key': key })
+        .then(function (data) { return asExecution(parseBody(data)); },
+          function (failure) { return asExecution(failureBody(failure)) || failure; })
+        .catch(function (error) { return error; })  // an unreadable answer: nothing was decided
+        .then(function (answer) {
+          busy = false;
+          run.removeAttribute('aria-busy');
+          var execution = asExecution(answer);
+          if (!execution) {
+            // Nothing was decided: keep the key, so trying again cannot run it twice.
+            clear(outcome);
+            outcome.hidden = false;
+            outcome.className = 'outcome outcome--error';
+            outcome.removeAttribute('data-status');
+            outcome.appendChild(el('p', { className: 'outcome-error' }, [describeRunFailure(answer, action)]));
+            announce(outcome.textContent);
+          } else {
+            announce(renderOutcome(outcome, execution, onConfirmed));
+            key = newIdempotencyKey();  // answered: the next click is a new request
+            run.setAttribute('data-idempotency-key', key);
+            refreshExecutions();
+          }
+          scheduleResize();
+        });
+    });
+    return form;
+  }
+
+  function riskBadge(spec) {
+    var parts = [];
+    if (spec.risk) {
+      var known = Object.prototype.hasOwnProperty.call(STRINGS, 'risk_' + spec.risk);
+      parts.push(known ? t('risk_' + spec.risk) : String(spec.risk));
+    }
+    if (spec.needs_confirmation) { parts.push(t('asks_confirmation')); }
+    return parts.length
+      ? el('span', { className: 'badge badge--' + (spec.risk || 'unknown'), attrs: { 'data-field': 'risk' } },
+        [parts.join(', ')])
+      : null;
+  }
+
+  function renderSuggested(spec, params) {
+    return el('div', { className: 'governed-suggested', attrs: { 'data-governed': spec.name } }, [
+      el('h3', {}, [t('governed_suggested')]),
+      el('p', { className: 'action-label' }, [humanize(spec.name), ' ', riskBadge(spec)]),
+      spec.description ? el('p', { className: 'muted small' }, [String(spec.description)]) : null,
+      actionForm(spec, params)
+    ]);
+  }
+
+  // Collapsed by default: the sidebar is narrow, and most tickets need one action.
+  function renderAvailable(spec) {
+    governedSeq += 1;
+    var panelId = 'ga-panel-' + governedSeq;
+    var toggle = el('button', { type: 'button', className: 'disclosure',
+      attrs: { 'aria-expanded': 'false', 'aria-controls': panelId, 'data-action': 'expand' } },
+      [humanize(spec.name)]);
+    var panel = el('div', { id: panelId, className: 'governed-panel', hidden: true }, [
+      el('p', {}, [riskBadge(spec)]),
+      spec.description ? el('p', { className: 'muted small' }, [String(spec.description)]) : null,
+      actionForm(spec, {})
+    ]);
+    toggle.addEventListener('click', function () {
+      var open = panel.hidden;
+      panel.hidden = !open;
+      toggle.setAttribute('aria-expanded', String(open));
+      if (open) {
+        var first = panel.querySelector('input, textarea, select');
+        if (first) { first.focus(); }
+      }
+      scheduleResize();
+    });
+    return el('li', { attrs: { 'data-governed': spec.name } }, [toggle, panel]);
+  }
+
+  // ---- the timeline of this ticket's executions ----
+
+  function renderExecutions(executions) {
+    var list = $('governed-timeline');
+    if (!list) { return; }
+    // A refresh must not drop the keyboard focus of an agent working in the list.
+    var focused = list.contains(document.activeElement) && document.activeElement.closest('[data-execution-id]');
+    var focusedId = focused ? focused.getAttribute('data-execution-id') : null;
+    clear(list);
+    executions = executions || [];
+    if (!executions.length) {
+      list.appendChild(el('li', { className: 'muted' }, [t('governed_activity_empty')]));
+    }
+    executions.forEach(function (execution) {
+      var entry = el('li', { className: 'execution execution--' + execution.status, tabIndex: -1,
+        attrs: { 'data-execution-id': String(execution.id), 'data-status': String(execution.status) } });
+      entry.appendChild(el('p', { className: 'timeline-meta' }, [
+        el('time', { attrs: { datetime: String(execution.created_at || '') } }, [formatTime(execution.created_at)]),
+        ' · ' + humanize(execution.action) + ' · ',
+        el('span', { className: 'execution-status' }, [statusLabel(execution.status)])
+      ]));
+      if (execution.message) {
+        entry.appendChild(el('p', { className: 'timeline-body' }, [String(execution.message)]));
+      }
+      var reasons = reasonsList(execution);
+      if (reasons) { entry.appendChild(reasons); }
+      if (execution.decided_by) {
+        entry.appendChild(el('p', { className: 'muted small' }, [t('decided_by', { who: execution.decided_by })]));
+      }
+      if (execution.status === 'awaiting_confirmation') {
+        var box = el('div', { className: 'outcome', hidden: true, tabIndex: -1,
+          attrs: { 'data-action-name': execution.action } });
+        var row = el('div', { className: 'button-row' });
+        row.appendChild(confirmButton(execution, function (answer) {
+          if (asExecution(answer) && row.parentNode) { row.parentNode.removeChild(row); }
+          confirmedInto(box)(answer);
+        }));
+        entry.appendChild(row);
+        entry.appendChild(box);
+      }
+      list.appendChild(entry);
+      if (focusedId === String(execution.id)) { entry.focus(); }
+    });
+  }
+
+  function renderGoverned(data) {
+    var root = $('governed');
+    clear(root);
+    var available = (data && data.available) || [];
+    var byName = {};
+    available.forEach(function (spec) { byName[spec.name] = spec; });
+    var suggested = ((data && data.suggested) || []).filter(function (s) { return s && byName[s.name]; });
+    var suggestedNames = suggested.map(function (s) { return s.name; });
+    if (!available.length) {
+      root.appendChild(el('p', { className: 'muted' }, [t('governed_empty')]));
+    }
+    suggested.forEach(function (s) { root.appendChild(renderSuggested(byName[s.name], s.params || {})); });
+    var others = available.filter(function (spec) { return suggestedNames.indexOf(spec.name) < 0; });
+    if (others.length) {
+      root.appendChild(el('h3', {}, [t('governed_more')]));
+      var list = el('ul', { className: 'governed-list' });
+      others.forEach(function (spec) { list.appendChild(renderAvailable(spec)); });
+      root.appendChild(list);
+    }
+    root.appendChild(el('h3', { id: 'governed-activity-heading' }, [t('governed_activity')]));
+    root.appendChild(el('ol', { id: 'governed-timeline', className: 'timeline governed-timeline',
+      attrs: { 'aria-labelledby': 'governed-activity-heading' } }));
+    renderExecutions(data && data.executions);
+  }
+
+  function showGovernedProblem(failure) {
+    var root = $('governed');
+    clear(root);
+    var status = failure && typeof failure.status === 'number' ? failure.status : 0;
+    var reload = el('button', { type: 'button', className: 'button', textContent: t('governed_reload') });
+    reload.addEventListener('click', function () {
+      loadGoverned().then(function () { $('governed-heading').focus(); });
+    });
+    root.appendChild(el('p', { className: 'problem-inline', attrs: { 'data-state': 'failed' } },
+      [t('governed_failed', { reason: status ? 'HTTP ' + status : String(failure && failure.message || 'no answer') })]
+    ));
+    root.appendChild(el('div', { className: 'button-row' }, [reload]));
+  }
+
+  // The actions are a second request, so a backend without them (or a slow policy
+  // lookup) never keeps the agent from the context above.
+  function loadGoverned() {
+    var root = $('governed');
+    clear(root);
+    root.appendChild(el('p', { className: 'muted' }, [t('governed_loading')]));
+    return backendRequest('GET', governedPath())
+      .then(function (data) { renderGoverned(parseBody(data)); }, showGovernedProblem)
+      .catch(function (error) {
+        if (window.console) { window.console.error('[switchboard]', error); }
+        showGovernedProblem(error);
+      })
+      .then(scheduleResize);
+  }
+
+  function refreshExecutions() {
+    return backendRequest('GET', governedPath())
+      .then(function (data) { renderExecutions((parseBody(data) || {}).executions); scheduleResize(); },
+        function () { /* the outcome is already shown; the timeline catches up on the next load */ });
+  }
+
+  // ---- the supervisor dashboard ----
+
+  // A plain link: the dashboard signs in with an account key or a Zendesk-signed
+  // token, and this app (served by Zendesk from assets/) is never given a signed
+  // token, while the key stays on Zendesk's servers. See README.md.
+  function renderDashboardLink() {
+    var link = $('dashboard-link');
+    link.href = state.backendUrl + '/dashboard';
+    clear(link);
+    link.appendChild(document.createTextNode(t('dashboard_open')));
+    link.appendChild(el('span', { className: 'visually-hidden' }, [' ' + t('opens_new_tab')]));
+    $('dashboard-hint').textContent = t('dashboard_hint');
+  }
+
   function render(data) {
     if (!data || typeof data !== 'object') { throw new Error('Switchboard answered with no ticket context'); }
     $('customer-heading').textContent = t('customer_heading');
@@ -530,6 +1050,8 @@
     $('insight-heading').textContent = t('insight_heading');
     $('suggestions-heading').textContent = t('suggestions_heading');
     $('actions-heading').textContent = t('actions_heading');
+    $('governed-heading').textContent = t('governed_heading');
+    renderDashboardLink();
     renderCustomer(data.customer);
     renderHandoff(data.handoff);
     renderInsight(data.enrichment);
