@@ -67,6 +67,11 @@ def json_schema(schema: type[ActionInput]) -> dict[str, Any]:
         prop: dict[str, Any] = {"type": kind}
         if kind == "array":
             prop["items"] = {"type": "string"}
+        if isinstance(field, fields.Date):
+            prop["format"] = "date"  # the sidebar shows a date picker, a model writes YYYY-MM-DD
+        choices = next((v.choices for v in field.validators if isinstance(v, validate.OneOf)), None)
+        if choices is not None:
+            prop["enum"] = list(choices)
         if field.metadata.get("description"):
             prop["description"] = field.metadata["description"]
         properties[name] = prop
