@@ -18,10 +18,16 @@ Definitions, in one place:
   time (for each agent reply, the time since the ticket last moved, at most
   ``AGENT_TURN_CAP``: an agent who leaves a ticket overnight did not work on it);
 - *reopened*: the customer came back within ``REOPEN_WINDOW`` of a resolution (a new
-  conversation after a solved ticket, or a message on a bot-resolved conversation
-  more than ``BOT_QUIET`` after its last answer);
+  conversation after a solved ticket, a message on a bot-resolved conversation more
+  than ``BOT_QUIET`` after its last answer, or the Zendesk ticket moved from solved
+  back to open). A reopened conversation was resolved at least once, so the reopen
+  rate is over conversations resolved at least once and never exceeds 100 %; a
+  handoff after a reopen undoes the bot's resolution (the customer needed a person)
+  but not the reopen;
 - *deflected by outreach*: a customer delivered a proactive message who did not start a
-  conversation within ``REOPEN_WINDOW`` of it.
+  conversation within ``REOPEN_WINDOW`` of it. Contacts, opt-outs and replies carry
+  the id of the delivery they follow (``delivery_event_id``), and the figures count
+  them in that delivery's period, so every outreach rate is over one cohort.
 
 Every hook is safe to run twice for the same thing (a retried inbox event): events
 carry a dedupe key and an event already recorded is not folded in again.
@@ -49,7 +55,12 @@ BOT_QUIET = timedelta(hours=24)
 RESPONSE_ACTIONS = frozenset({"answer", "clarify"})
 OUTREACH_KINDS = ("outreach.sent", "outreach.delivered", "outreach.failed", "outreach.opted_out",
                   "outreach.reply", "outreach.contacted")
+#: Outreach events that follow a delivery and carry its ``delivery_event_id``.
+LINKED_OUTREACH_KINDS = ("outreach.contacted", "outreach.opted_out", "outreach.reply")
 VENDOR_KINDS = ("vendor.error", "vendor.unavailable", "vendor.rate_limited")
+#: Celery task retries and failures (label = the task's name), recorded by the
+#: signal handlers in ``switchboard.prometheus`` for /metrics.
+TASK_KINDS = ("task.retry", "task.failure")
 
 
 def _now(at: datetime | None) -> datetime:
@@ -78,12 +89,16 @@ def record(session: Session, account_id: int, kind: str, *, at: datetime | None 
     ``outreach.delivered``, ``outreach.failed`` and ``outreach.reply`` with the
     recipient's ``customer_id`` and ``channel``; a STOP or a new conversation from that
     customer within ``REOPEN_WINDOW`` of a delivery is linked to it here
-    (``outreach.opted_out``, ``outreach.contacted``), and the figures compute delivery,
+    (``outreach.opted_out``, ``outreach.contacted``; a reply is linked the same way
+    unless it names its ``delivery_event_id``), and the figures compute delivery,
     opt-out, reply and deflection rates from these events.
     """
     if dedupe_key is not None and session.scalar(select(MetricEvent.id).where(
             MetricEvent.account_id == account_id, MetricEvent.dedupe_key == dedupe_key)) is not None:
         return None
+    if kind == "outreach.reply" and "delivery_event_id" not in attrs and customer_id is not None:
+        delivered = _delivery_before(session, account_id, customer_id, _now(at))
+        attrs["delivery_event_id"] = delivered.id if delivered is not None else None
     event = MetricEvent(account_id=account_id, kind=kind, occurred_at=_now(at), conversation_id=conversation_id,
                         customer_id=customer_id, channel=channel, label=label, value=value,
                         dedupe_key=dedupe_key, attrs=attrs)
@@ -190,6 +205,15 @@ def _fold_solved(session: Session, outcome: ConversationOutcome, event: MetricEv
     outcome.resolution_seconds = _seconds(event.occurred_at, outcome.started_at)
 
 
+def _fold_reopened(session: Session, outcome: ConversationOutcome, event: MetricEvent) -> None:
+    """The Zendesk ticket went from solved back to open: a reopen, when it follows the
+    resolution within the window. The resolution itself stays (it happened, and the
+    ticket's next "solved" is not recorded again for the same conversation)."""
+    if (outcome.resolved_at is not None and not outcome.reopened
+            and _seconds(event.occurred_at, outcome.resolved_at) <= REOPEN_WINDOW.total_seconds()):
+        outcome.reopened = 1
+
+
 def _fold_csat(session: Session, outcome: ConversationOutcome, event: MetricEvent) -> None:
     outcome.csat_score = int(event.value) if event.value is not None else None
 
@@ -208,6 +232,7 @@ _FOLDS = {
     "handoff": _fold_handoff,
     "agent.reply": _fold_agent_reply,
     "ticket.solved": _fold_solved,
+    "ticket.reopened": _fold_reopened,
     "csat": _fold_csat,
     "package.opened": _fold_package,
     "suggestion.used": _fold_suggestion,
@@ -219,14 +244,18 @@ def _link_to_outreach(session: Session, event: MetricEvent, kind: str) -> None:
     within the window: recorded against that delivery, once."""
     if event.customer_id is None:
         return
-    delivered = session.scalar(select(MetricEvent).where(
-        MetricEvent.account_id == event.account_id, MetricEvent.kind == "outreach.delivered",
-        MetricEvent.customer_id == event.customer_id,
-        MetricEvent.occurred_at >= event.occurred_at - REOPEN_WINDOW,
-        MetricEvent.occurred_at <= event.occurred_at).order_by(MetricEvent.occurred_at.desc()).limit(1))
+    delivered = _delivery_before(session, event.account_id, event.customer_id, event.occurred_at)
     if delivered is not None:
         record(session, event.account_id, kind, at=event.occurred_at, customer_id=event.customer_id,
                channel=delivered.channel, dedupe_key=f"{kind}:{delivered.id}", delivery_event_id=delivered.id)
+
+
+def _delivery_before(session: Session, account_id: int, customer_id: int, at: datetime) -> MetricEvent | None:
+    """The customer's latest outreach delivery within ``REOPEN_WINDOW`` before ``at``."""
+    return session.scalar(select(MetricEvent).where(
+        MetricEvent.account_id == account_id, MetricEvent.kind == "outreach.delivered",
+        MetricEvent.customer_id == customer_id, MetricEvent.occurred_at >= at - REOPEN_WINDOW,
+        MetricEvent.occurred_at <= at).order_by(MetricEvent.occurred_at.desc(), MetricEvent.id.desc()).limit(1))
 
 
 # -- hooks called from the flows -----------------------------------------------------
@@ -267,6 +296,14 @@ def ticket_solved(session: Session, conversation: Conversation) -> None:
            dedupe_key=f"solved:{conversation.id}")
 
 
+def ticket_reopened(session: Session, conversation: Conversation, *, at: datetime | None = None,
+                    dedupe_key: str | None = None) -> None:
+    """The conversation's Zendesk ticket went from solved back to open."""
+    record(session, conversation.account_id, "ticket.reopened", at=at, conversation_id=conversation.id,
+           customer_id=conversation.customer_id, channel=conversation.channel,
+           dedupe_key=dedupe_key or f"reopened:{conversation.id}")
+
+
 def csat_answered(session: Session, conversation: Conversation, score: int) -> None:
     record(session, conversation.account_id, "csat", conversation_id=conversation.id,
            customer_id=conversation.customer_id, channel=conversation.channel, value=float(score),
@@ -288,9 +325,10 @@ def suggestion_used(session: Session, account_id: int, conversation_id: int | No
            dedupe_key=f"suggestion.used:{suggestion_id}:{agent[:100]}")
 
 
-def opted_out(session: Session, account_id: int, customer_id: int, channel: str | None) -> None:
+def opted_out(session: Session, account_id: int, customer_id: int, channel: str | None, *,
+              at: datetime | None = None) -> None:
     """STOP from a customer; counted as an outreach opt-out when it follows a delivery."""
-    event = record(session, account_id, "consent.opt_out", customer_id=customer_id, channel=channel)
+    event = record(session, account_id, "consent.opt_out", at=at, customer_id=customer_id, channel=channel)
     if event is not None:
         _link_to_outreach(session, event, "outreach.opted_out")
 

@@ -7,10 +7,13 @@ tier, escalation reasons) over the account's rows in the period, using the
 ``switchboard report`` command and the weekly digest all read these same figures.
 
 Rates are None, not zero, when their denominator is zero: "no conversations" must
-not read as "nothing contained".
+not read as "nothing contained". Every rate's numerator is a subset of its
+denominator (reopens among conversations resolved at least once; outreach contacts,
+opt-outs and replies among the deliveries they follow), so none exceeds 100 %.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -21,7 +24,14 @@ from sqlalchemy.orm import Session
 from switchboard.models import ConversationOutcome as O
 from switchboard.models import MetricEvent, Suggestion, SuggestionFeedback
 
+from .metrics import LINKED_OUTREACH_KINDS, REOPEN_WINDOW
+
 AUTOMATION_LEVELS = ("ai_only", "ai_then_human", "human_only")
+#: The days a period may cover: wide enough for any real history, narrow enough that
+#: date arithmetic never overflows and a daily series stays a chart, not a dump.
+MIN_DAY = date(2000, 1, 1)
+MAX_DAY = date(2099, 12, 31)
+MAX_PERIOD_DAYS = 1096
 
 
 class FiguresError(ValueError):
@@ -40,8 +50,17 @@ class Filters:
     intent: str | None = None
 
     def __post_init__(self) -> None:
+        check_day("from", self.start)
+        check_day("to", self.end)
         if self.end < self.start:
             raise FiguresError(f"the period ends ({self.end}) before it starts ({self.start}): swap --from and --to")
+        if self.days > MAX_PERIOD_DAYS:
+            raise FiguresError(f"the period {self.start}..{self.end} covers {self.days} days; choose at most "
+                               f"{MAX_PERIOD_DAYS} days (about 3 years) between {MIN_DAY} and {MAX_DAY}")
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
 
     @property
     def start_at(self) -> datetime:
@@ -54,13 +73,21 @@ class Filters:
 
     def previous(self) -> Filters:
         """The period of the same length just before this one (for week-over-week)."""
-        days = (self.end - self.start).days + 1
+        days = self.days
         return Filters(self.start - timedelta(days=days), self.start - timedelta(days=1), self.channel, self.tier,
                        self.intent)
 
     def as_json(self) -> dict[str, Any]:
         return {"from": self.start.isoformat(), "to": self.end.isoformat(), "channel": self.channel,
                 "tier": self.tier, "intent": self.intent}
+
+
+def check_day(name: str, day: date) -> date:
+    """A day a period may start or end on; the error names the allowed range."""
+    if not MIN_DAY <= day <= MAX_DAY:
+        raise FiguresError(f"{name} must be between {MIN_DAY} and {MAX_DAY} (at most {MAX_PERIOD_DAYS} days "
+                           f"apart), not {day}")
+    return day
 
 
 def _sum_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
@@ -77,7 +104,9 @@ def _columns() -> list[ColumnElement[Any]]:
         func.avg(case((handled, O.ai_seconds + O.agent_seconds))).label("handle_time_avg_s"),
         func.avg(O.resolution_seconds).label("resolution_time_avg_s"),
         _sum_if(O.resolved_at.is_not(None)).label("resolved"),
-        func.coalesce(func.sum(O.reopened), 0).label("reopened"),
+        # A reopen follows a resolution, even when a later handoff undid the bot's.
+        _sum_if(O.resolved_at.is_not(None) | (O.reopened > 0)).label("resolved_ever"),
+        _sum_if(O.reopened > 0).label("reopened"),
         func.avg(O.csat_score).label("csat_avg"),
         func.count(O.csat_score).label("csat_responses"),
         _sum_if(O.csat_score >= 4).label("csat_satisfied"),
@@ -86,8 +115,9 @@ def _columns() -> list[ColumnElement[Any]]:
     ]
 
 
-def _where(account_id: int, filters: Filters) -> list[ColumnElement[bool]]:
-    conditions = [O.account_id == account_id, O.day >= filters.start.isoformat(), O.day <= filters.end.isoformat()]
+def _segment(account_id: int, filters: Filters) -> list[ColumnElement[bool]]:
+    """The account and the channel, tier and intent filters, whatever the period."""
+    conditions = [O.account_id == account_id]
     if filters.channel:
         conditions.append(O.channel == filters.channel)
     if filters.tier:
@@ -95,6 +125,10 @@ def _where(account_id: int, filters: Filters) -> list[ColumnElement[bool]]:
     if filters.intent:
         conditions.append(O.intent == filters.intent)
     return conditions
+
+
+def _where(account_id: int, filters: Filters) -> list[ColumnElement[bool]]:
+    return [*_segment(account_id, filters), O.day >= filters.start.isoformat(), O.day <= filters.end.isoformat()]
 
 
 def _rate(part: float | None, whole: float | None) -> float | None:
@@ -105,8 +139,7 @@ def _round(value: Any, digits: int = 4) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def _figures(row: Any) -> dict[str, Any]:
-    m = row._mapping
+def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
     conversations, resolved, escalated = int(m["conversations"]), int(m["resolved"]), int(m["escalated"])
     tokens = int(m["tokens"])
     return {
@@ -119,8 +152,9 @@ def _figures(row: Any) -> dict[str, Any]:
         "handle_time_avg_s": _round(m["handle_time_avg_s"], 1),
         "resolution_time_avg_s": _round(m["resolution_time_avg_s"], 1),
         "resolved": resolved,
+        "resolved_ever": int(m["resolved_ever"]),
         "reopened": int(m["reopened"]),
-        "reopen_rate": _round(_rate(m["reopened"], resolved)),
+        "reopen_rate": _round(_rate(m["reopened"], m["resolved_ever"])),
         "csat_avg": _round(m["csat_avg"], 2),
         "csat_responses": int(m["csat_responses"]),
         "csat_satisfied_rate": _round(_rate(m["csat_satisfied"], m["csat_responses"])),
@@ -134,13 +168,13 @@ def _figures(row: Any) -> dict[str, Any]:
 def _grouped(session: Session, where: list[ColumnElement[bool]], column: Any) -> list[dict[str, Any]]:
     rows = session.execute(select(column.label("segment"), *_columns()).where(*where)
                            .group_by(column).order_by(column))
-    return [{"segment": row._mapping["segment"], **_figures(row)} for row in rows]
+    return [{"segment": row._mapping["segment"], **_figures(row._mapping)} for row in rows]
 
 
 def figures(session: Session, account_id: int, filters: Filters, *, daily: bool = True) -> dict[str, Any]:
     """All figures for one account and period, as plain JSON-ready data."""
     where = _where(account_id, filters)
-    totals = _figures(session.execute(select(*_columns()).where(*where)).one())
+    totals = _figures(session.execute(select(*_columns()).where(*where)).one()._mapping)
     reasons = session.execute(select(O.handoff_reason, func.count()).where(*where, O.handoff_at.is_not(None))
                               .group_by(O.handoff_reason).order_by(func.count().desc(), O.handoff_reason))
     escalated = totals["escalated"]
@@ -157,8 +191,32 @@ def figures(session: Session, account_id: int, filters: Filters, *, daily: bool 
         "outreach": outreach_figures(session, account_id, filters),
     }
     if daily:
-        result["daily"] = [{"day": row.pop("segment"), **row} for row in _grouped(session, where, O.day)]
+        result["daily"] = _every_day(filters, _grouped(session, where, O.day))
     return result
+
+
+#: What the aggregate query answers over no conversations.
+_NO_ROWS: dict[str, Any] = {
+    "conversations": 0, "contained": 0, "escalated": 0, "first_response_avg_s": None, "handle_time_avg_s": None,
+    "resolution_time_avg_s": None, "resolved": 0, "resolved_ever": 0, "reopened": 0, "csat_avg": None,
+    "csat_responses": 0, "csat_satisfied": 0, "tokens": 0, "context_used": 0}
+
+
+def _empty() -> dict[str, Any]:
+    """The figures of a day without conversations: counts 0, rates and averages None."""
+    return _figures(_NO_ROWS)
+
+
+def _every_day(filters: Filters, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per day of the period, quiet days included, so a chart's x axis is
+    the calendar and a day without conversations shows as zero, not as nothing."""
+    found = {row["segment"]: row for row in rows}
+    series = []
+    for offset in range(filters.days):
+        day = (filters.start + timedelta(days=offset)).isoformat()
+        row = found.get(day) or _empty()
+        series.append({"day": day, **{k: v for k, v in row.items() if k != "segment"}})
+    return series
 
 
 def suggestion_figures(session: Session, account_id: int, filters: Filters) -> dict[str, Any]:
@@ -168,8 +226,7 @@ def suggestion_figures(session: Session, account_id: int, filters: Filters) -> d
         Suggestion.account_id == account_id, Suggestion.created_at >= filters.start_at,
         Suggestion.created_at < filters.end_at)
     if filters.channel or filters.tier or filters.intent:
-        scoped = select(O.conversation_id).where(*_where(account_id, Filters(date.min, date.max, filters.channel,
-                                                                              filters.tier, filters.intent)))
+        scoped = select(O.conversation_id).where(*_segment(account_id, filters))
         cohort = cohort.where(Suggestion.conversation_id.in_(scoped))
     shown = session.scalar(select(func.count()).select_from(cohort.subquery())) or 0
     inserted, sent, distance = session.execute(
@@ -182,27 +239,60 @@ def suggestion_figures(session: Session, account_id: int, filters: Filters) -> d
 
 
 def outreach_figures(session: Session, account_id: int, filters: Filters) -> dict[str, Any]:
-    """Proactive outreach in the period: delivery, opt-out, reply and deflection rates.
-    Tier and intent filters do not apply (an outreach message has no conversation)."""
-    conditions = [MetricEvent.account_id == account_id, MetricEvent.kind.like("outreach.%"),
-                  MetricEvent.occurred_at >= filters.start_at, MetricEvent.occurred_at < filters.end_at]
+    """Proactive outreach delivered in the period: delivery, opt-out, reply and
+    deflection rates. Tier and intent filters do not apply (an outreach message has no
+    conversation).
+
+    One cohort: the messages delivered in the period. A contact, opt-out or reply is
+    counted in the period of the delivery it follows (its ``delivery_event_id``),
+    whenever it happened, so a STOP on Monday to Friday's message lowers Friday's
+    figures, and no rate can go below 0 or above 100 %. The last ``REOPEN_WINDOW``
+    of a period still running is provisional: its customers may yet write in.
+    """
+    delivery = [MetricEvent.account_id == account_id, MetricEvent.occurred_at >= filters.start_at,
+                MetricEvent.occurred_at < filters.end_at]
     if filters.channel:
-        conditions.append(MetricEvent.channel == filters.channel)
-    counts = dict(session.execute(select(MetricEvent.kind, func.count()).where(*conditions)
-                                  .group_by(MetricEvent.kind)).all())
-    sent = int(counts.get("outreach.sent", 0))
+        delivery.append(MetricEvent.channel == filters.channel)
+    counts = dict(session.execute(select(MetricEvent.kind, func.count()).where(
+        *delivery, MetricEvent.kind.in_(("outreach.sent", "outreach.delivered", "outreach.failed")))
+        .group_by(MetricEvent.kind)).all())
     delivered = int(counts.get("outreach.delivered", 0))
     failed = int(counts.get("outreach.failed", 0))
-    contacted = int(counts.get("outreach.contacted", 0))
+    linked = _linked_to_deliveries(session, account_id, filters) if delivered else {}
+    contacted, opted_out, replies = (linked.get(kind, 0) for kind in LINKED_OUTREACH_KINDS)
     return {
-        "sent": sent, "delivered": delivered, "failed": failed,
-        "opted_out": int(counts.get("outreach.opted_out", 0)), "replies": int(counts.get("outreach.reply", 0)),
-        "contacted": contacted,
-        "delivery_rate": _round(_rate(delivered, sent or delivered + failed)),
-        "opt_out_rate": _round(_rate(counts.get("outreach.opted_out", 0), delivered)),
-        "reply_rate": _round(_rate(counts.get("outreach.reply", 0), delivered)),
+        "sent": int(counts.get("outreach.sent", 0)), "delivered": delivered, "failed": failed,
+        "opted_out": opted_out, "replies": replies, "contacted": contacted,
+        # Of the messages whose fate is known, the share delivered (a message sent late
+        # on the last day may be delivered the day after: sent is not the base).
+        "delivery_rate": _round(_rate(delivered, delivered + failed)),
+        "opt_out_rate": _round(_rate(opted_out, delivered)),
+        "reply_rate": _round(_rate(replies, delivered)),
         "deflection_rate": _round(1 - contacted / delivered) if delivered else None,
     }
+
+
+def _linked_to_deliveries(session: Session, account_id: int, filters: Filters) -> dict[str, int]:
+    """For each linked kind, how many of the period's deliveries were followed by one.
+
+    The linked events are read through the (kind, occurred_at) index, bounded by the
+    window in which they can follow a delivery of the period; each is joined to its
+    delivery by ``delivery_event_id``; a delivery counts once per kind.
+    """
+    linked = MetricEvent.__table__.alias("linked")
+    delivery = MetricEvent.__table__.alias("delivery")
+    delivery_id = linked.c.attrs["delivery_event_id"].as_integer()
+    query = (select(linked.c.kind, func.count(distinct(delivery.c.id)))
+             .select_from(linked.join(delivery, delivery.c.id == delivery_id))
+             .where(linked.c.kind.in_(LINKED_OUTREACH_KINDS), linked.c.account_id == account_id,
+                    linked.c.occurred_at >= filters.start_at,
+                    linked.c.occurred_at < filters.end_at + REOPEN_WINDOW,
+                    delivery.c.account_id == account_id, delivery.c.kind == "outreach.delivered",
+                    delivery.c.occurred_at >= filters.start_at, delivery.c.occurred_at < filters.end_at)
+             .group_by(linked.c.kind))
+    if filters.channel:
+        query = query.where(delivery.c.channel == filters.channel)
+    return {kind: int(count) for kind, count in session.execute(query)}
 
 
 def options(session: Session, account_id: int) -> dict[str, list[str]]:
@@ -227,20 +317,29 @@ def headline(session: Session, account_id: int, filters: Filters) -> dict[str, d
                    else _round(now[name] - before[name], 4)} for name in HEADLINE}
 
 
-CSV_FIELDS = ("segment_type", "segment", *(
-    "conversations", "contained", "containment_rate", "escalated", "escalation_rate", "first_response_avg_s",
-    "handle_time_avg_s", "resolution_time_avg_s", "resolved", "reopened", "reopen_rate", "csat_avg",
-    "csat_responses", "csat_satisfied_rate", "tokens", "tokens_per_resolution", "context_used",
-    "context_utilisation"))
+#: The per-conversation figures, in the order _figures returns them.
+FIGURE_FIELDS = tuple(_empty())
+SUGGESTION_FIELDS = ("shown", "inserted", "acceptance_rate", "sent", "avg_edit_distance")
+OUTREACH_FIELDS = ("sent", "delivered", "failed", "opted_out", "replies", "contacted", "delivery_rate",
+                   "opt_out_rate", "reply_rate", "deflection_rate")
+CSV_FIELDS = ("segment_type", "segment", *FIGURE_FIELDS, "reason_count", "reason_share",
+              *(f"suggestions_{name}" for name in SUGGESTION_FIELDS),
+              *(f"outreach_{name}" for name in OUTREACH_FIELDS))
 
 
 def csv_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Figures as flat rows: the total, then per automation level, channel, tier, day."""
+    """Every figure of :func:`figures` as flat rows: the total, then per automation
+    level, channel, tier, day, one row per escalation reason, and one row each for the
+    suggestion and outreach figures (their columns prefixed, since both have "sent")."""
     rows = [{"segment_type": "total", "segment": "all", **data["totals"]}]
     for kind in ("automation", "channel", "tier"):
         rows += [{"segment_type": kind, **row} for row in data[f"by_{kind}"]]
     rows += [{"segment_type": "day", "segment": row["day"], **{k: v for k, v in row.items() if k != "day"}}
              for row in data.get("daily", [])]
+    rows += [{"segment_type": "escalation_reason", "segment": reason["reason"], "reason_count": reason["count"],
+              "reason_share": reason["share"]} for reason in data["escalation_reasons"]]
+    rows.append({"segment_type": "suggestions", "segment": "all",
+                 **{f"suggestions_{k}": data["suggestions"][k] for k in SUGGESTION_FIELDS}})
+    rows.append({"segment_type": "outreach", "segment": data["filters"]["channel"] or "all",
+                 **{f"outreach_{k}": data["outreach"][k] for k in OUTREACH_FIELDS}})
     return rows
-
-

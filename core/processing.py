@@ -121,13 +121,29 @@ def zendesk_comment_added(session: Session, event: InboxEvent, settings: Setting
 
 
 def zendesk_status_changed(session: Session, event: InboxEvent, settings: Settings) -> None:
-    current = str((event.payload.get("event") or {}).get("current") or event.payload["detail"].get("status", ""))
-    if current.lower() in ("solved", "closed"):
-        account = session.get(Account, event.account_id)
-        assert account is not None
-        ticket_id = int(event.payload["detail"]["id"])
+    """Solved closes the conversation; solved back to open (an agent reopening the
+    ticket, or the customer answering a solved ticket) is recorded as a reopen."""
+    from . import metrics
+
+    change = event.payload.get("event") or {}
+    current = str(change.get("current") or event.payload["detail"].get("status", "")).lower()
+    previous = str(change.get("previous") or "").lower()
+    account = session.get(Account, event.account_id)
+    assert account is not None
+    ticket_id = int(event.payload["detail"]["id"])
+    if current in ("solved", "closed"):
         if handoff.close_solved(session, account, ticket_id):
             tickets.after_solved(session, account, settings, ticket_id=ticket_id)
+    elif previous == "solved" and current in ("new", "open", "pending", "hold"):
+        conversation = handoff.conversation_for_ticket(session, account.id, ticket_id)
+        if conversation is None:
+            return
+        try:  # when Zendesk says it happened, else now
+            at = datetime.fromisoformat(str(event.payload.get("time") or "").replace("Z", "+00:00"))
+            at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        except ValueError:
+            at = datetime.now(UTC)
+        metrics.ticket_reopened(session, conversation, at=at, dedupe_key=f"reopened:{conversation.id}:{event.id}")
 
 
 def zendesk_ticket_created(session: Session, event: InboxEvent, settings: Settings) -> None:

@@ -413,16 +413,18 @@ def digest(slug: str, days: int, send: bool) -> None:
 @click.option("--intent", help="Only conversations about this intent.")
 def report(start, end, fmt: str, slug: str, channel: str | None, tier: str | None,  # type: ignore[no-untyped-def]
            intent: str | None) -> None:
-    """Outcome figures for conversations started in a period (the dashboard's figures)."""
+    """Outcome figures for conversations started in a period (the dashboard's figures):
+    JSON, or CSV with every figure (segments, days, escalation reasons, suggestions,
+    outreach). Days between 2000-01-01 and 2099-12-31, at most 1096 days apart."""
     from switchboard.core.metrics_figures import CSV_FIELDS, Filters, FiguresError, csv_rows, figures
     from switchboard.db import get_db
 
-    app = _app()
-    account = _default_account(app, slug)
-    try:
+    try:  # before opening the database: a wrong date is the user's to fix
         filters = Filters(start.date(), end.date(), channel, tier, intent)
     except FiguresError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint="--from/--to") from None
+    app = _app()
+    account = _default_account(app, slug)
     with get_db(app).session() as session:
         data = figures(session, account.id, filters)
     if fmt == "json":
@@ -430,7 +432,8 @@ def report(start, end, fmt: str, slug: str, channel: str | None, tier: str | Non
         return
     import csv
 
-    writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    # "raise": a figure added to the JSON but not to CSV_FIELDS fails loudly, never vanishes.
+    writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, extrasaction="raise", lineterminator="\n")
     writer.writeheader()
     writer.writerows(csv_rows(data))
 

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from switchboard import db
 from switchboard.core import accounts, audit
 from switchboard.core.digest import _gap_groups
-from switchboard.core.metrics_figures import Filters, FiguresError, figures, options
+from switchboard.core.metrics_figures import MAX_DAY, MIN_DAY, Filters, FiguresError, check_day, figures, options
 from switchboard.models import Account, ApiKey
 
 log = logging.getLogger(__name__)
@@ -130,19 +130,23 @@ def logout() -> ResponseReturnValue:
 
 
 def _date(name: str, default: date) -> date:
+    """A day from the query string, checked against the allowed range before any date
+    arithmetic (``to=9999-12-31`` must be a 400 naming the range, not an overflow)."""
     value = request.args.get(name) or ""
     if not value:
         return default
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        raise FiguresError(f"{name} must be a date like 2026-11-01, not {value!r}") from None
+        raise FiguresError(f"{name} must be a date like 2026-11-01 between {MIN_DAY} and {MAX_DAY}, "
+                           f"not {value!r}") from None
+    return check_day(name, day)
 
 
 def _filters() -> Filters:
     today = datetime.now(UTC).date()
     end = _date("to", today)
-    start = _date("from", end - timedelta(days=DEFAULT_DAYS - 1))
+    start = _date("from", max(MIN_DAY, end - timedelta(days=DEFAULT_DAYS - 1)))
     return Filters(start, end, request.args.get("channel") or None, request.args.get("tier") or None,
                    request.args.get("intent") or None)
 
@@ -157,13 +161,15 @@ def index() -> ResponseReturnValue:
         filters = _filters()
     except FiguresError as exc:
         return render_template("dashboard.html", account=account, error=str(exc), data=None, filters=None,
-                               choices=options(session, account.id), gaps=[], audit_rows=[]), 400
+                               choices=options(session, account.id), gaps=[], audit_rows=[], min_day=MIN_DAY,
+                               max_day=MAX_DAY), 400
     data = figures(session, account.id, filters)
     gap_start = max(filters.start_at, filters.end_at - timedelta(days=GAP_DAYS))
     gaps, _ = _gap_groups(session, account.id, gap_start, filters.end_at)
     rows = audit.entries(session, account.id, limit=AUDIT_ROWS)
     return render_template("dashboard.html", account=account, error=None, data=data, filters=filters,
-                           choices=options(session, account.id), gaps=gaps[:5], audit_rows=rows)
+                           choices=options(session, account.id), gaps=gaps[:5], audit_rows=rows, min_day=MIN_DAY,
+                           max_day=MAX_DAY)
 
 
 def init_app(app: Flask) -> None:

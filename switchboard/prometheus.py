@@ -7,7 +7,12 @@ Two kinds of figures, collected two ways:
   raw path, so a scanner cannot blow up the label set);
 - everything that happens in workers (queue depth, task retries and failures, vendor
   errors and rate-limit waits) is read from the database at scrape time by a custom
-  collector, so it is right whichever process did the work.
+  collector, so it is right whichever process did the work. Task retries and failures
+  of every Celery task are written there by Celery's ``task_retry``/``task_failure``
+  signals (connected in :func:`init_app`) as ``task.retry``/``task.failure`` metric
+  events; vendor errors by the connectors (``vendor.*``). A scrape reads only indexed
+  ranges: those event kinds, and the inbox rows still queued or parked, never every
+  event the inbox ever processed.
 
 Each app gets its own ``CollectorRegistry``: creating apps over and over (tests) never
 hits "Duplicated timeseries". Under gunicorn with several workers, set
@@ -17,21 +22,30 @@ mode), and the database figures are added once.
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
+from celery import Task
+from celery.signals import task_failure, task_retry
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
-from switchboard.core.metrics import VENDOR_KINDS
+from switchboard.core import metrics
+from switchboard.core.metrics import TASK_KINDS, VENDOR_KINDS
 from switchboard.db import get_db
 from switchboard.models import InboxEvent, MetricEvent, OutboxCall
 
+log = logging.getLogger(__name__)
+
+#: Inbox statuses worth a gauge; "done" rows only ever grow and are not counted.
+QUEUED_STATUSES = ("received", "processing")
+INBOX_STATUSES = (*QUEUED_STATUSES, "failed")
 #: Paths whose requests are measured: what vendors call.
 MEASURED_PREFIXES = ("/webhooks/", "/slack/")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0)
@@ -45,43 +59,91 @@ class DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[Any]:
         with get_db(self.app).session() as session:
-            inbox = GaugeMetricFamily("switchboard_inbox_events", "Inbox events by status (received and "
-                                      "processing are the queue depth; failed are parked)", labels=["status"])
-            for status, count in session.execute(select(InboxEvent.status, func.count())
-                                                 .group_by(InboxEvent.status)):
-                inbox.add_metric([status], count)
-            yield inbox
-            retries = session.scalar(select(func.coalesce(func.sum(
-                case((InboxEvent.attempts > 1, InboxEvent.attempts - 1), else_=0)), 0))) or 0
-            pending = session.scalar(select(func.count()).where(InboxEvent.status.in_(("received", "processing"))))
-            yield GaugeMetricFamily("switchboard_queue_depth", "Inbox events accepted and not yet processed",
-                                    value=pending or 0)
-            yield CounterMetricFamily("switchboard_task_retries", "Inbox event processing attempts beyond the "
-                                      "first (task retries)", value=retries)
-            failed = session.scalar(select(func.count()).where(InboxEvent.status == "failed")) or 0
-            yield CounterMetricFamily("switchboard_task_failures", "Inbox events parked as failed after their "
-                                      "last attempt", value=failed)
-            outbox = GaugeMetricFamily("switchboard_outbox_calls", "Outbound vendor calls by vendor and status "
-                                       "(pending and sending are waiting to go out)", labels=["vendor", "status"])
-            for vendor, status, count in session.execute(
-                    select(OutboxCall.vendor, OutboxCall.status, func.count())
-                    .group_by(OutboxCall.vendor, OutboxCall.status)):
-                outbox.add_metric([vendor, status], count)
-            yield outbox
-            errors = CounterMetricFamily("switchboard_vendor_errors", "Vendor API failures by vendor and kind "
-                                         "(error: permanent, unavailable: retried, rate_limited)",
-                                         labels=["vendor", "kind"])
-            waits = CounterMetricFamily("switchboard_vendor_rate_limit_wait_seconds", "Seconds vendors asked "
-                                        "us to wait (Retry-After), summed", labels=["vendor"])
-            for kind, vendor, count, waited in session.execute(
-                    select(MetricEvent.kind, MetricEvent.label, func.count(),
-                           func.coalesce(func.sum(MetricEvent.value), 0.0))
-                    .where(MetricEvent.kind.in_(VENDOR_KINDS)).group_by(MetricEvent.kind, MetricEvent.label)):
-                errors.add_metric([vendor or "unknown", kind.removeprefix("vendor.")], count)
+            yield from self._inbox(session)
+            yield self._outbox(session)
+            yield from self._events(session)
+
+    def _inbox(self, session: Any) -> Iterator[Any]:
+        """Queued and parked inbox events: an index range on (status, received_at)."""
+        counts = dict(session.execute(select(InboxEvent.status, func.count())
+                                      .where(InboxEvent.status.in_(INBOX_STATUSES)).group_by(InboxEvent.status)).all())
+        inbox = GaugeMetricFamily("switchboard_inbox_events", "Inbox events waiting (received, processing) or "
+                                  "parked after their last attempt (failed), by status", labels=["status"])
+        for status in INBOX_STATUSES:
+            inbox.add_metric([status], counts.get(status, 0))
+        yield inbox
+        yield GaugeMetricFamily("switchboard_queue_depth", "Inbox events accepted and not yet processed",
+                                value=sum(counts.get(status, 0) for status in QUEUED_STATUSES))
+
+    def _outbox(self, session: Any) -> GaugeMetricFamily:
+        outbox = GaugeMetricFamily("switchboard_outbox_calls", "Outbound vendor calls by vendor and status "
+                                   "(pending and sending are waiting to go out)", labels=["vendor", "status"])
+        for vendor, status, count in session.execute(
+                select(OutboxCall.vendor, OutboxCall.status, func.count())
+                .group_by(OutboxCall.vendor, OutboxCall.status)):
+            outbox.add_metric([vendor, status], count)
+        return outbox
+
+    def _events(self, session: Any) -> Iterator[Any]:
+        """Task retries and failures, vendor errors and waits: one grouped count over
+        those event kinds (the (kind, occurred_at) index)."""
+        retries = CounterMetricFamily("switchboard_task_retries", "Celery task retries by task", labels=["task"])
+        failures = CounterMetricFamily("switchboard_task_failures", "Celery tasks that failed for good (raised, or "
+                                       "ran out of retries) by task", labels=["task"])
+        errors = CounterMetricFamily("switchboard_vendor_errors", "Vendor API failures by vendor and kind "
+                                     "(error: permanent, unavailable: retried, rate_limited)",
+                                     labels=["vendor", "kind"])
+        waits = CounterMetricFamily("switchboard_vendor_rate_limit_wait_seconds", "Seconds vendors asked "
+                                    "us to wait (Retry-After), summed", labels=["vendor"])
+        for kind, label, count, waited in session.execute(
+                select(MetricEvent.kind, MetricEvent.label, func.count(),
+                       func.coalesce(func.sum(MetricEvent.value), 0.0))
+                .where(MetricEvent.kind.in_((*VENDOR_KINDS, *TASK_KINDS)))
+                .group_by(MetricEvent.kind, MetricEvent.label)):
+            name = label or "unknown"
+            if kind == "task.retry":
+                retries.add_metric([name], count)
+            elif kind == "task.failure":
+                failures.add_metric([name], count)
+            else:
+                errors.add_metric([name, kind.removeprefix("vendor.")], count)
                 if kind == "vendor.rate_limited":
-                    waits.add_metric([vendor or "unknown"], float(waited))
-            yield errors
-            yield waits
+                    waits.add_metric([name], float(waited))
+        yield from (retries, failures, errors, waits)
+
+
+def _record_task_event(app: Flask, sender: Any, kind: str, dedupe_key: str, error: BaseException | None) -> None:
+    """Keep a task retry or failure as a metric event, so /metrics in the web process
+    counts what the workers did. Only for tasks of this app's Celery (tests create
+    many apps in one process). Never raises: a signal handler must not turn a retry
+    into a crash, least of all when the database is what failed."""
+    if not isinstance(sender, Task) or sender.app is not app.extensions.get("celery"):
+        return
+    try:
+        with get_db(app).session() as session:
+            # Operations events are the deployment's, kept under its default account.
+            metrics.record(session, app.config["DEFAULT_ACCOUNT_ID"], kind, label=str(sender.name)[:64],
+                           dedupe_key=dedupe_key[:200], error=type(error).__name__ if error else None)
+            session.commit()
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.warning("could not record %s of %s for /metrics: %s", kind, sender.name, type(exc).__name__)
+
+
+def connect_task_signals(app: Flask) -> None:
+    """Count every Celery task's retries and failures. The receivers are kept on the
+    app (Celery holds them weakly), so they go away with it."""
+    def on_retry(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
+        task_id = getattr(request, "id", None) or "?"
+        _record_task_event(app, sender, "task.retry", f"task.retry:{task_id}:{getattr(request, 'retries', 0)}",
+                           getattr(reason, "exc", None) if reason is not None else None)
+
+    def on_failure(sender: Any = None, task_id: str | None = None, exception: BaseException | None = None,
+                   **_: Any) -> None:
+        _record_task_event(app, sender, "task.failure", f"task.failure:{task_id or '?'}", exception)
+
+    app.extensions["switchboard.prometheus_signals"] = (on_retry, on_failure)
+    task_retry.connect(on_retry)
+    task_failure.connect(on_failure)
 
 
 def init_app(app: Flask) -> None:
@@ -95,6 +157,7 @@ def init_app(app: Flask) -> None:
     latency = Histogram("switchboard_webhook_request_duration_seconds", "Webhook request latency by endpoint",
                         ["endpoint"], buckets=LATENCY_BUCKETS, registry=own)
     registry.register(DatabaseCollector(app))
+    connect_task_signals(app)
     if multiprocess_dir:
         from prometheus_client import multiprocess
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -85,6 +85,14 @@ def chart_data(driver: WebDriver, name: str) -> list[list[float | None]]:
         ".data.datasets.map(function (d) { return d.data; });", name)
 
 
+def set_dates(driver: WebDriver, start: date, end: date) -> None:
+    """Fill the date inputs (their typing format follows the browser's locale, a value
+    does not) and apply the filters."""
+    driver.execute_script("document.getElementById('from').value = arguments[0];"
+                          "document.getElementById('to').value = arguments[1];", start.isoformat(), end.isoformat())
+    driver.find_element(By.ID, "apply").click()
+
+
 def card(driver: WebDriver, name: str) -> str:
     return driver.find_element(By.CSS_SELECTOR, f"#card-{name} .value").text
 
@@ -97,8 +105,12 @@ def test_dashboard_renders_charts_filters_and_keeps_accounts_apart(driver: WebDr
     assert card(driver, "conversations") == "4"
     assert card(driver, "containment") == "25.0%" and card(driver, "escalation") == "50.0%"
     volume = chart_data(driver, "volume")
-    assert volume[0] == [4]  # conversations per day: all four on the seeded day
-    assert volume[1] == [25]  # containment, in percent
+    quiet_days = (today - DAY).days
+    # Conversations per day: all four on the seeded day, and the quiet days after it
+    # drawn as zero, not left out.
+    assert volume[0] == [4] + [0] * quiet_days
+    assert volume[1] == [25] + [None] * quiet_days  # containment, in percent; none without conversations
+    assert len(chart_data(driver, "rates")[0]) == quiet_days + 1
     reasons = chart_data(driver, "reasons")
     assert sorted(reasons[0]) == [1, 1]
     automation = chart_data(driver, "automation")
@@ -119,6 +131,28 @@ def test_dashboard_renders_charts_filters_and_keeps_accounts_apart(driver: WebDr
     driver.find_element(By.ID, "apply").click()
     WebDriverWait(driver, WAIT_SECONDS).until(lambda d: "tier=vip" in d.current_url)
     assert card(driver, "conversations") == "1" and "5.0" in card(driver, "csat")
+
+    Select(driver.find_element(By.ID, "tier")).select_by_value("")
+    Select(driver.find_element(By.ID, "intent")).select_by_value("refund")
+    driver.find_element(By.ID, "apply").click()
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: "intent=refund" in d.current_url)
+    assert card(driver, "conversations") == "1" and card(driver, "escalation") == "100.0%"
+    assert chart_data(driver, "automation")[0] == [1]  # AI then human: the bot asked first
+    Select(driver.find_element(By.ID, "intent")).select_by_value("")
+
+    # The date range: the day after the seeded one onwards holds nothing; the seeded
+    # day alone holds everything, as one point.
+    set_dates(driver, DAY + timedelta(days=1), today)
+    WebDriverWait(driver, WAIT_SECONDS).until(
+        lambda d: f"from={(DAY + timedelta(days=1)).isoformat()}" in d.current_url)
+    assert card(driver, "conversations") == "0"
+    assert chart_data(driver, "volume")[0] == [0] * quiet_days
+    set_dates(driver, DAY, DAY)
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda d: f"to={DAY.isoformat()}" in d.current_url)
+    assert card(driver, "conversations") == "4" and chart_data(driver, "volume")[0] == [4]
+    set_dates(driver, DAY, DAY - timedelta(days=1))  # ends before it starts
+    alert = WebDriverWait(driver, WAIT_SECONDS).until(lambda d: d.find_element(By.CSS_SELECTOR, "[role=alert]"))
+    assert "swap" in alert.text
 
     # Another account's key: none of the first account's figures or audit trail.
     sign_in(driver, base, keys["globex"])

@@ -2,7 +2,7 @@
 out by hand below, on SQLite and PostgreSQL (the ``app`` fixture runs both)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -40,6 +40,7 @@ def test_totals_match_the_hand_computed_history(seeded: Flask) -> None:
     # agent (3605 - 5 = 3600, capped at 15 minutes).
     assert t["handle_time_avg_s"] == pytest.approx((10 + 620 + 905) / 3, abs=0.1)
     assert t["resolved"] == 3 and t["resolution_time_avg_s"] == pytest.approx((10 + 1000 + 4000) / 3, abs=0.1)
+    assert t["resolved_ever"] == 3  # c1, c2, c3
     assert (t["reopened"], t["reopen_rate"]) == (1, pytest.approx(1 / 3, abs=1e-4))  # Wen came back (c4)
     assert (t["csat_avg"], t["csat_responses"], t["csat_satisfied_rate"]) == (3.5, 2, 0.5)
     assert (t["context_used"], t["context_utilisation"]) == (1, 0.5)  # c2's package was opened, c3's not
@@ -55,8 +56,13 @@ def test_breakdowns_by_automation_channel_tier_and_reason(seeded: Flask) -> None
     assert {r["segment"]: r["conversations"] for r in data["by_tier"]} == {"standard": 3, "vip": 1}
     assert data["escalation_reasons"] == [{"reason": "customer_request", "count": 1, "share": 0.5},
                                           {"reason": "low_confidence", "count": 1, "share": 0.5}]
-    assert [d["day"] for d in data["daily"]] == [DAY.isoformat()]
-    assert data["daily"][0]["conversations"] == 4
+    # Every day of the period, quiet ones included: zero conversations, no rates.
+    assert [d["day"] for d in data["daily"]] == [(DAY + timedelta(days=n)).isoformat()
+                                                 for n in range((TODAY - DAY).days + 1)]
+    assert [d["conversations"] for d in data["daily"]] == [4] + [0] * (TODAY - DAY).days
+    quiet = data["daily"][-1]
+    assert quiet["containment_rate"] is None and quiet["first_response_avg_s"] is None and quiet["escalated"] == 0
+    assert set(quiet) == set(data["daily"][0])
 
 
 def test_suggestion_and_outreach_figures(seeded: Flask) -> None:
@@ -120,6 +126,17 @@ def test_a_retried_event_is_recorded_once(seeded: Flask) -> None:
 def test_a_period_that_ends_before_it_starts_is_refused() -> None:
     with pytest.raises(FiguresError, match="swap --from and --to"):
         Filters(TODAY, TODAY - timedelta(days=1))
+
+
+@pytest.mark.parametrize("start, end, message", [
+    (date(2026, 1, 1), date(9999, 12, 31), "to must be between 2000-01-01 and 2099-12-31"),
+    (date(1, 1, 1), date(2026, 1, 1), "from must be between 2000-01-01 and 2099-12-31"),
+    (date(2020, 1, 1), date(2026, 1, 1), "at most 1096 days"),
+])
+def test_far_or_huge_periods_are_refused_with_the_allowed_range(start: date, end: date, message: str) -> None:
+    with pytest.raises(FiguresError, match=message):
+        Filters(start, end)
+    assert Filters(date(2000, 1, 1), date(2002, 12, 31)).days == 1096  # the widest allowed
 
 
 def test_the_weekly_digest_carries_the_headline_outcomes_and_their_change(seeded: Flask) -> None:
