@@ -15,7 +15,7 @@ from flask import current_app, has_app_context
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from switchboard.config import Settings
 from switchboard.connectors.base import (
@@ -59,11 +59,16 @@ class SlackConnector(Connector):
 
     @classmethod
     def configured(cls, account: Account, settings: Settings) -> bool:
-        """A classmethod so the registry can tell sandboxed vendors without a session."""
-        return bool(secret(account, "slack_bot_token", settings))
+        """A classmethod so the registry can tell sandboxed vendors without a session
+        (an installed workspace is found through the session the account came from)."""
+        return bool(bot_token(object_session(account), account, settings))
 
     def has_credentials(self) -> bool:
-        return self.configured(self.account, self.settings)
+        return bool(self._token)
+
+    @cached_property
+    def _token(self) -> str | None:
+        return bot_token(self.session, self.account, self.settings)
 
     def post_message(
         self,
@@ -125,7 +130,7 @@ class SlackConnector(Connector):
     def client(self) -> WebClient:
         """Built on first live use only: the sandbox never needs credentials."""
         return WebClient(
-            token=secret(self.account, "slack_bot_token", self.settings),
+            token=self._token,
             base_url=self.base_url,
             timeout=TIMEOUT_SECONDS,
             # No retry handlers: the rate-limit one would sleep through Retry-After and
@@ -166,6 +171,18 @@ class SlackConnector(Connector):
                 "channel with /invite."
             )
         return VendorError(f"Slack refused {operation} (HTTP {status}): {error}")
+
+
+def bot_token(session: Session | None, account: Account, settings: Settings) -> str | None:
+    """The configured token (slack_bot_token secret, SLACK_BOT_TOKEN for the default
+    account) first; else the token the account's workspace got by installing the app
+    through OAuth (multi-workspace); None means the sandbox records the calls."""
+    configured = secret(account, "slack_bot_token", settings)
+    if configured or session is None:
+        return configured
+    from switchboard.apps.slack.installations import bot_token_for_account
+
+    return bot_token_for_account(session, account)
 
 
 def _payload(**arguments: Any) -> dict[str, Any]:

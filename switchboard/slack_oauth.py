@@ -1,7 +1,8 @@
 """GET /slack/install and /slack/oauth_redirect: "Add to Slack" for multi-workspace
 deployments (SLACK_CLIENT_ID / SLACK_CLIENT_SECRET). The state is an HMAC of a
 timestamp under the signing secret, so no state store is needed and a forged or stale
-redirect is refused."""
+redirect is refused. The installed workspace is linked to its account (see
+``installations.account_for_install``), whose Slack calls then use the installed token."""
 from __future__ import annotations
 
 import hashlib
@@ -10,13 +11,14 @@ import time
 
 from flask import Blueprint, Flask, abort, current_app, redirect, request
 from flask.typing import ResponseReturnValue
+from markupsafe import escape
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth import AuthorizeUrlGenerator
 from slack_sdk.oauth.installation_store import Installation
 
 from switchboard import db
-from switchboard.apps.slack.installations import DatabaseInstallationStore
+from switchboard.apps.slack import installations
 from switchboard.connectors.slack import BASE_URL_CONFIG
 
 blueprint = Blueprint("slack_oauth", __name__)
@@ -67,12 +69,18 @@ def oauth_redirect() -> ResponseReturnValue:
         return f"Slack refused the install ({exc.response.get('error')}): start again from /slack/install.", 400
     team = answer.get("team") or {}
     enterprise = answer.get("enterprise") or {}
-    DatabaseInstallationStore(db.session()).save(Installation(
+    account = installations.install(db.session(), Installation(
         app_id=answer.get("app_id"), enterprise_id=enterprise.get("id"), team_id=team.get("id"),
         team_name=team.get("name"), bot_token=answer.get("access_token"), bot_id=answer.get("bot_id"),
         bot_user_id=answer.get("bot_user_id"), bot_scopes=answer.get("scope") or "",
         user_id=(answer.get("authed_user") or {}).get("id") or "", token_type=answer.get("token_type")))
-    return f"Switchboard is installed in {team.get('name') or 'your workspace'}. You can close this tab.", 200
+    # The page is HTML and these names are the workspace's own: escaped.
+    where, team_id = escape(team.get("name") or "your workspace"), escape(team.get("id") or "")
+    if account is None:
+        return (f"Switchboard is installed in {where}, but no account is linked to workspace {team_id}: ask your "
+                f"Switchboard operator to run `switchboard accounts add SLUG --name NAME --slack-team-id {team_id}`."
+                ), 200
+    return f"Switchboard is installed in {where} for account '{escape(account.slug)}'. You can close this tab.", 200
 
 
 def init_app(app: Flask) -> None:

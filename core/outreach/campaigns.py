@@ -193,16 +193,21 @@ def start_due(session: Session, settings: Settings, *, now: datetime | None = No
     return started
 
 
+#: How long after approval beat still looks for a sent campaign's last delivery
+#: statuses (Twilio gives up on a message within hours; quiet hours defer at most a day).
+FINISH_WINDOW = timedelta(days=3)
+
+
 def tick(session: Session, settings: Settings, *, enqueue: Callable[[int], object],
          now: datetime | None = None) -> dict[str, list[int]]:
     """What beat runs: start due schedules, expire unapproved campaigns, re-post lost
-    approval requests, and hand campaigns with due recipients (deferred past quiet
-    hours, or left behind by a killed worker) back to the senders."""
-    from .sending import has_due_work
-
+    approval requests, hand campaigns with due recipients (deferred past quiet hours,
+    or left behind by a killed worker) back to the senders unless a sender is at work
+    on them, and post the results of sent campaigns whose deliveries are all final."""
     now = now or datetime.now(UTC)
     report: dict[str, list[int]] = {"started": start_due(session, settings, now=now),
-                                    "expired": expire_due(session, settings, now=now), "resumed": [], "reposted": []}
+                                    "expired": expire_due(session, settings, now=now), "resumed": [], "reposted": [],
+                                    "finished": []}
     unposted = session.scalars(select(OutreachCampaign).where(
         OutreachCampaign.status == "pending_approval", OutreachCampaign.slack_ts.is_(None))).all()
     for campaign in unposted:
@@ -210,13 +215,47 @@ def tick(session: Session, settings: Settings, *, enqueue: Callable[[int], objec
         assert account is not None
         slack_notify.request_approval(session, account, settings, campaign)
         report["reposted"].append(campaign.id)
+    report["resumed"] = _resume(session, settings, enqueue=enqueue, now=now)
+    report["finished"] = _finish(session, settings, now=now)
+    return report
+
+
+def _resume(session: Session, settings: Settings, *, enqueue: Callable[[int], object], now: datetime) -> list[int]:
+    """One sender per campaign: a campaign whose sender claimed a recipient within the
+    lease is left to it (it re-enqueues itself between chunks); a dead one's lease runs
+    out and the campaign is handed on."""
+    from .sending import has_due_work, sender_active
+
+    resumed = []
     active = session.scalars(select(OutreachCampaign.id).where(
         or_(OutreachCampaign.status == "approved", OutreachCampaign.status == "sending"))).all()
     for campaign_id in active:
-        if has_due_work(session, settings, campaign_id, now=now):
+        if has_due_work(session, settings, campaign_id, now=now) and not sender_active(
+                session, settings, campaign_id, now=now):
             enqueue(campaign_id)
-            report["resumed"].append(campaign_id)
-    return report
+            resumed.append(campaign_id)
+    return resumed
+
+
+def _finish(session: Session, settings: Settings, *, now: datetime) -> list[int]:
+    """Sent campaigns approved within FINISH_WINDOW whose recipients are all final get
+    their delivery results (older ones are not scanned on every beat forever)."""
+    from .sending import finish_if_final
+
+    finished = []
+    sent = session.scalars(select(OutreachCampaign).where(
+        OutreachCampaign.status == "sent", OutreachCampaign.decided_at >= now - FINISH_WINDOW)).all()
+    for campaign in sent:
+        account = session.get(Account, campaign.account_id)
+        assert account is not None
+        try:
+            if finish_if_final(session, account, settings, campaign):
+                finished.append(campaign.id)
+        except Exception:  # Slack down or refusing: this campaign waits for the next beat, the others go on
+            session.rollback()
+            log.warning("delivery results of outreach campaign %s not posted yet; the next tick retries",
+                        campaign.id, exc_info=True)
+    return finished
 
 
 def counts(session: Session, campaign_id: int) -> dict[str, int]:

@@ -7,10 +7,14 @@ Why each customer gets the message at most once, whatever happens:
   redelivered task and beat's resume) never hold it together;
 - the outbox row under the recipient's key is written before Twilio is called, so a
   worker killed after the call finds it on retry instead of sending again.
+
+A run stops after ``budget_seconds`` (the Celery task then re-enqueues itself), so a
+campaign of any size is sent in chunks well inside the task time limit.
 """
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
@@ -28,7 +32,7 @@ from switchboard.models import (
     OutreachSegment,
 )
 
-from .. import timeline
+from .. import metrics, timeline
 from ..audit import audit
 from . import drafts, quiet_hours, slack_notify
 from .audience import Member
@@ -60,8 +64,34 @@ def has_due_work(session: Session, settings: Settings, campaign_id: int, *, now:
     return session.scalar(select(OutreachRecipient.id).where(_due(settings, campaign_id, now)).limit(1)) is not None
 
 
-def run(session: Session, settings: Settings, campaign_id: int, *, limiter: RateLimiter | None = None) -> dict[str, int]:
-    """Send every recipient that is due now; safe to run twice or concurrently."""
+def more_to_send(session: Session, settings: Settings, campaign_id: int, *, now: datetime) -> bool:
+    """Whether a sender should run again: the campaign is still being sent and some
+    recipient is due (a rejected or expired campaign's pending rows never are)."""
+    status = session.scalar(select(OutreachCampaign.status).where(OutreachCampaign.id == campaign_id))
+    return status in ("approved", "sending") and has_due_work(session, settings, campaign_id, now=now)
+
+
+def sender_active(session: Session, settings: Settings, campaign_id: int, *, now: datetime) -> bool:
+    """A sender is at work on the campaign: it claimed a recipient within the lease.
+    Every claim stamps ``claimed_at`` and sending keeps it, so the newest stamp tells
+    whether a worker is (or, its chunk done, has just re-enqueued) the campaign's sender."""
+    lease = timedelta(seconds=settings.outreach_lease_seconds)
+    latest = session.scalar(select(func.max(OutreachRecipient.claimed_at)).where(
+        OutreachRecipient.campaign_id == campaign_id))
+    if latest is None:
+        return False
+    latest = latest if latest.tzinfo else latest.replace(tzinfo=UTC)
+    return latest > now - lease
+
+
+def run(session: Session, settings: Settings, campaign_id: int, *, limiter: RateLimiter | None = None,
+        budget_seconds: float | None = None) -> dict[str, int]:
+    """Send every recipient that is due now; safe to run twice or concurrently.
+
+    With ``budget_seconds`` the run stops claiming once that much time has passed
+    (after at least one recipient, so every run makes progress) and leaves the rest
+    due: the caller re-enqueues while ``more_to_send`` says so."""
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     campaign = session.get(OutreachCampaign, campaign_id)
     if campaign is None or campaign.status not in ("approved", "sending"):
         return {}
@@ -82,6 +112,7 @@ def run(session: Session, settings: Settings, campaign_id: int, *, limiter: Rate
     spec = from_json(campaign.spec)
     segments = {s.id: s for s in session.scalars(select(OutreachSegment).where(
         OutreachSegment.campaign_id == campaign_id))}
+    attempted = 0
     while True:
         now = datetime.now(UTC)
         ids = session.scalars(select(OutreachRecipient.id).where(_due(settings, campaign_id, now))
@@ -89,9 +120,18 @@ def run(session: Session, settings: Settings, campaign_id: int, *, limiter: Rate
         if not ids:
             break
         for recipient_id in ids:
+            if attempted and deadline is not None and time.monotonic() >= deadline:
+                return counts_now(session, campaign_id)  # the rest is left due for the next chunk
             if _claim(session, settings, recipient_id):
+                attempted += 1
                 _deliver(session, account, settings, options, campaign, spec, segments, recipient_id, limiter)
     return _after_run(session, account, settings, campaign)
+
+
+def counts_now(session: Session, campaign_id: int) -> dict[str, int]:
+    from .campaigns import counts
+
+    return counts(session, campaign_id)
 
 
 def _claim(session: Session, settings: Settings, recipient_id: int) -> bool:
@@ -177,6 +217,9 @@ def _deliver(session: Session, account: Account, settings: Settings, options: Ou
     except VendorError as exc:
         return _mark(session, recipient, "failed", str(exc)[:200], channel=channel)
     sid = result.response.get("sid")
+    # Twilio accepted it (or the sandbox recorded it in Twilio's place): one "sent" per recipient.
+    metrics.record(session, account.id, "outreach.sent", customer_id=customer.id, channel=channel,
+                   dedupe_key=f"outreach.sent:{recipient.id}", campaign_id=campaign.id)
     conversation = timeline.current_conversation(session, customer, channel)
     body = text if "body" in kwargs else f"[WhatsApp template {kwargs['content_sid']}] {kwargs['content_variables']}"
     timeline.append(session, conversation, direction="outbound", channel=channel, author="bot", body=body,
@@ -221,10 +264,17 @@ def progress_text(session: Session, campaign_id: int, tally: dict[str, int]) -> 
     return "; ".join(parts) + "."
 
 
+#: Status callbacks that count as a delivery outcome on the dashboard ("read" implies
+#: delivered; "undelivered" is a failure like "failed").
+OUTCOME_METRIC = {"delivered": "outreach.delivered", "read": "outreach.delivered",
+                  "undelivered": "outreach.failed", "failed": "outreach.failed"}
+
+
 def on_status(session: Session, account: Account, settings: Settings, *, sid: str, status: str,
               error_code: str | None) -> bool:
     """A Twilio status callback moves the recipient forward, never back; when the last
-    recipient reaches a final status, the delivery results go to the Slack thread."""
+    recipient reaches a final status, the delivery results go to the Slack thread (and
+    beat's tick posts them if two last callbacks raced and neither saw the other)."""
     recipient = session.scalar(select(OutreachRecipient).where(
         OutreachRecipient.account_id == account.id, OutreachRecipient.message_sid == sid))
     if recipient is None:
@@ -236,6 +286,7 @@ def on_status(session: Session, account: Account, settings: Settings, *, sid: st
     recipient.status, recipient.updated_at = status, datetime.now(UTC)
     if error_code:
         recipient.reason = f"twilio error {error_code}"
+    _record_outcome(session, account, recipient, status)
     session.flush()
     campaign = session.get(OutreachCampaign, recipient.campaign_id)
     assert campaign is not None
@@ -245,13 +296,38 @@ def on_status(session: Session, account: Account, settings: Settings, *, sid: st
     return True
 
 
+def _record_outcome(session: Session, account: Account, recipient: OutreachRecipient, status: str) -> None:
+    """delivered / failed for the dashboard, once per recipient and kind whatever order
+    and how many times the callbacks arrive."""
+    kind = OUTCOME_METRIC.get(status)
+    if kind is None:
+        return
+    metrics.record(session, account.id, kind, customer_id=recipient.customer_id, channel=recipient.channel,
+                   dedupe_key=f"{kind}:{recipient.id}", campaign_id=recipient.campaign_id, status=status)
+
+
+def finish_if_final(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign) -> bool:
+    """Post the delivery results of a sent campaign whose recipients are all final.
+    Beat calls it: it needs no callback, so results raced away by two last callbacks
+    (each seeing the other still in flight) are still posted. True when finished now."""
+    from .campaigns import counts
+
+    return _report_if_final(session, account, settings, campaign, counts(session, campaign.id))
+
+
 def _report_if_final(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign,
-                     tally: dict[str, int]) -> None:
+                     tally: dict[str, int]) -> bool:
     statuses = {k for k in tally if ":" not in k}
     if campaign.status not in ("sent", "done") or not statuses <= FINAL:
-        return
-    campaign.status = "done"
-    session.flush()
+        return False
     parts = [f"{name} {tally[name]}" for name in ("delivered", "read", "undelivered", "failed", "skipped") if tally.get(name)]
+    # Keyed: however many callbacks and ticks get here, the thread gets it once. Posted
+    # before "done" is recorded, so a Slack outage leaves the campaign for the next tick.
     slack_notify.post_progress(session, account, settings, campaign, key="report",
                                text="Delivery results: " + (", ".join(parts) or "nothing to deliver") + ".")
+    finished = session.execute(update(OutreachCampaign).where(
+        OutreachCampaign.id == campaign.id, OutreachCampaign.status == "sent")
+        .values(status="done").execution_options(synchronize_session=False)).rowcount == 1
+    session.commit()
+    session.refresh(campaign)
+    return finished

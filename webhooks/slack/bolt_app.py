@@ -4,6 +4,8 @@ Bolt verifies the v0 signature (5-minute window) on the raw body and answers
 url_verification itself. Our listeners only record the request in the inbox and ack:
 ``process_before_response`` makes Bolt run them before answering, so the 200 Slack
 gets means "stored", and the real work happens in a task, well inside Slack's 3 s.
+Two answers cannot wait for a task: the outreach Edit modal (trigger_id lives 3 s)
+and the ``/switchboard`` slash command, whose reply is the HTTP answer itself.
 """
 from __future__ import annotations
 
@@ -103,11 +105,29 @@ def build(settings: Settings) -> App:
     )
     bolt.error(answer_error)
 
-    def record(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    def store(body: dict[str, Any], context: BoltContext) -> Account | None:
         account = account_for_team(context.team_id)
         if account is not None:
             accept(account, vendor="slack", kind=kind_of(body), dedupe_key=dedupe_key(body), payload=body)
+        return account
+
+    def record(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        store(body, context)
         ack()
+
+    def switchboard_command(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        # Slack shows the HTTP answer to a slash command: it is computed here (a few
+        # indexed reads), after the request is stored like any other.
+        from switchboard.apps.slack import commands
+
+        account = store(body, context)
+        try:
+            reply = commands.answer(db.session(), account, body.get("text"))
+        except Exception:  # the request is stored; the user is told to try again
+            QUIET_BOLT_LOGGER.exception("could not answer /switchboard")
+            ack(text="Switchboard could not answer just now; try again in a minute.", response_type="ephemeral")
+            return
+        ack(**reply.ack_kwargs())
 
     def open_outreach_editor(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         # Slack's trigger_id expires 3 s after the click: the modal is opened now, not
@@ -122,12 +142,14 @@ def build(settings: Settings) -> App:
             except Exception:  # the click is stored; Slack only misses the modal (the user clicks again)
                 QUIET_BOLT_LOGGER.exception("could not open the outreach edit modal")
 
+    from switchboard.apps.slack.commands import COMMAND
     from switchboard.apps.slack.outreach import EDIT as OUTREACH_EDIT
 
     bolt.event(EVERYTHING)(record)
     bolt.action(OUTREACH_EDIT)(open_outreach_editor)
     bolt.action(EVERYTHING)(record)
     bolt.view(EVERYTHING)(record)
+    bolt.command(COMMAND)(switchboard_command)
     bolt.command(EVERYTHING)(record)
     bolt.shortcut(EVERYTHING)(record)
     return bolt
