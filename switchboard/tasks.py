@@ -58,6 +58,8 @@ def celery_init_app(app: Flask) -> Celery:
                             "options": {"expires": settings.sweep_interval_seconds}},
             "outreach-tick": {"task": "switchboard.outreach_tick", "schedule": float(settings.sweep_interval_seconds),
                               "options": {"expires": settings.sweep_interval_seconds}},
+            "actions-tick": {"task": "switchboard.actions_tick", "schedule": float(settings.sweep_interval_seconds),
+                             "options": {"expires": settings.sweep_interval_seconds}},
         },
     )
     celery.set_default()
@@ -111,15 +113,38 @@ def weekly_digest(self: Task) -> int:
     return sent
 
 
-@shared_task(name="switchboard.outreach_send", bind=True, max_retries=8)
-def outreach_send(self: Task, campaign_id: int) -> dict[str, int]:
-    """Send an approved campaign's due recipients (issue 6); safe to run twice."""
+#: Seconds one outreach_send run sends for before handing the rest to a fresh task:
+#: far below task_time_limit (300 s), so a long campaign is never killed mid-chunk.
+#: The Flask config key OUTREACH_SEND_BUDGET_SECONDS overrides it (tests, tuning).
+OUTREACH_SEND_BUDGET_SECONDS = 60.0
+
+
+def send_outreach_chunk(campaign_id: int) -> tuple[dict[str, int], bool]:
+    """One bounded chunk of a campaign; returns its tally and whether recipients are
+    still due (the caller then runs the next chunk)."""
+    from datetime import UTC, datetime
+
     from switchboard.core.outreach import sending
 
+    settings = current_app.config["SETTINGS"]
+    budget = float(current_app.config.get("OUTREACH_SEND_BUDGET_SECONDS", OUTREACH_SEND_BUDGET_SECONDS))
+    session = db.session()
+    tally = sending.run(session, settings, campaign_id, budget_seconds=budget)
+    return tally, sending.more_to_send(session, settings, campaign_id, now=datetime.now(UTC))
+
+
+@shared_task(name="switchboard.outreach_send", bind=True, max_retries=8)
+def outreach_send(self: Task, campaign_id: int) -> dict[str, int]:
+    """Send an approved campaign's due recipients (issue 6), one chunk per task; safe
+    to run twice. A chunk that leaves due work re-enqueues the campaign; if that fails,
+    beat's tick resumes it once the claims' lease runs out."""
     try:
-        return sending.run(db.session(), current_app.config["SETTINGS"], campaign_id)
+        tally, more = send_outreach_chunk(campaign_id)
     except Exception as exc:
         raise self.retry(exc=exc, countdown=retry_countdown(exc, self.request.retries)) from exc
+    if more:
+        enqueue_outreach_send(campaign_id)
+    return tally
 
 
 @shared_task(name="switchboard.outreach_tick")
@@ -128,6 +153,15 @@ def outreach_tick() -> dict[str, list[int]]:
     from switchboard.core.outreach import campaigns
 
     return campaigns.tick(db.session(), current_app.config["SETTINGS"], enqueue=enqueue_outreach_send)
+
+
+@shared_task(name="switchboard.actions_tick")
+def actions_tick() -> list[int]:
+    """Beat's expiry of governed actions nobody approved or confirmed in time: the
+    Slack message is closed and the customer or agent told (issue 7)."""
+    from switchboard.apps.slack.action_approvals import expire_overdue
+
+    return expire_overdue(db.session(), current_app.config["SETTINGS"])
 
 
 def enqueue_outreach_send(campaign_id: int) -> bool:
@@ -182,12 +216,15 @@ class EmbeddedRunner:
                             type(exc).__name__, redact(str(exc)).text)
 
     def run_outreach(self, campaign_id: int) -> None:
-        """Send a campaign off the request path. ``inline`` runs it on a thread of its
-        own (its own session) and waits, so tests see the result deterministically."""
+        """Send a campaign off the request path, chunk after chunk as the Celery task
+        does (a loop here, not a re-enqueue, so chunks do not nest). ``inline`` runs it
+        on a thread of its own (its own session) and waits, so tests see the result
+        deterministically."""
         def send() -> None:
             with self.app.app_context():
                 try:
-                    outreach_send.run(campaign_id)
+                    while send_outreach_chunk(campaign_id)[1]:
+                        pass
                 except Exception:
                     log.exception("outreach campaign %s failed; the tick will resume it", campaign_id)
 
@@ -210,6 +247,10 @@ class EmbeddedRunner:
                         outreach_tick.run()
                     except Exception:
                         log.exception("outreach tick failed")
+                    try:
+                        actions_tick.run()
+                    except Exception:
+                        log.exception("governed actions tick failed")
 
         threading.Thread(target=loop, name="switchboard-sweeper", daemon=True).start()
 
