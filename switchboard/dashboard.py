@@ -1,7 +1,8 @@
 """/dashboard: the supervisors' view of outcomes, server-rendered.
 
-Sign-in takes an account API key (typed into the form) or the Zendesk-signed token
-the sidebar app posts (verified exactly as the sidebar API verifies it). Either one
+Sign-in takes an account API key (typed into the form), a one-minute code the sidebar
+app obtains through Zendesk's proxy (POST /api/sidebar/dashboard-session) and posts, or
+a Zendesk-signed token (verified exactly as the sidebar API verifies it). Either one
 becomes a signed, HTTP-only session cookie naming the account; every figure, gap and
 audit entry on the page is then read for that account only. A cookie made from a key
 stops working when the key is revoked.
@@ -63,6 +64,27 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt="switchboard-dashboard")
 
 
+#: How long a sign-in code from the sidebar app is good for: the app opens the
+#: dashboard with it at once, so a minute is plenty and a leaked code soon worthless.
+CODE_SECONDS = 60
+CODE_SALT = "switchboard-dashboard-code"
+
+
+def issue_code(account: Account, agent: str) -> str:
+    """A short-lived signed code that signs an agent's browser into the dashboard. The
+    sidebar app's credential stays in Zendesk's proxy (a secure setting), so the browser
+    has nothing of its own to sign in with: the app asks for this code through the proxy."""
+    return _serializer().dumps({"account": account.id, "agent": agent[:200]}, salt=CODE_SALT)
+
+
+def _account_for_code(code: str) -> Account | None:
+    try:
+        data = _serializer().loads(code, max_age=CODE_SECONDS, salt=CODE_SALT)
+    except BadSignature:  # also SignatureExpired
+        return None
+    return db.session().get(Account, data.get("account")) if isinstance(data, dict) else None
+
+
 def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
@@ -106,10 +128,13 @@ def login_submit() -> ResponseReturnValue:
 
     key = (request.form.get("key") or "").strip()
     token = (request.form.get("token") or "").strip()
+    code = (request.form.get("code") or "").strip()
     account, payload = None, {}
     if key:
         account = accounts.account_for_api_key(db.session(), key)
         payload = {"key": _key_hash(key)}
+    elif code:
+        account = _account_for_code(code)
     elif token.count(".") == 2:
         account = _account_for_jwt(token)
     if account is None:

@@ -77,6 +77,16 @@ def require_agent(view: Callable[..., ResponseReturnValue]) -> Callable[..., Res
     return wrapper
 
 
+@blueprint.post("/dashboard-session")
+@require_agent
+def dashboard_session() -> ResponseReturnValue:
+    """A one-minute code the app posts to /dashboard/login in a new window, so an agent
+    or supervisor opens the dashboard from the sidebar without typing a key."""
+    from switchboard.dashboard import CODE_SECONDS, issue_code
+
+    return jsonify(code=issue_code(g.account, g.agent), expires_in=CODE_SECONDS, login_path="/dashboard/login")
+
+
 @blueprint.get("/tickets/<int:ticket_id>")
 @require_agent
 def ticket(ticket_id: int) -> ResponseReturnValue:

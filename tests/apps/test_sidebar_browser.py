@@ -595,3 +595,27 @@ def test_against_the_real_backend_an_agent_runs_the_suggested_lookup_and_adds_a_
     assert runs == [("order_status", "succeeded", "agent", ticket, True),
                     ("add_note", "succeeded", "agent", ticket, True)]
     assert [n["public"] for n in notes] == [False]  # one internal note, never sent to the customer
+
+
+def test_against_the_real_backend_the_dashboard_link_opens_the_dashboard_signed_in(
+        open_sidebar: OpenSidebar, app: Flask, vendor: VendorClient, live_switchboard: str) -> None:
+    """The app's key never reaches the browser: the link gets a one-minute code through
+    the proxy and posts it to /dashboard/login in a new tab, which lands signed in."""
+    ticket = handed_over_ticket(app, vendor)
+    page = open_sidebar(live_switchboard, token=key_for(app), ticket_id=ticket)
+    link = page.wait_for("#dashboard-link")
+    driver = page.driver
+    sidebar_window = driver.current_window_handle
+    link.click()
+    wait_until(lambda: len(driver.window_handles) == 2, "the dashboard tab")
+    driver.switch_to.window([h for h in driver.window_handles if h != sidebar_window][0])
+    try:
+        wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "h1") and
+                             "Switchboard outcomes — " in driver.find_element(By.CSS_SELECTOR, "h1").text and
+                             driver.find_element(By.CSS_SELECTOR, "h1").text, "the signed-in dashboard")
+        assert driver.current_url.startswith(f"{live_switchboard}/dashboard")
+        assert "/login" not in driver.current_url
+        assert "Conversations" in driver.find_element(By.ID, "card-conversations").text
+    finally:
+        driver.close()
+        driver.switch_to.window(sidebar_window)

@@ -127,7 +127,7 @@
     "reason_too_many_codes": "The customer was sent too many verification codes in the last hour.",
     "reason_not_your_confirmation": "It was waiting for someone else's confirmation.",
     "dashboard_open": "Open the supervisor dashboard",
-    "dashboard_hint": "Sign in there with an account API key.",
+    "dashboard_hint": "Opens signed in to this account's figures.",
     "retry": "Retry",
     "unreachable_title": "Switchboard is unreachable",
     "unreachable_body": "The sidebar could not reach Switchboard at {url} ({reason}). Check that it is running, then retry.",
@@ -1031,12 +1031,37 @@
 
   // ---- the supervisor dashboard ----
 
-  // A plain link: the dashboard signs in with an account key or a Zendesk-signed
-  // token, and this app (served by Zendesk from assets/) is never given a signed
-  // token, while the key stays on Zendesk's servers. See README.md.
+  // The app's credential stays in Zendesk's proxy (a secure setting), so the browser
+  // cannot sign in by itself: the click asks the backend, through the proxy, for a
+  // one-minute sign-in code and posts it to /dashboard/login in the new tab. The tab
+  // is opened during the click (popup blockers allow that), the form posted when the
+  // code arrives; without a code the tab shows the sign-in page.
+  var DASHBOARD_WINDOW = 'switchboard-dashboard';
+
+  function openDashboard(event) {
+    event.preventDefault();
+    var tab = window.open('', DASHBOARD_WINDOW);
+    backendRequest('POST', '/api/sidebar/dashboard-session', {})
+      .then(function (data) {
+        var answer = parseBody(data) || {};
+        if (!answer.code) { throw new Error('no sign-in code'); }
+        var form = el('form', { method: 'post', action: state.backendUrl + '/dashboard/login',
+                                target: DASHBOARD_WINDOW, className: 'visually-hidden' },
+                      [el('input', { type: 'hidden', name: 'code', value: answer.code })]);
+        document.body.appendChild(form);
+        form.submit();
+        document.body.removeChild(form);
+      })
+      .catch(function (error) {
+        if (window.console) { window.console.error('[switchboard]', error); }
+        if (tab) { tab.location.href = state.backendUrl + '/dashboard/login'; }
+      });
+  }
+
   function renderDashboardLink() {
     var link = $('dashboard-link');
     link.href = state.backendUrl + '/dashboard';
+    link.onclick = openDashboard;
     clear(link);
     link.appendChild(document.createTextNode(t('dashboard_open')));
     link.appendChild(el('span', { className: 'visually-hidden' }, [' ' + t('opens_new_tab')]));
