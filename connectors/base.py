@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+import requests
 from sqlalchemy.orm import Session
+from urllib3.exceptions import ConnectTimeoutError
 
 from switchboard.config import Settings
 from switchboard.core import metrics, outbox
@@ -39,11 +41,35 @@ class VendorUnavailable(_RedactedMessage):
     """A vendor API call failed in a way a later retry may fix (5xx, timeout)."""
 
 
+class VendorOutcomeUnknown(VendorUnavailable):
+    """The request left, but no answer came back (read timeout, connection dropped after
+    sending): the vendor may have acted on it. The outbox row stays an attempt in flight,
+    so the retry waits for its lease to run out and asks the vendor (``reconcile``)
+    before calling again, instead of calling blindly as after a refused connection."""
+
+    #: Retrying sooner only finds the attempt still in flight.
+    retry_after = outbox.ATTEMPT_LEASE.total_seconds()
+
+
 class VendorRateLimited(VendorUnavailable):
     def __init__(self, vendor: str, retry_after: float) -> None:
         self.vendor = vendor
         self.retry_after = retry_after
         super().__init__(f"{vendor} rate limit: retry after {retry_after:.0f}s")
+
+
+def may_have_reached_vendor(exc: requests.RequestException) -> bool:
+    """False only when the request certainly never left: the connection was refused or
+    timed out, the name did not resolve, the proxy or TLS handshake failed. Anything
+    else (a read timeout, a connection dropped mid-exchange) may have reached the
+    vendor, and a blind retry could send twice."""
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError,
+                        requests.exceptions.SSLError)):
+        return False
+    # requests wraps urllib3's MaxRetryError; a refused connection (NewConnectionError)
+    # or failed name lookup is a ConnectTimeoutError there, never a plain Timeout.
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return not isinstance(reason, ConnectTimeoutError)
 
 
 @dataclass(frozen=True)
@@ -138,14 +164,20 @@ class Connector:
         if attempt is None:
             if record.status in ("sent", "sandboxed"):
                 return CallResult(record, record.response or {}, repeated=True)
-            raise VendorUnavailable(f"{self.vendor} {operation} under key {idempotency_key!r} is being sent by "
-                                    "another worker; retry later")
+            raise VendorUnavailable(f"{self.vendor} {operation} under key {idempotency_key!r} is in flight (another "
+                                    "worker is sending it, or an earlier answer was lost and the vendor is asked "
+                                    "once its lease runs out); retry later")
         if attempt.taken_over_from is not None:
             earlier = self._reconciled(record, attempt, operation, payload)
             if earlier is not None:
                 return earlier
         try:
             response = self.perform(operation, payload)
+        except VendorOutcomeUnknown as exc:
+            metrics.vendor_failed(self.session, self.account.id, self.vendor, "vendor.unavailable",
+                                  operation=operation)
+            outbox.leave_in_flight(self.session, record, error=str(exc))
+            raise
         except VendorUnavailable as exc:
             limited = isinstance(exc, VendorRateLimited)
             metrics.vendor_failed(self.session, self.account.id, self.vendor,

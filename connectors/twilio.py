@@ -26,8 +26,10 @@ from switchboard.connectors.base import (
     CallResult,
     Connector,
     VendorError,
+    VendorOutcomeUnknown,
     VendorRateLimited,
     VendorUnavailable,
+    may_have_reached_vendor,
 )
 from switchboard.core.accounts import secret, secret_variable
 from switchboard.models import Account, OutboxCall
@@ -170,6 +172,10 @@ class TwilioConnector(Connector):
         except (TwilioRestException, TwilioServiceException) as exc:
             raise self._translate(exc, payload) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
+            if may_have_reached_vendor(exc):
+                raise VendorOutcomeUnknown(
+                    f"Twilio did not answer the send ({exc}) and may have accepted it; once the attempt's lease runs "
+                    "out Twilio is asked whether the message exists before it is sent again.") from exc
             raise VendorUnavailable(f"Twilio could not be reached ({exc}); the send will be retried.") from exc
         return {"sid": message.sid, "status": str(message.status), "to": message.to, "from": message.from_}
 

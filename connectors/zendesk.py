@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -26,8 +27,10 @@ from switchboard.connectors.base import (
     CallResult,
     Connector,
     VendorError,
+    VendorOutcomeUnknown,
     VendorRateLimited,
     VendorUnavailable,
+    may_have_reached_vendor,
 )
 from switchboard.core.accounts import secret, secret_variable
 from switchboard.models import Account, OutboxCall
@@ -69,12 +72,18 @@ class ZendeskConnector(Connector):
         group_id: int | None = None,
         custom_fields: Sequence[dict[str, Any]] = (),
         idempotency_key: str | None = None,
+        external_id: str | None = None,
     ) -> CallResult:
         """Open a ticket; the response carries ``ticket_id``.
 
         ``requester`` is ``{"name", "email"}`` (Zendesk finds or creates that user) or
         ``{"id": ...}`` for a user already known, e.g. from ``find_or_create_user``.
+        A ticket created under an ``idempotency_key`` carries an ``external_id`` (by
+        default derived from the key and account): a worker taking over an attempt that
+        died mid-call finds the ticket by it instead of creating a second one.
         """
+        if external_id is None and idempotency_key is not None:
+            external_id = ticket_external_id(self.account, idempotency_key)
         ticket = Ticket(
             subject=subject,
             comment=Comment(body=comment_body, public=public),
@@ -82,6 +91,7 @@ class ZendeskConnector(Connector):
             priority=priority,
             group_id=group_id,
             custom_fields=[dict(field) for field in custom_fields] or None,
+            external_id=external_id,
             **_requester(requester),
         )
         return self.call("tickets.create", {"ticket": _wire(ticket)}, idempotency_key=idempotency_key)
@@ -218,8 +228,58 @@ class ZendeskConnector(Connector):
         except requests.HTTPError as exc:
             raise self._translate(exc.response, str(exc), operation) from exc
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError) as exc:
+            if operation == "tickets.create" and may_have_reached_vendor(exc):
+                # Only creation can be checked afterwards (by external_id, see reconcile);
+                # for the others waiting out the lease would change nothing.
+                raise VendorOutcomeUnknown(
+                    f"Zendesk did not answer the ticket creation ({exc}) and may have created it; once the "
+                    "attempt's lease runs out Zendesk is asked for the ticket before it is created again.") from exc
             raise VendorUnavailable(f"Zendesk could not be reached ({exc}); the call will be retried.") from exc
         raise ValueError(f"ZendeskConnector cannot perform {operation!r}.")
+
+    def reconcile(self, operation: str, payload: dict[str, Any], attempted_at: datetime) -> dict[str, Any] | None:
+        """The ticket an interrupted creation may have made, found by its external_id.
+
+        The external_id is ours alone (``ticket_external_id``), so any ticket carrying
+        it is this call's, whenever it was created; the oldest wins if a pre-lease retry
+        ever made two. A payload recorded without one cannot be checked: it is created
+        again, with the Idempotency-Key Zendesk honours for a while as the only guard.
+        """
+        external_id = payload.get("ticket", {}).get("external_id") if operation == "tickets.create" else None
+        if not external_id:
+            return None
+        try:
+            found = list(self.client.tickets(external_id=external_id))
+        except RatelimitBudgetExceeded as exc:
+            raise VendorRateLimited(self.vendor, _seconds(self._retry_after, DEFAULT_RETRY_AFTER)) from exc
+        except APIException as exc:
+            raise self._lookup_error(exc.response, _zendesk_message(exc)) from exc
+        except requests.RequestException as exc:
+            raise VendorUnavailable(
+                f"Zendesk could not be reached ({exc}) to check whether an interrupted ticket creation went "
+                "through; it will be checked again later rather than created twice.") from exc
+        if not found:
+            return None
+        ticket = min(found, key=lambda each: int(each.id))
+        return {"ticket_id": ticket.id, "status": ticket.status}
+
+    def _lookup_error(self, response: requests.Response | None, message: str) -> Exception:
+        """A failed lookup by external_id: never a reason to create the ticket blindly."""
+        status = response.status_code if response is not None else 0
+        if status == 429:
+            return VendorRateLimited(self.vendor, _seconds(response.headers.get("Retry-After") if response is not None
+                                                           else None, DEFAULT_RETRY_AFTER))
+        if status in (401, 403):
+            return VendorError(
+                f"Zendesk refused to list tickets (HTTP {status}), which is needed to tell whether an interrupted "
+                f"ticket creation went through: check the API token ({secret_variable(self.account, 'zendesk_api_token')}) "
+                f"and that its agent may see all tickets. The ticket is not created again until this check "
+                f"succeeds. Zendesk: {message}")
+        if 400 <= status < 500:
+            return VendorError(f"Zendesk refused to list tickets by external_id (HTTP {status}): {message}")
+        return VendorUnavailable(
+            f"Zendesk failed (HTTP {status}: {message}) while we checked whether an interrupted ticket creation "
+            "went through; it will be checked again later rather than created twice.")
 
     def call(self, operation: str, payload: dict[str, Any], *, idempotency_key: str | None = None) -> CallResult:
         """Base behaviour, plus remembering the key for perform(): Zendesk de-duplicates
@@ -256,6 +316,12 @@ class ZendeskConnector(Connector):
                 f"token access is enabled in Admin Center. Zendesk: {message}"
             )
         return VendorError(f"Zendesk refused {operation} (HTTP {status}): {message}")
+
+
+def ticket_external_id(account: Account, idempotency_key: str) -> str:
+    """A ticket's external_id from the call's idempotency key (unique per account), e.g.
+    ``switchboard:handoff:42:1``: stable across retries, and no one else's."""
+    return f"switchboard:{idempotency_key}:{account.id}"
 
 
 def _email(account: Account, settings: Settings) -> str | None:

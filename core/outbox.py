@@ -38,7 +38,9 @@ def record_call(
         session.commit()
         return call, True
     except IntegrityError:
-        session.rollback()
+        # The savepoint already undid our insert; the caller's own uncommitted work in
+        # this transaction (an audit row, a status) is not ours to throw away.
+        pass
     earlier = session.scalar(
         select(OutboxCall).where(
             OutboxCall.account_id == account_id, OutboxCall.idempotency_key == idempotency_key
@@ -116,6 +118,15 @@ def give_back(session: Session, call: OutboxCall, attempt: Attempt, *, error: st
     """
     assert attempt.taken_over_from is not None, "only a takeover can be given back"
     call.status, call.attempted_at, call.error = "sending", attempt.taken_over_from, error
+    session.commit()
+
+
+def leave_in_flight(session: Session, call: OutboxCall, *, error: str) -> None:
+    """Keep an attempt whose answer never came as it is: still "sending", its lease
+    running from when it began. The vendor may have acted on it, so the next attempt
+    must wait for the lease, take it over and ask the vendor, not call it blindly."""
+    assert call.status == "sending", "only a claimed attempt can be left in flight"
+    call.error = error
     session.commit()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import responses
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -103,6 +105,56 @@ def basic(user: str, password: str) -> str:
 def outbox_rows(session: Session) -> list[OutboxCall]:
     session.expire_all()  # read what was committed, not what the session remembers
     return list(session.scalars(select(OutboxCall).order_by(OutboxCall.id)))
+
+
+# --- network failures as requests really raises them ---------------------------------
+# Made against loopback sockets, then handed to ``responses`` as a body (which it
+# raises): the connectors see the very exception types and wrapping (MaxRetryError,
+# NewConnectionError, ProtocolError) requests produces, not hand-built look-alikes.
+# Make them before a ``responses`` mock is active (e.g. in a parametrize list): an
+# active mock would answer the loopback request itself.
+
+def _post(port: int, timeout: tuple[float, float] = (2.0, 2.0)) -> requests.RequestException:
+    try:
+        requests.post(f"http://127.0.0.1:{port}/2010-04-01/Messages.json", data={"Body": "hi"}, timeout=timeout)
+    except requests.RequestException as exc:
+        assert "by Responses" not in str(exc), "made while a responses mock was active: make it before"
+        return exc
+    raise AssertionError("the loopback request was expected to fail")
+
+
+def connection_refused() -> requests.RequestException:
+    """Nothing listens on the port: the request never left."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return _post(port)
+
+
+def read_timeout() -> requests.RequestException:
+    """The request was sent (the kernel accepted the connection), no answer came."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        return _post(listener.getsockname()[1], timeout=(2.0, 0.05))
+
+
+def dropped_after_sending() -> requests.RequestException:
+    """The server read the whole request, then closed the connection unanswered."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def read_then_hang_up() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+
+        server = threading.Thread(target=read_then_hang_up)
+        server.start()
+        failure = _post(listener.getsockname()[1])
+        server.join()
+        return failure
 
 
 @dataclass

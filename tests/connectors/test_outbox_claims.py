@@ -95,3 +95,24 @@ def test_a_permanent_failure_is_not_retried_under_the_same_key(session: Session,
     with pytest.raises(VendorError, match="failed earlier"):
         twilio.send_message(to="+14155550100", body="hi", idempotency_key="reply:3")
     assert len(http.calls) == 1
+
+
+def test_a_repeated_key_keeps_the_callers_uncommitted_work(session: Session, live_account: Account) -> None:
+    """A duplicate key is answered with the earlier call; what the caller had written
+    but not yet committed (here an audit row) survives it."""
+    from sqlalchemy import func, select
+
+    from switchboard.core.audit import audit
+    from switchboard.models import AuditEntry
+
+    first, created = outbox.record_call(session, account_id=live_account.id, vendor="twilio",
+                                        operation="messages.create", payload={"to": "+1"}, idempotency_key="k-1")
+    assert created
+    audit(session, account_id=live_account.id, actor="bot", action="test.pending", subject_type="conversation",
+          subject_id=1)
+    again, created = outbox.record_call(session, account_id=live_account.id, vendor="twilio",
+                                        operation="messages.create", payload={"to": "+1"}, idempotency_key="k-1")
+    assert not created and again.id == first.id
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(AuditEntry)
+                          .where(AuditEntry.action == "test.pending")) == 1

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from urllib.parse import parse_qs
 
 import pytest
-import requests
 import responses
 from sqlalchemy.orm import Session
 
@@ -24,7 +23,7 @@ from switchboard.core import outbox
 from switchboard.core.accounts import ensure_default_account
 from switchboard.models import Account
 
-from .conftest import OUTBOX_KEYS, TWILIO_SID, basic, outbox_rows
+from .conftest import OUTBOX_KEYS, TWILIO_SID, basic, connection_refused, outbox_rows
 
 MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
 
@@ -240,8 +239,8 @@ def test_other_client_errors_carry_twilios_message(
 
 @pytest.mark.parametrize("failure", [
     {"status": 503, "json": twilio_error(20503, "Service Unavailable", 503)},
-    {"body": requests.ConnectionError("connection refused")},
-], ids=["http-503", "connection-error"])
+    {"body": connection_refused()},
+], ids=["http-503", "connection-refused"])
 def test_server_and_network_failures_are_retryable(
     session: Session, live_account: Account, live_settings: Settings, http: responses.RequestsMock,
     failure: dict[str, object],

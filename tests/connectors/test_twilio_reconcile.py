@@ -17,12 +17,12 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.connectors.base import VendorError, VendorUnavailable
+from switchboard.connectors.base import VendorError, VendorOutcomeUnknown, VendorUnavailable
 from switchboard.connectors.twilio import TwilioConnector
 from switchboard.core import outbox
 from switchboard.models import Account, OutboxCall
 
-from .conftest import TWILIO_SID, outbox_rows
+from .conftest import TWILIO_SID, connection_refused, dropped_after_sending, outbox_rows, read_timeout
 
 MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
 PAGE = json.loads((Path(__file__).parent / "fixtures" / "twilio" / "messages_page.json").read_text())
@@ -30,6 +30,8 @@ CUSTOMER, SENDER = "+14155550100", "+15005550006"
 SMS = {"to": CUSTOMER, "from_": SENDER, "body": "Your order #1042 has shipped."}
 LISTED = "SM" + "a" * 32
 POSTED = "SM" + "b" * 32
+#: Made before any ``responses`` mock is active (see conftest).
+READ_TIMEOUT, DROPPED, REFUSED = read_timeout(), dropped_after_sending(), connection_refused()
 
 
 @pytest.fixture
@@ -201,3 +203,46 @@ def test_a_message_another_row_recorded_is_not_taken_for_the_stale_one(
     result = send(session, live_account, live_settings, "campaign:7:47")
 
     assert methods(http) == ["GET", "POST"] and result.response["sid"] == POSTED
+
+
+@pytest.mark.parametrize("lost", [READ_TIMEOUT, DROPPED], ids=["read-timeout", "dropped-after-sending"])
+def test_a_send_whose_answer_was_lost_waits_for_its_lease_then_asks_twilio_first(
+    lost: Exception, session: Session, live_account: Account, live_settings: Settings,
+    http: responses.RequestsMock,
+) -> None:
+    http.add(responses.POST, MESSAGES_URL, body=lost)
+    began = datetime.now(UTC).replace(microsecond=0)
+
+    with pytest.raises(VendorOutcomeUnknown, match="may have accepted it"):
+        send(session, live_account, live_settings, "reply:51")
+
+    [row] = outbox_rows(session)
+    assert row.status == "sending"  # an attempt in flight, not "pending" (which would send at once)
+    with pytest.raises(VendorUnavailable, match="in flight"):
+        send(session, live_account, live_settings, "reply:51")
+    assert methods(http) == ["POST"]  # the early retry neither sent nor asked
+
+    session.execute(update(OutboxCall).values(attempted_at=began - outbox.ATTEMPT_LEASE - timedelta(seconds=1)))
+    session.commit()
+    list_lookup(http, json=page(message(LISTED, began + timedelta(seconds=1))))  # Twilio had it after all
+    result = send(session, live_account, live_settings, "reply:51")
+
+    assert methods(http) == ["POST", "GET"] and result.repeated and result.response["sid"] == LISTED
+    assert outbox_rows(session)[0].status == "sent"
+
+
+def test_a_send_that_never_left_is_retried_at_once(
+    session: Session, live_account: Account, live_settings: Settings, http: responses.RequestsMock
+) -> None:
+    http.add(responses.POST, MESSAGES_URL, body=REFUSED)
+    http.add(responses.POST, MESSAGES_URL, status=201,
+             json={"sid": POSTED, "status": "queued", "to": CUSTOMER, "from": SENDER})
+
+    with pytest.raises(VendorUnavailable, match="could not be reached") as caught:
+        send(session, live_account, live_settings, "reply:52")
+    assert not isinstance(caught.value, VendorOutcomeUnknown)
+    assert outbox_rows(session)[0].status == "pending"
+
+    result = send(session, live_account, live_settings, "reply:52")
+
+    assert methods(http) == ["POST", "POST"] and result.response["sid"] == POSTED

@@ -5,7 +5,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
 import responses
 from sqlalchemy.orm import Session
 
@@ -16,7 +15,7 @@ from switchboard.core import outbox
 from switchboard.core.accounts import ensure_default_account
 from switchboard.models import Account
 
-from .conftest import OUTBOX_KEYS, basic, outbox_rows
+from .conftest import OUTBOX_KEYS, basic, connection_refused, outbox_rows
 
 API = "https://acme.zendesk.com/api/v2"
 AUTH = basic("bot@acme.test/token", "zendesk-api-token")
@@ -198,8 +197,8 @@ def test_bad_credentials_say_which_variable_to_fix(
 @pytest.mark.parametrize("failure", [
     {"status": 500, "json": {"error": "InternalError"}},
     {"status": 502, "body": "<html>Bad gateway</html>"},
-    {"body": requests.ConnectionError("connection reset")},
-], ids=["http-500-json", "http-502-html", "connection-error"])
+    {"body": connection_refused()},
+], ids=["http-500-json", "http-502-html", "connection-refused"])
 def test_server_and_network_failures_are_retryable(
     session: Session, live_account: Account, live_settings: Settings, http: responses.RequestsMock,
     failure: dict[str, object],

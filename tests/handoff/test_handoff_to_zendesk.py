@@ -135,6 +135,8 @@ def test_the_ticket_carries_the_whole_context(signed: VendorClient, fakes: Fakes
         conversation = session.scalars(select(Conversation)).one()
         assert (conversation.status, conversation.zendesk_ticket_id) == ("human", TICKET_ID)
         assert conversation.handoff_reason == "explicit_request"
+        # What a worker taking over an interrupted creation looks the ticket up by.
+        assert ticket["external_id"] == f"switchboard:handoff:{conversation.id}:{conversation.account_id}"
 
 
 def test_a_requester_zendesk_already_knows_by_phone_is_reused(signed: VendorClient, fakes: Fakes) -> None:

@@ -3,18 +3,30 @@ Redis, killed with SIGKILL in the middle of a task, and Redis stopped while webh
 keep arriving. Nothing accepted is lost and nothing is done twice."""
 from __future__ import annotations
 
+import copy
+import itertools
+import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import psutil
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from flask import Flask
 from sqlalchemy import select, update
 
@@ -23,10 +35,10 @@ from switchboard.config import load_settings
 from switchboard.core.inbox import CLAIM_LEASE
 from switchboard.core.outbox import ATTEMPT_LEASE
 from switchboard.db import get_db
-from switchboard.models import InboxEvent, Message, OutboxCall
+from switchboard.models import Conversation, InboxEvent, Message, OutboxCall
 from switchboard.tasks import sweep_inbox
 
-from ..conftest import _truncate_postgres, base_env
+from ..conftest import TWILIO_SID, _truncate_postgres, base_env
 from ..fakes.openai_server import CannedResponse, FakeOpenAI, ReceivedRequest
 from ..selfservice.test_selfservice_over_twilio import inbound
 from .conftest import PrivateRedis, kill_group, vendor_for, wait_until
@@ -158,5 +170,269 @@ def test_webhooks_arriving_while_redis_is_stopped_are_kept_and_processed_once_af
             assert len(session.scalars(select(Message).where(Message.direction == "inbound")).all()) == 6
             assert len(session.scalars(select(OutboxCall).where(OutboxCall.vendor == "twilio")).all()) == 6
     finally:
+        worker.stop()
+        get_db(app).dispose()
+
+
+# --- killed after the vendor acted, before the outbox knew ----------------------------------
+# The worker's Twilio and Zendesk calls go, unchanged, to their real https URLs through
+# HTTPS_PROXY; the proxy terminates TLS with a certificate from a test CA the worker
+# trusts (REQUESTS_CA_BUNDLE) and plays both vendors from loopback. `responses` cannot
+# reach into the worker's process; this fakes the vendors at the HTTP layer all the same.
+
+CONNECTOR_FIXTURES = Path(__file__).parents[1] / "connectors" / "fixtures"
+MESSAGES_API = f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+CUSTOMER = "+14155550100"
+
+
+def _test_ca(directory: Path, hosts: list[str]) -> tuple[Path, ssl.SSLContext]:
+    """A CA for the worker to trust, and the server context of a certificate it signed."""
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    now = datetime.now(UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("switchboard test CA")).issuer_name(name("switchboard test CA"))
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    leaf = (x509.CertificateBuilder().subject_name(name(hosts[0])).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host) for host in hosts]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    ca_path, chain = directory / "test-ca.pem", directory / "vendors.pem"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    chain.write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(chain)
+    return ca_path, context
+
+
+class FakeVendors:
+    """Twilio's Messages API and Zendesk's tickets and users, as one stateful loopback
+    server behind an HTTPS proxy. What a POST creates stays created, and is listed by
+    the lookups the connectors reconcile with, even when the POST was never answered:
+    ``hold`` makes the first POST to a path record its effect, report it and wait —
+    the moment the test kills the worker."""
+
+    def __init__(self, directory: Path) -> None:
+        self.ca, self._tls = _test_ca(directory, ["api.twilio.com", "acme.zendesk.com"])
+        self.messages: list[dict[str, Any]] = []
+        self.tickets: list[dict[str, Any]] = []
+        self.held, self.release = threading.Event(), threading.Event()
+        self._hold: str | None = None
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._proxy_handler())
+        self.server.daemon_threads = True
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def env(self) -> dict[str, str]:
+        proxy = f"http://127.0.0.1:{self.server.server_address[1]}"
+        return {"HTTPS_PROXY": proxy, "https_proxy": proxy, "NO_PROXY": "", "no_proxy": "",
+                "REQUESTS_CA_BUNDLE": str(self.ca), "SWITCHBOARD_SANDBOX": "0",
+                "ZENDESK_EMAIL": "bot@acme.test", "ZENDESK_API_TOKEN": "zd-token"}
+
+    def hold(self, path: str) -> None:
+        self._hold = path
+
+    def __enter__(self) -> FakeVendors:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    # -- the vendors -------------------------------------------------------------------
+
+    def answer(self, method: str, host: str, target: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        url = urlsplit(target)
+        query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        with self._lock:
+            status, reply = self._route(method, host, url.path, query, body)
+        if method == "POST" and url.path == self._hold:
+            self._hold = None  # the first one only: the retry's calls are answered
+            self.held.set()
+            self.release.wait(60)
+        return status, reply
+
+    def _route(self, method: str, host: str, path: str, query: dict[str, str],
+               body: bytes) -> tuple[int, dict[str, Any]]:
+        if host == "api.twilio.com" and path == MESSAGES_API:
+            return self._create_message(body) if method == "POST" else (200, self._message_page(query))
+        if host == "acme.zendesk.com":
+            if (method, path) == ("GET", "/api/v2/users/search.json"):
+                return 200, {"users": [], "count": 0, "next_page": None, "previous_page": None}
+            if (method, path) == ("POST", "/api/v2/users/create_or_update.json"):
+                return 201, {"user": {**json.loads(body)["user"], "id": 8447388090494}}
+            if (method, path) == ("POST", "/api/v2/tickets.json"):
+                return self._create_ticket(body)
+            if (method, path) == ("GET", "/api/v2/tickets.json"):
+                return 200, self._ticket_page(query.get("external_id"))
+            if method == "PUT" and path.startswith("/api/v2/tickets/"):
+                ticket_id = int(path.rsplit("/", 1)[-1].removesuffix(".json"))
+                return 200, {"ticket": {"id": ticket_id}, "audit": {"id": next(self._ids), "ticket_id": ticket_id}}
+        return 404, {"error": "NotFound", "description": f"the fake has no {method} {host}{path}"}
+
+    def _create_message(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        form = {key: values[0] for key, values in parse_qs(body.decode()).items()}
+        record = copy.deepcopy(json.loads((CONNECTOR_FIXTURES / "twilio" / "messages_page.json").read_text())
+                               ["messages"][0])
+        sid = "SM" + uuid.uuid4().hex  # never one of the inbound MessageSids the test made up
+        record.update(sid=sid, account_sid=TWILIO_SID, to=form["To"], body=form.get("Body", ""),
+                      date_created=format_datetime(datetime.now(UTC), usegmt=True),
+                      uri=f"/2010-04-01/Accounts/{TWILIO_SID}/Messages/{sid}.json", **{"from": form.get("From")})
+        self.messages.append(record)
+        return 201, record
+
+    def _message_page(self, query: dict[str, str]) -> dict[str, Any]:
+        page = json.loads((CONNECTOR_FIXTURES / "twilio" / "messages_page.json").read_text())
+        page["messages"] = [m for m in reversed(self.messages)  # newest first, as Twilio lists
+                            if m["to"] == query.get("To") and m["from"] == query.get("From", m["from"])]
+        page["end"] = max(len(page["messages"]) - 1, 0)
+        return page
+
+    def _create_ticket(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        ticket = {**json.loads(body)["ticket"], "id": 5000 + next(self._ids), "status": "new"}
+        self.tickets.append(ticket)
+        return 201, {"ticket": ticket, "audit": {"id": next(self._ids), "ticket_id": ticket["id"], "events": []}}
+
+    def _ticket_page(self, external_id: str | None) -> dict[str, Any]:
+        page = json.loads((CONNECTOR_FIXTURES / "zendesk" / "tickets_by_external_id.json").read_text())
+        page["tickets"] = [t for t in self.tickets if external_id and t.get("external_id") == external_id]
+        return page
+
+    # -- the wire ----------------------------------------------------------------------
+
+    def _proxy_handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Vendor(BaseHTTPRequestHandler):
+            """One TLS connection the proxy opened a tunnel for: the vendor's side."""
+
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                status, reply = fake.answer(self.command, self.headers["Host"].split(":")[0], self.path,
+                                            self.rfile.read(length))
+                raw = json.dumps(reply).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                except OSError:
+                    self.close_connection = True  # the worker that asked is dead
+
+            do_GET = do_POST = do_PUT = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        class Proxy(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_CONNECT(self) -> None:
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                try:
+                    tunnel = fake._tls.wrap_socket(self.connection, server_side=True)
+                    Vendor(tunnel, self.client_address, self.server)
+                except (OSError, ssl.SSLError):
+                    pass
+                self.close_connection = True
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Proxy
+
+
+@pytest.fixture
+def vendors(tmp_path: Path) -> Iterator[FakeVendors]:
+    with FakeVendors(tmp_path) as fake:
+        yield fake
+
+
+def kill_when_the_vendor_has_it(worker: Worker, vendors: FakeVendors, app: Flask) -> None:
+    """SIGKILL the pool process while the vendor holds its call, acted on but unanswered;
+    then let the leases run out (what waiting would do) and sweep, as in the test above."""
+    assert vendors.held.wait(60), worker.output()
+    [child] = worker.pool_children()
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    vendors.release.set()
+    assert wait_until(lambda: "WorkerLostError" in worker.output() or "lost" in worker.output().lower(),
+                      timeout=30), worker.output()
+    past = datetime.now(UTC) - max(CLAIM_LEASE, ATTEMPT_LEASE) - timedelta(seconds=1)
+    with get_db(app).session() as session:
+        [in_flight] = session.scalars(select(OutboxCall).where(OutboxCall.status == "sending")).all()
+        assert in_flight.response is None  # the outbox never heard back
+        session.execute(update(InboxEvent).values(claimed_at=past))
+        session.execute(update(OutboxCall).where(OutboxCall.status == "sending").values(attempted_at=past))
+        session.commit()
+    with app.app_context():
+        sweep_inbox.run()
+    assert wait_until(lambda: statuses(app) == ["done"], timeout=60), worker.output()
+
+
+def test_a_worker_killed_after_twilio_accepted_the_reply_sends_it_once(
+    queued: tuple[dict[str, str], PrivateRedis], vendors: FakeVendors, tmp_path: Path
+) -> None:
+    env = {**queued[0], **vendors.env()}
+    app = with_kb(create_app(load_settings(env), config={"TESTING": True}))
+    vendors.hold(MESSAGES_API)
+    worker = Worker(env, tmp_path)
+    try:
+        assert vendor_for(app).twilio(MESSAGES, inbound("how long does delivery take?")).status_code == 200
+        kill_when_the_vendor_has_it(worker, vendors, app)
+
+        [sent] = vendors.messages  # the customer got the reply once
+        assert sent["to"] == CUSTOMER and "working days" in sent["body"]
+        with get_db(app).session() as session:
+            [reply] = session.scalars(select(OutboxCall).where(OutboxCall.vendor == "twilio")).all()
+            assert (reply.status, reply.response["sid"]) == ("sent", sent["sid"])  # adopted, not re-sent
+            [outbound] = session.scalars(select(Message).where(Message.direction == "outbound")).all()
+            assert outbound.external_id == sent["sid"]
+    finally:
+        vendors.release.set()
+        worker.stop()
+        get_db(app).dispose()
+
+
+def test_a_worker_killed_after_zendesk_created_the_ticket_hands_over_once(
+    queued: tuple[dict[str, str], PrivateRedis], vendors: FakeVendors, tmp_path: Path
+) -> None:
+    env = {**queued[0], **vendors.env()}
+    app = with_kb(create_app(load_settings(env), config={"TESTING": True}))
+    vendors.hold("/api/v2/tickets.json")
+    worker = Worker(env, tmp_path)
+    try:
+        assert vendor_for(app).twilio(MESSAGES, inbound("I want to talk to a real person")).status_code == 200
+        kill_when_the_vendor_has_it(worker, vendors, app)
+
+        [ticket] = vendors.tickets  # the agents got one ticket
+        with get_db(app).session() as session:
+            conversation = session.scalars(select(Conversation)).one()
+            assert (conversation.status, conversation.zendesk_ticket_id) == ("human", ticket["id"])
+            assert ticket["external_id"] == f"switchboard:handoff:{conversation.id}:{conversation.account_id}"
+            [created] = session.scalars(select(OutboxCall).where(OutboxCall.operation == "tickets.create")).all()
+            assert (created.status, created.response["ticket_id"]) == ("sent", ticket["id"])
+        assert len([m for m in vendors.messages if "team" in m["body"]]) == 1  # one "a person will follow up"
+    finally:
+        vendors.release.set()
         worker.stop()
         get_db(app).dispose()
