@@ -17,7 +17,7 @@ from celery.schedules import crontab
 from flask import Flask, current_app
 
 from switchboard import db
-from switchboard.connectors.base import VendorRateLimited
+from switchboard.connectors.base import VendorOutcomeUnknown, VendorRateLimited
 from switchboard.core import inbox
 from switchboard.core.processing import Registry
 from switchboard.core.redaction import redact
@@ -80,6 +80,10 @@ def retry_countdown(exc: BaseException, retries: int) -> float:
     worker is free meanwhile: the retry is a new message with an ETA, not a sleep."""
     if isinstance(exc, VendorRateLimited):
         return max(1.0, exc.retry_after)
+    if isinstance(exc, VendorOutcomeUnknown):
+        # The attempt stays in flight until its lease runs out; only then is the vendor
+        # asked whether it went through. Retrying sooner would just find it in flight.
+        return exc.retry_after + 1.0
     return float(min(RETRY_BACKOFF_MAX, 2 ** retries * 5))
 
 

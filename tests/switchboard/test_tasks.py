@@ -1,4 +1,4 @@
-from switchboard.connectors.base import VendorRateLimited, VendorUnavailable
+from switchboard.connectors.base import VendorOutcomeUnknown, VendorRateLimited, VendorUnavailable
 from switchboard.tasks import RETRY_BACKOFF_MAX, retry_countdown
 
 
@@ -11,3 +11,10 @@ def test_other_failures_back_off_exponentially_up_to_a_cap() -> None:
     waits = [retry_countdown(VendorUnavailable("down"), retries=n) for n in range(10)]
     assert waits[:3] == [5, 10, 20]
     assert max(waits) == RETRY_BACKOFF_MAX and waits == sorted(waits)
+
+
+def test_a_call_that_may_have_reached_the_vendor_is_retried_after_its_lease() -> None:
+    from switchboard.core.outbox import ATTEMPT_LEASE
+
+    wait = retry_countdown(VendorOutcomeUnknown("twilio read timed out"), retries=0)
+    assert wait > ATTEMPT_LEASE.total_seconds()
