@@ -89,13 +89,28 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _signed_in() -> Account | None:
+def signed_in_with_key() -> Account | None:
+    """The account of a session made from an account API key: an operator's. A session
+    opened from the sidebar (any Zendesk agent) may read figures, not install the Slack
+    app for the account."""
+    data = _session_data()
+    return _signed_in() if data is not None and data.get("key") else None
+
+
+def _session_data() -> dict[str, Any] | None:
     raw = request.cookies.get(COOKIE)
     if not raw:
         return None
     try:
         data = _serializer().loads(raw, max_age=SESSION_HOURS * 3600)
     except BadSignature:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _signed_in() -> Account | None:
+    data = _session_data()
+    if data is None:
         return None
     session = db.session()
     if data.get("key"):  # still a live key of the same account?

@@ -1,12 +1,17 @@
 """GET /slack/install and /slack/oauth_redirect: "Add to Slack" for multi-workspace
-deployments (SLACK_CLIENT_ID / SLACK_CLIENT_SECRET). The state is an HMAC of a
-timestamp under the signing secret, so no state store is needed and a forged or stale
-redirect is refused. The installed workspace is linked to its account (see
-``installations.account_for_install``), whose Slack calls then use the installed token."""
+deployments (SLACK_CLIENT_ID / SLACK_CLIENT_SECRET).
+
+Installing is an operator's act for one account: /slack/install needs a dashboard
+session (signed in with the account's API key), and the OAuth state carries that
+account's id and a timestamp under one HMAC of the signing secret. No state store is
+needed; a forged, stale or altered state (another account's id) is refused; and the
+redirect links the installed workspace to exactly that account, never to another (see
+``installations.link_account``). The account's Slack calls then use the installed token."""
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 from flask import Blueprint, Flask, abort, current_app, redirect, request
@@ -20,10 +25,12 @@ from slack_sdk.oauth.installation_store import Installation
 from switchboard import db
 from switchboard.apps.slack import installations
 from switchboard.connectors.slack import BASE_URL_CONFIG
+from switchboard.dashboard import signed_in_with_key
 
 blueprint = Blueprint("slack_oauth", __name__)
 BOT_SCOPES = ["chat:write", "chat:write.public", "commands", "usergroups:read", "users:read", "app_mentions:read"]
 STATE_TTL = 600
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 def _settings():  # type: ignore[no-untyped-def]
@@ -38,29 +45,55 @@ def _redirect_uri(settings) -> str:  # type: ignore[no-untyped-def]
     return f"{settings.public_url or request.host_url.rstrip('/')}/slack/oauth_redirect"
 
 
-def _sign(secret: str, stamp: str) -> str:
-    return hmac.new(secret.encode(), f"oauth:{stamp}".encode(), hashlib.sha256).hexdigest()
+def _sign(secret: str, account_id: int, stamp: str) -> str:
+    """The account id is signed with the timestamp: a state cannot be replayed for
+    another account by editing its id."""
+    return hmac.new(secret.encode(), f"oauth:{account_id}:{stamp}".encode(), hashlib.sha256).hexdigest()
+
+
+def make_state(secret: str, account_id: int, now: float | None = None) -> str:
+    stamp = str(int(time.time() if now is None else now))
+    return f"{account_id}.{stamp}.{_sign(secret, account_id, stamp)}"
+
+
+def account_in_state(secret: str, state: str, now: float | None = None) -> int | None:
+    """The account id a genuine, fresh state was issued for; None for anything else."""
+    parts = state.split(".")
+    if len(parts) != 3 or not (_DIGITS.fullmatch(parts[0]) and _DIGITS.fullmatch(parts[1])):
+        return None
+    account_id, stamp, signature = int(parts[0]), parts[1], parts[2]
+    fresh = (time.time() if now is None else now) - int(stamp) < STATE_TTL
+    # Bytes, so a non-ASCII signature is a mismatch rather than compare_digest's TypeError.
+    genuine = hmac.compare_digest(signature.encode(), _sign(secret, account_id, stamp).encode())
+    return account_id if genuine and fresh else None
+
+
+SIGN_IN_FIRST = ("<p>Installing Slack links a workspace to one Switchboard account, so an operator of that account "
+                 "must start it. Sign in at <a href=\"/dashboard/login\">/dashboard/login</a> with the account's API "
+                 "key (`switchboard accounts key --account SLUG` prints one), then open "
+                 "<a href=\"/slack/install\">/slack/install</a> again.</p>")
 
 
 @blueprint.get("/slack/install")
 def install() -> ResponseReturnValue:
     settings = _settings()
-    stamp = str(int(time.time()))
-    state = f"{stamp}.{_sign(settings.slack_signing_secret, stamp)}"
+    account = signed_in_with_key()
+    if account is None:
+        return SIGN_IN_FIRST, 401
     url = AuthorizeUrlGenerator(client_id=settings.slack_client_id, scopes=BOT_SCOPES,
-                                redirect_uri=_redirect_uri(settings)).generate(state)
+                                redirect_uri=_redirect_uri(settings)).generate(
+        make_state(settings.slack_signing_secret, account.id))
     return redirect(url)
 
 
 @blueprint.get("/slack/oauth_redirect")
 def oauth_redirect() -> ResponseReturnValue:
     settings = _settings()
-    stamp, _, signature = request.args.get("state", "").partition(".")
-    fresh = stamp.isdigit() and time.time() - int(stamp) < STATE_TTL
-    if not (fresh and hmac.compare_digest(signature, _sign(settings.slack_signing_secret, stamp))):
+    account_id = account_in_state(settings.slack_signing_secret, request.args.get("state", ""))
+    if account_id is None:
         return "This install link is invalid or older than 10 minutes: start again from /slack/install.", 400
     if not request.args.get("code"):
-        return f"Slack did not grant the install ({request.args.get('error', 'no code')}).", 400
+        return f"Slack did not grant the install ({escape(request.args.get('error', 'no code'))}).", 400
     client = WebClient(base_url=current_app.config.get(BASE_URL_CONFIG) or WebClient.BASE_URL, retry_handlers=[])
     try:
         answer = client.oauth_v2_access(client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
@@ -69,17 +102,18 @@ def oauth_redirect() -> ResponseReturnValue:
         return f"Slack refused the install ({exc.response.get('error')}): start again from /slack/install.", 400
     team = answer.get("team") or {}
     enterprise = answer.get("enterprise") or {}
-    account = installations.install(db.session(), Installation(
-        app_id=answer.get("app_id"), enterprise_id=enterprise.get("id"), team_id=team.get("id"),
-        team_name=team.get("name"), bot_token=answer.get("access_token"), bot_id=answer.get("bot_id"),
-        bot_user_id=answer.get("bot_user_id"), bot_scopes=answer.get("scope") or "",
-        user_id=(answer.get("authed_user") or {}).get("id") or "", token_type=answer.get("token_type")))
+    try:
+        account = installations.install(db.session(), Installation(
+            app_id=answer.get("app_id"), enterprise_id=enterprise.get("id"), team_id=team.get("id"),
+            team_name=team.get("name"), bot_token=answer.get("access_token"), bot_id=answer.get("bot_id"),
+            bot_user_id=answer.get("bot_user_id"), bot_scopes=answer.get("scope") or "",
+            user_id=(answer.get("authed_user") or {}).get("id") or "", token_type=answer.get("token_type")),
+            account_id)
+    except installations.InstallRefused as exc:
+        # 409: the install itself worked at Slack, but its link conflicts with ours.
+        return str(escape(str(exc))), 409
     # The page is HTML and these names are the workspace's own: escaped.
-    where, team_id = escape(team.get("name") or "your workspace"), escape(team.get("id") or "")
-    if account is None:
-        return (f"Switchboard is installed in {where}, but no account is linked to workspace {team_id}: ask your "
-                f"Switchboard operator to run `switchboard accounts add SLUG --name NAME --slack-team-id {team_id}`."
-                ), 200
+    where = escape(team.get("name") or "your workspace")
     return f"Switchboard is installed in {where} for account '{escape(account.slug)}'. You can close this tab.", 200
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from switchboard.core.accounts import DEFAULT_SLUG
 from switchboard.models import Account, SlackInstallation
 
 
@@ -71,29 +71,85 @@ def bot_token_for_account(session: Session, account: Account) -> str | None:
     return installed_bot_token(session, None, account.slack_team_id)
 
 
-def account_for_install(session: Session, team_id: str | None) -> Account | None:
-    """The account a freshly installed workspace belongs to: the one already linked to
-    the team, else the default account while it is linked to no workspace (it is then
-    linked, so Bolt's requests from that team find it). Further workspaces need an
-    account of their own (`switchboard accounts add SLUG --slack-team-id T…`)."""
+class InstallRefused(Exception):
+    """An OAuth install that cannot be linked to the account it was started for; the
+    message says what to do, and nothing was stored."""
+
+
+class NoSuchAccount(InstallRefused):
+    def __init__(self) -> None:
+        super().__init__("The account this install was started for no longer exists, so nothing was stored: sign "
+                         "in at /dashboard/login with the API key of an existing account and open /slack/install "
+                         "again.")
+
+
+class NotAWorkspace(InstallRefused):
+    def __init__(self) -> None:
+        super().__init__("Slack answered without a workspace (an Enterprise Grid organization-wide install?), so "
+                         "nothing was stored: Switchboard links one workspace per account, so install it into a "
+                         "single workspace from /slack/install.")
+
+
+class TeamLinkedElsewhere(InstallRefused):
+    def __init__(self, team_id: str) -> None:
+        # The other account is not named: the operator of this account need not learn
+        # another tenant's name.
+        super().__init__(f"Workspace {team_id} is already linked to another Switchboard account, so nothing was "
+                         f"stored. To refresh that install, sign in at /dashboard/login with that account's API key "
+                         f"and open /slack/install again; to move the workspace here, have its link removed from "
+                         f"the other account first.")
+
+
+class AccountLinkedElsewhere(InstallRefused):
+    def __init__(self, account: Account, linked: str, team_id: str) -> None:
+        super().__init__(f"Account '{account.slug}' is already linked to workspace {linked}, so nothing was stored "
+                         f"for workspace {team_id}. To refresh the install, add Switchboard from workspace {linked}; "
+                         f"to serve workspace {team_id}, give it an account of its own (`switchboard accounts add "
+                         f"SLUG --name NAME`, then `switchboard accounts key --account SLUG`), sign in at "
+                         f"/dashboard/login with that key and open /slack/install again.")
+
+
+def link_account(session: Session, account_id: int, team_id: str | None) -> Account:
+    """The account the operator started the install for, linked to the installed team.
+    Only that account is ever linked (no implicit claim of the default account), and a
+    link is never moved: a team of another account, or a team other than the account's
+    own, is refused, so a stranger's workspace cannot receive this account's approvals."""
     if not team_id:
-        return None
-    linked = session.scalar(select(Account).where(Account.slack_team_id == team_id))
-    if linked is not None:
-        return linked
-    # Conditional, so two workspaces installing at once cannot both take the default.
-    claimed = session.execute(update(Account).where(Account.slug == DEFAULT_SLUG, Account.slack_team_id.is_(None))
-                              .values(slack_team_id=team_id).execution_options(synchronize_session=False))
-    if claimed.rowcount != 1:
-        return None
-    return session.scalar(select(Account).where(Account.slug == DEFAULT_SLUG).execution_options(
-        populate_existing=True))
+        raise NotAWorkspace()
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NoSuchAccount()
+    if account.slack_team_id == team_id:  # a re-install: the token is refreshed
+        return account
+    if account.slack_team_id is not None:
+        raise AccountLinkedElsewhere(account, account.slack_team_id, team_id)
+    if session.scalar(select(Account.id).where(Account.slack_team_id == team_id)) is not None:
+        raise TeamLinkedElsewhere(team_id)
+    return _claim(session, account, team_id)
 
 
-def install(session: Session, installation: Installation) -> Account | None:
-    """Store an OAuth install and link its workspace to an account, in one commit."""
-    account = account_for_install(session, installation.team_id)
-    DatabaseInstallationStore(session).save(installation, account_id=account.id if account else None)
+def _claim(session: Session, account: Account, team_id: str) -> Account:
+    """Conditional, so two installs racing for the same account (or the same team, by
+    the unique constraint) cannot both link: the loser is refused."""
+    try:
+        session.execute(update(Account).where(Account.id == account.id, Account.slack_team_id.is_(None))
+                        .values(slack_team_id=team_id).execution_options(synchronize_session=False))
+    except IntegrityError:  # another account took the team in the meantime
+        session.rollback()
+        raise TeamLinkedElsewhere(team_id) from None
+    session.refresh(account)
+    if account.slack_team_id != team_id:  # nothing updated: another install linked it first
+        refused = AccountLinkedElsewhere(account, account.slack_team_id or "another workspace", team_id)
+        session.rollback()
+        raise refused
+    return account
+
+
+def install(session: Session, installation: Installation, account_id: int) -> Account:
+    """Store an OAuth install linked to the account it was started for, in one commit;
+    raises InstallRefused (having stored nothing) when the link would conflict."""
+    account = link_account(session, account_id, installation.team_id)
+    DatabaseInstallationStore(session).save(installation, account_id=account.id)
     return account
 
 
