@@ -18,7 +18,14 @@ import requests
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.connectors.base import Connector, VendorError, VendorRateLimited, VendorUnavailable
+from switchboard.connectors.base import (
+    Connector,
+    VendorError,
+    VendorOutcomeUnknown,
+    VendorRateLimited,
+    VendorUnavailable,
+    may_have_reached_vendor,
+)
 from switchboard.core.actions.config import Operation, System
 from switchboard.core.accounts import DEFAULT_SLUG
 from switchboard.models import Account, OutboxCall
@@ -37,6 +44,11 @@ class MissingSecret(VendorError):
 
 class NotFound(VendorError):
     """A write (refund, reschedule, address change) found nothing to change (HTTP 404)."""
+
+
+class OutcomeUnknown(VendorError):
+    """A write may have been applied (its answer was lost) and the system does not
+    de-duplicate: sending it again could apply it twice, so a person must check."""
 
 
 class HttpActionConnector(Connector):
@@ -107,6 +119,9 @@ class HttpActionConnector(Connector):
             response = requests.request(payload["method"], payload["url"], json=payload["json"], headers=headers,
                                         timeout=self.system.timeout_seconds)
         except (requests.ConnectionError, requests.Timeout) as exc:
+            if payload["method"] != "GET" and may_have_reached_vendor(exc):
+                raise VendorOutcomeUnknown(f"{self.system.name} did not answer {operation} ({type(exc).__name__}); "
+                                           "it may have been applied, so it is checked before any retry.") from exc
             raise VendorUnavailable(f"{self.system.name} could not be reached ({exc}); the action will be "
                                     "retried.") from exc
         if response.status_code == 429:
@@ -128,6 +143,18 @@ class HttpActionConnector(Connector):
             raise VendorError(f"{self.system.name} answered {operation} with something that is not JSON: "
                               f"{response.text[:200]!r}; check the URL in actions.yaml") from None
         return body if isinstance(body, dict) else {"items": body}
+
+    def reconcile(self, operation: str, payload: dict[str, Any], attempted_at: datetime) -> dict[str, Any] | None:
+        """An earlier attempt may have reached the system. A lookup is safe to repeat,
+        and so is a write to a system that honours Idempotency-Key (same key, applied
+        once). Any other write is not sent again: it fails for a person to check."""
+        if payload["method"] == "GET" or self.system.idempotent:
+            return None
+        raise OutcomeUnknown(
+            f"{self.system.name} may have applied {operation} at {attempted_at.isoformat(timespec='seconds')} (its "
+            "answer was lost) and does not de-duplicate, so it was not sent again: check in "
+            f"{self.system.name} whether it happened (set idempotent: true in actions.yaml if it honours "
+            "Idempotency-Key)")
 
     def call(self, operation: str, payload: dict[str, Any], *, idempotency_key: str | None = None):  # type: ignore[no-untyped-def]
         self.session.info["http_action_key"] = idempotency_key

@@ -34,6 +34,9 @@ class System:
     auth: Auth | None
     timeout_seconds: float
     sandbox: bool | None  # None: follow SWITCHBOARD_SANDBOX
+    #: The system applies a write once per Idempotency-Key (as payment APIs do), so a
+    #: write whose answer was lost may be sent again under the same key.
+    idempotent: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class _SystemSchema(_Strict):
     auth = fields.Nested(_AuthSchema, load_default=None)
     timeout_seconds = fields.Float(load_default=10.0, validate=validate.Range(min=0.1, max=60))
     sandbox = fields.Boolean(load_default=None, allow_none=True)
+    idempotent = fields.Boolean(load_default=False)
 
 
 class _OperationSchema(_Strict):
@@ -130,7 +134,8 @@ def parse(data: dict[str, Any], source: str, *, text: str | None = None) -> Acti
     except ValidationError as exc:
         raise ActionConfigError(source, exc.messages, text=text) from None
     systems = {name: System(name, s["base_url"].rstrip("/"), Auth(**s["auth"]) if s["auth"] else None,
-                            s["timeout_seconds"], s["sandbox"]) for name, s in loaded["systems"].items()}
+                            s["timeout_seconds"], s["sandbox"], s["idempotent"])
+               for name, s in loaded["systems"].items()}
     operations = {name: _operation(name, o) for name, o in loaded["operations"].items()}
     return ActionsConfig(systems, operations, source)
 

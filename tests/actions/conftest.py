@@ -53,7 +53,8 @@ def actions_env(env: dict[str, str], tmp_path: Path, order_system: OrderServer,
                 monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     actions = tmp_path / "actions.yaml"
     actions.write_text(yaml.safe_dump({"systems": {"shop": {
-        "base_url": order_system.base_url, "sandbox": False, "timeout_seconds": 5,
+        # The loopback system applies a POST once per Idempotency-Key, as payment APIs do.
+        "base_url": order_system.base_url, "sandbox": False, "timeout_seconds": 5, "idempotent": True,
         "auth": {"header": "Authorization", "value": "Bearer {secret}", "secret": "SHOP_API_TOKEN"}}}}))
     policy = yaml.safe_load(DEFAULT_POLICY.read_text())
     policy["approvals"].update(slack_channel="C0APPROVALS", approvers=[APPROVER])

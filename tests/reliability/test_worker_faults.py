@@ -7,6 +7,7 @@ import copy
 import itertools
 import json
 import os
+import re
 import signal
 import ssl
 import subprocess
@@ -23,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import psutil
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -35,9 +37,11 @@ from switchboard.config import load_settings
 from switchboard.core.inbox import CLAIM_LEASE
 from switchboard.core.outbox import ATTEMPT_LEASE
 from switchboard.db import get_db
-from switchboard.models import Conversation, InboxEvent, Message, OutboxCall
+from switchboard.models import ActionExecution, AuditEntry, Conversation, InboxEvent, Message, OutboxCall
 from switchboard.tasks import sweep_inbox
 
+from ..actions.order_server import TOKEN as SHOP_TOKEN
+from ..actions.order_server import OrderServer
 from ..conftest import TWILIO_SID, _truncate_postgres, base_env
 from ..fakes.openai_server import CannedResponse, FakeOpenAI, ReceivedRequest
 from ..selfservice.test_selfservice_over_twilio import inbound
@@ -367,25 +371,34 @@ def vendors(tmp_path: Path) -> Iterator[FakeVendors]:
         yield fake
 
 
-def kill_when_the_vendor_has_it(worker: Worker, vendors: FakeVendors, app: Flask) -> None:
-    """SIGKILL the pool process while the vendor holds its call, acted on but unanswered;
+def kill_while_held(worker: Worker, held: threading.Event, release: threading.Event, app: Flask) -> None:
+    """SIGKILL the pool process while a fake holds its call, acted on but unanswered;
     then let the leases run out (what waiting would do) and sweep, as in the test above."""
-    assert vendors.held.wait(60), worker.output()
+    assert held.wait(60), worker.output()
     [child] = worker.pool_children()
     child.send_signal(signal.SIGKILL)
     child.wait(10)
-    vendors.release.set()
+    release.set()
     assert wait_until(lambda: "WorkerLostError" in worker.output() or "lost" in worker.output().lower(),
                       timeout=30), worker.output()
-    past = datetime.now(UTC) - max(CLAIM_LEASE, ATTEMPT_LEASE) - timedelta(seconds=1)
+    now = datetime.now(UTC)
+    past = now - max(CLAIM_LEASE, ATTEMPT_LEASE) - timedelta(seconds=1)
     with get_db(app).session() as session:
         [in_flight] = session.scalars(select(OutboxCall).where(OutboxCall.status == "sending")).all()
         assert in_flight.response is None  # the outbox never heard back
         session.execute(update(InboxEvent).values(claimed_at=past))
         session.execute(update(OutboxCall).where(OutboxCall.status == "sending").values(attempted_at=past))
+        # A governed action's run is a lease too (RUN_LEASE): it ends, not starts, at expires_at.
+        session.execute(update(ActionExecution).where(ActionExecution.status == "running")
+                        .values(expires_at=now - timedelta(seconds=1)))
         session.commit()
     with app.app_context():
         sweep_inbox.run()
+
+
+def kill_when_the_vendor_has_it(worker: Worker, vendors: FakeVendors, app: Flask) -> None:
+    """As ``kill_while_held`` for Twilio or Zendesk; the one event is then done."""
+    kill_while_held(worker, vendors.held, vendors.release, app)
     assert wait_until(lambda: statuses(app) == ["done"], timeout=60), worker.output()
 
 
@@ -434,5 +447,82 @@ def test_a_worker_killed_after_zendesk_created_the_ticket_hands_over_once(
         assert len([m for m in vendors.messages if "team" in m["body"]]) == 1  # one "a person will follow up"
     finally:
         vendors.release.set()
+        worker.stop()
+        get_db(app).dispose()
+
+
+# --- killed after the order system issued the refund, before we recorded it -------------
+# The company's order system (tests/actions/order_server.py) is plain HTTP on loopback,
+# and like real payment APIs applies a POST once per Idempotency-Key. The HTTP action
+# has no way to ask it "did my refund go through?", so the retry's safety is the key:
+# the same execution must send the same one.
+
+REFUNDS = "/orders/A1001/refunds"
+CODE = re.compile(r"verification code is (\d+)")
+
+
+@pytest.fixture
+def order_system() -> Iterator[OrderServer]:
+    delivered = datetime.now(UTC) - timedelta(days=2)
+    order = {"id": "A1001", "status": "delivered", "total": 42.5, "currency": "USD",
+             "placed_at": (delivered - timedelta(days=3)).isoformat(), "delivered_at": delivered.isoformat(),
+             "eta": None, "customer": {"phone": CUSTOMER}}
+    with OrderServer({"A1001": order}) as server:
+        yield server
+
+
+def shop_env(order_system: OrderServer, directory: Path) -> dict[str, str]:
+    """The default actions, with the shop system pointed at the loopback order system;
+    the default policy lets a verified customer's $42.50 refund run without approval."""
+    actions = directory / "actions.yaml"
+    actions.write_text(yaml.safe_dump({"systems": {"shop": {
+        # It applies a POST once per Idempotency-Key, as payment APIs do: said so here,
+        # so a refund whose answer was lost may be sent again under the same key.
+        "base_url": order_system.base_url, "timeout_seconds": 5, "idempotent": True,
+        "auth": {"header": "Authorization", "value": "Bearer {secret}", "secret": "SHOP_API_TOKEN"}}}}))
+    return {"SWITCHBOARD_ACTIONS_FILE": str(actions), "SHOP_API_TOKEN": SHOP_TOKEN}
+
+
+def verification_code(vendors: FakeVendors) -> str:
+    codes = [m.group(1) for sent in vendors.messages if (m := CODE.search(sent["body"]))]
+    assert len(codes) == 1, [sent["body"] for sent in vendors.messages]
+    return codes[0]
+
+
+def test_a_worker_killed_after_the_order_system_issued_the_refund_refunds_once(
+    queued: tuple[dict[str, str], PrivateRedis], vendors: FakeVendors, order_system: OrderServer,
+    tmp_path: Path
+) -> None:
+    env = {**queued[0], **vendors.env(), **shop_env(order_system, tmp_path)}
+    app = create_app(load_settings(env), config={"TESTING": True})
+    signed = vendor_for(app)
+    worker = Worker(env, tmp_path)
+    try:
+        assert signed.twilio(MESSAGES, inbound("please refund order A1001")).status_code == 200
+        assert wait_until(lambda: statuses(app) == ["done"], timeout=60), worker.output()
+        assert order_system.received == []  # nothing is looked up before the code
+        order_system.hold(REFUNDS)
+        assert signed.twilio(MESSAGES, inbound(verification_code(vendors))).status_code == 200
+        kill_while_held(worker, order_system.held, order_system.release, app)
+        assert wait_until(lambda: statuses(app) == ["done", "done"], timeout=60), worker.output()
+
+        [issued] = order_system.refunds  # the order system refunded once
+        assert (issued["order_id"], issued["amount"], issued["currency"]) == ("A1001", 42.5, "USD")
+        posts = order_system.calls("POST", REFUNDS)
+        assert len(posts) == 2 and [p["replayed"] for p in posts] == [False, True]  # the retry was a replay
+        with get_db(app).session() as session:
+            [execution] = session.scalars(select(ActionExecution)).all()
+            assert {p["headers"]["Idempotency-Key"] for p in posts} == {f"action:{execution.id}:refund"}
+            assert (execution.status, execution.result["refund_id"]) == ("succeeded", issued["id"])
+            trail = session.scalars(select(AuditEntry.action).where(AuditEntry.subject_id == str(execution.id))).all()
+            assert trail.count("action.succeeded") == 1 and "action.reclaimed" in trail
+            [call] = session.scalars(select(OutboxCall).where(OutboxCall.operation == "refund_create")).all()
+            assert (call.status, call.response["id"]) == ("sent", issued["id"])
+        done = [sent for sent in vendors.messages if "refund" in sent["body"]]
+        assert [d["body"] for d in done] == [
+            "Done: a refund of $42.50 for order A1001 is on its way to your original payment method."]
+        assert done[0]["to"] == CUSTOMER
+    finally:
+        order_system.release.set()
         worker.stop()
         get_db(app).dispose()
