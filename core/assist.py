@@ -28,7 +28,7 @@ from .drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
 from .feedback import FeedbackMemory, Vote, edit_distance, vote_value
 from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
 from .records import Hit
-from .redaction import redact
+from .redaction import redact, truncate_for_model
 from .selfservice import MIN_COVERAGE
 
 DEFAULT_STYLE = Path(__file__).parents[1] / "switchboard" / "data" / "style_card.yaml"
@@ -109,25 +109,30 @@ def prepare_suggestions(session: Session, account: Account, settings: Settings, 
     """Replace the ticket's suggestions with fresh ones for ``question`` (raw text is
     redacted here). Returns them best first; empty when the knowledge base has
     nothing that answers the question: an honest empty list, never a guess."""
+    from .replies import MODEL_INPUT_CHARS
+
     redacted = redact(question)
     applied = dict(redactions or {})  # done earlier, on the customer's original words
     for kind, count in redacted.kinds.items():
         applied[kind] = applied.get(kind, 0) + count
+    # Retrieval, reranking and drafting read what the bot's models read of a message:
+    # a pasted 100,000 characters would cost seconds and say nothing more.
+    query = truncate_for_model(redacted.text, MODEL_INPUT_CHARS)
     session.execute(update(Suggestion).where(Suggestion.account_id == account.id,
                                              Suggestion.zendesk_ticket_id == ticket_id,
                                              Suggestion.status == "ready").values(status="stale"))
     try:
-        hits = KnowledgeBase.of(session, account.id, settings).search(redacted.text, k=8)
+        hits = KnowledgeBase.of(session, account.id, settings).search(query, k=8)
     except KnowledgeBaseEmpty:
         hits = []
-    hits = feedback_memory(session, account.id).rerank(redacted.text, hits)
-    drafts = _drafts(redacted.text, hits) if on_topic(hits) else []
+    hits = feedback_memory(session, account.id).rerank(query, hits)
+    drafts = _drafts(query, hits) if on_topic(hits) else []
     style = style_card(settings.style_file)
     made = []
     for rank, draft in enumerate(drafts):
         suggestion = Suggestion(
             account_id=account.id, zendesk_ticket_id=ticket_id, conversation_id=conversation_id,
-            query=redacted.text, text=style.apply(_without_citation(draft.text), customer=customer_name,
+            query=query, text=style.apply(_without_citation(draft.text), customer=customer_name,
                                                   agent=agent_name),
             sources=[{"article_id": p.article_id, "passage": p.id, "title": p.title, "url": p.url}
                      for p in draft.citations],
@@ -142,7 +147,8 @@ def prepare_suggestions(session: Session, account: Account, settings: Settings, 
         made.append(suggestion)
     if not made:
         audit(session, account_id=account.id, actor="assist", action="assist.no_suggestion", subject_type="ticket",
-              subject_id=ticket_id, detail={"question": redacted.text[:300], "redactions": applied})
+              subject_id=ticket_id, detail={"question": query[:300], "query_chars": len(query),
+                                            "redactions": applied})
     return made
 
 

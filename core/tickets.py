@@ -20,7 +20,7 @@ from .audit import audit
 from .enrichment import enrich, sentiment_trend
 from .handoff import conversation_for_ticket, summarise
 from .knowledge.analysis import content_words
-from .redaction import redact
+from .redaction import redact, truncate_for_model
 
 CSAT_WINDOW = timedelta(days=7)
 CSAT_QUESTION = "How did we do? Reply with a number from 1 (poor) to 5 (great)."
@@ -51,14 +51,17 @@ def on_ticket_changed(session: Session, account: Account, settings: Settings, *,
     back as tags (and priority when the customer is upset), prepare suggestions."""
     from switchboard.connectors.zendesk import ZendeskConnector
 
-    from .replies import intent_model
+    from .replies import MODEL_INPUT_CHARS, intent_model
 
     conversation = conversation_for_ticket(session, account.id, ticket_id)
     question, redactions = ticket_question(session, conversation, text)
     if not question.strip():
         return
     customer = session.get(Customer, conversation.customer_id) if conversation else None
-    enrichment = enrich(redact(question).text, intent_model=intent_model(settings.data_dir, account.id))
+    # A ticket (or a customer's comment) can hold a pasted 100,000 characters: the
+    # models read as much of it as they do of an SMS, redacted first so no cut splits a card.
+    model_text = truncate_for_model(redact(question).text, MODEL_INPUT_CHARS)
+    enrichment = enrich(model_text, intent_model=intent_model(settings.data_dir, account.id))
     if write_back:
         tags = [f"sentiment_{enrichment.sentiment_label}"]
         if enrichment.in_scope and enrichment.intent:

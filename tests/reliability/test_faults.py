@@ -14,8 +14,10 @@ import requests
 import responses
 from celery.signals import task_retry
 from flask import Flask
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from switchboard.app import create_app
 from switchboard.config import load_settings
@@ -26,8 +28,9 @@ from switchboard.models import Conversation, InboxEvent, Message, OutboxCall
 from switchboard.tasks import process_inbox_event
 
 from ..conftest import PUBLIC_URL, TWILIO_TOKEN, base_env
-from ..handoff.test_handoff_to_zendesk import SAMPLE_KB, TWILIO_API, text
+from ..handoff.test_handoff_to_zendesk import SAMPLE_KB, TICKET_ID, TWILIO_API, ZENDESK, text
 from ..selfservice.test_selfservice_over_twilio import inbound
+from ..signing import fixture
 from .conftest import PrivatePostgres, free_port, stored, vendor_for
 
 MESSAGES = "/webhooks/twilio/messages"
@@ -112,7 +115,9 @@ def test_twilio_5xx_429_and_timeouts_are_retried_with_backoff_and_the_reply_is_s
 ) -> None:
     """The Celery task itself (applied eagerly), the connector and the outbox together:
     each failure leaves the event to retry, with the vendor's Retry-After or an
-    exponential countdown, and the one success is never repeated."""
+    exponential countdown, and the one success is never repeated. The timeouts are the
+    kind that certainly never reached Twilio (connect timeout, refused connection); a
+    read timeout, which may have, is reconciled instead (tests/connectors)."""
     countdowns: list[float] = []
 
     def on_retry(request, reason, **_):  # type: ignore[no-untyped-def]
@@ -124,8 +129,9 @@ def test_twilio_5xx_429_and_timeouts_are_retried_with_backoff_and_the_reply_is_s
             mock.add(responses.POST, TWILIO_API, status=503, json={"code": 20500, "message": "Internal error"})
             mock.add(responses.POST, TWILIO_API, status=429, headers={"Retry-After": "7"},
                      json={"code": 20429, "message": "Too Many Requests"})
-            mock.add(responses.POST, TWILIO_API, body=requests.ReadTimeout("read timed out"))
-            mock.add(responses.POST, TWILIO_API, body=requests.ConnectionError("connection reset"))
+            mock.add(responses.POST, TWILIO_API, body=requests.ConnectTimeout("connect timed out"))
+            mock.add(responses.POST, TWILIO_API, body=requests.ConnectionError(MaxRetryError(
+                None, TWILIO_API, NewConnectionError(None, "connection refused"))))  # type: ignore[arg-type]
             mock.add(responses.POST, TWILIO_API, status=201,
                      json={"sid": "SM" + "d" * 32, "status": "queued", "to": "+14155550100", "from": "+15005550006"})
             with live_twilio_app.app_context():
@@ -146,6 +152,75 @@ def test_twilio_5xx_429_and_timeouts_are_retried_with_backoff_and_the_reply_is_s
         assert (call.status, call.response["sid"]) == ("sent", "SM" + "d" * 32)
         outbound = session.scalars(select(Message).where(Message.direction == "outbound")).all()
         assert len(outbound) == 1
+    # ... and the operator sees it all on /metrics: 503, timeout and reset as "unavailable",
+    # the 429 and the 7 s it asked for, and the task's four retries.
+    metrics = scrape(live_twilio_app)
+    assert metrics[("switchboard_vendor_errors_total", (("kind", "unavailable"), ("vendor", "twilio")))] == 3
+    assert metrics[("switchboard_vendor_errors_total", (("kind", "rate_limited"), ("vendor", "twilio")))] == 1
+    assert metrics[("switchboard_vendor_rate_limit_wait_seconds_total", (("vendor", "twilio"),))] == 7
+    assert task_retries(metrics) == 4
+
+
+def scrape(app: Flask) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """GET /metrics, parsed by prometheus_client's own parser: {(sample, labels): value}."""
+    response = app.test_client().get("/metrics")
+    assert response.status_code == 200
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(response.get_data(as_text=True))
+            for sample in family.samples}
+
+
+def task_retries(metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> float:
+    return sum(value for (name, _), value in metrics.items() if name == "switchboard_task_retries_total")
+
+
+def test_zendesk_5xx_and_429_are_retried_with_backoff_and_shown_in_metrics(
+    env: dict[str, str]
+) -> None:
+    """The enrichment written back to a new ticket (PUT /tickets/{id}.json through zenpy,
+    faked at the HTTP layer): a 500 is retried by the task after the backoff; a 429 after
+    its Retry-After (zenpy is given no budget to sleep through it); 503s, which zenpy's
+    own adapter retries three times at once, then by the task after a longer backoff;
+    then the update goes through once, and /metrics shows each kind."""
+    app = create_app(load_settings({**env, "SWITCHBOARD_SANDBOX": "0", "ZENDESK_EMAIL": "bot@acme.test",
+                                    "ZENDESK_API_TOKEN": "zd-token"}), config={"TESTING": True})
+    countdowns: list[float] = []
+
+    def on_retry(request, reason, **_):  # type: ignore[no-untyped-def]
+        countdowns.append(float(reason.when))
+
+    update_url = f"{ZENDESK}/tickets/{TICKET_ID}.json"
+    task_retry.connect(on_retry)
+    try:
+        with responses.RequestsMock() as mock:
+            mock.add(responses.PUT, update_url, status=500, json={"error": "InternalError"})
+            mock.add(responses.PUT, update_url, status=429, headers={"Retry-After": "11"},
+                     json={"error": "TooManyRequests"})
+            for _ in range(4):  # the first try and zenpy's adapter's three retries
+                mock.add(responses.PUT, update_url, status=503, json={"error": "ServiceUnavailable"})
+            mock.add(responses.PUT, update_url, status=200,
+                     json={"ticket": {"id": TICKET_ID}, "audit": {"id": 77, "ticket_id": TICKET_ID}})
+            with app.app_context():
+                from switchboard.core import inbox
+
+                with get_db(app).session() as session:
+                    event, _ = inbox.record(session, account_id=app.config["DEFAULT_ACCOUNT_ID"], vendor="zendesk",
+                                            kind="zendesk.ticket.created", dedupe_key="event:zd-retry",
+                                            payload=fixture("zendesk", "ticket_created.json"))
+                assert process_inbox_event.apply(args=(event.id,)).get() == "done"
+            assert [c.request.method for c in mock.calls] == ["PUT"] * 7
+        assert countdowns == [5.0, 11.0, 20.0]  # backoff, Zendesk's Retry-After, backoff
+        with get_db(app).session() as session:
+            [call] = session.scalars(select(OutboxCall).where(OutboxCall.vendor == "zendesk")).all()
+            assert (call.operation, call.status) == ("tickets.update", "sent")
+        metrics = scrape(app)
+        assert metrics[("switchboard_vendor_errors_total", (("kind", "unavailable"), ("vendor", "zendesk")))] == 2
+        assert metrics[("switchboard_vendor_errors_total", (("kind", "rate_limited"), ("vendor", "zendesk")))] == 1
+        assert metrics[("switchboard_vendor_rate_limit_wait_seconds_total", (("vendor", "zendesk"),))] == 11
+        assert task_retries(metrics) == 3
+    finally:
+        task_retry.disconnect(on_retry)
+        get_db(app).dispose()
 
 
 # --- the model is down --------------------------------------------------------------------

@@ -74,16 +74,13 @@ def _installed(enterprise_id: str | None, team_id: str | None) -> str | None:
 
 
 def answer_error(error: Exception) -> BoltResponse | None:
-    """Bolt answers any error with a 500. A signed body whose shape Bolt's middleware
-    trips on ("event": null) is the sender's mistake: 400. A database error means
-    nothing was stored: 503, so Slack retries. Anything else stays a 500."""
+    """A database error means nothing was stored: 503, so Slack retries. Malformed
+    bodies never get here (the view's screen refuses them with a 400 naming the
+    field), so anything else is our bug and stays a 500."""
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     if isinstance(error, (OperationalError, InterfaceError)):
         return BoltResponse(status=503, body={"error": "the database is unavailable; nothing was recorded, retry later"})
-    if isinstance(error, (AttributeError, TypeError, LookupError, ValueError)):
-        QUIET_BOLT_LOGGER.warning("malformed Slack request: %s", type(error).__name__)
-        return BoltResponse(status=400, body={"error": f"malformed Slack request ({type(error).__name__})"})
     return None
 
 

@@ -18,6 +18,9 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 STATUS_FIELDS = ("MessageSid", "MessageStatus", "AccountSid")
 MESSAGE_FIELDS = ("MessageSid", "AccountSid", "From", "To")
+#: Numeric parameters and the largest value Twilio sends: at most 10 media per message;
+#: error codes are numbers of up to 5 digits (30008, 21610). Handlers read them as numbers.
+NUMERIC_FIELDS = {"NumMedia": 10, "ErrorCode": 999_999}
 
 
 def _form() -> MultiDict[str, str]:
@@ -40,6 +43,15 @@ def _require(form: MultiDict[str, str], names: tuple[str, ...]) -> None:
         raise MalformedPayload(f"missing Twilio parameter(s): {', '.join(missing)}")
 
 
+def _check_numbers(form: MultiDict[str, str]) -> None:
+    """Refuse a number Twilio would never send before it is stored: the handler that
+    int()s it would otherwise fail after our 2xx, where nobody hears about it."""
+    for name, largest in NUMERIC_FIELDS.items():
+        value = form.get(name, "")
+        if value and not (value.isascii() and value.isdigit() and len(value) <= 7 and int(value) <= largest):
+            raise MalformedPayload(f"{name} must be a whole number from 0 to {largest}, got {value[:20]!r}")
+
+
 def _verified_account(form: MultiDict[str, str]) -> Account:
     settings = current_app.config["SETTINGS"]
     candidates = accounts_for_twilio(db.session(), form.get("AccountSid", ""), form.get("To", ""))
@@ -60,6 +72,7 @@ def messages() -> Response:
     form = _form()
     account = _verified_account(form)
     _require(form, MESSAGE_FIELDS)
+    _check_numbers(form)
     try:
         parse_twilio_address(form["From"])
     except InvalidAddress as exc:
@@ -74,6 +87,7 @@ def status() -> Response:
     form = _form()
     account = _verified_account(form)
     _require(form, STATUS_FIELDS)
+    _check_numbers(form)
     key = f"{form['MessageSid']}:{form['MessageStatus']}"
     accept(account, vendor="twilio", kind="twilio.status", dedupe_key=key,
            payload=form.to_dict(flat=True))
