@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -94,21 +95,28 @@ def build(session: Session, account: Account, settings: Settings, campaign: Outr
     slack_notify.request_approval(session, account, settings, campaign)
 
 
+def move(session: Session, campaign_id: int, expected: str, *conditions: Any, **values: Any) -> bool:
+    """Set ``values`` on the campaign only if its status is still ``expected`` (and any
+    further ``conditions`` hold): a compare-and-set, so of two workers, beats or clicks
+    exactly one moves it. Not committed: the caller commits with its own writes."""
+    result = session.execute(update(OutreachCampaign)
+                             .where(OutreachCampaign.id == campaign_id, OutreachCampaign.status == expected,
+                                    *conditions)
+                             .values(**values).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
 def decide(session: Session, account: Account, campaign_id: int, decision: str, *, user: str,
            at: datetime | None = None) -> str:
     """Approve or reject once. Returns the new status, or ``already:<status>`` when the
     campaign was decided (or expired) before this click."""
     at = at or datetime.now(UTC)
     new = {"approve": "approved", "reject": "rejected"}[decision]
-    result = session.execute(
-        update(OutreachCampaign)
-        .where(OutreachCampaign.id == campaign_id, OutreachCampaign.account_id == account.id,
-               OutreachCampaign.status == "pending_approval", OutreachCampaign.expires_at > at)
-        .values(status=new, decided_by=user, decided_at=at)
-        .execution_options(synchronize_session=False))
+    decided = move(session, campaign_id, "pending_approval", OutreachCampaign.account_id == account.id,
+                   OutreachCampaign.expires_at > at, status=new, decided_by=user, decided_at=at)
     campaign = session.get(OutreachCampaign, campaign_id, populate_existing=True)
     assert campaign is not None
-    if result.rowcount != 1:
+    if not decided:
         audit(session, account_id=account.id, actor=f"slack:{user}", action="outreach.decision_ignored",
               subject_type="campaign", subject_id=campaign_id, detail={"decision": decision, "status": campaign.status})
         session.commit()
@@ -154,10 +162,7 @@ def expire_due(session: Session, settings: Settings, *, now: datetime | None = N
         OutreachCampaign.status == "pending_approval", OutreachCampaign.expires_at <= now)).all()
     expired = []
     for campaign_id in due:
-        result = session.execute(update(OutreachCampaign).where(
-            OutreachCampaign.id == campaign_id, OutreachCampaign.status == "pending_approval")
-            .values(status="expired", decided_at=now).execution_options(synchronize_session=False))
-        if result.rowcount != 1:
+        if not move(session, campaign_id, "pending_approval", status="expired", decided_at=now):
             continue
         campaign = session.get(OutreachCampaign, campaign_id, populate_existing=True)
         assert campaign is not None
@@ -179,11 +184,9 @@ def start_due(session: Session, settings: Settings, *, now: datetime | None = No
         OutreachCampaign.status == "scheduled", OutreachCampaign.start_at <= now)).all()
     started = []
     for campaign_id in due:
-        result = session.execute(update(OutreachCampaign).where(
-            OutreachCampaign.id == campaign_id, OutreachCampaign.status == "scheduled")
-            .values(status="building").execution_options(synchronize_session=False))
+        taken = move(session, campaign_id, "scheduled", status="building")
         session.commit()
-        if result.rowcount != 1:
+        if not taken:
             continue
         campaign = session.get(OutreachCampaign, campaign_id, populate_existing=True)
         account = session.get(Account, campaign.account_id) if campaign else None

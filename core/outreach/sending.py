@@ -35,6 +35,7 @@ from switchboard.models import (
 from .. import metrics, timeline
 from ..audit import audit
 from . import drafts, quiet_hours, slack_notify
+from .campaigns import move
 from .audience import Member
 from .options import OutreachOptions, options_for
 from .ratelimit import RateLimiter, limiter_for
@@ -100,9 +101,7 @@ def run(session: Session, settings: Settings, campaign_id: int, *, limiter: Rate
     options = options_for(account, settings)
     limiter = limiter or limiter_for(settings.redis_url)
     if campaign.status == "approved":
-        started = session.execute(update(OutreachCampaign).where(
-            OutreachCampaign.id == campaign_id, OutreachCampaign.status == "approved")
-            .values(status="sending").execution_options(synchronize_session=False)).rowcount == 1
+        started = move(session, campaign_id, "approved", status="sending")
         session.commit()
         if started:
             pending = session.scalar(select(func.count()).where(
@@ -235,9 +234,7 @@ def _after_run(session: Session, account: Account, settings: Settings, campaign:
     left = sum(tally.get(s, 0) for s in IN_FLIGHT)
     if left == tally.get("deferred", 0):  # nothing more this run can do
         if left == 0:
-            session.execute(update(OutreachCampaign).where(OutreachCampaign.id == campaign.id,
-                                                           OutreachCampaign.status == "sending")
-                            .values(status="sent").execution_options(synchronize_session=False))
+            move(session, campaign.id, "sending", status="sent")
             session.commit()
             session.refresh(campaign)
         slack_notify.post_progress(session, account, settings, campaign, key=_tally_key(tally),
@@ -325,9 +322,7 @@ def _report_if_final(session: Session, account: Account, settings: Settings, cam
     # before "done" is recorded, so a Slack outage leaves the campaign for the next tick.
     slack_notify.post_progress(session, account, settings, campaign, key="report",
                                text="Delivery results: " + (", ".join(parts) or "nothing to deliver") + ".")
-    finished = session.execute(update(OutreachCampaign).where(
-        OutreachCampaign.id == campaign.id, OutreachCampaign.status == "sent")
-        .values(status="done").execution_options(synchronize_session=False)).rowcount == 1
+    finished = move(session, campaign.id, "sent", status="done")
     session.commit()
     session.refresh(campaign)
     return finished
