@@ -4,6 +4,7 @@ first customer instead of failing (which left the event unprocessed under gunico
 from __future__ import annotations
 
 import threading
+import uuid
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,7 +20,8 @@ def test_concurrent_first_contacts_resolve_to_one_customer(pg_url: str) -> None:
     engine = make_engine(pg_url)
     try:
         with Session(engine) as setup:
-            account = Account(slug="default", name="Default", secrets={})
+            # The session's PostgreSQL schema is shared with other tests: an account of our own.
+            account = Account(slug=f"race-{uuid.uuid4().hex[:8]}", name="Race", secrets={})
             setup.add(account)
             setup.commit()
             account_id = account.id
@@ -43,8 +45,10 @@ def test_concurrent_first_contacts_resolve_to_one_customer(pg_url: str) -> None:
         assert not thread.is_alive()
         assert found["id"] == winner.id
         with Session(engine) as check:
-            assert check.scalar(select(func.count()).select_from(Customer)) == 1
-            assert check.scalar(select(func.count()).select_from(Identity)) == 2  # phone + WhatsApp id
+            assert check.scalar(select(func.count()).select_from(Customer)
+                                .where(Customer.account_id == account_id)) == 1
+            assert check.scalar(select(func.count()).select_from(Identity)
+                                .where(Identity.account_id == account_id)) == 2  # phone + WhatsApp id
         first.close()
         second.close()
     finally:
