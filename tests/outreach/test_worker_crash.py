@@ -19,7 +19,7 @@ from switchboard.config import load_settings
 from switchboard.core.accounts import by_slug, create_api_key
 from switchboard.core.outreach.ratelimit import RedisRateLimiter, grants_key, pace_key
 from switchboard.db import get_db
-from switchboard.models import Message, OutboxCall, OutreachRecipient
+from switchboard.models import AuditEntry, Message, OutboxCall, OutreachRecipient
 
 from ..conftest import REDIS_URL, base_env
 from ..test_queue_with_celery import Worker, vendor_for, wait_until
@@ -63,7 +63,8 @@ def test_killed_worker_mid_send_sends_each_message_once_within_the_rate(tmp_path
     first = Worker(env, tmp_path)
     second = None
     try:
-        assert vendor_for(app).slack_interaction(click("outreach:approve", campaign_id)).status_code == 200
+        for _ in range(2):  # a double click on Approve: two deliveries, both handled by the real worker
+            assert vendor_for(app).slack_interaction(click("outreach:approve", campaign_id)).status_code == 200
         assert wait_until(lambda: len(sends(app)) >= 6, timeout=60), first.output()
         os.killpg(first.process.pid, signal.SIGKILL)
         first.process.wait()
@@ -89,6 +90,9 @@ def test_killed_worker_mid_send_sends_each_message_once_within_the_rate(tmp_path
     with get_db(app).session() as session:
         outbound = session.scalars(select(Message).where(Message.direction == "outbound")).all()
         assert len(outbound) == CUSTOMERS and len({m.external_id for m in outbound}) == CUSTOMERS
+        decisions = sorted(session.scalars(select(AuditEntry.action).where(AuditEntry.action.in_(
+            ("outreach.approved", "outreach.decision_ignored")))))
+        assert decisions == ["outreach.approved", "outreach.decision_ignored"]  # the second click decided nothing
     # The limiter's guarantee, exactly: consecutive granted slots (stamped in µs by
     # Redis's clock, across both workers) are at least one interval apart.
     granted = sorted(round(g * 1_000_000) for g in limiter.grants(limiter_key))
