@@ -109,15 +109,13 @@ def prepare_suggestions(session: Session, account: Account, settings: Settings, 
     """Replace the ticket's suggestions with fresh ones for ``question`` (raw text is
     redacted here). Returns them best first; empty when the knowledge base has
     nothing that answers the question: an honest empty list, never a guess."""
-    from .replies import MODEL_INPUT_CHARS
-
     redacted = redact(question)
     applied = dict(redactions or {})  # done earlier, on the customer's original words
     for kind, count in redacted.kinds.items():
         applied[kind] = applied.get(kind, 0) + count
     # Retrieval, reranking and drafting read what the bot's models read of a message:
     # a pasted 100,000 characters would cost seconds and say nothing more.
-    query = truncate_for_model(redacted.text, MODEL_INPUT_CHARS)
+    query = truncate_for_model(redacted.text)
     session.execute(update(Suggestion).where(Suggestion.account_id == account.id,
                                              Suggestion.zendesk_ticket_id == ticket_id,
                                              Suggestion.status == "ready").values(status="stale"))

@@ -104,7 +104,12 @@ def redact(text: str, *, default_region: str | None = None) -> Redacted:
         redacted_text = _render(text, findings)
 
 
-def truncate_for_model(text: str, limit: int = 4000) -> str:
+#: How much of one customer message the models read (intent, sentiment, retrieval, LLM):
+#: a pasted 100,000-character message costs seconds and tokens and says nothing more.
+MODEL_INPUT_CHARS = 4000
+
+
+def truncate_for_model(text: str, limit: int = MODEL_INPUT_CHARS) -> str:
     """Cut ``text`` to at most ``limit`` characters plus :data:`TRUNCATION_MARKER`.
 
     A customer can paste 100,000 characters; the model's context and our token bill

@@ -38,9 +38,6 @@ log = logging.getLogger(__name__)
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
 START_WORDS = {"start", "yes", "unstop"}
 HELP_WORDS = {"help", "info"}
-#: How much of one customer message the models read (intent, sentiment, retrieval, LLM):
-#: a pasted 100,000-character message costs seconds and tokens and says nothing more.
-MODEL_INPUT_CHARS = 4000
 HELP_TEXT = ("{company} support: ask your question here and our virtual assistant will answer, or reply "
              "AGENT to reach a person. Reply STOP to stop messages, START to resume. Msg&data rates may apply.")
 
@@ -92,7 +89,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
 
     if actions.handle(session, inbound, settings):
         return None  # an action request or a verification code, answered by the policy engine
-    text = truncate_for_model(inbound.message.body, MODEL_INPUT_CHARS)
+    text = truncate_for_model(inbound.message.body)
     enrichment = enrich(text, intent_model=intent_model(settings.data_dir, inbound.account.id))
     inbound.message.meta = {**inbound.message.meta, "enrichment": _enrichment_json(enrichment)}
     decision = decide(

@@ -21,8 +21,7 @@ from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge_base import KnowledgeBase
 from switchboard.core.enrichment import sentiment_score
-from switchboard.core.redaction import TRUNCATION_MARKER
-from switchboard.core.replies import MODEL_INPUT_CHARS
+from switchboard.core.redaction import MODEL_INPUT_CHARS, TRUNCATION_MARKER
 from switchboard.db import get_db
 from switchboard.models import AuditEntry, InboxEvent, Message, OutboxCall, Suggestion
 
