@@ -19,6 +19,7 @@ from switchboard.db import get_db
 from switchboard.models import OutboxCall
 
 from ..conftest import base_env
+from ..fakes.openai_server import FakeOpenAI
 from .order_server import TOKEN, OrderServer
 
 CUSTOMER = "+14155550100"
@@ -69,6 +70,16 @@ def app(actions_env: dict[str, str]) -> Iterator[Flask]:
     app = create_app(load_settings(actions_env), config={"TASKS_INLINE": True, "TESTING": True})
     yield app
     get_db(app).dispose()
+
+
+@pytest.fixture
+def llm_app(actions_env: dict[str, str]) -> Iterator[tuple[Flask, FakeOpenAI]]:
+    """The app with an LLM: a loopback OpenAI-compatible server the test scripts."""
+    with FakeOpenAI() as fake:
+        app = create_app(load_settings({**actions_env, "OPENAI_BASE_URL": fake.base_url}),
+                         config={"TASKS_INLINE": True, "TESTING": True})
+        yield app, fake
+        get_db(app).dispose()
 
 
 def inbound(body: str, *, sender: str = CUSTOMER, sid: str | None = None) -> dict[str, str]:

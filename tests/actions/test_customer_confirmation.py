@@ -4,14 +4,10 @@ Signed Twilio webhooks in, the loopback OpenAI-compatible server returning the
 unrequested tool call, the loopback order system out."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 
-import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.db import get_db
 from switchboard.models import AuditEntry
 
@@ -21,15 +17,6 @@ from .order_server import OrderServer
 from .test_selfservice_actions import executions, last_code, say
 
 PREVIEW = "Reply YES to refund $42.50 for order A1001. If you don't, nothing will be changed."
-
-
-@pytest.fixture
-def llm_app(actions_env: dict[str, str]) -> Iterator[tuple[Flask, FakeOpenAI]]:
-    with FakeOpenAI() as fake:
-        app = create_app(load_settings({**actions_env, "OPENAI_BASE_URL": fake.base_url}),
-                         config={"TASKS_INLINE": True, "TESTING": True})
-        yield app, fake
-        get_db(app).dispose()
 
 
 def verified_customer(vendor: VendorClient, app: Flask) -> None:

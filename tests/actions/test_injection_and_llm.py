@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core.actions.errors import ActionConfigError
 from switchboard.core.actions.injection import detect
 from switchboard.core.actions.policy import DEFAULT_FILE, parse_policy
@@ -90,15 +87,6 @@ def test_an_injected_kb_article_is_flagged_and_starts_nothing(app: Flask, vendor
     assert executions(app) == [] and order_system.received == []
     [flag] = injection_flags(app)
     assert flag["source"] == "kb_article"
-
-
-@pytest.fixture
-def llm_app(actions_env: dict[str, str]) -> Iterator[tuple[Flask, FakeOpenAI]]:
-    with FakeOpenAI() as fake:
-        app = create_app(load_settings({**actions_env, "OPENAI_BASE_URL": fake.base_url}),
-                         config={"TASKS_INLINE": True, "TESTING": True})
-        yield app, fake
-        get_db(app).dispose()
 
 
 def test_a_malicious_tool_call_is_refused_and_audited(llm_app: tuple[Flask, FakeOpenAI], vendor: VendorClient,
