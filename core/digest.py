@@ -243,7 +243,6 @@ def _outcomes(session: Session, account_id: int, start: datetime, end: datetime)
     return figures if figures["conversations"]["current"] or figures["conversations"]["previous"] else None
 
 
-
 def _require_aware(moment: datetime) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise DigestPeriodError(f"naive datetime {moment.isoformat()}: give the period in UTC, e.g. datetime.now(UTC)")

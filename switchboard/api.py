@@ -5,8 +5,7 @@ that takes an account id from the request.
 """
 from __future__ import annotations
 
-import functools
-from functools import wraps
+from functools import cache, wraps
 from pathlib import Path
 from typing import Any, Callable
 
@@ -94,7 +93,7 @@ def openapi() -> ResponseReturnValue:
     return jsonify(_openapi_document())
 
 
-@functools.cache
+@cache
 def _openapi_document() -> dict[str, Any]:
     import yaml
 

@@ -25,7 +25,7 @@ from .. import timeline
 from ..audit import audit
 from . import verification as otp
 from .config import ActionsConfig, load_actions_config
-from .executors import ActionFailed, Context
+from .executors import Context
 from .policy import ActionPolicy, History, load_action_policy
 from .registry import REGISTRY, ActionSpec, _money
 from .schemas import dump

@@ -13,7 +13,7 @@ from switchboard.models import AuditEntry, Conversation, Message, OutreachRecipi
 
 from ..conftest import TWILIO_SID
 from ..signing import VendorClient
-from .conftest import add_customer, calls, campaign, click, make_outreach_app, post_campaign
+from .conftest import add_customer, calls, campaign, click, post_campaign
 
 HX = "HX" + "0" * 32
 
