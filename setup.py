@@ -7,7 +7,7 @@ from setuptools import setup
 
 ROOTS = {"switchboard": "switchboard", "switchboard.core": "core",
          "switchboard.connectors": "connectors", "switchboard.webhooks": "webhooks",
-         "switchboard.apps": "apps"}
+         "switchboard.apps": "apps", "switchboard.manifests": "manifests"}
 
 
 def _packages() -> list[str]:

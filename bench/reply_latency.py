@@ -81,7 +81,7 @@ def ours(passages: list, questions: list[str]) -> dict[str, object]:
     from switchboard.core.knowledge.retrieval import Retriever
     from switchboard.core.policy import load_policy
     from switchboard.core.redaction import redact
-    from switchboard.core.replies import default_intent_model
+    from switchboard.core.intent_store import default_intent_model
     from switchboard.core.selfservice import Turn, decide
 
     started = time.perf_counter()

@@ -8,7 +8,7 @@ settings and fit the confidence model), the SECOND group is the held-out half th
 headline figures are reported on.
 
     python bench/retrieval.py --stackfaq /work/shared/data/stackfaq/stackExchange-FAQ.json
-    python bench/retrieval.py --stackfaq ... --embeddings      # adds the hybrid retriever
+    python bench/retrieval.py --stackfaq ... --embeddings [wordllama|minilm]  # adds a hybrid retriever
     python bench/retrieval.py --stackfaq ... --tune            # ablations on the tuning half
     python bench/retrieval.py --stackfaq ... --calibrate \
         --offtopic /work/shared/data/clinc150/data_train_val.json  # refit Hit.score on tuning half
@@ -259,8 +259,8 @@ def quality(args: argparse.Namespace) -> dict:
     passages = chunk_articles(articles, max_words=args.max_words)
     encoder = None
     if args.embeddings:
-        from switchboard.core.knowledge.embeddings import MiniLMEncoder
-        encoder = CachingEncoder(MiniLMEncoder())
+        from switchboard.core.knowledge.embeddings import MINILM, WORDLLAMA, encoder_named
+        encoder = CachingEncoder(encoder_named({"minilm": MINILM, "wordllama": WORDLLAMA}[args.embeddings]))
     report: dict = {
         "dataset": {"articles": len(articles), "passages": len(passages),
                     "tune_queries": len(tune), "test_queries": len(test),
@@ -275,7 +275,7 @@ def quality(args: argparse.Namespace) -> dict:
         started = time.perf_counter()
         hybrid = Retriever.build(passages, encoder=encoder)
         report["hybrid_build_seconds"] = round(time.perf_counter() - started, 1)
-        retrievers["ours_hybrid_minilm"] = ours(hybrid)
+        retrievers[f"ours_hybrid_{args.embeddings}"] = ours(hybrid)
     typo_test = with_typos(test)
     report["test"] = {name: precision_recall(search, test) for name, search in retrievers.items()}
     report["test_one_typo_per_question"] = {
@@ -287,7 +287,7 @@ def quality(args: argparse.Namespace) -> dict:
     asked = {"answerable": len(test), "left_out": len(test), "offtopic": len(offtopic_test)}
     models = {"ours_lexical": (None, "lexical_confidence", LEXICAL_FEATURES)}
     if encoder is not None:
-        models["ours_hybrid_minilm"] = (encoder, "hybrid_confidence", HYBRID_FEATURES)
+        models[f"ours_hybrid_{args.embeddings}"] = (encoder, "hybrid_confidence", HYBRID_FEATURES)
     report["confidence_test"] = {}
     for name, (model_encoder, field, features) in models.items():
         settings = RankingSettings()
@@ -433,8 +433,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--stackfaq", type=Path, help="path to stackExchange-FAQ.json")
     parser.add_argument("--latency", action="store_true", help="synthetic-KB speed run instead")
     parser.add_argument("--articles", type=int, default=10_000, help="synthetic KB size for --latency")
-    parser.add_argument("--embeddings", action="store_true",
-                        help="also measure the MiniLM hybrid (needs the embeddings extra)")
+    parser.add_argument("--embeddings", nargs="?", const="minilm", choices=["minilm", "wordllama"],
+                        help="also measure a hybrid: wordllama (the default install's) or minilm "
+                             "(needs the embeddings extra)")
     parser.add_argument("--tune", action="store_true", help="ablations on the tuning half")
     parser.add_argument("--calibrate", action="store_true",
                         help="fit the confidence model on the tuning half, then report on test")

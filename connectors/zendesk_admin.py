@@ -28,10 +28,11 @@ import requests
 
 from switchboard.config import Settings
 from switchboard.errors import SwitchboardError
+from switchboard.resources import manifests_dir
 
 #: The repository's manifests. An installed wheel does not carry them: pass
 #: ``manifests_dir`` there.
-MANIFESTS_DIR = Path(__file__).resolve().parents[1] / "manifests" / "zendesk"
+MANIFESTS_DIR = manifests_dir() / "zendesk"
 WEBHOOK_FILE = "webhook.json"
 TRIGGERS_DIR = "triggers"
 #: Every trigger title carries this, so provision can tell its own triggers from the

@@ -30,8 +30,9 @@ from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
 from .records import Hit
 from .redaction import redact, truncate_for_model
 from .selfservice import MIN_COVERAGE
+from switchboard.resources import data_file
 
-DEFAULT_STYLE = Path(__file__).parents[1] / "switchboard" / "data" / "style_card.yaml"
+DEFAULT_STYLE = data_file("style_card.yaml")
 MAX_SUGGESTIONS = 3
 AGENT_REPLY_CHARS = 700
 

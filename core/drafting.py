@@ -280,7 +280,10 @@ class LLMDrafter:
         text, cited = _resolve_citations(reply.text or "", numbered)
         if _is_abstention(text):
             text, cited = ABSTAIN, ()
-        elif cited:
+        else:
+            # A reply without markers is taken to come from the top passage; the grounding
+            # check then holds it to that passage, and the customer still gets its link.
+            cited = cited or numbered[:1]
             text = f"{text}\n{citation_line(cited)}"
         return Draft(text, cited, "llm", model, self.prompt_version, dict(reply.usage))
 

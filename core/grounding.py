@@ -226,6 +226,10 @@ class _Claim:
                    _links(claim), _negated(claim))
 
 
+def _normalised(sentence: str) -> str:
+    return " ".join(sentence.lower().strip().rstrip(".!?").split())
+
+
 @dataclass(frozen=True)
 class _Evidence:
     """One passage, analysed once per check."""
@@ -235,18 +239,24 @@ class _Evidence:
     numbers: frozenset[str]
     links: frozenset[str]
     sentences: tuple[tuple[frozenset[str], bool], ...]  # (terms, negated) per sentence
+    verbatim: frozenset[str] = frozenset()  # the passage's sentences, normalised
 
     @classmethod
     def of(cls, passage: Passage) -> _Evidence:
         text = f"{passage.title}\n{passage.text}"
         links = _links(text) | ({_canonical_link(passage.url)} if passage.url else frozenset())
-        sentences = tuple((content_terms(s), _negated(s)) for s in split_sentences(text))
+        split = split_sentences(text)
+        sentences = tuple((content_terms(s), _negated(s)) for s in split)
         return cls(passage, content_terms(text), _numbers(text, spelled=_NUMBER_WORDS),
-                   links, sentences)
+                   links, sentences, frozenset(_normalised(s) for s in split))
 
     def judge(self, claim: _Claim, threshold: float) -> tuple[float, str | None]:
         """(coverage, None) when this passage supports ``claim``, else (coverage, why)."""
         if not claim.terms and not claim.numbers and not claim.links:
+            # "Yes." opening an article's answer says nothing by itself, but quoted from
+            # the passage it is the passage's own word: the answer the customer asked for.
+            if _normalised(claim.sentence) in self.verbatim:
+                return 1.0, None
             return 0.0, "it states nothing a passage could support"
         coverage = len(claim.terms & self.terms) / len(claim.terms) if claim.terms else 1.0
         if coverage < threshold:

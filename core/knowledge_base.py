@@ -1,15 +1,16 @@
-"""An account's knowledge base: articles in the database, a search index on disk.
+"""An account's knowledge base: articles and their search index, both in the database.
 
 The database is the truth (re-imports update rows by the source's id and never
-duplicate them); the index is derived from it and saved under the data directory, so
-it survives restarts and is shared by the web process and the workers. Each process
-keeps the index it loaded and reloads it only when the index's stamp file changes.
+duplicate them); the index is derived from it, published as a versioned artifact
+(:mod:`.artifacts`) so that an import on one host is what every web process and worker
+on every host answers from, without a restart. Each process keeps the index it loaded
+and an unpacked copy under the data directory, and swaps in a newer version as soon as
+one is published.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,13 +25,15 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import KbArticle, SyncState
 
+from . import artifacts
 from .knowledge.chunking import chunk_articles
 from .knowledge.loaders import article_from_help_center
-from .knowledge.retrieval import Retriever
+from .knowledge.retrieval import Retriever, build_retriever
 from .records import Article, Hit
 
 Progress = Callable[[int], None]
-STAMP = "stamp.json"
+#: A file every saved index has (Retriever.save writes it last): an unpacked copy is complete.
+_MANIFEST_FILE = "manifest.json"
 HELP_CENTER_CURSOR = "help_center.articles"
 
 
@@ -60,7 +63,8 @@ def index_dir(data_dir: Path, account_id: int) -> Path:
 
 
 class KnowledgeBase:
-    def __init__(self, session: Session, account_id: int, data_dir: Path, *, embeddings: str | None = None) -> None:
+    def __init__(self, session: Session, account_id: int, data_dir: Path, *,
+                 embeddings: str | None = None) -> None:
         self.session = session
         self.account_id = account_id
         self.directory = index_dir(data_dir, account_id)
@@ -123,40 +127,57 @@ class KnowledgeBase:
 
     # -- index ----------------------------------------------------------------------
     def has_index(self) -> bool:
-        return (self.directory / STAMP).exists()
+        return artifacts.latest(self.session, self.account_id, artifacts.KB_INDEX) is not None
 
     def _passage_count(self) -> int:
-        return int(json.loads((self.directory / STAMP).read_text())["passages"])
+        published = artifacts.latest(self.session, self.account_id, artifacts.KB_INDEX)
+        return int(published.meta.get("passages", 0)) if published else 0
 
     def rebuild_index(self) -> int:
         """Re-chunk and re-index every article, then swap the new index in atomically."""
         passages = chunk_articles(self.articles())
         if not passages:
             raise KnowledgeBaseEmpty("the knowledge base has no articles: run `switchboard kb import PATH`")
-        encoder = None
-        if self.embeddings:
-            from .knowledge.embeddings import MINILM, encoder_named
-
-            encoder = encoder_named(MINILM)  # opt-in: SWITCHBOARD_EMBEDDINGS=minilm
-        retriever = Retriever.build(passages, encoder=encoder)
+        retriever = build_retriever(passages, self.embeddings)
         self.directory.mkdir(parents=True, exist_ok=True)
-        version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        version = artifacts.new_version()
         target = self.directory / version
         retriever.save(target)
-        stamp = self.directory / f".{STAMP}.tmp"
-        stamp.write_text(json.dumps({"version": version, "passages": len(passages)}))
-        os.replace(stamp, self.directory / STAMP)
+        artifacts.publish(self.session, self.account_id, artifacts.KB_INDEX, artifacts.pack_directory(target),
+                          meta={"passages": len(passages)}, version=version)
+        with _cache_lock:
+            _cache[self.directory] = (version, retriever)
         for old in self.directory.iterdir():
             if old.is_dir() and old.name != version:
                 _remove_tree(old)
         return len(passages)
 
     def retriever(self) -> Retriever:
-        if not self.has_index():
+        """The newest published index: this process's loaded copy when it is current,
+        else the host's unpacked copy, else the database's."""
+        published = artifacts.latest(self.session, self.account_id, artifacts.KB_INDEX)
+        if published is None:
             if not self.articles():
                 raise KnowledgeBaseEmpty("the knowledge base has no articles: run `switchboard kb import PATH`")
             self.rebuild_index()
-        return _cached_retriever(self.directory)
+            published = artifacts.latest(self.session, self.account_id, artifacts.KB_INDEX)
+            assert published is not None
+        return self._load(published.version)
+
+    def _load(self, version: str) -> Retriever:
+        with _cache_lock:
+            cached = _cache.get(self.directory)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+        target = self.directory / version
+        if not (target / _MANIFEST_FILE).exists():
+            self.directory.mkdir(parents=True, exist_ok=True)
+            artifacts.unpack_directory(
+                artifacts.fetch(self.session, self.account_id, artifacts.KB_INDEX, version), target)
+        retriever = Retriever.load(target)
+        with _cache_lock:
+            _cache[self.directory] = (version, retriever)
+        return retriever
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
         return self.retriever().search(query, k=k)
@@ -219,14 +240,3 @@ def _remove_tree(path: Path) -> None:
 
 _cache: dict[Path, tuple[str, Retriever]] = {}
 _cache_lock = threading.Lock()
-
-
-def _cached_retriever(directory: Path) -> Retriever:
-    """The loaded index of ``directory``, reloaded when another process rebuilt it."""
-    version = json.loads((directory / STAMP).read_text())["version"]
-    with _cache_lock:
-        cached = _cache.get(directory)
-        if cached is None or cached[0] != version:
-            cached = (version, Retriever.load(directory / version))
-            _cache[directory] = cached
-        return cached[1]

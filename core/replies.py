@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,14 +22,14 @@ from . import metrics, timeline
 from .audit import audit
 from .enrichment import Enrichment, enrich
 from .handoff import Handoff, hand_over, relay_customer_message
-from .intents import IntentModel, default_training_csv, read_training_csv
+from .intent_store import intent_model
 from .knowledge.analysis import content_words
 from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
 from .policy import EscalationPolicy, load_policy
 from .redaction import truncate_for_model
 from .records import Hit
 from .routing import Routing, load_routing
-from .selfservice import SYSTEM_REASONS, Decision, Turn, decide
+from .selfservice import SYSTEM_REASONS, Decision, Turn, answer_from_article, decide, pick_choice
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +89,12 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     if actions.handle(session, inbound, settings):
         return None  # an action request or a verification code, answered by the policy engine
     text = truncate_for_model(inbound.message.body)
-    enrichment = enrich(text, intent_model=intent_model(settings.data_dir, inbound.account.id))
+    enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
     inbound.message.meta = {**inbound.message.meta, "enrichment": _enrichment_json(enrichment)}
+    picked = _picked_choice(session, inbound, settings)
+    if picked is not None:
+        send_reply(session, inbound, picked, settings)
+        return picked
     decision = decide(
         text, enrichment, _turn(session, inbound, settings), policy=policy(settings),
         search=lambda q: _search(session, inbound.account.id, settings, q),
@@ -163,14 +166,46 @@ def _turn(session: Session, inbound: Inbound, settings: Settings) -> Turn:
     return Turn(
         first_bot_message=not bot,
         # A failed answer: the bot asked for clarification because it had nothing to say.
-        failed_answers=sum(1 for m in bot if m.meta.get("action") == "clarify" and m.meta.get("reason")),
+        failed_answers=sum(1 for m in bot if m.meta.get("action") in ("clarify", "choices") and m.meta.get("reason")),
         company=settings.company_name if inbound.account.slug == "default" else inbound.account.name,
         sentiment_history=tuple(m.meta["enrichment"]["sentiment"] for m in earlier
                                 if m.author == "customer" and "enrichment" in m.meta),
         customer_tier=customer.tier, customer_value=float(value) if value is not None else None,
-        contacts_recent=int(contacts), bot_turns=len(bot),
+        contacts_recent=int(contacts), bot_turns=len(bot), previous_question=_answered_question(earlier),
         minutes_with_bot=(datetime.now(UTC) - started).total_seconds() / 60,
     )
+
+
+def _picked_choice(session: Session, inbound: Inbound, settings: Settings) -> Decision | None:
+    """The answer from the article the customer picked off the bot's last menu ("2", or
+    the title's words), or None when this message is not a pick: a new question."""
+    last_bot = session.scalar(select(Message).where(
+        Message.conversation_id == inbound.conversation.id, Message.author == "bot",
+        Message.id < inbound.message.id).order_by(Message.id.desc()).limit(1))
+    offered = (last_bot.meta or {}).get("choices") if last_bot is not None else None
+    if not offered:
+        return None
+    index = pick_choice(inbound.message.body, [choice["title"] for choice in offered])
+    if index is None:
+        return None
+    try:
+        retriever = KnowledgeBase.of(session, inbound.account.id, settings).retriever()
+    except KnowledgeBaseEmpty:
+        return None
+    passages = [p for p in retriever.passages if p.article_id == offered[index]["article"]]
+    if not passages:
+        return None  # the article was removed since the menu was sent: treat as a question
+    question = truncate_for_model(str(last_bot.meta.get("question") or offered[index]["title"]))
+    return answer_from_article(question, passages, _turn(session, inbound, settings))
+
+
+def _answered_question(earlier: list[Message]) -> str | None:
+    """The customer's message the bot's latest reply answered from the knowledge base."""
+    last_bot = next((m for m in reversed(earlier) if m.author == "bot"), None)
+    if last_bot is None or last_bot.meta.get("action") != "answer":
+        return None
+    asked = next((m for m in earlier if m.id == last_bot.meta.get("in_reply_to")), None)
+    return truncate_for_model(asked.body) if asked is not None else None
 
 
 def _search(session: Session, account_id: int, settings: Settings, question: str) -> list[Hit]:
@@ -215,7 +250,9 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
         session, conversation, direction="outbound", channel=conversation.channel, author="bot",
         body=decision.reply, external_id=result.response.get("sid"), status=result.response.get("status"),
         meta={"action": decision.action, "reason": decision.reason, "sources": sources,
-              "in_reply_to": inbound.message.id},
+              "in_reply_to": inbound.message.id,
+              **({"choices": [{"article": h.passage.article_id, "title": h.passage.title} for h in decision.choices],
+                  "question": inbound.message.body} if decision.choices else {})},
     )
     draft = decision.draft
     metrics.bot_replied(session, conversation, inbound.message, reply, action=decision.action,
@@ -244,33 +281,3 @@ def _phone(customer: Customer) -> str:
 def _enrichment_json(e: Enrichment) -> dict[str, object]:
     return {"intent": e.intent, "intent_confidence": round(e.intent_confidence, 3), "in_scope": e.in_scope,
             "sentiment": round(e.sentiment, 3), "sentiment_label": e.sentiment_label, "language": e.language}
-
-
-_models: dict[Path, tuple[float, IntentModel]] = {}
-_models_lock = threading.Lock()
-
-
-def intent_model_path(data_dir: Path, account_id: int) -> Path:
-    return data_dir / "models" / f"account-{account_id}" / "intents.skops"
-
-
-@functools.cache
-def default_intent_model() -> IntentModel:
-    """Trained from switchboard/data/intents_default.csv once per process (~0.5 s), so
-    a fresh install routes intents before any admin has trained a model."""
-    texts, labels = read_training_csv(default_training_csv())
-    return IntentModel.fit(texts, labels)
-
-
-def intent_model(data_dir: Path, account_id: int) -> IntentModel:
-    """The account's trained model (`switchboard intents fit`), or the shipped default."""
-    path = intent_model_path(data_dir, account_id)
-    if not path.exists():
-        return default_intent_model()
-    with _models_lock:
-        stamp = path.stat().st_mtime
-        cached = _models.get(path)
-        if cached is None or cached[0] != stamp:
-            cached = (stamp, IntentModel.load(path))
-            _models[path] = cached
-        return cached[1]

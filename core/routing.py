@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from switchboard.resources import data_file
 
-DEFAULT_FILE = Path(__file__).parents[1] / "switchboard" / "data" / "routing.yaml"
+DEFAULT_FILE = data_file("routing.yaml")
 PRIORITIES = ("low", "normal", "high", "urgent")
 
 

@@ -51,7 +51,7 @@ def on_ticket_changed(session: Session, account: Account, settings: Settings, *,
     back as tags (and priority when the customer is upset), prepare suggestions."""
     from switchboard.connectors.zendesk import ZendeskConnector
 
-    from .replies import intent_model
+    from .intent_store import intent_model
 
     conversation = conversation_for_ticket(session, account.id, ticket_id)
     question, redactions = ticket_question(session, conversation, text)
@@ -61,7 +61,7 @@ def on_ticket_changed(session: Session, account: Account, settings: Settings, *,
     # A ticket (or a customer's comment) can hold a pasted 100,000 characters: the
     # models read as much of it as they do of an SMS, redacted first so no cut splits a card.
     model_text = truncate_for_model(redact(question).text)
-    enrichment = enrich(model_text, intent_model=intent_model(settings.data_dir, account.id))
+    enrichment = enrich(model_text, intent_model=intent_model(session, settings.data_dir, account.id))
     if write_back:
         tags = [f"sentiment_{enrichment.sentiment_label}"]
         if enrichment.in_scope and enrichment.intent:

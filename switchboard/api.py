@@ -6,7 +6,6 @@ that takes an account id from the request.
 from __future__ import annotations
 
 from functools import cache, wraps
-from pathlib import Path
 from typing import Any, Callable
 
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
@@ -15,8 +14,19 @@ from flask.typing import ResponseReturnValue
 from switchboard import db
 from switchboard.core import accounts, outbox, timeline
 from switchboard.models import Account, Conversation
+from switchboard.resources import package_path
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+
+@blueprint.before_request
+def _refuse_nul_bytes() -> ResponseReturnValue | None:
+    """PostgreSQL text cannot hold a NUL byte: a query parameter carrying one would reach
+    the driver and fail as a 500, so it is refused at the door, by name."""
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            return jsonify(error=f"query parameter {name!r} contains a NUL byte; remove it"), 400
+    return None
 
 
 def require_account(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
@@ -97,7 +107,7 @@ def openapi() -> ResponseReturnValue:
 def _openapi_document() -> dict[str, Any]:
     import yaml
 
-    return yaml.safe_load((Path(__file__).parent / "openapi.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load((package_path("openapi.yaml")).read_text(encoding="utf-8"))
 
 
 def _conversation_json(conversation: Conversation, *, with_messages: bool) -> dict[str, Any]:

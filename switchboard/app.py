@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -13,6 +12,7 @@ from switchboard import dashboard, prometheus
 from switchboard.config import Settings, load_settings
 from switchboard.webhooks import errors as webhook_errors
 from switchboard.webhooks import init_app as webhooks_init_app
+from switchboard.resources import package_path
 
 MAX_BODY_BYTES = 1024 * 1024  # vendors' payloads are kilobytes; 1 MiB is generous
 
@@ -27,7 +27,7 @@ class DatabaseId(IntegerConverter):
 
 
 def create_app(settings: Settings | None = None, config: dict[str, Any] | None = None) -> Flask:
-    app = Flask("switchboard", template_folder=str(Path(__file__).parent / "templates"))
+    app = Flask("switchboard", template_folder=str(package_path("templates")))
     app.config.update(SETTINGS=settings or load_settings(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(config or {})
     app.url_map.converters["int"] = DatabaseId

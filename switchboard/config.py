@@ -61,6 +61,9 @@ class Settings:
     outreach_lease_seconds: int = 120
     slack_client_id: str | None = None
     slack_client_secret: str | None = None
+    # Shared by every host (issue 14): the session-cookie key and the /metrics token.
+    secret_key: str | None = None
+    metrics_token: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -202,6 +205,14 @@ def _outreach(env: Mapping[str, str]) -> dict[str, object]:
     }
 
 
+def _secret_key(env: Mapping[str, str]) -> str | None:
+    value = _optional(env, "SWITCHBOARD_SECRET_KEY")
+    if value is not None and len(value) < 32:
+        raise ConfigError("SWITCHBOARD_SECRET_KEY is shorter than 32 characters: use a long random value, e.g. "
+                          "`python -c 'import secrets; print(secrets.token_hex(32))'`, the same on every host.")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build and validate the settings; raises ConfigError naming the bad variable."""
     env = os.environ if env is None else env
@@ -257,11 +268,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         whatsapp_reply_template_sid=_content_sid(env, "SWITCHBOARD_WHATSAPP_TEMPLATE_SID"),
         routing_file=_file(env, "SWITCHBOARD_ROUTING_FILE"),
         policy_file=_file(env, "SWITCHBOARD_POLICY_FILE"),
-        embeddings=_choice(env, "SWITCHBOARD_EMBEDDINGS", ("minilm",)),
+        embeddings=_choice(env, "SWITCHBOARD_EMBEDDINGS", ("wordllama", "minilm", "none")),
         style_file=_file(env, "SWITCHBOARD_STYLE_FILE"),
         zendesk_app_public_key=_pem(env, "SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY"),
         slack_digest_channel=_optional(env, "SWITCHBOARD_SLACK_DIGEST_CHANNEL"),
         actions_file=_file(env, "SWITCHBOARD_ACTIONS_FILE"),
         action_policy_file=_file(env, "SWITCHBOARD_ACTION_POLICY_FILE"),
+        secret_key=_secret_key(env),
+        metrics_token=_optional(env, "SWITCHBOARD_METRICS_TOKEN"),
         **_outreach(env),
     )

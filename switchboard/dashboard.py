@@ -43,10 +43,18 @@ AUDIT_ROWS = 20
 
 
 def _secret(app: Flask) -> str:
-    """SECRET_KEY when configured, else a random secret kept next to the database, so
-    every gunicorn worker (and a restart) signs and reads the same cookies."""
+    """SWITCHBOARD_SECRET_KEY (or Flask's SECRET_KEY) when configured: the same on every
+    host, so a cookie signed by one web host is read by the next. Without it, a random
+    secret kept in the data directory serves the single-host default (every gunicorn
+    worker and a restart of that host agree; a second host would not)."""
+    settings = app.config["SETTINGS"]
+    if settings.secret_key:
+        return str(settings.secret_key)
     if app.config.get("SECRET_KEY"):
         return str(app.config["SECRET_KEY"])
+    if not settings.database_url.startswith("sqlite"):
+        app.logger.warning("SWITCHBOARD_SECRET_KEY is not set: dashboard sessions signed here are not valid on "
+                           "other web hosts; set the same long random value on every host")
     path: Path = app.config["SETTINGS"].data_dir / ".switchboard-session-secret"
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -5,9 +5,10 @@ a Celery task (which runs inside an app context) never leaks a connection.
 """
 from __future__ import annotations
 
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -15,8 +16,9 @@ from alembic.config import Config
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from switchboard.resources import package_path
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATIONS = package_path("migrations")
 
 
 class Database:
@@ -24,6 +26,14 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = scoped_session(sessionmaker(self.engine, expire_on_commit=False))
+        _databases.add(self)
+
+    def forget_inherited_connections(self) -> None:
+        """In a forked child: drop (without closing) the parent's pooled connections and
+        session, so this process opens its own. Closing them would end the parent's
+        transactions on a socket the two processes share."""
+        self.sessions.registry.clear()
+        self.engine.dispose(close=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -37,6 +47,24 @@ class Database:
     def dispose(self) -> None:
         self.sessions.remove()
         self.engine.dispose()
+
+
+#: Every Database of this process, for the fork hook below.
+_databases: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """Celery's prefork pool, gunicorn with --preload and multiprocessing all fork a
+    parent that has already used the database (migrations, bootstrap, the sweeper). Two
+    processes on one PostgreSQL socket read each other's replies: the first tasks fail
+    with OperationalError/ProgrammingError and an event stays claimed until its lease
+    ends. SQLAlchemy's advice is ``engine.dispose(close=False)`` in the child; doing it
+    at fork time covers every way of forking. (redis-py pools check the pid themselves.)"""
+    for database in list(_databases):
+        database.forget_inherited_connections()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def make_engine(url: str) -> Engine:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    LargeBinary,
     JSON,
     DateTime,
     Enum,
@@ -253,6 +254,26 @@ class KbArticle(Base):
     tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
     content_hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Artifact(Base):
+    """A file derived from the database (the knowledge base's search index, a fitted
+    intent model), kept in the database so every web and worker host uses the same one.
+
+    Hosts keep a copy under SWITCHBOARD_DATA_DIR as a cache and look up the newest
+    ``version`` (a cheap indexed read without the blob) before using their copy.
+    """
+
+    __tablename__ = "artifacts"
+    __table_args__ = (UniqueConstraint("account_id", "kind", "version"),
+                      Index("ix_artifacts_account_kind_id", "account_id", "kind", "id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # kb_index, intent_model
+    version: Mapped[str] = mapped_column(String(64))
+    meta: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    blob: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class SyncState(Base):

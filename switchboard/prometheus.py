@@ -22,6 +22,7 @@ mode), and the database figures are added once.
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import time
@@ -180,4 +181,9 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics() -> Response:
+        token = app.config["SETTINGS"].metrics_token
+        if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+            # Prometheus: `authorization: {credentials: <SWITCHBOARD_METRICS_TOKEN>}` in the scrape config.
+            return Response("send SWITCHBOARD_METRICS_TOKEN as 'Authorization: Bearer <token>'\n", status=401,
+                            headers={"WWW-Authenticate": 'Bearer realm="metrics"', "Content-Type": "text/plain"})
         return Response(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -44,12 +44,12 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
 
 
 class Worker:
-    """`switchboard worker --concurrency 1` (Celery worker with beat) in its own process."""
+    """`switchboard worker` (Celery worker with beat, prefork pool) in its own process."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, *, concurrency: int = 1) -> None:
         self.log = cwd / f"worker-{uuid.uuid4().hex[:6]}.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "switchboard.cli", "worker", "--concurrency", "1"],
+            [sys.executable, "-m", "switchboard.cli", "worker", "--concurrency", str(concurrency)],
             env={**os.environ, **env}, cwd=cwd, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )

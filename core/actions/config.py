@@ -15,8 +15,9 @@ import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from .errors import ActionConfigError
+from switchboard.resources import data_file
 
-DEFAULT_FILE = Path(__file__).resolve().parents[2] / "switchboard" / "data" / "actions.yaml"
+DEFAULT_FILE = data_file("actions.yaml")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 

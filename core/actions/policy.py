@@ -16,8 +16,9 @@ import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from .errors import ActionConfigError
+from switchboard.resources import data_file
 
-DEFAULT_FILE = Path(__file__).resolve().parents[2] / "switchboard" / "data" / "action_policy.yaml"
+DEFAULT_FILE = data_file("action_policy.yaml")
 ROLES = ("bot", "llm", "agent", "supervisor")
 SELF_SERVICE_ROLES = ("bot", "llm")
 TIERS = ("guest", "bronze", "silver", "gold")

@@ -11,6 +11,7 @@ at run time). Without it the retriever is purely lexical and nothing here is imp
 """
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from typing import Protocol
@@ -20,6 +21,7 @@ import numpy as np
 from .errors import EmbeddingsUnavailableError
 
 MINILM = "all-MiniLM-L6-v2"
+WORDLLAMA = "wordllama-l2-supercat-256"
 
 
 class SentenceEncoder(Protocol):
@@ -59,10 +61,42 @@ class MiniLMEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
 
+class WordLlamaEncoder:
+    """WordLlama's static token embeddings (256 dimensions, numpy only): the weights ship
+    inside the ``wordllama`` wheel (16 MB), so this needs no torch and no download."""
+
+    name = WORDLLAMA
+
+    def __init__(self) -> None:
+        try:
+            import wordllama
+            from wordllama import WordLlama
+        except ImportError as error:
+            raise EmbeddingsUnavailableError("WordLlama embeddings need the wordllama package: "
+                                             "pip install wordllama") from error
+        from pathlib import Path
+
+        # Its default path looks on Hugging Face first; the packaged weights are enough.
+        self._model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 256), dtype=np.float32)
+        return np.asarray(self._model.embed(list(texts), norm=True), dtype=np.float32)
+
+
+@functools.cache
+def _wordllama() -> WordLlamaEncoder:
+    """One per process: the weights are read-only and loading takes a quarter second."""
+    return WordLlamaEncoder()
+
+
 def encoder_named(name: str) -> SentenceEncoder:
     """The encoder an index was built with, so a loaded index embeds queries the same way."""
     if name == MINILM:
         return MiniLMEncoder()
+    if name == WORDLLAMA:
+        return _wordllama()
     raise EmbeddingsUnavailableError(
         f"This index was built with the sentence encoder '{name}', which Switchboard cannot "
         "load by name. Pass the same encoder to Retriever.load(directory, encoder=...), or "

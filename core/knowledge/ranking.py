@@ -46,6 +46,10 @@ LEXICAL_CONFIDENCE = Confidence(bias=-2.8, weighted_coverage=0.0, coverage=1.09,
                                 relative_score=0.0, margin=31.696)
 HYBRID_CONFIDENCE = Confidence(bias=-10.867, weighted_coverage=0.0, coverage=0.0,
                                relative_score=0.0, margin=3.037, semantic=16.295)
+#: The same fit for the default install's WordLlama static embeddings (their cosines sit
+#: in another range than MiniLM's): `bench/retrieval.py --embeddings wordllama --calibrate`.
+WORDLLAMA_CONFIDENCE = Confidence(bias=-5.433, weighted_coverage=0.0, coverage=0.0,
+                                  relative_score=0.0, margin=4.945, semantic=6.454)
 
 
 @dataclass(frozen=True)

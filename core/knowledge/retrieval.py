@@ -376,3 +376,22 @@ def _replace_directory(directory: Path, staging: Path) -> None:
         directory.rename(previous)
     staging.rename(directory)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def build_retriever(passages: Sequence[Passage], embeddings: str | None) -> Retriever:
+    """The index a knowledge base gets: fused with sentence embeddings by name
+    (``wordllama``, the default install's; ``minilm``, the optional extra) or lexical only
+    (``none``), each with the confidence fitted for it."""
+    from dataclasses import replace
+
+    from .embeddings import MINILM, WORDLLAMA
+    from .ranking import WORDLLAMA_CONFIDENCE
+
+    if embeddings in (None, "none"):
+        return Retriever.build(passages)
+    if embeddings == "wordllama":
+        return Retriever.build(passages, encoder=encoder_named(WORDLLAMA),
+                               settings=replace(RankingSettings(), hybrid_confidence=WORDLLAMA_CONFIDENCE))
+    if embeddings == "minilm":
+        return Retriever.build(passages, encoder=encoder_named(MINILM))
+    raise ValueError(f"unknown embeddings {embeddings!r}: use wordllama, minilm or none")

@@ -173,6 +173,7 @@ def test_clearly_out_of_scope_messages_are_not_routed(banking: IntentModel) -> N
         assert not prediction.in_scope, prediction
         assert prediction.intent == OUT_OF_SCOPE
         assert prediction.confidence < banking.threshold
+        assert prediction.best_intent in banking.labels  # what it came closest to, for the admin
 
 
 def test_a_message_sharing_nothing_with_training_data_is_out_of_scope(banking: IntentModel) -> None:
@@ -183,7 +184,7 @@ def test_a_message_sharing_nothing_with_training_data_is_out_of_scope(banking: I
 def test_prediction_carries_text_and_a_probability(banking: IntentModel) -> None:
     [prediction] = banking.predict(["I still have not received my new card"])
     assert prediction == IntentPrediction(
-        "I still have not received my new card", "card_arrival", prediction.confidence, True
+        "I still have not received my new card", "card_arrival", prediction.confidence, True, "card_arrival"
     )
     assert banking.threshold <= prediction.confidence <= 1.0
 
@@ -299,3 +300,51 @@ def test_threshold_override_previews_a_looser_or_stricter_cut(banking: IntentMod
     assert [p.in_scope for p in banking.predict(texts, threshold=0.0)] == [True, True]
     assert [p.in_scope for p in banking.predict(texts, threshold=1.01)] == [False, False]
     assert [p.in_scope for p in banking.predict(texts)] == [False, True]
+
+
+# --- sentence embeddings as extra features ------------------------------------------
+
+
+class HashedWords:
+    """A stand-in sentence encoder: the same unit vector for the same words, near
+    vectors for messages sharing words. Deterministic and offline."""
+
+    name = "hashed-words-test"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), 64), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                vectors[row, sum(map(ord, word)) % 64] += 1.0
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def test_an_encoder_adds_features_and_travels_with_the_model_by_name(
+    banking_held_out: tuple[list[str], list[str]], tmp_path: Path
+) -> None:
+    encoder = HashedWords()
+    model = IntentModel.fit(*read_training_csv(DATA / "banking77_train_slice.csv"), encoder=encoder)
+    assert model.encoder_name == "hashed-words-test"
+    texts, truth = banking_held_out
+    predictions = model.predict(texts)
+    assert np.mean([p.intent == t for p, t in zip(model.predict(texts, threshold=0.0), truth, strict=True)]) >= 0.9
+    path = tmp_path / "model.skops"
+    model.save(path)
+    assert IntentModel.load(path, encoder=encoder).predict(texts) == predictions
+    with pytest.raises(IntentModelFileError, match="hashed-words-test"):
+        IntentModel.load(path)  # the encoder is saved by name: without it the model cannot route
+
+
+def test_a_message_of_unknown_words_is_out_of_scope_even_with_embeddings() -> None:
+    model = IntentModel.fit(*read_training_csv(DATA / "banking77_train_slice.csv"), encoder=HashedWords())
+    for prediction in model.predict(["", "🙂🙂"]):
+        assert prediction.intent == OUT_OF_SCOPE and not prediction.in_scope
+
+
+def test_a_version_1_model_file_still_loads(banking: IntentModel, tmp_path: Path) -> None:
+    path = tmp_path / "v1.skops"
+    skops_io.dump({"format": "switchboard.intents/1", "temperature": banking._temperature,
+                   "threshold": banking.threshold, "pipeline": banking._pipeline}, path)
+    loaded = IntentModel.load(path)
+    assert loaded.encoder_name is None
+    assert loaded.predict(CLEARLY_OUT_OF_SCOPE) == banking.predict(CLEARLY_OUT_OF_SCOPE)

@@ -125,10 +125,14 @@ def test_intents_fit_then_predict_as_json_lines(tmp_path: Path) -> None:
     assert fitted.exit_code == 0, fitted.output
     assert "2 intents" in fitted.output
     predicted = runner.invoke(main, ["intents", "predict"], env=cli_env(tmp_path),
-                              input="where is my parcel?\nrefund my purchase please\n")
+                              input="where is my parcel?\nrefund my purchase please\nwhat is the weather like today\n")
     lines = [json.loads(line) for line in predicted.output.splitlines()]
-    assert [line["intent"] for line in lines] == ["order_status", "refund"]
-    assert all(set(line) == {"text", "intent", "confidence", "in_scope"} for line in lines)
+    assert [line["intent"] for line in lines] == ["order_status", "refund", "out_of_scope"]
+    assert all(set(line) == {"text", "intent", "confidence", "in_scope"} for line in lines[:2])
+    weather = lines[2]  # flagged, with the in-scope intent it came closest to and how close
+    assert set(weather) == {"text", "intent", "confidence", "in_scope", "best_intent", "best_confidence"}
+    assert weather["best_intent"] in ("order_status", "refund") and not weather["in_scope"]
+    assert weather["best_confidence"] == weather["confidence"]
 
 
 def test_intents_fit_reports_the_bad_row(tmp_path: Path) -> None:

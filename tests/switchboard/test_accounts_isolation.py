@@ -103,3 +103,15 @@ def test_revoked_keys_stop_working(app: Flask) -> None:
         assert app.test_client().get("/api/conversations", headers={"Authorization": f"Bearer {key}"}).status_code == 200
         assert accounts.revoke_api_keys(session, default) == 1
     assert app.test_client().get("/api/conversations", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+
+
+def test_a_nul_byte_in_a_query_parameter_is_refused_by_name(app: Flask, client) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL text cannot hold NUL: found by schemathesis as a 500 on /api/audit."""
+    with get_db(app).session() as session:
+        default = accounts.by_slug(session, "default")
+        assert default is not None
+        key = accounts.create_api_key(session, default)
+    answer = client.get("/api/audit?conversation=%00", headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 400
+    assert "'conversation'" in answer.get_json()["error"] and "NUL" in answer.get_json()["error"]
+    assert client.get("/api/audit?conversation=7", headers={"Authorization": f"Bearer {key}"}).status_code == 200

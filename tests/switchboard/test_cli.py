@@ -86,6 +86,28 @@ def test_db_upgrade_then_accounts_and_keys(tmp_path: Path) -> None:
     assert missing.exit_code != 0 and "no account 'nobody'" in missing.output
 
 
+def test_accounts_add_refuses_a_bad_slug_and_a_duplicate_in_one_line(tmp_path: Path) -> None:
+    env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    runner = CliRunner()
+    bad = runner.invoke(main, ["accounts", "add", "Bad Slug!", "--name", "Bad"], env=env)
+    assert bad.exit_code == 2 and "lower-case letters, digits and dashes" in bad.output
+    assert runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex"], env=env).exit_code == 0
+    again = runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex"], env=env)
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert "Traceback" not in again.output and len(again.output.splitlines()) == 1
+
+
+def test_an_unreachable_database_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    env = {"SWITCHBOARD_DATABASE_URL": f"postgresql://nobody@127.0.0.1:{port}/none",
+           "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(main, ["accounts", "list"], env=env)
+    assert result.exit_code == 1 and "SWITCHBOARD_DATABASE_URL" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
 def test_postgres_that_is_not_migrated_is_refused_with_the_command_to_run(pg_url: str) -> None:
     from sqlalchemy import text
 

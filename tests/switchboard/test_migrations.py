@@ -9,7 +9,7 @@ from sqlalchemy import inspect, text
 from switchboard.db import make_engine, upgrade
 from switchboard.models import Base
 
-NEW_TABLES = {"outreach_campaigns", "outreach_segments", "outreach_recipients", "slack_installations",
+NEW_TABLES = {"artifacts", "outreach_campaigns", "outreach_segments", "outreach_recipients", "slack_installations",
               "metric_events", "conversation_outcomes", "action_executions", "customer_verifications"}
 
 
@@ -31,6 +31,6 @@ def test_a_database_at_the_released_empty_0007_gets_the_new_tables(tmp_path) -> 
         upgrade(engine)
         assert NEW_TABLES <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0010"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0011"
     finally:
         engine.dispose()

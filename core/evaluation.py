@@ -1,0 +1,423 @@
+"""Trying a configuration on questions before customers meet it (`switchboard eval`).
+
+An admin about to import a new knowledge base, edit the escalation policy or switch the
+drafting engine wants proof first: which questions would now be answered, from which
+article, and which would go to a person. Each question here runs through the live
+decision path of :func:`.replies.handle_inbound`, as a customer's first message:
+keywords, redaction, enrichment with the account's intent model, retrieval,
+:func:`.selfservice.decide` (escalation policy, drafting, grounding). Nothing is sent
+and nothing is stored: the knowledge base is only read (a ``--kb`` file is indexed in
+memory) and an LLM draft is asked for without the outbox row a live draft leaves.
+
+The action engine (order look-ups, refunds) is not run: it needs a customer and their
+orders, and it answers requests, not questions a knowledge base could answer.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.errors import SwitchboardError
+from switchboard.models import Account, Conversation, Customer, Message
+
+from .enrichment import enrich
+from .intents import IntentModel
+from .knowledge.analysis import content_words
+from .policy import EscalationPolicy, load_policy
+from .records import Article, Hit
+from .redaction import redact, truncate_for_model
+from .selfservice import Decision, Drafter, Turn, decide
+
+#: What a question's ``expected`` says when a person should take it.
+HANDOFF = "handoff"
+#: Passages asked of retrieval per question, as the live path asks (replies._search).
+SEARCH_K = 5
+#: Decisions of decide(); a stored reply with another action came from elsewhere (the
+#: action engine, a keyword) and is not replayed.
+DECIDED = frozenset({"answer", "choices", "clarify", "handoff"})
+VERDICTS = ("answered_right", "answered_wrong", "choices_with_right", "choices_without_right",
+            "clarified", "handed_over_right", "handed_over_wrong", "other")
+Progress = Callable[[int], None]
+
+
+class EvaluationError(SwitchboardError):
+    """A question file or a configuration cannot be evaluated; the message says why."""
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    expected: str | None  # an article id, HANDOFF, or None when unknown (replay)
+    where: str = ""  # "line 3": where the question came from
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """Everything the decision needs besides the question: what a change is made to."""
+
+    description: dict[str, str]
+    policy: EscalationPolicy
+    search: Callable[[str], list[Hit]]
+    intent_model: IntentModel | None
+    llm_drafter: Drafter | None = None
+    company: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    question: str
+    expected: str | None
+    action: str
+    reason: str | None
+    articles: tuple[str, ...]  # cited by an answer, first the one the reply leads with
+    choices: tuple[str, ...]  # articles offered to choose from
+    score: float | None  # retrieval's confidence in the top hit
+    verdict: str
+
+    @property
+    def article(self) -> str | None:
+        return self.articles[0] if self.articles else None
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The articles the customer would be pointed to: cited, or offered."""
+        return self.choices if self.action == "choices" else self.articles
+
+    @property
+    def right(self) -> bool:
+        """The customer ends at the right article (directly, or by picking it from the
+        menu) or, when a person should take it, with a person."""
+        return self.verdict in ("answered_right", "choices_with_right", "handed_over_right")
+
+    def as_json(self) -> dict[str, Any]:
+        row = asdict(self)
+        return {**row, "articles": list(self.articles), "choices": list(self.choices),
+                "article": self.article, "right": self.right,
+                "score": None if self.score is None else round(self.score, 4)}
+
+    def same_as(self, other: Outcome) -> bool:
+        return (self.action, self.articles, self.choices) == (other.action, other.articles, other.choices)
+
+
+# -- questions --------------------------------------------------------------------------
+
+def read_questions(path: Path) -> list[Question]:
+    """``question,expected`` rows from a CSV file, or objects with those keys, one per
+    line, from a .jsonl file. Errors name the line, as admins fix these by hand."""
+    path = Path(path)
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvaluationError(f"Cannot read the questions in {path} ({exc}); give a UTF-8 .csv or .jsonl file.") from None
+    rows = _jsonl_rows(path, content) if path.suffix.lower() == ".jsonl" else _csv_rows(path, content)
+    questions = []
+    for where, record in rows:
+        text = str(record.get("question") or "").strip()
+        expected = str(record.get("expected") or "").strip()
+        if not text or not expected:
+            raise EvaluationError(f"{path}, {where}: give both a question and what is expected "
+                                  f"(an article id, or '{HANDOFF}' when a person should take it).")
+        questions.append(Question(text, HANDOFF if expected.lower() == HANDOFF else expected, where))
+    if not questions:
+        raise EvaluationError(f"{path} holds no questions; add rows with a question and what is expected.")
+    return questions
+
+
+def _csv_rows(path: Path, content: str) -> list[tuple[str, dict[str, Any]]]:
+    reader = csv.DictReader(io.StringIO(content, newline=""))
+    columns = [name.strip().lower() for name in reader.fieldnames or []]
+    if not {"question", "expected"} <= set(columns):
+        raise EvaluationError(f"{path}: the header line must name the columns 'question' and 'expected' "
+                              f"(found: {', '.join(columns) or 'nothing'}).")
+    reader.fieldnames = columns
+    try:
+        return [(f"line {reader.line_num}", row) for row in reader if any((v or "").strip() for v in row.values())]
+    except csv.Error as exc:
+        raise EvaluationError(f"{path}, line {reader.line_num} is not valid CSV ({exc}); check its quotes.") from None
+
+
+def _jsonl_rows(path: Path, content: str) -> list[tuple[str, dict[str, Any]]]:
+    rows = []
+    for number, line in enumerate(content.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvaluationError(f"{path}, line {number} is not valid JSON ({exc.msg}).") from None
+        if not isinstance(record, dict):
+            raise EvaluationError(f'{path}, line {number}: expected {{"question": ..., "expected": ...}}.')
+        rows.append((f"line {number}", record))
+    return rows
+
+
+# -- running ------------------------------------------------------------------------------
+
+def run_question(question: Question, config: Configuration, turn: Turn | None = None) -> Outcome:
+    """What the bot would do with ``question`` as a customer's first message."""
+    from .replies import keyword
+
+    word = keyword(question.text)
+    if word is not None:  # answered by Twilio's keyword handling before any decision
+        return Outcome(question.text, question.expected, "help" if word == "help" else "keyword", word,
+                       (), (), None, "other")
+    text = truncate_for_model(redact(question.text).text)
+    decision = decide(
+        text, enrich(text, intent_model=config.intent_model),
+        turn or Turn(first_bot_message=True, company=config.company), policy=config.policy,
+        search=config.search, llm_drafter=config.llm_drafter, topic_words=content_words,
+    )
+    return outcome_of(question, decision)
+
+
+def outcome_of(question: Question, decision: Decision) -> Outcome:
+    cited = tuple(dict.fromkeys(p.article_id for p in (decision.draft.citations if decision.draft else ())))
+    choices = offered_articles(decision)
+    score = decision.hits[0].score if decision.hits else None
+    return Outcome(question.text, question.expected, decision.action, decision.reason, cited, choices, score,
+                   verdict(decision.action, question.expected, cited, choices))
+
+
+def offered_articles(decision: Decision) -> tuple[str, ...]:
+    """The articles a "choices" decision offers, whichever record holds them: hits,
+    passages, articles or plain ids."""
+    ids = []
+    for item in getattr(decision, "choices", None) or ():
+        passage = getattr(item, "passage", item)
+        ids.append(item if isinstance(item, str) else getattr(passage, "article_id", None) or passage.id)
+    return tuple(dict.fromkeys(ids))
+
+
+def verdict(action: str, expected: str | None, cited: Sequence[str], choices: Sequence[str]) -> str:
+    """How a decision compares with what was expected. An answer is right when it cites
+    the expected article: that is the link the customer is given."""
+    if action == "answer":
+        return "answered_right" if expected in cited else "answered_wrong"
+    if action == "choices":
+        return "choices_with_right" if expected in choices else "choices_without_right"
+    if action == "clarify":
+        return "clarified"
+    if action == "handoff":
+        return "handed_over_right" if expected == HANDOFF else "handed_over_wrong"
+    return "other"
+
+
+def evaluate(questions: Iterable[Question], config: Configuration, *,
+             progress: Progress | None = None) -> list[Outcome]:
+    outcomes = []
+    for question in questions:
+        outcomes.append(run_question(question, config))
+        if progress:
+            progress(1)
+    return outcomes
+
+
+def counts(outcomes: Sequence[Outcome]) -> dict[str, int]:
+    tally = Counter(o.verdict for o in outcomes)
+    figures = {"questions": len(outcomes), **{name: tally[name] for name in VERDICTS}}
+    figures["choices"] = figures["choices_with_right"] + figures["choices_without_right"]
+    figures["handed_over"] = figures["handed_over_right"] + figures["handed_over_wrong"]
+    # What the customer ends with: the right article (directly, or picked from a menu that
+    # held it) or, when a person should take it, a person.
+    figures["right"] = figures["answered_right"] + figures["choices_with_right"] + figures["handed_over_right"]
+    return figures
+
+
+def changed(before: Sequence[Outcome], after: Sequence[Outcome]) -> list[tuple[Outcome, Outcome]]:
+    """The questions whose decision (action, cited or offered articles) differs."""
+    return [(a, b) for a, b in zip(before, after, strict=True) if not a.same_as(b)]
+
+
+# -- the configuration ------------------------------------------------------------------
+
+def configuration(session: Session, account: Account, settings: Settings, *, kb_file: Path | None = None,
+                  policy_file: Path | None = None, engine: str | None = None, model: str | None = None,
+                  intents_file: Path | None = None) -> Configuration:
+    """The account's live configuration, with the parts named here replaced.
+
+    ``session`` is only read from (the stored knowledge base, when no ``kb_file``).
+    """
+    from .intent_store import has_fitted_model, intent_model
+    from .replies import policy as live_policy
+
+    live_engine = "llm" if _llm_configured(settings) else "local"
+    engine = engine or live_engine
+    description = {
+        "kb": str(kb_file) if kb_file else "account's",
+        "policy": str(policy_file) if policy_file else str(settings.policy_file or "shipped default"),
+        "engine": engine, "model": (model or settings.model_fast) if engine == "llm" else "-",
+        "intents": str(intents_file) if intents_file else (
+            "account's" if has_fitted_model(session, account.id) else "shipped default"),
+    }
+    if intents_file is None:
+        intents = intent_model(session, settings.data_dir, account.id)
+    elif intents_file.suffix.lower() == ".csv":
+        from .intents import read_training_csv
+
+        intents = IntentModel.fit(*read_training_csv(intents_file))
+    else:
+        intents = IntentModel.load(intents_file)
+    return Configuration(
+        description=description,
+        policy=load_policy(policy_file) if policy_file else live_policy(settings),
+        search=_file_search(kb_file, settings) if kb_file else _stored_search(session, account.id, settings),
+        intent_model=intents,
+        llm_drafter=_llm_drafter(session, account, settings, model) if engine == "llm" else None,
+        company=settings.company_name if account.slug == "default" else account.name,
+    )
+
+
+def _llm_configured(settings: Settings) -> bool:
+    from switchboard.connectors.llm import LLMClient
+
+    return LLMClient.configured(settings)
+
+
+def _stored_search(session: Session, account_id: int, settings: Settings) -> Callable[[str], list[Hit]]:
+    from .knowledge_base import KnowledgeBase
+
+    knowledge = KnowledgeBase.of(session, account_id, settings)
+    if knowledge.has_index():
+        retriever = knowledge.retriever()
+    else:  # build in memory: an evaluation leaves the account's index as it found it
+        articles = knowledge.articles()
+        if not articles:
+            raise EvaluationError("The account's knowledge base is empty: import one with `switchboard kb import "
+                                  "PATH`, or evaluate a file with --kb PATH.")
+        retriever = _build_retriever(articles, settings)
+    return lambda question: retriever.search(question, k=SEARCH_K)
+
+
+def _file_search(path: Path, settings: Settings) -> Callable[[str], list[Hit]]:
+    from .knowledge.loaders import load_articles
+
+    try:
+        articles = load_articles(path)
+    except (FileNotFoundError, SwitchboardError) as exc:
+        raise EvaluationError(str(exc)) from None
+    if not articles:
+        raise EvaluationError(f"{path} holds no articles to evaluate against.")
+    retriever = _build_retriever(articles, settings)
+    return lambda question: retriever.search(question, k=SEARCH_K)
+
+
+def _build_retriever(articles: Sequence[Article], settings: Settings):  # type: ignore[no-untyped-def]
+    """Indexed as KnowledgeBase.rebuild_index does, kept in memory."""
+    from .knowledge.chunking import chunk_articles
+    from .knowledge.retrieval import build_retriever
+
+    return build_retriever(chunk_articles(articles), settings.embeddings)
+
+
+class _UnrecordedChat:
+    """LLMClient's request without the outbox row a live draft leaves: an evaluation
+    stores nothing. Errors are the connector's own, which decide() turns into handoffs."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def chat(self, *, model: str, messages: list[dict[str, Any]], max_tokens: int, temperature: float = 0,
+             tools: list[dict[str, Any]] | None = None, idempotency_key: str | None = None) -> Any:
+        from switchboard.connectors.llm import OPERATION, ChatResult
+
+        payload: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": max_tokens,
+                                   "temperature": temperature, **({"tools": tools} if tools else {})}
+        response = self._client.perform(OPERATION, payload)
+        return ChatResult(response.get("text"), list(response.get("tool_calls") or []),
+                          dict(response.get("usage") or {}))
+
+
+def _llm_drafter(session: Session, account: Account, settings: Settings, model: str | None) -> Drafter:
+    from switchboard.connectors.llm import LLMClient
+
+    from .drafting import LLMDrafter
+
+    if not LLMClient.configured(settings):
+        raise EvaluationError("--engine llm needs a model: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL "
+                              "(an OpenAI-compatible server), or evaluate with --engine local.")
+    chat = _UnrecordedChat(LLMClient(session, account, settings))
+    drafter = (LLMDrafter(chat, model_fast=model, model_strong=model) if model
+               else LLMDrafter.from_settings(chat, settings))
+
+    def draft(question: str, hits: Sequence[Hit]):  # type: ignore[no-untyped-def]
+        return drafter.compose(question, hits, complex=len(content_words(question)) > 25)  # as replies does
+
+    return draft
+
+
+# -- replaying stored first messages -------------------------------------------------------
+
+@dataclass(frozen=True)
+class Recorded:
+    """A conversation's first customer message (stored redacted) and what the bot did."""
+
+    message_id: int
+    conversation_id: int
+    received_at: datetime
+    text: str
+    action: str
+    articles: tuple[str, ...]
+    customer_tier: str
+    customer_value: float | None
+
+
+def first_messages(session: Session, account_id: int, since: datetime,
+                   until: datetime | None = None) -> tuple[list[Recorded], int]:
+    """First customer messages received in [since, until) that decide() answered,
+    oldest first, and how many others (answered by a keyword or the action engine, or
+    never answered) were left out."""
+    first_ids = (select(func.min(Message.id)).where(Message.account_id == account_id, Message.author == "customer")
+                 .group_by(Message.conversation_id))
+    query = select(Message).where(Message.id.in_(first_ids), Message.created_at >= since).order_by(Message.id)
+    if until is not None:
+        query = query.where(Message.created_at < until)
+    firsts = list(session.scalars(query))
+    replies = {}
+    for reply in session.scalars(select(Message).where(
+            Message.conversation_id.in_([m.conversation_id for m in firsts]), Message.author == "bot")):
+        replies.setdefault((reply.meta or {}).get("in_reply_to"), reply)
+    recorded = []
+    for message in firsts:
+        reply = replies.get(message.id)
+        if reply is None or reply.meta.get("action") not in DECIDED:
+            continue
+        customer = session.get(Customer, session.get(Conversation, message.conversation_id).customer_id)
+        value = (customer.attributes or {}).get("lifetime_value")
+        recorded.append(Recorded(
+            message.id, message.conversation_id, message.created_at, message.body, reply.meta["action"],
+            tuple(dict.fromkeys(s["passage"].rsplit("#", 1)[0] for s in reply.meta.get("sources") or ())),
+            customer.tier, float(value) if value is not None else None))
+    return recorded, len(firsts) - len(recorded)
+
+
+def replay(recorded: Iterable[Recorded], config: Configuration, *,
+           progress: Progress | None = None) -> list[tuple[Recorded, Outcome]]:
+    """Each stored first message decided again under ``config``, as the customer's
+    first message of a conversation (their tier and value as stored)."""
+    results = []
+    for message in recorded:
+        turn = Turn(first_bot_message=True, company=config.company, customer_tier=message.customer_tier,
+                    customer_value=message.customer_value)
+        results.append((message, run_question(Question(message.text, None, f"message {message.message_id}"),
+                                              config, turn)))
+        if progress:
+            progress(1)
+    return results
+
+
+def replay_changed(results: Iterable[tuple[Recorded, Outcome]]) -> list[tuple[Recorded, Outcome]]:
+    """Stored decisions that would now be different: another action, or other articles
+    cited (or offered, when the stored reply recorded the articles it offered)."""
+    return [(m, o) for m, o in results if m.action != o.action
+            or (m.articles or m.action != "choices") and m.articles != o.shown]
