@@ -75,17 +75,17 @@ def percentiles(run: Callable[[str], object], questions: Sequence[str]) -> dict[
             "p99_ms": round(float(np.percentile(times, 99)), 2), "max_ms": round(max(times), 2)}
 
 
-def ours(passages: list, questions: list[str]) -> dict[str, object]:
+def ours(passages: list, questions: list[str], embeddings: str | None = "wordllama") -> dict[str, object]:
     from switchboard.core.enrichment import enrich
     from switchboard.core.knowledge.analysis import content_words
-    from switchboard.core.knowledge.retrieval import Retriever
+    from switchboard.core.knowledge.retrieval import build_retriever
     from switchboard.core.policy import load_policy
     from switchboard.core.redaction import redact
     from switchboard.core.intent_store import default_intent_model
     from switchboard.core.selfservice import Turn, decide
 
     started = time.perf_counter()
-    retriever = Retriever.build(passages)
+    retriever = build_retriever(passages, embeddings)  # as KnowledgeBase.rebuild_index does
     build_seconds = time.perf_counter() - started
     model, turn, escalation = default_intent_model(), Turn(first_bot_message=False), load_policy()
     actions: dict[str, int] = {}
@@ -123,7 +123,12 @@ def engine_child(engine: str, articles_count: int) -> dict[str, object]:
     articles, questions = synthetic_kb(articles_count)
     passages = chunk_articles(articles)
     text_only = memory(os.getpid())["rss_mb"]
-    result = (ours if engine == "ours" else baseline)(passages, questions)
+    if engine == "ours":  # the default install: lexical fused with WordLlama embeddings
+        result = ours(passages, questions)
+    elif engine == "ours_lexical":  # SWITCHBOARD_EMBEDDINGS=none
+        result = ours(passages, questions, embeddings=None)
+    else:
+        result = baseline(passages, questions)
     result.update(articles=articles_count, passages=len(passages), questions=len(questions),
                   rss_mb_kb_text_only=text_only,
                   peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
@@ -245,9 +250,12 @@ def services(articles_count: int, webhooks: int, timeout: float) -> dict[str, ob
 
 def measure(articles_count: int, args: argparse.Namespace) -> dict[str, object]:
     mine, plain = run_engine("ours", articles_count), run_engine("baseline", articles_count)
+    lexical = run_engine("ours_lexical", articles_count)
     result: dict[str, object] = {
         "articles": articles_count, "passages": mine["passages"], "questions": mine["questions"],
-        "ours_local_reply": mine, "baseline_plain_bm25_top_passage": plain,
+        "ours_local_reply": mine, "ours_lexical_only_reply": lexical,
+        "baseline_plain_bm25_top_passage": plain,
+        "embeddings_add_peak_rss_mb": round(mine["peak_rss_mb"] - lexical["peak_rss_mb"], 1),  # type: ignore[operator]
         "ratio_p50_ours_over_baseline": round(
             mine["latency"]["p50_ms"] / max(plain["latency"]["p50_ms"], 1e-6), 1),  # type: ignore[index]
     }
@@ -264,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="skip the web/worker memory measurement (latency and engine memory only)")
     parser.add_argument("--webhooks", type=int, default=20, help="signed webhooks each service answers")
     parser.add_argument("--reply-timeout", type=float, default=600.0, help="seconds to wait for the replies")
-    parser.add_argument("--engine", choices=("ours", "baseline"), help=argparse.SUPPRESS)  # child process
+    parser.add_argument("--engine", choices=("ours", "ours_lexical", "baseline"), help=argparse.SUPPRESS)  # child process
     args = parser.parse_args(argv)
     sizes = args.articles or [10_000]
     if args.engine:

@@ -7,7 +7,8 @@ groups of five separated by "*"; the FIRST group is the tuning half (used to cho
 settings and fit the confidence model), the SECOND group is the held-out half that the
 headline figures are reported on.
 
-    python bench/retrieval.py --stackfaq /work/shared/data/stackfaq/stackExchange-FAQ.json
+    python bench/retrieval.py --stackfaq /work/shared/data/stackfaq/stackExchange-FAQ.json \
+        [--banking77 /work/shared/data/banking77/train.csv]  # a second set, see load_banking77
     python bench/retrieval.py --stackfaq ... --embeddings [wordllama|minilm]  # adds a hybrid retriever
     python bench/retrieval.py --stackfaq ... --tune            # ablations on the tuning half
     python bench/retrieval.py --stackfaq ... --calibrate \
@@ -57,6 +58,35 @@ def load_stackfaq(path: Path) -> tuple[list[Article], list[Query], list[Query]]:
         for group, target in ((paraphrases[:split], tune), (paraphrases[split + 1:], test)):
             target.extend((text, article_id) for text in group
                           if isinstance(text, str) and text.strip())
+    return articles, tune, test
+
+
+def load_banking77(path: Path, *, examples: int = 5, per_half: int = 10,
+                   seed: int = 3) -> tuple[list[Article], list[Query], list[Query]]:
+    """A second labelled set whose questions are NOT paraphrases of article titles: banking77's
+    real customer messages (77 intents). Each intent becomes an article titled by its name
+    ("Card arrival") whose body is ``examples`` customers' messages, as a help center's
+    "you may be asking" page would list them; ``per_half`` other messages per intent are the
+    tuning half and as many more the held-out half, none of them in any article."""
+    import csv
+
+    by_intent: dict[str, list[str]] = {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            by_intent.setdefault(row["category"], []).append(row["text"].strip())
+    rng = random.Random(seed)
+    articles: list[Article] = []
+    tune: list[Query] = []
+    test: list[Query] = []
+    for intent, texts in sorted(by_intent.items()):
+        texts = sorted(set(texts))
+        rng.shuffle(texts)
+        article_id = f"banking77-{intent}"
+        title = intent.replace("_", " ").capitalize()
+        body = "Customers ask about this as:\n\n" + "\n\n".join(texts[:examples])
+        articles.append(Article(id=article_id, title=title, body=body))
+        tune.extend((text, article_id) for text in texts[examples:examples + per_half])
+        test.extend((text, article_id) for text in texts[examples + per_half:examples + 2 * per_half])
     return articles, tune, test
 
 
@@ -254,8 +284,47 @@ def calibrate(examples, features: Sequence[str]) -> Confidence:
 
 # --- modes ------------------------------------------------------------------------------------------
 
+def hybrid_settings(embeddings: str | None) -> RankingSettings:
+    """The ranking settings the product uses with these embeddings (their own confidence)."""
+    from switchboard.core.knowledge.ranking import WORDLLAMA_CONFIDENCE
+
+    if embeddings == "wordllama":
+        return replace(RankingSettings(), hybrid_confidence=WORDLLAMA_CONFIDENCE)
+    return RankingSettings()
+
+
+def decisions(retriever: Retriever, test: Sequence[Query], offtopic: Sequence[str]) -> dict:
+    """What each held-out first question would end with, through the product's own decision
+    (redaction, enrichment with the shipped intent model, escalation policy, retrieval,
+    drafting, grounding): ``switchboard eval``'s counts, as shares of the questions."""
+    from switchboard.core.evaluation import SEARCH_K, Configuration, Question, counts, evaluate
+    from switchboard.core.intent_store import default_intent_model
+    from switchboard.core.policy import load_policy
+
+    config = Configuration(description={}, policy=load_policy(), intent_model=default_intent_model(),
+                           search=lambda question: retriever.search(question, k=SEARCH_K))
+    tally = counts(evaluate([Question(text, article_id) for text, article_id in test], config))
+    shares = {name: round(tally[name] / tally["questions"], 4)
+              for name in ("answered_right", "choices_with_right", "right", "answered_wrong",
+                           "choices_without_right", "clarified", "handed_over")}
+    if offtopic:
+        off = counts(evaluate([Question(text, None) for text in offtopic], config))
+        shares["offtopic_answered"] = round(off["answered_wrong"] / off["questions"], 4)
+    return shares
+
+
 def quality(args: argparse.Namespace) -> dict:
-    articles, tune, test = load_stackfaq(args.stackfaq)
+    report = {"stackfaq": quality_of(load_stackfaq(args.stackfaq), args, calibrate_here=args.calibrate,
+                                     split="per thread: paraphrases before '*' tune, after '*' test (reported)")}
+    if args.banking77:
+        report["banking77"] = quality_of(load_banking77(args.banking77), args, calibrate_here=False,
+                                         split="per intent: 5 messages are the article, 10 tune, 10 test (reported)")
+    return report
+
+
+def quality_of(dataset: tuple[list[Article], list[Query], list[Query]], args: argparse.Namespace, *,
+               calibrate_here: bool, split: str) -> dict:
+    articles, tune, test = dataset
     passages = chunk_articles(articles, max_words=args.max_words)
     encoder = None
     if args.embeddings:
@@ -263,17 +332,18 @@ def quality(args: argparse.Namespace) -> dict:
         encoder = CachingEncoder(encoder_named({"minilm": MINILM, "wordllama": WORDLLAMA}[args.embeddings]))
     report: dict = {
         "dataset": {"articles": len(articles), "passages": len(passages),
-                    "tune_queries": len(tune), "test_queries": len(test),
-                    "split": "per thread: paraphrases before '*' tune, after '*' test (reported)"},
+                    "tune_queries": len(tune), "test_queries": len(test), "split": split},
     }
+    lexical = Retriever.build(passages)
     retrievers: dict[str, Search] = {
         "baseline_bm25s_plain": PlainBm25(passages, with_title=False).search,
         "baseline_bm25s_title_in_text": PlainBm25(passages, with_title=True).search,
-        "ours_lexical": ours(Retriever.build(passages)),
+        "ours_lexical": ours(lexical),
     }
+    hybrid = None
     if encoder is not None:
         started = time.perf_counter()
-        hybrid = Retriever.build(passages, encoder=encoder)
+        hybrid = Retriever.build(passages, encoder=encoder, settings=hybrid_settings(args.embeddings))
         report["hybrid_build_seconds"] = round(time.perf_counter() - started, 1)
         retrievers[f"ours_hybrid_{args.embeddings}"] = ours(hybrid)
     typo_test = with_typos(test)
@@ -284,14 +354,18 @@ def quality(args: argparse.Namespace) -> dict:
     if args.tune:
         report["tune_ablations"] = ablations(passages, tune, encoder)
     offtopic_tune, offtopic_test = load_offtopic(args.offtopic)
+    if args.decisions:
+        report["decisions_test"] = {"ours_lexical": decisions(lexical, test, offtopic_test)}
+        if hybrid is not None:
+            report["decisions_test"][f"ours_hybrid_{args.embeddings}"] = decisions(hybrid, test, offtopic_test)
     asked = {"answerable": len(test), "left_out": len(test), "offtopic": len(offtopic_test)}
     models = {"ours_lexical": (None, "lexical_confidence", LEXICAL_FEATURES)}
     if encoder is not None:
         models[f"ours_hybrid_{args.embeddings}"] = (encoder, "hybrid_confidence", HYBRID_FEATURES)
     report["confidence_test"] = {}
     for name, (model_encoder, field, features) in models.items():
-        settings = RankingSettings()
-        if args.calibrate:
+        settings = hybrid_settings(args.embeddings) if model_encoder is not None else RankingSettings()
+        if calibrate_here:
             build = lambda ps, e=model_encoder: Retriever.build(ps, encoder=e)  # noqa: E731
             examples = [example for kb_size in KB_SIZES
                         for example in top_hit_examples(passages, tune, offtopic_tune, build,
@@ -431,6 +505,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stackfaq", type=Path, help="path to stackExchange-FAQ.json")
+    parser.add_argument("--banking77", type=Path,
+                        help="banking77 train.csv: a second set of real questions (see load_banking77)")
+    parser.add_argument("--decisions", action="store_true",
+                        help="also count what the product decides for each held-out question "
+                             "(answer right/wrong, menu, clarify, handover), as `switchboard eval` does")
     parser.add_argument("--latency", action="store_true", help="synthetic-KB speed run instead")
     parser.add_argument("--articles", type=int, default=10_000, help="synthetic KB size for --latency")
     parser.add_argument("--embeddings", nargs="?", const="minilm", choices=["minilm", "wordllama"],

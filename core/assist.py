@@ -26,6 +26,7 @@ from switchboard.models import Account, Suggestion, SuggestionFeedback
 from .audit import audit
 from .drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
 from .feedback import FeedbackMemory, Vote, edit_distance, vote_value
+from .knowledge.ranking import RankingSettings
 from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
 from .records import Hit
 from .redaction import redact, truncate_for_model
@@ -80,7 +81,8 @@ def style_card(path: Path | None = None) -> StyleCard:
                      {str(k): str(v or "") for k, v in (raw.get("avoid") or {}).items()})
 
 
-def feedback_memory(session: Session, account_id: int) -> FeedbackMemory:
+def feedback_memory(session: Session, account_id: int,
+                    ranking: RankingSettings | None = None) -> FeedbackMemory:
     """Every verdict agents gave on this account's suggestions, as one vote per
     suggestion for the articles it cited, on the question it answered. The most
     telling event counts: a thumbs rating, else how much of it was sent, else that it
@@ -101,7 +103,7 @@ def feedback_memory(session: Session, account_id: int) -> FeedbackMemory:
         if value:
             votes += [Vote(seen["query"], source["article_id"], value)
                       for source in seen["sources"] if source.get("article_id")]
-    return FeedbackMemory(votes)
+    return FeedbackMemory(votes, ranking=ranking)
 
 
 def prepare_suggestions(session: Session, account: Account, settings: Settings, *, ticket_id: int, question: str,
@@ -120,11 +122,13 @@ def prepare_suggestions(session: Session, account: Account, settings: Settings, 
     session.execute(update(Suggestion).where(Suggestion.account_id == account.id,
                                              Suggestion.zendesk_ticket_id == ticket_id,
                                              Suggestion.status == "ready").values(status="stale"))
+    ranking = None
     try:
-        hits = KnowledgeBase.of(session, account.id, settings).search(query, k=8)
+        retriever = KnowledgeBase.of(session, account.id, settings).retriever()
+        hits, ranking = retriever.search(query, k=8), retriever.settings
     except KnowledgeBaseEmpty:
         hits = []
-    hits = feedback_memory(session, account.id).rerank(query, hits)
+    hits = feedback_memory(session, account.id, ranking).rerank(query, hits)
     drafts = _drafts(query, hits) if on_topic(hits) else []
     style = style_card(settings.style_file)
     made = []

@@ -270,6 +270,12 @@ class FeedbackMemory:
 
     # --- internals -------------------------------------------------------------------
 
+    def _unit(self, hit: Hit) -> float:
+        """Ranking units of this hit's retrieval per lexical ranking unit."""
+        if "semantic" not in hit.signals:
+            return 1.0
+        return self._ranking.lexical_confidence.margin / self._ranking.hybrid_confidence.margin
+
     def _rerank_by_margin(self, hits: list[Hit], moved: list[float]) -> list[tuple[float, Hit]]:
         margins = [hit.signals["margin"] for hit in hits]
         top = max(range(len(hits)), key=lambda i: margins[i])  # the top article's best passage
@@ -278,6 +284,9 @@ class FeedbackMemory:
         # measured against the runner-up, every other against the top.
         base = [margin - lead if hit.passage.article_id == top_article else margin
                 for hit, margin in zip(hits, margins, strict=True)]
+        # A shift is set in lexical ranking units; a hybrid ranking's margins sit on another
+        # scale, so its shifts are rescaled to move the confidence (the logit) as far.
+        moved = [shift * self._unit(hit) for hit, shift in zip(hits, moved, strict=True)]
         keys = [b + shift for b, shift in zip(base, moved, strict=True)]
         articles = [hit.passage.article_id for hit in hits]
         # When the list holds one article only, the runner-up retrieval saw is not in it;

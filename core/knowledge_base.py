@@ -64,7 +64,7 @@ def index_dir(data_dir: Path, account_id: int) -> Path:
 
 class KnowledgeBase:
     def __init__(self, session: Session, account_id: int, data_dir: Path, *,
-                 embeddings: str | None = None) -> None:
+                 embeddings: str | None = "wordllama") -> None:
         self.session = session
         self.account_id = account_id
         self.directory = index_dir(data_dir, account_id)

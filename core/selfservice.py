@@ -30,6 +30,11 @@ MIN_COVERAGE = 0.5
 #: questions and from 16 % to 10 % of those the KB lacks, while the right article is
 #: still reached as often (86.6 %), some of it through the menu instead.
 MIN_SCORE = 0.5
+#: With sentence embeddings in the index, a top hit sharing fewer than MIN_COVERAGE of
+#: the question's topic words may still be answered ("I can't remember my login" → "I
+#: forgot my password"), but only when retrieval is this sure: a paraphrase has no words
+#: to check against, so only a near-certain score stands in for them.
+PARAPHRASE_MIN_SCORE = 0.9
 #: Hits scoring below this share of the top hit's score are likely other articles;
 #: drafting from them would cite the wrong source.
 DRAFT_SCORE_SHARE = 0.25
@@ -108,8 +113,15 @@ Drafter = Callable[[str, Sequence[Hit]], Draft]
 
 
 def confident(hits: Sequence[Hit]) -> bool:
-    return (bool(hits) and hits[0].signals.get("coverage", 0.0) >= MIN_COVERAGE
-            and hits[0].score >= MIN_SCORE)
+    if not hits or hits[0].score < MIN_SCORE:
+        return False
+    top = hits[0]
+    return top.signals.get("coverage", 0.0) >= MIN_COVERAGE or _paraphrase(hits)
+
+
+def _paraphrase(hits: Sequence[Hit]) -> bool:
+    """A top hit matched by meaning rather than by shared words, with near certainty."""
+    return bool(hits) and "semantic" in hits[0].signals and hits[0].score >= PARAPHRASE_MIN_SCORE
 
 
 def clearly_fits(hits: Sequence[Hit], words: Sequence[str]) -> bool:
@@ -155,13 +167,19 @@ def decide(
     words = topic_words(question)
     hits = search(question) if words else []
     failure = None
+    corroborated = False
     if turn.previous_question and not clearly_fits(hits, words):
         together = search(f"{turn.previous_question} {question}")
-        # Only when the follow-up itself points at that article too: "refund?" after a
-        # delivery answer is a new question, not a delivery one.
-        if confident(together) and together[0].passage.article_id in {h.passage.article_id for h in hits}:
+        if (len(words) >= MIN_QUESTION_WORDS and confident(hits)
+                and hits[0].passage.article_id in {h.passage.article_id for h in together[:MAX_CHOICES]}):
+            # A short follow-up that fits one article on its own ("and how much is
+            # express?" → delivery costs), which the conversation also points at.
+            corroborated = True
+        elif confident(together) and together[0].passage.article_id in {h.passage.article_id for h in hits}:
+            # Only when the follow-up itself points at that article too: "refund?" after
+            # a delivery answer is a new question, not a delivery one.
             hits, words = together, [*topic_words(turn.previous_question), *words]
-    if clearly_fits(hits, words):
+    if corroborated or clearly_fits(hits, words):
         draft, failure = _draft(question, drafting_hits(hits), llm_drafter)
         if draft is None and turn.previous_question and failure != "model_unavailable":
             draft, failure = _draft(f"{turn.previous_question} {question}", drafting_hits(hits), llm_drafter)
@@ -294,7 +312,11 @@ def _draft(question: str, hits: Sequence[Hit], llm_drafter: Drafter | None) -> t
             return None, "model_unavailable"
     draft = compose_local(question, hits)
     if draft is None:
-        return None, "low_confidence"
+        if not _paraphrase(hits):
+            return None, "low_confidence"
+        # No sentence shares a word with a question the embeddings matched with near
+        # certainty: the article's opening answers it, quoted verbatim.
+        draft = lead_of(hits[0].passage)
     try:
         return ground_or_refuse(draft, passages), None
     except UngroundedDraft:

@@ -46,7 +46,7 @@ class Settings:
     whatsapp_reply_template_sid: str | None = None
     routing_file: Path | None = None
     policy_file: Path | None = None
-    embeddings: str | None = None
+    embeddings: str | None = "wordllama"
     style_file: Path | None = None
     zendesk_app_public_key: str | None = None
     slack_digest_channel: str | None = None
@@ -268,7 +268,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         whatsapp_reply_template_sid=_content_sid(env, "SWITCHBOARD_WHATSAPP_TEMPLATE_SID"),
         routing_file=_file(env, "SWITCHBOARD_ROUTING_FILE"),
         policy_file=_file(env, "SWITCHBOARD_POLICY_FILE"),
-        embeddings=_choice(env, "SWITCHBOARD_EMBEDDINGS", ("wordllama", "minilm", "none")),
+        embeddings=_choice(env, "SWITCHBOARD_EMBEDDINGS", ("wordllama", "minilm", "none")) or "wordllama",
         style_file=_file(env, "SWITCHBOARD_STYLE_FILE"),
         zendesk_app_public_key=_pem(env, "SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY"),
         slack_digest_channel=_optional(env, "SWITCHBOARD_SLACK_DIGEST_CHANNEL"),

@@ -184,8 +184,8 @@ class Retriever:
                         f"given is '{encoder.name}'. Pass the same encoder, or rebuild the index."
                     )
                 embeddings = _Embeddings(manifest["encoder"],
-                                         np.load(directory / _PASSAGE_VECTORS),
-                                         np.load(directory / _TITLE_VECTORS), encoder)
+                                         np.load(directory / _PASSAGE_VECTORS, mmap_mode="r"),
+                                         np.load(directory / _TITLE_VECTORS, mmap_mode="r"), encoder)
             return cls(
                 passages,
                 passage_index=LexicalIndex.load(directory / _PASSAGE_INDEX),

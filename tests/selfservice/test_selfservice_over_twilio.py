@@ -157,10 +157,26 @@ def llm_vendor(llm_shop: Flask) -> VendorClient:
                         slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
 
 
+REFUND_QUESTION = "when will I get my refund after my return reaches your warehouse?"
+
+
+def not_an_action(fake_llm: FakeOpenAI) -> None:
+    """The first model call for a message naming a refund is the action router's (is this
+    a request to run the refund tool?); the model says it is not."""
+    fake_llm.reply("NONE")
+
+
+def drafting_requests(fake_llm: FakeOpenAI) -> list[dict[str, Any]]:
+    return [r for r in fake_llm.requests if "answer_v1" in json.dumps(r["messages"])]
+
+
 def test_llm_drafts_a_cited_answer(llm_shop: Flask, llm_vendor: VendorClient, fake_llm: FakeOpenAI) -> None:
+    not_an_action(fake_llm)
     fake_llm.reply("We refund you within 3 working days of your return reaching our warehouse [1].")
-    llm_vendor.twilio(MESSAGES, inbound("when will I get my refund after my return reaches your warehouse?"))
-    [request] = fake_llm.requests
+    llm_vendor.twilio(MESSAGES, inbound(REFUND_QUESTION))
+    router, _ = fake_llm.requests
+    assert "tools" in router
+    [request] = drafting_requests(fake_llm)
     assert request["model"] == "small-model"
     assert "answer_v1" in json.dumps(request["messages"])
     [sent] = twilio_sends(llm_shop)
@@ -187,9 +203,10 @@ def test_personal_data_never_reaches_the_model(llm_shop: Flask, llm_vendor: Vend
 def test_a_refused_llm_draft_falls_back_to_the_local_answer(llm_shop: Flask, llm_vendor: VendorClient,
                                                             fake_llm: FakeOpenAI) -> None:
     """The model's invented voucher is never sent; the article's own words still are."""
+    not_an_action(fake_llm)
     fake_llm.reply("We refund you within 3 working days of your return reaching our warehouse [1]. "
                    "You will also receive a $20 voucher for the inconvenience [1].")
-    llm_vendor.twilio(MESSAGES, inbound("when will I get my refund after my return reaches your warehouse?"))
+    llm_vendor.twilio(MESSAGES, inbound(REFUND_QUESTION))
     [sent] = twilio_sends(llm_shop)
     assert "voucher" not in sent["body"]
     assert "3 working days" in sent["body"] and "https://help.acme.example/articles/refund-timing" in sent["body"]
@@ -201,8 +218,9 @@ def test_a_refused_llm_draft_falls_back_to_the_local_answer(llm_shop: Flask, llm
 
 def test_a_model_outage_hands_the_customer_to_a_person(llm_shop: Flask, llm_vendor: VendorClient,
                                                        fake_llm: FakeOpenAI) -> None:
-    fake_llm.fail(503)
-    llm_vendor.twilio(MESSAGES, inbound("when will I get my refund after my return reaches your warehouse?"))
+    fake_llm.fail(503).fail(503)  # down for the action router and for the draft
+    llm_vendor.twilio(MESSAGES, inbound(REFUND_QUESTION))
+    assert len(fake_llm.requests) == 2
     [sent] = twilio_sends(llm_shop)
     assert "passing you to a member of our team" in sent["body"]
     assert conversation(llm_shop).handoff_reason == "model_unavailable"
@@ -217,8 +235,9 @@ def test_a_plain_yes_is_an_answer_not_an_opt_in(shop: Flask, vendor: VendorClien
 
 def test_an_llm_reply_without_citation_markers_still_cites_its_source(llm_shop: Flask, llm_vendor: VendorClient,
                                                                       fake_llm: FakeOpenAI) -> None:
+    not_an_action(fake_llm)
     fake_llm.reply("We refund you within 3 working days of your return reaching our warehouse.")
-    llm_vendor.twilio(MESSAGES, inbound("when will I get my refund after my return reaches your warehouse?"))
+    llm_vendor.twilio(MESSAGES, inbound(REFUND_QUESTION))
     [sent] = twilio_sends(llm_shop)
     assert "3 working days" in sent["body"]
     assert "https://help.acme.example/articles/refund-timing" in sent["body"]
@@ -303,3 +322,38 @@ def test_a_new_short_question_after_an_answer_is_not_read_as_a_follow_up(shop: F
     vendor.twilio(MESSAGES, inbound("refund?"))
     _, second = twilio_sends(shop)
     assert "delivery-times" not in second["body"] and "When will I get my refund?" in second["body"], second["body"]
+
+
+def test_a_paraphrase_sharing_no_word_with_the_article_is_answered_from_it(shop: Flask, vendor: VendorClient) -> None:
+    """The default install fuses sentence embeddings into retrieval: "login" and "remember"
+    appear nowhere in "I forgot my password", yet that is the answer. Lexical retrieval
+    alone (SWITCHBOARD_EMBEDDINGS=none) can only offer it in a menu."""
+    from switchboard.core.knowledge.analysis import content_words
+
+    question = "I can't remember my login"
+    [article] = [a for a in load_articles(SAMPLE_KB) if a.id == "reset-password"]
+    assert not set(content_words(question)) & set(content_words(f"{article.title} {article.body}"))
+
+    vendor.twilio(MESSAGES, inbound(question))
+    [sent] = twilio_sends(shop)
+    assert "https://help.acme.example/articles/reset-password" in sent["body"], sent["body"]
+    assert "Forgot password" in sent["body"] and "Reply with the number" not in sent["body"]
+
+    # The same decision over a lexical-only index offers the article in a menu instead.
+    from switchboard.core.evaluation import SEARCH_K, Configuration, Question, evaluate
+    from switchboard.core.intent_store import default_intent_model
+    from switchboard.core.knowledge.chunking import chunk_articles
+    from switchboard.core.knowledge.retrieval import build_retriever
+    from switchboard.core.policy import load_policy
+
+    lexical = build_retriever(chunk_articles(load_articles(SAMPLE_KB)), "none")
+    config = Configuration(description={}, policy=load_policy(), intent_model=default_intent_model(),
+                           search=lambda text: lexical.search(text, k=SEARCH_K))
+    [outcome] = evaluate([Question(question, "reset-password")], config)
+    assert outcome.action == "choices" and outcome.verdict == "choices_with_right"
+
+
+def test_a_paraphrase_matched_less_surely_gets_the_article_first_in_a_menu(shop: Flask, vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("can you post stuff abroad?"))
+    [menu] = twilio_sends(shop)
+    assert _menu_titles(menu["body"])[0] == "Do you ship internationally?", menu["body"]
