@@ -8,8 +8,9 @@ never held hostage by a vendor.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+import math
+from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import requests
@@ -18,44 +19,36 @@ from urllib3.exceptions import ConnectTimeoutError
 
 from switchboard.config import Settings
 from switchboard.core import metrics, outbox
+from switchboard.core.ports import (  # noqa: F401 - re-exported: the connectors raise them
+    CallResult, VendorError, VendorOutcomeUnknown, VendorRateLimited, VendorUnavailable, _RedactedMessage)
 from switchboard.models import Account, OutboxCall
 
 log = logging.getLogger(__name__)
 
 
-class _RedactedMessage(Exception):
-    """Vendors quote the request in their errors ("The 'To' number +1415… is not valid"):
-    the message is redacted, because it is logged, retried by Celery and stored."""
-
-    def __init__(self, message: object = "", *args: object) -> None:
-        from switchboard.core.redaction import redact
-
-        super().__init__(redact(str(message)).text, *args)
-
-
-class VendorError(_RedactedMessage):
-    """A vendor API call failed in a way a retry will not fix (4xx other than 429)."""
-
-
-class VendorUnavailable(_RedactedMessage):
-    """A vendor API call failed in a way a later retry may fix (5xx, timeout)."""
-
-
-class VendorOutcomeUnknown(VendorUnavailable):
-    """The request left, but no answer came back (read timeout, connection dropped after
-    sending): the vendor may have acted on it. The outbox row stays an attempt in flight,
-    so the retry waits for its lease to run out and asks the vendor (``reconcile``)
-    before calling again, instead of calling blindly as after a refused connection."""
-
-    #: Retrying sooner only finds the attempt still in flight.
-    retry_after = outbox.ATTEMPT_LEASE.total_seconds()
-
-
-class VendorRateLimited(VendorUnavailable):
-    def __init__(self, vendor: str, retry_after: float) -> None:
-        self.vendor = vendor
-        self.retry_after = retry_after
-        super().__init__(f"{vendor} rate limit: retry after {retry_after:.0f}s")
+def retry_after_seconds(header: str | None, default: float, *, milliseconds: str | None = None,
+                        minimum: float = 0.0) -> float:
+    """The wait a vendor asked for, in seconds: ``retry-after-ms`` (OpenAI's) when given,
+    else Retry-After as delta-seconds or an HTTP date (RFC 9110). An absent, unreadable,
+    past or non-finite value means ``default``; the result is at least ``minimum``."""
+    for value, divisor in ((milliseconds, 1000.0), (header, 1.0)):
+        if value is None or not value.strip():
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            if divisor != 1.0:
+                continue
+            try:
+                when = parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                continue
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            seconds = (when - datetime.now(UTC)).total_seconds()
+        if math.isfinite(seconds) and seconds > 0:
+            return max(minimum, seconds)
+    return max(minimum, default)
 
 
 def may_have_reached_vendor(exc: requests.RequestException) -> bool:
@@ -70,16 +63,6 @@ def may_have_reached_vendor(exc: requests.RequestException) -> bool:
     # or failed name lookup is a ConnectTimeoutError there, never a plain Timeout.
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return not isinstance(reason, ConnectTimeoutError)
-
-
-@dataclass(frozen=True)
-class CallResult:
-    """What the caller needs back: the vendor's response (or the sandbox's stand-in)
-    and whether it came from an earlier call under the same idempotency key."""
-
-    call: OutboxCall
-    response: dict[str, Any]
-    repeated: bool
 
 
 class Connector:

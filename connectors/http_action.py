@@ -25,9 +25,11 @@ from switchboard.connectors.base import (
     VendorRateLimited,
     VendorUnavailable,
     may_have_reached_vendor,
+    retry_after_seconds,
 )
 from switchboard.core.actions.config import Operation, System
 from switchboard.core.accounts import DEFAULT_SLUG
+from switchboard.core.ports import NotFound  # noqa: F401 - raised here
 from switchboard.models import Account, OutboxCall
 
 DEFAULT_RETRY_AFTER = 10.0
@@ -40,10 +42,6 @@ class TemplateError(VendorError):
 class MissingSecret(VendorError):
     """Live mode, and the secret for a system's auth header is not set: refusing beats
     inventing an answer (a made-up order that belongs to whoever asks)."""
-
-
-class NotFound(VendorError):
-    """A write (refund, reschedule, address change) found nothing to change (HTTP 404)."""
 
 
 class OutcomeUnknown(VendorError):
@@ -125,7 +123,8 @@ class HttpActionConnector(Connector):
             raise VendorUnavailable(f"{self.system.name} could not be reached ({exc}); the action will be "
                                     "retried.") from exc
         if response.status_code == 429:
-            raise VendorRateLimited(self.system.name, _seconds(response.headers.get("Retry-After")))
+            raise VendorRateLimited(self.system.name, retry_after_seconds(response.headers.get("Retry-After"),
+                                                                         DEFAULT_RETRY_AFTER, minimum=1.0))
         if response.status_code >= 500:
             raise VendorUnavailable(f"{self.system.name} failed with HTTP {response.status_code}; the action "
                                     "will be retried.")
@@ -203,9 +202,3 @@ def map_response(mapping: dict[str, str], body: dict[str, Any]) -> dict[str, Any
         out[name] = value
     return out
 
-
-def _seconds(header: str | None) -> float:
-    try:
-        return max(1.0, float(header)) if header else DEFAULT_RETRY_AFTER
-    except ValueError:
-        return DEFAULT_RETRY_AFTER

@@ -8,8 +8,6 @@ the newer Responses API because every compatible server implements it.
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -23,8 +21,10 @@ from switchboard.connectors.base import (
     VendorError,
     VendorRateLimited,
     VendorUnavailable,
+    retry_after_seconds,
 )
 from switchboard.core.redaction import truncate_for_model
+from switchboard.core.ports import ChatResult  # noqa: F401 - returned here
 from switchboard.models import Account, OutboxCall
 
 OPERATION = "chat.completions.create"
@@ -43,16 +43,6 @@ DEFAULT_RETRY_AFTER = 5.0
 
 class LLMNotConfigured(VendorError):
     """Neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: use the local engine."""
-
-
-@dataclass(frozen=True)
-class ChatResult:
-    """The model's answer: ``text`` (None when it only called tools), ``tool_calls`` as
-    ``{"id", "name", "arguments"}`` with arguments decoded, and token ``usage``."""
-
-    text: str | None
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    usage: dict[str, int] = field(default_factory=dict)
 
 
 class LLMClient(Connector):
@@ -158,7 +148,9 @@ class LLMClient(Connector):
         if status == 429 and _error_code(exc) == "insufficient_quota":
             return VendorError(f"the OpenAI account is out of quota: check its billing. OpenAI: {detail}")
         if status == 429:
-            return VendorRateLimited(self.vendor, _retry_after(exc))
+            headers = exc.response.headers
+            return VendorRateLimited(self.vendor, retry_after_seconds(
+                headers.get("retry-after"), DEFAULT_RETRY_AFTER, milliseconds=headers.get("retry-after-ms")))
         if status >= 500:
             return VendorUnavailable(f"the LLM failed with HTTP {status} ({detail}); the draft will be retried.")
         if status in (401, 403):
@@ -204,15 +196,18 @@ def _error_code(exc: openai.APIStatusError) -> str | None:
     return body.get("code") if isinstance(body, dict) else None
 
 
-def _retry_after(exc: openai.APIStatusError) -> float:
-    """Seconds from retry-after-ms or Retry-After; an absent or unreadable header (or an
-    HTTP date, which compatible servers do not send) means the default."""
-    headers = exc.response.headers
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        try:
-            value = float(headers.get(name, "")) / divisor
-        except ValueError:
-            continue
-        if math.isfinite(value) and value > 0:
-            return value
-    return DEFAULT_RETRY_AFTER
+class UnrecordedChat:
+    """The client's request without the outbox row a live draft leaves: ``switchboard
+    eval`` stores nothing. Errors are the connector's own, which the decision turns into
+    handoffs."""
+
+    def __init__(self, client: LLMClient) -> None:
+        self._client = client
+
+    def chat(self, *, model: str, messages: list[dict[str, Any]], max_tokens: int, temperature: float = 0,
+             tools: list[dict[str, Any]] | None = None, idempotency_key: str | None = None) -> ChatResult:
+        payload: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": max_tokens,
+                                   "temperature": temperature, **({"tools": tools} if tools else {})}
+        response = self._client.perform(OPERATION, payload)
+        return ChatResult(response.get("text"), list(response.get("tool_calls") or []),
+                          dict(response.get("usage") or {}))

@@ -24,6 +24,7 @@ from switchboard.connectors.base import (
     VendorError,
     VendorRateLimited,
     VendorUnavailable,
+    retry_after_seconds,
 )
 from switchboard.core.accounts import secret, secret_variable
 from switchboard.models import Account, OutboxCall
@@ -157,7 +158,8 @@ class SlackConnector(Connector):
         error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
         if status == 429 or error == "ratelimited":
             headers = {key.lower(): value for key, value in exc.response.headers.items()}
-            return VendorRateLimited(self.vendor, _seconds(_first(headers.get("retry-after")), DEFAULT_RETRY_AFTER))
+            wait = retry_after_seconds(_first(headers.get("retry-after")), DEFAULT_RETRY_AFTER)
+            return VendorRateLimited(self.vendor, wait)
         if status >= 500 or error in TRANSIENT_ERRORS:
             return VendorUnavailable(f"Slack failed on {operation} (HTTP {status}, {error}); the call will be retried.")
         if error in AUTH_ERRORS:
@@ -203,11 +205,3 @@ def _first(value: Any) -> str | None:
         value = value[0] if value else None
     return None if value is None else str(value)
 
-
-def _seconds(header: str | None, default: float) -> float:
-    """Retry-After in seconds; an absent or unreadable header means the default."""
-    try:
-        value = float(header) if header is not None else default
-    except ValueError:
-        return default
-    return value if value > 0 else default

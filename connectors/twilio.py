@@ -30,8 +30,10 @@ from switchboard.connectors.base import (
     VendorRateLimited,
     VendorUnavailable,
     may_have_reached_vendor,
+    retry_after_seconds,
 )
 from switchboard.core.accounts import secret, secret_variable
+from switchboard.core.ports import OutsideWhatsAppWindow, RecipientOptedOut  # noqa: F401 - raised here
 from switchboard.models import Account, OutboxCall
 
 Channel = Literal["sms", "whatsapp"]
@@ -53,14 +55,6 @@ RECONCILE_CLOCK_SKEW = timedelta(seconds=30)
 #: one page, so a stale takeover costs one GET. An earlier attempt older than these
 #: cannot be recognised, and the message is sent again (as it was before this check).
 RECONCILE_SCAN = 100
-
-
-class RecipientOptedOut(VendorError):
-    """The recipient replied STOP: Twilio refuses every send until they reply START."""
-
-
-class OutsideWhatsAppWindow(VendorError):
-    """Free-form WhatsApp text more than 24 h after the customer's last message."""
 
 
 class SenderNotConfigured(VendorError):
@@ -228,7 +222,7 @@ class TwilioConnector(Connector):
         TwilioException carrying the HTTP response, not a TwilioRestException."""
         status = _status_of(exc)
         if status == 429:
-            return VendorRateLimited(self.vendor, _seconds(self._retry_after, DEFAULT_RETRY_AFTER))
+            return VendorRateLimited(self.vendor, retry_after_seconds(self._retry_after, DEFAULT_RETRY_AFTER))
         if status is None or status >= 500:
             return VendorUnavailable(
                 f"Twilio failed (HTTP {status}) while we checked whether an earlier attempt of this message went "
@@ -248,7 +242,7 @@ class TwilioConnector(Connector):
         else:
             message = exc.msg
         if status == 429:
-            return VendorRateLimited(self.vendor, _seconds(self._retry_after, DEFAULT_RETRY_AFTER))
+            return VendorRateLimited(self.vendor, retry_after_seconds(self._retry_after, DEFAULT_RETRY_AFTER))
         if status >= 500:
             return VendorUnavailable(f"Twilio failed with HTTP {status} ({message}); the send will be retried.")
         if code == OPTED_OUT:
@@ -299,11 +293,3 @@ def _status_of(exc: TwilioException) -> int | None:
 def _whatsapp_address(number: str) -> str:
     return number if number.startswith(WHATSAPP_PREFIX) else WHATSAPP_PREFIX + number
 
-
-def _seconds(header: str | None, default: float) -> float:
-    """Retry-After in seconds; an absent or unreadable header means the default."""
-    try:
-        value = float(header) if header is not None else default
-    except ValueError:
-        return default
-    return value if value > 0 else default

@@ -31,6 +31,7 @@ from switchboard.connectors.base import (
     VendorRateLimited,
     VendorUnavailable,
     may_have_reached_vendor,
+    retry_after_seconds,
 )
 from switchboard.core.accounts import secret, secret_variable
 from switchboard.models import Account, OutboxCall
@@ -161,7 +162,8 @@ class ZendeskConnector(Connector):
             try:
                 found = list(self.client.users.search(query=query))
             except RatelimitBudgetExceeded as exc:
-                raise VendorRateLimited(self.vendor, _seconds(self._retry_after, DEFAULT_RETRY_AFTER)) from exc
+                wait = retry_after_seconds(self._retry_after, DEFAULT_RETRY_AFTER)
+                raise VendorRateLimited(self.vendor, wait) from exc
             except (APIException, requests.RequestException) as exc:
                 raise VendorUnavailable(f"Zendesk user search failed: {exc}") from exc
             if found:
@@ -222,7 +224,7 @@ class ZendeskConnector(Connector):
                 user = zendesk.users.create_or_update(User(**payload["user"]))
                 return {"user_id": user.id}
         except RatelimitBudgetExceeded as exc:
-            raise VendorRateLimited(self.vendor, _seconds(self._retry_after, DEFAULT_RETRY_AFTER)) from exc
+            raise VendorRateLimited(self.vendor, retry_after_seconds(self._retry_after, DEFAULT_RETRY_AFTER)) from exc
         except APIException as exc:
             raise self._translate(exc.response, _zendesk_message(exc), operation) from exc
         except requests.HTTPError as exc:
@@ -251,7 +253,7 @@ class ZendeskConnector(Connector):
         try:
             found = list(self.client.tickets(external_id=external_id))
         except RatelimitBudgetExceeded as exc:
-            raise VendorRateLimited(self.vendor, _seconds(self._retry_after, DEFAULT_RETRY_AFTER)) from exc
+            raise VendorRateLimited(self.vendor, retry_after_seconds(self._retry_after, DEFAULT_RETRY_AFTER)) from exc
         except APIException as exc:
             raise self._lookup_error(exc.response, _zendesk_message(exc)) from exc
         except requests.RequestException as exc:
@@ -267,8 +269,8 @@ class ZendeskConnector(Connector):
         """A failed lookup by external_id: never a reason to create the ticket blindly."""
         status = response.status_code if response is not None else 0
         if status == 429:
-            return VendorRateLimited(self.vendor, _seconds(response.headers.get("Retry-After") if response is not None
-                                                           else None, DEFAULT_RETRY_AFTER))
+            header = response.headers.get("Retry-After") if response is not None else None
+            return VendorRateLimited(self.vendor, retry_after_seconds(header, DEFAULT_RETRY_AFTER))
         if status in (401, 403):
             return VendorError(
                 f"Zendesk refused to list tickets (HTTP {status}), which is needed to tell whether an interrupted "
@@ -306,7 +308,7 @@ class ZendeskConnector(Connector):
         status = response.status_code if response is not None else 0
         if status == 429:
             header = response.headers.get("Retry-After") if response is not None else None
-            return VendorRateLimited(self.vendor, _seconds(header, DEFAULT_RETRY_AFTER))
+            return VendorRateLimited(self.vendor, retry_after_seconds(header, DEFAULT_RETRY_AFTER))
         if status >= 500 or status == 0:
             return VendorUnavailable(f"Zendesk failed with HTTP {status} ({message}); the call will be retried.")
         if status in (401, 403):
@@ -371,11 +373,3 @@ def _zendesk_message(exc: APIException) -> str:
         parts.append(json.dumps(body["details"]))
     return " ".join(part for part in parts if part) or str(exc)
 
-
-def _seconds(header: str | None, default: float) -> float:
-    """Retry-After in seconds; an absent or unreadable header means the default."""
-    try:
-        value = float(header) if header is not None else default
-    except ValueError:
-        return default
-    return value if value > 0 else default

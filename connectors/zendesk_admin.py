@@ -18,8 +18,6 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -27,6 +25,7 @@ from urllib.parse import urlsplit
 import requests
 
 from switchboard.config import Settings
+from switchboard.connectors.base import retry_after_seconds
 from switchboard.errors import SwitchboardError
 from switchboard.resources import manifests_dir
 
@@ -359,20 +358,6 @@ def _said(response: requests.Response) -> str:
     return "; ".join(part for part in parts if part) or response.text.strip()[:300]
 
 
-def _retry_after(response: requests.Response) -> float:
-    raw = response.headers.get("Retry-After", "").strip()
-    if not raw:
-        return DEFAULT_RETRY_AFTER
-    try:
-        return max(float(raw), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max((parsedate_to_datetime(raw) - datetime.now(UTC)).total_seconds(), 0.0)
-    except (TypeError, ValueError):
-        return DEFAULT_RETRY_AFTER
-
-
 class ZendeskAdmin:
     """A thin client for the admin endpoints provision needs, with errors that name
     the manifest a request came from."""
@@ -403,7 +388,8 @@ class ZendeskAdmin:
         if response.status_code in (401, 403):
             raise ZendeskCredentialsRejected(response.status_code, self.subdomain, _said(response))
         if response.status_code == 429:
-            raise ZendeskRateLimited(_retry_after(response), doing)
+            wait = retry_after_seconds(response.headers.get("Retry-After"), DEFAULT_RETRY_AFTER)
+            raise ZendeskRateLimited(wait, doing)
         if response.status_code >= 400:
             raise ZendeskRequestFailed(response.status_code, doing, manifest, _said(response))
         if response.status_code == 204 or not response.content:

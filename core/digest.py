@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from switchboard.connectors.base import CallResult
+from switchboard.core.ports import CallResult
 
 from switchboard.config import Settings
 from switchboard.models import (
@@ -39,6 +39,7 @@ from .accounts import DEFAULT_SLUG
 from .audit import audit
 from .knowledge.analysis import content_words, stem
 from .redaction import PLACEHOLDERS
+from . import ports
 
 DEFAULT_DAYS = 7
 #: Handoffs that mean "no article answered this", as opposed to a customer asking for a
@@ -643,12 +644,11 @@ def send_digest(session: Session, account: Account, settings: Settings, *, chann
     first call (``repeated=True``) and posts nothing; the audit entry is written once,
     with the send. Vendor errors propagate for the caller's retry.
     """
-    from switchboard.connectors.slack import SlackConnector
 
     start, end = digest_period(end, days=days)
     digest = compute_digest(session, account.id, start=start, end=end)
     text, blocks = digest_blocks(digest, account_name=account_display_name(account, settings))
-    result = SlackConnector(session, account, settings).post_message(
+    result = ports.current().supervisor_channel(session, account, settings).post_message(
         channel=channel, text=text, blocks=blocks, idempotency_key=digest_key(account.id, start))
     if not result.repeated:
         audit(session, account_id=account.id, actor="digest", action="digest.sent", subject_type="account",

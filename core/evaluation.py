@@ -31,6 +31,7 @@ from switchboard.config import Settings
 from switchboard.errors import SwitchboardError
 from switchboard.models import Account, Conversation, Customer, Message
 
+from . import ports
 from .enrichment import enrich
 from .intents import IntentModel
 from .knowledge.analysis import content_words
@@ -279,9 +280,7 @@ def configuration(session: Session, account: Account, settings: Settings, *, kb_
 
 
 def _llm_configured(settings: Settings) -> bool:
-    from switchboard.connectors.llm import LLMClient
-
-    return LLMClient.configured(settings)
+    return ports.current().chat_model_configured(settings)
 
 
 def _stored_search(session: Session, account_id: int, settings: Settings) -> Callable[[str], list[Hit]]:
@@ -320,33 +319,13 @@ def _build_retriever(articles: Sequence[Article], settings: Settings):  # type: 
     return build_retriever(chunk_articles(articles), settings.embeddings)
 
 
-class _UnrecordedChat:
-    """LLMClient's request without the outbox row a live draft leaves: an evaluation
-    stores nothing. Errors are the connector's own, which decide() turns into handoffs."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def chat(self, *, model: str, messages: list[dict[str, Any]], max_tokens: int, temperature: float = 0,
-             tools: list[dict[str, Any]] | None = None, idempotency_key: str | None = None) -> Any:
-        from switchboard.connectors.llm import OPERATION, ChatResult
-
-        payload: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": max_tokens,
-                                   "temperature": temperature, **({"tools": tools} if tools else {})}
-        response = self._client.perform(OPERATION, payload)
-        return ChatResult(response.get("text"), list(response.get("tool_calls") or []),
-                          dict(response.get("usage") or {}))
-
-
 def _llm_drafter(session: Session, account: Account, settings: Settings, model: str | None) -> Drafter:
-    from switchboard.connectors.llm import LLMClient
-
     from .drafting import LLMDrafter
 
-    if not LLMClient.configured(settings):
+    if not ports.current().chat_model_configured(settings):
         raise EvaluationError("--engine llm needs a model: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL "
                               "(an OpenAI-compatible server), or evaluate with --engine local.")
-    chat = _UnrecordedChat(LLMClient(session, account, settings))
+    chat = ports.current().unrecorded_chat_model(session, account, settings)
     drafter = (LLMDrafter(chat, model_fast=model, model_strong=model) if model
                else LLMDrafter.from_settings(chat, settings))
 

@@ -24,6 +24,7 @@ from . import metrics, timeline
 from .audit import audit
 from .enrichment import sentiment_trend
 from .routing import Route
+from . import ports
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 #: Identifiers worth pointing out to the agent: order, tracking and reference numbers.
@@ -138,9 +139,8 @@ def hand_over(session: Session, account: Account, customer: Customer, conversati
 
     Idempotent per conversation: a retry finds the recorded calls under the same keys.
     """
-    from switchboard.connectors.zendesk import ZendeskConnector
 
-    zendesk = ZendeskConnector(session, account, settings)
+    zendesk = ports.current().helpdesk(session, account, settings)
     user_id = _zendesk_user_id(customer)
     if user_id is None:
         ids = _identities(customer)
@@ -179,11 +179,10 @@ def hand_over(session: Session, account: Account, customer: Customer, conversati
 def relay_customer_message(session: Session, account: Account, customer: Customer, conversation: Conversation,
                            message: Message, settings: Settings) -> None:
     """A customer's message after the handoff joins the ticket as their own comment."""
-    from switchboard.connectors.zendesk import ZendeskConnector
 
     if conversation.zendesk_ticket_id is None:
         return
-    ZendeskConnector(session, account, settings).add_comment(
+    ports.current().helpdesk(session, account, settings).add_comment(
         conversation.zendesk_ticket_id, body=f"[{message.channel.upper()}] {message.body}", public=True,
         author_id=_zendesk_user_id(customer), idempotency_key=f"relay:{message.id}")
 
@@ -211,7 +210,7 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
     24-hour window only an approved template may be sent; without one the agent is
     told in the ticket why the reply did not go out.
     """
-    from switchboard.connectors.twilio import OutsideWhatsAppWindow, RecipientOptedOut, TwilioConnector
+    from switchboard.core.ports import OutsideWhatsAppWindow, RecipientOptedOut
 
     conversation = conversation_for_ticket(session, account.id, reply.ticket_id)
     if conversation is None:
@@ -227,7 +226,7 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
                     "number; contact them another way.", settings)
         return "opted_out"
     channel = conversation.channel
-    twilio = TwilioConnector(session, account, settings)
+    twilio = ports.current().messenger(session, account, settings)
     phone = next(i.value for i in customer.identities if i.kind == IdentityKind.PHONE)
     kwargs: dict[str, object] = {"body": reply.body}
     if channel == "whatsapp" and not _inside_whatsapp_window(session, conversation):
@@ -270,9 +269,8 @@ def _inside_whatsapp_window(session: Session, conversation: Conversation) -> boo
 
 def _tell_agent(session: Session, account: Account, conversation: Conversation, reply: AgentReply, why: str,
                 settings: Settings) -> None:
-    from switchboard.connectors.zendesk import ZendeskConnector
 
-    ZendeskConnector(session, account, settings).add_comment(
+    ports.current().helpdesk(session, account, settings).add_comment(
         reply.ticket_id, body=f"Switchboard could not deliver your reply by {conversation.channel.upper()}: {why}",
         public=False, idempotency_key=f"undelivered:{reply.comment_id}")
     audit(session, account_id=account.id, actor="bot", action="handoff.reply_undelivered",

@@ -183,8 +183,6 @@ def recorded_only(session: Session, event: InboxEvent, settings: Settings) -> No
 
 VendorHandler = Callable[[Session, InboxEvent, Settings], None]
 
-from switchboard.apps.slack import outreach as _outreach_slack  # noqa: E402,F401 - registers "outreach:" clicks
-
 HANDLERS: dict[str, VendorHandler] = {
     "twilio.message": twilio_message,
     "twilio.status": twilio_status,

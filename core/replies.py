@@ -30,6 +30,7 @@ from .redaction import truncate_for_model
 from .records import Hit
 from .routing import Routing, load_routing
 from .selfservice import SYSTEM_REASONS, Decision, Turn, answer_from_article, decide, pick_choice
+from . import ports
 
 log = logging.getLogger(__name__)
 
@@ -217,13 +218,12 @@ def _search(session: Session, account_id: int, settings: Settings, question: str
 
 
 def _llm_drafter(session: Session, inbound: Inbound, settings: Settings):  # type: ignore[no-untyped-def]
-    from switchboard.connectors.llm import LLMClient
 
-    if not LLMClient.configured(settings):
+    if not ports.current().chat_model_configured(settings):
         return None
     from .drafting import LLMDrafter
 
-    drafter = LLMDrafter.from_settings(LLMClient(session, inbound.account, settings), settings)
+    drafter = LLMDrafter.from_settings(ports.current().chat_model(session, inbound.account, settings), settings)
     history = [(m.author, m.body) for m in inbound.conversation.messages[-8:] if m.id != inbound.message.id]
 
     def draft(question: str, hits: list[Hit]):  # type: ignore[no-untyped-def]
@@ -235,12 +235,11 @@ def _llm_drafter(session: Session, inbound: Inbound, settings: Settings):  # typ
 
 def send_reply(session: Session, inbound: Inbound, decision: Decision, settings: Settings) -> Message:
     """Send ``decision.reply`` on the customer's channel and put it on the record."""
-    from switchboard.connectors.twilio import TwilioConnector
 
     conversation, account = inbound.conversation, inbound.account
     phone = _phone(inbound.customer)
     status_callback = f"{settings.public_url}/webhooks/twilio/status" if settings.public_url else None
-    result = TwilioConnector(session, account, settings).send_message(
+    result = ports.current().messenger(session, account, settings).send_message(
         to=phone, body=decision.reply, channel=conversation.channel,
         status_callback=status_callback, idempotency_key=f"reply:{inbound.message.id}",
     )

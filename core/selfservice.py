@@ -299,7 +299,7 @@ def _draft(question: str, hits: Sequence[Hit], llm_drafter: Drafter | None) -> t
     outage is a reason to hand over, never a reason to improvise."""
     passages = [hit.passage for hit in hits]
     if llm_drafter is not None:
-        from switchboard.connectors.base import VendorError, VendorUnavailable
+        from switchboard.core.ports import VendorError, VendorUnavailable
 
         try:
             draft = llm_drafter(question, hits)

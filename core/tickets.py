@@ -21,6 +21,7 @@ from .enrichment import enrich, sentiment_trend
 from .handoff import conversation_for_ticket, summarise
 from .knowledge.analysis import content_words
 from .redaction import redact, truncate_for_model
+from . import ports
 
 CSAT_WINDOW = timedelta(days=7)
 CSAT_QUESTION = "How did we do? Reply with a number from 1 (poor) to 5 (great)."
@@ -49,7 +50,6 @@ def on_ticket_changed(session: Session, account: Account, settings: Settings, *,
                       write_back: bool) -> None:
     """A ticket was created or the customer commented: enrich it, write the result
     back as tags (and priority when the customer is upset), prepare suggestions."""
-    from switchboard.connectors.zendesk import ZendeskConnector
 
     from .intent_store import intent_model
 
@@ -66,7 +66,7 @@ def on_ticket_changed(session: Session, account: Account, settings: Settings, *,
         tags = [f"sentiment_{enrichment.sentiment_label}"]
         if enrichment.in_scope and enrichment.intent:
             tags.append(f"intent_{enrichment.intent}")
-        ZendeskConnector(session, account, settings).update_ticket(
+        ports.current().helpdesk(session, account, settings).update_ticket(
             ticket_id, tags=tags, priority="high" if enrichment.sentiment <= -0.6 else None,
             idempotency_key=f"enrich:{ticket_id}:{hashlib.sha1(question.encode()).hexdigest()[:16]}")
     prepare_suggestions(session, account, settings, ticket_id=ticket_id, question=question,
@@ -77,8 +77,6 @@ def on_ticket_changed(session: Session, account: Account, settings: Settings, *,
 def after_solved(session: Session, account: Account, settings: Settings, *, ticket_id: int) -> str:
     """After-call work: an internal summary with disposition tags, then a recap and a
     CSAT question to the customer on their channel (if they can still be reached)."""
-    from switchboard.connectors.twilio import TwilioConnector
-    from switchboard.connectors.zendesk import ZendeskConnector
 
     conversation = conversation_for_ticket(session, account.id, ticket_id)
     if conversation is None:
@@ -102,7 +100,7 @@ def after_solved(session: Session, account: Account, settings: Settings, *, tick
         f"- Disposition: {disposition}" + (f", intent {intent}" if intent else ""),
     ])
     tags = ["switchboard_summarised", f"disposition_{disposition}"] + ([f"resolved_{intent}"] if intent else [])
-    ZendeskConnector(session, account, settings).add_comment(
+    ports.current().helpdesk(session, account, settings).add_comment(
         ticket_id, body=summary, public=False, tags=tags, idempotency_key=f"summary:{ticket_id}:{conversation.id}")
     audit(session, account_id=account.id, actor="assist", action="assist.summarised", subject_type="ticket",
           subject_id=ticket_id, detail={"disposition": disposition, "intent": intent})
@@ -113,7 +111,7 @@ def after_solved(session: Session, account: Account, settings: Settings, *, tick
     if agent_replies:
         recap += f" In short: {_line(agent_replies[-1].body, 220)}"
     recap += f" If anything is still not right, just reply here.\n\n{CSAT_QUESTION}"
-    result = TwilioConnector(session, account, settings).send_message(
+    result = ports.current().messenger(session, account, settings).send_message(
         to=phone, body=recap, channel=conversation.channel, idempotency_key=f"recap:{conversation.id}")
     timeline.append(session, conversation, direction="outbound", channel=conversation.channel, author="system",
                     body=recap, external_id=result.response.get("sid"), status=result.response.get("status"),
@@ -150,7 +148,6 @@ def pending_csat(session: Session, customer: Customer, body: str) -> Conversatio
 
 def record_csat(session: Session, account: Account, settings: Settings, conversation: Conversation,
                 message: Message) -> None:
-    from switchboard.connectors.twilio import TwilioConnector
 
     match = CSAT_ANSWER.match(message.body)
     assert match is not None
@@ -161,5 +158,5 @@ def record_csat(session: Session, account: Account, settings: Settings, conversa
     customer = session.get(Customer, conversation.customer_id)
     assert customer is not None
     phone = next(i.value for i in customer.identities if i.kind == IdentityKind.PHONE)
-    TwilioConnector(session, account, settings).send_message(
+    ports.current().messenger(session, account, settings).send_message(
         to=phone, body=CSAT_THANKS, channel=message.channel, idempotency_key=f"csat-thanks:{conversation.id}")

@@ -8,7 +8,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from switchboard import actions_api, api, bootstrap, db, health, outreach_api, playground, sidebar, slack_oauth, tasks
-from switchboard import dashboard, prometheus
+from switchboard import dashboard, prometheus, wiring
 from switchboard.config import Settings, load_settings
 from switchboard.webhooks import errors as webhook_errors
 from switchboard.webhooks import init_app as webhooks_init_app
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     # zenpy logs every request body at DEBUG (requesters' phones and emails).
     for noisy in ("bm25s", "alembic", "zenpy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    wiring.install()  # the core's connections to Twilio, Zendesk, the model, Slack and HTTP systems
     db.init_app(app)
     bootstrap.init_app(app)
     tasks.init_app(app)

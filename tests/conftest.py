@@ -15,12 +15,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from switchboard import wiring
 from switchboard.app import create_app
 from switchboard.config import load_settings
 from switchboard.db import get_db, make_engine, upgrade
 from switchboard.models import Base
 
 from .signing import VendorClient
+
+# What create_app does, for the tests that call the core directly.
+wiring.install()
 
 PG_SERVER = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS", "redis://127.0.0.1:6379/0")

@@ -29,6 +29,7 @@ from .executors import Context
 from .policy import ActionPolicy, History, load_action_policy
 from .registry import REGISTRY, ActionSpec, _money
 from .schemas import dump
+from .. import ports
 
 PENDING = ("requested", "awaiting_verification", "awaiting_confirmation", "awaiting_approval", "approved", "running")
 #: Executions that count towards a customer's limits (issued, or on their way); a
@@ -359,12 +360,11 @@ class Governor:
                                   "continue.")
 
     def _sms_code(self, customer: Customer, code: str, execution: ActionExecution) -> None:
-        from switchboard.connectors.twilio import TwilioConnector
 
         phone = self._context(execution, customer).phone()
         assert phone is not None
         minutes = self.policy.verification.expires_after_minutes
-        TwilioConnector(self.session, self.account, self.settings).send_message(
+        ports.current().messenger(self.session, self.account, self.settings).send_message(
             to=phone, channel="sms", body=f"Your verification code is {code}. It expires in {minutes} minutes. "
                                           "Never share it: we will not ask for it in any other way.",
             idempotency_key=f"otp:{execution.id}:{otp.pending(self.session, customer).id}")  # type: ignore[union-attr]
@@ -376,9 +376,7 @@ class Governor:
         self._audit(execution, "action.awaiting_approval", detail={"preview": preview,
                                                                    "channel": self.policy.approvals.slack_channel})
         self.session.commit()  # the request is on record before Slack is called
-        poster = self._post_approval
-        if poster is None:
-            from switchboard.apps.slack.action_approvals import post_request as poster
+        poster = self._post_approval or ports.current().supervisor_flows.request_action_approval
         poster(self.session, self.account, self.settings, execution, self.policy, preview)
         return Outcome(execution, f"I've asked a supervisor to approve this ({preview}). I'll message you here as "
                                   "soon as they decide.")
@@ -405,8 +403,8 @@ class Governor:
         return self._finish_message(execution, self._reason_text(execution, reasons[0]))
 
     def _fail(self, execution: ActionExecution, exc: Exception, *, prior: str) -> Outcome:
-        from switchboard.connectors.base import VendorUnavailable
-        from switchboard.connectors.http_action import NotFound
+        from switchboard.core.ports import VendorUnavailable
+        from switchboard.core.ports import NotFound
 
         if isinstance(exc, VendorUnavailable):  # a retry may work: put it back, let the caller retry
             self._interrupt(execution, exc, prior)

@@ -11,6 +11,7 @@ from switchboard.config import Settings
 from switchboard.models import Account, ActionExecution, Customer, IdentityKind
 
 from .config import ActionsConfig
+from .. import ports
 
 
 class ActionFailed(Exception):
@@ -45,10 +46,9 @@ class Context:
         return f"switchboard-{self.account.id}-{self.customer.id}" if self.customer else None
 
     def http(self, operation: str, variables: dict[str, Any], step: str) -> dict[str, Any]:
-        from switchboard.connectors.http_action import HttpActionConnector
 
         op = self.config.operation(operation)
-        connector = HttpActionConnector(self.session, self.account, self.settings,
+        connector = ports.current().business_system(self.session, self.account, self.settings,
                                         system=self.config.systems[op.system])
         return connector.run(op, variables, idempotency_key=f"action:{self.execution.id}:{step}")
 
@@ -78,7 +78,6 @@ def refund(ctx: Context) -> dict[str, Any]:
 
 
 def update_address(ctx: Context) -> dict[str, Any]:
-    from switchboard.connectors.zendesk import ZendeskConnector
 
     if ctx.customer is None:
         raise ActionFailed("no customer is linked to this conversation or ticket")
@@ -86,7 +85,7 @@ def update_address(ctx: Context) -> dict[str, Any]:
     user = {"name": ctx.customer.display_name or "Customer", "external_id": ctx.customer_ref(),
             "user_fields": {"address_line1": p["line1"], "address_city": p["city"],
                             "address_postcode": p["postcode"], "address_country": p["country"]}}
-    zendesk = ZendeskConnector(ctx.session, ctx.account, ctx.settings).call(
+    zendesk = ports.current().helpdesk(ctx.session, ctx.account, ctx.settings).call(
         "users.create_or_update", {"user": user}, idempotency_key=f"action:{ctx.execution.id}:zendesk")
     system = ctx.http("address_update", {**p, "customer_ref": ctx.customer_ref()}, "address")
     return {"zendesk_user_id": zendesk.response.get("user_id"), **system}
@@ -97,12 +96,11 @@ def reschedule(ctx: Context) -> dict[str, Any]:
 
 
 def add_note(ctx: Context) -> dict[str, Any]:
-    from switchboard.connectors.zendesk import ZendeskConnector
 
     ticket_id = ctx.execution.zendesk_ticket_id
     if ticket_id is None:
         raise ActionFailed("a note needs a Zendesk ticket; run it from the ticket's sidebar")
-    result = ZendeskConnector(ctx.session, ctx.account, ctx.settings).add_comment(
+    result = ports.current().helpdesk(ctx.session, ctx.account, ctx.settings).add_comment(
         ticket_id, body=ctx.params["note"], public=False, tags=ctx.params.get("tags") or (),
         idempotency_key=f"action:{ctx.execution.id}:note")
     return {"ticket_id": ticket_id, "audit_id": result.response.get("audit_id")}

@@ -15,6 +15,7 @@ from switchboard.config import Settings
 
 from .engine import Governor
 from .registry import tool_definitions
+from .. import ports
 
 if TYPE_CHECKING:
     from ..replies import Inbound
@@ -28,19 +29,18 @@ MAX_TOKENS = 200
 
 def llm_intents(session: Session, inbound: "Inbound", settings: Settings,
                 governor: Governor) -> "tuple[list[Intent | None], str | None]":
-    from switchboard.connectors.base import VendorError, VendorUnavailable
-    from switchboard.connectors.llm import LLMClient
+    from switchboard.core.ports import VendorError, VendorUnavailable
 
     from .selfservice import Intent
 
-    if not LLMClient.configured(settings):
+    if not ports.current().chat_model_configured(settings):
         return [], None
     names = [name for name, rule in governor.policy.actions.items() if "llm" in rule.allowed]
     if not names:
         return [], None
     model = settings.model_fast
     try:
-        result = LLMClient(session, inbound.account, settings).chat(
+        result = ports.current().chat_model(session, inbound.account, settings).chat(
             model=model, max_tokens=MAX_TOKENS, tools=tool_definitions(names),
             messages=[{"role": "system", "content": SYSTEM},
                       {"role": "user", "content": inbound.message.body}],

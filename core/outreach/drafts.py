@@ -21,6 +21,7 @@ from switchboard.models import Account
 from ..redaction import redact
 from .audience import Member
 from .options import options_for
+from .. import ports
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +84,11 @@ def draft_for(session: Session, account: Account, settings: Settings, *, templat
               campaign_id: int) -> Draft:
     """The segment's draft: the template, improved by the LLM when one is configured."""
     company = options_for(account, settings).company
-    if not (settings.openai_api_key or settings.openai_base_url):  # LLMClient.configured, without importing openai
+    if not ports.current().chat_model_configured(settings):
         return Draft(with_compliance(template, company), "template")
-    from switchboard.connectors.llm import LLMClient
 
     try:
-        result = LLMClient(session, account, settings).chat(
+        result = ports.current().chat_model(session, account, settings).chat(
             model=settings.model_fast, max_tokens=200,
             messages=[{"role": "user", "content": LLM_PROMPT.format(text=redact(template).text)}],
             idempotency_key=f"outreach-draft:{campaign_id}:{key}")

@@ -40,6 +40,7 @@ from .audience import Member
 from .options import OutreachOptions, options_for
 from .ratelimit import RateLimiter, limiter_for
 from .spec import CampaignSpec, from_json
+from .. import ports
 
 log = logging.getLogger(__name__)
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -174,8 +175,8 @@ def inside_whatsapp_window(session: Session, customer_id: int, now: datetime) ->
 def _deliver(session: Session, account: Account, settings: Settings, options: OutreachOptions,
              campaign: OutreachCampaign, spec: CampaignSpec, segments: dict[int, OutreachSegment],
              recipient_id: int, limiter: RateLimiter) -> None:
-    from switchboard.connectors.base import VendorError, VendorUnavailable
-    from switchboard.connectors.twilio import RecipientOptedOut, TwilioConnector
+    from switchboard.core.ports import VendorError, VendorUnavailable
+    from switchboard.core.ports import RecipientOptedOut
 
     recipient = session.get(OutreachRecipient, recipient_id, populate_existing=True)
     assert recipient is not None
@@ -202,7 +203,7 @@ def _deliver(session: Session, account: Account, settings: Settings, options: Ou
     limiter.acquire(f"account:{account.id}", options.rate)
     status_callback = f"{settings.public_url}/webhooks/twilio/status" if settings.public_url else None
     try:
-        result = TwilioConnector(session, account, settings).send_message(
+        result = ports.current().messenger(session, account, settings).send_message(
             to=recipient.phone, channel=channel, status_callback=status_callback,  # type: ignore[arg-type]
             idempotency_key=idempotency_key(campaign.id, customer.id), **kwargs)  # type: ignore[arg-type]
     except RecipientOptedOut:

@@ -1,6 +1,5 @@
-"""Where the lifecycle tells supervisors what happened. The Block Kit and the Slack
-calls live in the Slack app (``apps/slack/outreach.py``); this indirection keeps the
-import one-way at load time (the Slack app imports the core, not the reverse)."""
+"""Where the lifecycle tells supervisors what happened, through the supervisor flows
+installed in :mod:`switchboard.core.ports` (the Slack app's Block Kit and calls)."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -8,21 +7,17 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account, OutreachCampaign
 
+from .. import ports
+
 
 def request_approval(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign) -> None:
-    from switchboard.apps.slack import outreach
-
-    outreach.request_approval(session, account, settings, campaign)
+    ports.current().supervisor_flows.request_campaign_approval(session, account, settings, campaign)
 
 
 def show_decision(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign) -> None:
-    from switchboard.apps.slack import outreach
-
-    outreach.show_decision(session, account, settings, campaign)
+    ports.current().supervisor_flows.show_campaign_decision(session, account, settings, campaign)
 
 
 def post_progress(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign, *,
                   text: str, key: str) -> None:
-    from switchboard.apps.slack import outreach
-
-    outreach.post_in_thread(session, account, settings, campaign, text=text, key=key)
+    ports.current().supervisor_flows.post_campaign_progress(session, account, settings, campaign, text=text, key=key)

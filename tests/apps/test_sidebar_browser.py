@@ -603,8 +603,12 @@ def test_against_the_real_backend_the_dashboard_link_opens_the_dashboard_signed_
     the proxy and posts it to /dashboard/login in a new tab, which lands signed in."""
     ticket = handed_over_ticket(app, vendor)
     page = open_sidebar(live_switchboard, token=key_for(app), ticket_id=ticket)
+    # The Actions section renders after the link and pushes it down: click once the page
+    # has settled, with the link in view, as an agent would.
+    page.wait_for('[aria-controls^="ga-panel"]')
     link = page.wait_for("#dashboard-link")
     driver = page.driver
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", link)
     sidebar_window = driver.current_window_handle
     link.click()
     wait_until(lambda: len(driver.window_handles) == 2, "the dashboard tab")

@@ -1,0 +1,194 @@
+"""What the core needs from the world outside it, as small interfaces.
+
+The core sends a message to a customer, writes to the helpdesk, asks a chat model,
+tells supervisors and calls the company's systems; it never knows that these are
+Twilio, Zendesk, an OpenAI-compatible server, Slack or an HTTP API. ``create_app`` (and
+through it the worker and the CLI) installs the vendors' implementations with
+``switchboard.wiring.install()``; the core asks :func:`current` for them when it needs
+one. So no module here imports ``connectors/``, ``apps/``, ``webhooks/``, Flask or a
+vendor SDK (``tests/test_core_boundary.py`` checks it in a fresh interpreter).
+
+The errors a vendor call can end with live here too, because the core decides on them
+(retry later, hand over, tell the customer) and the connectors raise them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.models import Account, OutboxCall
+
+from .outbox import ATTEMPT_LEASE
+
+
+# -- what a vendor call can end with -------------------------------------------------------
+
+class _RedactedMessage(Exception):
+    """Vendors quote the request in their errors ("The 'To' number +1415… is not valid"):
+    the message is redacted, because it is logged, retried by Celery and stored."""
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        from .redaction import redact
+
+        super().__init__(redact(str(message)).text, *args)
+
+
+class VendorError(_RedactedMessage):
+    """A vendor API call failed in a way a retry will not fix (4xx other than 429)."""
+
+
+class VendorUnavailable(_RedactedMessage):
+    """A vendor API call failed in a way a later retry may fix (5xx, timeout)."""
+
+
+class VendorOutcomeUnknown(VendorUnavailable):
+    """The request left, but no answer came back (read timeout, connection dropped after
+    sending): the vendor may have acted on it. The outbox row stays an attempt in flight,
+    so the retry waits for its lease to run out and asks the vendor (``reconcile``)
+    before calling again, instead of calling blindly as after a refused connection."""
+
+    #: Retrying sooner only finds the attempt still in flight.
+    retry_after = ATTEMPT_LEASE.total_seconds()
+
+
+class VendorRateLimited(VendorUnavailable):
+    def __init__(self, vendor: str, retry_after: float) -> None:
+        self.vendor = vendor
+        self.retry_after = retry_after
+        super().__init__(f"{vendor} rate limit: retry after {retry_after:.0f}s")
+
+
+class RecipientOptedOut(VendorError):
+    """The recipient replied STOP: the messaging vendor refuses every send until they reply START."""
+
+
+class OutsideWhatsAppWindow(VendorError):
+    """Free-form WhatsApp text more than 24 h after the customer's last message."""
+
+
+class NotFound(VendorError):
+    """A write (refund, reschedule, address change) found nothing to change (HTTP 404)."""
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What the caller needs back: the vendor's response (or the sandbox's stand-in)
+    and whether it came from an earlier call under the same idempotency key."""
+
+    call: OutboxCall
+    response: dict[str, Any]
+    repeated: bool
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """The model's answer: ``text`` (None when it only called tools), ``tool_calls`` as
+    ``{"id", "name", "arguments"}`` with arguments decoded, and token ``usage``."""
+
+    text: str | None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+# -- the interfaces --------------------------------------------------------------------------
+
+class Messenger(Protocol):
+    """Sends a text to a customer on their channel (SMS or WhatsApp)."""
+
+    def send_message(self, *, to: str, body: str, channel: str, idempotency_key: str,
+                     status_callback: str | None = None, **options: Any) -> CallResult: ...
+
+
+class Helpdesk(Protocol):
+    """The helpdesk's users, tickets and comments."""
+
+    def find_user(self, *, phone: str | None = None, email: str | None = None) -> int | None: ...
+
+    def find_or_create_user(self, **fields: Any) -> int: ...
+
+    def create_ticket(self, **fields: Any) -> dict[str, Any]: ...
+
+    def update_ticket(self, ticket_id: int, **fields: Any) -> CallResult: ...
+
+    def add_comment(self, ticket_id: int, body: str, **options: Any) -> CallResult: ...
+
+    def call(self, method: str, path: str, **options: Any) -> CallResult: ...
+
+
+class ChatModel(Protocol):
+    """A chat-completions model (OpenAI or any compatible server)."""
+
+    def chat(self, *, model: str, messages: list[dict[str, Any]], max_tokens: int, temperature: float = 0,
+             tools: list[dict[str, Any]] | None = None, idempotency_key: str | None = None) -> ChatResult: ...
+
+
+class SupervisorChannel(Protocol):
+    """Where supervisors read and decide (Slack)."""
+
+    def post_message(self, *, channel: str, text: str, blocks: list[dict[str, Any]] | None = None,
+                     idempotency_key: str, **options: Any) -> CallResult: ...
+
+
+class BusinessSystem(Protocol):
+    """One of the company's own systems, called by a declared operation."""
+
+    def run(self, operation: Any, variables: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]: ...
+
+
+class SupervisorFlows(Protocol):
+    """The supervisors' side of outreach and governed actions: approval requests,
+    decisions and progress, in the supervisors' tool."""
+
+    def request_campaign_approval(self, session: Session, account: Account, settings: Settings,
+                                  campaign: Any) -> None: ...
+
+    def show_campaign_decision(self, session: Session, account: Account, settings: Settings,
+                               campaign: Any) -> None: ...
+
+    def post_campaign_progress(self, session: Session, account: Account, settings: Settings, campaign: Any, *,
+                               text: str, key: str) -> None: ...
+
+    def request_action_approval(self, session: Session, account: Account, settings: Settings, execution: Any,
+                                policy: Any, preview: str) -> None: ...
+
+
+Factory = Callable[[Session, Account, Settings], Any]
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The implementations, each built per call from the session, account and settings
+    (connectors record every call in that session's outbox)."""
+
+    messenger: Callable[[Session, Account, Settings], Messenger]
+    helpdesk: Callable[[Session, Account, Settings], Helpdesk]
+    chat_model: Callable[[Session, Account, Settings], ChatModel]
+    #: The same model without the outbox record (``switchboard eval`` stores nothing).
+    unrecorded_chat_model: Callable[[Session, Account, Settings], ChatModel]
+    chat_model_configured: Callable[[Settings], bool]
+    supervisor_channel: Callable[[Session, Account, Settings], SupervisorChannel]
+    business_system: Callable[..., BusinessSystem]
+    supervisor_flows: SupervisorFlows
+
+
+class PortsNotInstalled(RuntimeError):
+    """The core was used before anything told it how to reach the outside world."""
+
+
+_installed: Ports | None = None
+
+
+def install(ports: Ports) -> None:
+    global _installed
+    _installed = ports
+
+
+def current() -> Ports:
+    if _installed is None:
+        raise PortsNotInstalled("No connectors are installed: call switchboard.wiring.install() first "
+                                "(create_app does it for the web app, the worker and the CLI).")
+    return _installed
