@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import requests
@@ -20,7 +20,13 @@ from urllib3.exceptions import ConnectTimeoutError
 from switchboard.config import Settings
 from switchboard.core import metrics, outbox
 from switchboard.core.ports import (  # noqa: F401 - re-exported: the connectors raise them
-    CallResult, VendorError, VendorOutcomeUnknown, VendorRateLimited, VendorUnavailable, _RedactedMessage)
+    CallResult,
+    VendorError,
+    VendorOutcomeUnknown,
+    VendorRateLimited,
+    VendorUnavailable,
+    _RedactedMessage,
+)
 from switchboard.models import Account, OutboxCall
 
 log = logging.getLogger(__name__)

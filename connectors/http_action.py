@@ -27,8 +27,8 @@ from switchboard.connectors.base import (
     may_have_reached_vendor,
     retry_after_seconds,
 )
-from switchboard.core.actions.config import Operation, System
 from switchboard.core.accounts import DEFAULT_SLUG
+from switchboard.core.actions.config import Operation, System
 from switchboard.core.ports import NotFound  # noqa: F401 - raised here
 from switchboard.models import Account, OutboxCall
 
@@ -71,9 +71,14 @@ class HttpActionConnector(Connector):
     @property
     def sandboxed(self) -> bool:
         """``sandbox: false`` on the system calls it even in sandbox mode (a staging
-        order system while messages stay recorded). Missing credentials do not turn a
-        live system into a sandbox: ``run`` refuses instead."""
-        return self.settings.sandbox if self.system.sandbox is None else self.system.sandbox
+        order system while messages stay recorded). In a deployment, missing credentials
+        do not turn a live system into a sandbox: ``run`` refuses instead. The embedded
+        default (no Redis: a newcomer trying Switchboard on one machine) records the call
+        and answers with the operation's ``sandbox_response``, as Twilio and Zendesk do
+        there without credentials, so every documented flow can be tried."""
+        if self.system.sandbox is not None:
+            return self.system.sandbox
+        return self.settings.sandbox or (self.settings.embedded and not self.has_credentials())
 
     def require_secret(self) -> None:
         if self.sandboxed or self.has_credentials():

@@ -23,8 +23,8 @@ from switchboard.connectors.base import (
     VendorUnavailable,
     retry_after_seconds,
 )
-from switchboard.core.redaction import truncate_for_model
 from switchboard.core.ports import ChatResult  # noqa: F401 - returned here
+from switchboard.core.redaction import truncate_for_model
 from switchboard.models import Account, OutboxCall
 
 OPERATION = "chat.completions.create"

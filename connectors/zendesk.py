@@ -274,7 +274,8 @@ class ZendeskConnector(Connector):
         if status in (401, 403):
             return VendorError(
                 f"Zendesk refused to list tickets (HTTP {status}), which is needed to tell whether an interrupted "
-                f"ticket creation went through: check the API token ({secret_variable(self.account, 'zendesk_api_token')}) "
+                "ticket creation went through: check the API token "
+                f"({secret_variable(self.account, 'zendesk_api_token')}) "
                 f"and that its agent may see all tickets. The ticket is not created again until this check "
                 f"succeeds. Zendesk: {message}")
         if 400 <= status < 500:

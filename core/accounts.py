@@ -18,6 +18,9 @@ from switchboard.config import Settings
 from switchboard.models import Account, ApiKey
 
 DEFAULT_SLUG = "default"
+#: What customers are told they talk to while the default account has no company name:
+#: never "Default account", which is our placeholder, not a company.
+NEUTRAL_COMPANY = "Customer support"
 KEY_PREFIX = "sb_"
 
 #: Names of per-account secrets, and the environment variable behind each for the
@@ -114,3 +117,11 @@ def revoke_api_keys(session: Session, account: Account) -> int:
         row.revoked_at = datetime.now(UTC)
     session.commit()
     return len(rows)
+
+
+def company_name(account: Account, settings: Settings) -> str | None:
+    """The company customers are told they are talking to: SWITCHBOARD_COMPANY_NAME for the
+    default account (None while it is unset), the account's own name for the others."""
+    if account.slug == DEFAULT_SLUG:
+        return settings.company_name or None
+    return account.name

@@ -63,7 +63,8 @@ def fetch(session: Session, account_id: int, kind: str, version: str) -> bytes:
     blob = session.scalar(select(Artifact.blob).where(
         Artifact.account_id == account_id, Artifact.kind == kind, Artifact.version == version))
     if blob is None:
-        raise LookupError(f"{kind} version {version} of account {account_id} is no longer stored; retry with the newest")
+        raise LookupError(f"{kind} version {version} of account {account_id} is no longer stored; "
+                          "retry with the newest")
     return bytes(blob)
 
 

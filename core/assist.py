@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
 from switchboard.models import Account, Suggestion, SuggestionFeedback
+from switchboard.resources import data_file
 
 from .audit import audit
 from .drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
@@ -31,7 +32,6 @@ from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
 from .records import Hit
 from .redaction import redact, truncate_for_model
 from .selfservice import MIN_COVERAGE
-from switchboard.resources import data_file
 
 DEFAULT_STYLE = data_file("style_card.yaml")
 MAX_SUGGESTIONS = 3
@@ -39,14 +39,18 @@ AGENT_REPLY_CHARS = 700
 
 #: Next-best actions offered per intent (the governed-actions capability executes them).
 ACTIONS = {
-    "order_status": [("order_status", "Look up the order", "Check the order's status and tracking in your order system.")],
+    "order_status": [("order_status", "Look up the order",
+                      "Check the order's status and tracking in your order system.")],
     "delivery_delay": [("order_status", "Look up the order", "Check the courier's latest scan before replying."),
                        ("reschedule", "Offer a new delivery slot", "Reschedule the delivery with the customer.")],
-    "refund_status": [("refund", "Check or issue the refund", "Refunds above your limit need a supervisor's approval.")],
+    "refund_status": [("refund", "Check or issue the refund",
+                       "Refunds above your limit need a supervisor's approval.")],
     "return_item": [("return", "Start a return", "Create the return label and send it to the customer.")],
     "change_address": [("address_change", "Update the address", "Possible until the order is dispatched.")],
-    "cancel_order": [("cancel_order", "Cancel the order", "Within 1 hour of ordering the payment is refunded in full.")],
-    "fraud": [("escalate_risk", "Escalate to the risk team", "Do not discuss account details until identity is verified.")],
+    "cancel_order": [("cancel_order", "Cancel the order",
+                      "Within 1 hour of ordering the payment is refunded in full.")],
+    "fraud": [("escalate_risk", "Escalate to the risk team",
+               "Do not discuss account details until identity is verified.")],
 }
 
 

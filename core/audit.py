@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from switchboard.models import AuditEntry
@@ -46,15 +46,38 @@ def entries(
 EXPORT_FIELDS = ("id", "created_at", "actor", "action", "subject_type", "subject_id", "detail")
 
 
+def ticket_trail(session: Session, account_id: int, ticket_id: int, *, limit: int = 100_000) -> Sequence[AuditEntry]:
+    """Everything audited about one Zendesk ticket, newest first: entries about the ticket,
+    about the conversation handed over into it (the handoff, the bot's answers before it),
+    and about the governed actions run for it."""
+    from switchboard.models import ActionExecution, Conversation
+
+    conversations = select(cast(Conversation.id, String)).where(Conversation.account_id == account_id,
+                                                                Conversation.zendesk_ticket_id == ticket_id)
+    executions = select(cast(ActionExecution.id, String)).where(ActionExecution.account_id == account_id,
+                                                                ActionExecution.zendesk_ticket_id == ticket_id)
+    about = or_(
+        and_(AuditEntry.subject_type == "ticket", AuditEntry.subject_id == str(ticket_id)),
+        and_(AuditEntry.subject_type == "conversation", AuditEntry.subject_id.in_(conversations)),
+        and_(AuditEntry.subject_type == "action_execution", AuditEntry.subject_id.in_(executions)),
+    )
+    return session.scalars(select(AuditEntry).where(AuditEntry.account_id == account_id, about)
+                           .order_by(AuditEntry.id.desc()).limit(limit)).all()
+
+
 def export(session: Session, account_id: int, *, fmt: str = "jsonl", subject_type: str | None = None,
            subject_id: str | None = None) -> str:
-    """The audit trail oldest first, as JSON Lines or CSV (detail as a JSON column)."""
+    """The audit trail oldest first, as JSON Lines or CSV (detail as a JSON column). A
+    ticket's trail includes its conversation's and its governed actions' entries."""
     import csv
     import io
     import json
 
-    rows = list(reversed(entries(session, account_id, subject_type=subject_type, subject_id=subject_id,
-                                 limit=100_000)))
+    if subject_type == "ticket" and subject_id is not None:
+        rows = list(reversed(ticket_trail(session, account_id, int(subject_id))))
+    else:
+        rows = list(reversed(entries(session, account_id, subject_type=subject_type, subject_id=subject_id,
+                                     limit=100_000)))
     records = [{"id": e.id, "created_at": e.created_at.isoformat(), "actor": e.actor, "action": e.action,
                 "subject_type": e.subject_type, "subject_id": e.subject_id, "detail": e.detail} for e in rows]
     if fmt == "jsonl":

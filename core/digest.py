@@ -24,9 +24,9 @@ from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from switchboard.core.ports import CallResult
 
 from switchboard.config import Settings
+from switchboard.core.ports import CallResult
 from switchboard.models import (
     Account,
     KbArticle,
@@ -35,11 +35,11 @@ from switchboard.models import (
     SuggestionFeedback,
 )
 
+from . import ports
 from .accounts import DEFAULT_SLUG
 from .audit import audit
 from .knowledge.analysis import content_words, stem
 from .redaction import PLACEHOLDERS
-from . import ports
 
 DEFAULT_DAYS = 7
 #: Handoffs that mean "no article answered this", as opposed to a customer asking for a

@@ -22,9 +22,9 @@ from importlib import resources
 from string import Template
 from typing import Any, Literal, Protocol
 
-from .grounding import DEFAULT_THRESHOLD, GroundingResult, check_grounded, content_terms, split_sentences
 from switchboard.config import Settings
 
+from .grounding import DEFAULT_THRESHOLD, GroundingResult, check_grounded, content_terms, split_sentences
 from .records import Hit, Passage
 from .tokens import count_tokens, truncate_to_tokens
 

@@ -120,7 +120,8 @@ def read_questions(path: Path) -> list[Question]:
     try:
         content = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise EvaluationError(f"Cannot read the questions in {path} ({exc}); give a UTF-8 .csv or .jsonl file.") from None
+        raise EvaluationError(f"Cannot read the questions in {path} ({exc}); "
+                              "give a UTF-8 .csv or .jsonl file.") from None
     rows = _jsonl_rows(path, content) if path.suffix.lower() == ".jsonl" else _csv_rows(path, content)
     questions = []
     for where, record in rows:

@@ -20,11 +20,10 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message
 
-from . import metrics, timeline
+from . import metrics, ports, timeline
 from .audit import audit
 from .enrichment import sentiment_trend
 from .routing import Route
-from . import ports
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 #: Identifiers worth pointing out to the agent: order, tracking and reference numbers.
@@ -80,7 +79,8 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
         "",
         "CUSTOMER",
         f"- {customer.display_name or 'Name not given'}; tier: {customer.tier}",
-        f"- Phone: {', '.join(ids.get('phone', [])) or 'unknown'}; WhatsApp: {', '.join(ids.get('whatsapp', [])) or 'no'}"
+        f"- Phone: {', '.join(ids.get('phone', [])) or 'unknown'}; "
+        f"WhatsApp: {', '.join(ids.get('whatsapp', [])) or 'no'}"
         f"; email: {', '.join(ids.get('email', [])) or 'unknown'}",
         f"- {count} conversation(s) with us" + (f" since {_stamp(first)}" if first else "")
         + f"; channels used here: {', '.join(channels)}",

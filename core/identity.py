@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from switchboard.config import Settings
 from switchboard.models import Customer, Identity, IdentityKind
 
 
@@ -40,6 +41,18 @@ def region_of(e164: str) -> str | None:
     """The ISO region of a number ("GB" for +44…), or None for non-geographic ones."""
     region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
     return region if region and region != "001" else None
+
+
+def company_region(settings: Settings, our_number: str | None) -> str | None:
+    """The company's country: SWITCHBOARD_COUNTRY, else the region of our own number."""
+    if settings.country:
+        return settings.country
+    if not our_number:
+        return None
+    try:
+        return region_of(to_e164(our_number.removeprefix("whatsapp:")))
+    except (InvalidAddress, phonenumbers.NumberParseException):
+        return None
 
 
 def parse_twilio_address(raw: str) -> Address:

@@ -75,7 +75,8 @@ class KnowledgeBase:
         return cls(session, account_id, settings.data_dir, embeddings=settings.embeddings)
 
     # -- articles -------------------------------------------------------------------
-    def upsert(self, articles: Iterable[Article], *, source: str, progress: Progress | None = None) -> tuple[int, int, int]:
+    def upsert(self, articles: Iterable[Article], *, source: str,
+               progress: Progress | None = None) -> tuple[int, int, int]:
         """Insert new articles, update changed ones; returns (added, updated, unchanged)."""
         existing = {
             row.external_id: row

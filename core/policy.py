@@ -571,7 +571,8 @@ def load_policy(path: Path | None = None) -> EscalationPolicy:
         raise PolicyError(str(path), [Problem(None, "", f"cannot be read ({exc.strerror}); check the path, or "
                                                      "load the shipped default by passing no path")]) from None
     except UnicodeDecodeError as exc:
-        raise PolicyError(str(path), [Problem(None, "", f"is not UTF-8 text ({exc.reason}); save it as UTF-8")]) from None
+        problem = Problem(None, "", f"is not UTF-8 text ({exc.reason}); save it as UTF-8")
+        raise PolicyError(str(path), [problem]) from None
     return parse_policy(text, source=str(path))
 
 

@@ -24,7 +24,6 @@ from switchboard.models import Account, OutboxCall
 
 from .outbox import ATTEMPT_LEASE
 
-
 # -- what a vendor call can end with -------------------------------------------------------
 
 class _RedactedMessage(Exception):

@@ -34,9 +34,12 @@ def twilio_message(session: Session, event: InboxEvent, settings: Settings) -> N
     )
     rated = tickets.pending_csat(session, customer, form.get("Body", ""))
     conversation = rated or timeline.current_conversation(session, customer, address.channel)
-    # National-format numbers ("020 7946 0958") are only recognisable with a region:
-    # the sender's own is the best guess for the numbers they write.
-    redacted = redact(form.get("Body", ""), default_region=identity.region_of(address.e164))
+    # National-format numbers ("020 7946 0958") are only recognisable with a region: the
+    # sender's own is the best guess for the numbers they write; the company's country
+    # (SWITCHBOARD_COUNTRY, else the region of our number they wrote to) is searched too,
+    # so a number is redacted even from a sender whose region says nothing.
+    redacted = redact(form.get("Body", ""), default_region=identity.region_of(address.e164),
+                      also_regions=(identity.company_region(settings, form.get("To")),))
     media = [form[f"MediaUrl{i}"] for i in range(int(form.get("NumMedia") or 0)) if f"MediaUrl{i}" in form]
     timeline.append(
         session, conversation, direction="inbound", channel=address.channel, author="customer",

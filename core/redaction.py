@@ -16,7 +16,7 @@ import bisect
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import phonenumbers
@@ -80,23 +80,26 @@ class Redacted:
         return dict(Counter(finding.kind for finding in self.findings))
 
 
-def redact(text: str, *, default_region: str | None = None) -> Redacted:
+def redact(text: str, *, default_region: str | None = None, also_regions: Sequence[str | None] = ()) -> Redacted:
     """Replace personal data in ``text`` with ``[KIND]`` placeholders.
 
     ``default_region`` (ISO 3166-1 alpha-2, e.g. "GB") lets phone numbers written in
     national form ("020 7946 0958") be recognised; without it only international
-    ("+44 …") numbers are.
+    ("+44 …") numbers are. ``also_regions`` are searched for national numbers too: a
+    customer of a UK number may still write a US number in US form, and a sender whose
+    region is unknown writes in the company's.
 
     Detection runs again on its own output until nothing new is found. Detectors look
     at context (phonenumbers refuses a number glued to a letter, ids need cue words),
     so removing one span can expose its neighbour; iterating to a fixed point is what
     makes ``redact(redact(x).text)`` a no-op, which the audit trail relies on.
     """
-    region = _checked_region(default_region)
+    regions = tuple(dict.fromkeys(r for r in (_checked_region(default_region),
+                                              *(_checked_region(a) for a in also_regions)) if r))
     findings: tuple[Finding, ...] = ()
     redacted_text = text
     while True:
-        candidates = _detect(redacted_text, region)
+        candidates = _detect(redacted_text, regions)
         if not candidates:
             return Redacted(redacted_text, findings)
         original_spans = _OffsetMap(text, findings)
@@ -194,7 +197,8 @@ class _OffsetMap:
 
     def __init__(self, original: str, findings: tuple[Finding, ...]) -> None:
         self._redacted_starts: list[int] = []
-        self._pieces: list[tuple[int, int, int, bool]] = []  # redacted start, original start, original end, is placeholder
+        # redacted start, original start, original end, is placeholder
+        self._pieces: list[tuple[int, int, int, bool]] = []
         redacted_pos = original_pos = 0
         for finding in findings:
             redacted_pos = self._add(redacted_pos, original_pos, finding.start, False)
@@ -228,13 +232,13 @@ class _OffsetMap:
 # --- detectors -----------------------------------------------------------------------
 
 
-def _detect(text: str, region: str | None) -> list[_Candidate]:
+def _detect(text: str, regions: Sequence[str]) -> list[_Candidate]:
     scan = _ascii_digits(text)
     candidates = [
         *_cards(scan),
         *_ibans(scan),
         *_emails(scan),
-        *_phones(scan, region),
+        *_phones(scan, regions),
         *_gov_ids(scan),
     ]
     return _outside_shipment_references(scan, candidates)
@@ -368,8 +372,8 @@ def _is_date_or_amount(text: str, start: int, end: int) -> bool:
     )
 
 
-def _phones(text: str, region: str | None) -> Iterator[_Candidate]:
-    """Valid numbers in ``region``'s national format plus any possible "+" number.
+def _phones(text: str, regions: Sequence[str]) -> Iterator[_Candidate]:
+    """Valid numbers in each of ``regions``' national format plus any possible "+" number.
 
     Two passes because the leniencies trade off differently: international numbers
     with an explicit "+" are phone numbers even in ranges phonenumbers does not know
@@ -377,13 +381,14 @@ def _phones(text: str, region: str | None) -> Iterator[_Candidate]:
     from order numbers.
     """
     max_tries = max(65535, len(text))
-    for match in PhoneNumberMatcher(text, region, leniency=Leniency.VALID, max_tries=max_tries):
-        if match.raw_string.lstrip("([").startswith("+"):
-            yield _Candidate(PHONE, match.start, match.end)
-        elif not _is_date_or_amount(text, match.start, match.end) and not _REFERENCE_CUE.search(
-            text, max(0, match.start - 40), match.start
-        ):
-            yield _Candidate(PHONE, match.start, match.end)
+    for region in regions or (None,):
+        for match in PhoneNumberMatcher(text, region, leniency=Leniency.VALID, max_tries=max_tries):
+            if match.raw_string.lstrip("([").startswith("+"):
+                yield _Candidate(PHONE, match.start, match.end)
+            elif not _is_date_or_amount(text, match.start, match.end) and not _REFERENCE_CUE.search(
+                text, max(0, match.start - 40), match.start
+            ):
+                yield _Candidate(PHONE, match.start, match.end)
     for match in PhoneNumberMatcher(text, None, leniency=Leniency.POSSIBLE, max_tries=max_tries):
         yield _Candidate(PHONE, match.start, match.end)
 

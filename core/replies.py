@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, Message
 
-from . import metrics, timeline
+from . import accounts, metrics, ports, timeline
 from .audit import audit
 from .enrichment import Enrichment, enrich
 from .handoff import Handoff, hand_over, relay_customer_message
@@ -26,11 +26,10 @@ from .intent_store import intent_model
 from .knowledge.analysis import content_words
 from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
 from .policy import EscalationPolicy, load_policy
-from .redaction import truncate_for_model
 from .records import Hit
+from .redaction import truncate_for_model
 from .routing import Routing, load_routing
 from .selfservice import SYSTEM_REASONS, Decision, Turn, answer_from_article, decide, pick_choice
-from . import ports
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ log = logging.getLogger(__name__)
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
 START_WORDS = {"start", "yes", "unstop"}
 HELP_WORDS = {"help", "info"}
-HELP_TEXT = ("{company} support: ask your question here and our virtual assistant will answer, or reply "
+HELP_TEXT = ("{who}: ask your question here and our virtual assistant will answer, or reply "
              "AGENT to reach a person. Reply STOP to stop messages, START to resume. Msg&data rates may apply.")
 
 
@@ -75,8 +74,9 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         return None  # nothing is ever sent to an opted-out number
     metrics.message_received(session, inbound.conversation, inbound.message)
     if word == "help":
-        company = settings.company_name or inbound.account.name
-        send_reply(session, inbound, Decision("help", HELP_TEXT.format(company=company)), settings)
+        company = accounts.company_name(inbound.account, settings)
+        who = f"{company} support" if company else accounts.NEUTRAL_COMPANY
+        send_reply(session, inbound, Decision("help", HELP_TEXT.format(who=who)), settings)
         return None
     if inbound.conversation.status == "human":
         if inbound.conversation.zendesk_ticket_id is None:  # the ticket could not be made yet: retry

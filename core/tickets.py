@@ -14,14 +14,13 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, IdentityKind, Message
 
-from . import metrics, timeline
+from . import metrics, ports, timeline
 from .assist import prepare_suggestions
 from .audit import audit
 from .enrichment import enrich, sentiment_trend
 from .handoff import conversation_for_ticket, summarise
 from .knowledge.analysis import content_words
 from .redaction import redact, truncate_for_model
-from . import ports
 
 CSAT_WINDOW = timedelta(days=7)
 CSAT_QUESTION = "How did we do? Reply with a number from 1 (poor) to 5 (great)."

@@ -5,8 +5,9 @@ that takes an account id from the request.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache, wraps
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue

@@ -7,12 +7,26 @@ from typing import Any
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from switchboard import actions_api, api, bootstrap, db, health, outreach_api, playground, sidebar, slack_oauth, tasks
-from switchboard import dashboard, prometheus, wiring
+from switchboard import (
+    actions_api,
+    api,
+    bootstrap,
+    dashboard,
+    db,
+    health,
+    home,
+    outreach_api,
+    playground,
+    prometheus,
+    sidebar,
+    slack_oauth,
+    tasks,
+    wiring,
+)
 from switchboard.config import Settings, load_settings
+from switchboard.resources import package_path
 from switchboard.webhooks import errors as webhook_errors
 from switchboard.webhooks import init_app as webhooks_init_app
-from switchboard.resources import package_path
 
 MAX_BODY_BYTES = 1024 * 1024  # vendors' payloads are kilobytes; 1 MiB is generous
 
@@ -43,6 +57,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     webhook_errors.init_app(app)
     webhooks_init_app(app)
     api.init_app(app)
+    home.init_app(app)
     outreach_api.init_app(app)
     slack_oauth.init_app(app)
     sidebar.init_app(app)

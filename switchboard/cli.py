@@ -46,8 +46,8 @@ def serve(host: str, port: int) -> None:
     if runner is not None:
         runner.start_sweeper()
         ensure_sample_kb(app)
-    from switchboard.db import get_db
     from switchboard.core import accounts
+    from switchboard.db import get_db
 
     with get_db(app).session() as session:
         default = accounts.by_slug(session, accounts.DEFAULT_SLUG)
@@ -174,8 +174,9 @@ def accounts_add(slug: str, name: str, **fields: str | None) -> None:
         try:
             session.commit()
         except IntegrityError:
-            raise click.ClickException(f"an account {slug!r} (or one with the same Zendesk subdomain, Twilio "
-                                       "number or Slack team) already exists: see `switchboard accounts list`") from None
+            raise click.ClickException(
+                f"an account {slug!r} (or one with the same Zendesk subdomain, Twilio number or Slack team) "
+                "already exists: see `switchboard accounts list`") from None
     click.echo(f"added {slug}; set its secrets with `switchboard accounts set-secret {slug} NAME`")
 
 
@@ -241,7 +242,7 @@ def kb_import(path: Path, slug: str) -> None:
     except KnowledgeBaseFormatError as exc:
         raise click.ClickException(str(exc)) from None
     with get_db(app).session() as session, click.progressbar(
-            length=len(articles), label=f"Importing {len(articles)} articles") as bar:
+            length=len(articles), label=f"Importing {len(articles)} article{'' if len(articles) == 1 else 's'}") as bar:
         result = KnowledgeBase.of(session, account.id, app.config["SETTINGS"]).import_articles(
             articles, progress=bar.update)
     click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged; "
@@ -547,7 +548,8 @@ def _eval_summary(c: dict[str, int]) -> str:
 
 
 @main.command()
-@click.option("--phone", default="+15550100001", show_default=True)
+@click.option("--phone", default="+15550100099", show_default=True,
+              help="the customer you play (the playground's is +15550100001: another conversation)")
 @click.option("--channel", type=click.Choice(["sms", "whatsapp"]), default="sms", show_default=True)
 def chat(phone: str, channel: str) -> None:
     """Play the customer in the terminal (Twilio must be sandboxed: nothing is sent)."""
@@ -562,8 +564,9 @@ def chat(phone: str, channel: str) -> None:
         account = core.by_slug(session, core.DEFAULT_SLUG)
         if account is None or not enabled(account, settings):
             raise click.ClickException("Twilio is live: unset TWILIO_* or set SWITCHBOARD_SANDBOX=1 to chat")
-        click.echo("You are the customer. Empty line or Ctrl-D to quit.")
+        click.echo(f"You are the customer {phone}. Empty line or Ctrl-D to quit.")
         seen = 0
+        handed_over = False
         while True:
             try:
                 text = input("you> ").strip()
@@ -573,11 +576,20 @@ def chat(phone: str, channel: str) -> None:
                 break
             view = simulate(session, settings, text=text, phone=phone, channel=channel)
             for m in view["messages"][seen:]:
-                if m["author"] != "customer":
+                if m["author"] == "text":  # a sandboxed text outside the conversation (a one-time code)
+                    click.echo(click.style(f"sms to you> {m['body']}", fg="yellow"))
+                elif m["author"] != "customer":
                     click.echo(f"{m['author']}> {m['body']}")
                     if m["action"]:
-                        click.echo(click.style(f"      [{m['action']}{': ' + m['reason'] if m['reason'] else ''}]", dim=True))
+                        reason = ': ' + m['reason'] if m['reason'] else ''
+                        click.echo(click.style(f"      [{m['action']}{reason}]", dim=True))
             seen = len(view["messages"])
+            conversation = view["conversation"] or {}
+            if conversation.get("status") == "human" and not handed_over:
+                handed_over = True
+                click.echo(click.style(
+                    f"      [a person has this conversation now ({conversation.get('handoff_reason')}): the bot "
+                    "stays quiet; their replies from Zendesk reach this customer by SMS/WhatsApp]", fg="cyan"))
 
 
 @main.group()
@@ -595,6 +607,10 @@ def audit_export(slug: str, ticket: str | None, conversation: str | None, fmt: s
     from switchboard.core.audit import export
     from switchboard.db import get_db
 
+    for name, value in (("--ticket", ticket), ("--conversation", conversation)):
+        if value is not None and not value.isdigit():
+            raise click.ClickException(f"{name} {value!r}: give the number of a Zendesk ticket or conversation, "
+                                       "e.g. --ticket 100017")
     app = _app()
     account = _default_account(app, slug)
     subject_type, subject_id = ("ticket", ticket) if ticket else (("conversation", conversation) if conversation
@@ -641,7 +657,7 @@ def report(start, end, fmt: str, slug: str, channel: str | None, tier: str | Non
     """Outcome figures for conversations started in a period (the dashboard's figures):
     JSON, or CSV with every figure (segments, days, escalation reasons, suggestions,
     outreach). Days between 2000-01-01 and 2099-12-31, at most 1096 days apart."""
-    from switchboard.core.metrics_figures import CSV_FIELDS, Filters, FiguresError, csv_rows, figures
+    from switchboard.core.metrics_figures import CSV_FIELDS, FiguresError, Filters, csv_rows, figures
     from switchboard.db import get_db
 
     try:  # before opening the database: a wrong date is the user's to fix
@@ -694,7 +710,16 @@ def zendesk_package_app(out_dir: Path, app_dir: Path | None, domains: tuple[str,
     """Validate the Zendesk sidebar app and zip it for upload (Admin Center > Apps > Upload private app)."""
     from switchboard.zaf import DEFAULT_APP_DIR, InvalidZendeskApp, package_app
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not out_dir.exists():
+        if not out_dir.parent.is_dir():
+            raise click.ClickException(f"--out {out_dir}: {out_dir.parent} does not exist; give a folder that "
+                                       "exists, or a new one inside one")
+        out_dir.mkdir()
+        click.echo(f"created {out_dir}", err=True)
+    if not domains:
+        click.echo("warning: no --domain: Zendesk sends the app's API key only to the hosts in its domain "
+                   "whitelist, so this zip cannot reach your Switchboard. Package again with --domain "
+                   "HOST (e.g. support.example.com), the host of SWITCHBOARD_PUBLIC_URL.", err=True)
     try:
         path = package_app(app_dir or DEFAULT_APP_DIR, out_dir, domains=domains)
     except InvalidZendeskApp as exc:
@@ -721,8 +746,8 @@ def slack_manifest(url: str, manifest_file: Path | None) -> None:
 
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.netloc or parts.path.strip("/"):
-        raise click.ClickException(f"--url {url!r}: give the public https origin only, e.g. https://support.example.com "
-                                   "(Slack requires https request URLs).")
+        raise click.ClickException(f"--url {url!r}: give the public https origin only, "
+                                   "e.g. https://support.example.com (Slack requires https request URLs).")
     path = manifest_file or SLACK_MANIFEST
     click.echo(path.read_text().replace(MANIFEST_PLACEHOLDER, url.rstrip("/")), nl=False)
 
@@ -744,7 +769,8 @@ def ensure_sample_kb(app: Flask) -> None:
         knowledge = KnowledgeBase.of(session, account.id, app.config["SETTINGS"])
         if not knowledge.articles():
             knowledge.import_articles(load_articles(SAMPLE_KB))
-            click.echo(f"Loaded the sample knowledge base ({SAMPLE_KB.name}); replace it with `switchboard kb import`.")
+            click.echo(f"Loaded the sample knowledge base ({SAMPLE_KB.name}, a demo shop's articles); "
+                       "`switchboard kb import PATH` adds yours beside them.")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ class Settings:
     sweep_interval_seconds: int = 30
     queue_name: str = "switchboard"
     company_name: str | None = None
+    #: Where the company's customers mostly are (ISO 3166-1 alpha-2): how phone numbers
+    #: written in national form are read when the sender's own region says nothing.
+    country: str | None = None
     whatsapp_reply_template_sid: str | None = None
     routing_file: Path | None = None
     policy_file: Path | None = None
@@ -205,6 +208,19 @@ def _outreach(env: Mapping[str, str]) -> dict[str, object]:
     }
 
 
+def _country(env: Mapping[str, str]) -> str | None:
+    import phonenumbers
+
+    value = _optional(env, "SWITCHBOARD_COUNTRY")
+    if value is None:
+        return None
+    if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        hint = " (the United Kingdom is GB)" if value.upper() == "UK" else ""
+        raise ConfigError(f"SWITCHBOARD_COUNTRY={value!r} is not a country code{hint}: use ISO 3166-1 alpha-2, "
+                          "e.g. US, GB or DE.")
+    return value.upper()
+
+
 def _secret_key(env: Mapping[str, str]) -> str | None:
     value = _optional(env, "SWITCHBOARD_SECRET_KEY")
     if value is not None and len(value) < 32:
@@ -265,6 +281,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sweep_interval_seconds=_int(env, "SWITCHBOARD_SWEEP_INTERVAL_SECONDS", 30, minimum=1),
         queue_name=_optional(env, "SWITCHBOARD_QUEUE") or "switchboard",
         company_name=_optional(env, "SWITCHBOARD_COMPANY_NAME"),
+        country=_country(env),
         whatsapp_reply_template_sid=_content_sid(env, "SWITCHBOARD_WHATSAPP_TEMPLATE_SID"),
         routing_file=_file(env, "SWITCHBOARD_ROUTING_FILE"),
         policy_file=_file(env, "SWITCHBOARD_POLICY_FILE"),

@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -29,7 +30,7 @@ from sqlalchemy import select
 from switchboard import db
 from switchboard.core import accounts, audit
 from switchboard.core.digest import _gap_groups
-from switchboard.core.metrics_figures import MAX_DAY, MIN_DAY, Filters, FiguresError, check_day, figures, options
+from switchboard.core.metrics_figures import MAX_DAY, MIN_DAY, FiguresError, Filters, check_day, figures, options
 from switchboard.models import Account, ApiKey
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from alembic.config import Config
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
 from switchboard.resources import package_path
 
 MIGRATIONS = package_path("migrations")

@@ -34,7 +34,8 @@ def create_campaign() -> ResponseReturnValue:
         spec = parse(data)
         campaign, created = campaigns.create(
             db.session(), g.account, current_app.config["SETTINGS"], spec, trigger="api",
-            created_by=f"api:{request.headers.get('Authorization', '')[7:17]}", dedupe_key=f"api:{key}" if key else None)
+            created_by=f"api:{request.headers.get('Authorization', '')[7:17]}",
+            dedupe_key=f"api:{key}" if key else None)
     except InvalidCampaign as exc:
         db.session().rollback()
         return jsonify(error=str(exc)), 400

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request
@@ -22,7 +23,7 @@ from switchboard.config import Settings
 from switchboard.core import accounts, identity, inbox
 from switchboard.core.processing import Registry
 from switchboard.errors import MalformedPayload
-from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message
+from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message, OutboxCall
 
 blueprint = Blueprint("playground", __name__)
 DEFAULT_PHONE = "+15550100001"
@@ -75,15 +76,42 @@ def conversation_view(session: Session, account_id: int, e164: str) -> dict[str,
         assert customer is not None
         package = build_package(session, conversation, customer,
                                 Handoff(conversation.handoff_reason, "", Route(None, "normal", ())))
+    rows = [(m.created_at, m.id, {"id": m.id, "author": m.author, "channel": m.channel, "body": m.body,
+                                  "action": m.meta.get("action"), "reason": m.meta.get("reason"),
+                                  "sources": m.meta.get("sources", []), "redactions": m.meta.get("redactions", {}),
+                                  "enrichment": m.meta.get("enrichment")}) for m in messages]
+    on_timeline = {m.body for m in messages if m.direction == "outbound"}
+    for call in texts_to(session, account_id, e164, since=conversation.started_at):
+        body = str(call.payload.get("body") or "")
+        if body and body not in on_timeline:
+            rows.append((call.created_at, call.id, {
+                "id": f"text-{call.id}", "author": "text", "channel": _channel(call), "body": body,
+                "action": "sandboxed text", "reason": "not kept on the timeline", "sources": [],
+                "redactions": {}, "enrichment": None}))
     return {
         "conversation": {"id": conversation.id, "status": conversation.status,
                          "handoff_reason": conversation.handoff_reason, "channel": conversation.channel,
                          "zendesk_ticket_id": conversation.zendesk_ticket_id, "handoff_package": package},
-        "messages": [{"id": m.id, "author": m.author, "channel": m.channel, "body": m.body,
-                      "action": m.meta.get("action"), "reason": m.meta.get("reason"),
-                      "sources": m.meta.get("sources", []), "redactions": m.meta.get("redactions", {}),
-                      "enrichment": m.meta.get("enrichment")} for m in messages],
+        # Texts the sandbox recorded for this customer that are not on the conversation's
+        # timeline (a one-time code is never stored there) show where they were sent.
+        "messages": [row for _, _, row in sorted(rows, key=lambda r: (_utc(r[0]), r[1]))],
     }
+
+
+def texts_to(session: Session, account_id: int, e164: str, *, since: datetime) -> list[OutboxCall]:
+    """Sandboxed Twilio sends to this number (SMS or WhatsApp) since ``since``."""
+    calls = session.scalars(select(OutboxCall).where(
+        OutboxCall.account_id == account_id, OutboxCall.vendor == "twilio", OutboxCall.status == "sandboxed",
+        OutboxCall.operation == "messages.create", OutboxCall.created_at >= since).order_by(OutboxCall.id))
+    return [c for c in calls if str(c.payload.get("to") or "").removeprefix("whatsapp:") == e164]
+
+
+def _channel(call: OutboxCall) -> str:
+    return "whatsapp" if str(call.payload.get("to") or "").startswith("whatsapp:") else "sms"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _local_only() -> None:

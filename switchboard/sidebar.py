@@ -9,8 +9,9 @@ and logged.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 import jwt
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, request

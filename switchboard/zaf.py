@@ -66,8 +66,9 @@ class InvalidZendeskApp(SwitchboardError):
         self.problems = list(problems)
         listing = "\n".join(f"  - {problem}" for problem in self.problems)
         super().__init__(
-            f"the Zendesk app in {app_dir} cannot be packaged: fix these {len(self.problems)} "
-            f"problem(s) and package again:\n{listing}"
+            f"the Zendesk app in {app_dir} cannot be packaged: fix "
+            f"{'this problem' if len(self.problems) == 1 else f'these {len(self.problems)} problems'} "
+            f"and package again:\n{listing}"
         )
 
 

@@ -35,7 +35,8 @@ APPROVE, EDIT, REJECT = "outreach:approve", "outreach:edit", "outreach:reject"
 EDIT_VIEW = "outreach:edit"
 #: A message holds at most 50 blocks; header, facts, actions and a note take 4.
 MAX_SEGMENTS_SHOWN = 40
-DECISION_MARK = {"approved": "✅ Approved", "rejected": "❌ Rejected", "expired": "⌛ Expired unapproved — nothing was sent"}
+DECISION_MARK = {"approved": "✅ Approved", "rejected": "❌ Rejected",
+                 "expired": "⌛ Expired unapproved — nothing was sent"}
 
 
 def escape(text: str) -> str:
@@ -54,8 +55,9 @@ def _segments(session: Session, campaign_id: int) -> list[OutreachSegment]:
 
 def _preview(session: Session, segment: OutreachSegment, detail: str, company: str) -> str:
     """The segment's text as its first customer would receive it."""
-    row = session.execute(select(OutreachRecipient.phone, Customer).join(Customer, Customer.id == OutreachRecipient.customer_id)
-                          .where(OutreachRecipient.segment_id == segment.id).order_by(OutreachRecipient.id).limit(1)).first()
+    row = session.execute(
+        select(OutreachRecipient.phone, Customer).join(Customer, Customer.id == OutreachRecipient.customer_id)
+        .where(OutreachRecipient.segment_id == segment.id).order_by(OutreachRecipient.id).limit(1)).first()
     text = segment.edited_text or segment.draft
     if row is None:
         return text

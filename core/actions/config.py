@@ -14,8 +14,9 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from .errors import ActionConfigError
 from switchboard.resources import data_file
+
+from .errors import ActionConfigError
 
 DEFAULT_FILE = data_file("actions.yaml")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account, ActionExecution, Conversation, Customer
 
-from .. import timeline
+from .. import ports, timeline
 from ..audit import audit
 from . import verification as otp
 from .config import ActionsConfig, load_actions_config
@@ -29,7 +29,6 @@ from .executors import Context
 from .policy import ActionPolicy, History, load_action_policy
 from .registry import REGISTRY, ActionSpec, _money
 from .schemas import dump
-from .. import ports
 
 PENDING = ("requested", "awaiting_verification", "awaiting_confirmation", "awaiting_approval", "approved", "running")
 #: Executions that count towards a customer's limits (issued, or on their way); a
@@ -403,8 +402,7 @@ class Governor:
         return self._finish_message(execution, self._reason_text(execution, reasons[0]))
 
     def _fail(self, execution: ActionExecution, exc: Exception, *, prior: str) -> Outcome:
-        from switchboard.core.ports import VendorUnavailable
-        from switchboard.core.ports import NotFound
+        from switchboard.core.ports import NotFound, VendorUnavailable
 
         if isinstance(exc, VendorUnavailable):  # a retry may work: put it back, let the caller retry
             self._interrupt(execution, exc, prior)

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account, ActionExecution, Customer, IdentityKind
 
-from .config import ActionsConfig
 from .. import ports
+from .config import ActionsConfig
 
 
 class ActionFailed(Exception):

@@ -15,8 +15,9 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from .errors import ActionConfigError
 from switchboard.resources import data_file
+
+from .errors import ActionConfigError
 
 DEFAULT_FILE = data_file("action_policy.yaml")
 ROLES = ("bot", "llm", "agent", "supervisor")

@@ -82,7 +82,7 @@ def flag_injection(session: Session, account_id: int, findings: list[Finding], *
               "findings": [{"rule": f.rule, "variant": f.variant, "excerpt": f.excerpt[:160]} for f in findings]})
 
 
-def scan_passages(session: Session, account_id: int, conversation_id: int, hits: "tuple[Hit, ...] | list[Hit]") -> int:
+def scan_passages(session: Session, account_id: int, conversation_id: int, hits: tuple[Hit, ...] | list[Hit]) -> int:
     """Knowledge-base passages are untrusted too: flag the ones that carry
     instructions. (They never reach the action path: tools see only the request.)"""
     flagged = 0
@@ -95,7 +95,7 @@ def scan_passages(session: Session, account_id: int, conversation_id: int, hits:
     return flagged
 
 
-def handle(session: Session, inbound: "Inbound", settings: Settings) -> bool:
+def handle(session: Session, inbound: Inbound, settings: Settings) -> bool:
     """True when the message was an action request (or a verification code) and has
     been answered here; False to let the knowledge-base answer it."""
     message, customer = inbound.message, inbound.customer
@@ -136,7 +136,7 @@ def handle(session: Session, inbound: "Inbound", settings: Settings) -> bool:
     return True
 
 
-def _answer_to_preview(session: Session, inbound: "Inbound", settings: Settings, governor: Governor) -> bool:
+def _answer_to_preview(session: Session, inbound: Inbound, settings: Settings, governor: Governor) -> bool:
     """YES runs the previewed change(s); NO drops them; any other message drops them
     too (so a YES much later cannot start something the customer has moved on from)
     and is then answered as usual."""
@@ -155,7 +155,7 @@ def _answer_to_preview(session: Session, inbound: "Inbound", settings: Settings,
     return False
 
 
-def _retry_after_code(session: Session, inbound: "Inbound", settings: Settings, governor: Governor) -> bool:
+def _retry_after_code(session: Session, inbound: Inbound, settings: Settings, governor: Governor) -> bool:
     """The code was accepted, then the company's system failed and the event is being
     retried: carry on with the request the code unlocked (the code itself is gone)."""
     from switchboard.models import ActionExecution
@@ -168,7 +168,7 @@ def _retry_after_code(session: Session, inbound: "Inbound", settings: Settings, 
     return True
 
 
-def _reply(session: Session, inbound: "Inbound", settings: Settings, outcomes: list[Outcome]) -> Message:
+def _reply(session: Session, inbound: Inbound, settings: Settings, outcomes: list[Outcome]) -> Message:
     from ..replies import send_reply
     from ..selfservice import DISCLOSURE, Decision
 

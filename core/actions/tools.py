@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
 
+from .. import ports
 from .engine import Governor
 from .registry import tool_definitions
-from .. import ports
 
 if TYPE_CHECKING:
     from ..replies import Inbound
@@ -27,8 +27,8 @@ SYSTEM = ("You route customer-service requests to tools. The customer's message 
 MAX_TOKENS = 200
 
 
-def llm_intents(session: Session, inbound: "Inbound", settings: Settings,
-                governor: Governor) -> "tuple[list[Intent | None], str | None]":
+def llm_intents(session: Session, inbound: Inbound, settings: Settings,
+                governor: Governor) -> tuple[list[Intent | None], str | None]:
     from switchboard.core.ports import VendorError, VendorUnavailable
 
     from .selfservice import Intent

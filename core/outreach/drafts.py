@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account
 
+from .. import ports
 from ..redaction import redact
 from .audience import Member
 from .options import options_for
-from .. import ports
 
 log = logging.getLogger(__name__)
 

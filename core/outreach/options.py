@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from switchboard.config import Settings
-from switchboard.core.accounts import DEFAULT_SLUG
+from switchboard.core.accounts import DEFAULT_SLUG, NEUTRAL_COMPANY, company_name
 from switchboard.models import Account
 
 from .errors import OutreachNotConfigured
@@ -35,7 +35,7 @@ def options_for(account: Account, settings: Settings) -> OutreachOptions:
         rate=float(own.get("outreach_rate") or settings.outreach_rate),
         approval_hours=settings.outreach_approval_hours,
         lease_seconds=settings.outreach_lease_seconds,
-        company=(settings.company_name if account.slug == DEFAULT_SLUG else None) or account.name,
+        company=company_name(account, settings) or NEUTRAL_COMPANY,
     )
 
 

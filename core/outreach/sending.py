@@ -32,15 +32,14 @@ from switchboard.models import (
     OutreachSegment,
 )
 
-from .. import metrics, timeline
+from .. import metrics, ports, timeline
 from ..audit import audit
 from . import drafts, quiet_hours, slack_notify
-from .campaigns import move
 from .audience import Member
+from .campaigns import move
 from .options import OutreachOptions, options_for
 from .ratelimit import RateLimiter, limiter_for
 from .spec import CampaignSpec, from_json
-from .. import ports
 
 log = logging.getLogger(__name__)
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -137,14 +136,16 @@ def counts_now(session: Session, campaign_id: int) -> dict[str, int]:
 def _claim(session: Session, settings: Settings, recipient_id: int) -> bool:
     now = datetime.now(UTC)
     result = session.execute(update(OutreachRecipient)
-                             .where(OutreachRecipient.id == recipient_id, _due(settings, OutreachRecipient.campaign_id, now))
+                             .where(OutreachRecipient.id == recipient_id,
+                                    _due(settings, OutreachRecipient.campaign_id, now))
                              .values(status="sending", claimed_at=now, updated_at=now)
                              .execution_options(synchronize_session=False))
     session.commit()
     return result.rowcount == 1
 
 
-def _mark(session: Session, recipient: OutreachRecipient, status: str, reason: str | None = None, **extra: object) -> None:
+def _mark(session: Session, recipient: OutreachRecipient, status: str, reason: str | None = None,
+          **extra: object) -> None:
     recipient.status, recipient.reason, recipient.updated_at = status, reason, datetime.now(UTC)
     for key, value in extra.items():
         setattr(recipient, key, value)
@@ -163,7 +164,8 @@ def preferred_channel(customer: Customer) -> str:
 
 
 def inside_whatsapp_window(session: Session, customer_id: int, now: datetime) -> bool:
-    last = session.scalar(select(func.max(Message.created_at)).join(Conversation, Message.conversation_id == Conversation.id)
+    last = session.scalar(select(func.max(Message.created_at))
+                          .join(Conversation, Message.conversation_id == Conversation.id)
                           .where(Conversation.customer_id == customer_id, Message.author == "customer",
                                  Message.channel == "whatsapp"))
     if last is None:
@@ -175,8 +177,7 @@ def inside_whatsapp_window(session: Session, customer_id: int, now: datetime) ->
 def _deliver(session: Session, account: Account, settings: Settings, options: OutreachOptions,
              campaign: OutreachCampaign, spec: CampaignSpec, segments: dict[int, OutreachSegment],
              recipient_id: int, limiter: RateLimiter) -> None:
-    from switchboard.core.ports import VendorError, VendorUnavailable
-    from switchboard.core.ports import RecipientOptedOut
+    from switchboard.core.ports import RecipientOptedOut, VendorError, VendorUnavailable
 
     recipient = session.get(OutreachRecipient, recipient_id, populate_existing=True)
     assert recipient is not None
@@ -318,7 +319,8 @@ def _report_if_final(session: Session, account: Account, settings: Settings, cam
     statuses = {k for k in tally if ":" not in k}
     if campaign.status not in ("sent", "done") or not statuses <= FINAL:
         return False
-    parts = [f"{name} {tally[name]}" for name in ("delivered", "read", "undelivered", "failed", "skipped") if tally.get(name)]
+    parts = [f"{name} {tally[name]}" for name in ("delivered", "read", "undelivered", "failed", "skipped")
+             if tally.get(name)]
     # Keyed: however many callbacks and ticks get here, the thread gets it once. Posted
     # before "done" is recorded, so a Slack outage leaves the campaign for the next tick.
     slack_notify.post_progress(session, account, settings, campaign, key="report",

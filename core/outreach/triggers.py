@@ -54,7 +54,8 @@ def from_zendesk_ticket(session: Session, account: Account, settings: Settings, 
     spec = CampaignSpec(name=f"Incident: {subject}"[:200], criteria=criteria, segment_by="tier", detail=subject)
     try:
         campaign, _ = campaigns.create(session, account, settings, spec, trigger="zendesk",
-                                       created_by=f"zendesk:ticket:{ticket_id}", dedupe_key=f"zendesk:ticket:{ticket_id}")
+                                       created_by=f"zendesk:ticket:{ticket_id}",
+                                       dedupe_key=f"zendesk:ticket:{ticket_id}")
     except OutreachNotConfigured as exc:
         audit(session, account_id=account.id, actor="zendesk", action="outreach.trigger_ignored",
               subject_type="ticket", subject_id=ticket_id, detail={"why": str(exc)})

@@ -18,6 +18,8 @@ from switchboard.core.actions.policy import DEFAULT_FILE as DEFAULT_POLICY
 from switchboard.db import get_db
 from switchboard.models import Account, OutboxCall
 
+from ..conftest import REDIS_URL
+
 
 def test_a_bad_policy_file_stops_create_app_naming_file_line_and_field(env: dict[str, str], tmp_path: Path) -> None:
     bad = tmp_path / "policy.yaml"
@@ -63,8 +65,10 @@ def test_the_shipped_files_pass_the_start_up_check(env: dict[str, str]) -> None:
 
 
 def test_live_mode_without_the_secret_refuses_naming_it(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment (Redis configured: not the embedded default) never sandboxes a live
+    system for want of its secret."""
     monkeypatch.delenv("SHOP_API_TOKEN", raising=False)
-    settings = load_settings({**env, "SWITCHBOARD_SANDBOX": "0"})
+    settings = load_settings({**env, "SWITCHBOARD_SANDBOX": "0", "SWITCHBOARD_REDIS_URL": REDIS_URL})
     app = create_app(settings, config={"TASKS_INLINE": True, "TESTING": True})
     shipped = load_actions_config(None)
     try:

@@ -129,7 +129,7 @@ def test_an_invalid_app_is_not_packaged_and_every_problem_is_listed(app: Path, t
     assert problems[0].startswith("manifest.json: author.email: missing")
     assert problems[1].startswith("manifest.json: frameworkVersion: '1.0' is not served")
     message = str(caught.value)
-    assert "fix these 2 problem(s) and package again" in message
+    assert "fix these 2 problems and package again" in message
     assert all(p in message for p in problems)
     assert not (tmp_path / "dist").exists() or list((tmp_path / "dist").iterdir()) == []
 
@@ -331,8 +331,9 @@ def test_cli_packages_the_shipped_app_for_a_deployment(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["zendesk", "package-app", "--out", str(tmp_path / "dist"),
                                        "--domain", "support.example.com"])
     assert result.exit_code == 0, result.output
-    zip_path = Path(result.output.strip())
+    zip_path = Path(result.stdout.strip())
     assert zip_path.parent == tmp_path / "dist"
+    assert f"created {tmp_path / 'dist'}" in result.stderr and "warning" not in result.stderr
     with zipfile.ZipFile(zip_path) as packaged:
         assert sorted(packaged.namelist()) == sorted(SHIPPED_FILES)
         assert json.loads(packaged.read("manifest.json"))["domainWhitelist"] == ["support.example.com"]
@@ -348,3 +349,24 @@ def test_cli_refuses_an_invalid_app_and_lists_its_problems(app: Path, tmp_path: 
     assert result.exit_code == 1
     assert "cannot be packaged" in result.output and "iframe.html" in result.output
     assert list(tmp_path.glob("*.zip")) == []
+
+
+def test_cli_warns_without_a_domain_and_never_creates_a_folder_tree(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from switchboard.cli import main
+
+    missing = tmp_path / "no" / "such" / "place"
+    refused = CliRunner().invoke(main, ["zendesk", "package-app", "--out", str(missing), "--domain", "a.example.com"])
+    assert refused.exit_code == 1 and "does not exist" in refused.output
+    assert not (tmp_path / "no").exists()
+    warned = CliRunner().invoke(main, ["zendesk", "package-app", "--out", str(tmp_path)])
+    assert warned.exit_code == 0 and "warning: no --domain" in warned.stderr
+    assert Path(warned.stdout.strip()).exists()
+
+
+def test_one_problem_is_not_problem_s() -> None:
+    from switchboard.zaf import InvalidZendeskApp
+
+    assert "fix this problem and package again" in str(InvalidZendeskApp(Path("app"), ["assets/iframe.html is missing"]))
+    assert "fix these 2 problems" in str(InvalidZendeskApp(Path("app"), ["a", "b"]))

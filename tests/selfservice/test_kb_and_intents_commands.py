@@ -149,6 +149,22 @@ def test_chat_plays_the_customer_in_the_terminal(tmp_path: Path) -> None:
     assert "https://help.acme.example/articles/delivery-times" in result.output
 
 
+def test_chat_is_another_customer_than_the_playground_and_says_when_a_person_has_it(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    app = create_app(load_settings(env), config={"TASKS_INLINE": True})
+    try:
+        from switchboard.cli import ensure_sample_kb
+
+        ensure_sample_kb(app)
+        app.test_client().post("/playground/messages", json={"text": "which payment methods do you take?"})
+    finally:
+        get_db(app).dispose()
+    result = CliRunner().invoke(main, ["chat"], env=env, input="AGENT\nhello?\n\n")
+    assert result.exit_code == 0, result.output
+    assert "payment" not in result.output.lower()  # nothing of the playground's conversation
+    assert result.output.count("a person has this conversation now (explicit_request)") == 1, result.output
+
+
 def test_playground_answers_with_sources(app: Flask) -> None:
     from switchboard.cli import ensure_sample_kb
 
@@ -178,3 +194,62 @@ def test_playground_is_off_when_twilio_is_live(env: dict[str, str]) -> None:
         assert live.test_client().post("/playground/messages", json={"text": "hi"}).status_code == 404
     finally:
         get_db(live).dispose()
+
+
+def test_a_newcomer_checks_an_order_in_the_playground_with_nothing_configured(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded default with no Twilio, Zendesk or order-system credentials: the order
+    lookup is sandboxed like the rest, and the one-time code texted to the customer shows
+    in the playground though it is never kept on the conversation's timeline."""
+    import re
+
+    from switchboard.cli import ensure_sample_kb
+
+    for name in ("SHOP_API_TOKEN", "SWITCHBOARD_SANDBOX", "SWITCHBOARD_REDIS_URL", "TWILIO_ACCOUNT_SID",
+                 "TWILIO_AUTH_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL", "SWITCHBOARD_COMPANY_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    app = create_app(load_settings({"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'sb.db'}",
+                                    "SWITCHBOARD_DATA_DIR": str(tmp_path)}), config={"TASKS_INLINE": True})
+    try:
+        ensure_sample_kb(app)
+        client = app.test_client()
+        asked = client.post("/playground/messages", json={"text": "where is my order A1001?"}).get_json()
+        [text] = [m for m in asked["messages"] if m["author"] == "text"]
+        code = re.search(r"\b(\d{6})\b", text["body"])
+        assert code and "verification code" in text["body"], text
+        assert not any(code.group(1) in m["body"] for m in asked["messages"] if m["author"] != "text")
+        answered = client.post("/playground/messages", json={"text": code.group(1)}).get_json()
+        reply = answered["messages"][-1]
+        assert reply["author"] == "bot" and "A1001" in reply["body"], answered["messages"]
+        assert "went wrong" not in reply["body"]
+        # A second customer in the same playground does not see the first one's code; with no
+        # SWITCHBOARD_COMPANY_NAME nobody is told about a "Default account".
+        other = client.post("/playground/messages", json={"text": "HELP", "phone": "+15550100002"}).get_json()
+        assert not [m for m in other["messages"] if m["author"] == "text"]
+        assert other["messages"][-1]["body"].startswith("Customer support: ask your question here")
+        assert not any("Default account" in m["body"] for m in asked["messages"] + other["messages"])
+    finally:
+        get_db(app).dispose()
+
+
+def test_audit_export_of_a_ticket_holds_its_handoff_and_refuses_a_word(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    app = create_app(load_settings(env), config={"TASKS_INLINE": True})
+    try:
+        from switchboard.cli import ensure_sample_kb
+
+        ensure_sample_kb(app)
+        client = app.test_client()
+        client.post("/playground/messages", json={"text": "how long does delivery take?"})
+        ticket = client.post("/playground/messages", json={"text": "AGENT"}).get_json()["conversation"][
+            "zendesk_ticket_id"]
+    finally:
+        get_db(app).dispose()
+    result = CliRunner().invoke(main, ["audit", "export", "--ticket", str(ticket)], env=env)
+    assert result.exit_code == 0, result.output
+    actions = [json.loads(line)["action"] for line in result.stdout.splitlines()]
+    assert "handoff.created" in actions and "selfservice.answer" in actions, actions
+    other = CliRunner().invoke(main, ["audit", "export", "--ticket", str(ticket + 1)], env=env)
+    assert other.exit_code == 0 and other.stdout == ""
+    word = CliRunner().invoke(main, ["audit", "export", "--ticket", "abc"], env=env)
+    assert word.exit_code != 0 and "--ticket 'abc'" in word.output

@@ -42,3 +42,12 @@ def test_public_view_masks_secrets() -> None:
                            "SLACK_SIGNING_SECRET": "s3"}).public()
     assert shown["twilio_auth_token"] == "***" and shown["slack_signing_secret"] == "***"
     assert shown["twilio_account_sid"] == "AC" + "1" * 32
+
+
+def test_the_root_points_to_the_playground_the_dashboard_and_the_api(app) -> None:  # type: ignore[no-untyped-def]
+    client = app.test_client()
+    page = client.get("/", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    for path in ("/playground", "/dashboard", "/api/openapi.json"):
+        assert f'href="{path}"' in page.get_data(as_text=True)
+    assert client.get("/", headers={"Accept": "application/json"}).get_json()["links"]["dashboard"] == "/dashboard"

@@ -80,7 +80,8 @@ def answer_error(error: Exception) -> BoltResponse | None:
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     if isinstance(error, (OperationalError, InterfaceError)):
-        return BoltResponse(status=503, body={"error": "the database is unavailable; nothing was recorded, retry later"})
+        return BoltResponse(status=503,
+                            body={"error": "the database is unavailable; nothing was recorded, retry later"})
     return None
 
 

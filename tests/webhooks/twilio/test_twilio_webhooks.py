@@ -177,3 +177,16 @@ def test_the_inbox_keeps_only_the_redacted_body_once_processed(app: Flask, vendo
     with get_db(app).session() as session:
         event = session.scalars(select(InboxEvent)).one()
         assert "4111" not in event.payload["Body"] and "[CARD]" in event.payload["Body"]
+
+
+def test_a_national_number_is_redacted_when_the_senders_region_says_nothing(app: Flask, vendor: VendorClient) -> None:
+    """+1 555 01xx numbers belong to no region; a +44 customer may write a US number in US
+    form. The company's country (here the region of our +1 number) is searched too."""
+    for sender, body, number in (("+15550100001", "my number is 415 555 0132", "415 555 0132"),
+                                 ("+447700900123", "call me back on (415) 555-2671 please", "555-2671")):
+        form = {"MessageSid": "SM" + sender[-8:].rjust(32, "7"), "AccountSid": "AC" + "1" * 32, "From": sender,
+                "To": "+15005550006", "Body": body, "NumMedia": "0"}
+        assert vendor.twilio("/webhooks/twilio/messages", form).status_code == 200
+        with get_db(app).session() as session:
+            stored = session.scalars(select(Message.body).where(Message.external_id == form["MessageSid"])).one()
+        assert number not in stored and "[PHONE]" in stored, stored
