@@ -73,7 +73,7 @@ def export(session: Session, account_id: int, *, fmt: str = "jsonl", subject_typ
     import io
     import json
 
-    if subject_type == "ticket" and subject_id is not None:
+    if subject_type == "ticket" and subject_id is not None and subject_id.isascii() and subject_id.isdigit():
         rows = list(reversed(ticket_trail(session, account_id, int(subject_id))))
     else:
         rows = list(reversed(entries(session, account_id, subject_type=subject_type, subject_id=subject_id,

@@ -26,8 +26,10 @@ from .enrichment import sentiment_trend
 from .routing import Route
 
 WHATSAPP_WINDOW = timedelta(hours=24)
-#: Identifiers worth pointing out to the agent: order, tracking and reference numbers.
-REFERENCE = re.compile(r"(?<![\w\[])#?[A-Z]{0,3}\d{5,}[A-Z0-9]*\b")
+#: Identifiers worth pointing out to the agent: order, tracking and reference numbers —
+#: long digit runs with an optional prefix ("#A123456", "1Z999…"), and the order-number
+#: shape the governed actions accept ("A1001", "ORD-2231").
+REFERENCE = re.compile(r"(?<![\w\[-])#?(?:[A-Z]{0,3}\d{5,}[A-Z0-9]*|[A-Z]{1,4}-?\d{3,10})\b")
 YES = re.compile(r"^\s*(yes|yep|yeah|correct|that'?s right|exactly|confirmed?)\b", re.IGNORECASE)
 
 
@@ -174,6 +176,54 @@ def hand_over(session: Session, account: Account, customer: Customer, conversati
           detail={"trigger": handoff.trigger, "detail": handoff.detail, "ticket_id": conversation.zendesk_ticket_id,
                   "priority": route.priority, "group_id": route.group_id, "tags": list(route.tags)})
     return conversation.zendesk_ticket_id
+
+
+#: What a customer hears after a handoff when they write again: someone has it. Once per
+#: burst: not again while an acknowledgement went out within ACK_QUIET.
+HANDOFF_ACK = "Thanks, we have your message. A member of our team has your conversation and will reply here."
+ACK_QUIET = timedelta(minutes=15)
+#: How upset a message must be for the ticket's priority to rise.
+URGENT_SENTIMENT = -0.6
+
+
+def follow_up_after_handoff(session: Session, account: Account, customer: Customer, conversation: Conversation,
+                            message: Message, settings: Settings) -> None:
+    """A customer's later message: the ticket learns its intent and sentiment (tags, a
+    higher priority when they are upset, an internal note when the trend turns down), and
+    the customer hears that a person has it, once per burst."""
+    enrichment = message.meta.get("enrichment") or {}
+    earlier = session.scalars(select(Message).where(
+        Message.conversation_id == conversation.id, Message.author == "customer", Message.id < message.id)
+        .order_by(Message.id)).all()
+    scores = [float(m.meta["enrichment"]["sentiment"]) for m in earlier if (m.meta.get("enrichment") or {})]
+    score = float(enrichment.get("sentiment", 0.0))
+    before, after = sentiment_trend(scores), sentiment_trend([*scores, score])
+    helpdesk = ports.current().helpdesk(session, account, settings)
+    if conversation.zendesk_ticket_id is not None and enrichment:
+        tags = [f"sentiment_{enrichment['sentiment_label']}"]
+        if enrichment.get("in_scope") and enrichment.get("intent"):
+            tags.append(f"intent_{enrichment['intent']}")
+        helpdesk.update_ticket(conversation.zendesk_ticket_id, tags=tags,
+                               priority="high" if score <= URGENT_SENTIMENT else None,
+                               idempotency_key=f"enrich-relay:{message.id}")
+        if after == "falling" and before != "falling":
+            helpdesk.add_comment(
+                conversation.zendesk_ticket_id, public=False, idempotency_key=f"trend:{message.id}",
+                body=(f"Switchboard: the customer's sentiment is falling since the handoff (latest message "
+                      f"{enrichment['sentiment_label']}, {score:+.2f}). Consider replying soon."))
+    recent = session.scalars(select(Message).where(
+        Message.conversation_id == conversation.id, Message.direction == "outbound",
+        Message.created_at >= datetime.now(UTC) - ACK_QUIET)).all()
+    if any(m.meta.get("action") == "handoff_ack" for m in recent) or customer.opted_out_at is not None:
+        return
+    phone = next((i.value for i in customer.identities if i.kind == IdentityKind.PHONE), None)
+    if phone is None:
+        return
+    result = ports.current().messenger(session, account, settings).send_message(
+        to=phone, body=HANDOFF_ACK, channel=conversation.channel, idempotency_key=f"handoff-ack:{message.id}")
+    timeline.append(session, conversation, direction="outbound", channel=conversation.channel, author="system",
+                    body=HANDOFF_ACK, external_id=result.response.get("sid"), status=result.response.get("status"),
+                    meta={"action": "handoff_ack", "in_reply_to": message.id})
 
 
 def relay_customer_message(session: Session, account: Account, customer: Customer, conversation: Conversation,

@@ -21,7 +21,7 @@ from switchboard.models import Account, Conversation, Customer, Message
 from . import accounts, metrics, ports, timeline
 from .audit import audit
 from .enrichment import Enrichment, enrich
-from .handoff import Handoff, hand_over, relay_customer_message
+from .handoff import Handoff, follow_up_after_handoff, hand_over, relay_customer_message
 from .intent_store import intent_model
 from .knowledge.analysis import content_words
 from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
@@ -84,6 +84,11 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         else:
             relay_customer_message(session, inbound.account, inbound.customer, inbound.conversation,
                                    inbound.message, settings)
+            text = truncate_for_model(inbound.message.body)
+            enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
+            inbound.message.meta = {**inbound.message.meta, "enrichment": _enrichment_json(enrichment)}
+            follow_up_after_handoff(session, inbound.account, inbound.customer, inbound.conversation,
+                                    inbound.message, settings)
         return None
     from .actions import selfservice as actions
 

@@ -93,6 +93,8 @@ def audit_export() -> ResponseReturnValue:
     for kind in ("ticket", "conversation", "customer"):
         if request.args.get(kind):
             subject_type, subject_id = kind, request.args[kind]
+            if not subject_id.isascii() or not subject_id.isdigit():
+                abort(400, f"{kind} must be a number (the Zendesk ticket's, or our conversation's or customer's id)")
     body = export(db.session(), _account().id, fmt=fmt, subject_type=subject_type, subject_id=subject_id)
     mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
     return Response(body, mimetype=mimetype)

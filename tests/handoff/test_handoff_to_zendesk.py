@@ -158,10 +158,24 @@ def test_later_messages_join_the_same_ticket_as_the_customers_comments(signed: V
     signed.twilio(MESSAGES, text("it was supposed to arrive on Monday"))
     signed.twilio(MESSAGES, text("still nothing today"))
     assert len(fakes.zendesk("POST", "/tickets.json")) == 1
-    comments = [b["ticket"]["comment"] for b in fakes.zendesk("PUT", f"/tickets/{TICKET_ID}.json")]
+    comments = [b["ticket"]["comment"] for b in fakes.zendesk("PUT", f"/tickets/{TICKET_ID}.json")
+                if "comment" in b["ticket"] and b["ticket"]["comment"].get("public")]
     assert [c["body"] for c in comments] == ["[SMS] it was supposed to arrive on Monday", "[SMS] still nothing today"]
     assert all(c["author_id"] == USER_ID and c["public"] is True for c in comments)
-    assert len(fakes.sent_sms()) == before  # the bot stays quiet once a person has the conversation
+    # The bot answers nothing once a person has the conversation, but the customer hears
+    # that someone has it: once for the burst, not on every message.
+    [ack] = fakes.sent_sms()[before:]
+    assert ack["Body"].startswith("Thanks, we have your message. A member of our team has your conversation")
+
+
+def test_an_upset_customer_after_the_handoff_reaches_the_ticket(signed: VendorClient, fakes: Fakes) -> None:
+    hand_over(signed)
+    signed.twilio(MESSAGES, text("THIS IS RIDICULOUS, nobody has answered. I am furious!!!"))
+    updates = [b["ticket"] for b in fakes.zendesk("PUT", f"/tickets/{TICKET_ID}.json")]
+    tagged = [u for u in updates if "sentiment_negative" in (u.get("tags") or u.get("additional_tags") or [])]
+    assert tagged and tagged[-1].get("priority") == "high", updates
+    notes = [u["comment"]["body"] for u in updates if "comment" in u and u["comment"].get("public") is False]
+    assert any("sentiment is falling" in note for note in notes), notes
 
 
 @pytest.mark.parametrize("channel", ["sms", "whatsapp"])
@@ -300,3 +314,10 @@ def test_zendesk_rate_limit_is_retried_later_without_sleeping(signed: VendorClie
         assert len([m for m in fakes.sent_sms() if "passing you" in m["Body"]]) == 1  # the notice went once
         with get_db(live_app).session() as session:
             assert session.scalars(select(Conversation)).one().zendesk_ticket_id == TICKET_ID
+
+
+def test_an_order_number_in_the_shops_own_format_is_listed_for_the_agent(signed: VendorClient, fakes: Fakes) -> None:
+    assert signed.twilio(MESSAGES, text("my order A1001 never came")).status_code == 200
+    assert signed.twilio(MESSAGES, text("I want to talk to a real person")).status_code == 200
+    [ticket] = [body["ticket"] for body in fakes.zendesk("POST", "/tickets.json")]
+    assert "Reference A1001" in ticket["comment"]["body"]
