@@ -39,7 +39,7 @@ from switchboard.core.enrichment import enrich
 from switchboard.core.knowledge.analysis import content_words
 from switchboard.core.knowledge.chunking import chunk_articles
 from switchboard.core.knowledge.retrieval import Retriever, build_retriever
-from switchboard.core.policy import load_policy
+from switchboard.core.escalation import load_policy
 
 sys.path.insert(0, str(Path(__file__).parent))
 from retrieval import load_banking77, load_stackfaq  # noqa: E402

@@ -79,7 +79,7 @@ def ours(passages: list, questions: list[str], embeddings: str | None = "wordlla
     from switchboard.core.enrichment import enrich
     from switchboard.core.knowledge.analysis import content_words
     from switchboard.core.knowledge.retrieval import build_retriever
-    from switchboard.core.policy import load_policy
+    from switchboard.core.escalation import load_policy
     from switchboard.core.redaction import redact
     from switchboard.core.intent_store import default_intent_model
     from switchboard.core.selfservice import Turn, decide

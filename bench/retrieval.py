@@ -299,7 +299,7 @@ def decisions(retriever: Retriever, test: Sequence[Query], offtopic: Sequence[st
     drafting, grounding): ``switchboard eval``'s counts, as shares of the questions."""
     from switchboard.core.evaluation import SEARCH_K, Configuration, Question, counts, evaluate
     from switchboard.core.intent_store import default_intent_model
-    from switchboard.core.policy import load_policy
+    from switchboard.core.escalation import load_policy
 
     config = Configuration(description={}, policy=load_policy(), intent_model=default_intent_model(),
                            search=lambda question: retriever.search(question, k=SEARCH_K))

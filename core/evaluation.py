@@ -33,9 +33,9 @@ from switchboard.models import Account, Conversation, Customer, Message
 
 from . import ports
 from .enrichment import enrich
+from .escalation import EscalationPolicy, load_policy
 from .intents import IntentModel
 from .knowledge.analysis import content_words
-from .policy import EscalationPolicy, load_policy
 from .records import Article, Hit
 from .redaction import redact, truncate_for_model
 from .selfservice import Decision, Drafter, Turn, decide

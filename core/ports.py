@@ -155,9 +155,6 @@ class SupervisorFlows(Protocol):
                                 policy: Any, preview: str) -> None: ...
 
 
-Factory = Callable[[Session, Account, Settings], Any]
-
-
 @dataclass(frozen=True)
 class Ports:
     """The implementations, each built per call from the session, account and settings

@@ -21,11 +21,11 @@ from switchboard.models import Account, Conversation, Customer, Message
 from . import accounts, metrics, ports, timeline
 from .audit import audit
 from .enrichment import Enrichment, enrich
+from .escalation import EscalationPolicy, load_policy
 from .handoff import Handoff, follow_up_after_handoff, hand_over, relay_customer_message
 from .intent_store import intent_model
 from .knowledge.analysis import content_words
 from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
-from .policy import EscalationPolicy, load_policy
 from .records import Hit
 from .redaction import truncate_for_model
 from .routing import Routing, load_routing

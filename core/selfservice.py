@@ -3,7 +3,7 @@
 The rule that matters most: the bot only says what a knowledge-base passage supports.
 When retrieval is unsure, the draft fails the grounding check, or the model is down,
 the customer is passed to a person with the reason recorded; nothing is improvised.
-When to hand over is the escalation policy's decision (core/policy.py, a file humans
+When to hand over is the escalation policy's decision (core/escalation.py, a file humans
 edit), not this module's.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Literal
 
 from .drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
 from .enrichment import Enrichment
-from .policy import EscalationPolicy, Signals, Trigger
+from .escalation import EscalationPolicy, Signals, Trigger
 from .records import Hit, Passage
 
 Action = Literal["answer", "choices", "clarify", "handoff", "help"]

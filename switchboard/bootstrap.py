@@ -35,7 +35,7 @@ def init_app(app: Flask) -> None:
 def _check_policy_files(app: Flask) -> None:
     """A bad escalation policy or routing file stops start-up, naming line and field,
     instead of failing on the first customer message."""
-    from switchboard.core.policy import PolicyError
+    from switchboard.core.escalation import PolicyError
     from switchboard.core.replies import policy, routing
     from switchboard.core.routing import RoutingError
 

@@ -347,7 +347,7 @@ def test_a_paraphrase_sharing_no_word_with_the_article_is_answered_from_it(shop:
     from switchboard.core.intent_store import default_intent_model
     from switchboard.core.knowledge.chunking import chunk_articles
     from switchboard.core.knowledge.retrieval import build_retriever
-    from switchboard.core.policy import load_policy
+    from switchboard.core.escalation import load_policy
 
     lexical = build_retriever(chunk_articles(load_articles(SAMPLE_KB)), "none")
     config = Configuration(description={}, policy=load_policy(), intent_model=default_intent_model(),

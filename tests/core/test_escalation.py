@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from switchboard.core.policy import (
+from switchboard.core.escalation import (
     QUOTE_CHARS,
     TRIGGER_NAMES,
     EscalationPolicy,
