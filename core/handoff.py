@@ -22,7 +22,7 @@ from switchboard.models import Account, Conversation, Customer, Identity, Identi
 
 from . import metrics, ports, timeline
 from .audit import audit
-from .enrichment import sentiment_trend
+from .enrichment import Enrichment, sentiment_trend
 from .routing import Route
 
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -186,31 +186,36 @@ ACK_QUIET = timedelta(minutes=15)
 URGENT_SENTIMENT = -0.6
 
 
+def ticket_markers(enrichment: Enrichment) -> tuple[list[str], str | None]:
+    """What a ticket learns from one customer message: sentiment and intent tags, and a
+    high priority when the customer is upset."""
+    tags = [f"sentiment_{enrichment.sentiment_label}"]
+    if enrichment.in_scope and enrichment.intent:
+        tags.append(f"intent_{enrichment.intent}")
+    return tags, "high" if enrichment.sentiment <= URGENT_SENTIMENT else None
+
+
 def follow_up_after_handoff(session: Session, account: Account, customer: Customer, conversation: Conversation,
-                            message: Message, settings: Settings) -> None:
+                            message: Message, enrichment: Enrichment, settings: Settings) -> None:
     """A customer's later message: the ticket learns its intent and sentiment (tags, a
     higher priority when they are upset, an internal note when the trend turns down), and
     the customer hears that a person has it, once per burst."""
-    enrichment = message.meta.get("enrichment") or {}
     earlier = session.scalars(select(Message).where(
         Message.conversation_id == conversation.id, Message.author == "customer", Message.id < message.id)
         .order_by(Message.id)).all()
     scores = [float(m.meta["enrichment"]["sentiment"]) for m in earlier if (m.meta.get("enrichment") or {})]
-    score = float(enrichment.get("sentiment", 0.0))
+    score = enrichment.sentiment
     before, after = sentiment_trend(scores), sentiment_trend([*scores, score])
-    helpdesk = ports.current().helpdesk(session, account, settings)
-    if conversation.zendesk_ticket_id is not None and enrichment:
-        tags = [f"sentiment_{enrichment['sentiment_label']}"]
-        if enrichment.get("in_scope") and enrichment.get("intent"):
-            tags.append(f"intent_{enrichment['intent']}")
-        helpdesk.update_ticket(conversation.zendesk_ticket_id, tags=tags,
-                               priority="high" if score <= URGENT_SENTIMENT else None,
+    if conversation.zendesk_ticket_id is not None:
+        helpdesk = ports.current().helpdesk(session, account, settings)
+        tags, priority = ticket_markers(enrichment)
+        helpdesk.update_ticket(conversation.zendesk_ticket_id, tags=tags, priority=priority,
                                idempotency_key=f"enrich-relay:{message.id}")
         if after == "falling" and before != "falling":
             helpdesk.add_comment(
                 conversation.zendesk_ticket_id, public=False, idempotency_key=f"trend:{message.id}",
                 body=(f"Switchboard: the customer's sentiment is falling since the handoff (latest message "
-                      f"{enrichment['sentiment_label']}, {score:+.2f}). Consider replying soon."))
+                      f"{enrichment.sentiment_label}, {score:+.2f}). Consider replying soon."))
     recent = session.scalars(select(Message).where(
         Message.conversation_id == conversation.id, Message.direction == "outbound",
         Message.created_at >= datetime.now(UTC) - ACK_QUIET)).all()

@@ -88,7 +88,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
             enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
             inbound.message.meta = {**inbound.message.meta, "enrichment": _enrichment_json(enrichment)}
             follow_up_after_handoff(session, inbound.account, inbound.customer, inbound.conversation,
-                                    inbound.message, settings)
+                                    inbound.message, enrichment, settings)
         return None
     from .actions import selfservice as actions
 

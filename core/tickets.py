@@ -18,7 +18,7 @@ from . import metrics, ports, timeline
 from .assist import prepare_suggestions
 from .audit import audit
 from .enrichment import enrich, sentiment_trend
-from .handoff import conversation_for_ticket, summarise
+from .handoff import conversation_for_ticket, summarise, ticket_markers
 from .knowledge.analysis import content_words
 from .redaction import redact, truncate_for_model
 
@@ -62,11 +62,9 @@ def on_ticket_changed(session: Session, account: Account, settings: Settings, *,
     model_text = truncate_for_model(redact(question).text)
     enrichment = enrich(model_text, intent_model=intent_model(session, settings.data_dir, account.id))
     if write_back:
-        tags = [f"sentiment_{enrichment.sentiment_label}"]
-        if enrichment.in_scope and enrichment.intent:
-            tags.append(f"intent_{enrichment.intent}")
+        tags, priority = ticket_markers(enrichment)
         ports.current().helpdesk(session, account, settings).update_ticket(
-            ticket_id, tags=tags, priority="high" if enrichment.sentiment <= -0.6 else None,
+            ticket_id, tags=tags, priority=priority,
             idempotency_key=f"enrich:{ticket_id}:{hashlib.sha1(question.encode()).hexdigest()[:16]}")
     prepare_suggestions(session, account, settings, ticket_id=ticket_id, question=question,
                         conversation_id=conversation.id if conversation else None,
