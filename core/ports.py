@@ -154,6 +154,9 @@ class SupervisorFlows(Protocol):
     def request_action_approval(self, session: Session, account: Account, settings: Settings, execution: Any,
                                 policy: Any, preview: str) -> None: ...
 
+    def post_digest(self, session: Session, account: Account, settings: Settings, digest: Any, *,
+                    account_name: str, channel: str, idempotency_key: str) -> CallResult: ...
+
 
 @dataclass(frozen=True)
 class Ports:

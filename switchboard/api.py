@@ -53,7 +53,7 @@ def _account() -> Account:
 @blueprint.get("/sandbox/outbox")
 @require_account
 def sandbox_outbox() -> ResponseReturnValue:
-    from switchboard.connectors.registry import sandboxed_vendors
+    from switchboard.wiring import sandboxed_vendors
 
     if not sandboxed_vendors(_account(), current_app.config["SETTINGS"]):
         abort(404, "the outbox is only served in sandbox mode (SWITCHBOARD_SANDBOX=1, or a "

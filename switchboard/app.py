@@ -19,14 +19,18 @@ from switchboard import (
     playground,
     prometheus,
     sidebar,
-    slack_oauth,
     tasks,
     wiring,
 )
+from switchboard.apps.slack import interactions as slack_interactions
+from switchboard.apps.slack import oauth as slack_oauth
 from switchboard.config import Settings, load_settings
+from switchboard.core.processing import EventHandlers
 from switchboard.resources import package_path
 from switchboard.webhooks import errors as webhook_errors
 from switchboard.webhooks import init_app as webhooks_init_app
+from switchboard.webhooks.twilio import events as twilio_events
+from switchboard.webhooks.zendesk import events as zendesk_events
 
 MAX_BODY_BYTES = 1024 * 1024  # vendors' payloads are kilobytes; 1 MiB is generous
 
@@ -40,6 +44,17 @@ class DatabaseId(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def event_handlers() -> EventHandlers:
+    """Which handler the worker runs for each kind of recorded event: each vendor's
+    package owns its table. Zendesk and Slack send more kinds than we act on; those
+    are kept in the audit trail, anything else is parked as unknown."""
+    handlers = EventHandlers()
+    handlers.register(twilio_events.HANDLERS)
+    handlers.register(zendesk_events.HANDLERS, record_others="zendesk.")
+    handlers.register(slack_interactions.HANDLERS, record_others="slack.")
+    return handlers
+
+
 def create_app(settings: Settings | None = None, config: dict[str, Any] | None = None) -> Flask:
     app = Flask("switchboard", template_folder=str(package_path("templates")))
     app.config.update(SETTINGS=settings or load_settings(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
@@ -51,6 +66,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     for noisy in ("bm25s", "alembic", "zenpy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     wiring.install()  # the core's connections to Twilio, Zendesk, the model, Slack and HTTP systems
+    app.extensions[tasks.EVENT_HANDLERS] = event_handlers()
     db.init_app(app)
     bootstrap.init_app(app)
     tasks.init_app(app)

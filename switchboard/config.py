@@ -35,6 +35,8 @@ class Settings:
     zendesk_webhook_secret: str | None = None
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
+    #: Slack's Web API root; another for GovSlack (https://slack-gov.com/api/) or a stand-in.
+    slack_api_url: str | None = None
     openai_api_key: str | None = None
     openai_base_url: str | None = None
     model_fast: str = "gpt-4o-mini"
@@ -273,6 +275,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         zendesk_webhook_secret=_optional(env, "ZENDESK_WEBHOOK_SECRET"),
         slack_bot_token=_optional(env, "SLACK_BOT_TOKEN"),
         slack_signing_secret=_optional(env, "SLACK_SIGNING_SECRET"),
+        slack_api_url=_url(env, "SLACK_API_URL", ("http", "https")),
         openai_api_key=_optional(env, "OPENAI_API_KEY"),
         openai_base_url=_url(env, "OPENAI_BASE_URL", ("http", "https")),
         model_fast=_optional(env, "SWITCHBOARD_MODEL_FAST") or "gpt-4o-mini",

@@ -19,7 +19,7 @@ from flask import Flask, current_app
 from switchboard import db
 from switchboard.connectors.base import VendorOutcomeUnknown, VendorRateLimited
 from switchboard.core import inbox
-from switchboard.core.processing import Registry
+from switchboard.core.processing import Bound, EventHandlers
 from switchboard.core.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -263,8 +263,14 @@ class EmbeddedRunner:
         self.pool.shutdown(wait=True)
 
 
-def handlers() -> Registry:
-    return Registry(current_app.config["SETTINGS"])
+#: Where create_app keeps the vendors' event tables.
+EVENT_HANDLERS = "switchboard.event_handlers"
+
+
+def handlers() -> Bound:
+    """The running app's event handlers, bound to its settings."""
+    registry: EventHandlers = current_app.extensions[EVENT_HANDLERS]
+    return registry.bound(current_app.config["SETTINGS"])
 
 
 def enqueue_event(event_id: int) -> bool:

@@ -19,6 +19,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
 FIXTURES = Path(__file__).parent / "webhooks"
+SLACK_INTERACTIONS = frozenset({"block_actions", "view_submission", "view_closed", "shortcut", "message_action"})
 
 
 def fixture(vendor: str, name: str) -> Any:
@@ -73,3 +74,25 @@ class VendorClient:
     def slack_interaction(self, payload: dict[str, Any], **kwargs: Any) -> TestResponse:
         return self.slack(urlencode({"payload": json.dumps(payload)}),
                           content_type="application/x-www-form-urlencoded", **kwargs)
+
+    def deliver(self, vendor: str, name: str, **changes: Any) -> TestResponse:
+        """Post fixture ``name`` of ``vendor`` the way that vendor delivers it, signed:
+        ``vendor.deliver("zendesk", "ticket_status_changed.json")``. ``changes`` replace
+        top-level fields. Twilio fixtures named ``status_*`` go to the status callback
+        URL, others to the messages URL; Slack fixtures with a ``command`` are slash
+        commands (form fields), those with a ``type`` of an interaction are posted as
+        Slack posts interactivity (a ``payload`` form field), the rest as Events API JSON."""
+        payload = {**fixture(vendor, name), **changes}
+        if vendor == "zendesk":
+            return self.zendesk(payload)
+        if vendor == "twilio":
+            path = "/webhooks/twilio/status" if name.startswith("status") else "/webhooks/twilio/messages"
+            return self.twilio(path, payload)
+        if vendor == "slack":
+            if "command" in payload:
+                return self.slack(urlencode(payload), content_type="application/x-www-form-urlencoded")
+            if payload.get("type") in SLACK_INTERACTIONS:
+                return self.slack_interaction(payload)
+            return self.slack_event(payload)
+        raise ValueError(f"no fixtures for vendor {vendor!r}")
+

@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from switchboard.apps.slack.client import SlackConnector
 from switchboard.config import Settings
-from switchboard.connectors.slack import SlackConnector
 from switchboard.core.actions.engine import Governor, Outcome
 from switchboard.core.actions.policy import ActionPolicy
 from switchboard.core.audit import audit
-from switchboard.core.slack_interactions import on_action
 from switchboard.models import Account, ActionExecution, Conversation, Customer, InboxEvent
 
+PREFIX = "action:"
 APPROVE = "action:approve"
 REJECT = "action:reject"
 
@@ -59,7 +59,6 @@ def post_request(session: Session, account: Account, settings: Settings, executi
     session.commit()
 
 
-@on_action("action:")
 def on_click(session: Session, event: InboxEvent, settings: Settings, action: dict[str, Any]) -> None:
     account = session.get(Account, event.account_id)
     assert account is not None

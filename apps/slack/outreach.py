@@ -2,7 +2,7 @@
 edit modal, refusals for non-approvers, and the thread with sending progress.
 
 Clicks and modal submissions arrive as recorded inbox events (``outreach:`` prefix,
-see core/slack_interactions.py). The one exception is opening the Edit modal: Slack's
+routed by Bolt in the worker, see interactions.py). The one exception is opening the Edit modal: Slack's
 trigger_id is only valid for 3 seconds, so the Bolt listener opens it while answering
 the click (``open_edit_modal``), and the recorded event is only audited.
 
@@ -19,9 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from switchboard.apps.slack.client import SlackConnector
 from switchboard.config import Settings
-from switchboard.connectors.slack import SlackConnector
-from switchboard.core import slack_interactions
 from switchboard.core.audit import audit
 from switchboard.core.outreach import campaigns, drafts
 from switchboard.core.outreach.audience import Member
@@ -182,7 +181,6 @@ def _campaign(session: Session, account_id: int, raw: Any) -> OutreachCampaign |
     return campaign if campaign is not None and campaign.account_id == account_id else None
 
 
-@slack_interactions.on_action(PREFIX)
 def on_click(session: Session, event: InboxEvent, settings: Settings, action: dict[str, Any]) -> None:
     """Approve / Reject (and the audit of Edit, whose modal Bolt already opened)."""
     account = session.get(Account, event.account_id)
@@ -248,7 +246,6 @@ def open_edit_modal(session: Session, account: Account, settings: Settings, body
     return True
 
 
-@slack_interactions.on_view(PREFIX)
 def on_edit_submitted(session: Session, event: InboxEvent, settings: Settings, view: dict[str, Any]) -> None:
     account = session.get(Account, event.account_id)
     assert account is not None

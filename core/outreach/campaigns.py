@@ -19,7 +19,7 @@ from switchboard.config import Settings
 from switchboard.models import Account, OutreachCampaign, OutreachRecipient, OutreachSegment
 
 from ..audit import audit
-from . import audience, drafts, slack_notify
+from . import audience, drafts, supervisors
 from .options import options_for, require_channel
 from .spec import CampaignSpec, check_template, from_json
 
@@ -92,7 +92,7 @@ def build(session: Session, account: Account, settings: Settings, campaign: Outr
           subject_id=campaign.id, detail={"recipients": len(members), "opted_out": opted_out,
                                           "segments": {k: len(v) for k, v in groups.items()}})
     session.commit()
-    slack_notify.request_approval(session, account, settings, campaign)
+    supervisors.request_approval(session, account, settings, campaign)
 
 
 def move(session: Session, campaign_id: int, expected: str, *conditions: Any, **values: Any) -> bool:
@@ -171,7 +171,7 @@ def expire_due(session: Session, settings: Settings, *, now: datetime | None = N
         session.commit()
         account = session.get(Account, campaign.account_id)
         assert account is not None
-        slack_notify.show_decision(session, account, settings, campaign)
+        supervisors.show_decision(session, account, settings, campaign)
         expired.append(campaign_id)
     return expired
 
@@ -216,7 +216,7 @@ def tick(session: Session, settings: Settings, *, enqueue: Callable[[int], objec
     for campaign in unposted:
         account = session.get(Account, campaign.account_id)
         assert account is not None
-        slack_notify.request_approval(session, account, settings, campaign)
+        supervisors.request_approval(session, account, settings, campaign)
         report["reposted"].append(campaign.id)
     report["resumed"] = _resume(session, settings, enqueue=enqueue, now=now)
     report["finished"] = _finish(session, settings, now=now)

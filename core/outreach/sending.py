@@ -34,7 +34,7 @@ from switchboard.models import (
 
 from .. import metrics, ports, timeline
 from ..audit import audit
-from . import drafts, quiet_hours, slack_notify
+from . import drafts, quiet_hours, supervisors
 from .audience import Member
 from .campaigns import move
 from .options import OutreachOptions, options_for
@@ -106,7 +106,7 @@ def run(session: Session, settings: Settings, campaign_id: int, *, limiter: Rate
         if started:
             pending = session.scalar(select(func.count()).where(
                 OutreachRecipient.campaign_id == campaign_id, OutreachRecipient.status == "pending")) or 0
-            slack_notify.post_progress(session, account, settings, campaign, key="start",
+            supervisors.post_progress(session, account, settings, campaign, key="start",
                                        text=f"Sending to {pending} customers at most {options.rate:g} per second…")
     spec = from_json(campaign.spec)
     segments = {s.id: s for s in session.scalars(select(OutreachSegment).where(
@@ -239,7 +239,7 @@ def _after_run(session: Session, account: Account, settings: Settings, campaign:
             move(session, campaign.id, "sending", status="sent")
             session.commit()
             session.refresh(campaign)
-        slack_notify.post_progress(session, account, settings, campaign, key=_tally_key(tally),
+        supervisors.post_progress(session, account, settings, campaign, key=_tally_key(tally),
                                    text=progress_text(session, campaign.id, tally))
         _report_if_final(session, account, settings, campaign, tally)
     return tally
@@ -323,7 +323,7 @@ def _report_if_final(session: Session, account: Account, settings: Settings, cam
              if tally.get(name)]
     # Keyed: however many callbacks and ticks get here, the thread gets it once. Posted
     # before "done" is recorded, so a Slack outage leaves the campaign for the next tick.
-    slack_notify.post_progress(session, account, settings, campaign, key="report",
+    supervisors.post_progress(session, account, settings, campaign, key="report",
                                text="Delivery results: " + (", ".join(parts) or "nothing to deliver") + ".")
     finished = move(session, campaign.id, "sent", status="done")
     session.commit()

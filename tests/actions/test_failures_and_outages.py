@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.core import inbox
-from switchboard.core.processing import Registry
+from switchboard.tasks import handlers
 from switchboard.db import get_db
 from switchboard.models import ActionExecution, Customer, InboxEvent
 
@@ -92,7 +92,7 @@ def test_an_outage_after_the_code_is_retried_by_the_inbox_and_the_customer_is_to
         event_id = event.id
     outage["on"] = False
     with app.app_context(), get_db(app).session() as session:  # what the sweep does in production
-        assert inbox.process(session, event_id, Registry(app.config["SETTINGS"])) == "done"
+        assert inbox.process(session, event_id, handlers()) == "done"
     assert sends(app)[-1]["body"] == "Order A1001 is shipped; expected delivery Friday."
     assert executions(app)[0].status == "succeeded"
 

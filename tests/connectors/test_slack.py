@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import socket
 import threading
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from flask import Flask
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, SectionBlock
 from sqlalchemy.orm import Session
 
+from switchboard.apps.slack.client import SlackConnector
 from switchboard.config import Settings
 from switchboard.connectors.base import VendorError, VendorRateLimited, VendorUnavailable
-from switchboard.connectors.slack import SlackConnector
 from switchboard.core import outbox
 from switchboard.models import Account
 
@@ -211,13 +211,13 @@ def test_dropped_connection_is_not_retried_inside_the_worker(
     assert len(accepted) == 1
 
 
-def test_base_url_can_come_from_flask_config(
+def test_the_web_api_root_comes_from_the_settings(
     session: Session, live_account: Account, live_settings: Settings, slack_api: FakeSlackApi
 ) -> None:
-    app = Flask(__name__)
-    app.config["SLACK_API_URL"] = slack_api.url.rstrip("/")
+    """SLACK_API_URL (GovSlack, a proxy) reaches the client without any Flask context:
+    the worker and the CLI build it the same way as the web app."""
+    settings = replace(live_settings, slack_api_url=slack_api.url.rstrip("/"))
 
-    with app.app_context():
-        SlackConnector(session, live_account, live_settings).post_message(channel="C0AGENTS", text="Hi")
+    SlackConnector(session, live_account, settings).post_message(channel="C0AGENTS", text="Hi")
 
     assert [r.path for r in slack_api.requests] == ["/api/chat.postMessage"]

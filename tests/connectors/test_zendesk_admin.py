@@ -24,7 +24,7 @@ import yaml
 from flask import Flask
 
 from switchboard.config import Settings
-from switchboard.core.processing import HANDLERS
+from switchboard.app import event_handlers
 from switchboard.connectors.zendesk_admin import (
     MANIFESTS_DIR,
     AmbiguousMatch,
@@ -527,7 +527,7 @@ def test_every_subscribed_event_type_has_a_handler() -> None:
     kinds = {"zendesk." + event.removeprefix("zen:event-type:") for event in webhook["subscriptions"]}
 
     assert kinds == {"zendesk.ticket.comment_added", "zendesk.ticket.status_changed"}
-    assert kinds <= set(HANDLERS)
+    assert kinds <= event_handlers().kinds()
 
 
 def test_the_cli_provisions_then_reports_unchanged(zendesk: FakeZendesk, tmp_path: Path) -> None:

@@ -13,15 +13,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from switchboard.apps.slack.digest_view import MAX_BLOCKS, digest_blocks
 from switchboard.core.digest import (
-    MAX_BLOCKS,
     ArticleVotes,
     Digest,
     DigestPeriodError,
     GapGroup,
     Proposal,
     compute_digest,
-    digest_blocks,
     digest_period,
     group_questions,
     send_digest,
@@ -435,8 +434,8 @@ def test_the_next_week_is_a_new_digest(app: Flask, session: Session, account: Ac
 def test_live_send_reaches_slack_once(tmp_path: Path, database_url: str) -> None:
     env = {**base_env(tmp_path, database_url), "SWITCHBOARD_SANDBOX": "0", "SLACK_BOT_TOKEN": "xoxb-digest"}
     with FakeSlackApi() as slack_api:
-        app = create_app(load_settings(env), config={"TASKS_INLINE": True, "TESTING": True,
-                                                     "SLACK_API_URL": slack_api.url})
+        app = create_app(load_settings({**env, "SLACK_API_URL": slack_api.url}),
+                         config={"TASKS_INLINE": True, "TESTING": True})
         try:
             with app.app_context(), get_db(app).session() as session:
                 account = session.get(Account, app.config["DEFAULT_ACCOUNT_ID"])

@@ -140,7 +140,8 @@ def test_far_or_huge_periods_are_refused_with_the_allowed_range(start: date, end
 
 
 def test_the_weekly_digest_carries_the_headline_outcomes_and_their_change(seeded: Flask) -> None:
-    from switchboard.core.digest import as_json, compute_digest, digest_blocks
+    from switchboard.apps.slack.digest_view import digest_blocks
+    from switchboard.core.digest import as_json, compute_digest
 
     start = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC)
     with get_db(seeded).session() as session:

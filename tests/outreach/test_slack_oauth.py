@@ -22,12 +22,12 @@ from flask.testing import FlaskClient
 
 from switchboard import db
 from switchboard.app import create_app
+from switchboard.apps.slack.client import SlackConnector
+from switchboard.apps.slack.oauth import make_state
 from switchboard.config import load_settings
-from switchboard.connectors.slack import SlackConnector
 from switchboard.core.accounts import by_slug, create_api_key
 from switchboard.db import get_db
 from switchboard.models import Account, SlackInstallation
-from switchboard.slack_oauth import make_state
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
 from ..connectors.conftest import FakeSlackApi
@@ -39,8 +39,8 @@ from .conftest import APPROVAL_CHANNEL, OUTREACH_ENV, add_customer, calls, campa
 def oauth_app(env: dict[str, str]) -> Iterator[tuple[Flask, FakeSlackApi]]:
     with FakeSlackApi() as fake:
         app = create_app(load_settings({**env, **OUTREACH_ENV, "SLACK_CLIENT_ID": "1111.2222",
-                                        "SLACK_CLIENT_SECRET": "client-secret"}),
-                         config={"TASKS_INLINE": True, "TESTING": True, "SLACK_API_URL": fake.url})
+                                        "SLACK_CLIENT_SECRET": "client-secret", "SLACK_API_URL": fake.url}),
+                         config={"TASKS_INLINE": True, "TESTING": True})
         yield app, fake
         get_db(app).dispose()
 
@@ -105,7 +105,7 @@ def test_install_stores_the_workspace_bot_token_and_authorize_uses_it(oauth_app)
         assert (row.team_id, row.bot_token, row.bot_user_id) == ("T0NEW", "xoxb-installed", "U0BOT")
         assert "access_token" not in row.data and "bot_token" not in row.data
     with app.app_context():
-        from switchboard.webhooks.slack.bolt_app import _installed
+        from switchboard.apps.slack.receiver import _installed
 
         assert _installed(None, "T0NEW") == "xoxb-installed"
         assert _installed(None, "T0OTHER") is None
@@ -152,8 +152,8 @@ def live_oauth_app(env: dict[str, str]) -> Iterator[tuple[Flask, FakeSlackApi]]:
     """No SLACK_BOT_TOKEN and no sandbox: only an OAuth install can give Slack a token."""
     with FakeSlackApi() as fake:
         app = create_app(load_settings({**env, **OUTREACH_ENV, "SWITCHBOARD_SANDBOX": "0",
-                                        "SLACK_CLIENT_ID": "1111.2222", "SLACK_CLIENT_SECRET": "client-secret"}),
-                         config={"TASKS_INLINE": True, "TESTING": True, "SLACK_API_URL": fake.url})
+                                        "SLACK_CLIENT_ID": "1111.2222", "SLACK_CLIENT_SECRET": "client-secret", "SLACK_API_URL": fake.url}),
+                         config={"TASKS_INLINE": True, "TESTING": True})
         yield app, fake
         get_db(app).dispose()
 
@@ -291,7 +291,7 @@ def test_a_workspace_linked_to_another_account_is_refused_and_nothing_linked(liv
     assert "nothing was stored" in page and "beta" not in page  # another tenant's name is not shown
     assert stored(app) == [] and team_of(app, "default") is None and team_of(app, "beta") == "T0NEW"
     with app.app_context():
-        from switchboard.webhooks.slack.bolt_app import _installed
+        from switchboard.apps.slack.receiver import _installed
 
         assert _installed(None, "T0NEW") is None  # Bolt finds no token from the refused install
     # The owner's own operator can install it.
@@ -303,8 +303,8 @@ def test_a_configured_bot_token_still_beats_an_install(env: dict[str, str]) -> N
     with FakeSlackApi() as fake:
         app = create_app(load_settings({**env, **OUTREACH_ENV, "SWITCHBOARD_SANDBOX": "0",
                                         "SLACK_BOT_TOKEN": "xoxb-configured", "SLACK_CLIENT_ID": "1111.2222",
-                                        "SLACK_CLIENT_SECRET": "client-secret"}),
-                         config={"TASKS_INLINE": True, "TESTING": True, "SLACK_API_URL": fake.url})
+                                        "SLACK_CLIENT_SECRET": "client-secret", "SLACK_API_URL": fake.url}),
+                         config={"TASKS_INLINE": True, "TESTING": True})
         try:
             install(app, fake, INSTALLED)
             with app.app_context():

@@ -32,14 +32,14 @@ def _event(type_: str, **changes: Any) -> dict[str, Any]:
 
 
 ZENDESK_CASES = {
-    "detail is text": (_event("status_changed", detail="x", event=[]), "'detail' must be an object"),
+    "detail is text": (_event("status_changed", detail="x", event=[]), "detail must be an object"),
     "detail.id is not a number": (_comment(detail={"id": "abc"}), "detail.id must be the ticket's number"),
     "detail.id is a boolean": (_event("created", detail={"id": True}), "detail.id must be the ticket's number"),
     "detail.id beyond our INTEGER columns": (_event("created", detail={"id": str(2**31)}),
                                              "detail.id must be the ticket's number"),
     "detail.id is zero": (_event("tags_changed", detail={"id": 0}), "detail.id must be the ticket's number"),
     "detail.tags is text": (_event("tags_changed", detail={"id": "5158", "tags": "incident"}), "detail.tags"),
-    "event is a list": (_comment(event=[1]), "'event' must be an object"),
+    "event is a list": (_comment(event=[1]), "event must be an object"),
     "event.comment is text": (_comment(event={"comment": "hello"}), "event.comment must be an object"),
     "event.comment.author is a list": (_comment(event={"comment": {"body": "hi", "author": [1]}}),
                                        "event.comment.author must be an object"),

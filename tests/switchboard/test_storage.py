@@ -77,13 +77,13 @@ def test_failing_handler_leaves_the_event_for_a_retry_then_parks_it(app: Flask) 
 
 
 def test_unknown_event_kinds_are_parked_with_a_named_error(app: Flask) -> None:
-    from switchboard.core.processing import Registry
+    from switchboard.tasks import handlers
 
-    with get_db(app).session() as session:
+    with app.app_context(), get_db(app).session() as session:
         event, _ = inbox.record(session, account_id=app.config["DEFAULT_ACCOUNT_ID"], vendor="twilio",
                                 kind="twilio.voice", dedupe_key="CA1", payload={})
         with pytest.raises(inbox.UnknownEventKind):
-            inbox.process(session, event.id, Registry(app.config["SETTINGS"]))
+            inbox.process(session, event.id, handlers())
         session.expire_all()
         stored = session.get(InboxEvent, event.id)
         assert stored is not None and stored.status == "failed" and "twilio.voice" in (stored.error or "")

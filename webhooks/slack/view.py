@@ -11,9 +11,8 @@ from flask.typing import ResponseReturnValue
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
+from switchboard.apps.slack.receiver import build
 from switchboard.errors import BadSignature, MalformedPayload, NotConfigured
-
-from .bolt_app import build
 
 blueprint = Blueprint("slack", __name__)
 

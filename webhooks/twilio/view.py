@@ -1,4 +1,5 @@
-"""Twilio calls these URLs; each view verifies, records, and answers at once."""
+"""Twilio calls these URLs; each view verifies, checks the parameters against the
+schema (schemas.py), records, and answers at once."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
@@ -11,16 +12,12 @@ from switchboard.errors import MalformedPayload, UnknownAccount
 from switchboard.models import Account
 
 from ..intake import accept
+from ..payloads import load
+from .schemas import INBOUND_MESSAGE, STATUS_CALLBACK
 from .verify import verify
 
 blueprint = Blueprint("twilio", __name__, url_prefix="/webhooks/twilio")
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-
-STATUS_FIELDS = ("MessageSid", "MessageStatus", "AccountSid")
-MESSAGE_FIELDS = ("MessageSid", "AccountSid", "From", "To")
-#: Numeric parameters and the largest value Twilio sends: at most 10 media per message;
-#: error codes are numbers of up to 5 digits (30008, 21610). Handlers read them as numbers.
-NUMERIC_FIELDS = {"NumMedia": 10, "ErrorCode": 999_999}
 
 
 def _form() -> MultiDict[str, str]:
@@ -35,21 +32,6 @@ def _form() -> MultiDict[str, str]:
     if any("\x00" in item for pair in request.form.items(multi=True) for item in pair):
         raise MalformedPayload("a parameter contains a NUL character, which Twilio never sends")
     return request.form
-
-
-def _require(form: MultiDict[str, str], names: tuple[str, ...]) -> None:
-    missing = [name for name in names if not form.get(name)]
-    if missing:
-        raise MalformedPayload(f"missing Twilio parameter(s): {', '.join(missing)}")
-
-
-def _check_numbers(form: MultiDict[str, str]) -> None:
-    """Refuse a number Twilio would never send before it is stored: the handler that
-    int()s it would otherwise fail after our 2xx, where nobody hears about it."""
-    for name, largest in NUMERIC_FIELDS.items():
-        value = form.get(name, "")
-        if value and not (value.isascii() and value.isdigit() and len(value) <= 7 and int(value) <= largest):
-            raise MalformedPayload(f"{name} must be a whole number from 0 to {largest}, got {value[:20]!r}")
 
 
 def _verified_account(form: MultiDict[str, str]) -> Account:
@@ -71,8 +53,7 @@ def _twiml() -> Response:
 def messages() -> Response:
     form = _form()
     account = _verified_account(form)
-    _require(form, MESSAGE_FIELDS)
-    _check_numbers(form)
+    load(INBOUND_MESSAGE, form.to_dict(flat=True))
     try:
         parse_twilio_address(form["From"])
     except InvalidAddress as exc:
@@ -86,8 +67,7 @@ def messages() -> Response:
 def status() -> Response:
     form = _form()
     account = _verified_account(form)
-    _require(form, STATUS_FIELDS)
-    _check_numbers(form)
+    load(STATUS_CALLBACK, form.to_dict(flat=True))
     key = f"{form['MessageSid']}:{form['MessageStatus']}"
     accept(account, vendor="twilio", kind="twilio.status", dedupe_key=key,
            payload=form.to_dict(flat=True))

@@ -24,7 +24,7 @@ from slack_sdk.oauth.installation_store import Installation
 
 from switchboard import db
 from switchboard.apps.slack import installations
-from switchboard.connectors.slack import BASE_URL_CONFIG
+from switchboard.apps.slack.client import api_url
 from switchboard.dashboard import signed_in_with_key
 
 blueprint = Blueprint("slack_oauth", __name__)
@@ -94,7 +94,7 @@ def oauth_redirect() -> ResponseReturnValue:
         return "This install link is invalid or older than 10 minutes: start again from /slack/install.", 400
     if not request.args.get("code"):
         return f"Slack did not grant the install ({escape(request.args.get('error', 'no code'))}).", 400
-    client = WebClient(base_url=current_app.config.get(BASE_URL_CONFIG) or WebClient.BASE_URL, retry_handlers=[])
+    client = WebClient(base_url=api_url(settings), retry_handlers=[])
     try:
         answer = client.oauth_v2_access(client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
                                         code=request.args["code"], redirect_uri=_redirect_uri(settings))

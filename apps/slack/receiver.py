@@ -23,8 +23,7 @@ from switchboard import db
 from switchboard.config import Settings
 from switchboard.core.accounts import DEFAULT_SLUG, secret
 from switchboard.models import Account
-
-from ..intake import accept
+from switchboard.webhooks.intake import accept
 
 EVERYTHING = re.compile(".*")
 #: Bolt logs whole request bodies (and the signature) at INFO, e.g. on a failed signature

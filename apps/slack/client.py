@@ -1,4 +1,6 @@
-"""Messages to agents in Slack, through slack_sdk's WebClient.
+"""Messages to supervisors and agents in Slack, through slack_sdk's WebClient. No Flask:
+the Web API root comes from the settings (``SLACK_API_URL``), so the worker, the CLI and
+the web app build it alike.
 
 The outbox payload is the JSON body WebClient posts (``chat_postMessage`` and friends
 send JSON, None values dropped), and the live call replays it as the same method's
@@ -11,7 +13,6 @@ from functools import cached_property
 from typing import Any
 from urllib.error import URLError
 
-from flask import current_app, has_app_context
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
@@ -29,8 +30,6 @@ from switchboard.connectors.base import (
 from switchboard.core.accounts import secret, secret_variable
 from switchboard.models import Account, OutboxCall
 
-#: Flask config key that points WebClient elsewhere (a fake Web API in tests, a proxy).
-BASE_URL_CONFIG = "SLACK_API_URL"
 #: Slack sends Retry-After with every 429; this is only for a proxy that strips it.
 DEFAULT_RETRY_AFTER = 30.0
 TIMEOUT_SECONDS = 20
@@ -47,6 +46,11 @@ TRANSIENT_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "req
 AUTH_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 
 Blocks = Sequence[dict[str, Any] | Block]
+
+
+def api_url(settings: Settings) -> str:
+    """Slack's Web API root, or the one configured (GovSlack, a stand-in in tests)."""
+    return settings.slack_api_url or WebClient.BASE_URL
 
 
 class SlackConnector(Connector):
@@ -121,10 +125,7 @@ class SlackConnector(Connector):
 
     @property
     def base_url(self) -> str:
-        url = self._base_url
-        if url is None and has_app_context():
-            url = current_app.config.get(BASE_URL_CONFIG)
-        url = url or WebClient.BASE_URL
+        url = self._base_url or api_url(self.settings)
         return url if url.endswith("/") else url + "/"
 
     @cached_property
