@@ -100,12 +100,15 @@ def ground_or_refuse(draft: Draft, passages: Sequence[Passage] | None = None, *,
 
 
 def citation_line(passages: Sequence[Passage]) -> str:
-    """"More: <link>" for each distinct source (two chunks of one article cite once)."""
+    """"More: <link>" for each distinct source (two chunks of one article cite once). An
+    article with no URL (a Markdown file) is named as one, so its title never reads as
+    a broken link: 'More: "Store pickup" in our help center'."""
     seen: list[str] = []
     for passage in passages:
         if passage.citation not in seen:
             seen.append(passage.citation)
-    return CITATION_PREFIX + " | ".join(seen) if seen else ""
+    cited = [c if c.startswith(("http://", "https://")) else f'"{c}" in our help center' for c in seen]
+    return CITATION_PREFIX + " | ".join(cited) if cited else ""
 
 
 # -- local, extractive ------------------------------------------------------------

@@ -294,6 +294,8 @@ BOILERPLATE: tuple[re.Pattern[str], ...] = tuple(re.compile(p, re.IGNORECASE) fo
 #: "Source: <link or title>" is exempt only when it names one of the passages: an
 #: invented link is the worst thing a reply can contain.
 _CITATION_LINE = re.compile(r"(?:source|sources|more)\s*:\s*(.+?)\s*", re.IGNORECASE)
+#: An article without a URL is cited by title: '"Store pickup" in our help center'.
+_NAMED_ARTICLE = re.compile(r'^"(.+)" in our help center$')
 
 
 def _is_boilerplate(sentence: str) -> bool:
@@ -307,7 +309,8 @@ def _cites_known_source(sentence: str, passages: Sequence[Passage]) -> bool | No
     cited = _CITATION_LINE.fullmatch(sentence.strip())
     if cited is None:
         return None
-    names = [n.strip() for n in re.split(r"\s*\|\s*|\s+(?=https?://)", cited.group(1)) if n.strip()]
+    names = [_NAMED_ARTICLE.sub(r"\1", n.strip()) for n in re.split(r"\s*\|\s*|\s+(?=https?://)", cited.group(1))
+             if n.strip()]
     known = {_canonical_link(p.url) for p in passages if p.url} | {p.title.strip().lower() for p in passages}
     return bool(names) and all(_canonical_link(n) in known or n.lower().rstrip(".") in known for n in names)
 

@@ -10,9 +10,10 @@ Zendesk too.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,15 +22,14 @@ from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message
 
 from . import metrics, ports, timeline
+from .actions.config import load_actions_config
 from .audit import audit
 from .enrichment import Enrichment, sentiment_trend
 from .routing import Route
+from .summary import model_messages, one_line, the_ask
+from .summary import summarise as summarise_conversation
 
 WHATSAPP_WINDOW = timedelta(hours=24)
-#: Identifiers worth pointing out to the agent: order, tracking and reference numbers —
-#: long digit runs with an optional prefix ("#A123456", "1Z999…"), and the order-number
-#: shape the governed actions accept ("A1001", "ORD-2231").
-REFERENCE = re.compile(r"(?<![\w\[-])#?(?:[A-Z]{0,3}\d{5,}[A-Z0-9]*|[A-Z]{1,4}-?\d{3,10})\b")
 YES = re.compile(r"^\s*(yes|yep|yeah|correct|that'?s right|exactly|confirmed?)\b", re.IGNORECASE)
 
 
@@ -65,8 +65,12 @@ def _stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def build_package(session: Session, conversation: Conversation, customer: Customer, handoff: Handoff) -> str:
-    """The internal note: who, why, what was said and tried, on every channel."""
+def build_package(session: Session, conversation: Conversation, customer: Customer, handoff: Handoff, *,
+                  references: Mapping[str, re.Pattern[str]] | None = None,
+                  generated: Mapping[str, Any] | None = None) -> str:
+    """The internal note: who, why, what was said and tried, on every channel.
+    ``references`` are the company's identifier shapes (actions.yaml); ``generated`` a
+    model's summary, used only if the timeline supports it."""
     messages = list(session.scalars(select(Message).where(Message.conversation_id == conversation.id)
                                     .order_by(Message.id)))
     from_customer = [m for m in messages if m.author == "customer"]
@@ -76,6 +80,7 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
     count, first = _history(session, customer)
     ids = _identities(customer)
     channels = sorted({m.channel for m in messages})
+    summary = summarise_conversation(messages, handoff_reason=handoff.trigger, generate=generated)
     lines = [
         f"Handed over by Switchboard: {handoff.trigger.replace('_', ' ')}. {handoff.detail}",
         "",
@@ -88,7 +93,7 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
         + f"; channels used here: {', '.join(channels)}",
         "",
         "SUMMARY",
-        f"- {summarise(from_customer)}",
+        f"- {summary}",
         f"- Intent: {latest.get('intent') or 'unclear'}"
         + (f" ({latest['intent_confidence']:.0%} sure)" if latest.get("intent_confidence") else ""),
         f"- Sentiment: {latest.get('sentiment_label', 'unknown')}"
@@ -98,7 +103,7 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
     lines += ["", "WHAT THE BOT ALREADY ANSWERED"]
     lines += [f"- {_one_line(m.body)} (sources: {', '.join(s['citation'] for s in m.meta.get('sources', []))})"
               for m in answered] or ["- Nothing: no answer was sent."]
-    confirmed = confirmed_facts(messages)
+    confirmed = confirmed_facts(messages, load_actions_config().references if references is None else references)
     lines += ["", "WHAT THE CUSTOMER ALREADY GAVE OR CONFIRMED"]
     lines += [f"- {fact}" for fact in confirmed] or ["- Nothing yet."]
     lines += ["", "TIMELINE (all channels)"]
@@ -106,33 +111,52 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
     return "\n".join(lines)
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+_one_line = one_line
 
 
 def summarise(from_customer: Sequence[Message]) -> str:
-    """What the customer wants, in their own (redacted) words: first and latest ask."""
+    """What the customer asked, in their own (redacted) words: the message that says
+    most about it, and the latest when that is another."""
     if not from_customer:
         return "No message from the customer."
-    first, last = from_customer[0], from_customer[-1]
-    if first.id == last.id:
-        return f'Customer wrote: "{_one_line(first.body, 200)}"'
-    return (f'Customer first wrote: "{_one_line(first.body, 160)}"; latest: "{_one_line(last.body, 160)}" '
+    ask, last = the_ask(from_customer) or from_customer[-1], from_customer[-1]
+    if ask.id == last.id:
+        return f'Customer wrote: "{one_line(ask.body, 200)}"'
+    return (f'Customer wrote: "{one_line(ask.body, 160)}"; latest: "{one_line(last.body, 160)}" '
             f"({len(from_customer)} messages)")
 
 
-def confirmed_facts(messages: Sequence[Message]) -> list[str]:
+def confirmed_facts(messages: Sequence[Message], references: Mapping[str, re.Pattern[str]]) -> list[str]:
+    """The identifiers the customer gave, named by the company's declared shapes
+    ("Order A1001"), and what they confirmed with a yes."""
     facts: list[str] = []
     for i, message in enumerate(messages):
         if message.author != "customer":
             continue
-        for reference in REFERENCE.findall(message.body):
-            facts.append(f"Reference {reference}")
+        for kind, pattern in references.items():
+            for found in pattern.finditer(message.body):
+                facts.append(f"{kind.replace('_', ' ').capitalize()} {found.group(0)}")
         previous_bot = next((m for m in reversed(messages[:i]) if m.author == "bot"), None)
         if previous_bot is not None and YES.match(message.body):
             facts.append(f'Confirmed "{_one_line(previous_bot.body, 120)}"')
     return list(dict.fromkeys(facts))
+
+
+def _generated_summary(session: Session, account: Account, settings: Settings,
+                       conversation: Conversation) -> dict[str, Any] | None:
+    """The configured model's summary of the timeline (redacted, as stored), or None
+    without a model or when it fails: the handoff never waits on it."""
+    if not ports.current().chat_model_configured(settings):
+        return None
+    messages = list(session.scalars(select(Message).where(Message.conversation_id == conversation.id)
+                                    .order_by(Message.id)))
+    try:
+        result = ports.current().chat_model(session, account, settings).chat(
+            model=settings.model_fast, messages=model_messages(messages), max_tokens=200,
+            idempotency_key=f"handoff-summary:{conversation.id}")
+    except (ports.VendorError, ports.VendorUnavailable):
+        return None
+    return {"text": result.text or ""}
 
 
 def hand_over(session: Session, account: Account, customer: Customer, conversation: Conversation,
@@ -161,7 +185,11 @@ def hand_over(session: Session, account: Account, customer: Customer, conversati
         session.flush()
     conversation.status, conversation.handoff_reason = "human", handoff.trigger
     conversation.handoff_at = conversation.handoff_at or datetime.now(UTC)
-    package = build_package(session, conversation, customer, handoff)
+    package = build_package(session, conversation, customer, handoff,
+                            references=load_actions_config(settings.actions_file).references,
+                            # a model that just failed this message is not asked again
+                            generated=None if handoff.trigger == "model_unavailable"
+                            else _generated_summary(session, account, settings, conversation))
     route = handoff.route
     ticket = zendesk.create_ticket(
         requester={"id": user_id},

@@ -153,6 +153,9 @@ def policy(settings: Settings) -> EscalationPolicy:
 def _record_consent(session: Session, inbound: Inbound, word: str) -> None:
     customer = inbound.customer
     customer.opted_out_at = datetime.now(UTC) if word == "stop" else None
+    # Twilio answers STOP/START itself (Advanced Opt-Out); the mark lets a stand-in for
+    # Twilio (the playground) show that answer where the customer would see it.
+    inbound.message.meta = {**inbound.message.meta, "consent": "opt_out" if word == "stop" else "opt_in"}
     audit(session, account_id=inbound.account.id, actor=f"customer:{customer.id}",
           action="consent.opt_out" if word == "stop" else "consent.opt_in",
           subject_type="customer", subject_id=customer.id,

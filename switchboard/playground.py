@@ -18,10 +18,9 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard import db
+from switchboard import db, tasks
 from switchboard.config import Settings
 from switchboard.core import accounts, identity, inbox
-from switchboard.core.processing import Registry
 from switchboard.errors import MalformedPayload
 from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message, OutboxCall
 
@@ -30,7 +29,7 @@ DEFAULT_PHONE = "+15550100001"
 
 
 def enabled(account: Account, settings: Settings) -> bool:
-    from switchboard.connectors.registry import sandboxed_vendors
+    from switchboard.wiring import sandboxed_vendors
 
     return "twilio" in sandboxed_vendors(account, settings)
 
@@ -52,8 +51,17 @@ def simulate(session: Session, settings: Settings, *, text: str, phone: str = DE
         form.update(WaId=e164.lstrip("+"), ProfileName="Playground customer")
     event, _ = inbox.record(session, account_id=account.id, vendor="twilio", kind="twilio.message",
                             dedupe_key=sid, payload=form)
-    inbox.process(session, event.id, Registry(settings))
+    inbox.process(session, event.id, tasks.handlers())
     return conversation_view(session, account.id, e164)
+
+
+#: Twilio's default Advanced Opt-Out answers, which the customer gets from Twilio, not us.
+CARRIER_REPLIES = {
+    "opt_out": "You have successfully been unsubscribed. You will not receive any more messages from this "
+               "number. Reply START to resubscribe.",
+    "opt_in": "You have successfully been re-subscribed to messages from this number. Reply HELP for help. "
+              "Reply STOP to unsubscribe. Msg&Data Rates May Apply.",
+}
 
 
 def conversation_view(session: Session, account_id: int, e164: str) -> dict[str, Any]:
@@ -67,29 +75,39 @@ def conversation_view(session: Session, account_id: int, e164: str) -> dict[str,
         return {"conversation": None, "messages": []}
     messages = session.scalars(select(Message).where(Message.conversation_id == conversation.id)
                                .order_by(Message.id)).all()
+    customer = session.get(Customer, conversation.customer_id)
     package = None
     if conversation.handoff_reason:
         from switchboard.core.handoff import Handoff, build_package
         from switchboard.core.routing import Route
 
-        customer = session.get(Customer, conversation.customer_id)
         assert customer is not None
         package = build_package(session, conversation, customer,
                                 Handoff(conversation.handoff_reason, "", Route(None, "normal", ())))
-    rows = [(m.created_at, m.id, {"id": m.id, "author": m.author, "channel": m.channel, "body": m.body,
+    rows = [(m.created_at, m.id, {"id": m.id, "author": m.author, "direction": m.direction,
+                                  "channel": m.channel, "body": m.body,
                                   "action": m.meta.get("action"), "reason": m.meta.get("reason"),
                                   "sources": m.meta.get("sources", []), "redactions": m.meta.get("redactions", {}),
                                   "enrichment": m.meta.get("enrichment")}) for m in messages]
+    for m in messages:  # what Twilio itself answers to STOP/START, which we never send
+        if m.meta.get("consent") in CARRIER_REPLIES:
+            rows.append((m.created_at, m.id + 0.5, {
+                "id": f"carrier-{m.id}", "author": "carrier", "direction": "outbound", "channel": m.channel,
+                "body": CARRIER_REPLIES[m.meta["consent"]], "action": "sent by Twilio",
+                "reason": "Advanced Opt-Out answers STOP and START itself", "sources": [], "redactions": {},
+                "enrichment": None}))
     on_timeline = {m.body for m in messages if m.direction == "outbound"}
     for call in texts_to(session, account_id, e164, since=conversation.started_at):
         body = str(call.payload.get("body") or "")
         if body and body not in on_timeline:
             rows.append((call.created_at, call.id, {
-                "id": f"text-{call.id}", "author": "text", "channel": _channel(call), "body": body,
+                "id": f"text-{call.id}", "author": "text", "direction": "outbound", "channel": _channel(call),
+                "body": body,
                 "action": "sandboxed text", "reason": "not kept on the timeline", "sources": [],
                 "redactions": {}, "enrichment": None}))
     return {
         "conversation": {"id": conversation.id, "status": conversation.status,
+                         "opted_out": customer is not None and customer.opted_out_at is not None,
                          "handoff_reason": conversation.handoff_reason, "channel": conversation.channel,
                          "zendesk_ticket_id": conversation.zendesk_ticket_id, "handoff_package": package},
         # Texts the sandbox recorded for this customer that are not on the conversation's

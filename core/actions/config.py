@@ -6,6 +6,7 @@ field named, not when the first customer asks for a refund.
 from __future__ import annotations
 
 import functools
+import re
 import string
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,9 @@ class ActionsConfig:
     systems: dict[str, System]
     operations: dict[str, Operation]
     source: str
+    #: The shapes of the company's identifiers ("order", "tracking", "ticket" → a
+    #: regular expression), so what a customer gives is named for the agent.
+    references: dict[str, re.Pattern[str]] = field(default_factory=dict)
 
     def operation(self, name: str) -> Operation:
         try:
@@ -106,7 +110,19 @@ class _OperationSchema(_Strict):
     not_found_is_answer = fields.Boolean(load_default=None, allow_none=True)
 
 
+def _pattern_ok(value: str) -> None:
+    try:
+        compiled = re.compile(value)
+    except re.error as exc:
+        raise ValidationError(f"is not a regular expression ({exc})") from None
+    if compiled.search(""):
+        raise ValidationError("matches an empty text: it would find a reference everywhere")
+
+
 class _FileSchema(_Strict):
+    references = fields.Dict(keys=fields.String(validate=validate.Regexp(r"^[a-z][a-z_]{0,30}$", error=(
+        "must be a short lower-case name like order or tracking"))), values=fields.String(validate=_pattern_ok),
+        load_default=dict)
     systems = fields.Dict(keys=fields.String(), values=fields.Nested(_SystemSchema), load_default=dict)
     operations = fields.Dict(keys=fields.String(), values=fields.Nested(_OperationSchema), load_default=dict)
 
@@ -139,7 +155,8 @@ def parse(data: dict[str, Any], source: str, *, text: str | None = None) -> Acti
                             s["timeout_seconds"], s["sandbox"], s["idempotent"])
                for name, s in loaded["systems"].items()}
     operations = {name: _operation(name, o) for name, o in loaded["operations"].items()}
-    return ActionsConfig(systems, operations, source)
+    references = {name: re.compile(pattern) for name, pattern in loaded["references"].items()}
+    return ActionsConfig(systems, operations, source, references)
 
 
 def _operation(name: str, loaded: dict[str, Any]) -> Operation:
@@ -156,11 +173,11 @@ def load_actions_config(override: Path | None = None) -> ActionsConfig:
     source, text = str(DEFAULT_FILE), DEFAULT_FILE.read_text(encoding="utf-8-sig")
     if override is not None:
         extra = _read(Path(override))
-        unknown = set(extra) - {"systems", "operations"}
+        unknown = set(extra) - {"systems", "operations", "references"}
         if unknown:
-            raise ActionConfigError(str(override), f"{', '.join(sorted(unknown))}: unknown section; use systems "
-                                                   "and operations")
-        for section in ("systems", "operations"):
+            raise ActionConfigError(str(override), f"{', '.join(sorted(unknown))}: unknown section; use systems, "
+                                                   "operations and references")
+        for section in ("systems", "operations", "references"):
             data[section] = {**(data.get(section) or {}), **(extra.get(section) or {})}
         source, text = str(override), Path(override).read_text(encoding="utf-8-sig")
     return parse(data, source, text=text)

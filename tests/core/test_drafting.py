@@ -82,7 +82,7 @@ def test_local_answer_cites_the_title_when_the_article_has_no_link() -> None:
     draft = compose_local("when does the password reset link expire?", hits(PASSWORD, RETURNS))
     assert draft is not None
     assert "expires after 30 minutes" in draft.text
-    assert draft.text.endswith("\nMore: Resetting your password")
+    assert draft.text.endswith('\nMore: "Resetting your password" in our help center')
     assert "To reset your password:" not in draft.text  # a list intro says nothing alone
     ground_or_refuse(draft)
 

@@ -158,6 +158,9 @@ def test_a_source_line_naming_an_unknown_link_is_not_exempt() -> None:
 
 def test_a_title_citation_is_exempt_when_it_names_a_passage() -> None:
     assert check_grounded("Express delivery costs $9.99.\nMore: Shipping", KB).ok
+    # How a reply cites an article without a URL (a Markdown file), and an invented one.
+    assert check_grounded('Express delivery costs $9.99.\nMore: "Shipping" in our help center', KB).ok
+    assert not check_grounded('Express delivery costs $9.99.\nMore: "Free drones" in our help center', KB).ok
 
 
 def test_a_greeting_does_not_smuggle_a_claim_through() -> None:

@@ -123,7 +123,7 @@ def test_the_ticket_carries_the_whole_context(signed: VendorClient, fakes: Fakes
     note = ticket["comment"]["body"]
     for expected in ("explicit request", "CUSTOMER", "+14155550100", "SUMMARY", "Intent: human_agent",
                      "WHAT THE BOT ALREADY ANSWERED", "https://help.acme.example/articles/delivery-times",
-                     "Reference #A123456", "TIMELINE", "how long does delivery take?", "[CARD]"):
+                     "Order A123456", "TIMELINE", "how long does delivery take?", "[CARD]"):
         assert expected in note, expected
     assert "4111" not in note
     assert {"switchboard", "handoff_explicit_request", "channel_sms"} <= set(ticket["tags"])
@@ -306,10 +306,10 @@ def test_zendesk_rate_limit_is_retried_later_without_sleeping(signed: VendorClie
         mock.replace(responses.POST, f"{ZENDESK}/tickets.json", status=201,
                      json={"ticket": {"id": TICKET_ID, "status": "new"}, "audit": {"id": 2, "ticket_id": TICKET_ID}})
         from switchboard.core import inbox
-        from switchboard.core.processing import Registry
+        from switchboard.tasks import handlers
 
         with live_app.app_context(), get_db(live_app).session() as session:
-            assert inbox.process(session, event.id, Registry(live_app.config["SETTINGS"])) == "done"
+            assert inbox.process(session, event.id, handlers()) == "done"
         assert len(fakes.zendesk("POST", "/tickets.json")) == 2
         assert len([m for m in fakes.sent_sms() if "passing you" in m["Body"]]) == 1  # the notice went once
         with get_db(live_app).session() as session:
@@ -320,4 +320,8 @@ def test_an_order_number_in_the_shops_own_format_is_listed_for_the_agent(signed:
     assert signed.twilio(MESSAGES, text("my order A1001 never came")).status_code == 200
     assert signed.twilio(MESSAGES, text("I want to talk to a real person")).status_code == 200
     [ticket] = [body["ticket"] for body in fakes.zendesk("POST", "/tickets.json")]
-    assert "Reference A1001" in ticket["comment"]["body"]
+    note = ticket["comment"]["body"]
+    assert "- Order A1001" in note
+    # The summary is the customer's ask in their words, not the "give me a person" that ended it.
+    summary = note.split("SUMMARY\n", 1)[1].splitlines()[0]
+    assert '"my order A1001 never came"' in summary and "explicit request" in summary, summary

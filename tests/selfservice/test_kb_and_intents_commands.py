@@ -182,6 +182,23 @@ def test_playground_answers_with_sources(app: Flask) -> None:
     assert "https://help.acme.example/articles/payment-methods" in handed["handoff_package"]
 
 
+def test_stop_and_start_show_twilios_answers_in_the_playground(app: Flask) -> None:
+    """Twilio answers STOP and START itself, so the service sends nothing; the playground,
+    standing in for Twilio, shows those answers and that the number is opted out."""
+    client = app.test_client()
+    client.post("/playground/messages", json={"text": "hi"})
+    stopped = client.post("/playground/messages", json={"text": "STOP"}).get_json()
+    assert stopped["conversation"]["opted_out"] is True
+    assert stopped["messages"][-1]["author"] == "carrier"
+    assert "successfully been unsubscribed" in stopped["messages"][-1]["body"]
+    silent = client.post("/playground/messages", json={"text": "hello?"}).get_json()
+    assert silent["messages"][-1]["author"] == "customer"  # nothing answers an opted-out number
+    started = client.post("/playground/messages", json={"text": "START"}).get_json()
+    assert started["conversation"]["opted_out"] is False
+    assert "re-subscribed" in started["messages"][-1]["body"]
+    assert [m["author"] for m in started["messages"]].count("carrier") == 2
+
+
 def test_playground_is_refused_to_other_machines(app: Flask) -> None:
     response = app.test_client().get("/playground", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert response.status_code == 403
@@ -222,6 +239,10 @@ def test_a_newcomer_checks_an_order_in_the_playground_with_nothing_configured(
         reply = answered["messages"][-1]
         assert reply["author"] == "bot" and "A1001" in reply["body"], answered["messages"]
         assert "went wrong" not in reply["body"]
+        # What the service did (the order lookup) is shown as such, not as a bubble the customer got.
+        internal = [m for m in answered["messages"] if m["direction"] == "internal"]
+        assert internal and {m["author"] for m in internal} == {"system"}, answered["messages"]
+        assert "Not sent to the customer" in client.get("/playground").get_data(as_text=True)
         # A second customer in the same playground does not see the first one's code; with no
         # SWITCHBOARD_COMPANY_NAME nobody is told about a "Default account".
         other = client.post("/playground/messages", json={"text": "HELP", "phone": "+15550100002"}).get_json()

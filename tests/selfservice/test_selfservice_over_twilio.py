@@ -360,3 +360,34 @@ def test_a_paraphrase_matched_less_surely_gets_the_article_first_in_a_menu(shop:
     vendor.twilio(MESSAGES, inbound("can you post stuff abroad?"))
     [menu] = twilio_sends(shop)
     assert _menu_titles(menu["body"])[0] == "Do you ship internationally?", menu["body"]
+
+
+def _handoff_note(app: Flask) -> str:
+    with get_db(app).session() as session:
+        [call] = session.scalars(select(OutboxCall).where(OutboxCall.vendor == "zendesk",
+                                                          OutboxCall.operation == "tickets.create")).all()
+        return str(call.payload["ticket"]["comment"]["body"])
+
+
+def _summary_line(note: str) -> str:
+    return note.split("SUMMARY\n", 1)[1].splitlines()[0]
+
+
+def test_the_handoff_summary_is_the_models_when_the_timeline_supports_it(llm_shop: Flask, llm_vendor: VendorClient,
+                                                                         fake_llm: FakeOpenAI) -> None:
+    not_an_action(fake_llm)
+    fake_llm.reply("The customer says order A1001 never came and asks for a real person.")
+    llm_vendor.twilio(MESSAGES, inbound("my order A1001 never came, I want to talk to a real person"))
+    summary_requests = [r for r in fake_llm.requests if "Summarise this" in json.dumps(r["messages"])]
+    assert len(summary_requests) == 1
+    assert "order A1001 never came" in json.dumps(summary_requests[0]["messages"])
+    assert _summary_line(_handoff_note(llm_shop)) == "- The customer says order A1001 never came and asks for a real person."
+
+
+def test_a_model_summary_the_timeline_does_not_support_is_not_used(llm_shop: Flask, llm_vendor: VendorClient,
+                                                                   fake_llm: FakeOpenAI) -> None:
+    not_an_action(fake_llm)
+    fake_llm.reply("The customer was promised a refund of 250 dollars by a manager.")
+    llm_vendor.twilio(MESSAGES, inbound("my order A1001 never came, I want to talk to a real person"))
+    summary = _summary_line(_handoff_note(llm_shop))
+    assert "250" not in summary and "my order A1001 never came" in summary, summary
