@@ -52,10 +52,19 @@ def serve(host: str, port: int) -> None:
     with get_db(app).session() as session:
         default = accounts.by_slug(session, accounts.DEFAULT_SLUG)
         assert default is not None
+        default_id = default.id
         key_file = settings.data_dir / ".switchboard-api-key"
         if not key_file.exists():
             key_file.write_text(accounts.create_api_key(session, default, "serve") + "\n")
             key_file.chmod(0o600)
+    if runner is not None:  # this process answers the customers: load before the first one writes
+        from switchboard.core.warmup import warm_up
+
+        click.echo("Loading the models so the first answer is quick:", nl=False)
+        with get_db(app).session() as session:
+            for loaded in warm_up(session, default_id, settings):
+                click.echo(f" {loaded.what} {loaded.seconds:.1f} s,", nl=False)
+        click.echo(" done.")
     mode = "embedded (tasks in this process)" if settings.embedded else "with Redis workers"
     click.echo(f"Switchboard on http://{host}:{port} — {mode}; database {settings.database_url}")
     click.echo(f"API key for the default account is in {key_file}")

@@ -37,7 +37,7 @@ def test_serve_runs_embedded_with_no_servers_and_processes_a_signed_webhook(tmp_
                               env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while True:
             try:
                 assert json.load(urlopen(base + "/healthz", timeout=1)) == {"status": "ok"}
@@ -63,6 +63,13 @@ def test_serve_runs_embedded_with_no_servers_and_processes_a_signed_webhook(tmp_
     finally:
         server.terminate()
         server.wait(timeout=10)
+    # The models the first message needs were loaded, saying so, before the service
+    # announced itself: a newcomer's first message does not wait behind "Sending…".
+    output = server.stdout.read() if server.stdout else ""
+    loading = next((line for line in output.splitlines() if line.startswith("Loading the models")), "")
+    for stage in ("language detection", "intent model", "knowledge index"):
+        assert stage in loading, output
+    assert loading.endswith("done.") and output.index(loading) < output.index("Switchboard on http://"), output
 
 
 def test_config_reports_the_bad_variable(tmp_path: Path) -> None:
