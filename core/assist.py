@@ -28,7 +28,7 @@ from .audit import audit
 from .drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
 from .feedback import FeedbackMemory, Vote, edit_distance, vote_value
 from .knowledge.ranking import RankingSettings
-from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
+from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from .records import Hit
 from .redaction import redact, truncate_for_model
 from .selfservice import MIN_COVERAGE

@@ -285,7 +285,7 @@ def _llm_configured(settings: Settings) -> bool:
 
 
 def _stored_search(session: Session, account_id: int, settings: Settings) -> Callable[[str], list[Hit]]:
-    from .knowledge_base import KnowledgeBase
+    from .knowledge.service import KnowledgeBase
 
     knowledge = KnowledgeBase.of(session, account_id, settings)
     if knowledge.has_index():

@@ -13,7 +13,7 @@ The errors a vendor call can end with live here too, because the core decides on
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -116,6 +116,10 @@ class Helpdesk(Protocol):
     def add_comment(self, ticket_id: int, body: str, **options: Any) -> CallResult: ...
 
     def call(self, method: str, path: str, **options: Any) -> CallResult: ...
+
+    def help_center_pages(self, start_time: int) -> Iterator[dict[str, Any]]:
+        """The knowledge base's articles changed since ``start_time``, page by page."""
+        ...
 
 
 class ChatModel(Protocol):

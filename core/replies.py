@@ -25,7 +25,7 @@ from .escalation import EscalationPolicy, load_policy
 from .handoff import Handoff, follow_up_after_handoff, hand_over, relay_customer_message
 from .intent_store import intent_model
 from .knowledge.analysis import content_words
-from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
+from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from .records import Hit
 from .redaction import truncate_for_model
 from .routing import Routing, load_routing

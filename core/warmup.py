@@ -17,7 +17,7 @@ from switchboard.config import Settings
 
 from .enrichment import detect_language, sentiment_score
 from .intent_store import intent_model
-from .knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
+from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 
 #: A question touching every stage; its answer is thrown away.
 SAMPLE_QUESTION = "How long does delivery take to reach me?"

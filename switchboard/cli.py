@@ -241,7 +241,7 @@ def kb_import(path: Path, slug: str) -> None:
     Re-importing updates changed articles by id and never duplicates them."""
     from switchboard.core.knowledge.errors import KnowledgeBaseFormatError
     from switchboard.core.knowledge.loaders import load_articles
-    from switchboard.core.knowledge_base import KnowledgeBase
+    from switchboard.core.knowledge.service import KnowledgeBase
     from switchboard.db import get_db
 
     app = _app()
@@ -262,22 +262,20 @@ def kb_import(path: Path, slug: str) -> None:
 @click.option("--account", "slug", default="default", show_default=True)
 def kb_sync(slug: str) -> None:
     """Pull Zendesk Help Center articles changed since the last sync."""
-    from switchboard.core.accounts import secret
-    from switchboard.core.knowledge_base import HelpCenterRateLimited, KnowledgeBase
+    from switchboard.core import ports
+    from switchboard.core.knowledge.service import KnowledgeBase
     from switchboard.db import get_db
 
     app = _app()
     settings = app.config["SETTINGS"]
     account = _default_account(app, slug)
-    email = settings.zendesk_email if account.slug == "default" else (account.secrets or {}).get("zendesk_email")
-    token = secret(account, "zendesk_api_token", settings)
-    if not (account.zendesk_subdomain and email and token):
-        raise click.ClickException("set ZENDESK_SUBDOMAIN, ZENDESK_EMAIL and ZENDESK_API_TOKEN to sync the Help Center")
     with get_db(app).session() as session:
+        helpdesk = ports.current().helpdesk(session, account, settings)
         try:
-            result = KnowledgeBase.of(session, account.id, settings).sync_help_center(
-                subdomain=account.zendesk_subdomain, email=email, token=token)
-        except HelpCenterRateLimited as exc:
+            result = KnowledgeBase.of(session, account.id, settings).sync_help_center(helpdesk.help_center_pages)
+        except ports.VendorRateLimited as exc:
+            raise click.ClickException(f"Zendesk's rate limit: run the sync again in {exc.retry_after:.0f} s") from None
+        except (ports.VendorError, ports.VendorUnavailable) as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"{result.added} added, {result.updated} updated or unpublished, {result.unchanged} unchanged; "
                f"{result.passages} passages indexed")
@@ -289,7 +287,7 @@ def kb_sync(slug: str) -> None:
 @click.option("-k", default=5, show_default=True)
 def kb_search(question: str, slug: str, k: int) -> None:
     """Show what retrieval finds for a question, with its signals."""
-    from switchboard.core.knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
+    from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
     from switchboard.db import get_db
 
     app = _app()
@@ -769,7 +767,7 @@ def ensure_sample_kb(app: Flask) -> None:
     question already has something to be answered from."""
     from switchboard.core import accounts as core
     from switchboard.core.knowledge.loaders import load_articles
-    from switchboard.core.knowledge_base import KnowledgeBase
+    from switchboard.core.knowledge.service import KnowledgeBase
     from switchboard.db import get_db
 
     with get_db(app).session() as session:

@@ -16,7 +16,7 @@ from switchboard.core.actions.errors import ActionConfigError
 from switchboard.core.actions.injection import detect
 from switchboard.core.actions.policy import DEFAULT_FILE, parse_policy
 from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import ActionExecution, AuditEntry
 

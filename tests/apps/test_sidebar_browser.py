@@ -26,7 +26,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
 from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import ActionExecution, OutboxCall, Suggestion, SuggestionFeedback
 

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Flask
 
 from switchboard.core import accounts
-from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.records import Article
 from switchboard.db import get_db
 

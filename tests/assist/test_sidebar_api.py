@@ -20,7 +20,7 @@ from switchboard.app import create_app
 from switchboard.config import load_settings
 from switchboard.core import accounts
 from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import Account, Conversation, OutboxCall, Suggestion
 

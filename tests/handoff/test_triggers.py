@@ -13,7 +13,7 @@ from switchboard.app import create_app
 from switchboard.config import load_settings
 from switchboard.core import identity
 from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.errors import ConfigError
 from switchboard.models import Conversation, Customer, OutboxCall

@@ -22,7 +22,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 from switchboard.app import create_app
 from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import Conversation, InboxEvent, Message, OutboxCall
 from switchboard.tasks import process_inbox_event

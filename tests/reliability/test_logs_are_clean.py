@@ -19,7 +19,7 @@ from flask import Flask
 from switchboard.app import create_app
 from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 
 from ..conftest import SLACK_SECRET, TWILIO_SID, TWILIO_TOKEN, ZENDESK_SECRET

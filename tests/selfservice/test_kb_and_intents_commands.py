@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from switchboard.app import create_app
 from switchboard.cli import main
 from switchboard.config import load_settings
-from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import KbArticle
 
@@ -104,6 +104,22 @@ def test_kb_sync_pulls_help_center_articles_incrementally(tmp_path: Path) -> Non
     assert len(responses.calls) == 1  # only what changed since the last sync was asked for
     assert "0 added, 2 updated or unpublished" in second.output
     assert articles_in_db(tmp_path) == 1  # the unpublished (draft) article left the knowledge base
+
+
+@responses.activate
+def test_kb_sync_under_zendesks_rate_limit_says_when_to_retry_and_keeps_its_place(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, ZENDESK_SUBDOMAIN="acme", ZENDESK_EMAIL="admin@acme.test", ZENDESK_API_TOKEN="tok")
+    responses.get(HC_URL, status=429, headers={"Retry-After": "42"}, json={"error": "APIRateLimitExceeded"})
+    limited = CliRunner().invoke(main, ["kb", "sync"], env=env)
+    assert limited.exit_code == 1 and "again in 42 s" in limited.output, limited.output
+    assert articles_in_db(tmp_path) == 0
+
+    responses.reset()  # the next run starts from the beginning again: nothing was skipped
+    responses.get(HC_URL, match=[responses.matchers.query_param_matcher({"start_time": "0"})], json={
+        "articles": [_hc_article(1, "Refund times", "Refunds take 5 working days.")],
+        "next_page": None, "end_time": 1700000000, "end_of_stream": True, "count": 1})
+    again = CliRunner().invoke(main, ["kb", "sync"], env=env)
+    assert again.exit_code == 0 and "1 added" in again.output, again.output
 
 
 def test_kb_sync_without_credentials_says_what_to_set(tmp_path: Path) -> None:

@@ -12,24 +12,23 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
 from switchboard.models import KbArticle, SyncState
 
-from . import artifacts
-from .knowledge.chunking import chunk_articles
-from .knowledge.loaders import article_from_help_center
-from .knowledge.retrieval import Retriever, build_retriever
-from .records import Article, Hit
+from .. import artifacts
+from ..records import Article, Hit
+from .chunking import chunk_articles
+from .loaders import article_from_help_center
+from .retrieval import Retriever, build_retriever
 
 Progress = Callable[[int], None]
 #: A file every saved index has (Retriever.save writes it last): an unpacked copy is complete.
@@ -184,23 +183,29 @@ class KnowledgeBase:
         return self.retriever().search(query, k=k)
 
     # -- Zendesk Help Center ---------------------------------------------------------
-    def sync_help_center(self, *, subdomain: str, email: str, token: str,
-                         session: requests.Session | None = None, progress: Progress | None = None) -> ImportResult:
-        """Pull articles changed since the last sync (the incremental export), so only
-        changed articles are re-imported; drafts are removed from the knowledge base."""
+    def help_center_cursor(self) -> int:
+        """Where the last sync stopped (a Unix time; 0 before the first)."""
         state = self.session.scalar(select(SyncState).where(
             SyncState.account_id == self.account_id, SyncState.name == HELP_CENTER_CURSOR))
-        start = int(state.cursor) if state and state.cursor else 0
-        http = session or requests.Session()
+        return int(state.cursor) if state and state.cursor else 0
+
+    def sync_help_center(self, pages: Callable[[int], Iterable[Mapping[str, Any]]], *,
+                         progress: Progress | None = None) -> ImportResult:
+        """Import the articles changed since the last sync (``pages(start_time)`` is the
+        helpdesk's incremental export), so only changed articles are re-imported; drafts
+        are removed from the knowledge base. The cursor moves only once all is stored."""
+        start = self.help_center_cursor()
         changed: list[Article] = []
         drafts: list[str] = []
         end_time = start
-        for page in _help_center_pages(http, subdomain, email, token, start):
+        for page in pages(start):
             for raw in page.get("articles", []):
                 (drafts.append(str(raw["id"])) if raw.get("draft") else changed.append(article_from_help_center(raw)))
             end_time = max(end_time, int(page.get("end_time") or end_time))
         removed = self.remove(drafts) if drafts else 0
         added, updated, unchanged = self.upsert(changed, source="help_center", progress=progress)
+        state = self.session.scalar(select(SyncState).where(
+            SyncState.account_id == self.account_id, SyncState.name == HELP_CENTER_CURSOR))
         if state is None:
             state = SyncState(account_id=self.account_id, name=HELP_CENTER_CURSOR)
             self.session.add(state)
@@ -209,28 +214,6 @@ class KnowledgeBase:
         passages = self.rebuild_index() if (added or updated or removed) else (
             self._passage_count() if self.has_index() else 0)
         return ImportResult(added, updated + removed, unchanged, passages)
-
-
-def _help_center_pages(http: requests.Session, subdomain: str, email: str, token: str,
-                       start: int) -> Iterator[dict[str, Any]]:
-    url: str | None = (f"https://{subdomain}.zendesk.com/api/v2/help_center/incremental/articles.json"
-                       f"?start_time={start}")
-    seen: set[str] = set()
-    while url and url not in seen:
-        seen.add(url)
-        response = http.get(url, auth=(f"{email}/token", token), timeout=30)
-        if response.status_code == 429:
-            raise HelpCenterRateLimited(float(response.headers.get("Retry-After", "60")))
-        response.raise_for_status()
-        page = response.json()
-        yield page
-        url = None if page.get("end_of_stream") else page.get("next_page")
-
-
-class HelpCenterRateLimited(RuntimeError):
-    def __init__(self, retry_after: float) -> None:
-        self.retry_after = retry_after
-        super().__init__(f"Zendesk rate limit on the Help Center export: run the sync again in {retry_after:.0f}s")
 
 
 def _remove_tree(path: Path) -> None:
