@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 import phonenumbers
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
 from switchboard.models import Customer, Identity, IdentityKind
+
+from .rows import insert_or_fetch
 
 
 class InvalidAddress(ValueError):
@@ -100,28 +101,21 @@ def _create_customer(session: Session, account_id: int, e164: str, profile_name:
     """A new customer with their phone identity. Two first messages from one number
     processed at once (two web or worker processes) race here: the loser's insert hits
     the unique identity, and it takes the winner's customer instead of failing."""
-    try:
-        with session.begin_nested():
-            customer = Customer(account_id=account_id, display_name=profile_name, attributes={})
-            session.add(customer)
-            session.flush()
-            session.add(Identity(account_id=account_id, customer_id=customer.id, kind=IdentityKind.PHONE, value=e164))
-            session.flush()
+    def add() -> Customer:
+        customer = Customer(account_id=account_id, display_name=profile_name, attributes={})
+        session.add(customer)
+        session.flush()
+        session.add(Identity(account_id=account_id, customer_id=customer.id, kind=IdentityKind.PHONE, value=e164))
         return customer
-    except IntegrityError:
-        winner = find_customer(session, account_id, IdentityKind.PHONE, e164)
-        if winner is None:
-            raise
-        return winner
+
+    customer, _ = insert_or_fetch(session, add, lambda: find_customer(session, account_id, IdentityKind.PHONE, e164))
+    return customer
 
 
 def _link(session: Session, customer: Customer, kind: IdentityKind, value: str) -> None:
     if find_customer(session, customer.account_id, kind, value) is not None:
         return
-    try:
-        with session.begin_nested():
-            session.add(Identity(account_id=customer.account_id, customer_id=customer.id, kind=kind, value=value))
-            session.flush()
-    except IntegrityError:
-        if find_customer(session, customer.account_id, kind, value) is None:
-            raise  # not the race with a concurrent link: a real error
+    # A concurrent link of the same value wins; anything else is a real error.
+    insert_or_fetch(session, Identity(account_id=customer.account_id, customer_id=customer.id, kind=kind, value=value),
+                    lambda: session.scalar(select(Identity).where(
+                        Identity.account_id == customer.account_id, Identity.kind == kind, Identity.value == value)))

@@ -17,10 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from switchboard.models import InboxEvent
+
+from .rows import insert_or_fetch
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +49,15 @@ def record(
         account_id=account_id, vendor=vendor, kind=kind, dedupe_key=dedupe_key[:200],
         payload=payload, status="received", received_at=datetime.now(UTC),
     )
-    try:
-        with session.begin_nested():
-            session.add(event)
+    def find() -> InboxEvent | None:
+        return session.scalar(select(InboxEvent).where(
+            InboxEvent.account_id == account_id, InboxEvent.vendor == vendor,
+            InboxEvent.dedupe_key == dedupe_key[:200]))
+
+    existing, new = insert_or_fetch(session, event, find)
+    if new:
         session.commit()
         return event, True
-    except IntegrityError:
-        session.rollback()
-    existing = session.scalar(
-        select(InboxEvent).where(
-            InboxEvent.account_id == account_id,
-            InboxEvent.vendor == vendor,
-            InboxEvent.dedupe_key == dedupe_key[:200],
-        )
-    )
-    if existing is None:  # pragma: no cover - the row that won the race is committed
-        raise RuntimeError("duplicate inbox event vanished; retry the delivery")
     session.execute(
         update(InboxEvent)
         .where(InboxEvent.id == existing.id)

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from switchboard.models import OutboxCall
+
+from .rows import insert_or_fetch
 
 
 def record_call(
@@ -32,22 +33,11 @@ def record_call(
         account_id=account_id, vendor=vendor, operation=operation, payload=payload,
         idempotency_key=idempotency_key, status="pending", created_at=datetime.now(UTC),
     )
-    try:
-        with session.begin_nested():
-            session.add(call)
+    stored, new = insert_or_fetch(session, call, lambda: session.scalar(select(OutboxCall).where(
+        OutboxCall.account_id == account_id, OutboxCall.idempotency_key == idempotency_key)))
+    if new:
         session.commit()
-        return call, True
-    except IntegrityError:
-        # The savepoint already undid our insert; the caller's own uncommitted work in
-        # this transaction (an audit row, a status) is not ours to throw away.
-        pass
-    earlier = session.scalar(
-        select(OutboxCall).where(
-            OutboxCall.account_id == account_id, OutboxCall.idempotency_key == idempotency_key
-        )
-    )
-    assert earlier is not None
-    return earlier, False
+    return stored, new
 
 
 #: How long an attempt may stay unanswered before another worker may try again: a

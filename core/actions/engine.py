@@ -15,7 +15,6 @@ from typing import Any
 
 from marshmallow import ValidationError
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -23,6 +22,7 @@ from switchboard.models import Account, ActionExecution, Conversation, Customer
 
 from .. import ports, timeline
 from ..audit import audit
+from ..rows import insert_or_fetch
 from . import verification as otp
 from .config import ActionsConfig, load_actions_config
 from .executors import Context
@@ -128,13 +128,9 @@ class Governor:
             role=req.principal.role, actor=req.principal.actor[:200], customer_id=req.customer_id,
             conversation_id=req.conversation_id, zendesk_ticket_id=req.ticket_id, params={}, facts={},
             status="requested", reasons=[], created_at=datetime.now(UTC))
-        try:
-            with self.session.begin_nested():
-                self.session.add(execution)
-        except IntegrityError:  # the same key, committed by a concurrent delivery
-            existing = self._by_key(req.idempotency_key)
-            assert existing is not None
-            return Outcome(existing, self.describe(existing), repeated=True)
+        execution, new = insert_or_fetch(self.session, execution, lambda: self._by_key(req.idempotency_key))
+        if not new:  # the same key, committed by a concurrent delivery
+            return Outcome(execution, self.describe(execution), repeated=True)
         self._audit(execution, "action.requested", detail={"params": _safe(req.params)})
         spec = REGISTRY.get(req.action)
         if spec is None:

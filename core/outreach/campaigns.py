@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
 from switchboard.models import Account, OutreachCampaign, OutreachRecipient, OutreachSegment
 
 from ..audit import audit
+from ..rows import insert_or_fetch
 from . import audience, drafts, supervisors
 from .options import options_for, require_channel
 from .spec import CampaignSpec, check_template, from_json
@@ -39,14 +39,10 @@ def create(session: Session, account: Account, settings: Settings, spec: Campaig
         account_id=account.id, name=spec.name, trigger="schedule" if scheduled else trigger,
         dedupe_key=dedupe_key, status="scheduled" if scheduled else "building", spec=spec.to_json(),
         created_by=created_by, start_at=spec.start_at, created_at=now)
-    try:
-        with session.begin_nested():
-            session.add(campaign)
-    except IntegrityError:
-        existing = session.scalar(select(OutreachCampaign).where(
-            OutreachCampaign.account_id == account.id, OutreachCampaign.dedupe_key == dedupe_key))
-        assert existing is not None
-        return existing, False
+    campaign, new = insert_or_fetch(session, campaign, lambda: session.scalar(select(OutreachCampaign).where(
+        OutreachCampaign.account_id == account.id, OutreachCampaign.dedupe_key == dedupe_key)))
+    if not new:
+        return campaign, False
     audit(session, account_id=account.id, actor=created_by, action="outreach.created", subject_type="campaign",
           subject_id=campaign.id, detail={"trigger": campaign.trigger, "name": spec.name,
                                           "start_at": spec.start_at.isoformat() if spec.start_at else None})
