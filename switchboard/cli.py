@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask
@@ -16,21 +17,31 @@ from switchboard.resources import data_file, manifests_dir
 
 
 def _app(**config: object) -> Flask:
-    from sqlalchemy.exc import OperationalError
-
     from switchboard.app import create_app
 
     try:
         return create_app(config=dict(config))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    except OperationalError as exc:  # one line naming the setting, not a driver traceback
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        raise click.ClickException(f"cannot reach the database ({reason}): check SWITCHBOARD_DATABASE_URL "
-                                   "and that the server is running") from None
 
 
-@click.group()
+class _SwitchboardGroup(click.Group):
+    """Every command that opens the database (through create_app, a migration or a later
+    query) goes through here, so one that cannot be reached is one line naming the
+    setting to check, never a driver's traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            return super().invoke(ctx)
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise click.ClickException(f"cannot use the database ({reason}): check SWITCHBOARD_DATABASE_URL "
+                                       "and that its server is running") from None
+
+
+@click.group(cls=_SwitchboardGroup)
 def main() -> None:
     """Switchboard: AI self-service, handoff to Zendesk, agent assist and outreach."""
 

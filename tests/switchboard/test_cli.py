@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
+import pytest
 from click.testing import CliRunner
 from twilio.request_validator import RequestValidator
 
@@ -97,14 +98,17 @@ def test_accounts_add_refuses_a_bad_slug_and_a_duplicate_in_one_line(tmp_path: P
     assert "Traceback" not in again.output and len(again.output.splitlines()) == 1
 
 
-def test_an_unreachable_database_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["accounts", "list"], ["db", "upgrade"], ["digest"],
+                                     ["kb", "search", "where is my order"]])
+def test_an_unreachable_database_is_one_line_naming_the_setting(tmp_path: Path, command: list[str]) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once the socket closes
-    env = {"SWITCHBOARD_DATABASE_URL": f"postgresql://nobody@127.0.0.1:{port}/none",
+    env = {"SWITCHBOARD_DATABASE_URL": f"postgresql+psycopg://nobody@127.0.0.1:{port}/none",
            "SWITCHBOARD_DATA_DIR": str(tmp_path)}
-    result = CliRunner().invoke(main, ["accounts", "list"], env=env)
+    result = CliRunner().invoke(main, command, env=env)
     assert result.exit_code == 1 and "SWITCHBOARD_DATABASE_URL" in result.output
+    assert f"port {port} failed" in result.output  # the database's own reason, not a guess
     assert len(result.output.strip().splitlines()) == 1, result.output
 
 
