@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -159,35 +160,61 @@ def accounts_list() -> None:
                        f"twilio={account.twilio_phone_number}\tslack={account.slack_team_id}")
 
 
+#: Lower-case letters, digits and hyphens, not starting with a hyphen; fits Account.slug.
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+#: The columns that tell accounts apart, each as the option that sets it.
+UNIQUE_OPTIONS = {"zendesk_subdomain": "--zendesk-subdomain", "twilio_phone_number": "--twilio-phone-number",
+                  "twilio_whatsapp_number": "--twilio-whatsapp-number", "slack_team_id": "--slack-team-id"}
+
+
+def _slug(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Refuse a slug before the database is opened, naming the rule it breaks: it is
+    typed in commands and URLs, where spaces and capitals only cause trouble."""
+    if SLUG.fullmatch(value):
+        return value
+    wrong = [c for c in dict.fromkeys(value) if not (c == "-" or (c.isascii() and (c.islower() or c.isdigit())))]
+    if wrong:
+        problem = "has " + ", ".join(repr(c) for c in wrong)
+    elif value.startswith("-"):
+        problem = "starts with a hyphen"
+    else:
+        problem = "is empty" if not value else "is longer than 64 characters"
+    raise click.BadParameter(f"{value!r} {problem}: a slug is lower-case letters, digits and hyphens "
+                             "(not first), e.g. 'globex-eu'")
+
+
 @accounts.command("add")
-@click.argument("slug")
-@click.option("--name", required=True)
-@click.option("--zendesk-subdomain")
-@click.option("--twilio-account-sid")
-@click.option("--twilio-phone-number")
-@click.option("--twilio-whatsapp-number")
-@click.option("--slack-team-id")
+@click.argument("slug", callback=_slug)
+@click.option("--name", required=True, help="The company's name, as customers are told it.")
+@click.option("--zendesk-subdomain", help="Its Zendesk subdomain (acme for acme.zendesk.com).")
+@click.option("--twilio-account-sid", help="Its Twilio Account SID (AC…), or the subaccount's.")
+@click.option("--twilio-phone-number", help="Its Twilio SMS number, E.164 (+15005550006).")
+@click.option("--twilio-whatsapp-number", help="Its WhatsApp sender, E.164.")
+@click.option("--slack-team-id", help="Its Slack workspace id (T…), for approvals and the digest.")
 def accounts_add(slug: str, name: str, **fields: str | None) -> None:
     """Add a further account (the default one comes from the environment). SLUG is its
-    short name in commands: lower-case letters, digits and dashes."""
-    import re
-
+    short name in commands: lower-case letters, digits and hyphens."""
+    from sqlalchemy import select
     from sqlalchemy.exc import IntegrityError
 
     from switchboard.db import get_db
     from switchboard.models import Account
 
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", slug):
-        raise click.BadParameter(f"{slug!r}: use lower-case letters, digits and dashes, e.g. 'globex-eu'",
-                                 param_hint="SLUG")
     with get_db(_app()).session() as session:
+        if session.scalar(select(Account.id).where(Account.slug == slug)) is not None:
+            raise click.ClickException(f"account {slug!r} already exists: see it with `switchboard accounts list`")
+        for column, option in UNIQUE_OPTIONS.items():
+            value = fields.get(column)
+            owner = value and session.scalar(select(Account.slug).where(getattr(Account, column) == value))
+            if owner:
+                raise click.ClickException(f"{option} {value}: account {owner!r} already has it (one helpdesk is "
+                                           "one account); see `switchboard accounts list`")
         session.add(Account(slug=slug, name=name, secrets={}, **fields))
         try:
             session.commit()
-        except IntegrityError:
-            raise click.ClickException(
-                f"an account {slug!r} (or one with the same Zendesk subdomain, Twilio number or Slack team) "
-                "already exists: see `switchboard accounts list`") from None
+        except IntegrityError:  # another `accounts add` won the race since the checks above
+            raise click.ClickException(f"account {slug!r} (or one with the same subdomain, number or team) was "
+                                       "just added by someone else: see `switchboard accounts list`") from None
     click.echo(f"added {slug}; set its secrets with `switchboard accounts set-secret {slug} NAME`")
 
 

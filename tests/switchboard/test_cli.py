@@ -87,15 +87,34 @@ def test_db_upgrade_then_accounts_and_keys(tmp_path: Path) -> None:
     assert missing.exit_code != 0 and "no account 'nobody'" in missing.output
 
 
-def test_accounts_add_refuses_a_bad_slug_and_a_duplicate_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("slug", "rule"), [
+    ("Bad Slug!", "'Bad Slug!' has 'B', ' ', 'S', '!'"),
+    ("-globex", "starts with a hyphen"),
+    ("g" * 65, "is longer than 64 characters"),
+])
+def test_accounts_add_refuses_a_slug_naming_the_rule_it_breaks(tmp_path: Path, slug: str, rule: str) -> None:
     env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    bad = CliRunner().invoke(main, ["accounts", "add", "--name", "Bad", "--", slug], env=env)
+    assert bad.exit_code == 2, bad.output
+    assert rule in bad.output and "lower-case letters, digits and hyphens" in bad.output
+    assert not (tmp_path / "x.db").exists()  # refused before the database is opened
+
+
+def test_accounts_add_twice_is_one_line_saying_it_exists(database_url: str, tmp_path: Path) -> None:
+    env = {"SWITCHBOARD_DATABASE_URL": database_url, "SWITCHBOARD_DATA_DIR": str(tmp_path)}
     runner = CliRunner()
-    bad = runner.invoke(main, ["accounts", "add", "Bad Slug!", "--name", "Bad"], env=env)
-    assert bad.exit_code == 2 and "lower-case letters, digits and dashes" in bad.output
-    assert runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex"], env=env).exit_code == 0
+    first = runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex", "--zendesk-subdomain", "globex"],
+                          env=env)
+    assert first.exit_code == 0, first.output
     again = runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex"], env=env)
-    assert again.exit_code == 1 and "already exists" in again.output
-    assert "Traceback" not in again.output and len(again.output.splitlines()) == 1
+    assert again.exit_code == 1
+    assert again.output == "Error: account 'globex' already exists: see it with `switchboard accounts list`\n"
+    same_helpdesk = runner.invoke(main, ["accounts", "add", "globex-eu", "--name", "Globex EU",
+                                         "--zendesk-subdomain", "globex"], env=env)
+    assert same_helpdesk.exit_code == 1 and len(same_helpdesk.output.splitlines()) == 1
+    assert "--zendesk-subdomain globex: account 'globex' already has it" in same_helpdesk.output
+    listed = runner.invoke(main, ["accounts", "list"], env=env).output.splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["default", "globex"]
 
 
 @pytest.mark.parametrize("command", [["accounts", "list"], ["db", "upgrade"], ["digest"],
