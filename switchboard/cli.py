@@ -218,19 +218,52 @@ def accounts_add(slug: str, name: str, **fields: str | None) -> None:
     click.echo(f"added {slug}; set its secrets with `switchboard accounts set-secret {slug} NAME`")
 
 
+def _secret_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """NAME as it is stored (lower case), from either spelling a person has at hand: the
+    environment variable the default account uses (SHOP_API_TOKEN, as actions.yaml names
+    it) or the stored name (shop_api_token). Checked before --value is prompted for."""
+    from switchboard.core.accounts import settable_names
+    from switchboard.core.actions.config import load_actions_config
+    from switchboard.errors import SwitchboardError
+
+    try:
+        systems = load_actions_config(load_settings().actions_file).systems.values()
+    except SwitchboardError as exc:
+        raise click.ClickException(str(exc)) from None
+    names = settable_names(system.auth.secret for system in systems if system.auth is not None)
+    for stored, variable in names.items():
+        if value.lower() == stored or value.upper() == variable:
+            return stored
+    raise click.BadParameter(f"{value!r} is not a secret or setting of an account; use one of "
+                             f"{', '.join(names)} (or its environment variable, e.g. {names['twilio_auth_token']})")
+
+
 @accounts.command("set-secret")
 @click.argument("slug")
-@click.argument("name", type=click.Choice(["twilio_auth_token", "zendesk_webhook_secret",
-                                           "zendesk_api_token", "slack_bot_token"]))
-@click.option("--value", prompt=True, hide_input=True)
+@click.argument("name", callback=_secret_name)
+@click.option("--value", prompt=True, hide_input=True,
+              help="The value; without it you are asked for it, unechoed, which keeps it out of shell history.")
 def accounts_set_secret(slug: str, name: str, value: str) -> None:
+    """Set a secret or setting NAME of account SLUG (the default account reads the
+    environment instead).
+
+    NAME, in any case, is one of twilio_auth_token, zendesk_webhook_secret,
+    zendesk_api_token, slack_bot_token, zendesk_email, zendesk_app_public_key,
+    slack_digest_channel, slack_approval_channel, outreach_approvers,
+    outreach_quiet_hours, outreach_rate, or the secret of a system in actions.yaml
+    (shop_api_token); or the environment variable the default account reads for it
+    (TWILIO_AUTH_TOKEN, SWITCHBOARD_SLACK_APPROVAL_CHANNEL, SHOP_API_TOKEN)."""
     from switchboard.core import accounts as core
     from switchboard.db import get_db
 
     with get_db(_app()).session() as session:
         account = core.by_slug(session, slug)
-        if account is None or account.slug == core.DEFAULT_SLUG:
-            raise click.ClickException("the default account's secrets come from the environment")
+        if account is None:
+            raise click.ClickException(f"no account {slug!r}: see `switchboard accounts list`")
+        if account.slug == core.DEFAULT_SLUG:
+            variable = core.settable_names().get(name, name.upper())
+            raise click.ClickException(f"the default account reads {variable} from the environment: set it there "
+                                       "(further accounts are added with `switchboard accounts add`)")
         account.secrets = {**(account.secrets or {}), name: value}
         session.commit()
     click.echo(f"{name} set for {slug}")

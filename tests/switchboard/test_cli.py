@@ -12,11 +12,20 @@ from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from twilio.request_validator import RequestValidator
 
+from switchboard.app import create_app
 from switchboard.cli import main
+from switchboard.config import load_settings
+from switchboard.connectors.http_action import HttpActionConnector
+from switchboard.core.accounts import by_slug
+from switchboard.core.actions.config import load_actions_config
+from switchboard.db import get_db
 
+from ..actions.order_server import TOKEN as SHOP_TOKEN
+from ..actions.order_server import OrderServer
 from ..signing import fixture
 
 TOKEN = "12345678901234567890123456789012"
@@ -115,6 +124,57 @@ def test_accounts_add_twice_is_one_line_saying_it_exists(database_url: str, tmp_
     assert "--zendesk-subdomain globex: account 'globex' already has it" in same_helpdesk.output
     listed = runner.invoke(main, ["accounts", "list"], env=env).output.splitlines()
     assert [line.split("\t")[0] for line in listed] == ["default", "globex"]
+
+
+@pytest.mark.parametrize("name", ["SHOP_API_TOKEN", "shop_api_token"])
+def test_set_secret_takes_the_name_actions_yaml_documents_and_the_system_receives_it(tmp_path: Path,
+                                                                                     name: str) -> None:
+    """actions.yaml names its secret SHOP_API_TOKEN and documents `set-secret ACCOUNT
+    shop_api_token`: either spelling reaches the order system in the auth header."""
+    with OrderServer({"A1001": {"id": "A1001", "status": "shipped"}}) as shop:
+        actions = tmp_path / "actions.yaml"
+        actions.write_text(yaml.safe_dump({"systems": {"shop": {
+            "base_url": shop.base_url, "sandbox": False,
+            "auth": {"header": "Authorization", "value": "Bearer {secret}", "secret": "SHOP_API_TOKEN"}}}}))
+        env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path),
+               "SWITCHBOARD_ACTIONS_FILE": str(actions)}
+        runner = CliRunner()
+        assert runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex"], env=env).exit_code == 0
+        result = runner.invoke(main, ["accounts", "set-secret", "globex", name], env=env, input=f"{SHOP_TOKEN}\n")
+        assert result.exit_code == 0, result.output
+        assert SHOP_TOKEN not in result.output and "shop_api_token set for globex" in result.output
+
+        settings = load_settings(env)
+        app = create_app(settings)
+        try:
+            with get_db(app).session() as session:
+                globex = by_slug(session, "globex")
+                assert globex is not None
+                config = load_actions_config(settings.actions_file)
+                answer = HttpActionConnector(session, globex, settings, system=config.systems["shop"]).run(
+                    config.operation("order_lookup"), {"order_id": "A1001"}, idempotency_key="lookup-1")
+        finally:
+            get_db(app).dispose()
+    assert answer["status"] == "shipped"
+    assert [call["headers"]["Authorization"] for call in shop.received] == [f"Bearer {SHOP_TOKEN}"]
+
+
+def test_set_secret_refuses_an_unknown_name_and_the_default_account_naming_what_to_do(tmp_path: Path) -> None:
+    env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    runner = CliRunner()
+    assert runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex"], env=env).exit_code == 0
+    typo = runner.invoke(main, ["accounts", "set-secret", "globex", "shop_token"], env=env)
+    assert typo.exit_code == 2 and "'shop_token' is not a secret or setting of an account" in typo.output
+    assert "shop_api_token" in typo.output and "slack_approval_channel" in typo.output
+    assert "Value:" not in typo.output  # refused before the value is asked for
+    default = runner.invoke(main, ["accounts", "set-secret", "default", "twilio_auth_token", "--value", "x"], env=env)
+    assert default.exit_code == 1
+    assert "the default account reads TWILIO_AUTH_TOKEN from the environment" in default.output
+    missing = runner.invoke(main, ["accounts", "set-secret", "globx", "SHOP_API_TOKEN", "--value", "x"], env=env)
+    assert missing.exit_code == 1 and "no account 'globx': see `switchboard accounts list`" in missing.output
+    channel = runner.invoke(main, ["accounts", "set-secret", "globex", "SWITCHBOARD_SLACK_APPROVAL_CHANNEL",
+                                   "--value", "C0APPROVALS"], env=env)
+    assert channel.exit_code == 0 and "slack_approval_channel set for globex" in channel.output
 
 
 @pytest.mark.parametrize("command", [["accounts", "list"], ["db", "upgrade"], ["digest"],
