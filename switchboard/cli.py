@@ -42,14 +42,20 @@ class _SwitchboardGroup(click.Group):
                                        "and that its server is running") from None
 
 
+#: Every command that works on one account takes it the same way.
+ACCOUNT_OPTION = click.option("--account", "slug", default="default", show_default=True,
+                              help="The account to work on, by slug (see `switchboard accounts list`).")
+
+
 @click.group(cls=_SwitchboardGroup)
 def main() -> None:
     """Switchboard: AI self-service, handoff to Zendesk, agent assist and outreach."""
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 to be reached from other machines.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 def serve(host: str, port: int) -> None:
     """Serve the web app. Without SWITCHBOARD_REDIS_URL everything runs in this process."""
     app = _app()
@@ -77,7 +83,8 @@ def serve(host: str, port: int) -> None:
 
 
 @main.command()
-@click.option("--concurrency", default=2, show_default=True, type=int)
+@click.option("--concurrency", default=2, show_default=True, type=int,
+              help="How many tasks this worker runs at once (worker processes).")
 @click.option("--beat/--no-beat", default=True, show_default=True, help="Also run the periodic sweep.")
 def worker(concurrency: int, beat: bool) -> None:
     """Run a Celery worker (and beat) against SWITCHBOARD_REDIS_URL."""
@@ -108,7 +115,7 @@ def db_upgrade() -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON list, newest last.")
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 def outbox(as_json: bool, slug: str) -> None:
     """Show the outbound calls recorded in the outbox."""
     from switchboard.core import accounts
@@ -135,8 +142,9 @@ def accounts() -> None:
 
 
 @accounts.command("key")
-@click.option("--account", "slug", default="default", show_default=True)
-@click.option("--name", default="cli", show_default=True)
+@ACCOUNT_OPTION
+@click.option("--name", default="cli", show_default=True,
+              help="What the key is for (e.g. zendesk-app), to tell keys apart later.")
 def accounts_key(slug: str, name: str) -> None:
     """Create an API key and print it (only its hash is stored)."""
     from switchboard.core import accounts as core
@@ -151,6 +159,8 @@ def accounts_key(slug: str, name: str) -> None:
 
 @accounts.command("list")
 def accounts_list() -> None:
+    """List the accounts: slug, name, and the Zendesk subdomain, Twilio number and Slack
+    workspace that route webhooks to each (tab-separated)."""
     from switchboard.core import accounts as core
     from switchboard.db import get_db
 
@@ -296,7 +306,7 @@ def kb() -> None:
 
 @kb.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 def kb_import(path: Path, slug: str) -> None:
     """Load articles from a JSON/JSONL file or a folder of Markdown/HTML files.
 
@@ -321,7 +331,7 @@ def kb_import(path: Path, slug: str) -> None:
 
 
 @kb.command("sync")
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 def kb_sync(slug: str) -> None:
     """Pull Zendesk Help Center articles changed since the last sync."""
     from switchboard.core.accounts import secret
@@ -347,8 +357,8 @@ def kb_sync(slug: str) -> None:
 
 @kb.command("search")
 @click.argument("question")
-@click.option("--account", "slug", default="default", show_default=True)
-@click.option("-k", default=5, show_default=True)
+@ACCOUNT_OPTION
+@click.option("-k", default=5, show_default=True, help="How many passages to show.")
 def kb_search(question: str, slug: str, k: int) -> None:
     """Show what retrieval finds for a question, with its signals."""
     from switchboard.core.knowledge_base import KnowledgeBase, KnowledgeBaseEmpty
@@ -373,7 +383,7 @@ def intents() -> None:
 
 @intents.command("fit")
 @click.argument("csv_file", type=click.Path(exists=True, path_type=Path))
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 def intents_fit(csv_file: Path, slug: str) -> None:
     """Train from a CSV with columns text,category (rows labelled oos train the
     out-of-scope detector)."""
@@ -396,7 +406,7 @@ def intents_fit(csv_file: Path, slug: str) -> None:
 
 
 @intents.command("predict")
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 def intents_predict(slug: str) -> None:
     """One message per line on stdin; one JSON object per line on stdout. A message
     flagged out of scope also gets its best in-scope intent and that intent's confidence."""
@@ -482,7 +492,7 @@ def eval_group() -> None:
 @click.option("--compare", is_flag=True,
               help="Also run a second configuration: this one with the --compare-* options, or the live one.")
 @_eval_options("compare")
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the table.")
 def eval_run(questions_file: Path, compare: bool, slug: str, as_json: bool, **chosen: object) -> None:
     """Run the questions of QUESTIONS_FILE and show each decision with the counts.
@@ -540,7 +550,7 @@ def eval_run(questions_file: Path, compare: bool, slug: str, as_json: bool, **ch
               help="Replay conversations whose first message came on or after this day (UTC).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="… and before this one.")
 @_eval_options()
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the table.")
 @click.option("--all", "show_all", is_flag=True, help="List every message, not only those decided differently.")
 def eval_replay(since, until, slug: str, as_json: bool, show_all: bool,  # type: ignore[no-untyped-def]
@@ -621,7 +631,8 @@ def _eval_summary(c: dict[str, int]) -> str:
 @main.command()
 @click.option("--phone", default="+15550100099", show_default=True,
               help="the customer you play (the playground's is +15550100001: another conversation)")
-@click.option("--channel", type=click.Choice(["sms", "whatsapp"]), default="sms", show_default=True)
+@click.option("--channel", type=click.Choice(["sms", "whatsapp"]), default="sms", show_default=True,
+              help="The channel the customer writes on.")
 def chat(phone: str, channel: str) -> None:
     """Play the customer in the terminal (Twilio must be sandboxed: nothing is sent)."""
     from switchboard.core import accounts as core
@@ -669,10 +680,11 @@ def audit() -> None:
 
 
 @audit.command("export")
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 @click.option("--ticket", help="Only entries about this Zendesk ticket.")
 @click.option("--conversation", help="Only entries about this conversation.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
+              help="One JSON object per line, or CSV for a spreadsheet.")
 def audit_export(slug: str, ticket: str | None, conversation: str | None, fmt: str) -> None:
     """Write the audit trail to stdout, oldest first."""
     from switchboard.core.audit import export
@@ -691,8 +703,8 @@ def audit_export(slug: str, ticket: str | None, conversation: str | None, fmt: s
 
 
 @main.command()
-@click.option("--account", "slug", default="default", show_default=True)
-@click.option("--days", default=7, show_default=True, type=int)
+@ACCOUNT_OPTION
+@click.option("--days", default=7, show_default=True, type=int, help="How many days the digest covers.")
 @click.option("--send", is_flag=True, help="Post it to the digest channel (SWITCHBOARD_SLACK_DIGEST_CHANNEL).")
 def digest(slug: str, days: int, send: bool) -> None:
     """The supervisors' digest of agent assist and knowledge gaps (JSON preview, or --send)."""
@@ -718,8 +730,9 @@ def digest(slug: str, days: int, send: bool) -> None:
 @main.command()
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC).")
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC), included.")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
-@click.option("--account", "slug", default="default", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
+              help="JSON, or CSV with every figure.")
+@ACCOUNT_OPTION
 @click.option("--channel", help="Only this channel (sms, whatsapp).")
 @click.option("--tier", help="Only customers of this tier.")
 @click.option("--intent", help="Only conversations about this intent.")

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
+import click
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -20,7 +23,7 @@ from switchboard.app import create_app
 from switchboard.cli import main
 from switchboard.config import load_settings
 from switchboard.connectors.http_action import HttpActionConnector
-from switchboard.core.accounts import by_slug
+from switchboard.core.accounts import by_slug, settable_names
 from switchboard.core.actions.config import load_actions_config
 from switchboard.db import get_db
 
@@ -175,6 +178,46 @@ def test_set_secret_refuses_an_unknown_name_and_the_default_account_naming_what_
     channel = runner.invoke(main, ["accounts", "set-secret", "globex", "SWITCHBOARD_SLACK_APPROVAL_CHANNEL",
                                    "--value", "C0APPROVALS"], env=env)
     assert channel.exit_code == 0 and "slack_approval_channel set for globex" in channel.output
+
+
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for name, command in group.commands.items():
+        yield (*prefix, name)
+        if isinstance(command, click.Group):
+            yield from command_paths(command, (*prefix, name))
+
+
+def undocumented(help_text: str) -> list[str]:
+    """What `--help` shows without a word about it: the command itself (nothing between
+    the usage and the options) and each option whose row has no description (click's
+    own "[default: …]" and "[required]" say nothing of what the option is for)."""
+    before, _, options = help_text.partition("\nOptions:\n")
+    usage, _, description = before.partition("\n\n")
+    missing = [] if description.strip() else ["the command"]
+    rows: list[list[str]] = []  # [term, description text...]
+    for line in options.split("\n\n")[0].splitlines():
+        if line.startswith("  -"):
+            term, _, text = line.strip().partition("  ")
+            rows.append([term, text])
+        elif rows:
+            rows[-1].append(line)
+    for term, *text in rows:
+        if not re.sub(r"\[(default: [^]]*|required)\]", "", " ".join(text)).strip():
+            missing.append(term)
+    return missing
+
+
+def test_every_command_and_option_says_what_it_is_for() -> None:
+    runner = CliRunner()
+    shown = {}
+    for path in [(), *command_paths(main)]:
+        result = runner.invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        shown[" ".join(path)] = undocumented(result.output)
+    assert {command: missing for command, missing in shown.items() if missing} == {}
+    assert {"accounts list", "accounts set-secret", "serve", "digest", "kb search"} <= set(shown)
+    secret_help = runner.invoke(main, ["accounts", "set-secret", "--help"]).output
+    assert [name for name in settable_names() if name not in secret_help] == []
 
 
 @pytest.mark.parametrize("command", [["accounts", "list"], ["db", "upgrade"], ["digest"],
