@@ -704,11 +704,13 @@ def audit_export(slug: str, ticket: str | None, conversation: str | None, fmt: s
 
 @main.command()
 @ACCOUNT_OPTION
-@click.option("--days", default=7, show_default=True, type=int, help="How many days the digest covers.")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1),
+              help="How many days it covers: the preview counts today up to now, --send the whole days "
+                   "before today, as the weekly schedule does.")
 @click.option("--send", is_flag=True, help="Post it to the digest channel (SWITCHBOARD_SLACK_DIGEST_CHANNEL).")
 def digest(slug: str, days: int, send: bool) -> None:
     """The supervisors' digest of agent assist and knowledge gaps (JSON preview, or --send)."""
-    from switchboard.core.digest import as_json, compute_digest, digest_period, send_digest
+    from switchboard.core.digest import as_json, compute_digest, recent_period, send_digest
     from switchboard.db import get_db
     from switchboard.tasks import digest_channel
 
@@ -723,7 +725,7 @@ def digest(slug: str, days: int, send: bool) -> None:
             result = send_digest(session, account, settings, channel=channel, days=days)
             click.echo(f"digest {'already sent' if result.repeated else 'sent'} to {channel}")
             return
-        start, end = digest_period(days=days)
+        start, end = recent_period(days=days)
         click.echo(json.dumps(as_json(compute_digest(session, account.id, start=start, end=end)), indent=2))
 
 
