@@ -6,8 +6,10 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from flask import Flask
@@ -15,6 +17,16 @@ from flask import Flask
 from switchboard.config import load_settings
 from switchboard.errors import ConfigError
 from switchboard.resources import data_file, manifests_dir
+
+if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
+    from sqlalchemy.orm import Session
+
+    from switchboard.config import Settings
+    from switchboard.core.evaluation import Configuration, Outcome
+    from switchboard.models import Account
+
+#: A click command, or the function it is made from, as option decorators take it.
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 def _app(**config: object) -> Flask:
@@ -288,7 +300,7 @@ def show_config() -> None:
         raise click.ClickException(str(exc)) from None
 
 
-def _default_account(app: Flask, slug: str = "default"):  # type: ignore[no-untyped-def]
+def _default_account(app: Flask, slug: str = "default") -> Account:
     from switchboard.core import accounts as core
     from switchboard.db import get_db
 
@@ -443,7 +455,7 @@ class _DefaultCommandGroup(click.Group):
 EVAL_SETTINGS = ("kb", "policy", "engine", "model", "intents")
 
 
-def _eval_options(prefix: str = ""):  # type: ignore[no-untyped-def]
+def _eval_options(prefix: str = "") -> Callable[[Command], Command]:
     """--kb/--policy/--engine/--model/--intents, or their --compare-* twins."""
     flag, name = (f"--{prefix}-", f"{prefix}_") if prefix else ("--", "")
     default = "the first configuration's" if prefix else "the live one"
@@ -459,7 +471,7 @@ def _eval_options(prefix: str = ""):  # type: ignore[no-untyped-def]
                      help=f"Intent model: a saved .skops file, or a training .csv to fit (default: {default})."),
     ]
 
-    def decorate(command):  # type: ignore[no-untyped-def]
+    def decorate(command: Command) -> Command:
         for option in reversed(options):
             command = option(command)
         return command
@@ -467,15 +479,14 @@ def _eval_options(prefix: str = ""):  # type: ignore[no-untyped-def]
     return decorate
 
 
-def _eval_configuration(session, account, settings, chosen: dict[str, object]):  # type: ignore[no-untyped-def]
+def _eval_configuration(session: Session, account: Account, settings: Settings,
+                        chosen: Mapping[str, Any]) -> Configuration:
+    """``chosen`` holds what click parsed for the options of :func:`_eval_options`, by
+    name without the prefix (each of the type that option declares), or nothing."""
     from switchboard.core.evaluation import configuration
 
     return configuration(session, account, settings, kb_file=chosen.get("kb"), policy_file=chosen.get("policy"),
                          engine=chosen.get("engine"), model=chosen.get("model"), intents_file=chosen.get("intents"))
-
-
-def _eval_progress(length: int, label: str):  # type: ignore[no-untyped-def]
-    return click.progressbar(length=length, label=label, file=sys.stderr)
 
 
 @main.group("eval", cls=_DefaultCommandGroup)
@@ -518,14 +529,16 @@ def eval_run(questions_file: Path, compare: bool, slug: str, as_json: bool, **ch
             configs = [_eval_configuration(session, account, settings, first)]
             if compare:
                 configs.append(_eval_configuration(session, account, settings, {**first, **second} if second else {}))
-            with _eval_progress(len(questions) * len(configs), f"Evaluating {len(questions)} questions") as bar:
+            with click.progressbar(length=len(questions) * len(configs), file=sys.stderr,
+                                   label=f"Evaluating {len(questions)} questions") as bar:
                 runs = [evaluation.evaluate(questions, config, progress=bar.update) for config in configs]
         except SwitchboardError as exc:
             raise click.ClickException(str(exc)) from None
         finally:
             session.rollback()
-    reports = [{"configuration": c.description, "counts": evaluation.counts(r), "questions": [o.as_json() for o in r]}
-               for c, r in zip(configs, runs, strict=True)]
+    reports: list[dict[str, Any]] = [
+        {"configuration": c.description, "counts": evaluation.counts(r), "questions": [o.as_json() for o in r]}
+        for c, r in zip(configs, runs, strict=True)]
     differ = evaluation.changed(*runs) if compare else []
     if as_json:
         body = reports[0] if not compare else {"a": reports[0], "b": reports[1], "changed": [
@@ -553,8 +566,8 @@ def eval_run(questions_file: Path, compare: bool, slug: str, as_json: bool, **ch
 @ACCOUNT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the table.")
 @click.option("--all", "show_all", is_flag=True, help="List every message, not only those decided differently.")
-def eval_replay(since, until, slug: str, as_json: bool, show_all: bool,  # type: ignore[no-untyped-def]
-                **chosen: object) -> None:
+def eval_replay(since: datetime, until: datetime | None, slug: str, as_json: bool, show_all: bool,
+                **chosen: Any) -> None:
     """Decide stored first messages again and show what would now be decided differently.
 
     Customers' first messages (stored redacted) run under the current configuration,
@@ -573,7 +586,8 @@ def eval_replay(since, until, slug: str, as_json: bool, show_all: bool,  # type:
             recorded, skipped = evaluation.first_messages(
                 session, account.id, since.replace(tzinfo=UTC), until.replace(tzinfo=UTC) if until else None)
             config = _eval_configuration(session, account, settings, {k: v for k, v in chosen.items() if v})
-            with _eval_progress(len(recorded), f"Replaying {len(recorded)} first messages") as bar:
+            with click.progressbar(length=len(recorded), file=sys.stderr,
+                                   label=f"Replaying {len(recorded)} first messages") as bar:
                 results = evaluation.replay(recorded, config, progress=bar.update)
         except SwitchboardError as exc:
             raise click.ClickException(str(exc)) from None
@@ -581,10 +595,10 @@ def eval_replay(since, until, slug: str, as_json: bool, show_all: bool,  # type:
             session.rollback()
     differ = evaluation.replay_changed(results)
     changed_ids = {m.message_id for m, _ in differ}
-    rows = [{"message_id": m.message_id, "conversation_id": m.conversation_id,
-             "received_at": m.received_at.isoformat(), "text": m.text,
-             "was": {"action": m.action, "articles": list(m.articles)}, "now": o.as_json(),
-             "changed": m.message_id in changed_ids} for m, o in (results if show_all or as_json else differ)]
+    rows: list[dict[str, Any]] = [
+        {"message_id": m.message_id, "conversation_id": m.conversation_id, "received_at": m.received_at.isoformat(),
+         "text": m.text, "was": {"action": m.action, "articles": list(m.articles)}, "now": o.as_json(),
+         "changed": m.message_id in changed_ids} for m, o in (results if show_all or as_json else differ)]
     if as_json:
         click.echo(json.dumps({"configuration": config.description, "replayed": len(results), "skipped": skipped,
                                "changed": len(differ), "messages": rows}, indent=2))
@@ -602,17 +616,17 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def _eval_cell(outcome) -> str:  # type: ignore[no-untyped-def]
+def _eval_cell(outcome: Outcome) -> str:
     return _eval_cell_json(outcome.as_json())
 
 
-def _eval_cell_json(row: dict) -> str:  # type: ignore[type-arg]
+def _eval_cell_json(row: Mapping[str, Any]) -> str:
     shown = row["choices"] if row["action"] == "choices" else row["articles"]
     detail = ",".join(shown) or row["reason"] or ""
     return f"{row['action']} {detail}".strip()
 
 
-def _eval_table(outcomes) -> list[str]:  # type: ignore[no-untyped-def]
+def _eval_table(outcomes: Sequence[Outcome]) -> list[str]:
     lines = [f"{'#':>3}  {'verdict':22} {'decision':34} {'score':>5}  {'expected':18} question"]
     for n, o in enumerate(outcomes, 1):
         score = "" if o.score is None else f"{o.score:.2f}"
@@ -738,7 +752,7 @@ def digest(slug: str, days: int, send: bool) -> None:
 @click.option("--channel", help="Only this channel (sms, whatsapp).")
 @click.option("--tier", help="Only customers of this tier.")
 @click.option("--intent", help="Only conversations about this intent.")
-def report(start, end, fmt: str, slug: str, channel: str | None, tier: str | None,  # type: ignore[no-untyped-def]
+def report(start: datetime, end: datetime, fmt: str, slug: str, channel: str | None, tier: str | None,
            intent: str | None) -> None:
     """Outcome figures for conversations started in a period (the dashboard's figures):
     JSON, or CSV with every figure (segments, days, escalation reasons, suggestions,
