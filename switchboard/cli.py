@@ -50,8 +50,10 @@ class _SwitchboardGroup(click.Group):
             return super().invoke(ctx)
         except OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            check = ("that its folder exists and is writable" if type(exc.orig).__module__.startswith("sqlite3")
+                     else "that its server is running")
             raise click.ClickException(f"cannot use the database ({reason}): check SWITCHBOARD_DATABASE_URL "
-                                       "and that its server is running") from None
+                                       f"and {check}") from None
 
 
 #: Every command that works on one account takes it the same way.

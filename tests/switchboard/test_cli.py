@@ -234,6 +234,15 @@ def test_an_unreachable_database_is_one_line_naming_the_setting(tmp_path: Path, 
     assert len(result.output.strip().splitlines()) == 1, result.output
 
 
+def test_a_sqlite_file_that_cannot_be_opened_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'x.db'}",
+           "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+    assert result.exit_code == 1 and result.output == (
+        "Error: cannot use the database (unable to open database file): check SWITCHBOARD_DATABASE_URL and that "
+        "its folder exists and is writable\n")
+
+
 def test_postgres_that_is_not_migrated_is_refused_with_the_command_to_run(pg_url: str) -> None:
     from sqlalchemy import text
 
