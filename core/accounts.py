@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets as token_source
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
@@ -31,6 +31,25 @@ SECRET_VARIABLES = {
     "zendesk_api_token": "ZENDESK_API_TOKEN",
     "slack_bot_token": "SLACK_BOT_TOKEN",
 }
+#: Further per-account values kept beside the secrets, under the name of the setting the
+#: default account reads from the environment variable instead.
+ACCOUNT_SETTINGS = {
+    "zendesk_email": "ZENDESK_EMAIL",
+    "zendesk_app_public_key": "SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY",
+    "slack_digest_channel": "SWITCHBOARD_SLACK_DIGEST_CHANNEL",
+    "slack_approval_channel": "SWITCHBOARD_SLACK_APPROVAL_CHANNEL",
+    "outreach_approvers": "SWITCHBOARD_OUTREACH_APPROVERS",
+    "outreach_quiet_hours": "SWITCHBOARD_OUTREACH_QUIET_HOURS",
+    "outreach_rate": "SWITCHBOARD_OUTREACH_RATE",
+}
+
+
+def settable_names(action_secrets: Iterable[str] = ()) -> dict[str, str]:
+    """Everything a further account keeps in ``Account.secrets``: the name it is stored
+    under, and the environment variable the default account reads instead. The secrets
+    of the systems in actions.yaml (SHOP_API_TOKEN) are stored in lower case, which is
+    where connectors/http_action.py looks for them."""
+    return {**SECRET_VARIABLES, **ACCOUNT_SETTINGS, **{variable.lower(): variable for variable in action_secrets}}
 
 
 def ensure_default_account(session: Session, settings: Settings) -> Account:

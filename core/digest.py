@@ -207,6 +207,19 @@ def digest_period(end: datetime | None = None, *, days: int = DEFAULT_DAYS) -> t
     return end - timedelta(days=days), end
 
 
+def recent_period(now: datetime | None = None, *, days: int = DEFAULT_DAYS) -> tuple[datetime, datetime]:
+    """(start, end) of the last ``days`` days counting today, up to ``now``: a preview
+    asked for right after trying Switchboard shows what was just done. Sending keeps
+    :func:`digest_period`'s whole days, on which the digest's idempotency key rests."""
+    if days < 1:
+        raise DigestPeriodError(f"a digest covers at least one day, not {days}")
+    if now is None:
+        now = datetime.now(UTC)
+    _require_aware(now)
+    today = datetime.combine(now.astimezone(UTC).date(), time(), tzinfo=UTC)
+    return today - timedelta(days=days - 1), now
+
+
 def compute_digest(session: Session, account_id: int, *, start: datetime, end: datetime) -> Digest:
     """Figures of ``[start, end)`` for one account, with the period of the same length
     before it for the change in rates."""

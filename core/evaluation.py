@@ -14,8 +14,6 @@ orders, and it answers requests, not questions a knowledge base could answer.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +30,7 @@ from switchboard.errors import SwitchboardError
 from switchboard.models import Account, Conversation, Customer, Message
 
 from . import ports
+from .csv_rows import CsvFormatError, read_rows
 from .enrichment import enrich
 from .escalation import EscalationPolicy, load_policy
 from .intents import IntentModel
@@ -137,16 +136,14 @@ def read_questions(path: Path) -> list[Question]:
 
 
 def _csv_rows(path: Path, content: str) -> list[tuple[str, dict[str, Any]]]:
-    reader = csv.DictReader(io.StringIO(content, newline=""))
-    columns = [name.strip().lower() for name in reader.fieldnames or []]
+    try:
+        columns, rows = read_rows(content)
+    except CsvFormatError as exc:
+        raise EvaluationError(f"{path}, {exc}") from None
     if not {"question", "expected"} <= set(columns):
         raise EvaluationError(f"{path}: the header line must name the columns 'question' and 'expected' "
                               f"(found: {', '.join(columns) or 'nothing'}).")
-    reader.fieldnames = columns
-    try:
-        return [(f"line {reader.line_num}", row) for row in reader if any((v or "").strip() for v in row.values())]
-    except csv.Error as exc:
-        raise EvaluationError(f"{path}, line {reader.line_num} is not valid CSV ({exc}); check its quotes.") from None
+    return [(f"line {row.line}", row.values) for row in rows]
 
 
 def _jsonl_rows(path: Path, content: str) -> list[tuple[str, dict[str, Any]]]:

@@ -29,8 +29,6 @@ unpickling arbitrary objects, so loading a model file cannot run code.
 """
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,6 +47,8 @@ from sklearn.pipeline import Pipeline, make_pipeline, make_union
 from sklearn.svm import LinearSVC
 
 from switchboard.errors import SwitchboardError
+
+from .csv_rows import CsvFormatError, read_rows
 
 if TYPE_CHECKING:
     from .knowledge.embeddings import SentenceEncoder
@@ -116,34 +116,31 @@ def read_training_csv(path: Path | str) -> tuple[list[str], list[str]]:
     except UnicodeDecodeError as exc:
         raise IntentDataError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
                               "export it again as 'CSV UTF-8'.") from None
-    reader = csv.DictReader(io.StringIO(content, newline=""))
     try:
-        columns = [name.strip().lower() for name in reader.fieldnames or []]
-        missing = [name for name in ("text", "category") if name not in columns]
-        if missing:
-            raise IntentDataError(
-                f"{path}: the header line must name the columns 'text' and 'category' "
-                f"(missing: {', '.join(missing)}; found: {', '.join(columns) or 'nothing'})."
-            )
-        reader.fieldnames = columns
-        texts: list[str] = []
-        labels: list[str] = []
-        for row in reader:
-            text = (row.get("text") or "").strip()
-            category = (row.get("category") or "").strip()
-            if not text and not category:
-                continue  # an empty row: spreadsheets leave these at the end
-            if not text:
-                raise IntentDataError(f"{path}, line {reader.line_num}: the text is empty; "
-                                      "write an example message or delete the line.")
-            if not category:
-                raise IntentDataError(f"{path}, line {reader.line_num}: the category is empty; "
-                                      "name the intent (or 'oos') or delete the line.")
-            texts.append(text)
-            labels.append(category)
-    except csv.Error as exc:
-        raise IntentDataError(f"{path}, line {reader.line_num} is not valid CSV ({exc}); "
-                              "check its quotes, or export the file again as 'CSV UTF-8'.") from None
+        columns, rows = read_rows(content)
+    except CsvFormatError as exc:
+        raise IntentDataError(f"{path}, {exc}") from None
+    missing = [name for name in ("text", "category") if name not in columns]
+    if missing:
+        raise IntentDataError(
+            f"{path}: the header line must name the columns 'text' and 'category' "
+            f"(missing: {', '.join(missing)}; found: {', '.join(columns) or 'nothing'})."
+        )
+    texts: list[str] = []
+    labels: list[str] = []
+    for row in rows:
+        text = row.values["text"].strip()
+        category = row.values["category"].strip()
+        if not text and not category:
+            continue  # a row whose other columns hold notes
+        if not text:
+            raise IntentDataError(f"{path}, line {row.line}: the text is empty; "
+                                  "write an example message or delete the line.")
+        if not category:
+            raise IntentDataError(f"{path}, line {row.line}: the category is empty; "
+                                  "name the intent (or 'oos') or delete the line.")
+        texts.append(text)
+        labels.append(category)
     if not texts:
         raise IntentDataError(f"{path} has a header but no rows; add labelled example messages.")
     return texts, labels

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from flask import Flask
@@ -14,30 +18,58 @@ from switchboard.config import load_settings
 from switchboard.errors import ConfigError
 from switchboard.resources import data_file, manifests_dir
 
+if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
+    from sqlalchemy.orm import Session
+
+    from switchboard.config import Settings
+    from switchboard.core.evaluation import Configuration, Outcome
+    from switchboard.models import Account
+
+#: A click command, or the function it is made from, as option decorators take it.
+Command = TypeVar("Command", bound=Callable[..., Any])
+
 
 def _app(**config: object) -> Flask:
-    from sqlalchemy.exc import OperationalError
-
     from switchboard.app import create_app
 
     try:
         return create_app(config=dict(config))
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    except OperationalError as exc:  # one line naming the setting, not a driver traceback
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
-        raise click.ClickException(f"cannot reach the database ({reason}): check SWITCHBOARD_DATABASE_URL "
-                                   "and that the server is running") from None
 
 
-@click.group()
+class _SwitchboardGroup(click.Group):
+    """Every command that opens the database (through create_app, a migration or a later
+    query) goes through here, so one that cannot be reached is one line naming the
+    setting to check, never a driver's traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import OperationalError
+
+        try:
+            return super().invoke(ctx)
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            check = ("that its folder exists and is writable" if type(exc.orig).__module__.startswith("sqlite3")
+                     else "that its server is running")
+            raise click.ClickException(f"cannot use the database ({reason}): check SWITCHBOARD_DATABASE_URL "
+                                       f"and {check}") from None
+
+
+#: Every command that works on one account takes it the same way.
+ACCOUNT_OPTION = click.option("--account", "slug", default="default", show_default=True,
+                              help="The account to work on, by slug (see `switchboard accounts list`).")
+
+
+@click.group(cls=_SwitchboardGroup)
 def main() -> None:
     """Switchboard: AI self-service, handoff to Zendesk, agent assist and outreach."""
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 to be reached from other machines.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 def serve(host: str, port: int) -> None:
     """Serve the web app. Without SWITCHBOARD_REDIS_URL everything runs in this process."""
     app = _app()
@@ -74,7 +106,8 @@ def serve(host: str, port: int) -> None:
 
 
 @main.command()
-@click.option("--concurrency", default=2, show_default=True, type=int)
+@click.option("--concurrency", default=2, show_default=True, type=int,
+              help="How many tasks this worker runs at once (worker processes).")
 @click.option("--beat/--no-beat", default=True, show_default=True, help="Also run the periodic sweep.")
 def worker(concurrency: int, beat: bool) -> None:
     """Run a Celery worker (and beat) against SWITCHBOARD_REDIS_URL."""
@@ -105,7 +138,7 @@ def db_upgrade() -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON list, newest last.")
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 def outbox(as_json: bool, slug: str) -> None:
     """Show the outbound calls recorded in the outbox."""
     from switchboard.core import accounts
@@ -132,8 +165,9 @@ def accounts() -> None:
 
 
 @accounts.command("key")
-@click.option("--account", "slug", default="default", show_default=True)
-@click.option("--name", default="cli", show_default=True)
+@ACCOUNT_OPTION
+@click.option("--name", default="cli", show_default=True,
+              help="What the key is for (e.g. zendesk-app), to tell keys apart later.")
 def accounts_key(slug: str, name: str) -> None:
     """Create an API key and print it (only its hash is stored)."""
     from switchboard.core import accounts as core
@@ -148,6 +182,8 @@ def accounts_key(slug: str, name: str) -> None:
 
 @accounts.command("list")
 def accounts_list() -> None:
+    """List the accounts: slug, name, and the Zendesk subdomain, Twilio number and Slack
+    workspace that route webhooks to each (tab-separated)."""
     from switchboard.core import accounts as core
     from switchboard.db import get_db
 
@@ -157,51 +193,110 @@ def accounts_list() -> None:
                        f"twilio={account.twilio_phone_number}\tslack={account.slack_team_id}")
 
 
+#: Lower-case letters, digits and hyphens, not starting with a hyphen; fits Account.slug.
+SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+#: The columns that tell accounts apart, each as the option that sets it.
+UNIQUE_OPTIONS = {"zendesk_subdomain": "--zendesk-subdomain", "twilio_phone_number": "--twilio-phone-number",
+                  "twilio_whatsapp_number": "--twilio-whatsapp-number", "slack_team_id": "--slack-team-id"}
+
+
+def _slug(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Refuse a slug before the database is opened, naming the rule it breaks: it is
+    typed in commands and URLs, where spaces and capitals only cause trouble."""
+    if SLUG.fullmatch(value):
+        return value
+    wrong = [c for c in dict.fromkeys(value) if not (c == "-" or (c.isascii() and (c.islower() or c.isdigit())))]
+    if wrong:
+        problem = "has " + ", ".join(repr(c) for c in wrong)
+    elif value.startswith("-"):
+        problem = "starts with a hyphen"
+    else:
+        problem = "is empty" if not value else "is longer than 64 characters"
+    raise click.BadParameter(f"{value!r} {problem}: a slug is lower-case letters, digits and hyphens "
+                             "(not first), e.g. 'globex-eu'")
+
+
 @accounts.command("add")
-@click.argument("slug")
-@click.option("--name", required=True)
-@click.option("--zendesk-subdomain")
-@click.option("--twilio-account-sid")
-@click.option("--twilio-phone-number")
-@click.option("--twilio-whatsapp-number")
-@click.option("--slack-team-id")
+@click.argument("slug", callback=_slug)
+@click.option("--name", required=True, help="The company's name, as customers are told it.")
+@click.option("--zendesk-subdomain", help="Its Zendesk subdomain (acme for acme.zendesk.com).")
+@click.option("--twilio-account-sid", help="Its Twilio Account SID (AC…), or the subaccount's.")
+@click.option("--twilio-phone-number", help="Its Twilio SMS number, E.164 (+15005550006).")
+@click.option("--twilio-whatsapp-number", help="Its WhatsApp sender, E.164.")
+@click.option("--slack-team-id", help="Its Slack workspace id (T…), for approvals and the digest.")
 def accounts_add(slug: str, name: str, **fields: str | None) -> None:
     """Add a further account (the default one comes from the environment). SLUG is its
-    short name in commands: lower-case letters, digits and dashes."""
-    import re
-
+    short name in commands: lower-case letters, digits and hyphens."""
+    from sqlalchemy import select
     from sqlalchemy.exc import IntegrityError
 
     from switchboard.db import get_db
     from switchboard.models import Account
 
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", slug):
-        raise click.BadParameter(f"{slug!r}: use lower-case letters, digits and dashes, e.g. 'globex-eu'",
-                                 param_hint="SLUG")
     with get_db(_app()).session() as session:
+        if session.scalar(select(Account.id).where(Account.slug == slug)) is not None:
+            raise click.ClickException(f"account {slug!r} already exists: see it with `switchboard accounts list`")
+        for column, option in UNIQUE_OPTIONS.items():
+            value = fields.get(column)
+            owner = value and session.scalar(select(Account.slug).where(getattr(Account, column) == value))
+            if owner:
+                raise click.ClickException(f"{option} {value}: account {owner!r} already has it (one helpdesk is "
+                                           "one account); see `switchboard accounts list`")
         session.add(Account(slug=slug, name=name, secrets={}, **fields))
         try:
             session.commit()
-        except IntegrityError:
-            raise click.ClickException(
-                f"an account {slug!r} (or one with the same Zendesk subdomain, Twilio number or Slack team) "
-                "already exists: see `switchboard accounts list`") from None
+        except IntegrityError:  # another `accounts add` won the race since the checks above
+            raise click.ClickException(f"account {slug!r} (or one with the same subdomain, number or team) was "
+                                       "just added by someone else: see `switchboard accounts list`") from None
     click.echo(f"added {slug}; set its secrets with `switchboard accounts set-secret {slug} NAME`")
+
+
+def _secret_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """NAME as it is stored (lower case), from either spelling a person has at hand: the
+    environment variable the default account uses (SHOP_API_TOKEN, as actions.yaml names
+    it) or the stored name (shop_api_token). Checked before --value is prompted for."""
+    from switchboard.core.accounts import settable_names
+    from switchboard.core.actions.config import load_actions_config
+    from switchboard.errors import SwitchboardError
+
+    try:
+        systems = load_actions_config(load_settings().actions_file).systems.values()
+    except SwitchboardError as exc:
+        raise click.ClickException(str(exc)) from None
+    names = settable_names(system.auth.secret for system in systems if system.auth is not None)
+    for stored, variable in names.items():
+        if value.lower() == stored or value.upper() == variable:
+            return stored
+    raise click.BadParameter(f"{value!r} is not a secret or setting of an account; use one of "
+                             f"{', '.join(names)} (or its environment variable, e.g. {names['twilio_auth_token']})")
 
 
 @accounts.command("set-secret")
 @click.argument("slug")
-@click.argument("name", type=click.Choice(["twilio_auth_token", "zendesk_webhook_secret",
-                                           "zendesk_api_token", "slack_bot_token"]))
-@click.option("--value", prompt=True, hide_input=True)
+@click.argument("name", callback=_secret_name)
+@click.option("--value", prompt=True, hide_input=True,
+              help="The value; without it you are asked for it, unechoed, which keeps it out of shell history.")
 def accounts_set_secret(slug: str, name: str, value: str) -> None:
+    """Set a secret or setting NAME of account SLUG (the default account reads the
+    environment instead).
+
+    NAME, in any case, is one of twilio_auth_token, zendesk_webhook_secret,
+    zendesk_api_token, slack_bot_token, zendesk_email, zendesk_app_public_key,
+    slack_digest_channel, slack_approval_channel, outreach_approvers,
+    outreach_quiet_hours, outreach_rate, or the secret of a system in actions.yaml
+    (shop_api_token); or the environment variable the default account reads for it
+    (TWILIO_AUTH_TOKEN, SWITCHBOARD_SLACK_APPROVAL_CHANNEL, SHOP_API_TOKEN)."""
     from switchboard.core import accounts as core
     from switchboard.db import get_db
 
     with get_db(_app()).session() as session:
         account = core.by_slug(session, slug)
-        if account is None or account.slug == core.DEFAULT_SLUG:
-            raise click.ClickException("the default account's secrets come from the environment")
+        if account is None:
+            raise click.ClickException(f"no account {slug!r}: see `switchboard accounts list`")
+        if account.slug == core.DEFAULT_SLUG:
+            variable = core.settable_names().get(name, name.upper())
+            raise click.ClickException(f"the default account reads {variable} from the environment: set it there "
+                                       "(further accounts are added with `switchboard accounts add`)")
         account.secrets = {**(account.secrets or {}), name: value}
         session.commit()
     click.echo(f"{name} set for {slug}")
@@ -216,7 +311,7 @@ def show_config() -> None:
         raise click.ClickException(str(exc)) from None
 
 
-def _default_account(app: Flask, slug: str = "default"):  # type: ignore[no-untyped-def]
+def _default_account(app: Flask, slug: str = "default") -> Account:
     from switchboard.core import accounts as core
     from switchboard.db import get_db
 
@@ -234,7 +329,7 @@ def kb() -> None:
 
 @kb.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 def kb_import(path: Path, slug: str) -> None:
     """Load articles from a JSON/JSONL file or a folder of Markdown/HTML files.
 
@@ -259,7 +354,7 @@ def kb_import(path: Path, slug: str) -> None:
 
 
 @kb.command("sync")
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 def kb_sync(slug: str) -> None:
     """Pull Zendesk Help Center articles changed since the last sync."""
     from switchboard.core import ports
@@ -283,8 +378,8 @@ def kb_sync(slug: str) -> None:
 
 @kb.command("search")
 @click.argument("question")
-@click.option("--account", "slug", default="default", show_default=True)
-@click.option("-k", default=5, show_default=True)
+@ACCOUNT_OPTION
+@click.option("-k", default=5, show_default=True, help="How many passages to show.")
 def kb_search(question: str, slug: str, k: int) -> None:
     """Show what retrieval finds for a question, with its signals."""
     from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
@@ -309,7 +404,7 @@ def intents() -> None:
 
 @intents.command("fit")
 @click.argument("csv_file", type=click.Path(exists=True, path_type=Path))
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 def intents_fit(csv_file: Path, slug: str) -> None:
     """Train from a CSV with columns text,category (rows labelled oos train the
     out-of-scope detector)."""
@@ -332,7 +427,7 @@ def intents_fit(csv_file: Path, slug: str) -> None:
 
 
 @intents.command("predict")
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 def intents_predict(slug: str) -> None:
     """One message per line on stdin; one JSON object per line on stdout. A message
     flagged out of scope also gets its best in-scope intent and that intent's confidence."""
@@ -369,7 +464,7 @@ class _DefaultCommandGroup(click.Group):
 EVAL_SETTINGS = ("kb", "policy", "engine", "model", "intents")
 
 
-def _eval_options(prefix: str = ""):  # type: ignore[no-untyped-def]
+def _eval_options(prefix: str = "") -> Callable[[Command], Command]:
     """--kb/--policy/--engine/--model/--intents, or their --compare-* twins."""
     flag, name = (f"--{prefix}-", f"{prefix}_") if prefix else ("--", "")
     default = "the first configuration's" if prefix else "the live one"
@@ -385,7 +480,7 @@ def _eval_options(prefix: str = ""):  # type: ignore[no-untyped-def]
                      help=f"Intent model: a saved .skops file, or a training .csv to fit (default: {default})."),
     ]
 
-    def decorate(command):  # type: ignore[no-untyped-def]
+    def decorate(command: Command) -> Command:
         for option in reversed(options):
             command = option(command)
         return command
@@ -393,15 +488,14 @@ def _eval_options(prefix: str = ""):  # type: ignore[no-untyped-def]
     return decorate
 
 
-def _eval_configuration(session, account, settings, chosen: dict[str, object]):  # type: ignore[no-untyped-def]
+def _eval_configuration(session: Session, account: Account, settings: Settings,
+                        chosen: Mapping[str, Any]) -> Configuration:
+    """``chosen`` holds what click parsed for the options of :func:`_eval_options`, by
+    name without the prefix (each of the type that option declares), or nothing."""
     from switchboard.core.evaluation import configuration
 
     return configuration(session, account, settings, kb_file=chosen.get("kb"), policy_file=chosen.get("policy"),
                          engine=chosen.get("engine"), model=chosen.get("model"), intents_file=chosen.get("intents"))
-
-
-def _eval_progress(length: int, label: str):  # type: ignore[no-untyped-def]
-    return click.progressbar(length=length, label=label, file=sys.stderr)
 
 
 @main.group("eval", cls=_DefaultCommandGroup)
@@ -418,7 +512,7 @@ def eval_group() -> None:
 @click.option("--compare", is_flag=True,
               help="Also run a second configuration: this one with the --compare-* options, or the live one.")
 @_eval_options("compare")
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the table.")
 def eval_run(questions_file: Path, compare: bool, slug: str, as_json: bool, **chosen: object) -> None:
     """Run the questions of QUESTIONS_FILE and show each decision with the counts.
@@ -444,14 +538,16 @@ def eval_run(questions_file: Path, compare: bool, slug: str, as_json: bool, **ch
             configs = [_eval_configuration(session, account, settings, first)]
             if compare:
                 configs.append(_eval_configuration(session, account, settings, {**first, **second} if second else {}))
-            with _eval_progress(len(questions) * len(configs), f"Evaluating {len(questions)} questions") as bar:
+            with click.progressbar(length=len(questions) * len(configs), file=sys.stderr,
+                                   label=f"Evaluating {len(questions)} questions") as bar:
                 runs = [evaluation.evaluate(questions, config, progress=bar.update) for config in configs]
         except SwitchboardError as exc:
             raise click.ClickException(str(exc)) from None
         finally:
             session.rollback()
-    reports = [{"configuration": c.description, "counts": evaluation.counts(r), "questions": [o.as_json() for o in r]}
-               for c, r in zip(configs, runs, strict=True)]
+    reports: list[dict[str, Any]] = [
+        {"configuration": c.description, "counts": evaluation.counts(r), "questions": [o.as_json() for o in r]}
+        for c, r in zip(configs, runs, strict=True)]
     differ = evaluation.changed(*runs) if compare else []
     if as_json:
         body = reports[0] if not compare else {"a": reports[0], "b": reports[1], "changed": [
@@ -476,11 +572,11 @@ def eval_run(questions_file: Path, compare: bool, slug: str, as_json: bool, **ch
               help="Replay conversations whose first message came on or after this day (UTC).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="… and before this one.")
 @_eval_options()
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the table.")
 @click.option("--all", "show_all", is_flag=True, help="List every message, not only those decided differently.")
-def eval_replay(since, until, slug: str, as_json: bool, show_all: bool,  # type: ignore[no-untyped-def]
-                **chosen: object) -> None:
+def eval_replay(since: datetime, until: datetime | None, slug: str, as_json: bool, show_all: bool,
+                **chosen: Any) -> None:
     """Decide stored first messages again and show what would now be decided differently.
 
     Customers' first messages (stored redacted) run under the current configuration,
@@ -499,7 +595,8 @@ def eval_replay(since, until, slug: str, as_json: bool, show_all: bool,  # type:
             recorded, skipped = evaluation.first_messages(
                 session, account.id, since.replace(tzinfo=UTC), until.replace(tzinfo=UTC) if until else None)
             config = _eval_configuration(session, account, settings, {k: v for k, v in chosen.items() if v})
-            with _eval_progress(len(recorded), f"Replaying {len(recorded)} first messages") as bar:
+            with click.progressbar(length=len(recorded), file=sys.stderr,
+                                   label=f"Replaying {len(recorded)} first messages") as bar:
                 results = evaluation.replay(recorded, config, progress=bar.update)
         except SwitchboardError as exc:
             raise click.ClickException(str(exc)) from None
@@ -507,10 +604,10 @@ def eval_replay(since, until, slug: str, as_json: bool, show_all: bool,  # type:
             session.rollback()
     differ = evaluation.replay_changed(results)
     changed_ids = {m.message_id for m, _ in differ}
-    rows = [{"message_id": m.message_id, "conversation_id": m.conversation_id,
-             "received_at": m.received_at.isoformat(), "text": m.text,
-             "was": {"action": m.action, "articles": list(m.articles)}, "now": o.as_json(),
-             "changed": m.message_id in changed_ids} for m, o in (results if show_all or as_json else differ)]
+    rows: list[dict[str, Any]] = [
+        {"message_id": m.message_id, "conversation_id": m.conversation_id, "received_at": m.received_at.isoformat(),
+         "text": m.text, "was": {"action": m.action, "articles": list(m.articles)}, "now": o.as_json(),
+         "changed": m.message_id in changed_ids} for m, o in (results if show_all or as_json else differ)]
     if as_json:
         click.echo(json.dumps({"configuration": config.description, "replayed": len(results), "skipped": skipped,
                                "changed": len(differ), "messages": rows}, indent=2))
@@ -528,17 +625,17 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def _eval_cell(outcome) -> str:  # type: ignore[no-untyped-def]
+def _eval_cell(outcome: Outcome) -> str:
     return _eval_cell_json(outcome.as_json())
 
 
-def _eval_cell_json(row: dict) -> str:  # type: ignore[type-arg]
+def _eval_cell_json(row: Mapping[str, Any]) -> str:
     shown = row["choices"] if row["action"] == "choices" else row["articles"]
     detail = ",".join(shown) or row["reason"] or ""
     return f"{row['action']} {detail}".strip()
 
 
-def _eval_table(outcomes) -> list[str]:  # type: ignore[no-untyped-def]
+def _eval_table(outcomes: Sequence[Outcome]) -> list[str]:
     lines = [f"{'#':>3}  {'verdict':22} {'decision':34} {'score':>5}  {'expected':18} question"]
     for n, o in enumerate(outcomes, 1):
         score = "" if o.score is None else f"{o.score:.2f}"
@@ -557,7 +654,8 @@ def _eval_summary(c: dict[str, int]) -> str:
 @main.command()
 @click.option("--phone", default="+15550100099", show_default=True,
               help="the customer you play (the playground's is +15550100001: another conversation)")
-@click.option("--channel", type=click.Choice(["sms", "whatsapp"]), default="sms", show_default=True)
+@click.option("--channel", type=click.Choice(["sms", "whatsapp"]), default="sms", show_default=True,
+              help="The channel the customer writes on.")
 def chat(phone: str, channel: str) -> None:
     """Play the customer in the terminal (Twilio must be sandboxed: nothing is sent)."""
     from switchboard.core import accounts as core
@@ -605,10 +703,11 @@ def audit() -> None:
 
 
 @audit.command("export")
-@click.option("--account", "slug", default="default", show_default=True)
+@ACCOUNT_OPTION
 @click.option("--ticket", help="Only entries about this Zendesk ticket.")
 @click.option("--conversation", help="Only entries about this conversation.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
+              help="One JSON object per line, or CSV for a spreadsheet.")
 def audit_export(slug: str, ticket: str | None, conversation: str | None, fmt: str) -> None:
     """Write the audit trail to stdout, oldest first."""
     from switchboard.core.audit import export
@@ -627,12 +726,14 @@ def audit_export(slug: str, ticket: str | None, conversation: str | None, fmt: s
 
 
 @main.command()
-@click.option("--account", "slug", default="default", show_default=True)
-@click.option("--days", default=7, show_default=True, type=int)
+@ACCOUNT_OPTION
+@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1),
+              help="How many days it covers: the preview counts today up to now, --send the whole days "
+                   "before today, as the weekly schedule does.")
 @click.option("--send", is_flag=True, help="Post it to the digest channel (SWITCHBOARD_SLACK_DIGEST_CHANNEL).")
 def digest(slug: str, days: int, send: bool) -> None:
     """The supervisors' digest of agent assist and knowledge gaps (JSON preview, or --send)."""
-    from switchboard.core.digest import as_json, compute_digest, digest_period, send_digest
+    from switchboard.core.digest import as_json, compute_digest, recent_period, send_digest
     from switchboard.db import get_db
     from switchboard.tasks import digest_channel
 
@@ -647,19 +748,20 @@ def digest(slug: str, days: int, send: bool) -> None:
             result = send_digest(session, account, settings, channel=channel, days=days)
             click.echo(f"digest {'already sent' if result.repeated else 'sent'} to {channel}")
             return
-        start, end = digest_period(days=days)
+        start, end = recent_period(days=days)
         click.echo(json.dumps(as_json(compute_digest(session, account.id, start=start, end=end)), indent=2))
 
 
 @main.command()
 @click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC).")
 @click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC), included.")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
-@click.option("--account", "slug", default="default", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
+              help="JSON, or CSV with every figure.")
+@ACCOUNT_OPTION
 @click.option("--channel", help="Only this channel (sms, whatsapp).")
 @click.option("--tier", help="Only customers of this tier.")
 @click.option("--intent", help="Only conversations about this intent.")
-def report(start, end, fmt: str, slug: str, channel: str | None, tier: str | None,  # type: ignore[no-untyped-def]
+def report(start: datetime, end: datetime, fmt: str, slug: str, channel: str | None, tier: str | None,
            intent: str | None) -> None:
     """Outcome figures for conversations started in a period (the dashboard's figures):
     JSON, or CSV with every figure (segments, days, escalation reasons, suggestions,

@@ -87,7 +87,7 @@ def test_line_numbers_count_blank_lines_as_an_editor_does(tmp_path: Path) -> Non
 
 def test_unclosed_quote_is_reported_rather_than_swallowing_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, 'text,category\n"where is my order,order_status\nhello,greeting\n')
-    with pytest.raises(IntentDataError, match="category is empty"):
+    with pytest.raises(IntentDataError, match="line 2: a quote opens a field here and is never closed"):
         read_training_csv(path)
 
 

@@ -23,6 +23,7 @@ from switchboard.core.digest import (
     compute_digest,
     digest_period,
     group_questions,
+    recent_period,
     send_digest,
 )
 
@@ -306,6 +307,14 @@ def test_a_naive_or_backwards_period_is_refused(session: Session, account: Accou
         digest_period(END, days=0)
 
 
+def test_the_recent_period_counts_today_up_to_now() -> None:
+    now = END + timedelta(hours=15, minutes=30)  # Monday afternoon
+    assert recent_period(now, days=7) == (END - timedelta(days=6), now)  # Tuesday to now
+    assert recent_period(now, days=1) == (END, now)
+    with pytest.raises(DigestPeriodError, match="naive"):
+        recent_period(now.replace(tzinfo=None))
+
+
 def test_the_default_period_ends_at_midnight_utc() -> None:
     before = datetime.now(UTC)
     start, end = digest_period()
@@ -470,3 +479,26 @@ def test_the_digest_command_previews_then_sends_once(tmp_path: Path) -> None:
     assert "already sent" in second.output
     missing = CliRunner().invoke(main, ["digest", "--send"], env={**env, "SWITCHBOARD_SLACK_DIGEST_CHANNEL": ""})
     assert missing.exit_code != 0 and "SWITCHBOARD_SLACK_DIGEST_CHANNEL" in missing.output
+
+
+def test_the_digest_preview_right_after_trying_switchboard_shows_today(tmp_path: Path) -> None:
+    """A newcomer chats, then asks for the digest: today's conversation is in it."""
+    from click.testing import CliRunner
+
+    from switchboard.cli import main
+
+    env = {"SWITCHBOARD_DATA_DIR": str(tmp_path), "SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+           "SWITCHBOARD_SANDBOX": "1"}
+    chat = CliRunner().invoke(main, ["chat"], env=env, input="how long does delivery take?\nAGENT\n\n")
+    assert chat.exit_code == 0, chat.output
+    before = datetime.now(UTC)
+    week = json.loads(CliRunner().invoke(main, ["digest"], env=env).output)
+    today = json.loads(CliRunner().invoke(main, ["digest", "--days", "1"], env=env).output)
+    after = datetime.now(UTC)
+
+    midnight = datetime.combine(before.date(), time(), tzinfo=UTC)
+    assert datetime.fromisoformat(week["start"]) == midnight - timedelta(days=6)
+    assert datetime.fromisoformat(today["start"]) == midnight
+    assert before <= datetime.fromisoformat(week["end"]) <= datetime.fromisoformat(today["end"]) <= after
+    assert week["outcomes"]["conversations"]["current"] == today["outcomes"]["conversations"]["current"] == 1
+    assert week["outcomes"]["escalation_rate"]["current"] == 1.0  # the customer asked for a person

@@ -131,6 +131,15 @@ def test_eval_names_the_bad_line_of_a_question_file(shop_env: dict[str, str], tm
     assert result.exit_code != 0 and "line 2" in result.output and "expected" in result.output
 
 
+def test_eval_reports_an_unclosed_quote_in_a_question_file_on_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "questions.csv"
+    bad.write_text('question,expected\nhow long does delivery take?,delivery-times\n'
+                   '"where is my order,handoff\nhi,handoff\n')
+    result = CliRunner().invoke(main, ["eval", str(bad)], env=cli_env(tmp_path))
+    assert result.exit_code == 1
+    assert f"{bad}, line 3: a quote opens a field here and is never closed" in result.output
+
+
 def test_eval_with_the_llm_engine_unconfigured_says_what_to_set(shop_env: dict[str, str]) -> None:
     result = CliRunner().invoke(main, ["eval", str(QUESTIONS), "--engine", "llm"], env=shop_env)
     assert result.exit_code != 0 and "OPENAI_API_KEY" in result.output

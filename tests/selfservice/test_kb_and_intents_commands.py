@@ -158,6 +158,31 @@ def test_intents_fit_reports_the_bad_row(tmp_path: Path) -> None:
     assert result.exit_code != 0 and "line 3" in result.output
 
 
+def test_intents_fit_reports_an_unclosed_quote_on_its_own_line(tmp_path: Path) -> None:
+    """Not "line 3: the category is empty": the quote on line 2 swallowed the rest."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text('text,category\n"where is my order,order_status\nhello,greeting\n')
+    result = CliRunner().invoke(main, ["intents", "fit", str(bad)], env=cli_env(tmp_path))
+    assert result.exit_code == 1
+    assert f"{bad}, line 2: a quote opens a field here and is never closed" in result.output
+    assert "category is empty" not in result.output and len(result.output.splitlines()) == 1
+
+
+def test_intents_fit_names_a_row_by_the_line_it_starts_on(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text('text,category\nhello,greeting\n"my parcel\nhas not arrived",\nthanks,greeting\n')
+    result = CliRunner().invoke(main, ["intents", "fit", str(bad)], env=cli_env(tmp_path))
+    assert result.exit_code == 1 and "line 3: the category is empty" in result.output
+
+
+def test_intents_fit_reports_text_after_a_closing_quote(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text('text,category\nhello,greeting\n"my parcel" is late,order_status\n')
+    result = CliRunner().invoke(main, ["intents", "fit", str(bad)], env=cli_env(tmp_path))
+    assert result.exit_code == 1 and "line 3: is not valid CSV" in result.output
+    assert 'write a quote inside a field as two ("")' in result.output
+
+
 def test_chat_plays_the_customer_in_the_terminal(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["chat"], env=cli_env(tmp_path), input="how long does delivery take?\n\n")
     assert result.exit_code == 0, result.output

@@ -3,19 +3,32 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
+import click
+import pytest
+import yaml
 from click.testing import CliRunner
 from twilio.request_validator import RequestValidator
 
+from switchboard.app import create_app
 from switchboard.cli import main
+from switchboard.config import load_settings
+from switchboard.connectors.http_action import HttpActionConnector
+from switchboard.core.accounts import by_slug, settable_names
+from switchboard.core.actions.config import load_actions_config
+from switchboard.db import get_db
 
+from ..actions.order_server import TOKEN as SHOP_TOKEN
+from ..actions.order_server import OrderServer
 from ..signing import fixture
 
 TOKEN = "12345678901234567890123456789012"
@@ -93,26 +106,148 @@ def test_db_upgrade_then_accounts_and_keys(tmp_path: Path) -> None:
     assert missing.exit_code != 0 and "no account 'nobody'" in missing.output
 
 
-def test_accounts_add_refuses_a_bad_slug_and_a_duplicate_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("slug", "rule"), [
+    ("Bad Slug!", "'Bad Slug!' has 'B', ' ', 'S', '!'"),
+    ("-globex", "starts with a hyphen"),
+    ("g" * 65, "is longer than 64 characters"),
+])
+def test_accounts_add_refuses_a_slug_naming_the_rule_it_breaks(tmp_path: Path, slug: str, rule: str) -> None:
+    env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    bad = CliRunner().invoke(main, ["accounts", "add", "--name", "Bad", "--", slug], env=env)
+    assert bad.exit_code == 2, bad.output
+    assert rule in bad.output and "lower-case letters, digits and hyphens" in bad.output
+    assert not (tmp_path / "x.db").exists()  # refused before the database is opened
+
+
+def test_accounts_add_twice_is_one_line_saying_it_exists(database_url: str, tmp_path: Path) -> None:
+    env = {"SWITCHBOARD_DATABASE_URL": database_url, "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    runner = CliRunner()
+    first = runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex", "--zendesk-subdomain", "globex"],
+                          env=env)
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex"], env=env)
+    assert again.exit_code == 1
+    assert again.output == "Error: account 'globex' already exists: see it with `switchboard accounts list`\n"
+    same_helpdesk = runner.invoke(main, ["accounts", "add", "globex-eu", "--name", "Globex EU",
+                                         "--zendesk-subdomain", "globex"], env=env)
+    assert same_helpdesk.exit_code == 1 and len(same_helpdesk.output.splitlines()) == 1
+    assert "--zendesk-subdomain globex: account 'globex' already has it" in same_helpdesk.output
+    listed = runner.invoke(main, ["accounts", "list"], env=env).output.splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["default", "globex"]
+
+
+@pytest.mark.parametrize("name", ["SHOP_API_TOKEN", "shop_api_token"])
+def test_set_secret_takes_the_name_actions_yaml_documents_and_the_system_receives_it(tmp_path: Path,
+                                                                                     name: str) -> None:
+    """actions.yaml names its secret SHOP_API_TOKEN and documents `set-secret ACCOUNT
+    shop_api_token`: either spelling reaches the order system in the auth header."""
+    with OrderServer({"A1001": {"id": "A1001", "status": "shipped"}}) as shop:
+        actions = tmp_path / "actions.yaml"
+        actions.write_text(yaml.safe_dump({"systems": {"shop": {
+            "base_url": shop.base_url, "sandbox": False,
+            "auth": {"header": "Authorization", "value": "Bearer {secret}", "secret": "SHOP_API_TOKEN"}}}}))
+        env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path),
+               "SWITCHBOARD_ACTIONS_FILE": str(actions)}
+        runner = CliRunner()
+        assert runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex"], env=env).exit_code == 0
+        result = runner.invoke(main, ["accounts", "set-secret", "globex", name], env=env, input=f"{SHOP_TOKEN}\n")
+        assert result.exit_code == 0, result.output
+        assert SHOP_TOKEN not in result.output and "shop_api_token set for globex" in result.output
+
+        settings = load_settings(env)
+        app = create_app(settings)
+        try:
+            with get_db(app).session() as session:
+                globex = by_slug(session, "globex")
+                assert globex is not None
+                config = load_actions_config(settings.actions_file)
+                answer = HttpActionConnector(session, globex, settings, system=config.systems["shop"]).run(
+                    config.operation("order_lookup"), {"order_id": "A1001"}, idempotency_key="lookup-1")
+        finally:
+            get_db(app).dispose()
+    assert answer["status"] == "shipped"
+    assert [call["headers"]["Authorization"] for call in shop.received] == [f"Bearer {SHOP_TOKEN}"]
+
+
+def test_set_secret_refuses_an_unknown_name_and_the_default_account_naming_what_to_do(tmp_path: Path) -> None:
     env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
     runner = CliRunner()
-    bad = runner.invoke(main, ["accounts", "add", "Bad Slug!", "--name", "Bad"], env=env)
-    assert bad.exit_code == 2 and "lower-case letters, digits and dashes" in bad.output
     assert runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex"], env=env).exit_code == 0
-    again = runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex"], env=env)
-    assert again.exit_code == 1 and "already exists" in again.output
-    assert "Traceback" not in again.output and len(again.output.splitlines()) == 1
+    typo = runner.invoke(main, ["accounts", "set-secret", "globex", "shop_token"], env=env)
+    assert typo.exit_code == 2 and "'shop_token' is not a secret or setting of an account" in typo.output
+    assert "shop_api_token" in typo.output and "slack_approval_channel" in typo.output
+    assert "Value:" not in typo.output  # refused before the value is asked for
+    default = runner.invoke(main, ["accounts", "set-secret", "default", "twilio_auth_token", "--value", "x"], env=env)
+    assert default.exit_code == 1
+    assert "the default account reads TWILIO_AUTH_TOKEN from the environment" in default.output
+    missing = runner.invoke(main, ["accounts", "set-secret", "globx", "SHOP_API_TOKEN", "--value", "x"], env=env)
+    assert missing.exit_code == 1 and "no account 'globx': see `switchboard accounts list`" in missing.output
+    channel = runner.invoke(main, ["accounts", "set-secret", "globex", "SWITCHBOARD_SLACK_APPROVAL_CHANNEL",
+                                   "--value", "C0APPROVALS"], env=env)
+    assert channel.exit_code == 0 and "slack_approval_channel set for globex" in channel.output
 
 
-def test_an_unreachable_database_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+def command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for name, command in group.commands.items():
+        yield (*prefix, name)
+        if isinstance(command, click.Group):
+            yield from command_paths(command, (*prefix, name))
+
+
+def undocumented(help_text: str) -> list[str]:
+    """What `--help` shows without a word about it: the command itself (nothing between
+    the usage and the options) and each option whose row has no description (click's
+    own "[default: …]" and "[required]" say nothing of what the option is for)."""
+    before, _, options = help_text.partition("\nOptions:\n")
+    usage, _, description = before.partition("\n\n")
+    missing = [] if description.strip() else ["the command"]
+    rows: list[list[str]] = []  # [term, description text...]
+    for line in options.split("\n\n")[0].splitlines():
+        if line.startswith("  -"):
+            term, _, text = line.strip().partition("  ")
+            rows.append([term, text])
+        elif rows:
+            rows[-1].append(line)
+    for term, *text in rows:
+        if not re.sub(r"\[(default: [^]]*|required)\]", "", " ".join(text)).strip():
+            missing.append(term)
+    return missing
+
+
+def test_every_command_and_option_says_what_it_is_for() -> None:
+    runner = CliRunner()
+    shown = {}
+    for path in [(), *command_paths(main)]:
+        result = runner.invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        shown[" ".join(path)] = undocumented(result.output)
+    assert {command: missing for command, missing in shown.items() if missing} == {}
+    assert {"accounts list", "accounts set-secret", "serve", "digest", "kb search"} <= set(shown)
+    secret_help = runner.invoke(main, ["accounts", "set-secret", "--help"]).output
+    assert [name for name in settable_names() if name not in secret_help] == []
+
+
+@pytest.mark.parametrize("command", [["accounts", "list"], ["db", "upgrade"], ["digest"],
+                                     ["kb", "search", "where is my order"]])
+def test_an_unreachable_database_is_one_line_naming_the_setting(tmp_path: Path, command: list[str]) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once the socket closes
-    env = {"SWITCHBOARD_DATABASE_URL": f"postgresql://nobody@127.0.0.1:{port}/none",
+    env = {"SWITCHBOARD_DATABASE_URL": f"postgresql+psycopg://nobody@127.0.0.1:{port}/none",
            "SWITCHBOARD_DATA_DIR": str(tmp_path)}
-    result = CliRunner().invoke(main, ["accounts", "list"], env=env)
+    result = CliRunner().invoke(main, command, env=env)
     assert result.exit_code == 1 and "SWITCHBOARD_DATABASE_URL" in result.output
+    assert f"port {port} failed" in result.output  # the database's own reason, not a guess
     assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_a_sqlite_file_that_cannot_be_opened_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'x.db'}",
+           "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+    assert result.exit_code == 1 and result.output == (
+        "Error: cannot use the database (unable to open database file): check SWITCHBOARD_DATABASE_URL and that "
+        "its folder exists and is writable\n")
 
 
 def test_postgres_that_is_not_migrated_is_refused_with_the_command_to_run(pg_url: str) -> None:
