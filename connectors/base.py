@@ -114,10 +114,10 @@ class Connector:
         try:
             response = self.reconcile(operation, payload, attempt.taken_over_from)
         except VendorUnavailable as exc:
-            limited = isinstance(exc, VendorRateLimited)
+            limited = exc if isinstance(exc, VendorRateLimited) else None
             metrics.vendor_failed(self.session, self.account.id, self.vendor,
-                                  "vendor.rate_limited" if limited else "vendor.unavailable",
-                                  retry_after=exc.retry_after if limited else None, operation=operation)
+                                  "vendor.unavailable" if limited is None else "vendor.rate_limited",
+                                  retry_after=None if limited is None else limited.retry_after, operation=operation)
             outbox.give_back(self.session, record, attempt, error=str(exc))
             raise
         except Exception as exc:
@@ -168,10 +168,10 @@ class Connector:
             outbox.leave_in_flight(self.session, record, error=str(exc))
             raise
         except VendorUnavailable as exc:
-            limited = isinstance(exc, VendorRateLimited)
+            limited = exc if isinstance(exc, VendorRateLimited) else None
             metrics.vendor_failed(self.session, self.account.id, self.vendor,
-                                  "vendor.rate_limited" if limited else "vendor.unavailable",
-                                  retry_after=exc.retry_after if limited else None, operation=operation)
+                                  "vendor.unavailable" if limited is None else "vendor.rate_limited",
+                                  retry_after=None if limited is None else limited.retry_after, operation=operation)
             outbox.finish(self.session, record, status="pending", error=str(exc))
             raise
         except Exception as exc:

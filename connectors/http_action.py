@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
 from switchboard.connectors.base import (
+    CallResult,
     Connector,
     VendorError,
     VendorOutcomeUnknown,
@@ -160,7 +161,7 @@ class HttpActionConnector(Connector):
             f"{self.system.name} whether it happened (set idempotent: true in actions.yaml if it honours "
             "Idempotency-Key)")
 
-    def call(self, operation: str, payload: dict[str, Any], *, idempotency_key: str | None = None):  # type: ignore[no-untyped-def]
+    def call(self, operation: str, payload: dict[str, Any], *, idempotency_key: str | None = None) -> CallResult:
         self.session.info["http_action_key"] = idempotency_key
         try:
             return super().call(operation, payload, idempotency_key=idempotency_key)

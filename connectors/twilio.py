@@ -10,7 +10,7 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
 import requests
 from sqlalchemy import select
@@ -35,8 +35,6 @@ from switchboard.connectors.base import (
 from switchboard.core.accounts import secret, secret_variable
 from switchboard.core.ports import OutsideWhatsAppWindow, RecipientOptedOut  # noqa: F401 - raised here
 from switchboard.models import Account, OutboxCall
-
-Channel = Literal["sms", "whatsapp"]
 
 WHATSAPP_PREFIX = "whatsapp:"
 #: Twilio does not promise a Retry-After on 429 (error 20429); its advice is "back
@@ -81,7 +79,7 @@ class TwilioConnector(Connector):
         *,
         to: str,
         body: str | None = None,
-        channel: Channel = "sms",
+        channel: str = "sms",
         content_sid: str | None = None,
         content_variables: dict[str, Any] | None = None,
         media_url: list[str] | None = None,
@@ -113,7 +111,7 @@ class TwilioConnector(Connector):
         payload = {key: value for key, value in arguments.items() if value is not None}
         return self.call("messages.create", payload, idempotency_key=idempotency_key)
 
-    def _sender(self, channel: Channel) -> str | None:
+    def _sender(self, channel: str) -> str | None:
         """The number to send from; missing is only an error when a real send would
         need it, so a newcomer's sandbox works before any number is bought."""
         if channel == "whatsapp":

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select, update
+from sqlalchemy import Result, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -91,7 +91,8 @@ def feedback_memory(session: Session, account_id: int,
     suggestion for the articles it cited, on the question it answered. The most
     telling event counts: a thumbs rating, else how much of it was sent, else that it
     was inserted."""
-    rows = session.execute(
+    # Spelled out: a list[dict[str, Any]] column sends select() to its untyped overload.
+    rows: Result[int, str, list[dict[str, Any]], str, str | None, float | None] = session.execute(
         select(Suggestion.id, Suggestion.query, Suggestion.sources, SuggestionFeedback.kind,
                SuggestionFeedback.rating, SuggestionFeedback.edit_distance)
         .join(SuggestionFeedback, SuggestionFeedback.suggestion_id == Suggestion.id)

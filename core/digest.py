@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarResult, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -349,7 +349,8 @@ def _current_titles(session: Session, account_id: int, names: dict[str, str]) ->
 def _gap_groups(session: Session, account_id: int, start: datetime, end: datetime) -> tuple[list[GapGroup], int]:
     """Groups of unanswered customer questions, largest first, and how many questions
     they hold in all."""
-    replies = session.scalars(select(Message.meta).where(
+    # Spelled out: a dict[str, Any] column sends select() to its untyped overload.
+    replies: ScalarResult[dict[str, Any]] = session.scalars(select(Message.meta).where(
         Message.account_id == account_id, Message.author == "bot",
         Message.created_at >= start, Message.created_at < end,
         Message.meta["action"].as_string().in_(("clarify", "handoff"))))

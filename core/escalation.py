@@ -662,9 +662,10 @@ def _flatten(messages: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[
 def _problem(root: yaml.Node, path: tuple[str | int, ...], message: str) -> Problem:
     """Where in the file ``path`` is: the line of its key, or of the nearest enclosing
     key when it is missing. Value errors also show what was found there."""
-    line, node = _line(root), root
+    line = _line(root)
+    node: yaml.Node | None = root
     for key in path:
-        child = None
+        child: yaml.Node | None = None
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if str(key_node.value) == str(key):
@@ -689,7 +690,8 @@ def _describe(node: yaml.Node) -> str:
         return "a list"
     if not node.value:
         return "nothing"
-    return repr(node.value) if node.style in ("'", '"') else node.value  # quoted in the file: show the quotes
+    quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
+    return repr(node.value) if quoted else node.value  # quoted in the file: show the quotes
 
 
 def _dotted(path: Sequence[str | int]) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -38,6 +38,10 @@ from .knowledge.analysis import content_words
 from .records import Article, Hit
 from .redaction import redact, truncate_for_model
 from .selfservice import Decision, Drafter, Turn, decide
+
+if TYPE_CHECKING:
+    from .drafting import Draft
+    from .knowledge.retrieval import Retriever
 
 #: What a question's ``expected`` says when a person should take it.
 HANDOFF = "handoff"
@@ -309,7 +313,7 @@ def _file_search(path: Path, settings: Settings) -> Callable[[str], list[Hit]]:
     return lambda question: retriever.search(question, k=SEARCH_K)
 
 
-def _build_retriever(articles: Sequence[Article], settings: Settings):  # type: ignore[no-untyped-def]
+def _build_retriever(articles: Sequence[Article], settings: Settings) -> Retriever:
     """Indexed as KnowledgeBase.rebuild_index does, kept in memory."""
     from .knowledge.chunking import chunk_articles
     from .knowledge.retrieval import build_retriever
@@ -327,7 +331,7 @@ def _llm_drafter(session: Session, account: Account, settings: Settings, model: 
     drafter = (LLMDrafter(chat, model_fast=model, model_strong=model) if model
                else LLMDrafter.from_settings(chat, settings))
 
-    def draft(question: str, hits: Sequence[Hit]):  # type: ignore[no-untyped-def]
+    def draft(question: str, hits: Sequence[Hit]) -> Draft:
         return drafter.compose(question, hits, complex=len(content_words(question)) > 25)  # as replies does
 
     return draft
@@ -360,16 +364,19 @@ def first_messages(session: Session, account_id: int, since: datetime,
     if until is not None:
         query = query.where(Message.created_at < until)
     firsts = list(session.scalars(query))
-    replies = {}
-    for reply in session.scalars(select(Message).where(
+    replies: dict[int | None, Message] = {}
+    for bot_message in session.scalars(select(Message).where(
             Message.conversation_id.in_([m.conversation_id for m in firsts]), Message.author == "bot")):
-        replies.setdefault((reply.meta or {}).get("in_reply_to"), reply)
+        replies.setdefault((bot_message.meta or {}).get("in_reply_to"), bot_message)
     recorded = []
     for message in firsts:
         reply = replies.get(message.id)
         if reply is None or reply.meta.get("action") not in DECIDED:
             continue
-        customer = session.get(Customer, session.get(Conversation, message.conversation_id).customer_id)
+        conversation = session.get(Conversation, message.conversation_id)
+        assert conversation is not None  # the message's foreign key
+        customer = session.get(Customer, conversation.customer_id)
+        assert customer is not None  # the conversation's foreign key
         value = (customer.attributes or {}).get("lifetime_value")
         recorded.append(Recorded(
             message.id, message.conversation_id, message.created_at, message.body, reply.meta["action"],

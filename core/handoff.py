@@ -170,8 +170,8 @@ def hand_over(session: Session, account: Account, customer: Customer, conversati
     user_id = _zendesk_user_id(customer)
     if user_id is None:
         ids = _identities(customer)
-        phone = (ids.get("phone") or [None])[0]
-        email = (ids.get("email") or [None])[0]
+        phone = next(iter(ids.get("phone") or ()), None)
+        email = next(iter(ids.get("email") or ()), None)
         user_id = zendesk.find_user(phone=phone, email=email)  # a requester Zendesk already knows
     if user_id is None:
         user = zendesk.find_or_create_user(
@@ -311,7 +311,7 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
     channel = conversation.channel
     twilio = ports.current().messenger(session, account, settings)
     phone = next(i.value for i in customer.identities if i.kind == IdentityKind.PHONE)
-    kwargs: dict[str, object] = {"body": reply.body}
+    kwargs: ports.MessageContent = {"body": reply.body}
     if channel == "whatsapp" and not _inside_whatsapp_window(session, conversation):
         template = settings.whatsapp_reply_template_sid
         if not template:
@@ -323,7 +323,7 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
     try:
         status_callback = f"{settings.public_url}/webhooks/twilio/status" if settings.public_url else None
         result = twilio.send_message(to=phone, channel=channel, idempotency_key=f"agent-reply:{reply.comment_id}",
-                                     status_callback=status_callback, **kwargs)  # type: ignore[arg-type]
+                                     status_callback=status_callback, **kwargs)
     except RecipientOptedOut:
         customer.opted_out_at = customer.opted_out_at or datetime.now(UTC)
         _tell_agent(session, account, conversation, reply, "Twilio refused it: the customer has opted out "

@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.models import InboxEvent
@@ -70,7 +70,7 @@ def record(
 def claim(session: Session, event_id: int, *, now: datetime | None = None) -> bool:
     """Take the event for processing; False when it is done or another worker holds it."""
     now = now or datetime.now(UTC)
-    result = session.execute(
+    result = cast("CursorResult[Any]", session.execute(
         update(InboxEvent)
         .where(
             InboxEvent.id == event_id,
@@ -81,7 +81,7 @@ def claim(session: Session, event_id: int, *, now: datetime | None = None) -> bo
         )
         .values(status="processing", claimed_at=now, attempts=InboxEvent.attempts + 1)
         .execution_options(synchronize_session=False)
-    )
+    ))
     session.commit()
     return result.rowcount == 1
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.models import OutboxCall
@@ -71,11 +71,11 @@ def claim(session: Session, call: OutboxCall, *, now: datetime | None = None) ->
     when the attempt it replaces began.
     """
     now = now or datetime.now(UTC)
-    fresh = session.execute(
+    fresh = cast("CursorResult[Any]", session.execute(
         update(OutboxCall)
         .where(OutboxCall.id == call.id, OutboxCall.status == "pending")
         .values(status="sending", attempted_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     if fresh.rowcount == 1:
         return _claimed(session, call, Attempt())
     stale_since = session.scalar(
@@ -84,11 +84,11 @@ def claim(session: Session, call: OutboxCall, *, now: datetime | None = None) ->
                OutboxCall.attempted_at < now - ATTEMPT_LEASE))
     if stale_since is None:
         return _claimed(session, call, None)
-    taken = session.execute(
+    taken = cast("CursorResult[Any]", session.execute(
         update(OutboxCall)
         .where(OutboxCall.id == call.id, OutboxCall.status == "sending", OutboxCall.attempted_at == stale_since)
         .values(attempted_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)))
     return _claimed(session, call, Attempt(taken_over_from=stale_since) if taken.rowcount == 1 else None)
 
 

@@ -13,9 +13,9 @@ The errors a vendor call can end with live here too, because the core decides on
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from sqlalchemy.orm import Session
 
@@ -95,11 +95,21 @@ class ChatResult:
 
 # -- the interfaces --------------------------------------------------------------------------
 
+class MessageContent(TypedDict, total=False):
+    """What a message carries: its text, or (WhatsApp outside the 24-hour window) an
+    approved template and its variables."""
+
+    body: str
+    content_sid: str
+    content_variables: dict[str, Any]
+
+
 class Messenger(Protocol):
     """Sends a text to a customer on their channel (SMS or WhatsApp)."""
 
-    def send_message(self, *, to: str, body: str, channel: str, idempotency_key: str,
-                     status_callback: str | None = None, **options: Any) -> CallResult: ...
+    def send_message(self, *, to: str, channel: str, idempotency_key: str, body: str | None = None,
+                     content_sid: str | None = None, content_variables: dict[str, Any] | None = None,
+                     media_url: list[str] | None = None, status_callback: str | None = None) -> CallResult: ...
 
 
 class Helpdesk(Protocol):
@@ -107,15 +117,26 @@ class Helpdesk(Protocol):
 
     def find_user(self, *, phone: str | None = None, email: str | None = None) -> int | None: ...
 
-    def find_or_create_user(self, **fields: Any) -> int: ...
+    def find_or_create_user(self, *, name: str, email: str | None = None, phone: str | None = None,
+                            external_id: str | None = None, idempotency_key: str | None = None) -> CallResult:
+        """The response carries ``user_id``."""
+        ...
 
-    def create_ticket(self, **fields: Any) -> dict[str, Any]: ...
+    def create_ticket(self, *, requester: dict[str, Any], subject: str, comment_body: str, public: bool = False,
+                      tags: Sequence[str] = (), priority: str | None = None, group_id: int | None = None,
+                      custom_fields: Sequence[dict[str, Any]] = (), idempotency_key: str | None = None,
+                      external_id: str | None = None) -> CallResult:
+        """The response carries ``ticket_id``."""
+        ...
 
-    def update_ticket(self, ticket_id: int, **fields: Any) -> CallResult: ...
+    def update_ticket(self, ticket_id: int, *, tags: Sequence[str] = (), priority: str | None = None,
+                      custom_fields: Sequence[dict[str, Any]] = (),
+                      idempotency_key: str | None = None) -> CallResult: ...
 
-    def add_comment(self, ticket_id: int, body: str, **options: Any) -> CallResult: ...
+    def add_comment(self, ticket_id: int, *, body: str, public: bool, tags: Sequence[str] = (),
+                    author_id: int | None = None, idempotency_key: str | None = None) -> CallResult: ...
 
-    def call(self, method: str, path: str, **options: Any) -> CallResult: ...
+    def call(self, operation: str, payload: dict[str, Any], *, idempotency_key: str | None = None) -> CallResult: ...
 
     def help_center_pages(self, start_time: int) -> Iterator[dict[str, Any]]:
         """The knowledge base's articles changed since ``start_time``, page by page."""
@@ -132,8 +153,8 @@ class ChatModel(Protocol):
 class SupervisorChannel(Protocol):
     """Where supervisors read and decide (Slack)."""
 
-    def post_message(self, *, channel: str, text: str, blocks: list[dict[str, Any]] | None = None,
-                     idempotency_key: str, **options: Any) -> CallResult: ...
+    def post_message(self, *, channel: str, text: str, blocks: Sequence[dict[str, Any]] | None = None,
+                     thread_ts: str | None = None, idempotency_key: str) -> CallResult: ...
 
 
 class BusinessSystem(Protocol):

@@ -9,11 +9,11 @@ error named in the event row, not a silent drop.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -170,7 +170,10 @@ def recorded_only(session: Session, event: InboxEvent, settings: Settings) -> No
     )
 
 
-VendorHandler = Callable[[Session, InboxEvent, Settings], None]
+class VendorHandler(Protocol):
+    """A vendor's handler of one kind of event; :class:`Bound` passes ``settings`` by name."""
+
+    def __call__(self, session: Session, event: InboxEvent, settings: Settings) -> None: ...
 
 
 class EventHandlers:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from switchboard.models import Account, Conversation, Customer, Message
 
 from . import accounts, metrics, ports, timeline
 from .audit import audit
+from .drafting import Draft
 from .enrichment import Enrichment, enrich
 from .escalation import EscalationPolicy, load_policy
 from .handoff import Handoff, follow_up_after_handoff, hand_over, relay_customer_message
@@ -29,7 +31,7 @@ from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from .records import Hit
 from .redaction import truncate_for_model
 from .routing import Routing, load_routing
-from .selfservice import SYSTEM_REASONS, Decision, Turn, answer_from_article, decide, pick_choice
+from .selfservice import SYSTEM_REASONS, Decision, Drafter, Turn, answer_from_article, decide, pick_choice
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +193,9 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings) -> De
     last_bot = session.scalar(select(Message).where(
         Message.conversation_id == inbound.conversation.id, Message.author == "bot",
         Message.id < inbound.message.id).order_by(Message.id.desc()).limit(1))
-    offered = (last_bot.meta or {}).get("choices") if last_bot is not None else None
+    if last_bot is None:
+        return None
+    offered = (last_bot.meta or {}).get("choices")
     if not offered:
         return None
     index = pick_choice(inbound.message.body, [choice["title"] for choice in offered])
@@ -225,7 +229,7 @@ def _search(session: Session, account_id: int, settings: Settings, question: str
         return []
 
 
-def _llm_drafter(session: Session, inbound: Inbound, settings: Settings):  # type: ignore[no-untyped-def]
+def _llm_drafter(session: Session, inbound: Inbound, settings: Settings) -> Drafter | None:
 
     if not ports.current().chat_model_configured(settings):
         return None
@@ -234,7 +238,7 @@ def _llm_drafter(session: Session, inbound: Inbound, settings: Settings):  # typ
     drafter = LLMDrafter.from_settings(ports.current().chat_model(session, inbound.account, settings), settings)
     history = [(m.author, m.body) for m in inbound.conversation.messages[-8:] if m.id != inbound.message.id]
 
-    def draft(question: str, hits: list[Hit]):  # type: ignore[no-untyped-def]
+    def draft(question: str, hits: Sequence[Hit]) -> Draft:
         complex_case = len(content_words(question)) > 25
         return drafter.compose(question, hits, history=history, complex=complex_case)
 

@@ -17,7 +17,8 @@ from .enrichment import Enrichment
 from .escalation import EscalationPolicy, Signals, Trigger
 from .records import Hit, Passage
 
-Action = Literal["answer", "choices", "clarify", "handoff", "help"]
+#: What a reply does; "action" is a governed action's outcome (core/actions/selfservice.py), never decide()'s.
+Action = Literal["answer", "choices", "clarify", "handoff", "help", "action"]
 
 SMALL_TALK = {"greeting", "thanks"}
 #: A top hit must contain at least this share of the question's topic words …
@@ -302,10 +303,10 @@ def _draft(question: str, hits: Sequence[Hit], llm_drafter: Drafter | None) -> t
         from switchboard.core.ports import VendorError, VendorUnavailable
 
         try:
-            draft = llm_drafter(question, hits)
-            if draft.abstained:
+            drafted = llm_drafter(question, hits)
+            if drafted.abstained:
                 return None, "low_confidence"
-            return ground_or_refuse(draft), None
+            return ground_or_refuse(drafted), None
         except UngroundedDraft:
             pass  # the model's wording was refused: the extractive answer may still stand
         except (VendorUnavailable, VendorError):

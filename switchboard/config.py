@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
@@ -174,7 +175,18 @@ def _pair(env: Mapping[str, str], first: str, second: str) -> None:
         raise ConfigError(f"{present} is set but {missing} is not: set both, or neither.")
 
 
-def _outreach(env: Mapping[str, str]) -> dict[str, object]:
+class _OutreachSettings(TypedDict):
+    slack_approval_channel: str | None
+    outreach_approvers: tuple[str, ...]
+    outreach_quiet_hours: str | None
+    outreach_rate: float
+    outreach_approval_hours: int
+    outreach_lease_seconds: int
+    slack_client_id: str | None
+    slack_client_secret: str | None
+
+
+def _outreach(env: Mapping[str, str]) -> _OutreachSettings:
     """Outreach settings (issue 6); each bad value names its variable."""
     import re
 

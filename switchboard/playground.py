@@ -84,11 +84,13 @@ def conversation_view(session: Session, account_id: int, e164: str) -> dict[str,
         assert customer is not None
         package = build_package(session, conversation, customer,
                                 Handoff(conversation.handoff_reason, "", Route(None, "normal", ())))
-    rows = [(m.created_at, m.id, {"id": m.id, "author": m.author, "direction": m.direction,
-                                  "channel": m.channel, "body": m.body,
-                                  "action": m.meta.get("action"), "reason": m.meta.get("reason"),
-                                  "sources": m.meta.get("sources", []), "redactions": m.meta.get("redactions", {}),
-                                  "enrichment": m.meta.get("enrichment")}) for m in messages]
+    # (when, order among equals, the row): a carrier's answer sorts just after the message it answers.
+    rows: list[tuple[datetime, float, dict[str, Any]]] = [
+        (m.created_at, m.id, {"id": m.id, "author": m.author, "direction": m.direction,
+                              "channel": m.channel, "body": m.body,
+                              "action": m.meta.get("action"), "reason": m.meta.get("reason"),
+                              "sources": m.meta.get("sources", []), "redactions": m.meta.get("redactions", {}),
+                              "enrichment": m.meta.get("enrichment")}) for m in messages]
     for m in messages:  # what Twilio itself answers to STOP/START, which we never send
         if m.meta.get("consent") in CARRIER_REPLIES:
             rows.append((m.created_at, m.id + 0.5, {

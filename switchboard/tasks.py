@@ -17,10 +17,12 @@ from celery.schedules import crontab
 from flask import Flask, current_app
 
 from switchboard import db
+from switchboard.config import Settings
 from switchboard.connectors.base import VendorOutcomeUnknown, VendorRateLimited
 from switchboard.core import inbox
 from switchboard.core.processing import Bound, EventHandlers
 from switchboard.core.redaction import redact
+from switchboard.models import Account
 
 log = logging.getLogger(__name__)
 RETRY_BACKOFF_MAX = 600
@@ -29,7 +31,7 @@ RETRY_BACKOFF_MAX = 600
 def celery_init_app(app: Flask) -> Celery:
     settings = app.config["SETTINGS"]
 
-    class FlaskTask(Task):  # type: ignore[misc]
+    class FlaskTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             with app.app_context():
                 return self.run(*args, **kwargs)
@@ -183,7 +185,7 @@ def enqueue_outreach_send(campaign_id: int) -> bool:
         return False
 
 
-def digest_channel(account, settings) -> str | None:  # type: ignore[no-untyped-def]
+def digest_channel(account: Account, settings: Settings) -> str | None:
     if account.slug == "default":
         return settings.slack_digest_channel
     return (account.secrets or {}).get("slack_digest_channel")

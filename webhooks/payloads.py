@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields
+from marshmallow.types import StrSequenceOrSet
 
 from switchboard.errors import MalformedPayload
 
@@ -24,10 +25,11 @@ def type_name(value: Any) -> str:
 class Object(fields.Nested):
     """A nested object; anything else is named with what was sent instead."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     partial: bool | StrSequenceOrSet | None = None, **kwargs: Any) -> Any:
         if not isinstance(value, dict):
             raise ValidationError(f"must be an object, got {type_name(value)}")
-        return super()._deserialize(value, attr, data, **kwargs)
+        return super()._deserialize(value, attr, data, partial=partial, **kwargs)
 
 
 class WholeNumber(fields.Field):
@@ -39,10 +41,10 @@ class WholeNumber(fields.Field):
         super().__init__(**kwargs)
         self.minimum, self.maximum, self.what = minimum, maximum, what
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> int | None:
         number: int | None = None
         if value == "" and not self.required:
-            return None  # type: ignore[return-value]  # an empty form field is an absent one
+            return None  # an empty form field is an absent one
         if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
             number = int(value)
         elif isinstance(value, int) and not isinstance(value, bool):

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 import time
+from typing import NamedTuple
 
 from flask import Blueprint, Flask, abort, current_app, redirect, request
 from flask.typing import ResponseReturnValue
@@ -25,6 +26,7 @@ from slack_sdk.oauth.installation_store import Installation
 from switchboard import db
 from switchboard.apps.slack import installations
 from switchboard.apps.slack.client import api_url
+from switchboard.config import Settings
 from switchboard.dashboard import signed_in_with_key
 
 blueprint = Blueprint("slack_oauth", __name__)
@@ -33,15 +35,26 @@ STATE_TTL = 600
 _DIGITS = re.compile(r"[0-9]{1,18}")
 
 
-def _settings():  # type: ignore[no-untyped-def]
-    settings = current_app.config["SETTINGS"]
-    if not (settings.slack_client_id and settings.slack_client_secret and settings.slack_signing_secret):
+class _OAuthApp(NamedTuple):
+    """The settings, and the three that OAuth needs, known to be set."""
+
+    settings: Settings
+    client_id: str
+    client_secret: str
+    signing_secret: str
+
+
+def _oauth_app() -> _OAuthApp:
+    settings: Settings = current_app.config["SETTINGS"]
+    client_id, client_secret = settings.slack_client_id, settings.slack_client_secret
+    signing_secret = settings.slack_signing_secret
+    if not (client_id and client_secret and signing_secret):
         abort(404, "Slack OAuth is off: set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET "
                    "(from api.slack.com/apps → Basic Information) to install into several workspaces.")
-    return settings
+    return _OAuthApp(settings, client_id, client_secret, signing_secret)
 
 
-def _redirect_uri(settings) -> str:  # type: ignore[no-untyped-def]
+def _redirect_uri(settings: Settings) -> str:
     return f"{settings.public_url or request.host_url.rstrip('/')}/slack/oauth_redirect"
 
 
@@ -76,27 +89,28 @@ SIGN_IN_FIRST = ("<p>Installing Slack links a workspace to one Switchboard accou
 
 @blueprint.get("/slack/install")
 def install() -> ResponseReturnValue:
-    settings = _settings()
+    oauth = _oauth_app()
     account = signed_in_with_key()
     if account is None:
         return SIGN_IN_FIRST, 401
-    url = AuthorizeUrlGenerator(client_id=settings.slack_client_id, scopes=BOT_SCOPES,
-                                redirect_uri=_redirect_uri(settings)).generate(
-        make_state(settings.slack_signing_secret, account.id))
+    url = AuthorizeUrlGenerator(client_id=oauth.client_id, scopes=BOT_SCOPES,
+                                redirect_uri=_redirect_uri(oauth.settings)).generate(
+        make_state(oauth.signing_secret, account.id))
     return redirect(url)
 
 
 @blueprint.get("/slack/oauth_redirect")
 def oauth_redirect() -> ResponseReturnValue:
-    settings = _settings()
-    account_id = account_in_state(settings.slack_signing_secret, request.args.get("state", ""))
+    oauth = _oauth_app()
+    settings = oauth.settings
+    account_id = account_in_state(oauth.signing_secret, request.args.get("state", ""))
     if account_id is None:
         return "This install link is invalid or older than 10 minutes: start again from /slack/install.", 400
     if not request.args.get("code"):
         return f"Slack did not grant the install ({escape(request.args.get('error', 'no code'))}).", 400
     client = WebClient(base_url=api_url(settings), retry_handlers=[])
     try:
-        answer = client.oauth_v2_access(client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
+        answer = client.oauth_v2_access(client_id=oauth.client_id, client_secret=oauth.client_secret,
                                         code=request.args["code"], redirect_uri=_redirect_uri(settings))
     except SlackApiError as exc:
         return f"Slack refused the install ({exc.response.get('error')}): start again from /slack/install.", 400

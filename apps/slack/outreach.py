@@ -215,7 +215,7 @@ def on_click(session: Session, event: InboxEvent, settings: Settings, action: di
 
 
 def edit_view(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign) -> dict[str, Any]:
-    blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text":
+    blocks: list[dict[str, Any]] = [{"type": "context", "elements": [{"type": "mrkdwn", "text":
                "Placeholders such as {first_name} are filled in per customer. The disclosure and "
                "“Reply STOP to opt out.” are added back if removed."}]}]
     for segment in _segments(session, campaign.id)[:MAX_SEGMENTS_SHOWN]:

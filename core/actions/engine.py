@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import ValidationError
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -336,7 +336,9 @@ class Governor:
             ActionExecution.account_id == self.account.id, ActionExecution.customer_id == execution.customer_id,
             ActionExecution.action == execution.action, counted,
             ActionExecution.id != execution.id, ActionExecution.created_at >= since)).one()
-        return History(total=float(row[0]) / 100, count=int(row[1]))
+        total_cents, count = row
+        assert total_cents is not None  # coalesce(sum, 0)
+        return History(total=float(total_cents) / 100, count=int(count))
 
     # -- the states -----------------------------------------------------------------
     def _start_verification(self, execution: ActionExecution, customer: Customer) -> Outcome:
@@ -358,11 +360,13 @@ class Governor:
 
         phone = self._context(execution, customer).phone()
         assert phone is not None
+        verification = otp.pending(self.session, customer)
+        assert verification is not None  # otp.issue() has just stored it
         minutes = self.policy.verification.expires_after_minutes
         ports.current().messenger(self.session, self.account, self.settings).send_message(
             to=phone, channel="sms", body=f"Your verification code is {code}. It expires in {minutes} minutes. "
                                           "Never share it: we will not ask for it in any other way.",
-            idempotency_key=f"otp:{execution.id}:{otp.pending(self.session, customer).id}")  # type: ignore[union-attr]
+            idempotency_key=f"otp:{execution.id}:{verification.id}")
 
     def _await_approval(self, execution: ActionExecution, spec: ActionSpec) -> Outcome:
         execution.status = "awaiting_approval"
@@ -483,9 +487,9 @@ class Governor:
                     where: Any = None, **values: Any) -> bool:
         self.session.flush()
         condition = and_(ActionExecution.id == execution.id, ActionExecution.status.in_(sources))
-        result = self.session.execute(update(ActionExecution).where(
+        result = cast("CursorResult[Any]", self.session.execute(update(ActionExecution).where(
             condition if where is None else and_(condition, where)).values(status=target, **values)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)))
         self.session.commit()
         self.session.refresh(execution)
         return result.rowcount == 1

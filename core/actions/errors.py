@@ -12,7 +12,8 @@ from switchboard.errors import SwitchboardError
 class ActionConfigError(SwitchboardError, ValueError):
     """actions.yaml or action_policy.yaml cannot be used; lists every problem found."""
 
-    def __init__(self, source: str, messages: Mapping[str, Any] | str, *, text: str | None = None) -> None:
+    def __init__(self, source: str, messages: Mapping[str, Any] | list[Any] | str, *,
+                 text: str | None = None) -> None:
         self.source = source
         self.problems = [messages] if isinstance(messages, str) else [
             _with_line(path, message, text) for path, message in flatten(messages)]

@@ -31,10 +31,10 @@ class ActionSpec:
 
 
 def _money(facts: dict[str, Any]) -> str:
-    amount = facts.get("total")
+    amount = float(facts["total"])  # no total, no amount: KeyError (preview() falls back to the action's name)
     currency = str(facts.get("currency") or "USD").upper()
     symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency)
-    return f"{symbol}{float(amount):.2f}" if symbol else f"{float(amount):.2f} {currency}"
+    return f"{symbol}{amount:.2f}" if symbol else f"{amount:.2f} {currency}"
 
 
 REGISTRY: dict[str, ActionSpec] = {spec.name: spec for spec in (

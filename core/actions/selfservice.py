@@ -177,4 +177,4 @@ def _reply(session: Session, inbound: Inbound, settings: Settings, outcomes: lis
     if first:
         company = settings.company_name if inbound.account.slug == "default" else inbound.account.name
         text = DISCLOSURE.format(company=f"{company}'s" if company else "a") + "\n\n" + text
-    return send_reply(session, inbound, Decision("action", text, reason=outcomes[-1].status), settings)  # type: ignore[arg-type]
+    return send_reply(session, inbound, Decision("action", text, reason=outcomes[-1].status), settings)

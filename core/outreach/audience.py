@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Result, and_, select
 from sqlalchemy.orm import Session
 
 from switchboard.models import Customer, Identity, IdentityKind
@@ -58,7 +58,8 @@ def segment(members: Iterable[Member], segment_by: str | None) -> dict[str, list
 
 
 def _all_members(session: Session, account_id: int) -> list[Member]:
-    rows = session.execute(
+    # Spelled out: a dict[str, Any] column among them sends select() to its untyped overload.
+    rows: Result[int, str, str | None, str, str | None, dict[str, Any], datetime | None] = session.execute(
         select(Customer.id, Identity.value, Customer.display_name, Customer.tier, Customer.locale,
                Customer.attributes, Customer.opted_out_at)
         .join(Identity, and_(Identity.customer_id == Customer.id, Identity.kind == IdentityKind.PHONE))

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import CursorResult, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -95,10 +95,10 @@ def move(session: Session, campaign_id: int, expected: str, *conditions: Any, **
     """Set ``values`` on the campaign only if its status is still ``expected`` (and any
     further ``conditions`` hold): a compare-and-set, so of two workers, beats or clicks
     exactly one moves it. Not committed: the caller commits with its own writes."""
-    result = session.execute(update(OutreachCampaign)
-                             .where(OutreachCampaign.id == campaign_id, OutreachCampaign.status == expected,
-                                    *conditions)
-                             .values(**values).execution_options(synchronize_session=False))
+    result = cast("CursorResult[Any]", session.execute(
+        update(OutreachCampaign)
+        .where(OutreachCampaign.id == campaign_id, OutreachCampaign.status == expected, *conditions)
+        .values(**values).execution_options(synchronize_session=False)))
     return result.rowcount == 1
 
 

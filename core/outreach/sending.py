@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, SQLColumnExpression, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -53,7 +54,8 @@ def idempotency_key(campaign_id: int, customer_id: int) -> str:
     return f"outreach:{campaign_id}:{customer_id}"
 
 
-def _due(settings: Settings, campaign_id: int, now: datetime):  # type: ignore[no-untyped-def]
+def _due(settings: Settings, campaign_id: int | SQLColumnExpression[int], now: datetime) -> ColumnElement[bool]:
+    """Recipients due to be sent: of campaign ``campaign_id``, or of any campaign when given the column itself."""
     lease = timedelta(seconds=settings.outreach_lease_seconds)
     return and_(OutreachRecipient.campaign_id == campaign_id, or_(
         OutreachRecipient.status == "pending",
@@ -135,11 +137,11 @@ def counts_now(session: Session, campaign_id: int) -> dict[str, int]:
 
 def _claim(session: Session, settings: Settings, recipient_id: int) -> bool:
     now = datetime.now(UTC)
-    result = session.execute(update(OutreachRecipient)
-                             .where(OutreachRecipient.id == recipient_id,
-                                    _due(settings, OutreachRecipient.campaign_id, now))
-                             .values(status="sending", claimed_at=now, updated_at=now)
-                             .execution_options(synchronize_session=False))
+    result = cast("CursorResult[Any]", session.execute(
+        update(OutreachRecipient)
+        .where(OutreachRecipient.id == recipient_id, _due(settings, OutreachRecipient.campaign_id, now))
+        .values(status="sending", claimed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)))
     session.commit()
     return result.rowcount == 1
 
@@ -194,7 +196,7 @@ def _deliver(session: Session, account: Account, settings: Settings, options: Ou
                     customer.locale, customer.attributes or {}, None)
     channel = preferred_channel(customer)
     text = drafts.render(segment.edited_text or segment.draft, member, spec.detail, options.company)
-    kwargs: dict[str, object] = {"body": text}
+    kwargs: ports.MessageContent = {"body": text}
     if channel == "whatsapp" and not inside_whatsapp_window(session, customer.id, now):
         if not segment.content_sid:
             return _mark(session, recipient, "skipped", "outside_whatsapp_window", channel=channel)
@@ -205,8 +207,8 @@ def _deliver(session: Session, account: Account, settings: Settings, options: Ou
     status_callback = f"{settings.public_url}/webhooks/twilio/status" if settings.public_url else None
     try:
         result = ports.current().messenger(session, account, settings).send_message(
-            to=recipient.phone, channel=channel, status_callback=status_callback,  # type: ignore[arg-type]
-            idempotency_key=idempotency_key(campaign.id, customer.id), **kwargs)  # type: ignore[arg-type]
+            to=recipient.phone, channel=channel, status_callback=status_callback,
+            idempotency_key=idempotency_key(campaign.id, customer.id), **kwargs)
     except RecipientOptedOut:
         customer.opted_out_at = customer.opted_out_at or now
         audit(session, account_id=account.id, actor="twilio", action="consent.opt_out", subject_type="customer",

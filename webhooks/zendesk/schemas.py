@@ -4,6 +4,9 @@
 as sent."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from marshmallow import fields
 
 from ..payloads import INCLUDE, Object, Schema, WholeNumber, type_name
@@ -33,7 +36,8 @@ class Comment(_Open):
 class TextOrList(fields.Field):
     """``event.current``/``previous``: a status name, or a list of tags."""
 
-    def _deserialize(self, value, attr, data, **kwargs):  # type: ignore[no-untyped-def]
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> str | list[str] | None:
         if value is None or isinstance(value, str):
             return value
         if isinstance(value, list) and all(isinstance(v, str) for v in value):

@@ -41,8 +41,8 @@ def verify(
     headers: dict[str, str], body: bytes, candidates: Sequence[Account], settings: Settings,
     *, now: datetime | None = None,
 ) -> Account:
-    configured = [(a, secret(a, "zendesk_webhook_secret", settings)) for a in candidates]
-    configured = [(a, s) for a, s in configured if s]
+    secrets = [(a, secret(a, "zendesk_webhook_secret", settings)) for a in candidates]
+    configured = [(a, s) for a, s in secrets if s]
     if not configured:
         raise NotConfigured("Zendesk", "ZENDESK_WEBHOOK_SECRET")
     signature, timestamp = headers.get(SIGNATURE_HEADER, ""), headers.get(TIMESTAMP_HEADER, "")
