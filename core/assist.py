@@ -123,6 +123,13 @@ def prepare_suggestions(session: Session, account: Account, settings: Settings, 
     # Retrieval, reranking and drafting read what the bot's models read of a message:
     # a pasted 100,000 characters would cost seconds and say nothing more.
     query = truncate_for_model(redacted.text)
+    ready = session.scalars(select(Suggestion).where(
+        Suggestion.account_id == account.id, Suggestion.zendesk_ticket_id == ticket_id,
+        Suggestion.status == "ready").order_by(Suggestion.rank, Suggestion.id)).all()
+    if ready and all(s.query == query for s in ready):
+        # The same question again (a redelivered event, or a ticket.created for a ticket
+        # the handoff already prepared): the suggestions an agent may be looking at stand.
+        return list(ready)
     session.execute(update(Suggestion).where(Suggestion.account_id == account.id,
                                              Suggestion.zendesk_ticket_id == ticket_id,
                                              Suggestion.status == "ready").values(status="stale"))
