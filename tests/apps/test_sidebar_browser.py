@@ -2,8 +2,9 @@
 
 The app's own files are loaded unchanged, with the bundled ZAF SDK, in an iframe on a
 different origin from the parent page; the parent answers the SDK's postMessage
-protocol and proxies client.request server-side like Zendesk (tests/apps/
-parent_frame.html, tests/apps/zaf_stand_in.py). The backend is a parameter of the
+protocol and proxies client.request server-side like Zendesk (the stand-in workspace
+of `switchboard zendesk preview`: switchboard/zaf_preview.py, apps/zendesk/preview/
+workspace.html). The backend is a parameter of the
 `open_sidebar` fixture: these tests use a fake that answers the API contract from
 canned JSON, and the same fixture can be pointed at a running `switchboard serve`.
 """
@@ -11,19 +12,17 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
-from werkzeug.serving import make_server
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from sqlalchemy import select
 
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge_base import KnowledgeBase
@@ -32,8 +31,8 @@ from switchboard.models import ActionExecution, OutboxCall, Suggestion, Suggesti
 
 from ..assist.test_sidebar_api import SAMPLE_KB, handed_over_ticket, key_for, say
 from ..signing import VendorClient
-from .browser import SidebarPage, start_chromium, wait_until
-from .zaf_stand_in import CANNED_TICKET, UNKNOWN_ORDER, FakeBackend, Recorded, ZendeskStandIn
+from .browser import SidebarPage, wait_until
+from .zaf_stand_in import AGENT, CANNED_TICKET, UNKNOWN_ORDER, FakeBackend, Recorded, ZendeskStandIn
 
 TOKEN = "sb_test_4f1c9a7e2b"
 TICKET_ID = 4242
@@ -55,15 +54,6 @@ def screenshot(page: SidebarPage, name: str) -> Path:
     return shot
 
 
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    log = tmp_path_factory.mktemp("chromedriver") / "chromedriver.log"
-    browser = start_chromium(profile, log)
-    yield browser
-    browser.quit()
-
-
 @pytest.fixture
 def backend() -> Iterator[FakeBackend]:
     fake = FakeBackend(token=TOKEN)
@@ -78,7 +68,7 @@ def open_sidebar(driver: WebDriver) -> Iterator[OpenSidebar]:
 
     def _open(backend_url: str, *, token: str = TOKEN, ticket_id: int = TICKET_ID) -> SidebarPage:
         stand_in = ZendeskStandIn(backend_url=backend_url, secure_settings={"token": token},
-                                  ticket_id=ticket_id)
+                                  ticket_id=ticket_id, agent=AGENT)
         stand_ins.append(stand_in)
         return SidebarPage(driver, stand_in.page_url(), stand_in).open()
 
@@ -515,17 +505,6 @@ def test_a_refusal_shows_the_reason(open_sidebar: OpenSidebar, backend: FakeBack
     screenshot(page, "zendesk-sidebar-refused.png")
     wait_until(lambda: timeline_statuses(page)[-1:] == [("1002", "refused")], "the refusal in the timeline")
     assert backend.posts("/confirm") == []
-
-
-@pytest.fixture
-def live_switchboard(app: Flask) -> Iterator[str]:
-    """The real Switchboard app served over HTTP on loopback, for the app to call."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 def test_against_the_real_backend_an_agent_sees_the_handoff_and_rates_a_suggestion(
