@@ -15,6 +15,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from flask import Flask
@@ -27,7 +28,7 @@ from sqlalchemy import select
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge_base import KnowledgeBase
 from switchboard.db import get_db
-from switchboard.models import ActionExecution, OutboxCall, Suggestion, SuggestionFeedback
+from switchboard.models import ActionExecution, AuditEntry, OutboxCall, Suggestion, SuggestionFeedback
 
 from ..assist.test_sidebar_api import SAMPLE_KB, handed_over_ticket, key_for, say
 from ..signing import VendorClient
@@ -121,6 +122,11 @@ def test_sidebar_renders_customer_handoff_insight_and_cited_suggestions(
     # neither page holds the key.
     assert [o["headers"]["Authorization"] for o in page.stand_in.proxied] == ["Bearer {{setting.token}}"] * 2
     assert all(o["secure"] is True for o in page.stand_in.proxied)
+    # Each request says which agent is signed in (ZAF's currentUser), name and email
+    # percent-encoded so "Åsa" survives a header.
+    assert [r.agent for r in gets] == [{"x-zendesk-user-id": "4021", "x-zendesk-user-name": "%C3%85sa%20Lindqvist",
+                                        "x-zendesk-user-email": "%C3%A5sa%40acme.test"}] * 2
+    assert unquote(gets[0].agent["x-zendesk-user-name"]) == AGENT.name
     assert TOKEN not in page.driver.page_source
     assert TOKEN not in page.parent_value("document.documentElement.outerHTML")
 
@@ -534,11 +540,15 @@ def test_against_the_real_backend_an_agent_sees_the_handoff_and_rates_a_suggesti
     card.find_element(By.CSS_SELECTOR, '[data-action="up"]').click()
     wait_until(lambda: page.status() == "Thanks: suggestion 1 marked as helpful.", "the feedback status")
 
-    def recorded() -> list[tuple[str, str | None]]:
+    def recorded() -> list[tuple[str, str | None, str]]:
         with get_db(app).session() as session:
-            return [(f.kind, f.rating) for f in session.scalars(
+            return [(f.kind, f.rating, f.agent) for f in session.scalars(
                 select(SuggestionFeedback).where(SuggestionFeedback.suggestion_id == suggestion_id))]
-    assert wait_until(recorded, "the thumbs-up stored by Switchboard") == [("rating", "up")]
+    assert wait_until(recorded, "the thumbs-up stored by Switchboard") == [("rating", "up", "zendesk:4021")]
+    with get_db(app).session() as session:
+        [rated] = session.scalars(select(AuditEntry).where(AuditEntry.action == "assist.rated_up")).all()
+        assert (rated.actor, rated.detail["agent"]) == (
+            "zendesk:4021", {"id": "4021", "name": AGENT.name, "email": AGENT.email, "verified": False})
 
 
 def test_against_the_real_backend_an_agent_runs_the_suggested_lookup_and_adds_a_note(
@@ -566,13 +576,18 @@ def test_against_the_real_backend_an_agent_runs_the_suggested_lookup_and_adds_a_
     screenshot(page, "zendesk-sidebar-actions-live.png")
 
     with get_db(app).session() as session:
-        runs = [(e.action, e.status, e.role, e.zendesk_ticket_id, e.idempotency_key.startswith("sidebar:sidebar-"))
+        runs = [(e.action, e.status, e.role, e.actor, e.zendesk_ticket_id,
+                 e.idempotency_key.startswith("sidebar:sidebar-"))
                 for e in session.scalars(select(ActionExecution).order_by(ActionExecution.id))]
+        # Audited under the agent the stand-in says is signed in, not as "agent".
+        requested = [a.actor for a in session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "action.requested").order_by(AuditEntry.id))]
         notes = [c.payload["ticket"]["comment"] for c in session.scalars(
             select(OutboxCall).where(OutboxCall.vendor == "zendesk", OutboxCall.operation == "tickets.update"))
             if c.payload.get("ticket", {}).get("comment", {}).get("body") == "Told the customer A1001 is on its way"]
-    assert runs == [("order_status", "succeeded", "agent", ticket, True),
-                    ("add_note", "succeeded", "agent", ticket, True)]
+    assert runs == [("order_status", "succeeded", "agent", "zendesk:4021", ticket, True),
+                    ("add_note", "succeeded", "agent", "zendesk:4021", ticket, True)]
+    assert requested == ["zendesk:4021", "zendesk:4021"]
     assert [n["public"] for n in notes] == [False]  # one internal note, never sent to the customer
 
 
