@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,6 +124,13 @@ def prepare_suggestions(session: Session, account: Account, settings: Settings, 
     # Retrieval, reranking and drafting read what the bot's models read of a message:
     # a pasted 100,000 characters would cost seconds and say nothing more.
     query = truncate_for_model(redacted.text)
+    ready = session.scalars(select(Suggestion).where(
+        Suggestion.account_id == account.id, Suggestion.zendesk_ticket_id == ticket_id,
+        Suggestion.status == "ready").order_by(Suggestion.rank, Suggestion.id)).all()
+    if ready and all(s.query == query for s in ready):
+        # The same question again (a redelivered event, or a ticket.created for a ticket
+        # the handoff already prepared): the suggestions an agent may be looking at stand.
+        return list(ready)
     session.execute(update(Suggestion).where(Suggestion.account_id == account.id,
                                              Suggestion.zendesk_ticket_id == ticket_id,
                                              Suggestion.status == "ready").values(status="stale"))
@@ -217,7 +224,7 @@ def _suggestion(session: Session, account_id: int, suggestion_id: int) -> Sugges
 
 
 def record_rating(session: Session, account_id: int, suggestion_id: int, *, agent: str, rating: str,
-                  reason: str | None) -> SuggestionFeedback:
+                  reason: str | None, agent_detail: Mapping[str, Any] | None = None) -> SuggestionFeedback:
     suggestion = _suggestion(session, account_id, suggestion_id)
     if rating == "down" and suggestion.status == "ready":
         suggestion.status = "rejected"
@@ -226,18 +233,26 @@ def record_rating(session: Session, account_id: int, suggestion_id: int, *, agen
     session.add(feedback)
     audit(session, account_id=account_id, actor=agent, action=f"assist.rated_{rating}", subject_type="ticket",
           subject_id=suggestion.zendesk_ticket_id, detail={"suggestion_id": suggestion.id, "reason": reason,
-                                                           "sources": suggestion.sources})
+                                                           "sources": suggestion.sources,
+                                                           **_agent_detail(agent_detail)})
     return feedback
 
 
-def record_inserted(session: Session, account_id: int, suggestion_id: int, *, agent: str) -> SuggestionFeedback:
+def record_inserted(session: Session, account_id: int, suggestion_id: int, *, agent: str,
+                    agent_detail: Mapping[str, Any] | None = None) -> SuggestionFeedback:
     suggestion = _suggestion(session, account_id, suggestion_id)
     suggestion.status = "inserted"
     feedback = SuggestionFeedback(account_id=account_id, suggestion_id=suggestion.id, agent=agent, kind="inserted")
     session.add(feedback)
     audit(session, account_id=account_id, actor=agent, action="assist.inserted", subject_type="ticket",
-          subject_id=suggestion.zendesk_ticket_id, detail={"suggestion_id": suggestion.id})
+          subject_id=suggestion.zendesk_ticket_id, detail={"suggestion_id": suggestion.id,
+                                                           **_agent_detail(agent_detail)})
     return feedback
+
+
+def _agent_detail(agent: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The agent's name and email as the sidebar received them, beside the actor's id."""
+    return {"agent": dict(agent)} if agent else {}
 
 
 def record_sent_reply(session: Session, account_id: int, ticket_id: int, *, agent: str, sent: str) -> Any:

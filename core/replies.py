@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, Message
 
-from . import accounts, metrics, ports, timeline
+from . import accounts, metrics, ports, tickets, timeline
 from .audit import audit
 from .drafting import Draft
 from .enrichment import Enrichment, enrich
@@ -127,8 +127,14 @@ def _hand_over(session: Session, inbound: Inbound, trigger: str, detail: str, in
     session.commit()
     route = routing(settings).route(trigger=trigger, tier=inbound.customer.tier, channel=conversation.channel,
                                     intent=intent)
-    hand_over(session, inbound.account, inbound.customer, conversation,
-              Handoff(trigger, detail or SYSTEM_REASONS.get(trigger, ""), route), settings)
+    ticket_id = hand_over(session, inbound.account, inbound.customer, conversation,
+                          Handoff(trigger, detail or SYSTEM_REASONS.get(trigger, ""), route), settings)
+    # Zendesk never tells us about a ticket we created (the provisioned webhook does not
+    # subscribe to ticket.created, and a sandboxed helpdesk sends nothing), so the agent's
+    # suggestions are prepared here, before anyone opens the ticket. No write-back: the
+    # ticket was just created with the route's tags and priority, and a second Zendesk
+    # call failing now would turn the retried handoff into a relayed follow-up.
+    tickets.on_ticket_changed(session, inbound.account, settings, ticket_id=ticket_id, text="", write_back=False)
 
 
 

@@ -25,7 +25,7 @@ from switchboard.core.actions.selfservice import match_intent
 from switchboard.core.handoff import conversation_for_ticket
 from switchboard.errors import MalformedPayload
 from switchboard.models import ActionExecution, Message
-from switchboard.sidebar import require_agent
+from switchboard.sidebar import current_agent, require_agent
 
 blueprint = Blueprint("governed_actions", __name__, url_prefix="/api/sidebar")
 STATUS_CODES = {"succeeded": 200, "refused": 422, "failed": 502}
@@ -87,7 +87,7 @@ def run_action(ticket_id: int, name: str) -> ResponseReturnValue:
     conversation = conversation_for_ticket(session, g.account.id, ticket_id)
     try:
         outcome = governor.request(ActionRequest(
-            name, body.get("params") or {}, Principal("agent", f"zendesk:{g.agent}"[:200]), f"sidebar:{key}",
+            name, body.get("params") or {}, Principal("agent", current_agent().principal), f"sidebar:{key}",
             customer_id=conversation.customer_id if conversation else None,
             conversation_id=conversation.id if conversation else None, ticket_id=ticket_id,
             confirmed=bool(body.get("confirm"))))
@@ -104,7 +104,7 @@ def confirm(execution_id: int) -> ResponseReturnValue:
     if execution is None or execution.account_id != g.account.id:
         abort(404, f"no action #{execution_id} on this account")
     try:
-        outcome = governor.confirm(execution, Principal("agent", f"zendesk:{g.agent}"[:200]))
+        outcome = governor.confirm(execution, Principal("agent", current_agent().principal))
     except VendorUnavailable as exc:
         return _unavailable(governor, execution, exc)
     return _answer(governor, outcome)

@@ -836,6 +836,24 @@ def zendesk_package_app(out_dir: Path, app_dir: Path | None, domains: tuple[str,
     click.echo(str(path))
 
 
+@zendesk.command("preview")
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The running Switchboard.")
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File holding an account API key; default: .switchboard-api-key in the data folder "
+                   "(`switchboard serve` writes it).")
+@click.option("--port", default=8010, show_default=True, type=int, help="Port of the stand-in workspace page.")
+@click.option("--ticket", type=int, help="Ticket to open first; default: the newest one the bot handed over.")
+def zendesk_preview(url: str, key_file: Path | None, port: int, ticket: int | None) -> None:
+    """Preview the sidebar app in a local stand-in of Zendesk's agent workspace, against a running Switchboard."""
+    from switchboard.zaf_preview import KEY_FILE_NAME, PreviewError, serve_preview
+
+    try:
+        key_file = key_file or load_settings().data_dir / KEY_FILE_NAME
+        serve_preview(url, key_file=key_file, port=port, ticket=ticket, echo=click.echo)
+    except (PreviewError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.group()
 def slack() -> None:
     """The Slack app (approvals, digest)."""

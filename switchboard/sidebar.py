@@ -5,13 +5,20 @@ Requests arrive through Zendesk's proxy carrying the account's key (the app's se
 verified with the app's public key. Either way the account is the one the credential
 belongs to, and only that account's tickets are answered; anything else is refused
 and logged.
+
+The app sends the agent it runs for (ZAF's ``currentUser``) with every request, so
+what they do is audited as ``zendesk:<user id>``, like their comments on a ticket. A
+signed token names the agent itself (its ``sub``), verified: that wins over what the
+app says. An app from before the identity headers is audited as "agent", as it was.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
+from urllib.parse import unquote
 
 import jwt
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
@@ -28,10 +35,83 @@ from switchboard.models import Account, Customer, Message, Suggestion
 log = logging.getLogger(__name__)
 blueprint = Blueprint("sidebar", __name__, url_prefix="/api/sidebar")
 
+#: The agent's identity as the app reads it from ZAF (``client.get('currentUser')``).
+#: Name and email are percent-encoded UTF-8 (``encodeURIComponent``): header values are Latin-1.
+AGENT_ID_HEADER = "X-Zendesk-User-Id"
+AGENT_NAME_HEADER = "X-Zendesk-User-Name"
+AGENT_EMAIL_HEADER = "X-Zendesk-User-Email"
+#: What an app without the identity headers may still say about who it is (a label only).
+LEGACY_AGENT_HEADERS = ("X-Zendesk-Agent", "X-Agent")
+
+
+@dataclass(frozen=True)
+class Agent:
+    """Who is using the sidebar. ``user_id`` is the Zendesk user's; ``verified`` when a
+    Zendesk signed token said so, rather than the app. Without an id the agent is only
+    the app's ``label`` ("agent" unless an old header said otherwise)."""
+
+    user_id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    verified: bool = False
+    label: str = "agent"
+
+    @property
+    def actor(self) -> str:
+        """How the audit trail names them: ``zendesk:<id>``, like an agent's comment."""
+        return f"zendesk:{self.user_id}" if self.user_id else self.label
+
+    @property
+    def principal(self) -> str:
+        """The governed actions' actor, which has always been ``zendesk:…``."""
+        return self.actor if self.user_id else f"zendesk:{self.label}"[:200]
+
+    def audit_detail(self) -> dict[str, Any] | None:
+        """What the audit trail keeps besides the actor: the name and email received."""
+        if not self.user_id:
+            return None
+        return {"id": self.user_id, "name": self.name, "email": self.email, "verified": self.verified}
+
+
+def current_agent() -> Agent:
+    return g.agent
+
+
+def _header_text(name: str, limit: int) -> str | None:
+    value = unquote(request.headers.get(name, "")).strip()
+    return "".join(ch for ch in value if ch.isprintable())[:limit] or None
+
+
+def _agent(claims: Mapping[str, Any] | None) -> Agent:
+    """The agent from a verified token's ``sub``, else from the app's headers."""
+    label = next((v.strip()[:200] for h in LEGACY_AGENT_HEADERS if (v := request.headers.get(h, "")).strip()),
+                 "agent")
+    said = request.headers.get(AGENT_ID_HEADER, "").strip()
+    if said and not (said.isascii() and said.isdigit() and len(said) <= 20):
+        raise MalformedPayload(f"{AGENT_ID_HEADER} must be the agent's Zendesk user id, digits only (ZAF's "
+                               "currentUser.id)")
+    name, email = _header_text(AGENT_NAME_HEADER, 200), _header_text(AGENT_EMAIL_HEADER, 254)
+    signed = str((claims or {}).get("sub") or "").strip()[:64]
+    if signed:
+        if said and said != signed:
+            log.warning("sidebar: the app said agent %s but Zendesk's signed token says %s; using the token",
+                        said, signed)
+            return Agent(signed, verified=True, label=label)
+        return Agent(signed, name, email, verified=True, label=label)
+    if said:
+        return Agent(said, name, email, label=label)
+    return Agent(label=label)
+
 
 def _account_for_jwt(token: str) -> Account | None:
+    """The account of a verified Zendesk signed-URL token (the dashboard's sign-in too)."""
+    verified = _verified_jwt(token)
+    return verified[0] if verified is not None else None
+
+
+def _verified_jwt(token: str) -> tuple[Account, dict[str, Any]] | None:
     """A Zendesk signed-URL token (RS256), verified with the public key configured for
-    the account whose subdomain issued it."""
+    the account whose subdomain issued it; with its claims."""
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
@@ -48,12 +128,12 @@ def _account_for_jwt(token: str) -> Account | None:
     if not key:
         return None
     try:
-        jwt.decode(token, key, algorithms=["RS256"], issuer=issuer,
-                   options={"verify_aud": False, "require": ["exp", "iss"]})
+        claims = jwt.decode(token, key, algorithms=["RS256"], issuer=issuer,
+                            options={"verify_aud": False, "require": ["exp", "iss"]})
     except jwt.PyJWTError as exc:
         log.warning("sidebar JWT refused: %s", type(exc).__name__)
         return None
-    return account
+    return account, claims
 
 
 def require_agent(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
@@ -61,18 +141,18 @@ def require_agent(view: Callable[..., ResponseReturnValue]) -> Callable[..., Res
     def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        account = None
+        account, claims = None, None
         if token.startswith(accounts.KEY_PREFIX):
             account = accounts.account_for_api_key(db.session(), token)
-        elif token.count(".") == 2:
-            account = _account_for_jwt(token)
+        elif token.count(".") == 2 and (verified := _verified_jwt(token)) is not None:
+            account, claims = verified
         if account is None:
             log.warning("sidebar request refused on %s from %s: bad or missing credential", request.path,
                         request.remote_addr)
             return jsonify(error="check the Switchboard app's token setting: this request carried no valid "
                                  "account key or Zendesk signed token"), 401
         g.account = account
-        g.agent = request.headers.get("X-Zendesk-Agent") or request.headers.get("X-Agent") or "agent"
+        g.agent = _agent(claims)
         return view(*args, **kwargs)
 
     return wrapper
@@ -85,7 +165,8 @@ def dashboard_session() -> ResponseReturnValue:
     or supervisor opens the dashboard from the sidebar without typing a key."""
     from switchboard.dashboard import CODE_SECONDS, issue_code
 
-    return jsonify(code=issue_code(g.account, g.agent), expires_in=CODE_SECONDS, login_path="/dashboard/login")
+    return jsonify(code=issue_code(g.account, current_agent().actor), expires_in=CODE_SECONDS,
+                   login_path="/dashboard/login")
 
 
 @blueprint.get("/tickets/<int:ticket_id>")
@@ -129,7 +210,7 @@ def ticket(ticket_id: int) -> ResponseReturnValue:
                               "sentiment": latest.get("sentiment"), "sentiment_label": latest.get("sentiment_label"),
                               "trend": sentiment_trend([e["sentiment"] for e in enrichments]) if enrichments else None}
         view["actions"] = assist.actions_for(latest.get("intent"))
-        metrics.package_opened(session, conversation, g.agent)
+        metrics.package_opened(session, conversation, current_agent().actor)
         session.commit()
     return jsonify(view)
 
@@ -143,10 +224,10 @@ def feedback(suggestion_id: int) -> ResponseReturnValue:
     reason = body.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise MalformedPayload("reason must be a string")
-    session = db.session()
+    session, agent = db.session(), current_agent()
     try:
-        assist.record_rating(session, g.account.id, suggestion_id, agent=g.agent, rating=body["rating"],
-                             reason=reason)
+        assist.record_rating(session, g.account.id, suggestion_id, agent=agent.actor, rating=body["rating"],
+                             reason=reason, agent_detail=agent.audit_detail())
     except assist.UnknownSuggestion as exc:
         abort(404, str(exc))
     session.commit()
@@ -156,13 +237,15 @@ def feedback(suggestion_id: int) -> ResponseReturnValue:
 @blueprint.post("/suggestions/<int:suggestion_id>/inserted")
 @require_agent
 def inserted(suggestion_id: int) -> ResponseReturnValue:
-    session = db.session()
+    session, agent = db.session(), current_agent()
     try:
-        assist.record_inserted(session, g.account.id, suggestion_id, agent=g.agent)
+        assist.record_inserted(session, g.account.id, suggestion_id, agent=agent.actor,
+                               agent_detail=agent.audit_detail())
     except assist.UnknownSuggestion as exc:
         abort(404, str(exc))
     used = session.get(Suggestion, suggestion_id)
-    metrics.suggestion_used(session, g.account.id, used.conversation_id if used else None, suggestion_id, g.agent)
+    metrics.suggestion_used(session, g.account.id, used.conversation_id if used else None, suggestion_id,
+                            agent.actor)
     session.commit()
     return "", 204
 

@@ -2,8 +2,9 @@
 
 The app's own files are loaded unchanged, with the bundled ZAF SDK, in an iframe on a
 different origin from the parent page; the parent answers the SDK's postMessage
-protocol and proxies client.request server-side like Zendesk (tests/apps/
-parent_frame.html, tests/apps/zaf_stand_in.py). The backend is a parameter of the
+protocol and proxies client.request server-side like Zendesk (the stand-in workspace
+of `switchboard zendesk preview`: switchboard/zaf_preview.py, apps/zendesk/preview/
+workspace.html). The backend is a parameter of the
 `open_sidebar` fixture: these tests use a fake that answers the API contract from
 canned JSON, and the same fixture can be pointed at a running `switchboard serve`.
 """
@@ -11,29 +12,28 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
-from werkzeug.serving import make_server
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from sqlalchemy import select
 
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
-from switchboard.models import ActionExecution, OutboxCall, Suggestion, SuggestionFeedback
+from switchboard.models import ActionExecution, AuditEntry, OutboxCall, Suggestion, SuggestionFeedback
 
 from ..assist.test_sidebar_api import SAMPLE_KB, handed_over_ticket, key_for, say
 from ..signing import VendorClient
-from .browser import SidebarPage, start_chromium, wait_until
-from .zaf_stand_in import CANNED_TICKET, UNKNOWN_ORDER, FakeBackend, Recorded, ZendeskStandIn
+from .browser import SidebarPage, wait_until
+from .zaf_stand_in import AGENT, CANNED_TICKET, UNKNOWN_ORDER, FakeBackend, Recorded, ZendeskStandIn
 
 TOKEN = "sb_test_4f1c9a7e2b"
 TICKET_ID = 4242
@@ -55,15 +55,6 @@ def screenshot(page: SidebarPage, name: str) -> Path:
     return shot
 
 
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    log = tmp_path_factory.mktemp("chromedriver") / "chromedriver.log"
-    browser = start_chromium(profile, log)
-    yield browser
-    browser.quit()
-
-
 @pytest.fixture
 def backend() -> Iterator[FakeBackend]:
     fake = FakeBackend(token=TOKEN)
@@ -78,7 +69,7 @@ def open_sidebar(driver: WebDriver) -> Iterator[OpenSidebar]:
 
     def _open(backend_url: str, *, token: str = TOKEN, ticket_id: int = TICKET_ID) -> SidebarPage:
         stand_in = ZendeskStandIn(backend_url=backend_url, secure_settings={"token": token},
-                                  ticket_id=ticket_id)
+                                  ticket_id=ticket_id, agent=AGENT)
         stand_ins.append(stand_in)
         return SidebarPage(driver, stand_in.page_url(), stand_in).open()
 
@@ -131,6 +122,11 @@ def test_sidebar_renders_customer_handoff_insight_and_cited_suggestions(
     # neither page holds the key.
     assert [o["headers"]["Authorization"] for o in page.stand_in.proxied] == ["Bearer {{setting.token}}"] * 2
     assert all(o["secure"] is True for o in page.stand_in.proxied)
+    # Each request says which agent is signed in (ZAF's currentUser), name and email
+    # percent-encoded so "Åsa" survives a header.
+    assert [r.agent for r in gets] == [{"x-zendesk-user-id": "4021", "x-zendesk-user-name": "%C3%85sa%20Lindqvist",
+                                        "x-zendesk-user-email": "%C3%A5sa%40acme.test"}] * 2
+    assert unquote(gets[0].agent["x-zendesk-user-name"]) == AGENT.name
     assert TOKEN not in page.driver.page_source
     assert TOKEN not in page.parent_value("document.documentElement.outerHTML")
 
@@ -517,17 +513,6 @@ def test_a_refusal_shows_the_reason(open_sidebar: OpenSidebar, backend: FakeBack
     assert backend.posts("/confirm") == []
 
 
-@pytest.fixture
-def live_switchboard(app: Flask) -> Iterator[str]:
-    """The real Switchboard app served over HTTP on loopback, for the app to call."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
 def test_against_the_real_backend_an_agent_sees_the_handoff_and_rates_a_suggestion(
         open_sidebar: OpenSidebar, app: Flask, vendor: VendorClient, live_switchboard: str) -> None:
     """End to end: an SMS conversation handed over through signed webhooks, then the
@@ -555,11 +540,15 @@ def test_against_the_real_backend_an_agent_sees_the_handoff_and_rates_a_suggesti
     card.find_element(By.CSS_SELECTOR, '[data-action="up"]').click()
     wait_until(lambda: page.status() == "Thanks: suggestion 1 marked as helpful.", "the feedback status")
 
-    def recorded() -> list[tuple[str, str | None]]:
+    def recorded() -> list[tuple[str, str | None, str]]:
         with get_db(app).session() as session:
-            return [(f.kind, f.rating) for f in session.scalars(
+            return [(f.kind, f.rating, f.agent) for f in session.scalars(
                 select(SuggestionFeedback).where(SuggestionFeedback.suggestion_id == suggestion_id))]
-    assert wait_until(recorded, "the thumbs-up stored by Switchboard") == [("rating", "up")]
+    assert wait_until(recorded, "the thumbs-up stored by Switchboard") == [("rating", "up", "zendesk:4021")]
+    with get_db(app).session() as session:
+        [rated] = session.scalars(select(AuditEntry).where(AuditEntry.action == "assist.rated_up")).all()
+        assert (rated.actor, rated.detail["agent"]) == (
+            "zendesk:4021", {"id": "4021", "name": AGENT.name, "email": AGENT.email, "verified": False})
 
 
 def test_against_the_real_backend_an_agent_runs_the_suggested_lookup_and_adds_a_note(
@@ -587,13 +576,18 @@ def test_against_the_real_backend_an_agent_runs_the_suggested_lookup_and_adds_a_
     screenshot(page, "zendesk-sidebar-actions-live.png")
 
     with get_db(app).session() as session:
-        runs = [(e.action, e.status, e.role, e.zendesk_ticket_id, e.idempotency_key.startswith("sidebar:sidebar-"))
+        runs = [(e.action, e.status, e.role, e.actor, e.zendesk_ticket_id,
+                 e.idempotency_key.startswith("sidebar:sidebar-"))
                 for e in session.scalars(select(ActionExecution).order_by(ActionExecution.id))]
+        # Audited under the agent the stand-in says is signed in, not as "agent".
+        requested = [a.actor for a in session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "action.requested").order_by(AuditEntry.id))]
         notes = [c.payload["ticket"]["comment"] for c in session.scalars(
             select(OutboxCall).where(OutboxCall.vendor == "zendesk", OutboxCall.operation == "tickets.update"))
             if c.payload.get("ticket", {}).get("comment", {}).get("body") == "Told the customer A1001 is on its way"]
-    assert runs == [("order_status", "succeeded", "agent", ticket, True),
-                    ("add_note", "succeeded", "agent", ticket, True)]
+    assert runs == [("order_status", "succeeded", "agent", "zendesk:4021", ticket, True),
+                    ("add_note", "succeeded", "agent", "zendesk:4021", ticket, True)]
+    assert requested == ["zendesk:4021", "zendesk:4021"]
     assert [n["public"] for n in notes] == [False]  # one internal note, never sent to the customer
 
 

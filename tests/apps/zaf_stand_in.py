@@ -1,14 +1,13 @@
-"""Loopback servers for the sidebar's browser test: a stand-in Zendesk and a fake backend.
+"""A fake Switchboard backend for the sidebar's browser test, and the stand-in Zendesk.
 
-Why three servers: Zendesk serves an app from an origin of its own (not the agent
-workspace's) and calls third-party backends from its proxy, server-side. Keeping the
-parent page, the app's assets and the backend on three origins (three ports on
-127.0.0.1) makes the test fail if the app ever relied on same-origin access or CORS.
+The stand-in agent workspace is the one `switchboard zendesk preview` serves
+(switchboard/zaf_preview.py, apps/zendesk/preview/workspace.html): the parent page and
+``POST /__zendesk_proxy`` (Zendesk's request proxy: fills ``{{setting.NAME}}`` with
+secure settings when the request says ``secure: true``, then calls the backend) on one
+origin, apps/zendesk/assets/ on another. With the backend that makes three origins
+(three ports on 127.0.0.1), so the test fails if the app ever relied on same-origin
+access or CORS.
 
-- `ZendeskStandIn` — the parent origin serves tests/apps/parent_frame.html and
-  ``POST /__zendesk_proxy`` (Zendesk's request proxy: fills ``{{setting.NAME}}`` with
-  secure settings when the request says ``secure: true``, then calls the backend); the
-  apps origin serves apps/zendesk/assets/ as /assets/.
 - `FakeBackend` — answers the sidebar API contract from canned JSON and records every
   request. Tests can stop it (connection refused) and start it again on the same port.
   Governed actions follow the contract of switchboard/actions_api.py: one execution
@@ -18,22 +17,18 @@ parent page, the app's assets and the backend on three origins (three ports on
 from __future__ import annotations
 
 import json
-import mimetypes
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
+
+from switchboard.zaf_preview import LoopbackServer, PreviewAgent, QuietHandler
+from switchboard.zaf_preview import Workspace as ZendeskStandIn
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent.parent
-APP_ASSETS = REPO / "apps" / "zendesk" / "assets"
-PARENT_PAGE = HERE / "parent_frame.html"
 CANNED_TICKET = HERE / "fixtures" / "sidebar_ticket.json"
 CANNED_ACTIONS = HERE / "fixtures" / "governed_actions.json"
 #: The order number the fake's order system does not know (a refusal, as the backend's
@@ -42,52 +37,9 @@ UNKNOWN_ORDER = "B2002"
 #: switchboard/core/actions/engine.py's UNAVAILABLE, as the sidebar API sends it.
 UNAVAILABLE = ("The company's system isn't answering right now, so nothing was changed yet. The request is kept: "
                "retry it (the same button, or the same request) in a minute and it will run once.")
-PLACEHOLDER = re.compile(r"\{\{setting\.(\w+)\}\}")
-
-
-class _Server:
-    """A ThreadingHTTPServer on 127.0.0.1 in a daemon thread; port 0 picks a free port."""
-
-    def __init__(self, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.httpd.daemon_threads = True
-        self.httpd.owner = self  # type: ignore[attr-defined]
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=10)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep pytest output quiet; the servers record what matters
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _send(self, status: int, body: bytes = b"", content_type: str = "application/json") -> None:
-        self.send_response(status)
-        if status != 204:
-            self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        if body and self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, status: int, data: Any) -> None:
-        self._send(status, json.dumps(data).encode())
+#: The agent the stand-in says is signed in (client.get('currentUser')).
+AGENT = PreviewAgent(id=4021, name="Åsa Lindqvist", email="åsa@acme.test")
+__all__ = ["AGENT", "CANNED_ACTIONS", "CANNED_TICKET", "UNKNOWN_ORDER", "FakeBackend", "Recorded", "ZendeskStandIn"]
 
 
 # ---- the fake Switchboard backend ---------------------------------------------------
@@ -100,6 +52,8 @@ class Recorded:
     authorization: str | None
     body: Any
     idempotency_key: str | None = None
+    #: The agent's identity headers the app sent (x-zendesk-user-id, -name, -email).
+    agent: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -126,13 +80,15 @@ class FakeBackendState:
             return [r for r in self.requests if r.method == "POST" and r.path.endswith(suffix)]
 
 
-class _BackendHandler(_Handler):
+class _BackendHandler(QuietHandler):
     state: FakeBackendState  # set on the per-backend subclass
 
     def _record(self, body: Any) -> None:
         with self.state.lock:
+            agent = {name.lower(): value for name, value in self.headers.items()
+                     if name.lower().startswith("x-zendesk-user-")}
             self.state.requests.append(Recorded(self.command, self.path, self.headers.get("Authorization"),
-                                                body, self.headers.get("Idempotency-Key")))
+                                                body, self.headers.get("Idempotency-Key"), agent))
 
     def _authorized(self) -> bool:
         if self.state.fail_status is not None:
@@ -264,7 +220,7 @@ class FakeBackend:
     def __init__(self, token: str, ticket: dict[str, Any] | None = None) -> None:
         self.state = FakeBackendState(token=token,
                                       ticket=ticket or json.loads(CANNED_TICKET.read_text()))
-        self._server: _Server | None = None
+        self._server: LoopbackServer | None = None
         self.port = 0
         self.start()
 
@@ -274,7 +230,7 @@ class FakeBackend:
 
     def start(self) -> None:
         handler = type("BoundBackendHandler", (_BackendHandler,), {"state": self.state})
-        self._server = _Server(handler, self.port)  # same port again after a stop
+        self._server = LoopbackServer(handler, self.port)  # same port again after a stop
         self.port = self._server.port
 
     def stop(self) -> None:
@@ -289,96 +245,3 @@ class FakeBackend:
     def requests(self) -> list[Recorded]:
         with self.state.lock:
             return list(self.state.requests)
-
-
-# ---- the stand-in Zendesk -------------------------------------------------------------
-
-
-class _ParentHandler(_Handler):
-    stand_in: ZendeskStandIn
-
-    def do_GET(self) -> None:
-        if urlsplit(self.path).path in ("/", "/parent_frame.html"):
-            return self._send(200, PARENT_PAGE.read_bytes(), "text/html; charset=utf-8")
-        return self._json(404, {"error": "not here"})
-
-    def do_POST(self) -> None:
-        if self.path != "/__zendesk_proxy":
-            return self._json(404, {"error": "not here"})
-        options = json.loads(self._body())
-        return self._json(200, self.stand_in.proxy(options))
-
-
-class _AssetsHandler(_Handler):
-    def do_GET(self) -> None:
-        path = urlsplit(self.path).path
-        if not path.startswith("/assets/"):
-            return self._json(404, {"error": "only /assets/ is served here"})
-        target = (APP_ASSETS / path.removeprefix("/assets/")).resolve()
-        if APP_ASSETS.resolve() not in target.parents or not target.is_file():
-            return self._json(404, {"error": f"no asset {path}"})
-        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        if kind.startswith("text/") or kind.endswith("javascript"):
-            kind += "; charset=utf-8"
-        return self._send(200, target.read_bytes(), kind)
-
-
-class ZendeskStandIn:
-    """The parent page + proxy origin and the apps origin, with the app's settings.
-
-    `secure_settings` stay in this process, as they stay on Zendesk's servers: the
-    browser only ever sends the placeholder.
-    """
-
-    def __init__(self, *, backend_url: str, secure_settings: dict[str, str], ticket_id: int) -> None:
-        self.backend_url = backend_url
-        self.secure_settings = dict(secure_settings)
-        self.ticket_id = ticket_id
-        self.proxied: list[dict[str, Any]] = []
-        parent = type("BoundParentHandler", (_ParentHandler,), {"stand_in": self})
-        self.parent = _Server(parent)
-        self.apps = _Server(_AssetsHandler)
-
-    def page_url(self) -> str:
-        query = urlencode({"app": f"{self.apps.origin}/assets/iframe.html",
-                           "backend_url": self.backend_url, "ticket_id": self.ticket_id})
-        return f"{self.parent.origin}/?{query}"
-
-    def _fill(self, text: str) -> str:
-        return PLACEHOLDER.sub(lambda m: self.secure_settings.get(m.group(1), m.group(0)), text)
-
-    def proxy(self, options: dict[str, Any]) -> dict[str, Any]:
-        """Do what Zendesk's proxy does with a client.request(options); answer like an XHR."""
-        self.proxied.append(options)
-        url = str(options.get("url", ""))
-        method = str(options.get("type", "GET")).upper()
-        headers = {str(k): str(v) for k, v in (options.get("headers") or {}).items()}
-        data = options.get("data")
-        if options.get("secure") is True:
-            url = self._fill(url)
-            headers = {k: self._fill(v) for k, v in headers.items()}
-            data = self._fill(data) if isinstance(data, str) else data
-        if urlsplit(url).scheme not in ("http", "https"):
-            return {"status": 400, "statusText": "Bad Request", "contentType": "text/plain",
-                    "responseText": f"stand-in proxy: not an http(s) URL: {url!r}"}
-        if options.get("contentType"):
-            headers["Content-Type"] = str(options["contentType"])
-        body = data.encode() if isinstance(data, str) else None
-        request = urllib.request.Request(url, data=body, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return {"status": response.status, "statusText": response.reason,
-                        "contentType": response.headers.get("Content-Type", ""),
-                        "responseText": response.read().decode("utf-8", errors="replace")}
-        except urllib.error.HTTPError as error:
-            return {"status": error.code, "statusText": error.reason,
-                    "contentType": error.headers.get("Content-Type", ""),
-                    "responseText": error.read().decode("utf-8", errors="replace")}
-        except (urllib.error.URLError, OSError) as error:
-            # Zendesk's proxy answers a gateway error when the backend cannot be reached.
-            return {"status": 502, "statusText": "Bad Gateway", "contentType": "text/plain",
-                    "responseText": f"stand-in proxy: could not reach {url}: {error}"}
-
-    def close(self) -> None:
-        self.parent.close()
-        self.apps.close()

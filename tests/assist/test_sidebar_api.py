@@ -75,9 +75,7 @@ def handed_over_ticket(shop: Flask, vendor: VendorClient) -> int:
     say(vendor, "AGENT")
     with get_db(shop).session() as session:
         ticket = session.scalars(select(Conversation)).one().zendesk_ticket_id
-    assert ticket
-    # Zendesk tells us about the ticket our handoff created; suggestions get prepared.
-    assert vendor.zendesk(ticket_created(ticket, "SMS handoff", "see internal note")).status_code == 200
+    assert ticket  # no Zendesk event about it: the handoff itself prepared the suggestions
     return ticket
 
 

@@ -10,6 +10,8 @@
  *   a customer's message must not be able to run script in the agent's Zendesk.
  * - Plain DOM, no framework: the app is small, and nothing has to be built before
  *   Zendesk can serve it.
+ * - Every call carries the agent ZAF says is signed in (currentUser: id, name, email),
+ *   so Switchboard audits what they do under their Zendesk user id, not as "agent".
  */
 (function () {
   'use strict';
@@ -194,11 +196,32 @@
   // ---- talking to Switchboard through Zendesk --------------------------------
 
   var client = window.ZAFClient ? window.ZAFClient.init() : false;
-  var state = { backendUrl: null, ticketId: null, data: null };
+  var state = { backendUrl: null, ticketId: null, data: null, agent: null };
+
+  // The agent's identity headers (see switchboard/sidebar.py). Name and email are
+  // percent-encoded: header values cannot carry "Søren" as it is.
+  function agentHeaders() {
+    var agent = state.agent;
+    if (!agent || agent.id === null || agent.id === undefined || !/^\d+$/.test(String(agent.id))) { return {}; }
+    var headers = { 'X-Zendesk-User-Id': String(agent.id) };
+    if (agent.name) { headers['X-Zendesk-User-Name'] = encodeURIComponent(String(agent.name)); }
+    if (agent.email) { headers['X-Zendesk-User-Email'] = encodeURIComponent(String(agent.email)); }
+    return headers;
+  }
+
+  // The panel works without it (Switchboard then audits "agent"): a host that cannot
+  // say who is signed in must not keep the agent from the context.
+  function currentUser() {
+    return client.get('currentUser').then(function (answer) {
+      var user = answer && answer.currentUser;
+      return user ? { id: user.id, name: user.name, email: user.email } : null;
+    }, function () { return null; });
+  }
 
   // `headers` adds to the Authorization placeholder (the governed actions' Idempotency-Key).
   function backendRequest(method, path, body, headers) {
-    var allHeaders = { Authorization: AUTHORIZATION };
+    var allHeaders = agentHeaders();
+    allHeaders.Authorization = AUTHORIZATION;
     Object.keys(headers || {}).forEach(function (name) { allHeaders[name] = headers[name]; });
     var options = {
       url: state.backendUrl + path,
@@ -272,12 +295,13 @@
     if (loading) { return Promise.resolve(null); }
     loading = true;
     announce(t('loading'));
-    return Promise.all([client.metadata(), client.get('ticket.id')])
+    return Promise.all([client.metadata(), client.get('ticket.id'), currentUser()])
       .then(function (results) {
         var settings = (results[0] && results[0].settings) || {};
         state.backendUrl = typeof settings.backend_url === 'string'
           ? settings.backend_url.replace(/\/+$/, '') : '';
         state.ticketId = results[1] && results[1]['ticket.id'];
+        state.agent = results[2];
         if (!safeHttpUrl(state.backendUrl)) {
           showProblem('not_configured');
           return null;
