@@ -26,7 +26,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 
 from ..assist.test_sidebar_api import SAMPLE_KB, key_for

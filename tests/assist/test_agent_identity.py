@@ -23,7 +23,7 @@ from sqlalchemy import select
 from switchboard.app import create_app
 from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import ActionExecution
 

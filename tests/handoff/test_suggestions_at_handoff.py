@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from switchboard.core import accounts
 from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge_base import KnowledgeBase
+from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import AuditEntry, Conversation, InboxEvent, OutboxCall
 
