@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, distinct, func, select
+from sqlalchemy import ColumnElement, Float, RowMapping, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.models import ConversationOutcome as O
@@ -139,7 +139,8 @@ def _round(value: Any, digits: int = 4) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
+def _figures(m: RowMapping | Mapping[str, Any]) -> dict[str, Any]:
+    """The figures of one aggregate row (or of ``_NO_ROWS``, for a day without any)."""
     conversations, resolved, escalated = int(m["conversations"]), int(m["resolved"]), int(m["escalated"])
     tokens = int(m["tokens"])
     return {
@@ -229,10 +230,12 @@ def suggestion_figures(session: Session, account_id: int, filters: Filters) -> d
         scoped = select(O.conversation_id).where(*_segment(account_id, filters))
         cohort = cohort.where(Suggestion.conversation_id.in_(scoped))
     shown = session.scalar(select(func.count()).select_from(cohort.subquery())) or 0
+    # Every column typed (avg's type_), so the row unpacks as (int, int, float) and not
+    # as three ``object``s.
     inserted, sent, distance = session.execute(
         select(func.count(distinct(case((SuggestionFeedback.kind == "inserted", SuggestionFeedback.suggestion_id)))),
                func.count(distinct(case((SuggestionFeedback.kind == "sent", SuggestionFeedback.suggestion_id)))),
-               func.avg(case((SuggestionFeedback.kind == "sent", SuggestionFeedback.edit_distance))))
+               func.avg(case((SuggestionFeedback.kind == "sent", SuggestionFeedback.edit_distance)), type_=Float))
         .where(SuggestionFeedback.account_id == account_id, SuggestionFeedback.suggestion_id.in_(cohort))).one()
     return {"shown": int(shown), "inserted": int(inserted), "acceptance_rate": _round(_rate(inserted, shown)),
             "sent": int(sent), "avg_edit_distance": _round(distance, 3)}
@@ -292,7 +295,8 @@ def _linked_to_deliveries(session: Session, account_id: int, filters: Filters) -
              .group_by(linked.c.kind))
     if filters.channel:
         query = query.where(delivery.c.channel == filters.channel)
-    return {kind: int(count) for kind, count in session.execute(query)}
+    # Columns of a table alias are untyped: index the rows (Any), a row would unpack as objects.
+    return {str(row[0]): int(row[1]) for row in session.execute(query)}
 
 
 def options(session: Session, account_id: int) -> dict[str, list[str]]:
