@@ -26,7 +26,6 @@ from switchboard.models import MetricEvent, Suggestion, SuggestionFeedback
 
 from .metrics import LINKED_OUTREACH_KINDS, REOPEN_WINDOW
 
-AUTOMATION_LEVELS = ("ai_only", "ai_then_human", "human_only")
 #: The days a period may cover: wide enough for any real history, narrow enough that
 #: date arithmetic never overflows and a daily series stays a chart, not a dump.
 MIN_DAY = date(2000, 1, 1)

@@ -45,7 +45,8 @@
                  backgroundColor: reasons.map(function (_, i) { return palette[i % palette.length]; }) }]
   }, options: { plugins: { legend: { position: "right" } } } });
   var levels = data.by_automation || [];
-  var names = { ai_only: "AI only", ai_then_human: "AI then human", human_only: "Human only" };
+  var names = { ai_only: "AI only", ai_then_human: "AI then human", human_only: "Human only",
+                awaiting_human: "Waiting for a person" };
   draw("chart-automation", { type: "bar", data: {
     labels: levels.map(function (l) { return names[l.segment] || l.segment; }),
     datasets: [{ label: "Conversations", data: levels.map(function (l) { return l.conversations; }),
