@@ -19,6 +19,12 @@ Definitions, in one place:
 - *first response*: the first answer, clarifying question or choice of articles from
   the bot, or the first agent reply (a "a person will follow up" notice is not a
   response);
+- *resolved*: the conversation's ticket was solved (the conversation is closed), or the
+  bot's answer stood: no handoff since, and the conversation quiet for ``BOT_QUIET``
+  (the customer did not come back, the same rule by which a later message is a
+  reopen). Until then a bot answer is contained, but the conversation is still open;
+  the figures decide this when they are read (``metrics_figures``), since quiet is the
+  absence of an event. Time to resolution is measured to the solve or to the answer;
 - *handle time*: AI time (from each customer message to the bot's reply) plus agent
   time (for each agent reply, the time since the ticket last moved, at most
   ``AGENT_TURN_CAP``: an agent who leaves a ticket overnight did not work on it);

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from switchboard.models import ConversationOutcome as O
 from switchboard.models import MetricEvent, Suggestion, SuggestionFeedback
 
-from .metrics import LINKED_OUTREACH_KINDS, REOPEN_WINDOW
+from .metrics import BOT_QUIET, LINKED_OUTREACH_KINDS, REOPEN_WINDOW
 
 #: The days a period may cover: wide enough for any real history, narrow enough that
 #: date arithmetic never overflows and a daily series stays a chart, not a dump.
@@ -93,18 +93,27 @@ def _sum_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _columns() -> list[ColumnElement[Any]]:
+def resolved(now: datetime) -> ColumnElement[bool]:
+    """Whether a conversation is resolved as of ``now`` (the definition is in
+    ``core.metrics``): its ticket solved, or the bot's answer standing and the
+    conversation quiet for ``BOT_QUIET``. A bot answer a minute old is not a resolution
+    yet: the customer may still be typing their next question."""
+    return (O.resolution == "agent") | ((O.resolution == "bot") & (O.last_activity_at <= now - BOT_QUIET))
+
+
+def _columns(now: datetime) -> list[ColumnElement[Any]]:
     handled = (O.bot_replies + O.agent_replies) > 0
+    done = resolved(now)
     return [
         func.count().label("conversations"),
         _sum_if(O.resolution == "bot").label("contained"),
         _sum_if(O.handoff_at.is_not(None)).label("escalated"),
         func.avg(O.first_response_seconds).label("first_response_avg_s"),
         func.avg(case((handled, O.ai_seconds + O.agent_seconds))).label("handle_time_avg_s"),
-        func.avg(O.resolution_seconds).label("resolution_time_avg_s"),
-        _sum_if(O.resolved_at.is_not(None)).label("resolved"),
+        func.avg(case((done, O.resolution_seconds))).label("resolution_time_avg_s"),
+        _sum_if(done).label("resolved"),
         # A reopen follows a resolution, even when a later handoff undid the bot's.
-        _sum_if(O.resolved_at.is_not(None) | (O.reopened > 0)).label("resolved_ever"),
+        _sum_if(done | (O.reopened > 0)).label("resolved_ever"),
         _sum_if(O.reopened > 0).label("reopened"),
         func.avg(O.csat_score).label("csat_avg"),
         func.count(O.csat_score).label("csat_responses"),
@@ -165,16 +174,20 @@ def _figures(m: RowMapping | Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _grouped(session: Session, where: list[ColumnElement[bool]], column: Any) -> list[dict[str, Any]]:
-    rows = session.execute(select(column.label("segment"), *_columns()).where(*where)
+def _grouped(session: Session, where: list[ColumnElement[bool]], column: Any, now: datetime) -> list[dict[str, Any]]:
+    rows = session.execute(select(column.label("segment"), *_columns(now)).where(*where)
                            .group_by(column).order_by(column))
     return [{"segment": row._mapping["segment"], **_figures(row._mapping)} for row in rows]
 
 
-def figures(session: Session, account_id: int, filters: Filters, *, daily: bool = True) -> dict[str, Any]:
-    """All figures for one account and period, as plain JSON-ready data."""
+def figures(session: Session, account_id: int, filters: Filters, *, daily: bool = True,
+            now: datetime | None = None) -> dict[str, Any]:
+    """All figures for one account and period, as plain JSON-ready data. ``now`` is
+    the current time (given by tests and benchmarks): it decides which bot answers have
+    stood long enough to count as resolutions."""
+    now = now or datetime.now(UTC)
     where = _where(account_id, filters)
-    totals = _figures(session.execute(select(*_columns()).where(*where)).one()._mapping)
+    totals = _figures(session.execute(select(*_columns(now)).where(*where)).one()._mapping)
     reasons = session.execute(select(O.handoff_reason, func.count()).where(*where, O.handoff_at.is_not(None))
                               .group_by(O.handoff_reason).order_by(func.count().desc(), O.handoff_reason))
     escalated = totals["escalated"]
@@ -182,16 +195,16 @@ def figures(session: Session, account_id: int, filters: Filters, *, daily: bool 
         "account_id": account_id,
         "filters": filters.as_json(),
         "totals": totals,
-        "by_automation": _grouped(session, where, O.automation),
-        "by_channel": _grouped(session, where, O.channel),
-        "by_tier": _grouped(session, where, O.tier),
+        "by_automation": _grouped(session, where, O.automation, now),
+        "by_channel": _grouped(session, where, O.channel, now),
+        "by_tier": _grouped(session, where, O.tier, now),
         "escalation_reasons": [{"reason": reason or "unknown", "count": int(count),
                                 "share": _round(_rate(count, escalated))} for reason, count in reasons],
         "suggestions": suggestion_figures(session, account_id, filters),
         "outreach": outreach_figures(session, account_id, filters),
     }
     if daily:
-        result["daily"] = _every_day(filters, _grouped(session, where, O.day))
+        result["daily"] = _every_day(filters, _grouped(session, where, O.day, now))
     return result
 
 
@@ -313,8 +326,9 @@ HEADLINE = ("conversations", "containment_rate", "escalation_rate", "first_respo
 
 def headline(session: Session, account_id: int, filters: Filters) -> dict[str, dict[str, Any]]:
     """The headline figures with the same-length period before, and the change."""
-    now = figures(session, account_id, filters, daily=False)["totals"]
-    before = figures(session, account_id, filters.previous(), daily=False)["totals"]
+    moment = datetime.now(UTC)  # one moment for both periods: the same rule of what is resolved
+    now = figures(session, account_id, filters, daily=False, now=moment)["totals"]
+    before = figures(session, account_id, filters.previous(), daily=False, now=moment)["totals"]
     return {name: {"current": now[name], "previous": before[name],
                    "change": None if now[name] is None or before[name] is None
                    else _round(now[name] - before[name], 4)} for name in HEADLINE}

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from switchboard import db
 from switchboard.core import accounts, audit
 from switchboard.core.digest import _gap_groups
+from switchboard.core.metrics import BOT_QUIET
 from switchboard.core.metrics_figures import MAX_DAY, MIN_DAY, FiguresError, Filters, check_day, figures, options
 from switchboard.models import Account, ApiKey
 
@@ -218,7 +219,7 @@ def index() -> ResponseReturnValue:
     rows = audit.entries(session, account.id, limit=AUDIT_ROWS)
     return render_template("dashboard.html", account=account, error=None, data=data, filters=filters,
                            choices=options(session, account.id), gaps=gaps[:5], audit_rows=rows, min_day=MIN_DAY,
-                           max_day=MAX_DAY)
+                           max_day=MAX_DAY, bot_quiet_hours=round(BOT_QUIET.total_seconds() / 3600))
 
 
 def init_app(app: Flask) -> None:

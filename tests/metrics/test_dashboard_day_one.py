@@ -17,14 +17,16 @@ from switchboard.db import get_db
 from switchboard.models import Conversation
 
 from ..assist.test_sidebar_api import comment, key_for
-from ..signing import VendorClient
+from ..signing import VendorClient, fixture
 
 
 class _Texts(HTMLParser):
-    """The text inside each element that has an id (nested ids each get their own)."""
+    """The text inside each element that has an id (nested ids each get their own), as
+    written and with the pieces apart (as the browser shows them, one block a line)."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.raw: dict[str, str] = {}
         self.texts: dict[str, str] = {}
         self.values: dict[str, str] = {}
         self._open: list[str | None] = []
@@ -38,7 +40,7 @@ class _Texts(HTMLParser):
             return
         self._open.append(element_id)
         if element_id:
-            self.texts[element_id] = ""
+            self.texts[element_id] = self.raw[element_id] = ""
 
     def handle_endtag(self, tag: str) -> None:
         if tag not in ("input", "meta", "link", "br", "img") and self._open:
@@ -47,7 +49,8 @@ class _Texts(HTMLParser):
     def handle_data(self, data: str) -> None:
         for element_id in self._open:
             if element_id:
-                self.texts[element_id] += data
+                self.texts[element_id] += " " + data
+                self.raw[element_id] += data
 
 
 class Page:
@@ -59,7 +62,7 @@ class Page:
         parser = _Texts()
         parser.feed(html)
         self.texts, self.values = parser.texts, parser.values
-        self.figures = json.loads(self.texts["figures"]) if "figures" in self.texts else None
+        self.figures = json.loads(parser.raw["figures"]) if "figures" in parser.raw else None
 
     def text(self, element_id: str) -> str:
         return " ".join(self.texts[element_id].split())
@@ -116,3 +119,29 @@ def test_the_automation_levels_count_who_handled_each_conversation(app: Flask, n
         assert newcomer.zendesk(comment(ticket, "Hi, Ava here: I'm on it.", staff=True)).status_code == 200
     levels = {row["segment"]: row["conversations"] for row in dashboard(client).figures["by_automation"]}
     assert levels == {"ai_only": 2, "human_only": 1, "ai_then_human": 1}
+
+
+def test_only_resolved_conversations_count_as_resolved(app: Flask, newcomer: VendorClient) -> None:
+    client = newcomer.client
+    play(client, "how long does delivery take?", "+15550100001")
+    play(client, "which payment methods do you take?", "+15550100002")
+    handed = play(client, "AGENT", "+15550100003")
+
+    # Every conversation is still open: the bot answered two a moment ago (the customers
+    # may yet come back) and nobody has solved the third's ticket.
+    page = dashboard(client)
+    totals = page.figures["totals"]
+    assert (totals["contained"], totals["resolved"], totals["resolution_time_avg_s"]) == (2, 0, None)
+    assert page.text("card-resolution") == "Time to resolution n/a 0 of 3 resolved"
+    assert page.text("card-containment").endswith("2 answered without a person")
+
+    # The agent solves the ticket in Zendesk: that conversation is closed, and resolved.
+    ticket = _ticket_of(app, handed["conversation"]["id"])
+    assert newcomer.zendesk(comment(ticket, "Sorted: your refund is on its way.", staff=True)).status_code == 200
+    solved = {**fixture("zendesk", "ticket_created.json"), "id": "evt-day-one-solved",
+              "type": "zen:event-type:ticket.status_changed",
+              "detail": {"id": str(ticket), "status": "SOLVED"}, "event": {"previous": "OPEN", "current": "SOLVED"}}
+    assert newcomer.zendesk(solved).status_code == 200
+    page = dashboard(client)
+    assert page.figures["totals"]["resolved"] == 1 and page.figures["totals"]["resolution_time_avg_s"] is not None
+    assert page.text("card-resolution").endswith("1 of 3 resolved")

@@ -47,6 +47,24 @@ def test_totals_match_the_hand_computed_history(seeded: Flask) -> None:
     assert (t["tokens"], t["tokens_per_resolution"]) == (120, 40.0)
 
 
+def test_a_bot_answer_is_a_resolution_once_the_customer_has_been_quiet_a_day(seeded: Flask) -> None:
+    from .seed import at
+
+    def totals(now: datetime) -> dict:
+        with get_db(seeded).session() as session:
+            return figures(session, seeded.config["DEFAULT_ACCOUNT_ID"], Filters(DAY, TODAY), now=now)["totals"]
+
+    # An hour after c1's answer (at 10 s) the customer may still come back: only the
+    # solved tickets (c2 at 1000 s, c3 at 4000 s) are resolved; c1 is contained all along.
+    early = totals(at(10 + 3600))
+    assert (early["contained"], early["resolved"]) == (1, 2)
+    assert early["resolution_time_avg_s"] == pytest.approx((1000 + 4000) / 2, abs=0.1)
+    assert early["tokens_per_resolution"] == 60.0  # c1's 120 tokens over the two resolutions
+    # A day of quiet later the answer stood: c1 is resolved too, in the 10 s it took.
+    later = totals(at(10 + 24 * 3600 + 1))
+    assert later["resolved"] == 3 and later["resolution_time_avg_s"] == pytest.approx((10 + 1000 + 4000) / 3, abs=0.1)
+
+
 def test_breakdowns_by_automation_channel_tier_and_reason(seeded: Flask) -> None:
     data = _figures(seeded)
     levels = {row["segment"]: row for row in data["by_automation"]}
