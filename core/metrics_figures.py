@@ -311,6 +311,13 @@ def _linked_to_deliveries(session: Session, account_id: int, filters: Filters) -
     return {str(row[0]): int(row[1]) for row in session.execute(query)}
 
 
+def first_day(session: Session, account_id: int) -> date | None:
+    """The day the account's first conversation started, or None before any: where a
+    young account's history begins (the (account_id, day) index answers it)."""
+    day = session.scalar(select(func.min(O.day)).where(O.account_id == account_id))
+    return date.fromisoformat(day) if day else None
+
+
 def options(session: Session, account_id: int) -> dict[str, list[str]]:
     """The channels, tiers and intents this account has, for the dashboard's filters."""
     found: dict[str, list[str]] = {}

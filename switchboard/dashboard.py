@@ -31,14 +31,27 @@ from switchboard import db
 from switchboard.core import accounts, audit
 from switchboard.core.digest import _gap_groups
 from switchboard.core.metrics import BOT_QUIET
-from switchboard.core.metrics_figures import MAX_DAY, MIN_DAY, FiguresError, Filters, check_day, figures, options
+from switchboard.core.metrics_figures import (
+    MAX_DAY,
+    MIN_DAY,
+    FiguresError,
+    Filters,
+    check_day,
+    figures,
+    first_day,
+    options,
+)
 from switchboard.models import Account, ApiKey
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 COOKIE = "switchboard_dashboard"
 SESSION_HOURS = 8
+#: Without a chosen start the page shows the last DEFAULT_DAYS, or on a younger account
+#: every day since its first conversation, and never fewer than MIN_DEFAULT_DAYS: a
+#: week of history is not charted as 30 days of mostly nothing.
 DEFAULT_DAYS = 30
+MIN_DEFAULT_DAYS = 7
 #: Knowledge gaps read every unanswered question of the period: cap the window.
 GAP_DAYS = 31
 AUDIT_ROWS = 20
@@ -193,10 +206,21 @@ def _date(name: str, default: date) -> date:
     return check_day(name, day)
 
 
-def _filters() -> Filters:
+def default_start(end: date, first: date | None) -> date:
+    """The first day to show up to ``end`` when the user chose none: the account's
+    first day with conversations, within the last DEFAULT_DAYS and at least
+    MIN_DEFAULT_DAYS back (a day without any history yet has a week around it)."""
+    shortest = end - timedelta(days=MIN_DEFAULT_DAYS - 1)
+    longest = end - timedelta(days=DEFAULT_DAYS - 1)
+    return max(MIN_DAY, longest, min(first or shortest, shortest))
+
+
+def _filters(account_id: int) -> Filters:
+    """The period and segment from the query string; a day the user gives is kept as
+    given, a missing start follows the account's history (``default_start``)."""
     today = datetime.now(UTC).date()
     end = _date("to", today)
-    start = _date("from", max(MIN_DAY, end - timedelta(days=DEFAULT_DAYS - 1)))
+    start = _date("from", default_start(end, first_day(db.session(), account_id)))
     return Filters(start, end, request.args.get("channel") or None, request.args.get("tier") or None,
                    request.args.get("intent") or None)
 
@@ -208,7 +232,7 @@ def index() -> ResponseReturnValue:
     account: Account = g.account
     session = db.session()
     try:
-        filters = _filters()
+        filters = _filters(account.id)
     except FiguresError as exc:
         return render_template("dashboard.html", account=account, error=str(exc), data=None, filters=None,
                                choices=options(session, account.id), gaps=[], audit_rows=[], min_day=MIN_DAY,

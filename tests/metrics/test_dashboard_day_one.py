@@ -5,6 +5,7 @@ which days, in which unit."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime, time, timedelta
 from html.parser import HTMLParser
 
 import pytest
@@ -13,8 +14,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from switchboard.cli import ensure_sample_kb
+from switchboard.core import metrics
 from switchboard.db import get_db
-from switchboard.models import Conversation
+from switchboard.models import Account, Conversation, Customer
 
 from ..assist.test_sidebar_api import comment, key_for
 from ..signing import VendorClient, fixture
@@ -145,3 +147,63 @@ def test_only_resolved_conversations_count_as_resolved(app: Flask, newcomer: Ven
     page = dashboard(client)
     assert page.figures["totals"]["resolved"] == 1 and page.figures["totals"]["resolution_time_avg_s"] is not None
     assert page.text("card-resolution").endswith("1 of 3 resolved")
+
+
+def _started(app: Flask, days_ago: int) -> None:
+    """A conversation started ``days_ago`` (recorded as the flows record one): history
+    older than anything the playground can make."""
+    start = datetime.combine(datetime.now(UTC).date() - timedelta(days=days_ago), time(9), tzinfo=UTC)
+    with get_db(app).session() as session:
+        account = session.get(Account, app.config["DEFAULT_ACCOUNT_ID"])
+        assert account is not None
+        customer = Customer(account_id=account.id, display_name="Earlier")
+        session.add(customer)
+        session.flush()
+        conversation = Conversation(account_id=account.id, customer_id=customer.id, channel="sms",
+                                    started_at=start, last_message_at=start)
+        session.add(conversation)
+        session.flush()
+        metrics.record(session, account.id, "message.inbound", at=start, conversation_id=conversation.id,
+                       customer_id=customer.id, channel="sms", new_conversation=True)
+        session.commit()
+
+
+def _period(page: Page) -> tuple[date, date]:
+    return date.fromisoformat(page.values["from"]), date.fromisoformat(page.values["to"])
+
+
+def test_a_young_account_is_charted_from_its_first_day_not_over_30_empty_ones(app: Flask,
+                                                                               newcomer: VendorClient) -> None:
+    client = newcomer.client
+    today = datetime.now(UTC).date()
+    # Nothing yet, and then only today's playground conversations: the last 7 days.
+    assert _period(dashboard(client)) == (today - timedelta(days=6), today)
+    play(client, "how long does delivery take?", "+15550100001")
+    page = dashboard(client)
+    assert _period(page) == (today - timedelta(days=6), today)
+    assert [d["conversations"] for d in page.figures["daily"]] == [0] * 6 + [1]
+
+    _started(app, days_ago=12)  # history since 12 days ago: all of it, and no more
+    page = dashboard(client)
+    assert _period(page) == (today - timedelta(days=12), today)
+    assert len(page.figures["daily"]) == 13 and page.figures["daily"][0]["conversations"] == 1
+
+    _started(app, days_ago=45)  # an older account: the last 30 days, as before
+    assert _period(dashboard(client)) == (today - timedelta(days=29), today)
+
+
+def test_a_period_the_user_picks_is_kept(app: Flask, newcomer: VendorClient) -> None:
+    client = newcomer.client
+    today = datetime.now(UTC).date()
+    play(client, "how long does delivery take?", "+15550100001")
+    _started(app, days_ago=12)
+    for start, end in ((today - timedelta(days=59), today), (today, today),
+                       (today - timedelta(days=12), today - timedelta(days=10))):
+        page = dashboard(client, f"from={start.isoformat()}&to={end.isoformat()}")
+        assert _period(page) == (start, end) and len(page.figures["daily"]) == (end - start).days + 1
+    # Only an end: the start still follows the history, counted back from that end (a
+    # week at least, however little history there is before it).
+    end = today - timedelta(days=10)
+    assert _period(dashboard(client, f"to={end.isoformat()}")) == (end - timedelta(days=6), end)
+    end = today
+    assert _period(dashboard(client, f"to={end.isoformat()}")) == (today - timedelta(days=12), end)
