@@ -33,6 +33,37 @@ MAX_DAY = date(2099, 12, 31)
 MAX_PERIOD_DAYS = 1096
 
 
+@dataclass(frozen=True)
+class TimeUnit:
+    """A unit durations are shown in: ``name`` for an axis, ``symbol`` after a value."""
+
+    name: str
+    symbol: str
+    seconds: float
+
+
+#: Each unit is used up to 90 of it (48 hours), then the next: "45 s", "20.2 min",
+#: "2.5 h", "3.1 d". Cards, tables and the chart all pick from here, by magnitude.
+TIME_UNITS = ((90.0, TimeUnit("seconds", "s", 1.0)), (90 * 60.0, TimeUnit("minutes", "min", 60.0)),
+              (48 * 3600.0, TimeUnit("hours", "h", 3600.0)), (float("inf"), TimeUnit("days", "d", 86400.0)))
+
+
+def time_unit(seconds: float | None) -> TimeUnit:
+    """The unit a duration of this size reads best in (seconds for None or nothing)."""
+    size = abs(seconds or 0.0)
+    return next(unit for below, unit in TIME_UNITS if size < below)
+
+
+def format_duration(seconds: float | None, unit: TimeUnit | None = None) -> str:
+    """``seconds`` in ``unit`` (default: the one its magnitude calls for), "n/a" for
+    None. One decimal where a whole number would hide it: "0.4 s", not "0 s"."""
+    if seconds is None:
+        return "n/a"
+    unit = unit or time_unit(seconds)
+    value = seconds / unit.seconds
+    return f"{value:.0f} {unit.symbol}" if unit.symbol == "s" and abs(value) >= 10 else f"{value:.1f} {unit.symbol}"
+
+
 class FiguresError(ValueError):
     """A period or filter that cannot be measured; the message says what to change."""
 

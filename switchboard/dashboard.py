@@ -36,10 +36,13 @@ from switchboard.core.metrics_figures import (
     MIN_DAY,
     FiguresError,
     Filters,
+    TimeUnit,
     check_day,
     figures,
     first_day,
+    format_duration,
     options,
+    time_unit,
 )
 from switchboard.models import Account, ApiKey
 
@@ -225,6 +228,18 @@ def _filters(account_id: int) -> Filters:
                    request.args.get("intent") or None)
 
 
+#: The figures the times chart draws, one line each.
+TIME_FIGURES = ("first_response_avg_s", "handle_time_avg_s", "resolution_time_avg_s")
+
+
+def chart_time_unit(daily: list[dict[str, Any]]) -> TimeUnit:
+    """The times chart's one unit, by the same rule as the cards (``time_unit``),
+    for the largest value it draws: 40 s averages are charted in seconds, not as 0.67
+    of a minute."""
+    return time_unit(max((day[name] for day in daily for name in TIME_FIGURES if day[name] is not None),
+                         default=None))
+
+
 @blueprint.get("")
 @blueprint.get("/")
 @require_supervisor
@@ -243,8 +258,10 @@ def index() -> ResponseReturnValue:
     rows = audit.entries(session, account.id, limit=AUDIT_ROWS)
     return render_template("dashboard.html", account=account, error=None, data=data, filters=filters,
                            choices=options(session, account.id), gaps=gaps[:5], audit_rows=rows, min_day=MIN_DAY,
-                           max_day=MAX_DAY, bot_quiet_hours=round(BOT_QUIET.total_seconds() / 3600))
+                           max_day=MAX_DAY, bot_quiet_hours=round(BOT_QUIET.total_seconds() / 3600),
+                           time_unit=chart_time_unit(data["daily"]))
 
 
 def init_app(app: Flask) -> None:
+    app.add_template_filter(format_duration, "duration")
     app.register_blueprint(blueprint)

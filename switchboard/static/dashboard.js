@@ -30,11 +30,17 @@
     { label: "Escalated %", data: pick("escalation_rate", 100), borderColor: palette[1] },
     { label: "Reopened %", data: pick("reopen_rate", 100), borderColor: palette[3] }
   ] }, options: { scales: { y: percent } } });
+  // The server picks the times' unit (the cards' rule, for the largest value charted).
+  var times = document.getElementById("chart-times");
+  var unit = times ? times.dataset : { unitName: "seconds", unitSymbol: "s", unitSeconds: "1" };
+  var perUnit = 1 / Number(unit.unitSeconds);
   draw("chart-times", { type: "line", data: { labels: days, datasets: [
-    { label: "First response", data: pick("first_response_avg_s", 1 / 60), borderColor: palette[0] },
-    { label: "Handle time", data: pick("handle_time_avg_s", 1 / 60), borderColor: palette[4] },
-    { label: "Time to resolution", data: pick("resolution_time_avg_s", 1 / 60), borderColor: palette[5] }
-  ] }, options: { scales: { y: { beginAtZero: true } } } });
+    { label: "First response", data: pick("first_response_avg_s", perUnit), borderColor: palette[0] },
+    { label: "Handle time", data: pick("handle_time_avg_s", perUnit), borderColor: palette[4] },
+    { label: "Time to resolution", data: pick("resolution_time_avg_s", perUnit), borderColor: palette[5] }
+  ] }, options: { scales: { y: { beginAtZero: true, title: { display: true, text: unit.unitName } } },
+    plugins: { tooltip: { callbacks: { label: function (c) {
+      return c.dataset.label + ": " + c.parsed.y.toFixed(1) + " " + unit.unitSymbol; } } } } } });
   draw("chart-csat", { type: "line", data: { labels: days, datasets: [
     { label: "Average CSAT (1–5)", data: pick("csat_avg"), borderColor: palette[6] }
   ] }, options: { scales: { y: { min: 1, max: 5 } } } });

@@ -111,6 +111,14 @@ def test_dashboard_renders_charts_filters_and_keeps_accounts_apart(driver: WebDr
     assert volume[0] == [4] + [0] * quiet_days
     assert volume[1] == [25] + [None] * quiet_days  # containment, in percent; none without conversations
     assert len(chart_data(driver, "rates")[0]) == quiet_days + 1
+    # Times: the cards and the chart by one rule. The largest time charted (resolution,
+    # (10 + 1000 + 4000) / 3 s) is minutes, so the chart is in minutes, axis labelled,
+    # and first response reads the same on its card and on the chart.
+    assert card(driver, "first-response") == "20.2 min"  # (10 + 20 + 3605) / 3 s
+    times = chart_data(driver, "times")
+    assert round(times[0][0], 1) == 20.2 and round(times[2][0], 1) == 27.8
+    assert driver.execute_script("return Chart.getChart(document.getElementById('chart-times'))"
+                                 ".options.scales.y.title.text") == "minutes"
     reasons = chart_data(driver, "reasons")
     assert sorted(reasons[0]) == [1, 1]
     automation = chart_data(driver, "automation")

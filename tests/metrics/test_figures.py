@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from flask import Flask
 
-from switchboard.core.metrics_figures import Filters, FiguresError, figures, headline
+from switchboard.core.metrics_figures import FiguresError, Filters, figures, format_duration, headline, time_unit
 from switchboard.db import get_db
 from switchboard.models import Account, ConversationOutcome
 
@@ -179,3 +179,14 @@ def test_the_weekly_digest_carries_the_headline_outcomes_and_their_change(seeded
     _, later_blocks = digest_blocks(next_week, account_name="Acme")
     later = [b for b in later_blocks if b.get("text", {}).get("text", "").startswith("*Outcomes*")][0]
     assert "*Conversations*\n0 ▼ -100%" in [f["text"] for f in later["fields"]]
+
+
+@pytest.mark.parametrize("seconds, shown, unit", [
+    (None, "n/a", "seconds"), (0.4, "0.4 s", "seconds"), (3.25, "3.2 s", "seconds"), (42, "42 s", "seconds"),
+    (89, "89 s", "seconds"), (90, "1.5 min", "minutes"), (1211.7, "20.2 min", "minutes"),
+    (5400, "1.5 h", "hours"), (47 * 3600, "47.0 h", "hours"), (3 * 86400, "3.0 d", "days"),
+])
+def test_a_duration_is_shown_in_the_unit_its_size_calls_for(seconds: float | None, shown: str, unit: str) -> None:
+    assert format_duration(seconds) == shown and time_unit(seconds).name == unit
+    # In a unit given (a chart's, picked for its largest value) it keeps that unit.
+    assert format_duration(30, time_unit(600)) == "0.5 min"
