@@ -14,6 +14,7 @@ figures embedded in the page; nothing is fetched from a CDN.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import os
 from collections.abc import Callable
@@ -158,9 +159,33 @@ def require_supervisor(view: Callable[..., ResponseReturnValue]) -> Callable[...
     return wrapper
 
 
+#: The default account's key `switchboard serve` writes into the data directory (next
+#: to the SQLite database) and prints the path of: what a newcomer has to sign in with.
+API_KEY_FILE = ".switchboard-api-key"
+
+
+def _from_this_machine() -> bool:
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
+def key_file_hint() -> dict[str, str | None]:
+    """Where the sign-in page says the key `switchboard serve` wrote is: the file's full
+    path to a browser on the serving machine (the newcomer's case), only its name and
+    folder to anyone else, who has no business learning the server's paths."""
+    path: Path = current_app.config["SETTINGS"].data_dir / API_KEY_FILE
+    return {"name": API_KEY_FILE, "path": str(path) if path.exists() and _from_this_machine() else None}
+
+
+def _login_page(error: str | None = None) -> str:
+    return render_template("dashboard_login.html", error=error, key_file=key_file_hint())
+
+
 @blueprint.get("/login")
 def login() -> ResponseReturnValue:
-    return render_template("dashboard_login.html", error=None)
+    return _login_page()
 
 
 @blueprint.post("/login")
@@ -180,8 +205,8 @@ def login_submit() -> ResponseReturnValue:
         account = _account_for_jwt(token)
     if account is None:
         log.warning("dashboard sign-in refused from %s", request.remote_addr)
-        return render_template("dashboard_login.html", error="That key or token is not valid. Create a key with "
-                               "`switchboard accounts key --name dashboard`."), 401
+        return _login_page(error=f"That key or token is not valid. Paste the whole key from {API_KEY_FILE}, or "
+                           "create one with `switchboard accounts key --name dashboard`."), 401
     response = redirect(url_for("dashboard.index"))
     response.set_cookie(COOKIE, _serializer().dumps({"account": account.id, **payload}),
                         max_age=SESSION_HOURS * 3600, httponly=True, samesite="Lax", secure=request.is_secure)

@@ -207,3 +207,24 @@ def test_a_period_the_user_picks_is_kept(app: Flask, newcomer: VendorClient) -> 
     assert _period(dashboard(client, f"to={end.isoformat()}")) == (end - timedelta(days=6), end)
     end = today
     assert _period(dashboard(client, f"to={end.isoformat()}")) == (today - timedelta(days=12), end)
+
+
+def test_the_sign_in_page_says_where_the_key_serve_wrote_is(app: Flask) -> None:
+    browser = app.test_client()  # from 127.0.0.1, like the newcomer's browser
+    page = Page(browser.get("/dashboard/login").get_data(as_text=True))
+    assert ".switchboard-api-key in the server's data directory" in page.text("key-help")
+    # `switchboard serve` writes the default account's key beside the database.
+    key_file = app.config["SETTINGS"].data_dir / ".switchboard-api-key"
+    key_file.write_text(key_for(app) + "\n")
+    page = Page(browser.get("/dashboard/login").get_data(as_text=True))
+    assert page.text("key-file") == str(key_file)
+    assert f"paste the contents of {key_file}" in page.text("key-help")
+    # Anyone else learns the file's name and folder, not the server's paths.
+    elsewhere = app.test_client().get("/dashboard/login", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert str(key_file) not in elsewhere.get_data(as_text=True)
+    assert Page(elsewhere.get_data(as_text=True)).text("key-file") == ".switchboard-api-key"
+
+    wrong = browser.post("/dashboard/login", data={"key": "sb_from_somewhere_else"})
+    assert wrong.status_code == 401 and "from .switchboard-api-key" in wrong.get_data(as_text=True)
+    signed_in = browser.post("/dashboard/login", data={"key": key_file.read_text()})  # newline and all
+    assert signed_in.status_code == 302 and browser.get("/dashboard/").status_code == 200
