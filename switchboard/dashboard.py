@@ -253,6 +253,10 @@ def _filters(account_id: int) -> Filters:
                    request.args.get("intent") or None)
 
 
+#: What the page calls each automation level (core.metrics.AUTOMATION_LEVELS), in the
+#: segment table and the chart alike.
+AUTOMATION_LABELS = {"ai_only": "AI only", "ai_then_human": "AI then human", "human_only": "Human only",
+                     "awaiting_human": "Waiting for a person"}
 #: The figures the times chart draws, one line each.
 TIME_FIGURES = ("first_response_avg_s", "handle_time_avg_s", "resolution_time_avg_s")
 
@@ -284,7 +288,7 @@ def index() -> ResponseReturnValue:
     return render_template("dashboard.html", account=account, error=None, data=data, filters=filters,
                            choices=options(session, account.id), gaps=gaps[:5], audit_rows=rows, min_day=MIN_DAY,
                            max_day=MAX_DAY, bot_quiet_hours=round(BOT_QUIET.total_seconds() / 3600),
-                           time_unit=chart_time_unit(data["daily"]))
+                           time_unit=chart_time_unit(data["daily"]), automation_labels=AUTOMATION_LABELS)
 
 
 def init_app(app: Flask) -> None:
