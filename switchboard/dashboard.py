@@ -236,8 +236,8 @@ def _date(name: str, default: date) -> date:
 
 def default_start(end: date, first: date | None) -> date:
     """The first day to show up to ``end`` when the user chose none: the account's
-    first day with conversations, within the last DEFAULT_DAYS and at least
-    MIN_DEFAULT_DAYS back (a day without any history yet has a week around it)."""
+    first day with conversations, but no more than DEFAULT_DAYS back and no fewer than
+    MIN_DEFAULT_DAYS (an account without conversations yet gets the last week)."""
     shortest = end - timedelta(days=MIN_DEFAULT_DAYS - 1)
     longest = end - timedelta(days=DEFAULT_DAYS - 1)
     return max(MIN_DAY, longest, min(first or shortest, shortest))
