@@ -9,11 +9,22 @@ are one-table aggregates (see ``metrics_figures``) instead of a replay of histor
 Definitions, in one place:
 
 - *contained*: the bot answered and the conversation never went to a person;
-- *automation level*: ``ai_only`` (never handed over), ``ai_then_human`` (the bot
-  answered or asked to clarify first), ``human_only`` (handed over before the bot
-  tried, e.g. the customer asked for a person straight away);
-- *first response*: the first answer or clarifying question from the bot, or the first
-  agent reply (a "a person will follow up" notice is not a response);
+- *automation level*: who handled the conversation. A person handled it once an agent
+  replied or solved its ticket (a handoff alone is a request for a person, not one);
+  the bot handled it when it answered, asked to clarify or offered a choice of
+  articles. ``ai_only``: no person (and never handed over); ``ai_then_human``: the
+  bot, then a person; ``human_only``: a person, and the bot did not try (e.g. the
+  customer asked for a person straight away); ``awaiting_human``: handed over, and no
+  person has replied yet, so it is neither the bot's nor a person's work so far;
+- *first response*: the first answer, clarifying question or choice of articles from
+  the bot, or the first agent reply (a "a person will follow up" notice is not a
+  response);
+- *resolved*: the conversation's ticket was solved (the conversation is closed), or the
+  bot's answer stood: no handoff since, and the conversation quiet for ``BOT_QUIET``
+  (the customer did not come back, the same rule by which a later message is a
+  reopen). Until then a bot answer is contained, but the conversation is still open;
+  the figures decide this when they are read (``metrics_figures``), since quiet is the
+  absence of an event. Time to resolution is measured to the solve or to the answer;
 - *handle time*: AI time (from each customer message to the bot's reply) plus agent
   time (for each agent reply, the time since the ticket last moved, at most
   ``AGENT_TURN_CAP``: an agent who leaves a ticket overnight did not work on it);
@@ -51,8 +62,11 @@ from switchboard.models import (
 AGENT_TURN_CAP = timedelta(minutes=15)
 REOPEN_WINDOW = timedelta(days=7)
 BOT_QUIET = timedelta(hours=24)
-#: Bot actions that answer the customer (a handoff notice or HELP text does not).
-RESPONSE_ACTIONS = frozenset({"answer", "clarify"})
+#: Bot actions that answer the customer (a handoff notice or HELP text does not); a
+#: menu of articles to choose from is a clarifying question with the options spelt out.
+RESPONSE_ACTIONS = frozenset({"answer", "clarify", "choices"})
+#: The automation levels, as stored in ``conversation_outcomes.automation``.
+AUTOMATION_LEVELS = ("ai_only", "ai_then_human", "human_only", "awaiting_human")
 OUTREACH_KINDS = ("outreach.sent", "outreach.delivered", "outreach.failed", "outreach.opted_out",
                   "outreach.reply", "outreach.contacted")
 #: Outreach events that follow a delivery and carry its ``delivery_event_id``.
@@ -136,9 +150,12 @@ def outcome_for(session: Session, conversation_id: int, *, at: datetime | None =
 
 
 def _automation(outcome: ConversationOutcome) -> str:
-    if outcome.handoff_at is None:
-        return "ai_only"
-    return "ai_then_human" if outcome.bot_answers else "human_only"
+    """The automation level (see the module's definitions). Recomputed by every fold
+    that changes who handled the conversation: the bot's reply, the handoff, an agent's
+    reply, the solved ticket."""
+    if outcome.agent_replies or outcome.resolution == "agent":
+        return "ai_then_human" if outcome.bot_answers else "human_only"
+    return "ai_only" if outcome.handoff_at is None else "awaiting_human"
 
 
 def _first_response(outcome: ConversationOutcome, at: datetime) -> None:
@@ -197,12 +214,14 @@ def _fold_agent_reply(session: Session, outcome: ConversationOutcome, event: Met
     outcome.agent_replies += 1
     outcome.agent_seconds += min(_seconds(at, outcome.last_activity_at), AGENT_TURN_CAP.total_seconds())
     _first_response(outcome, at)
+    outcome.automation = _automation(outcome)
     outcome.last_activity_at = at
 
 
 def _fold_solved(session: Session, outcome: ConversationOutcome, event: MetricEvent) -> None:
     outcome.resolved_at, outcome.resolution = event.occurred_at, "agent"
     outcome.resolution_seconds = _seconds(event.occurred_at, outcome.started_at)
+    outcome.automation = _automation(outcome)
 
 
 def _fold_reopened(session: Session, outcome: ConversationOutcome, event: MetricEvent) -> None:

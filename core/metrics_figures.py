@@ -18,20 +18,50 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, distinct, func, select
+from sqlalchemy import ColumnElement, Float, RowMapping, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.models import ConversationOutcome as O
 from switchboard.models import MetricEvent, Suggestion, SuggestionFeedback
 
-from .metrics import LINKED_OUTREACH_KINDS, REOPEN_WINDOW
+from .metrics import BOT_QUIET, LINKED_OUTREACH_KINDS, REOPEN_WINDOW
 
-AUTOMATION_LEVELS = ("ai_only", "ai_then_human", "human_only")
 #: The days a period may cover: wide enough for any real history, narrow enough that
 #: date arithmetic never overflows and a daily series stays a chart, not a dump.
 MIN_DAY = date(2000, 1, 1)
 MAX_DAY = date(2099, 12, 31)
 MAX_PERIOD_DAYS = 1096
+
+
+@dataclass(frozen=True)
+class TimeUnit:
+    """A unit durations are shown in: ``name`` for an axis, ``symbol`` after a value."""
+
+    name: str
+    symbol: str
+    seconds: float
+
+
+#: Each unit is used up to 90 of it (48 hours), then the next: "45 s", "20.2 min",
+#: "2.5 h", "3.1 d". Cards, tables and the chart all pick from here, by magnitude.
+TIME_UNITS = ((90.0, TimeUnit("seconds", "s", 1.0)), (90 * 60.0, TimeUnit("minutes", "min", 60.0)),
+              (48 * 3600.0, TimeUnit("hours", "h", 3600.0)), (float("inf"), TimeUnit("days", "d", 86400.0)))
+
+
+def time_unit(seconds: float | None) -> TimeUnit:
+    """The unit a duration of this size reads best in (seconds for None or nothing)."""
+    size = abs(seconds or 0.0)
+    return next(unit for below, unit in TIME_UNITS if size < below)
+
+
+def format_duration(seconds: float | None, unit: TimeUnit | None = None) -> str:
+    """``seconds`` in ``unit`` (default: the one its magnitude calls for), "n/a" for
+    None. One decimal where a whole number would hide it: "0.4 s", not "0 s"."""
+    if seconds is None:
+        return "n/a"
+    unit = unit or time_unit(seconds)
+    value = seconds / unit.seconds
+    return f"{value:.0f} {unit.symbol}" if unit.symbol == "s" and abs(value) >= 10 else f"{value:.1f} {unit.symbol}"
 
 
 class FiguresError(ValueError):
@@ -94,18 +124,27 @@ def _sum_if(condition: ColumnElement[bool]) -> ColumnElement[Any]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _columns() -> list[ColumnElement[Any]]:
+def resolved(now: datetime) -> ColumnElement[bool]:
+    """Whether a conversation is resolved as of ``now`` (the definition is in
+    ``core.metrics``): its ticket solved, or the bot's answer standing and the
+    conversation quiet for ``BOT_QUIET``. A bot answer a minute old is not a resolution
+    yet: the customer may still be typing their next question."""
+    return (O.resolution == "agent") | ((O.resolution == "bot") & (O.last_activity_at <= now - BOT_QUIET))
+
+
+def _columns(now: datetime) -> list[ColumnElement[Any]]:
     handled = (O.bot_replies + O.agent_replies) > 0
+    done = resolved(now)
     return [
         func.count().label("conversations"),
         _sum_if(O.resolution == "bot").label("contained"),
         _sum_if(O.handoff_at.is_not(None)).label("escalated"),
         func.avg(O.first_response_seconds).label("first_response_avg_s"),
         func.avg(case((handled, O.ai_seconds + O.agent_seconds))).label("handle_time_avg_s"),
-        func.avg(O.resolution_seconds).label("resolution_time_avg_s"),
-        _sum_if(O.resolved_at.is_not(None)).label("resolved"),
+        func.avg(case((done, O.resolution_seconds))).label("resolution_time_avg_s"),
+        _sum_if(done).label("resolved"),
         # A reopen follows a resolution, even when a later handoff undid the bot's.
-        _sum_if(O.resolved_at.is_not(None) | (O.reopened > 0)).label("resolved_ever"),
+        _sum_if(done | (O.reopened > 0)).label("resolved_ever"),
         _sum_if(O.reopened > 0).label("reopened"),
         func.avg(O.csat_score).label("csat_avg"),
         func.count(O.csat_score).label("csat_responses"),
@@ -139,7 +178,8 @@ def _round(value: Any, digits: int = 4) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
+def _figures(m: RowMapping | Mapping[str, Any]) -> dict[str, Any]:
+    """The figures of one aggregate row (or of ``_NO_ROWS``, for a day without any)."""
     conversations, resolved, escalated = int(m["conversations"]), int(m["resolved"]), int(m["escalated"])
     tokens = int(m["tokens"])
     return {
@@ -165,16 +205,20 @@ def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _grouped(session: Session, where: list[ColumnElement[bool]], column: Any) -> list[dict[str, Any]]:
-    rows = session.execute(select(column.label("segment"), *_columns()).where(*where)
+def _grouped(session: Session, where: list[ColumnElement[bool]], column: Any, now: datetime) -> list[dict[str, Any]]:
+    rows = session.execute(select(column.label("segment"), *_columns(now)).where(*where)
                            .group_by(column).order_by(column))
     return [{"segment": row._mapping["segment"], **_figures(row._mapping)} for row in rows]
 
 
-def figures(session: Session, account_id: int, filters: Filters, *, daily: bool = True) -> dict[str, Any]:
-    """All figures for one account and period, as plain JSON-ready data."""
+def figures(session: Session, account_id: int, filters: Filters, *, daily: bool = True,
+            now: datetime | None = None) -> dict[str, Any]:
+    """All figures for one account and period, as plain JSON-ready data. ``now`` is
+    the current time (given by tests and benchmarks): it decides which bot answers have
+    stood long enough to count as resolutions."""
+    now = now or datetime.now(UTC)
     where = _where(account_id, filters)
-    totals = _figures(session.execute(select(*_columns()).where(*where)).one()._mapping)
+    totals = _figures(session.execute(select(*_columns(now)).where(*where)).one()._mapping)
     reasons = session.execute(select(O.handoff_reason, func.count()).where(*where, O.handoff_at.is_not(None))
                               .group_by(O.handoff_reason).order_by(func.count().desc(), O.handoff_reason))
     escalated = totals["escalated"]
@@ -182,16 +226,16 @@ def figures(session: Session, account_id: int, filters: Filters, *, daily: bool 
         "account_id": account_id,
         "filters": filters.as_json(),
         "totals": totals,
-        "by_automation": _grouped(session, where, O.automation),
-        "by_channel": _grouped(session, where, O.channel),
-        "by_tier": _grouped(session, where, O.tier),
+        "by_automation": _grouped(session, where, O.automation, now),
+        "by_channel": _grouped(session, where, O.channel, now),
+        "by_tier": _grouped(session, where, O.tier, now),
         "escalation_reasons": [{"reason": reason or "unknown", "count": int(count),
                                 "share": _round(_rate(count, escalated))} for reason, count in reasons],
         "suggestions": suggestion_figures(session, account_id, filters),
         "outreach": outreach_figures(session, account_id, filters),
     }
     if daily:
-        result["daily"] = _every_day(filters, _grouped(session, where, O.day))
+        result["daily"] = _every_day(filters, _grouped(session, where, O.day, now))
     return result
 
 
@@ -229,10 +273,12 @@ def suggestion_figures(session: Session, account_id: int, filters: Filters) -> d
         scoped = select(O.conversation_id).where(*_segment(account_id, filters))
         cohort = cohort.where(Suggestion.conversation_id.in_(scoped))
     shown = session.scalar(select(func.count()).select_from(cohort.subquery())) or 0
+    # Every column typed (avg's type_), so the row unpacks as (int, int, float) and not
+    # as three ``object``s.
     inserted, sent, distance = session.execute(
         select(func.count(distinct(case((SuggestionFeedback.kind == "inserted", SuggestionFeedback.suggestion_id)))),
                func.count(distinct(case((SuggestionFeedback.kind == "sent", SuggestionFeedback.suggestion_id)))),
-               func.avg(case((SuggestionFeedback.kind == "sent", SuggestionFeedback.edit_distance))))
+               func.avg(case((SuggestionFeedback.kind == "sent", SuggestionFeedback.edit_distance)), type_=Float))
         .where(SuggestionFeedback.account_id == account_id, SuggestionFeedback.suggestion_id.in_(cohort))).one()
     return {"shown": int(shown), "inserted": int(inserted), "acceptance_rate": _round(_rate(inserted, shown)),
             "sent": int(sent), "avg_edit_distance": _round(distance, 3)}
@@ -292,7 +338,15 @@ def _linked_to_deliveries(session: Session, account_id: int, filters: Filters) -
              .group_by(linked.c.kind))
     if filters.channel:
         query = query.where(delivery.c.channel == filters.channel)
-    return {kind: int(count) for kind, count in session.execute(query)}
+    # Columns of a table alias are untyped: index the rows (Any), a row would unpack as objects.
+    return {str(row[0]): int(row[1]) for row in session.execute(query)}
+
+
+def first_day(session: Session, account_id: int) -> date | None:
+    """The day the account's first conversation started, or None before any: where a
+    young account's history begins (the (account_id, day) index answers it)."""
+    day = session.scalar(select(func.min(O.day)).where(O.account_id == account_id))
+    return date.fromisoformat(day) if day else None
 
 
 def options(session: Session, account_id: int) -> dict[str, list[str]]:
@@ -310,8 +364,9 @@ HEADLINE = ("conversations", "containment_rate", "escalation_rate", "first_respo
 
 def headline(session: Session, account_id: int, filters: Filters) -> dict[str, dict[str, Any]]:
     """The headline figures with the same-length period before, and the change."""
-    now = figures(session, account_id, filters, daily=False)["totals"]
-    before = figures(session, account_id, filters.previous(), daily=False)["totals"]
+    moment = datetime.now(UTC)  # one moment for both periods: the same rule of what is resolved
+    now = figures(session, account_id, filters, daily=False, now=moment)["totals"]
+    before = figures(session, account_id, filters.previous(), daily=False, now=moment)["totals"]
     return {name: {"current": now[name], "previous": before[name],
                    "change": None if now[name] is None or before[name] is None
                    else _round(now[name] - before[name], 4)} for name in HEADLINE}

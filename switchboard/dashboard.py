@@ -14,6 +14,7 @@ figures embedded in the page; nothing is fetched from a CDN.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import os
 from collections.abc import Callable
@@ -30,14 +31,31 @@ from sqlalchemy import select
 from switchboard import db
 from switchboard.core import accounts, audit
 from switchboard.core.digest import _gap_groups
-from switchboard.core.metrics_figures import MAX_DAY, MIN_DAY, FiguresError, Filters, check_day, figures, options
+from switchboard.core.metrics import BOT_QUIET
+from switchboard.core.metrics_figures import (
+    MAX_DAY,
+    MIN_DAY,
+    FiguresError,
+    Filters,
+    TimeUnit,
+    check_day,
+    figures,
+    first_day,
+    format_duration,
+    options,
+    time_unit,
+)
 from switchboard.models import Account, ApiKey
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 COOKIE = "switchboard_dashboard"
 SESSION_HOURS = 8
+#: Without a chosen start the page shows the last DEFAULT_DAYS, or on a younger account
+#: every day since its first conversation, and never fewer than MIN_DEFAULT_DAYS: a
+#: week of history is not charted as 30 days of mostly nothing.
 DEFAULT_DAYS = 30
+MIN_DEFAULT_DAYS = 7
 #: Knowledge gaps read every unanswered question of the period: cap the window.
 GAP_DAYS = 31
 AUDIT_ROWS = 20
@@ -141,9 +159,33 @@ def require_supervisor(view: Callable[..., ResponseReturnValue]) -> Callable[...
     return wrapper
 
 
+#: The default account's key `switchboard serve` writes into the data directory (next
+#: to the SQLite database) and prints the path of: what a newcomer has to sign in with.
+API_KEY_FILE = ".switchboard-api-key"
+
+
+def _from_this_machine() -> bool:
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
+def key_file_hint() -> dict[str, str | None]:
+    """Where the sign-in page says the key `switchboard serve` wrote is: the file's full
+    path to a browser on the serving machine (the newcomer's case), only its name and
+    folder to anyone else, who has no business learning the server's paths."""
+    path: Path = current_app.config["SETTINGS"].data_dir / API_KEY_FILE
+    return {"name": API_KEY_FILE, "path": str(path) if path.exists() and _from_this_machine() else None}
+
+
+def _login_page(error: str | None = None) -> str:
+    return render_template("dashboard_login.html", error=error, key_file=key_file_hint())
+
+
 @blueprint.get("/login")
 def login() -> ResponseReturnValue:
-    return render_template("dashboard_login.html", error=None)
+    return _login_page()
 
 
 @blueprint.post("/login")
@@ -163,8 +205,8 @@ def login_submit() -> ResponseReturnValue:
         account = _account_for_jwt(token)
     if account is None:
         log.warning("dashboard sign-in refused from %s", request.remote_addr)
-        return render_template("dashboard_login.html", error="That key or token is not valid. Create a key with "
-                               "`switchboard accounts key --name dashboard`."), 401
+        return _login_page(error=f"That key or token is not valid. Paste the whole key from {API_KEY_FILE}, or "
+                           "create one with `switchboard accounts key --name dashboard`."), 401
     response = redirect(url_for("dashboard.index"))
     response.set_cookie(COOKIE, _serializer().dumps({"account": account.id, **payload}),
                         max_age=SESSION_HOURS * 3600, httponly=True, samesite="Lax", secure=request.is_secure)
@@ -192,12 +234,39 @@ def _date(name: str, default: date) -> date:
     return check_day(name, day)
 
 
-def _filters() -> Filters:
+def default_start(end: date, first: date | None) -> date:
+    """The first day to show up to ``end`` when the user chose none: the account's
+    first day with conversations, but no more than DEFAULT_DAYS back and no fewer than
+    MIN_DEFAULT_DAYS (an account without conversations yet gets the last week)."""
+    shortest = end - timedelta(days=MIN_DEFAULT_DAYS - 1)
+    longest = end - timedelta(days=DEFAULT_DAYS - 1)
+    return max(MIN_DAY, longest, min(first or shortest, shortest))
+
+
+def _filters(account_id: int) -> Filters:
+    """The period and segment from the query string; a day the user gives is kept as
+    given, a missing start follows the account's history (``default_start``)."""
     today = datetime.now(UTC).date()
     end = _date("to", today)
-    start = _date("from", max(MIN_DAY, end - timedelta(days=DEFAULT_DAYS - 1)))
+    start = _date("from", default_start(end, first_day(db.session(), account_id)))
     return Filters(start, end, request.args.get("channel") or None, request.args.get("tier") or None,
                    request.args.get("intent") or None)
+
+
+#: What the page calls each automation level (core.metrics.AUTOMATION_LEVELS), in the
+#: segment table and the chart alike.
+AUTOMATION_LABELS = {"ai_only": "AI only", "ai_then_human": "AI then human", "human_only": "Human only",
+                     "awaiting_human": "Waiting for a person"}
+#: The figures the times chart draws, one line each.
+TIME_FIGURES = ("first_response_avg_s", "handle_time_avg_s", "resolution_time_avg_s")
+
+
+def chart_time_unit(daily: list[dict[str, Any]]) -> TimeUnit:
+    """The times chart's one unit, by the same rule as the cards (``time_unit``),
+    for the largest value it draws: 40 s averages are charted in seconds, not as 0.67
+    of a minute."""
+    return time_unit(max((day[name] for day in daily for name in TIME_FIGURES if day[name] is not None),
+                         default=None))
 
 
 @blueprint.get("")
@@ -207,7 +276,7 @@ def index() -> ResponseReturnValue:
     account: Account = g.account
     session = db.session()
     try:
-        filters = _filters()
+        filters = _filters(account.id)
     except FiguresError as exc:
         return render_template("dashboard.html", account=account, error=str(exc), data=None, filters=None,
                                choices=options(session, account.id), gaps=[], audit_rows=[], min_day=MIN_DAY,
@@ -218,8 +287,10 @@ def index() -> ResponseReturnValue:
     rows = audit.entries(session, account.id, limit=AUDIT_ROWS)
     return render_template("dashboard.html", account=account, error=None, data=data, filters=filters,
                            choices=options(session, account.id), gaps=gaps[:5], audit_rows=rows, min_day=MIN_DAY,
-                           max_day=MAX_DAY)
+                           max_day=MAX_DAY, bot_quiet_hours=round(BOT_QUIET.total_seconds() / 3600),
+                           time_unit=chart_time_unit(data["daily"]), automation_labels=AUTOMATION_LABELS)
 
 
 def init_app(app: Flask) -> None:
+    app.add_template_filter(format_duration, "duration")
     app.register_blueprint(blueprint)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from flask import Flask
 
-from switchboard.core.metrics_figures import Filters, FiguresError, figures, headline
+from switchboard.core.metrics_figures import FiguresError, Filters, figures, format_duration, headline, time_unit
 from switchboard.db import get_db
 from switchboard.models import Account, ConversationOutcome
 
@@ -45,6 +45,24 @@ def test_totals_match_the_hand_computed_history(seeded: Flask) -> None:
     assert (t["csat_avg"], t["csat_responses"], t["csat_satisfied_rate"]) == (3.5, 2, 0.5)
     assert (t["context_used"], t["context_utilisation"]) == (1, 0.5)  # c2's package was opened, c3's not
     assert (t["tokens"], t["tokens_per_resolution"]) == (120, 40.0)
+
+
+def test_a_bot_answer_is_a_resolution_once_the_customer_has_been_quiet_a_day(seeded: Flask) -> None:
+    from .seed import at
+
+    def totals(now: datetime) -> dict:
+        with get_db(seeded).session() as session:
+            return figures(session, seeded.config["DEFAULT_ACCOUNT_ID"], Filters(DAY, TODAY), now=now)["totals"]
+
+    # An hour after c1's answer (at 10 s) the customer may still come back: only the
+    # solved tickets (c2 at 1000 s, c3 at 4000 s) are resolved; c1 is contained all along.
+    early = totals(at(10 + 3600))
+    assert (early["contained"], early["resolved"]) == (1, 2)
+    assert early["resolution_time_avg_s"] == pytest.approx((1000 + 4000) / 2, abs=0.1)
+    assert early["tokens_per_resolution"] == 60.0  # c1's 120 tokens over the two resolutions
+    # A day of quiet later the answer stood: c1 is resolved too, in the 10 s it took.
+    later = totals(at(10 + 24 * 3600 + 1))
+    assert later["resolved"] == 3 and later["resolution_time_avg_s"] == pytest.approx((10 + 1000 + 4000) / 3, abs=0.1)
 
 
 def test_breakdowns_by_automation_channel_tier_and_reason(seeded: Flask) -> None:
@@ -161,3 +179,14 @@ def test_the_weekly_digest_carries_the_headline_outcomes_and_their_change(seeded
     _, later_blocks = digest_blocks(next_week, account_name="Acme")
     later = [b for b in later_blocks if b.get("text", {}).get("text", "").startswith("*Outcomes*")][0]
     assert "*Conversations*\n0 ▼ -100%" in [f["text"] for f in later["fields"]]
+
+
+@pytest.mark.parametrize("seconds, shown, unit", [
+    (None, "n/a", "seconds"), (0.4, "0.4 s", "seconds"), (3.25, "3.2 s", "seconds"), (42, "42 s", "seconds"),
+    (89, "89 s", "seconds"), (90, "1.5 min", "minutes"), (1211.7, "20.2 min", "minutes"),
+    (5400, "1.5 h", "hours"), (47 * 3600, "47.0 h", "hours"), (3 * 86400, "3.0 d", "days"),
+])
+def test_a_duration_is_shown_in_the_unit_its_size_calls_for(seconds: float | None, shown: str, unit: str) -> None:
+    assert format_duration(seconds) == shown and time_unit(seconds).name == unit
+    # In a unit given (a chart's, picked for its largest value) it keeps that unit.
+    assert format_duration(30, time_unit(600)) == "0.5 min"

@@ -44,7 +44,8 @@ def test_a_question_the_bot_answers_is_contained(shop: Flask, vendor: VendorClie
 def test_handoff_sidebar_agent_reply_solve_and_csat(shop: Flask, vendor: VendorClient) -> None:  # noqa: F811
     ticket = handed_over_ticket(shop, vendor)  # answer, a question, then AGENT
     [outcome] = outcomes(shop)
-    assert outcome.handoff_reason == "explicit_request" and outcome.automation == "ai_then_human"
+    # Handed over after the bot answered, and no person has replied yet.
+    assert outcome.handoff_reason == "explicit_request" and outcome.automation == "awaiting_human"
     assert outcome.resolution is None  # the bot's earlier answer no longer counts as contained
     headers = {"Authorization": f"Bearer {key_for(shop)}", "X-Zendesk-Agent": "ava"}
     assert vendor.client.get(f"/api/sidebar/tickets/{ticket}", headers=headers).status_code == 200
@@ -56,7 +57,7 @@ def test_handoff_sidebar_agent_reply_solve_and_csat(shop: Flask, vendor: VendorC
     assert vendor.zendesk(solved).status_code == 200
     say(vendor, "5")  # the CSAT answer
     [outcome] = outcomes(shop)
-    assert outcome.package_opened == 1 and outcome.agent_replies == 1
+    assert outcome.package_opened == 1 and outcome.agent_replies == 1 and outcome.automation == "ai_then_human"
     assert outcome.resolution == "agent" and outcome.resolution_seconds is not None
     assert outcome.csat_score == 5
     recorded = kinds(shop)
