@@ -18,6 +18,8 @@ from sqlalchemy import text
 from switchboard import wiring
 from switchboard.app import create_app
 from switchboard.config import load_settings
+from switchboard.core.knowledge.loaders import load_articles
+from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db, make_engine, upgrade
 from switchboard.models import Base
 
@@ -26,6 +28,7 @@ from .signing import VendorClient
 # What create_app does, for the tests that call the core directly.
 wiring.install()
 
+SAMPLE_KB = Path(__file__).parents[1] / "switchboard" / "data" / "sample_kb.json"
 PG_SERVER = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
@@ -97,6 +100,15 @@ def app(env: dict[str, str]) -> Iterator[Flask]:
     app = create_app(load_settings(env), config={"TASKS_INLINE": True, "TESTING": True})
     yield app
     get_db(app).dispose()
+
+
+@pytest.fixture
+def shop(app: Flask) -> Flask:
+    """The app with the sample knowledge base (a demo shop's articles) imported."""
+    with get_db(app).session() as session:
+        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
+            load_articles(SAMPLE_KB))
+    return app
 
 
 @pytest.fixture

@@ -25,24 +25,12 @@ from flask import Flask
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.db import get_db
-
-from ..assist.test_sidebar_api import SAMPLE_KB, key_for
+from ..assist.test_sidebar_api import key_for
 from .browser import WAIT_SECONDS, SidebarPage, wait_until
 from .test_sidebar_browser import screenshot
 
 PREVIEW_LINE = "Preview the sidebar at "
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # a CLI and browser test
-
-
-@pytest.fixture
-def shop(app: Flask) -> Flask:
-    with get_db(app).session() as session:
-        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
-            load_articles(SAMPLE_KB))
-    return app
 
 
 @pytest.fixture

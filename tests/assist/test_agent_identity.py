@@ -34,14 +34,6 @@ from .test_sidebar_api import SAMPLE_KB, handed_over_ticket, key_for
 NAME = "Søren Ødegård"
 
 
-@pytest.fixture
-def shop(app: Flask) -> Flask:
-    with get_db(app).session() as session:
-        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
-            load_articles(SAMPLE_KB))
-    return app
-
-
 def identity(user_id: str, name: str = NAME, email: str = "søren@acme.test") -> dict[str, str]:
     """The headers the app sends: the id, and name and email percent-encoded (encodeURIComponent)."""
     return {"X-Zendesk-User-Id": user_id, "X-Zendesk-User-Name": quote(name, safe=""),

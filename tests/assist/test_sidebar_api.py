@@ -37,14 +37,6 @@ def key_for(app: Flask, slug: str = "default") -> str:
         return accounts.create_api_key(session, account)
 
 
-@pytest.fixture
-def shop(app: Flask) -> Flask:
-    with get_db(app).session() as session:
-        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
-            load_articles(SAMPLE_KB))
-    return app
-
-
 def say(vendor: VendorClient, body: str, channel: str = "sms") -> None:
     params = {"MessageSid": f"SM{next(_n):032x}", "AccountSid": "AC" + "1" * 32, "Body": body, "NumMedia": "0",
               "From": "+14155550100", "To": "+15005550006"}

@@ -11,13 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from switchboard.core import accounts
-from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import AuditEntry, Conversation, InboxEvent, OutboxCall
 
@@ -26,14 +23,6 @@ from ..signing import VendorClient, fixture
 SAMPLE_KB = Path(__file__).parents[2] / "switchboard" / "data" / "sample_kb.json"
 CHARGED_TWICE = "https://help.acme.example/articles/charged-twice"
 _n = iter(range(1, 100_000))
-
-
-@pytest.fixture
-def shop(app: Flask) -> Flask:
-    with get_db(app).session() as session:
-        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
-            load_articles(SAMPLE_KB))
-    return app
 
 
 def say(vendor: VendorClient, body: str) -> None:

@@ -12,8 +12,6 @@ from sqlalchemy import select, update
 from switchboard.app import create_app
 from switchboard.config import load_settings
 from switchboard.core import identity
-from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.errors import ConfigError
 from switchboard.models import Conversation, Customer, OutboxCall
@@ -28,14 +26,6 @@ def say(vendor: VendorClient, body: str) -> None:
     params = {"MessageSid": f"SM{next(_n):032x}", "AccountSid": "AC" + "1" * 32, "Body": body,
               "From": "+14155550100", "To": "+15005550006", "NumMedia": "0"}
     assert vendor.twilio("/webhooks/twilio/messages", params).status_code == 200
-
-
-@pytest.fixture
-def shop(app: Flask) -> Flask:
-    with get_db(app).session() as session:
-        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
-            load_articles(SAMPLE_KB))
-    return app
 
 
 def customer_with(app: Flask, **fields: object) -> None:
