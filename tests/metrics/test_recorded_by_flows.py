@@ -16,7 +16,7 @@ from switchboard.cli import main
 from switchboard.db import get_db
 from switchboard.models import ConversationOutcome, MetricEvent
 
-from ..assist.test_sidebar_api import comment, handed_over_ticket, key_for, say, shop  # noqa: F401 (fixture)
+from ..assist.test_sidebar_api import comment, handed_over_ticket, key_for, say
 from ..signing import VendorClient, fixture
 from .seed import DAY
 
