@@ -66,7 +66,7 @@ def _stamp(at: datetime) -> str:
 
 
 def build_package(session: Session, conversation: Conversation, customer: Customer, handoff: Handoff, *,
-                  references: Mapping[str, re.Pattern[str]] | None = None,
+                  references: Mapping[str, re.Pattern[str]],
                   generated: Mapping[str, Any] | None = None) -> str:
     """The internal note: who, why, what was said and tried, on every channel.
     ``references`` are the company's identifier shapes (actions.yaml); ``generated`` a
@@ -101,17 +101,15 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
     ]
     answered = [m for m in messages if m.author == "bot" and m.meta.get("action") == "answer"]
     lines += ["", "WHAT THE BOT ALREADY ANSWERED"]
-    lines += [f"- {_one_line(m.body)} (sources: {', '.join(s['citation'] for s in m.meta.get('sources', []))})"
+    lines += [f"- {one_line(m.body)} (sources: {', '.join(s['citation'] for s in m.meta.get('sources', []))})"
               for m in answered] or ["- Nothing: no answer was sent."]
-    confirmed = confirmed_facts(messages, load_actions_config().references if references is None else references)
+    confirmed = confirmed_facts(messages, references)
     lines += ["", "WHAT THE CUSTOMER ALREADY GAVE OR CONFIRMED"]
     lines += [f"- {fact}" for fact in confirmed] or ["- Nothing yet."]
     lines += ["", "TIMELINE (all channels)"]
-    lines += [f"[{_stamp(m.created_at)} {m.channel.upper()}] {m.author}: {_one_line(m.body)}" for m in messages]
+    lines += [f"[{_stamp(m.created_at)} {m.channel.upper()}] {m.author}: {one_line(m.body)}" for m in messages]
     return "\n".join(lines)
 
-
-_one_line = one_line
 
 
 def summarise(from_customer: Sequence[Message]) -> str:
@@ -138,7 +136,7 @@ def confirmed_facts(messages: Sequence[Message], references: Mapping[str, re.Pat
                 facts.append(f"{kind.replace('_', ' ').capitalize()} {found.group(0)}")
         previous_bot = next((m for m in reversed(messages[:i]) if m.author == "bot"), None)
         if previous_bot is not None and YES.match(message.body):
-            facts.append(f'Confirmed "{_one_line(previous_bot.body, 120)}"')
+            facts.append(f'Confirmed "{one_line(previous_bot.body, 120)}"')
     return list(dict.fromkeys(facts))
 
 
@@ -319,7 +317,7 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
                         "24 hours old, and WhatsApp only allows approved templates then. Set "
                         "SWITCHBOARD_WHATSAPP_TEMPLATE_SID to a reply template to reach them.", settings)
             return "outside_whatsapp_window"
-        kwargs = {"content_sid": template, "content_variables": {"1": _one_line(reply.body, 900)}}
+        kwargs = {"content_sid": template, "content_variables": {"1": one_line(reply.body, 900)}}
     try:
         status_callback = f"{settings.public_url}/webhooks/twilio/status" if settings.public_url else None
         result = twilio.send_message(to=phone, channel=channel, idempotency_key=f"agent-reply:{reply.comment_id}",

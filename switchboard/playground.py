@@ -52,7 +52,7 @@ def simulate(session: Session, settings: Settings, *, text: str, phone: str = DE
     event, _ = inbox.record(session, account_id=account.id, vendor="twilio", kind="twilio.message",
                             dedupe_key=sid, payload=form)
     inbox.process(session, event.id, tasks.handlers())
-    return conversation_view(session, account.id, e164)
+    return conversation_view(session, settings, account.id, e164)
 
 
 #: Twilio's default Advanced Opt-Out answers, which the customer gets from Twilio, not us.
@@ -64,7 +64,7 @@ CARRIER_REPLIES = {
 }
 
 
-def conversation_view(session: Session, account_id: int, e164: str) -> dict[str, Any]:
+def conversation_view(session: Session, settings: Settings, account_id: int, e164: str) -> dict[str, Any]:
     found = session.scalar(select(Identity).where(
         Identity.account_id == account_id, Identity.kind == IdentityKind.PHONE, Identity.value == e164))
     if found is None:
@@ -78,12 +78,14 @@ def conversation_view(session: Session, account_id: int, e164: str) -> dict[str,
     customer = session.get(Customer, conversation.customer_id)
     package = None
     if conversation.handoff_reason:
+        from switchboard.core.actions.config import load_actions_config
         from switchboard.core.handoff import Handoff, build_package
         from switchboard.core.routing import Route
 
         assert customer is not None
         package = build_package(session, conversation, customer,
-                                Handoff(conversation.handoff_reason, "", Route(None, "normal", ())))
+                                Handoff(conversation.handoff_reason, "", Route(None, "normal", ())),
+                                references=load_actions_config(settings.actions_file).references)
     # (when, order among equals, the row): a carrier's answer sorts just after the message it answers.
     rows: list[tuple[datetime, float, dict[str, Any]]] = [
         (m.created_at, m.id, {"id": m.id, "author": m.author, "direction": m.direction,
@@ -178,7 +180,7 @@ def get_conversation() -> ResponseReturnValue:
         e164 = identity.to_e164(request.args.get("phone") or DEFAULT_PHONE)
     except identity.InvalidAddress as exc:
         raise MalformedPayload(f"phone: {exc}") from None
-    return jsonify(conversation_view(session, account.id, e164))
+    return jsonify(conversation_view(session, current_app.config["SETTINGS"], account.id, e164))
 
 
 def init_app(app: Flask) -> None:
