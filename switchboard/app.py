@@ -8,7 +8,6 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from switchboard import (
-    actions_api,
     api,
     bootstrap,
     dashboard,
@@ -18,12 +17,12 @@ from switchboard import (
     outreach_api,
     playground,
     prometheus,
-    sidebar,
     tasks,
     wiring,
 )
 from switchboard.apps.slack import interactions as slack_interactions
 from switchboard.apps.slack import oauth as slack_oauth
+from switchboard.apps.zendesk import actions_api, sidebar_api
 from switchboard.config import Settings, load_settings
 from switchboard.core.processing import EventHandlers
 from switchboard.resources import package_path
@@ -76,7 +75,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     home.init_app(app)
     outreach_api.init_app(app)
     slack_oauth.init_app(app)
-    sidebar.init_app(app)
+    sidebar_api.init_app(app)
     actions_api.init_app(app)
     playground.init_app(app)
     health.init_app(app)

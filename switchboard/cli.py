@@ -817,7 +817,7 @@ def zendesk_provision(manifests_dir: Path | None) -> None:
               help="Host of this deployment (e.g. support.example.com) allowed to receive the secure token.")
 def zendesk_package_app(out_dir: Path, app_dir: Path | None, domains: tuple[str, ...]) -> None:
     """Validate the Zendesk sidebar app and zip it for upload (Admin Center > Apps > Upload private app)."""
-    from switchboard.zaf import DEFAULT_APP_DIR, InvalidZendeskApp, package_app
+    from switchboard.apps.zendesk.packager import DEFAULT_APP_DIR, InvalidZendeskApp, package_app
 
     if not out_dir.exists():
         if not out_dir.parent.is_dir():
@@ -845,7 +845,7 @@ def zendesk_package_app(out_dir: Path, app_dir: Path | None, domains: tuple[str,
 @click.option("--ticket", type=int, help="Ticket to open first; default: the newest one the bot handed over.")
 def zendesk_preview(url: str, key_file: Path | None, port: int, ticket: int | None) -> None:
     """Preview the sidebar app in a local stand-in of Zendesk's agent workspace, against a running Switchboard."""
-    from switchboard.zaf_preview import KEY_FILE_NAME, PreviewError, serve_preview
+    from switchboard.apps.zendesk.preview_server import KEY_FILE_NAME, PreviewError, serve_preview
 
     try:
         key_file = key_file or load_settings().data_dir / KEY_FILE_NAME

@@ -190,7 +190,7 @@ def login() -> ResponseReturnValue:
 
 @blueprint.post("/login")
 def login_submit() -> ResponseReturnValue:
-    from switchboard.sidebar import _account_for_jwt
+    from switchboard.apps.zendesk.sidebar_api import account_for_jwt
 
     key = (request.form.get("key") or "").strip()
     token = (request.form.get("token") or "").strip()
@@ -202,7 +202,7 @@ def login_submit() -> ResponseReturnValue:
     elif code:
         account = _account_for_code(code)
     elif token.count(".") == 2:
-        account = _account_for_jwt(token)
+        account = account_for_jwt(token)
     if account is None:
         log.warning("dashboard sign-in refused from %s", request.remote_addr)
         return _login_page(error=f"That key or token is not valid. Paste the whole key from {API_KEY_FILE}, or "

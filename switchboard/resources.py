@@ -34,4 +34,4 @@ def manifests_dir() -> Path:
 
 def zendesk_app_dir() -> Path:
     """The Zendesk sidebar app's source (``apps/zendesk``), shipped with the package."""
-    return _directory("switchboard.apps") / "zendesk"
+    return _directory("switchboard.apps.zendesk")

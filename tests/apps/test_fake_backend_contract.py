@@ -1,7 +1,7 @@
 """The browser tests' fake backend answers governed actions the way Switchboard does.
 
 The stand-in tests are only as good as the fake: these compare its canned JSON and
-scripted answers with what switchboard/actions_api.py returns for a real handed-over
+scripted answers with what apps/zendesk/actions_api.py returns for a real handed-over
 ticket, so a change of shape in the backend fails here instead of silently leaving
 the app tested against an outdated contract.
 """

@@ -3,7 +3,7 @@
 The app's own files are loaded unchanged, with the bundled ZAF SDK, in an iframe on a
 different origin from the parent page; the parent answers the SDK's postMessage
 protocol and proxies client.request server-side like Zendesk (the stand-in workspace
-of `switchboard zendesk preview`: switchboard/zaf_preview.py, apps/zendesk/preview/
+of `switchboard zendesk preview`: apps/zendesk/preview_server.py, apps/zendesk/preview/
 workspace.html). The backend is a parameter of the
 `open_sidebar` fixture: these tests use a fake that answers the API contract from
 canned JSON, and the same fixture can be pointed at a running `switchboard serve`.

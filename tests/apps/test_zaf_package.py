@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from switchboard.zaf import (
+from switchboard.apps.zendesk.packager import (
     DEFAULT_APP_DIR,
     InvalidZendeskApp,
     package_app,
@@ -366,7 +366,7 @@ def test_cli_warns_without_a_domain_and_never_creates_a_folder_tree(tmp_path: Pa
 
 
 def test_one_problem_is_not_problem_s() -> None:
-    from switchboard.zaf import InvalidZendeskApp
+    from switchboard.apps.zendesk.packager import InvalidZendeskApp
 
     assert "fix this problem and package again" in str(InvalidZendeskApp(Path("app"), ["assets/iframe.html is missing"]))
     assert "fix these 2 problems" in str(InvalidZendeskApp(Path("app"), ["a", "b"]))

@@ -1,7 +1,7 @@
 """A fake Switchboard backend for the sidebar's browser test, and the stand-in Zendesk.
 
 The stand-in agent workspace is the one `switchboard zendesk preview` serves
-(switchboard/zaf_preview.py, apps/zendesk/preview/workspace.html): the parent page and
+(apps/zendesk/preview_server.py, apps/zendesk/preview/workspace.html): the parent page and
 ``POST /__zendesk_proxy`` (Zendesk's request proxy: fills ``{{setting.NAME}}`` with
 secure settings when the request says ``secure: true``, then calls the backend) on one
 origin, apps/zendesk/assets/ on another. With the backend that makes three origins
@@ -10,7 +10,7 @@ access or CORS.
 
 - `FakeBackend` — answers the sidebar API contract from canned JSON and records every
   request. Tests can stop it (connection refused) and start it again on the same port.
-  Governed actions follow the contract of switchboard/actions_api.py: one execution
+  Governed actions follow the contract of apps/zendesk/actions_api.py: one execution
   per Idempotency-Key, 200 succeeded / 202 awaiting confirmation or approval / 422
   refused, and /confirm; the outcome of a run is scripted per action below.
 """
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from switchboard.zaf_preview import LoopbackServer, PreviewAgent, QuietHandler
-from switchboard.zaf_preview import Workspace as ZendeskStandIn
+from switchboard.apps.zendesk.preview_server import LoopbackServer, PreviewAgent, QuietHandler
+from switchboard.apps.zendesk.preview_server import Workspace as ZendeskStandIn
 
 HERE = Path(__file__).resolve().parent
 CANNED_TICKET = HERE / "fixtures" / "sidebar_ticket.json"

@@ -198,7 +198,7 @@
   var client = window.ZAFClient ? window.ZAFClient.init() : false;
   var state = { backendUrl: null, ticketId: null, data: null, agent: null };
 
-  // The agent's identity headers (see switchboard/sidebar.py). Name and email are
+  // The agent's identity headers (see apps/zendesk/sidebar_api.py). Name and email are
   // percent-encoded: header values cannot carry "Søren" as it is.
   function agentHeaders() {
     var agent = state.agent;

@@ -103,7 +103,7 @@ def _agent(claims: Mapping[str, Any] | None) -> Agent:
     return Agent(label=label)
 
 
-def _account_for_jwt(token: str) -> Account | None:
+def account_for_jwt(token: str) -> Account | None:
     """The account of a verified Zendesk signed-URL token (the dashboard's sign-in too)."""
     verified = _verified_jwt(token)
     return verified[0] if verified is not None else None

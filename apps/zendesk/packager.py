@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 from switchboard.errors import SwitchboardError
 
-#: Where the shipped app lives: ``apps/zendesk`` in a checkout, installed as package
-#: data of ``switchboard.apps`` (setup.py maps the folder there).
-DEFAULT_APP_DIR = Path(str(files("switchboard.apps"))) / "zendesk"
+#: Where the shipped app lives: this package's own folder (``apps/zendesk`` in a checkout,
+#: ``switchboard/apps/zendesk`` installed; setup.py maps it), whose front-end files are package data.
+DEFAULT_APP_DIR = Path(str(files("switchboard.apps.zendesk")))
 
 #: Zendesk's parameter types (zendesk_apps_support Manifest::Parameter::TYPES, which
 #: also still accepts the older "password").

@@ -15,6 +15,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from switchboard import db
+from switchboard.apps.zendesk.sidebar_api import current_agent, require_agent
 from switchboard.connectors.base import VendorRateLimited, VendorUnavailable
 from switchboard.core.actions import ActionRequest, Governor, Outcome, Principal
 from switchboard.core.actions.checks import check_configuration
@@ -25,7 +26,6 @@ from switchboard.core.actions.selfservice import match_intent
 from switchboard.core.handoff import conversation_for_ticket
 from switchboard.errors import MalformedPayload
 from switchboard.models import ActionExecution, Message
-from switchboard.sidebar import current_agent, require_agent
 
 blueprint = Blueprint("governed_actions", __name__, url_prefix="/api/sidebar")
 STATUS_CODES = {"succeeded": 200, "refused": 422, "failed": 502}
