@@ -12,15 +12,17 @@ import itertools
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from ..fakes.loopback import Answer, LoopbackFake, Request
 
 TOKEN = "shop-test-token"
 Result = tuple[int, dict[str, Any]]
 
 
-class OrderServer:
+class OrderServer(LoopbackFake):
     def __init__(self, orders: dict[str, dict[str, Any]]) -> None:
+        super().__init__()
         self.orders = orders
         self.received: list[dict[str, Any]] = []
         #: Refunds the system actually issued (a replayed POST adds none).
@@ -30,40 +32,17 @@ class OrderServer:
         self._first: dict[str, tuple[str, Result]] = {}  # Idempotency-Key → (request, first result)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        server = self
+        self.base_url = self.origin
 
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                entry = {"method": self.command, "path": self.path, "body": body,
-                         "headers": dict(self.headers.items())}
-                server.received.append(entry)
-                status, answer, entry["replayed"] = server.respond(
-                    self.command, self.path, body, self.headers.get("Authorization"),
-                    self.headers.get("Idempotency-Key"))
-                server.wait_if_held(self.command, self.path)
-                raw = json.dumps(answer).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(raw)))
-                    if entry["replayed"]:
-                        self.send_header("Idempotent-Replayed", "true")
-                    self.end_headers()
-                    self.wfile.write(raw)
-                except OSError:
-                    pass  # the caller died waiting (a worker killed mid-call): the effect stays
-
-            do_GET = do_POST = do_PUT = _handle
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+    def answer(self, request: Request) -> Answer:
+        body = json.loads(request.body) if request.body else None
+        entry = {"method": request.method, "path": request.path, "body": body, "headers": request.headers}
+        self.received.append(entry)
+        status, answer, entry["replayed"] = self.respond(
+            request.method, request.path, body, request.headers.get("Authorization"),
+            request.headers.get("Idempotency-Key"))
+        self.wait_if_held(request.method, request.path)
+        return Answer(status, answer, {"Idempotent-Replayed": "true"} if entry["replayed"] else {})
 
     def hold(self, path: str) -> None:
         """The next POST to ``path`` takes effect, sets ``held`` and waits for
@@ -81,7 +60,7 @@ class OrderServer:
         """``answer``, once per Idempotency-Key for a POST; True when replayed."""
         with self._lock:
             if method != "POST" or not key:
-                return *self.answer(method, path, body, auth), False
+                return *self.route(method, path, body, auth), False
             request = json.dumps([path, body], sort_keys=True)
             if key in self._first:
                 first_request, (status, answer) = self._first[key]
@@ -89,12 +68,12 @@ class OrderServer:
                     return 422, {"error": "idempotency_key_reused",
                                  "description": f"Idempotency-Key {key} was used for a different request"}, False
                 return status, answer, True
-            status, answer = self.answer(method, path, body, auth)
+            status, answer = self.route(method, path, body, auth)
             if status < 300:
                 self._first[key] = (request, (status, answer))
             return status, answer, False
 
-    def answer(self, method: str, path: str, body: Any, auth: str | None) -> tuple[int, dict[str, Any]]:
+    def route(self, method: str, path: str, body: Any, auth: str | None) -> tuple[int, dict[str, Any]]:
         if auth != f"Bearer {TOKEN}":
             return 401, {"error": "unauthorised"}
         if method == "GET" and (m := re.fullmatch(r"/orders/([\w-]+)", path)):
@@ -117,12 +96,5 @@ class OrderServer:
     def calls(self, method: str, prefix: str = "") -> list[dict[str, Any]]:
         return [r for r in self.received if r["method"] == method and r["path"].startswith(prefix)]
 
-    def __enter__(self) -> OrderServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+    def closing(self) -> None:
+        self.release.set()  # a held request answers, so the server can stop

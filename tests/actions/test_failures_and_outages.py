@@ -27,7 +27,7 @@ Answer = Callable[[str, str, Any, str | None], tuple[int, dict[str, Any]]]
 def break_path(order_system: OrderServer, fragment: str, status: int) -> dict[str, bool]:
     """Make the order system answer ``status`` on paths containing ``fragment`` while
     the returned switch is on."""
-    original: Answer = order_system.answer
+    original: Answer = order_system.route
     switch = {"on": True}
 
     def answer(method: str, path: str, body: Any, auth: str | None) -> tuple[int, dict[str, Any]]:
@@ -35,7 +35,7 @@ def break_path(order_system: OrderServer, fragment: str, status: int) -> dict[st
             return status, {"error": "broken on purpose"}
         return original(method, path, body, auth)
 
-    order_system.answer = answer  # type: ignore[method-assign]
+    order_system.route = answer  # type: ignore[method-assign]
     return switch
 
 

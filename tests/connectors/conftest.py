@@ -9,7 +9,6 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,8 @@ from switchboard.config import Settings, load_settings
 from switchboard.core.accounts import ensure_default_account
 from switchboard.db import make_engine, upgrade
 from switchboard.models import Account, OutboxCall
+
+from ..fakes.loopback import Answer, LoopbackFake, Request
 
 #: What ``outbox.as_json`` documents for a recorded call.
 OUTBOX_KEYS = {"id", "vendor", "operation", "payload", "status", "created_at"}
@@ -175,40 +176,23 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeSlackApi:
+class FakeSlackApi(LoopbackFake):
     """A Slack Web API on 127.0.0.1: records each request; answers with the reply
     queued for the method, or a plausible ok=true message response."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[ReceivedRequest] = []
         self._replies: dict[str, list[Reply]] = {}
-        fake = self
+        self.url = f"{self.origin}/api/"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                request = ReceivedRequest(self.path, dict(self.headers.items()), self.rfile.read(length))
-                fake.requests.append(request)
-                method = self.path.rsplit("/", 1)[-1]
-                queued = fake._replies.get(method)
-                reply = queued.pop(0) if queued else fake._default_reply(method, request)
-                raw = json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(raw)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
-        # A short poll interval: shutdown() waits up to one interval on every test.
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+    def answer(self, request: Request) -> Answer:
+        received = ReceivedRequest(request.path, request.headers, request.body)
+        self.requests.append(received)
+        method = request.path.rsplit("/", 1)[-1]
+        queued = self._replies.get(method)
+        reply = queued.pop(0) if queued else self._default_reply(method, received)
+        return Answer(reply.status, reply.body, reply.headers, "application/json; charset=utf-8")
 
     def reply(self, method: str, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         self._replies.setdefault(method, []).append(Reply(status, body, headers or {}))
@@ -220,15 +204,6 @@ class FakeSlackApi:
             return Reply(200, {"ok": True, "message_ts": "1700000000.000200"})
         return Reply(200, {"ok": True, "channel": sent["channel"], "ts": sent.get("ts", "1700000000.000100"),
                            "message": {"text": sent.get("text")}})
-
-    def __enter__(self) -> FakeSlackApi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join()
 
 
 @pytest.fixture

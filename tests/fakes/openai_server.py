@@ -17,8 +17,9 @@ import json
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from .loopback import Answer, LoopbackFake, Request
 
 CHAT_PATH = "/v1/chat/completions"
 DEFAULT_USAGE = {"prompt_tokens": 120, "completion_tokens": 24, "total_tokens": 144}
@@ -41,38 +42,16 @@ class ReceivedRequest:
     body: dict[str, Any] | None
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackFake):
     """A loopback OpenAI-compatible API: ``POST /v1/chat/completions`` only."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[ReceivedRequest] = []
         self._queue: deque[CannedResponse] = deque()
         self._lock = threading.Lock()
         self._served = 0
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = None
-                fake._send(self, fake._answer(ReceivedRequest("POST", self.path, dict(self.headers.items()), body)))
-
-            def do_GET(self) -> None:
-                fake._send(self, fake._answer(ReceivedRequest("GET", self.path, dict(self.headers.items()), None)))
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-        # A short poll interval: shutdown() waits up to one interval.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self.base_url = f"{self.origin}/v1"
 
     # -- what tests read -------------------------------------------------------------
     @property
@@ -113,6 +92,11 @@ class FakeOpenAI:
         return self
 
     # -- serving ---------------------------------------------------------------------
+    def answer(self, request: Request) -> Answer:
+        body = request.json if request.method == "POST" else None
+        canned = self._answer(ReceivedRequest(request.method, request.path, request.headers, body))
+        return Answer(canned.status, canned.body, canned.headers)
+
     def _answer(self, request: ReceivedRequest) -> CannedResponse:
         with self._lock:
             self.received.append(request)
@@ -131,17 +115,6 @@ class FakeOpenAI:
             canned.body["model"] = (request.body or {}).get("model", "unknown")
         return canned
 
-    @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, canned: CannedResponse) -> None:
-        raw = json.dumps(canned.body).encode()
-        handler.send_response(canned.status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(raw)))
-        for name, value in canned.headers.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(raw)
-
     def _completion(self, message: dict[str, Any], finish_reason: str,
                     usage: dict[str, int] | None) -> dict[str, Any]:
         number = len(self._queue) + self._served + 1
@@ -154,12 +127,3 @@ class FakeOpenAI:
                          "logprobs": None}],
             "usage": dict(usage or DEFAULT_USAGE),
         }
-
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -43,6 +43,7 @@ from switchboard.tasks import sweep_inbox
 from ..actions.order_server import TOKEN as SHOP_TOKEN
 from ..actions.order_server import OrderServer
 from ..conftest import TWILIO_SID, _truncate_postgres, base_env
+from ..fakes.loopback import Answer, LoopbackFake, Request
 from ..fakes.openai_server import CannedResponse, FakeOpenAI, ReceivedRequest
 from ..selfservice.test_selfservice_over_twilio import inbound
 from .conftest import PrivateRedis, kill_group, vendor_for, wait_until
@@ -221,12 +222,14 @@ def _test_ca(directory: Path, hosts: list[str]) -> tuple[Path, ssl.SSLContext]:
     return ca_path, context
 
 
-class FakeVendors:
+class FakeVendors(LoopbackFake):
     """Twilio's Messages API and Zendesk's tickets and users, as one stateful loopback
     server behind an HTTPS proxy. What a POST creates stays created, and is listed by
     the lookups the connectors reconcile with, even when the POST was never answered:
     ``hold`` makes the first POST to a path record its effect, report it and wait —
     the moment the test kills the worker."""
+
+    protocol_version = "HTTP/1.1"
 
     def __init__(self, directory: Path) -> None:
         self.ca, self._tls = _test_ca(directory, ["api.twilio.com", "acme.zendesk.com"])
@@ -236,12 +239,10 @@ class FakeVendors:
         self._hold: str | None = None
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._proxy_handler())
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__()
 
     def env(self) -> dict[str, str]:
-        proxy = f"http://127.0.0.1:{self.server.server_address[1]}"
+        proxy = self.origin
         return {"HTTPS_PROXY": proxy, "https_proxy": proxy, "NO_PROXY": "", "no_proxy": "",
                 "REQUESTS_CA_BUNDLE": str(self.ca), "SWITCHBOARD_SANDBOX": "0",
                 "ZENDESK_EMAIL": "bot@acme.test", "ZENDESK_API_TOKEN": "zd-token"}
@@ -249,27 +250,22 @@ class FakeVendors:
     def hold(self, path: str) -> None:
         self._hold = path
 
-    def __enter__(self) -> FakeVendors:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def closing(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
 
     # -- the vendors -------------------------------------------------------------------
 
-    def answer(self, method: str, host: str, target: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        url = urlsplit(target)
+    def answer(self, request: Request) -> Answer:
+        url = urlsplit(request.path)
         query = {key: values[0] for key, values in parse_qs(url.query).items()}
+        host = request.headers["Host"].split(":")[0]
         with self._lock:
-            status, reply = self._route(method, host, url.path, query, body)
-        if method == "POST" and url.path == self._hold:
+            status, reply = self._route(request.method, host, url.path, query, request.body)
+        if request.method == "POST" and url.path == self._hold:
             self._hold = None  # the first one only: the retry's calls are answered
             self.held.set()
             self.release.wait(60)
-        return status, reply
+        return Answer(status, reply)
 
     def _route(self, method: str, host: str, path: str, query: dict[str, str],
                body: bytes) -> tuple[int, dict[str, Any]]:
@@ -319,32 +315,10 @@ class FakeVendors:
 
     # -- the wire ----------------------------------------------------------------------
 
-    def _proxy_handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Vendor(BaseHTTPRequestHandler):
-            """One TLS connection the proxy opened a tunnel for: the vendor's side."""
-
-            protocol_version = "HTTP/1.1"
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                status, reply = fake.answer(self.command, self.headers["Host"].split(":")[0], self.path,
-                                            self.rfile.read(length))
-                raw = json.dumps(reply).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(raw)))
-                    self.end_headers()
-                    self.wfile.write(raw)
-                except OSError:
-                    self.close_connection = True  # the worker that asked is dead
-
-            do_GET = do_POST = do_PUT = _serve
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+    def server_handler(self) -> type[BaseHTTPRequestHandler]:
+        """An HTTPS proxy: each CONNECT tunnel is TLS-terminated with the test CA and
+        served by the request handler, as if it were the vendor's host."""
+        fake, vendor = self, self.request_handler()
 
         class Proxy(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -354,7 +328,7 @@ class FakeVendors:
                 self.end_headers()
                 try:
                     tunnel = fake._tls.wrap_socket(self.connection, server_side=True)
-                    Vendor(tunnel, self.client_address, self.server)
+                    vendor(tunnel, self.client_address, self.server)
                 except (OSError, ssl.SSLError):
                     pass
                 self.close_connection = True
