@@ -61,12 +61,14 @@ def ensure_default_account(session: Session, settings: Settings) -> Account:
     account.zendesk_subdomain = settings.zendesk_subdomain
     account.twilio_account_sid = settings.twilio_account_sid
     account.twilio_phone_number = settings.twilio_phone_number
-    account.twilio_whatsapp_number = _whatsapp_address(settings.twilio_whatsapp_number)
+    account.twilio_whatsapp_number = whatsapp_address(settings.twilio_whatsapp_number)
     session.commit()
     return account
 
 
-def _whatsapp_address(number: str | None) -> str | None:
+def whatsapp_address(number: str | None) -> str | None:
+    """How Twilio names a WhatsApp sender in a webhook's ``To`` (``whatsapp:+E.164``),
+    which is what inbound deliveries are matched against."""
     if number and not number.startswith("whatsapp:"):
         return f"whatsapp:{number}"
     return number

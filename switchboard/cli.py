@@ -216,13 +216,35 @@ def _slug(ctx: click.Context, param: click.Parameter, value: str) -> str:
                              "(not first), e.g. 'globex-eu'")
 
 
+def _e164(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A Twilio number as Twilio writes it in webhooks (E.164; a WhatsApp sender as
+    ``whatsapp:+E.164``), so inbound deliveries find the account. A number in another
+    format is refused, not stored as typed and then never matched."""
+    from switchboard.core.accounts import whatsapp_address
+    from switchboard.core.identity import InvalidAddress, to_e164
+
+    if not value:
+        return value
+    whatsapp = param.name == "twilio_whatsapp_number"
+    raw = value.removeprefix("whatsapp:") if whatsapp else value
+    try:
+        number = to_e164(raw)
+    except InvalidAddress:
+        number = None
+    if number is None or number != raw.replace(" ", "").replace("-", ""):
+        raise click.BadParameter(f"{value!r} is not a number in E.164 form: write it as Twilio shows it, with the "
+                                 "country code, e.g. +15005550006")
+    return whatsapp_address(number) if whatsapp else number
+
+
 @accounts.command("add")
 @click.argument("slug", callback=_slug)
 @click.option("--name", required=True, help="The company's name, as customers are told it.")
 @click.option("--zendesk-subdomain", help="Its Zendesk subdomain (acme for acme.zendesk.com).")
 @click.option("--twilio-account-sid", help="Its Twilio Account SID (AC…), or the subaccount's.")
-@click.option("--twilio-phone-number", help="Its Twilio SMS number, E.164 (+15005550006).")
-@click.option("--twilio-whatsapp-number", help="Its WhatsApp sender, E.164.")
+@click.option("--twilio-phone-number", callback=_e164, help="Its Twilio SMS number, E.164 (+15005550006).")
+@click.option("--twilio-whatsapp-number", callback=_e164,
+              help="Its WhatsApp sender, E.164 (+14155238886; stored as whatsapp:+14155238886).")
 @click.option("--slack-team-id", help="Its Slack workspace id (T…), for approvals and the digest.")
 def accounts_add(slug: str, name: str, **fields: str | None) -> None:
     """Add a further account (the default one comes from the environment). SLUG is its

@@ -17,6 +17,7 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner
+from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from switchboard.app import create_app
@@ -26,10 +27,11 @@ from switchboard.connectors.http_action import HttpActionConnector
 from switchboard.core.accounts import by_slug, settable_names
 from switchboard.core.actions.config import load_actions_config
 from switchboard.db import get_db
+from switchboard.models import Conversation, OutboxCall
 
 from ..actions.order_server import TOKEN as SHOP_TOKEN
 from ..actions.order_server import OrderServer
-from ..signing import fixture
+from ..signing import VendorClient, fixture
 
 TOKEN = "12345678901234567890123456789012"
 
@@ -104,6 +106,43 @@ def test_db_upgrade_then_accounts_and_keys(tmp_path: Path) -> None:
     assert key.exit_code == 0 and key.output.startswith("sb_")
     missing = runner.invoke(main, ["accounts", "key", "--account", "nobody"], env=env)
     assert missing.exit_code != 0 and "no account 'nobody'" in missing.output
+
+
+def test_an_added_accounts_whatsapp_number_receives_its_messages(env: dict[str, str]) -> None:
+    """The sender is typed as Twilio's console shows it (+1…); Twilio's webhooks say
+    ``To=whatsapp:+1…``. The account must own those deliveries and answer from it."""
+    runner = CliRunner()
+    globex_sid, globex_token = "AC" + "2" * 32, "98765432109876543210987654321098"
+    added = runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex", "--twilio-account-sid", globex_sid,
+                                 "--twilio-whatsapp-number", "+1 415 555 0199"], env=env)
+    assert added.exit_code == 0, added.output
+    secret = runner.invoke(main, ["accounts", "set-secret", "globex", "twilio_auth_token", "--value", globex_token],
+                           env=env)
+    assert secret.exit_code == 0, secret.output
+    app = create_app(load_settings(env), config={"TASKS_INLINE": True, "TESTING": True})
+    params = {**fixture("twilio", "inbound_whatsapp.json"), "To": "whatsapp:+14155550199", "AccountSid": globex_sid}
+    vendor = VendorClient(app.test_client(), twilio_token=globex_token, zendesk_secret="-", slack_secret="-",
+                          public_url=env["SWITCHBOARD_PUBLIC_URL"])
+    assert vendor.twilio("/webhooks/twilio/messages", params).status_code == 200
+    with get_db(app).session() as session:
+        globex = by_slug(session, "globex")
+        assert globex is not None and globex.twilio_whatsapp_number == "whatsapp:+14155550199"
+        [conversation] = session.scalars(select(Conversation)).all()
+        assert (conversation.account_id, conversation.channel) == (globex.id, "whatsapp")
+        replies = session.scalars(select(OutboxCall).where(OutboxCall.account_id == globex.id)).all()
+        assert replies and all(call.payload["from_"] == "whatsapp:+14155550199" for call in replies), \
+            [call.payload for call in replies]
+    get_db(app).dispose()
+
+
+@pytest.mark.parametrize("number", ["4155550199", "(415) 555-0199", "+1 415 555 0199 ext 2"])
+def test_accounts_add_refuses_a_number_twilio_would_never_send(tmp_path: Path, number: str) -> None:
+    env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    bad = CliRunner().invoke(main, ["accounts", "add", "globex", "--name", "Globex", "--twilio-phone-number", number],
+                             env=env)
+    assert bad.exit_code == 2, bad.output
+    assert "is not a number in E.164 form" in bad.output and "+15005550006" in bad.output
+    assert not (tmp_path / "x.db").exists()  # refused before the database is opened
 
 
 @pytest.mark.parametrize(("slug", "rule"), [
