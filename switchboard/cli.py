@@ -319,9 +319,24 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
             variable = core.settable_names().get(name, name.upper())
             raise click.ClickException(f"the default account reads {variable} from the environment: set it there "
                                        "(further accounts are added with `switchboard accounts add`)")
+        _check_setting(name, value, slug)
         account.secrets = {**(account.secrets or {}), name: value}
         session.commit()
     click.echo(f"{name} set for {slug}")
+
+
+def _check_setting(name: str, value: str, slug: str) -> None:
+    """Refuse a setting the account could not use, with the rule the environment's own
+    variable is held to: a bad value stored here would only fail later, mid-campaign."""
+    from switchboard import config
+
+    checks = {"outreach_rate": config.outreach_rate, "outreach_quiet_hours": config.outreach_quiet_hours,
+              "outreach_approvers": config.outreach_approvers}
+    if name in checks:
+        try:
+            checks[name](value, f"{name} of account {slug!r}")
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 @main.command("config")

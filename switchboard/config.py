@@ -7,6 +7,7 @@ the first customer message hours later.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -186,29 +187,44 @@ class _OutreachSettings(TypedDict):
     slack_client_secret: str | None
 
 
-def _outreach(env: Mapping[str, str]) -> _OutreachSettings:
-    """Outreach settings (issue 6); each bad value names its variable."""
-    import re
-
-    approvers = tuple(v.strip() for v in (env.get("SWITCHBOARD_OUTREACH_APPROVERS") or "").split(",") if v.strip())
+def outreach_approvers(raw: str | None, where: str = "SWITCHBOARD_OUTREACH_APPROVERS") -> tuple[str, ...]:
+    """Slack user ids, comma-separated; ``where`` names the setting in the error."""
+    approvers = tuple(v.strip() for v in (raw or "").split(",") if v.strip())
     for approver in approvers:
         if not re.fullmatch(r"[UW][A-Z0-9]{2,}", approver):
-            raise ConfigError(f"SWITCHBOARD_OUTREACH_APPROVERS: {approver!r} is not a Slack user id (U… or W…, "
+            raise ConfigError(f"{where}: {approver!r} is not a Slack user id (U… or W…, "
                               "from the member's profile → Copy member ID).")
-    quiet = _optional(env, "SWITCHBOARD_OUTREACH_QUIET_HOURS")
-    if quiet is None:
-        quiet = "21:00-08:00"
-    elif quiet.lower() == "off":
-        quiet = None
-    elif not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", quiet):
-        raise ConfigError(f"SWITCHBOARD_OUTREACH_QUIET_HOURS={quiet!r}: use HH:MM-HH:MM (e.g. 21:00-08:00), or off.")
-    raw_rate = _optional(env, "SWITCHBOARD_OUTREACH_RATE") or "10"
+    return approvers
+
+
+def outreach_quiet_hours(raw: str | None, where: str = "SWITCHBOARD_OUTREACH_QUIET_HOURS") -> str | None:
+    """``HH:MM-HH:MM``, or ``off`` (None); unset is the default 21:00-08:00."""
+    if raw is None:
+        return "21:00-08:00"
+    if raw.lower() == "off":
+        return None
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d", raw):
+        raise ConfigError(f"{where}={raw!r}: use HH:MM-HH:MM (e.g. 21:00-08:00), or off.")
+    return raw
+
+
+def outreach_rate(raw: str | None, where: str = "SWITCHBOARD_OUTREACH_RATE") -> float:
+    """Messages per second, above 0 and at most 1000; unset is 10."""
+    raw = raw or "10"
     try:
-        rate = float(raw_rate)
+        rate = float(raw)
     except ValueError:
-        raise ConfigError(f"SWITCHBOARD_OUTREACH_RATE={raw_rate!r} is not a number of messages per second.") from None
+        raise ConfigError(f"{where}={raw!r} is not a number of messages per second.") from None
     if not 0 < rate <= 1000:
-        raise ConfigError(f"SWITCHBOARD_OUTREACH_RATE={raw_rate!r}: use a rate above 0 and at most 1000 per second.")
+        raise ConfigError(f"{where}={raw!r}: use a rate above 0 and at most 1000 per second.")
+    return rate
+
+
+def _outreach(env: Mapping[str, str]) -> _OutreachSettings:
+    """Outreach settings (issue 6); each bad value names its variable."""
+    approvers = outreach_approvers(env.get("SWITCHBOARD_OUTREACH_APPROVERS"))
+    quiet = outreach_quiet_hours(_optional(env, "SWITCHBOARD_OUTREACH_QUIET_HOURS"))
+    rate = outreach_rate(_optional(env, "SWITCHBOARD_OUTREACH_RATE"))
     _pair(env, "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET")
     return {
         "slack_approval_channel": _optional(env, "SWITCHBOARD_SLACK_APPROVAL_CHANNEL"),

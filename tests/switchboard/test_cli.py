@@ -145,6 +145,28 @@ def test_accounts_add_refuses_a_number_twilio_would_never_send(tmp_path: Path, n
     assert not (tmp_path / "x.db").exists()  # refused before the database is opened
 
 
+@pytest.mark.parametrize(("name", "value", "rule"), [
+    ("outreach_rate", "fast", "'fast' is not a number of messages per second"),
+    ("outreach_rate", "0", "use a rate above 0"),
+    ("outreach_quiet_hours", "9pm-8am", "use HH:MM-HH:MM (e.g. 21:00-08:00), or off"),
+    ("outreach_approvers", "U012AB,dana@acme.test", "'dana@acme.test' is not a Slack user id"),
+])
+def test_set_secret_refuses_an_outreach_setting_the_account_could_not_use(tmp_path: Path, name: str, value: str,
+                                                                         rule: str) -> None:
+    env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    runner = CliRunner()
+    assert runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex"], env=env).exit_code == 0
+    good = {"outreach_rate": "2.5", "outreach_quiet_hours": "off", "outreach_approvers": "U012AB,W34CD"}[name]
+    assert runner.invoke(main, ["accounts", "set-secret", "globex", name, "--value", good], env=env).exit_code == 0
+    bad = runner.invoke(main, ["accounts", "set-secret", "globex", name, "--value", value], env=env)
+    assert bad.exit_code == 1 and f"{name} of account 'globex'" in bad.output and rule in bad.output, bad.output
+    app = create_app(load_settings(env))
+    with get_db(app).session() as session:
+        globex = by_slug(session, "globex")
+        assert globex is not None and globex.secrets[name] == good  # the good value stands
+    get_db(app).dispose()
+
+
 @pytest.mark.parametrize(("slug", "rule"), [
     ("Bad Slug!", "'Bad Slug!' has 'B', ' ', 'S', '!'"),
     ("-globex", "starts with a hyphen"),
