@@ -52,10 +52,16 @@ def the_ask(from_customer: Sequence[Message]) -> Message | None:
     return next((m for m, score in scored if score == best and score > 0), None)
 
 
+#: Intents that say how the customer talks, not what they need: "wants help with human
+#: agent" tells the agent nothing the handoff reason does not already say.
+NOT_A_TOPIC = frozenset({"other", "oos", "human_agent", "greeting", "thanks"})
+
+
 def _intent(messages: Sequence[Message]) -> str | None:
+    """The latest intent that names what the customer needs."""
     for message in reversed(messages):
         intent = (message.meta.get("enrichment") or {}).get("intent")
-        if intent and intent != "other":
+        if intent and intent not in NOT_A_TOPIC:
             return str(intent).replace("_", " ")
     return None
 

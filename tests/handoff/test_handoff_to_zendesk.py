@@ -325,3 +325,4 @@ def test_an_order_number_in_the_shops_own_format_is_listed_for_the_agent(signed:
     # The summary is the customer's ask in their words, not the "give me a person" that ended it.
     summary = note.split("SUMMARY\n", 1)[1].splitlines()[0]
     assert '"my order A1001 never came"' in summary and "explicit request" in summary, summary
+    assert "The customer wants help with delivery delay:" in summary and "human agent" not in summary, summary
