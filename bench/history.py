@@ -1,9 +1,10 @@
 """What one customer message costs as history grows: a customer whose conversation
 already holds 1, 100 and 1,000 messages, in an account that stores ``--account-messages``
 other messages (1,000,000 by default), side by side in one run. The 1-message customer
-is the baseline; the figure that matters is each size's ratio to it (goal: within 20 %).
+is the baseline (each measured message comes from a customer of its own with exactly
+that history); the figure that matters is each size's ratio to it (goal: within 20 %).
 
-    python bench/history.py [--messages 30] [--account-messages 1000000] [--sizes 1,100,1000]
+    python bench/history.py [--messages 20] [--rounds 3] [--account-messages 1000000] [--sizes 1,100,1000]
 
 Each message is a signed Twilio delivery through the Flask app in-process with tasks
 run inline (verify, record, process, reply: what a worker does for one message, plus the
@@ -138,7 +139,8 @@ def add_history(app: Flask, phone: str, earlier: int) -> None:
         session.commit()
 
 
-def measure(app: Flask, phone: str, count: int) -> dict[str, float]:
+def measure(app: Flask, phones: list[str]) -> dict[str, float]:
+    """One message from each of ``phones`` (customers with the same history), timed."""
     engine = get_db(app).engine
     statements, rows = 0, 0
 
@@ -151,7 +153,7 @@ def measure(app: Flask, phone: str, count: int) -> dict[str, float]:
     walls, cpus = [], []
     event.listen(engine, "after_cursor_execute", seen)
     try:
-        for i in range(count):
+        for i, phone in enumerate(phones):
             wall, cpu = time.perf_counter(), time.process_time()
             post(app, QUESTIONS[i % len(QUESTIONS)], phone)
             walls.append(time.perf_counter() - wall)
@@ -159,6 +161,7 @@ def measure(app: Flask, phone: str, count: int) -> dict[str, float]:
     finally:
         event.remove(engine, "after_cursor_execute", seen)
     walls.sort()
+    count = len(phones)
     return {"median_ms": round(statistics.median(walls) * 1000, 2),
             "p90_ms": round(walls[int(0.9 * (len(walls) - 1))] * 1000, 2),
             "cpu_ms": round(statistics.median(cpus) * 1000, 2),
@@ -167,7 +170,7 @@ def measure(app: Flask, phone: str, count: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=int, default=30, help="messages timed per history size")
+    parser.add_argument("--messages", type=int, default=20, help="messages timed per history size and round")
     parser.add_argument("--sizes", default="1,100,1000", help="earlier messages in the customer's conversation")
     parser.add_argument("--account-messages", type=int, default=1_000_000,
                         help="other messages stored in the account (0: none)")
@@ -186,14 +189,18 @@ def main() -> None:
             KnowledgeBase(session, account_id, app.config["SETTINGS"].data_dir).import_articles(
                 load_articles(SAMPLE_KB))
         fill_seconds = fill_account(engine, account_id, args.account_messages) if args.account_messages else 0.0
-        phones = {size: f"+1415556{n:04d}" for n, size in enumerate(sizes)}
+        # A customer of its own for each measured message, so each has exactly the
+        # history its size says (a customer's measured message would add to it).
+        phones = {size: [f"+1415{n:01d}{r:02d}{i:04d}" for r in range(args.rounds) for i in range(args.messages)]
+                  for n, size in enumerate(sizes)}
         for size in sizes:
-            add_history(app, phones[size], size)
-        post(app, QUESTIONS[0], phones[sizes[0]])  # warm: models and index loaded once, as in a worker
+            for phone in phones[size]:
+                add_history(app, phone, size)
+        post(app, QUESTIONS[0], "+14159999999")  # warm: models and index loaded once, as in a worker
         runs: dict[int, list[dict[str, float]]] = {size: [] for size in sizes}
-        for _ in range(args.rounds):
+        for r in range(args.rounds):
             for size in sizes:
-                runs[size].append(measure(app, phones[size], args.messages))
+                runs[size].append(measure(app, phones[size][r * args.messages:(r + 1) * args.messages]))
         figures = {size: {key: round(statistics.median(r[key] for r in runs[size]), 2) for key in runs[size][0]}
                    for size in sizes}
         base = figures[sizes[0]]
