@@ -1,9 +1,24 @@
-"""Webhook intake under sustained load: signed Twilio webhooks through gunicorn, side by
-side with a bare Flask endpoint that does nothing (the ceiling), then an audit that
-every accepted event was processed exactly once.
+"""Webhook intake and processing, measured apart and together in one run: signed Twilio
+webhooks through gunicorn with a private Redis and a Celery worker, beside a bare Flask
+endpoint that does nothing (the ceiling), then an audit that every accepted event was
+processed exactly once.
 
     python bench/intake.py [--seconds 10] [--clients 16] [--workers 2] [--threads 4]
-                           [--mode embedded|celery] [--max-requests 20000]
+                           [--celery-concurrency 2] [--client wrk|python] [--max-requests 20000]
+
+Three figures, in this order, on the same servers:
+
+1. intake alone: the worker is started and warmed, then its consumer is cancelled
+   (Celery remote control), so the web processes verify, record and enqueue while
+   nothing is processed: a backlog builds up;
+2. processing: the consumer is added back and the backlog drained; messages per second
+   and the worker's CPU (main process and pool children, from /proc) per message;
+3. both together: the load again, with the worker consuming on the same cores.
+
+The load generator is wrk (--client wrk, the default): requests are signed with
+twilio's RequestValidator before the load starts and replayed from a Lua table, one
+keep-alive connection per wrk thread, so the client costs little and each response is
+matched to its MessageSid. --client python uses threads of http.client instead.
 
 "Accepted" is a MessageSid the client got a 2xx for. "Lost" compares sets: accepted
 MessageSids whose inbox event is not ``done`` once processing has drained. "Processed
@@ -13,13 +28,9 @@ made for it (the Twilio reply, or the Zendesk comment once a person has the
 conversation). Traffic stays on 127.0.0.1 and is bounded by --seconds and
 --max-requests; the drain by --drain-timeout.
 
---mode embedded (default) answers inside the gunicorn workers, as `switchboard serve`
-does; --mode celery adds a private redis-server and a Celery worker, so the web
-processes only verify, record and enqueue.
-
 Needs PostgreSQL on 127.0.0.1:5432 (database `test`, like the test suite; a schema of
-its own is created and dropped). The knowledge base is the sample one `switchboard
-serve` loads. Prints JSON.
+its own is created and dropped), redis-server and wrk installed. The knowledge base is
+the sample one `switchboard serve` loads. Prints JSON.
 """
 from __future__ import annotations
 
@@ -27,7 +38,9 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -43,8 +56,18 @@ from sqlalchemy import Engine, select, text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import (  # noqa: E402
-    MESSAGES_PATH, ROOT, Server, base_env, celery_worker, gunicorn, private_redis, run_cli, signed_message, stop,
-    tree_memory)
+    MESSAGES_PATH,
+    ROOT,
+    base_env,
+    celery_worker,
+    children,
+    gunicorn,
+    private_redis,
+    run_cli,
+    signed_message,
+    stop,
+    tree_memory,
+)
 
 PG_SERVER = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SAMPLE_KB = ROOT / "switchboard" / "data" / "sample_kb.json"
@@ -65,8 +88,17 @@ class Load:
     refused: Counter[int] = field(default_factory=Counter)  # non-2xx status -> count
     no_answer: set[str] = field(default_factory=set)  # connection error or timeout
     elapsed: float = 0.0
+    wrk_latency_us: list[float] = field(default_factory=list)  # p50, p99, max (wrk's own histogram)
+    wrk_requests: int = 0
+    wrk_errors: int = 0
 
     def summary(self) -> dict[str, object]:
+        if self.wrk_latency_us:
+            p50, p99, top = (round(x / 1000, 2) for x in self.wrk_latency_us)
+            return {"client": "wrk", "requests": self.wrk_requests, "accepted_2xx": len(self.accepted),
+                    "refused": dict(self.refused), "socket_errors": self.wrk_errors,
+                    "throughput_rps": round(self.wrk_requests / self.elapsed, 1) if self.elapsed else 0.0,
+                    "p50_ms": p50, "p99_ms": p99, "max_ms": top}
         cuts = statistics.quantiles(self.latencies, n=100) if len(self.latencies) > 1 else [0.0] * 99
         return {"requests": len(self.latencies) + len(self.no_answer), "accepted_2xx": len(self.accepted),
                 "refused": dict(self.refused), "no_answer": len(self.no_answer),
@@ -126,8 +158,98 @@ def load(port: int, seconds: float, clients: int, max_requests: int, prefix: str
     return result
 
 
+# -- wrk: a load generator that is not the bottleneck ----------------------------------
+WRK_SCRIPT = """
+-- Pre-signed requests, one connection per thread, so a thread's responses come back in
+-- the order of its requests: the n-th response answers the thread's n-th request.
+local requests = dofile(%(table)s)
+local threads, total = {}, #requests
+local counter = 1
+function setup(thread)
+  thread:set("id", counter)
+  table.insert(threads, thread)
+  counter = counter + 1
+end
+function init(args)
+  step, next_index, answered, failed = %(threads)d, id, 0, {}
+end
+function request()
+  local r = requests[next_index]
+  if r == nil then r = requests[total] end  -- the list ran out: repeats are refused as duplicates
+  next_index = next_index + step
+  return r
+end
+function response(status, headers, body)
+  answered = answered + 1
+  if status < 200 or status >= 300 then failed[#failed + 1] = answered .. ":" .. status end
+end
+function done(summary, latency, requests_)
+  local out = io.open(%(out)s, "w")
+  for _, t in ipairs(threads) do
+    out:write(t:get("id"), " ", t:get("answered"), " ", table.concat(t:get("failed"), ","), "\\n")
+  end
+  out:write("latency ", latency:percentile(50), " ", latency:percentile(99), " ", latency.max, "\\n")
+  out:write("totals ", summary.requests, " ", summary.duration, " ", summary.errors.connect, " ",
+            summary.errors.read, " ", summary.errors.write, " ", summary.errors.timeout, "\\n")
+  out:close()
+end
+"""
+
+
+def wrk_load(port: int, seconds: float, clients: int, max_requests: int, prefix: str,
+             work: Path) -> Load:
+    """wrk with ``clients`` threads of one keep-alive connection each, posting pre-signed
+    messages (unique MessageSids, signed with twilio's RequestValidator before the load
+    starts, so signing costs the client nothing). Returns what the clients saw, with the
+    MessageSids answered 2xx, for the audit."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk), or pass --client python")
+    sids, lines = [], ["return {"]
+    for i in range(max_requests):
+        n = i % clients
+        sid = f"SM{prefix}{uuid.uuid4().hex[len(prefix):]}"
+        body, headers = signed_message(sid, f"+1415555{n:02d}{(i // clients) % 100:02d}",
+                                       QUESTIONS[i % len(QUESTIONS)])
+        raw = (f"POST {MESSAGES_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+               + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+               + f"Content-Length: {len(body)}\r\n\r\n{body}")
+        sids.append(sid)
+        lines.append(f"{json.dumps(raw)},")
+    lines.append("}")
+    table, out, script = work / f"requests-{prefix}.lua", work / f"wrk-{prefix}.out", work / f"wrk-{prefix}.lua"
+    table.write_text("\n".join(lines))
+    script.write_text(WRK_SCRIPT % {"table": json.dumps(str(table)), "threads": clients, "out": json.dumps(str(out))})
+    started = time.monotonic()
+    done = subprocess.run([wrk, "-t", str(clients), "-c", str(clients), "-d", f"{seconds:.0f}s", "--timeout", "30s",
+                           "-s", str(script), f"http://127.0.0.1:{port}{MESSAGES_PATH}"],
+                          capture_output=True, text=True, timeout=seconds + 120)
+    if done.returncode:
+        raise RuntimeError(f"wrk failed: {done.stderr[-1000:]}")
+    result = Load(elapsed=time.monotonic() - started)
+    for line in out.read_text().splitlines():
+        word, *rest = line.split(" ")
+        if word == "latency":
+            result.wrk_latency_us = [float(x) for x in rest]
+        elif word == "totals":
+            total, duration, *errors = (float(x) for x in rest)
+            result.elapsed, result.wrk_requests, result.wrk_errors = duration / 1e6, int(total), int(sum(errors))
+        else:
+            thread, answered, failed = int(word), int(rest[0]), rest[1] if len(rest) > 1 else ""
+            refused = {}
+            for item in filter(None, failed.split(",")):
+                number, status = item.split(":")
+                refused[int(number)] = int(status)
+                result.refused[int(status)] += 1
+            for number in range(1, answered + 1):
+                index = (thread - 1) + (number - 1) * clients
+                if number not in refused and index < len(sids):
+                    result.accepted.add(sids[index])
+    return result
+
+
 # -- the audit ---------------------------------------------------------------------------
-def drain(engine: Engine, timeout: float) -> tuple[bool, float]:
+def drain(engine: Engine, timeout: float, poll: float = 1.0) -> tuple[bool, float]:
     """Wait until no inbox event is waiting or in progress."""
     began = time.monotonic()
     while time.monotonic() - began < timeout:
@@ -136,7 +258,7 @@ def drain(engine: Engine, timeout: float) -> tuple[bool, float]:
                 "SELECT count(*) FROM inbox_events WHERE status IN ('received', 'processing')")).scalar()
         if not pending:
             return True, round(time.monotonic() - began, 1)
-        time.sleep(1)
+        time.sleep(poll)
     return False, round(time.monotonic() - began, 1)
 
 
@@ -216,51 +338,96 @@ def postgres_schema() -> Iterator[tuple[str, Engine]]:
         admin.dispose()
 
 
-def start_ours(stack: ExitStack, env: dict[str, str], args: argparse.Namespace,
-               work: Path) -> tuple[Server, object]:
-    """gunicorn on our app; with --mode celery also Redis and a Celery worker."""
-    worker = None
-    if args.mode == "celery":
-        redis, url = private_redis(work)
-        stack.callback(stop, redis)
-        env = {**env, "SWITCHBOARD_REDIS_URL": url}
-        worker = celery_worker(env, concurrency=args.celery_concurrency, log=work / "celery.log",
-                               beat_schedule=work / "celerybeat-schedule")
-        stack.callback(stop, worker)
-    server = gunicorn("switchboard.wsgi:app", env, workers=args.workers, threads=args.threads, chdir=ROOT,
-                      log=work / "gunicorn.log")
-    stack.callback(server.stop)
-    return server, worker
-
-
-def measure_bare(args: argparse.Namespace) -> dict[str, object]:
+def measure_bare(args: argparse.Namespace, work: Path) -> dict[str, object]:
     bare = gunicorn("bare_flask:app", {}, workers=args.workers, threads=args.threads, chdir=ROOT / "bench")
     try:
-        load(bare.port, WARM_SECONDS, 2, args.max_requests, "0")
-        return load(bare.port, args.seconds, args.clients, args.max_requests, "0").summary()
+        generate(bare.port, WARM_SECONDS, 2, args.max_requests, "0", work, args)
+        return generate(bare.port, args.seconds, args.clients, args.max_requests, "0", work, args).summary()
     finally:
         bare.stop()
 
 
-def measure_ours(args: argparse.Namespace, result: dict[str, object]) -> None:
-    work = Path(tempfile.mkdtemp(prefix="sb-bench-intake-"))
+def generate(port: int, seconds: float, clients: int, max_requests: int, prefix: str, work: Path,
+             args: argparse.Namespace) -> Load:
+    """The load, from the client --client names."""
+    if args.client == "wrk":
+        return wrk_load(port, seconds, clients, max_requests, prefix, work)
+    return load(port, seconds, clients, max_requests, prefix)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live children (Celery's pool), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for one in [pid, *children(pid)]:
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def consumers(broker: str, queue: str, *, on: bool) -> None:
+    """Pause or resume the workers' consumption of ``queue`` (Celery's remote control),
+    so a backlog builds up while the worker processes stay warm."""
+    from celery import Celery
+
+    control = Celery(broker=broker).control
+    replies = (control.add_consumer(queue, reply=True, timeout=10) if on
+               else control.cancel_consumer(queue, reply=True, timeout=10))
+    if not replies:
+        raise RuntimeError(f"no Celery worker answered the {'add' if on else 'cancel'}_consumer request")
+
+
+def wait_for_worker(broker: str, timeout: float = 120.0) -> None:
+    from celery import Celery
+
+    control = Celery(broker=broker).control
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if control.ping(timeout=1.0):
+            return
+    raise TimeoutError("the Celery worker did not answer a ping")
+
+
+def measure_ours(args: argparse.Namespace, result: dict[str, object], work: Path) -> None:
+    """Three figures in one run: intake alone (the worker paused, warm), processing from
+    the backlog that built up, then both together; drained and audited at the end."""
     with postgres_schema() as (url, engine), ExitStack() as stack:
-        # Celery mode runs beat's sweep as production does; sooner than the defaults, so
-        # a retried event settles within the drain. Embedded gunicorn has no sweeper.
-        env = {**base_env(url, work), "SWITCHBOARD_SWEEP_AFTER_SECONDS": "5",
-               "SWITCHBOARD_SWEEP_INTERVAL_SECONDS": "5"}
+        redis, broker = private_redis(work)
+        stack.callback(stop, redis)
+        # No sweep during the run: a paused backlog is waiting by design, not stuck.
+        env = {**base_env(url, work), "SWITCHBOARD_REDIS_URL": broker, "SWITCHBOARD_SWEEP_AFTER_SECONDS": "3600"}
         run_cli(["kb", "import", str(SAMPLE_KB)], env)
-        server, worker = start_ours(stack, env, args, work)
-        warm = load(server.port, WARM_SECONDS, 2, args.max_requests, "1")  # first requests load models
-        run = load(server.port, args.seconds, args.clients, args.max_requests, "2")
-        result["switchboard"] = run.summary()
+        worker = celery_worker(env, concurrency=args.celery_concurrency, log=work / "celery.log")
+        stack.callback(stop, worker)
+        server = gunicorn("switchboard.wsgi:app", env, workers=args.workers, threads=args.threads, chdir=ROOT,
+                          log=work / "gunicorn.log")
+        stack.callback(server.stop)
+        wait_for_worker(broker)
+        warm = load(server.port, WARM_SECONDS, 2, args.max_requests, "1")  # models loaded in every process
+        drain(engine, args.drain_timeout)
+        queue = "switchboard"
+        consumers(broker, queue, on=False)
+        intake = generate(server.port, args.seconds, args.clients, args.max_requests, "2", work, args)
+        result["intake_alone"] = {**intake.summary(), "processing": "paused (Celery consumer cancelled)"}
+        with engine.connect() as connection:
+            backlog = connection.execute(text("SELECT count(*) FROM inbox_events WHERE status = 'received'")).scalar()
+        cpu_before, began = cpu_seconds(worker.pid), time.monotonic()
+        consumers(broker, queue, on=True)
+        drained, _ = drain(engine, args.drain_timeout, poll=0.2)
+        seconds, cpu = time.monotonic() - began, cpu_seconds(worker.pid) - cpu_before
+        result["processing"] = {
+            "backlog": backlog, "all_settled": drained, "seconds": round(seconds, 2),
+            "messages_per_second": round((backlog or 0) / seconds, 1) if seconds else None,
+            "worker_cpu_ms_per_message": round(cpu * 1000 / backlog, 1) if backlog else None,
+            "pool": f"{args.celery_concurrency} prefork children"}
+        both = generate(server.port, args.seconds, args.clients, args.max_requests, "3", work, args)
+        result["intake_and_processing"] = both.summary()
         drained, waited = drain(engine, args.drain_timeout)
-        result["drain"] = {"all_settled": drained, "seconds_after_load": waited}
-        result["memory_after_drain"] = {"web": tree_memory(server.process.pid, "gunicorn master", "gunicorn worker")}
-        if worker is not None:
-            result["memory_after_drain"]["worker"] = tree_memory(  # type: ignore[index]
-                worker.pid, "celery main", "celery pool child")
-        result["events"] = audit(engine, warm.accepted | run.accepted, warm.no_answer | run.no_answer)
+        result["drain_after_both"] = {"all_settled": drained, "seconds_after_load": waited}
+        result["memory_after_drain"] = {"web": tree_memory(server.process.pid, "gunicorn master", "gunicorn worker"),
+                                        "worker": tree_memory(worker.pid, "celery main", "celery pool child")}
+        result["events"] = audit(engine, warm.accepted | intake.accepted | both.accepted,
+                                 warm.no_answer | intake.no_answer | both.no_answer)
         result["events"]["warm_up_included"] = len(warm.accepted)  # type: ignore[index]
         result["logs"] = str(work)
 
@@ -271,7 +438,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive clients (at most 99)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per gunicorn worker")
-    parser.add_argument("--mode", choices=("embedded", "celery"), default="embedded")
+    parser.add_argument("--client", choices=("wrk", "python"), default="wrk",
+                        help="load generator: wrk (pre-signed requests, Lua) or Python threads")
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--max-requests", type=int, default=20_000, help="cap on requests per phase")
     parser.add_argument("--drain-timeout", type=float, default=120.0,
@@ -282,7 +450,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     result: dict[str, object] = {
         "benchmark": "intake", "machine_cpus": os.cpu_count(), "seconds": args.seconds, "clients": args.clients,
-        "mode": args.mode, "gunicorn": f"{args.workers} workers x {args.threads} threads (gthread)",
+        "client": args.client, "gunicorn": f"{args.workers} workers x {args.threads} threads (gthread)",
         "what": {"accepted_2xx": "MessageSids the clients got a 2xx for",
                  "lost": "accepted MessageSids whose inbox event is not done after the drain (set difference)",
                  "processed_twice": "messages with more than one of: inbox event, inbound timeline row, bot reply, "
@@ -291,11 +459,15 @@ def main() -> None:
                  "latency": "client-side, request sent to response read, keep-alive connections",
                  "memory_after_drain": "MB per process from /proc (rss, peak = VmHWM, uss = private, pss = "
                                        "fair share; total_pss_mb sums a pre-fork tree without double counting)"}}
-    result["bare_flask"] = measure_bare(args)
-    measure_ours(args, result)
+    work = Path(tempfile.mkdtemp(prefix="sb-bench-intake-"))
+    result["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
+    result["bare_flask"] = measure_bare(args, work)
+    measure_ours(args, result, work)
     ceiling = result["bare_flask"]["throughput_rps"]  # type: ignore[index]
-    ours = result["switchboard"]["throughput_rps"]  # type: ignore[index]
-    result["throughput_ratio_vs_bare_flask"] = round(ours / ceiling, 3) if ceiling else None
+    for phase in ("intake_alone", "intake_and_processing"):
+        ours = result[phase]["throughput_rps"]  # type: ignore[index]
+        result[phase]["ratio_vs_bare_flask"] = round(ours / ceiling, 3) if ceiling else None  # type: ignore[index]
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, indent=2))
 
 

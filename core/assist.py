@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,30 +87,105 @@ def style_card(path: Path | None = None) -> StyleCard:
                      {str(k): str(v or "") for k, v in (raw.get("avoid") or {}).items()})
 
 
+#: A process reads an account's whole feedback again at most this often (so the votes of
+#: a suggestion deleted since stay in its memory no longer than that); in between it
+#: reads only the verdicts recorded since the last call, so preparing suggestions costs
+#: the same after 10 or 100,000 verdicts.
+FEEDBACK_RELOAD_SECONDS = 600.0
+#: Verdict ids this far below the newest one seen are read again: ids are taken at
+#: insert, so a verdict whose transaction commits after a later one's is still found.
+FEEDBACK_LOOKBACK_IDS = 200
+
+
+@dataclass
+class _AccountVotes:
+    """One account's votes as this process knows them, and how far it has read."""
+
+    loaded_at: float
+    high_water: int = 0  # the newest verdict read, and its suggestion (to notice it gone)
+    high_water_suggestion: int = 0
+    seen: set[int] = field(default_factory=set)  # verdict ids within the lookback
+    events: dict[int, dict[str, Any]] = field(default_factory=dict)  # per suggestion: its telling events
+    votes: dict[int, list[Vote]] = field(default_factory=dict)  # per suggestion: its votes now
+    memory: FeedbackMemory = field(default_factory=FeedbackMemory)
+
+
+_votes: dict[tuple[str, int], _AccountVotes] = {}
+_votes_lock = threading.RLock()
+
+
+def _suggestion_votes(seen: Mapping[str, Any]) -> list[Vote]:
+    """The votes a suggestion's events are worth: the most telling event counts (a
+    thumbs rating, else how much of it was sent, else that it was inserted)."""
+    value = vote_value(rating=seen.get("rating"), inserted="inserted" in seen or "sent" in seen,
+                       edit_distance=seen.get("sent"))
+    if not value:
+        return []
+    return [Vote(seen["query"], source["article_id"], value) for source in seen["sources"] if source.get("article_id")]
+
+
 def feedback_memory(session: Session, account_id: int,
                     ranking: RankingSettings | None = None) -> FeedbackMemory:
     """Every verdict agents gave on this account's suggestions, as one vote per
-    suggestion for the articles it cited, on the question it answered. The most
-    telling event counts: a thumbs rating, else how much of it was sent, else that it
-    was inserted."""
+    suggestion for the articles it cited, on the question it answered.
+
+    Kept per process and brought up to date from the verdicts recorded since (one
+    indexed range read); reloaded in full every FEEDBACK_RELOAD_SECONDS, or when the
+    newest verdict it read is gone (the table was emptied or restored). The same object
+    is returned each call: where other threads may update it, use it under
+    ``_votes_lock``, as :func:`feedback_rerank` does."""
+    key = (str(session.get_bind().engine.url), account_id)
+    with _votes_lock:
+        known = _votes.get(key)
+        if known is None or time.monotonic() - known.loaded_at > FEEDBACK_RELOAD_SECONDS \
+                or not _read_new_verdicts(session, account_id, known):
+            known = _votes[key] = _AccountVotes(loaded_at=time.monotonic())
+            _read_new_verdicts(session, account_id, known)
+        known.memory.use_ranking(ranking)
+        return known.memory
+
+
+def feedback_rerank(session: Session, account_id: int, ranking: RankingSettings | None, query: str,
+                    hits: Sequence[Hit]) -> list[Hit]:
+    """``hits`` re-ranked by the account's votes. The memory is shared by the process's
+    threads, so it is read under the lock that guards its updates."""
+    with _votes_lock:
+        return feedback_memory(session, account_id, ranking).rerank(query, hits)
+
+
+def _read_new_verdicts(session: Session, account_id: int, known: _AccountVotes) -> bool:
+    """Fold the verdicts recorded since ``known`` was last brought up to date into it;
+    False (nothing changed) when the newest verdict it had read is no longer there."""
+    since = max(0, known.high_water - FEEDBACK_LOOKBACK_IDS)
     # Spelled out: a list[dict[str, Any]] column sends select() to its untyped overload.
-    rows: Result[int, str, list[dict[str, Any]], str, str | None, float | None] = session.execute(
-        select(Suggestion.id, Suggestion.query, Suggestion.sources, SuggestionFeedback.kind,
+    result: Result[int, int, str, list[dict[str, Any]], str, str | None, float | None] = session.execute(
+        select(SuggestionFeedback.id, Suggestion.id, Suggestion.query, Suggestion.sources, SuggestionFeedback.kind,
                SuggestionFeedback.rating, SuggestionFeedback.edit_distance)
-        .join(SuggestionFeedback, SuggestionFeedback.suggestion_id == Suggestion.id)
-        .where(Suggestion.account_id == account_id).order_by(SuggestionFeedback.id))
-    events: dict[int, dict[str, Any]] = {}
-    for suggestion_id, query, sources, kind, rating, distance in rows:
-        seen = events.setdefault(suggestion_id, {"query": query, "sources": sources})
+        .join(Suggestion, SuggestionFeedback.suggestion_id == Suggestion.id)
+        .where(SuggestionFeedback.account_id == account_id, SuggestionFeedback.id > since)
+        .order_by(SuggestionFeedback.id))
+    rows = result.all()
+    if known.high_water and (known.high_water, known.high_water_suggestion) not in {(r[0], r[1]) for r in rows}:
+        return False
+    touched: set[int] = set()
+    for feedback_id, suggestion_id, query, sources, kind, rating, distance in rows:
+        if feedback_id in known.seen:
+            continue
+        known.seen.add(feedback_id)
+        if feedback_id > known.high_water:
+            known.high_water, known.high_water_suggestion = feedback_id, suggestion_id
+        seen = known.events.setdefault(suggestion_id, {"query": query, "sources": sources})
         seen[kind] = rating if kind == "rating" else (distance if kind == "sent" else True)
-    votes = []
-    for seen in events.values():
-        value = vote_value(rating=seen.get("rating"), inserted="inserted" in seen or "sent" in seen,
-                           edit_distance=seen.get("sent"))
-        if value:
-            votes += [Vote(seen["query"], source["article_id"], value)
-                      for source in seen["sources"] if source.get("article_id")]
-    return FeedbackMemory(votes, ranking=ranking)
+        touched.add(suggestion_id)
+    for suggestion_id in sorted(touched):
+        for vote in known.votes.pop(suggestion_id, []):
+            known.memory.retract(vote)
+        known.votes[suggestion_id] = _suggestion_votes(known.events[suggestion_id])
+        for vote in known.votes[suggestion_id]:
+            known.memory.add(vote)
+    floor = known.high_water - FEEDBACK_LOOKBACK_IDS
+    known.seen = {i for i in known.seen if i > floor}
+    return True
 
 
 def prepare_suggestions(session: Session, account: Account, settings: Settings, *, ticket_id: int, question: str,
@@ -140,7 +217,7 @@ def prepare_suggestions(session: Session, account: Account, settings: Settings, 
         hits, ranking = retriever.search(query, k=8), retriever.settings
     except KnowledgeBaseEmpty:
         hits = []
-    hits = feedback_memory(session, account.id, ranking).rerank(query, hits)
+    hits = feedback_rerank(session, account.id, ranking, query, hits)
     drafts = _drafts(query, hits) if on_topic(hits) else []
     style = style_card(settings.style_file)
     made = []

@@ -220,6 +220,28 @@ class FeedbackMemory:
         sums[0] += vote.value
         sums[1] += abs(vote.value)
 
+    def retract(self, vote: Vote) -> None:
+        """Forget ``vote``, which :meth:`add` remembered: a suggestion's verdict changed
+        (inserted, then sent), so its old vote gives way to the new one without
+        rebuilding the memory from every verdict ever given."""
+        self._count -= 1
+        stats = self._stats[vote.article_id]
+        if vote.value > 0:
+            stats[0] -= 1
+        elif vote.value < 0:
+            stats[1] -= 1
+        counts = Counter(terms(vote.query))
+        if not counts or vote.value == 0:
+            return
+        sums = self._questions[tuple(sorted(counts.items()))].votes[vote.article_id]
+        sums[0] -= vote.value
+        sums[1] -= abs(vote.value)
+
+    def use_ranking(self, ranking: RankingSettings | None) -> None:
+        """Re-rank hits ranked with ``ranking`` from now on: a memory kept across calls
+        serves indexes calibrated differently without a copy of its votes."""
+        self._ranking = ranking or RankingSettings()
+
     def article_stats(self) -> dict[str, tuple[int, int]]:
         """(up-votes, down-votes) per article, for the digest of the most down-voted
         articles. Partial positives (an edited reply sent) count as up-votes."""

@@ -61,6 +61,20 @@ def _history(session: Session, customer: Customer) -> tuple[int, datetime | None
     return int(count), first
 
 
+#: The latest messages a handoff package (and a model's summary) is built from: enough
+#: for an agent to take over, and the note's size stays the same however long the
+#: conversation ran.
+PACKAGE_MESSAGES = 50
+
+
+def _earlier_than(session: Session, conversation_id: int, shown: Sequence[Message]) -> int:
+    """How many messages precede the ones shown (counted up to COUNT_CAP)."""
+    if len(shown) < PACKAGE_MESSAGES:
+        return 0
+    return timeline.count_capped(session, select(Message.id).where(
+        Message.conversation_id == conversation_id, Message.id < shown[0].id))
+
+
 def _stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -71,8 +85,7 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
     """The internal note: who, why, what was said and tried, on every channel.
     ``references`` are the company's identifier shapes (actions.yaml); ``generated`` a
     model's summary, used only if the timeline supports it."""
-    messages = list(session.scalars(select(Message).where(Message.conversation_id == conversation.id)
-                                    .order_by(Message.id)))
+    messages = timeline.recent(session, conversation.id, limit=PACKAGE_MESSAGES)
     from_customer = [m for m in messages if m.author == "customer"]
     enrichments = [m.meta.get("enrichment") or {} for m in from_customer]
     latest = next((e for e in reversed(enrichments) if e.get("intent")), {})
@@ -107,6 +120,10 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
     lines += ["", "WHAT THE CUSTOMER ALREADY GAVE OR CONFIRMED"]
     lines += [f"- {fact}" for fact in confirmed] or ["- Nothing yet."]
     lines += ["", "TIMELINE (all channels)"]
+    earlier = _earlier_than(session, conversation.id, messages)
+    if earlier:
+        lines.append(f"({earlier}{'+' if earlier >= timeline.COUNT_CAP else ''} earlier message(s) not shown: "
+                     f"the latest {len(messages)} follow)")
     lines += [f"[{_stamp(m.created_at)} {m.channel.upper()}] {m.author}: {one_line(m.body)}" for m in messages]
     return "\n".join(lines)
 
@@ -146,8 +163,7 @@ def _generated_summary(session: Session, account: Account, settings: Settings,
     without a model or when it fails: the handoff never waits on it."""
     if not ports.current().chat_model_configured(settings):
         return None
-    messages = list(session.scalars(select(Message).where(Message.conversation_id == conversation.id)
-                                    .order_by(Message.id)))
+    messages = timeline.recent(session, conversation.id, limit=PACKAGE_MESSAGES)
     try:
         result = ports.current().chat_model(session, account, settings).chat(
             model=settings.model_fast, messages=model_messages(messages), max_tokens=200,
@@ -226,9 +242,7 @@ def follow_up_after_handoff(session: Session, account: Account, customer: Custom
     """A customer's later message: the ticket learns its intent and sentiment (tags, a
     higher priority when they are upset, an internal note when the trend turns down), and
     the customer hears that a person has it, once per burst."""
-    earlier = session.scalars(select(Message).where(
-        Message.conversation_id == conversation.id, Message.author == "customer", Message.id < message.id)
-        .order_by(Message.id)).all()
+    earlier = timeline.recent(session, conversation.id, before_id=message.id, author="customer")
     scores = [float(m.meta["enrichment"]["sentiment"]) for m in earlier if (m.meta.get("enrichment") or {})]
     score = enrichment.sentiment
     before, after = sentiment_trend(scores), sentiment_trend([*scores, score])
@@ -242,10 +256,12 @@ def follow_up_after_handoff(session: Session, account: Account, customer: Custom
                 conversation.zendesk_ticket_id, public=False, idempotency_key=f"trend:{message.id}",
                 body=(f"Switchboard: the customer's sentiment is falling since the handoff (latest message "
                       f"{enrichment.sentiment_label}, {score:+.2f}). Consider replying soon."))
-    recent = session.scalars(select(Message).where(
-        Message.conversation_id == conversation.id, Message.direction == "outbound",
-        Message.created_at >= datetime.now(UTC) - ACK_QUIET)).all()
-    if any(m.meta.get("action") == "handoff_ack" for m in recent) or customer.opted_out_at is not None:
+    # The acknowledgement of this burst, if any, is among the latest messages.
+    quiet_since = datetime.now(UTC) - ACK_QUIET
+    acked = any(m.direction == "outbound" and m.meta.get("action") == "handoff_ack"
+                and (m.created_at if m.created_at.tzinfo else m.created_at.replace(tzinfo=UTC)) >= quiet_since
+                for m in timeline.recent(session, conversation.id))
+    if acked or customer.opted_out_at is not None:
         return
     phone = next((i.value for i in customer.identities if i.kind == IdentityKind.PHONE), None)
     if phone is None:
@@ -339,8 +355,11 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
 
 
 def _inside_whatsapp_window(session: Session, conversation: Conversation) -> bool:
-    last = session.scalar(select(func.max(Message.created_at)).where(
-        Message.conversation_id == conversation.id, Message.author == "customer", Message.channel == "whatsapp"))
+    # The latest such message by id (newest first on ix_messages_conversation_id_id), not
+    # max(created_at) over the whole conversation.
+    last = session.scalar(select(Message.created_at).where(
+        Message.conversation_id == conversation.id, Message.author == "customer", Message.channel == "whatsapp")
+        .order_by(Message.id.desc()).limit(1))
     if last is None:
         return False
     if last.tzinfo is None:

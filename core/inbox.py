@@ -14,14 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.models import InboxEvent
 
-from .rows import insert_or_fetch
+from .rows import insert_or_fetch, insert_unless_taken
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,42 @@ def record(
     return existing, False
 
 
+def record_id(session: Session, *, account_id: int, vendor: str, kind: str, dedupe_key: str,
+              payload: dict[str, Any]) -> tuple[int, bool]:
+    """What :func:`record` does, for the webhook path: (event id, True) when new,
+    (existing id, False) for a duplicate, committed before returning. One statement
+    (INSERT ... ON CONFLICT DO NOTHING RETURNING id) where the ORM took a savepoint, an
+    insert and a release: three round trips per delivery fewer, and a concurrent
+    duplicate is settled by the unique key just the same."""
+    key = dedupe_key[:200]
+    new_id = insert_unless_taken(session, InboxEvent, {
+        "account_id": account_id, "vendor": vendor, "kind": kind, "dedupe_key": key, "payload": payload,
+        "status": "received", "received_at": datetime.now(UTC), "attempts": 0, "duplicates": 0})
+    if new_id is not None:
+        session.commit()
+        return new_id, True
+    existing = session.scalar(
+        update(InboxEvent)
+        .where(InboxEvent.account_id == account_id, InboxEvent.vendor == vendor, InboxEvent.dedupe_key == key)
+        .values(duplicates=InboxEvent.duplicates + 1).returning(InboxEvent.id))
+    session.commit()
+    if existing is None:  # the row that collided is gone (deleted in between): store it again
+        return record_id(session, account_id=account_id, vendor=vendor, kind=kind, dedupe_key=dedupe_key,
+                         payload=payload)
+    return existing, False
+
+
 def claim(session: Session, event_id: int, *, now: datetime | None = None) -> bool:
     """Take the event for processing; False when it is done or another worker holds it."""
+    return claimed(session, event_id, now=now) is not None
+
+
+def claimed(session: Session, event_id: int, *, now: datetime | None = None) -> InboxEvent | None:
+    """Take the event for processing and return it as the claim left it (UPDATE ...
+    RETURNING: no second round trip to read it); None when it is done or another
+    worker holds it."""
     now = now or datetime.now(UTC)
-    result = cast("CursorResult[Any]", session.execute(
+    event = session.scalar(
         update(InboxEvent)
         .where(
             InboxEvent.id == event_id,
@@ -80,10 +112,12 @@ def claim(session: Session, event_id: int, *, now: datetime | None = None) -> bo
             ),
         )
         .values(status="processing", claimed_at=now, attempts=InboxEvent.attempts + 1)
-        .execution_options(synchronize_session=False)
-    ))
+        .returning(InboxEvent)
+        # populate_existing: a copy loaded earlier in this session must show the claim.
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
     session.commit()
-    return result.rowcount == 1
+    return event
 
 
 def process(session: Session, event_id: int, handlers: Mapping[str, Handler]) -> str:
@@ -92,13 +126,10 @@ def process(session: Session, event_id: int, handlers: Mapping[str, Handler]) ->
     A handler failure is recorded and re-raised, so the caller (a Celery task) can
     retry with backoff; after MAX_ATTEMPTS the event is parked as ``failed``.
     """
-    if not claim(session, event_id):
+    event = claimed(session, event_id)
+    if event is None:
         event = session.get(InboxEvent, event_id)
         return event.status if event else "missing"
-    # populate_existing: the claim's UPDATE bypassed the identity map, so a copy loaded
-    # earlier in this session would show stale attempts/status.
-    event = session.get(InboxEvent, event_id, populate_existing=True)
-    assert event is not None
     attempts, kind = event.attempts, event.kind
     handler = handlers.get(kind)
     try:

@@ -59,6 +59,8 @@ from switchboard.models import (
     MetricEvent,
 )
 
+from .rows import insert_unless_taken
+
 AGENT_TURN_CAP = timedelta(minutes=15)
 REOPEN_WINDOW = timedelta(days=7)
 BOT_QUIET = timedelta(hours=24)
@@ -107,16 +109,22 @@ def record(session: Session, account_id: int, kind: str, *, at: datetime | None 
     unless it names its ``delivery_event_id``), and the figures compute delivery,
     opt-out, reply and deflection rates from these events.
     """
-    if dedupe_key is not None and session.scalar(select(MetricEvent.id).where(
-            MetricEvent.account_id == account_id, MetricEvent.dedupe_key == dedupe_key)) is not None:
-        return None
     if kind == "outreach.reply" and "delivery_event_id" not in attrs and customer_id is not None:
         delivered = _delivery_before(session, account_id, customer_id, _now(at))
         attrs["delivery_event_id"] = delivered.id if delivered is not None else None
-    event = MetricEvent(account_id=account_id, kind=kind, occurred_at=_now(at), conversation_id=conversation_id,
-                        customer_id=customer_id, channel=channel, label=label, value=value,
-                        dedupe_key=dedupe_key, attrs=attrs)
-    session.add(event)
+    values = {"account_id": account_id, "kind": kind, "occurred_at": _now(at), "conversation_id": conversation_id,
+              "customer_id": customer_id, "channel": channel, "label": label, "value": value,
+              "dedupe_key": dedupe_key, "attrs": attrs}
+    if dedupe_key is None:
+        event = MetricEvent(**values)
+        session.add(event)
+    else:
+        # One statement for "record it unless it was": the unique (account, dedupe_key)
+        # decides, so two workers recording the same event race harmlessly.
+        new_id = insert_unless_taken(session, MetricEvent, values)
+        if new_id is None:
+            return None
+        event = MetricEvent(id=new_id, **values)  # as stored; the folds read it, nothing writes it
     fold = _FOLDS.get(kind)
     if fold is not None and conversation_id is not None:
         started = event.occurred_at if kind == "message.inbound" else None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -171,26 +171,48 @@ def _record_consent(session: Session, inbound: Inbound, word: str) -> None:
 
 
 def _turn(session: Session, inbound: Inbound, settings: Settings) -> Turn:
+    """What the policy needs of the conversation so far, from bounded reads: the
+    latest TURN_WINDOW messages, the bot's replies counted up to COUNT_CAP, recent
+    conversations counted up to COUNT_CAP. A message costs the same after 1 or 1,000
+    earlier ones."""
     conversation, customer = inbound.conversation, inbound.customer
-    earlier = [m for m in session.scalars(select(Message).where(Message.conversation_id == conversation.id)
-                                          .order_by(Message.id)) if m.id != inbound.message.id]
-    bot = [m for m in earlier if m.author == "bot"]
+    earlier = timeline.recent(session, conversation.id, before_id=inbound.message.id)
+    # The bot's latest COUNT_CAP replies, counted in the database: all of them, and the
+    # failed answers (a clarifying question or menu the bot sent for want of an answer).
+    replies = select(Message.meta["action"].as_string().label("action"),
+                     Message.meta["reason"].as_string().label("reason")).where(
+        Message.conversation_id == conversation.id, Message.author == "bot", Message.id < inbound.message.id,
+    ).order_by(Message.id.desc()).limit(timeline.COUNT_CAP).subquery()
+    failed = and_(replies.c.action.in_(("clarify", "choices")), replies.c.reason.is_not(None), replies.c.reason != "")
+    counted = session.execute(select(func.count(), func.coalesce(func.sum(case((failed, 1), else_=0)), 0))
+                              .select_from(replies)).one()
+    bot_turns, failed_answers = int(counted[0]), int(counted[1])
     window_start = datetime.now(UTC) - timedelta(days=policy(settings).repeat_window_days)
-    contacts = session.scalar(select(func.count(Conversation.id)).where(
+    contacts = timeline.count_capped(session, select(Conversation.id).where(
         Conversation.customer_id == customer.id, Conversation.started_at >= window_start)) or 1
     value = (customer.attributes or {}).get("lifetime_value")
     started = conversation.started_at if conversation.started_at.tzinfo else conversation.started_at.replace(tzinfo=UTC)
     return Turn(
-        first_bot_message=not bot,
-        # A failed answer: the bot asked for clarification because it had nothing to say.
-        failed_answers=sum(1 for m in bot if m.meta.get("action") in ("clarify", "choices") and m.meta.get("reason")),
+        first_bot_message=not bot_turns,
+        failed_answers=failed_answers,
         company=settings.company_name if inbound.account.slug == "default" else inbound.account.name,
         sentiment_history=tuple(m.meta["enrichment"]["sentiment"] for m in earlier
                                 if m.author == "customer" and "enrichment" in m.meta),
         customer_tier=customer.tier, customer_value=float(value) if value is not None else None,
-        contacts_recent=int(contacts), bot_turns=len(bot), previous_question=_answered_question(earlier),
+        contacts_recent=int(contacts), bot_turns=bot_turns,
+        previous_question=_answered_question(session, _last_bot(session, inbound, earlier)),
         minutes_with_bot=(datetime.now(UTC) - started).total_seconds() / 60,
     )
+
+
+def _last_bot(session: Session, inbound: Inbound, earlier: list[Message]) -> Message | None:
+    """The bot's latest reply before this message: usually in the window already read."""
+    found = next((m for m in reversed(earlier) if m.author == "bot"), None)
+    if found is not None or len(earlier) < timeline.TURN_WINDOW:
+        return found
+    return session.scalar(select(Message).where(
+        Message.conversation_id == inbound.conversation.id, Message.author == "bot",
+        Message.id < inbound.message.id).order_by(Message.id.desc()).limit(1))
 
 
 def _picked_choice(session: Session, inbound: Inbound, settings: Settings) -> Decision | None:
@@ -218,13 +240,15 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings) -> De
     return answer_from_article(question, passages, _turn(session, inbound, settings))
 
 
-def _answered_question(earlier: list[Message]) -> str | None:
+def _answered_question(session: Session, last_bot: Message | None) -> str | None:
     """The customer's message the bot's latest reply answered from the knowledge base."""
-    last_bot = next((m for m in reversed(earlier) if m.author == "bot"), None)
     if last_bot is None or last_bot.meta.get("action") != "answer":
         return None
-    asked = next((m for m in earlier if m.id == last_bot.meta.get("in_reply_to")), None)
-    return truncate_for_model(asked.body) if asked is not None else None
+    asked_id = last_bot.meta.get("in_reply_to")
+    asked = session.get(Message, asked_id) if isinstance(asked_id, int) else None
+    if asked is None or asked.conversation_id != last_bot.conversation_id:
+        return None
+    return truncate_for_model(asked.body)
 
 
 def _search(session: Session, account_id: int, settings: Settings, question: str) -> list[Hit]:
@@ -242,7 +266,8 @@ def _llm_drafter(session: Session, inbound: Inbound, settings: Settings) -> Draf
     from .drafting import LLMDrafter
 
     drafter = LLMDrafter.from_settings(ports.current().chat_model(session, inbound.account, settings), settings)
-    history = [(m.author, m.body) for m in inbound.conversation.messages[-8:] if m.id != inbound.message.id]
+    history = [(m.author, m.body) for m in timeline.recent(session, inbound.conversation.id,
+                                                           before_id=inbound.message.id, limit=8)]
 
     def draft(question: str, hits: Sequence[Hit]) -> Draft:
         complex_case = len(content_words(question)) > 25

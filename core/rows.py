@@ -10,8 +10,9 @@ lookup; a collision the lookup cannot explain is a real error and is raised as i
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,3 +38,13 @@ def insert_or_fetch(session: Session, new: Row | Callable[[], Row],
         if existing is None:
             raise
         return existing, False
+
+
+def insert_unless_taken(session: Session, model: type, values: dict[str, Any]) -> Any:
+    """The id of a new ``model`` row holding ``values``, or None when one of its unique
+    keys is already taken: INSERT ... ON CONFLICT DO NOTHING RETURNING id, one round
+    trip where :func:`insert_or_fetch` takes a savepoint, an insert and a release. For
+    hot paths whose caller needs only to know whether the row is new."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return session.scalar(dialect.insert(model).values(**values).on_conflict_do_nothing()
+                          .returning(model.id))  # type: ignore[attr-defined]

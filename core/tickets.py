@@ -35,7 +35,7 @@ def ticket_question(session: Session, conversation: Conversation | None,
     if conversation is not None:
         for message in session.scalars(select(Message).where(
                 Message.conversation_id == conversation.id, Message.author == "customer")
-                .order_by(Message.id.desc())):
+                .order_by(Message.id.desc()).limit(timeline.TURN_WINDOW)):
             intent = (message.meta.get("enrichment") or {}).get("intent")
             if intent not in NOT_A_QUESTION and len(content_words(message.body)) >= 2:
                 return message.body, dict(message.meta.get("redactions") or {})  # not "AGENT" or "thanks"

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.models import Conversation, Customer, Message
@@ -15,6 +15,35 @@ STATUS_ORDER = {
     "accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
     "delivered": 4, "undelivered": 4, "failed": 4, "read": 5, "canceled": 4,
 }
+
+
+#: How many of a conversation's latest messages decide the bot's next turn (the
+#: sentiment trend, the question a follow-up refers to, the recent acknowledgement) and
+#: fill the handoff package's timeline. A bound, not a sample: a message in a
+#: conversation of 1,000 messages costs what one in a conversation of 20 does.
+TURN_WINDOW = 20
+#: Counts a policy compares with a threshold (bot replies, failed answers, recent
+#: conversations) are counted up to this many: no shipped threshold is near it, and a
+#: count that stops there costs the same however long the history is.
+COUNT_CAP = 100
+
+
+def recent(session: Session, conversation_id: int, *, before_id: int | None = None,
+           limit: int = TURN_WINDOW, author: str | None = None) -> list[Message]:
+    """The conversation's latest ``limit`` messages (before ``before_id``, by
+    ``author``), oldest first: one index range read (ix_messages_conversation_id_id),
+    whatever the length of the conversation."""
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    if author is not None:
+        query = query.where(Message.author == author)
+    return list(reversed(session.scalars(query.order_by(Message.id.desc()).limit(limit)).all()))
+
+
+def count_capped(session: Session, query: Select[Any], cap: int = COUNT_CAP) -> int:
+    """How many rows ``query`` selects, counting no further than ``cap``."""
+    return int(session.scalar(select(func.count()).select_from(query.limit(cap).subquery())) or 0)
 
 
 def current_conversation(session: Session, customer: Customer, channel: str) -> Conversation:

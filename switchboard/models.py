@@ -136,9 +136,13 @@ class Identity(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
+    # The customer's latest open conversation, and their conversations since a date, are
+    # read per message: each is an index range read however many conversations they had.
+    __table_args__ = (Index("ix_conversations_customer_id_id", "customer_id", "id"),
+                      Index("ix_conversations_customer_id_started_at", "customer_id", "started_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     status: Mapped[str] = mapped_column(String(16), default="open")  # open, human, closed
     channel: Mapped[str] = mapped_column(String(16))  # the channel last used
     zendesk_ticket_id: Mapped[int | None] = mapped_column(Integer, index=True)
@@ -158,10 +162,13 @@ class Message(Base):
     """One entry of the cross-channel timeline. ``body`` is stored redacted."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("account_id", "external_id"),)
+    # (conversation_id, id): a conversation's latest messages are one index range read,
+    # so the bot's next turn costs the same in a conversation of 1 or 1,000 messages.
+    __table_args__ = (UniqueConstraint("account_id", "external_id"),
+                      Index("ix_messages_conversation_id_id", "conversation_id", "id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
     direction: Mapped[str] = mapped_column(String(8))  # inbound, outbound
     channel: Mapped[str] = mapped_column(String(16))  # sms, whatsapp, zendesk, ...
     author: Mapped[str] = mapped_column(String(16))  # customer, bot, agent, system
@@ -313,8 +320,10 @@ class SuggestionFeedback(Base):
     reply they finally sent differs from it (0 = sent as suggested, 1 = rewritten)."""
 
     __tablename__ = "suggestion_feedback"
+    # The verdicts recorded since a process last read them: one index range read.
+    __table_args__ = (Index("ix_suggestion_feedback_account_id_id", "account_id", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     suggestion_id: Mapped[int] = mapped_column(ForeignKey("suggestions.id"), index=True)
     agent: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))  # rating, inserted, sent
@@ -435,13 +444,15 @@ class MetricEvent(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "dedupe_key"),
         Index("ix_metric_events_kind_occurred_at", "kind", "occurred_at"),
+        # A customer's latest delivery of a kind: read on each new conversation and STOP.
+        Index("ix_metric_events_customer_id_kind_occurred_at", "customer_id", "kind", "occurred_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     kind: Mapped[str] = mapped_column(String(48))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     channel: Mapped[str | None] = mapped_column(String(16))
     label: Mapped[str | None] = mapped_column(String(64))
     value: Mapped[float | None] = mapped_column()
@@ -459,10 +470,12 @@ class ConversationOutcome(Base):
     """
 
     __tablename__ = "conversation_outcomes"
-    __table_args__ = (Index("ix_conversation_outcomes_account_day", "account_id", "day"),)
+    __table_args__ = (Index("ix_conversation_outcomes_account_day", "account_id", "day"),
+                      # The customer's latest resolution, read on each new conversation.
+                      Index("ix_conversation_outcomes_customer_id_resolved_at", "customer_id", "resolved_at"))
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     day: Mapped[str] = mapped_column(String(10))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     channel: Mapped[str] = mapped_column(String(16))

@@ -28,10 +28,10 @@ def accept(account: Account, *, vendor: str, kind: str, dedupe_key: str, payload
     Raises (and so answers 5xx, making the vendor retry) only if the event could not
     be stored: an enqueue failure is not an error, the sweep picks the event up.
     """
-    event, created = inbox.record(
+    event_id, created = inbox.record_id(
         db.session(), account_id=account.id, vendor=vendor, kind=storable(kind),
         dedupe_key=storable(dedupe_key), payload=storable(payload),
     )
     if created:
-        enqueue_event(event.id)
+        enqueue_event(event_id)
     return created

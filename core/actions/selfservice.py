@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -173,7 +174,10 @@ def _reply(session: Session, inbound: Inbound, settings: Settings, outcomes: lis
     from ..selfservice import DISCLOSURE, Decision
 
     text = " ".join(outcome.message for outcome in outcomes)
-    first = not any(m.author == "bot" for m in inbound.conversation.messages if m.id != inbound.message.id)
+    # One indexed probe, not the whole conversation loaded to look for a bot reply.
+    first = session.scalar(select(Message.id).where(
+        Message.conversation_id == inbound.conversation.id, Message.author == "bot",
+        Message.id != inbound.message.id).limit(1)) is None
     if first:
         company = settings.company_name if inbound.account.slug == "default" else inbound.account.name
         text = DISCLOSURE.format(company=f"{company}'s" if company else "a") + "\n\n" + text

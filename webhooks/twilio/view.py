@@ -2,13 +2,16 @@
 schema (schemas.py), records, and answers at once."""
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+
 from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 
 from switchboard import db
 from switchboard.core.accounts import accounts_for_twilio
 from switchboard.core.identity import InvalidAddress, parse_twilio_address
-from switchboard.errors import MalformedPayload, UnknownAccount
+from switchboard.errors import BadSignature, MalformedPayload, UnknownAccount
 from switchboard.models import Account
 
 from ..intake import accept
@@ -34,9 +37,36 @@ def _form() -> MultiDict[str, str]:
     return request.form
 
 
+#: How long a process reuses the accounts that matched a (Account SID, number) pair
+#: instead of reading them for every delivery. A signature they fail sends the lookup to
+#: the database again, so a rotated auth token works at once; the old token, or a number
+#: moved between two accounts of one Twilio account, is honoured at most this long.
+ACCOUNT_CACHE_SECONDS = 10.0
+
+
+def _candidates(form: MultiDict[str, str], *, fresh: bool) -> Sequence[Account]:
+    """The accounts that may own this delivery, from this app's short-lived cache (one
+    per app, so two apps in one process never share accounts) unless ``fresh``."""
+    cache: dict[tuple[str, str], tuple[float, Sequence[Account]]] = current_app.extensions.setdefault(
+        "switchboard.twilio_accounts", {})
+    key = (form.get("AccountSid", ""), form.get("To", ""))
+    cached = cache.get(key)
+    if not fresh and cached is not None and time.monotonic() - cached[0] < ACCOUNT_CACHE_SECONDS:
+        return cached[1]
+    candidates = accounts_for_twilio(db.session(), *key)
+    if candidates:  # an unknown number is not remembered: the account may be added any moment
+        cache[key] = (time.monotonic(), candidates)
+    return candidates
+
+
 def _verified_account(form: MultiDict[str, str]) -> Account:
     settings = current_app.config["SETTINGS"]
-    candidates = accounts_for_twilio(db.session(), form.get("AccountSid", ""), form.get("To", ""))
+    candidates = _candidates(form, fresh=False)
+    if candidates:
+        try:
+            return verify(request, form, candidates, settings)
+        except BadSignature:
+            candidates = _candidates(form, fresh=True)  # the token may have been rotated since
     if not candidates:
         raise UnknownAccount(
             f"no account owns Twilio number {form.get('To')!r} or Account SID "

@@ -1,0 +1,161 @@
+"""A message costs the same however long the customer's history is.
+
+Counting the SQL statements one message takes is deterministic where timing is not: a
+query that read the whole timeline would not change the count, but one that loaded it
+row by row, or an extra query per earlier message, would; and the tests below also check
+what the bounded reads still see (the latest messages, the right counts).
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import event, insert, select
+
+from switchboard.app import create_app
+from switchboard.config import load_settings
+from switchboard.core import timeline
+from switchboard.core.handoff import PACKAGE_MESSAGES
+from switchboard.core.knowledge.loaders import load_articles
+from switchboard.core.knowledge.service import KnowledgeBase
+from switchboard.db import get_db
+from switchboard.models import Conversation, Message, OutboxCall
+from switchboard.resources import data_file
+
+from ..conftest import PUBLIC_URL, SAMPLE_KB, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, _truncate_postgres, base_env
+from ..signing import VendorClient
+
+MESSAGES = "/webhooks/twilio/messages"
+PHONE = "+14155550100"
+_sid = itertools.count(1)
+
+
+def _policy_without_turn_limits(tmp_path: Path) -> Path:
+    """The shipped policy with the two limits a long conversation reaches by itself
+    turned off, so the bot keeps the conversation and each message takes the same path."""
+    text = data_file("escalation_policy.yaml").read_text()
+    for name in ("too_many_turns:", "too_long_with_bot:"):
+        text = text.replace(f"  {name}\n", f"  {name}\n    enabled: false\n")
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def long_app(tmp_path: Path, pg_url: str) -> Iterator[Flask]:
+    _truncate_postgres(pg_url)
+    env = {**base_env(tmp_path, pg_url), "SWITCHBOARD_POLICY_FILE": str(_policy_without_turn_limits(tmp_path))}
+    app = create_app(load_settings(env), config={"TASKS_INLINE": True, "TESTING": True})
+    with get_db(app).session() as session:
+        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
+            load_articles(SAMPLE_KB))
+    yield app
+    get_db(app).dispose()
+
+
+@pytest.fixture
+def signed(long_app: Flask) -> VendorClient:
+    return VendorClient(long_app.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                        slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
+
+
+def sms(body: str, phone: str = PHONE) -> dict[str, str]:
+    return {"MessageSid": f"SM{next(_sid):032d}", "AccountSid": "AC" + "1" * 32, "From": phone,
+            "To": "+15005550006", "Body": body, "NumMedia": "0"}
+
+
+def add_history(app: Flask, phone: str, earlier: int) -> int:
+    """The customer writes once (a real delivery: customer, conversation, bot reply), then
+    their conversation gains ``earlier`` more messages, customer and bot in turn, an hour
+    ago. Returns the conversation's id."""
+    assert signed_client(app).twilio(MESSAGES, sms("how long does delivery take?", phone)).status_code == 200
+    with get_db(app).session() as session:
+        conversation = session.scalars(select(Conversation).order_by(Conversation.id.desc())).first()
+        assert conversation is not None
+        at = datetime.now(UTC) - timedelta(hours=1)
+        rows: list[dict[str, Any]] = []
+        for i in range(earlier):
+            customer = i % 2 == 0
+            rows.append({
+                "account_id": conversation.account_id, "conversation_id": conversation.id,
+                "direction": "inbound" if customer else "outbound", "channel": "sms",
+                "author": "customer" if customer else "bot", "body": f"earlier message {i}", "status": "received",
+                "meta": ({"enrichment": {"sentiment": 0.1, "intent": "other"}} if customer
+                         else {"action": "answer", "reason": None, "sources": []}),
+                "created_at": at + timedelta(milliseconds=i)})
+        if rows:
+            session.execute(insert(Message), rows)
+        session.commit()
+        return conversation.id
+
+
+def signed_client(app: Flask) -> VendorClient:
+    return VendorClient(app.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                        slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
+
+
+def statements_for(app: Flask, body: str, phone: str) -> tuple[int, int]:
+    """How many SQL statements one signed message takes (intake and processing, inline),
+    and how many rows they read: a query that read the whole timeline in one statement
+    shows in the rows."""
+    statements, rows = 0, 0
+    engine = get_db(app).engine
+
+    def count(_conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        nonlocal statements, rows
+        statements += 1
+        if statement.lstrip().upper().startswith("SELECT") and cursor.rowcount > 0:
+            rows += cursor.rowcount
+
+    event.listen(engine, "after_cursor_execute", count)
+    try:
+        assert signed_client(app).twilio(MESSAGES, sms(body, phone)).status_code == 200
+    finally:
+        event.remove(engine, "after_cursor_execute", count)
+    return statements, rows
+
+
+def test_a_message_takes_the_same_statements_and_rows_after_1_100_or_1000_earlier_ones(long_app: Flask) -> None:
+    counts, rows = {}, {}
+    for n, earlier in enumerate((1, 100, 1000)):
+        phone = f"+1415555{n:04d}"
+        add_history(long_app, phone, earlier)
+        counts[earlier], rows[earlier] = statements_for(long_app, "how long does delivery take to Canada?", phone)
+    assert counts[1] == counts[100] == counts[1000], counts
+    # The window fills up between 1 and 100 earlier messages; from then on nothing grows.
+    assert rows[100] == rows[1000], rows
+    assert rows[1000] - rows[1] <= timeline.TURN_WINDOW + timeline.COUNT_CAP, rows
+    with get_db(long_app).session() as session:  # the bot answered each, it did not hand over
+        latest = session.scalars(select(Message).where(Message.author == "bot").order_by(Message.id.desc())).first()
+        assert latest is not None and latest.meta["action"] == "answer"
+
+
+def test_the_turn_reads_the_latest_messages_not_the_whole_timeline(long_app: Flask) -> None:
+    conversation_id = add_history(long_app, PHONE, 1000)
+    with get_db(long_app).session() as session:
+        latest = timeline.recent(session, conversation_id)
+        assert len(latest) == timeline.TURN_WINDOW
+        assert latest[-1].body == "earlier message 999" and latest[0].body == "earlier message 980"
+        before = timeline.recent(session, conversation_id, before_id=latest[-1].id, author="customer", limit=3)
+        assert [m.body for m in before] == ["earlier message 994", "earlier message 996", "earlier message 998"]
+        assert timeline.count_capped(session, select(Message.id).where(
+            Message.conversation_id == conversation_id)) == timeline.COUNT_CAP
+
+
+def test_the_handoff_package_of_a_long_conversation_shows_its_latest_messages(long_app: Flask) -> None:
+    conversation_id = add_history(long_app, PHONE, 1000)
+    assert signed_client(long_app).twilio(MESSAGES, sms("I want to talk to a real person")).status_code == 200
+    with get_db(long_app).session() as session:
+        call = session.scalars(select(OutboxCall).where(
+            OutboxCall.idempotency_key == f"handoff:{conversation_id}")).one()
+        note = str(call.payload)
+    assert "I want to talk to a real person" in note  # the message that asked for a person
+    assert "earlier message 999" in note and "earlier message 952" in note  # the latest ones, in full
+    assert "earlier message 951" not in note and "earlier message 0:" not in note
+    assert f"earlier message(s) not shown: the latest {PACKAGE_MESSAGES} follow" in note
+    assert "100+ earlier message(s)" in note  # counted up to the cap, not to the end
