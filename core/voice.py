@@ -17,10 +17,12 @@ answer (TwiML, within 15 seconds) while the caller listens. So each turn is spli
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,6 +42,8 @@ from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from .redaction import redact, truncate_for_model
 from .replies import Inbound, _enrichment_json, _search, _turn, policy, routing
 from .selfservice import SYSTEM_REASONS, Decision, answer_from_article, decide, pick_choice
+
+log = logging.getLogger(__name__)
 
 #: The channel name on timeline rows, metrics and routing rules.
 CHANNEL = "voice"
@@ -144,9 +148,18 @@ def options_for(account: Account, settings: Settings) -> VoiceOptions:
         return VoiceOptions(settings.voice_support_number, settings.voice_support_queue, settings.voice_hours,
                             settings.voice_timezone, settings.voice_language, settings.voice_name, company)
     own: dict[str, str] = dict(account.secrets or {})
-    return VoiceOptions(own.get("voice_support_number"), own.get("voice_support_queue"), own.get("voice_hours"),
-                        own.get("voice_timezone") or "UTC", own.get("voice_language") or "en-US",
-                        own.get("voice_name"), company)
+    hours, zone = own.get("voice_hours"), own.get("voice_timezone") or "UTC"
+    try:
+        business_hours.is_open(hours, zone, datetime.now(UTC))
+    except (business_hours.BadHours, ZoneInfoNotFoundError, ValueError) as exc:
+        # Settings of further accounts are not checked at start-up: a caller must still be
+        # answered, so the hours are ignored (someone answers) and the operator told.
+        log.error("account %s: voice_hours %r / voice_timezone %r cannot be read (%s): fix them with "
+                  "`switchboard accounts set-secret`; until then callers are put through at any hour",
+                  account.slug, hours, zone, exc)
+        hours, zone = None, "UTC"
+    return VoiceOptions(own.get("voice_support_number"), own.get("voice_support_queue"), hours, zone,
+                        own.get("voice_language") or "en-US", own.get("voice_name"), company)
 
 
 # -- in the request ----------------------------------------------------------------------
