@@ -11,9 +11,10 @@ is the same inbox event's work in the worker, so an outage there never holds up 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -31,6 +32,44 @@ from .view import _form, _verified_account, blueprint
 
 log = logging.getLogger("switchboard.webhooks.voice")
 GATHER_PATH = "/webhooks/twilio/voice/gather"
+#: Accounts whose models this process has started loading (see _warm_up).
+_warming: set[int] = set()
+_warming_lock = threading.Lock()
+WARM_UP_DELAY_SECONDS = 0.5
+
+
+def _warm_up(app: Flask, account_id: int) -> None:
+    """Load the models a turn needs while the caller listens to the greeting.
+
+    A web process that never answered a message has not loaded the language models,
+    the account's intent model and its knowledge index: the first turn would wait
+    ~9.5 s for them (bench/voice_turn.py), close to Twilio's 15 s. The greeting and the
+    caller's answer take about that long, so loading starts on a thread at the first
+    call. It holds up this process's other requests while it loads, once per process;
+    `switchboard serve` loads everything before it starts instead. Off under TESTING
+    unless VOICE_WARM_UP is set (tests share one database file)."""
+    if not app.config.get("VOICE_WARM_UP", not app.testing):
+        return
+    with _warming_lock:
+        if account_id in _warming:
+            return
+        _warming.add(account_id)
+
+    def load() -> None:
+        from switchboard.core.warmup import warm_up
+
+        with app.app_context(), db.get_db(app).session() as session:
+            try:
+                for loaded in warm_up(session, account_id, app.config["SETTINGS"]):
+                    log.info("voice warm-up: %s loaded in %.1f s", loaded.what, loaded.seconds)
+            except Exception as exc:  # noqa: BLE001 - the turn loads what it needs itself
+                log.warning("voice warm-up failed, the first turn will load the models: %s", type(exc).__name__)
+
+    # Some of the loading holds the GIL for seconds (the language detector is built in
+    # Rust): starting a moment later lets the greeting's response go out first.
+    timer = threading.Timer(WARM_UP_DELAY_SECONDS, load)
+    timer.name, timer.daemon = "switchboard-voice-warm-up", True
+    timer.start()
 
 
 def render(reply: voice.VoiceReply) -> str:
@@ -101,7 +140,9 @@ def incoming_call() -> Response:
     except InvalidAddress:
         return _answer(account, event, created, lambda _: voice.hidden_number_reply(voice.options_for(account,
                                                                                                       settings)))
-    return _answer(account, event, created, lambda session: voice.call_started(session, event, settings, call))
+    answer = _answer(account, event, created, lambda session: voice.call_started(session, event, settings, call))
+    _warm_up(current_app._get_current_object(), account.id)  # type: ignore[attr-defined]  # after: not in its way
+    return answer
 
 
 @blueprint.post("/voice/gather")

@@ -253,11 +253,29 @@ def test_repeated_silence_hands_the_caller_over_instead_of_looping(line: Flask) 
     first = say(client, "", turn=1, confidence="")
     assert spoken(first) == voice.NOT_HEARD and gather_of(first).attrib["action"].endswith("turn=2")
 
-    second = say(client, "", turn=2, confidence="")
+    second = say(client, "refund the blue", turn=2, confidence="0.08")  # Twilio was not sure what it heard
 
     assert second.findall("Dial")
     with get_db(line).session() as session:
         assert session.scalars(select(Conversation)).one().handoff_reason == "repeated_failures"
+
+
+def test_a_caller_who_wrote_in_spanish_is_listened_to_in_spanish(shop: Flask, vendor: VendorClient) -> None:
+    sms = {**fixture("twilio", "inbound_sms.json"),
+           "Body": "Hola, ¿cuánto tarda el envío a Madrid? Necesito saberlo antes del viernes, gracias."}
+    vendor.twilio("/webhooks/twilio/messages", sms)
+
+    gather = gather_of(call(vendor))
+
+    assert gather.attrib["language"] == "es-ES"
+    assert gather.find("Say").attrib["language"] == "es-ES"  # type: ignore[union-attr]
+
+
+def test_the_accounts_language_and_voice_are_used_otherwise(env: dict[str, str]) -> None:
+    app = make_app(env, SWITCHBOARD_VOICE_LANGUAGE="en-GB", SWITCHBOARD_VOICE_NAME="Polly.Amy")
+    [greeting] = gather_of(call(signed(app))).findall("Say")
+    assert (greeting.attrib["language"], greeting.attrib["voice"]) == ("en-GB", "Polly.Amy")
+    get_db(app).dispose()
 
 
 def test_twice_unclear_questions_hand_over_like_a_repeated_failure(line: Flask) -> None:
