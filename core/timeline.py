@@ -17,6 +17,16 @@ STATUS_ORDER = {
 }
 
 
+#: Channels a written reply cannot travel on, and the one it takes instead: a caller
+#: is written to by SMS at the number they called from (an agent's reply, a recap).
+REPLY_CHANNELS = {"voice": "sms"}
+
+
+def reply_channel(channel: str) -> str:
+    """The channel a written message reaches a customer last seen on ``channel``."""
+    return REPLY_CHANNELS.get(channel, channel)
+
+
 def current_conversation(session: Session, customer: Customer, channel: str) -> Conversation:
     """The customer's open conversation (any channel), or a new one."""
     conversation = session.scalar(

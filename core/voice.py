@@ -63,6 +63,8 @@ NO_LINE = ("I've passed your question to our team, and a member of our team will
 LINK_OFFER = "I can text you a link to this article: just say text me. Or ask me something else."
 LINK_SENT = "I've sent you the link by text message. Is there anything else I can help with?"
 NO_LINK = "I haven't given you an article yet. What would you like to know?"
+LINK_OPTED_OUT = ("This number has opted out of our text messages, so I can't text you the link. Text START to "
+                  "this number to receive messages again. Is there anything else I can help with?")
 NOT_HEARD = "Sorry, I didn't catch that. Could you say it again?"
 VOICE_CLARIFY = "I couldn't find that in our help center. Could you say it in other words? Or say agent for a person."
 VOICE_WELCOME = "How can I help you today?"
@@ -180,7 +182,7 @@ def call_started(session: Session, event: InboxEvent, settings: Settings, call: 
                     meta={"call_sid": call.call_sid, "inbox_event_id": event.id})
     company = f"{options.company}'s"
     if conversation.status == "human":
-        say, voice = _put_through(options, call, DISCLOSURE.format(company=company), note_on_ticket=True)
+        say, voice = _put_through(options, DISCLOSURE.format(company=company), note_on_ticket=True)
         action = "handoff"
     else:
         say, voice, action = GREETING.format(company=company), {"then": "gather"}, "greeting"
@@ -222,14 +224,17 @@ def speech_turn(session: Session, event: InboxEvent, settings: Settings, turn: S
         return _say(session, conversation, customer, options, call, turn.turn, say,
                     {"then": "hangup", "callback_requested": booked}, action="callback", in_reply_to=message)
     if not heard:
-        return _not_heard(session, conversation, customer, options, call, turn, message, last)
+        return _not_heard(session, conversation, customer, options, call, turn, message)
     assert message is not None
     if conversation.status == "human":
-        say, put = _put_through(options, call, "", note_on_ticket=True)
+        say, put = _put_through(options, "", note_on_ticket=True)
         return _say(session, conversation, customer, options, call, turn.turn, say, put, action="handoff",
                     in_reply_to=message)
     links = ((last.meta or {}).get("voice") or {}).get("links") if last is not None else None
     if _WANTS_LINK.search(heard) or (links and _YES.match(heard) and len(heard.split()) <= 3):
+        if links and customer.opted_out_at is not None:  # nothing is ever sent to an opted-out number
+            return _say(session, conversation, customer, options, call, turn.turn, LINK_OPTED_OUT,
+                        {"then": "gather"}, action="link", in_reply_to=message)
         return _say(session, conversation, customer, options, call, turn.turn, LINK_SENT if links else NO_LINK,
                     {"then": "gather", "sms_links": links or []}, action="link" if links else "clarify",
                     in_reply_to=message)
@@ -246,7 +251,7 @@ def speech_turn(session: Session, event: InboxEvent, settings: Settings, turn: S
     voice: dict[str, Any] = {"then": "gather", **spoken}
     if decision.action == "handoff":
         _hand_over_now(session, conversation, decision.reason or "unknown")
-        reply, more = _put_through(options, call, "", note_on_ticket=False)
+        reply, more = _put_through(options, "", note_on_ticket=False)
         voice = {**more, "handoff": {"trigger": decision.reason or "unknown",
                                      "detail": decision.notes.get("detail", ""), "intent": enrichment.intent}}
     return _say(session, conversation, customer, options, call, turn.turn, reply, voice, action=decision.action,
@@ -254,7 +259,7 @@ def speech_turn(session: Session, event: InboxEvent, settings: Settings, turn: S
 
 
 def _not_heard(session: Session, conversation: Conversation, customer: Customer, options: VoiceOptions, call: Call,
-               turn: SpeechTurn, message: Message | None, last: Message | None) -> VoiceReply:
+               turn: SpeechTurn, message: Message | None) -> VoiceReply:
     """Silence or speech Twilio was unsure of: ask again, and after MAX_NOT_HEARD in a
     row hand over (repeated failure), rather than loop."""
     misses = 0
@@ -267,14 +272,14 @@ def _not_heard(session: Session, conversation: Conversation, customer: Customer,
         return _say(session, conversation, customer, options, call, turn.turn, NOT_HEARD, {"then": "gather"},
                     action="clarify", reason="not_heard", in_reply_to=message)
     _hand_over_now(session, conversation, "repeated_failures")
-    say, voice = _put_through(options, call, "", note_on_ticket=False)
+    say, voice = _put_through(options, "", note_on_ticket=False)
     voice["handoff"] = {"trigger": "repeated_failures", "detail": "The caller could not be understood "
                         f"{MAX_NOT_HEARD} times in a row.", "intent": None}
     return _say(session, conversation, customer, options, call, turn.turn, say, voice, action="handoff",
                 reason="repeated_failures", in_reply_to=message)
 
 
-def _put_through(options: VoiceOptions, call: Call, lead: str, *, note_on_ticket: bool) -> tuple[str, dict[str, Any]]:
+def _put_through(options: VoiceOptions, lead: str, *, note_on_ticket: bool) -> tuple[str, dict[str, Any]]:
     """Connect to the support line in business hours; outside them offer a call back;
     with no line configured, promise one."""
     voice: dict[str, Any] = {"call_note": note_on_ticket}

@@ -155,6 +155,17 @@ def test_the_link_goes_by_sms_when_the_caller_asks_for_it(shop: Flask, vendor: V
     assert [m.channel for m in timeline(shop) if m.direction == "outbound" and m.author == "bot"][-1] == "sms"
 
 
+def test_no_link_is_texted_to_a_number_that_opted_out(shop: Flask, vendor: VendorClient) -> None:
+    vendor.twilio("/webhooks/twilio/messages", {**fixture("twilio", "inbound_sms.json"), "Body": "STOP"})
+    call(vendor)
+    say(vendor, "How long does delivery usually take?", turn=1)
+
+    root = say(vendor, "Text me the link.", turn=2)
+
+    assert spoken(root) == voice.LINK_OPTED_OUT
+    assert outbox(shop, "twilio") == []
+
+
 def test_speech_is_redacted_before_it_is_stored_or_read(shop: Flask, vendor: VendorClient) -> None:
     call(vendor)
     say(vendor, "My card 4111 1111 1111 1111 was charged twice for delivery", turn=1)
@@ -184,6 +195,25 @@ def test_asking_for_a_person_puts_the_caller_through_with_the_ticket_in_zendesk(
         conversation = session.scalars(select(Conversation)).one()
         assert conversation.status == "human" and conversation.handoff_reason == "explicit_request"
         assert conversation.zendesk_ticket_id is not None
+
+
+def test_an_agents_reply_after_a_call_reaches_the_caller_by_sms(line: Flask) -> None:
+    client = signed(line)
+    call(client)
+    say(client, "agent", turn=1)
+    with get_db(line).session() as session:
+        ticket_id = session.scalars(select(Conversation)).one().zendesk_ticket_id
+    comment = fixture("zendesk", "ticket_comment_added.json")
+    comment["detail"]["id"] = str(ticket_id)
+    comment["event"]["comment"].update(body="Your parcel left our depot today.", is_public=True, id="9001",
+                                       author={"id": "111", "is_staff": True, "name": "Ava"})
+
+    assert client.zendesk(comment).status_code == 200
+
+    [sms] = outbox(line, "twilio")
+    assert (sms["to"], sms["body"], sms["from_"]) == (CALLER, "Your parcel left our depot today.", "+15005550006")
+    [reply] = [m for m in timeline(line) if m.author == "agent"]
+    assert reply.channel == "sms"
 
 
 def test_outside_business_hours_the_caller_is_offered_a_call_back(env: dict[str, str]) -> None:
