@@ -20,8 +20,9 @@ from switchboard.core import inbox, voice
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
-from switchboard.models import Conversation, Customer, InboxEvent, Message, MetricEvent, OutboxCall
+from switchboard.models import Account, Conversation, Customer, InboxEvent, Message, MetricEvent, OutboxCall
 from switchboard.tasks import handlers
+from switchboard.webhooks.twilio.voice import render
 
 from ...conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
 from ...handoff.test_handoff_to_zendesk import TICKET_ID, ZENDESK, Fakes
@@ -390,3 +391,18 @@ def test_an_unsigned_voice_request_is_refused(shop: Flask, vendor: VendorClient)
     response = vendor.twilio("/webhooks/twilio/voice", fixture("twilio", "voice_incoming_call.json"),
                              token="0" * 32)
     assert response.status_code == 403
+
+
+def test_a_further_account_has_its_own_line_and_never_the_defaults(env: dict[str, str]) -> None:
+    settings = load_settings({**env, "SWITCHBOARD_VOICE_SUPPORT_NUMBER": SUPPORT_LINE})
+    other = Account(slug="globex", name="Globex", secrets={"voice_support_queue": "globex-support",
+                                                           "voice_hours": "whenever"})
+    options = voice.options_for(other, settings)
+    assert (options.support_number, options.support_queue) == (None, "globex-support")
+    assert options.hours is None and options.company == "Globex"  # unreadable hours: callers still put through
+
+
+def test_a_queue_is_joined_with_enqueue() -> None:
+    root = ET.fromstring(render(voice.VoiceReply(voice.CONNECTING, "connect", "en-US", support_queue="support")))
+    assert [child.tag for child in root] == ["Say", "Enqueue"]
+    assert [queue.text for queue in root.iter("Enqueue")] == ["support"]
