@@ -393,6 +393,22 @@ def test_an_unsigned_voice_request_is_refused(shop: Flask, vendor: VendorClient)
     assert response.status_code == 403
 
 
+def test_the_turn_in_the_url_is_covered_by_the_signature(shop: Flask, vendor: VendorClient) -> None:
+    """Twilio signs the whole URL it calls, query included: a delivery replayed as another
+    turn of the call is refused, so nobody can put words in a caller's mouth."""
+    from twilio.request_validator import RequestValidator
+
+    params = fixture("twilio", "voice_speech_result.json")
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(
+        PUBLIC_URL + "/webhooks/twilio/voice/gather?turn=1", params)
+
+    response = vendor.twilio("/webhooks/twilio/voice/gather?turn=2", params, signature=signature)
+
+    assert response.status_code == 403
+    with get_db(shop).session() as session:
+        assert session.query(InboxEvent).count() == 0
+
+
 def test_a_further_account_has_its_own_line_and_never_the_defaults(env: dict[str, str]) -> None:
     settings = load_settings({**env, "SWITCHBOARD_VOICE_SUPPORT_NUMBER": SUPPORT_LINE})
     other = Account(slug="globex", name="Globex", secrets={"voice_support_queue": "globex-support",
