@@ -92,6 +92,7 @@ LOCALES = {"en": "en-US", "es": "es-ES", "fr": "fr-FR", "de": "de-DE", "it": "it
 #: "Text me", "send me the link", "can you SMS that": the caller wants the link offered.
 _WANTS_LINK = re.compile(r"\b(text|sms) (me|it|that)\b|\b(send|text|sms)( me)?( the| a| that)? link\b", re.IGNORECASE)
 _YES = re.compile(r"^\W*(yes|yeah|yep|sure|please|ok|okay|call me|yes please)\b", re.IGNORECASE)
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}-[A-Z]{2}")
 _SPOKEN_NUMBERS = {"one": "1", "first": "1", "two": "2", "second": "2", "three": "3", "third": "3"}
 
 Then = Literal["gather", "connect", "hangup"]
@@ -160,8 +161,13 @@ def options_for(account: Account, settings: Settings) -> VoiceOptions:
                   "`switchboard accounts set-secret`; until then callers are put through at any hour",
                   account.slug, hours, zone, exc)
         hours, zone = None, "UTC"
+    language = own.get("voice_language") or "en-US"
+    if not _LANGUAGE_TAG.fullmatch(language):
+        log.error("account %s: voice_language %r is not a tag like en-US: fix it with `switchboard accounts "
+                  "set-secret`; until then callers are answered in en-US", account.slug, language)
+        language = "en-US"
     return VoiceOptions(own.get("voice_support_number"), own.get("voice_support_queue"), hours, zone,
-                        own.get("voice_language") or "en-US", own.get("voice_name"), company)
+                        language, own.get("voice_name"), company)
 
 
 # -- in the request ----------------------------------------------------------------------

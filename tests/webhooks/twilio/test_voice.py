@@ -412,10 +412,11 @@ def test_the_turn_in_the_url_is_covered_by_the_signature(shop: Flask, vendor: Ve
 def test_a_further_account_has_its_own_line_and_never_the_defaults(env: dict[str, str]) -> None:
     settings = load_settings({**env, "SWITCHBOARD_VOICE_SUPPORT_NUMBER": SUPPORT_LINE})
     other = Account(slug="globex", name="Globex", secrets={"voice_support_queue": "globex-support",
-                                                           "voice_hours": "whenever"})
+                                                           "voice_hours": "whenever", "voice_language": "german"})
     options = voice.options_for(other, settings)
     assert (options.support_number, options.support_queue) == (None, "globex-support")
     assert options.hours is None and options.company == "Globex"  # unreadable hours: callers still put through
+    assert options.language == "en-US"  # not a tag Twilio takes: the caller is still answered
 
 
 def test_a_queue_is_joined_with_enqueue() -> None:
