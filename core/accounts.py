@@ -41,6 +41,12 @@ ACCOUNT_SETTINGS = {
     "outreach_approvers": "SWITCHBOARD_OUTREACH_APPROVERS",
     "outreach_quiet_hours": "SWITCHBOARD_OUTREACH_QUIET_HOURS",
     "outreach_rate": "SWITCHBOARD_OUTREACH_RATE",
+    "voice_support_number": "SWITCHBOARD_VOICE_SUPPORT_NUMBER",
+    "voice_support_queue": "SWITCHBOARD_VOICE_QUEUE",
+    "voice_hours": "SWITCHBOARD_VOICE_HOURS",
+    "voice_timezone": "SWITCHBOARD_VOICE_TIMEZONE",
+    "voice_language": "SWITCHBOARD_VOICE_LANGUAGE",
+    "voice_name": "SWITCHBOARD_VOICE_NAME",
 }
 
 

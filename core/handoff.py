@@ -266,9 +266,10 @@ def follow_up_after_handoff(session: Session, account: Account, customer: Custom
     phone = next((i.value for i in customer.identities if i.kind == IdentityKind.PHONE), None)
     if phone is None:
         return
+    channel = timeline.reply_channel(conversation.channel)
     result = ports.current().messenger(session, account, settings).send_message(
-        to=phone, body=HANDOFF_ACK, channel=conversation.channel, idempotency_key=f"handoff-ack:{message.id}")
-    timeline.append(session, conversation, direction="outbound", channel=conversation.channel, author="system",
+        to=phone, body=HANDOFF_ACK, channel=channel, idempotency_key=f"handoff-ack:{message.id}")
+    timeline.append(session, conversation, direction="outbound", channel=channel, author="system",
                     body=HANDOFF_ACK, external_id=result.response.get("sid"), status=result.response.get("status"),
                     meta={"action": "handoff_ack", "in_reply_to": message.id})
 
@@ -322,7 +323,7 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
         _tell_agent(session, account, conversation, reply, "the customer opted out (STOP) of messages on this "
                     "number; contact them another way.", settings)
         return "opted_out"
-    channel = conversation.channel
+    channel = timeline.reply_channel(conversation.channel)
     twilio = ports.current().messenger(session, account, settings)
     phone = next(i.value for i in customer.identities if i.kind == IdentityKind.PHONE)
     kwargs: ports.MessageContent = {"body": reply.body}

@@ -36,7 +36,7 @@ class _When(Schema):
 
     tier = fields.List(fields.String())
     trigger = fields.List(fields.String())
-    channel = fields.List(fields.String(validate=validate.OneOf(["sms", "whatsapp"])))
+    channel = fields.List(fields.String(validate=validate.OneOf(["sms", "whatsapp", "voice"])))
 
 
 class _Rule(Schema):

@@ -108,9 +108,10 @@ def after_solved(session: Session, account: Account, settings: Settings, *, tick
     if agent_replies:
         recap += f" In short: {_line(agent_replies[-1].body, 220)}"
     recap += f" If anything is still not right, just reply here.\n\n{CSAT_QUESTION}"
+    channel = timeline.reply_channel(conversation.channel)
     result = ports.current().messenger(session, account, settings).send_message(
-        to=phone, body=recap, channel=conversation.channel, idempotency_key=f"recap:{conversation.id}")
-    timeline.append(session, conversation, direction="outbound", channel=conversation.channel, author="system",
+        to=phone, body=recap, channel=channel, idempotency_key=f"recap:{conversation.id}")
+    timeline.append(session, conversation, direction="outbound", channel=channel, author="system",
                     body=recap, external_id=result.response.get("sid"), status=result.response.get("status"),
                     meta={"action": "recap"})
     conversation.csat_requested_at = datetime.now(UTC)

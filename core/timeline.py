@@ -46,6 +46,16 @@ def count_capped(session: Session, query: Select[Any], cap: int = COUNT_CAP) -> 
     return int(session.scalar(select(func.count()).select_from(query.limit(cap).subquery())) or 0)
 
 
+#: Channels a written reply cannot travel on, and the one it takes instead: a caller
+#: is written to by SMS at the number they called from (an agent's reply, a recap).
+REPLY_CHANNELS = {"voice": "sms"}
+
+
+def reply_channel(channel: str) -> str:
+    """The channel a written message reaches a customer last seen on ``channel``."""
+    return REPLY_CHANNELS.get(channel, channel)
+
+
 def current_conversation(session: Session, customer: Customer, channel: str) -> Conversation:
     """The customer's open conversation (any channel), or a new one."""
     conversation = session.scalar(

@@ -305,7 +305,8 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
     NAME, in any case, is one of twilio_auth_token, zendesk_webhook_secret,
     zendesk_api_token, slack_bot_token, zendesk_email, zendesk_app_public_key,
     slack_digest_channel, slack_approval_channel, outreach_approvers,
-    outreach_quiet_hours, outreach_rate, or the secret of a system in actions.yaml
+    outreach_quiet_hours, outreach_rate, voice_support_number, voice_support_queue,
+    voice_hours, voice_timezone, voice_language, voice_name, or the secret of a system in actions.yaml
     (shop_api_token); or the environment variable the default account reads for it
     (TWILIO_AUTH_TOKEN, SWITCHBOARD_SLACK_APPROVAL_CHANNEL, SHOP_API_TOKEN)."""
     from switchboard.core import accounts as core

@@ -71,6 +71,13 @@ class Settings:
     # Shared by every host (issue 14): the session-cookie key and the /metrics token.
     secret_key: str | None = None
     metrics_token: str | None = None
+    # Voice (issue 21): where a caller is put through, when someone answers, how the bot sounds.
+    voice_support_number: str | None = None
+    voice_support_queue: str | None = None
+    voice_hours: str | None = None
+    voice_timezone: str = "UTC"
+    voice_language: str = "en-US"
+    voice_name: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -259,6 +266,52 @@ def _secret_key(env: Mapping[str, str]) -> str | None:
     return value
 
 
+class _VoiceSettings(TypedDict):
+    voice_support_number: str | None
+    voice_support_queue: str | None
+    voice_hours: str | None
+    voice_timezone: str
+    voice_language: str
+    voice_name: str | None
+
+
+def _voice(env: Mapping[str, str]) -> _VoiceSettings:
+    """Voice settings (issue 21); each bad value names its variable."""
+    import re
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from .core.business_hours import BadHours, parse
+
+    number = _optional(env, "SWITCHBOARD_VOICE_SUPPORT_NUMBER")
+    if number is not None and not re.fullmatch(r"\+[1-9]\d{6,14}", number):
+        raise ConfigError(f"SWITCHBOARD_VOICE_SUPPORT_NUMBER={number!r} is not an E.164 phone number "
+                          "(+ and the country code, e.g. +442079460958).")
+    hours = _optional(env, "SWITCHBOARD_VOICE_HOURS")
+    if hours is not None:
+        try:
+            parse(hours)
+        except BadHours as exc:
+            raise ConfigError(f"SWITCHBOARD_VOICE_HOURS: {exc}.") from None
+    zone = _optional(env, "SWITCHBOARD_VOICE_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"SWITCHBOARD_VOICE_TIMEZONE={zone!r} is not a time zone: use an IANA name, "
+                          "e.g. Europe/London or America/New_York.") from None
+    language = _optional(env, "SWITCHBOARD_VOICE_LANGUAGE") or "en-US"
+    if not re.fullmatch(r"[a-z]{2,3}-[A-Z]{2}", language):
+        raise ConfigError(f"SWITCHBOARD_VOICE_LANGUAGE={language!r} is not a language tag Twilio's speech "
+                          "recognition takes: use language-REGION, e.g. en-US, en-GB or es-ES.")
+    return {
+        "voice_support_number": number,
+        "voice_support_queue": _optional(env, "SWITCHBOARD_VOICE_QUEUE"),
+        "voice_hours": hours,
+        "voice_timezone": zone,
+        "voice_language": language,
+        "voice_name": _optional(env, "SWITCHBOARD_VOICE_NAME"),
+    }
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build and validate the settings; raises ConfigError naming the bad variable."""
     env = os.environ if env is None else env
@@ -325,4 +378,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_key=_secret_key(env),
         metrics_token=_optional(env, "SWITCHBOARD_METRICS_TOKEN"),
         **_outreach(env),
+        **_voice(env),
     )

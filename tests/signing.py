@@ -19,6 +19,10 @@ from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
 FIXTURES = Path(__file__).parent / "webhooks"
+#: Where Twilio posts each fixture, by the start of its name (first match; the rest go
+#: to the messages URL).
+TWILIO_PATHS = {"status": "/webhooks/twilio/status", "voice_speech": "/webhooks/twilio/voice/gather?turn=1",
+                "voice_status": "/webhooks/twilio/voice/status", "voice": "/webhooks/twilio/voice"}
 SLACK_INTERACTIONS = frozenset({"block_actions", "view_submission", "view_closed", "shortcut", "message_action"})
 
 
@@ -79,14 +83,17 @@ class VendorClient:
         """Post fixture ``name`` of ``vendor`` the way that vendor delivers it, signed:
         ``vendor.deliver("zendesk", "ticket_status_changed.json")``. ``changes`` replace
         top-level fields. Twilio fixtures named ``status_*`` go to the status callback
-        URL, others to the messages URL; Slack fixtures with a ``command`` are slash
+        URL, ``voice_*`` ones to the voice URLs (``voice_speech_*`` as the first answer to
+        the greeting, turn 1; ``voice_status_*`` to the call status callback), others to
+        the messages URL; Slack fixtures with a ``command`` are slash
         commands (form fields), those with a ``type`` of an interaction are posted as
         Slack posts interactivity (a ``payload`` form field), the rest as Events API JSON."""
         payload = {**fixture(vendor, name), **changes}
         if vendor == "zendesk":
             return self.zendesk(payload)
         if vendor == "twilio":
-            path = "/webhooks/twilio/status" if name.startswith("status") else "/webhooks/twilio/messages"
+            path = next((url for start, url in TWILIO_PATHS.items() if name.startswith(start)),
+                        "/webhooks/twilio/messages")
             return self.twilio(path, payload)
         if vendor == "slack":
             if "command" in payload:

@@ -515,7 +515,8 @@ def test_every_url_in_the_manifests_is_a_post_route_switchboard_serves() -> None
     twilio_urls = set(re.findall(r"\{\{PUBLIC_URL\}\}(/[\w/]+)", twilio))
 
     assert (webhook["endpoint"].removeprefix("{{PUBLIC_URL}}"), webhook["http_method"]) in routes
-    assert twilio_urls == {"/webhooks/twilio/messages", "/webhooks/twilio/status"}
+    assert twilio_urls == {"/webhooks/twilio/messages", "/webhooks/twilio/status", "/webhooks/twilio/voice",
+                           "/webhooks/twilio/voice/status"}
     assert {(path, "POST") for path in twilio_urls} <= routes
     assert yaml.safe_load(twilio)["opt_out"]["keywords"]["opt_in"] == ["START", "YES", "UNSTOP"]
 

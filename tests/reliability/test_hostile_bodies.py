@@ -35,16 +35,25 @@ from .conftest import stored, vendor_for
 WEBHOOK_CONTENT_TYPES = {
     "/webhooks/twilio/messages": "application/x-www-form-urlencoded",
     "/webhooks/twilio/status": "application/x-www-form-urlencoded",
+    "/webhooks/twilio/voice": "application/x-www-form-urlencoded",
+    "/webhooks/twilio/voice/gather": "application/x-www-form-urlencoded",
+    "/webhooks/twilio/voice/status": "application/x-www-form-urlencoded",
     "/webhooks/zendesk": "application/json",
     "/slack/events": "application/json",
 }
 INVALID_UTF8 = b'{"type": "event_callback", "event_id": "Ev1", "text": "caf\xe9 \xff\xfe"}'
 #: Complete Twilio deliveries (every required parameter) but for one Latin-1 byte.
 _TWILIO_COMMON = b"AccountSid=AC" + b"1" * 32 + b"&To=%2B15005550006&MessageSid=SMutf8"
+_TWILIO_CALL = b"AccountSid=AC" + b"1" * 32 + b"&To=%2B15005550006&From=%2B14155550199&CallSid=CAutf8"
 INVALID_UTF8_FORM = {
     "/webhooks/twilio/messages": _TWILIO_COMMON + b"&From=%2B14155550199&Body=caf\xe9+au+lait",
     "/webhooks/twilio/status": _TWILIO_COMMON + b"&MessageStatus=deliv\xe9red",
+    "/webhooks/twilio/voice": _TWILIO_CALL + b"&CallStatus=ringing&CallerName=Jos\xe9",
+    "/webhooks/twilio/voice/gather": _TWILIO_CALL + b"&CallStatus=in-progress&SpeechResult=caf\xe9+au+lait",
+    "/webhooks/twilio/voice/status": _TWILIO_CALL + b"&CallStatus=compl\xe9ted",
 }
+#: The query Switchboard puts in its own URL (the <Gather> action's turn), signed with it.
+QUERIES = {"/webhooks/twilio/voice/gather": "?turn=1"}
 
 
 def webhook_paths(app: Flask) -> list[str]:
@@ -114,9 +123,10 @@ def test_the_signed_twilio_case_is_validly_signed(module_app: Flask, path: str) 
     """The control for the invalid-UTF-8 case: the very signature it carries is accepted
     for the same parameters sent as valid UTF-8, so its 400 is the encoding check."""
     body = _invalid_utf8_body(path)
-    headers = _signed_headers(path, body)
+    url = path + QUERIES.get(path, "")
+    headers = _signed_headers(url, body)
     valid = urlencode(_twilio_params(body)).encode()
-    response = module_app.test_client().post(path, data=valid, content_type="application/x-www-form-urlencoded",
+    response = module_app.test_client().post(url, data=valid, content_type="application/x-www-form-urlencoded",
                                              headers=headers)
     assert response.status_code in (200, 204), response.get_data(as_text=True)
 

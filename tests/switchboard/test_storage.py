@@ -81,9 +81,9 @@ def test_unknown_event_kinds_are_parked_with_a_named_error(app: Flask) -> None:
 
     with app.app_context(), get_db(app).session() as session:
         event, _ = inbox.record(session, account_id=app.config["DEFAULT_ACCOUNT_ID"], vendor="twilio",
-                                kind="twilio.voice", dedupe_key="CA1", payload={})
+                                kind="twilio.fax", dedupe_key="FX1", payload={})
         with pytest.raises(inbox.UnknownEventKind):
             inbox.process(session, event.id, handlers())
         session.expire_all()
         stored = session.get(InboxEvent, event.id)
-        assert stored is not None and stored.status == "failed" and "twilio.voice" in (stored.error or "")
+        assert stored is not None and stored.status == "failed" and "twilio.fax" in (stored.error or "")

@@ -1,4 +1,5 @@
-"""Twilio Messaging webhooks: inbound SMS/WhatsApp messages and status callbacks."""
+"""Twilio webhooks: inbound SMS/WhatsApp messages and status callbacks, and voice calls."""
+from . import voice  # noqa: F401 - registers the voice URLs on the blueprint
 from .view import blueprint
 
 __all__ = ["blueprint"]

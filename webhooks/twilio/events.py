@@ -1,16 +1,17 @@
-"""What each kind of Twilio event does once processed: the stored form, read with the
+"""What each kind of Twilio event (messages and calls) does once processed: the stored form, read with the
 schema the webhook checked it with, handed to the core in its own terms."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.core import processing
+from switchboard.core import processing, voice
+from switchboard.core.identity import InvalidAddress
 from switchboard.core.processing import CustomerMessage, VendorHandler
 from switchboard.models import InboxEvent
 
 from ..payloads import load
-from .schemas import INBOUND_MESSAGE, STATUS_CALLBACK
+from .schemas import CALL_STATUS, INBOUND_MESSAGE, INCOMING_CALL, SPEECH_RESULT, STATUS_CALLBACK
 
 
 def on_message(session: Session, event: InboxEvent, settings: Settings) -> None:
@@ -27,8 +28,43 @@ def on_status(session: Session, event: InboxEvent, settings: Settings) -> None:
                                status=form["MessageStatus"], error_code=form.get("ErrorCode"))
 
 
+def _call(form: dict[str, str]) -> voice.Call:
+    return voice.Call(call_sid=form["CallSid"], caller=form["From"], called=form["To"])
+
+
+def on_call(session: Session, event: InboxEvent, settings: Settings) -> None:
+    """The greeting was decided in the request (voice.py): this finds it and does the
+    slow half (a note on the ticket of a caller already with a person)."""
+    call = _call(load(INCOMING_CALL, event.payload, context=event.kind))
+    try:
+        voice.call_started(session, event, settings, call)
+    except InvalidAddress:
+        processing.recorded_only(session, event, settings)  # a hidden number: put through, nothing to link
+        return
+    voice.follow_through(session, event, settings, call.call_sid, 0)
+
+
+def on_speech(session: Session, event: InboxEvent, settings: Settings) -> None:
+    """What the caller said, answered in the request; the handoff ticket, callback
+    request and SMS link go out from here, through the outbox."""
+    form = load(SPEECH_RESULT, event.payload, context=event.kind)
+    turn = voice.SpeechTurn(call=_call(form), turn=form["switchboard_turn"], speech=form["SpeechResult"],
+                            confidence=form["Confidence"])
+    voice.speech_turn(session, event, settings, turn)
+    voice.follow_through(session, event, settings, turn.call.call_sid, turn.turn)
+
+
+def on_call_status(session: Session, event: InboxEvent, settings: Settings) -> None:
+    form = load(CALL_STATUS, event.payload, context=event.kind)
+    voice.call_ended(session, event, call_sid=form["CallSid"], status=form["CallStatus"],
+                     duration=form["CallDuration"])
+
+
 #: Registered in create_app.
 HANDLERS: dict[str, VendorHandler] = {
     "twilio.message": on_message,
     "twilio.status": on_status,
+    "twilio.voice": on_call,
+    "twilio.voice.speech": on_speech,
+    "twilio.voice.status": on_call_status,
 }

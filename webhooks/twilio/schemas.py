@@ -1,13 +1,20 @@
 """The parameters Twilio posts to our URLs, as Twilio documents them
-(https://www.twilio.com/docs/messaging/guides/webhook-request): every other parameter is
+(https://www.twilio.com/docs/messaging/guides/webhook-request,
+https://www.twilio.com/docs/usage/webhooks/voice-webhooks): every other parameter is
 kept as sent."""
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate
 
 from ..payloads import INCLUDE, Schema, WholeNumber
 
 _PRESENT = validate.Length(min=1, error="is empty")
+#: Speech turns in one call: far more than any caller takes with the bot (the policy
+#: hands over after a few), so a turn number beyond it is not one of our URLs.
+MAX_TURNS = 99
 
 
 class _TwilioRequest(Schema):
@@ -40,3 +47,58 @@ class StatusCallback(_TwilioRequest):
 
 INBOUND_MESSAGE = InboundMessage()
 STATUS_CALLBACK = StatusCallback()
+
+
+class Probability(fields.Field):
+    """Twilio's speech-recognition Confidence: "0.9197" from 0 to 1; an empty or absent
+    one (nothing was said) is None."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> float | None:
+        if value in ("", None):
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not 0.0 <= number <= 1.0:  # also refuses NaN and infinities
+            raise ValidationError(f"must be a number from 0 to 1, got {str(value)[:30]!r}")
+        return number
+
+
+class _VoiceRequest(Schema):
+    """The parameters of every voice request
+    (https://www.twilio.com/docs/usage/webhooks/voice-webhooks)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    CallSid = fields.String(required=True, validate=_PRESENT)
+    AccountSid = fields.String(required=True, validate=_PRESENT)
+    #: The caller: "+14155550100", or "Anonymous"/"client:…" when there is no number.
+    From = fields.String(required=True, validate=_PRESENT)
+    To = fields.String(required=True, validate=_PRESENT)
+    CallStatus = fields.String(required=True, validate=_PRESENT)
+
+
+class IncomingCall(_VoiceRequest):
+    """A call to one of our numbers (POST /webhooks/twilio/voice)."""
+
+
+class SpeechResult(_VoiceRequest):
+    """What the caller said, from <Gather input="speech"> (POST /webhooks/twilio/voice/gather?turn=N).
+    ``switchboard_turn`` is the turn number from our own action URL, stored with the payload."""
+
+    SpeechResult = fields.String(load_default="")
+    Confidence = Probability(load_default=None)
+    switchboard_turn = WholeNumber(minimum=1, maximum=MAX_TURNS, required=True)
+
+
+class CallStatusCallback(_VoiceRequest):
+    """A call's status (POST /webhooks/twilio/voice/status): completed, busy, no-answer…"""
+
+    CallDuration = WholeNumber(minimum=0, maximum=10**7, load_default=None)
+
+
+INCOMING_CALL = IncomingCall()
+SPEECH_RESULT = SpeechResult()
+CALL_STATUS = CallStatusCallback()
