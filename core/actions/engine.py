@@ -22,6 +22,7 @@ from switchboard.models import Account, ActionExecution, Conversation, Customer
 
 from .. import ports, timeline
 from ..audit import audit
+from ..i18n import N_, texts_for, texts_of_conversation
 from ..rows import insert_or_fetch
 from . import verification as otp
 from .config import ActionsConfig, load_actions_config
@@ -42,6 +43,9 @@ RUN_LEASE = timedelta(minutes=5)
 RESUMABLE = ("requested", "approved")
 SELF_SERVICE = ("bot", "llm")
 AGENT = "Reply AGENT to reach a person."
+#: The one-time code SMS, in the conversation's language (core/i18n.py).
+VERIFICATION_CODE = N_("verification_code", "Your verification code is {code}. It expires in {minutes} minutes. "
+                       "Never share it: we will not ask for it in any other way.")
 
 REASONS = {
     "unknown_action": "I can't do that here. " + AGENT,
@@ -363,9 +367,10 @@ class Governor:
         verification = otp.pending(self.session, customer)
         assert verification is not None  # otp.issue() has just stored it
         minutes = self.policy.verification.expires_after_minutes
+        texts = (texts_of_conversation(self.session, self.account.id, execution.conversation_id, customer.locale)
+                 if execution.conversation_id else texts_for(self.session, self.account.id, customer.locale))
         ports.current().messenger(self.session, self.account, self.settings).send_message(
-            to=phone, channel="sms", body=f"Your verification code is {code}. It expires in {minutes} minutes. "
-                                          "Never share it: we will not ask for it in any other way.",
+            to=phone, channel="sms", body=texts(VERIFICATION_CODE, code=code, minutes=minutes),
             idempotency_key=f"otp:{execution.id}:{verification.id}")
 
     def _await_approval(self, execution: ActionExecution, spec: ActionSpec) -> Outcome:

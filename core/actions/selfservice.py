@@ -170,11 +170,11 @@ def _retry_after_code(session: Session, inbound: Inbound, settings: Settings, go
 
 def _reply(session: Session, inbound: Inbound, settings: Settings, outcomes: list[Outcome]) -> Message:
     from ..replies import send_reply
-    from ..selfservice import DISCLOSURE, Decision
+    from ..selfservice import Decision, disclosure
 
     text = " ".join(outcome.message for outcome in outcomes)
     first = not any(m.author == "bot" for m in inbound.conversation.messages if m.id != inbound.message.id)
     if first:
         company = settings.company_name if inbound.account.slug == "default" else inbound.account.name
-        text = DISCLOSURE.format(company=f"{company}'s" if company else "a") + "\n\n" + text
+        text = disclosure(company) + "\n\n" + text
     return send_reply(session, inbound, Decision("action", text, reason=outcomes[-1].status), settings)
