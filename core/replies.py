@@ -42,6 +42,7 @@ from .selfservice import (
     decide,
     pick_choice,
 )
+from .translation import translate_customer_messages
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         else:
             relay_customer_message(session, inbound.account, inbound.customer, inbound.conversation,
                                    inbound.message, settings)
+            translate_customer_messages(session, inbound.account, settings, [inbound.message])
             text = truncate_for_model(inbound.message.body)
             enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
             inbound.message.meta = {**inbound.message.meta, "enrichment": _enrichment_json(enrichment)}
@@ -189,6 +191,7 @@ def _hand_over(session: Session, inbound: Inbound, trigger: str, detail: str, in
     conversation.status, conversation.handoff_reason = "human", trigger
     conversation.handoff_at = conversation.handoff_at or datetime.now(UTC)
     session.commit()
+    translate_customer_messages(session, inbound.account, settings, conversation.messages[-10:])
     language = inbound.message.meta.get("language")
     route = routing(settings).route(trigger=trigger, tier=inbound.customer.tier, channel=conversation.channel,
                                     intent=intent, language=language)

@@ -8,6 +8,7 @@ edit), not this module's.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -76,6 +77,10 @@ HANDOFF_NOTICE = N_("handoff_notice", "I'm passing you to a member of our team; 
                     "within {eta}. You won't need to repeat yourself.")
 WELCOME = N_("welcome", "How can I help you today?")
 CLOSING = N_("closing", "You're welcome! If anything else comes up, just write here.")
+#: The citation line under an answer ("More: <link>"), translated once the draft has
+#: passed the grounding check (which reads the English form).
+CITATION_MORE = N_("citation_more", "More:")
+CITATION_NAMED = N_("citation_named", '"{title}" in our help center')
 #: The shipped policy's handoff_eta, translated like the other texts; a company's own
 #: phrase is sent as written (override handoff_notice per language to translate it).
 HANDOFF_ETA = N_("handoff_eta", "a few hours")
@@ -215,7 +220,8 @@ def decide(
         if draft is None and turn.previous_question and failure != "model_unavailable":
             draft, failure = _draft(f"{turn.previous_question} {question}", drafting_hits(hits), llm_drafter)
         if draft is not None:
-            return Decision("answer", _with_disclosure(turn, draft.text), draft=draft, hits=tuple(hits))
+            return Decision("answer", _with_disclosure(turn, localise_citation(draft.text, turn.texts)), draft=draft,
+                            hits=tuple(hits))
         if failure == "model_unavailable":
             return _handoff(turn, policy, Trigger(failure, SYSTEM_REASONS[failure]), hits)
     trigger = escalation(retrieval_confident=False)
@@ -297,7 +303,25 @@ def answer_from_article(question: str, passages: Sequence[Passage], turn: Turn) 
             draft = None
     if draft is None:
         draft = lead_of(passages[0])
-    return Decision("answer", _with_disclosure(turn, draft.text), draft=draft, hits=tuple(hits))
+    return Decision("answer", _with_disclosure(turn, localise_citation(draft.text, turn.texts)), draft=draft,
+                    hits=tuple(hits))
+
+
+def localise_citation(text: str, texts: Texts) -> str:
+    """``text`` with its closing citation line ("More: …") in the conversation's language."""
+    from .drafting import CITATION_PREFIX
+
+    head, newline, last = text.rpartition("\n")
+    if not last.startswith(CITATION_PREFIX):
+        return text
+    items = []
+    for item in last[len(CITATION_PREFIX):].split(" | "):
+        named = _NAMED_CITATION.match(item)
+        items.append(texts(CITATION_NAMED, title=named.group(1)) if named else item)
+    return f"{head}{newline}{texts(CITATION_MORE)} {' | '.join(items)}"
+
+
+_NAMED_CITATION = re.compile(r'^"(.+)" in our help center$')
 
 
 def lead_of(passage: Passage) -> Draft:
@@ -389,7 +413,7 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
     except (VendorUnavailable, VendorError):
         return _handoff(turn, policy, trigger)
     mark = turn.texts(TRANSLATED, language=language_name(other.source, other.language))
-    text = f"{translated} {mark}\n{citation}".rstrip()
+    text = localise_citation(f"{translated} {mark}\n{citation}".rstrip(), turn.texts)
     return Decision("answer", _with_disclosure(turn, text), draft=replace(draft, text=text), hits=tuple(hits),
                     notes={"translated_from": other.source, "question_translated": asked,
                            "answer_in_source": body, "back_translation": back})

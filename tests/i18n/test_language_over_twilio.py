@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from switchboard.app import create_app
 from switchboard.config import load_settings
+from switchboard.core import accounts
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.records import Article
@@ -72,9 +73,9 @@ def test_a_spanish_question_is_answered_in_spanish_from_the_spanish_article(mult
                                                                              vendor: VendorClient) -> None:
     assert vendor.twilio(MESSAGES, inbound("¿Cuánto tarda la entrega a Madrid?")).status_code == 200
     [reply] = sent(multilingual)
-    assert reply.startswith("Está hablando con el asistente virtual de")
+    assert reply.startswith("Está hablando con un asistente virtual. Responda AGENT")
     assert "Las entregas en Madrid y el resto de la Península tardan de 2 a 4 días laborables." in reply
-    assert "https://help.acme.example/es/articles/plazos-de-entrega" in reply
+    assert reply.endswith("\nMás: https://help.acme.example/es/articles/plazos-de-entrega")
     # A short reply does not flip the conversation to English (or anything else).
     assert vendor.twilio(MESSAGES, inbound("ok")).status_code == 200
     with get_db(multilingual).session() as session:
@@ -100,8 +101,8 @@ def test_a_german_customer_gets_help_and_stop_in_german(multilingual: Flask, ven
     vendor.twilio(MESSAGES, inbound("Noch eine Frage zur Lieferung bitte"))
     answer, help_reply, hilfe_reply, stopped, *after = sent(multilingual)
     assert "Die Lieferung nach Deutschland dauert 2 bis 3 Werktage." in answer
-    assert help_reply.startswith("Acme Shop Kundenservice: Stellen Sie hier Ihre Frage") or \
-        "Stellen Sie hier Ihre Frage" in help_reply
+    assert ": Stellen Sie hier Ihre Frage, unser virtueller Assistent antwortet Ihnen" in help_reply
+    assert help_reply.endswith("Es können Gebühren für Nachrichten und Daten anfallen.")
     assert hilfe_reply == help_reply
     assert stopped.startswith("Sie wurden abgemeldet")
     assert after == []  # nothing is sent after an opt-out
@@ -133,7 +134,14 @@ def test_a_french_question_without_french_articles_goes_to_a_french_speaking_gro
     assert ticket["group_id"] == 4242
     assert "language: French (fr)" in ticket["comment"]["body"]
     with get_db(french_routing).session() as session:
-        assert session.scalars(select(Conversation)).one().handoff_reason == "language"
+        conversation = session.scalars(select(Conversation)).one()
+        assert conversation.handoff_reason == "language"
+        account = accounts.by_slug(session, "default")
+        assert account is not None
+        key = accounts.create_api_key(session, account)
+    view = vendor.client.get(f"/api/sidebar/tickets/{conversation.zendesk_ticket_id}",
+                             headers={"Authorization": f"Bearer {key}"}).get_json()
+    assert view["customer"]["language"] == {"code": "fr", "name": "French"}
 
 
 @pytest.fixture
@@ -168,7 +176,7 @@ def test_with_a_model_the_french_question_is_answered_as_a_marked_translation(ll
     vendor.twilio(MESSAGES, inbound("Combien de temps prend la livraison de ma commande ?"))
     [reply] = sent(llm_app)
     assert "La livraison prend quelques jours ouvrés. (Traduit automatiquement d'un article en anglais.)" in reply
-    assert "https://help.acme.example/articles/delivery-times" in reply
+    assert reply.endswith("\nPlus : https://help.acme.example/articles/delivery-times")
     prompts = [json.dumps(r["messages"]) for r in fake_llm.requests]
     assert "from French into English" in prompts[0] and "from English into French" in prompts[2]
     with get_db(llm_app).session() as session:
@@ -196,3 +204,36 @@ def test_a_translation_that_adds_a_fact_is_refused_and_handed_over(llm_app: Flas
     assert "Je vous transfère" in replies[0]
     with get_db(llm_app).session() as session:
         assert session.scalars(select(Conversation)).one().handoff_reason == "language"
+
+
+def test_with_a_model_the_agent_reads_the_customer_in_english_and_replies_in_french(llm_app: Flask,
+                                                                                     fake_llm: FakeOpenAI) -> None:
+    vendor = VendorClient(llm_app.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                          slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
+    fake_llm.reply("Can I bring my parrot on the plane?")    # the question, into English: no article
+    fake_llm.reply("Can I bring my parrot on the plane?")    # the customer's message, for the agent
+    vendor.twilio(MESSAGES, inbound("Est-ce que je peux emmener mon perroquet dans l'avion ?"))
+    with get_db(llm_app).session() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert conversation.handoff_reason == "language"
+        account = accounts.by_slug(session, "default")
+        assert account is not None
+        key = accounts.create_api_key(session, account)
+        assert session.scalars(select(AuditEntry).where(AuditEntry.action == "message.translated")).one()
+    headers = {"Authorization": f"Bearer {key}"}
+    view = vendor.client.get(f"/api/sidebar/tickets/{conversation.zendesk_ticket_id}", headers=headers).get_json()
+    assert view["customer"]["language"]["code"] == "fr"
+    assert view["timeline"][0]["translation"] == "Can I bring my parrot on the plane?"
+    fake_llm.reply("Oui, un perroquet peut voyager en cabine.")
+    answered = vendor.client.post(f"/api/sidebar/tickets/{conversation.zendesk_ticket_id}/reply-translation",
+                                  json={"text": "Yes, a parrot can travel in the cabin."}, headers=headers)
+    assert answered.status_code == 200, answered.get_data(as_text=True)
+    assert answered.get_json()["translation"] == "Oui, un perroquet peut voyager en cabine."
+    assert "from English into French" in json.dumps(fake_llm.requests[-1]["messages"])
+    with get_db(llm_app).session() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "agent.reply_translated")).one()
+        assert entry.detail["original"] == "Yes, a parrot can travel in the cabin."
+        assert entry.detail["translation"] == "Oui, un perroquet peut voyager en cabine."
+    refused = vendor.client.post(f"/api/sidebar/tickets/{conversation.zendesk_ticket_id}/reply-translation",
+                                 json={"text": ""}, headers=headers)
+    assert refused.status_code == 400

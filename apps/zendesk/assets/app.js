@@ -359,6 +359,9 @@
     });
     var channels = customer.channels || [];
     if (channels.length) { appendAll(list, fact(t('channels'), channels.join(', '))); }
+    if (customer.language) {
+      appendAll(list, fact(t('language'), customer.language.name + ' (' + customer.language.code + ')'));
+    }
     root.appendChild(list.childNodes.length ? list : el('p', { className: 'muted' }, [t('no_identities')]));
   }
 
