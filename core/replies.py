@@ -130,7 +130,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     if word in ("stop", "start"):
         if local and word == "stop":  # Twilio ignored it: the one confirmation an opt-out allows
             send_reply(session, inbound, Decision("help", texts(STOP_CONFIRMATION)), settings)
-        _record_consent(session, inbound, word)
+        _record_consent(session, inbound, word, local=local)
         if word == "stop":
             metrics.opted_out(session, inbound.account.id, inbound.customer.id, inbound.message.channel)
         elif local:
@@ -226,12 +226,14 @@ def policy(settings: Settings) -> EscalationPolicy:
     return _policy(settings.policy_file)
 
 
-def _record_consent(session: Session, inbound: Inbound, word: str) -> None:
+def _record_consent(session: Session, inbound: Inbound, word: str, *, local: bool = False) -> None:
     customer = inbound.customer
     customer.opted_out_at = datetime.now(UTC) if word == "stop" else None
-    # Twilio answers STOP/START itself (Advanced Opt-Out); the mark lets a stand-in for
-    # Twilio (the playground) show that answer where the customer would see it.
-    inbound.message.meta = {**inbound.message.meta, "consent": "opt_out" if word == "stop" else "opt_in"}
+    # Twilio answers its own STOP/START keywords (Advanced Opt-Out); the mark lets a
+    # stand-in for Twilio (the playground) show that answer where the customer would see
+    # it. A local keyword ("STOPP") is confirmed by us instead: no mark.
+    consent = "opt_out" if word == "stop" else "opt_in"
+    inbound.message.meta = {**inbound.message.meta, ("consent_local" if local else "consent"): consent}
     audit(session, account_id=inbound.account.id, actor=f"customer:{customer.id}",
           action="consent.opt_out" if word == "stop" else "consent.opt_in",
           subject_type="customer", subject_id=customer.id,
