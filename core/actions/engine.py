@@ -303,8 +303,8 @@ class Governor:
         if reasons:
             return self._refuse(execution, reasons)
         if not confirmed and self.policy.needs_customer_confirmation(execution.role, read_only=spec.read_only):
-            return self._await_confirmation(execution, self._texts(execution)(CONFIRM_PROMPT,
-                                                                              preview=self.preview(execution)),
+            texts = self._texts(execution)
+            return self._await_confirmation(execution, texts(CONFIRM_PROMPT, preview=self.preview(execution, texts)),
                                             minutes=self.policy.confirmations.expires_after_minutes)
         # The agent sees (and confirms) the preview first; only a confirmed request
         # goes on to a supervisor, so Slack never holds a request the agent dropped.
@@ -400,7 +400,8 @@ class Governor:
         self.session.commit()  # the request is on record before Slack is called
         poster = self._post_approval or ports.current().supervisor_flows.request_action_approval
         poster(self.session, self.account, self.settings, execution, self.policy, preview)
-        return Outcome(execution, self._texts(execution)(APPROVAL_ASKED, preview=preview))
+        texts = self._texts(execution)
+        return Outcome(execution, texts(APPROVAL_ASKED, preview=self.preview(execution, texts)))
 
     def _execute(self, execution: ActionExecution) -> Outcome:
         prior = execution.status
@@ -416,7 +417,7 @@ class Governor:
         execution.status, execution.result, execution.finished_at = "succeeded", result, datetime.now(UTC)
         self._audit(execution, "action.succeeded", detail={"result": _safe(result), "risk": spec.risk,
                                                            "connector": spec.connector})
-        return self._finish_message(execution, spec.done(execution.params, result))
+        return self._finish_message(execution, spec.done(execution.params, result, self._texts(execution)))
 
     def _refuse(self, execution: ActionExecution, reasons: list[str], detail: dict[str, Any] | None = None) -> Outcome:
         execution.status, execution.reasons, execution.finished_at = "refused", reasons, datetime.now(UTC)
@@ -471,19 +472,21 @@ class Governor:
         return Outcome(execution, message)
 
     # -- helpers ----------------------------------------------------------------------
-    def preview(self, execution: ActionExecution) -> str:
+    def preview(self, execution: ActionExecution, texts: Texts = ENGLISH) -> str:
+        """The change in a few words: in English for agents and supervisors, in the
+        customer's language (``texts``) inside what the customer is told."""
         spec = REGISTRY.get(execution.action)
         if spec is None:
             return execution.action
         try:
-            return spec.preview(execution.params, execution.facts.get("order") or {})
+            return spec.preview(execution.params, execution.facts.get("order") or {}, texts)
         except (KeyError, TypeError, ValueError):
             return execution.action.replace("_", " ")
 
     def describe(self, execution: ActionExecution) -> str:
         """What to say about an execution already under way or finished (a repeat)."""
         if execution.status == "succeeded" and execution.result is not None:
-            return REGISTRY[execution.action].done(execution.params, execution.result)
+            return REGISTRY[execution.action].done(execution.params, execution.result, self._texts(execution))
         if execution.status in ("refused", "rejected", "expired", "failed") and execution.reasons:
             return self._reason_text(execution, execution.reasons[0])
         if execution.status == "awaiting_approval":
@@ -501,9 +504,10 @@ class Governor:
         window = None
         if rule is not None and rule.windows_days:
             window = rule.windows_days.get(self.policy.tier(customer.tier if customer else None))
+        texts = self._texts(execution)
         values = {"order_id": execution.params.get("order_id", ""), "window": window,
-                  "preview": self.preview(execution)}
-        return self._texts(execution)(REASONS.get(reason, REASONS["failed"]), **values)
+                  "preview": self.preview(execution, texts)}
+        return texts(REASONS.get(reason, REASONS["failed"]), **values)
 
     def _texts(self, execution: ActionExecution | None) -> Texts:
         """The customer's language for a self-service request; an agent's request is

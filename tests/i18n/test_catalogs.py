@@ -98,3 +98,17 @@ def test_an_account_override_wins_per_language(app: Flask) -> None:
 def test_the_conversation_language_is_sticky(text: str, previous: str | None, preference: str | None,
                                              expected: str) -> None:
     assert conversation_language(text, previous=previous, preference=i18n.language_of(preference)) == expected
+
+
+def test_action_outcomes_and_previews_follow_the_language_and_keep_english_unchanged() -> None:
+    from switchboard.core.actions.registry import REGISTRY
+
+    params, result = {"order_id": "A1001"}, {"amount_text": "$12.00"}
+    assert REGISTRY["refund"].done(params, result, i18n.ENGLISH) == (
+        "Done: a refund of $12.00 for order A1001 is on its way to your original payment method.")
+    assert REGISTRY["refund"].done(params, result, i18n.Texts("es")).startswith(
+        "Hecho: el reembolso de $12.00 del pedido A1001")
+    assert REGISTRY["order_status"].done(params, {"status": "shipped", "eta": "Friday"}, i18n.ENGLISH) == (
+        "Order A1001 is shipped; expected delivery Friday.")
+    assert REGISTRY["refund"].preview(params, {"total": 12}, i18n.Texts("fr")) == (
+        "rembourser $12.00 pour la commande A1001")

@@ -26,6 +26,8 @@
     "customer_heading": "Customer",
     "unknown_customer": "Unknown customer",
     "tier": "Tier",
+    "language": "Language",
+    "translated": "Translated",
     "identities": "Identities",
     "identity_phone": "Phone",
     "identity_whatsapp": "WhatsApp",
@@ -421,7 +423,9 @@
           ' · ' + String(entry.channel || '') + ' · ' + author
         ]),
         el('p', { className: 'timeline-body' }, [String(entry.body || '')])
-      ]));
+      ].concat(entry.translation ? [
+        el('p', { className: 'timeline-translation muted' }, [t('translated') + ': ' + String(entry.translation)])
+      ] : [])));
     });
     var expanded = toggle.getAttribute('aria-expanded') === 'true';
     list.hidden = !expanded;
