@@ -78,6 +78,8 @@ def test_a_spanish_question_is_answered_in_spanish_from_the_spanish_article(mult
     assert reply.endswith("\nMás: https://help.acme.example/es/articles/plazos-de-entrega")
     # A short reply does not flip the conversation to English (or anything else).
     assert vendor.twilio(MESSAGES, inbound("ok")).status_code == 200
+    second = sent(multilingual)[1]
+    assert "responda agent" in second.lower(), second  # still Spanish
     with get_db(multilingual).session() as session:
         languages = [m.meta.get("language") for m in session.scalars(select(Message).order_by(Message.id))]
         assert languages == ["es", "es", "es", "es"][:len(languages)]
