@@ -24,7 +24,14 @@ from typing import Any, Literal, Protocol
 
 from switchboard.config import Settings
 
-from .grounding import DEFAULT_THRESHOLD, GroundingResult, check_grounded, content_terms, split_sentences
+from .grounding import (
+    DEFAULT_THRESHOLD,
+    GroundingResult,
+    check_grounded,
+    content_terms,
+    language_of_passages,
+    split_sentences,
+)
 from .records import Hit, Passage
 from .tokens import count_tokens, truncate_to_tokens
 
@@ -134,10 +141,11 @@ def compose_local(question: str, hits: Sequence[Hit], *, max_chars: int = SMS_BU
     """The 1-2 sentences of the top passages that best answer ``question``, quoted, with
     the source appended; None when no sentence shares a content word with the question
     or none fits ``max_chars`` (which counts the whole reply, citation included)."""
-    wanted = content_terms(question)
+    language = language_of_passages([hit.passage for hit in hits[:1]])
+    wanted = content_terms(question, language)
     if not wanted:
         return None
-    candidates = _candidates(wanted, hits[:max_passages])
+    candidates = _candidates(wanted, hits[:max_passages], language)
     for anchor in candidates:
         suffix = "\n" + citation_line([anchor.passage])
         if len(anchor.sentence) + len(suffix) > max_chars:
@@ -151,7 +159,7 @@ def compose_local(question: str, hits: Sequence[Hit], *, max_chars: int = SMS_BU
     return None
 
 
-def _candidates(wanted: frozenset[str], hits: Sequence[Hit]) -> list[_Candidate]:
+def _candidates(wanted: frozenset[str], hits: Sequence[Hit], language: str = "en") -> list[_Candidate]:
     """Sentences sharing a content word with the question, best first.
 
     A passage's title counts for each of its sentences: help-centre articles put the
@@ -159,11 +167,11 @@ def _candidates(wanted: frozenset[str], hits: Sequence[Hit]) -> list[_Candidate]
     a body that need not repeat its words ("We accept Visa, …")."""
     found = []
     for rank, hit in enumerate(hits):
-        title_terms = content_terms(hit.passage.title) & wanted
+        title_terms = content_terms(hit.passage.title, language) & wanted
         for position, sentence in enumerate(split_sentences(hit.passage.text)):
             if sentence.endswith(":"):
                 continue  # introduces a list: says nothing on its own
-            matched = (content_terms(sentence) | title_terms) & wanted
+            matched = (content_terms(sentence, language) | title_terms) & wanted
             if matched:
                 score = len(matched) / len(wanted) / (1 + RANK_DISCOUNT * rank)
                 found.append(_Candidate(hit.passage, rank, position, _terminated(sentence), matched, score))

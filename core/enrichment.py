@@ -38,6 +38,9 @@ LANGUAGE_MIN_RELATIVE_DISTANCE = 0.1
 #: With few candidate languages a short word still gets a clear "winner" ("lol" →
 #: Turkish at 0.27); an absolute floor keeps such guesses out.
 LANGUAGE_MIN_CONFIDENCE = 0.5
+#: A message of fewer words than this never changes a conversation's language.
+LANGUAGE_SWITCH_MIN_WORDS = 3
+_WORDS = re.compile(r"[^\W\d_]+")
 #: VADER's authors' cut-offs for calling a compound score positive or negative.
 SENTIMENT_NEUTRAL_BAND = 0.05
 #: Words VADER scores as emotional that, in a support conversation, are just how
@@ -102,14 +105,31 @@ def detect_language(text: str) -> str:
     """ISO 639-1 code; DEFAULT_LANGUAGE when the text is too short or too ambiguous
     to tell, since most short replies ("ok", "yes", "thx") go with whatever language
     the conversation is already in."""
+    return clear_language(text) or DEFAULT_LANGUAGE
+
+
+def clear_language(text: str) -> str | None:
+    """ISO 639-1 code of ``text``, or None when it is too short or ambiguous to tell."""
     if not any(character.isalpha() for character in text):
-        return DEFAULT_LANGUAGE
+        return None
     candidates = _language_detector().compute_language_confidence_values(text)
     if not candidates or candidates[0].value < LANGUAGE_MIN_CONFIDENCE:
-        return DEFAULT_LANGUAGE
+        return None
     if len(candidates) > 1 and candidates[0].value - candidates[1].value < LANGUAGE_MIN_RELATIVE_DISTANCE:
-        return DEFAULT_LANGUAGE
+        return None
     return candidates[0].language.iso_code_639_1.name.lower()
+
+
+def conversation_language(text: str, *, previous: str | None, preference: str | None) -> str:
+    """The language to answer ``text`` in. Sticky: a conversation keeps its language
+    (else the customer's stored preference) unless the message clearly says another
+    one in at least LANGUAGE_SWITCH_MIN_WORDS words, because "ok", "si", "merci" or a
+    product name say little and a reply must not flip language on them."""
+    detected = clear_language(text)
+    settled = previous or preference
+    if detected is not None and (settled is None or len(_WORDS.findall(text)) >= LANGUAGE_SWITCH_MIN_WORDS):
+        return detected
+    return settled or DEFAULT_LANGUAGE
 
 
 def sentiment_trend(scores: Sequence[float]) -> str:

@@ -162,17 +162,47 @@ def _words(text: str) -> list[str]:
     return out
 
 
-def content_terms(text: str) -> frozenset[str]:
+def content_terms(text: str, language: str = "en") -> frozenset[str]:
     """Stemmed content words of ``text``: what coverage is measured on.
 
     Shared with extractive drafting so "relates to the question" and "supported by the
-    passage" are judged with the same notion of a word.
+    passage" are judged with the same notion of a word. Other than English, the
+    language's stemmer and stop words (core/knowledge/analysis.py) are used, with its
+    negations kept out of the stop words as they are here.
     """
     words = _words(_normalise(text))
+    if language != "en":
+        from .knowledge.analysis import fold, stem, stopwords
+
+        negations, skip = _negations(language), stopwords(language)
+        return frozenset(stem(w, language) for w in words
+                         if len(w) > 1 and fold(w) not in negations and w not in skip)
     return frozenset(
         _stem(w) for w in words
         if len(w) > 1 and w not in STOPWORDS and w not in NEGATIONS and w not in _NUMBER_WORDS
     )
+
+
+#: Negations of the other catalog languages (accent-folded): a claim and its passage
+#: must agree on them, as in English.
+_FOREIGN_NEGATIONS = {
+    "es": "no nunca jamas ni nada ninguno ninguna nadie tampoco sin",
+    "fr": "ne pas non jamais aucun aucune rien personne ni sans",
+    "de": "nicht kein keine keinen keinem keiner keines nie niemals nichts weder ohne",
+    "pt": "nao nunca jamais nenhum nenhuma nada ninguem nem sem",
+    "it": "non mai nessuno nessuna niente nulla senza",
+}
+
+
+@lru_cache(maxsize=16)
+def _negations(language: str) -> frozenset[str]:
+    return frozenset(_FOREIGN_NEGATIONS.get(language, "").split())
+
+
+def language_of_passages(passages: Sequence[Passage]) -> str:
+    from .knowledge.analysis import language_of
+
+    return language_of(passages[0].locale) if passages else "en"
 
 
 def _numbers(text: str, *, spelled: Iterable[str]) -> frozenset[str]:
@@ -204,7 +234,11 @@ def _canonical_link(link: str) -> str:
     return link.rstrip("/")
 
 
-def _negated(text: str) -> bool:
+def _negated(text: str, language: str = "en") -> bool:
+    if language != "en":
+        from .knowledge.analysis import fold
+
+        return any(fold(w) in _negations(language) for w in _words(_normalise(text)))
     return any(w in NEGATIONS for w in _words(_normalise(text)))
 
 
@@ -217,13 +251,13 @@ class _Claim:
     negated: bool
 
     @classmethod
-    def of(cls, sentence: str) -> _Claim:
+    def of(cls, sentence: str, language: str = "en") -> _Claim:
         # "Hi Ada, returns are free." claims what "Returns are free." claims; the name
         # would otherwise count as a content word no passage contains.
         claim = _GREETING_PREFIX.sub("", sentence)
         spelled = set(_NUMBER_WORDS) - {"one"}
-        return cls(sentence, content_terms(claim), _numbers(claim, spelled=spelled),
-                   _links(claim), _negated(claim))
+        return cls(sentence, content_terms(claim, language), _numbers(claim, spelled=spelled),
+                   _links(claim), _negated(claim, language))
 
 
 def _normalised(sentence: str) -> str:
@@ -243,11 +277,14 @@ class _Evidence:
 
     @classmethod
     def of(cls, passage: Passage) -> _Evidence:
+        from .knowledge.analysis import language_of
+
+        language = language_of(passage.locale)
         text = f"{passage.title}\n{passage.text}"
         links = _links(text) | ({_canonical_link(passage.url)} if passage.url else frozenset())
         split = split_sentences(text)
-        sentences = tuple((content_terms(s), _negated(s)) for s in split)
-        return cls(passage, content_terms(text), _numbers(text, spelled=_NUMBER_WORDS),
+        sentences = tuple((content_terms(s, language), _negated(s, language)) for s in split)
+        return cls(passage, content_terms(text, language), _numbers(text, spelled=_NUMBER_WORDS),
                    links, sentences, frozenset(_normalised(s) for s in split))
 
     def judge(self, claim: _Claim, threshold: float) -> tuple[float, str | None]:
@@ -332,7 +369,11 @@ class GroundingResult:
 
 def check_grounded(draft: str, passages: Sequence[Passage], *,
                    threshold: float = DEFAULT_THRESHOLD) -> GroundingResult:
-    """Check each sentence of ``draft`` against ``passages`` (see the module docstring)."""
+    """Check each sentence of ``draft`` against ``passages`` (see the module docstring).
+    The draft is read in the passages' language: an answer is checked against articles
+    written in the language it is written in (a translated answer is checked through its
+    translation back, see core/translation.py)."""
+    language = language_of_passages(passages)
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold={threshold} is outside (0, 1]: use e.g. {DEFAULT_THRESHOLD}.")
     evidence = [_Evidence.of(p) for p in passages]
@@ -349,7 +390,7 @@ def check_grounded(draft: str, passages: Sequence[Passage], *,
         if known_source is False:
             passage_id, why = None, "it names a source that is none of the passages"
         else:
-            passage_id, why = _best_support(_Claim.of(sentence), evidence, threshold)
+            passage_id, why = _best_support(_Claim.of(sentence, language), evidence, threshold)
         support.append((sentence, passage_id))
         if passage_id is None:
             unsupported.append(sentence)

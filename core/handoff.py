@@ -25,6 +25,7 @@ from . import metrics, ports, timeline
 from .actions.config import load_actions_config
 from .audit import audit
 from .enrichment import Enrichment, sentiment_trend
+from .i18n import N_, texts_of_conversation
 from .routing import Route
 from .summary import model_messages, one_line, the_ask
 from .summary import summarise as summarise_conversation
@@ -38,6 +39,8 @@ class Handoff:
     trigger: str
     detail: str
     route: Route
+    #: The conversation's language (ISO 639-1), shown to the agent.
+    language: str | None = None
 
 
 def _identities(customer: Customer) -> dict[str, list[str]]:
@@ -98,7 +101,8 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
         f"Handed over by Switchboard: {handoff.trigger.replace('_', ' ')}. {handoff.detail}",
         "",
         "CUSTOMER",
-        f"- {customer.display_name or 'Name not given'}; tier: {customer.tier}",
+        f"- {customer.display_name or 'Name not given'}; tier: {customer.tier}"
+        + (f"; language: {language_label(handoff.language)}" if handoff.language else ""),
         f"- Phone: {', '.join(ids.get('phone', [])) or 'unknown'}; "
         f"WhatsApp: {', '.join(ids.get('whatsapp', [])) or 'no'}"
         f"; email: {', '.join(ids.get('email', [])) or 'unknown'}",
@@ -127,6 +131,14 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
     lines += [f"[{_stamp(m.created_at)} {m.channel.upper()}] {m.author}: {one_line(m.body)}" for m in messages]
     return "\n".join(lines)
 
+
+
+def language_label(code: str) -> str:
+    """"fr" → "French (fr)": what an agent reads in the note and the sidebar."""
+    from .translation import language_name
+
+    name = language_name(code)
+    return f"{name} ({code})" if name != code else code
 
 
 def summarise(from_customer: Sequence[Message]) -> str:
@@ -222,7 +234,8 @@ def hand_over(session: Session, account: Account, customer: Customer, conversati
 
 #: What a customer hears after a handoff when they write again: someone has it. Once per
 #: burst: not again while an acknowledgement went out within ACK_QUIET.
-HANDOFF_ACK = "Thanks, we have your message. A member of our team has your conversation and will reply here."
+HANDOFF_ACK = N_("handoff_ack", "Thanks, we have your message. A member of our team has your conversation and will "
+                 "reply here.")
 ACK_QUIET = timedelta(minutes=15)
 #: How upset a message must be for the ticket's priority to rise.
 URGENT_SENTIMENT = -0.6
@@ -266,11 +279,12 @@ def follow_up_after_handoff(session: Session, account: Account, customer: Custom
     phone = next((i.value for i in customer.identities if i.kind == IdentityKind.PHONE), None)
     if phone is None:
         return
+    ack = texts_of_conversation(session, account.id, conversation.id, customer.locale)(HANDOFF_ACK)
     channel = timeline.reply_channel(conversation.channel)
     result = ports.current().messenger(session, account, settings).send_message(
-        to=phone, body=HANDOFF_ACK, channel=channel, idempotency_key=f"handoff-ack:{message.id}")
+        to=phone, body=ack, channel=channel, idempotency_key=f"handoff-ack:{message.id}")
     timeline.append(session, conversation, direction="outbound", channel=channel, author="system",
-                    body=HANDOFF_ACK, external_id=result.response.get("sid"), status=result.response.get("status"),
+                    body=ack, external_id=result.response.get("sid"), status=result.response.get("status"),
                     meta={"action": "handoff_ack", "in_reply_to": message.id})
 
 

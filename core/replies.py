@@ -22,16 +22,27 @@ from switchboard.models import Account, Conversation, Customer, Message
 from . import accounts, metrics, ports, tickets, timeline
 from .audit import audit
 from .drafting import Draft
-from .enrichment import Enrichment, enrich
+from .enrichment import Enrichment, clear_language, conversation_language, enrich
 from .escalation import EscalationPolicy, load_policy
 from .handoff import Handoff, follow_up_after_handoff, hand_over, relay_customer_message
+from .i18n import ENGLISH, N_, Texts, language_of, texts_for
 from .intent_store import intent_model
 from .knowledge.analysis import content_words
 from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from .records import Hit
 from .redaction import truncate_for_model
 from .routing import Routing, load_routing
-from .selfservice import SYSTEM_REASONS, Decision, Drafter, Turn, answer_from_article, decide, pick_choice
+from .selfservice import (
+    SYSTEM_REASONS,
+    Decision,
+    Drafter,
+    OtherLanguage,
+    Turn,
+    answer_from_article,
+    decide,
+    pick_choice,
+)
+from .translation import translate_customer_messages
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +50,25 @@ log = logging.getLogger(__name__)
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
 START_WORDS = {"start", "yes", "unstop"}
 HELP_WORDS = {"help", "info"}
-HELP_TEXT = ("{who}: ask your question here and our virtual assistant will answer, or reply "
-             "AGENT to reach a person. Reply STOP to stop messages, START to resume. Msg&data rates may apply.")
+#: The same keywords in the catalog languages, which Twilio's Advanced Opt-Out does not
+#: know: for these we record the opt-out and confirm it ourselves, in the customer's
+#: language (Twilio confirms its own keywords). The language is the keyword's, or the
+#: conversation's where the word is shared ("parar" is Spanish and Portuguese).
+LOCAL_STOP_WORDS: dict[str, str | None] = {
+    "stopp": "de", "abmelden": "de", "baja": "es", "arret": "fr", "arrêt": "fr", "desinscrire": "fr",
+    "basta": "it", "disiscrivi": "it", "parar": None, "sair": "pt",
+}
+LOCAL_START_WORDS: dict[str, str | None] = {"anmelden": "de", "alta": "es", "reprendre": "fr", "riprendi": "it",
+                                            "voltar": "pt"}
+LOCAL_HELP_WORDS: dict[str, str | None] = {"hilfe": "de", "ayuda": "es", "aide": "fr", "aiuto": "it", "ajuda": "pt"}
+HELP_TEXT = N_("help", "{who}: ask your question here and our virtual assistant will answer, or reply "
+               "AGENT to reach a person. Reply STOP to stop messages, START to resume. Msg&data rates may apply.")
+HELP_WHO = N_("help_who", "{company} support")
+HELP_WHO_NEUTRAL = N_("help_who_neutral", "Customer support")  # accounts.NEUTRAL_COMPANY
+STOP_CONFIRMATION = N_("stop_confirmation", "You have been unsubscribed and will get no more messages from this "
+                       "number. Reply START to resubscribe.")
+START_CONFIRMATION = N_("start_confirmation", "You have been resubscribed to messages from this number. Reply HELP "
+                        "for help, STOP to unsubscribe. Msg&data rates may apply.")
 
 
 @dataclass(frozen=True)
@@ -52,33 +80,69 @@ class Inbound:
 
 
 def keyword(body: str, *, opted_out: bool = False) -> str | None:
-    """STOP/START/HELP as Twilio's Advanced Opt-Out defines them. START's synonyms
-    ("yes") opt in only someone who opted out: for anyone else "yes" is an answer."""
-    word = body.strip().strip(".!").lower()
-    if word in STOP_WORDS:
+    """STOP/START/HELP as Twilio's Advanced Opt-Out defines them, and their local forms.
+    START's synonyms ("yes") opt in only someone who opted out: for anyone else "yes" is
+    an answer."""
+    word = _bare(body)
+    if word in STOP_WORDS or word in LOCAL_STOP_WORDS:
         return "stop"
-    if word == "start" or (opted_out and word in START_WORDS):
+    if word == "start" or (opted_out and (word in START_WORDS or word in LOCAL_START_WORDS)):
         return "start"
-    if word in HELP_WORDS:
+    if word in HELP_WORDS or word in LOCAL_HELP_WORDS:
         return "help"
     return None
+
+
+def _bare(body: str) -> str:
+    return body.strip().strip(".!").lower()
+
+
+def _local_keyword(body: str) -> tuple[bool, str | None]:
+    """(whether the keyword is a local form Twilio does not handle, the language it says)."""
+    word = _bare(body)
+    for table in (LOCAL_STOP_WORDS, LOCAL_START_WORDS, LOCAL_HELP_WORDS):
+        if word in table:
+            return True, table[word]
+    return False, None
+
+
+def _choose_language(session: Session, inbound: Inbound, hint: str | None) -> str:
+    """The conversation's language for this message, recorded on it (and as the
+    customer's preference when none is stored and the message says it clearly)."""
+    previous = session.scalar(select(Message.meta).where(
+        Message.conversation_id == inbound.conversation.id, Message.author == "customer",
+        Message.id < inbound.message.id).order_by(Message.id.desc()).limit(1))
+    preference = language_of(inbound.customer.locale)
+    body = truncate_for_model(inbound.message.body)
+    language = hint or conversation_language(body, previous=(previous or {}).get("language"), preference=preference)
+    if inbound.customer.locale is None and clear_language(body) == language:
+        inbound.customer.locale = language
+    inbound.message.meta = {**inbound.message.meta, "language": language}
+    return language
 
 
 def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> Decision | None:
     """Opt-out keywords, then self-service while the bot holds the conversation."""
     word = keyword(inbound.message.body, opted_out=inbound.customer.opted_out_at is not None)
+    local, hint = _local_keyword(inbound.message.body) if word else (False, None)
+    language = _choose_language(session, inbound, hint)
+    texts = texts_for(session, inbound.account.id, language)
     if word in ("stop", "start"):
-        _record_consent(session, inbound, word)
+        if local and word == "stop":  # Twilio ignored it: the one confirmation an opt-out allows
+            send_reply(session, inbound, Decision("help", texts(STOP_CONFIRMATION)), settings)
+        _record_consent(session, inbound, word, local=local)
         if word == "stop":
             metrics.opted_out(session, inbound.account.id, inbound.customer.id, inbound.message.channel)
+        elif local:
+            send_reply(session, inbound, Decision("help", texts(START_CONFIRMATION)), settings)
         return None
     if inbound.customer.opted_out_at is not None:
         return None  # nothing is ever sent to an opted-out number
     metrics.message_received(session, inbound.conversation, inbound.message)
     if word == "help":
         company = accounts.company_name(inbound.account, settings)
-        who = f"{company} support" if company else accounts.NEUTRAL_COMPANY
-        send_reply(session, inbound, Decision("help", HELP_TEXT.format(who=who)), settings)
+        who = texts(HELP_WHO, company=company) if company else texts(HELP_WHO_NEUTRAL)
+        send_reply(session, inbound, Decision("help", texts(HELP_TEXT, who=who)), settings)
         return None
     if inbound.conversation.status == "human":
         if inbound.conversation.zendesk_ticket_id is None:  # the ticket could not be made yet: retry
@@ -86,6 +150,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         else:
             relay_customer_message(session, inbound.account, inbound.customer, inbound.conversation,
                                    inbound.message, settings)
+            translate_customer_messages(session, inbound.account, settings, [inbound.message])
             text = truncate_for_model(inbound.message.body)
             enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
             inbound.message.meta = {**inbound.message.meta, "enrichment": _enrichment_json(enrichment)}
@@ -104,10 +169,11 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         send_reply(session, inbound, picked, settings)
         return picked
     decision = decide(
-        text, enrichment, _turn(session, inbound, settings), policy=policy(settings),
-        search=lambda q: _search(session, inbound.account.id, settings, q),
+        text, enrichment, _turn(session, inbound, settings, texts=texts), policy=policy(settings),
+        search=lambda q: _search(session, inbound.account.id, settings, q, language),
         llm_drafter=_llm_drafter(session, inbound, settings),
-        topic_words=content_words,
+        topic_words=lambda q: content_words(q, language_of(language) or "en"),
+        other_language=_other_language(session, inbound, settings, language),
     )
     actions.scan_passages(session, inbound.account.id, inbound.conversation.id, decision.hits)
     send_reply(session, inbound, decision, settings)
@@ -125,10 +191,12 @@ def _hand_over(session: Session, inbound: Inbound, trigger: str, detail: str, in
     conversation.status, conversation.handoff_reason = "human", trigger
     conversation.handoff_at = conversation.handoff_at or datetime.now(UTC)
     session.commit()
+    translate_customer_messages(session, inbound.account, settings, timeline.recent(session, conversation.id, limit=10))
+    language = inbound.message.meta.get("language")
     route = routing(settings).route(trigger=trigger, tier=inbound.customer.tier, channel=conversation.channel,
-                                    intent=intent)
+                                    intent=intent, language=language)
     ticket_id = hand_over(session, inbound.account, inbound.customer, conversation,
-                          Handoff(trigger, detail or SYSTEM_REASONS.get(trigger, ""), route), settings)
+                          Handoff(trigger, detail or SYSTEM_REASONS.get(trigger, ""), route, language), settings)
     # Zendesk never tells us about a ticket we created (the provisioned webhook does not
     # subscribe to ticket.created, and a sandboxed helpdesk sends nothing), so the agent's
     # suggestions are prepared here, before anyone opens the ticket. No write-back: the
@@ -158,19 +226,21 @@ def policy(settings: Settings) -> EscalationPolicy:
     return _policy(settings.policy_file)
 
 
-def _record_consent(session: Session, inbound: Inbound, word: str) -> None:
+def _record_consent(session: Session, inbound: Inbound, word: str, *, local: bool = False) -> None:
     customer = inbound.customer
     customer.opted_out_at = datetime.now(UTC) if word == "stop" else None
-    # Twilio answers STOP/START itself (Advanced Opt-Out); the mark lets a stand-in for
-    # Twilio (the playground) show that answer where the customer would see it.
-    inbound.message.meta = {**inbound.message.meta, "consent": "opt_out" if word == "stop" else "opt_in"}
+    # Twilio answers its own STOP/START keywords (Advanced Opt-Out); the mark lets a
+    # stand-in for Twilio (the playground) show that answer where the customer would see
+    # it. A local keyword ("STOPP") is confirmed by us instead: no mark.
+    consent = "opt_out" if word == "stop" else "opt_in"
+    inbound.message.meta = {**inbound.message.meta, ("consent_local" if local else "consent"): consent}
     audit(session, account_id=inbound.account.id, actor=f"customer:{customer.id}",
           action="consent.opt_out" if word == "stop" else "consent.opt_in",
           subject_type="customer", subject_id=customer.id,
           detail={"channel": inbound.message.channel, "keyword": inbound.message.body.strip()[:20]})
 
 
-def _turn(session: Session, inbound: Inbound, settings: Settings) -> Turn:
+def _turn(session: Session, inbound: Inbound, settings: Settings, *, texts: Texts = ENGLISH) -> Turn:
     """What the policy needs of the conversation so far, from bounded reads: the
     latest TURN_WINDOW messages, the bot's replies counted up to COUNT_CAP, recent
     conversations counted up to COUNT_CAP. A message costs the same after 1 or 1,000
@@ -201,7 +271,7 @@ def _turn(session: Session, inbound: Inbound, settings: Settings) -> Turn:
         customer_tier=customer.tier, customer_value=float(value) if value is not None else None,
         contacts_recent=int(contacts), bot_turns=bot_turns,
         previous_question=_answered_question(session, _last_bot(session, inbound, earlier)),
-        minutes_with_bot=(datetime.now(UTC) - started).total_seconds() / 60,
+        minutes_with_bot=(datetime.now(UTC) - started).total_seconds() / 60, texts=texts,
     )
 
 
@@ -237,7 +307,8 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings) -> De
     if not passages:
         return None  # the article was removed since the menu was sent: treat as a question
     question = truncate_for_model(str(last_bot.meta.get("question") or offered[index]["title"]))
-    return answer_from_article(question, passages, _turn(session, inbound, settings))
+    texts = texts_for(session, inbound.account.id, inbound.message.meta.get("language"))
+    return answer_from_article(question, passages, _turn(session, inbound, settings, texts=texts))
 
 
 def _answered_question(session: Session, last_bot: Message | None) -> str | None:
@@ -251,12 +322,41 @@ def _answered_question(session: Session, last_bot: Message | None) -> str | None
     return truncate_for_model(asked.body)
 
 
-def _search(session: Session, account_id: int, settings: Settings, question: str) -> list[Hit]:
+def _search(session: Session, account_id: int, settings: Settings, question: str, language: str) -> list[Hit]:
+    """The best passages written in the conversation's language. An English-only (or
+    untagged) knowledge base is searched as it always was, whatever the language: the
+    "no article in your language" decision is :func:`_other_language`'s."""
     try:
-        return KnowledgeBase.of(session, account_id, settings).search(question, k=5)
+        kb = KnowledgeBase.of(session, account_id, settings)
+        languages = kb.retriever().languages()
+        if languages == {"en"} and language not in languages:
+            return []
+        return kb.search(question, k=5, language=language if len(languages) > 1 or language != "en" else None)
     except KnowledgeBaseEmpty:
         log.warning("account %s has no knowledge base yet: every question goes to a person", account_id)
         return []
+
+
+def _other_language(session: Session, inbound: Inbound, settings: Settings, language: str) -> OtherLanguage | None:
+    """None when the knowledge base has articles in ``language`` (or none at all); else
+    how to answer from an article in another language: the language model translates
+    (question in, grounded answer out) when one is configured, else a person who speaks
+    the language takes it (handoff reason ``language``)."""
+    try:
+        retriever = KnowledgeBase.of(session, inbound.account.id, settings).retriever()
+    except KnowledgeBaseEmpty:
+        return None
+    available = retriever.languages()
+    if language in available:
+        return None
+    source = "en" if "en" in available else sorted(available)[0]
+    translator = None
+    if ports.current().chat_model_configured(settings):
+        from .translation import Translator
+
+        translator = Translator(ports.current().chat_model(session, inbound.account, settings), settings)
+    return OtherLanguage(language=language, source=source, translator=translator,
+                         search=lambda q: retriever.search(q, k=5, language=source if len(available) > 1 else None))
 
 
 def _llm_drafter(session: Session, inbound: Inbound, settings: Settings) -> Drafter | None:
@@ -292,7 +392,7 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
         session, conversation, direction="outbound", channel=conversation.channel, author="bot",
         body=decision.reply, external_id=result.response.get("sid"), status=result.response.get("status"),
         meta={"action": decision.action, "reason": decision.reason, "sources": sources,
-              "in_reply_to": inbound.message.id,
+              "in_reply_to": inbound.message.id, "language": inbound.message.meta.get("language"),
               **({"choices": [{"article": h.passage.article_id, "title": h.passage.title} for h in decision.choices],
                   "question": inbound.message.body} if decision.choices else {})},
     )
@@ -305,6 +405,7 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
               "engine": draft.engine if draft else None, "model": draft.model if draft else None,
               "prompt_version": draft.prompt_version if draft else None, "sources": sources,
               "redactions": inbound.message.meta.get("redactions", {}),
+              **({"translation": decision.notes} if "translated_from" in decision.notes else {}),
               "top_hits": [{"passage": h.passage.id, "score": round(h.score, 4),
                             "coverage": round(h.signals.get("coverage", 0.0), 3)} for h in decision.hits[:3]],
           })

@@ -37,6 +37,9 @@ class _When(Schema):
     tier = fields.List(fields.String())
     trigger = fields.List(fields.String())
     channel = fields.List(fields.String(validate=validate.OneOf(["sms", "whatsapp", "voice"])))
+    #: The conversation's language (ISO 639-1: es, fr, de…), to reach a group that speaks it.
+    language = fields.List(fields.String(validate=validate.Regexp(
+        r"^[a-z]{2}$", error="use two-letter ISO 639-1 codes such as fr or de")))
 
 
 class _Rule(Schema):
@@ -66,9 +69,14 @@ class Routing:
     default_group_id: int | None
     tags: tuple[str, ...]
 
-    def route(self, *, trigger: str, tier: str, channel: str, intent: str | None = None) -> Route:
-        facts = {"trigger": trigger, "tier": tier, "channel": channel}
+    def route(self, *, trigger: str, tier: str, channel: str, intent: str | None = None,
+              language: str | None = None) -> Route:
+        """The first matching rule's group, priority and tags. A conversation in another
+        language than English is tagged ``lang_<code>`` (Zendesk triggers and views can
+        route on it too)."""
+        facts = {"trigger": trigger, "tier": tier, "channel": channel, "language": language}
         base = [*self.tags, f"handoff_{trigger}", f"channel_{channel}"] + ([f"intent_{intent}"] if intent else [])
+        base += [f"lang_{language}"] if language and language != "en" else []
         for rule in self.rules:
             if all(facts[key] in allowed for key, allowed in rule["when"].items()):
                 return Route(group_id=rule["group_id"] if rule["group_id"] is not None else self.default_group_id,

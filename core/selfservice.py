@@ -8,6 +8,7 @@ edit), not this module's.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,7 +16,9 @@ from typing import Literal
 from .drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
 from .enrichment import Enrichment
 from .escalation import EscalationPolicy, Signals, Trigger
+from .i18n import ENGLISH, N_, Texts
 from .records import Hit, Passage
+from .translation import Translator, language_name
 
 #: What a reply does; "action" is a governed action's outcome (core/actions/selfservice.py), never decide()'s.
 Action = Literal["answer", "choices", "clarify", "handoff", "help", "action"]
@@ -59,23 +62,37 @@ MAX_CHOICES = 3
 #: article and drops a third of those offered for off-topic questions.
 MIN_CHOICE_SCORE = 0.1
 
-DISCLOSURE = ("You're chatting with {company} virtual assistant. "
-              "Reply AGENT at any time to reach a person.")
-CLARIFY = ("I couldn't find that in our help center. Could you say it in other words? "
-           "Or reply AGENT to talk to a person.")
-CHOICES_INTRO = "I found a few articles that may help:"
-CHOICE_INTRO = "I found an article that may help:"
-CHOICES_FOOTER = "Reply with the number, or AGENT to talk to a person."
-HANDOFF_NOTICE = ("I'm passing you to a member of our team; they'll reply here, usually "
-                  "within {eta}. You won't need to repeat yourself.")
-WELCOME = "How can I help you today?"
-CLOSING = "You're welcome! If anything else comes up, just write here."
+#: The texts below reach customers: marked for the message catalogs (core/i18n.py), and
+#: sent through ``Turn.texts`` in the conversation's language.
+DISCLOSURE_NAMED = N_("disclosure_named", "You're chatting with {company}'s virtual assistant. "
+                      "Reply AGENT at any time to reach a person.")
+DISCLOSURE_ANONYMOUS = N_("disclosure_anonymous", "You're chatting with a virtual assistant. "
+                          "Reply AGENT at any time to reach a person.")
+CLARIFY = N_("clarify", "I couldn't find that in our help center. Could you say it in other words? "
+             "Or reply AGENT to talk to a person.")
+CHOICES_INTRO = N_("choices_intro", "I found a few articles that may help:")
+CHOICE_INTRO = N_("choice_intro", "I found an article that may help:")
+CHOICES_FOOTER = N_("choices_footer", "Reply with the number, or AGENT to talk to a person.")
+HANDOFF_NOTICE = N_("handoff_notice", "I'm passing you to a member of our team; they'll reply here, usually "
+                    "within {eta}. You won't need to repeat yourself.")
+WELCOME = N_("welcome", "How can I help you today?")
+CLOSING = N_("closing", "You're welcome! If anything else comes up, just write here.")
+#: The citation line under an answer ("More: <link>"), translated once the draft has
+#: passed the grounding check (which reads the English form).
+CITATION_MORE = N_("citation_more", "More:")
+CITATION_NAMED = N_("citation_named", '"{title}" in our help center')
+#: The shipped policy's handoff_eta, translated like the other texts; a company's own
+#: phrase is sent as written (override handoff_notice per language to translate it).
+HANDOFF_ETA = N_("handoff_eta", "a few hours")
+#: Marks an answer written from an article in another language by the language model.
+TRANSLATED = N_("translated_answer", "(Translated automatically from an article in {language}.)")
 
 #: Handoffs the system itself causes (not the policy), and what the agent is told.
 SYSTEM_REASONS = {
     "low_confidence": "No knowledge-base passage answered the question well enough to reply.",
     "ungrounded_draft": "The drafted answer was not supported by the knowledge base, so it was not sent.",
     "model_unavailable": "The language model was unavailable, so no answer was drafted.",
+    "language": "No knowledge-base article is written in the customer's language.",
 }
 
 
@@ -108,9 +125,24 @@ class Turn:
     #: The customer's question the bot's last reply answered, when it did: a follow-up
     #: ("what about express?") is read together with it.
     previous_question: str | None = None
+    #: The conversation's texts: its language (sticky across short replies) and the
+    #: account's overrides; English by default.
+    texts: Texts = ENGLISH
 
 
 Drafter = Callable[[str, Sequence[Hit]], Draft]
+
+
+@dataclass(frozen=True)
+class OtherLanguage:
+    """The customer writes in ``language`` and no article is written in it: answer from
+    the ``source``-language articles (``search``) through ``translator``, or, without
+    one, hand over to a person who speaks the language."""
+
+    language: str
+    source: str
+    search: Callable[[str], list[Hit]]
+    translator: Translator | None = None
 
 
 def confident(hits: Sequence[Hit]) -> bool:
@@ -148,6 +180,7 @@ def decide(
     search: Callable[[str], list[Hit]],
     llm_drafter: Drafter | None = None,
     topic_words: Callable[[str], list[str]],
+    other_language: OtherLanguage | None = None,
 ) -> Decision:
     """The bot's next move for one (already redacted) customer message.
 
@@ -163,8 +196,10 @@ def decide(
     if trigger:
         return _handoff(turn, policy, trigger)
     if enrichment.in_scope and enrichment.intent in SMALL_TALK:
-        text = CLOSING if enrichment.intent == "thanks" else WELCOME
+        text = turn.texts(CLOSING if enrichment.intent == "thanks" else WELCOME)
         return Decision("clarify", _with_disclosure(turn, text), notes={"intent": enrichment.intent or ""})
+    if other_language is not None:
+        return _across_languages(question, turn, policy, other_language, llm_drafter)
     words = topic_words(question)
     hits = search(question) if words else []
     failure = None
@@ -185,7 +220,8 @@ def decide(
         if draft is None and turn.previous_question and failure != "model_unavailable":
             draft, failure = _draft(f"{turn.previous_question} {question}", drafting_hits(hits), llm_drafter)
         if draft is not None:
-            return Decision("answer", _with_disclosure(turn, draft.text), draft=draft, hits=tuple(hits))
+            return Decision("answer", _with_disclosure(turn, localise_citation(draft.text, turn.texts)), draft=draft,
+                            hits=tuple(hits))
         if failure == "model_unavailable":
             return _handoff(turn, policy, Trigger(failure, SYSTEM_REASONS[failure]), hits)
     trigger = escalation(retrieval_confident=False)
@@ -194,9 +230,9 @@ def decide(
     offered = choice_hits(hits)
     reason = failure or ("low_confidence" if hits else "too_vague")
     if offered:
-        return Decision("choices", _with_disclosure(turn, choices_menu(offered)), reason=reason,
+        return Decision("choices", _with_disclosure(turn, choices_menu(offered, turn.texts)), reason=reason,
                         hits=tuple(hits), choices=tuple(offered))
-    return Decision("clarify", _with_disclosure(turn, CLARIFY), reason=reason, hits=tuple(hits))
+    return Decision("clarify", _with_disclosure(turn, turn.texts(CLARIFY)), reason=reason, hits=tuple(hits))
 
 
 def choice_hits(hits: Sequence[Hit]) -> list[Hit]:
@@ -213,12 +249,12 @@ def choice_hits(hits: Sequence[Hit]) -> list[Hit]:
     return offered
 
 
-def choices_menu(offered: Sequence[Hit]) -> str:
+def choices_menu(offered: Sequence[Hit], texts: Texts = ENGLISH) -> str:
     """``1. Title`` per line: SMS and WhatsApp have no buttons a customer can rely on,
     and a number is one keystroke."""
-    lines = [CHOICE_INTRO if len(offered) == 1 else CHOICES_INTRO]
+    lines = [texts(CHOICE_INTRO if len(offered) == 1 else CHOICES_INTRO)]
     lines += [f"{n}. {hit.passage.title}" for n, hit in enumerate(offered, 1)]
-    lines.append(CHOICES_FOOTER)
+    lines.append(texts(CHOICES_FOOTER))
     return "\n".join(lines)
 
 
@@ -267,7 +303,25 @@ def answer_from_article(question: str, passages: Sequence[Passage], turn: Turn) 
             draft = None
     if draft is None:
         draft = lead_of(passages[0])
-    return Decision("answer", _with_disclosure(turn, draft.text), draft=draft, hits=tuple(hits))
+    return Decision("answer", _with_disclosure(turn, localise_citation(draft.text, turn.texts)), draft=draft,
+                    hits=tuple(hits))
+
+
+def localise_citation(text: str, texts: Texts) -> str:
+    """``text`` with its closing citation line ("More: …") in the conversation's language."""
+    from .drafting import CITATION_PREFIX
+
+    head, newline, last = text.rpartition("\n")
+    if not last.startswith(CITATION_PREFIX):
+        return text
+    items = []
+    for item in last[len(CITATION_PREFIX):].split(" | "):
+        named = _NAMED_CITATION.match(item)
+        items.append(texts(CITATION_NAMED, title=named.group(1)) if named else item)
+    return f"{head}{newline}{texts(CITATION_MORE)} {' | '.join(items)}"
+
+
+_NAMED_CITATION = re.compile(r'^"(.+)" in our help center$')
 
 
 def lead_of(passage: Passage) -> Draft:
@@ -324,8 +378,50 @@ def _draft(question: str, hits: Sequence[Hit], llm_drafter: Drafter | None) -> t
         return None, "ungrounded_draft"
 
 
+def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other: OtherLanguage,
+                      llm_drafter: Drafter | None) -> Decision:
+    """An answer from an article in another language, translated by the model and
+    marked as such; a person who speaks the language whenever that is not sure.
+
+    The draft is made and grounded in the article's language like any answer; the
+    translation is then translated back and grounded again against the same passages,
+    so a translation that adds or changes a fact is refused, never sent."""
+    from dataclasses import replace
+
+    from switchboard.core.ports import VendorError, VendorUnavailable
+
+    from .knowledge.analysis import content_words
+
+    trigger = Trigger("language", f"{SYSTEM_REASONS['language']} ({other.language})")
+    if other.translator is None:
+        return _handoff(turn, policy, trigger)
+    translator = other.translator
+    try:
+        asked = translator.translate(question, source=other.language, target=other.source).text
+        hits = other.search(asked)
+        if not clearly_fits(hits, content_words(asked, other.source)):
+            return _handoff(turn, policy, trigger, hits)
+        draft, _ = _draft(asked, drafting_hits(hits), llm_drafter)
+        if draft is None:
+            return _handoff(turn, policy, trigger, hits)
+        body, _, citation = draft.text.rpartition("\n")
+        translated = translator.translate(body, source=other.source, target=other.language).text
+        back = translator.translate(translated, source=other.language, target=other.source).text
+        ground_or_refuse(replace(draft, text=back))
+    except UngroundedDraft:
+        return _handoff(turn, policy, trigger)
+    except (VendorUnavailable, VendorError):
+        return _handoff(turn, policy, trigger)
+    mark = turn.texts(TRANSLATED, language=language_name(other.source, other.language))
+    text = localise_citation(f"{translated} {mark}\n{citation}".rstrip(), turn.texts)
+    return Decision("answer", _with_disclosure(turn, text), draft=replace(draft, text=text), hits=tuple(hits),
+                    notes={"translated_from": other.source, "question_translated": asked,
+                           "answer_in_source": body, "back_translation": back})
+
+
 def _handoff(turn: Turn, policy: EscalationPolicy, trigger: Trigger, hits: Sequence[Hit] = ()) -> Decision:
-    notice = HANDOFF_NOTICE.format(eta=policy.handoff_eta)
+    eta = turn.texts(HANDOFF_ETA) if policy.handoff_eta == HANDOFF_ETA else policy.handoff_eta
+    notice = turn.texts(HANDOFF_NOTICE, eta=eta)
     return Decision("handoff", _with_disclosure(turn, notice), reason=trigger.name, hits=tuple(hits),
                     notes={"detail": trigger.detail})
 
@@ -333,5 +429,9 @@ def _handoff(turn: Turn, policy: EscalationPolicy, trigger: Trigger, hits: Seque
 def _with_disclosure(turn: Turn, text: str) -> str:
     if not turn.first_bot_message:
         return text
-    company = f"{turn.company}'s" if turn.company else "a"
-    return DISCLOSURE.format(company=company) + "\n\n" + text
+    return disclosure(turn.company, turn.texts) + "\n\n" + text
+
+
+def disclosure(company: str | None, texts: Texts = ENGLISH) -> str:
+    """The assistant's first words: who it speaks for and how to reach a person."""
+    return texts(DISCLOSURE_NAMED, company=company) if company else texts(DISCLOSURE_ANONYMOUS)

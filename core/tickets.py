@@ -19,12 +19,16 @@ from .assist import prepare_suggestions
 from .audit import audit
 from .enrichment import enrich, sentiment_trend
 from .handoff import conversation_for_ticket, summarise, ticket_markers
+from .i18n import N_, texts_of_conversation
 from .knowledge.analysis import content_words
 from .redaction import redact, truncate_for_model
 
 CSAT_WINDOW = timedelta(days=7)
-CSAT_QUESTION = "How did we do? Reply with a number from 1 (poor) to 5 (great)."
-CSAT_THANKS = "Thank you for your feedback!"
+CSAT_QUESTION = N_("csat_question", "How did we do? Reply with a number from 1 (poor) to 5 (great).")
+CSAT_THANKS = N_("csat_thanks", "Thank you for your feedback!")
+RECAP_SOLVED = N_("recap_solved", "We've marked your request as solved.")
+RECAP_IN_SHORT = N_("recap_in_short", "In short: {reply}")
+RECAP_REPLY = N_("recap_reply_here", "If anything is still not right, just reply here.")
 CSAT_ANSWER = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*[.!]?\s*$")
 
 
@@ -104,10 +108,11 @@ def after_solved(session: Session, account: Account, settings: Settings, *, tick
     if customer.opted_out_at is not None or not _reachable(session, conversation):
         return "summarised"
     phone = next(i.value for i in customer.identities if i.kind == IdentityKind.PHONE)
-    recap = "We've marked your request as solved."
+    texts = texts_of_conversation(session, account.id, conversation.id, customer.locale)
+    recap = texts(RECAP_SOLVED)
     if agent_replies:
-        recap += f" In short: {_line(agent_replies[-1].body, 220)}"
-    recap += f" If anything is still not right, just reply here.\n\n{CSAT_QUESTION}"
+        recap += " " + texts(RECAP_IN_SHORT, reply=_line(agent_replies[-1].body, 220))
+    recap += f" {texts(RECAP_REPLY)}\n\n{texts(CSAT_QUESTION)}"
     channel = timeline.reply_channel(conversation.channel)
     result = ports.current().messenger(session, account, settings).send_message(
         to=phone, body=recap, channel=channel, idempotency_key=f"recap:{conversation.id}")
@@ -157,4 +162,5 @@ def record_csat(session: Session, account: Account, settings: Settings, conversa
     assert customer is not None
     phone = next(i.value for i in customer.identities if i.kind == IdentityKind.PHONE)
     ports.current().messenger(session, account, settings).send_message(
-        to=phone, body=CSAT_THANKS, channel=message.channel, idempotency_key=f"csat-thanks:{conversation.id}")
+        to=phone, body=texts_of_conversation(session, account.id, conversation.id, customer.locale)(CSAT_THANKS),
+        channel=message.channel, idempotency_key=f"csat-thanks:{conversation.id}")

@@ -250,7 +250,7 @@ def speech_turn(session: Session, event: InboxEvent, settings: Settings, turn: S
     message.meta = {**message.meta, "enrichment": _enrichment_json(enrichment)}
     decision = _picked(session, inbound, settings, last, heard) or decide(
         text, enrichment, _turn(session, inbound, settings), policy=policy(settings),
-        search=lambda q: _search(session, account.id, settings, q),
+        search=lambda q: _search(session, account.id, settings, q, _language(session, customer, options)[0][:2]),
         llm_drafter=None,  # the caller is waiting: the local engine answers, in milliseconds
         topic_words=content_words)
     reply, spoken = _spoken(decision)

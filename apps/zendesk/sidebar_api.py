@@ -26,7 +26,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from switchboard import db
-from switchboard.core import accounts, assist, metrics
+from switchboard.core import accounts, assist, i18n, metrics, ports, translation
 from switchboard.core.enrichment import sentiment_trend
 from switchboard.core.handoff import conversation_for_ticket, summarise
 from switchboard.errors import MalformedPayload
@@ -200,12 +200,15 @@ def ticket(ticket_id: int) -> ResponseReturnValue:
         for identity in customer.identities:
             identities.setdefault(identity.kind.value, []).append(identity.value)
         identities.pop("zendesk_user", None)
+        language = i18n.conversation_language(session, conversation.id, customer.locale)
         view["customer"] = {"name": customer.display_name, "tier": customer.tier, "identities": identities,
-                            "channels": sorted({m.channel for m in messages})}
+                            "channels": sorted({m.channel for m in messages}),
+                            "language": {"code": language, "name": translation.language_name(language)}}
         view["handoff"] = {"trigger": conversation.handoff_reason, "detail": None,
                            "summary": summarise(from_customer)} if conversation.handoff_reason else None
         view["timeline"] = [{"at": m.created_at.isoformat(), "channel": m.channel, "author": m.author,
-                             "body": m.body} for m in messages]
+                             "body": m.body, "translation": (m.meta.get("translation") or {}).get("text")}
+                            for m in messages]
         view["enrichment"] = {"intent": latest.get("intent"), "intent_confidence": latest.get("intent_confidence", 0.0),
                               "sentiment": latest.get("sentiment"), "sentiment_label": latest.get("sentiment_label"),
                               "trend": sentiment_trend([e["sentiment"] for e in enrichments]) if enrichments else None}
@@ -248,6 +251,32 @@ def inserted(suggestion_id: int) -> ResponseReturnValue:
                             agent.actor)
     session.commit()
     return "", 204
+
+
+@blueprint.post("/tickets/<int:ticket_id>/reply-translation")
+@require_agent
+def reply_translation(ticket_id: int) -> ResponseReturnValue:
+    """The agent's reply in the customer's language, to read and approve (insert) before
+    sending; audited (core/translation.py)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"].strip():
+        raise MalformedPayload('send JSON like {"text": "your reply in English"}')
+    session, account = db.session(), g.account
+    conversation = conversation_for_ticket(session, account.id, ticket_id)
+    if conversation is None:
+        abort(404, f"Switchboard has no conversation for ticket {ticket_id}")
+    customer = session.get(Customer, conversation.customer_id)
+    language = i18n.conversation_language(session, conversation.id, customer.locale if customer else None)
+    try:
+        result = translation.translate_agent_reply(session, account, current_app.config["SETTINGS"],
+                                                   language=language, text=body["text"].strip()[:2000],
+                                                   ticket_id=ticket_id, actor=current_agent().actor)
+    except translation.TranslationUnavailable as exc:
+        abort(409, str(exc))
+    except (ports.VendorError, ports.VendorUnavailable) as exc:
+        abort(503, f"the language model did not answer ({exc}); try again, or reply in English")
+    session.commit()
+    return jsonify({"language": language, "translation": result.text, "model": result.model})
 
 
 def init_app(app: Flask) -> None:

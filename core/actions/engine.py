@@ -22,6 +22,7 @@ from switchboard.models import Account, ActionExecution, Conversation, Customer
 
 from .. import ports, timeline
 from ..audit import audit
+from ..i18n import ENGLISH, N_, Texts, texts_for, texts_of_conversation
 from ..rows import insert_or_fetch
 from . import verification as otp
 from .config import ActionsConfig, load_actions_config
@@ -42,36 +43,57 @@ RUN_LEASE = timedelta(minutes=5)
 RESUMABLE = ("requested", "approved")
 SELF_SERVICE = ("bot", "llm")
 AGENT = "Reply AGENT to reach a person."
+#: The one-time code SMS, in the conversation's language (core/i18n.py).
+VERIFICATION_CODE = N_("verification_code", "Your verification code is {code}. It expires in {minutes} minutes. "
+                       "Never share it: we will not ask for it in any other way.")
 
+#: Why a request was not done, as the customer (or agent) is told; in the conversation's
+#: language for self-service requests (core/i18n.py).
 REASONS = {
-    "unknown_action": "I can't do that here. " + AGENT,
-    "invalid_input": "I couldn't use the details of that request. " + AGENT,
-    "role_not_allowed": "That isn't something I'm allowed to do here. " + AGENT,
-    "no_customer": "I couldn't tell whose account this is. " + AGENT,
-    "order_not_found": "I couldn't find order {order_id} on your account. Check the number, or " + AGENT[0].lower()
-                       + AGENT[1:],
-    "outside_window": "I can't refund order {order_id}: for your membership a refund is possible within {window} "
-                      "days of delivery, and it has been longer. " + AGENT,
-    "no_purchase_date": "I can't refund order {order_id} automatically because I can't see when it was "
-                        "delivered. " + AGENT,
-    "over_limit": "I can't issue this refund automatically: it would go over the refund limit for your account "
-                  "in this period. " + AGENT,
-    "count_limit": "I can't issue another refund automatically: your account has reached the number of refunds "
-                   "allowed in this period. " + AGENT,
-    "verification_failed": "That code didn't match, so I haven't changed anything on your account. " + AGENT,
-    "verification_expired": "That code has expired, so I haven't changed anything. Ask again for a new code.",
-    "approval_rejected": "A supervisor didn't approve this request ({preview}), so nothing was changed. " + AGENT,
-    "approval_expired": "Your request ({preview}) wasn't approved in time, so nothing was changed. " + AGENT,
-    "prompt_injection": "I can't act on that message. " + AGENT,
-    "failed": "Something went wrong while doing that, and nothing was changed. " + AGENT,
-    "target_not_found": "I couldn't find that in our system, so nothing was changed. Check the number, or "
-                        + AGENT[0].lower() + AGENT[1:],
-    "not_confirmed": "OK, I haven't changed anything.",
-    "confirmation_expired": "That request ({preview}) wasn't confirmed in time, so nothing was changed.",
-    "too_many_codes": "I've already texted you several codes in the last hour, so I can't send another one yet. "
-                      "Please try again later, or " + AGENT[0].lower() + AGENT[1:],
-    "not_your_confirmation": "That request isn't waiting for your confirmation.",
+    "unknown_action": N_("refusal_unknown_action", "I can't do that here. Reply AGENT to reach a person."),
+    "invalid_input": N_("refusal_invalid_input",
+                        "I couldn't use the details of that request. Reply AGENT to reach a person."),
+    "role_not_allowed": N_("refusal_role_not_allowed",
+                           "That isn't something I'm allowed to do here. Reply AGENT to reach a person."),
+    "no_customer": N_("refusal_no_customer", "I couldn't tell whose account this is. Reply AGENT to reach a person."),
+    "order_not_found": N_("refusal_order_not_found", "I couldn't find order {order_id} on your account. Check the "
+                          "number, or reply AGENT to reach a person."),
+    "outside_window": N_("refusal_outside_window", "I can't refund order {order_id}: for your membership a refund is "
+                         "possible within {window} days of delivery, and it has been longer. Reply AGENT to reach "
+                         "a person."),
+    "no_purchase_date": N_("refusal_no_purchase_date", "I can't refund order {order_id} automatically because I "
+                           "can't see when it was delivered. Reply AGENT to reach a person."),
+    "over_limit": N_("refusal_over_limit", "I can't issue this refund automatically: it would go over the refund "
+                     "limit for your account in this period. Reply AGENT to reach a person."),
+    "count_limit": N_("refusal_count_limit", "I can't issue another refund automatically: your account has reached "
+                      "the number of refunds allowed in this period. Reply AGENT to reach a person."),
+    "verification_failed": N_("refusal_verification_failed", "That code didn't match, so I haven't changed anything "
+                              "on your account. Reply AGENT to reach a person."),
+    "verification_expired": N_("refusal_verification_expired",
+                               "That code has expired, so I haven't changed anything. Ask again for a new code."),
+    "approval_rejected": N_("refusal_approval_rejected", "A supervisor didn't approve this request ({preview}), so "
+                            "nothing was changed. Reply AGENT to reach a person."),
+    "approval_expired": N_("refusal_approval_expired", "Your request ({preview}) wasn't approved in time, so nothing "
+                           "was changed. Reply AGENT to reach a person."),
+    "prompt_injection": N_("refusal_prompt_injection", "I can't act on that message. Reply AGENT to reach a person."),
+    "failed": N_("refusal_failed",
+                 "Something went wrong while doing that, and nothing was changed. Reply AGENT to reach a person."),
+    "target_not_found": N_("refusal_target_not_found", "I couldn't find that in our system, so nothing was changed. "
+                           "Check the number, or reply AGENT to reach a person."),
+    "not_confirmed": N_("refusal_not_confirmed", "OK, I haven't changed anything."),
+    "confirmation_expired": N_("refusal_confirmation_expired",
+                               "That request ({preview}) wasn't confirmed in time, so nothing was changed."),
+    "too_many_codes": N_("refusal_too_many_codes", "I've already texted you several codes in the last hour, so I "
+                         "can't send another one yet. Please try again later, or reply AGENT to reach a person."),
+    "not_your_confirmation": N_("refusal_not_your_confirmation", "That request isn't waiting for your confirmation."),
 }
+CONFIRM_PROMPT = N_("action_confirm", "Reply YES to {preview}. If you don't, nothing will be changed.")
+CODE_SENT = N_("action_code_sent", "To keep your account safe I've texted a {digits}-digit code to the phone number "
+               "we have on file (ending {ending}). Reply with the code to continue.")
+CODE_WRONG = N_("action_code_wrong", "That code doesn't match. Please check the text we sent and try again "
+                "({left} left).")
+APPROVAL_ASKED = N_("action_approval_asked", "I've asked a supervisor to approve this ({preview}). I'll message you "
+                    "here as soon as they decide.")
 UNAVAILABLE = ("{system} isn't answering right now, so nothing was changed yet. The request is kept: retry it "
                "(the same button, or the same request) in a minute and it will run once.")
 
@@ -183,8 +205,10 @@ class Governor:
             return None
         if result == "wrong":
             left = self.policy.verification.max_attempts - pending.attempts
-            return Outcome(execution, f"That code doesn't match. Please check the text we sent and try again "
-                                      f"({left} {'try' if left == 1 else 'tries'} left).")
+            texts = self._texts(execution)
+            # English counts in words ("1 try left"); the catalogs say "attempts left: 2".
+            tries = f"{left} {'try' if left == 1 else 'tries'}" if texts.language == "en" else str(left)
+            return Outcome(execution, texts(CODE_WRONG, left=tries))
         if result in ("failed", "expired"):
             return self._refuse(execution, ["verification_failed" if result == "failed" else "verification_expired"])
         # Proving who you are is not agreeing to a change the model proposed: a
@@ -200,7 +224,7 @@ class Governor:
         customer_side = execution.role in SELF_SERVICE
         if customer_side != (principal.role == "customer"):
             self._audit(execution, "action.confirmation_denied", actor=principal.actor)
-            return Outcome(execution, REASONS["not_your_confirmation"], repeated=True)
+            return Outcome(execution, self._texts(execution)(REASONS["not_your_confirmation"]), repeated=True)
         if execution.expires_at is not None and datetime.now(UTC) >= execution.expires_at:
             return self._refuse(execution, ["confirmation_expired"])
         self._audit(execution, "action.confirmed", actor=principal.actor)
@@ -279,8 +303,8 @@ class Governor:
         if reasons:
             return self._refuse(execution, reasons)
         if not confirmed and self.policy.needs_customer_confirmation(execution.role, read_only=spec.read_only):
-            return self._await_confirmation(execution, f"Reply YES to {self.preview(execution)}. If you don't, "
-                                                       "nothing will be changed.",
+            texts = self._texts(execution)
+            return self._await_confirmation(execution, texts(CONFIRM_PROMPT, preview=self.preview(execution, texts)),
                                             minutes=self.policy.confirmations.expires_after_minutes)
         # The agent sees (and confirms) the preview first; only a confirmed request
         # goes on to a supervisor, so Slack never holds a request the agent dropped.
@@ -352,9 +376,7 @@ class Governor:
         (self._send_code or self._sms_code)(customer, issued.code, execution)
         self._audit(execution, "action.verification_sent", detail={"verification_id": issued.verification.id,
                                                                    "to": "phone on file", "channel": "sms"})
-        return Outcome(execution, f"To keep your account safe I've texted a {len(issued.code)}-digit code to the "
-                                  f"phone number we have on file (ending {phone[-4:]}). Reply with the code to "
-                                  "continue.")
+        return Outcome(execution, self._texts(execution)(CODE_SENT, digits=len(issued.code), ending=phone[-4:]))
 
     def _sms_code(self, customer: Customer, code: str, execution: ActionExecution) -> None:
 
@@ -363,9 +385,10 @@ class Governor:
         verification = otp.pending(self.session, customer)
         assert verification is not None  # otp.issue() has just stored it
         minutes = self.policy.verification.expires_after_minutes
+        texts = (texts_of_conversation(self.session, self.account.id, execution.conversation_id, customer.locale)
+                 if execution.conversation_id else texts_for(self.session, self.account.id, customer.locale))
         ports.current().messenger(self.session, self.account, self.settings).send_message(
-            to=phone, channel="sms", body=f"Your verification code is {code}. It expires in {minutes} minutes. "
-                                          "Never share it: we will not ask for it in any other way.",
+            to=phone, channel="sms", body=texts(VERIFICATION_CODE, code=code, minutes=minutes),
             idempotency_key=f"otp:{execution.id}:{verification.id}")
 
     def _await_approval(self, execution: ActionExecution, spec: ActionSpec) -> Outcome:
@@ -377,8 +400,8 @@ class Governor:
         self.session.commit()  # the request is on record before Slack is called
         poster = self._post_approval or ports.current().supervisor_flows.request_action_approval
         poster(self.session, self.account, self.settings, execution, self.policy, preview)
-        return Outcome(execution, f"I've asked a supervisor to approve this ({preview}). I'll message you here as "
-                                  "soon as they decide.")
+        texts = self._texts(execution)
+        return Outcome(execution, texts(APPROVAL_ASKED, preview=self.preview(execution, texts)))
 
     def _execute(self, execution: ActionExecution) -> Outcome:
         prior = execution.status
@@ -394,7 +417,7 @@ class Governor:
         execution.status, execution.result, execution.finished_at = "succeeded", result, datetime.now(UTC)
         self._audit(execution, "action.succeeded", detail={"result": _safe(result), "risk": spec.risk,
                                                            "connector": spec.connector})
-        return self._finish_message(execution, spec.done(execution.params, result))
+        return self._finish_message(execution, spec.done(execution.params, result, self._texts(execution)))
 
     def _refuse(self, execution: ActionExecution, reasons: list[str], detail: dict[str, Any] | None = None) -> Outcome:
         execution.status, execution.reasons, execution.finished_at = "refused", reasons, datetime.now(UTC)
@@ -411,7 +434,7 @@ class Governor:
         execution.status, execution.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
         execution.reasons, execution.finished_at, execution.expires_at = [reason], datetime.now(UTC), None
         self._audit(execution, "action.failed", detail={"error": execution.error})
-        return self._finish_message(execution, REASONS[reason])
+        return self._finish_message(execution, self._texts(execution)(REASONS[reason]))
 
     def _interrupt(self, execution: ActionExecution, exc: Exception, prior: str) -> None:
         """Back to where the same request (same idempotency key) picks it up again, and
@@ -449,19 +472,21 @@ class Governor:
         return Outcome(execution, message)
 
     # -- helpers ----------------------------------------------------------------------
-    def preview(self, execution: ActionExecution) -> str:
+    def preview(self, execution: ActionExecution, texts: Texts = ENGLISH) -> str:
+        """The change in a few words: in English for agents and supervisors, in the
+        customer's language (``texts``) inside what the customer is told."""
         spec = REGISTRY.get(execution.action)
         if spec is None:
             return execution.action
         try:
-            return spec.preview(execution.params, execution.facts.get("order") or {})
+            return spec.preview(execution.params, execution.facts.get("order") or {}, texts)
         except (KeyError, TypeError, ValueError):
             return execution.action.replace("_", " ")
 
     def describe(self, execution: ActionExecution) -> str:
         """What to say about an execution already under way or finished (a repeat)."""
         if execution.status == "succeeded" and execution.result is not None:
-            return REGISTRY[execution.action].done(execution.params, execution.result)
+            return REGISTRY[execution.action].done(execution.params, execution.result, self._texts(execution))
         if execution.status in ("refused", "rejected", "expired", "failed") and execution.reasons:
             return self._reason_text(execution, execution.reasons[0])
         if execution.status == "awaiting_approval":
@@ -479,9 +504,19 @@ class Governor:
         window = None
         if rule is not None and rule.windows_days:
             window = rule.windows_days.get(self.policy.tier(customer.tier if customer else None))
+        texts = self._texts(execution)
         values = {"order_id": execution.params.get("order_id", ""), "window": window,
-                  "preview": self.preview(execution)}
-        return REASONS.get(reason, REASONS["failed"]).format(**values)
+                  "preview": self.preview(execution, texts)}
+        return texts(REASONS.get(reason, REASONS["failed"]), **values)
+
+    def _texts(self, execution: ActionExecution | None) -> Texts:
+        """The customer's language for a self-service request; an agent's request is
+        answered in English, the agents' language (core/translation.py)."""
+        if execution is None or execution.role not in SELF_SERVICE or execution.conversation_id is None:
+            return ENGLISH
+        customer = self._customer(execution)
+        return texts_of_conversation(self.session, self.account.id, execution.conversation_id,
+                                     customer.locale if customer else None)
 
     def _transition(self, execution: ActionExecution, sources: tuple[str, ...], target: str, *,
                     where: Any = None, **values: Any) -> bool:

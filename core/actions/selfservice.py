@@ -171,7 +171,7 @@ def _retry_after_code(session: Session, inbound: Inbound, settings: Settings, go
 
 def _reply(session: Session, inbound: Inbound, settings: Settings, outcomes: list[Outcome]) -> Message:
     from ..replies import send_reply
-    from ..selfservice import DISCLOSURE, Decision
+    from ..selfservice import Decision, disclosure
 
     text = " ".join(outcome.message for outcome in outcomes)
     # One indexed probe, not the whole conversation loaded to look for a bot reply.
@@ -180,5 +180,5 @@ def _reply(session: Session, inbound: Inbound, settings: Settings, outcomes: lis
         Message.id != inbound.message.id).limit(1)) is None
     if first:
         company = settings.company_name if inbound.account.slug == "default" else inbound.account.name
-        text = DISCLOSURE.format(company=f"{company}'s" if company else "a") + "\n\n" + text
+        text = disclosure(company) + "\n\n" + text
     return send_reply(session, inbound, Decision("action", text, reason=outcomes[-1].status), settings)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 import Stemmer
+from bm25s import stopwords as bm25s_stopwords
 from bm25s.stopwords import STOPWORDS_EN
 
 # Words that carry no topic in a support question. Beyond Lucene's English list (what
@@ -32,6 +33,58 @@ FILLER_WORDS = frozenset("""
     there's here one ones than other others own same again still
     """.split())
 STOPWORDS = frozenset(STOPWORDS_EN) | FILLER_WORDS
+ENGLISH = "en"
+
+#: Other languages an article or a question may be in: Snowball stemmer and stop words
+#: (bm25s's lists, which are Snowball's, plus greetings and politeness that carry no
+#: topic). English keeps the tuned analysis above; a language missing here is only
+#: lower-cased and folded.
+_LANGUAGES = {
+    "es": ("spanish", "STOPWORDS_SPANISH", "hola buenos buenas dias tardes gracias favor porfa quiero quisiera "
+           "necesito puedo puede saber cuanto cuánto cuanta cuánta cómo como donde dónde cuando cuándo qué"),
+    "fr": ("french", "STOPWORDS_FRENCH", "bonjour bonsoir salut merci svp stp plait voudrais veux besoin peux "
+           "peut savoir combien comment où quand quel quelle quels quelles est-ce"),
+    "de": ("german", "STOPWORDS_GERMAN", "hallo guten tag danke bitte möchte moechte will brauche kann können "
+           "koennen wissen wie wieviel wie viel wo wann welche welcher welches"),
+    "pt": ("portuguese", "STOPWORDS_PORTUGUESE", "olá ola oi bom dia boa tarde obrigado obrigada favor quero "
+           "queria preciso posso pode saber quanto quanta como onde quando qual quais"),
+    "it": ("italian", "STOPWORDS_ITALIAN", "ciao buongiorno buonasera grazie favore prego vorrei voglio bisogno "
+           "posso può puo sapere quanto quanta come dove quando quale quali"),
+    "nl": ("dutch", "STOPWORDS_DUTCH", "hallo hoi goedemorgen bedankt dank alstublieft graag wil kan weten hoe "
+           "hoeveel waar wanneer welke"),
+    "tr": ("turkish", "STOPWORDS_TURKISH", "merhaba teşekkürler lütfen"),
+}
+#: French and Italian elisions ("l'adresse", "dell'ordine"): the word is what follows.
+_ELISION_LANGUAGES = frozenset({"fr", "it"})
+
+
+def language_of(locale: str | None) -> str:
+    """The analysis language of an article locale or a conversation language: "pt-BR" →
+    "pt"; English for none."""
+    return (locale or ENGLISH).replace("_", "-").split("-")[0].lower() or ENGLISH
+
+
+@lru_cache(maxsize=32)
+def stopwords(language: str = ENGLISH) -> frozenset[str]:
+    """Words that carry no topic in ``language`` (accents kept and folded both)."""
+    if language == ENGLISH:
+        return STOPWORDS
+    spec = _LANGUAGES.get(language)
+    if spec is None:
+        return frozenset()
+    words = set(getattr(bm25s_stopwords, spec[1])) | set(spec[2].split())
+    return frozenset(words | {fold(word) for word in words})
+
+
+def fold(word: str) -> str:
+    """``word`` without accents ("envío" → "envio"): customers type on phones without them."""
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=32)
+def _stemmer(language: str) -> Stemmer.Stemmer | None:
+    spec = _LANGUAGES.get(language)
+    return Stemmer.Stemmer(spec[0]) if spec else None
 
 # Contractions, also as typed on a phone without the apostrophe ("dont", "cant").
 _CONTRACTIONS = {
@@ -67,10 +120,14 @@ _SAME_WORD = {
 
 
 @lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
-    """Snowball English stem of the word's base form; cached because support text repeats
-    a small vocabulary."""
-    return _STEMMER.stemWord(_SAME_WORD.get(word, word))
+def stem(word: str, language: str = ENGLISH) -> str:
+    """Snowball stem of the word's base form in ``language``; cached because support text
+    repeats a small vocabulary. Other than English, the stem is accent-folded, so a
+    question typed without accents meets the article that has them."""
+    if language == ENGLISH:
+        return _STEMMER.stemWord(_SAME_WORD.get(word, word))
+    stemmer = _stemmer(language)
+    return fold(stemmer.stemWord(word) if stemmer else word)
 
 
 def normalise(text: str) -> str:
@@ -80,8 +137,16 @@ def normalise(text: str) -> str:
     return _URL_OR_EMAIL.sub(" ", text)
 
 
-def compound_words(text: str) -> Iterator[str]:
-    """Surface words after contraction expansion; "e-mail" stays one word here."""
+def compound_words(text: str, language: str = ENGLISH) -> Iterator[str]:
+    """Surface words after contraction expansion (English) or elision (French, Italian);
+    "e-mail" stays one word here."""
+    if language != ENGLISH:
+        for match in _WORD.finditer(normalise(text)):
+            word = match.group()
+            if language in _ELISION_LANGUAGES and "'" in word:
+                word = word.rsplit("'", 1)[1]
+            yield word
+        return
     for match in _WORD.finditer(normalise(text)):
         word = match.group()
         expanded = _CONTRACTIONS.get(word)
@@ -103,10 +168,10 @@ def split_compound(word: str) -> list[str]:
     return [part for part in _INNER_PUNCTUATION.split(word) if part]
 
 
-def words(text: str) -> Iterator[str]:
+def words(text: str, language: str = ENGLISH) -> Iterator[str]:
     """Surface words for indexing: a hyphenated word yields its parts and the joined form,
     so "e-mail" in an article matches both "email" and "mail" in a question."""
-    for word in compound_words(text):
+    for word in compound_words(text, language):
         parts = split_compound(word)
         if len(parts) > 1:
             yield from parts
@@ -115,16 +180,17 @@ def words(text: str) -> Iterator[str]:
             yield word
 
 
-def content_words(text: str) -> list[str]:
+def content_words(text: str, language: str = ENGLISH) -> list[str]:
     """Surface words that carry topic: stopwords, filler and single letters removed."""
-    return [word for word in words(text) if word not in STOPWORDS and len(word) > 1]
+    stop = stopwords(language)
+    return [word for word in words(text, language) if word not in stop and len(word) > 1]
 
 
-def terms(text: str) -> list[str]:
+def terms(text: str, language: str = ENGLISH) -> list[str]:
     """Index terms (stems) of ``text``, in order, repeats kept for term frequency."""
-    return stems(content_words(text))
+    return stems(content_words(text, language), language)
 
 
-def stems(surface_words: list[str]) -> list[str]:
+def stems(surface_words: list[str], language: str = ENGLISH) -> list[str]:
     """Index terms of already extracted content words."""
-    return [stem(word) for word in surface_words]
+    return [stem(word, language) for word in surface_words]

@@ -20,7 +20,7 @@ from typing import Any
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from .analysis import STOPWORDS, compound_words, split_compound, stem
+from .analysis import ENGLISH, STOPWORDS, compound_words, split_compound, stem, stopwords
 from .synonyms import SUPPORT_SYNONYM_GROUPS
 
 _SHORTEST_FUZZY_WORD = 4  # below this, one edit turns a word into a different word
@@ -66,16 +66,19 @@ class Lexicon:
         self._fuzzy_choices = [word for word in self.surface_words if len(word) >= 3]
 
     @classmethod
-    def from_documents(cls, documents: Iterable[Sequence[str]]) -> Lexicon:
-        """From each indexed document's content words (see ``analysis.content_words``)."""
+    def from_documents(cls, documents: Iterable[Sequence[str]],
+                       languages: Sequence[str] | None = None) -> Lexicon:
+        """From each indexed document's content words (see ``analysis.content_words``),
+        stemmed in each document's language (English when not given)."""
         stem_df: Counter[str] = Counter()
         word_df: Counter[str] = Counter()
         count = 0
-        for document in documents:
+        for number, document in enumerate(documents):
             count += 1
             unique = set(document)
             word_df.update(unique)
-            stem_df.update({stem(word) for word in unique})
+            language = languages[number] if languages is not None else ENGLISH
+            stem_df.update({stem(word, language) for word in unique})
         surface = sorted(word_df, key=lambda word: (-word_df[word], word))
         return cls(stem_df, surface, count)
 
@@ -133,7 +136,12 @@ class QueryAnalyzer:
             for member in stems:
                 self._synonyms.setdefault(member, set()).update(stems - {member})
 
-    def concepts(self, text: str) -> list[Concept]:
+    def concepts(self, text: str, language: str = ENGLISH) -> list[Concept]:
+        """The query's concepts, analysed in ``language``. Typo repair and the support
+        synonyms are English only: without a dictionary of the language, "repairing" a
+        word the index lacks could invent a match."""
+        if language != ENGLISH:
+            return self._foreign_concepts(text, language)
         seen: set[str] = set()
         concepts = []
         for word in self._topic_words(text):
@@ -144,6 +152,22 @@ class QueryAnalyzer:
             if key not in seen:
                 seen.add(key)
                 concepts.append(concept)
+        return concepts
+
+    def _foreign_concepts(self, text: str, language: str) -> list[Concept]:
+        stop = stopwords(language)
+        seen: set[str] = set()
+        concepts = []
+        for word in compound_words(text, language):
+            joined = "".join(split_compound(word))
+            if joined in stop or len(joined) < 2 or any(char.isdigit() for char in joined):
+                continue
+            main = stem(joined, language)
+            if main in seen:
+                continue
+            seen.add(main)
+            variants = ((main, 1.0),) if self.lexicon.knows(main) else ()
+            concepts.append(Concept(word=joined, variants=variants, idf=self.lexicon.idf(main if variants else None)))
         return concepts
 
     def _topic_words(self, text: str) -> list[str]:

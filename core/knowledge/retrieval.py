@@ -30,7 +30,7 @@ import numpy as np
 
 from switchboard.core.records import Hit, Passage
 
-from .analysis import content_words, stems, terms
+from .analysis import ENGLISH, content_words, language_of, stems, terms
 from .embeddings import SentenceEncoder, encoder_named
 from .errors import EmbeddingsUnavailableError, RetrieverIndexError
 from .lexical_index import LexicalIndex
@@ -96,6 +96,7 @@ class Retriever:
             dtype=np.int64,
         )
         self._article_count = len(article_numbers)
+        self._passage_language = np.array([language_of(p.locale) for p in self.passages])
 
     # --- building, saving, loading -------------------------------------------------------
 
@@ -109,21 +110,28 @@ class Retriever:
         passages = list(passages)
         _check_unique_ids(passages)
         texts = [f"{passage.title}\n{passage.text}" for passage in passages]
-        documents = [content_words(text) for text in texts]
+        # Each passage is analysed in its article's language (English for "en" and for
+        # articles with no locale: an English knowledge base indexes exactly as before).
+        languages = [language_of(passage.locale) for passage in passages]
+        documents = [content_words(text, language) for text, language in zip(texts, languages, strict=True)]
         titles: dict[str, str] = {}
-        for passage in passages:
+        title_languages: dict[str, str] = {}
+        for passage, language in zip(passages, languages, strict=True):
             titles.setdefault(passage.article_id, passage.title)
+            title_languages.setdefault(passage.article_id, language)
         embeddings = None
         if encoder is not None:
             embeddings = _Embeddings(encoder.name, encoder.encode(texts),
                                      encoder.encode(list(titles.values())), encoder)
         return cls(
             passages,
-            passage_index=LexicalIndex.build([stems(words) for words in documents],
+            passage_index=LexicalIndex.build([stems(words, language) for words, language
+                                              in zip(documents, languages, strict=True)],
                                              k1=settings.k1, b=settings.b),
-            title_index=LexicalIndex.build([terms(title) for title in titles.values()],
+            title_index=LexicalIndex.build([terms(title, title_languages[article])
+                                            for article, title in titles.items()],
                                            k1=settings.k1, b=settings.b),
-            lexicon=Lexicon.from_documents(documents),
+            lexicon=Lexicon.from_documents(documents, languages),
             settings=settings,
             synonym_groups=[list(group) for group in synonym_groups],
             embeddings=embeddings,
@@ -206,6 +214,10 @@ class Retriever:
     def __len__(self) -> int:
         return len(self.passages)
 
+    def languages(self) -> set[str]:
+        """The languages the indexed articles are written in ("es", not "es-ES")."""
+        return set(self._passage_language.tolist())
+
     @property
     def semantic(self) -> bool:
         """Whether this index carries sentence embeddings."""
@@ -213,24 +225,31 @@ class Retriever:
 
     # --- searching -------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 5, *, per_article: int = 1) -> list[Hit]:
+    def search(self, query: str, k: int = 5, *, per_article: int = 1, language: str | None = None) -> list[Hit]:
         """The ``k`` best passages for ``query``, at most ``per_article`` from one article
-        (one by default, so five hits are five different articles to choose from)."""
+        (one by default, so five hits are five different articles to choose from).
+
+        With ``language``, the query is analysed in it and only articles written in it
+        are searched: an answer comes from an article the customer can read. The
+        sentence embeddings are English-trained, so another language is searched
+        lexically (with the lexical confidence)."""
         if per_article < 1:
             raise ValueError(f"per_article must be at least 1, got {per_article}")
         if k <= 0 or not self.passages:
             return []
-        concepts = self._analyzer.concepts(query)
+        concepts = self._analyzer.concepts(query, language or ENGLISH)
         lexical, credits = self._lexical_scores(concepts)
         ceiling = sum(concept.idf for concept in concepts) * (1.0 + self.settings.title_weight)
         relative = lexical / ceiling if ceiling else lexical
-        semantic = self._semantic_scores(query)
+        semantic = self._semantic_scores(query) if language in (None, ENGLISH) else None
         if semantic is None:
             ranking, eligible = relative, lexical > 0
         else:
             passage_cosine, ranking = semantic
             ranking = ranking + relative
             eligible = (lexical > 0) | (passage_cosine >= self.settings.min_semantic)
+        if language is not None:
+            eligible = eligible & (self._passage_language == language)
         chosen, margins = self._top(ranking, eligible, k, per_article)
         return [
             self._hit(number, margin, concepts, credits, lexical, relative,

@@ -179,8 +179,9 @@ class KnowledgeBase:
             _cache[self.directory] = (version, retriever)
         return retriever
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        return self.retriever().search(query, k=k)
+    def search(self, query: str, k: int = 5, *, language: str | None = None) -> list[Hit]:
+        """The best passages; with ``language``, only from articles written in it."""
+        return self.retriever().search(query, k=k, language=language)
 
     # -- Zendesk Help Center ---------------------------------------------------------
     def help_center_cursor(self) -> int:

@@ -19,14 +19,15 @@ from switchboard.config import Settings
 from switchboard.models import Account
 
 from .. import ports
+from ..i18n import CATALOG_LANGUAGES, ENGLISH, N_, SOURCE_LANGUAGE, Texts, texts_for
 from ..redaction import redact
 from .audience import Member
 from .options import options_for
 
 log = logging.getLogger(__name__)
 
-OPT_OUT = "Reply STOP to opt out."
-DISCLOSURE = "Automated message from {company}."
+OPT_OUT = N_("outreach_opt_out", "Reply STOP to opt out.")
+DISCLOSURE = N_("outreach_disclosure", "Automated message from {company}.")
 DEFAULT_TEMPLATES = {
     "api": "Hi {first_name}, {detail}",
     "schedule": "Hi {first_name}, {detail}",
@@ -46,15 +47,23 @@ class Draft:
     engine: str  # template, llm
 
 
-def with_compliance(text: str, company: str) -> str:
-    """Append the disclosure and opt-out wording unless the text already says them."""
+def with_compliance(text: str, company: str, texts: Texts = ENGLISH) -> str:
+    """Append the disclosure and opt-out wording (in ``texts``' language) unless the text
+    already says them."""
     text = text.strip()
-    disclosure = DISCLOSURE.format(company=company)
-    if "automated message" not in text.lower():
+    disclosure = texts(DISCLOSURE, company=company)
+    opt_out = texts(OPT_OUT)
+    if "automated message" not in text.lower() and disclosure.lower() not in text.lower():
         text = f"{text} {disclosure}"
-    if "reply stop" not in text.lower():
-        text = f"{text} {OPT_OUT}"
+    if "reply stop" not in text.lower() and opt_out.lower() not in text.lower():
+        text = f"{text} {opt_out}"
     return text
+
+
+def segment_language(key: str) -> str:
+    """A segment keyed by a catalog language (``segment_by: locale``) is written in it;
+    any other segment in English."""
+    return key if key in CATALOG_LANGUAGES else SOURCE_LANGUAGE
 
 
 def placeholders(text: str) -> set[str]:
@@ -84,8 +93,10 @@ def draft_for(session: Session, account: Account, settings: Settings, *, templat
               campaign_id: int) -> Draft:
     """The segment's draft: the template, improved by the LLM when one is configured."""
     company = options_for(account, settings).company
+    language = segment_language(key)
+    texts = texts_for(session, account.id, language)
     if not ports.current().chat_model_configured(settings):
-        return Draft(with_compliance(template, company), "template")
+        return Draft(with_compliance(template, company, texts), "template")
 
     try:
         result = ports.current().chat_model(session, account, settings).chat(
@@ -94,11 +105,29 @@ def draft_for(session: Session, account: Account, settings: Settings, *, templat
             idempotency_key=f"outreach-draft:{campaign_id}:{key}")
     except Exception as exc:  # an unavailable model must not block outreach: the template is fine
         log.warning("outreach draft for campaign %s fell back to the template: %s", campaign_id, exc)
-        return Draft(with_compliance(template, company), "template")
+        return Draft(with_compliance(template, company, texts), "template")
     improved = (result.text or "").strip()
     if not improved or placeholders(improved) != placeholders(template) or len(improved) > 600:
-        return Draft(with_compliance(template, company), "template")
-    return Draft(with_compliance(improved, company), "llm")
+        return Draft(with_compliance(template, company, texts), "template")
+    if language != SOURCE_LANGUAGE:
+        improved = _translated(session, account, settings, improved, language) or improved
+    return Draft(with_compliance(improved, company, texts), "llm")
+
+
+def _translated(session: Session, account: Account, settings: Settings, text: str, language: str) -> str | None:
+    """The draft in the segment's language, or None (the English draft is kept, and the
+    approver sees it) when the model fails or loses a placeholder."""
+    from ..translation import Translator
+
+    try:
+        translated = Translator(ports.current().chat_model(session, account, settings), settings).translate(
+            text, source=SOURCE_LANGUAGE, target=language).text
+    except Exception as exc:  # as above: outreach never waits on the model
+        log.warning("outreach draft not translated into %s: %s", language, exc)
+        return None
+    if not translated or placeholders(translated) != placeholders(text) or len(translated) > 600:
+        return None
+    return translated
 
 
 def content_variables(spec_variables: dict[str, Any], member: Member, detail: str, company: str) -> dict[str, str]:

@@ -70,6 +70,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/sandbox/outbox"): Probe("list", lambda w: "/api/sandbox/outbox"),
     ("GET", "/api/audit"): Probe("list", lambda w: f"/api/audit?ticket={w.ticket_id}"),
     ("GET", "/api/sidebar/tickets/<int:ticket_id>"): Probe("item", lambda w: f"/api/sidebar/tickets/{w.ticket_id}"),
+    ("POST", "/api/sidebar/tickets/<int:ticket_id>/reply-translation"):
+        Probe("item", lambda w: f"/api/sidebar/tickets/{w.ticket_id}/reply-translation", {"text": "Hello"}),
     ("POST", "/api/sidebar/suggestions/<int:suggestion_id>/feedback"):
         Probe("item", lambda w: f"/api/sidebar/suggestions/{w.suggestion_id}/feedback",
               {"rating": "down", "reason": "outdated"}),

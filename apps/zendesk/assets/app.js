@@ -26,6 +26,8 @@
     "customer_heading": "Customer",
     "unknown_customer": "Unknown customer",
     "tier": "Tier",
+    "language": "Language",
+    "translated": "Translated",
     "identities": "Identities",
     "identity_phone": "Phone",
     "identity_whatsapp": "WhatsApp",
@@ -359,6 +361,9 @@
     });
     var channels = customer.channels || [];
     if (channels.length) { appendAll(list, fact(t('channels'), channels.join(', '))); }
+    if (customer.language) {
+      appendAll(list, fact(t('language'), customer.language.name + ' (' + customer.language.code + ')'));
+    }
     root.appendChild(list.childNodes.length ? list : el('p', { className: 'muted' }, [t('no_identities')]));
   }
 
@@ -418,7 +423,9 @@
           ' · ' + String(entry.channel || '') + ' · ' + author
         ]),
         el('p', { className: 'timeline-body' }, [String(entry.body || '')])
-      ]));
+      ].concat(entry.translation ? [
+        el('p', { className: 'timeline-translation muted' }, [t('translated') + ': ' + String(entry.translation)])
+      ] : [])));
     });
     var expanded = toggle.getAttribute('aria-expanded') === 'true';
     list.hidden = !expanded;

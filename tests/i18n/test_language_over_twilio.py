@@ -1,0 +1,241 @@
+"""The customer's language end to end, through signed Twilio webhooks: answers from an
+article in their language, HELP and STOP in it, and without an article in it a handoff
+routed by language (local engine) or a marked translation (loopback LLM)."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from switchboard.app import create_app
+from switchboard.config import load_settings
+from switchboard.core import accounts
+from switchboard.core.knowledge.loaders import load_articles
+from switchboard.core.knowledge.service import KnowledgeBase
+from switchboard.core.records import Article
+from switchboard.db import get_db
+from switchboard.models import AuditEntry, Conversation, Customer, Message, OutboxCall
+
+from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
+from ..fakes.openai_server import FakeOpenAI
+from ..signing import VendorClient
+
+SAMPLE_KB = Path(__file__).parents[2] / "switchboard" / "data" / "sample_kb.json"
+MESSAGES = "/webhooks/twilio/messages"
+_sid = iter(range(1, 10_000))
+
+SPANISH = Article(
+    id="es-delivery", title="¿Cuánto tarda la entrega?", locale="es-ES",
+    url="https://help.acme.example/es/articles/plazos-de-entrega",
+    body="Las entregas en Madrid y el resto de la Península tardan de 2 a 4 días laborables. "
+         "A Baleares y Canarias, de 5 a 7 días laborables.")
+GERMAN = Article(
+    id="de-delivery", title="Wie lange dauert die Lieferung?", locale="de",
+    url="https://help.acme.example/de/articles/lieferzeiten",
+    body="Die Lieferung nach Deutschland dauert 2 bis 3 Werktage. Nach Österreich dauert sie 3 bis 5 Werktage.")
+
+
+def inbound(body: str, sender: str = "+14155550100") -> dict[str, str]:
+    return {"MessageSid": f"SM{next(_sid):032x}", "AccountSid": "AC" + "1" * 32, "NumMedia": "0", "Body": body,
+            "From": sender, "To": "+15005550006", "ApiVersion": "2010-04-01"}
+
+
+def sent(app: Flask) -> list[str]:
+    with get_db(app).session() as session:
+        return [c.payload["body"] for c in session.scalars(
+            select(OutboxCall).where(OutboxCall.vendor == "twilio").order_by(OutboxCall.id))]
+
+
+def tickets(app: Flask) -> list[dict[str, Any]]:
+    with get_db(app).session() as session:
+        return [c.payload["ticket"] for c in session.scalars(
+            select(OutboxCall).where(OutboxCall.operation == "tickets.create").order_by(OutboxCall.id))]
+
+
+def import_kb(app: Flask, *extra: Article) -> None:
+    with get_db(app).session() as session:
+        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
+            [*load_articles(SAMPLE_KB), *extra])
+
+
+@pytest.fixture
+def multilingual(app: Flask) -> Flask:
+    import_kb(app, SPANISH, GERMAN)
+    return app
+
+
+def test_a_spanish_question_is_answered_in_spanish_from_the_spanish_article(multilingual: Flask,
+                                                                             vendor: VendorClient) -> None:
+    assert vendor.twilio(MESSAGES, inbound("¿Cuánto tarda la entrega a Madrid?")).status_code == 200
+    [reply] = sent(multilingual)
+    assert reply.startswith("Está hablando con un asistente virtual. Responda AGENT")
+    assert "Las entregas en Madrid y el resto de la Península tardan de 2 a 4 días laborables." in reply
+    assert reply.endswith("\nMás: https://help.acme.example/es/articles/plazos-de-entrega")
+    # A short reply does not flip the conversation to English (or anything else).
+    assert vendor.twilio(MESSAGES, inbound("ok")).status_code == 200
+    second = sent(multilingual)[1]
+    assert "responda agent" in second.lower(), second  # still Spanish
+    with get_db(multilingual).session() as session:
+        languages = [m.meta.get("language") for m in session.scalars(select(Message).order_by(Message.id))]
+        assert languages == ["es", "es", "es", "es"][:len(languages)]
+        assert session.scalars(select(Customer)).one().locale == "es"
+        conversation = session.scalars(select(Conversation)).one()
+        assert conversation.status == "open"
+
+
+def test_an_english_question_still_gets_the_english_article(multilingual: Flask, vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
+    [reply] = sent(multilingual)
+    assert reply.startswith("You're chatting with")
+    assert "https://help.acme.example/articles/delivery-times" in reply
+
+
+def test_a_german_customer_gets_help_and_stop_in_german(multilingual: Flask, vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("Hallo, wie lange dauert die Lieferung nach Deutschland?"))
+    vendor.twilio(MESSAGES, inbound("HELP"))
+    vendor.twilio(MESSAGES, inbound("HILFE"))
+    vendor.twilio(MESSAGES, inbound("STOPP"))
+    vendor.twilio(MESSAGES, inbound("Noch eine Frage zur Lieferung bitte"))
+    answer, help_reply, hilfe_reply, stopped, *after = sent(multilingual)
+    assert "Die Lieferung nach Deutschland dauert 2 bis 3 Werktage." in answer
+    assert ": Stellen Sie hier Ihre Frage, unser virtueller Assistent antwortet Ihnen" in help_reply
+    assert help_reply.endswith("Es können Gebühren für Nachrichten und Daten anfallen.")
+    assert hilfe_reply == help_reply
+    assert stopped.startswith("Sie wurden abgemeldet")
+    assert after == []  # nothing is sent after an opt-out
+    with get_db(multilingual).session() as session:
+        assert session.scalars(select(Customer)).one().opted_out_at is not None
+        assert session.scalars(select(AuditEntry).where(AuditEntry.action == "consent.opt_out")).one()
+
+
+@pytest.fixture
+def french_routing(env: dict[str, str], tmp_path: Path) -> Iterator[Flask]:
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("rules:\n  - when: {language: [fr]}\n    group_id: 4242\n    tags: [french_desk]\n")
+    app = create_app(load_settings({**env, "SWITCHBOARD_ROUTING_FILE": str(routing)}),
+                     config={"TASKS_INLINE": True, "TESTING": True})
+    import_kb(app)
+    yield app
+    get_db(app).dispose()
+
+
+def test_a_french_question_without_french_articles_goes_to_a_french_speaking_group(french_routing: Flask) -> None:
+    vendor = VendorClient(french_routing.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                          slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
+    vendor.twilio(MESSAGES, inbound("Combien de temps prend la livraison de ma commande ?"))
+    [notice] = sent(french_routing)
+    assert "Je vous transfère à un membre de notre équipe" in notice
+    assert "d'ici quelques heures" in notice
+    [ticket] = tickets(french_routing)
+    assert {"lang_fr", "handoff_language", "french_desk"} <= set(ticket["tags"])
+    assert ticket["group_id"] == 4242
+    assert "language: French (fr)" in ticket["comment"]["body"]
+    with get_db(french_routing).session() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert conversation.handoff_reason == "language"
+        account = accounts.by_slug(session, "default")
+        assert account is not None
+        key = accounts.create_api_key(session, account)
+    view = vendor.client.get(f"/api/sidebar/tickets/{conversation.zendesk_ticket_id}",
+                             headers={"Authorization": f"Bearer {key}"}).get_json()
+    assert view["customer"]["language"] == {"code": "fr", "name": "French"}
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def llm_app(env: dict[str, str], fake_llm: FakeOpenAI) -> Iterator[Flask]:
+    app = create_app(load_settings({**env, "OPENAI_BASE_URL": fake_llm.base_url,
+                                    "SWITCHBOARD_MODEL_FAST": "small-model", "SWITCHBOARD_MODEL_STRONG": "big-model"}),
+                     config={"TASKS_INLINE": True, "TESTING": True})
+    import_kb(app)
+    yield app
+    get_db(app).dispose()
+
+
+def test_with_a_model_the_french_question_is_answered_as_a_marked_translation(llm_app: Flask,
+                                                                               fake_llm: FakeOpenAI) -> None:
+    vendor = VendorClient(llm_app.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                          slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
+    with get_db(llm_app).session() as session:
+        article = [p for p in KnowledgeBase(session, llm_app.config["DEFAULT_ACCOUNT_ID"],
+                                            llm_app.config["SETTINGS"].data_dir).retriever().passages
+                   if p.url == "https://help.acme.example/articles/delivery-times"][0]
+    english = next(s for s in article.text.split(". ") if "working days" in s).rstrip(".") + "."
+    fake_llm.reply("How long does delivery of my order take?")       # the question, into English
+    fake_llm.reply(f"{english} [1]")                                   # the grounded English draft
+    fake_llm.reply("La livraison prend quelques jours ouvrés.")        # the answer, into French
+    fake_llm.reply(english)                                            # and back, for the grounding check
+    vendor.twilio(MESSAGES, inbound("Combien de temps prend la livraison de ma commande ?"))
+    [reply] = sent(llm_app)
+    assert "La livraison prend quelques jours ouvrés. (Traduit automatiquement d'un article en anglais.)" in reply
+    assert reply.endswith("\nPlus : https://help.acme.example/articles/delivery-times")
+    prompts = [json.dumps(r["messages"]) for r in fake_llm.requests]
+    assert "from French into English" in prompts[0] and "from English into French" in prompts[2]
+    with get_db(llm_app).session() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "selfservice.answer")).one()
+        assert entry.detail["translation"]["translated_from"] == "en"
+        assert entry.detail["translation"]["back_translation"] == english
+        assert session.scalars(select(Conversation)).one().status == "open"
+
+
+def test_a_translation_that_adds_a_fact_is_refused_and_handed_over(llm_app: Flask, fake_llm: FakeOpenAI) -> None:
+    vendor = VendorClient(llm_app.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                          slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
+    with get_db(llm_app).session() as session:
+        article = [p for p in KnowledgeBase(session, llm_app.config["DEFAULT_ACCOUNT_ID"],
+                                            llm_app.config["SETTINGS"].data_dir).retriever().passages
+                   if p.url == "https://help.acme.example/articles/delivery-times"][0]
+    english = next(s for s in article.text.split(". ") if "working days" in s).rstrip(".") + "."
+    fake_llm.reply("How long does delivery of my order take?")
+    fake_llm.reply(f"{english} [1]")
+    fake_llm.reply("La livraison est gratuite et prend une heure.")
+    fake_llm.reply("Delivery is free and takes one hour.")
+    vendor.twilio(MESSAGES, inbound("Combien de temps prend la livraison de ma commande ?"))
+    replies = sent(llm_app)
+    assert not any("livraison est gratuite" in r for r in replies)
+    assert "Je vous transfère" in replies[0]
+    with get_db(llm_app).session() as session:
+        assert session.scalars(select(Conversation)).one().handoff_reason == "language"
+
+
+def test_with_a_model_the_agent_reads_the_customer_in_english_and_replies_in_french(llm_app: Flask,
+                                                                                     fake_llm: FakeOpenAI) -> None:
+    vendor = VendorClient(llm_app.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                          slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
+    fake_llm.reply("Can I bring my parrot on the plane?")    # the question, into English: no article
+    fake_llm.reply("Can I bring my parrot on the plane?")    # the customer's message, for the agent
+    vendor.twilio(MESSAGES, inbound("Est-ce que je peux emmener mon perroquet dans l'avion ?"))
+    with get_db(llm_app).session() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert conversation.handoff_reason == "language"
+        account = accounts.by_slug(session, "default")
+        assert account is not None
+        key = accounts.create_api_key(session, account)
+        assert session.scalars(select(AuditEntry).where(AuditEntry.action == "message.translated")).one()
+    headers = {"Authorization": f"Bearer {key}"}
+    view = vendor.client.get(f"/api/sidebar/tickets/{conversation.zendesk_ticket_id}", headers=headers).get_json()
+    assert view["customer"]["language"]["code"] == "fr"
+    assert view["timeline"][0]["translation"] == "Can I bring my parrot on the plane?"
+    fake_llm.reply("Oui, un perroquet peut voyager en cabine.")
+    answered = vendor.client.post(f"/api/sidebar/tickets/{conversation.zendesk_ticket_id}/reply-translation",
+                                  json={"text": "Yes, a parrot can travel in the cabin."}, headers=headers)
+    assert answered.status_code == 200, answered.get_data(as_text=True)
+    assert answered.get_json()["translation"] == "Oui, un perroquet peut voyager en cabine."
+    assert "from English into French" in json.dumps(fake_llm.requests[-1]["messages"])
+    with get_db(llm_app).session() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "agent.reply_translated")).one()
+        assert entry.detail["original"] == "Yes, a parrot can travel in the cabin."
+        assert entry.detail["translation"] == "Oui, un perroquet peut voyager en cabine."
+    refused = vendor.client.post(f"/api/sidebar/tickets/{conversation.zendesk_ticket_id}/reply-translation",
+                                 json={"text": ""}, headers=headers)
+    assert refused.status_code == 400

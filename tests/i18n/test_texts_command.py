@@ -1,0 +1,32 @@
+"""`switchboard texts`: list, override and check the customer texts per language."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from switchboard.cli import main
+
+
+def run(env: dict[str, str], *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def test_an_override_is_listed_and_removed(env: dict[str, str], tmp_path: Path) -> None:
+    code, out = run(env, "texts", "set", "welcome", "¿Qué tal? ¿En qué te ayudo?", "--language", "es")
+    assert code == 0, out
+    code, out = run(env, "texts", "list", "--language", "es")
+    assert "welcome (override): ¿Qué tal? ¿En qué te ayudo?" in out
+    assert "clarify: No encontré eso en nuestro centro de ayuda." in out
+    code, out = run(env, "texts", "set", "handoff_notice", "Le paso con una persona.", "--language", "es")
+    assert code != 0 and "exactly these placeholders: {eta}" in out
+    code, out = run(env, "texts", "set", "welcome", "--language", "es", "--remove")
+    assert code == 0, out
+    assert "welcome: ¿En qué puedo ayudarle hoy?" in run(env, "texts", "list", "--language", "es")[1]
+
+
+def test_check_passes_on_the_shipped_catalogs(env: dict[str, str]) -> None:
+    code, out = run(env, "texts", "check")
+    assert code == 0, out
+    assert "translated in en, es, fr, de, pt, it" in out
