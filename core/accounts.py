@@ -41,6 +41,8 @@ ACCOUNT_SETTINGS = {
     "outreach_approvers": "SWITCHBOARD_OUTREACH_APPROVERS",
     "outreach_quiet_hours": "SWITCHBOARD_OUTREACH_QUIET_HOURS",
     "outreach_rate": "SWITCHBOARD_OUTREACH_RATE",
+    "vault_reveal": "SWITCHBOARD_VAULT_REVEAL",
+    "retention_days": "SWITCHBOARD_RETENTION_DAYS",
 }
 
 

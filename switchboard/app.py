@@ -17,7 +17,9 @@ from switchboard import (
     home,
     outreach_api,
     playground,
+    privacy_api,
     prometheus,
+    reveal_api,
     sidebar,
     tasks,
     wiring,
@@ -77,6 +79,8 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     outreach_api.init_app(app)
     slack_oauth.init_app(app)
     sidebar.init_app(app)
+    reveal_api.init_app(app)
+    privacy_api.init_app(app)
     actions_api.init_app(app)
     playground.init_app(app)
     health.init_app(app)

@@ -725,6 +725,86 @@ def audit_export(slug: str, ticket: str | None, conversation: str | None, fmt: s
         click.echo(export(session, account.id, fmt=fmt, subject_type=subject_type, subject_id=subject_id), nl=False)
 
 
+@main.group()
+def customers() -> None:
+    """Data-subject requests: erase or export one customer's data; vault keys and retention."""
+
+
+def _customer_request(slug: str, identity: str, work: Callable[[Session, Account, Any, Settings], Any]) -> Any:
+    from switchboard.core.privacy import UnknownCustomer, find_customer
+    from switchboard.db import get_db
+
+    app = _app()
+    account = _default_account(app, slug)
+    with get_db(app).session() as session:
+        account = session.merge(account)
+        try:
+            customer = find_customer(session, account.id, identity)
+        except UnknownCustomer as exc:
+            raise click.ClickException(str(exc)) from None
+        result = work(session, account, customer, app.config["SETTINGS"])
+        session.commit()
+    return result
+
+
+@customers.command("erase")
+@click.argument("identity")
+@ACCOUNT_OPTION
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def customers_erase(identity: str, slug: str, yes: bool) -> None:
+    """Remove a customer's personal data everywhere it is stored (IDENTITY: a phone with its
+    country code, an email, or customer:<id>); metrics and an audit entry stay."""
+    from switchboard.core.privacy import erase
+    from switchboard.core.vault import vault_for
+
+    if not yes:
+        click.confirm(f"Erase every message, identity and vaulted value of {identity}? This cannot be undone",
+                      abort=True)
+    erased = _customer_request(slug, identity, lambda session, account, customer, settings: erase(
+        session, account, customer, vault_for(settings), actor="cli"))
+    click.echo(json.dumps({"erased": erased.rows}, indent=2))
+
+
+@customers.command("export")
+@click.argument("identity")
+@ACCOUNT_OPTION
+def customers_export(identity: str, slug: str) -> None:
+    """Print everything stored about a customer as JSON (data-subject access)."""
+    from switchboard.core.privacy import export
+    from switchboard.core.vault import vault_for
+
+    data = _customer_request(slug, identity, lambda session, account, customer, settings: export(
+        session, account, customer, vault_for(settings), actor="cli"))
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@customers.command("purge")
+def customers_purge() -> None:
+    """Run the retention purge now (beat runs it daily): originals and transcripts older
+    than each account's retention period."""
+    from switchboard.core.accounts import all_accounts
+    from switchboard.core.privacy import purge_all
+    from switchboard.db import get_db
+
+    app = _app()
+    with get_db(app).session() as session:
+        click.echo(json.dumps(purge_all(session, all_accounts(session), app.config["SETTINGS"]), indent=2))
+
+
+@customers.command("rotate-keys")
+def customers_rotate_keys() -> None:
+    """Re-encrypt every vaulted value with the newest key of SWITCHBOARD_VAULT_KEYS, after
+    which the older keys can be removed."""
+    from switchboard.core.vault import rotate_all, vault_for
+    from switchboard.db import get_db
+
+    app = _app()
+    with get_db(app).session() as session:
+        count = rotate_all(session, vault_for(app.config["SETTINGS"]))
+        session.commit()
+    click.echo(f"{count} vaulted values re-encrypted with the newest key")
+
+
 @main.command()
 @ACCOUNT_OPTION
 @click.option("--days", default=7, show_default=True, type=click.IntRange(min=1),
