@@ -47,6 +47,7 @@ from .vault import Vault
 
 ERASED = "[erased]"
 PURGED = "[purged]"
+PURGED_PAYLOAD = {"purged": True}
 #: Words shorter than this are not searched for in other tables ("ok", "yes"): they
 #: identify nobody and would scrub other customers' rows.
 MIN_NEEDLE = 6
@@ -289,10 +290,11 @@ def purge_expired(session: Session, account: Account, settings: Settings, *,
             .values(query=PURGED, text=PURGED)),
         "inbox_events": _rows(session, update(InboxEvent).where(
             InboxEvent.account_id == account.id, InboxEvent.received_at < cutoff,
-            InboxEvent.status != "received").values(payload={"purged": True})),
+            InboxEvent.status != "received", InboxEvent.payload != PURGED_PAYLOAD).values(payload=PURGED_PAYLOAD)),
         "outbox_calls": _rows(session, update(OutboxCall).where(
             OutboxCall.account_id == account.id, OutboxCall.created_at < cutoff,
-            OutboxCall.status.in_(("sent", "sandboxed", "failed"))).values(payload={"purged": True}, response=None)),
+            OutboxCall.status.in_(("sent", "sandboxed", "failed")), OutboxCall.payload != PURGED_PAYLOAD)
+            .values(payload=PURGED_PAYLOAD, response=None)),
     }
     purged = {table: count for table, count in purged.items() if count}
     if purged:
