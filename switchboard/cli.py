@@ -283,7 +283,7 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
     NAME, in any case, is one of twilio_auth_token, zendesk_webhook_secret,
     zendesk_api_token, slack_bot_token, zendesk_email, zendesk_app_public_key,
     slack_digest_channel, slack_approval_channel, outreach_approvers,
-    outreach_quiet_hours, outreach_rate, or the secret of a system in actions.yaml
+    outreach_quiet_hours, outreach_rate, vault_reveal, retention_days, or the secret of a system in actions.yaml
     (shop_api_token); or the environment variable the default account reads for it
     (TWILIO_AUTH_TOKEN, SWITCHBOARD_SLACK_APPROVAL_CHANNEL, SHOP_API_TOKEN)."""
     from switchboard.core import accounts as core
@@ -297,9 +297,25 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
             variable = core.settable_names().get(name, name.upper())
             raise click.ClickException(f"the default account reads {variable} from the environment: set it there "
                                        "(further accounts are added with `switchboard accounts add`)")
+        _check_privacy_setting(name, value)
         account.secrets = {**(account.secrets or {}), name: value}
         session.commit()
     click.echo(f"{name} set for {slug}")
+
+
+def _check_privacy_setting(name: str, value: str) -> None:
+    """The vault and retention settings are read on use: a bad one is refused here, not
+    when an agent clicks Reveal or the nightly purge runs."""
+    from switchboard.config import vault_reveal_rules
+
+    if name == "vault_reveal":
+        try:
+            vault_reveal_rules(value, name="vault_reveal")
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc)) from None
+    elif name == "retention_days" and value.strip().lower() != "off" and not (
+            value.strip().isdigit() and int(value) >= 1):
+        raise click.BadParameter(f"retention_days {value!r}: use a number of days (1 or more), or off")
 
 
 @main.command("config")
