@@ -617,3 +617,27 @@ def test_against_the_real_backend_the_dashboard_link_opens_the_dashboard_signed_
     finally:
         driver.close()
         driver.switch_to.window(sidebar_window)
+
+
+def test_against_the_real_backend_an_agent_reveals_the_callback_number_with_one_click(
+        open_sidebar: OpenSidebar, app: Flask, vendor: VendorClient, live_switchboard: str) -> None:
+    """The timeline shows tokens; the Redacted details card reveals the phone (allowed for
+    every identified agent by default) with one click, audited as the agent, and offers
+    no button for the card (not allowed by default)."""
+    with get_db(app).session() as session:
+        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
+            load_articles(SAMPLE_KB))
+    ticket = handed_over_ticket(app, vendor)
+    say(vendor, "please call me back on +44 20 7946 0958")
+
+    page = open_sidebar(live_switchboard, token=key_for(app), ticket_id=ticket)
+    vault = page.wait_for_text("#vault", "[PHONE_1]")
+    assert "7946" not in page.driver.page_source and "4111" not in page.driver.page_source
+    [card, phone] = vault.find_elements(By.CSS_SELECTOR, "li.vault-entry")
+    assert "[CARD_1]" in card.text and card.find_elements(By.TAG_NAME, "button") == []
+    phone.find_element(By.TAG_NAME, "button").click()
+    page.wait_for_text("#vault", "+44 20 7946 0958")
+    wait_until(lambda: page.status() == "[PHONE_1] revealed; the reveal is recorded.", "the reveal status")
+    with get_db(app).session() as session:
+        [revealed] = session.scalars(select(AuditEntry).where(AuditEntry.action == "vault.reveal")).all()
+        assert (revealed.actor, revealed.detail["token"]) == (f"zendesk:{AGENT.id}", "[PHONE_1]")
