@@ -19,7 +19,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -81,9 +81,15 @@ def vault_for(settings: Settings) -> Vault:
     if settings.vault_keys:
         return Vault(tuple(settings.vault_keys))
     if not settings.embedded:
-        log.warning("SWITCHBOARD_VAULT_KEYS is not set: values vaulted on this host cannot be revealed on "
-                    "another; set the same keys on every host")
+        _warn_about_local_key()
     return Vault((_local_key(settings.data_dir),))
+
+
+@cache
+def _warn_about_local_key() -> None:
+    """Once per process: the warning would otherwise repeat with every message."""
+    log.warning("SWITCHBOARD_VAULT_KEYS is not set: values vaulted on this host cannot be revealed on another; "
+                "set the same keys on every host")
 
 
 def _local_key(data_dir: Path) -> str:
