@@ -115,17 +115,18 @@ def test_sidebar_renders_customer_handoff_insight_and_cited_suggestions(
     # with the key filled in server-side ...
     page.wait_for("#governed-timeline")
     gets = [r for r in backend.requests if r.method == "GET"]
-    assert [(r.path, r.authorization) for r in gets] == [
+    assert sorted((r.path, r.authorization) for r in gets) == [  # actions and vault load side by side
         (f"/api/sidebar/tickets/{TICKET_ID}", f"Bearer {TOKEN}"),
-        (f"/api/sidebar/tickets/{TICKET_ID}/governed-actions", f"Bearer {TOKEN}")]
+        (f"/api/sidebar/tickets/{TICKET_ID}/governed-actions", f"Bearer {TOKEN}"),
+        (f"/api/sidebar/tickets/{TICKET_ID}/vault", f"Bearer {TOKEN}")]
     # ... and the key never reached the browser: the app sent only the placeholder, and
     # neither page holds the key.
-    assert [o["headers"]["Authorization"] for o in page.stand_in.proxied] == ["Bearer {{setting.token}}"] * 2
+    assert [o["headers"]["Authorization"] for o in page.stand_in.proxied] == ["Bearer {{setting.token}}"] * 3
     assert all(o["secure"] is True for o in page.stand_in.proxied)
     # Each request says which agent is signed in (ZAF's currentUser), name and email
     # percent-encoded so "Åsa" survives a header.
     assert [r.agent for r in gets] == [{"x-zendesk-user-id": "4021", "x-zendesk-user-name": "%C3%85sa%20Lindqvist",
-                                        "x-zendesk-user-email": "%C3%A5sa%40acme.test"}] * 2
+                                        "x-zendesk-user-email": "%C3%A5sa%40acme.test"}] * 3
     assert unquote(gets[0].agent["x-zendesk-user-name"]) == AGENT.name
     assert TOKEN not in page.driver.page_source
     assert TOKEN not in page.parent_value("document.documentElement.outerHTML")
