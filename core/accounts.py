@@ -47,6 +47,8 @@ ACCOUNT_SETTINGS = {
     "voice_timezone": "SWITCHBOARD_VOICE_TIMEZONE",
     "voice_language": "SWITCHBOARD_VOICE_LANGUAGE",
     "voice_name": "SWITCHBOARD_VOICE_NAME",
+    "vault_reveal": "SWITCHBOARD_VAULT_REVEAL",
+    "retention_days": "SWITCHBOARD_RETENTION_DAYS",
 }
 
 

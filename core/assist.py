@@ -238,8 +238,9 @@ def prepare_suggestions(session: Session, account: Account, settings: Settings, 
                                             "sources": suggestion.sources, "redactions": applied})
         made.append(suggestion)
     if not made:
+        # No question text: the audit log is append-only, so erasure could not take the customer's words back.
         audit(session, account_id=account.id, actor="assist", action="assist.no_suggestion", subject_type="ticket",
-              subject_id=ticket_id, detail={"question": query[:300], "query_chars": len(query),
+              subject_id=ticket_id, detail={"query_chars": len(query),
                                             "redactions": applied})
     return made
 

@@ -40,6 +40,7 @@ from .accounts import DEFAULT_SLUG
 from .audit import audit
 from .knowledge.analysis import content_words, stem
 from .redaction import PLACEHOLDERS
+from .vault import TOKEN as VAULT_TOKEN
 
 DEFAULT_DAYS = 7
 #: Handoffs that mean "no article answered this", as opposed to a customer asking for a
@@ -62,7 +63,7 @@ TITLE_CHARS = 150
 REASON_CHARS = 150
 ELLIPSIS = "…"
 
-_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
+_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()) + "|" + VAULT_TOKEN.pattern)
 _SPACES = re.compile(r"\s+")
 
 

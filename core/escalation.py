@@ -204,6 +204,15 @@ def _alone_key(text: str) -> str:
     return " ".join(word for word in words if word not in ALONE_FILLER)
 
 
+def without_quote(detail: str | None) -> str | None:
+    """A rule's reason without the customer's words it quotes at the end: what the
+    append-only audit log keeps, since erasure cannot take words back from it."""
+    if detail is None:
+        return None
+    head, separator, _ = detail.partition(": '")
+    return f"{head}: '…'" if separator else detail
+
+
 def _quote(text: str) -> str:
     text = " ".join(text.split())
     if len(text) > QUOTE_CHARS:

@@ -25,6 +25,7 @@ from . import metrics, ports, timeline
 from .actions.config import load_actions_config
 from .audit import audit
 from .enrichment import Enrichment, sentiment_trend
+from .escalation import without_quote
 from .i18n import N_, texts_of_conversation
 from .routing import Route
 from .summary import model_messages, one_line, the_ask
@@ -227,7 +228,8 @@ def hand_over(session: Session, account: Account, customer: Customer, conversati
     metrics.handed_over(session, conversation, handoff.trigger)
     audit(session, account_id=account.id, actor="bot", action="handoff.created",
           subject_type="conversation", subject_id=conversation.id,
-          detail={"trigger": handoff.trigger, "detail": handoff.detail, "ticket_id": conversation.zendesk_ticket_id,
+          detail={"trigger": handoff.trigger, "detail": without_quote(handoff.detail),
+                  "ticket_id": conversation.zendesk_ticket_id,
                   "priority": route.priority, "group_id": route.group_id, "tags": list(route.tags)})
     return conversation.zendesk_ticket_id
 

@@ -22,7 +22,7 @@ from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, InboxEvent, Message
 
 from . import assist as assist_core
-from . import handoff, identity, metrics, tickets, timeline
+from . import handoff, identity, metrics, tickets, timeline, vault
 from .audit import audit
 from .inbox import Handler
 from .outreach.sending import on_status as outreach_on_status
@@ -62,13 +62,16 @@ def customer_message(session: Session, event: InboxEvent, settings: Settings, me
     # so a number is redacted even from a sender whose region says nothing.
     redacted = redact(message.body, default_region=identity.region_of(address.e164),
                       also_regions=(identity.company_region(settings, message.to),))
+    # What was redacted is kept encrypted behind a token ([PHONE_1]) that an allowed agent can reveal.
+    body = vault.tokenize(session, vault.vault_for(settings), account_id=event.account_id, customer_id=customer.id,
+                          conversation_id=conversation.id, original=message.body, redacted=redacted)
     timeline.append(
         session, conversation, direction="inbound", channel=address.channel, author="customer",
-        body=redacted.text, external_id=message.external_id, status="received",
+        body=body, external_id=message.external_id, status="received",
         meta={"redactions": redacted.kinds, "media": message.media, "inbox_event_id": event.id},
     )
-    # The raw delivery was kept only until it was processed: keep the redacted text.
-    event.payload = {**event.payload, "Body": redacted.text}
+    # The raw delivery was kept only until it was processed: keep the tokenized text.
+    event.payload = {**event.payload, "Body": body}
     account = session.get(Account, event.account_id)
     assert account is not None
     stored = session.scalar(select(Message).where(

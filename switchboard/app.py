@@ -16,13 +16,14 @@ from switchboard import (
     home,
     outreach_api,
     playground,
+    privacy_api,
     prometheus,
     tasks,
     wiring,
 )
 from switchboard.apps.slack import interactions as slack_interactions
 from switchboard.apps.slack import oauth as slack_oauth
-from switchboard.apps.zendesk import actions_api, sidebar_api
+from switchboard.apps.zendesk import actions_api, reveal_api, sidebar_api
 from switchboard.config import Settings, load_settings
 from switchboard.core.processing import EventHandlers
 from switchboard.resources import package_path
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     outreach_api.init_app(app)
     slack_oauth.init_app(app)
     sidebar_api.init_app(app)
+    reveal_api.init_app(app)
+    privacy_api.init_app(app)
     actions_api.init_app(app)
     playground.init_app(app)
     health.init_app(app)

@@ -306,7 +306,8 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
     zendesk_api_token, slack_bot_token, zendesk_email, zendesk_app_public_key,
     slack_digest_channel, slack_approval_channel, outreach_approvers,
     outreach_quiet_hours, outreach_rate, voice_support_number, voice_support_queue,
-    voice_hours, voice_timezone, voice_language, voice_name, or the secret of a system in actions.yaml
+    voice_hours, voice_timezone, voice_language, voice_name, vault_reveal, retention_days,
+    or the secret of a system in actions.yaml
     (shop_api_token); or the environment variable the default account reads for it
     (TWILIO_AUTH_TOKEN, SWITCHBOARD_SLACK_APPROVAL_CHANNEL, SHOP_API_TOKEN)."""
     from switchboard.core import accounts as core
@@ -321,6 +322,7 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
             raise click.ClickException(f"the default account reads {variable} from the environment: set it there "
                                        "(further accounts are added with `switchboard accounts add`)")
         _check_setting(name, value, slug)
+        _check_privacy_setting(name, value)
         account.secrets = {**(account.secrets or {}), name: value}
         session.commit()
     click.echo(f"{name} set for {slug}")
@@ -338,6 +340,21 @@ def _check_setting(name: str, value: str, slug: str) -> None:
             checks[name](value, f"{name} of account {slug!r}")
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
+
+
+def _check_privacy_setting(name: str, value: str) -> None:
+    """The vault and retention settings are read on use: a bad one is refused here, not
+    when an agent clicks Reveal or the nightly purge runs."""
+    from switchboard.config import vault_reveal_rules
+
+    if name == "vault_reveal":
+        try:
+            vault_reveal_rules(value, name="vault_reveal")
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc)) from None
+    elif name == "retention_days" and value.strip().lower() != "off" and not (
+            value.strip().isdigit() and int(value) >= 1):
+        raise click.BadParameter(f"retention_days {value!r}: use a number of days (1 or more), or off")
 
 
 @main.command("config")
@@ -761,6 +778,86 @@ def audit_export(slug: str, ticket: str | None, conversation: str | None, fmt: s
                                                                    else (None, None))
     with get_db(app).session() as session:
         click.echo(export(session, account.id, fmt=fmt, subject_type=subject_type, subject_id=subject_id), nl=False)
+
+
+@main.group()
+def customers() -> None:
+    """Data-subject requests: erase or export one customer's data; vault keys and retention."""
+
+
+def _customer_request(slug: str, identity: str, work: Callable[[Session, Account, Any, Settings], Any]) -> Any:
+    from switchboard.core.privacy import UnknownCustomer, find_customer
+    from switchboard.db import get_db
+
+    app = _app()
+    account = _default_account(app, slug)
+    with get_db(app).session() as session:
+        account = session.merge(account)
+        try:
+            customer = find_customer(session, account.id, identity)
+        except UnknownCustomer as exc:
+            raise click.ClickException(str(exc)) from None
+        result = work(session, account, customer, app.config["SETTINGS"])
+        session.commit()
+    return result
+
+
+@customers.command("erase")
+@click.argument("identity")
+@ACCOUNT_OPTION
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def customers_erase(identity: str, slug: str, yes: bool) -> None:
+    """Remove a customer's personal data everywhere it is stored (IDENTITY: a phone with its
+    country code, an email, or customer:<id>); metrics and an audit entry stay."""
+    from switchboard.core.privacy import erase
+    from switchboard.core.vault import vault_for
+
+    if not yes:
+        click.confirm(f"Erase every message, identity and vaulted value of {identity}? This cannot be undone",
+                      abort=True)
+    erased = _customer_request(slug, identity, lambda session, account, customer, settings: erase(
+        session, account, customer, vault_for(settings), actor="cli"))
+    click.echo(json.dumps({"erased": erased.rows}, indent=2))
+
+
+@customers.command("export")
+@click.argument("identity")
+@ACCOUNT_OPTION
+def customers_export(identity: str, slug: str) -> None:
+    """Print everything stored about a customer as JSON (data-subject access)."""
+    from switchboard.core.privacy import export
+    from switchboard.core.vault import vault_for
+
+    data = _customer_request(slug, identity, lambda session, account, customer, settings: export(
+        session, account, customer, vault_for(settings), actor="cli"))
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@customers.command("purge")
+def customers_purge() -> None:
+    """Run the retention purge now (beat runs it daily): originals and transcripts older
+    than each account's retention period."""
+    from switchboard.core.accounts import all_accounts
+    from switchboard.core.privacy import purge_all
+    from switchboard.db import get_db
+
+    app = _app()
+    with get_db(app).session() as session:
+        click.echo(json.dumps(purge_all(session, all_accounts(session), app.config["SETTINGS"]), indent=2))
+
+
+@customers.command("rotate-keys")
+def customers_rotate_keys() -> None:
+    """Re-encrypt every vaulted value with the newest key of SWITCHBOARD_VAULT_KEYS, after
+    which the older keys can be removed."""
+    from switchboard.core.vault import rotate_all, vault_for
+    from switchboard.db import get_db
+
+    app = _app()
+    with get_db(app).session() as session:
+        count = rotate_all(session, vault_for(app.config["SETTINGS"]))
+        session.commit()
+    click.echo(f"{count} vaulted values re-encrypted with the newest key")
 
 
 @main.command()

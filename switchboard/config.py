@@ -17,6 +17,11 @@ from urllib.parse import urlsplit
 from .errors import ConfigError
 
 _TRUE = {"1", "true", "yes", "on"}
+#: The kinds of personal data redaction finds (core/redaction.py) and the vault keeps.
+VAULT_KINDS = ("card", "iban", "email", "phone", "gov_id")
+#: Who may reveal a vaulted value unless configured: any identified agent a callback
+#: number or an email; nobody a card, IBAN or national id.
+DEFAULT_VAULT_REVEAL = "phone,email"
 _FALSE = {"0", "false", "no", "off", ""}
 
 
@@ -78,6 +83,10 @@ class Settings:
     voice_timezone: str = "UTC"
     voice_language: str = "en-US"
     voice_name: str | None = None
+    # Privacy (issue 20): the vault's keys (newest first), who may reveal which kind, how long data is kept.
+    vault_keys: tuple[str, ...] = ()
+    vault_reveal: str = DEFAULT_VAULT_REVEAL
+    retention_days: int | None = None
 
     @property
     def embedded(self) -> bool:
@@ -310,6 +319,51 @@ def _voice(env: Mapping[str, str]) -> _VoiceSettings:
         "voice_language": language,
         "voice_name": _optional(env, "SWITCHBOARD_VOICE_NAME"),
     }
+def vault_reveal_rules(raw: str, name: str = "SWITCHBOARD_VAULT_REVEAL") -> dict[str, frozenset[str] | None]:
+    """``phone,email,card:381|902`` -> {kind: None (any identified agent) or the Zendesk
+    user ids allowed}. A kind not named may be revealed by nobody; ``none`` names none."""
+    rules: dict[str, frozenset[str] | None] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part or part.lower() == "none":
+            continue
+        kind, _, who = part.partition(":")
+        kind = kind.strip().lower()
+        if kind not in VAULT_KINDS:
+            raise ConfigError(f"{name}: {kind!r} is not a kind of personal data; use {', '.join(VAULT_KINDS)}, "
+                              "e.g. 'phone,email,card:381|902' (card only for Zendesk users 381 and 902).")
+        ids = frozenset(i.strip() for i in who.split("|") if i.strip()) if who else None
+        if ids is not None and not all(i.isascii() and i.isdigit() for i in ids):
+            raise ConfigError(f"{name}: {part!r}: after the colon list Zendesk user ids separated by |, "
+                              "e.g. card:381|902.")
+        rules[kind] = ids
+    return rules
+
+
+def _vault_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    """Fernet keys, newest first: the first encrypts, every one decrypts (rotation)."""
+    from cryptography.fernet import Fernet
+
+    keys = tuple(k.strip() for k in (env.get("SWITCHBOARD_VAULT_KEYS") or "").split(",") if k.strip())
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ConfigError(f"SWITCHBOARD_VAULT_KEYS: key {position} is not a Fernet key (32 url-safe base64 "
+                              "bytes); make one with `python -c 'from cryptography.fernet import Fernet; "
+                              "print(Fernet.generate_key().decode())'`.") from None
+    return keys
+
+
+def _vault_reveal(env: Mapping[str, str]) -> str:
+    raw = env.get("SWITCHBOARD_VAULT_REVEAL")
+    value = DEFAULT_VAULT_REVEAL if raw is None else raw.strip()
+    vault_reveal_rules(value)
+    return value
+
+
+def _retention_days(env: Mapping[str, str]) -> int | None:
+    raw = _optional(env, "SWITCHBOARD_RETENTION_DAYS")
+    return None if raw is None or raw.lower() == "off" else _int(env, "SWITCHBOARD_RETENTION_DAYS", 0, minimum=1)
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -377,6 +431,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         action_policy_file=_file(env, "SWITCHBOARD_ACTION_POLICY_FILE"),
         secret_key=_secret_key(env),
         metrics_token=_optional(env, "SWITCHBOARD_METRICS_TOKEN"),
+        vault_keys=_vault_keys(env),
+        vault_reveal=_vault_reveal(env),
+        retention_days=_retention_days(env),
         **_outreach(env),
         **_voice(env),
     )

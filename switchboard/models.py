@@ -561,3 +561,28 @@ class CustomerVerification(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- Privacy (issue 20): the vault of redacted values --------------------------------
+
+
+class VaultEntry(Base):
+    """One value redaction took out of a customer's message, encrypted (Fernet), and
+    the token (``[PHONE_1]``) that stands for it in the timeline, prompts, logs and notes.
+
+    Tokens are numbered per conversation and kind, and the same value gets the same
+    token within a conversation, so the model's replies still make sense. The plaintext
+    is never stored; erasure and retention delete the row.
+    """
+
+    __tablename__ = "vault_entries"
+    __table_args__ = (UniqueConstraint("conversation_id", "token"),
+                      Index("ix_vault_entries_account_created_at", "account_id", "created_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    token: Mapped[str] = mapped_column(String(32))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

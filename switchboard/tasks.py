@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -62,6 +63,7 @@ def celery_init_app(app: Flask) -> Celery:
                               "options": {"expires": settings.sweep_interval_seconds}},
             "actions-tick": {"task": "switchboard.actions_tick", "schedule": float(settings.sweep_interval_seconds),
                              "options": {"expires": settings.sweep_interval_seconds}},
+            "retention-purge": {"task": "switchboard.retention_purge", "schedule": crontab(hour=3, minute=17)},
         },
     )
     celery.set_default()
@@ -170,6 +172,21 @@ def actions_tick() -> list[int]:
     return expire_overdue(db.session(), current_app.config["SETTINGS"])
 
 
+@shared_task(name="switchboard.retention_purge")
+def retention_purge() -> dict[str, dict[str, int]]:
+    """Beat's daily purge of vaulted originals and transcripts older than each
+    account's retention period (issue 20); the audit keeps that it happened."""
+    from switchboard.core.accounts import all_accounts
+    from switchboard.core.privacy import purge_all
+
+    session = db.session()
+    return purge_all(session, all_accounts(session), current_app.config["SETTINGS"])
+
+
+#: How often the embedded sweeper runs the retention purge (beat runs it daily).
+EMBEDDED_PURGE_SECONDS = 3600.0
+
+
 def enqueue_outreach_send(campaign_id: int) -> bool:
     """Hand a campaign to the senders; when the queue is unreachable, beat's tick
     resumes it later (its recipients are already recorded)."""
@@ -243,8 +260,15 @@ class EmbeddedRunner:
 
     def start_sweeper(self, every: float = 30.0) -> None:
         def loop() -> None:
+            purged_at = 0.0
             while not self._stop.wait(every):
                 with self.app.app_context():
+                    if time.monotonic() - purged_at >= EMBEDDED_PURGE_SECONDS:
+                        purged_at = time.monotonic()
+                        try:
+                            retention_purge.run()
+                        except Exception:
+                            log.exception("retention purge failed")
                     try:
                         sweep_inbox.run()
                     except Exception:

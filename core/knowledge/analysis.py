@@ -130,9 +130,19 @@ def stem(word: str, language: str = ENGLISH) -> str:
     return fold(stemmer.stemWord(word) if stemmer else word)
 
 
+#: The vault's tokens (core/vault.py): "[CARD_1]" reads as the word "card", as the
+#: one-way placeholder "[CARD]" always did, not as an unknown word "card_1".
+_VAULT_TOKEN = re.compile(r"\[(CARD|IBAN|EMAIL|PHONE|GOV_ID)_[0-9]{1,6}\]")
+
+
+def without_token_numbers(text: str) -> str:
+    """"[CARD_1]" as "[CARD]": what the lexical index and the sentence encoder read."""
+    return _VAULT_TOKEN.sub(r"[\1]", text)
+
+
 def normalise(text: str) -> str:
     """Lower-case, fold compatibility forms and curly quotes, drop links and addresses."""
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = unicodedata.normalize("NFKC", without_token_numbers(text)).lower()
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
     return _URL_OR_EMAIL.sub(" ", text)
 

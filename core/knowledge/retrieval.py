@@ -30,7 +30,7 @@ import numpy as np
 
 from switchboard.core.records import Hit, Passage
 
-from .analysis import ENGLISH, content_words, language_of, stems, terms
+from .analysis import ENGLISH, content_words, language_of, stems, terms, without_token_numbers
 from .embeddings import SentenceEncoder, encoder_named
 from .errors import EmbeddingsUnavailableError, RetrieverIndexError
 from .lexical_index import LexicalIndex
@@ -237,6 +237,7 @@ class Retriever:
             raise ValueError(f"per_article must be at least 1, got {per_article}")
         if k <= 0 or not self.passages:
             return []
+        query = without_token_numbers(query)
         concepts = self._analyzer.concepts(query, language or ENGLISH)
         lexical, credits = self._lexical_scores(concepts)
         ceiling = sum(concept.idf for concept in concepts) * (1.0 + self.settings.title_weight)

@@ -115,17 +115,18 @@ def test_sidebar_renders_customer_handoff_insight_and_cited_suggestions(
     # with the key filled in server-side ...
     page.wait_for("#governed-timeline")
     gets = [r for r in backend.requests if r.method == "GET"]
-    assert [(r.path, r.authorization) for r in gets] == [
+    assert sorted((r.path, r.authorization) for r in gets) == [  # actions and vault load side by side
         (f"/api/sidebar/tickets/{TICKET_ID}", f"Bearer {TOKEN}"),
-        (f"/api/sidebar/tickets/{TICKET_ID}/governed-actions", f"Bearer {TOKEN}")]
+        (f"/api/sidebar/tickets/{TICKET_ID}/governed-actions", f"Bearer {TOKEN}"),
+        (f"/api/sidebar/tickets/{TICKET_ID}/vault", f"Bearer {TOKEN}")]
     # ... and the key never reached the browser: the app sent only the placeholder, and
     # neither page holds the key.
-    assert [o["headers"]["Authorization"] for o in page.stand_in.proxied] == ["Bearer {{setting.token}}"] * 2
+    assert [o["headers"]["Authorization"] for o in page.stand_in.proxied] == ["Bearer {{setting.token}}"] * 3
     assert all(o["secure"] is True for o in page.stand_in.proxied)
     # Each request says which agent is signed in (ZAF's currentUser), name and email
     # percent-encoded so "Åsa" survives a header.
     assert [r.agent for r in gets] == [{"x-zendesk-user-id": "4021", "x-zendesk-user-name": "%C3%85sa%20Lindqvist",
-                                        "x-zendesk-user-email": "%C3%A5sa%40acme.test"}] * 2
+                                        "x-zendesk-user-email": "%C3%A5sa%40acme.test"}] * 3
     assert unquote(gets[0].agent["x-zendesk-user-name"]) == AGENT.name
     assert TOKEN not in page.driver.page_source
     assert TOKEN not in page.parent_value("document.documentElement.outerHTML")
@@ -617,3 +618,27 @@ def test_against_the_real_backend_the_dashboard_link_opens_the_dashboard_signed_
     finally:
         driver.close()
         driver.switch_to.window(sidebar_window)
+
+
+def test_against_the_real_backend_an_agent_reveals_the_callback_number_with_one_click(
+        open_sidebar: OpenSidebar, app: Flask, vendor: VendorClient, live_switchboard: str) -> None:
+    """The timeline shows tokens; the Redacted details card reveals the phone (allowed for
+    every identified agent by default) with one click, audited as the agent, and offers
+    no button for the card (not allowed by default)."""
+    with get_db(app).session() as session:
+        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
+            load_articles(SAMPLE_KB))
+    ticket = handed_over_ticket(app, vendor)
+    say(vendor, "please call me back on +44 20 7946 0958")
+
+    page = open_sidebar(live_switchboard, token=key_for(app), ticket_id=ticket)
+    vault = page.wait_for_text("#vault", "[PHONE_1]")
+    assert "7946" not in page.driver.page_source and "4111" not in page.driver.page_source
+    [card, phone] = vault.find_elements(By.CSS_SELECTOR, "li.vault-entry")
+    assert "[CARD_1]" in card.text and card.find_elements(By.TAG_NAME, "button") == []
+    phone.find_element(By.TAG_NAME, "button").click()
+    page.wait_for_text("#vault", "+44 20 7946 0958")
+    wait_until(lambda: page.status() == "[PHONE_1] revealed; the reveal is recorded.", "the reveal status")
+    with get_db(app).session() as session:
+        [revealed] = session.scalars(select(AuditEntry).where(AuditEntry.action == "vault.reveal")).all()
+        assert (revealed.actor, revealed.detail["token"]) == (f"zendesk:{AGENT.id}", "[PHONE_1]")

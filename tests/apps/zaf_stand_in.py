@@ -101,13 +101,15 @@ class _BackendHandler(QuietHandler):
 
     def do_GET(self) -> None:
         self._record(None)
-        match = re.fullmatch(r"/api/sidebar/tickets/(\d+)(/governed-actions)?", urlsplit(self.path).path)
+        match = re.fullmatch(r"/api/sidebar/tickets/(\d+)(/governed-actions|/vault)?", urlsplit(self.path).path)
         if not match:
             return self._json(404, {"error": f"no route {self.path}"})
         if not self._authorized():
             return None
         if int(match.group(1)) != self.state.ticket["ticket_id"]:
             return self._json(404, {"error": f"ticket {match.group(1)} is unknown to Switchboard"})
+        if match.group(2) == "/vault":
+            return self._json(200, {"tokens": []})  # nothing redacted in the canned ticket
         if match.group(2):
             with self.state.lock:
                 return self._json(200, json.loads(json.dumps(self.state.governed)))

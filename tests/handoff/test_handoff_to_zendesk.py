@@ -123,7 +123,7 @@ def test_the_ticket_carries_the_whole_context(signed: VendorClient, fakes: Fakes
     note = ticket["comment"]["body"]
     for expected in ("explicit request", "CUSTOMER", "+14155550100", "SUMMARY", "Intent: human_agent",
                      "WHAT THE BOT ALREADY ANSWERED", "https://help.acme.example/articles/delivery-times",
-                     "Order A123456", "TIMELINE", "how long does delivery take?", "[CARD]"):
+                     "Order A123456", "TIMELINE", "how long does delivery take?", "[CARD_1]"):
         assert expected in note, expected
     assert "4111" not in note
     assert {"switchboard", "handoff_explicit_request", "channel_sms"} <= set(ticket["tags"])

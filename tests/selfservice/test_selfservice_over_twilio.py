@@ -200,7 +200,7 @@ def test_personal_data_never_reaches_the_model(llm_shop: Flask, llm_vendor: Vend
     seen = json.dumps(request)
     for secret in ("4111", "dana.smith", "example.com", "7946"):
         assert secret not in seen
-    assert "[CARD]" in seen and "[EMAIL]" in seen and "[PHONE]" in seen
+    assert "[CARD_1]" in seen and "[EMAIL_1]" in seen and "[PHONE_1]" in seen
 
 
 def test_a_refused_llm_draft_falls_back_to_the_local_answer(llm_shop: Flask, llm_vendor: VendorClient,

@@ -130,6 +130,13 @@
     "reason_confirmation_expired": "Nobody confirmed it in time, so nothing was changed.",
     "reason_too_many_codes": "The customer was sent too many verification codes in the last hour.",
     "reason_not_your_confirmation": "It was waiting for someone else's confirmation.",
+    "vault_heading": "Redacted details",
+    "vault_empty": "The customer wrote no personal data the bot had to hide.",
+    "vault_reveal": "Reveal",
+    "vault_reveal_label": "Reveal {token} (recorded in the audit trail)",
+    "vault_not_allowed": "Your account settings do not let you reveal this.",
+    "vault_failed": "Could not reveal {token} ({reason}).",
+    "vault_revealed": "{token} revealed; the reveal is recorded.",
     "dashboard_open": "Open the supervisor dashboard",
     "dashboard_hint": "Opens signed in to this account's figures.",
     "retry": "Retry",
@@ -320,6 +327,7 @@
             announce(t('loaded'));
             if (hadFocus) { $('customer-heading').focus(); }
             loadGoverned();
+            loadVault();
           }, function (failure) {
             var problem = classifyFailure(failure);
             showProblem(problem.kind, { url: state.backendUrl, reason: describeFailure(problem) });
@@ -1058,6 +1066,63 @@
     return backendRequest('GET', governedPath())
       .then(function (data) { renderExecutions((parseBody(data) || {}).executions); scheduleResize(); },
         function () { /* the outcome is already shown; the timeline catches up on the next load */ });
+  }
+
+  // ---- redacted details (the vault) ----
+
+  // The timeline shows tokens ([PHONE_1]) where the customer wrote personal data; an
+  // agent the account allows can reveal one with a click. Switchboard audits every
+  // reveal, and the value is shown only here, never put into the ticket.
+  function vaultPath(token) {
+    var path = '/api/sidebar/tickets/' + encodeURIComponent(state.ticketId) + '/vault';
+    return token ? path + '/' + encodeURIComponent(token.replace(/^\[|\]$/g, '')) + '/reveal' : path;
+  }
+
+  function revealOne(entry, item, button) {
+    button.disabled = true;
+    backendRequest('POST', vaultPath(entry.token), {})
+      .then(function (data) {
+        var answer = parseBody(data) || {};
+        item.replaceChild(el('span', { className: 'vault-value' }, [String(answer.value || '')]), button);
+        announce(t('vault_revealed', { token: entry.token }));
+      }, function (failure) {
+        button.disabled = false;
+        var status = failure && failure.status;
+        announce(status === 403 ? t('vault_not_allowed')
+          : t('vault_failed', { token: entry.token, reason: status ? 'HTTP ' + status : 'no answer' }));
+      })
+      .then(scheduleResize);
+  }
+
+  function renderVault(answer) {
+    var root = $('vault');
+    clear(root);
+    var tokens = (answer && answer.tokens) || [];
+    if (!tokens.length) {
+      root.appendChild(el('li', { className: 'muted' }, [t('vault_empty')]));
+      return;
+    }
+    tokens.forEach(function (entry) {
+      var item = el('li', { className: 'vault-entry' }, [el('code', {}, [String(entry.token)]), ' ']);
+      if (entry.revealable) {
+        var button = el('button', { type: 'button', className: 'button',
+                                    attrs: { 'aria-label': t('vault_reveal_label', { token: entry.token }) } },
+                        [t('vault_reveal')]);
+        button.addEventListener('click', function () { revealOne(entry, item, button); });
+        item.appendChild(button);
+      } else {
+        item.appendChild(el('span', { className: 'muted small' }, [t('vault_not_allowed')]));
+      }
+      root.appendChild(item);
+    });
+  }
+
+  function loadVault() {
+    $('vault-heading').textContent = t('vault_heading');
+    return backendRequest('GET', vaultPath())
+      .then(function (data) { renderVault(parseBody(data)); },
+        function () { clear($('vault')); /* an older backend: nothing to reveal */ })
+      .then(scheduleResize);
   }
 
   // ---- the supervisor dashboard ----

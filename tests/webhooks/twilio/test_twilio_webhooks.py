@@ -29,7 +29,7 @@ def test_inbound_sms_is_recorded_redacted_and_answered_with_empty_twiml(app: Fla
         message = session.scalars(select(Message).where(Message.direction == "inbound")).one()
         assert message.external_id == "SM1f0e8ae6ade43cb3c0ce4525424e404f"
         assert (message.direction, message.channel, message.author) == ("inbound", "sms", "customer")
-        assert "4111" not in message.body and "[CARD]" in message.body
+        assert "4111" not in message.body and "[CARD_1]" in message.body
         assert "#A123456" in message.body  # order numbers are not personal data
         assert message.meta["redactions"] == {"card": 1}
 
@@ -176,7 +176,7 @@ def test_the_inbox_keeps_only_the_redacted_body_once_processed(app: Flask, vendo
     assert vendor.twilio(MESSAGES, fixture("twilio", "inbound_sms.json")).status_code == 200
     with get_db(app).session() as session:
         event = session.scalars(select(InboxEvent)).one()
-        assert "4111" not in event.payload["Body"] and "[CARD]" in event.payload["Body"]
+        assert "4111" not in event.payload["Body"] and "[CARD_1]" in event.payload["Body"]
 
 
 def test_a_national_number_is_redacted_when_the_senders_region_says_nothing(app: Flask, vendor: VendorClient) -> None:
@@ -189,4 +189,4 @@ def test_a_national_number_is_redacted_when_the_senders_region_says_nothing(app:
         assert vendor.twilio("/webhooks/twilio/messages", form).status_code == 200
         with get_db(app).session() as session:
             stored = session.scalars(select(Message.body).where(Message.external_id == form["MessageSid"])).one()
-        assert number not in stored and "[PHONE]" in stored, stored
+        assert number not in stored and "[PHONE_1]" in stored, stored

@@ -1,0 +1,67 @@
+"""/api/sidebar/tickets/<id>/vault: the agent's one-click reveal of a redacted value.
+
+The sidebar lists the tokens of the ticket's conversation ([PHONE_1], [CARD_1]) with
+whether this agent may reveal each; a click reveals one. Who may is the account's
+``vault_reveal`` setting, per kind of data, for agents the app identifies (ZAF's
+currentUser, or a Zendesk signed token's ``sub``). Every reveal, shown or refused, is
+in the audit trail; the value never is.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, current_app, g, jsonify
+from flask.typing import ResponseReturnValue
+
+from switchboard import db
+from switchboard.core import vault
+from switchboard.core.handoff import conversation_for_ticket
+from switchboard.models import Account, Conversation
+
+from .sidebar_api import current_agent, require_agent
+
+blueprint = Blueprint("vault", __name__, url_prefix="/api/sidebar")
+
+
+def _conversation(ticket_id: int) -> Conversation:
+    conversation = conversation_for_ticket(db.session(), g.account.id, ticket_id)
+    if conversation is None:
+        abort(404, f"Switchboard has no conversation for ticket {ticket_id}")
+    return conversation
+
+
+@blueprint.get("/tickets/<int:ticket_id>/vault")
+@require_agent
+def tokens(ticket_id: int) -> ResponseReturnValue:
+    """The ticket's tokens, and which of them this agent may reveal (no values)."""
+    account: Account = g.account
+    rules = vault.reveal_rules(account, current_app.config["SETTINGS"])
+    agent = current_agent()
+    entries = vault.entries_of(db.session(), account.id, _conversation(ticket_id).id)
+    return jsonify(tokens=[{"token": e.token, "kind": e.kind,
+                            "revealable": vault.may_reveal(rules, e.kind, agent.user_id)} for e in entries])
+
+
+@blueprint.post("/tickets/<int:ticket_id>/vault/<token>/reveal")
+@require_agent
+def reveal(ticket_id: int, token: str) -> ResponseReturnValue:
+    """One value, for an agent allowed its kind; 403 naming the setting otherwise."""
+    token = token if token.startswith("[") else f"[{token}]"
+    if not vault.TOKEN.fullmatch(token):
+        abort(404, f"{token!r} is not a vault token; tokens look like PHONE_1 or [PHONE_1]")
+    session, agent = db.session(), current_agent()
+    conversation = _conversation(ticket_id)
+    settings = current_app.config["SETTINGS"]
+    try:
+        value = vault.reveal(session, vault.vault_for(settings), g.account, settings, conversation_id=conversation.id,
+                             token=token, agent_id=agent.user_id, actor=agent.actor,
+                             agent_detail=agent.audit_detail())
+    except vault.UnknownToken as exc:
+        abort(404, str(exc))
+    except vault.RevealRefused as exc:
+        session.commit()  # the refusal is audited too
+        return jsonify(error=str(exc)), 403
+    session.commit()
+    return jsonify(token=token, value=value)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(blueprint)

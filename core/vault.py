@@ -1,0 +1,243 @@
+"""Reversible redaction: the personal data redaction removes, kept encrypted.
+
+Redaction (core/redaction.py) decides *where* personal data is; this module keeps
+*what* it was, encrypted with Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`),
+and puts a typed token in its place: ``[PHONE_1]``. Only the token travels on — into
+the timeline, the prompts, the logs and the Zendesk notes — so the model never sees
+the original, while an agent allowed to can reveal it (audited) and a governed action
+can use it without showing it.
+
+Keys come from SWITCHBOARD_VAULT_KEYS (comma-separated, newest first: MultiFernet
+encrypts with the first and decrypts with any, which is how a key is rotated). A
+single-host install without keys gets one generated in the data directory, as the
+dashboard's session secret is.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache, partial
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings, vault_reveal_rules
+from switchboard.models import Account, VaultEntry
+
+from .accounts import DEFAULT_SLUG
+from .audit import audit
+from .redaction import Redacted
+from .rows import insert_or_fetch
+
+log = logging.getLogger(__name__)
+
+#: The key file a single-host install keeps when SWITCHBOARD_VAULT_KEYS is unset.
+KEY_FILE = ".switchboard-vault-key"
+#: A token as it appears in stored text: the kind in capitals and its number.
+TOKEN = re.compile(r"\[(CARD|IBAN|EMAIL|PHONE|GOV_ID)_([0-9]{1,6})\]")
+
+
+class VaultKeyError(RuntimeError):
+    """A sealed value cannot be opened with the configured keys."""
+
+
+@dataclass(frozen=True)
+class Vault:
+    """Seals and opens values with the configured keys; the first key seals."""
+
+    keys: tuple[str, ...]
+
+    def _fernet(self) -> MultiFernet:
+        return MultiFernet([Fernet(key) for key in self.keys])
+
+    def seal(self, value: str) -> bytes:
+        return self._fernet().encrypt(value.encode("utf-8"))
+
+    def open(self, sealed: bytes) -> str:
+        try:
+            return self._fernet().decrypt(sealed).decode("utf-8")
+        except InvalidToken:
+            raise VaultKeyError(
+                "a vaulted value cannot be decrypted with the configured keys: keep the old key in "
+                "SWITCHBOARD_VAULT_KEYS (after the new one) until `switchboard customers rotate-keys` has run, "
+                "and set the same keys on every host") from None
+
+    def rotate(self, sealed: bytes) -> bytes:
+        """The value sealed again with the newest key (the old key can then be dropped)."""
+        try:
+            return self._fernet().rotate(sealed)
+        except InvalidToken:
+            raise VaultKeyError("a vaulted value cannot be decrypted with any configured key; it cannot be "
+                                "rotated") from None
+
+
+def vault_for(settings: Settings) -> Vault:
+    """The configured keys, or the install's own key file in the data directory."""
+    if settings.vault_keys:
+        return Vault(tuple(settings.vault_keys))
+    if not settings.embedded:
+        _warn_about_local_key()
+    return Vault((_local_key(settings.data_dir),))
+
+
+@cache
+def _warn_about_local_key() -> None:
+    """Once per process: the warning would otherwise repeat with every message."""
+    log.warning("SWITCHBOARD_VAULT_KEYS is not set: values vaulted on this host cannot be revealed on another; "
+                "set the same keys on every host")
+
+
+def _local_key(data_dir: Path) -> str:
+    path = data_dir / KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(Fernet.generate_key().decode() + "\n")
+    return path.read_text().strip()
+
+
+# --- tokens ---------------------------------------------------------------------------
+
+
+def _same_value(kind: str, value: str) -> str:
+    """What makes two spellings one value: "+44 20 7946 0958" and "+442079460958" are
+    one phone, "Dana@Example.com" and "dana@example.com" one email."""
+    if kind == "email":
+        return value.strip().lower()
+    return re.sub(r"[^0-9A-Za-z]", "", value).upper()
+
+
+def tokenize(session: Session, vault: Vault, *, account_id: int, customer_id: int, conversation_id: int,
+             original: str, redacted: Redacted) -> str:
+    """``original`` with each finding of ``redacted`` replaced by its token; new values
+    are sealed into the vault (in the caller's transaction)."""
+    if not redacted.findings:
+        return redacted.text
+    known = _known(session, vault, conversation_id)
+    parts: list[str] = []
+    position = 0
+    for finding in redacted.findings:
+        parts.append(original[position:finding.start])
+        value = original[finding.start:finding.end]
+        parts.append(_token_for(session, vault, known, account_id=account_id, customer_id=customer_id,
+                                conversation_id=conversation_id, kind=finding.kind, value=value))
+        position = finding.end
+    parts.append(original[position:])
+    return "".join(parts)
+
+
+def _known(session: Session, vault: Vault, conversation_id: int) -> dict[tuple[str, str], str]:
+    entries = session.scalars(select(VaultEntry).where(VaultEntry.conversation_id == conversation_id)).all()
+    return {(e.kind, _same_value(e.kind, vault.open(e.sealed))): e.token for e in entries}
+
+
+def _token_for(session: Session, vault: Vault, known: dict[tuple[str, str], str], *, account_id: int,
+               customer_id: int, conversation_id: int, kind: str, value: str) -> str:
+    key = (kind, _same_value(kind, value))
+    for _ in range(5):  # a concurrent message of the same conversation may take the number first
+        if key in known:
+            return known[key]
+        number = 1 + max((int(t[len(kind) + 2:-1]) for (k, _), t in known.items() if k == kind), default=0)
+        token = f"[{kind.upper()}_{number}]"
+        entry, created = insert_or_fetch(
+            session, VaultEntry(account_id=account_id, customer_id=customer_id, conversation_id=conversation_id,
+                                kind=kind, token=token, sealed=vault.seal(value)),
+            partial(_entry, session, conversation_id, token))
+        if created:
+            known[key] = token
+            return token
+        known.update(_known(session, vault, conversation_id))
+    raise RuntimeError(f"could not number a {kind} of conversation {conversation_id}; the event will be retried")
+
+
+def _entry(session: Session, conversation_id: int, token: str) -> VaultEntry | None:
+    return session.scalar(select(VaultEntry).where(VaultEntry.conversation_id == conversation_id,
+                                                   VaultEntry.token == token))
+
+
+def tokens_in(text: str) -> list[str]:
+    """The vault tokens ``text`` mentions, in order, each once."""
+    return list(dict.fromkeys(match.group() for match in TOKEN.finditer(text)))
+
+
+def entries_of(session: Session, account_id: int, conversation_id: int) -> Sequence[VaultEntry]:
+    return session.scalars(select(VaultEntry).where(VaultEntry.account_id == account_id,
+                                                    VaultEntry.conversation_id == conversation_id)
+                           .order_by(VaultEntry.id)).all()
+
+
+def resolve(session: Session, vault: Vault, *, account_id: int, conversation_id: int, text: str) -> str:
+    """``text`` with the conversation's tokens replaced by their values: for a governed
+    action to use (a callback number) without the value being shown or stored."""
+    values = {e.token: e for e in entries_of(session, account_id, conversation_id)}
+    return TOKEN.sub(lambda m: vault.open(values[m.group()].sealed) if m.group() in values else m.group(), text)
+
+
+def rotate_all(session: Session, vault: Vault) -> int:
+    """Seal every value again with the newest key; returns how many were rotated."""
+    count = 0
+    for entry in session.scalars(select(VaultEntry).execution_options(yield_per=500)):
+        entry.sealed = vault.rotate(entry.sealed)
+        count += 1
+    return count
+
+
+# --- reveal ---------------------------------------------------------------------------
+
+
+class RevealRefused(PermissionError):
+    """The agent may not see this kind of value (account settings), or is not identified."""
+
+
+class UnknownToken(LookupError):
+    """The conversation has no such token (never vaulted, or erased or expired since)."""
+
+
+def reveal_rules(account: Account, settings: Settings) -> dict[str, frozenset[str] | None]:
+    """Who may reveal which kind for ``account``: SWITCHBOARD_VAULT_REVEAL for the default
+    account, its ``vault_reveal`` setting for the others."""
+    if account.slug == DEFAULT_SLUG:
+        return vault_reveal_rules(settings.vault_reveal)
+    raw = (account.secrets or {}).get("vault_reveal")
+    return vault_reveal_rules(settings.vault_reveal if raw is None else raw,
+                              name=f"the vault_reveal setting of account {account.slug!r}")
+
+
+def may_reveal(rules: dict[str, frozenset[str] | None], kind: str, agent_id: str | None) -> bool:
+    if agent_id is None or kind not in rules:
+        return False
+    allowed = rules[kind]
+    return allowed is None or agent_id in allowed
+
+
+def reveal(session: Session, vault: Vault, account: Account, settings: Settings, *, conversation_id: int,
+           token: str, agent_id: str | None, actor: str, agent_detail: dict[str, object] | None) -> str:
+    """The value behind ``token``, for an agent allowed to see its kind; every attempt,
+    shown or refused, is audited (the token and kind, never the value). The caller
+    commits, refusals included."""
+    entry = session.scalar(select(VaultEntry).where(VaultEntry.account_id == account.id,
+                                                    VaultEntry.conversation_id == conversation_id,
+                                                    VaultEntry.token == token))
+    if entry is None:
+        raise UnknownToken(f"{token} is not in this conversation's vault (erased, expired, or never vaulted)")
+    detail: dict[str, object] = {"token": token, "kind": entry.kind, "conversation_id": conversation_id}
+    if agent_detail:
+        detail["agent"] = agent_detail
+    if not may_reveal(reveal_rules(account, settings), entry.kind, agent_id):
+        audit(session, account_id=account.id, actor=actor, action="vault.reveal_refused",
+              subject_type="conversation", subject_id=conversation_id, detail=detail)
+        who = "an agent the app does not identify" if agent_id is None else f"Zendesk user {agent_id}"
+        raise RevealRefused(f"{who} may not reveal {entry.kind} values; an administrator can allow it in the "
+                            "account's vault_reveal setting (SWITCHBOARD_VAULT_REVEAL), e.g. "
+                            f"'{entry.kind}' or '{entry.kind}:<zendesk user id>'")
+    value = vault.open(entry.sealed)
+    audit(session, account_id=account.id, actor=actor, action="vault.reveal", subject_type="conversation",
+          subject_id=conversation_id, detail=detail)
+    return value
