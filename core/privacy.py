@@ -49,7 +49,7 @@ ERASED = "[erased]"
 PURGED = "[purged]"
 PURGED_PAYLOAD = {"purged": True}
 #: Words shorter than this are not searched for in other tables ("ok", "yes"): they
-#: identify nobody and would scrub other customers' rows.
+#: identify nobody.
 MIN_NEEDLE = 6
 #: Tables the generic pass never rewrites: the audit log is append-only (it must hold
 #: no personal data in the first place), the others hold none.
@@ -146,7 +146,7 @@ def erase(session: Session, account: Account, customer: Customer, vault: Vault, 
     """Remove the customer's personal data everywhere it is stored, in the caller's
     transaction; aggregates and the customer row (its id, tier) stay for the metrics."""
     erased = Erased()
-    needles = _needles(session, customer, vault)
+    identifiers, words = _needles(session, customer, vault)
     conversation_ids = list(session.scalars(select(Conversation.id).where(Conversation.customer_id == customer.id)))
     ticket_ids = [t for t in session.scalars(select(Conversation.zendesk_ticket_id).where(
         Conversation.customer_id == customer.id)) if t is not None]
@@ -180,38 +180,47 @@ def erase(session: Session, account: Account, customer: Customer, vault: Vault, 
     customer.attributes = {"erased": True}
     customer.locale = customer.timezone = None
     session.flush()
-    for table, count in _scrub_everywhere(session, account.id, needles):
+    for table, count in _scrub_everywhere(session, account.id, customer.id, conversation_ids, identifiers,
+                                          words):
         erased.add(table, count)
     audit(session, account_id=account.id, actor=actor, action="privacy.erased", subject_type="customer",
           subject_id=customer.id, detail={"rows": erased.rows})
     return erased
 
 
-def _needles(session: Session, customer: Customer, vault: Vault) -> set[str]:
-    """What identifies the customer or is their own words: identities (and the forms
-    vendors write them in), name, vaulted values and the messages they wrote."""
-    needles: set[str] = set()
+def _needles(session: Session, customer: Customer, vault: Vault) -> tuple[set[str], set[str]]:
+    """What identifies the customer (identities and the forms vendors write them in,
+    name, vaulted values), and their own words (the lines of the messages they wrote)."""
+    identifiers: set[str] = set()
     for identity in customer.identities:
-        needles.add(identity.value)
+        identifiers.add(identity.value)
         if identity.kind in (IdentityKind.PHONE, IdentityKind.WHATSAPP):
-            needles.add(identity.value.lstrip("+"))  # WhatsApp's WaId
+            identifiers.add(identity.value.lstrip("+"))  # WhatsApp's WaId
     if customer.display_name and len(customer.display_name.strip()) >= 3:
-        needles.add(customer.display_name.strip())
+        identifiers.add(customer.display_name.strip())
     for entry in session.scalars(select(VaultEntry).where(VaultEntry.customer_id == customer.id)):
-        needles.add(vault.open(entry.sealed))
+        identifiers.add(vault.open(entry.sealed))
     conversations = select(Conversation.id).where(Conversation.customer_id == customer.id)
+    words: set[str] = set()
     for body in session.scalars(select(Message.body).where(Message.conversation_id.in_(conversations),
                                                            Message.author == "customer")):
-        needles.update(line.strip() for line in body.splitlines())
-    return {n for n in needles if len(n) >= MIN_NEEDLE or n == customer.display_name}
+        words.update(line.strip() for line in body.splitlines())
+    identifiers = {n for n in identifiers if len(n) >= MIN_NEEDLE or n == customer.display_name}
+    return identifiers, {n for n in words if len(n) >= MIN_NEEDLE} - identifiers
 
 
-def _scrub_everywhere(session: Session, account_id: int, needles: set[str]) -> Iterator[tuple[str, int]]:
+def _scrub_everywhere(session: Session, account_id: int, customer_id: int, conversation_ids: list[int],
+                      identifiers: set[str], words: set[str]) -> Iterator[tuple[str, int]]:
     """Every text and JSON column of every account-scoped table, rewritten where it
-    still holds a needle: the pass that covers tables the first pass does not know."""
-    if not needles:
+    still holds one of the customer's identifiers, or their words in a row that is
+    theirs (linked to them, or naming them): the pass that covers tables the first pass
+    does not know. Another customer who wrote the same words ("where is my parcel")
+    keeps them."""
+    if not identifiers and not words:
         return
-    ordered = sorted(needles, key=len, reverse=True)
+    only_identifiers = sorted(identifiers, key=len, reverse=True)
+    everything = sorted(identifiers | words, key=len, reverse=True)
+    theirs = set(conversation_ids)
     for table in Base.metadata.sorted_tables:
         if table.name in _NOT_SCRUBBED or "account_id" not in table.c:
             continue
@@ -220,18 +229,25 @@ def _scrub_everywhere(session: Session, account_id: int, needles: set[str]) -> I
         if not columns:
             continue
         key = list(table.primary_key.columns)
+        links = [c for c in (table.c.get("customer_id"), table.c.get("conversation_id")) if c is not None]
         changed = 0
-        for row in session.execute(select(*key, *columns).where(table.c.account_id == account_id)
+        for row in session.execute(select(*key, *links, *columns).where(table.c.account_id == account_id)
                                    .execution_options(yield_per=500)).all():
+            mapping = row._mapping
+            linked = (mapping.get("customer_id") == customer_id and "customer_id" in table.c) or (
+                "conversation_id" in table.c and mapping.get("conversation_id") in theirs)
+            names_them = linked or any(_scrub(mapping[c.name], only_identifiers) is not mapping[c.name]
+                                       for c in columns)
+            needles = everything if names_them else only_identifiers
             values: dict[str, Any] = {}
             for column in columns:
-                value = row._mapping[column.name]
-                scrubbed = _scrub(value, ordered)
+                value = mapping[column.name]
+                scrubbed = _scrub(value, needles)
                 if scrubbed is not value:
                     length = getattr(column.type, "length", None)
                     values[column.name] = scrubbed[:length] if isinstance(scrubbed, str) and length else scrubbed
             if values:
-                session.execute(update(table).where(*(k == row._mapping[k.name] for k in key)).values(**values))
+                session.execute(update(table).where(*(k == mapping[k.name] for k in key)).values(**values))
                 changed += 1
         if changed:
             yield table.name, changed

@@ -27,6 +27,7 @@ from switchboard.models import (
     ConversationOutcome,
     Customer,
     Identity,
+    InboxEvent,
     Message,
     OutreachCampaign,
     OutreachRecipient,
@@ -61,6 +62,7 @@ def plant(app: Flask) -> None:
     vendor = vendor_for(app)
     for body in ("hi, this is Quill Zorbamark, mail quill.zorbamark@example.com or call +44 20 7946 0958",
                  "my parcel went to 12 Zorbamark Lane instead, how do I get a refund?",
+                 "how long does delivery take?",
                  "AGENT"):
         say(vendor, body, sender=ERASED_PHONE, channel="whatsapp", profile_name="Quill Zorbamark")
     say(vendor, "how long does delivery take?", sender=KEPT_PHONE)
@@ -125,7 +127,9 @@ def test_erase_leaves_no_trace_in_any_table_but_keeps_aggregates_and_an_audit_en
         # The other customer is untouched.
         kept = session.scalars(select(Message.body).where(Message.author == "customer",
                                                           Message.body == "how long does delivery take?")).all()
-        assert kept == ["how long does delivery take?"]
+        assert kept == ["how long does delivery take?"]  # the same words as the erased customer's, kept
+        payloads = session.scalars(select(InboxEvent.payload).where(InboxEvent.kind == "twilio.message")).all()
+        assert [p["Body"] for p in payloads if p.get("From") == KEPT_PHONE] == ["how long does delivery take?"]
         assert session.scalar(select(Identity.value).where(Identity.value == KEPT_PHONE)) == KEPT_PHONE
 
 
