@@ -1,0 +1,118 @@
+"""What one webhook and one message cost, in SQL statements (deterministic) and time
+(this machine, now), with an optional pyinstrument profile of where the time goes.
+
+    python bench/profile.py [--messages 200] [--profile intake|processing]
+
+intake: signed Twilio deliveries through the Flask app in-process, recorded and
+enqueued on a private redis-server (no worker: nothing is processed), as a web process
+does. processing: the same deliveries processed inline (tasks run before the response,
+as the test suite does), minus the intake's share, as a worker does. Needs PostgreSQL
+on 127.0.0.1:5432 (database `test`; a schema of its own is created and dropped) and
+redis-server. --profile needs pyinstrument (`pip install -e ".[bench]"`). Prints JSON,
+then the profile's text if asked.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import MESSAGES_PATH, ROOT, base_env, private_redis, signed_message, stop  # noqa: E402
+
+from switchboard.app import create_app  # noqa: E402
+from switchboard.config import load_settings  # noqa: E402
+from switchboard.core.knowledge.loaders import load_articles  # noqa: E402
+from switchboard.core.knowledge.service import KnowledgeBase  # noqa: E402
+from switchboard.db import get_db, make_engine, upgrade  # noqa: E402
+
+PG_SERVER = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+QUESTIONS = ("how long does delivery take?", "where is my parcel", "when will I get my refund?",
+             "my card was declined", "can I change my delivery address", "do you sell garden furniture?",
+             "I was charged twice for one order", "what does the warranty cover", "I want to talk to a human",
+             "how do I return an item")
+WARM = 30
+
+
+def run(url: str, env: dict[str, str], *, inline: bool, count: int, profile: bool) -> tuple[dict[str, float], str]:
+    app = create_app(load_settings(env), config={"TASKS_INLINE": True} if inline else None)
+    with get_db(app).session() as session:
+        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
+            load_articles(ROOT / "switchboard" / "data" / "sample_kb.json"))
+    client = app.test_client()
+    prefix = "p" if inline else "i"
+    deliveries = [signed_message(f"SM{prefix}{uuid.uuid4().hex[1:]}", f"+1415555{i % 1000:04d}", QUESTIONS[i % 10])
+                  for i in range(count + WARM)]
+    for body, headers in deliveries[:WARM]:  # models and index loaded, as in a running process
+        assert client.post(MESSAGES_PATH, data=body, headers=headers).status_code == 200
+    statements = 0
+
+    def seen(*_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    engine = get_db(app).engine
+    event.listen(engine, "after_cursor_execute", seen)
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.001)
+        profiler.start()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for body, headers in deliveries[WARM:]:
+        assert client.post(MESSAGES_PATH, data=body, headers=headers).status_code == 200
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    report = ""
+    if profiler is not None:
+        profiler.stop()
+        report = profiler.output_text(unicode=False, color=False)
+    event.remove(engine, "after_cursor_execute", seen)
+    get_db(app).dispose()
+    return {"statements": round(statements / count, 1), "wall_ms": round(wall * 1000 / count, 2),
+            "cpu_ms": round(cpu * 1000 / count, 2)}, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--profile", choices=("intake", "processing"))
+    args = parser.parse_args()
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_SERVER)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    work = Path(tempfile.mkdtemp(prefix="switchboard-profile-"))
+    redis, broker = private_redis(work)
+    try:
+        url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+        upgrade(make_engine(url))
+        intake, intake_report = run(url, {**base_env(url, work), "SWITCHBOARD_REDIS_URL": broker}, inline=False,
+                                    count=args.messages, profile=args.profile == "intake")
+        both, both_report = run(url, base_env(url, work), inline=True, count=args.messages,
+                                profile=args.profile == "processing")
+    finally:
+        stop(redis)
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+    processing = {key: round(both[key] - intake[key], 2) for key in both}
+    print(json.dumps({"benchmark": "profile", "messages": args.messages,
+                      "load_average": [round(x, 2) for x in os.getloadavg()],
+                      "per_webhook_intake": intake, "per_message_processing": processing,
+                      "note": "processing = inline (intake + processing) minus intake; time on a shared machine"},
+                     indent=2))
+    if intake_report or both_report:
+        print(intake_report or both_report)
+
+
+if __name__ == "__main__":
+    main()
