@@ -123,11 +123,12 @@ def _unavailable(governor: Governor, execution: ActionExecution | None, exc: Ven
     session = db.session()
     session.rollback()
     retry_after = int(exc.retry_after) if isinstance(exc, VendorRateLimited) else 30
-    message = UNAVAILABLE.format(system="The company's system")
+    if execution is not None:
+        session.refresh(execution)
+    message = governor.texts(execution)(UNAVAILABLE)  # the language of whoever asked (an agent: English)
     body: dict[str, Any] = {"error": str(exc), "message": message, "retry": True, "retry_after": retry_after,
                             "repeated": False}
     if execution is not None:
-        session.refresh(execution)
         body = {**execution_json(execution, governor, message), **body}
     response = jsonify(body)
     response.headers["Retry-After"] = str(retry_after)

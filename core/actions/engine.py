@@ -94,8 +94,17 @@ CODE_WRONG = N_("action_code_wrong", "That code doesn't match. Please check the 
                 "({left} left).")
 APPROVAL_ASKED = N_("action_approval_asked", "I've asked a supervisor to approve this ({preview}). I'll message you "
                     "here as soon as they decide.")
-UNAVAILABLE = ("{system} isn't answering right now, so nothing was changed yet. The request is kept: retry it "
-               "(the same button, or the same request) in a minute and it will run once.")
+#: When the company's system is down: the request is kept under its idempotency key.
+UNAVAILABLE = N_("action_unavailable", "The company's system isn't answering right now, so nothing was changed yet. "
+                 "The request is kept: retry it (the same button, or the same request) in a minute and it will "
+                 "run once.")
+#: Where a repeated request stands (describe): said again in the customer's language.
+WAITING_APPROVAL = N_("action_waiting_approval", "This request ({preview}) is waiting for a supervisor's approval.")
+WAITING_CODE = N_("action_waiting_code", "Reply with the code we texted to the phone number on file to continue.")
+WAITING_YES = N_("action_waiting_yes", "Reply YES to {preview}.")
+UNDER_WAY = N_("action_under_way", "This request is already under way. I'll message you here when it's done.")
+#: An agent's own previewed request, on a repeat: agents read English (core/translation.py).
+AGENT_CONFIRM = "Confirm to {preview}."
 
 
 @dataclass(frozen=True)
@@ -205,7 +214,7 @@ class Governor:
             return None
         if result == "wrong":
             left = self.policy.verification.max_attempts - pending.attempts
-            texts = self._texts(execution)
+            texts = self.texts(execution)
             # English counts in words ("1 try left"); the catalogs say "attempts left: 2".
             tries = f"{left} {'try' if left == 1 else 'tries'}" if texts.language == "en" else str(left)
             return Outcome(execution, texts(CODE_WRONG, left=tries))
@@ -224,7 +233,7 @@ class Governor:
         customer_side = execution.role in SELF_SERVICE
         if customer_side != (principal.role == "customer"):
             self._audit(execution, "action.confirmation_denied", actor=principal.actor)
-            return Outcome(execution, self._texts(execution)(REASONS["not_your_confirmation"]), repeated=True)
+            return Outcome(execution, self.texts(execution)(REASONS["not_your_confirmation"]), repeated=True)
         if execution.expires_at is not None and datetime.now(UTC) >= execution.expires_at:
             return self._refuse(execution, ["confirmation_expired"])
         self._audit(execution, "action.confirmed", actor=principal.actor)
@@ -303,7 +312,7 @@ class Governor:
         if reasons:
             return self._refuse(execution, reasons)
         if not confirmed and self.policy.needs_customer_confirmation(execution.role, read_only=spec.read_only):
-            texts = self._texts(execution)
+            texts = self.texts(execution)
             return self._await_confirmation(execution, texts(CONFIRM_PROMPT, preview=self.preview(execution, texts)),
                                             minutes=self.policy.confirmations.expires_after_minutes)
         # The agent sees (and confirms) the preview first; only a confirmed request
@@ -376,7 +385,7 @@ class Governor:
         (self._send_code or self._sms_code)(customer, issued.code, execution)
         self._audit(execution, "action.verification_sent", detail={"verification_id": issued.verification.id,
                                                                    "to": "phone on file", "channel": "sms"})
-        return Outcome(execution, self._texts(execution)(CODE_SENT, digits=len(issued.code), ending=phone[-4:]))
+        return Outcome(execution, self.texts(execution)(CODE_SENT, digits=len(issued.code), ending=phone[-4:]))
 
     def _sms_code(self, customer: Customer, code: str, execution: ActionExecution) -> None:
 
@@ -400,7 +409,7 @@ class Governor:
         self.session.commit()  # the request is on record before Slack is called
         poster = self._post_approval or ports.current().supervisor_flows.request_action_approval
         poster(self.session, self.account, self.settings, execution, self.policy, preview)
-        texts = self._texts(execution)
+        texts = self.texts(execution)
         return Outcome(execution, texts(APPROVAL_ASKED, preview=self.preview(execution, texts)))
 
     def _execute(self, execution: ActionExecution) -> Outcome:
@@ -417,7 +426,7 @@ class Governor:
         execution.status, execution.result, execution.finished_at = "succeeded", result, datetime.now(UTC)
         self._audit(execution, "action.succeeded", detail={"result": _safe(result), "risk": spec.risk,
                                                            "connector": spec.connector})
-        return self._finish_message(execution, spec.done(execution.params, result, self._texts(execution)))
+        return self._finish_message(execution, spec.done(execution.params, result, self.texts(execution)))
 
     def _refuse(self, execution: ActionExecution, reasons: list[str], detail: dict[str, Any] | None = None) -> Outcome:
         execution.status, execution.reasons, execution.finished_at = "refused", reasons, datetime.now(UTC)
@@ -434,7 +443,7 @@ class Governor:
         execution.status, execution.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
         execution.reasons, execution.finished_at, execution.expires_at = [reason], datetime.now(UTC), None
         self._audit(execution, "action.failed", detail={"error": execution.error})
-        return self._finish_message(execution, self._texts(execution)(REASONS[reason]))
+        return self._finish_message(execution, self.texts(execution)(REASONS[reason]))
 
     def _interrupt(self, execution: ActionExecution, exc: Exception, prior: str) -> None:
         """Back to where the same request (same idempotency key) picks it up again, and
@@ -486,17 +495,21 @@ class Governor:
     def describe(self, execution: ActionExecution) -> str:
         """What to say about an execution already under way or finished (a repeat)."""
         if execution.status == "succeeded" and execution.result is not None:
-            return REGISTRY[execution.action].done(execution.params, execution.result, self._texts(execution))
+            return REGISTRY[execution.action].done(execution.params, execution.result, self.texts(execution))
         if execution.status in ("refused", "rejected", "expired", "failed") and execution.reasons:
             return self._reason_text(execution, execution.reasons[0])
+        texts = self.texts(execution)
         if execution.status == "awaiting_approval":
-            return f"This request ({self.preview(execution)}) is waiting for a supervisor's approval."
+            return texts(WAITING_APPROVAL, preview=self.preview(execution, texts))
         if execution.status == "awaiting_verification":
-            return "Reply with the code we texted to the phone number on file to continue."
+            return texts(WAITING_CODE)
         if execution.status == "awaiting_confirmation":
-            who = "Reply YES to" if execution.role in SELF_SERVICE else "Confirm to"
-            return f"{who} {self.preview(execution)}."
-        return f"This request is {execution.status.replace('_', ' ')}."
+            if execution.role in SELF_SERVICE:
+                return texts(WAITING_YES, preview=self.preview(execution, texts))
+            return AGENT_CONFIRM.format(preview=self.preview(execution))
+        if execution.role in SELF_SERVICE:
+            return texts(UNDER_WAY)
+        return f"This request is {execution.status.replace('_', ' ')}."  # an agent reads the status itself
 
     def _reason_text(self, execution: ActionExecution, reason: str) -> str:
         rule = self.policy.rule(execution.action)
@@ -504,12 +517,12 @@ class Governor:
         window = None
         if rule is not None and rule.windows_days:
             window = rule.windows_days.get(self.policy.tier(customer.tier if customer else None))
-        texts = self._texts(execution)
+        texts = self.texts(execution)
         values = {"order_id": execution.params.get("order_id", ""), "window": window,
                   "preview": self.preview(execution, texts)}
         return texts(REASONS.get(reason, REASONS["failed"]), **values)
 
-    def _texts(self, execution: ActionExecution | None) -> Texts:
+    def texts(self, execution: ActionExecution | None) -> Texts:
         """The customer's language for a self-service request; an agent's request is
         answered in English, the agents' language (core/translation.py)."""
         if execution is None or execution.role not in SELF_SERVICE or execution.conversation_id is None:

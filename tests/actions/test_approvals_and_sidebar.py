@@ -141,3 +141,27 @@ def test_sidebar_refuses_a_run_without_an_idempotency_key_and_bad_input(app: Fla
     assert response.status_code == 400 and "Idempotency-Key" in response.get_data(as_text=True)
     bad = run(vendor, app, ticket, "refund", {"params": {"order_id": "A1001", "amount": 500}}, "k2")
     assert bad.status_code == 422 and bad.json["reasons"] == ["invalid_input"]
+
+
+def test_a_repeated_request_is_told_where_it_stands_in_the_customers_language(
+        app: Flask, vendor: VendorClient, order_system: OrderServer) -> None:
+    """A retried self-service request (same idempotency key) runs nothing and says where
+    it stands, in the language the conversation is now held in; an agent's repeat stays
+    in English, the agents' language."""
+    from switchboard.core.actions.engine import WAITING_APPROVAL, ActionRequest, Governor, Principal
+
+    execution = pending_refund(app, vendor)
+    say(vendor, app, "¿Cuánto tarda la entrega a Madrid? Necesito saberlo hoy, por favor.")
+    with app.app_context(), get_db(app).session() as session:
+        account = session.get(Account, execution.account_id)
+        assert account is not None
+        governor = Governor(session, account, app.config["SETTINGS"])
+        again = governor.request(ActionRequest(
+            execution.action, execution.params, Principal("bot", "bot"), execution.idempotency_key,
+            customer_id=execution.customer_id, conversation_id=execution.conversation_id))
+        assert governor.texts(again.execution).language == "es"
+    assert again.repeated and again.execution.status == "awaiting_approval"
+    assert again.message != WAITING_APPROVAL
+    assert again.message.startswith("Esta solicitud (") and "A1002" in again.message
+    assert again.message.endswith(") está pendiente de la aprobación de un supervisor.")
+    assert order_system.calls("POST") == []  # the repeat ran nothing

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from flask import Flask
@@ -22,12 +23,21 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     browser.quit()
 
 
-@pytest.fixture
-def live_switchboard(app: Flask) -> Iterator[str]:
-    """The real Switchboard app served over HTTP on loopback, for the app to call."""
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """``app`` served over HTTP on loopback while the block runs; yields its URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_switchboard(app: Flask) -> Iterator[str]:
+    """The real Switchboard app served over HTTP on loopback, for the app to call."""
+    with serving(app) as url:
+        yield url

@@ -25,14 +25,19 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from sqlalchemy import select
 
+from switchboard.app import create_app
+from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
-from switchboard.models import ActionExecution, AuditEntry, OutboxCall, Suggestion, SuggestionFeedback
+from switchboard.models import ActionExecution, AuditEntry, Conversation, OutboxCall, Suggestion, SuggestionFeedback
 
 from ..assist.test_sidebar_api import SAMPLE_KB, handed_over_ticket, key_for, say
+from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
+from ..fakes.openai_server import FakeOpenAI
 from ..signing import VendorClient
 from .browser import SidebarPage, wait_until
+from .conftest import serving
 from .zaf_stand_in import AGENT, CANNED_TICKET, UNKNOWN_ORDER, FakeBackend, Recorded, ZendeskStandIn
 
 TOKEN = "sb_test_4f1c9a7e2b"
@@ -110,6 +115,8 @@ def test_sidebar_renders_customer_handoff_insight_and_cited_suggestions(
     assert "Open a carrier trace" in actions and "Offer a refund or replacement" in actions
     assert content.is_displayed()
     assert page.status() == "Switchboard context loaded."
+    # The customer writes in English (no language given): nothing to translate a reply into.
+    assert not page.driver.find_element(By.ID, "reply-card").is_displayed()
 
     # The requests (the context, then the governed actions) went through the proxy
     # with the key filled in server-side ...
@@ -642,3 +649,146 @@ def test_against_the_real_backend_an_agent_reveals_the_callback_number_with_one_
     with get_db(app).session() as session:
         [revealed] = session.scalars(select(AuditEntry).where(AuditEntry.action == "vault.reveal")).all()
         assert (revealed.actor, revealed.detail["token"]) == (f"zendesk:{AGENT.id}", "[PHONE_1]")
+
+
+# ---- the agent's reply in the customer's language (issue 19) --------------------------
+
+FRENCH_QUESTION = "Est-ce que je peux emmener mon perroquet dans l'avion ?"
+DRAFT = "Yes, a parrot can travel in the cabin."
+FRENCH = "Oui, un perroquet peut voyager en cabine."
+NO_MODEL = ("Switchboard cannot translate replies: no language model is configured (set OPENAI_API_KEY or "
+            "OPENAI_BASE_URL) to translate for agents.")
+
+
+def french_ticket(app: Flask) -> int:
+    """A French customer's question no article answers, handed over by SMS (signed)."""
+    with get_db(app).session() as session:
+        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
+            load_articles(SAMPLE_KB))
+    vendor = VendorClient(app.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                          slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
+    say(vendor, FRENCH_QUESTION)
+    with get_db(app).session() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert conversation.handoff_reason == "language" and conversation.zendesk_ticket_id
+        return conversation.zendesk_ticket_id
+
+
+def type_reply(page: SidebarPage, text: str) -> None:
+    """Type into the stand-in's reply editor, as the agent does, then go back to the app."""
+    page.driver.switch_to.default_content()
+    try:
+        page.driver.find_element(By.ID, "editor").send_keys(text)
+    finally:
+        page.enter_app()
+
+
+def reply_said(page: SidebarPage, state: str) -> str:
+    return page.wait_for(f'#reply-result [data-state="{state}"]').text
+
+
+def sent_anywhere(app: Flask, text: str) -> list[str]:
+    """Every vendor call (SMS, ticket comment, Slack) that carried ``text``."""
+    with get_db(app).session() as session:
+        return [f"{c.vendor} {c.operation}" for c in session.scalars(select(OutboxCall))
+                if text in json.dumps(c.payload, ensure_ascii=False)]
+
+
+def test_against_the_real_backend_without_a_model_the_reply_card_says_why_it_cannot_translate(
+        open_sidebar: OpenSidebar, app: Flask, live_switchboard: str) -> None:
+    ticket = french_ticket(app)
+    page = open_sidebar(live_switchboard, token=key_for(app), ticket_id=ticket)
+    card = page.wait_for("#reply-card")
+    assert card.find_element(By.ID, "reply-heading").get_attribute("textContent") == "Reply in French"
+    translate = card.find_element(By.CSS_SELECTOR, 'button[data-action="translate-reply"]')
+    assert translate.text == "Translate my reply into French"
+    assert page.driver.find_element(By.ID, translate.get_attribute("aria-describedby")).text.startswith(
+        "Write your reply in English in the ticket editor")
+    assert page.driver.find_element(By.ID, "reply-result").get_attribute("aria-live") == "polite"
+
+    translate.click()  # nothing written yet: nothing is asked of Switchboard
+    assert reply_said(page, "empty") == ("The reply editor is empty: write your reply in English first, "
+                                         "then translate it.")
+    assert [o for o in page.stand_in.proxied if o["url"].endswith("/reply-translation")] == []
+
+    type_reply(page, DRAFT)
+    translate.click()
+    assert reply_said(page, "error") == NO_MODEL  # the API's 409, in its own words
+    wait_until(lambda: page.status() == NO_MODEL, "the refusal announced")
+    [asked] = [o for o in page.stand_in.proxied if o["url"].endswith("/reply-translation")]
+    assert (json.loads(asked["data"]), asked["type"], asked["secure"]) == ({"text": DRAFT}, "POST", True)
+    assert page.parent_value("window.commentSets") == []
+    assert page.parent_value("document.getElementById('editor').innerText").strip() == DRAFT
+    with get_db(app).session() as session:
+        assert session.scalars(select(AuditEntry).where(AuditEntry.action == "agent.reply_translated")).all() == []
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def llm_app(env: dict[str, str], fake_llm: FakeOpenAI) -> Iterator[Flask]:
+    """Switchboard with the loopback OpenAI-compatible server as its language model."""
+    app = create_app(load_settings({**env, "OPENAI_BASE_URL": fake_llm.base_url}),
+                     config={"TASKS_INLINE": True, "TESTING": True})
+    yield app
+    get_db(app).dispose()
+
+
+def test_against_the_real_backend_an_agent_translates_the_draft_reads_it_and_puts_it_in_the_editor(
+        open_sidebar: OpenSidebar, llm_app: Flask, fake_llm: FakeOpenAI) -> None:
+    """The full path with a model: the draft is read from the editor, translated by
+    Switchboard (audited as the agent), shown, and only "Use this translation" puts it in
+    the editor; nothing is sent to the customer. A draft changed after its translation
+    is not overwritten."""
+    fake_llm.reply("Can I bring my parrot on the plane?")  # the question into English: no article answers
+    fake_llm.reply("Can I bring my parrot on the plane?")  # the customer's message, for the agent
+    ticket = french_ticket(llm_app)
+    with serving(llm_app) as url:
+        page = open_sidebar(url, token=key_for(llm_app), ticket_id=ticket)
+        card = page.wait_for("#reply-card")
+        type_reply(page, DRAFT)
+        fake_llm.reply(FRENCH)
+        card.find_element(By.CSS_SELECTOR, 'button[data-action="translate-reply"]').click()
+
+        shown = page.wait_for_text("#reply-translation", FRENCH)
+        assert shown.text == FRENCH and shown.get_attribute("lang") == "fr"
+        assert page.driver.find_element(By.ID, "reply-result-heading").text == "Your reply in French"
+        wait_until(lambda: page.status() == "Your reply in French is ready below. Read it, then use it or discard it.",
+                   "the translation announced")
+        assert "from English into French" in json.dumps(fake_llm.requests[-1]["messages"])
+        assert fake_llm.requests[-1]["messages"][-1]["content"] == DRAFT
+        assert page.parent_value("window.commentSets") == []  # shown, not inserted
+        screenshot(page, "zendesk-sidebar-reply-translation.png")
+
+        # The agent edits the draft before using the translation: it would no longer say
+        # what they wrote, so it is not put over their words.
+        type_reply(page, " Bon voyage!")
+        page.driver.find_element(By.CSS_SELECTOR, 'button[data-action="use-translation"]').click()
+        assert reply_said(page, "changed").startswith("Your reply changed after it was translated.")
+        assert page.parent_value("window.commentSets") == []
+
+        fake_llm.reply(FRENCH + " Bon voyage !")
+        card.find_element(By.CSS_SELECTOR, 'button[data-action="translate-reply"]').click()
+        page.wait_for_text("#reply-translation", "Bon voyage !")
+        use = page.driver.find_element(By.CSS_SELECTOR, 'button[data-action="use-translation"]')
+        assert use.text == "Use this translation"
+        assert use.get_attribute("aria-label") == "Use the French translation: it replaces the reply in the editor"
+        use.click()
+        assert reply_said(page, "used") == ("The French translation is in the reply editor. Check it, then send it "
+                                            "as usual.")
+        assert page.parent_value("window.commentSets") == [FRENCH + " Bon voyage !"]
+        assert page.parent_value("document.getElementById('editor').innerText").strip() == FRENCH + " Bon voyage !"
+        assert fake_llm.pending == 0
+
+    with get_db(llm_app).session() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "agent.reply_translated")
+                                  .order_by(AuditEntry.id)).all()
+        assert [(e.actor, e.subject_id, e.detail["to"], e.detail["original"], e.detail["translation"])
+                for e in entries] == [
+            (f"zendesk:{AGENT.id}", str(ticket), "fr", DRAFT, FRENCH),
+            (f"zendesk:{AGENT.id}", str(ticket), "fr", DRAFT + " Bon voyage!", FRENCH + " Bon voyage !")]
+    assert sent_anywhere(llm_app, "perroquet peut voyager") == []  # the agent sends it, not the app

@@ -130,6 +130,23 @@
     "reason_confirmation_expired": "Nobody confirmed it in time, so nothing was changed.",
     "reason_too_many_codes": "The customer was sent too many verification codes in the last hour.",
     "reason_not_your_confirmation": "It was waiting for someone else's confirmation.",
+    "reply_heading": "Reply in {language}",
+    "reply_hint": "Write your reply in English in the ticket editor, then translate it here. You read the translation before it goes into the editor, and nothing is sent until you send it.",
+    "reply_translate": "Translate my reply into {language}",
+    "reply_translating": "Translating your reply into {language}…",
+    "reply_empty": "The reply editor is empty: write your reply in English first, then translate it.",
+    "reply_read_failed": "Could not read your reply from the ticket editor. Try again.",
+    "reply_result_heading": "Your reply in {language}",
+    "reply_ready": "Your reply in {language} is ready below. Read it, then use it or discard it.",
+    "reply_use": "Use this translation",
+    "reply_use_label": "Use the {language} translation: it replaces the reply in the editor",
+    "reply_discard": "Discard",
+    "reply_discarded": "Translation discarded; your reply in the editor is unchanged.",
+    "reply_used": "The {language} translation is in the reply editor. Check it, then send it as usual.",
+    "reply_use_failed": "Could not put the translation in the reply editor. Try again, or copy it from here.",
+    "reply_changed": "Your reply changed after it was translated. Translate it again, so the customer reads what you wrote now.",
+    "reply_unavailable": "Switchboard cannot translate replies: {reason}.",
+    "reply_failed": "Could not translate your reply ({reason}). Try again, or reply in English.",
     "vault_heading": "Redacted details",
     "vault_empty": "The customer wrote no personal data the bot had to hide.",
     "vault_reveal": "Reveal",
@@ -1068,6 +1085,159 @@
         function () { /* the outcome is already shown; the timeline catches up on the next load */ });
   }
 
+  // ---- the agent's reply in the customer's language ----
+
+  // Agents write in English (core/translation.py's AGENT_LANGUAGE). For a customer who
+  // writes in another language the card reads the agent's draft from the editor, asks
+  // Switchboard (which audits the draft and the translation) for it in that language,
+  // and shows it; only "Use this translation" puts it in the editor, and nothing here
+  // ever sends: the agent sends it as any reply.
+  var AGENT_LANGUAGE = 'en';
+  var EDITOR_PATH = 'ticket.comment.text';
+
+  // Zendesk's rich-text editor answers HTML; the model gets the words. DOMParser builds
+  // an inert document: nothing in the draft runs.
+  function draftText(value) {
+    var text = typeof value === 'string' ? value : '';
+    if (!/<[a-z][^>]*>/i.test(text)) { return { text: text.trim(), html: false }; }
+    var doc = new window.DOMParser().parseFromString(text, 'text/html');
+    Array.prototype.forEach.call(doc.querySelectorAll('br'), function (br) { br.replaceWith('\n'); });
+    Array.prototype.forEach.call(doc.querySelectorAll('p, div, li'), function (block) { block.append('\n'); });
+    return { text: (doc.body.textContent || '').replace(/\n{3,}/g, '\n\n').trim(), html: true };
+  }
+
+  // Back into the editor in the form it gave the draft in (paragraphs for rich text).
+  function editorValue(text, html) {
+    if (!html) { return text; }
+    return text.split(/\n{2,}/).map(function (paragraph) {
+      var holder = document.createElement('p');
+      holder.textContent = paragraph;
+      return holder.outerHTML.replace(/\n/g, '<br>');
+    }).join('');
+  }
+
+  function replyPath() {
+    return '/api/sidebar/tickets/' + encodeURIComponent(state.ticketId) + '/reply-translation';
+  }
+
+  function replyFailure(failure) {
+    var status = failure && typeof failure.status === 'number' ? failure.status : 0;
+    var body = failureBody(failure);
+    var said = body && typeof body.error === 'string' ? body.error.replace(/\.$/, '') : '';
+    if (status === 409 && said) { return t('reply_unavailable', { reason: said }); }
+    return t('reply_failed', { reason: said || (status ? 'HTTP ' + status : 'no answer') });
+  }
+
+  function renderReply(customer) {
+    var card = $('reply-card');
+    var root = $('reply');
+    clear(root);
+    var language = customer && customer.language;
+    if (!language || !language.code || language.code === AGENT_LANGUAGE) {
+      card.hidden = true;
+      return;
+    }
+    var name = String(language.name || language.code);
+    $('reply-heading').textContent = t('reply_heading', { language: name });
+    var translate = el('button', { type: 'button', className: 'button button--primary',
+      attrs: { 'data-action': 'translate-reply' } }, [t('reply_translate', { language: name })]);
+    // The answer lands here and is read out (polite): the result, or what went wrong.
+    var result = el('div', { id: 'reply-result', className: 'reply-result',
+      attrs: { 'aria-live': 'polite', 'aria-atomic': 'false' } });
+    appendAll(root, [el('p', { className: 'muted small', id: 'reply-hint' }, [t('reply_hint')]),
+      el('div', { className: 'button-row' }, [translate]), result]);
+    translate.setAttribute('aria-describedby', 'reply-hint');
+    card.hidden = false;
+
+    var busy = false;  // a flag, not disabled: keyboard focus stays on the button
+
+    function say(message, kind) {
+      clear(result);
+      result.appendChild(el('p', { className: kind === 'error' ? 'problem-inline' : 'muted',
+        attrs: { 'data-state': kind } }, [message]));
+      scheduleResize();
+    }
+
+    function show(original, translation, html) {
+      clear(result);
+      var text = el('p', { id: 'reply-translation', className: 'reply-translation', tabIndex: -1,
+        attrs: { lang: String(language.code), 'data-state': 'ready' } }, [translation]);
+      var use = el('button', { type: 'button', className: 'button button--primary',
+        attrs: { 'data-action': 'use-translation', 'aria-label': t('reply_use_label', { language: name }) } },
+        [t('reply_use')]);
+      var discard = el('button', { type: 'button', className: 'button',
+        attrs: { 'data-action': 'discard-translation' } }, [t('reply_discard')]);
+      appendAll(result, [el('h3', { id: 'reply-result-heading' }, [t('reply_result_heading', { language: name })]),
+        text, el('div', { className: 'button-row' }, [use, discard])]);
+      text.setAttribute('aria-labelledby', 'reply-result-heading');
+      announce(t('reply_ready', { language: name }));
+      var using = false;
+      use.addEventListener('click', function () {
+        if (using) { return; }
+        using = true;
+        // The draft may have changed since: never replace words the agent wrote after.
+        client.get(EDITOR_PATH)
+          .then(function (answer) {
+            if (draftText(answer && answer[EDITOR_PATH]).text !== original) {
+              say(t('reply_changed'), 'changed');
+              announce(t('reply_changed'));
+              translate.focus();
+              return null;
+            }
+            return client.set(EDITOR_PATH, editorValue(translation, html)).then(function () {
+              say(t('reply_used', { language: name }), 'used');
+              announce(t('reply_used', { language: name }));
+              translate.focus();
+            });
+          })
+          .catch(function () { announce(t('reply_use_failed')); })
+          .then(function () { using = false; });
+      });
+      discard.addEventListener('click', function () {
+        clear(result);
+        announce(t('reply_discarded'));
+        translate.focus();
+        scheduleResize();
+      });
+      scheduleResize();
+    }
+
+    translate.addEventListener('click', function () {
+      if (busy) { return; }
+      busy = true;
+      translate.setAttribute('aria-busy', 'true');
+      client.get(EDITOR_PATH)
+        .then(function (answer) {
+          var draft = draftText(answer && answer[EDITOR_PATH]);
+          if (!draft.text) {
+            say(t('reply_empty'), 'empty');
+            return null;
+          }
+          say(t('reply_translating', { language: name }), 'busy');
+          return backendRequest('POST', replyPath(), { text: draft.text })
+            .then(function (data) {
+              var answer = parseBody(data) || {};
+              if (typeof answer.translation !== 'string' || !answer.translation.trim()) {
+                throw new Error('no translation in the answer');
+              }
+              show(draft.text, answer.translation, draft.html);
+            }, function (failure) {
+              var message = replyFailure(failure);
+              say(message, 'error');
+              announce(message);
+            });
+        }, function () { say(t('reply_read_failed'), 'error'); })
+        .catch(function (error) {
+          if (window.console) { window.console.error('[switchboard]', error); }
+          say(t('reply_failed', { reason: String(error && error.message || error) }), 'error');
+        })
+        .then(function () {
+          busy = false;
+          translate.removeAttribute('aria-busy');
+        });
+    });
+  }
+
   // ---- redacted details (the vault) ----
 
   // The timeline shows tokens ([PHONE_1]) where the customer wrote personal data; an
@@ -1174,6 +1344,7 @@
     $('governed-heading').textContent = t('governed_heading');
     renderDashboardLink();
     renderCustomer(data.customer);
+    renderReply(data.customer);
     renderHandoff(data.handoff);
     renderInsight(data.enrichment);
     renderSuggestions(data.suggestions);
