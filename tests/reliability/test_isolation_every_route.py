@@ -94,6 +94,14 @@ PROBES: dict[tuple[str, str], Probe] = {
     # B's sign-in code for the dashboard opens B's dashboard (the code names B's account).
     ("POST", "/api/sidebar/dashboard-session"): Probe("list", lambda w: "/api/sidebar/dashboard-session"),
     ("GET", "/api/openapi.json"): Probe("public", lambda w: "/api/openapi.json"),
+    # A's customer named by their number: to B that customer does not exist (and nothing is erased).
+    ("GET", "/api/customers/export"): Probe("item", lambda w: "/api/customers/export?identity=%2B14155550100"),
+    ("POST", "/api/customers/erase"): Probe("item", lambda w: "/api/customers/erase", {"identity": "+14155550100"}),
+    ("GET", "/api/sidebar/tickets/<int:ticket_id>/vault"):
+        Probe("item", lambda w: f"/api/sidebar/tickets/{w.ticket_id}/vault"),
+    ("POST", "/api/sidebar/tickets/<int:ticket_id>/vault/<token>/reveal"):
+        Probe("item", lambda w: f"/api/sidebar/tickets/{w.ticket_id}/vault/[PHONE_1]/reveal",
+              headers={"X-Zendesk-User-Id": "4021"}),
 }
 
 
@@ -117,6 +125,9 @@ def snapshot(app: Flask, account_id: int) -> dict[str, Any]:
 @pytest.fixture
 def world(app: Flask) -> World:
     assert vendor_for(app).twilio("/webhooks/twilio/messages", inbound(A_SECRET_TEXT)).status_code == 200
+    # A vaulted value in A's conversation ([PHONE_1]), for the reveal probe to aim at.
+    assert vendor_for(app).twilio("/webhooks/twilio/messages",
+                                  inbound("call me back on +44 20 7946 0958")).status_code == 200
     with get_db(app).session() as session:
         a = accounts.by_slug(session, "default")
         assert a is not None

@@ -26,6 +26,7 @@ from switchboard.webhooks.twilio.voice import render
 
 from ...conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
 from ...handoff.test_handoff_to_zendesk import TICKET_ID, ZENDESK, Fakes
+from ...i18n.test_language_over_twilio import SPANISH, import_kb
 from ...signing import VendorClient, fixture
 
 SAMPLE_KB = Path(__file__).parents[3] / "switchboard" / "data" / "sample_kb.json"
@@ -291,7 +292,8 @@ def test_repeated_silence_hands_the_caller_over_instead_of_looping(line: Flask) 
         assert session.scalars(select(Conversation)).one().handoff_reason == "repeated_failures"
 
 
-def test_a_caller_who_wrote_in_spanish_is_listened_to_in_spanish(shop: Flask, vendor: VendorClient) -> None:
+def test_a_caller_who_wrote_in_spanish_is_listened_to_in_spanish(app: Flask, vendor: VendorClient) -> None:
+    import_kb(app, SPANISH)  # answered in Spanish by SMS, so the conversation is still the bot's
     sms = {**fixture("twilio", "inbound_sms.json"),
            "Body": "Hola, ¿cuánto tarda el envío a Madrid? Necesito saberlo antes del viernes, gracias."}
     vendor.twilio("/webhooks/twilio/messages", sms)
