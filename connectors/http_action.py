@@ -129,7 +129,7 @@ class HttpActionConnector(Connector):
         opened = {name: _open(value, values) for name, value in payload["variables"].items()}
         sent = {**payload, "url": self.system.base_url + render_path(template.path, opened),
                 "json": render(template.body, opened) if template.body is not None else None}
-        return _seal_back(self._send(operation, sent), values)
+        return _seal_back(self._send(operation, sent, values), values)
 
     def _vaulted(self, operation: str, payload: dict[str, Any]) -> dict[str, str]:
         """Token → original value, for the tokens the call's variables name."""
@@ -146,7 +146,8 @@ class HttpActionConnector(Connector):
                               f"{operation} was not sent: ask the customer for the value again")
         return values
 
-    def _send(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def _send(self, operation: str, payload: dict[str, Any], values: dict[str, str] | None = None) -> dict[str, Any]:
+        """The HTTP request; an error quoting the answer quotes it with ``values`` sealed back."""
         headers = {"Accept": "application/json"}
         pending = self.session.info.get("http_action_key")
         if pending:
@@ -176,12 +177,13 @@ class HttpActionConnector(Connector):
                            "does not exist there, so nothing was changed")
         if response.status_code >= 400:
             raise VendorError(f"{self.system.name} refused {operation} (HTTP {response.status_code}): "
-                              f"{response.text[:300]}")
+                              f"{_seal_back(response.text[:300], values or {})}")
         try:
             body = response.json() if response.content else {}
         except ValueError:
             raise VendorError(f"{self.system.name} answered {operation} with something that is not JSON: "
-                              f"{response.text[:200]!r}; check the URL in actions.yaml") from None
+                              f"{_seal_back(response.text[:200], values or {})!r}; check the URL in "
+                              "actions.yaml") from None
         return body if isinstance(body, dict) else {"items": body}
 
     def reconcile(self, operation: str, payload: dict[str, Any], attempted_at: datetime) -> dict[str, Any] | None:

@@ -44,8 +44,8 @@ def app(actions_env: dict[str, str]) -> Iterator[Flask]:
     get_db(app).dispose()
 
 
-def handed_over(app: Flask, vendor: VendorClient) -> int:
-    say(vendor, app, f"I have a new number, please call me on {NUMBER} about order A1001")
+def handed_over(app: Flask, vendor: VendorClient, number: str = NUMBER) -> int:
+    say(vendor, app, f"I have a new number, please call me on {number} about order A1001")
     say(vendor, app, "AGENT")
     # Another customer's conversation holds a [PHONE_1] and a [PHONE_2] of its own.
     say(vendor, app, "my numbers are +1 212 555 0188 and +1 212 555 0199", sender=OTHER)
@@ -110,6 +110,22 @@ def test_the_order_system_gets_the_number_and_we_keep_only_the_token(
     with get_db(app).session() as session:
         vendors = set(session.scalars(select(OutboxCall.vendor)))
     assert {"zendesk", "slack", "http_action"} <= vendors  # each kind of payload was there to be walked
+
+def test_a_refusal_quoting_the_number_is_recorded_with_the_token(
+        app: Flask, vendor: VendorClient, order_system: OrderServer) -> None:
+    ticket = handed_over(app, vendor, "+44 20 7946 0000")  # the order system refuses this one, quoting it
+    asked = run_phone(vendor, app, ticket, "[PHONE_1]", "click-5")
+    vendor.client.post(f"/api/sidebar/governed-actions/{asked.json['id']}/confirm",
+                       headers=agent_headers(app, "confirm-5"))
+    click(vendor, asked.json["id"], APPROVER, trigger="t-5")
+    [put] = order_system.calls("PUT", "/customers/")
+    assert put["body"] == {"phone": "+44 20 7946 0000"}
+    with get_db(app).session() as session:
+        execution = session.get(ActionExecution, asked.json["id"])
+        assert execution is not None and execution.status == "failed"
+        assert "[PHONE_1] cannot receive calls" in (execution.error or "")
+    assert "7946 0000" not in everything_stored(app)
+
 
 def test_a_token_of_another_conversation_is_refused_by_name(
         app: Flask, vendor: VendorClient, order_system: OrderServer) -> None:
