@@ -8,6 +8,7 @@ themselves. The auth header is added at call time only: the secret is never stor
 """
 from __future__ import annotations
 
+import json
 import os
 import string
 from datetime import UTC, datetime
@@ -31,6 +32,8 @@ from switchboard.connectors.base import (
 from switchboard.core.accounts import DEFAULT_SLUG
 from switchboard.core.actions.config import Operation, System
 from switchboard.core.ports import NotFound  # noqa: F401 - raised here
+from switchboard.core.vault import TOKEN, tokens_in, vault_for
+from switchboard.core.vault import resolve as vault_resolve
 from switchboard.models import Account, OutboxCall
 
 DEFAULT_RETRY_AFTER = 10.0
@@ -92,15 +95,19 @@ class HttpActionConnector(Connector):
                             f"and it is not set: {where} (or set SWITCHBOARD_SANDBOX=1 to record calls instead); "
                             "nothing was sent")
 
-    def run(self, operation: Operation, variables: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
+    def run(self, operation: Operation, variables: dict[str, Any], *, idempotency_key: str,
+            vault_conversation_id: int | None = None) -> dict[str, Any]:
         """Call ``operation`` with ``variables`` filled into its templates; returns the
-        response mapped to our field names."""
+        response mapped to our field names. Vault tokens in ``variables`` are recorded as
+        tokens and opened from ``vault_conversation_id``'s vault only in ``perform``."""
         payload: dict[str, Any] = {
             "method": operation.method,
             "url": self.system.base_url + render_path(operation.path, variables),
             "json": render(operation.body, variables) if operation.body is not None else None,
             "variables": variables,
         }
+        if vault_conversation_id is not None and tokens_in(json.dumps(variables, default=str)):
+            payload["vault_conversation_id"] = vault_conversation_id
         self._operations[operation.name] = operation
         self.require_secret()
         result = self.call(operation.name, payload, idempotency_key=idempotency_key)
@@ -112,6 +119,35 @@ class HttpActionConnector(Connector):
         return render(operation.sandbox_response or {}, variables, lenient=True)
 
     def perform(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+        values = self._vaulted(operation, payload)
+        if not values:
+            return self._send(operation, payload)
+        # The one moment the original values exist outside the vault: in this request.
+        # The answer goes back to tokens before the outbox stores it (a system that
+        # echoes the number must not put it on our record).
+        template = self._operations[operation]
+        opened = {name: _open(value, values) for name, value in payload["variables"].items()}
+        sent = {**payload, "url": self.system.base_url + render_path(template.path, opened),
+                "json": render(template.body, opened) if template.body is not None else None}
+        return _seal_back(self._send(operation, sent, values), values)
+
+    def _vaulted(self, operation: str, payload: dict[str, Any]) -> dict[str, str]:
+        """Token → original value, for the tokens the call's variables name."""
+        conversation_id = payload.get("vault_conversation_id")
+        if conversation_id is None:
+            return {}
+        vault = vault_for(self.settings)
+        values = {token: vault_resolve(self.session, vault, account_id=self.account.id,
+                                       conversation_id=conversation_id, text=token)
+                  for token in tokens_in(json.dumps(payload["variables"], default=str))}
+        missing = [token for token, value in values.items() if value == token]
+        if missing:  # erased between the request and its run: send nothing rather than a token
+            raise VendorError(f"{', '.join(missing)} is no longer in the conversation's vault (erased or expired); "
+                              f"{operation} was not sent: ask the customer for the value again")
+        return values
+
+    def _send(self, operation: str, payload: dict[str, Any], values: dict[str, str] | None = None) -> dict[str, Any]:
+        """The HTTP request; an error quoting the answer quotes it with ``values`` sealed back."""
         headers = {"Accept": "application/json"}
         pending = self.session.info.get("http_action_key")
         if pending:
@@ -141,12 +177,13 @@ class HttpActionConnector(Connector):
                            "does not exist there, so nothing was changed")
         if response.status_code >= 400:
             raise VendorError(f"{self.system.name} refused {operation} (HTTP {response.status_code}): "
-                              f"{response.text[:300]}")
+                              f"{_seal_back(response.text[:300], values or {})}")
         try:
             body = response.json() if response.content else {}
         except ValueError:
             raise VendorError(f"{self.system.name} answered {operation} with something that is not JSON: "
-                              f"{response.text[:200]!r}; check the URL in actions.yaml") from None
+                              f"{_seal_back(response.text[:200], values or {})!r}; check the URL in "
+                              "actions.yaml") from None
         return body if isinstance(body, dict) else {"items": body}
 
     def reconcile(self, operation: str, payload: dict[str, Any], attempted_at: datetime) -> dict[str, Any] | None:
@@ -167,6 +204,26 @@ class HttpActionConnector(Connector):
             return super().call(operation, payload, idempotency_key=idempotency_key)
         finally:
             self.session.info.pop("http_action_key", None)
+
+
+def _open(value: Any, values: dict[str, str]) -> Any:
+    """``value`` with its tokens replaced by the originals (strings only)."""
+    if not isinstance(value, str):
+        return value
+    return TOKEN.sub(lambda m: values.get(m.group(), m.group()), value)
+
+
+def _seal_back(body: Any, values: dict[str, str]) -> Any:
+    """``body`` with every original value of ``values`` turned back into its token."""
+    if isinstance(body, dict):
+        return {key: _seal_back(value, values) for key, value in body.items()}
+    if isinstance(body, list):
+        return [_seal_back(value, values) for value in body]
+    if not isinstance(body, str):
+        return body
+    for token, value in sorted(values.items(), key=lambda item: -len(item[1])):
+        body = body.replace(value, token)
+    return body
 
 
 def render(template: Any, variables: dict[str, Any], *, lenient: bool = False) -> Any:

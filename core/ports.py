@@ -160,7 +160,11 @@ class SupervisorChannel(Protocol):
 class BusinessSystem(Protocol):
     """One of the company's own systems, called by a declared operation."""
 
-    def run(self, operation: Any, variables: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]: ...
+    def run(self, operation: Any, variables: dict[str, Any], *, idempotency_key: str,
+            vault_conversation_id: int | None = None) -> dict[str, Any]:
+        """``vault_conversation_id``: the conversation whose vault tokens in ``variables``
+        are opened at the moment of the call (never before, so nothing stored holds them)."""
+        ...
 
 
 class SupervisorFlows(Protocol):

@@ -43,6 +43,7 @@ from .selfservice import (
     pick_choice,
 )
 from .translation import translate_customer_messages
+from .vault import resolve, tokens_in, vault_for
 
 log = logging.getLogger(__name__)
 
@@ -382,8 +383,12 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
     conversation, account = inbound.conversation, inbound.account
     phone = _phone(inbound.customer)
     status_callback = f"{settings.public_url}/webhooks/twilio/status" if settings.public_url else None
+    # A reply may name a vault token the model or a template wrote ([PHONE_1]): the
+    # customer reads their own value, the timeline below keeps the token.
+    body = resolve(session, vault_for(settings), account_id=account.id, conversation_id=conversation.id,
+                   text=decision.reply) if tokens_in(decision.reply) else decision.reply
     result = ports.current().messenger(session, account, settings).send_message(
-        to=phone, body=decision.reply, channel=conversation.channel,
+        to=phone, body=body, channel=conversation.channel,
         status_callback=status_callback, idempotency_key=f"reply:{inbound.message.id}",
     )
     sources = [{"passage": p.id, "citation": p.citation}

@@ -180,6 +180,17 @@ def resolve(session: Session, vault: Vault, *, account_id: int, conversation_id:
     return TOKEN.sub(lambda m: vault.open(values[m.group()].sealed) if m.group() in values else m.group(), text)
 
 
+def unknown_tokens(session: Session, *, account_id: int, conversation_id: int | None, text: str) -> list[str]:
+    """The tokens ``text`` mentions that this conversation's vault does not hold (made
+    up, from another conversation, or erased since): a request naming one is refused,
+    so a value can never be borrowed from another customer's conversation."""
+    mentioned = tokens_in(text)
+    if not mentioned:
+        return []
+    known = {e.token for e in entries_of(session, account_id, conversation_id)} if conversation_id else set()
+    return [token for token in mentioned if token not in known]
+
+
 def rotate_all(session: Session, vault: Vault) -> int:
     """Seal every value again with the newest key; returns how many were rotated."""
     count = 0

@@ -8,6 +8,7 @@ customer's words, an article or a model's tool call only ever *ask*.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from .. import ports, timeline
 from ..audit import audit
 from ..i18n import ENGLISH, N_, Texts, texts_for, texts_of_conversation
 from ..rows import insert_or_fetch
+from ..vault import unknown_tokens
 from . import verification as otp
 from .config import ActionsConfig, load_actions_config
 from .executors import Context
@@ -76,6 +78,9 @@ REASONS = {
     "approval_expired": N_("refusal_approval_expired", "Your request ({preview}) wasn't approved in time, so nothing "
                            "was changed. Reply AGENT to reach a person."),
     "prompt_injection": N_("refusal_prompt_injection", "I can't act on that message. Reply AGENT to reach a person."),
+    "unknown_token": N_("refusal_unknown_token", "This conversation holds no value for {tokens} (it may belong to "
+                        "another conversation, or have been erased), so nothing was changed. Use a token shown on "
+                        "this ticket, or reply AGENT to reach a person."),
     "failed": N_("refusal_failed",
                  "Something went wrong while doing that, and nothing was changed. Reply AGENT to reach a person."),
     "target_not_found": N_("refusal_target_not_found", "I couldn't find that in our system, so nothing was changed. "
@@ -171,6 +176,11 @@ class Governor:
         except ValidationError as exc:
             return self._refuse(execution, ["invalid_input"], detail={"errors": exc.messages,
                                                                       "params": _safe(req.params)})
+        unknown = unknown_tokens(self.session, account_id=self.account.id, conversation_id=req.conversation_id,
+                                 text=json.dumps(execution.params))
+        if unknown:
+            execution.facts = {"unknown_tokens": unknown}
+            return self._refuse(execution, ["unknown_token"], detail={"tokens": unknown})
         return self._admit(execution, confirmed=req.confirmed)
 
     def resume(self, execution: ActionExecution, *, actor: str, confirmed: bool = False) -> Outcome:
@@ -519,7 +529,8 @@ class Governor:
             window = rule.windows_days.get(self.policy.tier(customer.tier if customer else None))
         texts = self.texts(execution)
         values = {"order_id": execution.params.get("order_id", ""), "window": window,
-                  "preview": self.preview(execution, texts)}
+                  "preview": self.preview(execution, texts),
+                  "tokens": ", ".join((execution.facts or {}).get("unknown_tokens") or ())}
         return texts(REASONS.get(reason, REASONS["failed"]), **values)
 
     def texts(self, execution: ActionExecution | None) -> Texts:

@@ -50,7 +50,10 @@ class Context:
         op = self.config.operation(operation)
         connector = ports.current().business_system(self.session, self.account, self.settings,
                                         system=self.config.systems[op.system])
-        return connector.run(op, variables, idempotency_key=f"action:{self.execution.id}:{step}")
+        # Vault tokens in the variables ([PHONE_1]) stay tokens in everything stored; the
+        # connector opens them, from this conversation's vault only, as it sends.
+        return connector.run(op, variables, idempotency_key=f"action:{self.execution.id}:{step}",
+                             vault_conversation_id=self.execution.conversation_id)
 
 
 def order_facts(ctx: Context) -> dict[str, Any]:
@@ -93,6 +96,13 @@ def update_address(ctx: Context) -> dict[str, Any]:
 
 def reschedule(ctx: Context) -> dict[str, Any]:
     return ctx.http("appointment_reschedule", ctx.params, "reschedule")
+
+
+def update_contact_phone(ctx: Context) -> dict[str, Any]:
+    if ctx.customer is None:
+        raise ActionFailed("no customer is linked to this conversation or ticket")
+    return ctx.http("contact_phone_update", {"phone": ctx.params["phone"], "customer_ref": ctx.customer_ref()},
+                    "phone")
 
 
 def add_note(ctx: Context) -> dict[str, Any]:

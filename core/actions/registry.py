@@ -96,6 +96,15 @@ REGISTRY: dict[str, ActionSpec] = {spec.name: spec for spec in (
         preview=lambda p, f, t: t(PREVIEW_RESCHEDULE, appointment_id=p["appointment_id"], date=p["date"]),
         operations=("appointment_reschedule",)),
     ActionSpec(
+        "update_contact_phone", "Change the phone number the company's system calls and texts the customer on. "
+        "For a number the customer wrote, give its token ([PHONE_1]): the system receives the number, the "
+        "ticket, the audit and the approvals only ever show the token.",
+        schemas.UpdateContactPhoneInput, "http_action", "medium", executors.update_contact_phone,
+        # Agents only (the policy allows no self-service change of it yet): English.
+        done=lambda p, r, t: f"Done: the contact phone is now {p['phone']}.",
+        preview=lambda p, f, t: f"change the contact phone to {p['phone']}",
+        operations=("contact_phone_update",)),
+    ActionSpec(
         "add_note", "Add an internal note and tags to the Zendesk ticket.",
         schemas.AddNoteInput, "zendesk", "low", executors.add_note,
         # Agents only (the policy allows no self-service note): their language, English.

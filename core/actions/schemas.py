@@ -10,6 +10,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 ORDER_ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9-]{2,31}$",
                            error="is not an order number (letters, digits and dashes, like A1001)")
+#: A phone number in international form, or the vault token of one the customer wrote
+#: ("[PHONE_1]"): the token is what is checked, stored and shown; the connector swaps
+#: in the number only as it calls the company's system (connectors/http_action.py).
+PHONE = validate.Regexp(r"^(?:\+[1-9][0-9 ().-]{6,20}[0-9]|\[PHONE_[0-9]{1,6}\])$",
+                        error="is not a phone number in international form (+14155550123) or a phone token "
+                              "of this conversation like [PHONE_1]")
 TAG = validate.Regexp(r"^[a-z0-9_:-]{1,50}$", error="is not a Zendesk tag (lower case, digits, _ : -)")
 
 
@@ -46,6 +52,11 @@ class RescheduleInput(ActionInput):
     def _future(self, value: Any, **_: Any) -> None:
         if value <= datetime.now(UTC).date():
             raise ValidationError("must be a future date")
+
+
+class UpdateContactPhoneInput(ActionInput):
+    phone = fields.String(required=True, validate=PHONE, metadata={
+        "description": "the new contact number, +14155550123, or the token of one the customer wrote, [PHONE_1]"})
 
 
 class AddNoteInput(ActionInput):

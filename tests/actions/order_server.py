@@ -83,6 +83,12 @@ class OrderServer(LoopbackFake):
             return 201, self._refund(m.group(1), body or {})
         if method == "PUT" and re.fullmatch(r"/customers/[\w-]+/address", path):
             return 200, {"status": "updated"}
+        if method == "PUT" and re.fullmatch(r"/customers/[\w-]+/phone", path):
+            # Echoes the number, as many systems do (in a refusal too): the connector must not store the echo.
+            phone = (body or {}).get("phone")
+            if str(phone).endswith("0000"):
+                return 422, {"error": f"{phone} cannot receive calls"}
+            return 200, {"status": "updated", "phone": phone}
         if method == "POST" and (m := re.fullmatch(r"/appointments/([\w-]+)/reschedule", path)):
             return 200, {"id": m.group(1), "date": body["date"], "slot": body["slot"], "status": "rescheduled"}
         return 404, {"error": f"no route {method} {path}"}

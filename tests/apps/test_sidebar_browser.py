@@ -374,7 +374,7 @@ def test_actions_show_the_suggested_action_prefilled_the_others_collapsed_and_th
     # The other available actions: a compact list of disclosures, closed.
     others = page.driver.find_elements(By.CSS_SELECTOR, ".governed-list > li")
     assert [li.get_attribute("data-governed") for li in others] == ["refund", "update_address", "reschedule",
-                                                                    "add_note"]
+                                                                    "update_contact_phone", "add_note"]
     assert not any(li.find_element(By.TAG_NAME, "form").is_displayed() for li in others)
     toggle = others[0].find_element(By.CSS_SELECTOR, 'button[data-action="expand"]')
     assert (toggle.text, toggle.get_attribute("aria-expanded")) == ("Refund", "false")

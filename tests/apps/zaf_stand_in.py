@@ -184,6 +184,7 @@ class _BackendHandler(QuietHandler):
 _STATUS_CODES = {"succeeded": 200, "refused": 422, "failed": 502}
 _PREVIEWS = {"order_status": "look up order {order_id}", "refund": "refund $42.50 for order {order_id}",
              "update_address": "change the address", "reschedule": "move the visit",
+             "update_contact_phone": "change the contact phone",
              "add_note": "add an internal note to the ticket"}
 _MESSAGES = {"succeeded": "Done: {preview}.", "awaiting_confirmation": "Confirm to {preview}.",
              "awaiting_approval": "I've asked a supervisor to approve this ({preview}). I'll message you here as "
@@ -194,7 +195,7 @@ _DONE = {"order_status": "Order {order_id} is shipped; expected delivery Friday.
 
 def _scripted(name: str, params: dict[str, Any], execution_id: int) -> dict[str, Any]:
     """The answer the policy engine would give: an unknown order is refused; refunds
-    and address changes wait for the agent's confirmation; the rest succeed."""
+    and address or phone changes wait for the agent's confirmation; the rest succeed."""
     preview = _PREVIEWS[name].format(order_id=params.get("order_id", ""))
     execution: dict[str, Any] = {
         "id": execution_id, "action": name, "role": "agent", "actor": "zendesk:agent", "params": params,
@@ -204,7 +205,7 @@ def _scripted(name: str, params: dict[str, Any], execution_id: int) -> dict[str,
         return {**execution, "status": "refused", "reasons": ["order_not_found"],
                 "message": f"I couldn't find order {UNKNOWN_ORDER} on your account. Check the number, or reply "
                            "AGENT to reach a person."}
-    if name in ("refund", "update_address"):
+    if name in ("refund", "update_address", "update_contact_phone"):
         return {**execution, "status": "awaiting_confirmation", "message": _MESSAGES["awaiting_confirmation"]
                 .format(preview=preview)}
     done = _DONE.get(name, _MESSAGES["succeeded"]).format(preview=preview, order_id=params.get("order_id", ""))
