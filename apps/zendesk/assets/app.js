@@ -130,6 +130,7 @@
     "reason_confirmation_expired": "Nobody confirmed it in time, so nothing was changed.",
     "reason_too_many_codes": "The customer was sent too many verification codes in the last hour.",
     "reason_not_your_confirmation": "It was waiting for someone else's confirmation.",
+    "reason_unknown_token": "A [TOKEN] in it is not a value of this ticket's conversation (another conversation's, or erased): use a token shown under Redacted details.",
     "reply_heading": "Reply in {language}",
     "reply_hint": "Write your reply in English in the ticket editor, then translate it here. You read the translation before it goes into the editor, and nothing is sent until you send it.",
     "reply_translate": "Translate my reply into {language}",
