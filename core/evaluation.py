@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 #: What a question's ``expected`` says when a person should take it.
 HANDOFF = "handoff"
-#: Passages asked of retrieval per question, as the live path asks (replies._search).
+#: Passages asked of retrieval per question, as the live path asks (replies.search_knowledge).
 SEARCH_K = 5
 #: Decisions of decide(); a stored reply with another action came from elsewhere (the
 #: action engine, a keyword) and is not replayed.

@@ -29,7 +29,7 @@ from .i18n import ENGLISH, N_, Texts, language_of, texts_for
 from .intent_store import intent_model
 from .knowledge.analysis import content_words
 from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
-from .records import Hit
+from .records import Hit, Passage
 from .redaction import truncate_for_model
 from .routing import Routing, load_routing
 from .selfservice import (
@@ -154,7 +154,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
             translate_customer_messages(session, inbound.account, settings, [inbound.message])
             text = truncate_for_model(inbound.message.body)
             enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
-            inbound.message.meta = {**inbound.message.meta, "enrichment": _enrichment_json(enrichment)}
+            inbound.message.meta = {**inbound.message.meta, "enrichment": enrichment_json(enrichment)}
             follow_up_after_handoff(session, inbound.account, inbound.customer, inbound.conversation,
                                     inbound.message, enrichment, settings)
         return None
@@ -164,14 +164,14 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         return None  # an action request or a verification code, answered by the policy engine
     text = truncate_for_model(inbound.message.body)
     enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
-    inbound.message.meta = {**inbound.message.meta, "enrichment": _enrichment_json(enrichment)}
+    inbound.message.meta = {**inbound.message.meta, "enrichment": enrichment_json(enrichment)}
     picked = _picked_choice(session, inbound, settings)
     if picked is not None:
         send_reply(session, inbound, picked, settings)
         return picked
     decision = decide(
-        text, enrichment, _turn(session, inbound, settings, texts=texts), policy=policy(settings),
-        search=lambda q: _search(session, inbound.account.id, settings, q, language),
+        text, enrichment, conversation_turn(session, inbound, settings, texts=texts), policy=policy(settings),
+        search=lambda q: search_knowledge(session, inbound.account.id, settings, q, language),
         llm_drafter=_llm_drafter(session, inbound, settings),
         topic_words=lambda q: content_words(q, language_of(language) or "en"),
         other_language=_other_language(session, inbound, settings, language),
@@ -241,7 +241,7 @@ def _record_consent(session: Session, inbound: Inbound, word: str, *, local: boo
           detail={"channel": inbound.message.channel, "keyword": inbound.message.body.strip()[:20]})
 
 
-def _turn(session: Session, inbound: Inbound, settings: Settings, *, texts: Texts = ENGLISH) -> Turn:
+def conversation_turn(session: Session, inbound: Inbound, settings: Settings, *, texts: Texts = ENGLISH) -> Turn:
     """What the policy needs of the conversation so far, from bounded reads: the
     latest TURN_WINDOW messages, the bot's replies counted up to COUNT_CAP, recent
     conversations counted up to COUNT_CAP. A message costs the same after 1 or 1,000
@@ -300,16 +300,22 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings) -> De
     index = pick_choice(inbound.message.body, [choice["title"] for choice in offered])
     if index is None:
         return None
-    try:
-        retriever = KnowledgeBase.of(session, inbound.account.id, settings).retriever()
-    except KnowledgeBaseEmpty:
-        return None
-    passages = [p for p in retriever.passages if p.article_id == offered[index]["article"]]
+    passages = article_passages(session, inbound.account.id, settings, offered[index]["article"])
     if not passages:
         return None  # the article was removed since the menu was sent: treat as a question
     question = truncate_for_model(str(last_bot.meta.get("question") or offered[index]["title"]))
     texts = texts_for(session, inbound.account.id, inbound.message.meta.get("language"))
-    return answer_from_article(question, passages, _turn(session, inbound, settings, texts=texts))
+    return answer_from_article(question, passages, conversation_turn(session, inbound, settings, texts=texts))
+
+
+def article_passages(session: Session, account_id: int, settings: Settings, article_id: str) -> list[Passage]:
+    """The passages of the article a customer picked off a menu (in writing or by voice);
+    none when the knowledge base is empty or the article was removed since."""
+    try:
+        retriever = KnowledgeBase.of(session, account_id, settings).retriever()
+    except KnowledgeBaseEmpty:
+        return []
+    return [p for p in retriever.passages if p.article_id == article_id]
 
 
 def _answered_question(session: Session, last_bot: Message | None) -> str | None:
@@ -323,7 +329,7 @@ def _answered_question(session: Session, last_bot: Message | None) -> str | None
     return truncate_for_model(asked.body)
 
 
-def _search(session: Session, account_id: int, settings: Settings, question: str, language: str) -> list[Hit]:
+def search_knowledge(session: Session, account_id: int, settings: Settings, question: str, language: str) -> list[Hit]:
     """The best passages written in the conversation's language. An English-only (or
     untagged) knowledge base is searched as it always was, whatever the language: the
     "no article in your language" decision is :func:`_other_language`'s."""
@@ -426,6 +432,6 @@ def _phone(customer: Customer) -> str:
     raise LookupError(f"customer {customer.id} has no phone number to reply to")
 
 
-def _enrichment_json(e: Enrichment) -> dict[str, object]:
+def enrichment_json(e: Enrichment) -> dict[str, object]:
     return {"intent": e.intent, "intent_confidence": round(e.intent_confidence, 3), "in_scope": e.in_scope,
             "sentiment": round(e.sentiment, 3), "sentiment_label": e.sentiment_label, "language": e.language}

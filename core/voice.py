@@ -38,9 +38,8 @@ from .handoff import Handoff, hand_over
 from .identity import Address
 from .intent_store import intent_model
 from .knowledge.analysis import content_words
-from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from .redaction import redact, truncate_for_model
-from .replies import Inbound, _enrichment_json, _search, _turn, policy, routing
+from .replies import Inbound, article_passages, conversation_turn, enrichment_json, policy, routing, search_knowledge
 from .selfservice import SYSTEM_REASONS, Decision, answer_from_article, decide, pick_choice
 
 log = logging.getLogger(__name__)
@@ -247,10 +246,11 @@ def speech_turn(session: Session, event: InboxEvent, settings: Settings, turn: S
     inbound = Inbound(account, customer, conversation, message)
     text = truncate_for_model(message.body)
     enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, account.id))
-    message.meta = {**message.meta, "enrichment": _enrichment_json(enrichment)}
+    message.meta = {**message.meta, "enrichment": enrichment_json(enrichment)}
     decision = _picked(session, inbound, settings, last, heard) or decide(
-        text, enrichment, _turn(session, inbound, settings), policy=policy(settings),
-        search=lambda q: _search(session, account.id, settings, q, _language(session, customer, options)[0][:2]),
+        text, enrichment, conversation_turn(session, inbound, settings), policy=policy(settings),
+        search=lambda q: search_knowledge(session, account.id, settings, q,
+                                          _language(session, customer, options)[0][:2]),
         llm_drafter=None,  # the caller is waiting: the local engine answers, in milliseconds
         topic_words=content_words)
     reply, spoken = _spoken(decision)
@@ -332,15 +332,11 @@ def _picked(session: Session, inbound: Inbound, settings: Settings, last: Messag
     index = pick_choice(_menu_number(heard), [choice["title"] for choice in offered])
     if index is None:
         return None
-    try:
-        retriever = KnowledgeBase.of(session, inbound.account.id, settings).retriever()
-    except KnowledgeBaseEmpty:
-        return None
-    passages = [p for p in retriever.passages if p.article_id == offered[index]["article"]]
+    passages = article_passages(session, inbound.account.id, settings, offered[index]["article"])
     if not passages:
         return None
     question = truncate_for_model(str((last.meta or {}).get("question") if last else "") or offered[index]["title"])
-    return answer_from_article(question, passages, _turn(session, inbound, settings))
+    return answer_from_article(question, passages, conversation_turn(session, inbound, settings))
 
 
 def _menu_number(heard: str) -> str:
