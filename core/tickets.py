@@ -18,7 +18,7 @@ from . import metrics, ports, timeline
 from .assist import prepare_suggestions
 from .audit import audit
 from .enrichment import enrich, sentiment_trend
-from .handoff import conversation_for_ticket, summarise, ticket_markers
+from .handoff import PACKAGE_MESSAGES, conversation_for_ticket, summarise, ticket_markers
 from .i18n import N_, texts_of_conversation
 from .knowledge.analysis import content_words
 from .redaction import redact, truncate_for_model
@@ -84,8 +84,11 @@ def after_solved(session: Session, account: Account, settings: Settings, *, tick
         return "unknown_ticket"
     customer = session.get(Customer, conversation.customer_id)
     assert customer is not None
-    messages = list(session.scalars(select(Message).where(Message.conversation_id == conversation.id)
-                                    .order_by(Message.id)))
+    # The latest messages, as the handoff package shows them, and a capped count: once
+    # per solved ticket, but a conversation of thousands of messages costs what one of
+    # fifty does.
+    messages = timeline.recent(session, conversation.id, limit=PACKAGE_MESSAGES)
+    count = timeline.count_capped(session, select(Message.id).where(Message.conversation_id == conversation.id))
     from_customer = [m for m in messages if m.author == "customer"]
     agent_replies = [m for m in messages if m.author == "agent"]
     intent = next((m.meta["enrichment"]["intent"] for m in reversed(from_customer)
@@ -97,7 +100,8 @@ def after_solved(session: Session, account: Account, settings: Settings, *, tick
         f"- Asked: {summarise(from_customer)}",
         f"- Handed over because: {(conversation.handoff_reason or 'n/a').replace('_', ' ')}",
         f"- Resolution: {_line(agent_replies[-1].body) if agent_replies else 'no reply was sent by SMS/WhatsApp'}",
-        f"- Sentiment trend: {sentiment_trend(scores) if scores else 'unknown'}; messages: {len(messages)}",
+        f"- Sentiment trend: {sentiment_trend(scores) if scores else 'unknown'}; "
+        f"messages: {count}{'+' if count >= timeline.COUNT_CAP else ''}",
         f"- Disposition: {disposition}" + (f", intent {intent}" if intent else ""),
     ])
     tags = ["switchboard_summarised", f"disposition_{disposition}"] + ([f"resolved_{intent}"] if intent else [])

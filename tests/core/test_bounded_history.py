@@ -28,7 +28,7 @@ from switchboard.models import Conversation, Message, OutboxCall
 from switchboard.resources import data_file
 
 from ..conftest import PUBLIC_URL, SAMPLE_KB, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, _truncate_postgres, base_env
-from ..signing import VendorClient
+from ..signing import VendorClient, fixture
 
 MESSAGES = "/webhooks/twilio/messages"
 PHONE = "+14155550100"
@@ -159,3 +159,33 @@ def test_the_handoff_package_of_a_long_conversation_shows_its_latest_messages(lo
     assert "earlier message 951" not in note and "earlier message 0:" not in note
     assert f"earlier message(s) not shown: the latest {PACKAGE_MESSAGES} follow" in note
     assert "100+ earlier message(s)" in note  # counted up to the cap, not to the end
+
+
+def test_the_summary_of_a_solved_long_conversation_counts_up_to_the_cap(long_app: Flask) -> None:
+    conversation_id = add_history(long_app, PHONE, 1000)
+    client = signed_client(long_app)
+    assert client.twilio(MESSAGES, sms("I want to talk to a real person")).status_code == 200
+    with get_db(long_app).session() as session:
+        ticket = session.get(Conversation, conversation_id).zendesk_ticket_id  # type: ignore[union-attr]
+    assert ticket is not None
+    solved = {**fixture("zendesk", "ticket_created.json"), "id": "evt-solved-long",
+              "type": "zen:event-type:ticket.status_changed",
+              "detail": {"id": str(ticket), "status": "SOLVED"}, "event": {"previous": "OPEN", "current": "SOLVED"}}
+    statements = 0
+    engine = get_db(long_app).engine
+
+    def count(*_: Any) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(engine, "after_cursor_execute", count)
+    try:
+        assert client.zendesk(solved).status_code == 200
+    finally:
+        event.remove(engine, "after_cursor_execute", count)
+    with get_db(long_app).session() as session:
+        call = session.scalars(select(OutboxCall).where(
+            OutboxCall.idempotency_key == f"summary:{ticket}:{conversation_id}")).one()
+        summary = str(call.payload)
+    assert "messages: 100+" in summary and "I want to talk to a real person" in summary, summary
+    assert statements < 100, statements  # not one per stored message
