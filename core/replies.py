@@ -165,7 +165,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     text = truncate_for_model(inbound.message.body)
     enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
     inbound.message.meta = {**inbound.message.meta, "enrichment": enrichment_json(enrichment)}
-    picked = _picked_choice(session, inbound, settings)
+    picked = _picked_choice(session, inbound, settings, texts)
     if picked is not None:
         send_reply(session, inbound, picked, settings)
         return picked
@@ -281,17 +281,20 @@ def _last_bot(session: Session, inbound: Inbound, earlier: list[Message]) -> Mes
     found = next((m for m in reversed(earlier) if m.author == "bot"), None)
     if found is not None or len(earlier) < timeline.TURN_WINDOW:
         return found
+    return _latest_bot_reply(session, inbound)
+
+
+def _latest_bot_reply(session: Session, inbound: Inbound) -> Message | None:
+    """The bot's latest reply before this message, read from the database."""
     return session.scalar(select(Message).where(
         Message.conversation_id == inbound.conversation.id, Message.author == "bot",
         Message.id < inbound.message.id).order_by(Message.id.desc()).limit(1))
 
 
-def _picked_choice(session: Session, inbound: Inbound, settings: Settings) -> Decision | None:
+def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts: Texts) -> Decision | None:
     """The answer from the article the customer picked off the bot's last menu ("2", or
     the title's words), or None when this message is not a pick: a new question."""
-    last_bot = session.scalar(select(Message).where(
-        Message.conversation_id == inbound.conversation.id, Message.author == "bot",
-        Message.id < inbound.message.id).order_by(Message.id.desc()).limit(1))
+    last_bot = _latest_bot_reply(session, inbound)
     if last_bot is None:
         return None
     offered = (last_bot.meta or {}).get("choices")
@@ -304,7 +307,6 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings) -> De
     if not passages:
         return None  # the article was removed since the menu was sent: treat as a question
     question = truncate_for_model(str(last_bot.meta.get("question") or offered[index]["title"]))
-    texts = texts_for(session, inbound.account.id, inbound.message.meta.get("language"))
     return answer_from_article(question, passages, conversation_turn(session, inbound, settings, texts=texts))
 
 
