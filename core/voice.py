@@ -247,10 +247,10 @@ def speech_turn(session: Session, event: InboxEvent, settings: Settings, turn: S
     text = truncate_for_model(message.body)
     enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, account.id))
     message.meta = {**message.meta, "enrichment": enrichment_json(enrichment)}
+    heard_in = _language(session, customer, options)[0][:2]  # the language the caller was listened to in
     decision = _picked(session, inbound, settings, last, heard) or decide(
         text, enrichment, conversation_turn(session, inbound, settings), policy=policy(settings),
-        search=lambda q: search_knowledge(session, account.id, settings, q,
-                                          _language(session, customer, options)[0][:2]),
+        search=lambda q: search_knowledge(session, account.id, settings, q, heard_in),
         llm_drafter=None,  # the caller is waiting: the local engine answers, in milliseconds
         topic_words=content_words)
     reply, spoken = _spoken(decision)
