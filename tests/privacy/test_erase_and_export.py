@@ -173,4 +173,7 @@ def test_erase_names_the_problem_for_a_bad_request(app: Flask) -> None:
     assert missing.status_code == 400 and "identity" in missing.get_data(as_text=True)
     unknown = app.test_client().post("/api/customers/erase", json={"identity": "nobody@example.com"}, headers=headers)
     assert unknown.status_code == 404
+    for nul in (app.test_client().post("/api/customers/erase", json={"identity": "+1415\x00"}, headers=headers),
+                app.test_client().get("/api/customers/export?identity=%00", headers=headers)):
+        assert nul.status_code == 400 and "NUL byte" in nul.get_data(as_text=True)
     assert app.test_client().post("/api/customers/erase", json={"identity": ERASED_PHONE}).status_code == 401
