@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.models import Artifact
@@ -52,11 +52,35 @@ def publish(session: Session, account_id: int, kind: str, blob: bytes, *, meta: 
 
 
 def latest(session: Session, account_id: int, kind: str) -> Published | None:
-    """The newest version's name and metadata, without its bytes."""
-    row = session.execute(
-        select(Artifact.version, Artifact.meta).where(Artifact.account_id == account_id, Artifact.kind == kind)
-        .order_by(Artifact.id.desc()).limit(1)).first()
-    return Published(row.version, dict(row.meta or {})) if row else None
+    """The newest version's name and metadata, without its bytes.
+
+    A message checks several kinds (the index, once per language searched; the intent
+    model; the text overrides): the first check of a transaction reads the newest version
+    of every kind of the account in one statement, and the rest of that transaction
+    reuses it. A version published meanwhile is seen by the next transaction, as it would
+    be by a message that started a moment earlier; ``publish`` commits, so its own
+    transaction's view never goes stale."""
+    return _latest_of_account(session, account_id).get(kind)
+
+
+_MEMO = "switchboard.artifacts.latest"
+
+
+def _latest_of_account(session: Session, account_id: int) -> dict[str, Published]:
+    transaction = session.get_transaction()
+    memo = session.info.get(_MEMO)
+    if transaction is not None and memo is not None and memo[0] is transaction and account_id in memo[1]:
+        return memo[1][account_id]
+    newest = select(func.max(Artifact.id)).where(Artifact.account_id == account_id).group_by(Artifact.kind)
+    rows = session.execute(select(Artifact.kind, Artifact.version, Artifact.meta)
+                           .where(Artifact.account_id == account_id, Artifact.id.in_(newest))).all()
+    found = {row.kind: Published(row.version, dict(row.meta or {})) for row in rows}
+    transaction = session.get_transaction()  # the read above began one if there was none
+    memo = session.info.get(_MEMO)
+    accounts = memo[1] if memo is not None and memo[0] is transaction else {}
+    accounts[account_id] = found
+    session.info[_MEMO] = (transaction, accounts)
+    return found
 
 
 def fetch(session: Session, account_id: int, kind: str, version: str) -> bytes:

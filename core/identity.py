@@ -68,12 +68,9 @@ def twilio_address(address: Address) -> str:
 
 
 def find_customer(session: Session, account_id: int, kind: IdentityKind, value: str) -> Customer | None:
-    identity = session.scalar(
-        select(Identity).where(
-            Identity.account_id == account_id, Identity.kind == kind, Identity.value == value
-        )
-    )
-    return identity.customer if identity else None
+    # One statement: the customer through their identity, not the identity and then its customer.
+    return session.scalar(select(Customer).join(Identity, Identity.customer_id == Customer.id).where(
+        Identity.account_id == account_id, Identity.kind == kind, Identity.value == value))
 
 
 def resolve_customer(

@@ -290,10 +290,13 @@ def _delivery_before(session: Session, account_id: int, customer_id: int, at: da
 
 def message_received(session: Session, conversation: Conversation, message: Message) -> None:
     """A customer's message the bot or an agent will handle (not STOP, not a rating)."""
-    new = session.get(ConversationOutcome, conversation.id) is None
+    # Held while recording: the session's identity map keeps only referenced rows, and
+    # the fold below reads the same row (one SELECT for both, not two).
+    outcome = session.get(ConversationOutcome, conversation.id)
     record(session, conversation.account_id, "message.inbound", at=message.created_at,
            conversation_id=conversation.id, customer_id=conversation.customer_id, channel=message.channel,
-           dedupe_key=f"inbound:{message.id}", new_conversation=new)
+           dedupe_key=f"inbound:{message.id}", new_conversation=outcome is None)
+    del outcome
 
 
 def bot_replied(session: Session, conversation: Conversation, inbound: Message, reply: Message, *,

@@ -65,7 +65,7 @@ def customer_message(session: Session, event: InboxEvent, settings: Settings, me
     # What was redacted is kept encrypted behind a token ([PHONE_1]) that an allowed agent can reveal.
     body = vault.tokenize(session, vault.vault_for(settings), account_id=event.account_id, customer_id=customer.id,
                           conversation_id=conversation.id, original=message.body, redacted=redacted)
-    timeline.append(
+    stored = timeline.append(
         session, conversation, direction="inbound", channel=address.channel, author="customer",
         body=body, external_id=message.external_id, status="received",
         meta={"redactions": redacted.kinds, "media": message.media, "inbox_event_id": event.id},
@@ -74,9 +74,6 @@ def customer_message(session: Session, event: InboxEvent, settings: Settings, me
     event.payload = {**event.payload, "Body": body}
     account = session.get(Account, event.account_id)
     assert account is not None
-    stored = session.scalar(select(Message).where(
-        Message.account_id == event.account_id, Message.external_id == message.external_id))
-    assert stored is not None
     if rated is not None:
         tickets.record_csat(session, account, settings, rated, stored)
         return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -83,12 +84,20 @@ def flag_injection(session: Session, account_id: int, findings: list[Finding], *
               "findings": [{"rule": f.rule, "variant": f.variant, "excerpt": f.excerpt[:160]} for f in findings]})
 
 
+@lru_cache(maxsize=2048)
+def _passage_findings(text: str) -> tuple[Finding, ...]:
+    """A passage's findings, worked out once per process: the same few passages answer
+    most questions, and their text only changes with a new index (a new string, so a
+    new key). The key is the index's own string, so the cache holds no copies."""
+    return tuple(detect(text))
+
+
 def scan_passages(session: Session, account_id: int, conversation_id: int, hits: tuple[Hit, ...] | list[Hit]) -> int:
     """Knowledge-base passages are untrusted too: flag the ones that carry
     instructions. (They never reach the action path: tools see only the request.)"""
     flagged = 0
     for hit in hits:
-        findings = detect(hit.passage.text)
+        findings = _passage_findings(hit.passage.text)
         if findings:
             flagged += 1
             flag_injection(session, account_id, findings, source="kb_article", subject_type="kb_passage",
