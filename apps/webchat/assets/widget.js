@@ -554,6 +554,7 @@
       again.addEventListener('click', function () { status.remove(); send(text, clientId, item); });
       status.appendChild(again);
       problem(error.message);
+      scrollToEnd();
     });
   }
 
@@ -712,10 +713,15 @@
       build(config);
       if (state.token) { ensureSession(); }  // resume: history, and replies while closed
       if (stored('sessionStorage', OPEN_KEY) === '1') { setOpen(true, false); }
+      script.setAttribute('data-state', 'ready');
     }, function (error) {
       // Not allowed on this site, unknown account, or Switchboard unreachable: no widget
-      // for the visitor, and the reason for the site's developers.
-      console.error('Switchboard chat is not available here: ' + error.message);
+      // for the visitor, and the reason for the site's developers (on the tag and in the
+      // console). A refused origin gets no CORS headers, so the browser hides the answer.
+      script.setAttribute('data-state', 'unavailable');
+      console.error('Switchboard chat is not available here: ' + (error.status ? error.message :
+        'could not load ' + api + '/config. Either Switchboard is unreachable or this site (' +
+        window.location.origin + ') is not in the account\'s webchat_origins setting.'));
     });
   }
 
