@@ -44,7 +44,6 @@
     too_long: 'That message is too long: please keep it under 2000 characters.',
     offline: 'The chat cannot reach the server right now. Check your connection and try again.',
     unavailable: 'The chat is not available right now. Please try again later.',
-    loading: 'Starting the chat…',
     identify_toggle: 'Get replies by text or email if you leave',
     identify_kind: 'Reply to me by',
     kind_phone: 'Text message',
@@ -61,12 +60,127 @@
     notify_sms: 'Text me the reply',
     notify_email: 'Email me the reply',
     save: 'Save',
-    saved: 'Saved.',
-    cancel: 'Cancel'
+    saved: 'Saved.'
   };
 
+  // The same texts in the other languages Switchboard speaks (switchboard/locale/). The
+  // widget follows the host page's <html lang>, then the visitor's browser, then the
+  // account's locale; anything else is English.
+  var TRANSLATIONS = {
+    de: {
+      launcher: 'Chat mit {name}', launcher_unread: 'Chat mit {name} ({count} neu)', launcher_text: 'Chat',
+      close: 'Chat schließen',
+      subtitle: 'Zuerst antwortet ein automatischer Assistent. Sie können jederzeit nach einem Menschen fragen.',
+      log_label: 'Unterhaltung', input_label: 'Ihre Nachricht', input_placeholder: 'Nachricht schreiben…',
+      send: 'Senden', you: 'Sie', bot: 'Assistent', agent: 'Support-Mitarbeiter', system: 'Hinweis',
+      sending: 'Wird gesendet…', not_sent: 'Nicht gesendet.', retry: 'Erneut versuchen', sources: 'Quellen:',
+      new_tab: '(öffnet in einem neuen Tab)',
+      too_long: 'Diese Nachricht ist zu lang: bitte unter 2000 Zeichen bleiben.',
+      offline: 'Der Chat erreicht den Server gerade nicht. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.',
+      unavailable: 'Der Chat ist gerade nicht verfügbar. Bitte versuchen Sie es später erneut.',
+      identify_toggle: 'Antworten per SMS oder E-Mail erhalten, wenn Sie gehen',
+      identify_kind: 'Antwort per', kind_phone: 'SMS', kind_email: 'E-Mail', phone_label: 'Handynummer',
+      email_label: 'E-Mail-Adresse', send_code: 'Code senden',
+      code_sent: 'Wir haben einen Code an {masked} gesendet. Geben Sie ihn hier ein.', code_label: 'Code',
+      verify: 'Bestätigen', verified: 'Bestätigt: {masked}.', notify_legend: 'Falls Sie gehen, bevor jemand antwortet',
+      notify_none: 'Nicht benachrichtigen', notify_sms: 'Antwort per SMS senden', notify_email: 'Antwort per E-Mail senden',
+      save: 'Speichern', saved: 'Gespeichert.'
+    },
+    es: {
+      launcher: 'Chatear con {name}', launcher_unread: 'Chatear con {name} ({count} nuevos)', launcher_text: 'Chat',
+      close: 'Cerrar el chat',
+      subtitle: 'Primero responde un asistente automático. Puede pedir hablar con una persona en cualquier momento.',
+      log_label: 'Conversación', input_label: 'Su mensaje', input_placeholder: 'Escriba su mensaje…',
+      send: 'Enviar', you: 'Usted', bot: 'Asistente', agent: 'Agente de soporte', system: 'Aviso',
+      sending: 'Enviando…', not_sent: 'No enviado.', retry: 'Reintentar', sources: 'Fuentes:',
+      new_tab: '(se abre en una pestaña nueva)',
+      too_long: 'El mensaje es demasiado largo: no supere los 2000 caracteres.',
+      offline: 'El chat no puede conectar con el servidor ahora. Compruebe su conexión e inténtelo de nuevo.',
+      unavailable: 'El chat no está disponible ahora. Inténtelo más tarde.',
+      identify_toggle: 'Recibir respuestas por SMS o correo si se va',
+      identify_kind: 'Responderme por', kind_phone: 'SMS', kind_email: 'Correo electrónico',
+      phone_label: 'Número de móvil', email_label: 'Correo electrónico', send_code: 'Enviarme un código',
+      code_sent: 'Hemos enviado un código a {masked}. Escríbalo aquí.', code_label: 'Código',
+      verify: 'Confirmar', verified: 'Confirmado: {masked}.', notify_legend: 'Si se va antes de que alguien responda',
+      notify_none: 'No avisarme', notify_sms: 'Enviarme la respuesta por SMS', notify_email: 'Enviarme la respuesta por correo',
+      save: 'Guardar', saved: 'Guardado.'
+    },
+    fr: {
+      launcher: 'Discuter avec {name}', launcher_unread: 'Discuter avec {name} ({count} nouveaux)', launcher_text: 'Chat',
+      close: 'Fermer le chat',
+      subtitle: 'Un assistant automatique répond d\'abord. Vous pouvez demander une personne à tout moment.',
+      log_label: 'Conversation', input_label: 'Votre message', input_placeholder: 'Écrivez votre message…',
+      send: 'Envoyer', you: 'Vous', bot: 'Assistant', agent: 'Conseiller', system: 'Information',
+      sending: 'Envoi…', not_sent: 'Non envoyé.', retry: 'Réessayer', sources: 'Sources :',
+      new_tab: '(s\'ouvre dans un nouvel onglet)',
+      too_long: 'Ce message est trop long : restez sous 2000 caractères.',
+      offline: 'Le chat ne joint pas le serveur pour le moment. Vérifiez votre connexion et réessayez.',
+      unavailable: 'Le chat n\'est pas disponible pour le moment. Réessayez plus tard.',
+      identify_toggle: 'Recevoir les réponses par SMS ou e-mail si vous partez',
+      identify_kind: 'Me répondre par', kind_phone: 'SMS', kind_email: 'E-mail', phone_label: 'Numéro de mobile',
+      email_label: 'Adresse e-mail', send_code: 'M\'envoyer un code',
+      code_sent: 'Nous avons envoyé un code à {masked}. Saisissez-le ici.', code_label: 'Code',
+      verify: 'Confirmer', verified: 'Confirmé : {masked}.', notify_legend: 'Si vous partez avant qu\'on vous réponde',
+      notify_none: 'Ne pas me prévenir', notify_sms: 'M\'envoyer la réponse par SMS',
+      notify_email: 'M\'envoyer la réponse par e-mail', save: 'Enregistrer', saved: 'Enregistré.'
+    },
+    it: {
+      launcher: 'Chatta con {name}', launcher_unread: 'Chatta con {name} ({count} nuovi)', launcher_text: 'Chat',
+      close: 'Chiudi la chat',
+      subtitle: 'Prima risponde un assistente automatico. Puoi chiedere una persona in qualsiasi momento.',
+      log_label: 'Conversazione', input_label: 'Il tuo messaggio', input_placeholder: 'Scrivi il tuo messaggio…',
+      send: 'Invia', you: 'Tu', bot: 'Assistente', agent: 'Operatore', system: 'Avviso',
+      sending: 'Invio…', not_sent: 'Non inviato.', retry: 'Riprova', sources: 'Fonti:',
+      new_tab: '(si apre in una nuova scheda)',
+      too_long: 'Il messaggio è troppo lungo: resta sotto i 2000 caratteri.',
+      offline: 'La chat non raggiunge il server in questo momento. Controlla la connessione e riprova.',
+      unavailable: 'La chat non è disponibile in questo momento. Riprova più tardi.',
+      identify_toggle: 'Ricevi le risposte via SMS o email se esci',
+      identify_kind: 'Rispondimi via', kind_phone: 'SMS', kind_email: 'Email', phone_label: 'Numero di cellulare',
+      email_label: 'Indirizzo email', send_code: 'Inviami un codice',
+      code_sent: 'Abbiamo inviato un codice a {masked}. Inseriscilo qui.', code_label: 'Codice',
+      verify: 'Conferma', verified: 'Confermato: {masked}.', notify_legend: 'Se esci prima che qualcuno risponda',
+      notify_none: 'Non avvisarmi', notify_sms: 'Inviami la risposta via SMS', notify_email: 'Inviami la risposta via email',
+      save: 'Salva', saved: 'Salvato.'
+    },
+    pt: {
+      launcher: 'Conversar com {name}', launcher_unread: 'Conversar com {name} ({count} novas)', launcher_text: 'Chat',
+      close: 'Fechar o chat',
+      subtitle: 'Primeiro responde um assistente automático. Pode pedir uma pessoa a qualquer momento.',
+      log_label: 'Conversa', input_label: 'A sua mensagem', input_placeholder: 'Escreva a sua mensagem…',
+      send: 'Enviar', you: 'Você', bot: 'Assistente', agent: 'Agente de suporte', system: 'Aviso',
+      sending: 'A enviar…', not_sent: 'Não enviada.', retry: 'Tentar de novo', sources: 'Fontes:',
+      new_tab: '(abre num novo separador)',
+      too_long: 'A mensagem é demasiado longa: mantenha-a abaixo de 2000 caracteres.',
+      offline: 'O chat não consegue contactar o servidor agora. Verifique a ligação e tente de novo.',
+      unavailable: 'O chat não está disponível agora. Tente mais tarde.',
+      identify_toggle: 'Receber respostas por SMS ou email se sair',
+      identify_kind: 'Responder-me por', kind_phone: 'SMS', kind_email: 'Email', phone_label: 'Número de telemóvel',
+      email_label: 'Endereço de email', send_code: 'Enviar-me um código',
+      code_sent: 'Enviámos um código para {masked}. Introduza-o aqui.', code_label: 'Código',
+      verify: 'Confirmar', verified: 'Confirmado: {masked}.', notify_legend: 'Se sair antes de alguém responder',
+      notify_none: 'Não me avisar', notify_sms: 'Enviar-me a resposta por SMS', notify_email: 'Enviar-me a resposta por email',
+      save: 'Guardar', saved: 'Guardado.'
+    }
+  };
+  var texts = STRINGS;
+
+  /* The first of `candidates` (language tags) we have texts for, as its primary subtag. */
+  function language(candidates) {
+    for (var i = 0; i < candidates.length; i += 1) {
+      var primary = String(candidates[i] || '').toLowerCase().split(/[-_]/)[0];
+      if (primary === 'en' || TRANSLATIONS[primary]) { return primary; }
+    }
+    return 'en';
+  }
+
+  function useLanguage(lang) {
+    texts = lang === 'en' ? STRINGS : TRANSLATIONS[lang];
+    return lang;
+  }
+
   function t(key, values) {
-    return STRINGS[key].replace(/\{(\w+)\}/g, function (whole, name) {
+    return (texts[key] || STRINGS[key]).replace(/\{(\w+)\}/g, function (whole, name) {
       return values && values[name] !== undefined ? String(values[name]) : whole;
     });
   }
@@ -199,7 +313,9 @@
     var name = typeof config.name === 'string' && config.name ? config.name : 'Support';
 
     var sheet = el('link', {rel: 'stylesheet', href: root + 'widget.css'});
-    var wrapper = el('div', {className: 'sb-root', lang: config.locale || null});
+    var lang = useLanguage(language([document.documentElement.lang].concat(
+      navigator.languages || [navigator.language], [config.locale])));
+    var wrapper = el('div', {className: 'sb-root', lang: lang});
     wrapper.style.setProperty('--sb-brand', brand);
     wrapper.style.setProperty('--sb-on-brand', textOn(brand));
 
