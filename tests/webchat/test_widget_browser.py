@@ -33,6 +33,8 @@ from ..signing import VendorClient
 from .widget_page import HostSite, WidgetPage, host_site, png_size
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+COMPANY = "Acme Shop"
+GREETING = "Hi! Ask us anything about your order."
 DELIVERY_ARTICLE = "https://help.acme.example/articles/delivery-times"
 
 
@@ -46,7 +48,9 @@ def sites() -> Iterator[tuple[HostSite, HostSite]]:
 @pytest.fixture
 def chat_app(tmp_path: Path, pg_url: str, sites: tuple[HostSite, HostSite]) -> Iterator[Flask]:
     _truncate_postgres(pg_url)
-    env = {**base_env(tmp_path, pg_url), "SWITCHBOARD_WEBCHAT_ORIGINS": sites[0].origin}
+    env = {**base_env(tmp_path, pg_url), "SWITCHBOARD_WEBCHAT_ORIGINS": sites[0].origin,
+           "SWITCHBOARD_WEBCHAT_NAME": COMPANY, "SWITCHBOARD_WEBCHAT_COLOUR": "#ffcc00",
+           "SWITCHBOARD_WEBCHAT_GREETING": GREETING}
     app = create_app(load_settings(env), config={"TASKS_INLINE": True, "TESTING": True})
     with get_db(app).session() as session:
         KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
@@ -104,7 +108,8 @@ def test_a_question_gets_a_grounded_answer_with_its_source_and_survives_a_reload
     widget.wait_loaded()
     widget.wait(lambda: [(m.id, m.author, m.text) for m in widget.messages()] == before,
                 "the same conversation after the reload")
-    assert widget.driver.execute_script(f"return localStorage.getItem('{token_key}')") == token
+    renewed = widget.driver.execute_script(f"return localStorage.getItem('{token_key}')")
+    assert renewed.split(".")[0] == token.split(".")[0]  # the same visitor (a freshly signed token)
     assert count(chat_app, "web_visitors") == 1  # resumed, not a new visitor
 
 
@@ -170,10 +175,11 @@ def test_the_keyboard_opens_the_chat_into_the_message_field_and_escape_returns_t
     assert launcher.tag_name == "button"
     assert launcher.get_attribute("aria-expanded") == "false"
     assert launcher.get_attribute("aria-controls") == "sb-panel"
-    assert launcher.get_attribute("aria-label") == "Chat with Default account"  # the account's name
-    # The host page's `button { background: hotpink }` does not reach into the widget.
-    assert launcher.value_of_css_property("background-color") == "rgba(31, 115, 183, 1)"  # #1f73b7
-    assert launcher.value_of_css_property("color") == "rgba(255, 255, 255, 1)"  # white on a dark brand
+    assert launcher.get_attribute("aria-label") == f"Chat with {COMPANY}"
+    # The brand colour, with the text colour that contrasts with it (dark on this yellow);
+    # the host page's `button { background: hotpink !important }` does not reach in.
+    assert launcher.value_of_css_property("background-color") == "rgba(255, 204, 0, 1)"  # #ffcc00
+    assert launcher.value_of_css_property("color") == "rgba(26, 26, 26, 1)"  # 12.9:1
 
     widget.driver.execute_script("arguments[0].focus()", launcher)
     launcher.send_keys(Keys.ENTER)
@@ -181,7 +187,8 @@ def test_the_keyboard_opens_the_chat_into_the_message_field_and_escape_returns_t
     assert launcher.get_attribute("aria-expanded") == "true"
     panel = widget.panel
     assert panel.get_attribute("role") == "dialog"
-    assert widget.find("#" + panel.get_attribute("aria-labelledby")).text  # the company's name
+    assert widget.find("#" + panel.get_attribute("aria-labelledby")).text == COMPANY
+    assert widget.find(".log .greeting").text.endswith(GREETING)
     log = widget.find(".log")
     assert (log.get_attribute("role"), log.get_attribute("aria-live")) == ("log", "polite")
     field = widget.textarea
@@ -204,10 +211,15 @@ def test_on_a_phone_sized_window_the_panel_takes_the_whole_screen(widget: Widget
     browser = widget.driver
     try:
         browser.set_window_size(375, 812)
+        # A visitor who asked for less motion: the panel appears without sliding in.
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+            "features": [{"name": "prefers-reduced-motion", "value": "reduce"}]})
         widget.open_chat()
+        assert browser.execute_script("return getComputedStyle(arguments[0]).animationName", widget.panel) == "none"
         viewport = browser.execute_script("return [window.innerWidth, window.innerHeight]")
         rect = widget.panel.rect
         assert (rect["x"], rect["y"], rect["width"], rect["height"]) == (0, 0, viewport[0], viewport[1])
         assert widget.textarea.value_of_css_property("font-size") == "16px"  # no zoom on iOS
     finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
         browser.set_window_size(1000, 1500)
