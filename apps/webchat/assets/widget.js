@@ -433,7 +433,9 @@
     item.removeAttribute('data-state');
     var label = {customer: t('you'), bot: t('bot'), agent: t('agent'), system: t('system')}[author];
     item.appendChild(el('span', {className: author === 'customer' ? 'author visually-hidden' : 'author', text: label}));
-    item.appendChild(el('p', {className: 'text', text: typeof msg.text === 'string' ? msg.text : ''}));
+    var body = el('p', {className: 'text'});
+    appendText(body, typeof msg.text === 'string' ? msg.text : '', author !== 'customer');
+    item.appendChild(body);
     if (msg.at) {
       var when = new Date(msg.at);
       if (!isNaN(when.getTime())) {
@@ -474,6 +476,25 @@
       item.appendChild(group);
     }
     return item;
+  }
+
+  /* `text` into `node` as text, its http(s) URLs as links when `links` (replies carry
+     them as SMS does, "More: https://…"); trailing punctuation stays the sentence's. */
+  function appendText(node, text, links) {
+    var at = 0;
+    if (links) {
+      text.replace(/https?:\/\/[^\s<>"']+/g, function (match, offset) {
+        var url = match.replace(/[.,;:!?)\]]+$/, '');
+        var href = safeUrl(url);
+        if (href) {
+          node.appendChild(document.createTextNode(text.slice(at, offset)));
+          node.appendChild(el('a', {href: href, target: '_blank', rel: 'noopener noreferrer', text: url}));
+          at = offset + url.length;
+        }
+        return match;
+      });
+    }
+    node.appendChild(document.createTextNode(text.slice(at)));
   }
 
   /* Choices answer the latest question only: older ones are shown but cannot be picked. */
