@@ -49,6 +49,7 @@ ACCOUNT_SETTINGS = {
     "voice_name": "SWITCHBOARD_VOICE_NAME",
     "vault_reveal": "SWITCHBOARD_VAULT_REVEAL",
     "retention_days": "SWITCHBOARD_RETENTION_DAYS",
+    "twilio_verify_service_sid": "TWILIO_VERIFY_SERVICE_SID",
 }
 
 

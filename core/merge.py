@@ -22,9 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Column, Table, UniqueConstraint, delete, exists, select, update
+from sqlalchemy import Column, CursorResult, Table, UniqueConstraint, delete, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
 from switchboard.models import Base, Customer
@@ -112,14 +112,17 @@ def _move_references(session: Session, account_id: int, survivor_id: int,
             twin = aliased(table)
             clash = exists().where(twin.c[column.name] == survivor_id,
                                    *[twin.c[c.name] == table.c[c.name] for c in others])
-            count = session.execute(delete(table).where(column == merged_id, *scope, clash)).rowcount
+            count = _rows(session, delete(table).where(column == merged_id, *scope, clash))
             if count:
                 dropped[table.name] = dropped.get(table.name, 0) + count
-        count = session.execute(update(table).where(column == merged_id, *scope)
-                                .values({column.name: survivor_id})).rowcount
+        count = _rows(session, update(table).where(column == merged_id, *scope).values({column.name: survivor_id}))
         if count:
             moved[f"{table.name}.{column.name}"] = count
     return moved, dropped
+
+
+def _rows(session: Session, statement: Any) -> int:
+    return int(cast("CursorResult[Any]", session.execute(statement)).rowcount)
 
 
 def _unique_partners(table: Table, column: Column[Any]) -> list[list[Column[Any]]]:
