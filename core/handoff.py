@@ -349,8 +349,12 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
     channel = timeline.reply_channel(conversation.channel)
     if channel == "web":
         from .webchat import deliver_agent_reply_to_web
+        from .webchat_away import notify_if_away
 
-        return deliver_agent_reply_to_web(session, account, conversation, customer, reply, settings)
+        outcome = deliver_agent_reply_to_web(session, account, conversation, customer, reply, settings)
+        # A visitor who left hears of it by SMS or email, as they chose (the widget has it anyway).
+        notify_if_away(session, account, conversation, customer, reply.comment_id, reply.body, settings)
+        return outcome
     if customer.opted_out_at is not None:
         _tell_agent(session, account, conversation, reply, "the customer opted out (STOP) of messages on this "
                     "number; contact them another way.", settings)

@@ -127,6 +127,11 @@ class Helpdesk(Protocol):
         """The response carries ``user_id``."""
         ...
 
+    def add_user_email(self, user_id: int, *, email: str, idempotency_key: str | None = None) -> CallResult:
+        """Give a helpdesk user (a ticket's requester) a verified email, so the helpdesk's
+        own notifications of agent replies reach it."""
+        ...
+
     def create_ticket(self, *, requester: dict[str, Any], subject: str, comment_body: str, public: bool = False,
                       tags: Sequence[str] = (), priority: str | None = None, group_id: int | None = None,
                       custom_fields: Sequence[dict[str, Any]] = (), idempotency_key: str | None = None,

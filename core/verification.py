@@ -113,11 +113,10 @@ def normalise(kind: object, raw: object, *, region: str | None = None) -> Target
 
 
 def mask(kind: str, value: str) -> str:
-    """What is shown back ("+4477•••••123", "a•••@example.com"): enough to recognise."""
-    if kind == "phone":
-        return value[:4] + "•" * max(len(value) - 7, 0) + value[-3:]
-    local, _, domain = value.partition("@")
-    return f"{local[:1]}•••@{domain}"
+    """What is shown back: enough to recognise, as the widget's session shows it."""
+    from .webchat import mask as shown
+
+    return shown(kind, value)
 
 
 # -- sending --------------------------------------------------------------------------------
@@ -200,9 +199,9 @@ def check_code(session: Session, account: Account, settings: Settings, *, subjec
         raise Busy("another check of this code is running: try again")
     if not result.response.get("valid"):
         _audit_check(session, account.id, subject, sent, target, "wrong")
-        remaining = CHECK_LIMIT - len(wrong) - 1
-        if remaining <= 0:
-            raise TooManyTries(f"{CHECK_LIMIT} wrong codes: this code no longer works. Ask for a new one")
+        remaining = max(CHECK_LIMIT - len(wrong) - 1, 0)
+        if remaining == 0:
+            raise WrongCode("That code is not right, and that was the last try: ask for a new code.", remaining=0)
         raise WrongCode(f"That code is not right: check the latest message we sent and try again "
                         f"({remaining} tries left).", remaining=remaining)
     _audit_check(session, account.id, subject, sent, target, "approved")

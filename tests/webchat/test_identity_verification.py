@@ -153,10 +153,11 @@ def test_five_wrong_codes_kill_the_code(db: Session, sandbox: Settings) -> None:
     send_code(db, account, sandbox, subject=SUBJECT, target=target)
     code = the_code(db)
     wrong = "000000" if code != "000000" else "111111"
-    for left in (4, 3, 2, 1):
+    for left in (4, 3, 2, 1, 0):
         with pytest.raises(WrongCode) as refused:
             check_code(db, account, sandbox, subject=SUBJECT, target=target, code=wrong)
         assert refused.value.remaining == left
+    assert "last try" in str(refused.value)
     with pytest.raises(TooManyTries, match="5 wrong codes"):
         check_code(db, account, sandbox, subject=SUBJECT, target=target, code=wrong)
     with pytest.raises(TooManyTries):  # even the right code: ask for a new one
