@@ -53,6 +53,7 @@ ACCOUNT_SETTINGS = {
     "webchat_name": "SWITCHBOARD_WEBCHAT_NAME",
     "webchat_colour": "SWITCHBOARD_WEBCHAT_COLOUR",
     "webchat_greeting": "SWITCHBOARD_WEBCHAT_GREETING",
+    "twilio_verify_service_sid": "TWILIO_VERIFY_SERVICE_SID",
 }
 
 

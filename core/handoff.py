@@ -97,7 +97,10 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
     scores = [e["sentiment"] for e in enrichments if "sentiment" in e]
     count, first = _history(session, customer)
     ids = _identities(customer)
-    channels = sorted({m.channel for m in messages})
+    # The customer's other recent conversations (a web chat and an SMS thread of one
+    # person, merged when they proved their number) join the timeline the agent reads.
+    shown = timeline.with_related(session, conversation, messages, limit=PACKAGE_MESSAGES, keep=PACKAGE_MESSAGES)
+    channels = sorted({m.channel for m in shown})
     summary = summarise_conversation(messages, handoff_reason=handoff.trigger, generate=generated)
     lines = [
         f"Handed over by Switchboard: {handoff.trigger.replace('_', ' ')}. {handoff.detail}",
@@ -130,9 +133,16 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
     if earlier:
         lines.append(f"({earlier}{'+' if earlier >= timeline.COUNT_CAP else ''} earlier message(s) not shown: "
                      f"the latest {len(messages)} follow)")
-    lines += [f"[{_stamp(m.created_at)} {m.channel.upper()}] {m.author}: {one_line(m.body)}" for m in messages]
+    lines += [f"[{_stamp(m.created_at)} {m.channel.upper()}{_elsewhere(m, conversation)}] {m.author}: "
+              f"{one_line(m.body)}" for m in shown]
     return "\n".join(lines)
 
+
+
+def _elsewhere(message: Message, conversation: Conversation) -> str:
+    """Marks a message of another conversation: its vault tokens ([PHONE_1]) are that
+    conversation's, not the ones this ticket reveals."""
+    return "" if message.conversation_id == conversation.id else f", conversation {message.conversation_id}"
 
 
 def language_label(code: str) -> str:
@@ -339,8 +349,12 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
     channel = timeline.reply_channel(conversation.channel)
     if channel == "web":
         from .webchat import deliver_agent_reply_to_web
+        from .webchat_away import notify_if_away
 
-        return deliver_agent_reply_to_web(session, account, conversation, customer, reply, settings)
+        outcome = deliver_agent_reply_to_web(session, account, conversation, customer, reply, settings)
+        # A visitor who left hears of it by SMS or email, as they chose (the widget has it anyway).
+        notify_if_away(session, account, conversation, customer, reply.comment_id, reply.body, settings)
+        return outcome
     if customer.opted_out_at is not None:
         _tell_agent(session, account, conversation, reply, "the customer opted out (STOP) of messages on this "
                     "number; contact them another way.", settings)

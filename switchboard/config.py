@@ -36,6 +36,8 @@ class Settings:
     twilio_auth_token: str | None = None
     twilio_phone_number: str | None = None
     twilio_whatsapp_number: str | None = None
+    #: Twilio Verify's service (VA…): one-time codes for web visitors proving a phone or email.
+    twilio_verify_service_sid: str | None = None
     zendesk_subdomain: str | None = None
     zendesk_email: str | None = None
     zendesk_api_token: str | None = None
@@ -176,6 +178,18 @@ def _content_sid(env: Mapping[str, str], name: str) -> str | None:
     if value and not (value.startswith("HX") and len(value) == 34):
         raise ConfigError(f"{name}={value!r} is not a Content SID (34 characters starting with HX, "
                           "from Twilio Console → Content Template Builder).")
+    return value
+
+
+_VERIFY_SERVICE_SID = re.compile(r"VA[0-9a-fA-F]{32}")
+
+
+def verify_service_sid(raw: str | None, where: str = "TWILIO_VERIFY_SERVICE_SID") -> str | None:
+    """A Twilio Verify Service SID ("VA" and 32 hex digits), or None when unset."""
+    value = (raw or "").strip() or None
+    if value and not _VERIFY_SERVICE_SID.fullmatch(value):
+        raise ConfigError(f"{where}={value!r} is not a Verify Service SID (VA and 32 hex digits, from Twilio Console "
+                          "→ Verify → Services).")
     return value
 
 
@@ -437,6 +451,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio_auth_token=_optional(env, "TWILIO_AUTH_TOKEN"),
         twilio_phone_number=_optional(env, "TWILIO_PHONE_NUMBER"),
         twilio_whatsapp_number=_optional(env, "TWILIO_WHATSAPP_NUMBER"),
+        twilio_verify_service_sid=verify_service_sid(env.get("TWILIO_VERIFY_SERVICE_SID")),
         zendesk_subdomain=subdomain,
         zendesk_email=_optional(env, "ZENDESK_EMAIL"),
         zendesk_api_token=_optional(env, "ZENDESK_API_TOKEN"),

@@ -17,6 +17,7 @@ from switchboard.config import Settings
 from switchboard.connectors.http_action import HttpActionConnector
 from switchboard.connectors.llm import LLMClient, UnrecordedChat
 from switchboard.connectors.twilio import TwilioConnector
+from switchboard.connectors.twilio_verify import TwilioVerifyConnector
 from switchboard.connectors.webchat import WebChatConnector
 from switchboard.connectors.zendesk import ZendeskConnector
 from switchboard.core import ports
@@ -50,6 +51,7 @@ def vendor_ports() -> ports.Ports:
         supervisor_channel=SlackConnector,
         business_system=HttpActionConnector,
         supervisor_flows=SlackSupervisorFlows(),
+        verifier=TwilioVerifyConnector,
     )
 
 
