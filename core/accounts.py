@@ -49,6 +49,11 @@ ACCOUNT_SETTINGS = {
     "voice_name": "SWITCHBOARD_VOICE_NAME",
     "vault_reveal": "SWITCHBOARD_VAULT_REVEAL",
     "retention_days": "SWITCHBOARD_RETENTION_DAYS",
+    "webchat_origins": "SWITCHBOARD_WEBCHAT_ORIGINS",
+    "webchat_name": "SWITCHBOARD_WEBCHAT_NAME",
+    "webchat_colour": "SWITCHBOARD_WEBCHAT_COLOUR",
+    "webchat_greeting": "SWITCHBOARD_WEBCHAT_GREETING",
+    "twilio_verify_service_sid": "TWILIO_VERIFY_SERVICE_SID",
 }
 
 

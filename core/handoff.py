@@ -27,6 +27,7 @@ from .audit import audit
 from .enrichment import Enrichment, sentiment_trend
 from .escalation import without_quote
 from .i18n import N_, texts_of_conversation
+from .identity import reachable_address, reply_address
 from .routing import Route
 from .summary import model_messages, one_line, the_ask
 from .summary import summarise as summarise_conversation
@@ -96,7 +97,10 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
     scores = [e["sentiment"] for e in enrichments if "sentiment" in e]
     count, first = _history(session, customer)
     ids = _identities(customer)
-    channels = sorted({m.channel for m in messages})
+    # The customer's other recent conversations (a web chat and an SMS thread of one
+    # person, merged when they proved their number) join the timeline the agent reads.
+    shown = timeline.with_related(session, conversation, messages, limit=PACKAGE_MESSAGES, keep=PACKAGE_MESSAGES)
+    channels = sorted({m.channel for m in shown})
     summary = summarise_conversation(messages, handoff_reason=handoff.trigger, generate=generated)
     lines = [
         f"Handed over by Switchboard: {handoff.trigger.replace('_', ' ')}. {handoff.detail}",
@@ -129,9 +133,16 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
     if earlier:
         lines.append(f"({earlier}{'+' if earlier >= timeline.COUNT_CAP else ''} earlier message(s) not shown: "
                      f"the latest {len(messages)} follow)")
-    lines += [f"[{_stamp(m.created_at)} {m.channel.upper()}] {m.author}: {one_line(m.body)}" for m in messages]
+    lines += [f"[{_stamp(m.created_at)} {m.channel.upper()}{_elsewhere(m, conversation)}] {m.author}: "
+              f"{one_line(m.body)}" for m in shown]
     return "\n".join(lines)
 
+
+
+def _elsewhere(message: Message, conversation: Conversation) -> str:
+    """Marks a message of another conversation: its vault tokens ([PHONE_1]) are that
+    conversation's, not the ones this ticket reveals."""
+    return "" if message.conversation_id == conversation.id else f", conversation {message.conversation_id}"
 
 
 def language_label(code: str) -> str:
@@ -276,15 +287,15 @@ def follow_up_after_handoff(session: Session, account: Account, customer: Custom
     acked = any(m.direction == "outbound" and m.meta.get("action") == "handoff_ack"
                 and (m.created_at if m.created_at.tzinfo else m.created_at.replace(tzinfo=UTC)) >= quiet_since
                 for m in timeline.recent(session, conversation.id))
-    if acked or customer.opted_out_at is not None:
+    channel = timeline.reply_channel(conversation.channel)
+    if acked or (customer.opted_out_at is not None and channel != "web"):
         return
-    phone = next((i.value for i in customer.identities if i.kind == IdentityKind.PHONE), None)
-    if phone is None:
+    address = reachable_address(customer, channel)
+    if address is None:
         return
     ack = texts_of_conversation(session, account.id, conversation.id, customer.locale)(HANDOFF_ACK)
-    channel = timeline.reply_channel(conversation.channel)
     result = ports.current().messenger(session, account, settings).send_message(
-        to=phone, body=ack, channel=channel, idempotency_key=f"handoff-ack:{message.id}")
+        to=address, body=ack, channel=channel, idempotency_key=f"handoff-ack:{message.id}")
     timeline.append(session, conversation, direction="outbound", channel=channel, author="system",
                     body=ack, external_id=result.response.get("sid"), status=result.response.get("status"),
                     meta={"action": "handoff_ack", "in_reply_to": message.id})
@@ -335,13 +346,21 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
         return "internal_note"
     if not reply.author_is_staff or (reply.author_id and reply.author_id == str(_zendesk_user_id(customer))):
         return "from_customer"
+    channel = timeline.reply_channel(conversation.channel)
+    if channel == "web":
+        from .webchat import deliver_agent_reply_to_web
+        from .webchat_away import notify_if_away
+
+        outcome = deliver_agent_reply_to_web(session, account, conversation, customer, reply, settings)
+        # A visitor who left hears of it by SMS or email, as they chose (the widget has it anyway).
+        notify_if_away(session, account, conversation, customer, reply.comment_id, reply.body, settings)
+        return outcome
     if customer.opted_out_at is not None:
         _tell_agent(session, account, conversation, reply, "the customer opted out (STOP) of messages on this "
                     "number; contact them another way.", settings)
         return "opted_out"
-    channel = timeline.reply_channel(conversation.channel)
     twilio = ports.current().messenger(session, account, settings)
-    phone = next(i.value for i in customer.identities if i.kind == IdentityKind.PHONE)
+    phone = reply_address(customer, channel)
     kwargs: ports.MessageContent = {"body": reply.body}
     if channel == "whatsapp" and not _inside_whatsapp_window(session, conversation):
         template = settings.whatsapp_reply_template_sid

@@ -116,3 +116,29 @@ def _link(session: Session, customer: Customer, kind: IdentityKind, value: str) 
     insert_or_fetch(session, Identity(account_id=customer.account_id, customer_id=customer.id, kind=kind, value=value),
                     lambda: session.scalar(select(Identity).where(
                         Identity.account_id == customer.account_id, Identity.kind == kind, Identity.value == value)))
+
+
+class Unreachable(LookupError):
+    """A customer has no address on the channel a message must go out on."""
+
+
+def reply_address(customer: Customer, channel: str) -> str:
+    """Where a written message to ``customer`` goes on ``channel`` (already the reply
+    channel: ``timeline.reply_channel``): the phone number (E.164) for SMS and WhatsApp,
+    the latest web chat visitor id for the web (the widget reads its messages from the
+    timeline; the id names the browser to wake)."""
+    kind = IdentityKind.VISITOR if channel == "web" else IdentityKind.PHONE
+    found = [identity for identity in customer.identities if identity.kind == kind]
+    if not found:
+        raise Unreachable(f"customer {customer.id} has no {kind.value} to reach them on {channel}")
+    if kind == IdentityKind.PHONE:
+        return found[0].value  # as before web chat: the first number on file
+    return max(found, key=lambda identity: identity.id or 0).value
+
+
+def reachable_address(customer: Customer, channel: str) -> str | None:
+    """:func:`reply_address`, or None when the customer has none on ``channel``."""
+    try:
+        return reply_address(customer, channel)
+    except Unreachable:
+        return None

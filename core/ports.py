@@ -73,6 +73,11 @@ class NotFound(VendorError):
     """A write (refund, reschedule, address change) found nothing to change (HTTP 404)."""
 
 
+class VerificationGone(VendorError):
+    """The one-time code's verification is over at the vendor: expired, already approved,
+    or its checks used up (Twilio Verify: HTTP 404, or error 60202). Ask for a new code."""
+
+
 @dataclass(frozen=True)
 class CallResult:
     """What the caller needs back: the vendor's response (or the sandbox's stand-in)
@@ -122,6 +127,11 @@ class Helpdesk(Protocol):
         """The response carries ``user_id``."""
         ...
 
+    def add_user_email(self, user_id: int, *, email: str, idempotency_key: str | None = None) -> CallResult:
+        """Give a helpdesk user (a ticket's requester) a verified email, so the helpdesk's
+        own notifications of agent replies reach it."""
+        ...
+
     def create_ticket(self, *, requester: dict[str, Any], subject: str, comment_body: str, public: bool = False,
                       tags: Sequence[str] = (), priority: str | None = None, group_id: int | None = None,
                       custom_fields: Sequence[dict[str, Any]] = (), idempotency_key: str | None = None,
@@ -167,6 +177,22 @@ class BusinessSystem(Protocol):
         ...
 
 
+class Verifier(Protocol):
+    """Sends a one-time code to a phone (SMS) or email and checks the code a person
+    types back. The vendor makes, delivers and checks the code (Twilio Verify): the core
+    never sees a live code."""
+
+    def start(self, *, to: str, channel: str, idempotency_key: str, locale: str | None = None) -> CallResult:
+        """``to``: E.164 or a lower-cased email; ``channel``: "sms" or "email". The
+        response carries the verification's ``sid`` and ``status`` ("pending")."""
+        ...
+
+    def check(self, *, verification_sid: str, code: str, idempotency_key: str) -> CallResult:
+        """The response carries ``status`` ("approved" or "pending") and ``valid``.
+        Raises VerificationGone when the verification can no longer be checked."""
+        ...
+
+
 class SupervisorFlows(Protocol):
     """The supervisors' side of outreach and governed actions: approval requests,
     decisions and progress, in the supervisors' tool."""
@@ -201,6 +227,8 @@ class Ports:
     supervisor_channel: Callable[[Session, Account, Settings], SupervisorChannel]
     business_system: Callable[..., BusinessSystem]
     supervisor_flows: SupervisorFlows
+    #: One-time codes for a web visitor proving a phone or email (None: not installed).
+    verifier: Callable[[Session, Account, Settings], Verifier] | None = None
 
 
 class PortsNotInstalled(RuntimeError):

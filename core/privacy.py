@@ -38,6 +38,7 @@ from switchboard.models import (
     Suggestion,
     SuggestionFeedback,
     VaultEntry,
+    WebVisitor,
 )
 
 from .accounts import DEFAULT_SLUG
@@ -174,6 +175,8 @@ def erase(session: Session, account: Account, customer: Customer, vault: Vault, 
     erased.add("outreach_recipients", _rows(session, update(OutreachRecipient).where(
         OutreachRecipient.customer_id == customer.id).values(phone="", reason="erased on request",
                                                              status="skipped")))
+    # A web chat visitor's token stops resuming anything: the visitor is gone with its id.
+    erased.add("web_visitors", _rows(session, delete(WebVisitor).where(WebVisitor.customer_id == customer.id)))
     erased.add("identities", _rows(session, delete(Identity).where(Identity.customer_id == customer.id)))
     session.expire(customer, ["identities"])
     customer.display_name = None

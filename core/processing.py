@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.models import Account, Conversation, Customer, InboxEvent, Message
+from switchboard.models import Account, Conversation, Customer, InboxEvent, Message, WebVisitor
 
 from . import assist as assist_core
-from . import handoff, identity, metrics, tickets, timeline, vault
+from . import handoff, identity, metrics, tickets, timeline, vault, webchat
 from .audit import audit
 from .inbox import Handler
 from .outreach.sending import on_status as outreach_on_status
@@ -72,6 +72,48 @@ def customer_message(session: Session, event: InboxEvent, settings: Settings, me
     )
     # The raw delivery was kept only until it was processed: keep the tokenized text.
     event.payload = {**event.payload, "Body": body}
+    account = session.get(Account, event.account_id)
+    assert account is not None
+    if rated is not None:
+        tickets.record_csat(session, account, settings, rated, stored)
+        return
+    handle_inbound(session, Inbound(account, customer, conversation, stored), settings)
+
+
+@dataclass(frozen=True)
+class WebMessage:
+    """A message a visitor typed in the web chat widget, as its request recorded it."""
+
+    visitor: str
+    client_id: str
+    text: str
+    locale: str | None = None
+
+
+def web_message(session: Session, event: InboxEvent, settings: Settings, message: WebMessage) -> None:
+    """What :func:`customer_message` does for SMS, for a web chat visitor: their
+    customer's timeline gets the message redacted (values in the vault), and
+    self-service answers it (or hands it to a person) on the widget."""
+    visitor = session.get(WebVisitor, message.visitor)
+    if visitor is None or visitor.account_id != event.account_id:
+        recorded_only(session, event, settings)  # erased between the request and now: nothing to answer
+        return
+    customer = session.get(Customer, visitor.customer_id)
+    assert customer is not None
+    rated = tickets.pending_csat(session, customer, message.text)
+    conversation = rated or timeline.current_conversation(session, customer, webchat.CHANNEL)
+    redacted = redact(message.text, also_regions=(identity.company_region(settings, None),))
+    body = vault.tokenize(session, vault.vault_for(settings), account_id=event.account_id, customer_id=customer.id,
+                          conversation_id=conversation.id, original=message.text, redacted=redacted)
+    external_id = webchat.external_id(visitor.id, message.client_id)
+    stored = timeline.append(
+        session, conversation, direction="inbound", channel=webchat.CHANNEL, author="customer", body=body,
+        external_id=external_id, status="received",
+        meta={"redactions": redacted.kinds, "inbox_event_id": event.id, "client_id": message.client_id},
+    )
+    event.payload = {**event.payload, "text": body}  # the raw text was kept only until now
+    webchat.seen(visitor)
+    webchat.wake_after_commit(session, settings, event.account_id, customer.id)
     account = session.get(Account, event.account_id)
     assert account is not None
     if rated is not None:

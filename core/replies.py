@@ -26,6 +26,7 @@ from .enrichment import Enrichment, clear_language, conversation_language, enric
 from .escalation import EscalationPolicy, load_policy
 from .handoff import Handoff, follow_up_after_handoff, hand_over, relay_customer_message
 from .i18n import ENGLISH, N_, Texts, language_of, texts_for
+from .identity import reply_address
 from .intent_store import intent_model
 from .knowledge.analysis import content_words
 from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
@@ -123,8 +124,11 @@ def _choose_language(session: Session, inbound: Inbound, hint: str | None) -> st
 
 
 def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> Decision | None:
-    """Opt-out keywords, then self-service while the bot holds the conversation."""
-    word = keyword(inbound.message.body, opted_out=inbound.customer.opted_out_at is not None)
+    """Opt-out keywords, then self-service while the bot holds the conversation. A web
+    chat has no keywords and no opt-out: a visitor who closes the widget gets nothing,
+    and one who opted out of texts may still chat (the opt-out is the number's)."""
+    web = inbound.message.channel == "web"
+    word = None if web else keyword(inbound.message.body, opted_out=inbound.customer.opted_out_at is not None)
     local, hint = _local_keyword(inbound.message.body) if word else (False, None)
     language = _choose_language(session, inbound, hint)
     texts = texts_for(session, inbound.account.id, language)
@@ -137,7 +141,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         elif local:
             send_reply(session, inbound, Decision("help", texts(START_CONFIRMATION)), settings)
         return None
-    if inbound.customer.opted_out_at is not None:
+    if inbound.customer.opted_out_at is not None and not web:
         return None  # nothing is ever sent to an opted-out number
     metrics.message_received(session, inbound.conversation, inbound.message)
     if word == "help":
@@ -389,14 +393,15 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
     """Send ``decision.reply`` on the customer's channel and put it on the record."""
 
     conversation, account = inbound.conversation, inbound.account
-    phone = _phone(inbound.customer)
-    status_callback = f"{settings.public_url}/webhooks/twilio/status" if settings.public_url else None
+    address = reply_address(inbound.customer, conversation.channel)
+    status_callback = (f"{settings.public_url}/webhooks/twilio/status"
+                       if settings.public_url and conversation.channel != "web" else None)
     # A reply may name a vault token the model or a template wrote ([PHONE_1]): the
     # customer reads their own value, the timeline below keeps the token.
     body = resolve(session, vault_for(settings), account_id=account.id, conversation_id=conversation.id,
                    text=decision.reply) if tokens_in(decision.reply) else decision.reply
     result = ports.current().messenger(session, account, settings).send_message(
-        to=phone, body=body, channel=conversation.channel,
+        to=address, body=body, channel=conversation.channel,
         status_callback=status_callback, idempotency_key=f"reply:{inbound.message.id}",
     )
     sources = [{"passage": p.id, "citation": p.citation}
@@ -423,15 +428,6 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
                             "coverage": round(h.signals.get("coverage", 0.0), 3)} for h in decision.hits[:3]],
           })
     return reply
-
-
-def _phone(customer: Customer) -> str:
-    from switchboard.models import IdentityKind
-
-    for identity in customer.identities:
-        if identity.kind == IdentityKind.PHONE:
-            return identity.value
-    raise LookupError(f"customer {customer.id} has no phone number to reply to")
 
 
 def enrichment_json(e: Enrichment) -> dict[str, object]:

@@ -36,7 +36,7 @@ class _When(Schema):
 
     tier = fields.List(fields.String())
     trigger = fields.List(fields.String())
-    channel = fields.List(fields.String(validate=validate.OneOf(["sms", "whatsapp", "voice"])))
+    channel = fields.List(fields.String(validate=validate.OneOf(["sms", "whatsapp", "voice", "web"])))
     #: The conversation's language (ISO 639-1: es, fr, de…), to reach a group that speaks it.
     language = fields.List(fields.String(validate=validate.Regexp(
         r"^[a-z]{2}$", error="use two-letter ISO 639-1 codes such as fr or de")))

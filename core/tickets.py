@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.models import Account, Conversation, Customer, IdentityKind, Message
+from switchboard.models import Account, Conversation, Customer, Message
 
 from . import metrics, ports, timeline
 from .assist import prepare_suggestions
@@ -20,6 +20,7 @@ from .audit import audit
 from .enrichment import enrich, sentiment_trend
 from .handoff import PACKAGE_MESSAGES, conversation_for_ticket, summarise, ticket_markers
 from .i18n import N_, texts_of_conversation
+from .identity import reachable_address, reply_address
 from .knowledge.analysis import content_words
 from .redaction import redact, truncate_for_model
 
@@ -109,17 +110,18 @@ def after_solved(session: Session, account: Account, settings: Settings, *, tick
         ticket_id, body=summary, public=False, tags=tags, idempotency_key=f"summary:{ticket_id}:{conversation.id}")
     audit(session, account_id=account.id, actor="assist", action="assist.summarised", subject_type="ticket",
           subject_id=ticket_id, detail={"disposition": disposition, "intent": intent})
-    if customer.opted_out_at is not None or not _reachable(session, conversation):
+    channel = timeline.reply_channel(conversation.channel)
+    address = reachable_address(customer, channel)
+    if (customer.opted_out_at is not None and channel != "web") or address is None \
+            or not _reachable(session, conversation):
         return "summarised"
-    phone = next(i.value for i in customer.identities if i.kind == IdentityKind.PHONE)
     texts = texts_of_conversation(session, account.id, conversation.id, customer.locale)
     recap = texts(RECAP_SOLVED)
     if agent_replies:
         recap += " " + texts(RECAP_IN_SHORT, reply=_line(agent_replies[-1].body, 220))
     recap += f" {texts(RECAP_REPLY)}\n\n{texts(CSAT_QUESTION)}"
-    channel = timeline.reply_channel(conversation.channel)
     result = ports.current().messenger(session, account, settings).send_message(
-        to=phone, body=recap, channel=channel, idempotency_key=f"recap:{conversation.id}")
+        to=address, body=recap, channel=channel, idempotency_key=f"recap:{conversation.id}")
     timeline.append(session, conversation, direction="outbound", channel=channel, author="system",
                     body=recap, external_id=result.response.get("sid"), status=result.response.get("status"),
                     meta={"action": "recap"})
@@ -164,7 +166,12 @@ def record_csat(session: Session, account: Account, settings: Settings, conversa
           subject_type="conversation", subject_id=conversation.id, detail={"score": conversation.csat_score})
     customer = session.get(Customer, conversation.customer_id)
     assert customer is not None
-    phone = next(i.value for i in customer.identities if i.kind == IdentityKind.PHONE)
-    ports.current().messenger(session, account, settings).send_message(
-        to=phone, body=texts_of_conversation(session, account.id, conversation.id, customer.locale)(CSAT_THANKS),
-        channel=message.channel, idempotency_key=f"csat-thanks:{conversation.id}")
+    channel = timeline.reply_channel(message.channel)
+    thanks = texts_of_conversation(session, account.id, conversation.id, customer.locale)(CSAT_THANKS)
+    result = ports.current().messenger(session, account, settings).send_message(
+        to=reply_address(customer, channel), body=thanks, channel=channel,
+        idempotency_key=f"csat-thanks:{conversation.id}")
+    if channel == "web":  # the widget shows the timeline: the thanks belongs on it
+        timeline.append(session, conversation, direction="outbound", channel=channel, author="system", body=thanks,
+                        external_id=result.response.get("sid"), status=result.response.get("status"),
+                        meta={"action": "csat_thanks"})

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -39,6 +39,39 @@ def recent(session: Session, conversation_id: int, *, before_id: int | None = No
     if author is not None:
         query = query.where(Message.author == author)
     return list(reversed(session.scalars(query.order_by(Message.id.desc()).limit(limit)).all()))
+
+
+#: A customer's other conversations that join what an agent sees of this one (the
+#: handoff package, the sidebar): after a web visitor proved a phone by code, their web
+#: chat and their SMS conversation belong to one customer but stay two conversations.
+#: Those active within RELATED_WINDOW of this one, at most RELATED_CONVERSATIONS of them.
+RELATED_WINDOW = timedelta(days=30)
+RELATED_CONVERSATIONS = 5
+
+
+def related_conversations(session: Session, conversation: Conversation) -> list[Conversation]:
+    """The customer's other recent conversations, newest first: one bounded index read
+    (ix_conversations_customer_id_id) however many conversations they had."""
+    rows = session.scalars(select(Conversation).where(
+        Conversation.customer_id == conversation.customer_id, Conversation.id != conversation.id)
+        .order_by(Conversation.id.desc()).limit(RELATED_CONVERSATIONS)).all()
+    since = (conversation.last_message_at or datetime.now(UTC)) - RELATED_WINDOW
+    return [other for other in rows if other.last_message_at >= since]
+
+
+def with_related(session: Session, conversation: Conversation, messages: Sequence[Message], *,
+                 limit: int = TURN_WINDOW, keep: int | None = None) -> list[Message]:
+    """``messages`` (this conversation's) joined by the latest ``limit`` messages of
+    each related conversation: one timeline across channels, oldest first, its latest
+    ``keep`` entries (all with None). Without related conversations: ``messages``."""
+    others = related_conversations(session, conversation)
+    if not others:
+        return list(messages)
+    joined = list(messages)
+    for other in others:
+        joined += recent(session, other.id, limit=limit)
+    joined.sort(key=lambda m: (m.created_at, m.id))
+    return joined if keep is None else joined[-keep:]
 
 
 def count_capped(session: Session, query: Select[Any], cap: int = COUNT_CAP) -> int:

@@ -21,8 +21,11 @@ from switchboard import (
     tasks,
     wiring,
 )
+from switchboard.apps import webchat
 from switchboard.apps.slack import interactions as slack_interactions
 from switchboard.apps.slack import oauth as slack_oauth
+from switchboard.apps.webchat import events as webchat_events
+from switchboard.apps.webchat import identity_api as webchat_identity
 from switchboard.apps.zendesk import actions_api, reveal_api, sidebar_api
 from switchboard.config import Settings, load_settings
 from switchboard.core.processing import EventHandlers
@@ -52,6 +55,7 @@ def event_handlers() -> EventHandlers:
     handlers.register(twilio_events.HANDLERS)
     handlers.register(zendesk_events.HANDLERS, record_others="zendesk.")
     handlers.register(slack_interactions.HANDLERS, record_others="slack.")
+    handlers.register(webchat_events.HANDLERS)
     return handlers
 
 
@@ -80,6 +84,8 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     reveal_api.init_app(app)
     privacy_api.init_app(app)
     actions_api.init_app(app)
+    webchat.init_app(app)
+    webchat_identity.init_app(app)  # identify/verify/preferences: after webchat, whose limiter it uses
     playground.init_app(app)
     health.init_app(app)
     dashboard.init_app(app)

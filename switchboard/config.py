@@ -36,6 +36,8 @@ class Settings:
     twilio_auth_token: str | None = None
     twilio_phone_number: str | None = None
     twilio_whatsapp_number: str | None = None
+    #: Twilio Verify's service (VA…): one-time codes for web visitors proving a phone or email.
+    twilio_verify_service_sid: str | None = None
     zendesk_subdomain: str | None = None
     zendesk_email: str | None = None
     zendesk_api_token: str | None = None
@@ -87,6 +89,11 @@ class Settings:
     vault_keys: tuple[str, ...] = ()
     vault_reveal: str = DEFAULT_VAULT_REVEAL
     retention_days: int | None = None
+    # Web chat (issue 21): the sites allowed to embed the widget, and how it looks.
+    webchat_origins: tuple[str, ...] = ()
+    webchat_name: str | None = None
+    webchat_colour: str = "#1f73b7"
+    webchat_greeting: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -171,6 +178,18 @@ def _content_sid(env: Mapping[str, str], name: str) -> str | None:
     if value and not (value.startswith("HX") and len(value) == 34):
         raise ConfigError(f"{name}={value!r} is not a Content SID (34 characters starting with HX, "
                           "from Twilio Console → Content Template Builder).")
+    return value
+
+
+_VERIFY_SERVICE_SID = re.compile(r"VA[0-9a-fA-F]{32}")
+
+
+def verify_service_sid(raw: str | None, where: str = "TWILIO_VERIFY_SERVICE_SID") -> str | None:
+    """A Twilio Verify Service SID ("VA" and 32 hex digits), or None when unset."""
+    value = (raw or "").strip() or None
+    if value and not _VERIFY_SERVICE_SID.fullmatch(value):
+        raise ConfigError(f"{where}={value!r} is not a Verify Service SID (VA and 32 hex digits, from Twilio Console "
+                          "→ Verify → Services).")
     return value
 
 
@@ -366,6 +385,34 @@ def _retention_days(env: Mapping[str, str]) -> int | None:
     return None if raw is None or raw.lower() == "off" else _int(env, "SWITCHBOARD_RETENTION_DAYS", 0, minimum=1)
 
 
+#: The widget's colour when none is set.
+DEFAULT_WEBCHAT_COLOUR = "#1f73b7"
+
+
+def webchat_origins(raw: str | None, where: str = "SWITCHBOARD_WEBCHAT_ORIGINS") -> tuple[str, ...]:
+    """The sites allowed to embed the chat widget: origins (scheme://host[:port], no
+    path), separated by spaces or commas."""
+    origins = []
+    for origin in (o.strip() for o in re.split(r"[\s,]+", raw or "") if o.strip()):
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") or parts.query:
+            raise ConfigError(f"{where}: {origin!r} is not an origin; list the sites that embed the widget as "
+                              "scheme://host[:port] without a path, e.g. https://www.example.com "
+                              "https://shop.example.com")
+        origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return tuple(dict.fromkeys(origins))
+
+
+def webchat_colour(raw: str | None, where: str = "SWITCHBOARD_WEBCHAT_COLOUR") -> str:
+    """``#RRGGBB``; unset is the default blue."""
+    if raw is None or not raw.strip():
+        return DEFAULT_WEBCHAT_COLOUR
+    value = raw.strip()
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        raise ConfigError(f"{where}={value!r} is not a colour: use #RRGGBB, e.g. #1f73b7.")
+    return value.lower()
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build and validate the settings; raises ConfigError naming the bad variable."""
     env = os.environ if env is None else env
@@ -404,6 +451,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         twilio_auth_token=_optional(env, "TWILIO_AUTH_TOKEN"),
         twilio_phone_number=_optional(env, "TWILIO_PHONE_NUMBER"),
         twilio_whatsapp_number=_optional(env, "TWILIO_WHATSAPP_NUMBER"),
+        twilio_verify_service_sid=verify_service_sid(env.get("TWILIO_VERIFY_SERVICE_SID")),
         zendesk_subdomain=subdomain,
         zendesk_email=_optional(env, "ZENDESK_EMAIL"),
         zendesk_api_token=_optional(env, "ZENDESK_API_TOKEN"),
@@ -434,6 +482,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         vault_keys=_vault_keys(env),
         vault_reveal=_vault_reveal(env),
         retention_days=_retention_days(env),
+        webchat_origins=webchat_origins(env.get("SWITCHBOARD_WEBCHAT_ORIGINS")),
+        webchat_name=_optional(env, "SWITCHBOARD_WEBCHAT_NAME"),
+        webchat_colour=webchat_colour(_optional(env, "SWITCHBOARD_WEBCHAT_COLOUR")),
+        webchat_greeting=_optional(env, "SWITCHBOARD_WEBCHAT_GREETING"),
         **_outreach(env),
         **_voice(env),
     )

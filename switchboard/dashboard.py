@@ -84,11 +84,18 @@ def _secret(app: Flask) -> str:
     return path.read_text().strip()
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    secret = current_app.extensions.get("switchboard.dashboard_secret")
+def app_secret(app: Flask) -> str:
+    """The deployment's signing secret (see :func:`_secret`), read once per app: the
+    dashboard's sessions and the web chat's visitor tokens are signed with it (each
+    with its own salt)."""
+    secret = app.extensions.get("switchboard.dashboard_secret")
     if secret is None:
-        secret = current_app.extensions["switchboard.dashboard_secret"] = _secret(current_app)
-    return URLSafeTimedSerializer(secret, salt="switchboard-dashboard")
+        secret = app.extensions["switchboard.dashboard_secret"] = _secret(app)
+    return str(secret)
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(app_secret(current_app), salt="switchboard-dashboard")
 
 
 #: How long a sign-in code from the sidebar app is good for: the app opens the

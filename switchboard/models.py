@@ -118,6 +118,7 @@ class IdentityKind(enum.StrEnum):
     WHATSAPP = "whatsapp"  # WhatsApp id (the E.164 digits Twilio sends as WaId)
     EMAIL = "email"
     ZENDESK_USER = "zendesk_user"
+    VISITOR = "visitor"  # a web chat visitor id ("v_" + 22 url-safe characters)
 
 
 class Identity(Base):
@@ -132,6 +133,22 @@ class Identity(Base):
     kind: Mapped[IdentityKind] = mapped_column(Enum(IdentityKind, native_enum=False, length=16))
     value: Mapped[str] = mapped_column(String(320))
     customer: Mapped[Customer] = relationship(back_populates="identities")
+
+
+class WebVisitor(Base):
+    """A browser that opened the web chat widget (issue 21), known by the id its signed
+    visitor token carries. Each visitor is a customer of its own until a verified phone
+    or email links it to another one; ``notify`` is how an agent's reply reaches them
+    when they have left the page ("none", "sms" or "email")."""
+
+    __tablename__ = "web_visitors"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Moved forward at most every 30 s while the visitor has a request or stream open.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    notify: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
 
 
 class Conversation(Base):

@@ -7,20 +7,43 @@ app) and the CLI all run with these; a test can install others the same way.
 """
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.orm import Session
+
 from switchboard.apps.slack.client import SlackConnector
 from switchboard.apps.slack.flows import SlackSupervisorFlows
 from switchboard.config import Settings
 from switchboard.connectors.http_action import HttpActionConnector
 from switchboard.connectors.llm import LLMClient, UnrecordedChat
 from switchboard.connectors.twilio import TwilioConnector
+from switchboard.connectors.twilio_verify import TwilioVerifyConnector
+from switchboard.connectors.webchat import WebChatConnector
 from switchboard.connectors.zendesk import ZendeskConnector
 from switchboard.core import ports
 from switchboard.models import Account
 
 
+class ChannelMessenger:
+    """The messenger port: a customer's channel decides the connector. The web chat
+    widget is reached through the timeline (WebChatConnector), SMS and WhatsApp through
+    Twilio. Each is built on first use, so a reply on one channel builds one."""
+
+    def __init__(self, session: Session, account: Account, settings: Settings) -> None:
+        self.session, self.account, self.settings = session, account, settings
+
+    def send_message(self, *, to: str, channel: str, idempotency_key: str, body: str | None = None,
+                     content_sid: str | None = None, content_variables: dict[str, Any] | None = None,
+                     media_url: list[str] | None = None, status_callback: str | None = None) -> ports.CallResult:
+        connector = WebChatConnector if channel == "web" else TwilioConnector
+        return connector(self.session, self.account, self.settings).send_message(
+            to=to, channel=channel, idempotency_key=idempotency_key, body=body, content_sid=content_sid,
+            content_variables=content_variables, media_url=media_url, status_callback=status_callback)
+
+
 def vendor_ports() -> ports.Ports:
     return ports.Ports(
-        messenger=TwilioConnector,
+        messenger=ChannelMessenger,
         helpdesk=ZendeskConnector,
         chat_model=LLMClient,
         unrecorded_chat_model=lambda session, account, settings: UnrecordedChat(LLMClient(session, account, settings)),
@@ -28,6 +51,7 @@ def vendor_ports() -> ports.Ports:
         supervisor_channel=SlackConnector,
         business_system=HttpActionConnector,
         supervisor_flows=SlackSupervisorFlows(),
+        verifier=TwilioVerifyConnector,
     )
 
 

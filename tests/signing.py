@@ -43,6 +43,7 @@ class VendorClient:
         self.zendesk_secret = zendesk_secret
         self.slack_secret = slack_secret
         self.public_url = public_url
+        self.visitor_token: str | None = None
 
     def twilio(self, path: str, params: dict[str, str], *, token: str | None = None,
                signature: str | None = None, headers: dict[str, str] | None = None) -> TestResponse:
@@ -85,7 +86,8 @@ class VendorClient:
         top-level fields. Twilio fixtures named ``status_*`` go to the status callback
         URL, ``voice_*`` ones to the voice URLs (``voice_speech_*`` as the first answer to
         the greeting, turn 1; ``voice_status_*`` to the call status callback), others to
-        the messages URL; Slack fixtures with a ``command`` are slash
+        the messages URL; web chat fixtures are a widget's message (see :meth:`webchat`);
+        Slack fixtures with a ``command`` are slash
         commands (form fields), those with a ``type`` of an interaction are posted as
         Slack posts interactivity (a ``payload`` form field), the rest as Events API JSON."""
         payload = {**fixture(vendor, name), **changes}
@@ -101,5 +103,18 @@ class VendorClient:
             if payload.get("type") in SLACK_INTERACTIONS:
                 return self.slack_interaction(payload)
             return self.slack_event(payload)
+        if vendor == "webchat":
+            return self.webchat(payload)
         raise ValueError(f"no fixtures for vendor {vendor!r}")
+
+    def webchat(self, payload: dict[str, Any], *, slug: str = "default") -> TestResponse:
+        """A message posted as the web chat widget posts it: with the visitor token of
+        a session this client started (the same visitor on every call, so a repeated
+        client_id is a repeat, as in a browser)."""
+        if self.visitor_token is None:
+            started = self.client.post(f"/chat/{slug}/session", json={"token": None})
+            assert started.status_code == 200, started.get_data(as_text=True)
+            self.visitor_token = started.get_json()["token"]
+        return self.client.post(f"/chat/{slug}/messages", json=payload,
+                                headers={"Authorization": f"Bearer {self.visitor_token}"})
 

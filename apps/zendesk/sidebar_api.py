@@ -26,9 +26,9 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from switchboard import db
-from switchboard.core import accounts, assist, i18n, metrics, ports, translation
+from switchboard.core import accounts, assist, i18n, metrics, ports, timeline, translation
 from switchboard.core.enrichment import sentiment_trend
-from switchboard.core.handoff import conversation_for_ticket, summarise
+from switchboard.core.handoff import PACKAGE_MESSAGES, conversation_for_ticket, summarise
 from switchboard.errors import MalformedPayload
 from switchboard.models import Account, Customer, Message, Suggestion
 
@@ -206,9 +206,14 @@ def ticket(ticket_id: int) -> ResponseReturnValue:
                             "language": {"code": language, "name": translation.language_name(language)}}
         view["handoff"] = {"trigger": conversation.handoff_reason, "detail": None,
                            "summary": summarise(from_customer)} if conversation.handoff_reason else None
+        # The customer's other recent conversations (their SMS thread beside this web
+        # chat, once a visitor proved their number) are part of what the agent reads.
+        shown = timeline.with_related(session, conversation, messages, limit=PACKAGE_MESSAGES)
+        view["customer"]["channels"] = sorted({m.channel for m in shown})
         view["timeline"] = [{"at": m.created_at.isoformat(), "channel": m.channel, "author": m.author,
-                             "body": m.body, "translation": (m.meta.get("translation") or {}).get("text")}
-                            for m in messages]
+                             "body": m.body, "translation": (m.meta.get("translation") or {}).get("text"),
+                             "conversation_id": m.conversation_id}
+                            for m in shown]
         view["enrichment"] = {"intent": latest.get("intent"), "intent_confidence": latest.get("intent_confidence", 0.0),
                               "sentiment": latest.get("sentiment"), "sentiment_label": latest.get("sentiment_label"),
                               "trend": sentiment_trend([e["sentiment"] for e in enrichments]) if enrichments else None}

@@ -31,6 +31,6 @@ def test_a_database_at_the_released_empty_0007_gets_the_new_tables(tmp_path) -> 
         upgrade(engine)
         assert NEW_TABLES <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0013"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0014"
     finally:
         engine.dispose()

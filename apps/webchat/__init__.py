@@ -1,0 +1,17 @@
+"""The web chat channel (issue 21): the widget's public API (``api.py``), its live
+stream (``stream.py``), its rate limits (``limits.py``), the handler table of the
+messages it records (``events.py``), and the widget's files (``assets/``)."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from . import api, limits, stream
+
+    app.register_blueprint(api.blueprint)
+    limiter = limits.init_app(app)
+    limits.apply(app, limiter, "webchat.post_message", ("messages_per_visitor", limits.visitor_key),
+                 ("messages_per_ip", limits.ip_key))
+    limits.apply(app, limiter, "webchat.start_session", ("sessions_per_ip", limits.ip_key))
+    stream.init_app(app)

@@ -1,0 +1,245 @@
+"""The web chat widget's public API (issue 21; the contract is webchat-contract.md):
+the widget's files, an account's look, visitor sessions, messages in and out, and the
+live stream.
+
+These routes are public: a visitor proves who they are with the signed token their
+session call returned (``Authorization: Bearer``; the stream, which EventSource opens
+without headers, takes it in the query). No cookies are used, POSTs must be JSON (a
+cross-site form cannot send that without a CORS preflight) and only the account's
+allowed origins get CORS answers, which together keep the API CSRF-safe.
+
+Views are thin: a visitor's message is recorded in the inbox and queued like a
+vendor's webhook (durable before the 202, processed once per client_id), and the
+core answers it in the worker.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from switchboard import db
+from switchboard.core import accounts, webchat
+from switchboard.dashboard import app_secret
+from switchboard.models import Account, Customer, WebVisitor
+from switchboard.webhooks.intake import accept
+
+from . import stream as live
+from .schemas import MESSAGE_REQUEST, SESSION_REQUEST, BadRequest, load
+
+blueprint = Blueprint("webchat", __name__, url_prefix="/chat")
+ASSETS = Path(__file__).parent / "assets"
+#: The widget's files, by the name they are served under.
+FILES = {"widget.js": "text/javascript", "widget.css": "text/css", "demo.html": "text/html"}
+MAX_BODY_BYTES = 8 * 1024
+
+
+class WebChatError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+@blueprint.errorhandler(WebChatError)
+def _refused(exc: WebChatError) -> tuple[Response, int, dict[str, str]]:
+    return jsonify(error=exc.message), exc.status, exc.headers
+
+
+@blueprint.errorhandler(BadRequest)
+def _bad_request(exc: BadRequest) -> tuple[Response, int]:
+    return jsonify(error=str(exc)), 400
+
+
+@blueprint.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
+    return jsonify(error=f"the request body is larger than {MAX_BODY_BYTES // 1024} KB; send a shorter "
+                         f"message (at most {webchat.MAX_TEXT} characters)"), 413
+
+
+def secret() -> str:
+    return app_secret(current_app)
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+# -- the widget's files ---------------------------------------------------------------------
+
+def _asset(name: str) -> Response:
+    path = ASSETS / name
+    if not path.is_file():
+        raise WebChatError(404, f"the web chat widget's {name} is not installed (expected it at "
+                                f"apps/webchat/assets/{name}); reinstall Switchboard")
+    response = send_file(path, mimetype=FILES[name], max_age=300)
+    response.headers["Access-Control-Allow-Origin"] = "*"  # a script tag on any site may load it
+    return response
+
+
+@blueprint.get("/widget.js")
+def widget_js() -> Response:
+    return _asset("widget.js")
+
+
+@blueprint.get("/widget.css")
+def widget_css() -> Response:
+    return _asset("widget.css")
+
+
+@blueprint.get("/demo")
+def demo() -> Response:
+    return _asset("demo.html")
+
+
+# -- every /chat/<slug>/ request: the account, its origins, the body's size ------------------
+
+def _own_origins() -> set[str]:
+    own = {request.host_url.rstrip("/").lower()}
+    public_url = current_app.config["SETTINGS"].public_url
+    if public_url:
+        parts = urlsplit(public_url)
+        own.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return own
+
+
+@blueprint.before_request
+def _screen() -> Response | None:
+    slug = (request.view_args or {}).get("slug")
+    if slug is None:
+        return None
+    request.max_content_length = MAX_BODY_BYTES
+    account = accounts.by_slug(db.session(), slug)
+    if account is None:
+        raise WebChatError(404, f"no web chat for account {slug!r}: check the data-account of the script tag")
+    g.webchat_account = account
+    origin = request.headers.get("Origin")
+    if origin and origin.rstrip("/").lower() not in _own_origins():
+        allowed = webchat.allowed_origins(account, current_app.config["SETTINGS"])
+        if origin.rstrip("/").lower() not in allowed:
+            where = ("SWITCHBOARD_WEBCHAT_ORIGINS" if account.slug == accounts.DEFAULT_SLUG
+                     else f"`switchboard accounts set-secret {account.slug} webchat_origins`")
+            raise WebChatError(403, f"origin {origin!r} may not embed this chat: add it to webchat_origins "
+                                    f"({where})")
+        g.webchat_origin = origin
+    if request.method == "OPTIONS":
+        return Response(status=204, headers={
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type, Last-Event-ID",
+            "Access-Control-Max-Age": "600"})
+    return None
+
+
+@blueprint.after_request
+def _cors(response: Response) -> Response:
+    origin = g.get("webchat_origin")
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    if (request.view_args or {}).get("slug") is not None:
+        response.vary.add("Origin")
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _account() -> Account:
+    account: Account = g.webchat_account
+    return account
+
+
+def _json() -> dict[str, Any]:
+    if request.mimetype != "application/json":
+        raise WebChatError(415, f"send the body as application/json (got {request.mimetype or 'no content type'})")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def _visitor(token: str | None) -> WebVisitor:
+    visitor = webchat.visitor_for_token(db.session(), secret(), _account(), token)
+    if visitor is None:
+        raise WebChatError(401, "the visitor token is missing, expired or not this chat's: start a new session "
+                                "(POST /chat/<account>/session)", {"WWW-Authenticate": 'Bearer realm="webchat"'})
+    return visitor
+
+
+def _after(*, resumed: bool = False) -> int:
+    """The last message the widget has: ``after``, or for a reconnecting stream the
+    browser's Last-Event-ID (newer than the ``after`` its URL was opened with)."""
+    header = request.headers.get("Last-Event-ID") if resumed else None
+    raw = header or request.args.get("after") or "0"
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
+        raise BadRequest(f"after must be a message id (a whole number), got {raw[:20]!r}")
+    return int(raw)
+
+
+# -- the API --------------------------------------------------------------------------------
+
+@blueprint.get("/<slug>/config")
+def config(slug: str) -> Response:
+    look = webchat.appearance(_account(), current_app.config["SETTINGS"])
+    locale = request.accept_languages.best or None
+    return jsonify(name=look.name, colour=look.colour, greeting=look.greeting, locale=locale)
+
+
+@blueprint.post("/<slug>/session")
+def start_session(slug: str) -> Response:
+    body = load(SESSION_REQUEST, _json())
+    session = db.session()
+    account = _account()
+    visitor = webchat.visitor_for_token(session, secret(), account, body["token"])
+    if visitor is None:
+        visitor = webchat.start_visitor(session, account, body["locale"] or request.accept_languages.best)
+    else:
+        webchat.seen(visitor)
+    customer = session.get(Customer, visitor.customer_id)
+    assert customer is not None
+    messages = webchat.message_json(session, current_app.config["SETTINGS"],
+                                    webchat.latest_messages(session, customer.id))
+    found = webchat.verified(customer)
+    answer = {"token": webchat.issue_token(secret(), account.id, visitor.id), "visitor": visitor.id,
+              "messages": messages, "verified": {"kind": found.kind, "masked": found.masked} if found else None,
+              "notify": visitor.notify}
+    session.commit()
+    return jsonify(answer)
+
+
+@blueprint.post("/<slug>/messages")
+def post_message(slug: str) -> tuple[Response, int]:
+    body = _json()
+    visitor = _visitor(bearer_token())
+    message = load(MESSAGE_REQUEST, body)
+    client_id = message["client_id"].strip()
+    accept(_account(), vendor="webchat", kind="webchat.message", dedupe_key=f"{visitor.id}:{client_id}",
+           payload={"visitor": visitor.id, "client_id": client_id, "text": message["text"].strip(),
+                    "locale": request.accept_languages.best, "ip": request.remote_addr})
+    return jsonify(client_id=client_id), 202
+
+
+@blueprint.get("/<slug>/messages")
+def list_messages(slug: str) -> Response:
+    visitor = _visitor(bearer_token())
+    session = db.session()
+    messages = webchat.message_json(session, current_app.config["SETTINGS"],
+                                    webchat.messages_after(session, visitor.customer_id, _after()))
+    if webchat.seen(visitor):
+        session.commit()
+    return jsonify(messages=messages)
+
+
+@blueprint.get("/<slug>/stream")
+def open_stream(slug: str) -> Response:
+    visitor = _visitor(request.args.get("token") or bearer_token())
+    after = _after(resumed=True)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    events = live.events(app, app.config["SETTINGS"], account_id=visitor.account_id, visitor_id=visitor.id,
+                         customer_id=visitor.customer_id, after=after,
+                         seconds=float(app.config.get("WEBCHAT_STREAM_SECONDS", live.STREAM_SECONDS)))
+    db.session().close()  # the stream reads with sessions of its own: no connection held while it waits
+    return Response(events, mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -1,0 +1,24 @@
+"""What a recorded web chat message does once processed: the stored request, read with
+the schema the API checked it with, handed to the core in its own terms."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.core import processing
+from switchboard.core.processing import VendorHandler, WebMessage
+from switchboard.models import InboxEvent
+
+from .schemas import RECORDED_MESSAGE, load
+
+
+def on_message(session: Session, event: InboxEvent, settings: Settings) -> None:
+    payload = load(RECORDED_MESSAGE, event.payload)
+    processing.web_message(session, event, settings, WebMessage(
+        visitor=payload["visitor"], client_id=payload["client_id"], text=payload["text"], locale=payload["locale"]))
+
+
+#: Registered in create_app.
+HANDLERS: dict[str, VendorHandler] = {
+    "webchat.message": on_message,
+}

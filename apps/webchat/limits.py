@@ -1,0 +1,74 @@
+"""Rate limits of the public web chat API (Flask-Limiter): per visitor and per IP.
+
+The widget is on the open internet, so every route that writes is limited: messages
+per visitor (what one browser may send) and per IP (what one machine may send with
+many visitors), new sessions per IP (what one machine may create). Counts live in
+Redis when the deployment has it, so every web host shares them; in memory otherwise
+(the single-process default).
+
+Each app gets its own Limiter (tests build many apps in one process, and a shared one
+would share their counts); the limits are read from the app's config on each request,
+so a deployment or a test can change them (``WEBCHAT_LIMITS``).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+
+from switchboard.core import webchat
+
+#: The contract's defaults; ``app.config["WEBCHAT_LIMITS"]`` may override any of them.
+DEFAULT_LIMITS = {
+    "messages_per_visitor": "10/minute;200/day",
+    "messages_per_ip": "60/minute",
+    "sessions_per_ip": "30/hour",
+    "identify_per_visitor": "5/hour",
+}
+EXTENSION = "switchboard.webchat.limiter"
+
+
+def limit_of(name: str) -> Callable[[], str]:
+    def value() -> str:
+        return str({**DEFAULT_LIMITS, **current_app.config.get("WEBCHAT_LIMITS", {})}[name])
+    return value
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def ip_key() -> str:
+    return f"ip:{client_ip()}"
+
+
+def visitor_key() -> str:
+    """The visitor the bearer token names (its signature checked, no database read); a
+    request without a valid token counts against its IP (and is then refused, 401)."""
+    from .api import bearer_token, secret
+
+    found = webchat.read_token(secret(), bearer_token())
+    return f"visitor:{found[0]}:{found[1]}" if found else f"anonymous:{client_ip()}"
+
+
+def init_app(app: Flask) -> Limiter:
+    settings = app.config["SETTINGS"]
+    options: dict[str, Any] = {"storage_uri": "memory://"}
+    if settings.redis_url:
+        options = {"storage_uri": settings.redis_url, "storage_options": {"socket_connect_timeout": 2},
+                   "in_memory_fallback_enabled": True}
+    limiter = Limiter(ip_key, app=app, headers_enabled=True, strategy="moving-window",
+                      key_prefix=app.config.get("WEBCHAT_LIMIT_PREFIX", "switchboard.webchat"), **options)
+    app.extensions[EXTENSION] = limiter
+    return limiter
+
+
+def apply(app: Flask, limiter: Limiter, endpoint: str, *limits: tuple[str, Callable[[], str]]) -> None:
+    """Limit the POSTs of ``endpoint`` (a preflight is not counted): each of ``limits``
+    is (the name of a limit, the key it counts by)."""
+    view = app.view_functions[endpoint]
+    for name, key in limits:
+        view = limiter.limit(limit_of(name), key_func=key, methods=["POST"])(view)
+    app.view_functions[endpoint] = view
