@@ -87,6 +87,9 @@ class Settings:
     vault_keys: tuple[str, ...] = ()
     vault_reveal: str = DEFAULT_VAULT_REVEAL
     retention_days: int | None = None
+    #: Load the models and knowledge indexes once in the Celery main process, before it
+    #: forks its pool, so the children share those pages instead of each loading a copy.
+    worker_preload: bool = True
 
     @property
     def embedded(self) -> bool:
@@ -434,6 +437,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         vault_keys=_vault_keys(env),
         vault_reveal=_vault_reveal(env),
         retention_days=_retention_days(env),
+        worker_preload=_flag(env, "SWITCHBOARD_WORKER_PRELOAD", default=True),
         **_outreach(env),
         **_voice(env),
     )
