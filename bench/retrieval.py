@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -346,11 +347,17 @@ def quality_of(dataset: tuple[list[Article], list[Query], list[Query]], args: ar
         hybrid = Retriever.build(passages, encoder=encoder, settings=hybrid_settings(args.embeddings))
         report["hybrid_build_seconds"] = round(time.perf_counter() - started, 1)
         retrievers[f"ours_hybrid_{args.embeddings}"] = ours(hybrid)
+    scratch = Path(tempfile.mkdtemp(prefix="sb-bench-retrieval-"))
+    for name, built in (("ours_lexical", lexical), (f"ours_hybrid_{args.embeddings}", hybrid)):
+        if built is not None:  # as a worker searches it: saved, then loaded memory-mapped
+            built.save(scratch / name)
+            retrievers[f"{name}_saved_and_loaded"] = ours(Retriever.load(scratch / name, encoder=encoder))
     typo_test = with_typos(test)
     report["test"] = {name: precision_recall(search, test) for name, search in retrievers.items()}
     report["test_one_typo_per_question"] = {
         name: precision_recall(search, typo_test) for name, search in retrievers.items()
     }
+    shutil.rmtree(scratch, ignore_errors=True)
     if args.tune:
         report["tune_ablations"] = ablations(passages, tune, encoder)
     offtopic_tune, offtopic_test = load_offtopic(args.offtopic)

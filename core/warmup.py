@@ -7,16 +7,21 @@ A newcomer's first playground message used to take 8.5 s while it all loaded beh
 """
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
+from switchboard.models import Account
 
 from .enrichment import detect_language, sentiment_score
 from .intent_store import intent_model
+from .knowledge.embeddings import WORDLLAMA, encoder_named
+from .knowledge.query import is_english_word
 from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 
 #: A question touching every stage; its answer is thrown away.
@@ -49,3 +54,46 @@ def warm_up(session: Session, account_id: int, settings: Settings) -> Iterator[L
         started = time.perf_counter()
         load()
         yield Loaded(what, time.perf_counter() - started)
+
+
+#: Accounts whose intent model and knowledge index a worker loads before it forks (the
+#: first by id); an account beyond them loads in each pool child that first needs it.
+PRELOAD_ACCOUNTS = 50
+
+
+def preload_for_fork(session: Session, settings: Settings, *, accounts: int = PRELOAD_ACCOUNTS) -> list[Loaded]:
+    """Load, in a process about to fork its workers (the Celery main process), what each
+    worker would otherwise load for itself: the language detector (about 240 MB, held by
+    lingua's Rust code), the sentence encoder, the spelling dictionary, and each
+    account's intent model and knowledge index. Forked children then share these pages
+    copy-on-write; none of them is written after loading.
+
+    A knowledge base published later is still picked up: every search compares the
+    loaded version with the newest published one, and a child loading a newer index
+    memory-maps its arrays, which the host's other processes share as well.
+
+    Ends with ``gc.freeze()``: the collector of a child then never walks (and so never
+    writes to) the objects loaded here, which would copy their pages one by one."""
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("language detection", lambda: detect_language(SAMPLE_QUESTION)),
+        ("sentiment", lambda: sentiment_score(SAMPLE_QUESTION)),
+        ("spelling dictionary", lambda: is_english_word("delivery")),
+    ]
+    if settings.embeddings == "wordllama":
+        steps.append(("sentence encoder", lambda: encoder_named(WORDLLAMA).encode([SAMPLE_QUESTION])))
+    for account_id in list(session.scalars(select(Account.id).order_by(Account.id).limit(accounts))):
+        steps.append((f"intent model of account {account_id}",
+                      lambda account_id=account_id: intent_model(session, settings.data_dir, account_id)))
+        knowledge = KnowledgeBase.of(session, account_id, settings)
+        if knowledge.has_index():  # never build one here: an import does that
+            steps.append((f"knowledge index of account {account_id}",
+                          lambda knowledge=knowledge: knowledge.search(SAMPLE_QUESTION, k=1)))
+    loaded = []
+    for what, load in steps:
+        started = time.perf_counter()
+        load()
+        loaded.append(Loaded(what, time.perf_counter() - started))
+    session.rollback()  # end the read transaction before the fork
+    gc.collect()
+    gc.freeze()
+    return loaded

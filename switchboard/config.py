@@ -94,6 +94,9 @@ class Settings:
     webchat_name: str | None = None
     webchat_colour: str = "#1f73b7"
     webchat_greeting: str | None = None
+    #: Load the models and knowledge indexes once in the Celery main process, before it
+    #: forks its pool, so the children share those pages instead of each loading a copy.
+    worker_preload: bool = True
 
     @property
     def embedded(self) -> bool:
@@ -486,6 +489,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webchat_name=_optional(env, "SWITCHBOARD_WEBCHAT_NAME"),
         webchat_colour=webchat_colour(_optional(env, "SWITCHBOARD_WEBCHAT_COLOUR")),
         webchat_greeting=_optional(env, "SWITCHBOARD_WEBCHAT_GREETING"),
+        worker_preload=_flag(env, "SWITCHBOARD_WORKER_PRELOAD", default=True),
         **_outreach(env),
         **_voice(env),
     )

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from celery import Celery, Task, shared_task
 from celery.schedules import crontab
+from celery.signals import worker_init
 from flask import Flask, current_app
 
 from switchboard import db
@@ -68,7 +70,38 @@ def celery_init_app(app: Flask) -> Celery:
     )
     celery.set_default()
     app.extensions["celery"] = celery
+    _flask_apps[celery] = app
     return celery
+
+
+#: The Flask app of each Celery app, for the worker's start-up signal.
+_flask_apps: weakref.WeakKeyDictionary[Celery, Flask] = weakref.WeakKeyDictionary()
+
+
+@worker_init.connect
+def preload_before_fork(sender: Any, **_: Any) -> None:
+    """In the Celery main process, before it forks the pool: load the models and the
+    knowledge indexes once, so the pool children share them instead of each loading its
+    own copy (issue 18: 490 MB per child at 10,000 articles). The database connection
+    used is closed before the fork; children open their own."""
+    app = _flask_apps.get(getattr(sender, "app", None))  # type: ignore[arg-type]
+    if app is None or not app.config["SETTINGS"].worker_preload:
+        return
+    from switchboard.core.warmup import preload_for_fork
+
+    started = time.perf_counter()
+    database = db.get_db(app)
+    try:
+        with app.app_context(), database.session() as session:
+            loaded = preload_for_fork(session, app.config["SETTINGS"])
+    except Exception as exc:  # e.g. the database is not up yet: each child loads on first use, as before
+        log.warning("nothing loaded before forking the pool (each child loads its own copy): %s: %s",
+                    type(exc).__name__, redact(str(exc)).text)
+        return
+    finally:
+        database.engine.dispose()
+    log.info("loaded before forking the pool, shared by its children: %s (%.1f s)",
+             ", ".join(f"{item.what} {item.seconds:.1f} s" for item in loaded), time.perf_counter() - started)
 
 
 @shared_task(name="switchboard.process_inbox_event", bind=True, max_retries=inbox.MAX_ATTEMPTS)

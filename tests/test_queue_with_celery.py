@@ -3,6 +3,7 @@ real PostgreSQL: an event accepted while Redis is down is processed after it ret
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -46,10 +47,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
 class Worker:
     """`switchboard worker` (Celery worker with beat, prefork pool) in its own process."""
 
-    def __init__(self, env: dict[str, str], cwd: Path, *, concurrency: int = 1) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, *, concurrency: int = 1, beat: bool = True) -> None:
         self.log = cwd / f"worker-{uuid.uuid4().hex[:6]}.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "switchboard.cli", "worker", "--concurrency", str(concurrency)],
+            [sys.executable, "-m", "switchboard.cli", "worker", "--concurrency", str(concurrency),
+             "--beat" if beat else "--no-beat"],
             env={**os.environ, **env}, cwd=cwd, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -157,4 +159,85 @@ def test_event_accepted_while_redis_is_down_is_processed_after_it_returns(
         with get_db(app).session() as session:
             assert len(session.scalars(select(Message).where(Message.direction == "inbound")).all()) == 1
     finally:
+        get_db(app).dispose()
+
+
+def _uss_mb(pid: int) -> float:
+    import psutil
+
+    return psutil.Process(pid).memory_full_info().uss / 2**20
+
+
+def test_pool_children_share_the_models_the_worker_loaded_before_forking(
+        queued_env: dict[str, str], tmp_path: Path) -> None:
+    """Issue 18: each pool child used to load its own language detector, sentence
+    encoder and knowledge index (about 420 MB of its own at 10,000 articles). Loaded in
+    the Celery main process before the fork, they are shared: a child that has answered
+    messages has them resident, yet holds few pages of its own. A knowledge base
+    published after the fork is still what every child answers from."""
+    import psutil
+
+    from switchboard.core.accounts import ensure_default_account
+    from switchboard.core.knowledge.service import KnowledgeBase
+    from switchboard.core.records import Article
+
+    app = make_app(queued_env)
+    settings = app.config["SETTINGS"]
+    articles = [Article(id=f"a{n}", title=title, body=body) for n, (title, body) in enumerate([
+        ("Where is my order?", "Track your parcel with the link in your shipping email."),
+        ("Refunds", "Refunds reach your card within 5 business days of the return."),
+        ("Reset your password", "Use 'Forgot password' on the sign-in page."),
+    ])]
+    with get_db(app).session() as session:
+        account_id = ensure_default_account(session, settings).id
+        KnowledgeBase.of(session, account_id, settings).import_articles(articles)
+    worker = Worker(queued_env, tmp_path, concurrency=2, beat=False)
+    client, sent = vendor_for(app), 0
+
+    def tasks_per_child() -> dict[str, int]:
+        found = re.findall(r"ForkPoolWorker-(\d+)\].*succeeded", worker.output())
+        return {child: found.count(child) for child in set(found)}
+
+    def ask_until_both_children_answer(question: str, since: dict[str, int]) -> list[str]:
+        nonlocal sent
+        asked = sent
+        while sent - asked < 40:
+            for _ in range(4):  # a burst, so the second child takes some while the first is busy
+                sent += 1
+                params = {**fixture("twilio", "inbound_sms.json"), "MessageSid": f"SM{uuid.uuid4().hex}",
+                          "From": f"+1415555{sent:04d}", "Body": question}
+                assert client.twilio("/webhooks/twilio/messages", params).status_code == 200
+            assert wait_until(lambda: event_status(app).count("done") == sent, timeout=90), worker.output()
+            now = tasks_per_child()
+            if len(now) == 2 and all(now[child] > since.get(child, 0) for child in now):
+                break
+        with get_db(app).session() as session:
+            return list(session.scalars(select(Message.body).where(
+                Message.direction == "outbound", Message.author == "bot").order_by(Message.id).offset(asked)))
+
+    try:
+        ask_until_both_children_answer("when do i get my money back?", {})
+        assert len(tasks_per_child()) == 2, worker.output()
+        (celery_main,) = psutil.Process(worker.process.pid).children()
+        pool = celery_main.children()
+        assert len(pool) == 2
+        for child in pool:
+            resident = child.memory_info().rss / 2**20
+            own = _uss_mb(child.pid)
+            # The detector alone is ~240 MB; it and the rest are resident in the child but
+            # shared with the main process, so the child's own pages stay far below that.
+            assert resident > 300, (resident, own)
+            assert own < 150, (resident, own)
+        assert "loaded before forking the pool" in worker.output()
+
+        with get_db(app).session() as session:  # a new version, published after the fork
+            KnowledgeBase.of(session, account_id, settings).import_articles([*articles, Article(
+                id="llama", title="Can I ride a llama at the farm?",
+                body="Llama rides are offered on Saturdays between 10:00 and 12:00.")])
+        before = tasks_per_child()
+        replies = ask_until_both_children_answer("can i ride a llama at the farm?", before)
+        assert all(count > before[child] for child, count in tasks_per_child().items()), worker.output()
+        assert replies and all("ride a llama at the farm" in reply for reply in replies), replies
+    finally:
+        worker.stop()
         get_db(app).dispose()

@@ -47,6 +47,14 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex:
+        """Memory-maps the saved arrays (read-only): every process of a host that loads
+        this version shares the same file pages instead of holding a copy each."""
         if not directory.exists():
             return cls(None)
-        return cls(bm25s.BM25.load(str(directory), show_progress=False))
+        return cls(bm25s.BM25.load(str(directory), mmap=True, show_progress=False))
+
+    def arrays(self) -> list[np.ndarray]:
+        """The score matrix's arrays (for checks that they are shared, not copied)."""
+        if self._index is None:
+            return []
+        return [self._index.scores[name] for name in ("data", "indices", "indptr")]

@@ -218,6 +218,17 @@ class Retriever:
         """The languages the indexed articles are written in ("es", not "es-ES")."""
         return set(self._passage_language.tolist())
 
+    def index_arrays(self) -> dict[str, np.ndarray]:
+        """The loaded index's large numeric arrays by name. After :meth:`load` each is a
+        read-only memory map of its saved file, so the processes of a host share them."""
+        arrays = {f"passages.bm25s.{n}": a for n, a in zip(("data", "indices", "indptr"),
+                                                           self._passage_index.arrays(), strict=False)}
+        arrays |= {f"titles.bm25s.{n}": a for n, a in zip(("data", "indices", "indptr"),
+                                                         self._title_index.arrays(), strict=False)}
+        if self._embeddings is not None:
+            arrays |= {"passage_vectors": self._embeddings.passages, "title_vectors": self._embeddings.titles}
+        return arrays
+
     @property
     def semantic(self) -> bool:
         """Whether this index carries sentence embeddings."""

@@ -145,6 +145,9 @@ class KnowledgeBase:
         retriever.save(target)
         artifacts.publish(self.session, self.account_id, artifacts.KB_INDEX, artifacts.pack_directory(target),
                           meta={"passages": len(passages)}, version=version)
+        # The saved copy, memory-mapped as every other process loads it: this process then
+        # shares the arrays with them rather than keeping the build's own.
+        retriever = Retriever.load(target)
         with _cache_lock:
             _cache[self.directory] = (version, retriever)
         for old in self.directory.iterdir():

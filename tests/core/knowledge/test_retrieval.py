@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import switchboard
@@ -272,3 +273,22 @@ def test_damaged_index_asks_for_a_rebuild(retriever: Retriever, tmp_path: Path) 
 
     with pytest.raises(RetrieverIndexError, match="damaged retrieval index.*Rebuild it"):
         Retriever.load(tmp_path / "index")
+
+
+def test_a_loaded_index_maps_its_arrays_read_only_so_processes_share_them(passages: list[Passage],
+                                                                          tmp_path: Path) -> None:
+    from switchboard.core.knowledge.embeddings import WORDLLAMA, encoder_named
+
+    encoder = encoder_named(WORDLLAMA)
+    Retriever.build(passages, encoder=encoder).save(tmp_path / "index")
+    loaded = Retriever.load(tmp_path / "index", encoder=encoder)
+
+    arrays = loaded.index_arrays()
+    assert set(arrays) == {f"{index}.bm25s.{name}" for index in ("passages", "titles")
+                           for name in ("data", "indices", "indptr")} | {"passage_vectors", "title_vectors"}
+    for name, array in arrays.items():
+        # Backed by the saved file's pages (shared by every process mapping it), not a private copy.
+        assert isinstance(array, np.memmap) or isinstance(array.base, np.memmap), name
+        assert Path(getattr(array, "filename", None) or array.base.filename).is_relative_to(tmp_path), name
+        assert not array.flags.writeable, name
+    assert loaded.search("when do i get my money back")[0].passage.article_id == "refund-timing"
