@@ -40,8 +40,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import (  # noqa: E402
-    ROOT, _clean_env, base_env, children, gunicorn, memory, post_message, private_redis, run_cli, stop)
+from harness import ROOT, _clean_env, base_env, children, gunicorn, memory, post_message, private_redis, run_cli, stop  # noqa: E402
 from reply_latency import bot_replies, write_jsonl  # noqa: E402
 
 #: The setting each variant runs with, and what it means.

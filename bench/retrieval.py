@@ -298,9 +298,9 @@ def decisions(retriever: Retriever, test: Sequence[Query], offtopic: Sequence[st
     """What each held-out first question would end with, through the product's own decision
     (redaction, enrichment with the shipped intent model, escalation policy, retrieval,
     drafting, grounding): ``switchboard eval``'s counts, as shares of the questions."""
+    from switchboard.core.escalation import load_policy
     from switchboard.core.evaluation import SEARCH_K, Configuration, Question, counts, evaluate
     from switchboard.core.intent_store import default_intent_model
-    from switchboard.core.escalation import load_policy
 
     config = Configuration(description={}, policy=load_policy(), intent_model=default_intent_model(),
                            search=lambda question: retriever.search(question, k=SEARCH_K))

@@ -11,6 +11,7 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -83,11 +84,10 @@ def preload_for_fork(session: Session, settings: Settings, *, accounts: int = PR
         steps.append(("sentence encoder", lambda: encoder_named(WORDLLAMA).encode([SAMPLE_QUESTION])))
     for account_id in list(session.scalars(select(Account.id).order_by(Account.id).limit(accounts))):
         steps.append((f"intent model of account {account_id}",
-                      lambda account_id=account_id: intent_model(session, settings.data_dir, account_id)))
+                      partial(intent_model, session, settings.data_dir, account_id)))
         knowledge = KnowledgeBase.of(session, account_id, settings)
         if knowledge.has_index():  # never build one here: an import does that
-            steps.append((f"knowledge index of account {account_id}",
-                          lambda knowledge=knowledge: knowledge.search(SAMPLE_QUESTION, k=1)))
+            steps.append((f"knowledge index of account {account_id}", partial(knowledge.search, SAMPLE_QUESTION, k=1)))
     loaded = []
     for what, load in steps:
         started = time.perf_counter()

@@ -84,7 +84,7 @@ def preload_before_fork(sender: Any, **_: Any) -> None:
     knowledge indexes once, so the pool children share them instead of each loading its
     own copy (issue 18: 490 MB per child at 10,000 articles). The database connection
     used is closed before the fork; children open their own."""
-    app = _flask_apps.get(getattr(sender, "app", None))  # type: ignore[arg-type]
+    app = _flask_apps.get(getattr(sender, "app", None))
     if app is None or not app.config["SETTINGS"].worker_preload:
         return
     from switchboard.core.warmup import preload_for_fork

@@ -23,7 +23,7 @@ from switchboard.config import load_settings
 from switchboard.db import get_db
 from switchboard.models import InboxEvent, Message
 
-from .conftest import REDIS_URL, TWILIO_TOKEN, PUBLIC_URL, SLACK_SECRET, ZENDESK_SECRET, base_env
+from .conftest import PUBLIC_URL, REDIS_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, base_env
 from .signing import VendorClient, fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -207,7 +207,8 @@ def test_pool_children_share_the_models_the_worker_loaded_before_forking(
                 params = {**fixture("twilio", "inbound_sms.json"), "MessageSid": f"SM{uuid.uuid4().hex}",
                           "From": f"+1415555{sent:04d}", "Body": question}
                 assert client.twilio("/webhooks/twilio/messages", params).status_code == 200
-            assert wait_until(lambda: event_status(app).count("done") == sent, timeout=90), worker.output()
+            assert wait_until(lambda expected=sent: event_status(app).count("done") == expected,
+                              timeout=90), worker.output()
             now = tasks_per_child()
             if len(now) == 2 and all(now[child] > since.get(child, 0) for child in now):
                 break

@@ -15,6 +15,11 @@ def test_defaults_are_the_embedded_mode(tmp_path: Path) -> None:
     assert settings.embedded and not settings.sandbox
 
 
+def test_the_worker_preloads_for_its_pool_unless_turned_off() -> None:
+    assert load_settings({}).worker_preload
+    assert not load_settings({"SWITCHBOARD_WORKER_PRELOAD": "0"}).worker_preload
+
+
 def test_postgres_urls_use_the_psycopg_driver() -> None:
     settings = load_settings({"SWITCHBOARD_DATABASE_URL": "postgres://u@db/x"})
     assert settings.database_url == "postgresql+psycopg://u@db/x"
@@ -31,6 +36,7 @@ def test_postgres_urls_use_the_psycopg_driver() -> None:
     ({"ZENDESK_EMAIL": "a@b.c"}, "ZENDESK_API_TOKEN"),
     ({"OPENAI_BASE_URL": "ftp://models"}, "OPENAI_BASE_URL"),
     ({"SWITCHBOARD_SWEEP_AFTER_SECONDS": "soon"}, "SWITCHBOARD_SWEEP_AFTER_SECONDS"),
+    ({"SWITCHBOARD_WORKER_PRELOAD": "later"}, "SWITCHBOARD_WORKER_PRELOAD"),
 ])
 def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
