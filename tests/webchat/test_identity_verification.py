@@ -170,7 +170,7 @@ def test_five_wrong_codes_kill_the_code(db: Session, sandbox: Settings) -> None:
     check_code(db, account, sandbox, subject=SUBJECT, target=target, code=the_code(db))
 
 
-def test_live_sends_and_checks_through_twilio_verify(db: Session, live: Settings) -> None:
+def test_live_sends_and_checks_through_twilio_verify(db: Session, live: Settings, sandbox: Settings) -> None:
     account = ensure_default_account(db, live)
     target = normalise("phone", PHONE)
     with responses.RequestsMock(assert_all_requests_are_fired=True) as http:
@@ -192,6 +192,9 @@ def test_live_sends_and_checks_through_twilio_verify(db: Session, live: Settings
     assert start.request.headers["Authorization"].startswith("Basic ")
     assert form(check) == {"VerificationSid": ["VE" + "1" * 32], "Code": ["123456"]}
     assert sent.status == "sent" and "sandbox_code" not in str(sent.payload) + str(sent.response)
+    # A language Twilio Verify does not write in is left out rather than refused by Twilio.
+    sandboxed = send_code(db, account, sandbox, subject="visitor:v_other", target=target, locale="cy")
+    assert "locale" not in sandboxed.payload
 
 
 @pytest.mark.parametrize(("status", "body", "error", "says"), [
