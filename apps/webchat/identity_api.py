@@ -111,7 +111,12 @@ def verify(slug: str) -> Response:
         raise api.WebChatError(409, str(exc)) from None
     except (ports.VendorError, ports.VendorUnavailable) as exc:
         raise _vendor_failed(exc, "checking the code") from None
-    verification.join_verified(session, account.id, customer.id, target, actor=f"visitor:{visitor.id}")
+    own = customer.id
+    joined = verification.join_verified(session, account.id, own, target, actor=f"visitor:{visitor.id}")
+    if joined != own:
+        # The visitor's open stream reads the customer it was merged away from: wake it, so it
+        # ends at once and the widget reconnects to the joined timeline.
+        webchat.wake_after_commit(session, settings, account.id, own)
     session.commit()
     return jsonify(verified={"kind": target.kind, "masked": target.masked})
 
