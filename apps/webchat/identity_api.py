@@ -65,8 +65,8 @@ def _vendor_failed(exc: Exception, doing: str) -> api.WebChatError:
     if isinstance(exc, ports.VendorUnavailable):
         return api.WebChatError(503, f"the code service is not answering: try {doing} again in a minute",
                                 {"Retry-After": "60"})
-    return api.WebChatError(502, f"we could not send a code to that address ({doing}); check it, or continue the "
-                                 "chat without it")
+    return api.WebChatError(502, f"the code service refused {doing}: check the address, or continue the chat "
+                                 "without it")
 
 
 @blueprint.post("/<slug>/identify")

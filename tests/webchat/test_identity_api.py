@@ -268,7 +268,7 @@ def live_app(tmp_path: Path, pg_url: str) -> Iterator[Flask]:
 @pytest.mark.parametrize(("status", "body", "answer", "says"), [
     (429, {"code": 60203, "message": "Max send attempts reached", "status": 429}, 429, "too many codes"),
     (503, {"code": 20503, "message": "Service unavailable", "status": 503}, 503, "not answering"),
-    (400, {"code": 60200, "message": "Invalid parameter", "status": 400}, 502, "could not send a code"),
+    (400, {"code": 60200, "message": "Invalid parameter", "status": 400}, 502, "refused asking for a code"),
 ])
 def test_twilio_verify_refusing_or_failing_is_a_clear_error_and_links_nothing(
         live_app: Flask, status: int, body: dict[str, Any], answer: int, says: str) -> None:
