@@ -8,6 +8,7 @@ One Chromium for the module (tests/apps/conftest.py's `driver`).
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +44,16 @@ def sites() -> Iterator[tuple[HostSite, HostSite]]:
     """The company's site (allowed to embed the chat) and some other site (not allowed)."""
     with host_site() as company, host_site() as other:
         yield company, other
+
+
+@pytest.fixture(scope="module", autouse=True)
+def streams_end(pg_url: str) -> Iterator[None]:
+    """After the module, the event streams the browser left open end before the schema is
+    dropped: their visitors are gone, which each notices at its next look (every 3 s)."""
+    yield
+    _truncate_postgres(pg_url)
+    wait_until(lambda: not [t for t in threading.enumerate() if "process_request_thread" in t.name],
+               "the web chat streams to end", timeout=10)
 
 
 @pytest.fixture
@@ -223,3 +234,55 @@ def test_on_a_phone_sized_window_the_panel_takes_the_whole_screen(widget: Widget
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
         browser.set_window_size(1000, 1500)
+
+
+def sandbox_code(app: Flask) -> str:
+    """The one-time code as a developer reads it in the sandbox: the recorded Verify send."""
+    with get_db(app).session() as session:
+        sent = session.scalars(select(OutboxCall).where(OutboxCall.operation == "verifications.create")
+                               .order_by(OutboxCall.id.desc())).first()
+        assert sent is not None and sent.status == "sandboxed" and sent.response
+        return str(sent.response["sandbox_code"])
+
+
+def test_a_visitor_proves_their_phone_with_a_code_and_chooses_replies_by_text(
+        widget: WidgetPage, chat_app: Flask) -> None:
+    widget.open_chat()
+    toggle = widget.find("button.identify-toggle")
+    assert (toggle.text, toggle.get_attribute("aria-expanded")) == (
+        "Get replies by text or email if you leave", "false")
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    contact = widget.find("#sb-contact")
+    assert contact.get_attribute("type") == "tel"
+    contact.send_keys("+1 415 555 0101")
+    widget.find(".identify-step:not([hidden]) button[type=submit]").click()  # "Send me a code"
+
+    hint = widget.find("#sb-code-hint")
+    widget.wait(lambda: hint.text.startswith("We sent a code to "), "the code sent")
+    assert "0101" in hint.text and "415 555" not in hint.text  # masked
+    code = widget.find("#sb-code")
+    assert widget.active() == code and code.get_attribute("autocomplete") == "one-time-code"
+    right = sandbox_code(chat_app)
+    code.send_keys("000000" if right != "000000" else "111111")
+    widget.find(".identify-step:not([hidden]) button[type=submit]").click()  # "Confirm"
+    said = widget.find(".identify-message")
+    widget.wait(lambda: said.text.startswith("That code is not right"), "the server's words for a wrong code")
+
+    code.clear()
+    code.send_keys(right)
+    widget.find(".identify-step:not([hidden]) button[type=submit]").click()
+    verified = widget.find(".verified")
+    widget.wait(lambda: verified.is_displayed() and verified.text.startswith("Confirmed:"), "the phone confirmed")
+    by_text = widget.find("#sb-notify-yes")
+    assert widget.find('label[for="sb-notify-yes"]').text == "Text me the reply"
+    by_text.click()
+    widget.find(".identify-step:not([hidden]) button[type=submit]").click()  # "Save"
+    widget.wait(lambda: said.text == "Saved.", "the choice saved")
+    with get_db(chat_app).session() as session:
+        assert session.execute(text("SELECT notify FROM web_visitors")).scalars().all() == ["sms"]
+
+    widget.driver.refresh()  # the choice is remembered with the visitor
+    widget.wait_loaded()
+    assert (widget.find(".verified").get_attribute("textContent") or "").startswith("Confirmed:")
+    assert widget.find("#sb-notify-yes").is_selected()
