@@ -8,6 +8,7 @@ One Chromium for the module (tests/apps/conftest.py's `driver`).
 """
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -286,3 +287,32 @@ def test_a_visitor_proves_their_phone_with_a_code_and_chooses_replies_by_text(
     widget.wait_loaded()
     assert (widget.find(".verified").get_attribute("textContent") or "").startswith("Confirmed:")
     assert widget.find("#sb-notify-yes").is_selected()
+
+
+def test_a_refused_message_says_why_in_plain_words_and_can_be_sent_again(widget: WidgetPage, chat_app: Flask) -> None:
+    chat_app.config["WEBCHAT_LIMITS"] = {"messages_per_visitor": "1/minute"}
+    widget.open_chat()
+    widget.send("How long does delivery take?")
+    widget.wait_for_message("bot")
+    widget.send("Which payment methods do you accept?")
+
+    widget.wait(lambda: widget.messages()[-1].state == "failed", "the second message refused")
+    refused = widget.messages()[-1]
+    said = widget.problem()
+    # Plain words, not the limit's notation ("1 per 1 minute"), with the wait Retry-After gives.
+    wait = re.fullmatch(r"You are sending messages faster than this chat accepts\. Please wait (\d+) seconds, "
+                        r"then try again\.", said)
+    assert wait and 0 < int(wait[1]) <= 60, said
+    assert said == widget.find(".problem").get_attribute("textContent") and widget.find(".problem").get_attribute(
+        "role") == "alert"
+    with get_db(chat_app).session() as session:
+        assert "payment" not in " ".join(session.scalars(select(Message.body)).all())  # not stored
+
+    chat_app.config["WEBCHAT_LIMITS"] = {"messages_per_visitor": "10/minute"}
+    again = widget.find('li[data-state="failed"] button.retry')
+    assert again.text == "Try again"
+    again.click()
+    sent = widget.wait_for_message("customer", "payment methods")
+    assert sent.client_id == refused.client_id  # the same message, not a second one
+    widget.wait(lambda: widget.messages()[-1].author == "bot", "the answer to the retried message")
+    assert widget.problem() == ""
