@@ -239,7 +239,8 @@ def open_stream(slug: str) -> Response:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     events = live.events(app, app.config["SETTINGS"], account_id=visitor.account_id, visitor_id=visitor.id,
                          customer_id=visitor.customer_id, after=after,
-                         seconds=float(app.config.get("WEBCHAT_STREAM_SECONDS", live.STREAM_SECONDS)))
+                         seconds=float(app.config.get("WEBCHAT_STREAM_SECONDS", live.STREAM_SECONDS)),
+                         recheck=float(app.config.get("WEBCHAT_RECHECK_SECONDS", live.RECHECK_SECONDS)))
     db.session().close()  # the stream reads with sessions of its own: no connection held while it waits
     return Response(events, mimetype="text/event-stream",
                     headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -116,17 +116,20 @@ class RedisWaiter:
         self.pubsub.subscribe(channel)
 
     def wait(self, seconds: float) -> bool:
+        """get_message answers None early for a subscription's own confirmation (which
+        it swallows): wait out the time unless a published message comes, then take
+        whatever else is already there without waiting."""
         deadline = time.monotonic() + max(0.0, seconds)
-        woken = False
-        while True:
-            left = deadline - time.monotonic()
-            message = self.pubsub.get_message(timeout=max(0.0, left))
-            if message is not None:
-                woken = True
-                if left > 0:
-                    continue  # drain what is already there without blocking
-            if message is None or left <= 0:
-                return woken
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                if self.pubsub.get_message(timeout=left) is not None:
+                    while self.pubsub.get_message(timeout=0.0) is not None:
+                        pass
+                    return True
+        except redis.RedisError as exc:  # Redis went away: the stream goes on looking by itself
+            log.warning("web chat stream: Redis wake-ups lost (%s)", type(exc).__name__)
+            time.sleep(max(0.0, deadline - time.monotonic()))
+        return False
 
     def close(self) -> None:
         try:
@@ -181,7 +184,8 @@ def _event(message: dict[str, Any]) -> str:
 
 
 def events(app: Flask, settings: Settings, *, account_id: int, visitor_id: str, customer_id: int, after: int,
-           seconds: float = STREAM_SECONDS, clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
+           seconds: float = STREAM_SECONDS, recheck: float = RECHECK_SECONDS,
+           clock: Callable[[], float] = time.monotonic) -> Iterator[str]:
     """The text/event-stream: new messages as they are on the record, a keepalive
     comment every KEEPALIVE_SECONDS, the end after ``seconds``. Each read takes a
     short-lived session, so an open stream holds no database connection while it waits."""
@@ -211,6 +215,6 @@ def events(app: Flask, settings: Settings, *, account_id: int, visitor_id: str, 
             if now - last_sent >= KEEPALIVE_SECONDS:
                 yield ": keepalive\n\n"
                 last_sent = now
-            waiter.wait(min(RECHECK_SECONDS, seconds - (now - start), KEEPALIVE_SECONDS - (now - last_sent)))
+            waiter.wait(min(recheck, seconds - (now - start), KEEPALIVE_SECONDS - (now - last_sent)))
     finally:
         waiter.close()
