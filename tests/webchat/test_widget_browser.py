@@ -316,3 +316,32 @@ def test_a_refused_message_says_why_in_plain_words_and_can_be_sent_again(widget:
     assert sent.client_id == refused.client_id  # the same message, not a second one
     widget.wait(lambda: widget.messages()[-1].author == "bot", "the answer to the retried message")
     assert widget.problem() == ""
+
+
+def test_with_the_event_stream_blocked_replies_come_by_polling_and_a_menu_choice_is_a_button(
+        driver: WebDriver, switchboard: str, sites: tuple[HostSite, HostSite]) -> None:  # noqa: F811
+    """A proxy or firewall that blocks the stream leaves the widget polling every 3 s."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/stream?*"]})
+    try:
+        widget = WidgetPage(driver, sites[0].page(switchboard)).open()
+        widget.open_chat()
+        widget.wait(lambda: widget.find_host().get_attribute("data-live") == "polling", "the widget to poll")
+        widget.send("refund")  # three of the sample shop's articles speak of refunds: a menu
+        menu = widget.wait_for_message("bot")
+        assert len(menu.choices) == 3 and all(enabled for *_, enabled in menu.choices)
+        assert [value for _, value, _ in menu.choices] == ["1", "2", "3"]
+        label = menu.choices[1][0]
+
+        widget.find(f'li[data-id="{menu.id}"] button.choice[data-value="2"]').click()
+        picked = widget.wait_for_message("customer", "2")
+        assert picked.id and picked.id > menu.id  # type: ignore[operator]
+        answer = widget.wait(lambda: next((m for m in widget.messages() if m.author == "bot" and m.id
+                                           and m.id > picked.id), None), "the picked article")  # type: ignore[operator]
+        assert label in [text.removesuffix(" (opens in a new tab)") for text, *_ in answer.sources]
+        [old_menu] = [m for m in widget.messages() if m.id == menu.id]
+        assert not any(enabled for *_, enabled in old_menu.choices)  # answered: its buttons are done
+        assert widget.find_host().get_attribute("data-live") == "polling"
+    finally:
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+        driver.execute_cdp_cmd("Network.disable", {})

@@ -136,11 +136,14 @@ class WidgetPage:
         return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(
             lambda _d: condition(), message=f"gave up waiting for {what}")
 
+    def find_host(self) -> WebElement:
+        """The <switchboard-chat> element the widget adds to the page (data-open, data-live)."""
+        return cast(WebElement, self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, "switchboard-chat"),
+                                          "the widget's host element")[0])
+
     @property
     def root(self) -> ShadowRoot:
-        host = self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, "switchboard-chat"),
-                         "the widget's host element")[0]
-        return cast(ShadowRoot, host.shadow_root)
+        return cast(ShadowRoot, self.find_host().shadow_root)
 
     def find(self, css: str) -> WebElement:
         return cast(WebElement, self.wait(lambda: (self.root.find_elements(By.CSS_SELECTOR, css) or [None])[0],

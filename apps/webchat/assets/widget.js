@@ -603,30 +603,40 @@
 
   // ---- live messages: SSE, with polling while it fails -------------------------------
 
+  /* How live messages come now, on the host element for the site's developers (and tests). */
+  function live(how) {
+    if (ui.host) { ui.host.setAttribute('data-live', how); }
+  }
+
   function listen() {
     stopLive();
-    if (typeof window.EventSource !== 'function') { startPolling(); return; }
+    if (typeof window.EventSource !== 'function') { startPolling(0); return; }
     var source = new EventSource(api + '/stream?token=' + encodeURIComponent(state.token) +
       '&after=' + state.lastId);
     state.source = source;
+    live('connecting');
     source.addEventListener('message', function (event) {
       try { receive(JSON.parse(event.data)); } catch (e) { /* not a message: ignore */ }
     });
     source.addEventListener('open', function () {
       state.sseFailures = 0;
       stopPolling();
+      live('stream');
     });
     source.addEventListener('error', function () {
-      // The server ends each stream after about a minute and the browser reconnects by
-      // itself (CONNECTING); only a refused stream or repeated failures mean polling.
+      // The server ends each stream after about a minute and the browser reconnects at
+      // once (CONNECTING). Until the stream is open again the widget polls, so nothing
+      // waits on a stream a proxy or firewall blocks; a refused stream (CLOSED), or one
+      // that keeps failing, is given up and tried again later.
       state.sseFailures += 1;
-      if (source.readyState === EventSource.CLOSED || state.sseFailures >= 3) {
+      var closed = source.readyState === EventSource.CLOSED;
+      if (closed || state.sseFailures >= 3) {
         source.close();
         if (state.source === source) { state.source = null; }
-        startPolling();
         clearTimeout(state.sseTimer);
         state.sseTimer = setTimeout(function () { state.sseFailures = 0; listen(); }, SSE_RETRY_MS);
       }
+      startPolling(closed ? 0 : POLL_MS);
     });
   }
 
@@ -636,23 +646,26 @@
     stopPolling();
   }
 
-  function startPolling() {
+  function startPolling(delay) {
     if (state.pollTimer) { return; }
+    var round = state.pollRound = (state.pollRound || 0) + 1;  // a stopped loop's last answer ends it
+    live('polling');
     var tick = function () {
       call('GET', '/messages?after=' + state.lastId, undefined, state.token).then(function (data) {
-        (data.messages || []).forEach(receive);
+        if (round === state.pollRound) { (data.messages || []).forEach(receive); }
       }, function (error) {
-        if (error.status === 401) { stopPolling(); renewSession(); }
+        if (error.status === 401 && round === state.pollRound) { stopPolling(); renewSession(); }
       }).then(function () {
-        if (state.pollTimer) { state.pollTimer = setTimeout(tick, POLL_MS); }
+        if (state.pollTimer && round === state.pollRound) { state.pollTimer = setTimeout(tick, POLL_MS); }
       });
     };
-    state.pollTimer = setTimeout(tick, 0);
+    state.pollTimer = setTimeout(tick, delay);
   }
 
   function stopPolling() {
     clearTimeout(state.pollTimer);
     state.pollTimer = null;
+    state.pollRound = (state.pollRound || 0) + 1;
   }
 
   // ---- sending ----------------------------------------------------------------------
