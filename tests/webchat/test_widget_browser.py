@@ -157,6 +157,16 @@ def test_asking_for_a_person_hands_off_and_the_agent_reply_arrives_live(
     assert widget.driver.execute_script("return window.pwned === undefined")
     assert [m.author for m in widget.messages()][-1] == "agent"
 
+    # With the panel closed, the next reply is counted on the launcher.
+    widget.textarea.send_keys(Keys.ESCAPE)
+    assert signed.zendesk(comment(ticket_id, "It should arrive on Friday.", staff=True)).status_code == 200
+    launcher = widget.launcher
+    widget.wait(lambda: launcher.get_attribute("aria-label") == f"Chat with {COMPANY} (1 new)", "the unread count")
+    assert widget.find(".badge").text == "1"
+    launcher.click()
+    widget.wait(lambda: launcher.get_attribute("aria-label") == f"Chat with {COMPANY}", "the count cleared")
+    assert widget.messages()[-1].text == "It should arrive on Friday."
+
     data = widget.screenshot(ARTIFACTS / "webchat-conversation.png")
     print(f"screenshot: {ARTIFACTS / 'webchat-conversation.png'}")
     width, height = png_size(data)
@@ -230,6 +240,7 @@ def test_on_a_phone_sized_window_the_panel_takes_the_whole_screen(widget: Widget
         assert browser.execute_script("return getComputedStyle(arguments[0]).animationName", widget.panel) == "none"
         viewport = browser.execute_script("return [window.innerWidth, window.innerHeight]")
         rect = widget.panel.rect
+        assert widget.panel.get_attribute("aria-modal") == "true"  # nothing else is visible
         assert (rect["x"], rect["y"], rect["width"], rect["height"]) == (0, 0, viewport[0], viewport[1])
         assert widget.textarea.value_of_css_property("font-size") == "16px"  # no zoom on iOS
     finally:

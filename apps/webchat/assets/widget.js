@@ -402,6 +402,9 @@
     ui.launcher.setAttribute('aria-expanded', open ? 'true' : 'false');
     ui.host.setAttribute('data-open', open ? 'true' : 'false');
     stored('sessionStorage', OPEN_KEY, open ? '1' : null);
+    // Full-screen on a phone, the panel is all there is: modal for assistive technology too.
+    var fullScreen = !!(window.matchMedia && window.matchMedia('(max-width: 480px)').matches);
+    ui.panel.setAttribute('aria-modal', open && fullScreen ? 'true' : 'false');
     if (open) {
       state.unread = 0;
       showUnread();
