@@ -9,7 +9,7 @@ to one number).
 
 Sandbox (the default offline run, or Twilio not configured): the call is recorded in the
 outbox as every other, and the connector makes the code itself. A developer reads it in
-the recorded send's response (``switchboard outbox --json`` or ``GET
+the recorded send's payload (``switchboard outbox --json`` or ``GET
 /api/sandbox/outbox``: ``"sandbox_code"``); only sandboxed rows ever hold a code. A
 check's payload never holds the code typed: only a digest of it.
 """
@@ -98,7 +98,10 @@ class TwilioVerifyConnector(Connector):
         payload: dict[str, Any] = {"to": to, "channel": channel}
         if locale:
             payload["locale"] = locale
-        if not self.sandboxed:
+        if self.sandboxed:
+            # Nobody sends it: the developer reads it in the recorded call (outbox listings show payloads).
+            payload["sandbox_code"] = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+        else:
             payload["service_sid"] = self.service_sid
         return self.call(SEND, payload, idempotency_key=idempotency_key)
 
@@ -117,17 +120,15 @@ class TwilioVerifyConnector(Connector):
     def sandbox_response(self, call: OutboxCall) -> dict[str, Any]:
         if call.operation == SEND:
             digest = hashlib.sha256(f"sandbox:{call.account_id}:{call.id}".encode()).hexdigest()[:32]
-            code = "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
-            return {"sid": f"VE{digest}", "status": "pending", "channel": call.payload["channel"],
-                    "sandbox": True, "sandbox_code": code}
+            return {"sid": f"VE{digest}", "status": "pending", "channel": call.payload["channel"], "sandbox": True}
         sid = call.payload["verification_sid"]
         sent = self.session.scalar(select(OutboxCall).where(
             OutboxCall.account_id == self.account.id, OutboxCall.vendor == self.vendor,
             OutboxCall.operation == SEND, OutboxCall.status == "sandboxed",
             OutboxCall.response["sid"].as_string() == sid))
-        if sent is None or not sent.response:
+        if sent is None or "sandbox_code" not in sent.payload:
             raise VerificationGone(f"the sandbox sent no code under verification {sid}: ask for a new code")
-        valid = self._code is not None and hmac.compare_digest(self._code, str(sent.response["sandbox_code"]))
+        valid = self._code is not None and hmac.compare_digest(self._code, str(sent.payload["sandbox_code"]))
         return {"sid": sid, "status": "approved" if valid else "pending", "valid": valid, "sandbox": True}
 
     # -- live ----------------------------------------------------------------------------

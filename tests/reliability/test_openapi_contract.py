@@ -3,7 +3,8 @@ at GET /api/openapi.json): generated requests, authenticated and not, never get 
 and every answer conforms to the documented status codes, content types and schemas.
 
 The description must name every /api/ route of the app, with its methods: a route
-added without documentation fails by name, and is then fuzzed like the others."""
+added without documentation fails by name, and is then fuzzed like the others. Public
+routes it documents besides (the web chat's identity routes) are fuzzed too."""
 from __future__ import annotations
 
 import re
@@ -71,7 +72,10 @@ def test_the_description_documents_every_api_route_and_method(app: Flask) -> Non
     undocumented = sorted(served - documented)
     assert not undocumented, ("these /api/ routes are missing from switchboard/openapi.yaml: "
                               + ", ".join(f"{m} {p}" for m, p in undocumented))
-    assert not sorted(documented - served), f"documented but not served: {sorted(documented - served)}"
+    # Public routes outside /api/ (the web chat's /chat/...) may be documented too: they must exist.
+    every = {(method, openapi_path(rule.rule)) for rule in app.url_map.iter_rules()
+             for method in (rule.methods or set()) - IGNORED_METHODS}
+    assert not sorted(documented - every), f"documented but not served: {sorted(documented - every)}"
 
 
 @schema.parametrize()

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from switchboard.app import create_app
 from switchboard.config import load_settings
+from switchboard.core import accounts
 from switchboard.db import get_db
 from switchboard.models import Conversation, Customer, Identity, IdentityKind, OutboxCall, WebVisitor
 
@@ -55,10 +56,17 @@ def prefer(visitor: Visitor, notify: str) -> Any:
 
 
 def sandbox_code(app: Flask) -> str:
-    """Where a developer finds the code in the sandbox: the recorded Verify send."""
-    [*_, sent] = [c for c in outbox(app, "twilio_verify") if c.operation == "verifications.create"]
-    assert sent.status == "sandboxed"
-    return str(sent.response["sandbox_code"])  # type: ignore[index]
+    """Where a developer finds the code in the sandbox: the recorded Verify send, in the
+    sandbox outbox listing (GET /api/sandbox/outbox)."""
+    with get_db(app).session() as session:
+        account = accounts.by_slug(session, accounts.DEFAULT_SLUG)
+        assert account is not None
+        key = accounts.create_api_key(session, account, "developer")
+    listing = app.test_client().get("/api/sandbox/outbox", headers={"Authorization": f"Bearer {key}"})
+    assert listing.status_code == 200, listing.get_data(as_text=True)
+    [*_, sent] = [c for c in listing.get_json() if c["operation"] == "verifications.create"]
+    assert sent["status"] == "sandboxed"
+    return str(sent["payload"]["sandbox_code"])
 
 
 def wrong(code: str) -> str:
