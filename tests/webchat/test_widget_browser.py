@@ -32,6 +32,7 @@ from ..apps.conftest import driver, serving  # noqa: F401  (one Chromium per mod
 from ..assist.test_sidebar_api import comment
 from ..conftest import PUBLIC_URL, SAMPLE_KB, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, _truncate_postgres, base_env
 from ..signing import VendorClient
+from .test_identity_api import sandbox_code, wrong
 from .widget_page import HostSite, WidgetPage, host_site, png_size
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -248,15 +249,6 @@ def test_on_a_phone_sized_window_the_panel_takes_the_whole_screen(widget: Widget
         browser.set_window_size(1000, 1500)
 
 
-def sandbox_code(app: Flask) -> str:
-    """The one-time code as a developer reads it in the sandbox: the recorded Verify send."""
-    with get_db(app).session() as session:
-        sent = session.scalars(select(OutboxCall).where(OutboxCall.operation == "verifications.create")
-                               .order_by(OutboxCall.id.desc())).first()
-        assert sent is not None and sent.status == "sandboxed" and sent.response
-        return str(sent.response["sandbox_code"])
-
-
 def test_a_visitor_proves_their_phone_with_a_code_and_chooses_replies_by_text(
         widget: WidgetPage, chat_app: Flask) -> None:
     widget.open_chat()
@@ -276,7 +268,7 @@ def test_a_visitor_proves_their_phone_with_a_code_and_chooses_replies_by_text(
     code = widget.find("#sb-code")
     assert widget.active() == code and code.get_attribute("autocomplete") == "one-time-code"
     right = sandbox_code(chat_app)
-    code.send_keys("000000" if right != "000000" else "111111")
+    code.send_keys(wrong(right))
     widget.find(".identify-step:not([hidden]) button[type=submit]").click()  # "Confirm"
     said = widget.find(".identify-message")
     widget.wait(lambda: said.text.startswith("That code is not right"), "the server's words for a wrong code")
