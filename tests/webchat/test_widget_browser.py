@@ -194,7 +194,7 @@ def test_a_site_not_in_the_allow_list_gets_no_working_widget_and_nothing_is_stor
 
 def test_the_keyboard_opens_the_chat_into_the_message_field_and_escape_returns_to_the_launcher(
         widget: WidgetPage) -> None:
-    launcher = widget.launcher
+    launcher = widget.shown_launcher()
     assert launcher.tag_name == "button"
     assert launcher.get_attribute("aria-expanded") == "false"
     assert launcher.get_attribute("aria-controls") == "sb-panel"

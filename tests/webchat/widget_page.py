@@ -174,9 +174,15 @@ class WidgetPage:
     def is_open(self) -> bool:
         return self.panel.is_displayed()
 
+    def shown_launcher(self) -> WebElement:
+        """The launcher once it shows (the widget stays hidden until its styles are in)."""
+        launcher = self.launcher
+        self.wait(launcher.is_displayed, "the launcher to show")
+        return launcher
+
     def open_chat(self) -> WidgetPage:
         if not self.is_open():
-            self.launcher.click()
+            self.shown_launcher().click()
         self.wait(lambda: self.panel.is_displayed(), "the chat panel to open")
         self.wait_loaded()
         return self

@@ -203,6 +203,9 @@
     return;
   }
   var api = root + encodeURIComponent(account);
+  var loaded = window.switchboardChats = window.switchboardChats || {};
+  if (loaded[account]) { return; }  // the tag twice on one page: one widget
+  loaded[account] = true;
   var TOKEN_KEY = 'switchboard.chat.' + account + '.token';
   var OPEN_KEY = 'switchboard.chat.' + account + '.open';
   var POLL_MS = 3000;
@@ -321,11 +324,15 @@
     var name = typeof config.name === 'string' && config.name ? config.name : 'Support';
 
     var sheet = el('link', {rel: 'stylesheet', href: root + 'widget.css'});
+    var reveal = function () { wrapper.style.removeProperty('visibility'); };
+    sheet.addEventListener('load', reveal);  // no flash of unstyled widget
+    sheet.addEventListener('error', reveal);  // unstyled, but usable
     var lang = useLanguage(language([document.documentElement.lang].concat(
       navigator.languages || [navigator.language], [config.locale])));
     var wrapper = el('div', {className: 'sb-root', lang: lang});
     wrapper.style.setProperty('--sb-brand', brand);
     wrapper.style.setProperty('--sb-on-brand', textOn(brand));
+    wrapper.style.setProperty('visibility', 'hidden');
 
     ui.launcher = el('button', {type: 'button', className: 'launcher', 'aria-expanded': 'false',
       'aria-controls': 'sb-panel', 'aria-label': t('launcher', {name: name})}, [
