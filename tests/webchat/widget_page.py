@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.shadowroot import ShadowRoot
@@ -75,7 +75,7 @@ class HostSite:
     origin: str
 
     def page(self, switchboard: str, account: str = "default") -> str:
-        return f"{self.origin}/?switchboard={switchboard}&account={account}"
+        return f"{self.origin}/?{urlencode({'switchboard': switchboard, 'account': account})}"
 
 
 @contextmanager
