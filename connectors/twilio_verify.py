@@ -52,6 +52,11 @@ MAX_SENDS_REACHED = 60203
 DEFAULT_RETRY_AFTER = 600.0
 TIMEOUT_SECONDS = 20.0
 CODE_DIGITS = 6
+#: The languages Twilio Verify writes its SMS and email in; another locale would be
+#: refused (error 60200), so the message goes in the service's default language instead.
+LOCALES = frozenset((
+    "af ar ca zh zh-CN zh-HK hr cs da nl en en-GB et fi fr de el he hi hu id it ja kn ko lt ms mr nb pl pt pt-BR "
+    "ro ru sk es sv tl te th tr uk vi").split())
 
 
 class VerifyNotConfigured(VendorError):
@@ -96,7 +101,7 @@ class TwilioVerifyConnector(Connector):
         if channel not in CHANNELS:
             raise ValueError(f"channel={channel!r} is not supported: use one of {', '.join(CHANNELS)}.")
         payload: dict[str, Any] = {"to": to, "channel": channel}
-        if locale:
+        if locale in LOCALES:
             payload["locale"] = locale
         if self.sandboxed:
             # Nobody sends it: the developer reads it in the recorded call (outbox listings show payloads).

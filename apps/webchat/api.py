@@ -38,22 +38,21 @@ MAX_BODY_BYTES = 8 * 1024
 
 
 class WebChatError(Exception):
+    """A refused request: its status and what the widget (or its developer) should do."""
+
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.message, self.headers = status, message, headers or {}
 
 
-@blueprint.errorhandler(WebChatError)
 def _refused(exc: WebChatError) -> tuple[Response, int, dict[str, str]]:
     return jsonify(error=exc.message), exc.status, exc.headers
 
 
-@blueprint.errorhandler(BadRequest)
 def _bad_request(exc: BadRequest) -> tuple[Response, int]:
     return jsonify(error=str(exc)), 400
 
 
-@blueprint.errorhandler(RequestEntityTooLarge)
 def _too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
     return jsonify(error=f"the request body is larger than {MAX_BODY_BYTES // 1024} KB; send a shorter "
                          f"message (at most {webchat.MAX_TEXT} characters)"), 413
@@ -107,8 +106,9 @@ def _own_origins() -> set[str]:
     return own
 
 
-@blueprint.before_request
-def _screen() -> Response | None:
+def screen() -> Response | None:
+    """Before every /chat/<slug>/ request: the account (404 unknown), the Origin (403
+    unless the account's or ours), the 8 KB body cap, and the answer to a preflight."""
     slug = (request.view_args or {}).get("slug")
     if slug is None:
         return None
@@ -134,8 +134,8 @@ def _screen() -> Response | None:
     return None
 
 
-@blueprint.after_request
-def _cors(response: Response) -> Response:
+def add_cors(response: Response) -> Response:
+    """After it: CORS headers for an allowed Origin, ``Vary: Origin``, no caching."""
     origin = g.get("webchat_origin")
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
@@ -146,12 +146,26 @@ def _cors(response: Response) -> Response:
     return response
 
 
-def _account() -> Account:
+def guard(chat: Blueprint) -> None:
+    """What every web chat blueprint does around its views (this one, and the visitor
+    identity routes' own): screen the request, answer CORS, sort errors into JSON."""
+    chat.before_request(screen)
+    chat.after_request(add_cors)
+    chat.register_error_handler(WebChatError, _refused)
+    chat.register_error_handler(BadRequest, _bad_request)
+    chat.register_error_handler(RequestEntityTooLarge, _too_large)
+
+
+guard(blueprint)
+
+
+def current_account() -> Account:
+    """The account of the /chat/<slug>/ request (``screen`` found it)."""
     account: Account = g.webchat_account
     return account
 
 
-def _json() -> dict[str, Any]:
+def json_body() -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise WebChatError(415, f"send the body as application/json (got {request.mimetype or 'no content type'})")
     body = request.get_json(silent=True)
@@ -160,8 +174,10 @@ def _json() -> dict[str, Any]:
     return body
 
 
-def _visitor(token: str | None) -> WebVisitor:
-    visitor = webchat.visitor_for_token(db.session(), secret(), _account(), token)
+def require_visitor(token: str | None = None) -> WebVisitor:
+    """The visitor the request's token names (``token``, else the bearer token), or 401."""
+    token = token or bearer_token()
+    visitor = webchat.visitor_for_token(db.session(), secret(), current_account(), token)
     if visitor is None:
         raise WebChatError(401, "the visitor token is missing, expired or not this chat's: start a new session "
                                 "(POST /chat/<account>/session)", {"WWW-Authenticate": 'Bearer realm="webchat"'})
@@ -182,16 +198,16 @@ def _after(*, resumed: bool = False) -> int:
 
 @blueprint.get("/<slug>/config")
 def config(slug: str) -> Response:
-    look = webchat.appearance(_account(), current_app.config["SETTINGS"])
+    look = webchat.appearance(current_account(), current_app.config["SETTINGS"])
     locale = request.accept_languages.best or None
     return jsonify(name=look.name, colour=look.colour, greeting=look.greeting, locale=locale)
 
 
 @blueprint.post("/<slug>/session")
 def start_session(slug: str) -> Response:
-    body = load(SESSION_REQUEST, _json())
+    body = load(SESSION_REQUEST, json_body())
     session = db.session()
-    account = _account()
+    account = current_account()
     visitor = webchat.visitor_for_token(session, secret(), account, body["token"])
     if visitor is None:
         visitor = webchat.start_visitor(session, account, body["locale"] or request.accept_languages.best)
@@ -211,11 +227,11 @@ def start_session(slug: str) -> Response:
 
 @blueprint.post("/<slug>/messages")
 def post_message(slug: str) -> tuple[Response, int]:
-    body = _json()
-    visitor = _visitor(bearer_token())
+    body = json_body()
+    visitor = require_visitor()
     message = load(MESSAGE_REQUEST, body)
     client_id = message["client_id"].strip()
-    accept(_account(), vendor="webchat", kind="webchat.message", dedupe_key=f"{visitor.id}:{client_id}",
+    accept(current_account(), vendor="webchat", kind="webchat.message", dedupe_key=f"{visitor.id}:{client_id}",
            payload={"visitor": visitor.id, "client_id": client_id, "text": message["text"].strip(),
                     "locale": request.accept_languages.best, "ip": request.remote_addr})
     return jsonify(client_id=client_id), 202
@@ -223,7 +239,7 @@ def post_message(slug: str) -> tuple[Response, int]:
 
 @blueprint.get("/<slug>/messages")
 def list_messages(slug: str) -> Response:
-    visitor = _visitor(bearer_token())
+    visitor = require_visitor()
     session = db.session()
     messages = webchat.message_json(session, current_app.config["SETTINGS"],
                                     webchat.messages_after(session, visitor.customer_id, _after()))
@@ -234,7 +250,7 @@ def list_messages(slug: str) -> Response:
 
 @blueprint.get("/<slug>/stream")
 def open_stream(slug: str) -> Response:
-    visitor = _visitor(request.args.get("token") or bearer_token())
+    visitor = require_visitor(request.args.get("token"))
     after = _after(resumed=True)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     events = live.events(app, app.config["SETTINGS"], account_id=visitor.account_id, visitor_id=visitor.id,

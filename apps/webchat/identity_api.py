@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, Response, current_app, jsonify
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from switchboard import db
 from switchboard.core import ports, verification, webchat, webchat_away
@@ -27,24 +26,20 @@ from .schemas import BadRequest
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webchat_identity", __name__, url_prefix="/chat")
-blueprint.register_error_handler(api.WebChatError, api._refused)
-blueprint.register_error_handler(BadRequest, api._bad_request)
-blueprint.register_error_handler(RequestEntityTooLarge, api._too_large)
-blueprint.after_request(api._cors)
+api.guard(blueprint)  # the web chat API's screening, CORS and JSON errors
 METHODS = "GET, POST, PUT, OPTIONS"
 
 
-@blueprint.before_request
-def _screen() -> Response | None:
-    """The web chat API's own screening; a preflight here may also ask for PUT."""
-    answer = api._screen()
-    if answer is not None:
-        answer.headers["Access-Control-Allow-Methods"] = METHODS
-    return answer
+@blueprint.after_request
+def _allow_put(response: Response) -> Response:
+    """A preflight here may ask for PUT (preferences)."""
+    if request.method == "OPTIONS" and "Access-Control-Allow-Methods" in response.headers:
+        response.headers["Access-Control-Allow-Methods"] = METHODS
+    return response
 
 
 def _visitor() -> tuple[WebVisitor, Customer]:
-    visitor = api._visitor(api.bearer_token())
+    visitor = api.require_visitor()
     webchat.seen(visitor)
     customer = db.session().get(Customer, visitor.customer_id)
     assert customer is not None
@@ -52,7 +47,7 @@ def _visitor() -> tuple[WebVisitor, Customer]:
 
 
 def _target(body: dict[str, object]) -> verification.Target:
-    account = api._account()
+    account = api.current_account()
     region = company_region(current_app.config["SETTINGS"], account.twilio_phone_number)
     try:
         return verification.normalise(body.get("kind"), body.get("value"), region=region)
@@ -70,16 +65,16 @@ def _vendor_failed(exc: Exception, doing: str) -> api.WebChatError:
     if isinstance(exc, ports.VendorUnavailable):
         return api.WebChatError(503, f"the code service is not answering: try {doing} again in a minute",
                                 {"Retry-After": "60"})
-    return api.WebChatError(502, f"we could not send a code to that address ({doing}); check it, or continue the "
-                                 "chat without it")
+    return api.WebChatError(502, f"the code service refused {doing}: check the address, or continue the chat "
+                                 "without it")
 
 
 @blueprint.post("/<slug>/identify")
 def identify(slug: str) -> tuple[Response, int]:
-    body = api._json()
+    body = api.json_body()
     visitor, customer = _visitor()
     target = _target(body)
-    session, account = db.session(), api._account()
+    session, account = db.session(), api.current_account()
     locale = (customer.locale or "").split("-")[0] or None
     try:
         verification.send_code(session, account, current_app.config["SETTINGS"], subject=f"visitor:{visitor.id}",
@@ -96,10 +91,10 @@ def identify(slug: str) -> tuple[Response, int]:
 
 @blueprint.post("/<slug>/verify")
 def verify(slug: str) -> Response:
-    body = api._json()
+    body = api.json_body()
     visitor, customer = _visitor()
     target = _target(body)
-    session, account = db.session(), api._account()
+    session, account = db.session(), api.current_account()
     settings = current_app.config["SETTINGS"]
     try:
         verification.check_code(session, account, settings, subject=f"visitor:{visitor.id}", target=target,
@@ -116,14 +111,19 @@ def verify(slug: str) -> Response:
         raise api.WebChatError(409, str(exc)) from None
     except (ports.VendorError, ports.VendorUnavailable) as exc:
         raise _vendor_failed(exc, "checking the code") from None
-    verification.join_verified(session, account.id, customer.id, target, actor=f"visitor:{visitor.id}")
+    own = customer.id
+    joined = verification.join_verified(session, account.id, own, target, actor=f"visitor:{visitor.id}")
+    if joined != own:
+        # The visitor's open stream reads the customer it was merged away from: wake it, so it
+        # ends at once and the widget reconnects to the joined timeline.
+        webchat.wake_after_commit(session, settings, account.id, own)
     session.commit()
     return jsonify(verified={"kind": target.kind, "masked": target.masked})
 
 
 @blueprint.put("/<slug>/preferences")
 def preferences(slug: str) -> Response:
-    body = api._json()
+    body = api.json_body()
     visitor, customer = _visitor()
     notify = body.get("notify")
     if notify not in webchat.NOTIFY_CHOICES:
@@ -137,7 +137,7 @@ def preferences(slug: str) -> Response:
         # Zendesk emails agents' replies to the requester: give the ticket's requester
         # the email now, so the next reply is emailed (a failure is retried at that reply).
         try:
-            webchat_away.ensure_requester_email(db.session(), api._account(), current_app.config["SETTINGS"],
+            webchat_away.ensure_requester_email(db.session(), api.current_account(), current_app.config["SETTINGS"],
                                                 customer)
         except (ports.VendorError, ports.VendorUnavailable) as exc:
             log.warning("webchat: the requester's email could not be set in Zendesk yet: %s", exc)

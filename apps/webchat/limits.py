@@ -68,7 +68,7 @@ def init_app(app: Flask) -> Limiter:
 def apply(app: Flask, limiter: Limiter, endpoint: str, *limits: tuple[str, Callable[[], str]]) -> None:
     """Limit the POSTs of ``endpoint`` (a preflight is not counted): each of ``limits``
     is (the name of a limit, the key it counts by)."""
-    view = app.view_functions[endpoint]
+    view: Any = app.view_functions[endpoint]
     for name, key in limits:
         view = limiter.limit(limit_of(name), key_func=key, methods=["POST"])(view)
     app.view_functions[endpoint] = view

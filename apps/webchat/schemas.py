@@ -11,6 +11,8 @@ from switchboard.core import webchat
 
 def _stripped(low: int, high: int, what: str) -> validate.Validator:
     def check(value: str) -> None:
+        if "\x00" in value:
+            raise ValidationError("must not contain a NUL character")
         size = len(value.strip())
         if not low <= size <= high:
             raise ValidationError(f"must be {low} to {high} characters of {what} (got {size})")

@@ -246,3 +246,47 @@ def test_two_merges_of_one_pair_at_once_merge_once(pg_url: str) -> None:
         second.close()
     finally:
         engine.dispose()
+
+
+def test_two_visitors_proving_one_new_number_at_once_become_one_customer(pg_url: str) -> None:
+    """Both find nobody owning the number; the second insert waits on the unique identity,
+    then finds the first's and merges instead of failing."""
+    from switchboard.core.verification import join_verified, normalise
+
+    engine = make_engine(pg_url)
+    try:
+        with Session(engine) as setup:
+            account = Account(slug=f"join-{uuid.uuid4().hex[:8]}", name="Join", secrets={})
+            setup.add(account)
+            setup.flush()
+            visitors = [Customer(account_id=account.id, attributes={},
+                                 created_at=datetime.now(UTC) - timedelta(minutes=10 - n)) for n in range(2)]
+            setup.add_all(visitors)
+            setup.commit()
+            account_id, (first_id, second_id) = account.id, [v.id for v in visitors]
+        phone = normalise("phone", "+14155550199")
+        first, second = Session(engine), Session(engine)
+        assert join_verified(first, account_id, first_id, phone, actor="visitor:v_a") == first_id
+        found: dict[str, int] = {}
+
+        def race() -> None:
+            found["id"] = join_verified(second, account_id, second_id, phone, actor="visitor:v_b")
+            second.commit()
+
+        thread = threading.Thread(target=race)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive(), "the second link should wait on the unique identity"
+        first.commit()
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+        assert found["id"] == first_id
+        with Session(engine) as check:
+            assert check.scalar(select(func.count()).select_from(Customer)
+                                .where(Customer.account_id == account_id)) == 1
+            assert check.scalar(select(Identity.customer_id).where(
+                Identity.account_id == account_id, Identity.value == phone.value)) == first_id
+        first.close()
+        second.close()
+    finally:
+        engine.dispose()

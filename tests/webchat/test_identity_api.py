@@ -10,6 +10,7 @@ faked at the HTTP layer with ``responses``.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -267,7 +268,7 @@ def live_app(tmp_path: Path, pg_url: str) -> Iterator[Flask]:
 @pytest.mark.parametrize(("status", "body", "answer", "says"), [
     (429, {"code": 60203, "message": "Max send attempts reached", "status": 429}, 429, "too many codes"),
     (503, {"code": 20503, "message": "Service unavailable", "status": 503}, 503, "not answering"),
-    (400, {"code": 60200, "message": "Invalid parameter", "status": 400}, 502, "could not send a code"),
+    (400, {"code": 60200, "message": "Invalid parameter", "status": 400}, 502, "refused asking for a code"),
 ])
 def test_twilio_verify_refusing_or_failing_is_a_clear_error_and_links_nothing(
         live_app: Flask, status: int, body: dict[str, Any], answer: int, says: str) -> None:
@@ -300,3 +301,21 @@ def test_a_live_code_is_sent_and_checked_by_twilio_verify(live_app: Flask) -> No
         assert "To=ada%40example.com" in str(http.calls[0].request.body)
         assert "Code=424242" in str(http.calls[2].request.body)
     assert visitor.start()["verified"]["kind"] == "email"
+
+
+def test_an_open_stream_ends_at_once_when_the_visitor_joins_an_older_customer(shop: Flask,
+                                                                             vendor: VendorClient) -> None:
+    from .conftest import serving
+    from .test_api_handoff import stream_of
+
+    shop.config["WEBCHAT_RECHECK_SECONDS"] = 30  # only the wake-up can end it within the time allowed
+    sms(vendor, "how long does delivery take to Canada?")
+    visitor = Visitor(shop.test_client())
+    visitor.start()
+    assert identify(visitor, "phone", SMS_PHONE).status_code == 202
+    code = sandbox_code(shop)
+    with serving(shop) as base_url, stream_of(base_url, visitor, 0) as events:
+        started = time.monotonic()
+        assert verify(visitor, "phone", SMS_PHONE, code).status_code == 200
+        assert events.next_message(timeout=10) == {"end": "1"}  # the widget reconnects to the joined timeline
+        assert time.monotonic() - started < 10

@@ -170,7 +170,7 @@ def test_five_wrong_codes_kill_the_code(db: Session, sandbox: Settings) -> None:
     check_code(db, account, sandbox, subject=SUBJECT, target=target, code=the_code(db))
 
 
-def test_live_sends_and_checks_through_twilio_verify(db: Session, live: Settings) -> None:
+def test_live_sends_and_checks_through_twilio_verify(db: Session, live: Settings, sandbox: Settings) -> None:
     account = ensure_default_account(db, live)
     target = normalise("phone", PHONE)
     with responses.RequestsMock(assert_all_requests_are_fired=True) as http:
@@ -192,6 +192,9 @@ def test_live_sends_and_checks_through_twilio_verify(db: Session, live: Settings
     assert start.request.headers["Authorization"].startswith("Basic ")
     assert form(check) == {"VerificationSid": ["VE" + "1" * 32], "Code": ["123456"]}
     assert sent.status == "sent" and "sandbox_code" not in str(sent.payload) + str(sent.response)
+    # A language Twilio Verify does not write in is left out rather than refused by Twilio.
+    sandboxed = send_code(db, account, sandbox, subject="visitor:v_other", target=target, locale="cy")
+    assert "locale" not in sandboxed.payload
 
 
 @pytest.mark.parametrize(("status", "body", "error", "says"), [
@@ -292,3 +295,31 @@ def test_joining_links_a_new_address_or_merges_with_its_owner(db: Session, sandb
     # Proving it again (a retried request) changes nothing.
     assert join_verified(db, account.id, old_id, normalise("phone", PHONE), actor=SUBJECT) == old_id
     assert db.scalar(select(func.count()).select_from(Customer).where(Customer.account_id == account.id)) == 1
+
+
+def test_the_ticket_requester_is_given_the_verified_email_through_zendesks_api(db: Session, tmp_path: Path,
+                                                                              database_url: str) -> None:
+    """What makes Zendesk's own notification email a visitor who chose email."""
+    from switchboard.connectors.zendesk import ZendeskConnector
+
+    settings = load_settings({**env(tmp_path, database_url, live=True), "ZENDESK_SUBDOMAIN": "acme",
+                              "ZENDESK_EMAIL": "bot@acme.test", "ZENDESK_API_TOKEN": "zendesk-api-token"})
+    account = ensure_default_account(db, settings)
+    url = "https://acme.zendesk.com/api/v2/users/42/identities.json"
+    with responses.RequestsMock() as http:
+        http.post(url, status=201, json={"identity": {"id": 7, "user_id": 42, "type": "email", "primary": True,
+                                                      "value": "ada@example.com", "verified": True}})
+        http.post(url, status=422, json={"error": "RecordInvalid", "description": "Record validation errors",
+                                         "details": {"value": [{"description": "Value: is already being used"}]}})
+        added = ZendeskConnector(db, account, settings).add_user_email(42, email="ada@example.com",
+                                                                       idempotency_key="requester-email:42:1")
+        assert added.response == {"user_id": 42, "identity_id": 7, "primary": True}
+        assert http.calls[0].request.headers["Authorization"].startswith("Basic ")
+        assert b'"verified": true' in http.calls[0].request.body
+        # Repeated under its key: recorded once, Zendesk not asked again.
+        again = ZendeskConnector(db, account, settings).add_user_email(42, email="ada@example.com",
+                                                                       idempotency_key="requester-email:42:1")
+        assert again.repeated and len(http.calls) == 1
+        with pytest.raises(ports.VendorError, match="refused users.identities.create"):
+            ZendeskConnector(db, account, settings).add_user_email(42, email="bob@example.com",
+                                                                   idempotency_key="requester-email:42:2")
