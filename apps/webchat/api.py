@@ -71,7 +71,9 @@ def bearer_token() -> str | None:
 # -- the widget's files ---------------------------------------------------------------------
 
 def _asset(name: str) -> Response:
-    path = ASSETS / name
+    """A file of the widget's, from the package (or WEBCHAT_ASSETS, a folder a
+    deployment keeps its own build of the widget in)."""
+    path = Path(current_app.config.get("WEBCHAT_ASSETS") or ASSETS) / name
     if not path.is_file():
         raise WebChatError(404, f"the web chat widget's {name} is not installed (expected it at "
                                 f"apps/webchat/assets/{name}); reinstall Switchboard")
