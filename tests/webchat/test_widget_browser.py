@@ -8,6 +8,8 @@ One Chromium for the module (tests/apps/conftest.py's `driver`).
 """
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from ..apps.conftest import driver, serving  # noqa: F401  (one Chromium per mod
 from ..assist.test_sidebar_api import comment
 from ..conftest import PUBLIC_URL, SAMPLE_KB, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, _truncate_postgres, base_env
 from ..signing import VendorClient
+from .test_identity_api import sandbox_code, wrong
 from .widget_page import HostSite, WidgetPage, host_site, png_size
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -43,6 +46,16 @@ def sites() -> Iterator[tuple[HostSite, HostSite]]:
     """The company's site (allowed to embed the chat) and some other site (not allowed)."""
     with host_site() as company, host_site() as other:
         yield company, other
+
+
+@pytest.fixture(scope="module", autouse=True)
+def streams_end(pg_url: str) -> Iterator[None]:
+    """After the module, the event streams the browser left open end before the schema is
+    dropped: their visitors are gone, which each notices at its next look (every 3 s)."""
+    yield
+    _truncate_postgres(pg_url)
+    wait_until(lambda: not [t for t in threading.enumerate() if "process_request_thread" in t.name],
+               "the web chat streams to end", timeout=10)
 
 
 @pytest.fixture
@@ -145,6 +158,16 @@ def test_asking_for_a_person_hands_off_and_the_agent_reply_arrives_live(
     assert widget.driver.execute_script("return window.pwned === undefined")
     assert [m.author for m in widget.messages()][-1] == "agent"
 
+    # With the panel closed, the next reply is counted on the launcher.
+    widget.textarea.send_keys(Keys.ESCAPE)
+    assert signed.zendesk(comment(ticket_id, "It should arrive on Friday.", staff=True)).status_code == 200
+    launcher = widget.launcher
+    widget.wait(lambda: launcher.get_attribute("aria-label") == f"Chat with {COMPANY} (1 new)", "the unread count")
+    assert widget.find(".badge").text == "1"
+    launcher.click()
+    widget.wait(lambda: launcher.get_attribute("aria-label") == f"Chat with {COMPANY}", "the count cleared")
+    assert widget.messages()[-1].text == "It should arrive on Friday."
+
     data = widget.screenshot(ARTIFACTS / "webchat-conversation.png")
     print(f"screenshot: {ARTIFACTS / 'webchat-conversation.png'}")
     width, height = png_size(data)
@@ -171,7 +194,7 @@ def test_a_site_not_in_the_allow_list_gets_no_working_widget_and_nothing_is_stor
 
 def test_the_keyboard_opens_the_chat_into_the_message_field_and_escape_returns_to_the_launcher(
         widget: WidgetPage) -> None:
-    launcher = widget.launcher
+    launcher = widget.shown_launcher()
     assert launcher.tag_name == "button"
     assert launcher.get_attribute("aria-expanded") == "false"
     assert launcher.get_attribute("aria-controls") == "sb-panel"
@@ -218,8 +241,110 @@ def test_on_a_phone_sized_window_the_panel_takes_the_whole_screen(widget: Widget
         assert browser.execute_script("return getComputedStyle(arguments[0]).animationName", widget.panel) == "none"
         viewport = browser.execute_script("return [window.innerWidth, window.innerHeight]")
         rect = widget.panel.rect
+        assert widget.panel.get_attribute("aria-modal") == "true"  # nothing else is visible
         assert (rect["x"], rect["y"], rect["width"], rect["height"]) == (0, 0, viewport[0], viewport[1])
         assert widget.textarea.value_of_css_property("font-size") == "16px"  # no zoom on iOS
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
         browser.set_window_size(1000, 1500)
+
+
+def test_a_visitor_proves_their_phone_with_a_code_and_chooses_replies_by_text(
+        widget: WidgetPage, chat_app: Flask) -> None:
+    widget.open_chat()
+    toggle = widget.find("button.identify-toggle")
+    assert (toggle.text, toggle.get_attribute("aria-expanded")) == (
+        "Get replies by text or email if you leave", "false")
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    contact = widget.find("#sb-contact")
+    assert contact.get_attribute("type") == "tel"
+    contact.send_keys("+1 415 555 0101")
+    widget.find(".identify-step:not([hidden]) button[type=submit]").click()  # "Send me a code"
+
+    hint = widget.find("#sb-code-hint")
+    widget.wait(lambda: hint.text.startswith("We sent a code to "), "the code sent")
+    assert "0101" in hint.text and "415 555" not in hint.text  # masked
+    code = widget.find("#sb-code")
+    assert widget.active() == code and code.get_attribute("autocomplete") == "one-time-code"
+    right = sandbox_code(chat_app)
+    code.send_keys(wrong(right))
+    widget.find(".identify-step:not([hidden]) button[type=submit]").click()  # "Confirm"
+    said = widget.find(".identify-message")
+    widget.wait(lambda: said.text.startswith("That code is not right"), "the server's words for a wrong code")
+
+    code.clear()
+    code.send_keys(right)
+    widget.find(".identify-step:not([hidden]) button[type=submit]").click()
+    verified = widget.find(".verified")
+    widget.wait(lambda: verified.is_displayed() and verified.text.startswith("Confirmed:"), "the phone confirmed")
+    by_text = widget.find("#sb-notify-yes")
+    assert widget.find('label[for="sb-notify-yes"]').text == "Text me the reply"
+    by_text.click()
+    widget.find(".identify-step:not([hidden]) button[type=submit]").click()  # "Save"
+    widget.wait(lambda: said.text == "Saved.", "the choice saved")
+    with get_db(chat_app).session() as session:
+        assert session.execute(text("SELECT notify FROM web_visitors")).scalars().all() == ["sms"]
+
+    widget.driver.refresh()  # the choice is remembered with the visitor
+    widget.wait_loaded()
+    assert (widget.find(".verified").get_attribute("textContent") or "").startswith("Confirmed:")
+    assert widget.find("#sb-notify-yes").is_selected()
+
+
+def test_a_refused_message_says_why_in_plain_words_and_can_be_sent_again(widget: WidgetPage, chat_app: Flask) -> None:
+    chat_app.config["WEBCHAT_LIMITS"] = {"messages_per_visitor": "1/minute"}
+    widget.open_chat()
+    widget.send("How long does delivery take?")
+    widget.wait_for_message("bot")
+    widget.send("Which payment methods do you accept?")
+
+    widget.wait(lambda: widget.messages()[-1].state == "failed", "the second message refused")
+    refused = widget.messages()[-1]
+    said = widget.problem()
+    # Plain words, not the limit's notation ("1 per 1 minute"), with the wait Retry-After gives.
+    wait = re.fullmatch(r"You are sending messages faster than this chat accepts\. Please wait (\d+) seconds, "
+                        r"then try again\.", said)
+    assert wait and 0 < int(wait[1]) <= 60, said
+    assert said == widget.find(".problem").get_attribute("textContent") and widget.find(".problem").get_attribute(
+        "role") == "alert"
+    with get_db(chat_app).session() as session:
+        assert "payment" not in " ".join(session.scalars(select(Message.body)).all())  # not stored
+
+    chat_app.config["WEBCHAT_LIMITS"] = {"messages_per_visitor": "10/minute"}
+    again = widget.find('li[data-state="failed"] button.retry')
+    assert again.text == "Try again"
+    again.click()
+    sent = widget.wait_for_message("customer", "payment methods")
+    assert sent.client_id == refused.client_id  # the same message, not a second one
+    widget.wait(lambda: widget.messages()[-1].author == "bot", "the answer to the retried message")
+    assert widget.problem() == ""
+
+
+def test_with_the_event_stream_blocked_replies_come_by_polling_and_a_menu_choice_is_a_button(
+        driver: WebDriver, switchboard: str, sites: tuple[HostSite, HostSite]) -> None:  # noqa: F811
+    """A proxy or firewall that blocks the stream leaves the widget polling every 3 s."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/stream?*"]})
+    try:
+        widget = WidgetPage(driver, sites[0].page(switchboard)).open()
+        widget.open_chat()
+        widget.wait(lambda: widget.find_host().get_attribute("data-live") == "polling", "the widget to poll")
+        widget.send("refund")  # three of the sample shop's articles speak of refunds: a menu
+        menu = widget.wait_for_message("bot")
+        assert len(menu.choices) == 3 and all(enabled for *_, enabled in menu.choices)
+        assert [value for _, value, _ in menu.choices] == ["1", "2", "3"]
+        label = menu.choices[1][0]
+
+        widget.find(f'li[data-id="{menu.id}"] button.choice[data-value="2"]').click()
+        picked = widget.wait_for_message("customer", "2")
+        assert picked.id and picked.id > menu.id  # type: ignore[operator]
+        answer = widget.wait(lambda: next((m for m in widget.messages() if m.author == "bot" and m.id
+                                           and m.id > picked.id), None), "the picked article")  # type: ignore[operator]
+        assert label in [text.removesuffix(" (opens in a new tab)") for text, *_ in answer.sources]
+        [old_menu] = [m for m in widget.messages() if m.id == menu.id]
+        assert not any(enabled for *_, enabled in old_menu.choices)  # answered: its buttons are done
+        assert widget.find_host().get_attribute("data-live") == "polling"
+    finally:
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+        driver.execute_cdp_cmd("Network.disable", {})

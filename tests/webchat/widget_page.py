@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.shadowroot import ShadowRoot
@@ -75,7 +75,7 @@ class HostSite:
     origin: str
 
     def page(self, switchboard: str, account: str = "default") -> str:
-        return f"{self.origin}/?switchboard={switchboard}&account={account}"
+        return f"{self.origin}/?{urlencode({'switchboard': switchboard, 'account': account})}"
 
 
 @contextmanager
@@ -136,11 +136,14 @@ class WidgetPage:
         return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(
             lambda _d: condition(), message=f"gave up waiting for {what}")
 
+    def find_host(self) -> WebElement:
+        """The <switchboard-chat> element the widget adds to the page (data-open, data-live)."""
+        return cast(WebElement, self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, "switchboard-chat"),
+                                          "the widget's host element")[0])
+
     @property
     def root(self) -> ShadowRoot:
-        host = self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, "switchboard-chat"),
-                         "the widget's host element")[0]
-        return cast(ShadowRoot, host.shadow_root)
+        return cast(ShadowRoot, self.find_host().shadow_root)
 
     def find(self, css: str) -> WebElement:
         return cast(WebElement, self.wait(lambda: (self.root.find_elements(By.CSS_SELECTOR, css) or [None])[0],
@@ -171,9 +174,15 @@ class WidgetPage:
     def is_open(self) -> bool:
         return self.panel.is_displayed()
 
+    def shown_launcher(self) -> WebElement:
+        """The launcher once it shows (the widget stays hidden until its styles are in)."""
+        launcher = self.launcher
+        self.wait(launcher.is_displayed, "the launcher to show")
+        return launcher
+
     def open_chat(self) -> WidgetPage:
         if not self.is_open():
-            self.launcher.click()
+            self.shown_launcher().click()
         self.wait(lambda: self.panel.is_displayed(), "the chat panel to open")
         self.wait_loaded()
         return self

@@ -42,6 +42,7 @@
     sources: 'Sources:',
     new_tab: '(opens in a new tab)',
     too_long: 'That message is too long: please keep it under 2000 characters.',
+    too_fast: 'You are sending messages faster than this chat accepts. Please wait {seconds} seconds, then try again.',
     offline: 'The chat cannot reach the server right now. Check your connection and try again.',
     unavailable: 'The chat is not available right now. Please try again later.',
     identify_toggle: 'Get replies by text or email if you leave',
@@ -76,6 +77,7 @@
       sending: 'Wird gesendet…', not_sent: 'Nicht gesendet.', retry: 'Erneut versuchen', sources: 'Quellen:',
       new_tab: '(öffnet in einem neuen Tab)',
       too_long: 'Diese Nachricht ist zu lang: bitte unter 2000 Zeichen bleiben.',
+      too_fast: 'Sie senden schneller, als dieser Chat annimmt. Bitte warten Sie {seconds} Sekunden und versuchen Sie es dann erneut.',
       offline: 'Der Chat erreicht den Server gerade nicht. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.',
       unavailable: 'Der Chat ist gerade nicht verfügbar. Bitte versuchen Sie es später erneut.',
       identify_toggle: 'Antworten per SMS oder E-Mail erhalten, wenn Sie gehen',
@@ -95,6 +97,7 @@
       sending: 'Enviando…', not_sent: 'No enviado.', retry: 'Reintentar', sources: 'Fuentes:',
       new_tab: '(se abre en una pestaña nueva)',
       too_long: 'El mensaje es demasiado largo: no supere los 2000 caracteres.',
+      too_fast: 'Está enviando mensajes más rápido de lo que este chat acepta. Espere {seconds} segundos y vuelva a intentarlo.',
       offline: 'El chat no puede conectar con el servidor ahora. Compruebe su conexión e inténtelo de nuevo.',
       unavailable: 'El chat no está disponible ahora. Inténtelo más tarde.',
       identify_toggle: 'Recibir respuestas por SMS o correo si se va',
@@ -114,6 +117,7 @@
       sending: 'Envoi…', not_sent: 'Non envoyé.', retry: 'Réessayer', sources: 'Sources :',
       new_tab: '(s\'ouvre dans un nouvel onglet)',
       too_long: 'Ce message est trop long : restez sous 2000 caractères.',
+      too_fast: 'Vous envoyez des messages plus vite que ce chat ne les accepte. Attendez {seconds} secondes, puis réessayez.',
       offline: 'Le chat ne joint pas le serveur pour le moment. Vérifiez votre connexion et réessayez.',
       unavailable: 'Le chat n\'est pas disponible pour le moment. Réessayez plus tard.',
       identify_toggle: 'Recevoir les réponses par SMS ou e-mail si vous partez',
@@ -133,6 +137,7 @@
       sending: 'Invio…', not_sent: 'Non inviato.', retry: 'Riprova', sources: 'Fonti:',
       new_tab: '(si apre in una nuova scheda)',
       too_long: 'Il messaggio è troppo lungo: resta sotto i 2000 caratteri.',
+      too_fast: 'Stai inviando messaggi più velocemente di quanto questa chat accetti. Attendi {seconds} secondi, poi riprova.',
       offline: 'La chat non raggiunge il server in questo momento. Controlla la connessione e riprova.',
       unavailable: 'La chat non è disponibile in questo momento. Riprova più tardi.',
       identify_toggle: 'Ricevi le risposte via SMS o email se esci',
@@ -152,6 +157,7 @@
       sending: 'A enviar…', not_sent: 'Não enviada.', retry: 'Tentar de novo', sources: 'Fontes:',
       new_tab: '(abre num novo separador)',
       too_long: 'A mensagem é demasiado longa: mantenha-a abaixo de 2000 caracteres.',
+      too_fast: 'Está a enviar mensagens mais depressa do que este chat aceita. Aguarde {seconds} segundos e tente de novo.',
       offline: 'O chat não consegue contactar o servidor agora. Verifique a ligação e tente de novo.',
       unavailable: 'O chat não está disponível agora. Tente mais tarde.',
       identify_toggle: 'Receber respostas por SMS ou email se sair',
@@ -197,6 +203,9 @@
     return;
   }
   var api = root + encodeURIComponent(account);
+  var loaded = window.switchboardChats = window.switchboardChats || {};
+  if (loaded[account]) { return; }  // the tag twice on one page: one widget
+  loaded[account] = true;
   var TOKEN_KEY = 'switchboard.chat.' + account + '.token';
   var OPEN_KEY = 'switchboard.chat.' + account + '.open';
   var POLL_MS = 3000;
@@ -260,9 +269,10 @@
 
   // ---- talking to Switchboard -------------------------------------------------------
 
-  function ApiError(status, message) {
+  function ApiError(status, message, retryAfter) {
     this.status = status;
     this.message = message;
+    this.retryAfter = retryAfter || null;  // seconds, from Retry-After (exposed by Switchboard's CORS)
   }
 
   function call(method, path, body, token) {
@@ -278,7 +288,8 @@
         try { data = raw ? JSON.parse(raw) : null; } catch (e) { data = null; }
         if (!response.ok) {
           var said = data && typeof data.error === 'string' ? data.error : t('unavailable');
-          throw new ApiError(response.status, said);
+          var wait = parseInt(response.headers.get('Retry-After') || '', 10);
+          throw new ApiError(response.status, said, wait > 0 ? wait : null);
         }
         return data || {};
       });
@@ -313,11 +324,15 @@
     var name = typeof config.name === 'string' && config.name ? config.name : 'Support';
 
     var sheet = el('link', {rel: 'stylesheet', href: root + 'widget.css'});
+    var reveal = function () { wrapper.style.removeProperty('visibility'); };
+    sheet.addEventListener('load', reveal);  // no flash of unstyled widget
+    sheet.addEventListener('error', reveal);  // unstyled, but usable
     var lang = useLanguage(language([document.documentElement.lang].concat(
       navigator.languages || [navigator.language], [config.locale])));
     var wrapper = el('div', {className: 'sb-root', lang: lang});
     wrapper.style.setProperty('--sb-brand', brand);
     wrapper.style.setProperty('--sb-on-brand', textOn(brand));
+    wrapper.style.setProperty('visibility', 'hidden');
 
     ui.launcher = el('button', {type: 'button', className: 'launcher', 'aria-expanded': 'false',
       'aria-controls': 'sb-panel', 'aria-label': t('launcher', {name: name})}, [
@@ -394,6 +409,9 @@
     ui.launcher.setAttribute('aria-expanded', open ? 'true' : 'false');
     ui.host.setAttribute('data-open', open ? 'true' : 'false');
     stored('sessionStorage', OPEN_KEY, open ? '1' : null);
+    // Full-screen on a phone, the panel is all there is: modal for assistive technology too.
+    var fullScreen = !!(window.matchMedia && window.matchMedia('(max-width: 480px)').matches);
+    ui.panel.setAttribute('aria-modal', open && fullScreen ? 'true' : 'false');
     if (open) {
       state.unread = 0;
       showUnread();
@@ -595,30 +613,40 @@
 
   // ---- live messages: SSE, with polling while it fails -------------------------------
 
+  /* How live messages come now, on the host element for the site's developers (and tests). */
+  function live(how) {
+    if (ui.host) { ui.host.setAttribute('data-live', how); }
+  }
+
   function listen() {
     stopLive();
-    if (typeof window.EventSource !== 'function') { startPolling(); return; }
+    if (typeof window.EventSource !== 'function') { startPolling(0); return; }
     var source = new EventSource(api + '/stream?token=' + encodeURIComponent(state.token) +
       '&after=' + state.lastId);
     state.source = source;
+    live('connecting');
     source.addEventListener('message', function (event) {
       try { receive(JSON.parse(event.data)); } catch (e) { /* not a message: ignore */ }
     });
     source.addEventListener('open', function () {
       state.sseFailures = 0;
       stopPolling();
+      live('stream');
     });
     source.addEventListener('error', function () {
-      // The server ends each stream after about a minute and the browser reconnects by
-      // itself (CONNECTING); only a refused stream or repeated failures mean polling.
+      // The server ends each stream after about a minute and the browser reconnects at
+      // once (CONNECTING). Until the stream is open again the widget polls, so nothing
+      // waits on a stream a proxy or firewall blocks; a refused stream (CLOSED), or one
+      // that keeps failing, is given up and tried again later.
       state.sseFailures += 1;
-      if (source.readyState === EventSource.CLOSED || state.sseFailures >= 3) {
+      var closed = source.readyState === EventSource.CLOSED;
+      if (closed || state.sseFailures >= 3) {
         source.close();
         if (state.source === source) { state.source = null; }
-        startPolling();
         clearTimeout(state.sseTimer);
         state.sseTimer = setTimeout(function () { state.sseFailures = 0; listen(); }, SSE_RETRY_MS);
       }
+      startPolling(closed ? 0 : POLL_MS);
     });
   }
 
@@ -628,23 +656,26 @@
     stopPolling();
   }
 
-  function startPolling() {
+  function startPolling(delay) {
     if (state.pollTimer) { return; }
+    var round = state.pollRound = (state.pollRound || 0) + 1;  // a stopped loop's last answer ends it
+    live('polling');
     var tick = function () {
       call('GET', '/messages?after=' + state.lastId, undefined, state.token).then(function (data) {
-        (data.messages || []).forEach(receive);
+        if (round === state.pollRound) { (data.messages || []).forEach(receive); }
       }, function (error) {
-        if (error.status === 401) { stopPolling(); renewSession(); }
+        if (error.status === 401 && round === state.pollRound) { stopPolling(); renewSession(); }
       }).then(function () {
-        if (state.pollTimer) { state.pollTimer = setTimeout(tick, POLL_MS); }
+        if (state.pollTimer && round === state.pollRound) { state.pollTimer = setTimeout(tick, POLL_MS); }
       });
     };
-    state.pollTimer = setTimeout(tick, 0);
+    state.pollTimer = setTimeout(tick, delay);
   }
 
   function stopPolling() {
     clearTimeout(state.pollTimer);
     state.pollTimer = null;
+    state.pollRound = (state.pollRound || 0) + 1;
   }
 
   // ---- sending ----------------------------------------------------------------------
@@ -690,7 +721,8 @@
       var again = el('button', {type: 'button', className: 'retry', text: t('retry')});
       again.addEventListener('click', function () { status.remove(); send(text, clientId, item); });
       status.appendChild(again);
-      problem(error.message);
+      // A rate limit's own text names the limit ("10 per 1 minute"): say it in words.
+      problem(error.status === 429 ? t('too_fast', {seconds: error.retryAfter || 60}) : error.message);
       scrollToEnd();
     });
   }
