@@ -81,8 +81,6 @@ def run_action(ticket_id: int, name: str) -> ResponseReturnValue:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("params", {}), dict):
         raise MalformedPayload('send JSON like {"params": {"order_id": "A1001"}, "confirm": false}')
-    if _holds_nul(body):  # PostgreSQL text and JSONB cannot store it: the audit row would fail as a 500
-        raise MalformedPayload("a parameter name or value contains a NUL character (\\u0000); remove it")
     if name not in REGISTRY:
         abort(404, f"no action named {name!r}; use one of {', '.join(sorted(REGISTRY))}")
     session, governor = db.session(), _governor()
@@ -96,16 +94,6 @@ def run_action(ticket_id: int, name: str) -> ResponseReturnValue:
     except VendorUnavailable as exc:
         return _unavailable(governor, governor.by_key(f"sidebar:{key}"), exc)
     return _answer(governor, outcome)
-
-
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
 
 
 @blueprint.post("/governed-actions/<int:execution_id>/confirm")
