@@ -143,6 +143,17 @@ def test_sidebar_refuses_a_run_without_an_idempotency_key_and_bad_input(app: Fla
     assert bad.status_code == 422 and bad.json["reasons"] == ["invalid_input"]
 
 
+def test_a_nul_character_in_the_parameters_is_refused_by_name_and_nothing_is_run(app: Flask,
+                                                                                   vendor: VendorClient) -> None:
+    """Found by the OpenAPI fuzz: PostgreSQL cannot store U+0000, so it used to end as a 500."""
+    ticket = handed_over(app, vendor)
+    for params in ({"no\x00te": "x"}, {"note": "call me\x00"}):
+        response = run(vendor, app, ticket, "add_note", {"params": params}, f"nul-{len(params)}-{next(iter(params))}")
+        assert response.status_code == 400 and "NUL byte" in response.json["error"]
+    with get_db(app).session() as session:
+        assert session.scalars(select(ActionExecution).where(ActionExecution.action == "add_note")).all() == []
+
+
 def test_a_repeated_request_is_told_where_it_stands_in_the_customers_language(
         app: Flask, vendor: VendorClient, order_system: OrderServer) -> None:
     """A retried self-service request (same idempotency key) runs nothing and says where
