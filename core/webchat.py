@@ -125,6 +125,24 @@ def seen(visitor: WebVisitor, now: datetime | None = None) -> bool:
     return True
 
 
+#: A visitor seen this recently still has the widget open: an open stream moves
+#: ``last_seen_at`` every SEEN_EVERY and reconnects at least every minute.
+PRESENT_WITHIN = timedelta(seconds=90)
+
+
+def is_present(visitor: WebVisitor, now: datetime | None = None) -> bool:
+    """Whether the visitor has the widget open (or had it until a moment ago)."""
+    now = now or datetime.now(UTC)
+    last = visitor.last_seen_at if visitor.last_seen_at.tzinfo else visitor.last_seen_at.replace(tzinfo=UTC)
+    return now - last < PRESENT_WITHIN
+
+
+def visitors_of(session: Session, customer_id: int) -> list[WebVisitor]:
+    """The customer's web chat visitors (browsers), the latest seen first."""
+    return list(session.scalars(select(WebVisitor).where(WebVisitor.customer_id == customer_id)
+                                .order_by(WebVisitor.last_seen_at.desc())))
+
+
 def external_id(visitor_id: str, client_id: str) -> str:
     """The timeline's id of a visitor's message: the same for a repeated client_id, and
     short enough for Message.external_id whatever the client sent."""
@@ -270,7 +288,8 @@ def deliver_agent_reply_to_web(session: Session, account: Account, conversation:
     the outcome ``handoff.deliver_agent_reply`` reports ("delivered").
 
     The hook for notifying a visitor who left (by SMS or email, per ``WebVisitor.notify``):
-    extend here, after the reply is on the timeline."""
+    extend here, after the reply is on the timeline (``visitors_of`` and ``is_present``
+    tell whether any of the customer's browsers still has the widget open)."""
     result = ports.current().messenger(session, account, settings).send_message(
         to=reply_address(customer, CHANNEL), body=reply.body, channel=CHANNEL,
         idempotency_key=f"agent-reply:{reply.comment_id}")

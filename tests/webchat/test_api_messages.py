@@ -131,3 +131,16 @@ def test_a_card_number_typed_in_the_chat_is_vaulted_and_never_stored_in_clear(vi
         [event] = session.scalars(select(InboxEvent)).all()
         assert "4111" not in str(event.payload)
         assert all("4111" not in m.body for m in session.scalars(select(Message)))
+
+
+def test_stop_in_the_chat_is_a_message_not_an_opt_out(visitor: Visitor, shop: Flask) -> None:
+    """STOP and HELP are Twilio's SMS keywords: in the chat nothing is unsubscribed, and
+    the next question is still answered."""
+    visitor.say("STOP")
+    visitor.say("How long does delivery take?")
+
+    with get_db(shop).session() as session:
+        customer = session.scalars(select(Customer)).one()
+        assert customer.opted_out_at is None
+    assert "2 to 4 working days" in visitor.messages()[-1]["text"]
+    assert all("unsubscribed" not in m["text"] for m in visitor.messages())

@@ -3,6 +3,8 @@ site not allowed to embed the chat, of the wrong type or size, or over a rate li
 refused with an answer saying why, and nothing of it is stored."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from flask import Flask
 
@@ -114,9 +116,12 @@ def test_over_the_visitors_rate_limit_is_429_with_retry_after(env: dict[str, str
         browser.start()
         for n in range(3):
             assert browser.send(f"hello {n}").status_code == 202
+        browser.origin = SHOP_SITE  # the widget on the shop's site must be able to read the refusal
         refused = browser.send("one more")
         assert refused.status_code == 429
         assert 0 < int(refused.headers["Retry-After"]) <= 60
+        assert refused.headers["Access-Control-Allow-Origin"] == SHOP_SITE
+        assert "Retry-After" in refused.headers["Access-Control-Expose-Headers"]
         assert len(inbox(app)) == 3
         # Another visitor from the same address is not held back by the first one's limit.
         other = Visitor(app.test_client())
@@ -152,5 +157,29 @@ def test_the_config_gives_the_name_colour_and_greeting(env: dict[str, str]) -> N
         answer = app.test_client().get(f"/chat/{SLUG}/config", headers={"Accept-Language": "fr-FR,fr;q=0.9"})
         assert answer.get_json() == {"name": "Acme", "colour": "#aa3300", "greeting": "Hi! Ask us anything.",
                                      "locale": "fr-FR"}
+    finally:
+        get_db(app).dispose()
+
+
+def test_the_widgets_files_are_served_with_their_types_or_a_404_saying_what_is_missing(env: dict[str, str],
+                                                                                          tmp_path: Path) -> None:
+    assets = tmp_path / "widget-build"
+    assets.mkdir()
+    app = create_app(load_settings(env), config={"TESTING": True, "WEBCHAT_ASSETS": str(assets)})
+    try:
+        client = app.test_client()
+        missing = client.get("/chat/widget.js")
+        assert missing.status_code == 404
+        assert "apps/webchat/assets/widget.js" in missing.get_json()["error"]
+        (assets / "widget.js").write_text("console.log('chat');")
+        (assets / "widget.css").write_text(".chat{}")
+        (assets / "demo.html").write_text("<!doctype html><title>demo</title>")
+
+        script = client.get("/chat/widget.js")
+        assert (script.status_code, script.mimetype, script.get_data(as_text=True)) == (
+            200, "text/javascript", "console.log('chat');")
+        assert script.headers["Access-Control-Allow-Origin"] == "*"
+        assert client.get("/chat/widget.css").mimetype == "text/css"
+        assert client.get("/chat/demo").mimetype == "text/html"
     finally:
         get_db(app).dispose()
