@@ -120,14 +120,10 @@ def screen() -> Response | None:
         raise WebChatError(404, f"no web chat for account {slug!r}: check the data-account of the script tag")
     g.webchat_account = account
     origin = request.headers.get("Origin")
-    if origin and origin.rstrip("/").lower() not in _own_origins():
-        allowed = webchat.allowed_origins(account, current_app.config["SETTINGS"])
-        if origin.rstrip("/").lower() not in allowed:
-            where = ("SWITCHBOARD_WEBCHAT_ORIGINS" if account.slug == accounts.DEFAULT_SLUG
-                     else f"`switchboard accounts set-secret {account.slug} webchat_origins`")
-            raise WebChatError(403, f"origin {origin!r} may not embed this chat: add it to webchat_origins "
-                                    f"({where})")
-        g.webchat_origin = origin
+    if origin and not _allowed(account, origin):
+        where = ("SWITCHBOARD_WEBCHAT_ORIGINS" if account.slug == accounts.DEFAULT_SLUG
+                 else f"`switchboard accounts set-secret {account.slug} webchat_origins`")
+        raise WebChatError(403, f"origin {origin!r} may not embed this chat: add it to webchat_origins ({where})")
     if request.method == "OPTIONS":
         return Response(status=204, headers={
             "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
@@ -136,15 +132,26 @@ def screen() -> Response | None:
     return None
 
 
+def _allowed(account: Account, origin: str) -> bool:
+    """The account's own sites (webchat_origins) and the Switchboard's own pages."""
+    bare = origin.rstrip("/").lower()
+    return bare in _own_origins() or bare in webchat.allowed_origins(account, current_app.config["SETTINGS"])
+
+
 def add_cors(response: Response) -> Response:
-    """After it: CORS headers for an allowed Origin, ``Vary: Origin``, no caching."""
-    origin = g.get("webchat_origin")
-    if origin:
+    """After it: CORS headers for an allowed Origin (also on a refusal that came before
+    ``screen``, such as a rate limit's 429, so the widget can read it), ``Vary:
+    Origin``, no caching."""
+    slug = (request.view_args or {}).get("slug")
+    if slug is None:
+        return response
+    response.vary.add("Origin")
+    response.headers.setdefault("Cache-Control", "no-store")
+    origin = request.headers.get("Origin")
+    account = g.get("webchat_account") or accounts.by_slug(db.session(), slug)
+    if origin and account is not None and _allowed(account, origin):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-    if (request.view_args or {}).get("slug") is not None:
-        response.vary.add("Origin")
-        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

@@ -7,7 +7,8 @@ looks every RECHECK_SECONDS by itself. Wake-ups are published once the transacti
 that wrote a message commits (a SQLAlchemy ``after_commit`` hook on the sessions that
 asked for one: ``core.webchat.wake_after_commit``), on Redis pub/sub when the
 deployment has Redis (the worker is another process), within the process otherwise
-(embedded mode runs tasks on a thread of the web process).
+(embedded mode runs tasks on a thread of the web process; with several embedded
+processes a stream in another one finds the message at its next look).
 
 A stream ends after STREAM_SECONDS (the browser reconnects at once with
 Last-Event-ID), so a gunicorn thread is never held for ever, and a server restart or

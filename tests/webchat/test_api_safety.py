@@ -116,9 +116,12 @@ def test_over_the_visitors_rate_limit_is_429_with_retry_after(env: dict[str, str
         browser.start()
         for n in range(3):
             assert browser.send(f"hello {n}").status_code == 202
+        browser.origin = SHOP_SITE  # the widget on the shop's site must be able to read the refusal
         refused = browser.send("one more")
         assert refused.status_code == 429
         assert 0 < int(refused.headers["Retry-After"]) <= 60
+        assert refused.headers["Access-Control-Allow-Origin"] == SHOP_SITE
+        assert "Retry-After" in refused.headers["Access-Control-Expose-Headers"]
         assert len(inbox(app)) == 3
         # Another visitor from the same address is not held back by the first one's limit.
         other = Visitor(app.test_client())
