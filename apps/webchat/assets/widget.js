@@ -602,6 +602,16 @@
     });
   }
 
+  /* A proven phone or email joins the visitor to the customer who had it, whose web chat
+     (from another browser, say) may hold messages older than anything shown: load the
+     history again. */
+  function reloadHistory() {
+    stopLive();
+    state.session = null;
+    state.lastId = 0;
+    return ensureSession();
+  }
+
   /* The token went bad (expired, secret rotated): start over with a new visitor. */
   function renewSession() {
     stored('localStorage', TOKEN_KEY, null);
@@ -851,6 +861,7 @@
       call('POST', '/verify', {kind: kind, value: value, code: entered}, state.token).then(function (data) {
         showVerified(data.verified || {kind: kind, masked: ''}, 'none');
         notifyYes.focus();
+        reloadHistory();
       }, function (error) {
         if (!unavailable(error)) { say(error.message, true); code.focus(); }
       });
