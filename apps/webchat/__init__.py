@@ -13,5 +13,6 @@ def init_app(app: Flask) -> None:
     limiter = limits.init_app(app)
     limits.apply(app, limiter, "webchat.post_message", ("messages_per_visitor", limits.visitor_key),
                  ("messages_per_ip", limits.ip_key))
-    limits.apply(app, limiter, "webchat.start_session", ("sessions_per_ip", limits.ip_key))
+    limits.apply(app, limiter, "webchat.start_session", ("sessions_per_ip", limits.ip_key),
+                 exempt_when=limits.resuming)
     stream.init_app(app)

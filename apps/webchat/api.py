@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
+from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from switchboard import db
@@ -56,6 +57,20 @@ def _bad_request(exc: BadRequest) -> tuple[Response, int]:
 def _too_large(exc: RequestEntityTooLarge) -> tuple[Response, int]:
     return jsonify(error=f"the request body is larger than {MAX_BODY_BYTES // 1024} KB; send a shorter "
                          f"message (at most {webchat.MAX_TEXT} characters)"), 413
+
+
+#: What a visitor over a rate limit is told, by the route that refused them (Flask-Limiter
+#: would say "10 per 1 minute"); the wait itself is in the Retry-After header.
+RATE_LIMITED = {
+    "webchat.post_message": "You're sending messages faster than we can read them",
+    "webchat.start_session": "Too many new chats were started from your network just now",
+    "webchat_identity.identify": "Too many codes were asked for just now",
+}
+
+
+def _rate_limited(exc: RateLimitExceeded) -> tuple[Response, int]:
+    what = RATE_LIMITED.get(request.endpoint or "", "Too many requests just now")
+    return jsonify(error=f"{what}: please wait a moment and try again."), 429
 
 
 def secret() -> str:
@@ -163,6 +178,7 @@ def guard(chat: Blueprint) -> None:
     chat.register_error_handler(WebChatError, _refused)
     chat.register_error_handler(BadRequest, _bad_request)
     chat.register_error_handler(RequestEntityTooLarge, _too_large)
+    chat.register_error_handler(RateLimitExceeded, _rate_limited)
 
 
 guard(blueprint)

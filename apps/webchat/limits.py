@@ -65,10 +65,23 @@ def init_app(app: Flask) -> Limiter:
     return limiter
 
 
-def apply(app: Flask, limiter: Limiter, endpoint: str, *limits: tuple[str, Callable[[], str]]) -> None:
+def apply(app: Flask, limiter: Limiter, endpoint: str, *limits: tuple[str, Callable[[], str]],
+          exempt_when: Callable[[], bool] | None = None) -> None:
     """Limit the POSTs of ``endpoint`` (a preflight is not counted): each of ``limits``
-    is (the name of a limit, the key it counts by)."""
+    is (the name of a limit, the key it counts by); a request ``exempt_when`` says so
+    is not counted."""
     view: Any = app.view_functions[endpoint]
     for name, key in limits:
-        view = limiter.limit(limit_of(name), key_func=key, methods=["POST"])(view)
+        view = limiter.limit(limit_of(name), key_func=key, methods=["POST"], exempt_when=exempt_when)(view)
     app.view_functions[endpoint] = view
+
+
+def resuming() -> bool:
+    """A session call that carries a valid visitor token resumes a chat: it creates
+    nothing, so the per-IP limit on new sessions does not count it (a customer reading
+    thirty pages in an hour keeps their chat)."""
+    from .api import secret
+
+    body = request.get_json(silent=True)
+    token = body.get("token") if isinstance(body, dict) else None
+    return isinstance(token, str) and webchat.read_token(secret(), token) is not None

@@ -120,6 +120,9 @@ def test_over_the_visitors_rate_limit_is_429_with_retry_after(env: dict[str, str
         refused = browser.send("one more")
         assert refused.status_code == 429
         assert 0 < int(refused.headers["Retry-After"]) <= 60
+        # Plain words for the visitor, not Flask-Limiter's "3 per 1 minute".
+        assert refused.get_json()["error"].startswith("You're sending messages faster than we can read them")
+        assert "per" not in refused.get_json()["error"]
         assert refused.headers["Access-Control-Allow-Origin"] == SHOP_SITE
         assert "Retry-After" in refused.headers["Access-Control-Expose-Headers"]
         assert len(inbox(app)) == 3
@@ -135,8 +138,17 @@ def test_over_the_ips_session_limit_is_429(env: dict[str, str]) -> None:
     app = create_app(load_settings(env), config={"TESTING": True, "WEBCHAT_LIMITS": {"sessions_per_ip": "2/hour"}})
     try:
         client = app.test_client()
-        assert [client.post(f"/chat/{SLUG}/session", json={}).status_code for _ in range(3)] == [200, 200, 429]
-        assert "Retry-After" in client.post(f"/chat/{SLUG}/session", json={}).headers
+        first = client.post(f"/chat/{SLUG}/session", json={})
+        assert [first.status_code] + [client.post(f"/chat/{SLUG}/session", json={}).status_code
+                                      for _ in range(2)] == [200, 200, 429]
+        refused = client.post(f"/chat/{SLUG}/session", json={})
+        assert "Retry-After" in refused.headers and "new chats" in refused.get_json()["error"]
+        # A returning visitor resumes with their token: not a new session, not counted, not refused.
+        for _ in range(3):
+            resumed = client.post(f"/chat/{SLUG}/session", json={"token": first.get_json()["token"]})
+            assert resumed.status_code == 200 and resumed.get_json()["visitor"] == first.get_json()["visitor"]
+        # A made-up token is a new session, and counted.
+        assert client.post(f"/chat/{SLUG}/session", json={"token": "forged.token"}).status_code == 429
         # A preflight is not counted.
         assert client.options(f"/chat/{SLUG}/session").status_code == 204
     finally:
