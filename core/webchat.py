@@ -137,10 +137,14 @@ def is_present(visitor: WebVisitor, now: datetime | None = None) -> bool:
     return now - last < PRESENT_WITHIN
 
 
+#: The customer's browsers considered (most recently seen first).
+VISITORS = 10
+
+
 def visitors_of(session: Session, customer_id: int) -> list[WebVisitor]:
-    """The customer's web chat visitors (browsers), the latest seen first."""
+    """The customer's latest web chat visitors (browsers), the latest seen first."""
     return list(session.scalars(select(WebVisitor).where(WebVisitor.customer_id == customer_id)
-                                .order_by(WebVisitor.last_seen_at.desc())))
+                                .order_by(WebVisitor.last_seen_at.desc()).limit(VISITORS)))
 
 
 def external_id(visitor_id: str, client_id: str) -> str:
@@ -224,27 +228,12 @@ def _source(account_id: int, source: dict[str, Any],
     return {"title": citation, "url": citation if is_url else None}
 
 
-@dataclass(frozen=True)
-class Verified:
-    kind: str  # "phone" | "email"
-    masked: str
-
-
 def mask(kind: str, value: str) -> str:
     """"+14155550100" → "+1•••••••0100"; "ada@example.com" → "a••@example.com"."""
     if kind == "email":
         name, _, domain = value.partition("@")
         return f"{name[:1]}{'•' * max(2, len(name) - 1)}@{domain}"
     return f"{value[:2]}{'•' * max(0, len(value) - 6)}{value[-4:]}"
-
-
-def verified(customer: Customer) -> Verified | None:
-    """The phone or email the visitor's customer is known by (the latest), masked."""
-    found = [i for i in customer.identities if i.kind in (IdentityKind.PHONE, IdentityKind.EMAIL)]
-    if not found:
-        return None
-    latest = max(found, key=lambda identity: identity.id or 0)
-    return Verified(latest.kind.value, mask(latest.kind.value, latest.value))
 
 
 @dataclass(frozen=True)

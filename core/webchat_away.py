@@ -2,7 +2,7 @@
 
 The reply is always on the timeline, for the widget to show when they come back
 (``core.webchat.deliver_agent_reply_to_web``). When no browser of the customer has been
-seen for AWAY_AFTER and a visitor chose to be told:
+seen within ``webchat.PRESENT_WITHIN`` and a visitor chose to be told:
 
 - ``sms``: the reply also goes by SMS to their verified phone, through the messenger
   port (idempotency key per Zendesk comment, so a retried delivery texts once);
@@ -17,28 +17,19 @@ What happened is kept on the reply's message (``meta["notified"]``).
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message, WebVisitor
+from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message
 
 from . import ports
 from .audit import audit
 from .verification import verified_identity
-
-#: A visitor not seen for this long (no request, no open stream) has left the page.
-AWAY_AFTER = timedelta(minutes=2)
-#: The customer's browsers considered (most recently seen first).
-VISITORS = 10
-
-
-def _visitors(session: Session, customer_id: int) -> list[WebVisitor]:
-    return list(session.scalars(select(WebVisitor).where(WebVisitor.customer_id == customer_id)
-                                .order_by(WebVisitor.last_seen_at.desc()).limit(VISITORS)))
+from .webchat import is_present, visitors_of
 
 
 def _zendesk_user(customer: Customer) -> int | None:
@@ -64,11 +55,11 @@ def notify_if_away(session: Session, account: Account, conversation: Conversatio
     """Tell a visitor who left about the agent's reply ``comment_id`` (already on the
     timeline) as they chose; returns what happened, also kept on the reply's message."""
     now = now or datetime.now(UTC)
-    visitors = _visitors(session, customer.id)
+    visitors = visitors_of(session, customer.id)
     chosen = next((v for v in visitors if v.notify in ("sms", "email")), None)
     if not visitors:
         outcome: dict[str, Any] = {"by": "none", "why": "no_visitor"}
-    elif _aware(visitors[0].last_seen_at) > now - AWAY_AFTER:
+    elif is_present(visitors[0], now):
         outcome = {"by": "widget", "why": "present"}
     elif chosen is None:
         outcome = {"by": "none", "why": "no_choice"}
@@ -123,7 +114,3 @@ def _reply_message(session: Session, conversation: Conversation, comment_id: Any
                                                    Message.author == "agent")
                              .order_by(Message.id.desc()).limit(5))
     return next((m for m in latest if str((m.meta or {}).get("zendesk_comment_id")) == str(comment_id)), None)
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)

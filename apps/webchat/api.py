@@ -23,7 +23,7 @@ from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from switchboard import db
-from switchboard.core import accounts, webchat
+from switchboard.core import accounts, verification, webchat
 from switchboard.dashboard import app_secret
 from switchboard.models import Account, Customer, WebVisitor
 from switchboard.webhooks.intake import accept
@@ -242,9 +242,10 @@ def start_session(slug: str) -> Response:
     assert customer is not None
     messages = webchat.message_json(session, current_app.config["SETTINGS"],
                                     webchat.latest_messages(session, customer.id))
-    found = webchat.verified(customer)
+    # What a code proved, the same rule the notify preference checks (not any phone the
+    # customer has: a visitor joined by their email has not proven the SMS number).
     answer = {"token": webchat.issue_token(secret(), account.id, visitor.id), "visitor": visitor.id,
-              "messages": messages, "verified": {"kind": found.kind, "masked": found.masked} if found else None,
+              "messages": messages, "verified": verification.verified_summary(session, customer),
               "notify": visitor.notify}
     session.commit()
     return jsonify(answer)

@@ -100,7 +100,7 @@ def scan_passages(session: Session, account_id: int, conversation_id: int, hits:
         findings = _passage_findings(hit.passage.text)
         if findings:
             flagged += 1
-            flag_injection(session, account_id, findings, source="kb_article", subject_type="kb_passage",
+            flag_injection(session, account_id, list(findings), source="kb_article", subject_type="kb_passage",
                            subject_id=hit.passage.id, conversation_id=conversation_id)
     return flagged
 
