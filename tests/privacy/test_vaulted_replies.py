@@ -27,7 +27,8 @@ def test_the_customer_reads_their_number_and_the_timeline_keeps_the_token(llm_sh
     vendor = vendor_for(llm_shop)
     say(vendor, f"my card payment was declined, why? call me on {PHONE}")
 
-    assert fake_llm.requests and "7946" not in str(fake_llm.requests)  # the model wrote the token unseen
+    seen = str(fake_llm.requests)  # the model wrote the token unseen:
+    assert fake_llm.requests and "7946 0958" not in seen and "2079460958" not in seen
     with get_db(llm_shop).session() as session:
         [sent] = [c.payload for c in session.scalars(select(OutboxCall).where(OutboxCall.vendor == "twilio"))]
         [reply] = session.scalars(select(Message).where(Message.author == "bot")).all()
