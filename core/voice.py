@@ -253,6 +253,11 @@ def speech_turn(session: Session, event: InboxEvent, settings: Settings, turn: S
         search=lambda q: search_knowledge(session, account.id, settings, q, heard_in),
         llm_drafter=None,  # the caller is waiting: the local engine answers, in milliseconds
         topic_words=content_words)
+    # Passages are untrusted, as on every channel: the ones carrying instructions are
+    # flagged in the audit log (the local engine speaks them, no model reads them).
+    from .actions.selfservice import scan_passages  # as replies does: the actions package imports replies
+
+    scan_passages(session, account.id, conversation.id, decision.hits)
     reply, spoken = _spoken(decision)
     voice: dict[str, Any] = {"then": "gather", **spoken}
     if decision.action == "handoff":
