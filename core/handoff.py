@@ -27,7 +27,7 @@ from .audit import audit
 from .enrichment import Enrichment, sentiment_trend
 from .escalation import without_quote
 from .i18n import N_, texts_of_conversation
-from .identity import reachable_address, reply_address
+from .identity import reachable_address, reply_address, zendesk_user_id
 from .routing import Route
 from .summary import model_messages, one_line, the_ask
 from .summary import summarise as summarise_conversation
@@ -50,13 +50,6 @@ def _identities(customer: Customer) -> dict[str, list[str]]:
     for identity in customer.identities:
         found.setdefault(identity.kind.value, []).append(identity.value)
     return found
-
-
-def _zendesk_user_id(customer: Customer) -> int | None:
-    for identity in customer.identities:
-        if identity.kind == IdentityKind.ZENDESK_USER:
-            return int(identity.value)
-    return None
 
 
 def _history(session: Session, customer: Customer) -> tuple[int, datetime | None]:
@@ -205,7 +198,7 @@ def hand_over(session: Session, account: Account, customer: Customer, conversati
     """
 
     zendesk = ports.current().helpdesk(session, account, settings)
-    user_id = _zendesk_user_id(customer)
+    user_id = zendesk_user_id(customer)
     if user_id is None:
         ids = _identities(customer)
         phone = next(iter(ids.get("phone") or ()), None)
@@ -217,7 +210,7 @@ def hand_over(session: Session, account: Account, customer: Customer, conversati
             email=email, phone=phone, external_id=f"switchboard-{account.id}-{customer.id}",
             idempotency_key=f"user:{customer.id}")
         user_id = int(user.response["user_id"])
-    if _zendesk_user_id(customer) is None:
+    if zendesk_user_id(customer) is None:
         session.add(Identity(account_id=account.id, customer_id=customer.id,
                              kind=IdentityKind.ZENDESK_USER, value=str(user_id)))
         session.flush()
@@ -309,7 +302,7 @@ def relay_customer_message(session: Session, account: Account, customer: Custome
         return
     ports.current().helpdesk(session, account, settings).add_comment(
         conversation.zendesk_ticket_id, body=f"[{message.channel.upper()}] {message.body}", public=True,
-        author_id=_zendesk_user_id(customer), idempotency_key=f"relay:{message.id}")
+        author_id=zendesk_user_id(customer), idempotency_key=f"relay:{message.id}")
 
 
 @dataclass(frozen=True)
@@ -344,7 +337,7 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
     assert customer is not None
     if not reply.public:
         return "internal_note"
-    if not reply.author_is_staff or (reply.author_id and reply.author_id == str(_zendesk_user_id(customer))):
+    if not reply.author_is_staff or (reply.author_id and reply.author_id == str(zendesk_user_id(customer))):
         return "from_customer"
     channel = timeline.reply_channel(conversation.channel)
     if channel == "web":

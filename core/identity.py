@@ -118,6 +118,11 @@ def _link(session: Session, customer: Customer, kind: IdentityKind, value: str) 
                         Identity.account_id == customer.account_id, Identity.kind == kind, Identity.value == value)))
 
 
+def zendesk_user_id(customer: Customer) -> int | None:
+    """The customer's Zendesk user (their requester), once a handoff or a ticket linked one."""
+    return next((int(i.value) for i in customer.identities if i.kind == IdentityKind.ZENDESK_USER), None)
+
+
 class Unreachable(LookupError):
     """A customer has no address on the channel a message must go out on."""
 

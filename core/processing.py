@@ -27,7 +27,7 @@ from .audit import audit
 from .inbox import Handler
 from .outreach.sending import on_status as outreach_on_status
 from .outreach.triggers import from_zendesk_ticket
-from .redaction import redact
+from .redaction import Redacted, redact
 from .replies import Inbound, handle_inbound
 
 #: Twilio's error code for a number that replied STOP: nothing may be sent there again.
@@ -54,24 +54,33 @@ def customer_message(session: Session, event: InboxEvent, settings: Settings, me
     customer = identity.resolve_customer(
         session, event.account_id, address, wa_id=message.wa_id, profile_name=message.profile_name,
     )
-    rated = tickets.pending_csat(session, customer, message.body)
-    conversation = rated or timeline.current_conversation(session, customer, address.channel)
     # National-format numbers ("020 7946 0958") are only recognisable with a region: the
     # sender's own is the best guess for the numbers they write; the company's country
     # (SWITCHBOARD_COUNTRY, else the region of our number they wrote to) is searched too,
     # so a number is redacted even from a sender whose region says nothing.
     redacted = redact(message.body, default_region=identity.region_of(address.e164),
                       also_regions=(identity.company_region(settings, message.to),))
-    # What was redacted is kept encrypted behind a token ([PHONE_1]) that an allowed agent can reveal.
+    _take_in(session, event, settings, customer, channel=address.channel, original=message.body, redacted=redacted,
+             external_id=message.external_id, payload_field="Body", meta={"media": message.media})
+
+
+def _take_in(session: Session, event: InboxEvent, settings: Settings, customer: Customer, *, channel: str,
+             original: str, redacted: Redacted, external_id: str, payload_field: str, meta: dict[str, Any]) -> None:
+    """What every written channel does with a customer's message once it knows who
+    wrote it: the rating of a solved ticket, or the open conversation's next message,
+    stored with what was redacted kept encrypted behind a token ([PHONE_1]) that an
+    allowed agent can reveal; then the rating is recorded or self-service answers."""
+    rated = tickets.pending_csat(session, customer, original)
+    conversation = rated or timeline.current_conversation(session, customer, channel)
     body = vault.tokenize(session, vault.vault_for(settings), account_id=event.account_id, customer_id=customer.id,
-                          conversation_id=conversation.id, original=message.body, redacted=redacted)
+                          conversation_id=conversation.id, original=original, redacted=redacted)
     stored = timeline.append(
-        session, conversation, direction="inbound", channel=address.channel, author="customer",
-        body=body, external_id=message.external_id, status="received",
-        meta={"redactions": redacted.kinds, "media": message.media, "inbox_event_id": event.id},
+        session, conversation, direction="inbound", channel=channel, author="customer", body=body,
+        external_id=external_id, status="received",
+        meta={"redactions": redacted.kinds, **meta, "inbox_event_id": event.id},
     )
     # The raw delivery was kept only until it was processed: keep the tokenized text.
-    event.payload = {**event.payload, "Body": body}
+    event.payload = {**event.payload, payload_field: body}
     account = session.get(Account, event.account_id)
     assert account is not None
     if rated is not None:
@@ -100,26 +109,12 @@ def web_message(session: Session, event: InboxEvent, settings: Settings, message
         return
     customer = session.get(Customer, visitor.customer_id)
     assert customer is not None
-    rated = tickets.pending_csat(session, customer, message.text)
-    conversation = rated or timeline.current_conversation(session, customer, webchat.CHANNEL)
     redacted = redact(message.text, also_regions=(identity.company_region(settings, None),))
-    body = vault.tokenize(session, vault.vault_for(settings), account_id=event.account_id, customer_id=customer.id,
-                          conversation_id=conversation.id, original=message.text, redacted=redacted)
-    external_id = webchat.external_id(visitor.id, message.client_id)
-    stored = timeline.append(
-        session, conversation, direction="inbound", channel=webchat.CHANNEL, author="customer", body=body,
-        external_id=external_id, status="received",
-        meta={"redactions": redacted.kinds, "inbox_event_id": event.id, "client_id": message.client_id},
-    )
-    event.payload = {**event.payload, "text": body}  # the raw text was kept only until now
     webchat.seen(visitor)
     webchat.wake_after_commit(session, settings, event.account_id, customer.id)
-    account = session.get(Account, event.account_id)
-    assert account is not None
-    if rated is not None:
-        tickets.record_csat(session, account, settings, rated, stored)
-        return
-    handle_inbound(session, Inbound(account, customer, conversation, stored), settings)
+    _take_in(session, event, settings, customer, channel=webchat.CHANNEL, original=message.text, redacted=redacted,
+             external_id=webchat.external_id(visitor.id, message.client_id), payload_field="text",
+             meta={"client_id": message.client_id})
 
 
 def delivery_status(session: Session, event: InboxEvent, settings: Settings, *, external_id: str, status: str,

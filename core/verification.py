@@ -113,10 +113,12 @@ def normalise(kind: object, raw: object, *, region: str | None = None) -> Target
 
 
 def mask(kind: str, value: str) -> str:
-    """What is shown back: enough to recognise, as the widget's session shows it."""
-    from .webchat import mask as shown
-
-    return shown(kind, value)
+    """What is shown back, enough to recognise: "+14155550100" → "+1•••••••0100",
+    "ada@example.com" → "a••@example.com"."""
+    if kind == "email":
+        name, _, domain = value.partition("@")
+        return f"{name[:1]}{'•' * max(2, len(name) - 1)}@{domain}"
+    return f"{value[:2]}{'•' * max(0, len(value) - 6)}{value[-4:]}"
 
 
 # -- sending --------------------------------------------------------------------------------

@@ -419,7 +419,7 @@ def follow_through(session: Session, event: InboxEvent, settings: Settings, call
     assert conversation is not None
     customer = session.get(Customer, conversation.customer_id)
     assert customer is not None
-    phone = _phone(customer)
+    phone = identity.reply_address(customer, "sms")
     needs_ticket = voice.get("handoff") or voice.get("callback_requested") or voice.get("call_note")
     if needs_ticket and conversation.status != "closed":
         _ensure_ticket(session, account, customer, conversation, voice, call_sid, settings)
@@ -454,7 +454,8 @@ def _ensure_ticket(session: Session, account: Account, customer: Customer, conve
     if conversation.status != "human":
         _hand_over_now(session, conversation, trigger)
     route = routing(settings).route(trigger=trigger, tier=customer.tier, channel=CHANNEL, intent=handoff.get("intent"))
-    call = f"Phone call {call_sid} from {_phone(customer)}: {_where_put(voice)}"
+    caller = identity.reply_address(customer, "sms")
+    call = f"Phone call {call_sid} from {caller}: {_where_put(voice)}"
     ticket_id = hand_over(session, account, customer, conversation,
                           Handoff(trigger, f"{detail} {call}".strip(), route), settings)
     tickets.on_ticket_changed(session, account, settings, ticket_id=ticket_id, text="", write_back=False)
@@ -529,9 +530,3 @@ def _bot_id(call_sid: str, turn: int) -> str:
 def _bot_message(session: Session, account_id: int, call_sid: str, turn: int) -> Message | None:
     return session.scalar(select(Message).where(Message.account_id == account_id,
                                                 Message.external_id == _bot_id(call_sid, turn)))
-
-
-def _phone(customer: Customer) -> str:
-    from switchboard.models import IdentityKind
-
-    return next(i.value for i in customer.identities if i.kind == IdentityKind.PHONE)

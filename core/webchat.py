@@ -228,14 +228,6 @@ def _source(account_id: int, source: dict[str, Any],
     return {"title": citation, "url": citation if is_url else None}
 
 
-def mask(kind: str, value: str) -> str:
-    """"+14155550100" → "+1•••••••0100"; "ada@example.com" → "a••@example.com"."""
-    if kind == "email":
-        name, _, domain = value.partition("@")
-        return f"{name[:1]}{'•' * max(2, len(name) - 1)}@{domain}"
-    return f"{value[:2]}{'•' * max(0, len(value) - 6)}{value[-4:]}"
-
-
 @dataclass(frozen=True)
 class Appearance:
     """What the widget shows before anything is said: the account's settings."""

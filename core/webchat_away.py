@@ -24,16 +24,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message
+from switchboard.models import Account, Conversation, Customer, Identity, Message
 
 from . import ports
 from .audit import audit
+from .identity import zendesk_user_id
 from .verification import verified_identity
 from .webchat import is_present, visitors_of
-
-
-def _zendesk_user(customer: Customer) -> int | None:
-    return next((int(i.value) for i in customer.identities if i.kind == IdentityKind.ZENDESK_USER), None)
 
 
 def ensure_requester_email(session: Session, account: Account, settings: Settings, customer: Customer) -> str:
@@ -42,7 +39,7 @@ def ensure_requester_email(session: Session, account: Account, settings: Setting
     email = verified_identity(session, customer, "email")
     if email is None:
         return "no_verified_email"
-    user_id = _zendesk_user(customer)
+    user_id = zendesk_user_id(customer)
     if user_id is None:
         return "no_requester"
     ports.current().helpdesk(session, account, settings).add_user_email(

@@ -160,7 +160,7 @@ def _tell_customer(session: Session, account: Account, settings: Settings, outco
     on their channel (an agent-run request is the agent's to tell)."""
     from switchboard.connectors.twilio import TwilioConnector
     from switchboard.core import timeline
-    from switchboard.models import IdentityKind
+    from switchboard.core.identity import reachable_address
 
     execution = outcome.execution
     if execution.role not in ("bot", "llm") or execution.conversation_id is None:
@@ -169,7 +169,7 @@ def _tell_customer(session: Session, account: Account, settings: Settings, outco
     customer = session.get(Customer, execution.customer_id) if execution.customer_id else None
     if conversation is None or customer is None or customer.opted_out_at is not None:
         return
-    phone = next((i.value for i in customer.identities if i.kind == IdentityKind.PHONE), None)
+    phone = reachable_address(customer, "sms")
     if phone is None:
         return
     result = TwilioConnector(session, account, settings).send_message(

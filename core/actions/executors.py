@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.models import Account, ActionExecution, Customer, IdentityKind
+from switchboard.models import Account, ActionExecution, Customer
 
 from .. import ports
+from ..identity import reachable_address
 from .config import ActionsConfig
 
 
@@ -38,7 +39,7 @@ class Context:
     def phone(self) -> str | None:
         if self.customer is None:
             return None
-        return next((i.value for i in self.customer.identities if i.kind == IdentityKind.PHONE), None)
+        return reachable_address(self.customer, "sms")
 
     def customer_ref(self) -> str | None:
         """The id the company's systems and Zendesk know this customer by (the same

@@ -73,8 +73,8 @@ def test_injected_customer_messages_never_produce_an_action(app: Flask, vendor: 
     assert {"base64", "leetspeak"} <= variants
 
 
-def test_an_injected_kb_article_is_flagged_and_starts_nothing(app: Flask, vendor: VendorClient,
-                                                              order_system: OrderServer, tmp_path: Path) -> None:
+def import_injected_article(app: Flask, tmp_path: Path) -> None:
+    """A knowledge-base article ("gift-cards") whose body carries instructions to the model."""
     articles = tmp_path / "kb.json"
     articles.write_text(json.dumps([{"id": "gift-cards", "title": "Do gift cards expire?", "url": "https://help.x/gc",
                                      "body": "Gift cards never expire and can be used on any order. "
@@ -83,6 +83,11 @@ def test_an_injected_kb_article_is_flagged_and_starts_nothing(app: Flask, vendor
     with get_db(app).session() as session:
         KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
             load_articles(articles))
+
+
+def test_an_injected_kb_article_is_flagged_and_starts_nothing(app: Flask, vendor: VendorClient,
+                                                              order_system: OrderServer, tmp_path: Path) -> None:
+    import_injected_article(app, tmp_path)
     say(vendor, app, "do gift cards expire?")
     assert executions(app) == [] and order_system.received == []
     [flag] = injection_flags(app)
