@@ -364,9 +364,8 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
             return "outside_whatsapp_window"
         kwargs = {"content_sid": template, "content_variables": {"1": one_line(reply.body, 900)}}
     try:
-        status_callback = f"{settings.public_url}/webhooks/twilio/status" if settings.public_url else None
         result = twilio.send_message(to=phone, channel=channel, idempotency_key=f"agent-reply:{reply.comment_id}",
-                                     status_callback=status_callback, **kwargs)
+                                     status_callback=settings.twilio_status_callback, **kwargs)
     except RecipientOptedOut:
         customer.opted_out_at = customer.opted_out_at or datetime.now(UTC)
         _tell_agent(session, account, conversation, reply, "Twilio refused it: the customer has opted out "

@@ -394,15 +394,13 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
 
     conversation, account = inbound.conversation, inbound.account
     address = reply_address(inbound.customer, conversation.channel)
-    status_callback = (f"{settings.public_url}/webhooks/twilio/status"
-                       if settings.public_url and conversation.channel != "web" else None)
     # A reply may name a vault token the model or a template wrote ([PHONE_1]): the
     # customer reads their own value, the timeline below keeps the token.
     body = resolve(session, vault_for(settings), account_id=account.id, conversation_id=conversation.id,
                    text=decision.reply) if tokens_in(decision.reply) else decision.reply
     result = ports.current().messenger(session, account, settings).send_message(
         to=address, body=body, channel=conversation.channel,
-        status_callback=status_callback, idempotency_key=f"reply:{inbound.message.id}",
+        status_callback=settings.twilio_status_callback, idempotency_key=f"reply:{inbound.message.id}",
     )
     sources = [{"passage": p.id, "citation": p.citation}
                for p in (decision.draft.citations if decision.draft else ())]

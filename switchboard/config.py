@@ -99,6 +99,12 @@ class Settings:
     worker_preload: bool = True
 
     @property
+    def twilio_status_callback(self) -> str | None:
+        """Where Twilio reports a sent message's delivery status: known only with a public
+        URL (the web chat's messenger has no statuses and ignores it)."""
+        return f"{self.public_url}/webhooks/twilio/status" if self.public_url else None
+
+    @property
     def embedded(self) -> bool:
         """No Redis: tasks run in this process, so a newcomer needs no servers."""
         return self.redis_url is None

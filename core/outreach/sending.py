@@ -204,10 +204,9 @@ def _deliver(session: Session, account: Account, settings: Settings, options: Ou
                   "content_variables": drafts.content_variables(segment.content_variables, member, spec.detail,
                                                                 options.company)}
     limiter.acquire(f"account:{account.id}", options.rate)
-    status_callback = f"{settings.public_url}/webhooks/twilio/status" if settings.public_url else None
     try:
         result = ports.current().messenger(session, account, settings).send_message(
-            to=recipient.phone, channel=channel, status_callback=status_callback,
+            to=recipient.phone, channel=channel, status_callback=settings.twilio_status_callback,
             idempotency_key=idempotency_key(campaign.id, customer.id), **kwargs)
     except RecipientOptedOut:
         customer.opted_out_at = customer.opted_out_at or now
