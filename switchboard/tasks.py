@@ -10,8 +10,10 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from celery import Celery, Task, shared_task
@@ -25,6 +27,7 @@ from switchboard.connectors.base import VendorOutcomeUnknown, VendorRateLimited
 from switchboard.core import inbox
 from switchboard.core.processing import Bound, EventHandlers
 from switchboard.core.redaction import redact
+from switchboard.dispatch import MAX_BATCH, Dispatcher
 from switchboard.models import Account
 
 log = logging.getLogger(__name__)
@@ -112,6 +115,43 @@ def process_inbox_event(self: Task, event_id: int) -> str:
         raise self.retry(exc=exc, countdown=retry_countdown(exc, self.request.retries)) from exc
 
 
+@shared_task(name="switchboard.process_inbox_events")
+def process_inbox_events(event_ids: list[int]) -> dict[str, int]:
+    """Several events from one publish (see switchboard.dispatch), in the order they
+    were accepted. One that fails goes on alone as ``process_inbox_event`` with that
+    task's backoff and retries, and the rest of the batch goes on; if even that
+    cannot be queued, the event is back in the inbox as "received" for the sweep."""
+    tally: dict[str, int] = {}
+    session = db.session()
+    for event_id in event_ids:
+        try:
+            status = inbox.process(session, event_id, handlers())
+        except Exception as exc:
+            status = inbox.status(session, event_id) or "missing"
+            if status == "failed":  # parked for good (no handler, or out of attempts)
+                tally["failed"] = tally.get("failed", 0) + 1
+                continue
+            status = "retrying"
+            try:
+                process_inbox_event.apply_async((event_id,), countdown=retry_countdown(exc, 0), retry=False)
+            except Exception as queue_error:  # the broker went away meanwhile: the sweep retries it
+                log.warning("inbox event %s waits for the sweep: %s", event_id, type(queue_error).__name__)
+        tally[status] = tally.get(status, 0) + 1
+    return tally
+
+
+def publish_events(event_ids: Sequence[int]) -> None:
+    """One queue message for ``event_ids`` (raises when the broker is unreachable)."""
+    _publish_with(current_app.extensions["celery"], event_ids)
+
+
+def _publish_with(celery: Celery, event_ids: Sequence[int]) -> None:
+    if len(event_ids) == 1:
+        celery.send_task(process_inbox_event.name, (event_ids[0],), retry=False)
+    else:
+        celery.send_task(process_inbox_events.name, (list(event_ids),), retry=False)
+
+
 def retry_countdown(exc: BaseException, retries: int) -> float:
     """The vendor's Retry-After when it gave one, otherwise exponential backoff. The
     worker is free meanwhile: the retry is a new message with an ETA, not a sleep."""
@@ -128,8 +168,19 @@ def retry_countdown(exc: BaseException, retries: int) -> float:
 def sweep_inbox() -> int:
     settings = current_app.config["SETTINGS"]
     due = inbox.due_for_sweep(db.session(), older_than=timedelta(seconds=settings.sweep_after_seconds))
-    for event_id in due:
-        enqueue_event(event_id)
+    runner: EmbeddedRunner | None = current_app.extensions.get("switchboard.runner")
+    for start in range(0, len(due), MAX_BATCH):
+        chunk = due[start:start + MAX_BATCH]
+        if runner is not None:
+            for event_id in chunk:
+                runner.submit(event_id)
+            continue
+        try:
+            publish_events(chunk)
+        except Exception as exc:  # still unreachable: the next sweep tries again
+            log.warning("queue unreachable, %d inbox event(s) wait for the next sweep: %s", len(due) - start,
+                        type(exc).__name__)
+            break
     return len(due)
 
 
@@ -332,24 +383,25 @@ def handlers() -> Bound:
     return registry.bound(current_app.config["SETTINGS"])
 
 
-def enqueue_event(event_id: int) -> bool:
-    """Hand an inbox event to the workers. False when the queue is unreachable: the
-    event stays in the inbox and the sweep enqueues it once the queue is back."""
+def enqueue_event(event_id: int) -> None:
+    """Hand a committed inbox event to the workers: in embedded mode to the runner,
+    otherwise to this process's dispatcher, which publishes it off the request thread
+    (several per message under load). An event whose publish fails stays in the inbox
+    and the sweep enqueues it once the queue is back."""
     runner: EmbeddedRunner | None = current_app.extensions.get("switchboard.runner")
     if runner is not None:
         runner.submit(event_id)
-        return True
-    try:
-        process_inbox_event.apply_async((event_id,), retry=False)
-        return True
-    except Exception as exc:  # kombu/redis raise several types for "broker unreachable"
-        log.warning("queue unreachable, inbox event %s waits for the sweep: %s", event_id,
-                    type(exc).__name__)
-        return False
+        return
+    current_app.extensions[DISPATCHER].submit(event_id)
+
+
+#: Where create_app keeps this app's dispatcher (switchboard.dispatch).
+DISPATCHER = "switchboard.dispatcher"
 
 
 def init_app(app: Flask) -> None:
-    celery_init_app(app)
+    celery = celery_init_app(app)
+    app.extensions[DISPATCHER] = Dispatcher(partial(_publish_with, celery))
     if app.config["SETTINGS"].embedded:
         runner = EmbeddedRunner(app, inline=app.config.get("TASKS_INLINE", False))
         app.extensions["switchboard.runner"] = runner

@@ -108,6 +108,43 @@ def test_webhook_is_processed_by_a_real_worker_through_redis(queued_env: dict[st
         get_db(app).dispose()
 
 
+def test_events_published_together_are_each_processed_once_and_a_failing_one_does_not_stop_the_rest(
+    queued_env: dict[str, str], tmp_path: Path
+) -> None:
+    """One queue message carrying several events, as the dispatcher sends under load:
+    the worker processes them in order; an event no handler knows is parked as failed
+    without holding up the others, and a second copy of the message changes nothing."""
+    from switchboard.core import inbox
+    from switchboard.tasks import publish_events
+
+    app = make_app(queued_env)
+    sample = fixture("twilio", "inbound_sms.json")
+    with app.app_context(), get_db(app).session() as session:
+        account_id = app.config["DEFAULT_ACCOUNT_ID"]
+        ids = [inbox.record(session, account_id=account_id, vendor="twilio", kind="twilio.message",
+                            dedupe_key=f"SMbatch{n}", payload={**sample, "MessageSid": f"SMbatch{n}",
+                                                               "From": f"+1415555{n:04d}"})[0].id
+               for n in range(3)]
+        ids.insert(1, inbox.record(session, account_id=account_id, vendor="twilio", kind="twilio.unheard_of",
+                                   dedupe_key="odd", payload={})[0].id)
+        publish_events(ids)
+        publish_events(ids)  # a redelivered copy
+    worker = Worker(queued_env, tmp_path, beat=False)
+    try:
+        assert wait_until(lambda: event_status(app) == ["done", "done", "done", "failed"]), worker.output()
+        assert wait_until(lambda: worker.output().count("{'done': 3, 'failed': 1}") == 2), worker.output()
+        assert "process_inbox_event[" not in worker.output()  # nothing to retry: the odd one is parked
+        with get_db(app).session() as session:
+            inbound = session.scalars(select(Message.external_id).where(Message.direction == "inbound")
+                                      .order_by(Message.id)).all()
+            assert inbound == ["SMbatch0", "SMbatch1", "SMbatch2"]
+            assert len(session.scalars(select(Message).where(Message.direction == "outbound",
+                                                             Message.author == "bot")).all()) == 3
+    finally:
+        worker.stop()
+        get_db(app).dispose()
+
+
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None]]]:
     """A Redis of our own that the test can start late, as if it had been down."""

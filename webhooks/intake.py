@@ -28,8 +28,8 @@ def accept(account: Account, *, vendor: str, kind: str, dedupe_key: str, payload
     Raises (and so answers 5xx, making the vendor retry) only if the event could not
     be stored: an enqueue failure is not an error, the sweep picks the event up.
     """
-    event_id, created = inbox.record_id(
-        db.session(), account_id=account.id, vendor=vendor, kind=storable(kind),
+    event_id, created = inbox.record_delivery(
+        db.get_db().engine, account_id=account.id, vendor=vendor, kind=storable(kind),
         dedupe_key=storable(dedupe_key), payload=storable(payload),
     )
     if created:
