@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from sqlalchemy import Engine, Insert, Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from switchboard.models import InboxEvent
@@ -74,11 +75,27 @@ def record_delivery(engine: Engine, *, account_id: int, vendor: str, kind: str, 
     """What :func:`record` does, for the webhook path: (event id, True) when new,
     (existing id, False) for a duplicate, committed before returning.
 
-    One INSERT ... ON CONFLICT DO NOTHING RETURNING id, on a connection of its own and
-    with a statement compiled once per process: the webhook answers as fast as the
-    database commits. Through the ORM session the same insert cost three times the CPU
-    (a new statement and its cache key per delivery, the session's bookkeeping), and
-    the request holds nothing else the event must commit with."""
+    One INSERT ... ON CONFLICT DO NOTHING RETURNING id, with a statement compiled once
+    per process, on ``engine``'s own connection (the webhooks' engine: on PostgreSQL
+    autocommit, so the insert is its own transaction, one round trip): the webhook
+    answers as fast as the database commits. Through the ORM session the same insert
+    cost three times the CPU (a new statement and its cache key per delivery, the
+    session's bookkeeping), and the request holds nothing else the event must commit
+    with."""
+    try:
+        return _record_delivery(engine, account_id=account_id, vendor=vendor, kind=kind, dedupe_key=dedupe_key,
+                                payload=payload)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        # The database restarted since this pooled connection was opened; SQLAlchemy has
+        # discarded the pool's connections, so the retry opens a new one.
+        return _record_delivery(engine, account_id=account_id, vendor=vendor, kind=kind, dedupe_key=dedupe_key,
+                                payload=payload)
+
+
+def _record_delivery(engine: Engine, *, account_id: int, vendor: str, kind: str, dedupe_key: str,
+                     payload: dict[str, Any]) -> tuple[int, bool]:
     key = dedupe_key[:200]
     with engine.begin() as connection:
         new_id = connection.execute(_new_event(connection.dialect.name), {
@@ -88,7 +105,7 @@ def record_delivery(engine: Engine, *, account_id: int, vendor: str, kind: str, 
             return new_id, True
         existing = connection.execute(_DUPLICATE, {"account": account_id, "vendor_": vendor, "key": key}).scalar()
     if existing is None:  # the row that collided is gone (deleted in between): store it again
-        return record_delivery(engine, account_id=account_id, vendor=vendor, kind=kind, dedupe_key=dedupe_key,
+        return _record_delivery(engine, account_id=account_id, vendor=vendor, kind=kind, dedupe_key=dedupe_key,
                                payload=payload)
     return existing, False
 

@@ -27,6 +27,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = scoped_session(sessionmaker(self.engine, expire_on_commit=False))
+        self.intake = make_intake_engine(url)
         _databases.add(self)
 
     def forget_inherited_connections(self) -> None:
@@ -35,6 +36,7 @@ class Database:
         transactions on a socket the two processes share."""
         self.sessions.registry.clear()
         self.engine.dispose(close=False)
+        self.intake.dispose(close=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -48,6 +50,7 @@ class Database:
     def dispose(self) -> None:
         self.sessions.remove()
         self.engine.dispose()
+        self.intake.dispose()
 
 
 #: Every Database of this process, for the fork hook below.
@@ -79,6 +82,20 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def make_intake_engine(url: str) -> Engine:
+    """The webhooks' engine, a pool apart from the sessions' (a request that holds a
+    session connection never waits for a second one from the same pool).
+
+    On PostgreSQL each delivery is one INSERT that commits by itself (autocommit: no
+    BEGIN and COMMIT round trips), and connections are not pinged before each use: one
+    a database restart broke fails that one statement, SQLAlchemy then drops every
+    connection of the pool, and the caller retries once (core.inbox.record_delivery),
+    so no delivery pays for a ping to spare the rare restart a retry."""
+    if url.startswith("sqlite"):
+        return make_engine(url)
+    return create_engine(url, future=True, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

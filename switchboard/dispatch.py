@@ -25,16 +25,22 @@ log = logging.getLogger(__name__)
 #: The most event ids one message carries: a batch is processed in order by one pool
 #: child, so a longer one would keep the other child idle while it waits.
 MAX_BATCH = 16
+#: How long the thread waits, once an id arrived, for others to join it: under load a
+#: publish then carries several events; at rest an event reaches the worker this much
+#: later (a bot reply takes longer than that to compose, and Twilio longer to deliver).
+LINGER_SECONDS = 0.02
 
 
 class Dispatcher:
     """Collects event ids and calls ``send`` with as many as are waiting (up to
-    ``max_batch``), on a daemon thread started on first use (a forked child starts its
-    own, with an empty queue)."""
+    ``max_batch``, after at most ``linger`` seconds), on a daemon thread started on
+    first use (a forked child starts its own, with an empty queue)."""
 
-    def __init__(self, send: Callable[[Sequence[int]], None], *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, send: Callable[[Sequence[int]], None], *, max_batch: int = MAX_BATCH,
+                 linger: float = LINGER_SECONDS) -> None:
         self._send = send
         self._max_batch = max_batch
+        self._linger = linger
         self._forget()
         _dispatchers.add(self)
 
@@ -64,6 +70,8 @@ class Dispatcher:
         while True:
             with self._lock:
                 self._ready.wait_for(lambda: bool(self._waiting))
+                if self._linger:
+                    self._ready.wait_for(lambda: len(self._waiting) >= self._max_batch, self._linger)
                 batch = self._waiting[:self._max_batch]
                 del self._waiting[:self._max_batch]
                 self._in_flight = len(batch)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from switchboard.app import create_app
 from switchboard.config import load_settings
 from switchboard.db import get_db
+from switchboard.dispatch import MAX_BATCH
 from switchboard.models import InboxEvent, Message
 
 from .conftest import PUBLIC_URL, REDIS_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, base_env
@@ -238,8 +239,10 @@ def test_pool_children_share_the_models_the_worker_loaded_before_forking(
     def ask_until_both_children_answer(question: str, since: dict[str, int]) -> list[str]:
         nonlocal sent
         asked = sent
-        while sent - asked < 40:
-            for _ in range(4):  # a burst, so the second child takes some while the first is busy
+        while sent - asked < 120:
+            # A burst longer than one publish carries (the dispatcher's batch), so the
+            # second child takes a message while the first is busy with its own.
+            for _ in range(MAX_BATCH + 4):
                 sent += 1
                 params = {**fixture("twilio", "inbound_sms.json"), "MessageSid": f"SM{uuid.uuid4().hex}",
                           "From": f"+1415555{sent:04d}", "Body": question}

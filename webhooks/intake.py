@@ -29,7 +29,7 @@ def accept(account: Account, *, vendor: str, kind: str, dedupe_key: str, payload
     be stored: an enqueue failure is not an error, the sweep picks the event up.
     """
     event_id, created = inbox.record_delivery(
-        db.get_db().engine, account_id=account.id, vendor=vendor, kind=storable(kind),
+        db.get_db().intake, account_id=account.id, vendor=vendor, kind=storable(kind),
         dedupe_key=storable(dedupe_key), payload=storable(payload),
     )
     if created:

@@ -28,6 +28,8 @@ DEFAULT_LIMITS = {
     "identify_per_visitor": "5/hour",
 }
 EXTENSION = "switchboard.webchat.limiter"
+#: The endpoints ``apply`` limited, in app.extensions.
+LIMITED = "switchboard.webchat.limited"
 
 
 def limit_of(name: str) -> Callable[[], str]:
@@ -62,6 +64,15 @@ def init_app(app: Flask) -> Limiter:
     limiter = Limiter(ip_key, app=app, headers_enabled=True, strategy="moving-window",
                       key_prefix=app.config.get("WEBCHAT_LIMIT_PREFIX", "switchboard.webchat"), **options)
     app.extensions[EXTENSION] = limiter
+    limited: set[str] = app.extensions.setdefault(LIMITED, set())
+
+    @limiter.request_filter
+    def _not_limited() -> bool:
+        """Only the web chat's routes are limited: every other request (a vendor's
+        webhook above all) leaves the limiter at its first check instead of having its
+        limits resolved."""
+        return request.endpoint not in limited
+
     return limiter
 
 
@@ -71,6 +82,7 @@ def apply(app: Flask, limiter: Limiter, endpoint: str, *limits: tuple[str, Calla
     is (the name of a limit, the key it counts by); a request ``exempt_when`` says so
     is not counted."""
     view: Any = app.view_functions[endpoint]
+    app.extensions.setdefault(LIMITED, set()).add(endpoint)
     for name, key in limits:
         view = limiter.limit(limit_of(name), key_func=key, methods=["POST"], exempt_when=exempt_when)(view)
     app.view_functions[endpoint] = view

@@ -34,7 +34,7 @@ class Publisher:
 
 def test_ids_that_wait_while_a_publish_is_busy_leave_together_in_order_once_each() -> None:
     publisher = Publisher()
-    dispatcher = Dispatcher(publisher, max_batch=4)
+    dispatcher = Dispatcher(publisher, max_batch=4, linger=0)
     publisher.release.clear()
     dispatcher.submit(1)
     assert publisher.entered.wait(5)  # 1 is being published; the next ones wait
@@ -43,6 +43,21 @@ def test_ids_that_wait_while_a_publish_is_busy_leave_together_in_order_once_each
     publisher.release.set()
     assert dispatcher.flush(5)
     assert publisher.sent == [[1], [2, 3, 4, 5], [6, 7]]
+
+
+def test_ids_arriving_within_the_linger_leave_together_and_a_full_batch_does_not_wait() -> None:
+    publisher = Publisher()
+    dispatcher = Dispatcher(publisher, max_batch=3, linger=30.0)
+    for event_id in (1, 2, 3):  # a full batch leaves at once, long before the 30 s linger
+        dispatcher.submit(event_id)
+    assert dispatcher.flush(5)
+    assert publisher.sent == [[1, 2, 3]]
+
+    lingering = Dispatcher(publisher, linger=0.3)
+    lingering.submit(4)
+    lingering.submit(5)
+    assert lingering.flush(5)
+    assert publisher.sent[1:] == [[4, 5]]
 
 
 def test_at_rest_each_id_leaves_at_once_on_its_own() -> None:
