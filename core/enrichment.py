@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
@@ -108,8 +108,13 @@ def detect_language(text: str) -> str:
     return clear_language(text) or DEFAULT_LANGUAGE
 
 
+@lru_cache(maxsize=256)
 def clear_language(text: str) -> str | None:
-    """ISO 639-1 code of ``text``, or None when it is too short or ambiguous to tell."""
+    """ISO 639-1 code of ``text``, or None when it is too short or ambiguous to tell.
+
+    Remembered for the last few texts: one message is asked about three times while it
+    is processed (its enrichment, the reply's language, the self-service turn), and
+    detection is the single costliest call of the three."""
     if not any(character.isalpha() for character in text):
         return None
     candidates = _language_detector().compute_language_confidence_values(text)
