@@ -59,8 +59,9 @@ def run(url: str, env: dict[str, str], *, inline: bool, count: int, profile: boo
         nonlocal statements
         statements += 1
 
-    engine = get_db(app).engine
-    event.listen(engine, "after_cursor_execute", seen)
+    engines = (get_db(app).engine, get_db(app).intake)  # the sessions' and the webhooks' own
+    for engine in engines:
+        event.listen(engine, "after_cursor_execute", seen)
     profiler = None
     if profile:
         from pyinstrument import Profiler
@@ -75,7 +76,8 @@ def run(url: str, env: dict[str, str], *, inline: bool, count: int, profile: boo
     if profiler is not None:
         profiler.stop()
         report = profiler.output_text(unicode=False, color=False)
-    event.remove(engine, "after_cursor_execute", seen)
+    for engine in engines:
+        event.remove(engine, "after_cursor_execute", seen)
     get_db(app).dispose()
     return {"statements": round(statements / count, 1), "wall_ms": round(wall * 1000 / count, 2),
             "cpu_ms": round(cpu * 1000 / count, 2)}, report
