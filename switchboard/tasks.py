@@ -122,20 +122,19 @@ def process_inbox_events(event_ids: list[int]) -> dict[str, int]:
     task's backoff and retries, and the rest of the batch goes on; if even that
     cannot be queued, the event is back in the inbox as "received" for the sweep."""
     tally: dict[str, int] = {}
-    session = db.session()
+    session, bound = db.session(), handlers()
     for event_id in event_ids:
         try:
-            status = inbox.process(session, event_id, handlers())
+            status = inbox.process(session, event_id, bound)
         except Exception as exc:
-            status = inbox.status(session, event_id) or "missing"
-            if status == "failed":  # parked for good (no handler, or out of attempts)
-                tally["failed"] = tally.get("failed", 0) + 1
-                continue
-            status = "retrying"
-            try:
-                process_inbox_event.apply_async((event_id,), countdown=retry_countdown(exc, 0), retry=False)
-            except Exception as queue_error:  # the broker went away meanwhile: the sweep retries it
-                log.warning("inbox event %s waits for the sweep: %s", event_id, type(queue_error).__name__)
+            if inbox.status(session, event_id) == "failed":  # parked for good (no handler, or out of attempts)
+                status = "failed"
+            else:
+                status = "retrying"
+                try:
+                    process_inbox_event.apply_async((event_id,), countdown=retry_countdown(exc, 0), retry=False)
+                except Exception as queue_error:  # the broker went away meanwhile: the sweep retries it
+                    log.warning("inbox event %s waits for the sweep: %s", event_id, type(queue_error).__name__)
         tally[status] = tally.get(status, 0) + 1
     return tally
 
@@ -169,14 +168,13 @@ def sweep_inbox() -> int:
     settings = current_app.config["SETTINGS"]
     due = inbox.due_for_sweep(db.session(), older_than=timedelta(seconds=settings.sweep_after_seconds))
     runner: EmbeddedRunner | None = current_app.extensions.get("switchboard.runner")
+    if runner is not None:
+        for event_id in due:
+            runner.submit(event_id)
+        return len(due)
     for start in range(0, len(due), MAX_BATCH):
-        chunk = due[start:start + MAX_BATCH]
-        if runner is not None:
-            for event_id in chunk:
-                runner.submit(event_id)
-            continue
         try:
-            publish_events(chunk)
+            publish_events(due[start:start + MAX_BATCH])
         except Exception as exc:  # still unreachable: the next sweep tries again
             log.warning("queue unreachable, %d inbox event(s) wait for the next sweep: %s", len(due) - start,
                         type(exc).__name__)
