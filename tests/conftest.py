@@ -117,13 +117,18 @@ def app(env: dict[str, str]) -> Iterator[Flask]:
     get_db(app).dispose()
 
 
-@pytest.fixture
-def shop(app: Flask) -> Flask:
-    """The app with the sample knowledge base (a demo shop's articles) imported."""
+def with_sample_kb(app: Flask) -> Flask:
+    """``app`` with the sample knowledge base (a demo shop's articles) imported."""
     with get_db(app).session() as session:
         KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
             load_articles(SAMPLE_KB))
     return app
+
+
+@pytest.fixture
+def shop(app: Flask) -> Flask:
+    """The app with the sample knowledge base imported."""
+    return with_sample_kb(app)
 
 
 @pytest.fixture

@@ -21,13 +21,19 @@ from switchboard.app import create_app
 from switchboard.config import load_settings
 from switchboard.core import timeline
 from switchboard.core.handoff import PACKAGE_MESSAGES
-from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import Conversation, Message, OutboxCall
 from switchboard.resources import data_file
 
-from ..conftest import PUBLIC_URL, SAMPLE_KB, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, _truncate_postgres, base_env
+from ..conftest import (
+    PUBLIC_URL,
+    SLACK_SECRET,
+    TWILIO_TOKEN,
+    ZENDESK_SECRET,
+    _truncate_postgres,
+    base_env,
+    with_sample_kb,
+)
 from ..signing import VendorClient, fixture
 
 MESSAGES = "/webhooks/twilio/messages"
@@ -51,10 +57,7 @@ def long_app(tmp_path: Path, pg_url: str) -> Iterator[Flask]:
     _truncate_postgres(pg_url)
     env = {**base_env(tmp_path, pg_url), "SWITCHBOARD_POLICY_FILE": str(_policy_without_turn_limits(tmp_path))}
     app = create_app(load_settings(env), config={"TASKS_INLINE": True, "TESTING": True})
-    with get_db(app).session() as session:
-        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
-            load_articles(SAMPLE_KB))
-    yield app
+    yield with_sample_kb(app)
     get_db(app).dispose()
 
 

@@ -20,8 +20,9 @@ from switchboard.core.selfservice import Decision
 from switchboard.db import get_db
 from switchboard.models import Base, OutboxCall
 
+from ..conftest import with_sample_kb
 from ..fakes.openai_server import FakeOpenAI
-from ..selfservice.test_selfservice_over_twilio import MESSAGES, SAMPLE_KB, inbound, with_kb
+from ..selfservice.test_selfservice_over_twilio import MESSAGES, SAMPLE_KB, inbound
 from ..signing import VendorClient
 
 QUESTIONS = Path(__file__).parent / "fixtures" / "sample_kb_questions.csv"
@@ -192,7 +193,7 @@ def test_offered_choices_are_read_from_the_decision_whatever_holds_them() -> Non
 
 def test_replay_shows_what_would_now_be_decided_differently(app: Flask, vendor: VendorClient,
                                                             env: dict[str, str], tmp_path: Path) -> None:
-    with_kb(app)
+    with_sample_kb(app)
     for n, text in enumerate([PAYMENT, "how long does delivery take?", "AGENT"]):
         assert vendor.twilio(MESSAGES, inbound(text, sender=f"+1415555010{n}")).status_code == 200
     vendor.twilio(MESSAGES, inbound("and how much does delivery cost?", sender="+14155550101"))  # not a first

@@ -17,12 +17,10 @@ from sqlalchemy import select, update
 
 from switchboard.app import create_app
 from switchboard.config import load_settings
-from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import Conversation, Customer, InboxEvent, Message
 
-from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_SID, TWILIO_TOKEN, ZENDESK_SECRET
+from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_SID, TWILIO_TOKEN, ZENDESK_SECRET, with_sample_kb
 from ..signing import VendorClient, fixture
 
 SAMPLE_KB = Path(__file__).parents[2] / "switchboard" / "data" / "sample_kb.json"
@@ -69,10 +67,7 @@ class Fakes:
 def live_app(env: dict[str, str]) -> Iterator[Flask]:
     live_env = {**env, "SWITCHBOARD_SANDBOX": "0", "ZENDESK_EMAIL": "bot@acme.test", "ZENDESK_API_TOKEN": "zd-token"}
     app = create_app(load_settings(live_env), config={"TASKS_INLINE": True, "TESTING": True})
-    with get_db(app).session() as session:
-        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
-            load_articles(SAMPLE_KB))
-    yield app
+    yield with_sample_kb(app)
     get_db(app).dispose()
 
 

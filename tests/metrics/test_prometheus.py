@@ -19,9 +19,9 @@ from switchboard.config import load_settings
 from switchboard.core import inbox
 from switchboard.db import get_db
 
+from ..conftest import with_sample_kb
 from ..connectors.conftest import FakeSlackApi
 from ..handoff.test_handoff_to_zendesk import TWILIO_API, text
-from ..reliability.test_faults import with_kb
 
 
 def scrape(app: Flask) -> dict[str, dict[tuple[str, ...], float]]:
@@ -40,7 +40,7 @@ def scrape(app: Flask) -> dict[str, dict[tuple[str, ...], float]]:
 def live_app(env: dict[str, str]) -> Iterator[Flask]:
     """Sandbox off: the connectors really call the (faked) vendors."""
     app = create_app(load_settings({**env, "SWITCHBOARD_SANDBOX": "0"}), config={"TESTING": True})
-    yield with_kb(app)
+    yield with_sample_kb(app)
     get_db(app).dispose()
 
 

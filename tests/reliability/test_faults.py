@@ -21,26 +21,17 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from switchboard.app import create_app
 from switchboard.config import load_settings
-from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import Conversation, InboxEvent, Message, OutboxCall
 from switchboard.tasks import process_inbox_event
 
-from ..conftest import PUBLIC_URL, TWILIO_TOKEN, base_env
-from ..handoff.test_handoff_to_zendesk import SAMPLE_KB, TICKET_ID, TWILIO_API, ZENDESK, text
+from ..conftest import PUBLIC_URL, TWILIO_TOKEN, base_env, with_sample_kb
+from ..handoff.test_handoff_to_zendesk import TICKET_ID, TWILIO_API, ZENDESK, text
 from ..selfservice.test_selfservice_over_twilio import inbound
 from ..signing import fixture
 from .conftest import PrivatePostgres, free_port, stored, vendor_for
 
 MESSAGES = "/webhooks/twilio/messages"
-
-
-def with_kb(app: Flask) -> Flask:
-    with get_db(app).session() as session:
-        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
-            load_articles(SAMPLE_KB))
-    return app
 
 
 # --- the database goes away ---------------------------------------------------------------
@@ -106,7 +97,7 @@ def test_fifty_concurrent_identical_deliveries_produce_exactly_one_effect(app: F
 @pytest.fixture
 def live_twilio_app(env: dict[str, str]) -> Iterator[Flask]:
     app = create_app(load_settings({**env, "SWITCHBOARD_SANDBOX": "0"}), config={"TESTING": True})
-    yield with_kb(app)
+    yield with_sample_kb(app)
     get_db(app).dispose()
 
 
@@ -233,8 +224,8 @@ def test_a_model_outage_hands_the_conversation_to_a_person_with_the_reason(env: 
     with FakeOpenAI() as fake:
         fake.fail(500).fail(500)
         base_url = fake.base_url if outage == "HTTP 500" else f"http://127.0.0.1:{free_port()}/v1"
-        app = with_kb(create_app(load_settings({**env, "OPENAI_BASE_URL": base_url}),
-                                 config={"TASKS_INLINE": True, "TESTING": True}))
+        app = with_sample_kb(create_app(load_settings({**env, "OPENAI_BASE_URL": base_url}),
+                                        config={"TASKS_INLINE": True, "TESTING": True}))
         try:
             assert vendor_for(app).twilio(MESSAGES, inbound("how long does delivery take?")).status_code == 200
             with get_db(app).session() as session:

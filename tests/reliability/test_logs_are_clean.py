@@ -18,13 +18,11 @@ from flask import Flask
 
 from switchboard.app import create_app
 from switchboard.config import load_settings
-from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 
-from ..conftest import SLACK_SECRET, TWILIO_SID, TWILIO_TOKEN, ZENDESK_SECRET
+from ..conftest import SLACK_SECRET, TWILIO_SID, TWILIO_TOKEN, ZENDESK_SECRET, with_sample_kb
 from ..fakes.openai_server import FakeOpenAI
-from ..handoff.test_handoff_to_zendesk import SAMPLE_KB, TWILIO_API, Fakes, agent_comment, text
+from ..handoff.test_handoff_to_zendesk import TWILIO_API, Fakes, agent_comment, text
 from .conftest import vendor_for
 
 OPENAI_KEY = "sk-live-0penAIsecretKEY1234567890"
@@ -62,10 +60,7 @@ def live_app(env: dict[str, str], fake_llm: FakeOpenAI) -> Iterator[Flask]:
     live = {**env, "SWITCHBOARD_SANDBOX": "0", "ZENDESK_EMAIL": "bot@acme.test", "ZENDESK_API_TOKEN": ZENDESK_API_TOKEN,
             "SLACK_BOT_TOKEN": SLACK_BOT_TOKEN, "OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": fake_llm.base_url}
     app = create_app(load_settings(live), config={"TASKS_INLINE": True, "TESTING": True})
-    with get_db(app).session() as session:
-        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
-            load_articles(SAMPLE_KB))
-    yield app
+    yield with_sample_kb(app)
     get_db(app).dispose()
 
 

@@ -42,12 +42,11 @@ from switchboard.tasks import sweep_inbox
 
 from ..actions.order_server import TOKEN as SHOP_TOKEN
 from ..actions.order_server import OrderServer
-from ..conftest import TWILIO_SID, _truncate_postgres, base_env
+from ..conftest import TWILIO_SID, _truncate_postgres, base_env, with_sample_kb
 from ..fakes.loopback import Answer, LoopbackFake, Request
 from ..fakes.openai_server import CannedResponse, FakeOpenAI, ReceivedRequest
 from ..selfservice.test_selfservice_over_twilio import inbound
 from .conftest import PrivateRedis, kill_group, vendor_for, wait_until
-from .test_faults import with_kb
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 MESSAGES = "/webhooks/twilio/messages"
@@ -119,7 +118,7 @@ def test_a_worker_killed_mid_task_completes_the_task_once_with_one_reply(
         for _ in range(3):
             model.reply("Delivery takes 2 to 4 working days [1].")
         env = {**env, "OPENAI_BASE_URL": model.base_url}
-        app = with_kb(create_app(load_settings(env), config={"TESTING": True}))
+        app = with_sample_kb(create_app(load_settings(env), config={"TESTING": True}))
         worker = Worker(env, tmp_path)
         try:
             assert vendor_for(app).twilio(MESSAGES, inbound("how long does delivery take?")).status_code == 200
@@ -384,7 +383,7 @@ def test_a_worker_killed_after_twilio_accepted_the_reply_sends_it_once(
     queued: tuple[dict[str, str], PrivateRedis], vendors: FakeVendors, tmp_path: Path
 ) -> None:
     env = {**queued[0], **vendors.env()}
-    app = with_kb(create_app(load_settings(env), config={"TESTING": True}))
+    app = with_sample_kb(create_app(load_settings(env), config={"TESTING": True}))
     vendors.hold(MESSAGES_API)
     worker = Worker(env, tmp_path)
     try:
@@ -408,7 +407,7 @@ def test_a_worker_killed_after_zendesk_created_the_ticket_hands_over_once(
     queued: tuple[dict[str, str], PrivateRedis], vendors: FakeVendors, tmp_path: Path
 ) -> None:
     env = {**queued[0], **vendors.env()}
-    app = with_kb(create_app(load_settings(env), config={"TESTING": True}))
+    app = with_sample_kb(create_app(load_settings(env), config={"TESTING": True}))
     vendors.hold("/api/v2/tickets.json")
     worker = Worker(env, tmp_path)
     try:

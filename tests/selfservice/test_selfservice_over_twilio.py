@@ -19,7 +19,7 @@ from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import AuditEntry, Conversation, Customer, OutboxCall
 
-from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
+from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, with_sample_kb
 from ..fakes.openai_server import FakeOpenAI
 from ..signing import VendorClient
 
@@ -49,16 +49,9 @@ def conversation(app: Flask) -> Conversation:
         return session.scalars(select(Conversation)).one()
 
 
-def with_kb(app: Flask) -> Flask:
-    with get_db(app).session() as session:
-        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
-            load_articles(SAMPLE_KB))
-    return app
-
-
 @pytest.fixture
 def shop(app: Flask) -> Flask:
-    return with_kb(app)
+    return with_sample_kb(app)
 
 
 def test_a_question_the_kb_answers_gets_a_grounded_sms_reply_with_its_source(shop: Flask, vendor: VendorClient) -> None:
@@ -150,7 +143,7 @@ def llm_shop(env: dict[str, str], fake_llm: FakeOpenAI) -> Iterator[Flask]:
     app = create_app(load_settings({**env, "OPENAI_BASE_URL": fake_llm.base_url,
                                     "SWITCHBOARD_MODEL_FAST": "small-model", "SWITCHBOARD_MODEL_STRONG": "big-model"}),
                      config={"TASKS_INLINE": True, "TESTING": True})
-    yield with_kb(app)
+    yield with_sample_kb(app)
     get_db(app).dispose()
 
 
@@ -343,11 +336,11 @@ def test_a_paraphrase_sharing_no_word_with_the_article_is_answered_from_it(shop:
     assert "Forgot password" in sent["body"] and "Reply with the number" not in sent["body"]
 
     # The same decision over a lexical-only index offers the article in a menu instead.
+    from switchboard.core.escalation import load_policy
     from switchboard.core.evaluation import SEARCH_K, Configuration, Question, evaluate
     from switchboard.core.intent_store import default_intent_model
     from switchboard.core.knowledge.chunking import chunk_articles
     from switchboard.core.knowledge.retrieval import build_retriever
-    from switchboard.core.escalation import load_policy
 
     lexical = build_retriever(chunk_articles(load_articles(SAMPLE_KB)), "none")
     config = Configuration(description={}, policy=load_policy(), intent_model=default_intent_model(),

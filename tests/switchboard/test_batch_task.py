@@ -21,9 +21,8 @@ from switchboard.core import inbox
 from switchboard.db import get_db
 from switchboard.models import InboxEvent, OutboxCall
 
-from ..conftest import REDIS_URL
+from ..conftest import REDIS_URL, with_sample_kb
 from ..handoff.test_handoff_to_zendesk import TWILIO_API, text
-from ..reliability.test_faults import with_kb
 
 
 @pytest.fixture
@@ -32,7 +31,7 @@ def queued_app(env: dict[str, str]) -> Iterator[tuple[Flask, str]]:
     queue = f"batch-{uuid.uuid4().hex[:8]}"
     app = create_app(load_settings({**env, "SWITCHBOARD_SANDBOX": "0", "SWITCHBOARD_REDIS_URL": REDIS_URL,
                                     "SWITCHBOARD_QUEUE": queue}), config={"TESTING": True})
-    yield with_kb(app), queue
+    yield with_sample_kb(app), queue
     redis.Redis.from_url(REDIS_URL).delete(queue)
     get_db(app).dispose()
 

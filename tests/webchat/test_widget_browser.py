@@ -22,15 +22,21 @@ from sqlalchemy import select, text
 
 from switchboard.app import create_app
 from switchboard.config import load_settings
-from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import Conversation, Message, OutboxCall
 
 from ..apps.browser import wait_until
 from ..apps.conftest import driver, serving  # noqa: F401  (one Chromium per module, the live server)
 from ..assist.test_sidebar_api import comment
-from ..conftest import PUBLIC_URL, SAMPLE_KB, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, _truncate_postgres, base_env
+from ..conftest import (
+    PUBLIC_URL,
+    SLACK_SECRET,
+    TWILIO_TOKEN,
+    ZENDESK_SECRET,
+    _truncate_postgres,
+    base_env,
+    with_sample_kb,
+)
 from ..signing import VendorClient
 from .test_identity_api import sandbox_code, wrong
 from .widget_page import HostSite, WidgetPage, host_site, png_size
@@ -65,10 +71,7 @@ def chat_app(tmp_path: Path, pg_url: str, sites: tuple[HostSite, HostSite]) -> I
            "SWITCHBOARD_WEBCHAT_NAME": COMPANY, "SWITCHBOARD_WEBCHAT_COLOUR": "#ffcc00",
            "SWITCHBOARD_WEBCHAT_GREETING": GREETING}
     app = create_app(load_settings(env), config={"TASKS_INLINE": True, "TESTING": True})
-    with get_db(app).session() as session:
-        KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
-            load_articles(SAMPLE_KB))
-    yield app
+    yield with_sample_kb(app)
     get_db(app).dispose()
 
 
