@@ -104,10 +104,12 @@ class ZendeskConnector(Connector):
         body: str,
         public: bool,
         tags: Sequence[str] = (),
+        priority: str | None = None,
         author_id: int | None = None,
         idempotency_key: str | None = None,
     ) -> CallResult:
         """Add a comment; ``public=False`` makes it an internal note agents alone see.
+        ``priority`` changes the ticket's in the same update (None leaves it).
 
         Tags are *added* (``additional_tags``): setting ``tags`` would wipe the ones
         agents and triggers put there. ``author_id`` attributes the comment to another
@@ -116,7 +118,7 @@ class ZendeskConnector(Connector):
         """
         comment = Comment(body=body, public=public, author_id=author_id) if author_id else Comment(
             body=body, public=public)
-        ticket = Ticket(id=ticket_id, comment=comment, additional_tags=list(tags) or None)
+        ticket = Ticket(id=ticket_id, comment=comment, additional_tags=list(tags) or None, priority=priority)
         return self.call("tickets.update", {"ticket": _wire(ticket)}, idempotency_key=idempotency_key)
 
     def update_ticket(

@@ -153,12 +153,12 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         if inbound.conversation.zendesk_ticket_id is None:  # the ticket could not be made yet: retry
             _hand_over(session, inbound, inbound.conversation.handoff_reason or "unknown", "", None, settings)
         else:
-            relay_customer_message(session, inbound.account, inbound.customer, inbound.conversation,
-                                   inbound.message, settings)
-            translate_customer_messages(session, inbound.account, settings, [inbound.message])
             text = truncate_for_model(inbound.message.body)
             enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
             inbound.message.meta = {**inbound.message.meta, "enrichment": enrichment_json(enrichment)}
+            relay_customer_message(session, inbound.account, inbound.customer, inbound.conversation,
+                                   inbound.message, enrichment, settings)
+            translate_customer_messages(session, inbound.account, settings, [inbound.message])
             follow_up_after_handoff(session, inbound.account, inbound.customer, inbound.conversation,
                                     inbound.message, enrichment, settings)
         return None

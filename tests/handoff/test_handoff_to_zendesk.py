@@ -163,6 +163,24 @@ def test_later_messages_join_the_same_ticket_as_the_customers_comments(signed: V
     assert ack["Body"].startswith("Thanks, we have your message. A member of our team has your conversation")
 
 
+def test_each_later_message_is_one_ticket_update_carrying_its_comment_and_markers(signed: VendorClient,
+                                                                                  fakes: Fakes) -> None:
+    """One Zendesk call per relayed message (comment, sentiment and intent tags, priority
+    together), not a comment and then a second update: half the calls against the
+    account's rate limit, one ticket event for the agent."""
+    hand_over(signed)
+    before = len(fakes.zendesk("PUT", f"/tickets/{TICKET_ID}.json"))
+    signed.twilio(MESSAGES, text("THIS IS RIDICULOUS, nobody has answered. I am furious!!!"))
+    updates = [b["ticket"] for b in fakes.zendesk("PUT", f"/tickets/{TICKET_ID}.json")][before:]
+    public = [u for u in updates if u.get("comment", {}).get("public")]
+    assert len(public) == 1, updates
+    [relayed] = public
+    assert relayed["comment"]["body"].startswith("[SMS] THIS IS RIDICULOUS")
+    assert "sentiment_negative" in relayed["additional_tags"] and relayed["priority"] == "high", relayed
+    # Besides it, only the internal note about the falling trend: no tags-only update.
+    assert all(u.get("comment", {}).get("public") is False for u in updates if u is not relayed), updates
+
+
 def test_an_upset_customer_after_the_handoff_reaches_the_ticket(signed: VendorClient, fakes: Fakes) -> None:
     hand_over(signed)
     signed.twilio(MESSAGES, text("THIS IS RIDICULOUS, nobody has answered. I am furious!!!"))
