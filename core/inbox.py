@@ -60,7 +60,7 @@ def record(
     existing, new = insert_or_fetch(session, event, find)
     if new:
         session.commit()
-        return event, True
+        return existing, True
     session.execute(
         update(InboxEvent)
         .where(InboxEvent.id == existing.id)
