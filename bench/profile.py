@@ -1,7 +1,7 @@
 """What one webhook and one message cost, in SQL statements (deterministic) and time
 (this machine, now), with an optional pyinstrument profile of where the time goes.
 
-    python bench/profile.py [--messages 200] [--profile intake|processing]
+    python bench/profile.py [--messages 200] [--profile intake|processing] [--calls N]
 
 intake: signed Twilio deliveries through the Flask app in-process, recorded and
 enqueued on a private redis-server (no worker: nothing is processed), as a web process
@@ -42,7 +42,19 @@ QUESTIONS = ("how long does delivery take?", "where is my parcel", "when will I 
 WARM = 30
 
 
-def run(url: str, env: dict[str, str], *, inline: bool, count: int, profile: bool) -> tuple[dict[str, float], str]:
+def _counting_calls() -> tuple[list[int], Any]:
+    """A profile hook that counts every Python and C function call: a figure that does
+    not move with the machine's load, unlike CPU time on this shared 2-core VM."""
+    counted = [0]
+
+    def hook(_frame: Any, what: str, _arg: Any) -> None:
+        if what in ("call", "c_call"):
+            counted[0] += 1
+    return counted, hook
+
+
+def run(url: str, env: dict[str, str], *, inline: bool, count: int, profile: bool,
+        calls: int = 0) -> tuple[dict[str, float], str]:
     app = create_app(load_settings(env), config={"TASKS_INLINE": True} if inline else None)
     with get_db(app).session() as session:
         KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
@@ -78,15 +90,29 @@ def run(url: str, env: dict[str, str], *, inline: bool, count: int, profile: boo
         report = profiler.output_text(unicode=False, color=False)
     for engine in engines:
         event.remove(engine, "after_cursor_execute", seen)
+    figures = {"statements": round(statements / count, 1), "wall_ms": round(wall * 1000 / count, 2),
+               "cpu_ms": round(cpu * 1000 / count, 2)}
+    if calls:
+        counted, hook = _counting_calls()
+        more = [signed_message(f"SM{prefix}c{uuid.uuid4().hex[2:]}", f"+1415556{i % 1000:04d}", QUESTIONS[i % 10])
+                for i in range(calls)]
+        sys.setprofile(hook)
+        try:
+            for body, headers in more:
+                assert client.post(MESSAGES_PATH, data=body, headers=headers).status_code == 200
+        finally:
+            sys.setprofile(None)
+        figures["python_calls"] = round(counted[0] / calls)
     get_db(app).dispose()
-    return {"statements": round(statements / count, 1), "wall_ms": round(wall * 1000 / count, 2),
-            "cpu_ms": round(cpu * 1000 / count, 2)}, report
+    return figures, report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--profile", choices=("intake", "processing"))
+    parser.add_argument("--calls", type=int, default=0, metavar="N",
+                        help="also count Python function calls over N more messages (deterministic, unlike time)")
     args = parser.parse_args()
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     admin = make_engine(PG_SERVER)
@@ -98,9 +124,9 @@ def main() -> None:
         url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
         upgrade(make_engine(url))
         intake, intake_report = run(url, {**base_env(url, work), "SWITCHBOARD_REDIS_URL": broker}, inline=False,
-                                    count=args.messages, profile=args.profile == "intake")
+                                    count=args.messages, profile=args.profile == "intake", calls=args.calls)
         both, both_report = run(url, base_env(url, work), inline=True, count=args.messages,
-                                profile=args.profile == "processing")
+                                profile=args.profile == "processing", calls=args.calls)
     finally:
         stop(redis)
         with admin.begin() as connection:

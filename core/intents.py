@@ -41,9 +41,10 @@ import skops.io as skops_io
 from scipy.optimize import minimize_scalar
 from scipy.sparse import csr_matrix, hstack, spmatrix
 from scipy.special import log_softmax, softmax
+from sklearn import config_context
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline, make_pipeline, make_union
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline, make_union
 from sklearn.svm import LinearSVC
 
 from switchboard.errors import SwitchboardError
@@ -280,7 +281,7 @@ class IntentModel:
     def _features(self, texts: list[str], vectors: np.ndarray | None = None) -> tuple[spmatrix, np.ndarray]:
         """The classifier's features, and which messages share any n-gram with the
         training data (embeddings give every message a vector, known words or not)."""
-        lexical = self._pipeline[:-1].transform(texts)
+        lexical = _transform(self._pipeline, texts)
         known = lexical.getnnz(axis=1) > 0
         if self._encoder is None:
             return lexical, known
@@ -394,9 +395,29 @@ def _training_rows(texts: Sequence[str], labels: Sequence[str],
     return rows, targets
 
 
+def _transform(pipeline: Pipeline, texts: list[str]) -> spmatrix:
+    """What ``pipeline[:-1].transform(texts)`` gives, for the one or few messages a
+    worker routes at a time. There scikit-learn's own bookkeeping cost more than the
+    TF-IDF: a FeatureUnion runs its parts through joblib (inspecting every step's
+    signature on each call) and every call re-checks the parameters and the input.
+    The parts are called in turn and stacked as FeatureUnion stacks them; the model's
+    parameters were checked when it was fitted and TF-IDF output is always finite."""
+    features: object = texts
+    with config_context(assume_finite=True, skip_parameter_validation=True):
+        for _, step in pipeline.steps[:-1]:
+            parts = step.transformer_list if isinstance(step, FeatureUnion) else None
+            if parts is not None and not step.transformer_weights and all(
+                    not isinstance(part, str) for _, part in parts):
+                features = hstack([part.transform(features) for _, part in parts]).tocsr()
+            else:
+                features = step.transform(features)
+    return features  # type: ignore[return-value]
+
+
 def _class_scores(pipeline: Pipeline, features: spmatrix) -> np.ndarray:
     """One score column per class, also for two classes, where scikit-learn gives one."""
-    scores = pipeline[-1].decision_function(features)
+    with config_context(assume_finite=True, skip_parameter_validation=True):
+        scores = pipeline[-1].decision_function(features)
     if scores.ndim == 1:
         scores = np.column_stack([np.zeros_like(scores), scores])
     return scores

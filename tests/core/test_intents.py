@@ -348,3 +348,17 @@ def test_a_version_1_model_file_still_loads(banking: IntentModel, tmp_path: Path
     loaded = IntentModel.load(path)
     assert loaded.encoder_name is None
     assert loaded.predict(CLEARLY_OUT_OF_SCOPE) == banking.predict(CLEARLY_OUT_OF_SCOPE)
+
+
+def test_routing_one_message_computes_the_features_scikit_learn_would(banking: IntentModel) -> None:
+    """The per-message path stacks the FeatureUnion's parts itself (joblib's per-call
+    cost was more than the TF-IDF's): the features, hence every score, are the same."""
+    from switchboard.core.intents import _transform
+
+    texts = ["I was charged twice for one order", "Où est ma carte ? Ça fait 2 semaines",
+             "", "!!!", "top up", "ZZZZ qqqq"]
+    pipeline = banking._pipeline
+    for batch in ([t] for t in texts):
+        ours, theirs = _transform(pipeline, batch), pipeline[:-1].transform(batch)
+        assert ours.shape == theirs.shape and (ours != theirs).nnz == 0, batch
+    assert (_transform(pipeline, texts) != pipeline[:-1].transform(texts)).nnz == 0
