@@ -134,9 +134,13 @@ class Connector:
         return CallResult(record, response, repeated=True)
 
     def call(self, operation: str, payload: dict[str, Any], *, idempotency_key: str | None = None) -> CallResult:
+        # Live, a new row is committed already claimed before the vendor is called (the
+        # record-before-send exactly-once needs, in one commit). In the sandbox the row is
+        # the whole call: it commits once, with its response (finish below).
+        sandboxed = self.sandboxed
         record, created = outbox.record_call(
             self.session, account_id=self.account.id, vendor=self.vendor, operation=operation,
-            payload=payload, idempotency_key=idempotency_key,
+            payload=payload, idempotency_key=idempotency_key, attempting=not sandboxed, commit=not sandboxed,
         )
         if not created and record.status in ("sent", "sandboxed"):
             return CallResult(record, record.response or {}, repeated=True)
@@ -145,11 +149,11 @@ class Connector:
             # same key: the same call would fail the same way, or worse, succeed twice.
             raise VendorError(f"{self.vendor} {operation} failed earlier under key {idempotency_key!r}: "
                               f"{record.error}")
-        if self.sandboxed:
+        if sandboxed:
             response = self.sandbox_response(record)
             outbox.finish(self.session, record, status="sandboxed", response=response)
             return CallResult(record, response, repeated=False)
-        attempt = outbox.claim(self.session, record)
+        attempt = outbox.Attempt() if created else outbox.claim(self.session, record)
         if attempt is None:
             if record.status in ("sent", "sandboxed"):
                 return CallResult(record, record.response or {}, repeated=True)

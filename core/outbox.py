@@ -27,15 +27,26 @@ def record_call(
     operation: str,
     payload: dict[str, Any],
     idempotency_key: str | None = None,
+    attempting: bool = False,
+    commit: bool = True,
 ) -> tuple[OutboxCall, bool]:
-    """Returns (call, True) when new; (the earlier call, False) when the key was used."""
+    """Returns (call, True) when new; (the earlier call, False) when the key was used.
+
+    ``attempting``: a new row is stored already claimed for an attempt ("sending", its
+    lease running from now), so the caller holds the right to call the vendor without
+    the claim's own UPDATE, commit and re-read (:func:`claim` is for an earlier row).
+    ``commit=False`` leaves the new row to the caller's commit: for a call that reaches
+    nobody (the sandbox), where the record is the whole call and nothing outside the
+    database must be protected from running twice."""
+    now = datetime.now(UTC)
     call = OutboxCall(
         account_id=account_id, vendor=vendor, operation=operation, payload=payload,
-        idempotency_key=idempotency_key, status="pending", created_at=datetime.now(UTC),
+        idempotency_key=idempotency_key, status="sending" if attempting else "pending",
+        attempted_at=now if attempting else None, created_at=now,
     )
     stored, new = insert_or_fetch(session, call, lambda: session.scalar(select(OutboxCall).where(
         OutboxCall.account_id == account_id, OutboxCall.idempotency_key == idempotency_key)))
-    if new:
+    if new and commit:
         session.commit()
     return stored, new
 

@@ -116,3 +116,47 @@ def test_a_repeated_key_keeps_the_callers_uncommitted_work(session: Session, liv
     session.commit()
     assert session.scalar(select(func.count()).select_from(AuditEntry)
                           .where(AuditEntry.action == "test.pending")) == 1
+
+
+def _commits(session: Session) -> list[int]:
+    from sqlalchemy import event
+
+    counted: list[int] = []
+    event.listen(session, "after_commit", lambda _s: counted.append(1))
+    return counted
+
+
+def test_a_first_live_call_is_on_record_as_in_flight_before_the_vendor_sees_it(
+        session: Session, live_account: Account, live_settings: Settings, http: responses.RequestsMock) -> None:
+    """Record and claim are one committed row: another connection reads the attempt
+    ("sending", its lease running) while the request is on the wire, so a worker that
+    dies there leaves an attempt to reconcile, never a "pending" row sent blindly again.
+    Two commits in all: the claimed record, then the answer."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session as Fresh
+
+    seen: list[tuple[str, bool]] = []
+
+    def twilio(_request: object) -> tuple[int, dict[str, str], str]:
+        with Fresh(session.get_bind()) as other:
+            row = other.scalar(select(OutboxCall).where(OutboxCall.idempotency_key == "reply:9"))
+            assert row is not None, "the attempt was not committed before the vendor was called"
+            seen.append((row.status, row.attempted_at is not None))
+        return 201, {}, '{"sid": "SM' + "d" * 32 + '", "status": "queued"}'
+
+    http.add_callback(responses.POST, _url(live_settings), callback=twilio)
+    commits = _commits(session)
+    result = TwilioConnector(session, live_account, live_settings).send_message(
+        to="+14155550100", body="hi", idempotency_key="reply:9")
+    assert seen == [("sending", True)]
+    assert result.call.status == "sent" and len(commits) == 2
+
+
+def test_a_sandboxed_call_is_one_commit_of_the_finished_row(session: Session, sandbox_account: Account,
+                                                            sandbox_settings: Settings) -> None:
+    commits = _commits(session)
+    result = TwilioConnector(session, sandbox_account, sandbox_settings).send_message(
+        to="+14155550100", body="hi", idempotency_key="reply:10")
+    assert len(commits) == 1 and result.call.status == "sandboxed"
+    session.expire_all()
+    assert outbox.calls(session, sandbox_account.id)[-1].status == "sandboxed"
