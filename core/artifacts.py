@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from switchboard.models import Artifact
 
+from . import unit_of_work
+
 #: Versions kept per account and kind: the newest, and the one before it for hosts that
 #: are still loading it while a new one is published.
 KEEP = 2
@@ -55,11 +57,12 @@ def latest(session: Session, account_id: int, kind: str) -> Published | None:
     """The newest version's name and metadata, without its bytes.
 
     A message checks several kinds (the index, once per language searched; the intent
-    model; the text overrides): the first check of a transaction reads the newest version
-    of every kind of the account in one statement, and the rest of that transaction
-    reuses it. A version published meanwhile is seen by the next transaction, as it would
-    be by a message that started a moment earlier; ``publish`` commits, so its own
-    transaction's view never goes stale."""
+    model; the text overrides): the first check of an inbox event's processing (else of
+    a transaction) reads the newest version of every kind of the account in one
+    statement, and the rest of it reuses that, across the commits an event takes. A
+    version published meanwhile is seen by the next event, as it would be by a message
+    that started a moment earlier; ``publish`` commits, so its own transaction's view
+    never goes stale."""
     return _latest_of_account(session, account_id).get(kind)
 
 
@@ -67,20 +70,26 @@ _MEMO = "switchboard.artifacts.latest"
 
 
 def _latest_of_account(session: Session, account_id: int) -> dict[str, Published]:
-    transaction = session.get_transaction()
+    scope = _scope(session)
     memo = session.info.get(_MEMO)
-    if transaction is not None and memo is not None and memo[0] is transaction and account_id in memo[1]:
+    if scope is not None and memo is not None and memo[0] is scope and account_id in memo[1]:
         return memo[1][account_id]
     newest = select(func.max(Artifact.id)).where(Artifact.account_id == account_id).group_by(Artifact.kind)
     rows = session.execute(select(Artifact.kind, Artifact.version, Artifact.meta)
                            .where(Artifact.account_id == account_id, Artifact.id.in_(newest))).all()
     found = {row.kind: Published(row.version, dict(row.meta or {})) for row in rows}
-    transaction = session.get_transaction()  # the read above began one if there was none
+    scope = _scope(session)  # the read above began a transaction if there was none
     memo = session.info.get(_MEMO)
-    accounts = memo[1] if memo is not None and memo[0] is transaction else {}
+    accounts = memo[1] if memo is not None and memo[0] is scope else {}
     accounts[account_id] = found
-    session.info[_MEMO] = (transaction, accounts)
+    session.info[_MEMO] = (scope, accounts)
     return found
+
+
+def _scope(session: Session) -> object | None:
+    """What the memo is valid for: the inbox event in progress, else the transaction."""
+    event = unit_of_work.current(session)
+    return event if event is not None else session.get_transaction()
 
 
 def fetch(session: Session, account_id: int, kind: str, version: str) -> bytes:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from switchboard.models import InboxEvent
 
 from .rows import insert_or_fetch
+from .unit_of_work import holding_rows
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,11 @@ def process(session: Session, event_id: int, handlers: Mapping[str, Handler]) ->
     A handler failure is recorded and re-raised, so the caller (a Celery task) can
     retry with backoff; after MAX_ATTEMPTS the event is parked as ``failed``.
     """
+    with holding_rows(session):
+        return _process(session, event_id, handlers)
+
+
+def _process(session: Session, event_id: int, handlers: Mapping[str, Handler]) -> str:
     event = claimed(session, event_id)
     if event is None:
         event = session.get(InboxEvent, event_id)

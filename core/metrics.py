@@ -138,6 +138,10 @@ def outcome_for(session: Session, conversation_id: int, *, at: datetime | None =
     outcome = session.get(ConversationOutcome, conversation_id)
     if outcome is not None:
         return outcome
+    return _new_outcome(session, conversation_id, at=at)
+
+
+def _new_outcome(session: Session, conversation_id: int, *, at: datetime | None) -> ConversationOutcome:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         raise LookupError(f"no conversation {conversation_id} to record metrics for")
@@ -291,11 +295,15 @@ def _delivery_before(session: Session, account_id: int, customer_id: int, at: da
 def message_received(session: Session, conversation: Conversation, message: Message) -> None:
     """A customer's message the bot or an agent will handle (not STOP, not a rating)."""
     # Held while recording: the session's identity map keeps only referenced rows, and
-    # the fold below reads the same row (one SELECT for both, not two).
+    # the fold below reads the same row (one SELECT for both, not two). A conversation's
+    # first message creates it here, so the fold does not look for it a second time.
     outcome = session.get(ConversationOutcome, conversation.id)
+    new_conversation = outcome is None
+    if outcome is None:
+        outcome = _new_outcome(session, conversation.id, at=message.created_at)
     record(session, conversation.account_id, "message.inbound", at=message.created_at,
            conversation_id=conversation.id, customer_id=conversation.customer_id, channel=message.channel,
-           dedupe_key=f"inbound:{message.id}", new_conversation=outcome is None)
+           dedupe_key=f"inbound:{message.id}", new_conversation=new_conversation)
     del outcome
 
 

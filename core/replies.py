@@ -169,12 +169,15 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     text = truncate_for_model(inbound.message.body)
     enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
     inbound.message.meta = {**inbound.message.meta, "enrichment": enrichment_json(enrichment)}
-    picked = _picked_choice(session, inbound, settings, texts)
+    # The conversation's latest messages, read once for the menu pick and the turn.
+    earlier = timeline.recent(session, inbound.conversation.id, before_id=inbound.message.id)
+    picked = _picked_choice(session, inbound, settings, texts, earlier)
     if picked is not None:
         send_reply(session, inbound, picked, settings)
         return picked
     decision = decide(
-        text, enrichment, conversation_turn(session, inbound, settings, texts=texts), policy=policy(settings),
+        text, enrichment, conversation_turn(session, inbound, settings, texts=texts, earlier=earlier),
+        policy=policy(settings),
         search=lambda q: search_knowledge(session, inbound.account.id, settings, q, language),
         llm_drafter=_llm_drafter(session, inbound, settings),
         topic_words=lambda q: content_words(q, language_of(language) or "en"),
@@ -245,13 +248,15 @@ def _record_consent(session: Session, inbound: Inbound, word: str, *, local: boo
           detail={"channel": inbound.message.channel, "keyword": inbound.message.body.strip()[:20]})
 
 
-def conversation_turn(session: Session, inbound: Inbound, settings: Settings, *, texts: Texts = ENGLISH) -> Turn:
+def conversation_turn(session: Session, inbound: Inbound, settings: Settings, *, texts: Texts = ENGLISH,
+                      earlier: list[Message] | None = None) -> Turn:
     """What the policy needs of the conversation so far, from bounded reads: the
-    latest TURN_WINDOW messages, the bot's replies counted up to COUNT_CAP, recent
-    conversations counted up to COUNT_CAP. A message costs the same after 1 or 1,000
-    earlier ones."""
+    latest TURN_WINDOW messages (``earlier``, when the caller read them already), the
+    bot's replies counted up to COUNT_CAP, recent conversations counted up to
+    COUNT_CAP. A message costs the same after 1 or 1,000 earlier ones."""
     conversation, customer = inbound.conversation, inbound.customer
-    earlier = timeline.recent(session, conversation.id, before_id=inbound.message.id)
+    if earlier is None:
+        earlier = timeline.recent(session, conversation.id, before_id=inbound.message.id)
     # The bot's latest COUNT_CAP replies, counted in the database: all of them, and the
     # failed answers (a clarifying question or menu the bot sent for want of an answer).
     replies = select(Message.meta["action"].as_string().label("action"),
@@ -295,10 +300,11 @@ def _latest_bot_reply(session: Session, inbound: Inbound) -> Message | None:
         Message.id < inbound.message.id).order_by(Message.id.desc()).limit(1))
 
 
-def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts: Texts) -> Decision | None:
+def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts: Texts,
+                   earlier: list[Message]) -> Decision | None:
     """The answer from the article the customer picked off the bot's last menu ("2", or
     the title's words), or None when this message is not a pick: a new question."""
-    last_bot = _latest_bot_reply(session, inbound)
+    last_bot = _last_bot(session, inbound, earlier)
     if last_bot is None:
         return None
     offered = (last_bot.meta or {}).get("choices")
@@ -311,7 +317,8 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts
     if not passages:
         return None  # the article was removed since the menu was sent: treat as a question
     question = truncate_for_model(str(last_bot.meta.get("question") or offered[index]["title"]))
-    return answer_from_article(question, passages, conversation_turn(session, inbound, settings, texts=texts))
+    return answer_from_article(question, passages,
+                               conversation_turn(session, inbound, settings, texts=texts, earlier=earlier))
 
 
 def article_passages(session: Session, account_id: int, settings: Settings, article_id: str) -> list[Passage]:

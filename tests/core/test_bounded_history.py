@@ -192,3 +192,26 @@ def test_the_summary_of_a_solved_long_conversation_counts_up_to_the_cap(long_app
         summary = str(call.payload)
     assert "messages: 100+" in summary and "I want to talk to a real person" in summary, summary
     assert statements < 100, statements  # not one per stored message
+
+
+def test_one_message_never_runs_the_same_read_twice(long_app: Flask) -> None:
+    """While one message is processed (several commits: the outbox call commits before
+    the vendor is called) the rows it loaded stay loaded and the artifact versions it
+    looked up are reused: no SELECT runs twice with the same parameters, whether the
+    message starts a conversation or continues one."""
+    engine = get_db(long_app).engine
+    reads: list[tuple[str, str]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            reads.append((statement, repr(parameters)))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for body in ("how long does delivery take?", "and do you ship to Canada?", "how do I return an item"):
+            reads.clear()
+            assert signed_client(long_app).twilio(MESSAGES, sms(body, "+14155550177")).status_code == 200
+            repeated = [(s.split("WHERE")[0][:80], p) for s, p in set(reads) if reads.count((s, p)) > 1]
+            assert reads and not repeated, (body, repeated)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)

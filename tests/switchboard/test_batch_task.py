@@ -56,7 +56,7 @@ def test_a_failing_event_is_queued_alone_with_backoff_and_the_rest_of_its_batch_
         assert len(twilio.calls) == 2
 
     with get_db(app).session() as session:
-        statuses = dict(session.execute(select(InboxEvent.id, InboxEvent.status)).tuples().all())
+        statuses = dict(session.execute(select(InboxEvent.id, InboxEvent.status)).all())
         assert statuses == {ids[0]: "received", ids[1]: "done"}  # the first waits for its own retry
         sent = session.scalars(select(OutboxCall.status).where(OutboxCall.vendor == "twilio")
                                .order_by(OutboxCall.id)).all()
