@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import phonenumbers
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -69,8 +69,13 @@ def twilio_address(address: Address) -> str:
 
 def find_customer(session: Session, account_id: int, kind: IdentityKind, value: str) -> Customer | None:
     # One statement: the customer through their identity, not the identity and then its customer.
-    return session.scalar(select(Customer).join(Identity, Identity.customer_id == Customer.id).where(
-        Identity.account_id == account_id, Identity.kind == kind, Identity.value == value))
+    return session.scalar(_CUSTOMER_BY_IDENTITY, {"account": account_id, "kind": kind, "value": value})
+
+
+#: Built once (the statement and its cache key cost more than the read, per message).
+_CUSTOMER_BY_IDENTITY = select(Customer).join(Identity, Identity.customer_id == Customer.id).where(
+    Identity.account_id == bindparam("account"), Identity.kind == bindparam("kind"),
+    Identity.value == bindparam("value"))
 
 
 def resolve_customer(

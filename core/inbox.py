@@ -140,22 +140,26 @@ def claimed(session: Session, event_id: int, *, now: datetime | None = None) -> 
     RETURNING: no second round trip to read it); None when it is done or another
     worker holds it."""
     now = now or datetime.now(UTC)
-    event = session.scalar(
-        update(InboxEvent)
-        .where(
-            InboxEvent.id == event_id,
-            or_(
-                InboxEvent.status == "received",
-                and_(InboxEvent.status == "processing", InboxEvent.claimed_at < now - CLAIM_LEASE),
-            ),
-        )
-        .values(status="processing", claimed_at=now, attempts=InboxEvent.attempts + 1)
-        .returning(InboxEvent)
-        # populate_existing: a copy loaded earlier in this session must show the claim.
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
+    event = session.scalar(_CLAIM, {"claimed_id": event_id, "lease_start": now - CLAIM_LEASE, "claimed_now": now})
     session.commit()
     return event
+
+
+#: Built once: building the statement and its cache key cost more than running it.
+_CLAIM = (
+    update(InboxEvent)
+    .where(
+        InboxEvent.id == bindparam("claimed_id"),
+        or_(
+            InboxEvent.status == "received",
+            and_(InboxEvent.status == "processing", InboxEvent.claimed_at < bindparam("lease_start")),
+        ),
+    )
+    .values(status="processing", claimed_at=bindparam("claimed_now"), attempts=InboxEvent.attempts + 1)
+    .returning(InboxEvent)
+    # populate_existing: a copy loaded earlier in this session must show the claim.
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
 
 
 def process(session: Session, event_id: int, handlers: Mapping[str, Handler]) -> str:

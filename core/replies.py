@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -111,9 +111,8 @@ def _local_keyword(body: str) -> tuple[bool, str | None]:
 def _choose_language(session: Session, inbound: Inbound, hint: str | None) -> str:
     """The conversation's language for this message, recorded on it (and as the
     customer's preference when none is stored and the message says it clearly)."""
-    previous = session.scalar(select(Message.meta).where(
-        Message.conversation_id == inbound.conversation.id, Message.author == "customer",
-        Message.id < inbound.message.id).order_by(Message.id.desc()).limit(1))
+    previous = session.scalar(_PREVIOUS_CUSTOMER_META, {"conversation": inbound.conversation.id,
+                                                         "message": inbound.message.id})
     preference = language_of(inbound.customer.locale)
     body = truncate_for_model(inbound.message.body)
     language = hint or conversation_language(body, previous=(previous or {}).get("language"), preference=preference)
@@ -121,6 +120,28 @@ def _choose_language(session: Session, inbound: Inbound, hint: str | None) -> st
         inbound.customer.locale = language
     inbound.message.meta = {**inbound.message.meta, "language": language}
     return language
+
+
+#: The statements read on every message, built once: building a statement and its
+#: cache key cost more than running it.
+_PREVIOUS_CUSTOMER_META = select(Message.meta).where(
+    Message.conversation_id == bindparam("conversation"), Message.author == "customer",
+    Message.id < bindparam("message")).order_by(Message.id.desc()).limit(1)
+_BOT_REPLIES = select(Message.meta["action"].as_string().label("action"),
+                      Message.meta["reason"].as_string().label("reason")).where(
+    Message.conversation_id == bindparam("conversation"), Message.author == "bot",
+    Message.id < bindparam("message")).order_by(Message.id.desc()).limit(timeline.COUNT_CAP).subquery()
+_FAILED_ANSWER = and_(_BOT_REPLIES.c.action.in_(("clarify", "choices")), _BOT_REPLIES.c.reason.is_not(None),
+                      _BOT_REPLIES.c.reason != "")
+#: The bot's latest COUNT_CAP replies, counted in the database: all of them, and the
+#: failed answers (a clarifying question or menu the bot sent for want of an answer).
+_COUNT_BOT_REPLIES = select(func.count(), func.coalesce(func.sum(case((_FAILED_ANSWER, 1), else_=0)), 0)) \
+    .select_from(_BOT_REPLIES)
+#: The customer's conversations since the policy's repeat window, counted up to COUNT_CAP.
+_COUNT_RECENT_CONTACTS = select(func.count()).select_from(
+    select(Conversation.id).where(Conversation.customer_id == bindparam("customer"),
+                                  Conversation.started_at >= bindparam("since"))
+    .limit(timeline.COUNT_CAP).subquery())
 
 
 def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> Decision | None:
@@ -257,19 +278,11 @@ def conversation_turn(session: Session, inbound: Inbound, settings: Settings, *,
     conversation, customer = inbound.conversation, inbound.customer
     if earlier is None:
         earlier = timeline.recent(session, conversation.id, before_id=inbound.message.id)
-    # The bot's latest COUNT_CAP replies, counted in the database: all of them, and the
-    # failed answers (a clarifying question or menu the bot sent for want of an answer).
-    replies = select(Message.meta["action"].as_string().label("action"),
-                     Message.meta["reason"].as_string().label("reason")).where(
-        Message.conversation_id == conversation.id, Message.author == "bot", Message.id < inbound.message.id,
-    ).order_by(Message.id.desc()).limit(timeline.COUNT_CAP).subquery()
-    failed = and_(replies.c.action.in_(("clarify", "choices")), replies.c.reason.is_not(None), replies.c.reason != "")
-    counted = session.execute(select(func.count(), func.coalesce(func.sum(case((failed, 1), else_=0)), 0))
-                              .select_from(replies)).one()
+    counted = session.execute(_COUNT_BOT_REPLIES, {"conversation": conversation.id,
+                                                   "message": inbound.message.id}).one()
     bot_turns, failed_answers = int(counted[0]), int(counted[1])
     window_start = datetime.now(UTC) - timedelta(days=policy(settings).repeat_window_days)
-    contacts = timeline.count_capped(session, select(Conversation.id).where(
-        Conversation.customer_id == customer.id, Conversation.started_at >= window_start)) or 1
+    contacts = int(session.scalar(_COUNT_RECENT_CONTACTS, {"customer": customer.id, "since": window_start}) or 0) or 1
     value = (customer.attributes or {}).get("lifetime_value")
     started = conversation.started_at if conversation.started_at.tzinfo else conversation.started_at.replace(tzinfo=UTC)
     return Turn(

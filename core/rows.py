@@ -11,6 +11,7 @@ error and is raised as it came.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import inspect
@@ -34,7 +35,8 @@ def insert_or_fetch(session: Session, new: Row | Callable[[], Row],
     row gone again, or another unique key) takes the savepoint path, which stores the
     row or raises the database's own error."""
     if not callable(new):
-        stored = session.scalars(_insert_unless_taken(session, type(new), _set_columns(new))).first()
+        model = type(new)
+        stored = session.scalars(_unless_taken(_dialect(session), model, returning_row=True), _set_columns(new)).first()
         if stored is not None:
             return stored, True
         existing = find()
@@ -49,9 +51,17 @@ def _set_columns(row: object) -> dict[str, Any]:
     return {column.key: given[column.key] for column in inspect(type(row)).column_attrs if column.key in given}
 
 
-def _insert_unless_taken(session: Session, model: type, values: dict[str, Any]) -> Any:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model).values(**values).on_conflict_do_nothing().returning(model)
+def _dialect(session: Session) -> str:
+    return "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
+
+
+@cache
+def _unless_taken(dialect: str, model: type, *, returning_row: bool) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the row (or its id), built once per
+    model: the values come as the execution's parameters, so the statement object and
+    its cache key are not built again for every row (they cost more than the insert)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(model).on_conflict_do_nothing().returning(model if returning_row else model.id)  # type: ignore[attr-defined]
 
 
 def _insert_in_savepoint(session: Session, new: Row | Callable[[], Row],
@@ -77,6 +87,4 @@ def insert_unless_taken(session: Session, model: type, values: dict[str, Any]) -
     keys is already taken: INSERT ... ON CONFLICT DO NOTHING RETURNING id, one round
     trip where :func:`insert_or_fetch` takes a savepoint, an insert and a release. For
     hot paths whose caller needs only to know whether the row is new."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return session.scalar(dialect.insert(model).values(**values).on_conflict_do_nothing()
-                          .returning(model.id))  # type: ignore[attr-defined]
+    return session.scalar(_unless_taken(_dialect(session), model, returning_row=False), values)

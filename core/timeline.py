@@ -1,11 +1,12 @@
 """Conversations and their cross-channel message timeline."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.models import Conversation, Customer, Message
@@ -33,12 +34,21 @@ def recent(session: Session, conversation_id: int, *, before_id: int | None = No
     """The conversation's latest ``limit`` messages (before ``before_id``, by
     ``author``), oldest first: one index range read (ix_messages_conversation_id_id),
     whatever the length of the conversation."""
-    query = select(Message).where(Message.conversation_id == conversation_id)
-    if before_id is not None:
-        query = query.where(Message.id < before_id)
-    if author is not None:
-        query = query.where(Message.author == author)
-    return list(reversed(session.scalars(query.order_by(Message.id.desc()).limit(limit)).all()))
+    query = _recent(before_id is not None, author is not None, limit)
+    rows = session.scalars(query, {"conversation": conversation_id, "before": before_id, "by": author}).all()
+    return list(reversed(rows))
+
+
+@functools.cache
+def _recent(before: bool, by_author: bool, limit: int) -> Select[tuple[Message]]:
+    """The statement of :func:`recent`, built once per shape: on the path of every
+    message, building a statement and its cache key cost more than running it."""
+    query = select(Message).where(Message.conversation_id == bindparam("conversation"))
+    if before:
+        query = query.where(Message.id < bindparam("before"))
+    if by_author:
+        query = query.where(Message.author == bindparam("by"))
+    return query.order_by(Message.id.desc()).limit(limit)
 
 
 #: A customer's other conversations that join what an agent sees of this one (the
@@ -91,12 +101,7 @@ def reply_channel(channel: str) -> str:
 
 def current_conversation(session: Session, customer: Customer, channel: str) -> Conversation:
     """The customer's open conversation (any channel), or a new one."""
-    conversation = session.scalar(
-        select(Conversation)
-        .where(Conversation.customer_id == customer.id, Conversation.status != "closed")
-        .order_by(Conversation.id.desc())
-        .limit(1)
-    )
+    conversation = session.scalar(_OPEN_CONVERSATION, {"customer": customer.id})
     if conversation is None:
         conversation = Conversation(
             account_id=customer.account_id, customer_id=customer.id, channel=channel,
@@ -105,6 +110,14 @@ def current_conversation(session: Session, customer: Customer, channel: str) -> 
         session.add(conversation)
         session.flush()
     return conversation
+
+
+_OPEN_CONVERSATION = (
+    select(Conversation)
+    .where(Conversation.customer_id == bindparam("customer"), Conversation.status != "closed")
+    .order_by(Conversation.id.desc())
+    .limit(1)
+)
 
 
 def append(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from marshmallow import ValidationError
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -44,6 +44,11 @@ RUN_LEASE = timedelta(minutes=5)
 #: answering "already done": put back there by an outage, or never got further.
 RESUMABLE = ("requested", "approved")
 SELF_SERVICE = ("bot", "llm")
+#: Asked on every message a customer sends: built once, not per message.
+_AWAITING_CUSTOMER = select(ActionExecution).where(
+    ActionExecution.account_id == bindparam("account"), ActionExecution.customer_id == bindparam("customer"),
+    ActionExecution.status == "awaiting_confirmation", ActionExecution.role.in_(SELF_SERVICE)
+).order_by(ActionExecution.id)
 AGENT = "Reply AGENT to reach a person."
 #: The one-time code SMS, in the conversation's language (core/i18n.py).
 VERIFICATION_CODE = N_("verification_code", "Your verification code is {code}. It expires in {minutes} minutes. "
@@ -258,10 +263,7 @@ class Governor:
 
     def awaiting_customer(self, customer: Customer) -> list[ActionExecution]:
         """Self-service previews waiting for this customer's YES, oldest first."""
-        return list(self.session.scalars(select(ActionExecution).where(
-            ActionExecution.account_id == self.account.id, ActionExecution.customer_id == customer.id,
-            ActionExecution.status == "awaiting_confirmation", ActionExecution.role.in_(SELF_SERVICE))
-            .order_by(ActionExecution.id)))
+        return list(self.session.scalars(_AWAITING_CUSTOMER, {"account": self.account.id, "customer": customer.id}))
 
     def expire(self, execution: ActionExecution, *, actor: str) -> Outcome | None:
         """An approval or a preview nobody answered in time: expired, on the record.
