@@ -411,7 +411,7 @@ def _transform(pipeline: Pipeline, texts: list[str]) -> spmatrix:
                 features = hstack([part.transform(features) for _, part in parts]).tocsr()
             else:
                 features = step.transform(features)
-    return features  # type: ignore[return-value]
+    return features
 
 
 def _class_scores(pipeline: Pipeline, features: spmatrix) -> np.ndarray:

@@ -35,7 +35,7 @@ def insert_or_fetch(session: Session, new: Row | Callable[[], Row],
     row gone again, or another unique key) takes the savepoint path, which stores the
     row or raises the database's own error."""
     if not callable(new):
-        model = type(new)
+        model: type = type(new)
         stored = session.scalars(_unless_taken(_dialect(session), model, returning_row=True), _set_columns(new)).first()
         if stored is not None:
             return stored, True

@@ -40,7 +40,7 @@ def recent(session: Session, conversation_id: int, *, before_id: int | None = No
 
 
 @functools.cache
-def _recent(before: bool, by_author: bool, limit: int) -> Select[tuple[Message]]:
+def _recent(before: bool, by_author: bool, limit: int) -> Select[Message]:
     """The statement of :func:`recent`, built once per shape: on the path of every
     message, building a statement and its cache key cost more than running it."""
     query = select(Message).where(Message.conversation_id == bindparam("conversation"))
