@@ -19,6 +19,7 @@ hand-off to a person); a wrong answer costs a customer's trust.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -367,6 +368,16 @@ class GroundingResult:
     reasons: tuple[tuple[str, str], ...] = ()
 
 
+@functools.lru_cache(maxsize=4096)
+def _evidence_of(passage: Passage) -> _Evidence:
+    """What a passage can support, remembered for the passages checked lately: a
+    knowledge base's passages come back message after message, and reading one (its
+    sentences split, stemmed and scanned for negations, numbers and links) cost more
+    than checking a draft against it. A passage is immutable and compared by value,
+    so an edited article's passage is a new entry."""
+    return _Evidence.of(passage)
+
+
 def check_grounded(draft: str, passages: Sequence[Passage], *,
                    threshold: float = DEFAULT_THRESHOLD) -> GroundingResult:
     """Check each sentence of ``draft`` against ``passages`` (see the module docstring).
@@ -376,7 +387,7 @@ def check_grounded(draft: str, passages: Sequence[Passage], *,
     language = language_of_passages(passages)
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold={threshold} is outside (0, 1]: use e.g. {DEFAULT_THRESHOLD}.")
-    evidence = [_Evidence.of(p) for p in passages]
+    evidence = [_evidence_of(p) for p in passages]
     support: list[tuple[str, str | None]] = []
     unsupported: list[str] = []
     exempt: list[str] = []

@@ -6,6 +6,7 @@ phone identity, so the same person on SMS and WhatsApp shares one timeline.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import phonenumbers
@@ -28,7 +29,11 @@ class Address:
     e164: str
 
 
+@functools.lru_cache(maxsize=4096)
 def to_e164(raw: str, default_region: str | None = None) -> str:
+    """``raw`` in E.164. Remembered for the numbers seen lately: one message parses its
+    sender's number several times (the webhook, the customer, the reply) and our own
+    number every time, and phonenumbers' parse is pure but not cheap."""
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:
@@ -38,6 +43,7 @@ def to_e164(raw: str, default_region: str | None = None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=4096)
 def region_of(e164: str) -> str | None:
     """The ISO region of a number ("GB" for +44…), or None for non-geographic ones."""
     region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
