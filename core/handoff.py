@@ -27,7 +27,7 @@ from .audit import audit
 from .enrichment import Enrichment, sentiment_trend
 from .escalation import without_quote
 from .i18n import N_, texts_of_conversation
-from .identity import reachable_address, reply_address, zendesk_user_id
+from .identity import may_message, reachable_address, reply_address, zendesk_user_id
 from .routing import Route
 from .summary import model_messages, one_line, the_ask
 from .summary import summarise as summarise_conversation
@@ -278,7 +278,7 @@ def follow_up_after_handoff(session: Session, account: Account, customer: Custom
                 and (m.created_at if m.created_at.tzinfo else m.created_at.replace(tzinfo=UTC)) >= quiet_since
                 for m in timeline.recent(session, conversation.id))
     channel = timeline.reply_channel(conversation.channel)
-    if acked or (customer.opted_out_at is not None and channel != "web"):
+    if acked or not may_message(customer, channel):
         return
     address = reachable_address(customer, channel)
     if address is None:

@@ -152,6 +152,13 @@ def reply_address(customer: Customer, channel: str) -> str:
     return max(found, key=lambda identity: identity.id or 0).value
 
 
+def may_message(customer: Customer, channel: str) -> bool:
+    """Whether anything may be sent to ``customer`` on ``channel`` (already the reply
+    channel). An opt-out (STOP) is the phone number's: nothing more by SMS or WhatsApp,
+    while a web chat the customer opens themselves is still answered there."""
+    return customer.opted_out_at is None or channel == "web"
+
+
 def reachable_address(customer: Customer, channel: str) -> str | None:
     """:func:`reply_address`, or None when the customer has none on ``channel``."""
     try:

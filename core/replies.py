@@ -26,7 +26,7 @@ from .enrichment import Enrichment, clear_language, conversation_language, enric
 from .escalation import EscalationPolicy, load_policy
 from .handoff import Handoff, follow_up_after_handoff, hand_over, relay_customer_message
 from .i18n import ENGLISH, N_, Texts, language_of, texts_for
-from .identity import reply_address
+from .identity import may_message, reply_address
 from .intent_store import intent_model
 from .knowledge.analysis import content_words
 from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
@@ -162,7 +162,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         elif local:
             send_reply(session, inbound, Decision("help", texts(START_CONFIRMATION)), settings)
         return None
-    if inbound.customer.opted_out_at is not None and not web:
+    if not may_message(inbound.customer, inbound.message.channel):
         return None  # nothing is ever sent to an opted-out number
     metrics.message_received(session, inbound.conversation, inbound.message)
     if word == "help":

@@ -20,7 +20,7 @@ from .audit import audit
 from .enrichment import enrich, sentiment_trend
 from .handoff import PACKAGE_MESSAGES, conversation_for_ticket, summarise, ticket_markers
 from .i18n import N_, texts_of_conversation
-from .identity import reachable_address, reply_address
+from .identity import may_message, reachable_address, reply_address
 from .knowledge.analysis import content_words
 from .redaction import redact, truncate_for_model
 
@@ -112,8 +112,7 @@ def after_solved(session: Session, account: Account, settings: Settings, *, tick
           subject_id=ticket_id, detail={"disposition": disposition, "intent": intent})
     channel = timeline.reply_channel(conversation.channel)
     address = reachable_address(customer, channel)
-    if (customer.opted_out_at is not None and channel != "web") or address is None \
-            or not _reachable(session, conversation):
+    if not may_message(customer, channel) or address is None or not _reachable(session, conversation):
         return "summarised"
     texts = texts_of_conversation(session, account.id, conversation.id, customer.locale)
     recap = texts(RECAP_SOLVED)
