@@ -58,17 +58,17 @@ def record(
             InboxEvent.account_id == account_id, InboxEvent.vendor == vendor,
             InboxEvent.dedupe_key == dedupe_key[:200]))
 
-    existing, new = insert_or_fetch(session, event, find)
+    stored, new = insert_or_fetch(session, event, find)
     if new:
         session.commit()
-        return existing, True
+        return stored, True
     session.execute(
         update(InboxEvent)
-        .where(InboxEvent.id == existing.id)
+        .where(InboxEvent.id == stored.id)
         .values(duplicates=InboxEvent.duplicates + 1)
     )
     session.commit()
-    return existing, False
+    return stored, False
 
 
 def record_delivery(engine: Engine, *, account_id: int, vendor: str, kind: str, dedupe_key: str,

@@ -138,10 +138,8 @@ _FAILED_ANSWER = and_(_BOT_REPLIES.c.action.in_(("clarify", "choices")), _BOT_RE
 _COUNT_BOT_REPLIES = select(func.count(), func.coalesce(func.sum(case((_FAILED_ANSWER, 1), else_=0)), 0)) \
     .select_from(_BOT_REPLIES)
 #: The customer's conversations since the policy's repeat window, counted up to COUNT_CAP.
-_COUNT_RECENT_CONTACTS = select(func.count()).select_from(
-    select(Conversation.id).where(Conversation.customer_id == bindparam("customer"),
-                                  Conversation.started_at >= bindparam("since"))
-    .limit(timeline.COUNT_CAP).subquery())
+_COUNT_RECENT_CONTACTS = timeline.capped_count(select(Conversation.id).where(
+    Conversation.customer_id == bindparam("customer"), Conversation.started_at >= bindparam("since")))
 
 
 def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> Decision | None:

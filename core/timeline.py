@@ -86,7 +86,12 @@ def with_related(session: Session, conversation: Conversation, messages: Sequenc
 
 def count_capped(session: Session, query: Select[Any], cap: int = COUNT_CAP) -> int:
     """How many rows ``query`` selects, counting no further than ``cap``."""
-    return int(session.scalar(select(func.count()).select_from(query.limit(cap).subquery())) or 0)
+    return int(session.scalar(capped_count(query, cap)) or 0)
+
+
+def capped_count(query: Select[Any], cap: int = COUNT_CAP) -> Select[Any]:
+    """The statement :func:`count_capped` runs, for a caller that builds it once."""
+    return select(func.count()).select_from(query.limit(cap).subquery())
 
 
 #: Channels a written reply cannot travel on, and the one it takes instead: a caller
