@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account, ApiKey
 
+from .rows import insert_or_fetch
+
 DEFAULT_SLUG = "default"
 #: What customers are told they talk to while the default account has no company name:
 #: never "Default account", which is our placeholder, not a company.
@@ -66,11 +68,17 @@ def settable_names(action_secrets: Iterable[str] = ()) -> dict[str, str]:
 
 
 def ensure_default_account(session: Session, settings: Settings) -> Account:
-    """Create or refresh the default account from the environment's public identifiers."""
-    account = session.scalar(select(Account).where(Account.slug == DEFAULT_SLUG))
+    """Create or refresh the default account from the environment's public identifiers.
+
+    Every process runs this as it starts, so on a fresh database several gunicorn
+    workers race to create the row: the loser takes the winner's row rather than
+    failing to boot."""
+    def find() -> Account | None:
+        return session.scalar(select(Account).where(Account.slug == DEFAULT_SLUG))
+
+    account = find()
     if account is None:
-        account = Account(slug=DEFAULT_SLUG, name="Default account", secrets={})
-        session.add(account)
+        account, _ = insert_or_fetch(session, Account(slug=DEFAULT_SLUG, name="Default account", secrets={}), find)
     account.zendesk_subdomain = settings.zendesk_subdomain
     account.twilio_account_sid = settings.twilio_account_sid
     account.twilio_phone_number = settings.twilio_phone_number
