@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from switchboard.models import Conversation, Customer, Message
 
+from .rows import insert_or_fetch
+
 #: Twilio status callbacks arrive out of order; a message's status only moves forward.
 STATUS_ORDER = {
     "accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
@@ -139,24 +141,33 @@ def append(
     at: datetime | None = None,
 ) -> Message:
     """Add a message; with an ``external_id`` already on the timeline, return that one
-    instead, so a retried event never duplicates an entry."""
-    if external_id is not None:
-        existing = session.scalar(select(Message).where(
-            Message.account_id == conversation.account_id, Message.external_id == external_id))
-        if existing is not None:
-            return existing
+    instead, so a retried event never duplicates an entry.
+
+    With an ``external_id`` the unique (account, external_id) decides in the insert
+    itself (ON CONFLICT DO NOTHING), so a new message, the common case, costs one
+    statement rather than a lookup and an insert; the lookup runs only on a retry."""
     at = at or datetime.now(UTC)
     message = Message(
         account_id=conversation.account_id, conversation_id=conversation.id,
         direction=direction, channel=channel, author=author, body=body,
         external_id=external_id, status=status, meta=meta or {}, created_at=at,
     )
-    session.add(message)
+    if external_id is None:
+        session.add(message)
+    else:
+        message, new = insert_or_fetch(session, message, lambda: session.scalar(
+            _BY_EXTERNAL_ID, {"account": conversation.account_id, "external_id": external_id}))
+        if not new:
+            return message
     conversation.last_message_at = at
     if direction == "inbound":
         conversation.channel = channel
     session.flush()
     return message
+
+
+_BY_EXTERNAL_ID = select(Message).where(
+    Message.account_id == bindparam("account"), Message.external_id == bindparam("external_id"))
 
 
 def advance_status(message: Message, status: str) -> bool:
