@@ -133,13 +133,14 @@ _BOT_REPLIES = select(Message.meta["action"].as_string().label("action"),
     Message.id < bindparam("message")).order_by(Message.id.desc()).limit(timeline.COUNT_CAP).subquery()
 _FAILED_ANSWER = and_(_BOT_REPLIES.c.action.in_(("clarify", "choices")), _BOT_REPLIES.c.reason.is_not(None),
                       _BOT_REPLIES.c.reason != "")
-#: The bot's latest COUNT_CAP replies, counted in the database: all of them, and the
-#: failed answers (a clarifying question or menu the bot sent for want of an answer).
-_COUNT_BOT_REPLIES = select(func.count(), func.coalesce(func.sum(case((_FAILED_ANSWER, 1), else_=0)), 0)) \
-    .select_from(_BOT_REPLIES)
 #: The customer's conversations since the policy's repeat window, counted up to COUNT_CAP.
 _COUNT_RECENT_CONTACTS = timeline.capped_count(select(Conversation.id).where(
     Conversation.customer_id == bindparam("customer"), Conversation.started_at >= bindparam("since")))
+#: The counts a turn's policy compares with its thresholds, in one round trip: the
+#: bot's latest COUNT_CAP replies, the failed answers among them (a clarifying question
+#: or menu the bot sent for want of an answer), and the recent contacts.
+_TURN_COUNTS = select(func.count(), func.coalesce(func.sum(case((_FAILED_ANSWER, 1), else_=0)), 0),
+                      _COUNT_RECENT_CONTACTS.scalar_subquery()).select_from(_BOT_REPLIES)
 
 
 def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> Decision | None:
@@ -276,11 +277,11 @@ def conversation_turn(session: Session, inbound: Inbound, settings: Settings, *,
     conversation, customer = inbound.conversation, inbound.customer
     if earlier is None:
         earlier = timeline.recent(session, conversation.id, before_id=inbound.message.id)
-    counted = session.execute(_COUNT_BOT_REPLIES, {"conversation": conversation.id,
-                                                   "message": inbound.message.id}).one()
-    bot_turns, failed_answers = int(counted[0]), int(counted[1])
     window_start = datetime.now(UTC) - timedelta(days=policy(settings).repeat_window_days)
-    contacts = int(session.scalar(_COUNT_RECENT_CONTACTS, {"customer": customer.id, "since": window_start}) or 0) or 1
+    counted = session.execute(_TURN_COUNTS, {"conversation": conversation.id, "message": inbound.message.id,
+                                             "customer": customer.id, "since": window_start}).one()
+    bot_turns, failed_answers = int(counted[0]), int(counted[1])
+    contacts = int(counted[2] or 0) or 1
     value = (customer.attributes or {}).get("lifetime_value")
     started = conversation.started_at if conversation.started_at.tzinfo else conversation.started_at.replace(tzinfo=UTC)
     return Turn(
