@@ -9,6 +9,14 @@ Redis when the deployment has it, so every web host shares them; in memory other
 Each app gets its own Limiter (tests build many apps in one process, and a shared one
 would share their counts); the limits are read from the app's config on each request,
 so a deployment or a test can change them (``WEBCHAT_LIMITS``).
+
+Flask-Limiter hooks itself into every request of the app (before, after, teardown),
+even where no limit is declared: a vendor's webhook paid about 180 Python calls for a
+limiter it never meets. Every limit here is declared on a view (``apply``), and such a
+limit is checked by the view's own wrapper, not by the before-request hook (that one
+only evaluates application, default and blueprint limits, of which there are none); so
+the three hooks are moved to the blueprints of the limited views, where they still
+inject the X-RateLimit and Retry-After headers and reset the limiter's per-request state.
 """
 from __future__ import annotations
 
@@ -30,6 +38,11 @@ DEFAULT_LIMITS = {
 EXTENSION = "switchboard.webchat.limiter"
 #: The endpoints ``apply`` limited, in app.extensions.
 LIMITED = "switchboard.webchat.limited"
+#: The limiter's request hooks, by the app attribute that holds them, in app.extensions.
+HOOKS = "switchboard.webchat.limiter_hooks"
+#: The blueprints the hooks run for (those of the limited views), in app.extensions.
+HOOKED = "switchboard.webchat.limiter_hooked"
+_HOOK_TABLES = ("before_request_funcs", "after_request_funcs", "teardown_request_funcs")
 
 
 def limit_of(name: str) -> Callable[[], str]:
@@ -61,19 +74,49 @@ def init_app(app: Flask) -> Limiter:
     if settings.redis_url:
         options = {"storage_uri": settings.redis_url, "storage_options": {"socket_connect_timeout": 2},
                    "in_memory_fallback_enabled": True}
-    limiter = Limiter(ip_key, app=app, headers_enabled=True, strategy="moving-window",
+    limiter = Limiter(ip_key, headers_enabled=True, strategy="moving-window",
                       key_prefix=app.config.get("WEBCHAT_LIMIT_PREFIX", "switchboard.webchat"), **options)
+    app.extensions[HOOKS] = _unhooked(app, limiter)
     app.extensions[EXTENSION] = limiter
     limited: set[str] = app.extensions.setdefault(LIMITED, set())
 
     @limiter.request_filter
     def _not_limited() -> bool:
-        """Only the web chat's routes are limited: every other request (a vendor's
-        webhook above all) leaves the limiter at its first check instead of having its
-        limits resolved."""
+        """Only the limited views' requests have their limits resolved: the other
+        routes of the web chat's blueprints (the stream, preflights) leave the limiter
+        at its first check. Other blueprints never reach it (``_hook_blueprint``)."""
         return request.endpoint not in limited
 
     return limiter
+
+
+def _unhooked(app: Flask, limiter: Limiter) -> dict[str, list[Callable[..., Any]]]:
+    """``limiter`` initialised on ``app`` with the app-wide request hooks it registers
+    taken off again and returned, by the app attribute that held them (``apply`` puts
+    them back for the blueprints of the views it limits). Found as what ``init_app``
+    added, so no private name of Flask-Limiter's is relied on."""
+    before = {table: list(getattr(app, table).get(None, ())) for table in _HOOK_TABLES}
+    limiter.init_app(app)
+    hooks: dict[str, list[Callable[..., Any]]] = {}
+    for table in _HOOK_TABLES:
+        registered = getattr(app, table).get(None, [])
+        hooks[table] = [hook for hook in registered if hook not in before[table]]
+        registered[:] = before[table]
+    if limiter.enabled and not hooks["before_request_funcs"]:
+        raise RuntimeError("Flask-Limiter registered no before-request hook: apps/webchat/limits.py expects the "
+                           "app-wide hooks of Flask-Limiter 4 (see constraints.txt); check its changelog")
+    return hooks
+
+
+def _hook_blueprint(app: Flask, endpoint: str) -> None:
+    """The limiter's request hooks run for the blueprint of ``endpoint`` (once each)."""
+    blueprint = endpoint.rpartition(".")[0] or None
+    hooked: set[str | None] = app.extensions.setdefault(HOOKED, set())
+    if blueprint in hooked:
+        return
+    hooked.add(blueprint)
+    for table, hooks in app.extensions[HOOKS].items():
+        getattr(app, table).setdefault(blueprint, []).extend(hooks)
 
 
 def apply(app: Flask, limiter: Limiter, endpoint: str, *limits: tuple[str, Callable[[], str]],
@@ -83,6 +126,7 @@ def apply(app: Flask, limiter: Limiter, endpoint: str, *limits: tuple[str, Calla
     is not counted."""
     view: Any = app.view_functions[endpoint]
     app.extensions.setdefault(LIMITED, set()).add(endpoint)
+    _hook_blueprint(app, endpoint)
     for name, key in limits:
         view = limiter.limit(limit_of(name), key_func=key, methods=["POST"], exempt_when=exempt_when)(view)
     app.view_functions[endpoint] = view

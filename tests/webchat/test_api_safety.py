@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 
 from switchboard.app import create_app
+from switchboard.apps.webchat import limits
 from switchboard.config import load_settings
 from switchboard.db import get_db
 
@@ -132,6 +133,25 @@ def test_over_the_visitors_rate_limit_is_429_with_retry_after(env: dict[str, str
         assert other.send("hello").status_code == 202
     finally:
         get_db(app).dispose()
+
+
+def test_the_limiter_sees_the_web_chats_requests_only(visitor: Visitor, shop: Flask) -> None:
+    """Flask-Limiter's request hooks run for the limited views' blueprints, where they
+    still add the rate-limit headers; a vendor's webhook or a probe never reaches them."""
+    consulted: list[str | None] = []
+
+    @shop.extensions[limits.EXTENSION].request_filter
+    def _spy() -> bool:
+        consulted.append(request.endpoint)
+        return False
+
+    client = shop.test_client()
+    assert client.get("/healthz").status_code == 200
+    assert client.post("/webhooks/twilio/messages", data={"MessageSid": "SM1"}).status_code in (401, 403)
+    assert consulted == []
+    sent = visitor.send("hello")
+    assert sent.status_code == 202 and sent.headers["X-RateLimit-Limit"] == "10"
+    assert consulted and set(consulted) == {"webchat.post_message"}
 
 
 def test_over_the_ips_session_limit_is_429(env: dict[str, str]) -> None:
