@@ -62,6 +62,51 @@ def _vector_account(**secrets: str) -> Account:
     return Account(slug="vectors", name="Vectors", secrets=secrets)
 
 
+#: Public URLs with and without a port, and the URLs a signature may have been made for.
+PORT_PUBLIC_URLS = ("https://mycompany.com", "https://mycompany.com:443", "http://localhost:5000",
+                    "http://localhost:80")
+PORT_SIGNED_URLS = ("https://mycompany.com", "https://mycompany.com:443", "http://mycompany.com",
+                    "http://localhost:5000", "http://localhost", "http://localhost:80", "http://localhost:5001")
+
+
+@pytest.mark.parametrize("public_url", PORT_PUBLIC_URLS)
+def test_twilio_signatures_for_the_url_with_or_without_its_port_are_what_request_validator_accepts(
+        tmp_path, public_url: str) -> None:  # type: ignore[no-untyped-def]
+    """verify() computes one HMAC where RequestValidator.validate computes two (the URL
+    with its port and without), trying the configured form first: it must accept
+    exactly the signatures validate accepts, for either algorithm, whichever URL Twilio
+    signed: the port's form, the bare form, or neither."""
+    from werkzeug.datastructures import MultiDict
+
+    from switchboard.app import create_app
+    from switchboard.errors import BadSignature
+
+    settings = load_settings({"SWITCHBOARD_DATA_DIR": str(tmp_path), "SWITCHBOARD_PUBLIC_URL": public_url,
+                              "SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'v.db'}"})
+    app = create_app(settings, config={"TESTING": True})
+    account = _vector_account(twilio_auth_token=TWILIO_VECTOR_TOKEN)
+    validator = RequestValidator(TWILIO_VECTOR_TOKEN)
+    form = MultiDict(TWILIO_VECTOR_PARAMS)
+    path = "/myapp.php?foo=1&bar=2"
+    accepted = 0
+    for signed_url in PORT_SIGNED_URLS:
+        for algorithm in ("HMAC_SHA1", "HMAC_SHA256"):
+            signature = validator.compute_signature(signed_url + path, TWILIO_VECTOR_PARAMS, algorithm)
+            expected = validator.validate(public_url + path, form, signature, algorithm=algorithm)
+            headers = {"X-Twilio-Signature": signature,
+                       "X-Twilio-Webhooks-Signature-Settings": f"key=webhooks_sharedkey_1,algorithm={algorithm}"}
+            with app.test_request_context(path, method="POST", headers=headers):
+                from flask import request
+
+                try:
+                    verified = verify_twilio(request, form, [account], settings) is account
+                except BadSignature:
+                    verified = False
+            assert verified == expected, (signed_url, algorithm)
+            accepted += verified
+    assert accepted == 4  # the configured URL's two forms, with each algorithm
+
+
 def test_twilio_published_vector_verifies_through_our_verifier(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Our verify() rebuilds the URL from SWITCHBOARD_PUBLIC_URL and hands it, with every
     form parameter, to RequestValidator: twilio-python's vector must pass through it."""
@@ -196,6 +241,11 @@ def _twilio_case(mutation: str, path: str):  # type: ignore[no-untyped-def]
                    "X-Twilio-Webhooks-Signature-Settings": "key=webhooks_sharedkey_x,algorithm=HMAC_SHA256"}
     elif mutation == "NUL bytes in the signature":
         headers = {"X-Twilio-Signature": good[:-2] + "\x00\x00"}
+    elif mutation == "Latin-1 letters in the signature":
+        headers = {"X-Twilio-Signature": good[:-2] + "\u00e9\u00e9"}
+    elif mutation == "an algorithm the library does not know":
+        headers = {"X-Twilio-Signature": good,
+                   "X-Twilio-Webhooks-Signature-Settings": "key=webhooks_sharedkey_x,algorithm=HMAC_MD5"}
     else:
         raise AssertionError(mutation)
     return lambda app: _post_twilio(app, path, body, headers)
@@ -205,7 +255,7 @@ TWILIO_MUTATIONS = [
     "one byte of the body changed", "a parameter added after signing", "missing header", "empty signature",
     "garbage signature", "truncated signature", "not base64", "signed with another token",
     "signed for another URL", "signed for http instead of https", "sha256 settings header with a sha1 signature",
-    "NUL bytes in the signature",
+    "NUL bytes in the signature", "Latin-1 letters in the signature", "an algorithm the library does not know",
 ]
 
 
