@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
@@ -108,11 +109,10 @@ def _local_keyword(body: str) -> tuple[bool, str | None]:
     return False, None
 
 
-def _choose_language(session: Session, inbound: Inbound, hint: str | None) -> str:
+def _choose_language(session: Session, inbound: Inbound, hint: str | None, earlier: list[Message]) -> str:
     """The conversation's language for this message, recorded on it (and as the
     customer's preference when none is stored and the message says it clearly)."""
-    previous = session.scalar(_PREVIOUS_CUSTOMER_META, {"conversation": inbound.conversation.id,
-                                                         "message": inbound.message.id})
+    previous = _previous_customer_meta(session, inbound, earlier)
     preference = language_of(inbound.customer.locale)
     body = truncate_for_model(inbound.message.body)
     language = hint or conversation_language(body, previous=(previous or {}).get("language"), preference=preference)
@@ -120,6 +120,18 @@ def _choose_language(session: Session, inbound: Inbound, hint: str | None) -> st
         inbound.customer.locale = language
     inbound.message.meta = {**inbound.message.meta, "language": language}
     return language
+
+
+def _previous_customer_meta(session: Session, inbound: Inbound, earlier: list[Message]) -> dict[str, Any] | None:
+    """The meta of the customer's message before this one: in the window of latest
+    messages the turn reads anyway, unless the bot and agents filled all of it."""
+    for message in reversed(earlier):
+        if message.author == "customer":
+            return message.meta
+    if len(earlier) < timeline.TURN_WINDOW:
+        return None  # the window holds the whole conversation before this message
+    return session.scalar(_PREVIOUS_CUSTOMER_META, {"conversation": inbound.conversation.id,
+                                                     "message": inbound.message.id})
 
 
 #: The statements read on every message, built once: building a statement and its
@@ -150,7 +162,9 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     web = inbound.message.channel == "web"
     word = None if web else keyword(inbound.message.body, opted_out=inbound.customer.opted_out_at is not None)
     local, hint = _local_keyword(inbound.message.body) if word else (False, None)
-    language = _choose_language(session, inbound, hint)
+    # The conversation's latest messages, read once for the language, the menu pick and the turn.
+    earlier = timeline.recent(session, inbound.conversation.id, before_id=inbound.message.id)
+    language = _choose_language(session, inbound, hint, earlier)
     texts = texts_for(session, inbound.account.id, language)
     if word in ("stop", "start"):
         if local and word == "stop":  # Twilio ignored it: the one confirmation an opt-out allows
@@ -189,8 +203,6 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     text = truncate_for_model(inbound.message.body)
     enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
     inbound.message.meta = {**inbound.message.meta, "enrichment": enrichment_json(enrichment)}
-    # The conversation's latest messages, read once for the menu pick and the turn.
-    earlier = timeline.recent(session, inbound.conversation.id, before_id=inbound.message.id)
     picked = _picked_choice(session, inbound, settings, texts, earlier)
     if picked is not None:
         send_reply(session, inbound, picked, settings)

@@ -88,6 +88,27 @@ def test_a_spanish_question_is_answered_in_spanish_from_the_spanish_article(mult
         assert conversation.status == "open"
 
 
+def test_the_language_carries_over_when_the_bot_filled_the_latest_messages(multilingual: Flask,
+                                                                          vendor: VendorClient) -> None:
+    """The previous customer message is usually among the latest messages the turn
+    reads; when the bot and agents wrote all of those, it is looked up further back."""
+    from switchboard.core import timeline
+
+    assert vendor.twilio(MESSAGES, inbound("¿Cuánto tarda la entrega a Madrid?")).status_code == 200
+    with get_db(multilingual).session() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        session.scalars(select(Customer)).one().locale = None  # only the conversation says Spanish
+        for n in range(timeline.TURN_WINDOW):
+            timeline.append(session, conversation, direction="outbound", channel="sms", author="agent",
+                            body=f"nota {n}")
+        session.commit()
+    assert vendor.twilio(MESSAGES, inbound("ok")).status_code == 200
+    assert "responda agent" in sent(multilingual)[-1].lower(), sent(multilingual)[-1]  # still Spanish
+    with get_db(multilingual).session() as session:
+        last = session.scalars(select(Message).where(Message.author == "customer").order_by(Message.id.desc())).first()
+        assert last is not None and last.meta["language"] == "es"
+
+
 def test_an_english_question_still_gets_the_english_article(multilingual: Flask, vendor: VendorClient) -> None:
     vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
     [reply] = sent(multilingual)
