@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from switchboard.models import Conversation, Customer, Message
+from switchboard.models import Conversation, ConversationOutcome, Customer, Message
 
 from .rows import insert_or_fetch
 
@@ -107,8 +107,12 @@ def reply_channel(channel: str) -> str:
 
 
 def current_conversation(session: Session, customer: Customer, channel: str) -> Conversation:
-    """The customer's open conversation (any channel), or a new one."""
-    conversation = session.scalar(_OPEN_CONVERSATION, {"customer": customer.id})
+    """The customer's open conversation (any channel), or a new one.
+
+    Its outcome row (``metrics``) is read in the same statement: every customer
+    message folds into it, and this way the fold finds it in the session."""
+    found = session.execute(_OPEN_CONVERSATION, {"customer": customer.id}).first()
+    conversation = found[0] if found is not None else None
     if conversation is None:
         conversation = Conversation(
             account_id=customer.account_id, customer_id=customer.id, channel=channel,
@@ -120,7 +124,8 @@ def current_conversation(session: Session, customer: Customer, channel: str) -> 
 
 
 _OPEN_CONVERSATION = (
-    select(Conversation)
+    select(Conversation, ConversationOutcome)
+    .outerjoin(ConversationOutcome, ConversationOutcome.conversation_id == Conversation.id)
     .where(Conversation.customer_id == bindparam("customer"), Conversation.status != "closed")
     .order_by(Conversation.id.desc())
     .limit(1)

@@ -215,3 +215,24 @@ def test_one_message_never_runs_the_same_read_twice(long_app: Flask) -> None:
             assert reads and not repeated, (body, repeated)
     finally:
         event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_a_returning_customers_message_reads_its_outcome_row_with_its_conversation(long_app: Flask) -> None:
+    """Every customer message folds into its conversation's outcome row (metrics): the
+    row comes with the open conversation, in the same statement, not in one of its own."""
+    client = signed_client(long_app)
+    assert client.twilio(MESSAGES, sms("how long does delivery take to Canada?")).status_code == 200
+    seen: list[str] = []
+    engine = get_db(long_app).engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "after_cursor_execute", record)
+    try:
+        assert client.twilio(MESSAGES, sms("and to Mexico?")).status_code == 200
+    finally:
+        event.remove(engine, "after_cursor_execute", record)
+    reads = [s for s in seen if s.startswith("SELECT") and "FROM conversation_outcomes" in s]
+    assert reads == [], reads
+    assert any(s.startswith("UPDATE conversation_outcomes") for s in seen), seen  # and the message was folded in
