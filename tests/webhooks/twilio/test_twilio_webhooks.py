@@ -1,6 +1,9 @@
 """Twilio's inbound-message and status webhooks, signed with twilio's RequestValidator."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -121,6 +124,34 @@ def test_unparseable_sender_is_a_400(app: Flask, vendor: VendorClient) -> None:
     response = vendor.twilio(MESSAGES, params)
     assert response.status_code == 400
     assert "From" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("params", [
+    {"Body": "hello\x00"},  # sent as %00
+    {"Body\x00": "hello"},  # in a name
+])
+def test_a_nul_in_a_parameter_is_a_400_and_nothing_is_stored(app: Flask, vendor: VendorClient,
+                                                             params: dict[str, str]) -> None:
+    response = vendor.twilio(MESSAGES, {**fixture("twilio", "inbound_sms.json"), **params})
+    assert response.status_code == 400
+    assert "NUL" in response.get_json()["error"]
+    assert count(app, InboxEvent) == 0
+
+
+def test_a_nul_byte_in_the_body_is_a_400(app: Flask, vendor: VendorClient) -> None:
+    params = fixture("twilio", "inbound_sms.json")
+    response = vendor.client.post(MESSAGES, data=urlencode(params).encode() + b"&Extra=a\x00b",
+                                  content_type="application/x-www-form-urlencoded",
+                                  headers={"X-Twilio-Signature": vendor_signature(vendor, MESSAGES, params)})
+    assert response.status_code == 400 and "NUL" in response.get_json()["error"]
+    assert count(app, InboxEvent) == 0
+
+
+def test_a_percent_sign_before_00_is_text_not_a_nul(app: Flask, vendor: VendorClient) -> None:
+    params = {**fixture("twilio", "inbound_sms.json"), "Body": "100%00 sure"}  # sent as 100%2500
+    assert vendor.twilio(MESSAGES, params).status_code == 200
+    with get_db(app).session() as session:
+        assert session.scalars(select(InboxEvent)).one().payload["Body"] == "100%00 sure"
 
 
 def test_json_body_is_a_400_naming_the_expected_encoding(app: Flask, vendor: VendorClient) -> None:
