@@ -165,6 +165,12 @@ def init_app(app: Flask) -> None:
         multiprocess.MultiProcessCollector(registry)
     app.extensions["switchboard.prometheus"] = registry
 
+    # The labelled children, kept here as well: labels() checks and joins its values
+    # under a lock on every call, a third of what measuring a webhook cost. Same keys as
+    # the metrics' own children, so nothing grows that did not already.
+    counters: dict[tuple[str, str, int], Any] = {}
+    timers: dict[str, Any] = {}
+
     @app.before_request
     def _start_timer() -> None:
         if request.path.startswith(MEASURED_PREFIXES):
@@ -174,9 +180,17 @@ def init_app(app: Flask) -> None:
     def _observe(response: Response) -> Response:
         started = g.pop("prometheus_started", None)
         if started is not None:
-            endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-            requests_total.labels(endpoint, request.method, str(response.status_code)).inc()
-            latency.labels(endpoint).observe(time.perf_counter() - started)
+            rule = request.url_rule
+            endpoint = rule.rule if rule is not None else "unmatched"
+            key = (endpoint, request.method, response.status_code)
+            counter = counters.get(key)
+            if counter is None:
+                counter = counters[key] = requests_total.labels(endpoint, key[1], str(key[2]))
+            timer = timers.get(endpoint)
+            if timer is None:
+                timer = timers[endpoint] = latency.labels(endpoint)
+            counter.inc()
+            timer.observe(time.perf_counter() - started)
         return response
 
     @app.get("/metrics")
