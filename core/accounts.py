@@ -76,9 +76,9 @@ def ensure_default_account(session: Session, settings: Settings) -> Account:
     def find() -> Account | None:
         return session.scalar(select(Account).where(Account.slug == DEFAULT_SLUG))
 
-    account = find()
-    if account is None:
-        account, _ = insert_or_fetch(session, Account(slug=DEFAULT_SLUG, name="Default account", secrets={}), find)
+    found = find()
+    account = found if found is not None else insert_or_fetch(
+        session, Account(slug=DEFAULT_SLUG, name="Default account", secrets={}), find)[0]
     account.zendesk_subdomain = settings.zendesk_subdomain
     account.twilio_account_sid = settings.twilio_account_sid
     account.twilio_phone_number = settings.twilio_phone_number
