@@ -10,7 +10,9 @@ Three figures, in this order, on the same servers:
 
 1. intake alone: the worker is started and warmed, then its consumer is cancelled
    (Celery remote control), so the web processes verify, record and enqueue while
-   nothing is processed: a backlog builds up;
+   nothing is processed: a backlog builds up; with the CPU per request of the web
+   processes (gunicorn master and workers) and of PostgreSQL's processes, as for bare
+   Flask's web processes, from /proc;
 2. processing: the consumer is added back and the backlog drained; messages per second
    and the worker's CPU (main process and pool children, from /proc) per message;
 3. both together: the load again, with the worker consuming on the same cores.
@@ -347,7 +349,9 @@ def measure_bare(args: argparse.Namespace, work: Path) -> dict[str, object]:
     bare = gunicorn("bare_flask:app", {}, workers=args.workers, threads=args.threads, chdir=ROOT / "bench")
     try:
         generate(bare.port, WARM_SECONDS, 2, args.max_requests, "0", work, args)
-        return generate(bare.port, args.seconds, args.clients, args.max_requests, "0", work, args).summary()
+        before = cpu_seconds(bare.process.pid)
+        load = generate(bare.port, args.seconds, args.clients, args.max_requests, "0", work, args)
+        return {**load.summary(), **per_request("web", cpu_seconds(bare.process.pid) - before, load)}
     finally:
         bare.stop()
 
@@ -368,6 +372,26 @@ def cpu_seconds(pid: int) -> float:
         fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / ticks
     return total
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every PostgreSQL process on the machine (the server the
+    benchmark's schema lives in): what the inserts and commits cost the database."""
+    found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True, check=False).stdout.split()
+    total = 0.0
+    for pid in found:
+        try:
+            total += cpu_seconds(int(pid))
+        except (FileNotFoundError, ProcessLookupError):  # a backend that exited meanwhile
+            continue
+    return total
+
+
+def per_request(who: str, cpu: float, load: Load) -> dict[str, float | None]:
+    """CPU milliseconds per request answered, under ``who``'s name."""
+    requests = load.summary()["requests"]
+    ok = isinstance(requests, int) and requests > 0
+    return {f"{who}_cpu_ms_per_request": round(cpu * 1000 / requests, 3) if ok else None}  # type: ignore[operator]
 
 
 def consumers(broker: str, queue: str, *, on: bool) -> None:
@@ -412,8 +436,11 @@ def measure_ours(args: argparse.Namespace, result: dict[str, object], work: Path
         drain(engine, args.drain_timeout)
         queue = "switchboard"
         consumers(broker, queue, on=False)
+        web_before, database_before = cpu_seconds(server.process.pid), postgres_cpu_seconds()
         intake = generate(server.port, args.seconds, args.clients, args.max_requests, "2", work, args)
-        result["intake_alone"] = {**intake.summary(), "processing": "paused (Celery consumer cancelled)"}
+        result["intake_alone"] = {**intake.summary(), "processing": "paused (Celery consumer cancelled)",
+                                  **per_request("web", cpu_seconds(server.process.pid) - web_before, intake),
+                                  **per_request("postgres", postgres_cpu_seconds() - database_before, intake)}
         with engine.connect() as connection:
             backlog = connection.execute(text("SELECT count(*) FROM inbox_events WHERE status = 'received'")).scalar()
         done_before = done_count(engine)
