@@ -50,6 +50,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from switchboard.models import (
     Conversation,
@@ -59,6 +60,7 @@ from switchboard.models import (
     MetricEvent,
 )
 
+from . import unit_of_work
 from .rows import insert_unless_taken
 
 AGENT_TURN_CAP = timedelta(minutes=15)
@@ -180,7 +182,8 @@ def _fold_inbound(session: Session, outcome: ConversationOutcome, event: MetricE
     if (outcome.resolution == "bot" and outcome.resolved_at is not None and not outcome.reopened
             and _seconds(at, outcome.resolved_at) > BOT_QUIET.total_seconds()):
         outcome.reopened = 1
-    if event.attrs.get("new_conversation"):
+    # A customer this event created has no earlier conversation and no delivery.
+    if event.attrs.get("new_conversation") and not unit_of_work.created_row(session, Customer, outcome.customer_id):
         earlier = session.scalar(select(ConversationOutcome).where(
             ConversationOutcome.customer_id == outcome.customer_id,
             ConversationOutcome.conversation_id != outcome.conversation_id,
@@ -297,7 +300,9 @@ def message_received(session: Session, conversation: Conversation, message: Mess
     # Held while recording: the session's identity map keeps only referenced rows, and
     # the fold below reads the same row (one SELECT for both, not two). A conversation's
     # first message creates it here, so the fold does not look for it a second time.
-    outcome = session.get(ConversationOutcome, conversation.id)
+    # A conversation this event opened has no outcome row in the database yet.
+    outcome = (session.identity_map.get(identity_key(ConversationOutcome, conversation.id))
+               if unit_of_work.created(session, conversation) else session.get(ConversationOutcome, conversation.id))
     new_conversation = outcome is None
     if outcome is None:
         outcome = _new_outcome(session, conversation.id, at=message.created_at)

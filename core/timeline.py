@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.models import Conversation, ConversationOutcome, Customer, Message
 
+from . import unit_of_work
 from .rows import insert_or_fetch
 
 #: Twilio status callbacks arrive out of order; a message's status only moves forward.
@@ -111,8 +112,14 @@ def current_conversation(session: Session, customer: Customer, channel: str) -> 
 
     Its outcome row (``metrics``) is read in the same statement: every customer
     message folds into it, and this way the fold finds it in the session."""
-    found = session.execute(_OPEN_CONVERSATION, {"customer": customer.id}).first()
-    conversation = found[0] if found is not None else None
+    if unit_of_work.created(session, customer):
+        # A customer this event created has no conversation in the database: at most
+        # one the event opened itself, which the session holds.
+        conversation = next((row for row in session.identity_map.values() if isinstance(row, Conversation)
+                             and row.customer_id == customer.id and row.status != "closed"), None)
+    else:
+        found = session.execute(_OPEN_CONVERSATION, {"customer": customer.id}).first()
+        conversation = found[0] if found is not None else None
     if conversation is None:
         conversation = Conversation(
             account_id=customer.account_id, customer_id=customer.id, channel=channel,

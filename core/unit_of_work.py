@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 _HELD = "switchboard.unit_of_work.held"
+_CREATED = "switchboard.unit_of_work.created"
 
 
 @contextmanager
@@ -24,11 +27,11 @@ def holding_rows(session: Session) -> Iterator[None]:
     if session.info.get(_HELD) is not None:  # nested: the outer block holds
         yield
         return
-    session.info[_HELD] = []
+    session.info[_HELD], session.info[_CREATED] = [], set()
     try:
         yield
     finally:
-        del session.info[_HELD]
+        del session.info[_HELD], session.info[_CREATED]
 
 
 def current(session: Session) -> object | None:
@@ -37,11 +40,37 @@ def current(session: Session) -> object | None:
     return session.info.get(_HELD)
 
 
+def created(session: Session, instance: object) -> bool:
+    """Whether the unit of work in progress inserted ``instance`` (False outside one, and
+    for a row it loaded). Such a row has no history in the database beyond what this
+    unit wrote, and that is in the session: a customer this message created has no
+    earlier conversation, outcome or outreach delivery to look up."""
+    made = session.info.get(_CREATED)
+    return made is not None and id(instance) in made
+
+
+def created_row(session: Session, model: type, key: Any) -> bool:
+    """:func:`created` for the row of ``model`` with primary key ``key``, if the session
+    holds it (never a query)."""
+    if not session.info.get(_CREATED):
+        return False
+    instance = session.identity_map.get(identity_key(model, key))
+    return instance is not None and created(session, instance)
+
+
 def _hold(session: Session, instance: object) -> None:
     held = session.info.get(_HELD)
     if held is not None:
         held.append(instance)
 
 
+def _hold_created(session: Session, instance: object) -> None:
+    # Held, the instance stays alive until the unit ends, so its id() names it alone.
+    _hold(session, instance)
+    made = session.info.get(_CREATED)
+    if made is not None:
+        made.add(id(instance))
+
+
 event.listen(Session, "loaded_as_persistent", _hold)
-event.listen(Session, "pending_to_persistent", _hold)
+event.listen(Session, "pending_to_persistent", _hold_created)

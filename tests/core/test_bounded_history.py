@@ -22,7 +22,7 @@ from switchboard.config import load_settings
 from switchboard.core import timeline
 from switchboard.core.handoff import PACKAGE_MESSAGES
 from switchboard.db import get_db
-from switchboard.models import Conversation, Message, OutboxCall
+from switchboard.models import Conversation, ConversationOutcome, Message, OutboxCall
 from switchboard.resources import data_file
 
 from ..conftest import (
@@ -236,3 +236,30 @@ def test_a_returning_customers_message_reads_its_outcome_row_with_its_conversati
     reads = [s for s in seen if s.startswith("SELECT") and "FROM conversation_outcomes" in s]
     assert reads == [], reads
     assert any(s.startswith("UPDATE conversation_outcomes") for s in seen), seen  # and the message was folded in
+
+
+def test_a_new_customers_first_message_looks_up_no_history(long_app: Flask) -> None:
+    """The customer the message created has no open conversation, no outcome row, no
+    earlier conversation and no outreach delivery in the database: none is looked up.
+    (A returning customer's first conversation still is: the outreach tests check the
+    link to a delivery.)"""
+    seen: list[str] = []
+    engine = get_db(long_app).engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "after_cursor_execute", record)
+    try:
+        assert signed_client(long_app).twilio(MESSAGES, sms("how long does delivery take?", "+14155550999")) \
+            .status_code == 200
+    finally:
+        event.remove(engine, "after_cursor_execute", record)
+    history = [s for s in seen if s.startswith(("SELECT conversations.", "SELECT conversation_outcomes.",
+                                                  "SELECT metric_events."))]
+    assert history == [], history
+    assert sum(s.startswith("INSERT INTO conversation_outcomes") for s in seen) == 1
+    with get_db(long_app).session() as session:
+        conversation = session.scalars(select(Conversation).order_by(Conversation.id.desc())).first()
+        assert conversation is not None
+        assert session.get(ConversationOutcome, conversation.id).bot_replies == 1  # type: ignore[union-attr]
