@@ -9,6 +9,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -56,10 +57,11 @@ def base_env(tmp_path: Path, database_url: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A migrated schema of our own in the real PostgreSQL `test` database."""
-    schema = f"sb_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def migrated_schema(prefix: str = "sb_") -> Iterator[str]:
+    """The URL of a migrated schema of our own in the real PostgreSQL `test` database,
+    dropped afterwards."""
+    schema = f"{prefix}{uuid.uuid4().hex[:10]}"
     admin = make_engine(PG_SERVER)
     with admin.begin() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
@@ -67,10 +69,19 @@ def pg_url() -> Iterator[str]:
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    yield url
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield url
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A migrated schema of our own in the real PostgreSQL `test` database."""
+    with migrated_schema() as url:
+        yield url
 
 
 def _truncate_postgres(url: str) -> None:

@@ -217,22 +217,27 @@ def test_one_message_never_runs_the_same_read_twice(long_app: Flask) -> None:
         event.remove(engine, "before_cursor_execute", seen)
 
 
-def test_a_returning_customers_message_reads_its_outcome_row_with_its_conversation(long_app: Flask) -> None:
-    """Every customer message folds into its conversation's outcome row (metrics): the
-    row comes with the open conversation, in the same statement, not in one of its own."""
-    client = signed_client(long_app)
-    assert client.twilio(MESSAGES, sms("how long does delivery take to Canada?")).status_code == 200
+def statements_of(app: Flask, delivery: dict[str, str]) -> list[str]:
+    """The SQL statements one signed delivery runs (processed inline), whitespace folded."""
     seen: list[str] = []
-    engine = get_db(long_app).engine
+    engine = get_db(app).engine
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         seen.append(" ".join(statement.split()))
 
     event.listen(engine, "after_cursor_execute", record)
     try:
-        assert client.twilio(MESSAGES, sms("and to Mexico?")).status_code == 200
+        assert signed_client(app).twilio(MESSAGES, delivery).status_code == 200
     finally:
         event.remove(engine, "after_cursor_execute", record)
+    return seen
+
+
+def test_a_returning_customers_message_reads_its_outcome_row_with_its_conversation(long_app: Flask) -> None:
+    """Every customer message folds into its conversation's outcome row (metrics): the
+    row comes with the open conversation, in the same statement, not in one of its own."""
+    assert signed_client(long_app).twilio(MESSAGES, sms("how long does delivery take to Canada?")).status_code == 200
+    seen = statements_of(long_app, sms("and to Mexico?"))
     reads = [s for s in seen if s.startswith("SELECT") and "FROM conversation_outcomes" in s]
     assert reads == [], reads
     assert any(s.startswith("UPDATE conversation_outcomes") for s in seen), seen  # and the message was folded in
@@ -243,18 +248,7 @@ def test_a_new_customers_first_message_looks_up_no_history(long_app: Flask) -> N
     earlier conversation and no outreach delivery in the database: none is looked up.
     (A returning customer's first conversation still is: the outreach tests check the
     link to a delivery.)"""
-    seen: list[str] = []
-    engine = get_db(long_app).engine
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "after_cursor_execute", record)
-    try:
-        assert signed_client(long_app).twilio(MESSAGES, sms("how long does delivery take?", "+14155550999")) \
-            .status_code == 200
-    finally:
-        event.remove(engine, "after_cursor_execute", record)
+    seen = statements_of(long_app, sms("how long does delivery take?", "+14155550999"))
     history = [s for s in seen if s.startswith(("SELECT conversations.", "SELECT conversation_outcomes.",
                                                   "SELECT metric_events."))]
     assert history == [], history

@@ -4,35 +4,24 @@ of failing to boot (gunicorn then shuts the whole server down: "Worker failed to
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.config import load_settings
 from switchboard.core.accounts import DEFAULT_SLUG, ensure_default_account
-from switchboard.db import make_engine, upgrade
+from switchboard.db import make_engine
 from switchboard.models import Account
-from tests.conftest import PG_SERVER
+from tests.conftest import migrated_schema
 
 
 @pytest.fixture
 def fresh_pg() -> Iterator[str]:
     """A migrated schema with no account in it yet, as on a first start."""
-    schema = f"sb_boot_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(PG_SERVER)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with migrated_schema("sb_boot_") as url:
+        yield url
 
 
 def test_a_worker_booting_beside_another_takes_its_default_account(fresh_pg: str) -> None:
