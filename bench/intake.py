@@ -14,7 +14,8 @@ Three figures, in this order, on the same servers:
    processes (gunicorn master and workers) and of PostgreSQL's processes, as for bare
    Flask's web processes, from /proc;
 2. processing: the consumer is added back and the backlog drained; messages per second
-   and the worker's CPU (main process and pool children, from /proc) per message;
+   and the worker's CPU (main process and pool children, from /proc) and PostgreSQL's
+   per message;
 3. both together: the load again, with the worker consuming on the same cores.
 
 The load generator is wrk (--client wrk, the default): requests are signed with
@@ -444,17 +445,20 @@ def measure_ours(args: argparse.Namespace, result: dict[str, object], work: Path
         with engine.connect() as connection:
             backlog = connection.execute(text("SELECT count(*) FROM inbox_events WHERE status = 'received'")).scalar()
         done_before = done_count(engine)
-        cpu_before, began = cpu_seconds(worker.pid), time.monotonic()
+        cpu_before, database_before, began = cpu_seconds(worker.pid), postgres_cpu_seconds(), time.monotonic()
         consumers(broker, queue, on=True)
         drained, _ = drain(engine, args.drain_timeout, poll=0.2)
         seconds, cpu = time.monotonic() - began, cpu_seconds(worker.pid) - cpu_before
+        database = postgres_cpu_seconds() - database_before
         processed = done_count(engine) - done_before
         result["processing"] = {
             "backlog": backlog, "processed": processed, "all_settled": drained, "seconds": round(seconds, 2),
             "messages_per_second": round(processed / seconds, 1) if seconds else None,
             "worker_cpu_ms_per_message": round(cpu * 1000 / processed, 1) if processed else None,
+            "postgres_cpu_ms_per_message": round(database * 1000 / processed, 1) if processed else None,
             "pool": f"{args.celery_concurrency} prefork children",
-            "cpu_counted": "the Celery main process and its pool children (not PostgreSQL's or Redis's)"}
+            "cpu_counted": "worker: the Celery main process and its pool children; postgres: every PostgreSQL "
+                           "process on the machine (the drain's polls included)"}
         both = generate(server.port, args.seconds, args.clients, args.max_requests, "3", work, args)
         result["intake_and_processing"] = both.summary()
         drained, waited = drain(engine, args.drain_timeout)
