@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypedDict
 from urllib.parse import urlsplit
 
+from .dispatch import LINGER_SECONDS, MAX_BATCH
 from .errors import ConfigError
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -52,6 +53,10 @@ class Settings:
     model_strong: str = "gpt-4o"
     sweep_after_seconds: int = 60
     sweep_interval_seconds: int = 30
+    #: The most accepted events one queue message carries, and how long (ms) a web
+    #: process waits for others to join the first (switchboard/dispatch.py).
+    dispatch_batch: int = MAX_BATCH
+    dispatch_linger_ms: int = round(LINGER_SECONDS * 1000)
     queue_name: str = "switchboard"
     company_name: str | None = None
     #: Where the company's customers mostly are (ISO 3166-1 alpha-2): how phone numbers
@@ -474,6 +479,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         model_strong=_optional(env, "SWITCHBOARD_MODEL_STRONG") or "gpt-4o",
         sweep_after_seconds=_int(env, "SWITCHBOARD_SWEEP_AFTER_SECONDS", 60, minimum=1),
         sweep_interval_seconds=_int(env, "SWITCHBOARD_SWEEP_INTERVAL_SECONDS", 30, minimum=1),
+        dispatch_batch=_int(env, "SWITCHBOARD_DISPATCH_BATCH", MAX_BATCH, minimum=1),
+        dispatch_linger_ms=_int(env, "SWITCHBOARD_DISPATCH_LINGER_MS", round(LINGER_SECONDS * 1000), minimum=0),
         queue_name=_optional(env, "SWITCHBOARD_QUEUE") or "switchboard",
         company_name=_optional(env, "SWITCHBOARD_COMPANY_NAME"),
         country=_country(env),

@@ -23,11 +23,13 @@ from collections.abc import Callable, Sequence
 log = logging.getLogger(__name__)
 
 #: The most event ids one message carries: a batch is processed in order by one pool
-#: child, so a longer one would keep the other child idle while it waits.
+#: child, so a longer one would keep the other child idle while it waits (the default
+#: of SWITCHBOARD_DISPATCH_BATCH).
 MAX_BATCH = 16
 #: How long the thread waits, once an id arrived, for others to join it: under load a
 #: publish then carries several events; at rest an event reaches the worker this much
 #: later (a bot reply takes longer than that to compose, and Twilio longer to deliver).
+#: The default of SWITCHBOARD_DISPATCH_LINGER_MS (0: publish at once, one by one at rest).
 LINGER_SECONDS = 0.02
 
 
@@ -43,6 +45,15 @@ class Dispatcher:
         self._linger = linger
         self._forget()
         _dispatchers.add(self)
+
+    @property
+    def max_batch(self) -> int:
+        return self._max_batch
+
+    @property
+    def linger(self) -> float:
+        """Seconds."""
+        return self._linger
 
     def _forget(self) -> None:
         """A new lock, queue and thread (in a forked child: the parent's lock may have

@@ -399,7 +399,9 @@ DISPATCHER = "switchboard.dispatcher"
 
 def init_app(app: Flask) -> None:
     celery = celery_init_app(app)
-    app.extensions[DISPATCHER] = Dispatcher(partial(_publish_with, celery))
+    settings = app.config["SETTINGS"]
+    app.extensions[DISPATCHER] = Dispatcher(partial(_publish_with, celery), max_batch=settings.dispatch_batch,
+                                            linger=settings.dispatch_linger_ms / 1000)
     if app.config["SETTINGS"].embedded:
         runner = EmbeddedRunner(app, inline=app.config.get("TASKS_INLINE", False))
         app.extensions["switchboard.runner"] = runner

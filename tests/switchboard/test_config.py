@@ -37,6 +37,8 @@ def test_postgres_urls_use_the_psycopg_driver() -> None:
     ({"OPENAI_BASE_URL": "ftp://models"}, "OPENAI_BASE_URL"),
     ({"SWITCHBOARD_SWEEP_AFTER_SECONDS": "soon"}, "SWITCHBOARD_SWEEP_AFTER_SECONDS"),
     ({"SWITCHBOARD_WORKER_PRELOAD": "later"}, "SWITCHBOARD_WORKER_PRELOAD"),
+    ({"SWITCHBOARD_DISPATCH_BATCH": "0"}, "SWITCHBOARD_DISPATCH_BATCH"),
+    ({"SWITCHBOARD_DISPATCH_LINGER_MS": "0.5"}, "SWITCHBOARD_DISPATCH_LINGER_MS"),
 ])
 def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
@@ -57,3 +59,21 @@ def test_the_root_points_to_the_playground_the_dashboard_and_the_api(app) -> Non
     for path in ("/playground", "/dashboard", "/api/openapi.json"):
         assert f'href="{path}"' in page.get_data(as_text=True)
     assert client.get("/", headers={"Accept": "application/json"}).get_json()["links"]["dashboard"] == "/dashboard"
+
+
+def test_the_web_processes_publish_in_the_batches_and_after_the_wait_configured(tmp_path: Path) -> None:
+    from switchboard.app import create_app
+    from switchboard.db import get_db
+    from switchboard.tasks import DISPATCHER
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    defaults = create_app(load_settings({"SWITCHBOARD_DATA_DIR": str(tmp_path / "a")}))
+    tuned = create_app(load_settings({"SWITCHBOARD_DATA_DIR": str(tmp_path / "b"), "SWITCHBOARD_DISPATCH_BATCH": "4",
+                                      "SWITCHBOARD_DISPATCH_LINGER_MS": "0"}))
+    try:
+        assert (defaults.extensions[DISPATCHER].max_batch, defaults.extensions[DISPATCHER].linger) == (16, 0.02)
+        assert (tuned.extensions[DISPATCHER].max_batch, tuned.extensions[DISPATCHER].linger) == (4, 0.0)
+    finally:
+        get_db(defaults).dispose()
+        get_db(tuned).dispose()
