@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from filelock import FileLock
 from flask import Flask
+from sqlalchemy.engine import make_url
 
 from switchboard.core.accounts import ensure_default_account
 from switchboard.db import alembic_config, get_db
@@ -21,7 +23,7 @@ def init_app(app: Flask) -> None:
     database = get_db(app)
     if not schema_is_current(app):
         if database.url.startswith("sqlite"):
-            database.upgrade()  # the embedded default upgrades itself
+            _upgrade_embedded(app)  # the embedded default upgrades itself
         else:
             raise ConfigError(
                 "the database schema is not up to date: run `switchboard db upgrade` "
@@ -30,6 +32,21 @@ def init_app(app: Flask) -> None:
     _check_policy_files(app)
     with database.session() as session:
         app.config["DEFAULT_ACCOUNT_ID"] = ensure_default_account(session, app.config["SETTINGS"]).id
+
+
+def _upgrade_embedded(app: Flask) -> None:
+    """Migrate the embedded SQLite database, one process at a time: gunicorn starts its
+    workers at once, and two migrating together fail ("table accounts already exists"),
+    which makes gunicorn shut the whole server down. The others wait on a lock file
+    beside the database, then find the schema current."""
+    database = get_db(app)
+    path = make_url(database.url).database
+    if not path or path == ":memory:":
+        database.upgrade()  # a private database: nobody to race
+        return
+    with FileLock(f"{path}.migrate.lock"):
+        if not schema_is_current(app):
+            database.upgrade()
 
 
 def _check_policy_files(app: Flask) -> None:

@@ -34,3 +34,42 @@ def test_a_database_at_the_released_empty_0007_gets_the_new_tables(tmp_path) -> 
             assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0014"
     finally:
         engine.dispose()
+
+
+STARTER = """
+import os, sys, time
+from pathlib import Path
+go = Path(sys.argv[1])
+while not go.exists():
+    time.sleep(0.005)
+from switchboard.app import create_app
+from switchboard.config import load_settings
+create_app(load_settings({"SWITCHBOARD_DATA_DIR": sys.argv[2]}))
+"""
+
+
+def test_workers_starting_at_once_on_a_new_embedded_database_migrate_it_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """gunicorn -w 4 on the embedded default: every worker finds the schema old and
+    would migrate it at once ("table accounts already exists", and gunicorn shut the
+    server down). One migrates while the others wait, then all start."""
+    import subprocess
+    import sys
+
+    from alembic.script import ScriptDirectory
+
+    from switchboard.db import alembic_config
+
+    go = tmp_path / "go"
+    starters = [subprocess.Popen([sys.executable, "-c", STARTER, str(go), str(tmp_path)], stderr=subprocess.PIPE,
+                                 text=True) for _ in range(4)]
+    go.touch()
+    for starter in starters:
+        _, err = starter.communicate(timeout=240)
+        assert starter.returncode == 0, err[-2000:]
+    engine = make_engine(f"sqlite:///{tmp_path / 'switchboard.db'}")
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        assert current == ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    finally:
+        engine.dispose()
