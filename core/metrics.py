@@ -50,7 +50,6 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from switchboard.models import (
     Conversation,
@@ -301,7 +300,7 @@ def message_received(session: Session, conversation: Conversation, message: Mess
     # the fold below reads the same row (one SELECT for both, not two). A conversation's
     # first message creates it here, so the fold does not look for it a second time.
     # A conversation this event opened has no outcome row in the database yet.
-    outcome = (session.identity_map.get(identity_key(ConversationOutcome, conversation.id))
+    outcome = (unit_of_work.in_session(session, ConversationOutcome, conversation.id)
                if unit_of_work.created(session, conversation) else session.get(ConversationOutcome, conversation.id))
     new_conversation = outcome is None
     if outcome is None:

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -125,8 +124,7 @@ def delivery_status(session: Session, event: InboxEvent, settings: Settings, *, 
     assert account is not None
     outreach_on_status(session, account, settings, sid=external_id, status=status,
                        error_code=None if error_code is None else str(error_code))
-    message = session.scalar(
-        select(Message).where(Message.account_id == event.account_id, Message.external_id == external_id))
+    message = timeline.by_external_id(session, event.account_id, external_id)
     if message is None:
         return  # a message we did not send from this deployment (e.g. from the console)
     if timeline.advance_status(message, status) and error_code is not None:

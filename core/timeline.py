@@ -167,8 +167,8 @@ def append(
     if external_id is None:
         session.add(message)
     else:
-        message, new = insert_or_fetch(session, message, lambda: session.scalar(
-            _BY_EXTERNAL_ID, {"account": conversation.account_id, "external_id": external_id}))
+        message, new = insert_or_fetch(session, message,
+                                       lambda: by_external_id(session, conversation.account_id, external_id))
         if not new:
             return message
     conversation.last_message_at = at
@@ -176,6 +176,11 @@ def append(
         conversation.channel = channel
     session.flush()
     return message
+
+
+def by_external_id(session: Session, account_id: int, external_id: str) -> Message | None:
+    """The account's message with this vendor id (a MessageSid, a call's id), if stored."""
+    return session.scalar(_BY_EXTERNAL_ID, {"account": account_id, "external_id": external_id})
 
 
 _BY_EXTERNAL_ID = select(Message).where(

@@ -54,8 +54,14 @@ def created_row(session: Session, model: type, key: Any) -> bool:
     holds it (never a query)."""
     if not session.info.get(_CREATED):
         return False
-    instance = session.identity_map.get(identity_key(model, key))
+    instance = in_session(session, model, key)
     return instance is not None and created(session, instance)
+
+
+def in_session(session: Session, model: type, key: Any) -> Any:
+    """The row of ``model`` with primary key ``key`` if the session holds it, else None:
+    never a query (for a row this unit would have created, and did not)."""
+    return session.identity_map.get(identity_key(model, key))
 
 
 def _hold(session: Session, instance: object) -> None:

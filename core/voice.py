@@ -497,8 +497,7 @@ def call_ended(session: Session, event: InboxEvent, *, call_sid: str, status: st
     """A call's final status joins its conversation's timeline, once."""
     if status not in FINAL_STATUSES:
         return
-    started = session.scalar(select(Message).where(Message.account_id == event.account_id,
-                                                   Message.external_id == call_sid))
+    started = timeline.by_external_id(session, event.account_id, call_sid)
     if started is None:
         return  # a call this deployment never answered (another URL, or refused)
     conversation = session.get(Conversation, started.conversation_id)
@@ -528,5 +527,4 @@ def _bot_id(call_sid: str, turn: int) -> str:
 
 
 def _bot_message(session: Session, account_id: int, call_sid: str, turn: int) -> Message | None:
-    return session.scalar(select(Message).where(Message.account_id == account_id,
-                                                Message.external_id == _bot_id(call_sid, turn)))
+    return timeline.by_external_id(session, account_id, _bot_id(call_sid, turn))
