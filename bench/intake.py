@@ -367,22 +367,24 @@ def generate(port: int, seconds: float, clients: int, max_requests: int, prefix:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its live children (Celery's pool), from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for one in [pid, *children(pid)]:
-        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+    return sum(own_cpu_seconds(one) for one in [pid, *children(pid)])
+
+
+def own_cpu_seconds(pid: int) -> float:
+    """User + system CPU of the process ``pid`` alone, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu_seconds() -> float:
     """User + system CPU of every PostgreSQL process on the machine (the server the
-    benchmark's schema lives in): what the inserts and commits cost the database."""
+    benchmark's schema lives in): what the inserts and commits cost the database. Each
+    process is counted alone: the postmaster's children are the backends listed too."""
     found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True, check=False).stdout.split()
     total = 0.0
     for pid in found:
         try:
-            total += cpu_seconds(int(pid))
+            total += own_cpu_seconds(int(pid))
         except (FileNotFoundError, ProcessLookupError):  # a backend that exited meanwhile
             continue
     return total
