@@ -70,7 +70,11 @@ class Dispatcher:
                 self._started = True
                 threading.Thread(target=self._loop, name="switchboard-dispatch", daemon=True).start()
             self._waiting.append(event_id)
-            self._ready.notify_all()
+            # Woken only when there is something new to do: the first id (the thread waits
+            # for one) or a full batch (it lingers for one). Waking it for every id cost a
+            # thread switch per webhook, more than the publish it batches.
+            if len(self._waiting) == 1 or len(self._waiting) == self._max_batch:
+                self._ready.notify_all()
 
     def flush(self, timeout: float) -> bool:
         """Wait until every submitted id was handed to ``send``; False on timeout."""
