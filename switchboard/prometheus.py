@@ -49,6 +49,9 @@ QUEUED_STATUSES = ("received", "processing")
 INBOX_STATUSES = (*QUEUED_STATUSES, "failed")
 #: Paths whose requests are measured: what vendors call.
 MEASURED_PREFIXES = ("/webhooks/", "/slack/")
+#: The methods a label may name; any other (HTTP lets a client send any token, and each
+#: new label value is a new series kept for the life of the process) counts as "other".
+LABELLED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0)
 
 
@@ -182,7 +185,8 @@ def init_app(app: Flask) -> None:
         if started is not None:
             rule = request.url_rule
             endpoint = rule.rule if rule is not None else "unmatched"
-            key = (endpoint, request.method, response.status_code)
+            method = request.method if request.method in LABELLED_METHODS else "other"
+            key = (endpoint, method, response.status_code)
             counter = counters.get(key)
             if counter is None:
                 counter = counters[key] = requests_total.labels(endpoint, key[1], str(key[2]))

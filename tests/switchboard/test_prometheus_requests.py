@@ -22,3 +22,13 @@ def test_repeated_webhook_requests_are_each_counted_and_timed(app: Flask, vendor
     assert requests == {(MESSAGES, "POST", "200"): 3, (MESSAGES, "POST", "403"): 2}
     [timed] = [s for s in families["switchboard_webhook_request_duration_seconds"].samples if s.name.endswith("_count")]
     assert (timed.labels["endpoint"], timed.value) == (MESSAGES, 5)
+
+
+def test_made_up_methods_share_one_label_so_a_client_cannot_grow_the_series(app: Flask, vendor: VendorClient) -> None:
+    for made_up in ("BREW", "X1", "X2", "X3"):
+        assert vendor.client.open(MESSAGES, method=made_up).status_code == 405
+    assert vendor.client.open(MESSAGES, method="PUT").status_code == 405
+    families = {f.name: f for f in text_string_to_metric_families(vendor.client.get("/metrics").get_data(as_text=True))}
+    requests = {(s.labels["endpoint"], s.labels["method"], s.labels["status"]): s.value
+                for s in families["switchboard_webhook_requests"].samples if s.name.endswith("_total")}
+    assert requests == {("unmatched", "other", "405"): 4, ("unmatched", "PUT", "405"): 1}
