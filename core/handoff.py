@@ -211,8 +211,9 @@ def hand_over(session: Session, account: Account, customer: Customer, conversati
             idempotency_key=f"user:{customer.id}")
         user_id = int(user.response["user_id"])
     if zendesk_user_id(customer) is None:
-        session.add(Identity(account_id=account.id, customer_id=customer.id,
-                             kind=IdentityKind.ZENDESK_USER, value=str(user_id)))
+        # Through the relationship, so the package built below lists it.
+        customer.identities.append(Identity(account_id=account.id, kind=IdentityKind.ZENDESK_USER,
+                                            value=str(user_id)))
         session.flush()
     conversation.status, conversation.handoff_reason = "human", handoff.trigger
     conversation.handoff_at = conversation.handoff_at or datetime.now(UTC)

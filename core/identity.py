@@ -10,8 +10,9 @@ import functools
 from dataclasses import dataclass
 
 import phonenumbers
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, inspect, select
+from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from switchboard.config import Settings
 from switchboard.models import Customer, Identity, IdentityKind
@@ -75,13 +76,20 @@ def twilio_address(address: Address) -> str:
 
 def find_customer(session: Session, account_id: int, kind: IdentityKind, value: str) -> Customer | None:
     # One statement: the customer through their identity, not the identity and then its customer.
-    return session.scalar(_CUSTOMER_BY_IDENTITY, {"account": account_id, "kind": kind, "value": value})
+    return session.execute(_CUSTOMER_BY_IDENTITY, {"account": account_id, "kind": kind, "value": value}
+                           ).unique().scalar_one_or_none()
 
 
 #: Built once (the statement and its cache key cost more than the read, per message).
-_CUSTOMER_BY_IDENTITY = select(Customer).join(Identity, Identity.customer_id == Customer.id).where(
-    Identity.account_id == bindparam("account"), Identity.kind == bindparam("kind"),
-    Identity.value == bindparam("value"))
+#: The customer's identities come in the same statement: every reply is addressed
+#: through them, and reading them apart was a round trip of its own.
+_FOUND = aliased(Identity)
+_CUSTOMER_BY_IDENTITY = (
+    select(Customer).join(_FOUND, _FOUND.customer_id == Customer.id)
+    .where(_FOUND.account_id == bindparam("account"), _FOUND.kind == bindparam("kind"),
+           _FOUND.value == bindparam("value"))
+    .options(joinedload(Customer.identities))
+)
 
 
 def resolve_customer(
@@ -110,10 +118,11 @@ def _create_customer(session: Session, account_id: int, e164: str, profile_name:
     processed at once (two web or worker processes) race here: the loser's insert hits
     the unique identity, and it takes the winner's customer instead of failing."""
     def add() -> Customer:
-        customer = Customer(account_id=account_id, display_name=profile_name, attributes={})
+        # Through the relationship: both rows go in one flush, and the customer's
+        # identities are known without reading them back when the reply is addressed.
+        customer = Customer(account_id=account_id, display_name=profile_name, attributes={},
+                            identities=[Identity(account_id=account_id, kind=IdentityKind.PHONE, value=e164)])
         session.add(customer)
-        session.flush()
-        session.add(Identity(account_id=account_id, customer_id=customer.id, kind=IdentityKind.PHONE, value=e164))
         return customer
 
     customer, _ = insert_or_fetch(session, add, lambda: find_customer(session, account_id, IdentityKind.PHONE, e164))
@@ -124,9 +133,20 @@ def _link(session: Session, customer: Customer, kind: IdentityKind, value: str) 
     if find_customer(session, customer.account_id, kind, value) is not None:
         return
     # A concurrent link of the same value wins; anything else is a real error.
-    insert_or_fetch(session, Identity(account_id=customer.account_id, customer_id=customer.id, kind=kind, value=value),
-                    lambda: session.scalar(select(Identity).where(
-                        Identity.account_id == customer.account_id, Identity.kind == kind, Identity.value == value)))
+    identity, new = insert_or_fetch(
+        session, Identity(account_id=customer.account_id, customer_id=customer.id, kind=kind, value=value),
+        lambda: session.scalar(select(Identity).where(
+            Identity.account_id == customer.account_id, Identity.kind == kind, Identity.value == value)))
+    if new:
+        _known(customer, identity)
+
+
+def _known(customer: Customer, identity: Identity) -> None:
+    """Add an identity stored by its own INSERT (not through the relationship) to the
+    customer's identities when they are already loaded, as stored: without it, the
+    rest of the message (the handoff package, the reply's address) would not see it."""
+    if "identities" in inspect(customer).dict and identity not in customer.identities:
+        set_committed_value(customer, "identities", [*customer.identities, identity])
 
 
 def zendesk_user_id(customer: Customer) -> int | None:

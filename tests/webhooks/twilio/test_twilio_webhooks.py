@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from switchboard.db import get_db
-from switchboard.models import Conversation, Customer, Identity, InboxEvent, Message
+from switchboard.models import Conversation, Customer, Identity, InboxEvent, Message, OutboxCall
 
 from ...signing import VendorClient, fixture
 
@@ -221,3 +221,19 @@ def test_a_national_number_is_redacted_when_the_senders_region_says_nothing(app:
         with get_db(app).session() as session:
             stored = session.scalars(select(Message.body).where(Message.external_id == form["MessageSid"])).one()
         assert number not in stored and "[PHONE_1]" in stored, stored
+
+
+def test_a_new_whatsapp_customer_handed_over_at_once_has_both_numbers_in_the_package(
+    app: Flask, vendor: VendorClient
+) -> None:
+    """The WhatsApp id is linked in the same unit that creates the customer and hands
+    them over: the package must list it, and the Zendesk user linked on the way."""
+    params = {**fixture("twilio", "inbound_whatsapp.json"), "Body": "I want to talk to a human please"}
+    assert vendor.twilio(MESSAGES, params).status_code == 200
+    with get_db(app).session() as session:
+        [call] = session.scalars(select(OutboxCall).where(OutboxCall.vendor == "zendesk",
+                                                          OutboxCall.operation == "tickets.create")).all()
+        note = str(call.payload["ticket"]["comment"]["body"])
+        customer = session.scalars(select(Customer)).one()
+        assert {i.kind.value for i in customer.identities} == {"phone", "whatsapp", "zendesk_user"}
+    assert "Phone: +14155550100; WhatsApp: 14155550100" in note, note
