@@ -12,18 +12,22 @@ later, by event id, exactly once:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from typing import Any, cast
 
 from sqlalchemy import Engine, Insert, Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from switchboard.models import InboxEvent
 
+from .group_commit import GroupCommit
 from .rows import insert_or_fetch
 from .unit_of_work import holding_rows
 
@@ -76,49 +80,113 @@ def record_delivery(engine: Engine, *, account_id: int, vendor: str, kind: str, 
     """What :func:`record` does, for the webhook path: (event id, True) when new,
     (existing id, False) for a duplicate, committed before returning.
 
-    One INSERT ... ON CONFLICT DO NOTHING RETURNING id, with a statement compiled once
-    per process, on ``engine``'s own connection (the webhooks' engine: on PostgreSQL
-    autocommit, so the insert is its own transaction, one round trip): the webhook
-    answers as fast as the database commits. Through the ORM session the same insert
-    cost three times the CPU (a new statement and its cache key per delivery, the
-    session's bookkeeping), and the request holds nothing else the event must commit
-    with."""
+    Deliveries that reach this process together are stored together: one INSERT ...
+    ON CONFLICT DO NOTHING RETURNING for all of them (core.group_commit), a statement
+    compiled once, on ``engine``'s own connection (the webhooks' engine: on
+    PostgreSQL autocommit, so the insert is its own transaction, one round trip).
+    Through the ORM session the same insert cost three times the CPU, and the request
+    holds nothing else the event must commit with."""
+    return _writer(engine).submit(Delivery(account_id, vendor, kind, dedupe_key[:200], payload))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One verified webhook delivery, as the inbox stores it."""
+
+    account_id: int
+    vendor: str
+    kind: str
+    dedupe_key: str
+    payload: dict[str, Any]
+
+    def row(self, received_at: datetime) -> dict[str, Any]:
+        return {"account_id": self.account_id, "vendor": self.vendor, "kind": self.kind,
+                "dedupe_key": self.dedupe_key, "payload": self.payload, "status": "received",
+                "received_at": received_at, "attempts": 0, "duplicates": 0}
+
+
+_writers: weakref.WeakKeyDictionary[Engine, GroupCommit[Delivery, tuple[int, bool]]] = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def _writer(engine: Engine) -> GroupCommit[Delivery, tuple[int, bool]]:
+    writer = _writers.get(engine)
+    if writer is None:
+        with _writers_lock:
+            writer = _writers.get(engine)
+            if writer is None:
+                writer = GroupCommit(partial(record_deliveries, engine), max_batch=DELIVERIES_PER_WRITE)
+                _writers[engine] = writer
+    return writer
+
+
+#: The most deliveries one INSERT carries: a web process has a few threads, so more
+#: rarely wait at once; the bound keeps a burst's statement (and its wait) short.
+DELIVERIES_PER_WRITE = 32
+
+
+def record_deliveries(engine: Engine, deliveries: Sequence[Delivery]) -> Sequence[tuple[int, bool] | Exception]:
+    """The deliveries waiting together, stored in one statement: each one's (id, new),
+    or the error its caller raises (so a 5xx makes the vendor retry). A batch the
+    database refused is stored one delivery at a time, so one bad delivery cannot fail
+    the others."""
     try:
-        return _record_delivery(engine, account_id=account_id, vendor=vendor, kind=kind, dedupe_key=dedupe_key,
-                                payload=payload)
+        return _store_reconnecting(engine, deliveries)
+    except SQLAlchemyError:
+        if len(deliveries) == 1:
+            raise
+    outcomes: list[tuple[int, bool] | Exception] = []
+    for delivery in deliveries:
+        try:
+            outcomes.extend(_store_reconnecting(engine, [delivery]))
+        except SQLAlchemyError as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
+def _store_reconnecting(engine: Engine, deliveries: Sequence[Delivery]) -> list[tuple[int, bool]]:
+    try:
+        return _insert(engine, deliveries)
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
         # The database restarted since this pooled connection was opened; SQLAlchemy has
         # discarded the pool's connections, so the retry opens a new one.
-        return _record_delivery(engine, account_id=account_id, vendor=vendor, kind=kind, dedupe_key=dedupe_key,
-                                payload=payload)
+        return _insert(engine, deliveries)
 
 
-def _record_delivery(engine: Engine, *, account_id: int, vendor: str, kind: str, dedupe_key: str,
-                     payload: dict[str, Any]) -> tuple[int, bool]:
-    key = dedupe_key[:200]
+def _insert(engine: Engine, deliveries: Sequence[Delivery]) -> list[tuple[int, bool]]:
+    now = datetime.now(UTC)
+    outcomes: list[tuple[int, bool] | None] = []
     with engine.begin() as connection:
-        new_id = connection.execute(_new_event(connection.dialect.name), {
-            "account_id": account_id, "vendor": vendor, "kind": kind, "dedupe_key": key, "payload": payload,
-            "status": "received", "received_at": datetime.now(UTC), "attempts": 0, "duplicates": 0}).scalar()
-        if new_id is not None:
-            return new_id, True
-        existing = connection.execute(_DUPLICATE, {"account": account_id, "vendor_": vendor, "key": key}).scalar()
-    if existing is None:  # the row that collided is gone (deleted in between): store it again
-        return _record_delivery(engine, account_id=account_id, vendor=vendor, kind=kind, dedupe_key=dedupe_key,
-                               payload=payload)
-    return existing, False
+        stored = connection.execute(_new_events(connection.dialect.name), [d.row(now) for d in deliveries]).all()
+        new = {(row.account_id, row.vendor, row.dedupe_key): row.id for row in stored}
+        for delivery in deliveries:
+            # The first of a key's deliveries got the row; a second copy in the same
+            # batch, like one the table already held, is a duplicate.
+            new_id = new.pop((delivery.account_id, delivery.vendor, delivery.dedupe_key), None)
+            if new_id is None:
+                existing = connection.execute(_DUPLICATE, {"account": delivery.account_id, "vendor_": delivery.vendor,
+                                                           "key": delivery.dedupe_key}).scalar()
+                outcomes.append(None if existing is None else (existing, False))
+            else:
+                outcomes.append((new_id, True))
+    # A row that collided and is gone again (deleted in between) is stored again, once
+    # this transaction has ended (SQLite: it holds the database's write lock).
+    return [outcome or _insert(engine, [delivery])[0] for outcome, delivery in zip(outcomes, deliveries, strict=True)]
 
 
 _EVENTS = cast(Table, InboxEvent.__table__)
 
 
 @cache
-def _new_event(dialect: str) -> Insert:
-    """The inbox insert of ``dialect``, built once so its compiled form is cached."""
+def _new_events(dialect: str) -> Insert:
+    """The inbox insert of ``dialect``, built once so its compiled form is cached; for
+    several rows SQLAlchemy sends one multi-row INSERT. Each stored row comes back
+    with its key; a row whose key was taken comes back as nothing."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(_EVENTS).on_conflict_do_nothing().returning(_EVENTS.c.id)
+    return insert(_EVENTS).on_conflict_do_nothing().returning(
+        _EVENTS.c.id, _EVENTS.c.account_id, _EVENTS.c.vendor, _EVENTS.c.dedupe_key)
 
 
 _DUPLICATE = (

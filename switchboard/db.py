@@ -88,8 +88,10 @@ def make_intake_engine(url: str) -> Engine:
     """The webhooks' engine, a pool apart from the sessions' (a request that holds a
     session connection never waits for a second one from the same pool).
 
-    On PostgreSQL each delivery is one INSERT that commits by itself (autocommit: no
-    BEGIN and COMMIT round trips), and connections are not pinged before each use: one
+    On PostgreSQL each INSERT (one delivery, or the several that arrived together:
+    core.group_commit) commits by itself (autocommit: no BEGIN and COMMIT round trips);
+    one thread of a process writes at a time, so the pool rarely lends more than one
+    connection. Connections are not pinged before each use: one
     a database restart broke fails that one statement, SQLAlchemy then drops every
     connection of the pool, and the caller retries once (core.inbox.record_delivery),
     so no delivery pays for a ping to spare the rare restart a retry."""

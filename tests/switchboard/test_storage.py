@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from flask import Flask
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from switchboard.core import audit, inbox
 from switchboard.db import get_db
@@ -43,6 +43,50 @@ def test_concurrent_identical_deliveries_store_one_event(app: Flask) -> None:
     with get_db(app).session() as session:
         assert session.scalar(select(func.count()).select_from(InboxEvent)) == 1
         assert session.scalars(select(InboxEvent)).one().duplicates == 29
+
+
+def test_deliveries_stored_together_each_get_their_own_id_copies_and_old_keys_as_duplicates(app: Flask) -> None:
+    account_id, engine = app.config["DEFAULT_ACCOUNT_ID"], get_db(app).intake
+
+    def delivery(key: str) -> inbox.Delivery:
+        return inbox.Delivery(account_id, "twilio", "twilio.message", key, {"MessageSid": key})
+
+    [(old_id, old_new)] = inbox.record_deliveries(engine, [delivery("SMold")])
+    outcomes = inbox.record_deliveries(engine, [delivery("SMa"), delivery("SMb"), delivery("SMa"), delivery("SMold")])
+    with get_db(app).session() as session:
+        stored = {e.dedupe_key: e for e in session.scalars(select(InboxEvent))}
+    assert old_new is True
+    assert outcomes == [(stored["SMa"].id, True), (stored["SMb"].id, True), (stored["SMa"].id, False),
+                        (old_id, False)]
+    assert {key: e.duplicates for key, e in stored.items()} == {"SMold": 1, "SMa": 1, "SMb": 0}
+
+
+def test_a_delivery_the_database_refuses_fails_alone_and_the_others_of_its_batch_are_stored(app: Flask) -> None:
+    account_id, engine = app.config["DEFAULT_ACCOUNT_ID"], get_db(app).intake
+    good = inbox.Delivery(account_id, "twilio", "twilio.message", "SMgood", {})
+    orphan = inbox.Delivery(account_id + 1000, "twilio", "twilio.message", "SMorphan", {})  # no such account
+    also = inbox.Delivery(account_id, "twilio", "twilio.message", "SMalso", {})
+    first, refused, second = inbox.record_deliveries(engine, [good, orphan, also])
+    assert isinstance(refused, IntegrityError)
+    with get_db(app).session() as session:
+        stored = dict(session.execute(select(InboxEvent.dedupe_key, InboxEvent.id)).all())
+    assert (first, second) == ((stored["SMgood"], True), (stored["SMalso"], True))
+
+
+def test_concurrent_distinct_deliveries_each_get_the_id_of_their_own_row(app: Flask) -> None:
+    account_id, engine = app.config["DEFAULT_ACCOUNT_ID"], get_db(app).intake
+
+    def deliver(n: int) -> tuple[str, tuple[int, bool]]:
+        key = f"SM{n:04d}"
+        return key, inbox.record_delivery(engine, account_id=account_id, vendor="twilio", kind="twilio.message",
+                                          dedupe_key=key, payload={"n": n})
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answered = dict(pool.map(deliver, range(400)))
+    with get_db(app).session() as session:
+        stored = dict(session.execute(select(InboxEvent.dedupe_key, InboxEvent.id)).all())
+    assert answered == {key: (event_id, True) for key, event_id in stored.items()}
+    assert len(stored) == 400
 
 
 def test_a_claimed_event_is_not_processed_twice(app: Flask) -> None:
