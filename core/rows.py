@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy import inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 Row = TypeVar("Row")
 
@@ -29,14 +29,13 @@ def insert_or_fetch(session: Session, new: Row | Callable[[], Row],
     ``find()`` returns, False) when a unique key was already taken.
 
     A single row is one INSERT ... ON CONFLICT DO NOTHING RETURNING, whose result is
-    the row as stored, loaded into the session (use the returned row, not ``new``):
-    one round trip where a savepoint takes three, on paths that write an outbox call
-    or an identity per message. A conflict the lookup cannot explain (the winner's
-    row gone again, or another unique key) takes the savepoint path, which stores the
-    row or raises the database's own error."""
+    the row as stored, put in the session as if loaded (use the returned row, not
+    ``new``): one round trip where a savepoint takes three, on paths that write an
+    outbox call or an identity per message. A conflict the lookup cannot explain (the
+    winner's row gone again, or another unique key) takes the savepoint path, which
+    stores the row or raises the database's own error."""
     if not callable(new):
-        model: type = type(new)
-        stored = session.scalars(_unless_taken(_dialect(session), model, returning_row=True), _set_columns(new)).first()
+        stored = _stored(session, new)
         if stored is not None:
             return stored, True
         existing = find()
@@ -45,10 +44,40 @@ def insert_or_fetch(session: Session, new: Row | Callable[[], Row],
     return _insert_in_savepoint(session, new, find)
 
 
-def _set_columns(row: object) -> dict[str, Any]:
-    """The column values given to ``row`` (the others take their column defaults)."""
-    given = vars(row)
-    return {column.key: given[column.key] for column in inspect(type(row)).column_attrs if column.key in given}
+def _stored(session: Session, new: Row) -> Row | None:
+    """``new`` inserted unless taken, as the row the database stored (its defaults and
+    id filled in), persistent in the session; None when a unique key was taken.
+
+    A Core statement and a row made persistent by hand: the ORM's own INSERT ...
+    RETURNING of an entity (its bulk-insert path) cost twice the CPU for one row, on
+    every message's timeline entries and outbox calls."""
+    model: type = type(new)
+    _flush_first(session)
+    given = vars(new)
+    values = {column: given[attribute] for attribute, column in _columns(model) if attribute in given}
+    row = session.execute(_unless_taken(_dialect(session), model, returning_row=True), values).first()
+    if row is None:
+        return None
+    stored = row._mapping
+    instance: Row = model(**{attribute: stored[column] for attribute, column in _columns(model)})
+    make_transient_to_detached(instance)  # as loaded: every column known, nothing to flush
+    session.add(instance)
+    return instance
+
+
+def _flush_first(session: Session) -> None:
+    """What the ORM's statements do before they run (a Core one does not): pending rows
+    go first, so the new row's foreign keys find them and a lookup after a conflict sees
+    them. Not inside ``session.no_autoflush``."""
+    if session.autoflush:
+        session.flush()
+
+
+@cache
+def _columns(model: type) -> tuple[tuple[str, str], ...]:
+    """(attribute, column key) of each column ``model`` maps."""
+    mapper: Any = inspect(model)
+    return tuple((prop.key, prop.columns[0].key) for prop in mapper.column_attrs)
 
 
 def _dialect(session: Session) -> str:
@@ -57,11 +86,13 @@ def _dialect(session: Session) -> str:
 
 @cache
 def _unless_taken(dialect: str, model: type, *, returning_row: bool) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING the row (or its id), built once per
-    model: the values come as the execution's parameters, so the statement object and
-    its cache key are not built again for every row (they cost more than the insert)."""
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the row (or its id) into ``model``'s
+    table, built once per model: the values come as the execution's parameters, so the
+    statement object and its cache key are not built again for every row (they cost
+    more than the insert)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(model).on_conflict_do_nothing().returning(model if returning_row else model.id)  # type: ignore[attr-defined]
+    table = model.__table__  # type: ignore[attr-defined]
+    return insert(table).on_conflict_do_nothing().returning(*table.c if returning_row else [table.c.id])
 
 
 def _insert_in_savepoint(session: Session, new: Row | Callable[[], Row],
@@ -83,8 +114,9 @@ def _insert_in_savepoint(session: Session, new: Row | Callable[[], Row],
 
 
 def insert_unless_taken(session: Session, model: type, values: dict[str, Any]) -> Any:
-    """The id of a new ``model`` row holding ``values``, or None when one of its unique
-    keys is already taken: INSERT ... ON CONFLICT DO NOTHING RETURNING id, one round
-    trip where :func:`insert_or_fetch` takes a savepoint, an insert and a release. For
-    hot paths whose caller needs only to know whether the row is new."""
-    return session.scalar(_unless_taken(_dialect(session), model, returning_row=False), values)
+    """The id of a new ``model`` row holding ``values`` (by column), or None when one of
+    its unique keys is already taken: INSERT ... ON CONFLICT DO NOTHING RETURNING id, one
+    round trip where :func:`insert_or_fetch` takes a savepoint, an insert and a release.
+    For hot paths whose caller needs only to know whether the row is new."""
+    _flush_first(session)
+    return session.execute(_unless_taken(_dialect(session), model, returning_row=False), values).scalar()

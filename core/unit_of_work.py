@@ -79,4 +79,6 @@ def _hold_created(session: Session, instance: object) -> None:
 
 
 event.listen(Session, "loaded_as_persistent", _hold)
+# A row inserted by a Core statement and added as loaded (core.rows) is held like one read.
+event.listen(Session, "detached_to_persistent", _hold)
 event.listen(Session, "pending_to_persistent", _hold_created)
