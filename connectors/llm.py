@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
-from openai import OpenAI
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -26,6 +24,12 @@ from switchboard.connectors.base import (
 from switchboard.core.ports import ChatResult  # noqa: F401 - returned here
 from switchboard.core.redaction import truncate_for_model
 from switchboard.models import Account, OutboxCall
+
+if TYPE_CHECKING:
+    # The SDK (with pydantic's models of every endpoint and httpx: about 45 MB and 0.4 s)
+    # is imported by the first call, not with the app: the default path has no LLM.
+    import openai
+    from openai import OpenAI
 
 OPERATION = "chat.completions.create"
 OPENAI_URL = "https://api.openai.com/v1"
@@ -105,6 +109,8 @@ class LLMClient(Connector):
     def client(self) -> OpenAI:
         # base_url is always passed: left None the SDK would read OPENAI_BASE_URL from
         # the process environment behind the validated settings' back.
+        from openai import OpenAI
+
         return OpenAI(
             api_key=self.settings.openai_api_key or PLACEHOLDER_API_KEY,
             base_url=self.settings.openai_base_url or OPENAI_URL,
@@ -115,6 +121,8 @@ class LLMClient(Connector):
     def perform(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
         if operation != OPERATION:
             raise ValueError(f"LLMClient cannot perform {operation!r}.")
+        import openai
+
         try:
             completion = self.client.chat.completions.create(**payload)
         except openai.APIStatusError as exc:

@@ -14,7 +14,6 @@ from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
-from scipy.stats import theilslopes
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 if TYPE_CHECKING:  # routing is optional; sentiment alone should not load scikit-learn
@@ -147,6 +146,8 @@ def sentiment_trend(scores: Sequence[float]) -> str:
     """
     if len(scores) < 2:
         return "steady"
+    from scipy.stats import theilslopes  # about 50 MB: loaded by the first conversation that needs a trend
+
     slope = theilslopes([float(score) for score in scores]).slope
     change = slope * (len(scores) - 1)
     if change >= TREND_MIN_CHANGE:

@@ -11,11 +11,17 @@ import functools
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from . import artifacts
-from .intents import IntentModel, default_training_csv, read_training_csv
+
+if TYPE_CHECKING:
+    # scikit-learn, SciPy and skops come with the first model a process uses, not with
+    # the app: a web process that only takes in webhooks never routes an intent
+    # (about 70 MB and 0.6 s of start-up each; tests/switchboard/test_lean_imports.py).
+    from .intents import IntentModel
 
 _models: dict[tuple[Path, int], tuple[str, IntentModel]] = {}
 _lock = threading.Lock()
@@ -25,6 +31,8 @@ _lock = threading.Lock()
 def default_intent_model() -> IntentModel:
     """Trained from switchboard/data/intents_default.csv once per process (~0.5 s), so
     a fresh install routes intents before any admin has trained a model."""
+    from .intents import IntentModel, default_training_csv, read_training_csv
+
     texts, labels = read_training_csv(default_training_csv())
     return IntentModel.fit(texts, labels)
 
@@ -60,6 +68,8 @@ def intent_model(session: Session, data_dir: Path, account_id: int) -> IntentMod
         staging = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
         staging.write_bytes(blob)
         staging.replace(path)
+    from .intents import IntentModel
+
     model = IntentModel.load(path)
     with _lock:
         _models[key] = (published.version, model)
