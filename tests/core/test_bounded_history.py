@@ -243,6 +243,18 @@ def test_a_returning_customers_message_reads_its_outcome_row_with_its_conversati
     assert any(s.startswith("UPDATE conversation_outcomes") for s in seen), seen  # and the message was folded in
 
 
+def test_a_returning_customers_account_comes_with_the_customer(long_app: Flask) -> None:
+    """The account a message is handled for is joined to the customer's lookup by
+    phone number, not read in a statement of its own."""
+    assert signed_client(long_app).twilio(MESSAGES, sms("how long does delivery take to Canada?")).status_code == 200
+    seen = statements_of(long_app, sms("and to Mexico?"))
+    finding = [s for s in seen if s.startswith("SELECT customers.")]
+    assert len(finding) == 1 and "JOIN accounts" in finding[0], finding
+    assert [s for s in seen if s.startswith("SELECT accounts.")] == []
+    with get_db(long_app).session() as session:  # and the bot replied to both messages
+        assert len(session.scalars(select(Message).where(Message.author == "bot")).all()) == 2
+
+
 def test_a_new_customers_first_message_looks_up_no_history(long_app: Flask) -> None:
     """The customer the message created has no open conversation, no outcome row, no
     earlier conversation and no outreach delivery in the database: none is looked up.
