@@ -141,10 +141,10 @@ def _link(session: Session, customer: Customer, kind: IdentityKind, value: str) 
         lambda: session.scalar(select(Identity).where(
             Identity.account_id == customer.account_id, Identity.kind == kind, Identity.value == value)))
     if new:
-        _known(customer, identity)
+        add_stored_identity(customer, identity)
 
 
-def _known(customer: Customer, identity: Identity) -> None:
+def add_stored_identity(customer: Customer, identity: Identity) -> None:
     """Add an identity stored by its own INSERT (not through the relationship) to the
     customer's identities when they are already loaded, as stored: without it, the
     rest of the message (the handoff package, the reply's address) would not see it."""

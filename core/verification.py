@@ -31,7 +31,7 @@ from switchboard.models import Account, Customer, Identity, IdentityKind, Outbox
 
 from . import ports
 from .audit import audit
-from .identity import InvalidAddress, to_e164
+from .identity import InvalidAddress, add_stored_identity, to_e164
 from .merge import merge_customers
 from .rows import insert_or_fetch
 
@@ -245,6 +245,8 @@ def join_verified(session: Session, account_id: int, customer_id: int, target: T
                                    reason=f"verified_{target.kind}").survivor_id
     customer = session.get(Customer, survivor)
     assert customer is not None
+    if identity.customer_id == customer.id:
+        add_stored_identity(customer, identity)
     identity_id = identity.id
     verified: dict[str, Any] = dict((customer.attributes or {}).get("verified") or {})
     verified[target.kind] = identity_id

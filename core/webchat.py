@@ -97,10 +97,12 @@ def visitor_for_token(session: Session, secret: str, account: Account, token: st
 def start_visitor(session: Session, account: Account, locale: str | None) -> WebVisitor:
     """A new visitor: a customer of its own, reachable on the web by its visitor id."""
     visitor_id = new_visitor_id()
-    customer = Customer(account_id=account.id, locale=_locale(locale), attributes={})
+    # Through the relationship: the customer's identities are known (the reply's
+    # address) without reading them back.
+    customer = Customer(account_id=account.id, locale=_locale(locale), attributes={},
+                        identities=[Identity(account_id=account.id, kind=IdentityKind.VISITOR, value=visitor_id)])
     session.add(customer)
     session.flush()
-    session.add(Identity(account_id=account.id, customer_id=customer.id, kind=IdentityKind.VISITOR, value=visitor_id))
     visitor = WebVisitor(id=visitor_id, account_id=account.id, customer_id=customer.id)
     session.add(visitor)
     session.flush()

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from switchboard.cli import main
 from switchboard.config import Settings, load_settings
 from switchboard.connectors.twilio_verify import VerifyNotConfigured, code_digest
-from switchboard.core import ports, verification
+from switchboard.core import identity, ports, verification
 from switchboard.core.accounts import ensure_default_account
 from switchboard.core.verification import (
     InvalidTarget,
@@ -295,6 +295,20 @@ def test_joining_links_a_new_address_or_merges_with_its_owner(db: Session, sandb
     # Proving it again (a retried request) changes nothing.
     assert join_verified(db, account.id, old_id, normalise("phone", PHONE), actor=SUBJECT) == old_id
     assert db.scalar(select(func.count()).select_from(Customer).where(Customer.account_id == account.id)) == 1
+
+
+def test_a_proven_address_joins_identities_the_session_has_loaded(db: Session, sandbox: Settings) -> None:
+    """The rest of the request (a reply's address, a handoff package) reads the
+    customer's identities from the session: the one just proven is among them."""
+    account = ensure_default_account(db, sandbox)
+    visitor = Customer(account_id=account.id, attributes={},
+                       identities=[Identity(account_id=account.id, kind=IdentityKind.VISITOR, value="v-1")])
+    db.add(visitor)
+    db.flush()
+    assert [i.kind for i in visitor.identities] == [IdentityKind.VISITOR]  # loaded
+    assert join_verified(db, account.id, visitor.id, normalise("phone", PHONE), actor=SUBJECT) == visitor.id
+    assert sorted(i.kind.value for i in visitor.identities) == ["phone", "visitor"]
+    assert identity.reply_address(visitor, "sms") == PHONE
 
 
 def test_the_ticket_requester_is_given_the_verified_email_through_zendesks_api(db: Session, tmp_path: Path,
