@@ -118,18 +118,32 @@ def resolve_customer(
 
 def _create_customer(session: Session, account_id: int, e164: str, profile_name: str | None) -> Customer:
     """A new customer with their phone identity. Two first messages from one number
-    processed at once (two web or worker processes) race here: the loser's insert hits
-    the unique identity, and it takes the winner's customer instead of failing."""
-    def add() -> Customer:
-        # Through the relationship: both rows go in one flush, and the customer's
-        # identities are known without reading them back when the reply is addressed.
-        customer = Customer(account_id=account_id, display_name=profile_name, attributes={},
-                            identities=[Identity(account_id=account_id, kind=IdentityKind.PHONE, value=e164)])
-        session.add(customer)
-        return customer
+    processed at once (two web or worker processes) race here: the loser's identity
+    insert finds the number taken (it waits for the winner's commit), and it drops its
+    own customer row and takes the winner's instead of failing.
 
-    customer, _ = insert_or_fetch(session, add, lambda: find_customer(session, account_id, IdentityKind.PHONE, e164))
-    return customer
+    Two statements: the customer's INSERT (nothing about it can collide) and the
+    identity's INSERT ... ON CONFLICT DO NOTHING. The identity inserted in a savepoint
+    with the customer took four (a savepoint and its release around the two)."""
+    customer = Customer(account_id=account_id, display_name=profile_name, attributes={})
+    session.add(customer)
+    session.flush()
+    phone, new = insert_or_fetch(
+        session, Identity(account_id=account_id, customer_id=customer.id, kind=IdentityKind.PHONE, value=e164),
+        lambda: session.scalar(_IDENTITY, {"account": account_id, "kind": IdentityKind.PHONE, "value": e164}))
+    if new:
+        # Known without a read: the reply is addressed through it.
+        set_committed_value(customer, "identities", [phone])
+        return customer
+    session.delete(customer)  # ours was never seen by anyone: this transaction made it
+    session.flush()
+    winner = session.get(Customer, phone.customer_id)
+    assert winner is not None
+    return winner
+
+
+_IDENTITY = select(Identity).where(Identity.account_id == bindparam("account"), Identity.kind == bindparam("kind"),
+                                   Identity.value == bindparam("value"))
 
 
 def _link(session: Session, customer: Customer, kind: IdentityKind, value: str) -> None:
@@ -138,8 +152,7 @@ def _link(session: Session, customer: Customer, kind: IdentityKind, value: str) 
     # A concurrent link of the same value wins; anything else is a real error.
     identity, new = insert_or_fetch(
         session, Identity(account_id=customer.account_id, customer_id=customer.id, kind=kind, value=value),
-        lambda: session.scalar(select(Identity).where(
-            Identity.account_id == customer.account_id, Identity.kind == kind, Identity.value == value)))
+        lambda: session.scalar(_IDENTITY, {"account": customer.account_id, "kind": kind, "value": value}))
     if new:
         add_stored_identity(customer, identity)
 
