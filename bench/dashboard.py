@@ -205,7 +205,7 @@ def _outreach(rows: Rows, rng: random.Random, account_id: int, start: datetime, 
 
 def _operations(rows: Rows, rng: random.Random, account_id: int, start: datetime, days: int) -> None:
     """Vendor rate limits and task retries (what /metrics counts), a few queued events."""
-    for n in range(500):
+    for _ in range(500):
         at = start + timedelta(seconds=rng.randrange(days * 86400))
         rows.event(account_id, "vendor.rate_limited", at, label=rng.choice(("twilio", "zendesk", "slack")),
                    value=float(rng.randint(1, 30)))

@@ -36,10 +36,10 @@ from pathlib import Path
 
 from switchboard.core import selfservice
 from switchboard.core.enrichment import enrich
+from switchboard.core.escalation import load_policy
 from switchboard.core.knowledge.analysis import content_words
 from switchboard.core.knowledge.chunking import chunk_articles
 from switchboard.core.knowledge.retrieval import Retriever, build_retriever
-from switchboard.core.escalation import load_policy
 
 sys.path.insert(0, str(Path(__file__).parent))
 from retrieval import load_banking77, load_stackfaq  # noqa: E402
@@ -105,7 +105,8 @@ def run(args: argparse.Namespace) -> dict:
         data = json.loads(args.offtopic.read_text(encoding="utf-8"))
         texts = data["oos_train"][: args.offtopic_count] if args.half == "tune" else data["oos_val"]
         asked["offtopic"] = [(full, text, None) for text, _ in texts]
-    report: dict = {"half": args.half, "embeddings": args.embeddings, "constants": {name: getattr(selfservice, name) for name in args.constants}}
+    report: dict = {"half": args.half, "embeddings": args.embeddings,
+                    "constants": {name: getattr(selfservice, name) for name in args.constants}}
     for kind, rows in asked.items():
         if not rows:
             continue
@@ -137,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not hasattr(selfservice, name):
             parser.error(f"core/selfservice.py has no constant {name}")
         setattr(selfservice, name, type(getattr(selfservice, name))(value))
-    args.constants = ["MIN_SCORE", "PARAPHRASE_MIN_SCORE", "MIN_COVERAGE", "SHORT_QUESTION_WORDS", "SHORT_MIN_SCORE", "MIN_CHOICE_SCORE"]
+    args.constants = ["MIN_SCORE", "PARAPHRASE_MIN_SCORE", "MIN_COVERAGE", "SHORT_QUESTION_WORDS", "SHORT_MIN_SCORE",
+                      "MIN_CHOICE_SCORE"]
     args.constants = [name for name in args.constants if hasattr(selfservice, name)]
     json.dump(run(args), sys.stdout, indent=2)
     print()

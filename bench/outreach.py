@@ -28,8 +28,15 @@ from switchboard.core.outreach import audience, campaigns, drafts, sending
 from switchboard.core.outreach.ratelimit import LocalRateLimiter, RedisRateLimiter
 from switchboard.core.outreach.spec import parse
 from switchboard.db import make_engine, upgrade
-from switchboard.models import (Customer, Identity, IdentityKind, OutboxCall, OutreachCampaign, OutreachRecipient,
-                                OutreachSegment)
+from switchboard.models import (
+    Customer,
+    Identity,
+    IdentityKind,
+    OutboxCall,
+    OutreachCampaign,
+    OutreachRecipient,
+    OutreachSegment,
+)
 
 REGIONS = ["north", "south", "east", "west"]
 TIERS = ["standard"] * 8 + ["gold", "platinum"]
@@ -124,7 +131,8 @@ def main() -> None:
         sending.run(session, settings, campaign.id, limiter=limiter)
         elapsed = time.perf_counter() - started
         times = [c.created_at for c in session.scalars(select(OutboxCall).where(
-            OutboxCall.operation == "messages.create", OutboxCall.created_at >= before).order_by(OutboxCall.created_at))]
+            OutboxCall.operation == "messages.create", OutboxCall.created_at >= before
+        ).order_by(OutboxCall.created_at))]
 
     total = sum(v for k, v in tally.items() if ":" not in k)
     print(json.dumps({

@@ -43,8 +43,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import (  # noqa: E402
-    ROOT, Server, base_env, celery_worker, children, gunicorn, memory, post_message, private_redis, run_cli_measured,
-    stop, tree_memory)
+    ROOT,
+    Server,
+    base_env,
+    celery_worker,
+    children,
+    gunicorn,
+    memory,
+    post_message,
+    private_redis,
+    run_cli_measured,
+    stop,
+    tree_memory,
+)
 from retrieval import synthetic_kb  # noqa: E402
 
 WHAT = {
@@ -77,11 +88,11 @@ def percentiles(run: Callable[[str], object], questions: Sequence[str]) -> dict[
 
 def ours(passages: list, questions: list[str], embeddings: str | None = "wordllama") -> dict[str, object]:
     from switchboard.core.enrichment import enrich
+    from switchboard.core.escalation import load_policy
+    from switchboard.core.intent_store import default_intent_model
     from switchboard.core.knowledge.analysis import content_words
     from switchboard.core.knowledge.retrieval import build_retriever
-    from switchboard.core.escalation import load_policy
     from switchboard.core.redaction import redact
-    from switchboard.core.intent_store import default_intent_model
     from switchboard.core.selfservice import Turn, decide
 
     started = time.perf_counter()
@@ -272,7 +283,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="skip the web/worker memory measurement (latency and engine memory only)")
     parser.add_argument("--webhooks", type=int, default=20, help="signed webhooks each service answers")
     parser.add_argument("--reply-timeout", type=float, default=600.0, help="seconds to wait for the replies")
-    parser.add_argument("--engine", choices=("ours", "ours_lexical", "baseline"), help=argparse.SUPPRESS)  # child process
+    # A child process's own engine:
+    parser.add_argument("--engine", choices=("ours", "ours_lexical", "baseline"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes = args.articles or [10_000]
     if args.engine:

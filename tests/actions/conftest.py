@@ -35,8 +35,9 @@ def days_ago(n: int) -> str:
 
 def orders() -> dict[str, dict[str, Any]]:
     def order(oid: str, total: float, delivered: int, phone: str = CUSTOMER) -> dict[str, Any]:
-        return {"id": oid, "status": "delivered", "total": total, "currency": "USD", "placed_at": days_ago(delivered + 3),
-                "delivered_at": days_ago(delivered), "eta": None, "customer": {"phone": phone}}
+        return {"id": oid, "status": "delivered", "total": total, "currency": "USD",
+                "placed_at": days_ago(delivered + 3), "delivered_at": days_ago(delivered), "eta": None,
+                "customer": {"phone": phone}}
     shipped = {**order("A1001", 42.5, 2), "status": "shipped", "delivered_at": None, "eta": "Friday"}
     return {"A1001": shipped, "A1002": order("A1002", 180.0, 3), "A1003": order("A1003", 30.0, 60),
             "A1004": order("A1004", 90.0, 5), "A1005": order("A1005", 95.0, 4), "A1006": order("A1006", 60.0, 4),

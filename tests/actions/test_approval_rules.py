@@ -11,12 +11,12 @@ import yaml
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.apps.slack.action_approvals import expire_overdue
-from switchboard.tasks import actions_tick
 from switchboard.app import create_app
+from switchboard.apps.slack.action_approvals import expire_overdue
 from switchboard.config import load_settings
 from switchboard.db import get_db
 from switchboard.models import ActionExecution
+from switchboard.tasks import actions_tick
 
 from ..signing import VendorClient
 from .conftest import APPROVER, BYSTANDER, sends

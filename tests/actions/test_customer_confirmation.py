@@ -4,7 +4,6 @@ Signed Twilio webhooks in, the loopback OpenAI-compatible server returning the
 unrequested tool call, the loopback order system out."""
 from __future__ import annotations
 
-
 from flask import Flask
 from sqlalchemy import select
 

@@ -11,9 +11,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.core import inbox
-from switchboard.tasks import handlers
 from switchboard.db import get_db
 from switchboard.models import ActionExecution, Customer, InboxEvent
+from switchboard.tasks import handlers
 
 from ..signing import VendorClient
 from .conftest import sends

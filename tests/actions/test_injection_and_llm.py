@@ -22,8 +22,8 @@ from switchboard.models import ActionExecution, AuditEntry
 
 from ..fakes.openai_server import FakeOpenAI
 from ..signing import VendorClient
-from .order_server import OrderServer
 from .conftest import sends
+from .order_server import OrderServer
 from .test_selfservice_actions import executions, last_code, say
 
 FIXTURES = Path(__file__).parent / "fixtures"

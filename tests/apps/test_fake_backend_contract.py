@@ -39,7 +39,7 @@ def test_the_fake_answers_governed_actions_in_switchboard_s_shapes(app: Flask, v
 
     # The actions and schemas Switchboard offers agents.
     assert [a["name"] for a in fake["available"]] == [a["name"] for a in real["available"]]
-    for canned, served in zip(fake["available"], real["available"]):
+    for canned, served in zip(fake["available"], real["available"], strict=True):
         name = served["name"]
         assert {k: canned[k] for k in ("description", "risk", "needs_confirmation")} == \
             {k: served[k] for k in ("description", "risk", "needs_confirmation")}, name

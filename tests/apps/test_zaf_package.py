@@ -177,7 +177,8 @@ VIOLATIONS: list[tuple[str, Callable[[Path], None], list[str]]] = [
      ["translations/de.json: file is missing", "defaultLocale is 'de'"]),
     ("location-missing", edit_manifest(lambda m: m.pop("location")), ["manifest.json: location: missing"]),
     ("location-empty", edit_manifest(lambda m: m.update(location={})), ["manifest.json: location: missing or empty"]),
-    ("location-unknown-product", edit_manifest(lambda m: m["location"].update(helpdesk={"top_bar": "assets/iframe.html"})),
+    ("location-unknown-product",
+     edit_manifest(lambda m: m["location"].update(helpdesk={"top_bar": "assets/iframe.html"})),
      ["manifest.json: location.helpdesk", "unknown product"]),
     ("location-unknown-name", edit_manifest(lambda m: m["location"]["support"].update(
         ticket_side_bar=m["location"]["support"].pop("ticket_sidebar"))),
@@ -212,7 +213,8 @@ VIOLATIONS: list[tuple[str, Callable[[Path], None], list[str]]] = [
      ["manifest.json: parameters.backend_url.required"]),
     ("parameter-called-name", edit_manifest(lambda m: m["parameters"].append({"name": "name", "type": "text"})),
      ["manifest.json: parameters.name: a parameter may not be called \"name\""]),
-    ("parameter-declared-twice", edit_manifest(lambda m: m["parameters"].append({"name": "backend_url", "type": "url"})),
+    ("parameter-declared-twice",
+     edit_manifest(lambda m: m["parameters"].append({"name": "backend_url", "type": "url"})),
      ["manifest.json: parameters.backend_url: declared twice"]),
     ("token-not-secure", edit_manifest(lambda m: param(m, "token").update(secure=False)),
      ["manifest.json: parameters.token.secure", "looks like a secret", "{{setting.token}}"]),
@@ -368,5 +370,6 @@ def test_cli_warns_without_a_domain_and_never_creates_a_folder_tree(tmp_path: Pa
 def test_one_problem_is_not_problem_s() -> None:
     from switchboard.apps.zendesk.packager import InvalidZendeskApp
 
-    assert "fix this problem and package again" in str(InvalidZendeskApp(Path("app"), ["assets/iframe.html is missing"]))
+    problem = InvalidZendeskApp(Path("app"), ["assets/iframe.html is missing"])
+    assert "fix this problem and package again" in str(problem)
     assert "fix these 2 problems" in str(InvalidZendeskApp(Path("app"), ["a", "b"]))

@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-import re
-
 import json
+import re
 from collections.abc import Callable
 from urllib.parse import parse_qs
 

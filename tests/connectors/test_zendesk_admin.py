@@ -23,8 +23,8 @@ import responses
 import yaml
 from flask import Flask
 
-from switchboard.config import Settings
 from switchboard.app import event_handlers
+from switchboard.config import Settings
 from switchboard.connectors.zendesk_admin import (
     MANIFESTS_DIR,
     AmbiguousMatch,

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from switchboard.core.escalation import (
     QUOTE_CHARS,
     TRIGGER_NAMES,

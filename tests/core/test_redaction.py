@@ -284,7 +284,7 @@ def written_card_numbers(draw: st.DrawFn) -> str:
         )
     )
     written = [chr(script + int(d)) for d in digits]
-    return "".join(d + gap for d, gap in zip(written, [*gaps, ""]))
+    return "".join(d + gap for d, gap in zip(written, [*gaps, ""], strict=True))
 
 
 # Anything but digits, so that every digit in the output can only come from the card.

@@ -13,7 +13,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from switchboard.app import create_app
 from switchboard.apps.slack.digest_view import MAX_BLOCKS, digest_blocks
+from switchboard.config import load_settings
 from switchboard.core.digest import (
     ArticleVotes,
     Digest,
@@ -26,9 +29,6 @@ from switchboard.core.digest import (
     recent_period,
     send_digest,
 )
-
-from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.db import get_db
 from switchboard.models import (
     Account,

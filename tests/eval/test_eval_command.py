@@ -156,7 +156,8 @@ def test_eval_of_an_empty_knowledge_base_says_how_to_fill_it(tmp_path: Path) -> 
 def test_eval_with_the_llm_engine_drafts_through_the_model_and_records_nothing(shop_env: dict[str, str],
                                                                               tmp_path: Path) -> None:
     questions = tmp_path / "questions.csv"
-    questions.write_text("question,expected\nwhen will I get my refund after my return reaches your warehouse?,refund-timing\n")
+    questions.write_text("question,expected\n"
+                         "when will I get my refund after my return reaches your warehouse?,refund-timing\n")
     with FakeOpenAI() as fake:
         fake.reply("We refund you within 3 working days of your return reaching our warehouse [1].")
         env = {**shop_env, "OPENAI_BASE_URL": fake.base_url}

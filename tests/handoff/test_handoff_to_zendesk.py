@@ -48,7 +48,8 @@ class Fakes:
     def _twilio(self, request: Any) -> tuple[int, dict[str, str], str]:
         n = next(_sid)
         form = {k: v[0] for k, v in parse_qs(request.body).items()}
-        return 201, {}, json.dumps({"sid": f"SM{n:032x}", "status": "queued", "to": form["To"], "from": form.get("From")})
+        return 201, {}, json.dumps({"sid": f"SM{n:032x}", "status": "queued", "to": form["To"],
+                                    "from": form.get("From")})
 
     def _update(self, request: Any) -> tuple[int, dict[str, str], str]:
         ticket = json.loads(request.body)["ticket"]

@@ -247,7 +247,8 @@ def test_a_newcomers_dashboard_after_a_few_playground_conversations(driver: WebD
     # Who handled what: the bot alone (an answer, a menu, a question), and one customer
     # waiting for a person nobody has been.
     labels = driver.execute_script("return Chart.getChart(document.getElementById('chart-automation')).data.labels")
-    assert dict(zip(labels, chart_data(driver, "automation")[0])) == {"AI only": 3, "Waiting for a person": 1}
+    counts = chart_data(driver, "automation")[0]
+    assert dict(zip(labels, counts, strict=True)) == {"AI only": 3, "Waiting for a person": 1}
     assert "Human only" not in driver.find_element(By.ID, "segments").text
     # No ratings yet: said in words, not shown as an empty chart.
     assert "No ratings in this period" in driver.find_element(By.ID, "empty-csat").text

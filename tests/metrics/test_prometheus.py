@@ -75,7 +75,8 @@ def test_a_task_that_runs_out_of_retries_is_a_failure_in_metrics(tmp_path: Path,
     with FakeSlackApi() as slack_api:
         slack_api.reply("chat.postMessage", 200, {"ok": False, "error": "channel_not_found"})
         app = create_app(load_settings({**env, "SWITCHBOARD_SANDBOX": "0", "SLACK_BOT_TOKEN": "xoxb-metrics",
-                                        "SWITCHBOARD_SLACK_DIGEST_CHANNEL": "C0NOWHERE", "SLACK_API_URL": slack_api.url}),
+                                        "SWITCHBOARD_SLACK_DIGEST_CHANNEL": "C0NOWHERE",
+                                        "SLACK_API_URL": slack_api.url}),
                          config={"TESTING": True})
         try:
             with app.app_context():

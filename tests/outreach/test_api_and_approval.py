@@ -165,17 +165,20 @@ def test_edit_opens_a_modal_and_the_edited_text_is_what_is_sent(
     vendor.slack_interaction(payload)
     [modal] = calls(app, "views.open")
     assert modal.payload["trigger_id"] == payload["trigger_id"]
-    inputs = {b["block_id"]: b["element"]["initial_value"] for b in modal.payload["view"]["blocks"] if b["type"] == "input"}
+    inputs = {b["block_id"]: b["element"]["initial_value"]
+              for b in modal.payload["view"]["blocks"] if b["type"] == "input"}
     assert inputs[f"segment:{standard['id']}"] == standard["draft"]
     assert sends(app) == {}
 
-    vendor.slack_interaction(edit_submission(body["id"], {standard["id"]: "{first_name}: order {order_id} ships Monday."}))
+    edited = {standard["id"]: "{first_name}: order {order_id} ships Monday."}
+    vendor.slack_interaction(edit_submission(body["id"], edited))
     updated = calls(app, "chat.update")[-1]
     assert "Grace: order A-1002 ships Monday." in str(updated.payload["blocks"])
     vendor.slack_interaction(click("outreach:approve", body["id"]))
 
     sent = sends(app)
-    assert sent["+14155550102"] == "Grace: order A-1002 ships Monday. Automated message from Acme. Reply STOP to opt out."
+    assert sent["+14155550102"] == ("Grace: order A-1002 ships Monday. Automated message from Acme. "
+                                    "Reply STOP to opt out.")
     assert sent["+14155550101"].startswith("Hi Ada, your order A-1001 is late")  # the other segment unchanged
     assert "outreach.edited" in audit_actions(app)
 

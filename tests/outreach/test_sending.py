@@ -38,8 +38,8 @@ def test_quiet_hours_defer_night_customers_to_morning_in_their_zone(env: dict[st
         add_customer(session, "+14155550112", name="Dana", timezone=day, region="north")
     campaign_id = post_campaign(app.test_client(), key, {"name": "Maintenance", "criteria": {"attributes": {
         "region": "north"}}, "template": "Hi {first_name}, maintenance tonight."}).get_json()["id"]
-    vendor = VendorClient(app.test_client(), twilio_token="", zendesk_secret="", slack_secret=env["SLACK_SIGNING_SECRET"],
-                          public_url=env["SWITCHBOARD_PUBLIC_URL"])
+    vendor = VendorClient(app.test_client(), twilio_token="", zendesk_secret="",
+                          slack_secret=env["SLACK_SIGNING_SECRET"], public_url=env["SWITCHBOARD_PUBLIC_URL"])
 
     vendor.slack_interaction(click("outreach:approve", campaign_id))
 
@@ -75,7 +75,8 @@ def test_whatsapp_uses_the_approved_template_outside_the_24_hour_window(
         session.add(conversation)
         session.flush()
         session.add(Message(account_id=recent.account_id, conversation_id=conversation.id, direction="inbound",
-                            channel="whatsapp", author="customer", body="thanks", created_at=datetime.now(UTC) - timedelta(hours=2)))
+                            channel="whatsapp", author="customer", body="thanks",
+                            created_at=datetime.now(UTC) - timedelta(hours=2)))
         session.commit()
     campaign_id = post_campaign(app.test_client(), api_key, {
         "name": "Delay", "criteria": {"attributes": {"region": "north"}},

@@ -152,7 +152,8 @@ def live_oauth_app(env: dict[str, str]) -> Iterator[tuple[Flask, FakeSlackApi]]:
     """No SLACK_BOT_TOKEN and no sandbox: only an OAuth install can give Slack a token."""
     with FakeSlackApi() as fake:
         app = create_app(load_settings({**env, **OUTREACH_ENV, "SWITCHBOARD_SANDBOX": "0",
-                                        "SLACK_CLIENT_ID": "1111.2222", "SLACK_CLIENT_SECRET": "client-secret", "SLACK_API_URL": fake.url}),
+                                        "SLACK_CLIENT_ID": "1111.2222", "SLACK_CLIENT_SECRET": "client-secret",
+                                        "SLACK_API_URL": fake.url}),
                          config={"TASKS_INLINE": True, "TESTING": True})
         yield app, fake
         get_db(app).dispose()

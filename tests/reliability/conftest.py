@@ -30,6 +30,7 @@ from switchboard.models import Base
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, _truncate_postgres, base_env
 from ..signing import VendorClient
 
+
 def stored(app: Flask) -> dict[str, int]:
     """Rows in every table of the schema (Base.metadata): "nothing was stored" must hold
     for the tables added after this suite was written too."""

@@ -18,9 +18,9 @@ from twilio.request_validator import RequestValidator
 
 from switchboard.app import MAX_BODY_BYTES, create_app
 from switchboard.config import load_settings
+from switchboard.core.enrichment import sentiment_score
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.core.enrichment import sentiment_score
 from switchboard.core.redaction import MODEL_INPUT_CHARS, TRUNCATION_MARKER
 from switchboard.db import get_db
 from switchboard.models import AuditEntry, InboxEvent, Message, OutboxCall, Suggestion

@@ -374,7 +374,8 @@ def test_the_handoff_summary_is_the_models_when_the_timeline_supports_it(llm_sho
     summary_requests = [r for r in fake_llm.requests if "Summarise this" in json.dumps(r["messages"])]
     assert len(summary_requests) == 1
     assert "order A1001 never came" in json.dumps(summary_requests[0]["messages"])
-    assert _summary_line(_handoff_note(llm_shop)) == "- The customer says order A1001 never came and asks for a real person."
+    assert _summary_line(_handoff_note(llm_shop)) == (
+        "- The customer says order A1001 never came and asks for a real person.")
 
 
 def test_a_model_summary_the_timeline_does_not_support_is_not_used(llm_shop: Flask, llm_vendor: VendorClient,

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from switchboard.core import accounts
 from switchboard.db import get_db
-from switchboard.models import Account, InboxEvent, Message
+from switchboard.models import Account, InboxEvent
 
 from ..signing import VendorClient, fixture
 
@@ -73,7 +73,8 @@ def test_zendesk_secret_decides_which_account_an_event_belongs_to(
         assert event.account_id == other_account.id
 
 
-def test_outbox_of_one_account_is_not_shown_to_another(app: Flask, vendor: VendorClient, other_account: Account) -> None:
+def test_outbox_of_one_account_is_not_shown_to_another(app: Flask, vendor: VendorClient,
+                                                        other_account: Account) -> None:
     from switchboard.core import outbox
 
     default_key, other_key = keys(app, other_account)
@@ -100,7 +101,8 @@ def test_revoked_keys_stop_working(app: Flask) -> None:
         default = accounts.by_slug(session, "default")
         assert default is not None
         key = accounts.create_api_key(session, default)
-        assert app.test_client().get("/api/conversations", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        listed = app.test_client().get("/api/conversations", headers={"Authorization": f"Bearer {key}"})
+        assert listed.status_code == 200
         assert accounts.revoke_api_keys(session, default) == 1
     assert app.test_client().get("/api/conversations", headers={"Authorization": f"Bearer {key}"}).status_code == 401
 

@@ -341,5 +341,6 @@ def test_outbox_json_lists_recorded_calls_newest_last(tmp_path: Path) -> None:
     assert [c["operation"] for c in calls] == ["messages.create", "messages.create", "users.create_or_update",
                                                "tickets.create"]
     assert all(set(c) >= {"vendor", "operation", "payload", "created_at"} for c in calls)
-    assert calls[0]["vendor"] == "twilio" and calls[0]["payload"]["to"] == "+15550100099"  # `switchboard chat`'s own customer
+    # `switchboard chat`'s own customer:
+    assert calls[0]["vendor"] == "twilio" and calls[0]["payload"]["to"] == "+15550100099"
     assert calls[-1]["vendor"] == "zendesk" and calls[-1]["payload"]["ticket"]["comment"]["public"] is False

@@ -46,7 +46,8 @@ def inbox(app: Flask) -> list[InboxEvent]:
 
 def test_every_handled_kind_and_every_fixture_is_listed() -> None:
     on_disk = {(path.parent.parent.name, path.name) for path in FIXTURES.glob("*/fixtures/*.json")}
-    assert on_disk == set(FIXTURE_KINDS) | ANSWERED_AT_THE_DOOR, "list each fixture here with the kind it is recorded as"
+    assert on_disk == set(FIXTURE_KINDS) | ANSWERED_AT_THE_DOOR, \
+        "list each fixture here with the kind it is recorded as"
     assert event_handlers().kinds() <= set(FIXTURE_KINDS.values()), "a handled event kind has no fixture"
 
 

@@ -20,8 +20,7 @@ from switchboard.core import inbox, voice
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
-from switchboard.models import (Account, AuditEntry, Conversation, Customer, InboxEvent, Message, MetricEvent,
-                                OutboxCall)
+from switchboard.models import Account, AuditEntry, Conversation, Customer, InboxEvent, Message, MetricEvent, OutboxCall
 from switchboard.tasks import handlers
 from switchboard.webhooks.twilio.voice import render
 

@@ -97,7 +97,8 @@ def test_missing_or_garbage_signature_is_refused(app: Flask, vendor: VendorClien
     (b'{"ticket_id": 5}', "names no event"),
     (b"\xff\xfe{}", "not valid UTF-8"),
 ])
-def test_malformed_signed_bodies_get_a_400_naming_the_problem(app: Flask, vendor: VendorClient, body: bytes, problem: str) -> None:
+def test_malformed_signed_bodies_get_a_400_naming_the_problem(app: Flask, vendor: VendorClient, body: bytes,
+                                                              problem: str) -> None:
     response = vendor.zendesk(body)
     assert response.status_code == 400
     assert problem in response.get_json()["error"]
