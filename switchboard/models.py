@@ -210,7 +210,8 @@ class InboxEvent(Base):
         Index("ix_inbox_events_status_received_at", "status", "received_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # No index of its own: the unique key, which starts with it, serves its lookups.
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     vendor: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(64))
     dedupe_key: Mapped[str] = mapped_column(String(200))

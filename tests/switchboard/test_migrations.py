@@ -2,11 +2,13 @@
 ran the released (empty) revisions 0005-0007 gets the new tables on upgrade."""
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect, text
 
-from switchboard.db import make_engine, upgrade
+from switchboard.db import alembic_config, make_engine, upgrade
 from switchboard.models import Base
 
 NEW_TABLES = {"artifacts", "outreach_campaigns", "outreach_segments", "outreach_recipients", "slack_installations",
@@ -31,7 +33,30 @@ def test_a_database_at_the_released_empty_0007_gets_the_new_tables(tmp_path) -> 
         upgrade(engine)
         assert NEW_TABLES <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0014"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == head(engine)
+    finally:
+        engine.dispose()
+
+
+def head(engine: Engine) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def test_the_inbox_keeps_one_index_on_its_account_and_0015_goes_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every webhook's INSERT maintains the inbox's indexes: the one on account_id alone
+    went, since the unique key starts with it; downgrading puts it back."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'inbox.db'}")
+
+    def indexes() -> set[str]:
+        return {index["name"] for index in inspect(engine).get_indexes("inbox_events")}
+
+    try:
+        upgrade(engine)
+        assert "ix_inbox_events_account_id" not in indexes()
+        command.downgrade(alembic_config(engine), "0014")
+        assert "ix_inbox_events_account_id" in indexes()
+        upgrade(engine)
+        assert "ix_inbox_events_account_id" not in indexes()
     finally:
         engine.dispose()
 
@@ -54,10 +79,6 @@ def test_workers_starting_at_once_on_a_new_embedded_database_migrate_it_once(tmp
     server down). One migrates while the others wait, then all start."""
     import subprocess
     import sys
-
-    from alembic.script import ScriptDirectory
-
-    from switchboard.db import alembic_config
 
     go = tmp_path / "go"
     starters = [subprocess.Popen([sys.executable, "-c", STARTER, str(go), str(tmp_path)], stderr=subprocess.PIPE,
