@@ -130,7 +130,7 @@ def _create_customer(session: Session, account_id: int, e164: str, profile_name:
     session.flush()
     phone, new = insert_or_fetch(
         session, Identity(account_id=account_id, customer_id=customer.id, kind=IdentityKind.PHONE, value=e164),
-        lambda: session.scalar(_IDENTITY, {"account": account_id, "kind": IdentityKind.PHONE, "value": e164}))
+        lambda: find_identity(session, account_id, IdentityKind.PHONE, e164))
     if new:
         # Known without a read: the reply is addressed through it.
         set_committed_value(customer, "identities", [phone])
@@ -140,6 +140,12 @@ def _create_customer(session: Session, account_id: int, e164: str, profile_name:
     winner = session.get(Customer, phone.customer_id)
     assert winner is not None
     return winner
+
+
+def find_identity(session: Session, account_id: int, kind: IdentityKind, value: str) -> Identity | None:
+    """The account's identity of ``kind`` with ``value`` (a phone number in E.164, a
+    WhatsApp id, an email), whoever owns it."""
+    return session.scalar(_IDENTITY, {"account": account_id, "kind": kind, "value": value})
 
 
 _IDENTITY = select(Identity).where(Identity.account_id == bindparam("account"), Identity.kind == bindparam("kind"),
@@ -152,7 +158,7 @@ def _link(session: Session, customer: Customer, kind: IdentityKind, value: str) 
     # A concurrent link of the same value wins; anything else is a real error.
     identity, new = insert_or_fetch(
         session, Identity(account_id=customer.account_id, customer_id=customer.id, kind=kind, value=value),
-        lambda: session.scalar(_IDENTITY, {"account": customer.account_id, "kind": kind, "value": value}))
+        lambda: find_identity(session, customer.account_id, kind, value))
     if new:
         add_stored_identity(customer, identity)
 

@@ -31,7 +31,7 @@ from switchboard.models import Account, Customer, Identity, IdentityKind, Outbox
 
 from . import ports
 from .audit import audit
-from .identity import InvalidAddress, add_stored_identity, to_e164
+from .identity import InvalidAddress, add_stored_identity, find_identity, to_e164
 from .merge import merge_customers
 from .rows import insert_or_fetch
 
@@ -232,8 +232,7 @@ def join_verified(session: Session, account_id: int, customer_id: int, target: T
     kind = target.identity_kind
 
     def owner() -> Identity | None:
-        return session.scalar(select(Identity).where(Identity.account_id == account_id, Identity.kind == kind,
-                                                     Identity.value == target.value))
+        return find_identity(session, account_id, kind, target.value)
 
     identity = owner() or insert_or_fetch(
         # A concurrent link of the same value wins the unique key; then it is a merge.

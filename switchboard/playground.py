@@ -22,7 +22,7 @@ from switchboard import db, tasks
 from switchboard.config import Settings
 from switchboard.core import accounts, identity, inbox
 from switchboard.errors import MalformedPayload
-from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message, OutboxCall
+from switchboard.models import Account, Conversation, Customer, IdentityKind, Message, OutboxCall
 
 blueprint = Blueprint("playground", __name__)
 DEFAULT_PHONE = "+15550100001"
@@ -65,8 +65,7 @@ CARRIER_REPLIES = {
 
 
 def conversation_view(session: Session, settings: Settings, account_id: int, e164: str) -> dict[str, Any]:
-    found = session.scalar(select(Identity).where(
-        Identity.account_id == account_id, Identity.kind == IdentityKind.PHONE, Identity.value == e164))
+    found = identity.find_identity(session, account_id, IdentityKind.PHONE, e164)
     if found is None:
         return {"conversation": None, "messages": []}
     conversation = session.scalar(select(Conversation).where(Conversation.customer_id == found.customer_id)
