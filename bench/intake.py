@@ -1,12 +1,17 @@
 """Webhook intake and processing, measured apart and together in one run: signed Twilio
 webhooks through gunicorn with a private Redis and a Celery worker, beside a bare Flask
-endpoint that does nothing (the ceiling), then an audit that every accepted event was
-processed exactly once.
+endpoint that does nothing (the ceiling) and one that only commits the form to
+PostgreSQL (the durable floor: durable_flask.py), then an audit that every accepted
+event was processed exactly once.
 
     python bench/intake.py [--seconds 10] [--clients 16] [--workers 2] [--threads 4]
                            [--celery-concurrency 2] [--client wrk|python] [--max-requests 20000]
 
-Three figures, in this order, on the same servers:
+First the two references, each alone on the same gunicorn settings and load: bare
+Flask, then the durable floor (Flask, the form, one committed INSERT through plain
+psycopg; nothing verified, deduplicated or queued). No intake that must commit before
+its 2xx can beat the floor's throughput, so its ratio to bare Flask says how much of
+bare Flask's speed is within reach at all. Then three figures, in this order:
 
 1. intake alone: the worker is started and warmed, then its consumer is cancelled
    (Celery remote control), so the web processes verify, record and enqueue while
@@ -55,6 +60,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import Engine, select, text
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -357,6 +364,46 @@ def measure_bare(args: argparse.Namespace, work: Path) -> dict[str, object]:
         bare.stop()
 
 
+def measure_floor(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    """durable_flask.py, served like bare Flask: Flask plus one committed INSERT of the
+    form, nothing else (no signature, schema, deduplication or queue). A bound on what
+    any intake that commits before its 2xx reaches on this server and database."""
+    schema = f"sb_floor_{uuid.uuid4().hex[:8]}"
+    conninfo = _conninfo(PG_SERVER)
+    with psycopg.connect(conninfo, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+        connection.execute(f"CREATE TABLE {schema}.floor_events (id bigserial PRIMARY KEY, payload jsonb NOT NULL)")
+    try:
+        floor = gunicorn("durable_flask:app",
+                         {"BENCH_FLOOR_CONNINFO": make_conninfo(conninfo, options=f"-csearch_path={schema}")},
+                         workers=args.workers, threads=args.threads, chdir=ROOT / "bench")
+        try:
+            generate(floor.port, WARM_SECONDS, 2, args.max_requests, "0", work, args)
+            web_before, database_before = cpu_seconds(floor.process.pid), postgres_cpu_seconds()
+            load = generate(floor.port, args.seconds, args.clients, args.max_requests, "0", work, args)
+            figures = {**load.summary(),
+                       **per_request("web", cpu_seconds(floor.process.pid) - web_before, load),
+                       **per_request("postgres", postgres_cpu_seconds() - database_before, load)}
+        finally:
+            floor.stop()
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            stored = connection.execute(f"SELECT count(*) FROM {schema}.floor_events").fetchone()
+        figures["stored_rows"] = stored[0] if stored else 0
+        return figures
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _conninfo(url: str) -> str:
+    """libpq's connection string for a SQLAlchemy URL (the floor talks to psycopg itself)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return make_conninfo(host=parsed.host, port=parsed.port, user=parsed.username, password=parsed.password,
+                         dbname=parsed.database)
+
+
 def generate(port: int, seconds: float, clients: int, max_requests: int, prefix: str, work: Path,
              args: argparse.Namespace) -> Load:
     """The load, from the client --client names."""
@@ -517,11 +564,16 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="sb-bench-intake-"))
     result["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
     result["bare_flask"] = measure_bare(args, work)
+    result["durable_floor"] = measure_floor(args, work)
     measure_ours(args, result, work)
     ceiling = result["bare_flask"]["throughput_rps"]  # type: ignore[index]
-    for phase in ("intake_alone", "intake_and_processing"):
+    for phase in ("durable_floor", "intake_alone", "intake_and_processing"):
         ours = result[phase]["throughput_rps"]  # type: ignore[index]
         result[phase]["ratio_vs_bare_flask"] = round(ours / ceiling, 3) if ceiling else None  # type: ignore[index]
+    floor = result["durable_floor"]["throughput_rps"]  # type: ignore[index]
+    for phase in ("intake_alone", "intake_and_processing"):
+        ours = result[phase]["throughput_rps"]  # type: ignore[index]
+        result[phase]["ratio_vs_durable_floor"] = round(ours / floor, 3) if floor else None  # type: ignore[index]
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, indent=2))
 
