@@ -4,20 +4,23 @@ endpoint that does nothing (the ceiling) and one that only commits the form to
 PostgreSQL (the durable floor: durable_flask.py), then an audit that every accepted
 event was processed exactly once.
 
-    python bench/intake.py [--seconds 10] [--clients 16] [--workers 2] [--threads 4]
+    python bench/intake.py [--seconds 10] [--rounds 1] [--clients 16] [--workers 2] [--threads 4]
                            [--celery-concurrency 2] [--client wrk|python] [--max-requests 20000]
 
-First the two references, each alone on the same gunicorn settings and load: bare
-Flask, then the durable floor (Flask, the form, one committed INSERT through plain
-psycopg; nothing verified, deduplicated or queued). No intake that must commit before
-its 2xx can beat the floor's throughput, so its ratio to bare Flask says how much of
-bare Flask's speed is within reach at all. Then three figures, in this order:
+Two references run beside ours, on the same gunicorn settings and load: bare Flask, and
+the durable floor (Flask, the form, one committed INSERT through plain psycopg; nothing
+verified, deduplicated or queued). No intake that must commit before its 2xx can beat
+the floor's throughput, so the floor's ratio to bare Flask says how much of bare
+Flask's speed is within reach at all. Three figures, in this order:
 
 1. intake alone: the worker is started and warmed, then its consumer is cancelled
    (Celery remote control), so the web processes verify, record and enqueue while
    nothing is processed: a backlog builds up; with the CPU per request of the web
-   processes (gunicorn master and workers) and of PostgreSQL's processes, as for bare
-   Flask's web processes, from /proc;
+   processes (gunicorn master and workers) and of PostgreSQL's processes, from /proc.
+   Each of --rounds rounds loads bare Flask, then the floor, then ours, one after the
+   other (all three servers stay up, idle in between), so a slow moment of a shared
+   machine falls on all three alike; the round with the median throughput is reported,
+   every round's throughput and ratios beside it;
 2. processing: the consumer is added back and the backlog drained; messages per second
    and the worker's CPU (main process and pool children, from /proc) and PostgreSQL's
    per message;
@@ -55,7 +58,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +71,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import (  # noqa: E402
     MESSAGES_PATH,
     ROOT,
+    Server,
     base_env,
     celery_worker,
     children,
@@ -353,46 +357,56 @@ def postgres_schema() -> Iterator[tuple[str, Engine]]:
         admin.dispose()
 
 
-def measure_bare(args: argparse.Namespace, work: Path) -> dict[str, object]:
-    bare = gunicorn("bare_flask:app", {}, workers=args.workers, threads=args.threads, chdir=ROOT / "bench")
+@contextmanager
+def bare_flask(args: argparse.Namespace) -> Iterator[Server]:
+    """bare_flask.py: the ceiling, a Flask endpoint that does nothing."""
+    server = gunicorn("bare_flask:app", {}, workers=args.workers, threads=args.threads, chdir=ROOT / "bench")
     try:
-        generate(bare.port, WARM_SECONDS, 2, args.max_requests, "0", work, args)
-        before = cpu_seconds(bare.process.pid)
-        load = generate(bare.port, args.seconds, args.clients, args.max_requests, "0", work, args)
-        return {**load.summary(), **per_request("web", cpu_seconds(bare.process.pid) - before, load)}
+        yield server
     finally:
-        bare.stop()
+        server.stop()
 
 
-def measure_floor(args: argparse.Namespace, work: Path) -> dict[str, object]:
-    """durable_flask.py, served like bare Flask: Flask plus one committed INSERT of the
-    form, nothing else (no signature, schema, deduplication or queue). A bound on what
-    any intake that commits before its 2xx reaches on this server and database."""
+@contextmanager
+def durable_floor(args: argparse.Namespace) -> Iterator[tuple[Server, Callable[[], int]]]:
+    """durable_flask.py: Flask plus one committed INSERT of the form, nothing else (no
+    signature, schema, deduplication or queue), in a schema of its own; with a count of
+    the rows it stored. A bound on what any intake that commits before its 2xx reaches
+    on this server and database."""
     schema = f"sb_floor_{uuid.uuid4().hex[:8]}"
     conninfo = _conninfo(PG_SERVER)
     with psycopg.connect(conninfo, autocommit=True) as connection:
         connection.execute(f"CREATE SCHEMA {schema}")
         connection.execute(f"CREATE TABLE {schema}.floor_events (id bigserial PRIMARY KEY, payload jsonb NOT NULL)")
-    try:
-        floor = gunicorn("durable_flask:app",
-                         {"BENCH_FLOOR_CONNINFO": make_conninfo(conninfo, options=f"-csearch_path={schema}")},
-                         workers=args.workers, threads=args.threads, chdir=ROOT / "bench")
-        try:
-            generate(floor.port, WARM_SECONDS, 2, args.max_requests, "0", work, args)
-            web_before, database_before = cpu_seconds(floor.process.pid), postgres_cpu_seconds()
-            load = generate(floor.port, args.seconds, args.clients, args.max_requests, "0", work, args)
-            figures = {**load.summary(),
-                       **per_request("web", cpu_seconds(floor.process.pid) - web_before, load),
-                       **per_request("postgres", postgres_cpu_seconds() - database_before, load)}
-        finally:
-            floor.stop()
+
+    def stored() -> int:
         with psycopg.connect(conninfo, autocommit=True) as connection:
-            stored = connection.execute(f"SELECT count(*) FROM {schema}.floor_events").fetchone()
-        figures["stored_rows"] = stored[0] if stored else 0
-        return figures
+            row = connection.execute(f"SELECT count(*) FROM {schema}.floor_events").fetchone()
+        return int(row[0]) if row else 0
+
+    try:
+        server = gunicorn("durable_flask:app",
+                          {"BENCH_FLOOR_CONNINFO": make_conninfo(conninfo, options=f"-csearch_path={schema}")},
+                          workers=args.workers, threads=args.threads, chdir=ROOT / "bench")
+        try:
+            yield server, stored
+        finally:
+            server.stop()
     finally:
         with psycopg.connect(conninfo, autocommit=True) as connection:
             connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def measured_load(server: Server, args: argparse.Namespace, work: Path, prefix: str, *,
+                  database: bool) -> tuple[Load, dict[str, object]]:
+    """One load on ``server``: what the clients saw, with the CPU per request of its web
+    processes (and, if ``database``, of PostgreSQL's)."""
+    web_before, database_before = cpu_seconds(server.process.pid), postgres_cpu_seconds()
+    done = generate(server.port, args.seconds, args.clients, args.max_requests, prefix, work, args)
+    figures = {**done.summary(), **per_request("web", cpu_seconds(server.process.pid) - web_before, done)}
+    if database:
+        figures.update(per_request("postgres", postgres_cpu_seconds() - database_before, done))
+    return done, figures
 
 
 def _conninfo(url: str) -> str:
@@ -467,10 +481,31 @@ def wait_for_worker(broker: str, timeout: float = 120.0) -> None:
     raise TimeoutError("the Celery worker did not answer a ping")
 
 
+def ratio(ours: dict[str, object], reference: dict[str, object]) -> float | None:
+    """Throughput of ``ours`` over ``reference``'s, measured in the same round."""
+    theirs = float(reference["throughput_rps"])  # type: ignore[arg-type]
+    return round(float(ours["throughput_rps"]) / theirs, 3) if theirs else None  # type: ignore[arg-type]
+
+
+def median_round(rounds: list[dict[str, object]]) -> dict[str, object]:
+    """The round with the median throughput (the lower one of an even count), with every
+    round's throughput beside it: on a shared machine one round can fall on a slow
+    moment, and the median is the figure such a moment moves least."""
+    ranked = sorted(rounds, key=lambda r: float(r["throughput_rps"]))  # type: ignore[arg-type]
+    chosen = dict(ranked[(len(ranked) - 1) // 2])
+    if len(rounds) > 1:
+        chosen["rounds_rps"] = [r["throughput_rps"] for r in rounds]
+    return chosen
+
+
 def measure_ours(args: argparse.Namespace, result: dict[str, object], work: Path) -> None:
-    """Three figures in one run: intake alone (the worker paused, warm), processing from
-    the backlog that built up, then both together; drained and audited at the end."""
+    """The references and three figures in one run: bare Flask, the durable floor and
+    our intake alone (the worker paused, warm), their loads interleaved for --rounds;
+    then processing from the backlog that built up, then both together; drained and
+    audited at the end."""
     with postgres_schema() as (url, engine), ExitStack() as stack:
+        bare = stack.enter_context(bare_flask(args))
+        floor, floor_rows = stack.enter_context(durable_floor(args))
         redis, broker = private_redis(work)
         stack.callback(stop, redis)
         # No sweep during the run: a paused backlog is waiting by design, not stuck.
@@ -486,11 +521,34 @@ def measure_ours(args: argparse.Namespace, result: dict[str, object], work: Path
         drain(engine, args.drain_timeout)
         queue = "switchboard"
         consumers(broker, queue, on=False)
-        web_before, database_before = cpu_seconds(server.process.pid), postgres_cpu_seconds()
-        intake = generate(server.port, args.seconds, args.clients, args.max_requests, "2", work, args)
-        result["intake_alone"] = {**intake.summary(), "processing": "paused (Celery consumer cancelled)",
-                                  **per_request("web", cpu_seconds(server.process.pid) - web_before, intake),
-                                  **per_request("postgres", postgres_cpu_seconds() - database_before, intake)}
+        for reference in (bare, floor):
+            generate(reference.port, WARM_SECONDS, 2, args.max_requests, "0", work, args)
+        rounds: dict[str, list[dict[str, object]]] = {"bare_flask": [], "durable_floor": [], "intake_alone": []}
+        intake_loads: list[Load] = []
+        for n in range(args.rounds):
+            rounds["bare_flask"].append(measured_load(bare, args, work, "0", database=False)[1])
+            rounds["durable_floor"].append(measured_load(floor, args, work, "0", database=True)[1])
+            done, figures = measured_load(server, args, work, f"2{n}", database=True)
+            intake_loads.append(done)
+            rounds["intake_alone"].append({**figures, "processing": "paused (Celery consumer cancelled)"})
+        for name, measured in rounds.items():
+            if name != "bare_flask":
+                for one, ceiling in zip(measured, rounds["bare_flask"], strict=True):
+                    one["ratio_vs_bare_flask"] = ratio(one, ceiling)
+        for one, floor_round in zip(rounds["intake_alone"], rounds["durable_floor"], strict=True):
+            one["ratio_vs_durable_floor"] = ratio(one, floor_round)
+        for name, measured in rounds.items():
+            result[name] = median_round(measured)
+            if len(measured) > 1 and name != "bare_flask":
+                result[name]["rounds_ratio_vs_bare_flask"] = [r["ratio_vs_bare_flask"] for r in measured]  # type: ignore[index]
+        if args.rounds > 1:
+            result["intake_alone"]["rounds_ratio_vs_durable_floor"] = [  # type: ignore[index]
+                r["ratio_vs_durable_floor"] for r in rounds["intake_alone"]]
+        result["durable_floor"]["stored_rows"] = floor_rows()  # type: ignore[index]
+        intake = Load()
+        for done in intake_loads:
+            intake.accepted |= done.accepted
+            intake.no_answer |= done.no_answer
         with engine.connect() as connection:
             backlog = connection.execute(text("SELECT count(*) FROM inbox_events WHERE status = 'received'")).scalar()
         done_before = done_count(engine)
@@ -541,6 +599,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per gunicorn worker")
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk",
                         help="load generator: wrk (pre-signed requests, Lua) or Python threads")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="loads of bare Flask, the floor and our intake, interleaved; the median round is reported")
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--max-requests", type=int, default=20_000, help="cap on requests per phase")
     parser.add_argument("--drain-timeout", type=float, default=900.0,
@@ -563,17 +623,10 @@ def main() -> None:
                                        "fair share; total_pss_mb sums a pre-fork tree without double counting)"}}
     work = Path(tempfile.mkdtemp(prefix="sb-bench-intake-"))
     result["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
-    result["bare_flask"] = measure_bare(args, work)
-    result["durable_floor"] = measure_floor(args, work)
     measure_ours(args, result, work)
-    ceiling = result["bare_flask"]["throughput_rps"]  # type: ignore[index]
-    for phase in ("durable_floor", "intake_alone", "intake_and_processing"):
-        ours = result[phase]["throughput_rps"]  # type: ignore[index]
-        result[phase]["ratio_vs_bare_flask"] = round(ours / ceiling, 3) if ceiling else None  # type: ignore[index]
-    floor = result["durable_floor"]["throughput_rps"]  # type: ignore[index]
-    for phase in ("intake_alone", "intake_and_processing"):
-        ours = result[phase]["throughput_rps"]  # type: ignore[index]
-        result[phase]["ratio_vs_durable_floor"] = round(ours / floor, 3) if floor else None  # type: ignore[index]
+    for reference in ("bare_flask", "durable_floor"):
+        result["intake_and_processing"][f"ratio_vs_{reference}"] = ratio(  # type: ignore[index]
+            result["intake_and_processing"], result[reference])  # type: ignore[arg-type]
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, indent=2))
 
