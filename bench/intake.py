@@ -489,12 +489,14 @@ def ratio(ours: dict[str, object], reference: dict[str, object]) -> float | None
 
 def median_round(rounds: list[dict[str, object]]) -> dict[str, object]:
     """The round with the median throughput (the lower one of an even count), with every
-    round's throughput beside it: on a shared machine one round can fall on a slow
-    moment, and the median is the figure such a moment moves least."""
+    round's throughput and ratios beside it: on a shared machine one round can fall on a
+    slow moment, and the median is the figure such a moment moves least."""
     ranked = sorted(rounds, key=lambda r: float(r["throughput_rps"]))  # type: ignore[arg-type]
     chosen = dict(ranked[(len(ranked) - 1) // 2])
     if len(rounds) > 1:
         chosen["rounds_rps"] = [r["throughput_rps"] for r in rounds]
+        for key in [key for key in chosen if key.startswith("ratio_vs_")]:
+            chosen[f"rounds_{key}"] = [r[key] for r in rounds]
     return chosen
 
 
@@ -524,31 +526,21 @@ def measure_ours(args: argparse.Namespace, result: dict[str, object], work: Path
         for reference in (bare, floor):
             generate(reference.port, WARM_SECONDS, 2, args.max_requests, "0", work, args)
         rounds: dict[str, list[dict[str, object]]] = {"bare_flask": [], "durable_floor": [], "intake_alone": []}
-        intake_loads: list[Load] = []
+        intake = Load()  # every round's answers, for the audit
         for n in range(args.rounds):
-            rounds["bare_flask"].append(measured_load(bare, args, work, "0", database=False)[1])
-            rounds["durable_floor"].append(measured_load(floor, args, work, "0", database=True)[1])
-            done, figures = measured_load(server, args, work, f"2{n}", database=True)
-            intake_loads.append(done)
-            rounds["intake_alone"].append({**figures, "processing": "paused (Celery consumer cancelled)"})
-        for name, measured in rounds.items():
-            if name != "bare_flask":
-                for one, ceiling in zip(measured, rounds["bare_flask"], strict=True):
-                    one["ratio_vs_bare_flask"] = ratio(one, ceiling)
-        for one, floor_round in zip(rounds["intake_alone"], rounds["durable_floor"], strict=True):
-            one["ratio_vs_durable_floor"] = ratio(one, floor_round)
-        for name, measured in rounds.items():
-            result[name] = median_round(measured)
-            if len(measured) > 1 and name != "bare_flask":
-                result[name]["rounds_ratio_vs_bare_flask"] = [r["ratio_vs_bare_flask"] for r in measured]  # type: ignore[index]
-        if args.rounds > 1:
-            result["intake_alone"]["rounds_ratio_vs_durable_floor"] = [  # type: ignore[index]
-                r["ratio_vs_durable_floor"] for r in rounds["intake_alone"]]
-        result["durable_floor"]["stored_rows"] = floor_rows()  # type: ignore[index]
-        intake = Load()
-        for done in intake_loads:
+            ceiling = measured_load(bare, args, work, "0", database=False)[1]
+            lower = measured_load(floor, args, work, "0", database=True)[1]
+            done, ours = measured_load(server, args, work, f"2{n}", database=True)
             intake.accepted |= done.accepted
             intake.no_answer |= done.no_answer
+            lower["ratio_vs_bare_flask"] = ratio(lower, ceiling)
+            ours.update({"processing": "paused (Celery consumer cancelled)",
+                         "ratio_vs_bare_flask": ratio(ours, ceiling), "ratio_vs_durable_floor": ratio(ours, lower)})
+            for name, figures in zip(rounds, (ceiling, lower, ours), strict=True):
+                rounds[name].append(figures)
+        for name, measured in rounds.items():
+            result[name] = median_round(measured)
+        result["durable_floor"]["stored_rows"] = floor_rows()  # type: ignore[index]
         with engine.connect() as connection:
             backlog = connection.execute(text("SELECT count(*) FROM inbox_events WHERE status = 'received'")).scalar()
         done_before = done_count(engine)
