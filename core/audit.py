@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from switchboard.models import AuditEntry
 
+from .rows import insert_now
+
 
 def audit(
     session: Session,
@@ -20,15 +22,14 @@ def audit(
     subject_type: str | None = None,
     subject_id: str | int | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Add an entry to the caller's transaction (it commits with the change it records)."""
-    entry = AuditEntry(
-        account_id=account_id, actor=actor, action=action, subject_type=subject_type,
-        subject_id=None if subject_id is None else str(subject_id), detail=detail or {},
-        created_at=datetime.now(UTC),
-    )
-    session.add(entry)
-    return entry
+) -> None:
+    """Add an entry to the caller's transaction (it commits with the change it records,
+    or is rolled back with it). Written at once (rows.insert_now): every message the bot
+    answers is audited, and the ORM's insert cost about twice the CPU."""
+    insert_now(session, AuditEntry, {
+        "account_id": account_id, "actor": actor, "action": action, "subject_type": subject_type,
+        "subject_id": None if subject_id is None else str(subject_id), "detail": detail or {},
+        "created_at": datetime.now(UTC)})
 
 
 def entries(

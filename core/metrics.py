@@ -46,6 +46,7 @@ carry a dedupe key and an event already recorded is not folded in again.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -60,7 +61,7 @@ from switchboard.models import (
 )
 
 from . import unit_of_work
-from .rows import insert_unless_taken
+from .rows import column_values, insert_unless_taken, write_now
 
 AGENT_TURN_CAP = timedelta(minutes=15)
 REOPEN_WINDOW = timedelta(days=7)
@@ -129,8 +130,15 @@ def record(session: Session, account_id: int, kind: str, *, at: datetime | None 
     fold = _FOLDS.get(kind)
     if fold is not None and conversation_id is not None:
         started = event.occurred_at if kind == "message.inbound" else None
-        fold(session, outcome_for(session, conversation_id, at=started), event)
-    session.flush()
+        outcome = outcome_for(session, conversation_id, at=started)
+        # The fold works on a plain copy of the row, and what it changed is written at
+        # once (rows.write_now): the ORM's flush of the row cost 0.26 ms against 0.17-0.21,
+        # and left the row changed for every later autoflush to look through.
+        draft = Outcome(**column_values(outcome))
+        fold(session, draft, event)
+        write_now(session, outcome, **vars(draft))
+    if dedupe_key is None:
+        session.flush()
     return event
 
 
@@ -161,8 +169,12 @@ def _new_outcome(session: Session, conversation_id: int, *, at: datetime | None)
 
 # -- folding events into the outcome row ---------------------------------------------
 
+#: What a fold changes: a plain copy of the outcome row's columns (attribute access, as
+#: on the row), written back by ``record``.
+Outcome = SimpleNamespace
 
-def _automation(outcome: ConversationOutcome) -> str:
+
+def _automation(outcome: Outcome) -> str:
     """The automation level (see the module's definitions). Recomputed by every fold
     that changes who handled the conversation: the bot's reply, the handoff, an agent's
     reply, the solved ticket."""
@@ -171,12 +183,12 @@ def _automation(outcome: ConversationOutcome) -> str:
     return "ai_only" if outcome.handoff_at is None else "awaiting_human"
 
 
-def _first_response(outcome: ConversationOutcome, at: datetime) -> None:
+def _first_response(outcome: Outcome, at: datetime) -> None:
     if outcome.first_response_seconds is None:
         outcome.first_response_seconds = _seconds(at, outcome.started_at)
 
 
-def _fold_inbound(session: Session, outcome: ConversationOutcome, event: MetricEvent) -> None:
+def _fold_inbound(session: Session, outcome: Outcome, event: MetricEvent) -> None:
     at = event.occurred_at
     if (outcome.resolution == "bot" and outcome.resolved_at is not None and not outcome.reopened
             and _seconds(at, outcome.resolved_at) > BOT_QUIET.total_seconds()):
@@ -195,7 +207,7 @@ def _fold_inbound(session: Session, outcome: ConversationOutcome, event: MetricE
     outcome.last_activity_at = at
 
 
-def _fold_bot_reply(session: Session, outcome: ConversationOutcome, event: MetricEvent) -> None:
+def _fold_bot_reply(session: Session, outcome: Outcome, event: MetricEvent) -> None:
     at, action = event.occurred_at, event.label
     outcome.bot_replies += 1
     outcome.ai_seconds += event.value or 0.0
@@ -214,7 +226,7 @@ def _fold_bot_reply(session: Session, outcome: ConversationOutcome, event: Metri
     outcome.last_activity_at = at
 
 
-def _fold_handoff(session: Session, outcome: ConversationOutcome, event: MetricEvent) -> None:
+def _fold_handoff(session: Session, outcome: Outcome, event: MetricEvent) -> None:
     if outcome.handoff_at is None:
         outcome.handoff_at, outcome.handoff_reason = event.occurred_at, event.label
     if outcome.resolution == "bot":  # the customer needed a person after all
@@ -223,7 +235,7 @@ def _fold_handoff(session: Session, outcome: ConversationOutcome, event: MetricE
     outcome.last_activity_at = event.occurred_at
 
 
-def _fold_agent_reply(session: Session, outcome: ConversationOutcome, event: MetricEvent) -> None:
+def _fold_agent_reply(session: Session, outcome: Outcome, event: MetricEvent) -> None:
     at = event.occurred_at
     outcome.agent_replies += 1
     outcome.agent_seconds += min(_seconds(at, outcome.last_activity_at), AGENT_TURN_CAP.total_seconds())
@@ -232,13 +244,13 @@ def _fold_agent_reply(session: Session, outcome: ConversationOutcome, event: Met
     outcome.last_activity_at = at
 
 
-def _fold_solved(session: Session, outcome: ConversationOutcome, event: MetricEvent) -> None:
+def _fold_solved(session: Session, outcome: Outcome, event: MetricEvent) -> None:
     outcome.resolved_at, outcome.resolution = event.occurred_at, "agent"
     outcome.resolution_seconds = _seconds(event.occurred_at, outcome.started_at)
     outcome.automation = _automation(outcome)
 
 
-def _fold_reopened(session: Session, outcome: ConversationOutcome, event: MetricEvent) -> None:
+def _fold_reopened(session: Session, outcome: Outcome, event: MetricEvent) -> None:
     """The Zendesk ticket went from solved back to open: a reopen, when it follows the
     resolution within the window. The resolution itself stays (it happened, and the
     ticket's next "solved" is not recorded again for the same conversation)."""
@@ -247,15 +259,15 @@ def _fold_reopened(session: Session, outcome: ConversationOutcome, event: Metric
         outcome.reopened = 1
 
 
-def _fold_csat(session: Session, outcome: ConversationOutcome, event: MetricEvent) -> None:
+def _fold_csat(session: Session, outcome: Outcome, event: MetricEvent) -> None:
     outcome.csat_score = int(event.value) if event.value is not None else None
 
 
-def _fold_package(session: Session, outcome: ConversationOutcome, event: MetricEvent) -> None:
+def _fold_package(session: Session, outcome: Outcome, event: MetricEvent) -> None:
     outcome.package_opened = 1
 
 
-def _fold_suggestion(session: Session, outcome: ConversationOutcome, event: MetricEvent) -> None:
+def _fold_suggestion(session: Session, outcome: Outcome, event: MetricEvent) -> None:
     outcome.suggestion_used = 1
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.models import OutboxCall
 
-from .rows import insert_or_fetch
+from .rows import insert_or_fetch, write_now
 
 
 def record_call(
@@ -135,9 +135,10 @@ def finish(
     session: Session, call: OutboxCall, *, status: str, response: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> None:
-    call.status, call.response, call.error = status, response, error
     if status == "sent":
-        call.sent_at = datetime.now(UTC)
+        write_now(session, call, status=status, response=response, error=error, sent_at=datetime.now(UTC))
+    else:
+        write_now(session, call, status=status, response=response, error=error)
     session.commit()
 
 

@@ -28,6 +28,7 @@ from .outreach.sending import on_status as outreach_on_status
 from .outreach.triggers import from_zendesk_ticket
 from .redaction import Redacted, redact
 from .replies import Inbound, handle_inbound
+from .rows import write_now
 
 #: Twilio's error code for a number that replied STOP: nothing may be sent there again.
 OPTED_OUT_ERROR = 21610
@@ -79,7 +80,7 @@ def _take_in(session: Session, event: InboxEvent, settings: Settings, customer: 
         meta={"redactions": redacted.kinds, **meta, "inbox_event_id": event.id},
     )
     # The raw delivery was kept only until it was processed: keep the tokenized text.
-    event.payload = {**event.payload, payload_field: body}
+    write_now(session, event, payload={**event.payload, payload_field: body})
     account = session.get(Account, event.account_id)
     assert account is not None
     if rated is not None:

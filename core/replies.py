@@ -34,6 +34,7 @@ from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from .records import Hit, Passage
 from .redaction import truncate_for_model
 from .routing import Routing, load_routing
+from .rows import write_now
 from .selfservice import (
     SYSTEM_REASONS,
     Decision,
@@ -117,8 +118,8 @@ def _choose_language(session: Session, inbound: Inbound, hint: str | None, earli
     body = truncate_for_model(inbound.message.body)
     language = hint or conversation_language(body, previous=(previous or {}).get("language"), preference=preference)
     if inbound.customer.locale is None and clear_language(body) == language:
-        inbound.customer.locale = language
-    inbound.message.meta = {**inbound.message.meta, "language": language}
+        write_now(session, inbound.customer, locale=language)
+    write_now(session, inbound.message, meta={**inbound.message.meta, "language": language})
     return language
 
 
@@ -189,7 +190,8 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         else:
             text = truncate_for_model(inbound.message.body)
             enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
-            inbound.message.meta = {**inbound.message.meta, "enrichment": enrichment_json(enrichment)}
+            write_now(session, inbound.message,
+                      meta={**inbound.message.meta, "enrichment": enrichment_json(enrichment)})
             relay_customer_message(session, inbound.account, inbound.customer, inbound.conversation,
                                    inbound.message, enrichment, settings)
             translate_customer_messages(session, inbound.account, settings, [inbound.message])
@@ -202,7 +204,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         return None  # an action request or a verification code, answered by the policy engine
     text = truncate_for_model(inbound.message.body)
     enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
-    inbound.message.meta = {**inbound.message.meta, "enrichment": enrichment_json(enrichment)}
+    write_now(session, inbound.message, meta={**inbound.message.meta, "enrichment": enrichment_json(enrichment)})
     picked = _picked_choice(session, inbound, settings, texts, earlier)
     if picked is not None:
         send_reply(session, inbound, picked, settings)

@@ -10,14 +10,16 @@ error and is raised as it came.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import inspect
+from sqlalchemy import CursorResult, Insert, Update, bindparam, insert, inspect, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 Row = TypeVar("Row")
 
@@ -58,9 +60,25 @@ def _stored(session: Session, new: Row) -> Row | None:
     row = session.execute(_unless_taken(_dialect(session), model, returning_row=True), values).first()
     if row is None:
         return None
-    stored = row._mapping
-    instance: Row = model(**{attribute: stored[column] for attribute, column in _columns(model)})
-    make_transient_to_detached(instance)  # as loaded: every column known, nothing to flush
+    instance: Row = as_loaded(session, model, row._mapping)
+    return instance
+
+
+def as_loaded(session: Session, model: type, stored: Mapping[Any, Any]) -> Any:
+    """The ``model`` row a Core statement returned whole (``RETURNING`` every column),
+    in the session as if the ORM had loaded it: every column known, nothing to flush.
+    A copy the session already holds is brought up to date and returned instead, as a
+    query with ``populate_existing`` would."""
+    values = {attribute: stored[column] for attribute, column in _columns(model)}
+    mapper: Any = inspect(model)
+    held = session.identity_map.get(mapper.identity_key_from_primary_key(
+        [stored[column.key] for column in mapper.primary_key]))
+    if held is not None:
+        for attribute, value in values.items():
+            set_committed_value(held, attribute, value)
+        return held
+    instance = model(**values)
+    make_transient_to_detached(instance)
     session.add(instance)
     return instance
 
@@ -120,3 +138,81 @@ def insert_unless_taken(session: Session, model: type, values: dict[str, Any]) -
     For hot paths whose caller needs only to know whether the row is new."""
     _flush_first(session)
     return session.execute(_unless_taken(_dialect(session), model, returning_row=False), values).scalar()
+
+
+def write_now(session: Session, row: Any, **values: Any) -> None:
+    """Write ``values`` to ``row``'s columns now, in one UPDATE by primary key, and
+    leave the row as if loaded with them: nothing for a flush to write again, and the
+    row not marked changed (a changed row makes every later autoflush go through the
+    ORM's whole flush, to find nothing to write).
+
+    For the rows each message changes after reading them (its conversation's last
+    message time, the message's language and enrichment, the outbox call's answer, the
+    event's status): the ORM's flush of one changed row cost about 2.4 times the CPU
+    of the UPDATE itself (0.24 against 0.10 ms, several times a message). A value the
+    row already holds is not written; what else the row or the session has pending is
+    left to the next flush (what ``values`` refer to is already stored). A row not
+    stored yet (pending) only gets the values: its INSERT carries them."""
+    state = inspect(row)
+    if not state.persistent:
+        for key, value in values.items():
+            setattr(row, key, value)
+        return
+    current, expired = state.dict, state.expired_attributes
+    # A column never set since the row was stored reads as None without a query.
+    changed = tuple(key for key, value in values.items()
+                    if (current[key] if key in current else None if key not in expired else _UNKNOWN) != value)
+    if not changed:
+        return
+    model: type = type(row)
+    parameters = {f"new_{key}": values[key] for key in changed}
+    parameters.update(zip(_KEY_PARAMETERS, state.identity, strict=False))
+    with session.no_autoflush:  # a flush would write this row's pending values first
+        written = cast("CursorResult[Any]", session.execute(_update_of(model, changed), parameters))
+    if written.rowcount != 1:  # what the ORM's flush says of a row deleted meanwhile
+        raise StaleDataError(f"UPDATE of {model.__name__} {state.identity} expected to update 1 row; "
+                             f"{written.rowcount} were matched")
+    for key in changed:
+        set_committed_value(row, key, values[key])
+
+
+def column_values(row: Any) -> dict[str, Any]:
+    """``row``'s column values by attribute name: to work on a plain copy and
+    write back what changed with :func:`write_now`."""
+    model: type = type(row)
+    return {attribute: getattr(row, attribute) for attribute, _ in _columns(model)}
+
+
+_UNKNOWN = object()
+_KEY_PARAMETERS = tuple(f"key_{position}" for position in range(8))
+
+
+@cache
+def _update_of(model: type, attributes: tuple[str, ...]) -> Update:
+    """UPDATE of ``attributes``' columns of one ``model`` row by its primary key, built
+    once per set of columns (the values come as parameters: building the statement
+    and its cache key cost more than running it)."""
+    mapper: Any = inspect(model)
+    table = mapper.local_table
+    by_attribute = {prop.key: prop.columns[0] for prop in mapper.column_attrs}
+    keys = [column == bindparam(name) for column, name in zip(mapper.primary_key, _KEY_PARAMETERS, strict=False)]
+    return update(table).where(*keys).values(
+        {by_attribute[attribute]: bindparam(f"new_{attribute}", type_=by_attribute[attribute].type)
+         for attribute in attributes})
+
+
+def insert_now(session: Session, model: type, values: dict[str, Any]) -> None:
+    """Insert one ``model`` row holding ``values`` (by column) now, in the caller's
+    transaction, as a Core INSERT: for rows that are written and not read back by the
+    code that writes them (audit entries, one or more a message). The ORM's INSERT of
+    the same row, at the next flush, cost about twice the CPU (0.29-0.40 against
+    0.16-0.18 ms) and left a flush to do at the commit. Rows still pending in the
+    session are flushed first, so the new row's foreign keys find them."""
+    if session.new:
+        session.flush()
+    session.execute(_insert_of(model), values)
+
+
+@cache
+def _insert_of(model: type) -> Insert:
+    return insert(model.__table__)  # type: ignore[attr-defined]

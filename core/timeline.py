@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from switchboard.models import Conversation, ConversationOutcome, Customer, Message
 
 from . import unit_of_work
-from .rows import insert_or_fetch
+from .rows import insert_or_fetch, write_now
 
 #: Twilio status callbacks arrive out of order; a message's status only moves forward.
 STATUS_ORDER = {
@@ -171,10 +171,12 @@ def append(
                                        lambda: by_external_id(session, conversation.account_id, external_id))
         if not new:
             return message
-    conversation.last_message_at = at
     if direction == "inbound":
-        conversation.channel = channel
-    session.flush()
+        write_now(session, conversation, last_message_at=at, channel=channel)
+    else:
+        write_now(session, conversation, last_message_at=at)
+    if external_id is None:
+        session.flush()  # the message's id, which the caller's next rows refer to
     return message
 
 

@@ -1,17 +1,22 @@
 """insert_or_fetch on SQLite and PostgreSQL: a new row in one statement, loaded as stored;
 a taken key hands back the winner's row and keeps the caller's other work; a conflict
-the lookup cannot explain is the database's own error."""
+the lookup cannot explain is the database's own error. write_now: one UPDATE, the row
+left clean; the claim's Core UPDATE and the audit's Core INSERT."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from switchboard.core.rows import insert_or_fetch
+from switchboard.core import inbox
+from switchboard.core.audit import audit
+from switchboard.core.rows import insert_or_fetch, write_now
 from switchboard.db import get_db
 from switchboard.models import AuditEntry, OutboxCall
 
@@ -77,3 +82,99 @@ def test_a_conflict_the_lookup_cannot_explain_is_the_databases_error(app: Flask)
         session.expunge(first)
         with pytest.raises(IntegrityError):  # the same primary key, which the lookup does not look for
             insert_or_fetch(session, _call(account_id, "k4", id=first.id), lambda: _by_key(session, account_id, "k4"))
+
+
+def _statements_during(app: Flask) -> tuple[list[str], Any]:
+    """The statements the session's engine runs from now on, and the listener to remove."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(get_db(app).engine, "before_cursor_execute", seen)
+    return statements, seen
+
+
+def test_write_now_is_one_update_and_leaves_nothing_for_the_flush(app: Flask) -> None:
+    account_id = app.config["DEFAULT_ACCOUNT_ID"]
+    with get_db(app).session() as session:
+        call, _ = insert_or_fetch(session, _call(account_id, "w1"), lambda: _by_key(session, account_id, "w1"))
+        session.commit()
+        statements, seen = _statements_during(app)
+        try:
+            write_now(session, call, status="sandboxed", response={"sid": "SM1"})
+            assert [s.split(" SET ")[0] for s in statements] == ["UPDATE outbox_calls"], statements
+            assert call.status == "sandboxed" and call.response == {"sid": "SM1"}
+            assert not session.dirty  # written: a flush has nothing to do for it
+            write_now(session, call, status="sandboxed")  # the value it holds: nothing to write
+            session.commit()
+            assert [s.split(" ")[0] for s in statements] == ["UPDATE"], statements
+        finally:
+            event.remove(get_db(app).engine, "before_cursor_execute", seen)
+    with get_db(app).session() as session:
+        stored = _by_key(session, account_id, "w1")
+        assert stored is not None and stored.status == "sandboxed" and stored.response == {"sid": "SM1"}
+
+
+def test_write_now_leaves_the_rows_other_changes_to_the_flush_and_a_pending_row_to_its_insert(app: Flask) -> None:
+    account_id = app.config["DEFAULT_ACCOUNT_ID"]
+    with get_db(app).session() as session:
+        call, _ = insert_or_fetch(session, _call(account_id, "w2"), lambda: _by_key(session, account_id, "w2"))
+        call.error = "set the usual way"
+        write_now(session, call, status="failed")
+        assert session.dirty  # the error is still to be flushed
+        pending = _call(account_id, "w3")
+        session.add(pending)
+        write_now(session, pending, status="sandboxed")
+        session.commit()
+    with get_db(app).session() as session:
+        stored, inserted = _by_key(session, account_id, "w2"), _by_key(session, account_id, "w3")
+        assert stored is not None and (stored.status, stored.error) == ("failed", "set the usual way")
+        assert inserted is not None and inserted.status == "sandboxed"
+
+
+def test_write_now_to_a_row_deleted_meanwhile_is_an_error(app: Flask) -> None:
+    account_id = app.config["DEFAULT_ACCOUNT_ID"]
+    with get_db(app).session() as session:
+        call, _ = insert_or_fetch(session, _call(account_id, "w4"), lambda: _by_key(session, account_id, "w4"))
+        session.commit()
+        with get_db(app).session() as other:
+            other.execute(delete(OutboxCall).where(OutboxCall.id == call.id))
+            other.commit()
+        with pytest.raises(StaleDataError):
+            write_now(session, call, status="sent")
+
+
+def test_a_claim_brings_a_copy_the_session_holds_up_to_date(app: Flask) -> None:
+    account_id = app.config["DEFAULT_ACCOUNT_ID"]
+    with get_db(app).session() as session:
+        held, _ = inbox.record(session, account_id=account_id, vendor="twilio", kind="message",
+                               dedupe_key="SMclaim", payload={"Body": "hi"})
+        assert held.status == "received" and held.attempts == 0
+        claimed = inbox.claimed(session, held.id)
+        assert claimed is held and (held.status, held.attempts) == ("processing", 1)
+        assert not session.dirty and inbox.claimed(session, held.id) is None  # held by this claim
+    with get_db(app).session() as session:
+        fresh = inbox.claimed(session, held.id, now=datetime.now(UTC) + inbox.CLAIM_LEASE * 2)  # lease over
+        assert fresh is not None and fresh.attempts == 2 and fresh.payload == {"Body": "hi"}
+
+
+def test_an_audit_entry_is_one_insert_in_the_callers_transaction(app: Flask) -> None:
+    account_id = app.config["DEFAULT_ACCOUNT_ID"]
+    with get_db(app).session() as session:
+        session.scalar(select(AuditEntry.id).limit(1))  # the transaction is open before counting
+        statements, seen = _statements_during(app)
+        try:
+            audit(session, account_id=account_id, actor="bot", action="rolled.back")
+            session.rollback()
+            audit(session, account_id=account_id, actor="bot", action="kept", subject_type="message", subject_id=7)
+            session.commit()
+        finally:
+            event.remove(get_db(app).engine, "before_cursor_execute", seen)
+        # Each written when asked (the rolled-back one too), nothing more at the commit.
+        assert [s.split(" (")[0] for s in statements] == ["INSERT INTO audit_log"] * 2, statements
+    with get_db(app).session() as session:
+        actions = session.scalars(select(AuditEntry.action).where(AuditEntry.actor == "bot")).all()
+        assert actions == ["kept"]
+        kept = session.scalar(select(AuditEntry).where(AuditEntry.action == "kept"))
+        assert kept is not None and kept.subject_id == "7" and kept.detail == {} and kept.created_at is not None
