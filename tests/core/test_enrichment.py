@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from switchboard.core.enrichment import (
     enrich,
     sentiment_label,
     sentiment_trend,
+    theil_sen_slope,
 )
 from switchboard.core.intents import IntentModel, default_training_csv, read_training_csv
 
@@ -83,6 +85,16 @@ def test_trend_falls_rises_or_holds() -> None:
 def test_one_outlier_at_the_end_does_not_make_a_trend() -> None:
     """Last-minus-first and a least-squares fit both call this falling."""
     assert sentiment_trend([0.4, 0.5, 0.4, 0.5, 0.4, 0.5, -0.4]) == "steady"
+
+
+def test_the_slope_is_scipys_theil_sen_slope() -> None:
+    from scipy.stats import theilslopes
+
+    draw = random.Random(18)
+    for count in (2, 3, 4, 7, 12, 20):
+        for _ in range(25):
+            scores = [round(draw.uniform(-1, 1), draw.choice((1, 4))) for _ in range(count)]
+            assert theil_sen_slope(scores) == pytest.approx(theilslopes(scores).slope, abs=1e-12), scores
 
 
 def test_too_short_a_conversation_is_steady() -> None:
