@@ -1,7 +1,7 @@
 """What one webhook and one message cost, in SQL statements (deterministic) and time
 (this machine, now), with an optional pyinstrument profile of where the time goes.
 
-    python bench/profile.py [--messages 200] [--profile intake|processing] [--calls N]
+    python bench/profile.py [--messages 200] [--customers 1000] [--profile intake|processing] [--calls N]
 
 intake: signed Twilio deliveries through the Flask app in-process, recorded and
 enqueued on a private redis-server (no worker: nothing is processed), as a web process
@@ -54,14 +54,14 @@ def _counting_calls() -> tuple[list[int], Any]:
 
 
 def run(url: str, env: dict[str, str], *, inline: bool, count: int, profile: bool,
-        calls: int = 0) -> tuple[dict[str, float], str]:
+        calls: int = 0, customers: int = 1000) -> tuple[dict[str, float], str]:
     app = create_app(load_settings(env), config={"TASKS_INLINE": True} if inline else None)
     with get_db(app).session() as session:
         KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
             load_articles(ROOT / "switchboard" / "data" / "sample_kb.json"))
     client = app.test_client()
     prefix = "p" if inline else "i"
-    deliveries = [signed_message(f"SM{prefix}{uuid.uuid4().hex[1:]}", f"+1415555{i % 1000:04d}", QUESTIONS[i % 10])
+    deliveries = [signed_message(f"SM{prefix}{uuid.uuid4().hex[1:]}", f"+1415555{i % customers:04d}", QUESTIONS[i % 10])
                   for i in range(count + WARM)]
     for body, headers in deliveries[:WARM]:  # models and index loaded, as in a running process
         assert client.post(MESSAGES_PATH, data=body, headers=headers).status_code == 200
@@ -94,7 +94,9 @@ def run(url: str, env: dict[str, str], *, inline: bool, count: int, profile: boo
                "cpu_ms": round(cpu * 1000 / count, 2)}
     if calls:
         counted, hook = _counting_calls()
-        more = [signed_message(f"SM{prefix}c{uuid.uuid4().hex[2:]}", f"+1415556{i % 1000:04d}", QUESTIONS[i % 10])
+        # First messages again from numbers not seen yet, unless customers return.
+        sender = "+1415556{:04d}" if customers >= 1000 else "+1415555{:04d}"
+        more = [signed_message(f"SM{prefix}c{uuid.uuid4().hex[2:]}", sender.format(i % customers), QUESTIONS[i % 10])
                 for i in range(calls)]
         sys.setprofile(hook)
         try:
@@ -111,6 +113,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--profile", choices=("intake", "processing"))
+    parser.add_argument("--customers", type=int, default=1000, metavar="N",
+                        help="messages come from N numbers in turn: the default 1000 makes each of up to 1000 "
+                             "messages a new customer's first; 50 makes them returning customers' (with the warm-up)")
     parser.add_argument("--calls", type=int, default=0, metavar="N",
                         help="also count Python function calls over N more messages (deterministic, unlike time)")
     args = parser.parse_args()
@@ -124,16 +129,17 @@ def main() -> None:
         url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
         upgrade(make_engine(url))
         intake, intake_report = run(url, {**base_env(url, work), "SWITCHBOARD_REDIS_URL": broker}, inline=False,
-                                    count=args.messages, profile=args.profile == "intake", calls=args.calls)
+                                    count=args.messages, profile=args.profile == "intake", calls=args.calls,
+                                    customers=args.customers)
         both, both_report = run(url, base_env(url, work), inline=True, count=args.messages,
-                                profile=args.profile == "processing", calls=args.calls)
+                                profile=args.profile == "processing", calls=args.calls, customers=args.customers)
     finally:
         stop(redis)
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
     processing = {key: round(both[key] - intake[key], 2) for key in both}
-    print(json.dumps({"benchmark": "profile", "messages": args.messages,
+    print(json.dumps({"benchmark": "profile", "messages": args.messages, "customers": args.customers,
                       "load_average": [round(x, 2) for x in os.getloadavg()],
                       "per_webhook_intake": intake, "per_message_processing": processing,
                       "note": "processing = inline (intake + processing) minus intake; time on a shared machine"},
