@@ -217,8 +217,9 @@ def claimed(session: Session, event_id: int, *, now: datetime | None = None) -> 
 
 
 #: Built once: building the statement and its cache key cost more than running it. A
-#: Core statement, the event made persistent from what it returns (rows.as_loaded): the
-#: ORM's UPDATE ... RETURNING of the entity cost twice the CPU.
+#: Core statement, the event made persistent from what it returns (rows.as_loaded): with
+#: its commit, 0.46-0.52 ms of CPU where the ORM's UPDATE ... RETURNING of the entity
+#: took 0.55-0.59.
 _CLAIM = (
     update(_EVENTS)
     .where(
