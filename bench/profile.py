@@ -94,10 +94,9 @@ def run(url: str, env: dict[str, str], *, inline: bool, count: int, profile: boo
                "cpu_ms": round(cpu * 1000 / count, 2)}
     if calls:
         counted, hook = _counting_calls()
-        # First messages again from numbers not seen yet, unless customers return.
-        sender = "+1415556{:04d}" if customers >= 1000 else "+1415555{:04d}"
-        more = [signed_message(f"SM{prefix}c{uuid.uuid4().hex[2:]}", sender.format(i % customers), QUESTIONS[i % 10])
-                for i in range(calls)]
+        # The same numbers in turn, carrying on where the timed messages stopped.
+        more = [signed_message(f"SM{prefix}c{uuid.uuid4().hex[2:]}", f"+1415555{(count + WARM + i) % customers:04d}",
+                               QUESTIONS[i % 10]) for i in range(calls)]
         sys.setprofile(hook)
         try:
             for body, headers in more:

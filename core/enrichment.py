@@ -144,7 +144,6 @@ def sentiment_trend(scores: Sequence[float]) -> str:
     messages), so the trend is what most of the conversation says: one sarcastic
     "great, thanks" or one angry outburst shows in that message's own label, not as
     a reversal of the whole conversation.
-
     """
     if len(scores) < 2:
         return "steady"

@@ -138,7 +138,7 @@ def record(session: Session, account_id: int, kind: str, *, at: datetime | None 
         fold(session, draft, event)
         write_now(session, outcome, **vars(draft))
     if dedupe_key is None:
-        session.flush()
+        session.flush()  # the event added above is stored before the caller goes on, as ever
     return event
 
 

@@ -135,10 +135,8 @@ def finish(
     session: Session, call: OutboxCall, *, status: str, response: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> None:
-    if status == "sent":
-        write_now(session, call, status=status, response=response, error=error, sent_at=datetime.now(UTC))
-    else:
-        write_now(session, call, status=status, response=response, error=error)
+    sent = {"sent_at": datetime.now(UTC)} if status == "sent" else {}
+    write_now(session, call, status=status, response=response, error=error, **sent)
     session.commit()
 
 

@@ -159,14 +159,15 @@ def write_now(session: Session, row: Any, **values: Any) -> None:
             setattr(row, key, value)
         return
     current, expired = state.dict, state.expired_attributes
-    # A column never set since the row was stored reads as None without a query.
+    # A column never set since the row was stored reads as None without a query; an
+    # expired one is unknown, so written.
     changed = tuple(key for key, value in values.items()
-                    if (current[key] if key in current else None if key not in expired else _UNKNOWN) != value)
+                    if (current[key] != value if key in current else key in expired or value is not None))
     if not changed:
         return
     model: type = type(row)
     parameters = {f"new_{key}": values[key] for key in changed}
-    parameters.update(zip(_KEY_PARAMETERS, state.identity, strict=False))
+    parameters.update((f"key_{position}", value) for position, value in enumerate(state.identity))
     with session.no_autoflush:  # a flush would write this row's pending values first
         written = cast("CursorResult[Any]", session.execute(_update_of(model, changed), parameters))
     if written.rowcount != 1:  # what the ORM's flush says of a row deleted meanwhile
@@ -183,10 +184,6 @@ def column_values(row: Any) -> dict[str, Any]:
     return {attribute: getattr(row, attribute) for attribute, _ in _columns(model)}
 
 
-_UNKNOWN = object()
-_KEY_PARAMETERS = tuple(f"key_{position}" for position in range(8))
-
-
 @cache
 def _update_of(model: type, attributes: tuple[str, ...]) -> Update:
     """UPDATE of ``attributes``' columns of one ``model`` row by its primary key, built
@@ -194,10 +191,10 @@ def _update_of(model: type, attributes: tuple[str, ...]) -> Update:
     and its cache key cost more than running it)."""
     mapper: Any = inspect(model)
     table = mapper.local_table
-    by_attribute = {prop.key: prop.columns[0] for prop in mapper.column_attrs}
-    keys = [column == bindparam(name) for column, name in zip(mapper.primary_key, _KEY_PARAMETERS, strict=False)]
+    column_of = {attribute: table.c[column] for attribute, column in _columns(model)}
+    keys = [column == bindparam(f"key_{position}") for position, column in enumerate(mapper.primary_key)]
     return update(table).where(*keys).values(
-        {by_attribute[attribute]: bindparam(f"new_{attribute}", type_=by_attribute[attribute].type)
+        {column_of[attribute]: bindparam(f"new_{attribute}", type_=column_of[attribute].type)
          for attribute in attributes})
 
 

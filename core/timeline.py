@@ -171,10 +171,8 @@ def append(
                                        lambda: by_external_id(session, conversation.account_id, external_id))
         if not new:
             return message
-    if direction == "inbound":
-        write_now(session, conversation, last_message_at=at, channel=channel)
-    else:
-        write_now(session, conversation, last_message_at=at)
+    # The conversation's last message, and the channel a customer last wrote on.
+    write_now(session, conversation, last_message_at=at, **({"channel": channel} if direction == "inbound" else {}))
     if external_id is None:
         session.flush()  # the message's id, which the caller's next rows refer to
     return message
