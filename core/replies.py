@@ -111,15 +111,15 @@ def _local_keyword(body: str) -> tuple[bool, str | None]:
 
 
 def _choose_language(session: Session, inbound: Inbound, hint: str | None, earlier: list[Message]) -> str:
-    """The conversation's language for this message, recorded on it (and as the
-    customer's preference when none is stored and the message says it clearly)."""
+    """The conversation's language for this message (recorded as the customer's
+    preference when none is stored and the message says it clearly). The caller
+    records it on the message, with the enrichment where there is one."""
     previous = _previous_customer_meta(session, inbound, earlier)
     preference = language_of(inbound.customer.locale)
     body = truncate_for_model(inbound.message.body)
     language = hint or conversation_language(body, previous=(previous or {}).get("language"), preference=preference)
     if inbound.customer.locale is None and clear_language(body) == language:
         write_now(session, inbound.customer, locale=language)
-    write_now(session, inbound.message, meta={**inbound.message.meta, "language": language})
     return language
 
 
@@ -167,31 +167,21 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     earlier = timeline.recent(session, inbound.conversation.id, before_id=inbound.message.id)
     language = _choose_language(session, inbound, hint, earlier)
     texts = texts_for(session, inbound.account.id, language)
-    if word in ("stop", "start"):
-        if local and word == "stop":  # Twilio ignored it: the one confirmation an opt-out allows
-            send_reply(session, inbound, Decision("help", texts(STOP_CONFIRMATION)), settings)
-        _record_consent(session, inbound, word, local=local)
-        if word == "stop":
-            metrics.opted_out(session, inbound.account.id, inbound.customer.id, inbound.message.channel)
-        elif local:
-            send_reply(session, inbound, Decision("help", texts(START_CONFIRMATION)), settings)
+    if word is not None or not may_message(inbound.customer, inbound.message.channel):
+        write_now(session, inbound.message, meta={**inbound.message.meta, "language": language})
+        _answer_keyword(session, inbound, word, texts, settings, local=local)
         return None
-    if not may_message(inbound.customer, inbound.message.channel):
-        return None  # nothing is ever sent to an opted-out number
+    # The language and the enrichment in one UPDATE of the message (written apart, they
+    # were two on the path of every message the bot or an agent handles).
+    text = truncate_for_model(inbound.message.body)
+    enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
+    write_now(session, inbound.message,
+              meta={**inbound.message.meta, "language": language, "enrichment": enrichment_json(enrichment)})
     metrics.message_received(session, inbound.conversation, inbound.message)
-    if word == "help":
-        company = accounts.company_name(inbound.account, settings)
-        who = texts(HELP_WHO, company=company) if company else texts(HELP_WHO_NEUTRAL)
-        send_reply(session, inbound, Decision("help", texts(HELP_TEXT, who=who)), settings)
-        return None
     if inbound.conversation.status == "human":
         if inbound.conversation.zendesk_ticket_id is None:  # the ticket could not be made yet: retry
             _hand_over(session, inbound, inbound.conversation.handoff_reason or "unknown", "", None, settings)
         else:
-            text = truncate_for_model(inbound.message.body)
-            enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
-            write_now(session, inbound.message,
-                      meta={**inbound.message.meta, "enrichment": enrichment_json(enrichment)})
             relay_customer_message(session, inbound.account, inbound.customer, inbound.conversation,
                                    inbound.message, enrichment, settings)
             translate_customer_messages(session, inbound.account, settings, [inbound.message])
@@ -202,9 +192,6 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
 
     if actions.handle(session, inbound, settings):
         return None  # an action request or a verification code, answered by the policy engine
-    text = truncate_for_model(inbound.message.body)
-    enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
-    write_now(session, inbound.message, meta={**inbound.message.meta, "enrichment": enrichment_json(enrichment)})
     picked = _picked_choice(session, inbound, settings, texts, earlier)
     if picked is not None:
         send_reply(session, inbound, picked, settings)
@@ -223,6 +210,27 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         _hand_over(session, inbound, decision.reason or "unknown", decision.notes.get("detail", ""),
                    enrichment.intent, settings)
     return decision
+
+
+def _answer_keyword(session: Session, inbound: Inbound, word: str | None, texts: Texts, settings: Settings, *,
+                    local: bool) -> None:
+    """STOP/START (consent recorded, confirmed where Twilio does not), HELP (unless the
+    number opted out: nothing is ever sent to it), or a message from an opted-out number."""
+    if word in ("stop", "start"):
+        if local and word == "stop":  # Twilio ignored it: the one confirmation an opt-out allows
+            send_reply(session, inbound, Decision("help", texts(STOP_CONFIRMATION)), settings)
+        _record_consent(session, inbound, word, local=local)
+        if word == "stop":
+            metrics.opted_out(session, inbound.account.id, inbound.customer.id, inbound.message.channel)
+        elif local:
+            send_reply(session, inbound, Decision("help", texts(START_CONFIRMATION)), settings)
+        return
+    if not may_message(inbound.customer, inbound.message.channel):
+        return  # nothing is ever sent to an opted-out number
+    metrics.message_received(session, inbound.conversation, inbound.message)
+    company = accounts.company_name(inbound.account, settings)
+    who = texts(HELP_WHO, company=company) if company else texts(HELP_WHO_NEUTRAL)
+    send_reply(session, inbound, Decision("help", texts(HELP_TEXT, who=who)), settings)
 
 
 def _hand_over(session: Session, inbound: Inbound, trigger: str, detail: str, intent: str | None,
