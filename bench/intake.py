@@ -22,8 +22,10 @@ Flask's speed is within reach at all. Three figures, in this order:
    machine falls on all three alike; the round with the median throughput is reported,
    every round's throughput and ratios beside it;
 2. processing: the consumer is added back and the backlog drained; messages per second
-   and the worker's CPU (main process and pool children, from /proc) and PostgreSQL's
-   per message;
+   and the worker's CPU (main process and pool children, from /proc; the main
+   process's share apart) and PostgreSQL's per message. Each round drains its own
+   backlog before the next round's loads, and the drain with the median throughput is
+   reported, every drain's figures beside it;
 3. both together: the load again, with the worker consuming on the same cores.
 
 The load generator is wrk (--client wrk, the default): requests are signed with
@@ -500,11 +502,51 @@ def median_round(rounds: list[dict[str, object]]) -> dict[str, object]:
     return chosen
 
 
+def drain_backlog(engine: Engine, broker: str, queue: str, worker: int, args: argparse.Namespace) -> dict[str, object]:
+    """Processing: the consumer added back and the backlog the paused intake built up
+    drained, with the worker's CPU (the Celery main process apart from its pool
+    children) and PostgreSQL's per message."""
+    with engine.connect() as connection:
+        backlog = connection.execute(text("SELECT count(*) FROM inbox_events WHERE status = 'received'")).scalar()
+    done_before = done_count(engine)
+    main_before, cpu_before = own_cpu_seconds(worker), cpu_seconds(worker)
+    database_before, began = postgres_cpu_seconds(), time.monotonic()
+    consumers(broker, queue, on=True)
+    drained, _ = drain(engine, args.drain_timeout, poll=0.2)
+    seconds, cpu = time.monotonic() - began, cpu_seconds(worker) - cpu_before
+    main, database = own_cpu_seconds(worker) - main_before, postgres_cpu_seconds() - database_before
+    processed = done_count(engine) - done_before
+
+    def per_message(value: float) -> float | None:
+        return round(value * 1000 / processed, 2) if processed else None
+
+    return {
+        "backlog": backlog, "processed": processed, "all_settled": drained, "seconds": round(seconds, 2),
+        "messages_per_second": round(processed / seconds, 1) if seconds else None,
+        "worker_cpu_ms_per_message": per_message(cpu), "of_which_celery_main_ms": per_message(main),
+        "postgres_cpu_ms_per_message": per_message(database),
+        "pool": f"{args.celery_concurrency} prefork children",
+        "cpu_counted": "worker: the Celery main process and its pool children; postgres: every PostgreSQL "
+                       "process on the machine (the drain's polls included)"}
+
+
+def median_processing(rounds: list[dict[str, object]]) -> dict[str, object]:
+    """The drain with the median throughput, every drain's figures beside it (one per
+    round: a single drain on a shared machine can fall on a slow minute)."""
+    ranked = sorted(rounds, key=lambda r: float(r["messages_per_second"] or 0))  # type: ignore[arg-type]
+    chosen = dict(ranked[(len(ranked) - 1) // 2])
+    if len(rounds) > 1:
+        for key in ("messages_per_second", "worker_cpu_ms_per_message", "postgres_cpu_ms_per_message"):
+            chosen[f"rounds_{key}"] = [r[key] for r in rounds]
+        chosen["all_settled"] = all(r["all_settled"] for r in rounds)
+    return chosen
+
+
 def measure_ours(args: argparse.Namespace, result: dict[str, object], work: Path) -> None:
-    """The references and three figures in one run: bare Flask, the durable floor and
-    our intake alone (the worker paused, warm), their loads interleaved for --rounds;
-    then processing from the backlog that built up, then both together; drained and
-    audited at the end."""
+    """The references and three figures in one run: in each of --rounds rounds, bare
+    Flask, the durable floor and our intake alone (the worker paused, warm), loaded one
+    after the other, then processing of the backlog that round built up; then both
+    together; drained and audited at the end."""
     with postgres_schema() as (url, engine), ExitStack() as stack:
         bare = stack.enter_context(bare_flask(args))
         floor, floor_rows = stack.enter_context(durable_floor(args))
@@ -526,8 +568,11 @@ def measure_ours(args: argparse.Namespace, result: dict[str, object], work: Path
         for reference in (bare, floor):
             generate(reference.port, WARM_SECONDS, 2, args.max_requests, "0", work, args)
         rounds: dict[str, list[dict[str, object]]] = {"bare_flask": [], "durable_floor": [], "intake_alone": []}
+        processing_rounds: list[dict[str, object]] = []
         intake = Load()  # every round's answers, for the audit
         for n in range(args.rounds):
+            if n:
+                consumers(broker, queue, on=False)
             ceiling = measured_load(bare, args, work, "0", database=False)[1]
             lower = measured_load(floor, args, work, "0", database=True)[1]
             done, ours = measured_load(server, args, work, f"2{n}", database=True)
@@ -538,26 +583,11 @@ def measure_ours(args: argparse.Namespace, result: dict[str, object], work: Path
                          "ratio_vs_bare_flask": ratio(ours, ceiling), "ratio_vs_durable_floor": ratio(ours, lower)})
             for name, figures in zip(rounds, (ceiling, lower, ours), strict=True):
                 rounds[name].append(figures)
+            processing_rounds.append(drain_backlog(engine, broker, queue, worker.pid, args))
         for name, measured in rounds.items():
             result[name] = median_round(measured)
         result["durable_floor"]["stored_rows"] = floor_rows()  # type: ignore[index]
-        with engine.connect() as connection:
-            backlog = connection.execute(text("SELECT count(*) FROM inbox_events WHERE status = 'received'")).scalar()
-        done_before = done_count(engine)
-        cpu_before, database_before, began = cpu_seconds(worker.pid), postgres_cpu_seconds(), time.monotonic()
-        consumers(broker, queue, on=True)
-        drained, _ = drain(engine, args.drain_timeout, poll=0.2)
-        seconds, cpu = time.monotonic() - began, cpu_seconds(worker.pid) - cpu_before
-        database = postgres_cpu_seconds() - database_before
-        processed = done_count(engine) - done_before
-        result["processing"] = {
-            "backlog": backlog, "processed": processed, "all_settled": drained, "seconds": round(seconds, 2),
-            "messages_per_second": round(processed / seconds, 1) if seconds else None,
-            "worker_cpu_ms_per_message": round(cpu * 1000 / processed, 1) if processed else None,
-            "postgres_cpu_ms_per_message": round(database * 1000 / processed, 1) if processed else None,
-            "pool": f"{args.celery_concurrency} prefork children",
-            "cpu_counted": "worker: the Celery main process and its pool children; postgres: every PostgreSQL "
-                           "process on the machine (the drain's polls included)"}
+        result["processing"] = median_processing(processing_rounds)
         both = generate(server.port, args.seconds, args.clients, args.max_requests, "3", work, args)
         result["intake_and_processing"] = both.summary()
         drained, waited = drain(engine, args.drain_timeout)
@@ -592,7 +622,8 @@ def main() -> None:
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk",
                         help="load generator: wrk (pre-signed requests, Lua) or Python threads")
     parser.add_argument("--rounds", type=int, default=1,
-                        help="loads of bare Flask, the floor and our intake, interleaved; the median round is reported")
+                        help="rounds of: loads of bare Flask, the floor and our intake, then the drain of that "
+                             "round's backlog; the median round of each is reported")
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--max-requests", type=int, default=20_000, help="cap on requests per phase")
     parser.add_argument("--drain-timeout", type=float, default=900.0,
