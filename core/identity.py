@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from switchboard.config import Settings
 from switchboard.models import Account, Customer, Identity, IdentityKind
 
-from .rows import insert_or_fetch
+from .rows import insert_new, insert_or_fetch
 
 
 class InvalidAddress(ValueError):
@@ -125,9 +125,7 @@ def _create_customer(session: Session, account_id: int, e164: str, profile_name:
     Two statements: the customer's INSERT (nothing about it can collide) and the
     identity's INSERT ... ON CONFLICT DO NOTHING. The identity inserted in a savepoint
     with the customer took four (a savepoint and its release around the two)."""
-    customer = Customer(account_id=account_id, display_name=profile_name, attributes={})
-    session.add(customer)
-    session.flush()
+    customer = insert_new(session, Customer(account_id=account_id, display_name=profile_name, attributes={}))
     phone, new = insert_or_fetch(
         session, Identity(account_id=account_id, customer_id=customer.id, kind=IdentityKind.PHONE, value=e164),
         lambda: find_identity(session, account_id, IdentityKind.PHONE, e164))

@@ -61,7 +61,7 @@ from switchboard.models import (
 )
 
 from . import unit_of_work
-from .rows import column_values, insert_unless_taken, write_now
+from .rows import column_values, insert_new, insert_unless_taken, write_now
 
 AGENT_TURN_CAP = timedelta(minutes=15)
 REOPEN_WINDOW = timedelta(days=7)
@@ -162,9 +162,7 @@ def _new_outcome(session: Session, conversation_id: int, *, at: datetime | None)
         tier=customer.tier if customer else "standard", automation="ai_only", bot_answers=0, bot_replies=0,
         agent_replies=0, ai_seconds=0.0, agent_seconds=0.0, last_activity_at=started, reopened=0, tokens=0,
         package_opened=0, suggestion_used=0)
-    session.add(outcome)
-    session.flush()
-    return outcome
+    return insert_new(session, outcome)
 
 
 # -- folding events into the outcome row ---------------------------------------------

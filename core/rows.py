@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+from . import unit_of_work
+
 Row = TypeVar("Row")
 
 
@@ -54,14 +56,42 @@ def _stored(session: Session, new: Row) -> Row | None:
     RETURNING of an entity (its bulk-insert path) cost twice the CPU for one row, on
     every message's timeline entries and outbox calls."""
     model: type = type(new)
+    return _inserted(session, _unless_taken(_dialect(session), model, returning_row=True), new)
+
+
+def insert_new(session: Session, new: Row) -> Row:
+    """``new`` inserted now, by one Core INSERT ... RETURNING, and returned as stored
+    (defaults and id filled in; use it, not ``new``), persistent in the session and
+    created by the unit of work in progress. For rows no unique key can collide on: a
+    customer, a conversation, an outcome row of a conversation this unit opened (a new
+    customer's first message makes all three). The ORM's flush of such a row took
+    0.28-0.32 ms of CPU, this 0.21-0.26."""
+    model: type = type(new)
+    stored = _inserted(session, _insert_returning(model), new)
+    if stored is None:  # a plain INSERT ... RETURNING returns its row or raises
+        raise RuntimeError(f"INSERT of {model.__name__} returned no row")
+    return stored
+
+
+def _inserted(session: Session, statement: Insert, new: Row) -> Row | None:
+    """``new``'s column values run through ``statement`` (an INSERT ... RETURNING every
+    column), the row it returned made persistent and marked created; None if none."""
+    model: type = type(new)
     _flush_first(session)
     given = vars(new)
     values = {column: given[attribute] for attribute, column in _columns(model) if attribute in given}
-    row = session.execute(_unless_taken(_dialect(session), model, returning_row=True), values).first()
+    row = session.execute(statement, values).first()
     if row is None:
         return None
     instance: Row = as_loaded(session, model, row._mapping)
+    unit_of_work.mark_created(session, instance)
     return instance
+
+
+@cache
+def _insert_returning(model: type) -> Insert:
+    table = model.__table__  # type: ignore[attr-defined]
+    return insert(table).returning(*table.c)
 
 
 def as_loaded(session: Session, model: type, stored: Mapping[Any, Any]) -> Any:

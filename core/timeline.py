@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from switchboard.models import Conversation, ConversationOutcome, Customer, Message
 
 from . import unit_of_work
-from .rows import insert_or_fetch, write_now
+from .rows import insert_new, insert_or_fetch, write_now
 
 #: Twilio status callbacks arrive out of order; a message's status only moves forward.
 STATUS_ORDER = {
@@ -121,12 +121,8 @@ def current_conversation(session: Session, customer: Customer, channel: str) -> 
         found = session.execute(_OPEN_CONVERSATION, {"customer": customer.id}).first()
         conversation = found[0] if found is not None else None
     if conversation is None:
-        conversation = Conversation(
-            account_id=customer.account_id, customer_id=customer.id, channel=channel,
-            status="open",
-        )
-        session.add(conversation)
-        session.flush()
+        conversation = insert_new(session, Conversation(
+            account_id=customer.account_id, customer_id=customer.id, channel=channel, status="open"))
     return conversation
 
 

@@ -64,6 +64,15 @@ def in_session(session: Session, model: type, key: Any) -> Any:
     return session.identity_map.get(identity_key(model, key))
 
 
+def mark_created(session: Session, instance: object) -> None:
+    """A row a Core INSERT stored and core.rows added to the session as loaded: created
+    by this unit, as one the ORM's flush inserted (the session's event already holds it,
+    so its id() names it alone until the unit ends)."""
+    made = session.info.get(_CREATED)
+    if made is not None:
+        made.add(id(instance))
+
+
 def _hold(session: Session, instance: object) -> None:
     held = session.info.get(_HELD)
     if held is not None:

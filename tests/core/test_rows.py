@@ -1,7 +1,8 @@
 """insert_or_fetch on SQLite and PostgreSQL: a new row in one statement, loaded as stored;
 a taken key hands back the winner's row and keeps the caller's other work; a conflict
 the lookup cannot explain is the database's own error. write_now: one UPDATE, the row
-left clean; the claim's Core UPDATE and the audit's Core INSERT."""
+left clean; insert_new: one INSERT, its row clean and created by the unit of work; the
+claim's Core UPDATE and the audit's Core INSERT."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -9,16 +10,16 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from switchboard.core import inbox
+from switchboard.core import inbox, unit_of_work
 from switchboard.core.audit import audit
-from switchboard.core.rows import insert_or_fetch, write_now
+from switchboard.core.rows import insert_new, insert_or_fetch, write_now
 from switchboard.db import get_db
-from switchboard.models import AuditEntry, OutboxCall
+from switchboard.models import AuditEntry, Conversation, Customer, OutboxCall
 
 
 def _call(account_id: int, key: str, **given: Any) -> OutboxCall:
@@ -178,3 +179,28 @@ def test_an_audit_entry_is_one_insert_in_the_callers_transaction(app: Flask) -> 
         assert actions == ["kept"]
         kept = session.scalar(select(AuditEntry).where(AuditEntry.action == "kept"))
         assert kept is not None and kept.subject_id == "7" and kept.detail == {} and kept.created_at is not None
+
+
+def test_insert_new_is_one_insert_whose_row_is_stored_clean_and_created_by_the_unit(app: Flask) -> None:
+    account_id = app.config["DEFAULT_ACCOUNT_ID"]
+    with get_db(app).session() as session:
+        customer = insert_new(session, Customer(account_id=account_id, attributes={}))
+        assert not unit_of_work.created(session, customer)  # outside a unit of work nothing is "created"
+        with unit_of_work.holding_rows(session):
+            statements, seen = _statements_during(app)
+            try:
+                conversation = insert_new(session, Conversation(account_id=account_id, customer_id=customer.id,
+                                                                channel="sms", status="open"))
+            finally:
+                event.remove(get_db(app).engine, "before_cursor_execute", seen)
+            assert [s.split(" (")[0] for s in statements] == ["INSERT INTO conversations"], statements
+            # The database's id and the columns' defaults are on the row, which nothing left to flush.
+            assert conversation.id is not None and conversation.started_at is not None
+            assert inspect(conversation).persistent and not session.dirty and not session.new
+            assert unit_of_work.created(session, conversation) and not unit_of_work.created(session, customer)
+            conversation.status = "human"  # the session tracks it like a row it loaded
+            session.commit()
+        conversation_id = conversation.id
+    with get_db(app).session() as session:
+        stored = session.get(Conversation, conversation_id)
+        assert stored is not None and stored.status == "human" and stored.customer_id == customer.id
