@@ -489,12 +489,18 @@ def ratio(ours: dict[str, object], reference: dict[str, object]) -> float | None
     return round(float(ours["throughput_rps"]) / theirs, 3) if theirs else None  # type: ignore[arg-type]
 
 
+def median_by(rounds: list[dict[str, object]], key: str) -> dict[str, object]:
+    """A copy of the round whose ``key`` is the median (the lower one of an even count;
+    a missing figure counts as 0)."""
+    ranked = sorted(rounds, key=lambda r: float(r[key] or 0))  # type: ignore[arg-type]
+    return dict(ranked[(len(ranked) - 1) // 2])
+
+
 def median_round(rounds: list[dict[str, object]]) -> dict[str, object]:
     """The round with the median throughput (the lower one of an even count), with every
     round's throughput and ratios beside it: on a shared machine one round can fall on a
     slow moment, and the median is the figure such a moment moves least."""
-    ranked = sorted(rounds, key=lambda r: float(r["throughput_rps"]))  # type: ignore[arg-type]
-    chosen = dict(ranked[(len(ranked) - 1) // 2])
+    chosen = median_by(rounds, "throughput_rps")
     if len(rounds) > 1:
         chosen["rounds_rps"] = [r["throughput_rps"] for r in rounds]
         for key in [key for key in chosen if key.startswith("ratio_vs_")]:
@@ -533,8 +539,7 @@ def drain_backlog(engine: Engine, broker: str, queue: str, worker: int, args: ar
 def median_processing(rounds: list[dict[str, object]]) -> dict[str, object]:
     """The drain with the median throughput, every drain's figures beside it (one per
     round: a single drain on a shared machine can fall on a slow minute)."""
-    ranked = sorted(rounds, key=lambda r: float(r["messages_per_second"] or 0))  # type: ignore[arg-type]
-    chosen = dict(ranked[(len(ranked) - 1) // 2])
+    chosen = median_by(rounds, "messages_per_second")
     if len(rounds) > 1:
         for key in ("messages_per_second", "worker_cpu_ms_per_message", "postgres_cpu_ms_per_message"):
             chosen[f"rounds_{key}"] = [r[key] for r in rounds]
