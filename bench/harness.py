@@ -14,11 +14,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
+import psycopg
+from sqlalchemy import Engine, event
 from twilio.request_validator import RequestValidator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,3 +234,48 @@ def tree_memory(pid: int, parent_role: str, child_role: str) -> dict[str, object
     processes = [{"role": parent_role, "pid": pid, **memory(pid)}]
     processes += [{"role": child_role, "pid": child, **memory(child)} for child in children(pid)]
     return {"processes": processes, "total_pss_mb": round(sum(p["pss_mb"] for p in processes), 1)}
+
+
+@dataclass
+class Statements:
+    """What the connections of some engines sent while counting: statements, and the
+    rows their SELECTs returned."""
+
+    count: int = 0
+    rows_read: int = 0
+
+
+@contextmanager
+def counting_statements(engines: Iterable[Engine]) -> Iterator[Statements]:
+    """Count every statement the engines' PostgreSQL connections send, at the driver's
+    cursor: SQLAlchemy's own events miss the webhooks' inbox INSERT, which core.inbox
+    sends through the pooled connection's cursor. The engines' pools are emptied first
+    (nothing may be checked out), so every connection used meanwhile is a counting one."""
+    seen = Statements()
+
+    class Counting(psycopg.Cursor):  # type: ignore[type-arg]
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            result = super().execute(query, params, **kwargs)
+            seen.count += 1
+            text = query if isinstance(query, str) else str(query)
+            if text.lstrip()[:6].upper() == "SELECT" and self.rowcount > 0:
+                seen.rows_read += self.rowcount
+            return result
+
+        def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> Any:
+            seen.count += 1
+            return super().executemany(query, params_seq, **kwargs)
+
+    def counting(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.cursor_factory = Counting
+
+    engines = list(engines)
+    for engine in engines:
+        event.listen(engine, "connect", counting)
+        engine.dispose()
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            event.remove(engine, "connect", counting)
+            engine.dispose()  # the counting connections go; later ones are plain again
