@@ -11,6 +11,7 @@ later, by event id, exactly once:
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import weakref
@@ -20,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache, partial
 from typing import Any, cast
 
-from sqlalchemy import Engine, Insert, Table, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Engine, Insert, Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -99,6 +100,11 @@ class Delivery:
     dedupe_key: str
     payload: dict[str, Any]
 
+    @property
+    def key(self) -> tuple[int, str, str]:
+        """What makes two deliveries one event (the inbox's unique key)."""
+        return self.account_id, self.vendor, self.dedupe_key
+
     def row(self, received_at: datetime) -> dict[str, Any]:
         return {"account_id": self.account_id, "vendor": self.vendor, "kind": self.kind,
                 "dedupe_key": self.dedupe_key, "payload": self.payload, "status": "received",
@@ -157,23 +163,87 @@ def _store_reconnecting(engine: Engine, deliveries: Sequence[Delivery]) -> list[
 
 def _insert(engine: Engine, deliveries: Sequence[Delivery]) -> list[tuple[int, bool]]:
     now = datetime.now(UTC)
-    outcomes: list[tuple[int, bool] | None] = []
-    with engine.begin() as connection:
-        stored = connection.execute(_new_events(connection.dialect.name), [d.row(now) for d in deliveries]).all()
-        new = {(row.account_id, row.vendor, row.dedupe_key): row.id for row in stored}
-        for delivery in deliveries:
-            # The first of a key's deliveries got the row; a second copy in the same
-            # batch, like one the table already held, is a duplicate.
-            new_id = new.pop((delivery.account_id, delivery.vendor, delivery.dedupe_key), None)
-            if new_id is None:
-                existing = connection.execute(_DUPLICATE, {"account": delivery.account_id, "vendor_": delivery.vendor,
-                                                           "key": delivery.dedupe_key}).scalar()
-                outcomes.append(None if existing is None else (existing, False))
-            else:
-                outcomes.append((new_id, True))
+    rows = [d.row(now) for d in deliveries]
+    if engine.dialect.name == "postgresql":
+        new = _inserted_by_driver(engine, rows)
+        if len(new) == len(deliveries):  # nearly every write: no duplicate among them
+            return [(new[delivery.key], True) for delivery in deliveries]
+        with engine.begin() as connection:
+            outcomes = _outcomes(connection, deliveries, new)
+    else:
+        with engine.begin() as connection:
+            stored = connection.execute(_new_events(connection.dialect.name), rows).all()
+            outcomes = _outcomes(connection, deliveries,
+                                 {(row.account_id, row.vendor, row.dedupe_key): row.id for row in stored})
     # A row that collided and is gone again (deleted in between) is stored again, once
     # this transaction has ended (SQLite: it holds the database's write lock).
     return [outcome or _insert(engine, [delivery])[0] for outcome, delivery in zip(outcomes, deliveries, strict=True)]
+
+
+def _outcomes(connection: Connection, deliveries: Sequence[Delivery],
+              new: dict[tuple[int, str, str], int]) -> list[tuple[int, bool] | None]:
+    """Each delivery's (id, new), from the rows its INSERT stored (``new``, by key),
+    counting the others as duplicates; None for one whose row is gone again."""
+    new = dict(new)
+    outcomes: list[tuple[int, bool] | None] = []
+    for delivery in deliveries:
+        # The first of a key's deliveries got the row; a second copy in the same
+        # batch, like one the table already held, is a duplicate.
+        new_id = new.pop(delivery.key, None)
+        if new_id is None:
+            existing = connection.execute(_DUPLICATE, {"account": delivery.account_id, "vendor_": delivery.vendor,
+                                                       "key": delivery.dedupe_key}).scalar()
+            outcomes.append(None if existing is None else (existing, False))
+        else:
+            outcomes.append((new_id, True))
+    return outcomes
+
+
+def _inserted_by_driver(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> dict[tuple[int, str, str], int]:
+    """The INSERT of :func:`_new_events` for PostgreSQL, sent through the pooled
+    connection's driver cursor: the same statement cost twice the CPU through
+    SQLAlchemy's execution (0.19-0.21 against 0.11-0.13 ms a delivery, pool checkout
+    included), a tenth of a webhook's. The id of each row stored, by key. Errors are
+    SQLAlchemy's, as a Connection raises them (the webhook answers 503 on an
+    OperationalError); a connection the database dropped is discarded with the rest of
+    the pool, and ``connection_invalidated`` tells the caller to try again once."""
+    statement = _driver_insert(len(rows))
+    parameters = [json.dumps(row[column]) if column == "payload" else row[column]
+                  for row in rows for column in _DRIVER_COLUMNS]
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    pooled = None
+    try:
+        pooled = engine.raw_connection()
+        cursor = pooled.cursor()
+        try:
+            cursor.execute(statement, parameters)
+            return {(account_id, vendor, key): event_id for event_id, account_id, vendor, key in cursor.fetchall()}
+        finally:
+            cursor.close()
+    except dbapi_error as exc:
+        dropped = engine.dialect.is_disconnect(exc, pooled and pooled.dbapi_connection, None)
+        if dropped and pooled is not None:
+            pooled.invalidate(exc)
+            engine.dispose()  # the pool's other connections went with the database
+        raise DBAPIError.instance(statement, parameters, exc, dbapi_error, connection_invalidated=dropped,
+                                  dialect=engine.dialect) from exc
+    finally:
+        if pooled is not None:
+            pooled.close()
+
+
+_DRIVER_COLUMNS = ("account_id", "vendor", "kind", "dedupe_key", "payload", "status", "received_at", "attempts",
+                   "duplicates")
+
+
+@cache
+def _driver_insert(count: int) -> str:
+    """The INSERT ... ON CONFLICT DO NOTHING RETURNING of ``count`` rows, in the driver's
+    own parameter style (psycopg's %s); the payload goes as JSON text, as SQLAlchemy's
+    JSONB type sends it."""
+    row = "(" + ", ".join("%s::jsonb" if column == "payload" else "%s" for column in _DRIVER_COLUMNS) + ")"
+    return (f"INSERT INTO {_EVENTS.name} ({', '.join(_DRIVER_COLUMNS)}) VALUES {', '.join([row] * count)} "
+            "ON CONFLICT DO NOTHING RETURNING id, account_id, vendor, dedupe_key")
 
 
 _EVENTS = cast(Table, InboxEvent.__table__)

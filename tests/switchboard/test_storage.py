@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from switchboard.core import audit, inbox
@@ -87,6 +87,38 @@ def test_concurrent_distinct_deliveries_each_get_the_id_of_their_own_row(app: Fl
         stored = dict(session.execute(select(InboxEvent.dedupe_key, InboxEvent.id)).all())
     assert answered == {key: (event_id, True) for key, event_id in stored.items()}
     assert len(stored) == 400
+
+
+def test_a_stored_delivery_keeps_its_payload_as_the_json_object_it_was(app: Flask) -> None:
+    account_id, engine = app.config["DEFAULT_ACCOUNT_ID"], get_db(app).intake
+    payload = {"Body": "Où est mon colis ? 配達 ☕ \"quoted\" \\ back", "NumMedia": "0", "Nested": {"a": [1, None]}}
+    [(event_id, new)] = inbox.record_deliveries(engine, [inbox.Delivery(account_id, "twilio", "twilio.message",
+                                                                        "SMjson", payload)])
+    with get_db(app).session() as session:
+        event = session.get(InboxEvent, event_id)
+        assert new and event is not None and event.payload == payload
+        # Stored as an object the database can query, not as a JSON string.
+        num_media = InboxEvent.payload["NumMedia"].as_string()
+        assert session.scalar(select(num_media).where(InboxEvent.id == event_id)) == "0"
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite has no server to drop it
+def test_a_delivery_whose_pooled_connection_the_database_dropped_is_stored_on_a_new_one(app: Flask) -> None:
+    account_id, engine = app.config["DEFAULT_ACCOUNT_ID"], get_db(app).intake
+
+    def deliver(key: str) -> tuple[int, bool]:
+        return inbox.record_deliveries(engine, [inbox.Delivery(account_id, "twilio", "twilio.message", key, {})])[0]
+
+    deliver("SMbefore")  # the pool now holds a connection
+    with engine.connect() as connection:
+        backends = {connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()}
+    with get_db(app).session() as session:  # as a database restart would: every webhook connection ends
+        session.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(:pids)"),
+                        {"pids": list(backends)})
+    event_id, new = deliver("SMafter")
+    with get_db(app).session() as session:
+        assert new and session.get(InboxEvent, event_id) is not None
+        assert session.scalar(select(InboxEvent.dedupe_key).where(InboxEvent.id == event_id)) == "SMafter"
 
 
 def test_a_claimed_event_is_not_processed_twice(app: Flask) -> None:
