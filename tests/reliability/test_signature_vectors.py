@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -350,7 +351,10 @@ def _slack_case(mutation: str):  # type: ignore[no-untyped-def]
     elif mutation == "another version prefix":
         headers["X-Slack-Signature"] = "v1=" + sig[3:]
     elif mutation in ("timestamp 301 s in the past", "timestamp 301 s in the future"):
-        stamp = str(int(time.time()) + (-301 if "past" in mutation else 301))
+        # Rounded away from now: slack_sdk compares against the float clock, so a
+        # future stamp rounded down came back inside the 300 s window whenever the
+        # request crossed into the next second (a flake in a slow CI run).
+        stamp = str(int(time.time()) - 301 if "past" in mutation else math.ceil(time.time()) + 301)
         headers = {"X-Slack-Request-Timestamp": stamp,
                    "X-Slack-Signature": SignatureVerifier(SLACK_SECRET).generate_signature(timestamp=stamp, body=body)}
     elif mutation == "timestamp not a number":
