@@ -315,7 +315,14 @@ def process(session: Session, event_id: int, handlers: Mapping[str, Handler]) ->
 
 
 def _process(session: Session, event_id: int, handlers: Mapping[str, Handler]) -> str:
-    event = claimed(session, event_id)
+    try:
+        event = claimed(session, event_id)
+    except Exception:
+        # A claim that failed (its connection dropped by a database restart) leaves the
+        # session to be rolled back: a caller going on with it (the batch task's next
+        # event) must find it usable, as after a handler's failure below.
+        session.rollback()
+        raise
     if event is None:
         event = session.get(InboxEvent, event_id)
         return event.status if event else "missing"

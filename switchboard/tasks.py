@@ -127,9 +127,6 @@ def process_inbox_events(event_ids: list[int]) -> dict[str, int]:
         try:
             status = inbox.process(session, event_id, bound)
         except Exception as exc:
-            # A statement that failed before inbox.process could (its claim on a
-            # connection the database dropped) leaves the session to be rolled back.
-            session.rollback()
             if inbox.status(session, event_id) == "failed":  # parked for good (no handler, or out of attempts)
                 status = "failed"
             else:
