@@ -225,7 +225,8 @@ def _answer_keyword(session: Session, inbound: Inbound, word: str | None, texts:
         elif local:
             send_reply(session, inbound, Decision("help", texts(START_CONFIRMATION)), settings)
         return
-    if not may_message(inbound.customer, inbound.message.channel):
+    # Not a keyword: the caller found the number opted out. HELP: unless it is.
+    if word != "help" or not may_message(inbound.customer, inbound.message.channel):
         return  # nothing is ever sent to an opted-out number
     metrics.message_received(session, inbound.conversation, inbound.message)
     company = accounts.company_name(inbound.account, settings)
