@@ -15,6 +15,7 @@ from switchboard.core.intents import (
     IntentModel,
     IntentModelFileError,
     IntentPrediction,
+    _class_scores,
     choose_threshold,
     default_training_csv,
     fit_temperature,
@@ -362,3 +363,51 @@ def test_routing_one_message_computes_the_features_scikit_learn_would(banking: I
         ours, theirs = _transform(pipeline, batch), pipeline[:-1].transform(batch)
         assert ours.shape == theirs.shape and (ours != theirs).nnz == 0, batch
     assert (_transform(pipeline, texts) != pipeline[:-1].transform(texts)).nnz == 0
+
+
+ODD_MESSAGES = ["I was charged twice for one order", "Où est ma carte ? Ça fait 2 semaines", "", "!!!", "top up",
+                "ZZZZ qqqq", "card card card card declined declined", "TOP UP top-up Top Up"]
+
+
+@pytest.mark.parametrize("encoder", [None, HashedWords()], ids=["tf-idf", "with embeddings"])
+def test_routing_scores_are_the_ones_scikit_learn_computes(
+    banking_held_out: tuple[list[str], list[str]], encoder: HashedWords | None
+) -> None:
+    """Routing scores a message from the fitted parameters instead of through
+    scikit-learn's transform and decision_function (their per-call checks cost ten
+    times the arithmetic): same scores, same known-words verdict, on held-out messages
+    and odd ones (repeated words, accents, nothing known)."""
+    model = IntentModel.fit(*read_training_csv(DATA / "banking77_train_slice.csv"), encoder=encoder)
+    assert model._scorer is not None
+    texts = banking_held_out[0] + ODD_MESSAGES
+    features, known = model._features(texts)
+    ours, our_known = model._scores(texts)
+    np.testing.assert_allclose(ours, _class_scores(model._pipeline, features), rtol=1e-9, atol=1e-12)
+    assert (our_known == known).all() and not known[-6] and not known[-3]
+    one_at_a_time = np.vstack([model._scores([text])[0] for text in texts[-len(ODD_MESSAGES):]])
+    np.testing.assert_allclose(one_at_a_time, ours[-len(ODD_MESSAGES):], rtol=1e-12, atol=1e-12)
+
+
+def test_a_two_intent_model_scores_both_classes_as_scikit_learn_does() -> None:
+    """With two classes the SVM has one score column; routing adds the other as 0."""
+    texts = ["where is my parcel", "my parcel has not arrived", "track my delivery", "when will my order come",
+             "delivery is late", "refund please", "I want my money back", "how do I get a refund",
+             "refund my order", "return and refund"]
+    model = IntentModel.fit(texts, ["delivery"] * 5 + ["refund"] * 5)
+    features, _ = model._features(ODD_MESSAGES + texts)
+    ours, _ = model._scores(ODD_MESSAGES + texts)
+    assert ours.shape == (len(texts) + len(ODD_MESSAGES), 2)
+    np.testing.assert_allclose(ours, _class_scores(model._pipeline, features), rtol=1e-9, atol=1e-12)
+
+
+def test_a_pipeline_of_another_shape_is_scored_by_scikit_learn(banking: IntentModel) -> None:
+    """A saved pipeline whose final step is not the LinearSVC this module trains still
+    routes, through scikit-learn's own path."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    texts, labels = read_training_csv(DATA / "banking77_train_slice.csv")
+    pipeline = make_pipeline(banking._pipeline[0], LogisticRegression(max_iter=200)).fit(texts, labels)
+    model = IntentModel(pipeline, temperature=1.0, threshold=0.0)
+    assert model._scorer is None
+    assert [p.intent for p in model.predict(texts[:20])] == list(pipeline.predict(texts[:20]))
