@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from .small_talk import request_part
+
 if TYPE_CHECKING:  # routing is optional; sentiment alone should not load scikit-learn
     from .intents import IntentModel
 
@@ -73,13 +75,19 @@ class Enrichment:
 
 
 def enrich(text: str, *, intent_model: IntentModel | None = None) -> Enrichment:
-    """Intent (when a model is given), sentiment and ISO 639-1 language of ``text``."""
+    """Intent (when a model is given), sentiment and ISO 639-1 language of ``text``.
+
+    Intent and sentiment are read from the request without the greeting or thanks
+    around it (core.small_talk): "Hi, where is my parcel?" is a delivery question, not
+    a greeting, and "Hello!" or "thanks" say nothing of how the customer feels about
+    the problem. The language is read from the whole message: more words, surer."""
+    request = request_part(text)
     if intent_model is None:
         intent, confidence, in_scope = None, 0.0, False
     else:
-        prediction = intent_model.predict([text])[0]
+        prediction = intent_model.predict([request])[0]
         intent, confidence, in_scope = prediction.intent, prediction.confidence, prediction.in_scope
-    score = sentiment_score(text)
+    score = sentiment_score(request)
     return Enrichment(
         intent=intent, intent_confidence=confidence, in_scope=in_scope,
         sentiment=score, sentiment_label=sentiment_label(score), language=detect_language(text),

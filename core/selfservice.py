@@ -18,6 +18,7 @@ from .enrichment import Enrichment
 from .escalation import EscalationPolicy, Signals, Trigger
 from .i18n import ENGLISH, N_, Texts
 from .records import Hit, Passage
+from .small_talk import request_part
 from .translation import Translator, language_name
 
 #: What a reply does; "action" is a governed action's outcome (core/actions/selfservice.py), never decide()'s.
@@ -188,6 +189,10 @@ def decide(
     fraud, anger… need no search) and, when the knowledge base is unsure, again with
     that fact (low confidence after a failed answer, out of scope, repeated failures).
     """
+
+    # What the customer asks, without the greeting or thanks around it: "good morning"
+    # would otherwise be searched for, and drafted from, as if it were the question.
+    question = request_part(question)
 
     def escalation(retrieval_confident: bool) -> Trigger | None:
         return policy.evaluate(_signals(question, enrichment, turn, retrieval_confident))

@@ -282,6 +282,24 @@ def test_thanks_gets_a_polite_close(shop: Flask, vendor: VendorClient) -> None:
     assert "You're welcome" in close["body"] and "How can I help you today" not in close["body"]
 
 
+@pytest.mark.parametrize("text", [
+    "Good morning! How long does delivery usually take?",
+    "Hello, hope you're well. How long does delivery usually take?",
+    "how long does delivery usually take? Thanks, Sam",
+])
+def test_a_question_wrapped_in_a_greeting_or_thanks_is_answered(shop: Flask, vendor: VendorClient, text: str) -> None:
+    """Not "How can I help you today?": the greeting is not what the customer asks."""
+    vendor.twilio(MESSAGES, inbound(text))
+    [sent] = twilio_sends(shop)
+    assert "2 to 4 working days" in sent["body"] and "articles/delivery-times" in sent["body"], sent["body"]
+
+
+def test_a_greeting_alone_is_greeted(shop: Flask, vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("Good morning!"))
+    [sent] = twilio_sends(shop)
+    assert "How can I help you today" in sent["body"]
+
+
 def test_an_article_that_opens_with_yes_is_answered_yes_with_its_reason(shop: Flask, vendor: VendorClient) -> None:
     from switchboard.core.records import Article
 

@@ -1,0 +1,91 @@
+"""The request inside a message that opens with a greeting or closes with thanks.
+
+Customers write "Hi, where is my parcel?", "Good morning! My card was declined" and
+"how do I return an item? thanks, Anna". An intent model that reads the whole message
+weighs the greeting against the question and often calls it small talk, and the
+customer is asked "How can I help you today?" instead of being answered: on StackFAQ's
+held-out questions, "Hi, " in front cut the questions that reached the right article
+from 87 % to 54 %, "Good morning, " to 8 %, " thanks" behind to 10 %.
+
+:func:`request_part` takes off what opens and closes a message politely (greetings,
+"hope you're well", "Dear support team,", thanks, sign-offs with a name) in the ten
+languages Switchboard detects, and leaves the message whole when nothing else is left:
+"hi", "thanks so much!" and "Good morning, how are you?" are small talk and stay so.
+"""
+from __future__ import annotations
+
+import re
+
+# A greeting that may be followed by a plain space ("hi where is my parcel").
+_GREETING = r"""(?:
+    hi+|hello+|hey+|hiya|heya|howdy|greetings
+  | good\s+(?:morning|afternoon|evening|day)
+  | hola|buen[oa]s\s+(?:d[ií]as|tardes|noches)
+  | bonjour|bonsoir|salut|coucou
+  | hallo|guten\s+(?:morgen|tag|abend)|moin|servus
+  | ol[aá]|oi|bom\s+dia|boa\s+(?:tarde|noite)
+  | ciao|salve|buongiorno|buonasera
+  | hoi|goedemorgen|goedemiddag|goedenavond
+  | cze[sś][cć]|witam|dzie[nń]\s+dobry|hej
+  | merhaba|selam|g[uü]nayd[ıi]n|iyi\s+g[uü]nler
+  | مرحب[اًا]+|أهلا|اهلا|السلام\s+عليكم
+)"""
+# Words that are greetings only when punctuation follows ("Morning! ..." but not
+# "morning delivery slots?").
+_GREETING_WORD = r"(?:morning|afternoon|evening|buenas|yo)"
+_ADDRESSEE = r"(?:\s+(?:there|team|all|everyone|everybody|guys|folks|again|support(?:\s+team)?))?"
+_DEAR = (r"(?:dear|estimad[oa]s?|cher|ch[eè]re|liebe[rs]?|sehr\s+geehrte[rs]?|caro|cara|gentile|beste|geachte"
+         r"|szanown[iya]|sayın)\s+[^,\n]{1,40}")
+_PLEASANTRY = r"""(?:
+    (?:i\s+)?hope\s+(?:you(?:'re|’re|\s+are)|all\s+is|this\s+(?:message\s+)?finds\s+you)[^.!?\n]*
+  | how\s+are\s+you(?:\s+doing)?(?:\s+today)?
+  | how'?s\s+it\s+going
+  | (?:is\s+)?any(?:one|body)\s+(?:there|here|around)
+)"""
+_THANKS = r"""(?:
+    (?:many\s+)?thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much|\s+a\s+lot|\s+in\s+advance)?
+  | thank\s+u|thanx|thx|tia|cheers|much\s+appreciated|appreciate\s+it
+  | (?:muchas\s+)?gracias|merci(?:\s+beaucoup)?|danke(?:\s+sch[oö]n)?|vielen\s+dank
+  | obrigad[oa]|grazie(?:\s+mille)?|bedankt|dank\s+je(?:\s+wel)?|dzi[eę]kuj[eę]
+  | te[sş]ekk[uü]rler|sa[gğ]ol|شكرا(?:\s+جزيلا)?
+)"""
+_SIGN_OFF = r"""(?:
+    (?:kind|best|warm|many)\s+regards|regards|best\s+wishes|sincerely|yours\s+(?:sincerely|truly)
+  | saludos(?:\s+cordiales)?|un\s+saludo|cordialement|bien\s+[àa]\s+vous
+  | (?:mit\s+)?freundlichen\s+gr[üu](?:ß|ss)en|(?:viele\s+|liebe\s+)?gr[üu](?:ß|ss)e
+  | atenciosamente|cumprimentos|abra[çc]os?|cordiali\s+saluti|distinti\s+saluti|saluti
+  | met\s+vriendelijke\s+groet(?:en)?|groeten|pozdrawiam|z\s+powa[żz]aniem|sayg[ıi]lar[ıi]mla
+)"""
+_PUNCTUATION = r"[,!?.:;\-–—…،؟]+"
+# A name after a sign-off or thanks: one to three words, each capitalised.
+_NAME = r"(?:[-–—~]\s*)?[A-ZÀ-ÖØ-ÞĄ-ŽΑ-Ω][\w.'’-]*(?:\s+[A-ZÀ-ÖØ-ÞĄ-ŽΑ-Ω][\w.'’-]*){0,2}"
+
+_OPENING = re.compile(
+    rf"""^\s*(?:
+        (?:{_GREETING}{_ADDRESSEE}\b(?:\s*{_PUNCTUATION}\s*|\s+|$))
+      | (?:{_GREETING_WORD}{_ADDRESSEE}\s*{_PUNCTUATION}\s*)
+      | (?:{_DEAR}\s*[,:\n]\s*)
+      | (?:{_PLEASANTRY}(?:\s*{_PUNCTUATION}\s*|$))
+      | (?:{_THANKS}\s*{_PUNCTUATION}\s*)
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_CLOSING = re.compile(
+    rf"""(?:^|(?<=[\s.,!?;:…،؟]))(?:
+        (?:{_THANKS}(?:\s*{_PUNCTUATION})?(?:\s*,?\s*(?-i:{_NAME}))?)
+      | (?:(?<=[.,!?;:\n…،؟])\s*{_SIGN_OFF}(?:\s*{_PUNCTUATION})?(?:\s*,?\s*(?-i:{_NAME}))?)
+    )\s*[!.…]*\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def request_part(text: str) -> str:
+    """``text`` without its opening greeting or thanks and its closing thanks or sign-off;
+    ``text`` itself when that would leave no words (the message is small talk)."""
+    rest = text
+    while (opening := _OPENING.match(rest)) is not None and opening.end() > 0:
+        rest = rest[opening.end():]
+    while (closing := _CLOSING.search(rest)) is not None and closing.start() < len(rest):
+        rest = rest[:closing.start()].rstrip(" \t\n,;:-–—،")
+    rest = rest.strip()
+    return rest if any(character.isalpha() for character in rest) else text
