@@ -11,6 +11,8 @@ headline figures are reported on.
         [--banking77 /work/shared/data/banking77/train.csv]  # a second set, see load_banking77
     python bench/retrieval.py --stackfaq ... --embeddings [wordllama|minilm]  # adds a hybrid retriever
     python bench/retrieval.py --stackfaq ... --tune            # ablations on the tuning half
+    --decisions: what each held-out first question ends with through the product's decision,
+    also with the question wrapped in a greeting or thanks (POLITE_WRAPPERS)
     python bench/retrieval.py --stackfaq ... --calibrate \
         --offtopic /work/shared/data/clinc150/data_train_val.json  # refit Hit.score on tuning half
     python bench/retrieval.py --latency [--articles 10000]     # synthetic KB, speed only
@@ -112,6 +114,22 @@ def with_typos(queries: Sequence[Query], seed: int = 7) -> list[Query]:
             words[i] = word
         slipped.append((" ".join(words), article_id))
     return slipped
+
+
+#: How customers wrap a question: greetings, pleasantries, thanks, sign-offs with a name.
+POLITE_WRAPPERS = ("Hi, {q}", "Hello! {q}", "Good morning, {q}", "hey {q}", "Hi there, hope you are well. {q}",
+                   "Dear support team,\n{q}\nKind regards,\nAnna", "{Q} Thanks!", "{Q} thx", "{Q}\nCheers, Tom",
+                   "Good afternoon. {Q} Many thanks, Sam")
+
+
+def politely_wrapped(queries: Sequence[Query], seed: int = 11) -> list[Query]:
+    """Each question in one of :data:`POLITE_WRAPPERS` (deterministic)."""
+    rng = random.Random(seed)
+    wrapped = []
+    for text, article_id in queries:
+        wrapper = rng.choice(POLITE_WRAPPERS)
+        wrapped.append((wrapper.format(q=text[:1].lower() + text[1:], Q=text), article_id))
+    return wrapped
 
 
 # --- retrievers under test ---------------------------------------------------------------------
@@ -363,8 +381,12 @@ def quality_of(dataset: tuple[list[Article], list[Query], list[Query]], args: ar
     offtopic_tune, offtopic_test = load_offtopic(args.offtopic)
     if args.decisions:
         report["decisions_test"] = {"ours_lexical": decisions(lexical, test, offtopic_test)}
+        polite = politely_wrapped(test)
+        report["decisions_test_greeting_or_thanks"] = {"ours_lexical": decisions(lexical, polite, [])}
         if hybrid is not None:
-            report["decisions_test"][f"ours_hybrid_{args.embeddings}"] = decisions(hybrid, test, offtopic_test)
+            name = f"ours_hybrid_{args.embeddings}"
+            report["decisions_test"][name] = decisions(hybrid, test, offtopic_test)
+            report["decisions_test_greeting_or_thanks"][name] = decisions(hybrid, polite, [])
     asked = {"answerable": len(test), "left_out": len(test), "offtopic": len(offtopic_test)}
     models = {"ours_lexical": (None, "lexical_confidence", LEXICAL_FEATURES)}
     if encoder is not None:
