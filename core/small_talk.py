@@ -8,7 +8,8 @@ held-out questions, "Hi, " in front cut the questions that reached the right art
 from 87 % to 54 %, "Good morning, " to 8 %, " thanks" behind to 10 %.
 
 :func:`request_part` takes off what opens and closes a message politely (greetings,
-"hope you're well", "Dear support team,", thanks, sign-offs with a name) in the ten
+"hope you're well", "Dear support team,", a caller's "um", thanks, sign-offs with a
+name) in the ten
 languages Switchboard detects, and leaves the message whole when nothing else is left:
 "hi", "thanks so much!" and "Good morning, how are you?" are small talk and stay so.
 """
@@ -33,6 +34,8 @@ _GREETING = r"""(?:
 # Words that are greetings only when punctuation follows ("Morning! ..." but not
 # "morning delivery slots?").
 _GREETING_WORD = r"(?:morning|afternoon|evening|buenas|yo)"
+# What a caller says before the question (speech turns arrive transcribed as spoken).
+_FILLER = r"(?:u+h*m+|u+h+|e+r+m*|h+m+|a+h+|e+h+|oh|yeah)"
 _ADDRESSEE = r"(?:\s+(?:there|team|all|everyone|everybody|guys|folks|again|support(?:\s+team)?))?"
 _DEAR = (r"(?:dear|estimad[oa]s?|cher|ch[eè]re|liebe[rs]?|sehr\s+geehrte[rs]?|caro|cara|gentile|beste|geachte"
          r"|szanown[iya]|sayın)\s+[^,\n]{1,40}")
@@ -64,6 +67,7 @@ _OPENING = re.compile(
     rf"""^\s*(?:
         (?:{_GREETING}{_ADDRESSEE}\b(?:\s*{_PUNCTUATION}\s*|\s+|$))
       | (?:{_GREETING_WORD}{_ADDRESSEE}\s*{_PUNCTUATION}\s*)
+      | (?:{_FILLER}\b(?:\s*{_PUNCTUATION}\s*|\s+))
       | (?:{_DEAR}\s*[,:\n]\s*)
       | (?:{_PLEASANTRY}(?:\s*{_PUNCTUATION}\s*|$))
       | (?:{_THANKS}\s*{_PUNCTUATION}\s*)

@@ -31,13 +31,15 @@ from switchboard.core.small_talk import request_part
     ("Olá, quero devolver um produto. Obrigado", "quero devolver um produto."),
     ("Merhaba, siparişim nerede? Teşekkürler", "siparişim nerede?"),
     ("مرحبا، أين طلبي؟ شكرا", "أين طلبي؟"),
+    ("um hi yeah where is my parcel", "where is my parcel"),  # a caller, transcribed
+    ("uh, hello, my card was declined", "my card was declined"),
 ])
 def test_the_greeting_and_thanks_around_a_request_come_off(message: str, asked: str) -> None:
     assert request_part(message) == asked
 
 
 @pytest.mark.parametrize("message", [
-    "hi", "hey hey", "Hello? Anyone there?", "thanks so much!", "Good morning, how are you?", "regards",
+    "hi", "hey hey", "Hello? Anyone there?", "thanks so much!", "Good morning, how are you?", "regards", "ummm",
     "thanks for your help",
 ])
 def test_a_message_that_is_only_small_talk_stays_whole(message: str) -> None:
@@ -46,6 +48,7 @@ def test_a_message_that_is_only_small_talk_stays_whole(message: str) -> None:
 
 @pytest.mark.parametrize("message", [
     "hiking boots in stock?", "morning delivery slots?", "your order?", "best price for a laptop?",
+    "Umbrella stand in stock?", "ERROR 404 on checkout",
     "what is the warranty", "I got it, thanks for the refund",
 ])
 def test_words_that_only_look_like_greetings_stay(message: str) -> None:
