@@ -193,6 +193,7 @@ def decide(
     # What the customer asks, without the greeting or thanks around it: "good morning"
     # would otherwise be searched for, and drafted from, as if it were the question.
     question = request_part(question)
+    previous = request_part(turn.previous_question) if turn.previous_question else None
 
     def escalation(retrieval_confident: bool) -> Trigger | None:
         return policy.evaluate(_signals(question, enrichment, turn, retrieval_confident))
@@ -209,8 +210,8 @@ def decide(
     hits = search(question) if words else []
     failure = None
     corroborated = False
-    if turn.previous_question and not clearly_fits(hits, words):
-        together = search(f"{turn.previous_question} {question}")
+    if previous and not clearly_fits(hits, words):
+        together = search(f"{previous} {question}")
         if (len(words) >= MIN_QUESTION_WORDS and confident(hits)
                 and hits[0].passage.article_id in {h.passage.article_id for h in together[:MAX_CHOICES]}):
             # A short follow-up that fits one article on its own ("and how much is
@@ -219,11 +220,11 @@ def decide(
         elif confident(together) and together[0].passage.article_id in {h.passage.article_id for h in hits}:
             # Only when the follow-up itself points at that article too: "refund?" after
             # a delivery answer is a new question, not a delivery one.
-            hits, words = together, [*topic_words(turn.previous_question), *words]
+            hits, words = together, [*topic_words(previous), *words]
     if corroborated or clearly_fits(hits, words):
         draft, failure = _draft(question, drafting_hits(hits), llm_drafter)
-        if draft is None and turn.previous_question and failure != "model_unavailable":
-            draft, failure = _draft(f"{turn.previous_question} {question}", drafting_hits(hits), llm_drafter)
+        if draft is None and previous and failure != "model_unavailable":
+            draft, failure = _draft(f"{previous} {question}", drafting_hits(hits), llm_drafter)
         if draft is not None:
             return Decision("answer", _with_disclosure(turn, localise_citation(draft.text, turn.texts)), draft=draft,
                             hits=tuple(hits))

@@ -314,17 +314,25 @@ def test_an_article_that_opens_with_yes_is_answered_yes_with_its_reason(shop: Fl
     assert "https://help.acme.example/articles/gift-wrap" in sent["body"]
 
 
-def test_a_follow_up_question_is_read_with_the_conversation(shop: Flask, vendor: VendorClient) -> None:
-    vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
+#: The same first question, plain and wrapped in what customers write around it.
+FIRST_QUESTIONS = ["how long does delivery take?",
+                   "Good morning, hope you are well! How long does delivery take? Thanks, Sam"]
+
+
+@pytest.mark.parametrize("first_question", FIRST_QUESTIONS)
+def test_a_follow_up_question_is_read_with_the_conversation(shop: Flask, vendor: VendorClient,
+                                                            first_question: str) -> None:
+    vendor.twilio(MESSAGES, inbound(first_question))
     vendor.twilio(MESSAGES, inbound("and how much is express?"))
     first, follow_up = twilio_sends(shop)
     assert "articles/delivery-times" in first["body"]
     assert "$9.95" in follow_up["body"] and "articles/delivery-costs" in follow_up["body"], follow_up["body"]
 
 
+@pytest.mark.parametrize("first_question", FIRST_QUESTIONS)
 def test_a_follow_up_that_names_only_its_subject_is_answered_from_the_earlier_question(
-        shop: Flask, vendor: VendorClient) -> None:
-    vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
+        shop: Flask, vendor: VendorClient, first_question: str) -> None:
+    vendor.twilio(MESSAGES, inbound(first_question))
     vendor.twilio(MESSAGES, inbound("what about express?"))
     _, follow_up = twilio_sends(shop)
     assert "next working day" in follow_up["body"] and "articles/delivery-times" in follow_up["body"], \
