@@ -77,6 +77,7 @@ from harness import (  # noqa: E402
     base_env,
     celery_worker,
     children,
+    distinct,
     gunicorn,
     private_redis,
     run_cli,
@@ -141,7 +142,8 @@ def load(port: int, seconds: float, clients: int, max_requests: int, prefix: str
                     break
             i += 1
             sid = f"SM{prefix}{uuid.uuid4().hex[len(prefix):]}"
-            body, headers = signed_message(sid, f"+1415555{n:02d}{i % 100:02d}", QUESTIONS[i % len(QUESTIONS)])
+            body, headers = signed_message(sid, f"+1415555{n:02d}{i % 100:02d}",
+                                           distinct(QUESTIONS[i % len(QUESTIONS)], i * 100 + n))
             started = time.perf_counter()
             try:
                 connection.request("POST", MESSAGES_PATH, body=body, headers=headers)
@@ -226,7 +228,7 @@ def wrk_load(port: int, seconds: float, clients: int, max_requests: int, prefix:
         n = i % clients
         sid = f"SM{prefix}{uuid.uuid4().hex[len(prefix):]}"
         body, headers = signed_message(sid, f"+1415555{n:02d}{(i // clients) % 100:02d}",
-                                       QUESTIONS[i % len(QUESTIONS)])
+                                       distinct(QUESTIONS[i % len(QUESTIONS)], i))
         raw = (f"POST {MESSAGES_PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
                + f"Content-Length: {len(body)}\r\n\r\n{body}")

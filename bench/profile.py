@@ -26,7 +26,16 @@ from typing import Any
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import MESSAGES_PATH, ROOT, base_env, counting_statements, private_redis, signed_message, stop  # noqa: E402
+from harness import (  # noqa: E402
+    MESSAGES_PATH,
+    ROOT,
+    base_env,
+    counting_statements,
+    distinct,
+    private_redis,
+    signed_message,
+    stop,
+)
 
 from switchboard.app import create_app  # noqa: E402
 from switchboard.config import load_settings  # noqa: E402
@@ -61,7 +70,8 @@ def run(url: str, env: dict[str, str], *, inline: bool, count: int, profile: boo
             load_articles(ROOT / "switchboard" / "data" / "sample_kb.json"))
     client = app.test_client()
     prefix = "p" if inline else "i"
-    deliveries = [signed_message(f"SM{prefix}{uuid.uuid4().hex[1:]}", f"+1415555{i % customers:04d}", QUESTIONS[i % 10])
+    deliveries = [signed_message(f"SM{prefix}{uuid.uuid4().hex[1:]}", f"+1415555{i % customers:04d}",
+                                 distinct(QUESTIONS[i % 10], i))
                   for i in range(count + WARM)]
     profiler = None
     if profile:
@@ -90,7 +100,7 @@ def run(url: str, env: dict[str, str], *, inline: bool, count: int, profile: boo
         counted, hook = _counting_calls()
         # The same numbers in turn, carrying on where the timed messages stopped.
         more = [signed_message(f"SM{prefix}c{uuid.uuid4().hex[2:]}", f"+1415555{(count + WARM + i) % customers:04d}",
-                               QUESTIONS[i % 10]) for i in range(calls)]
+                               distinct(QUESTIONS[i % 10], count + WARM + i)) for i in range(calls)]
         sys.setprofile(hook)
         try:
             for body, headers in more:
