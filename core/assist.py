@@ -34,6 +34,7 @@ from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from .records import Hit
 from .redaction import redact, truncate_for_model
 from .selfservice import MIN_COVERAGE
+from .small_talk import request_part
 
 DEFAULT_STYLE = data_file("style_card.yaml")
 MAX_SUGGESTIONS = 3
@@ -199,8 +200,10 @@ def prepare_suggestions(session: Session, account: Account, settings: Settings, 
     for kind, count in redacted.kinds.items():
         applied[kind] = applied.get(kind, 0) + count
     # Retrieval, reranking and drafting read what the bot's models read of a message:
-    # a pasted 100,000 characters would cost seconds and say nothing more.
-    query = truncate_for_model(redacted.text)
+    # a pasted 100,000 characters would cost seconds and say nothing more. An email's
+    # "Hi team," and "Kind regards, Anna Smith" are not the question: their words,
+    # which no article covers, kept most emailed tickets below the topic gate.
+    query = truncate_for_model(request_part(redacted.text))
     ready = session.scalars(select(Suggestion).where(
         Suggestion.account_id == account.id, Suggestion.zendesk_ticket_id == ticket_id,
         Suggestion.status == "ready").order_by(Suggestion.rank, Suggestion.id)).all()

@@ -77,19 +77,28 @@ _OPENING = re.compile(
 _CLOSING = re.compile(
     rf"""(?:^|(?<=[\s.,!?;:…،؟]))(?:
         (?:{_THANKS}(?:\s*{_PUNCTUATION})?(?:\s*,?\s*(?-i:{_NAME}))?)
-      | (?:(?<=[.,!?;:\n…،؟])\s*{_SIGN_OFF}(?:\s*{_PUNCTUATION})?(?:\s*,?\s*(?-i:{_NAME}))?)
+      | (?:(?:^|(?<=[.,!?;:\n…،؟]))\s*{_SIGN_OFF}(?:\s*{_PUNCTUATION})?(?:\s*,?\s*(?-i:{_NAME}))?)
     )\s*[!.…]*\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
 
 
 def request_part(text: str) -> str:
-    """``text`` without its opening greeting or thanks and its closing thanks or sign-off;
-    ``text`` itself when that would leave no words (the message is small talk)."""
+    """``text`` without its opening greeting or thanks and its closing thanks or sign-off,
+    and without lines that are only small talk (an email's "Hi team," after the ticket's
+    subject line); ``text`` itself when that would leave no words (the message is small
+    talk)."""
+    rest = _trimmed(text)
+    if "\n" in rest:
+        rest = _trimmed("\n".join(line for line in rest.split("\n") if not line.strip() or _trimmed(line)))
+    return rest if any(character.isalpha() for character in rest) else text
+
+
+def _trimmed(text: str) -> str:
+    """``text`` without its opening and closing small talk ("" when that is all of it)."""
     rest = text
     while (opening := _OPENING.match(rest)) is not None and opening.end() > 0:
         rest = rest[opening.end():]
     while (closing := _CLOSING.search(rest)) is not None and closing.start() < len(rest):
         rest = rest[:closing.start()].rstrip(" \t\n,;:-–—،")
-    rest = rest.strip()
-    return rest if any(character.isalpha() for character in rest) else text
+    return rest.strip()

@@ -100,6 +100,21 @@ def test_ticket_events_write_enrichment_back_to_zendesk(shop: Flask, vendor: Ven
         assert ready and ready[0].sources[0]["article_id"] == "refund-timing"
 
 
+def test_an_emailed_ticket_gets_suggestions_for_its_question_not_its_greeting(shop: Flask,
+                                                                              vendor: VendorClient) -> None:
+    """Most tickets are emails: "Hi team," and "Kind regards, Anna Smith" around the
+    question. Their words, which no article covers, kept the ticket below the topic gate."""
+    email = ("Hi team,\n\nWhen will I get my refund for the jacket I sent back?\n\n"
+             "Kind regards,\nAnna Smith")
+    assert vendor.zendesk(ticket_created(779, "Refund", email)).status_code == 200
+    with get_db(shop).session() as session:
+        ready = session.scalars(select(Suggestion).where(Suggestion.zendesk_ticket_id == 779)).all()
+        updates = [c.payload["ticket"] for c in session.scalars(
+            select(OutboxCall).where(OutboxCall.operation == "tickets.update"))]
+    assert ready and ready[0].sources[0]["article_id"] == "refund-timing"
+    assert "intent_refund_status" in updates[0]["additional_tags"]
+
+
 def test_a_new_customer_comment_refreshes_the_suggestions(shop: Flask, vendor: VendorClient) -> None:
     vendor.zendesk(ticket_created(778, "Delivery", "How long does delivery take?"))
     vendor.zendesk(comment(778, "Actually, which payment methods do you accept?", staff=False, author="555"))

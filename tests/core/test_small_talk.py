@@ -31,6 +31,9 @@ from switchboard.core.small_talk import request_part
     ("Olá, quero devolver um produto. Obrigado", "quero devolver um produto."),
     ("Merhaba, siparişim nerede? Teşekkürler", "siparişim nerede?"),
     ("مرحبا، أين طلبي؟ شكرا", "أين طلبي؟"),
+    ("Refund not received\nHi team,\n\nI returned my jacket.\n\nKind regards,\nAnna Smith",
+     "Refund not received\n\nI returned my jacket."),  # a ticket: its subject line, then the email
+    ("Where is my order\nHello,\nit has been 10 days.\nThanks,\nTom", "Where is my order\nit has been 10 days."),
     ("um hi yeah where is my parcel", "where is my parcel"),  # a caller, transcribed
     ("uh, hello, my card was declined", "my card was declined"),
 ])
