@@ -332,6 +332,27 @@ def decisions(retriever: Retriever, test: Sequence[Query], offtopic: Sequence[st
     return shares
 
 
+def suggestions_on_topic(retriever: Retriever, queries: Sequence[Query]) -> dict:
+    """Agent assist's gate for a ticket: the share of questions that get suggestions at
+    all, and of those whose first suggestion cites the right article (redacted and
+    trimmed as ``prepare_suggestions`` does)."""
+    from switchboard.core.assist import on_topic, suggestion_query
+    from switchboard.core.redaction import redact
+
+    gated = right = 0
+    for text, article_id in queries:
+        hits = retriever.search(suggestion_query(redact(text).text), k=8)
+        if on_topic(hits):
+            gated += 1
+            right += hits[0].passage.article_id == article_id
+    return {"with_suggestions": round(gated / len(queries), 4), "first_right": round(right / len(queries), 4)}
+
+
+def as_emails(queries: Sequence[Query]) -> list[Query]:
+    """Each question as the body of an email ticket, greeting and signature included."""
+    return [(f"Hi team,\n\n{text}\n\nKind regards,\nAnna Smith", article_id) for text, article_id in queries]
+
+
 def quality(args: argparse.Namespace) -> dict:
     report = {"stackfaq": quality_of(load_stackfaq(args.stackfaq), args, calibrate_here=args.calibrate,
                                      split="per thread: paraphrases before '*' tune, after '*' test (reported)")}
@@ -382,6 +403,9 @@ def quality_of(dataset: tuple[list[Article], list[Query], list[Query]], args: ar
     if args.decisions:
         report["decisions_test"] = {"ours_lexical": decisions(lexical, test, offtopic_test)}
         polite = politely_wrapped(test)
+        searched = hybrid or lexical  # what a knowledge base searches by default
+        report["agent_suggestions_test"] = {"plain": suggestions_on_topic(searched, test),
+                                            "as_emails": suggestions_on_topic(searched, as_emails(test))}
         report["decisions_test_greeting_or_thanks"] = {"ours_lexical": decisions(lexical, polite, [])}
         if hybrid is not None:
             name = f"ours_hybrid_{args.embeddings}"

@@ -199,11 +199,7 @@ def prepare_suggestions(session: Session, account: Account, settings: Settings, 
     applied = dict(redactions or {})  # done earlier, on the customer's original words
     for kind, count in redacted.kinds.items():
         applied[kind] = applied.get(kind, 0) + count
-    # Retrieval, reranking and drafting read what the bot's models read of a message:
-    # a pasted 100,000 characters would cost seconds and say nothing more. An email's
-    # "Hi team," and "Kind regards, Anna Smith" are not the question: their words,
-    # which no article covers, kept most emailed tickets below the topic gate.
-    query = truncate_for_model(request_part(redacted.text))
+    query = suggestion_query(redacted.text)
     ready = session.scalars(select(Suggestion).where(
         Suggestion.account_id == account.id, Suggestion.zendesk_ticket_id == ticket_id,
         Suggestion.status == "ready").order_by(Suggestion.rank, Suggestion.id)).all()
@@ -246,6 +242,16 @@ def prepare_suggestions(session: Session, account: Account, settings: Settings, 
               subject_id=ticket_id, detail={"query_chars": len(query),
                                             "redactions": applied})
     return made
+
+
+def suggestion_query(redacted_text: str) -> str:
+    """What retrieval, reranking and drafting read of a ticket's (redacted) question.
+
+    As much as the bot's models read of a message: a pasted 100,000 characters would
+    cost seconds and say nothing more. Without an email's "Hi team," and "Kind regards,
+    Anna Smith": their words, which no article covers, kept most emailed tickets below
+    the topic gate (:func:`on_topic`)."""
+    return truncate_for_model(request_part(redacted_text))
 
 
 def on_topic(hits: Sequence[Hit]) -> bool:
