@@ -251,7 +251,7 @@ def suggestion_query(redacted_text: str) -> str:
     cost seconds and say nothing more. Without an email's "Hi team," and "Kind regards,
     Anna Smith": their words, which no article covers, kept most emailed tickets below
     the topic gate (:func:`on_topic`)."""
-    return truncate_for_model(request_part(redacted_text))
+    return request_part(truncate_for_model(redacted_text))
 
 
 def on_topic(hits: Sequence[Hit]) -> bool:

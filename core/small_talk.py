@@ -63,8 +63,8 @@ _PUNCTUATION = r"[,!?.:;\-–—…،؟]+"
 # A name after a sign-off or thanks: one to three words, each capitalised.
 _NAME = r"(?:[-–—~]\s*)?[A-ZÀ-ÖØ-ÞĄ-ŽΑ-Ω][\w.'’-]*(?:\s+[A-ZÀ-ÖØ-ÞĄ-ŽΑ-Ω][\w.'’-]*){0,2}"
 
-_OPENING = re.compile(
-    rf"""^\s*(?:
+_OPENING = re.compile(  # matched at a position (re.match anchors it there)
+    rf"""\s*(?:
         (?:{_GREETING}{_ADDRESSEE}\b(?:\s*{_PUNCTUATION}\s*|\s+|$))
       | (?:{_GREETING_WORD}{_ADDRESSEE}\s*{_PUNCTUATION}\s*)
       | (?:{_FILLER}\b(?:\s*{_PUNCTUATION}\s*|\s+))
@@ -94,11 +94,27 @@ def request_part(text: str) -> str:
     return rest if any(character.isalpha() for character in rest) else text
 
 
+#: At most this many greetings and this many closings come off one text: a real
+#: message has one to three, and the bound keeps a hostile one ("thanks " 14,000 times)
+#: linear: each closing is looked for in the text's last :data:`_CLOSING_WINDOW` characters.
+_MAX_PIECES = 8
+_CLOSING_WINDOW = 160
+
+
 def _trimmed(text: str) -> str:
     """``text`` without its opening and closing small talk ("" when that is all of it)."""
-    rest = text
-    while (opening := _OPENING.match(rest)) is not None and opening.end() > 0:
-        rest = rest[opening.end():]
-    while (closing := _CLOSING.search(rest)) is not None and closing.start() < len(rest):
-        rest = rest[:closing.start()].rstrip(" \t\n,;:-–—،")
-    return rest.strip()
+    start = 0
+    for _ in range(_MAX_PIECES):
+        opening = _OPENING.match(text, start)
+        if opening is None or opening.end() == start:
+            break
+        start = opening.end()
+    end = len(text)
+    for _ in range(_MAX_PIECES):
+        closing = _CLOSING.search(text, max(start, end - _CLOSING_WINDOW), end)
+        if closing is None or closing.start() >= end:
+            break
+        end = closing.start()
+        while end > start and text[end - 1] in " \t\n,;:-–—،":
+            end -= 1
+    return text[start:end].strip()
