@@ -435,8 +435,8 @@ class _LinearTfidfScorer:
     vectorizer and once more in ``decision_function``) and the sparse matrices it builds
     and stacks cost 0.75 ms, about a twelfth of a message's whole processing, where the
     arithmetic takes a few microseconds. The scores are scikit-learn's to within
-    floating-point rounding (``tests/core/test_intents.py`` compares them on the
-    training data and odd input); a pipeline of any other shape is scored by
+    floating-point rounding (``tests/core/test_intents.py`` compares them on held-out
+    and odd messages); a pipeline of any other shape is scored by
     scikit-learn itself (:meth:`of` returns None)."""
 
     def __init__(self, parts: list[TfidfVectorizer], classifier: LinearSVC) -> None:

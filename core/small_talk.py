@@ -9,9 +9,9 @@ from 87 % to 54 %, "Good morning, " to 8 %, " thanks" behind to 10 %.
 
 :func:`request_part` takes off what opens and closes a message politely (greetings,
 "hope you're well", "Dear support team,", a caller's "um", thanks, sign-offs with a
-name) in the ten
-languages Switchboard detects, and leaves the message whole when nothing else is left:
-"hi", "thanks so much!" and "Good morning, how are you?" are small talk and stay so.
+name) in the ten languages Switchboard detects, and leaves the message whole when
+nothing else is left: "hi", "thanks so much!" and "Good morning, how are you?" are
+small talk and stay so.
 """
 from __future__ import annotations
 
