@@ -7,18 +7,20 @@ event was processed exactly once.
     python bench/intake.py [--seconds 10] [--rounds 1] [--clients 16] [--workers 2] [--threads 4]
                            [--celery-concurrency 2] [--client wrk|python] [--max-requests 20000]
 
-Two references run beside ours, on the same gunicorn settings and load: bare Flask, and
-the durable floor (Flask, the form, one committed INSERT through plain psycopg; nothing
-verified, deduplicated or queued). No intake that must commit before its 2xx can beat
-the floor's throughput, so the floor's ratio to bare Flask says how much of bare
-Flask's speed is within reach at all. Three figures, in this order:
+Three references run beside ours, on the same gunicorn settings and load: bare Flask,
+and two durable floors (durable_flask.py: Flask, the form, and an INSERT through plain
+psycopg committed before the 2xx; nothing verified, deduplicated or queued), one commit
+a request, and one commit shared by the requests a process has in flight (our
+intake's GroupCommit). No intake that must commit before its 2xx can beat the better
+floor's throughput, so its ratio to bare Flask says how much of bare Flask's speed is
+within reach at all. Three figures, in this order:
 
 1. intake alone: the worker is started and warmed, then its consumer is cancelled
    (Celery remote control), so the web processes verify, record and enqueue while
    nothing is processed: a backlog builds up; with the CPU per request of the web
    processes (gunicorn master and workers) and of PostgreSQL's processes, from /proc.
-   Each of --rounds rounds loads bare Flask, then the floor, then ours, one after the
-   other (all three servers stay up, idle in between), so a slow moment of a shared
+   Each of --rounds rounds loads bare Flask, then the floors, then ours, one after the
+   other (all four servers stay up, idle in between), so a slow moment of a shared
    machine falls on all three alike; the round with the median throughput is reported,
    every round's throughput and ratios beside it;
 2. processing: the consumer is added back and the backlog drained; messages per second
@@ -371,12 +373,16 @@ def bare_flask(args: argparse.Namespace) -> Iterator[Server]:
         server.stop()
 
 
+#: The floors' apps in bench/durable_flask.py, by their name in the output.
+FLOORS = {"durable_floor": "app", "durable_floor_shared_commit": "shared_app"}
+
+
 @contextmanager
-def durable_floor(args: argparse.Namespace) -> Iterator[tuple[Server, Callable[[], int]]]:
-    """durable_flask.py: Flask plus one committed INSERT of the form, nothing else (no
-    signature, schema, deduplication or queue), in a schema of its own; with a count of
-    the rows it stored. A bound on what any intake that commits before its 2xx reaches
-    on this server and database."""
+def durable_floor(args: argparse.Namespace, app: str = "app") -> Iterator[tuple[Server, Callable[[], int]]]:
+    """durable_flask.py's ``app``: Flask plus a committed INSERT of the form, nothing
+    else (no signature, schema, deduplication or queue), in a schema of its own; with a
+    count of the rows it stored. A bound on what any intake that commits before its 2xx
+    reaches on this server and database."""
     schema = f"sb_floor_{uuid.uuid4().hex[:8]}"
     conninfo = _conninfo(PG_SERVER)
     with psycopg.connect(conninfo, autocommit=True) as connection:
@@ -389,7 +395,7 @@ def durable_floor(args: argparse.Namespace) -> Iterator[tuple[Server, Callable[[
         return int(row[0]) if row else 0
 
     try:
-        server = gunicorn("durable_flask:app",
+        server = gunicorn(f"durable_flask:{app}",
                           {"BENCH_FLOOR_CONNINFO": make_conninfo(conninfo, options=f"-csearch_path={schema}")},
                           workers=args.workers, threads=args.threads, chdir=ROOT / "bench")
         try:
@@ -551,12 +557,12 @@ def median_processing(rounds: list[dict[str, object]]) -> dict[str, object]:
 
 def measure_ours(args: argparse.Namespace, result: dict[str, object], work: Path) -> None:
     """The references and three figures in one run: in each of --rounds rounds, bare
-    Flask, the durable floor and our intake alone (the worker paused, warm), loaded one
+    Flask, the durable floors and our intake alone (the worker paused, warm), loaded one
     after the other, then processing of the backlog that round built up; then both
     together; drained and audited at the end."""
     with postgres_schema() as (url, engine), ExitStack() as stack:
         bare = stack.enter_context(bare_flask(args))
-        floor, floor_rows = stack.enter_context(durable_floor(args))
+        floors = {name: stack.enter_context(durable_floor(args, app)) for name, app in FLOORS.items()}
         redis, broker = private_redis(work)
         stack.callback(stop, redis)
         # No sweep during the run: a paused backlog is waiting by design, not stuck.
@@ -572,28 +578,33 @@ def measure_ours(args: argparse.Namespace, result: dict[str, object], work: Path
         drain(engine, args.drain_timeout)
         queue = "switchboard"
         consumers(broker, queue, on=False)
-        for reference in (bare, floor):
+        for reference in (bare, *(floor for floor, _ in floors.values())):
             generate(reference.port, WARM_SECONDS, 2, args.max_requests, "0", work, args)
-        rounds: dict[str, list[dict[str, object]]] = {"bare_flask": [], "durable_floor": [], "intake_alone": []}
+        rounds: dict[str, list[dict[str, object]]] = {"bare_flask": [], **{name: [] for name in FLOORS},
+                                                      "intake_alone": []}
         processing_rounds: list[dict[str, object]] = []
         intake = Load()  # every round's answers, for the audit
         for n in range(args.rounds):
             if n:
                 consumers(broker, queue, on=False)
             ceiling = measured_load(bare, args, work, "0", database=False)[1]
-            lower = measured_load(floor, args, work, "0", database=True)[1]
+            lower = {name: measured_load(floor, args, work, "0", database=True)[1]
+                     for name, (floor, _) in floors.items()}
             done, ours = measured_load(server, args, work, f"2{n}", database=True)
             intake.accepted |= done.accepted
             intake.no_answer |= done.no_answer
-            lower["ratio_vs_bare_flask"] = ratio(lower, ceiling)
             ours.update({"processing": "paused (Celery consumer cancelled)",
-                         "ratio_vs_bare_flask": ratio(ours, ceiling), "ratio_vs_durable_floor": ratio(ours, lower)})
-            for name, figures in zip(rounds, (ceiling, lower, ours), strict=True):
+                         "ratio_vs_bare_flask": ratio(ours, ceiling)})
+            for name, figures in lower.items():
+                figures["ratio_vs_bare_flask"] = ratio(figures, ceiling)
+                ours[f"ratio_vs_{name}"] = ratio(ours, figures)
+            for name, figures in {"bare_flask": ceiling, **lower, "intake_alone": ours}.items():
                 rounds[name].append(figures)
             processing_rounds.append(drain_backlog(engine, broker, queue, worker.pid, args))
         for name, measured in rounds.items():
             result[name] = median_round(measured)
-        result["durable_floor"]["stored_rows"] = floor_rows()  # type: ignore[index]
+        for name, (_, floor_rows) in floors.items():
+            result[name]["stored_rows"] = floor_rows()  # type: ignore[index]
         result["processing"] = median_processing(processing_rounds)
         both = generate(server.port, args.seconds, args.clients, args.max_requests, "3", work, args)
         result["intake_and_processing"] = both.summary()
@@ -629,7 +640,7 @@ def main() -> None:
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk",
                         help="load generator: wrk (pre-signed requests, Lua) or Python threads")
     parser.add_argument("--rounds", type=int, default=1,
-                        help="rounds of: loads of bare Flask, the floor and our intake, then the drain of that "
+                        help="rounds of: loads of bare Flask, the floors and our intake, then the drain of that "
                              "round's backlog; the median round of each is reported")
     parser.add_argument("--celery-concurrency", type=int, default=2)
     parser.add_argument("--max-requests", type=int, default=20_000, help="cap on requests per phase")
@@ -654,7 +665,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="sb-bench-intake-"))
     result["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
     measure_ours(args, result, work)
-    for reference in ("bare_flask", "durable_floor"):
+    for reference in ("bare_flask", *FLOORS):
         result["intake_and_processing"][f"ratio_vs_{reference}"] = ratio(  # type: ignore[index]
             result["intake_and_processing"], result[reference])  # type: ignore[arg-type]
     result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
