@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from .small_talk import request_part
+from .small_talk import SMALL_TALK_INTENTS, request_part, sentences
 
 if TYPE_CHECKING:  # routing is optional; sentiment alone should not load scikit-learn
-    from .intents import IntentModel
+    from .intents import IntentModel, IntentPrediction
 
 DEFAULT_LANGUAGE = "en"
 #: Languages a contact centre most often meets. A closed set keeps detection
@@ -86,12 +86,35 @@ def enrich(text: str, *, intent_model: IntentModel | None = None) -> Enrichment:
         intent, confidence, in_scope = None, 0.0, False
     else:
         prediction = intent_model.predict([request])[0]
+        if prediction.in_scope and prediction.intent in SMALL_TALK_INTENTS:
+            prediction = _beside_small_talk(request, intent_model) or prediction
         intent, confidence, in_scope = prediction.intent, prediction.confidence, prediction.in_scope
     score = sentiment_score(request)
     return Enrichment(
         intent=intent, intent_confidence=confidence, in_scope=in_scope,
         sentiment=score, sentiment_label=sentiment_label(score), language=detect_language(text),
     )
+
+
+def _beside_small_talk(request: str, intent_model: IntentModel) -> IntentPrediction | None:
+    """What the sentences of ``request`` that are not small talk ask, when there are any.
+
+    core.small_talk takes off the greetings and thanks it knows; customers have more
+    ("Thank you, I really appreciate it :)", "ty!", "Obrigada desde já!"), and one such
+    sentence left beside the question made the model read the whole message as thanks:
+    the customer was told "You're welcome" instead of being answered. The model itself
+    judges each sentence here. None when every sentence is small talk, when none is, or
+    when what is left is out of scope ("Thanks! That solved it." stays thanks)."""
+    pieces = sentences(request)
+    if len(pieces) < 2:
+        return None
+    judged = intent_model.predict(pieces)
+    rest = [piece for piece, p in zip(pieces, judged, strict=True)
+            if not (p.in_scope and p.intent in SMALL_TALK_INTENTS)]
+    if not rest or len(rest) == len(pieces):
+        return None
+    prediction = intent_model.predict([" ".join(rest)])[0]
+    return prediction if prediction.in_scope and prediction.intent not in SMALL_TALK_INTENTS else None
 
 
 def sentiment_score(text: str) -> float:

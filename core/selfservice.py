@@ -18,13 +18,13 @@ from .enrichment import Enrichment
 from .escalation import EscalationPolicy, Signals, Trigger
 from .i18n import ENGLISH, N_, Texts
 from .records import Hit, Passage
-from .small_talk import request_part
+from .small_talk import SMALL_TALK_INTENTS, request_part
 from .translation import Translator, language_name
 
 #: What a reply does; "action" is a governed action's outcome (core/actions/selfservice.py), never decide()'s.
 Action = Literal["answer", "choices", "clarify", "handoff", "help", "action"]
 
-SMALL_TALK = {"greeting", "thanks"}
+SMALL_TALK = SMALL_TALK_INTENTS
 #: A top hit must contain at least this share of the question's topic words …
 MIN_COVERAGE = 0.5
 #: … and retrieval's fitted confidence must reach this. Coverage alone lets through a

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import re
 
+#: The intents that are only small talk: the bot greets or closes instead of searching.
+SMALL_TALK_INTENTS = frozenset({"greeting", "thanks"})
+
 # A greeting that may be followed by a plain space ("hi where is my parcel").
 _GREETING = r"""(?:
     hi+|hello+|hey+|hiya|heya|howdy|greetings
@@ -45,17 +48,35 @@ _PLEASANTRY = r"""(?:
   | how'?s\s+it\s+going
   | (?:is\s+)?any(?:one|body)\s+(?:there|here|around)
 )"""
-_THANKS = r"""(?:
-    (?:many\s+)?thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much|\s+a\s+lot|\s+in\s+advance)?
-  | thank\s+u|thanx|thx|tia|cheers|much\s+appreciated|appreciate\s+it
-  | (?:muchas\s+)?gracias|merci(?:\s+beaucoup)?|danke(?:\s+sch[oö]n)?|vielen\s+dank
-  | obrigad[oa]|grazie(?:\s+mille)?|bedankt|dank\s+je(?:\s+wel)?|dzi[eę]kuj[eę]
-  | te[sş]ekk[uü]rler|sa[gğ]ol|شكرا(?:\s+جزيلا)?
+# What thanks may be for and still be only politeness ("thank you for your help"), not
+# content ("thanks for the refund"): help, time, replies and the like, in each language.
+_FOR_THE_HELP = r"""(?:
+    \s+(?:in\s+advance\s+)?for\s+(?:your|the|any|all\s+(?:your|the))?\s*(?:kind\s+|quick\s+|prompt\s+|great\s+)?
+       (?:help|time|assistance|support|reply|response|answer|patience|attention|understanding)
+  | \s+(?:por|pela)\s+(?:tu\s+|su\s+|sua\s+|la\s+)?(?:ayuda|ajuda|atenci[oó]n|aten[cç][aã]o)
+  | \s+pour\s+(?:votre|ton|ta)\s+(?:aide|r[eé]ponse)
+  | \s+f[uü]r\s+(?:ihre|deine|die)\s+(?:hilfe|antwort|m[uü]he)
+  | \s+per\s+(?:il\s+tuo\s+|il\s+suo\s+|l['’])\s*aiuto
+  | \s+voor\s+(?:je|uw|de)\s+hulp
+)"""
+_IN_ADVANCE = (r"\s+(?:in\s+advance|de\s+antemano|desde\s+j[aá]|im\s+voraus|d['’]avance|par\s+avance"
+               r"|in\s+anticipo|alvast)")
+_THANKS = rf"""(?:
+    (?:(?:many\s+)?thanks?(?:\s+you)?(?:\s+(?:so|very)\s+much|\s+a\s+lot)?
+     | thank\s+u|thanx|(?:muchas\s+)?gracias|merci(?:\s+beaucoup)?|danke(?:\s+sch[oö]n)?|vielen\s+dank
+     | obrigad[oa]|grazie(?:\s+mille)?|bedankt|dank\s+je(?:\s+wel)?|thx|ty)(?:{_IN_ADVANCE})?(?:{_FOR_THE_HELP})?
+  | tia|cheers|much\s+appreciated|(?:i\s+)?(?:really\s+|truly\s+)?appreciate\s+(?:it|this|that)
+  | (?:i(?:'d|’d|\s+would)\s+|would\s+)?(?:really\s+|greatly\s+)?appreciate\s+(?:any|your|the|some|a\s+quick)\s+
+       (?:help|assistance|support|reply|response|answer|advice)
+  | any\s+(?:help|advice|assistance)\s+(?:would\s+be|is)\s+(?:much\s+|greatly\s+|really\s+)?appreciated
+  | have\s+a\s+(?:nice|good|great|lovely)\s+(?:day|one|evening|weekend)
+  | dzi[eę]kuj[eę]|te[sş]ekk[uü]rler|sa[gğ]ol|شكرا(?:\s+جزيلا)?
 )"""
 _SIGN_OFF = r"""(?:
-    (?:kind|best|warm|many)\s+regards|regards|best\s+wishes|sincerely|yours\s+(?:sincerely|truly)
+    (?:kind|best|warm|many)\s+regards|(?:thanks\s*(?:&|and)\s*)?regards|best\s+wishes|best(?=\s*[,\n])
+  | sincerely|yours\s+(?:sincerely|truly|faithfully)
   | saludos(?:\s+cordiales)?|un\s+saludo|cordialement|bien\s+[àa]\s+vous
-  | (?:mit\s+)?freundlichen\s+gr[üu](?:ß|ss)en|(?:viele\s+|liebe\s+)?gr[üu](?:ß|ss)e
+  | (?:mit\s+)?freundlichen\s+gr[üu](?:ß|ss)en|freundliche\s+gr[üu](?:ß|ss)e|(?:viele\s+|liebe\s+)?gr[üu](?:ß|ss)e
   | atenciosamente|cumprimentos|abra[çc]os?|cordiali\s+saluti|distinti\s+saluti|saluti
   | met\s+vriendelijke\s+groet(?:en)?|groeten|pozdrawiam|z\s+powa[żz]aniem|sayg[ıi]lar[ıi]mla
 )"""
@@ -74,11 +95,13 @@ _OPENING = re.compile(  # matched at a position (re.match anchors it there)
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
+# What may follow the last word: end marks, a smiley, an emoji.
+_TRAILER = r"(?:\s*[!.…]|\s*[:;]-?[)D(P]|\s*[\u2600-\u27bf\U0001f300-\U0001faff\ufe0f])*"
 _CLOSING = re.compile(
-    rf"""(?:^|(?<=[\s.,!?;:…،؟]))(?:
+    rf"""(?:^|(?<=[\s.,!?;:…،؟¡¿]))(?:
         (?:{_THANKS}(?:\s*{_PUNCTUATION})?(?:\s*,?\s*(?-i:{_NAME}))?)
       | (?:(?:^|(?<=[.,!?;:\n…،؟]))\s*{_SIGN_OFF}(?:\s*{_PUNCTUATION})?(?:\s*,?\s*(?-i:{_NAME}))?)
-    )\s*[!.…]*\s*$""",
+    ){_TRAILER}\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
 
@@ -115,6 +138,14 @@ def _trimmed(text: str) -> str:
         if closing is None or closing.start() >= end:
             break
         end = closing.start()
-        while end > start and text[end - 1] in " \t\n,;:-–—،":
+        while end > start and text[end - 1] in " \t\n,;:-–—،¡¿":
             end -= 1
     return text[start:end].strip()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…。؟])\s+|\s*\n+\s*")
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut after each sentence's end mark and at line breaks (empty pieces dropped)."""
+    return [piece for piece in _SENTENCE_END.split(text.strip()) if piece]

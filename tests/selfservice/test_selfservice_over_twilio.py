@@ -286,6 +286,9 @@ def test_thanks_gets_a_polite_close(shop: Flask, vendor: VendorClient) -> None:
     "Good morning! How long does delivery usually take?",
     "Hello, hope you're well. How long does delivery usually take?",
     "how long does delivery usually take? Thanks, Sam",
+    "How long does delivery usually take? Thank you for your help!",
+    "Hi, how long does delivery usually take? Any help would be appreciated.",
+    "How long does delivery usually take? Thank you, I really appreciate it :)",
 ])
 def test_a_question_wrapped_in_a_greeting_or_thanks_is_answered(shop: Flask, vendor: VendorClient, text: str) -> None:
     """Not "How can I help you today?": the greeting is not what the customer asks."""
