@@ -12,7 +12,8 @@ headline figures are reported on.
     python bench/retrieval.py --stackfaq ... --embeddings [wordllama|minilm]  # adds a hybrid retriever
     python bench/retrieval.py --stackfaq ... --tune            # ablations on the tuning half
     --decisions: what each held-out first question ends with through the product's decision,
-    also with the question wrapped in a greeting or thanks (POLITE_WRAPPERS)
+    also with the question wrapped in a greeting or thanks (POLITE_WRAPPERS), and in
+    wrappers core/small_talk.py was not developed on (UNSEEN_WRAPPERS)
     python bench/retrieval.py --stackfaq ... --calibrate \
         --offtopic /work/shared/data/clinc150/data_train_val.json  # refit Hit.score on tuning half
     python bench/retrieval.py --latency [--articles 10000]     # synthetic KB, speed only
@@ -122,12 +123,84 @@ POLITE_WRAPPERS = ("Hi, {q}", "Hello! {q}", "Good morning, {q}", "hey {q}", "Hi 
                    "Good afternoon. {Q} Many thanks, Sam")
 
 
-def politely_wrapped(queries: Sequence[Query], seed: int = 11) -> list[Query]:
-    """Each question in one of :data:`POLITE_WRAPPERS` (deterministic)."""
+#: Wrappers written by someone who had not read core/small_talk.py, asked for realistic
+#: openings and closings (SMS, chat, email, transcribed calls; a few in other languages)
+#: around an unchanged question. The first set was measured once as it came (StackFAQ
+#: 0.646 / banking77 0.523 right) and then used to develop core/small_talk.py further, so
+#: only the second, never developed on, is the held-out figure.
+UNSEEN_WRAPPERS_DEVELOPED_ON = (
+    "{Q} Thanks so much!",
+    "{Q}\n\nKind regards,\nMargaret",
+    "{Q} Appreciate the help, have a great day.",
+    "{Q} thx in advance",
+    "{Q} Many thanks for your time.\n\nBest,\nDaniel",
+    "{Q} Cheers, Tom",
+    "{Q} Thank you, I really appreciate it :)",
+    "{Q} ¡Muchas gracias de antemano! Saludos, Lucía",
+    "Hi there, {q}",
+    "Hello, sorry to bother you, but {q}",
+    "Good morning, quick question: {q}",
+    "hey! quick one for you - {q}",
+    "Dear Support Team,\n\nI was hoping you could help me with something: {q}",
+    "Hi, hope this is the right place to ask - {q}",
+    "Hope you're having a good day. I was wondering, {q}",
+    "Bonjour, désolé de vous déranger, mais {q}",
+    "Hi, {q} Thanks!",
+    "Hello,\n\nI'd be grateful for your help with the following: {q}\n\nThank you in advance,\nPriya",
+    "hey, sorry to bug you but {q} ty!",
+    "Dear Sir or Madam,\n\nI hope this message finds you well. I would like to ask: {q}\n"
+     "\nYours faithfully,\nRobert Hughes",
+    "Good evening! Just wondering, {q} Have a lovely evening.",
+    "Hi team, quick question - {q} Thanks a lot, Sam",
+    "Guten Tag,\n\nich hätte eine Frage: {q}\n\nVielen Dank im Voraus und freundliche Grüße,\nJonas",
+    "Olá, boa tarde! Gostaria de saber o seguinte: {q} Obrigada desde já!",
+)
+UNSEEN_WRAPPERS = (
+    "{Q} pls",
+    "{Q} ty",
+    "{Q}\n\nThanks in advance!",
+    "{Q} 🙏🙏",
+    "{Q}\nthank u!!",
+    "{Q}\n\nCheers,\nDave",
+    "{Q} Thanks so much, and have a great weekend!",
+    "{Q}\n\nKind regards,\n\nMargaret Okafor\nOperations Manager\nBrightline Logistics Ltd.",
+    "{Q}\n\nMuchas gracias de antemano.\nUn saludo,\nLucía",
+    "{Q}\n\nVielen Dank im Voraus und viele Grüße\nThomas",
+    "hi, {q}",
+    "yeah hi um so {q}",
+    "Hello there! So sorry to bother you, but {q}",
+    "Hey 👋 quick one: {q}",
+    "Good morning,\n\nI hope this email finds you well. I was hoping you could help me with the following: {q}",
+    "Hi, I've been trying to get a clear answer on this for a while now and I'm honestly a bit frustrated, "
+    "so I'd really appreciate your help: {q}",
+    "ok so {q}",
+    "Hi there, hoping someone can help me out - {q}",
+    "Bonjour,\n\nexcusez-moi de vous déranger, {q}",
+    "Salve, scusate il disturbo, {q}",
+    "hi!! {q} thx 😊",
+    "Dear Support Team,\n\nI hope you are keeping well. I am writing to ask: {q}\n"
+     "\nThank you in advance for your time.\n\nYours faithfully,\nPriya Sharma",
+    "hi yes hello, um, I was just calling because, uh, {q} ... okay, yeah, thanks, bye",
+    "Hi, sorry if this is a silly question but {q} Thanks so much!",
+    "Good afternoon,\n\nI would be grateful if you could advise on the following: {q}\n"
+     "\nMany thanks for your help.\n\nBest regards,\nJonathan Reyes\nSenior Procurement Specialist"
+     "\nHartwell & Associates\nTel: +44 20 7946 0321",
+    "Hey there! {q} Appreciate it, have a good one 🙂",
+    "Hello, I'm not usually one to complain and I know you're all very busy, but {q} "
+    "I'd really appreciate a proper answer. Thank you.",
+    "Hiya, {q} cheers x",
+    "Hoi, {q} Alvast bedankt!\nGroetjes, Sanne",
+    "Dzień dobry, {q}\nZ góry dziękuję i pozdrawiam,\nAnna Kowalska",
+)
+
+
+def politely_wrapped(queries: Sequence[Query], seed: int = 11,
+                     wrappers: Sequence[str] = POLITE_WRAPPERS) -> list[Query]:
+    """Each question in one of ``wrappers`` (deterministic)."""
     rng = random.Random(seed)
     wrapped = []
     for text, article_id in queries:
-        wrapper = rng.choice(POLITE_WRAPPERS)
+        wrapper = rng.choice(wrappers)
         wrapped.append((wrapper.format(q=text[:1].lower() + text[1:], Q=text), article_id))
     return wrapped
 
@@ -406,11 +479,14 @@ def quality_of(dataset: tuple[list[Article], list[Query], list[Query]], args: ar
         searched = hybrid or lexical  # what a knowledge base searches by default
         report["agent_suggestions_test"] = {"plain": suggestions_on_topic(searched, test),
                                             "as_emails": suggestions_on_topic(searched, as_emails(test))}
+        unseen = politely_wrapped(test, seed=5, wrappers=UNSEEN_WRAPPERS)
         report["decisions_test_greeting_or_thanks"] = {"ours_lexical": decisions(lexical, polite, [])}
+        report["decisions_test_unseen_wrappers"] = {"ours_lexical": decisions(lexical, unseen, [])}
         if hybrid is not None:
             name = f"ours_hybrid_{args.embeddings}"
             report["decisions_test"][name] = decisions(hybrid, test, offtopic_test)
             report["decisions_test_greeting_or_thanks"][name] = decisions(hybrid, polite, [])
+            report["decisions_test_unseen_wrappers"][name] = decisions(hybrid, unseen, [])
     asked = {"answerable": len(test), "left_out": len(test), "offtopic": len(offtopic_test)}
     models = {"ours_lexical": (None, "lexical_confidence", LEXICAL_FEATURES)}
     if encoder is not None:
