@@ -89,12 +89,14 @@ def stop(process: subprocess.Popen, timeout: float = 30.0) -> None:
 
 
 def gunicorn(target: str, env: Mapping[str, str], *, workers: int, threads: int, chdir: Path,
-             log: Path | None = None) -> Server:
-    """gunicorn with gthread workers on a free loopback port, ready to answer."""
+             log: Path | None = None, worker_class: str = "gthread") -> Server:
+    """gunicorn on a free loopback port, ready to answer: gthread workers of ``threads``
+    threads, or gevent workers (switchboard/gunicorn_conf.py's choice with Redis workers)."""
     port = free_port()
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
+    concurrency = ["--threads", str(threads)] if worker_class == "gthread" else ["--worker-connections", "1000"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", worker_class, *concurrency,
          "-b", f"127.0.0.1:{port}", "--chdir", str(chdir), "--log-level", "warning", target],
         env=_clean_env(env), stdout=out, stderr=out)
     wait_port(port, process)

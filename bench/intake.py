@@ -5,8 +5,11 @@ PostgreSQL (the durable floor: durable_flask.py), then an audit that every accep
 event was processed exactly once.
 
     python bench/intake.py [--seconds 10] [--rounds 1] [--clients 16] [--workers 2] [--threads 4]
-                           [--celery-concurrency 2] [--client wrk|python] [--max-requests 20000]
+                           [--worker-class gevent|gthread] [--celery-concurrency 2]
+                           [--client wrk|python] [--max-requests 20000]
 
+The web processes run gevent workers, as switchboard/gunicorn_conf.py gives them with
+Redis workers (--worker-class gthread: threads, as before 2026-11-25's fourth session).
 Three references run beside ours, on the same gunicorn settings and load: bare Flask,
 and two durable floors (durable_flask.py: Flask, the form, and an INSERT through plain
 psycopg committed before the 2xx; nothing verified, deduplicated or queued), one commit
@@ -366,7 +369,8 @@ def postgres_schema() -> Iterator[tuple[str, Engine]]:
 @contextmanager
 def bare_flask(args: argparse.Namespace) -> Iterator[Server]:
     """bare_flask.py: the ceiling, a Flask endpoint that does nothing."""
-    server = gunicorn("bare_flask:app", {}, workers=args.workers, threads=args.threads, chdir=ROOT / "bench")
+    server = gunicorn("bare_flask:app", {}, workers=args.workers, threads=args.threads, chdir=ROOT / "bench",
+                      worker_class=args.worker_class)
     try:
         yield server
     finally:
@@ -397,7 +401,8 @@ def durable_floor(args: argparse.Namespace, app: str = "app") -> Iterator[tuple[
     try:
         server = gunicorn(f"durable_flask:{app}",
                           {"BENCH_FLOOR_CONNINFO": make_conninfo(conninfo, options=f"-csearch_path={schema}")},
-                          workers=args.workers, threads=args.threads, chdir=ROOT / "bench")
+                          workers=args.workers, threads=args.threads, chdir=ROOT / "bench",
+                          worker_class=args.worker_class)
         try:
             yield server, stored
         finally:
@@ -571,7 +576,7 @@ def measure_ours(args: argparse.Namespace, result: dict[str, object], work: Path
         worker = celery_worker(env, concurrency=args.celery_concurrency, log=work / "celery.log")
         stack.callback(stop, worker)
         server = gunicorn("switchboard.wsgi:app", env, workers=args.workers, threads=args.threads, chdir=ROOT,
-                          log=work / "gunicorn.log")
+                          log=work / "gunicorn.log", worker_class=args.worker_class)
         stack.callback(server.stop)
         wait_for_worker(broker)
         warm = load(server.port, WARM_SECONDS, 2, args.max_requests, "1")  # models loaded in every process
@@ -637,6 +642,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive clients (at most 99)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="gthread threads per gunicorn worker")
+    parser.add_argument("--worker-class", choices=("gevent", "gthread"), default="gevent",
+                        help="gunicorn worker class of every server (ours, bare Flask, the floors)")
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk",
                         help="load generator: wrk (pre-signed requests, Lua) or Python threads")
     parser.add_argument("--rounds", type=int, default=1,
@@ -652,7 +659,9 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     result: dict[str, object] = {
         "benchmark": "intake", "machine_cpus": os.cpu_count(), "seconds": args.seconds, "clients": args.clients,
-        "client": args.client, "gunicorn": f"{args.workers} workers x {args.threads} threads (gthread)",
+        "client": args.client,
+        "gunicorn": (f"{args.workers} workers x {args.threads} threads (gthread)" if args.worker_class == "gthread"
+                     else f"{args.workers} gevent workers"),
         "what": {"accepted_2xx": "MessageSids the clients got a 2xx for (with wrk: every stored MessageSid, checked "
                                  "against the count of 2xx answers in answered_2xx_vs_stored)",
                  "lost": "accepted MessageSids whose inbox event is not done after the drain (set difference)",

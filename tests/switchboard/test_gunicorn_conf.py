@@ -1,0 +1,160 @@
+"""`gunicorn -c python:switchboard.gunicorn_conf 'switchboard.wsgi:app'`, the command
+README gives for the web processes: gevent workers with Redis workers (real gunicorn,
+PostgreSQL, Redis and Celery worker), gthread in embedded mode."""
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from sqlalchemy import select, text
+from twilio.request_validator import RequestValidator
+
+from switchboard.db import make_engine
+from switchboard.models import InboxEvent, Message, OutboxCall
+
+from ..conftest import PUBLIC_URL, TWILIO_TOKEN
+from ..selfservice.test_selfservice_over_twilio import inbound
+from ..test_queue_with_celery import Worker, free_port, queued_env, wait_until
+
+__all__ = ["queued_env"]  # the fixture, imported to be used here
+MESSAGES = "/webhooks/twilio/messages"
+
+
+def settings_with(monkeypatch: pytest.MonkeyPatch, **env: str | None) -> object:
+    for name, value in env.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    import switchboard.gunicorn_conf as conf
+
+    return importlib.reload(conf)
+
+
+def test_redis_workers_get_gevent_web_workers_and_embedded_mode_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    queued = settings_with(monkeypatch, SWITCHBOARD_REDIS_URL="redis://127.0.0.1:6379/0", WEB_CONCURRENCY="3")
+    assert (queued.worker_class, queued.workers) == ("gevent", 3)  # type: ignore[attr-defined]
+    embedded = settings_with(monkeypatch, SWITCHBOARD_REDIS_URL=None, WEB_CONCURRENCY=None)
+    assert embedded.worker_class == "gthread"  # type: ignore[attr-defined]
+    assert embedded.workers == len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
+
+
+class Gunicorn:
+    """The README's web command, on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, *extra: str, workers: int = 1) -> None:
+        self.port = free_port()
+        self.log = cwd / f"gunicorn-{self.port}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:switchboard.gunicorn_conf", "-w", str(workers),
+             "-b", f"127.0.0.1:{self.port}", *extra, "switchboard.wsgi:app"],
+            env={**os.environ, **env}, cwd=cwd, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
+
+    def wait_answering(self) -> None:
+        def answers() -> bool:
+            assert self.process.poll() is None, self.output()
+            try:
+                return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code == 200
+            except requests.RequestException:  # refused, or accepted before a worker booted
+                return False
+        assert wait_until(answers, timeout=60), self.output()
+
+    def post(self, form: dict[str, str]) -> requests.Response:
+        signature = RequestValidator(TWILIO_TOKEN).compute_signature(PUBLIC_URL + MESSAGES, form)
+        return requests.post(f"http://127.0.0.1:{self.port}{MESSAGES}", data=urlencode(form), timeout=30,
+                             headers={"Content-Type": "application/x-www-form-urlencoded",
+                                      "X-Twilio-Signature": signature})
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+@pytest.fixture
+def web(queued_env: dict[str, str], tmp_path: Path) -> Iterator[Gunicorn]:
+    server = Gunicorn(queued_env, tmp_path)
+    server.wait_answering()
+    yield server
+    server.stop()
+    assert "Traceback" not in server.output(), server.output()[-3000:]
+
+
+def test_a_delivery_waiting_for_the_database_does_not_hold_up_its_worker(web: Gunicorn,
+                                                                         queued_env: dict[str, str]) -> None:
+    """One gevent worker: while a delivery waits for PostgreSQL (the inbox is locked), the
+    same process still answers. psycopg's own C wait would block the whole loop; under
+    gevent it must wait cooperatively, and the delivery is answered only once stored."""
+    assert "Using worker: gevent" in web.output()
+    form = inbound("Where is my parcel?")
+    engine = make_engine(queued_env["SWITCHBOARD_DATABASE_URL"])
+    try:
+        with engine.connect() as locker, ThreadPoolExecutor(1) as pool:
+            locker.execute(text("LOCK TABLE inbox_events IN EXCLUSIVE MODE"))
+            pending = pool.submit(web.post, form)
+            time.sleep(1.0)
+            assert not pending.done(), "the delivery was answered while the inbox could not be written"
+            started = time.monotonic()
+            assert requests.get(f"http://127.0.0.1:{web.port}/healthz", timeout=10).status_code == 200
+            assert time.monotonic() - started < 2.0
+            locker.rollback()
+            assert pending.result(timeout=20).status_code == 200
+        with engine.connect() as connection:
+            keys = connection.scalars(select(InboxEvent.dedupe_key)).all()
+        assert keys == [form["MessageSid"]]
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_deliveries_through_gevent_workers_are_answered_once_each(queued_env: dict[str, str],
+                                                                            tmp_path: Path) -> None:
+    """Two gevent workers take 24 customers' messages at once, 8 of them delivered twice
+    (Twilio retries): each is stored once, processed by a real Celery worker, and
+    answered once."""
+    forms = [inbound("What are your opening hours?", sender=f"+1415555{n:04d}") for n in range(24)]
+    web = Gunicorn(queued_env, tmp_path, workers=2)
+    worker = Worker(queued_env, tmp_path, concurrency=2)
+    engine = make_engine(queued_env["SWITCHBOARD_DATABASE_URL"])
+    try:
+        web.wait_answering()
+        with ThreadPoolExecutor(16) as pool:
+            statuses = list(pool.map(lambda form: web.post(form).status_code, forms + forms[:8]))
+        assert statuses == [200] * 32
+
+        def all_done() -> bool:
+            with engine.connect() as connection:
+                done = connection.scalars(select(InboxEvent.status)).all()
+            return len(done) == 24 and set(done) == {"done"}
+        assert wait_until(all_done, timeout=120), worker.output()[-3000:]
+        with engine.connect() as connection:
+            inbound_sids = Counter(connection.scalars(
+                select(Message.external_id).where(Message.direction == "inbound")).all())
+            replies = connection.scalars(select(OutboxCall.payload).where(OutboxCall.vendor == "twilio")).all()
+        assert inbound_sids == Counter({form["MessageSid"]: 1 for form in forms})
+        assert Counter(reply["to"] for reply in replies) == Counter({form["From"]: 1 for form in forms})
+    finally:
+        web.stop()
+        worker.stop()
+        engine.dispose()
+    assert "Using worker: gevent" in web.output()
+    assert "Traceback" not in web.output(), web.output()[-3000:]
+
+
+def test_preload_with_gevent_workers_is_refused_saying_what_to_do(queued_env: dict[str, str],
+                                                                 tmp_path: Path) -> None:
+    server = Gunicorn(queued_env, tmp_path, "--preload")
+    assert server.process.wait(timeout=60) != 0
+    assert "--preload cannot be used with gevent workers" in server.output()
+    assert "-k gthread" in server.output()
