@@ -4,6 +4,7 @@ PostgreSQL, Redis and Celery worker), gthread in embedded mode."""
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -76,8 +77,13 @@ class Gunicorn:
                                       "X-Twilio-Signature": signature})
 
     def stop(self) -> None:
+        """Graceful: gunicorn waits up to its graceful_timeout (30 s) for open streams."""
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
     def output(self) -> str:
         return self.log.read_text()
@@ -158,3 +164,40 @@ def test_preload_with_gevent_workers_is_refused_saying_what_to_do(queued_env: di
     assert server.process.wait(timeout=60) != 0
     assert "--preload cannot be used with gevent workers" in server.output()
     assert "-k gthread" in server.output()
+
+
+def test_web_chat_streams_share_one_gevent_worker_with_webhooks(queued_env: dict[str, str],
+                                                                 tmp_path: Path) -> None:
+    """One gevent worker holds 20 open web chat streams (more than the 16 threads a
+    gthread worker gets) and still takes webhooks; a visitor's question is answered by
+    the Celery worker and the answer arrives on the visitor's stream."""
+    web = Gunicorn(queued_env, tmp_path, "--graceful-timeout", "3")  # streams left open are cut at the stop
+    worker = Worker(queued_env, tmp_path)
+    base = f"http://127.0.0.1:{web.port}/chat/default"
+    streams: list[requests.Response] = []
+    try:
+        web.wait_answering()
+        started = requests.post(f"{base}/session", json={"token": None, "locale": "en"}, timeout=10)
+        assert started.status_code == 200, started.text
+        token = started.json()["token"]
+        streams = [requests.get(f"{base}/stream", params={"token": token, "after": "0"}, stream=True, timeout=60)
+                   for _ in range(20)]
+        assert [s.status_code for s in streams] == [200] * 20
+        assert web.post(inbound("Where is my parcel?")).status_code == 200  # a webhook meanwhile
+        asked = requests.post(f"{base}/messages", json={"text": "What are your opening hours?", "client_id": "c1"},
+                              headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert asked.status_code == 202, asked.text
+        authors = []
+        for line in streams[-1].iter_lines(decode_unicode=True):
+            if line.startswith("data:"):
+                authors.append(json.loads(line[len("data:"):])["author"])
+                if authors[-1] == "bot":
+                    break
+        assert authors[0] == "customer" and authors[-1] == "bot", authors
+    finally:
+        for stream in streams:
+            stream.close()
+        web.stop()
+        worker.stop()
+    assert "Using worker: gevent" in web.output()
+    assert "Traceback" not in web.output(), web.output()[-3000:]
