@@ -71,6 +71,9 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
         logging.getLogger(noisy).setLevel(logging.WARNING)
     wiring.install()  # the core's connections to Twilio, Zendesk, the model, Slack and HTTP systems
     app.extensions[tasks.EVENT_HANDLERS] = event_handlers()
+    # The embedded database, the models' cache and the API key file live here: a new
+    # SWITCHBOARD_DATA_DIR is made, not refused with SQLite's "unable to open database file".
+    app.config["SETTINGS"].data_dir.mkdir(parents=True, exist_ok=True)
     db.init_app(app)
     bootstrap.init_app(app)
     tasks.init_app(app)

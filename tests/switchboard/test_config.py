@@ -77,3 +77,15 @@ def test_the_web_processes_publish_in_the_batches_and_after_the_wait_configured(
     finally:
         get_db(defaults).dispose()
         get_db(tuned).dispose()
+
+
+def test_a_data_dir_that_does_not_exist_yet_is_made(tmp_path: Path) -> None:
+    """`gunicorn 'switchboard.wsgi:app'` with a new SWITCHBOARD_DATA_DIR failed to boot
+    with SQLite's "unable to open database file"."""
+    from switchboard.app import create_app
+    from switchboard.db import get_db
+
+    data_dir = tmp_path / "var" / "switchboard"
+    app = create_app(load_settings({"SWITCHBOARD_DATA_DIR": str(data_dir)}), config={"TESTING": True})
+    get_db(app).dispose()
+    assert (data_dir / "switchboard.db").is_file()
