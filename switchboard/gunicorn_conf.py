@@ -28,8 +28,11 @@ worker_class = "gevent" if os.environ.get("SWITCHBOARD_REDIS_URL") else "gthread
 worker_connections = 1000
 #: gthread (embedded mode): each open web chat stream holds a thread (up to a minute).
 threads = 16
-#: The chat's long poll and stream return within a minute; a webhook within seconds.
+#: A worker silent this long is restarted. A gevent worker is silent while one request
+#: holds its loop: a web process's first voice call loads the models (about 10 s).
 timeout = 90
+#: On a restart, requests in flight get this long; an open web chat stream is cut then
+#: and the browser reconnects to another worker.
 graceful_timeout = 30
 
 
