@@ -366,11 +366,18 @@ def postgres_schema() -> Iterator[tuple[str, Engine]]:
         admin.dispose()
 
 
+def served(target: str, env: dict[str, str], args: argparse.Namespace, *, chdir: Path,
+           log: Path | None = None) -> Server:
+    """``target`` on the gunicorn settings every server of the run shares (workers,
+    threads, worker class)."""
+    return gunicorn(target, env, workers=args.workers, threads=args.threads, chdir=chdir, log=log,
+                    worker_class=args.worker_class)
+
+
 @contextmanager
 def bare_flask(args: argparse.Namespace) -> Iterator[Server]:
     """bare_flask.py: the ceiling, a Flask endpoint that does nothing."""
-    server = gunicorn("bare_flask:app", {}, workers=args.workers, threads=args.threads, chdir=ROOT / "bench",
-                      worker_class=args.worker_class)
+    server = served("bare_flask:app", {}, args, chdir=ROOT / "bench")
     try:
         yield server
     finally:
@@ -399,10 +406,9 @@ def durable_floor(args: argparse.Namespace, app: str = "app") -> Iterator[tuple[
         return int(row[0]) if row else 0
 
     try:
-        server = gunicorn(f"durable_flask:{app}",
-                          {"BENCH_FLOOR_CONNINFO": make_conninfo(conninfo, options=f"-csearch_path={schema}")},
-                          workers=args.workers, threads=args.threads, chdir=ROOT / "bench",
-                          worker_class=args.worker_class)
+        server = served(f"durable_flask:{app}",
+                        {"BENCH_FLOOR_CONNINFO": make_conninfo(conninfo, options=f"-csearch_path={schema}")},
+                        args, chdir=ROOT / "bench")
         try:
             yield server, stored
         finally:
@@ -575,8 +581,7 @@ def measure_ours(args: argparse.Namespace, result: dict[str, object], work: Path
         run_cli(["kb", "import", str(SAMPLE_KB)], env)
         worker = celery_worker(env, concurrency=args.celery_concurrency, log=work / "celery.log")
         stack.callback(stop, worker)
-        server = gunicorn("switchboard.wsgi:app", env, workers=args.workers, threads=args.threads, chdir=ROOT,
-                          log=work / "gunicorn.log", worker_class=args.worker_class)
+        server = served("switchboard.wsgi:app", env, args, chdir=ROOT, log=work / "gunicorn.log")
         stack.callback(server.stop)
         wait_for_worker(broker)
         warm = load(server.port, WARM_SECONDS, 2, args.max_requests, "1")  # models loaded in every process
