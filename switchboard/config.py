@@ -65,7 +65,7 @@ class Settings:
     whatsapp_reply_template_sid: str | None = None
     routing_file: Path | None = None
     policy_file: Path | None = None
-    embeddings: str | None = "wordllama"
+    embeddings: str | None = "e5"
     style_file: Path | None = None
     zendesk_app_public_key: str | None = None
     slack_digest_channel: str | None = None
@@ -487,7 +487,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         whatsapp_reply_template_sid=_content_sid(env, "SWITCHBOARD_WHATSAPP_TEMPLATE_SID"),
         routing_file=_file(env, "SWITCHBOARD_ROUTING_FILE"),
         policy_file=_file(env, "SWITCHBOARD_POLICY_FILE"),
-        embeddings=_choice(env, "SWITCHBOARD_EMBEDDINGS", ("wordllama", "minilm", "none")) or "wordllama",
+        embeddings=_choice(env, "SWITCHBOARD_EMBEDDINGS", ("e5", "wordllama", "minilm", "none")) or "e5",
         style_file=_file(env, "SWITCHBOARD_STYLE_FILE"),
         zendesk_app_public_key=_pem(env, "SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY"),
         slack_digest_channel=_optional(env, "SWITCHBOARD_SLACK_DIGEST_CHANNEL"),

@@ -72,7 +72,7 @@ class _Embeddings:
                 logger.warning("Searching lexically only: %s", error)
                 self._unavailable = True
                 return None
-        return self._encoder.encode([query])[0]
+        return self._encoder.encode_queries([query])[0]
 
 
 class Retriever:
