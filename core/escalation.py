@@ -109,6 +109,9 @@ class EscalationPolicy:
     repeat_window_days: int
     rules: tuple[Rule, ...]
     source: str = "<string>"
+    #: A customer whose language no article is written in: "answer" from an article in
+    #: another language (saying so), or "handoff" to a person who speaks theirs.
+    other_languages: str = "answer"
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -539,6 +542,9 @@ class _PolicySchema(_Section):
                   validate.Length(max=40, error="must be a short phrase of up to 40 characters, e.g. a few hours")],
         error_messages=_messages("a short phrase shown to customers, e.g. a few hours"),
     )
+    other_languages = fields.String(
+        load_default="answer", validate=validate.OneOf(("answer", "handoff"), error="must be answer or handoff"),
+        error_messages=_messages("answer or handoff"))
     triggers = _section(_TriggersSchema, "a mapping of trigger names to their settings")
 
 
@@ -602,6 +608,7 @@ def parse_policy(text: str, source: str = "<string>") -> EscalationPolicy:
         repeat_window_days=triggers["repeat_contact"]["within_days"],
         rules=tuple(_rule(name, triggers[name]) for name in order),
         source=source,
+        other_languages=loaded["other_languages"],
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,13 +31,15 @@ from switchboard.models import Account, Conversation, Customer, Message
 
 from . import ports
 from .csv_rows import CsvFormatError, read_rows
-from .enrichment import enrich
+from .enrichment import conversation_language, enrich
 from .escalation import EscalationPolicy, load_policy
+from .i18n import ENGLISH, Texts, language_of, texts_for
 from .intents import IntentModel
 from .knowledge.analysis import content_words
 from .records import Article, Hit
 from .redaction import redact, truncate_for_model
-from .selfservice import Decision, Drafter, Turn, decide
+from .selfservice import Decision, Drafter, Turn, decide, searches
+from .translation import Translator
 
 if TYPE_CHECKING:
     from .drafting import Draft
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
 
 #: What a question's ``expected`` says when a person should take it.
 HANDOFF = "handoff"
-#: Passages asked of retrieval per question, as the live path asks (replies.search_knowledge).
+#: Passages asked of retrieval per question, as the live path asks (selfservice.searches).
 SEARCH_K = 5
 #: Decisions of decide(); a stored reply with another action came from elsewhere (the
 #: action engine, a keyword) and is not replayed.
@@ -72,10 +74,13 @@ class Configuration:
 
     description: dict[str, str]
     policy: EscalationPolicy
-    search: Callable[[str], list[Hit]]
+    retriever: Retriever | None
     intent_model: IntentModel | None
     llm_drafter: Drafter | None = None
     company: str | None = None
+    #: The account's texts in a language (its overrides of the catalogs), as the live bot sends them.
+    texts: Callable[[str], Texts] = lambda language: ENGLISH
+    translator: Translator | None = None
 
 
 @dataclass(frozen=True)
@@ -176,10 +181,15 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
         return Outcome(question.text, question.expected, "help" if word == "help" else "keyword", word,
                        (), (), None, "other")
     text = truncate_for_model(redact(question.text).text)
+    # The conversation's language as the live bot chooses it for a first message (no
+    # earlier language, no stored preference), and the same search in it.
+    language = conversation_language(text, previous=None, preference=None)
+    search, other_language = searches(config.retriever, language, translator=config.translator, k=SEARCH_K)
+    turn = replace(turn or Turn(first_bot_message=True, company=config.company), texts=config.texts(language))
     decision = decide(
-        text, enrich(text, intent_model=config.intent_model),
-        turn or Turn(first_bot_message=True, company=config.company), policy=config.policy,
-        search=config.search, llm_drafter=config.llm_drafter, topic_words=content_words,
+        text, enrich(text, intent_model=config.intent_model), turn, policy=config.policy,
+        search=search, llm_drafter=config.llm_drafter, other_language=other_language,
+        topic_words=lambda q: content_words(q, language_of(language) or "en"),
     )
     return outcome_of(question, decision)
 
@@ -274,10 +284,12 @@ def configuration(session: Session, account: Account, settings: Settings, *, kb_
     return Configuration(
         description=description,
         policy=load_policy(policy_file) if policy_file else live_policy(settings),
-        search=_file_search(kb_file, settings) if kb_file else _stored_search(session, account.id, settings),
+        retriever=_file_retriever(kb_file, settings) if kb_file else _stored_retriever(session, account.id, settings),
         intent_model=intents,
         llm_drafter=_llm_drafter(session, account, settings, model) if engine == "llm" else None,
         company=settings.company_name if account.slug == "default" else account.name,
+        texts=lambda language: texts_for(session, account.id, language),
+        translator=_translator(session, account, settings) if engine == "llm" else None,
     )
 
 
@@ -285,7 +297,7 @@ def _llm_configured(settings: Settings) -> bool:
     return ports.current().chat_model_configured(settings)
 
 
-def _stored_search(session: Session, account_id: int, settings: Settings) -> Callable[[str], list[Hit]]:
+def _stored_retriever(session: Session, account_id: int, settings: Settings) -> Retriever:
     from .knowledge.service import KnowledgeBase
 
     knowledge = KnowledgeBase.of(session, account_id, settings)
@@ -297,10 +309,10 @@ def _stored_search(session: Session, account_id: int, settings: Settings) -> Cal
             raise EvaluationError("The account's knowledge base is empty: import one with `switchboard kb import "
                                   "PATH`, or evaluate a file with --kb PATH.")
         retriever = _build_retriever(articles, settings)
-    return lambda question: retriever.search(question, k=SEARCH_K)
+    return retriever
 
 
-def _file_search(path: Path, settings: Settings) -> Callable[[str], list[Hit]]:
+def _file_retriever(path: Path, settings: Settings) -> Retriever:
     from .knowledge.loaders import load_articles
 
     try:
@@ -309,16 +321,19 @@ def _file_search(path: Path, settings: Settings) -> Callable[[str], list[Hit]]:
         raise EvaluationError(str(exc)) from None
     if not articles:
         raise EvaluationError(f"{path} holds no articles to evaluate against.")
-    retriever = _build_retriever(articles, settings)
-    return lambda question: retriever.search(question, k=SEARCH_K)
+    return _build_retriever(articles, settings)
 
 
 def _build_retriever(articles: Sequence[Article], settings: Settings) -> Retriever:
     """Indexed as KnowledgeBase.rebuild_index does, kept in memory."""
-    from .knowledge.chunking import chunk_articles
-    from .knowledge.retrieval import build_retriever
+    from .knowledge.retrieval import build_index
 
-    return build_retriever(chunk_articles(articles), settings.embeddings)
+    return build_index(articles, settings.embeddings)
+
+
+def _translator(session: Session, account: Account, settings: Settings) -> Translator:
+    """The live bot's translator for answers across languages (no outbox row left)."""
+    return Translator(ports.current().unrecorded_chat_model(session, account, settings), settings)
 
 
 def _llm_drafter(session: Session, account: Account, settings: Settings, model: str | None) -> Drafter:

@@ -30,6 +30,7 @@ from .i18n import ENGLISH, N_, Texts, language_of, texts_for
 from .identity import may_message, reply_address
 from .intent_store import intent_model
 from .knowledge.analysis import content_words
+from .knowledge.retrieval import Retriever
 from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from .records import Hit, Passage
 from .redaction import truncate_for_model
@@ -39,13 +40,13 @@ from .selfservice import (
     SYSTEM_REASONS,
     Decision,
     Drafter,
-    OtherLanguage,
     Turn,
     answer_from_article,
     decide,
     pick_choice,
+    searches,
 )
-from .translation import translate_customer_messages
+from .translation import Translator, translate_customer_messages
 from .vault import resolve, tokens_in, vault_for
 
 log = logging.getLogger(__name__)
@@ -196,13 +197,12 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     if picked is not None:
         send_reply(session, inbound, picked, settings)
         return picked
+    retriever = account_retriever(session, inbound.account.id, settings)
+    search, other_language = searches(retriever, language, translator=_translator(session, inbound, settings))
     decision = decide(
         text, enrichment, conversation_turn(session, inbound, settings, texts=texts, earlier=earlier),
-        policy=policy(settings),
-        search=lambda q: search_knowledge(session, inbound.account.id, settings, q, language),
-        llm_drafter=_llm_drafter(session, inbound, settings),
-        topic_words=lambda q: content_words(q, language_of(language) or "en"),
-        other_language=_other_language(session, inbound, settings, language),
+        policy=policy(settings), search=search, llm_drafter=_llm_drafter(session, inbound, settings),
+        topic_words=lambda q: content_words(q, language_of(language) or "en"), other_language=other_language,
     )
     actions.scan_passages(session, inbound.account.id, inbound.conversation.id, decision.hits)
     send_reply(session, inbound, decision, settings)
@@ -377,41 +377,23 @@ def _answered_question(session: Session, last_bot: Message | None) -> str | None
     return truncate_for_model(asked.body)
 
 
-def search_knowledge(session: Session, account_id: int, settings: Settings, question: str, language: str) -> list[Hit]:
-    """The best passages written in the conversation's language. An English-only (or
-    untagged) knowledge base is searched as it always was, whatever the language: the
-    "no article in your language" decision is :func:`_other_language`'s."""
+def account_retriever(session: Session, account_id: int, settings: Settings) -> Retriever | None:
+    """The account's current index; None (every question then goes to a person) before
+    a knowledge base is imported."""
     try:
-        kb = KnowledgeBase.of(session, account_id, settings)
-        languages = kb.retriever().languages()
-        if languages == {"en"} and language not in languages:
-            return []
-        return kb.search(question, k=5, language=language if len(languages) > 1 or language != "en" else None)
+        return KnowledgeBase.of(session, account_id, settings).retriever()
     except KnowledgeBaseEmpty:
         log.warning("account %s has no knowledge base yet: every question goes to a person", account_id)
-        return []
-
-
-def _other_language(session: Session, inbound: Inbound, settings: Settings, language: str) -> OtherLanguage | None:
-    """None when the knowledge base has articles in ``language`` (or none at all); else
-    how to answer from an article in another language: the language model translates
-    (question in, grounded answer out) when one is configured, else a person who speaks
-    the language takes it (handoff reason ``language``)."""
-    try:
-        retriever = KnowledgeBase.of(session, inbound.account.id, settings).retriever()
-    except KnowledgeBaseEmpty:
         return None
-    available = retriever.languages()
-    if language in available:
-        return None
-    source = "en" if "en" in available else sorted(available)[0]
-    translator = None
-    if ports.current().chat_model_configured(settings):
-        from .translation import Translator
 
-        translator = Translator(ports.current().chat_model(session, inbound.account, settings), settings)
-    return OtherLanguage(language=language, source=source, translator=translator,
-                         search=lambda q: retriever.search(q, k=5, language=source if len(available) > 1 else None))
+
+def _translator(session: Session, inbound: Inbound, settings: Settings) -> Translator | None:
+    """The language model's translator, when one is configured (answers across languages)."""
+    if not ports.current().chat_model_configured(settings):
+        return None
+    from .translation import Translator
+
+    return Translator(ports.current().chat_model(session, inbound.account, settings), settings)
 
 
 def _llm_drafter(session: Session, inbound: Inbound, settings: Settings) -> Drafter | None:

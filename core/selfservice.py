@@ -17,6 +17,7 @@ from .drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
 from .enrichment import Enrichment
 from .escalation import EscalationPolicy, Signals, Trigger
 from .i18n import ENGLISH, N_, Texts
+from .knowledge.retrieval import Learned, Retriever
 from .records import Hit, Passage
 from .small_talk import SMALL_TALK_INTENTS, request_part
 from .translation import Translator, language_name
@@ -87,6 +88,8 @@ CITATION_NAMED = N_("citation_named", '"{title}" in our help center')
 HANDOFF_ETA = N_("handoff_eta", "a few hours")
 #: Marks an answer written from an article in another language by the language model.
 TRANSLATED = N_("translated_answer", "(Translated automatically from an article in {language}.)")
+#: Marks an article in another language quoted as it is (no language model to translate).
+ARTICLE_IN_LANGUAGE = N_("article_in_language", "(This article is in {language}: it is the closest answer we have.)")
 
 #: Handoffs the system itself causes (not the policy), and what the agent is told.
 SYSTEM_REASONS = {
@@ -144,13 +147,41 @@ class OtherLanguage:
     source: str
     search: Callable[[str], list[Hit]]
     translator: Translator | None = None
+    #: The index compares meanings across languages: ``search`` takes the customer's
+    #: own words, and its best article can be quoted as it is, with a line saying so.
+    multilingual: bool = False
+
+
+def searches(retriever: Retriever | None, language: str, *, translator: Translator | None = None,
+             learned: Learned | None = None, k: int = 5) -> tuple[Callable[[str], list[Hit]], OtherLanguage | None]:
+    """How :func:`decide` searches for a question in ``language``: the live bot and
+    ``switchboard eval`` both ask this, so the proof runs the product's path.
+
+    Articles written in ``language`` are searched (an English-only or untagged
+    knowledge base is searched as it always was for English). When none is written in
+    it, the search is empty and the second value says how to answer from the other
+    articles instead (:func:`_across_languages`)."""
+    if retriever is None:
+        return (lambda question: []), None
+    available = retriever.languages()
+    if language not in available:
+        source = "en" if "en" in available else sorted(available)[0]
+        within = source if len(available) > 1 else None
+        return (lambda question: []), OtherLanguage(
+            language=language, source=source, translator=translator, multilingual=retriever.multilingual,
+            search=lambda question: retriever.search(question, k=k, language=within, learned=learned))
+    within = language if len(available) > 1 or language != "en" else None
+    return (lambda question: retriever.search(question, k=k, language=within, learned=learned)), None
 
 
 def confident(hits: Sequence[Hit]) -> bool:
+    """Whether the top hit is sure enough to answer from. An index fitted on its own
+    knowledge base (core/knowledge/calibration.py) already weighs shared words against
+    meaning in its score; the shipped confidences need the words checked apart."""
     if not hits or hits[0].score < MIN_SCORE:
         return False
     top = hits[0]
-    return top.signals.get("coverage", 0.0) >= MIN_COVERAGE or _paraphrase(hits)
+    return bool(top.signals.get("calibrated")) or top.signals.get("coverage", 0.0) >= MIN_COVERAGE or _paraphrase(hits)
 
 
 def _paraphrase(hits: Sequence[Hit]) -> bool:
@@ -161,7 +192,9 @@ def _paraphrase(hits: Sequence[Hit]) -> bool:
 def clearly_fits(hits: Sequence[Hit], words: Sequence[str]) -> bool:
     """Whether one article fits ``words`` (the question's topic words) clearly enough to
     answer outright rather than offer a menu."""
-    if len(words) < MIN_QUESTION_WORDS or not confident(hits):
+    if not confident(hits):
+        return False
+    if len(words) < MIN_QUESTION_WORDS and not hits[0].signals.get("calibrated"):
         return False
     return len(words) > SHORT_QUESTION_WORDS or hits[0].score >= SHORT_MIN_SCORE
 
@@ -201,11 +234,12 @@ def decide(
     trigger = escalation(retrieval_confident=True)
     if trigger:
         return _handoff(turn, policy, trigger)
-    if enrichment.in_scope and enrichment.intent in SMALL_TALK:
+    if enrichment.in_scope and enrichment.intent in SMALL_TALK and not _thanks_that_asks(enrichment, question):
         text = turn.texts(CLOSING if enrichment.intent == "thanks" else WELCOME)
         return Decision("clarify", _with_disclosure(turn, text), notes={"intent": enrichment.intent or ""})
     if other_language is not None:
-        return _across_languages(question, turn, policy, other_language, llm_drafter)
+        return _across_languages(question, turn, policy, other_language, llm_drafter, topic_words,
+                                 unsure=lambda: escalation(retrieval_confident=False))
     words = topic_words(question)
     hits = search(question) if words else []
     failure = None
@@ -239,6 +273,19 @@ def decide(
         return Decision("choices", _with_disclosure(turn, choices_menu(offered, turn.texts)), reason=reason,
                         hits=tuple(hits), choices=tuple(offered))
     return Decision("clarify", _with_disclosure(turn, turn.texts(CLARIFY)), reason=reason, hits=tuple(hits))
+
+
+#: How a question opens in the catalogs' languages: "how much is that?" is not thanks.
+_ASKING = re.compile(r"^\W*(?:and\s+|y\s+|et\s+|und\s+|e\s+)?(?:how|what|which|where|when|why|who|can|could|do|does|"
+                     r"is|are|will|cu[aá]nto|c[oó]mo|qu[eé]|d[oó]nde|cu[aá]ndo|por\s*qu[eé]|combien|comment|quand|"
+                     r"o[uù]|pourquoi|quel|wie|was|wo|wann|warum|welche|quanto|come|dove|quando|perch[eé]|onde)\b",
+                     re.IGNORECASE)
+
+
+def _thanks_that_asks(enrichment: Enrichment, question: str) -> bool:
+    """A message the intent model reads as thanks that is a question all the same
+    ("and how much does that cost?"): it is searched, not thanked for."""
+    return enrichment.intent == "thanks" and (question.rstrip().endswith("?") or bool(_ASKING.match(question)))
 
 
 def choice_hits(hits: Sequence[Hit]) -> list[Hit]:
@@ -385,22 +432,51 @@ def _draft(question: str, hits: Sequence[Hit], llm_drafter: Drafter | None) -> t
 
 
 def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other: OtherLanguage,
-                      llm_drafter: Drafter | None) -> Decision:
-    """An answer from an article in another language, translated by the model and
-    marked as such; a person who speaks the language whenever that is not sure.
+                      llm_drafter: Drafter | None, topic_words: Callable[[str], list[str]], *,
+                      unsure: Callable[[], Trigger | None]) -> Decision:
+    """An answer from an article in another language. With a language model, the
+    answer is translated and marked as such; with a multilingual index and no model,
+    the article is found by the customer's own words and quoted as it is, with a line
+    in their language saying which language it is in (or offered in a menu when no
+    article clearly fits). A person who speaks the language takes it when the policy
+    says so (``other_languages: handoff``) or when nothing fits."""
+    trigger = Trigger("language", f"{SYSTEM_REASONS['language']} ({other.language})")
+    if policy.other_languages == "handoff":
+        return _handoff(turn, policy, trigger)
+    if other.translator is not None:
+        return _translated(question, turn, policy, other, llm_drafter, trigger)
+    if not other.multilingual:
+        return _handoff(turn, policy, trigger)
+    words = topic_words(question)
+    hits = other.search(question) if words else []
+    mark = turn.texts(ARTICLE_IN_LANGUAGE, language=language_name(other.source, other.language))
+    notes = {"article_language": other.source}
+    if clearly_fits(hits, words):
+        draft = lead_of(hits[0].passage)
+        body, _, citation = draft.text.rpartition("\n")
+        text = localise_citation(f"{body}\n{mark}\n{citation}", turn.texts)
+        return Decision("answer", _with_disclosure(turn, text), draft=draft, hits=tuple(hits), notes=notes)
+    offered = choice_hits(hits)
+    if offered and unsure() is None:
+        menu = choices_menu(offered, turn.texts)
+        return Decision("choices", _with_disclosure(turn, f"{menu}\n{mark}"), reason="low_confidence",
+                        hits=tuple(hits), choices=tuple(offered), notes=notes)
+    return _handoff(turn, policy, trigger, hits)
 
-    The draft is made and grounded in the article's language like any answer; the
-    translation is then translated back and grounded again against the same passages,
-    so a translation that adds or changes a fact is refused, never sent."""
+
+def _translated(question: str, turn: Turn, policy: EscalationPolicy, other: OtherLanguage,
+                llm_drafter: Drafter | None, trigger: Trigger) -> Decision:
+    """The language model's path: the draft is made and grounded in the article's
+    language like any answer; the translation is then translated back and grounded
+    again against the same passages, so a translation that adds or changes a fact is
+    refused, never sent."""
     from dataclasses import replace
 
     from switchboard.core.ports import VendorError, VendorUnavailable
 
     from .knowledge.analysis import content_words
 
-    trigger = Trigger("language", f"{SYSTEM_REASONS['language']} ({other.language})")
-    if other.translator is None:
-        return _handoff(turn, policy, trigger)
+    assert other.translator is not None
     translator = other.translator
     try:
         asked = translator.translate(question, source=other.language, target=other.source).text

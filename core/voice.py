@@ -39,8 +39,8 @@ from .identity import Address
 from .intent_store import intent_model
 from .knowledge.analysis import content_words
 from .redaction import redact, truncate_for_model
-from .replies import Inbound, article_passages, conversation_turn, enrichment_json, policy, routing, search_knowledge
-from .selfservice import SYSTEM_REASONS, Decision, answer_from_article, decide, pick_choice
+from .replies import Inbound, account_retriever, article_passages, conversation_turn, enrichment_json, policy, routing
+from .selfservice import SYSTEM_REASONS, Decision, answer_from_article, decide, pick_choice, searches
 
 log = logging.getLogger(__name__)
 
@@ -248,9 +248,10 @@ def speech_turn(session: Session, event: InboxEvent, settings: Settings, turn: S
     enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, account.id))
     message.meta = {**message.meta, "enrichment": enrichment_json(enrichment)}
     heard_in = _language(session, customer, options)[0][:2]  # the language the caller was listened to in
+    # Articles in the language the caller speaks: an article in another is not read out.
+    search, _ = searches(account_retriever(session, account.id, settings), heard_in)
     decision = _picked(session, inbound, settings, last, heard) or decide(
-        text, enrichment, conversation_turn(session, inbound, settings), policy=policy(settings),
-        search=lambda q: search_knowledge(session, account.id, settings, q, heard_in),
+        text, enrichment, conversation_turn(session, inbound, settings), policy=policy(settings), search=search,
         llm_drafter=None,  # the caller is waiting: the local engine answers, in milliseconds
         topic_words=content_words)
     # Passages are untrusted, as on every channel: the ones carrying instructions are

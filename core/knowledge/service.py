@@ -26,9 +26,8 @@ from switchboard.models import KbArticle, SyncState
 
 from .. import artifacts
 from ..records import Article, Hit
-from .chunking import chunk_articles
 from .loaders import article_from_help_center
-from .retrieval import Retriever, build_retriever
+from .retrieval import Retriever, build_index
 
 Progress = Callable[[int], None]
 #: A file every saved index has (Retriever.save writes it last): an unpacked copy is complete.
@@ -63,7 +62,7 @@ def index_dir(data_dir: Path, account_id: int) -> Path:
 
 class KnowledgeBase:
     def __init__(self, session: Session, account_id: int, data_dir: Path, *,
-                 embeddings: str | None = "wordllama") -> None:
+                 embeddings: str | None = "e5") -> None:
         self.session = session
         self.account_id = account_id
         self.directory = index_dir(data_dir, account_id)
@@ -135,16 +134,18 @@ class KnowledgeBase:
 
     def rebuild_index(self) -> int:
         """Re-chunk and re-index every article, then swap the new index in atomically."""
-        passages = chunk_articles(self.articles())
-        if not passages:
+        articles = self.articles()
+        if not articles:
             raise KnowledgeBaseEmpty("the knowledge base has no articles: run `switchboard kb import PATH`")
-        retriever = build_retriever(passages, self.embeddings)
+        retriever = build_index(articles, self.embeddings)
+        passages = retriever.passages
         self.directory.mkdir(parents=True, exist_ok=True)
         version = artifacts.new_version()
         target = self.directory / version
         retriever.save(target)
         artifacts.publish(self.session, self.account_id, artifacts.KB_INDEX, artifacts.pack_directory(target),
-                          meta={"passages": len(passages)}, version=version)
+                          meta={"passages": len(passages), "calibration": retriever.calibration},
+                          version=version)
         # The saved copy, memory-mapped as every other process loads it: this process then
         # shares the arrays with them rather than keeping the build's own.
         retriever = Retriever.load(target)

@@ -1,0 +1,201 @@
+"""Fitting an index's confidence on the knowledge base it serves, when it is built.
+
+A confidence fitted once on one tuning set does not carry to another help center: the
+cosines of a sentence encoder sit in another range for every collection (how alike
+its articles are, how long, in which language), so a threshold that answers half the
+questions outright on one answers almost none on the next and too many on a third.
+
+So each index fits its own, from questions its own articles give: each sampled
+article's title and one question or opening sentence from its body. Each is *held
+out*: it is asked of a calibration copy of the index in which that article lost the
+title and the sentence, so the article must be found by the rest of what it says, as
+a customer's question finds it. Each is asked twice: once as is (right when its
+article comes first) and once with its article left out (what the best *other*
+article looks like when the help center has no answer). A logistic model of the top
+hit's signals is fitted on those, and its threshold is chosen so that the expected
+share of wrong answers, with UNANSWERABLE_SHARE of questions having no article, stays
+at TARGET_WRONG. The fitted confidence is saved with the index and shifted so that
+0.5 is that threshold: the decision's MIN_SCORE keeps its meaning on every help
+center.
+
+The pseudo-questions are easier in wording (they are the help center's own phrasing)
+and harder in evidence (their article lost a title): ``bench/retrieval.py`` reports
+how the expectation compares with real customers' questions on held-out sets.
+"""
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from switchboard.core.records import Article, Hit, Passage
+
+from .analysis import content_words, language_of
+from .chunking import chunk_articles
+from .ranking import Confidence
+
+#: The expected share of questions answered with the wrong article that the threshold allows.
+TARGET_WRONG = 0.05
+#: The share of customers' questions assumed to have no article in the help center, for
+#: the expected wrong-answer share (first questions to a help center; Fin's and our
+#: own measurements put it between a fifth and a third).
+UNANSWERABLE_SHARE = 0.3
+#: Articles sampled for pseudo-questions: enough for a stable fit, few enough that a
+#: 10,000-article import re-embeds only this many changed articles.
+MAX_ARTICLES = 300
+#: Fewer questions than this (a handful of articles) fit nothing: the shipped confidence stays.
+MIN_QUESTIONS = 16
+#: A pseudo-question needs at least this many topic words to look like a question.
+MIN_WORDS = 2
+#: The menu offers this many articles (core/selfservice.py MAX_CHOICES).
+MENU_SIZE = 3
+#: The signals the fit may use; the semantic ones only when the index is embedded.
+LEXICAL_FEATURES = ("margin", "coverage", "weighted_coverage", "relative_score")
+SEMANTIC_FEATURES = ("semantic", "title_semantic")
+_THRESHOLDS = tuple(round(0.30 + 0.01 * step, 2) for step in range(70))
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+
+
+@dataclass(frozen=True)
+class PseudoQuestion:
+    text: str
+    article_id: str
+    kind: str  # "title", "question" (a question inside the body) or "opening"
+
+
+@dataclass(frozen=True)
+class Example:
+    signals: dict[str, float]
+    right: bool  # the hit's article answers the question
+    answerable: bool  # asked with its article in the index
+    right_in_menu: bool = False
+
+
+Search = Callable[..., list[Hit]]
+
+
+def pseudo_questions(articles: Sequence[Article], *, seed: int = 0) -> list[PseudoQuestion]:
+    """Up to two questions per sampled article: its title, and a question its body
+    asks ("Can I change my address?") or else its opening sentence."""
+    chosen = list(articles)
+    if len(chosen) > MAX_ARTICLES:
+        chosen = random.Random(seed).sample(chosen, MAX_ARTICLES)
+    found = []
+    for article in chosen:
+        language = language_of(article.locale)
+        if len(content_words(article.title, language)) >= MIN_WORDS:
+            found.append(PseudoQuestion(article.title.strip(), article.id, "title"))
+        sentences = [s.strip() for s in _SENTENCE.findall(article.body) if s.strip()]
+        asked = next((s for s in sentences if s.endswith("?") and len(content_words(s, language)) >= MIN_WORDS), None)
+        if asked is not None:
+            found.append(PseudoQuestion(asked, article.id, "question"))
+        elif sentences and len(content_words(sentences[0], language)) >= MIN_WORDS + 1:
+            found.append(PseudoQuestion(sentences[0], article.id, "opening"))
+    return found
+
+
+def held_out(articles: Sequence[Article], questions: Sequence[PseudoQuestion]) -> list[Article]:
+    """The articles as the calibration index holds them: each without its own pseudo-questions."""
+    removed: dict[str, list[PseudoQuestion]] = {}
+    for question in questions:
+        removed.setdefault(question.article_id, []).append(question)
+    out = []
+    for article in articles:
+        mine = removed.get(article.id)
+        if not mine:
+            out.append(article)
+            continue
+        title = "" if any(q.kind == "title" for q in mine) else article.title
+        body = article.body
+        for question in mine:
+            if question.kind != "title":
+                body = body.replace(question.text, " ", 1)
+        out.append(replace(article, title=title, body=body.strip() or article.body))
+    return out
+
+
+def examples(search: Search, questions: Sequence[PseudoQuestion], languages: dict[str, str | None]) -> list[Example]:
+    """Each question asked as is and with its article left out, as the top hit's signals."""
+    found = []
+    for question in questions:
+        language = languages.get(question.article_id)
+        hits = search(question.text, k=MENU_SIZE, language=language)
+        if hits:
+            menu = {hit.passage.article_id for hit in hits[:MENU_SIZE]}
+            found.append(Example(hits[0].signals, hits[0].passage.article_id == question.article_id, True,
+                                 question.article_id in menu))
+        others = search(question.text, k=1, language=language, excluding=question.article_id)
+        if others:
+            found.append(Example(others[0].signals, False, False))
+    return found
+
+
+def fit(found: Sequence[Example], semantic: bool) -> tuple[Confidence, dict[str, Any]] | None:
+    """The logistic confidence over the top hit's signals, shifted so that 0.5 is the
+    threshold meeting TARGET_WRONG; with what it expects of this help center. None when
+    the examples cannot support a fit (too few, or all right or all wrong)."""
+    from sklearn.linear_model import LogisticRegression
+
+    answerable = [e for e in found if e.answerable]
+    labels = np.array([e.right for e in found], dtype=int)
+    if len(answerable) < MIN_QUESTIONS or labels.min() == labels.max():
+        return None
+    features = LEXICAL_FEATURES + (SEMANTIC_FEATURES if semantic else ())
+    rows = np.array([[e.signals.get(name, 0.0) for name in features] for e in found], dtype=np.float64)
+    mean, scale = rows.mean(axis=0), rows.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=1.0, max_iter=1000).fit((rows - mean) / scale, labels)
+    weights = model.coef_[0] / scale
+    bias = float(model.intercept_[0] - (model.coef_[0] * mean / scale).sum())
+    probability = 1.0 / (1.0 + np.exp(-(rows @ weights + bias)))
+    threshold, expected = _threshold(found, probability)
+    shifted = bias - math.log(threshold / (1.0 - threshold))
+    confidence = Confidence(bias=round(shifted, 4), **{name: round(float(w), 4) for name, w in zip(features, weights,
+                                                                                                strict=True)})
+    return confidence, {**expected, "threshold": threshold, "questions": len(answerable),
+                        "features": list(features)}
+
+
+def _threshold(found: Sequence[Example], probability: np.ndarray) -> tuple[float, dict[str, float]]:
+    """The lowest probability threshold whose expected wrong-answer share meets TARGET_WRONG."""
+    answerable = np.array([e.answerable for e in found])
+    right = np.array([e.right for e in found])
+    in_menu = np.array([e.right_in_menu for e in found])
+    best: tuple[float, dict[str, float]] | None = None
+    for threshold in _THRESHOLDS:
+        answered = probability >= threshold
+        wrong = ((1 - UNANSWERABLE_SHARE) * float(np.mean(answered[answerable] & ~right[answerable]))
+                 + UNANSWERABLE_SHARE * float(np.mean(answered[~answerable])) if (~answerable).any() else 0.0)
+        expected = {
+            "answered": round(float(np.mean(answered[answerable] & right[answerable])), 3),
+            "menu": round(float(np.mean(~answered[answerable] & in_menu[answerable])), 3),
+            "wrong": round(wrong, 3),
+        }
+        if wrong <= TARGET_WRONG:
+            return threshold, expected
+        best = (threshold, expected)
+    assert best is not None
+    return best
+
+
+def calibrate(articles: Sequence[Article], build: Callable[[Sequence[Passage]], Any], *, semantic: bool,
+              seed: int = 0) -> tuple[Confidence, dict[str, Any]] | None:
+    """Fit a confidence for ``articles``' index (see the module docstring). ``build``
+    indexes passages as the real index was built (same encoder and settings)."""
+    questions = pseudo_questions(articles, seed=seed)
+    if len(questions) < MIN_QUESTIONS:
+        return None
+    calibration_index = build(chunk_articles(held_out(articles, questions)))
+    multilingual = len({language_of(a.locale) for a in articles}) > 1
+    languages = {a.id: (language_of(a.locale) if multilingual else None) for a in articles}
+    fitted = fit(examples(calibration_index.search, questions, languages), semantic)
+    if fitted is None:
+        return None
+    confidence, report = fitted
+    return confidence, {"fitted": True, "target_wrong": TARGET_WRONG, "unanswerable_share": UNANSWERABLE_SHARE,
+                        **report}
