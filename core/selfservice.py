@@ -189,14 +189,15 @@ def _paraphrase(hits: Sequence[Hit]) -> bool:
     return bool(hits) and "semantic" in hits[0].signals and hits[0].score >= PARAPHRASE_MIN_SCORE
 
 
-def clearly_fits(hits: Sequence[Hit], words: Sequence[str]) -> bool:
+def clearly_fits(hits: Sequence[Hit], words: Sequence[str], question: str = "") -> bool:
     """Whether one article fits ``words`` (the question's topic words) clearly enough to
     answer outright rather than offer a menu."""
-    if not confident(hits):
+    # "Where is my parcel?" names one topic word and asks where: the asking counts, as
+    # "parcel?" alone does not say which of the parcel articles is meant.
+    asked = len(words) + (1 if hits and hits[0].signals.get("calibrated") and _ASKING.match(question) else 0)
+    if asked < MIN_QUESTION_WORDS or not confident(hits):
         return False
-    if len(words) < MIN_QUESTION_WORDS and not hits[0].signals.get("calibrated"):
-        return False
-    return len(words) > SHORT_QUESTION_WORDS or hits[0].score >= SHORT_MIN_SCORE
+    return asked > SHORT_QUESTION_WORDS or hits[0].score >= SHORT_MIN_SCORE
 
 
 def drafting_hits(hits: Sequence[Hit]) -> list[Hit]:
@@ -244,7 +245,7 @@ def decide(
     hits = search(question) if words else []
     failure = None
     corroborated = False
-    if previous and not clearly_fits(hits, words):
+    if previous and not clearly_fits(hits, words, question):
         together = search(f"{previous} {question}")
         if (len(words) >= MIN_QUESTION_WORDS and confident(hits)
                 and hits[0].passage.article_id in {h.passage.article_id for h in together[:MAX_CHOICES]}):
@@ -255,7 +256,7 @@ def decide(
             # Only when the follow-up itself points at that article too: "refund?" after
             # a delivery answer is a new question, not a delivery one.
             hits, words = together, [*topic_words(previous), *words]
-    if corroborated or clearly_fits(hits, words):
+    if corroborated or clearly_fits(hits, words, question):
         draft, failure = _draft(question, drafting_hits(hits), llm_drafter)
         if draft is None and previous and failure != "model_unavailable":
             draft, failure = _draft(f"{previous} {question}", drafting_hits(hits), llm_drafter)
@@ -282,10 +283,16 @@ _ASKING = re.compile(r"^\W*(?:and\s+|y\s+|et\s+|und\s+|e\s+)?(?:how|what|which|w
                      re.IGNORECASE)
 
 
+def asks(question: str) -> bool:
+    """Whether ``question`` is worded as a question: a question mark, or an opening
+    question word in one of the catalogs' languages."""
+    return question.rstrip().endswith("?") or bool(_ASKING.match(question))
+
+
 def _thanks_that_asks(enrichment: Enrichment, question: str) -> bool:
     """A message the intent model reads as thanks that is a question all the same
     ("and how much does that cost?"): it is searched, not thanked for."""
-    return enrichment.intent == "thanks" and (question.rstrip().endswith("?") or bool(_ASKING.match(question)))
+    return enrichment.intent == "thanks" and asks(question)
 
 
 def choice_hits(hits: Sequence[Hit]) -> list[Hit]:
@@ -451,7 +458,7 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
     hits = other.search(question) if words else []
     mark = turn.texts(ARTICLE_IN_LANGUAGE, language=language_name(other.source, other.language))
     notes = {"article_language": other.source}
-    if clearly_fits(hits, words):
+    if clearly_fits(hits, words, question):
         draft = lead_of(hits[0].passage)
         body, _, citation = draft.text.rpartition("\n")
         text = localise_citation(f"{body}\n{mark}\n{citation}", turn.texts)

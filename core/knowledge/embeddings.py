@@ -46,15 +46,19 @@ MULTILINGUAL = frozenset({E5})
 class SentenceEncoder(Protocol):
     """Anything that maps texts to L2-normalised float32 vectors of one model.
 
-    ``encode`` embeds what is searched (passages, titles, example messages);
-    ``encode_queries`` what searches (a customer's message). Symmetric models do the
-    same for both; asymmetric ones (E5) were trained with a different prefix for each."""
+    ``encode`` embeds what is searched (passages, titles, example messages). An
+    asymmetric model (E5, trained with a different prefix for each side) also has an
+    ``encode_queries`` for what searches (a customer's message): see :func:`queries`."""
 
     name: str
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+def queries(encoder: SentenceEncoder, texts: Sequence[str]) -> np.ndarray:
+    """``texts`` embedded as questions: the encoder's ``encode_queries`` where it has one."""
+    encode = getattr(encoder, "encode_queries", None)
+    return encode(texts) if encode is not None else encoder.encode(texts)
 
 
 class MiniLMEncoder:

@@ -31,7 +31,7 @@ import numpy as np
 from switchboard.core.records import Article, Hit, Passage
 
 from .analysis import ENGLISH, content_words, language_of, stems, terms, without_token_numbers
-from .embeddings import MULTILINGUAL, SentenceEncoder, encoder_named
+from .embeddings import MULTILINGUAL, SentenceEncoder, encoder_named, queries
 from .errors import EmbeddingsUnavailableError, RetrieverIndexError
 from .lexical_index import LexicalIndex
 from .query import Concept, Lexicon, QueryAnalyzer
@@ -76,7 +76,7 @@ class _Embeddings:
                 logger.warning("Searching lexically only: %s", error)
                 self._unavailable = True
                 return None
-        return self._encoder.encode_queries([query])[0]
+        return queries(self._encoder, [query])[0]
 
 
 @dataclass(frozen=True)
@@ -519,7 +519,7 @@ class _Remembering:
         return np.stack([self._seen[text] for text in texts])
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encoder.encode_queries(texts)
+        return queries(self._encoder, texts)
 
 
 def _encoder_and_settings(embeddings: str | None) -> dict[str, Any]:
