@@ -5,6 +5,8 @@ import, a sync, `intents fit`) and used by every web process and worker on every
 A file under SWITCHBOARD_DATA_DIR would exist only where it was built, so the database
 holds each version as bytes; hosts keep an unpacked copy as a cache and, before using
 it, read the newest version's name (an indexed read that leaves the blob alone).
+Withdrawing the newest version (`intents revert`) makes the one before it the newest
+again, which hosts pick up the same way.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import tarfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
@@ -22,8 +24,11 @@ from switchboard.models import Artifact
 
 from . import unit_of_work
 
-#: Versions kept per account and kind: the newest, and the one before it for hosts that
-#: are still loading it while a new one is published.
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
+
+#: Versions kept per account and kind, at least: the newest, and the one before it for
+#: hosts that are still loading it while a new one is published.
 KEEP = 2
 KB_INDEX = "kb_index"
 INTENT_MODEL = "intent_model"
@@ -40,17 +45,52 @@ def new_version() -> str:
 
 
 def publish(session: Session, account_id: int, kind: str, blob: bytes, *, meta: dict[str, Any] | None = None,
-            version: str | None = None) -> Published:
-    """Store a new version and drop all but the newest ``KEEP``; commits."""
+            version: str | None = None, keep: int = KEEP) -> Published:
+    """Store a new version and drop all but the newest ``keep`` (at least ``KEEP``: a
+    kind whose earlier versions can be gone back to keeps more); commits."""
     row = Artifact(account_id=account_id, kind=kind, version=version or new_version(), meta=meta or {}, blob=blob)
     session.add(row)
     session.flush()
-    keep = select(Artifact.id).where(Artifact.account_id == account_id, Artifact.kind == kind) \
-        .order_by(Artifact.id.desc()).limit(KEEP)
+    kept = select(Artifact.id).where(Artifact.account_id == account_id, Artifact.kind == kind) \
+        .order_by(Artifact.id.desc()).limit(max(keep, KEEP))
     session.execute(delete(Artifact).where(Artifact.account_id == account_id, Artifact.kind == kind,
-                                           Artifact.id.not_in(list(session.scalars(keep)))))
+                                           Artifact.id.not_in(list(session.scalars(kept)))))
     session.commit()
     return Published(row.version, dict(row.meta))
+
+
+def history(session: Session, account_id: int, kind: str) -> list[Published]:
+    """Every stored version, newest first, without their bytes."""
+    rows = session.execute(select(Artifact.version, Artifact.meta).where(
+        Artifact.account_id == account_id, Artifact.kind == kind).order_by(Artifact.id.desc())).all()
+    return [Published(row.version, dict(row.meta or {})) for row in rows]
+
+
+def withdraw(session: Session, account_id: int, kind: str, version: str) -> bool:
+    """Delete ``version``, so the version stored before it is the newest again; commits
+    (with whatever the caller added to the transaction, such as its audit entry).
+
+    False, with the transaction rolled back, when ``version`` is no longer stored: another
+    process withdrew or pruned it meanwhile, and the caller's view is out of date.
+    Hosts pick the older version up at their next check of :func:`latest`, as they pick
+    up a newly published one."""
+    deleted = cast("CursorResult[Any]", session.execute(
+        delete(Artifact).where(Artifact.account_id == account_id, Artifact.kind == kind, Artifact.version == version)
+        .execution_options(synchronize_session=False)))
+    if deleted.rowcount != 1:
+        session.rollback()
+        return False
+    session.commit()
+    forget(session, account_id)
+    return True
+
+
+def forget(session: Session, account_id: int) -> None:
+    """Make the next :func:`latest` for the account read the database again, for a
+    caller that found the version it was given withdrawn meanwhile."""
+    memo = session.info.get(_MEMO)
+    if memo is not None:
+        memo[1].pop(account_id, None)
 
 
 def latest(session: Session, account_id: int, kind: str) -> Published | None:

@@ -1,6 +1,7 @@
 """Intent routing that knows when it does not know.
 
-Admins train a model from their own labelled messages (a CSV of ``text,category``).
+Admins train a model from their own labelled messages (a CSV of ``text,category``),
+added to the examples Switchboard ships unless they choose otherwise (:func:`training_set`).
 A message is routed to an intent only when the model is confident enough; anything
 else comes back as ``out_of_scope`` so the caller can hand it to a person instead of
 sending a wrong canned answer. Wrong routing costs more than a handoff, which is why
@@ -150,6 +151,82 @@ def read_training_csv(path: Path | str) -> tuple[list[str], list[str]]:
 def default_training_csv() -> Path:
     """The generic online-shop training set shipped with Switchboard."""
     return Path(str(resources.files("switchboard") / "data" / "intents_default.csv"))
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """What an account's model is fitted on, and where the examples came from.
+
+    The counts are kept because the admin must be told plainly whether the shipped
+    examples (greetings and thanks among them) are still part of the model, and
+    because the audit records a fit by its counts, never by any example's text.
+    """
+
+    texts: tuple[str, ...]
+    labels: tuple[str, ...]
+    #: Shipped examples in the set (0 with ``replace``).
+    shipped: int
+    #: The account's own examples in the set.
+    yours: int
+    #: Shipped examples left out because one of the account's has the same text ...
+    overridden: int
+    #: ... and of those, how many the account put in another category.
+    relabelled: int
+    #: The account's intents the shipped examples do not have.
+    new_intents: tuple[str, ...]
+    #: The shipped examples were left out altogether.
+    replace: bool
+
+    @property
+    def your_intents(self) -> frozenset[str]:
+        """The in-scope intents the account's own examples name."""
+        return frozenset(_category(label) for label in self.labels[self.shipped:]) - {OUT_OF_SCOPE}
+
+    def counts(self) -> dict[str, int | str]:
+        """The set as numbers only, for the audit log and the stored model's metadata."""
+        return {"mode": "replaced" if self.replace else "added", "shipped_examples": self.shipped,
+                "your_examples": self.yours, "overridden_shipped": self.overridden,
+                "relabelled_shipped": self.relabelled, "new_intents": len(self.new_intents)}
+
+
+def training_set(texts: Sequence[str], labels: Sequence[str], *, replace: bool = False,
+                 shipped_csv: Path | None = None) -> TrainingSet:
+    """The account's examples added to the shipped ones (or, with ``replace``, alone).
+
+    Why add by default: a model fitted on an account's twenty rows alone knows nothing
+    else, so "hi" and "thanks so much" stop being small talk and every shipped intent
+    goes out of scope. An account's example whose text (ignoring case and spacing) is a
+    shipped one's takes its place, so an admin can move a shipped message to another
+    intent. The account's rows come last, after the shipped ones.
+    """
+    shipped_texts, shipped_labels = read_training_csv(shipped_csv or default_training_csv())
+    shipped_intents = {_category(label) for label in shipped_labels}
+    new_intents = tuple(sorted({_category(label) for label in labels} - shipped_intents - {OUT_OF_SCOPE}))
+    if replace:
+        return TrainingSet(tuple(texts), tuple(labels), shipped=0, yours=len(texts), overridden=0,
+                           relabelled=0, new_intents=new_intents, replace=True)
+    yours = {_same_text(text): _category(label) for text, label in zip(texts, labels, strict=True)}
+    kept: list[tuple[str, str]] = []
+    overridden = relabelled = 0
+    for text, label in zip(shipped_texts, shipped_labels, strict=True):
+        if _same_text(text) not in yours:
+            kept.append((text, label))
+            continue
+        overridden += 1
+        relabelled += yours[_same_text(text)] != _category(label)
+    return TrainingSet((*(text for text, _ in kept), *texts), (*(label for _, label in kept), *labels),
+                       shipped=len(kept), yours=len(texts), overridden=overridden, relabelled=relabelled,
+                       new_intents=new_intents, replace=False)
+
+
+def _same_text(text: str) -> str:
+    """What makes two examples the same message to the model (its TF-IDF lowercases)."""
+    return " ".join(text.casefold().split())
+
+
+def _category(label: str) -> str:
+    label = label.strip()
+    return OUT_OF_SCOPE if label.lower() in OUT_OF_SCOPE_CATEGORIES else label
 
 
 class IntentModel:

@@ -20,6 +20,7 @@ from switchboard.core.intents import (
     default_training_csv,
     fit_temperature,
     read_training_csv,
+    training_set,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -124,6 +125,32 @@ def test_default_training_set_has_the_documented_shape() -> None:
     assert all(20 <= counts[label] <= 40 for label in intents), counts
     assert counts["oos"] >= 20
     assert len({t.lower() for t in texts}) == len(texts), "duplicate example messages"
+
+
+# --- an account's rows and the shipped ones ----------------------------------------
+
+
+def test_an_accounts_rows_are_added_after_the_shipped_ones_and_replace_those_of_the_same_text(
+        tmp_path: Path) -> None:
+    shipped = write(tmp_path, "text,category\nWhere is my order?,order_status\nhello,greeting\n"
+                              "thanks,thanks\nwhat's the weather,oos\n", name="shipped.csv")
+    mine = training_set(["where  is my ORDER?", "Hello", "my points", "bored,", "weather today"],
+                        ["loyalty", "greeting", "loyalty", "OOS", "out_of_scope"], shipped_csv=shipped)
+    assert mine.texts == ("thanks", "what's the weather", "where  is my ORDER?", "Hello", "my points", "bored,",
+                          "weather today")
+    assert mine.labels == ("thanks", "oos", "loyalty", "greeting", "loyalty", "OOS", "out_of_scope")
+    assert (mine.shipped, mine.yours, mine.overridden, mine.relabelled) == (2, 5, 2, 1)
+    assert mine.new_intents == ("loyalty",) and mine.your_intents == {"loyalty", "greeting"}
+    assert mine.counts() == {"mode": "added", "shipped_examples": 2, "your_examples": 5, "overridden_shipped": 2,
+                             "relabelled_shipped": 1, "new_intents": 1}
+
+
+def test_replacing_leaves_every_shipped_row_out(tmp_path: Path) -> None:
+    shipped = write(tmp_path, "text,category\nhello,greeting\nthanks,thanks\n", name="shipped.csv")
+    mine = training_set(["hello", "my points"], ["loyalty", "loyalty"], replace=True, shipped_csv=shipped)
+    assert (mine.texts, mine.labels) == (("hello", "my points"), ("loyalty", "loyalty"))
+    assert (mine.shipped, mine.yours, mine.overridden, mine.new_intents) == (0, 2, 0, ("loyalty",))
+    assert mine.counts()["mode"] == "replaced"
 
 
 # --- training-time checks ---------------------------------------------------------

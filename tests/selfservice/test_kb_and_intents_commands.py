@@ -137,9 +137,10 @@ def test_intents_fit_then_predict_as_json_lines(tmp_path: Path) -> None:
     training = tmp_path / "intents.csv"
     training.write_text("\n".join(rows) + "\n")
     runner = CliRunner()
-    fitted = runner.invoke(main, ["intents", "fit", str(training)], env=cli_env(tmp_path))
+    # --replace: only these two intents, so every probe below has one right answer.
+    fitted = runner.invoke(main, ["intents", "fit", "--replace", str(training)], env=cli_env(tmp_path))
     assert fitted.exit_code == 0, fitted.output
-    assert "2 intents" in fitted.output
+    assert "\n2 intents;" in fitted.output
     predicted = runner.invoke(main, ["intents", "predict"], env=cli_env(tmp_path),
                               input="where is my parcel?\nrefund my purchase please\nwhat is the weather like today\n")
     lines = [json.loads(line) for line in predicted.output.splitlines()]

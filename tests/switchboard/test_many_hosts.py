@@ -1,7 +1,7 @@
 """Two hosts, one database: each `switchboard serve` has its own data directory (its own
-disk), yet a knowledge-base import or an intent fit made on one is what the other uses
-at once, without a restart. Also the settings every host must share: the session key
-and the /metrics token."""
+disk), yet a knowledge-base import or an intent fit or revert made on one is what the
+other uses at once, without a restart. Also the settings every host must share: the
+session key and the /metrics token."""
 from __future__ import annotations
 
 import json
@@ -20,7 +20,6 @@ from sqlalchemy import create_engine, select
 from switchboard.app import create_app
 from switchboard.config import load_settings
 from switchboard.models import Message
-from switchboard.resources import data_file
 
 from ..conftest import TWILIO_TOKEN, _truncate_postgres, base_env
 from ..signing import fixture
@@ -114,7 +113,7 @@ def _inbound(pg_url: str, sid: str) -> Message | None:
     return _messages(pg_url, sid)[0]
 
 
-def test_an_import_and_an_intent_fit_on_one_host_are_used_by_the_other_at_once(
+def test_an_import_an_intent_fit_and_a_revert_on_one_host_are_used_by_the_other_at_once(
         two_hosts: tuple[Host, Host, str], tmp_path: Path) -> None:
     first, second, pg_url = two_hosts
     # The second host answers (and so loads the sample knowledge base's index) first.
@@ -132,20 +131,29 @@ def test_an_import_and_an_intent_fit_on_one_host_are_used_by_the_other_at_once(
     assert after is not None and "llama-rides" in json.dumps(after.meta["sources"]), after.body
     assert not (second.data_dir / "index").exists() or any((second.data_dir / "index").rglob("*.json"))
 
-    training = data_file("intents_default.csv").read_text() + "".join(
+    training = "text,category\n" + "".join(  # added to the shipped examples
         f"{line},llama_rides\n" for line in (
             "can my kid ride a llama", "llama ride booking", "are llama rides on today", "how heavy for a llama ride",
             "I want to ride the llamas", "llama rides on saturday?", "price of a llama ride", "llama ride age limit"))
     (tmp_path / "intents.csv").write_text(training)
     first.cli("intents", "fit", str(tmp_path / "intents.csv"))
-    predicted = json.loads(second.cli("intents", "predict", stdin="can my daughter ride a llama\n"))
-    assert predicted["intent"] == "llama_rides"
+    predicted = [json.loads(line) for line in second.cli(
+        "intents", "predict", stdin="can my daughter ride a llama\nhi\n").splitlines()]
+    assert [p["intent"] for p in predicted] == ["llama_rides", "greeting"]
     second.sms("SM" + "3" * 32, "can my son ride one of the llamas")
-    assert wait_until(lambda: (_inbound(pg_url, "SM" + "3" * 32) or Message(meta={})).meta.get("enrichment")
-                      is not None, timeout=60), second.log.read_text()
-    inbound = _inbound(pg_url, "SM" + "3" * 32)
-    assert inbound is not None and inbound.meta["enrichment"]["intent"] == "llama_rides"
+    assert wait_until(lambda: _enrichment(pg_url, "SM" + "3" * 32) is not None, timeout=60), second.log.read_text()
+    assert (_enrichment(pg_url, "SM" + "3" * 32) or {})["intent"] == "llama_rides"
     assert not (second.data_dir / "models").exists() or list((second.data_dir / "models").rglob("*.skops"))
+
+    first.cli("intents", "revert")  # back to the shipped default, which knows no llamas
+    second.sms("SM" + "4" * 32, "can my son ride one of the llamas")
+    assert wait_until(lambda: _enrichment(pg_url, "SM" + "4" * 32) is not None, timeout=60), second.log.read_text()
+    assert (_enrichment(pg_url, "SM" + "4" * 32) or {})["intent"] != "llama_rides"
+
+
+def _enrichment(pg_url: str, sid: str) -> dict[str, object] | None:
+    inbound = _inbound(pg_url, sid)
+    return None if inbound is None else (inbound.meta or {}).get("enrichment")
 
 
 def _app(tmp_path: Path, **extra: str) -> Flask:
