@@ -392,6 +392,7 @@ def kb_import(path: Path, slug: str) -> None:
     """Load articles from a JSON/JSONL file or a folder of Markdown/HTML files.
 
     Re-importing updates changed articles by id and never duplicates them."""
+    from switchboard.core.knowledge.calibration import expectation
     from switchboard.core.knowledge.errors import KnowledgeBaseFormatError
     from switchboard.core.knowledge.loaders import load_articles
     from switchboard.core.knowledge.service import KnowledgeBase
@@ -409,6 +410,7 @@ def kb_import(path: Path, slug: str) -> None:
             articles, progress=bar.update)
     click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged; "
                f"{result.passages} passages indexed")
+    click.echo(expectation(result.calibration))
 
 
 @kb.command("sync")
@@ -416,6 +418,7 @@ def kb_import(path: Path, slug: str) -> None:
 def kb_sync(slug: str) -> None:
     """Pull Zendesk Help Center articles changed since the last sync."""
     from switchboard.core import ports
+    from switchboard.core.knowledge.calibration import expectation
     from switchboard.core.knowledge.service import KnowledgeBase
     from switchboard.db import get_db
 
@@ -432,6 +435,8 @@ def kb_sync(slug: str) -> None:
             raise click.ClickException(str(exc)) from None
     click.echo(f"{result.added} added, {result.updated} updated or unpublished, {result.unchanged} unchanged; "
                f"{result.passages} passages indexed")
+    if result.passages:
+        click.echo(expectation(result.calibration))
 
 
 @kb.command("search")
@@ -677,7 +682,8 @@ def eval_run(questions_file: Path, compare: bool, slug: str, as_json: bool, **ch
         finally:
             session.rollback()
     reports: list[dict[str, Any]] = [
-        {"configuration": c.description, "counts": evaluation.counts(r), "questions": [o.as_json() for o in r]}
+        {"configuration": c.description, "counts": evaluation.counts(r), "questions": [o.as_json() for o in r],
+         "expected": c.retriever.calibration if c.retriever is not None else {}}
         for c, r in zip(configs, runs, strict=True)]
     differ = evaluation.changed(*runs) if compare else []
     if as_json:
@@ -686,9 +692,12 @@ def eval_run(questions_file: Path, compare: bool, slug: str, as_json: bool, **ch
         click.echo(json.dumps(body, indent=2))
         return
     if not compare:
+        from switchboard.core.knowledge.calibration import expectation
+
         for line in _eval_table(runs[0]):
             click.echo(line)
         click.echo(_eval_summary(reports[0]["counts"]))
+        click.echo(expectation(reports[0]["expected"]))
         return
     for tag, report in zip("AB", reports, strict=True):
         click.echo(f"{tag}: " + ", ".join(f"{k} {v}" for k, v in report["configuration"].items()))

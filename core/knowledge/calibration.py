@@ -199,3 +199,14 @@ def calibrate(articles: Sequence[Article], build: Callable[[Sequence[Passage]], 
     confidence, report = fitted
     return confidence, {"fitted": True, "target_wrong": TARGET_WRONG, "unanswerable_share": UNANSWERABLE_SHARE,
                         **report}
+
+
+def expectation(report: dict[str, Any]) -> str:
+    """What an admin should expect of the help center just indexed, in one sentence."""
+    if not report.get("fitted"):
+        return ("Too few articles to fit this help center's own confidence: the shipped one is used, "
+                "and `switchboard eval` on your customers' questions tells what to expect.")
+    return (f"This help center: about {report['answered']:.0%} of questions answered outright and "
+            f"{report['menu']:.0%} by a menu holding the right article (expected from "
+            f"{report['questions']} questions its own articles ask, with at most {report['wrong']:.0%} "
+            "answered wrong). `switchboard eval` on your customers' questions says more.")

@@ -13,7 +13,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,8 @@ class ImportResult:
     updated: int
     unchanged: int
     passages: int
+    #: What the index's own calibration expects (core/knowledge/calibration.py).
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     @property
     def changed(self) -> int:
@@ -122,11 +124,16 @@ class KnowledgeBase:
                         progress: Progress | None = None) -> ImportResult:
         added, updated, unchanged = self.upsert(articles, source=source, progress=progress)
         passages = self.rebuild_index() if (added or updated or not self.has_index()) else self._passage_count()
-        return ImportResult(added, updated, unchanged, passages)
+        return ImportResult(added, updated, unchanged, passages, self.calibration())
 
     # -- index ----------------------------------------------------------------------
     def has_index(self) -> bool:
         return artifacts.latest(self.session, self.account_id, artifacts.KB_INDEX) is not None
+
+    def calibration(self) -> dict[str, Any]:
+        """What the published index's own calibration expects of this help center."""
+        published = artifacts.latest(self.session, self.account_id, artifacts.KB_INDEX)
+        return dict(published.meta.get("calibration") or {}) if published else {}
 
     def _passage_count(self) -> int:
         published = artifacts.latest(self.session, self.account_id, artifacts.KB_INDEX)
@@ -218,7 +225,7 @@ class KnowledgeBase:
         self.session.commit()
         passages = self.rebuild_index() if (added or updated or removed) else (
             self._passage_count() if self.has_index() else 0)
-        return ImportResult(added, updated + removed, unchanged, passages)
+        return ImportResult(added, updated + removed, unchanged, passages, self.calibration())
 
 
 def _remove_tree(path: Path) -> None:

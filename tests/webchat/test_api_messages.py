@@ -144,3 +144,12 @@ def test_stop_in_the_chat_is_a_message_not_an_opt_out(visitor: Visitor, shop: Fl
         assert customer.opted_out_at is None
     assert "2 to 4 working days" in visitor.messages()[-1]["text"]
     assert all("unsubscribed" not in m["text"] for m in visitor.messages())
+
+
+def test_a_visitor_writing_spanish_is_answered_from_the_english_article_with_a_note(visitor: Visitor) -> None:
+    """No article is written in Spanish: the multilingual encoder finds the English one
+    from the visitor's own words, and the answer says, in Spanish, that it is English."""
+    visitor.say("Olvidé mi contraseña")
+    _, answer = visitor.messages()
+    assert answer["author"] == "bot" and "Forgot password" in answer["text"], answer
+    assert "(Este artículo está en inglés: es la respuesta más cercana que tenemos.)" in answer["text"], answer

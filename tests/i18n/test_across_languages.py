@@ -1,0 +1,130 @@
+"""A customer whose language no article is written in, through signed Twilio webhooks
+and the web chat: the multilingual encoder finds the English article from their own
+words, and the bot quotes it with a line in their language saying it is in English;
+a policy can send them to a person instead. And ``switchboard eval`` says what the
+live bot does, in three languages."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy import select
+
+from switchboard.app import create_app
+from switchboard.cli import main
+from switchboard.config import load_settings
+from switchboard.db import get_db
+from switchboard.models import Conversation
+
+from ..signing import VendorClient
+from .test_language_over_twilio import MESSAGES, SPANISH, import_kb, inbound, sent
+
+SPANISH_NOTE = "(Este artículo está en inglés: es la respuesta más cercana que tenemos.)"
+
+
+@pytest.fixture
+def english_kb(app: Flask) -> Flask:
+    import_kb(app)
+    return app
+
+
+def test_a_spanish_question_is_answered_from_the_english_article_with_a_note_in_spanish(
+        english_kb: Flask, vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("¿Cuánto cuesta el envío?"))
+    [reply] = sent(english_kb)
+    assert reply.startswith("Está hablando con un asistente virtual."), reply
+    assert "Express next-day delivery costs $9.95" in reply  # the English article, quoted as it is
+    assert SPANISH_NOTE in reply
+    assert reply.endswith("\nMás: https://help.acme.example/articles/delivery-costs"), reply
+    with get_db(english_kb).session() as session:
+        assert session.scalars(select(Conversation)).one().handoff_reason is None  # nobody was needed
+
+
+def test_a_spanish_question_that_fits_no_article_clearly_gets_a_menu_in_spanish(english_kb: Flask,
+                                                                                vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("Quiero devolver un artículo"))
+    [menu] = sent(english_kb)
+    assert "1. How do I return an item?" in menu, menu
+    assert SPANISH_NOTE in menu and "Responda con el número" in menu, menu
+    vendor.twilio(MESSAGES, inbound("1"))
+    answer = sent(english_kb)[-1]
+    assert answer.endswith("\nMás: https://help.acme.example/articles/return-item"), answer
+    assert SPANISH_NOTE in answer  # the article picked is English too
+
+
+def test_a_spanish_paraphrase_is_answered_from_the_spanish_article(app: Flask, vendor: VendorClient) -> None:
+    """Same-language answers keep their article: a Spanish customer asking in other
+    words than the Spanish article's gets it, not the English one."""
+    import_kb(app, SPANISH)
+    vendor.twilio(MESSAGES, inbound("¿En cuántos días me llega el paquete a Madrid?"))
+    [reply] = sent(app)
+    assert "Las entregas en Madrid" in reply, reply
+    assert reply.endswith("https://help.acme.example/es/articles/plazos-de-entrega"), reply
+    assert SPANISH_NOTE not in reply
+
+
+@pytest.fixture
+def handoff_policy(env: dict[str, str], tmp_path: Path) -> Iterator[Flask]:
+    shipped = Path(__file__).parents[2] / "switchboard" / "data" / "escalation_policy.yaml"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(shipped.read_text().replace("other_languages: answer", "other_languages: handoff"))
+    app = create_app(load_settings({**env, "SWITCHBOARD_POLICY_FILE": str(policy)}),
+                     config={"TASKS_INLINE": True, "TESTING": True})
+    import_kb(app)
+    yield app
+    get_db(app).dispose()
+
+
+def test_the_policy_can_send_other_languages_to_a_person(handoff_policy: Flask, vendor: VendorClient) -> None:
+    vendor = VendorClient(handoff_policy.test_client(), twilio_token=vendor.twilio_token,
+                          zendesk_secret=vendor.zendesk_secret, slack_secret=vendor.slack_secret,
+                          public_url=vendor.public_url)
+    vendor.twilio(MESSAGES, inbound("¿Cuánto cuesta el envío?"))
+    [notice] = sent(handoff_policy)
+    assert "Express next-day" not in notice
+    with get_db(handoff_policy).session() as session:
+        assert session.scalars(select(Conversation)).one().handoff_reason == "language"
+
+
+QUESTIONS = [
+    ("How much does delivery cost?", "delivery-costs"),
+    ("¿Cuánto cuesta el envío?", "delivery-costs"),
+    ("Olvidé mi contraseña", "reset-password"),
+    ("Mein Rabattcode funktioniert nicht", "discount-code"),
+    ("Combien de temps prend la livraison de ma commande ?", "delivery-times"),
+    ("Wie kann ich meine Bestellung stornieren?", "cancel-order"),
+]
+
+
+def test_eval_says_what_the_live_bot_does_in_three_languages(english_kb: Flask, vendor: VendorClient,
+                                                             env: dict[str, str], tmp_path: Path) -> None:
+    """The proof is the product: each question's verdict from `switchboard eval` is the
+    decision a customer sending it by SMS gets."""
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps({"question": q, "expected": a}) + "\n" for q, a in QUESTIONS))
+    result = CliRunner().invoke(main, ["eval", str(questions), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    verdicts = {o["question"]: (o["action"], o["articles"], o["choices"])
+                for o in json.loads(result.stdout)["questions"]}
+    live = {}
+    for number, (question, _) in enumerate(QUESTIONS):
+        vendor.twilio(MESSAGES, inbound(question, sender=f"+1415555{number:04d}"))
+        with get_db(english_kb).session() as session:
+            conversation = session.scalars(select(Conversation).order_by(Conversation.id.desc())).first()
+            assert conversation is not None
+            from switchboard.models import Message
+
+            bot = session.scalars(select(Message).where(Message.conversation_id == conversation.id,
+                                                        Message.author == "bot")).one()
+            live[question] = (bot.meta["action"],
+                              sorted({s["passage"].rsplit("#", 1)[0] for s in bot.meta.get("sources") or ()}),
+                              [c["article"] for c in bot.meta.get("choices") or ()])
+    for question, _ in QUESTIONS:
+        action, cited, choices = verdicts[question]
+        assert (action, sorted(cited), list(choices)) == live[question], question
+    assert {action for action, _, _ in live.values()} & {"answer"}
+    assert len({q for q, _ in QUESTIONS}) == len(QUESTIONS)
