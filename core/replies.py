@@ -353,7 +353,8 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts
         return None  # the article was removed since the menu was sent: treat as a question
     question = truncate_for_model(str(last_bot.meta.get("question") or offered[index]["title"]))
     return answer_from_article(question, passages,
-                               conversation_turn(session, inbound, settings, texts=texts, earlier=earlier))
+                               conversation_turn(session, inbound, settings, texts=texts, earlier=earlier),
+                               language=inbound.message.meta.get("language"))
 
 
 def article_passages(session: Session, account_id: int, settings: Settings, article_id: str) -> list[Passage]:

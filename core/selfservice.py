@@ -351,9 +351,23 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[^\W_]+", text)
 
 
-def answer_from_article(question: str, passages: Sequence[Passage], turn: Turn) -> Decision:
+def answer_from_article(question: str, passages: Sequence[Passage], turn: Turn, *,
+                        language: str | None = None) -> Decision:
     """The answer once the customer picked an article: the sentences of that article that
-    respond to their question, or its opening when none does; cited either way."""
+    respond to their question, or its opening when none does; cited either way. An
+    article in another language than the conversation's (``language``) is quoted with
+    the line saying so, as the menu that offered it did."""
+    from .knowledge.analysis import language_of
+
+    source = language_of(passages[0].locale)
+    if language is not None and source != language:
+        draft = lead_of(passages[0])
+        body, _, citation = draft.text.rpartition("\n")
+        mark = turn.texts(ARTICLE_IN_LANGUAGE, language=language_name(source, language))
+        text = localise_citation(f"{body}\n{mark}\n{citation}", turn.texts)
+        return Decision("answer", _with_disclosure(turn, text), draft=draft,
+                        hits=tuple(Hit(p, 1.0, {"coverage": 1.0}) for p in passages),
+                        notes={"article_language": source})
     hits = [Hit(p, 1.0, {"coverage": 1.0}) for p in passages]
     draft = compose_local(question, hits)
     if draft is not None:
