@@ -66,6 +66,9 @@ class Question:
     text: str
     expected: str | None  # an article id, HANDOFF, or None when unknown (replay)
     where: str = ""  # "line 3": where the question came from
+    #: The customer's earlier question the bot answered, for a follow-up ("and how much
+    #: does that cost?" after "How long does delivery take?").
+    previous: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,8 @@ class Outcome:
 
 def read_questions(path: Path) -> list[Question]:
     """``question,expected`` rows from a CSV file, or objects with those keys, one per
-    line, from a .jsonl file. Errors name the line, as admins fix these by hand."""
+    line, from a .jsonl file; an optional ``previous`` holds the question the bot
+    answered just before (a follow-up). Errors name the line, as admins fix these by hand."""
     path = Path(path)
     try:
         content = path.read_text(encoding="utf-8-sig")
@@ -138,7 +142,8 @@ def read_questions(path: Path) -> list[Question]:
         if not text or not expected:
             raise EvaluationError(f"{path}, {where}: give both a question and what is expected "
                                   f"(an article id, or '{HANDOFF}' when a person should take it).")
-        questions.append(Question(text, HANDOFF if expected.lower() == HANDOFF else expected, where))
+        previous = str(record.get("previous") or "").strip() or None
+        questions.append(Question(text, HANDOFF if expected.lower() == HANDOFF else expected, where, previous))
     if not questions:
         raise EvaluationError(f"{path} holds no questions; add rows with a question and what is expected.")
     return questions
@@ -185,7 +190,10 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
     # earlier language, no stored preference), and the same search in it.
     language = conversation_language(text, previous=None, preference=None)
     search, other_language = searches(config.retriever, language, translator=config.translator, k=SEARCH_K)
-    turn = replace(turn or Turn(first_bot_message=True, company=config.company), texts=config.texts(language))
+    turn = replace(turn or Turn(first_bot_message=question.previous is None, company=config.company),
+                   texts=config.texts(language))
+    if question.previous is not None:
+        turn = replace(turn, previous_question=truncate_for_model(redact(question.previous).text))
     decision = decide(
         text, enrich(text, intent_model=config.intent_model), turn, policy=config.policy,
         search=search, llm_drafter=config.llm_drafter, other_language=other_language,

@@ -194,10 +194,13 @@ def clearly_fits(hits: Sequence[Hit], words: Sequence[str], question: str = "") 
     answer outright rather than offer a menu."""
     # "Where is my parcel?" names one topic word and asks where: the asking counts, as
     # "parcel?" alone does not say which of the parcel articles is meant.
-    asked = len(words) + (1 if hits and hits[0].signals.get("calibrated") and _ASKING.match(question) else 0)
+    calibrated = bool(hits) and bool(hits[0].signals.get("calibrated"))
+    asked = len(words) + (1 if calibrated and _ASKING.match(question) else 0)
     if asked < MIN_QUESTION_WORDS or not confident(hits):
         return False
-    return asked > SHORT_QUESTION_WORDS or hits[0].score >= SHORT_MIN_SCORE
+    # A confidence fitted on the help center's own titles, short as customers' questions
+    # are, already weighs how clearly two words single out one article.
+    return calibrated or asked > SHORT_QUESTION_WORDS or hits[0].score >= SHORT_MIN_SCORE
 
 
 def drafting_hits(hits: Sequence[Hit]) -> list[Hit]:
@@ -298,7 +301,7 @@ def _thanks_that_asks(enrichment: Enrichment, question: str) -> bool:
 def choice_hits(hits: Sequence[Hit]) -> list[Hit]:
     """The best hit of each of the top articles, in rank order: what a menu offers."""
     offered: list[Hit] = []
-    if not hits or hits[0].score < MIN_CHOICE_SCORE:
+    if not hits or hits[0].score < max(MIN_CHOICE_SCORE, hits[0].signals.get("menu_floor", 0.0)):
         return offered
     for hit in hits:
         if any(o.passage.article_id == hit.passage.article_id for o in offered):
@@ -441,10 +444,11 @@ def _draft(question: str, hits: Sequence[Hit], llm_drafter: Drafter | None) -> t
             return None, "model_unavailable"
     draft = compose_local(question, hits)
     if draft is None:
-        if not _paraphrase(hits):
+        if not (_paraphrase(hits) or hits[0].signals.get("calibrated")):
             return None, "low_confidence"
         # No sentence shares a word with a question the embeddings matched with near
-        # certainty: the article's opening answers it, quoted verbatim.
+        # certainty (or the help center's own confidence did): the article's opening
+        # answers it, quoted verbatim.
         draft = lead_of(hits[0].passage)
     try:
         return ground_or_refuse(draft, passages), None

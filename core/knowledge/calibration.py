@@ -52,11 +52,15 @@ MAX_ARTICLES = 300
 MIN_QUESTIONS = 16
 #: A pseudo-question needs at least this many topic words to look like a question.
 MIN_WORDS = 2
+#: The share of menus holding the right article that the menu floor keeps.
+MENU_KEPT = 0.9
 #: The menu offers this many articles (core/selfservice.py MAX_CHOICES).
 MENU_SIZE = 3
 #: The signals the fit may use; the semantic ones only when the index is embedded.
 LEXICAL_FEATURES = ("margin", "coverage", "weighted_coverage", "relative_score")
 SEMANTIC_FEATURES = ("semantic", "title_semantic")
+#: The ridge penalty on the standardised weights (as scikit-learn's C=1 logistic regression).
+RIDGE = 0.5
 _THRESHOLDS = tuple(round(0.30 + 0.01 * step, 2) for step in range(70))
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 
@@ -138,27 +142,72 @@ def examples(search: Search, questions: Sequence[PseudoQuestion], languages: dic
 def fit(found: Sequence[Example], semantic: bool) -> tuple[Confidence, dict[str, Any]] | None:
     """The logistic confidence over the top hit's signals, shifted so that 0.5 is the
     threshold meeting TARGET_WRONG; with what it expects of this help center. None when
-    the examples cannot support a fit (too few, or all right or all wrong)."""
-    from sklearn.linear_model import LogisticRegression
+    the examples cannot support a fit (too few, or all right or all wrong).
+
+    Every weight is kept at zero or above: more shared words, a closer meaning or a
+    clearer lead over the next article never make a hit less likely right. A few dozen
+    questions otherwise fit signals that move together with opposite signs, and a hit
+    sharing no word with the question could then outscore one that shares them all."""
+    from scipy.optimize import minimize
 
     answerable = [e for e in found if e.answerable]
-    labels = np.array([e.right for e in found], dtype=int)
+    labels = np.array([e.right for e in found], dtype=np.float64)
     if len(answerable) < MIN_QUESTIONS or labels.min() == labels.max():
         return None
     features = LEXICAL_FEATURES + (SEMANTIC_FEATURES if semantic else ())
     rows = np.array([[e.signals.get(name, 0.0) for name in features] for e in found], dtype=np.float64)
     mean, scale = rows.mean(axis=0), rows.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=1.0, max_iter=1000).fit((rows - mean) / scale, labels)
-    weights = model.coef_[0] / scale
-    bias = float(model.intercept_[0] - (model.coef_[0] * mean / scale).sum())
+    standard = (rows - mean) / scale
+
+    def loss(parameters: np.ndarray) -> tuple[float, np.ndarray]:
+        z = standard @ parameters[1:] + parameters[0]
+        p = 1.0 / (1.0 + np.exp(-z))
+        error = p - labels
+        ridge = RIDGE * float(parameters[1:] @ parameters[1:])
+        value = float(np.logaddexp(0.0, z).sum() - labels @ z) + ridge
+        gradient = np.concatenate([[error.sum()], standard.T @ error + 2 * RIDGE * parameters[1:]])
+        return value, gradient
+
+    start = np.zeros(len(features) + 1)
+    bounds = [(None, None)] + [(0.0, None)] * len(features)
+    solved = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds).x
+    weights = solved[1:] / scale
+    bias = float(solved[0] - (solved[1:] * mean / scale).sum())
     probability = 1.0 / (1.0 + np.exp(-(rows @ weights + bias)))
     threshold, expected = _threshold(found, probability)
     shifted = bias - math.log(threshold / (1.0 - threshold))
+    expected["menu_floor"] = floor = _menu_floor(found, probability, threshold)
+    # The menus the floor still offers (on the probability scale the floor came from).
+    floor_probability = _unshift(floor, threshold)
+    expected["menu"] = round(float(np.mean([floor_probability <= p < threshold and e.right_in_menu
+                                            for p, e in zip(probability, found, strict=True) if e.answerable])), 3)
     confidence = Confidence(bias=round(shifted, 4), **{name: round(float(w), 4) for name, w in zip(features, weights,
                                                                                                 strict=True)})
     return confidence, {**expected, "threshold": threshold, "questions": len(answerable),
                         "features": list(features)}
+
+
+def _menu_floor(found: Sequence[Example], probability: np.ndarray, threshold: float) -> float:
+    """The lowest score (on the shifted scale, where 0.5 answers) at which a menu is
+    still offered: one that keeps MENU_KEPT of the menus holding the right article,
+    so that a question the help center cannot answer gets "say it in other words"
+    rather than three unrelated titles."""
+    useful = sorted(float(p) for p, e in zip(probability, found, strict=True)
+                    if e.answerable and e.right_in_menu and p < threshold)
+    if not useful:
+        return 0.0
+    floor = useful[int((1.0 - MENU_KEPT) * len(useful))]
+    shifted = math.log(floor / (1.0 - floor)) - math.log(threshold / (1.0 - threshold))
+    return round(1.0 / (1.0 + math.exp(-shifted)), 4)
+
+
+def _unshift(score: float, threshold: float) -> float:
+    """A score on the shifted scale (0.5 = the threshold) back on the fitted probability's."""
+    if score <= 0.0:
+        return 0.0
+    z = math.log(score / (1.0 - score)) + math.log(threshold / (1.0 - threshold))
+    return 1.0 / (1.0 + math.exp(-z))
 
 
 def _threshold(found: Sequence[Example], probability: np.ndarray) -> tuple[float, dict[str, float]]:

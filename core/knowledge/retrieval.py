@@ -425,6 +425,7 @@ class Retriever:
             confidence = self.settings.hybrid_confidence
         if self.calibration.get("fitted"):
             signals["calibrated"] = 1.0
+            signals["menu_floor"] = float(self.calibration.get("menu_floor", 0.0))
         return Hit(passage=self.passages[number], score=confidence(signals), signals=signals)
 
 

@@ -1,0 +1,40 @@
+"""README's and the sample knowledge base's own examples, run through `switchboard eval`
+as an admin would: wrapped in greetings, misspelt, follow-ups, other languages. A
+question that regresses fails the build."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from switchboard.cli import main
+
+from .test_eval_command import cli_env, run
+
+DATA = Path(__file__).parents[2] / "switchboard" / "data"
+#: Questions README shows answered outright; every other one must at least end at the
+#: right article through the menu (or with a person, when that is what it asks for).
+ANSWERED = {
+    "Where is my parcel?", "Good morning, hope you're well. Where is my parcel?",
+    "How long does delivery take? Thank you for your help!", "what about express?",
+    "and how much does that cost?", "how much is that?", "My kettle arrived broken and I want my money back",
+    "I can't remember my login", "my card was declined", "you charged me twice", "¿Cuánto cuesta el envío?",
+    "Olvidé mi contraseña", "Mon code promo ne marche pas",
+}
+
+
+def test_the_shipped_examples_end_where_readme_says(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    run(env, "kb", "import", str(DATA / "sample_kb.json"))
+    result = CliRunner().invoke(main, ["eval", str(DATA / "sample_questions.csv"), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    outcomes = {o["question"]: o for o in report["questions"]}
+    assert ANSWERED <= set(outcomes)
+    wrong = {q: o["verdict"] for q, o in outcomes.items() if not o["right"]}
+    assert not wrong, wrong
+    not_answered = {q: o["verdict"] for q, o in outcomes.items() if q in ANSWERED and o["verdict"] != "answered_right"}
+    assert not not_answered, not_answered
+    assert report["counts"]["answered_wrong"] == 0
+    assert report["expected"]["fitted"]  # the sample help center's own calibration is shown
