@@ -364,11 +364,11 @@ def answer_from_article(question: str, passages: Sequence[Passage], turn: Turn, 
 
     source = language_of(passages[0].locale)
     if language is not None and source != language:
-        draft = lead_of(passages[0])
-        body, _, citation = draft.text.rpartition("\n")
+        lead = lead_of(passages[0])
+        body, _, citation = lead.text.rpartition("\n")
         mark = turn.texts(ARTICLE_IN_LANGUAGE, language=language_name(source, language))
         text = localise_citation(f"{body}\n{mark}\n{citation}", turn.texts)
-        return Decision("answer", _with_disclosure(turn, text), draft=draft,
+        return Decision("answer", _with_disclosure(turn, text), draft=lead,
                         hits=tuple(Hit(p, 1.0, {"coverage": 1.0}) for p in passages),
                         notes={"article_language": source})
     hits = [Hit(p, 1.0, {"coverage": 1.0}) for p in passages]

@@ -21,7 +21,7 @@ from switchboard.models import Account
 
 from .enrichment import detect_language, sentiment_score
 from .intent_store import intent_model
-from .knowledge.embeddings import WORDLLAMA, encoder_named
+from .knowledge.embeddings import E5, WORDLLAMA, encoder_named, queries
 from .knowledge.query import is_english_word
 from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 
@@ -80,8 +80,9 @@ def preload_for_fork(session: Session, settings: Settings, *, accounts: int = PR
         ("sentiment", lambda: sentiment_score(SAMPLE_QUESTION)),
         ("spelling dictionary", lambda: is_english_word("delivery")),
     ]
-    if settings.embeddings == "wordllama":
-        steps.append(("sentence encoder", lambda: encoder_named(WORDLLAMA).encode([SAMPLE_QUESTION])))
+    named = {"wordllama": WORDLLAMA, "e5": E5}.get(settings.embeddings or "")
+    if named is not None:
+        steps.append(("sentence encoder", lambda: queries(encoder_named(named), [SAMPLE_QUESTION])))
     for account_id in list(session.scalars(select(Account.id).order_by(Account.id).limit(accounts))):
         steps.append((f"intent model of account {account_id}",
                       partial(intent_model, session, settings.data_dir, account_id)))

@@ -26,6 +26,7 @@ from switchboard.models import KbArticle, SyncState
 
 from .. import artifacts
 from ..records import Article, Hit
+from .errors import RetrieverIndexError
 from .loaders import article_from_help_center
 from .retrieval import Retriever, build_index
 
@@ -144,7 +145,7 @@ class KnowledgeBase:
         articles = self.articles()
         if not articles:
             raise KnowledgeBaseEmpty("the knowledge base has no articles: run `switchboard kb import PATH`")
-        retriever = build_index(articles, self.embeddings)
+        retriever = build_index(articles, self.embeddings, previous=self._current())
         passages = retriever.passages
         self.directory.mkdir(parents=True, exist_ok=True)
         version = artifacts.new_version()
@@ -162,6 +163,16 @@ class KnowledgeBase:
             if old.is_dir() and old.name != version:
                 _remove_tree(old)
         return len(passages)
+
+    def _current(self) -> Retriever | None:
+        """The index in use, if any, without building one (its vectors are reused)."""
+        published = artifacts.latest(self.session, self.account_id, artifacts.KB_INDEX)
+        if published is None:
+            return None
+        try:
+            return self._load(published.version)
+        except (RetrieverIndexError, LookupError):
+            return None  # damaged or withdrawn meanwhile: everything is embedded anew
 
     def retriever(self) -> Retriever:
         """The newest published index: this process's loaded copy when it is current,
