@@ -4,12 +4,16 @@ sidebar API's thumbs, signed Zendesk comments, and the admin's `switchboard kb
 phrasings` command. One customer alone never teaches it anything."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from switchboard.app import create_app
@@ -17,7 +21,7 @@ from switchboard.cli import main
 from switchboard.config import load_settings
 from switchboard.core.knowledge import embeddings, phrasings
 from switchboard.db import get_db
-from switchboard.models import AuditEntry, Conversation, LearnedPhrasing, Message, PhrasingEvidence, Suggestion
+from switchboard.models import Account, AuditEntry, Conversation, LearnedPhrasing, Message, PhrasingEvidence, Suggestion
 
 from ..assist.test_sidebar_api import comment, key_for
 from ..signing import VendorClient
@@ -296,3 +300,100 @@ def test_a_second_process_uses_a_phrasing_learned_through_the_first_at_its_next_
             assert phrasings.learned(session, second.config["DEFAULT_ACCOUNT_ID"], embeddings.E5) is None
     finally:
         get_db(second).dispose()
+
+
+# --- the dashboard's page -------------------------------------------------------------------
+
+def active_phrasing(shop: Flask, vendor: VendorClient) -> int:
+    pick_refund(shop, vendor, ANNA)
+    pick_refund(shop, vendor, BEN)
+    [row] = phrasing_rows(shop)
+    assert row.status == "active"
+    return row.id
+
+
+def operator(shop: Flask, slug: str = "default") -> FlaskClient:
+    browser = shop.test_client()
+    assert browser.post("/dashboard/login", data={"key": key_for(shop, slug)}).status_code == 302
+    return browser
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def test_an_operator_removes_a_phrasing_from_the_dashboard(shop: Flask, vendor: VendorClient) -> None:
+    phrasing_id = active_phrasing(shop, vendor)
+    browser = operator(shop)
+    assert 'id="nav-phrasings"' in browser.get("/dashboard/").get_data(as_text=True)
+    page = browser.get("/dashboard/phrasings").get_data(as_text=True)
+    row = page.split(f'id="phrasing-{phrasing_id}"', 1)[1].split("</tr>", 1)[0]
+    for shown in (REFUND_TITLE, "refund?", "2 customers, 0 agents", "active", "Remove"):
+        assert shown in row, row
+    done = browser.post(f"/dashboard/phrasings/{phrasing_id}/remove", data={"csrf": csrf_of(page)})
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"/dashboard/phrasings?removed={phrasing_id}")
+    assert phrasing_rows(shop)[0].status == "removed" and learned_now(shop) is None
+    [(action, subject, detail)] = audited(shop, "kb.phrasing_removed")
+    assert subject == str(phrasing_id) and detail["was"] == "active"
+    with get_db(shop).session() as session:
+        actor = session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "kb.phrasing_removed")).one()
+    assert actor.startswith("dashboard:key:sb_")
+    after = browser.get(f"/dashboard/phrasings?removed={phrasing_id}").get_data(as_text=True)
+    assert 'id="removed-notice"' in after and "Remove</button>" not in after
+
+
+def test_a_removal_without_the_pages_token_or_from_another_site_is_refused(shop: Flask,
+                                                                            vendor: VendorClient) -> None:
+    phrasing_id = active_phrasing(shop, vendor)
+    browser = operator(shop)
+    assert browser.post(f"/dashboard/phrasings/{phrasing_id}/remove").status_code == 400
+    forged = browser.post(f"/dashboard/phrasings/{phrasing_id}/remove", data={"csrf": "0" * 64})
+    assert forged.status_code == 400
+    # A token is good only with the session it was made for.
+    other = operator(shop)
+    token = csrf_of(other.get("/dashboard/phrasings").get_data(as_text=True))
+    assert browser.post(f"/dashboard/phrasings/{phrasing_id}/remove", data={"csrf": token}).status_code == 400
+    assert shop.test_client().post(f"/dashboard/phrasings/{phrasing_id}/remove",
+                                   data={"csrf": token}).status_code == 302  # not signed in: to the login page
+    assert phrasing_rows(shop)[0].status == "active"
+
+
+def test_a_session_opened_from_the_sidebar_reads_the_phrasings_but_cannot_remove_them(
+        shop: Flask, vendor: VendorClient) -> None:
+    phrasing_id = active_phrasing(shop, vendor)
+    code = shop.test_client().post("/api/sidebar/dashboard-session",
+                                   headers={"Authorization": f"Bearer {key_for(shop)}"}).json["code"]
+    agent = shop.test_client()
+    assert agent.post("/dashboard/login", data={"code": code}).status_code == 302
+    page = agent.get("/dashboard/phrasings").get_data(as_text=True)
+    assert "refund?" in page and 'id="read-only"' in page and "Remove</button>" not in page
+    refused = agent.post(f"/dashboard/phrasings/{phrasing_id}/remove", data={"csrf": csrf_of_session(agent, shop)})
+    assert refused.status_code == 403
+    assert phrasing_rows(shop)[0].status == "active"
+
+
+def csrf_of_session(browser: FlaskClient, shop: Flask) -> str:
+    """The token the page would carry for this browser's session (its form is not
+    shown to a read-only session; the server must refuse the removal anyway)."""
+    from switchboard.dashboard import COOKIE, app_secret
+
+    cookie = browser.get_cookie(COOKIE)
+    assert cookie is not None
+    return hmac.new(app_secret(shop).encode(), f"csrf:{cookie.value}".encode(), hashlib.sha256).hexdigest()
+
+
+def test_another_accounts_operator_cannot_see_or_remove_this_accounts_phrasings(shop: Flask,
+                                                                               vendor: VendorClient) -> None:
+    phrasing_id = active_phrasing(shop, vendor)
+    with get_db(shop).session() as session:
+        session.add(Account(slug="globex", name="Globex Corp", secrets={}))
+        session.commit()
+    browser = operator(shop, "globex")
+    page = browser.get("/dashboard/phrasings").get_data(as_text=True)
+    assert "refund?" not in page and 'id="empty-phrasings"' in page
+    refused = browser.post(f"/dashboard/phrasings/{phrasing_id}/remove",
+                           data={"csrf": csrf_of_session(browser, shop)})
+    assert refused.status_code == 404
+    assert phrasing_rows(shop)[0].status == "active"
