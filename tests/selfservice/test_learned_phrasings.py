@@ -106,6 +106,7 @@ def test_a_second_customers_same_pick_activates_it_with_its_question_vector(shop
     assert stored.shape == (384,) and np.allclose(stored, expected, atol=1e-6)
     got = learned_now(shop)
     assert got is not None and got.article_ids == ("refund-timing",) and got.texts == (row.text,)
+    assert learned_now(shop) is got  # nothing changed: the process's copy, not a reload
     assert got.vectors.dtype == np.float32 and got.vectors.shape == (1, 384)
     assert np.isclose(float(np.linalg.norm(got.vectors[0])), 1.0, atol=1e-5)
     actions = [a for a, _, _ in audited(shop)]
@@ -397,3 +398,104 @@ def test_another_accounts_operator_cannot_see_or_remove_this_accounts_phrasings(
                            data={"csrf": csrf_of_session(browser, shop)})
     assert refused.status_code == 404
     assert phrasing_rows(shop)[0].status == "active"
+
+
+#: Another interpreter holding its own copy of the learned phrasings, asked at each line.
+OTHER_PROCESS = """
+import json, sys
+from sqlalchemy.orm import Session
+from switchboard.core.knowledge import embeddings, phrasings
+from switchboard.db import make_engine
+engine = make_engine(sys.argv[1])
+for _ in sys.stdin:
+    with Session(engine) as session:
+        got = phrasings.learned(session, int(sys.argv[2]), embeddings.E5)
+    print(json.dumps(None if got is None else [list(got.article_ids), got.vectors.shape[0]]), flush=True)
+"""
+
+
+def test_another_interpreter_sees_a_phrasing_learned_and_removed_here_at_its_next_use(
+        shop: Flask, vendor: VendorClient) -> None:
+    import json
+    import subprocess
+    import sys
+
+    other = subprocess.Popen([sys.executable, "-c", OTHER_PROCESS, shop.config["SETTINGS"].database_url,
+                              str(shop.config["DEFAULT_ACCOUNT_ID"])],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask() -> Any:
+        assert other.stdin is not None and other.stdout is not None
+        other.stdin.write("?\n")
+        other.stdin.flush()
+        return json.loads(other.stdout.readline())
+
+    try:
+        assert ask() is None
+        pick_refund(shop, vendor, ANNA)
+        assert ask() is None  # pending: one customer
+        pick_refund(shop, vendor, BEN)
+        assert ask() == [["refund-timing"], 1]
+        assert ask() == [["refund-timing"], 1]  # unchanged: its own copy
+        assert cli(shop, "remove", str(phrasing_rows(shop)[0].id)).exit_code == 0
+        assert ask() is None
+    finally:
+        other.stdin.close()  # type: ignore[union-attr]
+        other.wait(timeout=30)
+
+
+def test_two_customers_picking_at_the_same_moment_both_count(shop: Flask, vendor: VendorClient,
+                                                             database_url: str) -> None:
+    """Each transaction sees its own pick, not the other's uncommitted one: counted at
+    once, each would find one customer and neither would activate the phrasing. The
+    second must wait for the first (the phrasing's row is locked) and count both."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    from switchboard.db import make_engine
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time: there is no race to lose")
+    pick_refund(shop, vendor, ANNA)
+    vendor.twilio(MESSAGES, inbound("that didn't help", sender=ANNA))  # the phrasing exists, with no standing pick
+    picks = []
+    for sender in (BEN, CARA):
+        vendor.twilio(MESSAGES, inbound("refund?", sender=sender))  # the bot's menu
+        with get_db(shop).session() as session:
+            conversation = session.scalars(select(Conversation).order_by(Conversation.id.desc()).limit(1)).one()
+            message = Message(account_id=conversation.account_id, conversation_id=conversation.id,
+                              direction="inbound", channel="sms", author="customer", body="1")
+            session.add(message)
+            session.commit()
+            picks.append((conversation.account_id, conversation.id, conversation.customer_id, message.id))
+
+    def record(session: Session, pick: tuple[int, int, int, int]) -> None:
+        account_id, conversation_id, customer_id, message_id = pick
+        phrasings.record_pick(session, account_id, conversation_id=conversation_id, customer_id=customer_id,
+                              message_id=message_id, question="refund?", article_id="refund-timing",
+                              settings=shop.config["SETTINGS"])
+
+    engine = make_engine(database_url)
+    first, second = Session(engine), Session(engine)
+    done = threading.Event()
+
+    def second_pick() -> None:
+        record(second, picks[1])
+        second.commit()
+        done.set()
+
+    try:
+        record(first, picks[0])
+        thread = threading.Thread(target=second_pick)
+        thread.start()
+        assert not done.wait(1.0)  # waiting for the first transaction, not counting without it
+        first.commit()
+        thread.join(60)
+        assert done.is_set()
+    finally:
+        first.close()
+        second.close()
+        engine.dispose()
+    [row] = phrasing_rows(shop)
+    assert (row.status, row.customers) == ("active", 2)
