@@ -49,9 +49,17 @@ def phrasing_rows(app: Flask) -> list[LearnedPhrasing]:
         return list(rows)
 
 
+def encoder_of(app: Flask) -> str:
+    """The encoder of the account's knowledge index, which phrasings are embedded with."""
+    with get_db(app).session() as session:
+        name = phrasings.account_encoder(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"])
+    assert name is not None
+    return name
+
+
 def learned_now(app: Flask) -> phrasings.Learned | None:
     with get_db(app).session() as session:
-        return phrasings.learned(session, app.config["DEFAULT_ACCOUNT_ID"], embeddings.E5)
+        return phrasings.learned(session, app.config["DEFAULT_ACCOUNT_ID"], encoder_of(app))
 
 
 def audited(app: Flask, prefix: str = "kb.phrasing") -> list[tuple[str, str | None, dict[str, Any]]]:
@@ -100,14 +108,14 @@ def test_a_second_customers_same_pick_activates_it_with_its_question_vector(shop
     pick_refund(shop, vendor, ANNA, "Refund?")
     pick_refund(shop, vendor, BEN, "refund")  # the same words: case and punctuation aside
     [row] = phrasing_rows(shop)
-    assert (row.status, row.customers, row.encoder) == ("active", 2, embeddings.E5)
+    assert (row.status, row.customers, row.encoder) == ("active", 2, encoder_of(shop))
     stored = np.frombuffer(row.vector or b"", dtype="<f4")
-    expected = embeddings.encoder_named(embeddings.E5).encode_queries([row.text])[0]
-    assert stored.shape == (384,) and np.allclose(stored, expected, atol=1e-6)
+    expected = embeddings.encoder_named(encoder_of(shop)).encode_queries([row.text])[0]
+    assert stored.shape == expected.shape and np.allclose(stored, expected, atol=1e-6)
     got = learned_now(shop)
     assert got is not None and got.article_ids == ("refund-timing",) and got.texts == (row.text,)
     assert learned_now(shop) is got  # nothing changed: the process's copy, not a reload
-    assert got.vectors.dtype == np.float32 and got.vectors.shape == (1, 384)
+    assert got.vectors.dtype == np.float32 and got.vectors.shape == (1, len(expected))
     assert np.isclose(float(np.linalg.norm(got.vectors[0])), 1.0, atol=1e-5)
     actions = [a for a, _, _ in audited(shop)]
     assert actions == ["kb.phrasing_learned", "kb.phrasing_learned", "kb.phrasing_activated"]
@@ -289,16 +297,16 @@ def test_a_second_process_uses_a_phrasing_learned_through_the_first_at_its_next_
     second = create_app(load_settings(env), config={"TASKS_INLINE": True, "TESTING": True})
     try:
         with get_db(second).session() as session:
-            assert phrasings.learned(session, second.config["DEFAULT_ACCOUNT_ID"], embeddings.E5) is None
+            assert phrasings.learned(session, second.config["DEFAULT_ACCOUNT_ID"], encoder_of(shop)) is None
         pick_refund(shop, vendor, ANNA)
         pick_refund(shop, vendor, BEN)
         with get_db(second).session() as session:
-            got = phrasings.learned(session, second.config["DEFAULT_ACCOUNT_ID"], embeddings.E5)
+            got = phrasings.learned(session, second.config["DEFAULT_ACCOUNT_ID"], encoder_of(shop))
         assert got is not None and got.article_ids == ("refund-timing",)
         [row] = phrasing_rows(shop)
         assert cli(shop, "remove", str(row.id)).exit_code == 0
         with get_db(second).session() as session:
-            assert phrasings.learned(session, second.config["DEFAULT_ACCOUNT_ID"], embeddings.E5) is None
+            assert phrasings.learned(session, second.config["DEFAULT_ACCOUNT_ID"], encoder_of(shop)) is None
     finally:
         get_db(second).dispose()
 
@@ -404,12 +412,12 @@ def test_another_accounts_operator_cannot_see_or_remove_this_accounts_phrasings(
 OTHER_PROCESS = """
 import json, sys
 from sqlalchemy.orm import Session
-from switchboard.core.knowledge import embeddings, phrasings
+from switchboard.core.knowledge import phrasings
 from switchboard.db import make_engine
 engine = make_engine(sys.argv[1])
 for _ in sys.stdin:
     with Session(engine) as session:
-        got = phrasings.learned(session, int(sys.argv[2]), embeddings.E5)
+        got = phrasings.learned(session, int(sys.argv[2]), sys.argv[3])
     print(json.dumps(None if got is None else [list(got.article_ids), got.vectors.shape[0]]), flush=True)
 """
 
@@ -421,7 +429,7 @@ def test_another_interpreter_sees_a_phrasing_learned_and_removed_here_at_its_nex
     import sys
 
     other = subprocess.Popen([sys.executable, "-c", OTHER_PROCESS, shop.config["SETTINGS"].database_url,
-                              str(shop.config["DEFAULT_ACCOUNT_ID"])],
+                              str(shop.config["DEFAULT_ACCOUNT_ID"]), encoder_of(shop)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def ask() -> Any:
