@@ -209,8 +209,9 @@ def record_agent_vouch(session: Session, account_id: int, *, agent: str, questio
     vouched = []
     for article_id in sorted(set(article_ids)):  # one lock order for every transaction
         phrasing = _phrasing(session, account_id, article_id, text)
-        evidence = _add_evidence(session, phrasing, kind=AGENT, source=source, dedupe_key=dedupe_key, agent=agent,
-                                 conversation_id=conversation_id, suggestion_id=suggestion_id, reinstate=True)
+        evidence = _add_evidence(session, phrasing, kind=AGENT, source=source, dedupe_key=_bounded(dedupe_key),
+                                 agent=_bounded(agent), conversation_id=conversation_id,
+                                 suggestion_id=suggestion_id, reinstate=True)
         if evidence is not None:
             _recount(session, phrasing, settings, actor=agent, evidence=evidence)
         vouched.append(phrasing)
@@ -258,13 +259,13 @@ def judge_pick(session: Session, account_id: int, earlier: Sequence[Message], te
     (no query) after any other message."""
     previous = next((m for m in reversed(earlier) if m.author == "customer"), None)
     evidence_id = (previous.meta or {}).get(PICK_MARK) if previous is not None else None
-    if not isinstance(evidence_id, int):
+    if previous is None or not isinstance(evidence_id, int):
         return False
     wants_person = asks_for_person(text) or (enrichment.intent == "human_agent"
                                              and enrichment.intent_confidence >= PERSON_INTENT_CONFIDENCE)
     if not (wants_person or did_not_help(text)):
         return False
-    conversation = session.get(Conversation, previous.conversation_id) if previous is not None else None
+    conversation = session.get(Conversation, previous.conversation_id)  # the inbound's: in the session already
     actor = f"customer:{conversation.customer_id}" if conversation is not None else "customer"
     return withdraw(session, account_id, [evidence_id], because="asked_for_person" if wants_person
                     else "did_not_help", actor=actor) > 0
@@ -306,7 +307,7 @@ def learned_from_reply(session: Session, account_id: int, *, question: str, repl
 
 
 _URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
-_HELP_CENTER_ARTICLE = re.compile(r"/articles/([0-9]+)(?:[-/?#]|$)")
+_HELP_CENTER_ARTICLE = re.compile(r"/hc/(?:[\w-]+/)?articles/([0-9]+)(?:[-/?#]|$)")
 #: At most this many links of one reply are looked up.
 MAX_LINKS = 10
 
@@ -349,6 +350,14 @@ def _url_variants(url: str) -> set[str]:
 
 
 # --- the rows and the rule --------------------------------------------------------------
+
+def _bounded(value: str, limit: int = 200) -> str:
+    """``value`` as a column of ``limit`` characters holds it: a longer one (an agent
+    label an old sidebar app sent) is shortened with a hash, so two never collide."""
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit - 17]}~{hashlib.sha256(value.encode()).hexdigest()[:16]}"
+
 
 def _phrasing(session: Session, account_id: int, article_id: str, text: str) -> LearnedPhrasing:
     """The phrasing row for (article, text), created pending if new, locked (on
@@ -406,8 +415,8 @@ def _recount(session: Session, phrasing: LearnedPhrasing, settings: Settings | N
     pending when not, removed for good. ``evidence`` is the piece just recorded (for
     the audit); ``settings`` say which encoder embeds a phrasing that becomes active."""
     session.flush()
-    customers, agents = session.execute(_COUNTS, {"phrasing": phrasing.id}).one()
-    phrasing.customers, phrasing.agents = int(customers), int(agents)
+    counted = session.execute(_COUNTS, {"phrasing": phrasing.id}).one()
+    phrasing.customers, phrasing.agents = int(counted[0] or 0), int(counted[1] or 0)
     phrasing.updated_at = datetime.now(UTC)
     if evidence is not None:
         audit(session, account_id=phrasing.account_id, actor=actor, action="kb.phrasing_learned",
@@ -492,14 +501,14 @@ def learned(session: Session, account_id: int, encoder_name: str | None) -> Lear
 
 def _load(session: Session, account_id: int, encoder_name: str) -> Learned | None:
     rows = session.execute(_ACTIVE, {"account": account_id, "encoder": encoder_name}).all()
-    vectors = [np.frombuffer(vector, dtype="<f4") for _, _, vector in rows]
+    vectors = [np.frombuffer(vector or b"", dtype="<f4") for _, _, vector in rows]  # the query wants a vector
     if not vectors:
         return None
     width = len(vectors[0])
     kept = [i for i, v in enumerate(vectors) if len(v) == width]  # a row of another width: not this model's
-    matrix = np.stack([vectors[i] for i in kept]).astype(np.float32)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    matrix = matrix / np.where(norms > 0, norms, 1.0)
+    stacked = np.stack([vectors[i] for i in kept])
+    norms = np.linalg.norm(stacked, axis=1, keepdims=True)
+    matrix = (stacked / np.where(norms > 0, norms, 1.0)).astype(np.float32)
     matrix.setflags(write=False)
     return Learned(tuple(rows[i][0] for i in kept), tuple(rows[i][1] for i in kept), matrix)
 

@@ -84,7 +84,8 @@ def test_links_name_articles_by_url_or_help_center_number(shop: Flask) -> None:
         found = phrasings.linked_articles(session, account_id, (
             "See HTTPS://Help.Acme.Example/articles/refund-timing/?utm=1#top, "
             "or [returns](https://acme.zendesk.com/hc/fr/articles/360001234567-Retours). "
-            "Not ours: https://help.acme.example/articles/nope and https://elsewhere.example/articles/refund-timing"))
+            "Not ours: https://help.acme.example/articles/nope, https://elsewhere.example/articles/refund-timing "
+            "and https://elsewhere.example/blog/articles/360001234567"))
         assert found == ["360001234567", "refund-timing"]
         assert phrasings.linked_articles(session, account_id, "no link here") == []
         session.rollback()
