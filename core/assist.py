@@ -29,6 +29,7 @@ from switchboard.resources import data_file
 from .audit import audit
 from .drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
 from .feedback import FeedbackMemory, Vote, edit_distance, vote_value
+from .knowledge import phrasings
 from .knowledge.ranking import RankingSettings
 from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from .records import Hit
@@ -311,13 +312,24 @@ def _suggestion(session: Session, account_id: int, suggestion_id: int) -> Sugges
 
 
 def record_rating(session: Session, account_id: int, suggestion_id: int, *, agent: str, rating: str,
-                  reason: str | None, agent_detail: Mapping[str, Any] | None = None) -> SuggestionFeedback:
+                  reason: str | None, settings: Settings,
+                  agent_detail: Mapping[str, Any] | None = None) -> SuggestionFeedback:
+    """A thumbs up or down. Up vouches for the suggestion's articles as answers to its
+    question (a learned phrasing, :mod:`.knowledge.phrasings`); down withdraws what it
+    and the customer's picks of those articles in the conversation had taught."""
     suggestion = _suggestion(session, account_id, suggestion_id)
     if rating == "down" and suggestion.status == "ready":
         suggestion.status = "rejected"
     feedback = SuggestionFeedback(account_id=account_id, suggestion_id=suggestion.id, agent=agent, kind="rating",
                                   rating=rating, reason=(reason or None) and reason[:1000])
     session.add(feedback)
+    if rating == "up":
+        phrasings.vouch_for_suggestion(session, account_id, suggestion_id=suggestion.id, question=suggestion.query,
+                                       sources=suggestion.sources, conversation_id=suggestion.conversation_id,
+                                       agent=agent, source="thumbs_up", settings=settings)
+    elif rating == "down":
+        phrasings.suggestion_rejected(session, account_id, suggestion_id=suggestion.id, sources=suggestion.sources,
+                                      conversation_id=suggestion.conversation_id, agent=agent)
     audit(session, account_id=account_id, actor=agent, action=f"assist.rated_{rating}", subject_type="ticket",
           subject_id=suggestion.zendesk_ticket_id, detail={"suggestion_id": suggestion.id, "reason": reason,
                                                            "sources": suggestion.sources,
@@ -325,12 +337,17 @@ def record_rating(session: Session, account_id: int, suggestion_id: int, *, agen
     return feedback
 
 
-def record_inserted(session: Session, account_id: int, suggestion_id: int, *, agent: str,
+def record_inserted(session: Session, account_id: int, suggestion_id: int, *, agent: str, settings: Settings,
                     agent_detail: Mapping[str, Any] | None = None) -> SuggestionFeedback:
+    """The agent put the suggestion in their reply: a vouch for its articles as answers
+    to its question, unless they had thumbed it down."""
     suggestion = _suggestion(session, account_id, suggestion_id)
     suggestion.status = "inserted"
     feedback = SuggestionFeedback(account_id=account_id, suggestion_id=suggestion.id, agent=agent, kind="inserted")
     session.add(feedback)
+    phrasings.vouch_for_suggestion(session, account_id, suggestion_id=suggestion.id, question=suggestion.query,
+                                   sources=suggestion.sources, conversation_id=suggestion.conversation_id,
+                                   agent=agent, source="inserted", settings=settings)
     audit(session, account_id=account_id, actor=agent, action="assist.inserted", subject_type="ticket",
           subject_id=suggestion.zendesk_ticket_id, detail={"suggestion_id": suggestion.id,
                                                            **_agent_detail(agent_detail)})

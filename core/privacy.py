@@ -44,6 +44,7 @@ from switchboard.models import (
 from .accounts import DEFAULT_SLUG
 from .audit import audit
 from .identity import InvalidAddress, to_e164
+from .knowledge import phrasings
 from .vault import Vault
 
 ERASED = "[erased]"
@@ -161,6 +162,8 @@ def erase(session: Session, account: Account, customer: Customer, vault: Vault, 
             InboxEvent.account_id == account.id, InboxEvent.id.in_(event_ids)).values(payload={"erased": True},
                                                                                       error=None)))
     erased.add("vault_entries", _rows(session, delete(VaultEntry).where(VaultEntry.customer_id == customer.id)))
+    for table, count in phrasings.forget_customer(session, account.id, customer.id).items():
+        erased.add(table, count)  # what the bot learned from their questions
     suggestions = select(Suggestion.id).where(Suggestion.account_id == account.id, or_(
         Suggestion.conversation_id.in_(conversation_ids), Suggestion.zendesk_ticket_id.in_(ticket_ids)))
     erased.add("suggestion_feedback", _rows(session, update(SuggestionFeedback).where(

@@ -24,6 +24,7 @@ from . import assist as assist_core
 from . import handoff, identity, metrics, tickets, timeline, vault, webchat
 from .audit import audit
 from .inbox import Handler
+from .knowledge import phrasings
 from .outreach.sending import on_status as outreach_on_status
 from .outreach.triggers import from_zendesk_ticket
 from .redaction import Redacted, redact
@@ -153,12 +154,26 @@ def agent_comment(session: Session, event: InboxEvent, settings: Settings, reply
     if outcome == "delivered":
         assist_core.record_sent_reply(session, account.id, reply.ticket_id, agent=f"zendesk:{reply.author_id}",
                                       sent=reply.body)
+        _learn_from_links(session, account, reply, settings)
     elif outcome in ("from_customer", "unknown_ticket") and reply.public and not reply.author_is_staff:
         tickets.on_ticket_changed(session, account, settings, ticket_id=reply.ticket_id, text=reply.body,
                                   write_back=True)
     audit(session, account_id=event.account_id, actor=f"zendesk:{reply.author_id}", action="zendesk.comment",
           subject_type="ticket", subject_id=reply.ticket_id,
           detail={"outcome": outcome, "comment_id": reply.comment_id})
+
+
+def _learn_from_links(session: Session, account: Account, reply: handoff.AgentReply, settings: Settings) -> None:
+    """An agent's reply that links help-center articles vouches for them as answers to
+    the customer's question on the ticket (its redacted words on our record)."""
+    if "http" not in reply.body:
+        return
+    conversation = handoff.conversation_for_ticket(session, account.id, reply.ticket_id)
+    question, _ = tickets.ticket_question(session, conversation, "")
+    if question:
+        phrasings.learned_from_reply(session, account.id, question=question, reply=reply.body,
+                                     agent=f"zendesk:{reply.author_id}", comment_id=reply.comment_id,
+                                     conversation_id=conversation.id if conversation else None, settings=settings)
 
 
 def ticket_status_changed(session: Session, event: InboxEvent, settings: Settings, *, ticket_id: int,

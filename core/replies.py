@@ -29,6 +29,7 @@ from .handoff import Handoff, follow_up_after_handoff, hand_over, relay_customer
 from .i18n import ENGLISH, N_, Texts, language_of, texts_for
 from .identity import may_message, reply_address
 from .intent_store import intent_model
+from .knowledge import phrasings
 from .knowledge.analysis import content_words
 from .knowledge.retrieval import Retriever
 from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
@@ -179,6 +180,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     write_now(session, inbound.message,
               meta={**inbound.message.meta, "language": language, "enrichment": enrichment_json(enrichment)})
     metrics.message_received(session, inbound.conversation, inbound.message)
+    phrasings.judge_pick(session, inbound.account.id, earlier, text, enrichment)  # "that didn't help" after a pick
     if inbound.conversation.status == "human":
         if inbound.conversation.zendesk_ticket_id is None:  # the ticket could not be made yet: retry
             _hand_over(session, inbound, inbound.conversation.handoff_reason or "unknown", "", None, settings)
@@ -352,6 +354,10 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts
     if not passages:
         return None  # the article was removed since the menu was sent: treat as a question
     question = truncate_for_model(str(last_bot.meta.get("question") or offered[index]["title"]))
+    phrasings.record_pick(session, inbound.account.id, conversation_id=inbound.conversation.id,
+                          customer_id=inbound.customer.id, message_id=inbound.message.id,
+                          question=str(last_bot.meta.get("question") or ""), article_id=offered[index]["article"],
+                          settings=settings)
     return answer_from_article(question, passages,
                                conversation_turn(session, inbound, settings, texts=texts, earlier=earlier),
                                language=inbound.message.meta.get("language"))

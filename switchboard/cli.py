@@ -460,6 +460,67 @@ def kb_search(question: str, slug: str, k: int) -> None:
         click.echo(f"{hit.score:6.3f}  {hit.passage.title}  ({hit.passage.citation})  {signals}")
 
 
+@kb.group("phrasings", invoke_without_command=True)
+@ACCOUNT_OPTION
+@click.option("--status", type=click.Choice(["active", "pending", "removed"]), help="Only phrasings in this state.")
+@click.pass_context
+def kb_phrasings(ctx: click.Context, slug: str, status: str | None) -> None:
+    """What the bot learned of how customers ask for each article.
+
+    A phrasing is active (retrieval uses it) once two different customers picked the
+    same article off the bot's menu for the same question, or one agent vouched for it
+    (inserted or thumbed up a suggestion, or linked the article in a reply); pending
+    until then. Remove one with `switchboard kb phrasings remove ID`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from switchboard.core.knowledge import phrasings
+    from switchboard.db import get_db
+
+    app = _app()
+    account = _default_account(app, slug)
+    with get_db(app).session() as session:
+        found = phrasings.list_phrasings(session, account.id, status=status)
+    if not found:
+        click.echo(f"nothing learned yet for {account.slug}: phrasings come from customers' menu picks and "
+                   "agents' verdicts on suggestions")
+        return
+    click.echo(f"{'ID':<6} {'STATUS':<8} {'EVIDENCE':<24} {'LEARNED (UTC)':<17} ARTICLE — PHRASING")
+    for p in found:
+        evidence = f"{_count(p.customers, 'customer')}, {_count(p.agents, 'agent')}"
+        title = p.article_title or f"(article {p.article_id} is no longer in the knowledge base)"
+        click.echo(f"{p.id:<6} {p.status:<8} {evidence:<24} {p.learned_at:%Y-%m-%d %H:%M} {title} — {p.text!r}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+@kb_phrasings.command("remove")
+@click.argument("phrasing_id", type=int)
+@click.option("--account", "slug", default=None,
+              help="The account to work on, by slug (default: the one given to `kb phrasings`, else default).")
+@click.pass_context
+def kb_phrasings_remove(ctx: click.Context, phrasing_id: int, slug: str | None) -> None:
+    """Stop the bot using phrasing ID, for good: no evidence, old or new, brings it back."""
+    from switchboard.core.knowledge import phrasings
+    from switchboard.db import get_db
+
+    app = _app()
+    parent = ctx.parent.params.get("slug") if ctx.parent else None
+    account = _default_account(app, slug or parent or "default")
+    with get_db(app).session() as session:
+        try:
+            removed, now = phrasings.remove_phrasing(session, account.id, phrasing_id, actor="cli")
+        except phrasings.PhrasingError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    if now:
+        click.echo(f"removed phrasing {removed.id} ({removed.text!r} for article {removed.article_id}); "
+                   "every process stops using it at its next message")
+    else:
+        click.echo(f"phrasing {removed.id} was already removed")
+
+
 @main.group()
 def intents() -> None:
     """The intent model that routes messages (and knows when it does not know)."""

@@ -14,6 +14,7 @@ figures embedded in the page; nothing is fetched from a CDN.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import logging
 import os
@@ -31,6 +32,7 @@ from sqlalchemy import select
 from switchboard import db
 from switchboard.core import accounts, audit
 from switchboard.core.digest import _gap_groups
+from switchboard.core.knowledge import phrasings as learned_phrasings
 from switchboard.core.metrics import BOT_QUIET
 from switchboard.core.metrics_figures import (
     MAX_DAY,
@@ -296,6 +298,56 @@ def index() -> ResponseReturnValue:
                            choices=options(session, account.id), gaps=gaps[:5], audit_rows=rows, min_day=MIN_DAY,
                            max_day=MAX_DAY, bot_quiet_hours=round(BOT_QUIET.total_seconds() / 3600),
                            time_unit=chart_time_unit(data["daily"]), automation_labels=AUTOMATION_LABELS)
+
+
+# --- learned phrasings: what the bot learned, and an operator's remove button ------------
+
+def csrf_token() -> str:
+    """The token a form on the page must send back: an HMAC of this browser's session
+    cookie, which another site can neither read nor compute. (The cookie is also
+    SameSite=Lax; a state-changing button gets both.)"""
+    raw = request.cookies.get(COOKIE, "")
+    return hmac.new(app_secret(current_app).encode(), f"csrf:{raw}".encode(), hashlib.sha256).hexdigest()
+
+
+def _operator() -> str | None:
+    """How the audit names the operator signed in with an account key, else None (a
+    session opened from the sidebar, by any agent, may read but not remove)."""
+    data = _session_data()
+    if signed_in_with_key() is None or data is None:
+        return None
+    key = db.session().scalar(select(ApiKey).where(ApiKey.key_hash == data["key"]))
+    return f"dashboard:key:{key.prefix}" if key is not None else None
+
+
+@blueprint.get("/phrasings")
+@require_supervisor
+def phrasings_page() -> ResponseReturnValue:
+    account: Account = g.account
+    rows = learned_phrasings.list_phrasings(db.session(), account.id)
+    removed = request.args.get("removed", type=int)
+    return render_template("dashboard_phrasings.html", account=account, phrasings=rows, removed=removed,
+                           can_remove=_operator() is not None, csrf=csrf_token())
+
+
+@blueprint.post("/phrasings/<int:phrasing_id>/remove")
+@require_supervisor
+def remove_phrasing(phrasing_id: int) -> ResponseReturnValue:
+    account: Account = g.account
+    actor = _operator()
+    if actor is None:
+        return ("Removing a phrasing needs a session signed in with an account API key (an operator's), "
+                "not one opened from the Zendesk sidebar: sign in at /dashboard/login with a key."), 403
+    if not hmac.compare_digest((request.form.get("csrf") or "").encode(), csrf_token().encode()):
+        log.warning("phrasing removal refused from %s: missing or wrong CSRF token", request.remote_addr)
+        return "This form is stale or did not come from the dashboard: reload /dashboard/phrasings and try again.", 400
+    session = db.session()
+    try:
+        learned_phrasings.remove_phrasing(session, account.id, phrasing_id, actor=actor)
+    except learned_phrasings.PhrasingError as exc:
+        return str(exc), 404
+    session.commit()
+    return redirect(url_for("dashboard.phrasings_page", removed=phrasing_id))
 
 
 def init_app(app: Flask) -> None:

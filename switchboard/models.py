@@ -352,6 +352,73 @@ class SuggestionFeedback(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+# --- Learned phrasings: how customers ask for an article, learned from use ------------
+
+
+class LearnedPhrasing(Base):
+    """A customer's way of asking for a knowledge-base article, learned from use
+    (core/knowledge/phrasings.py): a menu pick, an agent's vouch. ``text`` is the
+    redacted question; ``key`` its normalised form, hashed for the unique key (one row
+    per account, article and wording). Only ``status == "active"`` rows reach retrieval,
+    with ``vector`` (float32 bytes) embedded by ``encoder``; "removed" is an admin's
+    verdict that no later evidence overturns."""
+
+    __tablename__ = "kb_phrasings"
+    __table_args__ = (UniqueConstraint("account_id", "article_id", "key_hash"),
+                      Index("ix_kb_phrasings_account_id_status", "account_id", "status"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    article_id: Mapped[str] = mapped_column(String(200))  # KbArticle.external_id, as passages name it
+    key_hash: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, active, removed
+    customers: Mapped[int] = mapped_column(Integer, default=0)  # distinct customers whose picks stand
+    agents: Mapped[int] = mapped_column(Integer, default=0)  # distinct agents whose vouches stand
+    encoder: Mapped[str | None] = mapped_column(String(64))
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    removed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class PhrasingEvidence(Base):
+    """One reason to believe a phrasing asks for its article: a customer's menu pick
+    (``customer_id``) or an agent's vouch (``agent``). ``dedupe_key`` makes a retried
+    event count once; a withdrawn piece ("that didn't help", a thumbs-down) stays on
+    record and counts for nothing."""
+
+    __tablename__ = "kb_phrasing_evidence"
+    __table_args__ = (UniqueConstraint("phrasing_id", "dedupe_key"),
+                      Index("ix_kb_phrasing_evidence_account_id_suggestion_id", "account_id", "suggestion_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    phrasing_id: Mapped[int] = mapped_column(ForeignKey("kb_phrasings.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # pick, agent
+    source: Mapped[str] = mapped_column(String(16))  # menu, thumbs_up, inserted, linked_reply
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    suggestion_id: Mapped[int | None] = mapped_column(ForeignKey("suggestions.id"))
+    agent: Mapped[str | None] = mapped_column(String(200))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_because: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PhrasingStamp(Base):
+    """Changes whenever an account's active phrasings do (a fresh random value, written
+    in the same transaction): every process compares it, one primary-key read, with the
+    stamp of the phrasings it holds, and reloads them only when it differs."""
+
+    __tablename__ = "kb_phrasing_stamps"
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    stamp: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 # --- Outreach (issue 6): campaigns, segments, recipients, Slack decisions ------------
 
 

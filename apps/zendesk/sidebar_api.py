@@ -235,7 +235,8 @@ def feedback(suggestion_id: int) -> ResponseReturnValue:
     session, agent = db.session(), current_agent()
     try:
         assist.record_rating(session, g.account.id, suggestion_id, agent=agent.actor, rating=body["rating"],
-                             reason=reason, agent_detail=agent.audit_detail())
+                             reason=reason, settings=current_app.config["SETTINGS"],
+                             agent_detail=agent.audit_detail())
     except assist.UnknownSuggestion as exc:
         abort(404, str(exc))
     session.commit()
@@ -248,7 +249,7 @@ def inserted(suggestion_id: int) -> ResponseReturnValue:
     session, agent = db.session(), current_agent()
     try:
         assist.record_inserted(session, g.account.id, suggestion_id, agent=agent.actor,
-                               agent_detail=agent.audit_detail())
+                               settings=current_app.config["SETTINGS"], agent_detail=agent.audit_detail())
     except assist.UnknownSuggestion as exc:
         abort(404, str(exc))
     used = session.get(Suggestion, suggestion_id)

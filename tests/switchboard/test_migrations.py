@@ -61,6 +61,20 @@ def test_the_inbox_keeps_one_index_on_its_account_and_0015_goes_back(tmp_path) -
         engine.dispose()
 
 
+def test_0016_adds_the_learned_phrasings_tables_and_goes_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'phrasings.db'}")
+    tables = {"kb_phrasings", "kb_phrasing_evidence", "kb_phrasing_stamps"}
+    try:
+        upgrade(engine, "0015")
+        assert not tables & set(inspect(engine).get_table_names())
+        upgrade(engine)
+        assert tables <= set(inspect(engine).get_table_names())
+        command.downgrade(alembic_config(engine), "0015")
+        assert not tables & set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
 STARTER = """
 import os, sys, time
 from pathlib import Path

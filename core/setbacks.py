@@ -1,0 +1,107 @@
+"""What a customer's next message says about the answer they just got: that it did not
+help ("that didn't help", "no me sirvió", "hat nicht geholfen"), or that they want a
+person ("AGENT", "hablar con alguien").
+
+Learning from a menu pick (:mod:`.knowledge.phrasings`) must not count a pick the
+customer then disowned, so these are read on the message after every pick, in the six
+languages the catalogs speak (:data:`.i18n.CATALOG_LANGUAGES`). The lists err towards
+"it did not help": a false alarm costs the bot one piece of evidence, a missed one
+could teach it a wrong answer.
+
+Phrases are written lower-case without accents; a message is compared folded the same
+way (case, accents, curly apostrophes), on whole words.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+#: Said anywhere in the message: the answer did not help.
+DID_NOT_HELP: dict[str, tuple[str, ...]] = {
+    "en": ("didn't help", "didnt help", "did not help", "doesn't help", "doesnt help", "does not help",
+           "not helpful", "wasn't helpful", "was not helpful", "unhelpful", "useless", "no help", "no use",
+           "that's not it", "thats not it", "that is not it", "not what i asked", "not what i meant",
+           "not my question", "wrong answer", "wrong article", "that's wrong", "didn't answer", "did not answer",
+           "doesn't answer", "does not answer", "still doesn't work", "still does not work", "still not working",
+           "still can't", "still cannot", "still don't know", "doesn't work", "didn't work", "did not work"),
+    "es": ("no me ayudo", "no ayudo", "no ayuda", "no me ayuda", "no sirve", "no sirvio", "no me sirve",
+           "no me sirvio", "no es eso", "no es lo que pregunte", "no era eso", "respuesta incorrecta", "inutil",
+           "sigue sin funcionar", "no responde", "no contesta", "no funciona", "no funciono"),
+    "fr": ("ca n'aide pas", "cela n'aide pas", "ca ne m'aide pas", "ca ne m'a pas aide", "cela ne m'a pas aide",
+           "pas utile", "inutile", "ce n'est pas ca", "c'est pas ca", "pas ce que j'ai demande",
+           "mauvaise reponse", "ne repond pas", "ne marche toujours pas", "ne fonctionne toujours pas",
+           "ca ne marche pas", "ca ne fonctionne pas"),
+    "de": ("hilft nicht", "hat nicht geholfen", "hat mir nicht geholfen", "nicht hilfreich", "nutzlos",
+           "bringt nichts", "das ist es nicht", "nicht das was ich gefragt habe", "nicht was ich gefragt habe",
+           "falsche antwort", "funktioniert immer noch nicht", "geht immer noch nicht", "beantwortet nicht",
+           "funktioniert nicht", "klappt nicht"),
+    "pt": ("nao ajudou", "nao me ajudou", "nao ajuda", "nao me ajuda", "nao serve", "nao serviu", "inutil",
+           "nao e isso", "nao era isso", "resposta errada", "ainda nao funciona", "nao responde", "nao funciona",
+           "nao funcionou"),
+    "it": ("non mi ha aiutato", "non ha aiutato", "non aiuta", "non mi aiuta", "non e utile", "inutile",
+           "non serve", "non e questo", "non era questo", "risposta sbagliata", "non funziona ancora",
+           "ancora non funziona", "non risponde", "non funziona"),
+}
+#: The whole message, give or take punctuation: a bare "no" after an answer disowns it.
+DID_NOT_HELP_ALONE: tuple[str, ...] = ("no", "nope", "nah", "not really", "non", "nein", "nao", "no gracias",
+                                       "nicht wirklich", "pas vraiment", "no realmente", "non proprio")
+#: The whole message: a person asked for by name (the bot tells customers to reply AGENT).
+PERSON_ALONE: tuple[str, ...] = (
+    "agent", "human", "person", "someone", "representative", "operator", "real person", "live agent",
+    "agente", "humano", "persona", "operador", "asesor",
+    "humain", "conseiller", "une personne", "quelqu'un",
+    "mensch", "mitarbeiter", "berater", "kundendienst",
+    "atendente", "pessoa", "alguem",
+    "operatore", "umano", "qualcuno",
+)
+#: A request for a person inside a sentence: an ask, then (after a few words) a person.
+PERSON_REQUEST: dict[str, tuple[str, ...]] = {
+    "en": ("talk to someone", "speak to someone", "talk to a person", "speak to a person", "talk to a human",
+           "speak to a human", "talk to an agent", "speak to an agent", "real person", "live agent",
+           "customer service"),
+    "es": ("hablar con alguien", "hablar con una persona", "hablar con un agente", "hablar con un humano",
+           "persona real", "atencion al cliente"),
+    "fr": ("parler a quelqu'un", "parler a une personne", "parler a un conseiller", "parler a un humain",
+           "parler a un agent", "vraie personne", "service client"),
+    "de": ("mit jemandem sprechen", "mit einem menschen", "mit einem mitarbeiter", "echten menschen",
+           "echte person", "kundendienst", "kundenservice"),
+    "pt": ("falar com alguem", "falar com uma pessoa", "falar com um atendente", "falar com um humano",
+           "pessoa real", "atendimento ao cliente"),
+    "it": ("parlare con qualcuno", "parlare con una persona", "parlare con un operatore", "parlare con un umano",
+           "persona reale", "servizio clienti"),
+}
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, straight apostrophes, single spaces: how phrases are written."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+def _phrases(lists: Iterable[Iterable[str]]) -> re.Pattern[str]:
+    alternatives = sorted({re.escape(p) for phrases in lists for p in phrases}, key=len, reverse=True)
+    return re.compile(rf"(?<![\w']){'|'.join(alternatives)}(?![\w'])")
+
+
+_DID_NOT_HELP = _phrases(DID_NOT_HELP.values())
+_PERSON_REQUEST = _phrases(PERSON_REQUEST.values())
+_ALONE_FILLER = re.compile(r"^(?:(?:please|pls|por favor|s'il vous plait|bitte|per favore|an?|the)\s+)*|"
+                           r"(?:\s+(?:please|pls|por favor|s'il vous plait|bitte|per favore))*$")
+
+
+def _bare(text: str) -> str:
+    """The message folded, without surrounding punctuation and courtesy words."""
+    words = re.sub(r"[^\w' ]+", " ", fold(text))
+    return _ALONE_FILLER.sub("", " ".join(words.split())).strip()
+
+
+def did_not_help(text: str) -> bool:
+    """Whether ``text`` says the answer the customer just got did not help them."""
+    return _bare(text) in DID_NOT_HELP_ALONE or bool(_DID_NOT_HELP.search(fold(text)))
+
+
+def asks_for_person(text: str) -> bool:
+    """Whether ``text`` asks for a person, by name alone or in a request."""
+    return _bare(text) in PERSON_ALONE or bool(_PERSON_REQUEST.search(fold(text)))

@@ -1,0 +1,151 @@
+"""The rules of learned phrasings one at a time: what may be learned, which words
+disown an answer, which links name an article, the encoder, a re-embedding, erasure.
+The flows that feed them are tested over signed webhooks in
+tests/selfservice/test_learned_phrasings.py."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from switchboard.core.knowledge import embeddings, phrasings
+from switchboard.core.setbacks import asks_for_person, did_not_help
+from switchboard.db import get_db
+from switchboard.models import Conversation, KbArticle, LearnedPhrasing, Message, PhrasingEvidence
+
+from ...selfservice.test_learned_phrasings import ANNA, BEN, encoder_of, learned_now, phrasing_rows, pick_refund
+from ...signing import VendorClient
+
+
+@pytest.mark.parametrize("text", [
+    "that didn't help", "That didn’t help at all!", "Not helpful", "no", "Nope.", "that's not it",
+    "still doesn't work", "no me ayudó", "No me sirvió para nada", "eso no es lo que pregunté",
+    "ça ne m'a pas aidé", "Ce n'est pas ça", "Das hat nicht geholfen", "hilft nicht", "não ajudou",
+    "Não é isso", "non mi ha aiutato", "risposta sbagliata",
+])
+def test_an_answer_disowned_in_any_catalog_language(text: str) -> None:
+    assert did_not_help(text)
+
+
+@pytest.mark.parametrize("text", [
+    "AGENT", "human please", "a person", "I want to talk to a real person", "quiero hablar con una persona",
+    "Je voudrais parler à un conseiller", "Ich möchte mit einem Mitarbeiter sprechen", "falar com alguém",
+    "posso parlare con un operatore?", "persona por favor",
+])
+def test_a_person_asked_for_in_any_catalog_language(text: str) -> None:
+    assert asks_for_person(text)
+
+
+@pytest.mark.parametrize("text", [
+    "thanks!", "great, thank you", "how long does delivery take?", "can I add another person to my account?",
+    "nothing arrived yet", "the agent fee on my card", "noodles", "gracias", "merci beaucoup", "perfekt, danke",
+])
+def test_thanks_and_new_questions_disown_nothing(text: str) -> None:
+    assert not did_not_help(text) and not asks_for_person(text)
+
+
+@pytest.mark.parametrize(("question", "learned"), [
+    ("refund?", "refund?"),
+    ("Hi, where is my parcel? Thanks, Sam", "where is my parcel?"),  # greeting and sign-off are not the question
+    ("  how   long is delivery ", "how long is delivery"),
+    ("call me on [PHONE_1] about my refund", None),  # a vault token
+    ("my card [CARD] was charged twice", None),  # a redaction placeholder
+    ("[erased]", None),
+    ("my number is +44 20 7946 0958, refund?", None),  # what redaction would still find
+    ("2", None),  # no topic word
+    ("hi", None),
+    ("refund " * 60, None),  # a story, not a phrasing
+])
+def test_what_may_be_learned(question: str, learned: str | None) -> None:
+    assert phrasings.teachable(question) == learned
+
+
+def test_two_customers_wrote_the_same_question_whatever_their_case_and_punctuation() -> None:
+    assert phrasings.phrasing_key("Refund?") == phrasings.phrasing_key("refund") == "refund"
+    assert phrasings.phrasing_key("Where's my order?!") == phrasings.phrasing_key("where's my order") != \
+        phrasings.phrasing_key("where is my order")
+
+
+def test_the_encoder_of_each_setting() -> None:
+    assert phrasings.encoder_for_setting("e5") == embeddings.E5 == "multilingual-e5-small-q4"
+    assert phrasings.encoder_for_setting("wordllama") == embeddings.WORDLLAMA
+    assert phrasings.encoder_for_setting("minilm") == embeddings.MINILM
+    assert phrasings.encoder_for_setting("none") is None and phrasings.encoder_for_setting(None) is None
+
+
+def test_links_name_articles_by_url_or_help_center_number(shop: Flask) -> None:
+    with get_db(shop).session() as session:
+        account_id = shop.config["DEFAULT_ACCOUNT_ID"]
+        session.add(KbArticle(account_id=account_id, external_id="360001234567", source="help_center",
+                              title="Returns", body="…", url="https://acme.zendesk.com/hc/en-us/articles/360001234567",
+                              content_hash="x"))
+        session.flush()
+        found = phrasings.linked_articles(session, account_id, (
+            "See HTTPS://Help.Acme.Example/articles/refund-timing/?utm=1#top, "
+            "or [returns](https://acme.zendesk.com/hc/fr/articles/360001234567-Retours). "
+            "Not ours: https://help.acme.example/articles/nope, https://elsewhere.example/articles/refund-timing "
+            "and https://elsewhere.example/blog/articles/360001234567"))
+        assert found == ["360001234567", "refund-timing"]
+        assert phrasings.linked_articles(session, account_id, "no link here") == []
+        session.rollback()
+
+
+def test_embed_missing_gives_vectors_of_the_new_encoder(shop: Flask, vendor: VendorClient) -> None:
+    pick_refund(shop, vendor, ANNA)
+    pick_refund(shop, vendor, BEN)
+    assert learned_now(shop) is not None
+    other = embeddings.WORDLLAMA if encoder_of(shop) != embeddings.WORDLLAMA else embeddings.E5
+    with get_db(shop).session() as session:
+        account_id = shop.config["DEFAULT_ACCOUNT_ID"]
+        assert phrasings.learned(session, account_id, other) is None  # no vector of that model yet
+        assert phrasings.embed_missing(session, account_id, other) == 1
+        session.commit()
+        got = phrasings.learned(session, account_id, other)
+    expected = embeddings.encoder_named(other).encode_queries(["refund?"])[0]
+    assert got is not None and got.vectors.shape == (1, len(expected))
+    assert np.allclose(got.vectors[0], expected / np.linalg.norm(expected), atol=1e-5)
+    assert learned_now(shop) is None  # the old encoder's vector was replaced
+
+
+def test_erasing_a_customer_forgets_their_picks_and_the_words_only_they_wrote(shop: Flask,
+                                                                           vendor: VendorClient) -> None:
+    from switchboard.core.privacy import erase
+    from switchboard.core.vault import vault_for
+    from switchboard.models import Account, Customer
+
+    pick_refund(shop, vendor, ANNA, "Refund?")
+    pick_refund(shop, vendor, BEN, "refund")
+    assert phrasing_rows(shop)[0].status == "active"
+
+    def customer_of(session, phone: str) -> Customer:  # type: ignore[no-untyped-def]
+        from switchboard.models import Identity
+
+        return session.scalars(select(Customer).join(Identity).where(Identity.value == phone)).one()
+
+    with get_db(shop).session() as session:
+        account = session.get(Account, shop.config["DEFAULT_ACCOUNT_ID"])
+        erased = erase(session, account, customer_of(session, ANNA), vault_for(shop.config["SETTINGS"]), actor="test")
+        session.commit()
+    assert erased.rows["kb_phrasing_evidence"] == 1
+    [row] = phrasing_rows(shop)
+    assert (row.status, row.customers, row.text) == ("pending", 1, "refund")  # Ben's words, not Anna's spelling
+    assert learned_now(shop) is None
+    with get_db(shop).session() as session:
+        account = session.get(Account, shop.config["DEFAULT_ACCOUNT_ID"])
+        erase(session, account, customer_of(session, BEN), vault_for(shop.config["SETTINGS"]), actor="test")
+        session.commit()
+        assert session.scalars(select(PhrasingEvidence)).all() == []
+        assert session.scalars(select(LearnedPhrasing)).all() == []
+
+
+def test_a_pick_marks_its_message_so_the_next_one_is_judged_without_a_query(shop: Flask,
+                                                                            vendor: VendorClient) -> None:
+    pick_refund(shop, vendor, ANNA)
+    with get_db(shop).session() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        pick = session.scalars(select(Message).where(Message.conversation_id == conversation.id,
+                                                      Message.author == "customer").order_by(Message.id.desc())
+                               .limit(1)).one()
+        evidence = session.scalars(select(PhrasingEvidence)).one()
+        assert pick.meta[phrasings.PICK_MARK] == evidence.id and evidence.dedupe_key == f"pick:{pick.id}"
