@@ -35,6 +35,7 @@ from .enrichment import conversation_language, enrich
 from .escalation import EscalationPolicy, load_policy
 from .i18n import ENGLISH, Texts, language_of, texts_for
 from .intents import IntentModel
+from .knowledge import phrasings
 from .knowledge.analysis import content_words
 from .records import Article, Hit
 from .redaction import redact, truncate_for_model
@@ -43,7 +44,7 @@ from .translation import Translator
 
 if TYPE_CHECKING:
     from .drafting import Draft
-    from .knowledge.retrieval import Retriever
+    from .knowledge.retrieval import Learned, Retriever
 
 #: What a question's ``expected`` says when a person should take it.
 HANDOFF = "handoff"
@@ -84,6 +85,8 @@ class Configuration:
     #: The account's texts in a language (its overrides of the catalogs), as the live bot sends them.
     texts: Callable[[str], Texts] = lambda language: ENGLISH
     translator: Translator | None = None
+    #: The account's learned phrasings, as the live bot searches with them.
+    learned: Learned | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,8 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
     # The conversation's language as the live bot chooses it for a first message (no
     # earlier language, no stored preference), and the same search in it.
     language = conversation_language(text, previous=None, preference=None)
-    search, other_language = searches(config.retriever, language, translator=config.translator, k=SEARCH_K)
+    search, other_language = searches(config.retriever, language, translator=config.translator,
+                                      learned=config.learned, k=SEARCH_K)
     turn = replace(turn or Turn(first_bot_message=question.previous is None, company=config.company),
                    texts=config.texts(language))
     if question.previous is not None:
@@ -289,10 +293,12 @@ def configuration(session: Session, account: Account, settings: Settings, *, kb_
         intents = IntentModel.fit(*read_training_csv(intents_file))
     else:
         intents = IntentModel.load(intents_file)
+    retriever = _file_retriever(kb_file, settings) if kb_file else _stored_retriever(session, account.id, settings)
     return Configuration(
         description=description,
         policy=load_policy(policy_file) if policy_file else live_policy(settings),
-        retriever=_file_retriever(kb_file, settings) if kb_file else _stored_retriever(session, account.id, settings),
+        retriever=retriever,
+        learned=None if kb_file else phrasings.learned(session, account.id, retriever.encoder_name),
         intent_model=intents,
         llm_drafter=_llm_drafter(session, account, settings, model) if engine == "llm" else None,
         company=settings.company_name if account.slug == "default" else account.name,

@@ -200,7 +200,9 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         send_reply(session, inbound, picked, settings)
         return picked
     retriever = account_retriever(session, inbound.account.id, settings)
-    search, other_language = searches(retriever, language, translator=_translator(session, inbound, settings))
+    learned = phrasings.learned(session, inbound.account.id, retriever.encoder_name) if retriever else None
+    search, other_language = searches(retriever, language, translator=_translator(session, inbound, settings),
+                                      learned=learned)
     decision = decide(
         text, enrichment, conversation_turn(session, inbound, settings, texts=texts, earlier=earlier),
         policy=policy(settings), search=search, llm_drafter=_llm_drafter(session, inbound, settings),

@@ -21,6 +21,7 @@ from .knowledge.retrieval import Learned, Retriever
 from .records import Hit, Passage
 from .small_talk import SMALL_TALK_INTENTS, request_part
 from .translation import Translator, language_name
+from .vault import TOKEN
 
 #: What a reply does; "action" is a governed action's outcome (core/actions/selfservice.py), never decide()'s.
 Action = Literal["answer", "choices", "clarify", "handoff", "help", "action"]
@@ -244,7 +245,8 @@ def decide(
     if other_language is not None:
         return _across_languages(question, turn, policy, other_language, llm_drafter, topic_words,
                                  unsure=lambda: escalation(retrieval_confident=False))
-    words = topic_words(question)
+    # "[EMAIL_1]" reads as the word "email": a token says what was redacted, not what is asked.
+    words = topic_words(TOKEN.sub(" ", question))
     hits = search(question) if words else []
     failure = None
     corroborated = False
@@ -472,7 +474,7 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
         return _translated(question, turn, policy, other, llm_drafter, trigger)
     if not other.multilingual:
         return _handoff(turn, policy, trigger)
-    words = topic_words(question)
+    words = topic_words(TOKEN.sub(" ", question))
     hits = other.search(question) if words else []
     mark = turn.texts(ARTICLE_IN_LANGUAGE, language=language_name(other.source, other.language))
     notes = {"article_language": other.source}

@@ -69,6 +69,7 @@ from ..small_talk import request_part
 from . import embeddings
 from .analysis import content_words
 from .errors import EmbeddingsUnavailableError
+from .retrieval import Learned
 from .service import KnowledgeBase, KnowledgeBaseEmpty
 
 log = logging.getLogger(__name__)
@@ -101,17 +102,6 @@ class PhrasingError(SwitchboardError, LookupError):
     """A phrasing an admin named does not exist in the account."""
 
 
-@dataclass(frozen=True, eq=False)
-class Learned:
-    """An account's active phrasings with vectors of one encoder: row ``i`` of
-    ``vectors`` (float32, L2-normalised) is ``texts[i]``, a way of asking for article
-    ``article_ids[i]``."""
-
-    article_ids: tuple[str, ...]
-    texts: tuple[str, ...]
-    vectors: np.ndarray
-
-
 @dataclass(frozen=True)
 class Phrasing:
     """One phrasing as an admin sees it."""
@@ -138,20 +128,12 @@ def encoder_for_setting(setting: str | None) -> str | None:
 
 def account_encoder(session: Session, account_id: int, settings: Settings) -> str | None:
     """The encoder of the account's current knowledge index: a phrasing's vector must
-    be comparable with the customer's question vector retrieval computes. Read from the
-    index where it says (``Retriever.encoder_name``), else from the setting it was built
-    under."""
+    be comparable with the customer's question vector retrieval computes. Before any
+    index exists, the encoder the setting names (the one the first index will use)."""
     try:
-        retriever = KnowledgeBase.of(session, account_id, settings).retriever()
+        return KnowledgeBase.of(session, account_id, settings).retriever().encoder_name
     except KnowledgeBaseEmpty:
         return encoder_for_setting(settings.embeddings)
-    # getattr: the index names its encoder once retrieval exposes it; until then the
-    # setting says, as it did when the index was built.
-    named = getattr(retriever, "encoder_name", _UNNAMED)
-    return encoder_for_setting(settings.embeddings) if named is _UNNAMED else named
-
-
-_UNNAMED: Any = object()
 
 
 # --- what may be learned --------------------------------------------------------------
@@ -443,7 +425,7 @@ def _embed(session: Session, phrasing: LearnedPhrasing, encoder: str | None) -> 
         phrasing.encoder, phrasing.vector = None, None
         return
     try:
-        vector = embeddings.encoder_named(encoder).encode_queries([phrasing.text])[0]
+        vector = embeddings.queries(embeddings.encoder_named(encoder), [phrasing.text])[0]
     except EmbeddingsUnavailableError as exc:
         log.warning("phrasing %s of account %s has no vector yet: %s", phrasing.id, phrasing.account_id, exc)
         phrasing.encoder, phrasing.vector = None, None
@@ -524,7 +506,7 @@ def embed_missing(session: Session, account_id: int, encoder_name: str | None) -
             LearnedPhrasing.vector.is_(None))).order_by(LearnedPhrasing.id)).all()
     if not rows:
         return 0
-    vectors = embeddings.encoder_named(encoder_name).encode_queries([row.text for row in rows])
+    vectors = embeddings.queries(embeddings.encoder_named(encoder_name), [row.text for row in rows])
     for row, vector in zip(rows, vectors, strict=True):
         row.encoder, row.vector = encoder_name, np.asarray(vector, dtype="<f4").tobytes()
     _new_stamp(session, account_id)

@@ -79,11 +79,13 @@ class _Embeddings:
         return queries(self._encoder, [query])[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Learned:
     """An account's learned phrasings (core/knowledge/phrasings.py): questions customers
-    and agents confirmed an article answers, with their query vectors. A question close
-    to one of them counts as close to that article's title."""
+    and agents confirmed an article answers. Row ``i`` of ``vectors`` (float32,
+    L2-normalised, the index's encoder, embedded as a question) is ``texts[i]``, a way of
+    asking for article ``article_ids[i]``. A question close to one of them counts as
+    close to that article's title."""
 
     article_ids: tuple[str, ...]
     texts: tuple[str, ...]
