@@ -1,0 +1,160 @@
+"""What customers' first questions end with, through the product's own decision path,
+on help centers no threshold was tuned on: today's default against the new one, side by
+side in one run.
+
+Each configuration indexes the set's articles as `switchboard kb import` does and runs
+every held-out question through :func:`switchboard.core.evaluation.evaluate`, the path
+`switchboard eval` and the live bot share (language detection, search among the
+articles in the question's language or across languages, the escalation policy,
+drafting, grounding), as a first message. Configurations:
+
+- ``wordllama``: the previous default (WordLlama fused, the confidence fitted once on
+  StackFAQ's tuning half);
+- ``e5``: the default now (multilingual-e5-small fused, each index fitting its own
+  confidence on its own articles; no customer question of any set is used to fit it);
+- ``none``: lexical only, with its own fitted confidence.
+
+Sets (held-out halves only; paths are arguments, see ../shared/README.md):
+
+- StackFAQ: the second group of each thread's paraphrases (titles paraphrased);
+- banking77: real customer messages, 77 intents as articles (not paraphrases of titles);
+- CLINC150: each in-scope intent an article of five training examples, its ``val``
+  questions asked, plus the ``oos_val`` questions, which no article answers (right:
+  not answered). Nothing in the project was tuned on this set;
+- XQuAD (de, ru, zh; CC BY-SA 4.0): 240 Wikipedia paragraphs as articles, the second
+  half of each paragraph's questions asked, in the paragraph's language; and across
+  languages: Russian and Chinese questions against the German paragraphs (the three
+  files are parallel translations).
+
+    python bench/answers.py --stackfaq ../shared/data/stackfaq/stackExchange-FAQ.json \\
+        --banking77 ../shared/data/banking77/train.csv --clinc150 ../shared/data/clinc150/data_train_val.json \\
+        --xquad ../shared/data/xquad [--configurations wordllama,e5] [--limit 400]
+
+Prints one JSON object: per set and configuration the shares of each verdict,
+"reached" (answered right + menu holding the right article, or, for a question no
+article answers, not answered), what the index's calibration expected, and seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.retrieval import load_banking77, load_stackfaq  # noqa: E402
+from switchboard.core.escalation import load_policy  # noqa: E402
+from switchboard.core.evaluation import Configuration, Question, counts, evaluate  # noqa: E402
+from switchboard.core.intent_store import default_intent_model  # noqa: E402
+from switchboard.core.knowledge.chunking import chunk_articles  # noqa: E402
+from switchboard.core.knowledge.retrieval import Retriever, build_index, build_retriever  # noqa: E402
+from switchboard.core.records import Article  # noqa: E402
+
+Set = tuple[list[Article], list[Question]]
+NOT_ANSWERED = "none"  # expected for a question no article answers
+
+
+def clinc150(path: Path, *, examples: int = 5) -> Set:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    by_intent: dict[str, list[str]] = {}
+    for text, label in data["train"]:
+        by_intent.setdefault(label, []).append(text)
+    articles = [Article(id=f"clinc-{intent}", title=intent.replace("_", " ").capitalize(),
+                        body="Customers ask about this as:\n\n" + "\n\n".join(texts[:examples]))
+                for intent, texts in sorted(by_intent.items())]
+    questions = [Question(text, f"clinc-{label}") for text, label in data["val"]]
+    questions += [Question(text, NOT_ANSWERED) for text, _ in data["oos_val"]]
+    return articles, questions
+
+
+def xquad(folder: Path, language: str, *, articles_in: str | None = None) -> Set:
+    """Paragraphs of ``articles_in`` (default: the questions' language) as articles, the
+    second half of each paragraph's ``language`` questions asked."""
+    def paragraphs(lang: str) -> list[tuple[str, str, list[str]]]:
+        data = json.loads((folder / f"xquad.{lang}.json").read_text(encoding="utf-8"))["data"]
+        return [(f"{doc['title']} {n + 1}", p["context"], [q["question"] for q in p["qas"]])
+                for doc in data for n, p in enumerate(doc["paragraphs"])]
+
+    asked = paragraphs(language)
+    source = paragraphs(articles_in) if articles_in else asked
+    if len(source) != len(asked):
+        raise SystemExit(f"xquad.{articles_in} and xquad.{language} are not parallel")
+    locale = articles_in or language
+    articles = [Article(id=f"xquad-{n}", title=title, body=body, locale=locale)
+                for n, (title, body, _) in enumerate(source)]
+    questions = [Question(q, f"xquad-{n}") for n, (_, _, qs) in enumerate(asked) for q in qs[len(qs) // 2:]]
+    return articles, questions
+
+
+def index(articles: Sequence[Article], configuration: str) -> Retriever:
+    if configuration == "wordllama":  # the previous default: the confidence shipped for it
+        return build_retriever(chunk_articles(articles), "wordllama")
+    return build_index(articles, configuration)
+
+
+def run(articles: Sequence[Article], questions: Sequence[Question], configuration: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    retriever = index(articles, configuration)
+    built = time.perf_counter() - started
+    config = Configuration(description={}, policy=load_policy(None), retriever=retriever,
+                           intent_model=default_intent_model())
+    outcomes = evaluate(questions, config)
+    unanswerable = [o for o in outcomes if o.expected == NOT_ANSWERED]
+    answerable = [o for o in outcomes if o.expected != NOT_ANSWERED]
+    tally = counts(answerable)
+    n = max(len(answerable), 1)
+    shares = {name: round(tally[name] / n, 4) for name in (
+        "answered_right", "answered_wrong", "choices_with_right", "choices_without_right", "clarified",
+        "handed_over")}
+    shares["reached"] = round((tally["answered_right"] + tally["choices_with_right"]) / n, 4)
+    report: dict[str, Any] = {"questions": len(answerable), **shares, "expected": retriever.calibration,
+                              "index_seconds": round(built, 1),
+                              "seconds": round(time.perf_counter() - started, 1)}
+    if unanswerable:
+        report["unanswerable"] = {"questions": len(unanswerable),
+                                  "answered": round(sum(o.action == "answer" for o in unanswerable)
+                                                    / len(unanswerable), 4),
+                                  "menu": round(sum(o.action == "choices" for o in unanswerable)
+                                                / len(unanswerable), 4)}
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stackfaq", type=Path)
+    parser.add_argument("--banking77", type=Path)
+    parser.add_argument("--clinc150", type=Path)
+    parser.add_argument("--xquad", type=Path, help="the folder holding xquad.de.json, xquad.ru.json, xquad.zh.json")
+    parser.add_argument("--configurations", default="wordllama,e5")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many questions per set (random, seeded)")
+    args = parser.parse_args(argv)
+    sets: dict[str, Set] = {}
+    if args.stackfaq:
+        articles, _, test = load_stackfaq(args.stackfaq)
+        sets["stackfaq"] = (articles, [Question(q, a) for q, a in test])
+    if args.banking77:
+        articles, _, test = load_banking77(args.banking77)
+        sets["banking77"] = (articles, [Question(q, a) for q, a in test])
+    if args.clinc150:
+        sets["clinc150"] = clinc150(args.clinc150)
+    if args.xquad:
+        for language in ("de", "ru", "zh"):
+            sets[f"xquad_{language}"] = xquad(args.xquad, language)
+        for language in ("ru", "zh"):
+            sets[f"xquad_{language}_to_de"] = xquad(args.xquad, language, articles_in="de")
+    results: dict[str, Any] = {"command": " ".join(sys.argv), "sets": {}}
+    for name, (articles, questions) in sets.items():
+        if args.limit and len(questions) > args.limit:
+            questions = random.Random(1).sample(questions, args.limit)
+        results["sets"][name] = {c: run(articles, questions, c) for c in args.configurations.split(",")}
+        print(json.dumps({name: results["sets"][name]}), file=sys.stderr, flush=True)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
