@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
@@ -175,8 +175,45 @@ def entries_of(session: Session, account_id: int, conversation_id: int) -> Seque
 
 def resolve(session: Session, vault: Vault, *, account_id: int, conversation_id: int, text: str) -> str:
     """``text`` with the conversation's tokens replaced by their values: for a governed
-    action to use (a callback number) without the value being shown or stored."""
+    action to use (a callback number) without the value being shown or stored. Never
+    for a message to the customer: :func:`echoable` decides what one may carry."""
     values = {e.token: e for e in entries_of(session, account_id, conversation_id)}
+    return TOKEN.sub(lambda m: vault.open(values[m.group()].sealed) if m.group() in values else m.group(), text)
+
+
+#: The kinds a message to the customer may carry as their value: the contact details
+#: they gave us to be reached on ("we will call you at [PHONE_1]"). A card, IBAN or
+#: national id is never opened into a message, whoever wrote its token: an SMS or a
+#: WhatsApp message is no place for one (PCI DSS 4.2.2 for card numbers), and a model
+#: talked into writing "[CARD_1]" by the text it reads must get nothing out of it.
+ECHOED_KINDS = frozenset({"phone", "email"})
+
+
+def echoable(session: Session, *, account_id: int, conversation_id: int, text: str,
+             drawn_from: Iterable[str] = ()) -> list[str]:
+    """The tokens of ``text``, a message about to go to the customer, that may reach them
+    as their value: tokens of this conversation's vault (only what the customer wrote
+    in this conversation is vaulted under it), of a kind in ECHOED_KINDS, and named by
+    none of ``drawn_from``, the article text the message was built from. A token in an
+    article was put there by whoever wrote the article, not by the customer: it stays
+    a token, as does anything an agent writes (agents' replies are never opened)."""
+    mentioned = tokens_in(text)
+    if not mentioned:
+        return []
+    planted = {token for source in drawn_from for token in tokens_in(source)}
+    kinds = {e.token: e.kind for e in entries_of(session, account_id, conversation_id)}
+    return [t for t in mentioned if kinds.get(t) in ECHOED_KINDS and t not in planted]
+
+
+def opened(session: Session, vault: Vault, *, account_id: int, conversation_id: int, text: str,
+           tokens: Iterable[str]) -> str:
+    """``text`` with ``tokens`` (those :func:`echoable` allowed, recorded with the message)
+    replaced by their values, for the one request that delivers it; any other token,
+    and one erased since, stays as written."""
+    wanted = set(tokens)
+    if not wanted:
+        return text
+    values = {e.token: e for e in entries_of(session, account_id, conversation_id) if e.token in wanted}
     return TOKEN.sub(lambda m: vault.open(values[m.group()].sealed) if m.group() in values else m.group(), text)
 
 
