@@ -13,7 +13,6 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import responses
@@ -33,7 +32,7 @@ from ..handoff.test_handoff_to_zendesk import Fakes
 from ..signing import VendorClient
 from ..webchat.conftest import Visitor
 from ..webchat.test_api_handoff import agent_reply, hand_over
-from .helpers import say
+from .helpers import LiveVendors, say
 from .test_model_and_logs import fake_llm  # noqa: F401 - fixture
 from .test_vault_and_keys import vendor_for
 
@@ -73,19 +72,10 @@ def live_app(env: dict[str, str], kb: Path, **extra: str) -> Flask:
     return app
 
 
-class TwilioFakes(Fakes):
-    """Message SIDs of their own: the inbound messages' SIDs (helpers.say) count from 1 too."""
-
-    def _twilio(self, request: Any) -> tuple[int, dict[str, str], str]:
-        status, headers, body = super()._twilio(request)
-        answer = json.loads(body)
-        return status, headers, json.dumps({**answer, "sid": "SMfeed" + answer["sid"][6:]})
-
-
 @pytest.fixture
 def fakes() -> Iterator[Fakes]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield TwilioFakes(mock)
+        yield LiveVendors(mock)
 
 
 @pytest.fixture
