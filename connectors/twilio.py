@@ -1,13 +1,16 @@
 """SMS and WhatsApp sends through Twilio's Messages API.
 
-The outbox payload is exactly the keyword arguments of ``client.messages.create``, so a
-sandbox record shows what would have been sent, and a retried task replays it as
-``messages.create(**payload)`` without re-deriving anything.
+The outbox payload is the keyword arguments of ``client.messages.create``, so a sandbox
+record shows what would have been sent, and a retried task replays it without
+re-deriving anything. A body naming vault tokens the customer may read back ([PHONE_1])
+is recorded with the tokens and which conversation's vault opens them; they are opened
+in the request to Twilio only, never stored.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -32,6 +35,7 @@ from switchboard.connectors.base import (
     may_have_reached_vendor,
     retry_after_seconds,
 )
+from switchboard.core import vault
 from switchboard.core.accounts import secret, secret_variable
 from switchboard.core.ports import OutsideWhatsAppWindow, RecipientOptedOut  # noqa: F401 - raised here
 from switchboard.models import Account, OutboxCall
@@ -53,6 +57,9 @@ RECONCILE_CLOCK_SKEW = timedelta(seconds=30)
 #: one page, so a stale takeover costs one GET. An earlier attempt older than these
 #: cannot be recognised, and the message is sent again (as it was before this check).
 RECONCILE_SCAN = 100
+#: Outbox payload keys that are not ``messages.create`` arguments: which conversation's
+#: vault opens which tokens of the body, at send time only.
+VAULT_CONVERSATION, VAULT_TOKENS = "vault_conversation_id", "vault_tokens"
 
 
 class SenderNotConfigured(VendorError):
@@ -85,11 +92,15 @@ class TwilioConnector(Connector):
         media_url: list[str] | None = None,
         status_callback: str | None = None,
         idempotency_key: str | None = None,
+        vault_conversation_id: int | None = None,
+        vault_tokens: Sequence[str] = (),
     ) -> CallResult:
         """Send ``body`` (or an approved template, ``content_sid``) to ``to`` (E.164).
 
         On WhatsApp outside the 24-hour window only a template goes through: pass
         ``content_sid`` and ``content_variables`` (e.g. ``{"1": "Ada"}``) instead of text.
+        ``vault_tokens`` of ``body`` are opened from ``vault_conversation_id``'s vault
+        in ``perform`` only: the outbox records the tokens, never the values.
         """
         if channel not in ("sms", "whatsapp"):
             raise ValueError(f"channel={channel!r} is not supported: use 'sms' or 'whatsapp'.")
@@ -109,6 +120,8 @@ class TwilioConnector(Connector):
             "status_callback": status_callback,
         }
         payload = {key: value for key, value in arguments.items() if value is not None}
+        if body is not None and vault_conversation_id is not None and vault_tokens:
+            payload[VAULT_CONVERSATION], payload[VAULT_TOKENS] = vault_conversation_id, list(vault_tokens)
         return self.call("messages.create", payload, idempotency_key=idempotency_key)
 
     def _sender(self, channel: str) -> str | None:
@@ -160,7 +173,7 @@ class TwilioConnector(Connector):
         if operation != "messages.create":
             raise ValueError(f"TwilioConnector cannot perform {operation!r}.")
         try:
-            message = self.client.messages.create(**payload)
+            message = self.client.messages.create(**self._arguments(payload))
         except (TwilioRestException, TwilioServiceException) as exc:
             raise self._translate(exc, payload) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
@@ -170,6 +183,17 @@ class TwilioConnector(Connector):
                     "out Twilio is asked whether the message exists before it is sent again.") from exc
             raise VendorUnavailable(f"Twilio could not be reached ({exc}); the send will be retried.") from exc
         return {"sid": message.sid, "status": str(message.status), "to": message.to, "from": message.from_}
+
+    def _arguments(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``messages.create``'s arguments from a recorded payload: the vault tokens it
+        names opened in the body. The one moment the values exist outside the vault is
+        this request; the response we store carries no body."""
+        arguments = {key: value for key, value in payload.items() if key not in (VAULT_CONVERSATION, VAULT_TOKENS)}
+        if payload.get(VAULT_TOKENS) and "body" in arguments:
+            arguments["body"] = vault.opened(self.session, vault.vault_for(self.settings), account_id=self.account.id,
+                                             conversation_id=int(payload[VAULT_CONVERSATION]),
+                                             text=str(arguments["body"]), tokens=payload[VAULT_TOKENS])
+        return arguments
 
     def reconcile(self, operation: str, payload: dict[str, Any], attempted_at: datetime) -> dict[str, Any] | None:
         """Find the message a dead worker's attempt may have created, before sending again.
@@ -184,8 +208,9 @@ class TwilioConnector(Connector):
         if operation != "messages.create":
             return None
         since = attempted_at - RECONCILE_CLOCK_SKEW
+        sent = self._arguments(payload)
         candidates = [message for message in self._recent_messages(payload)
-                      if _could_be_attempt_of(message, payload, since)]
+                      if _could_be_attempt_of(message, sent, since)]
         owned = self._recorded_sids({str(message.sid) for message in candidates}, since)
         unowned = sorted((message for message in candidates if message.sid not in owned),
                          key=lambda message: message.date_created)

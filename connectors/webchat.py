@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -47,9 +48,12 @@ class WebChatConnector(Connector):
     def send_message(self, *, to: str, channel: str = webchat.CHANNEL, idempotency_key: str | None = None,
                      body: str | None = None, content_sid: str | None = None,
                      content_variables: dict[str, Any] | None = None, media_url: list[str] | None = None,
-                     status_callback: str | None = None) -> CallResult:
+                     status_callback: str | None = None, vault_conversation_id: int | None = None,
+                     vault_tokens: Sequence[str] = ()) -> CallResult:
         """Deliver ``body`` to visitor ``to`` (a visitor id). Templates and media are
-        WhatsApp's and Twilio's: the widget shows text."""
+        WhatsApp's and Twilio's: the widget shows text. ``body`` is recorded with its
+        tokens: the widget opens those the message's ``meta["opened"]`` names when it
+        shows the message (core.webchat.message_json), so nothing is opened here."""
         if channel != webchat.CHANNEL:
             raise ValueError(f"channel={channel!r}: the web chat connector delivers on 'web' only.")
         if body is None:

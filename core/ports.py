@@ -114,7 +114,12 @@ class Messenger(Protocol):
 
     def send_message(self, *, to: str, channel: str, idempotency_key: str, body: str | None = None,
                      content_sid: str | None = None, content_variables: dict[str, Any] | None = None,
-                     media_url: list[str] | None = None, status_callback: str | None = None) -> CallResult: ...
+                     media_url: list[str] | None = None, status_callback: str | None = None,
+                     vault_conversation_id: int | None = None, vault_tokens: Sequence[str] = ()) -> CallResult:
+        """``vault_tokens`` of ``body`` (core.vault.echoable's choice) are opened from
+        ``vault_conversation_id``'s vault in the request that delivers the message only:
+        what is recorded keeps the tokens."""
+        ...
 
 
 class Helpdesk(Protocol):

@@ -1,13 +1,17 @@
 """Data-subject requests and retention: erase a customer, export their data, purge old data.
 
-Erasure works in two passes. The first knows the tables that hold a customer's data
+Erasure works in three passes. The first knows the tables that hold a customer's data
 (identities, the timeline, the vault, outreach rows, suggestions, governed actions)
-and clears them by their links. The second does not trust that list: it walks every
-text and JSON column of every account-scoped table (from the models' metadata) and
-scrubs whatever still contains one of the customer's identifiers or their words, so a
-column added later that copies them is erased too. Aggregates (conversation outcomes,
-metric events, counts) stay, and one audit entry records that it happened — without
-the data, because the audit log is append-only.
+and clears them by their links. The second erases whole the records that carry their
+words without a customer column to say so: vendor calls and webhook deliveries linked
+by an address, their ticket or helpdesk user, or one of their ids in the idempotency
+key (core/footprint.py), and audit entries about them, whose detail becomes a
+tombstone (the one change the append-only audit log accepts). The third does not
+trust either: it walks every text and JSON column of every account-scoped table (from
+the models' metadata) and scrubs whatever still contains one of the customer's
+identifiers or their words, so a column added later that copies them is erased too.
+Aggregates (conversation outcomes, metric events, counts) stay, and one audit entry
+records that it happened, with counts only.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from switchboard.config import Settings
 from switchboard.models import (
     Account,
     ActionExecution,
+    AuditEntry,
     Base,
     Conversation,
     Customer,
@@ -43,6 +48,7 @@ from switchboard.models import (
 
 from .accounts import DEFAULT_SLUG
 from .audit import audit
+from .footprint import Footprint
 from .identity import InvalidAddress, to_e164
 from .knowledge import phrasings
 from .vault import Vault
@@ -53,9 +59,12 @@ PURGED_PAYLOAD = {"purged": True}
 #: Words shorter than this are not searched for in other tables ("ok", "yes"): they
 #: identify nobody.
 MIN_NEEDLE = 6
-#: Tables the generic pass never rewrites: the audit log is append-only (it must hold
-#: no personal data in the first place), the others hold none.
+#: Tables the generic pass never rewrites: they hold no customer's data (the audit log's
+#: entries about the customer are tombstoned instead, _erase_audit_details).
 _NOT_SCRUBBED = {"audit_log", "accounts", "api_keys", "kb_articles", "artifacts", "sync_state"}
+#: Vendor records, erased whole when they are the customer's (_erase_calls, _erase_events).
+_ERASED_WHOLE = {"outbox_calls", "inbox_events"}
+ERASED_PAYLOAD = {"erased": True}
 
 
 class UnknownCustomer(LookupError):
@@ -149,18 +158,11 @@ def erase(session: Session, account: Account, customer: Customer, vault: Vault, 
     transaction; aggregates and the customer row (its id, tier) stay for the metrics."""
     erased = Erased()
     identifiers, words = _needles(session, customer, vault)
-    conversation_ids = list(session.scalars(select(Conversation.id).where(Conversation.customer_id == customer.id)))
-    ticket_ids = [t for t in session.scalars(select(Conversation.zendesk_ticket_id).where(
-        Conversation.customer_id == customer.id)) if t is not None]
-    event_ids = [m.meta.get("inbox_event_id") for m in session.scalars(
-        select(Message).where(Message.conversation_id.in_(conversation_ids)))]
+    footprint = Footprint.of(session, account.id, customer)  # before the identities go
+    conversation_ids, ticket_ids = sorted(footprint.conversations), sorted(footprint.tickets)
     if conversation_ids:
         erased.add("messages", _rows(session, update(Message).where(Message.conversation_id.in_(conversation_ids))
                                      .values(body=ERASED, meta={"erased": True})))
-    if event_ids := [e for e in event_ids if isinstance(e, int)]:
-        erased.add("inbox_events", _rows(session, update(InboxEvent).where(
-            InboxEvent.account_id == account.id, InboxEvent.id.in_(event_ids)).values(payload={"erased": True},
-                                                                                      error=None)))
     erased.add("vault_entries", _rows(session, delete(VaultEntry).where(VaultEntry.customer_id == customer.id)))
     for table, count in phrasings.forget_customer(session, account.id, customer.id).items():
         erased.add(table, count)  # what the bot learned from their questions
@@ -171,8 +173,8 @@ def erase(session: Session, account: Account, customer: Customer, vault: Vault, 
     erased.add("suggestions", _rows(session, update(Suggestion).where(Suggestion.id.in_(suggestions))
                                     .values(query=ERASED, text=ERASED)))
     erased.add("action_executions", _rows(session, update(ActionExecution).where(
-        ActionExecution.customer_id == customer.id).values(params={"erased": True}, facts={}, result=None,
-                                                           error=None)))
+        ActionExecution.id.in_(sorted(footprint.executions))).values(params={"erased": True}, facts={},
+                                                                     result=None, error=None)))
     erased.add("customer_verifications", _rows(session, delete(CustomerVerification).where(
         CustomerVerification.customer_id == customer.id)))
     erased.add("outreach_recipients", _rows(session, update(OutreachRecipient).where(
@@ -186,12 +188,94 @@ def erase(session: Session, account: Account, customer: Customer, vault: Vault, 
     customer.attributes = {"erased": True}
     customer.locale = customer.timezone = None
     session.flush()
-    for table, count in _scrub_everywhere(session, account.id, customer.id, conversation_ids, identifiers,
-                                          words):
+    needles = sorted(identifiers | words, key=len, reverse=True)
+    calls = _erase_calls(session, account.id, footprint, needles)
+    events = _erase_events(session, account.id, footprint, sorted(identifiers, key=len, reverse=True))
+    erased.add("outbox_calls", len(calls))
+    erased.add("inbox_events", len(events))
+    erased.add("audit_log", _erase_audit_details(session, account.id, footprint, needles, calls=calls,
+                                                 events=events))
+    for table, count in _scrub_everywhere(session, account.id, customer.id, conversation_ids, ticket_ids,
+                                          identifiers, words):
         erased.add(table, count)
     audit(session, account_id=account.id, actor=actor, action="privacy.erased", subject_type="customer",
           subject_id=customer.id, detail={"rows": erased.rows})
     return erased
+
+
+# Vendor records and the audit log are erased whole, not scrubbed: what they quote of the
+# customer is rarely their words verbatim (a note cuts a message at 160 characters, a
+# model's prompt or an agent's reply rephrases it, a translation has none of its words),
+# so a record that is theirs loses its content, and so does any other that contains
+# their words (a past call's record: nothing anyone needs is lost with it).
+
+
+def _erase_calls(session: Session, account_id: int, footprint: Footprint, needles: list[str]) -> set[int]:
+    """Outbox rows addressed to them, about their ticket or helpdesk user, sent under one
+    of their keys, or holding their words: payload and response blanked. One not yet
+    made is not made (an erased customer is messaged no more)."""
+    done: set[int] = set()
+    for row in session.execute(select(OutboxCall.id, OutboxCall.idempotency_key, OutboxCall.payload,
+                                      OutboxCall.response, OutboxCall.error, OutboxCall.status)
+                               .where(OutboxCall.account_id == account_id).execution_options(yield_per=500)).all():
+        if row.payload == ERASED_PAYLOAD:
+            continue
+        if not (footprint.owns_key(row.idempotency_key) or footprint.names(row.payload)
+                or footprint.names(row.response) or _holds([row.payload, row.response, row.error], needles)):
+            continue
+        unsent = row.status in ("pending", "sending")
+        session.execute(update(OutboxCall).where(OutboxCall.id == row.id).values(
+            payload=ERASED_PAYLOAD, response=None, error="erased on request before it was sent" if unsent else None,
+            **({"status": "failed"} if unsent else {})))
+        done.add(row.id)
+    return done
+
+
+def _erase_events(session: Session, account_id: int, footprint: Footprint, identifiers: list[str]) -> set[int]:
+    """Inbox events their messages came from, or that name them (From, To, WaId, their
+    ticket) or hold one of their identifiers: payload blanked; one still waiting is not
+    processed. Their words alone do not make an event theirs: each event is one
+    sender's message, and another customer who wrote the same words keeps them."""
+    done: set[int] = set()
+    for row in session.execute(select(InboxEvent.id, InboxEvent.payload, InboxEvent.error, InboxEvent.status)
+                               .where(InboxEvent.account_id == account_id).execution_options(yield_per=500)).all():
+        if row.payload == ERASED_PAYLOAD:
+            continue
+        if not (row.id in footprint.events or footprint.names(row.payload)
+                or _holds([row.payload, row.error], identifiers)):
+            continue
+        waiting = {"status": "done", "processed_at": datetime.now(UTC)} if row.status == "received" else {}
+        session.execute(update(InboxEvent).where(InboxEvent.id == row.id).values(
+            payload=ERASED_PAYLOAD, error=None, **waiting))
+        done.add(row.id)
+    return done
+
+
+def _erase_audit_details(session: Session, account_id: int, footprint: Footprint, needles: list[str], *,
+                         calls: set[int], events: set[int]) -> int:
+    """Audit entries about them (their conversation, ticket, message, action, or a record
+    erased above) or holding their words keep actor, action, subject and time; their
+    detail becomes the tombstone, the one change the database lets an entry undergo
+    (migration 0016). The privacy entries hold counts only and stay whole."""
+    linked = {"outbox_call": calls, "inbox_event": events}
+    count = 0
+    for row in session.execute(select(AuditEntry.id, AuditEntry.action, AuditEntry.subject_type,
+                                      AuditEntry.subject_id, AuditEntry.detail)
+                               .where(AuditEntry.account_id == account_id).execution_options(yield_per=500)).all():
+        if row.action.startswith("privacy.") or row.detail == ERASED_PAYLOAD:
+            continue
+        subject = row.subject_id if row.subject_id and row.subject_id.isdigit() else None
+        theirs = (footprint.about(row.subject_type, row.subject_id, row.detail or {})
+                  or (subject is not None and int(subject) in linked.get(row.subject_type or "", ())))
+        if theirs or _holds(row.detail, needles):
+            session.execute(update(AuditEntry).where(AuditEntry.id == row.id).values(detail=ERASED_PAYLOAD))
+            count += 1
+    return count
+
+
+def _holds(value: Any, needles: list[str]) -> bool:
+    """Any needle inside any string of a JSON value."""
+    return bool(needles) and _scrub(value, needles) is not value
 
 
 def _needles(session: Session, customer: Customer, vault: Vault) -> tuple[set[str], set[str]]:
@@ -216,7 +300,7 @@ def _needles(session: Session, customer: Customer, vault: Vault) -> tuple[set[st
 
 
 def _scrub_everywhere(session: Session, account_id: int, customer_id: int, conversation_ids: list[int],
-                      identifiers: set[str], words: set[str]) -> Iterator[tuple[str, int]]:
+                      ticket_ids: list[int], identifiers: set[str], words: set[str]) -> Iterator[tuple[str, int]]:
     """Every text and JSON column of every account-scoped table, rewritten where it
     still holds one of the customer's identifiers, or their words in a row that is
     theirs (linked to them, or naming them): the pass that covers tables the first pass
@@ -226,22 +310,24 @@ def _scrub_everywhere(session: Session, account_id: int, customer_id: int, conve
         return
     only_identifiers = sorted(identifiers, key=len, reverse=True)
     everything = sorted(identifiers | words, key=len, reverse=True)
-    theirs = set(conversation_ids)
+    theirs, tickets = set(conversation_ids), set(ticket_ids)
     for table in Base.metadata.sorted_tables:
-        if table.name in _NOT_SCRUBBED or "account_id" not in table.c:
+        if table.name in _NOT_SCRUBBED | _ERASED_WHOLE or "account_id" not in table.c:
             continue
         columns = [c for c in table.c if isinstance(c.type, (String, Text, JSON))
                    or isinstance(getattr(c.type, "impl", None), JSON)]
         if not columns:
             continue
         key = list(table.primary_key.columns)
-        links = [c for c in (table.c.get("customer_id"), table.c.get("conversation_id")) if c is not None]
+        links = [c for c in (table.c.get("customer_id"), table.c.get("conversation_id"),
+                             table.c.get("zendesk_ticket_id")) if c is not None]
         changed = 0
         for row in session.execute(select(*key, *links, *columns).where(table.c.account_id == account_id)
                                    .execution_options(yield_per=500)).all():
             mapping = row._mapping
             linked = (mapping.get("customer_id") == customer_id and "customer_id" in table.c) or (
-                "conversation_id" in table.c and mapping.get("conversation_id") in theirs)
+                "conversation_id" in table.c and mapping.get("conversation_id") in theirs) or (
+                "zendesk_ticket_id" in table.c and mapping.get("zendesk_ticket_id") in tickets)
             names_them = linked or any(_scrub(mapping[c.name], only_identifiers) is not mapping[c.name]
                                        for c in columns)
             needles = everything if names_them else only_identifiers

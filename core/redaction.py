@@ -26,7 +26,7 @@ from stdnum.ca import sin
 from stdnum.es import dni, nie
 from stdnum.it import codicefiscale
 from stdnum.nl import bsn
-from stdnum.us import itin, ssn
+from stdnum.us import itin
 
 CARD = "card"
 IBAN = "iban"
@@ -346,11 +346,12 @@ def _emails(text: str) -> Iterator[_Candidate]:
 # A nationally written number right after one of these is an order/ticket reference a
 # customer is quoting, not a phone number ("order 4155550100"); "+"-numbers are phones
 # whatever precedes them.
-_REFERENCE_CUE = re.compile(
-    r"(?:#|\b(?:order|ref|reference|ticket|case|invoice|tracking|booking|confirmation|parcel|shipment)"
-    r"(?:\s*(?:number|num|no\.?|nr\.?|id))?\s*[:#]?)\s*$",
-    re.IGNORECASE,
-)
+_REFERENCE_WORD = (r"\b(?:order|ref|reference|ticket|case|invoice|tracking|booking|confirmation|parcel|shipment)"
+                   r"(?:\s*(?:number|num|no\.?|nr\.?|id))?\s*[:#]?")
+_REFERENCE_CUE = re.compile(r"(?:#|" + _REFERENCE_WORD + r")\s*$", re.IGNORECASE)
+# For an id after its own cue ("DL# 123456789", "passport #…") a "#" is that id's: only
+# the words say reference.
+_REFERENCE_WORD_CUE = re.compile(_REFERENCE_WORD + r"\s*$", re.IGNORECASE)
 
 
 # National numbering plans are dense enough that dates and amounts validate too:
@@ -372,8 +373,28 @@ def _is_date_or_amount(text: str, start: int, end: int) -> bool:
     )
 
 
+#: Countries whose national-format numbers customers write from anywhere ("020 7946 0958"
+#: texted from a US phone): tried after the sender's and the company's regions, with
+#: more proof asked of each match (see :func:`_foreign_phones`).
+PLAUSIBLE_REGIONS = ("GB", "IE", "DE", "FR", "ES", "IT", "NL", "BE", "PT", "AT", "CH", "SE", "DK", "NO", "PL",
+                     "AU", "NZ", "IN", "ZA", "MX", "BR", "CA")
+#: A word that says the digits after it are a phone number (English and the catalog's
+#: languages): what a national number without a trunk "0" needs to count.
+_PHONE_CUE = re.compile(
+    r"\b(?:call|ring|phone|tel|telephone|mobile|cell|landline|whats\s?app|text|sms|reach|number|"
+    r"n[uú]mero|tel[eé]fono|m[oó]vil|celular|t[eé]l[eé]phone|portable|nummer|telefon|handy|telefono|cellulare)\b",
+    re.IGNORECASE,
+)
+#: A national number with a trunk prefix ("0…"), or one dialled with "00": the only kind
+#: worth the other regions' matchers without a cue (they cost a pass each).
+_TRUNK_NUMBER = re.compile(r"(?<![0-9+])\(?0[0-9]")
+#: Seven digits or more, grouped any way: the shortest national numbers worth a pass.
+_PHONE_LENGTH = re.compile(r"[0-9](?:[\s().\-]{0,2}[0-9]){6,}")
+
+
 def _phones(text: str, regions: Sequence[str]) -> Iterator[_Candidate]:
-    """Valid numbers in each of ``regions``' national format plus any possible "+" number.
+    """Valid numbers in each of ``regions``' national format plus any possible "+" number,
+    and numbers of other countries written the way people there write them.
 
     Two passes because the leniencies trade off differently: international numbers
     with an explicit "+" are phone numbers even in ranges phonenumbers does not know
@@ -391,6 +412,34 @@ def _phones(text: str, regions: Sequence[str]) -> Iterator[_Candidate]:
                 yield _Candidate(PHONE, match.start, match.end)
     for match in PhoneNumberMatcher(text, None, leniency=Leniency.POSSIBLE, max_tries=max_tries):
         yield _Candidate(PHONE, match.start, match.end)
+    yield from _foreign_phones(text, [r for r in PLAUSIBLE_REGIONS if r not in regions], max_tries)
+
+
+def _foreign_phones(text: str, regions: Sequence[str], max_tries: int) -> Iterator[_Candidate]:
+    """Valid national numbers of ``regions`` that also look dialled from there: written
+    with that country's trunk prefix ("020 …", "06 12 …") or international prefix
+    ("0049 …"), or right after a word for a phone. A bare digit string valid somewhere
+    among twenty countries proves nothing (order numbers are), so it needs one of those."""
+    if not _PHONE_LENGTH.search(text):
+        return  # most messages: no run of digits long enough for any country's number
+    cued = _PHONE_CUE.search(text) is not None
+    if not cued and not _TRUNK_NUMBER.search(text):
+        return
+    for region in regions:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        prefixes = tuple(p for p in (metadata.national_prefix if metadata else None, "00") if p)
+        for match in PhoneNumberMatcher(text, region, leniency=Leniency.VALID, max_tries=max_tries):
+            raw = match.raw_string.lstrip("([").lstrip()
+            near_cue = cued and _PHONE_CUE.search(text, max(0, match.start - _CUE_BEFORE), match.start)
+            # 12+ digits in one run is a barcode or an account number more often than a
+            # phone someone typed: a number people dial is written in groups.
+            dialled = raw.startswith(prefixes) and not (raw.isdigit() and len(raw) >= 12)
+            if raw.startswith("+") or not (dialled or near_cue):
+                continue
+            if _is_date_or_amount(text, match.start, match.end) or _REFERENCE_CUE.search(
+                    text, max(0, match.start - 40), match.start):
+                continue
+            yield _Candidate(PHONE, match.start, match.end)
 
 
 @dataclass(frozen=True)
@@ -406,6 +455,9 @@ class _GovIdRule:
     pattern: re.Pattern[str]
     is_valid: Callable[[str], bool]
     cue: re.Pattern[str] | None = None
+    #: Shapes an order number, a date or an amount shares: refused when the text says it
+    #: is one ("order A1001", "reference 884213", "2026-11-20").
+    not_a_reference: bool = False
 
 
 _CUE_BEFORE, _CUE_AFTER = 40, 20
@@ -422,7 +474,7 @@ def _digits_only(value: str) -> str:
 
 def _us_taxpayer_number(value: str) -> bool:
     digits = _digits_only(value)
-    return ssn.is_valid(digits) or itin.is_valid(digits)
+    return _ssn_shape(digits) or itin.is_valid(digits)
 
 
 def _shape_is_enough(value: str) -> bool:
@@ -433,6 +485,42 @@ def _shape_is_enough(value: str) -> bool:
 _US_CUE = re.compile(
     r"\b(?:ssns?|itin|social\s+security|ss\s*(?:#|no\b|num))", re.IGNORECASE
 )
+
+
+def _ssn_shape(digits: str) -> bool:
+    """Any number the SSA's rules allow (area not 000, 666 or 9xx; group and serial not
+    zero), its published samples ("078-05-1120" from a wallet insert, "219-09-9999" from
+    an SSA leaflet) included: stdnum's ``ssn.is_valid`` also refuses a list of such
+    well-known numbers, but a customer who writes one means it as theirs (or is testing
+    whether we keep it), and redacting a handful more numbers costs nothing."""
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    return (len(digits) == 9 and digits.isdigit() and area not in ("000", "666") and area[0] != "9"
+            and group != "00" and serial != "0000")
+
+
+#: Passport numbers have no checksum anyone prints and no shape an order number lacks:
+#: 6-9 capitals and digits, mostly digits, counted only next to the word.
+_PASSPORT_CUE = re.compile(
+    r"\b(?:passports?|passeports?|pasaportes?|passaport[eo]s?|paspoort|reisepass\w*)", re.IGNORECASE
+)
+
+
+def _passport_shape(value: str) -> bool:
+    return sum(c.isdigit() for c in value) >= 5 and sum(c.isalpha() for c in value) <= 3
+
+
+#: Driver's licence numbers: 5-20 capitals and digits, dashes between groups (Florida's
+#: "F255-921-50-094-0", the UK's "MORGA657054SM9IJ"), counted only next to the words.
+_LICENCE_CUE = re.compile(
+    r"\b(?:driver'?s?|drivers|driving)\s+licen[cs]es?\b|\bd\.?l\b|\bd/l\b|f[uü]hrerschein\w*|"
+    r"permis\s+de\s+conduire|(?:licencia|carnet|permiso)\s+de\s+conduc(?:ir|ción)|patente\s+di\s+guida",
+    re.IGNORECASE,
+)
+
+
+def _licence_shape(value: str) -> bool:
+    alnum = _digits_only(value)
+    return 5 <= len(alnum) <= 20 and sum(c.isdigit() for c in alnum) >= 4
 
 _GOV_ID_RULES: tuple[_GovIdRule, ...] = (
     _GovIdRule(
@@ -445,6 +533,20 @@ _GOV_ID_RULES: tuple[_GovIdRule, ...] = (
         re.compile(_NO_DIGIT_BEFORE + r"[0-9]{3}[ \-]?[0-9]{2}[ \-]?[0-9]{4}" + _NO_DIGIT_AFTER),
         _us_taxpayer_number,
         cue=_US_CUE,
+    ),
+    _GovIdRule(
+        "Passport number, after a passport cue",
+        re.compile(_NO_ALNUM_BEFORE + r"[A-Z0-9]{6,9}" + _NO_ALNUM_AFTER),
+        _passport_shape,
+        cue=_PASSPORT_CUE,
+        not_a_reference=True,
+    ),
+    _GovIdRule(
+        "Driver's licence number, after a licence cue",
+        re.compile(_NO_ALNUM_BEFORE + r"[A-Z0-9]+(?:-[A-Z0-9]+)*" + _NO_ALNUM_AFTER, re.IGNORECASE),
+        _licence_shape,
+        cue=_LICENCE_CUE,
+        not_a_reference=True,
     ),
     _GovIdRule(
         # First letter not D F I Q U V, second not D F I O Q U V, never BG GB KN NK NT
@@ -499,6 +601,10 @@ def _gov_ids(text: str) -> Iterator[_Candidate]:
     for rule in _GOV_ID_RULES:
         for match in rule.pattern.finditer(text):
             if rule.cue is not None and not _near_cue(text, match.start(), match.end(), rule.cue):
+                continue
+            if rule.not_a_reference and (_is_date_or_amount(text, match.start(), match.end())
+                                         or _REFERENCE_WORD_CUE.search(text, max(0, match.start() - 40),
+                                                                       match.start())):
                 continue
             if rule.is_valid(match.group()):
                 yield _Candidate(GOV_ID, match.start(), match.end())

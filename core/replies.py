@@ -48,7 +48,7 @@ from .selfservice import (
     searches,
 )
 from .translation import Translator, translate_customer_messages
-from .vault import resolve, tokens_in, vault_for
+from .vault import echoable
 
 log = logging.getLogger(__name__)
 
@@ -427,13 +427,18 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
 
     conversation, account = inbound.conversation, inbound.account
     address = reply_address(inbound.customer, conversation.channel)
-    # A reply may name a vault token the model or a template wrote ([PHONE_1]): the
-    # customer reads their own value, the timeline below keeps the token.
-    body = resolve(session, vault_for(settings), account_id=account.id, conversation_id=conversation.id,
-                   text=decision.reply) if tokens_in(decision.reply) else decision.reply
+    # A reply may name a vault token the model wrote ([PHONE_1]): the customer reads
+    # their own phone or email back, opened in the request to the vendor only (the
+    # outbox and the timeline keep the token). A token the reply's articles name was put
+    # there by whoever wrote the article, and a card, IBAN or id is never opened.
+    passages = [hit.passage for hit in (*decision.hits, *decision.choices)]
+    passages += decision.draft.citations if decision.draft else ()
+    opened = echoable(session, account_id=account.id, conversation_id=conversation.id, text=decision.reply,
+                      drawn_from=[f"{p.title}\n{p.text}" for p in passages])
     result = ports.current().messenger(session, account, settings).send_message(
-        to=address, body=body, channel=conversation.channel,
+        to=address, body=decision.reply, channel=conversation.channel,
         status_callback=settings.twilio_status_callback, idempotency_key=f"reply:{inbound.message.id}",
+        vault_conversation_id=conversation.id, vault_tokens=opened,
     )
     sources = [{"passage": p.id, "citation": p.citation}
                for p in (decision.draft.citations if decision.draft else ())]
@@ -442,6 +447,7 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
         body=decision.reply, external_id=result.response.get("sid"), status=result.response.get("status"),
         meta={"action": decision.action, "reason": decision.reason, "sources": sources,
               "in_reply_to": inbound.message.id, "language": inbound.message.meta.get("language"),
+              **({"opened": opened} if opened else {}),
               **({"choices": [{"article": h.passage.article_id, "title": h.passage.title} for h in decision.choices],
                   "question": inbound.message.body} if decision.choices else {})},
     )

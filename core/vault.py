@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
@@ -175,8 +175,45 @@ def entries_of(session: Session, account_id: int, conversation_id: int) -> Seque
 
 def resolve(session: Session, vault: Vault, *, account_id: int, conversation_id: int, text: str) -> str:
     """``text`` with the conversation's tokens replaced by their values: for a governed
-    action to use (a callback number) without the value being shown or stored."""
+    action to use (a callback number) without the value being shown or stored. Never
+    for a message to the customer: :func:`echoable` decides what one may carry."""
     values = {e.token: e for e in entries_of(session, account_id, conversation_id)}
+    return TOKEN.sub(lambda m: vault.open(values[m.group()].sealed) if m.group() in values else m.group(), text)
+
+
+#: The kinds a message to the customer may carry as their value: the contact details
+#: they gave us to be reached on ("we will call you at [PHONE_1]"). A card, IBAN or
+#: national id is never opened into a message, whoever wrote its token: an SMS or a
+#: WhatsApp message is no place for one (PCI DSS 4.2.2 for card numbers), and a model
+#: talked into writing "[CARD_1]" by the text it reads must get nothing out of it.
+ECHOED_KINDS = frozenset({"phone", "email"})
+
+
+def echoable(session: Session, *, account_id: int, conversation_id: int, text: str,
+             drawn_from: Iterable[str] = ()) -> list[str]:
+    """The tokens of ``text``, a message about to go to the customer, that may reach them
+    as their value: tokens of this conversation's vault (only what the customer wrote
+    in this conversation is vaulted under it), of a kind in ECHOED_KINDS, and named by
+    none of ``drawn_from``, the article text the message was built from. A token in an
+    article was put there by whoever wrote the article, not by the customer: it stays
+    a token, as does anything an agent writes (agents' replies are never opened)."""
+    mentioned = tokens_in(text)
+    if not mentioned:
+        return []
+    planted = {token for source in drawn_from for token in tokens_in(source)}
+    kinds = {e.token: e.kind for e in entries_of(session, account_id, conversation_id)}
+    return [t for t in mentioned if kinds.get(t) in ECHOED_KINDS and t not in planted]
+
+
+def opened(session: Session, vault: Vault, *, account_id: int, conversation_id: int, text: str,
+           tokens: Iterable[str]) -> str:
+    """``text`` with ``tokens`` (those :func:`echoable` allowed, recorded with the message)
+    replaced by their values, for the one request that delivers it; any other token,
+    and one erased since, stays as written."""
+    wanted = set(tokens)
+    if not wanted:
+        return text
+    values = {e.token: e for e in entries_of(session, account_id, conversation_id) if e.token in wanted}
     return TOKEN.sub(lambda m: vault.open(values[m.group()].sealed) if m.group() in values else m.group(), text)
 
 
@@ -204,7 +241,8 @@ def rotate_all(session: Session, vault: Vault) -> int:
 
 
 class RevealRefused(PermissionError):
-    """The agent may not see this kind of value (account settings), or is not identified."""
+    """The agent may not see this kind of value (account settings), is not identified, or
+    is identified only by what their own browser says where the rule names agents."""
 
 
 class UnknownToken(LookupError):
@@ -221,15 +259,22 @@ def reveal_rules(account: Account, settings: Settings) -> dict[str, frozenset[st
                               name=f"the vault_reveal setting of account {account.slug!r}")
 
 
-def may_reveal(rules: dict[str, frozenset[str] | None], kind: str, agent_id: str | None) -> bool:
+def may_reveal(rules: dict[str, frozenset[str] | None], kind: str, agent_id: str | None, *,
+               verified: bool) -> bool:
+    """``verified``: Zendesk's signed token named the agent. A rule naming agents
+    ("card:381") is only as strong as the id it is checked against, and the app's
+    X-Zendesk-User-Id header is set by the agent's own browser: any agent could claim
+    to be 381. So such a rule needs the signed token; a rule for every identified agent
+    ("phone") does not, since whoever they claim to be may see it."""
     if agent_id is None or kind not in rules:
         return False
     allowed = rules[kind]
-    return allowed is None or agent_id in allowed
+    return allowed is None or (verified and agent_id in allowed)
 
 
 def reveal(session: Session, vault: Vault, account: Account, settings: Settings, *, conversation_id: int,
-           token: str, agent_id: str | None, actor: str, agent_detail: dict[str, object] | None) -> str:
+           token: str, agent_id: str | None, agent_verified: bool, actor: str,
+           agent_detail: dict[str, object] | None) -> str:
     """The value behind ``token``, for an agent allowed to see its kind; every attempt,
     shown or refused, is audited (the token and kind, never the value). The caller
     commits, refusals included."""
@@ -241,14 +286,27 @@ def reveal(session: Session, vault: Vault, account: Account, settings: Settings,
     detail: dict[str, object] = {"token": token, "kind": entry.kind, "conversation_id": conversation_id}
     if agent_detail:
         detail["agent"] = agent_detail
-    if not may_reveal(reveal_rules(account, settings), entry.kind, agent_id):
+    rules = reveal_rules(account, settings)
+    if not may_reveal(rules, entry.kind, agent_id, verified=agent_verified):
         audit(session, account_id=account.id, actor=actor, action="vault.reveal_refused",
               subject_type="conversation", subject_id=conversation_id, detail=detail)
-        who = "an agent the app does not identify" if agent_id is None else f"Zendesk user {agent_id}"
-        raise RevealRefused(f"{who} may not reveal {entry.kind} values; an administrator can allow it in the "
-                            "account's vault_reveal setting (SWITCHBOARD_VAULT_REVEAL), e.g. "
-                            f"'{entry.kind}' or '{entry.kind}:<zendesk user id>'")
+        raise RevealRefused(_refusal(rules, entry.kind, agent_id, agent_verified))
     value = vault.open(entry.sealed)
     audit(session, account_id=account.id, actor=actor, action="vault.reveal", subject_type="conversation",
           subject_id=conversation_id, detail=detail)
     return value
+
+
+def _refusal(rules: dict[str, frozenset[str] | None], kind: str, agent_id: str | None, verified: bool) -> str:
+    """Why, and what an administrator can change."""
+    named = rules.get(kind)
+    if agent_id is not None and named is not None and agent_id in named and not verified:
+        return (f"{kind} values may be revealed only by the Zendesk users the vault_reveal setting names, and this "
+                f"request says it is user {agent_id} only in the X-Zendesk-User-Id header, which the agent's own "
+                "browser sets: reveal it from a request carrying Zendesk's signed token (the app's signed URLs, "
+                "verified with SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY or the account's zendesk_app_public_key), or "
+                f"allow '{kind}' to every agent")
+    who = "an agent the app does not identify" if agent_id is None else f"Zendesk user {agent_id}"
+    return (f"{who} may not reveal {kind} values; an administrator can allow it in the account's vault_reveal "
+            f"setting (SWITCHBOARD_VAULT_REVEAL), e.g. '{kind}' or '{kind}:<zendesk user id>' (a rule naming "
+            "users needs Zendesk's signed token)")

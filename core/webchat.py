@@ -40,7 +40,7 @@ from switchboard.models import (
 
 from . import accounts, metrics, ports, timeline
 from .identity import reply_address
-from .vault import resolve, tokens_in, vault_for
+from .vault import opened, vault_for
 
 CHANNEL = "web"
 TOKEN_SALT = "switchboard.webchat.visitor"
@@ -176,16 +176,17 @@ def latest_messages(session: Session, customer_id: int, *, limit: int = HISTORY)
 
 def message_json(session: Session, settings: Settings, messages: Sequence[Message]) -> list[dict[str, Any]]:
     """Messages as the widget shows them (the contract's ``Msg``). What we wrote is shown
-    as it was sent (vault tokens opened to the customer's own values, as an SMS is);
+    as it was sent (the vault tokens the bot's reply was allowed to open, as an SMS
+    opens them: ``meta["opened"]``, never an agent's text);
     the customer's own words as stored, redacted."""
     articles = _articles(session, messages)
     shown = []
     for message in messages:
         meta = message.meta or {}
         text = message.body
-        if message.author != "customer" and tokens_in(text):
-            text = resolve(session, vault_for(settings), account_id=message.account_id,
-                           conversation_id=message.conversation_id, text=text)
+        if meta.get("opened") and message.author == "bot":
+            text = opened(session, vault_for(settings), account_id=message.account_id,
+                          conversation_id=message.conversation_id, text=text, tokens=meta["opened"])
         shown.append({
             "id": message.id, "author": message.author, "text": text,
             "at": message.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),

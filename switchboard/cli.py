@@ -410,6 +410,7 @@ def kb_import(path: Path, slug: str) -> None:
             articles, progress=bar.update)
     click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged; "
                f"{result.passages} passages indexed")
+    _say_escaped(result.escaped)
     click.echo(expectation(result.calibration))
 
 
@@ -435,8 +436,17 @@ def kb_sync(slug: str) -> None:
             raise click.ClickException(str(exc)) from None
     click.echo(f"{result.added} added, {result.updated} updated or unpublished, {result.unchanged} unchanged; "
                f"{result.passages} passages indexed")
+    _say_escaped(result.escaped)
     if result.passages:
         click.echo(expectation(result.calibration))
+
+
+def _say_escaped(escaped: tuple[str, ...]) -> None:
+    """Name the articles whose token-shaped text was escaped, so their authors can reword them."""
+    if escaped:
+        shown = ", ".join(escaped[:10]) + (f" and {len(escaped) - 10} more" if len(escaped) > 10 else "")
+        click.echo(f"{len(escaped)} article(s) contained text shaped like a vault token ([CARD_1]); it was stored "
+                   f"as (CARD_1) so no reply can fill it with a customer's value: {shown}")
 
 
 @kb.command("search")

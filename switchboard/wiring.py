@@ -7,6 +7,7 @@ app) and the CLI all run with these; a test can install others the same way.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -34,11 +35,13 @@ class ChannelMessenger:
 
     def send_message(self, *, to: str, channel: str, idempotency_key: str, body: str | None = None,
                      content_sid: str | None = None, content_variables: dict[str, Any] | None = None,
-                     media_url: list[str] | None = None, status_callback: str | None = None) -> ports.CallResult:
+                     media_url: list[str] | None = None, status_callback: str | None = None,
+                     vault_conversation_id: int | None = None, vault_tokens: Sequence[str] = ()) -> ports.CallResult:
         connector = WebChatConnector if channel == "web" else TwilioConnector
         return connector(self.session, self.account, self.settings).send_message(
             to=to, channel=channel, idempotency_key=idempotency_key, body=body, content_sid=content_sid,
-            content_variables=content_variables, media_url=media_url, status_callback=status_callback)
+            content_variables=content_variables, media_url=media_url, status_callback=status_callback,
+            vault_conversation_id=vault_conversation_id, vault_tokens=vault_tokens)
 
 
 def vendor_ports() -> ports.Ports:

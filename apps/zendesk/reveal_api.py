@@ -3,8 +3,10 @@
 The sidebar lists the tokens of the ticket's conversation ([PHONE_1], [CARD_1]) with
 whether this agent may reveal each; a click reveals one. Who may is the account's
 ``vault_reveal`` setting, per kind of data, for agents the app identifies (ZAF's
-currentUser, or a Zendesk signed token's ``sub``). Every reveal, shown or refused, is
-in the audit trail; the value never is.
+currentUser, or a Zendesk signed token's ``sub``). A rule naming agents ("card:381")
+is met only by the signed token's ``sub``: the app's X-Zendesk-User-Id header is the
+agent's own browser speaking. Every reveal, shown or refused, is in the audit trail;
+the value never is.
 """
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ def tokens(ticket_id: int) -> ResponseReturnValue:
     agent = current_agent()
     entries = vault.entries_of(db.session(), account.id, _conversation(ticket_id).id)
     return jsonify(tokens=[{"token": e.token, "kind": e.kind,
-                            "revealable": vault.may_reveal(rules, e.kind, agent.user_id)} for e in entries])
+                            "revealable": vault.may_reveal(rules, e.kind, agent.user_id, verified=agent.verified)}
+                           for e in entries])
 
 
 @blueprint.post("/tickets/<int:ticket_id>/vault/<token>/reveal")
@@ -52,7 +55,7 @@ def reveal(ticket_id: int, token: str) -> ResponseReturnValue:
     settings = current_app.config["SETTINGS"]
     try:
         value = vault.reveal(session, vault.vault_for(settings), g.account, settings, conversation_id=conversation.id,
-                             token=token, agent_id=agent.user_id, actor=agent.actor,
+                             token=token, agent_id=agent.user_id, agent_verified=agent.verified, actor=agent.actor,
                              agent_detail=agent.audit_detail())
     except vault.UnknownToken as exc:
         abort(404, str(exc))

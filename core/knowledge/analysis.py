@@ -140,6 +140,13 @@ def without_token_numbers(text: str) -> str:
     return _VAULT_TOKEN.sub(r"[\1]", text)
 
 
+def neutralise_tokens(text: str) -> str:
+    """Token-shaped text of an article, "[CARD_1]", written "(CARD_1)": the same words for
+    a reader, but no longer a token, so a reply quoting the article can never be
+    opened to what a customer typed (issue 42)."""
+    return _VAULT_TOKEN.sub(lambda m: f"({m.group()[1:-1]})", text)
+
+
 def normalise(text: str) -> str:
     """Lower-case, fold compatibility forms and curly quotes, drop links and addresses."""
     text = unicodedata.normalize("NFKC", without_token_numbers(text)).lower()

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,12 @@ from switchboard.models import KbArticle, SyncState
 
 from .. import artifacts
 from ..records import Article, Hit
+from .analysis import neutralise_tokens
 from .errors import RetrieverIndexError
 from .loaders import article_from_help_center
 from .retrieval import Retriever, build_index
 
+log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
 #: A file every saved index has (Retriever.save writes it last): an unpacked copy is complete.
 _MANIFEST_FILE = "manifest.json"
@@ -48,10 +51,39 @@ class ImportResult:
     passages: int
     #: What the index's own calibration expects (core/knowledge/calibration.py).
     calibration: dict[str, Any] = field(default_factory=dict)
+    #: Ids of articles whose token-shaped text ("[CARD_1]") was escaped ("(CARD_1)").
+    escaped: tuple[str, ...] = ()
 
     @property
     def changed(self) -> int:
         return self.added + self.updated
+
+
+def without_tokens(article: Article) -> Article:
+    """The article with its vault-token-shaped text neutralised ("[CARD_1]" as
+    "(CARD_1)"). Tokens stand for what a customer typed and a reply may open one to
+    its value, so whoever writes help-center text must not be able to write one: an
+    article is escaped rather than refused, because a Help Center sync runs unattended
+    and an article may well explain what "[PHONE_1]" in a transcript means."""
+    title, body = neutralise_tokens(article.title), neutralise_tokens(article.body)
+    if (title, body) == (article.title, article.body):
+        return article
+    return replace(article, title=title, body=body)
+
+
+def _neutralised(articles: Iterable[Article], escaped: list[str]) -> Iterator[Article]:
+    for article in articles:
+        clean = without_tokens(article)
+        if clean is not article:
+            escaped.append(article.id)
+        yield clean
+
+
+def _warn_escaped(escaped: Sequence[str]) -> None:
+    if escaped:
+        log.warning("%d article(s) contained text shaped like a vault token ([CARD_1]) and were stored with it "
+                    "written (CARD_1), so no reply can open it to a customer's value: %s", len(escaped),
+                    ", ".join(escaped[:20]))
 
 
 def _hash(article: Article) -> str:
@@ -118,14 +150,17 @@ class KnowledgeBase:
     def articles(self) -> list[Article]:
         rows = self.session.scalars(
             select(KbArticle).where(KbArticle.account_id == self.account_id).order_by(KbArticle.id))
-        return [Article(id=r.external_id, title=r.title, body=r.body, url=r.url, locale=r.locale,
-                        tags=tuple(r.tags or ())) for r in rows]
+        # Neutralised again: rows stored before imports escaped tokens are indexed without them.
+        return [without_tokens(Article(id=r.external_id, title=r.title, body=r.body, url=r.url, locale=r.locale,
+                                       tags=tuple(r.tags or ()))) for r in rows]
 
     def import_articles(self, articles: Iterable[Article], *, source: str = "file",
                         progress: Progress | None = None) -> ImportResult:
-        added, updated, unchanged = self.upsert(articles, source=source, progress=progress)
+        escaped: list[str] = []
+        added, updated, unchanged = self.upsert(_neutralised(articles, escaped), source=source, progress=progress)
+        _warn_escaped(escaped)
         passages = self.rebuild_index() if (added or updated or not self.has_index()) else self._passage_count()
-        return ImportResult(added, updated, unchanged, passages, self.calibration())
+        return ImportResult(added, updated, unchanged, passages, self.calibration(), tuple(escaped))
 
     # -- index ----------------------------------------------------------------------
     def has_index(self) -> bool:
@@ -226,7 +261,10 @@ class KnowledgeBase:
                 (drafts.append(str(raw["id"])) if raw.get("draft") else changed.append(article_from_help_center(raw)))
             end_time = max(end_time, int(page.get("end_time") or end_time))
         removed = self.remove(drafts) if drafts else 0
-        added, updated, unchanged = self.upsert(changed, source="help_center", progress=progress)
+        escaped: list[str] = []
+        added, updated, unchanged = self.upsert(_neutralised(changed, escaped), source="help_center",
+                                                progress=progress)
+        _warn_escaped(escaped)
         state = self.session.scalar(select(SyncState).where(
             SyncState.account_id == self.account_id, SyncState.name == HELP_CENTER_CURSOR))
         if state is None:
@@ -236,7 +274,7 @@ class KnowledgeBase:
         self.session.commit()
         passages = self.rebuild_index() if (added or updated or removed) else (
             self._passage_count() if self.has_index() else 0)
-        return ImportResult(added, updated + removed, unchanged, passages, self.calibration())
+        return ImportResult(added, updated + removed, unchanged, passages, self.calibration(), tuple(escaped))
 
 
 def _remove_tree(path: Path) -> None:

@@ -115,8 +115,15 @@ def test_phone_numbers_are_redacted(message: str, region: str | None, expected: 
     assert redact(message, default_region=region).text == expected
 
 
-def test_national_phone_numbers_need_a_region() -> None:
-    assert redact("ring 020 7946 0958").text == "ring 020 7946 0958"
+def test_a_foreign_national_number_needs_its_trunk_prefix_or_a_cue() -> None:
+    """Issue 42: "020 7946 0958" from a US sender is a UK number written as Britons write
+    it; a bare digit string valid in some other country is not enough."""
+    assert redact("ring 020 7946 0958").text == "ring [PHONE]"
+    assert redact("ring 020 7946 0958", default_region="US").text == "ring [PHONE]"
+    assert redact("mi número es 612 34 56 78", default_region="US").text == "mi número es [PHONE]"
+    assert redact("the box says 612 34 56 78", default_region="US").text == "the box says 612 34 56 78"
+    assert redact("order 020 7946 0958", default_region="US").text == "order 020 7946 0958"
+    assert redact("barcode 0123456789012", default_region="US").text == "barcode 0123456789012"
 
 
 def test_a_number_quoted_as_an_order_reference_is_not_a_phone() -> None:
@@ -412,3 +419,31 @@ def test_truncation_stays_within_the_limit_and_keeps_a_prefix(text: str, limit: 
     else:
         assert cut.endswith(TRUNCATION_MARKER)
         assert text.startswith(cut.removesuffix(TRUNCATION_MARKER))
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # Issue 42: identity numbers after the word that says what they are.
+        ("my passport number is X12345678", "my passport number is [GOV_ID]"),
+        ("Passport: 533380006", "Passport: [GOV_ID]"),
+        ("meine Reisepassnummer ist C01X00T47", "meine Reisepassnummer ist [GOV_ID]"),
+        ("driver's license D1234567 expired", "driver's license [GOV_ID] expired"),
+        ("DL# 123456789 issued in NY", "DL# [GOV_ID] issued in NY"),
+        ("my driving licence number is MORGA657054SM9IJ", "my driving licence number is [GOV_ID]"),
+        # The SSA's published samples: stdnum calls them non-SSNs, a customer means them.
+        ("SSN 078-05-1120", "SSN [GOV_ID]"),
+        ("my social security number is 219-09-9999", "my social security number is [GOV_ID]"),
+        ("ssn is 078051120", "ssn is [GOV_ID]"),
+        # What the agent needs stays, cue or not.
+        ("passport X12345678 for order A1001", "passport [GOV_ID] for order A1001"),
+        ("the passport office lost my form, reference 884213", "the passport office lost my form, reference 884213"),
+        ("X12345678 is the code on my receipt", "X12345678 is the code on my receipt"),
+        ("license key ABCD-1234-EFGH-5678 is refused", "license key ABCD-1234-EFGH-5678 is refused"),
+        ("my DL expired 2026-11-20, order #100234", "my DL expired 2026-11-20, order #100234"),
+        ("my passport expires 2031-05-01", "my passport expires 2031-05-01"),
+        ("SSN 000-12-3456 is not a number anyone has", "SSN 000-12-3456 is not a number anyone has"),
+    ],
+)
+def test_identity_numbers_after_their_cue(message: str, expected: str) -> None:
+    assert redact(message, default_region="US").text == expected

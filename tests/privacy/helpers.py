@@ -2,6 +2,7 @@
 messages and is handed to a person, so it travels every path it can."""
 from __future__ import annotations
 
+import json
 from itertools import count
 from typing import Any
 
@@ -12,6 +13,7 @@ from switchboard.core import accounts
 from switchboard.db import get_db
 from switchboard.models import Conversation
 
+from ..handoff.test_handoff_to_zendesk import Fakes
 from ..signing import VendorClient
 
 MESSAGES = "/webhooks/twilio/messages"
@@ -50,3 +52,14 @@ def agent(user_id: str | None, key: str) -> dict[str, Any]:
     if user_id:
         headers["X-Zendesk-User-Id"] = user_id
     return headers
+
+
+class LiveVendors(Fakes):
+    """Twilio and Zendesk faked at the HTTP layer (tests/handoff), with message SIDs of
+    their own: the SIDs of the messages ``say`` sends count from 1 too, and the timeline
+    keeps one message per SID."""
+
+    def _twilio(self, request: Any) -> tuple[int, dict[str, str], str]:
+        status, headers, body = super()._twilio(request)
+        answer = json.loads(body)
+        return status, headers, json.dumps({**answer, "sid": "SMfeed" + answer["sid"][6:]})

@@ -16,6 +16,7 @@ from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 
+from ..assist.test_agent_identity import _rsa_pair, zaf_token
 from ..conftest import SAMPLE_KB
 from ..signing import VendorClient
 from .helpers import agent, key_for, say, ticket_of
@@ -32,14 +33,17 @@ def handed_over(app: Flask) -> tuple[VendorClient, int, str]:
 
 
 @pytest.fixture
-def strict_shop(env: dict[str, str]) -> Iterator[Flask]:
-    """Cards only for Zendesk user 381; phones for every identified agent."""
-    app = create_app(load_settings({**env, "SWITCHBOARD_VAULT_REVEAL": "phone,card:381"}),
+def strict_shop(env: dict[str, str]) -> Iterator[tuple[Flask, Any]]:
+    """Cards only for Zendesk user 381; phones for every identified agent. The app's
+    Zendesk public key is configured, so the sidebar may call with a signed-URL JWT."""
+    private, public = _rsa_pair()
+    app = create_app(load_settings({**env, "SWITCHBOARD_VAULT_REVEAL": "phone,card:381",
+                                    "SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY": public}),
                      config={"TASKS_INLINE": True, "TESTING": True})
     with get_db(app).session() as session:
         KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
             load_articles(SAMPLE_KB))
-    yield app
+    yield app, private
     get_db(app).dispose()
 
 
@@ -90,14 +94,33 @@ def test_an_agent_the_app_does_not_identify_reveals_nothing(shop: Flask) -> None
     assert [e["action"] for e in trail(vendor, key, ticket)] == ["vault.reveal_refused"]
 
 
-def test_per_kind_permission_names_the_agents_allowed(strict_shop: Flask) -> None:
-    vendor, ticket, key = handed_over(strict_shop)
-    other = vendor.client.post(f"/api/sidebar/tickets/{ticket}/vault/CARD_1/reveal", headers=agent("400", key))
+def signed(private: Any, user_id: str) -> dict[str, str]:
+    """The sidebar calling with Zendesk's signed-URL token naming ``user_id``."""
+    return {"Authorization": f"Bearer {zaf_token(private, user_id)}"}
+
+
+def test_per_user_permission_rests_on_zendesks_signed_token(strict_shop: tuple[Flask, Any]) -> None:
+    """Issue 42, item 3: with the account key, the agent's id is a header their own
+    browser sets; agent 400 claiming to be 381 is refused where only 381 may reveal."""
+    app, private = strict_shop
+    vendor, ticket, key = handed_over(app)
+    forged = vendor.client.post(f"/api/sidebar/tickets/{ticket}/vault/CARD_1/reveal", headers=agent("381", key))
+    assert forged.status_code == 403 and "4111" not in forged.get_data(as_text=True)
+    assert "signed token" in forged.get_json()["error"] and "X-Zendesk-User-Id" in forged.get_json()["error"]
+    listed = vendor.client.get(f"/api/sidebar/tickets/{ticket}/vault", headers=agent("381", key)).get_json()
+    assert {t["token"]: t["revealable"] for t in listed["tokens"]} == {"[CARD_1]": False, "[PHONE_1]": True}
+
+    other = vendor.client.post(f"/api/sidebar/tickets/{ticket}/vault/CARD_1/reveal", headers=signed(private, "400"))
     assert other.status_code == 403
-    allowed = vendor.client.post(f"/api/sidebar/tickets/{ticket}/vault/[CARD_1]/reveal", headers=agent("381", key))
+    allowed = vendor.client.post(f"/api/sidebar/tickets/{ticket}/vault/[CARD_1]/reveal",
+                                 headers=signed(private, "381"))
     assert allowed.status_code == 200 and allowed.get_json()["value"] == CARD
+    # A rule for every identified agent still takes the app's word for who they are.
+    phone = vendor.client.post(f"/api/sidebar/tickets/{ticket}/vault/PHONE_1/reveal", headers=agent("400", key))
+    assert phone.status_code == 200
     assert [(e["action"], e["actor"]) for e in trail(vendor, key, ticket)] == [
-        ("vault.reveal_refused", "zendesk:400"), ("vault.reveal", "zendesk:381")]
+        ("vault.reveal_refused", "zendesk:381"), ("vault.reveal_refused", "zendesk:400"),
+        ("vault.reveal", "zendesk:381"), ("vault.reveal", "zendesk:400")]
 
 
 def test_unknown_tokens_and_tickets_are_404s(shop: Flask) -> None:
