@@ -8,15 +8,15 @@ reply, a translated question, an action's parameters) goes. The database enforce
 that the tombstone is the only change it accepts, so an UPDATE can remove an entry's
 content but never forge or rewrite one.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-11-26
 """
 from alembic import op
 
 
-revision = '0016'
-down_revision = '0015'
+revision = '0017'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
