@@ -257,9 +257,11 @@ def decide(
             # A short follow-up that fits one article on its own ("and how much is
             # express?" → delivery costs), which the conversation also points at.
             corroborated = True
-        elif confident(together) and together[0].passage.article_id in {h.passage.article_id for h in hits}:
-            # Only when the follow-up itself points at that article too: "refund?" after
-            # a delivery answer is a new question, not a delivery one.
+        elif confident(together) and together[0].passage.article_id in {h.passage.article_id
+                                                                        for h in choice_hits(hits)}:
+            # Only when the follow-up itself points at that article too (well enough to be
+            # offered in a menu: by meaning, every article is somewhat near "ok"): "refund?"
+            # after a delivery answer is a new question, not a delivery one.
             hits, words = together, [*topic_words(previous), *words]
     if corroborated or clearly_fits(hits, words, question):
         draft, failure = _draft(question, drafting_hits(hits), llm_drafter)

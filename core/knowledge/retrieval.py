@@ -420,8 +420,11 @@ class Retriever:
         margins = []
         for number in chosen:
             article = int(self._passage_article[number])
-            rival = max((score for other, score in leaders.items() if other != article), default=0.0)
-            margins.append(float(ranking[number]) - rival)
+            rival = max((score for other, score in leaders.items() if other != article), default=None)
+            # No other article to beat (the only one in the customer's language) says
+            # nothing of how clearly this one fits: by meaning every article is near
+            # any question, so its whole score would pass for a lead.
+            margins.append(0.0 if rival is None and self.semantic else float(ranking[number]) - (rival or 0.0))
         return margins
 
     def _hit(self, number: int, margin: float, concepts: list[Concept], credits: np.ndarray,
