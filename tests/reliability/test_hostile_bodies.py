@@ -162,7 +162,7 @@ def llm_app(env: dict[str, str], fake_llm: FakeOpenAI) -> Iterator[Flask]:
 def test_a_100000_character_message_is_truncated_before_the_model_sees_it(llm_app: Flask,
                                                                          fake_llm: FakeOpenAI) -> None:
     fake_llm.reply("We refund you within 3 working days of your return reaching our warehouse [1].")
-    question = "how long does delivery take to my town? "
+    question = "I forgot my password, how do I reset it? "
     body = (question * 3000)[:99_980] + " ZEBRAFINCH"  # the tail must never reach the model
     assert len(body) > 99_990
     response = vendor_for(llm_app).twilio("/webhooks/twilio/messages", inbound(body))
