@@ -35,9 +35,10 @@ conversation in that language (lexical only, analysed in the language).
 Latency (``--latency``), everything on one thread (encoder and BLAS): encode time per
 encoder (p50/p95) of one question and of one passage (synthetic, and StackFAQ's with
 ``--stackfaq``), search time (question encoded in it, and already encoded) at each
-``--sizes`` synthetic KB (bench/retrieval.py ``synthetic_kb``), memory of a fresh process that loads the
-encoder and the first size's saved index and searches it (psutil RSS / USS / PSS), and
-what each encoder adds to the install (its package and the packages only it needs).
+``--sizes`` synthetic KB (bench/retrieval.py ``synthetic_kb``), memory of a fresh
+process that loads the encoder and the first size's saved index and searches it (psutil
+RSS / USS / PSS), and what each encoder adds to the install (its package and the
+packages only it needs).
 ``--vectors``: ``real`` embeds every passage (e5 takes about 0.7 s per synthetic passage
 of pseudo-words on this 2-core VM, hours for 10,000 articles); ``random`` gives passages
 random unit vectors of the model's dimension (questions are still embedded by the
@@ -266,6 +267,7 @@ def describe_encoder(name: str, encoder: CachingEncoder | None) -> dict:
                        "build_retriever_accepts_it": known}
     if encoder is not None:
         described["hybrid_confidence"] = asdict(settings.hybrid_confidence)
+        described["min_semantic"] = settings.min_semantic
         if not known:
             described["settings_used"] = ("RankingSettings() defaults: build_retriever raises ValueError for "
                                           f"{name!r}, so its hybrid confidence is the one fitted for MiniLM")
@@ -339,7 +341,9 @@ def compare(args: argparse.Namespace, names: Sequence[str]) -> dict:
             if key not in built:
                 started = time.perf_counter()
                 built[key] = Retriever.build(passages, encoder=encoder, settings=hybrid_settings(name))
-                entry.setdefault("build_seconds", {})[name] = round(time.perf_counter() - started, 1)
+                seconds = time.perf_counter() - started  # passages and titles embedded one batch each
+                entry.setdefault("index_build", {})[name] = {
+                    "seconds": round(seconds, 1), "ms_per_passage": round(seconds * 1000 / len(passages), 1)}
             entry["by_encoder"][name] = measure(built[key], labelled, language=None)
             print(f"{set_name} {name} done", file=sys.stderr, flush=True)
         if labelled.language and (labelled.kb, "none") in built:
