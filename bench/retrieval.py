@@ -9,7 +9,7 @@ headline figures are reported on.
 
     python bench/retrieval.py --stackfaq /work/shared/data/stackfaq/stackExchange-FAQ.json \
         [--banking77 /work/shared/data/banking77/train.csv]  # a second set, see load_banking77
-    python bench/retrieval.py --stackfaq ... --embeddings [wordllama|minilm]  # adds a hybrid retriever
+    python bench/retrieval.py --stackfaq ... --embeddings [e5|wordllama|minilm]  # adds a hybrid retriever
     python bench/retrieval.py --stackfaq ... --tune            # ablations on the tuning half
     --decisions: what each held-out first question ends with through the product's decision,
     also with the question wrapped in a greeting or thanks (POLITE_WRAPPERS), and in
@@ -18,7 +18,9 @@ headline figures are reported on.
         --offtopic /work/shared/data/clinc150/data_train_val.json  # refit Hit.score on tuning half
     python bench/retrieval.py --latency [--articles 10000]     # synthetic KB, speed only
 
-Prints one JSON object.
+Prints one JSON object. Several encoders side by side, on more sets (banking77, XQuAD
+monolingual and across languages, CLINC150 with out-of-scope questions) and their
+speed, memory and install size: bench/encoders.py.
 """
 from __future__ import annotations
 
@@ -37,12 +39,15 @@ import bm25s
 import numpy as np
 
 from switchboard.core.knowledge.chunking import chunk_articles
+from switchboard.core.knowledge.embeddings import E5, MINILM, WORDLLAMA, encoder_named
 from switchboard.core.knowledge.ranking import Confidence, RankingSettings
-from switchboard.core.knowledge.retrieval import Retriever
+from switchboard.core.knowledge.retrieval import Retriever, build_retriever
 from switchboard.core.records import Article, Passage
 
 Query = tuple[str, str]  # (question, id of the article that answers it)
 Search = Callable[[str], list[str]]  # question -> article ids, best first
+#: ``--embeddings`` names (SWITCHBOARD_EMBEDDINGS's) and the encoder each one loads.
+ENCODERS = {"e5": E5, "wordllama": WORDLLAMA, "minilm": MINILM}
 
 
 # --- data ------------------------------------------------------------------------------------
@@ -229,19 +234,33 @@ class PlainBm25:
 
 
 class CachingEncoder:
-    """Wraps the real encoder so leave-one-out rebuilds do not re-embed the corpus."""
+    """Wraps the real encoder so leave-one-out rebuilds do not re-embed the corpus, and a
+    question searched twice is embedded once. Passages and questions are cached apart: an
+    asymmetric model (E5) embeds the same text differently as a "query: " and as a
+    "passage: "."""
 
     def __init__(self, encoder) -> None:
         self._encoder = encoder
         self.name = encoder.name
-        self._cache: dict[str, np.ndarray] = {}
+        self.dimensions = int(encoder.encode(["dimensions"]).shape[1])
+        self._passages: dict[str, np.ndarray] = {}
+        self._queries: dict[str, np.ndarray] = {}
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        missing = [text for text in dict.fromkeys(texts) if text not in self._cache]
+        return self._cached(texts, self._passages, self._encoder.encode)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._cached(texts, self._queries, self._encoder.encode_queries)
+
+    def _cached(self, texts: Sequence[str], cache: dict[str, np.ndarray],
+                encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        missing = [text for text in dict.fromkeys(texts) if text not in cache]
         if missing:
-            for text, vector in zip(missing, self._encoder.encode(missing), strict=True):
-                self._cache[text] = vector
-        return np.stack([self._cache[text] for text in texts]) if texts else np.zeros((0, 384), np.float32)
+            for text, vector in zip(missing, encode(missing), strict=True):
+                cache[text] = vector
+        if not texts:
+            return np.zeros((0, self.dimensions), np.float32)
+        return np.stack([cache[text] for text in texts])
 
 
 def ours(retriever: Retriever) -> Search:
@@ -249,12 +268,15 @@ def ours(retriever: Retriever) -> Search:
 
 
 def precision_recall(search: Search, queries: Sequence[Query]) -> dict[str, float]:
-    at1 = at5 = 0
+    """precision@1; recall@3 (what a menu of MAX_CHOICES offers) and recall@5."""
+    at1 = at3 = at5 = 0
     for text, article_id in queries:
         found = search(text)
         at1 += found[:1] == [article_id]
+        at3 += article_id in found[:3]
         at5 += article_id in found[:5]
-    return {"precision@1": round(at1 / len(queries), 4), "recall@5": round(at5 / len(queries), 4)}
+    return {"precision@1": round(at1 / len(queries), 4), "recall@3": round(at3 / len(queries), 4),
+            "recall@5": round(at5 / len(queries), 4)}
 
 
 # --- confidence ----------------------------------------------------------------------------------
@@ -376,28 +398,43 @@ def calibrate(examples, features: Sequence[str]) -> Confidence:
 
 # --- modes ------------------------------------------------------------------------------------------
 
+#: The smallest index there is: enough for build_retriever to say which settings it uses.
+_PROBE = (Passage(id="probe#0", article_id="probe", title="Probe", text="probe"),)
+
+
+def product_settings(embeddings: str | None) -> RankingSettings | None:
+    """The ranking settings a knowledge base is indexed with for these embeddings (their
+    own fitted confidence), read from ``build_retriever`` itself; None when it does not
+    know the name."""
+    try:
+        return build_retriever(_PROBE, embeddings).settings
+    except ValueError:
+        return None
+
+
 def hybrid_settings(embeddings: str | None) -> RankingSettings:
-    """The ranking settings the product uses with these embeddings (their own confidence)."""
-    from switchboard.core.knowledge.ranking import WORDLLAMA_CONFIDENCE
-
-    if embeddings == "wordllama":
-        return replace(RankingSettings(), hybrid_confidence=WORDLLAMA_CONFIDENCE)
-    return RankingSettings()
+    """The product's settings for these embeddings; the defaults (the confidence fitted
+    for MiniLM) for embeddings ``build_retriever`` does not know yet."""
+    return product_settings(embeddings) or RankingSettings()
 
 
-def decisions(retriever: Retriever, test: Sequence[Query], offtopic: Sequence[str]) -> dict:
+def decisions(retriever: Retriever, test: Sequence[Query], offtopic: Sequence[str], *,
+              language: str | None = None) -> dict:
     """What each held-out first question would end with, through the product's own decision
     (redaction, enrichment with the shipped intent model, escalation policy, retrieval,
-    drafting, grounding): ``switchboard eval``'s counts, as shares of the questions."""
+    drafting, grounding): ``switchboard eval``'s counts, as shares of the questions.
+    ``reached``: the right article cited by the answer or offered in the menu. ``language``
+    is passed to every search (None: as the product searches an English conversation)."""
     from switchboard.core.escalation import load_policy
     from switchboard.core.evaluation import SEARCH_K, Configuration, Question, counts, evaluate
     from switchboard.core.intent_store import default_intent_model
 
     config = Configuration(description={}, policy=load_policy(), intent_model=default_intent_model(),
-                           search=lambda question: retriever.search(question, k=SEARCH_K))
+                           search=lambda question: retriever.search(question, k=SEARCH_K, language=language))
     tally = counts(evaluate([Question(text, article_id) for text, article_id in test], config))
+    tally["reached"] = tally["answered_right"] + tally["choices_with_right"]
     shares = {name: round(tally[name] / tally["questions"], 4)
-              for name in ("answered_right", "choices_with_right", "right", "answered_wrong",
+              for name in ("answered_right", "choices_with_right", "reached", "right", "answered_wrong",
                            "choices_without_right", "clarified", "handed_over")}
     if offtopic:
         off = counts(evaluate([Question(text, None) for text in offtopic], config))
@@ -441,8 +478,7 @@ def quality_of(dataset: tuple[list[Article], list[Query], list[Query]], args: ar
     passages = chunk_articles(articles, max_words=args.max_words)
     encoder = None
     if args.embeddings:
-        from switchboard.core.knowledge.embeddings import MINILM, WORDLLAMA, encoder_named
-        encoder = CachingEncoder(encoder_named({"minilm": MINILM, "wordllama": WORDLLAMA}[args.embeddings]))
+        encoder = CachingEncoder(encoder_named(ENCODERS[args.embeddings]))
     report: dict = {
         "dataset": {"articles": len(articles), "passages": len(passages),
                     "tune_queries": len(tune), "test_queries": len(test), "split": split},
@@ -612,20 +648,19 @@ def latency(args: argparse.Namespace) -> dict:
         "with_typos": timed_searches(lambda q: loaded.search(q, 5), typo_queries),
     }
     if args.embeddings:
-        from switchboard.core.knowledge.embeddings import MiniLMEncoder
         started = time.perf_counter()
-        encoder = MiniLMEncoder()
+        encoder = encoder_named(ENCODERS[args.embeddings])
         model_seconds = time.perf_counter() - started
         sample = [f"{p.title}\n{p.text}" for p in passages[:256]]
         started = time.perf_counter()
         encoder.encode(sample)
         per_passage = (time.perf_counter() - started) / len(sample)
-        report["minilm_embeddings"] = {
+        report[f"{args.embeddings}_embeddings"] = {
             "model_load_seconds": round(model_seconds, 1),
             "encode_ms_per_passage": round(per_passage * 1000, 1),
             "estimated_embed_seconds_for_all_passages": round(per_passage * len(passages)),
             **{key.replace("search", "query_encode"): value for key, value in
-               timed_searches(lambda q: encoder.encode([q]), queries[:100]).items()},
+               timed_searches(lambda q: encoder.encode_queries([q]), queries[:100]).items()},
         }
     return report
 
@@ -641,9 +676,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                              "(answer right/wrong, menu, clarify, handover), as `switchboard eval` does")
     parser.add_argument("--latency", action="store_true", help="synthetic-KB speed run instead")
     parser.add_argument("--articles", type=int, default=10_000, help="synthetic KB size for --latency")
-    parser.add_argument("--embeddings", nargs="?", const="minilm", choices=["minilm", "wordllama"],
-                        help="also measure a hybrid: wordllama (the default install's) or minilm "
-                             "(needs the embeddings extra)")
+    parser.add_argument("--embeddings", nargs="?", const="minilm", choices=sorted(ENCODERS),
+                        help="also measure a hybrid: e5 (the default install's), wordllama or minilm "
+                             "(needs the embeddings extra); several side by side: bench/encoders.py")
     parser.add_argument("--tune", action="store_true", help="ablations on the tuning half")
     parser.add_argument("--calibrate", action="store_true",
                         help="fit the confidence model on the tuning half, then report on test")
