@@ -18,6 +18,7 @@ from switchboard import (
     playground,
     privacy_api,
     prometheus,
+    screening,
     tasks,
     wiring,
 )
@@ -43,7 +44,7 @@ class DatabaseId(IntegerConverter):
     instead of overflowing the database driver (500)."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", db.MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     # The embedded database, the models' cache and the API key file live here: a new
     # SWITCHBOARD_DATA_DIR is made, not refused with SQLite's "unable to open database file".
     app.config["SETTINGS"].data_dir.mkdir(parents=True, exist_ok=True)
+    screening.init_app(app)  # first: every parameter is screened before anything reads it
     db.init_app(app)
     bootstrap.init_app(app)
     tasks.init_app(app)

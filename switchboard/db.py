@@ -22,6 +22,9 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 from switchboard.resources import package_path
 
 MIGRATIONS = package_path("migrations")
+#: The largest id an ``Integer`` column holds on PostgreSQL. An id from a request beyond
+#: it is not found (or refused by name) before it reaches the driver, which would fail.
+MAX_ID = 2**31 - 1
 
 
 class Database:
