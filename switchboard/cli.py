@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -119,7 +118,12 @@ def worker(concurrency: int, beat: bool) -> None:
             f"--concurrency={concurrency}", "--loglevel=INFO"]
     if beat:
         args.append("--beat")
-    raise SystemExit(subprocess.call(args, env=os.environ.copy()))
+    # Celery replaces this process (same pid) rather than running as its child: a process
+    # manager's SIGTERM then reaches Celery itself, which finishes the tasks in hand (warm
+    # shutdown) and exits. As a child it was orphaned, still running, when this one died.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, args)
 
 
 @main.group()
