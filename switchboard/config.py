@@ -427,10 +427,16 @@ def webchat_colour(raw: str | None, where: str = "SWITCHBOARD_WEBCHAT_COLOUR") -
     return value.lower()
 
 
+def data_dir_from(env: Mapping[str, str]) -> Path:
+    """SWITCHBOARD_DATA_DIR, or the working directory: also read by the gunicorn settings,
+    which keep their per-run files there before any app is loaded."""
+    return Path(env.get("SWITCHBOARD_DATA_DIR") or Path.cwd()).resolve()
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build and validate the settings; raises ConfigError naming the bad variable."""
     env = os.environ if env is None else env
-    data_dir = Path(env.get("SWITCHBOARD_DATA_DIR") or Path.cwd()).resolve()
+    data_dir = data_dir_from(env)
     database_url = _url(
         env,
         "SWITCHBOARD_DATABASE_URL",
