@@ -25,12 +25,13 @@ def require_account(view: Callable[..., ResponseReturnValue]) -> Callable[..., R
     def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         header = request.headers.get("Authorization", "")
         key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        account = accounts.account_for_api_key(db.session(), key) if key else None
-        if account is None:
+        row = accounts.api_key_row(db.session(), key) if key else None
+        account = db.session().get(Account, row.account_id) if row else None
+        if row is None or account is None:
             current_app.logger.warning("API request refused on %s: bad or missing key", request.path)
             return jsonify(error="send an account API key as 'Authorization: Bearer sb_…' "
                                  "(create one with `switchboard accounts key`)"), 401
-        g.account = account
+        g.account, g.api_key = account, row
         return view(*args, **kwargs)
 
     return wrapper

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the
     from switchboard.config import Settings
     from switchboard.core.evaluation import Configuration, Outcome
     from switchboard.core.intents import TrainingSet
+    from switchboard.core.records import Article
     from switchboard.models import Account
 
 #: A click command, or the function it is made from, as option decorators take it.
@@ -78,17 +80,18 @@ def serve(host: str, port: int) -> None:
     if runner is not None:
         runner.start_sweeper()
         ensure_sample_kb(app)
+    from switchboard.access_log import werkzeug_request_handler
     from switchboard.core import accounts
+    from switchboard.dashboard import API_KEY_FILE
     from switchboard.db import get_db
+    from switchboard.private_files import create_private
 
     with get_db(app).session() as session:
         default = accounts.by_slug(session, accounts.DEFAULT_SLUG)
         assert default is not None
         default_id = default.id
-        key_file = settings.data_dir / ".switchboard-api-key"
-        if not key_file.exists():
-            key_file.write_text(accounts.create_api_key(session, default, "serve") + "\n")
-            key_file.chmod(0o600)
+        key_file = settings.data_dir / API_KEY_FILE
+        create_private(key_file, lambda: accounts.create_api_key(session, default, "serve") + "\n")
     if runner is not None:  # this process answers the customers: load before the first one writes
         from switchboard.core.warmup import warm_up
 
@@ -102,7 +105,7 @@ def serve(host: str, port: int) -> None:
     click.echo(f"API key for the default account is in {key_file}")
     if runner is not None:
         click.echo(f"Play the customer at http://{host}:{port}/playground")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    app.run(host=host, port=port, threaded=True, use_reloader=False, request_handler=werkzeug_request_handler())
 
 
 @main.command()
@@ -408,6 +411,7 @@ def kb_import(path: Path, slug: str) -> None:
         articles = load_articles(path)
     except KnowledgeBaseFormatError as exc:
         raise click.ClickException(str(exc)) from None
+    _check_links(articles)
     with get_db(app).session() as session, click.progressbar(
             length=len(articles), label=f"Importing {len(articles)} article{'' if len(articles) == 1 else 's'}") as bar:
         result = KnowledgeBase.of(session, account.id, app.config["SETTINGS"]).import_articles(
@@ -415,6 +419,21 @@ def kb_import(path: Path, slug: str) -> None:
     click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged; "
                f"{result.passages} passages indexed")
     click.echo(expectation(result.calibration))
+
+
+def _check_links(articles: Sequence[Article]) -> None:
+    """An article's link is sent to customers as the answer's source (SMS, WhatsApp, the
+    web chat, the agent's sidebar): only a web address may be one. A ``javascript:`` or
+    ``data:`` link is refused before anything is imported, naming the article."""
+    for article in articles:
+        if article.url is None:
+            continue
+        parts = urlsplit(article.url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise click.ClickException(
+                f"article {article.id!r} ({article.title[:80]!r}) has the link {article.url[:100]!r}: an article's "
+                "url must be an http:// or https:// address (customers are sent it as the source). Fix or remove "
+                "its url and import again; nothing was imported.")
 
 
 @kb.command("sync")

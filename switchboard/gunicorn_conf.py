@@ -35,6 +35,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from gunicorn.glogging import Logger
+
+from switchboard.access_log import redact_query, redact_request_line
 from switchboard.config import data_dir_from
 
 #: One process a core: a gevent worker serves its many connections on one core.
@@ -52,6 +55,20 @@ timeout = 90
 graceful_timeout = 30
 #: See above: no socket in the home directory.
 control_socket_disable = True
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with the credentials a URL may carry (the web chat stream's
+    visitor token) redacted from the access log (``--access-logfile``)."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        atoms["r"] = redact_request_line(str(atoms["r"]))
+        atoms["q"] = redact_query(str(atoms["q"] or ""))
+        return atoms
+
+
+logger_class = RedactingLogger
 
 #: Where the workers write their metrics (the master's pid names the run). Set through
 #: ``raw_env``, which gunicorn applies before it imports the app (``--preload``
