@@ -5,6 +5,7 @@ import logging
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from switchboard import (
@@ -65,6 +66,9 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     app.config.update(SETTINGS=settings or load_settings(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(config or {})
     app.url_map.converters["int"] = DatabaseId
+    proxies = app.config["SETTINGS"].trusted_proxies
+    if proxies:  # see Settings.trusted_proxies: forwarded headers only from the proxies we were told of
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     logging.basicConfig(level=app.config.get("LOG_LEVEL", logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # zenpy logs every request body at DEBUG (requesters' phones and emails).
