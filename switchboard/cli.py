@@ -1145,7 +1145,8 @@ def zendesk_package_app(out_dir: Path, app_dir: Path | None, domains: tuple[str,
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
               help="File holding an account API key; default: .switchboard-api-key in the data folder "
                    "(`switchboard serve` writes it).")
-@click.option("--port", default=8010, show_default=True, type=int, help="Port of the stand-in workspace page.")
+@click.option("--port", default=0, type=int,
+              help="Port of the stand-in workspace page; default: a free one (the address is printed).")
 @click.option("--ticket", type=int, help="Ticket to open first; default: the newest one the bot handed over.")
 def zendesk_preview(url: str, key_file: Path | None, port: int, ticket: int | None) -> None:
     """Preview the sidebar app in a local stand-in of Zendesk's agent workspace, against a running Switchboard."""
