@@ -14,7 +14,6 @@ Create Date: 2026-11-25
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0016'
 down_revision = '0015'
 branch_labels = None
