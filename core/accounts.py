@@ -135,20 +135,31 @@ def _hash(key: str) -> str:
 
 
 def create_api_key(session: Session, account: Account, name: str = "default") -> str:
-    """Make a key for ``account`` and return it; only its hash is kept."""
+    """Make a key for ``account`` and return it; only its hash is kept. Nothing of the
+    secret part is stored or shown anywhere else: a key is named by its id and name
+    (``key_label``)."""
     key = KEY_PREFIX + token_source.token_urlsafe(32)
-    session.add(ApiKey(account_id=account.id, name=name, prefix=key[:10], key_hash=_hash(key)))
+    session.add(ApiKey(account_id=account.id, name=name, prefix=KEY_PREFIX, key_hash=_hash(key)))
     session.commit()
     return key
 
 
-def account_for_api_key(session: Session, key: str) -> Account | None:
+def api_key_row(session: Session, key: str) -> ApiKey | None:
+    """The live key ``key`` is, or None."""
     if not key.startswith(KEY_PREFIX):
         return None
-    row = session.scalar(
-        select(ApiKey).where(ApiKey.key_hash == _hash(key), ApiKey.revoked_at.is_(None))
-    )
+    return session.scalar(select(ApiKey).where(ApiKey.key_hash == _hash(key), ApiKey.revoked_at.is_(None)))
+
+
+def account_for_api_key(session: Session, key: str) -> Account | None:
+    row = api_key_row(session, key)
     return session.get(Account, row.account_id) if row else None
+
+
+def key_label(row: ApiKey) -> str:
+    """Who acted, for audit trails and Slack: ``api:key:3:outreach-bot``, the key's id
+    and name. Never characters of the key itself."""
+    return f"api:key:{row.id}:{row.name}"[:200]
 
 
 def revoke_api_keys(session: Session, account: Account) -> int:

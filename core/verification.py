@@ -12,12 +12,21 @@ the outbox rows of those calls, keyed so the limits are exact lookups:
   wrong codes the verification is dead, and only a new code helps.
 
 The ``subject`` is who asks (a web visitor: ``visitor:<id>``), so one visitor's limits
-never block another's. Once a code is approved, :func:`join_verified` links the phone or
-email to the person's customer, or merges that customer with the one who already owns
-it (``core.merge``), and remembers which identity was proven (``attributes["verified"]``).
+never block another's. But a new chat is a new visitor, so the phone or email itself has
+limits too, whoever asks: TARGET_SEND_LIMIT codes and TARGET_CHECK_LIMIT tries in any
+hour. Otherwise anyone could keep guessing a code (Twilio Verify sends the same pending
+code again to a number asked for again) and keep texting its owner by opening new chats.
+Those are kept as metric events under keys unique per account
+(``verification.target_send:<digest of the address>:<hour>:<n>``), exact lookups too;
+a visitor who wrote five wrong codes can still ask for a new one and try again, once.
+
+Once a code is approved, :func:`join_verified` links the phone or email to the person's
+customer, or merges that customer with the one who already owns it (``core.merge``), and
+remembers which identity was proven (``attributes["verified"]``).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,9 +36,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.models import Account, Customer, Identity, IdentityKind, OutboxCall
+from switchboard.models import Account, Customer, Identity, IdentityKind, MetricEvent, OutboxCall
 
-from . import ports
+from . import metrics, ports
 from .audit import audit
 from .identity import InvalidAddress, add_stored_identity, find_identity, to_e164
 from .merge import merge_customers
@@ -38,6 +47,11 @@ from .rows import insert_or_fetch
 SEND_LIMIT = 5
 SEND_WINDOW = timedelta(hours=1)
 CHECK_LIMIT = 5
+#: Per phone or email, whichever visitors ask: codes sent, and codes tried, in any hour.
+TARGET_SEND_LIMIT = SEND_LIMIT
+TARGET_CHECK_LIMIT = 2 * CHECK_LIMIT
+TARGET_SEND = "verification.target_send"
+TARGET_CHECK = "verification.target_check"
 #: How long a sent code can be checked (Twilio Verify's default validity is 10 minutes).
 CODE_VALIDITY = timedelta(minutes=10)
 VENDOR = "twilio_verify"
@@ -147,6 +161,10 @@ def send_code(session: Session, account: Account, settings: Settings, *, subject
         wait = (recent[0].created_at + SEND_WINDOW - now).total_seconds()
         raise TooManySends(f"{SEND_LIMIT} codes were sent in the last hour: try again in "
                            f"{max(1, round(wait / 60))} minute(s)", retry_after=max(1.0, wait))
+    busy_for = _take_target_slot(session, account.id, TARGET_SEND, target, TARGET_SEND_LIMIT, now)
+    if busy_for is not None:
+        raise TooManySends(f"{TARGET_SEND_LIMIT} codes were sent to that {target.kind} in the last hour: try again "
+                           f"in {max(1, round(busy_for / 60))} minute(s)", retry_after=max(1.0, busy_for))
     hour = int(now.timestamp() // SEND_WINDOW.total_seconds())
     taken = {s.idempotency_key for s in sends}
     key = next(k for n in range(1, SEND_LIMIT + 1) if (k := f"verify-send:{subject}:{hour}:{n}") not in taken)
@@ -190,6 +208,10 @@ def check_code(session: Session, account: Account, settings: Settings, *, subjec
     wrong = [c for c in checks.values() if c.status in ("sent", "sandboxed", "failed")]
     if len(wrong) >= CHECK_LIMIT:
         raise TooManyTries(f"{CHECK_LIMIT} wrong codes: this code no longer works. Ask for a new one")
+    wait = _take_target_slot(session, account.id, TARGET_CHECK, target, TARGET_CHECK_LIMIT, now)
+    if wait is not None:
+        raise TooManyTries(f"{TARGET_CHECK_LIMIT} codes were tried for that {target.kind} in the last hour: try "
+                           f"again in {max(1, round(wait / 60))} minute(s)")
     key = next(k for k in keys if k not in checks or checks[k].status not in ("sent", "sandboxed", "failed"))
     try:
         result = _verifier(session, account, settings).check(verification_sid=str((sent.response or {})["sid"]),
@@ -207,6 +229,26 @@ def check_code(session: Session, account: Account, settings: Settings, *, subjec
         raise WrongCode(f"That code is not right: check the latest message we sent and try again "
                         f"({remaining} tries left).", remaining=remaining)
     _audit_check(session, account.id, subject, sent, target, "approved")
+
+
+def _take_target_slot(session: Session, account_id: int, what: str, target: Target, limit: int,
+                      now: datetime) -> float | None:
+    """Count one ``what`` (a send, a try) against ``target``: None when taken, or the
+    seconds until one of its ``limit`` slots of the sliding hour is free. Taken before
+    the vendor is called, so a request that then fails still counts, and two requests
+    racing for the last slot cannot both have it (the key is unique)."""
+    digest = hashlib.sha256(f"{target.kind}:{target.value}".encode()).hexdigest()[:32]
+    hour = int(now.timestamp() // SEND_WINDOW.total_seconds())
+    keys = [f"{what}:{digest}:{h}:{n}" for h in (hour - 1, hour) for n in range(1, limit + 1)]
+    taken = {event.dedupe_key: event.occurred_at for event in session.scalars(select(MetricEvent).where(
+        MetricEvent.account_id == account_id, MetricEvent.dedupe_key.in_(keys)))}
+    recent = sorted(at for at in taken.values() if at > now - SEND_WINDOW)
+    if len(recent) >= limit:
+        return (recent[0] + SEND_WINDOW - now).total_seconds()
+    for key in keys[limit:]:  # this hour's
+        if key not in taken and metrics.record(session, account_id, what, at=now, dedupe_key=key) is not None:
+            return None
+    return 60.0  # others took this hour's last slots meanwhile
 
 
 def _audit_check(session: Session, account_id: int, subject: str, sent: OutboxCall, target: Target,

@@ -20,41 +20,18 @@ from switchboard.resources import package_path
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 
-def _refuse_nul_bytes() -> ResponseReturnValue | None:
-    """PostgreSQL text and JSONB cannot hold U+0000: a query parameter or a JSON string
-    carrying one would reach the driver and fail as a 500, so every ``/api/`` request
-    (this blueprint's and the other API blueprints') is refused at the door, by name."""
-    if not request.path.startswith("/api/"):
-        return None
-    for name, value in request.args.items(multi=True):
-        if "\x00" in name or "\x00" in value:
-            return jsonify(error=f"query parameter {name!r} contains a NUL byte; remove it"), 400
-    if request.is_json and _holds_nul(request.get_json(silent=True)):
-        return jsonify(error="the JSON body contains a NUL byte (\\u0000) in a name or value; remove it"), 400
-    return None
-
-
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
-
-
 def require_account(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         header = request.headers.get("Authorization", "")
         key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
-        account = accounts.account_for_api_key(db.session(), key) if key else None
-        if account is None:
+        row = accounts.api_key_row(db.session(), key) if key else None
+        account = db.session().get(Account, row.account_id) if row else None
+        if row is None or account is None:
             current_app.logger.warning("API request refused on %s: bad or missing key", request.path)
             return jsonify(error="send an account API key as 'Authorization: Bearer sb_…' "
                                  "(create one with `switchboard accounts key`)"), 401
-        g.account = account
+        g.account, g.api_key = account, row
         return view(*args, **kwargs)
 
     return wrapper
@@ -107,8 +84,9 @@ def audit_export() -> ResponseReturnValue:
     for kind in ("ticket", "conversation", "customer"):
         if request.args.get(kind):
             subject_type, subject_id = kind, request.args[kind]
-            if not subject_id.isascii() or not subject_id.isdigit():
-                abort(400, f"{kind} must be a number (the Zendesk ticket's, or our conversation's or customer's id)")
+            if not subject_id.isascii() or not subject_id.isdigit() or int(subject_id[:30]) > db.MAX_ID:
+                abort(400, f"{kind} must be a number from 0 to {db.MAX_ID} (the Zendesk ticket's, or our "
+                           f"conversation's or customer's id); {subject_id[:30]!r} is out of range or not a number")
     body = export(db.session(), _account().id, fmt=fmt, subject_type=subject_type, subject_id=subject_id)
     mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
     return Response(body, mimetype=mimetype)
@@ -146,5 +124,4 @@ def _conversation_json(conversation: Conversation, *, with_messages: bool) -> di
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(_refuse_nul_bytes)
     app.register_blueprint(blueprint)

@@ -5,6 +5,7 @@ import logging
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from switchboard import (
@@ -18,6 +19,7 @@ from switchboard import (
     playground,
     privacy_api,
     prometheus,
+    screening,
     tasks,
     wiring,
 )
@@ -43,7 +45,7 @@ class DatabaseId(IntegerConverter):
     instead of overflowing the database driver (500)."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", db.MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 
@@ -64,6 +66,9 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     app.config.update(SETTINGS=settings or load_settings(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(config or {})
     app.url_map.converters["int"] = DatabaseId
+    proxies = app.config["SETTINGS"].trusted_proxies
+    if proxies:  # see Settings.trusted_proxies: forwarded headers only from the proxies we were told of
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     logging.basicConfig(level=app.config.get("LOG_LEVEL", logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # zenpy logs every request body at DEBUG (requesters' phones and emails).
@@ -74,6 +79,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     # The embedded database, the models' cache and the API key file live here: a new
     # SWITCHBOARD_DATA_DIR is made, not refused with SQLite's "unable to open database file".
     app.config["SETTINGS"].data_dir.mkdir(parents=True, exist_ok=True)
+    screening.init_app(app)  # first: every parameter is screened before anything reads it
     db.init_app(app)
     bootstrap.init_app(app)
     tasks.init_app(app)

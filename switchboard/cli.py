@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from flask import Flask
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the
     from switchboard.config import Settings
     from switchboard.core.evaluation import Configuration, Outcome
     from switchboard.core.intents import TrainingSet
+    from switchboard.core.records import Article
     from switchboard.models import Account
 
 #: A click command, or the function it is made from, as option decorators take it.
@@ -79,17 +80,18 @@ def serve(host: str, port: int) -> None:
     if runner is not None:
         runner.start_sweeper()
         ensure_sample_kb(app)
+    from switchboard.access_log import werkzeug_request_handler
     from switchboard.core import accounts
+    from switchboard.dashboard import API_KEY_FILE
     from switchboard.db import get_db
+    from switchboard.private_files import create_private
 
     with get_db(app).session() as session:
         default = accounts.by_slug(session, accounts.DEFAULT_SLUG)
         assert default is not None
         default_id = default.id
-        key_file = settings.data_dir / ".switchboard-api-key"
-        if not key_file.exists():
-            key_file.write_text(accounts.create_api_key(session, default, "serve") + "\n")
-            key_file.chmod(0o600)
+        key_file = settings.data_dir / API_KEY_FILE
+        create_private(key_file, lambda: accounts.create_api_key(session, default, "serve") + "\n")
     if runner is not None:  # this process answers the customers: load before the first one writes
         from switchboard.core.warmup import warm_up
 
@@ -103,7 +105,7 @@ def serve(host: str, port: int) -> None:
     click.echo(f"API key for the default account is in {key_file}")
     if runner is not None:
         click.echo(f"Play the customer at http://{host}:{port}/playground")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    app.run(host=host, port=port, threaded=True, use_reloader=False, request_handler=werkzeug_request_handler())
 
 
 @main.command()
@@ -119,7 +121,12 @@ def worker(concurrency: int, beat: bool) -> None:
             f"--concurrency={concurrency}", "--loglevel=INFO"]
     if beat:
         args.append("--beat")
-    raise SystemExit(subprocess.call(args, env=os.environ.copy()))
+    # Celery replaces this process (same pid) rather than running as its child: a process
+    # manager's SIGTERM then reaches Celery itself, which finishes the tasks in hand (warm
+    # shutdown) and exits. As a child it was orphaned, still running, when this one died.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, args)
 
 
 @main.group()
@@ -404,6 +411,7 @@ def kb_import(path: Path, slug: str) -> None:
         articles = load_articles(path)
     except KnowledgeBaseFormatError as exc:
         raise click.ClickException(str(exc)) from None
+    _check_links(articles)
     with get_db(app).session() as session, click.progressbar(
             length=len(articles), label=f"Importing {len(articles)} article{'' if len(articles) == 1 else 's'}") as bar:
         result = KnowledgeBase.of(session, account.id, app.config["SETTINGS"]).import_articles(
@@ -412,6 +420,21 @@ def kb_import(path: Path, slug: str) -> None:
                f"{result.passages} passages indexed")
     _say_escaped(result.escaped)
     click.echo(expectation(result.calibration))
+
+
+def _check_links(articles: Sequence[Article]) -> None:
+    """An article's link is sent to customers as the answer's source (SMS, WhatsApp, the
+    web chat, the agent's sidebar): only a web address may be one. A ``javascript:`` or
+    ``data:`` link is refused before anything is imported, naming the article."""
+    for article in articles:
+        if article.url is None:
+            continue
+        parts = urlsplit(article.url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise click.ClickException(
+                f"article {article.id!r} ({article.title[:80]!r}) has the link {article.url[:100]!r}: an article's "
+                "url must be an http:// or https:// address (customers are sent it as the source). Fix or remove "
+                "its url and import again; nothing was imported.")
 
 
 @kb.command("sync")
@@ -1193,7 +1216,8 @@ def zendesk_package_app(out_dir: Path, app_dir: Path | None, domains: tuple[str,
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
               help="File holding an account API key; default: .switchboard-api-key in the data folder "
                    "(`switchboard serve` writes it).")
-@click.option("--port", default=8010, show_default=True, type=int, help="Port of the stand-in workspace page.")
+@click.option("--port", default=0, type=int,
+              help="Port of the stand-in workspace page; default: a free one (the address is printed).")
 @click.option("--ticket", type=int, help="Ticket to open first; default: the newest one the bot handed over.")
 def zendesk_preview(url: str, key_file: Path | None, port: int, ticket: int | None) -> None:
     """Preview the sidebar app in a local stand-in of Zendesk's agent workspace, against a running Switchboard."""

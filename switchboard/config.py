@@ -102,6 +102,21 @@ class Settings:
     #: Load the models and knowledge indexes once in the Celery main process, before it
     #: forks its pool, so the children share those pages instead of each loading a copy.
     worker_preload: bool = True
+    #: SWITCHBOARD_TRUSTED_PROXIES: how many reverse proxies stand in front of the web
+    #: processes (0, the default: none). With N, the client's address and scheme are read
+    #: from the X-Forwarded-For and X-Forwarded-Proto the N nearest proxies added
+    #: (werkzeug's ProxyFix), and only those: behind a proxy on the same host every request
+    #: would otherwise come from 127.0.0.1, so the pages for "this machine only" (the
+    #: playground, the key file's path on the sign-in page) would be public and the web
+    #: chat's per-IP limits one limit for everybody. Without a proxy keep 0: forwarded
+    #: headers a client sends are then ignored, so none can pass as another address.
+    trusted_proxies: int = 0
+    #: SWITCHBOARD_PLAYGROUND: serve /playground (to this machine only, and only while
+    #: Twilio is sandboxed, so it never texts anyone). Unset: only in sandbox mode, where
+    #: no vendor is live (SWITCHBOARD_SANDBOX=1, or no credentials at all, as for `switchboard
+    #: serve` on a laptop). 1: also when Zendesk or Slack are live (its made-up customers then
+    #: reach your real agents); 0: never.
+    playground: bool | None = None
 
     @property
     def twilio_status_callback(self) -> str | None:
@@ -166,6 +181,18 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
         raise ConfigError(f"{name}={raw!r} is not a whole number.") from None
     if value < minimum:
         raise ConfigError(f"{name}={value} is too small: use {minimum} or more.")
+    return value
+
+
+#: More proxies than anyone chains in front of a web app: a larger number is a typo.
+MAX_TRUSTED_PROXIES = 5
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> int:
+    value = _int(env, "SWITCHBOARD_TRUSTED_PROXIES", 0, minimum=0)
+    if value > MAX_TRUSTED_PROXIES:
+        raise ConfigError(f"SWITCHBOARD_TRUSTED_PROXIES={value}: set it to the number of reverse proxies in front "
+                          f"of Switchboard (usually 1), at most {MAX_TRUSTED_PROXIES}; 0 when there is none.")
     return value
 
 
@@ -427,10 +454,16 @@ def webchat_colour(raw: str | None, where: str = "SWITCHBOARD_WEBCHAT_COLOUR") -
     return value.lower()
 
 
+def data_dir_from(env: Mapping[str, str]) -> Path:
+    """SWITCHBOARD_DATA_DIR, or the working directory: also read by the gunicorn settings,
+    which keep their per-run files there before any app is loaded."""
+    return Path(env.get("SWITCHBOARD_DATA_DIR") or Path.cwd()).resolve()
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build and validate the settings; raises ConfigError naming the bad variable."""
     env = os.environ if env is None else env
-    data_dir = Path(env.get("SWITCHBOARD_DATA_DIR") or Path.cwd()).resolve()
+    data_dir = data_dir_from(env)
     database_url = _url(
         env,
         "SWITCHBOARD_DATABASE_URL",
@@ -503,6 +536,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         webchat_colour=webchat_colour(_optional(env, "SWITCHBOARD_WEBCHAT_COLOUR")),
         webchat_greeting=_optional(env, "SWITCHBOARD_WEBCHAT_GREETING"),
         worker_preload=_flag(env, "SWITCHBOARD_WORKER_PRELOAD", default=True),
+        trusted_proxies=_trusted_proxies(env),
+        playground=None if not env.get("SWITCHBOARD_PLAYGROUND", "").strip()
+        else _flag(env, "SWITCHBOARD_PLAYGROUND", default=False),
         **_outreach(env),
         **_voice(env),
     )

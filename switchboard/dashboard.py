@@ -30,7 +30,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from switchboard import db
-from switchboard.core import accounts, audit
+from switchboard.core import accounts, audit, metrics
 from switchboard.core.digest import _gap_groups
 from switchboard.core.knowledge import phrasings as learned_phrasings
 from switchboard.core.metrics import BOT_QUIET
@@ -48,6 +48,7 @@ from switchboard.core.metrics_figures import (
     time_unit,
 )
 from switchboard.models import Account, ApiKey
+from switchboard.private_files import create_private
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -77,12 +78,7 @@ def _secret(app: Flask) -> str:
         app.logger.warning("SWITCHBOARD_SECRET_KEY is not set: dashboard sessions signed here are not valid on "
                            "other web hosts; set the same long random value on every host")
     path: Path = app.config["SETTINGS"].data_dir / ".switchboard-session-secret"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(os.urandom(32).hex())
+    create_private(path, lambda: os.urandom(32).hex())
     return path.read_text().strip()
 
 
@@ -104,21 +100,40 @@ def _serializer() -> URLSafeTimedSerializer:
 #: dashboard with it at once, so a minute is plenty and a leaked code soon worthless.
 CODE_SECONDS = 60
 CODE_SALT = "switchboard-dashboard-code"
+#: The metric event recording a code's one use (its dedupe key makes it one).
+CODE_USED = "dashboard.code_used"
 
 
 def issue_code(account: Account, agent: str) -> str:
     """A short-lived signed code that signs an agent's browser into the dashboard. The
     sidebar app's credential stays in Zendesk's proxy (a secure setting), so the browser
     has nothing of its own to sign in with: the app asks for this code through the proxy."""
-    return _serializer().dumps({"account": account.id, "agent": agent[:200]}, salt=CODE_SALT)
+    # The nonce makes each code its own: two asked for within a second would otherwise be
+    # the same text, and the first one's use would refuse the second.
+    return _serializer().dumps({"account": account.id, "agent": agent[:200], "nonce": os.urandom(8).hex()},
+                               salt=CODE_SALT)
 
 
 def _account_for_code(code: str) -> Account | None:
+    """The account a code signs in to, once: a copy of the code (a browser's history,
+    a screen share, a proxy's log) must not open a second session within its minute.
+    Its use is recorded under a key unique per account, so two hosts taking the same
+    code at once let one of them through."""
     try:
         data = _serializer().loads(code, max_age=CODE_SECONDS, salt=CODE_SALT)
     except BadSignature:  # also SignatureExpired
         return None
-    return db.session().get(Account, data.get("account")) if isinstance(data, dict) else None
+    session = db.session()
+    account = session.get(Account, data.get("account")) if isinstance(data, dict) else None
+    if account is None:
+        return None
+    first_use = metrics.record(session, account.id, CODE_USED, label=str(data.get("agent") or "")[:64],
+                               dedupe_key=f"{CODE_USED}:{hashlib.sha256(code.encode()).hexdigest()}")
+    session.commit()
+    if first_use is None:
+        log.warning("dashboard sign-in code used a second time, refused (agent %s)", data.get("agent"))
+        return None
+    return account
 
 
 def _key_hash(key: str) -> str:
@@ -212,6 +227,10 @@ def login_submit() -> ResponseReturnValue:
         account = _account_for_code(code)
     elif token.count(".") == 2:
         account = account_for_jwt(token)
+    if account is None and code and not key:
+        log.warning("dashboard sign-in code refused from %s", request.remote_addr)
+        return _login_page(error="That sign-in code was used already or has expired: a code opens one session, "
+                                 "within a minute. Open the dashboard again from the Switchboard app in Zendesk."), 401
     if account is None:
         log.warning("dashboard sign-in refused from %s", request.remote_addr)
         return _login_page(error=f"That key or token is not valid. Paste the whole key from {API_KEY_FILE}, or "

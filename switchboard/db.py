@@ -15,13 +15,16 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from switchboard.resources import package_path
 
 MIGRATIONS = package_path("migrations")
+#: The largest id an ``Integer`` column holds on PostgreSQL. An id from a request beyond
+#: it is not found (or refused by name) before it reaches the driver, which would fail.
+MAX_ID = 2**31 - 1
 
 
 class Database:
@@ -77,6 +80,7 @@ def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        _private_sqlite_file(url)
     else:
         kwargs.update(pool_size=5, max_overflow=10)
     engine = create_engine(url, **kwargs)
@@ -135,6 +139,30 @@ def make_intake_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return make_engine(url)
     return create_engine(url, future=True, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10)
+
+
+def _private_sqlite_file(url: str) -> None:
+    """The embedded database holds every conversation, the vault's ciphertexts and the
+    hashed keys: readable by its owner only. SQLite would create it with the process's
+    umask (0644 as a rule); created here first, empty and 0600, it keeps that mode, and
+    SQLite gives its -wal and -shm files the database file's mode. A file an earlier
+    version left readable by others is narrowed the same way, with its -wal and -shm."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # a folder that does not exist: SQLite's own error names it
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except OSError:
+            continue  # absent, or another user's: not ours to change
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -14,12 +14,31 @@ In embedded mode (no Redis) the web processes also run the models for every mess
 CPU work that would hold a gevent worker's loop, and with it every other request of that
 process, so they keep gthread's threads.
 
-Every value can still be overridden on the command line (``-w``, ``-k``, ``--threads``).
+Every worker's request counters reach ``/metrics``: Prometheus's multiprocess mode is set
+up here, so a scrape answered by one worker counts what all of them served. Each run of
+gunicorn gets its own directory, ``<SWITCHBOARD_DATA_DIR>/prometheus/<master pid>/``
+(or your ``PROMETHEUS_MULTIPROC_DIR``, emptied of its files at start): a new run starts
+from zero, and the directories of runs that are over are removed when the next starts.
+
+gunicorn's control socket (``gunicornc``) is off: by default it would be written to
+``~/.gunicorn/`` (or ``$XDG_RUNTIME_DIR``), shared by every gunicorn of that user. To use
+it, write your own settings file that starts with ``from switchboard.gunicorn_conf import *``
+and sets ``control_socket_disable = False`` and ``control_socket`` to a path of yours.
+
+Every value can still be overridden on the command line (``-w``, ``-k``, ``--threads``;
+an ``-e`` replaces ``raw_env`` below, and then /metrics counts only the worker it asks).
 """
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 from typing import Any
+
+from gunicorn.glogging import Logger
+
+from switchboard.access_log import redact_query, redact_request_line
+from switchboard.config import data_dir_from
 
 #: One process a core: a gevent worker serves its many connections on one core.
 workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
@@ -34,6 +53,51 @@ timeout = 90
 #: On a restart, requests in flight get this long; an open web chat stream is cut then
 #: and the browser reconnects to another worker.
 graceful_timeout = 30
+#: See above: no socket in the home directory.
+control_socket_disable = True
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with the credentials a URL may carry (the web chat stream's
+    visitor token) redacted from the access log (``--access-logfile``)."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        atoms["r"] = redact_request_line(str(atoms["r"]))
+        atoms["q"] = redact_query(str(atoms["q"] or ""))
+        return atoms
+
+
+logger_class = RedactingLogger
+
+#: Where the workers write their metrics (the master's pid names the run). Set through
+#: ``raw_env``, which gunicorn applies before it imports the app (``--preload``
+#: included): prometheus_client chooses its multiprocess values when first imported.
+metrics_dir = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+                   or data_dir_from(os.environ) / "prometheus" / str(os.getpid()))
+raw_env = [f"PROMETHEUS_MULTIPROC_DIR={metrics_dir}"]
+
+
+def prepare_metrics_dir(directory: Path) -> None:
+    """An empty ``directory`` for this run's metric files, and no directory left by a run
+    that is over beside it (the per-run ones are named by their master's pid)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.glob("*.db"):
+        leftover.unlink()
+    if directory.name.isdigit():
+        for sibling in directory.parent.iterdir():
+            if sibling != directory and sibling.name.isdigit() and not _running(int(sibling.name)):
+                shutil.rmtree(sibling, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def on_starting(server: Any) -> None:
@@ -45,3 +109,15 @@ def on_starting(server: Any) -> None:
         raise SystemExit("switchboard: --preload cannot be used with gevent workers (the app would be "
                          "imported before gevent patches threads and sockets); drop --preload, or run "
                          "gthread workers with -k gthread")
+    # Set unless an -e on the command line replaced raw_env (then the workers, forked
+    # after this, still get it).
+    directory = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir)))
+    prepare_metrics_dir(directory)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker is gone (restarted, killed): its counters stay counted, its live gauges
+    are dropped (prometheus_client's multiprocess mode asks for this call)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from switchboard import db
 from switchboard.api import require_account
+from switchboard.core import accounts
 from switchboard.core.outreach import campaigns
 from switchboard.core.outreach.errors import InvalidCampaign, OutreachNotConfigured
 from switchboard.core.outreach.spec import parse
@@ -34,7 +35,7 @@ def create_campaign() -> ResponseReturnValue:
         spec = parse(data)
         campaign, created = campaigns.create(
             db.session(), g.account, current_app.config["SETTINGS"], spec, trigger="api",
-            created_by=f"api:{request.headers.get('Authorization', '')[7:17]}",
+            created_by=accounts.key_label(g.api_key),
             dedupe_key=f"api:{key}" if key else None)
     except InvalidCampaign as exc:
         db.session().rollback()

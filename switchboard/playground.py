@@ -136,17 +136,36 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _local_only() -> None:
+    """Served only when asked for or in sandbox mode (Settings.playground), only while
+    Twilio is sandboxed, and only to this machine: ``remote_addr`` is the client's own
+    address only behind proxies counted in SWITCHBOARD_TRUSTED_PROXIES; behind a proxy on
+    this host that is not counted, every request looks local, which is why outside
+    sandbox mode an operator must opt in."""
+    settings: Settings = current_app.config["SETTINGS"]
+    session = db.session()
+    account = accounts.by_slug(session, accounts.DEFAULT_SLUG)
+    if settings.playground is False:
+        abort(404, "the playground is off (SWITCHBOARD_PLAYGROUND=0)")
+    if account is None or not enabled(account, settings):
+        abort(404, "the playground is off because Twilio is live: it never texts real customers")
+    if settings.playground is None and not sandbox_mode(account, settings):
+        abort(404, "the playground is off because Zendesk or Slack are live (its made-up customers would reach your "
+                   "agents): set SWITCHBOARD_PLAYGROUND=1 to serve it to this machine anyway")
     address = request.remote_addr or ""
     try:
         loopback = ipaddress.ip_address(address).is_loopback
     except ValueError:
         loopback = False
     if not loopback:
-        abort(403, "the playground is only served to this machine")
-    session = db.session()
-    account = accounts.by_slug(session, accounts.DEFAULT_SLUG)
-    if account is None or not enabled(account, current_app.config["SETTINGS"]):
-        abort(404, "the playground is off because Twilio is live: it never texts real customers")
+        abort(403, "the playground is only served to this machine (behind a reverse proxy, set "
+                   "SWITCHBOARD_TRUSTED_PROXIES to the number of proxies)")
+
+
+def sandbox_mode(account: Account, settings: Settings) -> bool:
+    """No vendor live for ``account``: everything it would send is recorded instead."""
+    from switchboard.wiring import MESSAGING_VENDORS, sandboxed_vendors
+
+    return sandboxed_vendors(account, settings) >= {cls.vendor for cls in MESSAGING_VENDORS}
 
 
 @blueprint.get("/playground")

@@ -24,6 +24,9 @@ def _customer(identity: object) -> Customer:
     if not isinstance(identity, str) or not identity.strip():
         raise MalformedPayload('name the customer: {"identity": "+14155550100"} (a phone with its country code, an '
                                'email, or customer:<id>)')
+    number = identity.strip().removeprefix("customer:")
+    if identity.strip().startswith("customer:") and number.isdigit() and int(number) > db.MAX_ID:
+        raise MalformedPayload(f"customer id {number[:30]} is out of range: customer ids run from 1 to {db.MAX_ID}")
     try:
         return privacy.find_customer(db.session(), g.account.id, identity)
     except privacy.UnknownCustomer as exc:

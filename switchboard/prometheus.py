@@ -15,10 +15,10 @@ Two kinds of figures, collected two ways:
   event the inbox ever processed.
 
 Each app gets its own ``CollectorRegistry``: creating apps over and over (tests) never
-hits "Duplicated timeseries". Under gunicorn with several workers, set
-``PROMETHEUS_MULTIPROC_DIR`` to an empty directory: request metrics are then written
-there by every worker and merged at scrape time (prometheus-client's multiprocess
-mode), and the database figures are added once.
+hits "Duplicated timeseries". Under gunicorn with several workers,
+``PROMETHEUS_MULTIPROC_DIR`` (set per run by switchboard/gunicorn_conf.py) names a
+directory where every worker writes its request metrics, merged at scrape time
+(prometheus-client's multiprocess mode); the database figures are added once.
 """
 from __future__ import annotations
 
@@ -165,6 +165,9 @@ def init_app(app: Flask) -> None:
     if multiprocess_dir:
         from prometheus_client import multiprocess
 
+        # gunicorn's --preload imports the app before its on_starting hook prepares the
+        # directory (switchboard/gunicorn_conf.py).
+        os.makedirs(multiprocess_dir, exist_ok=True)
         multiprocess.MultiProcessCollector(registry)
     app.extensions["switchboard.prometheus"] = registry
 

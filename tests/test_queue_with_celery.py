@@ -58,7 +58,7 @@ class Worker:
         )
 
     def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)  # the command and the Celery process it runs
+        os.killpg(self.process.pid, signal.SIGTERM)  # Celery (the command exec'd it) and its pool
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -259,7 +259,7 @@ def test_pool_children_share_the_models_the_worker_loaded_before_forking(
     try:
         ask_until_both_children_answer("when do i get my money back?", {})
         assert len(tasks_per_child()) == 2, worker.output()
-        (celery_main,) = psutil.Process(worker.process.pid).children()
+        celery_main = psutil.Process(worker.process.pid)  # `switchboard worker` became Celery (exec)
         pool = celery_main.children()
         assert len(pool) == 2
         for child in pool:
@@ -281,4 +281,69 @@ def test_pool_children_share_the_models_the_worker_loaded_before_forking(
         assert replies and all("ride a llama at the farm" in reply for reply in replies), replies
     finally:
         worker.stop()
+        get_db(app).dispose()
+
+
+def _waiting_on_a_lock(app: Flask) -> bool:
+    """Whether some other session of the database waits for a lock (the worker's claim)."""
+    from sqlalchemy import text
+
+    with get_db(app).engine.connect() as connection:
+        return bool(connection.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )).scalar())
+
+
+def test_sigterm_to_switchboard_worker_lets_celery_finish_its_task_and_leaves_no_process(
+    queued_env: dict[str, str], tmp_path: Path
+) -> None:
+    """What a process manager (systemd, Kubernetes, supervisord) does on a deploy: SIGTERM
+    to the process it started, `switchboard worker`, and nothing else. Celery must get it
+    (warm shutdown: the task in hand is finished, not lost or left to the visibility
+    timeout) and exit, with no Celery process left running on its own. The task is held
+    mid-flight by a lock on the inbox table that the test releases after the signal."""
+    import psutil
+    from sqlalchemy import text
+
+    from switchboard.core import inbox
+    from switchboard.tasks import publish_events
+
+    app = make_app(queued_env)
+    with app.app_context(), get_db(app).session() as session:
+        event = inbox.record(session, account_id=app.config["DEFAULT_ACCOUNT_ID"], vendor="twilio",
+                             kind="twilio.message", dedupe_key="SMsigterm",
+                             payload={**fixture("twilio", "inbound_sms.json"), "MessageSid": "SMsigterm"})[0]
+    log = tmp_path / "worker.log"
+    command = subprocess.Popen([sys.executable, "-m", "switchboard.cli", "worker", "--concurrency", "1", "--no-beat"],
+                               env={**os.environ, **queued_env}, cwd=tmp_path, stdout=log.open("w"),
+                               stderr=subprocess.STDOUT)
+    started: list[psutil.Process] = []
+    holder = get_db(app).engine.connect()
+    try:
+        assert wait_until(lambda: " ready." in log.read_text(), timeout=60), log.read_text()
+        started = [psutil.Process(command.pid), *psutil.Process(command.pid).children(recursive=True)]
+        lock = holder.begin()
+        holder.execute(text("LOCK TABLE inbox_events IN ACCESS EXCLUSIVE MODE"))
+        with app.app_context():
+            publish_events([event.id])
+        assert wait_until(lambda: _waiting_on_a_lock(app), timeout=30), log.read_text()
+
+        command.send_signal(signal.SIGTERM)  # to the command's process only, as a process manager does
+        time.sleep(2)
+        assert command.poll() is None, "the worker exited with a task in hand:\n" + log.read_text()
+        lock.rollback()  # the task goes on
+
+        assert command.wait(timeout=30) == 0, log.read_text()
+        assert event_status(app) == ["done"], log.read_text()
+        assert "Warm shutdown" in log.read_text() or "warm shutdown" in log.read_text().lower(), log.read_text()
+        assert wait_until(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in started),
+                          timeout=10), [p.cmdline() for p in started if p.is_running()]
+    finally:
+        holder.close()
+        for process in started:  # only what this test started, by its id
+            if process.is_running():
+                process.kill()
+        if command.poll() is None:
+            command.kill()
+            command.wait()
         get_db(app).dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify, request
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from switchboard.errors import BadSignature, MalformedPayload, NotConfigured, UnknownAccount
@@ -50,6 +50,16 @@ def init_app(app: Flask) -> None:
         # pool's pre-ping reconnects by itself once the database is back.
         log.error("database error on %s: %s", request.path, type(exc.orig).__name__ if exc.orig else type(exc).__name__)
         return _answer(503, "the database is unavailable; nothing was recorded, retry later")
+
+    @app.errorhandler(DataError)
+    def refused_by_database(exc: DataError) -> tuple[Response, int]:
+        # The database refused a value the request carried (a number beyond its column,
+        # text it cannot encode): the caller's to fix, so a 400 naming the problem. The
+        # screens in front of the views catch the ones we know; this catches the rest.
+        problem = str(exc.orig).splitlines()[0] if exc.orig else "a value it cannot store"
+        log.warning("database refused a value on %s: %s", request.path, problem)
+        return _answer(400, f"the database refused a value in this request ({problem}); check the ids, numbers "
+                            "and text you sent")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:

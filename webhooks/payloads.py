@@ -6,6 +6,7 @@ the door accepted is exactly what they read.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +15,64 @@ from marshmallow.types import StrSequenceOrSet
 
 from switchboard.errors import MalformedPayload
 
-__all__ = ["EXCLUDE", "INCLUDE", "Object", "Schema", "WholeNumber", "describe", "load", "type_name"]
+__all__ = ["EXCLUDE", "INCLUDE", "MAX_JSON_DEPTH", "Object", "Schema", "UnsafeJson", "WholeNumber", "describe",
+           "load", "loads_json", "screen_json", "type_name"]
+
+#: Far deeper than anything a vendor, the widget or an API client sends (Slack's block
+#: payloads, the deepest, stay within a dozen levels). Python's parser recurses once per
+#: level and gives up with a RecursionError near a thousand, and so would every walk
+#: over the value after it (marshmallow, the JSONB encoder): the limit is set here.
+MAX_JSON_DEPTH = 64
+
+
+class UnsafeJson(MalformedPayload):
+    """A JSON text no route may take even though it may parse: nested beyond
+    MAX_JSON_DEPTH, or holding U+0000, which PostgreSQL's text and JSONB cannot store.
+    Refused with a 400 before anything reads it, signed or not: the problem is the text
+    itself, so saying so tells a caller nothing about the shapes we expect."""
+
+
+def loads_json(text: str | bytes, what: str = "the JSON body") -> Any:
+    """Every JSON text a request carries goes through here (Flask's ``get_json`` too:
+    ``switchboard.screening`` installs it as the app's JSON provider). Text that is not
+    JSON (NaN and Infinity included, which JSONB refuses) raises ValueError as
+    ``json.loads`` does; what UnsafeJson describes raises that, naming ``what``."""
+    try:
+        value = json.loads(text, parse_constant=_not_a_json_value)
+    except RecursionError:
+        raise UnsafeJson(_too_deep(what)) from None
+    screen_json(value, what)
+    return value
+
+
+def screen_json(value: Any, what: str = "the JSON body") -> None:
+    """UnsafeJson if ``value`` nests deeper than MAX_JSON_DEPTH or holds a NUL in a name
+    or a string. A loop, not recursion: the point is to survive what recursion cannot."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise UnsafeJson(f"{what} contains a NUL byte (\\u0000) in a name or value; remove it")
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth >= MAX_JSON_DEPTH:
+            raise UnsafeJson(_too_deep(what))
+        if isinstance(item, dict):
+            pending.extend((key, depth) for key in item)
+            pending.extend((inner, depth + 1) for inner in item.values())
+        else:
+            pending.extend((inner, depth + 1) for inner in item)
+
+
+def _too_deep(what: str) -> str:
+    return (f"{what} is nested more than {MAX_JSON_DEPTH} levels deep; no request needs that many, send a "
+            "flatter document")
+
+
+def _not_a_json_value(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 def type_name(value: Any) -> str:

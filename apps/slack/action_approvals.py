@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.apps.slack.client import SlackConnector
+from switchboard.apps.slack.client import SlackConnector, escape
 from switchboard.config import Settings
 from switchboard.core.actions.engine import Governor, Outcome
 from switchboard.core.actions.policy import ActionPolicy
@@ -32,7 +32,8 @@ REJECT = "action:reject"
 
 def _blocks(execution: ActionExecution, preview: str, *, decided: str | None = None) -> list[dict[str, Any]]:
     who = f"customer #{execution.customer_id}" if execution.customer_id else "no customer"
-    summary = (f"*Approval needed:* {preview}\nRequested by `{execution.actor}` ({execution.role}) for {who}"
+    summary = (f"*Approval needed:* {escape(preview)}\nRequested by `{escape(execution.actor)}` "
+               f"({escape(execution.role)}) for {who}"
                + (f", ticket #{execution.zendesk_ticket_id}" if execution.zendesk_ticket_id else "")
                + f".\nAction #{execution.id} · risk checks passed; amount from the order record.")
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": summary}}]
@@ -52,7 +53,7 @@ def post_request(session: Session, account: Account, settings: Settings, executi
     """Post the Approve/Reject message (once: the outbox key is the execution's)."""
     channel = policy.approvals.slack_channel or "support-approvals"
     result = SlackConnector(session, account, settings).post_message(
-        channel=channel, text=f"Approval needed: {preview}", blocks=_blocks(execution, preview),
+        channel=channel, text=f"Approval needed: {escape(preview)}", blocks=_blocks(execution, preview),
         idempotency_key=f"action-approval:{execution.id}")
     execution.approval_channel = str(result.response.get("channel") or channel)[:32]
     execution.approval_ts = str(result.response.get("ts") or "")[:32] or None
@@ -135,7 +136,7 @@ def _close_message(slack: SlackConnector, execution: ActionExecution, preview: s
     verdict = {"succeeded": "Approved and done", "failed": "Approved, but it failed",
                "rejected": "Rejected", "expired": "Expired before a decision"}.get(execution.status, execution.status)
     slack.update_message(channel=execution.approval_channel, ts=execution.approval_ts,
-                         text=f"{verdict}: {preview}",
+                         text=f"{verdict}: {escape(preview)}",
                          blocks=_blocks(execution, preview,
                                         decided=f"{verdict} by <@{user}>." if user else f"{verdict}."),
                          idempotency_key=f"action-decided:{execution.id}")

@@ -30,6 +30,14 @@ from switchboard.connectors.base import (
 from switchboard.core.accounts import secret, secret_variable
 from switchboard.models import Account, OutboxCall
 
+
+def escape(text: str) -> str:
+    """Slack's three control characters (its formatting rules: "&", "<" and ">" must be
+    sent as entities), so text from customers, tickets or articles shows as written and
+    cannot mention a channel or make a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 #: Slack sends Retry-After with every 429; this is only for a proxy that strips it.
 DEFAULT_RETRY_AFTER = 30.0
 TIMEOUT_SECONDS = 20

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.apps.slack.client import SlackConnector
+from switchboard.apps.slack.client import SlackConnector, escape
 from switchboard.config import Settings
 from switchboard.core.audit import audit
 from switchboard.core.outreach import campaigns, drafts
@@ -36,11 +36,6 @@ EDIT_VIEW = "outreach:edit"
 MAX_SEGMENTS_SHOWN = 40
 DECISION_MARK = {"approved": "✅ Approved", "rejected": "❌ Rejected",
                  "expired": "⌛ Expired unapproved — nothing was sent"}
-
-
-def escape(text: str) -> str:
-    """Slack's three control characters, so customer-facing text shows as written."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _slack(session: Session, account: Account, settings: Settings) -> SlackConnector:
@@ -114,7 +109,10 @@ def campaign_blocks(session: Session, account: Account, settings: Settings,
 
 
 def _summary(campaign: OutreachCampaign) -> str:
-    return f"Outreach campaign “{campaign.name}” ({campaign.status.replace('_', ' ')})"
+    """The message's fallback text (notifications, screen readers). Slack parses it as it
+    parses mrkdwn: an incident ticket's subject like "<!channel> down" would notify the
+    whole channel, "<https://x|click>" become a link, unless escaped."""
+    return f"Outreach campaign “{escape(campaign.name)}” ({campaign.status.replace('_', ' ')})"
 
 
 def request_approval(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign) -> None:

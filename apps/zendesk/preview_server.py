@@ -10,12 +10,21 @@ ever sees the ``{{setting.token}}`` placeholder. The page
 (``apps/zendesk/preview/workspace.html``) answers the ZAF SDK's postMessage protocol,
 including ``currentUser`` (the agent), and lists the tickets the bot handed over. The
 sidebar's browser tests use the same stand-in against a fake backend.
+
+The proxy holds the account's API key, and any web page the user has open may post to
+a port on 127.0.0.1. So it answers only its own page: the request must come from the
+page's origin (``Origin``, and ``Host`` against DNS rebinding), carry the secret of this
+run that the page's address holds (``X-Preview-Secret``: another site cannot read that
+address), and be JSON (a cross-site "simple" request cannot be). It sends only to the
+Switchboard it previews, and it listens on a port of its own choosing unless told one.
 """
 from __future__ import annotations
 
+import hmac
 import json
 import mimetypes
 import re
+import secrets
 import threading
 import urllib.error
 import urllib.request
@@ -36,10 +45,16 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 KEY_FILE_NAME = ".switchboard-api-key"
 PLACEHOLDER = re.compile(r"\{\{setting\.(\w+)\}\}")
 TIMEOUT_SECONDS = 10
+#: The header the page sends this run's secret in (it reads it from its own address).
+SECRET_HEADER = "X-Preview-Secret"
 
 
 class PreviewError(RuntimeError):
     """The preview cannot start; the message says what to do about it."""
+
+
+class ProxyRefused(PreviewError):
+    """A request the stand-in proxy will not send (not to the previewed Switchboard)."""
 
 
 @dataclass(frozen=True)
@@ -151,12 +166,16 @@ class QuietHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    extra_headers: dict[str, str] = {}
+
     def _send(self, status: int, body: bytes = b"", content_type: str = "application/json") -> None:
         self.send_response(status)
         if status != 204:
             self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        for name, value in self.extra_headers.items():
+            self.send_header(name, value)
         self.end_headers()
         if body and self.command != "HEAD":
             self.wfile.write(body)
@@ -171,8 +190,11 @@ class _WorkspaceHandler(QuietHandler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         if path in ("/", "/workspace.html"):
+            self.extra_headers = {"Referrer-Policy": "no-referrer"}  # its address holds the run's secret
             return self._send(200, WORKSPACE_PAGE.read_bytes(), "text/html; charset=utf-8")
         if path == "/__tickets" and self.workspace.list_tickets is not None:
+            if (refusal := self._refusal()) is not None:
+                return self._json(403, {"error": refusal})
             try:
                 tickets = self.workspace.list_tickets()
             except PreviewError as exc:
@@ -183,11 +205,30 @@ class _WorkspaceHandler(QuietHandler):
     def do_POST(self) -> None:
         if self.path != "/__zendesk_proxy":
             return self._json(404, {"error": "only POST /__zendesk_proxy is answered here"})
+        if (refusal := self._refusal(post=True)) is not None:
+            return self._json(403, {"error": refusal})
+        if self.headers.get_content_type() != "application/json":
+            return self._json(415, {"error": "send the client.request options as application/json"})
         try:
             options = json.loads(self._body())
         except ValueError:
             return self._json(400, {"error": "send the client.request options as JSON"})
-        return self._json(200, self.workspace.proxy(options if isinstance(options, dict) else {}))
+        try:
+            return self._json(200, self.workspace.proxy(options if isinstance(options, dict) else {}))
+        except ProxyRefused as exc:
+            return self._json(403, {"error": str(exc)})
+
+    def _refusal(self, *, post: bool = False) -> str | None:
+        """Why this request is not from the workspace page of this run, or None."""
+        own = self.workspace.parent.origin
+        if self.headers.get("Host") != urlsplit(own).netloc:
+            return f"the stand-in answers only its own address ({own})"
+        origin = self.headers.get("Origin")
+        if origin != own and (post or origin is not None):
+            return f"the stand-in answers only its own page ({own}), not {origin or 'a request without Origin'}"
+        if not hmac.compare_digest(self.headers.get(SECRET_HEADER, ""), self.workspace.secret):
+            return "the stand-in answers only the page it printed the address of (its secret is missing or wrong)"
+        return None
 
 
 class _AssetsHandler(QuietHandler):
@@ -222,6 +263,8 @@ class Workspace:
         self.ticket_id = ticket_id
         self.agent = agent or PreviewAgent()
         self.list_tickets = list_tickets
+        #: Put in the page's address; the page sends it back with each proxied request.
+        self.secret = secrets.token_urlsafe(24)
         self.proxied: list[dict[str, Any]] = []
         self.parent = LoopbackServer(type("BoundWorkspaceHandler", (_WorkspaceHandler,), {"workspace": self}), port)
         try:
@@ -234,8 +277,18 @@ class Workspace:
         ticket = ticket_id if ticket_id is not None else self.ticket_id
         query = {"app": f"{self.apps.origin}/assets/iframe.html", "backend_url": self.backend_url,
                  **({"ticket_id": ticket} if ticket is not None else {}),
-                 "agent_id": self.agent.id, "agent_name": self.agent.name, "agent_email": self.agent.email}
+                 "agent_id": self.agent.id, "agent_name": self.agent.name, "agent_email": self.agent.email,
+                 "preview_secret": self.secret}
         return f"{self.parent.origin}/?{urlencode(query)}"
+
+    def outside_backend(self, url: str) -> str | None:
+        """Why ``url`` is not the previewed Switchboard's (Zendesk's proxy, too, sends
+        only to the domains an app declares), or None."""
+        wanted, asked = urlsplit(self.backend_url), urlsplit(url)
+        if (asked.scheme, asked.netloc) == (wanted.scheme, wanted.netloc) and wanted.netloc \
+                and asked.path.startswith(wanted.path):
+            return None
+        return f"the stand-in proxy sends only to the Switchboard it previews ({self.backend_url or 'none set'})"
 
     def _fill(self, text: str) -> str:
         return PLACEHOLDER.sub(lambda m: self.secure_settings.get(m.group(1), m.group(0)), text)
@@ -254,6 +307,8 @@ class Workspace:
         if urlsplit(url).scheme not in ("http", "https"):
             return {"status": 400, "statusText": "Bad Request", "contentType": "text/plain",
                     "responseText": f"stand-in proxy: not an http(s) URL: {url!r}"}
+        if (outside := self.outside_backend(url)) is not None:  # checked with the settings filled in
+            raise ProxyRefused(outside)
         if options.get("contentType"):
             headers["Content-Type"] = str(options["contentType"])
         body = data.encode() if isinstance(data, str) else None

@@ -104,12 +104,15 @@ class ActionPolicy:
 
     @staticmethod
     def needs_customer_confirmation(role: str, *, read_only: bool) -> bool:
-        """A change the model asked for runs only after the customer replies YES to its
-        preview: the model may *suggest* a refund, never start one. A request the bot
-        matched in the customer's own words is the customer's request, and a read-only
-        lookup changes nothing; neither needs a second yes. Fixed in code, not in the
-        policy file, so no configuration can let a model act alone."""
-        return role == "llm" and not read_only
+        """A self-service change runs only after the customer replies YES to its
+        preview, which shows what the change is from verified data (the amount from the
+        order record). The model may *suggest* a refund, never start one; and the bot's
+        match of the customer's words is not their agreement either: a pattern reads "I
+        don't want a refund for order A1001" as a refund request, and "refund order
+        A1001" says nothing of the amount. A one-time code proves who writes, not what
+        they agree to. A read-only lookup changes nothing and needs no yes. Fixed in
+        code, not in the policy file, so no configuration can skip it."""
+        return role in SELF_SERVICE_ROLES and not read_only
 
     def needs_approval(self, rule: ActionRule, role: str, amount: float | None) -> bool:
         if role == "supervisor":

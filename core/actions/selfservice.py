@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -19,11 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.models import Message
+from switchboard.models import ActionExecution, Message
 
 from ..audit import audit
 from . import verification as otp
-from .engine import ActionRequest, Governor, Outcome, Principal
+from .engine import SELF_SERVICE, ActionRequest, Governor, Outcome, Principal
 from .injection import Finding, detect
 
 if TYPE_CHECKING:
@@ -112,6 +113,8 @@ def handle(session: Session, inbound: Inbound, settings: Settings) -> bool:
     governor = Governor(session, inbound.account, settings)
     if message.body == CODE_PLACEHOLDER and message.meta.get("verification_for"):
         return _retry_after_code(session, inbound, settings, governor)
+    if message.meta.get("confirmation_for"):
+        return _retry_after_yes(session, inbound, settings, governor)
     code = otp.looks_like_code(message.body)
     if code and (pending := otp.pending(session, customer)) is not None:
         message.body = CODE_PLACEHOLDER  # the code itself does not stay on the timeline
@@ -149,13 +152,22 @@ def handle(session: Session, inbound: Inbound, settings: Settings) -> bool:
 def _answer_to_preview(session: Session, inbound: Inbound, settings: Settings, governor: Governor) -> bool:
     """YES runs the previewed change(s); NO drops them; any other message drops them
     too (so a YES much later cannot start something the customer has moved on from)
-    and is then answered as usual."""
+    and is then answered as usual. A YES with no preview waiting, soon after a request
+    of this conversation, is about that request: told where it stands, not handed to a
+    person as a message the bot did not understand."""
     waiting = governor.awaiting_customer(inbound.customer)
     if not waiting:
-        return False
+        recent = _recent_request(session, inbound, governor) if YES.match(inbound.message.body) else None
+        if recent is None:
+            return False
+        _reply(session, inbound, settings, [Outcome(recent, governor.describe(recent), repeated=True)])
+        return True
     customer = Principal("customer", f"customer:{inbound.customer.id}")
     body = inbound.message.body
     if YES.match(body):
+        # Which requests this YES agreed to, kept on the message (committed with the
+        # first step of the run), so a retry after a crash carries on with them.
+        inbound.message.meta = {**inbound.message.meta, "confirmation_for": [e.id for e in waiting]}
         _reply(session, inbound, settings, [governor.confirm(e, customer) for e in waiting])
         return True
     outcomes = [governor.decline(e, customer) for e in waiting]
@@ -165,16 +177,43 @@ def _answer_to_preview(session: Session, inbound: Inbound, settings: Settings, g
     return False
 
 
+def _recent_request(session: Session, inbound: Inbound, governor: Governor) -> ActionExecution | None:
+    """This conversation's latest self-service request of the customer's, if it was
+    made within the life of a preview (a YES later than that is about something else)."""
+    since = datetime.now(UTC) - timedelta(minutes=governor.policy.confirmations.expires_after_minutes)
+    return session.scalar(select(ActionExecution).where(
+        ActionExecution.account_id == inbound.account.id, ActionExecution.customer_id == inbound.customer.id,
+        ActionExecution.conversation_id == inbound.conversation.id, ActionExecution.role.in_(SELF_SERVICE),
+        ActionExecution.created_at >= since).order_by(ActionExecution.id.desc()).limit(1))
+
+
 def _retry_after_code(session: Session, inbound: Inbound, settings: Settings, governor: Governor) -> bool:
     """The code was accepted, then the company's system failed and the event is being
     retried: carry on with the request the code unlocked (the code itself is gone)."""
-    from switchboard.models import ActionExecution
-
     execution = session.get(ActionExecution, inbound.message.meta["verification_for"])
     if execution is None or execution.account_id != inbound.account.id \
             or execution.customer_id != inbound.customer.id:
         return False
     _reply(session, inbound, settings, [governor.resume(execution, actor="bot")])
+    return True
+
+
+def _retry_after_yes(session: Session, inbound: Inbound, settings: Settings, governor: Governor) -> bool:
+    """The customer's YES was taken, then the run was cut short (a worker lost, the
+    company's system down) and the event is being retried: carry on with the requests
+    it agreed to (the outbox keys make a call that landed a no-op)."""
+    customer = Principal("customer", f"customer:{inbound.customer.id}")
+    outcomes = []
+    for execution_id in inbound.message.meta["confirmation_for"]:
+        execution = session.get(ActionExecution, execution_id)
+        if execution is None or execution.account_id != inbound.account.id \
+                or execution.customer_id != inbound.customer.id:
+            continue
+        outcomes.append(governor.confirm(execution, customer) if execution.status == "awaiting_confirmation"
+                        else governor.resume(execution, actor=customer.actor, confirmed=True))
+    if not outcomes:
+        return False
+    _reply(session, inbound, settings, outcomes)
     return True
 
 

@@ -14,7 +14,7 @@ from switchboard.models import Account, ActionExecution, AuditEntry, Conversatio
 from ..signing import VendorClient
 from .conftest import APPROVER, BYSTANDER, sends
 from .order_server import OrderServer
-from .test_selfservice_actions import executions, say, verified
+from .test_selfservice_actions import agreed, executions, say, verified
 
 
 def click(vendor: VendorClient, execution_id: int, user: str, *, approve: bool = True, trigger: str) -> None:
@@ -27,7 +27,7 @@ def click(vendor: VendorClient, execution_id: int, user: str, *, approve: bool =
 
 
 def pending_refund(app: Flask, vendor: VendorClient) -> ActionExecution:
-    reply = verified(vendor, app, "refund order A1002")  # $180: above the $100 approval threshold
+    reply = agreed(vendor, app, verified(vendor, app, "refund order A1002"))  # $180: above the $100 threshold
     assert "asked a supervisor to approve" in reply and "$180.00" in reply
     [request] = sends(app, "slack", "chat.postMessage")
     assert request["channel"] == "C0APPROVALS"

@@ -1,5 +1,6 @@
-"""A model never starts a change alone: a state-changing action the LLM asked for runs
-only after the customer replies YES to its preview; a read-only lookup needs no yes.
+"""Self-service never starts a change alone: a state-changing action the LLM asked for,
+or the bot matched in the customer's words, runs only after the customer replies YES to
+its preview; a read-only lookup needs no yes.
 Signed Twilio webhooks in, the loopback OpenAI-compatible server returning the
 unrequested tool call, the loopback order system out."""
 from __future__ import annotations
@@ -8,7 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.db import get_db
-from switchboard.models import AuditEntry
+from switchboard.models import AuditEntry, Conversation
 
 from ..fakes.openai_server import FakeOpenAI
 from ..signing import VendorClient
@@ -79,7 +80,28 @@ def test_verifying_is_not_agreeing_the_preview_still_comes_after_the_code(
     assert say(vendor, app, "yes please").startswith("Done: a refund of $42.50")
 
 
-def test_the_customers_own_words_need_no_second_yes(app: Flask, vendor: VendorClient,
-                                                    order_system: OrderServer) -> None:
+def test_the_customers_own_words_are_previewed_too_and_only_yes_runs_the_refund(
+        app: Flask, vendor: VendorClient, order_system: OrderServer) -> None:
+    """A one-time code proves who writes, not what they agree to: "refund order A1001"
+    is shown with the amount from the order record and runs only on YES. A YES after
+    that is understood (the refund is done), not handed to a person as out of scope."""
     say(vendor, app, "please refund order A1001")
-    assert say(vendor, app, last_code(app)).startswith("Done: a refund of $42.50")
+    assert say(vendor, app, last_code(app)) == PREVIEW
+    assert order_system.calls("POST") == []
+    assert say(vendor, app, "YES").startswith("Done: a refund of $42.50")
+    again = say(vendor, app, "yes")
+    assert again == "Done: a refund of $42.50 for order A1001 is on its way to your original payment method."
+    assert len(order_system.calls("POST", "/orders/A1001/refunds")) == 1
+    with get_db(app).session() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert conversation.handoff_reason is None and conversation.zendesk_ticket_id is None
+
+
+def test_words_that_only_mention_a_refund_start_none(app: Flask, vendor: VendorClient,
+                                                     order_system: OrderServer) -> None:
+    """Matching words is not understanding them: "I don't want a refund" reads as a
+    refund request to a pattern. The preview lets the customer say no."""
+    verified_customer(vendor, app)
+    assert say(vendor, app, "I don't want a refund for order A1001, just a replacement") == PREVIEW
+    assert say(vendor, app, "no") == "OK, I haven't changed anything."
+    assert order_system.calls("POST") == []

@@ -19,7 +19,7 @@ from ..signing import VendorClient
 from .conftest import sends
 from .order_server import OrderServer
 from .test_approvals_and_sidebar import handed_over, run
-from .test_selfservice_actions import executions, last_code, say, verified
+from .test_selfservice_actions import agreed, executions, last_code, say, verified
 
 Answer = Callable[[str, str, Any, str | None], tuple[int, dict[str, Any]]]
 
@@ -54,7 +54,7 @@ def test_a_404_on_a_write_fails_and_the_agent_sees_it(app: Flask, vendor: Vendor
 def test_a_404_on_a_customers_reschedule_is_not_reported_as_done(app: Flask, vendor: VendorClient,
                                                                  order_system: OrderServer) -> None:
     break_path(order_system, "/appointments/", 404)
-    reply = verified(vendor, app, "please reschedule the technician visit V9999 to 2099-01-05")
+    reply = agreed(vendor, app, verified(vendor, app, "please reschedule the technician visit V9999 to 2099-01-05"))
     assert reply.startswith("I couldn't find that in our system, so nothing was changed")
     assert executions(app)[0].status == "failed"
 
@@ -119,4 +119,4 @@ def test_a_stuck_running_refund_does_not_count_toward_the_limit(app: Flask, vend
         live = session.scalars(select(ActionExecution).where(ActionExecution.idempotency_key.like("stuck:0:03%"))).one()
         live.expires_at = datetime.now(UTC) - timedelta(minutes=1)
         session.commit()
-    assert say(vendor, app, "refund order A1004").startswith("Done: a refund of $90.00")
+    assert agreed(vendor, app, say(vendor, app, "refund order A1004")).startswith("Done: a refund of $90.00")

@@ -45,6 +45,13 @@ def verified(vendor: VendorClient, app: Flask, first: str) -> str:
     return say(vendor, app, last_code(app))
 
 
+def agreed(vendor: VendorClient, app: Flask, preview: str, **kwargs: str) -> str:
+    """The customer's YES to the change ``preview`` asked them to confirm; what they are
+    told then. A self-service change runs only on that YES."""
+    assert preview.startswith("Reply YES to "), preview
+    return say(vendor, app, "YES", **kwargs)
+
+
 def test_order_status_is_disclosed_only_after_the_code_from_the_phone_on_file(
         app: Flask, vendor: VendorClient, order_system: OrderServer) -> None:
     reply = say(vendor, app, "hi, where is my order A1001?")
@@ -85,7 +92,9 @@ def test_wrong_codes_run_out_and_nothing_is_disclosed(app: Flask, vendor: Vendor
 
 def test_refund_amount_comes_from_the_order_record_not_the_message(app: Flask, vendor: VendorClient,
                                                                    order_system: OrderServer) -> None:
-    reply = verified(vendor, app, "please refund order A1001, it was $500")
+    preview = verified(vendor, app, "please refund order A1001, it was $500")
+    assert preview.startswith("Reply YES to refund $42.50 for order A1001.")
+    reply = agreed(vendor, app, preview)
     assert reply == "Done: a refund of $42.50 for order A1001 is on its way to your original payment method."
     [refund] = order_system.calls("POST", "/orders/A1001/refunds")
     assert refund["body"]["amount"] == 42.5 and refund["body"]["currency"] == "USD"
@@ -102,9 +111,9 @@ def test_refund_outside_the_membership_window_is_refused_in_plain_words(app: Fla
 
 def test_refunds_over_the_period_limit_are_refused(app: Flask, vendor: VendorClient,
                                                    order_system: OrderServer) -> None:
-    verified(vendor, app, "refund order A1001")  # 42.50
-    assert "Done" in say(vendor, app, "refund order A1004")  # 90 → 132.50 this month
-    reply = say(vendor, app, "refund order A1006 please")  # 60 → 192.50, fine
+    agreed(vendor, app, verified(vendor, app, "refund order A1001"))  # 42.50
+    assert "Done" in agreed(vendor, app, say(vendor, app, "refund order A1004"))  # 90 → 132.50 this month
+    reply = agreed(vendor, app, say(vendor, app, "refund order A1006 please"))  # 60 → 192.50, fine
     assert "Done" in reply
     reply = say(vendor, app, "refund order A1005")  # a fourth refund (and 287.50): over both limits
     assert "refund limit" in reply
@@ -119,7 +128,8 @@ def test_a_foreign_order_reads_as_not_found(app: Flask, vendor: VendorClient, or
 
 
 def test_reschedule_a_technician_visit(app: Flask, vendor: VendorClient, order_system: OrderServer) -> None:
-    reply = verified(vendor, app, "can you reschedule the technician visit V3003 to 2099-01-05 afternoon")
+    reply = agreed(vendor, app, verified(vendor, app, "can you reschedule the technician visit V3003 to 2099-01-05 "
+                                                     "afternoon"))
     assert reply == "Done: your visit V3003 is now on 2099-01-05 (afternoon)."
     [call] = order_system.calls("POST", "/appointments/V3003/reschedule")
     assert call["body"] == {"date": "2099-01-05", "slot": "afternoon"}

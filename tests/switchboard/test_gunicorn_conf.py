@@ -201,3 +201,78 @@ def test_web_chat_streams_share_one_gevent_worker_with_webhooks(queued_env: dict
         worker.stop()
     assert "Using worker: gevent" in web.output()
     assert "Traceback" not in web.output(), web.output()[-3000:]
+
+
+def _webhook_requests_total(port: int) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    scraped = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert scraped.status_code == 200, scraped.text
+    return sum(sample.value for family in text_string_to_metric_families(scraped.text)
+               if family.name == "switchboard_webhook_requests"
+               for sample in family.samples if sample.name.endswith("_total"))
+
+
+def test_metrics_under_two_workers_count_every_workers_requests(queued_env: dict[str, str], tmp_path: Path) -> None:
+    """README's web command with two workers: /metrics, whichever worker answers it,
+    counts the webhooks both served (Prometheus's multiprocess mode, set up by the
+    gunicorn settings themselves in a per-run directory under the data directory), a
+    previous run's leftovers are not added in, the counts of a worker that died are kept,
+    and gunicorn's control socket is not written to the home directory."""
+    data_dir = Path(queued_env["SWITCHBOARD_DATA_DIR"])
+    stale = data_dir / "prometheus" / "4194305"  # above Linux's largest pid: a run long gone
+    stale.mkdir(parents=True)
+    (stale / "counter_1.db").write_bytes(b"\0" * 64)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**queued_env, "HOME": str(home), "XDG_RUNTIME_DIR": ""}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    web = Gunicorn(env, tmp_path, workers=2)
+    try:
+        web.wait_answering()
+        run_dir = data_dir / "prometheus" / str(web.process.pid)
+
+        def writers() -> set[str]:
+            return {path.stem.rsplit("_", 1)[1] for path in run_dir.glob("counter_*.db")}
+
+        sent = 0
+        with ThreadPoolExecutor(8) as pool:
+            while len(writers()) < 2 and sent < 400:  # until both workers have served some
+                forms = [inbound("What are your opening hours?", sender=f"+1415556{sent + n:04d}") for n in range(40)]
+                assert set(pool.map(lambda form: web.post(form).status_code, forms)) == {200}
+                sent += len(forms)
+        assert len(writers()) == 2, (sorted(run_dir.iterdir()) if run_dir.exists() else "no run directory",
+                                     web.output()[-2000:])
+        assert not stale.exists()
+        for _ in range(6):  # each scrape is answered by one worker or the other
+            assert _webhook_requests_total(web.port) == sent
+
+        import psutil
+
+        victim = psutil.Process(web.process.pid).children()[0]
+        victim.terminate()  # gunicorn starts another; what the first counted stays counted
+        victim.wait(timeout=30)
+        assert wait_until(lambda: len(psutil.Process(web.process.pid).children()) == 2, timeout=60)
+        web.wait_answering()
+        for _ in range(4):
+            assert _webhook_requests_total(web.port) == sent
+    finally:
+        web.stop()
+    assert not (home / ".gunicorn").exists(), sorted((home / ".gunicorn").iterdir())
+    assert "Traceback" not in web.output(), web.output()[-3000:]
+
+
+def test_the_access_log_does_not_carry_a_visitor_token(queued_env: dict[str, str], tmp_path: Path) -> None:
+    """With gunicorn's access log on, the web chat stream's URL (its visitor token in the
+    query string: a browser's EventSource sends no headers) is logged redacted."""
+    web = Gunicorn(queued_env, tmp_path, "--access-logfile", "-", "--graceful-timeout", "3")
+    try:
+        web.wait_answering()
+        base = f"http://127.0.0.1:{web.port}/chat/default"
+        token = requests.post(f"{base}/session", json={"token": None}, timeout=10).json()["token"]
+        with requests.get(f"{base}/stream", params={"token": token, "after": "0"}, stream=True, timeout=30) as stream:
+            assert stream.status_code == 200
+    finally:
+        web.stop()
+    assert "/chat/default/stream?token=[redacted]&after=0" in web.output(), web.output()[-3000:]
+    assert token not in web.output() and token.split(".")[0] not in web.output()

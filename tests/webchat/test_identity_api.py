@@ -319,3 +319,34 @@ def test_an_open_stream_ends_at_once_when_the_visitor_joins_an_older_customer(sh
         assert verify(visitor, "phone", SMS_PHONE, code).status_code == 200
         assert events.next_message(timeout=10) == {"end": "1"}  # the widget reconnects to the joined timeline
         assert time.monotonic() - started < 10
+
+
+def test_new_sessions_buy_no_more_codes_or_tries_for_the_same_phone(shop: Flask) -> None:
+    """Each visitor gets five tries of a code and five codes an hour; a new session is a
+    new visitor, so without a limit on the phone itself anyone could keep guessing (and
+    keep texting the phone's owner) by opening new chats. The phone's own limits hold
+    across visitors: ten tries and five codes an hour, whoever asks."""
+    phone = "+14155550188"
+    statuses: list[int] = []
+    for _ in range(3):
+        guesser = Visitor(shop.test_client())
+        guesser.start()
+        assert identify(guesser, "phone", phone).status_code == 202
+        code = sandbox_code(shop)
+        statuses += [verify(guesser, "phone", phone, wrong(code)).status_code for _ in range(5)]
+    assert statuses == [400] * 10 + [429] * 5
+    refused = verify(guesser, "phone", phone, code)  # even the right code: the phone's tries are used up
+    assert refused.status_code == 429 and "tried for that phone in the last hour" in refused.get_json()["error"]
+
+    for _ in range(2):  # codes four and five of the hour
+        other = Visitor(shop.test_client())
+        other.start()
+        assert identify(other, "phone", phone).status_code == 202
+    sixth = Visitor(shop.test_client())
+    sixth.start()
+    limited = identify(sixth, "phone", phone)
+    assert limited.status_code == 429 and "sent to that phone in the last hour" in limited.get_json()["error"]
+    assert int(limited.headers["Retry-After"]) > 0
+    assert identify(sixth, "phone", "+14155550189").status_code == 202  # another phone is not held back
+    with get_db(shop).session() as session:
+        assert session.scalar(select(func.count()).select_from(Identity).where(Identity.value == phone)) == 0

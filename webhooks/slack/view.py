@@ -2,7 +2,6 @@
 manifest expects."""
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -13,6 +12,8 @@ from slack_sdk.signature import SignatureVerifier
 
 from switchboard.apps.slack.receiver import build
 from switchboard.errors import BadSignature, MalformedPayload, NotConfigured
+
+from ..payloads import UnsafeJson, loads_json
 
 blueprint = Blueprint("slack", __name__)
 
@@ -67,6 +68,8 @@ def _screen() -> None:
         raise BadSignature(f"X-Slack-Request-Timestamp {stamp[:20]!r} is not a Unix time: only Slack may call this URL")
     try:
         check_shape(parse_body(text, request.mimetype))
+    except UnsafeJson:
+        raise  # too deep or a NUL: a property of the text, not of Slack's shapes
     except MalformedPayload:
         # Bolt builds its context from the body before it checks the signature, so the
         # shape is judged for every request; only a signed one learns what is wrong.
@@ -92,14 +95,9 @@ def parse_body(text: str, mimetype: str) -> Any:
 
 def _json(text: str, what: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_not_json)
+        return loads_json(text, what)
     except ValueError as exc:
         raise MalformedPayload(f"{what} is not JSON: {exc}") from None
-
-
-def _not_json(constant: str) -> Any:
-    """Python's json accepts NaN and Infinity; JSON (and PostgreSQL's JSONB) does not."""
-    raise ValueError(f"{constant} is not a JSON value")
 
 
 def check_shape(body: Any) -> None:

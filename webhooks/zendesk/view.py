@@ -13,7 +13,7 @@ from switchboard.core.accounts import all_accounts
 from switchboard.errors import MalformedPayload
 
 from ..intake import accept
-from ..payloads import load
+from ..payloads import load, loads_json
 from .events import HANDLERS
 from .schemas import TICKET_EVENT
 from .verify import verify
@@ -23,19 +23,16 @@ INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 EVENT_PREFIX = "zen:event-type:"
 def _payload(body: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(body.decode("utf-8"), parse_constant=_not_json)
+        payload = loads_json(body.decode("utf-8"), "the body")
     except UnicodeDecodeError:
         raise MalformedPayload("the body is not valid UTF-8") from None
     except json.JSONDecodeError as exc:
         raise MalformedPayload(f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # NaN or Infinity, which JSON (and PostgreSQL's JSONB) does not have
+        raise MalformedPayload(f"the body is not JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise MalformedPayload(f"expected a JSON object, got {type(payload).__name__}")
     return payload
-
-
-def _not_json(constant: str) -> Any:
-    """Python's json accepts NaN and Infinity; JSON (and PostgreSQL's JSONB) does not."""
-    raise MalformedPayload(f"the body is not JSON: {constant} is not a JSON value")
 
 
 def kind_of(payload: dict[str, Any]) -> str:
