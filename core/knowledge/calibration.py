@@ -184,8 +184,8 @@ def fit(found: Sequence[Example], semantic: bool) -> tuple[Confidence, dict[str,
                                             for p, e in zip(probability, found, strict=True) if e.answerable])), 3)
     unused = dict.fromkeys(LEXICAL_FEATURES + SEMANTIC_FEATURES + ("weighted_coverage", "coverage", "relative_score"),
                            0.0)
-    confidence = Confidence(bias=round(shifted, 4), **{**unused, **{name: round(float(w), 4)
-                                                                    for name, w in zip(features, weights, strict=True)}})
+    fitted = {name: round(float(w), 4) for name, w in zip(features, weights, strict=True)}
+    confidence = Confidence(bias=round(shifted, 4), **{**unused, **fitted})
     return confidence, {**expected, "threshold": threshold, "questions": len(answerable),
                         "features": list(features)}
 

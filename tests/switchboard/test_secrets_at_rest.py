@@ -130,7 +130,7 @@ def test_kb_import_refuses_an_article_linking_to_anything_but_a_web_address(app:
     assert CliRunner().invoke(main, ["kb", "import", str(path)], env=env).exit_code == 0
 
 
-def test_0016_replaces_key_characters_kept_by_earlier_versions(tmp_path: Path) -> None:
+def test_0018_replaces_key_characters_kept_by_earlier_versions(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     try:
         upgrade(engine, "0015")

@@ -7,15 +7,15 @@ the key's id and name ("api:key:3:outreach-bot"), and the prefix column keeps "s
 only. The audit log is append-only (its triggers refuse UPDATE): entries written
 before this keep the old author.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-11-25
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0016'
-down_revision = '0015'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
