@@ -4,7 +4,9 @@ a 500 on input a probe makes up:
 
 - a JSON body is parsed by ``loads_json`` (webhooks/payloads.py), installed as the app's
   JSON provider: ``request.get_json`` anywhere refuses a text nested beyond reason (the
-  parser's RecursionError) or holding U+0000, with a 400 that says which;
+  parser's RecursionError) or holding U+0000, with a 400 that says which. The Zendesk
+  and Slack views parse their raw bodies with it too, for the depth only: a vendor's
+  signed delivery with a NUL is stored scrubbed (webhooks/intake.py), not refused;
 - a query parameter or a URL segment holding U+0000 is refused by name (PostgreSQL's
   text cannot hold it; the driver would fail as a 500).
 

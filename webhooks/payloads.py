@@ -32,27 +32,30 @@ class UnsafeJson(MalformedPayload):
     itself, so saying so tells a caller nothing about the shapes we expect."""
 
 
-def loads_json(text: str | bytes, what: str = "the JSON body") -> Any:
+def loads_json(text: str | bytes, what: str = "the JSON body", *, nul_allowed: bool = False) -> Any:
     """Every JSON text a request carries goes through here (Flask's ``get_json`` too:
     ``switchboard.screening`` installs it as the app's JSON provider). Text that is not
     JSON (NaN and Infinity included, which JSONB refuses) raises ValueError as
-    ``json.loads`` does; what UnsafeJson describes raises that, naming ``what``."""
+    ``json.loads`` does; what UnsafeJson describes raises that, naming ``what``.
+    ``nul_allowed``: a vendor's signed delivery keeps its NULs (the inbox stores them
+    scrubbed, webhooks/intake.py): refused, it would be delivered again and again."""
     try:
         value = json.loads(text, parse_constant=_not_a_json_value)
     except RecursionError:
         raise UnsafeJson(_too_deep(what)) from None
-    screen_json(value, what)
+    screen_json(value, what, nul_allowed=nul_allowed)
     return value
 
 
-def screen_json(value: Any, what: str = "the JSON body") -> None:
-    """UnsafeJson if ``value`` nests deeper than MAX_JSON_DEPTH or holds a NUL in a name
-    or a string. A loop, not recursion: the point is to survive what recursion cannot."""
+def screen_json(value: Any, what: str = "the JSON body", *, nul_allowed: bool = False) -> None:
+    """UnsafeJson if ``value`` nests deeper than MAX_JSON_DEPTH or (unless ``nul_allowed``)
+    holds a NUL in a name or a string. A loop, not recursion: the point is to survive
+    what recursion cannot."""
     pending: list[tuple[Any, int]] = [(value, 0)]
     while pending:
         item, depth = pending.pop()
         if isinstance(item, str):
-            if "\x00" in item:
+            if "\x00" in item and not nul_allowed:
                 raise UnsafeJson(f"{what} contains a NUL byte (\\u0000) in a name or value; remove it")
             continue
         if not isinstance(item, dict | list):

@@ -23,7 +23,7 @@ INVOCATION_HEADER = "X-Zendesk-Webhook-Invocation-Id"
 EVENT_PREFIX = "zen:event-type:"
 def _payload(body: bytes) -> dict[str, Any]:
     try:
-        payload = loads_json(body.decode("utf-8"), "the body")
+        payload = loads_json(body.decode("utf-8"), "the body", nul_allowed=True)
     except UnicodeDecodeError:
         raise MalformedPayload("the body is not valid UTF-8") from None
     except json.JSONDecodeError as exc:
