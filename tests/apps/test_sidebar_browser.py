@@ -30,7 +30,7 @@ from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
-from switchboard.models import ActionExecution, AuditEntry, Conversation, OutboxCall, Suggestion, SuggestionFeedback
+from switchboard.models import ActionExecution, AuditEntry, Conversation, Customer, OutboxCall, Suggestion, SuggestionFeedback
 
 from ..assist.test_sidebar_api import SAMPLE_KB, handed_over_ticket, key_for, say
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
@@ -668,16 +668,19 @@ NO_MODEL = ("Switchboard cannot translate replies: no language model is configur
 
 
 def french_ticket(app: Flask) -> int:
-    """A French customer's question no article answers, handed over by SMS (signed)."""
+    """A French customer handed over by SMS (signed): answered from the English article
+    (no article is in French), they then ask for a person."""
     with get_db(app).session() as session:
         KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"].data_dir).import_articles(
             load_articles(SAMPLE_KB))
     vendor = VendorClient(app.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
                           slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
     say(vendor, FRENCH_QUESTION)
+    say(vendor, "AGENT")
     with get_db(app).session() as session:
         conversation = session.scalars(select(Conversation)).one()
-        assert conversation.handoff_reason == "language" and conversation.zendesk_ticket_id
+        assert conversation.handoff_reason and conversation.zendesk_ticket_id
+        assert session.scalars(select(Customer)).one().locale == "fr"
         return conversation.zendesk_ticket_id
 
 
