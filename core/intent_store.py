@@ -14,6 +14,7 @@ discarded model comes back only by fitting its CSV again.
 from __future__ import annotations
 
 import functools
+import logging
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -41,16 +42,41 @@ SHIPPED_DEFAULT = "shipped_default"
 
 _models: dict[tuple[Path, int], tuple[str, IntentModel]] = {}
 _lock = threading.Lock()
+logger = logging.getLogger(__name__)
+
+
+def default_intent_model(embeddings: str | None = "e5") -> IntentModel:
+    """The model fitted on switchboard/data/intents_default.csv, so a fresh install
+    routes intents before any admin has trained a model. ``embeddings`` is
+    ``settings.embeddings``: with ``e5`` (the default) the model reads messages with the
+    multilingual sentence encoder as well, so a Spanish "¿En cuántos días me llega el
+    paquete?" is a delivery question, not whatever its English character n-grams
+    resemble. When that encoder cannot be loaded, routing stays lexical, with a warning,
+    as retrieval does."""
+    from .intent_vectors import intent_encoder
+    from .knowledge.errors import EmbeddingsUnavailableError
+
+    try:
+        encoder = intent_encoder(embeddings)
+    except EmbeddingsUnavailableError as exc:
+        logger.warning("Routing intents with the shipped model's words only: %s", exc)
+        return _default_intent_model(None)
+    return _default_intent_model(encoder.name if encoder is not None else None)
 
 
 @functools.cache
-def default_intent_model() -> IntentModel:
-    """Trained from switchboard/data/intents_default.csv once per process (~0.5 s), so
-    a fresh install routes intents before any admin has trained a model."""
+def _default_intent_model(encoder_name: str | None) -> IntentModel:
+    """Fitted once per process, in about a second: the shipped examples' vectors are read
+    from the package, not embedded (7 to 44 s; core/intent_vectors.py)."""
+    from .intent_vectors import shipped_vectors
     from .intents import IntentModel, default_training_csv, read_training_csv
+    from .knowledge.embeddings import encoder_named
 
     texts, labels = read_training_csv(default_training_csv())
-    return IntentModel.fit(texts, labels)
+    if encoder_name is None:
+        return IntentModel.fit(texts, labels)
+    encoder = encoder_named(encoder_name)
+    return IntentModel.fit(texts, labels, encoder=encoder, known_vectors=shipped_vectors(encoder))
 
 
 def save_intent_model(session: Session, account_id: int, model: IntentModel, training: TrainingSet, *,
@@ -109,12 +135,14 @@ def has_fitted_model(session: Session, account_id: int) -> bool:
     return artifacts.latest(session, account_id, artifacts.INTENT_MODEL) is not None
 
 
-def intent_model(session: Session, data_dir: Path, account_id: int) -> IntentModel:
-    """The account's newest fitted model, or the shipped default when none was fitted
-    (or every fitted one was reverted)."""
+def intent_model(session: Session, data_dir: Path, account_id: int, *,
+                 embeddings: str | None = "e5") -> IntentModel:
+    """The account's newest fitted model, or the shipped default (read with
+    ``embeddings``, ``settings.embeddings``) when none was fitted or every fitted one
+    was reverted. A fitted model uses the encoder it was fitted with, whatever that is."""
     published = artifacts.latest(session, account_id, artifacts.INTENT_MODEL)
     if published is None:
-        return default_intent_model()
+        return default_intent_model(embeddings)
     try:
         return _fitted_model(session, data_dir, account_id, published.version)
     except LookupError:
@@ -123,7 +151,7 @@ def intent_model(session: Session, data_dir: Path, account_id: int) -> IntentMod
         artifacts.forget(session, account_id)
         published = artifacts.latest(session, account_id, artifacts.INTENT_MODEL)
         if published is None:
-            return default_intent_model()
+            return default_intent_model(embeddings)
         return _fitted_model(session, data_dir, account_id, published.version)
 
 

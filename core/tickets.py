@@ -65,7 +65,8 @@ def on_ticket_changed(session: Session, account: Account, settings: Settings, *,
     # A ticket (or a customer's comment) can hold a pasted 100,000 characters: the
     # models read as much of it as they do of an SMS, redacted first so no cut splits a card.
     model_text = truncate_for_model(redact(question).text)
-    enrichment = enrich(model_text, intent_model=intent_model(session, settings.data_dir, account.id))
+    enrichment = enrich(model_text, intent_model=intent_model(session, settings.data_dir, account.id,
+                                                            embeddings=settings.embeddings))
     if write_back:
         tags, priority = ticket_markers(enrichment)
         ports.current().helpdesk(session, account, settings).update_ticket(

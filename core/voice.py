@@ -245,7 +245,8 @@ def speech_turn(session: Session, event: InboxEvent, settings: Settings, turn: S
                     in_reply_to=message)
     inbound = Inbound(account, customer, conversation, message)
     text = truncate_for_model(message.body)
-    enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, account.id))
+    model = intent_model(session, settings.data_dir, account.id, embeddings=settings.embeddings)
+    enrichment = enrich(text, intent_model=model)
     message.meta = {**message.meta, "enrichment": enrichment_json(enrichment)}
     heard_in = _language(session, customer, options)[0][:2]  # the language the caller was listened to in
     # Articles in the language the caller speaks: an article in another is not read out.

@@ -48,7 +48,8 @@ def warm_up(session: Session, account_id: int, settings: Settings) -> Iterator[L
     steps: list[tuple[str, Callable[[], object]]] = [
         ("language detection", lambda: detect_language(SAMPLE_QUESTION)),
         ("sentiment", lambda: sentiment_score(SAMPLE_QUESTION)),
-        ("intent model", lambda: intent_model(session, settings.data_dir, account_id)),
+        ("intent model", lambda: intent_model(session, settings.data_dir, account_id,
+                                               embeddings=settings.embeddings)),
         ("knowledge index", lambda: _search(session, account_id, settings)),
     ]
     for what, load in steps:
@@ -85,7 +86,8 @@ def preload_for_fork(session: Session, settings: Settings, *, accounts: int = PR
         steps.append(("sentence encoder", lambda: queries(encoder_named(named), [SAMPLE_QUESTION])))
     for account_id in list(session.scalars(select(Account.id).order_by(Account.id).limit(accounts))):
         steps.append((f"intent model of account {account_id}",
-                      partial(intent_model, session, settings.data_dir, account_id)))
+                      partial(intent_model, session, settings.data_dir, account_id,
+                              embeddings=settings.embeddings)))
         knowledge = KnowledgeBase.of(session, account_id, settings)
         if knowledge.has_index():  # never build one here: an import does that
             steps.append((f"knowledge index of account {account_id}", partial(knowledge.search, SAMPLE_QUESTION, k=1)))

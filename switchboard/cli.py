@@ -573,15 +573,25 @@ def intents_fit(csv_file: Path, slug: str, replace: bool) -> None:
     The model is used at once by every web process and worker. The last three fitted
     models are kept: `switchboard intents revert` goes back to the previous one."""
     from switchboard.core.intent_store import save_intent_model
+    from switchboard.core.intent_vectors import intent_encoder, shipped_vectors
     from switchboard.core.intents import IntentDataError, IntentModel, read_training_csv, training_set
+    from switchboard.core.knowledge.errors import EmbeddingsUnavailableError
     from switchboard.db import get_db
 
     app = _app()
     account = _default_account(app, slug)
+    embeddings = app.config["SETTINGS"].embeddings
+    try:
+        # The model keeps its encoder for good: a fit never falls back to words alone.
+        encoder = intent_encoder(embeddings)
+    except EmbeddingsUnavailableError as exc:
+        raise click.ClickException(f"{exc} (SWITCHBOARD_EMBEDDINGS={embeddings}: the intent model reads "
+                                   "messages with this encoder)") from None
     try:
         texts, labels = read_training_csv(csv_file)
         training = training_set(texts, labels, replace=replace)
-        model = IntentModel.fit(list(training.texts), list(training.labels))
+        model = IntentModel.fit(list(training.texts), list(training.labels), encoder=encoder,
+                                known_vectors=shipped_vectors(encoder) if encoder is not None else None)
     except IntentDataError as exc:
         raise click.ClickException(str(exc)) from None
     with get_db(app).session() as session:
@@ -667,7 +677,8 @@ def intents_predict(slug: str) -> None:
     app = _app()
     account = _default_account(app, slug)
     with get_db(app).session() as session:
-        model = intent_model(session, app.config["SETTINGS"].data_dir, account.id)
+        settings = app.config["SETTINGS"]
+        model = intent_model(session, settings.data_dir, account.id, embeddings=settings.embeddings)
     for line in sys.stdin:
         text = line.rstrip("\n")
         if not text.strip():

@@ -438,3 +438,148 @@ def test_a_pipeline_of_another_shape_is_scored_by_scikit_learn(banking: IntentMo
     model = IntentModel(pipeline, temperature=1.0, threshold=0.0)
     assert model._scorer is None
     assert [p.intent for p in model.predict(texts[:20])] == list(pipeline.predict(texts[:20]))
+
+
+class QueriesOnly(HashedWords):
+    """An asymmetric encoder (as E5 is) that records which side each text was embedded as."""
+
+    name = "queries-only-test"
+
+    def __init__(self) -> None:
+        self.as_queries: list[str] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        raise AssertionError(f"embedded as passages: {texts[:3]}")
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        self.as_queries.extend(texts)
+        return super().encode(texts)
+
+
+def test_examples_and_messages_are_both_embedded_as_queries() -> None:
+    """E5 is trained to compare a "query: " with a "passage: ": an example embedded as one
+    and a message as the other would be compared across the two sides."""
+    encoder = QueriesOnly()
+    texts, labels = read_training_csv(DATA / "banking77_train_slice.csv")
+    model = IntentModel.fit(texts, labels, encoder=encoder)
+    assert set(encoder.as_queries) == set(texts)
+    model.predict(["I still have not received my new card"])
+    assert encoder.as_queries[-1] == "I still have not received my new card"
+
+
+def test_known_vectors_are_used_instead_of_embedding_again() -> None:
+    texts, labels = read_training_csv(DATA / "banking77_train_slice.csv")
+    known = dict(zip(texts, HashedWords().encode(texts), strict=True))
+    encoder = QueriesOnly()
+    with_known = IntentModel.fit(texts, labels, encoder=encoder, known_vectors=known)
+    assert encoder.as_queries == []
+    embedded = IntentModel.fit(texts, labels, encoder=QueriesOnly())
+    assert with_known.predict(CLEARLY_OUT_OF_SCOPE + texts[:20]) == embedded.predict(CLEARLY_OUT_OF_SCOPE + texts[:20])
+
+
+def test_the_embedding_weight_is_saved_with_the_model(tmp_path: Path) -> None:
+    encoder = HashedWords()
+    texts, labels = read_training_csv(DATA / "banking77_train_slice.csv")
+    model = IntentModel.fit(texts, labels, encoder=encoder, embedding_weight=3.0)
+    model.save(tmp_path / "model.skops")
+    loaded = IntentModel.load(tmp_path / "model.skops", encoder=encoder)
+    assert loaded._embedding_weight == 3.0
+    assert loaded.predict(texts[:30]) == model.predict(texts[:30])
+
+
+# --- the shipped model, read with the multilingual encoder ----------------------------
+
+
+def trigger_intents() -> dict[str, float]:
+    """The shipped escalation policy's intents that hand a conversation over, and the
+    confidence each needs."""
+    from switchboard.core.escalation import TopicRule, load_policy
+
+    return {intent: rule.min_confidence for rule in load_policy().rules
+            if isinstance(rule, TopicRule) and rule.enabled and rule.min_confidence is not None
+            for intent in rule.intents}
+
+
+def fires(prediction: IntentPrediction, triggers: dict[str, float]) -> bool:
+    intent = prediction.intent
+    return prediction.in_scope and intent in triggers and prediction.confidence >= triggers[intent]
+
+
+def expected(label: str) -> str:
+    return OUT_OF_SCOPE if label == "oos" else label
+
+
+@pytest.fixture(scope="module")
+def shop_e5() -> IntentModel:
+    from switchboard.core.intent_store import default_intent_model
+    from switchboard.core.knowledge.embeddings import E5
+
+    model = default_intent_model("e5")
+    assert model.encoder_name == E5
+    return model
+
+
+def test_the_shipped_model_routes_held_out_english_paraphrases(shop_e5: IntentModel) -> None:
+    """Two messages per shipped intent, written apart from the shipped examples.
+    Measured: 34 of 34."""
+    texts, labels = read_training_csv(DATA / "intents_shop_paraphrases.csv")
+    predictions = shop_e5.predict(texts)
+    right = [p.intent == expected(label) for p, label in zip(predictions, labels, strict=True)]
+    assert np.mean(right) >= 0.9, [p for p, ok in zip(predictions, right, strict=True) if not ok]
+
+
+def multilingual() -> list[tuple[str, str, str]]:
+    """(text, intent, language): tests/core/data/intents_multilingual.csv, 12 messages in
+    each of es, fr, de, pt and it, labelled with the shipped intents (``oos``: none)."""
+    import csv
+
+    with (DATA / "intents_multilingual.csv").open(encoding="utf-8") as file:
+        return [(row["text"], row["category"], row["language"]) for row in csv.DictReader(file)]
+
+
+def ordinary_messages_routed_to(model: IntentModel, intents: set[str]) -> list[IntentPrediction]:
+    """The fixture's messages labelled with no intent of ``intents`` that the model routes
+    to one of them (at any confidence)."""
+    rows = [text for text, label, _ in multilingual() if label not in intents]
+    return [p for p in model.predict(rows) if p.in_scope and p.intent in intents]
+
+
+def test_no_ordinary_message_in_another_language_is_routed_to_a_person_fraud_or_legal(shop_e5: IntentModel) -> None:
+    """The Spanish customer asking when the parcel reaches Madrid was handed to a person
+    ("customer asked for a person") by English character n-grams. With the multilingual
+    encoder no ordinary message of the 46 in five languages goes to one of the handoffs
+    that cost most when wrong."""
+    assert {"human_agent", "fraud", "legal"} <= set(trigger_intents())
+    assert ordinary_messages_routed_to(shop_e5, {"human_agent", "fraud", "legal"}) == []
+    [madrid] = shop_e5.predict(["¿En cuántos días me llega el paquete a Madrid?"])
+    assert madrid.intent != "human_agent" and madrid.best_intent != "human_agent"
+
+
+@pytest.mark.xfail(strict=True, reason="measured: \"J'ai reçu la mauvaise taille\" (a wrong size came) is "
+                                       "a complaint at 0.83, read by the encoder alone (none of its words are the "
+                                       "examples')")
+def test_no_ordinary_message_in_another_language_fires_any_escalation_trigger(shop_e5: IntentModel) -> None:
+    """Complaints included: a wrong size is not one. Strict: passing will say the limit is gone."""
+    triggers = trigger_intents()
+    assert [p for p in ordinary_messages_routed_to(shop_e5, set(triggers)) if fires(p, triggers)] == []
+
+
+def test_requests_for_a_person_in_other_languages_are_human_agent(shop_e5: IntentModel) -> None:
+    triggers = trigger_intents()
+    for text in ["quiero hablar con una persona", "je veux parler à un humain"]:
+        [prediction] = shop_e5.predict([text])
+        assert prediction.intent == "human_agent" and fires(prediction, triggers), prediction
+
+
+def test_the_shipped_model_routes_other_languages(shop_e5: IntentModel) -> None:
+    """Measured (bench/intents.py, shipped.e5.multilingual): 57 of 60 routed right, 11 or
+    12 of each language's 12; the TF-IDF model alone routed 11 (and fired a trigger for 2
+    ordinary ones). The bars leave room for a message or two, and fail if the encoder
+    stops carrying meaning across languages."""
+    rows = multilingual()
+    predictions = shop_e5.predict([text for text, _, _ in rows])
+    right = {language: [] for _, _, language in rows}
+    for (_, label, language), prediction in zip(rows, predictions, strict=True):
+        right[language].append(prediction.intent == expected(label))
+    assert np.mean(sum(right.values(), [])) >= 0.9, {language: np.mean(r) for language, r in right.items()}
+    assert all(np.mean(r) >= 0.75 for r in right.values()), {language: np.mean(r) for language, r in right.items()}

@@ -95,7 +95,10 @@ def test_repeated_contacts_within_the_window_go_to_a_person(shop: Flask, vendor:
 def test_a_falling_mood_goes_to_a_person(shop: Flask, vendor: VendorClient) -> None:
     say(vendor, "Hi, great, thanks so much, I love your shop! How long does delivery take?")
     say(vendor, "ok. and how much does delivery cost?")
-    say(vendor, "hmm that's not great, the delivery cost is annoying and disappointing")
+    # Sadder, not a complaint: "the delivery cost is annoying and disappointing" is one, and
+    # the complaint trigger comes first in the policy (the intent model read it as a late
+    # delivery before it read messages with the sentence encoder).
+    say(vendor, "oh. that's a bit sad, I hoped it would be cheaper")
     assert handed_over(shop)[0] in ("falling_sentiment", "negative_sentiment")
 
 

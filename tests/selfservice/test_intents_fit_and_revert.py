@@ -49,6 +49,24 @@ def test_a_fit_adds_the_rows_to_the_shipped_examples_so_small_talk_is_still_know
     assert routed(env) == ["greeting", "thanks", "order_status", "loyalty_points", "gift_wrap"]
 
 
+def test_a_fitted_model_reads_messages_with_the_multilingual_encoder(env: dict[str, str], tmp_path: Path) -> None:
+    """The account's rows are English; the encoder it was fitted with (saved by name
+    in the stored model) carries them to customers writing in other languages."""
+    from switchboard.core.intents import IntentModel
+    from switchboard.core.knowledge.embeddings import E5
+
+    assert cli(env, "intents", "fit", str(LOYALTY_CSV)).exit_code == 0
+    spanish = cli(env, "intents", "predict", stdin="¿Cuántos puntos de fidelidad tengo?\n"
+                                                   "¿Me lo pueden envolver para regalo?\n")
+    assert spanish.exit_code == 0, spanish.output
+    points, wrap = map(json.loads, spanish.output.splitlines())
+    assert points["intent"] == "loyalty_points"
+    # Measured 0.565 against the 0.565 its threshold asks: the right intent, not always sure enough.
+    assert wrap.get("best_intent", wrap["intent"]) == "gift_wrap"
+    [stored] = (Path(env["SWITCHBOARD_DATA_DIR"]) / "models").glob("account-*/intents-*.skops")
+    assert IntentModel.load(stored).encoder_name == E5
+
+
 def test_a_row_with_a_shipped_examples_text_takes_its_place(env: dict[str, str], tmp_path: Path) -> None:
     training = tmp_path / "mine.csv"
     training.write_text(LOYALTY_CSV.read_text() + "  WHERE is my ORDER?,loyalty_points\nHello,greeting\n")
