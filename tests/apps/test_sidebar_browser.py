@@ -30,7 +30,15 @@ from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
-from switchboard.models import ActionExecution, AuditEntry, Conversation, Customer, OutboxCall, Suggestion, SuggestionFeedback
+from switchboard.models import (
+    ActionExecution,
+    AuditEntry,
+    Conversation,
+    Customer,
+    OutboxCall,
+    Suggestion,
+    SuggestionFeedback,
+)
 
 from ..assist.test_sidebar_api import SAMPLE_KB, handed_over_ticket, key_for, say
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
