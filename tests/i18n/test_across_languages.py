@@ -17,6 +17,7 @@ from sqlalchemy import select
 from switchboard.app import create_app
 from switchboard.cli import main
 from switchboard.config import load_settings
+from switchboard.core.records import Article
 from switchboard.db import get_db
 from switchboard.models import Conversation
 
@@ -56,10 +57,22 @@ def test_a_spanish_question_that_fits_no_article_clearly_gets_a_menu_in_spanish(
     assert SPANISH_NOTE in answer  # the article picked is English too
 
 
+SPANISH_RETURNS = Article(
+    id="es-returns", title="¿Cómo devuelvo un artículo?", locale="es",
+    url="https://help.acme.example/es/articles/devoluciones",
+    body="Puede devolver la mayoría de los artículos en los 30 días siguientes a la entrega, sin usar y en su "
+         "embalaje original. Vaya a Mi cuenta > Pedidos y elija Devolver artículos.")
+SPANISH_PASSWORD = Article(
+    id="es-password", title="He olvidado mi contraseña", locale="es",
+    url="https://help.acme.example/es/articles/contrasena",
+    body="En la página de acceso elija ¿Ha olvidado su contraseña? e introduzca el correo de su cuenta. "
+         "Le enviaremos un enlace para crear una nueva, válido durante una hora.")
+
+
 def test_a_spanish_paraphrase_is_answered_from_the_spanish_article(app: Flask, vendor: VendorClient) -> None:
     """Same-language answers keep their article: a Spanish customer asking in other
     words than the Spanish article's gets it, not the English one."""
-    import_kb(app, SPANISH)
+    import_kb(app, SPANISH, SPANISH_RETURNS, SPANISH_PASSWORD)
     vendor.twilio(MESSAGES, inbound("¿En cuántos días me llega el paquete a Madrid?"))
     [reply] = sent(app)
     assert "Las entregas en Madrid" in reply, reply
