@@ -368,10 +368,8 @@ def answer_from_article(question: str, passages: Sequence[Passage], turn: Turn, 
 
     source = language_of(passages[0].locale)
     if language is not None and source != language:
-        lead = lead_of(passages[0])
-        body, _, citation = lead.text.rpartition("\n")
         mark = turn.texts(ARTICLE_IN_LANGUAGE, language=language_name(source, language))
-        text = localise_citation(f"{body}\n{mark}\n{citation}", turn.texts)
+        lead, text = _quoted_with_mark(passages[0], mark, turn)
         return Decision("answer", _with_disclosure(turn, text), draft=lead,
                         hits=tuple(Hit(p, 1.0, {"coverage": 1.0}) for p in passages),
                         notes={"article_language": source})
@@ -481,9 +479,7 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
     mark = turn.texts(ARTICLE_IN_LANGUAGE, language=language_name(other.source, other.language))
     notes = {"article_language": other.source}
     if clearly_fits(hits, words, question):
-        draft = lead_of(hits[0].passage)
-        body, _, citation = draft.text.rpartition("\n")
-        text = localise_citation(f"{body}\n{mark}\n{citation}", turn.texts)
+        draft, text = _quoted_with_mark(hits[0].passage, mark, turn)
         return Decision("answer", _with_disclosure(turn, text), draft=draft, hits=tuple(hits), notes=notes)
     offered = choice_hits(hits)
     if offered and unsure() is None:
@@ -491,6 +487,14 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
         return Decision("choices", _with_disclosure(turn, f"{menu}\n{mark}"), reason="low_confidence",
                         hits=tuple(hits), choices=tuple(offered), notes=notes)
     return _handoff(turn, policy, trigger, hits)
+
+
+def _quoted_with_mark(passage: Passage, mark: str, turn: Turn) -> tuple[Draft, str]:
+    """The article's opening as it is, the line saying which language it is in, then
+    its citation: what an article in another language than the customer's is sent as."""
+    lead = lead_of(passage)
+    body, _, citation = lead.text.rpartition("\n")
+    return lead, localise_citation(f"{body}\n{mark}\n{citation}", turn.texts)
 
 
 def _translated(question: str, turn: Turn, policy: EscalationPolicy, other: OtherLanguage,
