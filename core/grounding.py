@@ -392,7 +392,7 @@ def check_grounded(draft: str, passages: Sequence[Passage], *,
     unsupported: list[str] = []
     exempt: list[str] = []
     reasons: list[tuple[str, str]] = []
-    for sentence in split_sentences(draft):
+    for sentence in _claims_and_citations(draft):
         known_source = _cites_known_source(sentence, passages)
         if known_source or _is_boilerplate(sentence):
             support.append((sentence, None))
@@ -408,6 +408,19 @@ def check_grounded(draft: str, passages: Sequence[Passage], *,
             reasons.append((sentence, why))
     return GroundingResult(not unsupported, tuple(unsupported), tuple(support), tuple(exempt),
                            tuple(reasons))
+
+
+def _claims_and_citations(draft: str) -> list[str]:
+    """The draft's sentences, with a citation line kept whole: a title cited by name
+    is often a question ('More: "Can I change my address?" in our help center'),
+    and split at its question mark neither half names the article."""
+    pieces: list[str] = []
+    for line in draft.splitlines():
+        if _CITATION_LINE.fullmatch(line.strip()):
+            pieces.append(line.strip())
+        else:
+            pieces.extend(split_sentences(line))
+    return pieces
 
 
 def _best_support(claim: _Claim, evidence: Sequence[_Evidence],

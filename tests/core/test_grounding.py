@@ -163,6 +163,18 @@ def test_a_title_citation_is_exempt_when_it_names_a_passage() -> None:
     assert not check_grounded('Express delivery costs $9.99.\nMore: "Free drones" in our help center', KB).ok
 
 
+def test_a_title_citation_that_is_a_question_stays_one_line() -> None:
+    """Help-center titles are questions: the cited title's question mark does not end
+    the citation, or neither half names the article and every such answer is refused."""
+    asked = [Passage(id="p1", article_id="a1", title="How do I delete entries from my feed?",
+                     text="You cannot delete entries from the activity feed.", url="")]
+    assert check_grounded('You cannot delete entries from the activity feed.\n'
+                          'More: "How do I delete entries from my feed?" in our help center', asked).ok
+    refused = check_grounded('You cannot delete entries from the activity feed.\n'
+                             'More: "Can I delete my account?" in our help center', asked)
+    assert refused.unsupported == ('More: "Can I delete my account?" in our help center',)
+
+
 def test_a_greeting_does_not_smuggle_a_claim_through() -> None:
     claim = "Hi Ada, express delivery is free today."
     assert check_grounded(claim, KB).unsupported == (claim,)
