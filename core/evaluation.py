@@ -286,7 +286,7 @@ def configuration(session: Session, account: Account, settings: Settings, *, kb_
             "account's" if has_fitted_model(session, account.id) else "shipped default"),
     }
     if intents_file is None:
-        intents = intent_model(session, settings.data_dir, account.id)
+        intents = intent_model(session, settings.data_dir, account.id, embeddings=settings.embeddings)
     elif intents_file.suffix.lower() == ".csv":
         from .intents import read_training_csv
 

@@ -176,7 +176,8 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     # The language and the enrichment in one UPDATE of the message (written apart, they
     # were two on the path of every message the bot or an agent handles).
     text = truncate_for_model(inbound.message.body)
-    enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id))
+    enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id,
+                                                        embeddings=settings.embeddings))
     write_now(session, inbound.message,
               meta={**inbound.message.meta, "language": language, "enrichment": enrichment_json(enrichment)})
     metrics.message_received(session, inbound.conversation, inbound.message)
