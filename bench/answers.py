@@ -30,6 +30,9 @@ Sets (held-out halves only; paths are arguments, see ../shared/README.md):
         --banking77 ../shared/data/banking77/train.csv --clinc150 ../shared/data/clinc150/data_train_val.json \\
         --xquad ../shared/data/xquad [--configurations wordllama,e5] [--limit 400]
 
+With ``--fit-shipped`` it fits, instead, the confidence that indexes too small to fit
+their own fall back on (``E5_CONFIDENCE``), from the sets' articles alone.
+
 Prints one JSON object: per set and configuration the shares of each verdict,
 "reached" (answered right + menu holding the right article, or, for a question no
 article answers, not answered), what the index's calibration expected, and seconds.
@@ -124,6 +127,24 @@ def run(articles: Sequence[Article], questions: Sequence[Question], configuratio
     return report
 
 
+def fit_shipped(sets: dict[str, Set]) -> dict[str, Any]:
+    """The confidence an index too small to fit its own falls back on
+    (``ranking.E5_CONFIDENCE``): one fit over every set's pseudo-questions, pooled, as
+    each index fits its own. Only the sets' articles are read, no customer question."""
+    from switchboard.core.knowledge.calibration import calibration_examples, fit
+    from switchboard.core.knowledge.retrieval import _encoder_and_settings
+
+    chosen = _encoder_and_settings("e5")
+    pooled = []
+    for articles, _ in sets.values():
+        pooled += calibration_examples(articles, lambda passages: Retriever.build(passages, **chosen)) or []
+    fitted = fit(pooled, semantic=True)
+    if fitted is None:
+        raise SystemExit("too few pseudo-questions to fit on")
+    confidence, report = fitted
+    return {"E5_CONFIDENCE": {name: round(value, 3) for name, value in vars(confidence).items()}, **report}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stackfaq", type=Path)
@@ -132,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--xquad", type=Path, help="the folder holding xquad.de.json, xquad.ru.json, xquad.zh.json")
     parser.add_argument("--configurations", default="wordllama,e5")
     parser.add_argument("--limit", type=int, default=0, help="at most this many questions per set (random, seeded)")
+    parser.add_argument("--fit-shipped", action="store_true",
+                        help="fit the fallback confidence of small indexes on the sets' articles instead")
     args = parser.parse_args(argv)
     sets: dict[str, Set] = {}
     if args.stackfaq:
@@ -147,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             sets[f"xquad_{language}"] = xquad(args.xquad, language)
         for language in ("ru", "zh"):
             sets[f"xquad_{language}_to_de"] = xquad(args.xquad, language, articles_in="de")
+    if args.fit_shipped:
+        print(json.dumps({"command": " ".join(sys.argv), **fit_shipped(
+            {name: found for name, found in sets.items() if "_to_" not in name})}, indent=2))
+        return
     results: dict[str, Any] = {"command": " ".join(sys.argv), "sets": {}}
     for name, (articles, questions) in sets.items():
         if args.limit and len(questions) > args.limit:

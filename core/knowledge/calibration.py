@@ -234,17 +234,25 @@ def _threshold(found: Sequence[Example], probability: np.ndarray) -> tuple[float
     return best
 
 
-def calibrate(articles: Sequence[Article], build: Callable[[Sequence[Passage]], Any], *, semantic: bool,
-              seed: int = 0) -> tuple[Confidence, dict[str, Any]] | None:
-    """Fit a confidence for ``articles``' index (see the module docstring). ``build``
-    indexes passages as the real index was built (same encoder and settings)."""
+def calibration_examples(articles: Sequence[Article], build: Callable[[Sequence[Passage]], Any], *,
+                         seed: int = 0) -> list[Example] | None:
+    """The held-out pseudo-questions of ``articles`` asked of their calibration index
+    (None when the articles give too few to fit on)."""
     questions = pseudo_questions(articles, seed=seed)
     if len(questions) < MIN_QUESTIONS:
         return None
     calibration_index = build(chunk_articles(held_out(articles, questions)))
     multilingual = len({language_of(a.locale) for a in articles}) > 1
     languages = {a.id: (language_of(a.locale) if multilingual else None) for a in articles}
-    fitted = fit(examples(calibration_index.search, questions, languages), semantic)
+    return examples(calibration_index.search, questions, languages)
+
+
+def calibrate(articles: Sequence[Article], build: Callable[[Sequence[Passage]], Any], *, semantic: bool,
+              seed: int = 0) -> tuple[Confidence, dict[str, Any]] | None:
+    """Fit a confidence for ``articles``' index (see the module docstring). ``build``
+    indexes passages as the real index was built (same encoder and settings)."""
+    found = calibration_examples(articles, build, seed=seed)
+    fitted = fit(found, semantic) if found is not None else None
     if fitted is None:
         return None
     confidence, report = fitted
