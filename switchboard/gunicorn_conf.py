@@ -46,7 +46,15 @@ worker_class = "gevent" if os.environ.get("SWITCHBOARD_REDIS_URL") else "gthread
 #: gevent: connections a worker holds at once; each open web chat stream holds one.
 worker_connections = 1000
 #: gthread (embedded mode): each open web chat stream holds a thread (up to a minute).
-threads = 16
+#: 32, of which streams may take 28: measured by ``bench/streams.py`` (one worker, 16
+#: streams open, 20 signed webhooks each answered by the models in the process): 16
+#: threads with no share kept (as before) timed out 11 of 20 webhooks and 11 health
+#: checks (5 s); 16 threads lending streams 12 refused 4 streams and answered every
+#: webhook (p95 36 ms); 32 threads lending 28 held all 16 streams and answered every
+#: webhook (p95 47 ms, health max 23 ms) for +1 MB. A gevent worker in embedded mode
+#: answered as well (p95 32 ms), but the models' CPU work (a first voice call loads
+#: them for about 10 s) would then hold every request of the process.
+threads = 32
 #: Threads (gthread) or connections (gevent) of a worker that web chat streams may not
 #: take: kept for webhooks, the health check and the API whatever the streams do.
 #: Streams past the rest are refused (503, the widget polls); see ``post_worker_init``.

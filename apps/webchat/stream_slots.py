@@ -20,6 +20,7 @@ in memory otherwise, as the other web chat limits are.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -38,16 +39,17 @@ EXTENSION = "switchboard.webchat.stream_slots"
 LEASE_MARGIN_SECONDS = 30.0
 
 # Takes a slot under every key (KEYS) unless one of them is full: returns 0 when taken,
-# else the 1-based index of the first full key. ARGV: now, lease end, member, limits.
+# else the 1-based index of the first full key. ARGV: now, lease end, member, the
+# lease in whole seconds, the limits.
 _ACQUIRE = """
-local now, until, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local now, expires, member = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 for i, key in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  if redis.call('ZCARD', key) >= tonumber(ARGV[3 + i]) then return i end
+  if redis.call('ZCARD', key) >= tonumber(ARGV[4 + i]) then return i end
 end
 for _, key in ipairs(KEYS) do
-  redis.call('ZADD', key, until, member)
-  redis.call('PEXPIREAT', key, math.ceil(until * 1000))
+  redis.call('ZADD', key, expires, member)
+  redis.call('EXPIRE', key, ARGV[4])
 end
 return 0
 """
@@ -115,7 +117,7 @@ class RedisCounts:
         member = uuid.uuid4().hex
         now = time.time()
         try:
-            full = int(self.script(keys=names, args=[now, now + lease_seconds, member,
+            full = int(self.script(keys=names, args=[now, now + lease_seconds, member, math.ceil(lease_seconds),
                                                       *(limit for _, _, limit in keys)]))
         except redis.RedisError as exc:
             log.warning("web chat stream limits: Redis unavailable (%s); counting in this process",
