@@ -1052,7 +1052,7 @@ def customers_rotate_keys() -> None:
         count = rotate_all(session, vault)
         secrets = sum(reseal_secrets(account, vault) for account in all_accounts(session))
         session.commit()
-    click.echo(f"{count} vaulted values and {secrets} account secrets re-encrypted with the newest key")
+    click.echo(f"{count} vaulted values re-encrypted with the newest key; {secrets} account secrets re-sealed")
 
 
 @main.command()

@@ -81,7 +81,7 @@ def test_a_secret_set_from_the_cli_is_stored_sealed_read_and_survives_key_rotati
     assert read_secret(rotating, "twilio_auth_token") == GLOBEX_TOKEN  # the old key still opens it
     rotated = runner.invoke(main, ["customers", "rotate-keys"], env=rotating)
     assert rotated.exit_code == 0, rotated.output
-    assert "1 account secrets re-encrypted" in rotated.output
+    assert "1 account secrets re-sealed" in rotated.output
     assert stored_secrets(env["SWITCHBOARD_DATABASE_URL"]) != column
     assert read_secret({**env, "SWITCHBOARD_VAULT_KEYS": new_key}, "twilio_auth_token") == GLOBEX_TOKEN
 
