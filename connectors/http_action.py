@@ -29,7 +29,7 @@ from switchboard.connectors.base import (
     may_have_reached_vendor,
     retry_after_seconds,
 )
-from switchboard.core.accounts import DEFAULT_SLUG
+from switchboard.core.accounts import DEFAULT_SLUG, stored_secret
 from switchboard.core.actions.config import Operation, System
 from switchboard.core.ports import NotFound  # noqa: F401 - raised here
 from switchboard.core.vault import TOKEN, tokens_in, vault_for
@@ -67,7 +67,7 @@ class HttpActionConnector(Connector):
             return None
         if self.account.slug == DEFAULT_SLUG:
             return os.environ.get(auth.secret) or None
-        return (self.account.secrets or {}).get(auth.secret.lower()) or None
+        return stored_secret(self.account, auth.secret.lower(), self.settings)
 
     def has_credentials(self) -> bool:
         return self.system.auth is None or self._secret() is not None

@@ -2,7 +2,10 @@
 
 The default account mirrors the environment variables; its secrets are read from the
 settings on every use and never copied into the database. Further accounts (a
-deployment serving several companies) keep theirs in ``Account.secrets``.
+deployment serving several companies) keep theirs in ``Account.secrets``, sealed with
+the vault's keys (``vault:`` and a Fernet token): whoever reads the table, a backup or
+a replica without the keys does not get a vendor's token. Their plain settings
+(ACCOUNT_SETTINGS: channels, hours, origins) are stored as they are.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from switchboard.config import Settings
 from switchboard.models import Account, ApiKey
 
 from .rows import insert_or_fetch
+from .vault_keys import Vault, vault_for
 
 DEFAULT_SLUG = "default"
 #: What customers are told they talk to while the default account has no company name:
@@ -95,11 +99,61 @@ def whatsapp_address(number: str | None) -> str | None:
     return number
 
 
+#: How a sealed value starts in ``Account.secrets`` (a Fernet token follows).
+SEALED = "vault:"
+
+
+def is_secret(name: str) -> bool:
+    """Whether ``name`` is kept sealed: every name but the plain ACCOUNT_SETTINGS (the
+    vendors' secrets, and the secrets of the systems in actions.yaml)."""
+    return name not in ACCOUNT_SETTINGS
+
+
+def seal_setting(vault: Vault, name: str, value: str) -> str:
+    """What ``Account.secrets`` stores for ``name``: a secret sealed, a setting as it is."""
+    return SEALED + vault.seal(value).decode("ascii") if is_secret(name) and value else value
+
+
+def stored_secret(account: Account, name: str, settings: Settings) -> str | None:
+    """A further account's stored ``name``, opened. A value without the ``vault:`` mark
+    is one written before secrets were sealed (migration 0019 seals them; a process
+    still running the old code may write one meanwhile) and is read as it is."""
+    raw = (account.secrets or {}).get(name)
+    if not raw:
+        return None
+    if isinstance(raw, str) and raw.startswith(SEALED):
+        return vault_for(settings).open(raw[len(SEALED):].encode("ascii")) or None
+    return str(raw)
+
+
+def set_setting(account: Account, name: str, value: str, settings: Settings) -> None:
+    """Store ``name`` for a further account: sealed when it is a secret."""
+    account.secrets = {**(account.secrets or {}), name: seal_setting(vault_for(settings), name, value)}
+
+
+def reseal_secrets(account: Account, vault: Vault) -> int:
+    """Seal the account's secrets again with the newest key (and any still in plain text
+    for the first time); returns how many were written."""
+    stored = dict(account.secrets or {})
+    changed = 0
+    for name, raw in stored.items():
+        if not (is_secret(name) and isinstance(raw, str) and raw):
+            continue
+        if raw.startswith(SEALED):
+            stored[name] = SEALED + vault.rotate(raw[len(SEALED):].encode("ascii")).decode("ascii")
+        else:
+            stored[name] = seal_setting(vault, name, raw)
+        changed += 1
+    if changed:
+        account.secrets = stored
+    return changed
+
+
 def secret(account: Account, name: str, settings: Settings) -> str | None:
     """The account's secret ``name`` (one of SECRET_VARIABLES), or None when unset."""
     if account.slug == DEFAULT_SLUG:
         return getattr(settings, name)
-    return (account.secrets or {}).get(name) or None
+    return stored_secret(account, name, settings)
 
 
 def secret_variable(account: Account, name: str) -> str:

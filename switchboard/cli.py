@@ -139,7 +139,8 @@ def db_upgrade() -> None:
     """Apply the migrations to SWITCHBOARD_DATABASE_URL."""
     from switchboard.db import Database
 
-    database = Database(load_settings().database_url)
+    settings = load_settings()
+    database = Database(settings.database_url, settings)
     database.upgrade()
     click.echo("database is up to date")
 
@@ -322,7 +323,8 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
     from switchboard.core import accounts as core
     from switchboard.db import get_db
 
-    with get_db(_app()).session() as session:
+    app = _app()
+    with get_db(app).session() as session:
         account = core.by_slug(session, slug)
         if account is None:
             raise click.ClickException(f"no account {slug!r}: see `switchboard accounts list`")
@@ -332,7 +334,7 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
                                        "(further accounts are added with `switchboard accounts add`)")
         _check_setting(name, value, slug)
         _check_privacy_setting(name, value)
-        account.secrets = {**(account.secrets or {}), name: value}
+        core.set_setting(account, name, value, app.config["SETTINGS"])  # a secret is stored sealed
         session.commit()
     click.echo(f"{name} set for {slug}")
 
@@ -1038,16 +1040,19 @@ def customers_purge() -> None:
 
 @customers.command("rotate-keys")
 def customers_rotate_keys() -> None:
-    """Re-encrypt every vaulted value with the newest key of SWITCHBOARD_VAULT_KEYS, after
-    which the older keys can be removed."""
+    """Re-encrypt every vaulted value, and the further accounts' secrets, with the newest
+    key of SWITCHBOARD_VAULT_KEYS, after which the older keys can be removed."""
+    from switchboard.core.accounts import all_accounts, reseal_secrets
     from switchboard.core.vault import rotate_all, vault_for
     from switchboard.db import get_db
 
     app = _app()
     with get_db(app).session() as session:
-        count = rotate_all(session, vault_for(app.config["SETTINGS"]))
+        vault = vault_for(app.config["SETTINGS"])
+        count = rotate_all(session, vault)
+        secrets = sum(reseal_secrets(account, vault) for account in all_accounts(session))
         session.commit()
-    click.echo(f"{count} vaulted values re-encrypted with the newest key")
+    click.echo(f"{count} vaulted values re-encrypted with the newest key; {secrets} account secrets re-sealed")
 
 
 @main.command()

@@ -10,7 +10,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -21,6 +21,9 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from switchboard.resources import package_path
 
+if TYPE_CHECKING:
+    from switchboard.config import Settings
+
 MIGRATIONS = package_path("migrations")
 #: The largest id an ``Integer`` column holds on PostgreSQL. An id from a request beyond
 #: it is not found (or refused by name) before it reaches the driver, which would fail.
@@ -28,8 +31,10 @@ MAX_ID = 2**31 - 1
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, settings: Settings | None = None) -> None:
         self.url = url
+        #: What migrations read beyond the schema (0019 seals secrets with the vault's keys).
+        self.settings = settings
         self.engine = make_engine(url)
         self.sessions = scoped_session(sessionmaker(self.engine, expire_on_commit=False))
         self.intake = make_intake_engine(url)
@@ -50,7 +55,7 @@ class Database:
             yield session
 
     def upgrade(self) -> None:
-        upgrade(self.engine)
+        upgrade(self.engine, settings=self.settings)
 
     def dispose(self) -> None:
         self.sessions.remove()
@@ -175,19 +180,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, settings: Settings | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
+    config.attributes["settings"] = settings  # None: a migration that needs them loads the environment's
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+def upgrade(engine: Engine, revision: str = "head", *, settings: Settings | None = None) -> None:
+    command.upgrade(alembic_config(engine, settings), revision)
 
 
 def init_app(app: Flask) -> None:
-    database = Database(app.config["SETTINGS"].database_url)
+    database = Database(app.config["SETTINGS"].database_url, app.config["SETTINGS"])
     app.extensions["switchboard.db"] = database
 
     @app.teardown_appcontext

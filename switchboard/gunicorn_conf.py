@@ -46,7 +46,19 @@ worker_class = "gevent" if os.environ.get("SWITCHBOARD_REDIS_URL") else "gthread
 #: gevent: connections a worker holds at once; each open web chat stream holds one.
 worker_connections = 1000
 #: gthread (embedded mode): each open web chat stream holds a thread (up to a minute).
-threads = 16
+#: 32, of which streams may take 28: measured by ``bench/streams.py`` (one worker, 16
+#: streams open, 20 signed webhooks each answered by the models in the process): 16
+#: threads with no share kept (as before) timed out 11 of 20 webhooks and 11 health
+#: checks (5 s); 16 threads lending streams 12 refused 4 streams and answered every
+#: webhook (p95 36 ms); 32 threads lending 28 held all 16 streams and answered every
+#: webhook (p95 47 ms, health max 23 ms) for +1 MB. A gevent worker in embedded mode
+#: answered as well (p95 32 ms), but the models' CPU work (a first voice call loads
+#: them for about 10 s) would then hold every request of the process.
+threads = 32
+#: Threads (gthread) or connections (gevent) of a worker that web chat streams may not
+#: take: kept for webhooks, the health check and the API whatever the streams do.
+#: Streams past the rest are refused (503, the widget polls); see ``post_worker_init``.
+reserved_for_requests = 4
 #: A worker silent this long is restarted. A gevent worker is silent while one request
 #: holds its loop: a web process's first voice call loads the models (about 10 s).
 timeout = 90
@@ -113,6 +125,26 @@ def on_starting(server: Any) -> None:
     # after this, still get it).
     directory = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir)))
     prepare_metrics_dir(directory)
+
+
+def streams_per_process(cfg: Any) -> int:
+    """How many web chat streams a worker of these settings may hold at once: its
+    threads (gthread) or connections (gevent) but ``reserved_for_requests``; none on a
+    sync worker, where one stream would hold the whole worker."""
+    kind = str(cfg.worker_class_str)
+    if "gevent" in kind:
+        return max(0, int(cfg.worker_connections) - reserved_for_requests)
+    if int(cfg.threads) > 1 or "gthread" in kind:
+        return max(0, int(cfg.threads) - reserved_for_requests)
+    return 0
+
+
+def post_worker_init(worker: Any) -> None:
+    """Tell the app (``worker.wsgi``, loaded by now) how many streams this worker lends
+    (``-k``, ``--threads`` and ``--worker-connections`` on the command line included)."""
+    config = getattr(worker.wsgi, "config", None)
+    if config is not None:
+        config.setdefault("WEBCHAT_STREAMS_PER_PROCESS", streams_per_process(worker.cfg))
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -1,5 +1,6 @@
 """The web chat channel (issue 21): the widget's public API (``api.py``), its live
-stream (``stream.py``), its rate limits (``limits.py``), the handler table of the
+stream (``stream.py``), its rate limits (``limits.py``) and how many
+streams may be open (``stream_slots.py``), the handler table of the
 messages it records (``events.py``), and the widget's files (``assets/``)."""
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import api, limits, stream
+    from . import api, limits, stream, stream_slots
 
     app.register_blueprint(api.blueprint)
     limiter = limits.init_app(app)
@@ -16,3 +17,4 @@ def init_app(app: Flask) -> None:
     limits.apply(app, limiter, "webchat.start_session", ("sessions_per_ip", limits.ip_key),
                  exempt_when=limits.resuming)
     stream.init_app(app)
+    stream_slots.init_app(app)

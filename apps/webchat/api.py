@@ -29,6 +29,7 @@ from switchboard.models import Account, Customer, WebVisitor
 from switchboard.webhooks.intake import accept
 
 from . import stream as live
+from . import stream_slots as slots
 from .schemas import MESSAGE_REQUEST, SESSION_REQUEST, BadRequest, load
 
 blueprint = Blueprint("webchat", __name__, url_prefix="/chat")
@@ -274,15 +275,49 @@ def list_messages(slug: str) -> Response:
     return jsonify(messages=messages)
 
 
+#: What a visitor whose stream is refused is told, by the limit that refused it.
+STREAM_REFUSED = {
+    "streams_per_visitor": "You already have {value} live connections to this chat open (the most one visitor may "
+                           "have, streams_per_visitor): close another tab of this chat, or wait",
+    "streams_per_ip": "{value} live chat connections are already open from your network (the most one address may "
+                      "have, streams_per_ip): wait for one to close",
+    "streams_per_process": "This server is holding as many live chat connections as it lends them "
+                           "({value}, streams_per_process): try again shortly",
+}
+
+
+def _stream_slot(app: Any, visitor: WebVisitor, seconds: float) -> slots.Slot:
+    """A slot for the stream, or the refusal: 429 over a visitor's or an IP's limit,
+    503 when this process lends streams no more threads; the wait is one stream's
+    length, by when one of those open has ended (the widget polls meanwhile)."""
+    from .limits import client_ip
+
+    try:
+        return slots.slots_of(app).acquire(app, visitor=f"{visitor.account_id}:{visitor.id}", ip=client_ip(),
+                                           seconds=seconds)
+    except slots.StreamRefused as refused:
+        status = 503 if refused.limit == "streams_per_process" else 429
+        raise WebChatError(status, STREAM_REFUSED[refused.limit].format(value=refused.value)
+                           + "; the chat checks for new messages meanwhile.",
+                           {"Retry-After": str(round(seconds))}) from None
+
+
 @blueprint.get("/<slug>/stream")
 def open_stream(slug: str) -> Response:
     visitor = require_visitor(request.args.get("token"))
     after = _after(resumed=True)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    events = live.events(app, app.config["SETTINGS"], account_id=visitor.account_id, visitor_id=visitor.id,
-                         customer_id=visitor.customer_id, after=after,
-                         seconds=float(app.config.get("WEBCHAT_STREAM_SECONDS", live.STREAM_SECONDS)),
-                         recheck=float(app.config.get("WEBCHAT_RECHECK_SECONDS", live.RECHECK_SECONDS)))
-    db.session().close()  # the stream reads with sessions of its own: no connection held while it waits
-    return Response(events, mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    seconds = float(app.config.get("WEBCHAT_STREAM_SECONDS", live.STREAM_SECONDS))
+    slot = _stream_slot(app, visitor, seconds)
+    try:
+        events = live.events(app, app.config["SETTINGS"], account_id=visitor.account_id, visitor_id=visitor.id,
+                             customer_id=visitor.customer_id, after=after, seconds=seconds,
+                             recheck=float(app.config.get("WEBCHAT_RECHECK_SECONDS", live.RECHECK_SECONDS)))
+        db.session().close()  # the stream reads with sessions of its own: no connection held while it waits
+        response = Response(events, mimetype="text/event-stream",
+                            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    except BaseException:
+        slot.release()
+        raise
+    response.call_on_close(slot.release)  # the server closes the response when the stream ends or is cut
+    return response
