@@ -47,7 +47,7 @@ def learned_from(picks: Sequence[tuple[str, str]], retriever: Retriever) -> Lear
         return None
     assert retriever.encoder_name is not None
     vectors = queries(encoder_named(retriever.encoder_name), [q for q, _ in kept])
-    return Learned(tuple(a for _, a in kept), tuple(q for q, _ in kept), np.asarray(vectors, dtype=np.float32))
+    return Learned.of([a for _, a in kept], [q for q, _ in kept], np.asarray(vectors, dtype=np.float32))
 
 
 def figures(outcomes: Sequence[Any]) -> dict[str, float]:

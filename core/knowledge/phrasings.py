@@ -492,7 +492,7 @@ def _load(session: Session, account_id: int, encoder_name: str) -> Learned | Non
     norms = np.linalg.norm(stacked, axis=1, keepdims=True)
     matrix = (stacked / np.where(norms > 0, norms, 1.0)).astype(np.float32)
     matrix.setflags(write=False)
-    return Learned(tuple(rows[i][0] for i in kept), tuple(rows[i][1] for i in kept), matrix)
+    return Learned.of([rows[i][0] for i in kept], [rows[i][1] for i in kept], matrix)
 
 
 def embed_missing(session: Session, account_id: int, encoder_name: str | None) -> int:

@@ -90,6 +90,61 @@ class Learned:
     article_ids: tuple[str, ...]
     texts: tuple[str, ...]
     vectors: np.ndarray
+    #: The cosine from which a question this close to a learned phrasing is answered
+    #: from its article outright, when retrieval ranks that article first too; None
+    #: while the account's own phrasings do not show that this is safe (see :meth:`of`).
+    answer_at: float | None = None
+
+    @classmethod
+    def of(cls, article_ids: Sequence[str], texts: Sequence[str], vectors: np.ndarray) -> Learned:
+        """The phrasings, with ``answer_at`` fitted on themselves: each phrasing is asked
+        of the others (left out of its own), and the lowest cosine at which the nearest
+        other phrasing names the same article for at least LEARNED_PRECISION of at least
+        LEARNED_SUPPORT phrasings is kept. A help center whose articles customers confuse
+        (many near-identical questions for different articles) never reaches it, and
+        learns only through the ranking; one whose customers ask alike for the same
+        article gets its repeated questions answered outright."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        return cls(tuple(article_ids), tuple(texts), vectors, _agreement_cosine(tuple(article_ids), vectors))
+
+    def agreeing(self, vector: np.ndarray, article_id: str) -> float | None:
+        """The cosine of ``vector`` to its nearest learned phrasing when that phrasing is
+        of ``article_id`` and at least ``answer_at`` close; else None."""
+        if self.answer_at is None or not len(self.article_ids):
+            return None
+        cosines = self.vectors @ vector
+        nearest = int(np.argmax(cosines))
+        cosine = float(cosines[nearest])
+        return cosine if cosine >= self.answer_at and self.article_ids[nearest] == article_id else None
+
+
+#: What the nearest learned phrasing must get right, on the account's own phrasings, to
+#: answer outright (1 - calibration.TARGET_WRONG), and on how many at the least.
+LEARNED_PRECISION = 0.95
+LEARNED_SUPPORT = 20
+#: The cosines tried for ``Learned.answer_at``, lowest first (E5's questions about one
+#: thing sit above 0.9; chosen on the tuning halves of StackFAQ and CLINC150).
+_AGREEMENT_COSINES = tuple(round(0.90 + 0.005 * step, 3) for step in range(15))
+#: A learned answer's score: sure enough to answer (selfservice.PARAPHRASE_MIN_SCORE).
+LEARNED_SCORE = 0.95
+
+
+def _agreement_cosine(article_ids: tuple[str, ...], vectors: np.ndarray) -> float | None:
+    if len(article_ids) < LEARNED_SUPPORT + 1:
+        return None
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -1.0)
+    nearest = similarity.argmax(axis=1)
+    cosine = similarity[np.arange(len(nearest)), nearest]
+    labels = np.array(article_ids)
+    same = labels[nearest] == labels
+    for threshold in _AGREEMENT_COSINES:
+        fired = cosine >= threshold
+        if fired.sum() < LEARNED_SUPPORT:
+            return None
+        if same[fired].mean() >= LEARNED_PRECISION:
+            return threshold
+    return None
 
 
 class Retriever:
@@ -328,8 +383,17 @@ class Retriever:
         if excluding in self._article_number:
             eligible = eligible & (self._passage_article != self._article_number[excluding])
         chosen, margins = self._top(ranking, eligible, k, per_article)
-        return [self._hit(number, margin, concepts, credits, lexical, relative, semantic)
+        hits = [self._hit(number, margin, concepts, credits, lexical, relative, semantic)
                 for number, margin in zip(chosen, margins, strict=True)]
+        if hits and learned is not None and learned.answer_at is not None and semantic is not None:
+            vector = vector if vector is not None else self.query_vector(query)
+            cosine = learned.agreeing(vector, hits[0].passage.article_id) if vector is not None else None
+            if cosine is not None:
+                # Customers asked this of this article, alike enough, and retrieval agrees.
+                top = hits[0]
+                hits[0] = Hit(passage=top.passage, score=max(top.score, LEARNED_SCORE),
+                              signals={**top.signals, "learned": cosine})
+        return hits
 
     def _lexical_scores(self, concepts: list[Concept]) -> tuple[np.ndarray, np.ndarray]:
         """BM25 per passage (title field included) and, per concept, the credit each

@@ -10,10 +10,13 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.core.knowledge import embeddings, phrasings
+from switchboard.core.knowledge.loaders import load_articles
+from switchboard.core.knowledge.retrieval import Learned, build_index
 from switchboard.core.setbacks import asks_for_person, did_not_help
 from switchboard.db import get_db
 from switchboard.models import Conversation, KbArticle, LearnedPhrasing, Message, PhrasingEvidence
 
+from ...conftest import SAMPLE_KB
 from ...selfservice.test_learned_phrasings import ANNA, BEN, encoder_of, learned_now, phrasing_rows, pick_refund
 from ...signing import VendorClient
 
@@ -149,3 +152,58 @@ def test_a_pick_marks_its_message_so_the_next_one_is_judged_without_a_query(shop
                                .limit(1)).one()
         evidence = session.scalars(select(PhrasingEvidence)).one()
         assert pick.meta[phrasings.PICK_MARK] == evidence.id and evidence.dedupe_key == f"pick:{pick.id}"
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_learned_phrasings_answer_outright_only_once_they_agree_among_themselves() -> None:
+    """The cosine from which a learned phrasing answers is fitted on the account's own
+    phrasings, each asked of the others: customers who ask alike for the same article
+    earn it; phrasings that name different articles for the same words, or too few of
+    them, never do."""
+    rng = np.random.default_rng(0)
+    centres = _unit(rng.normal(size=(6, 32)))
+    alike = _unit(np.repeat(centres, 5, axis=0) + 0.05 * rng.normal(size=(30, 32)))
+    articles = [f"a{n // 5}" for n in range(30)]
+    learned = Learned.of(articles, [f"q{n}" for n in range(30)], alike)
+    assert learned.answer_at is not None and learned.answer_at >= 0.9
+    close = _unit(centres[2:3] + 0.05 * rng.normal(size=(1, 32)))[0]
+    assert learned.agreeing(close, "a2") is not None
+    assert learned.agreeing(close, "a3") is None  # retrieval ranked another article first
+
+    confused = Learned.of([f"a{n % 6}" for n in range(30)], [f"q{n}" for n in range(30)], alike)
+    assert confused.answer_at is None and confused.agreeing(close, "a2") is None
+    assert Learned.of(articles[:20], [f"q{n}" for n in range(20)], alike[:20]).answer_at is None
+
+
+def test_a_question_close_to_agreeing_phrasings_is_answered_from_their_article() -> None:
+    """Through the index: the learned article must also rank first, and the hit says why."""
+    encoder = embeddings.encoder_named(embeddings.E5)
+    retriever = build_index(load_articles(SAMPLE_KB), "e5")
+    asked = {
+        "refund-timing": ["when will I see my money again", "money back when", "how many days until my refund",
+                          "refund not here yet", "still waiting for my refund money", "where is my refund"],
+        "delivery-times": ["how long until my order comes", "when does my order arrive", "delivery takes how long",
+                           "how many days to ship", "when will my package arrive", "how fast is shipping"],
+        "reset-password": ["forgot my password", "cant log in forgot pw", "reset my password please",
+                           "locked out of my account", "password not working", "how do I change my password"],
+        "opening-hours": ["are you open sunday", "what time do you open", "opening times",
+                          "when are you open", "are you open on holidays", "what are your hours"],
+    }
+    texts = [text for many in asked.values() for text in many]
+    article_ids = [article for article, many in asked.items() for _ in many]
+    learned = Learned.of(article_ids, texts, embeddings.queries(encoder, texts))
+    assert learned.answer_at is not None
+    question = "money still not back"  # read as a declined card before, unsure
+    before = retriever.search(question, k=3)[0]
+    after = retriever.search(question, k=3, learned=learned)[0]
+    assert before.passage.article_id != "refund-timing" and before.score < 0.5
+    assert after.passage.article_id == "refund-timing" and after.score >= 0.95
+    assert after.signals["learned"] >= learned.answer_at
+    # Close to delivery phrasings, but retrieval ranks cancelling first: not answered for it.
+    disputed = retriever.search("order when?", k=3, learned=learned)[0]
+    assert "learned" not in disputed.signals and disputed.score < 0.5
+    unrelated = retriever.search("do you sell gift cards", k=3, learned=learned)
+    assert not unrelated or "learned" not in unrelated[0].signals
