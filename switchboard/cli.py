@@ -369,11 +369,21 @@ def _check_privacy_setting(name: str, value: str) -> None:
 
 @main.command("config")
 def show_config() -> None:
-    """Print the effective settings, secrets masked."""
+    """Print the effective settings, secrets masked, and each vendor's mode (live, or
+    sandboxed because asked to or because its credentials are not set)."""
+    from switchboard.core.accounts import DEFAULT_SLUG
+    from switchboard.models import Account
+    from switchboard.wiring import vendor_modes
+
     try:
-        click.echo(json.dumps(load_settings().public(), indent=2))
+        settings = load_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    # The default account as every process makes it from the environment
+    # (accounts.ensure_default_account), held in memory only: `config` writes nothing.
+    default = Account(slug=DEFAULT_SLUG, zendesk_subdomain=settings.zendesk_subdomain,
+                      twilio_account_sid=settings.twilio_account_sid, secrets={})
+    click.echo(json.dumps({**settings.public(), "vendors": vendor_modes(default, settings)}, indent=2))
 
 
 def _default_account(app: Flask, slug: str = "default") -> Account:

@@ -93,6 +93,28 @@ def test_config_reports_the_bad_variable(tmp_path: Path) -> None:
     assert "SWITCHBOARD_REDIS_URL" in result.output
 
 
+def test_config_says_each_vendor_is_sandboxed_and_why(tmp_path: Path) -> None:
+    """`sandbox: false` alone read as "live" while every vendor without credentials is
+    sandboxed: each vendor's mode is shown, with what to set to go live."""
+    unset = ("SWITCHBOARD_SANDBOX", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "ZENDESK_SUBDOMAIN",
+             "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "SLACK_BOT_TOKEN")
+    base: dict[str, str | None] = {"SWITCHBOARD_DATA_DIR": str(tmp_path), **dict.fromkeys(unset)}
+    result = CliRunner().invoke(main, ["config"], env=base)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["sandbox"] is False
+    assert shown["vendors"]["twilio"].startswith("sandbox (set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+    assert shown["vendors"]["zendesk"].startswith("sandbox (set ZENDESK_SUBDOMAIN")
+    assert shown["vendors"]["slack"].startswith("sandbox (set SLACK_BOT_TOKEN")
+    live = CliRunner().invoke(main, ["config"], env={
+        **base, "TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t" * 32})
+    assert json.loads(live.output)["vendors"]["twilio"] == "live", live.output
+    asked = CliRunner().invoke(main, ["config"], env={
+        **base, "SWITCHBOARD_SANDBOX": "1", "TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t" * 32})
+    assert json.loads(asked.output)["vendors"]["twilio"].startswith("sandbox (SWITCHBOARD_SANDBOX=1)")
+    assert not list(tmp_path.iterdir())  # config writes nothing
+
+
 def test_db_upgrade_then_accounts_and_keys(tmp_path: Path) -> None:
     env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
     runner = CliRunner()
