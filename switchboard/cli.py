@@ -137,11 +137,16 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations to SWITCHBOARD_DATABASE_URL."""
-    from switchboard.db import Database
+    from switchboard.db import Database, current_revision
 
     database = Database(load_settings().database_url)
+    before = current_revision(database.engine)
     database.upgrade()
-    click.echo("database is up to date")
+    after = current_revision(database.engine)
+    if before == after:
+        click.echo(f"database already at the newest migration ({after}): nothing to do")
+    else:
+        click.echo(f"database migrated from {before or 'empty'} to {after}")
 
 
 @main.command()

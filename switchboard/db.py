@@ -186,6 +186,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None: an empty database, never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
 def init_app(app: Flask) -> None:
     database = Database(app.config["SETTINGS"].database_url)
     app.extensions["switchboard.db"] = database

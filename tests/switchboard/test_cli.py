@@ -118,7 +118,13 @@ def test_config_says_each_vendor_is_sandboxed_and_why(tmp_path: Path) -> None:
 def test_db_upgrade_then_accounts_and_keys(tmp_path: Path) -> None:
     env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
     runner = CliRunner()
-    assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    first = runner.invoke(main, ["db", "upgrade"], env=env)
+    assert first.exit_code == 0, first.output
+    # An empty database is migrated, and says so: from nothing to the chain's head.
+    head = sorted(p.name for p in (Path(__file__).parents[2] / "switchboard/migrations/versions").glob("0*.py"))[-1]
+    assert re.fullmatch(rf"database migrated from empty to {head[:4]}\w*\n", first.output), first.output
+    again = runner.invoke(main, ["db", "upgrade"], env=env)
+    assert again.output.startswith(f"database already at the newest migration ({head[:4]}"), again.output
     added = runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex",
                                  "--twilio-phone-number", "+15005550009"], env=env)
     assert added.exit_code == 0, added.output
