@@ -1038,17 +1038,41 @@ def customers_export(identity: str, slug: str) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+#: How `customers purge` names what it purged (core.privacy.purge_expired's keys).
+PURGED_WORDS = {"vault_entries": "vaulted originals", "messages": "message texts", "suggestions": "suggestions",
+                "inbox_events": "received webhook payloads", "outbox_calls": "outbound call payloads"}
+
+
 @customers.command("purge")
-def customers_purge() -> None:
+@click.option("--json", "as_json", is_flag=True, help="The counts per account as JSON (accounts with none left out).")
+def customers_purge(as_json: bool) -> None:
     """Run the retention purge now (beat runs it daily): originals and transcripts older
     than each account's retention period."""
     from switchboard.core.accounts import all_accounts
-    from switchboard.core.privacy import purge_all
+    from switchboard.core.privacy import purge_expired, retention_days
     from switchboard.db import get_db
 
     app = _app()
+    settings = app.config["SETTINGS"]
+    done: dict[str, dict[str, int]] = {}
+    lines: list[str] = []
     with get_db(app).session() as session:
-        click.echo(json.dumps(purge_all(session, all_accounts(session), app.config["SETTINGS"]), indent=2))
+        for account in all_accounts(session):
+            days = retention_days(account, settings)
+            purged = purge_expired(session, account, settings)
+            session.commit()
+            if purged:
+                done[account.slug] = purged
+            if days is None:
+                setting = ("SWITCHBOARD_RETENTION_DAYS" if account.slug == "default"
+                           else f"its retention_days setting (switchboard accounts set-secret {account.slug} …)")
+                lines.append(f"{account.slug}: nothing to purge: no retention period, everything is kept (set {setting})")
+            elif not purged:
+                lines.append(f"{account.slug}: nothing to purge: nothing older than {days} days")
+            else:
+                counts = ", ".join(f"{PURGED_WORDS.get(table, table)} {n}" for table, n in purged.items())
+                lines.append(f"{account.slug}: purged what was older than {days} days: {counts}")
+    click.echo(json.dumps(done, indent=2) if as_json else "\n".join(lines))
 
 
 @customers.command("rotate-keys")
