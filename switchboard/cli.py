@@ -90,6 +90,7 @@ def serve(host: str, port: int) -> None:
         default = accounts.by_slug(session, accounts.DEFAULT_SLUG)
         assert default is not None
         default_id = default.id
+        where = where_to_go(f"http://{host}:{port}", default, settings, answers_here=runner is not None)
         key_file = settings.data_dir / API_KEY_FILE
         create_private(key_file, lambda: accounts.create_api_key(session, default, "serve") + "\n")
     if runner is not None:  # this process answers the customers: load before the first one writes
@@ -103,9 +104,23 @@ def serve(host: str, port: int) -> None:
     mode = "embedded (tasks in this process)" if settings.embedded else "with Redis workers"
     click.echo(f"Switchboard on http://{host}:{port} — {mode}; database {settings.database_url}")
     click.echo(f"API key for the default account is in {key_file}")
-    if runner is not None:
-        click.echo(f"Play the customer at http://{host}:{port}/playground")
+    click.echo("\n".join(where))
     app.run(host=host, port=port, threaded=True, use_reloader=False, request_handler=werkzeug_request_handler())
+
+
+def where_to_go(base: str, default: Account, settings: Settings, *, answers_here: bool) -> list[str]:
+    """What `serve` prints after it starts: the pages a newcomer tries first (README's
+    tour), and why the playground is not among them when it is off."""
+    from switchboard.playground import off_reason
+
+    off = off_reason(default, settings) if answers_here else "the playground needs `switchboard serve` without Redis"
+    lines = ["Try it:"]
+    lines.append(f"  {base}/playground  play the customer on SMS or WhatsApp (this machine only)" if off is None
+                 else f"  ({off})")
+    lines += [f"  {base}/chat/demo  the web chat widget on a demo page",
+              f"  {base}/dashboard  the supervisors' dashboard (sign in with the API key)",
+              "  switchboard zendesk preview  the Zendesk sidebar app, run in another terminal"]
+    return lines
 
 
 @main.command()

@@ -85,6 +85,30 @@ def test_serve_runs_embedded_with_no_servers_and_processes_a_signed_webhook(tmp_
     for stage in ("language detection", "intent model", "knowledge index"):
         assert stage in loading, output
     assert loading.endswith("done.") and output.index(loading) < output.index("Switchboard on http://"), output
+    # Then where to go: the tour's pages, and why the playground is not one of them here.
+    base = f"http://127.0.0.1:{port}"
+    for line in (f"  {base}/chat/demo  the web chat widget on a demo page",
+                 f"  {base}/dashboard  the supervisors' dashboard (sign in with the API key)",
+                 "  switchboard zendesk preview  the Zendesk sidebar app, run in another terminal",
+                 "  (the playground is off because Twilio is live: it never texts real customers)"):
+        assert line in output.splitlines(), output
+
+
+def test_serve_on_a_laptop_names_the_playground_first(app: Flask) -> None:
+    """With every vendor sandboxed (`switchboard serve` with nothing configured) the
+    playground is the first page named, and it is served."""
+    from switchboard.cli import where_to_go
+
+    settings = app.config["SETTINGS"]
+    with get_db(app).session() as session:
+        default = by_slug(session, "default")
+        assert default is not None
+        lines = where_to_go("http://127.0.0.1:8000", default, settings, answers_here=True)
+    assert lines[:2] == ["Try it:", "  http://127.0.0.1:8000/playground  play the customer on SMS or WhatsApp "
+                                    "(this machine only)"]
+    client = app.test_client()
+    for line in lines[1:4]:
+        assert client.get(line.split()[0].removeprefix("http://127.0.0.1:8000")).status_code in (200, 302), line
 
 
 def test_config_reports_the_bad_variable(tmp_path: Path) -> None:
