@@ -1081,7 +1081,8 @@ def customers_purge(as_json: bool) -> None:
             if days is None:
                 setting = ("SWITCHBOARD_RETENTION_DAYS" if account.slug == "default"
                            else f"its retention_days setting (switchboard accounts set-secret {account.slug} …)")
-                lines.append(f"{account.slug}: nothing to purge: no retention period, everything is kept (set {setting})")
+                lines.append(f"{account.slug}: nothing to purge: no retention period, everything is kept "
+                             f"(set {setting})")
             elif not purged:
                 lines.append(f"{account.slug}: nothing to purge: nothing older than {days} days")
             else:

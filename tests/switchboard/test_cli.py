@@ -17,6 +17,7 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner
+from flask import Flask
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
