@@ -93,7 +93,9 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
     # The customer's other recent conversations (a web chat and an SMS thread of one
     # person, merged when they proved their number) join the timeline the agent reads.
     shown = timeline.with_related(session, conversation, messages, limit=PACKAGE_MESSAGES, keep=PACKAGE_MESSAGES)
-    channels = sorted({m.channel for m in shown})
+    # The channels the customer and the bot spoke on: the governed actions' own entries
+    # (direction "internal", channel "action") are records, not a way of reaching anyone.
+    channels = sorted({m.channel for m in shown if m.direction != "internal"})
     summary = summarise_conversation(messages, handoff_reason=handoff.trigger, generate=generated)
     lines = [
         f"Handed over by Switchboard: {handoff.trigger.replace('_', ' ')}. {handoff.detail}",
@@ -169,9 +171,18 @@ def confirmed_facts(messages: Sequence[Message], references: Mapping[str, re.Pat
             for found in pattern.finditer(message.body):
                 facts.append(f"{kind.replace('_', ' ').capitalize()} {found.group(0)}")
         previous_bot = next((m for m in reversed(messages[:i]) if m.author == "bot"), None)
-        if previous_bot is not None and YES.match(message.body):
-            facts.append(f'Confirmed "{one_line(previous_bot.body, 120)}"')
+        if previous_bot is not None and _asked(previous_bot) and YES.match(message.body):
+            facts.append(f'Said yes to "{one_line(previous_bot.body, 120)}"')
     return list(dict.fromkeys(facts))
+
+
+def _asked(bot_message: Message) -> bool:
+    """Whether the bot's message asked the customer something a yes answers: an action's
+    preview awaiting their YES, or a question. A yes after "Done: a refund…" or an
+    answer is the customer's thanks, and what the bot did is its own account, not
+    something the customer confirmed."""
+    return (bot_message.meta.get("reason") == "awaiting_confirmation"
+            or bot_message.body.rstrip().endswith("?"))
 
 
 def _generated_summary(session: Session, account: Account, settings: Settings,

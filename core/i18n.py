@@ -37,6 +37,12 @@ from . import artifacts
 SOURCE_LANGUAGE = "en"
 #: Languages every catalog must be complete for (the completeness test checks each).
 CATALOG_LANGUAGES = ("en", "es", "fr", "de", "pt", "it")
+#: Languages a conversation can be in without a catalog (the rest of
+#: ``enrichment.SUPPORTED_LANGUAGES``, which a test keeps in step): customers writing
+#: them get the English texts unless the company overrides them. An override in any
+#: other code would reach nobody who writes to us (a typo such as "sp" for "es" most of
+#: all), so it is refused.
+UNCATALOGUED_LANGUAGES = ("nl", "pl", "tr", "ar")
 DOMAIN = "switchboard"
 #: The artifact kind an account's overrides are stored under.
 OVERRIDES = "texts"
@@ -212,6 +218,10 @@ def set_override(session: Session, account_id: int, language: str, key: str, tex
         raise UnknownText(f"no customer-facing text is called {key!r}; list them with `switchboard texts list`")
     if not _LANGUAGE.match(language):
         raise InvalidOverride(f"language {language!r}: use a two-letter ISO 639-1 code such as es or de")
+    if language not in CATALOG_LANGUAGES + UNCATALOGUED_LANGUAGES:
+        raise InvalidOverride(
+            f"no customer is ever answered in {language!r}: the catalogs have {', '.join(CATALOG_LANGUAGES)}; "
+            f"{', '.join(UNCATALOGUED_LANGUAGES)} are also detected (English texts unless you override them)")
     current = overrides(session, account_id)
     if text is None:
         current.get(language, {}).pop(key, None)

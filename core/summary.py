@@ -52,9 +52,11 @@ def the_ask(from_customer: Sequence[Message]) -> Message | None:
     return next((m for m, score in scored if score == best and score > 0), None)
 
 
-#: Intents that say how the customer talks, not what they need: "wants help with human
-#: agent" tells the agent nothing the handoff reason does not already say.
-NOT_A_TOPIC = frozenset({"other", "oos", "human_agent", "greeting", "thanks"})
+#: Intents that say how the customer talks, or that the model could not place, not what
+#: they need: "wants help with human agent" or "with out of scope" tells the agent
+#: nothing the handoff reason does not already say. (The out-of-scope names are
+#: ``intents.OUT_OF_SCOPE_CATEGORIES``, written out here: that module loads scikit-learn.)
+NOT_A_TOPIC = frozenset({"other", "oos", "out_of_scope", "human_agent", "greeting", "thanks"})
 
 
 def _intent(messages: Sequence[Message]) -> str | None:

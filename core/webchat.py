@@ -187,6 +187,8 @@ def message_json(session: Session, settings: Settings, messages: Sequence[Messag
         if meta.get("opened") and message.author == "bot":
             text = opened(session, vault_for(settings), account_id=message.account_id,
                           conversation_id=message.conversation_id, text=text, tokens=meta["opened"])
+        if message.author == "bot":
+            text = _without_what_the_widget_draws(text, meta)
         shown.append({
             "id": message.id, "author": message.author, "text": text,
             "at": message.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
@@ -197,6 +199,22 @@ def message_json(session: Session, settings: Settings, messages: Sequence[Messag
             "client_id": meta.get("client_id"),
         })
     return shown
+
+
+def _without_what_the_widget_draws(text: str, meta: dict[str, Any]) -> str:
+    """The bot's reply without the lines an SMS needs and the widget draws itself: the
+    closing citation line ("More: <link>", in the conversation's language) when the
+    sources come as a list of links, and the menu's "Reply with the number…" line under
+    its numbered titles when the choices come as buttons. The timeline keeps the SMS text."""
+    lines = text.split("\n")
+    citations = [str(s.get("citation")) for s in meta.get("sources") or () if isinstance(s, dict) and s.get("citation")]
+    if citations and len(lines) > 1 and all(c in lines[-1] for c in citations):
+        lines.pop()
+    choices = [c for c in meta.get("choices") or () if isinstance(c, dict)]
+    last_choice = next((i for i, line in enumerate(lines) if line.startswith(f"{len(choices)}. ")), None)
+    if choices and last_choice is not None and last_choice == len(lines) - 2:
+        lines.pop()
+    return "\n".join(lines).rstrip()
 
 
 def _article_id(passage: str) -> str:

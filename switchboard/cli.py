@@ -90,6 +90,7 @@ def serve(host: str, port: int) -> None:
         default = accounts.by_slug(session, accounts.DEFAULT_SLUG)
         assert default is not None
         default_id = default.id
+        where = where_to_go(f"http://{host}:{port}", default, settings, answers_here=runner is not None)
         key_file = settings.data_dir / API_KEY_FILE
         create_private(key_file, lambda: accounts.create_api_key(session, default, "serve") + "\n")
     if runner is not None:  # this process answers the customers: load before the first one writes
@@ -103,9 +104,23 @@ def serve(host: str, port: int) -> None:
     mode = "embedded (tasks in this process)" if settings.embedded else "with Redis workers"
     click.echo(f"Switchboard on http://{host}:{port} — {mode}; database {settings.database_url}")
     click.echo(f"API key for the default account is in {key_file}")
-    if runner is not None:
-        click.echo(f"Play the customer at http://{host}:{port}/playground")
+    click.echo("\n".join(where))
     app.run(host=host, port=port, threaded=True, use_reloader=False, request_handler=werkzeug_request_handler())
+
+
+def where_to_go(base: str, default: Account, settings: Settings, *, answers_here: bool) -> list[str]:
+    """What `serve` prints after it starts: the pages a newcomer tries first (README's
+    tour), and why the playground is not among them when it is off."""
+    from switchboard.playground import off_reason
+
+    off = off_reason(default, settings) if answers_here else "the playground needs `switchboard serve` without Redis"
+    lines = ["Try it:"]
+    lines.append(f"  {base}/playground  play the customer on SMS or WhatsApp (this machine only)" if off is None
+                 else f"  ({off})")
+    lines += [f"  {base}/chat/demo  the web chat widget on a demo page",
+              f"  {base}/dashboard  the supervisors' dashboard (sign in with the API key)",
+              "  switchboard zendesk preview  the Zendesk sidebar app, run in another terminal"]
+    return lines
 
 
 @main.command()
@@ -137,12 +152,17 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations to SWITCHBOARD_DATABASE_URL."""
-    from switchboard.db import Database
+    from switchboard.db import Database, current_revision
 
     settings = load_settings()
     database = Database(settings.database_url, settings)
+    before = current_revision(database.engine)
     database.upgrade()
-    click.echo("database is up to date")
+    after = current_revision(database.engine)
+    if before == after:
+        click.echo(f"database already at the newest migration ({after}): nothing to do")
+    else:
+        click.echo(f"database migrated from {before or 'empty'} to {after}")
 
 
 @main.command()
@@ -371,11 +391,21 @@ def _check_privacy_setting(name: str, value: str) -> None:
 
 @main.command("config")
 def show_config() -> None:
-    """Print the effective settings, secrets masked."""
+    """Print the effective settings, secrets masked, and each vendor's mode (live, or
+    sandboxed because asked to or because its credentials are not set)."""
+    from switchboard.core.accounts import DEFAULT_SLUG
+    from switchboard.models import Account
+    from switchboard.wiring import vendor_modes
+
     try:
-        click.echo(json.dumps(load_settings().public(), indent=2))
+        settings = load_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    # The default account as every process makes it from the environment
+    # (accounts.ensure_default_account), held in memory only: `config` writes nothing.
+    default = Account(slug=DEFAULT_SLUG, zendesk_subdomain=settings.zendesk_subdomain,
+                      twilio_account_sid=settings.twilio_account_sid, secrets={})
+    click.echo(json.dumps({**settings.public(), "vendors": vendor_modes(default, settings)}, indent=2))
 
 
 def _default_account(app: Flask, slug: str = "default") -> Account:
@@ -1025,17 +1055,42 @@ def customers_export(identity: str, slug: str) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+#: How `customers purge` names what it purged (core.privacy.purge_expired's keys).
+PURGED_WORDS = {"vault_entries": "vaulted originals", "messages": "message texts", "suggestions": "suggestions",
+                "inbox_events": "received webhook payloads", "outbox_calls": "outbound call payloads"}
+
+
 @customers.command("purge")
-def customers_purge() -> None:
+@click.option("--json", "as_json", is_flag=True, help="The counts per account as JSON (accounts with none left out).")
+def customers_purge(as_json: bool) -> None:
     """Run the retention purge now (beat runs it daily): originals and transcripts older
     than each account's retention period."""
     from switchboard.core.accounts import all_accounts
-    from switchboard.core.privacy import purge_all
+    from switchboard.core.privacy import purge_expired, retention_days
     from switchboard.db import get_db
 
     app = _app()
+    settings = app.config["SETTINGS"]
+    done: dict[str, dict[str, int]] = {}
+    lines: list[str] = []
     with get_db(app).session() as session:
-        click.echo(json.dumps(purge_all(session, all_accounts(session), app.config["SETTINGS"]), indent=2))
+        for account in all_accounts(session):
+            days = retention_days(account, settings)
+            purged = purge_expired(session, account, settings)
+            session.commit()
+            if purged:
+                done[account.slug] = purged
+            if days is None:
+                setting = ("SWITCHBOARD_RETENTION_DAYS" if account.slug == "default"
+                           else f"its retention_days setting (switchboard accounts set-secret {account.slug} …)")
+                lines.append(f"{account.slug}: nothing to purge: no retention period, everything is kept "
+                             f"(set {setting})")
+            elif not purged:
+                lines.append(f"{account.slug}: nothing to purge: nothing older than {days} days")
+            else:
+                counts = ", ".join(f"{PURGED_WORDS.get(table, table)} {n}" for table, n in purged.items())
+                lines.append(f"{account.slug}: purged what was older than {days} days: {counts}")
+    click.echo(json.dumps(done, indent=2) if as_json else "\n".join(lines))
 
 
 @customers.command("rotate-keys")

@@ -192,6 +192,14 @@ def upgrade(engine: Engine, revision: str = "head", *, settings: Settings | None
     command.upgrade(alembic_config(engine, settings), revision)
 
 
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at (None: an empty database, never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
 def init_app(app: Flask) -> None:
     database = Database(app.config["SETTINGS"].database_url, app.config["SETTINGS"])
     app.extensions["switchboard.db"] = database

@@ -144,13 +144,9 @@ def _local_only() -> None:
     settings: Settings = current_app.config["SETTINGS"]
     session = db.session()
     account = accounts.by_slug(session, accounts.DEFAULT_SLUG)
-    if settings.playground is False:
-        abort(404, "the playground is off (SWITCHBOARD_PLAYGROUND=0)")
-    if account is None or not enabled(account, settings):
-        abort(404, "the playground is off because Twilio is live: it never texts real customers")
-    if settings.playground is None and not sandbox_mode(account, settings):
-        abort(404, "the playground is off because Zendesk or Slack are live (its made-up customers would reach your "
-                   "agents): set SWITCHBOARD_PLAYGROUND=1 to serve it to this machine anyway")
+    reason = off_reason(account, settings) if account is not None else "the playground is off: no default account"
+    if reason:
+        abort(404, reason)
     address = request.remote_addr or ""
     try:
         loopback = ipaddress.ip_address(address).is_loopback
@@ -159,6 +155,19 @@ def _local_only() -> None:
     if not loopback:
         abort(403, "the playground is only served to this machine (behind a reverse proxy, set "
                    "SWITCHBOARD_TRUSTED_PROXIES to the number of proxies)")
+
+
+def off_reason(account: Account, settings: Settings) -> str | None:
+    """Why /playground is not served (None: it is, to this machine), in the words the
+    404 and `switchboard serve` use."""
+    if settings.playground is False:
+        return "the playground is off (SWITCHBOARD_PLAYGROUND=0)"
+    if not enabled(account, settings):
+        return "the playground is off because Twilio is live: it never texts real customers"
+    if settings.playground is None and not sandbox_mode(account, settings):
+        return ("the playground is off because Zendesk or Slack are live (its made-up customers would reach your "
+                "agents): set SWITCHBOARD_PLAYGROUND=1 to serve it to this machine anyway")
+    return None
 
 
 def sandbox_mode(account: Account, settings: Settings) -> bool:

@@ -70,3 +70,28 @@ def sandboxed_vendors(account: Account, settings: Settings) -> set[str]:
     """Vendors whose calls for ``account`` are recorded, not sent: sandbox asked for, or
     credentials absent (``Connector.sandboxed``), without building connectors."""
     return {cls.vendor for cls in MESSAGING_VENDORS if settings.sandbox or not cls.configured(account, settings)}
+
+
+#: What the default account needs set for each vendor to be live (the sandbox otherwise).
+CREDENTIAL_VARIABLES = {
+    "twilio": "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
+    "zendesk": "ZENDESK_SUBDOMAIN, ZENDESK_EMAIL and ZENDESK_API_TOKEN",
+    "slack": "SLACK_BOT_TOKEN",
+}
+
+
+def vendor_modes(account: Account, settings: Settings) -> dict[str, str]:
+    """Each vendor's mode for ``account`` in words, for `switchboard config`: the
+    ``sandbox`` setting alone says only whether sandbox was *asked for*, while a vendor
+    whose credentials are absent is sandboxed too (``Connector.sandboxed``)."""
+    sandboxed = sandboxed_vendors(account, settings)
+    modes: dict[str, str] = {}
+    for cls in MESSAGING_VENDORS:
+        if cls.vendor not in sandboxed:
+            modes[cls.vendor] = "live"
+        elif settings.sandbox:
+            modes[cls.vendor] = "sandbox (SWITCHBOARD_SANDBOX=1): calls are recorded in the outbox, not sent"
+        else:
+            modes[cls.vendor] = (f"sandbox (set {CREDENTIAL_VARIABLES[cls.vendor]} to go live): "
+                                 "calls are recorded in the outbox, not sent")
+    return modes

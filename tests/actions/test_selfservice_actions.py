@@ -144,3 +144,25 @@ def test_a_duplicated_delivery_runs_the_action_once(app: Flask, vendor: VendorCl
     assert len(order_system.calls("GET")) == 1
     assert len([s for s in sends(app) if "shipped" in s["body"]]) == 1
     assert len(executions(app)) == 1
+
+
+def test_the_handoff_package_tells_the_customers_yes_from_the_bots_own_words(
+        app: Flask, vendor: VendorClient, order_system: OrderServer) -> None:
+    """The agent's note listed the bot's "Done: a refund…" as something the customer
+    confirmed, and "action" (the governed actions' record) as a channel they used."""
+    from switchboard.models import Conversation, OutboxCall
+
+    preview = verified(vendor, app, "please refund order A1001")
+    assert agreed(vendor, app, preview).startswith("Done: a refund of $42.50")
+    say(vendor, app, "yes, thank you")  # after the bot's "Done": thanks, not a confirmation
+    say(vendor, app, "I want to talk to a real person")
+    with get_db(app).session() as session:
+        handed = session.scalars(select(Conversation).where(Conversation.status == "human")).one()
+        call = session.scalars(select(OutboxCall).where(OutboxCall.idempotency_key == f"handoff:{handed.id}")).one()
+        note = call.payload["ticket"]["comment"]["body"] if "ticket" in call.payload else str(call.payload)
+    gave = note.split("WHAT THE CUSTOMER ALREADY GAVE OR CONFIRMED\n", 1)[1].split("\n\n", 1)[0]
+    assert gave.splitlines() == ["- Order A1001", '- Said yes to "Reply YES to refund $42.50 for order A1001. If you '
+                                 "don't, nothing will be changed.\""], note
+    assert "Done:" not in gave
+    assert "channels used here: sms\n" in note, note
+    assert "ACTION]" in note  # the action's record is still on the timeline the agent reads

@@ -340,3 +340,15 @@ def test_an_order_number_in_the_shops_own_format_is_listed_for_the_agent(signed:
     summary = note.split("SUMMARY\n", 1)[1].splitlines()[0]
     assert '"my order A1001 never came"' in summary and "explicit request" in summary, summary
     assert "The customer wants help with delivery delay:" in summary and "human agent" not in summary, summary
+
+
+def test_an_out_of_scope_question_is_quoted_not_named_as_a_topic(signed: VendorClient, fakes: Fakes) -> None:
+    """"The customer wants help with out of scope:" named no topic; the agent reads what
+    the customer wrote instead."""
+    assert signed.twilio(MESSAGES, text("what is the best lasagna recipe for a dinner party")).status_code == 200
+    assert signed.twilio(MESSAGES, text("I want to talk to a real person")).status_code == 200
+    [ticket] = [body["ticket"] for body in fakes.zendesk("POST", "/tickets.json")]
+    note = ticket["comment"]["body"]
+    summary = note.split("SUMMARY\n", 1)[1].splitlines()[0]
+    assert summary.startswith('- The customer wrote: "what is the best lasagna recipe'), summary
+    assert "out of scope" not in summary, summary

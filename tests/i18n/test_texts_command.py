@@ -30,3 +30,22 @@ def test_check_passes_on_the_shipped_catalogs(env: dict[str, str]) -> None:
     code, out = run(env, "texts", "check")
     assert code == 0, out
     assert "translated in en, es, fr, de, pt, it" in out
+
+
+def test_a_language_no_customer_is_answered_in_is_refused_naming_the_catalogs(env: dict[str, str]) -> None:
+    code, out = run(env, "texts", "set", "welcome", "Hallo", "--language", "xx")
+    assert code != 0
+    assert "no customer is ever answered in 'xx': the catalogs have en, es, fr, de, pt, it" in out
+    assert "override saved" not in out and "(override)" not in run(env, "texts", "list", "--language", "xx")[1]
+    # Dutch has no catalog but is detected: a company may write its own Dutch texts.
+    code, out = run(env, "texts", "set", "welcome", "Waarmee kan ik u helpen?", "--language", "nl")
+    assert code == 0, out
+    assert "welcome (override): Waarmee kan ik u helpen?" in run(env, "texts", "list", "--language", "nl")[1]
+
+
+def test_the_uncatalogued_languages_are_the_detected_ones_without_a_catalog() -> None:
+    from switchboard.core import i18n
+    from switchboard.core.enrichment import SUPPORTED_LANGUAGES
+
+    detected = {language.iso_code_639_1.name.lower() for language in SUPPORTED_LANGUAGES}
+    assert set(i18n.UNCATALOGUED_LANGUAGES) == detected - set(i18n.CATALOG_LANGUAGES)

@@ -228,3 +228,12 @@ def test_the_sign_in_page_says_where_the_key_serve_wrote_is(app: Flask) -> None:
     assert wrong.status_code == 401 and "from .switchboard-api-key" in wrong.get_data(as_text=True)
     signed_in = browser.post("/dashboard/login", data={"key": key_file.read_text()})  # newline and all
     assert signed_in.status_code == 302 and browser.get("/dashboard/").status_code == 200
+
+
+def test_day_one_says_there_were_no_questions_not_that_every_one_found_an_article(
+        app: Flask, newcomer: VendorClient) -> None:
+    client = newcomer.client
+    assert dashboard(client).text("no-gaps") == (
+        "No questions yet in this period: the questions the bot found no article for will be listed here.")
+    play(client, "how long does delivery take?", "+15550100001")
+    assert dashboard(client).text("no-gaps") == "The bot found an article for every question in this period."

@@ -17,6 +17,7 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner
+from flask import Flask
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
@@ -85,6 +86,30 @@ def test_serve_runs_embedded_with_no_servers_and_processes_a_signed_webhook(tmp_
     for stage in ("language detection", "intent model", "knowledge index"):
         assert stage in loading, output
     assert loading.endswith("done.") and output.index(loading) < output.index("Switchboard on http://"), output
+    # Then where to go: the tour's pages, and why the playground is not one of them here.
+    base = f"http://127.0.0.1:{port}"
+    for line in (f"  {base}/chat/demo  the web chat widget on a demo page",
+                 f"  {base}/dashboard  the supervisors' dashboard (sign in with the API key)",
+                 "  switchboard zendesk preview  the Zendesk sidebar app, run in another terminal",
+                 "  (the playground is off because Twilio is live: it never texts real customers)"):
+        assert line in output.splitlines(), output
+
+
+def test_serve_on_a_laptop_names_the_playground_first(app: Flask) -> None:
+    """With every vendor sandboxed (`switchboard serve` with nothing configured) the
+    playground is the first page named, and it is served."""
+    from switchboard.cli import where_to_go
+
+    settings = app.config["SETTINGS"]
+    with get_db(app).session() as session:
+        default = by_slug(session, "default")
+        assert default is not None
+        lines = where_to_go("http://127.0.0.1:8000", default, settings, answers_here=True)
+    assert lines[:2] == ["Try it:", "  http://127.0.0.1:8000/playground  play the customer on SMS or WhatsApp "
+                                    "(this machine only)"]
+    client = app.test_client()
+    for line in lines[1:4]:
+        assert client.get(line.split()[0].removeprefix("http://127.0.0.1:8000")).status_code in (200, 302), line
 
 
 def test_config_reports_the_bad_variable(tmp_path: Path) -> None:
@@ -93,10 +118,38 @@ def test_config_reports_the_bad_variable(tmp_path: Path) -> None:
     assert "SWITCHBOARD_REDIS_URL" in result.output
 
 
+def test_config_says_each_vendor_is_sandboxed_and_why(tmp_path: Path) -> None:
+    """`sandbox: false` alone read as "live" while every vendor without credentials is
+    sandboxed: each vendor's mode is shown, with what to set to go live."""
+    unset = ("SWITCHBOARD_SANDBOX", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "ZENDESK_SUBDOMAIN",
+             "ZENDESK_EMAIL", "ZENDESK_API_TOKEN", "SLACK_BOT_TOKEN")
+    base: dict[str, str | None] = {"SWITCHBOARD_DATA_DIR": str(tmp_path), **dict.fromkeys(unset)}
+    result = CliRunner().invoke(main, ["config"], env=base)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["sandbox"] is False
+    assert shown["vendors"]["twilio"].startswith("sandbox (set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+    assert shown["vendors"]["zendesk"].startswith("sandbox (set ZENDESK_SUBDOMAIN")
+    assert shown["vendors"]["slack"].startswith("sandbox (set SLACK_BOT_TOKEN")
+    live = CliRunner().invoke(main, ["config"], env={
+        **base, "TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t" * 32})
+    assert json.loads(live.output)["vendors"]["twilio"] == "live", live.output
+    asked = CliRunner().invoke(main, ["config"], env={
+        **base, "SWITCHBOARD_SANDBOX": "1", "TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "t" * 32})
+    assert json.loads(asked.output)["vendors"]["twilio"].startswith("sandbox (SWITCHBOARD_SANDBOX=1)")
+    assert not list(tmp_path.iterdir())  # config writes nothing
+
+
 def test_db_upgrade_then_accounts_and_keys(tmp_path: Path) -> None:
     env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
     runner = CliRunner()
-    assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    first = runner.invoke(main, ["db", "upgrade"], env=env)
+    assert first.exit_code == 0, first.output
+    # An empty database is migrated, and says so: from nothing to the chain's head.
+    head = sorted(p.name for p in (Path(__file__).parents[2] / "switchboard/migrations/versions").glob("0*.py"))[-1]
+    assert re.fullmatch(rf"database migrated from empty to {head[:4]}\w*\n", first.output), first.output
+    again = runner.invoke(main, ["db", "upgrade"], env=env)
+    assert again.output.startswith(f"database already at the newest migration ({head[:4]}"), again.output
     added = runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex",
                                  "--twilio-phone-number", "+15005550009"], env=env)
     assert added.exit_code == 0, added.output

@@ -22,6 +22,8 @@ def test_a_question_gets_a_grounded_answer_with_its_sources_as_links(visitor: Vi
     assert answer["author"] == "bot" and answer["id"] > mine["id"]
     assert "2 to 4 working days" in answer["text"]
     assert {"title": "How long does delivery take?", "url": DELIVERY_URL} in answer["sources"]
+    # The source is shown once, as the list of links: not also as the SMS's "More: <link>" line.
+    assert DELIVERY_URL not in answer["text"] and "More:" not in answer["text"], answer["text"]
     assert answer["at"].endswith("Z") and answer["client_id"] is None
     # On the record as a web conversation, delivered through the outbox without a vendor call.
     [event] = inbox(shop)
@@ -56,13 +58,18 @@ def test_a_repeated_client_id_is_accepted_and_processed_once(visitor: Visitor, s
     assert len(outbox(shop, "webchat")) == 1
 
 
-def test_a_menu_of_articles_comes_as_buttons_whose_value_picks_like_an_sms_reply(visitor: Visitor) -> None:
+def test_a_menu_of_articles_comes_as_buttons_whose_value_picks_like_an_sms_reply(visitor: Visitor,
+                                                                                 shop: Flask) -> None:
     visitor.say("refund")  # three articles of the sample shop speak of refunds: a menu
     menu = visitor.messages()[-1]
     assert menu["author"] == "bot" and len(menu["choices"]) == 3, menu
     assert [c["value"] for c in menu["choices"]] == [str(n) for n in range(1, len(menu["choices"]) + 1)]
     for n, choice in enumerate(menu["choices"], 1):
         assert f"{n}. {choice['label']}" in menu["text"]
+    # Buttons, not a number to type: the SMS's "Reply with the number…" is left out.
+    assert menu["text"].splitlines()[-1] == f"3. {menu['choices'][2]['label']}", menu["text"]
+    assert "Reply with the number" not in menu["text"]
+    assert timeline(shop)[-1].body.endswith("Reply with the number, or AGENT to talk to a person.")  # the record
 
     picked = menu["choices"][1]
     visitor.say(picked["value"])

@@ -109,6 +109,7 @@ def test_a_question_gets_a_grounded_answer_with_its_source_and_survives_a_reload
     assert links and links[0][1:] == (DELIVERY_ARTICLE, "_blank", "noopener noreferrer")
     assert "opens in a new tab" in links[0][0]
     assert "day" in answer.text.lower()  # the article's answer, not a fallback
+    assert "More:" not in answer.text and DELIVERY_ARTICLE not in answer.text  # the source once: its link below
     with get_db(chat_app).session() as session:
         stored = session.scalars(select(Message).order_by(Message.id)).all()
         assert [(m.id, m.author, m.channel) for m in stored][:2] == [(asked.id, "customer", "web"),
@@ -337,6 +338,7 @@ def test_with_the_event_stream_blocked_replies_come_by_polling_and_a_menu_choice
         menu = widget.wait_for_message("bot")
         assert len(menu.choices) == 3 and all(enabled for *_, enabled in menu.choices)
         assert [value for _, value, _ in menu.choices] == ["1", "2", "3"]
+        assert "Reply with the number" not in menu.text  # buttons to click, not a number to type
         label = menu.choices[1][0]
 
         widget.find(f'li[data-id="{menu.id}"] button.choice[data-value="2"]').click()
