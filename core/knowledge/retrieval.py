@@ -129,9 +129,17 @@ _AGREEMENT_COSINES = tuple(round(0.90 + 0.005 * step, 3) for step in range(15))
 LEARNED_SCORE = 0.95
 
 
+#: At most this many phrasings are asked of each other (their similarity matrix is this
+#: squared: 16 MB); beyond it an evenly spread sample is.
+_AGREEMENT_SAMPLE = 2000
+
+
 def _agreement_cosine(article_ids: tuple[str, ...], vectors: np.ndarray) -> float | None:
     if len(article_ids) < LEARNED_SUPPORT + 1:
         return None
+    if len(article_ids) > _AGREEMENT_SAMPLE:
+        kept = np.linspace(0, len(article_ids) - 1, _AGREEMENT_SAMPLE).astype(np.int64)
+        article_ids, vectors = tuple(article_ids[i] for i in kept), vectors[kept]
     similarity = vectors @ vectors.T
     np.fill_diagonal(similarity, -1.0)
     nearest = similarity.argmax(axis=1)
