@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from .small_talk import SMALL_TALK_INTENTS, request_part, sentences
+from .small_talk import SMALL_TALK_INTENTS, request_part, resolved, sentences
 
 if TYPE_CHECKING:  # routing is optional; sentiment alone should not load scikit-learn
     from .intents import IntentModel, IntentPrediction
@@ -84,6 +84,10 @@ def enrich(text: str, *, intent_model: IntentModel | None = None) -> Enrichment:
     request = request_part(text)
     if intent_model is None:
         intent, confidence, in_scope = None, 0.0, False
+    elif resolved(request):
+        # "That solved it." (after "Thanks!" or alone) closes the conversation; the model
+        # reads it near a damaged-item complaint.
+        intent, confidence, in_scope = "thanks", 1.0, True
     else:
         prediction = intent_model.predict([request])[0]
         if prediction.in_scope and prediction.intent in SMALL_TALK_INTENTS:
@@ -104,13 +108,15 @@ def _beside_small_talk(request: str, intent_model: IntentModel) -> IntentPredict
     sentence left beside the question made the model read the whole message as thanks:
     the customer was told "You're welcome" instead of being answered. The model itself
     judges each sentence here. None when every sentence is small talk, when none is, or
-    when what is left is out of scope ("Thanks! That solved it." stays thanks)."""
+    when what is left is out of scope or only says the answer worked ("Thanks! That
+    solved it." stays thanks: the encoder-fed model reads "That solved it." alone close
+    to a damaged-item complaint)."""
     pieces = sentences(request)
     if len(pieces) < 2:
         return None
     judged = intent_model.predict(pieces)
     rest = [piece for piece, p in zip(pieces, judged, strict=True)
-            if not (p.in_scope and p.intent in SMALL_TALK_INTENTS)]
+            if not (p.in_scope and p.intent in SMALL_TALK_INTENTS) and not resolved(piece)]
     if not rest or len(rest) == len(pieces):
         return None
     prediction = intent_model.predict([" ".join(rest)])[0]

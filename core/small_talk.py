@@ -106,6 +106,27 @@ _CLOSING = re.compile(
 )
 
 
+#: A customer saying the answer worked: a close, not a question ("That solved it.",
+#: "Problem solved!", "Eso fue todo"), in the catalogs' languages.
+_RESOLVED = re.compile(
+    r"""\s*(?:(?:that|this|it)(?:'s|’s|\s+(?:has|have))?\s+(?:solved|fixed|sorted|answered|worked|helped|did\s+it)
+             (?:\s+(?:it|that|this|the\s+(?:problem|issue)))?(?:\s+(?:for\s+me|perfectly|thanks?))?
+       | (?:problem|issue|all|everything)\s+(?:is\s+)?(?:solved|sorted|fixed|good|clear)(?:\s+now)?
+       | (?:got\s+it|all\s+good|perfect|great|awesome|that'?s\s+(?:all|it|everything))
+       | (?:eso|esto)\s+(?:es|fue)\s+todo|(?:ya\s+)?(?:est[aá]\s+)?(?:resuelto|solucionado)|funcion[oó]
+       | (?:c'est|c’est)\s+(?:tout|r[eé]gl[eé]|bon)|(?:probl[eè]me\s+)?r[eé]solu
+       | (?:das\s+)?(?:hat\s+)?(?:geholfen|funktioniert)|(?:problem\s+)?gel[oö]st|erledigt
+       | (?:resolvido|funcionou|risolto|ha\s+funzionato)
+    )\s*[!.…]*\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def resolved(sentence: str) -> bool:
+    """Whether ``sentence`` only says that the answer worked (a close, like thanks)."""
+    return bool(_RESOLVED.fullmatch(sentence))
+
+
 def request_part(text: str) -> str:
     """``text`` without its opening greeting or thanks and its closing thanks or sign-off,
     and without lines that are only small talk (an email's "Hi team," after the ticket's
