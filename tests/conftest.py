@@ -119,7 +119,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+#: Every test on the app runs on both databases; the PostgreSQL copy is marked slow, so the
+#: inner loop (`pytest -m "not slow"`) runs each once, on SQLite, and CI runs both.
+ON_BOTH_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+
+
+@pytest.fixture(params=ON_BOTH_DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         path = tmp_path / "switchboard.db"
