@@ -84,11 +84,26 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
+#: Every sequence of the schema back to its start, as TRUNCATE … RESTART IDENTITY would.
+_RESTART_SEQUENCES = text(
+    "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) "
+    "FROM pg_sequences WHERE schemaname = current_schema()")
+
+
 def _truncate_postgres(url: str) -> None:
+    """Empty every table and restart every id, so the test starts on a fresh schema.
+
+    DELETE rather than TRUNCATE: a TRUNCATE of the ~30 tables gives each a new file and
+    cost 0.7 s per PostgreSQL test (a third of the suite's set-up time); deleting the few
+    rows a test left costs 0.07 s. The replica role skips triggers for this transaction
+    only: the audit log's append-only trigger (which TRUNCATE never fires either) and the
+    foreign-key checks, which have nothing left to check once every table is empty."""
     engine = make_engine(url)
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+        connection.execute(_RESTART_SEQUENCES)
     engine.dispose()
 
 
@@ -104,7 +119,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+#: Every test on the app runs on both databases; the PostgreSQL copy is marked slow, so the
+#: inner loop (`pytest -m "not slow"`) runs each once, on SQLite, and CI runs both.
+ON_BOTH_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)]
+
+
+@pytest.fixture(params=ON_BOTH_DATABASES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         path = tmp_path / "switchboard.db"

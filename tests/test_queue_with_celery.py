@@ -27,7 +27,8 @@ from switchboard.models import InboxEvent, Message
 from .conftest import PUBLIC_URL, REDIS_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, base_env
 from .signing import VendorClient, fixture
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# Slow: starts Celery workers.
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 def free_port() -> int:

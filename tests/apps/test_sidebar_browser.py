@@ -48,6 +48,8 @@ from .browser import SidebarPage, wait_until
 from .conftest import serving
 from .zaf_stand_in import AGENT, CANNED_TICKET, UNKNOWN_ORDER, FakeBackend, Recorded, ZendeskStandIn
 
+pytestmark = pytest.mark.slow  # drives Chromium
+
 TOKEN = "sb_test_4f1c9a7e2b"
 TICKET_ID = 4242
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

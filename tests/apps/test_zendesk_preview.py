@@ -33,7 +33,8 @@ from .browser import WAIT_SECONDS, SidebarPage, wait_until
 from .test_sidebar_browser import screenshot
 
 PREVIEW_LINE = "Preview the sidebar at "
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # a CLI and browser test
+# A CLI and browser test (slow: it starts the preview server and drives Chromium).
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 
 @pytest.fixture

@@ -112,6 +112,7 @@ def test_short_or_letterless_messages_default_to_english(text: str) -> None:
     assert detect_language(text) == DEFAULT_LANGUAGE == "en"
 
 
+@pytest.mark.slow
 def test_language_detection_is_the_same_in_a_fresh_process() -> None:
     """A seeded or random detector would differ between processes; stored enrichment
     must not change when a worker restarts."""

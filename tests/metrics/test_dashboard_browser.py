@@ -30,6 +30,8 @@ from ..apps.browser import WAIT_SECONDS, start_chromium
 from ..conftest import base_env
 from .seed import DAY, seed_history
 
+pytestmark = pytest.mark.slow  # drives Chromium
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 

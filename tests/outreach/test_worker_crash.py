@@ -26,7 +26,8 @@ from ..conftest import REDIS_URL, base_env
 from ..test_queue_with_celery import Worker, vendor_for, wait_until
 from .conftest import OUTREACH_ENV, add_customer, click, post_campaign
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# Slow: starts Celery workers and kills one.
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 CUSTOMERS = 24
 RATE = 5.0
 #: A Redis database of its own: the limiter's key is per account id, and every test

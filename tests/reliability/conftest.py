@@ -27,7 +27,15 @@ from switchboard.config import load_settings
 from switchboard.db import get_db
 from switchboard.models import Base
 
-from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, _truncate_postgres, base_env
+from ..conftest import (
+    ON_BOTH_DATABASES,
+    PUBLIC_URL,
+    SLACK_SECRET,
+    TWILIO_TOKEN,
+    ZENDESK_SECRET,
+    _truncate_postgres,
+    base_env,
+)
 from ..signing import VendorClient
 
 
@@ -44,7 +52,7 @@ def vendor_for(app: Flask) -> VendorClient:
                         slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=ON_BOTH_DATABASES)
 def module_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """An embedded-mode app shared by one module's cases, on SQLite and PostgreSQL."""
     tmp = tmp_path_factory.mktemp("app")

@@ -36,6 +36,7 @@ MESSAGES = "/webhooks/twilio/messages"
 
 # --- the database goes away ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_restarted_postgresql_is_recovered_from_and_what_could_not_be_stored_gets_a_5xx(
     private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:

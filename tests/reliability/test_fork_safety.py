@@ -18,7 +18,8 @@ from ..conftest import REDIS_URL, base_env
 from ..signing import fixture
 from ..test_queue_with_celery import Worker, make_app, vendor_for, wait_until
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# Slow: starts a Celery worker.
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 BACKLOG = 60
 

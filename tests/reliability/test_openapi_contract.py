@@ -26,6 +26,8 @@ from switchboard.db import get_db
 from ..selfservice.test_selfservice_over_twilio import inbound
 from .conftest import vendor_for
 
+pytestmark = pytest.mark.slow  # schemathesis walks every operation of the API on both databases
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 

@@ -48,7 +48,8 @@ from ..fakes.openai_server import CannedResponse, FakeOpenAI, ReceivedRequest
 from ..selfservice.test_selfservice_over_twilio import inbound
 from .conftest import PrivateRedis, kill_group, vendor_for, wait_until
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# Slow: starts Celery workers and kills them.
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 MESSAGES = "/webhooks/twilio/messages"
 
 

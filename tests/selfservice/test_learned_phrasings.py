@@ -422,6 +422,7 @@ for _ in sys.stdin:
 """
 
 
+@pytest.mark.slow
 def test_another_interpreter_sees_a_phrasing_learned_and_removed_here_at_its_next_use(
         shop: Flask, vendor: VendorClient) -> None:
     import json

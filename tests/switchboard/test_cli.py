@@ -43,6 +43,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_serve_runs_embedded_with_no_servers_and_processes_a_signed_webhook(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SWITCHBOARD_", "TWILIO_", "ZENDESK_", "SLACK_"))}

@@ -27,6 +27,8 @@ from ..conftest import PUBLIC_URL, TWILIO_TOKEN
 from ..selfservice.test_selfservice_over_twilio import inbound
 from ..test_queue_with_celery import Worker, free_port, queued_env, wait_until
 
+pytestmark = pytest.mark.slow  # starts gunicorn
+
 __all__ = ["queued_env"]  # the fixture, imported to be used here
 MESSAGES = "/webhooks/twilio/messages"
 

@@ -12,9 +12,12 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 import redis
 
 from ..conftest import REDIS_URL, base_env
+
+pytestmark = pytest.mark.slow  # starts a web process
 
 LAZY = ("sklearn", "scipy.stats", "openai", "skops")
 

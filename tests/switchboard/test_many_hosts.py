@@ -25,6 +25,8 @@ from ..conftest import TWILIO_TOKEN, _truncate_postgres, base_env
 from ..signing import fixture
 from ..test_queue_with_celery import free_port, wait_until
 
+pytestmark = pytest.mark.slow  # starts processes that stand for other hosts
+
 NEW_ARTICLE = {"id": "llama-rides", "title": "Can I ride a llama at the farm?",
                "body": "Llama rides are offered on Saturdays between 10:00 and 12:00 for riders under 40 kg.",
                "url": "https://help.acme.example/articles/llama-rides"}

@@ -2,6 +2,7 @@
 ran the released (empty) revisions 0005-0007 gets the new tables on upgrade."""
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -87,6 +88,7 @@ create_app(load_settings({"SWITCHBOARD_DATA_DIR": sys.argv[2]}))
 """
 
 
+@pytest.mark.slow
 def test_workers_starting_at_once_on_a_new_embedded_database_migrate_it_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """gunicorn -w 4 on the embedded default: every worker finds the schema old and
     would migrate it at once ("table accounts already exists", and gunicorn shut the

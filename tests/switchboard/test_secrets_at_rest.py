@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
+import pytest
 from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import func, select, text
@@ -33,6 +34,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+@pytest.mark.slow
 def test_serve_keeps_its_files_to_its_owner_and_no_visitor_token_in_its_log(tmp_path: Path) -> None:
     """`switchboard serve` under the usual umask (022): the database, its WAL and shared
     memory, the API key and the session secret are 0600 from the start, and the web

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from switchboard.app import create_app
@@ -21,6 +22,8 @@ from switchboard.models import InboxEvent
 from ..conftest import base_env
 from ..reliability.conftest import free_port
 from ..selfservice.test_selfservice_over_twilio import inbound
+
+pytestmark = pytest.mark.slow  # starts gunicorn
 
 
 def test_gunicorn_entry_point_sweeps_events_left_behind(tmp_path: Path) -> None:

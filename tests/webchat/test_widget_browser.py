@@ -41,6 +41,8 @@ from ..signing import VendorClient
 from .test_identity_api import sandbox_code, wrong
 from .widget_page import HostSite, WidgetPage, host_site, png_size
 
+pytestmark = pytest.mark.slow  # drives Chromium
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 COMPANY = "Acme Shop"
 GREETING = "Hi! Ask us anything about your order."
