@@ -499,16 +499,27 @@ def slope_per_minute(points: list[tuple[float, float]]) -> float | None:
     return round(sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / spread, 2) if spread else None
 
 
+#: A process's own warm-up (Celery's preload of the models, a gunicorn worker's first
+#: requests) is left out of its slope: the first this many seconds of its samples.
+OWN_WARM_UP_SECONDS = 60.0
+
+
 def memory_report(samples: dict[str, list[tuple[float, float, float, str]]]) -> dict[str, Any]:
+    """Per process: first, last and largest RSS/PSS, and the least-squares slope (MB a
+    minute) over its samples after the run's warm-up phase and its own first minute;
+    none with fewer than 6 such samples (a process that lived too short to tell)."""
     report = {}
     for label, points in sorted(samples.items()):
-        after = [p for p in points if p[3] != "warm_up"]
+        born = points[0][0]
+        after = [p for p in points if p[3] != "warm_up" and p[0] - born >= OWN_WARM_UP_SECONDS]
+        enough = len(after) >= 6
         report[label] = {
-            "samples": len(points), "first_rss_mb": points[0][1], "last_rss_mb": points[-1][1],
-            "max_rss_mb": max(p[1] for p in points), "first_pss_mb": points[0][2], "last_pss_mb": points[-1][2],
-            "rss_slope_mb_per_min_after_warm_up": slope_per_minute([(p[0], p[1]) for p in after]),
-            "pss_slope_mb_per_min_after_warm_up": slope_per_minute([(p[0], p[2]) for p in after]),
-            "phases_seen": sorted({p[3] for p in points})}
+            "samples": len(points), "seconds_sampled": round(points[-1][0] - born),
+            "first_rss_mb": points[0][1], "last_rss_mb": points[-1][1], "max_rss_mb": max(p[1] for p in points),
+            "first_pss_mb": points[0][2], "last_pss_mb": points[-1][2],
+            "samples_in_slope": len(after),
+            "rss_slope_mb_per_min": slope_per_minute([(p[0], p[1]) for p in after]) if enough else None,
+            "pss_slope_mb_per_min": slope_per_minute([(p[0], p[2]) for p in after]) if enough else None}
     return report
 
 
@@ -678,6 +689,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "opened": sum(v.streams_opened for v in traffic.visitors),
             "events_received": sum(v.stream_events for v in traffic.visitors),
             "refused_or_cut": dict(sum((v.stream_refusals for v in traffic.visitors), Counter()))}
+        with engine.connect() as connection:
+            result["outbox_by_status"] = dict(connection.execute(text(
+                "SELECT status, count(*) FROM outbox_calls GROUP BY status")).all())
         result["memory"] = memory_report(samples)
     return result
 
