@@ -49,7 +49,9 @@ calls, per key and per message), per kind; p50/p95 from the first delivery attem
 the reply's outbox row (``outbox_calls.created_at``), per kind and phase; every
 process's memory (RSS and PSS from /proc) sampled every few seconds, with the slope
 after the warm-up (MB per minute, least squares) per process (a restarted worker is a
-new process); live stream events the web chat visitors received. Read ``lost`` and
+new process); live stream events the web chat visitors received; ``unexpected_exits``:
+a worker that exited without being told to (with the CRITICAL line of its log) is
+started again within 2 s, as a process manager would, and listed. Read ``lost`` and
 ``twice`` first (both must be 0), then the slopes (a positive slope over a short run is
 mostly warm-up still going on: the issue asks for 30 minutes, ``--minutes 30``), then
 the p95s (the machine's load is printed beside them: on a shared machine they say how
@@ -241,6 +243,20 @@ class Topology:
         self.start_redis()
         return {"redis": "stopped (SIGTERM, nothing saved) and started again on its port",
                 "down_seconds": down_seconds}
+
+    def revive(self) -> list[dict[str, Any]]:
+        """A worker that exited without being told to is started again, as a process
+        manager (systemd's Restart=on-failure) would; each such exit is reported, with
+        the last CRITICAL line of its log (why it went)."""
+        revived = []
+        for name, process in list(self.workers.items()):
+            if process.poll() is not None:
+                log = (self.work / f"worker-{name}.log").read_text(errors="replace").splitlines()
+                why = next((line for line in reversed(log) if "CRITICAL" in line), "no CRITICAL line in its log")
+                revived.append({"worker": name, "pid": process.pid, "exit_code": process.returncode,
+                                "why": why[-300:]})
+                self.start_worker(name)
+        return revived
 
     def stop_all(self) -> None:
         for process in self.workers.values():
@@ -615,6 +631,10 @@ def audit(engine: Engine, sent: list[Sent]) -> dict[str, Any]:
         result[kind] = {
             "sent": len(mine), "accepted": len(accepted), "refused_after_retries": len(mine) - len(accepted),
             "retried": sum(1 for s in mine if s.attempts > 1),
+            "answers_before_a_2xx_or_giving_up": dict(Counter(status for s in mine if s.attempts > 1
+                                                              for status in s.statuses[:-1] if s.accepted)
+                                                      + Counter(status for s in mine if not s.accepted
+                                                                for status in s.statuses)),
             "lost": len(lost), "lost_sample": lost[:5], "twice": len(twice), "twice_sample": twice[:5],
             "done_without_a_reply": len(no_reply), "done_without_a_reply_sample": no_reply[:5],
             "accepted_per_phase": dict(Counter(s.phase for s in accepted)),
@@ -663,6 +683,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for thread in threads:
             thread.start()
         faults: list[dict[str, Any]] = []
+        unexpected_exits: list[dict[str, Any]] = []
         began = time.monotonic()
         for name, share in PHASES:
             traffic.phase = name
@@ -671,13 +692,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             fault = start_fault(name, topology, database, ends)
             if fault:
                 faults.append({"phase": name, "at_second": round(phase_began - began, 1), **fault})
-            time.sleep(max(0.0, ends - time.monotonic()))
+            while time.monotonic() < ends:
+                time.sleep(min(2.0, max(0.0, ends - time.monotonic())))
+                for exit_ in topology.revive():
+                    unexpected_exits.append({"phase": name, "at_second": round(time.monotonic() - began, 1),
+                                             **exit_})
         senders_stop.set()
         result["load_seconds"] = round(time.monotonic() - began, 1)
         time.sleep(5)  # senders finish their retries
         settled, waited = settle(engine, args.drain_timeout)
         stopping.set()
         result["faults"] = faults
+        result["unexpected_exits"] = unexpected_exits + [{"phase": "drain", **e} for e in topology.revive()]
         result["settled"] = {"all_settled": settled, "seconds_after_load": waited}
         result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         engine.dispose()
