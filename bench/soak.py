@@ -51,7 +51,11 @@ process's memory (RSS and PSS from /proc) sampled every few seconds, with the sl
 after the warm-up (MB per minute, least squares) per process (a restarted worker is a
 new process); live stream events the web chat visitors received; ``unexpected_exits``:
 a worker that exited without being told to (with the CRITICAL line of its log) is
-started again within 2 s, as a process manager would, and listed. Read ``lost`` and
+started again within 2 s, as a process manager would, and listed (with celery and
+kombu 5.7.0 a Redis restart can end a worker: "Unrecoverable error: AttributeError
+('NoneType' object has no attribute 'hostname')" from kombu's restore of unacknowledged
+messages on the lost connection; run workers under a process manager that restarts
+them). Read ``lost`` and
 ``twice`` first (both must be 0), then the slopes (a positive slope over a short run is
 mostly warm-up still going on: the issue asks for 30 minutes, ``--minutes 30``), then
 the p95s (the machine's load is printed beside them: on a shared machine they say how
