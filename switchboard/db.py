@@ -5,6 +5,7 @@ a Celery task (which runs inside an app context) never leaks a connection.
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 import weakref
@@ -16,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
 from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.exc import InterfaceError, InvalidatePoolError, OperationalError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from switchboard.resources import package_path
@@ -206,7 +207,19 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_appcontext
     def _remove_session(_exc: BaseException | None) -> None:
-        database.sessions.remove()
+        try:
+            database.sessions.remove()
+        except (OperationalError, InterfaceError) as exc:
+            # The database dropped the session's connection during the request (a restart,
+            # a failover): the rollback that closing starts with failed, so the connection
+            # was neither closed nor given back, and the broken session is still the
+            # context's. Invalidating closes it without a rollback and returns the
+            # connection to the pool; the answer the request chose (a 503 from the
+            # webhooks' handler) stands, where the error would have become gunicorn's 500.
+            logging.getLogger(__name__).warning("session closed on a dropped database connection: %s",
+                                                type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+            database.sessions.registry().invalidate()
+            database.sessions.registry.clear()
 
 
 def get_db(app: Flask | None = None) -> Database:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 from flask_limiter.errors import RateLimitExceeded
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from switchboard import db
@@ -148,10 +149,11 @@ def screen() -> Response | None:
     return None
 
 
-def _allowed(account: Account, origin: str) -> bool:
+def _allowed(account: Account | None, origin: str) -> bool:
     """The account's own sites (webchat_origins) and the Switchboard's own pages."""
     bare = origin.rstrip("/").lower()
-    return bare in _own_origins() or bare in webchat.allowed_origins(account, current_app.config["SETTINGS"])
+    return bare in _own_origins() or (account is not None and bare in webchat.allowed_origins(
+        account, current_app.config["SETTINGS"]))
 
 
 def add_cors(response: Response) -> Response:
@@ -164,11 +166,21 @@ def add_cors(response: Response) -> Response:
     response.vary.add("Origin")
     response.headers.setdefault("Cache-Control", "no-store")
     origin = request.headers.get("Origin")
-    account = g.get("webchat_account") or accounts.by_slug(db.session(), slug)
-    if origin and account is not None and _allowed(account, origin):
+    account = g.get("webchat_account") or _account_if_reachable(slug)
+    if origin and _allowed(account, origin):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "Retry-After"
     return response
+
+
+def _account_if_reachable(slug: str) -> Account | None:
+    """The account, for a response ``screen`` did not get to: none when the database
+    failed this request (its session cannot run another statement, and the answer is
+    already the database handler's 503); our own origins are still allowed then."""
+    try:
+        return accounts.by_slug(db.session(), slug)
+    except SQLAlchemyError:
+        return None
 
 
 def guard(chat: Blueprint) -> None:

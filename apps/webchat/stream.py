@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import redis
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -196,14 +197,22 @@ def events(app: Flask, settings: Settings, *, account_id: int, visitor_id: str, 
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
         start = last_sent = clock()
         while True:
-            with app.app_context(), database.session() as session:
-                visitor = session.get(WebVisitor, visitor_id)
-                if visitor is None or visitor.customer_id != customer_id:
-                    return  # erased, or merged into another customer: the reconnect follows
-                new = webchat.messages_after(session, customer_id, after)
-                shown = webchat.message_json(session, settings, new)
-                if webchat.seen(visitor):
-                    session.commit()
+            try:
+                with app.app_context(), database.session() as session:
+                    visitor = session.get(WebVisitor, visitor_id)
+                    if visitor is None or visitor.customer_id != customer_id:
+                        return  # erased, or merged into another customer: the reconnect follows
+                    new = webchat.messages_after(session, customer_id, after)
+                    shown = webchat.message_json(session, settings, new)
+                    if webchat.seen(visitor):
+                        session.commit()
+            except OperationalError as exc:
+                # The database dropped the connection (a restart, a failover): end the
+                # stream as one that ran its minute ends; the browser reconnects after
+                # ``retry`` and is answered 503 until the database is back.
+                log.warning("web chat stream ended: the database is unavailable (%s)",
+                            type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+                return
             for message in shown:
                 after = message["id"]
                 yield _event(message)
