@@ -30,7 +30,7 @@ from . import verification as otp
 from .config import ActionsConfig, load_actions_config
 from .executors import Context
 from .policy import ActionPolicy, History, load_action_policy
-from .registry import REGISTRY, ActionSpec, _money
+from .registry import REGISTRY, ActionSpec
 from .schemas import dump
 
 PENDING = ("requested", "awaiting_verification", "awaiting_confirmation", "awaiting_approval", "approved", "running")
@@ -616,4 +616,4 @@ def _safe(value: Any) -> Any:
     return value
 
 
-__all__ = ["ActionRequest", "Governor", "Outcome", "Principal", "_money"]
+__all__ = ["ActionRequest", "Governor", "Outcome", "Principal"]
