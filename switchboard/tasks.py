@@ -21,7 +21,7 @@ from celery.schedules import crontab
 from celery.signals import worker_init
 from flask import Flask, current_app
 
-from switchboard import db
+from switchboard import db, enqueue
 from switchboard.config import Settings
 from switchboard.connectors.base import VendorOutcomeUnknown, VendorRateLimited
 from switchboard.core import inbox
@@ -402,6 +402,7 @@ def init_app(app: Flask) -> None:
     settings = app.config["SETTINGS"]
     app.extensions[DISPATCHER] = Dispatcher(partial(_publish_with, celery), max_batch=settings.dispatch_batch,
                                             linger=settings.dispatch_linger_ms / 1000)
+    enqueue.install(app, enqueue.HandOffs(event=enqueue_event, outreach_send=enqueue_outreach_send))
     if app.config["SETTINGS"].embedded:
         runner = EmbeddedRunner(app, inline=app.config.get("TASKS_INLINE", False))
         app.extensions["switchboard.runner"] = runner

@@ -15,7 +15,9 @@ import logging
 import re
 from typing import Any
 
+from flask import Flask
 from slack_bolt import Ack, App, BoltContext, BoltResponse
+from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy import select
 
@@ -24,6 +26,7 @@ from switchboard.config import Settings
 from switchboard.core.accounts import DEFAULT_SLUG, secret
 from switchboard.models import Account
 from switchboard.webhooks.intake import accept
+from switchboard.webhooks.slack.view import HANDLER
 
 EVERYTHING = re.compile(".*")
 #: Bolt logs whole request bodies (and the signature) at INFO, e.g. on a failed signature
@@ -150,3 +153,11 @@ def build(settings: Settings) -> App:
     bolt.command(EVERYTHING)(record)
     bolt.shortcut(EVERYTHING)(record)
     return bolt
+
+
+def init_app(app: Flask) -> None:
+    """Install the Bolt app behind ``/slack/events`` (the webhooks' door), when Slack is
+    configured; without it the door answers that SLACK_SIGNING_SECRET is missing."""
+    settings = app.config["SETTINGS"]
+    if settings.slack_signing_secret:
+        app.extensions[HANDLER] = SlackRequestHandler(build(settings))

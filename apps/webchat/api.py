@@ -23,8 +23,8 @@ from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from switchboard import db
+from switchboard.apps.sign_in import app_secret
 from switchboard.core import accounts, verification, webchat
-from switchboard.dashboard import app_secret
 from switchboard.models import Account, Customer, WebVisitor
 from switchboard.webhooks.intake import accept
 
