@@ -39,6 +39,7 @@ from . import ports
 from .accounts import DEFAULT_SLUG
 from .audit import audit
 from .knowledge.analysis import content_words, stem
+from .metrics_figures import Filters, headline
 from .redaction import PLACEHOLDERS
 from .vault import TOKEN as VAULT_TOKEN
 
@@ -244,8 +245,6 @@ def compute_digest(session: Session, account_id: int, *, start: datetime, end: d
 def _outcomes(session: Session, account_id: int, start: datetime, end: datetime) -> dict[str, dict[str, Any]] | None:
     """Headline outcome figures of whole UTC days, with the change from the period
     before; None when neither period had a conversation (nothing measured yet)."""
-    from .metrics_figures import Filters, headline
-
     first, last = start.astimezone(UTC).date(), (end.astimezone(UTC) - timedelta(microseconds=1)).date()
     figures = headline(session, account_id, Filters(first, last))
     return figures if figures["conversations"]["current"] or figures["conversations"]["previous"] else None

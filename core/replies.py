@@ -22,7 +22,7 @@ from switchboard.models import Conversation, Message
 from . import accounts, metrics, ports, tickets, timeline
 from .actions import selfservice as actions
 from .audit import audit
-from .drafting import Draft
+from .drafting import Draft, LLMDrafter
 from .enrichment import Enrichment, clear_language, conversation_language, enrich
 from .escalation import EscalationPolicy, load_policy
 from .handoff import Handoff, follow_up_after_handoff, hand_over, relay_customer_message
@@ -390,7 +390,6 @@ def _translator(session: Session, inbound: Inbound, settings: Settings) -> Trans
     """The language model's translator, when one is configured (answers across languages)."""
     if not ports.current().chat_model_configured(settings):
         return None
-    from .translation import Translator
 
     return Translator(ports.current().chat_model(session, inbound.account, settings), settings)
 
@@ -399,7 +398,6 @@ def _llm_drafter(session: Session, inbound: Inbound, settings: Settings) -> Draf
 
     if not ports.current().chat_model_configured(settings):
         return None
-    from .drafting import LLMDrafter
 
     drafter = LLMDrafter.from_settings(ports.current().chat_model(session, inbound.account, settings), settings)
     history = [(m.author, m.body) for m in timeline.recent(session, inbound.conversation.id,

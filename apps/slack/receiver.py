@@ -20,8 +20,14 @@ from slack_bolt import Ack, App, BoltContext, BoltResponse
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from switchboard import db
+from switchboard.apps.slack import commands
+from switchboard.apps.slack.commands import COMMAND
+from switchboard.apps.slack.installations import installed_bot_token
+from switchboard.apps.slack.outreach import EDIT as OUTREACH_EDIT
+from switchboard.apps.slack.outreach import open_edit_modal
 from switchboard.config import Settings
 from switchboard.core.accounts import DEFAULT_SLUG, secret
 from switchboard.models import Account
@@ -70,8 +76,6 @@ def kind_of(body: dict[str, Any]) -> str:
 
 def _installed(enterprise_id: str | None, team_id: str | None) -> str | None:
     """The bot token an OAuth install stored for this workspace (multi-workspace)."""
-    from switchboard.apps.slack.installations import installed_bot_token
-
     return installed_bot_token(db.session(), enterprise_id, team_id)
 
 
@@ -79,8 +83,6 @@ def answer_error(error: Exception) -> BoltResponse | None:
     """A database error means nothing was stored: 503, so Slack retries. Malformed
     bodies never get here (the view's screen refuses them with a 400 naming the
     field), so anything else is our bug and stays a 500."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
     if isinstance(error, (OperationalError, InterfaceError)):
         return BoltResponse(status=503,
                             body={"error": "the database is unavailable; nothing was recorded, retry later"})
@@ -118,7 +120,6 @@ def build(settings: Settings) -> App:
     def switchboard_command(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         # Slack shows the HTTP answer to a slash command: it is computed here (a few
         # indexed reads), after the request is stored like any other.
-        from switchboard.apps.slack import commands
 
         account = store(body, context)
         try:
@@ -132,7 +133,6 @@ def build(settings: Settings) -> App:
     def open_outreach_editor(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         # Slack's trigger_id expires 3 s after the click: the modal is opened now, not
         # by the queued task; the click is still recorded (and audited) as usual.
-        from switchboard.apps.slack.outreach import open_edit_modal
 
         account = account_for_team(context.team_id)
         record(ack, body, context)
@@ -141,9 +141,6 @@ def build(settings: Settings) -> App:
                 open_edit_modal(db.session(), account, settings, body)
             except Exception:  # the click is stored; Slack only misses the modal (the user clicks again)
                 QUIET_BOLT_LOGGER.exception("could not open the outreach edit modal")
-
-    from switchboard.apps.slack.commands import COMMAND
-    from switchboard.apps.slack.outreach import EDIT as OUTREACH_EDIT
 
     bolt.event(EVERYTHING)(record)
     bolt.action(OUTREACH_EDIT)(open_outreach_editor)

@@ -21,6 +21,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from switchboard import db, enqueue
 from switchboard.core import inbox, voice
 from switchboard.core.identity import InvalidAddress, to_e164
+from switchboard.core.warmup import warm_up
 from switchboard.errors import MalformedPayload
 from switchboard.models import Account, InboxEvent
 
@@ -55,8 +56,6 @@ def _warm_up(app: Flask, account_id: int) -> None:
         _warming.add(account_id)
 
     def load() -> None:
-        from switchboard.core.warmup import warm_up
-
         with app.app_context(), db.get_db(app).session() as session:
             try:
                 for loaded in warm_up(session, account_id, app.config["SETTINGS"]):
