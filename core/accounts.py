@@ -96,7 +96,8 @@ def whatsapp_address(number: str | None) -> str | None:
 
 
 def secret(account: Account, name: str, settings: Settings) -> str | None:
-    """The account's secret ``name`` (one of SECRET_VARIABLES), or None when unset."""
+    """The account's secret or setting ``name`` (of SECRET_VARIABLES or ACCOUNT_SETTINGS):
+    the environment's for the default account, its own for the others; None when unset."""
     if account.slug == DEFAULT_SLUG:
         return getattr(settings, name)
     return (account.secrets or {}).get(name) or None
@@ -105,7 +106,7 @@ def secret(account: Account, name: str, settings: Settings) -> str | None:
 def secret_variable(account: Account, name: str) -> str:
     """What a person must set to provide ``name`` for this account (for error messages)."""
     if account.slug == DEFAULT_SLUG:
-        return SECRET_VARIABLES[name]
+        return {**SECRET_VARIABLES, **ACCOUNT_SETTINGS}[name]
     return f"the {name} secret of account {account.slug!r} (switchboard accounts set-secret)"
 
 

@@ -36,7 +36,7 @@ from switchboard.models import (
 )
 
 from . import ports
-from .accounts import DEFAULT_SLUG
+from .accounts import company_name
 from .audit import audit
 from .knowledge.analysis import content_words, stem
 from .metrics_figures import Filters, headline
@@ -465,9 +465,7 @@ def digest_key(account_id: int, start: datetime) -> str:
 def account_display_name(account: Account, settings: Settings) -> str:
     """The company name supervisors know; the default account's row is only called
     "Default account"."""
-    if account.slug == DEFAULT_SLUG and settings.company_name:
-        return settings.company_name
-    return account.name
+    return company_name(account, settings) or account.name
 
 
 def send_digest(session: Session, account: Account, settings: Settings, *, channel: str,

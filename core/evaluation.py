@@ -30,6 +30,7 @@ from switchboard.errors import SwitchboardError
 from switchboard.models import Account, Conversation, Customer, Message
 
 from . import ports
+from .accounts import company_name
 from .csv_rows import CsvFormatError, read_rows
 from .drafting import LLMDrafter
 from .enrichment import conversation_language, enrich
@@ -303,7 +304,7 @@ def configuration(session: Session, account: Account, settings: Settings, *, kb_
         learned=None if kb_file else phrasings.learned(session, account.id, retriever.encoder_name),
         intent_model=intents,
         llm_drafter=_llm_drafter(session, account, settings, model) if engine == "llm" else None,
-        company=settings.company_name if account.slug == "default" else account.name,
+        company=company_name(account, settings),
         texts=lambda language: texts_for(session, account.id, language),
         translator=_translator(session, account, settings) if engine == "llm" else None,
     )

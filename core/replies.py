@@ -304,7 +304,7 @@ def conversation_turn(session: Session, inbound: Inbound, settings: Settings, *,
     return Turn(
         first_bot_message=not bot_turns,
         failed_answers=failed_answers,
-        company=settings.company_name if inbound.account.slug == "default" else inbound.account.name,
+        company=accounts.company_name(inbound.account, settings),
         sentiment_history=tuple(m.meta["enrichment"]["sentiment"] for m in earlier
                                 if m.author == "customer" and "enrichment" in m.meta),
         customer_tier=customer.tier, customer_value=float(value) if value is not None else None,

@@ -26,7 +26,7 @@ from switchboard.apps.slack.action_approvals import expire_overdue
 from switchboard.config import Settings
 from switchboard.connectors.base import VendorOutcomeUnknown, VendorRateLimited
 from switchboard.core import inbox
-from switchboard.core.accounts import all_accounts
+from switchboard.core.accounts import all_accounts, secret
 from switchboard.core.digest import send_digest
 from switchboard.core.outreach import campaigns, sending
 from switchboard.core.privacy import purge_all
@@ -276,9 +276,7 @@ def enqueue_outreach_send(campaign_id: int) -> bool:
 
 
 def digest_channel(account: Account, settings: Settings) -> str | None:
-    if account.slug == "default":
-        return settings.slack_digest_channel
-    return (account.secrets or {}).get("slack_digest_channel")
+    return secret(account, "slack_digest_channel", settings)
 
 
 class EmbeddedRunner:

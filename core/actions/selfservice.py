@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import ActionExecution, Message
 
+from ..accounts import company_name
 from ..audit import audit
 from ..outbound import Inbound, send_reply
 from ..selfservice import Decision, disclosure
@@ -217,6 +218,5 @@ def _reply(session: Session, inbound: Inbound, settings: Settings, outcomes: lis
         Message.conversation_id == inbound.conversation.id, Message.author == "bot",
         Message.id != inbound.message.id).limit(1)) is None
     if first:
-        company = settings.company_name if inbound.account.slug == "default" else inbound.account.name
-        text = disclosure(company) + "\n\n" + text
+        text = disclosure(company_name(inbound.account, settings)) + "\n\n" + text
     return send_reply(session, inbound, Decision("action", text, reason=outcomes[-1].status), settings)
