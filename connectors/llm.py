@@ -108,7 +108,8 @@ class LLMClient(Connector):
     @cached_property
     def client(self) -> OpenAI:
         # base_url is always passed: left None the SDK would read OPENAI_BASE_URL from
-        # the process environment behind the validated settings' back.
+        # the process environment behind the validated settings' back. The SDK (1 s to
+        # import) comes with the first call, not with a web worker's start-up.
         from openai import OpenAI
 
         return OpenAI(
@@ -121,7 +122,7 @@ class LLMClient(Connector):
     def perform(self, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
         if operation != OPERATION:
             raise ValueError(f"LLMClient cannot perform {operation!r}.")
-        import openai
+        import openai  # the SDK with the first call, not at start-up
 
         try:
             completion = self.client.chat.completions.create(**payload)

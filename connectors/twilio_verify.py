@@ -89,9 +89,7 @@ class TwilioVerifyConnector(Connector):
     def service_sid(self) -> str:
         sid = secret(self.account, "twilio_verify_service_sid", self.settings)
         if not sid:
-            where = ("TWILIO_VERIFY_SERVICE_SID" if self.account.slug == "default" else
-                     f"the twilio_verify_service_sid of account {self.account.slug!r} (switchboard accounts "
-                     "set-secret)")
+            where = secret_variable(self.account, "twilio_verify_service_sid")
             raise VerifyNotConfigured(f"cannot send a one-time code for account {self.account.slug!r}: no Twilio "
                                       f"Verify service. Create one in Twilio Console → Verify → Services (with the "
                                       f"SMS and Email channels) and set {where} to its SID (VA…).")

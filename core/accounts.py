@@ -150,7 +150,8 @@ def reseal_secrets(account: Account, vault: Vault) -> int:
 
 
 def secret(account: Account, name: str, settings: Settings) -> str | None:
-    """The account's secret ``name`` (one of SECRET_VARIABLES), or None when unset."""
+    """The account's secret or setting ``name`` (of SECRET_VARIABLES or ACCOUNT_SETTINGS):
+    the environment's for the default account, its own for the others; None when unset."""
     if account.slug == DEFAULT_SLUG:
         return getattr(settings, name)
     return stored_secret(account, name, settings)
@@ -159,7 +160,7 @@ def secret(account: Account, name: str, settings: Settings) -> str | None:
 def secret_variable(account: Account, name: str) -> str:
     """What a person must set to provide ``name`` for this account (for error messages)."""
     if account.slug == DEFAULT_SLUG:
-        return SECRET_VARIABLES[name]
+        return {**SECRET_VARIABLES, **ACCOUNT_SETTINGS}[name]
     return f"the {name} secret of account {account.slug!r} (switchboard accounts set-secret)"
 
 

@@ -11,6 +11,7 @@ again, which hosts pick up the same way.
 from __future__ import annotations
 
 import io
+import shutil
 import tarfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -165,6 +166,4 @@ def unpack_directory(blob: bytes, target: Path) -> None:
     try:
         staging.rename(target)
     except OSError:  # another process of this host unpacked it first
-        import shutil
-
         shutil.rmtree(staging, ignore_errors=True)

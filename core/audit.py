@@ -1,6 +1,9 @@
 """The append-only audit log. The database refuses UPDATE and DELETE on it."""
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -8,7 +11,7 @@ from typing import Any
 from sqlalchemy import String, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
-from switchboard.models import AuditEntry
+from switchboard.models import ActionExecution, AuditEntry, Conversation
 
 from .rows import insert_now
 
@@ -51,8 +54,6 @@ def ticket_trail(session: Session, account_id: int, ticket_id: int, *, limit: in
     """Everything audited about one Zendesk ticket, newest first: entries about the ticket,
     about the conversation handed over into it (the handoff, the bot's answers before it),
     and about the governed actions run for it."""
-    from switchboard.models import ActionExecution, Conversation
-
     conversations = select(cast(Conversation.id, String)).where(Conversation.account_id == account_id,
                                                                 Conversation.zendesk_ticket_id == ticket_id)
     executions = select(cast(ActionExecution.id, String)).where(ActionExecution.account_id == account_id,
@@ -70,10 +71,6 @@ def export(session: Session, account_id: int, *, fmt: str = "jsonl", subject_typ
            subject_id: str | None = None) -> str:
     """The audit trail oldest first, as JSON Lines or CSV (detail as a JSON column). A
     ticket's trail includes its conversation's and its governed actions' entries."""
-    import csv
-    import io
-    import json
-
     if subject_type == "ticket" and subject_id is not None and subject_id.isascii() and subject_id.isdigit():
         rows = list(reversed(ticket_trail(session, account_id, int(subject_id))))
     else:

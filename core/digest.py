@@ -36,9 +36,10 @@ from switchboard.models import (
 )
 
 from . import ports
-from .accounts import DEFAULT_SLUG
+from .accounts import company_name
 from .audit import audit
 from .knowledge.analysis import content_words, stem
+from .metrics_figures import Filters, headline
 from .redaction import PLACEHOLDERS
 from .vault import TOKEN as VAULT_TOKEN
 
@@ -244,8 +245,6 @@ def compute_digest(session: Session, account_id: int, *, start: datetime, end: d
 def _outcomes(session: Session, account_id: int, start: datetime, end: datetime) -> dict[str, dict[str, Any]] | None:
     """Headline outcome figures of whole UTC days, with the change from the period
     before; None when neither period had a conversation (nothing measured yet)."""
-    from .metrics_figures import Filters, headline
-
     first, last = start.astimezone(UTC).date(), (end.astimezone(UTC) - timedelta(microseconds=1)).date()
     figures = headline(session, account_id, Filters(first, last))
     return figures if figures["conversations"]["current"] or figures["conversations"]["previous"] else None
@@ -466,9 +465,7 @@ def digest_key(account_id: int, start: datetime) -> str:
 def account_display_name(account: Account, settings: Settings) -> str:
     """The company name supervisors know; the default account's row is only called
     "Default account"."""
-    if account.slug == DEFAULT_SLUG and settings.company_name:
-        return settings.company_name
-    return account.name
+    return company_name(account, settings) or account.name
 
 
 def send_digest(session: Session, account: Account, settings: Settings, *, channel: str,

@@ -30,15 +30,23 @@ from switchboard.errors import SwitchboardError
 from switchboard.models import Account, Conversation, Customer, Message
 
 from . import ports
+from .accounts import company_name
 from .csv_rows import CsvFormatError, read_rows
+from .drafting import LLMDrafter
 from .enrichment import conversation_language, enrich
 from .escalation import EscalationPolicy, load_policy
 from .i18n import ENGLISH, Texts, language_of, texts_for
+from .intent_store import has_fitted_model, intent_model
 from .intents import IntentModel
 from .knowledge import phrasings
 from .knowledge.analysis import content_words
+from .knowledge.loaders import load_articles
+from .knowledge.retrieval import build_index
+from .knowledge.service import KnowledgeBase
 from .records import Article, Hit
 from .redaction import redact, truncate_for_model
+from .replies import keyword
+from .replies import policy as live_policy
 from .selfservice import Decision, Drafter, Turn, decide, searches
 from .translation import Translator
 
@@ -182,8 +190,6 @@ def _jsonl_rows(path: Path, content: str) -> list[tuple[str, dict[str, Any]]]:
 
 def run_question(question: Question, config: Configuration, turn: Turn | None = None) -> Outcome:
     """What the bot would do with ``question`` as a customer's first message."""
-    from .replies import keyword
-
     word = keyword(question.text)
     if word is not None:  # answered by Twilio's keyword handling before any decision
         return Outcome(question.text, question.expected, "help" if word == "help" else "keyword", word,
@@ -273,9 +279,6 @@ def configuration(session: Session, account: Account, settings: Settings, *, kb_
 
     ``session`` is only read from (the stored knowledge base, when no ``kb_file``).
     """
-    from .intent_store import has_fitted_model, intent_model
-    from .replies import policy as live_policy
-
     live_engine = "llm" if _llm_configured(settings) else "local"
     engine = engine or live_engine
     description = {
@@ -288,7 +291,7 @@ def configuration(session: Session, account: Account, settings: Settings, *, kb_
     if intents_file is None:
         intents = intent_model(session, settings.data_dir, account.id, embeddings=settings.embeddings)
     elif intents_file.suffix.lower() == ".csv":
-        from .intents import read_training_csv
+        from .intents import read_training_csv  # scikit-learn with the first model, not at start-up
 
         intents = IntentModel.fit(*read_training_csv(intents_file))
     else:
@@ -301,7 +304,7 @@ def configuration(session: Session, account: Account, settings: Settings, *, kb_
         learned=None if kb_file else phrasings.learned(session, account.id, retriever.encoder_name),
         intent_model=intents,
         llm_drafter=_llm_drafter(session, account, settings, model) if engine == "llm" else None,
-        company=settings.company_name if account.slug == "default" else account.name,
+        company=company_name(account, settings),
         texts=lambda language: texts_for(session, account.id, language),
         translator=_translator(session, account, settings) if engine == "llm" else None,
     )
@@ -312,8 +315,6 @@ def _llm_configured(settings: Settings) -> bool:
 
 
 def _stored_retriever(session: Session, account_id: int, settings: Settings) -> Retriever:
-    from .knowledge.service import KnowledgeBase
-
     knowledge = KnowledgeBase.of(session, account_id, settings)
     if knowledge.has_index():
         retriever = knowledge.retriever()
@@ -327,8 +328,6 @@ def _stored_retriever(session: Session, account_id: int, settings: Settings) -> 
 
 
 def _file_retriever(path: Path, settings: Settings) -> Retriever:
-    from .knowledge.loaders import load_articles
-
     try:
         articles = load_articles(path)
     except (FileNotFoundError, SwitchboardError) as exc:
@@ -340,8 +339,6 @@ def _file_retriever(path: Path, settings: Settings) -> Retriever:
 
 def _build_retriever(articles: Sequence[Article], settings: Settings) -> Retriever:
     """Indexed as KnowledgeBase.rebuild_index does, kept in memory."""
-    from .knowledge.retrieval import build_index
-
     return build_index(articles, settings.embeddings)
 
 
@@ -351,8 +348,6 @@ def _translator(session: Session, account: Account, settings: Settings) -> Trans
 
 
 def _llm_drafter(session: Session, account: Account, settings: Settings, model: str | None) -> Drafter:
-    from .drafting import LLMDrafter
-
     if not ports.current().chat_model_configured(settings):
         raise EvaluationError("--engine llm needs a model: set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL "
                               "(an OpenAI-compatible server), or evaluate with --engine local.")

@@ -29,6 +29,7 @@ from functools import lru_cache
 
 import Stemmer
 
+from .knowledge.analysis import fold, language_of, stem, stopwords
 from .records import Passage
 
 #: 0.7 means a sentence of three content words needs all three in the passage, and one
@@ -173,8 +174,6 @@ def content_terms(text: str, language: str = "en") -> frozenset[str]:
     """
     words = _words(_normalise(text))
     if language != "en":
-        from .knowledge.analysis import fold, stem, stopwords
-
         negations, skip = _negations(language), stopwords(language)
         return frozenset(stem(w, language) for w in words
                          if len(w) > 1 and fold(w) not in negations and w not in skip)
@@ -201,8 +200,6 @@ def _negations(language: str) -> frozenset[str]:
 
 
 def language_of_passages(passages: Sequence[Passage]) -> str:
-    from .knowledge.analysis import language_of
-
     return language_of(passages[0].locale) if passages else "en"
 
 
@@ -237,8 +234,6 @@ def _canonical_link(link: str) -> str:
 
 def _negated(text: str, language: str = "en") -> bool:
     if language != "en":
-        from .knowledge.analysis import fold
-
         return any(fold(w) in _negations(language) for w in _words(_normalise(text)))
     return any(w in NEGATIONS for w in _words(_normalise(text)))
 
@@ -278,8 +273,6 @@ class _Evidence:
 
     @classmethod
     def of(cls, passage: Passage) -> _Evidence:
-        from .knowledge.analysis import language_of
-
         language = language_of(passage.locale)
         text = f"{passage.title}\n{passage.text}"
         links = _links(text) | ({_canonical_link(passage.url)} if passage.url else frozenset())

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
+from switchboard.core.ports import OutsideWhatsAppWindow, RecipientOptedOut
 from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message
 
 from . import metrics, ports, timeline
@@ -31,6 +32,9 @@ from .identity import may_message, reachable_address, reply_address, zendesk_use
 from .routing import Route
 from .summary import model_messages, one_line, the_ask
 from .summary import summarise as summarise_conversation
+from .translation import language_name
+from .webchat import deliver_agent_reply_to_web
+from .webchat_away import notify_if_away
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 YES = re.compile(r"^\s*(yes|yep|yeah|correct|that'?s right|exactly|confirmed?)\b", re.IGNORECASE)
@@ -142,8 +146,6 @@ def _elsewhere(message: Message, conversation: Conversation) -> str:
 
 def language_label(code: str) -> str:
     """"fr" → "French (fr)": what an agent reads in the note and the sidebar."""
-    from .translation import language_name
-
     name = language_name(code)
     return f"{name} ({code})" if name != code else code
 
@@ -340,8 +342,6 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
     24-hour window only an approved template may be sent; without one the agent is
     told in the ticket why the reply did not go out.
     """
-    from switchboard.core.ports import OutsideWhatsAppWindow, RecipientOptedOut
-
     conversation = conversation_for_ticket(session, account.id, reply.ticket_id)
     if conversation is None:
         return "unknown_ticket"
@@ -353,9 +353,6 @@ def deliver_agent_reply(session: Session, account: Account, reply: AgentReply, s
         return "from_customer"
     channel = timeline.reply_channel(conversation.channel)
     if channel == "web":
-        from .webchat import deliver_agent_reply_to_web
-        from .webchat_away import notify_if_away
-
         outcome = deliver_agent_reply_to_web(session, account, conversation, customer, reply, settings)
         # A visitor who left hears of it by SMS or email, as they chose (the widget has it anyway).
         notify_if_away(session, account, conversation, customer, reply.comment_id, reply.body, settings)

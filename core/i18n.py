@@ -18,6 +18,7 @@ promise, and the completeness test fails until the catalog is updated.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import string
@@ -27,8 +28,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from switchboard.models import Message
 from switchboard.resources import package_path
 
 from . import artifacts
@@ -70,17 +73,30 @@ def N_(key: str, text: str) -> str:  # noqa: N802 - gettext's conventional marke
     return text
 
 
+#: Every module that marks customer texts, by name (as llm lists its DEFAULT_PLUGINS):
+#: importing one registers its texts through :func:`N_`. Named, not imported, because
+#: each of them imports this module; ``tests/i18n`` fails when a module marking texts
+#: is missing here.
+TEXT_MODULES = (
+    "switchboard.core.actions.engine",
+    "switchboard.core.actions.registry",
+    "switchboard.core.handoff",
+    "switchboard.core.outreach.drafts",
+    "switchboard.core.replies",
+    "switchboard.core.selfservice",
+    "switchboard.core.tickets",
+)
+
+
 def registered() -> dict[str, str]:
     """Every marked text by key (those of the modules imported so far; see :func:`load_all`)."""
     return dict(_BY_KEY)
 
 
 def load_all() -> dict[str, str]:
-    """Import every module that marks texts, then return them all by key."""
-    from . import handoff, replies, selfservice, tickets  # noqa: F401
-    from .actions import engine  # noqa: F401
-    from .outreach import drafts  # noqa: F401
-
+    """Import every module of :data:`TEXT_MODULES`, then return all their texts by key."""
+    for name in TEXT_MODULES:
+        importlib.import_module(name)
     return registered()
 
 
@@ -100,7 +116,7 @@ def catalog_path(language: str) -> Path:
 def catalog(language: str) -> dict[tuple[str, str], str]:
     """(key, English text) → translation, for the translated, non-fuzzy messages of one
     language's catalog; empty for a language without a catalog."""
-    from babel.messages.pofile import read_po
+    from babel.messages.pofile import read_po  # 30 ms a web worker pays only when it sends a translated text
 
     path = catalog_path(language)
     if not path.exists():
@@ -115,7 +131,7 @@ def catalog_problems(language: str, path: Path | None = None) -> list[str]:
     """What keeps ``language``'s catalog from translating every marked text: a missing,
     empty, fuzzy or stale translation (its English source changed), or one whose
     ``{placeholders}`` differ from the source's. Empty when the catalog is complete."""
-    from babel.messages.pofile import read_po
+    from babel.messages.pofile import read_po  # 30 ms a web worker pays only when it sends a translated text
 
     path = path or catalog_path(language)
     if not path.exists():
@@ -189,10 +205,6 @@ LANGUAGE_LOOKBACK = 20
 def conversation_language(session: Session, conversation_id: int, locale: str | None) -> str:
     """The language a conversation was last held in (recorded on each customer message),
     else the customer's stored preference (``locale``), else English."""
-    from sqlalchemy import select
-
-    from switchboard.models import Message
-
     metas: Any = session.scalars(select(Message.meta).where(
         Message.conversation_id == conversation_id, Message.author == "customer").order_by(Message.id.desc())
         .limit(LANGUAGE_LOOKBACK))

@@ -27,6 +27,8 @@ from switchboard.errors import SwitchboardError
 
 from . import artifacts
 from .audit import audit
+from .knowledge.embeddings import encoder_named
+from .knowledge.errors import EmbeddingsUnavailableError
 
 if TYPE_CHECKING:
     # scikit-learn, SciPy and skops come with the first model a process uses, not with
@@ -53,8 +55,7 @@ def default_intent_model(embeddings: str | None = "e5") -> IntentModel:
     paquete?" is a delivery question, not whatever its English character n-grams
     resemble. When that encoder cannot be loaded, routing stays lexical, with a warning,
     as retrieval does."""
-    from .intent_vectors import intent_encoder
-    from .knowledge.errors import EmbeddingsUnavailableError
+    from .intent_vectors import intent_encoder  # scikit-learn with the first model, not at start-up
 
     try:
         encoder = intent_encoder(embeddings)
@@ -68,9 +69,9 @@ def default_intent_model(embeddings: str | None = "e5") -> IntentModel:
 def _default_intent_model(encoder_name: str | None) -> IntentModel:
     """Fitted once per process, in about a second: the shipped examples' vectors are read
     from the package, not embedded (7 to 44 s; core/intent_vectors.py)."""
+    # scikit-learn with the first model, not at start-up (see the TYPE_CHECKING note above)
     from .intent_vectors import shipped_vectors
     from .intents import IntentModel, default_training_csv, read_training_csv
-    from .knowledge.embeddings import encoder_named
 
     texts, labels = read_training_csv(default_training_csv())
     if encoder_name is None:
@@ -170,7 +171,7 @@ def _fitted_model(session: Session, data_dir: Path, account_id: int, version: st
         staging = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
         staging.write_bytes(blob)
         staging.replace(path)
-    from .intents import IntentModel
+    from .intents import IntentModel  # scikit-learn with the first model, not at start-up
 
     model = IntentModel.load(path)
     with _lock:

@@ -55,7 +55,8 @@ from switchboard.errors import SwitchboardError
 
 from .csv_rows import CsvFormatError, read_rows
 from .knowledge.analysis import without_token_numbers
-from .knowledge.embeddings import E5, SentenceEncoder, queries
+from .knowledge.embeddings import E5, SentenceEncoder, encoder_named, queries
+from .knowledge.errors import EmbeddingsUnavailableError
 
 OUT_OF_SCOPE = "out_of_scope"
 #: Category names in a training CSV that mean "not something we route".
@@ -761,9 +762,6 @@ def _with_embeddings(lexical: spmatrix, vectors: np.ndarray, weight: float) -> s
 
 
 def _encoder_named(name: str, path: Path) -> SentenceEncoder:
-    from .knowledge.embeddings import encoder_named
-    from .knowledge.errors import EmbeddingsUnavailableError
-
     try:
         return encoder_named(name)
     except EmbeddingsUnavailableError as exc:

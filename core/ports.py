@@ -23,6 +23,7 @@ from switchboard.config import Settings
 from switchboard.models import Account, OutboxCall
 
 from .outbox import ATTEMPT_LEASE
+from .redaction import redact
 
 # -- what a vendor call can end with -------------------------------------------------------
 
@@ -31,8 +32,6 @@ class _RedactedMessage(Exception):
     the message is redacted, because it is logged, retried by Celery and stored."""
 
     def __init__(self, message: object = "", *args: object) -> None:
-        from .redaction import redact
-
         super().__init__(redact(str(message)).text, *args)
 
 

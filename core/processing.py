@@ -48,6 +48,14 @@ class CustomerMessage:
     profile_name: str | None = None
 
 
+def _account_of(session: Session, event: InboxEvent) -> Account:
+    """The account an inbox event was recorded for: the intake stored it only for an
+    account it had found, and accounts are never deleted, so a miss is a bug."""
+    account = session.get(Account, event.account_id)
+    assert account is not None, f"inbox event {event.id} names account {event.account_id}, which does not exist"
+    return account
+
+
 def customer_message(session: Session, event: InboxEvent, settings: Settings, message: CustomerMessage) -> None:
     """An inbound SMS/WhatsApp message joins its customer's timeline, redacted, and
     self-service answers it (or hands it to a person)."""
@@ -82,8 +90,7 @@ def _take_in(session: Session, event: InboxEvent, settings: Settings, customer: 
     )
     # The raw delivery was kept only until it was processed: keep the tokenized text.
     write_now(session, event, payload={**event.payload, payload_field: body})
-    account = session.get(Account, event.account_id)
-    assert account is not None
+    account = _account_of(session, event)
     if rated is not None:
         tickets.record_csat(session, account, settings, rated, stored)
         return
@@ -122,8 +129,7 @@ def delivery_status(session: Session, event: InboxEvent, settings: Settings, *, 
                     error_code: int | None) -> None:
     """A delivery status moves our outbound message forward, never back; a campaign
     recipient's status follows its message's."""
-    account = session.get(Account, event.account_id)
-    assert account is not None
+    account = _account_of(session, event)
     outreach_on_status(session, account, settings, sid=external_id, status=status,
                        error_code=None if error_code is None else str(error_code))
     message = timeline.by_external_id(session, event.account_id, external_id)
@@ -148,8 +154,7 @@ def _mark_opted_out(session: Session, message: Message) -> None:
 def agent_comment(session: Session, event: InboxEvent, settings: Settings, reply: handoff.AgentReply) -> None:
     """An agent's public reply goes to the customer; internal notes never do. A public
     comment from the requester (a ticket from any channel) is enriched like a message."""
-    account = session.get(Account, event.account_id)
-    assert account is not None
+    account = _account_of(session, event)
     outcome = handoff.deliver_agent_reply(session, account, reply, settings)
     if outcome == "delivered":
         assist_core.record_sent_reply(session, account.id, reply.ticket_id, agent=f"zendesk:{reply.author_id}",
@@ -182,8 +187,7 @@ def ticket_status_changed(session: Session, event: InboxEvent, settings: Setting
     ticket, or the customer answering a solved ticket) is recorded as a reopen, at the
     time the helpdesk says it happened (else now)."""
     current, previous = current.lower(), previous.lower()
-    account = session.get(Account, event.account_id)
-    assert account is not None
+    account = _account_of(session, event)
     if current in ("solved", "closed"):
         if handoff.close_solved(session, account, ticket_id):
             tickets.after_solved(session, account, settings, ticket_id=ticket_id)
@@ -199,8 +203,7 @@ def ticket_created(session: Session, event: InboxEvent, settings: Settings, *, t
                    ticket: Mapping[str, Any]) -> None:
     """A new ticket (ours from a handoff, or from any channel): enrich it and have
     suggestions ready before an agent opens it; an incident ticket starts outreach."""
-    account = session.get(Account, event.account_id)
-    assert account is not None
+    account = _account_of(session, event)
     tickets.on_ticket_changed(session, account, settings, ticket_id=ticket_id, text=text, write_back=True)
     from_zendesk_ticket(session, account, settings, dict(ticket))
 
@@ -208,8 +211,7 @@ def ticket_created(session: Session, event: InboxEvent, settings: Settings, *, t
 def ticket_tags_changed(session: Session, event: InboxEvent, settings: Settings, *,
                         ticket: Mapping[str, Any]) -> None:
     """An incident/outage tag added after creation starts outreach too."""
-    account = session.get(Account, event.account_id)
-    assert account is not None
+    account = _account_of(session, event)
     from_zendesk_ticket(session, account, settings, dict(ticket))
 
 

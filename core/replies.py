@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,21 +17,23 @@ from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.models import Account, Conversation, Customer, Message
+from switchboard.models import Conversation, Message
 
 from . import accounts, metrics, ports, tickets, timeline
+from .actions import selfservice as actions
 from .audit import audit
-from .drafting import Draft
+from .drafting import Draft, LLMDrafter
 from .enrichment import Enrichment, clear_language, conversation_language, enrich
 from .escalation import EscalationPolicy, load_policy
 from .handoff import Handoff, follow_up_after_handoff, hand_over, relay_customer_message
 from .i18n import ENGLISH, N_, Texts, language_of, texts_for
-from .identity import may_message, reply_address
+from .identity import may_message
 from .intent_store import intent_model
 from .knowledge import phrasings
 from .knowledge.analysis import content_words
 from .knowledge.retrieval import Retriever
 from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
+from .outbound import Inbound, send_reply
 from .records import Hit, Passage
 from .redaction import truncate_for_model
 from .routing import Routing, load_routing
@@ -48,7 +49,6 @@ from .selfservice import (
     searches,
 )
 from .translation import Translator, translate_customer_messages
-from .vault import echoable
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +75,6 @@ STOP_CONFIRMATION = N_("stop_confirmation", "You have been unsubscribed and will
                        "number. Reply START to resubscribe.")
 START_CONFIRMATION = N_("start_confirmation", "You have been resubscribed to messages from this number. Reply HELP "
                         "for help, STOP to unsubscribe. Msg&data rates may apply.")
-
-
-@dataclass(frozen=True)
-class Inbound:
-    account: Account
-    customer: Customer
-    conversation: Conversation
-    message: Message
 
 
 def keyword(body: str, *, opted_out: bool = False) -> str | None:
@@ -192,8 +184,6 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
             follow_up_after_handoff(session, inbound.account, inbound.customer, inbound.conversation,
                                     inbound.message, enrichment, settings)
         return None
-    from .actions import selfservice as actions
-
     if actions.handle(session, inbound, settings):
         return None  # an action request or a verification code, answered by the policy engine
     picked = _picked_choice(session, inbound, settings, texts, earlier)
@@ -315,7 +305,7 @@ def conversation_turn(session: Session, inbound: Inbound, settings: Settings, *,
     return Turn(
         first_bot_message=not bot_turns,
         failed_answers=failed_answers,
-        company=settings.company_name if inbound.account.slug == "default" else inbound.account.name,
+        company=accounts.company_name(inbound.account, settings),
         sentiment_history=tuple(m.meta["enrichment"]["sentiment"] for m in earlier
                                 if m.author == "customer" and "enrichment" in m.meta),
         customer_tier=customer.tier, customer_value=float(value) if value is not None else None,
@@ -401,7 +391,6 @@ def _translator(session: Session, inbound: Inbound, settings: Settings) -> Trans
     """The language model's translator, when one is configured (answers across languages)."""
     if not ports.current().chat_model_configured(settings):
         return None
-    from .translation import Translator
 
     return Translator(ports.current().chat_model(session, inbound.account, settings), settings)
 
@@ -410,7 +399,6 @@ def _llm_drafter(session: Session, inbound: Inbound, settings: Settings) -> Draf
 
     if not ports.current().chat_model_configured(settings):
         return None
-    from .drafting import LLMDrafter
 
     drafter = LLMDrafter.from_settings(ports.current().chat_model(session, inbound.account, settings), settings)
     history = [(m.author, m.body) for m in timeline.recent(session, inbound.conversation.id,
@@ -421,51 +409,6 @@ def _llm_drafter(session: Session, inbound: Inbound, settings: Settings) -> Draf
         return drafter.compose(question, hits, history=history, complex=complex_case)
 
     return draft
-
-
-def send_reply(session: Session, inbound: Inbound, decision: Decision, settings: Settings) -> Message:
-    """Send ``decision.reply`` on the customer's channel and put it on the record."""
-
-    conversation, account = inbound.conversation, inbound.account
-    address = reply_address(inbound.customer, conversation.channel)
-    # A reply may name a vault token the model wrote ([PHONE_1]): the customer reads
-    # their own phone or email back, opened in the request to the vendor only (the
-    # outbox and the timeline keep the token). A token the reply's articles name was put
-    # there by whoever wrote the article, and a card, IBAN or id is never opened.
-    passages = [hit.passage for hit in (*decision.hits, *decision.choices)]
-    passages += decision.draft.citations if decision.draft else ()
-    opened = echoable(session, account_id=account.id, conversation_id=conversation.id, text=decision.reply,
-                      drawn_from=[f"{p.title}\n{p.text}" for p in passages])
-    result = ports.current().messenger(session, account, settings).send_message(
-        to=address, body=decision.reply, channel=conversation.channel,
-        status_callback=settings.twilio_status_callback, idempotency_key=f"reply:{inbound.message.id}",
-        vault_conversation_id=conversation.id, vault_tokens=opened,
-    )
-    sources = [{"passage": p.id, "citation": p.citation}
-               for p in (decision.draft.citations if decision.draft else ())]
-    reply = timeline.append(
-        session, conversation, direction="outbound", channel=conversation.channel, author="bot",
-        body=decision.reply, external_id=result.response.get("sid"), status=result.response.get("status"),
-        meta={"action": decision.action, "reason": decision.reason, "sources": sources,
-              "in_reply_to": inbound.message.id, "language": inbound.message.meta.get("language"),
-              **({"opened": opened} if opened else {}),
-              **({"choices": [{"article": h.passage.article_id, "title": h.passage.title} for h in decision.choices],
-                  "question": inbound.message.body} if decision.choices else {})},
-    )
-    draft = decision.draft
-    metrics.bot_replied(session, conversation, inbound.message, reply, action=decision.action,
-                        usage=draft.usage if draft else None)
-    audit(session, account_id=account.id, actor="bot", action=f"selfservice.{decision.action}",
-          subject_type="conversation", subject_id=conversation.id, detail={
-              "message_id": inbound.message.id, "reply_id": reply.id, "reason": decision.reason,
-              "engine": draft.engine if draft else None, "model": draft.model if draft else None,
-              "prompt_version": draft.prompt_version if draft else None, "sources": sources,
-              "redactions": inbound.message.meta.get("redactions", {}),
-              **({"translation": decision.notes} if "translated_from" in decision.notes else {}),
-              "top_hits": [{"passage": h.passage.id, "score": round(h.score, 4),
-                            "coverage": round(h.signals.get("coverage", 0.0), 3)} for h in decision.hits[:3]],
-          })
-    return reply
 
 
 def enrichment_json(e: Enrichment) -> dict[str, object]:

@@ -10,14 +10,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from .drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
+from rapidfuzz import fuzz
+
+from .drafting import (
+    CITATION_PREFIX,
+    SMS_BUDGET_CHARS,
+    Draft,
+    UngroundedDraft,
+    citation_line,
+    compose_local,
+    ground_or_refuse,
+)
 from .enrichment import Enrichment
 from .escalation import EscalationPolicy, Signals, Trigger
+from .grounding import split_sentences
 from .i18n import ENGLISH, N_, Texts
+from .knowledge.analysis import content_words, language_of
 from .knowledge.retrieval import Learned, Retriever
+from .ports import VendorError, VendorUnavailable
 from .records import Hit, Passage
 from .small_talk import SMALL_TALK_INTENTS, request_part
 from .translation import Translator, language_name
@@ -336,8 +349,6 @@ def pick_choice(text: str, titles: Sequence[str]) -> int | None:
     or words of its title ("the tracking one" → "Where is my order? Tracking your
     parcel"), typos forgiven. None when the message is something else, which is then a
     new question."""
-    from rapidfuzz import fuzz
-
     bare = text.strip().lower().lstrip("#").rstrip(".)!").strip()
     if bare.isdigit():
         number = int(bare)
@@ -353,8 +364,6 @@ def pick_choice(text: str, titles: Sequence[str]) -> int | None:
 
 
 def _words(text: str) -> list[str]:
-    import re
-
     return re.findall(r"[^\W_]+", text)
 
 
@@ -364,8 +373,6 @@ def answer_from_article(question: str, passages: Sequence[Passage], turn: Turn, 
     respond to their question, or its opening when none does; cited either way. An
     article in another language than the conversation's (``language``) is quoted with
     the line saying so, as the menu that offered it did."""
-    from .knowledge.analysis import language_of
-
     source = language_of(passages[0].locale)
     if language is not None and source != language:
         mark = turn.texts(ARTICLE_IN_LANGUAGE, language=language_name(source, language))
@@ -388,8 +395,6 @@ def answer_from_article(question: str, passages: Sequence[Passage], turn: Turn, 
 
 def localise_citation(text: str, texts: Texts) -> str:
     """``text`` with its closing citation line ("More: …") in the conversation's language."""
-    from .drafting import CITATION_PREFIX
-
     head, newline, last = text.rpartition("\n")
     if not last.startswith(CITATION_PREFIX):
         return text
@@ -405,9 +410,6 @@ _NAMED_CITATION = re.compile(r'^"(.+)" in our help center$')
 
 def lead_of(passage: Passage) -> Draft:
     """The article's first sentences, verbatim (grounded by construction)."""
-    from .drafting import SMS_BUDGET_CHARS, citation_line
-    from .grounding import split_sentences
-
     suffix = "\n" + citation_line([passage])
     body = ""
     for sentence in split_sentences(passage.text):
@@ -433,8 +435,6 @@ def _draft(question: str, hits: Sequence[Hit], llm_drafter: Drafter | None) -> t
     outage is a reason to hand over, never a reason to improvise."""
     passages = [hit.passage for hit in hits]
     if llm_drafter is not None:
-        from switchboard.core.ports import VendorError, VendorUnavailable
-
         try:
             drafted = llm_drafter(question, hits)
             if drafted.abstained:
@@ -503,12 +503,6 @@ def _translated(question: str, turn: Turn, policy: EscalationPolicy, other: Othe
     language like any answer; the translation is then translated back and grounded
     again against the same passages, so a translation that adds or changes a fact is
     refused, never sent."""
-    from dataclasses import replace
-
-    from switchboard.core.ports import VendorError, VendorUnavailable
-
-    from .knowledge.analysis import content_words
-
     assert other.translator is not None
     translator = other.translator
     try:

@@ -18,9 +18,10 @@ from . import metrics, ports, timeline
 from .assist import prepare_suggestions
 from .audit import audit
 from .enrichment import enrich, sentiment_trend
-from .handoff import PACKAGE_MESSAGES, conversation_for_ticket, summarise, ticket_markers
+from .handoff import PACKAGE_MESSAGES, _inside_whatsapp_window, conversation_for_ticket, summarise, ticket_markers
 from .i18n import N_, texts_of_conversation
 from .identity import may_message, reachable_address, reply_address
+from .intent_store import intent_model
 from .knowledge.analysis import content_words
 from .redaction import redact, truncate_for_model
 
@@ -54,8 +55,6 @@ def on_ticket_changed(session: Session, account: Account, settings: Settings, *,
                       write_back: bool) -> None:
     """A ticket was created or the customer commented: enrich it, write the result
     back as tags (and priority when the customer is upset), prepare suggestions."""
-
-    from .intent_store import intent_model
 
     conversation = conversation_for_ticket(session, account.id, ticket_id)
     question, redactions = ticket_question(session, conversation, text)
@@ -133,7 +132,6 @@ def _reachable(session: Session, conversation: Conversation) -> bool:
     """WhatsApp allows free text only within 24 hours of the customer's last message."""
     if conversation.channel != "whatsapp":
         return True
-    from .handoff import _inside_whatsapp_window
 
     return _inside_whatsapp_window(session, conversation)
 

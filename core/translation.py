@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import Account, Message
 
+from . import ports
+from .audit import audit
 from .drafting import ChatClient, load_prompt
+from .ports import VendorError, VendorUnavailable
 
 PROMPT_VERSION = "translate_v1"
 #: Short texts (a question, an SMS answer): the reply is at most about as long.
@@ -66,8 +69,6 @@ class TranslationUnavailable(LookupError):
 
 
 def _translator(session: Session, account: Account, settings: Settings) -> Translator:
-    from . import ports
-
     if not ports.current().chat_model_configured(settings):
         raise TranslationUnavailable("no language model is configured (set OPENAI_API_KEY or OPENAI_BASE_URL) "
                                      "to translate for agents")
@@ -79,9 +80,6 @@ def translate_customer_messages(session: Session, account: Account, settings: Se
     """Give the agent an English reading of each customer message written in another
     language (stored beside the message, which stays as the customer wrote it, and
     audited). A model outage leaves the messages untranslated: the agent still has them."""
-    from .audit import audit
-    from .ports import VendorError, VendorUnavailable
-
     pending = [m for m in messages if m.author == "customer" and "translation" not in (m.meta or {})
                and (m.meta or {}).get("language") not in (None, AGENT_LANGUAGE) and m.body.strip()]
     if not pending:
@@ -109,8 +107,6 @@ def translate_agent_reply(session: Session, account: Account, settings: Settings
                           ticket_id: int, actor: str) -> Translation:
     """An agent's draft reply in the customer's ``language``, for the agent to read and
     approve (by inserting it) before it is sent; the request and the result are audited."""
-    from .audit import audit
-
     if language == AGENT_LANGUAGE:
         raise TranslationUnavailable("the customer writes in English: there is nothing to translate")
     result = _translator(session, account, settings).translate(text, source=AGENT_LANGUAGE, target=language)

@@ -31,6 +31,7 @@ from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, InboxEvent, Message
 
 from . import accounts, business_hours, identity, metrics, ports, tickets, timeline
+from .actions.selfservice import scan_passages
 from .audit import audit
 from .drafting import CITATION_PREFIX
 from .enrichment import enrich
@@ -257,7 +258,6 @@ def speech_turn(session: Session, event: InboxEvent, settings: Settings, turn: S
         topic_words=content_words)
     # Passages are untrusted, as on every channel: the ones carrying instructions are
     # flagged in the audit log (the local engine speaks them, no model reads them).
-    from .actions.selfservice import scan_passages  # as replies does: the actions package imports replies
 
     scan_passages(session, account.id, conversation.id, decision.hits)
     reply, spoken = _spoken(decision)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote_plus
 
+from werkzeug.serving import WSGIRequestHandler
+
 #: Query parameters whose values are credentials somewhere in the app.
 SECRET_PARAMETERS = frozenset({"token", "code", "key", "state", "access_token"})
 REDACTED = "[redacted]"
@@ -39,8 +41,6 @@ def redact_request_line(line: str) -> str:
 def werkzeug_request_handler() -> type[Any]:
     """werkzeug's development server handler, logging redacted URLs (`switchboard serve`).
     Built on demand: werkzeug.serving is not imported by the web processes otherwise."""
-    from werkzeug.serving import WSGIRequestHandler
-
     class RedactingRequestHandler(WSGIRequestHandler):
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             # The app has read the path already (the environ is built before this).

@@ -9,13 +9,16 @@ from collections.abc import Callable
 from functools import cache, wraps
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
+import yaml
+from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from switchboard import db
 from switchboard.core import accounts, outbox, timeline
+from switchboard.core.audit import export
 from switchboard.models import Account, Conversation
 from switchboard.resources import package_path
+from switchboard.wiring import sandboxed_vendors
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -44,8 +47,6 @@ def _account() -> Account:
 @blueprint.get("/sandbox/outbox")
 @require_account
 def sandbox_outbox() -> ResponseReturnValue:
-    from switchboard.wiring import sandboxed_vendors
-
     if not sandboxed_vendors(_account(), current_app.config["SETTINGS"]):
         abort(404, "the outbox is only served in sandbox mode (SWITCHBOARD_SANDBOX=1, or a "
                    "vendor without credentials)")
@@ -73,10 +74,6 @@ def get_conversation(conversation_id: int) -> ResponseReturnValue:
 def audit_export() -> ResponseReturnValue:
     """The account's audit trail, filtered by ticket or conversation, as JSON Lines
     (default) or CSV: every AI suggestion and what people did with it."""
-    from flask import Response
-
-    from switchboard.core.audit import export
-
     fmt = request.args.get("format", "jsonl")
     if fmt not in ("jsonl", "csv"):
         abort(400, "format must be jsonl or csv")
@@ -100,8 +97,6 @@ def openapi() -> ResponseReturnValue:
 
 @cache
 def _openapi_document() -> dict[str, Any]:
-    import yaml
-
     return yaml.safe_load((package_path("openapi.yaml")).read_text(encoding="utf-8"))
 
 

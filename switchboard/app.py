@@ -26,6 +26,7 @@ from switchboard import (
 from switchboard.apps import webchat
 from switchboard.apps.slack import interactions as slack_interactions
 from switchboard.apps.slack import oauth as slack_oauth
+from switchboard.apps.slack import receiver as slack_receiver
 from switchboard.apps.webchat import events as webchat_events
 from switchboard.apps.webchat import identity_api as webchat_identity
 from switchboard.apps.zendesk import actions_api, reveal_api, sidebar_api
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     tasks.init_app(app)
     webhook_errors.init_app(app)
     webhooks_init_app(app)
+    slack_receiver.init_app(app)  # the Bolt app behind the webhooks' /slack/events
     api.init_app(app)
     home.init_app(app)
     outreach_api.init_app(app)

@@ -8,6 +8,9 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from switchboard.core.accounts import ensure_default_account
+from switchboard.core.escalation import PolicyError
+from switchboard.core.replies import policy, routing
+from switchboard.core.routing import RoutingError
 from switchboard.db import alembic_config, get_db
 from switchboard.errors import ConfigError
 
@@ -52,10 +55,6 @@ def _upgrade_embedded(app: Flask) -> None:
 def _check_policy_files(app: Flask) -> None:
     """A bad escalation policy or routing file stops start-up, naming line and field,
     instead of failing on the first customer message."""
-    from switchboard.core.escalation import PolicyError
-    from switchboard.core.replies import policy, routing
-    from switchboard.core.routing import RoutingError
-
     settings = app.config["SETTINGS"]
     try:
         policy(settings)

@@ -13,7 +13,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypedDict
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
+from cryptography.fernet import Fernet
+
+from .core.business_hours import BadHours, parse
 from .dispatch import LINGER_SECONDS, MAX_BATCH
 from .errors import ConfigError
 
@@ -315,8 +320,6 @@ def _outreach(env: Mapping[str, str]) -> _OutreachSettings:
 
 
 def _country(env: Mapping[str, str]) -> str | None:
-    import phonenumbers
-
     value = _optional(env, "SWITCHBOARD_COUNTRY")
     if value is None:
         return None
@@ -346,11 +349,6 @@ class _VoiceSettings(TypedDict):
 
 def _voice(env: Mapping[str, str]) -> _VoiceSettings:
     """Voice settings (issue 21); each bad value names its variable."""
-    import re
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    from .core.business_hours import BadHours, parse
-
     number = _optional(env, "SWITCHBOARD_VOICE_SUPPORT_NUMBER")
     if number is not None and not re.fullmatch(r"\+[1-9]\d{6,14}", number):
         raise ConfigError(f"SWITCHBOARD_VOICE_SUPPORT_NUMBER={number!r} is not an E.164 phone number "
@@ -401,8 +399,6 @@ def vault_reveal_rules(raw: str, name: str = "SWITCHBOARD_VAULT_REVEAL") -> dict
 
 def _vault_keys(env: Mapping[str, str]) -> tuple[str, ...]:
     """Fernet keys, newest first: the first encrypts, every one decrypts (rotation)."""
-    from cryptography.fernet import Fernet
-
     keys = tuple(k.strip() for k in (env.get("SWITCHBOARD_VAULT_KEYS") or "").split(",") if k.strip())
     for position, key in enumerate(keys, start=1):
         try:

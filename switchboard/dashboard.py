@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import wraps
@@ -26,11 +25,22 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from switchboard import db
-from switchboard.core import accounts, audit, metrics
+from switchboard.apps.sign_in import (
+    COOKIE,
+    SESSION_HOURS,
+    account_for_code,
+    app_secret,
+    key_hash,
+    serializer,
+    session_data,
+    signed_in,
+    signed_in_with_key,
+)
+from switchboard.apps.zendesk.sidebar_api import account_for_jwt
+from switchboard.core import accounts, audit
 from switchboard.core.digest import _gap_groups
 from switchboard.core.knowledge import phrasings as learned_phrasings
 from switchboard.core.metrics import BOT_QUIET
@@ -48,12 +58,9 @@ from switchboard.core.metrics_figures import (
     time_unit,
 )
 from switchboard.models import Account, ApiKey
-from switchboard.private_files import create_private
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("dashboard", __name__, url_prefix="/dashboard")
-COOKIE = "switchboard_dashboard"
-SESSION_HOURS = 8
 #: Without a chosen start the page shows the last DEFAULT_DAYS, or on a younger account
 #: every day since its first conversation, and never fewer than MIN_DEFAULT_DAYS: a
 #: week of history is not charted as 30 days of mostly nothing.
@@ -64,117 +71,10 @@ GAP_DAYS = 31
 AUDIT_ROWS = 20
 
 
-def _secret(app: Flask) -> str:
-    """SWITCHBOARD_SECRET_KEY (or Flask's SECRET_KEY) when configured: the same on every
-    host, so a cookie signed by one web host is read by the next. Without it, a random
-    secret kept in the data directory serves the single-host default (every gunicorn
-    worker and a restart of that host agree; a second host would not)."""
-    settings = app.config["SETTINGS"]
-    if settings.secret_key:
-        return str(settings.secret_key)
-    if app.config.get("SECRET_KEY"):
-        return str(app.config["SECRET_KEY"])
-    if not settings.database_url.startswith("sqlite"):
-        app.logger.warning("SWITCHBOARD_SECRET_KEY is not set: dashboard sessions signed here are not valid on "
-                           "other web hosts; set the same long random value on every host")
-    path: Path = app.config["SETTINGS"].data_dir / ".switchboard-session-secret"
-    create_private(path, lambda: os.urandom(32).hex())
-    return path.read_text().strip()
-
-
-def app_secret(app: Flask) -> str:
-    """The deployment's signing secret (see :func:`_secret`), read once per app: the
-    dashboard's sessions and the web chat's visitor tokens are signed with it (each
-    with its own salt)."""
-    secret = app.extensions.get("switchboard.dashboard_secret")
-    if secret is None:
-        secret = app.extensions["switchboard.dashboard_secret"] = _secret(app)
-    return str(secret)
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(app_secret(current_app), salt="switchboard-dashboard")
-
-
-#: How long a sign-in code from the sidebar app is good for: the app opens the
-#: dashboard with it at once, so a minute is plenty and a leaked code soon worthless.
-CODE_SECONDS = 60
-CODE_SALT = "switchboard-dashboard-code"
-#: The metric event recording a code's one use (its dedupe key makes it one).
-CODE_USED = "dashboard.code_used"
-
-
-def issue_code(account: Account, agent: str) -> str:
-    """A short-lived signed code that signs an agent's browser into the dashboard. The
-    sidebar app's credential stays in Zendesk's proxy (a secure setting), so the browser
-    has nothing of its own to sign in with: the app asks for this code through the proxy."""
-    # The nonce makes each code its own: two asked for within a second would otherwise be
-    # the same text, and the first one's use would refuse the second.
-    return _serializer().dumps({"account": account.id, "agent": agent[:200], "nonce": os.urandom(8).hex()},
-                               salt=CODE_SALT)
-
-
-def _account_for_code(code: str) -> Account | None:
-    """The account a code signs in to, once: a copy of the code (a browser's history,
-    a screen share, a proxy's log) must not open a second session within its minute.
-    Its use is recorded under a key unique per account, so two hosts taking the same
-    code at once let one of them through."""
-    try:
-        data = _serializer().loads(code, max_age=CODE_SECONDS, salt=CODE_SALT)
-    except BadSignature:  # also SignatureExpired
-        return None
-    session = db.session()
-    account = session.get(Account, data.get("account")) if isinstance(data, dict) else None
-    if account is None:
-        return None
-    first_use = metrics.record(session, account.id, CODE_USED, label=str(data.get("agent") or "")[:64],
-                               dedupe_key=f"{CODE_USED}:{hashlib.sha256(code.encode()).hexdigest()}")
-    session.commit()
-    if first_use is None:
-        log.warning("dashboard sign-in code used a second time, refused (agent %s)", data.get("agent"))
-        return None
-    return account
-
-
-def _key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def signed_in_with_key() -> Account | None:
-    """The account of a session made from an account API key: an operator's. A session
-    opened from the sidebar (any Zendesk agent) may read figures, not install the Slack
-    app for the account."""
-    data = _session_data()
-    return _signed_in() if data is not None and data.get("key") else None
-
-
-def _session_data() -> dict[str, Any] | None:
-    raw = request.cookies.get(COOKIE)
-    if not raw:
-        return None
-    try:
-        data = _serializer().loads(raw, max_age=SESSION_HOURS * 3600)
-    except BadSignature:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _signed_in() -> Account | None:
-    data = _session_data()
-    if data is None:
-        return None
-    session = db.session()
-    if data.get("key"):  # still a live key of the same account?
-        key = session.scalar(select(ApiKey).where(ApiKey.key_hash == data["key"], ApiKey.revoked_at.is_(None)))
-        if key is None or key.account_id != data.get("account"):
-            return None
-    return session.get(Account, data.get("account"))
-
-
 def require_supervisor(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
-        account = _signed_in()
+        account = signed_in()
         if account is None:
             return redirect(url_for("dashboard.login"))
         g.account = account
@@ -214,17 +114,15 @@ def login() -> ResponseReturnValue:
 
 @blueprint.post("/login")
 def login_submit() -> ResponseReturnValue:
-    from switchboard.apps.zendesk.sidebar_api import account_for_jwt
-
     key = (request.form.get("key") or "").strip()
     token = (request.form.get("token") or "").strip()
     code = (request.form.get("code") or "").strip()
     account, payload = None, {}
     if key:
         account = accounts.account_for_api_key(db.session(), key)
-        payload = {"key": _key_hash(key)}
+        payload = {"key": key_hash(key)}
     elif code:
-        account = _account_for_code(code)
+        account = account_for_code(code)
     elif token.count(".") == 2:
         account = account_for_jwt(token)
     if account is None and code and not key:
@@ -236,7 +134,7 @@ def login_submit() -> ResponseReturnValue:
         return _login_page(error=f"That key or token is not valid. Paste the whole key from {API_KEY_FILE}, or "
                            "create one with `switchboard accounts key --name dashboard`."), 401
     response = redirect(url_for("dashboard.index"))
-    response.set_cookie(COOKIE, _serializer().dumps({"account": account.id, **payload}),
+    response.set_cookie(COOKIE, serializer().dumps({"account": account.id, **payload}),
                         max_age=SESSION_HOURS * 3600, httponly=True, samesite="Lax", secure=request.is_secure)
     return response
 
@@ -332,7 +230,7 @@ def csrf_token() -> str:
 def _operator() -> str | None:
     """How the audit names the operator signed in with an account key, else None (a
     session opened from the sidebar, by any agent, may read but not remove)."""
-    data = _session_data()
+    data = session_data()
     if signed_in_with_key() is None or data is None:
         return None
     key = db.session().scalar(select(ApiKey).where(ApiKey.key_hash == data["key"]))

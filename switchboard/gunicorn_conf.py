@@ -150,6 +150,6 @@ def post_worker_init(worker: Any) -> None:
 def child_exit(server: Any, worker: Any) -> None:
     """A worker is gone (restarted, killed): its counters stay counted, its live gauges
     are dropped (prometheus_client's multiprocess mode asks for this call)."""
-    from prometheus_client import multiprocess
+    from prometheus_client import multiprocess  # only in multiprocess mode (the hook is gunicorn's)
 
     multiprocess.mark_process_dead(worker.pid)

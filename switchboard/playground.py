@@ -21,16 +21,18 @@ from sqlalchemy.orm import Session
 from switchboard import db, tasks
 from switchboard.config import Settings
 from switchboard.core import accounts, identity, inbox
+from switchboard.core.actions.config import load_actions_config
+from switchboard.core.handoff import Handoff, build_package
+from switchboard.core.routing import Route
 from switchboard.errors import MalformedPayload
 from switchboard.models import Account, Conversation, Customer, IdentityKind, Message, OutboxCall
+from switchboard.wiring import MESSAGING_VENDORS, sandboxed_vendors
 
 blueprint = Blueprint("playground", __name__)
 DEFAULT_PHONE = "+15550100001"
 
 
 def enabled(account: Account, settings: Settings) -> bool:
-    from switchboard.wiring import sandboxed_vendors
-
     return "twilio" in sandboxed_vendors(account, settings)
 
 
@@ -77,10 +79,6 @@ def conversation_view(session: Session, settings: Settings, account_id: int, e16
     customer = session.get(Customer, conversation.customer_id)
     package = None
     if conversation.handoff_reason:
-        from switchboard.core.actions.config import load_actions_config
-        from switchboard.core.handoff import Handoff, build_package
-        from switchboard.core.routing import Route
-
         assert customer is not None
         package = build_package(session, conversation, customer,
                                 Handoff(conversation.handoff_reason, "", Route(None, "normal", ())),
@@ -172,8 +170,6 @@ def off_reason(account: Account, settings: Settings) -> str | None:
 
 def sandbox_mode(account: Account, settings: Settings) -> bool:
     """No vendor live for ``account``: everything it would send is recorded instead."""
-    from switchboard.wiring import MESSAGING_VENDORS, sandboxed_vendors
-
     return sandboxed_vendors(account, settings) >= {cls.vendor for cls in MESSAGING_VENDORS}
 
 

@@ -163,7 +163,7 @@ def init_app(app: Flask) -> None:
     registry.register(DatabaseCollector(app))
     connect_task_signals(app)
     if multiprocess_dir:
-        from prometheus_client import multiprocess
+        from prometheus_client import multiprocess  # only in multiprocess mode
 
         # gunicorn's --preload imports the app before its on_starting hook prepares the
         # directory (switchboard/gunicorn_conf.py).

@@ -12,7 +12,7 @@ import time
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -21,12 +21,18 @@ from celery.schedules import crontab
 from celery.signals import worker_init
 from flask import Flask, current_app
 
-from switchboard import db
+from switchboard import db, enqueue
+from switchboard.apps.slack.action_approvals import expire_overdue
 from switchboard.config import Settings
 from switchboard.connectors.base import VendorOutcomeUnknown, VendorRateLimited
 from switchboard.core import inbox
+from switchboard.core.accounts import all_accounts, secret
+from switchboard.core.digest import send_digest
+from switchboard.core.outreach import campaigns, sending
+from switchboard.core.privacy import purge_all
 from switchboard.core.processing import Bound, EventHandlers
 from switchboard.core.redaction import redact
+from switchboard.core.warmup import preload_for_fork
 from switchboard.dispatch import MAX_BATCH, Dispatcher
 from switchboard.models import Account
 
@@ -90,7 +96,6 @@ def preload_before_fork(sender: Any, **_: Any) -> None:
     app = _flask_apps.get(getattr(sender, "app", None))
     if app is None or not app.config["SETTINGS"].worker_preload:
         return
-    from switchboard.core.warmup import preload_for_fork
 
     started = time.perf_counter()
     database = db.get_db(app)
@@ -186,9 +191,6 @@ def sweep_inbox() -> int:
 def weekly_digest(self: Task) -> int:
     """Monday's digest to every account with a digest channel; the idempotency key
     makes a second firing in the same week a no-op."""
-    from switchboard.core.accounts import all_accounts
-    from switchboard.core.digest import send_digest
-
     settings = current_app.config["SETTINGS"]
     session = db.session()
     sent = 0
@@ -212,10 +214,6 @@ OUTREACH_SEND_BUDGET_SECONDS = 60.0
 def send_outreach_chunk(campaign_id: int) -> tuple[dict[str, int], bool]:
     """One bounded chunk of a campaign; returns its tally and whether recipients are
     still due (the caller then runs the next chunk)."""
-    from datetime import UTC, datetime
-
-    from switchboard.core.outreach import sending
-
     settings = current_app.config["SETTINGS"]
     budget = float(current_app.config.get("OUTREACH_SEND_BUDGET_SECONDS", OUTREACH_SEND_BUDGET_SECONDS))
     session = db.session()
@@ -240,8 +238,6 @@ def outreach_send(self: Task, campaign_id: int) -> dict[str, int]:
 @shared_task(name="switchboard.outreach_tick")
 def outreach_tick() -> dict[str, list[int]]:
     """Beat's outreach dispatcher: due schedules, expiries, resumed sends."""
-    from switchboard.core.outreach import campaigns
-
     return campaigns.tick(db.session(), current_app.config["SETTINGS"], enqueue=enqueue_outreach_send)
 
 
@@ -249,8 +245,6 @@ def outreach_tick() -> dict[str, list[int]]:
 def actions_tick() -> list[int]:
     """Beat's expiry of governed actions nobody approved or confirmed in time: the
     Slack message is closed and the customer or agent told (issue 7)."""
-    from switchboard.apps.slack.action_approvals import expire_overdue
-
     return expire_overdue(db.session(), current_app.config["SETTINGS"])
 
 
@@ -258,9 +252,6 @@ def actions_tick() -> list[int]:
 def retention_purge() -> dict[str, dict[str, int]]:
     """Beat's daily purge of vaulted originals and transcripts older than each
     account's retention period (issue 20); the audit keeps that it happened."""
-    from switchboard.core.accounts import all_accounts
-    from switchboard.core.privacy import purge_all
-
     session = db.session()
     return purge_all(session, all_accounts(session), current_app.config["SETTINGS"])
 
@@ -285,9 +276,7 @@ def enqueue_outreach_send(campaign_id: int) -> bool:
 
 
 def digest_channel(account: Account, settings: Settings) -> str | None:
-    if account.slug == "default":
-        return settings.slack_digest_channel
-    return (account.secrets or {}).get("slack_digest_channel")
+    return secret(account, "slack_digest_channel", settings)
 
 
 class EmbeddedRunner:
@@ -402,6 +391,7 @@ def init_app(app: Flask) -> None:
     settings = app.config["SETTINGS"]
     app.extensions[DISPATCHER] = Dispatcher(partial(_publish_with, celery), max_batch=settings.dispatch_batch,
                                             linger=settings.dispatch_linger_ms / 1000)
+    enqueue.install(app, enqueue.HandOffs(event=enqueue_event, outreach_send=enqueue_outreach_send))
     if app.config["SETTINGS"].embedded:
         runner = EmbeddedRunner(app, inline=app.config.get("TASKS_INLINE", False))
         app.extensions["switchboard.runner"] = runner

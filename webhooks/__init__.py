@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import slack, twilio, zendesk
+
 
 def init_app(app: Flask) -> None:
-    from . import slack, twilio, zendesk
-
     app.register_blueprint(twilio.blueprint)
     app.register_blueprint(zendesk.blueprint)
     slack.init_app(app)

@@ -4,10 +4,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from switchboard import db
+from switchboard import db, enqueue
 from switchboard.core import inbox
 from switchboard.models import Account
-from switchboard.tasks import enqueue_event
 
 #: Writes non-ASCII as it is, so a lone surrogate stays one (and then fails to encode)
 #: instead of becoming an escape; a NUL is always written as the escape \u0000.
@@ -55,5 +54,5 @@ def accept(account: Account, *, vendor: str, kind: str, dedupe_key: str, payload
         dedupe_key=storable(dedupe_key), payload=storable(payload),
     )
     if created:
-        enqueue_event(event_id)
+        enqueue.event(event_id)
     return created

@@ -20,9 +20,13 @@ from sqlalchemy.orm import Session
 
 from switchboard.apps.slack.client import SlackConnector, escape
 from switchboard.config import Settings
+from switchboard.connectors.twilio import TwilioConnector
+from switchboard.connectors.zendesk import ZendeskConnector
+from switchboard.core import timeline
 from switchboard.core.actions.engine import Governor, Outcome
 from switchboard.core.actions.policy import ActionPolicy
 from switchboard.core.audit import audit
+from switchboard.core.identity import reachable_address
 from switchboard.models import Account, ActionExecution, Conversation, Customer, InboxEvent
 
 PREFIX = "action:"
@@ -145,8 +149,6 @@ def _close_message(slack: SlackConnector, execution: ActionExecution, preview: s
 def _tell_agent(session: Session, account: Account, settings: Settings, outcome: Outcome) -> None:
     """An agent's request that waited for a supervisor: an internal note on its ticket
     says how it ended (the sidebar timeline shows it too)."""
-    from switchboard.connectors.zendesk import ZendeskConnector
-
     execution = outcome.execution
     if execution.role != "agent" or execution.zendesk_ticket_id is None:
         return
@@ -159,10 +161,6 @@ def _tell_agent(session: Session, account: Account, settings: Settings, outcome:
 def _tell_customer(session: Session, account: Account, settings: Settings, outcome: Outcome) -> None:
     """A self-service request waited for the supervisor: tell the customer the result
     on their channel (an agent-run request is the agent's to tell)."""
-    from switchboard.connectors.twilio import TwilioConnector
-    from switchboard.core import timeline
-    from switchboard.core.identity import reachable_address
-
     execution = outcome.execution
     if execution.role not in ("bot", "llm") or execution.conversation_id is None:
         return

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from sqlalchemy.orm import Session, object_session
 
+from switchboard.apps.slack.installations import bot_token_for_account
 from switchboard.config import Settings
 from switchboard.connectors.base import (
     CallResult,
@@ -191,7 +192,6 @@ def bot_token(session: Session | None, account: Account, settings: Settings) -> 
     configured = secret(account, "slack_bot_token", settings)
     if configured or session is None:
         return configured
-    from switchboard.apps.slack.installations import bot_token_for_account
 
     return bot_token_for_account(session, account)
 

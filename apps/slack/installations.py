@@ -3,6 +3,7 @@ OAuth flow and Bolt's authorize() read the same rows the migrations manage (slac
 SQLAlchemy store would create tables of its own, outside Alembic)."""
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,6 @@ class DatabaseInstallationStore(InstallationStore):
 
     @property
     def logger(self) -> Any:  # InstallationStore's abstract property
-        import logging
 
         return logging.getLogger(__name__)
 

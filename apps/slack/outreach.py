@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from switchboard import enqueue
 from switchboard.apps.slack.client import SlackConnector, escape
 from switchboard.config import Settings
 from switchboard.core.audit import audit
@@ -206,10 +207,8 @@ def on_click(session: Session, event: InboxEvent, settings: Settings, action: di
                        f"{f' (by <@{campaign.decided_by}>)' if campaign.decided_by else ''}: nothing changed.")
     show_decision(session, account, settings, campaign)
     if outcome == "approved":
-        from switchboard.tasks import enqueue_outreach_send
-
         session.commit()
-        enqueue_outreach_send(campaign.id)
+        enqueue.outreach_send(campaign.id)
 
 
 def edit_view(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign) -> dict[str, Any]:

@@ -15,15 +15,24 @@ import logging
 import re
 from typing import Any
 
+from flask import Flask
 from slack_bolt import Ack, App, BoltContext, BoltResponse
+from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from switchboard import db
+from switchboard.apps.slack import commands
+from switchboard.apps.slack.commands import COMMAND
+from switchboard.apps.slack.installations import installed_bot_token
+from switchboard.apps.slack.outreach import EDIT as OUTREACH_EDIT
+from switchboard.apps.slack.outreach import open_edit_modal
 from switchboard.config import Settings
 from switchboard.core.accounts import DEFAULT_SLUG, secret
 from switchboard.models import Account
 from switchboard.webhooks.intake import accept
+from switchboard.webhooks.slack.view import HANDLER
 
 EVERYTHING = re.compile(".*")
 #: Bolt logs whole request bodies (and the signature) at INFO, e.g. on a failed signature
@@ -67,8 +76,6 @@ def kind_of(body: dict[str, Any]) -> str:
 
 def _installed(enterprise_id: str | None, team_id: str | None) -> str | None:
     """The bot token an OAuth install stored for this workspace (multi-workspace)."""
-    from switchboard.apps.slack.installations import installed_bot_token
-
     return installed_bot_token(db.session(), enterprise_id, team_id)
 
 
@@ -76,8 +83,6 @@ def answer_error(error: Exception) -> BoltResponse | None:
     """A database error means nothing was stored: 503, so Slack retries. Malformed
     bodies never get here (the view's screen refuses them with a 400 naming the
     field), so anything else is our bug and stays a 500."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
     if isinstance(error, (OperationalError, InterfaceError)):
         return BoltResponse(status=503,
                             body={"error": "the database is unavailable; nothing was recorded, retry later"})
@@ -115,7 +120,6 @@ def build(settings: Settings) -> App:
     def switchboard_command(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         # Slack shows the HTTP answer to a slash command: it is computed here (a few
         # indexed reads), after the request is stored like any other.
-        from switchboard.apps.slack import commands
 
         account = store(body, context)
         try:
@@ -129,7 +133,6 @@ def build(settings: Settings) -> App:
     def open_outreach_editor(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         # Slack's trigger_id expires 3 s after the click: the modal is opened now, not
         # by the queued task; the click is still recorded (and audited) as usual.
-        from switchboard.apps.slack.outreach import open_edit_modal
 
         account = account_for_team(context.team_id)
         record(ack, body, context)
@@ -139,9 +142,6 @@ def build(settings: Settings) -> App:
             except Exception:  # the click is stored; Slack only misses the modal (the user clicks again)
                 QUIET_BOLT_LOGGER.exception("could not open the outreach edit modal")
 
-    from switchboard.apps.slack.commands import COMMAND
-    from switchboard.apps.slack.outreach import EDIT as OUTREACH_EDIT
-
     bolt.event(EVERYTHING)(record)
     bolt.action(OUTREACH_EDIT)(open_outreach_editor)
     bolt.action(EVERYTHING)(record)
@@ -150,3 +150,11 @@ def build(settings: Settings) -> App:
     bolt.command(EVERYTHING)(record)
     bolt.shortcut(EVERYTHING)(record)
     return bolt
+
+
+def init_app(app: Flask) -> None:
+    """Install the Bolt app behind ``/slack/events`` (the webhooks' door), when Slack is
+    configured; without it the door answers that SLACK_SIGNING_SECRET is missing."""
+    settings = app.config["SETTINGS"]
+    if settings.slack_signing_secret:
+        app.extensions[HANDLER] = SlackRequestHandler(build(settings))

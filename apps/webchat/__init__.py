@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from . import api, limits, stream, stream_slots
+
 
 def init_app(app: Flask) -> None:
-    from . import api, limits, stream, stream_slots
-
     app.register_blueprint(api.blueprint)
     limiter = limits.init_app(app)
     limits.apply(app, limiter, "webchat.post_message", ("messages_per_visitor", limits.visitor_key),

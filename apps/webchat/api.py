@@ -24,8 +24,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from switchboard import db
+from switchboard.apps.sign_in import app_secret
 from switchboard.core import accounts, verification, webchat
-from switchboard.dashboard import app_secret
 from switchboard.models import Account, Customer, WebVisitor
 from switchboard.webhooks.intake import accept
 
@@ -298,12 +298,15 @@ STREAM_REFUSED = {
 }
 
 
+def client_ip() -> str:
+    """The visitor's address (the proxy's client when SWITCHBOARD_TRUSTED_PROXIES trusts it)."""
+    return request.remote_addr or "unknown"
+
+
 def _stream_slot(app: Any, visitor: WebVisitor, seconds: float) -> slots.Slot:
     """A slot for the stream, or the refusal: 429 over a visitor's or an IP's limit,
     503 when this process lends streams no more threads; the wait is one stream's
     length, by when one of those open has ended (the widget polls meanwhile)."""
-    from .limits import client_ip
-
     try:
         return slots.slots_of(app).acquire(app, visitor=f"{visitor.account_id}:{visitor.id}", ip=client_ip(),
                                            seconds=seconds)

@@ -28,6 +28,8 @@ from flask_limiter import Limiter
 
 from switchboard.core import webchat
 
+from .api import bearer_token, client_ip, secret
+
 #: The contract's defaults; ``app.config["WEBCHAT_LIMITS"]`` may override any of them.
 DEFAULT_LIMITS = {
     "messages_per_visitor": "10/minute;200/day",
@@ -51,10 +53,6 @@ def limit_of(name: str) -> Callable[[], str]:
     return value
 
 
-def client_ip() -> str:
-    return request.remote_addr or "unknown"
-
-
 def ip_key() -> str:
     return f"ip:{client_ip()}"
 
@@ -62,8 +60,6 @@ def ip_key() -> str:
 def visitor_key() -> str:
     """The visitor the bearer token names (its signature checked, no database read); a
     request without a valid token counts against its IP (and is then refused, 401)."""
-    from .api import bearer_token, secret
-
     found = webchat.read_token(secret(), bearer_token())
     return f"visitor:{found[0]}:{found[1]}" if found else f"anonymous:{client_ip()}"
 
@@ -136,8 +132,6 @@ def resuming() -> bool:
     """A session call that carries a valid visitor token resumes a chat: it creates
     nothing, so the per-IP limit on new sessions does not count it (a customer reading
     thirty pages in an hour keeps their chat)."""
-    from .api import secret
-
     body = request.get_json(silent=True)
     token = body.get("token") if isinstance(body, dict) else None
     return isinstance(token, str) and webchat.read_token(secret(), token) is not None

@@ -16,6 +16,7 @@ a visitor's merge into another customer is picked up within a minute.
 """
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -180,8 +181,6 @@ def init_app(app: Flask) -> None:
 # -- the stream -----------------------------------------------------------------------------
 
 def _event(message: dict[str, Any]) -> str:
-    import json
-
     return f"id: {message['id']}\nevent: message\ndata: {json.dumps(message, separators=(',', ':'))}\n\n"
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from switchboard import db
 from switchboard.apps.zendesk.sidebar_api import current_agent, require_agent
@@ -63,7 +63,6 @@ def list_actions(ticket_id: int) -> ResponseReturnValue:
     conditions = [ActionExecution.zendesk_ticket_id == ticket_id]
     if conversation is not None:
         conditions.append(ActionExecution.conversation_id == conversation.id)
-    from sqlalchemy import or_
 
     executions = session.scalars(select(ActionExecution).where(
         ActionExecution.account_id == g.account.id, or_(*conditions)).order_by(ActionExecution.id)).all()

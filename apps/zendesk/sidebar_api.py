@@ -26,6 +26,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from switchboard import db
+from switchboard.apps.sign_in import CODE_SECONDS, issue_code
 from switchboard.core import accounts, assist, i18n, metrics, ports, timeline, translation
 from switchboard.core.enrichment import sentiment_trend
 from switchboard.core.handoff import PACKAGE_MESSAGES, conversation_for_ticket, summarise
@@ -163,8 +164,6 @@ def require_agent(view: Callable[..., ResponseReturnValue]) -> Callable[..., Res
 def dashboard_session() -> ResponseReturnValue:
     """A one-minute code the app posts to /dashboard/login in a new window, so an agent
     or supervisor opens the dashboard from the sidebar without typing a key."""
-    from switchboard.dashboard import CODE_SECONDS, issue_code
-
     return jsonify(code=issue_code(g.account, current_agent().actor), expires_in=CODE_SECONDS,
                    login_path="/dashboard/login")
 

@@ -19,6 +19,7 @@ from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
+from switchboard.core.ports import NotFound, VendorUnavailable
 from switchboard.models import Account, ActionExecution, Conversation, Customer
 
 from .. import ports, timeline
@@ -30,7 +31,7 @@ from . import verification as otp
 from .config import ActionsConfig, load_actions_config
 from .executors import Context
 from .policy import ActionPolicy, History, load_action_policy
-from .registry import REGISTRY, ActionSpec, _money
+from .registry import REGISTRY, ActionSpec
 from .schemas import dump
 
 PENDING = ("requested", "awaiting_verification", "awaiting_confirmation", "awaiting_approval", "approved", "running")
@@ -446,8 +447,6 @@ class Governor:
         return self._finish_message(execution, self._reason_text(execution, reasons[0]))
 
     def _fail(self, execution: ActionExecution, exc: Exception, *, prior: str) -> Outcome:
-        from switchboard.core.ports import NotFound, VendorUnavailable
-
         if isinstance(exc, VendorUnavailable):  # a retry may work: put it back, let the caller retry
             self._interrupt(execution, exc, prior)
             raise exc
@@ -616,4 +615,4 @@ def _safe(value: Any) -> Any:
     return value
 
 
-__all__ = ["ActionRequest", "Governor", "Outcome", "Principal", "_money"]
+__all__ = ["ActionRequest", "Governor", "Outcome", "Principal"]

@@ -65,6 +65,14 @@ def order_facts(ctx: Context) -> dict[str, Any]:
     return {"order": order}
 
 
+def amount_text(order: dict[str, Any]) -> str:
+    """An order's total as the customer reads it, in the refund's preview and its outcome."""
+    amount = float(order["total"])  # no total, no amount: KeyError (preview() falls back to the action's name)
+    currency = str(order.get("currency") or "USD").upper()
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency)
+    return f"{symbol}{amount:.2f}" if symbol else f"{amount:.2f} {currency}"
+
+
 def order_status(ctx: Context) -> dict[str, Any]:
     order = ctx.facts["order"]
     return {"status": order.get("status"), "eta": order.get("eta")}
@@ -72,13 +80,11 @@ def order_status(ctx: Context) -> dict[str, Any]:
 
 def refund(ctx: Context) -> dict[str, Any]:
     order = ctx.facts["order"]
-    from .registry import _money
-
     amount = float(order["total"])
     response = ctx.http("refund_create", {"order_id": ctx.params["order_id"], "amount": amount,
                                           "currency": order.get("currency") or "USD",
                                           "reason": ctx.params.get("reason") or ""}, "refund")
-    return {**response, "amount": amount, "amount_text": _money(order)}
+    return {**response, "amount": amount, "amount_text": amount_text(order)}
 
 
 def update_address(ctx: Context) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from switchboard.resources import data_file
 
 from .errors import ActionConfigError
+from .registry import REGISTRY
 
 DEFAULT_FILE = data_file("action_policy.yaml")
 ROLES = ("bot", "llm", "agent", "supervisor")
@@ -205,8 +206,6 @@ class _PolicySchema(_Strict):
 
 
 def _known_action(name: str) -> None:
-    from .registry import REGISTRY
-
     if name not in REGISTRY:
         raise ValidationError(f"{name!r} is not an action Switchboard knows; use one of {', '.join(sorted(REGISTRY))}")
 

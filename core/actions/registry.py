@@ -33,13 +33,6 @@ class ActionSpec:
     operations: tuple[str, ...] = ()  # the actions.yaml operations it calls, checked at start-up
 
 
-def _money(facts: dict[str, Any]) -> str:
-    amount = float(facts["total"])  # no total, no amount: KeyError (preview() falls back to the action's name)
-    currency = str(facts.get("currency") or "USD").upper()
-    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency)
-    return f"{symbol}{amount:.2f}" if symbol else f"{amount:.2f} {currency}"
-
-
 #: The outcomes and previews customers read, in their language (core/i18n.py). A
 #: status or a date from the company's system is quoted as the system gives it.
 DONE_ORDER_STATUS = N_("done_order_status", "Order {order_id} is {status}.")
@@ -80,7 +73,7 @@ REGISTRY: dict[str, ActionSpec] = {spec.name: spec for spec in (
         "refund", "Refund one of the customer's orders in full; the amount comes from the order record.",
         schemas.RefundInput, "http_action", "high", executors.refund, gather=executors.order_facts,
         done=lambda p, r, t: t(DONE_REFUND, amount=r["amount_text"], order_id=p["order_id"]),
-        preview=lambda p, f, t: t(PREVIEW_REFUND, amount=_money(f), order_id=p["order_id"]),
+        preview=lambda p, f, t: t(PREVIEW_REFUND, amount=executors.amount_text(f), order_id=p["order_id"]),
         operations=("order_lookup", "refund_create")),
     ActionSpec(
         "update_address", "Change the customer's postal address (Zendesk profile and the company's system).",

@@ -11,7 +11,6 @@ a message carrying hidden instructions starts nothing at all.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -22,14 +21,17 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings
 from switchboard.models import ActionExecution, Message
 
+from ..accounts import company_name
 from ..audit import audit
+from ..outbound import Inbound, send_reply
+from ..selfservice import Decision, disclosure
 from . import verification as otp
 from .engine import SELF_SERVICE, ActionRequest, Governor, Outcome, Principal
 from .injection import Finding, detect
+from .tools import Intent, llm_intents
 
 if TYPE_CHECKING:
     from ..records import Hit
-    from ..replies import Inbound
 
 ORDER_ID = r"(?<![\w-])([A-Z]{1,4}-?\d{3,10})(?![\w-])"
 ORDER = re.compile(r"\border\b[^.?!\n]{0,20}?" + ORDER_ID + r"|" + ORDER_ID, re.IGNORECASE)
@@ -48,12 +50,6 @@ ACTIONISH = re.compile(r"\b(refund|reschedule|address|order|appointment)\b", re.
 YES = re.compile(r"^\s*(yes|y|yes please|yes,? please|confirm|confirmed)\s*[.!]?\s*$", re.I)
 NO = re.compile(r"^\s*(no|n|nope|no thanks?|no,? thank you|don'?t)\s*[.!]?\s*$", re.I)
 CODE_PLACEHOLDER = "[verification code]"
-
-
-@dataclass(frozen=True)
-class Intent:
-    action: str
-    params: dict[str, Any]
 
 
 def _order_id(text: str) -> str | None:
@@ -135,8 +131,6 @@ def handle(session: Session, inbound: Inbound, settings: Settings) -> bool:
     intents = [match_intent(message.body)]
     principal = Principal("bot", "bot")
     if intents[0] is None and ACTIONISH.search(message.body):
-        from .tools import llm_intents
-
         intents, model = llm_intents(session, inbound, settings, governor)
         principal = Principal("llm", f"llm:{model}")
     outcomes = [governor.request(ActionRequest(
@@ -218,15 +212,11 @@ def _retry_after_yes(session: Session, inbound: Inbound, settings: Settings, gov
 
 
 def _reply(session: Session, inbound: Inbound, settings: Settings, outcomes: list[Outcome]) -> Message:
-    from ..replies import send_reply
-    from ..selfservice import Decision, disclosure
-
     text = " ".join(outcome.message for outcome in outcomes)
     # One indexed probe, not the whole conversation loaded to look for a bot reply.
     first = session.scalar(select(Message.id).where(
         Message.conversation_id == inbound.conversation.id, Message.author == "bot",
         Message.id != inbound.message.id).limit(1)) is None
     if first:
-        company = settings.company_name if inbound.account.slug == "default" else inbound.account.name
-        text = disclosure(company) + "\n\n" + text
+        text = disclosure(company_name(inbound.account, settings)) + "\n\n" + text
     return send_reply(session, inbound, Decision("action", text, reason=outcomes[-1].status), settings)

@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, insert, or_, select, update
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -21,7 +20,10 @@ from ..audit import audit
 from ..rows import insert_or_fetch
 from . import audience, drafts, supervisors
 from .options import options_for, require_channel
+from .sending import finish_if_final, has_due_work, sender_active
 from .spec import CampaignSpec, check_template, from_json
+from .status import counts as counts  # re-exported: the API, Slack and the benchmarks read the tally here
+from .status import move
 
 log = logging.getLogger(__name__)
 INSERT_BATCH = 5000
@@ -89,17 +91,6 @@ def build(session: Session, account: Account, settings: Settings, campaign: Outr
                                           "segments": {k: len(v) for k, v in groups.items()}})
     session.commit()
     supervisors.request_approval(session, account, settings, campaign)
-
-
-def move(session: Session, campaign_id: int, expected: str, *conditions: Any, **values: Any) -> bool:
-    """Set ``values`` on the campaign only if its status is still ``expected`` (and any
-    further ``conditions`` hold): a compare-and-set, so of two workers, beats or clicks
-    exactly one moves it. Not committed: the caller commits with its own writes."""
-    result = cast("CursorResult[Any]", session.execute(
-        update(OutreachCampaign)
-        .where(OutreachCampaign.id == campaign_id, OutreachCampaign.status == expected, *conditions)
-        .values(**values).execution_options(synchronize_session=False)))
-    return result.rowcount == 1
 
 
 def decide(session: Session, account: Account, campaign_id: int, decision: str, *, user: str,
@@ -223,8 +214,6 @@ def _resume(session: Session, settings: Settings, *, enqueue: Callable[[int], ob
     """One sender per campaign: a campaign whose sender claimed a recipient within the
     lease is left to it (it re-enqueues itself between chunks); a dead one's lease runs
     out and the campaign is handed on."""
-    from .sending import has_due_work, sender_active
-
     resumed = []
     active = session.scalars(select(OutreachCampaign.id).where(
         or_(OutreachCampaign.status == "approved", OutreachCampaign.status == "sending"))).all()
@@ -239,8 +228,6 @@ def _resume(session: Session, settings: Settings, *, enqueue: Callable[[int], ob
 def _finish(session: Session, settings: Settings, *, now: datetime) -> list[int]:
     """Sent campaigns approved within FINISH_WINDOW whose recipients are all final get
     their delivery results (older ones are not scanned on every beat forever)."""
-    from .sending import finish_if_final
-
     finished = []
     sent = session.scalars(select(OutreachCampaign).where(
         OutreachCampaign.status == "sent", OutreachCampaign.decided_at >= now - FINISH_WINDOW)).all()
@@ -255,17 +242,3 @@ def _finish(session: Session, settings: Settings, *, now: datetime) -> list[int]
             log.warning("delivery results of outreach campaign %s not posted yet; the next tick retries",
                         campaign.id, exc_info=True)
     return finished
-
-
-def counts(session: Session, campaign_id: int) -> dict[str, int]:
-    """Recipients by status (and skipped by reason), for Slack and the API."""
-    out: dict[str, int] = {}
-    rows = session.execute(select(OutreachRecipient.status, OutreachRecipient.reason, func.count())
-                           .where(OutreachRecipient.campaign_id == campaign_id)
-                           .group_by(OutreachRecipient.status, OutreachRecipient.reason))
-    for status, reason, n in rows:
-        out[status] = out.get(status, 0) + n
-        if status in ("skipped", "deferred", "failed") and reason:
-            key = f"{status}:{reason.split(':')[0]}"
-            out[key] = out.get(key, 0) + n
-    return out

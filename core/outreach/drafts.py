@@ -21,6 +21,7 @@ from switchboard.models import Account
 from .. import ports
 from ..i18n import CATALOG_LANGUAGES, ENGLISH, N_, SOURCE_LANGUAGE, Texts, texts_for
 from ..redaction import redact
+from ..translation import Translator
 from .audience import Member
 from .options import options_for
 
@@ -117,8 +118,6 @@ def draft_for(session: Session, account: Account, settings: Settings, *, templat
 def _translated(session: Session, account: Account, settings: Settings, text: str, language: str) -> str | None:
     """The draft in the segment's language, or None (the English draft is kept, and the
     approver sees it) when the model fails or loses a placeholder."""
-    from ..translation import Translator
-
     try:
         translated = Translator(ports.current().chat_model(session, account, settings), settings).translate(
             text, source=SOURCE_LANGUAGE, target=language).text

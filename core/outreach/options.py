@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from switchboard.config import Settings
-from switchboard.core.accounts import DEFAULT_SLUG, NEUTRAL_COMPANY, company_name
+from switchboard.core.accounts import DEFAULT_SLUG, NEUTRAL_COMPANY, company_name, secret, secret_variable
 from switchboard.models import Account
 
 from .errors import OutreachNotConfigured
@@ -28,7 +28,7 @@ def options_for(account: Account, settings: Settings) -> OutreachOptions:
     approvers = own.get("outreach_approvers")
     quiet = own.get("outreach_quiet_hours", settings.outreach_quiet_hours)
     return OutreachOptions(
-        approval_channel=settings.slack_approval_channel if default else own.get("slack_approval_channel"),
+        approval_channel=secret(account, "slack_approval_channel", settings),
         approvers=frozenset(a.strip() for a in approvers.split(",") if a.strip()) if approvers is not None
         else frozenset(settings.outreach_approvers),
         quiet_hours=None if quiet in (None, "", "off") else quiet,
@@ -41,8 +41,7 @@ def options_for(account: Account, settings: Settings) -> OutreachOptions:
 
 def require_channel(options: OutreachOptions, account: Account) -> str:
     if not options.approval_channel:
-        where = ("SWITCHBOARD_SLACK_APPROVAL_CHANNEL" if account.slug == DEFAULT_SLUG else
-                 f"the slack_approval_channel secret of account {account.slug!r} (switchboard accounts set-secret)")
+        where = secret_variable(account, "slack_approval_channel")
         raise OutreachNotConfigured(
             f"outreach needs a Slack channel where supervisors approve campaigns: set {where} to a channel id "
             "(e.g. C0123456789) and invite the bot there.")

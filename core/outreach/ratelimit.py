@@ -19,6 +19,8 @@ from collections import deque
 from functools import lru_cache
 from typing import Protocol
 
+import redis
+
 GRANTS_KEPT = 1000
 #: The grants log outlives the last send by an hour, then Redis drops it.
 GRANTS_TTL_MS = 3_600_000
@@ -76,8 +78,6 @@ class LocalRateLimiter:
 
 class RedisRateLimiter:
     def __init__(self, url: str) -> None:
-        import redis
-
         self.client = redis.Redis.from_url(url)
         self.script = self.client.register_script(PACE_SCRIPT)
 

@@ -35,12 +35,13 @@ from switchboard.models import (
 
 from .. import metrics, ports, timeline
 from ..audit import audit
+from ..ports import RecipientOptedOut, VendorError, VendorUnavailable
 from . import drafts, quiet_hours, supervisors
 from .audience import Member
-from .campaigns import move
 from .options import OutreachOptions, options_for
 from .ratelimit import RateLimiter, limiter_for
 from .spec import CampaignSpec, from_json
+from .status import counts, move
 
 log = logging.getLogger(__name__)
 WHATSAPP_WINDOW = timedelta(hours=24)
@@ -130,8 +131,6 @@ def run(session: Session, settings: Settings, campaign_id: int, *, limiter: Rate
 
 
 def counts_now(session: Session, campaign_id: int) -> dict[str, int]:
-    from .campaigns import counts
-
     return counts(session, campaign_id)
 
 
@@ -179,8 +178,6 @@ def inside_whatsapp_window(session: Session, customer_id: int, now: datetime) ->
 def _deliver(session: Session, account: Account, settings: Settings, options: OutreachOptions,
              campaign: OutreachCampaign, spec: CampaignSpec, segments: dict[int, OutreachSegment],
              recipient_id: int, limiter: RateLimiter) -> None:
-    from switchboard.core.ports import RecipientOptedOut, VendorError, VendorUnavailable
-
     recipient = session.get(OutreachRecipient, recipient_id, populate_existing=True)
     assert recipient is not None
     customer = session.get(Customer, recipient.customer_id, populate_existing=True)
@@ -231,8 +228,6 @@ def _deliver(session: Session, account: Account, settings: Settings, options: Ou
 
 
 def _after_run(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign) -> dict[str, int]:
-    from .campaigns import counts
-
     tally = counts(session, campaign.id)
     left = sum(tally.get(s, 0) for s in IN_FLIGHT)
     if left == tally.get("deferred", 0):  # nothing more this run can do
@@ -290,8 +285,6 @@ def on_status(session: Session, account: Account, settings: Settings, *, sid: st
     session.flush()
     campaign = session.get(OutreachCampaign, recipient.campaign_id)
     assert campaign is not None
-    from .campaigns import counts
-
     _report_if_final(session, account, settings, campaign, counts(session, campaign.id))
     return True
 
@@ -310,8 +303,6 @@ def finish_if_final(session: Session, account: Account, settings: Settings, camp
     """Post the delivery results of a sent campaign whose recipients are all final.
     Beat calls it: it needs no callback, so results raced away by two last callbacks
     (each seeing the other still in flight) are still posted. True when finished now."""
-    from .campaigns import counts
-
     return _report_if_final(session, account, settings, campaign, counts(session, campaign.id))
 
 

@@ -32,6 +32,15 @@ def test_the_source_marks_the_customer_texts_and_the_registry_knows_them_all() -
     assert source == i18n.load_all()  # a mark pybabel cannot read (not a literal) would differ here
 
 
+def test_every_module_marking_texts_is_listed_for_load_all() -> None:
+    """i18n imports none of the modules that own texts (each of them imports i18n): it
+    names them in TEXT_MODULES, and a module missing there would leave its texts out of
+    `switchboard texts check` in a process that had not imported it yet."""
+    files = {file for file, *_ in extract_from_dir(str(CORE), keywords={"N_": ((1, "c"), 2)}, comment_tags=())}
+    marking = {"switchboard.core." + file.removesuffix(".py").replace("/", ".") for file in files}
+    assert marking == set(i18n.TEXT_MODULES)
+
+
 @pytest.mark.parametrize("language", i18n.CATALOG_LANGUAGES)
 def test_each_catalog_translates_every_marked_text(language: str) -> None:
     assert i18n.catalog_problems(language) == []

@@ -386,7 +386,7 @@ def test_a_session_opened_from_the_sidebar_reads_the_phrasings_but_cannot_remove
 def csrf_of_session(browser: FlaskClient, shop: Flask) -> str:
     """The token the page would carry for this browser's session (its form is not
     shown to a read-only session; the server must refuse the removal anyway)."""
-    from switchboard.dashboard import COOKIE, app_secret
+    from switchboard.apps.sign_in import COOKIE, app_secret
 
     cookie = browser.get_cookie(COOKIE)
     assert cookie is not None

@@ -174,14 +174,14 @@ def test_metrics_ask_for_the_bearer_token_when_one_is_set(tmp_path: Path) -> Non
 
 
 def test_dashboard_sessions_signed_on_one_host_are_valid_on_another(tmp_path: Path) -> None:
-    from switchboard.dashboard import _secret
+    from switchboard.apps.sign_in import app_secret
 
     key = "k" * 40
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     one = _app(tmp_path / "a", SWITCHBOARD_SECRET_KEY=key)
     two = _app(tmp_path / "b", SWITCHBOARD_SECRET_KEY=key)
-    assert _secret(one) == _secret(two) == key
+    assert app_secret(one) == app_secret(two) == key
     assert not (tmp_path / "a" / ".switchboard-session-secret").exists()
     with pytest.raises(Exception, match="SWITCHBOARD_SECRET_KEY"):
         load_settings({**base_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}"), "SWITCHBOARD_SECRET_KEY": "short"})

@@ -10,12 +10,14 @@ from flask.typing import ResponseReturnValue
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
-from switchboard.apps.slack.receiver import build
 from switchboard.errors import BadSignature, MalformedPayload, NotConfigured
 
 from ..payloads import UnsafeJson, loads_json
 
 blueprint = Blueprint("slack", __name__)
+#: Where the Slack app installs its Bolt request handler (``apps/slack/receiver.py``'s
+#: ``init_app``): this door screens the body and hands it on, the app verifies and records.
+HANDLER = "switchboard.slack"
 
 #: Fields Bolt's context extraction reads as text or as an object with an "id" (it
 #: evaluates ``"id" in value``, which fails on a number or a list).
@@ -45,7 +47,7 @@ REQUIRED_TEXT = {
 
 @blueprint.post("/slack/events")
 def events() -> ResponseReturnValue:
-    handler: SlackRequestHandler | None = current_app.extensions.get("switchboard.slack")
+    handler: SlackRequestHandler | None = current_app.extensions.get(HANDLER)
     if handler is None:
         raise NotConfigured("Slack", "SLACK_SIGNING_SECRET")
     _screen()
@@ -158,7 +160,4 @@ def _type_name(value: Any) -> str:
 
 
 def init_app(app: Flask) -> None:
-    settings = app.config["SETTINGS"]
-    if settings.slack_signing_secret:
-        app.extensions["switchboard.slack"] = SlackRequestHandler(build(settings))
     app.register_blueprint(blueprint)

@@ -18,12 +18,12 @@ from flask import Flask, Response, current_app, request
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from switchboard import db
+from switchboard import db, enqueue
 from switchboard.core import inbox, voice
 from switchboard.core.identity import InvalidAddress, to_e164
+from switchboard.core.warmup import warm_up
 from switchboard.errors import MalformedPayload
 from switchboard.models import Account, InboxEvent
-from switchboard.tasks import enqueue_event
 
 from ..intake import accept, storable
 from ..payloads import load
@@ -56,8 +56,6 @@ def _warm_up(app: Flask, account_id: int) -> None:
         _warming.add(account_id)
 
     def load() -> None:
-        from switchboard.core.warmup import warm_up
-
         with app.app_context(), db.get_db(app).session() as session:
             try:
                 for loaded in warm_up(session, account_id, app.config["SETTINGS"]):
@@ -117,7 +115,7 @@ def _answer(account: Account, event: InboxEvent, created: bool,
         options = voice.options_for(account, current_app.config["SETTINGS"])
         reply = voice.fallback_reply(options)
     if created:
-        enqueue_event(event.id)
+        enqueue.event(event.id)
     return _twiml(reply)
 
 
