@@ -153,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--xquad", type=Path, help="the folder holding xquad.de.json, xquad.ru.json, xquad.zh.json")
     parser.add_argument("--configurations", default="wordllama,e5")
     parser.add_argument("--limit", type=int, default=0, help="at most this many questions per set (random, seeded)")
+    parser.add_argument("--only", default="", help="run only these sets (comma-separated names, e.g. xquad_ru_to_de)")
     parser.add_argument("--fit-shipped", action="store_true",
                         help="fit the fallback confidence of small indexes on the sets' articles instead")
     args = parser.parse_args(argv)
@@ -176,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     results: dict[str, Any] = {"command": " ".join(sys.argv), "sets": {}}
     for name, (articles, questions) in sets.items():
+        if args.only and name not in args.only.split(","):
+            continue
         if args.limit and len(questions) > args.limit:
             questions = random.Random(1).sample(questions, args.limit)
         results["sets"][name] = {c: run(articles, questions, c) for c in args.configurations.split(",")}
