@@ -185,10 +185,36 @@ def split_compound(word: str) -> list[str]:
     return [part for part in _INNER_PUNCTUATION.split(word) if part]
 
 
+#: Chinese, Japanese and Korean scripts, written without spaces between words.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+
+
+def cjk_bigrams(word: str) -> list[str]:
+    """A word with Chinese, Japanese or Korean in it, as search terms: each run of those
+    characters as its overlapping pairs ("黑豹队防守" -> 黑豹, 豹队, 队防, 防守), as
+    Lucene's CJK analyzer does, and the rest as it is. Without it a whole clause was
+    one "word" and a question shared no term with its paragraph."""
+    pieces: list[str] = []
+    at = 0
+    for run in _CJK.finditer(word):
+        if run.start() > at:
+            pieces.append(word[at:run.start()])
+        chars = run.group()
+        pieces.extend([chars] if len(chars) == 1 else [chars[i:i + 2] for i in range(len(chars) - 1)])
+        at = run.end()
+    if at < len(word):
+        pieces.append(word[at:])
+    return pieces
+
+
 def words(text: str, language: str = ENGLISH) -> Iterator[str]:
     """Surface words for indexing: a hyphenated word yields its parts and the joined form,
-    so "e-mail" in an article matches both "email" and "mail" in a question."""
+    so "e-mail" in an article matches both "email" and "mail" in a question; Chinese,
+    Japanese and Korean come as character pairs (:func:`cjk_bigrams`)."""
     for word in compound_words(text, language):
+        if _CJK.search(word):
+            yield from cjk_bigrams(word)
+            continue
         parts = split_compound(word)
         if len(parts) > 1:
             yield from parts

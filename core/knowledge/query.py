@@ -20,7 +20,7 @@ from typing import Any
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from .analysis import ENGLISH, STOPWORDS, compound_words, split_compound, stem, stopwords
+from .analysis import ENGLISH, STOPWORDS, cjk_bigrams, compound_words, split_compound, stem, stopwords
 from .synonyms import SUPPORT_SYNONYM_GROUPS
 
 _SHORTEST_FUZZY_WORD = 4  # below this, one edit turns a word into a different word
@@ -158,8 +158,8 @@ class QueryAnalyzer:
         stop = stopwords(language)
         seen: set[str] = set()
         concepts = []
-        for word in compound_words(text, language):
-            joined = "".join(split_compound(word))
+        for joined in (piece for word in compound_words(text, language)
+                       for piece in cjk_bigrams("".join(split_compound(word)))):
             if joined in stop or len(joined) < 2 or any(char.isdigit() for char in joined):
                 continue
             main = stem(joined, language)

@@ -292,3 +292,21 @@ def test_a_loaded_index_maps_its_arrays_read_only_so_processes_share_them(passag
         assert Path(getattr(array, "filename", None) or array.base.filename).is_relative_to(tmp_path), name
         assert not array.flags.writeable, name
     assert loaded.search("when do i get my money back")[0].passage.article_id == "refund-timing"
+
+
+def test_chinese_and_japanese_are_searched_by_character_pairs() -> None:
+    """Written without spaces, a whole clause was one term and a question shared none
+    with its article; by character pairs (as Lucene's CJK analyzer) the words match."""
+    from switchboard.core.knowledge.analysis import cjk_bigrams
+
+    assert cjk_bigrams("退款需要") == ["退款", "款需", "需要"]
+    assert cjk_bigrams("308分") == ["308", "分"]
+    articles = [
+        Article(id="refund", title="退款政策", body="退款会在五个工作日内退回到您的原支付方式。", locale="zh"),
+        Article(id="delivery", title="配送时间", body="标准配送需要三到五个工作日，快递需要一天。", locale="zh"),
+        Article(id="cancel", title="注文のキャンセル", body="発送前であれば注文をキャンセルできます。", locale="ja"),
+    ]
+    lexical = Retriever.build(chunk_articles(articles))
+    assert lexical.search("我的退款什么时候到账", k=1, language="zh")[0].passage.article_id == "refund"
+    assert lexical.search("快递配送要多久", k=1, language="zh")[0].passage.article_id == "delivery"
+    assert lexical.search("注文をキャンセルしたい", k=1, language="ja")[0].passage.article_id == "cancel"
