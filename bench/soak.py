@@ -35,10 +35,11 @@ SIGTERM (Celery's warm shutdown) and is started again once it exited; ``sigkill`
 beat worker's process group gets SIGKILL (main process and pool children: a lost host
 or container) and is started again; ``redis_restart``: the Redis server is stopped and
 started again on its port (its queue, unsaved, is lost: the inbox sweep re-enqueues);
-``postgres_outage``: PostgreSQL is NOT restarted (the server is shared with other
-work); the outage is simulated by terminating every backend of the bench's database
-(``pg_terminate_backend``) every 0.2 s for a stretch, so every connection the services
-hold breaks mid-use; ``recovery``. Then the load stops and the bench waits for every
+``postgres_outage``: with ``--restart-postgres`` the PostgreSQL server itself is
+restarted (only where nothing else uses it); without it the server, shared with other
+work, is left alone and the outage is simulated by terminating every backend of the
+bench's database (``pg_terminate_backend``) every 0.2 s for a stretch, so every
+connection the services hold breaks mid-use; ``recovery``. Then the load stops and the bench waits for every
 event to settle (a task killed with its worker is picked up by the sweep once the
 claim's 5-minute lease has run out, so the drain can take that long).
 
@@ -693,7 +694,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             traffic.phase = name
             phase_began = time.monotonic()
             ends = phase_began + share * args.minutes * 60
-            fault = start_fault(name, topology, database, ends)
+            fault = start_fault(name, topology, database, ends, real_restart=args.restart_postgres)
             if fault:
                 faults.append({"phase": name, "at_second": round(phase_began - began, 1), **fault})
             while time.monotonic() < ends:
@@ -737,7 +738,21 @@ def send_steadily(traffic: Traffic, rate: float, stopping: threading.Event) -> N
         stopping.wait(max(0.0, due - time.monotonic()))
 
 
-def start_fault(phase: str, topology: Topology, database: str, ends: float) -> dict[str, Any] | None:
+def restart_postgres() -> dict[str, Any]:
+    """Restart the local PostgreSQL server itself (``--restart-postgres``: only on a
+    machine whose server nothing else is using), as .ci/run starts it."""
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    started = time.monotonic()
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True,
+                   capture_output=True, timeout=120)
+    while subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"]).returncode != 0:
+        time.sleep(0.2)
+    return {"postgres": f"the server restarted (pg_ctlcluster {version} main restart)",
+            "seconds_down": round(time.monotonic() - started, 1)}
+
+
+def start_fault(phase: str, topology: Topology, database: str, ends: float, *,
+                real_restart: bool = False) -> dict[str, Any] | None:
     """What happens as ``phase`` starts (the postgres outage runs in a thread for half of
     the phase, so the rest of it is recovery under load)."""
     if phase == "sigterm":
@@ -746,6 +761,8 @@ def start_fault(phase: str, topology: Topology, database: str, ends: float) -> d
         return topology.sigkill_worker("beat")
     if phase == "redis_restart":
         return topology.restart_redis()
+    if phase == "postgres_outage" and real_restart:
+        return restart_postgres()
     if phase == "postgres_outage":
         seconds = max(5.0, (ends - time.monotonic()) / 2)
         terminated: list[int] = []
@@ -773,6 +790,9 @@ def main() -> None:
     parser.add_argument("--drain-timeout", type=float, default=480.0,
                         help="seconds to wait after the load for every event to settle (a killed worker's "
                              "claims are taken back after the 5-minute lease)")
+    parser.add_argument("--restart-postgres", action="store_true",
+                        help="restart the PostgreSQL server itself in the outage phase (only where nothing else uses "
+                             "it); without it the bench's connections are cut instead")
     args = parser.parse_args()
     print(json.dumps(run(args), indent=2))
 
