@@ -15,20 +15,19 @@ from collections.abc import Iterator
 import pytest
 import responses
 from flask import Flask
-from sqlalchemy import JSON, String, Text, cast, delete, func, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DatabaseError
-from sqlalchemy.orm import Session
 
 from switchboard.app import create_app
 from switchboard.config import load_settings
 from switchboard.core.audit import audit
 from switchboard.db import get_db
-from switchboard.models import AuditEntry, Base, Customer, Message
+from switchboard.models import AuditEntry, Customer, Message
 
 from ..conftest import with_sample_kb
 from ..handoff.test_handoff_to_zendesk import TICKET_ID, Fakes, agent_comment
 from ..signing import fixture
-from .helpers import LiveVendors, key_for, say
+from .helpers import LiveVendors, key_for, say, traces
 from .test_vault_and_keys import vendor_for
 
 SENDER = "+14155550123"
@@ -57,22 +56,6 @@ def fakes() -> Iterator[Fakes]:
         yield LiveVendors(mock)
 
 
-def traces(session: Session) -> dict[str, int]:
-    """"table.column" -> rows holding a marker, over every text and JSON column."""
-    found: dict[str, int] = {}
-    for table in Base.metadata.sorted_tables:
-        for column in table.c:
-            if not isinstance(column.type, (String, Text, JSON)) and not isinstance(
-                    getattr(column.type, "impl", None), JSON):
-                continue
-            as_text = func.lower(cast(column, Text))
-            hits = session.scalar(select(func.count()).select_from(table).where(
-                or_(*(as_text.contains(marker) for marker in MARKERS))))
-            if hits:
-                found[f"{table.name}.{column.name}"] = hits
-    return found
-
-
 def solved(ticket_id: int) -> dict[str, object]:
     payload = fixture("zendesk", "ticket_status_changed.json")
     payload["id"] = str(uuid.uuid4())
@@ -98,7 +81,7 @@ def test_erase_after_a_handoff_leaves_none_of_their_words_in_any_table(live: Fla
     say(vendor, "how long does delivery take?", sender=OTHER)
 
     with get_db(live).session() as session:
-        before = traces(session)
+        before = traces(session, MARKERS)
     # The rows the probe found the words in: the search sees them where the flows put them.
     assert {"messages.body", "inbox_events.payload", "outbox_calls.payload", "audit_log.detail"} <= set(before), before
     relayed = [b["ticket"]["comment"]["body"] for b in fakes.zendesk("PUT", f"/tickets/{TICKET_ID}.json")
@@ -110,7 +93,7 @@ def test_erase_after_a_handoff_leaves_none_of_their_words_in_any_table(live: Fla
     assert erased.status_code == 200, erased.get_data(as_text=True)
 
     with get_db(live).session() as session:
-        assert traces(session) == {}
+        assert traces(session, MARKERS) == {}
         # The other customer keeps their words; the erased one's audit entries keep who
         # did what and when.
         kept = session.scalars(select(Message.body).where(Message.body == "how long does delivery take?")).all()

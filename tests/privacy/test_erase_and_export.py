@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from flask import Flask
-from sqlalchemy import JSON, String, Text, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 from switchboard.app import create_app
 from switchboard.cli import main
@@ -23,7 +22,6 @@ from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.db import get_db
 from switchboard.models import (
     AuditEntry,
-    Base,
     ConversationOutcome,
     Customer,
     Identity,
@@ -36,7 +34,7 @@ from switchboard.models import (
 )
 
 from ..conftest import SAMPLE_KB, _truncate_postgres, base_env
-from .helpers import key_for, say
+from .helpers import key_for, say, traces
 from .test_vault_and_keys import vendor_for
 
 ERASED_PHONE, KEPT_PHONE = "+447700900123", "+447700900456"
@@ -81,27 +79,10 @@ def plant(app: Flask) -> None:
         session.commit()
 
 
-def traces(session: Session) -> dict[str, int]:
-    """"table.column" -> rows mentioning a marker, over every text and JSON column."""
-    found: dict[str, int] = {}
-    for table in Base.metadata.sorted_tables:
-        for column in table.c:
-            if not isinstance(column.type, (String, Text, JSON)) and not isinstance(
-                    getattr(column.type, "impl", None), JSON):
-                continue
-            as_text = cast(column, Text)
-            hits = session.scalar(select(func.count()).select_from(table).where(
-                func.lower(as_text).contains(MARKERS[0]) | as_text.contains(MARKERS[1])
-                | as_text.contains(MARKERS[2]) | as_text.contains(MARKERS[3])))
-            if hits:
-                found[f"{table.name}.{column.name}"] = hits
-    return found
-
-
 def test_erase_leaves_no_trace_in_any_table_but_keeps_aggregates_and_an_audit_entry(pg_app: Flask) -> None:
     plant(pg_app)
     with get_db(pg_app).session() as session:
-        before = traces(session)
+        before = traces(session, MARKERS)
         outcomes_before = session.scalar(select(func.count()).select_from(ConversationOutcome))
     # The walk sees the planted data where the flows put it (else it would prove nothing).
     assert {"customers.display_name", "identities.value", "messages.body", "inbox_events.payload",
@@ -115,7 +96,7 @@ def test_erase_leaves_no_trace_in_any_table_but_keeps_aggregates_and_an_audit_en
     assert erased.get_json()["rows"]["vault_entries"] == 2
 
     with get_db(pg_app).session() as session:
-        assert traces(session) == {}
+        assert traces(session, MARKERS) == {}
         customer_id = erased.get_json()["customer_id"]
         assert session.scalar(select(func.count()).select_from(VaultEntry)
                               .where(VaultEntry.customer_id == customer_id)) == 0
