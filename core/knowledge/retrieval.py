@@ -107,12 +107,13 @@ class Learned:
         vectors = np.asarray(vectors, dtype=np.float32)
         return cls(tuple(article_ids), tuple(texts), vectors, _agreement_cosine(tuple(article_ids), vectors))
 
-    def agreeing(self, vector: np.ndarray, article_id: str) -> float | None:
+    def agreeing(self, vector: np.ndarray, article_id: str, *, cosines: np.ndarray | None = None) -> float | None:
         """The cosine of ``vector`` to its nearest learned phrasing when that phrasing is
-        of ``article_id`` and at least ``answer_at`` close; else None."""
+        of ``article_id`` and at least ``answer_at`` close; else None. ``cosines``: the
+        vector's cosine to each phrasing, when the caller made them already."""
         if self.answer_at is None or not len(self.article_ids):
             return None
-        cosines = self.vectors @ vector
+        cosines = self.vectors @ vector if cosines is None else cosines
         nearest = int(np.argmax(cosines))
         cosine = float(cosines[nearest])
         return cosine if cosine >= self.answer_at and self.article_ids[nearest] == article_id else None
@@ -378,8 +379,13 @@ class Retriever:
         ceiling = sum(concept.idf for concept in concepts) * (1.0 + self.settings.title_weight)
         relative = lexical / ceiling if ceiling else lexical
         semantic = None
+        learned_cosines = None  # the question's cosine to each learned phrasing, made once
         if language in (None, ENGLISH) or self.multilingual:
-            semantic = self._semantic_scores(query, vector, learned)
+            if vector is None and self._embeddings is not None:
+                vector = self._embeddings.query_vector(query)
+            if vector is not None and learned is not None and len(learned.article_ids):
+                learned_cosines = learned.vectors @ vector
+            semantic = self._semantic_scores(vector, learned, learned_cosines)
         if semantic is None:
             ranking, eligible = relative, lexical > 0
         else:
@@ -393,9 +399,8 @@ class Retriever:
         chosen, margins = self._top(ranking, eligible, k, per_article)
         hits = [self._hit(number, margin, concepts, credits, lexical, relative, semantic)
                 for number, margin in zip(chosen, margins, strict=True)]
-        if hits and learned is not None and learned.answer_at is not None and semantic is not None:
-            vector = vector if vector is not None else self.query_vector(query)
-            cosine = learned.agreeing(vector, hits[0].passage.article_id) if vector is not None else None
+        if hits and semantic is not None and learned is not None and vector is not None:
+            cosine = learned.agreeing(vector, hits[0].passage.article_id, cosines=learned_cosines)
             if cosine is not None:
                 # Customers asked this of this article, alike enough, and retrieval agrees.
                 top = hits[0]
@@ -426,21 +431,18 @@ class Retriever:
         total = passage_score + self.settings.title_weight * title_score[self._passage_article]
         return total, credits
 
-    def _semantic_scores(self, query: str, vector: np.ndarray | None,
-                         learned: Learned | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _semantic_scores(self, vector: np.ndarray | None, learned: Learned | None,
+                         learned_cosines: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(cosine to each passage, weighted semantic part of the ranking, cosine to each
-        article's title or nearest learned phrasing), if embedded."""
-        if self._embeddings is None:
-            return None
-        if vector is None:
-            vector = self._embeddings.query_vector(query)
-        if vector is None:
+        article's title or nearest learned phrasing), if embedded and the question's
+        vector could be made."""
+        if self._embeddings is None or vector is None:
             return None
         passage_cosine = self._embeddings.passages @ vector
         title_cosine = self._embeddings.titles @ vector
-        if learned is not None and len(learned.article_ids):
+        if learned is not None and learned_cosines is not None:
             title_cosine = np.array(title_cosine, dtype=np.float32)
-            for article, cosine in zip(learned.article_ids, learned.vectors @ vector, strict=True):
+            for article, cosine in zip(learned.article_ids, learned_cosines, strict=True):
                 number = self._article_number.get(article)
                 if number is not None:
                     title_cosine[number] = max(title_cosine[number], float(cosine))
