@@ -188,8 +188,7 @@ def fit(found: Sequence[Example], semantic: bool) -> tuple[Confidence, dict[str,
     floor_probability = _unshift(floor, threshold)
     expected["menu"] = round(float(np.mean([floor_probability <= p < threshold and e.right_in_menu
                                             for p, e in zip(probability, found, strict=True) if e.answerable])), 3)
-    unused = dict.fromkeys(LEXICAL_FEATURES + SEMANTIC_FEATURES + ("weighted_coverage", "coverage", "relative_score"),
-                           0.0)
+    unused = dict.fromkeys(LEXICAL_FEATURES + SEMANTIC_FEATURES, 0.0)  # every weight Confidence has
     fitted = {name: round(float(w), 4) for name, w in zip(features, weights, strict=True)}
     confidence = Confidence(bias=round(shifted, 4), **{**unused, **fitted})
     return confidence, {**expected, "threshold": threshold, "questions": len(answerable),
