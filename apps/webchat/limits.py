@@ -29,6 +29,7 @@ from flask_limiter import Limiter
 from switchboard.core import webchat
 
 from .api import bearer_token, client_ip, secret
+from .stream_slots import redis_prefix
 
 #: The contract's defaults; ``app.config["WEBCHAT_LIMITS"]`` may override any of them.
 DEFAULT_LIMITS = {
@@ -70,8 +71,8 @@ def init_app(app: Flask) -> Limiter:
     if settings.redis_url:
         options = {"storage_uri": settings.redis_url, "storage_options": {"socket_connect_timeout": 2},
                    "in_memory_fallback_enabled": True}
-    limiter = Limiter(ip_key, headers_enabled=True, strategy="moving-window",
-                      key_prefix=app.config.get("WEBCHAT_LIMIT_PREFIX", "switchboard.webchat"), **options)
+    limiter = Limiter(ip_key, headers_enabled=True, strategy="moving-window", key_prefix=redis_prefix(app),
+                      **options)
     app.extensions[HOOKS] = _unhooked(app, limiter)
     app.extensions[EXTENSION] = limiter
     limited: set[str] = app.extensions.setdefault(LIMITED, set())

@@ -182,13 +182,19 @@ class StreamSlots:
         return Slot(release)
 
 
+def redis_prefix(app: Flask) -> str:
+    """Where the web chat's counters live in Redis. The queue's name is part of it: two
+    deployments (or two test runs) sharing one Redis keep their limits apart, as their
+    queues are."""
+    prefix = app.config.get("WEBCHAT_LIMIT_PREFIX", "switchboard.webchat")
+    return f"{prefix}:{app.config['SETTINGS'].queue_name}"
+
+
 def init_app(app: Flask) -> StreamSlots:
     settings = app.config["SETTINGS"]
-    prefix = app.config.get("WEBCHAT_LIMIT_PREFIX", "switchboard.webchat")
-    # The queue's name keeps deployments (and test runs) that share one Redis apart.
     counts: MemoryCounts | RedisCounts = MemoryCounts()
     if settings.redis_url:
-        counts = RedisCounts(settings.redis_url, f"{prefix}:{settings.queue_name}")
+        counts = RedisCounts(settings.redis_url, redis_prefix(app))
     slots = app.extensions[EXTENSION] = StreamSlots(counts)
     return slots
 
