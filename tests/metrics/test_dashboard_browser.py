@@ -19,7 +19,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from werkzeug.serving import make_server
 
 from switchboard.app import create_app
-from switchboard.cli import ensure_sample_kb
+from switchboard.cli.serve import ensure_sample_kb
 from switchboard.config import load_settings
 from switchboard.core import accounts
 from switchboard.core.audit import audit

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from switchboard.cli import ensure_sample_kb
+from switchboard.cli.serve import ensure_sample_kb
 from switchboard.core import metrics
 from switchboard.db import get_db
 from switchboard.models import Account, Conversation, Customer

@@ -195,7 +195,7 @@ def test_chat_is_another_customer_than_the_playground_and_says_when_a_person_has
     env = cli_env(tmp_path)
     app = create_app(load_settings(env), config={"TASKS_INLINE": True})
     try:
-        from switchboard.cli import ensure_sample_kb
+        from switchboard.cli.serve import ensure_sample_kb
 
         ensure_sample_kb(app)
         app.test_client().post("/playground/messages", json={"text": "which payment methods do you take?"})
@@ -208,7 +208,7 @@ def test_chat_is_another_customer_than_the_playground_and_says_when_a_person_has
 
 
 def test_playground_answers_with_sources(app: Flask) -> None:
-    from switchboard.cli import ensure_sample_kb
+    from switchboard.cli.serve import ensure_sample_kb
 
     ensure_sample_kb(app)
     client = app.test_client()
@@ -262,7 +262,7 @@ def test_a_newcomer_checks_an_order_in_the_playground_with_nothing_configured(
     in the playground though it is never kept on the conversation's timeline."""
     import re
 
-    from switchboard.cli import ensure_sample_kb
+    from switchboard.cli.serve import ensure_sample_kb
 
     for name in ("SHOP_API_TOKEN", "SWITCHBOARD_SANDBOX", "SWITCHBOARD_REDIS_URL", "TWILIO_ACCOUNT_SID",
                  "TWILIO_AUTH_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL", "SWITCHBOARD_COMPANY_NAME"):
@@ -299,7 +299,7 @@ def test_audit_export_of_a_ticket_holds_its_handoff_and_refuses_a_word(tmp_path:
     env = cli_env(tmp_path)
     app = create_app(load_settings(env), config={"TASKS_INLINE": True})
     try:
-        from switchboard.cli import ensure_sample_kb
+        from switchboard.cli.serve import ensure_sample_kb
 
         ensure_sample_kb(app)
         client = app.test_client()

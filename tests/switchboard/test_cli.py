@@ -99,7 +99,7 @@ def test_serve_runs_embedded_with_no_servers_and_processes_a_signed_webhook(tmp_
 def test_serve_on_a_laptop_names_the_playground_first(app: Flask) -> None:
     """With every vendor sandboxed (`switchboard serve` with nothing configured) the
     playground is the first page named, and it is served."""
-    from switchboard.cli import where_to_go
+    from switchboard.cli.serve import where_to_go
 
     settings = app.config["SETTINGS"]
     with get_db(app).session() as session:

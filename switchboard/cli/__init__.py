@@ -1,0 +1,8 @@
+"""The `switchboard` command: one module per command group (`switchboard --help` lists them).
+
+A module registers its commands on ``main`` when imported; importing them here is what
+puts them on the command line."""
+from switchboard.cli import accounts, database, evaluate, intents, kb, privacy, reports, serve, slack, texts, zendesk  # noqa: F401  (each registers its commands)
+from switchboard.cli.base import main
+
+__all__ = ["main"]

@@ -1,0 +1,61 @@
+"""`switchboard db` and `outbox`: the schema, and what was sent."""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+from switchboard.cli.base import ACCOUNT_OPTION, main, open_app
+from switchboard.config import load_settings
+
+if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
+
+    pass
+
+
+
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations to SWITCHBOARD_DATABASE_URL."""
+    from switchboard.db import Database, current_revision
+
+    settings = load_settings()
+    database = Database(settings.database_url, settings)
+    before = current_revision(database.engine)
+    database.upgrade()
+    after = current_revision(database.engine)
+    if before == after:
+        click.echo(f"database already at the newest migration ({after}): nothing to do")
+    else:
+        click.echo(f"database migrated from {before or 'empty'} to {after}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON list, newest last.")
+@ACCOUNT_OPTION
+def outbox(as_json: bool, slug: str) -> None:
+    """Show the outbound calls recorded in the outbox."""
+    from switchboard.core import accounts
+    from switchboard.core import outbox as outbox_core
+    from switchboard.db import get_db
+
+    app = open_app()
+    with get_db(app).session() as session:
+        account = accounts.by_slug(session, slug)
+        if account is None:
+            raise click.ClickException(f"no account {slug!r}")
+        rows = [outbox_core.as_json(call) for call in outbox_core.calls(session, account.id)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['created_at']}  {row['vendor']:8} {row['operation']:20} {row['status']:9} "
+                   f"{json.dumps(row['payload'])[:100]}")

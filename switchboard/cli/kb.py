@@ -1,0 +1,185 @@
+"""`switchboard kb`: the knowledge base the bot answers from, and its learned phrasings."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import click
+
+from switchboard.cli.base import ACCOUNT_OPTION, account_named, main, open_app
+
+if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
+
+    from switchboard.core.records import Article
+
+
+
+
+
+@main.group()
+def kb() -> None:
+    """The knowledge base self-service answers from."""
+
+
+@kb.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@ACCOUNT_OPTION
+def kb_import(path: Path, slug: str) -> None:
+    """Load articles from a JSON/JSONL file or a folder of Markdown/HTML files.
+
+    Re-importing updates changed articles by id and never duplicates them."""
+    from switchboard.core.knowledge.calibration import expectation
+    from switchboard.core.knowledge.errors import KnowledgeBaseFormatError
+    from switchboard.core.knowledge.loaders import load_articles
+    from switchboard.core.knowledge.service import KnowledgeBase
+    from switchboard.db import get_db
+
+    app = open_app()
+    account = account_named(app, slug)
+    try:
+        articles = load_articles(path)
+    except KnowledgeBaseFormatError as exc:
+        raise click.ClickException(str(exc)) from None
+    _check_links(articles)
+    with get_db(app).session() as session, click.progressbar(
+            length=len(articles), label=f"Importing {len(articles)} article{'' if len(articles) == 1 else 's'}") as bar:
+        result = KnowledgeBase.of(session, account.id, app.config["SETTINGS"]).import_articles(
+            articles, progress=bar.update)
+    click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged; "
+               f"{result.passages} passages indexed")
+    _say_escaped(result.escaped)
+    click.echo(expectation(result.calibration))
+
+
+def _check_links(articles: Sequence[Article]) -> None:
+    """An article's link is sent to customers as the answer's source (SMS, WhatsApp, the
+    web chat, the agent's sidebar): only a web address may be one. A ``javascript:`` or
+    ``data:`` link is refused before anything is imported, naming the article."""
+    for article in articles:
+        if article.url is None:
+            continue
+        parts = urlsplit(article.url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise click.ClickException(
+                f"article {article.id!r} ({article.title[:80]!r}) has the link {article.url[:100]!r}: an article's "
+                "url must be an http:// or https:// address (customers are sent it as the source). Fix or remove "
+                "its url and import again; nothing was imported.")
+
+
+@kb.command("sync")
+@ACCOUNT_OPTION
+def kb_sync(slug: str) -> None:
+    """Pull Zendesk Help Center articles changed since the last sync."""
+    from switchboard.core import ports
+    from switchboard.core.knowledge.calibration import expectation
+    from switchboard.core.knowledge.service import KnowledgeBase
+    from switchboard.db import get_db
+
+    app = open_app()
+    settings = app.config["SETTINGS"]
+    account = account_named(app, slug)
+    with get_db(app).session() as session:
+        helpdesk = ports.current().helpdesk(session, account, settings)
+        try:
+            result = KnowledgeBase.of(session, account.id, settings).sync_help_center(helpdesk.help_center_pages)
+        except ports.VendorRateLimited as exc:
+            raise click.ClickException(f"Zendesk's rate limit: run the sync again in {exc.retry_after:.0f} s") from None
+        except (ports.VendorError, ports.VendorUnavailable) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"{result.added} added, {result.updated} updated or unpublished, {result.unchanged} unchanged; "
+               f"{result.passages} passages indexed")
+    _say_escaped(result.escaped)
+    if result.passages:
+        click.echo(expectation(result.calibration))
+
+
+def _say_escaped(escaped: tuple[str, ...]) -> None:
+    """Name the articles whose token-shaped text was escaped, so their authors can reword them."""
+    if escaped:
+        shown = ", ".join(escaped[:10]) + (f" and {len(escaped) - 10} more" if len(escaped) > 10 else "")
+        click.echo(f"{len(escaped)} article(s) contained text shaped like a vault token ([CARD_1]); it was stored "
+                   f"as (CARD_1) so no reply can fill it with a customer's value: {shown}")
+
+
+@kb.command("search")
+@click.argument("question")
+@ACCOUNT_OPTION
+@click.option("-k", default=5, show_default=True, help="How many passages to show.")
+def kb_search(question: str, slug: str, k: int) -> None:
+    """Show what retrieval finds for a question, with its signals."""
+    from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
+    from switchboard.db import get_db
+
+    app = open_app()
+    account = account_named(app, slug)
+    with get_db(app).session() as session:
+        try:
+            hits = KnowledgeBase.of(session, account.id, app.config["SETTINGS"]).search(question, k=k)
+        except KnowledgeBaseEmpty as exc:
+            raise click.ClickException(str(exc)) from None
+    for hit in hits:
+        signals = " ".join(f"{name}={value:.2f}" for name, value in sorted(hit.signals.items()))
+        click.echo(f"{hit.score:6.3f}  {hit.passage.title}  ({hit.passage.citation})  {signals}")
+
+
+@kb.group("phrasings", invoke_without_command=True)
+@ACCOUNT_OPTION
+@click.option("--status", type=click.Choice(["active", "pending", "removed"]), help="Only phrasings in this state.")
+@click.pass_context
+def kb_phrasings(ctx: click.Context, slug: str, status: str | None) -> None:
+    """What the bot learned of how customers ask for each article.
+
+    A phrasing is active (retrieval uses it) once two different customers picked the
+    same article off the bot's menu for the same question, or one agent vouched for it
+    (inserted or thumbed up a suggestion, or linked the article in a reply); pending
+    until then. Remove one with `switchboard kb phrasings remove ID`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from switchboard.core.knowledge import phrasings
+    from switchboard.db import get_db
+
+    app = open_app()
+    account = account_named(app, slug)
+    with get_db(app).session() as session:
+        found = phrasings.list_phrasings(session, account.id, status=status)
+    if not found:
+        click.echo(f"nothing learned yet for {account.slug}: phrasings come from customers' menu picks and "
+                   "agents' verdicts on suggestions")
+        return
+    click.echo(f"{'ID':<6} {'STATUS':<8} {'EVIDENCE':<24} {'LEARNED (UTC)':<17} ARTICLE — PHRASING")
+    for p in found:
+        evidence = f"{_count(p.customers, 'customer')}, {_count(p.agents, 'agent')}"
+        title = p.article_title or f"(article {p.article_id} is no longer in the knowledge base)"
+        click.echo(f"{p.id:<6} {p.status:<8} {evidence:<24} {p.learned_at:%Y-%m-%d %H:%M} {title} — {p.text!r}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+@kb_phrasings.command("remove")
+@click.argument("phrasing_id", type=int)
+@click.option("--account", "slug", default=None,
+              help="The account to work on, by slug (default: the one given to `kb phrasings`, else default).")
+@click.pass_context
+def kb_phrasings_remove(ctx: click.Context, phrasing_id: int, slug: str | None) -> None:
+    """Stop the bot using phrasing ID, for good: no evidence, old or new, brings it back."""
+    from switchboard.core.knowledge import phrasings
+    from switchboard.db import get_db
+
+    app = open_app()
+    parent = ctx.parent.params.get("slug") if ctx.parent else None
+    account = account_named(app, slug or parent or "default")
+    with get_db(app).session() as session:
+        try:
+            removed, now = phrasings.remove_phrasing(session, account.id, phrasing_id, actor="cli")
+        except phrasings.PhrasingError as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+    if now:
+        click.echo(f"removed phrasing {removed.id} ({removed.text!r} for article {removed.article_id}); "
+                   "every process stops using it at its next message")
+    else:
+        click.echo(f"phrasing {removed.id} was already removed")
