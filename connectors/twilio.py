@@ -36,7 +36,7 @@ from switchboard.connectors.base import (
     retry_after_seconds,
 )
 from switchboard.core import vault
-from switchboard.core.accounts import secret, secret_variable
+from switchboard.core.accounts import DEFAULT_SLUG, secret, secret_variable
 from switchboard.core.ports import OutsideWhatsAppWindow, RecipientOptedOut  # noqa: F401 - raised here
 from switchboard.models import Account, OutboxCall
 
@@ -135,7 +135,7 @@ class TwilioConnector(Connector):
             sender = self.account.twilio_phone_number
             variable = "TWILIO_PHONE_NUMBER"
         if sender is None and not self.sandboxed:
-            where = variable if self.account.slug == "default" else (
+            where = variable if self.account.slug == DEFAULT_SLUG else (
                 f"the {channel} number of account {self.account.slug!r} (switchboard accounts)"
             )
             raise SenderNotConfigured(

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets as token_source
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar, cast
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ DEFAULT_SLUG = "default"
 #: never "Default account", which is our placeholder, not a company.
 NEUTRAL_COMPANY = "Customer support"
 KEY_PREFIX = "sb_"
+T = TypeVar("T")
 
 #: Names of per-account secrets, and the environment variable behind each for the
 #: default account.
@@ -157,11 +159,30 @@ def secret(account: Account, name: str, settings: Settings) -> str | None:
     return stored_secret(account, name, settings)
 
 
+def setting(account: Account, name: str, settings: Settings, read: Callable[[str], T], *,
+            inherit: bool = False) -> T | None:
+    """The account's setting ``name`` (of ACCOUNT_SETTINGS), as ``read`` makes it of its text.
+
+    The one place the rule is written: the default account reads the environment (the
+    Settings field of that name, already read and checked at start-up); a further account
+    its own stored value (`switchboard accounts set-secret`). A further account without
+    one gets the environment's when ``inherit`` (a deployment-wide default, e.g. the
+    retention period) and None when not (its own line, never the default's: a support
+    number, a widget's origins)."""
+    if account.slug == DEFAULT_SLUG:
+        return cast("T | None", getattr(settings, name))
+    raw = stored_secret(account, name, settings)
+    if raw is None or not raw.strip():
+        return cast("T | None", getattr(settings, name)) if inherit else None
+    return read(raw.strip())
+
+
 def secret_variable(account: Account, name: str) -> str:
     """What a person must set to provide ``name`` for this account (for error messages)."""
     if account.slug == DEFAULT_SLUG:
         return {**SECRET_VARIABLES, **ACCOUNT_SETTINGS}[name]
-    return f"the {name} secret of account {account.slug!r} (switchboard accounts set-secret)"
+    kind = "secret" if name in SECRET_VARIABLES else "setting"
+    return f"the {name} {kind} of account {account.slug!r} (switchboard accounts set-secret)"
 
 
 def accounts_for_twilio(session: Session, account_sid: str, to: str) -> Sequence[Account]:

@@ -46,7 +46,7 @@ from switchboard.models import (
     WebVisitor,
 )
 
-from .accounts import DEFAULT_SLUG
+from . import accounts
 from .audit import audit
 from .footprint import Footprint
 from .identity import InvalidAddress, to_e164
@@ -368,15 +368,14 @@ def _scrub(value: Any, needles: list[str]) -> Any:
 def retention_days(account: Account, settings: Settings) -> int | None:
     """SWITCHBOARD_RETENTION_DAYS for the default account, its ``retention_days`` setting
     for the others (a number of days, or off); None keeps everything."""
-    if account.slug == DEFAULT_SLUG:
-        return settings.retention_days
-    raw = str((account.secrets or {}).get("retention_days") or "").strip()
-    if raw.lower() in ("", "off"):
-        return settings.retention_days if not raw else None
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"the retention_days setting of account {account.slug!r} is {raw!r}: use a number of "
-                         "days (1 or more) or off")
-    return int(raw)
+    def days(raw: str) -> int | None:
+        if raw.lower() == "off":
+            return None
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"the retention_days setting of account {account.slug!r} is {raw!r}: use a number of "
+                             "days (1 or more) or off")
+        return int(raw)
+    return accounts.setting(account, "retention_days", settings, days, inherit=True)
 
 
 def purge_expired(session: Session, account: Account, settings: Settings, *,

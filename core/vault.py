@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings, vault_reveal_rules
 from switchboard.models import Account, VaultEntry
 
-from .accounts import DEFAULT_SLUG
+from . import accounts
 from .audit import audit
 from .redaction import Redacted
 from .rows import insert_or_fetch
@@ -189,11 +189,8 @@ class UnknownToken(LookupError):
 def reveal_rules(account: Account, settings: Settings) -> dict[str, frozenset[str] | None]:
     """Who may reveal which kind for ``account``: SWITCHBOARD_VAULT_REVEAL for the default
     account, its ``vault_reveal`` setting for the others."""
-    if account.slug == DEFAULT_SLUG:
-        return vault_reveal_rules(settings.vault_reveal)
-    raw = (account.secrets or {}).get("vault_reveal")
-    return vault_reveal_rules(settings.vault_reveal if raw is None else raw,
-                              name=f"the vault_reveal setting of account {account.slug!r}")
+    raw = accounts.setting(account, "vault_reveal", settings, str, inherit=True) or settings.vault_reveal
+    return vault_reveal_rules(raw, name=accounts.secret_variable(account, "vault_reveal"))
 
 
 def may_reveal(rules: dict[str, frozenset[str] | None], kind: str, agent_id: str | None, *,

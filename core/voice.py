@@ -144,14 +144,14 @@ class VoiceReply:
 
 
 def options_for(account: Account, settings: Settings) -> VoiceOptions:
-    """The default account reads the environment; further accounts their own settings
-    (`switchboard accounts set-secret`), never the default's support line."""
+    """The account's voice settings (`accounts.setting`: never the default's support line
+    for a further account). A further account's are not checked at start-up as the
+    environment's are, so what cannot be read is logged and replaced here."""
     company = accounts.company_name(account, settings) or accounts.NEUTRAL_COMPANY
-    if account.slug == accounts.DEFAULT_SLUG:
-        return VoiceOptions(settings.voice_support_number, settings.voice_support_queue, settings.voice_hours,
-                            settings.voice_timezone, settings.voice_language, settings.voice_name, company)
-    own: dict[str, str] = dict(account.secrets or {})
-    hours, zone = own.get("voice_hours"), own.get("voice_timezone") or "UTC"
+
+    def own(name: str) -> str | None:
+        return accounts.setting(account, name, settings, str)
+    hours, zone = own("voice_hours"), own("voice_timezone") or "UTC"
     try:
         business_hours.is_open(hours, zone, datetime.now(UTC))
     except (business_hours.BadHours, ZoneInfoNotFoundError, ValueError) as exc:
@@ -161,13 +161,13 @@ def options_for(account: Account, settings: Settings) -> VoiceOptions:
                   "`switchboard accounts set-secret`; until then callers are put through at any hour",
                   account.slug, hours, zone, exc)
         hours, zone = None, "UTC"
-    language = own.get("voice_language") or "en-US"
+    language = own("voice_language") or "en-US"
     if not _LANGUAGE_TAG.fullmatch(language):
         log.error("account %s: voice_language %r is not a tag like en-US: fix it with `switchboard accounts "
                   "set-secret`; until then callers are answered in en-US", account.slug, language)
         language = "en-US"
-    return VoiceOptions(own.get("voice_support_number"), own.get("voice_support_queue"), hours, zone,
-                        language, own.get("voice_name"), company)
+    return VoiceOptions(own("voice_support_number"), own("voice_support_queue"), hours, zone,
+                        language, own("voice_name"), company)
 
 
 # -- in the request ----------------------------------------------------------------------

@@ -260,19 +260,17 @@ class Appearance:
 
 def appearance(account: Account, settings: Settings) -> Appearance:
     """The default account reads the environment; the others their own settings."""
-    if account.slug == accounts.DEFAULT_SLUG:
-        return Appearance(settings.webchat_name or accounts.company_name(account, settings) or accounts.NEUTRAL_COMPANY,
-                          settings.webchat_colour, settings.webchat_greeting)
-    own = account.secrets or {}
-    colour = own.get("webchat_colour") or settings.webchat_colour
-    return Appearance(own.get("webchat_name") or account.name, colour, own.get("webchat_greeting") or None)
+    name = (accounts.setting(account, "webchat_name", settings, str)
+            or accounts.company_name(account, settings) or accounts.NEUTRAL_COMPANY)
+    colour = accounts.setting(account, "webchat_colour", settings, str, inherit=True) or settings.webchat_colour
+    return Appearance(name, colour, accounts.setting(account, "webchat_greeting", settings, str) or None)
 
 
 def allowed_origins(account: Account, settings: Settings) -> tuple[str, ...]:
     """The sites that may embed this account's widget (``webchat_origins``)."""
-    if account.slug == accounts.DEFAULT_SLUG:
-        return settings.webchat_origins
-    return webchat_origins((account.secrets or {}).get("webchat_origins"), "webchat_origins")
+    origins = accounts.setting(account, "webchat_origins", settings,
+                               lambda raw: webchat_origins(raw, "webchat_origins"))
+    return tuple(origins or ())
 
 
 # -- delivery to the widget -----------------------------------------------------------------

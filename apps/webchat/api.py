@@ -138,8 +138,7 @@ def screen() -> Response | None:
     g.webchat_account = account
     origin = request.headers.get("Origin")
     if origin and not _allowed(account, origin):
-        where = ("SWITCHBOARD_WEBCHAT_ORIGINS" if account.slug == accounts.DEFAULT_SLUG
-                 else f"`switchboard accounts set-secret {account.slug} webchat_origins`")
+        where = accounts.secret_variable(account, "webchat_origins")
         raise WebChatError(403, f"origin {origin!r} may not embed this chat: add it to webchat_origins ({where})")
     if request.method == "OPTIONS":
         return Response(status=204, headers={

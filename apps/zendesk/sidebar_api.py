@@ -124,8 +124,7 @@ def _verified_jwt(token: str) -> tuple[Account, dict[str, Any]] | None:
     if account is None:
         return None
     settings = current_app.config["SETTINGS"]
-    key = (settings.zendesk_app_public_key if account.slug == accounts.DEFAULT_SLUG
-           else (account.secrets or {}).get("zendesk_app_public_key"))
+    key = accounts.setting(account, "zendesk_app_public_key", settings, str)
     if not key:
         return None
     try:

@@ -2,13 +2,17 @@
 accounts their ``secrets`` (set with `switchboard accounts set-secret`)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-from switchboard.config import Settings
-from switchboard.core.accounts import DEFAULT_SLUG, NEUTRAL_COMPANY, company_name, secret, secret_variable
+from switchboard.config import Settings, outreach_approvers, outreach_quiet_hours, outreach_rate
+from switchboard.core.accounts import NEUTRAL_COMPANY, company_name, secret, secret_variable, setting
 from switchboard.models import Account
 
 from .errors import OutreachNotConfigured
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -23,16 +27,15 @@ class OutreachOptions:
 
 
 def options_for(account: Account, settings: Settings) -> OutreachOptions:
-    default = account.slug == DEFAULT_SLUG
-    own: dict[str, str] = {} if default else dict(account.secrets or {})
-    approvers = own.get("outreach_approvers")
-    quiet = own.get("outreach_quiet_hours", settings.outreach_quiet_hours)
+    def own(name: str, read: Callable[[str | None, str], T]) -> T | None:
+        """A further account's values were checked by `accounts set-secret` with the
+        same readers the environment's were checked with at start-up."""
+        return setting(account, name, settings, lambda raw: read(raw, secret_variable(account, name)), inherit=True)
     return OutreachOptions(
         approval_channel=secret(account, "slack_approval_channel", settings),
-        approvers=frozenset(a.strip() for a in approvers.split(",") if a.strip()) if approvers is not None
-        else frozenset(settings.outreach_approvers),
-        quiet_hours=None if quiet in (None, "", "off") else quiet,
-        rate=float(own.get("outreach_rate") or settings.outreach_rate),
+        approvers=frozenset(own("outreach_approvers", outreach_approvers) or ()),
+        quiet_hours=own("outreach_quiet_hours", outreach_quiet_hours),
+        rate=own("outreach_rate", outreach_rate) or settings.outreach_rate,
         approval_hours=settings.outreach_approval_hours,
         lease_seconds=settings.outreach_lease_seconds,
         company=company_name(account, settings) or NEUTRAL_COMPANY,

@@ -110,7 +110,7 @@ PURGED_WORDS = {"vault_entries": "vaulted originals", "messages": "message texts
 def customers_purge(as_json: bool) -> None:
     """Run the retention purge now (beat runs it daily): originals and transcripts older
     than each account's retention period."""
-    from switchboard.core.accounts import all_accounts
+    from switchboard.core.accounts import all_accounts, secret_variable
     from switchboard.core.privacy import purge_expired, retention_days
     from switchboard.db import get_db
 
@@ -126,8 +126,7 @@ def customers_purge(as_json: bool) -> None:
             if purged:
                 done[account.slug] = purged
             if days is None:
-                setting = ("SWITCHBOARD_RETENTION_DAYS" if account.slug == "default"
-                           else f"its retention_days setting (switchboard accounts set-secret {account.slug} …)")
+                setting = secret_variable(account, "retention_days")
                 lines.append(f"{account.slug}: nothing to purge: no retention period, everything is kept "
                              f"(set {setting})")
             elif not purged:
