@@ -36,7 +36,7 @@ from pathlib import Path
 
 from switchboard.core import selfservice
 from switchboard.core.enrichment import enrich
-from switchboard.core.escalation import load_policy
+from switchboard.core.escalation_file import load_policy
 from switchboard.core.knowledge.analysis import content_words
 from switchboard.core.knowledge.chunking import chunk_articles
 from switchboard.core.knowledge.retrieval import Retriever, build_retriever

@@ -54,7 +54,8 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 
-from switchboard.core.escalation import TopicRule, load_policy
+from switchboard.core.escalation import TopicRule
+from switchboard.core.escalation_file import load_policy
 from switchboard.core.intent_vectors import shipped_vectors
 from switchboard.core.intents import (
     HOLDOUT_FRACTION,

@@ -425,7 +425,7 @@ def decisions(retriever: Retriever, test: Sequence[Query], offtopic: Sequence[st
     drafting, grounding): ``switchboard eval``'s counts, as shares of the questions.
     ``reached``: the right article cited by the answer or offered in the menu. ``language``
     is passed to every search (None: as the product searches an English conversation)."""
-    from switchboard.core.escalation import load_policy
+    from switchboard.core.escalation_file import load_policy
     from switchboard.core.evaluation import SEARCH_K, Configuration, Question, counts, evaluate
     from switchboard.core.intent_store import default_intent_model
 

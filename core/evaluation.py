@@ -34,7 +34,8 @@ from .accounts import company_name
 from .csv_rows import CsvFormatError, read_rows
 from .drafting import LLMDrafter
 from .enrichment import conversation_language, enrich
-from .escalation import EscalationPolicy, load_policy
+from .escalation import EscalationPolicy
+from .escalation_file import load_policy
 from .i18n import ENGLISH, Texts, language_of, texts_for
 from .intent_store import has_fitted_model, intent_model
 from .intents import IntentModel

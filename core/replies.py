@@ -24,7 +24,8 @@ from .actions import selfservice as actions
 from .audit import audit
 from .drafting import Draft, LLMDrafter
 from .enrichment import Enrichment, clear_language, conversation_language, enrich
-from .escalation import EscalationPolicy, load_policy
+from .escalation import EscalationPolicy
+from .escalation_file import load_policy
 from .handoff import Handoff, follow_up_after_handoff, hand_over, relay_customer_message
 from .i18n import ENGLISH, N_, Texts, language_of, texts_for
 from .identity import may_message

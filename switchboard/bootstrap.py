@@ -8,7 +8,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from switchboard.core.accounts import ensure_default_account
-from switchboard.core.escalation import PolicyError
+from switchboard.core.escalation_file import PolicyError
 from switchboard.core.replies import policy, routing
 from switchboard.core.routing import RoutingError
 from switchboard.db import alembic_config, get_db

@@ -367,7 +367,7 @@ def test_a_paraphrase_sharing_no_word_with_the_article_is_answered_from_it(shop:
     assert "Forgot password" in sent["body"] and "Reply with the number" not in sent["body"]
 
     # The same decision over a lexical-only index offers the article in a menu instead.
-    from switchboard.core.escalation import load_policy
+    from switchboard.core.escalation_file import load_policy
     from switchboard.core.evaluation import Configuration, Question, evaluate
     from switchboard.core.intent_store import default_intent_model
     from switchboard.core.knowledge.chunking import chunk_articles
