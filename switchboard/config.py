@@ -72,6 +72,8 @@ class Settings:
     policy_file: Path | None = None
     embeddings: str | None = "e5"
     style_file: Path | None = None
+    #: What no reply may say (core/quality/policy.py); the shipped default when None.
+    guardrails_file: Path | None = None
     zendesk_app_public_key: str | None = None
     slack_digest_channel: str | None = None
     actions_file: Path | None = None
@@ -518,6 +520,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         policy_file=_file(env, "SWITCHBOARD_POLICY_FILE"),
         embeddings=_choice(env, "SWITCHBOARD_EMBEDDINGS", ("e5", "wordllama", "minilm", "none")) or "e5",
         style_file=_file(env, "SWITCHBOARD_STYLE_FILE"),
+        guardrails_file=_file(env, "SWITCHBOARD_GUARDRAILS_FILE"),
         zendesk_app_public_key=_pem(env, "SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY"),
         slack_digest_channel=_optional(env, "SWITCHBOARD_SLACK_DIGEST_CHANNEL"),
         actions_file=_file(env, "SWITCHBOARD_ACTIONS_FILE"),
