@@ -34,6 +34,7 @@ from .knowledge.analysis import content_words
 from .knowledge.retrieval import Retriever
 from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from .outbound import Inbound, send_reply
+from .quality.scoring import score_conversation
 from .quality.screen import screen_answer
 from .records import Hit, Passage
 from .redaction import truncate_for_model
@@ -206,6 +207,9 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
                              settings=settings)
     actions.scan_passages(session, inbound.account.id, inbound.conversation.id, decision.hits)
     send_reply(session, inbound, decision, settings)
+    if enrichment.intent == "thanks" and any(m.meta.get("action") == "answer" for m in earlier):
+        # "Thanks, that answers it" after an answer: the conversation ended well; score it.
+        score_conversation(session, inbound.account, settings, inbound.conversation, ended_by="customer_closed")
     if decision.action == "handoff":
         _hand_over(session, inbound, decision.reason or "unknown", decision.notes.get("detail", ""),
                    enrichment.intent, settings)

@@ -74,6 +74,8 @@ class Settings:
     style_file: Path | None = None
     #: What no reply may say (core/quality/policy.py); the shipped default when None.
     guardrails_file: Path | None = None
+    #: How conversations are scored when they end (core/quality/rubric.py).
+    qa_rubric_file: Path | None = None
     zendesk_app_public_key: str | None = None
     slack_digest_channel: str | None = None
     actions_file: Path | None = None
@@ -521,6 +523,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         embeddings=_choice(env, "SWITCHBOARD_EMBEDDINGS", ("e5", "wordllama", "minilm", "none")) or "e5",
         style_file=_file(env, "SWITCHBOARD_STYLE_FILE"),
         guardrails_file=_file(env, "SWITCHBOARD_GUARDRAILS_FILE"),
+        qa_rubric_file=_file(env, "SWITCHBOARD_QA_RUBRIC_FILE"),
         zendesk_app_public_key=_pem(env, "SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY"),
         slack_digest_channel=_optional(env, "SWITCHBOARD_SLACK_DIGEST_CHANNEL"),
         actions_file=_file(env, "SWITCHBOARD_ACTIONS_FILE"),
