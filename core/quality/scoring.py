@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -194,3 +194,22 @@ def score_conversation(session: Session, account: Account, settings: Settings, c
               detail={"score": stored.score, "ended_by": ended_by, "rubric": rubric.name,
                       "verdicts": {c["criterion"]: c["verdict"] for c in stored.criteria}})
     return stored
+
+
+def score_idle(session: Session, account: Account, settings: Settings, *, now: datetime | None = None,
+               limit: int = 500) -> list[ConversationScore]:
+    """Score the account's conversations silent for the rubric's ``idle_minutes`` and not
+    scored since their last message; at most ``limit`` per call."""
+    rubric = load_rubric(settings.qa_rubric_file)
+    cutoff = (now or datetime.now(UTC)) - timedelta(minutes=rubric.idle_minutes)
+    scored = select(ConversationScore.id).where(ConversationScore.conversation_id == Conversation.id,
+                                                ConversationScore.created_at >= Conversation.last_message_at)
+    idle = session.scalars(select(Conversation).where(
+        Conversation.account_id == account.id, Conversation.last_message_at < cutoff, ~scored.exists())
+        .order_by(Conversation.id).limit(limit)).all()
+    out = []
+    for conversation in idle:
+        row = score_conversation(session, account, settings, conversation, ended_by="idle")
+        if row is not None:
+            out.append(row)
+    return out

@@ -1,12 +1,15 @@
-"""`switchboard qa`: guardrails from the command line (`qa check`, a linter for replies)."""
+"""`switchboard qa`: guardrails from the command line (`qa check`, a linter for replies), the
+QA scores of finished conversations (`qa report`) and the idle ones scored (`qa score-idle`)."""
 from __future__ import annotations
 
+import csv
 import json
 import sys
+from datetime import UTC, datetime
 
 import click
 
-from switchboard.cli.base import main
+from switchboard.cli.base import ACCOUNT_OPTION, account_named, main, open_app
 
 
 @main.group()
@@ -45,3 +48,44 @@ def check_command(text: str | None, intent: str | None, as_json: bool) -> None:
             click.echo(f"{finding.severity}: {finding.describe()}")
     if findings:
         sys.exit(1)
+
+
+@qa.command("report")
+@click.option("--since", required=True, type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
+              help="Scores from this day (UTC) on.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), help="Up to (not including) this day.")
+@click.option("--json", "fmt", flag_value="json", default=True, help="The figures as JSON (the default).")
+@click.option("--csv", "fmt", flag_value="csv", help="One row per scored conversation, a column per criterion.")
+@ACCOUNT_OPTION
+def report_command(since: datetime, until: datetime | None, fmt: str, slug: str) -> None:
+    """QA scores of the conversations that ended in a period: by automation level, intent,
+    agent, channel and language, the trend by day, and the worst first with their evidence."""
+    from switchboard.core.quality.report import CSV_FIELDS, csv_rows, report, scores_since
+    from switchboard.db import get_db
+
+    app = open_app()
+    account = account_named(app, slug)
+    with get_db(app).session() as session:
+        rows = scores_since(session, account.id, since.replace(tzinfo=UTC),
+                            until.replace(tzinfo=UTC) if until else None)
+        if fmt == "json":
+            click.echo(json.dumps({"since": since.date().isoformat(), **report(rows)}, indent=2))
+            return
+        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, extrasaction="raise", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(csv_rows(rows))
+
+
+@qa.command("score-idle")
+@ACCOUNT_OPTION
+def score_idle_command(slug: str) -> None:
+    """Score the conversations silent for the rubric's idle_minutes (run it from cron)."""
+    from switchboard.core.quality.scoring import score_idle
+    from switchboard.db import get_db
+
+    app = open_app()
+    account = account_named(app, slug)
+    with get_db(app).session() as session:
+        scored = score_idle(session, account, app.config["SETTINGS"])
+        session.commit()
+    click.echo(f"scored {len(scored)} idle conversation{'' if len(scored) == 1 else 's'}")
