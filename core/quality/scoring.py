@@ -31,6 +31,7 @@ from ..selfservice import disclosure
 from .guardrails import Finding
 from .rubric import CRITERIA, Rubric, load_rubric
 from .screen import check_reply
+from .wrapup import write_wrapup
 
 Ending = Literal["solved", "customer_closed", "idle"]
 Verdict = Literal["met", "missed", "n/a"]
@@ -158,15 +159,20 @@ def weighted(judgements: Sequence[Judgement], rubric: Rubric) -> float:
     return round(100 * sum(weight * score for weight, score in pairs) / total, 1) if total else 100.0
 
 
+#: Intents that say how the customer talks, not what the conversation is about.
+_NOT_A_TOPIC = frozenset({"human_agent", "greeting", "thanks", "oos"})
+
+
 def _intent(messages: Sequence[Message]) -> str | None:
+    """The conversation's topic: its customer's latest intent that is one ("AGENT" is not)."""
     return next((m.meta["enrichment"]["intent"] for m in reversed(messages) if m.author == "customer"
-                 and (m.meta.get("enrichment") or {}).get("intent")), None)
+                 and (m.meta.get("enrichment") or {}).get("intent") not in (None, *_NOT_A_TOPIC)), None)
 
 
 def score_conversation(session: Session, account: Account, settings: Settings, conversation: Conversation, *,
                        ended_by: Ending) -> ConversationScore | None:
-    """Score ``conversation`` as it ended; once per ending (a retried event finds the row
-    stored). None for a conversation with no messages."""
+    """Score ``conversation`` as it ended and write its wrap-up to Zendesk; once per
+    ending (a retried event finds the row stored). None for a conversation with no messages."""
     messages = timeline.recent(session, conversation.id, limit=SCORED_MESSAGES)
     if not messages:
         return None
@@ -193,6 +199,7 @@ def score_conversation(session: Session, account: Account, settings: Settings, c
               subject_type="conversation", subject_id=conversation.id,
               detail={"score": stored.score, "ended_by": ended_by, "rubric": rubric.name,
                       "verdicts": {c["criterion"]: c["verdict"] for c in stored.criteria}})
+        write_wrapup(session, account, settings, conversation, stored)
     return stored
 
 
