@@ -212,7 +212,9 @@ def score_idle(session: Session, account: Account, settings: Settings, *, now: d
     scored = select(ConversationScore.id).where(ConversationScore.conversation_id == Conversation.id,
                                                 ConversationScore.created_at >= Conversation.last_message_at)
     idle = session.scalars(select(Conversation).where(
-        Conversation.account_id == account.id, Conversation.last_message_at < cutoff, ~scored.exists())
+        Conversation.account_id == account.id, Conversation.last_message_at < cutoff,
+        # With a person (its ticket ends when solved) or closed (scored then): not idle.
+        Conversation.status == "open", ~scored.exists())
         .order_by(Conversation.id).limit(limit)).all()
     out = []
     for conversation in idle:

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from switchboard.cli import main
 from switchboard.db import get_db
 from switchboard.models import Conversation, ConversationScore
+from switchboard.tasks import qa_score_idle
 
 from ..assist.test_sidebar_api import comment, handed_over_ticket, key_for, say
 from ..signing import VendorClient
@@ -88,3 +89,17 @@ def test_an_idle_bot_conversation_is_scored_once_by_score_idle(
         [score] = session.scalars(select(ConversationScore)).all()
         assert (score.ended_by, score.rubric, score.score) == ("idle", "quick", 100.0)
         assert [c["criterion"] for c in score.criteria] == ["grounded", "resolved"]  # the rubric's criteria only
+
+
+def test_beats_hourly_task_scores_idle_conversations_of_every_account(shop: Flask, vendor: VendorClient) -> None:
+    say(vendor, "How long does delivery take?")
+    with get_db(shop).session() as session:
+        session.execute(update(Conversation).values(last_message_at=datetime.now(UTC) - timedelta(days=2)))
+        session.commit()
+    with shop.app_context():
+        assert qa_score_idle.run() == {"default": 1}
+        assert qa_score_idle.run() == {"default": 0}
+    with get_db(shop).session() as session:
+        [score] = session.scalars(select(ConversationScore)).all()
+        assert (score.ended_by, score.automation) == ("idle", "bot")
+        assert {c["criterion"]: c["verdict"] for c in score.criteria}["resolved"] == "met"  # answered, then quiet
