@@ -695,3 +695,5 @@ class ConversationScore(Base):
     score: Mapped[float] = mapped_column()
     rubric: Mapped[str] = mapped_column(String(64))  # the rubric's name and version
     criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    disposition: Mapped[str | None] = mapped_column(String(64))  # the wrap-up's code, or an agent's correction
+    corrected_by: Mapped[str | None] = mapped_column(String(200))

@@ -31,6 +31,7 @@ from switchboard.core import accounts, assist, i18n, metrics, ports, timeline, t
 from switchboard.core.audit import audit
 from switchboard.core.enrichment import sentiment_trend
 from switchboard.core.handoff import PACKAGE_MESSAGES, conversation_for_ticket, summarise
+from switchboard.core.quality import wrapup
 from switchboard.core.quality.screen import check_reply
 from switchboard.errors import MalformedPayload
 from switchboard.models import Account, Customer, Message, Suggestion
@@ -312,6 +313,27 @@ def draft_check(ticket_id: int) -> ResponseReturnValue:
                   "intent": intent, **({"agent": agent.audit_detail()} if agent.user_id else {})})
     session.commit()
     return jsonify({"flagged": bool(findings), "intent": intent, "findings": [f.as_json() for f in findings]})
+
+
+@blueprint.post("/tickets/<int:ticket_id>/disposition")
+@require_agent
+def correct_disposition(ticket_id: int) -> ResponseReturnValue:
+    """The agent's correction of the ticket's wrap-up code: written to the ticket and
+    learned from (core/quality/wrapup.py)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("code"), str) or not body["code"].strip():
+        raise MalformedPayload('send JSON like {"code": "returns_refunds"}')
+    session, account = db.session(), g.account
+    conversation = conversation_for_ticket(session, account.id, ticket_id)
+    if conversation is None:
+        abort(404, f"Switchboard has no conversation for ticket {ticket_id}")
+    try:
+        score = wrapup.correct(session, account, current_app.config["SETTINGS"], conversation,
+                               code=body["code"].strip(), agent=current_agent().actor)
+    except wrapup.UnknownDisposition as exc:
+        abort(409, str(exc))
+    session.commit()
+    return jsonify({"disposition": score.disposition, "corrected_by": score.corrected_by})
 
 
 def init_app(app: Flask) -> None:

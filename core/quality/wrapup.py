@@ -6,12 +6,14 @@ is logged as a solved one (once), so the helpdesk's own reports see the bot's wo
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
@@ -87,6 +89,52 @@ def choose(codes: Sequence[Code], intent: str | None, confidence: float, outcome
     return Disposition(last.code, last.description, 0.0, outcome)
 
 
+#: Agents' corrections for an intent that agree on a code this often replace the file's choice.
+CORRECTIONS_TO_LEARN = 2
+
+
+class UnknownDisposition(LookupError):
+    """An agent chose a code the account's taxonomy does not have."""
+
+
+def learned(session: Session, account_id: int, intent: str | None) -> str | None:
+    """The code agents corrected this intent to, when enough of them agree."""
+    if intent is None:
+        return None
+    counts = Counter(session.scalars(select(ConversationScore.disposition).where(
+        ConversationScore.account_id == account_id, ConversationScore.intent == intent,
+        ConversationScore.corrected_by.is_not(None)).order_by(ConversationScore.id.desc()).limit(200)))
+    top = counts.most_common(1)
+    return top[0][0] if top and top[0][1] >= CORRECTIONS_TO_LEARN else None
+
+
+def _fields(settings: Settings, code: str) -> tuple[list[str], list[dict[str, Any]]]:
+    field_id = settings.zendesk_disposition_field_id
+    return [f"disposition_{code}", "switchboard_wrapup"], ([{"id": field_id, "value": code}] if field_id else [])
+
+
+def correct(session: Session, account: Account, settings: Settings, conversation: Conversation, *, code: str,
+            agent: str) -> ConversationScore:
+    """An agent's correction of the conversation's latest disposition: stored (the next
+    choice for its intent learns from it), written to the ticket, audited."""
+    codes = {c.code for c in load_taxonomy(settings.dispositions_file)}
+    if code not in codes:
+        raise UnknownDisposition(f"{code!r} is not a disposition code; use one of {', '.join(sorted(codes))}")
+    score = session.scalar(select(ConversationScore).where(ConversationScore.conversation_id == conversation.id)
+                           .order_by(ConversationScore.id.desc()).limit(1))
+    if score is None:
+        raise UnknownDisposition("this conversation has not ended yet, so it has no disposition to correct")
+    before, score.disposition, score.corrected_by = score.disposition, code, agent
+    if conversation.zendesk_ticket_id is not None:
+        tags, fields = _fields(settings, code)
+        ports.current().helpdesk(session, account, settings).update_ticket(
+            conversation.zendesk_ticket_id, tags=tags, custom_fields=fields,
+            idempotency_key=f"wrapup-corrected:{score.id}:{code}")
+    audit(session, account_id=account.id, actor=agent, action="quality.disposition_corrected",
+          subject_type="conversation", subject_id=conversation.id, detail={"from": before, "to": code})
+    return score
+
+
 def outcome_of(score: ConversationScore) -> Outcome:
     resolved = next((c["verdict"] for c in score.criteria if c["criterion"] == "resolved"), None)
     if resolved == "missed" or (resolved is None and score.ended_by == "idle"):
@@ -104,11 +152,16 @@ def write_wrapup(session: Session, account: Account, settings: Settings, convers
     """The disposition, written to the conversation's ticket, or a solved ticket made for
     a conversation the bot resolved alone (per SWITCHBOARD_ZENDESK_LOG_BOT_CONVERSATIONS)."""
     messages = timeline.recent(session, conversation.id, limit=50)
-    disposition = choose(load_taxonomy(settings.dispositions_file), score.intent,
-                         _intent_confidence(messages, score.intent), outcome_of(score))
+    codes = load_taxonomy(settings.dispositions_file)
+    disposition = choose(codes, score.intent, _intent_confidence(messages, score.intent), outcome_of(score))
+    taught = learned(session, account.id, score.intent) if disposition.outcome != "unresolved" else None
+    if taught is not None and taught != disposition.code:
+        known = next((c for c in codes if c.code == taught), None)
+        if known is not None:  # a code since removed from the file is not used
+            disposition = Disposition(known.code, known.description, disposition.confidence, disposition.outcome)
+    score.disposition = disposition.code
     field_id = settings.zendesk_disposition_field_id
-    fields = [{"id": field_id, "value": disposition.code}] if field_id else []
-    tags = [f"disposition_{disposition.code}", "switchboard_wrapup"]
+    tags, fields = _fields(settings, disposition.code)
     zendesk = ports.current().helpdesk(session, account, settings)
     ticket_id = conversation.zendesk_ticket_id
     if ticket_id is not None:
@@ -132,5 +185,5 @@ def write_wrapup(session: Session, account: Account, settings: Settings, convers
     audit(session, account_id=account.id, actor="qa", action="quality.wrapup_written",
           subject_type="conversation", subject_id=conversation.id,
           detail={"code": disposition.code, "confidence": disposition.confidence, "outcome": disposition.outcome,
-                  "ticket_id": ticket_id, "field_id": field_id})
+                  "ticket_id": ticket_id, "field_id": field_id, "learned": taught == disposition.code})
     return disposition

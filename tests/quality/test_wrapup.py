@@ -8,14 +8,16 @@ from contextlib import contextmanager
 
 from flask import Flask
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from switchboard.app import create_app
 from switchboard.config import load_settings
 from switchboard.db import get_db
-from switchboard.models import AuditEntry, OutboxCall
+from switchboard.models import AuditEntry, Conversation, OutboxCall
 
-from ..assist.test_sidebar_api import comment, handed_over_ticket, say
+from ..assist.test_sidebar_api import comment, handed_over_ticket, key_for, say
 from ..conftest import with_sample_kb
+from ..signing import VendorClient
 from .test_bot_answer_guard import vendor_for
 from .test_conversation_scores import solve
 
@@ -83,3 +85,45 @@ def test_logging_bot_conversations_can_be_switched_off(env: dict[str, str]) -> N
         assert zendesk_calls(app, "tickets.create") == []
         [wrapup] = wrapups(app)
         assert (wrapup["code"], wrapup["ticket_id"]) == ("order_tracking", None)
+
+
+def correct(app: Flask, vendor: VendorClient, ticket: int, body: object) -> TestResponse:
+    return vendor.client.post(f"/api/sidebar/tickets/{ticket}/disposition", json=body,
+                              headers={"Authorization": f"Bearer {key_for(app)}", "X-Zendesk-User-Id": "4021"})
+
+
+def solved_ticket(app: Flask, vendor: VendorClient) -> int:
+    """handed_over_ticket's conversation again (the customer's previous one was solved)."""
+    say(vendor, "my card 4111 1111 1111 1111 was charged twice for order #A123456")
+    say(vendor, "AGENT")
+    with get_db(app).session() as session:
+        ticket = session.scalars(select(Conversation).order_by(Conversation.id.desc())).first().zendesk_ticket_id
+    assert ticket
+    vendor.zendesk(comment(ticket, "The second charge is a hold and disappears within 5 days.", staff=True))
+    solve(vendor, ticket)
+    return ticket
+
+
+def test_agents_correct_the_disposition_in_the_sidebar_and_two_agreeing_corrections_are_learned(
+        env: dict[str, str]) -> None:
+    with app_with(env, SWITCHBOARD_ZENDESK_DISPOSITION_FIELD_ID=FIELD) as app:
+        vendor = vendor_for(app)
+        first = solved_ticket(app, vendor)
+        assert correct(app, vendor, first, {"kode": "x"}).status_code == 400
+        unknown = correct(app, vendor, first, {"code": "no_such_code"})
+        assert unknown.status_code == 409 and "use one of" in unknown.get_json()["error"]
+        assert correct(app, vendor, first, {"code": "returns_refunds"}).get_json() == {
+            "disposition": "returns_refunds", "corrected_by": "zendesk:4021"}
+        corrected = [t for t in zendesk_calls(app, "tickets.update")
+                     if t.get("custom_fields") == [{"id": int(FIELD), "value": "returns_refunds"}]]
+        assert [t["id"] for t in corrected] == [first]
+        assert wrapups(app)[-1]["code"] == "payments"  # one correction is not yet a lesson
+        second = solved_ticket(app, vendor)
+        assert wrapups(app)[-1]["code"] == "payments"
+        assert correct(app, vendor, second, {"code": "returns_refunds"}).status_code == 200
+        solved_ticket(app, vendor)  # the same question again: two agents agreed on another code
+        assert (wrapups(app)[-1]["code"], wrapups(app)[-1]["learned"]) == ("returns_refunds", True)
+        with get_db(app).session() as session:
+            assert session.scalars(select(AuditEntry).where(
+                AuditEntry.action == "quality.disposition_corrected")).all()[0].detail == {
+                    "from": "payments", "to": "returns_refunds"}

@@ -37,6 +37,8 @@ def upgrade() -> None:
     sa.Column('rubric', sa.String(length=64), nullable=False),
     sa.Column('criteria', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'),
               nullable=False),
+    sa.Column('disposition', sa.String(length=64), nullable=True),
+    sa.Column('corrected_by', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_conversation_scores_account_id_accounts')),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'],
                             name=op.f('fk_conversation_scores_conversation_id_conversations')),
