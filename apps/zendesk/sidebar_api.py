@@ -298,13 +298,13 @@ def draft_check(ticket_id: int) -> ResponseReturnValue:
         raise MalformedPayload('send JSON like {"text": "your reply as written"}')
     session, account = db.session(), g.account
     conversation = conversation_for_ticket(session, account.id, ticket_id)
-    intent = None
-    if conversation is not None:
-        latest = session.scalars(select(Message).where(Message.conversation_id == conversation.id,
-                                                       Message.author == "customer").order_by(Message.id.desc())
-                                 .limit(PACKAGE_MESSAGES)).all()
-        intent = next((m.meta["enrichment"].get("intent") for m in latest
-                       if (m.meta.get("enrichment") or {}).get("intent")), None)
+    if conversation is None:  # as the ticket's context: the card shows only on Switchboard's tickets
+        abort(404, f"Switchboard has no conversation for ticket {ticket_id}")
+    latest = session.scalars(select(Message).where(Message.conversation_id == conversation.id,
+                                                   Message.author == "customer").order_by(Message.id.desc())
+                             .limit(PACKAGE_MESSAGES)).all()
+    intent = next((m.meta["enrichment"].get("intent") for m in latest
+                   if (m.meta.get("enrichment") or {}).get("intent")), None)
     findings = check_reply(current_app.config["SETTINGS"], body["text"][:4000], intent)
     agent = current_agent()
     audit(session, account_id=account.id, actor=agent.actor, action="quality.draft_checked",
