@@ -203,14 +203,9 @@ def _generated_summary(session: Session, account: Account, settings: Settings,
     return {"text": result.text or ""}
 
 
-def hand_over(session: Session, account: Account, customer: Customer, conversation: Conversation,
-              handoff: Handoff, settings: Settings) -> int:
-    """Open the conversation's ticket with the context package; returns its id.
-
-    Idempotent per conversation: a retry finds the recorded calls under the same keys.
-    """
-
-    zendesk = ports.current().helpdesk(session, account, settings)
+def requester_id(session: Session, zendesk: ports.Helpdesk, account: Account, customer: Customer) -> int:
+    """The customer's Zendesk user: recorded, found by phone or email, or created (and
+    recorded, so the next ticket finds it)."""
     user_id = zendesk_user_id(customer)
     if user_id is None:
         ids = _identities(customer)
@@ -224,10 +219,22 @@ def hand_over(session: Session, account: Account, customer: Customer, conversati
             idempotency_key=f"user:{customer.id}")
         user_id = int(user.response["user_id"])
     if zendesk_user_id(customer) is None:
-        # Through the relationship, so the package built below lists it.
+        # Through the relationship, so the package built next lists it.
         customer.identities.append(Identity(account_id=account.id, kind=IdentityKind.ZENDESK_USER,
                                             value=str(user_id)))
         session.flush()
+    return user_id
+
+
+def hand_over(session: Session, account: Account, customer: Customer, conversation: Conversation,
+              handoff: Handoff, settings: Settings) -> int:
+    """Open the conversation's ticket with the context package; returns its id.
+
+    Idempotent per conversation: a retry finds the recorded calls under the same keys.
+    """
+
+    zendesk = ports.current().helpdesk(session, account, settings)
+    user_id = requester_id(session, zendesk, account, customer)
     conversation.status, conversation.handoff_reason = "human", handoff.trigger
     conversation.handoff_at = conversation.handoff_at or datetime.now(UTC)
     package = build_package(session, conversation, customer, handoff,

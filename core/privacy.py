@@ -51,6 +51,7 @@ from .audit import audit
 from .footprint import Footprint
 from .identity import InvalidAddress, to_e164
 from .knowledge import phrasings
+from .quality.erasure import forget_conversations
 from .vault import Vault
 
 ERASED = "[erased]"
@@ -166,6 +167,7 @@ def erase(session: Session, account: Account, customer: Customer, vault: Vault, 
     erased.add("vault_entries", _rows(session, delete(VaultEntry).where(VaultEntry.customer_id == customer.id)))
     for table, count in phrasings.forget_customer(session, account.id, customer.id).items():
         erased.add(table, count)  # what the bot learned from their questions
+    erased.add("conversation_scores", forget_conversations(session, account.id, conversation_ids))
     suggestions = select(Suggestion.id).where(Suggestion.account_id == account.id, or_(
         Suggestion.conversation_id.in_(conversation_ids), Suggestion.zendesk_ticket_id.in_(ticket_ids)))
     erased.add("suggestion_feedback", _rows(session, update(SuggestionFeedback).where(

@@ -27,6 +27,8 @@ from .inbox import Handler
 from .knowledge import phrasings
 from .outreach.sending import on_status as outreach_on_status
 from .outreach.triggers import from_zendesk_ticket
+from .quality.agent_replies import check_sent_reply
+from .quality.scoring import score_conversation
 from .redaction import Redacted, redact
 from .replies import Inbound, handle_inbound
 from .rows import write_now
@@ -159,6 +161,10 @@ def agent_comment(session: Session, event: InboxEvent, settings: Settings, reply
     if outcome == "delivered":
         assist_core.record_sent_reply(session, account.id, reply.ticket_id, agent=f"zendesk:{reply.author_id}",
                                       sent=reply.body)
+        conversation = handoff.conversation_for_ticket(session, account.id, reply.ticket_id)
+        if conversation is not None:
+            check_sent_reply(session, account, settings, conversation, comment_id=reply.comment_id,
+                             agent=f"zendesk:{reply.author_id}")
         _learn_from_links(session, account, reply, settings)
     elif outcome in ("from_customer", "unknown_ticket") and reply.public and not reply.author_is_staff:
         tickets.on_ticket_changed(session, account, settings, ticket_id=reply.ticket_id, text=reply.body,
@@ -191,6 +197,8 @@ def ticket_status_changed(session: Session, event: InboxEvent, settings: Setting
     if current in ("solved", "closed"):
         if handoff.close_solved(session, account, ticket_id):
             tickets.after_solved(session, account, settings, ticket_id=ticket_id)
+            if (solved := handoff.conversation_for_ticket(session, account.id, ticket_id)) is not None:
+                score_conversation(session, account, settings, solved, ended_by="solved")
     elif previous == "solved" and current in ("new", "open", "pending", "hold"):
         conversation = handoff.conversation_for_ticket(session, account.id, ticket_id)
         if conversation is None:

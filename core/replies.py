@@ -35,6 +35,8 @@ from .knowledge.analysis import content_words
 from .knowledge.retrieval import Retriever
 from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from .outbound import Inbound, send_reply
+from .quality.scoring import score_conversation
+from .quality.screen import screen_answer
 from .records import Hit, Passage
 from .redaction import truncate_for_model
 from .routing import Routing, load_routing
@@ -195,13 +197,20 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     learned = phrasings.learned(session, inbound.account.id, retriever.encoder_name) if retriever else None
     search, other_language = searches(retriever, language, translator=_translator(session, inbound, settings),
                                       learned=learned)
+    turn = conversation_turn(session, inbound, settings, texts=texts, earlier=earlier)
     decision = decide(
-        text, enrichment, conversation_turn(session, inbound, settings, texts=texts, earlier=earlier),
+        text, enrichment, turn,
         policy=policy(settings), search=search, llm_drafter=_llm_drafter(session, inbound, settings),
         topic_words=lambda q: content_words(q, language_of(language) or "en"), other_language=other_language,
     )
+    decision = screen_answer(session, account_id=inbound.account.id, conversation_id=inbound.conversation.id,
+                             decision=decision, intent=enrichment.intent, turn=turn, policy=policy(settings),
+                             settings=settings)
     actions.scan_passages(session, inbound.account.id, inbound.conversation.id, decision.hits)
     send_reply(session, inbound, decision, settings)
+    if enrichment.intent == "thanks" and any(m.meta.get("action") == "answer" for m in earlier):
+        # "Thanks, that answers it" after an answer: the conversation ended well; score it.
+        score_conversation(session, inbound.account, settings, inbound.conversation, ended_by="customer_closed")
     if decision.action == "handoff":
         _hand_over(session, inbound, decision.reason or "unknown", decision.notes.get("detail", ""),
                    enrichment.intent, settings)

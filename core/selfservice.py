@@ -122,6 +122,7 @@ SYSTEM_REASONS = {
     "ungrounded_draft": "The drafted answer was not supported by the knowledge base, so it was not sent.",
     "model_unavailable": "The language model was unavailable, so no answer was drafted.",
     "language": "No knowledge-base article is written in the customer's language.",
+    "guardrail": "The drafted answer broke a guardrail (a risky promise or a missing disclaimer), so it was not sent.",
 }
 
 
@@ -545,6 +546,11 @@ def _handoff(turn: Turn, policy: EscalationPolicy, trigger: Trigger, hits: Seque
     notice = turn.texts(HANDOFF_NOTICE, eta=eta)
     return Decision("handoff", _with_disclosure(turn, notice), reason=trigger.name, hits=tuple(hits),
                     notes={"detail": trigger.detail})
+
+
+def withheld(turn: Turn, policy: EscalationPolicy, reason: str, detail: str, hits: Sequence[Hit] = ()) -> Decision:
+    """A handoff in place of an answer a check refused to send (core/quality: guardrails)."""
+    return _handoff(turn, policy, Trigger(reason, detail), hits)
 
 
 def _with_disclosure(turn: Turn, text: str) -> str:

@@ -72,6 +72,16 @@ class Settings:
     policy_file: Path | None = None
     embeddings: str | None = "e5"
     style_file: Path | None = None
+    #: What no reply may say (core/quality/policy.py); the shipped default when None.
+    guardrails_file: Path | None = None
+    #: How conversations are scored when they end (core/quality/rubric.py).
+    qa_rubric_file: Path | None = None
+    #: The wrap-up written to Zendesk when a conversation ends: the disposition codes (a
+    #: file), the ticket field that takes the code, and whether a conversation the bot
+    #: resolved alone is logged as a solved ticket.
+    dispositions_file: Path | None = None
+    zendesk_disposition_field_id: int | None = None
+    zendesk_log_bot_conversations: bool = True
     zendesk_app_public_key: str | None = None
     slack_digest_channel: str | None = None
     actions_file: Path | None = None
@@ -518,6 +528,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         policy_file=_file(env, "SWITCHBOARD_POLICY_FILE"),
         embeddings=_choice(env, "SWITCHBOARD_EMBEDDINGS", ("e5", "wordllama", "minilm", "none")) or "e5",
         style_file=_file(env, "SWITCHBOARD_STYLE_FILE"),
+        guardrails_file=_file(env, "SWITCHBOARD_GUARDRAILS_FILE"),
+        qa_rubric_file=_file(env, "SWITCHBOARD_QA_RUBRIC_FILE"),
+        dispositions_file=_file(env, "SWITCHBOARD_DISPOSITIONS_FILE"),
+        zendesk_disposition_field_id=_int(env, "SWITCHBOARD_ZENDESK_DISPOSITION_FIELD_ID", 0, minimum=0) or None,
+        zendesk_log_bot_conversations=_flag(env, "SWITCHBOARD_ZENDESK_LOG_BOT_CONVERSATIONS", default=True),
         zendesk_app_public_key=_pem(env, "SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY"),
         slack_digest_channel=_optional(env, "SWITCHBOARD_SLACK_DIGEST_CHANNEL"),
         actions_file=_file(env, "SWITCHBOARD_ACTIONS_FILE"),

@@ -57,6 +57,8 @@ from switchboard.core.metrics_figures import (
     options,
     time_unit,
 )
+from switchboard.core.quality import report as quality_report
+from switchboard.core.quality import rubric as quality_rubric
 from switchboard.models import Account, ApiKey
 
 log = logging.getLogger(__name__)
@@ -265,6 +267,21 @@ def remove_phrasing(phrasing_id: int) -> ResponseReturnValue:
         return str(exc), 404
     session.commit()
     return redirect(url_for("dashboard.phrasings_page", removed=phrasing_id))
+
+
+@blueprint.get("/quality")
+@require_supervisor
+def quality_page() -> ResponseReturnValue:
+    """QA scores of the conversations that ended in the period, worst first with evidence."""
+    account: Account = g.account
+    end = datetime.now(UTC).date()
+    try:
+        start = _date("from", end - timedelta(days=DEFAULT_DAYS))
+    except FiguresError as exc:
+        return str(exc), 400
+    rows = quality_report.scores_since(db.session(), account.id, datetime.combine(start, datetime.min.time(), UTC))
+    return render_template("dashboard_quality.html", account=account, start=start,
+                           data=quality_report.report(rows), criteria=quality_rubric.CRITERIA)
 
 
 def init_app(app: Flask) -> None:

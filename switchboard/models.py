@@ -671,3 +671,29 @@ class VaultEntry(Base):
     token: Mapped[str] = mapped_column(String(32))
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ConversationScore(Base):
+    """A conversation scored against the account's QA rubric when it ended (solved, the
+    customer's close, idle): per criterion its verdict, evidence and score in ``criteria``.
+    One row per ending: scored again only once it has new messages and ends again."""
+
+    __tablename__ = "conversation_scores"
+    __table_args__ = (UniqueConstraint("conversation_id", "last_message_id"),
+                      Index("ix_conversation_scores_account_id_created_at", "account_id", "created_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    last_message_id: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_by: Mapped[str] = mapped_column(String(20))  # solved, customer_closed, idle
+    automation: Mapped[str] = mapped_column(String(12))  # bot, handed_over
+    channel: Mapped[str | None] = mapped_column(String(16))
+    intent: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))
+    agent: Mapped[str | None] = mapped_column(String(200))  # zendesk:<id>, or its name when recorded
+    score: Mapped[float] = mapped_column()
+    rubric: Mapped[str] = mapped_column(String(64))  # the rubric's name and version
+    criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    disposition: Mapped[str | None] = mapped_column(String(64))  # the wrap-up's code, or an agent's correction
+    corrected_by: Mapped[str | None] = mapped_column(String(200))

@@ -31,6 +31,7 @@ from switchboard.core.digest import send_digest
 from switchboard.core.outreach import campaigns, sending
 from switchboard.core.privacy import purge_all
 from switchboard.core.processing import Bound, EventHandlers
+from switchboard.core.quality.scoring import score_idle
 from switchboard.core.redaction import redact
 from switchboard.core.warmup import preload_for_fork
 from switchboard.dispatch import MAX_BATCH, Dispatcher
@@ -75,6 +76,7 @@ def celery_init_app(app: Flask) -> Celery:
             "actions-tick": {"task": "switchboard.actions_tick", "schedule": float(settings.sweep_interval_seconds),
                              "options": {"expires": settings.sweep_interval_seconds}},
             "retention-purge": {"task": "switchboard.retention_purge", "schedule": crontab(hour=3, minute=17)},
+            "qa-score-idle": {"task": "switchboard.qa_score_idle", "schedule": crontab(minute=41)},
         },
     )
     celery.set_default()
@@ -256,6 +258,18 @@ def retention_purge() -> dict[str, dict[str, int]]:
     return purge_all(session, all_accounts(session), current_app.config["SETTINGS"])
 
 
+@shared_task(name="switchboard.qa_score_idle")
+def qa_score_idle() -> dict[str, int]:
+    """Beat's hourly QA scoring of conversations silent past the rubric's idle time
+    (issue 39), with their wrap-up; each is scored once since its last message."""
+    session, settings = db.session(), current_app.config["SETTINGS"]
+    scored = {}
+    for account in all_accounts(session):
+        scored[account.slug] = len(score_idle(session, account, settings))
+        session.commit()
+    return scored
+
+
 #: How often the embedded sweeper runs the retention purge (beat runs it daily).
 EMBEDDED_PURGE_SECONDS = 3600.0
 
@@ -340,6 +354,10 @@ class EmbeddedRunner:
                             retention_purge.run()
                         except Exception:
                             log.exception("retention purge failed")
+                        try:
+                            qa_score_idle.run()
+                        except Exception:
+                            log.exception("QA scoring of idle conversations failed")
                     try:
                         sweep_inbox.run()
                     except Exception:

@@ -28,8 +28,11 @@ from sqlalchemy import select
 from switchboard import db
 from switchboard.apps.sign_in import CODE_SECONDS, issue_code
 from switchboard.core import accounts, assist, i18n, metrics, ports, timeline, translation
+from switchboard.core.audit import audit
 from switchboard.core.enrichment import sentiment_trend
 from switchboard.core.handoff import PACKAGE_MESSAGES, conversation_for_ticket, summarise
+from switchboard.core.quality import wrapup
+from switchboard.core.quality.screen import check_reply
 from switchboard.errors import MalformedPayload
 from switchboard.models import Account, Customer, Message, Suggestion
 
@@ -281,6 +284,55 @@ def reply_translation(ticket_id: int) -> ResponseReturnValue:
         abort(503, f"the language model did not answer ({exc}); try again, or reply in English")
     session.commit()
     return jsonify({"language": language, "translation": result.text, "model": result.model})
+
+
+@blueprint.post("/tickets/<int:ticket_id>/draft-check")
+@require_agent
+def draft_check(ticket_id: int) -> ResponseReturnValue:
+    """The agent's draft against the guardrails (risky promises, disclaimers the ticket's
+    intent needs, the style card) before they send it: each finding with its words and a
+    fix. Audited without the draft's words (they may carry the customer's details)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"].strip():
+        raise MalformedPayload('send JSON like {"text": "your reply as written"}')
+    session, account = db.session(), g.account
+    conversation = conversation_for_ticket(session, account.id, ticket_id)
+    if conversation is None:  # as the ticket's context: the card shows only on Switchboard's tickets
+        abort(404, f"Switchboard has no conversation for ticket {ticket_id}")
+    latest = session.scalars(select(Message).where(Message.conversation_id == conversation.id,
+                                                   Message.author == "customer").order_by(Message.id.desc())
+                             .limit(PACKAGE_MESSAGES)).all()
+    intent = next((m.meta["enrichment"].get("intent") for m in latest
+                   if (m.meta.get("enrichment") or {}).get("intent")), None)
+    findings = check_reply(current_app.config["SETTINGS"], body["text"][:4000], intent)
+    agent = current_agent()
+    audit(session, account_id=account.id, actor=agent.actor, action="quality.draft_checked",
+          subject_type="ticket", subject_id=ticket_id,
+          detail={"flagged": bool(findings), "rules": [f"{f.guardrail}.{f.rule}" for f in findings],
+                  "intent": intent, **({"agent": agent.audit_detail()} if agent.user_id else {})})
+    session.commit()
+    return jsonify({"flagged": bool(findings), "intent": intent, "findings": [f.as_json() for f in findings]})
+
+
+@blueprint.post("/tickets/<int:ticket_id>/disposition")
+@require_agent
+def correct_disposition(ticket_id: int) -> ResponseReturnValue:
+    """The agent's correction of the ticket's wrap-up code: written to the ticket and
+    learned from (core/quality/wrapup.py)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("code"), str) or not body["code"].strip():
+        raise MalformedPayload('send JSON like {"code": "returns_refunds"}')
+    session, account = db.session(), g.account
+    conversation = conversation_for_ticket(session, account.id, ticket_id)
+    if conversation is None:
+        abort(404, f"Switchboard has no conversation for ticket {ticket_id}")
+    try:
+        score = wrapup.correct(session, account, current_app.config["SETTINGS"], conversation,
+                               code=body["code"].strip(), agent=current_agent().actor)
+    except wrapup.UnknownDisposition as exc:
+        abort(409, str(exc))
+    session.commit()
+    return jsonify({"disposition": score.disposition, "corrected_by": score.corrected_by})
 
 
 def init_app(app: Flask) -> None:

@@ -72,6 +72,10 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/api/sidebar/tickets/<int:ticket_id>"): Probe("item", lambda w: f"/api/sidebar/tickets/{w.ticket_id}"),
     ("POST", "/api/sidebar/tickets/<int:ticket_id>/reply-translation"):
         Probe("item", lambda w: f"/api/sidebar/tickets/{w.ticket_id}/reply-translation", {"text": "Hello"}),
+    ("POST", "/api/sidebar/tickets/<int:ticket_id>/draft-check"):
+        Probe("item", lambda w: f"/api/sidebar/tickets/{w.ticket_id}/draft-check", {"text": "I guarantee it"}),
+    ("POST", "/api/sidebar/tickets/<int:ticket_id>/disposition"):
+        Probe("item", lambda w: f"/api/sidebar/tickets/{w.ticket_id}/disposition", {"code": "payments"}),
     ("POST", "/api/sidebar/suggestions/<int:suggestion_id>/feedback"):
         Probe("item", lambda w: f"/api/sidebar/suggestions/{w.suggestion_id}/feedback",
               {"rating": "down", "reason": "outdated"}),

@@ -148,6 +148,20 @@
     "reply_changed": "Your reply changed after it was translated. Translate it again, so the customer reads what you wrote now.",
     "reply_unavailable": "Switchboard cannot translate replies: {reason}.",
     "reply_failed": "Could not translate your reply ({reason}). Try again, or reply in English.",
+    "check_heading": "Check my reply",
+    "check_hint": "Checks the reply in the ticket editor for risky promises, missing disclaimers and tone before you send it. Nothing is sent from here.",
+    "check_button": "Check my reply",
+    "check_busy": "Checking your reply…",
+    "check_empty": "The reply editor is empty: write your reply first, then check it.",
+    "check_ok": "Nothing flagged: your reply keeps to the guardrails.",
+    "check_flagged": "Found {count} to fix before you send this reply.",
+    "check_words": "Words: {words}",
+    "check_fix": "Fix: {fix}",
+    "check_failed": "Could not check your reply ({reason}). Try again.",
+    "check_read_failed": "Could not read your reply from the ticket editor. Try again.",
+    "guardrail_risky_promise": "Risky promise",
+    "guardrail_disclaimer": "Missing disclaimer",
+    "guardrail_style": "Tone and style",
     "vault_heading": "Redacted details",
     "vault_empty": "The customer wrote no personal data the bot had to hide.",
     "vault_reveal": "Reveal",
@@ -1239,6 +1253,103 @@
     });
   }
 
+  // ---- the guardrails: the agent's draft checked before it is sent ----
+
+  // Switchboard checks the draft in the editor against the account's guardrails (risky
+  // promises, disclaimers the ticket's intent needs, the style card) and says why with
+  // the words that triggered each finding and a fix. It only advises: the agent sends.
+  var CHECK_DELAY_MS = 1500;
+
+  function checkPath() {
+    return '/api/sidebar/tickets/' + encodeURIComponent(state.ticketId) + '/draft-check';
+  }
+
+  function renderCheck() {
+    var root = $('check');
+    clear(root);
+    $('check-heading').textContent = t('check_heading');
+    var button = el('button', { type: 'button', className: 'button button--primary',
+      attrs: { 'data-action': 'check-reply' } }, [t('check_button')]);
+    var result = el('div', { id: 'check-result', className: 'check-result',
+      attrs: { 'aria-live': 'polite', 'aria-atomic': 'false' } });
+    appendAll(root, [el('p', { className: 'muted small', id: 'check-hint' }, [t('check_hint')]),
+      el('div', { className: 'button-row' }, [button]), result]);
+    button.setAttribute('aria-describedby', 'check-hint');
+    var busy = false;
+
+    function say(message, kind) {
+      clear(result);
+      result.appendChild(el('p', { className: kind === 'error' ? 'problem-inline' : 'muted',
+        attrs: { 'data-state': kind } }, [message]));
+      scheduleResize();
+    }
+
+    function finding(item) {
+      var words = (item.words || []).map(function (word) { return '"' + String(word) + '"'; }).join(', ');
+      var kind = String(item.guardrail || '');
+      return el('li', { className: 'finding finding--' + (item.severity === 'block' ? 'block' : 'warn'),
+        attrs: { 'data-guardrail': kind, 'data-rule': String(item.rule || '') } }, [
+        el('strong', {}, [t('guardrail_' + kind) + ' (' + String(item.rule || '') + ')']),
+        el('p', { className: 'finding-words' }, [t('check_words', { words: words })]),
+        el('p', { className: 'finding-fix' }, [t('check_fix', { fix: String(item.fix || '') })])
+      ]);
+    }
+
+    function show(answer) {
+      var findings = Array.isArray(answer.findings) ? answer.findings : [];
+      if (!findings.length) {
+        say(t('check_ok'), 'ok');
+        announce(t('check_ok'));
+        return;
+      }
+      clear(result);
+      var summary = t('check_flagged', { count: findings.length });
+      appendAll(result, [el('p', { className: 'problem-inline', attrs: { 'data-state': 'flagged' } }, [summary]),
+        el('ul', { id: 'check-findings', className: 'findings' }, findings.map(finding))]);
+      announce(summary);
+      scheduleResize();
+    }
+
+    function run(quiet) {
+      if (busy) { return; }
+      busy = true;
+      button.setAttribute('aria-busy', 'true');
+      client.get(EDITOR_PATH)
+        .then(function (answer) {
+          var draft = draftText(answer && answer[EDITOR_PATH]);
+          if (!draft.text) {
+            if (!quiet) { say(t('check_empty'), 'empty'); }
+            return null;
+          }
+          say(t('check_busy'), 'busy');
+          return backendRequest('POST', checkPath(), { text: draft.text })
+            .then(function (data) { show(parseBody(data) || {}); }, function (failure) {
+              var body = failureBody(failure);
+              var said = body && typeof body.error === 'string' ? body.error.replace(/\.$/, '') : '';
+              var status = failure && typeof failure.status === 'number' ? failure.status : 0;
+              say(t('check_failed', { reason: said || (status ? 'HTTP ' + status : 'no answer') }), 'error');
+            });
+        }, function () { say(t('check_read_failed'), 'error'); })
+        .catch(function (error) {
+          say(t('check_failed', { reason: String(error && error.message || error) }), 'error');
+        })
+        .then(function () {
+          busy = false;
+          button.removeAttribute('aria-busy');
+        });
+    }
+
+    button.addEventListener('click', function () { run(false); });
+    // As the agent writes: checked once they pause (where the host tells the app).
+    var timer = null;
+    if (typeof client.on === 'function') {
+      client.on('comment.text.changed', function () {
+        if (timer) { window.clearTimeout(timer); }
+        timer = window.setTimeout(function () { run(true); }, CHECK_DELAY_MS);
+      });
+    }
+  }
+
   // ---- redacted details (the vault) ----
 
   // The timeline shows tokens ([PHONE_1]) where the customer wrote personal data; an
@@ -1346,6 +1457,7 @@
     renderDashboardLink();
     renderCustomer(data.customer);
     renderReply(data.customer);
+    renderCheck();
     renderHandoff(data.handoff);
     renderInsight(data.enrichment);
     renderSuggestions(data.suggestions);

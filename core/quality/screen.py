@@ -1,0 +1,46 @@
+"""Guardrails applied where replies are written: an account's check (its policy file and
+style card), and the bot's answer screened before it is sent: one that breaks a
+blocking rule is withheld and the customer handed to a person, the reason recorded."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+
+from ..assist import style_card
+from ..audit import audit
+from ..escalation import EscalationPolicy
+from ..selfservice import Decision, Turn, withheld
+from .guardrails import Finding, blocking, check
+from .policy import load_policy
+
+#: The handoff reason of an answer a guardrail withheld (SYSTEM_REASONS has its sentence).
+WITHHELD_REASON = "guardrail"
+
+
+def check_reply(settings: Settings, text: str, intent: str | None = None,
+                grounded_in: Sequence[str] = ()) -> list[Finding]:
+    """``check`` with the account's guardrail policy and style card."""
+    return check(text, intent, load_policy(settings.guardrails_file),
+                 style_avoid=style_card(settings.style_file).avoid, grounded_in=grounded_in)
+
+
+def screen_answer(session: Session, *, account_id: int, conversation_id: int, decision: Decision,
+                  intent: str | None, turn: Turn, policy: EscalationPolicy, settings: Settings) -> Decision:
+    """``decision`` as it is, or a handoff in its place when its answer breaks a blocking
+    rule. Only drafted answers are screened: menus, clarifications and notices are the
+    account's own fixed texts."""
+    if decision.action != "answer":
+        return decision
+    sources = [f"{p.title}\n{p.text}" for p in (decision.draft.citations if decision.draft else ())]
+    found = blocking(check_reply(settings, decision.reply, intent, sources))
+    if not found:
+        return decision
+    detail = "; ".join(f.describe() for f in found)
+    # The draft's own words (the bot's, not the customer's) go in the audit: why it was withheld.
+    audit(session, account_id=account_id, actor="bot", action="quality.answer_withheld",
+          subject_type="conversation", subject_id=conversation_id,
+          detail={"intent": intent, "findings": [f.as_json() for f in found]})
+    return withheld(turn, policy, WITHHELD_REASON, f"The drafted answer was not sent: {detail}", decision.hits)

@@ -1,0 +1,91 @@
+"""`switchboard qa`: guardrails from the command line (`qa check`, a linter for replies), the
+QA scores of finished conversations (`qa report`) and the idle ones scored (`qa score-idle`)."""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from switchboard.cli.base import ACCOUNT_OPTION, account_named, main, open_app
+
+
+@main.group()
+def qa() -> None:
+    """Quality: check a reply against the guardrails."""
+
+
+@qa.command("check")
+@click.argument("text", required=False)
+@click.option("--intent", help="The conversation's intent (a regulated one, such as legal, needs its disclaimer).")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def check_command(text: str | None, intent: str | None, as_json: bool) -> None:
+    """Check TEXT (or standard input when it is left out or "-") against the guardrail
+    policy (SWITCHBOARD_GUARDRAILS_FILE) and the style card (SWITCHBOARD_STYLE_FILE).
+    Exits with status 1 when anything is flagged, like a linter."""
+    from switchboard.config import load_settings
+    from switchboard.core.assist import StyleError
+    from switchboard.core.quality.policy import GuardrailPolicyError
+    from switchboard.core.quality.screen import check_reply
+    from switchboard.errors import ConfigError
+
+    if text is None or text == "-":
+        text = sys.stdin.read()
+    if not text.strip():
+        raise click.UsageError("give the reply to check as TEXT, or on standard input")
+    try:
+        findings = check_reply(load_settings(), text, intent)
+    except (ConfigError, GuardrailPolicyError, StyleError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps({"flagged": bool(findings), "findings": [f.as_json() for f in findings]}, indent=2))
+    elif not findings:
+        click.echo("ok: nothing flagged")
+    else:
+        for finding in findings:
+            click.echo(f"{finding.severity}: {finding.describe()}")
+    if findings:
+        sys.exit(1)
+
+
+@qa.command("report")
+@click.option("--since", required=True, type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
+              help="Scores from this day (UTC) on.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]), help="Up to (not including) this day.")
+@click.option("--json", "fmt", flag_value="json", default=True, help="The figures as JSON (the default).")
+@click.option("--csv", "fmt", flag_value="csv", help="One row per scored conversation, a column per criterion.")
+@ACCOUNT_OPTION
+def report_command(since: datetime, until: datetime | None, fmt: str, slug: str) -> None:
+    """QA scores of the conversations that ended in a period: by automation level, intent,
+    agent, channel and language, the trend by day, and the worst first with their evidence."""
+    from switchboard.core.quality.report import CSV_FIELDS, csv_rows, report, scores_since
+    from switchboard.db import get_db
+
+    app = open_app()
+    account = account_named(app, slug)
+    with get_db(app).session() as session:
+        rows = scores_since(session, account.id, since.replace(tzinfo=UTC),
+                            until.replace(tzinfo=UTC) if until else None)
+        if fmt == "json":
+            click.echo(json.dumps({"since": since.date().isoformat(), **report(rows)}, indent=2))
+            return
+        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, extrasaction="raise", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(csv_rows(rows))
+
+
+@qa.command("score-idle")
+@ACCOUNT_OPTION
+def score_idle_command(slug: str) -> None:
+    """Score the conversations silent for the rubric's idle_minutes (run it from cron)."""
+    from switchboard.core.quality.scoring import score_idle
+    from switchboard.db import get_db
+
+    app = open_app()
+    account = account_named(app, slug)
+    with get_db(app).session() as session:
+        scored = score_idle(session, account, app.config["SETTINGS"])
+        session.commit()
+    click.echo(f"scored {len(scored)} idle conversation{'' if len(scored) == 1 else 's'}")
