@@ -72,6 +72,8 @@ class Settings:
     policy_file: Path | None = None
     embeddings: str | None = "e5"
     style_file: Path | None = None
+    #: The lines an agent must say on a transferred call (core/calls/script.py); None: the shipped one.
+    call_script_file: Path | None = None
     zendesk_app_public_key: str | None = None
     slack_digest_channel: str | None = None
     actions_file: Path | None = None
@@ -518,6 +520,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         policy_file=_file(env, "SWITCHBOARD_POLICY_FILE"),
         embeddings=_choice(env, "SWITCHBOARD_EMBEDDINGS", ("e5", "wordllama", "minilm", "none")) or "e5",
         style_file=_file(env, "SWITCHBOARD_STYLE_FILE"),
+        call_script_file=_file(env, "SWITCHBOARD_CALL_SCRIPT_FILE"),
         zendesk_app_public_key=_pem(env, "SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY"),
         slack_digest_channel=_optional(env, "SWITCHBOARD_SLACK_DIGEST_CHANNEL"),
         actions_file=_file(env, "SWITCHBOARD_ACTIONS_FILE"),
