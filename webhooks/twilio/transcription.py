@@ -14,8 +14,10 @@ import json
 from flask import Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
+from switchboard.config import Settings
 from switchboard.core.calls.transcript import redact_utterance
 from switchboard.core.identity import company_region
+from switchboard.models import Account
 
 from ..intake import accept
 from ..payloads import load
@@ -23,6 +25,7 @@ from .schemas import TRANSCRIPTION_CALLBACK, transcript_of
 from .view import _form, _verified_account, blueprint
 
 TRANSCRIPTION_PATH = "/webhooks/twilio/voice/transcription"
+KIND = "twilio.voice.transcription"
 
 
 def callback_url() -> str:
@@ -45,14 +48,20 @@ def transcription() -> Response:
     form = _form()
     account = _verified_account(form)
     payload = form.to_dict(flat=True)
+    key, stored = storable_callback(payload, account, current_app.config["SETTINGS"])
+    accept(account, vendor="twilio", kind=KIND, dedupe_key=key, payload=stored)
+    return Response(status=204)
+
+
+def storable_callback(payload: dict[str, str], account: Account, settings: Settings) -> tuple[str, dict[str, str]]:
+    """The callback checked (MalformedPayload naming the field), its dedupe key, and
+    what may be stored of it: the utterance redacted, with the kinds removed. The
+    signature was checked on what Twilio sent; nothing keeps the original."""
     checked = load(TRANSCRIPTION_CALLBACK, payload)
+    stored = dict(payload)
     if checked["TranscriptionEvent"] == "transcription-content":
         text, confidence = transcript_of(checked["TranscriptionData"])
-        region = company_region(current_app.config["SETTINGS"], account.twilio_phone_number)
-        redacted = redact_utterance(text, regions=(region,))
-        # Stored redacted: the signature was checked on what Twilio sent; nothing keeps the original.
-        payload["TranscriptionData"] = json.dumps({"transcript": redacted.text, "confidence": confidence})
-        payload["switchboard_redactions"] = json.dumps(redacted.kinds)
-    key = f"{checked['TranscriptionSid']}:{checked['TranscriptionEvent']}:{checked['SequenceId']}"
-    accept(account, vendor="twilio", kind="twilio.voice.transcription", dedupe_key=key, payload=payload)
-    return Response(status=204)
+        redacted = redact_utterance(text, regions=(company_region(settings, account.twilio_phone_number),))
+        stored["TranscriptionData"] = json.dumps({"transcript": redacted.text, "confidence": confidence})
+        stored["switchboard_redactions"] = json.dumps(redacted.kinds)
+    return f"{checked['TranscriptionSid']}:{checked['TranscriptionEvent']}:{checked['SequenceId']}", stored
