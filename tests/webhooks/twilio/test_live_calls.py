@@ -5,7 +5,7 @@ one after-call note on the ticket through the sandboxed Zendesk connector."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.core.calls.after_call import note_idempotency_key
+from switchboard.core.calls.script import LINE_CHECKS, Flag
 from switchboard.db import get_db
 from switchboard.models import AuditEntry, Conversation, InboxEvent, Message, OutboxCall
 
@@ -222,3 +223,45 @@ def test_a_script_of_the_companys_own_is_followed(env: dict[str, str], tmp_path:
     assert card(app, client)["checklist"] == [{"id": "thanks", "label": "Thank the caller", "done": True,
                                                "late": False}]
     get_db(app).dispose()
+
+
+class PromiseWatch:
+    """A guardrail as the quality checks would plug in: flags "guarantee" in what the agent says."""
+
+    name = "promise_watch"
+
+    def check(self, text: str, *, intents: Sequence[str]) -> list[Flag]:
+        return [Flag(self.name, "the agent guaranteed something")] if "guarantee" in text.lower() else []
+
+
+def test_a_guardrail_plugged_into_the_line_checks_flags_on_the_card_and_in_the_note(line: Flask) -> None:
+    client = signed(line)
+    put_through(client)
+    watch = PromiseWatch()
+    LINE_CHECKS.append(watch)
+    try:
+        heard(client, "I guarantee it arrives tomorrow.", track="outbound_track")
+    finally:
+        LINE_CHECKS.remove(watch)
+    client.deliver("twilio", "voice_status_completed.json")
+
+    [said] = card(line, client)["transcript"]
+    assert said["flags"] == [{"check": "promise_watch", "message": "the agent guaranteed something"}]
+    [note] = notes(line)
+    assert "promise_watch: the agent guaranteed something" in note.payload["ticket"]["comment"]["body"]
+
+
+def test_the_callers_next_text_continues_the_calls_conversation(line: Flask) -> None:
+    client = signed(line)
+    put_through(client)
+    heard(client, "Where is my parcel? It was meant to come on Monday.")
+    client.deliver("twilio", "voice_status_completed.json")
+
+    client.twilio("/webhooks/twilio/messages", {**fixture("twilio", "inbound_sms.json"),
+                                                "Body": "Any news on my parcel?"})
+
+    with get_db(line).session() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        bodies = [m.body for m in session.scalars(select(Message).where(
+            Message.conversation_id == conversation.id, Message.author == "customer").order_by(Message.id))]
+    assert bodies[-2:] == ["Where is my parcel? It was meant to come on Monday.", "Any news on my parcel?"]
