@@ -6,12 +6,16 @@ A caller put through to an agent asks a question; Twilio posts the utterance to
 fresh suggestion for it on the card (the worker's enrichment, retrieval, drafting and
 grounding), as the sidebar reads them from GET /api/sidebar/tickets/<id>/call.
 
-Ours: --calls concurrent calls (default 20), each asking --rounds questions one after
-another. Baseline, in the same run and process: one call at a time, the same questions.
+Ours: --calls concurrent calls (default 20), each caller asking --rounds questions
+--every seconds apart (staggered: callers do not all speak at once); burst: the same
+calls asking each question as soon as the last one's suggestion showed (the worst
+case, far faster than people talk). Baseline, in the same run and process: one call at
+a time, the same questions.
 The app runs as `switchboard serve` runs it (embedded: one background worker thread,
 SQLite unless --database-url), served over HTTP on loopback by werkzeug's threaded
-server; signed with twilio's RequestValidator; the card is polled every --poll seconds
-(the sidebar polls once a second: the figure is when it could first have shown).
+server; signed with twilio's RequestValidator; each call's card is polled every --poll
+seconds (the sidebar polls once a second: the figure is when it could first have shown,
+and the polling of 20 sidebars is part of the load).
 
     python bench/live_calls.py --calls 20 --rounds 3
 """
@@ -128,7 +132,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=20, help="concurrent calls")
     parser.add_argument("--rounds", type=int, default=3, help="questions each caller asks, one after another")
-    parser.add_argument("--poll", type=float, default=0.05, help="seconds between reads of the card")
+    parser.add_argument("--every", type=float, default=4.0,
+                        help="seconds between one caller's questions (a turn of the caller and one of the agent)")
+    parser.add_argument("--poll", type=float, default=0.2, help="seconds between one sidebar's reads of the card")
     parser.add_argument("--database-url", help="default: SQLite in a temporary folder (as `switchboard serve`)")
     args = parser.parse_args()
 
@@ -164,28 +170,37 @@ def main() -> None:
         alone = [ask(board, transcription, ticket, 3 + r, QUESTIONS[r % len(QUESTIONS)], args.poll)
                  for r in range(args.rounds * 2)]
 
-        calls = [put_through(board, app, n) for n in range(1, args.calls + 1)]
-        together: list[dict[str, float]] = []
-        failures: list[str] = []
-        start = threading.Barrier(args.calls)
+        def concurrently(first: int, every: float) -> tuple[list[dict[str, float]], list[str], float]:
+            """--calls calls at once, each caller asking --rounds questions ``every``
+            seconds apart (0: each as soon as the last one's suggestion showed)."""
+            calls = [put_through(board, app, n) for n in range(first, first + args.calls)]
+            samples: list[dict[str, float]] = []
+            failures: list[str] = []
+            start = threading.Barrier(args.calls)
 
-        def caller(n: int) -> None:
-            transcription, ticket = calls[n]
-            start.wait()
-            for r in range(args.rounds):
-                try:
-                    together.append(ask(board, transcription, ticket, 2 + r,
-                                        QUESTIONS[(n + r) % len(QUESTIONS)], args.poll))
-                except (TimeoutError, AssertionError) as exc:
-                    failures.append(str(exc))
+            def caller(n: int) -> None:
+                transcription, ticket = calls[n]
+                start.wait()
+                time.sleep(every * n / args.calls)  # callers do not all speak at the same instant
+                for r in range(args.rounds):
+                    began = time.perf_counter()
+                    try:
+                        samples.append(ask(board, transcription, ticket, 2 + r,
+                                           QUESTIONS[(n + r) % len(QUESTIONS)], args.poll))
+                    except (TimeoutError, AssertionError) as exc:
+                        failures.append(str(exc))
+                    time.sleep(max(0.0, every - (time.perf_counter() - began)))
 
-        threads = [threading.Thread(target=caller, args=(n,)) for n in range(args.calls)]
-        began = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wall = time.perf_counter() - began
+            threads = [threading.Thread(target=caller, args=(n,)) for n in range(args.calls)]
+            began = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            return samples, failures, time.perf_counter() - began
+
+        paced, paced_failures, paced_wall = concurrently(1, args.every)
+        burst, burst_failures, burst_wall = concurrently(1 + args.calls, 0.0)
         server.shutdown()
         app.extensions["switchboard.runner"].shutdown()
         get_db(app).dispose()
@@ -196,10 +211,11 @@ def main() -> None:
         "database": "given" if args.database_url else "sqlite (temporary)",
         "mode": "embedded (`switchboard serve`: one background worker thread), werkzeug threaded HTTP on loopback",
         "poll_s": args.poll,
-        "ours": {"concurrent_calls": args.calls, "questions": len(together), "wall_s": round(wall, 1),
-                 **measured(together)},
+        "ours": {"concurrent_calls": args.calls, "each_caller_every_s": args.every, "questions": len(paced),
+                 "wall_s": round(paced_wall, 1), **measured(paced), "failures": paced_failures},
+        "burst": {"concurrent_calls": args.calls, "each_caller_every_s": 0, "questions": len(burst),
+                  "wall_s": round(burst_wall, 1), **measured(burst), "failures": burst_failures},
         "baseline": {"concurrent_calls": 1, "questions": len(alone), **measured(alone)},
-        "failures": failures,
         "goal_p95_ms": 1000,
     }, indent=2))
 

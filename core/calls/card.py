@@ -6,6 +6,7 @@ Built from the timeline alone (what the transcription callbacks stored), so the 
 polling sidebar reads is the same whichever process took the callback."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -18,15 +19,15 @@ from .. import timeline
 from ..assist import actions_for
 from ..enrichment import sentiment_trend
 from . import script as call_script
-from .transcript import call_lines, caller_intents
+from .transcript import call_entries, call_lines, intents_in
 
 #: Transcript lines the card carries: the agent scrolls the latest; the note keeps them all.
 CARD_LINES = 200
 
 
-def latest_call_sid(session: Session, conversation_id: int) -> str | None:
-    """The call whose transcript the conversation holds last, if any."""
-    for message in reversed(timeline.recent(session, conversation_id, limit=CARD_LINES)):
+def latest_call_sid(messages: Sequence[Message]) -> str | None:
+    """Of ``messages`` (oldest first), the call whose transcript comes last, if any."""
+    for message in reversed(messages):
         meta = message.meta or {}
         if meta.get("call_sid") and (meta.get("transcript") or meta.get("live_call")):
             return str(meta["call_sid"])
@@ -34,20 +35,21 @@ def latest_call_sid(session: Session, conversation_id: int) -> str | None:
 
 
 def live_card(session: Session, settings: Settings, conversation: Conversation) -> dict[str, Any] | None:
-    """The card for the conversation's latest transcribed call; None without one."""
-    call_sid = latest_call_sid(session, conversation.id)
+    """The card for the conversation's latest transcribed call; None without one. One
+    read of the latest messages serves it all: the sidebar polls it every second."""
+    recent = timeline.recent(session, conversation.id, limit=CARD_LINES * 2)
+    call_sid = latest_call_sid(recent)
     if call_sid is None:
         return None
-    lines = call_lines(session, conversation.id, call_sid, limit=CARD_LINES * 2)
+    lines = call_entries(recent, call_sid)
     spoken = [m for m in lines if m.author in ("customer", "agent")][-CARD_LINES:]
     from_caller = [(m.meta or {}).get("enrichment") or {} for m in spoken if m.author == "customer"]
     latest = next((e for e in reversed(from_caller) if e.get("intent")), from_caller[-1] if from_caller else {})
     states = [(m.meta or {}).get("live_call") for m in lines if (m.meta or {}).get("live_call")]
-    intents = caller_intents(session, conversation.id, call_sid)
+    intents = intents_in(lines)
     policy = call_script.load_script(settings.call_script_file)
     agent_lines = [m.meta or {} for m in spoken if m.author == "agent"]
-    ended = (states and states[-1] != "started") or timeline.by_external_id(
-        session, conversation.account_id, f"{call_sid}:ended") is not None
+    ended = (states and states[-1] != "started") or any(m.external_id == f"{call_sid}:ended" for m in recent)
     return {
         "call_sid": call_sid,
         "status": "ended" if ended else "live",

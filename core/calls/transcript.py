@@ -11,6 +11,7 @@ is a card number, and Twilio writes one out as words as often as digits.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -160,16 +161,25 @@ def _agent_said(session: Session, conversation: Conversation, line: TranscriptLi
 
 
 def call_lines(session: Session, conversation_id: int, call_sid: str, *, limit: int = 500) -> list[Message]:
-    """The call's transcript entries and transcription events, oldest first (the latest ``limit``)."""
-    recent = timeline.recent(session, conversation_id, limit=limit)
-    return [m for m in sorted(recent, key=lambda m: m.id) if (m.meta or {}).get("call_sid") == call_sid
+    """The call's transcript entries and transcription events, oldest first (among the
+    conversation's latest ``limit`` messages)."""
+    return call_entries(timeline.recent(session, conversation_id, limit=limit), call_sid)
+
+
+def call_entries(messages: Sequence[Message], call_sid: str) -> list[Message]:
+    """Of ``messages`` (oldest first), the call's transcript entries and transcription events."""
+    return [m for m in messages if (m.meta or {}).get("call_sid") == call_sid
             and ((m.meta or {}).get("transcript") or (m.meta or {}).get("live_call"))]
 
 
 def caller_intents(session: Session, conversation_id: int, call_sid: str) -> list[str]:
     """The intents recognised in what the caller said on this call, in order, once each."""
+    return intents_in(call_lines(session, conversation_id, call_sid))
+
+
+def intents_in(lines: Sequence[Message]) -> list[str]:
     found: list[str] = []
-    for message in call_lines(session, conversation_id, call_sid):
+    for message in lines:
         intent = ((message.meta or {}).get("enrichment") or {}).get("intent")
         if message.author == "customer" and intent and intent not in SMALL_TALK_INTENTS and intent not in found:
             found.append(intent)
