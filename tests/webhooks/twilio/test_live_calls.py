@@ -17,6 +17,7 @@ from sqlalchemy import select
 from switchboard.core.calls.after_call import note_idempotency_key
 from switchboard.core.calls.script import LINE_CHECKS, Flag
 from switchboard.db import get_db
+from switchboard.errors import ConfigError
 from switchboard.models import AuditEntry, Conversation, InboxEvent, Message, OutboxCall
 
 from ...assist.test_sidebar_api import key_for
@@ -265,3 +266,14 @@ def test_the_callers_next_text_continues_the_calls_conversation(line: Flask) -> 
         bodies = [m.body for m in session.scalars(select(Message).where(
             Message.conversation_id == conversation.id, Message.author == "customer").order_by(Message.id))]
     assert bodies[-2:] == ["Where is my parcel? It was meant to come on Monday.", "Any news on my parcel?"]
+
+
+def test_a_call_script_that_cannot_be_read_stops_start_up_naming_the_problem(env: dict[str, str],
+                                                                            tmp_path: Path) -> None:
+    own = tmp_path / "script.yaml"
+    own.write_text("version: 1\nlines:\n  - id: thanks\n    label: Thank the caller\n    says: ['thank you (for']\n")
+
+    with pytest.raises(ConfigError) as refused:
+        make_app(env, SWITCHBOARD_CALL_SCRIPT_FILE=str(own))
+
+    assert "line 1 of `lines`: `says` pattern 'thank you (for' is not a valid regular expression" in str(refused.value)
