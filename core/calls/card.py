@@ -18,6 +18,7 @@ from switchboard.models import Conversation, Message, Suggestion
 from .. import timeline
 from ..assist import actions_for
 from ..enrichment import sentiment_trend
+from ..summary import NOT_A_TOPIC
 from . import script as call_script
 from .transcript import call_entries, call_lines, intents_in
 
@@ -44,7 +45,11 @@ def live_card(session: Session, settings: Settings, conversation: Conversation) 
     lines = call_entries(recent, call_sid)
     spoken = [m for m in lines if m.author in ("customer", "agent")][-CARD_LINES:]
     from_caller = [(m.meta or {}).get("enrichment") or {} for m in spoken if m.author == "customer"]
-    latest = next((e for e in reversed(from_caller) if e.get("intent")), from_caller[-1] if from_caller else {})
+    asking = [(m.meta or {}).get("enrichment") or {} for m in spoken if m.author == "customer" and m.meta.get("asks")]
+    # The caller's topic: "no, that's all" or a card number read out names none, and
+    # does not replace it; the mood follows every line.
+    topic = next((e for e in reversed(asking) if e.get("intent") and e["intent"] not in NOT_A_TOPIC), {})
+    mood = from_caller[-1] if from_caller else {}
     states = [(m.meta or {}).get("live_call") for m in lines if (m.meta or {}).get("live_call")]
     intents = intents_in(lines)
     policy = call_script.load_script(settings.call_script_file)
@@ -55,13 +60,13 @@ def live_card(session: Session, settings: Settings, conversation: Conversation) 
         "status": "ended" if ended else "live",
         "transcript": [{"id": m.id, "at": m.created_at.isoformat(), "speaker": m.author, "text": m.body,
                         "flags": (m.meta or {}).get("flags") or []} for m in spoken],
-        "intent": {"name": latest.get("intent"), "confidence": latest.get("intent_confidence", 0.0),
+        "intent": {"name": topic.get("intent"), "confidence": topic.get("intent_confidence", 0.0),
                    "history": intents},
-        "sentiment": {"score": latest.get("sentiment"), "label": latest.get("sentiment_label"),
+        "sentiment": {"score": mood.get("sentiment"), "label": mood.get("sentiment_label"),
                       "trend": sentiment_trend([e["sentiment"] for e in from_caller if "sentiment" in e])
                       if from_caller else None},
         "suggestions": suggestions_for(session, conversation),
-        "actions": actions_for(latest.get("intent")),
+        "actions": actions_for(topic.get("intent")),
         "checklist": [{"id": item.id, "label": item.label, "done": item.done, "late": item.late}
                       for item in call_script.checklist(policy, agent_lines, intents)],
     }

@@ -28,7 +28,7 @@ from ..intent_store import intent_model
 from ..knowledge.analysis import content_words
 from ..redaction import Redacted, redact, truncate_for_model
 from ..replies import enrichment_json
-from ..small_talk import SMALL_TALK_INTENTS
+from ..summary import NOT_A_TOPIC
 from . import script as call_script
 
 CHANNEL = "voice"
@@ -61,6 +61,20 @@ class TranscriptLine:
     redactions: dict[str, int] | None = None
 
 
+#: An address said out loud: "sam at example dot com", "j dot doe at mail dot example dot org".
+_SPOKEN_EMAIL = re.compile(r"\b([a-z0-9][a-z0-9._-]*(?: dot [a-z0-9_-]+)*) at ([a-z0-9-]+(?: dot [a-z0-9-]+)+)\b"
+                           r"(?! at\b)", re.IGNORECASE)
+
+
+def spoken_forms(text: str) -> str:
+    """Digits and email addresses as a caller says them, written the way they are
+    typed, so the redaction's detectors recognise them."""
+    def email(match: re.Match[str]) -> str:
+        return f"{match.group(1).replace(' dot ', '.')}@{match.group(2).replace(' dot ', '.')}"
+
+    return _SPOKEN_EMAIL.sub(email, spoken_digits(text))
+
+
 def spoken_digits(text: str) -> str:
     """Runs of digits said one by one, written as digits, so the redaction's checks
     (Luhn, phone numbers) see them: "four one one one, one one one one" → "41111111"."""
@@ -72,10 +86,11 @@ def spoken_digits(text: str) -> str:
 
 
 def redact_utterance(text: str, *, regions: tuple[str | None, ...] = ()) -> Redacted:
-    """What is stored of an utterance: redacted, digits said as words included. Only a
-    run that held personal data is rewritten; an order number read out stays as said."""
+    """What is stored of an utterance: redacted, digits and addresses said as words
+    included. Only when that finds personal data is the utterance stored in its written
+    form; an order number read out stays as said."""
     first = redact(text, also_regions=regions)
-    normalised = spoken_digits(first.text)
+    normalised = spoken_forms(first.text)
     if normalised == first.text:
         return first
     second = redact(normalised, also_regions=regions)
@@ -132,10 +147,12 @@ def _caller_said(session: Session, event: InboxEvent, settings: Settings, conver
     text = truncate_for_model(line.text)
     model = intent_model(session, settings.data_dir, event.account_id, embeddings=settings.embeddings)
     enrichment = enrich(text, intent_model=model)
-    meta["enrichment"] = enrichment_json(enrichment)
+    # "asks": the line names what the caller wants; their topic and the answers follow
+    # such lines only, not "no, that's all" or a number read out.
+    meta.update(enrichment=enrichment_json(enrichment), asks=_asks(text, enrichment.intent, line.redactions))
     message = timeline.append(session, conversation, direction="inbound", channel=CHANNEL, author="customer",
                               body=line.text, external_id=_line_id(line), status="transcribed", meta=meta)
-    if conversation.zendesk_ticket_id is not None and _asks(text, enrichment.intent):
+    if conversation.zendesk_ticket_id is not None and meta["asks"]:
         account = session.get(Account, event.account_id)
         assert account is not None
         prepare_suggestions(session, account, settings, ticket_id=conversation.zendesk_ticket_id, question=text,
@@ -143,10 +160,14 @@ def _caller_said(session: Session, event: InboxEvent, settings: Settings, conver
     return message
 
 
-def _asks(text: str, intent: str | None) -> bool:
-    if intent in SMALL_TALK_INTENTS:
+def _asks(text: str, intent: str | None, redactions: dict[str, int] | None) -> bool:
+    """Whether the caller's line asks something new: not small talk or an intent that
+    names no topic ("No, that's all"), and not the caller reading out their details."""
+    if "?" in text:
+        return True
+    if intent in NOT_A_TOPIC or redactions:
         return False
-    return "?" in text or len(content_words(text)) >= MIN_QUESTION_WORDS
+    return len(content_words(text)) >= MIN_QUESTION_WORDS
 
 
 def _agent_said(session: Session, conversation: Conversation, line: TranscriptLine, meta: dict[str, Any],
@@ -180,7 +201,9 @@ def caller_intents(session: Session, conversation_id: int, call_sid: str) -> lis
 def intents_in(lines: Sequence[Message]) -> list[str]:
     found: list[str] = []
     for message in lines:
-        intent = ((message.meta or {}).get("enrichment") or {}).get("intent")
-        if message.author == "customer" and intent and intent not in SMALL_TALK_INTENTS and intent not in found:
+        meta = message.meta or {}
+        intent = (meta.get("enrichment") or {}).get("intent")
+        if message.author == "customer" and meta.get("asks") and intent and intent not in NOT_A_TOPIC \
+                and intent not in found:
             found.append(intent)
     return found

@@ -109,16 +109,18 @@ def test_lines_join_the_timeline_by_speaker_redacted_and_once(line: Flask) -> No
     assert heard(client, said, sequence=3).status_code == 204
     assert heard(client, said, sequence=3).status_code == 204  # Twilio's retry
     assert heard(client, "Thanks, I can help with that.", track="outbound_track").status_code == 204
+    heard(client, "you can email me at sam dot rivera at example dot com")
 
-    caller, agent = transcript(line)
+    caller, agent, email = transcript(line)
     assert (caller.author, caller.direction, agent.author, agent.direction) == ("customer", "inbound", "agent",
                                                                                 "outbound")
     assert caller.body == "my card is [CARD]" and caller.meta["redactions"] == {"card": 1}
+    assert email.body == "you can email me at [EMAIL]"
     with get_db(line).session() as session:
         stored = [e.payload for e in session.scalars(select(InboxEvent).where(
             InboxEvent.kind == "twilio.voice.transcription"))]
-    assert len(stored) == 3  # started, the caller's line once, the agent's line
-    assert not any("four one one" in json.dumps(p) or "4111" in json.dumps(p) for p in stored)
+    assert len(stored) == 4  # started, the caller's line once, the agent's line, the address
+    assert not any(said in json.dumps(p) or "4111" in json.dumps(p) or "rivera" in json.dumps(p) for p in stored)
 
 
 def test_forged_and_malformed_callbacks_are_refused_and_nothing_is_stored(line: Flask) -> None:
@@ -154,6 +156,13 @@ def test_a_suggestion_for_the_callers_question_is_in_the_sidebar_after_one_callb
     whole = client.client.get(f"/api/sidebar/tickets/{ticket_of(line)}",
                               headers={"Authorization": f"Bearer {key_for(line)}"}).get_json()
     assert whole["call"]["transcript"] == live["transcript"]
+
+    heard(client, "No, that's all. Thanks!")  # asks nothing: the answers and the topic stand
+    heard(client, "My card is 4111 1111 1111 1111 if you need it.")  # details read out, not a question
+
+    later = card(line, client)
+    assert [s["id"] for s in later["suggestions"]] == [s["id"] for s in live["suggestions"]]
+    assert later["intent"]["name"] == live["intent"]["name"]
 
 
 def test_the_script_is_ticked_as_the_agent_says_it_and_flagged_when_late(line: Flask) -> None:
