@@ -87,6 +87,12 @@ def test_the_transfer_starts_live_transcription_of_both_tracks_before_the_dial(l
             transcription.attrib["languageCode"]) == ("both_tracks", "false", "en-US")
 
 
+def test_a_hidden_caller_is_put_through_without_a_transcript_nobody_could_file(line: Flask) -> None:
+    root = call(signed(line), From="Anonymous", Caller="Anonymous")
+
+    assert [child.tag for child in root] == ["Say", "Dial"]
+
+
 def test_a_spanish_caller_is_transcribed_in_spanish(line: Flask) -> None:
     client = signed(line)
     sms = {**fixture("twilio", "inbound_sms.json"),
