@@ -29,7 +29,7 @@ from switchboard.apps.slack import oauth as slack_oauth
 from switchboard.apps.slack import receiver as slack_receiver
 from switchboard.apps.webchat import events as webchat_events
 from switchboard.apps.webchat import identity_api as webchat_identity
-from switchboard.apps.zendesk import actions_api, reveal_api, sidebar_api
+from switchboard.apps.zendesk import actions_api, call_api, reveal_api, sidebar_api
 from switchboard.config import Settings, load_settings
 from switchboard.core.processing import EventHandlers
 from switchboard.resources import package_path
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, config: dict[str, Any] | None =
     outreach_api.init_app(app)
     slack_oauth.init_app(app)
     sidebar_api.init_app(app)
+    call_api.init_app(app)
     reveal_api.init_app(app)
     privacy_api.init_app(app)
     actions_api.init_app(app)

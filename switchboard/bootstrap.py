@@ -8,6 +8,7 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from switchboard.core.accounts import ensure_default_account
+from switchboard.core.calls.script import ScriptError, load_script
 from switchboard.core.escalation_file import PolicyError
 from switchboard.core.replies import policy, routing
 from switchboard.core.routing import RoutingError
@@ -53,11 +54,12 @@ def _upgrade_embedded(app: Flask) -> None:
 
 
 def _check_policy_files(app: Flask) -> None:
-    """A bad escalation policy or routing file stops start-up, naming line and field,
-    instead of failing on the first customer message."""
+    """A bad escalation policy, routing file or call script stops start-up, naming line
+    and field, instead of failing on the first customer message (or agent's line)."""
     settings = app.config["SETTINGS"]
     try:
         policy(settings)
         routing(settings)
-    except (PolicyError, RoutingError) as exc:
+        load_script(settings.call_script_file)
+    except (PolicyError, RoutingError, ScriptError) as exc:
         raise ConfigError(str(exc)) from None

@@ -82,6 +82,8 @@ class Settings:
     dispositions_file: Path | None = None
     zendesk_disposition_field_id: int | None = None
     zendesk_log_bot_conversations: bool = True
+    #: The lines an agent must say on a transferred call (core/calls/script.py); None: the shipped one.
+    call_script_file: Path | None = None
     zendesk_app_public_key: str | None = None
     slack_digest_channel: str | None = None
     actions_file: Path | None = None
@@ -533,6 +535,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dispositions_file=_file(env, "SWITCHBOARD_DISPOSITIONS_FILE"),
         zendesk_disposition_field_id=_int(env, "SWITCHBOARD_ZENDESK_DISPOSITION_FIELD_ID", 0, minimum=0) or None,
         zendesk_log_bot_conversations=_flag(env, "SWITCHBOARD_ZENDESK_LOG_BOT_CONVERSATIONS", default=True),
+        call_script_file=_file(env, "SWITCHBOARD_CALL_SCRIPT_FILE"),
         zendesk_app_public_key=_pem(env, "SWITCHBOARD_ZENDESK_APP_PUBLIC_KEY"),
         slack_digest_channel=_optional(env, "SWITCHBOARD_SLACK_DIGEST_CHANNEL"),
         actions_file=_file(env, "SWITCHBOARD_ACTIONS_FILE"),

@@ -21,8 +21,9 @@ from werkzeug.test import TestResponse
 FIXTURES = Path(__file__).parent / "webhooks"
 #: Where Twilio posts each fixture, by the start of its name (first match; the rest go
 #: to the messages URL).
-TWILIO_PATHS = {"status": "/webhooks/twilio/status", "voice_speech": "/webhooks/twilio/voice/gather?turn=1",
-                "voice_status": "/webhooks/twilio/voice/status", "voice": "/webhooks/twilio/voice"}
+TWILIO_PATHS = {"voice_transcription": "/webhooks/twilio/voice/transcription", "status": "/webhooks/twilio/status",
+                "voice_speech": "/webhooks/twilio/voice/gather?turn=1", "voice_status": "/webhooks/twilio/voice/status",
+                "voice": "/webhooks/twilio/voice"}
 SLACK_INTERACTIONS = frozenset({"block_actions", "view_submission", "view_closed", "shortcut", "message_action"})
 
 
@@ -85,7 +86,8 @@ class VendorClient:
         ``vendor.deliver("zendesk", "ticket_status_changed.json")``. ``changes`` replace
         top-level fields. Twilio fixtures named ``status_*`` go to the status callback
         URL, ``voice_*`` ones to the voice URLs (``voice_speech_*`` as the first answer to
-        the greeting, turn 1; ``voice_status_*`` to the call status callback), others to
+        the greeting, turn 1; ``voice_status_*`` to the call status callback,
+        ``voice_transcription_*`` to the live transcription's callback), others to
         the messages URL; web chat fixtures are a widget's message (see :meth:`webchat`);
         Slack fixtures with a ``command`` are slash
         commands (form fields), those with a ``type`` of an interaction are posted as

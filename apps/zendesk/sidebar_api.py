@@ -29,6 +29,7 @@ from switchboard import db
 from switchboard.apps.sign_in import CODE_SECONDS, issue_code
 from switchboard.core import accounts, assist, i18n, metrics, ports, timeline, translation
 from switchboard.core.audit import audit
+from switchboard.core.calls.card import live_card
 from switchboard.core.enrichment import sentiment_trend
 from switchboard.core.handoff import PACKAGE_MESSAGES, conversation_for_ticket, summarise
 from switchboard.core.quality import wrapup
@@ -219,6 +220,7 @@ def ticket(ticket_id: int) -> ResponseReturnValue:
                               "sentiment": latest.get("sentiment"), "sentiment_label": latest.get("sentiment_label"),
                               "trend": sentiment_trend([e["sentiment"] for e in enrichments]) if enrichments else None}
         view["actions"] = assist.actions_for(latest.get("intent"))
+        view["call"] = live_card(session, current_app.config["SETTINGS"], conversation)
         metrics.package_opened(session, conversation, current_agent().actor)
         session.commit()
     return jsonify(view)

@@ -4,6 +4,7 @@ A module registers its commands on ``main`` when imported; importing them here i
 puts them on the command line."""
 from switchboard.cli import (  # noqa: F401  (each registers its commands)
     accounts,
+    calls,
     database,
     evaluate,
     intents,

@@ -22,6 +22,7 @@ SHIPPED_FILES = [
     "manifest.json",
     "assets/app.css",
     "assets/app.js",
+    "assets/call_card.js",
     "assets/iframe.html",
     "assets/vendor/LICENSE",
     "assets/vendor/LICENSE-native-promise-only",
@@ -311,7 +312,7 @@ def test_the_page_loads_only_local_files() -> None:
     """No CDN at run time: every script and stylesheet is a file inside assets/."""
     html = (DEFAULT_APP_DIR / "assets" / "iframe.html").read_text(encoding="utf-8")
     refs = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
-    assert refs == ["app.css", "vendor/zaf_sdk.min.js", "app.js"]
+    assert refs == ["app.css", "vendor/zaf_sdk.min.js", "call_card.js", "app.js"]
     for ref in refs:
         assert (DEFAULT_APP_DIR / "assets" / ref).is_file(), ref
 

@@ -38,6 +38,7 @@ WEBHOOK_CONTENT_TYPES = {
     "/webhooks/twilio/voice": "application/x-www-form-urlencoded",
     "/webhooks/twilio/voice/gather": "application/x-www-form-urlencoded",
     "/webhooks/twilio/voice/status": "application/x-www-form-urlencoded",
+    "/webhooks/twilio/voice/transcription": "application/x-www-form-urlencoded",
     "/webhooks/zendesk": "application/json",
     "/slack/events": "application/json",
 }
@@ -51,6 +52,9 @@ INVALID_UTF8_FORM = {
     "/webhooks/twilio/voice": _TWILIO_CALL + b"&CallStatus=ringing&CallerName=Jos\xe9",
     "/webhooks/twilio/voice/gather": _TWILIO_CALL + b"&CallStatus=in-progress&SpeechResult=caf\xe9+au+lait",
     "/webhooks/twilio/voice/status": _TWILIO_CALL + b"&CallStatus=compl\xe9ted",
+    "/webhooks/twilio/voice/transcription": b"AccountSid=AC" + b"1" * 32 + b"&CallSid=CAutf8&TranscriptionSid=GTutf8"
+    b"&SequenceId=2&TranscriptionEvent=transcription-content&Track=inbound_track&Final=true"
+    b"&TranscriptionData=%7B%22transcript%22%3A%22caf\xe9%22%7D",
 }
 #: The query Switchboard puts in its own URL (the <Gather> action's turn), signed with it.
 QUERIES = {"/webhooks/twilio/voice/gather": "?turn=1"}

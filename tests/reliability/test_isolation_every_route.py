@@ -101,6 +101,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     # A's customer named by their number: to B that customer does not exist (and nothing is erased).
     ("GET", "/api/customers/export"): Probe("item", lambda w: "/api/customers/export?identity=%2B14155550100"),
     ("POST", "/api/customers/erase"): Probe("item", lambda w: "/api/customers/erase", {"identity": "+14155550100"}),
+    ("GET", "/api/sidebar/tickets/<int:ticket_id>/call"):
+        Probe("item", lambda w: f"/api/sidebar/tickets/{w.ticket_id}/call"),
     ("GET", "/api/sidebar/tickets/<int:ticket_id>/vault"):
         Probe("item", lambda w: f"/api/sidebar/tickets/{w.ticket_id}/vault"),
     ("POST", "/api/sidebar/tickets/<int:ticket_id>/vault/<token>/reveal"):
@@ -141,6 +143,10 @@ def world(app: Flask) -> World:
         session.commit()
         conversation = session.scalars(select(Conversation).where(Conversation.account_id == a.id)).one()
         conversation.zendesk_ticket_id = A_TICKET
+        # A line of a live call on A's ticket, for the call card's probe to aim at.
+        session.add(Message(account_id=a.id, conversation_id=conversation.id, direction="inbound", channel="voice",
+                            author="customer", body=A_SECRET_TEXT, external_id="GTa-call:2",
+                            meta={"call_sid": "CAa-call", "transcript": "inbound_track"}))
         suggestion = Suggestion(account_id=a.id, zendesk_ticket_id=A_TICKET, conversation_id=conversation.id,
                                 query=A_SECRET_TEXT, text=f"Answer about {A_SECRET_TEXT}", sources=[], engine="local")
         session.add(suggestion)

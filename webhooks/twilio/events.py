@@ -2,16 +2,27 @@
 schema the webhook checked it with, handed to the core in its own terms."""
 from __future__ import annotations
 
+import json
+
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
 from switchboard.core import processing, voice
+from switchboard.core.calls import after_call, transcript
 from switchboard.core.identity import InvalidAddress
 from switchboard.core.processing import CustomerMessage, VendorHandler
 from switchboard.models import InboxEvent
 
 from ..payloads import load
-from .schemas import CALL_STATUS, INBOUND_MESSAGE, INCOMING_CALL, SPEECH_RESULT, STATUS_CALLBACK
+from .schemas import (
+    CALL_STATUS,
+    INBOUND_MESSAGE,
+    INCOMING_CALL,
+    SPEECH_RESULT,
+    STATUS_CALLBACK,
+    TRANSCRIPTION_CALLBACK,
+    transcript_of,
+)
 
 
 def on_message(session: Session, event: InboxEvent, settings: Settings) -> None:
@@ -58,6 +69,20 @@ def on_call_status(session: Session, event: InboxEvent, settings: Settings) -> N
     form = load(CALL_STATUS, event.payload, context=event.kind)
     voice.call_ended(session, event, call_sid=form["CallSid"], status=form["CallStatus"],
                      duration=form["CallDuration"])
+    if form["CallStatus"] == "completed":
+        after_call.after_call(session, event, settings, call_sid=form["CallSid"], status=form["CallStatus"],
+                              duration=form["CallDuration"])
+
+
+def on_transcription(session: Session, event: InboxEvent, settings: Settings) -> None:
+    """A live transcription's callback, redacted at the door, joins the call's timeline."""
+    form = load(TRANSCRIPTION_CALLBACK, event.payload, context=event.kind)
+    text, confidence = transcript_of(form["TranscriptionData"]) if "TranscriptionData" in form else ("", None)
+    redactions = json.loads(form.get("switchboard_redactions") or "{}")
+    transcript.take_line(session, event, settings, transcript.TranscriptLine(
+        call_sid=form["CallSid"], transcription_sid=form["TranscriptionSid"], sequence=form["SequenceId"],
+        event=form["TranscriptionEvent"], track=form.get("Track"), text=text, confidence=confidence,
+        final=form.get("Final", "true") == "true", redactions=redactions))
 
 
 #: Registered in create_app.
@@ -67,4 +92,5 @@ HANDLERS: dict[str, VendorHandler] = {
     "twilio.voice": on_call,
     "twilio.voice.speech": on_speech,
     "twilio.voice.status": on_call_status,
+    "twilio.voice.transcription": on_transcription,
 }

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
-from ..payloads import INCLUDE, Schema, WholeNumber
+from ..payloads import INCLUDE, Schema, WholeNumber, loads_json, type_name
 
 _PRESENT = validate.Length(min=1, error="is empty")
 #: Speech turns in one call: far more than any caller takes with the bot (the policy
@@ -102,3 +102,67 @@ class CallStatusCallback(_VoiceRequest):
 INCOMING_CALL = IncomingCall()
 SPEECH_RESULT = SpeechResult()
 CALL_STATUS = CallStatusCallback()
+
+
+#: The events a real-time transcription posts to its statusCallbackUrl.
+TRANSCRIPTION_EVENTS = ("transcription-started", "transcription-content", "transcription-stopped",
+                        "transcription-error")
+TRANSCRIPTION_TRACKS = ("inbound_track", "outbound_track")
+
+
+class TranscriptionCallback(Schema):
+    """A live transcription's callback (<Start><Transcription statusCallbackUrl=…>,
+    POST /webhooks/twilio/voice/transcription): started, one per utterance
+    (``TranscriptionData`` a JSON text with ``transcript`` and ``confidence``), stopped.
+    No From or To: the account is found by AccountSid, the call by CallSid."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    AccountSid = fields.String(required=True, validate=_PRESENT)
+    CallSid = fields.String(required=True, validate=_PRESENT)
+    TranscriptionSid = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    TranscriptionEvent = fields.String(required=True, validate=validate.OneOf(
+        TRANSCRIPTION_EVENTS, error="must be one of " + ", ".join(TRANSCRIPTION_EVENTS) + ", got {input!r}"))
+    SequenceId = WholeNumber(minimum=0, maximum=10**9, required=True)
+    #: both_tracks on the started event; the track an utterance was heard on in a content one.
+    Track = fields.String(validate=validate.OneOf((*TRANSCRIPTION_TRACKS, "both_tracks"),
+                                                  error="must be inbound_track, outbound_track or both_tracks, "
+                                                        "got {input!r}"))
+    Final = fields.String(validate=validate.OneOf(("true", "false"), error="must be true or false, got {input!r}"))
+    TranscriptionData = fields.String()
+
+    @validates_schema
+    def _content_has_its_text(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        if data.get("TranscriptionEvent") != "transcription-content":
+            return
+        problems: dict[str, list[str]] = {}
+        if data.get("Track") not in TRANSCRIPTION_TRACKS:
+            problems["Track"] = ["must be inbound_track or outbound_track in a transcription-content event"]
+        if "TranscriptionData" not in data:
+            problems["TranscriptionData"] = ["is missing"]
+        else:
+            try:
+                transcript_of(data["TranscriptionData"])
+            except ValueError as exc:
+                problems["TranscriptionData"] = [str(exc)]
+        if problems:
+            raise ValidationError(problems)
+
+
+def transcript_of(data: str) -> tuple[str, float | None]:
+    """The text and confidence of a TranscriptionData JSON text; ValueError saying what is wrong."""
+    try:
+        value = loads_json(data, "TranscriptionData")
+    except ValueError as exc:
+        raise ValueError(f"must be a JSON object like {{\"transcript\": \"…\", \"confidence\": 0.9}} ({exc})") from None
+    if not isinstance(value, dict) or not isinstance(value.get("transcript"), str):
+        raise ValueError(f"must be a JSON object with a transcript text, got {type_name(value)}")
+    confidence = value.get("confidence")
+    if confidence is not None and (isinstance(confidence, bool) or not isinstance(confidence, int | float)
+                                   or not 0.0 <= confidence <= 1.0):
+        raise ValueError("confidence must be a number from 0 to 1")
+    return value["transcript"], (float(confidence) if confidence is not None else None)
+
+
+TRANSCRIPTION_CALLBACK = TranscriptionCallback()

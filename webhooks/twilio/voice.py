@@ -28,6 +28,7 @@ from switchboard.models import Account, InboxEvent
 from ..intake import accept, storable
 from ..payloads import load
 from .schemas import CALL_STATUS, INCOMING_CALL, MAX_TURNS, SPEECH_RESULT
+from .transcription import callback_url, start_transcription
 from .view import _form, _verified_account, blueprint
 
 log = logging.getLogger("switchboard.webhooks.voice")
@@ -70,12 +71,13 @@ def _warm_up(app: Flask, account_id: int) -> None:
     timer.start()
 
 
-def render(reply: voice.VoiceReply) -> str:
+def render(reply: voice.VoiceReply, transcription_url: str | None = None) -> str:
     """The reply as TwiML: speak and listen (<Gather input="speech">, whose result
     comes back to the gather URL with the next turn number, even when nothing was said),
     speak and put through (<Dial><Number> to the support line, or <Enqueue> into a
     TaskRouter/queue, which is how a caller joins a queue; <Dial><Queue> is the agent's
-    side), or speak and hang up."""
+    side), or speak and hang up. With ``transcription_url``, a caller put through to the
+    support line is transcribed live for the agent's sidebar (transcription.py)."""
     response = VoiceResponse()
     say = {"voice": reply.voice_name, "language": reply.language}
     if reply.then == "gather":
@@ -85,6 +87,8 @@ def render(reply: voice.VoiceReply) -> str:
     elif reply.then == "connect":
         response.say(reply.say, **say)
         if reply.support_number:
+            if transcription_url:
+                start_transcription(response, url=transcription_url, language=reply.language)
             response.dial().number(reply.support_number)
         elif reply.support_queue:
             response.enqueue(reply.support_queue)
@@ -94,12 +98,12 @@ def render(reply: voice.VoiceReply) -> str:
     return str(response)
 
 
-def _twiml(reply: voice.VoiceReply) -> Response:
-    return Response(render(reply), status=200, mimetype="text/xml")
+def _twiml(reply: voice.VoiceReply, *, transcribe: bool) -> Response:
+    return Response(render(reply, callback_url() if transcribe else None), status=200, mimetype="text/xml")
 
 
 def _answer(account: Account, event: InboxEvent, created: bool,
-            decide: Callable[[Session], voice.VoiceReply]) -> Response:
+            decide: Callable[[Session], voice.VoiceReply], *, transcribe: bool = True) -> Response:
     """Decide what the caller hears, commit it, then hand the event to the worker.
     The caller is listening: if deciding fails, they are put through to a person (or
     promised a call back) rather than hearing Twilio's error message, and the worker
@@ -116,7 +120,7 @@ def _answer(account: Account, event: InboxEvent, created: bool,
         reply = voice.fallback_reply(options)
     if created:
         enqueue.event(event.id)
-    return _twiml(reply)
+    return _twiml(reply, transcribe=transcribe)
 
 
 def _record(account: Account, kind: str, key: str, payload: dict[str, str]) -> tuple[InboxEvent, bool]:
@@ -136,8 +140,10 @@ def incoming_call() -> Response:
     try:
         to_e164(call.caller)
     except InvalidAddress:
+        # A hidden caller has no conversation for a transcript to join: not transcribed.
         return _answer(account, event, created, lambda _: voice.hidden_number_reply(voice.options_for(account,
-                                                                                                      settings)))
+                                                                                                      settings)),
+                       transcribe=False)
     answer = _answer(account, event, created, lambda session: voice.call_started(session, event, settings, call))
     _warm_up(current_app._get_current_object(), account.id)  # type: ignore[attr-defined]  # after: not in its way
     return answer

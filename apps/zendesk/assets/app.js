@@ -181,7 +181,24 @@
     "not_configured_title": "Switchboard is not set up",
     "not_configured_body": "Set the Switchboard URL (backend_url) in the app's settings in Admin Center > Apps > Switchboard.",
     "outside_zendesk_title": "Open this inside Zendesk",
-    "outside_zendesk_body": "This page is the Switchboard ticket sidebar app; it only works when Zendesk loads it in a ticket."
+    "outside_zendesk_body": "This page is the Switchboard ticket sidebar app; it only works when Zendesk loads it in a ticket.",
+    "call_heading": "Live call",
+    "call_live": "On the call now",
+    "call_ended": "Call ended",
+    "call_transcript": "Transcript",
+    "call_no_lines": "Nobody has been transcribed yet.",
+    "call_speaker_customer": "Caller",
+    "call_speaker_agent": "You",
+    "call_intent": "Caller wants",
+    "call_sentiment": "Mood",
+    "call_suggestions": "Answers for what the caller asked",
+    "call_no_suggestions": "No article answers what the caller asked yet.",
+    "call_checklist": "Required script",
+    "call_said": "said",
+    "call_not_said": "not said yet",
+    "call_said_late": "said late",
+    "call_next_actions": "Next steps",
+    "call_update_failed": "The live call card could not be updated; retrying."
   };
   /* ui-strings:end */
 
@@ -356,6 +373,7 @@
             var hadFocus = document.activeElement === $('retry');
             state.data = parseBody(data);
             render(state.data);
+            showCall(state.data.call);
             announce(t('loaded'));
             if (hadFocus) { $('customer-heading').focus(); }
             loadGoverned();
@@ -1467,6 +1485,18 @@
     $('status').className = 'status';
     $('content').hidden = false;
     scheduleResize();
+  }
+
+  // The live call card (call_card.js) polls its own endpoint while the call lasts.
+  function showCall(card) {
+    if (!window.SwitchboardCallCard) { return; }
+    window.SwitchboardCallCard.show(card, {
+      t: t, el: el, clear: clear, safeHttpUrl: safeHttpUrl, resize: scheduleResize, announce: announce,
+      fetch: function () {
+        return backendRequest('GET', '/api/sidebar/tickets/' + encodeURIComponent(state.ticketId) + '/call')
+          .then(parseBody);
+      }
+    });
   }
 
   // ---- fitting the sidebar to the content -------------------------------------

@@ -199,7 +199,7 @@ def test_asking_for_a_person_puts_the_caller_through_with_the_ticket_in_zendesk(
     call(client)
     root = say(client, "agent", turn=1)
 
-    assert [child.tag for child in root] == ["Say", "Dial"]
+    assert [child.tag for child in root] == ["Say", "Start", "Dial"]  # Start: the live transcription
     assert spoken(root) == voice.CONNECTING
     assert [n.text for n in root.find("Dial").iter("Number")] == [SUPPORT_LINE]  # type: ignore[union-attr]
     [ticket] = created_tickets(line)
@@ -277,7 +277,7 @@ def test_a_caller_already_with_a_person_is_put_through_and_the_ticket_told(line:
 
     root = call(client)
 
-    assert [child.tag for child in root] == ["Say", "Dial"] and "virtual assistant" in spoken(root)
+    assert [child.tag for child in root] == ["Say", "Start", "Dial"] and "virtual assistant" in spoken(root)
     assert len(created_tickets(line)) == 1  # the SMS handoff's ticket
     assert any(f"calling now from {CALLER} (call {CALL})" in u.get("comment", {}).get("body", "")
                for u in ticket_updates(line))
