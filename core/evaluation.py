@@ -44,6 +44,7 @@ from .knowledge.analysis import content_words
 from .knowledge.loaders import load_articles
 from .knowledge.retrieval import build_index
 from .knowledge.service import KnowledgeBase
+from .quality.screen import screened
 from .records import Article, Hit
 from .redaction import redact, truncate_for_model
 from .replies import keyword
@@ -96,6 +97,9 @@ class Configuration:
     translator: Translator | None = None
     #: The account's learned phrasings, as the live bot searches with them.
     learned: Learned | None = None
+    #: The settings whose guardrails screen an answer before it is sent, as the live bot
+    #: screens it (core/quality/screen.py); None sends every answer (benchmarks of retrieval).
+    settings: Settings | None = None
 
 
 @dataclass(frozen=True)
@@ -205,11 +209,14 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
                    texts=config.texts(language))
     if question.previous is not None:
         turn = replace(turn, previous_question=truncate_for_model(redact(question.previous).text))
+    enrichment = enrich(text, intent_model=config.intent_model)
     decision = decide(
-        text, enrich(text, intent_model=config.intent_model), turn, policy=config.policy,
+        text, enrichment, turn, policy=config.policy,
         search=search, llm_drafter=config.llm_drafter, other_language=other_language,
         topic_words=lambda q: content_words(q, language_of(language) or "en"),
     )
+    if config.settings is not None:
+        decision, _ = screened(decision, enrichment.intent, turn, config.policy, config.settings)
     return outcome_of(question, decision)
 
 
@@ -308,6 +315,7 @@ def configuration(session: Session, account: Account, settings: Settings, *, kb_
         company=company_name(account, settings),
         texts=lambda language: texts_for(session, account.id, language),
         translator=_translator(session, account, settings) if engine == "llm" else None,
+        settings=settings,
     )
 
 

@@ -27,20 +27,30 @@ def check_reply(settings: Settings, text: str, intent: str | None = None,
                  style_avoid=style_card(settings.style_file).avoid, grounded_in=grounded_in)
 
 
-def screen_answer(session: Session, *, account_id: int, conversation_id: int, decision: Decision,
-                  intent: str | None, turn: Turn, policy: EscalationPolicy, settings: Settings) -> Decision:
+def screened(decision: Decision, intent: str | None, turn: Turn, policy: EscalationPolicy,
+             settings: Settings) -> tuple[Decision, list[Finding]]:
     """``decision`` as it is, or a handoff in its place when its answer breaks a blocking
-    rule. Only drafted answers are screened: menus, clarifications and notices are the
-    account's own fixed texts."""
+    rule, with the rules it broke. Only drafted answers are screened: menus,
+    clarifications and notices are the account's own fixed texts. `switchboard eval`
+    screens its answers here too, so it reports what the live bot would send."""
     if decision.action != "answer":
-        return decision
+        return decision, []
     sources = [f"{p.title}\n{p.text}" for p in (decision.draft.citations if decision.draft else ())]
     found = blocking(check_reply(settings, decision.reply, intent, sources))
     if not found:
-        return decision
+        return decision, []
     detail = "; ".join(f.describe() for f in found)
+    return withheld(turn, policy, WITHHELD_REASON, f"The drafted answer was not sent: {detail}", decision.hits), found
+
+
+def screen_answer(session: Session, *, account_id: int, conversation_id: int, decision: Decision,
+                  intent: str | None, turn: Turn, policy: EscalationPolicy, settings: Settings) -> Decision:
+    """:func:`screened`, with a withheld answer's reasons in the audit log."""
+    decision, found = screened(decision, intent, turn, policy, settings)
+    if not found:
+        return decision
     # The draft's own words (the bot's, not the customer's) go in the audit: why it was withheld.
     audit(session, account_id=account_id, actor="bot", action="quality.answer_withheld",
           subject_type="conversation", subject_id=conversation_id,
           detail={"intent": intent, "findings": [f.as_json() for f in found]})
-    return withheld(turn, policy, WITHHELD_REASON, f"The drafted answer was not sent: {detail}", decision.hits)
+    return decision

@@ -13,9 +13,9 @@ from switchboard.db import get_db
 from switchboard.models import AuditEntry, Conversation, OutboxCall
 
 from ..assist.test_sidebar_api import say
-from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
+from ..conftest import PUBLIC_URL, SAMPLE_KB, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
 from ..signing import VendorClient
-from .helpers import shop_app
+from .helpers import PROMISING_ARTICLE, shop_app
 
 QUESTION = "When is my refund paid?"
 
@@ -62,3 +62,32 @@ def test_the_same_answer_is_sent_when_the_policy_trusts_the_help_centers_own_pro
             conversation = session.scalars(select(Conversation)).one()
             assert (conversation.status, conversation.handoff_reason) == ("open", None)
             assert session.scalars(select(AuditEntry).where(AuditEntry.action == "quality.answer_withheld")).all() == []
+
+
+def test_eval_reports_a_withheld_answer_as_the_live_bot_hands_it_over(tmp_path: Path) -> None:
+    """The proof is the product: `switchboard eval` screens answers with the same
+    guardrails, so an admin sees the handoff the customer would get, not the answer."""
+    from click.testing import CliRunner
+
+    from switchboard.cli import main
+
+    from ..eval.test_eval_command import cli_env, run
+    from .helpers import policy_file
+
+    kb = tmp_path / "kb.json"  # the sample shop and its promising article, as shop_app has them
+    sample = json.loads(SAMPLE_KB.read_text())
+    kb.write_text(json.dumps({"articles": [*(sample["articles"] if isinstance(sample, dict) else sample),
+                                           PROMISING_ARTICLE]}))
+    questions = tmp_path / "questions.csv"
+    questions.write_text(f"question,expected\n{QUESTION},same-day-refunds\n")
+    verdicts = {}
+    for trust in (False, True):
+        (tmp_path / str(trust)).mkdir()
+        env = cli_env(tmp_path / str(trust), SWITCHBOARD_GUARDRAILS_FILE=str(
+            policy_file(tmp_path / str(trust), trust_knowledge_base=trust)))
+        run(env, "kb", "import", str(kb))
+        result = CliRunner().invoke(main, ["eval", str(questions), "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        [outcome] = json.loads(result.stdout)["questions"]
+        verdicts[trust] = (outcome["action"], outcome["reason"])
+    assert verdicts == {False: ("handoff", "guardrail"), True: ("answer", None)}
