@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import skops.io as skops_io
 
+from switchboard.core.intent_scoring import class_scores, transform
 from switchboard.core.intents import (
     OUT_OF_SCOPE,
     IntentDataError,
     IntentModel,
     IntentModelFileError,
     IntentPrediction,
-    _class_scores,
     choose_threshold,
     default_training_csv,
     fit_temperature,
@@ -381,15 +381,13 @@ def test_a_version_1_model_file_still_loads(banking: IntentModel, tmp_path: Path
 def test_routing_one_message_computes_the_features_scikit_learn_would(banking: IntentModel) -> None:
     """The per-message path stacks the FeatureUnion's parts itself (joblib's per-call
     cost was more than the TF-IDF's): the features, hence every score, are the same."""
-    from switchboard.core.intents import _transform
-
     texts = ["I was charged twice for one order", "Où est ma carte ? Ça fait 2 semaines",
              "", "!!!", "top up", "ZZZZ qqqq"]
     pipeline = banking._pipeline
     for batch in ([t] for t in texts):
-        ours, theirs = _transform(pipeline, batch), pipeline[:-1].transform(batch)
+        ours, theirs = transform(pipeline, batch), pipeline[:-1].transform(batch)
         assert ours.shape == theirs.shape and (ours != theirs).nnz == 0, batch
-    assert (_transform(pipeline, texts) != pipeline[:-1].transform(texts)).nnz == 0
+    assert (transform(pipeline, texts) != pipeline[:-1].transform(texts)).nnz == 0
 
 
 ODD_MESSAGES = ["I was charged twice for one order", "Où est ma carte ? Ça fait 2 semaines", "", "!!!", "top up",
@@ -409,7 +407,7 @@ def test_routing_scores_are_the_ones_scikit_learn_computes(
     texts = banking_held_out[0] + ODD_MESSAGES
     features, known = model._features(texts)
     ours, our_known = model._scores(texts)
-    np.testing.assert_allclose(ours, _class_scores(model._pipeline, features), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours, class_scores(model._pipeline, features), rtol=1e-9, atol=1e-12)
     assert (our_known == known).all() and not known[-6] and not known[-3]
     one_at_a_time = np.vstack([model._scores([text])[0] for text in texts[-len(ODD_MESSAGES):]])
     np.testing.assert_allclose(one_at_a_time, ours[-len(ODD_MESSAGES):], rtol=1e-12, atol=1e-12)
@@ -424,7 +422,7 @@ def test_a_two_intent_model_scores_both_classes_as_scikit_learn_does() -> None:
     features, _ = model._features(ODD_MESSAGES + texts)
     ours, _ = model._scores(ODD_MESSAGES + texts)
     assert ours.shape == (len(texts) + len(ODD_MESSAGES), 2)
-    np.testing.assert_allclose(ours, _class_scores(model._pipeline, features), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours, class_scores(model._pipeline, features), rtol=1e-9, atol=1e-12)
 
 
 def test_a_pipeline_of_another_shape_is_scored_by_scikit_learn(banking: IntentModel) -> None:
