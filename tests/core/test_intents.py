@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import skops.io as skops_io
 
+from switchboard.core.intent_scoring import class_scores, transform
 from switchboard.core.intents import (
     OUT_OF_SCOPE,
     IntentDataError,
     IntentModel,
     IntentModelFileError,
     IntentPrediction,
-    _class_scores,
     choose_threshold,
     default_training_csv,
     fit_temperature,
@@ -381,15 +381,13 @@ def test_a_version_1_model_file_still_loads(banking: IntentModel, tmp_path: Path
 def test_routing_one_message_computes_the_features_scikit_learn_would(banking: IntentModel) -> None:
     """The per-message path stacks the FeatureUnion's parts itself (joblib's per-call
     cost was more than the TF-IDF's): the features, hence every score, are the same."""
-    from switchboard.core.intents import _transform
-
     texts = ["I was charged twice for one order", "Où est ma carte ? Ça fait 2 semaines",
              "", "!!!", "top up", "ZZZZ qqqq"]
     pipeline = banking._pipeline
     for batch in ([t] for t in texts):
-        ours, theirs = _transform(pipeline, batch), pipeline[:-1].transform(batch)
+        ours, theirs = transform(pipeline, batch), pipeline[:-1].transform(batch)
         assert ours.shape == theirs.shape and (ours != theirs).nnz == 0, batch
-    assert (_transform(pipeline, texts) != pipeline[:-1].transform(texts)).nnz == 0
+    assert (transform(pipeline, texts) != pipeline[:-1].transform(texts)).nnz == 0
 
 
 ODD_MESSAGES = ["I was charged twice for one order", "Où est ma carte ? Ça fait 2 semaines", "", "!!!", "top up",
@@ -409,7 +407,7 @@ def test_routing_scores_are_the_ones_scikit_learn_computes(
     texts = banking_held_out[0] + ODD_MESSAGES
     features, known = model._features(texts)
     ours, our_known = model._scores(texts)
-    np.testing.assert_allclose(ours, _class_scores(model._pipeline, features), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours, class_scores(model._pipeline, features), rtol=1e-9, atol=1e-12)
     assert (our_known == known).all() and not known[-6] and not known[-3]
     one_at_a_time = np.vstack([model._scores([text])[0] for text in texts[-len(ODD_MESSAGES):]])
     np.testing.assert_allclose(one_at_a_time, ours[-len(ODD_MESSAGES):], rtol=1e-12, atol=1e-12)
@@ -424,7 +422,7 @@ def test_a_two_intent_model_scores_both_classes_as_scikit_learn_does() -> None:
     features, _ = model._features(ODD_MESSAGES + texts)
     ours, _ = model._scores(ODD_MESSAGES + texts)
     assert ours.shape == (len(texts) + len(ODD_MESSAGES), 2)
-    np.testing.assert_allclose(ours, _class_scores(model._pipeline, features), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours, class_scores(model._pipeline, features), rtol=1e-9, atol=1e-12)
 
 
 def test_a_pipeline_of_another_shape_is_scored_by_scikit_learn(banking: IntentModel) -> None:
@@ -584,3 +582,25 @@ def test_the_shipped_model_routes_other_languages(shop_e5: IntentModel) -> None:
         right[language].append(prediction.intent == expected(label))
     assert np.mean(sum(right.values(), [])) >= 0.9, {language: np.mean(r) for language, r in right.items()}
     assert all(np.mean(r) >= 0.75 for r in right.values()), {language: np.mean(r) for language, r in right.items()}
+
+
+def test_the_kernel_features_are_the_nystroem_approximation_scikit_learn_computes() -> None:
+    """The encoder's vectors are mapped with the fitted landmarks and projection in numpy
+    (no scikit-learn per message): the same features as Nystroem's transform of the
+    centred unit vectors, to float32 storage's rounding, and their dot products close to
+    the RBF kernel itself where every example is a landmark."""
+    from sklearn.kernel_approximation import Nystroem
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    from switchboard.core.intent_kernel import KernelFeatures
+
+    texts, _ = read_training_csv(DATA / "banking77_train_slice.csv")
+    vectors = HashedWords().encode(texts)
+    kernel = KernelFeatures.fit(vectors[:200], random_state=0, components=150, gamma=1.0)
+    centred = vectors - vectors[:200].mean(axis=0)
+    centred /= np.linalg.norm(centred, axis=1, keepdims=True)
+    theirs = Nystroem(gamma=1.0, n_components=150, random_state=0).fit(centred[:200])
+    np.testing.assert_allclose(kernel.transform(vectors[200:260]), theirs.transform(centred[200:260]), atol=1e-4)
+    every_row = KernelFeatures.fit(vectors[:200], random_state=0, components=200, gamma=1.0)
+    features = every_row.transform(vectors[:50])  # each one a landmark: the kernel itself, but for rounding
+    np.testing.assert_allclose(features @ features.T, rbf_kernel(centred[:50], gamma=1.0), atol=1e-3)

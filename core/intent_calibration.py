@@ -1,0 +1,89 @@
+"""How sure an intent model is, and how sure it must be to route: temperature scaling
+of a classifier's scores into probabilities, and the confidence cut chosen from
+held-out rows. Both are fitted on rows the classifier was not trained on, so that
+"0.8 sure" means right four times in five on this account's data.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+
+#: Without out-of-scope examples, the share of correctly routed held-out messages
+#: the threshold keeps; the least confident 5% go to a person instead.
+IN_SCOPE_RECALL_TARGET = 0.95
+#: Weight of the uniform distribution mixed into held-out labels when fitting the
+#: temperature. 0.01 keeps confidence from collapsing to certainty on error-free
+#: slices and changed calibration error on BANKING77 by less than 0.001.
+LABEL_SMOOTHING = 0.01
+MAX_THRESHOLD_CANDIDATES = 1000
+
+
+def fit_temperature(scores: np.ndarray, truth: np.ndarray) -> float:
+    """Temperature scaling (Guo et al., 2017): one divisor for the classifier's scores
+    that makes softmax probabilities match held-out accuracy. A single parameter
+    barely overfits a small held-out slice and never changes which intent wins.
+
+    The likelihood is taken against slightly smoothed labels: a held-out slice with
+    no mistakes (common for a few well-separated intents) would otherwise drive the
+    temperature to zero, making every answer, out-of-scope ones included, certain.
+    """
+    rows = np.arange(len(truth))
+
+    def smoothed_negative_log_likelihood(log_temperature: float) -> float:
+        log_probabilities = log_softmax(scores / np.exp(log_temperature), axis=1)
+        expected = ((1 - LABEL_SMOOTHING) * log_probabilities[rows, truth]
+                    + LABEL_SMOOTHING * log_probabilities.mean(axis=1))
+        return float(-expected.mean())
+
+    result = minimize_scalar(smoothed_negative_log_likelihood,
+                             bounds=(np.log(1e-3), np.log(1e3)), method="bounded")
+    return float(np.exp(result.x))
+
+
+def choose_threshold(confidence: np.ndarray, correct: np.ndarray, is_oos: np.ndarray) -> float:
+    """The confidence cut for routing, from held-out rows the model was not trained on.
+
+    With out-of-scope rows, the cut maximises right routing decisions, with in-scope
+    and out-of-scope rows weighted equally as groups (a handful of ``oos`` rows among
+    thousands must still count). A decision is right when a correctly classified
+    message is accepted, or when an out-of-scope or misclassified one is rejected:
+    routing either of those sends the customer a wrong answer.
+
+    Without out-of-scope rows there is nothing to balance against: the admin's data
+    says nothing about what else customers write. Counting only the model's own
+    mistakes picks cuts so low that almost nothing is rejected, so instead the cut
+    keeps :data:`IN_SCOPE_RECALL_TARGET` of the messages the model gets right and
+    hands the least confident rest to a person.
+    """
+    if not is_oos.any():
+        if not correct.any():
+            return 1.0  # nothing held out was right: route nothing until retrained
+        return float(np.quantile(confidence[correct], 1 - IN_SCOPE_RECALL_TARGET))
+    levels = np.unique(confidence)
+    if len(levels) > MAX_THRESHOLD_CANDIDATES:
+        levels = np.unique(np.quantile(confidence, np.linspace(0, 1, MAX_THRESHOLD_CANDIDATES)))
+    # Cut between observed confidences, not on them: a cut sitting on one held-out
+    # example's score decides that example by accident.
+    candidates = np.concatenate([[0.0], (levels[:-1] + levels[1:]) / 2, [np.nextafter(levels[-1], 2)]])
+    accept = confidence[None, :] >= candidates[:, None]
+    right = np.where(correct[None, :], accept, ~accept)
+    score = (right[:, ~is_oos].mean(axis=1) + right[:, is_oos].mean(axis=1)) / 2
+    best = np.flatnonzero(score == score.max())
+    # Among equally good cuts take the middle one, away from both clusters' edges.
+    return float(candidates[best[len(best) // 2]])
+
+
+def decide(scores: np.ndarray, temperature: np.ndarray, in_scope_columns: np.ndarray,
+            oos_column: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best in-scope class (index among the in-scope ones), its calibrated probability,
+    and whether the out-of-scope class (when trained) is less likely than it."""
+    probabilities = softmax(scores / temperature[:, None], axis=1)
+    in_scope = probabilities[:, in_scope_columns]
+    best = in_scope.argmax(axis=1)
+    confidence = in_scope[np.arange(len(scores)), best]
+    eligible = np.ones(len(scores), dtype=bool)
+    if oos_column is not None:
+        eligible &= probabilities[:, oos_column] < confidence
+    return best, confidence, eligible
+
