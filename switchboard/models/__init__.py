@@ -1,0 +1,24 @@
+"""The tables every capability builds on, one module per area; every table is named
+here, so ``from switchboard.models import Conversation`` works whichever module holds it
+(and Alembic sees them all through ``Base.metadata``).
+
+Every row carries ``account_id``: one deployment serves several companies' helpdesks,
+and scoping each query by account is what keeps one company's customers invisible to
+another's requests.
+"""
+from .actions import ActionExecution, CustomerVerification
+from .base import NAMING, Base, JSONType, UTCDateTime, utcnow
+from .conversations import Artifact, AuditEntry, Conversation, InboxEvent, Message, OutboxCall, SyncState, VaultEntry
+from .customers import Account, ApiKey, Customer, Identity, IdentityKind, WebVisitor
+from .knowledge import KbArticle, LearnedPhrasing, PhrasingEvidence, PhrasingStamp, Suggestion, SuggestionFeedback
+from .outcomes import ConversationOutcome, ConversationScore, MetricEvent
+from .outreach import OutreachCampaign, OutreachRecipient, OutreachSegment, SlackInstallation
+
+__all__ = [
+    "Account", "ActionExecution", "ApiKey", "Artifact", "AuditEntry", "Base", "Conversation",
+    "ConversationOutcome", "ConversationScore", "Customer", "CustomerVerification", "Identity", "IdentityKind",
+    "InboxEvent", "JSONType", "KbArticle", "LearnedPhrasing", "Message", "MetricEvent", "NAMING", "OutboxCall",
+    "OutreachCampaign", "OutreachRecipient", "OutreachSegment", "PhrasingEvidence", "PhrasingStamp",
+    "SlackInstallation", "Suggestion", "SuggestionFeedback", "SyncState", "UTCDateTime", "VaultEntry",
+    "WebVisitor", "utcnow",
+]
