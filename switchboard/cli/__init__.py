@@ -2,7 +2,20 @@
 
 A module registers its commands on ``main`` when imported; importing them here is what
 puts them on the command line."""
-from switchboard.cli import accounts, database, evaluate, intents, kb, privacy, reports, serve, slack, texts, zendesk  # noqa: F401  (each registers its commands)
+from switchboard.cli import (  # noqa: F401  (each registers its commands)
+    accounts,
+    database,
+    evaluate,
+    intents,
+    kb,
+    knowledge_loop,
+    privacy,
+    reports,
+    serve,
+    slack,
+    texts,
+    zendesk,
+)
 from switchboard.cli.base import main
 
 __all__ = ["main"]
