@@ -100,13 +100,18 @@ class Gap:
 # -- what ended without an answer -----------------------------------------------------
 
 
-def unanswered(session: Session, account_id: int, start: datetime, end: datetime) -> list[Unanswered]:
-    """The account's unanswered questions asked in ``[start, end)``, oldest first, each once."""
+def unanswered(session: Session, account_id: int, start: datetime, end: datetime, *,
+               conversation_id: int | None = None) -> list[Unanswered]:
+    """The account's unanswered questions asked in ``[start, end)`` (of one conversation,
+    with ``conversation_id``), oldest first, each once."""
     found: dict[int, Unanswered] = {}
-    replies = session.execute(select(Message.id, Message.conversation_id, Message.meta).where(
+    query = select(Message.id, Message.conversation_id, Message.meta).where(
         Message.account_id == account_id, Message.author == "bot",
         Message.created_at >= start, Message.created_at < end,
-        Message.meta["action"].as_string().in_(("clarify", "handoff", "answer", "choices"))).order_by(Message.id))
+        Message.meta["action"].as_string().in_(("clarify", "handoff", "answer", "choices")))
+    if conversation_id is not None:
+        query = query.where(Message.conversation_id == conversation_id)
+    replies = session.execute(query.order_by(Message.id))
     asked: dict[int, str] = {}
     answered: dict[int, tuple[int, int, list[str]]] = {}  # bot reply id -> (conversation, question, menu)
     for reply_id, conversation_id, meta in replies:
@@ -128,7 +133,8 @@ def unanswered(session: Session, account_id: int, start: datetime, end: datetime
             found[message.id] = Unanswered(message.id, message.conversation_id, message.body, message.created_at,
                                            asked[message.id])
     for item in _turned_down(session, account_id, start, end):
-        found.setdefault(-item.message_id, item)
+        if conversation_id is None or item.conversation_id == conversation_id:
+            found.setdefault(-item.message_id, item)
     return sorted(found.values(), key=lambda u: (u.at, u.message_id))
 
 

@@ -21,7 +21,7 @@ from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, InboxEvent, Message, WebVisitor
 
 from . import assist as assist_core
-from . import handoff, identity, metrics, tickets, timeline, vault, webchat
+from . import handoff, identity, kb_drafts, metrics, tickets, timeline, vault, webchat
 from .audit import audit
 from .inbox import Handler
 from .knowledge import phrasings
@@ -191,6 +191,7 @@ def ticket_status_changed(session: Session, event: InboxEvent, settings: Setting
     if current in ("solved", "closed"):
         if handoff.close_solved(session, account, ticket_id):
             tickets.after_solved(session, account, settings, ticket_id=ticket_id)
+            kb_drafts.on_solved(session, account, settings, ticket_id=ticket_id)
     elif previous == "solved" and current in ("new", "open", "pending", "hold"):
         conversation = handoff.conversation_for_ticket(session, account.id, ticket_id)
         if conversation is None:
