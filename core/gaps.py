@@ -111,10 +111,11 @@ def unanswered(session: Session, account_id: int, start: datetime, end: datetime
         Message.meta["action"].as_string().in_(("clarify", "handoff", "answer", "choices")))
     if conversation_id is not None:
         query = query.where(Message.conversation_id == conversation_id)
-    replies = session.execute(query.order_by(Message.id))
+    replies: Sequence[tuple[int, int, dict[str, Any]]] = [
+        (int(row[0]), int(row[1]), dict(row[2] or {})) for row in session.execute(query.order_by(Message.id))]
     asked: dict[int, str] = {}
     answered: dict[int, tuple[int, int, list[str]]] = {}  # bot reply id -> (conversation, question, menu)
-    for reply_id, conversation_id, meta in replies:
+    for reply_id, in_conversation, meta in replies:
         question = meta.get("in_reply_to")
         if not isinstance(question, int):
             continue
@@ -125,7 +126,7 @@ def unanswered(session: Session, account_id: int, start: datetime, end: datetime
             asked.setdefault(question, f"handoff:{reason}")
         elif action in ("answer", "choices"):
             menu = [str(c.get("title") or "") for c in meta.get("choices") or [] if isinstance(c, dict)]
-            answered[reply_id] = (conversation_id, question, menu if action == "choices" else [])
+            answered[reply_id] = (in_conversation, question, menu if action == "choices" else [])
     for question, why in _disowned(session, answered).items():
         asked.setdefault(question, why)
     for message in _customer_messages(session, account_id, sorted(asked)):

@@ -37,14 +37,20 @@ def with_articles(live: Sequence[Article], added: Sequence[Article]) -> list[Art
 
 
 def preview_configuration(session: Session, account: Account, settings: Settings,
-                          added: Sequence[Article]) -> evaluation.Configuration:
-    """The live configuration with the live articles plus ``added`` indexed in memory."""
-    live = evaluation.configuration(session, account, settings)
-    articles = with_articles(KnowledgeBase.of(session, account.id, settings).articles(), added)
+                          added: Sequence[Article], *, base: evaluation.Configuration | None = None,
+                          live: Sequence[Article] | None = None, label: str | None = None) -> evaluation.Configuration:
+    """``base`` (by default the live configuration) with the account's live articles plus
+    ``added`` (new, or replacing the article of the same id) indexed in memory: what the
+    change would do, not what a knowledge base made of ``added`` alone would. ``live``
+    stands for the account's articles when the change is made to another set."""
+    base = base or evaluation.configuration(session, account, settings)
+    if live is None:
+        live = KnowledgeBase.of(session, account.id, settings).articles()
+    articles = with_articles(live, added)
     retriever = build_index(articles, settings.embeddings)
-    return replace(live, retriever=retriever,
+    return replace(base, retriever=retriever,
                    learned=phrasings.learned(session, account.id, retriever.encoder_name),
-                   description={**live.description, "kb": f"account's + {len(added)} drafted"})
+                   description={**base.description, "kb": label or f"account's + {len(added)} drafted"})
 
 
 def other_questions(session: Session, account_id: int, articles: Sequence[Article],

@@ -82,8 +82,9 @@ def draft_blocks(draft: KbDraft) -> list[dict[str, Any]]:
         ]})
     else:
         at = draft.decided_at or datetime.now(UTC)
-        who = f" by <@{draft.decided_by.removeprefix('slack:')}>" if (draft.decided_by or "").startswith(
-            "slack:") else (f" by {escape(draft.decided_by)}" if draft.decided_by else "")
+        decider = draft.decided_by or ""
+        who = (f" by <@{decider.removeprefix('slack:')}>" if decider.startswith("slack:")
+               else f" by {escape(decider)}" if decider else "")
         when = f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at.isoformat(timespec='seconds')}>"
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text":
                        f"{DECISION_MARK.get(draft.status, draft.status)}{who} (version {draft.version}) on {when}"}]})
