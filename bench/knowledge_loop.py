@@ -142,6 +142,11 @@ def import_articles(app: Flask, articles: Sequence[Article]) -> None:
             articles)
 
 
+def say(started: float, what: str) -> None:
+    """Progress on stderr (the JSON alone goes to stdout)."""
+    print(f"[{time.monotonic() - started:7.1f}s] {what}", file=sys.stderr, flush=True)
+
+
 def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, Any]:
     articles, tune, test = load_stackfaq(path)
     hidden = set(random.Random(seed).sample([a.id for a in articles], hidden_count))
@@ -151,10 +156,12 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
     with tempfile.TemporaryDirectory() as tmp:
         app = make_app(Path(tmp))
         import_articles(app, live)
+        say(started, f"imported {len(live)} articles")
         hidden_test = [q for q in test if q[1] in hidden]
         elsewhere = [evaluation.Question(text, article) for text, article in test if article not in hidden]
         before_hidden = evaluate(app, [evaluation.Question(t, a) for t, a in hidden_test])
         before_elsewhere = evaluate(app, elsewhere)
+        say(started, "evaluated before the loop")
 
         loop = Loop(app)
         ticket_article: dict[int, str] = {}
@@ -169,6 +176,7 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
                     continue
                 ticket_article[ticket] = article_id
                 loop.agent_answers_and_solves(ticket, by_id[article_id].body)
+            say(started, f"asked, answered and solved the questions of {article_id}")
         asked_at = time.monotonic()
 
         draft_for: dict[str, str] = {}  # hidden article -> published draft article
@@ -192,6 +200,7 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
                 proof_after.update({k: int(after.get(k, 0)) for k in ("questions", "answered", "menu")})
         after_hidden = evaluate(app, [evaluation.Question(t, draft_for.get(a, a)) for t, a in hidden_test])
         after_elsewhere = evaluate(app, elsewhere)
+        say(started, "evaluated after the loop")
 
         import_articles(app, [by_id[a] for a in sorted(hidden)])  # the ceiling: the articles as written
         oracle_hidden = evaluate(app, [evaluation.Question(t, a) for t, a in hidden_test])

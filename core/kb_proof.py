@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.models import Account
+from switchboard.models import Account, PhrasingStamp
 
-from . import evaluation
+from . import artifacts, evaluation
 from .knowledge import phrasings
 from .knowledge.retrieval import build_index
 from .knowledge.service import KnowledgeBase, without_tokens
@@ -28,6 +28,9 @@ from .records import Article
 #: Other articles' questions tried at most (their titles and learned phrasings): the
 #: proof runs once per draft version, in the worker, and must stay a few seconds.
 MAX_OTHER_QUESTIONS = 150
+#: The live configuration's outcomes on the other articles' questions, per account and
+#: published index: the same for every draft until the knowledge base changes.
+_live_outcomes: dict[tuple[int, str, tuple[str, ...]], list[evaluation.Outcome]] = {}
 
 
 def with_articles(live: Sequence[Article], added: Sequence[Article]) -> list[Article]:
@@ -73,6 +76,20 @@ def outcome_counts(outcomes: Sequence[evaluation.Outcome]) -> dict[str, int]:
             "not_answered": len(outcomes) - outright - menu}
 
 
+def _live(session: Session, account_id: int, questions: Sequence[evaluation.Question],
+          config: evaluation.Configuration) -> list[evaluation.Outcome]:
+    """The live outcomes, kept while the account's index and learned phrasings stand."""
+    published = artifacts.latest(session, account_id, artifacts.KB_INDEX)
+    stamped = session.get(PhrasingStamp, account_id)
+    stamp = stamped.stamp if stamped is not None else ""
+    key = (account_id, f"{published.version if published else '-'}:{stamp}", tuple(q.text for q in questions))
+    if key not in _live_outcomes:
+        if len(_live_outcomes) > 16:
+            _live_outcomes.clear()
+        _live_outcomes[key] = evaluation.evaluate(questions, config)
+    return _live_outcomes[key]
+
+
 def prove(session: Session, account: Account, settings: Settings, article: Article,
           questions: Sequence[str]) -> dict[str, Any]:
     """Before and after on the gap's questions (expecting ``article``), and the other
@@ -82,7 +99,7 @@ def prove(session: Session, account: Account, settings: Settings, article: Artic
     asked = [evaluation.Question(q, article.id, "gap") for q in questions]
     live = KnowledgeBase.of(session, account.id, settings).articles()
     others = other_questions(session, account.id, live, {article.id})
-    others_before = evaluation.evaluate(others, before)
+    others_before = _live(session, account.id, others, before)
     others_after = evaluation.evaluate(others, after)
     stolen = [{"question": b.question, "expected": b.expected, "now": list(a.shown)}
               for b, a in zip(others_before, others_after, strict=True) if b.right and not a.right]
