@@ -93,8 +93,13 @@ def _live(session: Session, account_id: int, questions: Sequence[evaluation.Ques
 def prove(session: Session, account: Account, settings: Settings, article: Article,
           questions: Sequence[str]) -> dict[str, Any]:
     """Before and after on the gap's questions (expecting ``article``), and the other
-    articles' questions the draft would now answer wrongly (``stolen``)."""
-    before = evaluation.configuration(session, account, settings)
+    articles' questions the draft would now answer wrongly (``stolen``). A knowledge base
+    that cannot be evaluated (none imported yet) gives a proof that says why, rather than
+    failing the solved ticket's processing."""
+    try:
+        before = evaluation.configuration(session, account, settings)
+    except evaluation.EvaluationError as exc:
+        return {"kb": "live articles + this draft", "error": str(exc), "steals": False}
     after = preview_configuration(session, account, settings, [article])
     asked = [evaluation.Question(q, article.id, "gap") for q in questions]
     live = KnowledgeBase.of(session, account.id, settings).articles()

@@ -131,3 +131,22 @@ def cli_fails(env: dict[str, str], *args: str) -> str:
     result = CliRunner().invoke(main, list(args), env=env)
     assert result.exit_code != 0
     return result.output
+
+
+def test_without_any_article_the_draft_says_why_it_has_no_proof(loop_env: dict[str, str]) -> None:
+    """A ticket solved before any knowledge base was imported still closes, and drafts."""
+    from switchboard.app import create_app
+    from switchboard.config import load_settings
+
+    from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
+
+    bare = create_app(load_settings(loop_env), config={"TASKS_INLINE": True, "TESTING": True})
+    try:
+        vendor = VendorClient(bare.test_client(), twilio_token=TWILIO_TOKEN, zendesk_secret=ZENDESK_SECRET,
+                              slack_secret=SLACK_SECRET, public_url=PUBLIC_URL)
+        hand_over_and_solve(vendor, bare, "Do you sell gift cards?", phone="+14155550104")
+        assert conversations(bare)[-1].status == "closed"
+        [draft] = drafts(bare)
+        assert "knowledge base is empty" in draft.proof["error"] and draft.proof["steals"] is False
+    finally:
+        get_db(bare).dispose()
