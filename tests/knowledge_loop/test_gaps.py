@@ -7,7 +7,7 @@ from flask import Flask
 from ..signing import VendorClient
 from .conftest import cli, sms
 
-GIFT_CARDS = ["Do you sell gift cards?", "Can I buy a gift voucher for my sister?",
+GIFT_CARDS = ["Do you sell gift cards?", "Can I buy a gift card for my sister?",
               "is there a gift card I can purchase"]
 LOYALTY = ["Do you have a loyalty programme with points?", "is there a loyalty program"]
 
