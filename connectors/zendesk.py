@@ -42,6 +42,8 @@ TIMEOUT_SECONDS = 20.0
 #: Sandbox ids start here so they look like real ones and never collide with tiny
 #: test fixtures' ids.
 SANDBOX_ID_BASE = 100_000
+#: The outbox operation of an article created in a Help Center section.
+HELP_CENTER_ARTICLE = "help_center.articles.create"
 
 
 class ZendeskConnector(Connector):
@@ -214,6 +216,8 @@ class ZendeskConnector(Connector):
             return {"ticket_id": call.payload["ticket"]["id"], "audit_id": fake_id}
         if call.operation == "users.identities.create":
             return {"user_id": call.payload["user_id"], "identity_id": fake_id, "primary": True}
+        if call.operation == HELP_CENTER_ARTICLE:
+            return {"article_id": fake_id, "draft": call.payload["article"].get("draft")}
         return {"user_id": fake_id}
 
     @cached_property
@@ -260,6 +264,8 @@ class ZendeskConnector(Connector):
                 return {"ticket_id": audit.ticket.id, "audit_id": audit.audit.id}
             if operation == "users.identities.create":
                 return self._add_identity(payload)
+            if operation == HELP_CENTER_ARTICLE:
+                return self._create_article(payload)
             if operation == "users.create_or_update":
                 user = zendesk.users.create_or_update(User(**payload["user"]))
                 return {"user_id": user.id}
@@ -316,6 +322,19 @@ class ZendeskConnector(Connector):
         identity = response.json().get("identity") or {}
         return {"user_id": identity.get("user_id", payload["user_id"]), "identity_id": identity.get("id"),
                 "primary": identity.get("primary")}
+
+    def _create_article(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``POST /api/v2/help_center/sections/{id}/articles.json``: an approved draft
+        (core/kb_drafts.py) into the Help Center, sent once under its outbox key."""
+        url = (f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/sections/"
+               f"{int(payload['section_id'])}/articles.json")
+        auth = (f"{_email(self.account, self.settings)}/token",
+                secret(self.account, "zendesk_api_token", self.settings) or "")
+        response = self.http.post(url, json={"article": payload["article"]}, auth=auth, timeout=TIMEOUT_SECONDS)
+        if response.status_code >= 400:
+            raise self._translate(response, response.text[:300], HELP_CENTER_ARTICLE)
+        article = response.json().get("article") or {}
+        return {"article_id": article.get("id"), "draft": article.get("draft"), "url": article.get("html_url")}
 
     def _lookup_error(self, response: requests.Response | None, message: str) -> Exception:
         """A failed lookup by external_id: never a reason to create the ticket blindly."""

@@ -62,6 +62,8 @@ ACCOUNT_SETTINGS = {
     "webchat_colour": "SWITCHBOARD_WEBCHAT_COLOUR",
     "webchat_greeting": "SWITCHBOARD_WEBCHAT_GREETING",
     "twilio_verify_service_sid": "TWILIO_VERIFY_SERVICE_SID",
+    "kb_approvers": "SWITCHBOARD_KB_APPROVERS",
+    "help_center_section_id": "SWITCHBOARD_HELP_CENTER_SECTION_ID",
 }
 
 

@@ -217,6 +217,12 @@ class SupervisorFlows(Protocol):
     def post_digest(self, session: Session, account: Account, settings: Settings, digest: Any, *,
                     account_name: str, channel: str, idempotency_key: str) -> CallResult: ...
 
+    def request_draft_review(self, session: Session, account: Account, settings: Settings, draft: Any) -> None:
+        """A drafted article (or its new version) with its proof, for an approver."""
+        ...
+
+    def show_draft_decision(self, session: Session, account: Account, settings: Settings, draft: Any) -> None: ...
+
 
 @dataclass(frozen=True)
 class Ports:

@@ -21,7 +21,7 @@ from switchboard.config import Settings
 from switchboard.models import Account, Conversation, Customer, InboxEvent, Message, WebVisitor
 
 from . import assist as assist_core
-from . import handoff, identity, metrics, tickets, timeline, vault, webchat
+from . import handoff, identity, kb_drafts, metrics, tickets, timeline, vault, webchat
 from .audit import audit
 from .inbox import Handler
 from .knowledge import phrasings
@@ -199,6 +199,7 @@ def ticket_status_changed(session: Session, event: InboxEvent, settings: Setting
             tickets.after_solved(session, account, settings, ticket_id=ticket_id)
             if (solved := handoff.conversation_for_ticket(session, account.id, ticket_id)) is not None:
                 score_conversation(session, account, settings, solved, ended_by="solved")
+            kb_drafts.on_solved(session, account, settings, ticket_id=ticket_id)
     elif previous == "solved" and current in ("new", "open", "pending", "hold"):
         conversation = handoff.conversation_for_ticket(session, account.id, ticket_id)
         if conversation is None:

@@ -134,6 +134,13 @@ class Settings:
     #: serve` on a laptop). 1: also when Zendesk or Slack are live (its made-up customers then
     #: reach your real agents); 0: never.
     playground: bool | None = None
+    # The improvement loop (issue 38): who approves drafted articles (default: the outreach
+    # approvers), and where an approved one goes in the Zendesk Help Center.
+    kb_approvers: tuple[str, ...] = ()
+    help_center_section_id: str | None = None
+    help_center_locale: str = "en-us"
+    help_center_draft: bool = True
+    help_center_permission_group_id: str | None = None
 
     @property
     def twilio_status_callback(self) -> str | None:
@@ -555,4 +562,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         else _flag(env, "SWITCHBOARD_PLAYGROUND", default=False),
         **_outreach(env),
         **_voice(env),
+        kb_approvers=outreach_approvers(env.get("SWITCHBOARD_KB_APPROVERS"), "SWITCHBOARD_KB_APPROVERS"),
+        help_center_section_id=_optional(env, "SWITCHBOARD_HELP_CENTER_SECTION_ID"),
+        help_center_locale=_optional(env, "SWITCHBOARD_HELP_CENTER_LOCALE") or "en-us",
+        help_center_draft=_flag(env, "SWITCHBOARD_HELP_CENTER_DRAFT", default=True),
+        help_center_permission_group_id=_optional(env, "SWITCHBOARD_HELP_CENTER_PERMISSION_GROUP_ID"),
     )

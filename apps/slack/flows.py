@@ -9,9 +9,9 @@ from switchboard.config import Settings
 from switchboard.core.actions.policy import ActionPolicy
 from switchboard.core.digest import Digest
 from switchboard.core.ports import CallResult
-from switchboard.models import Account, ActionExecution, OutreachCampaign
+from switchboard.models import Account, ActionExecution, KbDraft, OutreachCampaign
 
-from . import action_approvals, outreach
+from . import action_approvals, kb_review, outreach
 from .client import SlackConnector
 from .digest_view import digest_blocks
 
@@ -38,3 +38,9 @@ class SlackSupervisorFlows:
         text, blocks = digest_blocks(digest, account_name=account_name)
         return SlackConnector(session, account, settings).post_message(
             channel=channel, text=text, blocks=blocks, idempotency_key=idempotency_key)
+
+    def request_draft_review(self, session: Session, account: Account, settings: Settings, draft: KbDraft) -> None:
+        kb_review.request_review(session, account, settings, draft)
+
+    def show_draft_decision(self, session: Session, account: Account, settings: Settings, draft: KbDraft) -> None:
+        kb_review.show_decision(session, account, settings, draft)

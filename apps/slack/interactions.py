@@ -27,7 +27,7 @@ from switchboard.config import Settings
 from switchboard.core.audit import audit
 from switchboard.models import InboxEvent
 
-from . import action_approvals, outreach
+from . import action_approvals, kb_review, outreach
 
 log = logging.getLogger("switchboard.slack.interactions")
 log.setLevel(logging.WARNING)  # Bolt logs whole bodies at INFO
@@ -82,6 +82,7 @@ def build() -> App:
     bolt.action(_prefix(outreach.PREFIX))(_on_action(outreach.on_click))
     bolt.view(_prefix(outreach.EDIT_VIEW))(_on_view(outreach.on_edit_submitted))
     bolt.action(_prefix(action_approvals.PREFIX))(_on_action(action_approvals.on_click))
+    bolt.action(_prefix(kb_review.PREFIX))(_on_action(kb_review.on_click))
     return bolt
 
 

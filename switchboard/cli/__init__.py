@@ -9,6 +9,7 @@ from switchboard.cli import (  # noqa: F401  (each registers its commands)
     evaluate,
     intents,
     kb,
+    knowledge_loop,
     privacy,
     qa,
     reports,

@@ -72,6 +72,26 @@ def _eval_configuration(session: Session, account: Account, settings: Settings,
                          engine=chosen.get("engine"), model=chosen.get("model"), intents_file=chosen.get("intents"))
 
 
+def _preview_configuration(session: Session, account: Account, settings: Settings, first: Mapping[str, Any],
+                           second: Mapping[str, Any]) -> Configuration:
+    """The second configuration of ``--compare-kb FILE``: the live articles plus FILE's."""
+    from switchboard.core.evaluation import EvaluationError
+    from switchboard.core.kb_proof import preview_configuration
+    from switchboard.core.knowledge.loaders import load_articles
+
+    path = second["kb"]
+    try:
+        added = load_articles(path)
+        live = load_articles(first["kb"]) if first.get("kb") else None
+    except FileNotFoundError as exc:
+        raise EvaluationError(str(exc)) from None
+    if not added:
+        raise EvaluationError(f"{path} holds no articles to add to the knowledge base.")
+    base = _eval_configuration(session, account, settings, {**first, **{k: v for k, v in second.items() if k != "kb"}})
+    label = f"{first['kb']} + {path}" if first.get("kb") else f"account's + {path}"
+    return preview_configuration(session, account, settings, added, base=base, live=live, label=label)
+
+
 @main.group("eval", cls=_DefaultCommandGroup)
 def eval_group() -> None:
     """Prove a change before customers meet it: `switchboard eval QUESTIONS.csv`.
@@ -86,9 +106,14 @@ def eval_group() -> None:
 @click.option("--compare", is_flag=True,
               help="Also run a second configuration: this one with the --compare-* options, or the live one.")
 @_eval_options("compare")
+@click.option("--compare-kb-alone", is_flag=True,
+              help="--compare-kb is a whole knowledge base of its own. Without it, the second configuration "
+                   "is the live articles plus --compare-kb's (new, or replacing the live article of the same id): "
+                   "what importing the file would do.")
 @ACCOUNT_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the table.")
-def eval_run(questions_file: Path, compare: bool, slug: str, as_json: bool, **chosen: object) -> None:
+def eval_run(questions_file: Path, compare: bool, compare_kb_alone: bool, slug: str, as_json: bool,
+             **chosen: object) -> None:
     """Run the questions of QUESTIONS_FILE and show each decision with the counts.
 
     QUESTIONS_FILE is .csv or .jsonl with `question` and `expected`: the id of the
@@ -110,7 +135,9 @@ def eval_run(questions_file: Path, compare: bool, slug: str, as_json: bool, **ch
         try:
             questions = evaluation.read_questions(questions_file)
             configs = [_eval_configuration(session, account, settings, first)]
-            if compare:
+            if compare and isinstance(second.get("kb"), Path) and not compare_kb_alone:
+                configs.append(_preview_configuration(session, account, settings, first, second))
+            elif compare:
                 configs.append(_eval_configuration(session, account, settings, {**first, **second} if second else {}))
             with click.progressbar(length=len(questions) * len(configs), file=sys.stderr,
                                    label=f"Evaluating {len(questions)} questions") as bar:

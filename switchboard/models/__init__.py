@@ -10,14 +10,23 @@ from .actions import ActionExecution, CustomerVerification
 from .base import NAMING, Base, JSONType, UTCDateTime, utcnow
 from .conversations import Artifact, AuditEntry, Conversation, InboxEvent, Message, OutboxCall, SyncState, VaultEntry
 from .customers import Account, ApiKey, Customer, Identity, IdentityKind, WebVisitor
-from .knowledge import KbArticle, LearnedPhrasing, PhrasingEvidence, PhrasingStamp, Suggestion, SuggestionFeedback
+from .knowledge import (
+    KbArticle,
+    KbDraft,
+    LearnedPhrasing,
+    PhrasingEvidence,
+    PhrasingStamp,
+    Suggestion,
+    SuggestionFeedback,
+)
 from .outcomes import ConversationOutcome, ConversationScore, MetricEvent
 from .outreach import OutreachCampaign, OutreachRecipient, OutreachSegment, SlackInstallation
 
 __all__ = [
     "Account", "ActionExecution", "ApiKey", "Artifact", "AuditEntry", "Base", "Conversation",
     "ConversationOutcome", "ConversationScore", "Customer", "CustomerVerification", "Identity", "IdentityKind",
-    "InboxEvent", "JSONType", "KbArticle", "LearnedPhrasing", "Message", "MetricEvent", "NAMING", "OutboxCall",
+    "InboxEvent", "JSONType", "KbArticle", "KbDraft", "LearnedPhrasing", "Message", "MetricEvent", "NAMING",
+    "OutboxCall",
     "OutreachCampaign", "OutreachRecipient", "OutreachSegment", "PhrasingEvidence", "PhrasingStamp",
     "SlackInstallation", "Suggestion", "SuggestionFeedback", "SyncState", "UTCDateTime", "VaultEntry",
     "WebVisitor", "utcnow",

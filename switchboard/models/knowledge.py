@@ -142,3 +142,28 @@ class PhrasingStamp(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     stamp: Mapped[str] = mapped_column(String(32))
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class KbDraft(Base):
+    """An article drafted from agents' answers to a knowledge gap (core/kb_drafts.py),
+    waiting for a person: nothing reaches the knowledge base or the Help Center until an
+    approver accepts it. ``body`` is redacted; ``sources`` names the tickets and comments."""
+
+    __tablename__ = "kb_drafts"
+    __table_args__ = (Index("ix_kb_drafts_account_id_status", "account_id", "status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, approved, rejected
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    questions: Mapped[list[str]] = mapped_column(JSONType, default=list)  # redacted, as customers asked
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    proof: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    article_id: Mapped[str | None] = mapped_column(String(200))  # KbArticle.external_id once published
+    slack_channel: Mapped[str | None] = mapped_column(String(64))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

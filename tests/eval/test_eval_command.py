@@ -104,7 +104,8 @@ def test_eval_prints_a_table_and_json_whose_counts_match_the_rows(shop_env: dict
 
 def test_eval_compare_lists_the_questions_whose_outcome_changes(shop_env: dict[str, str], tmp_path: Path) -> None:
     without = kb_without(tmp_path, "payment-methods")
-    report = json.loads(run(shop_env, "eval", str(QUESTIONS), "--compare-kb", str(without), "--json").stdout)
+    report = json.loads(run(shop_env, "eval", str(QUESTIONS), "--compare-kb", str(without), "--compare-kb-alone",
+                            "--json").stdout)
     assert report["a"]["configuration"]["kb"] == "account's"
     assert report["b"]["configuration"]["kb"] == str(without)
     [change] = [c for c in report["changed"] if c["question"] == PAYMENT]
@@ -116,9 +117,29 @@ def test_eval_compare_lists_the_questions_whose_outcome_changes(shop_env: dict[s
         assert (a["question"] in changed) == differs
     assert report["b"]["counts"]["answered_right"] == report["a"]["counts"]["answered_right"] - 1
 
-    table = run(shop_env, "eval", str(QUESTIONS), "--kb", str(SAMPLE_KB), "--compare-kb", str(without)).stdout
+    table = run(shop_env, "eval", str(QUESTIONS), "--kb", str(SAMPLE_KB), "--compare-kb", str(without),
+                "--compare-kb-alone").stdout
     assert f"{len(changed)} of 23 questions decided differently (A → B):" in table
     assert PAYMENT in table.split("decided differently")[1]
+
+
+def test_eval_compare_kb_previews_the_live_articles_plus_the_file(shop_env: dict[str, str], tmp_path: Path) -> None:
+    """Without --compare-kb-alone the file adds to (or edits) the live articles: a file
+    of one new article leaves every other question as it was."""
+    new = tmp_path / "gift-cards.json"
+    new.write_text(json.dumps({"articles": [{
+        "id": "gift-cards", "title": "Do you sell gift cards?",
+        "body": "Yes: digital gift cards from $10 to $200 are sold on our website and never expire."}]}))
+    questions = tmp_path / "questions.csv"
+    questions.write_text(f"question,expected\nDo you sell gift cards?,gift-cards\n{PAYMENT},payment-methods\n")
+    report = json.loads(run(shop_env, "eval", str(questions), "--compare-kb", str(new), "--json").stdout)
+    assert report["b"]["configuration"]["kb"] == f"account's + {new}"
+    a, b = report["a"]["questions"], report["b"]["questions"]
+    assert a[0]["verdict"] != "answered_right" and b[0]["verdict"] == "answered_right"
+    assert a[1]["verdict"] == b[1]["verdict"] == "answered_right"  # the live article is still there
+    alone = json.loads(run(shop_env, "eval", str(questions), "--compare-kb", str(new), "--compare-kb-alone",
+                           "--json").stdout)
+    assert alone["b"]["questions"][1]["verdict"] != "answered_right"  # a KB of the file alone lacks it
 
 
 def test_eval_compare_with_nothing_to_compare_says_what_to_give(shop_env: dict[str, str]) -> None:

@@ -5,7 +5,7 @@ resolution, tone, risky promises, disclaimers) its verdict, evidence and score, 
 what the dashboard and `switchboard qa report` group by (issue 39).
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-11-25
 """
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import switchboard.models
 
 revision = '0021'
-down_revision = '0019'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 

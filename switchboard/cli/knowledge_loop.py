@@ -1,0 +1,137 @@
+"""`switchboard kb gaps` and `kb drafts`: the improvement loop (issue 38), from the
+questions the bot could not answer to articles an approver publishes."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import click
+
+from switchboard.cli.base import ACCOUNT_OPTION, account_named, open_app
+from switchboard.cli.kb import kb
+
+
+@kb.command("gaps")
+@ACCOUNT_OPTION
+@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1),
+              help="The period, counting back from now; the trend compares it with the period before.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def kb_gaps(slug: str, days: int, as_json: bool) -> None:
+    """Questions that ended without an answer, grouped by meaning, most asked first."""
+    from switchboard.core import gaps
+    from switchboard.db import get_db
+
+    app = open_app()
+    account = account_named(app, slug)
+    end = datetime.now(UTC)
+    start = end - timedelta(days=days)
+    with get_db(app).session() as session:
+        retriever = gaps.live_retriever(session, account.id, app.config["SETTINGS"])
+        found = gaps.rank_gaps(session, account.id, retriever, start=start, end=end)
+    if as_json:
+        click.echo(json.dumps({"account": account.slug, "start": start.isoformat(), "end": end.isoformat(),
+                               "gaps": [gap.as_json() for gap in found]}, indent=2))
+        return
+    if not found:
+        click.echo(f"no unanswered questions for {account.slug} in the last {days} days")
+        return
+    click.echo(f"{'ASKED':>5} {'BEFORE':>6} {'TREND':<8} QUESTION — CLOSEST ARTICLES")
+    for gap in found:
+        near = ", ".join(f"{c.title} ({c.score:.2f})" for c in gap.closest) or "none"
+        click.echo(f"{gap.volume:>5} {gap.previous:>6} {gap.trend:<8} {gap.example!r} — {near}")
+
+
+@kb.group("drafts")
+def kb_drafts_group() -> None:
+    """Articles drafted from agents' answers to knowledge gaps: review, approve, reject."""
+
+
+@kb_drafts_group.command("list")
+@ACCOUNT_OPTION
+@click.option("--status", type=click.Choice(["pending", "approved", "rejected"]), help="Only drafts in this state.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def kb_drafts_list(slug: str, status: str | None, as_json: bool) -> None:
+    """Every draft with its id, status, version, the questions it answers and its proof."""
+    from switchboard.core import kb_drafts
+    from switchboard.db import get_db
+
+    app = open_app()
+    account = account_named(app, slug)
+    with get_db(app).session() as session:
+        found = kb_drafts.drafts(session, account.id, status)
+        rows = [kb_drafts.as_json(draft) for draft in found]
+    if as_json:
+        click.echo(json.dumps({"account": account.slug, "drafts": rows}, indent=2))
+        return
+    if not rows:
+        click.echo(f"no drafts for {account.slug}: they come from tickets solved on questions no article answered")
+        return
+    click.echo(f"{'ID':<5} {'STATUS':<9} {'VER':<4} {'ASKED':>5} {'PROOF (after)':<22} TITLE")
+    for row in rows:
+        click.echo(f"{row['id']:<5} {row['status']:<9} {row['version']:<4} {len(row['questions']):>5} "
+                   f"{_proof(row['proof']):<22} {row['title']}")
+
+
+def _proof(proof: dict[str, object]) -> str:
+    after = proof.get("after")
+    if not isinstance(after, dict):
+        return "-"
+    steals = " STEALS" if proof.get("steals") else ""
+    return f"{after.get('answered', 0)}/{after.get('questions', 0)} answered{steals}"
+
+
+@kb_drafts_group.command("show")
+@click.argument("draft_id", type=int)
+@ACCOUNT_OPTION
+def kb_drafts_show(draft_id: int, slug: str) -> None:
+    """One draft in full (JSON): body, questions, sources, proof, decision."""
+    from switchboard.core import kb_drafts
+    from switchboard.db import get_db
+
+    app = open_app()
+    account = account_named(app, slug)
+    with get_db(app).session() as session:
+        try:
+            click.echo(json.dumps(kb_drafts.as_json(kb_drafts.get(session, account.id, draft_id)), indent=2))
+        except kb_drafts.DraftNotFound as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def _decide(draft_id: int, slug: str, verdict: str, by: str | None) -> None:
+    import getpass
+
+    from switchboard.core import kb_drafts
+    from switchboard.db import get_db
+
+    app = open_app()
+    account = account_named(app, slug)
+    actor = f"cli:{by or getpass.getuser()}"
+    with app.app_context(), get_db(app).session() as session:
+        try:
+            decision = kb_drafts.decide(session, account, app.config["SETTINGS"], draft_id, verdict, actor=actor)
+        except kb_drafts.DraftNotFound as exc:
+            raise click.ClickException(str(exc)) from None
+        draft = decision.draft
+        if decision.outcome.startswith("already:"):
+            raise click.ClickException(f"draft {draft_id} is already {draft.status} (by {draft.decided_by}): "
+                                       "nothing changed")
+        where = f", published as {draft.article_id}" if draft.status == kb_drafts.APPROVED else ""
+        click.echo(f"draft {draft_id} version {draft.version} {draft.status} by {actor}{where}")
+
+
+@kb_drafts_group.command("approve")
+@click.argument("draft_id", type=int)
+@ACCOUNT_OPTION
+@click.option("--by", help="Who approves (recorded in the audit log); default: your login name.")
+def kb_drafts_approve(draft_id: int, slug: str, by: str | None) -> None:
+    """Publish a draft: into the knowledge base at once, and to the Help Center section."""
+    _decide(draft_id, slug, "approve", by)
+
+
+@kb_drafts_group.command("reject")
+@click.argument("draft_id", type=int)
+@ACCOUNT_OPTION
+@click.option("--by", help="Who rejects (recorded in the audit log); default: your login name.")
+def kb_drafts_reject(draft_id: int, slug: str, by: str | None) -> None:
+    """Reject a draft: nothing is published, the knowledge base stays as it was."""
+    _decide(draft_id, slug, "reject", by)

@@ -1,0 +1,54 @@
+"""An approved knowledge draft created in a Help Center section (issue 38), against
+Zendesk's API faked at the HTTP layer: the recorded body is what is posted, once per
+key, and a 429 is raised with Zendesk's Retry-After instead of slept through."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+from sqlalchemy.orm import Session
+
+from switchboard.config import Settings
+from switchboard.connectors.base import VendorRateLimited
+from switchboard.connectors.zendesk import HELP_CENTER_ARTICLE, ZendeskConnector
+from switchboard.models import Account
+
+from .conftest import basic, outbox_rows
+
+URL = "https://acme.zendesk.com/api/v2/help_center/sections/360001234567/articles.json"
+PAYLOAD = {"section_id": "360001234567",
+           "article": {"title": "Do you sell gift cards?", "body": "<p>Yes, from $10 to $200.</p>",
+                       "locale": "en-us", "draft": True, "user_segment_id": None}}
+
+
+def test_the_article_is_posted_to_its_section_once(session: Session, live_account: Account,
+                                                   live_settings: Settings, http: responses.RequestsMock) -> None:
+    http.post(URL, status=201, json={"article": {"id": 4401, "draft": True,
+                                                 "html_url": "https://acme.zendesk.com/hc/en-us/articles/4401"}})
+    connector = ZendeskConnector(session, live_account, live_settings)
+    first = connector.call(HELP_CENTER_ARTICLE, PAYLOAD, idempotency_key="kb-draft:1:v1")
+    again = ZendeskConnector(session, live_account, live_settings).call(
+        HELP_CENTER_ARTICLE, PAYLOAD, idempotency_key="kb-draft:1:v1")
+    [call] = http.calls
+    assert json.loads(call.request.body or b"") == {"article": PAYLOAD["article"]}
+    assert call.request.headers["Authorization"] == basic("bot@acme.test/token", "zendesk-api-token")
+    assert first.response["article_id"] == 4401 and again.repeated
+    assert [row.status for row in outbox_rows(session)] == ["sent"]
+
+
+def test_a_rate_limit_is_raised_with_retry_after(session: Session, live_account: Account,
+                                                 live_settings: Settings, http: responses.RequestsMock) -> None:
+    http.post(URL, status=429, headers={"Retry-After": "7"}, json={"error": "TooManyRequests"})
+    with pytest.raises(VendorRateLimited) as caught:
+        ZendeskConnector(session, live_account, live_settings).call(HELP_CENTER_ARTICLE, PAYLOAD,
+                                                                   idempotency_key="kb-draft:2:v1")
+    assert caught.value.retry_after == 7 and len(http.calls) == 1
+
+
+def test_the_sandbox_records_it_and_sends_nothing(session: Session, sandbox_account: Account,
+                                                  sandbox_settings: Settings, http: responses.RequestsMock) -> None:
+    result = ZendeskConnector(session, sandbox_account, sandbox_settings).call(
+        HELP_CENTER_ARTICLE, PAYLOAD, idempotency_key="kb-draft:3:v1")
+    assert len(http.calls) == 0 and result.call.status == "sandboxed" and result.call.payload == PAYLOAD
+    assert result.response["draft"] is True
