@@ -37,8 +37,7 @@ if TYPE_CHECKING:
     from .intents import IntentModel, TrainingSet
 
 #: Fitted models kept per account: the one in use and two to revert to (about 10 MB each
-#: in the database, up to 5.5 MB more for the encoder's kernel map: core/intent_kernel.py). A fit
-#: beyond that drops the oldest.
+#: in the database). A fit beyond that drops the oldest.
 FITS_KEPT = 3
 #: What the audit names as the model in use when no fitted one is left.
 SHIPPED_DEFAULT = "shipped_default"
