@@ -18,10 +18,6 @@ name (``none``: TF-IDF alone; ``e5``, ``wordllama``, ``minilm``: that encoder's
 embeddings added as features, as ``settings.embeddings`` names them), all from the same
 split in the same run.
 
-``before_kernel`` (and ``shipped_before_kernel``) is the previous default side by side:
-the same model with the encoder's unit vectors as features instead of their RBF-kernel
-map (core/intent_kernel.py).
-
 ``shipped`` measures the model fitted on the shipped examples (switchboard/data/
 intents_default.csv) per encoder: on English paraphrases of them and on messages in
 Spanish, French, German, Portuguese and Italian (both written for this, in
@@ -119,8 +115,6 @@ def main() -> None:
             "banking77": banking77(args.banking77, encoders),
             "clinc150": clinc150(args.clinc150, encoders),
             "shipped": {name: shipped(encoder) for name, encoder in encoders.items()},
-            "shipped_before_kernel": {name: shipped(encoder, kernel=False)
-                                      for name, encoder in encoders.items() if encoder is not None},
             "environment": environment,
         }
     print(json.dumps(report, indent=2))
@@ -142,8 +136,6 @@ def banking77(path: Path, encoders: Encoders) -> dict:
                   "reported_on": "held-out 20% of train.csv"},
         "ours": {name: banking77_scores(train_x, train_y, test_x, test_y, encoder)
                  for name, encoder in encoders.items()},
-        "before_kernel": {name: banking77_scores(train_x, train_y, test_x, test_y, encoder, kernel=False)
-                          for name, encoder in encoders.items() if encoder is not None},
         "baseline_tfidf_logreg": Baseline.fit(tfidf_logreg, train_x, train_y).scores(test_x, test_y),
         "baseline_naive_bayes": Baseline.fit(naive_bayes, train_x, train_y).scores(test_x, test_y),
         "notes": "accuracy and macro_f1 are closed-set (every message gets its best intent); "
@@ -154,9 +146,8 @@ def banking77(path: Path, encoders: Encoders) -> dict:
 
 
 def banking77_scores(train_x: list[str], train_y: list[str], test_x: list[str], test_y: list[str],
-                     encoder: SentenceEncoder | None, weight: float | None = None, *, kernel: bool = True) -> dict:
-    model, fit_seconds = timed(lambda: IntentModel.fit(train_x, train_y, encoder=encoder, embedding_weight=weight,
-                                                       kernel=kernel))
+                     encoder: SentenceEncoder | None, weight: float | None = None) -> dict:
+    model, fit_seconds = timed(lambda: IntentModel.fit(train_x, train_y, encoder=encoder, embedding_weight=weight))
     (routed, closed), predict_seconds = timed(
         lambda: (model.predict(test_x), model.predict(test_x, threshold=0.0)))
     closed_intents = [p.intent for p in closed]
@@ -216,9 +207,6 @@ def clinc150(path: Path, encoders: Encoders) -> dict:
                   "reported_on": "val + oos_val"},
         "ours": {name: clinc150_scores(data.train_x, data.train_y, data.oos_train, data.val_x, data.val_y,
                                        data.oos_val, encoder) for name, encoder in encoders.items()},
-        "before_kernel": {name: clinc150_scores(data.train_x, data.train_y, data.oos_train, data.val_x, data.val_y,
-                                                data.oos_val, encoder, kernel=False)
-                          for name, encoder in encoders.items() if encoder is not None},
         "ours_without_oos_training_rows": without_oos_rows,
         "notes": "in_scope_accuracy counts rejected in-scope messages as wrong; "
                  "closed_set_accuracy applies no threshold (the out-of-scope class can still win).",
@@ -229,9 +217,9 @@ def clinc150(path: Path, encoders: Encoders) -> dict:
 
 def clinc150_scores(train_x: list[str], train_y: list[str], oos_train: list[str], val_x: list[str],
                     val_y: list[str], oos_val: list[str], encoder: SentenceEncoder | None,
-                    weight: float | None = None, *, kernel: bool = True) -> dict:
-    model, fit_seconds = timed(lambda: IntentModel.fit(train_x, train_y, out_of_scope=oos_train, encoder=encoder,
-                                                       embedding_weight=weight, kernel=kernel))
+                    weight: float | None = None) -> dict:
+    model, fit_seconds = timed(lambda: IntentModel.fit(train_x, train_y, out_of_scope=oos_train,
+                                                       encoder=encoder, embedding_weight=weight))
     in_scope = model.predict(val_x)
     out_of_scope = model.predict(oos_val)
     return {
@@ -247,19 +235,17 @@ def clinc150_scores(train_x: list[str], train_y: list[str], oos_train: list[str]
 
 
 def shipped(encoder: SentenceEncoder | None, weight: float | None = None, *,
-            sets: dict[str, Path] = SHIPPED_SETS, timing: bool = True, kernel: bool = True) -> dict:
+            sets: dict[str, Path] = SHIPPED_SETS, timing: bool = True) -> dict:
     """The model fitted on the shipped examples, on messages written apart from them."""
     texts, labels = read_training_csv(default_training_csv())
     live = getattr(encoder, "encoder", encoder)  # the encoder itself, not the benchmark's vector cache
-    model, fit_seconds = timed(lambda: IntentModel.fit(
-        texts, labels, encoder=encoder, embedding_weight=weight, kernel=kernel,
-        known_vectors=shipped_vectors(live) if live is not None else None))
+    model = IntentModel.fit(texts, labels, encoder=encoder, embedding_weight=weight,
+                            known_vectors=shipped_vectors(live) if live is not None else None)
     report: dict[str, object] = {"weight": None if encoder is None else (weight or embedding_weight_for(encoder))}
     for name, path in sets.items():
         report[name] = shipped_set_scores(model, path)
-    if timing:  # fitted in every process that routes, at its first message (core/intent_store.py)
-        report["fit_seconds"] = round(fit_seconds, 2)
-        report["per_message_ms"] = per_message_ms(texts, labels, live, kernel)
+    if timing:
+        report["per_message_ms"] = per_message_ms(texts, labels, live)
     return report
 
 
@@ -294,25 +280,20 @@ def shipped_set_scores(model: IntentModel, path: Path) -> dict:
     return report
 
 
-def per_message_ms(texts: list[str], labels: list[str], encoder: SentenceEncoder | None,
-                   kernel: bool = True) -> dict:
-    """Routing one message never seen before (the encoder's cache misses), the same message
-    routed again (the model alone, its vector cached), and the same message encoded again
-    (what retrieval's own encoding of it costs after routing: a cache hit)."""
-    model = IntentModel.fit(texts, labels, encoder=encoder, kernel=kernel,
+def per_message_ms(texts: list[str], labels: list[str], encoder: SentenceEncoder | None) -> dict:
+    """Routing one message never seen before (the encoder's cache misses), then the same
+    message again (what retrieval's own encoding of it costs after routing: a cache hit)."""
+    model = IntentModel.fit(texts, labels, encoder=encoder,
                             known_vectors=shipped_vectors(encoder) if encoder is not None else None)
     messages = [f"my order {number} has not arrived, it was due on day {number % 28 + 1}"
                 for number in range(TIMING_MESSAGES)]
-    first, again, routing = [], [], []
+    first, again = [], []
     for message in messages:
         first.append(timed(lambda message=message: model.predict([message]))[1])
-        routing.append(timed(lambda message=message: model.predict([message]))[1])  # vector cached: the model alone
         if encoder is not None:
             again.append(timed(lambda message=message: queries(encoder, [message]))[1])
     report = {"first_p50": round(1000 * float(np.median(first)), 2),
-              "first_p95": round(1000 * float(np.quantile(first, 0.95)), 2),
-              "model_alone_p50": round(1000 * float(np.median(routing)), 2),
-              "model_alone_p95": round(1000 * float(np.quantile(routing, 0.95)), 2)}
+              "first_p95": round(1000 * float(np.quantile(first, 0.95)), 2)}
     if again:
         report["same_text_encoded_again_p50"] = round(1000 * float(np.median(again)), 3)
     return report

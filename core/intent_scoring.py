@@ -77,17 +77,16 @@ class LinearTfidfScorer:
             return None
         return cls(parts, classifier)
 
-    def scores(self, texts: list[str], embedded: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def scores(self, texts: list[str], vectors: np.ndarray | None,
+               embedding_weight: float) -> tuple[np.ndarray, np.ndarray]:
         """What ``decision_function`` gives for the pipeline's features (one column per
-        class, two for two classes), and whether each message had any known n-gram.
-        ``embedded`` is the encoder's block of each message's features, as the model
-        stacks it beside the TF-IDF (weighted and mapped)."""
+        class, two for two classes), and whether each message had any known n-gram."""
         scores = np.empty((len(texts), self._by_feature.shape[1]))
         known = np.zeros(len(texts), dtype=bool)
-        if embedded is not None and self._embedding.shape[0]:
-            embedded = embedded.astype(np.float64) @ self._embedding
-        else:
-            embedded = None
+        embedded = None
+        if vectors is not None and self._embedding.shape[0]:  # as _with_embeddings weighs them
+            unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            embedded = (embedding_weight * unit).astype(np.float64) @ self._embedding
         for row, text in enumerate(texts):
             total = self._intercept.copy() if embedded is None else self._intercept + embedded[row]
             for analyzer, vocabulary, idf, sublinear, binary, norm, offset in self._parts:

@@ -60,7 +60,6 @@ from .intent_data import (
     training_rows,
     training_set,
 )
-from .intent_kernel import KernelFeatures
 from .intent_scoring import LinearTfidfScorer, class_scores, transform, two_columns, word_coverage, word_reader
 from .knowledge.analysis import without_token_numbers
 from .knowledge.embeddings import E5, SentenceEncoder, encoder_named, queries
@@ -90,11 +89,9 @@ EMBEDDING_WEIGHTS: Mapping[str, float] = {E5: 3.0}
 #: examples: 5% below 0.5 (one-word "ty", "thx" at 0); bench/data's multilingual dev
 #: set: none above 0.22.
 MIN_WORD_COVERAGE = 1 / 3
-FILE_FORMAT = "switchboard.intents/4"
-#: Version 1 files (no encoder), 2 (no meaning head) and 3 (the raw vectors as features, no
-#: kernel) load unchanged.
-READABLE_FORMATS = frozenset({"switchboard.intents/1", "switchboard.intents/2", "switchboard.intents/3",
-                              FILE_FORMAT})
+FILE_FORMAT = "switchboard.intents/3"
+#: Version 1 files (no encoder) and 2 (no meaning head) load unchanged.
+READABLE_FORMATS = frozenset({"switchboard.intents/1", "switchboard.intents/2", FILE_FORMAT})
 
 
 class IntentModelFileError(SwitchboardError):
@@ -124,13 +121,12 @@ class IntentModel:
 
     def __init__(self, pipeline: Pipeline, *, temperature: float, threshold: float,
                  encoder: SentenceEncoder | None = None, embedding_weight: float = EMBEDDING_WEIGHT,
-                 meaning: MeaningHead | None = None, kernel: KernelFeatures | None = None) -> None:
+                 meaning: MeaningHead | None = None) -> None:
         self._pipeline = pipeline
         self._temperature = float(temperature)
         self._threshold = float(threshold)
         self._encoder = encoder
         self._embedding_weight = float(embedding_weight)
-        self._kernel = kernel if encoder is not None else None
         self._meaning = meaning if encoder is not None else None
         self._words = word_reader(pipeline) if self._meaning is not None else None
         classes = [str(label) for label in pipeline.classes_]
@@ -154,13 +150,11 @@ class IntentModel:
     def fit(cls, texts: Sequence[str], labels: Sequence[str], *, out_of_scope: Sequence[str] = (),
             random_state: int = 0, encoder: SentenceEncoder | None = None,
             known_vectors: Mapping[str, np.ndarray] | None = None,
-            embedding_weight: float | None = None, kernel: bool = True) -> IntentModel:
+            embedding_weight: float | None = None) -> IntentModel:
         """Train on labelled messages; rows labelled ``oos``/``out_of_scope`` and the
         ``out_of_scope`` texts teach the model what not to route. With an ``encoder``
         its sentence embeddings are added to the TF-IDF features (they know that
-        "cash" and "money" are near, which no n-gram of the training data says), mapped
-        into an RBF kernel's space (:mod:`.intent_kernel`; ``kernel=False``: the unit
-        vectors themselves, as models before it, kept for the benchmark's baseline).
+        "cash" and "money" are near, which no n-gram of the training data says).
 
         A first model trained without a held-out slice calibrates the temperature and
         chooses the threshold on it; the shipped model is then retrained on every row,
@@ -177,10 +171,8 @@ class IntentModel:
             return ([texts[i] for i in positions], [targets[i] for i in positions],
                     None if vectors is None else vectors[positions])
 
-        probe_kernel = (KernelFeatures.fit(vectors[fit_rows], random_state=random_state)
-                        if vectors is not None and kernel else None)
-        probe = cls(_fit_pipeline(*rows(fit_rows), random_state, weight, probe_kernel), temperature=1.0,
-                    threshold=0.0, encoder=encoder, embedding_weight=weight, kernel=probe_kernel)
+        probe = cls(_fit_pipeline(*rows(fit_rows), random_state, weight), temperature=1.0, threshold=0.0,
+                    encoder=encoder, embedding_weight=weight)
         held_texts, held_targets, held_vectors = rows(held_rows)
         features, _ = probe._features(held_texts, held_vectors)
         temperature = fit_temperature(class_scores(probe._pipeline, features),
@@ -190,14 +182,12 @@ class IntentModel:
         truth = np.array(held_targets)
         correct = (np.array(probe._labels)[best] == truth) & eligible
         threshold = choose_threshold(confidence, correct, truth == OUT_OF_SCOPE)
-        final_kernel = (KernelFeatures.fit(vectors, random_state=random_state)
-                        if vectors is not None and kernel else None)
-        final_pipeline = _fit_pipeline(texts, targets, vectors, random_state, weight, final_kernel)
+        final_pipeline = _fit_pipeline(texts, targets, vectors, random_state, weight)
         meaning = None
         if vectors is not None:
             meaning = MeaningHead.fit(vectors, targets, fit_rows, held_rows, random_state)
         return cls(final_pipeline, temperature=temperature, threshold=threshold, encoder=encoder,
-                   embedding_weight=weight, meaning=meaning, kernel=final_kernel)
+                   embedding_weight=weight, meaning=meaning)
 
     @property
     def encoder_name(self) -> str | None:
@@ -236,8 +226,7 @@ class IntentModel:
                        "encoder": self.encoder_name or "", "embedding_weight": self._embedding_weight,
                        "meaning": None if meaning is None else {
                            "classifier": meaning.classifier, "temperature": meaning.temperature,
-                           "threshold": meaning.threshold},
-                       "kernel": None if self._kernel is None else self._kernel.saved()}, Path(path))
+                           "threshold": meaning.threshold}}, Path(path))
 
     @classmethod
     def load(cls, path: Path | str, *, encoder: SentenceEncoder | None = None) -> IntentModel:
@@ -273,13 +262,12 @@ class IntentModel:
         name = saved.get("encoder") or None
         if name is not None and (encoder is None or encoder.name != name):
             encoder = _encoder_named(name, path)
-        meaning, kernel = saved.get("meaning"), saved.get("kernel")
+        meaning = saved.get("meaning")
         return cls(saved["pipeline"], temperature=saved["temperature"], threshold=saved["threshold"],
                    encoder=encoder if name else None,
                    embedding_weight=saved.get("embedding_weight", EMBEDDING_WEIGHT),
                    meaning=MeaningHead(meaning["classifier"], float(meaning["temperature"]),
-                                       float(meaning["threshold"])) if meaning else None,
-                   kernel=KernelFeatures.from_saved(kernel) if kernel else None)
+                                       float(meaning["threshold"])) if meaning else None)
 
     def _features(self, texts: list[str], vectors: np.ndarray | None = None) -> tuple[spmatrix, np.ndarray]:
         """The classifier's features, and which messages share any n-gram with the
@@ -290,12 +278,7 @@ class IntentModel:
             return lexical, known
         if vectors is None:
             vectors = message_vectors(self._encoder, texts)
-        return hstack([lexical, csr_matrix(self._embedded_features(vectors))], format="csr"), known
-
-    def _embedded_features(self, vectors: np.ndarray) -> np.ndarray:
-        """The encoder's block of the features: the weighted kernel features (unit vectors
-        for a model saved before them)."""
-        return _embedding_block(vectors, self._embedding_weight, self._kernel)
+        return _with_embeddings(lexical, vectors, self._embedding_weight), known
 
     def _scores(self, texts: list[str], vectors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Each message's score per class, and which messages share any n-gram with
@@ -305,7 +288,7 @@ class IntentModel:
             return class_scores(self._pipeline, features), known
         if self._encoder is not None and vectors is None:
             vectors = message_vectors(self._encoder, texts)
-        return self._scorer.scores(texts, None if vectors is None else self._embedded_features(vectors))
+        return self._scorer.scores(texts, vectors, self._embedding_weight)
 
     def _assess(self, texts: list[str], vectors: np.ndarray | None = None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -378,16 +361,14 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 
 def _fit_pipeline(texts: list[str], targets: list[str], vectors: np.ndarray | None,
-                  random_state: int, embedding_weight: float = EMBEDDING_WEIGHT,
-                  kernel: KernelFeatures | None = None) -> Pipeline:
+                  random_state: int, embedding_weight: float = EMBEDDING_WEIGHT) -> Pipeline:
     """TF-IDF and classifier fitted together; with ``vectors``, the classifier sees
     them beside the TF-IDF features (so the pipeline only stores the fitted parts)."""
     pipeline = _new_pipeline(random_state)
     if vectors is None:
         return pipeline.fit(texts, targets)
     lexical = pipeline[:-1].fit_transform(texts)
-    pipeline[-1].fit(hstack([lexical, csr_matrix(_embedding_block(vectors, embedding_weight, kernel))],
-                            format="csr"), targets)
+    pipeline[-1].fit(_with_embeddings(lexical, vectors, embedding_weight), targets)
     return pipeline
 
 
@@ -412,8 +393,8 @@ def message_vectors(encoder: SentenceEncoder, texts: list[str]) -> np.ndarray:
     return queries(encoder, [without_token_numbers(text) for text in texts])
 
 
-def _embedding_block(vectors: np.ndarray, weight: float, kernel: KernelFeatures | None) -> np.ndarray:
-    return weight * (kernel.transform(vectors) if kernel is not None else _unit(vectors).astype(np.float64))
+def _with_embeddings(lexical: spmatrix, vectors: np.ndarray, weight: float) -> spmatrix:
+    return hstack([lexical, csr_matrix(weight * _unit(vectors))], format="csr")
 
 
 def _encoder_named(name: str, path: Path) -> SentenceEncoder:

@@ -582,25 +582,3 @@ def test_the_shipped_model_routes_other_languages(shop_e5: IntentModel) -> None:
         right[language].append(prediction.intent == expected(label))
     assert np.mean(sum(right.values(), [])) >= 0.9, {language: np.mean(r) for language, r in right.items()}
     assert all(np.mean(r) >= 0.75 for r in right.values()), {language: np.mean(r) for language, r in right.items()}
-
-
-def test_the_kernel_features_are_the_nystroem_approximation_scikit_learn_computes() -> None:
-    """The encoder's vectors are mapped with the fitted landmarks and projection in numpy
-    (no scikit-learn per message): the same features as Nystroem's transform of the
-    centred unit vectors, to float32 storage's rounding, and their dot products close to
-    the RBF kernel itself where every example is a landmark."""
-    from sklearn.kernel_approximation import Nystroem
-    from sklearn.metrics.pairwise import rbf_kernel
-
-    from switchboard.core.intent_kernel import KernelFeatures
-
-    texts, _ = read_training_csv(DATA / "banking77_train_slice.csv")
-    vectors = HashedWords().encode(texts)
-    kernel = KernelFeatures.fit(vectors[:200], random_state=0, components=150, gamma=1.0)
-    centred = vectors - vectors[:200].mean(axis=0)
-    centred /= np.linalg.norm(centred, axis=1, keepdims=True)
-    theirs = Nystroem(gamma=1.0, n_components=150, random_state=0).fit(centred[:200])
-    np.testing.assert_allclose(kernel.transform(vectors[200:260]), theirs.transform(centred[200:260]), atol=1e-4)
-    every_row = KernelFeatures.fit(vectors[:200], random_state=0, components=200, gamma=1.0)
-    features = every_row.transform(vectors[:50])  # each one a landmark: the kernel itself, but for rounding
-    np.testing.assert_allclose(features @ features.T, rbf_kernel(centred[:50], gamma=1.0), atol=1e-3)
