@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,21 @@ class VendorClient:
         return self.client.post(f"/chat/{slug}/messages", json=payload,
                                 headers={"Authorization": f"Bearer {self.visitor_token}"})
 
+
+
+def slack_button_click(action_id: str, value: str, *, block_id: str, user: str, channel: str,
+                       channel_name: str) -> dict[str, Any]:
+    """A block_actions payload as Slack sends it for a button on a message we posted
+    (sign and send it with :meth:`VendorClient.slack_interaction` or its kin)."""
+    return {
+        "type": "block_actions", "api_app_id": "A0001", "token": "legacy",
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0001"},
+        "team": {"id": "T0001", "domain": "acme"},
+        "container": {"type": "message", "message_ts": "1763781000.000200", "channel_id": channel},
+        "channel": {"id": channel, "name": channel_name},
+        "trigger_id": f"{uuid.uuid4().int % 10**11}.738474920.{uuid.uuid4().hex[:24]}",
+        "response_url": "https://hooks.slack.com/actions/T0001/0002/XXXX",
+        "actions": [{"action_id": action_id, "block_id": block_id, "value": value,
+                     "type": "button", "action_ts": "1763781005.000300",
+                     "text": {"type": "plain_text", "text": action_id.split(":")[1].title()}}],
+    }

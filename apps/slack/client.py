@@ -8,9 +8,11 @@ keyword arguments.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -55,6 +57,13 @@ TRANSIENT_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "req
 AUTH_ERRORS = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 
 Blocks = Sequence[dict[str, Any] | Block]
+
+
+class Card(Protocol):
+    """A row a Slack card is about (a campaign, a draft): where its card was posted."""
+
+    slack_channel: str | None
+    slack_ts: str | None
 
 
 def api_url(settings: Settings) -> str:
@@ -110,6 +119,22 @@ class SlackConnector(Connector):
         """Replace a message, e.g. an approval request once someone decided."""
         payload = _payload(channel=channel, ts=ts, text=text, blocks=_block_dicts(blocks))
         return self.call("chat.update", payload, idempotency_key=idempotency_key)
+
+    def post_card(self, card: Card, *, channel: str, text: str, blocks: Blocks, idempotency_key: str) -> None:
+        """Post a card a person decides on (an approval, a review) and remember where it
+        is on ``card``, so the decision can replace it later (:meth:`update_card`)."""
+        result = self.post_message(channel=channel, text=text, blocks=blocks, idempotency_key=idempotency_key)
+        card.slack_channel = result.response.get("channel") or channel
+        card.slack_ts = result.response.get("ts")
+
+    def update_card(self, card: Card, *, text: str, blocks: Blocks, key: str) -> None:
+        """Replace the posted card, once per content: the key carries a digest of the
+        blocks, so the same update retried is one call and a changed card is another."""
+        if not (card.slack_channel and card.slack_ts):
+            return
+        digest = hashlib.sha256(json.dumps(_block_dicts(blocks), sort_keys=True).encode()).hexdigest()[:16]
+        self.update_message(channel=card.slack_channel, ts=card.slack_ts, text=text, blocks=blocks,
+                            idempotency_key=f"{key}:{digest}")
 
     def post_ephemeral(
         self,

@@ -9,8 +9,6 @@ merged version of a draft updates the card it already has.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,22 +104,15 @@ def request_review(session: Session, account: Account, settings: Settings, draft
               detail={"why": "no approval channel: set SWITCHBOARD_SLACK_APPROVAL_CHANNEL"})
         session.commit()
         return
-    result = _slack(session, account, settings).post_message(
-        channel=channel, text=_summary(draft) + " needs review", blocks=draft_blocks(draft),
+    _slack(session, account, settings).post_card(
+        draft, channel=channel, text=_summary(draft) + " needs review", blocks=draft_blocks(draft),
         idempotency_key=f"kbdraft:review:{draft.id}")
-    draft.slack_channel = result.response.get("channel") or channel
-    draft.slack_ts = result.response.get("ts")
     session.commit()
 
 
 def _update(session: Session, account: Account, settings: Settings, draft: KbDraft, *, key: str) -> None:
-    if not (draft.slack_channel and draft.slack_ts):
-        return
-    blocks = draft_blocks(draft)
-    digest = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:16]
-    _slack(session, account, settings).update_message(
-        channel=draft.slack_channel, ts=draft.slack_ts, text=_summary(draft), blocks=blocks,
-        idempotency_key=f"kbdraft:update:{draft.id}:{key}:{digest}")
+    _slack(session, account, settings).update_card(draft, text=_summary(draft), blocks=draft_blocks(draft),
+                                                   key=f"kbdraft:update:{draft.id}:{key}")
 
 
 def show_decision(session: Session, account: Account, settings: Settings, draft: KbDraft) -> None:

@@ -11,8 +11,6 @@ retried event repeat nothing.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -119,23 +117,17 @@ def _summary(campaign: OutreachCampaign) -> str:
 def request_approval(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign) -> None:
     """Post the approval request once (the idempotency key makes a re-post a no-op)."""
     channel = require_channel(options_for(account, settings), account)
-    result = _slack(session, account, settings).post_message(
-        channel=channel, text=_summary(campaign) + " needs approval",
+    _slack(session, account, settings).post_card(
+        campaign, channel=channel, text=_summary(campaign) + " needs approval",
         blocks=campaign_blocks(session, account, settings, campaign),
         idempotency_key=f"outreach:approval:{campaign.id}")
-    campaign.slack_channel = result.response.get("channel") or channel
-    campaign.slack_ts = result.response.get("ts")
     session.commit()
 
 
 def _update(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign, *, key: str) -> None:
-    if not (campaign.slack_channel and campaign.slack_ts):
-        return
-    blocks = campaign_blocks(session, account, settings, campaign)
-    digest = hashlib.sha256(json.dumps(blocks, sort_keys=True).encode()).hexdigest()[:16]
-    _slack(session, account, settings).update_message(
-        channel=campaign.slack_channel, ts=campaign.slack_ts, text=_summary(campaign), blocks=blocks,
-        idempotency_key=f"outreach:update:{campaign.id}:{key}:{digest}")
+    _slack(session, account, settings).update_card(campaign, text=_summary(campaign),
+                                                   blocks=campaign_blocks(session, account, settings, campaign),
+                                                   key=f"outreach:update:{campaign.id}:{key}")
 
 
 def show_decision(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign) -> None:

@@ -20,7 +20,7 @@ from switchboard.db import get_db
 from switchboard.models import Conversation, OutboxCall
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_SID, TWILIO_TOKEN, ZENDESK_SECRET, with_sample_kb
-from ..signing import VendorClient, fixture
+from ..signing import VendorClient, fixture, slack_button_click
 
 APPROVAL_CHANNEL = "C0KBREVIEW"
 APPROVER = "U0APPROVER"
@@ -95,18 +95,9 @@ def solves(vendor: VendorClient, ticket_id: int) -> None:
 
 def click(action_id: str, draft_id: int, *, user: str = APPROVER) -> dict[str, Any]:
     """A block_actions payload as Slack sends it for a button on our review card."""
-    return {
-        "type": "block_actions", "api_app_id": "A0001", "token": "legacy",
-        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0001"},
-        "team": {"id": "T0001", "domain": "acme"},
-        "container": {"type": "message", "message_ts": "1763781000.000200", "channel_id": APPROVAL_CHANNEL},
-        "channel": {"id": APPROVAL_CHANNEL, "name": "kb-review"},
-        "trigger_id": f"{uuid.uuid4().int % 10**11}.738474920.{uuid.uuid4().hex[:24]}",
-        "response_url": "https://hooks.slack.com/actions/T0001/0002/XXXX",
-        "actions": [{"action_id": action_id, "block_id": "kbdraft:decision", "value": str(draft_id),
-                     "type": "button", "action_ts": "1763781005.000300",
-                     "text": {"type": "plain_text", "text": action_id.split(":")[1].title()}}],
-    }
+    return slack_button_click(action_id, str(draft_id), block_id="kbdraft:decision", user=user,
+                              channel=APPROVAL_CHANNEL,
+                              channel_name="kb-review")
 
 
 def outbox(app: Flask, operation: str) -> list[OutboxCall]:

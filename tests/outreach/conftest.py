@@ -20,7 +20,7 @@ from switchboard.db import get_db
 from switchboard.models import Customer, Identity, IdentityKind, OutboxCall, OutreachCampaign
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
-from ..signing import VendorClient
+from ..signing import VendorClient, slack_button_click
 
 APPROVAL_CHANNEL = "C0APPROVE"
 APPROVER = "U0APPROVER"
@@ -80,18 +80,9 @@ def post_campaign(client: FlaskClient, key: str, body: dict[str, Any], **headers
 
 def click(action_id: str, campaign_id: int, *, user: str = APPROVER) -> dict[str, Any]:
     """A block_actions payload as Slack sends it for a button in our approval message."""
-    return {
-        "type": "block_actions", "api_app_id": "A0001", "token": "legacy",
-        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0001"},
-        "team": {"id": "T0001", "domain": "acme"},
-        "container": {"type": "message", "message_ts": "1763781000.000200", "channel_id": APPROVAL_CHANNEL},
-        "channel": {"id": APPROVAL_CHANNEL, "name": "outreach-approvals"},
-        "trigger_id": f"{uuid.uuid4().int % 10**11}.738474920.{uuid.uuid4().hex[:24]}",
-        "response_url": "https://hooks.slack.com/actions/T0001/0002/XXXX",
-        "actions": [{"action_id": action_id, "block_id": "outreach:decision", "value": str(campaign_id),
-                     "type": "button", "action_ts": "1763781005.000300",
-                     "text": {"type": "plain_text", "text": action_id.split(":")[1].title()}}],
-    }
+    return slack_button_click(action_id, str(campaign_id), block_id="outreach:decision", user=user,
+                              channel=APPROVAL_CHANNEL,
+                              channel_name="outreach-approvals")
 
 
 def edit_submission(campaign_id: int, texts: dict[int, str], *, user: str = APPROVER) -> dict[str, Any]:
