@@ -13,6 +13,7 @@ from switchboard.models import Account, InboxEvent, Message
 
 from .. import ports
 from ..audit import audit
+from ..quality.scoring import score_conversation
 from ..summary import one_line, the_ask
 from . import script as call_script
 from .card import spoken_entries
@@ -53,6 +54,8 @@ def after_call(session: Session, event: InboxEvent, settings: Settings, *, call_
           subject_id=conversation.zendesk_ticket_id, detail={
               "call_sid": call_sid, "lines": len(lines), "missing_script_lines": [i.id for i in missing],
               "intents": intents})
+    # Scored like any other conversation that ended (once: a redelivered status finds the row).
+    score_conversation(session, account, settings, conversation, ended_by="call_ended")
     return True
 
 

@@ -33,7 +33,7 @@ from .rubric import CRITERIA, Rubric, load_rubric
 from .screen import check_reply
 from .wrapup import write_wrapup
 
-Ending = Literal["solved", "customer_closed", "idle"]
+Ending = Literal["solved", "customer_closed", "idle", "call_ended"]
 Verdict = Literal["met", "missed", "n/a"]
 #: The messages a score reads: the latest, as the handoff package shows them, bounded.
 SCORED_MESSAGES = 200

@@ -86,9 +86,11 @@ def render(reply: voice.VoiceReply, transcription_url: str | None = None) -> str
         gather.say(reply.say, **say)
     elif reply.then == "connect":
         response.say(reply.say, **say)
+        if transcription_url and (reply.support_number or reply.support_queue):
+            # On the caller's leg: whoever answers (the number dialled, or the agent who
+            # takes the call off the queue) is its other track.
+            start_transcription(response, url=transcription_url, language=reply.language)
         if reply.support_number:
-            if transcription_url:
-                start_transcription(response, url=transcription_url, language=reply.language)
             response.dial().number(reply.support_number)
         elif reply.support_queue:
             response.enqueue(reply.support_queue)

@@ -5,6 +5,7 @@ one after-call note on the ticket through the sandboxed Zendesk connector."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from itertools import count
 from pathlib import Path
@@ -14,11 +15,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from switchboard.core import voice
 from switchboard.core.calls.after_call import note_idempotency_key
 from switchboard.core.calls.script import LINE_CHECKS, Flag
 from switchboard.db import get_db
 from switchboard.errors import ConfigError
-from switchboard.models import AuditEntry, Conversation, InboxEvent, Message, OutboxCall
+from switchboard.models import AuditEntry, Conversation, ConversationScore, InboxEvent, Message, OutboxCall
+from switchboard.webhooks.twilio.voice import render
 
 from ...assist.test_sidebar_api import key_for
 from ...conftest import PUBLIC_URL
@@ -85,6 +88,14 @@ def test_the_transfer_starts_live_transcription_of_both_tracks_before_the_dial(l
     assert transcription.attrib["statusCallbackUrl"] == PUBLIC_URL + TRANSCRIPTION_URL
     assert (transcription.attrib["track"], transcription.attrib["partialResults"],
             transcription.attrib["languageCode"]) == ("both_tracks", "false", "en-US")
+
+
+def test_a_caller_put_into_the_support_queue_is_transcribed_too() -> None:
+    root = ET.fromstring(render(voice.VoiceReply(voice.CONNECTING, "connect", "es-ES", support_queue="support"),
+                                PUBLIC_URL + TRANSCRIPTION_URL))
+    assert [child.tag for child in root] == ["Say", "Start", "Enqueue"]
+    [transcription] = root.find("Start")  # type: ignore[union-attr]
+    assert (transcription.attrib["track"], transcription.attrib["languageCode"]) == ("both_tracks", "es-ES")
 
 
 def test_a_hidden_caller_is_put_through_without_a_transcript_nobody_could_file(line: Flask) -> None:
@@ -206,6 +217,10 @@ def test_after_the_call_one_note_flags_the_missing_script_line_with_promises_and
     assert "[x] Recording notice" in body and "Identity check before account details — MISSING" in body
     assert "call_script_missing" in note.payload["ticket"]["additional_tags"]
     assert card(line, client)["status"] == "ended"
+    with get_db(line).session() as session:  # scored like any other conversation that ended, once
+        [score] = session.scalars(select(ConversationScore)).all()
+        assert score.ended_by == "call_ended" and score.automation == "handed_over"
+        assert {c["criterion"] for c in score.criteria}
 
 
 def test_a_call_nobody_transcribed_gets_no_after_call_note(line: Flask) -> None:
