@@ -40,6 +40,7 @@ from .accounts import company_name
 from .audit import audit
 from .knowledge.analysis import content_words, stem
 from .metrics_figures import Filters, headline
+from .quality.report import scores_since, summary
 from .redaction import PLACEHOLDERS
 from .vault import TOKEN as VAULT_TOKEN
 
@@ -140,6 +141,9 @@ class Digest:
     proposals: tuple[Proposal, ...]
     #: Headline outcome figures (metrics_figures.headline): {name: {current, previous, change}}.
     outcomes: dict[str, dict[str, Any]] | None = None
+    #: QA scores of conversations that ended in the period (quality.report.summary), with
+    #: the period before's mean score; None when none was scored.
+    quality: dict[str, Any] | None = None
 
     @property
     def suggestions_shown(self) -> int:
@@ -188,7 +192,7 @@ class Digest:
         """Nothing happened that the digest reports on."""
         figures = self.current
         return not (figures.shown or figures.thumbs_up or figures.thumbs_down or self.gap_questions
-                    or self.outcomes)
+                    or self.outcomes or self.quality)
 
 
 def _difference(current: float | None, previous: float | None) -> float | None:
@@ -239,7 +243,17 @@ def compute_digest(session: Session, account_id: int, *, start: datetime, end: d
         downvoted_articles=tuple(downvoted[:TOP]), gaps=tuple(groups[:TOP]), gap_questions=questions,
         gap_group_count=len(groups), proposals=_proposals(groups[:TOP], downvoted),
         outcomes=_outcomes(session, account_id, start, end),
+        quality=_quality(session, account_id, start, end),
     )
+
+
+def _quality(session: Session, account_id: int, start: datetime, end: datetime) -> dict[str, Any] | None:
+    """The period's QA scores (core/quality), the mean beside the period before's."""
+    current = summary(scores_since(session, account_id, start, end))
+    if not current["conversations"]:
+        return None
+    previous = summary(scores_since(session, account_id, start - (end - start), start))
+    return {**current, "previous_mean_score": previous["mean_score"]}
 
 
 def _outcomes(session: Session, account_id: int, start: datetime, end: datetime) -> dict[str, dict[str, Any]] | None:
@@ -505,6 +519,7 @@ def as_json(digest: Digest) -> dict[str, Any]:
             "gap_questions": digest.gap_questions,
         },
         "outcomes": digest.outcomes,
+        "quality": digest.quality,
         "downvoted_articles": [{"title": v.title, "downs": v.downs, "ups": v.ups, "reasons": list(v.reasons)}
                                for v in digest.downvoted_articles],
         "gaps": [{"words": list(g.words), "count": g.count, "example": g.example} for g in digest.gaps],

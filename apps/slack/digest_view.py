@@ -28,7 +28,7 @@ def digest_blocks(digest: Digest, *, account_name: str) -> tuple[str, list[dict[
                 f"bot had an answer for every customer question it got ({_escape(period)}).")
         return (f"Agent assist digest for {_escape(account_name)}: nothing to report for {_escape(period)}.",
                 [header, intro, _section(note)])
-    blocks = [header, intro, *_outcome_blocks(digest), _figures(digest), {"type": "divider"},
+    blocks = [header, intro, *_outcome_blocks(digest), *_quality_blocks(digest), _figures(digest), {"type": "divider"},
               _articles_section(digest),
               _gaps_section(digest), *_proposal_blocks(digest),
               _context("Edit distance: 0 = sent as suggested, 1 = fully rewritten. Figures cover the suggestions "
@@ -61,6 +61,20 @@ OUTCOME_FIELDS = (("conversations", "Conversations", "count"), ("containment_rat
                   ("first_response_avg_s", "First response (avg)", "time"),
                   ("resolution_time_avg_s", "Time to resolution (avg)", "time"),
                   ("reopen_rate", "Reopened within 7 days", "rate"), ("csat_avg", "CSAT (1-5)", "score"))
+
+
+def _quality_blocks(digest: Digest) -> list[dict[str, Any]]:
+    """The QA rubric's mean score and the criteria met least often (`switchboard qa report`)."""
+    quality = digest.quality
+    if not quality:
+        return []
+    before = quality.get("previous_mean_score")
+    change = f"(was {before:.1f})" if before is not None else "(no earlier figure)"
+    weakest = sorted(quality["criteria"].items(), key=lambda item: item[1]["met_rate"])[:3]
+    least = ", ".join(f"{name.replace('_', ' ')} {_percent(figures['met_rate'])}" for name, figures in weakest)
+    text = (f"*Conversation quality* ({_plural(quality['conversations'], 'conversation')} scored): "
+            f"mean {quality['mean_score']:.1f} / 100 {change}" + (f"\nMet least often: {least}" if least else ""))
+    return [_section(clip(text, TEXT_CHARS))]
 
 
 def _outcome_blocks(digest: Digest) -> list[dict[str, Any]]:

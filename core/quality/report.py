@@ -33,7 +33,7 @@ def scores_since(session: Session, account_id: int, since: datetime, until: date
     return list(session.scalars(query.order_by(ConversationScore.created_at.desc()).limit(MAX_SCORES)))
 
 
-def _summary(rows: Sequence[ConversationScore]) -> dict[str, Any]:
+def summary(rows: Sequence[ConversationScore]) -> dict[str, Any]:
     met: dict[str, list[int]] = defaultdict(list)
     for row in rows:
         for c in row.criteria:
@@ -68,7 +68,7 @@ def report(rows: Sequence[ConversationScore]) -> dict[str, Any]:
     by_day: dict[str, list[float]] = defaultdict(list)
     for row in rows:
         by_day[row.created_at.date().isoformat()].append(row.score)
-    return {**_summary(rows),
+    return {**summary(rows),
             "by": {key: _grouped(rows, key) for key in GROUPS},
             "trend": [{"day": day, "conversations": len(s), "mean_score": round(sum(s) / len(s), 1)}
                       for day, s in sorted(by_day.items())],

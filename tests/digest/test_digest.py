@@ -34,6 +34,7 @@ from switchboard.models import (
     Account,
     AuditEntry,
     Conversation,
+    ConversationScore,
     Customer,
     KbArticle,
     Message,
@@ -502,3 +503,26 @@ def test_the_digest_preview_right_after_trying_switchboard_shows_today(tmp_path:
     assert before <= datetime.fromisoformat(week["end"]) <= datetime.fromisoformat(today["end"]) <= after
     assert week["outcomes"]["conversations"]["current"] == today["outcomes"]["conversations"]["current"] == 1
     assert week["outcomes"]["escalation_rate"]["current"] == 1.0  # the customer asked for a person
+
+
+def test_the_digest_carries_the_periods_qa_scores_beside_the_period_before(session: Session, account: Account) -> None:
+    """Scores of conversations that ended (core/quality): the mean, the earlier mean, and
+    the criteria met least often, in the digest and its Slack message."""
+    Timeline(session, account).exchange("where is my parcel", action="answer", reason=None, when=at(1))
+    conversation = session.scalars(select(Conversation.id)).one()
+    for when, score, grounded in ((at(2), 80.0, "met"), (at(3), 40.0, "missed"), (at(-2), 90.0, "met")):
+        session.add(ConversationScore(
+            account_id=account.id, conversation_id=conversation, last_message_id=int(when.timestamp()),
+            created_at=when, ended_by="solved", automation="bot", channel="sms", score=score, rubric="default v1",
+            criteria=[{"criterion": "grounded", "verdict": grounded},
+                      {"criterion": "ai_disclosure", "verdict": "met"}]))
+    session.commit()
+
+    digest = compute_digest(session, account.id, start=START, end=END)
+
+    assert digest.quality is not None
+    assert (digest.quality["conversations"], digest.quality["mean_score"]) == (2, 60.0)
+    assert digest.quality["previous_mean_score"] == 90.0
+    assert digest.quality["criteria"]["grounded"]["met_rate"] == 0.5
+    text = json.dumps(digest_blocks(digest, account_name="Acme")[1], ensure_ascii=False)
+    assert "mean 60.0 / 100 (was 90.0)" in text and "grounded 50%" in text
