@@ -40,7 +40,7 @@ from switchboard.apps.sign_in import (
     signed_in_with_key,
 )
 from switchboard.apps.zendesk.sidebar_api import account_for_jwt
-from switchboard.core import accounts, audit
+from switchboard.core import accounts, audit, gaps, kb_drafts
 from switchboard.core.digest import _gap_groups
 from switchboard.core.knowledge import phrasings as learned_phrasings
 from switchboard.core.metrics import BOT_QUIET
@@ -282,6 +282,42 @@ def quality_page() -> ResponseReturnValue:
     rows = quality_report.scores_since(db.session(), account.id, datetime.combine(start, datetime.min.time(), UTC))
     return render_template("dashboard_quality.html", account=account, start=start,
                            data=quality_report.report(rows), criteria=quality_rubric.CRITERIA)
+
+
+@blueprint.get("/knowledge")
+@require_supervisor
+def knowledge_page() -> ResponseReturnValue:
+    """The improvement loop: what customers asked that no article answered (gaps, ranked),
+    and the articles drafted from agents' answers, with their proof, for review."""
+    account: Account = g.account
+    session = db.session()
+    settings = current_app.config["SETTINGS"]
+    end = datetime.now(UTC)
+    found = gaps.rank_gaps(session, account.id, gaps.live_retriever(session, account.id, settings),
+                           start=end - timedelta(days=DEFAULT_DAYS), end=end)
+    drafts = sorted(kb_drafts.drafts(session, account.id), key=lambda d: (d.status != kb_drafts.PENDING, -d.id))
+    return render_template("dashboard_knowledge.html", account=account, gaps=found[:20], days=DEFAULT_DAYS,
+                           drafts=drafts, decided=request.args.get("decided"),
+                           can_decide=_operator() is not None, csrf=csrf_token())
+
+
+@blueprint.post("/knowledge/drafts/<int:draft_id>/<any(approve, reject):verdict>")
+@require_supervisor
+def decide_draft(draft_id: int, verdict: str) -> ResponseReturnValue:
+    """Approve (publish) or reject a draft, as `switchboard kb drafts approve|reject` does."""
+    account: Account = g.account
+    actor = _operator()
+    if actor is None:
+        return ("Deciding on a draft needs a session signed in with an account API key (an operator's), "
+                "not one opened from the Zendesk sidebar: sign in at /dashboard/login with a key."), 403
+    if not hmac.compare_digest((request.form.get("csrf") or "").encode(), csrf_token().encode()):
+        return "This form is stale or did not come from the dashboard: reload /dashboard/knowledge and try again.", 400
+    try:
+        decision = kb_drafts.decide(db.session(), account, current_app.config["SETTINGS"], draft_id, verdict,
+                                    actor=actor)
+    except kb_drafts.DraftNotFound as exc:
+        return str(exc), 404
+    return redirect(url_for("dashboard.knowledge_page", decided=f"{draft_id}:{decision.outcome}"))
 
 
 def init_app(app: Flask) -> None:

@@ -150,3 +150,28 @@ def test_without_any_article_the_draft_says_why_it_has_no_proof(loop_env: dict[s
         assert "knowledge base is empty" in draft.proof["error"] and draft.proof["steals"] is False
     finally:
         get_db(bare).dispose()
+
+
+def test_the_dashboard_lists_the_gap_and_the_proven_draft_and_an_operator_approves_it(
+        app: Flask, vendor: VendorClient) -> None:
+    """The same review in the dashboard: the unanswered question, the draft with its
+    proof, and Approve (needs a session signed in with an account key, and its form's
+    CSRF token) publishes it as the CLI and Slack do."""
+    from ..selfservice.test_learned_phrasings import csrf_of, operator
+
+    sms(vendor, "Do you sell gift cards?", phone="+14155550104")  # still unanswered: a gap
+    hand_over_and_solve(vendor, app, "Do you sell gift cards?", phone="+14155550105")
+    [draft] = drafts(app)
+    browser = operator(app)
+    assert 'id="nav-knowledge"' in browser.get("/dashboard/").get_data(as_text=True)
+    page = browser.get("/dashboard/knowledge").get_data(as_text=True)
+    assert f'id="draft-{draft.id}"' in page and "Do you sell gift cards?" in page
+    assert "answered outright 0 →" in page
+    assert browser.post(f"/dashboard/knowledge/drafts/{draft.id}/approve").status_code == 400  # no CSRF token
+    done = browser.post(f"/dashboard/knowledge/drafts/{draft.id}/approve", data={"csrf": csrf_of(page)})
+    assert done.status_code == 302 and done.headers["Location"].endswith(f"?decided={draft.id}:approved")
+    [approved] = drafts(app)
+    assert approved.status == "approved" and approved.decided_by and approved.decided_by.startswith("dashboard:key:")
+    with get_db(app).session() as session:
+        assert session.scalars(select(KbArticle).where(KbArticle.external_id == approved.article_id)).one()
+    assert "Every question in the period was answered." not in page  # the gap is listed
