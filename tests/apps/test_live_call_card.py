@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from ..assist.test_sidebar_api import key_for
@@ -21,8 +20,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite
 
 
 def script_line(page: SidebarPage, line_id: str) -> str:
-    element = page.driver.find_element(By.CSS_SELECTOR, f"#call [data-script-line='{line_id}']")
-    return element.get_attribute("data-done") or ""
+    """Found and read in one script: the card is redrawn each second, so an element
+    found first and read after may be gone (a stale element reference)."""
+    done = page.driver.execute_script(
+        "const line = document.querySelector(arguments[0]); return line ? line.getAttribute('data-done') : '';",
+        f"#call [data-script-line='{line_id}']")
+    return str(done or "")
 
 
 def test_the_live_call_card_fills_in_while_the_caller_talks(driver: WebDriver, shop: Flask, vendor: VendorClient,
@@ -38,9 +41,11 @@ def test_the_live_call_card_fills_in_while_the_caller_talks(driver: WebDriver, s
             as (url, _):
         page = SidebarPage(driver, url).open()
         page.wait_for_text("#call", "How long does delivery usually take to arrive?")
-        answer = page.wait_for("#call li.call-suggestion")
-        assert "2 to 4 working days" in answer.text
-        assert answer.find_element(By.CSS_SELECTOR, "a[href^='https://help.acme.example/articles/']")
+        page.wait_for("#call li.call-suggestion")
+        text, linked = page.driver.execute_script(  # read in one go: see script_line
+            "const a = document.querySelector('#call li.call-suggestion');"
+            "return [a.innerText, !!a.querySelector(\"a[href^='https://help.acme.example/articles/']\")];")
+        assert "2 to 4 working days" in text and linked
         assert script_line(page, "recording_notice") == "false"
 
         heard(vendor, "This call may be recorded for quality purposes.", track="outbound_track")

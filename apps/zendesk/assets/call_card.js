@@ -14,6 +14,7 @@
 
   var POLL_MS = 1000;
   var timer = null;
+  var shown = null;  // the card last drawn, as JSON
   var helpers = null;
 
   function $(id) { return document.getElementById(id); }
@@ -78,7 +79,12 @@
     var section = $('call-card');
     var body = $('call');
     if (!section || !body) { return; }
-    if (!card) { section.hidden = true; return; }
+    if (!card) { section.hidden = true; shown = null; return; }
+    // Redrawn only when something changed: an agent selecting or scrolling the
+    // transcript keeps their place between polls.
+    var drawn = JSON.stringify(card);
+    if (drawn === shown) { return; }
+    shown = drawn;
     $('call-heading').textContent = helpers.t('call_heading');
     helpers.clear(body);
     body.setAttribute('data-status', card.status);
