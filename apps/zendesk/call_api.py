@@ -5,14 +5,13 @@ Polled about once a second, so it reads only the card: the ticket's full context
 (``sidebar_api.ticket``, which also counts the package as opened) is read once."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, current_app, g, jsonify
+from flask import Blueprint, Flask, abort, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from switchboard import db
 from switchboard.core.calls.card import live_card
-from switchboard.core.handoff import conversation_for_ticket
 
-from .sidebar_api import require_agent
+from .sidebar_api import require_agent, ticket_conversation
 
 blueprint = Blueprint("sidebar_calls", __name__, url_prefix="/api/sidebar")
 
@@ -20,11 +19,8 @@ blueprint = Blueprint("sidebar_calls", __name__, url_prefix="/api/sidebar")
 @blueprint.get("/tickets/<int:ticket_id>/call")
 @require_agent
 def call_card(ticket_id: int) -> ResponseReturnValue:
-    session = db.session()
-    conversation = conversation_for_ticket(session, g.account.id, ticket_id)
-    if conversation is None:
-        abort(404, f"Switchboard has no conversation for ticket {ticket_id}")
-    card = live_card(session, current_app.config["SETTINGS"], conversation)
+    conversation = ticket_conversation(ticket_id)
+    card = live_card(db.session(), current_app.config["SETTINGS"], conversation)
     if card is None:
         abort(404, f"ticket {ticket_id} has no transcribed call")
     return jsonify(card)

@@ -15,19 +15,11 @@ from flask.typing import ResponseReturnValue
 
 from switchboard import db
 from switchboard.core import vault
-from switchboard.core.handoff import conversation_for_ticket
-from switchboard.models import Account, Conversation
+from switchboard.models import Account
 
-from .sidebar_api import current_agent, require_agent
+from .sidebar_api import current_agent, require_agent, ticket_conversation
 
 blueprint = Blueprint("vault", __name__, url_prefix="/api/sidebar")
-
-
-def _conversation(ticket_id: int) -> Conversation:
-    conversation = conversation_for_ticket(db.session(), g.account.id, ticket_id)
-    if conversation is None:
-        abort(404, f"Switchboard has no conversation for ticket {ticket_id}")
-    return conversation
 
 
 @blueprint.get("/tickets/<int:ticket_id>/vault")
@@ -37,7 +29,7 @@ def tokens(ticket_id: int) -> ResponseReturnValue:
     account: Account = g.account
     rules = vault.reveal_rules(account, current_app.config["SETTINGS"])
     agent = current_agent()
-    entries = vault.entries_of(db.session(), account.id, _conversation(ticket_id).id)
+    entries = vault.entries_of(db.session(), account.id, ticket_conversation(ticket_id).id)
     return jsonify(tokens=[{"token": e.token, "kind": e.kind,
                             "revealable": vault.may_reveal(rules, e.kind, agent.user_id, verified=agent.verified)}
                            for e in entries])
@@ -51,7 +43,7 @@ def reveal(ticket_id: int, token: str) -> ResponseReturnValue:
     if not vault.TOKEN.fullmatch(token):
         abort(404, f"{token!r} is not a vault token; tokens look like PHONE_1 or [PHONE_1]")
     session, agent = db.session(), current_agent()
-    conversation = _conversation(ticket_id)
+    conversation = ticket_conversation(ticket_id)
     settings = current_app.config["SETTINGS"]
     try:
         value = vault.reveal(session, vault.vault_for(settings), g.account, settings, conversation_id=conversation.id,

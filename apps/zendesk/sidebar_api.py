@@ -35,7 +35,7 @@ from switchboard.core.handoff import PACKAGE_MESSAGES, conversation_for_ticket, 
 from switchboard.core.quality import wrapup
 from switchboard.core.quality.screen import check_reply
 from switchboard.errors import MalformedPayload
-from switchboard.models import Account, Customer, Message, Suggestion
+from switchboard.models import Account, Conversation, Customer, Message, Suggestion
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("sidebar", __name__, url_prefix="/api/sidebar")
@@ -262,6 +262,15 @@ def inserted(suggestion_id: int) -> ResponseReturnValue:
     return "", 204
 
 
+def ticket_conversation(ticket_id: int) -> Conversation:
+    """The conversation behind the signed-in account's ticket; 404 when Switchboard has
+    none (the sidebar shows its cards only on Switchboard's tickets)."""
+    conversation = conversation_for_ticket(db.session(), g.account.id, ticket_id)
+    if conversation is None:
+        abort(404, f"Switchboard has no conversation for ticket {ticket_id}")
+    return conversation
+
+
 @blueprint.post("/tickets/<int:ticket_id>/reply-translation")
 @require_agent
 def reply_translation(ticket_id: int) -> ResponseReturnValue:
@@ -271,9 +280,7 @@ def reply_translation(ticket_id: int) -> ResponseReturnValue:
     if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"].strip():
         raise MalformedPayload('send JSON like {"text": "your reply in English"}')
     session, account = db.session(), g.account
-    conversation = conversation_for_ticket(session, account.id, ticket_id)
-    if conversation is None:
-        abort(404, f"Switchboard has no conversation for ticket {ticket_id}")
+    conversation = ticket_conversation(ticket_id)
     customer = session.get(Customer, conversation.customer_id)
     language = i18n.conversation_language(session, conversation.id, customer.locale if customer else None)
     try:
@@ -298,9 +305,7 @@ def draft_check(ticket_id: int) -> ResponseReturnValue:
     if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"].strip():
         raise MalformedPayload('send JSON like {"text": "your reply as written"}')
     session, account = db.session(), g.account
-    conversation = conversation_for_ticket(session, account.id, ticket_id)
-    if conversation is None:  # as the ticket's context: the card shows only on Switchboard's tickets
-        abort(404, f"Switchboard has no conversation for ticket {ticket_id}")
+    conversation = ticket_conversation(ticket_id)
     latest = session.scalars(select(Message).where(Message.conversation_id == conversation.id,
                                                    Message.author == "customer").order_by(Message.id.desc())
                              .limit(PACKAGE_MESSAGES)).all()
@@ -325,9 +330,7 @@ def correct_disposition(ticket_id: int) -> ResponseReturnValue:
     if not isinstance(body, dict) or not isinstance(body.get("code"), str) or not body["code"].strip():
         raise MalformedPayload('send JSON like {"code": "returns_refunds"}')
     session, account = db.session(), g.account
-    conversation = conversation_for_ticket(session, account.id, ticket_id)
-    if conversation is None:
-        abort(404, f"Switchboard has no conversation for ticket {ticket_id}")
+    conversation = ticket_conversation(ticket_id)
     try:
         score = wrapup.correct(session, account, current_app.config["SETTINGS"], conversation,
                                code=body["code"].strip(), agent=current_agent().actor)
