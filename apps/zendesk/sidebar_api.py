@@ -311,7 +311,7 @@ def draft_check(ticket_id: int) -> ResponseReturnValue:
                              .limit(PACKAGE_MESSAGES)).all()
     intent = next((m.meta["enrichment"].get("intent") for m in latest
                    if (m.meta.get("enrichment") or {}).get("intent")), None)
-    findings = check_reply(current_app.config["SETTINGS"], body["text"][:4000], intent)
+    findings = check_reply(current_app.config["SETTINGS"], body["text"][:4000], intent, account=account)
     agent = current_agent()
     audit(session, account_id=account.id, actor=agent.actor, action="quality.draft_checked",
           subject_type="ticket", subject_id=ticket_id,

@@ -5,14 +5,12 @@ and a tag) through the outbox. A conversation the bot resolved alone has no tick
 is logged as a solved one (once), so the helpdesk's own reports see the bot's work."""
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,10 +22,12 @@ from .. import ports, timeline
 from ..audit import audit
 from ..handoff import requester_id, summarise
 from ..summary import one_line
+from .files import account_file, fresh, parse_located
 from .rubric import RubricError
 
 Outcome = Literal["bot_resolved", "agent_resolved", "unresolved"]
 OUTCOMES: tuple[Outcome, ...] = ("bot_resolved", "agent_resolved", "unresolved")
+DEFAULT_TAXONOMY = data_file("dispositions.yaml")
 
 
 class DispositionsError(RubricError):
@@ -50,32 +50,45 @@ class Disposition:
     outcome: Outcome
 
 
-def parse_taxonomy(text: str, source: str = "<string>") -> tuple[Code, ...]:
-    try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DispositionsError(f"{source}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("codes"), list):
-        raise DispositionsError(f"{source}: expected version: 1 and a list of codes")
-    codes = []
-    for n, entry in enumerate(data["codes"], 1):
+def _taxonomy(data: Any) -> tuple[Code, ...]:
+    if not isinstance(data, dict) or data.get("version") != 1:
+        raise DispositionsError("expected a mapping with version: 1; start from a copy of the shipped "
+                                "dispositions.yaml", field="version" if isinstance(data, dict) else "")
+    if not isinstance(data.get("codes"), list) or not data["codes"]:
+        raise DispositionsError("expected a list of codes, each with a code and a description", field="codes")
+    codes, seen = [], set()
+    for n, entry in enumerate(data["codes"]):
+        where = f"codes.{n}"
         if not isinstance(entry, dict) or not str(entry.get("code") or "").strip():
-            raise DispositionsError(f"{source}: codes entry {n}: give it a code")
-        outcomes = frozenset(entry.get("outcomes") or OUTCOMES)
+            raise DispositionsError("give this entry a code (the tag Zendesk files it under)", field=where)
+        code = str(entry["code"]).strip()
+        if code in seen:
+            raise DispositionsError(f"code {code!r} is listed twice; keep one", field=f"{where}.code")
+        seen.add(code)
+        if unknown := sorted(set(entry) - {"code", "description", "intents", "outcomes"}):
+            raise DispositionsError("unknown key; the keys allowed here are code, description, intents, outcomes",
+                                    field=f"{where}.{unknown[0]}")
+        for key in ("intents", "outcomes"):
+            if not isinstance(entry.get(key) or [], list):
+                raise DispositionsError("expected a list, e.g. [order_status, delivery_delay]", field=f"{where}.{key}")
+        outcomes = frozenset(str(o) for o in entry.get("outcomes") or OUTCOMES)
         if unknown := sorted(outcomes - set(OUTCOMES)):
-            raise DispositionsError(f"{source}: code {entry['code']}: unknown outcome {unknown[0]!r}; expected one "
-                                    f"of {', '.join(OUTCOMES)}")
-        codes.append(Code(str(entry["code"]).strip(), str(entry.get("description") or ""),
+            raise DispositionsError(f"unknown outcome {unknown[0]!r}; use one of {', '.join(OUTCOMES)}",
+                                    field=f"{where}.outcomes")
+        codes.append(Code(code, str(entry.get("description") or ""),
                           frozenset(str(i) for i in entry.get("intents") or ()), outcomes))
-    if not codes:
-        raise DispositionsError(f"{source}: list at least one code")
     return tuple(codes)
 
 
-@functools.cache
+def parse_taxonomy(text: str, source: str = "<string>") -> tuple[Code, ...]:
+    """The codes from YAML text; ``source`` names the file in error messages, with the line."""
+    return parse_located(text, source, DispositionsError, _taxonomy)
+
+
 def load_taxonomy(path: Path | None = None) -> tuple[Code, ...]:
-    path = data_file("dispositions.yaml") if path is None else Path(path)
-    return parse_taxonomy(path.read_text(encoding="utf-8-sig"), str(path))
+    """The codes in ``path``, or the shipped default when None; read again when the file changes."""
+    return fresh("dispositions", DEFAULT_TAXONOMY if path is None else Path(path), parse_taxonomy,
+                 DispositionsError, "SWITCHBOARD_DISPOSITIONS_FILE")
 
 
 def choose(codes: Sequence[Code], intent: str | None, confidence: float, outcome: Outcome) -> Disposition:
@@ -117,7 +130,7 @@ def correct(session: Session, account: Account, settings: Settings, conversation
             agent: str) -> ConversationScore:
     """An agent's correction of the conversation's latest disposition: stored (the next
     choice for its intent learns from it), written to the ticket, audited."""
-    codes = {c.code for c in load_taxonomy(settings.dispositions_file)}
+    codes = {c.code for c in load_taxonomy(account_file(account, settings, "dispositions_file"))}
     if code not in codes:
         raise UnknownDisposition(f"{code!r} is not a disposition code; use one of {', '.join(sorted(codes))}")
     score = session.scalar(select(ConversationScore).where(ConversationScore.conversation_id == conversation.id)
@@ -152,7 +165,7 @@ def write_wrapup(session: Session, account: Account, settings: Settings, convers
     """The disposition, written to the conversation's ticket, or a solved ticket made for
     a conversation the bot resolved alone (per SWITCHBOARD_ZENDESK_LOG_BOT_CONVERSATIONS)."""
     messages = timeline.recent(session, conversation.id, limit=50)
-    codes = load_taxonomy(settings.dispositions_file)
+    codes = load_taxonomy(account_file(account, settings, "dispositions_file"))
     disposition = choose(codes, score.intent, _intent_confidence(messages, score.intent), outcome_of(score))
     taught = learned(session, account.id, score.intent) if disposition.outcome != "unresolved" else None
     if taught is not None and taught != disposition.code:
