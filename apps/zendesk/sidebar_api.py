@@ -221,6 +221,8 @@ def ticket(ticket_id: int) -> ResponseReturnValue:
                               "trend": sentiment_trend([e["sentiment"] for e in enrichments]) if enrichments else None}
         view["actions"] = assist.actions_for(latest.get("intent"))
         view["call"] = live_card(session, current_app.config["SETTINGS"], conversation)
+        view["disposition"] = wrapup.latest_disposition(session, g.account, current_app.config["SETTINGS"],
+                                                        conversation)
         metrics.package_opened(session, conversation, current_agent().actor)
         session.commit()
     return jsonify(view)
@@ -337,7 +339,8 @@ def correct_disposition(ticket_id: int) -> ResponseReturnValue:
     except wrapup.UnknownDisposition as exc:
         abort(409, str(exc))
     session.commit()
-    return jsonify({"disposition": score.disposition, "corrected_by": score.corrected_by})
+    return jsonify({"disposition": score.disposition, "corrected_by": score.corrected_by,
+                    "confidence": score.disposition_confidence})
 
 
 def init_app(app: Flask) -> None:

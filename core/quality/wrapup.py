@@ -138,6 +138,7 @@ def correct(session: Session, account: Account, settings: Settings, conversation
     if score is None:
         raise UnknownDisposition("this conversation has not ended yet, so it has no disposition to correct")
     before, score.disposition, score.corrected_by = score.disposition, code, agent
+    score.disposition_confidence = 1.0  # a person chose it
     if conversation.zendesk_ticket_id is not None:
         tags, fields = _fields(settings, code)
         ports.current().helpdesk(session, account, settings).update_ticket(
@@ -146,6 +147,21 @@ def correct(session: Session, account: Account, settings: Settings, conversation
     audit(session, account_id=account.id, actor=agent, action="quality.disposition_corrected",
           subject_type="conversation", subject_id=conversation.id, detail={"from": before, "to": code})
     return score
+
+
+def latest_disposition(session: Session, account: Account, settings: Settings,
+                       conversation: Conversation) -> dict[str, Any] | None:
+    """What the sidebar shows: the conversation's latest disposition with its confidence
+    and who corrected it, and the account's codes to pick another from; None before it ends."""
+    score = session.scalar(select(ConversationScore).where(ConversationScore.conversation_id == conversation.id)
+                           .order_by(ConversationScore.id.desc()).limit(1))
+    if score is None or score.disposition is None:
+        return None
+    codes = load_taxonomy(account_file(account, settings, "dispositions_file"))
+    chosen = next((c for c in codes if c.code == score.disposition), None)
+    return {"code": score.disposition, "description": chosen.description if chosen else "",
+            "confidence": score.disposition_confidence, "corrected_by": score.corrected_by,
+            "intent": score.intent, "options": [{"code": c.code, "description": c.description} for c in codes]}
 
 
 def outcome_of(score: ConversationScore) -> Outcome:
@@ -172,7 +188,7 @@ def write_wrapup(session: Session, account: Account, settings: Settings, convers
         known = next((c for c in codes if c.code == taught), None)
         if known is not None:  # a code since removed from the file is not used
             disposition = Disposition(known.code, known.description, disposition.confidence, disposition.outcome)
-    score.disposition = disposition.code
+    score.disposition, score.disposition_confidence = disposition.code, disposition.confidence
     field_id = settings.zendesk_disposition_field_id
     tags, fields = _fields(settings, disposition.code)
     zendesk = ports.current().helpdesk(session, account, settings)
