@@ -30,6 +30,7 @@ from ..rows import insert_or_fetch
 from ..selfservice import disclosure
 from .files import account_file
 from .guardrails import Finding
+from .llm_judge import judge_with_model
 from .rubric import CRITERIA, Rubric, load_rubric
 from .screen import check_reply
 from .wrapup import write_wrapup
@@ -182,6 +183,12 @@ def score_conversation(session: Session, account: Account, settings: Settings, c
     intent = _intent(messages)
     judgements = [j for j in judge(session, account, settings, messages, ended_by=ended_by, intent=intent)
                   if rubric.weights.get(j.criterion, 0.0) > 0]
+    # Criteria the rubric gives to the LLM, when one is configured: its verdicts replace
+    # the local ones only where every sentence they rest on is the conversation's own.
+    judged = judge_with_model(session, account, settings, rubric, messages, [j.criterion for j in judgements])
+    if judged is not None:
+        judgements = [Judgement(j.criterion, judged.used[j.criterion][0], judged.used[j.criterion][1])  # type: ignore[arg-type]
+                      if j.criterion in judged.used else j for j in judgements]
     agents = [m.meta.get("agent") for m in messages if m.author == "agent" and m.meta.get("agent")]
     row = ConversationScore(
         account_id=account.id, conversation_id=conversation.id, last_message_id=messages[-1].id,
@@ -200,7 +207,8 @@ def score_conversation(session: Session, account: Account, settings: Settings, c
         audit(session, account_id=account.id, actor="qa", action="quality.conversation_scored",
               subject_type="conversation", subject_id=conversation.id,
               detail={"score": stored.score, "ended_by": ended_by, "rubric": rubric.name,
-                      "verdicts": {c["criterion"]: c["verdict"] for c in stored.criteria}})
+                      "verdicts": {c["criterion"]: c["verdict"] for c in stored.criteria},
+                      **({"llm": judged.audit_detail()} if judged is not None else {})})
         write_wrapup(session, account, settings, conversation, stored)
     return stored
 

@@ -113,7 +113,7 @@ def test_agents_correct_the_disposition_in_the_sidebar_and_two_agreeing_correcti
         unknown = correct(app, vendor, first, {"code": "no_such_code"})
         assert unknown.status_code == 409 and "use one of" in unknown.get_json()["error"]
         assert correct(app, vendor, first, {"code": "returns_refunds"}).get_json() == {
-            "disposition": "returns_refunds", "corrected_by": "zendesk:4021"}
+            "disposition": "returns_refunds", "corrected_by": "zendesk:4021", "confidence": 1.0}
         corrected = [t for t in zendesk_calls(app, "tickets.update")
                      if t.get("custom_fields") == [{"id": int(FIELD), "value": "returns_refunds"}]]
         assert [t["id"] for t in corrected] == [first]
