@@ -5,8 +5,6 @@ with its confidence, picks another code from the account's taxonomy, and the cor
 is stored, written to the ticket through the outbox and shown as the agent's."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
 from selenium.webdriver.common.by import By
@@ -19,25 +17,11 @@ from switchboard.models import ConversationScore, OutboxCall
 from ..assist.test_sidebar_api import comment, handed_over_ticket, key_for
 from ..quality.test_conversation_scores import solve
 from ..signing import VendorClient
-from .browser import SidebarPage, wait_until
+from .browser import wait_until
+from .conftest import open_ticket
 from .zaf_stand_in import AGENT, ZendeskStandIn
 
 pytestmark = pytest.mark.slow  # drives Chromium
-
-
-@pytest.fixture
-def stand_ins() -> Iterator[list[ZendeskStandIn]]:
-    opened: list[ZendeskStandIn] = []
-    yield opened
-    for stand_in in opened:
-        stand_in.close()
-
-
-def open_ticket(driver, stand_ins: list[ZendeskStandIn], url: str, token: str,  # type: ignore[no-untyped-def]
-                ticket: int) -> SidebarPage:
-    stand_in = ZendeskStandIn(backend_url=url, secure_settings={"token": token}, ticket_id=ticket, agent=AGENT)
-    stand_ins.append(stand_in)
-    return SidebarPage(driver, stand_in.page_url(), stand_in).open()
 
 
 def test_the_agent_sees_the_chosen_disposition_with_its_confidence_and_corrects_it(

@@ -55,6 +55,19 @@ def report(env: dict[str, str], *extra: str) -> dict:  # type: ignore[type-arg]
     return json.loads(result.output)  # type: ignore[no-any-return]
 
 
+def csv_row(env: dict[str, str]) -> dict[str, str]:
+    as_csv = CliRunner().invoke(main, ["qa", "report", "--since", TODAY, "--csv"], env=env)
+    [row] = list(csv.DictReader(io.StringIO(as_csv.output)))
+    return row
+
+
+def quality_page(app: Flask, query: str = "") -> str:
+    """The dashboard's Quality page, signed in with an account key."""
+    client = app.test_client()
+    assert client.post("/dashboard/login", data={"key": key_for(app)}).status_code == 302
+    return client.get(f"/dashboard/quality{query}").get_data(as_text=True)
+
+
 def test_a_reopened_ticket_turns_resolved_to_missed_once_audited_and_reported(
         shop: Flask, vendor: VendorClient, env: dict[str, str]) -> None:
     ticket = handed_over_ticket(shop, vendor)
@@ -73,12 +86,9 @@ def test_a_reopened_ticket_turns_resolved_to_missed_once_audited_and_reported(
     data = report(env)
     assert data["rejudged"] == {"reopened": 1} and data["worst"][0]["rejudged"] == "reopened"
     assert data["mean_score"] == after.score
-    as_csv = CliRunner().invoke(main, ["qa", "report", "--since", TODAY, "--csv"], env=env)
-    [row] = list(csv.DictReader(io.StringIO(as_csv.output)))
+    row = csv_row(env)
     assert (row["resolved"], row["rejudged"]) == ("missed", "reopened")
-    client = shop.test_client()
-    assert client.post("/dashboard/login", data={"key": key_for(shop)}).status_code == 302
-    page = client.get("/dashboard/quality").get_data(as_text=True)
+    page = quality_page(shop)
     assert '<span class="rejudged">ticket reopened</span>' in page and "1 reopened" in page
 
 
@@ -135,12 +145,9 @@ def test_agents_are_named_in_the_report_the_dashboard_and_the_digest(
     data = report(env)
     assert list(data["by"]["agent"]) == ["Dana Reyes"]
     assert (data["worst"][0]["agent"], data["worst"][0]["agent_name"]) == ("zendesk:222", "Dana Reyes")
-    as_csv = CliRunner().invoke(main, ["qa", "report", "--since", TODAY, "--csv"], env=env)
-    [row] = list(csv.DictReader(io.StringIO(as_csv.output)))
+    row = csv_row(env)
     assert (row["agent"], row["agent_name"]) == ("zendesk:222", "Dana Reyes")
-    client = shop.test_client()
-    assert client.post("/dashboard/login", data={"key": key_for(shop)}).status_code == 302
-    page = client.get("/dashboard/quality").get_data(as_text=True)
+    page = quality_page(shop)
     assert '<span class="agent">Dana Reyes</span>' in page and "<td>Dana Reyes</td>" in page
     now = datetime.now(UTC)
     with get_db(shop).session() as session:
@@ -172,7 +179,5 @@ def test_the_trend_is_reported_week_by_week(shop: Flask, vendor: VendorClient, e
     this_week, last_week = datetime.now(UTC).isocalendar(), (datetime.now(UTC) - timedelta(days=7)).isocalendar()
     assert [w["week"] for w in weekly] == [f"{last_week[0]}-W{last_week[1]:02d}", f"{this_week[0]}-W{this_week[1]:02d}"]
     assert [w["conversations"] for w in weekly] == [1, 1]
-    client = shop.test_client()
-    assert client.post("/dashboard/login", data={"key": key_for(shop)}).status_code == 302
-    page = client.get(f"/dashboard/quality?from={since}").get_data(as_text=True)
+    page = quality_page(shop, f"?from={since}")
     assert f"<td>{this_week[0]}-W{this_week[1]:02d}</td>" in page and 'id="weekly"' in page
