@@ -42,15 +42,24 @@ def _weighed(criteria: list[dict[str, Any]]) -> float:
     return round(100 * sum(weight * score for weight, score in pairs) / total, 1) if total else 100.0
 
 
+def _resolved_met(criteria: list[dict[str, Any]]) -> bool:
+    return any(c["criterion"] == "resolved" and c["verdict"] == "met" for c in criteria)
+
+
 def _rejudge(session: Session, account: Account, score: ConversationScore, reason: Reason,
              evidence: dict[str, Any], now: datetime, within_days: int) -> bool:
     ended = score.created_at if score.created_at.tzinfo else score.created_at.replace(tzinfo=UTC)
     if within_days <= 0 or now - ended > timedelta(days=within_days):
         return False
+    if not _resolved_met(score.criteria):
+        return False  # judged again once: a second reopen finds it missed already
+    # Locked only now, when it is to change: two events at once (a reopen and the
+    # customer's message) turn it round once, the second reading it missed.
+    session.refresh(score, with_for_update=True)
     criteria = [dict(c) for c in score.criteria]
     resolved = next((c for c in criteria if c["criterion"] == "resolved"), None)
     if resolved is None or resolved["verdict"] != "met":
-        return False  # judged again once: a second reopen finds it missed already
+        return False
     before = score.score
     resolved.update(verdict="missed", score=0.0, rejudged=reason,
                     evidence=[*resolved.get("evidence", []), {"rejudged": reason, "at": now.isoformat(), **evidence}])
@@ -66,7 +75,7 @@ def on_reopened(session: Session, account: Account, settings: Settings, conversa
                 at: datetime | None = None) -> ConversationScore | None:
     """The conversation's ticket was reopened: its latest score, re-judged when it said resolved."""
     score = session.scalar(select(ConversationScore).where(ConversationScore.conversation_id == conversation.id)
-                           .order_by(ConversationScore.id.desc()).limit(1).with_for_update())
+                           .order_by(ConversationScore.id.desc()).limit(1))
     if score is None:
         return None
     within = load_rubric(account_file(account, settings, "qa_rubric_file")).resolved_within_days
@@ -83,8 +92,8 @@ def on_customer_message(session: Session, account: Account, settings: Settings, 
         return None
     within = load_rubric(account_file(account, settings, "qa_rubric_file")).resolved_within_days
     now = datetime.now(UTC)
-    score = session.scalar(_CUSTOMERS_LATEST.with_for_update(of=ConversationScore),
-                           {"customer": customer_id, "since": now - timedelta(days=within)}) if within else None
+    score = session.scalar(_CUSTOMERS_LATEST, {"customer": customer_id, "since": now - timedelta(days=within)}) \
+        if within else None
     if score is None or score.last_message_id >= message.id:
         return None
     evidence = {"conversation_id": message.conversation_id, "message_id": message.id, "author": "customer",
