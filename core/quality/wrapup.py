@@ -110,15 +110,18 @@ class UnknownDisposition(LookupError):
     """An agent chose a code the account's taxonomy does not have."""
 
 
-def learned(session: Session, account_id: int, intent: str | None) -> str | None:
-    """The code agents corrected this intent to, when enough of them agree."""
+def learned(session: Session, account_id: int, intent: str | None) -> tuple[str, float] | None:
+    """The code agents corrected this intent to when enough of them agree, with the share
+    of the intent's corrections that chose it (the choice's confidence from then on)."""
     if intent is None:
         return None
     counts = Counter(session.scalars(select(ConversationScore.disposition).where(
         ConversationScore.account_id == account_id, ConversationScore.intent == intent,
         ConversationScore.corrected_by.is_not(None)).order_by(ConversationScore.id.desc()).limit(200)))
     top = counts.most_common(1)
-    return top[0][0] if top and top[0][1] >= CORRECTIONS_TO_LEARN else None
+    if not top or top[0][1] < CORRECTIONS_TO_LEARN or top[0][0] is None:
+        return None
+    return top[0][0], round(top[0][1] / sum(counts.values()), 3)
 
 
 def _fields(settings: Settings, code: str) -> tuple[list[str], list[dict[str, Any]]]:
@@ -184,10 +187,10 @@ def write_wrapup(session: Session, account: Account, settings: Settings, convers
     codes = load_taxonomy(account_file(account, settings, "dispositions_file"))
     disposition = choose(codes, score.intent, _intent_confidence(messages, score.intent), outcome_of(score))
     taught = learned(session, account.id, score.intent) if disposition.outcome != "unresolved" else None
-    if taught is not None and taught != disposition.code:
-        known = next((c for c in codes if c.code == taught), None)
+    if taught is not None and taught[0] != disposition.code:
+        known = next((c for c in codes if c.code == taught[0]), None)
         if known is not None:  # a code since removed from the file is not used
-            disposition = Disposition(known.code, known.description, disposition.confidence, disposition.outcome)
+            disposition = Disposition(known.code, known.description, taught[1], disposition.outcome)
     score.disposition, score.disposition_confidence = disposition.code, disposition.confidence
     field_id = settings.zendesk_disposition_field_id
     tags, fields = _fields(settings, disposition.code)
@@ -214,5 +217,6 @@ def write_wrapup(session: Session, account: Account, settings: Settings, convers
     audit(session, account_id=account.id, actor="qa", action="quality.wrapup_written",
           subject_type="conversation", subject_id=conversation.id,
           detail={"code": disposition.code, "confidence": disposition.confidence, "outcome": disposition.outcome,
-                  "ticket_id": ticket_id, "field_id": field_id, "learned": taught == disposition.code})
+                  "ticket_id": ticket_id, "field_id": field_id,
+                  "learned": taught is not None and taught[0] == disposition.code})
     return disposition

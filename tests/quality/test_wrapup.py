@@ -123,6 +123,7 @@ def test_agents_correct_the_disposition_in_the_sidebar_and_two_agreeing_correcti
         assert correct(app, vendor, second, {"code": "returns_refunds"}).status_code == 200
         solved_ticket(app, vendor)  # the same question again: two agents agreed on another code
         assert (wrapups(app)[-1]["code"], wrapups(app)[-1]["learned"]) == ("returns_refunds", True)
+        assert wrapups(app)[-1]["confidence"] == 1.0  # both of the intent's corrections chose it
         with get_db(app).session() as session:
             assert session.scalars(select(AuditEntry).where(
                 AuditEntry.action == "quality.disposition_corrected")).all()[0].detail == {
