@@ -26,7 +26,7 @@ from switchboard.config import Settings
 from switchboard.errors import SwitchboardError
 from switchboard.models import Account
 
-from ..accounts import DEFAULT_SLUG, setting
+from ..accounts import setting
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -56,13 +56,6 @@ def account_file(account: Account | None, settings: Settings, name: str) -> Path
     if account is None:
         return getattr(settings, name)
     return setting(account, name, settings, lambda raw: Path(raw).expanduser(), inherit=True)
-
-
-def where_to_set(account: Account | None, name: str) -> str:
-    """What a person changes to point ``account`` at another file (for error messages)."""
-    if account is None or account.slug == DEFAULT_SLUG:
-        return FILE_VARIABLES[name]
-    return f"the {name} setting of account {account.slug!r} (switchboard accounts set-secret)"
 
 
 def compose(text: str, source: str, error: type[E]) -> tuple[yaml.Node | None, Any]:

@@ -139,4 +139,4 @@ def load_policy(path: Path | None = None) -> GuardrailPolicy:
     """The policy in ``path``, or the shipped default when None; read again when the file
     changes (``files.fresh``)."""
     return fresh("guardrails", DEFAULT_POLICY if path is None else Path(path), parse_policy, GuardrailPolicyError,
-                 "SWITCHBOARD_GUARDRAILS_FILE")
+                 "SWITCHBOARD_GUARDRAILS_FILE, or the account's guardrails_file setting")

@@ -94,4 +94,4 @@ def parse_rubric(text: str, source: str = "<string>") -> Rubric:
 def load_rubric(path: Path | None = None) -> Rubric:
     """The rubric in ``path``, or the shipped default when None; read again when the file changes."""
     return fresh("rubric", DEFAULT_RUBRIC if path is None else Path(path), parse_rubric, RubricError,
-                 "SWITCHBOARD_QA_RUBRIC_FILE")
+                 "SWITCHBOARD_QA_RUBRIC_FILE, or the account's qa_rubric_file setting")

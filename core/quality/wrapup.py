@@ -88,7 +88,7 @@ def parse_taxonomy(text: str, source: str = "<string>") -> tuple[Code, ...]:
 def load_taxonomy(path: Path | None = None) -> tuple[Code, ...]:
     """The codes in ``path``, or the shipped default when None; read again when the file changes."""
     return fresh("dispositions", DEFAULT_TAXONOMY if path is None else Path(path), parse_taxonomy,
-                 DispositionsError, "SWITCHBOARD_DISPOSITIONS_FILE")
+                 DispositionsError, "SWITCHBOARD_DISPOSITIONS_FILE, or the account's dispositions_file setting")
 
 
 def choose(codes: Sequence[Code], intent: str | None, confidence: float, outcome: Outcome) -> Disposition:
