@@ -64,6 +64,9 @@ ACCOUNT_SETTINGS = {
     "twilio_verify_service_sid": "TWILIO_VERIFY_SERVICE_SID",
     "kb_approvers": "SWITCHBOARD_KB_APPROVERS",
     "help_center_section_id": "SWITCHBOARD_HELP_CENTER_SECTION_ID",
+    "qa_rubric_file": "SWITCHBOARD_QA_RUBRIC_FILE",
+    "guardrails_file": "SWITCHBOARD_GUARDRAILS_FILE",
+    "dispositions_file": "SWITCHBOARD_DISPOSITIONS_FILE",
 }
 
 

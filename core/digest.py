@@ -40,7 +40,7 @@ from .accounts import company_name
 from .audit import audit
 from .knowledge.analysis import content_words, stem
 from .metrics_figures import Filters, headline
-from .quality.report import scores_since, summary
+from .quality.report import grouped, names_for, scores_since, summary
 from .redaction import PLACEHOLDERS
 from .vault import TOKEN as VAULT_TOKEN
 
@@ -248,12 +248,18 @@ def compute_digest(session: Session, account_id: int, *, start: datetime, end: d
 
 
 def _quality(session: Session, account_id: int, start: datetime, end: datetime) -> dict[str, Any] | None:
-    """The period's QA scores (core/quality), the mean beside the period before's."""
-    current = summary(scores_since(session, account_id, start, end))
+    """The period's QA scores (core/quality), the mean beside the period before's, and
+    the agents by name, lowest mean first (``agents``: name, conversations, mean_score)."""
+    rows = scores_since(session, account_id, start, end)
+    current = summary(rows)
     if not current["conversations"]:
         return None
     previous = summary(scores_since(session, account_id, start - (end - start), start))
-    return {**current, "previous_mean_score": previous["mean_score"]}
+    names = names_for(session, account_id, rows)
+    agents = [{"name": name, **figures} for name, figures in grouped(rows, "agent", names).items()
+              if name != "unknown"]
+    return {**current, "previous_mean_score": previous["mean_score"],
+            "agents": sorted(agents, key=lambda a: (a["mean_score"], a["name"]))}
 
 
 def _outcomes(session: Session, account_id: int, start: datetime, end: datetime) -> dict[str, dict[str, Any]] | None:

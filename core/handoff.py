@@ -334,6 +334,8 @@ class AgentReply:
     public: bool
     author_id: str | None
     author_is_staff: bool
+    #: The author's name as Zendesk sent it with the comment (the QA report shows it).
+    author_name: str | None = None
 
 
 def conversation_for_ticket(session: Session, account_id: int, ticket_id: int) -> Conversation | None:

@@ -27,6 +27,7 @@ from .inbox import Handler
 from .knowledge import phrasings
 from .outreach.sending import on_status as outreach_on_status
 from .outreach.triggers import from_zendesk_ticket
+from .quality import rejudge
 from .quality.agent_replies import check_sent_reply
 from .quality.scoring import score_conversation
 from .redaction import Redacted, redact
@@ -171,7 +172,10 @@ def agent_comment(session: Session, event: InboxEvent, settings: Settings, reply
                                   write_back=True)
     audit(session, account_id=event.account_id, actor=f"zendesk:{reply.author_id}", action="zendesk.comment",
           subject_type="ticket", subject_id=reply.ticket_id,
-          detail={"outcome": outcome, "comment_id": reply.comment_id})
+          detail={"outcome": outcome, "comment_id": reply.comment_id,
+                  # An agent's name as Zendesk gave it, for the QA report (core/quality/agents.py).
+                  **({"agent": {"id": reply.author_id, "name": reply.author_name}}
+                     if reply.author_is_staff and reply.author_id and reply.author_name else {})})
 
 
 def _learn_from_links(session: Session, account: Account, reply: handoff.AgentReply, settings: Settings) -> None:
@@ -206,6 +210,7 @@ def ticket_status_changed(session: Session, event: InboxEvent, settings: Setting
             return
         metrics.ticket_reopened(session, conversation, at=at or datetime.now(UTC),
                                 dedupe_key=f"reopened:{conversation.id}:{event.id}")
+        rejudge.on_reopened(session, account, settings, conversation, at=at)
 
 
 def ticket_created(session: Session, event: InboxEvent, settings: Settings, *, ticket_id: int, text: str,

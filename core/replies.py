@@ -35,6 +35,7 @@ from .knowledge.analysis import content_words
 from .knowledge.retrieval import Retriever
 from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from .outbound import Inbound, send_reply
+from .quality import rejudge
 from .quality.scoring import score_conversation
 from .quality.screen import screen_answer
 from .records import Hit, Passage
@@ -176,6 +177,8 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     write_now(session, inbound.message,
               meta={**inbound.message.meta, "language": language, "enrichment": enrichment_json(enrichment)})
     metrics.message_received(session, inbound.conversation, inbound.message)
+    rejudge.on_customer_message(session, inbound.account, settings, inbound.message, inbound.customer.id,
+                                enrichment.intent)  # back within the rubric's days: not resolved after all
     phrasings.judge_pick(session, inbound.account.id, earlier, text, enrichment)  # "that didn't help" after a pick
     if inbound.conversation.status == "human":
         if inbound.conversation.zendesk_ticket_id is None:  # the ticket could not be made yet: retry
@@ -203,7 +206,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         policy=policy(settings), search=search, llm_drafter=_llm_drafter(session, inbound, settings),
         topic_words=lambda q: content_words(q, language_of(language) or "en"), other_language=other_language,
     )
-    decision = screen_answer(session, account_id=inbound.account.id, conversation_id=inbound.conversation.id,
+    decision = screen_answer(session, account=inbound.account, conversation_id=inbound.conversation.id,
                              decision=decision, intent=enrichment.intent, turn=turn, policy=policy(settings),
                              settings=settings)
     actions.scan_passages(session, inbound.account.id, inbound.conversation.id, decision.hits)

@@ -279,9 +279,11 @@ def quality_page() -> ResponseReturnValue:
         start = _date("from", end - timedelta(days=DEFAULT_DAYS))
     except FiguresError as exc:
         return str(exc), 400
-    rows = quality_report.scores_since(db.session(), account.id, datetime.combine(start, datetime.min.time(), UTC))
+    session = db.session()
+    rows = quality_report.scores_since(session, account.id, datetime.combine(start, datetime.min.time(), UTC))
+    names = quality_report.names_for(session, account.id, rows)
     return render_template("dashboard_quality.html", account=account, start=start,
-                           data=quality_report.report(rows), criteria=quality_rubric.CRITERIA)
+                           data=quality_report.report(rows, names), criteria=quality_rubric.CRITERIA)
 
 
 @blueprint.get("/knowledge")

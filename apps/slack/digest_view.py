@@ -72,8 +72,11 @@ def _quality_blocks(digest: Digest) -> list[dict[str, Any]]:
     change = f"(was {before:.1f})" if before is not None else "(no earlier figure)"
     weakest = sorted(quality["criteria"].items(), key=lambda item: item[1]["met_rate"])[:3]
     least = ", ".join(f"{name.replace('_', ' ')} {_percent(figures['met_rate'])}" for name, figures in weakest)
+    agents = ", ".join(f"{a['name']} {a['mean_score']:.1f} ({a['conversations']})"
+                       for a in quality.get("agents", [])[:3])
     text = (f"*Conversation quality* ({_plural(quality['conversations'], 'conversation')} scored): "
-            f"mean {quality['mean_score']:.1f} / 100 {change}" + (f"\nMet least often: {least}" if least else ""))
+            f"mean {quality['mean_score']:.1f} / 100 {change}" + (f"\nMet least often: {least}" if least else "")
+            + (f"\nAgents, lowest mean first: {agents}" if agents else ""))
     return [_section(clip(text, TEXT_CHARS))]
 
 

@@ -221,6 +221,8 @@ def ticket(ticket_id: int) -> ResponseReturnValue:
                               "trend": sentiment_trend([e["sentiment"] for e in enrichments]) if enrichments else None}
         view["actions"] = assist.actions_for(latest.get("intent"))
         view["call"] = live_card(session, current_app.config["SETTINGS"], conversation)
+        view["disposition"] = wrapup.latest_disposition(session, g.account, current_app.config["SETTINGS"],
+                                                        conversation)
         metrics.package_opened(session, conversation, current_agent().actor)
         session.commit()
     return jsonify(view)
@@ -311,7 +313,7 @@ def draft_check(ticket_id: int) -> ResponseReturnValue:
                              .limit(PACKAGE_MESSAGES)).all()
     intent = next((m.meta["enrichment"].get("intent") for m in latest
                    if (m.meta.get("enrichment") or {}).get("intent")), None)
-    findings = check_reply(current_app.config["SETTINGS"], body["text"][:4000], intent)
+    findings = check_reply(current_app.config["SETTINGS"], body["text"][:4000], intent, account=account)
     agent = current_agent()
     audit(session, account_id=account.id, actor=agent.actor, action="quality.draft_checked",
           subject_type="ticket", subject_id=ticket_id,
@@ -337,7 +339,8 @@ def correct_disposition(ticket_id: int) -> ResponseReturnValue:
     except wrapup.UnknownDisposition as exc:
         abort(409, str(exc))
     session.commit()
-    return jsonify({"disposition": score.disposition, "corrected_by": score.corrected_by})
+    return jsonify({"disposition": score.disposition, "corrected_by": score.corrected_by,
+                    "confidence": score.disposition_confidence})
 
 
 def init_app(app: Flask) -> None:

@@ -25,7 +25,7 @@ def check_sent_reply(session: Session, account: Account, settings: Settings, con
         return []
     intent = next((m.meta["enrichment"]["intent"] for m in reversed(recent) if m.author == "customer"
                    and (m.meta.get("enrichment") or {}).get("intent")), None)
-    findings = check_reply(settings, sent.body, intent)
+    findings = check_reply(settings, sent.body, intent, account=account)
     write_now(session, sent, meta={**sent.meta, "agent": agent, "guardrails": [f.as_json() for f in findings]})
     if findings:
         audit(session, account_id=account.id, actor=agent, action="quality.agent_reply_flagged",

@@ -1,25 +1,30 @@
-"""The QA rubric: which criteria a finished conversation is scored on and how much each
-weighs, as a file people edit (the shipped default is ``switchboard/data/qa_rubric.yaml``)."""
+"""The QA rubric: which criteria a finished conversation is scored on, how much each
+weighs and how it is judged, as a file people edit (the shipped default is
+``switchboard/data/qa_rubric.yaml``; an account's own through ``files.account_file``)."""
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from switchboard.resources import data_file
 
+from .files import fresh, parse_located
 from .policy import GuardrailPolicyError
 
 DEFAULT_RUBRIC = data_file("qa_rubric.yaml")
 #: The criteria the local engine knows how to judge, in the order reports list them.
 CRITERIA = ("ai_disclosure", "grounded", "no_repeat", "resolved", "tone", "risky_promises", "disclaimers")
+#: What a criterion's entry may say besides its weight, and for which criteria.
+_CRITERION_KEYS = {"weight", "description", "judge"}
+_PARAMETERS = {"resolved": {"within_days"}}
+#: Days after its end a resolved conversation is judged again on a reopen or repeat contact.
+RESOLVED_WITHIN_DAYS = 7
+JUDGES = ("local", "llm")
 
 
 class RubricError(GuardrailPolicyError):
-    """The rubric file is not of the documented shape; the message names the key."""
+    """The rubric file is not of the documented shape; the message names the line and key."""
 
 
 @dataclass(frozen=True)
@@ -28,38 +33,65 @@ class Rubric:
     idle_minutes: int
     weights: dict[str, float]
     descriptions: dict[str, str]
+    #: Criteria an LLM judges when one is configured (``judge: llm``); the rest are local.
+    llm_judged: frozenset[str] = frozenset()
+    resolved_within_days: int = RESOLVED_WITHIN_DAYS
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _criterion(name: Any, spec: Any) -> tuple[float, str, str, dict[str, Any]]:
+    where = f"criteria.{name}"
+    if name not in CRITERIA:
+        raise RubricError(f"unknown criterion; use one of {', '.join(CRITERIA)}", field=where)
+    if not isinstance(spec, dict):
+        raise RubricError("expected a mapping with a weight, e.g. {weight: 2}", field=where)
+    allowed = _CRITERION_KEYS | _PARAMETERS.get(name, set())
+    if unknown := sorted(set(spec) - allowed):
+        raise RubricError(f"unknown key; the keys allowed here are {', '.join(sorted(allowed))}",
+                          field=f"{where}.{unknown[0]}")
+    weight = spec.get("weight")
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+        raise RubricError("expected a number of 0 or more (0 ignores the criterion)", field=f"{where}.weight")
+    judge = spec.get("judge", "local")
+    if judge not in JUDGES:
+        raise RubricError("expected local (rules, the default) or llm (the configured model, when there is one)",
+                          field=f"{where}.judge")
+    parameters = {key: spec[key] for key in _PARAMETERS.get(name, set()) if key in spec}
+    days = parameters.get("within_days", RESOLVED_WITHIN_DAYS)
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 365:
+        raise RubricError("expected a whole number of days from 0 (never judged again) to 365",
+                          field=f"{where}.within_days")
+    return float(weight), str(spec.get("description", "")), str(judge), parameters
+
+
+def _rubric(data: Any) -> Rubric:
+    if not isinstance(data, dict) or data.get("version") != 1:
+        raise RubricError("expected a mapping with version: 1; start from a copy of the shipped qa_rubric.yaml",
+                          field="version" if isinstance(data, dict) else "")
+    if unknown := sorted(set(data) - {"version", "name", "idle_minutes", "criteria"}):
+        raise RubricError("unknown key; the keys allowed here are version, name, idle_minutes, criteria",
+                          field=str(unknown[0]))
+    criteria = data.get("criteria")
+    if not isinstance(criteria, dict) or not criteria:
+        raise RubricError(f"expected a mapping of criteria ({', '.join(CRITERIA)})", field="criteria")
+    weights, descriptions, llm, parameters = {}, {}, set(), {}
+    for name, spec in criteria.items():
+        weights[name], descriptions[name], judge, parameters[name] = _criterion(name, spec)
+        if judge == "llm":
+            llm.add(name)
+    idle = data.get("idle_minutes", 1440)
+    if isinstance(idle, bool) or not isinstance(idle, int) or idle < 1:
+        raise RubricError("expected a whole number of minutes, 1 or more", field="idle_minutes")
+    return Rubric(str(data.get("name") or "rubric")[:64], idle, weights, descriptions, frozenset(llm),
+                  parameters.get("resolved", {}).get("within_days", RESOLVED_WITHIN_DAYS), parameters)
 
 
 def parse_rubric(text: str, source: str = "<string>") -> Rubric:
-    try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RubricError(f"{source}: not valid YAML ({exc})") from None
-    if not isinstance(data, dict) or data.get("version") != 1:
-        raise RubricError(f"{source}: expected a mapping with version: 1")
-    if unknown := sorted(set(data) - {"version", "name", "idle_minutes", "criteria"}):
-        raise RubricError(f"{source}: unknown key {unknown[0]!r}")
-    criteria = data.get("criteria")
-    if not isinstance(criteria, dict) or not criteria:
-        raise RubricError(f"{source}: criteria: expected a mapping of criteria ({', '.join(CRITERIA)})")
-    weights, descriptions = {}, {}
-    for name, spec in criteria.items():
-        if name not in CRITERIA:
-            raise RubricError(f"{source}: criteria.{name}: unknown criterion; expected one of {', '.join(CRITERIA)}")
-        weight = spec.get("weight") if isinstance(spec, dict) else None
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
-            raise RubricError(f"{source}: criteria.{name}.weight: expected a number of 0 or more")
-        weights[name], descriptions[name] = float(weight), str(spec.get("description", ""))
-    idle = data.get("idle_minutes", 1440)
-    if isinstance(idle, bool) or not isinstance(idle, int) or idle < 1:
-        raise RubricError(f"{source}: idle_minutes: expected a whole number of minutes, 1 or more")
-    return Rubric(str(data.get("name") or "rubric")[:64], idle, weights, descriptions)
+    """A rubric from YAML text; ``source`` names the file in error messages, with the line."""
+    return parse_located(text, source, RubricError, _rubric)
 
 
-@functools.cache
 def load_rubric(path: Path | None = None) -> Rubric:
-    path = DEFAULT_RUBRIC if path is None else Path(path)
-    try:
-        return parse_rubric(path.read_text(encoding="utf-8-sig"), str(path))
-    except OSError as exc:
-        raise RubricError(f"{path}: cannot be read ({exc.strerror}); check SWITCHBOARD_QA_RUBRIC_FILE") from None
+    """The rubric in ``path``, or the shipped default when None; read again when the file changes."""
+    return fresh("rubric", DEFAULT_RUBRIC if path is None else Path(path), parse_rubric, RubricError,
+                 "SWITCHBOARD_QA_RUBRIC_FILE, or the account's qa_rubric_file setting")

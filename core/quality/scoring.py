@@ -28,7 +28,9 @@ from ..audit import audit
 from ..i18n import texts_for
 from ..rows import insert_or_fetch
 from ..selfservice import disclosure
+from .files import account_file
 from .guardrails import Finding
+from .llm_judge import judge_with_model
 from .rubric import CRITERIA, Rubric, load_rubric
 from .screen import check_reply
 from .wrapup import write_wrapup
@@ -113,17 +115,18 @@ def _resolved(messages: Sequence[Message], ended_by: Ending) -> Judgement:
                      [{"ended_by": ended_by, **(_quote(last) if last else {"quote": "no reply was sent"})}])
 
 
-def _agent_findings(settings: Settings, agents: Sequence[Message], intent: str | None
+def _agent_findings(account: Account, settings: Settings, agents: Sequence[Message], intent: str | None
                     ) -> list[tuple[Message, Finding]]:
     """Every agent reply's findings under the account's rules as they are now."""
     found: list[tuple[Message, Finding]] = []
     for message in agents:
-        for finding in check_reply(settings, message.body, intent):
+        for finding in check_reply(settings, message.body, intent, account=account):
             if finding.guardrail != "disclaimer":
                 found.append((message, finding))
     if agents:  # a disclaimer is needed once in the conversation, not in every reply
         together = "\n".join(m.body for m in agents)
-        found += [(agents[-1], f) for f in check_reply(settings, together, intent) if f.guardrail == "disclaimer"]
+        found += [(agents[-1], f) for f in check_reply(settings, together, intent, account=account)
+                  if f.guardrail == "disclaimer"]
     return found
 
 
@@ -141,7 +144,7 @@ def judge(session: Session, account: Account, settings: Settings, messages: Sequ
     """Every criterion the local engine knows, judged on ``messages`` (oldest first)."""
     bots = [m for m in messages if m.author == "bot"]
     agents = [m for m in messages if m.author == "agent"]
-    found = _agent_findings(settings, agents, intent)
+    found = _agent_findings(account, settings, agents, intent)
     replied = bool(agents) or any(m.meta.get("action") == "answer" for m in bots)
     return [
         _disclosure(session, account, settings, bots), _grounded(bots), _no_repeat(messages),
@@ -176,10 +179,16 @@ def score_conversation(session: Session, account: Account, settings: Settings, c
     messages = timeline.recent(session, conversation.id, limit=SCORED_MESSAGES)
     if not messages:
         return None
-    rubric = load_rubric(settings.qa_rubric_file)
+    rubric = load_rubric(account_file(account, settings, "qa_rubric_file"))
     intent = _intent(messages)
     judgements = [j for j in judge(session, account, settings, messages, ended_by=ended_by, intent=intent)
                   if rubric.weights.get(j.criterion, 0.0) > 0]
+    # Criteria the rubric gives to the LLM, when one is configured: its verdicts replace
+    # the local ones only where every sentence they rest on is the conversation's own.
+    judged = judge_with_model(session, account, settings, rubric, messages, [j.criterion for j in judgements])
+    if judged is not None:
+        judgements = [Judgement(j.criterion, judged.used[j.criterion][0], judged.used[j.criterion][1])  # type: ignore[arg-type]
+                      if j.criterion in judged.used else j for j in judgements]
     agents = [m.meta.get("agent") for m in messages if m.author == "agent" and m.meta.get("agent")]
     row = ConversationScore(
         account_id=account.id, conversation_id=conversation.id, last_message_id=messages[-1].id,
@@ -198,7 +207,8 @@ def score_conversation(session: Session, account: Account, settings: Settings, c
         audit(session, account_id=account.id, actor="qa", action="quality.conversation_scored",
               subject_type="conversation", subject_id=conversation.id,
               detail={"score": stored.score, "ended_by": ended_by, "rubric": rubric.name,
-                      "verdicts": {c["criterion"]: c["verdict"] for c in stored.criteria}})
+                      "verdicts": {c["criterion"]: c["verdict"] for c in stored.criteria},
+                      **({"llm": judged.audit_detail()} if judged is not None else {})})
         write_wrapup(session, account, settings, conversation, stored)
     return stored
 
@@ -207,7 +217,7 @@ def score_idle(session: Session, account: Account, settings: Settings, *, now: d
                limit: int = 500) -> list[ConversationScore]:
     """Score the account's conversations silent for the rubric's ``idle_minutes`` and not
     scored since their last message; at most ``limit`` per call."""
-    rubric = load_rubric(settings.qa_rubric_file)
+    rubric = load_rubric(account_file(account, settings, "qa_rubric_file"))
     cutoff = (now or datetime.now(UTC)) - timedelta(minutes=rubric.idle_minutes)
     scored = select(ConversationScore.id).where(ConversationScore.conversation_id == Conversation.id,
                                                 ConversationScore.created_at >= Conversation.last_message_at)

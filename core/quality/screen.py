@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
+from switchboard.models import Account
 
 from ..assist import style_card
 from ..audit import audit
 from ..escalation import EscalationPolicy
 from ..selfservice import Decision, Turn, withheld
+from .files import account_file
 from .guardrails import Finding, blocking, check
 from .policy import load_policy
 
@@ -21,14 +23,15 @@ WITHHELD_REASON = "guardrail"
 
 
 def check_reply(settings: Settings, text: str, intent: str | None = None,
-                grounded_in: Sequence[str] = ()) -> list[Finding]:
-    """``check`` with the account's guardrail policy and style card."""
-    return check(text, intent, load_policy(settings.guardrails_file),
+                grounded_in: Sequence[str] = (), *, account: Account | None) -> list[Finding]:
+    """``check`` with the account's guardrail policy (its own file, or the deployment's
+    when ``account`` is None or has none) and style card."""
+    return check(text, intent, load_policy(account_file(account, settings, "guardrails_file")),
                  style_avoid=style_card(settings.style_file).avoid, grounded_in=grounded_in)
 
 
 def screened(decision: Decision, intent: str | None, turn: Turn, policy: EscalationPolicy,
-             settings: Settings) -> tuple[Decision, list[Finding]]:
+             settings: Settings, account: Account | None = None) -> tuple[Decision, list[Finding]]:
     """``decision`` as it is, or a handoff in its place when its answer breaks a blocking
     rule, with the rules it broke. Only drafted answers are screened: menus,
     clarifications and notices are the account's own fixed texts. `switchboard eval`
@@ -36,21 +39,21 @@ def screened(decision: Decision, intent: str | None, turn: Turn, policy: Escalat
     if decision.action != "answer":
         return decision, []
     sources = [f"{p.title}\n{p.text}" for p in (decision.draft.citations if decision.draft else ())]
-    found = blocking(check_reply(settings, decision.reply, intent, sources))
+    found = blocking(check_reply(settings, decision.reply, intent, sources, account=account))
     if not found:
         return decision, []
     detail = "; ".join(f.describe() for f in found)
     return withheld(turn, policy, WITHHELD_REASON, f"The drafted answer was not sent: {detail}", decision.hits), found
 
 
-def screen_answer(session: Session, *, account_id: int, conversation_id: int, decision: Decision,
+def screen_answer(session: Session, *, account: Account, conversation_id: int, decision: Decision,
                   intent: str | None, turn: Turn, policy: EscalationPolicy, settings: Settings) -> Decision:
     """:func:`screened`, with a withheld answer's reasons in the audit log."""
-    decision, found = screened(decision, intent, turn, policy, settings)
+    decision, found = screened(decision, intent, turn, policy, settings, account)
     if not found:
         return decision
     # The draft's own words (the bot's, not the customer's) go in the audit: why it was withheld.
-    audit(session, account_id=account_id, actor="bot", action="quality.answer_withheld",
+    audit(session, account_id=account.id, actor="bot", action="quality.answer_withheld",
           subject_type="conversation", subject_id=conversation_id,
           detail={"intent": intent, "findings": [f.as_json() for f in found]})
     return decision

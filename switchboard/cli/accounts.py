@@ -168,7 +168,8 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
     outreach_quiet_hours, outreach_rate, voice_support_number, voice_support_queue,
     voice_hours, voice_timezone, voice_language, voice_name, vault_reveal, retention_days,
     webchat_origins, webchat_name, webchat_colour, webchat_greeting, twilio_verify_service_sid,
-    kb_approvers, help_center_section_id, or the secret of a system in actions.yaml
+    kb_approvers, help_center_section_id, qa_rubric_file, guardrails_file,
+    dispositions_file (a file's path, checked before it is stored), or the secret of a system in actions.yaml
     (shop_api_token); or the environment variable the default account reads for it
     (TWILIO_AUTH_TOKEN, SWITCHBOARD_SLACK_APPROVAL_CHANNEL, SHOP_API_TOKEN)."""
     from switchboard.core import accounts as core
@@ -185,6 +186,7 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
                                        "(further accounts are added with `switchboard accounts add`)")
         _check_setting(name, value, slug)
         _check_privacy_setting(name, value)
+        _check_quality_file(name, value)
         core.set_setting(account, name, value, app.config["SETTINGS"])  # a secret is stored sealed
         session.commit()
     click.echo(f"{name} set for {slug}")
@@ -204,6 +206,31 @@ def _check_setting(name: str, value: str, slug: str) -> None:
             checks[name](value, f"{name} of account {slug!r}")
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
+
+
+def _check_quality_file(name: str, value: str) -> None:
+    """A rubric, guardrail or disposition file is read on every conversation's end: one
+    that is missing or does not parse is refused now, with its line and what to fix."""
+    from pathlib import Path
+
+    from switchboard.core.quality.files import QualityFileError
+    from switchboard.core.quality.policy import parse_policy
+    from switchboard.core.quality.rubric import parse_rubric
+    from switchboard.core.quality.wrapup import parse_taxonomy
+
+    parse = {"qa_rubric_file": parse_rubric, "guardrails_file": parse_policy, "dispositions_file": parse_taxonomy}
+    if name not in parse:
+        return
+    path = Path(value.strip()).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"{name} {value!r}: cannot be read ({exc}); give the path of a UTF-8 YAML file "
+                                 "that every web and worker host can read") from None
+    try:
+        parse[name](text, str(path))
+    except QualityFileError as exc:
+        raise click.BadParameter(f"{exc}; fix the file and set it again") from None
 
 
 def _check_privacy_setting(name: str, value: str) -> None:

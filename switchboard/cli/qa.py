@@ -21,9 +21,11 @@ def qa() -> None:
 @click.argument("text", required=False)
 @click.option("--intent", help="The conversation's intent (a regulated one, such as legal, needs its disclaimer).")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
-def check_command(text: str | None, intent: str | None, as_json: bool) -> None:
-    """Check TEXT (or standard input when it is left out or "-") against the guardrail
-    policy (SWITCHBOARD_GUARDRAILS_FILE) and the style card (SWITCHBOARD_STYLE_FILE).
+@ACCOUNT_OPTION
+def check_command(text: str | None, intent: str | None, as_json: bool, slug: str) -> None:
+    """Check TEXT (or standard input when it is left out or "-") against the account's
+    guardrail policy (SWITCHBOARD_GUARDRAILS_FILE for the default account, the
+    guardrails_file setting of another) and the style card (SWITCHBOARD_STYLE_FILE).
     Exits with status 1 when anything is flagged, like a linter."""
     from switchboard.config import load_settings
     from switchboard.core.assist import StyleError
@@ -35,8 +37,10 @@ def check_command(text: str | None, intent: str | None, as_json: bool) -> None:
         text = sys.stdin.read()
     if not text.strip():
         raise click.UsageError("give the reply to check as TEXT, or on standard input")
+    # The default account's file is the environment's: no database needed to lint a reply.
+    account = None if slug == "default" else account_named(open_app(), slug)
     try:
-        findings = check_reply(load_settings(), text, intent)
+        findings = check_reply(load_settings(), text, intent, account=account)
     except (ConfigError, GuardrailPolicyError, StyleError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -59,8 +63,9 @@ def check_command(text: str | None, intent: str | None, as_json: bool) -> None:
 @ACCOUNT_OPTION
 def report_command(since: datetime, until: datetime | None, fmt: str, slug: str) -> None:
     """QA scores of the conversations that ended in a period: by automation level, intent,
-    agent, channel and language, the trend by day, and the worst first with their evidence."""
-    from switchboard.core.quality.report import CSV_FIELDS, csv_rows, report, scores_since
+    agent (by name), channel and language, the trend by day and week, the "resolved"
+    verdicts a reopen or repeat contact turned round, and the worst first with their evidence."""
+    from switchboard.core.quality.report import CSV_FIELDS, csv_rows, names_for, report, scores_since
     from switchboard.db import get_db
 
     app = open_app()
@@ -68,12 +73,13 @@ def report_command(since: datetime, until: datetime | None, fmt: str, slug: str)
     with get_db(app).session() as session:
         rows = scores_since(session, account.id, since.replace(tzinfo=UTC),
                             until.replace(tzinfo=UTC) if until else None)
+        names = names_for(session, account.id, rows)
         if fmt == "json":
-            click.echo(json.dumps({"since": since.date().isoformat(), **report(rows)}, indent=2))
+            click.echo(json.dumps({"since": since.date().isoformat(), **report(rows, names)}, indent=2))
             return
         writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, extrasaction="raise", lineterminator="\n")
         writer.writeheader()
-        writer.writerows(csv_rows(rows))
+        writer.writerows(csv_rows(rows, names))
 
 
 @qa.command("score-idle")

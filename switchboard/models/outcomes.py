@@ -111,4 +111,6 @@ class ConversationScore(Base):
     rubric: Mapped[str] = mapped_column(String(64))  # the rubric's name and version
     criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     disposition: Mapped[str | None] = mapped_column(String(64))  # the wrap-up's code, or an agent's correction
+    #: How sure the wrap-up's choice was (0 to 1; 1.0 once an agent chose it), shown in the sidebar.
+    disposition_confidence: Mapped[float | None] = mapped_column()
     corrected_by: Mapped[str | None] = mapped_column(String(200))

@@ -11,7 +11,8 @@ from flask import Flask
 from selenium.webdriver.remote.webdriver import WebDriver
 from werkzeug.serving import make_server
 
-from .browser import start_chromium
+from .browser import SidebarPage, start_chromium
+from .zaf_stand_in import AGENT, ZendeskStandIn
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +42,20 @@ def live_switchboard(app: Flask) -> Iterator[str]:
     """The real Switchboard app served over HTTP on loopback, for the app to call."""
     with serving(app) as url:
         yield url
+
+
+@pytest.fixture
+def stand_ins() -> Iterator[list[ZendeskStandIn]]:
+    """The stand-in Zendesk workspaces a test opened (``open_ticket``), closed after it."""
+    opened: list[ZendeskStandIn] = []
+    yield opened
+    for stand_in in opened:
+        stand_in.close()
+
+
+def open_ticket(driver: WebDriver, stand_ins: list[ZendeskStandIn], url: str, token: str,
+                ticket: int) -> SidebarPage:
+    """The sidebar of ``ticket`` in a stand-in Zendesk whose app calls Switchboard at ``url``."""
+    stand_in = ZendeskStandIn(backend_url=url, secure_settings={"token": token}, ticket_id=ticket, agent=AGENT)
+    stand_ins.append(stand_in)
+    return SidebarPage(driver, stand_in.page_url(), stand_in).open()

@@ -4,7 +4,6 @@ checked, and the warning shows the words that triggered it and the fix."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
@@ -17,26 +16,12 @@ from switchboard.models import AuditEntry
 from ..assist.test_sidebar_api import handed_over_ticket, key_for
 from ..signing import VendorClient
 from .browser import SidebarPage, wait_until
-from .zaf_stand_in import AGENT, ZendeskStandIn
+from .conftest import open_ticket
+from .zaf_stand_in import ZendeskStandIn
 
 pytestmark = pytest.mark.slow  # drives Chromium
 
 DRAFT = "I guarantee a full refund of $500 tomorrow."
-
-
-@pytest.fixture
-def stand_ins() -> Iterator[list[ZendeskStandIn]]:
-    opened: list[ZendeskStandIn] = []
-    yield opened
-    for stand_in in opened:
-        stand_in.close()
-
-
-def open_ticket(driver, stand_ins: list[ZendeskStandIn], url: str, token: str,  # type: ignore[no-untyped-def]
-                ticket: int) -> SidebarPage:
-    stand_in = ZendeskStandIn(backend_url=url, secure_settings={"token": token}, ticket_id=ticket, agent=AGENT)
-    stand_ins.append(stand_in)
-    return SidebarPage(driver, stand_in.page_url(), stand_in).open()
 
 
 def type_reply(page: SidebarPage, text: str) -> None:

@@ -23,6 +23,7 @@ SHIPPED_FILES = [
     "assets/app.css",
     "assets/app.js",
     "assets/call_card.js",
+    "assets/disposition.js",
     "assets/iframe.html",
     "assets/vendor/LICENSE",
     "assets/vendor/LICENSE-native-promise-only",
@@ -289,6 +290,9 @@ def test_every_string_key_the_app_uses_exists() -> None:
     source = (DEFAULT_APP_DIR / "assets" / "app.js").read_text(encoding="utf-8")
     ui = read(DEFAULT_APP_DIR / "translations" / "en.json")["ui"]
     used = {key for key in re.findall(r"\bt\('([a-z_]+)'", source) if not key.endswith("_")}
+    wrapup = (DEFAULT_APP_DIR / "assets" / "disposition.js").read_text(encoding="utf-8")
+    used |= set(re.findall(r"helpers\.t\('([a-z_]+)'", wrapup))
+    assert {"disposition_saved", "disposition_confidence"} <= used
     used |= {f"{prefix}_{kind}" for prefix in ("unreachable", "not_found", "unauthorized", "not_configured",
                                                "outside_zendesk") for kind in ("title", "body")}
     used |= {f"author_{who}" for who in ("customer", "bot", "agent")}
@@ -312,7 +316,7 @@ def test_the_page_loads_only_local_files() -> None:
     """No CDN at run time: every script and stylesheet is a file inside assets/."""
     html = (DEFAULT_APP_DIR / "assets" / "iframe.html").read_text(encoding="utf-8")
     refs = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
-    assert refs == ["app.css", "vendor/zaf_sdk.min.js", "call_card.js", "app.js"]
+    assert refs == ["app.css", "vendor/zaf_sdk.min.js", "call_card.js", "disposition.js", "app.js"]
     for ref in refs:
         assert (DEFAULT_APP_DIR / "assets" / ref).is_file(), ref
 

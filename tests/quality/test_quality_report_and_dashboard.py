@@ -42,7 +42,7 @@ def test_qa_report_json_and_csv_show_the_score_and_the_worst_with_evidence(
     data = json.loads(result.output)
     assert data["conversations"] == 1 and 0 < data["mean_score"] < 100
     assert data["by"]["automation"] == {"handed_over": {"conversations": 1, "mean_score": data["mean_score"]}}
-    assert list(data["by"]["agent"]) == ["zendesk:111"]
+    assert list(data["by"]["agent"]) == ["Ava"]  # the comment's author, as Zendesk named them
     assert data["criteria"]["risky_promises"] == {"judged": 1, "met_rate": 0.0}
     [worst] = data["worst"]
     risky = next(m for m in worst["missed"] if m["criterion"] == "risky_promises")

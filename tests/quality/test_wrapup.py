@@ -113,7 +113,7 @@ def test_agents_correct_the_disposition_in_the_sidebar_and_two_agreeing_correcti
         unknown = correct(app, vendor, first, {"code": "no_such_code"})
         assert unknown.status_code == 409 and "use one of" in unknown.get_json()["error"]
         assert correct(app, vendor, first, {"code": "returns_refunds"}).get_json() == {
-            "disposition": "returns_refunds", "corrected_by": "zendesk:4021"}
+            "disposition": "returns_refunds", "corrected_by": "zendesk:4021", "confidence": 1.0}
         corrected = [t for t in zendesk_calls(app, "tickets.update")
                      if t.get("custom_fields") == [{"id": int(FIELD), "value": "returns_refunds"}]]
         assert [t["id"] for t in corrected] == [first]
@@ -123,6 +123,7 @@ def test_agents_correct_the_disposition_in_the_sidebar_and_two_agreeing_correcti
         assert correct(app, vendor, second, {"code": "returns_refunds"}).status_code == 200
         solved_ticket(app, vendor)  # the same question again: two agents agreed on another code
         assert (wrapups(app)[-1]["code"], wrapups(app)[-1]["learned"]) == ("returns_refunds", True)
+        assert wrapups(app)[-1]["confidence"] == 1.0  # both of the intent's corrections chose it
         with get_db(app).session() as session:
             assert session.scalars(select(AuditEntry).where(
                 AuditEntry.action == "quality.disposition_corrected")).all()[0].detail == {

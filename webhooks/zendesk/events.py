@@ -30,7 +30,8 @@ def on_comment_added(session: Session, event: InboxEvent, settings: Settings) ->
         ticket_id=payload["detail"]["id"], comment_id=str(comment.get("id") or event.dedupe_key),
         body=str(comment.get("body") or ""), public=bool(comment.get("is_public")),
         author_id=str(author["id"]) if author.get("id") is not None else None,
-        author_is_staff=bool(author.get("is_staff"))))
+        author_is_staff=bool(author.get("is_staff")),
+        author_name=str(author["name"])[:200] if isinstance(author.get("name"), str) else None))
 
 
 def _when(stamp: str | None) -> datetime | None:

@@ -198,7 +198,17 @@
     "call_not_said": "not said yet",
     "call_said_late": "said late",
     "call_next_actions": "Next steps",
-    "call_update_failed": "The live call card could not be updated; retrying."
+    "call_update_failed": "The live call card could not be updated; retrying.",
+    "disposition_heading": "Wrap-up code",
+    "disposition_chosen": "Filed as {description} ({code})",
+    "disposition_confidence": "Chosen by Switchboard with {percent}% confidence. Pick another if it is wrong.",
+    "disposition_corrected": "Chosen by an agent.",
+    "disposition_pick": "Wrap-up code",
+    "disposition_save": "Save code",
+    "disposition_saving": "Saving the code…",
+    "disposition_same": "That is already the ticket's code: pick another to change it.",
+    "disposition_saved": "Saved: the ticket is filed as {code}. Switchboard learns from corrections like this.",
+    "disposition_failed": "Could not save the code ({reason}). Try again."
   };
   /* ui-strings:end */
 
@@ -374,6 +384,7 @@
             state.data = parseBody(data);
             render(state.data);
             showCall(state.data.call);
+            showDisposition(state.data.disposition);
             announce(t('loaded'));
             if (hadFocus) { $('customer-heading').focus(); }
             loadGoverned();
@@ -1495,6 +1506,23 @@
       fetch: function () {
         return backendRequest('GET', '/api/sidebar/tickets/' + encodeURIComponent(state.ticketId) + '/call')
           .then(parseBody);
+      }
+    });
+  }
+
+  // The wrap-up card (disposition.js): the chosen code, its confidence, and the agent's correction.
+  function showDisposition(disposition) {
+    if (!window.SwitchboardDisposition) { return; }
+    window.SwitchboardDisposition.show(disposition || null, {
+      t: t, el: el, clear: clear, resize: scheduleResize, announce: announce,
+      save: function (code) {
+        return backendRequest('POST', '/api/sidebar/tickets/' + encodeURIComponent(state.ticketId) + '/disposition',
+          { code: code }).then(parseBody);
+      },
+      reason: function (failure) {
+        var body = failureBody(failure);
+        var status = failure && typeof failure.status === 'number' ? failure.status : 0;
+        return body && typeof body.error === 'string' ? body.error.replace(/\.$/, '') : (status ? 'HTTP ' + status : 'no answer');
       }
     });
   }
