@@ -297,7 +297,8 @@ def knowledge_page() -> ResponseReturnValue:
                            start=end - timedelta(days=DEFAULT_DAYS), end=end)
     drafts = sorted(kb_drafts.drafts(session, account.id), key=lambda d: (d.status != kb_drafts.PENDING, -d.id))
     return render_template("dashboard_knowledge.html", account=account, gaps=found[:20], days=DEFAULT_DAYS,
-                           drafts=drafts, decided=request.args.get("decided"),
+                           drafts=drafts, diffs={d.id: kb_drafts.diff(d) for d in drafts},
+                           decided=request.args.get("decided"),
                            can_decide=_operator() is not None, csrf=csrf_token())
 
 
@@ -317,6 +318,32 @@ def decide_draft(draft_id: int, verdict: str) -> ResponseReturnValue:
                                     actor=actor)
     except kb_drafts.DraftNotFound as exc:
         return str(exc), 404
+    return redirect(url_for("dashboard.knowledge_page", decided=f"{draft_id}:{decision.outcome}"))
+
+
+@blueprint.post("/knowledge/drafts/<int:draft_id>/edit")
+@require_supervisor
+def edit_draft(draft_id: int) -> ResponseReturnValue:
+    """A new version of a pending draft from the edit form, as the Slack modal and
+    `switchboard kb drafts edit` save it: proven again, nothing published."""
+    account: Account = g.account
+    actor = _operator()
+    if actor is None:
+        return ("Editing a draft needs a session signed in with an account API key (an operator's), "
+                "not one opened from the Zendesk sidebar: sign in at /dashboard/login with a key."), 403
+    if not hmac.compare_digest((request.form.get("csrf") or "").encode(), csrf_token().encode()):
+        return "This form is stale or did not come from the dashboard: reload /dashboard/knowledge and try again.", 400
+    if "title" not in request.form or "body" not in request.form:
+        return "The edit form sends a title and a body: reload /dashboard/knowledge and try again.", 400
+    try:
+        decision = kb_drafts.edit(db.session(), account, current_app.config["SETTINGS"], draft_id,
+                                  title=request.form["title"], body=request.form["body"], actor=actor)
+    except kb_drafts.DraftNotFound as exc:
+        return str(exc), 404
+    except kb_drafts.InvalidEdit as exc:
+        return f"The edit was not saved: {exc}.", 422
+    if decision.outcome.startswith("already:"):
+        return f"The edit was not saved: draft {draft_id} is already {decision.draft.status}.", 409
     return redirect(url_for("dashboard.knowledge_page", decided=f"{draft_id}:{decision.outcome}"))
 
 
