@@ -64,6 +64,7 @@ ACCOUNT_SETTINGS = {
     "twilio_verify_service_sid": "TWILIO_VERIFY_SERVICE_SID",
     "kb_approvers": "SWITCHBOARD_KB_APPROVERS",
     "help_center_section_id": "SWITCHBOARD_HELP_CENTER_SECTION_ID",
+    "agent_handle_minutes": "SWITCHBOARD_AGENT_HANDLE_MINUTES",
 }
 
 

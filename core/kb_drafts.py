@@ -37,6 +37,7 @@ from .accounts import secret_variable, setting
 from .audit import audit
 from .digest import clip
 from .handoff import conversation_for_ticket
+from .knowledge import topics
 from .knowledge.service import KnowledgeBase
 from .records import Article
 from .redaction import PLACEHOLDERS, redact
@@ -142,7 +143,7 @@ def on_solved(session: Session, account: Account, settings: Settings, *, ticket_
         return None  # this ticket's answers are already drafted
     source = {"ticket_id": ticket_id, "conversation_id": conversation.id,
               "comments": [str(r.meta.get("zendesk_comment_id") or r.id) for r in replies]}
-    retriever = gaps.live_retriever(session, account.id, settings)
+    retriever = topics.live_retriever(session, account.id, settings)
     bodies = {a.id: a.body for a in KnowledgeBase.of(session, account.id, settings).articles()}
     target = kb_edits.target(session, account.id, retriever, question=questions[0], replies=[r.body for r in replies],
                              agent_sentences=sentences, bodies=bodies)
@@ -217,10 +218,10 @@ def _same_gap(session: Session, account_id: int, retriever: Any, questions: Sequ
     pending = [d for d in _drafts(session, account_id, PENDING) if d.kind == NEW]
     if not pending:
         return None
-    asked = gaps.vectors(retriever, questions)
-    best: tuple[float, KbDraft | None] = (gaps.join_cosine(retriever), None)
+    asked = topics.vectors(retriever, questions)
+    best: tuple[float, KbDraft | None] = (topics.join_cosine(retriever), None)
     for draft in pending:
-        theirs = gaps.vectors(retriever, draft.questions)
+        theirs = topics.vectors(retriever, draft.questions)
         if asked is None or theirs is None:
             if {q.lower() for q in questions} & {q.lower() for q in draft.questions}:
                 return draft

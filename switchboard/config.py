@@ -141,6 +141,9 @@ class Settings:
     help_center_locale: str = "en-us"
     help_center_draft: bool = True
     help_center_permission_group_id: str | None = None
+    #: An agent's minutes per conversation handed over: what the knowledge loop's
+    #: measures count a handover avoided as (agent hours saved per published draft).
+    agent_handle_minutes: float = 6.0
 
     @property
     def twilio_status_callback(self) -> str | None:
@@ -318,6 +321,23 @@ def outreach_rate(raw: str | None, where: str = "SWITCHBOARD_OUTREACH_RATE") -> 
     if not 0 < rate <= 1000:
         raise ConfigError(f"{where}={raw!r}: use a rate above 0 and at most 1000 per second.")
     return rate
+
+
+#: An agent's handle time when none is set: a short chat or messaging ticket's.
+DEFAULT_HANDLE_MINUTES = 6.0
+
+
+def handle_minutes(raw: str | None, where: str = "SWITCHBOARD_AGENT_HANDLE_MINUTES") -> float:
+    """An agent's minutes per handed-over conversation, above 0 and at most 480; unset is 6."""
+    if raw is None or not raw.strip():
+        return DEFAULT_HANDLE_MINUTES
+    try:
+        minutes = float(raw)
+    except ValueError:
+        raise ConfigError(f"{where}={raw!r} is not a number of minutes (e.g. 6 or 7.5).") from None
+    if not 0 < minutes <= 480:
+        raise ConfigError(f"{where}={raw!r}: use minutes above 0 and at most 480 (a working day).")
+    return minutes
 
 
 def _outreach(env: Mapping[str, str]) -> _OutreachSettings:
@@ -567,4 +587,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         help_center_locale=_optional(env, "SWITCHBOARD_HELP_CENTER_LOCALE") or "en-us",
         help_center_draft=_flag(env, "SWITCHBOARD_HELP_CENTER_DRAFT", default=True),
         help_center_permission_group_id=_optional(env, "SWITCHBOARD_HELP_CENTER_PERMISSION_GROUP_ID"),
+        agent_handle_minutes=handle_minutes(env.get("SWITCHBOARD_AGENT_HANDLE_MINUTES")),
     )

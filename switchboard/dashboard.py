@@ -40,9 +40,10 @@ from switchboard.apps.sign_in import (
     signed_in_with_key,
 )
 from switchboard.apps.zendesk.sidebar_api import account_for_jwt
-from switchboard.core import accounts, audit, gaps, kb_drafts
+from switchboard.core import accounts, audit, gaps, kb_drafts, kb_impact
 from switchboard.core.digest import _gap_groups
 from switchboard.core.knowledge import phrasings as learned_phrasings
+from switchboard.core.knowledge import topics
 from switchboard.core.metrics import BOT_QUIET
 from switchboard.core.metrics_figures import (
     MAX_DAY,
@@ -293,11 +294,13 @@ def knowledge_page() -> ResponseReturnValue:
     session = db.session()
     settings = current_app.config["SETTINGS"]
     end = datetime.now(UTC)
-    found = gaps.rank_gaps(session, account.id, gaps.live_retriever(session, account.id, settings),
+    found = gaps.rank_gaps(session, account.id, topics.live_retriever(session, account.id, settings),
                            start=end - timedelta(days=DEFAULT_DAYS), end=end)
     drafts = sorted(kb_drafts.drafts(session, account.id), key=lambda d: (d.status != kb_drafts.PENDING, -d.id))
     return render_template("dashboard_knowledge.html", account=account, gaps=found[:20], days=DEFAULT_DAYS,
                            drafts=drafts, diffs={d.id: kb_drafts.diff(d) for d in drafts},
+                           impacts=kb_impact.measure(session, account, settings, until=end),
+                           window_days=kb_impact.WINDOW_DAYS,
                            decided=request.args.get("decided"),
                            can_decide=_operator() is not None, csrf=csrf_token())
 

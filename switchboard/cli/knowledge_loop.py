@@ -20,6 +20,7 @@ from switchboard.cli.kb import kb
 def kb_gaps(slug: str, days: int, as_json: bool) -> None:
     """Questions that ended without an answer, grouped by meaning, most asked first."""
     from switchboard.core import gaps
+    from switchboard.core.knowledge import topics
     from switchboard.db import get_db
 
     app = open_app()
@@ -27,7 +28,7 @@ def kb_gaps(slug: str, days: int, as_json: bool) -> None:
     end = datetime.now(UTC)
     start = end - timedelta(days=days)
     with get_db(app).session() as session:
-        retriever = gaps.live_retriever(session, account.id, app.config["SETTINGS"])
+        retriever = topics.live_retriever(session, account.id, app.config["SETTINGS"])
         found = gaps.rank_gaps(session, account.id, retriever, start=start, end=end)
     if as_json:
         click.echo(json.dumps({"account": account.slug, "start": start.isoformat(), "end": end.isoformat(),
