@@ -35,7 +35,7 @@ from switchboard.models import (
     SuggestionFeedback,
 )
 
-from . import kb_impact, ports
+from . import kb_conflicts, kb_impact, ports
 from .accounts import company_name
 from .audit import audit
 from .knowledge.analysis import content_words, stem
@@ -146,6 +146,8 @@ class Digest:
     quality: dict[str, Any] | None = None
     #: Each knowledge draft published in the last weeks, measured (kb_impact.Impact.as_json).
     knowledge: tuple[dict[str, Any], ...] = ()
+    #: Articles to review (kb_conflicts.review): duplicates and contradictions.
+    article_conflicts: dict[str, Any] | None = None
 
     @property
     def suggestions_shown(self) -> int:
@@ -249,6 +251,7 @@ def compute_digest(session: Session, account_id: int, *, start: datetime, end: d
         outcomes=_outcomes(session, account_id, start, end),
         quality=_quality(session, account_id, start, end),
         knowledge=_knowledge(session, account_id, settings, end) if settings is not None else (),
+        article_conflicts=kb_conflicts.review(session, account_id, settings) if settings is not None else None,
     )
 
 
@@ -535,6 +538,7 @@ def as_json(digest: Digest) -> dict[str, Any]:
         "outcomes": digest.outcomes,
         "quality": digest.quality,
         "knowledge": list(digest.knowledge),
+        "article_conflicts": digest.article_conflicts,
         "downvoted_articles": [{"title": v.title, "downs": v.downs, "ups": v.ups, "reasons": list(v.reasons)}
                                for v in digest.downvoted_articles],
         "gaps": [{"words": list(g.words), "count": g.count, "example": g.example} for g in digest.gaps],

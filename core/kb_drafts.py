@@ -37,7 +37,8 @@ from .accounts import secret_variable, setting
 from .audit import audit
 from .digest import clip
 from .handoff import conversation_for_ticket
-from .knowledge import topics
+from .knowledge import phrasings, topics
+from .knowledge.retrieval import Retriever
 from .knowledge.service import KnowledgeBase
 from .records import Article
 from .redaction import PLACEHOLDERS, redact
@@ -145,7 +146,7 @@ def on_solved(session: Session, account: Account, settings: Settings, *, ticket_
               "comments": [str(r.meta.get("zendesk_comment_id") or r.id) for r in replies]}
     retriever = topics.live_retriever(session, account.id, settings)
     bodies = {a.id: a.body for a in KnowledgeBase.of(session, account.id, settings).articles()}
-    target = kb_edits.target(session, account.id, retriever, question=questions[0], replies=[r.body for r in replies],
+    target = edit_target(session, account.id, retriever, question=questions[0], replies=[r.body for r in replies],
                              agent_sentences=sentences, bodies=bodies)
     draft = _pending_edit(session, account.id, target) if target else _same_gap(session, account.id, retriever,
                                                                                   questions)
@@ -196,6 +197,20 @@ def _drafts(session: Session, account_id: int, status: str | None = None) -> lis
     if status is not None:
         query = query.where(KbDraft.status == status)
     return list(session.scalars(query.order_by(KbDraft.id)))
+
+
+def edit_target(session: Session, account_id: int, retriever: Retriever | None, *, question: str,
+                replies: Sequence[str], agent_sentences: Sequence[str], bodies: dict[str, str]) -> str | None:
+    """The article the agents' answer edits: one their replies link, else the gap's
+    closest article when they answer from it. ``bodies`` maps article ids to bodies."""
+    for reply in replies:
+        for article_id in phrasings.linked_articles(session, account_id, reply):
+            if article_id in bodies:
+                return article_id
+    for near in gaps.closest(retriever, question)[:1]:
+        if near.article_id in bodies and kb_edits.answers_from(bodies[near.article_id], agent_sentences):
+            return near.article_id
+    return None
 
 
 def _title_of(session: Session, account_id: int, settings: Settings, article_id: str) -> str:

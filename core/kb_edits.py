@@ -2,8 +2,8 @@
 
 When the agents' replies on a gap's ticket link one of the account's articles, or
 answer from the article retrieval found closest to the gap's question (one of their
-sentences says what one of its sentences says), their answer is read against that
-article: a sentence that says the same thing with other numbers ("within 30 days"
+sentences says what one of its sentences says; :func:`kb_drafts.edit_target`), their
+answer is read against that article: a sentence that says the same thing with other numbers ("within 30 days"
 where the article says "within 14 days") replaces the article's sentence; a sentence
 the article does not hold is added; one it already holds changes nothing. An answer
 that neither adds nor contradicts anything is no edit at all.
@@ -17,12 +17,6 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-from sqlalchemy.orm import Session
-
-from . import gaps
-from .knowledge import phrasings
-from .knowledge.retrieval import Retriever
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"[a-z][a-z']+")
@@ -99,20 +93,6 @@ def _replace_spaced(body: str, old: str, new: str) -> str:
     """Replace a sentence whose spacing the body wrote otherwise (line breaks)."""
     pattern = r"\s+".join(re.escape(word) for word in old.split())
     return re.sub(pattern, lambda _: new, body, count=1)
-
-
-def target(session: Session, account_id: int, retriever: Retriever | None, *, question: str, replies: Sequence[str],
-           agent_sentences: Sequence[str], bodies: dict[str, str]) -> str | None:
-    """The article the agents' answer edits: one their replies link, else the gap's
-    closest article when they answer from it. ``bodies`` maps article ids to bodies."""
-    for reply in replies:
-        for article_id in phrasings.linked_articles(session, account_id, reply):
-            if article_id in bodies:
-                return article_id
-    for near in gaps.closest(retriever, question)[:1]:
-        if near.article_id in bodies and answers_from(bodies[near.article_id], agent_sentences):
-            return near.article_id
-    return None
 
 
 def diff(old: str, new: str) -> list[str]:

@@ -40,7 +40,7 @@ from switchboard.apps.sign_in import (
     signed_in_with_key,
 )
 from switchboard.apps.zendesk.sidebar_api import account_for_jwt
-from switchboard.core import accounts, audit, gaps, kb_drafts, kb_impact
+from switchboard.core import accounts, audit, gaps, kb_conflicts, kb_drafts, kb_impact
 from switchboard.core.digest import _gap_groups
 from switchboard.core.knowledge import phrasings as learned_phrasings
 from switchboard.core.knowledge import topics
@@ -301,6 +301,7 @@ def knowledge_page() -> ResponseReturnValue:
                            drafts=drafts, diffs={d.id: kb_drafts.diff(d) for d in drafts},
                            impacts=kb_impact.measure(session, account, settings, until=end),
                            window_days=kb_impact.WINDOW_DAYS,
+                           conflicts=kb_conflicts.review(session, account.id, settings),
                            decided=request.args.get("decided"),
                            can_decide=_operator() is not None, csrf=csrf_token())
 

@@ -43,6 +43,33 @@ def kb_gaps(slug: str, days: int, as_json: bool) -> None:
         click.echo(f"{gap.volume:>5} {gap.previous:>6} {gap.trend:<8} {gap.example!r} — {near}")
 
 
+@kb.command("duplicates")
+@ACCOUNT_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def kb_duplicates(slug: str, as_json: bool) -> None:
+    """Articles to review: pairs that answer the same questions (by the retrieval
+    encoder) and pairs that give different numbers for the same thing."""
+    from switchboard.core import kb_conflicts
+    from switchboard.db import get_db
+
+    app = open_app()
+    account = account_named(app, slug)
+    with get_db(app).session() as session:
+        found = kb_conflicts.review(session, account.id, app.config["SETTINGS"])
+    if as_json:
+        click.echo(json.dumps({"account": account.slug, **found}, indent=2))
+        return
+    click.echo(f"{len(found['duplicates'])} duplicate pair(s), {len(found['contradictions'])} contradicting pair(s) "
+               f"among {found['articles']} articles")
+    for d in found["duplicates"]:
+        click.echo(f"DUPLICATE {d['article_id']} / {d['other_id']} ({d['score']:.2f}): "
+                   f"{d['question']!r} ~ {d['other_question']!r}")
+    for c in found["contradictions"]:
+        click.echo(f"CONTRADICTS {c['article_id']} / {c['other_id']} ({c['quantity']}: "
+                   f"{', '.join(c['values'])} vs {', '.join(c['other_values'])}): {c['sentence']!r} ~ "
+                   f"{c['other_sentence']!r}")
+
+
 @kb.group("drafts")
 def kb_drafts_group() -> None:
     """Articles drafted from agents' answers to knowledge gaps: review, approve, reject."""
