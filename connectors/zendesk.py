@@ -333,29 +333,29 @@ class ZendeskConnector(Connector):
     def _create_article(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``POST /api/v2/help_center/sections/{id}/articles.json``: an approved draft
         (core/kb_drafts.py) into the Help Center, sent once under its outbox key."""
-        url = (f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/sections/"
-               f"{int(payload['section_id'])}/articles.json")
-        auth = (f"{_email(self.account, self.settings)}/token",
-                secret(self.account, "zendesk_api_token", self.settings) or "")
-        response = self.http.post(url, json={"article": payload["article"]}, auth=auth, timeout=TIMEOUT_SECONDS)
-        if response.status_code >= 400:
-            raise self._translate(response, response.text[:300], HELP_CENTER_ARTICLE)
-        article = response.json().get("article") or {}
+        article = self._help_center("POST", f"sections/{int(payload['section_id'])}/articles.json",
+                                    {"article": payload["article"]}, HELP_CENTER_ARTICLE).get("article") or {}
         return {"article_id": article.get("id"), "draft": article.get("draft"), "url": article.get("html_url")}
 
     def _update_translation(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``PUT /api/v2/help_center/articles/{id}/translations/{locale}.json``: an approved
         edit's title and body (the article endpoint itself only changes metadata)."""
-        url = (f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/articles/"
-               f"{int(payload['article_id'])}/translations/{payload['locale']}.json")
-        auth = (f"{_email(self.account, self.settings)}/token",
-                secret(self.account, "zendesk_api_token", self.settings) or "")
-        response = self.http.put(url, json={"translation": payload["translation"]}, auth=auth, timeout=TIMEOUT_SECONDS)
-        if response.status_code >= 400:
-            raise self._translate(response, response.text[:300], HELP_CENTER_TRANSLATION)
-        translation = response.json().get("translation") or {}
+        translation = self._help_center(
+            "PUT", f"articles/{int(payload['article_id'])}/translations/{payload['locale']}.json",
+            {"translation": payload["translation"]}, HELP_CENTER_TRANSLATION).get("translation") or {}
         return {"article_id": translation.get("source_id", payload["article_id"]), "locale": translation.get("locale"),
                 "translation_id": translation.get("id")}
+
+    def _help_center(self, method: str, path: str, body: dict[str, Any], operation: str) -> dict[str, Any]:
+        """One Help Center API call with the API token; Zendesk's refusal raised as ours."""
+        url = f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/{path}"
+        auth = (f"{_email(self.account, self.settings)}/token",
+                secret(self.account, "zendesk_api_token", self.settings) or "")
+        response = self.http.request(method, url, json=body, auth=auth, timeout=TIMEOUT_SECONDS)
+        if response.status_code >= 400:
+            raise self._translate(response, response.text[:300], operation)
+        answer: dict[str, Any] = response.json()
+        return answer
 
     def _lookup_error(self, response: requests.Response | None, message: str) -> Exception:
         """A failed lookup by external_id: never a reason to create the ticket blindly."""

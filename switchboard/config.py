@@ -313,14 +313,19 @@ def outreach_quiet_hours(raw: str | None, where: str = "SWITCHBOARD_OUTREACH_QUI
 
 def outreach_rate(raw: str | None, where: str = "SWITCHBOARD_OUTREACH_RATE") -> float:
     """Messages per second, above 0 and at most 1000; unset is 10."""
-    raw = raw or "10"
+    return _above_zero(raw or "10", where, 1000, noun="messages per second",
+                       use="a rate above 0 and at most 1000 per second")
+
+
+def _above_zero(raw: str, where: str, high: float, *, noun: str, use: str) -> float:
+    """A number above 0 and at most ``high``; each refusal says what to write."""
     try:
-        rate = float(raw)
+        value = float(raw)
     except ValueError:
-        raise ConfigError(f"{where}={raw!r} is not a number of messages per second.") from None
-    if not 0 < rate <= 1000:
-        raise ConfigError(f"{where}={raw!r}: use a rate above 0 and at most 1000 per second.")
-    return rate
+        raise ConfigError(f"{where}={raw!r} is not a number of {noun}.") from None
+    if not 0 < value <= high:
+        raise ConfigError(f"{where}={raw!r}: use {use}.")
+    return value
 
 
 #: An agent's handle time when none is set: a short chat or messaging ticket's.
@@ -331,13 +336,8 @@ def handle_minutes(raw: str | None, where: str = "SWITCHBOARD_AGENT_HANDLE_MINUT
     """An agent's minutes per handed-over conversation, above 0 and at most 480; unset is 6."""
     if raw is None or not raw.strip():
         return DEFAULT_HANDLE_MINUTES
-    try:
-        minutes = float(raw)
-    except ValueError:
-        raise ConfigError(f"{where}={raw!r} is not a number of minutes (e.g. 6 or 7.5).") from None
-    if not 0 < minutes <= 480:
-        raise ConfigError(f"{where}={raw!r}: use minutes above 0 and at most 480 (a working day).")
-    return minutes
+    return _above_zero(raw, where, 480, noun="minutes (e.g. 6 or 7.5)",
+                       use="minutes above 0 and at most 480 (a working day)")
 
 
 def _outreach(env: Mapping[str, str]) -> _OutreachSettings:

@@ -306,17 +306,26 @@ def knowledge_page() -> ResponseReturnValue:
                            can_decide=_operator() is not None, csrf=csrf_token())
 
 
+def _draft_form_refused(actor: str | None, doing: str) -> tuple[str, int] | None:
+    """Why a draft's form is refused: no operator's session (403), or no CSRF token (400)."""
+    if actor is None:
+        return (f"{doing} a draft needs a session signed in with an account API key (an operator's), "
+                "not one opened from the Zendesk sidebar: sign in at /dashboard/login with a key."), 403
+    if not hmac.compare_digest((request.form.get("csrf") or "").encode(), csrf_token().encode()):
+        return "This form is stale or did not come from the dashboard: reload /dashboard/knowledge and try again.", 400
+    return None
+
+
 @blueprint.post("/knowledge/drafts/<int:draft_id>/<any(approve, reject):verdict>")
 @require_supervisor
 def decide_draft(draft_id: int, verdict: str) -> ResponseReturnValue:
     """Approve (publish) or reject a draft, as `switchboard kb drafts approve|reject` does."""
     account: Account = g.account
     actor = _operator()
-    if actor is None:
-        return ("Deciding on a draft needs a session signed in with an account API key (an operator's), "
-                "not one opened from the Zendesk sidebar: sign in at /dashboard/login with a key."), 403
-    if not hmac.compare_digest((request.form.get("csrf") or "").encode(), csrf_token().encode()):
-        return "This form is stale or did not come from the dashboard: reload /dashboard/knowledge and try again.", 400
+    refused = _draft_form_refused(actor, "Deciding on")
+    if refused is not None:
+        return refused
+    assert actor is not None
     try:
         decision = kb_drafts.decide(db.session(), account, current_app.config["SETTINGS"], draft_id, verdict,
                                     actor=actor)
@@ -332,11 +341,10 @@ def edit_draft(draft_id: int) -> ResponseReturnValue:
     `switchboard kb drafts edit` save it: proven again, nothing published."""
     account: Account = g.account
     actor = _operator()
-    if actor is None:
-        return ("Editing a draft needs a session signed in with an account API key (an operator's), "
-                "not one opened from the Zendesk sidebar: sign in at /dashboard/login with a key."), 403
-    if not hmac.compare_digest((request.form.get("csrf") or "").encode(), csrf_token().encode()):
-        return "This form is stale or did not come from the dashboard: reload /dashboard/knowledge and try again.", 400
+    refused = _draft_form_refused(actor, "Editing")
+    if refused is not None:
+        return refused
+    assert actor is not None
     if "title" not in request.form or "body" not in request.form:
         return "The edit form sends a title and a body: reload /dashboard/knowledge and try again.", 400
     try:
