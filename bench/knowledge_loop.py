@@ -194,6 +194,14 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
                 if decision.outcome == "approved" and decision.draft.article_id:
                     draft_for.setdefault(sources.most_common(1)[0][0], decision.draft.article_id)
             drafts_total = len(pending)
+            kinds = Counter(draft.kind for draft in pending)
+            # Where each draft came from: the hidden threads of its tickets (two threads in
+            # one draft is a wrong merge; a thread in no draft lost its article).
+            profile = [{"id": d.id, "kind": d.kind, "target": d.target_article_id, "status": d.status,
+                        "threads": sorted(Counter(ticket_article.get(int(s["ticket_id"]), "?")
+                                                  for s in d.sources).items()),
+                        "proof_after": {k: (d.proof.get("after") or {}).get(k) for k in ("answered", "menu")},
+                        "steals": d.proof.get("steals")} for d in pending]
             proof_after = Counter[str]()
             for draft in pending:
                 after = draft.proof.get("after") or {}
@@ -209,7 +217,10 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
         "split": "loop fed the FIRST paraphrase group (tuning half) of hidden threads; reported on the SECOND "
                  "(held-out) group",
         "asked_per_hidden_article": asked, "tickets": len(ticket_article), "drafts": drafts_total,
-        "decisions": dict(decided), "hidden_articles_with_a_published_draft": len(draft_for),
+        "decisions": dict(decided), "draft_kinds": dict(kinds),
+        "hidden_articles_with_a_published_draft": len(draft_for),
+        "hidden_articles_without_a_ticket": sorted(hidden - set(ticket_article.values())),
+        "drafts_profile": profile,
         "proof_on_gap_questions": dict(proof_after),
         "hidden_later_questions": {"before": figures(before_hidden), "after": figures(after_hidden),
                                    "oracle_articles_as_written": figures(oracle_hidden)},

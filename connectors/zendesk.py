@@ -42,8 +42,10 @@ TIMEOUT_SECONDS = 20.0
 #: Sandbox ids start here so they look like real ones and never collide with tiny
 #: test fixtures' ids.
 SANDBOX_ID_BASE = 100_000
-#: The outbox operation of an article created in a Help Center section.
+#: The outbox operations of an article created in a Help Center section, and of an
+#: existing article's title and body changed (its translation in one locale).
 HELP_CENTER_ARTICLE = "help_center.articles.create"
+HELP_CENTER_TRANSLATION = "help_center.translations.update"
 
 
 class ZendeskConnector(Connector):
@@ -218,6 +220,9 @@ class ZendeskConnector(Connector):
             return {"user_id": call.payload["user_id"], "identity_id": fake_id, "primary": True}
         if call.operation == HELP_CENTER_ARTICLE:
             return {"article_id": fake_id, "draft": call.payload["article"].get("draft")}
+        if call.operation == HELP_CENTER_TRANSLATION:
+            return {"article_id": call.payload["article_id"], "locale": call.payload["locale"],
+                    "translation_id": fake_id}
         return {"user_id": fake_id}
 
     @cached_property
@@ -266,6 +271,8 @@ class ZendeskConnector(Connector):
                 return self._add_identity(payload)
             if operation == HELP_CENTER_ARTICLE:
                 return self._create_article(payload)
+            if operation == HELP_CENTER_TRANSLATION:
+                return self._update_translation(payload)
             if operation == "users.create_or_update":
                 user = zendesk.users.create_or_update(User(**payload["user"]))
                 return {"user_id": user.id}
@@ -326,15 +333,29 @@ class ZendeskConnector(Connector):
     def _create_article(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``POST /api/v2/help_center/sections/{id}/articles.json``: an approved draft
         (core/kb_drafts.py) into the Help Center, sent once under its outbox key."""
-        url = (f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/sections/"
-               f"{int(payload['section_id'])}/articles.json")
+        article = self._help_center("POST", f"sections/{int(payload['section_id'])}/articles.json",
+                                    {"article": payload["article"]}, HELP_CENTER_ARTICLE).get("article") or {}
+        return {"article_id": article.get("id"), "draft": article.get("draft"), "url": article.get("html_url")}
+
+    def _update_translation(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /api/v2/help_center/articles/{id}/translations/{locale}.json``: an approved
+        edit's title and body (the article endpoint itself only changes metadata)."""
+        translation = self._help_center(
+            "PUT", f"articles/{int(payload['article_id'])}/translations/{payload['locale']}.json",
+            {"translation": payload["translation"]}, HELP_CENTER_TRANSLATION).get("translation") or {}
+        return {"article_id": translation.get("source_id", payload["article_id"]), "locale": translation.get("locale"),
+                "translation_id": translation.get("id")}
+
+    def _help_center(self, method: str, path: str, body: dict[str, Any], operation: str) -> dict[str, Any]:
+        """One Help Center API call with the API token; Zendesk's refusal raised as ours."""
+        url = f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/{path}"
         auth = (f"{_email(self.account, self.settings)}/token",
                 secret(self.account, "zendesk_api_token", self.settings) or "")
-        response = self.http.post(url, json={"article": payload["article"]}, auth=auth, timeout=TIMEOUT_SECONDS)
+        response = self.http.request(method, url, json=body, auth=auth, timeout=TIMEOUT_SECONDS)
         if response.status_code >= 400:
-            raise self._translate(response, response.text[:300], HELP_CENTER_ARTICLE)
-        article = response.json().get("article") or {}
-        return {"article_id": article.get("id"), "draft": article.get("draft"), "url": article.get("html_url")}
+            raise self._translate(response, response.text[:300], operation)
+        answer: dict[str, Any] = response.json()
+        return answer
 
     def _lookup_error(self, response: requests.Response | None, message: str) -> Exception:
         """A failed lookup by external_id: never a reason to create the ticket blindly."""

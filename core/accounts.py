@@ -67,6 +67,7 @@ ACCOUNT_SETTINGS = {
     "qa_rubric_file": "SWITCHBOARD_QA_RUBRIC_FILE",
     "guardrails_file": "SWITCHBOARD_GUARDRAILS_FILE",
     "dispositions_file": "SWITCHBOARD_DISPOSITIONS_FILE",
+    "agent_handle_minutes": "SWITCHBOARD_AGENT_HANDLE_MINUTES",
 }
 
 

@@ -35,7 +35,7 @@ from switchboard.models import (
     SuggestionFeedback,
 )
 
-from . import ports
+from . import kb_conflicts, kb_impact, ports
 from .accounts import company_name
 from .audit import audit
 from .knowledge.analysis import content_words, stem
@@ -144,6 +144,10 @@ class Digest:
     #: QA scores of conversations that ended in the period (quality.report.summary), with
     #: the period before's mean score; None when none was scored.
     quality: dict[str, Any] | None = None
+    #: Each knowledge draft published in the last weeks, measured (kb_impact.Impact.as_json).
+    knowledge: tuple[dict[str, Any], ...] = ()
+    #: Articles to review (kb_conflicts.review): duplicates and contradictions.
+    article_conflicts: dict[str, Any] | None = None
 
     @property
     def suggestions_shown(self) -> int:
@@ -192,7 +196,7 @@ class Digest:
         """Nothing happened that the digest reports on."""
         figures = self.current
         return not (figures.shown or figures.thumbs_up or figures.thumbs_down or self.gap_questions
-                    or self.outcomes or self.quality)
+                    or self.outcomes or self.quality or self.knowledge)
 
 
 def _difference(current: float | None, previous: float | None) -> float | None:
@@ -226,9 +230,11 @@ def recent_period(now: datetime | None = None, *, days: int = DEFAULT_DAYS) -> t
     return today - timedelta(days=days - 1), now
 
 
-def compute_digest(session: Session, account_id: int, *, start: datetime, end: datetime) -> Digest:
+def compute_digest(session: Session, account_id: int, *, start: datetime, end: datetime,
+                   settings: Settings | None = None) -> Digest:
     """Figures of ``[start, end)`` for one account, with the period of the same length
-    before it for the change in rates."""
+    before it for the change in rates; with ``settings``, the published knowledge
+    drafts measured too (their topic read with the account's index)."""
     _require_aware(start)
     _require_aware(end)
     if end <= start:
@@ -244,7 +250,18 @@ def compute_digest(session: Session, account_id: int, *, start: datetime, end: d
         gap_group_count=len(groups), proposals=_proposals(groups[:TOP], downvoted),
         outcomes=_outcomes(session, account_id, start, end),
         quality=_quality(session, account_id, start, end),
+        knowledge=_knowledge(session, account_id, settings, end) if settings is not None else (),
+        article_conflicts=kb_conflicts.review(session, account_id, settings) if settings is not None else None,
     )
+
+
+def _knowledge(session: Session, account_id: int, settings: Settings, end: datetime) -> tuple[dict[str, Any], ...]:
+    """The drafts published in the two measuring windows before ``end``, each measured."""
+    account = session.get(Account, account_id)
+    if account is None:
+        return ()
+    since = end - timedelta(days=2 * kb_impact.WINDOW_DAYS)
+    return tuple(i.as_json() for i in kb_impact.measure(session, account, settings, until=end, since=since))
 
 
 def _quality(session: Session, account_id: int, start: datetime, end: datetime) -> dict[str, Any] | None:
@@ -498,7 +515,7 @@ def send_digest(session: Session, account: Account, settings: Settings, *, chann
     """
 
     start, end = digest_period(end, days=days)
-    digest = compute_digest(session, account.id, start=start, end=end)
+    digest = compute_digest(session, account.id, start=start, end=end, settings=settings)
     result = ports.current().supervisor_flows.post_digest(
         session, account, settings, digest, account_name=account_display_name(account, settings),
         channel=channel, idempotency_key=digest_key(account.id, start))
@@ -526,6 +543,8 @@ def as_json(digest: Digest) -> dict[str, Any]:
         },
         "outcomes": digest.outcomes,
         "quality": digest.quality,
+        "knowledge": list(digest.knowledge),
+        "article_conflicts": digest.article_conflicts,
         "downvoted_articles": [{"title": v.title, "downs": v.downs, "ups": v.ups, "reasons": list(v.reasons)}
                                for v in digest.downvoted_articles],
         "gaps": [{"words": list(g.words), "count": g.count, "example": g.example} for g in digest.gaps],

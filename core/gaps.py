@@ -25,25 +25,16 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
 from switchboard.models import Message, Suggestion, SuggestionFeedback
 
 from .digest import GAP_HANDOFF_REASONS, clip
 from .knowledge.analysis import content_words, stem
-from .knowledge.embeddings import E5
 from .knowledge.retrieval import Retriever
-from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
+from .knowledge.topics import join_cosine, vectors
 from .selfservice import pick_choice
 from .setbacks import asks_for_person, did_not_help
 from .vault import TOKEN as VAULT_TOKEN
 
-#: Cosine to a group's centre from which a question joins it. E5's cosines sit high and
-#: close: on StackFAQ's tuning paraphrases (40 threads, 3 each) 87 % of pairs of one
-#: thread reach 0.90 and 1.2 % of pairs of different threads do (at 0.86: 99 % and 20 %,
-#: which chained all 40 tickets of bench/knowledge_loop.py into one draft). The
-#: English-only encoders spread wider.
-JOIN_COSINE = {E5: 0.89}
-DEFAULT_JOIN_COSINE = 0.72
 #: Articles listed as closest to a gap.
 CLOSEST = 3
 #: How many of a gap's questions are kept (redacted) for the proof and the drafts.
@@ -196,31 +187,7 @@ def _is_question(text: str) -> bool:
     return bool(content_words(words)) and not asks_for_person(words) and not did_not_help(words)
 
 
-def live_retriever(session: Session, account_id: int, settings: Settings) -> Retriever | None:
-    """The account's published index, or None while it has no articles (every question
-    is then a gap of its own topic, grouped on words)."""
-    try:
-        return KnowledgeBase.of(session, account_id, settings).retriever()
-    except KnowledgeBaseEmpty:
-        return None
-
-
 # -- grouped by meaning -----------------------------------------------------------------
-
-
-def join_cosine(retriever: Retriever | None) -> float:
-    name = retriever.encoder_name if retriever is not None else None
-    return JOIN_COSINE.get(name or "", DEFAULT_JOIN_COSINE)
-
-
-def vectors(retriever: Retriever | None, texts: Sequence[str]) -> np.ndarray | None:
-    """Each text embedded as a question by the index's encoder; None for a lexical index."""
-    if retriever is None or not texts or retriever.encoder_name is None:
-        return None
-    rows = [retriever.query_vector(text) for text in texts]
-    if any(row is None for row in rows):
-        return None
-    return np.stack([np.asarray(row, dtype=np.float32) for row in rows if row is not None])
 
 
 def group(texts: Sequence[str], embedded: np.ndarray | None, threshold: float) -> list[list[int]]:

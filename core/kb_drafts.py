@@ -13,11 +13,13 @@ phone number, an email, a card) or that holds a vault token or placeholder is le
 whole, since "call me on [PHONE_1]" is no article text. Each version carries its proof
 (:mod:`.kb_proof`); approving publishes it to the knowledge base index at once (every
 host answers from it on its next message) and, when a Help Center section is set, to
-Zendesk through the outbox, once per version; rejecting changes nothing else.
+Zendesk through the outbox, once per version (:mod:`.kb_publish`); rejecting changes
+nothing else. When the agents answered from an existing article and their answer adds
+to or contradicts it, the draft is an edit of that article (:mod:`.kb_edits`). A
+reviewer may edit a pending draft: each edit is a new version (who, when), proven again.
 """
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,18 +32,23 @@ from sqlalchemy.orm import Session
 from switchboard.config import Settings, outreach_approvers
 from switchboard.models import Account, Conversation, KbDraft, Message
 
-from . import gaps, ports
+from . import gaps, kb_edits, kb_publish, ports
 from .accounts import secret_variable, setting
 from .audit import audit
 from .digest import clip
 from .handoff import conversation_for_ticket
+from .knowledge import phrasings, topics
+from .knowledge.retrieval import Retriever
 from .knowledge.service import KnowledgeBase
 from .records import Article
 from .redaction import PLACEHOLDERS, redact
 from .vault import TOKEN as VAULT_TOKEN
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+NEW, EDIT = "new", "edit"
 TITLE_CHARS = 200
+#: A reviewer's body at most (Slack's multi-line input holds 3,000 characters).
+BODY_CHARS = 20_000
 #: Greetings and sign-offs are about the customer and the agent, not the answer.
 _SMALL_TALK = re.compile(r"^(hi|hello|hey|dear|good (morning|afternoon|evening)|thanks|thank you|many thanks|"
                          r"kind regards|regards|best|cheers|let me know|hope (this|that) helps|"
@@ -52,6 +59,11 @@ _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 
 class DraftNotFound(LookupError):
     """No draft of that id in this account."""
+
+
+class InvalidEdit(ValueError):
+    """A reviewer's edit that cannot be saved (empty, too long, personal data): the
+    message says what to change."""
 
 
 @dataclass(frozen=True)
@@ -92,9 +104,27 @@ def body_from(sentences: Sequence[str]) -> str:
     return "\n\n".join(dict.fromkeys(sentences))
 
 
-def article_of(draft: KbDraft) -> Article:
-    return Article(id=draft.article_id or f"kb-draft-{draft.id}", title=draft.title, body=draft.body,
-                   tags=("switchboard-draft",))
+def article_of(session: Session, account_id: int, settings: Settings, draft: KbDraft) -> Article:
+    """The article as the draft would publish it (an edit keeps its article's URL and tags)."""
+    live = kb_publish.live_article(session, account_id, settings, draft.target_article_id) \
+        if draft.kind == EDIT else None
+    return kb_publish.article_of(draft, live)
+
+
+def record_version(draft: KbDraft, *, by: str, how: str) -> None:
+    """Keep the draft's current version as it is, with who made it, when and how."""
+    draft.versions = [*draft.versions, {"version": draft.version, "title": draft.title, "body": draft.body,
+                                        "by": by, "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                                        "how": how}]
+
+
+def reprove(session: Session, account: Account, settings: Settings, draft: KbDraft) -> None:
+    # Here, not at the top: the proof runs the eval path, whose intent model loads
+    # scikit-learn, and a web process that only takes in webhooks imports this module.
+    from . import kb_proof
+
+    draft.proof = kb_proof.prove(session, account, settings, article_of(session, account.id, settings, draft),
+                                 draft.questions)
 
 
 def on_solved(session: Session, account: Account, settings: Settings, *, ticket_id: int) -> KbDraft | None:
@@ -114,28 +144,42 @@ def on_solved(session: Session, account: Account, settings: Settings, *, ticket_
         return None  # this ticket's answers are already drafted
     source = {"ticket_id": ticket_id, "conversation_id": conversation.id,
               "comments": [str(r.meta.get("zendesk_comment_id") or r.id) for r in replies]}
-    retriever = gaps.live_retriever(session, account.id, settings)
-    draft = _same_gap(session, account.id, retriever, questions)
-    if draft is None:
-        draft = KbDraft(account_id=account.id, status=PENDING, version=1, title=title_from(questions[0]),
-                        body=body_from(sentences), questions=list(questions), sources=[source], proof={})
+    retriever = topics.live_retriever(session, account.id, settings)
+    bodies = {a.id: a.body for a in KnowledgeBase.of(session, account.id, settings).articles()}
+    target = edit_target(session, account.id, retriever, question=questions[0], replies=[r.body for r in replies],
+                             agent_sentences=sentences, bodies=bodies)
+    draft = _pending_edit(session, account.id, target) if target else _same_gap(session, account.id, retriever,
+                                                                                  questions)
+    if draft is None and target:
+        revision = kb_edits.revise(bodies[target], sentences)
+        if revision is None:
+            return None  # the agents answered from the article as it stands: nothing to change
+        draft = KbDraft(account_id=account.id, status=PENDING, version=1, kind=EDIT, target_article_id=target,
+                        title=_title_of(session, account.id, settings, target), body=revision.body,
+                        base_body=bodies[target], questions=list(questions), sources=[source], proof={}, versions=[])
+    elif draft is None:
+        draft = KbDraft(account_id=account.id, status=PENDING, version=1, kind=NEW, title=title_from(questions[0]),
+                        body=body_from(sentences), questions=list(questions), sources=[source], proof={}, versions=[])
+    if draft.id is None:
         session.add(draft)
         session.flush()
         action = "kb.draft_created"
     else:
         draft.version += 1
         draft.questions = list(dict.fromkeys([*draft.questions, *questions]))[:gaps.KEPT_QUESTIONS]
-        draft.body = body_from([*draft.body.split("\n\n"), *sentences])
+        if draft.kind == EDIT:
+            revision = kb_edits.revise(draft.body, sentences)
+            draft.body = revision.body if revision is not None else draft.body
+        else:
+            draft.body = body_from([*draft.body.split("\n\n"), *sentences])
         draft.sources = [*draft.sources, source]
         draft.updated_at = datetime.now(UTC)
         action = "kb.draft_merged"
-    # Here, not at the top: the proof runs the eval path, whose intent model loads
-    # scikit-learn, and a web process that only takes in webhooks imports this module.
-    from . import kb_proof
-
-    draft.proof = kb_proof.prove(session, account, settings, article_of(draft), draft.questions)
+    record_version(draft, by="bot", how="drafted" if action == "kb.draft_created" else f"merged ticket #{ticket_id}")
+    reprove(session, account, settings, draft)
     audit(session, account_id=account.id, actor="bot", action=action, subject_type="kb_draft",
-          subject_id=draft.id, detail={"version": draft.version, "ticket_id": ticket_id,
+          subject_id=draft.id, detail={"version": draft.version, "ticket_id": ticket_id, "kind": draft.kind,
+                                       "target_article_id": draft.target_article_id,
                                        "questions": len(draft.questions), "steals": draft.proof.get("steals")})
     session.commit()
     ports.current().supervisor_flows.request_draft_review(session, account, settings, draft)
@@ -155,19 +199,44 @@ def _drafts(session: Session, account_id: int, status: str | None = None) -> lis
     return list(session.scalars(query.order_by(KbDraft.id)))
 
 
+def edit_target(session: Session, account_id: int, retriever: Retriever | None, *, question: str,
+                replies: Sequence[str], agent_sentences: Sequence[str], bodies: dict[str, str]) -> str | None:
+    """The article the agents' answer edits: one their replies link, else the gap's
+    closest article when they answer from it. ``bodies`` maps article ids to bodies."""
+    for reply in replies:
+        for article_id in phrasings.linked_articles(session, account_id, reply):
+            if article_id in bodies:
+                return article_id
+    for near in gaps.closest(retriever, question)[:1]:
+        if near.article_id in bodies and kb_edits.answers_from(bodies[near.article_id], agent_sentences):
+            return near.article_id
+    return None
+
+
+def _title_of(session: Session, account_id: int, settings: Settings, article_id: str) -> str:
+    live = kb_publish.live_article(session, account_id, settings, article_id)
+    return clip(live.title, TITLE_CHARS) if live is not None else article_id
+
+
+def _pending_edit(session: Session, account_id: int, article_id: str) -> KbDraft | None:
+    """The pending edit of this article, which a later answer merges into."""
+    return next((d for d in _drafts(session, account_id, PENDING) if d.kind == EDIT
+                 and d.target_article_id == article_id), None)
+
+
 def _same_gap(session: Session, account_id: int, retriever: Any, questions: Sequence[str]) -> KbDraft | None:
     """The pending draft one of whose questions means what one of these asks, if any.
 
     Nearest question, not the draft's centre: a draft's centre drifts towards whatever
     it has merged and then attracts every question (bench/knowledge_loop.py: 40 tickets
     on 20 topics became 8 drafts that way)."""
-    pending = _drafts(session, account_id, PENDING)
+    pending = [d for d in _drafts(session, account_id, PENDING) if d.kind == NEW]
     if not pending:
         return None
-    asked = gaps.vectors(retriever, questions)
-    best: tuple[float, KbDraft | None] = (gaps.join_cosine(retriever), None)
+    asked = topics.vectors(retriever, questions)
+    best: tuple[float, KbDraft | None] = (topics.join_cosine(retriever), None)
     for draft in pending:
-        theirs = gaps.vectors(retriever, draft.questions)
+        theirs = topics.vectors(retriever, draft.questions)
         if asked is None or theirs is None:
             if {q.lower() for q in questions} & {q.lower() for q in draft.questions}:
                 return draft
@@ -203,12 +272,70 @@ def approvers(account: Account, settings: Settings) -> frozenset[str]:
     return frozenset(names("kb_approvers", inherit=False) or names("outreach_approvers", inherit=True))
 
 
+def diff(draft: KbDraft) -> list[str]:
+    """An edit's change to its article, a sentence a line (``- `` old, ``+ `` new)."""
+    return kb_edits.diff(draft.base_body or "", draft.body) if draft.kind == EDIT else []
+
+
 def as_json(draft: KbDraft) -> dict[str, Any]:
-    return {"id": draft.id, "status": draft.status, "version": draft.version, "title": draft.title,
-            "body": draft.body, "questions": list(draft.questions), "sources": list(draft.sources),
+    return {"id": draft.id, "status": draft.status, "kind": draft.kind, "version": draft.version,
+            "target_article_id": draft.target_article_id, "title": draft.title, "body": draft.body,
+            "diff": diff(draft), "questions": list(draft.questions), "sources": list(draft.sources),
             "proof": dict(draft.proof), "article_id": draft.article_id, "decided_by": draft.decided_by,
             "decided_at": draft.decided_at.isoformat() if draft.decided_at else None,
+            "approved_version": draft.approved_version, "versions": list(draft.versions),
             "created_at": draft.created_at.isoformat()}
+
+
+def edit(session: Session, account: Account, settings: Settings, draft_id: int, *, title: str, body: str,
+         actor: str) -> Decision:
+    """A reviewer's title and body as the draft's next version, proven again and shown
+    on its card. ``outcome`` is edited, unchanged, or ``already:<status>`` for a draft
+    decided meanwhile (nothing saved). Raises :class:`InvalidEdit` naming what to fix."""
+    title = " ".join(title.split())
+    body = "\n\n".join(" ".join(p.split()) for p in re.split(r"\n\s*\n", body.strip()) if p.strip())
+    _check_edit(title, body, settings)
+    draft = _locked(session, account.id, draft_id)
+    if draft.status != PENDING:
+        return Decision(draft, f"already:{draft.status}")
+    if (title, body) == (draft.title, draft.body):
+        return Decision(draft, "unchanged")
+    if not draft.versions:  # a draft from before versions were kept: its first one as drafted
+        record_version(draft, by="bot", how="drafted")
+    draft.version += 1
+    draft.title, draft.body, draft.updated_at = title, body, datetime.now(UTC)
+    record_version(draft, by=actor, how="edited")
+    reprove(session, account, settings, draft)
+    audit(session, account_id=account.id, actor=actor, action="kb.draft_edited", subject_type="kb_draft",
+          subject_id=draft.id, detail={"version": draft.version, "title": title, "chars": len(body),
+                                       "steals": draft.proof.get("steals")})
+    session.commit()
+    ports.current().supervisor_flows.request_draft_review(session, account, settings, draft)
+    return Decision(draft, "edited")
+
+
+def _check_edit(title: str, body: str, settings: Settings) -> None:
+    if not title:
+        raise InvalidEdit("the title is empty: write the question as customers ask it")
+    if len(title) > TITLE_CHARS:
+        raise InvalidEdit(f"the title is {len(title)} characters long: keep it to {TITLE_CHARS}")
+    if not body:
+        raise InvalidEdit("the body is empty: write the answer, or reject the draft instead")
+    if len(body) > BODY_CHARS:
+        raise InvalidEdit(f"the body is {len(body)} characters long: keep it to {BODY_CHARS}")
+    for text in (title, *body.split("\n\n")):
+        found = redact(text, default_region=settings.country).findings
+        if found or VAULT_TOKEN.search(text) or _PLACEHOLDER.search(text):
+            kinds = ", ".join(sorted({f.kind for f in found})) or "a vault token or placeholder"
+            raise InvalidEdit(f"the text holds personal data ({kinds}): remove it, every customer reads an article")
+
+
+def _locked(session: Session, account_id: int, draft_id: int) -> KbDraft:
+    draft = session.scalar(select(KbDraft).where(KbDraft.id == draft_id, KbDraft.account_id == account_id)
+                           .with_for_update())
+    if draft is None:
+        raise DraftNotFound(f"no knowledge draft {draft_id} in this account: see `switchboard kb drafts list`")
+    return draft
 
 
 def decide(session: Session, account: Account, settings: Settings, draft_id: int, verdict: str, *,
@@ -217,51 +344,20 @@ def decide(session: Session, account: Account, settings: Settings, draft_id: int
     a draft already decided, changes nothing and says so."""
     if verdict not in ("approve", "reject"):
         raise ValueError(f"a draft is approved or rejected, not {verdict!r}")
-    draft = session.scalar(select(KbDraft).where(KbDraft.id == draft_id, KbDraft.account_id == account.id)
-                           .with_for_update())
-    if draft is None:
-        raise DraftNotFound(f"no knowledge draft {draft_id} in this account: see `switchboard kb drafts list`")
+    draft = _locked(session, account.id, draft_id)
     if draft.status != PENDING:
         return Decision(draft, f"already:{draft.status}")
     draft.decided_by, draft.decided_at = actor, datetime.now(UTC)
-    detail: dict[str, Any] = {"version": draft.version, "title": draft.title}
+    detail: dict[str, Any] = {"version": draft.version, "title": draft.title, "kind": draft.kind}
     if verdict == "reject":
         draft.status = REJECTED
     else:
         draft.status = APPROVED
-        draft.article_id = draft.article_id or f"kb-draft-{draft.id}"
-        detail.update(_publish(session, account, settings, draft))
+        draft.approved_version = draft.version
+        draft.article_id = draft.article_id or draft.target_article_id or f"kb-draft-{draft.id}"
+        detail.update(kb_publish.publish(session, account, settings, draft))
     audit(session, account_id=account.id, actor=actor, action=f"kb.draft_{draft.status}", subject_type="kb_draft",
           subject_id=draft.id, detail=detail)
     session.commit()
     ports.current().supervisor_flows.show_draft_decision(session, account, settings, draft)
     return Decision(draft, draft.status)
-
-
-def _publish(session: Session, account: Account, settings: Settings, draft: KbDraft) -> dict[str, Any]:
-    """Into the knowledge base (a new index version every host loads on its next
-    message), then to the Help Center under a key of draft and version: a retried
-    approval sends nothing twice."""
-    article = article_of(draft)
-    KnowledgeBase.of(session, account.id, settings).import_articles([article], source="kb_draft")
-    published: dict[str, Any] = {"article_id": article.id}
-    section = setting(account, "help_center_section_id", settings, str)
-    if not section:
-        published["help_center"] = f"not configured ({secret_variable(account, 'help_center_section_id')})"
-        return published
-    result = ports.current().helpdesk(session, account, settings).call(
-        "help_center.articles.create", help_center_payload(draft, settings, section),
-        idempotency_key=f"kb-draft:{draft.id}:v{draft.version}")
-    published.update(help_center=result.call.status, outbox_call_id=result.call.id)
-    return published
-
-
-def help_center_payload(draft: KbDraft, settings: Settings, section: str) -> dict[str, Any]:
-    """``POST /api/v2/help_center/sections/{section}/articles.json``'s body: the article
-    as HTML, in the configured locale, a draft unless SWITCHBOARD_HELP_CENTER_DRAFT=0."""
-    body = "".join(f"<p>{html.escape(p)}</p>" for p in draft.body.split("\n\n") if p.strip())
-    article: dict[str, Any] = {"title": draft.title, "body": body, "locale": settings.help_center_locale,
-                               "draft": settings.help_center_draft, "user_segment_id": None}
-    if settings.help_center_permission_group_id:
-        article["permission_group_id"] = int(settings.help_center_permission_group_id)
-    return {"section_id": str(section), "article": article}

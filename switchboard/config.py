@@ -141,6 +141,9 @@ class Settings:
     help_center_locale: str = "en-us"
     help_center_draft: bool = True
     help_center_permission_group_id: str | None = None
+    #: An agent's minutes per conversation handed over: what the knowledge loop's
+    #: measures count a handover avoided as (agent hours saved per published draft).
+    agent_handle_minutes: float = 6.0
 
     @property
     def twilio_status_callback(self) -> str | None:
@@ -310,14 +313,31 @@ def outreach_quiet_hours(raw: str | None, where: str = "SWITCHBOARD_OUTREACH_QUI
 
 def outreach_rate(raw: str | None, where: str = "SWITCHBOARD_OUTREACH_RATE") -> float:
     """Messages per second, above 0 and at most 1000; unset is 10."""
-    raw = raw or "10"
+    return _above_zero(raw or "10", where, 1000, noun="messages per second",
+                       use="a rate above 0 and at most 1000 per second")
+
+
+def _above_zero(raw: str, where: str, high: float, *, noun: str, use: str) -> float:
+    """A number above 0 and at most ``high``; each refusal says what to write."""
     try:
-        rate = float(raw)
+        value = float(raw)
     except ValueError:
-        raise ConfigError(f"{where}={raw!r} is not a number of messages per second.") from None
-    if not 0 < rate <= 1000:
-        raise ConfigError(f"{where}={raw!r}: use a rate above 0 and at most 1000 per second.")
-    return rate
+        raise ConfigError(f"{where}={raw!r} is not a number of {noun}.") from None
+    if not 0 < value <= high:
+        raise ConfigError(f"{where}={raw!r}: use {use}.")
+    return value
+
+
+#: An agent's handle time when none is set: a short chat or messaging ticket's.
+DEFAULT_HANDLE_MINUTES = 6.0
+
+
+def handle_minutes(raw: str | None, where: str = "SWITCHBOARD_AGENT_HANDLE_MINUTES") -> float:
+    """An agent's minutes per handed-over conversation, above 0 and at most 480; unset is 6."""
+    if raw is None or not raw.strip():
+        return DEFAULT_HANDLE_MINUTES
+    return _above_zero(raw, where, 480, noun="minutes (e.g. 6 or 7.5)",
+                       use="minutes above 0 and at most 480 (a working day)")
 
 
 def _outreach(env: Mapping[str, str]) -> _OutreachSettings:
@@ -567,4 +587,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         help_center_locale=_optional(env, "SWITCHBOARD_HELP_CENTER_LOCALE") or "en-us",
         help_center_draft=_flag(env, "SWITCHBOARD_HELP_CENTER_DRAFT", default=True),
         help_center_permission_group_id=_optional(env, "SWITCHBOARD_HELP_CENTER_PERMISSION_GROUP_ID"),
+        agent_handle_minutes=handle_minutes(env.get("SWITCHBOARD_AGENT_HANDLE_MINUTES")),
     )

@@ -40,9 +40,10 @@ from switchboard.apps.sign_in import (
     signed_in_with_key,
 )
 from switchboard.apps.zendesk.sidebar_api import account_for_jwt
-from switchboard.core import accounts, audit, gaps, kb_drafts
+from switchboard.core import accounts, audit, gaps, kb_conflicts, kb_drafts, kb_impact
 from switchboard.core.digest import _gap_groups
 from switchboard.core.knowledge import phrasings as learned_phrasings
+from switchboard.core.knowledge import topics
 from switchboard.core.metrics import BOT_QUIET
 from switchboard.core.metrics_figures import (
     MAX_DAY,
@@ -295,12 +296,26 @@ def knowledge_page() -> ResponseReturnValue:
     session = db.session()
     settings = current_app.config["SETTINGS"]
     end = datetime.now(UTC)
-    found = gaps.rank_gaps(session, account.id, gaps.live_retriever(session, account.id, settings),
+    found = gaps.rank_gaps(session, account.id, topics.live_retriever(session, account.id, settings),
                            start=end - timedelta(days=DEFAULT_DAYS), end=end)
     drafts = sorted(kb_drafts.drafts(session, account.id), key=lambda d: (d.status != kb_drafts.PENDING, -d.id))
     return render_template("dashboard_knowledge.html", account=account, gaps=found[:20], days=DEFAULT_DAYS,
-                           drafts=drafts, decided=request.args.get("decided"),
+                           drafts=drafts, diffs={d.id: kb_drafts.diff(d) for d in drafts},
+                           impacts=kb_impact.measure(session, account, settings, until=end),
+                           window_days=kb_impact.WINDOW_DAYS,
+                           conflicts=kb_conflicts.review(session, account.id, settings),
+                           decided=request.args.get("decided"),
                            can_decide=_operator() is not None, csrf=csrf_token())
+
+
+def _draft_form_refused(actor: str | None, doing: str) -> tuple[str, int] | None:
+    """Why a draft's form is refused: no operator's session (403), or no CSRF token (400)."""
+    if actor is None:
+        return (f"{doing} a draft needs a session signed in with an account API key (an operator's), "
+                "not one opened from the Zendesk sidebar: sign in at /dashboard/login with a key."), 403
+    if not hmac.compare_digest((request.form.get("csrf") or "").encode(), csrf_token().encode()):
+        return "This form is stale or did not come from the dashboard: reload /dashboard/knowledge and try again.", 400
+    return None
 
 
 @blueprint.post("/knowledge/drafts/<int:draft_id>/<any(approve, reject):verdict>")
@@ -309,16 +324,40 @@ def decide_draft(draft_id: int, verdict: str) -> ResponseReturnValue:
     """Approve (publish) or reject a draft, as `switchboard kb drafts approve|reject` does."""
     account: Account = g.account
     actor = _operator()
-    if actor is None:
-        return ("Deciding on a draft needs a session signed in with an account API key (an operator's), "
-                "not one opened from the Zendesk sidebar: sign in at /dashboard/login with a key."), 403
-    if not hmac.compare_digest((request.form.get("csrf") or "").encode(), csrf_token().encode()):
-        return "This form is stale or did not come from the dashboard: reload /dashboard/knowledge and try again.", 400
+    refused = _draft_form_refused(actor, "Deciding on")
+    if refused is not None:
+        return refused
+    assert actor is not None
     try:
         decision = kb_drafts.decide(db.session(), account, current_app.config["SETTINGS"], draft_id, verdict,
                                     actor=actor)
     except kb_drafts.DraftNotFound as exc:
         return str(exc), 404
+    return redirect(url_for("dashboard.knowledge_page", decided=f"{draft_id}:{decision.outcome}"))
+
+
+@blueprint.post("/knowledge/drafts/<int:draft_id>/edit")
+@require_supervisor
+def edit_draft(draft_id: int) -> ResponseReturnValue:
+    """A new version of a pending draft from the edit form, as the Slack modal and
+    `switchboard kb drafts edit` save it: proven again, nothing published."""
+    account: Account = g.account
+    actor = _operator()
+    refused = _draft_form_refused(actor, "Editing")
+    if refused is not None:
+        return refused
+    assert actor is not None
+    if "title" not in request.form or "body" not in request.form:
+        return "The edit form sends a title and a body: reload /dashboard/knowledge and try again.", 400
+    try:
+        decision = kb_drafts.edit(db.session(), account, current_app.config["SETTINGS"], draft_id,
+                                  title=request.form["title"], body=request.form["body"], actor=actor)
+    except kb_drafts.DraftNotFound as exc:
+        return str(exc), 404
+    except kb_drafts.InvalidEdit as exc:
+        return f"The edit was not saved: {exc}.", 422
+    if decision.outcome.startswith("already:"):
+        return f"The edit was not saved: draft {draft_id} is already {decision.draft.status}.", 409
     return redirect(url_for("dashboard.knowledge_page", decided=f"{draft_id}:{decision.outcome}"))
 
 

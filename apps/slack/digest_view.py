@@ -30,7 +30,7 @@ def digest_blocks(digest: Digest, *, account_name: str) -> tuple[str, list[dict[
                 [header, intro, _section(note)])
     blocks = [header, intro, *_outcome_blocks(digest), *_quality_blocks(digest), _figures(digest), {"type": "divider"},
               _articles_section(digest),
-              _gaps_section(digest), *_proposal_blocks(digest),
+              _gaps_section(digest), *_proposal_blocks(digest), *_knowledge_blocks(digest), *_conflict_blocks(digest),
               _context("Edit distance: 0 = sent as suggested, 1 = fully rewritten. Figures cover the suggestions "
                        "made in the period and agents' feedback on them.")]
     if len(blocks) > MAX_BLOCKS:
@@ -78,6 +78,44 @@ def _quality_blocks(digest: Digest) -> list[dict[str, Any]]:
             f"mean {quality['mean_score']:.1f} / 100 {change}" + (f"\nMet least often: {least}" if least else "")
             + (f"\nAgents, lowest mean first: {agents}" if agents else ""))
     return [_section(clip(text, TEXT_CHARS))]
+
+
+#: Published knowledge drafts listed in the digest at most.
+MAX_PUBLISHED = 5
+
+
+def _knowledge_blocks(digest: Digest) -> list[dict[str, Any]]:
+    """Each published knowledge draft's topic before → after, and the agent hours saved."""
+    if not digest.knowledge:
+        return []
+    lines = []
+    for one in digest.knowledge[:MAX_PUBLISHED]:
+        b, a = one["before"], one["after"]
+        lines.append(f"• {_escape(clip(one['title'], TITLE_CHARS))} ({one['days_before']} days before, "
+                     f"{one['days_after']:g} since): "
+                     f"answered outright {b['answered']} → {a['answered']}, by menu {b['menu']} → {a['menu']}, "
+                     f"handed over {b['handed_over']} → {a['handed_over']}; "
+                     f"~{one['hours_saved']:.1f} agent hours saved")
+    minutes = digest.knowledge[0]["handle_minutes"]
+    return [_section("*Published knowledge articles* (questions on their topic before → after)\n" + "\n".join(lines)),
+            _context(f"Hours saved: the handovers the share before would have needed since, less those that still "
+                     f"happened, × {minutes:g} min (SWITCHBOARD_AGENT_HANDLE_MINUTES).")]
+
+
+def _conflict_blocks(digest: Digest) -> list[dict[str, Any]]:
+    """Duplicate and contradicting articles, for an editor (`switchboard kb duplicates`)."""
+    found = digest.article_conflicts or {}
+    duplicates, contradictions = found.get("duplicates") or [], found.get("contradictions") or []
+    if not duplicates and not contradictions:
+        return []
+    lines = [f"• Duplicates: {_escape(clip(d['title'], TITLE_CHARS))} / {_escape(clip(d['other_title'], TITLE_CHARS))}"
+             for d in duplicates[:MAX_PUBLISHED]]
+    lines += [f"• Disagree on {c['quantity']} ({', '.join(c['values'])} vs {', '.join(c['other_values'])}): "
+              f"{_escape(clip(c['title'], TITLE_CHARS))} / {_escape(clip(c['other_title'], TITLE_CHARS))}"
+              for c in contradictions[:MAX_PUBLISHED]]
+    return [_section(f"*Articles to review* ({_plural(len(duplicates), 'duplicate pair')}, "
+                     f"{_plural(len(contradictions), 'contradicting pair')}; `switchboard kb duplicates`)\n"
+                     + "\n".join(lines))]
 
 
 def _outcome_blocks(digest: Digest) -> list[dict[str, Any]]:

@@ -83,6 +83,7 @@ def build() -> App:
     bolt.view(_prefix(outreach.EDIT_VIEW))(_on_view(outreach.on_edit_submitted))
     bolt.action(_prefix(action_approvals.PREFIX))(_on_action(action_approvals.on_click))
     bolt.action(_prefix(kb_review.PREFIX))(_on_action(kb_review.on_click))
+    bolt.view(_prefix(kb_review.EDIT_VIEW))(_on_view(kb_review.on_edit_submitted))
     return bolt
 
 

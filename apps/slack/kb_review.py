@@ -1,11 +1,14 @@
 """Drafted knowledge-base articles reviewed in Slack: the card (the draft, its sources,
-its proof, Approve / Reject), refusals for whoever is not an approver, and the card
-updated with the decision. The pattern is outreach approval's (``outreach.py``).
+its proof, an edit's diff, Approve / Edit / Reject), the edit modal, refusals for
+whoever is not an approver, and the card updated with each version and the decision.
+The pattern is outreach approval's (``outreach.py``).
 
-Clicks arrive as recorded inbox events (``kbdraft:`` prefix, routed by Bolt in the
-worker, see interactions.py). Every Slack call goes through the connector and its
-outbox under a key of draft and version, so a retried event posts nothing twice and a
-merged version of a draft updates the card it already has.
+Clicks and modal submissions arrive as recorded inbox events (``kbdraft:`` prefix,
+routed by Bolt in the worker, see interactions.py); only opening the Edit modal happens
+while Slack waits for the click's answer (its trigger_id lives 3 s, ``open_edit_modal``).
+Every Slack call goes through the connector and its outbox under a key of draft and
+version, so a retried event posts nothing twice and a new version of a draft (merged or
+edited) updates the card it already has.
 """
 from __future__ import annotations
 
@@ -22,8 +25,13 @@ from switchboard.core.outreach.options import options_for
 from switchboard.models import Account, InboxEvent, KbDraft
 
 PREFIX = "kbdraft:"
-APPROVE, REJECT = "kbdraft:approve", "kbdraft:reject"
+APPROVE, EDIT, REJECT = "kbdraft:approve", "kbdraft:edit", "kbdraft:reject"
+EDIT_VIEW = "kbdraft:edit"
 BODY_CHARS = 2500
+#: Slack's plain_text_input holds at most 3,000 characters; a longer draft is edited in
+#: the dashboard or with `switchboard kb drafts edit`.
+MODAL_BODY_CHARS = 3000
+DIFF_LINES = 12
 MAX_SOURCES = 10
 DECISION_MARK = {"approved": "✅ Approved and published", "rejected": "❌ Rejected — nothing was published"}
 NOT_APPROVER = ("Only knowledge-base approvers can decide on drafted articles. Ask one of them, or an admin to "
@@ -55,12 +63,27 @@ def _proof_line(proof: dict[str, Any]) -> str:
     return line
 
 
+def _diff_block(draft: KbDraft) -> list[dict[str, Any]]:
+    """An edit's change to the live article: removed sentences struck, added ones bold."""
+    lines = kb_drafts.diff(draft)
+    if not lines:
+        return []
+    shown = [f"~{escape(line[2:])[:300]}~" if line.startswith("- ") else f"*+* {escape(line[2:])[:300]}"
+             for line in lines[:DIFF_LINES]]
+    if len(lines) > DIFF_LINES:
+        shown.append(f"_and {len(lines) - DIFF_LINES} more changed sentences_")
+    return [{"type": "section", "block_id": "kbdraft:diff", "text": {"type": "mrkdwn", "text": (
+        f"*Edits article* `{escape(draft.target_article_id or '')}` — the change:\n" + "\n".join(shown))[:3000]}}]
+
+
 def draft_blocks(draft: KbDraft) -> list[dict[str, Any]]:
     sources = ", ".join(f"ticket #{s.get('ticket_id')}" for s in draft.sources[:MAX_SOURCES])
     if len(draft.sources) > MAX_SOURCES:
         sources += f" and {len(draft.sources) - MAX_SOURCES} more"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"Knowledge draft: {draft.title}"[:150]}},
+        {"type": "header", "text": {"type": "plain_text", "text": (
+            f"Edit of article: {draft.title}" if draft.kind == kb_drafts.EDIT else f"Knowledge draft: {draft.title}"
+        )[:150]}},
         {"type": "section", "fields": [
             {"type": "mrkdwn", "text": f"*Draft*\n#{draft.id} · version {draft.version}"},
             {"type": "mrkdwn", "text": f"*Asked*\n{len(draft.questions)} times"},
@@ -68,6 +91,7 @@ def draft_blocks(draft: KbDraft) -> list[dict[str, Any]]:
         ]},
         {"type": "section", "block_id": "kbdraft:body",
          "text": {"type": "mrkdwn", "text": ">" + escape(draft.body)[:BODY_CHARS].replace("\n", "\n>")}},
+        *_diff_block(draft),
         {"type": "section", "block_id": "kbdraft:proof", "text": {"type": "mrkdwn", "text": _proof_line(draft.proof)}},
     ]
     if draft.status == kb_drafts.PENDING:
@@ -75,6 +99,7 @@ def draft_blocks(draft: KbDraft) -> list[dict[str, Any]]:
         blocks.append({"type": "actions", "block_id": "kbdraft:decision", "elements": [
             {"type": "button", "action_id": APPROVE, "style": "primary", "value": value,
              "text": {"type": "plain_text", "text": "Approve"}},
+            {"type": "button", "action_id": EDIT, "value": value, "text": {"type": "plain_text", "text": "Edit"}},
             {"type": "button", "action_id": REJECT, "style": "danger", "value": value,
              "text": {"type": "plain_text", "text": "Reject"}},
         ]})
@@ -85,7 +110,8 @@ def draft_blocks(draft: KbDraft) -> list[dict[str, Any]]:
                else f" by {escape(decider)}" if decider else "")
         when = f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at.isoformat(timespec='seconds')}>"
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text":
-                       f"{DECISION_MARK.get(draft.status, draft.status)}{who} (version {draft.version}) on {when}"}]})
+                       f"{DECISION_MARK.get(draft.status, draft.status)}{who} "
+                       f"(version {draft.approved_version or draft.version}) on {when}"}]})
     return blocks
 
 
@@ -132,7 +158,8 @@ def _refuse(session: Session, account: Account, settings: Settings, event: Inbox
 
 
 def on_click(session: Session, event: InboxEvent, settings: Settings, action: dict[str, Any]) -> None:
-    """Approve / Reject, by an approver only; a decided draft stays as it was."""
+    """Approve / Reject (and the audit of Edit, whose modal was opened when Slack sent
+    the click), by an approver only; a decided draft stays as it was."""
     account = session.get(Account, event.account_id)
     assert account is not None
     user = str((event.payload.get("user") or {}).get("id") or "")
@@ -143,9 +170,98 @@ def on_click(session: Session, event: InboxEvent, settings: Settings, action: di
     if not user or user not in kb_drafts.approvers(account, settings):
         return _refuse(session, account, settings, event, draft, user, NOT_APPROVER)
     verdict = str(action.get("action_id", "")).removeprefix(PREFIX)
+    if verdict == "edit":
+        return _edit_clicked(session, account, settings, event, draft, user)
     if verdict not in ("approve", "reject"):
         return
     decision = kb_drafts.decide(session, account, settings, draft.id, verdict, actor=f"slack:{user}")
     if decision.outcome.startswith("already:"):
         _refuse(session, account, settings, event, draft, user,
                 f"This draft is already {draft.status} (by {draft.decided_by}): nothing changed.")
+
+
+def _edit_clicked(session: Session, account: Account, settings: Settings, event: InboxEvent, draft: KbDraft,
+                  user: str) -> None:
+    """The modal opened already (or could not): say why when it could not."""
+    if draft.status != kb_drafts.PENDING:
+        return _refuse(session, account, settings, event, draft, user,
+                       f"This draft is already {draft.status} (by {draft.decided_by}): it can no longer be edited.")
+    if len(draft.body) > MODAL_BODY_CHARS:
+        return _refuse(session, account, settings, event, draft, user, TOO_LONG.format(id=draft.id))
+    audit(session, account_id=account.id, actor=f"slack:{user}", action="kb.draft_edit_opened",
+          subject_type="kb_draft", subject_id=draft.id, detail={"version": draft.version})
+    session.commit()
+
+
+TOO_LONG = ("This draft is longer than Slack's editor holds (3,000 characters): edit it on the dashboard's "
+            "Knowledge page or with `switchboard kb drafts edit {id} --body-file FILE`.")
+
+
+def edit_view(draft: KbDraft) -> dict[str, Any]:
+    """The modal: the title and body as they are, the version they edit in its metadata."""
+    return {"type": "modal", "callback_id": EDIT_VIEW, "private_metadata": f"{draft.id}:{draft.version}",
+            "title": {"type": "plain_text", "text": "Edit knowledge draft"},
+            "submit": {"type": "plain_text", "text": "Save"}, "close": {"type": "plain_text", "text": "Cancel"},
+            "blocks": [
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+                    f"Draft #{draft.id}, version {draft.version}. Saving makes version {draft.version + 1}, "
+                    "tries it again on the questions that asked for it and updates the card; nothing is "
+                    "published until it is approved. Leave personal data out: every customer reads it.")}]},
+                {"type": "input", "block_id": "title", "label": {"type": "plain_text", "text": "Title"},
+                 "element": {"type": "plain_text_input", "action_id": "text", "max_length": kb_drafts.TITLE_CHARS,
+                             "initial_value": draft.title}},
+                {"type": "input", "block_id": "body", "label": {"type": "plain_text", "text": "Body"},
+                 "element": {"type": "plain_text_input", "action_id": "text", "multiline": True,
+                             "max_length": MODAL_BODY_CHARS, "initial_value": draft.body}},
+            ]}
+
+
+def open_edit_modal(session: Session, account: Account, settings: Settings, body: dict[str, Any]) -> bool:
+    """Called by the receiving Bolt listener while Slack waits (trigger_id lives 3 s).
+    Opens nothing for a non-approver, a decided draft or one too long for the modal:
+    the recorded click tells them why."""
+    user = str((body.get("user") or {}).get("id") or "")
+    action = next((a for a in body.get("actions") or [] if a.get("action_id") == EDIT), None)
+    trigger_id = body.get("trigger_id")
+    if action is None or not trigger_id or user not in kb_drafts.approvers(account, settings):
+        return False
+    try:
+        draft = kb_drafts.get(session, account.id, int(action.get("value") or 0))
+    except (kb_drafts.DraftNotFound, ValueError):
+        return False
+    if draft.status != kb_drafts.PENDING or len(draft.body) > MODAL_BODY_CHARS:
+        return False
+    _slack(session, account, settings).call("views.open", {"trigger_id": trigger_id, "view": edit_view(draft)},
+                                            idempotency_key=f"kbdraft:views.open:{trigger_id}"[:200])
+    return True
+
+
+def _submitted(view: dict[str, Any], block: str) -> str:
+    value = (((view.get("state") or {}).get("values") or {}).get(block) or {}).get("text") or {}
+    return str(value.get("value") or "") if isinstance(value, dict) else ""
+
+
+def on_edit_submitted(session: Session, event: InboxEvent, settings: Settings, view: dict[str, Any]) -> None:
+    """The modal's Save: a new version by an approver, proven again, the card updated."""
+    account = session.get(Account, event.account_id)
+    assert account is not None
+    user = str((event.payload.get("user") or {}).get("id") or "")
+    draft_id, _, edited_version = str(view.get("private_metadata") or "").partition(":")
+    try:
+        draft = kb_drafts.get(session, account.id, int(draft_id or 0))
+    except (kb_drafts.DraftNotFound, ValueError):
+        return _refuse(session, account, settings, event, None, user, "That draft no longer exists.")
+    if not user or user not in kb_drafts.approvers(account, settings):
+        return _refuse(session, account, settings, event, draft, user, NOT_APPROVER)
+    try:
+        decision = kb_drafts.edit(session, account, settings, draft.id, title=_submitted(view, "title"),
+                                  body=_submitted(view, "body"), actor=f"slack:{user}")
+    except kb_drafts.InvalidEdit as exc:
+        return _refuse(session, account, settings, event, draft, user, f"The edit was not saved: {exc}.")
+    if decision.outcome.startswith("already:"):
+        return _refuse(session, account, settings, event, draft, user,
+                       f"The edit was not saved: the draft is already {draft.status} (by {draft.decided_by}).")
+    if decision.outcome == "edited" and edited_version.isdigit() and int(edited_version) != decision.draft.version - 1:
+        _refuse(session, account, settings, event, draft, user,
+                f"Saved as version {decision.draft.version}, over version {decision.draft.version - 1}, which came "
+                f"after the version {edited_version} you opened: check the card.")

@@ -4,7 +4,8 @@ Bolt verifies the v0 signature (5-minute window) on the raw body and answers
 url_verification itself. Our listeners only record the request in the inbox and ack:
 ``process_before_response`` makes Bolt run them before answering, so the 200 Slack
 gets means "stored", and the real work happens in a task, well inside Slack's 3 s.
-Two answers cannot wait for a task: the outreach Edit modal (trigger_id lives 3 s)
+Two answers cannot wait for a task: the Edit modals of outreach and knowledge drafts
+(trigger_id lives 3 s)
 and the ``/switchboard`` slash command, whose reply is the HTTP answer itself.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -21,9 +23,10 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.authorization import AuthorizeResult
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
 from switchboard import db
-from switchboard.apps.slack import commands
+from switchboard.apps.slack import commands, kb_review
 from switchboard.apps.slack.commands import COMMAND
 from switchboard.apps.slack.installations import installed_bot_token
 from switchboard.apps.slack.outreach import EDIT as OUTREACH_EDIT
@@ -130,20 +133,23 @@ def build(settings: Settings) -> App:
             return
         ack(**reply.ack_kwargs())
 
-    def open_outreach_editor(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
-        # Slack's trigger_id expires 3 s after the click: the modal is opened now, not
-        # by the queued task; the click is still recorded (and audited) as usual.
+    def editor(opens: Callable[[Session, Account, Settings, dict[str, Any]], bool], what: str) -> Callable[..., None]:
+        def open_editor(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+            # Slack's trigger_id expires 3 s after the click: the modal is opened now, not
+            # by the queued task; the click is still recorded (and audited) as usual.
 
-        account = account_for_team(context.team_id)
-        record(ack, body, context)
-        if account is not None:
-            try:
-                open_edit_modal(db.session(), account, settings, body)
-            except Exception:  # the click is stored; Slack only misses the modal (the user clicks again)
-                QUIET_BOLT_LOGGER.exception("could not open the outreach edit modal")
+            account = account_for_team(context.team_id)
+            record(ack, body, context)
+            if account is not None:
+                try:
+                    opens(db.session(), account, settings, body)
+                except Exception:  # the click is stored; Slack only misses the modal (the user clicks again)
+                    QUIET_BOLT_LOGGER.exception("could not open the %s edit modal", what)
+        return open_editor
 
     bolt.event(EVERYTHING)(record)
-    bolt.action(OUTREACH_EDIT)(open_outreach_editor)
+    bolt.action(OUTREACH_EDIT)(editor(open_edit_modal, "outreach"))
+    bolt.action(kb_review.EDIT)(editor(kb_review.open_edit_modal, "knowledge draft"))
     bolt.action(EVERYTHING)(record)
     bolt.view(EVERYTHING)(record)
     bolt.command(COMMAND)(switchboard_command)

@@ -168,7 +168,7 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
     outreach_quiet_hours, outreach_rate, voice_support_number, voice_support_queue,
     voice_hours, voice_timezone, voice_language, voice_name, vault_reveal, retention_days,
     webchat_origins, webchat_name, webchat_colour, webchat_greeting, twilio_verify_service_sid,
-    kb_approvers, help_center_section_id, qa_rubric_file, guardrails_file,
+    kb_approvers, help_center_section_id, agent_handle_minutes, qa_rubric_file, guardrails_file,
     dispositions_file (a file's path, checked before it is stored), or the secret of a system in actions.yaml
     (shop_api_token); or the environment variable the default account reads for it
     (TWILIO_AUTH_TOKEN, SWITCHBOARD_SLACK_APPROVAL_CHANNEL, SHOP_API_TOKEN)."""
@@ -200,7 +200,8 @@ def _check_setting(name: str, value: str, slug: str) -> None:
     checks = {"outreach_rate": config.outreach_rate, "outreach_quiet_hours": config.outreach_quiet_hours,
               "outreach_approvers": config.outreach_approvers, "kb_approvers": config.outreach_approvers,
               "webchat_origins": config.webchat_origins,
-              "webchat_colour": config.webchat_colour, "twilio_verify_service_sid": config.verify_service_sid}
+              "webchat_colour": config.webchat_colour, "twilio_verify_service_sid": config.verify_service_sid,
+              "agent_handle_minutes": config.handle_minutes}
     if name in checks:
         try:
             checks[name](value, f"{name} of account {slug!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import IO
 
 import click
 
@@ -19,6 +20,7 @@ from switchboard.cli.kb import kb
 def kb_gaps(slug: str, days: int, as_json: bool) -> None:
     """Questions that ended without an answer, grouped by meaning, most asked first."""
     from switchboard.core import gaps
+    from switchboard.core.knowledge import topics
     from switchboard.db import get_db
 
     app = open_app()
@@ -26,7 +28,7 @@ def kb_gaps(slug: str, days: int, as_json: bool) -> None:
     end = datetime.now(UTC)
     start = end - timedelta(days=days)
     with get_db(app).session() as session:
-        retriever = gaps.live_retriever(session, account.id, app.config["SETTINGS"])
+        retriever = topics.live_retriever(session, account.id, app.config["SETTINGS"])
         found = gaps.rank_gaps(session, account.id, retriever, start=start, end=end)
     if as_json:
         click.echo(json.dumps({"account": account.slug, "start": start.isoformat(), "end": end.isoformat(),
@@ -39,6 +41,33 @@ def kb_gaps(slug: str, days: int, as_json: bool) -> None:
     for gap in found:
         near = ", ".join(f"{c.title} ({c.score:.2f})" for c in gap.closest) or "none"
         click.echo(f"{gap.volume:>5} {gap.previous:>6} {gap.trend:<8} {gap.example!r} — {near}")
+
+
+@kb.command("duplicates")
+@ACCOUNT_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def kb_duplicates(slug: str, as_json: bool) -> None:
+    """Articles to review: pairs that answer the same questions (by the retrieval
+    encoder) and pairs that give different numbers for the same thing."""
+    from switchboard.core import kb_conflicts
+    from switchboard.db import get_db
+
+    app = open_app()
+    account = account_named(app, slug)
+    with get_db(app).session() as session:
+        found = kb_conflicts.review(session, account.id, app.config["SETTINGS"])
+    if as_json:
+        click.echo(json.dumps({"account": account.slug, **found}, indent=2))
+        return
+    click.echo(f"{len(found['duplicates'])} duplicate pair(s), {len(found['contradictions'])} contradicting pair(s) "
+               f"among {found['articles']} articles")
+    for d in found["duplicates"]:
+        click.echo(f"DUPLICATE {d['article_id']} / {d['other_id']} ({d['score']:.2f}): "
+                   f"{d['question']!r} ~ {d['other_question']!r}")
+    for c in found["contradictions"]:
+        click.echo(f"CONTRADICTS {c['article_id']} / {c['other_id']} ({c['quantity']}: "
+                   f"{', '.join(c['values'])} vs {', '.join(c['other_values'])}): {c['sentence']!r} ~ "
+                   f"{c['other_sentence']!r}")
 
 
 @kb.group("drafts")
@@ -66,10 +95,11 @@ def kb_drafts_list(slug: str, status: str | None, as_json: bool) -> None:
     if not rows:
         click.echo(f"no drafts for {account.slug}: they come from tickets solved on questions no article answered")
         return
-    click.echo(f"{'ID':<5} {'STATUS':<9} {'VER':<4} {'ASKED':>5} {'PROOF (after)':<22} TITLE")
+    click.echo(f"{'ID':<5} {'STATUS':<9} {'KIND':<5} {'VER':<4} {'ASKED':>5} {'PROOF (after)':<22} TITLE")
     for row in rows:
-        click.echo(f"{row['id']:<5} {row['status']:<9} {row['version']:<4} {len(row['questions']):>5} "
-                   f"{_proof(row['proof']):<22} {row['title']}")
+        edits = f" (edits {row['target_article_id']})" if row["kind"] == "edit" else ""
+        click.echo(f"{row['id']:<5} {row['status']:<9} {row['kind']:<5} {row['version']:<4} "
+                   f"{len(row['questions']):>5} {_proof(row['proof']):<22} {row['title']}{edits}")
 
 
 def _proof(proof: dict[str, object]) -> str:
@@ -83,8 +113,10 @@ def _proof(proof: dict[str, object]) -> str:
 @kb_drafts_group.command("show")
 @click.argument("draft_id", type=int)
 @ACCOUNT_OPTION
-def kb_drafts_show(draft_id: int, slug: str) -> None:
-    """One draft in full (JSON): body, questions, sources, proof, decision."""
+@click.option("--diff", "as_diff", is_flag=True, help="Print an edit's change to its article (- old, + new) only.")
+def kb_drafts_show(draft_id: int, slug: str, as_diff: bool) -> None:
+    """One draft in full (JSON): kind, body, an edit's diff, questions, sources, proof,
+    versions, decision."""
     from switchboard.core import kb_drafts
     from switchboard.db import get_db
 
@@ -92,9 +124,54 @@ def kb_drafts_show(draft_id: int, slug: str) -> None:
     account = account_named(app, slug)
     with get_db(app).session() as session:
         try:
-            click.echo(json.dumps(kb_drafts.as_json(kb_drafts.get(session, account.id, draft_id)), indent=2))
+            draft = kb_drafts.get(session, account.id, draft_id)
         except kb_drafts.DraftNotFound as exc:
             raise click.ClickException(str(exc)) from None
+        if not as_diff:
+            click.echo(json.dumps(kb_drafts.as_json(draft), indent=2))
+        elif draft.kind != kb_drafts.EDIT:
+            raise click.ClickException(f"draft {draft_id} is a new article, not an edit: it has no diff")
+        else:
+            click.echo(f"draft {draft_id} edits article {draft.target_article_id}:")
+            click.echo("\n".join(kb_drafts.diff(draft)))
+
+
+@kb_drafts_group.command("edit")
+@click.argument("draft_id", type=int)
+@ACCOUNT_OPTION
+@click.option("--title", help="The new title (default: unchanged).")
+@click.option("--body-file", type=click.File("r", encoding="utf-8"),
+              help="A file holding the new body, paragraphs separated by a blank line ('-' reads standard input).")
+@click.option("--by", help="Who edits (recorded in the audit log and the version); default: your login name.")
+def kb_drafts_edit(draft_id: int, slug: str, title: str | None, body_file: IO[str] | None, by: str | None) -> None:
+    """Save a new version of a pending draft with your title and/or body: it is proven
+    again and its Slack card updated; nothing is published until it is approved."""
+    import getpass
+
+    from switchboard.core import kb_drafts
+    from switchboard.db import get_db
+
+    if title is None and body_file is None:
+        raise click.UsageError("give --title, --body-file or both: there is nothing to change")
+    app = open_app()
+    account = account_named(app, slug)
+    actor = f"cli:{by or getpass.getuser()}"
+    with app.app_context(), get_db(app).session() as session:
+        try:
+            draft = kb_drafts.get(session, account.id, draft_id)
+            decision = kb_drafts.edit(session, account, app.config["SETTINGS"], draft_id,
+                                      title=draft.title if title is None else title,
+                                      body=draft.body if body_file is None else body_file.read(), actor=actor)
+        except (kb_drafts.DraftNotFound, kb_drafts.InvalidEdit) as exc:
+            raise click.ClickException(str(exc)) from None
+        if decision.outcome.startswith("already:"):
+            raise click.ClickException(f"draft {draft_id} is already {decision.draft.status} "
+                                       f"(by {decision.draft.decided_by}): nothing changed")
+        if decision.outcome == "unchanged":
+            click.echo(f"draft {draft_id} is already so (version {decision.draft.version}): nothing changed")
+            return
+        click.echo(f"draft {draft_id} version {decision.draft.version} saved by {actor}; proof: "
+                   f"{_proof(decision.draft.proof)}")
 
 
 def _decide(draft_id: int, slug: str, verdict: str, by: str | None) -> None:
@@ -115,7 +192,8 @@ def _decide(draft_id: int, slug: str, verdict: str, by: str | None) -> None:
         if decision.outcome.startswith("already:"):
             raise click.ClickException(f"draft {draft_id} is already {draft.status} (by {draft.decided_by}): "
                                        "nothing changed")
-        where = f", published as {draft.article_id}" if draft.status == kb_drafts.APPROVED else ""
+        edit = " (a new version of it)" if draft.kind == kb_drafts.EDIT else ""
+        where = f", published as {draft.article_id}{edit}" if draft.status == kb_drafts.APPROVED else ""
         click.echo(f"draft {draft_id} version {draft.version} {draft.status} by {actor}{where}")
 
 

@@ -42,7 +42,8 @@ def digest(slug: str, days: int, send: bool) -> None:
             click.echo(f"digest {'already sent' if result.repeated else 'sent'} to {channel}")
             return
         start, end = recent_period(days=days)
-        click.echo(json.dumps(as_json(compute_digest(session, account.id, start=start, end=end)), indent=2))
+        click.echo(json.dumps(as_json(compute_digest(session, account.id, start=start, end=end, settings=settings)),
+                              indent=2))
 
 
 @main.command()

@@ -161,6 +161,15 @@ class KbDraft(Base):
     sources: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     proof: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     article_id: Mapped[str | None] = mapped_column(String(200))  # KbArticle.external_id once published
+    #: "new" (an article of its own) or "edit" (a new version of ``target_article_id``,
+    #: whose body when drafted is ``base_body``: what the reviewer's diff is against).
+    kind: Mapped[str] = mapped_column(String(8), default="new", server_default="new")
+    target_article_id: Mapped[str | None] = mapped_column(String(200))
+    base_body: Mapped[str | None] = mapped_column(Text)
+    #: Every version as it was: number, title, body, who made it, when and how
+    #: (drafted, merged, edited); ``approved_version`` is the one published.
+    versions: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list, server_default="[]")
+    approved_version: Mapped[int | None] = mapped_column(Integer)
     slack_channel: Mapped[str | None] = mapped_column(String(64))
     slack_ts: Mapped[str | None] = mapped_column(String(32))
     decided_by: Mapped[str | None] = mapped_column(String(200))

@@ -1,6 +1,7 @@
-"""An approved knowledge draft created in a Help Center section (issue 38), against
-Zendesk's API faked at the HTTP layer: the recorded body is what is posted, once per
-key, and a 429 is raised with Zendesk's Retry-After instead of slept through."""
+"""An approved knowledge draft created in a Help Center section, or an approved edit
+of an existing article updating its translation (issue 38), against Zendesk's API faked
+at the HTTP layer: the recorded body is what is sent, once per key, and a 429 is raised
+with Zendesk's Retry-After instead of slept through."""
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ import responses
 from sqlalchemy.orm import Session
 
 from switchboard.config import Settings
-from switchboard.connectors.base import VendorRateLimited
-from switchboard.connectors.zendesk import HELP_CENTER_ARTICLE, ZendeskConnector
+from switchboard.connectors.base import VendorError, VendorRateLimited
+from switchboard.connectors.zendesk import HELP_CENTER_ARTICLE, HELP_CENTER_TRANSLATION, ZendeskConnector
 from switchboard.models import Account
 
 from .conftest import basic, outbox_rows
@@ -52,3 +53,29 @@ def test_the_sandbox_records_it_and_sends_nothing(session: Session, sandbox_acco
         HELP_CENTER_ARTICLE, PAYLOAD, idempotency_key="kb-draft:3:v1")
     assert len(http.calls) == 0 and result.call.status == "sandboxed" and result.call.payload == PAYLOAD
     assert result.response["draft"] is True
+
+
+TRANSLATION_URL = "https://acme.zendesk.com/api/v2/help_center/articles/4409999001/translations/en-us.json"
+TRANSLATION = {"article_id": 4409999001, "locale": "en-us",
+               "translation": {"title": "How long are gift cards valid?", "body": "<p>24 months.</p>"}}
+
+
+def test_an_edit_puts_the_articles_translation_once(session: Session, live_account: Account,
+                                                    live_settings: Settings, http: responses.RequestsMock) -> None:
+    http.put(TRANSLATION_URL, status=200, json={"translation": {"id": 77, "source_id": 4409999001,
+                                                                "locale": "en-us", "title": "How long…"}})
+    for _ in range(2):
+        result = ZendeskConnector(session, live_account, live_settings).call(
+            HELP_CENTER_TRANSLATION, TRANSLATION, idempotency_key="kb-draft:4:v2")
+    [call] = http.calls
+    assert call.request.method == "PUT" and json.loads(call.request.body or b"") == {
+        "translation": TRANSLATION["translation"]}
+    assert result.repeated and result.response == {"article_id": 4409999001, "locale": "en-us", "translation_id": 77}
+
+
+def test_an_edit_zendesk_refuses_names_the_operation(session: Session, live_account: Account,
+                                                     live_settings: Settings, http: responses.RequestsMock) -> None:
+    http.put(TRANSLATION_URL, status=404, json={"error": "RecordNotFound"})
+    with pytest.raises(VendorError, match="help_center.translations.update.*404"):
+        ZendeskConnector(session, live_account, live_settings).call(HELP_CENTER_TRANSLATION, TRANSLATION,
+                                                                   idempotency_key="kb-draft:5:v1")

@@ -112,3 +112,17 @@ def cli(app: Flask, env: dict[str, str], *args: str) -> Any:
     result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return json.loads(result.output) if "--json" in args else result.output
+
+
+def edit_submission(draft_id: int, version: int, *, title: str, body: str, user: str = APPROVER) -> dict[str, Any]:
+    """A view_submission payload as Slack sends it when our draft's edit modal is saved."""
+    return {
+        "type": "view_submission", "api_app_id": "A0001", "token": "legacy",
+        "team": {"id": "T0001", "domain": "acme"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": "T0001"},
+        "trigger_id": f"{uuid.uuid4().int % 10**11}.738474920.{uuid.uuid4().hex[:24]}",
+        "view": {"id": f"V0{uuid.uuid4().hex[:8].upper()}", "type": "modal", "callback_id": "kbdraft:edit",
+                 "hash": "1763781100.abc", "private_metadata": f"{draft_id}:{version}",
+                 "state": {"values": {"title": {"text": {"type": "plain_text_input", "value": title}},
+                                      "body": {"text": {"type": "plain_text_input", "value": body}}}}},
+    }

@@ -204,13 +204,16 @@ def test_accounts_add_refuses_a_number_twilio_would_never_send(tmp_path: Path, n
     ("outreach_rate", "0", "use a rate above 0"),
     ("outreach_quiet_hours", "9pm-8am", "use HH:MM-HH:MM (e.g. 21:00-08:00), or off"),
     ("outreach_approvers", "U012AB,dana@acme.test", "'dana@acme.test' is not a Slack user id"),
+    ("agent_handle_minutes", "six", "'six' is not a number of minutes"),
+    ("agent_handle_minutes", "600", "at most 480 (a working day)"),
 ])
 def test_set_secret_refuses_an_outreach_setting_the_account_could_not_use(tmp_path: Path, name: str, value: str,
                                                                          rule: str) -> None:
     env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
     runner = CliRunner()
     assert runner.invoke(main, ["accounts", "add", "globex", "--name", "Globex"], env=env).exit_code == 0
-    good = {"outreach_rate": "2.5", "outreach_quiet_hours": "off", "outreach_approvers": "U012AB,W34CD"}[name]
+    good = {"outreach_rate": "2.5", "outreach_quiet_hours": "off", "outreach_approvers": "U012AB,W34CD",
+            "agent_handle_minutes": "7.5"}[name]
     assert runner.invoke(main, ["accounts", "set-secret", "globex", name, "--value", good], env=env).exit_code == 0
     bad = runner.invoke(main, ["accounts", "set-secret", "globex", name, "--value", value], env=env)
     assert bad.exit_code == 1 and f"{name} of account 'globex'" in bad.output and rule in bad.output, bad.output

@@ -4,14 +4,14 @@ The sidebar shows the agent the chosen disposition with its confidence, so they 
 when to look twice before it is filed (issue 39).
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-11-25
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0023'
-down_revision = '0021'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
