@@ -1,13 +1,12 @@
-"""Maps the design card's top-level folders (core/, connectors/, webhooks/, apps/) into
+"""Maps the design card's top-level folders (core/, intake/, vendors/, apps/) into
 one importable namespace, ``switchboard.*``, so an install never puts a package called
 ``core`` into site-packages."""
 from pathlib import Path
 
 from setuptools import setup
 
-ROOTS = {"switchboard": "switchboard", "switchboard.core": "core",
-         "switchboard.connectors": "connectors", "switchboard.webhooks": "webhooks",
-         "switchboard.apps": "apps", "switchboard.manifests": "manifests"}
+ROOTS = {"switchboard": "switchboard", "switchboard.core": "core", "switchboard.intake": "intake",
+         "switchboard.vendors": "vendors", "switchboard.apps": "apps", "switchboard.manifests": "manifests"}
 
 
 def _packages() -> list[str]:

@@ -2,7 +2,7 @@
 
 A session is a signed, HTTP-only cookie naming the account, made from an account API key
 (an operator's) or from a one-minute code the Zendesk sidebar obtains for an agent. The
-dashboard (``switchboard/dashboard.py``) signs people in and out with it; the sidebar
+dashboard (``apps/dashboard.py``) signs people in and out with it; the sidebar
 issues codes and the Slack app's install asks for a key's session. The web chat signs its
 visitor tokens with the same deployment secret (its own salt). Kept apart from the
 dashboard's pages so these apps use it without importing the dashboard, which imports
@@ -20,12 +20,12 @@ from flask import Flask, current_app, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from switchboard import db
 from switchboard.core import metrics
-from switchboard.models import Account, ApiKey
-from switchboard.private_files import create_private
+from switchboard.core.store.models import Account, ApiKey
+from switchboard.core.store.private_files import create_private
+from switchboard.intake import db
 
-log = logging.getLogger("switchboard.dashboard")
+log = logging.getLogger("switchboard.apps.dashboard")
 COOKIE = "switchboard_dashboard"
 SESSION_HOURS = 8
 

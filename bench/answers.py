@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.retrieval import load_banking77, load_stackfaq  # noqa: E402
 from switchboard.core.escalation_file import load_policy  # noqa: E402
 from switchboard.core.evaluation import Configuration, Question, counts, evaluate  # noqa: E402
-from switchboard.core.intent_store import default_intent_model  # noqa: E402
+from switchboard.core.intents.store import default_intent_model  # noqa: E402
 from switchboard.core.knowledge.chunking import chunk_articles  # noqa: E402
 from switchboard.core.knowledge.retrieval import Retriever, build_index, build_retriever  # noqa: E402
 from switchboard.core.records import Article  # noqa: E402

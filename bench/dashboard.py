@@ -46,11 +46,10 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core import accounts
 from switchboard.core.metrics_figures import Filters, figures
-from switchboard.db import get_db, make_engine, upgrade
-from switchboard.models import (
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import (
     AuditEntry,
     Conversation,
     ConversationOutcome,
@@ -61,6 +60,7 @@ from switchboard.models import (
     Suggestion,
     SuggestionFeedback,
 )
+from switchboard.intake.db import get_db, make_engine, upgrade
 
 REASONS = ("explicit_request", "low_confidence", "negative_sentiment", "out_of_scope", "repeat_contact")
 QUESTIONS = ("where is my parcel", "can I change my delivery address", "my voucher code does not work",

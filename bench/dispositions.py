@@ -28,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.intents import banking77_split  # noqa: E402
-from switchboard.core.intents import IntentModel  # noqa: E402
+from switchboard.core.intents.model import IntentModel  # noqa: E402
 from switchboard.core.quality.wrapup import choose, load_taxonomy  # noqa: E402
 
 TAXONOMY = Path(__file__).resolve().parent / "data" / "dispositions_banking77.yaml"

@@ -24,7 +24,7 @@ import psycopg
 from flask import Flask, request
 from psycopg.types.json import Jsonb
 
-from switchboard.core.group_commit import GroupCommit
+from switchboard.core.store.group_commit import GroupCommit
 
 TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 INSERT = "INSERT INTO floor_events (payload) VALUES (%s) RETURNING id"

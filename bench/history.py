@@ -45,12 +45,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import MESSAGES_PATH, ROOT, Statements, base_env, counting_statements, signed_message  # noqa: E402
 
 from switchboard.app import create_app  # noqa: E402
-from switchboard.config import load_settings  # noqa: E402
 from switchboard.core.knowledge.loaders import load_articles  # noqa: E402
 from switchboard.core.knowledge.service import KnowledgeBase  # noqa: E402
-from switchboard.db import get_db, make_engine, upgrade  # noqa: E402
-from switchboard.models import Conversation, Message  # noqa: E402
-from switchboard.resources import data_file  # noqa: E402
+from switchboard.core.resources import data_file  # noqa: E402
+from switchboard.core.settings import load_settings  # noqa: E402
+from switchboard.core.store.models import Conversation, Message  # noqa: E402
+from switchboard.intake.db import get_db, make_engine, upgrade  # noqa: E402
 
 PG_SERVER = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SAMPLE_KB = ROOT / "switchboard" / "data" / "sample_kb.json"

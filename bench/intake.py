@@ -296,7 +296,7 @@ def more_than_once(counts: Counter[object]) -> int:
 
 def audit(engine: Engine, accepted: set[str], no_answer: set[str]) -> dict[str, object]:
     """Sets and per-message counts straight from the database the service wrote."""
-    from switchboard.models import InboxEvent, Message, OutboxCall
+    from switchboard.core.store.models import InboxEvent, Message, OutboxCall
 
     with engine.connect() as c:
         events = c.execute(select(InboxEvent.dedupe_key, InboxEvent.status, InboxEvent.attempts, InboxEvent.error)
@@ -348,7 +348,7 @@ def audit(engine: Engine, accepted: set[str], no_answer: set[str]) -> dict[str, 
 @contextmanager
 def postgres_schema() -> Iterator[tuple[str, Engine]]:
     """A schema of our own in the shared database, dropped afterwards."""
-    from switchboard.db import make_engine, upgrade
+    from switchboard.intake.db import make_engine, upgrade
 
     schema = f"sb_bench_{uuid.uuid4().hex[:8]}"
     admin = make_engine(PG_SERVER)

@@ -1,5 +1,5 @@
 """Make the shipped intent examples' sentence vectors, stored beside the shipped CSV
-(core/intent_vectors.py says why). Run it after editing switchboard/data/intents_default.csv:
+(core/intents/vectors.py says why). Run it after editing switchboard/data/intents_default.csv:
 
     python bench/intent_vectors.py
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from switchboard.core.intent_vectors import SHIPPED_VECTOR_FILES, shipped_vectors_file, write_shipped_vectors
-from switchboard.core.intents import default_training_csv
+from switchboard.core.intents.model import default_training_csv
+from switchboard.core.intents.vectors import SHIPPED_VECTOR_FILES, shipped_vectors_file, write_shipped_vectors
 from switchboard.core.knowledge.embeddings import encoder_named
 
 

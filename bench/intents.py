@@ -56,8 +56,7 @@ from sklearn.svm import LinearSVC
 
 from switchboard.core.escalation import TopicRule
 from switchboard.core.escalation_file import load_policy
-from switchboard.core.intent_vectors import shipped_vectors
-from switchboard.core.intents import (
+from switchboard.core.intents.model import (
     HOLDOUT_FRACTION,
     MIN_WORD_COVERAGE,
     OUT_OF_SCOPE,
@@ -68,6 +67,7 @@ from switchboard.core.intents import (
     embedding_weight_for,
     read_training_csv,
 )
+from switchboard.core.intents.vectors import shipped_vectors
 from switchboard.core.knowledge.embeddings import E5, MINILM, WORDLLAMA, SentenceEncoder, encoder_named, queries
 
 TEST_FRACTION = 0.2

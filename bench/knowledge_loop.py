@@ -48,12 +48,12 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core import evaluation, kb_drafts
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.records import Article
-from switchboard.db import get_db
-from switchboard.models import Account, Conversation, KbDraft
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Account, Conversation, KbDraft
+from switchboard.intake.db import get_db
 
 sys.path.insert(0, str(Path(__file__).parent))
 from retrieval import load_stackfaq  # noqa: E402

@@ -69,7 +69,7 @@ class Switchboard:
 
     def ticket(self, call_sid: str, app: Any) -> int:
         from switchboard.core.calls.transcript import call_conversation
-        from switchboard.db import get_db
+        from switchboard.intake.db import get_db
 
         deadline = time.monotonic() + TIMEOUT_S
         while time.monotonic() < deadline:
@@ -139,12 +139,12 @@ def main() -> None:
     args = parser.parse_args()
 
     from switchboard.app import create_app
-    from switchboard.config import load_settings
     from switchboard.core import accounts
     from switchboard.core.knowledge.loaders import load_articles
     from switchboard.core.knowledge.service import KnowledgeBase
+    from switchboard.core.settings import load_settings
     from switchboard.core.warmup import warm_up
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {"SWITCHBOARD_DATA_DIR": tmp, "SWITCHBOARD_PUBLIC_URL": PUBLIC, "SWITCHBOARD_SANDBOX": "1",

@@ -201,10 +201,10 @@ def profile_child() -> dict[str, object]:
     app = create_app()
     mark("create_app (Flask, Celery, SQLAlchemy, vendor SDKs)")
     from switchboard.core.enrichment import detect_language, sentiment_score
-    from switchboard.core.intent_store import intent_model
+    from switchboard.core.intents.store import intent_model
     from switchboard.core.knowledge.service import KnowledgeBase
-    from switchboard.db import get_db
-    from switchboard.models import Account
+    from switchboard.core.store.models import Account
+    from switchboard.intake.db import get_db
 
     settings = app.config["SETTINGS"]
     with app.app_context(), get_db(app).session() as session:

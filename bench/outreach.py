@@ -22,13 +22,12 @@ from pathlib import Path
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from switchboard.config import load_settings
 from switchboard.core.accounts import ensure_default_account
 from switchboard.core.outreach import audience, campaigns, drafts, sending
 from switchboard.core.outreach.ratelimit import LocalRateLimiter, RedisRateLimiter
 from switchboard.core.outreach.spec import parse
-from switchboard.db import make_engine, upgrade
-from switchboard.models import (
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import (
     Customer,
     Identity,
     IdentityKind,
@@ -37,6 +36,7 @@ from switchboard.models import (
     OutreachRecipient,
     OutreachSegment,
 )
+from switchboard.intake.db import make_engine, upgrade
 
 REGIONS = ["north", "south", "east", "west"]
 TIERS = ["standard"] * 8 + ["gold", "platinum"]

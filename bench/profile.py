@@ -38,10 +38,10 @@ from harness import (  # noqa: E402
 )
 
 from switchboard.app import create_app  # noqa: E402
-from switchboard.config import load_settings  # noqa: E402
 from switchboard.core.knowledge.loaders import load_articles  # noqa: E402
 from switchboard.core.knowledge.service import KnowledgeBase  # noqa: E402
-from switchboard.db import get_db, make_engine, upgrade  # noqa: E402
+from switchboard.core.settings import load_settings  # noqa: E402
+from switchboard.intake.db import get_db, make_engine, upgrade  # noqa: E402
 
 PG_SERVER = os.environ.get("SWITCHBOARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 QUESTIONS = ("how long does delivery take?", "where is my parcel", "when will I get my refund?",

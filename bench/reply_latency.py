@@ -89,7 +89,7 @@ def percentiles(run: Callable[[str], object], questions: Sequence[str]) -> dict[
 def ours(passages: list, questions: list[str], embeddings: str | None = "wordllama") -> dict[str, object]:
     from switchboard.core.enrichment import enrich
     from switchboard.core.escalation_file import load_policy
-    from switchboard.core.intent_store import default_intent_model
+    from switchboard.core.intents.store import default_intent_model
     from switchboard.core.knowledge.analysis import content_words
     from switchboard.core.knowledge.retrieval import build_retriever
     from switchboard.core.redaction import redact

@@ -427,7 +427,7 @@ def decisions(retriever: Retriever, test: Sequence[Query], offtopic: Sequence[st
     is passed to every search (None: as the product searches an English conversation)."""
     from switchboard.core.escalation_file import load_policy
     from switchboard.core.evaluation import SEARCH_K, Configuration, Question, counts, evaluate
-    from switchboard.core.intent_store import default_intent_model
+    from switchboard.core.intents.store import default_intent_model
 
     config = Configuration(description={}, policy=load_policy(), intent_model=default_intent_model(),
                            search=lambda question: retriever.search(question, k=SEARCH_K, language=language))

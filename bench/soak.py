@@ -108,6 +108,7 @@ from harness import (  # noqa: E402
     stop,
     wait_port,
 )
+
 from intake import QUESTIONS, SAMPLE_KB  # noqa: E402
 
 PG_ADMIN = os.environ.get("SWITCHBOARD_SOAK_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -440,7 +441,7 @@ def seed_customers(engine: Engine, batch: int) -> None:
     """Two customers only campaign ``batch`` reaches (an import of a CRM would add them)."""
     from sqlalchemy.orm import Session
 
-    from switchboard.models import Account, Customer, Identity, IdentityKind
+    from switchboard.core.store.models import Account, Customer, Identity, IdentityKind
 
     with Session(engine) as session:
         account = session.query(Account).filter_by(slug="default").one()
@@ -654,7 +655,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               "visitors": args.visitors, "machine_cpus": os.cpu_count(),
                               "load_average_before": [round(x, 2) for x in os.getloadavg()], "logs": str(work)}
     with own_database() as (url, database), ExitStack() as stack:
-        from switchboard.db import make_engine
+        from switchboard.intake.db import make_engine
 
         env = {**base_env(url, work), "ZENDESK_SUBDOMAIN": "acme", "ZENDESK_WEBHOOK_SECRET": ZENDESK_SECRET,
                "SLACK_SIGNING_SECRET": SLACK_SECRET, "SWITCHBOARD_TRUSTED_PROXIES": "1",

@@ -47,10 +47,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from switchboard.app import create_app
-    from switchboard.config import load_settings
     from switchboard.core.knowledge.loaders import load_articles
     from switchboard.core.knowledge.service import KnowledgeBase
-    from switchboard.db import get_db
+    from switchboard.core.settings import load_settings
+    from switchboard.intake.db import get_db
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {"SWITCHBOARD_DATA_DIR": tmp, "SWITCHBOARD_PUBLIC_URL": PUBLIC, "SWITCHBOARD_SANDBOX": "1",

@@ -18,11 +18,10 @@ from typing import TypeVar, cast
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, ApiKey
-
-from .rows import insert_or_fetch
-from .vault_keys import Vault, vault_for
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account, ApiKey
+from switchboard.core.store.rows import insert_or_fetch
+from switchboard.core.vault_keys import Vault, vault_for
 
 DEFAULT_SLUG = "default"
 #: What customers are told they talk to while the default account has no company name:
@@ -75,7 +74,7 @@ def settable_names(action_secrets: Iterable[str] = ()) -> dict[str, str]:
     """Everything a further account keeps in ``Account.secrets``: the name it is stored
     under, and the environment variable the default account reads instead. The secrets
     of the systems in actions.yaml (SHOP_API_TOKEN) are stored in lower case, which is
-    where connectors/http_action.py looks for them."""
+    where vendors/http_action.py looks for them."""
     return {**SECRET_VARIABLES, **ACCOUNT_SETTINGS, **{variable.lower(): variable for variable in action_secrets}}
 
 

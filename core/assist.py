@@ -22,20 +22,19 @@ import yaml
 from sqlalchemy import Result, select, update
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, Suggestion, SuggestionFeedback
-from switchboard.resources import data_file
-
-from .audit import audit
-from .drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
-from .feedback import FeedbackMemory, Vote, edit_distance, vote_value
-from .knowledge import phrasings
-from .knowledge.ranking import RankingSettings
-from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
-from .records import Hit
-from .redaction import redact, truncate_for_model
-from .selfservice import MIN_COVERAGE
-from .small_talk import request_part
+from switchboard.core.drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
+from switchboard.core.feedback import FeedbackMemory, Vote, edit_distance, vote_value
+from switchboard.core.knowledge import phrasings
+from switchboard.core.knowledge.ranking import RankingSettings
+from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
+from switchboard.core.records import Hit
+from switchboard.core.redaction import redact, truncate_for_model
+from switchboard.core.resources import data_file
+from switchboard.core.selfservice import MIN_COVERAGE
+from switchboard.core.settings import Settings
+from switchboard.core.small_talk import request_part
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Suggestion, SuggestionFeedback
 
 DEFAULT_STYLE = data_file("style_card.yaml")
 MAX_SUGGESTIONS = 3

@@ -13,7 +13,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from switchboard.errors import SwitchboardError
+from switchboard.core.errors import SwitchboardError
 
 _QUOTING = "write a quote inside a field as two (\"\") and put a field holding a comma in quotes"
 

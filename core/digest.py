@@ -25,24 +25,23 @@ from typing import Any, Literal
 from sqlalchemy import ScalarResult, func, select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
+from switchboard.core import kb_conflicts, kb_impact, ports
+from switchboard.core.accounts import company_name
+from switchboard.core.knowledge.analysis import content_words, stem
+from switchboard.core.metrics_figures import Filters, headline
 from switchboard.core.ports import CallResult
-from switchboard.models import (
+from switchboard.core.quality.report import grouped, names_for, scores_since, summary
+from switchboard.core.redaction import PLACEHOLDERS
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import (
     Account,
     KbArticle,
     Message,
     Suggestion,
     SuggestionFeedback,
 )
-
-from . import kb_conflicts, kb_impact, ports
-from .accounts import company_name
-from .audit import audit
-from .knowledge.analysis import content_words, stem
-from .metrics_figures import Filters, headline
-from .quality.report import grouped, names_for, scores_since, summary
-from .redaction import PLACEHOLDERS
-from .vault import TOKEN as VAULT_TOKEN
+from switchboard.core.vault import TOKEN as VAULT_TOKEN
 
 DEFAULT_DAYS = 7
 #: Handoffs that mean "no article answered this", as opposed to a customer asking for a

@@ -22,9 +22,7 @@ from importlib import resources
 from string import Template
 from typing import Any, Literal, Protocol
 
-from switchboard.config import Settings
-
-from .grounding import (
+from switchboard.core.grounding import (
     DEFAULT_THRESHOLD,
     GroundingResult,
     check_grounded,
@@ -32,8 +30,9 @@ from .grounding import (
     language_of_passages,
     split_sentences,
 )
-from .records import Hit, Passage
-from .tokens import count_tokens, truncate_to_tokens
+from switchboard.core.records import Hit, Passage
+from switchboard.core.settings import Settings
+from switchboard.core.tokens import count_tokens, truncate_to_tokens
 
 Engine = Literal["local", "llm"]
 

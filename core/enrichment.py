@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from .small_talk import SMALL_TALK_INTENTS, request_part, resolved, sentences
+from switchboard.core.small_talk import SMALL_TALK_INTENTS, request_part, resolved, sentences
 
 if TYPE_CHECKING:  # routing is optional; sentiment alone should not load scikit-learn
-    from .intents import IntentModel, IntentPrediction
+    from switchboard.core.intents.model import IntentModel, IntentPrediction
 
 DEFAULT_LANGUAGE = "en"
 #: Languages a contact centre most often meets. A closed set keeps detection

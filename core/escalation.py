@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .enrichment import sentiment_trend
+from switchboard.core.enrichment import sentiment_trend
 
 POLICY_FORMAT = 1
 TRIGGER_NAMES: tuple[str, ...] = (

@@ -25,9 +25,8 @@ from marshmallow import (
     validates_schema,
 )
 
-from switchboard.errors import SwitchboardError
-
-from .escalation import (
+from switchboard.core.errors import SwitchboardError
+from switchboard.core.escalation import (
     POLICY_FORMAT,
     TOPIC_LABELS,
     TRIGGER_NAMES,

@@ -25,36 +25,35 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.errors import SwitchboardError
-from switchboard.models import Account, Conversation, Customer, Message
-
-from . import ports
-from .accounts import company_name
-from .csv_rows import CsvFormatError, read_rows
-from .drafting import LLMDrafter
-from .enrichment import conversation_language, enrich
-from .escalation import EscalationPolicy
-from .escalation_file import load_policy
-from .i18n import ENGLISH, Texts, language_of, texts_for
-from .intent_store import has_fitted_model, intent_model
-from .intents import IntentModel
-from .knowledge import phrasings
-from .knowledge.analysis import content_words
-from .knowledge.loaders import load_articles
-from .knowledge.retrieval import build_index
-from .knowledge.service import KnowledgeBase
-from .quality.screen import screened
-from .records import Article, Hit
-from .redaction import redact, truncate_for_model
-from .replies import keyword
-from .replies import policy as live_policy
-from .selfservice import Decision, Drafter, Turn, decide, searches
-from .translation import Translator
+from switchboard.core import ports
+from switchboard.core.accounts import company_name
+from switchboard.core.csv_rows import CsvFormatError, read_rows
+from switchboard.core.drafting import LLMDrafter
+from switchboard.core.enrichment import conversation_language, enrich
+from switchboard.core.errors import SwitchboardError
+from switchboard.core.escalation import EscalationPolicy
+from switchboard.core.escalation_file import load_policy
+from switchboard.core.intents.model import IntentModel
+from switchboard.core.intents.store import has_fitted_model, intent_model
+from switchboard.core.knowledge import phrasings
+from switchboard.core.knowledge.analysis import content_words
+from switchboard.core.knowledge.loaders import load_articles
+from switchboard.core.knowledge.retrieval import build_index
+from switchboard.core.knowledge.service import KnowledgeBase
+from switchboard.core.quality.screen import screened
+from switchboard.core.records import Article, Hit
+from switchboard.core.redaction import redact, truncate_for_model
+from switchboard.core.replies import keyword
+from switchboard.core.replies import policy as live_policy
+from switchboard.core.selfservice import Decision, Drafter, Turn, decide, searches
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account, Conversation, Customer, Message
+from switchboard.core.texts.i18n import ENGLISH, Texts, language_of, texts_for
+from switchboard.core.texts.translation import Translator
 
 if TYPE_CHECKING:
-    from .drafting import Draft
-    from .knowledge.retrieval import Learned, Retriever
+    from switchboard.core.drafting import Draft
+    from switchboard.core.knowledge.retrieval import Learned, Retriever
 
 #: What a question's ``expected`` says when a person should take it.
 HANDOFF = "handoff"
@@ -299,7 +298,9 @@ def configuration(session: Session, account: Account, settings: Settings, *, kb_
     if intents_file is None:
         intents = intent_model(session, settings.data_dir, account.id, embeddings=settings.embeddings)
     elif intents_file.suffix.lower() == ".csv":
-        from .intents import read_training_csv  # scikit-learn with the first model, not at start-up
+        from switchboard.core.intents.model import (
+            read_training_csv,  # scikit-learn with the first model, not at start-up
+        )
 
         intents = IntentModel.fit(*read_training_csv(intents_file))
     else:

@@ -40,10 +40,10 @@ from dataclasses import dataclass, replace
 
 from rapidfuzz.distance import Levenshtein
 
+from switchboard.core.errors import SwitchboardError
 from switchboard.core.knowledge.analysis import terms
 from switchboard.core.knowledge.ranking import RankingSettings
 from switchboard.core.records import Hit
-from switchboard.errors import SwitchboardError
 
 
 class FeedbackError(SwitchboardError, ValueError):

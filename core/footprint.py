@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from switchboard.models import ActionExecution, Conversation, Customer, IdentityKind, Message
+from switchboard.core.store.models import ActionExecution, Conversation, Customer, IdentityKind, Message
 
 #: Idempotency-key prefixes and the kind of id their first field is (the keys the core
 #: sends under: ``reply:<message id>``, ``summary:<ticket id>:<conversation id>``…).

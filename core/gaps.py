@@ -25,15 +25,14 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.models import Message, Suggestion, SuggestionFeedback
-
-from .digest import GAP_HANDOFF_REASONS, clip
-from .knowledge.analysis import content_words, stem
-from .knowledge.retrieval import Retriever
-from .knowledge.topics import join_cosine, vectors
-from .selfservice import pick_choice
-from .setbacks import asks_for_person, did_not_help
-from .vault import TOKEN as VAULT_TOKEN
+from switchboard.core.digest import GAP_HANDOFF_REASONS, clip
+from switchboard.core.knowledge.analysis import content_words, stem
+from switchboard.core.knowledge.retrieval import Retriever
+from switchboard.core.knowledge.topics import join_cosine, vectors
+from switchboard.core.selfservice import pick_choice
+from switchboard.core.setbacks import asks_for_person, did_not_help
+from switchboard.core.store.models import Message, Suggestion, SuggestionFeedback
+from switchboard.core.vault import TOKEN as VAULT_TOKEN
 
 #: Articles listed as closest to a gap.
 CLOSEST = 3

@@ -29,8 +29,8 @@ from functools import lru_cache
 
 import Stemmer
 
-from .knowledge.analysis import fold, language_of, stem, stopwords
-from .records import Passage
+from switchboard.core.knowledge.analysis import fold, language_of, stem, stopwords
+from switchboard.core.records import Passage
 
 #: 0.7 means a sentence of three content words needs all three in the passage, and one
 #: of ten may be a paraphrase. Lower lets invented qualifiers through ("free", "all").
@@ -376,7 +376,7 @@ def check_grounded(draft: str, passages: Sequence[Passage], *,
     """Check each sentence of ``draft`` against ``passages`` (see the module docstring).
     The draft is read in the passages' language: an answer is checked against articles
     written in the language it is written in (a translated answer is checked through its
-    translation back, see core/translation.py)."""
+    translation back, see core/texts/translation.py)."""
     language = language_of_passages(passages)
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold={threshold} is outside (0, 1]: use e.g. {DEFAULT_THRESHOLD}.")

@@ -18,23 +18,22 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
+from switchboard.core import metrics, ports, timeline
+from switchboard.core.actions.config import load_actions_config
+from switchboard.core.enrichment import Enrichment, sentiment_trend
+from switchboard.core.escalation import without_quote
+from switchboard.core.identity import may_message, reachable_address, reply_address, zendesk_user_id
 from switchboard.core.ports import OutsideWhatsAppWindow, RecipientOptedOut
-from switchboard.models import Account, Conversation, Customer, Identity, IdentityKind, Message
-
-from . import metrics, ports, timeline
-from .actions.config import load_actions_config
-from .audit import audit
-from .enrichment import Enrichment, sentiment_trend
-from .escalation import without_quote
-from .i18n import N_, texts_of_conversation
-from .identity import may_message, reachable_address, reply_address, zendesk_user_id
-from .routing import Route
-from .summary import model_messages, one_line, the_ask
-from .summary import summarise as summarise_conversation
-from .translation import language_name
-from .webchat import deliver_agent_reply_to_web
-from .webchat_away import notify_if_away
+from switchboard.core.routing import Route
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Conversation, Customer, Identity, IdentityKind, Message
+from switchboard.core.summary import model_messages, one_line, the_ask
+from switchboard.core.summary import summarise as summarise_conversation
+from switchboard.core.texts.i18n import N_, texts_of_conversation
+from switchboard.core.texts.translation import language_name
+from switchboard.core.webchat import deliver_agent_reply_to_web
+from switchboard.core.webchat_away import notify_if_away
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 YES = re.compile(r"^\s*(yes|yep|yeah|correct|that'?s right|exactly|confirmed?)\b", re.IGNORECASE)

@@ -14,10 +14,9 @@ from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from switchboard.config import Settings
-from switchboard.models import Account, Customer, Identity, IdentityKind
-
-from .rows import insert_new, insert_or_fetch
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account, Customer, Identity, IdentityKind
+from switchboard.core.store.rows import insert_new, insert_or_fetch
 
 
 class InvalidAddress(ValueError):

@@ -25,15 +25,15 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-
-from . import artifacts, kb_edits
-from .knowledge import phrasings, topics
-from .knowledge.calibration import pseudo_questions
-from .knowledge.embeddings import E5
-from .knowledge.retrieval import Retriever
-from .knowledge.service import KnowledgeBase
-from .records import Article
+from switchboard.core import kb_edits
+from switchboard.core.knowledge import phrasings, topics
+from switchboard.core.knowledge.calibration import pseudo_questions
+from switchboard.core.knowledge.embeddings import E5
+from switchboard.core.knowledge.retrieval import Retriever
+from switchboard.core.knowledge.service import KnowledgeBase
+from switchboard.core.records import Article
+from switchboard.core.settings import Settings
+from switchboard.core.store import artifacts
 
 #: Cosine between two articles' questions from which they are listed as duplicates. The
 #: gaps' join cosine (E5 0.89) is too low between whole articles of one help center: on

@@ -29,20 +29,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings, outreach_approvers
-from switchboard.models import Account, Conversation, KbDraft, Message
-
-from . import gaps, kb_edits, kb_publish, ports
-from .accounts import secret_variable, setting
-from .audit import audit
-from .digest import clip
-from .handoff import conversation_for_ticket
-from .knowledge import phrasings, topics
-from .knowledge.retrieval import Retriever
-from .knowledge.service import KnowledgeBase
-from .records import Article
-from .redaction import PLACEHOLDERS, redact
-from .vault import TOKEN as VAULT_TOKEN
+from switchboard.core import gaps, kb_edits, kb_publish, ports
+from switchboard.core.accounts import secret_variable, setting
+from switchboard.core.digest import clip
+from switchboard.core.handoff import conversation_for_ticket
+from switchboard.core.knowledge import phrasings, topics
+from switchboard.core.knowledge.retrieval import Retriever
+from switchboard.core.knowledge.service import KnowledgeBase
+from switchboard.core.records import Article
+from switchboard.core.redaction import PLACEHOLDERS, redact
+from switchboard.core.settings import Settings, outreach_approvers
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Conversation, KbDraft, Message
+from switchboard.core.vault import TOKEN as VAULT_TOKEN
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 NEW, EDIT = "new", "edit"
@@ -121,7 +120,7 @@ def record_version(draft: KbDraft, *, by: str, how: str) -> None:
 def reprove(session: Session, account: Account, settings: Settings, draft: KbDraft) -> None:
     # Here, not at the top: the proof runs the eval path, whose intent model loads
     # scikit-learn, and a web process that only takes in webhooks imports this module.
-    from . import kb_proof
+    from switchboard.core import kb_proof
 
     draft.proof = kb_proof.prove(session, account, settings, article_of(session, account.id, settings, draft),
                                  draft.questions)

@@ -26,11 +26,10 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings, handle_minutes
-from switchboard.models import Account, KbDraft, Message
-
-from .accounts import setting
-from .knowledge import topics
+from switchboard.core.accounts import setting
+from switchboard.core.knowledge import topics
+from switchboard.core.settings import Settings, handle_minutes
+from switchboard.core.store.models import Account, KbDraft, Message
 
 #: Days measured on each side of a draft's approval, at most.
 WINDOW_DAYS = 28

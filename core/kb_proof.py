@@ -16,14 +16,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, PhrasingStamp
-
-from . import artifacts, evaluation
-from .knowledge import phrasings
-from .knowledge.retrieval import build_index
-from .knowledge.service import KnowledgeBase, without_tokens
-from .records import Article
+from switchboard.core import evaluation
+from switchboard.core.knowledge import phrasings
+from switchboard.core.knowledge.retrieval import build_index
+from switchboard.core.knowledge.service import KnowledgeBase, without_tokens
+from switchboard.core.records import Article
+from switchboard.core.settings import Settings
+from switchboard.core.store import artifacts
+from switchboard.core.store.models import Account, PhrasingStamp
 
 #: Other articles' questions tried at most (their titles and learned phrasings): the
 #: proof runs once per draft version, in the worker, and must stay a few seconds.

@@ -17,15 +17,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, KbArticle, KbDraft, OutboxCall
+from switchboard.core import ports
+from switchboard.core.accounts import secret_variable, setting
+from switchboard.core.knowledge.service import KnowledgeBase
+from switchboard.core.records import Article
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account, KbArticle, KbDraft, OutboxCall
 
-from . import ports
-from .accounts import secret_variable, setting
-from .knowledge.service import KnowledgeBase
-from .records import Article
-
-#: The outbox operations (connectors/zendesk.py sends them).
+#: The outbox operations (vendors/zendesk/connector.py sends them).
 CREATE, UPDATE = "help_center.articles.create", "help_center.translations.update"
 
 

@@ -27,9 +27,8 @@ from typing import Any, cast
 from sqlalchemy import Column, CursorResult, Table, UniqueConstraint, delete, exists, select, update
 from sqlalchemy.orm import Session, aliased
 
-from switchboard.models import Base, Customer
-
-from .audit import audit
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Base, Customer
 
 CUSTOMERS = Customer.__table__
 

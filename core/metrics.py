@@ -52,16 +52,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.models import (
+from switchboard.core.store import unit_of_work
+from switchboard.core.store.models import (
     Conversation,
     ConversationOutcome,
     Customer,
     Message,
     MetricEvent,
 )
-
-from . import unit_of_work
-from .rows import column_values, insert_new, insert_unless_taken, write_now
+from switchboard.core.store.rows import column_values, insert_new, insert_unless_taken, write_now
 
 AGENT_TURN_CAP = timedelta(minutes=15)
 REOPEN_WINDOW = timedelta(days=7)
@@ -77,7 +76,7 @@ OUTREACH_KINDS = ("outreach.sent", "outreach.delivered", "outreach.failed", "out
 LINKED_OUTREACH_KINDS = ("outreach.contacted", "outreach.opted_out", "outreach.reply")
 VENDOR_KINDS = ("vendor.error", "vendor.unavailable", "vendor.rate_limited")
 #: Celery task retries and failures (label = the task's name), recorded by the
-#: signal handlers in ``switchboard.prometheus`` for /metrics.
+#: signal handlers in ``switchboard.web.prometheus`` for /metrics.
 TASK_KINDS = ("task.retry", "task.failure")
 
 

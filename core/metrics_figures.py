@@ -21,10 +21,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Float, RowMapping, case, distinct, func, select
 from sqlalchemy.orm import Session
 
-from switchboard.models import ConversationOutcome as O
-from switchboard.models import MetricEvent, Suggestion, SuggestionFeedback
-
-from .metrics import BOT_QUIET, LINKED_OUTREACH_KINDS, REOPEN_WINDOW
+from switchboard.core.metrics import BOT_QUIET, LINKED_OUTREACH_KINDS, REOPEN_WINDOW
+from switchboard.core.store.models import ConversationOutcome as O
+from switchboard.core.store.models import MetricEvent, Suggestion, SuggestionFeedback
 
 #: The days a period may cover: wide enough for any real history, narrow enough that
 #: date arithmetic never overflows and a daily series stays a chart, not a dump.

@@ -13,14 +13,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, Conversation, Customer, Message
-
-from . import metrics, ports, timeline
-from .audit import audit
-from .identity import reply_address
-from .selfservice import Decision
-from .vault import echoable
+from switchboard.core import metrics, ports, timeline
+from switchboard.core.identity import reply_address
+from switchboard.core.selfservice import Decision
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Conversation, Customer, Message
+from switchboard.core.vault import echoable
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ tells supervisors and calls the company's systems; it never knows that these are
 Twilio, Zendesk, an OpenAI-compatible server, Slack or an HTTP API. ``create_app`` (and
 through it the worker and the CLI) installs the vendors' implementations with
 ``switchboard.wiring.install()``; the core asks :func:`current` for them when it needs
-one. So no module here imports ``connectors/``, ``apps/``, ``webhooks/``, Flask or a
+one. So no module here imports ``vendors/``, ``apps/``, ``vendors/``, Flask or a
 vendor SDK (``tests/test_core_boundary.py`` checks it in a fresh interpreter).
 
 The errors a vendor call can end with live here too, because the core decides on them
@@ -19,11 +19,10 @@ from typing import Any, Protocol, TypedDict
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, OutboxCall
-
-from .outbox import ATTEMPT_LEASE
-from .redaction import redact
+from switchboard.core.redaction import redact
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account, OutboxCall
+from switchboard.core.store.outbox import ATTEMPT_LEASE
 
 # -- what a vendor call can end with -------------------------------------------------------
 

@@ -25,8 +25,14 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
-from switchboard.config import Settings
-from switchboard.models import (
+from switchboard.core import accounts
+from switchboard.core.footprint import Footprint
+from switchboard.core.identity import InvalidAddress, to_e164
+from switchboard.core.knowledge import phrasings
+from switchboard.core.quality.erasure import forget_conversations
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import (
     Account,
     ActionExecution,
     AuditEntry,
@@ -45,14 +51,7 @@ from switchboard.models import (
     VaultEntry,
     WebVisitor,
 )
-
-from . import accounts
-from .audit import audit
-from .footprint import Footprint
-from .identity import InvalidAddress, to_e164
-from .knowledge import phrasings
-from .quality.erasure import forget_conversations
-from .vault import Vault
+from switchboard.core.vault import Vault
 
 ERASED = "[erased]"
 PURGED = "[purged]"

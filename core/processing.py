@@ -1,7 +1,7 @@
 """What happens when a recorded event is processed, in the domain's terms, and which
 handler processes each kind.
 
-Each vendor's package (``webhooks/<vendor>/events.py``, ``apps/slack/interactions.py``)
+Each vendor's package (``vendors/<vendor>/events.py``, ``apps/slack/interactions.py``)
 owns its table from event kind to handler: the handler reads the stored payload with the
 schema its webhook checked it with, and calls the functions here with plain values.
 ``create_app`` registers the tables in an :class:`EventHandlers`; an unknown kind is an
@@ -17,22 +17,21 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, Conversation, Customer, InboxEvent, Message, WebVisitor
-
-from . import assist as assist_core
-from . import handoff, identity, kb_drafts, metrics, tickets, timeline, vault, webchat
-from .audit import audit
-from .inbox import Handler
-from .knowledge import phrasings
-from .outreach.sending import on_status as outreach_on_status
-from .outreach.triggers import from_zendesk_ticket
-from .quality import rejudge
-from .quality.agent_replies import check_sent_reply
-from .quality.scoring import score_conversation
-from .redaction import Redacted, redact
-from .replies import Inbound, handle_inbound
-from .rows import write_now
+from switchboard.core import assist as assist_core
+from switchboard.core import handoff, identity, kb_drafts, metrics, tickets, timeline, vault, webchat
+from switchboard.core.knowledge import phrasings
+from switchboard.core.outreach.sending import on_status as outreach_on_status
+from switchboard.core.outreach.triggers import from_zendesk_ticket
+from switchboard.core.quality import rejudge
+from switchboard.core.quality.agent_replies import check_sent_reply
+from switchboard.core.quality.scoring import score_conversation
+from switchboard.core.redaction import Redacted, redact
+from switchboard.core.replies import Inbound, handle_inbound
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.inbox import Handler
+from switchboard.core.store.models import Account, Conversation, Customer, InboxEvent, Message, WebVisitor
+from switchboard.core.store.rows import write_now
 
 #: Twilio's error code for a number that replied STOP: nothing may be sent there again.
 OPTED_OUT_ERROR = 21610

@@ -16,33 +16,27 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Conversation, Message
-
-from . import accounts, metrics, ports, tickets, timeline
-from .actions import selfservice as actions
-from .audit import audit
-from .drafting import Draft, LLMDrafter
-from .enrichment import Enrichment, clear_language, conversation_language, enrich
-from .escalation import EscalationPolicy
-from .escalation_file import load_policy
-from .handoff import Handoff, follow_up_after_handoff, hand_over, relay_customer_message
-from .i18n import ENGLISH, N_, Texts, language_of, texts_for
-from .identity import may_message
-from .intent_store import intent_model
-from .knowledge import phrasings
-from .knowledge.analysis import content_words
-from .knowledge.retrieval import Retriever
-from .knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
-from .outbound import Inbound, send_reply
-from .quality import rejudge
-from .quality.scoring import score_conversation
-from .quality.screen import screen_answer
-from .records import Hit, Passage
-from .redaction import truncate_for_model
-from .routing import Routing, load_routing
-from .rows import write_now
-from .selfservice import (
+from switchboard.core import accounts, metrics, ports, tickets, timeline
+from switchboard.core.actions import selfservice as actions
+from switchboard.core.drafting import Draft, LLMDrafter
+from switchboard.core.enrichment import Enrichment, clear_language, conversation_language, enrich
+from switchboard.core.escalation import EscalationPolicy
+from switchboard.core.escalation_file import load_policy
+from switchboard.core.handoff import Handoff, follow_up_after_handoff, hand_over, relay_customer_message
+from switchboard.core.identity import may_message
+from switchboard.core.intents.store import intent_model
+from switchboard.core.knowledge import phrasings
+from switchboard.core.knowledge.analysis import content_words
+from switchboard.core.knowledge.retrieval import Retriever
+from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
+from switchboard.core.outbound import Inbound, send_reply
+from switchboard.core.quality import rejudge
+from switchboard.core.quality.scoring import score_conversation
+from switchboard.core.quality.screen import screen_answer
+from switchboard.core.records import Hit, Passage
+from switchboard.core.redaction import truncate_for_model
+from switchboard.core.routing import Routing, load_routing
+from switchboard.core.selfservice import (
     SYSTEM_REASONS,
     Decision,
     Drafter,
@@ -52,7 +46,12 @@ from .selfservice import (
     pick_choice,
     searches,
 )
-from .translation import Translator, translate_customer_messages
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Conversation, Message
+from switchboard.core.store.rows import write_now
+from switchboard.core.texts.i18n import ENGLISH, N_, Texts, language_of, texts_for
+from switchboard.core.texts.translation import Translator, translate_customer_messages
 
 log = logging.getLogger(__name__)
 

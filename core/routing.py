@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from switchboard.resources import data_file
+from switchboard.core.resources import data_file
 
 DEFAULT_FILE = data_file("routing.yaml")
 PRIORITIES = ("low", "normal", "high", "urgent")

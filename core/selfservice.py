@@ -15,7 +15,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz
 
-from .drafting import (
+from switchboard.core.drafting import (
     CITATION_PREFIX,
     SMS_BUDGET_CHARS,
     Draft,
@@ -24,17 +24,17 @@ from .drafting import (
     compose_local,
     ground_or_refuse,
 )
-from .enrichment import Enrichment
-from .escalation import EscalationPolicy, Signals, Trigger
-from .grounding import split_sentences
-from .i18n import ENGLISH, N_, Texts
-from .knowledge.analysis import content_words, language_of
-from .knowledge.retrieval import Learned, Retriever
-from .ports import VendorError, VendorUnavailable
-from .records import Hit, Passage
-from .small_talk import SMALL_TALK_INTENTS, request_part
-from .translation import Translator, language_name
-from .vault import TOKEN
+from switchboard.core.enrichment import Enrichment
+from switchboard.core.escalation import EscalationPolicy, Signals, Trigger
+from switchboard.core.grounding import split_sentences
+from switchboard.core.knowledge.analysis import content_words, language_of
+from switchboard.core.knowledge.retrieval import Learned, Retriever
+from switchboard.core.ports import VendorError, VendorUnavailable
+from switchboard.core.records import Hit, Passage
+from switchboard.core.small_talk import SMALL_TALK_INTENTS, request_part
+from switchboard.core.texts.i18n import ENGLISH, N_, Texts
+from switchboard.core.texts.translation import Translator, language_name
+from switchboard.core.vault import TOKEN
 
 #: What a reply does; "action" is a governed action's outcome (core/actions/selfservice.py), never decide()'s.
 Action = Literal["answer", "choices", "clarify", "handoff", "help", "action"]
@@ -89,7 +89,7 @@ MIN_CHOICE_SCORE = 0.1
 #: problema con mi pedido") scored above it, and a vague question gets a menu.
 ACROSS_LANGUAGES_MENU_SHARE = 0.35
 
-#: The texts below reach customers: marked for the message catalogs (core/i18n.py), and
+#: The texts below reach customers: marked for the message catalogs (core/texts/i18n.py), and
 #: sent through ``Turn.texts`` in the conversation's language.
 DISCLOSURE_NAMED = N_("disclosure_named", "You're chatting with {company}'s virtual assistant. "
                       "Reply AGENT at any time to reach a person.")

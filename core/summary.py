@@ -13,11 +13,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from switchboard.models import Message
-
-from .grounding import check_grounded
-from .knowledge.analysis import content_words
-from .records import Passage
+from switchboard.core.grounding import check_grounded
+from switchboard.core.knowledge.analysis import content_words
+from switchboard.core.records import Passage
+from switchboard.core.store.models import Message
 
 URL = re.compile(r"https?://\S+")
 ELLIPSIS = "…"

@@ -11,19 +11,24 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, Conversation, Customer, Message
-
-from . import metrics, ports, timeline
-from .assist import prepare_suggestions
-from .audit import audit
-from .enrichment import enrich, sentiment_trend
-from .handoff import PACKAGE_MESSAGES, _inside_whatsapp_window, conversation_for_ticket, summarise, ticket_markers
-from .i18n import N_, texts_of_conversation
-from .identity import may_message, reachable_address, reply_address
-from .intent_store import intent_model
-from .knowledge.analysis import content_words
-from .redaction import redact, truncate_for_model
+from switchboard.core import metrics, ports, timeline
+from switchboard.core.assist import prepare_suggestions
+from switchboard.core.enrichment import enrich, sentiment_trend
+from switchboard.core.handoff import (
+    PACKAGE_MESSAGES,
+    _inside_whatsapp_window,
+    conversation_for_ticket,
+    summarise,
+    ticket_markers,
+)
+from switchboard.core.identity import may_message, reachable_address, reply_address
+from switchboard.core.intents.store import intent_model
+from switchboard.core.knowledge.analysis import content_words
+from switchboard.core.redaction import redact, truncate_for_model
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Conversation, Customer, Message
+from switchboard.core.texts.i18n import N_, texts_of_conversation
 
 CSAT_WINDOW = timedelta(days=7)
 CSAT_QUESTION = N_("csat_question", "How did we do? Reply with a number from 1 (poor) to 5 (great).")

@@ -9,10 +9,9 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from switchboard.models import Conversation, ConversationOutcome, Customer, Message
-
-from . import unit_of_work
-from .rows import insert_new, insert_or_fetch, write_now
+from switchboard.core.store import unit_of_work
+from switchboard.core.store.models import Conversation, ConversationOutcome, Customer, Message
+from switchboard.core.store.rows import insert_new, insert_or_fetch, write_now
 
 #: Twilio status callbacks arrive out of order; a message's status only moves forward.
 STATUS_ORDER = {

@@ -22,17 +22,16 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings, vault_reveal_rules
-from switchboard.models import Account, VaultEntry
-
-from . import accounts
-from .audit import audit
-from .redaction import Redacted
-from .rows import insert_or_fetch
-from .vault_keys import KEY_FILE as KEY_FILE  # the keys moved there; named here as before
-from .vault_keys import Vault as Vault
-from .vault_keys import VaultKeyError as VaultKeyError
-from .vault_keys import vault_for as vault_for
+from switchboard.core import accounts
+from switchboard.core.redaction import Redacted
+from switchboard.core.settings import Settings, vault_reveal_rules
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, VaultEntry
+from switchboard.core.store.rows import insert_or_fetch
+from switchboard.core.vault_keys import KEY_FILE as KEY_FILE  # the keys moved there; named here as before
+from switchboard.core.vault_keys import Vault as Vault
+from switchboard.core.vault_keys import VaultKeyError as VaultKeyError
+from switchboard.core.vault_keys import vault_for as vault_for
 
 log = logging.getLogger(__name__)
 

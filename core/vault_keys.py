@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from switchboard.config import Settings
+from switchboard.core.settings import Settings
 
 log = logging.getLogger("switchboard.core.vault")
 

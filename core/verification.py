@@ -35,14 +35,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, Customer, Identity, IdentityKind, MetricEvent, OutboxCall
-
-from . import metrics, ports
-from .audit import audit
-from .identity import InvalidAddress, add_stored_identity, find_identity, to_e164
-from .merge import merge_customers
-from .rows import insert_or_fetch
+from switchboard.core import metrics, ports
+from switchboard.core.identity import InvalidAddress, add_stored_identity, find_identity, to_e164
+from switchboard.core.merge import merge_customers
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Customer, Identity, IdentityKind, MetricEvent, OutboxCall
+from switchboard.core.store.rows import insert_or_fetch
 
 SEND_LIMIT = 5
 SEND_WINDOW = timedelta(hours=1)

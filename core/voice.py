@@ -27,21 +27,28 @@ from zoneinfo import ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, Conversation, Customer, InboxEvent, Message
-
-from . import accounts, business_hours, identity, metrics, ports, tickets, timeline
-from .actions.selfservice import scan_passages
-from .audit import audit
-from .drafting import CITATION_PREFIX
-from .enrichment import enrich
-from .handoff import Handoff, hand_over
-from .identity import Address
-from .intent_store import intent_model
-from .knowledge.analysis import content_words
-from .redaction import redact, truncate_for_model
-from .replies import Inbound, account_retriever, article_passages, conversation_turn, enrichment_json, policy, routing
-from .selfservice import SYSTEM_REASONS, Decision, answer_from_article, decide, pick_choice, searches
+from switchboard.core import accounts, business_hours, identity, metrics, ports, tickets, timeline
+from switchboard.core.actions.selfservice import scan_passages
+from switchboard.core.drafting import CITATION_PREFIX
+from switchboard.core.enrichment import enrich
+from switchboard.core.handoff import Handoff, hand_over
+from switchboard.core.identity import Address
+from switchboard.core.intents.store import intent_model
+from switchboard.core.knowledge.analysis import content_words
+from switchboard.core.redaction import redact, truncate_for_model
+from switchboard.core.replies import (
+    Inbound,
+    account_retriever,
+    article_passages,
+    conversation_turn,
+    enrichment_json,
+    policy,
+    routing,
+)
+from switchboard.core.selfservice import SYSTEM_REASONS, Decision, answer_from_article, decide, pick_choice, searches
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Conversation, Customer, InboxEvent, Message
 
 log = logging.getLogger(__name__)
 

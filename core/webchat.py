@@ -26,8 +26,10 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings, webchat_origins
-from switchboard.models import (
+from switchboard.core import accounts, metrics, ports, timeline
+from switchboard.core.identity import reply_address
+from switchboard.core.settings import Settings, webchat_origins
+from switchboard.core.store.models import (
     Account,
     Conversation,
     Customer,
@@ -37,10 +39,7 @@ from switchboard.models import (
     Message,
     WebVisitor,
 )
-
-from . import accounts, metrics, ports, timeline
-from .identity import reply_address
-from .vault import opened, vault_for
+from switchboard.core.vault import opened, vault_for
 
 CHANNEL = "web"
 TOKEN_SALT = "switchboard.webchat.visitor"

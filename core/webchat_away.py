@@ -23,14 +23,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, Conversation, Customer, Identity, Message
-
-from . import ports
-from .audit import audit
-from .identity import zendesk_user_id
-from .verification import verified_identity
-from .webchat import is_present, visitors_of
+from switchboard.core import ports
+from switchboard.core.identity import zendesk_user_id
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Conversation, Customer, Identity, Message
+from switchboard.core.verification import verified_identity
+from switchboard.core.webchat import is_present, visitors_of
 
 
 def ensure_requester_email(session: Session, account: Account, settings: Settings, customer: Customer) -> str:

@@ -8,35 +8,23 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from switchboard import (
-    api,
-    bootstrap,
-    dashboard,
-    db,
-    health,
-    home,
-    outreach_api,
-    playground,
-    privacy_api,
-    prometheus,
-    screening,
-    tasks,
-    wiring,
-)
-from switchboard.apps import webchat
+from switchboard import bootstrap, tasks, wiring
+from switchboard.apps import dashboard, webchat
 from switchboard.apps.slack import interactions as slack_interactions
 from switchboard.apps.slack import oauth as slack_oauth
 from switchboard.apps.slack import receiver as slack_receiver
 from switchboard.apps.webchat import events as webchat_events
 from switchboard.apps.webchat import identity_api as webchat_identity
 from switchboard.apps.zendesk import actions_api, call_api, reveal_api, sidebar_api
-from switchboard.config import Settings, load_settings
 from switchboard.core.processing import EventHandlers
-from switchboard.resources import package_path
-from switchboard.webhooks import errors as webhook_errors
-from switchboard.webhooks import init_app as webhooks_init_app
-from switchboard.webhooks.twilio import events as twilio_events
-from switchboard.webhooks.zendesk import events as zendesk_events
+from switchboard.core.resources import package_path
+from switchboard.core.settings import Settings, load_settings
+from switchboard.intake import db
+from switchboard.intake import errors as webhook_errors
+from switchboard.vendors.twilio import events as twilio_events
+from switchboard.vendors.webhooks import init_app as webhooks_init_app
+from switchboard.vendors.zendesk import events as zendesk_events
+from switchboard.web import api, health, home, outreach_api, playground, privacy_api, prometheus, screening
 
 MAX_BODY_BYTES = 1024 * 1024  # vendors' payloads are kilobytes; 1 MiB is generous
 

@@ -9,11 +9,11 @@ from sqlalchemy.engine import make_url
 
 from switchboard.core.accounts import ensure_default_account
 from switchboard.core.calls.script import ScriptError, load_script
+from switchboard.core.errors import ConfigError
 from switchboard.core.escalation_file import PolicyError
 from switchboard.core.replies import policy, routing
 from switchboard.core.routing import RoutingError
-from switchboard.db import alembic_config, get_db
-from switchboard.errors import ConfigError
+from switchboard.intake.db import alembic_config, get_db
 
 
 def schema_is_current(app: Flask) -> bool:

@@ -37,8 +37,8 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-from switchboard.access_log import redact_query, redact_request_line
-from switchboard.config import data_dir_from
+from switchboard.core.settings import data_dir_from
+from switchboard.web.access_log import redact_query, redact_request_line
 
 #: One process a core: a gevent worker serves its many connections on one core.
 workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))

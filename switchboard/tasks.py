@@ -21,21 +21,21 @@ from celery.schedules import crontab
 from celery.signals import worker_init
 from flask import Flask, current_app
 
-from switchboard import db, enqueue
 from switchboard.apps.slack.action_approvals import expire_overdue
-from switchboard.config import Settings
-from switchboard.connectors.base import VendorOutcomeUnknown, VendorRateLimited
-from switchboard.core import inbox
 from switchboard.core.accounts import all_accounts, secret
 from switchboard.core.digest import send_digest
+from switchboard.core.dispatch import MAX_BATCH, Dispatcher
 from switchboard.core.outreach import campaigns, sending
 from switchboard.core.privacy import purge_all
 from switchboard.core.processing import Bound, EventHandlers
 from switchboard.core.quality.scoring import score_idle
 from switchboard.core.redaction import redact
+from switchboard.core.settings import Settings
+from switchboard.core.store import inbox
+from switchboard.core.store.models import Account
 from switchboard.core.warmup import preload_for_fork
-from switchboard.dispatch import MAX_BATCH, Dispatcher
-from switchboard.models import Account
+from switchboard.intake import db, enqueue
+from switchboard.vendors.outbound import VendorOutcomeUnknown, VendorRateLimited
 
 log = logging.getLogger(__name__)
 RETRY_BACKOFF_MAX = 600
@@ -124,7 +124,7 @@ def process_inbox_event(self: Task, event_id: int) -> str:
 
 @shared_task(name="switchboard.process_inbox_events")
 def process_inbox_events(event_ids: list[int]) -> dict[str, int]:
-    """Several events from one publish (see switchboard.dispatch), in the order they
+    """Several events from one publish (see switchboard.core.dispatch), in the order they
     were accepted. One that fails goes on alone as ``process_inbox_event`` with that
     task's backoff and retries, and the rest of the batch goes on; if even that
     cannot be queued, the event is back in the inbox as "received" for the sweep."""
@@ -400,7 +400,7 @@ def enqueue_event(event_id: int) -> None:
     current_app.extensions[DISPATCHER].submit(event_id)
 
 
-#: Where create_app keeps this app's dispatcher (switchboard.dispatch).
+#: Where create_app keeps this app's dispatcher (switchboard.core.dispatch).
 DISPATCHER = "switchboard.dispatcher"
 
 

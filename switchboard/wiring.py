@@ -14,15 +14,15 @@ from sqlalchemy.orm import Session
 
 from switchboard.apps.slack.client import SlackConnector
 from switchboard.apps.slack.flows import SlackSupervisorFlows
-from switchboard.config import Settings
-from switchboard.connectors.http_action import HttpActionConnector
-from switchboard.connectors.llm import LLMClient, UnrecordedChat
-from switchboard.connectors.twilio import TwilioConnector
-from switchboard.connectors.twilio_verify import TwilioVerifyConnector
-from switchboard.connectors.webchat import WebChatConnector
-from switchboard.connectors.zendesk import ZendeskConnector
+from switchboard.apps.webchat.connector import WebChatConnector
 from switchboard.core import ports
-from switchboard.models import Account
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account
+from switchboard.vendors.http_action import HttpActionConnector
+from switchboard.vendors.openai.llm import LLMClient, UnrecordedChat
+from switchboard.vendors.twilio.connector import TwilioConnector
+from switchboard.vendors.twilio.verify_codes import TwilioVerifyConnector
+from switchboard.vendors.zendesk.connector import ZendeskConnector
 
 
 class ChannelMessenger:

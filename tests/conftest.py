@@ -19,11 +19,11 @@ from sqlalchemy import text
 
 from switchboard import wiring
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.db import get_db, make_engine, upgrade
-from switchboard.models import Base
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Base
+from switchboard.intake.db import get_db, make_engine, upgrade
 
 from .signing import VendorClient
 

@@ -12,7 +12,7 @@ import switchboard.core
 
 CORE = Path(switchboard.core.__file__).parent
 FORBIDDEN = ("flask", "werkzeug", "slack_sdk", "slack_bolt", "zenpy", "twilio", "openai",
-             "switchboard.connectors", "switchboard.apps", "switchboard.webhooks")
+             "switchboard.intake", "switchboard.vendors", "switchboard.apps")
 
 
 def core_modules() -> list[str]:
@@ -52,4 +52,4 @@ def test_importing_every_core_module_in_a_fresh_interpreter_loads_none_of_them()
 
 
 def test_the_check_would_see_a_violation() -> None:
-    assert forbidden("switchboard.connectors.twilio") and forbidden("flask") and not forbidden("flasky")
+    assert forbidden("switchboard.vendors.twilio.connector") and forbidden("flask") and not forbidden("flasky")

@@ -18,24 +18,23 @@ import switchboard
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where each ``switchboard.*`` package lives (setup.py's ``package_dir``).
-FOLDERS = {"switchboard": "switchboard", "switchboard.core": "core", "switchboard.connectors": "connectors",
-           "switchboard.webhooks": "webhooks", "switchboard.apps": "apps"}
+FOLDERS = {"switchboard": "switchboard", "switchboard.core": "core", "switchboard.intake": "intake",
+           "switchboard.vendors": "vendors", "switchboard.apps": "apps"}
 
-#: The modules of ``switchboard/`` that are the floor under everything: the tables, the
-#: settings, the database, the error types, the package's files, files only their owner
-#: reads, and the hand-offs to the workers (``enqueue``: installed by the tasks, called
-#: by webhooks and apps; ``dispatch``: its publisher thread). The opening-hours format
-#: (``core/business_hours.py``, standard library only) is floor too: the settings check it.
-FLOOR = ("switchboard.models", "switchboard.config", "switchboard.db", "switchboard.errors",
-         "switchboard.resources", "switchboard.private_files", "switchboard.enqueue", "switchboard.dispatch",
-         "switchboard.core.business_hours")
+#: The bottom of the core, under everything: the tables, the storage plumbing (rows, unit
+#: of work, inbox, outbox, artifacts, audit) and files only their owner reads
+#: (``core/store/``), the settings, the error types, the package's files, the hand-off of
+#: accepted events to the queue (``dispatch``: its publisher thread) and the opening-hours
+#: format the settings check. Standard library, SQLAlchemy and nothing else of ours.
+FLOOR = ("switchboard.core.store", "switchboard.core.settings", "switchboard.core.errors",
+         "switchboard.core.resources", "switchboard.core.dispatch", "switchboard.core.business_hours")
 
 #: Module prefix -> layer; the longest prefix wins.
 LAYERS = {
     **dict.fromkeys(FLOOR, "floor"),
     "switchboard.core": "core",
-    "switchboard.connectors": "connectors",
-    "switchboard.webhooks": "webhooks",
+    "switchboard.intake": "intake",
+    "switchboard.vendors": "vendors",
     "switchboard.apps": "apps",
     "switchboard": "entry points",
 }
@@ -44,10 +43,10 @@ LAYERS = {
 MAY_IMPORT = {
     "floor": set(),
     "core": {"floor"},
-    "connectors": {"floor", "core"},
-    "webhooks": {"floor", "core"},
-    "apps": {"floor", "core", "connectors", "webhooks"},
-    "entry points": {"floor", "core", "connectors", "webhooks", "apps"},
+    "intake": {"floor", "core"},
+    "vendors": {"floor", "core", "intake"},
+    "apps": {"floor", "core", "intake", "vendors"},
+    "entry points": {"floor", "core", "intake", "vendors", "apps"},
 }
 
 
@@ -207,7 +206,8 @@ def test_the_checks_would_see_a_cycle_and_an_upward_import(tmp_path: Path) -> No
     assert cycles(edges) == []
     assert against_the_layers(edges) == [
         "switchboard.core.b:1 imports switchboard.tasks  (core may not import entry points)"]
-    assert layer("switchboard.models") == "floor" and layer("switchboard.dashboard") == "entry points"
+    assert layer("switchboard.core.store.models") == "floor" and layer("switchboard.web.api") == "entry points"
+    assert layer("switchboard.apps.dashboard") == "apps" and layer("switchboard.vendors.twilio.view") == "vendors"
 
 
 def test_the_map_covers_the_whole_package() -> None:
@@ -224,4 +224,61 @@ def test_contributing_states_the_same_layers() -> None:
         name, _modules, allowed = (cell.strip() for cell in row.strip("|").split(" | "))
         stated[name] = set() if allowed == "nothing of ours" else {part.strip() for part in allowed.split(",")}
     assert stated == MAY_IMPORT
-    assert all(f"`{folder}/`" in table for folder in ("core", "connectors", "webhooks", "apps"))
+    assert all(f"`{folder}/`" in table for folder in ("core", "intake", "vendors", "apps"))
+
+
+def packages(edges: dict[str, set[Import]]) -> set[str]:
+    """The modules that have modules below them."""
+    return {parent for module in edges for parent in _parents(module) if parent in edges}
+
+
+def _parents(module: str) -> Iterator[str]:
+    parts = module.split(".")
+    for end in range(1, len(parts)):
+        yield ".".join(parts[:end])
+
+
+def between_children(edges: dict[str, set[Import]], package: str) -> dict[str, set[Import]]:
+    """The imports between ``package``'s children (its modules and subpackages), each
+    subpackage standing for every module below it."""
+    def child(module: str) -> str | None:
+        if not module.startswith(package + "."):
+            return None
+        return f"{package}.{module[len(package) + 1:].split('.')[0]}"
+
+    found: dict[str, set[Import]] = {}
+    for module, imports in edges.items():
+        source = child(module)
+        if source is None:
+            continue
+        found.setdefault(source, set())
+        for i in imports:
+            target = child(i.target)
+            if target is not None and target != source:
+                found[source].add(Import(source, target, i.line))
+    return found
+
+
+def test_no_subpackage_imports_itself_back_through_others() -> None:
+    """One level up from the modules: the children of every package (``core``'s
+    ``knowledge``, ``actions``…, the top-level folders) import one another one way too,
+    so a subpackage can be read, tested and moved without the ones that use it."""
+    edges = graph()
+    found = []
+    for package in sorted(packages(edges)):
+        between = between_children(edges, package)
+        found += [f"in {package}: " + describe(component, between) for component in cycles(between)]
+    assert not found, "\n".join(found)
+
+
+def test_the_check_would_see_subpackages_in_a_circle() -> None:
+    def imports(source: str, target: str) -> set[Import]:
+        return {Import(source, target, 1)}
+    edges = {"switchboard.core.a.x": imports("switchboard.core.a.x", "switchboard.core.b.y"),
+             "switchboard.core.b.y": set(),
+             "switchboard.core.b.z": imports("switchboard.core.b.z", "switchboard.core.a.w"),
+             "switchboard.core.a.w": set(), "switchboard.core": set(), "switchboard.core.a": set(),
+             "switchboard.core.b": set()}
+    assert cycles(edges) == []  # no module comes back to itself...
+    assert cycles(between_children(edges, "switchboard.core")) == [["switchboard.core.a", "switchboard.core.b"]]
+    assert "switchboard.core" in packages(edges) and "switchboard.core.a.x" not in packages(edges)

@@ -19,10 +19,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.db import get_db
-from switchboard.dispatch import MAX_BATCH
-from switchboard.models import InboxEvent, Message
+from switchboard.core.dispatch import MAX_BATCH
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import InboxEvent, Message
+from switchboard.intake.db import get_db
 
 from .conftest import PUBLIC_URL, REDIS_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, base_env
 from .signing import VendorClient, fixture
@@ -116,7 +116,7 @@ def test_events_published_together_are_each_processed_once_and_a_failing_one_doe
     """One queue message carrying several events, as the dispatcher sends under load:
     the worker processes them in order; an event no handler knows is parked as failed
     without holding up the others, and a second copy of the message changes nothing."""
-    from switchboard.core import inbox
+    from switchboard.core.store import inbox
     from switchboard.tasks import publish_events
 
     app = make_app(queued_env)
@@ -306,7 +306,7 @@ def test_sigterm_to_switchboard_worker_lets_celery_finish_its_task_and_leaves_no
     import psutil
     from sqlalchemy import text
 
-    from switchboard.core import inbox
+    from switchboard.core.store import inbox
     from switchboard.tasks import publish_events
 
     app = make_app(queued_env)

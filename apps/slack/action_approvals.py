@@ -19,15 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.apps.slack.client import SlackConnector, escape
-from switchboard.config import Settings
-from switchboard.connectors.twilio import TwilioConnector
-from switchboard.connectors.zendesk import ZendeskConnector
 from switchboard.core import timeline
 from switchboard.core.actions.engine import Governor, Outcome
 from switchboard.core.actions.policy import ActionPolicy
-from switchboard.core.audit import audit
 from switchboard.core.identity import reachable_address
-from switchboard.models import Account, ActionExecution, Conversation, Customer, InboxEvent
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, ActionExecution, Conversation, Customer, InboxEvent
+from switchboard.vendors.twilio.connector import TwilioConnector
+from switchboard.vendors.zendesk.connector import ZendeskConnector
 
 PREFIX = "action:"
 APPROVE = "action:approve"

@@ -21,8 +21,10 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy.orm import Session, object_session
 
 from switchboard.apps.slack.installations import bot_token_for_account
-from switchboard.config import Settings
-from switchboard.connectors.base import (
+from switchboard.core.accounts import secret, secret_variable
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account, OutboxCall
+from switchboard.vendors.outbound import (
     CallResult,
     Connector,
     VendorError,
@@ -30,8 +32,6 @@ from switchboard.connectors.base import (
     VendorUnavailable,
     retry_after_seconds,
 )
-from switchboard.core.accounts import secret, secret_variable
-from switchboard.models import Account, OutboxCall
 
 
 def escape(text: str) -> str:

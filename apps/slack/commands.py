@@ -13,9 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from switchboard.models import Account, OutreachCampaign, OutreachRecipient
-
-from .outreach import escape
+from switchboard.apps.slack.outreach import escape
+from switchboard.core.store.models import Account, OutreachCampaign, OutreachRecipient
 
 COMMAND = "/switchboard"
 #: Enough to see what is going on without scrolling; the API lists them all.

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
+from switchboard.apps.slack import action_approvals, kb_review, outreach
+from switchboard.apps.slack.client import SlackConnector
+from switchboard.apps.slack.digest_view import digest_blocks
 from switchboard.core.actions.policy import ActionPolicy
 from switchboard.core.digest import Digest
 from switchboard.core.ports import CallResult
-from switchboard.models import Account, ActionExecution, KbDraft, OutreachCampaign
-
-from . import action_approvals, kb_review, outreach
-from .client import SlackConnector
-from .digest_view import digest_blocks
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account, ActionExecution, KbDraft, OutreachCampaign
 
 
 class SlackSupervisorFlows:

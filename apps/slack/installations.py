@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from switchboard.models import Account, SlackInstallation
+from switchboard.core.store.models import Account, SlackInstallation
 
 
 class DatabaseInstallationStore(InstallationStore):

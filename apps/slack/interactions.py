@@ -23,11 +23,10 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.error import BoltUnhandledRequestError
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.core.audit import audit
-from switchboard.models import InboxEvent
-
-from . import action_approvals, kb_review, outreach
+from switchboard.apps.slack import action_approvals, kb_review, outreach
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import InboxEvent
 
 log = logging.getLogger("switchboard.slack.interactions")
 log.setLevel(logging.WARNING)  # Bolt logs whole bodies at INFO

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from switchboard.apps.slack.client import SlackConnector, escape
-from switchboard.config import Settings
 from switchboard.core import kb_drafts
-from switchboard.core.audit import audit
 from switchboard.core.outreach.options import options_for
-from switchboard.models import Account, InboxEvent, KbDraft
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, InboxEvent, KbDraft
 
 PREFIX = "kbdraft:"
 APPROVE, EDIT, REJECT = "kbdraft:approve", "kbdraft:edit", "kbdraft:reject"

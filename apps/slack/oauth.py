@@ -23,11 +23,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth import AuthorizeUrlGenerator
 from slack_sdk.oauth.installation_store import Installation
 
-from switchboard import db
 from switchboard.apps.sign_in import signed_in_with_key
 from switchboard.apps.slack import installations
 from switchboard.apps.slack.client import api_url
-from switchboard.config import Settings
+from switchboard.core.settings import Settings
+from switchboard.intake import db
 
 blueprint = Blueprint("slack_oauth", __name__)
 BOT_SCOPES = ["chat:write", "chat:write.public", "commands", "usergroups:read", "users:read", "app_mentions:read"]

@@ -17,16 +17,23 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard import enqueue
 from switchboard.apps.slack.client import SlackConnector, escape
-from switchboard.config import Settings
-from switchboard.core.audit import audit
 from switchboard.core.outreach import campaigns, drafts
 from switchboard.core.outreach.audience import Member
 from switchboard.core.outreach.errors import InvalidCampaign
 from switchboard.core.outreach.options import options_for, require_channel
 from switchboard.core.outreach.spec import from_json
-from switchboard.models import Account, Customer, InboxEvent, OutreachCampaign, OutreachRecipient, OutreachSegment
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import (
+    Account,
+    Customer,
+    InboxEvent,
+    OutreachCampaign,
+    OutreachRecipient,
+    OutreachSegment,
+)
+from switchboard.intake import enqueue
 
 PREFIX = "outreach:"
 APPROVE, EDIT, REJECT = "outreach:approve", "outreach:edit", "outreach:reject"

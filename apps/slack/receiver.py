@@ -25,17 +25,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from switchboard import db
 from switchboard.apps.slack import commands, kb_review
 from switchboard.apps.slack.commands import COMMAND
 from switchboard.apps.slack.installations import installed_bot_token
 from switchboard.apps.slack.outreach import EDIT as OUTREACH_EDIT
 from switchboard.apps.slack.outreach import open_edit_modal
-from switchboard.config import Settings
 from switchboard.core.accounts import DEFAULT_SLUG, secret
-from switchboard.models import Account
-from switchboard.webhooks.intake import accept
-from switchboard.webhooks.slack.view import HANDLER
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account
+from switchboard.intake import db
+from switchboard.intake.inbox import accept
+from switchboard.vendors.slack.view import HANDLER
 
 EVERYTHING = re.compile(".*")
 #: Bolt logs whole request bodies (and the signature) at INFO, e.g. on a failed signature

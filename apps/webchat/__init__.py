@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, limits, stream, stream_slots
+from switchboard.apps.webchat import api, limits, stream, stream_slots
 
 
 def init_app(app: Flask) -> None:

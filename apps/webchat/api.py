@@ -23,15 +23,14 @@ from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from switchboard import db
 from switchboard.apps.sign_in import app_secret
+from switchboard.apps.webchat import stream as live
+from switchboard.apps.webchat import stream_slots as slots
+from switchboard.apps.webchat.schemas import MESSAGE_REQUEST, SESSION_REQUEST, BadRequest, load
 from switchboard.core import accounts, verification, webchat
-from switchboard.models import Account, Customer, WebVisitor
-from switchboard.webhooks.intake import accept
-
-from . import stream as live
-from . import stream_slots as slots
-from .schemas import MESSAGE_REQUEST, SESSION_REQUEST, BadRequest, load
+from switchboard.core.store.models import Account, Customer, WebVisitor
+from switchboard.intake import db
+from switchboard.intake.inbox import accept
 
 blueprint = Blueprint("webchat", __name__, url_prefix="/chat")
 ASSETS = Path(__file__).parent / "assets"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
+from switchboard.apps.webchat.schemas import RECORDED_MESSAGE, load
 from switchboard.core import processing
 from switchboard.core.processing import VendorHandler, WebMessage
-from switchboard.models import InboxEvent
-
-from .schemas import RECORDED_MESSAGE, load
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import InboxEvent
 
 
 def on_message(session: Session, event: InboxEvent, settings: Settings) -> None:

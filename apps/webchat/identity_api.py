@@ -16,13 +16,12 @@ import logging
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from switchboard import db
+from switchboard.apps.webchat import api, limits
+from switchboard.apps.webchat.schemas import BadRequest
 from switchboard.core import ports, verification, webchat, webchat_away
 from switchboard.core.identity import company_region
-from switchboard.models import Customer, WebVisitor
-
-from . import api, limits
-from .schemas import BadRequest
+from switchboard.core.store.models import Customer, WebVisitor
+from switchboard.intake import db
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("webchat_identity", __name__, url_prefix="/chat")

@@ -26,10 +26,9 @@ from typing import Any
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
 
+from switchboard.apps.webchat.api import bearer_token, client_ip, secret
+from switchboard.apps.webchat.stream_slots import redis_prefix
 from switchboard.core import webchat
-
-from .api import bearer_token, client_ip, secret
-from .stream_slots import redis_prefix
 
 #: The contract's defaults; ``app.config["WEBCHAT_LIMITS"]`` may override any of them.
 DEFAULT_LIMITS = {

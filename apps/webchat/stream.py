@@ -29,10 +29,10 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
 from switchboard.core import webchat
-from switchboard.db import get_db
-from switchboard.models import WebVisitor
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import WebVisitor
+from switchboard.intake.db import get_db
 
 log = logging.getLogger(__name__)
 

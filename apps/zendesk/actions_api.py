@@ -14,18 +14,18 @@ from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import or_, select
 
-from switchboard import db
 from switchboard.apps.zendesk.sidebar_api import current_agent, require_agent
-from switchboard.connectors.base import VendorRateLimited, VendorUnavailable
 from switchboard.core.actions import ActionRequest, Governor, Outcome, Principal
 from switchboard.core.actions.checks import check_configuration
 from switchboard.core.actions.engine import UNAVAILABLE
 from switchboard.core.actions.registry import REGISTRY
 from switchboard.core.actions.schemas import json_schema
 from switchboard.core.actions.selfservice import match_intent
+from switchboard.core.errors import MalformedPayload
 from switchboard.core.handoff import conversation_for_ticket
-from switchboard.errors import MalformedPayload
-from switchboard.models import ActionExecution, Message
+from switchboard.core.store.models import ActionExecution, Message
+from switchboard.intake import db
+from switchboard.vendors.outbound import VendorRateLimited, VendorUnavailable
 
 blueprint = Blueprint("governed_actions", __name__, url_prefix="/api/sidebar")
 STATUS_CODES = {"succeeded": 200, "refused": 422, "failed": 502}

@@ -8,10 +8,9 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from switchboard import db
+from switchboard.apps.zendesk.sidebar_api import require_agent, ticket_conversation
 from switchboard.core.calls.card import live_card
-
-from .sidebar_api import require_agent, ticket_conversation
+from switchboard.intake import db
 
 blueprint = Blueprint("sidebar_calls", __name__, url_prefix="/api/sidebar")
 

@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from switchboard.errors import SwitchboardError
+from switchboard.core.errors import SwitchboardError
 
 #: Where the shipped app lives: this package's own folder (``apps/zendesk`` in a checkout,
 #: ``switchboard/apps/zendesk`` installed; setup.py maps it), whose front-end files are package data.

@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from switchboard.resources import zendesk_app_dir
+from switchboard.core.resources import zendesk_app_dir
 
 WORKSPACE_PAGE = zendesk_app_dir() / "preview" / "workspace.html"
 APP_ASSETS = zendesk_app_dir() / "assets"

@@ -13,11 +13,10 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, current_app, g, jsonify
 from flask.typing import ResponseReturnValue
 
-from switchboard import db
+from switchboard.apps.zendesk.sidebar_api import current_agent, require_agent, ticket_conversation
 from switchboard.core import vault
-from switchboard.models import Account
-
-from .sidebar_api import current_agent, require_agent, ticket_conversation
+from switchboard.core.store.models import Account
+from switchboard.intake import db
 
 blueprint = Blueprint("vault", __name__, url_prefix="/api/sidebar")
 

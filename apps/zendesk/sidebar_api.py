@@ -25,17 +25,18 @@ from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from switchboard import db
 from switchboard.apps.sign_in import CODE_SECONDS, issue_code
-from switchboard.core import accounts, assist, i18n, metrics, ports, timeline, translation
-from switchboard.core.audit import audit
+from switchboard.core import accounts, assist, metrics, ports, timeline
 from switchboard.core.calls.card import live_card
 from switchboard.core.enrichment import sentiment_trend
+from switchboard.core.errors import MalformedPayload
 from switchboard.core.handoff import PACKAGE_MESSAGES, conversation_for_ticket, summarise
 from switchboard.core.quality import wrapup
 from switchboard.core.quality.screen import check_reply
-from switchboard.errors import MalformedPayload
-from switchboard.models import Account, Conversation, Customer, Message, Suggestion
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Conversation, Customer, Message, Suggestion
+from switchboard.core.texts import i18n, translation
+from switchboard.intake import db
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("sidebar", __name__, url_prefix="/api/sidebar")
@@ -277,7 +278,7 @@ def ticket_conversation(ticket_id: int) -> Conversation:
 @require_agent
 def reply_translation(ticket_id: int) -> ResponseReturnValue:
     """The agent's reply in the customer's language, to read and approve (insert) before
-    sending; audited (core/translation.py)."""
+    sending; audited (core/texts/translation.py)."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not body["text"].strip():
         raise MalformedPayload('send JSON like {"text": "your reply in English"}')

@@ -8,6 +8,6 @@ reschedule, notes) run by the bot, agents or an LLM under a policy enforced in c
 - ``injection``: flags instructions hidden in untrusted text;
 - ``selfservice`` / ``tools``: customer messages and LLM tool calls into requests.
 """
-from .engine import ActionRequest, Governor, Outcome, Principal
+from switchboard.core.actions.engine import ActionRequest, Governor, Outcome, Principal
 
 __all__ = ["ActionRequest", "Governor", "Outcome", "Principal"]

@@ -3,12 +3,11 @@ when the app is created, so a typo stops the service with the file, line and fie
 named instead of letting it start and then fail every customer message."""
 from __future__ import annotations
 
-from switchboard.config import Settings
-
-from .config import ActionsConfig, load_actions_config
-from .errors import ActionConfigError
-from .policy import ActionPolicy, load_action_policy
-from .registry import REGISTRY
+from switchboard.core.actions.config import ActionsConfig, load_actions_config
+from switchboard.core.actions.errors import ActionConfigError
+from switchboard.core.actions.policy import ActionPolicy, load_action_policy
+from switchboard.core.actions.registry import REGISTRY
+from switchboard.core.settings import Settings
 
 
 def check_configuration(settings: Settings) -> tuple[ActionPolicy, ActionsConfig]:

@@ -15,9 +15,8 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from switchboard.resources import data_file
-
-from .errors import ActionConfigError
+from switchboard.core.actions.errors import ActionConfigError
+from switchboard.core.resources import data_file
 
 DEFAULT_FILE = data_file("actions.yaml")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -18,21 +18,20 @@ from marshmallow import ValidationError
 from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
+from switchboard.core import ports, timeline
+from switchboard.core.actions import verification as otp
+from switchboard.core.actions.config import ActionsConfig, load_actions_config
+from switchboard.core.actions.executors import Context
+from switchboard.core.actions.policy import ActionPolicy, History, load_action_policy
+from switchboard.core.actions.registry import REGISTRY, ActionSpec
+from switchboard.core.actions.schemas import dump
 from switchboard.core.ports import NotFound, VendorUnavailable
-from switchboard.models import Account, ActionExecution, Conversation, Customer
-
-from .. import ports, timeline
-from ..audit import audit
-from ..i18n import ENGLISH, N_, Texts, texts_for, texts_of_conversation
-from ..rows import insert_or_fetch
-from ..vault import unknown_tokens
-from . import verification as otp
-from .config import ActionsConfig, load_actions_config
-from .executors import Context
-from .policy import ActionPolicy, History, load_action_policy
-from .registry import REGISTRY, ActionSpec
-from .schemas import dump
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, ActionExecution, Conversation, Customer
+from switchboard.core.store.rows import insert_or_fetch
+from switchboard.core.texts.i18n import ENGLISH, N_, Texts, texts_for, texts_of_conversation
+from switchboard.core.vault import unknown_tokens
 
 PENDING = ("requested", "awaiting_verification", "awaiting_confirmation", "awaiting_approval", "approved", "running")
 #: Executions that count towards a customer's limits (issued, or on their way); a
@@ -51,12 +50,12 @@ _AWAITING_CUSTOMER = select(ActionExecution).where(
     ActionExecution.status == "awaiting_confirmation", ActionExecution.role.in_(SELF_SERVICE)
 ).order_by(ActionExecution.id)
 AGENT = "Reply AGENT to reach a person."
-#: The one-time code SMS, in the conversation's language (core/i18n.py).
+#: The one-time code SMS, in the conversation's language (core/texts/i18n.py).
 VERIFICATION_CODE = N_("verification_code", "Your verification code is {code}. It expires in {minutes} minutes. "
                        "Never share it: we will not ask for it in any other way.")
 
 #: Why a request was not done, as the customer (or agent) is told; in the conversation's
-#: language for self-service requests (core/i18n.py).
+#: language for self-service requests (core/texts/i18n.py).
 REASONS = {
     "unknown_action": N_("refusal_unknown_action", "I can't do that here. Reply AGENT to reach a person."),
     "invalid_input": N_("refusal_invalid_input",
@@ -114,7 +113,7 @@ WAITING_APPROVAL = N_("action_waiting_approval", "This request ({preview}) is wa
 WAITING_CODE = N_("action_waiting_code", "Reply with the code we texted to the phone number on file to continue.")
 WAITING_YES = N_("action_waiting_yes", "Reply YES to {preview}.")
 UNDER_WAY = N_("action_under_way", "This request is already under way. I'll message you here when it's done.")
-#: An agent's own previewed request, on a repeat: agents read English (core/translation.py).
+#: An agent's own previewed request, on a repeat: agents read English (core/texts/translation.py).
 AGENT_CONFIRM = "Confirm to {preview}."
 
 
@@ -536,7 +535,7 @@ class Governor:
 
     def texts(self, execution: ActionExecution | None) -> Texts:
         """The customer's language for a self-service request; an agent's request is
-        answered in English, the agents' language (core/translation.py)."""
+        answered in English, the agents' language (core/texts/translation.py)."""
         if execution is None or execution.role not in SELF_SERVICE or execution.conversation_id is None:
             return ENGLISH
         customer = self._customer(execution)

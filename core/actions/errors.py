@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from switchboard.errors import SwitchboardError
+from switchboard.core.errors import SwitchboardError
 
 
 class ActionConfigError(SwitchboardError, ValueError):

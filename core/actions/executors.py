@@ -7,12 +7,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, ActionExecution, Customer
-
-from .. import ports
-from ..identity import reachable_address
-from .config import ActionsConfig
+from switchboard.core import ports
+from switchboard.core.actions.config import ActionsConfig
+from switchboard.core.identity import reachable_address
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account, ActionExecution, Customer
 
 
 class ActionFailed(Exception):

@@ -15,10 +15,9 @@ from typing import Any
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from switchboard.resources import data_file
-
-from .errors import ActionConfigError
-from .registry import REGISTRY
+from switchboard.core.actions.errors import ActionConfigError
+from switchboard.core.actions.registry import REGISTRY
+from switchboard.core.resources import data_file
 
 DEFAULT_FILE = data_file("action_policy.yaml")
 ROLES = ("bot", "llm", "agent", "supervisor")

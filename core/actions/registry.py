@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..i18n import N_, Texts
-from . import executors, schemas
+from switchboard.core.actions import executors, schemas
+from switchboard.core.texts.i18n import N_, Texts
 
 if TYPE_CHECKING:
-    from .executors import Context
+    from switchboard.core.actions.executors import Context
 
 Risk = Literal["low", "medium", "high"]
 
@@ -33,7 +33,7 @@ class ActionSpec:
     operations: tuple[str, ...] = ()  # the actions.yaml operations it calls, checked at start-up
 
 
-#: The outcomes and previews customers read, in their language (core/i18n.py). A
+#: The outcomes and previews customers read, in their language (core/texts/i18n.py). A
 #: status or a date from the company's system is quoted as the system gives it.
 DONE_ORDER_STATUS = N_("done_order_status", "Order {order_id} is {status}.")
 DONE_ORDER_STATUS_ETA = N_("done_order_status_eta", "Order {order_id} is {status}; expected delivery {eta}.")

@@ -12,7 +12,7 @@ ORDER_ID = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9-]{2,31}$",
                            error="is not an order number (letters, digits and dashes, like A1001)")
 #: A phone number in international form, or the vault token of one the customer wrote
 #: ("[PHONE_1]"): the token is what is checked, stored and shown; the connector swaps
-#: in the number only as it calls the company's system (connectors/http_action.py).
+#: in the number only as it calls the company's system (vendors/http_action.py).
 PHONE = validate.Regexp(r"^(?:\+[1-9][0-9 ().-]{6,20}[0-9]|\[PHONE_[0-9]{1,6}\])$",
                         error="is not a phone number in international form (+14155550123) or a phone token "
                               "of this conversation like [PHONE_1]")

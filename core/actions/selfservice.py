@@ -18,20 +18,19 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import ActionExecution, Message
-
-from ..accounts import company_name
-from ..audit import audit
-from ..outbound import Inbound, send_reply
-from ..selfservice import Decision, disclosure
-from . import verification as otp
-from .engine import SELF_SERVICE, ActionRequest, Governor, Outcome, Principal
-from .injection import Finding, detect
-from .tools import Intent, llm_intents
+from switchboard.core.accounts import company_name
+from switchboard.core.actions import verification as otp
+from switchboard.core.actions.engine import SELF_SERVICE, ActionRequest, Governor, Outcome, Principal
+from switchboard.core.actions.injection import Finding, detect
+from switchboard.core.actions.tools import Intent, llm_intents
+from switchboard.core.outbound import Inbound, send_reply
+from switchboard.core.selfservice import Decision, disclosure
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import ActionExecution, Message
 
 if TYPE_CHECKING:
-    from ..records import Hit
+    from switchboard.core.records import Hit
 
 ORDER_ID = r"(?<![\w-])([A-Z]{1,4}-?\d{3,10})(?![\w-])"
 ORDER = re.compile(r"\border\b[^.?!\n]{0,20}?" + ORDER_ID + r"|" + ORDER_ID, re.IGNORECASE)

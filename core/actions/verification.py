@@ -18,9 +18,8 @@ from typing import Literal
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from switchboard.models import ActionExecution, Customer, CustomerVerification
-
-from .policy import Verification
+from switchboard.core.actions.policy import Verification
+from switchboard.core.store.models import ActionExecution, Customer, CustomerVerification
 
 CODE_REPLY = re.compile(r"^\s*(?:code\s*[:#]?\s*)?(\d{4,10})\s*[.!]?\s*$", re.IGNORECASE)
 CheckResult = Literal["verified", "wrong", "failed", "expired"]

@@ -8,16 +8,15 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, InboxEvent, Message
-
-from .. import ports
-from ..audit import audit
-from ..quality.scoring import score_conversation
-from ..summary import one_line, the_ask
-from . import script as call_script
-from .card import spoken_entries
-from .transcript import call_conversation, caller_intents
+from switchboard.core import ports
+from switchboard.core.calls import script as call_script
+from switchboard.core.calls.card import spoken_entries
+from switchboard.core.calls.transcript import call_conversation, caller_intents
+from switchboard.core.quality.scoring import score_conversation
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, InboxEvent, Message
+from switchboard.core.summary import one_line, the_ask
 
 #: What an agent commits to: "I'll send you a label", "we will refund", "you will get ...".
 _PROMISE = re.compile(r"\b(I'll|I will|we'll|we will|I'm going to|we're going to|you'll (get|receive|have)|"

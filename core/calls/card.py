@@ -12,15 +12,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Conversation, Message, Suggestion
-
-from .. import timeline
-from ..assist import actions_for
-from ..enrichment import sentiment_trend
-from ..summary import NOT_A_TOPIC
-from . import script as call_script
-from .transcript import call_entries, call_lines, intents_in
+from switchboard.core import timeline
+from switchboard.core.assist import actions_for
+from switchboard.core.calls import script as call_script
+from switchboard.core.calls.transcript import call_entries, call_lines, intents_in
+from switchboard.core.enrichment import sentiment_trend
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Conversation, Message, Suggestion
+from switchboard.core.summary import NOT_A_TOPIC
 
 #: Transcript lines the card carries: the agent scrolls the latest; the note keeps them all.
 CARD_LINES = 200

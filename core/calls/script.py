@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from switchboard.resources import data_file
+from switchboard.core.resources import data_file
 
 DEFAULT_SCRIPT = data_file("call_script.yaml")
 _LINE_KEYS = frozenset({"id", "label", "says", "intents", "before"})

@@ -17,19 +17,18 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, Conversation, InboxEvent, Message
-
-from .. import timeline
-from ..assist import prepare_suggestions
-from ..audit import audit
-from ..enrichment import enrich
-from ..intent_store import intent_model
-from ..knowledge.analysis import content_words
-from ..redaction import Redacted, redact, truncate_for_model
-from ..replies import enrichment_json
-from ..summary import NOT_A_TOPIC
-from . import script as call_script
+from switchboard.core import timeline
+from switchboard.core.assist import prepare_suggestions
+from switchboard.core.calls import script as call_script
+from switchboard.core.enrichment import enrich
+from switchboard.core.intents.store import intent_model
+from switchboard.core.knowledge.analysis import content_words
+from switchboard.core.redaction import Redacted, redact, truncate_for_model
+from switchboard.core.replies import enrichment_json
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Conversation, InboxEvent, Message
+from switchboard.core.summary import NOT_A_TOPIC
 
 CHANNEL = "voice"
 #: Twilio's names for the two sides of the caller's leg, and who speaks on each.

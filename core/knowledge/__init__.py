@@ -3,15 +3,15 @@ retrieving the passages that answer a customer's question, with signals saying h
 the match is. Framework-free: no Flask, no database, no vendor SDK."""
 from __future__ import annotations
 
-from .chunking import chunk_article, chunk_articles
-from .errors import (
+from switchboard.core.knowledge.chunking import chunk_article, chunk_articles
+from switchboard.core.knowledge.errors import (
     EmbeddingsUnavailableError,
     KnowledgeBaseFormatError,
     RetrieverIndexError,
 )
-from .loaders import article_from_help_center, load_articles
-from .ranking import Confidence, RankingSettings
-from .retrieval import Retriever
+from switchboard.core.knowledge.loaders import article_from_help_center, load_articles
+from switchboard.core.knowledge.ranking import Confidence, RankingSettings
+from switchboard.core.knowledge.retrieval import Retriever
 
 __all__ = [
     "Confidence",

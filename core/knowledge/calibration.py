@@ -33,11 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from switchboard.core.knowledge.analysis import content_words, language_of
+from switchboard.core.knowledge.chunking import chunk_articles
+from switchboard.core.knowledge.ranking import Confidence
 from switchboard.core.records import Article, Hit, Passage
-
-from .analysis import content_words, language_of
-from .chunking import chunk_articles
-from .ranking import Confidence
 
 #: The expected share of questions answered with the wrong article that the threshold allows.
 TARGET_WRONG = 0.05

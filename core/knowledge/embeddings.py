@@ -33,7 +33,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import EmbeddingsUnavailableError
+from switchboard.core.knowledge.errors import EmbeddingsUnavailableError
 
 MINILM = "all-MiniLM-L6-v2"
 WORDLLAMA = "wordllama-l2-supercat-256"

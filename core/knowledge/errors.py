@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from switchboard.errors import SwitchboardError
+from switchboard.core.errors import SwitchboardError
 
 
 class KnowledgeBaseFormatError(SwitchboardError, ValueError):

@@ -16,10 +16,9 @@ from typing import Any
 import yaml
 from markdown_it import MarkdownIt
 
+from switchboard.core.knowledge.errors import KnowledgeBaseFormatError
+from switchboard.core.knowledge.html_text import html_to_text
 from switchboard.core.records import Article
-
-from .errors import KnowledgeBaseFormatError
-from .html_text import html_to_text
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})

@@ -48,9 +48,19 @@ import numpy as np
 from sqlalchemy import and_, bindparam, case, delete, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.errors import SwitchboardError
-from switchboard.models import (
+from switchboard.core.enrichment import Enrichment
+from switchboard.core.errors import SwitchboardError
+from switchboard.core.knowledge import embeddings
+from switchboard.core.knowledge.analysis import content_words
+from switchboard.core.knowledge.errors import EmbeddingsUnavailableError
+from switchboard.core.knowledge.retrieval import Learned
+from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
+from switchboard.core.redaction import redact, truncate_for_model
+from switchboard.core.setbacks import asks_for_person, did_not_help
+from switchboard.core.settings import Settings
+from switchboard.core.small_talk import request_part
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import (
     Conversation,
     KbArticle,
     LearnedPhrasing,
@@ -59,18 +69,7 @@ from switchboard.models import (
     PhrasingStamp,
     SuggestionFeedback,
 )
-
-from ..audit import audit
-from ..enrichment import Enrichment
-from ..redaction import redact, truncate_for_model
-from ..rows import insert_or_fetch, write_now
-from ..setbacks import asks_for_person, did_not_help
-from ..small_talk import request_part
-from . import embeddings
-from .analysis import content_words
-from .errors import EmbeddingsUnavailableError
-from .retrieval import Learned
-from .service import KnowledgeBase, KnowledgeBaseEmpty
+from switchboard.core.store.rows import insert_or_fetch, write_now
 
 log = logging.getLogger(__name__)
 

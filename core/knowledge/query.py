@@ -20,8 +20,16 @@ from typing import Any
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from .analysis import ENGLISH, STOPWORDS, cjk_bigrams, compound_words, split_compound, stem, stopwords
-from .synonyms import SUPPORT_SYNONYM_GROUPS
+from switchboard.core.knowledge.analysis import (
+    ENGLISH,
+    STOPWORDS,
+    cjk_bigrams,
+    compound_words,
+    split_compound,
+    stem,
+    stopwords,
+)
+from switchboard.core.knowledge.synonyms import SUPPORT_SYNONYM_GROUPS
 
 _SHORTEST_FUZZY_WORD = 4  # below this, one edit turns a word into a different word
 

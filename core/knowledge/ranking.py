@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .query import QuerySettings
+from switchboard.core.knowledge.query import QuerySettings
 
 
 @dataclass(frozen=True)

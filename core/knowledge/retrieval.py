@@ -28,15 +28,14 @@ from typing import Any
 
 import numpy as np
 
+from switchboard.core.knowledge.analysis import ENGLISH, content_words, language_of, stems, terms, without_token_numbers
+from switchboard.core.knowledge.embeddings import MULTILINGUAL, SentenceEncoder, encoder_named, queries
+from switchboard.core.knowledge.errors import EmbeddingsUnavailableError, RetrieverIndexError
+from switchboard.core.knowledge.lexical_index import LexicalIndex
+from switchboard.core.knowledge.query import Concept, Lexicon, QueryAnalyzer
+from switchboard.core.knowledge.ranking import RankingSettings
+from switchboard.core.knowledge.synonyms import SUPPORT_SYNONYM_GROUPS
 from switchboard.core.records import Article, Hit, Passage
-
-from .analysis import ENGLISH, content_words, language_of, stems, terms, without_token_numbers
-from .embeddings import MULTILINGUAL, SentenceEncoder, encoder_named, queries
-from .errors import EmbeddingsUnavailableError, RetrieverIndexError
-from .lexical_index import LexicalIndex
-from .query import Concept, Lexicon, QueryAnalyzer
-from .ranking import RankingSettings
-from .synonyms import SUPPORT_SYNONYM_GROUPS
 
 logger = logging.getLogger(__name__)
 
@@ -577,8 +576,8 @@ def build_index(articles: Sequence[Article], embeddings: str | None, *, previous
     The ``previous`` index's vectors are reused for the texts that did not change."""
     from dataclasses import replace
 
-    from .calibration import calibrate
-    from .chunking import chunk_articles
+    from switchboard.core.knowledge.calibration import calibrate
+    from switchboard.core.knowledge.chunking import chunk_articles
 
     chosen = _encoder_and_settings(embeddings)
     encoder = chosen["encoder"]
@@ -625,8 +624,13 @@ class _Remembering:
 def _encoder_and_settings(embeddings: str | None) -> dict[str, Any]:
     from dataclasses import replace
 
-    from .embeddings import E5, MINILM, WORDLLAMA
-    from .ranking import E5_CONFIDENCE, E5_SEMANTIC_TITLE_WEIGHT, E5_SEMANTIC_WEIGHT, WORDLLAMA_CONFIDENCE
+    from switchboard.core.knowledge.embeddings import E5, MINILM, WORDLLAMA
+    from switchboard.core.knowledge.ranking import (
+        E5_CONFIDENCE,
+        E5_SEMANTIC_TITLE_WEIGHT,
+        E5_SEMANTIC_WEIGHT,
+        WORDLLAMA_CONFIDENCE,
+    )
 
     default = RankingSettings()
     if embeddings in (None, "none"):

@@ -22,15 +22,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import KbArticle, SyncState
-
-from .. import artifacts
-from ..records import Article, Hit
-from .analysis import neutralise_tokens
-from .errors import RetrieverIndexError
-from .loaders import article_from_help_center
-from .retrieval import Retriever, build_index
+from switchboard.core.knowledge.analysis import neutralise_tokens
+from switchboard.core.knowledge.errors import RetrieverIndexError
+from switchboard.core.knowledge.loaders import article_from_help_center
+from switchboard.core.knowledge.retrieval import Retriever, build_index
+from switchboard.core.records import Article, Hit
+from switchboard.core.settings import Settings
+from switchboard.core.store import artifacts
+from switchboard.core.store.models import KbArticle, SyncState
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]

@@ -10,11 +10,10 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-
-from .embeddings import E5
-from .retrieval import Retriever
-from .service import KnowledgeBase, KnowledgeBaseEmpty
+from switchboard.core.knowledge.embeddings import E5
+from switchboard.core.knowledge.retrieval import Retriever
+from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
+from switchboard.core.settings import Settings
 
 #: Cosine to a group's centre from which a question joins it. E5's cosines sit high and
 #: close: on StackFAQ's tuning paraphrases (40 threads, 3 each) 87 % of pairs of one

@@ -16,10 +16,9 @@ from typing import Any
 from sqlalchemy import Result, and_, select
 from sqlalchemy.orm import Session
 
-from switchboard.models import Customer, Identity, IdentityKind
-
-from .. import identity
-from .errors import InvalidCampaign
+from switchboard.core import identity
+from switchboard.core.outreach.errors import InvalidCampaign
+from switchboard.core.store.models import Customer, Identity, IdentityKind
 
 
 @dataclass(frozen=True)

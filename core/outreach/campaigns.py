@@ -13,17 +13,18 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, OutreachCampaign, OutreachRecipient, OutreachSegment
-
-from ..audit import audit
-from ..rows import insert_or_fetch
-from . import audience, drafts, supervisors
-from .options import options_for, require_channel
-from .sending import finish_if_final, has_due_work, sender_active
-from .spec import CampaignSpec, check_template, from_json
-from .status import counts as counts  # re-exported: the API, Slack and the benchmarks read the tally here
-from .status import move
+from switchboard.core.outreach import audience, drafts, supervisors
+from switchboard.core.outreach.options import options_for, require_channel
+from switchboard.core.outreach.sending import finish_if_final, has_due_work, sender_active
+from switchboard.core.outreach.spec import CampaignSpec, check_template, from_json
+from switchboard.core.outreach.status import (
+    counts as counts,  # re-exported: the API, Slack and the benchmarks read the tally here
+)
+from switchboard.core.outreach.status import move
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, OutreachCampaign, OutreachRecipient, OutreachSegment
+from switchboard.core.store.rows import insert_or_fetch
 
 log = logging.getLogger(__name__)
 INSERT_BATCH = 5000

@@ -15,15 +15,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account
-
-from .. import ports
-from ..i18n import CATALOG_LANGUAGES, ENGLISH, N_, SOURCE_LANGUAGE, Texts, texts_for
-from ..redaction import redact
-from ..translation import Translator
-from .audience import Member
-from .options import options_for
+from switchboard.core import ports
+from switchboard.core.outreach.audience import Member
+from switchboard.core.outreach.options import options_for
+from switchboard.core.redaction import redact
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account
+from switchboard.core.texts.i18n import CATALOG_LANGUAGES, ENGLISH, N_, SOURCE_LANGUAGE, Texts, texts_for
+from switchboard.core.texts.translation import Translator
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Errors of the outreach capability; each message says what to do next."""
 from __future__ import annotations
 
-from switchboard.errors import SwitchboardError
+from switchboard.core.errors import SwitchboardError
 
 
 class InvalidCampaign(SwitchboardError):

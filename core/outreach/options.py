@@ -6,11 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from switchboard.config import Settings, outreach_approvers, outreach_quiet_hours, outreach_rate
 from switchboard.core.accounts import NEUTRAL_COMPANY, company_name, secret, secret_variable, setting
-from switchboard.models import Account
-
-from .errors import OutreachNotConfigured
+from switchboard.core.outreach.errors import OutreachNotConfigured
+from switchboard.core.settings import Settings, outreach_approvers, outreach_quiet_hours, outreach_rate
+from switchboard.core.store.models import Account
 
 T = TypeVar("T")
 

@@ -21,8 +21,17 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, SQLColumnExpression, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import (
+from switchboard.core import metrics, ports, timeline
+from switchboard.core.outreach import drafts, quiet_hours, supervisors
+from switchboard.core.outreach.audience import Member
+from switchboard.core.outreach.options import OutreachOptions, options_for
+from switchboard.core.outreach.ratelimit import RateLimiter, limiter_for
+from switchboard.core.outreach.spec import CampaignSpec, from_json
+from switchboard.core.outreach.status import counts, move
+from switchboard.core.ports import RecipientOptedOut, VendorError, VendorUnavailable
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import (
     Account,
     Conversation,
     Customer,
@@ -32,16 +41,6 @@ from switchboard.models import (
     OutreachRecipient,
     OutreachSegment,
 )
-
-from .. import metrics, ports, timeline
-from ..audit import audit
-from ..ports import RecipientOptedOut, VendorError, VendorUnavailable
-from . import drafts, quiet_hours, supervisors
-from .audience import Member
-from .options import OutreachOptions, options_for
-from .ratelimit import RateLimiter, limiter_for
-from .spec import CampaignSpec, from_json
-from .status import counts, move
 
 log = logging.getLogger(__name__)
 WHATSAPP_WINDOW = timedelta(hours=24)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import InvalidCampaign
+from switchboard.core.outreach.errors import InvalidCampaign
 
 TOP_LEVEL = {"name", "criteria", "segment_by", "template", "templates", "detail", "whatsapp", "start_at"}
 CRITERIA = {"tier", "locale", "attributes", "phones", "csv", "all"}

@@ -9,7 +9,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
-from switchboard.models import OutreachCampaign, OutreachRecipient
+from switchboard.core.store.models import OutreachCampaign, OutreachRecipient
 
 
 def move(session: Session, campaign_id: int, expected: str, *conditions: Any, **values: Any) -> bool:

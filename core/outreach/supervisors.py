@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, OutreachCampaign
-
-from .. import ports
+from switchboard.core import ports
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account, OutreachCampaign
 
 
 def request_approval(session: Session, account: Account, settings: Settings, campaign: OutreachCampaign) -> None:

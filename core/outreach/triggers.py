@@ -9,14 +9,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account
-
-from ..audit import audit
-from ..redaction import redact
-from . import campaigns
-from .errors import OutreachNotConfigured
-from .spec import CampaignSpec
+from switchboard.core.outreach import campaigns
+from switchboard.core.outreach.errors import OutreachNotConfigured
+from switchboard.core.outreach.spec import CampaignSpec
+from switchboard.core.redaction import redact
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account
 
 INCIDENT_TAGS = {"incident", "outage"}
 CRITERIA_TAGS = ("region", "product", "tier", "plan", "city")

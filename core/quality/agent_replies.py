@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, Conversation
-
-from .. import timeline
-from ..audit import audit
-from ..rows import write_now
-from .guardrails import Finding
-from .screen import check_reply
+from switchboard.core import timeline
+from switchboard.core.quality.guardrails import Finding
+from switchboard.core.quality.screen import check_reply
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Conversation
+from switchboard.core.store.rows import write_now
 
 
 def check_sent_reply(session: Session, account: Account, settings: Settings, conversation: Conversation, *,

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.models import AuditEntry
+from switchboard.core.store.models import AuditEntry
 
 #: The newest audit entries of the wanted agents read for their names: bounded, the
 #: latest name wins (an agent renamed in Zendesk shows as they are called now).

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.models import ConversationScore
+from switchboard.core.store.models import ConversationScore
 
 
 def forget_conversations(session: Session, account_id: int, conversation_ids: Sequence[int]) -> int:

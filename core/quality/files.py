@@ -22,11 +22,10 @@ from typing import Any, TypeVar
 
 import yaml
 
-from switchboard.config import Settings
-from switchboard.errors import SwitchboardError
-from switchboard.models import Account
-
-from ..accounts import setting
+from switchboard.core.accounts import setting
+from switchboard.core.errors import SwitchboardError
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .policy import GuardrailPolicy, PhraseRule, load_policy
+from switchboard.core.quality.policy import GuardrailPolicy, PhraseRule, load_policy
 
 Severity = Literal["block", "warn"]
 

@@ -1,5 +1,5 @@
 """Criteria the rubric marks ``judge: llm``, judged by the configured OpenAI-compatible
-model (connectors/llm.py, through ``ports``) with a versioned prompt
+model (vendors/openai/llm.py, through ``ports``) with a versioned prompt
 (``switchboard/prompts/qa_judge_v1.txt``). A model's verdict is used only when every
 sentence it rests on is a real sentence of the conversation, in the message it names:
 a verdict that quotes what nobody wrote, or nothing, is discarded and the local rule's
@@ -16,13 +16,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, Message
-
-from .. import ports
-from ..drafting import load_prompt
-from ..ports import VendorError, VendorUnavailable
-from .rubric import Rubric
+from switchboard.core import ports
+from switchboard.core.drafting import load_prompt
+from switchboard.core.ports import VendorError, VendorUnavailable
+from switchboard.core.quality.rubric import Rubric
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account, Message
 
 PROMPT_VERSION = "qa_judge_v1"
 MAX_TOKENS = 800

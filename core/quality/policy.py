@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from switchboard.resources import data_file
-
-from .files import QualityFileError, fresh, parse_located
+from switchboard.core.quality.files import QualityFileError, fresh, parse_located
+from switchboard.core.resources import data_file
 
 POLICY_FORMAT = 1
 DEFAULT_POLICY = data_file("guardrails.yaml")

@@ -15,12 +15,11 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, Conversation, ConversationScore, Message
-
-from ..audit import audit
-from .files import account_file
-from .rubric import load_rubric
+from switchboard.core.quality.files import account_file
+from switchboard.core.quality.rubric import load_rubric
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Conversation, ConversationScore, Message
 
 Reason = Literal["reopened", "repeat_contact"]
 #: Intents that close or greet rather than ask (scoring's _NOT_A_TOPIC, less "talk to a person").

@@ -13,10 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.models import ConversationScore
-
-from .agents import agent_names, labels
-from .rubric import CRITERIA
+from switchboard.core.quality.agents import agent_names, labels
+from switchboard.core.quality.rubric import CRITERIA
+from switchboard.core.store.models import ConversationScore
 
 GROUPS = ("automation", "intent", "agent", "channel", "language")
 #: A period's scores are read whole, up to this many (the newest).

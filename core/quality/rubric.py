@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from switchboard.resources import data_file
-
-from .files import fresh, parse_located
-from .policy import GuardrailPolicyError
+from switchboard.core.quality.files import fresh, parse_located
+from switchboard.core.quality.policy import GuardrailPolicyError
+from switchboard.core.resources import data_file
 
 DEFAULT_RUBRIC = data_file("qa_rubric.yaml")
 #: The criteria the local engine knows how to judge, in the order reports list them.

@@ -19,21 +19,20 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, Conversation, ConversationScore, Message
-
-from .. import timeline
-from ..accounts import company_name
-from ..audit import audit
-from ..i18n import texts_for
-from ..rows import insert_or_fetch
-from ..selfservice import disclosure
-from .files import account_file
-from .guardrails import Finding
-from .llm_judge import judge_with_model
-from .rubric import CRITERIA, Rubric, load_rubric
-from .screen import check_reply
-from .wrapup import write_wrapup
+from switchboard.core import timeline
+from switchboard.core.accounts import company_name
+from switchboard.core.quality.files import account_file
+from switchboard.core.quality.guardrails import Finding
+from switchboard.core.quality.llm_judge import judge_with_model
+from switchboard.core.quality.rubric import CRITERIA, Rubric, load_rubric
+from switchboard.core.quality.screen import check_reply
+from switchboard.core.quality.wrapup import write_wrapup
+from switchboard.core.selfservice import disclosure
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Conversation, ConversationScore, Message
+from switchboard.core.store.rows import insert_or_fetch
+from switchboard.core.texts.i18n import texts_for
 
 Ending = Literal["solved", "customer_closed", "idle", "call_ended"]
 Verdict = Literal["met", "missed", "n/a"]

@@ -7,16 +7,15 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account
-
-from ..assist import style_card
-from ..audit import audit
-from ..escalation import EscalationPolicy
-from ..selfservice import Decision, Turn, withheld
-from .files import account_file
-from .guardrails import Finding, blocking, check
-from .policy import load_policy
+from switchboard.core.assist import style_card
+from switchboard.core.escalation import EscalationPolicy
+from switchboard.core.quality.files import account_file
+from switchboard.core.quality.guardrails import Finding, blocking, check
+from switchboard.core.quality.policy import load_policy
+from switchboard.core.selfservice import Decision, Turn, withheld
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account
 
 #: The handoff reason of an answer a guardrail withheld (SYSTEM_REASONS has its sentence).
 WITHHELD_REASON = "guardrail"

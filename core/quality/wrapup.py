@@ -14,16 +14,15 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.models import Account, Conversation, ConversationScore, Customer, Message
-from switchboard.resources import data_file
-
-from .. import ports, timeline
-from ..audit import audit
-from ..handoff import requester_id, summarise
-from ..summary import one_line
-from .files import account_file, fresh, parse_located
-from .rubric import RubricError
+from switchboard.core import ports, timeline
+from switchboard.core.handoff import requester_id, summarise
+from switchboard.core.quality.files import account_file, fresh, parse_located
+from switchboard.core.quality.rubric import RubricError
+from switchboard.core.resources import data_file
+from switchboard.core.settings import Settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account, Conversation, ConversationScore, Customer, Message
+from switchboard.core.summary import one_line
 
 Outcome = Literal["bot_resolved", "agent_resolved", "unresolved"]
 OUTCOMES: tuple[Outcome, ...] = ("bot_resolved", "agent_resolved", "unresolved")

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import click
 
 from switchboard.cli.base import ACCOUNT_OPTION, main, open_app
-from switchboard.config import load_settings
-from switchboard.errors import ConfigError
+from switchboard.core.errors import ConfigError
+from switchboard.core.settings import load_settings
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
 
@@ -31,7 +31,7 @@ def accounts() -> None:
 def accounts_key(slug: str, name: str) -> None:
     """Create an API key and print it (only its hash is stored)."""
     from switchboard.core import accounts as core
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     with get_db(open_app()).session() as session:
         account = core.by_slug(session, slug)
@@ -45,7 +45,7 @@ def accounts_list() -> None:
     """List the accounts: slug, name, and the Zendesk subdomain, Twilio number and Slack
     workspace that route webhooks to each (tab-separated)."""
     from switchboard.core import accounts as core
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     with get_db(open_app()).session() as session:
         for account in core.all_accounts(session):
@@ -112,8 +112,8 @@ def accounts_add(slug: str, name: str, **fields: str | None) -> None:
     from sqlalchemy import select
     from sqlalchemy.exc import IntegrityError
 
-    from switchboard.db import get_db
-    from switchboard.models import Account
+    from switchboard.core.store.models import Account
+    from switchboard.intake.db import get_db
 
     with get_db(open_app()).session() as session:
         if session.scalar(select(Account.id).where(Account.slug == slug)) is not None:
@@ -139,7 +139,7 @@ def _secret_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
     it) or the stored name (shop_api_token). Checked before --value is prompted for."""
     from switchboard.core.accounts import settable_names
     from switchboard.core.actions.config import load_actions_config
-    from switchboard.errors import SwitchboardError
+    from switchboard.core.errors import SwitchboardError
 
     try:
         systems = load_actions_config(load_settings().actions_file).systems.values()
@@ -173,7 +173,7 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
     (shop_api_token); or the environment variable the default account reads for it
     (TWILIO_AUTH_TOKEN, SWITCHBOARD_SLACK_APPROVAL_CHANNEL, SHOP_API_TOKEN)."""
     from switchboard.core import accounts as core
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     with get_db(app).session() as session:
@@ -195,7 +195,7 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
 def _check_setting(name: str, value: str, slug: str) -> None:
     """Refuse a setting the account could not use, with the rule the environment's own
     variable is held to: a bad value stored here would only fail later, mid-campaign."""
-    from switchboard import config
+    from switchboard.core import settings as config
 
     checks = {"outreach_rate": config.outreach_rate, "outreach_quiet_hours": config.outreach_quiet_hours,
               "outreach_approvers": config.outreach_approvers, "kb_approvers": config.outreach_approvers,
@@ -237,7 +237,7 @@ def _check_quality_file(name: str, value: str) -> None:
 def _check_privacy_setting(name: str, value: str) -> None:
     """The vault and retention settings are read on use: a bad one is refused here, not
     when an agent clicks Reveal or the nightly purge runs."""
-    from switchboard.config import vault_reveal_rules
+    from switchboard.core.settings import vault_reveal_rules
 
     if name == "vault_reveal":
         try:
@@ -254,7 +254,7 @@ def show_config() -> None:
     """Print the effective settings, secrets masked, and each vendor's mode (live, or
     sandboxed because asked to or because its credentials are not set)."""
     from switchboard.core.accounts import DEFAULT_SLUG
-    from switchboard.models import Account
+    from switchboard.core.store.models import Account
     from switchboard.wiring import vendor_modes
 
     try:

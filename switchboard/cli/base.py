@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from flask import Flask
 
-from switchboard.errors import ConfigError
+from switchboard.core.errors import ConfigError
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
 
-    from switchboard.models import Account
+    from switchboard.core.store.models import Account
 
 #: A click command, or the function it is made from, as option decorators take it.
 Command = TypeVar("Command", bound=Callable[..., Any])
@@ -59,7 +59,7 @@ def main() -> None:
 def account_named(app: Flask, slug: str = "default") -> Account:
     """The account `--account` names, or a message saying where to find the slugs."""
     from switchboard.core import accounts as core
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     with get_db(app).session() as session:
         account = core.by_slug(session, slug)

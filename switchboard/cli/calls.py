@@ -25,12 +25,12 @@ from urllib.parse import urlencode
 import click
 
 from switchboard.cli.base import ACCOUNT_OPTION, account_named, main, open_app
-from switchboard.resources import data_file
+from switchboard.core.resources import data_file
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
     from flask import Flask
 
-    from switchboard.models import Account
+    from switchboard.core.store.models import Account
 
 SAMPLE_CALL = data_file("sample_call.txt")
 SPEAKERS = {"caller": "inbound_track", "customer": "inbound_track", "agent": "outbound_track"}
@@ -147,7 +147,7 @@ def _wait_for(ticket: Callable[[], int | None], seconds: float = 15.0) -> int | 
 
 def _ticket(app: Flask, account_id: int, call_sid: str) -> int | None:
     from switchboard.core.calls.transcript import call_conversation
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     with get_db(app).session() as session:
         conversation = call_conversation(session, account_id, call_sid)
@@ -188,9 +188,9 @@ def _recorder(app: Flask, account: Account) -> Post:
     """Records each delivery in the inbox and processes it now (the playground's path),
     after the checks and the redaction the webhook applies."""
     from switchboard import tasks
-    from switchboard.core import inbox
-    from switchboard.db import get_db
-    from switchboard.webhooks.twilio.transcription import storable_callback
+    from switchboard.core.store import inbox
+    from switchboard.intake.db import get_db
+    from switchboard.vendors.twilio.transcription import storable_callback
 
     def post(path: str, params: dict[str, str], kind: str, key: str) -> None:
         with app.app_context(), get_db(app).session() as session:

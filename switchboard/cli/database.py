@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from switchboard.cli.base import ACCOUNT_OPTION, main, open_app
-from switchboard.config import load_settings
+from switchboard.core.settings import load_settings
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
 
@@ -25,7 +25,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations to SWITCHBOARD_DATABASE_URL."""
-    from switchboard.db import Database, current_revision
+    from switchboard.intake.db import Database, current_revision
 
     settings = load_settings()
     database = Database(settings.database_url, settings)
@@ -44,8 +44,8 @@ def db_upgrade() -> None:
 def outbox(as_json: bool, slug: str) -> None:
     """Show the outbound calls recorded in the outbox."""
     from switchboard.core import accounts
-    from switchboard.core import outbox as outbox_core
-    from switchboard.db import get_db
+    from switchboard.core.store import outbox as outbox_core
+    from switchboard.intake.db import get_db
 
     app = open_app()
     with get_db(app).session() as session:

@@ -15,9 +15,9 @@ from switchboard.cli.base import ACCOUNT_OPTION, Command, account_named, main, o
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
     from sqlalchemy.orm import Session
 
-    from switchboard.config import Settings
     from switchboard.core.evaluation import Configuration, Outcome
-    from switchboard.models import Account
+    from switchboard.core.settings import Settings
+    from switchboard.core.store.models import Account
 
 
 
@@ -119,8 +119,8 @@ def eval_run(questions_file: Path, compare: bool, compare_kb_alone: bool, slug: 
     QUESTIONS_FILE is .csv or .jsonl with `question` and `expected`: the id of the
     article that answers it, or `handoff` when a person should take it."""
     from switchboard.core import evaluation
-    from switchboard.db import get_db
-    from switchboard.errors import SwitchboardError
+    from switchboard.core.errors import SwitchboardError
+    from switchboard.intake.db import get_db
 
     first = {key: chosen[key] for key in EVAL_SETTINGS if chosen[key] is not None}
     second = {key: chosen[f"compare_{key}"] for key in EVAL_SETTINGS if chosen[f"compare_{key}"] is not None}
@@ -189,8 +189,8 @@ def eval_replay(since: datetime, until: datetime | None, slug: str, as_json: boo
     from datetime import UTC
 
     from switchboard.core import evaluation
-    from switchboard.db import get_db
-    from switchboard.errors import SwitchboardError
+    from switchboard.core.errors import SwitchboardError
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)

@@ -13,7 +13,7 @@ from switchboard.cli.base import ACCOUNT_OPTION, account_named, main, open_app
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
 
-    from switchboard.core.intents import TrainingSet
+    from switchboard.core.intents.model import TrainingSet
 
 
 
@@ -37,11 +37,11 @@ def intents_fit(csv_file: Path, slug: str, replace: bool) -> None:
 
     The model is used at once by every web process and worker. The last three fitted
     models are kept: `switchboard intents revert` goes back to the previous one."""
-    from switchboard.core.intent_store import save_intent_model
-    from switchboard.core.intent_vectors import intent_encoder, shipped_vectors
-    from switchboard.core.intents import IntentDataError, IntentModel, read_training_csv, training_set
+    from switchboard.core.intents.model import IntentDataError, IntentModel, read_training_csv, training_set
+    from switchboard.core.intents.store import save_intent_model
+    from switchboard.core.intents.vectors import intent_encoder, shipped_vectors
     from switchboard.core.knowledge.errors import EmbeddingsUnavailableError
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)
@@ -95,8 +95,8 @@ def intents_revert(slug: str) -> None:
     and the one fitted before it is used again, or the shipped default when no earlier
     one is kept. Each revert goes one more step back (it never returns to the model it
     discarded: fit that CSV again for it). Used at once by every web process and worker."""
-    from switchboard.core.intent_store import NothingToRevert, RevertRaced, revert_intent_model
-    from switchboard.db import get_db
+    from switchboard.core.intents.store import NothingToRevert, RevertRaced, revert_intent_model
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)
@@ -136,8 +136,8 @@ def _fit_of(meta: Mapping[str, Any]) -> str:
 def intents_predict(slug: str) -> None:
     """One message per line on stdin; one JSON object per line on stdout. A message
     flagged out of scope also gets its best in-scope intent and that intent's confidence."""
-    from switchboard.core.intent_store import intent_model
-    from switchboard.db import get_db
+    from switchboard.core.intents.store import intent_model
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)

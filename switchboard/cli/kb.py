@@ -34,7 +34,7 @@ def kb_import(path: Path, slug: str) -> None:
     from switchboard.core.knowledge.errors import KnowledgeBaseFormatError
     from switchboard.core.knowledge.loaders import load_articles
     from switchboard.core.knowledge.service import KnowledgeBase
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)
@@ -75,7 +75,7 @@ def kb_sync(slug: str) -> None:
     from switchboard.core import ports
     from switchboard.core.knowledge.calibration import expectation
     from switchboard.core.knowledge.service import KnowledgeBase
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     settings = app.config["SETTINGS"]
@@ -110,7 +110,7 @@ def _say_escaped(escaped: tuple[str, ...]) -> None:
 def kb_search(question: str, slug: str, k: int) -> None:
     """Show what retrieval finds for a question, with its signals."""
     from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)
@@ -138,7 +138,7 @@ def kb_phrasings(ctx: click.Context, slug: str, status: str | None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from switchboard.core.knowledge import phrasings
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)
@@ -167,7 +167,7 @@ def _count(n: int, noun: str) -> str:
 def kb_phrasings_remove(ctx: click.Context, phrasing_id: int, slug: str | None) -> None:
     """Stop the bot using phrasing ID, for good: no evidence, old or new, brings it back."""
     from switchboard.core.knowledge import phrasings
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     parent = ctx.parent.params.get("slug") if ctx.parent else None

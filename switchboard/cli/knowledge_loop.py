@@ -21,7 +21,7 @@ def kb_gaps(slug: str, days: int, as_json: bool) -> None:
     """Questions that ended without an answer, grouped by meaning, most asked first."""
     from switchboard.core import gaps
     from switchboard.core.knowledge import topics
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)
@@ -50,7 +50,7 @@ def kb_duplicates(slug: str, as_json: bool) -> None:
     """Articles to review: pairs that answer the same questions (by the retrieval
     encoder) and pairs that give different numbers for the same thing."""
     from switchboard.core import kb_conflicts
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)
@@ -82,7 +82,7 @@ def kb_drafts_group() -> None:
 def kb_drafts_list(slug: str, status: str | None, as_json: bool) -> None:
     """Every draft with its id, status, version, the questions it answers and its proof."""
     from switchboard.core import kb_drafts
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)
@@ -118,7 +118,7 @@ def kb_drafts_show(draft_id: int, slug: str, as_diff: bool) -> None:
     """One draft in full (JSON): kind, body, an edit's diff, questions, sources, proof,
     versions, decision."""
     from switchboard.core import kb_drafts
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)
@@ -149,7 +149,7 @@ def kb_drafts_edit(draft_id: int, slug: str, title: str | None, body_file: IO[st
     import getpass
 
     from switchboard.core import kb_drafts
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     if title is None and body_file is None:
         raise click.UsageError("give --title, --body-file or both: there is nothing to change")
@@ -178,7 +178,7 @@ def _decide(draft_id: int, slug: str, verdict: str, by: str | None) -> None:
     import getpass
 
     from switchboard.core import kb_drafts
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)

@@ -12,8 +12,8 @@ from switchboard.cli.base import ACCOUNT_OPTION, account_named, main, open_app
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
     from sqlalchemy.orm import Session
 
-    from switchboard.config import Settings
-    from switchboard.models import Account
+    from switchboard.core.settings import Settings
+    from switchboard.core.store.models import Account
 
 
 
@@ -32,8 +32,8 @@ def audit() -> None:
               help="One JSON object per line, or CSV for a spreadsheet.")
 def audit_export(slug: str, ticket: str | None, conversation: str | None, fmt: str) -> None:
     """Write the audit trail to stdout, oldest first."""
-    from switchboard.core.audit import export
-    from switchboard.db import get_db
+    from switchboard.core.store.audit import export
+    from switchboard.intake.db import get_db
 
     for name, value in (("--ticket", ticket), ("--conversation", conversation)):
         if value is not None and not value.isdigit():
@@ -54,7 +54,7 @@ def customers() -> None:
 
 def _customer_request(slug: str, identity: str, work: Callable[[Session, Account, Any, Settings], Any]) -> Any:
     from switchboard.core.privacy import UnknownCustomer, find_customer
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)
@@ -112,7 +112,7 @@ def customers_purge(as_json: bool) -> None:
     than each account's retention period."""
     from switchboard.core.accounts import all_accounts, secret_variable
     from switchboard.core.privacy import purge_expired, retention_days
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     settings = app.config["SETTINGS"]
@@ -143,7 +143,7 @@ def customers_rotate_keys() -> None:
     key of SWITCHBOARD_VAULT_KEYS, after which the older keys can be removed."""
     from switchboard.core.accounts import all_accounts, reseal_secrets
     from switchboard.core.vault import rotate_all, vault_for
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     with get_db(app).session() as session:

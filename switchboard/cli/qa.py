@@ -27,11 +27,11 @@ def check_command(text: str | None, intent: str | None, as_json: bool, slug: str
     guardrail policy (SWITCHBOARD_GUARDRAILS_FILE for the default account, the
     guardrails_file setting of another) and the style card (SWITCHBOARD_STYLE_FILE).
     Exits with status 1 when anything is flagged, like a linter."""
-    from switchboard.config import load_settings
     from switchboard.core.assist import StyleError
+    from switchboard.core.errors import ConfigError
     from switchboard.core.quality.policy import GuardrailPolicyError
     from switchboard.core.quality.screen import check_reply
-    from switchboard.errors import ConfigError
+    from switchboard.core.settings import load_settings
 
     if text is None or text == "-":
         text = sys.stdin.read()
@@ -66,7 +66,7 @@ def report_command(since: datetime, until: datetime | None, fmt: str, slug: str)
     agent (by name), channel and language, the trend by day and week, the "resolved"
     verdicts a reopen or repeat contact turned round, and the worst first with their evidence."""
     from switchboard.core.quality.report import CSV_FIELDS, csv_rows, names_for, report, scores_since
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)
@@ -87,7 +87,7 @@ def report_command(since: datetime, until: datetime | None, fmt: str, slug: str)
 def score_idle_command(slug: str) -> None:
     """Score the conversations silent for the rubric's idle_minutes (run it from cron)."""
     from switchboard.core.quality.scoring import score_idle
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the
 def digest(slug: str, days: int, send: bool) -> None:
     """The supervisors' digest of agent assist and knowledge gaps (JSON preview, or --send)."""
     from switchboard.core.digest import as_json, compute_digest, recent_period, send_digest
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
     from switchboard.tasks import digest_channel
 
     app = open_app()
@@ -61,7 +61,7 @@ def report(start: datetime, end: datetime, fmt: str, slug: str, channel: str | N
     JSON, or CSV with every figure (segments, days, escalation reasons, suggestions,
     outreach). Days between 2000-01-01 and 2099-12-31, at most 1096 days apart."""
     from switchboard.core.metrics_figures import CSV_FIELDS, FiguresError, Filters, csv_rows, figures
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     try:  # before opening the database: a wrong date is the user's to fix
         filters = Filters(start.date(), end.date(), channel, tier, intent)

@@ -9,13 +9,13 @@ import click
 from flask import Flask
 
 from switchboard.cli.base import main, open_app
-from switchboard.config import load_settings
-from switchboard.resources import data_file
+from switchboard.core.resources import data_file
+from switchboard.core.settings import load_settings
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
 
-    from switchboard.config import Settings
-    from switchboard.models import Account
+    from switchboard.core.settings import Settings
+    from switchboard.core.store.models import Account
 
 
 
@@ -33,11 +33,11 @@ def serve(host: str, port: int) -> None:
     if runner is not None:
         runner.start_sweeper()
         ensure_sample_kb(app)
-    from switchboard.access_log import werkzeug_request_handler
+    from switchboard.apps.dashboard import API_KEY_FILE
     from switchboard.core import accounts
-    from switchboard.dashboard import API_KEY_FILE
-    from switchboard.db import get_db
-    from switchboard.private_files import create_private
+    from switchboard.core.store.private_files import create_private
+    from switchboard.intake.db import get_db
+    from switchboard.web.access_log import werkzeug_request_handler
 
     with get_db(app).session() as session:
         default = accounts.by_slug(session, accounts.DEFAULT_SLUG)
@@ -64,7 +64,7 @@ def serve(host: str, port: int) -> None:
 def where_to_go(base: str, default: Account, settings: Settings, *, answers_here: bool) -> list[str]:
     """What `serve` prints after it starts: the pages a newcomer tries first (README's
     tour), and why the playground is not among them when it is off."""
-    from switchboard.playground import off_reason
+    from switchboard.web.playground import off_reason
 
     off = off_reason(default, settings) if answers_here else "the playground needs `switchboard serve` without Redis"
     lines = ["Try it:"]
@@ -105,8 +105,8 @@ def worker(concurrency: int, beat: bool) -> None:
 def chat(phone: str, channel: str) -> None:
     """Play the customer in the terminal (Twilio must be sandboxed: nothing is sent)."""
     from switchboard.core import accounts as core
-    from switchboard.db import get_db
-    from switchboard.playground import enabled, simulate
+    from switchboard.intake.db import get_db
+    from switchboard.web.playground import enabled, simulate
 
     app = open_app()
     settings = app.config["SETTINGS"]
@@ -152,7 +152,7 @@ def ensure_sample_kb(app: Flask) -> None:
     from switchboard.core import accounts as core
     from switchboard.core.knowledge.loaders import load_articles
     from switchboard.core.knowledge.service import KnowledgeBase
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     with get_db(app).session() as session:
         account = core.by_slug(session, core.DEFAULT_SLUG)

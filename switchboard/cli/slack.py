@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from switchboard.cli.base import main
-from switchboard.resources import manifests_dir
+from switchboard.core.resources import manifests_dir
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
 

@@ -25,8 +25,9 @@ def texts() -> None:
 @ACCOUNT_OPTION
 def texts_list(language: str, slug: str) -> None:
     """Every text's key and what a customer receives in LANGUAGE (with this account's overrides)."""
-    from switchboard.core import accounts, i18n
-    from switchboard.db import get_db
+    from switchboard.core import accounts
+    from switchboard.core.texts import i18n
+    from switchboard.intake.db import get_db
 
     with get_db(open_app()).session() as session:
         account = accounts.by_slug(session, slug)
@@ -47,8 +48,9 @@ def texts_list(language: str, slug: str) -> None:
 @ACCOUNT_OPTION
 def texts_set(key: str, text: str | None, language: str, remove: bool, slug: str) -> None:
     """Override the text KEY in one language for an account (keep its {placeholders})."""
-    from switchboard.core import accounts, i18n
-    from switchboard.db import get_db
+    from switchboard.core import accounts
+    from switchboard.core.texts import i18n
+    from switchboard.intake.db import get_db
 
     if (text is None) == (not remove):
         raise click.ClickException("give the new TEXT, or --remove to go back to the catalog's text")
@@ -66,7 +68,7 @@ def texts_set(key: str, text: str | None, language: str, remove: bool, slug: str
 @texts.command("check")
 def texts_check() -> None:
     """Fail when a catalog misses, or has a stale, translation of a text."""
-    from switchboard.core import i18n
+    from switchboard.core.texts import i18n
 
     problems = [p for language in i18n.CATALOG_LANGUAGES for p in i18n.catalog_problems(language)]
     for problem in problems:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import click
 
 from switchboard.cli.base import main
-from switchboard.config import load_settings
-from switchboard.errors import ConfigError
+from switchboard.core.errors import ConfigError
+from switchboard.core.settings import load_settings
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
 
@@ -28,7 +28,7 @@ def zendesk() -> None:
               help="Folder with webhook.json (and triggers/); default: the shipped manifests/zendesk.")
 def zendesk_provision(manifests_dir: Path | None) -> None:
     """Create or update Switchboard's Zendesk webhook (and triggers), idempotently."""
-    from switchboard.connectors.zendesk_admin import ProvisionError, provision_from_settings
+    from switchboard.vendors.zendesk.admin import ProvisionError, provision_from_settings
 
     try:
         report = provision_from_settings(load_settings(), manifests_dir=manifests_dir)

@@ -1,8 +1,8 @@
-"""Alembic environment: the engine is handed over by switchboard.db, never re-read
+"""Alembic environment: the engine is handed over by switchboard.intake.db, never re-read
 from an ini file, so `switchboard db upgrade` and the app always agree on the URL."""
 from alembic import context
 
-from switchboard.models import Base
+from switchboard.core.store.models import Base
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:

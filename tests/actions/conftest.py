@@ -13,10 +13,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core.actions.policy import DEFAULT_FILE as DEFAULT_POLICY
-from switchboard.db import get_db
-from switchboard.models import OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import OutboxCall
+from switchboard.intake.db import get_db
 
 from ..conftest import base_env
 from ..fakes.openai_server import FakeOpenAI

@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from switchboard.app import create_app
 from switchboard.apps.slack.action_approvals import expire_overdue
-from switchboard.config import load_settings
-from switchboard.db import get_db
-from switchboard.models import ActionExecution
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import ActionExecution
+from switchboard.intake.db import get_db
 from switchboard.tasks import actions_tick
 
 from ..signing import VendorClient

@@ -8,8 +8,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.core import accounts
-from switchboard.db import get_db
-from switchboard.models import Account, ActionExecution, AuditEntry, Conversation
+from switchboard.core.store.models import Account, ActionExecution, AuditEntry, Conversation
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 from .conftest import APPROVER, BYSTANDER, sends

@@ -10,13 +10,13 @@ import yaml
 from sqlalchemy import select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.connectors.http_action import HttpActionConnector, MissingSecret
 from switchboard.core.actions.config import load_actions_config
 from switchboard.core.actions.errors import ActionConfigError
 from switchboard.core.actions.policy import DEFAULT_FILE as DEFAULT_POLICY
-from switchboard.db import get_db
-from switchboard.models import Account, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Account, OutboxCall
+from switchboard.intake.db import get_db
+from switchboard.vendors.http_action import HttpActionConnector, MissingSecret
 
 from ..conftest import REDIS_URL
 

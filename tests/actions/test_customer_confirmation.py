@@ -8,8 +8,8 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Conversation
+from switchboard.core.store.models import AuditEntry, Conversation
+from switchboard.intake.db import get_db
 
 from ..fakes.openai_server import FakeOpenAI
 from ..signing import VendorClient

@@ -10,9 +10,9 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.core import inbox
-from switchboard.db import get_db
-from switchboard.models import ActionExecution, Customer, InboxEvent
+from switchboard.core.store import inbox
+from switchboard.core.store.models import ActionExecution, Customer, InboxEvent
+from switchboard.intake.db import get_db
 from switchboard.tasks import handlers
 
 from ..signing import VendorClient

@@ -17,8 +17,8 @@ from switchboard.core.actions.injection import detect
 from switchboard.core.actions.policy import DEFAULT_FILE, parse_policy
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.db import get_db
-from switchboard.models import ActionExecution, AuditEntry
+from switchboard.core.store.models import ActionExecution, AuditEntry
+from switchboard.intake.db import get_db
 
 from ..fakes.openai_server import FakeOpenAI
 from ..signing import VendorClient

@@ -8,8 +8,8 @@ import re
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import ActionExecution, AuditEntry, CustomerVerification, Message
+from switchboard.core.store.models import ActionExecution, AuditEntry, CustomerVerification, Message
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 from .conftest import CUSTOMER, MESSAGES, inbound, sends
@@ -150,7 +150,7 @@ def test_the_handoff_package_tells_the_customers_yes_from_the_bots_own_words(
         app: Flask, vendor: VendorClient, order_system: OrderServer) -> None:
     """The agent's note listed the bot's "Done: a refund…" as something the customer
     confirmed, and "action" (the governed actions' record) as a channel they used."""
-    from switchboard.models import Conversation, OutboxCall
+    from switchboard.core.store.models import Conversation, OutboxCall
 
     preview = verified(vendor, app, "please refund order A1001")
     assert agreed(vendor, app, preview).startswith("Done: a refund of $42.50")

@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import Customer, Identity
+from switchboard.core.store.models import Customer, Identity
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 from .conftest import days_ago, sends

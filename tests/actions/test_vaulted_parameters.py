@@ -16,9 +16,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.db import get_db
-from switchboard.models import ActionExecution, AuditEntry, Conversation, Message, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import ActionExecution, AuditEntry, Conversation, Message, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 from .conftest import APPROVER, OTHER, sends

@@ -13,11 +13,11 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from switchboard.connectors.base import VendorOutcomeUnknown
-from switchboard.connectors.http_action import HttpActionConnector, OutcomeUnknown
 from switchboard.core.actions.config import load_actions_config
-from switchboard.db import get_db
-from switchboard.models import Account, OutboxCall
+from switchboard.core.store.models import Account, OutboxCall
+from switchboard.intake.db import get_db
+from switchboard.vendors.http_action import HttpActionConnector, OutcomeUnknown
+from switchboard.vendors.outbound import VendorOutcomeUnknown
 
 from .order_server import OrderServer
 

@@ -26,11 +26,10 @@ from selenium.webdriver.remote.webelement import WebElement
 from sqlalchemy import select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.db import get_db
-from switchboard.models import (
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import (
     ActionExecution,
     AuditEntry,
     Conversation,
@@ -39,6 +38,7 @@ from switchboard.models import (
     Suggestion,
     SuggestionFeedback,
 )
+from switchboard.intake.db import get_db
 
 from ..assist.test_sidebar_api import SAMPLE_KB, handed_over_ticket, key_for, say
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET

@@ -11,8 +11,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import ConversationScore, OutboxCall
+from switchboard.core.store.models import ConversationScore, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..assist.test_sidebar_api import comment, handed_over_ticket, key_for
 from ..quality.test_conversation_scores import solve

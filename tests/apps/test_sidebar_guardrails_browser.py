@@ -10,8 +10,8 @@ from flask import Flask
 from selenium.webdriver.common.by import By
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import AuditEntry
+from switchboard.core.store.models import AuditEntry
+from switchboard.intake.db import get_db
 
 from ..assist.test_sidebar_api import handed_over_ticket, key_for
 from ..signing import VendorClient

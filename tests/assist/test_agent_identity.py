@@ -21,11 +21,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.db import get_db
-from switchboard.models import ActionExecution
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import ActionExecution
+from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, TWILIO_TOKEN, ZENDESK_SECRET
 from ..signing import VendorClient

@@ -8,7 +8,7 @@ from flask import Flask
 from switchboard.core import accounts
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.records import Article
-from switchboard.db import get_db
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient, fixture
 

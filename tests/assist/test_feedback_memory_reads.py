@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from switchboard.core.assist import FEEDBACK_LOOKBACK_IDS, feedback_memory
 from switchboard.core.feedback import FeedbackMemory, Vote
-from switchboard.db import get_db
-from switchboard.models import Suggestion, SuggestionFeedback
+from switchboard.core.store.models import Suggestion, SuggestionFeedback
+from switchboard.intake.db import get_db
 
 from ..conftest import _truncate_postgres
 

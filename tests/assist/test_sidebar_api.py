@@ -17,12 +17,12 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core import accounts
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.db import get_db
-from switchboard.models import Account, Conversation, OutboxCall, Suggestion
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Account, Conversation, OutboxCall, Suggestion
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient, fixture
 

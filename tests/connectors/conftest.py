@@ -18,10 +18,10 @@ import responses
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings, load_settings
 from switchboard.core.accounts import ensure_default_account
-from switchboard.db import make_engine, upgrade
-from switchboard.models import Account, OutboxCall
+from switchboard.core.settings import Settings, load_settings
+from switchboard.core.store.models import Account, OutboxCall
+from switchboard.intake.db import make_engine, upgrade
 
 from ..fakes.loopback import Answer, LoopbackFake, Request
 

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings, load_settings
-from switchboard.connectors.base import VendorError, VendorRateLimited, VendorUnavailable
-from switchboard.connectors.llm import PLACEHOLDER_API_KEY, LLMClient, LLMNotConfigured
 from switchboard.core.accounts import ensure_default_account
-from switchboard.db import make_engine, upgrade
-from switchboard.models import Account, OutboxCall
+from switchboard.core.settings import Settings, load_settings
+from switchboard.core.store.models import Account, OutboxCall
+from switchboard.intake.db import make_engine, upgrade
+from switchboard.vendors.openai.llm import PLACEHOLDER_API_KEY, LLMClient, LLMNotConfigured
+from switchboard.vendors.outbound import VendorError, VendorRateLimited, VendorUnavailable
 from tests.fakes.openai_server import FakeOpenAI
 
 MESSAGES = [{"role": "system", "content": "Answer from the passages."},

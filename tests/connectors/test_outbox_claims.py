@@ -8,11 +8,11 @@ import responses
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.connectors.base import VendorError, VendorUnavailable
-from switchboard.connectors.twilio import TwilioConnector
-from switchboard.core import outbox
-from switchboard.models import Account, OutboxCall
+from switchboard.core.settings import Settings
+from switchboard.core.store import outbox
+from switchboard.core.store.models import Account, OutboxCall
+from switchboard.vendors.outbound import VendorError, VendorUnavailable
+from switchboard.vendors.twilio.connector import TwilioConnector
 
 MESSAGES = "https://api.twilio.com/2010-04-01/Accounts/{sid}/Messages.json"
 
@@ -102,8 +102,8 @@ def test_a_repeated_key_keeps_the_callers_uncommitted_work(session: Session, liv
     but not yet committed (here an audit row) survives it."""
     from sqlalchemy import func, select
 
-    from switchboard.core.audit import audit
-    from switchboard.models import AuditEntry
+    from switchboard.core.store.audit import audit
+    from switchboard.core.store.models import AuditEntry
 
     first, created = outbox.record_call(session, account_id=live_account.id, vendor="twilio",
                                         operation="messages.create", payload={"to": "+1"}, idempotency_key="k-1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from switchboard.connectors.base import retry_after_seconds
+from switchboard.vendors.outbound import retry_after_seconds
 
 
 def test_delta_seconds_are_read_as_given() -> None:

@@ -10,10 +10,10 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, SectionBlock
 from sqlalchemy.orm import Session
 
 from switchboard.apps.slack.client import SlackConnector
-from switchboard.config import Settings
-from switchboard.connectors.base import VendorError, VendorRateLimited, VendorUnavailable
-from switchboard.core import outbox
-from switchboard.models import Account
+from switchboard.core.settings import Settings
+from switchboard.core.store import outbox
+from switchboard.core.store.models import Account
+from switchboard.vendors.outbound import VendorError, VendorRateLimited, VendorUnavailable
 
 from .conftest import OUTBOX_KEYS, FakeSlackApi, outbox_rows
 

@@ -9,18 +9,18 @@ import pytest
 import responses
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.connectors.base import VendorError, VendorRateLimited, VendorUnavailable
-from switchboard.connectors.twilio import (
+from switchboard.core.accounts import ensure_default_account
+from switchboard.core.settings import Settings
+from switchboard.core.store import outbox
+from switchboard.core.store.models import Account
+from switchboard.vendors.outbound import VendorError, VendorRateLimited, VendorUnavailable
+from switchboard.vendors.twilio.connector import (
     DEFAULT_RETRY_AFTER,
     OutsideWhatsAppWindow,
     RecipientOptedOut,
     SenderNotConfigured,
     TwilioConnector,
 )
-from switchboard.core import outbox
-from switchboard.core.accounts import ensure_default_account
-from switchboard.models import Account
 
 from .conftest import OUTBOX_KEYS, TWILIO_SID, basic, connection_refused, outbox_rows
 

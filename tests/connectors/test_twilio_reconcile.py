@@ -16,11 +16,11 @@ from responses import matchers
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.connectors.base import VendorError, VendorOutcomeUnknown, VendorUnavailable
-from switchboard.connectors.twilio import TwilioConnector
-from switchboard.core import outbox
-from switchboard.models import Account, OutboxCall
+from switchboard.core.settings import Settings
+from switchboard.core.store import outbox
+from switchboard.core.store.models import Account, OutboxCall
+from switchboard.vendors.outbound import VendorError, VendorOutcomeUnknown, VendorUnavailable
+from switchboard.vendors.twilio.connector import TwilioConnector
 
 from .conftest import TWILIO_SID, connection_refused, dropped_after_sending, outbox_rows, read_timeout
 

@@ -8,12 +8,12 @@ import pytest
 import responses
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.connectors.base import VendorError, VendorRateLimited, VendorUnavailable
-from switchboard.connectors.zendesk import ZendeskConnector
-from switchboard.core import outbox
 from switchboard.core.accounts import ensure_default_account
-from switchboard.models import Account
+from switchboard.core.settings import Settings
+from switchboard.core.store import outbox
+from switchboard.core.store.models import Account
+from switchboard.vendors.outbound import VendorError, VendorRateLimited, VendorUnavailable
+from switchboard.vendors.zendesk.connector import ZendeskConnector
 
 from .conftest import OUTBOX_KEYS, basic, connection_refused, outbox_rows
 

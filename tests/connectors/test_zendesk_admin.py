@@ -24,8 +24,10 @@ import yaml
 from flask import Flask
 
 from switchboard.app import event_handlers
-from switchboard.config import Settings
-from switchboard.connectors.zendesk_admin import (
+from switchboard.core.settings import Settings
+from switchboard.vendors.twilio import blueprint as twilio_blueprint
+from switchboard.vendors.zendesk import blueprint as zendesk_blueprint
+from switchboard.vendors.zendesk.admin import (
     MANIFESTS_DIR,
     AmbiguousMatch,
     ManifestError,
@@ -37,8 +39,6 @@ from switchboard.connectors.zendesk_admin import (
     provision,
     provision_from_settings,
 )
-from switchboard.webhooks.twilio import blueprint as twilio_blueprint
-from switchboard.webhooks.zendesk import blueprint as zendesk_blueprint
 
 from .conftest import LIVE_ENV, basic
 

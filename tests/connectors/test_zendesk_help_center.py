@@ -10,10 +10,10 @@ import pytest
 import responses
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.connectors.base import VendorError, VendorRateLimited
-from switchboard.connectors.zendesk import HELP_CENTER_ARTICLE, HELP_CENTER_TRANSLATION, ZendeskConnector
-from switchboard.models import Account
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account
+from switchboard.vendors.outbound import VendorError, VendorRateLimited
+from switchboard.vendors.zendesk.connector import HELP_CENTER_ARTICLE, HELP_CENTER_TRANSLATION, ZendeskConnector
 
 from .conftest import basic, outbox_rows
 

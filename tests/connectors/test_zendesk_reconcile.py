@@ -18,11 +18,11 @@ from responses import matchers
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from switchboard.config import Settings
-from switchboard.connectors.base import CallResult, VendorError, VendorOutcomeUnknown, VendorUnavailable
-from switchboard.connectors.zendesk import ZendeskConnector, ticket_external_id
-from switchboard.core import outbox
-from switchboard.models import Account, OutboxCall
+from switchboard.core.settings import Settings
+from switchboard.core.store import outbox
+from switchboard.core.store.models import Account, OutboxCall
+from switchboard.vendors.outbound import CallResult, VendorError, VendorOutcomeUnknown, VendorUnavailable
+from switchboard.vendors.zendesk.connector import ZendeskConnector, ticket_external_id
 
 from .conftest import connection_refused, dropped_after_sending, outbox_rows, read_timeout
 from .test_zendesk import API, TICKET_ARGS, audit_json, sent_json

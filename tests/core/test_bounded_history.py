@@ -18,12 +18,12 @@ from flask import Flask
 from sqlalchemy import event, insert, select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core import timeline
 from switchboard.core.handoff import PACKAGE_MESSAGES
-from switchboard.db import get_db
-from switchboard.models import Conversation, ConversationOutcome, Message, OutboxCall
-from switchboard.resources import data_file
+from switchboard.core.resources import data_file
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Conversation, ConversationOutcome, Message, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..conftest import (
     PUBLIC_URL,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.config import load_settings
 from switchboard.core.business_hours import BadHours, is_open, parse
-from switchboard.errors import ConfigError
+from switchboard.core.errors import ConfigError
+from switchboard.core.settings import load_settings
 
 # Monday 23 November 2026.
 MONDAY_NOON_UTC = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

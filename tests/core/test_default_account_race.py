@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from switchboard.config import load_settings
 from switchboard.core.accounts import DEFAULT_SLUG, ensure_default_account
-from switchboard.db import make_engine
-from switchboard.models import Account
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Account
+from switchboard.intake.db import make_engine
 from tests.conftest import migrated_schema
 
 

@@ -15,8 +15,6 @@ import tiktoken.registry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.config import load_settings
-from switchboard.connectors.llm import LLMClient
 from switchboard.core import tokens
 from switchboard.core.accounts import ensure_default_account
 from switchboard.core.drafting import (
@@ -29,9 +27,11 @@ from switchboard.core.drafting import (
     ground_or_refuse,
 )
 from switchboard.core.records import Hit, Passage
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import OutboxCall
 from switchboard.core.tokens import OFFLINE_ENCODING, count_tokens, encoding_for, truncate_to_tokens
-from switchboard.db import make_engine, upgrade
-from switchboard.models import OutboxCall
+from switchboard.intake.db import make_engine, upgrade
+from switchboard.vendors.openai.llm import LLMClient
 from tests.fakes.openai_server import FakeOpenAI
 
 # A small help centre, as retrieval would return its chunks.

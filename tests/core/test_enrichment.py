@@ -17,7 +17,7 @@ from switchboard.core.enrichment import (
     sentiment_trend,
     theil_sen_slope,
 )
-from switchboard.core.intents import IntentModel, default_training_csv, read_training_csv
+from switchboard.core.intents.model import IntentModel, default_training_csv, read_training_csv
 
 LANGUAGE_SAMPLES = {
     "Where is my order? It was supposed to arrive yesterday.": "en",

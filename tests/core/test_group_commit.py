@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from switchboard.core.group_commit import GroupCommit, WriterStopped
+from switchboard.core.store.group_commit import GroupCommit, WriterStopped
 
 
 class Store:

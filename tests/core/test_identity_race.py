@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.core.identity import Address, resolve_customer
-from switchboard.db import make_engine
-from switchboard.models import Account, Customer, Identity
+from switchboard.core.store.models import Account, Customer, Identity
+from switchboard.intake.db import make_engine
 
 NUMBER = "+14155550123"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from switchboard.core import artifacts, unit_of_work
-from switchboard.core.intent_store import (
+from switchboard.core.intents.model import IntentModel, TrainingSet, training_set
+from switchboard.core.intents.store import (
     FITS_KEPT,
     NothingToRevert,
     default_intent_model,
@@ -17,8 +17,8 @@ from switchboard.core.intent_store import (
     revert_intent_model,
     save_intent_model,
 )
-from switchboard.core.intents import IntentModel, TrainingSet, training_set
-from switchboard.db import get_db
+from switchboard.core.store import artifacts, unit_of_work
+from switchboard.intake.db import get_db
 
 PROBE = ["where is my parcel", "I want my money back", "hi"]
 

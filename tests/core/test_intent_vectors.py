@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from switchboard.core.intent_vectors import (
+from switchboard.core.intents.model import IntentModel, default_training_csv, read_training_csv
+from switchboard.core.intents.vectors import (
     csv_sha256,
     intent_encoder,
     shipped_vectors,
     shipped_vectors_file,
     write_shipped_vectors,
 )
-from switchboard.core.intents import IntentModel, default_training_csv, read_training_csv
 from switchboard.core.knowledge.embeddings import E5, encoder_named
 
 ROOT = Path(__file__).resolve().parents[2]

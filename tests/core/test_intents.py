@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import skops.io as skops_io
 
-from switchboard.core.intent_scoring import class_scores, transform
-from switchboard.core.intents import (
+from switchboard.core.intents.model import (
     OUT_OF_SCOPE,
     IntentDataError,
     IntentModel,
@@ -22,6 +21,7 @@ from switchboard.core.intents import (
     read_training_csv,
     training_set,
 )
+from switchboard.core.intents.scoring import class_scores, transform
 
 DATA = Path(__file__).parent / "data"
 
@@ -510,7 +510,7 @@ def expected(label: str) -> str:
 
 @pytest.fixture(scope="module")
 def shop_e5() -> IntentModel:
-    from switchboard.core.intent_store import default_intent_model
+    from switchboard.core.intents.store import default_intent_model
     from switchboard.core.knowledge.embeddings import E5
 
     model = default_intent_model("e5")

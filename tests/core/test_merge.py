@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.core import accounts
 from switchboard.core.merge import MergeRefused, customer_references, merge_customers
-from switchboard.db import get_db, make_engine
-from switchboard.models import (
+from switchboard.core.store.models import (
     Account,
     AuditEntry,
     Conversation,
@@ -36,6 +35,7 @@ from switchboard.models import (
     OutreachSegment,
     VaultEntry,
 )
+from switchboard.intake.db import get_db, make_engine
 
 from ..signing import VendorClient
 

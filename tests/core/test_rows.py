@@ -15,11 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from switchboard.core import inbox, unit_of_work
-from switchboard.core.audit import audit
-from switchboard.core.rows import insert_new, insert_or_fetch, write_now
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Conversation, Customer, OutboxCall
+from switchboard.core.store import inbox, unit_of_work
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import AuditEntry, Conversation, Customer, OutboxCall
+from switchboard.core.store.rows import insert_new, insert_or_fetch, write_now
+from switchboard.intake.db import get_db
 
 
 def _call(account_id: int, key: str, **given: Any) -> OutboxCall:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from switchboard.core.enrichment import enrich
-from switchboard.core.intent_store import default_intent_model
+from switchboard.core.intents.store import default_intent_model
 from switchboard.core.small_talk import request_part
 
 

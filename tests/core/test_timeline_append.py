@@ -9,8 +9,8 @@ from flask import Flask
 from sqlalchemy import event, func, select
 
 from switchboard.core import timeline
-from switchboard.db import get_db
-from switchboard.models import Conversation, Customer, Message
+from switchboard.core.store.models import Conversation, Customer, Message
+from switchboard.intake.db import get_db
 
 
 def test_a_new_message_is_inserted_without_a_lookup_and_a_repeat_returns_it(app: Flask) -> None:

@@ -8,10 +8,10 @@ import gc
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.core import unit_of_work
 from switchboard.core.identity import Address, _create_customer, resolve_customer
-from switchboard.db import get_db
-from switchboard.models import Customer
+from switchboard.core.store import unit_of_work
+from switchboard.core.store.models import Customer
+from switchboard.intake.db import get_db
 
 
 def test_rows_the_unit_inserted_are_created_and_rows_it_loaded_are_not(app: Flask) -> None:

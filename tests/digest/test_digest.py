@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from switchboard.app import create_app
 from switchboard.apps.slack.digest_view import MAX_BLOCKS, digest_blocks
-from switchboard.config import load_settings
 from switchboard.core.digest import (
     ArticleVotes,
     Digest,
@@ -29,8 +28,8 @@ from switchboard.core.digest import (
     recent_period,
     send_digest,
 )
-from switchboard.db import get_db
-from switchboard.models import (
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import (
     Account,
     AuditEntry,
     Conversation,
@@ -42,6 +41,7 @@ from switchboard.models import (
     Suggestion,
     SuggestionFeedback,
 )
+from switchboard.intake.db import get_db
 
 from ..conftest import base_env
 from ..connectors.conftest import FakeSlackApi

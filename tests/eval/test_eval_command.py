@@ -13,12 +13,12 @@ from sqlalchemy import func, select
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.config import load_settings
 from switchboard.core.evaluation import HANDOFF, VERDICTS, Question, outcome_of
 from switchboard.core.records import Hit, Passage
 from switchboard.core.selfservice import Decision
-from switchboard.db import get_db
-from switchboard.models import Base, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Base, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..conftest import with_sample_kb
 from ..fakes.openai_server import FakeOpenAI

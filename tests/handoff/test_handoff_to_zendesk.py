@@ -16,9 +16,9 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.db import get_db
-from switchboard.models import Conversation, Customer, InboxEvent, Message
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Conversation, Customer, InboxEvent, Message
+from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_SID, TWILIO_TOKEN, ZENDESK_SECRET, with_sample_kb
 from ..signing import VendorClient, fixture
@@ -319,7 +319,7 @@ def test_zendesk_rate_limit_is_retried_later_without_sleeping(signed: VendorClie
 
         mock.replace(responses.POST, f"{ZENDESK}/tickets.json", status=201,
                      json={"ticket": {"id": TICKET_ID, "status": "new"}, "audit": {"id": 2, "ticket_id": TICKET_ID}})
-        from switchboard.core import inbox
+        from switchboard.core.store import inbox
         from switchboard.tasks import handlers
 
         with live_app.app_context(), get_db(live_app).session() as session:

@@ -15,8 +15,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.core import accounts
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Conversation, InboxEvent, OutboxCall
+from switchboard.core.store.models import AuditEntry, Conversation, InboxEvent, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient, fixture
 

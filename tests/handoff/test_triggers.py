@@ -10,11 +10,11 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core import identity
-from switchboard.db import get_db
-from switchboard.errors import ConfigError
-from switchboard.models import Conversation, Customer, OutboxCall
+from switchboard.core.errors import ConfigError
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Conversation, Customer, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 

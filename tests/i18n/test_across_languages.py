@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.config import load_settings
 from switchboard.core.records import Article
-from switchboard.db import get_db
-from switchboard.models import Conversation
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Conversation
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 from .test_language_over_twilio import MESSAGES, SPANISH, import_kb, inbound, sent
@@ -129,7 +129,7 @@ def test_eval_says_what_the_live_bot_does_in_three_languages(english_kb: Flask, 
         with get_db(english_kb).session() as session:
             conversation = session.scalars(select(Conversation).order_by(Conversation.id.desc())).first()
             assert conversation is not None
-            from switchboard.models import Message
+            from switchboard.core.store.models import Message
 
             bot = session.scalars(select(Message).where(Message.conversation_id == conversation.id,
                                                         Message.author == "bot")).one()

@@ -10,9 +10,9 @@ from babel.messages.extract import extract_from_dir
 from flask import Flask
 
 import switchboard.core
-from switchboard.core import i18n
 from switchboard.core.enrichment import conversation_language
-from switchboard.db import get_db
+from switchboard.core.texts import i18n
+from switchboard.intake.db import get_db
 
 CORE = Path(switchboard.core.__file__).parent  # every module of the core, wherever i18n sits
 

@@ -13,13 +13,13 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core import accounts
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.records import Article
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Conversation, Customer, Message, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import AuditEntry, Conversation, Customer, Message, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
 from ..fakes.openai_server import FakeOpenAI

@@ -1,8 +1,8 @@
 """Outreach footers in each segment's language (a campaign segmented by locale)."""
 from __future__ import annotations
 
-from switchboard.core.i18n import Texts
 from switchboard.core.outreach.drafts import segment_language, with_compliance
+from switchboard.core.texts.i18n import Texts
 
 
 def test_the_footer_is_in_the_segment_language_and_not_repeated() -> None:

@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.config import load_settings
-from switchboard.db import get_db
-from switchboard.models import Conversation, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Conversation, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_SID, TWILIO_TOKEN, ZENDESK_SECRET, with_sample_kb
 from ..signing import VendorClient, fixture, slack_button_click

@@ -9,11 +9,11 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.core import artifacts
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.records import Article
-from switchboard.db import get_db
-from switchboard.models import KbArticle
+from switchboard.core.store import artifacts
+from switchboard.core.store.models import KbArticle
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 from .conftest import cli, click, outbox, sms

@@ -12,7 +12,7 @@ from flask import Flask
 from switchboard.cli import main
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.records import Article
-from switchboard.db import get_db
+from switchboard.intake.db import get_db
 
 from .conftest import cli
 

@@ -10,8 +10,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, KbArticle, KbDraft, Message
+from switchboard.core.store.models import AuditEntry, KbArticle, KbDraft, Message
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 from .conftest import APPROVER, OUTSIDER, SECTION, agent_replies, cli, click, conversations, outbox, sms, solves
@@ -136,7 +136,7 @@ def cli_fails(env: dict[str, str], *args: str) -> str:
 def test_without_any_article_the_draft_says_why_it_has_no_proof(loop_env: dict[str, str]) -> None:
     """A ticket solved before any knowledge base was imported still closes, and drafts."""
     from switchboard.app import create_app
-    from switchboard.config import load_settings
+    from switchboard.core.settings import load_settings
 
     from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
 

@@ -12,8 +12,8 @@ from flask import Flask
 
 from switchboard.cli import main
 from switchboard.core.digest import send_digest
-from switchboard.db import get_db
-from switchboard.models import Account
+from switchboard.core.store.models import Account
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 from .conftest import click, outbox, sms

@@ -11,8 +11,8 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, KbArticle
+from switchboard.core.store.models import AuditEntry, KbArticle
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 from .conftest import APPROVER, OUTSIDER, cli, click, edit_submission, outbox

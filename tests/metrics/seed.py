@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from switchboard.core import metrics
-from switchboard.models import Account, Conversation, ConversationOutcome, Customer, Suggestion, SuggestionFeedback
+from switchboard.core.store.models import (
+    Account,
+    Conversation,
+    ConversationOutcome,
+    Customer,
+    Suggestion,
+    SuggestionFeedback,
+)
 
 #: Three days ago at 10:00 UTC: recent enough that a STOP recorded "now" is still
 #: within the 7-day outreach window.

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from switchboard.core import metrics
 from switchboard.core.metrics_figures import Filters, figures, outreach_figures
-from switchboard.db import get_db
-from switchboard.models import Conversation, Customer
+from switchboard.core.store.models import Conversation, Customer
+from switchboard.intake.db import get_db
 
 #: A delivery day and the day after; both well inside the allowed range.
 MONDAY = datetime(2026, 11, 9, 12, tzinfo=UTC)

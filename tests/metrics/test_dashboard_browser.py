@@ -20,11 +20,11 @@ from werkzeug.serving import make_server
 
 from switchboard.app import create_app
 from switchboard.cli.serve import ensure_sample_kb
-from switchboard.config import load_settings
 from switchboard.core import accounts
-from switchboard.core.audit import audit
-from switchboard.db import get_db
-from switchboard.models import Account
+from switchboard.core.settings import load_settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import Account
+from switchboard.intake.db import get_db
 
 from ..apps.browser import WAIT_SECONDS, start_chromium
 from ..conftest import base_env

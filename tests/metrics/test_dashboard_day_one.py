@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from switchboard.cli.serve import ensure_sample_kb
 from switchboard.core import metrics
-from switchboard.db import get_db
-from switchboard.models import Account, Conversation, Customer
+from switchboard.core.store.models import Account, Conversation, Customer
+from switchboard.intake.db import get_db
 
 from ..assist.test_sidebar_api import comment, key_for
 from ..signing import VendorClient, fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask
 
 from switchboard.core import accounts
-from switchboard.db import get_db
-from switchboard.models import Account
+from switchboard.core.store.models import Account
+from switchboard.intake.db import get_db
 
 
 def _key(app: Flask, slug: str = "default") -> str:

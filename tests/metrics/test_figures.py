@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 
 from switchboard.core.metrics_figures import FiguresError, Filters, figures, format_duration, headline, time_unit
-from switchboard.db import get_db
-from switchboard.models import Account, ConversationOutcome
+from switchboard.core.store.models import Account, ConversationOutcome
+from switchboard.intake.db import get_db
 
 from .seed import DAY, seed_history
 

@@ -15,9 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.core import inbox
-from switchboard.db import get_db
+from switchboard.core.settings import load_settings
+from switchboard.core.store import inbox
+from switchboard.intake.db import get_db
 
 from ..conftest import with_sample_kb
 from ..connectors.conftest import FakeSlackApi

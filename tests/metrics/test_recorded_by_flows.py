@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from switchboard.cli import main
-from switchboard.db import get_db
-from switchboard.models import ConversationOutcome, MetricEvent
+from switchboard.core.store.models import ConversationOutcome, MetricEvent
+from switchboard.intake.db import get_db
 
 from ..assist.test_sidebar_api import comment, handed_over_ticket, key_for, say
 from ..signing import VendorClient, fixture

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core.accounts import by_slug, create_api_key
-from switchboard.db import get_db
-from switchboard.models import Customer, Identity, IdentityKind, OutboxCall, OutreachCampaign
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Customer, Identity, IdentityKind, OutboxCall, OutreachCampaign
+from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
 from ..signing import VendorClient, slack_button_click

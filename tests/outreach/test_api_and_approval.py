@@ -7,8 +7,8 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Customer, Message, OutreachRecipient
+from switchboard.core.store.models import AuditEntry, Customer, Message, OutreachRecipient
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 from .conftest import (
@@ -200,7 +200,7 @@ def test_unapproved_campaign_expires_and_cannot_be_approved_after(
     seed(customers)
     campaign_id = post_campaign(app.test_client(), api_key, DELAY).get_json()["id"]
     with app.app_context():
-        from switchboard import db
+        from switchboard.intake import db
 
         settings = app.config["SETTINGS"]
         assert campaigns.expire_due(db.session(), settings) == []  # not yet
@@ -218,7 +218,7 @@ def test_unapproved_campaign_expires_and_cannot_be_approved_after(
 
 def test_another_accounts_key_cannot_see_or_reach_the_campaign(app: Flask, api_key: str, customers) -> None:  # type: ignore[no-untyped-def]
     from switchboard.core.accounts import create_api_key
-    from switchboard.models import Account
+    from switchboard.core.store.models import Account
 
     seed(customers)
     campaign_id = post_campaign(app.test_client(), api_key, DELAY).get_json()["id"]

@@ -12,13 +12,13 @@ import redis
 from flask import Flask
 from sqlalchemy import func, select
 
-from switchboard import db
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core.accounts import by_slug
 from switchboard.core.outreach import campaigns, spec
-from switchboard.db import get_db
-from switchboard.models import OutreachRecipient
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import OutreachRecipient
+from switchboard.intake import db
+from switchboard.intake.db import get_db
 
 from ..conftest import REDIS_URL, base_env
 from .conftest import APPROVER, OUTREACH_ENV, add_customer, calls, make_outreach_app

@@ -12,12 +12,12 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session as OrmSession
 
-from switchboard import db
 from switchboard.core.accounts import by_slug
 from switchboard.core.outreach import campaigns, sending, spec
 from switchboard.core.outreach.ratelimit import LocalRateLimiter
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Customer, MetricEvent, OutreachCampaign, OutreachRecipient
+from switchboard.core.store.models import AuditEntry, Customer, MetricEvent, OutreachCampaign, OutreachRecipient
+from switchboard.intake import db
+from switchboard.intake.db import get_db
 
 from ..conftest import TWILIO_SID, _truncate_postgres, base_env
 from ..signing import VendorClient

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Conversation, Message, OutreachRecipient
+from switchboard.core.store.models import AuditEntry, Conversation, Message, OutreachRecipient
+from switchboard.intake.db import get_db
 
 from ..conftest import TWILIO_SID
 from ..signing import VendorClient
@@ -53,8 +53,8 @@ def test_quiet_hours_defer_night_customers_to_morning_in_their_zone(env: dict[st
     assert campaign(app, campaign_id).status == "sending"  # not finished: one customer is waiting for morning
 
     with app.app_context():  # beat, the next morning: the deferred customer is due and sent once
-        from switchboard import db
         from switchboard.core.outreach import campaigns, sending
+        from switchboard.intake import db
 
         resumed = campaigns.tick(db.session(), app.config["SETTINGS"], enqueue=lambda cid: None,
                                  now=deferred.send_after + timedelta(minutes=1))

@@ -20,14 +20,14 @@ import responses
 from flask import Flask
 from flask.testing import FlaskClient
 
-from switchboard import db
 from switchboard.app import create_app
 from switchboard.apps.slack.client import SlackConnector
 from switchboard.apps.slack.oauth import make_state
-from switchboard.config import load_settings
 from switchboard.core.accounts import by_slug, create_api_key
-from switchboard.db import get_db
-from switchboard.models import Account, SlackInstallation
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Account, SlackInstallation
+from switchboard.intake import db
+from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
 from ..connectors.conftest import FakeSlackApi

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, InboxEvent
+from switchboard.core.store.models import AuditEntry, InboxEvent
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 from .conftest import APPROVAL_CHANNEL, click, post_campaign

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 
-from switchboard.db import get_db
-from switchboard.models import OutreachCampaign
+from switchboard.core.store.models import OutreachCampaign
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient, fixture
 from .conftest import add_customer, calls, campaign, post_campaign
@@ -51,7 +51,7 @@ def test_tickets_that_are_not_incidents_or_name_nobody_start_nothing(app: Flask,
     vendor.zendesk(incident_ticket(["billing"], ticket_id="1"))
     vendor.zendesk(incident_ticket(["outage"], ticket_id="2"))  # no region/product/tier tag
     assert campaigns_of(app) == []
-    from switchboard.models import AuditEntry
+    from switchboard.core.store.models import AuditEntry
 
     with get_db(app).session() as session:
         ignored = session.query(AuditEntry).filter(AuditEntry.action == "outreach.trigger_ignored").one()

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import ApiKey, AuditEntry, Customer
+from switchboard.core.store.models import ApiKey, AuditEntry, Customer
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 from .conftest import calls, campaign, post_campaign

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import func, select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core.accounts import by_slug, create_api_key
 from switchboard.core.outreach.ratelimit import RedisRateLimiter, grants_key, pace_key
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Message, OutboxCall, OutreachRecipient
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import AuditEntry, Message, OutboxCall, OutreachRecipient
+from switchboard.intake.db import get_db
 
 from ..conftest import REDIS_URL, base_env
 from ..test_queue_with_celery import Worker, vendor_for, wait_until

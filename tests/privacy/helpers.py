@@ -11,8 +11,8 @@ from sqlalchemy import JSON, String, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from switchboard.core import accounts
-from switchboard.db import get_db
-from switchboard.models import Base, Conversation
+from switchboard.core.store.models import Base, Conversation
+from switchboard.intake.db import get_db
 
 from ..handoff.test_handoff_to_zendesk import Fakes
 from ..signing import VendorClient

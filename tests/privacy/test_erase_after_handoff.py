@@ -19,10 +19,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DatabaseError
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.core.audit import audit
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Customer, Message
+from switchboard.core.settings import load_settings
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import AuditEntry, Customer, Message
+from switchboard.intake.db import get_db
 
 from ..conftest import with_sample_kb
 from ..handoff.test_handoff_to_zendesk import TICKET_ID, Fakes, agent_comment

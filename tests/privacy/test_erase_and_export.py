@@ -16,11 +16,10 @@ from sqlalchemy import func, select
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.db import get_db
-from switchboard.models import (
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import (
     AuditEntry,
     ConversationOutcome,
     Customer,
@@ -32,6 +31,7 @@ from switchboard.models import (
     OutreachSegment,
     VaultEntry,
 )
+from switchboard.intake.db import get_db
 
 from ..conftest import SAMPLE_KB, _truncate_postgres, base_env
 from .helpers import key_for, say, traces

@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.db import get_db
+from switchboard.core.settings import load_settings
+from switchboard.intake.db import get_db
 
 from ..conftest import _truncate_postgres, base_env
 from ..webhooks.twilio.test_live_calls import heard, put_through, signed

@@ -11,9 +11,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from switchboard.core.store.models import InboxEvent, Message, VaultEntry
 from switchboard.core.vault import vault_for
-from switchboard.db import get_db
-from switchboard.models import InboxEvent, Message, VaultEntry
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
 from .helpers import say

@@ -14,9 +14,9 @@ from sqlalchemy import select, update
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.config import load_settings
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, InboxEvent, Message, OutboxCall, VaultEntry
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import AuditEntry, InboxEvent, Message, OutboxCall, VaultEntry
+from switchboard.intake.db import get_db
 from switchboard.tasks import retention_purge
 
 from .helpers import say
@@ -99,7 +99,7 @@ def test_the_command_purges_now_with_the_accounts_period(kept_30_days: Flask, en
 
 def test_a_further_account_keeps_its_own_period(env30: dict[str, str]) -> None:
     from switchboard.core.privacy import retention_days
-    from switchboard.models import Account
+    from switchboard.core.store.models import Account
 
     settings = load_settings(env30)
     assert retention_days(Account(slug="default", secrets={}), settings) == 30

@@ -11,10 +11,10 @@ import pytest
 from flask import Flask
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.db import get_db
+from switchboard.core.settings import load_settings
+from switchboard.intake.db import get_db
 
 from ..assist.test_agent_identity import _rsa_pair, zaf_token
 from ..conftest import SAMPLE_KB

@@ -20,11 +20,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.db import get_db
-from switchboard.models import KbArticle, Message, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import KbArticle, Message, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..conftest import SAMPLE_KB
 from ..fakes.openai_server import FakeOpenAI

@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.config import load_settings
+from switchboard.core.errors import ConfigError
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Message, VaultEntry
 from switchboard.core.vault import KEY_FILE, Vault, VaultKeyError, vault_for
-from switchboard.db import get_db
-from switchboard.errors import ConfigError
-from switchboard.models import Message, VaultEntry
+from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
 from ..signing import VendorClient

@@ -16,9 +16,9 @@ from sqlalchemy import select, update
 
 from switchboard.cli import main
 from switchboard.core import accounts
-from switchboard.db import get_db
-from switchboard.models import Account, Conversation, ConversationScore
-from switchboard.resources import data_file
+from switchboard.core.resources import data_file
+from switchboard.core.store.models import Account, Conversation, ConversationScore
+from switchboard.intake.db import get_db
 from switchboard.tasks import qa_score_idle
 
 from ..assist.test_sidebar_api import _n

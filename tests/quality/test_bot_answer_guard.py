@@ -9,8 +9,8 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Conversation, OutboxCall
+from switchboard.core.store.models import AuditEntry, Conversation, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..assist.test_sidebar_api import say
 from ..conftest import PUBLIC_URL, SAMPLE_KB, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET

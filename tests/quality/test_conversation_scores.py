@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, ConversationScore, Message
+from switchboard.core.store.models import AuditEntry, ConversationScore, Message
+from switchboard.intake.db import get_db
 
 from ..assist.test_sidebar_api import _n, comment, handed_over_ticket, say
 from ..signing import VendorClient, fixture

@@ -15,8 +15,8 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from switchboard.cli import main
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Conversation, ConversationScore, Message
+from switchboard.core.store.models import AuditEntry, Conversation, ConversationScore, Message
+from switchboard.intake.db import get_db
 
 from ..assist.test_sidebar_api import say
 from ..fakes.openai_server import FakeOpenAI

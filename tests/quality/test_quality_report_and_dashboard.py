@@ -15,8 +15,8 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from switchboard.cli import main
-from switchboard.db import get_db
-from switchboard.models import Conversation, ConversationScore
+from switchboard.core.store.models import Conversation, ConversationScore
+from switchboard.intake.db import get_db
 from switchboard.tasks import qa_score_idle
 
 from ..assist.test_sidebar_api import comment, handed_over_ticket, key_for, say

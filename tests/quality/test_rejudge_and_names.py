@@ -18,8 +18,8 @@ from sqlalchemy import select, update
 from switchboard.apps.slack.digest_view import digest_blocks
 from switchboard.cli import main
 from switchboard.core.digest import compute_digest
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, ConversationScore
+from switchboard.core.store.models import AuditEntry, ConversationScore
+from switchboard.intake.db import get_db
 
 from ..assist.test_sidebar_api import _n, comment, handed_over_ticket, key_for, say
 from ..signing import VendorClient, fixture

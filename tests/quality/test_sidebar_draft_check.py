@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Conversation
+from switchboard.core.store.models import AuditEntry, Conversation
+from switchboard.intake.db import get_db
 
 from ..assist.test_sidebar_api import handed_over_ticket, key_for, say
 from ..signing import VendorClient

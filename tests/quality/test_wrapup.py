@@ -11,9 +11,9 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Conversation, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import AuditEntry, Conversation, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..assist.test_sidebar_api import comment, handed_over_ticket, key_for, say
 from ..conftest import with_sample_kb

@@ -23,9 +23,9 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.db import get_db
-from switchboard.models import Base
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Base
+from switchboard.intake.db import get_db
 
 from ..conftest import (
     ON_BOTH_DATABASES,

@@ -20,9 +20,9 @@ from twilio.request_validator import RequestValidator
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.db import get_db
-from switchboard.models import Conversation, InboxEvent, Message, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Conversation, InboxEvent, Message, OutboxCall
+from switchboard.intake.db import get_db
 from switchboard.tasks import process_inbox_event
 
 from ..conftest import PUBLIC_URL, TWILIO_TOKEN, base_env, with_sample_kb
@@ -40,7 +40,7 @@ MESSAGES = "/webhooks/twilio/messages"
 def test_a_restarted_postgresql_is_recovered_from_and_what_could_not_be_stored_gets_a_5xx(
     private_postgres: PrivatePostgres, tmp_path: Path
 ) -> None:
-    from switchboard.db import make_engine, upgrade
+    from switchboard.intake.db import make_engine, upgrade
 
     engine = make_engine(private_postgres.url)
     upgrade(engine)  # `switchboard db upgrade`
@@ -127,7 +127,7 @@ def test_twilio_5xx_429_and_timeouts_are_retried_with_backoff_and_the_reply_is_s
             mock.add(responses.POST, TWILIO_API, status=201,
                      json={"sid": "SM" + "d" * 32, "status": "queued", "to": "+14155550100", "from": "+15005550006"})
             with live_twilio_app.app_context():
-                from switchboard.core import inbox
+                from switchboard.core.store import inbox
 
                 with get_db(live_twilio_app).session() as session:
                     event, _ = inbox.record(session, account_id=live_twilio_app.config["DEFAULT_ACCOUNT_ID"],
@@ -193,7 +193,7 @@ def test_zendesk_5xx_and_429_are_retried_with_backoff_and_shown_in_metrics(
             mock.add(responses.PUT, update_url, status=200,
                      json={"ticket": {"id": TICKET_ID}, "audit": {"id": 77, "ticket_id": TICKET_ID}})
             with app.app_context():
-                from switchboard.core import inbox
+                from switchboard.core.store import inbox
 
                 with get_db(app).session() as session:
                     event, _ = inbox.record(session, account_id=app.config["DEFAULT_ACCOUNT_ID"], vendor="zendesk",

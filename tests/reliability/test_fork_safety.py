@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import InboxEvent, Message
+from switchboard.core.store.models import InboxEvent, Message
+from switchboard.intake.db import get_db
 
 from ..conftest import REDIS_URL, base_env
 from ..signing import fixture
@@ -74,7 +74,7 @@ def test_a_forked_child_opens_its_own_postgresql_connection(pg_url: str) -> None
 
     from sqlalchemy import text
 
-    from switchboard.db import Database
+    from switchboard.intake.db import Database
 
     database = Database(pg_url)
     try:

@@ -27,8 +27,8 @@ from switchboard.apps.slack.receiver import dedupe_key as slack_dedupe_key
 from switchboard.apps.slack.receiver import kind_of as slack_kind_of
 from switchboard.core.identity import InvalidAddress, parse_twilio_address
 from switchboard.core.redaction import redact
-from switchboard.db import get_db
-from switchboard.models import InboxEvent
+from switchboard.core.store.models import InboxEvent
+from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
 from ..core.test_redaction import useful_numbers, written_card_numbers

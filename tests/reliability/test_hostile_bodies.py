@@ -17,13 +17,13 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from switchboard.app import MAX_BODY_BYTES, create_app
-from switchboard.config import load_settings
 from switchboard.core.enrichment import sentiment_score
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.redaction import MODEL_INPUT_CHARS, TRUNCATION_MARKER
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, InboxEvent, Message, OutboxCall, Suggestion
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import AuditEntry, InboxEvent, Message, OutboxCall, Suggestion
+from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
 from ..fakes.openai_server import FakeOpenAI

@@ -14,10 +14,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.core import accounts, outbox
-from switchboard.core.audit import audit
-from switchboard.db import get_db
-from switchboard.models import (
+from switchboard.core import accounts
+from switchboard.core.store import outbox
+from switchboard.core.store.audit import audit
+from switchboard.core.store.models import (
     Account,
     ActionExecution,
     AuditEntry,
@@ -31,6 +31,7 @@ from switchboard.models import (
     Suggestion,
     SuggestionFeedback,
 )
+from switchboard.intake.db import get_db
 
 from ..selfservice.test_selfservice_over_twilio import inbound
 from .conftest import vendor_for

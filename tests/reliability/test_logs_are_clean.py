@@ -17,8 +17,8 @@ import responses
 from flask import Flask
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.db import get_db
+from switchboard.core.settings import load_settings
+from switchboard.intake.db import get_db
 
 from ..conftest import SLACK_SECRET, TWILIO_SID, TWILIO_TOKEN, ZENDESK_SECRET, with_sample_kb
 from ..fakes.openai_server import FakeOpenAI

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import InboxEvent
+from switchboard.core.store.models import InboxEvent
+from switchboard.intake.db import get_db
 
 from ..selfservice.test_selfservice_over_twilio import inbound
 from ..signing import fixture

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from switchboard.core import accounts
-from switchboard.db import get_db
+from switchboard.intake.db import get_db
 
 from ..selfservice.test_selfservice_over_twilio import inbound
 from .conftest import vendor_for

@@ -25,11 +25,11 @@ from flask import Flask
 from slack_sdk.signature import Clock, SignatureVerifier
 from twilio.request_validator import RequestValidator
 
-from switchboard.config import load_settings
-from switchboard.models import Account
-from switchboard.webhooks.twilio.verify import verify as verify_twilio
-from switchboard.webhooks.zendesk.verify import sign as zendesk_sign
-from switchboard.webhooks.zendesk.verify import verify as verify_zendesk
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Account
+from switchboard.vendors.twilio.verify import verify as verify_twilio
+from switchboard.vendors.zendesk.verify import sign as zendesk_sign
+from switchboard.vendors.zendesk.verify import verify as verify_zendesk
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET
 from ..signing import fixture, zendesk_signature
@@ -80,7 +80,7 @@ def test_twilio_signatures_for_the_url_with_or_without_its_port_are_what_request
     from werkzeug.datastructures import MultiDict
 
     from switchboard.app import create_app
-    from switchboard.errors import BadSignature
+    from switchboard.core.errors import BadSignature
 
     settings = load_settings({"SWITCHBOARD_DATA_DIR": str(tmp_path), "SWITCHBOARD_PUBLIC_URL": public_url,
                               "SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'v.db'}"})
@@ -130,7 +130,7 @@ def test_twilio_published_vector_verifies_through_our_verifier(tmp_path) -> None
                                   headers={"X-Twilio-Signature": TWILIO_VECTOR_SIGNATURE}):
         from flask import request
 
-        from switchboard.errors import BadSignature
+        from switchboard.core.errors import BadSignature
 
         with pytest.raises(BadSignature):
             verify_twilio(request, MultiDict({**TWILIO_VECTOR_PARAMS, "Digits": "1235"}), [account], settings)
@@ -176,7 +176,7 @@ def test_zendesk_vector_matches_our_signer_and_verifier(tmp_path) -> None:  # ty
                "X-Zendesk-Webhook-Signature-Timestamp": ZENDESK_VECTOR_TIMESTAMP}
     at = datetime(2026, 1, 1, 0, 3, tzinfo=UTC)
     assert verify_zendesk(headers, ZENDESK_VECTOR_BODY, [account], settings, now=at) is account
-    from switchboard.errors import BadSignature
+    from switchboard.core.errors import BadSignature
 
     with pytest.raises(BadSignature, match="away from now"):  # the same delivery replayed 6 minutes on
         verify_zendesk(headers, ZENDESK_VECTOR_BODY, [account], settings, now=at + timedelta(minutes=4))

@@ -33,11 +33,11 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.core.inbox import CLAIM_LEASE
-from switchboard.core.outbox import ATTEMPT_LEASE
-from switchboard.db import get_db
-from switchboard.models import ActionExecution, AuditEntry, Conversation, InboxEvent, Message, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.inbox import CLAIM_LEASE
+from switchboard.core.store.models import ActionExecution, AuditEntry, Conversation, InboxEvent, Message, OutboxCall
+from switchboard.core.store.outbox import ATTEMPT_LEASE
+from switchboard.intake.db import get_db
 from switchboard.tasks import sweep_inbox
 
 from ..actions.order_server import TOKEN as SHOP_TOKEN

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from switchboard.cli import main
-from switchboard.core.intents import default_training_csv, read_training_csv
+from switchboard.core.intents.model import default_training_csv, read_training_csv
 
 #: Twenty rows of two intents the shipped examples do not have.
 LOYALTY_CSV = Path(__file__).parent / "data" / "loyalty_and_gift_wrap.csv"
@@ -52,7 +52,7 @@ def test_a_fit_adds_the_rows_to_the_shipped_examples_so_small_talk_is_still_know
 def test_a_fitted_model_reads_messages_with_the_multilingual_encoder(env: dict[str, str], tmp_path: Path) -> None:
     """The account's rows are English; the encoder it was fitted with (saved by name
     in the stored model) carries them to customers writing in other languages."""
-    from switchboard.core.intents import IntentModel
+    from switchboard.core.intents.model import IntentModel
     from switchboard.core.knowledge.embeddings import E5
 
     assert cli(env, "intents", "fit", str(LOYALTY_CSV)).exit_code == 0

@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.config import load_settings
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.db import get_db
-from switchboard.models import KbArticle
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import KbArticle
+from switchboard.intake.db import get_db
 
 SAMPLE_KB = Path(__file__).parents[2] / "switchboard" / "data" / "sample_kb.json"
 HC_URL = "https://acme.zendesk.com/api/v2/help_center/incremental/articles.json"

@@ -18,10 +18,18 @@ from sqlalchemy import select
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.config import load_settings
 from switchboard.core.knowledge import embeddings, phrasings
-from switchboard.db import get_db
-from switchboard.models import Account, AuditEntry, Conversation, LearnedPhrasing, Message, PhrasingEvidence, Suggestion
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import (
+    Account,
+    AuditEntry,
+    Conversation,
+    LearnedPhrasing,
+    Message,
+    PhrasingEvidence,
+    Suggestion,
+)
+from switchboard.intake.db import get_db
 
 from ..assist.test_sidebar_api import comment, key_for
 from ..signing import VendorClient
@@ -413,7 +421,7 @@ OTHER_PROCESS = """
 import json, sys
 from sqlalchemy.orm import Session
 from switchboard.core.knowledge import phrasings
-from switchboard.db import make_engine
+from switchboard.intake.db import make_engine
 engine = make_engine(sys.argv[1])
 for _ in sys.stdin:
     with Session(engine) as session:
@@ -463,7 +471,7 @@ def test_two_customers_picking_at_the_same_moment_both_count(shop: Flask, vendor
 
     from sqlalchemy.orm import Session
 
-    from switchboard.db import make_engine
+    from switchboard.intake.db import make_engine
 
     assert database_url.startswith("postgresql")
     pick_refund(shop, vendor, ANNA)

@@ -13,11 +13,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Conversation, Customer, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import AuditEntry, Conversation, Customer, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, with_sample_kb
 from ..fakes.openai_server import FakeOpenAI
@@ -369,7 +369,7 @@ def test_a_paraphrase_sharing_no_word_with_the_article_is_answered_from_it(shop:
     # The same decision over a lexical-only index offers the article in a menu instead.
     from switchboard.core.escalation_file import load_policy
     from switchboard.core.evaluation import Configuration, Question, evaluate
-    from switchboard.core.intent_store import default_intent_model
+    from switchboard.core.intents.store import default_intent_model
     from switchboard.core.knowledge.chunking import chunk_articles
     from switchboard.core.knowledge.retrieval import build_retriever
 

@@ -16,10 +16,10 @@ from sqlalchemy import select, text
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.config import load_settings
 from switchboard.core.accounts import by_slug, secret
-from switchboard.db import alembic_config, get_db, make_engine, upgrade
-from switchboard.models import Account
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Account
+from switchboard.intake.db import alembic_config, get_db, make_engine, upgrade
 
 from ..conftest import base_env
 from ..signing import VendorClient, fixture

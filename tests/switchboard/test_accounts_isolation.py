@@ -6,8 +6,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.core import accounts
-from switchboard.db import get_db
-from switchboard.models import Account, InboxEvent
+from switchboard.core.store.models import Account, InboxEvent
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient, fixture
 
@@ -75,7 +75,7 @@ def test_zendesk_secret_decides_which_account_an_event_belongs_to(
 
 def test_outbox_of_one_account_is_not_shown_to_another(app: Flask, vendor: VendorClient,
                                                         other_account: Account) -> None:
-    from switchboard.core import outbox
+    from switchboard.core.store import outbox
 
     default_key, other_key = keys(app, other_account)
     with get_db(app).session() as session:

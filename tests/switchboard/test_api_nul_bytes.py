@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import func, select
 
-from switchboard.db import get_db
-from switchboard.models import OutreachCampaign
+from switchboard.core.store.models import OutreachCampaign
+from switchboard.intake.db import get_db
 
 from ..privacy.helpers import key_for
 

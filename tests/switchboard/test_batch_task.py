@@ -17,10 +17,10 @@ from sqlalchemy import create_engine, select
 from sqlalchemy import text as sql
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.core import inbox
-from switchboard.db import get_db
-from switchboard.models import InboxEvent, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store import inbox
+from switchboard.core.store.models import InboxEvent, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..conftest import REDIS_URL, with_sample_kb
 from ..handoff.test_handoff_to_zendesk import TWILIO_API, text
@@ -76,7 +76,7 @@ def test_a_connection_dropped_just_before_a_batch_fails_one_event_which_goes_on_
     queued_app: tuple[Flask, str],
 ) -> None:
     """A database restart within a second of the pool's last use is not pinged for
-    (switchboard.db): the batch's first statement fails, and the batch goes on."""
+    (switchboard.intake.db): the batch's first statement fails, and the batch goes on."""
     app, queue = queued_app
     with app.app_context():
         with get_db(app).session() as session:

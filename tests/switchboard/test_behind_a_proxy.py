@@ -15,8 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.db import get_db
+from switchboard.core.settings import load_settings
+from switchboard.intake.db import get_db
 
 from ..conftest import base_env
 from ..privacy.helpers import key_for
@@ -110,7 +110,7 @@ def test_web_chat_limits_count_each_visitor_behind_a_trusted_proxy(make_app) -> 
 
 
 def test_trusted_proxies_must_be_a_small_whole_number() -> None:
-    from switchboard.errors import ConfigError
+    from switchboard.core.errors import ConfigError
 
     for bad in ("-1", "x", "99"):
         with pytest.raises(ConfigError, match="SWITCHBOARD_TRUSTED_PROXIES"):

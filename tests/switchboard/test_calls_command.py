@@ -15,9 +15,9 @@ from werkzeug.serving import make_server
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.config import load_settings
-from switchboard.db import get_db
-from switchboard.models import Conversation, InboxEvent, Message, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Conversation, InboxEvent, Message, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, TWILIO_SID, TWILIO_TOKEN
 

@@ -23,12 +23,12 @@ from twilio.request_validator import RequestValidator
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.config import load_settings
-from switchboard.connectors.http_action import HttpActionConnector
 from switchboard.core.accounts import by_slug, settable_names
 from switchboard.core.actions.config import load_actions_config
-from switchboard.db import get_db
-from switchboard.models import Conversation, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Conversation, OutboxCall
+from switchboard.intake.db import get_db
+from switchboard.vendors.http_action import HttpActionConnector
 
 from ..actions.order_server import TOKEN as SHOP_TOKEN
 from ..actions.order_server import OrderServer
@@ -371,7 +371,7 @@ def test_a_sqlite_file_that_cannot_be_opened_is_one_line_naming_the_setting(tmp_
 def test_postgres_that_is_not_migrated_is_refused_with_the_command_to_run(pg_url: str) -> None:
     from sqlalchemy import text
 
-    from switchboard.db import make_engine
+    from switchboard.intake.db import make_engine
 
     schema = "sb_unmigrated_" + str(os.getpid())
     engine = make_engine(pg_url.split("?")[0])

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.config import load_settings
-from switchboard.errors import ConfigError
+from switchboard.core.errors import ConfigError
+from switchboard.core.settings import load_settings
 
 
 def test_defaults_are_the_embedded_mode(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_the_root_points_to_the_playground_the_dashboard_and_the_api(app) -> Non
 
 def test_the_web_processes_publish_in_the_batches_and_after_the_wait_configured(tmp_path: Path) -> None:
     from switchboard.app import create_app
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
     from switchboard.tasks import DISPATCHER
 
     (tmp_path / "a").mkdir()
@@ -83,7 +83,7 @@ def test_a_data_dir_that_does_not_exist_yet_is_made(tmp_path: Path) -> None:
     """`gunicorn 'switchboard.wsgi:app'` with a new SWITCHBOARD_DATA_DIR failed to boot
     with SQLite's "unable to open database file"."""
     from switchboard.app import create_app
-    from switchboard.db import get_db
+    from switchboard.intake.db import get_db
 
     data_dir = tmp_path / "var" / "switchboard"
     app = create_app(load_settings({"SWITCHBOARD_DATA_DIR": str(data_dir)}), config={"TESTING": True})

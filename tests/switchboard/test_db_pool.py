@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from switchboard import db
 from switchboard.app import create_app
-from switchboard.config import load_settings
+from switchboard.core.settings import load_settings
+from switchboard.intake import db
 
 from ..conftest import base_env
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from switchboard.dispatch import Dispatcher
+from switchboard.core.dispatch import Dispatcher
 
 
 class Publisher:
@@ -75,7 +75,7 @@ def test_a_failed_publish_is_logged_for_the_sweep_and_the_next_ids_still_leave(
     publisher = Publisher()
     dispatcher = Dispatcher(publisher)
     publisher.fail_next = True
-    with caplog.at_level(logging.WARNING, logger="switchboard.dispatch"):
+    with caplog.at_level(logging.WARNING, logger="switchboard.core.dispatch"):
         dispatcher.submit(1)
         assert dispatcher.flush(5)
         dispatcher.submit(2)

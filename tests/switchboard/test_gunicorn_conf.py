@@ -20,8 +20,8 @@ import requests
 from sqlalchemy import select, text
 from twilio.request_validator import RequestValidator
 
-from switchboard.db import make_engine
-from switchboard.models import InboxEvent, Message, OutboxCall
+from switchboard.core.store.models import InboxEvent, Message, OutboxCall
+from switchboard.intake.db import make_engine
 
 from ..conftest import PUBLIC_URL, TWILIO_TOKEN
 from ..selfservice.test_selfservice_over_twilio import inbound

@@ -25,8 +25,8 @@ SCRIPT = """
 import json, sys
 from twilio.request_validator import RequestValidator
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.db import get_db
+from switchboard.core.settings import load_settings
+from switchboard.intake.db import get_db
 
 env, lazy = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 loaded = lambda: sorted(name for name in lazy if name in sys.modules)
@@ -40,7 +40,7 @@ status = app.test_client().post("/webhooks/twilio/messages", data=form,
 after_webhook = loaded()
 
 from switchboard.core.enrichment import enrich, sentiment_trend
-from switchboard.core.intent_store import intent_model
+from switchboard.core.intents.store import intent_model
 with get_db(app).session() as session:
     model = intent_model(session, app.config["SETTINGS"].data_dir, app.config["DEFAULT_ACCOUNT_ID"])
 enrichment = enrich("my parcel never arrived and I want a refund", intent_model=model)

@@ -18,8 +18,8 @@ from flask import Flask
 from sqlalchemy import create_engine, select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.models import Message
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Message
 
 from ..conftest import TWILIO_TOKEN, _truncate_postgres, base_env
 from ..signing import fixture

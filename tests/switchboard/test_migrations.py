@@ -9,8 +9,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
-from switchboard.db import alembic_config, make_engine, upgrade
-from switchboard.models import Base
+from switchboard.core.store.models import Base
+from switchboard.intake.db import alembic_config, make_engine, upgrade
 
 NEW_TABLES = {"artifacts", "outreach_campaigns", "outreach_segments", "outreach_recipients", "slack_installations",
               "metric_events", "conversation_outcomes", "action_executions", "customer_verifications"}
@@ -83,7 +83,7 @@ go = Path(sys.argv[1])
 while not go.exists():
     time.sleep(0.005)
 from switchboard.app import create_app
-from switchboard.config import load_settings
+from switchboard.core.settings import load_settings
 create_app(load_settings({"SWITCHBOARD_DATA_DIR": sys.argv[2]}))
 """
 

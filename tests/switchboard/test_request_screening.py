@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from switchboard.db import get_db
-from switchboard.models import InboxEvent, OutreachCampaign
+from switchboard.core.store.models import InboxEvent, OutreachCampaign
+from switchboard.intake.db import get_db
 
 from ..privacy.helpers import key_for
 from ..signing import VendorClient

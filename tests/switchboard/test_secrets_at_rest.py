@@ -20,8 +20,8 @@ from sqlalchemy import func, select, text
 from twilio.request_validator import RequestValidator
 
 from switchboard.cli import main
-from switchboard.db import get_db, make_engine, upgrade
-from switchboard.models import KbArticle
+from switchboard.core.store.models import KbArticle
+from switchboard.intake.db import get_db, make_engine, upgrade
 
 from ..privacy.helpers import key_for
 from ..signing import fixture

@@ -8,9 +8,9 @@ from flask import Flask
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
-from switchboard.core import audit, inbox
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, InboxEvent
+from switchboard.core.store import audit, inbox
+from switchboard.core.store.models import AuditEntry, InboxEvent
+from switchboard.intake.db import get_db
 
 
 def test_audit_log_refuses_updates_and_deletes(app: Flask) -> None:

@@ -1,5 +1,5 @@
-from switchboard.connectors.base import VendorOutcomeUnknown, VendorRateLimited, VendorUnavailable
 from switchboard.tasks import RETRY_BACKOFF_MAX, retry_countdown
+from switchboard.vendors.outbound import VendorOutcomeUnknown, VendorRateLimited, VendorUnavailable
 
 
 def test_rate_limits_are_retried_after_the_vendors_retry_after() -> None:
@@ -14,7 +14,7 @@ def test_other_failures_back_off_exponentially_up_to_a_cap() -> None:
 
 
 def test_a_call_that_may_have_reached_the_vendor_is_retried_after_its_lease() -> None:
-    from switchboard.core.outbox import ATTEMPT_LEASE
+    from switchboard.core.store.outbox import ATTEMPT_LEASE
 
     wait = retry_countdown(VendorOutcomeUnknown("twilio read timed out"), retries=0)
     assert wait > ATTEMPT_LEASE.total_seconds()

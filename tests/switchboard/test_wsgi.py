@@ -14,10 +14,11 @@ import pytest
 from sqlalchemy import select, update
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.core import accounts, inbox
-from switchboard.db import get_db
-from switchboard.models import InboxEvent
+from switchboard.core import accounts
+from switchboard.core.settings import load_settings
+from switchboard.core.store import inbox
+from switchboard.core.store.models import InboxEvent
+from switchboard.intake.db import get_db
 
 from ..conftest import base_env
 from ..reliability.conftest import free_port

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
-from switchboard.db import get_db
-from switchboard.models import InboxEvent, Message, OutboxCall
+from switchboard.core.store.models import InboxEvent, Message, OutboxCall
+from switchboard.intake.db import get_db
 
 SLUG = "default"
 _ids = itertools.count(1)

@@ -9,8 +9,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.core import accounts
-from switchboard.db import get_db
-from switchboard.models import Conversation, WebVisitor
+from switchboard.core.store.models import Conversation, WebVisitor
+from switchboard.intake.db import get_db
 
 from ..signing import VendorClient, fixture
 from .conftest import Visitor

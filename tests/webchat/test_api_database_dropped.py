@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from switchboard import db
 from switchboard.app import create_app
-from switchboard.config import load_settings
+from switchboard.core.settings import load_settings
+from switchboard.intake import db
 
 from ..conftest import PUBLIC_URL, base_env
 

@@ -20,14 +20,15 @@ import requests
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard import db, tasks
+from switchboard import tasks
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.core import inbox as core_inbox
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.db import get_db
-from switchboard.models import Conversation, InboxEvent
+from switchboard.core.settings import load_settings
+from switchboard.core.store import inbox as core_inbox
+from switchboard.core.store.models import Conversation, InboxEvent
+from switchboard.intake import db
+from switchboard.intake.db import get_db
 
 from ..conftest import REDIS_URL, SAMPLE_KB
 from ..signing import VendorClient, fixture

@@ -6,8 +6,16 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import Conversation, Customer, Identity, IdentityKind, InboxEvent, Message, WebVisitor
+from switchboard.core.store.models import (
+    Conversation,
+    Customer,
+    Identity,
+    IdentityKind,
+    InboxEvent,
+    Message,
+    WebVisitor,
+)
+from switchboard.intake.db import get_db
 
 from .conftest import Visitor, inbox, outbox, timeline
 

@@ -10,8 +10,8 @@ from flask import Flask, request
 
 from switchboard.app import create_app
 from switchboard.apps.webchat import limits
-from switchboard.config import load_settings
-from switchboard.db import get_db
+from switchboard.core.settings import load_settings
+from switchboard.intake.db import get_db
 
 from .conftest import SLUG, Visitor, inbox, timeline
 
@@ -36,7 +36,7 @@ def test_a_bad_token_is_refused_401_and_nothing_is_stored(visitor: Visitor, shop
 
 def test_another_accounts_token_is_refused(visitor: Visitor, shop: Flask) -> None:
     from switchboard.core import accounts
-    from switchboard.models import Account
+    from switchboard.core.store.models import Account
 
     with get_db(shop).session() as session:
         session.add(Account(slug="other", name="Other Co", secrets={}))

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.config import load_settings
-from switchboard.db import get_db
-from switchboard.errors import ConfigError
+from switchboard.core.errors import ConfigError
+from switchboard.core.settings import load_settings
+from switchboard.intake.db import get_db
 
 from ..conftest import base_env
 

@@ -22,10 +22,10 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
 from switchboard.core import accounts
-from switchboard.db import get_db
-from switchboard.models import Conversation, Customer, Identity, IdentityKind, OutboxCall, WebVisitor
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Conversation, Customer, Identity, IdentityKind, OutboxCall, WebVisitor
+from switchboard.intake.db import get_db
 
 from ..conftest import base_env
 from ..signing import VendorClient, fixture

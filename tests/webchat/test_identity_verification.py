@@ -19,10 +19,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.cli import main
-from switchboard.config import Settings, load_settings
-from switchboard.connectors.twilio_verify import VerifyNotConfigured, code_digest
 from switchboard.core import identity, ports, verification
 from switchboard.core.accounts import ensure_default_account
+from switchboard.core.errors import ConfigError
+from switchboard.core.settings import Settings, load_settings
+from switchboard.core.store.models import Account, AuditEntry, Customer, Identity, IdentityKind, OutboxCall
 from switchboard.core.verification import (
     InvalidTarget,
     NoCodeSent,
@@ -35,9 +36,8 @@ from switchboard.core.verification import (
     normalise,
     send_code,
 )
-from switchboard.db import make_engine
-from switchboard.errors import ConfigError
-from switchboard.models import Account, AuditEntry, Customer, Identity, IdentityKind, OutboxCall
+from switchboard.intake.db import make_engine
+from switchboard.vendors.twilio.verify_codes import VerifyNotConfigured, code_digest
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 SERVICE_SID = "VA" + "abcdef0123456789" * 2
@@ -61,7 +61,7 @@ def env(tmp_path: Path, database_url: str, *, live: bool, service: bool = True) 
 def db(database_url: str) -> Iterator[Session]:
     engine = make_engine(database_url)
     if engine.dialect.name == "sqlite":
-        from switchboard.db import upgrade
+        from switchboard.intake.db import upgrade
 
         upgrade(engine)
     with Session(engine, expire_on_commit=False) as session:
@@ -314,7 +314,7 @@ def test_a_proven_address_joins_identities_the_session_has_loaded(db: Session, s
 def test_the_ticket_requester_is_given_the_verified_email_through_zendesks_api(db: Session, tmp_path: Path,
                                                                               database_url: str) -> None:
     """What makes Zendesk's own notification email a visitor who chose email."""
-    from switchboard.connectors.zendesk import ZendeskConnector
+    from switchboard.vendors.zendesk.connector import ZendeskConnector
 
     settings = load_settings({**env(tmp_path, database_url, live=True), "ZENDESK_SUBDOMAIN": "acme",
                               "ZENDESK_EMAIL": "bot@acme.test", "ZENDESK_API_TOKEN": "zendesk-api-token"})

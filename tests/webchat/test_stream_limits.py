@@ -17,8 +17,8 @@ import requests
 from flask import Flask
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.db import get_db
+from switchboard.core.settings import load_settings
+from switchboard.intake.db import get_db
 
 from ..conftest import REDIS_URL, base_env
 from ..selfservice.test_selfservice_over_twilio import inbound

@@ -21,9 +21,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from sqlalchemy import select, text
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.db import get_db
-from switchboard.models import Conversation, Message, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store.models import Conversation, Message, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..apps.browser import wait_until
 from ..apps.conftest import driver, serving  # noqa: F401  (one Chromium per module, the live server)

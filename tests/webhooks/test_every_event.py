@@ -9,8 +9,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.app import event_handlers
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, Customer, InboxEvent, Message, OutboxCall
+from switchboard.core.store.models import AuditEntry, Customer, InboxEvent, Message, OutboxCall
+from switchboard.intake.db import get_db
 
 from ..signing import FIXTURES, VendorClient
 

@@ -6,9 +6,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import InboxEvent
-from switchboard.webhooks.intake import storable
+from switchboard.core.store.models import InboxEvent
+from switchboard.intake.db import get_db
+from switchboard.intake.inbox import storable
 
 from ..signing import VendorClient, fixture
 

@@ -1131,7 +1131,7 @@
 
   // ---- the agent's reply in the customer's language ----
 
-  // Agents write in English (core/translation.py's AGENT_LANGUAGE). For a customer who
+  // Agents write in English (core/texts/translation.py's AGENT_LANGUAGE). For a customer who
   // writes in another language the card reads the agent's draft from the editor, asks
   // Switchboard (which audits the draft and the translation) for it in that language,
   // and shows it; only "Use this translation" puts it in the editor, and nothing here

@@ -9,7 +9,7 @@ DELETE), so no code path, not even a bug in ours, can rewrite history.
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.models
+import switchboard.core.store.models
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('twilio_whatsapp_number', sa.String(length=48), nullable=True),
     sa.Column('slack_team_id', sa.String(length=32), nullable=True),
     sa.Column('secrets', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_accounts')),
     sa.UniqueConstraint('slack_team_id', name=op.f('uq_accounts_slack_team_id')),
     sa.UniqueConstraint('slug', name=op.f('uq_accounts_slug')),
@@ -46,8 +46,8 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('prefix', sa.String(length=16), nullable=False),
     sa.Column('key_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_api_keys_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
     sa.UniqueConstraint('key_hash', name=op.f('uq_api_keys_key_hash'))
@@ -63,7 +63,7 @@ def upgrade() -> None:
     sa.Column('subject_type', sa.String(length=32), nullable=True),
     sa.Column('subject_id', sa.String(length=64), nullable=True),
     sa.Column('detail', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_audit_log_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
     )
@@ -78,8 +78,8 @@ def upgrade() -> None:
     sa.Column('locale', sa.String(length=16), nullable=True),
     sa.Column('timezone', sa.String(length=64), nullable=True),
     sa.Column('attributes', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('opted_out_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('opted_out_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_customers_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customers'))
     )
@@ -97,9 +97,9 @@ def upgrade() -> None:
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('duplicates', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('received_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('processed_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('processed_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_inbox_events_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbox_events')),
     sa.UniqueConstraint('account_id', 'vendor', 'dedupe_key', name=op.f('uq_inbox_events_account_id_vendor_dedupe_key'))
@@ -118,8 +118,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('response', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_outbox_calls_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_calls')),
     sa.UniqueConstraint('account_id', 'idempotency_key', name=op.f('uq_outbox_calls_account_id_idempotency_key'))
@@ -134,8 +134,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('zendesk_ticket_id', sa.Integer(), nullable=True),
-    sa.Column('started_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_message_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_message_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_conversations_account_id_accounts')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_conversations_customer_id_customers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_conversations'))
@@ -170,7 +170,7 @@ def upgrade() -> None:
     sa.Column('external_id', sa.String(length=64), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=True),
     sa.Column('meta', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_messages_account_id_accounts')),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_messages_conversation_id_conversations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_messages')),

@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.models
+import switchboard.core.store.models
 from sqlalchemy.dialects import postgresql
 
 revision = '0002'
@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('locale', sa.String(length=16), nullable=False),
     sa.Column('tags', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('content_hash', sa.String(length=64), nullable=False),
-    sa.Column('updated_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_kb_articles_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_kb_articles')),
     sa.UniqueConstraint('account_id', 'external_id', name=op.f('uq_kb_articles_account_id_external_id'))
@@ -40,14 +40,14 @@ def upgrade() -> None:
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('cursor', sa.String(length=200), nullable=True),
-    sa.Column('updated_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_sync_state_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_state')),
     sa.UniqueConstraint('account_id', 'name', name=op.f('uq_sync_state_account_id_name'))
     )
     with op.batch_alter_table('conversations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('handoff_reason', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('handoff_at', switchboard.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('handoff_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True))
 
 
 

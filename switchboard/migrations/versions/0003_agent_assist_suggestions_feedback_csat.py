@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.models
+import switchboard.core.store.models
 from sqlalchemy.dialects import postgresql
 
 revision = '0003'
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('prompt_version', sa.String(length=32), nullable=True),
     sa.Column('rank', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_suggestions_account_id_accounts')),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_suggestions_conversation_id_conversations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_suggestions'))
@@ -48,7 +48,7 @@ def upgrade() -> None:
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('sent_text', sa.Text(), nullable=True),
     sa.Column('edit_distance', sa.Double(), nullable=True),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_suggestion_feedback_account_id_accounts')),
     sa.ForeignKeyConstraint(['suggestion_id'], ['suggestions.id'], name=op.f('fk_suggestion_feedback_suggestion_id_suggestions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_suggestion_feedback'))
@@ -58,8 +58,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_suggestion_feedback_suggestion_id'), ['suggestion_id'], unique=False)
 
     with op.batch_alter_table('conversations', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('closed_at', switchboard.models.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('csat_requested_at', switchboard.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('closed_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('csat_requested_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('csat_score', sa.Integer(), nullable=True))
 
 

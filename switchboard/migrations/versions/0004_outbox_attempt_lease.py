@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.models
+import switchboard.core.store.models
 
 
 revision = '0004'
@@ -17,7 +17,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('outbox_calls', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('attempted_at', switchboard.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('attempted_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True))
 
 
 

@@ -8,7 +8,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.models
+import switchboard.core.store.models
 
 
 revision = '0007'

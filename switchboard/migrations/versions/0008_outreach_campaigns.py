@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.models
+import switchboard.core.store.models
 from sqlalchemy.dialects import postgresql
 
 
@@ -26,13 +26,13 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=24), nullable=False),
     sa.Column('spec', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('created_by', sa.String(length=200), nullable=False),
-    sa.Column('start_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('expires_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('start_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('slack_channel', sa.String(length=64), nullable=True),
     sa.Column('slack_ts', sa.String(length=32), nullable=True),
     sa.Column('decided_by', sa.String(length=64), nullable=True),
-    sa.Column('decided_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_outreach_campaigns_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outreach_campaigns')),
     sa.UniqueConstraint('account_id', 'dedupe_key', name=op.f('uq_outreach_campaigns_account_id_dedupe_key'))
@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('bot_token', sa.String(length=200), nullable=True),
     sa.Column('bot_user_id', sa.String(length=32), nullable=True),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('installed_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('installed_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_slack_installations_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_slack_installations'))
     )
@@ -85,11 +85,11 @@ def upgrade() -> None:
     sa.Column('phone', sa.String(length=32), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=True),
-    sa.Column('send_after', switchboard.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('claimed_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('send_after', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('message_sid', sa.String(length=64), nullable=True),
     sa.Column('reason', sa.String(length=200), nullable=True),
-    sa.Column('updated_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_outreach_recipients_account_id_accounts')),
     sa.ForeignKeyConstraint(['campaign_id'], ['outreach_campaigns.id'], name=op.f('fk_outreach_recipients_campaign_id_outreach_campaigns')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_outreach_recipients_customer_id_customers')),

@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.models
+import switchboard.core.store.models
 from sqlalchemy.dialects import postgresql
 
 
@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('day', sa.String(length=10), nullable=False),
-    sa.Column('started_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('tier', sa.String(length=32), nullable=False),
     sa.Column('intent', sa.String(length=64), nullable=True),
@@ -34,10 +34,10 @@ def upgrade() -> None:
     sa.Column('first_response_seconds', sa.Double(), nullable=True),
     sa.Column('ai_seconds', sa.Double(), nullable=False),
     sa.Column('agent_seconds', sa.Double(), nullable=False),
-    sa.Column('last_activity_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('handoff_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_activity_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('handoff_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('handoff_reason', sa.String(length=64), nullable=True),
-    sa.Column('resolved_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolution', sa.String(length=8), nullable=True),
     sa.Column('resolution_seconds', sa.Double(), nullable=True),
     sa.Column('reopened', sa.Integer(), nullable=False),
@@ -58,7 +58,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=48), nullable=False),
-    sa.Column('occurred_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('conversation_id', sa.Integer(), nullable=True),
     sa.Column('customer_id', sa.Integer(), nullable=True),
     sa.Column('channel', sa.String(length=16), nullable=True),

@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.models
+import switchboard.core.store.models
 from sqlalchemy.dialects import postgresql
 
 
@@ -37,9 +37,9 @@ def upgrade() -> None:
     sa.Column('approval_channel', sa.String(length=32), nullable=True),
     sa.Column('approval_ts', sa.String(length=32), nullable=True),
     sa.Column('decided_by', sa.String(length=200), nullable=True),
-    sa.Column('expires_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_action_executions_account_id_accounts')),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_action_executions_conversation_id_conversations')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_action_executions_customer_id_customers')),
@@ -61,9 +61,9 @@ def upgrade() -> None:
     sa.Column('salt', sa.String(length=32), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('expires_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('verified_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('verified_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_customer_verifications_account_id_accounts')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_verifications_customer_id_customers')),
     sa.ForeignKeyConstraint(['execution_id'], ['action_executions.id'], name=op.f('fk_customer_verifications_execution_id_action_executions')),

@@ -6,7 +6,7 @@ Create Date: 2026-11-23
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.models
+import switchboard.core.store.models
 
 
 revision = '0013'
@@ -24,7 +24,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('token', sa.String(length=32), nullable=False),
     sa.Column('sealed', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_vault_entries_account_id_accounts')),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'],
                             name=op.f('fk_vault_entries_conversation_id_conversations')),

@@ -9,7 +9,7 @@ Create Date: 2026-11-23
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.models
+import switchboard.core.store.models
 
 
 revision = '0014'
@@ -23,8 +23,8 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('notify', sa.String(length=8), server_default='none', nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_web_visitors_account_id_accounts')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_web_visitors_customer_id_customers')),

@@ -12,7 +12,7 @@ Create Date: 2026-11-25
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.models
+import switchboard.core.store.models
 
 
 revision = '0016'
@@ -34,10 +34,10 @@ def upgrade() -> None:
     sa.Column('agents', sa.Integer(), nullable=False),
     sa.Column('encoder', sa.String(length=64), nullable=True),
     sa.Column('vector', sa.LargeBinary(), nullable=True),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('activated_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('removed_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('activated_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('removed_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('removed_by', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_kb_phrasings_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_kb_phrasings')),
@@ -56,9 +56,9 @@ def upgrade() -> None:
     sa.Column('conversation_id', sa.Integer(), nullable=True),
     sa.Column('suggestion_id', sa.Integer(), nullable=True),
     sa.Column('agent', sa.String(length=200), nullable=True),
-    sa.Column('withdrawn_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('withdrawn_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('withdrawn_because', sa.String(length=32), nullable=True),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_kb_phrasing_evidence_account_id_accounts')),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'],
                             name=op.f('fk_kb_phrasing_evidence_conversation_id_conversations')),
@@ -80,7 +80,7 @@ def upgrade() -> None:
     op.create_table('kb_phrasing_stamps',
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('stamp', sa.String(length=32), nullable=False),
-    sa.Column('changed_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_kb_phrasing_stamps_account_id_accounts')),
     sa.PrimaryKeyConstraint('account_id', name=op.f('pk_kb_phrasing_stamps'))
     )

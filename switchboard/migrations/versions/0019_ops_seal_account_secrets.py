@@ -39,7 +39,7 @@ accounts = sa.table('accounts', sa.column('id', sa.Integer), sa.column('slug', s
 
 
 def _vault():  # type: ignore[no-untyped-def]
-    from switchboard.config import load_settings
+    from switchboard.core.settings import load_settings
     from switchboard.core.vault_keys import vault_for
 
     settings = context.config.attributes.get("settings") or load_settings()

@@ -8,7 +8,7 @@ Create Date: 2026-11-25
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-import switchboard.models
+import switchboard.core.store.models
 
 
 revision = '0020'
@@ -32,9 +32,9 @@ def upgrade() -> None:
     sa.Column('slack_channel', sa.String(length=64), nullable=True),
     sa.Column('slack_ts', sa.String(length=32), nullable=True),
     sa.Column('decided_by', sa.String(length=200), nullable=True),
-    sa.Column('decided_at', switchboard.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_kb_drafts_account_id_accounts')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_kb_drafts'))
     )

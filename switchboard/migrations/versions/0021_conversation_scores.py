@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import switchboard.models
+import switchboard.core.store.models
 
 revision = '0021'
 down_revision = '0020'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('conversation_id', sa.Integer(), nullable=False),
     sa.Column('last_message_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', switchboard.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', switchboard.core.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('ended_by', sa.String(length=20), nullable=False),
     sa.Column('automation', sa.String(length=12), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=True),

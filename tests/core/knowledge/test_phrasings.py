@@ -13,8 +13,8 @@ from switchboard.core.knowledge import embeddings, phrasings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.retrieval import Learned, build_index
 from switchboard.core.setbacks import asks_for_person, did_not_help
-from switchboard.db import get_db
-from switchboard.models import Conversation, KbArticle, LearnedPhrasing, Message, PhrasingEvidence
+from switchboard.core.store.models import Conversation, KbArticle, LearnedPhrasing, Message, PhrasingEvidence
+from switchboard.intake.db import get_db
 
 from ...conftest import SAMPLE_KB
 from ...selfservice.test_learned_phrasings import ANNA, BEN, encoder_of, learned_now, phrasing_rows, pick_refund
@@ -114,15 +114,15 @@ def test_embed_missing_gives_vectors_of_the_new_encoder(shop: Flask, vendor: Ven
 def test_erasing_a_customer_forgets_their_picks_and_the_words_only_they_wrote(shop: Flask,
                                                                            vendor: VendorClient) -> None:
     from switchboard.core.privacy import erase
+    from switchboard.core.store.models import Account, Customer
     from switchboard.core.vault import vault_for
-    from switchboard.models import Account, Customer
 
     pick_refund(shop, vendor, ANNA, "Refund?")
     pick_refund(shop, vendor, BEN, "refund")
     assert phrasing_rows(shop)[0].status == "active"
 
     def customer_of(session, phone: str) -> Customer:  # type: ignore[no-untyped-def]
-        from switchboard.models import Identity
+        from switchboard.core.store.models import Identity
 
         return session.scalars(select(Customer).join(Identity).where(Identity.value == phone)).one()
 

@@ -7,8 +7,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.db import get_db
-from switchboard.models import AuditEntry, InboxEvent
+from switchboard.core.store.models import AuditEntry, InboxEvent
+from switchboard.intake.db import get_db
 
 from ...signing import VendorClient, fixture
 
@@ -71,7 +71,7 @@ def test_missing_signature_headers_are_refused(app: Flask, vendor: VendorClient)
 
 def test_without_a_signing_secret_slack_is_refused_naming_the_variable(env: dict[str, str]) -> None:
     from switchboard.app import create_app
-    from switchboard.config import load_settings
+    from switchboard.core.settings import load_settings
 
     env = {k: v for k, v in env.items() if k != "SLACK_SIGNING_SECRET"}
     app = create_app(load_settings(env), config={"TASKS_INLINE": True})

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from switchboard.core import voice
 from switchboard.core.calls.after_call import note_idempotency_key
 from switchboard.core.calls.script import LINE_CHECKS, Flag
-from switchboard.db import get_db
-from switchboard.errors import ConfigError
-from switchboard.models import AuditEntry, Conversation, ConversationScore, InboxEvent, Message, OutboxCall
-from switchboard.webhooks.twilio.voice import render
+from switchboard.core.errors import ConfigError
+from switchboard.core.store.models import AuditEntry, Conversation, ConversationScore, InboxEvent, Message, OutboxCall
+from switchboard.intake.db import get_db
+from switchboard.vendors.twilio.voice import render
 
 from ...assist.test_sidebar_api import key_for
 from ...conftest import PUBLIC_URL

@@ -7,8 +7,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from switchboard.db import get_db
-from switchboard.models import Conversation, Customer, Identity, InboxEvent, Message, OutboxCall
+from switchboard.core.store.models import Conversation, Customer, Identity, InboxEvent, Message, OutboxCall
+from switchboard.intake.db import get_db
 
 from ...signing import VendorClient, fixture
 
@@ -189,7 +189,7 @@ def test_status_callbacks_only_move_a_message_forward(app: Flask, vendor: Vendor
 
 def test_without_an_auth_token_twilio_webhooks_are_refused_naming_the_variable(env: dict[str, str]) -> None:
     from switchboard.app import create_app
-    from switchboard.config import load_settings
+    from switchboard.core.settings import load_settings
 
     env = {k: v for k, v in env.items() if k not in ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID")}
     app = create_app(load_settings(env), config={"TASKS_INLINE": True})

@@ -15,14 +15,24 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.app import create_app
-from switchboard.config import load_settings
-from switchboard.core import inbox, voice
+from switchboard.core import voice
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.db import get_db
-from switchboard.models import Account, AuditEntry, Conversation, Customer, InboxEvent, Message, MetricEvent, OutboxCall
+from switchboard.core.settings import load_settings
+from switchboard.core.store import inbox
+from switchboard.core.store.models import (
+    Account,
+    AuditEntry,
+    Conversation,
+    Customer,
+    InboxEvent,
+    Message,
+    MetricEvent,
+    OutboxCall,
+)
+from switchboard.intake.db import get_db
 from switchboard.tasks import handlers
-from switchboard.webhooks.twilio.voice import render
+from switchboard.vendors.twilio.voice import render
 
 from ...actions.test_injection_and_llm import import_injected_article
 from ...conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET

@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from switchboard.db import get_db
-from switchboard.models import InboxEvent, OutboxCall
+from switchboard.core.store.models import InboxEvent, OutboxCall
+from switchboard.intake.db import get_db
 
 from ...signing import VendorClient, fixture, zendesk_signature
 
@@ -107,7 +107,7 @@ def test_malformed_signed_bodies_get_a_400_naming_the_problem(app: Flask, vendor
 
 def test_without_a_secret_zendesk_webhooks_are_refused_naming_the_variable(env: dict[str, str]) -> None:
     from switchboard.app import create_app
-    from switchboard.config import load_settings
+    from switchboard.core.settings import load_settings
 
     env = {k: v for k, v in env.items() if k != "ZENDESK_WEBHOOK_SECRET"}
     app = create_app(load_settings(env), config={"TASKS_INLINE": True})

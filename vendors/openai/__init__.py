@@ -1,0 +1,1 @@
+"""The OpenAI-compatible chat model (any server speaking its API, local ones included)."""

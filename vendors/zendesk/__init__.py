@@ -1,0 +1,4 @@
+"""Zendesk webhooks: event subscriptions (zen:event-type:…) and trigger webhooks."""
+from switchboard.vendors.zendesk.view import blueprint
+
+__all__ = ["blueprint"]

@@ -1,4 +1,0 @@
-"""Slack's Events API, interactivity and slash commands, through Bolt's Flask adapter."""
-from .view import init_app
-
-__all__ = ["init_app"]
