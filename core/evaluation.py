@@ -33,6 +33,8 @@ from switchboard.core.enrichment import conversation_language, enrich
 from switchboard.core.errors import SwitchboardError
 from switchboard.core.escalation import EscalationPolicy
 from switchboard.core.escalation_file import load_policy
+from switchboard.core.inbound import keyword
+from switchboard.core.inbound import policy as live_policy
 from switchboard.core.intents.model import IntentModel
 from switchboard.core.intents.store import has_fitted_model, intent_model
 from switchboard.core.knowledge import phrasings
@@ -43,8 +45,6 @@ from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.quality.screen import screened
 from switchboard.core.records import Article, Hit
 from switchboard.core.redaction import redact, truncate_for_model
-from switchboard.core.replies import keyword
-from switchboard.core.replies import policy as live_policy
 from switchboard.core.selfservice import Decision, Drafter, Turn, decide, searches
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Account, Conversation, Customer, Message

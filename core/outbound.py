@@ -1,5 +1,5 @@
 """The bot's reply to a customer's message, sent on the customer's channel and put on
-the record: the one outbound step the inbound pipeline (``replies``) and the governed
+the record: the one outbound step the inbound pipeline (``inbound``) and the governed
 actions' answers (``actions.selfservice``) share, apart from both so neither imports the
 other to answer.
 

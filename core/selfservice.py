@@ -36,7 +36,7 @@ from switchboard.core.texts.i18n import ENGLISH, N_, Texts
 from switchboard.core.texts.translation import Translator, language_name
 from switchboard.core.vault import TOKEN
 
-#: What a reply does; "action" is a governed action's outcome (core/actions/selfservice.py), never decide()'s.
+#: What a reply does; "action" is a governed action's outcome (core/actions/customer_requests.py), never decide()'s.
 Action = Literal["answer", "choices", "clarify", "handoff", "help", "action"]
 
 SMALL_TALK = SMALL_TALK_INTENTS

@@ -28,15 +28,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.core import accounts, business_hours, identity, metrics, ports, tickets, timeline
-from switchboard.core.actions.selfservice import scan_passages
+from switchboard.core.actions.customer_requests import scan_passages
 from switchboard.core.drafting import CITATION_PREFIX
 from switchboard.core.enrichment import enrich
 from switchboard.core.handoff import Handoff, hand_over
 from switchboard.core.identity import Address
-from switchboard.core.intents.store import intent_model
-from switchboard.core.knowledge.analysis import content_words
-from switchboard.core.redaction import redact, truncate_for_model
-from switchboard.core.replies import (
+from switchboard.core.inbound import (
     Inbound,
     account_retriever,
     article_passages,
@@ -45,6 +42,9 @@ from switchboard.core.replies import (
     policy,
     routing,
 )
+from switchboard.core.intents.store import intent_model
+from switchboard.core.knowledge.analysis import content_words
+from switchboard.core.redaction import redact, truncate_for_model
 from switchboard.core.selfservice import SYSTEM_REASONS, Decision, answer_from_article, decide, pick_choice, searches
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit

@@ -24,11 +24,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.core import ports
+from switchboard.core.address_verification import verified_identity
 from switchboard.core.identity import zendesk_user_id
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, Conversation, Customer, Identity, Message
-from switchboard.core.verification import verified_identity
 from switchboard.core.webchat import is_present, visitors_of
 
 

@@ -16,9 +16,9 @@ from switchboard.apps.slack import receiver as slack_receiver
 from switchboard.apps.webchat import events as webchat_events
 from switchboard.apps.webchat import identity_api as webchat_identity
 from switchboard.apps.zendesk import actions_api, call_api, reveal_api, sidebar_api
-from switchboard.core.processing import EventHandlers
 from switchboard.core.resources import package_path
 from switchboard.core.settings import Settings, load_settings
+from switchboard.core.use_cases import EventHandlers
 from switchboard.intake import db
 from switchboard.intake import errors as webhook_errors
 from switchboard.vendors.twilio import events as twilio_events

@@ -11,7 +11,7 @@ from switchboard.core.accounts import ensure_default_account
 from switchboard.core.calls.script import ScriptError, load_script
 from switchboard.core.errors import ConfigError
 from switchboard.core.escalation_file import PolicyError
-from switchboard.core.replies import policy, routing
+from switchboard.core.inbound import policy, routing
 from switchboard.core.routing import RoutingError
 from switchboard.intake.db import alembic_config, get_db
 

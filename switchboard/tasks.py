@@ -27,12 +27,12 @@ from switchboard.core.digest import send_digest
 from switchboard.core.dispatch import MAX_BATCH, Dispatcher
 from switchboard.core.outreach import campaigns, sending
 from switchboard.core.privacy import purge_all
-from switchboard.core.processing import Bound, EventHandlers
 from switchboard.core.quality.scoring import score_idle
 from switchboard.core.redaction import redact
 from switchboard.core.settings import Settings
 from switchboard.core.store import inbox
 from switchboard.core.store.models import Account
+from switchboard.core.use_cases import Bound, EventHandlers
 from switchboard.core.warmup import preload_for_fork
 from switchboard.intake import db, enqueue
 from switchboard.vendors.outbound import VendorOutcomeUnknown, VendorRateLimited

@@ -27,7 +27,7 @@ from switchboard.apps.sign_in import app_secret
 from switchboard.apps.webchat import stream as live
 from switchboard.apps.webchat import stream_slots as slots
 from switchboard.apps.webchat.schemas import MESSAGE_REQUEST, SESSION_REQUEST, BadRequest, load
-from switchboard.core import accounts, verification, webchat
+from switchboard.core import accounts, address_verification, webchat
 from switchboard.core.store.models import Account, Customer, WebVisitor
 from switchboard.intake import db
 from switchboard.intake.inbox import accept
@@ -256,7 +256,7 @@ def start_session(slug: str) -> Response:
     # What a code proved, the same rule the notify preference checks (not any phone the
     # customer has: a visitor joined by their email has not proven the SMS number).
     answer = {"token": webchat.issue_token(secret(), account.id, visitor.id), "visitor": visitor.id,
-              "messages": messages, "verified": verification.verified_summary(session, customer),
+              "messages": messages, "verified": address_verification.verified_summary(session, customer),
               "notify": visitor.notify}
     session.commit()
     return jsonify(answer)

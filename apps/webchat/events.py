@@ -5,15 +5,15 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from switchboard.apps.webchat.schemas import RECORDED_MESSAGE, load
-from switchboard.core import processing
-from switchboard.core.processing import VendorHandler, WebMessage
+from switchboard.core import use_cases
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import InboxEvent
+from switchboard.core.use_cases import VendorHandler, WebMessage
 
 
 def on_message(session: Session, event: InboxEvent, settings: Settings) -> None:
     payload = load(RECORDED_MESSAGE, event.payload)
-    processing.web_message(session, event, settings, WebMessage(
+    use_cases.web_message(session, event, settings, WebMessage(
         visitor=payload["visitor"], client_id=payload["client_id"], text=payload["text"], locale=payload["locale"]))
 
 

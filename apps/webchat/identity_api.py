@@ -6,7 +6,7 @@ webchat-contract.md): ``POST /chat/<slug>/identify``, ``POST /chat/<slug>/verify
 A second blueprint beside ``api.py``, screened the same way: the account by slug, the
 origin allow-list and CORS, JSON bodies only, the visitor's Bearer token, the same
 error shapes (its handlers and helpers are imported, not copied). The code is sent and
-checked by Twilio Verify through ``core.verification``; a proven address joins the
+checked by Twilio Verify through ``core.address_verification``; a proven address joins the
 visitor to the customer who owns it (their SMS and WhatsApp history becomes one
 timeline with the web chat).
 """
@@ -18,7 +18,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from switchboard.apps.webchat import api, limits
 from switchboard.apps.webchat.schemas import BadRequest
-from switchboard.core import ports, verification, webchat, webchat_away
+from switchboard.core import address_verification, ports, webchat, webchat_away
 from switchboard.core.identity import company_region
 from switchboard.core.store.models import Customer, WebVisitor
 from switchboard.intake import db
@@ -45,12 +45,12 @@ def _visitor() -> tuple[WebVisitor, Customer]:
     return visitor, customer
 
 
-def _target(body: dict[str, object]) -> verification.Target:
+def _target(body: dict[str, object]) -> address_verification.Target:
     account = api.current_account()
     region = company_region(current_app.config["SETTINGS"], account.twilio_phone_number)
     try:
-        return verification.normalise(body.get("kind"), body.get("value"), region=region)
-    except verification.InvalidTarget as exc:
+        return address_verification.normalise(body.get("kind"), body.get("value"), region=region)
+    except address_verification.InvalidTarget as exc:
         raise BadRequest(str(exc)) from None
 
 
@@ -76,11 +76,11 @@ def identify(slug: str) -> tuple[Response, int]:
     session, account = db.session(), api.current_account()
     locale = (customer.locale or "").split("-")[0] or None
     try:
-        verification.send_code(session, account, current_app.config["SETTINGS"], subject=f"visitor:{visitor.id}",
-                               target=target, locale=locale)
-    except verification.TooManySends as exc:
+        address_verification.send_code(session, account, current_app.config["SETTINGS"],
+                                       subject=f"visitor:{visitor.id}", target=target, locale=locale)
+    except address_verification.TooManySends as exc:
         raise api.WebChatError(429, str(exc), {"Retry-After": str(int(exc.retry_after))}) from None
-    except verification.Busy as exc:
+    except address_verification.Busy as exc:
         raise api.WebChatError(409, str(exc)) from None
     except (ports.VendorError, ports.VendorUnavailable) as exc:
         raise _vendor_failed(exc, "asking for a code") from None
@@ -96,22 +96,22 @@ def verify(slug: str) -> Response:
     session, account = db.session(), api.current_account()
     settings = current_app.config["SETTINGS"]
     try:
-        verification.check_code(session, account, settings, subject=f"visitor:{visitor.id}", target=target,
+        address_verification.check_code(session, account, settings, subject=f"visitor:{visitor.id}", target=target,
                                 code=body.get("code"))
-    except verification.WrongCode as exc:
+    except address_verification.WrongCode as exc:
         session.commit()  # the wrong try counts
         raise api.WebChatError(400, str(exc)) from None
-    except verification.TooManyTries as exc:
+    except address_verification.TooManyTries as exc:
         session.commit()
         raise api.WebChatError(429, str(exc)) from None
-    except verification.NoCodeSent as exc:
+    except address_verification.NoCodeSent as exc:
         raise api.WebChatError(400, str(exc)) from None
-    except verification.Busy as exc:
+    except address_verification.Busy as exc:
         raise api.WebChatError(409, str(exc)) from None
     except (ports.VendorError, ports.VendorUnavailable) as exc:
         raise _vendor_failed(exc, "checking the code") from None
     own = customer.id
-    joined = verification.join_verified(session, account.id, own, target, actor=f"visitor:{visitor.id}")
+    joined = address_verification.join_verified(session, account.id, own, target, actor=f"visitor:{visitor.id}")
     if joined != own:
         # The visitor's open stream reads the customer it was merged away from: wake it, so it
         # ends at once and the widget reconnects to the joined timeline.
@@ -128,7 +128,7 @@ def preferences(slug: str) -> Response:
     if notify not in webchat.NOTIFY_CHOICES:
         raise BadRequest(f"notify must be one of {', '.join(webchat.NOTIFY_CHOICES)}")
     kind = {"sms": "phone", "email": "email"}.get(str(notify))
-    if kind and verification.verified_identity(db.session(), customer, kind) is None:
+    if kind and address_verification.verified_identity(db.session(), customer, kind) is None:
         raise api.WebChatError(400, f"notify {notify!r} needs a verified {kind}: verify one first "
                                     f"(POST /chat/{slug}/identify, then /verify)")
     visitor.notify = str(notify)

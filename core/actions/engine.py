@@ -19,7 +19,7 @@ from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.core import ports, timeline
-from switchboard.core.actions import verification as otp
+from switchboard.core.actions import otp
 from switchboard.core.actions.config import ActionsConfig, load_actions_config
 from switchboard.core.actions.executors import Context
 from switchboard.core.actions.policy import ActionPolicy, History, load_action_policy

@@ -21,10 +21,10 @@ from switchboard.core import timeline
 from switchboard.core.assist import prepare_suggestions
 from switchboard.core.calls import script as call_script
 from switchboard.core.enrichment import enrich
+from switchboard.core.inbound import enrichment_json
 from switchboard.core.intents.store import intent_model
 from switchboard.core.knowledge.analysis import content_words
 from switchboard.core.redaction import Redacted, redact, truncate_for_model
-from switchboard.core.replies import enrichment_json
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, Conversation, InboxEvent, Message

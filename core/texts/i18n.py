@@ -81,7 +81,7 @@ TEXT_MODULES = (
     "switchboard.core.actions.registry",
     "switchboard.core.handoff",
     "switchboard.core.outreach.drafts",
-    "switchboard.core.replies",
+    "switchboard.core.inbound",
     "switchboard.core.selfservice",
     "switchboard.core.tickets",
 )

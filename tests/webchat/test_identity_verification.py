@@ -19,12 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.cli import main
-from switchboard.core import identity, ports, verification
+from switchboard.core import address_verification, identity, ports
 from switchboard.core.accounts import ensure_default_account
-from switchboard.core.errors import ConfigError
-from switchboard.core.settings import Settings, load_settings
-from switchboard.core.store.models import Account, AuditEntry, Customer, Identity, IdentityKind, OutboxCall
-from switchboard.core.verification import (
+from switchboard.core.address_verification import (
     InvalidTarget,
     NoCodeSent,
     Target,
@@ -36,6 +33,9 @@ from switchboard.core.verification import (
     normalise,
     send_code,
 )
+from switchboard.core.errors import ConfigError
+from switchboard.core.settings import Settings, load_settings
+from switchboard.core.store.models import Account, AuditEntry, Customer, Identity, IdentityKind, OutboxCall
 from switchboard.intake.db import make_engine
 from switchboard.vendors.twilio.verify_codes import VerifyNotConfigured, code_digest
 
@@ -134,7 +134,7 @@ def test_sandbox_records_the_code_only_there_and_checks_it(db: Session, sandbox:
 def test_five_codes_an_hour_per_visitor(db: Session, sandbox: Settings) -> None:
     account = ensure_default_account(db, sandbox)
     start = datetime.now(UTC)
-    for _ in range(verification.SEND_LIMIT):
+    for _ in range(address_verification.SEND_LIMIT):
         send_code(db, account, sandbox, subject=SUBJECT, target=normalise("phone", PHONE), now=start)
     db.commit()
     with pytest.raises(TooManySends, match="5 codes were sent in the last hour") as refused:
@@ -282,7 +282,7 @@ def test_joining_links_a_new_address_or_merges_with_its_owner(db: Session, sandb
 
     email = normalise("email", "ada@example.com")
     assert join_verified(db, account.id, visitor_id, email, actor=SUBJECT) == visitor_id  # linked, nobody had it
-    assert verification.verified_summary(db, db.get(Customer, visitor_id)) == {  # type: ignore[arg-type]
+    assert address_verification.verified_summary(db, db.get(Customer, visitor_id)) == {  # type: ignore[arg-type]
         "kind": "email", "masked": email.masked}
     assert join_verified(db, account.id, visitor_id, normalise("phone", PHONE), actor=SUBJECT) == old_id  # merged
     db.commit()
@@ -290,8 +290,9 @@ def test_joining_links_a_new_address_or_merges_with_its_owner(db: Session, sandb
     survivor = db.get(Customer, old_id)
     assert survivor is not None and survivor.display_name == "Ada"
     assert sorted(i.kind.value for i in survivor.identities) == ["email", "phone"]
-    assert verification.verified_identity(db, survivor, "email") is not None
-    assert verification.verified_summary(db, survivor) == {"kind": "phone", "masked": normalise("phone", PHONE).masked}
+    assert address_verification.verified_identity(db, survivor, "email") is not None
+    assert address_verification.verified_summary(db, survivor) == {
+        "kind": "phone", "masked": normalise("phone", PHONE).masked}
     # Proving it again (a retried request) changes nothing.
     assert join_verified(db, account.id, old_id, normalise("phone", PHONE), actor=SUBJECT) == old_id
     assert db.scalar(select(func.count()).select_from(Customer).where(Customer.account_id == account.id)) == 1

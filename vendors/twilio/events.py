@@ -6,12 +6,12 @@ import json
 
 from sqlalchemy.orm import Session
 
-from switchboard.core import processing, voice
+from switchboard.core import use_cases, voice
 from switchboard.core.calls import after_call, transcript
 from switchboard.core.identity import InvalidAddress
-from switchboard.core.processing import CustomerMessage, VendorHandler
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import InboxEvent
+from switchboard.core.use_cases import CustomerMessage, VendorHandler
 from switchboard.intake.payloads import load
 from switchboard.vendors.twilio.schemas import (
     CALL_STATUS,
@@ -27,14 +27,14 @@ from switchboard.vendors.twilio.schemas import (
 def on_message(session: Session, event: InboxEvent, settings: Settings) -> None:
     form = load(INBOUND_MESSAGE, event.payload, context=event.kind)
     media = [form[f"MediaUrl{i}"] for i in range(form["NumMedia"] or 0) if f"MediaUrl{i}" in form]
-    processing.customer_message(session, event, settings, CustomerMessage(
+    use_cases.customer_message(session, event, settings, CustomerMessage(
         external_id=form["MessageSid"], sender=form["From"], to=form["To"], body=form["Body"], media=media,
         wa_id=form.get("WaId"), profile_name=form.get("ProfileName")))
 
 
 def on_status(session: Session, event: InboxEvent, settings: Settings) -> None:
     form = load(STATUS_CALLBACK, event.payload, context=event.kind)
-    processing.delivery_status(session, event, settings, external_id=form["MessageSid"],
+    use_cases.delivery_status(session, event, settings, external_id=form["MessageSid"],
                                status=form["MessageStatus"], error_code=form.get("ErrorCode"))
 
 
@@ -49,7 +49,7 @@ def on_call(session: Session, event: InboxEvent, settings: Settings) -> None:
     try:
         voice.call_started(session, event, settings, call)
     except InvalidAddress:
-        processing.recorded_only(session, event, settings)  # a hidden number: put through, nothing to link
+        use_cases.recorded_only(session, event, settings)  # a hidden number: put through, nothing to link
         return
     voice.follow_through(session, event, settings, call.call_sid, 0)
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from switchboard.core import handoff, processing
-from switchboard.core.processing import VendorHandler
+from switchboard.core import handoff, use_cases
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import InboxEvent
+from switchboard.core.use_cases import VendorHandler
 from switchboard.intake.payloads import load
 from switchboard.vendors.zendesk.schemas import TICKET_EVENT
 
@@ -25,7 +25,7 @@ def on_comment_added(session: Session, event: InboxEvent, settings: Settings) ->
     payload = _ticket_event(event)
     comment = payload["event"].get("comment") or {}
     author = comment.get("author") or {}
-    processing.agent_comment(session, event, settings, handoff.AgentReply(
+    use_cases.agent_comment(session, event, settings, handoff.AgentReply(
         ticket_id=payload["detail"]["id"], comment_id=str(comment.get("id") or event.dedupe_key),
         body=str(comment.get("body") or ""), public=bool(comment.get("is_public")),
         author_id=str(author["id"]) if author.get("id") is not None else None,
@@ -44,7 +44,7 @@ def _when(stamp: str | None) -> datetime | None:
 def on_status_changed(session: Session, event: InboxEvent, settings: Settings) -> None:
     payload = _ticket_event(event)
     change = payload["event"]
-    processing.ticket_status_changed(
+    use_cases.ticket_status_changed(
         session, event, settings, ticket_id=payload["detail"]["id"],
         current=str(change.get("current") or payload["detail"].get("status") or ""),
         previous=str(change.get("previous") or ""), at=_when(payload.get("time")))
@@ -53,7 +53,7 @@ def on_status_changed(session: Session, event: InboxEvent, settings: Settings) -
 def on_ticket_created(session: Session, event: InboxEvent, settings: Settings) -> None:
     ticket = _ticket_event(event)["detail"]
     text = f"{ticket.get('subject') or ''}\n{ticket.get('description') or ''}".strip()
-    processing.ticket_created(session, event, settings, ticket_id=ticket["id"], text=text, ticket=ticket)
+    use_cases.ticket_created(session, event, settings, ticket_id=ticket["id"], text=text, ticket=ticket)
 
 
 def on_tags_changed(session: Session, event: InboxEvent, settings: Settings) -> None:
@@ -61,7 +61,7 @@ def on_tags_changed(session: Session, event: InboxEvent, settings: Settings) -> 
     ticket = dict(payload["detail"])
     if isinstance(payload["event"].get("current"), list):
         ticket["tags"] = payload["event"]["current"]
-    processing.ticket_tags_changed(session, event, settings, ticket=ticket)
+    use_cases.ticket_tags_changed(session, event, settings, ticket=ticket)
 
 
 #: Registered in create_app; the webhook checks these kinds' payloads at the door.

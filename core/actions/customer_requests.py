@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.core.accounts import company_name
-from switchboard.core.actions import verification as otp
+from switchboard.core.actions import otp
 from switchboard.core.actions.engine import SELF_SERVICE, ActionRequest, Governor, Outcome, Principal
 from switchboard.core.actions.injection import Finding, detect
 from switchboard.core.actions.tools import Intent, llm_intents

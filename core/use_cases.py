@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.core import assist as assist_core
 from switchboard.core import handoff, identity, kb_drafts, metrics, tickets, timeline, vault, webchat
+from switchboard.core.inbound import Inbound, handle_inbound
 from switchboard.core.knowledge import phrasings
 from switchboard.core.outreach.sending import on_status as outreach_on_status
 from switchboard.core.outreach.triggers import from_zendesk_ticket
@@ -26,7 +27,6 @@ from switchboard.core.quality import rejudge
 from switchboard.core.quality.agent_replies import check_sent_reply
 from switchboard.core.quality.scoring import score_conversation
 from switchboard.core.redaction import Redacted, redact
-from switchboard.core.replies import Inbound, handle_inbound
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.inbox import Handler

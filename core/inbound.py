@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from switchboard.core import accounts, metrics, ports, tickets, timeline
-from switchboard.core.actions import selfservice as actions
+from switchboard.core.actions import customer_requests as actions
 from switchboard.core.drafting import Draft, LLMDrafter
 from switchboard.core.enrichment import Enrichment, clear_language, conversation_language, enrich
 from switchboard.core.escalation import EscalationPolicy
