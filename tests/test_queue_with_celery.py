@@ -321,7 +321,7 @@ def test_sigterm_to_switchboard_worker_lets_celery_finish_its_task_and_leaves_no
     started: list[psutil.Process] = []
     holder = get_db(app).engine.connect()
     try:
-        assert wait_until(lambda: " ready." in log.read_text(), timeout=60), log.read_text()
+        assert wait_until(lambda: " ready." in log.read_text(), timeout=180), log.read_text()
         started = [psutil.Process(command.pid), *psutil.Process(command.pid).children(recursive=True)]
         lock = holder.begin()
         holder.execute(text("LOCK TABLE inbox_events IN ACCESS EXCLUSIVE MODE"))

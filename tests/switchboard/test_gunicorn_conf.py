@@ -70,7 +70,7 @@ class Gunicorn:
                 return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code == 200
             except requests.RequestException:  # refused, or accepted before a worker booted
                 return False
-        assert wait_until(answers, timeout=60), self.output()
+        assert wait_until(answers, timeout=180), self.output()
 
     def post(self, form: dict[str, str]) -> requests.Response:
         signature = RequestValidator(TWILIO_TOKEN).compute_signature(PUBLIC_URL + MESSAGES, form)

@@ -27,6 +27,9 @@ from ..test_queue_with_celery import free_port, wait_until
 
 pytestmark = pytest.mark.slow  # starts processes that stand for other hosts
 
+#: How long a host may take to answer /healthz: it loads its models first, and two hosts
+#: starting at once beside the rest of the suite have taken over a minute on two cores.
+READY_SECONDS = 180
 NEW_ARTICLE = {"id": "llama-rides", "title": "Can I ride a llama at the farm?",
                "body": "Llama rides are offered on Saturdays between 10:00 and 12:00 for riders under 40 kg.",
                "url": "https://help.acme.example/articles/llama-rides"}
@@ -45,7 +48,7 @@ class Host:
         self.process = subprocess.Popen([sys.executable, "-m", "switchboard.cli", "serve", "--port", str(self.port)],
                                         env=self.env, cwd=data_dir, stdout=self.log.open("w"),
                                         stderr=subprocess.STDOUT)
-        assert wait_until(self._healthy, timeout=60), self.log.read_text()[-3000:]
+        assert wait_until(self._healthy, timeout=READY_SECONDS), self.log.read_text()[-3000:]
 
     def _healthy(self) -> bool:
         try:
