@@ -41,16 +41,6 @@ SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 PUBLIC_URL = "https://switchboard.example.com"
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: two workers a core. Measured on a 2-core machine, the suite's
-    processes kept the cores busy only about 57 % of the time with one worker a core
-    (the rest is waiting: servers and Celery workers starting, workers killed and
-    restarted, Chromium, the databases' fsyncs); a second worker a core fills that
-    wait with another file's tests. ``SWITCHBOARD_TEST_WORKERS`` overrides it."""
-    chosen = os.environ.get("SWITCHBOARD_TEST_WORKERS")
-    return int(chosen) if chosen else 2 * (os.cpu_count() or 1)
-
-
 def base_env(tmp_path: Path, database_url: str) -> dict[str, str]:
     return {
         "SWITCHBOARD_DATABASE_URL": database_url,
