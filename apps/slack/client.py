@@ -41,6 +41,18 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+
+def decision_buttons(block_id: str, value: str, approve: str, edit: str, reject: str) -> dict[str, Any]:
+    """The Approve / Edit / Reject row a reviewer answers a card with (outreach campaigns,
+    knowledge drafts): one look, so supervisors meet the same buttons in every card."""
+    return {"type": "actions", "block_id": block_id, "elements": [
+        {"type": "button", "action_id": approve, "style": "primary", "value": value,
+         "text": {"type": "plain_text", "text": "Approve"}},
+        {"type": "button", "action_id": edit, "value": value, "text": {"type": "plain_text", "text": "Edit"}},
+        {"type": "button", "action_id": reject, "style": "danger", "value": value,
+         "text": {"type": "plain_text", "text": "Reject"}},
+    ]}
+
 #: Slack sends Retry-After with every 429; this is only for a proxy that strips it.
 DEFAULT_RETRY_AFTER = 30.0
 TIMEOUT_SECONDS = 20

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from switchboard.apps.slack.client import SlackConnector, escape
+from switchboard.apps.slack.client import SlackConnector, decision_buttons, escape
 from switchboard.core import kb_drafts
 from switchboard.core.outreach.options import options_for
 from switchboard.core.settings import Settings
@@ -95,14 +95,7 @@ def draft_blocks(draft: KbDraft) -> list[dict[str, Any]]:
         {"type": "section", "block_id": "kbdraft:proof", "text": {"type": "mrkdwn", "text": _proof_line(draft.proof)}},
     ]
     if draft.status == kb_drafts.PENDING:
-        value = str(draft.id)
-        blocks.append({"type": "actions", "block_id": "kbdraft:decision", "elements": [
-            {"type": "button", "action_id": APPROVE, "style": "primary", "value": value,
-             "text": {"type": "plain_text", "text": "Approve"}},
-            {"type": "button", "action_id": EDIT, "value": value, "text": {"type": "plain_text", "text": "Edit"}},
-            {"type": "button", "action_id": REJECT, "style": "danger", "value": value,
-             "text": {"type": "plain_text", "text": "Reject"}},
-        ]})
+        blocks.append(decision_buttons("kbdraft:decision", str(draft.id), APPROVE, EDIT, REJECT))
     else:
         at = draft.decided_at or datetime.now(UTC)
         decider = draft.decided_by or ""

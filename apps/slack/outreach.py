@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.apps.slack.client import SlackConnector, escape
+from switchboard.apps.slack.client import SlackConnector, decision_buttons, escape
 from switchboard.core.outreach import campaigns, drafts
 from switchboard.core.outreach.audience import Member
 from switchboard.core.outreach.errors import InvalidCampaign
@@ -96,14 +96,7 @@ def campaign_blocks(session: Session, account: Account, settings: Settings,
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text":
                        f"…and {len(segments) - MAX_SEGMENTS_SHOWN} more segments (see the API)."}]})
     if campaign.status == "pending_approval":
-        value = str(campaign.id)
-        blocks.append({"type": "actions", "block_id": "outreach:decision", "elements": [
-            {"type": "button", "action_id": APPROVE, "style": "primary", "value": value,
-             "text": {"type": "plain_text", "text": "Approve"}},
-            {"type": "button", "action_id": EDIT, "value": value, "text": {"type": "plain_text", "text": "Edit"}},
-            {"type": "button", "action_id": REJECT, "style": "danger", "value": value,
-             "text": {"type": "plain_text", "text": "Reject"}},
-        ]})
+        blocks.append(decision_buttons("outreach:decision", str(campaign.id), APPROVE, EDIT, REJECT))
     elif campaign.status in DECISION_MARK or campaign.decided_by:
         mark = DECISION_MARK.get(campaign.status, DECISION_MARK["approved"])
         who = f" by <@{campaign.decided_by}>" if campaign.decided_by else ""
