@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.core.quality.files import account_file
 from switchboard.core.quality.rubric import load_rubric
+from switchboard.core.quality.scoring import weighted_mean
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, Conversation, ConversationScore, Message
@@ -35,10 +36,8 @@ _CUSTOMERS_LATEST = (
 
 
 def _weighed(criteria: list[dict[str, Any]]) -> float:
-    """The score again from the stored verdicts and weights (scoring.weighted's rule)."""
-    pairs = [(float(c.get("weight") or 0.0), c["score"]) for c in criteria if c.get("score") is not None]
-    total = sum(weight for weight, _ in pairs)
-    return round(100 * sum(weight * score for weight, score in pairs) / total, 1) if total else 100.0
+    """The score again from the stored verdicts and weights."""
+    return weighted_mean([(float(c.get("weight") or 0.0), c["score"]) for c in criteria if c.get("score") is not None])
 
 
 def _resolved_met(criteria: list[dict[str, Any]]) -> bool:

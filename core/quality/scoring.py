@@ -156,7 +156,12 @@ def judge(session: Session, account: Account, settings: Settings, messages: Sequ
 
 def weighted(judgements: Sequence[Judgement], rubric: Rubric) -> float:
     """The weighted mean of the criteria that apply, 0 to 100 (100 when none applies)."""
-    pairs = [(rubric.weights.get(j.criterion, 0.0), j.score) for j in judgements if j.score is not None]
+    return weighted_mean([(rubric.weights.get(j.criterion, 0.0), j.score) for j in judgements if j.score is not None])
+
+
+def weighted_mean(pairs: Sequence[tuple[float, float]]) -> float:
+    """(weight, score 0–1) pairs as a score of 0 to 100; 100 when nothing is weighed. A
+    stored score weighed again (a re-judged verdict) uses this same rule."""
     total = sum(weight for weight, _ in pairs)
     return round(100 * sum(weight * score for weight, score in pairs) / total, 1) if total else 100.0
 
