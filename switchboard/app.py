@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter
 
 from switchboard import bootstrap, tasks, wiring
 from switchboard.apps import dashboard, webchat
@@ -25,17 +24,9 @@ from switchboard.vendors.twilio import events as twilio_events
 from switchboard.vendors.webhooks import init_app as webhooks_init_app
 from switchboard.vendors.zendesk import events as zendesk_events
 from switchboard.web import api, health, home, outreach_api, playground, privacy_api, prometheus, screening
+from switchboard.web.routing import DatabaseId, RoutedFlask
 
 MAX_BODY_BYTES = 1024 * 1024  # vendors' payloads are kilobytes; 1 MiB is generous
-
-
-class DatabaseId(IntegerConverter):
-    """``<int:…>`` in URLs: an id beyond PostgreSQL's integer is simply not found (404)
-    instead of overflowing the database driver (500)."""
-
-    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", db.MAX_ID)
-        super().__init__(map, *args, **kwargs)
 
 
 def event_handlers() -> EventHandlers:
@@ -51,7 +42,7 @@ def event_handlers() -> EventHandlers:
 
 
 def create_app(settings: Settings | None = None, config: dict[str, Any] | None = None) -> Flask:
-    app = Flask("switchboard", template_folder=str(package_path("templates")))
+    app = RoutedFlask("switchboard", template_folder=str(package_path("templates")))
     app.config.update(SETTINGS=settings or load_settings(), MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(config or {})
     app.url_map.converters["int"] = DatabaseId

@@ -1,8 +1,6 @@
 """Start-up checks on the database: schema up to date, default account present."""
 from __future__ import annotations
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from filelock import FileLock
 from flask import Flask
 from sqlalchemy.engine import make_url
@@ -13,14 +11,11 @@ from switchboard.core.errors import ConfigError
 from switchboard.core.escalation_file import PolicyError
 from switchboard.core.inbound import policy, routing
 from switchboard.core.routing import RoutingError
-from switchboard.intake.db import alembic_config, get_db
+from switchboard.intake.db import current_revision, get_db, head_revision
 
 
 def schema_is_current(app: Flask) -> bool:
-    database = get_db(app)
-    head = ScriptDirectory.from_config(alembic_config(database.engine)).get_current_head()
-    with database.engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision() == head
+    return current_revision(get_db(app).engine) == head_revision()
 
 
 def init_app(app: Flask) -> None:
