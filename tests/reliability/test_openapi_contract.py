@@ -8,6 +8,9 @@ and is then fuzzed like the others."""
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -20,25 +23,30 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from switchboard.app import create_app
 from switchboard.core import accounts
+from switchboard.core.settings import load_settings
 from switchboard.intake.db import get_db
 
+from ..conftest import _truncate_postgres, base_env
 from ..selfservice.test_selfservice_over_twilio import inbound
 from .conftest import vendor_for
 
 pytestmark = pytest.mark.slow  # schemathesis walks every operation of the API on both databases
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+OUTREACH = {"SWITCHBOARD_SLACK_APPROVAL_CHANNEL": "C0APPROVE1"}
 
 
 @pytest.fixture
 def env(env: dict[str, str]) -> dict[str, str]:
     """Outreach set up (an approval channel), so a campaign can be created, not only refused."""
-    return {**env, "SWITCHBOARD_SLACK_APPROVAL_CHANNEL": "C0APPROVE1"}
+    return {**env, **OUTREACH}
 
 
-@pytest.fixture
-def api_key(app: Flask) -> str:
+def key_for(app: Flask) -> str:
+    """An API key of the default account, once a customer has written in (so there is a
+    conversation to read)."""
     vendor_for(app).twilio("/webhooks/twilio/messages", inbound("how long does delivery take?"))
     with get_db(app).session() as session:
         account = accounts.by_slug(session, "default")
@@ -47,11 +55,49 @@ def api_key(app: Flask) -> str:
 
 
 @pytest.fixture
+def api_key(app: Flask) -> str:
+    return key_for(app)
+
+
+@pytest.fixture
+def both_databases(tmp_path: Path, sqlite_template: Path, pg_url: str) -> Iterator[list[tuple[str, Flask, str]]]:
+    """The app on SQLite and on PostgreSQL, each with its API key. Every generated case is
+    sent to both: generating the cases is most of the walk's time, and one walk then
+    proves both databases (the same requests in the same order, so their states stay alike)."""
+    shutil.copyfile(sqlite_template, tmp_path / "switchboard.db")
+    _truncate_postgres(pg_url)
+    apps = {}
+    for name, url in (("sqlite", f"sqlite:///{tmp_path / 'switchboard.db'}"), ("postgresql", pg_url)):
+        (tmp_path / name).mkdir()
+        settings = load_settings({**base_env(tmp_path / name, url), **OUTREACH})
+        apps[name] = create_app(settings, config={"TASKS_INLINE": True, "TESTING": True})
+    yield [(name, app, key_for(app)) for name, app in apps.items()]
+    for app in apps.values():
+        get_db(app).dispose()
+
+
+@pytest.fixture
 def api_schema(app: Flask):  # type: ignore[no-untyped-def]
     return schemathesis.openapi.from_wsgi("/api/openapi.json", app)
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+@pytest.fixture
+def walked_schema(both_databases: list[tuple[str, Flask, str]]):  # type: ignore[no-untyped-def]
+    """The description as the first app serves it (both serve the same one)."""
+    return schemathesis.openapi.from_wsgi("/api/openapi.json", both_databases[0][1])
+
+
+def call_both(case, both_databases: list[tuple[str, Flask, str]], key: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """The case sent to each database's app and checked; a failure says which database."""
+    for name, app, api_key in both_databases:
+        try:
+            case.call_and_validate(headers={"Authorization": f"Bearer {key or api_key}"}, checks=CHECKS, app=app)
+        except Exception as failure:
+            failure.add_note(f"(on {name})")
+            raise
+
+
+schema = schemathesis.pytest.from_fixture("walked_schema")
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 #: The routes the description must name: the API, and the web chat widget's public API.
 DESCRIBED = ("/api/", "/chat/")
@@ -81,14 +127,14 @@ def test_the_description_documents_every_api_route_and_method(app: Flask) -> Non
 
 @schema.parametrize()
 @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_conforms_to_its_description(case, api_key: str) -> None:  # type: ignore[no-untyped-def]
-    case.call_and_validate(headers={"Authorization": f"Bearer {api_key}"}, checks=CHECKS)
+def test_api_conforms_to_its_description(case, both_databases) -> None:  # type: ignore[no-untyped-def]
+    call_both(case, both_databases)
 
 
 @schema.parametrize()
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
-def test_api_without_a_key_is_refused_as_documented(case) -> None:  # type: ignore[no-untyped-def]
-    case.call_and_validate(headers={"Authorization": "Bearer sb_not-a-key"}, checks=CHECKS)
+def test_api_without_a_key_is_refused_as_documented(case, both_databases) -> None:  # type: ignore[no-untyped-def]
+    call_both(case, both_databases, key="sb_not-a-key")
 
 
 def test_the_new_routes_answer_their_documented_successes(  # type: ignore[no-untyped-def]
