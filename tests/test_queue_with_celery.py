@@ -37,6 +37,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: How long a worker may take to say it is ready (a wait, not a timing).
+READY_SECONDS = 180
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -57,6 +61,12 @@ class Worker:
             env={**os.environ, **env}, cwd=cwd, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        # Waits that follow (an event processed within 30 s) are about the work, not the
+        # start: the worker loads its models before it forks, which has taken over 20 s
+        # on two cores beside the rest of the suite.
+        assert wait_until(lambda: " ready." in self.output() or self.process.poll() is not None,
+                          timeout=READY_SECONDS), self.output()[-3000:]
+        assert self.process.poll() is None, f"the worker exited:\n{self.output()[-3000:]}"
 
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGTERM)  # Celery (the command exec'd it) and its pool
