@@ -18,9 +18,9 @@ from switchboard.apps.zendesk.sidebar_api import current_agent, require_agent
 from switchboard.core.actions import ActionRequest, Governor, Outcome, Principal
 from switchboard.core.actions.checks import check_configuration
 from switchboard.core.actions.customer_requests import match_intent
-from switchboard.core.actions.engine import UNAVAILABLE
 from switchboard.core.actions.registry import REGISTRY
 from switchboard.core.actions.schemas import json_schema
+from switchboard.core.actions.wording import UNAVAILABLE
 from switchboard.core.errors import MalformedPayload
 from switchboard.core.handoff import conversation_for_ticket
 from switchboard.core.store.models import ActionExecution, Message

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from switchboard.core.accounts import company_name
 from switchboard.core.actions import otp
-from switchboard.core.actions.engine import SELF_SERVICE, ActionRequest, Governor, Outcome, Principal
+from switchboard.core.actions.engine import ActionRequest, Governor, Outcome, Principal
 from switchboard.core.actions.injection import Finding, detect
+from switchboard.core.actions.ledger import SELF_SERVICE
 from switchboard.core.actions.tools import Intent, llm_intents
 from switchboard.core.outbound import Inbound, send_reply
 from switchboard.core.selfservice import Decision, disclosure

@@ -77,7 +77,7 @@ def N_(key: str, text: str) -> str:  # noqa: N802 - gettext's conventional marke
 #: each of them imports this module; ``tests/i18n`` fails when a module marking texts
 #: is missing here.
 TEXT_MODULES = (
-    "switchboard.core.actions.engine",
+    "switchboard.core.actions.wording",
     "switchboard.core.actions.registry",
     "switchboard.core.handoff",
     "switchboard.core.outreach.drafts",

@@ -303,7 +303,8 @@ def test_every_string_key_the_app_uses_exists() -> None:
 def test_every_status_and_refusal_reason_of_governed_actions_has_words_for_agents() -> None:
     """The app builds these keys at run time ('status_' + status, 'reason_' + code), so
     the plain scan above cannot see them; the engine's own lists can."""
-    from switchboard.core.actions.engine import PENDING, REASONS
+    from switchboard.core.actions.ledger import PENDING
+    from switchboard.core.actions.wording import REASONS
 
     ui = read(DEFAULT_APP_DIR / "translations" / "en.json")["ui"]
     statuses = set(PENDING) | {"succeeded", "refused", "failed", "rejected", "expired"}
