@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from switchboard.cli.base import ACCOUNT_OPTION, main, open_app
-from switchboard.core.errors import ConfigError
-from switchboard.core.settings import load_settings
+from switchboard.core import settings as config
+from switchboard.core.errors import ConfigError, SwitchboardError
+from switchboard.core.settings import load_settings, vault_reveal_rules
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
 
@@ -23,13 +25,13 @@ if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the
 def accounts() -> None:
     """Accounts (one per company helpdesk) and their API keys."""
 
-
 @accounts.command("key")
 @ACCOUNT_OPTION
 @click.option("--name", default="cli", show_default=True,
               help="What the key is for (e.g. zendesk-app), to tell keys apart later.")
 def accounts_key(slug: str, name: str) -> None:
     """Create an API key and print it (only its hash is stored)."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import accounts as core
     from switchboard.intake.db import get_db
 
@@ -44,6 +46,7 @@ def accounts_key(slug: str, name: str) -> None:
 def accounts_list() -> None:
     """List the accounts: slug, name, and the Zendesk subdomain, Twilio number and Slack
     workspace that route webhooks to each (tab-separated)."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import accounts as core
     from switchboard.intake.db import get_db
 
@@ -80,6 +83,7 @@ def _e164(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     """A Twilio number as Twilio writes it in webhooks (E.164; a WhatsApp sender as
     ``whatsapp:+E.164``), so inbound deliveries find the account. A number in another
     format is refused, not stored as typed and then never matched."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.accounts import whatsapp_address
     from switchboard.core.identity import InvalidAddress, to_e164
 
@@ -109,6 +113,7 @@ def _e164(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
 def accounts_add(slug: str, name: str, **fields: str | None) -> None:
     """Add a further account (the default one comes from the environment). SLUG is its
     short name in commands: lower-case letters, digits and hyphens."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from sqlalchemy import select
     from sqlalchemy.exc import IntegrityError
 
@@ -137,9 +142,9 @@ def _secret_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """NAME as it is stored (lower case), from either spelling a person has at hand: the
     environment variable the default account uses (SHOP_API_TOKEN, as actions.yaml names
     it) or the stored name (shop_api_token). Checked before --value is prompted for."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.accounts import settable_names
     from switchboard.core.actions.config import load_actions_config
-    from switchboard.core.errors import SwitchboardError
 
     try:
         systems = load_actions_config(load_settings().actions_file).systems.values()
@@ -172,6 +177,7 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
     dispositions_file (a file's path, checked before it is stored), or the secret of a system in actions.yaml
     (shop_api_token); or the environment variable the default account reads for it
     (TWILIO_AUTH_TOKEN, SWITCHBOARD_SLACK_APPROVAL_CHANNEL, SHOP_API_TOKEN)."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import accounts as core
     from switchboard.intake.db import get_db
 
@@ -195,7 +201,6 @@ def accounts_set_secret(slug: str, name: str, value: str) -> None:
 def _check_setting(name: str, value: str, slug: str) -> None:
     """Refuse a setting the account could not use, with the rule the environment's own
     variable is held to: a bad value stored here would only fail later, mid-campaign."""
-    from switchboard.core import settings as config
 
     checks = {"outreach_rate": config.outreach_rate, "outreach_quiet_hours": config.outreach_quiet_hours,
               "outreach_approvers": config.outreach_approvers, "kb_approvers": config.outreach_approvers,
@@ -212,8 +217,7 @@ def _check_setting(name: str, value: str, slug: str) -> None:
 def _check_quality_file(name: str, value: str) -> None:
     """A rubric, guardrail or disposition file is read on every conversation's end: one
     that is missing or does not parse is refused now, with its line and what to fix."""
-    from pathlib import Path
-
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.quality.files import QualityFileError
     from switchboard.core.quality.policy import parse_policy
     from switchboard.core.quality.rubric import parse_rubric
@@ -237,7 +241,6 @@ def _check_quality_file(name: str, value: str) -> None:
 def _check_privacy_setting(name: str, value: str) -> None:
     """The vault and retention settings are read on use: a bad one is refused here, not
     when an agent clicks Reveal or the nightly purge runs."""
-    from switchboard.core.settings import vault_reveal_rules
 
     if name == "vault_reveal":
         try:
@@ -253,6 +256,7 @@ def _check_privacy_setting(name: str, value: str) -> None:
 def show_config() -> None:
     """Print the effective settings, secrets masked, and each vendor's mode (live, or
     sandboxed because asked to or because its credentials are not set)."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.accounts import DEFAULT_SLUG
     from switchboard.core.store.models import Account
     from switchboard.wiring import vendor_modes

@@ -19,6 +19,7 @@ Command = TypeVar("Command", bound=Callable[..., Any])
 
 def open_app(**config: object) -> Flask:
     """The app, as the command needs it; a configuration mistake is one line, not a traceback."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.app import create_app
 
     try:
@@ -33,6 +34,7 @@ class _SwitchboardGroup(click.Group):
     setting to check, never a driver's traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        # Imported when the command runs, not at the top: `switchboard --help` need not load them.
         from sqlalchemy.exc import OperationalError
 
         try:
@@ -54,10 +56,9 @@ ACCOUNT_OPTION = click.option("--account", "slug", default="default", show_defau
 def main() -> None:
     """Switchboard: AI self-service, handoff to Zendesk, agent assist and outreach."""
 
-
-
 def account_named(app: Flask, slug: str = "default") -> Account:
     """The account `--account` names, or a message saying where to find the slugs."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import accounts as core
     from switchboard.intake.db import get_db
 

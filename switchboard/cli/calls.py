@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import click
+from twilio.request_validator import RequestValidator
 
 from switchboard.cli.base import ACCOUNT_OPTION, account_named, main, open_app
 from switchboard.core.resources import data_file
@@ -41,7 +42,6 @@ Post = Callable[[str, dict[str, str], str, str], None]
 
 class ScriptFileError(click.ClickException):
     """A line of the call file that is not "caller: …" or "agent: …"."""
-
 
 @dataclass(frozen=True)
 class Utterance:
@@ -70,7 +70,6 @@ def read_call(path: Path) -> list[Utterance]:
 def calls() -> None:
     """Phone calls put through to an agent (live transcription, the sidebar's live call card)."""
 
-
 @calls.command("play")
 @click.argument("call_file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--url", default="http://127.0.0.1:8000", show_default=True,
@@ -92,6 +91,7 @@ def calls_play(call_file: Path | None, url: str, caller: str, pace: float, ask: 
         post = _signed_poster(url.rstrip("/"), settings.public_url or url.rstrip("/"), token)
         click.echo(f"Posting the call to {url}, signed with the account's Twilio auth token.")
     else:
+        # Imported when the command runs, not at the top: `switchboard --help` need not load them.
         from switchboard.wiring import sandboxed_vendors
 
         if "twilio" not in sandboxed_vendors(account, settings):
@@ -146,6 +146,7 @@ def _wait_for(ticket: Callable[[], int | None], seconds: float = 15.0) -> int | 
 
 
 def _ticket(app: Flask, account_id: int, call_sid: str) -> int | None:
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.calls.transcript import call_conversation
     from switchboard.intake.db import get_db
 
@@ -155,6 +156,7 @@ def _ticket(app: Flask, account_id: int, call_sid: str) -> int | None:
 
 
 def _auth_token(app: Flask, account: Account) -> str | None:
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.accounts import secret
 
     return secret(account, "twilio_auth_token", app.config["SETTINGS"])
@@ -162,7 +164,6 @@ def _auth_token(app: Flask, account: Account) -> str | None:
 
 def _signed_poster(base: str, public: str, token: str) -> Post:
     """Posts as Twilio does: form-encoded, X-Twilio-Signature over the public URL."""
-    from twilio.request_validator import RequestValidator
 
     validator = RequestValidator(token)
 
@@ -187,6 +188,7 @@ def _signed_poster(base: str, public: str, token: str) -> Post:
 def _recorder(app: Flask, account: Account) -> Post:
     """Records each delivery in the inbox and processes it now (the playground's path),
     after the checks and the redaction the webhook applies."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard import tasks
     from switchboard.core.store import inbox
     from switchboard.intake.db import get_db

@@ -21,10 +21,10 @@ if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the
 def db() -> None:
     """Database schema."""
 
-
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations to SWITCHBOARD_DATABASE_URL."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.intake.db import Database, current_revision
 
     settings = load_settings()
@@ -43,6 +43,7 @@ def db_upgrade() -> None:
 @ACCOUNT_OPTION
 def outbox(as_json: bool, slug: str) -> None:
     """Show the outbound calls recorded in the outbox."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import accounts
     from switchboard.core.store import outbox as outbox_core
     from switchboard.intake.db import get_db

@@ -4,13 +4,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from switchboard.cli.base import ACCOUNT_OPTION, Command, account_named, main, open_app
+from switchboard.core.errors import SwitchboardError
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
     from sqlalchemy.orm import Session
@@ -66,6 +67,7 @@ def _eval_configuration(session: Session, account: Account, settings: Settings,
                         chosen: Mapping[str, Any]) -> Configuration:
     """``chosen`` holds what click parsed for the options of :func:`_eval_options`, by
     name without the prefix (each of the type that option declares), or nothing."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.evaluation import configuration
 
     return configuration(session, account, settings, kb_file=chosen.get("kb"), policy_file=chosen.get("policy"),
@@ -75,6 +77,7 @@ def _eval_configuration(session: Session, account: Account, settings: Settings,
 def _preview_configuration(session: Session, account: Account, settings: Settings, first: Mapping[str, Any],
                            second: Mapping[str, Any]) -> Configuration:
     """The second configuration of ``--compare-kb FILE``: the live articles plus FILE's."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.evaluation import EvaluationError
     from switchboard.core.kb_proof import preview_configuration
     from switchboard.core.knowledge.loaders import load_articles
@@ -99,7 +102,6 @@ def eval_group() -> None:
     Questions run through the live decision path (redaction, intents, retrieval, the
     escalation policy, drafting, grounding) with nothing sent and nothing stored."""
 
-
 @eval_group.command("run")
 @click.argument("questions_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_eval_options()
@@ -118,8 +120,8 @@ def eval_run(questions_file: Path, compare: bool, compare_kb_alone: bool, slug: 
 
     QUESTIONS_FILE is .csv or .jsonl with `question` and `expected`: the id of the
     article that answers it, or `handoff` when a person should take it."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import evaluation
-    from switchboard.core.errors import SwitchboardError
     from switchboard.intake.db import get_db
 
     first = {key: chosen[key] for key in EVAL_SETTINGS if chosen[key] is not None}
@@ -157,6 +159,7 @@ def eval_run(questions_file: Path, compare: bool, compare_kb_alone: bool, slug: 
         click.echo(json.dumps(body, indent=2))
         return
     if not compare:
+        # Imported when the command runs, not at the top: `switchboard --help` need not load them.
         from switchboard.core.knowledge.calibration import expectation
 
         for line in _eval_table(runs[0]):
@@ -186,10 +189,8 @@ def eval_replay(since: datetime, until: datetime | None, slug: str, as_json: boo
 
     Customers' first messages (stored redacted) run under the current configuration,
     or the one the options describe, and are compared with the bot's recorded reply."""
-    from datetime import UTC
-
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import evaluation
-    from switchboard.core.errors import SwitchboardError
     from switchboard.intake.db import get_db
 
     app = open_app()

@@ -23,7 +23,6 @@ if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the
 def intents() -> None:
     """The intent model that routes messages (and knows when it does not know)."""
 
-
 @intents.command("fit", short_help="Fit the account's model on a CSV plus the shipped examples.")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @ACCOUNT_OPTION
@@ -37,6 +36,7 @@ def intents_fit(csv_file: Path, slug: str, replace: bool) -> None:
 
     The model is used at once by every web process and worker. The last three fitted
     models are kept: `switchboard intents revert` goes back to the previous one."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.intents.model import IntentDataError, IntentModel, read_training_csv, training_set
     from switchboard.core.intents.store import save_intent_model
     from switchboard.core.intents.vectors import intent_encoder, shipped_vectors
@@ -69,6 +69,7 @@ def intents_fit(csv_file: Path, slug: str, replace: bool) -> None:
 
 def _fitted_on(training: TrainingSet) -> str:
     """What the model learnt from, said so that nobody is surprised by what it no longer knows."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.small_talk import SMALL_TALK_INTENTS
 
     new = (f"{len(training.new_intents)} new intent{'' if len(training.new_intents) == 1 else 's'}: "
@@ -95,6 +96,7 @@ def intents_revert(slug: str) -> None:
     and the one fitted before it is used again, or the shipped default when no earlier
     one is kept. Each revert goes one more step back (it never returns to the model it
     discarded: fit that CSV again for it). Used at once by every web process and worker."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.intents.store import NothingToRevert, RevertRaced, revert_intent_model
     from switchboard.intake.db import get_db
 
@@ -136,6 +138,7 @@ def _fit_of(meta: Mapping[str, Any]) -> str:
 def intents_predict(slug: str) -> None:
     """One message per line on stdin; one JSON object per line on stdout. A message
     flagged out of scope also gets its best in-scope intent and that intent's confidence."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.intents.store import intent_model
     from switchboard.intake.db import get_db
 

@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the
 def kb() -> None:
     """The knowledge base self-service answers from."""
 
-
 @kb.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @ACCOUNT_OPTION
@@ -30,6 +29,7 @@ def kb_import(path: Path, slug: str) -> None:
     """Load articles from a JSON/JSONL file or a folder of Markdown/HTML files.
 
     Re-importing updates changed articles by id and never duplicates them."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.knowledge.calibration import expectation
     from switchboard.core.knowledge.errors import KnowledgeBaseFormatError
     from switchboard.core.knowledge.loaders import load_articles
@@ -72,6 +72,7 @@ def _check_links(articles: Sequence[Article]) -> None:
 @ACCOUNT_OPTION
 def kb_sync(slug: str) -> None:
     """Pull Zendesk Help Center articles changed since the last sync."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import ports
     from switchboard.core.knowledge.calibration import expectation
     from switchboard.core.knowledge.service import KnowledgeBase
@@ -109,6 +110,7 @@ def _say_escaped(escaped: tuple[str, ...]) -> None:
 @click.option("-k", default=5, show_default=True, help="How many passages to show.")
 def kb_search(question: str, slug: str, k: int) -> None:
     """Show what retrieval finds for a question, with its signals."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
     from switchboard.intake.db import get_db
 
@@ -137,6 +139,7 @@ def kb_phrasings(ctx: click.Context, slug: str, status: str | None) -> None:
     until then. Remove one with `switchboard kb phrasings remove ID`."""
     if ctx.invoked_subcommand is not None:
         return
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.knowledge import phrasings
     from switchboard.intake.db import get_db
 
@@ -166,6 +169,7 @@ def _count(n: int, noun: str) -> str:
 @click.pass_context
 def kb_phrasings_remove(ctx: click.Context, phrasing_id: int, slug: str | None) -> None:
     """Stop the bot using phrasing ID, for good: no evidence, old or new, brings it back."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.knowledge import phrasings
     from switchboard.intake.db import get_db
 

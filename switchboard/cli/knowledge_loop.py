@@ -2,6 +2,7 @@
 questions the bot could not answer to articles an approver publishes."""
 from __future__ import annotations
 
+import getpass
 import json
 from datetime import UTC, datetime, timedelta
 from typing import IO
@@ -19,6 +20,7 @@ from switchboard.cli.kb import kb
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def kb_gaps(slug: str, days: int, as_json: bool) -> None:
     """Questions that ended without an answer, grouped by meaning, most asked first."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import gaps
     from switchboard.core.knowledge import topics
     from switchboard.intake.db import get_db
@@ -49,6 +51,7 @@ def kb_gaps(slug: str, days: int, as_json: bool) -> None:
 def kb_duplicates(slug: str, as_json: bool) -> None:
     """Articles to review: pairs that answer the same questions (by the retrieval
     encoder) and pairs that give different numbers for the same thing."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import kb_conflicts
     from switchboard.intake.db import get_db
 
@@ -74,13 +77,13 @@ def kb_duplicates(slug: str, as_json: bool) -> None:
 def kb_drafts_group() -> None:
     """Articles drafted from agents' answers to knowledge gaps: review, approve, reject."""
 
-
 @kb_drafts_group.command("list")
 @ACCOUNT_OPTION
 @click.option("--status", type=click.Choice(["pending", "approved", "rejected"]), help="Only drafts in this state.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def kb_drafts_list(slug: str, status: str | None, as_json: bool) -> None:
     """Every draft with its id, status, version, the questions it answers and its proof."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import kb_drafts
     from switchboard.intake.db import get_db
 
@@ -117,6 +120,7 @@ def _proof(proof: dict[str, object]) -> str:
 def kb_drafts_show(draft_id: int, slug: str, as_diff: bool) -> None:
     """One draft in full (JSON): kind, body, an edit's diff, questions, sources, proof,
     versions, decision."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import kb_drafts
     from switchboard.intake.db import get_db
 
@@ -146,8 +150,7 @@ def kb_drafts_show(draft_id: int, slug: str, as_diff: bool) -> None:
 def kb_drafts_edit(draft_id: int, slug: str, title: str | None, body_file: IO[str] | None, by: str | None) -> None:
     """Save a new version of a pending draft with your title and/or body: it is proven
     again and its Slack card updated; nothing is published until it is approved."""
-    import getpass
-
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import kb_drafts
     from switchboard.intake.db import get_db
 
@@ -175,8 +178,7 @@ def kb_drafts_edit(draft_id: int, slug: str, title: str | None, body_file: IO[st
 
 
 def _decide(draft_id: int, slug: str, verdict: str, by: str | None) -> None:
-    import getpass
-
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import kb_drafts
     from switchboard.intake.db import get_db
 

@@ -23,7 +23,6 @@ if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the
 def audit() -> None:
     """The append-only audit log."""
 
-
 @audit.command("export")
 @ACCOUNT_OPTION
 @click.option("--ticket", help="Only entries about this Zendesk ticket.")
@@ -32,6 +31,7 @@ def audit() -> None:
               help="One JSON object per line, or CSV for a spreadsheet.")
 def audit_export(slug: str, ticket: str | None, conversation: str | None, fmt: str) -> None:
     """Write the audit trail to stdout, oldest first."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.store.audit import export
     from switchboard.intake.db import get_db
 
@@ -51,8 +51,8 @@ def audit_export(slug: str, ticket: str | None, conversation: str | None, fmt: s
 def customers() -> None:
     """Data-subject requests: erase or export one customer's data; vault keys and retention."""
 
-
 def _customer_request(slug: str, identity: str, work: Callable[[Session, Account, Any, Settings], Any]) -> Any:
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.privacy import UnknownCustomer, find_customer
     from switchboard.intake.db import get_db
 
@@ -76,6 +76,7 @@ def _customer_request(slug: str, identity: str, work: Callable[[Session, Account
 def customers_erase(identity: str, slug: str, yes: bool) -> None:
     """Remove a customer's personal data everywhere it is stored (IDENTITY: a phone with its
     country code, an email, or customer:<id>); metrics and an audit entry stay."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.privacy import erase
     from switchboard.core.vault import vault_for
 
@@ -92,6 +93,7 @@ def customers_erase(identity: str, slug: str, yes: bool) -> None:
 @ACCOUNT_OPTION
 def customers_export(identity: str, slug: str) -> None:
     """Print everything stored about a customer as JSON (data-subject access)."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.privacy import export
     from switchboard.core.vault import vault_for
 
@@ -110,6 +112,7 @@ PURGED_WORDS = {"vault_entries": "vaulted originals", "messages": "message texts
 def customers_purge(as_json: bool) -> None:
     """Run the retention purge now (beat runs it daily): originals and transcripts older
     than each account's retention period."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.accounts import all_accounts, secret_variable
     from switchboard.core.privacy import purge_expired, retention_days
     from switchboard.intake.db import get_db
@@ -141,6 +144,7 @@ def customers_purge(as_json: bool) -> None:
 def customers_rotate_keys() -> None:
     """Re-encrypt every vaulted value, and the further accounts' secrets, with the newest
     key of SWITCHBOARD_VAULT_KEYS, after which the older keys can be removed."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.accounts import all_accounts, reseal_secrets
     from switchboard.core.vault import rotate_all, vault_for
     from switchboard.intake.db import get_db

@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 import click
 
 from switchboard.cli.base import ACCOUNT_OPTION, account_named, main, open_app
+from switchboard.core.errors import ConfigError
+from switchboard.core.settings import load_settings
 
 
 @main.group()
 def qa() -> None:
     """Quality: check a reply against the guardrails."""
-
 
 @qa.command("check")
 @click.argument("text", required=False)
@@ -27,11 +28,10 @@ def check_command(text: str | None, intent: str | None, as_json: bool, slug: str
     guardrail policy (SWITCHBOARD_GUARDRAILS_FILE for the default account, the
     guardrails_file setting of another) and the style card (SWITCHBOARD_STYLE_FILE).
     Exits with status 1 when anything is flagged, like a linter."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.assist import StyleError
-    from switchboard.core.errors import ConfigError
     from switchboard.core.quality.policy import GuardrailPolicyError
     from switchboard.core.quality.screen import check_reply
-    from switchboard.core.settings import load_settings
 
     if text is None or text == "-":
         text = sys.stdin.read()
@@ -65,6 +65,7 @@ def report_command(since: datetime, until: datetime | None, fmt: str, slug: str)
     """QA scores of the conversations that ended in a period: by automation level, intent,
     agent (by name), channel and language, the trend by day and week, the "resolved"
     verdicts a reopen or repeat contact turned round, and the worst first with their evidence."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.quality.report import CSV_FIELDS, csv_rows, names_for, report, scores_since
     from switchboard.intake.db import get_db
 
@@ -86,6 +87,7 @@ def report_command(since: datetime, until: datetime | None, fmt: str, slug: str)
 @ACCOUNT_OPTION
 def score_idle_command(slug: str) -> None:
     """Score the conversations silent for the rubric's idle_minutes (run it from cron)."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.quality.scoring import score_idle
     from switchboard.intake.db import get_db
 

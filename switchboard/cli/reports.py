@@ -1,6 +1,7 @@
 """`switchboard digest` and `report`: the weekly digest and the outcomes report."""
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from datetime import datetime
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the
 @click.option("--send", is_flag=True, help="Post it to the digest channel (SWITCHBOARD_SLACK_DIGEST_CHANNEL).")
 def digest(slug: str, days: int, send: bool) -> None:
     """The supervisors' digest of agent assist and knowledge gaps (JSON preview, or --send)."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.digest import as_json, compute_digest, recent_period, send_digest
     from switchboard.intake.db import get_db
     from switchboard.tasks import digest_channel
@@ -60,6 +62,7 @@ def report(start: datetime, end: datetime, fmt: str, slug: str, channel: str | N
     """Outcome figures for conversations started in a period (the dashboard's figures):
     JSON, or CSV with every figure (segments, days, escalation reasons, suggestions,
     outreach). Days between 2000-01-01 and 2099-12-31, at most 1096 days apart."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.metrics_figures import CSV_FIELDS, FiguresError, Filters, csv_rows, figures
     from switchboard.intake.db import get_db
 
@@ -74,7 +77,6 @@ def report(start: datetime, end: datetime, fmt: str, slug: str, channel: str | N
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
         return
-    import csv
 
     # "raise": a figure added to the JSON but not to CSV_FIELDS fails loudly, never vanishes.
     writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, extrasaction="raise", lineterminator="\n")

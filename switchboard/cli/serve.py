@@ -11,6 +11,7 @@ from flask import Flask
 from switchboard.cli.base import main, open_app
 from switchboard.core.resources import data_file
 from switchboard.core.settings import load_settings
+from switchboard.core.store.private_files import create_private
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
 
@@ -33,9 +34,9 @@ def serve(host: str, port: int) -> None:
     if runner is not None:
         runner.start_sweeper()
         ensure_sample_kb(app)
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.apps.dashboard import API_KEY_FILE
     from switchboard.core import accounts
-    from switchboard.core.store.private_files import create_private
     from switchboard.intake.db import get_db
     from switchboard.web.access_log import werkzeug_request_handler
 
@@ -47,6 +48,7 @@ def serve(host: str, port: int) -> None:
         key_file = settings.data_dir / API_KEY_FILE
         create_private(key_file, lambda: accounts.create_api_key(session, default, "serve") + "\n")
     if runner is not None:  # this process answers the customers: load before the first one writes
+        # Imported when the command runs, not at the top: `switchboard --help` need not load them.
         from switchboard.core.warmup import warm_up
 
         click.echo("Loading the models so the first answer is quick:", nl=False)
@@ -64,6 +66,7 @@ def serve(host: str, port: int) -> None:
 def where_to_go(base: str, default: Account, settings: Settings, *, answers_here: bool) -> list[str]:
     """What `serve` prints after it starts: the pages a newcomer tries first (README's
     tour), and why the playground is not among them when it is off."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.web.playground import off_reason
 
     off = off_reason(default, settings) if answers_here else "the playground needs `switchboard serve` without Redis"
@@ -104,6 +107,7 @@ def worker(concurrency: int, beat: bool) -> None:
               help="The channel the customer writes on.")
 def chat(phone: str, channel: str) -> None:
     """Play the customer in the terminal (Twilio must be sandboxed: nothing is sent)."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import accounts as core
     from switchboard.intake.db import get_db
     from switchboard.web.playground import enabled, simulate
@@ -149,6 +153,7 @@ SAMPLE_KB = data_file("sample_kb.json")
 def ensure_sample_kb(app: Flask) -> None:
     """A newcomer's empty knowledge base gets the small sample one, so the first
     question already has something to be answered from."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import accounts as core
     from switchboard.core.knowledge.loaders import load_articles
     from switchboard.core.knowledge.service import KnowledgeBase

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import click
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the
 def slack() -> None:
     """The Slack app (approvals, digest)."""
 
-
 SLACK_MANIFEST = manifests_dir() / "slack.yaml"
 MANIFEST_PLACEHOLDER = "https://switchboard.example.com"
 
@@ -32,7 +32,6 @@ MANIFEST_PLACEHOLDER = "https://switchboard.example.com"
               help="Manifest template; default: manifests/slack.yaml.")
 def slack_manifest(url: str, manifest_file: Path | None) -> None:
     """Print the Slack app manifest (YAML) for this deployment: paste it at api.slack.com/apps → Create New App."""
-    from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.netloc or parts.path.strip("/"):

@@ -19,12 +19,12 @@ if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the
 def texts() -> None:
     """The fixed texts customers receive, per language (message catalogs and overrides)."""
 
-
 @texts.command("list")
 @click.option("--language", default="en", show_default=True, help="Show the texts in this language (es, fr, de…).")
 @ACCOUNT_OPTION
 def texts_list(language: str, slug: str) -> None:
     """Every text's key and what a customer receives in LANGUAGE (with this account's overrides)."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import accounts
     from switchboard.core.texts import i18n
     from switchboard.intake.db import get_db
@@ -48,6 +48,7 @@ def texts_list(language: str, slug: str) -> None:
 @ACCOUNT_OPTION
 def texts_set(key: str, text: str | None, language: str, remove: bool, slug: str) -> None:
     """Override the text KEY in one language for an account (keep its {placeholders})."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import accounts
     from switchboard.core.texts import i18n
     from switchboard.intake.db import get_db
@@ -68,6 +69,7 @@ def texts_set(key: str, text: str | None, language: str, remove: bool, slug: str
 @texts.command("check")
 def texts_check() -> None:
     """Fail when a catalog misses, or has a stale, translation of a text."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.texts import i18n
 
     problems = [p for language in i18n.CATALOG_LANGUAGES for p in i18n.catalog_problems(language)]

@@ -22,12 +22,12 @@ if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the
 def zendesk() -> None:
     """Zendesk set-up."""
 
-
 @zendesk.command("provision")
 @click.option("--manifests", "manifests_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder with webhook.json (and triggers/); default: the shipped manifests/zendesk.")
 def zendesk_provision(manifests_dir: Path | None) -> None:
     """Create or update Switchboard's Zendesk webhook (and triggers), idempotently."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.vendors.zendesk.admin import ProvisionError, provision_from_settings
 
     try:
@@ -47,6 +47,7 @@ def zendesk_provision(manifests_dir: Path | None) -> None:
               help="Host of this deployment (e.g. support.example.com) allowed to receive the secure token.")
 def zendesk_package_app(out_dir: Path, app_dir: Path | None, domains: tuple[str, ...]) -> None:
     """Validate the Zendesk sidebar app and zip it for upload (Admin Center > Apps > Upload private app)."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.apps.zendesk.packager import DEFAULT_APP_DIR, InvalidZendeskApp, package_app
 
     if not out_dir.exists():
@@ -76,6 +77,7 @@ def zendesk_package_app(out_dir: Path, app_dir: Path | None, domains: tuple[str,
 @click.option("--ticket", type=int, help="Ticket to open first; default: the newest one the bot handed over.")
 def zendesk_preview(url: str, key_file: Path | None, port: int, ticket: int | None) -> None:
     """Preview the sidebar app in a local stand-in of Zendesk's agent workspace, against a running Switchboard."""
+    # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.apps.zendesk.preview_server import KEY_FILE_NAME, PreviewError, serve_preview
 
     try:
