@@ -228,7 +228,10 @@ def _same_gap(session: Session, account_id: int, retriever: Any, questions: Sequ
 
     Nearest question, not the draft's centre: a draft's centre drifts towards whatever
     it has merged and then attracts every question (bench/knowledge_loop.py: 40 tickets
-    on 20 topics became 8 drafts that way)."""
+    on 20 topics became 8 drafts that way). Close enough is the join cosine fitted on
+    the account's own articles (:mod:`.knowledge.join_calibration`): on a help center
+    whose topics are close, different questions come close too, and one constant
+    merged four topics' answers into one draft on StackFAQ."""
     pending = [d for d in _drafts(session, account_id, PENDING) if d.kind == NEW]
     if not pending:
         return None
