@@ -191,7 +191,11 @@ def _is_question(text: str) -> bool:
 
 def group(texts: Sequence[str], embedded: np.ndarray | None, threshold: float) -> list[list[int]]:
     """Indices of ``texts`` grouped: by cosine to each group's centre when embedded, else
-    on the two content words the most questions share (as the digest does)."""
+    on the two content words the most questions share (as the digest does). Then groups
+    whose centres are that close are merged: in one pass, a topic's first question stays
+    alone when its second is worded further from it than the account's join cosine,
+    though the third is close to both ("Do you sell gift cards?", "Can I buy a gift card
+    for my sister?", "is there a gift card I can purchase")."""
     if embedded is None:
         return _group_on_words(texts)
     groups: list[list[int]] = []
@@ -207,6 +211,23 @@ def group(texts: Sequence[str], embedded: np.ndarray | None, threshold: float) -
                 continue
         groups.append([index])
         centres.append(vector)
+    return _merged(groups, embedded, threshold)
+
+
+def _merged(groups: list[list[int]], embedded: np.ndarray, threshold: float) -> list[list[int]]:
+    """The groups with the closest two centres merged, again, while they reach ``threshold``
+    (each group keeps its first question's place in the list)."""
+    groups = [list(g) for g in groups]
+    while len(groups) > 1:
+        means = np.stack([embedded[g].mean(axis=0) for g in groups])
+        centres = means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
+        cosines = centres @ centres.T
+        np.fill_diagonal(cosines, -1.0)
+        first, second = np.unravel_index(int(np.argmax(cosines)), cosines.shape)
+        if cosines[first, second] < threshold:
+            break
+        keep, gone = sorted((int(first), int(second)))
+        groups[keep] = sorted(groups[keep] + groups.pop(gone))
     return groups
 
 

@@ -36,7 +36,7 @@ from switchboard.core.settings import Settings
 from switchboard.core.store import artifacts
 
 #: Cosine between two articles' questions from which they are listed as duplicates. The
-#: gaps' join cosine (E5 0.89) is too low between whole articles of one help center: on
+#: gaps' shipped join cosine (E5 0.89) is too low between whole articles of one help center: on
 #: the sample one (21 articles) 11 pairs of different articles reach it ("How much does
 #: delivery cost?" ~ "How long does delivery take?" 0.93, the highest), while a title
 #: reworded ("How long will my delivery take to arrive?") reaches 0.97. Measured on that

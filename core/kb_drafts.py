@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.core import gaps, kb_edits, kb_publish, ports
+from switchboard.core import gaps, kb_edits, kb_publish, kb_writer, ports
 from switchboard.core.accounts import secret_variable, setting
 from switchboard.core.digest import clip
 from switchboard.core.handoff import conversation_for_ticket
@@ -37,7 +37,7 @@ from switchboard.core.knowledge import phrasings, topics
 from switchboard.core.knowledge.retrieval import Retriever
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.records import Article
-from switchboard.core.redaction import PLACEHOLDERS, redact
+from switchboard.core.redaction import PLACEHOLDERS
 from switchboard.core.settings import Settings, outreach_approvers
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, Conversation, KbDraft, Message
@@ -54,6 +54,10 @@ _SMALL_TALK = re.compile(r"^(hi|hello|hey|dear|good (morning|afternoon|evening)|
                          r"have a (great|nice|good))\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
+#: How a version the local engine wrote is recorded (kb_writer: the LLM's when it writes).
+LOCAL: dict[str, Any] = {"engine": "local"}
+#: The existing articles an LLM writes a new draft with, besides the agents' replies.
+CLOSEST_ARTICLES = 2
 
 
 class DraftNotFound(LookupError):
@@ -85,8 +89,7 @@ def answer_sentences(text: str, *, region: str | None = None) -> list[str]:
         sentence = " ".join(sentence.split())
         if not sentence or _SMALL_TALK.match(sentence):
             continue
-        if VAULT_TOKEN.search(sentence) or _PLACEHOLDER.search(sentence) or redact(
-                sentence, default_region=region).findings:
+        if kb_writer.personal_data(sentence, region=region):
             continue
         kept.append(sentence)
     return kept
@@ -110,11 +113,18 @@ def article_of(session: Session, account_id: int, settings: Settings, draft: KbD
     return kb_publish.article_of(draft, live)
 
 
-def record_version(draft: KbDraft, *, by: str, how: str) -> None:
-    """Keep the draft's current version as it is, with who made it, when and how."""
+def record_version(draft: KbDraft, *, by: str, how: str, written: dict[str, Any] | None = None) -> None:
+    """Keep the draft's current version as it is, with who made it, when and how (and,
+    for a version the bot wrote, ``written``: by the local engine or the LLM, with which
+    prompt, and why an LLM's article was not kept)."""
     draft.versions = [*draft.versions, {"version": draft.version, "title": draft.title, "body": draft.body,
                                         "by": by, "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                                        "how": how}]
+                                        "how": how, **({"written": written} if written is not None else {})}]
+
+
+def written(draft: KbDraft) -> dict[str, Any] | None:
+    """How the bot last wrote the draft (see :func:`record_version`)."""
+    return next((v["written"] for v in reversed(draft.versions) if "written" in v), None)
 
 
 def reprove(session: Session, account: Account, settings: Settings, draft: KbDraft) -> None:
@@ -144,11 +154,13 @@ def on_solved(session: Session, account: Account, settings: Settings, *, ticket_
     source = {"ticket_id": ticket_id, "conversation_id": conversation.id,
               "comments": [str(r.meta.get("zendesk_comment_id") or r.id) for r in replies]}
     retriever = topics.live_retriever(session, account.id, settings)
-    bodies = {a.id: a.body for a in KnowledgeBase.of(session, account.id, settings).articles()}
+    known = {a.id: a for a in KnowledgeBase.of(session, account.id, settings).articles()}
+    bodies = {article_id: a.body for article_id, a in known.items()}
     target = edit_target(session, account.id, retriever, question=questions[0], replies=[r.body for r in replies],
                              agent_sentences=sentences, bodies=bodies)
     draft = _pending_edit(session, account.id, target) if target else _same_gap(session, account.id, retriever,
                                                                                   questions)
+    how = LOCAL
     if draft is None and target:
         revision = kb_edits.revise(bodies[target], sentences)
         if revision is None:
@@ -157,8 +169,9 @@ def on_solved(session: Session, account: Account, settings: Settings, *, ticket_
                         title=_title_of(session, account.id, settings, target), body=revision.body,
                         base_body=bodies[target], questions=list(questions), sources=[source], proof={}, versions=[])
     elif draft is None:
-        draft = KbDraft(account_id=account.id, status=PENDING, version=1, kind=NEW, title=title_from(questions[0]),
-                        body=body_from(sentences), questions=list(questions), sources=[source], proof={}, versions=[])
+        draft, how = _new(session, account, settings, questions=questions, sentences=sentences, source=source,
+                     near=[known[c.article_id] for c in gaps.closest(retriever, questions[0])[:CLOSEST_ARTICLES]
+                           if c.article_id in known])
     if draft.id is None:
         session.add(draft)
         session.flush()
@@ -174,7 +187,8 @@ def on_solved(session: Session, account: Account, settings: Settings, *, ticket_
         draft.sources = [*draft.sources, source]
         draft.updated_at = datetime.now(UTC)
         action = "kb.draft_merged"
-    record_version(draft, by="bot", how="drafted" if action == "kb.draft_created" else f"merged ticket #{ticket_id}")
+    record_version(draft, by="bot", how="drafted" if action == "kb.draft_created" else f"merged ticket #{ticket_id}",
+                   written=how)
     reprove(session, account, settings, draft)
     audit(session, account_id=account.id, actor="bot", action=action, subject_type="kb_draft",
           subject_id=draft.id, detail={"version": draft.version, "ticket_id": ticket_id, "kind": draft.kind,
@@ -183,6 +197,19 @@ def on_solved(session: Session, account: Account, settings: Settings, *, ticket_
     session.commit()
     ports.current().supervisor_flows.request_draft_review(session, account, settings, draft)
     return draft
+
+
+def _new(session: Session, account: Account, settings: Settings, *, questions: Sequence[str],
+         sentences: Sequence[str], source: dict[str, Any],
+         near: Sequence[Article]) -> tuple[KbDraft, dict[str, Any]]:
+    """A new article's draft: the LLM's when one is configured and its article is
+    grounded (:mod:`.kb_writer`), else the extractive one; and how it was written."""
+    local = kb_writer.Written(title_from(questions[0]), body_from(sentences), LOCAL)
+    wrote = kb_writer.write(session, account, settings, questions=questions, sentences=sentences, articles=near,
+                            local=local, key=f"kb-draft:{account.id}:{source['ticket_id']}")
+    draft = KbDraft(account_id=account.id, status=PENDING, version=1, kind=NEW, title=clip(wrote.title, TITLE_CHARS),
+                    body=wrote.body, questions=list(questions), sources=[source], proof={}, versions=[])
+    return draft, wrote.how
 
 
 def _agent_replies(session: Session, conversation: Conversation) -> list[Message]:
@@ -228,7 +255,10 @@ def _same_gap(session: Session, account_id: int, retriever: Any, questions: Sequ
 
     Nearest question, not the draft's centre: a draft's centre drifts towards whatever
     it has merged and then attracts every question (bench/knowledge_loop.py: 40 tickets
-    on 20 topics became 8 drafts that way)."""
+    on 20 topics became 8 drafts that way). Close enough is the join cosine fitted on
+    the account's own articles (:mod:`.knowledge.join_calibration`): on a help center
+    whose topics are close, different questions come close too, and one constant
+    merged four topics' answers into one draft on StackFAQ."""
     pending = [d for d in _drafts(session, account_id, PENDING) if d.kind == NEW]
     if not pending:
         return None
@@ -282,7 +312,7 @@ def as_json(draft: KbDraft) -> dict[str, Any]:
             "diff": diff(draft), "questions": list(draft.questions), "sources": list(draft.sources),
             "proof": dict(draft.proof), "article_id": draft.article_id, "decided_by": draft.decided_by,
             "decided_at": draft.decided_at.isoformat() if draft.decided_at else None,
-            "approved_version": draft.approved_version, "versions": list(draft.versions),
+            "approved_version": draft.approved_version, "versions": list(draft.versions), "written": written(draft),
             "created_at": draft.created_at.isoformat()}
 
 
@@ -323,10 +353,10 @@ def _check_edit(title: str, body: str, settings: Settings) -> None:
     if len(body) > BODY_CHARS:
         raise InvalidEdit(f"the body is {len(body)} characters long: keep it to {BODY_CHARS}")
     for text in (title, *body.split("\n\n")):
-        found = redact(text, default_region=settings.country).findings
-        if found or VAULT_TOKEN.search(text) or _PLACEHOLDER.search(text):
-            kinds = ", ".join(sorted({f.kind for f in found})) or "a vault token or placeholder"
-            raise InvalidEdit(f"the text holds personal data ({kinds}): remove it, every customer reads an article")
+        kinds = kb_writer.personal_data(text, region=settings.country)
+        if kinds:
+            raise InvalidEdit(f"the text holds personal data ({', '.join(kinds)}): remove it, every customer reads "
+                              "an article")
 
 
 def _locked(session: Session, account_id: int, draft_id: int) -> KbDraft:

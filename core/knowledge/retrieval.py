@@ -572,12 +572,14 @@ def build_retriever(passages: Sequence[Passage], embeddings: str | None) -> Retr
 
 def build_index(articles: Sequence[Article], embeddings: str | None, *, previous: Retriever | None = None) -> Retriever:
     """A knowledge base's index, with its confidence fitted on its own articles
-    (:mod:`.calibration`); the shipped confidence when there are too few to fit on.
+    (:mod:`.calibration`); the shipped confidence when there are too few to fit on; and
+    the cosine from which two questions ask the same thing (:mod:`.join_calibration`).
     The ``previous`` index's vectors are reused for the texts that did not change."""
     from dataclasses import replace
 
     from switchboard.core.knowledge.calibration import calibrate
     from switchboard.core.knowledge.chunking import chunk_articles
+    from switchboard.core.knowledge.join_calibration import fit_join
 
     chosen = _encoder_and_settings(embeddings)
     encoder = chosen["encoder"]
@@ -587,13 +589,15 @@ def build_index(articles: Sequence[Article], embeddings: str | None, *, previous
             encoder.remember(previous.known_vectors())
     retriever = Retriever.build(chunk_articles(articles), **chosen)
     fitted = calibrate(articles, lambda passages: Retriever.build(passages, **chosen), semantic=encoder is not None)
+    # The cosine from which two questions ask the same thing, on these articles' own questions.
+    join = fit_join(articles, retriever.query_vector, retriever.encoder_name)
     if fitted is None:
-        retriever.calibration = {"fitted": False, "reason": "too few articles to fit a confidence on"}
+        retriever.calibration = {"fitted": False, "reason": "too few articles to fit a confidence on", "join": join}
         return retriever
     confidence, report = fitted
     retriever.settings = (replace(retriever.settings, hybrid_confidence=confidence) if encoder is not None
                           else replace(retriever.settings, lexical_confidence=confidence))
-    retriever.calibration = report
+    retriever.calibration = {**report, "join": join}
     return retriever
 
 

@@ -1,8 +1,10 @@
 """Questions by meaning with the account's own index: its encoder embeds them as
 questions, and two questions closer than :func:`join_cosine` ask the same thing. The
-gaps (:mod:`switchboard.core.gaps`) group unanswered questions with it, and the
+gaps (:mod:`switchboard.core.gaps`) group unanswered questions with it, a solved
+ticket joins a pending draft with it (:mod:`switchboard.core.kb_drafts`), and the
 knowledge loop's measures (:mod:`switchboard.core.kb_impact`) find a published
-draft's topic in later questions with it."""
+draft's topic in later questions with it: one cosine, fitted on the account's own
+articles when the index is built (:mod:`.join_calibration`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,18 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy.orm import Session
 
-from switchboard.core.knowledge.embeddings import E5
+from switchboard.core.knowledge.join_calibration import shipped
 from switchboard.core.knowledge.retrieval import Retriever
 from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from switchboard.core.settings import Settings
-
-#: Cosine to a group's centre from which a question joins it. E5's cosines sit high and
-#: close: on StackFAQ's tuning paraphrases (40 threads, 3 each) 87 % of pairs of one
-#: thread reach 0.90 and 1.2 % of pairs of different threads do (at 0.86: 99 % and 20 %,
-#: which chained all 40 tickets of bench/knowledge_loop.py into one draft). The
-#: English-only encoders spread wider.
-JOIN_COSINE = {E5: 0.89}
-DEFAULT_JOIN_COSINE = 0.72
 
 
 def live_retriever(session: Session, account_id: int, settings: Settings) -> Retriever | None:
@@ -34,8 +28,12 @@ def live_retriever(session: Session, account_id: int, settings: Settings) -> Ret
 
 
 def join_cosine(retriever: Retriever | None) -> float:
-    name = retriever.encoder_name if retriever is not None else None
-    return JOIN_COSINE.get(name or "", DEFAULT_JOIN_COSINE)
+    """The index's own fitted cosine; the shipped one for its encoder when it has none
+    (an index built before the fit, or on too few articles)."""
+    if retriever is None:
+        return shipped(None)
+    fitted = (retriever.calibration.get("join") or {}).get("cosine")
+    return float(fitted) if isinstance(fitted, int | float) else shipped(retriever.encoder_name)
 
 
 def vectors(retriever: Retriever | None, texts: Sequence[str]) -> np.ndarray | None:

@@ -18,6 +18,7 @@ from switchboard.core.knowledge.calibration import (
     held_out,
     pseudo_questions,
 )
+from switchboard.core.knowledge.join_calibration import shipped
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.retrieval import Retriever, build_index
 from switchboard.core.records import Article
@@ -106,7 +107,9 @@ def test_the_threshold_keeps_the_expected_wrong_share_at_the_target() -> None:
 def test_too_few_questions_fit_nothing_and_the_admin_is_told() -> None:
     tiny = [Article(id=str(n), title=f"Topic number {n} explained", body="Some words here.") for n in range(3)]
     index = build_index(tiny, "none")
+    join = index.calibration.pop("join")
     assert index.calibration == {"fitted": False, "reason": "too few articles to fit a confidence on"}
+    assert join["fitted"] is False and join["cosine"] == shipped(None)  # nor a join cosine: the shipped one
     assert "Too few articles" in expectation(index.calibration)
     assert "answered outright" in expectation({"fitted": True, "answered": 0.42, "menu": 0.3, "wrong": 0.04,
                                                "questions": 120})
