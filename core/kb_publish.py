@@ -95,19 +95,14 @@ def help_center_id(session: Session, account_id: int, article_id: str) -> int | 
 
 
 def _update_help_center(session: Session, account: Account, settings: Settings, draft: KbDraft) -> dict[str, Any]:
-    """The edited article's translation in the configured locale, as a Help Center draft
-    when SWITCHBOARD_HELP_CENTER_DRAFT says so (the default), as new articles are: an
-    update without ``draft`` goes live at once. Zendesk keeps no draft beside a published
-    translation, so ``draft: true`` unpublishes the article in that locale until an editor
-    publishes the edit; with the setting off, the translation keeps its state and the
-    edit is live."""
+    """The edited article's translation in the configured locale. Its draft/published
+    state is left as Zendesk has it: setting ``draft`` on a published article's
+    translation would take the live article down while the edit is reviewed."""
     number = help_center_id(session, account.id, draft.target_article_id or "")
     if number is None:
         return {"help_center": "not in the Help Center (the article was imported from a file)"}
-    translation: dict[str, Any] = {"title": draft.title, "body": _html(draft.body)}
-    if settings.help_center_draft:
-        translation["draft"] = True
-    payload = {"article_id": number, "locale": settings.help_center_locale, "translation": translation}
+    payload = {"article_id": number, "locale": settings.help_center_locale,
+               "translation": {"title": draft.title, "body": _html(draft.body)}}
     result = ports.current().helpdesk(session, account, settings).call(
         UPDATE, payload, idempotency_key=f"kb-draft:{draft.id}:v{draft.version}")
     return {"help_center": result.call.status, "outbox_call_id": result.call.id, "help_center_article": number}
