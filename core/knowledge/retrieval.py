@@ -22,7 +22,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ import numpy as np
 from switchboard.core.knowledge.analysis import ENGLISH, content_words, language_of, stems, terms, without_token_numbers
 from switchboard.core.knowledge.embeddings import MULTILINGUAL, SentenceEncoder, encoder_named, queries
 from switchboard.core.knowledge.errors import EmbeddingsUnavailableError, RetrieverIndexError
-from switchboard.core.knowledge.learned import LEARNED_SCORE, Learned
 from switchboard.core.knowledge.lexical_index import LexicalIndex
 from switchboard.core.knowledge.query import Concept, Lexicon, QueryAnalyzer
 from switchboard.core.knowledge.ranking import RankingSettings
@@ -77,6 +76,83 @@ class _Embeddings:
                 self._unavailable = True
                 return None
         return queries(self._encoder, [query])[0]
+
+
+@dataclass(frozen=True, eq=False)
+class Learned:
+    """An account's learned phrasings (core/knowledge/phrasings.py): questions customers
+    and agents confirmed an article answers. Row ``i`` of ``vectors`` (float32,
+    L2-normalised, the index's encoder, embedded as a question) is ``texts[i]``, a way of
+    asking for article ``article_ids[i]``. A question close to one of them counts as
+    close to that article's title."""
+
+    article_ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    vectors: np.ndarray
+    #: The cosine from which a question this close to a learned phrasing is answered
+    #: from its article outright, when retrieval ranks that article first too; None
+    #: while the account's own phrasings do not show that this is safe (see :meth:`of`).
+    answer_at: float | None = None
+
+    @classmethod
+    def of(cls, article_ids: Sequence[str], texts: Sequence[str], vectors: np.ndarray) -> Learned:
+        """The phrasings, with ``answer_at`` fitted on themselves: each phrasing is asked
+        of the others (left out of its own), and the lowest cosine at which the nearest
+        other phrasing names the same article for at least LEARNED_PRECISION of at least
+        LEARNED_SUPPORT phrasings is kept. A help center whose articles customers confuse
+        (many near-identical questions for different articles) never reaches it, and
+        learns only through the ranking; one whose customers ask alike for the same
+        article gets its repeated questions answered outright."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        return cls(tuple(article_ids), tuple(texts), vectors, _agreement_cosine(tuple(article_ids), vectors))
+
+    def agreeing(self, vector: np.ndarray, article_id: str, *, cosines: np.ndarray | None = None) -> float | None:
+        """The cosine of ``vector`` to its nearest learned phrasing when that phrasing is
+        of ``article_id`` and at least ``answer_at`` close; else None. ``cosines``: the
+        vector's cosine to each phrasing, when the caller made them already."""
+        if self.answer_at is None or not len(self.article_ids):
+            return None
+        cosines = self.vectors @ vector if cosines is None else cosines
+        nearest = int(np.argmax(cosines))
+        cosine = float(cosines[nearest])
+        return cosine if cosine >= self.answer_at and self.article_ids[nearest] == article_id else None
+
+
+#: What the nearest learned phrasing must get right, on the account's own phrasings, to
+#: answer outright (1 - calibration.TARGET_WRONG), and on how many at the least.
+LEARNED_PRECISION = 0.95
+LEARNED_SUPPORT = 20
+#: The cosines tried for ``Learned.answer_at``, lowest first (E5's questions about one
+#: thing sit above 0.9; chosen on the tuning halves of StackFAQ and CLINC150).
+_AGREEMENT_COSINES = tuple(round(0.90 + 0.005 * step, 3) for step in range(15))
+#: A learned answer's score: sure enough to answer (selfservice.PARAPHRASE_MIN_SCORE).
+LEARNED_SCORE = 0.95
+
+
+#: At most this many phrasings are asked of each other (their similarity matrix is this
+#: squared: 16 MB); beyond it an evenly spread sample is.
+_AGREEMENT_SAMPLE = 2000
+
+
+def _agreement_cosine(article_ids: tuple[str, ...], vectors: np.ndarray) -> float | None:
+    if len(article_ids) < LEARNED_SUPPORT + 1:
+        return None
+    if len(article_ids) > _AGREEMENT_SAMPLE:
+        kept = np.linspace(0, len(article_ids) - 1, _AGREEMENT_SAMPLE).astype(np.int64)
+        article_ids, vectors = tuple(article_ids[i] for i in kept), vectors[kept]
+    similarity = vectors @ vectors.T
+    np.fill_diagonal(similarity, -1.0)
+    nearest = similarity.argmax(axis=1)
+    cosine = similarity[np.arange(len(nearest)), nearest]
+    labels = np.array(article_ids)
+    same = labels[nearest] == labels
+    for threshold in _AGREEMENT_COSINES:
+        fired = cosine >= threshold
+        if fired.sum() < LEARNED_SUPPORT:
+            return None
+        if same[fired].mean() >= LEARNED_PRECISION:
+            return threshold
+    return None
 
 
 class Retriever:
