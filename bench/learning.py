@@ -12,6 +12,13 @@ the held-out half's questions, none of them seen, are asked again. The control r
 the stream with adversarial picks (each pick names a wrong article, and is treated as
 corroborated too: the worst case): its wrong answers are reported.
 
+A second stream, reported apart, adds what agents teach: every question of the stream
+the bot did not answer right and offered no menu holding the right article for (a
+menu without it, a clarification, a handover, a wrong answer the customer said did not
+help) goes to an agent whose reply links the right article; one agent corroborates
+(`phrasings.learned_from_reply`). Its adversarial control files those under wrong
+articles too.
+
     python bench/learning.py --stackfaq ../shared/data/stackfaq/stackExchange-FAQ.json \\
         --banking77 ../shared/data/banking77/train.csv [--picks 400]
 
@@ -67,15 +74,22 @@ def one_set(articles: Sequence[Any], tune: Sequence[tuple[str, str]], test: Sequ
     asked = evaluate([Question(q, a) for q, a in stream], config)
     # A customer picks the right article from a menu that holds it (an answer needs no pick).
     honest = [(o.question, o.expected) for o in asked if o.verdict == "choices_with_right"]
+    # What the bot did not get the customer to: an agent answers it and links the article.
+    linked = [(o.question, o.expected) for o in asked if o.verdict not in ("answered_right", "choices_with_right")]
     article_ids = sorted({a for _, a in tune})
     rng = random.Random(seed + 1)
     adversarial = [(o.question, rng.choice([a for a in article_ids if a != o.expected]))
                    for o in asked if o.action == "choices"]
+    adversarial_links = [(question, rng.choice([a for a in article_ids if a != expected]))
+                         for question, expected in linked]
     held_out = [Question(q, a) for q, a in test]
     report: dict[str, Any] = {"stream": len(stream), "honest_picks": len(honest),
-                              "adversarial_picks": len(adversarial), "held_out": len(held_out)}
+                              "adversarial_picks": len(adversarial), "agent_links": len(linked),
+                              "held_out": len(held_out)}
     report["before"] = figures(evaluate(held_out, config))
-    for name, stream_picks in (("after_learning", honest), ("after_adversarial_picks", adversarial)):
+    for name, stream_picks in (("after_learning", honest), ("after_adversarial_picks", adversarial),
+                               ("after_picks_and_agent_links", honest + linked),
+                               ("after_adversarial_picks_and_links", adversarial + adversarial_links)):
         learned = learned_from(stream_picks, retriever)
         report[f"{name}_phrasings"] = len(learned.texts) if learned else 0
         taught = Configuration(description={}, policy=config.policy, retriever=retriever,

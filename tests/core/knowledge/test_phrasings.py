@@ -9,6 +9,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from switchboard.core.escalation_file import load_policy
+from switchboard.core.evaluation import Configuration, Question, counts, evaluate
+from switchboard.core.intents.store import default_intent_model
 from switchboard.core.knowledge import embeddings, phrasings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.retrieval import Learned, build_index
@@ -207,3 +210,60 @@ def test_a_question_close_to_agreeing_phrasings_is_answered_from_their_article()
     assert "learned" not in disputed.signals and disputed.score < 0.5
     unrelated = retriever.search("do you sell gift cards", k=3, learned=learned)
     assert not unrelated or "learned" not in unrelated[0].signals
+
+
+def test_phrasings_naming_wrong_articles_never_earn_an_answer() -> None:
+    """An adversary's picks: customers who ask alike, each filed under some article they
+    do not ask about. The rule is fitted on the phrasings themselves, so it never holds
+    on them, and nothing is answered outright from them."""
+    rng = np.random.default_rng(0)
+    centres = _unit(rng.normal(size=(6, 32)))
+    alike = _unit(np.repeat(centres, 5, axis=0) + 0.05 * rng.normal(size=(30, 32)))
+    wrong = [f"a{(n // 5 + 1 + n % 5) % 6}" for n in range(30)]
+    assert all(w != f"a{n // 5}" for n, w in enumerate(wrong))
+    assert Learned.of([f"a{n // 5}" for n in range(30)], [f"q{n}" for n in range(30)], alike).answer_at is not None
+    learned = Learned.of(wrong, [f"q{n}" for n in range(30)], alike)
+    assert learned.answer_at is None
+    for vector in (*centres, *alike):
+        assert all(learned.agreeing(vector, f"a{n}") is None for n in range(6))
+
+
+ASKED = {
+    "refund-timing": ["when will I see my money again", "money back when", "how many days until my refund",
+                      "refund not here yet", "still waiting for my refund money", "where is my refund"],
+    "delivery-times": ["how long until my order comes", "when does my order arrive", "delivery takes how long",
+                       "how many days to ship", "when will my package arrive", "how fast is shipping"],
+    "reset-password": ["forgot my password", "cant log in forgot pw", "reset my password please",
+                       "locked out of my account", "password not working", "how do I change my password"],
+    "opening-hours": ["are you open sunday", "what time do you open", "opening times",
+                      "when are you open", "are you open on holidays", "what are your hours"],
+}
+FRESH = [("money still not back", "refund-timing"), ("my refund hasn't arrived", "refund-timing"),
+         ("how long does delivery take", "delivery-times"), ("when will my parcel get here", "delivery-times"),
+         ("I can't remember my password", "reset-password"), ("can't sign in, lost password", "reset-password"),
+         ("what are your opening times", "opening-hours"), ("are you open on saturday", "opening-hours")]
+
+
+def test_adversarial_picks_on_the_sample_kb_raise_no_wrong_answers() -> None:
+    """Through the live decision path (`switchboard eval`'s): every phrasing of the
+    fixture filed under a wrong article (each article's askers spread over the others),
+    as if each had been picked wrongly and corroborated. Fresh questions get no more
+    wrong answers than before learning. (Customers colluding to file the same questions
+    under one wrong article agree among themselves; that is what an admin's
+    `switchboard kb phrasings remove` and retrieval's own ranking stand against.)"""
+    texts = [text for many in ASKED.values() for text in many]
+    articles = list(ASKED)
+    wrong = [[other for other in articles if other != article][n % (len(articles) - 1)]
+             for article, many in ASKED.items() for n in range(len(many))]
+    encoder = embeddings.encoder_named(embeddings.E5)
+    adversarial = Learned.of(wrong, texts, embeddings.queries(encoder, texts))
+    assert adversarial.answer_at is None
+    config = Configuration(description={}, policy=load_policy(None),
+                           retriever=build_index(load_articles(SAMPLE_KB), "e5"), intent_model=default_intent_model())
+    questions = [Question(text, article) for text, article in FRESH]
+    before = counts(evaluate(questions, config))
+    taught = Configuration(description={}, policy=config.policy, retriever=config.retriever,
+                           intent_model=config.intent_model, learned=adversarial)
+    after = counts(evaluate(questions, taught))
+    assert after["answered_wrong"] <= before["answered_wrong"]
+    assert before["answered_right"] > 0  # the questions are ones the bot can answer
