@@ -39,12 +39,15 @@ from switchboard.apps.sign_in import (
     signed_in_with_key,
 )
 from switchboard.apps.zendesk.sidebar_api import account_for_jwt
-from switchboard.core import accounts, gaps, kb_conflicts, kb_drafts, kb_impact
-from switchboard.core.digest import _gap_groups
+from switchboard.core import accounts
 from switchboard.core.knowledge import phrasings as learned_phrasings
 from switchboard.core.knowledge import topics
-from switchboard.core.metrics import BOT_QUIET
-from switchboard.core.metrics_figures import (
+from switchboard.core.knowledge_loop import conflicts as kb_conflicts
+from switchboard.core.knowledge_loop import drafts as kb_drafts
+from switchboard.core.knowledge_loop import gaps
+from switchboard.core.knowledge_loop import impact as kb_impact
+from switchboard.core.knowledge_loop.digest import _gap_groups
+from switchboard.core.outcomes.figures import (
     MAX_DAY,
     MIN_DAY,
     FiguresError,
@@ -57,6 +60,7 @@ from switchboard.core.metrics_figures import (
     options,
     time_unit,
 )
+from switchboard.core.outcomes.metrics import BOT_QUIET
 from switchboard.core.quality import report as quality_report
 from switchboard.core.quality import rubric as quality_rubric
 from switchboard.core.store import audit
@@ -183,7 +187,7 @@ def _filters(account_id: int) -> Filters:
                    request.args.get("intent") or None)
 
 
-#: What the page calls each automation level (core.metrics.AUTOMATION_LEVELS), in the
+#: What the page calls each automation level (core.outcomes.metrics.AUTOMATION_LEVELS), in the
 #: segment table and the chart alike.
 AUTOMATION_LABELS = {"ai_only": "AI only", "ai_then_human": "AI then human", "human_only": "Human only",
                      "awaiting_human": "Waiting for a person"}

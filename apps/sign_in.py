@@ -20,7 +20,7 @@ from flask import Flask, current_app, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from switchboard.core import metrics
+from switchboard.core.outcomes import metrics
 from switchboard.core.store.models import Account, ApiKey
 from switchboard.core.store.private_files import create_private
 from switchboard.intake import db

@@ -3,7 +3,7 @@ on help centers no threshold was tuned on: today's default against the new one, 
 side in one run.
 
 Each configuration indexes the set's articles as `switchboard kb import` does and runs
-every held-out question through :func:`switchboard.core.evaluation.evaluate`, the path
+every held-out question through :func:`switchboard.core.conversation.evaluation.evaluate`, the path
 `switchboard eval` and the live bot share (language detection, search among the
 articles in the question's language or across languages, the escalation policy,
 drafting, grounding), as a first message. Configurations:
@@ -51,12 +51,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.retrieval import load_banking77, load_stackfaq  # noqa: E402
-from switchboard.core.escalation_file import load_policy  # noqa: E402
-from switchboard.core.evaluation import Configuration, Question, counts, evaluate  # noqa: E402
+from switchboard.core.bot.escalation_file import load_policy  # noqa: E402
+from switchboard.core.conversation.evaluation import Configuration, Question, counts, evaluate  # noqa: E402
 from switchboard.core.intents.store import default_intent_model  # noqa: E402
 from switchboard.core.knowledge.chunking import chunk_articles  # noqa: E402
+from switchboard.core.knowledge.records import Article  # noqa: E402
 from switchboard.core.knowledge.retrieval import Retriever, build_index, build_retriever  # noqa: E402
-from switchboard.core.records import Article  # noqa: E402
 
 Set = tuple[list[Article], list[Question]]
 NOT_ANSWERED = "none"  # expected for a question no article answers

@@ -47,7 +47,7 @@ from sqlalchemy import func, insert, select, text
 
 from switchboard.app import create_app
 from switchboard.core import accounts
-from switchboard.core.metrics_figures import Filters, figures
+from switchboard.core.outcomes.figures import Filters, figures
 from switchboard.core.settings import load_settings
 from switchboard.core.store.models import (
     AuditEntry,

@@ -1,6 +1,6 @@
 """Self-service decision benchmark: what a customer's first question ends with.
 
-Runs :func:`switchboard.core.selfservice.decide` itself (escalation policy, drafting and
+Runs :func:`switchboard.core.bot.decisions.decide` itself (escalation policy, drafting and
 grounding included, no intent model) over StackFAQ (see bench/retrieval.py: 125 threads
 become articles, their paraphrases become questions; the FIRST group of each thread's
 paraphrases is the tuning half, the SECOND the held-out half reported) and counts, per
@@ -21,7 +21,7 @@ out-of-scope questions: oos_train for tune, oos_val for test).
         [--embeddings wordllama|minilm|none] [--banking77 …/train.csv instead of --stackfaq] \
         [--set MIN_SCORE=0.5 --set SHORT_MIN_SCORE=0.9 ...]
 
-``--set`` overrides a module constant of core/selfservice.py for the run, which is how
+``--set`` overrides a module constant of core/bot/decisions.py for the run, which is how
 its thresholds were chosen (on ``--half tune``). Prints one JSON object.
 """
 from __future__ import annotations
@@ -34,12 +34,12 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from switchboard.core import selfservice
-from switchboard.core.enrichment import enrich
-from switchboard.core.escalation_file import load_policy
+from switchboard.core.bot import decisions as selfservice
+from switchboard.core.bot.escalation_file import load_policy
 from switchboard.core.knowledge.analysis import content_words
 from switchboard.core.knowledge.chunking import chunk_articles
 from switchboard.core.knowledge.retrieval import Retriever, build_retriever
+from switchboard.core.understanding.enrichment import enrich
 
 sys.path.insert(0, str(Path(__file__).parent))
 from retrieval import load_banking77, load_stackfaq  # noqa: E402
@@ -129,14 +129,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--offtopic-count", type=int, default=600, help="oos_train questions asked on tune")
     parser.add_argument("--half", choices=("tune", "test"), default="test")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a core/selfservice.py constant for this run")
+                        help="override a core/bot/decisions.py constant for this run")
     args = parser.parse_args(argv)
     if not (args.stackfaq or args.banking77):
         parser.error("give --stackfaq PATH or --banking77 PATH")
     for assignment in args.set:
         name, _, value = assignment.partition("=")
         if not hasattr(selfservice, name):
-            parser.error(f"core/selfservice.py has no constant {name}")
+            parser.error(f"core/bot/decisions.py has no constant {name}")
         setattr(selfservice, name, type(getattr(selfservice, name))(value))
     args.constants = ["MIN_SCORE", "PARAPHRASE_MIN_SCORE", "MIN_COVERAGE", "SHORT_QUESTION_WORDS", "SHORT_MIN_SCORE",
                       "MIN_CHOICE_SCORE"]

@@ -100,8 +100,8 @@ from retrieval import (  # noqa: E402
 from switchboard.core.knowledge.chunking import chunk_articles  # noqa: E402
 from switchboard.core.knowledge.embeddings import encoder_named  # noqa: E402
 from switchboard.core.knowledge.errors import EmbeddingsUnavailableError  # noqa: E402
+from switchboard.core.knowledge.records import Article, Hit, Passage  # noqa: E402
 from switchboard.core.knowledge.retrieval import Retriever  # noqa: E402
-from switchboard.core.records import Article, Hit, Passage  # noqa: E402
 
 XQUAD_LANGUAGES = ("de", "ru", "zh")
 #: The language whose paragraphs are the knowledge base for the cross-language sets.
@@ -246,7 +246,7 @@ def labelled_sets(args: argparse.Namespace) -> tuple[dict[str, LabelledSet], dic
             "clinc150", articles, questions, offtopic=offtopic, tuned_on=False,
             split="in-scope: 5 train messages per intent are the article, its val messages the questions; "
                   "oos val messages are questions without an article (right outcome: not answered)",
-            note="No threshold is tuned on this set by this bench. Earlier, outside it: core/selfservice.py says "
+            note="No threshold is tuned on this set by this bench. Earlier, outside it: core/bot/decisions.py says "
                  "MIN_CHOICE_SCORE was chosen with CLINC150's out-of-scope val questions, and the confidence "
                  "fits in core/knowledge/ranking.py used its oos_train questions; the in-scope questions were "
                  "never used.")

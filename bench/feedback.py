@@ -41,11 +41,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from retrieval import Query, load_stackfaq  # noqa: E402  (bench/retrieval.py)
 
-from switchboard.core.feedback import FeedbackMemory, FeedbackSettings, Vote  # noqa: E402
+from switchboard.core.bot.decisions import confident  # noqa: E402
 from switchboard.core.knowledge.chunking import chunk_articles  # noqa: E402
+from switchboard.core.knowledge.feedback import FeedbackMemory, FeedbackSettings, Vote  # noqa: E402
+from switchboard.core.knowledge.records import Hit  # noqa: E402
 from switchboard.core.knowledge.retrieval import Retriever  # noqa: E402
-from switchboard.core.records import Hit  # noqa: E402
-from switchboard.core.selfservice import confident  # noqa: E402
 
 Ranker = Callable[[str, list[Hit]], list[Hit]]
 SHUFFLE_SEEDS = (1, 2, 3, 4, 5)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from switchboard.core.assist import style_card
+from switchboard.core.helpdesk.assist import style_card
 from switchboard.core.quality.guardrails import check, phrase_pattern
 from switchboard.core.quality.policy import GuardrailPolicy, load_policy
 

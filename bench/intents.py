@@ -54,8 +54,8 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.svm import LinearSVC
 
-from switchboard.core.escalation import TopicRule
-from switchboard.core.escalation_file import load_policy
+from switchboard.core.bot.escalation import TopicRule
+from switchboard.core.bot.escalation_file import load_policy
 from switchboard.core.intents.model import (
     HOLDOUT_FRACTION,
     MIN_WORD_COVERAGE,

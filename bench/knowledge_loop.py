@@ -48,9 +48,10 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from switchboard.app import create_app
-from switchboard.core import evaluation, kb_drafts
+from switchboard.core.conversation import evaluation
+from switchboard.core.knowledge.records import Article
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.core.records import Article
+from switchboard.core.knowledge_loop import drafts as kb_drafts
 from switchboard.core.settings import load_settings
 from switchboard.core.store.models import Account, Conversation, KbDraft
 from switchboard.intake.db import get_db

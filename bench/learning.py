@@ -40,8 +40,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.retrieval import load_banking77, load_stackfaq  # noqa: E402
-from switchboard.core.escalation_file import load_policy  # noqa: E402
-from switchboard.core.evaluation import Configuration, Question, counts, evaluate  # noqa: E402
+from switchboard.core.bot.escalation_file import load_policy  # noqa: E402
+from switchboard.core.conversation.evaluation import Configuration, Question, counts, evaluate  # noqa: E402
 from switchboard.core.intents.store import default_intent_model  # noqa: E402
 from switchboard.core.knowledge.embeddings import encoder_named, queries  # noqa: E402
 from switchboard.core.knowledge.retrieval import Learned, Retriever, build_index  # noqa: E402

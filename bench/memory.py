@@ -200,10 +200,10 @@ def profile_child() -> dict[str, object]:
 
     app = create_app()
     mark("create_app (Flask, Celery, SQLAlchemy, vendor SDKs)")
-    from switchboard.core.enrichment import detect_language, sentiment_score
     from switchboard.core.intents.store import intent_model
     from switchboard.core.knowledge.service import KnowledgeBase
     from switchboard.core.store.models import Account
+    from switchboard.core.understanding.enrichment import detect_language, sentiment_score
     from switchboard.intake.db import get_db
 
     settings = app.config["SETTINGS"]

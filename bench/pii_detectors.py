@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from switchboard.core.redaction import redact
+from switchboard.core.pii.redaction import redact
 
 Span = tuple[str, int, int]
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from switchboard.core.redaction import redact
+from switchboard.core.pii.redaction import redact
 
 KINDS = ("passport", "licence", "phone", "ssn")
 

@@ -87,13 +87,13 @@ def percentiles(run: Callable[[str], object], questions: Sequence[str]) -> dict[
 
 
 def ours(passages: list, questions: list[str], embeddings: str | None = "wordllama") -> dict[str, object]:
-    from switchboard.core.enrichment import enrich
-    from switchboard.core.escalation_file import load_policy
+    from switchboard.core.bot.decisions import Turn, decide
+    from switchboard.core.bot.escalation_file import load_policy
     from switchboard.core.intents.store import default_intent_model
     from switchboard.core.knowledge.analysis import content_words
     from switchboard.core.knowledge.retrieval import build_retriever
-    from switchboard.core.redaction import redact
-    from switchboard.core.selfservice import Turn, decide
+    from switchboard.core.pii.redaction import redact
+    from switchboard.core.understanding.enrichment import enrich
 
     started = time.perf_counter()
     retriever = build_retriever(passages, embeddings)  # as KnowledgeBase.rebuild_index does

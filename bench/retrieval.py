@@ -13,7 +13,7 @@ headline figures are reported on.
     python bench/retrieval.py --stackfaq ... --tune            # ablations on the tuning half
     --decisions: what each held-out first question ends with through the product's decision,
     also with the question wrapped in a greeting or thanks (POLITE_WRAPPERS), and in
-    wrappers core/small_talk.py was not developed on (UNSEEN_WRAPPERS)
+    wrappers core/understanding/small_talk.py was not developed on (UNSEEN_WRAPPERS)
     python bench/retrieval.py --stackfaq ... --calibrate \
         --offtopic /work/shared/data/clinc150/data_train_val.json  # refit Hit.score on tuning half
     python bench/retrieval.py --latency [--articles 10000]     # synthetic KB, speed only
@@ -41,8 +41,8 @@ import numpy as np
 from switchboard.core.knowledge.chunking import chunk_articles
 from switchboard.core.knowledge.embeddings import E5, MINILM, WORDLLAMA, encoder_named
 from switchboard.core.knowledge.ranking import Confidence, RankingSettings
+from switchboard.core.knowledge.records import Article, Passage
 from switchboard.core.knowledge.retrieval import Retriever, build_retriever
-from switchboard.core.records import Article, Passage
 
 Query = tuple[str, str]  # (question, id of the article that answers it)
 Search = Callable[[str], list[str]]  # question -> article ids, best first
@@ -128,10 +128,10 @@ POLITE_WRAPPERS = ("Hi, {q}", "Hello! {q}", "Good morning, {q}", "hey {q}", "Hi 
                    "Good afternoon. {Q} Many thanks, Sam")
 
 
-#: Wrappers written by someone who had not read core/small_talk.py, asked for realistic
+#: Wrappers written by someone who had not read core/understanding/small_talk.py, asked for realistic
 #: openings and closings (SMS, chat, email, transcribed calls; a few in other languages)
 #: around an unchanged question. The first set was measured once as it came (StackFAQ
-#: 0.646 / banking77 0.523 right) and then used to develop core/small_talk.py further, so
+#: 0.646 / banking77 0.523 right) and then used to develop core/understanding/small_talk.py further, so
 #: only the second, never developed on, is the held-out figure.
 UNSEEN_WRAPPERS_DEVELOPED_ON = (
     "{Q} Thanks so much!",
@@ -425,8 +425,8 @@ def decisions(retriever: Retriever, test: Sequence[Query], offtopic: Sequence[st
     drafting, grounding): ``switchboard eval``'s counts, as shares of the questions.
     ``reached``: the right article cited by the answer or offered in the menu. ``language``
     is passed to every search (None: as the product searches an English conversation)."""
-    from switchboard.core.escalation_file import load_policy
-    from switchboard.core.evaluation import SEARCH_K, Configuration, Question, counts, evaluate
+    from switchboard.core.bot.escalation_file import load_policy
+    from switchboard.core.conversation.evaluation import SEARCH_K, Configuration, Question, counts, evaluate
     from switchboard.core.intents.store import default_intent_model
 
     config = Configuration(description={}, policy=load_policy(), intent_model=default_intent_model(),
@@ -446,8 +446,8 @@ def suggestions_on_topic(retriever: Retriever, queries: Sequence[Query]) -> dict
     """Agent assist's gate for a ticket: the share of questions that get suggestions at
     all, and of those whose first suggestion cites the right article (redacted and
     trimmed as ``prepare_suggestions`` does)."""
-    from switchboard.core.assist import on_topic, suggestion_query
-    from switchboard.core.redaction import redact
+    from switchboard.core.helpdesk.assist import on_topic, suggestion_query
+    from switchboard.core.pii.redaction import redact
 
     gated = right = 0
     for text, article_id in queries:

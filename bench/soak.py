@@ -578,7 +578,7 @@ def _percentiles(values: list[float]) -> dict[str, Any]:
 def audit(engine: Engine, sent: list[Sent]) -> dict[str, Any]:
     """Per kind: accepted deliveries whose inbox event is not done or whose reply is not
     recorded (lost), and replies recorded more than once (twice), from the database."""
-    from switchboard.core.webchat import external_id
+    from switchboard.core.channels.webchat import external_id
 
     with engine.connect() as c:
         events = {(kind, key): status for kind, key, status in c.execute(text(

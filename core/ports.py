@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypedDict
 
 from sqlalchemy.orm import Session
 
-from switchboard.core.redaction import redact
+from switchboard.core.pii.redaction import redact
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Account, OutboxCall
 from switchboard.core.store.outbox import ATTEMPT_LEASE
@@ -114,7 +114,7 @@ class Messenger(Protocol):
                      content_sid: str | None = None, content_variables: dict[str, Any] | None = None,
                      media_url: list[str] | None = None, status_callback: str | None = None,
                      vault_conversation_id: int | None = None, vault_tokens: Sequence[str] = ()) -> CallResult:
-        """``vault_tokens`` of ``body`` (core.vault.echoable's choice) are opened from
+        """``vault_tokens`` of ``body`` (core.pii.vault.echoable's choice) are opened from
         ``vault_conversation_id``'s vault in the request that delivers the message only:
         what is recorded keeps the tokens."""
         ...

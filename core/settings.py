@@ -23,7 +23,7 @@ from switchboard.core.dispatch import LINGER_SECONDS, MAX_BATCH
 from switchboard.core.errors import ConfigError
 
 _TRUE = {"1", "true", "yes", "on"}
-#: The kinds of personal data redaction finds (core/redaction.py) and the vault keeps.
+#: The kinds of personal data redaction finds (core/pii/redaction.py) and the vault keeps.
 VAULT_KINDS = ("card", "iban", "email", "phone", "gov_id")
 #: Who may reveal a vaulted value unless configured: any identified agent a callback
 #: number or an email; nobody a card, IBAN or national id.

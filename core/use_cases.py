@@ -17,16 +17,21 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from switchboard.core import assist as assist_core
-from switchboard.core import handoff, identity, kb_drafts, metrics, tickets, timeline, vault, webchat
-from switchboard.core.inbound import Inbound, handle_inbound
+from switchboard.core.channels import webchat
+from switchboard.core.conversation.inbound import Inbound, handle_inbound
+from switchboard.core.customers import identity, timeline
+from switchboard.core.helpdesk import assist as assist_core
+from switchboard.core.helpdesk import handoff, tickets
 from switchboard.core.knowledge import phrasings
+from switchboard.core.knowledge_loop import drafts as kb_drafts
+from switchboard.core.outcomes import metrics
 from switchboard.core.outreach.sending import on_status as outreach_on_status
 from switchboard.core.outreach.triggers import from_zendesk_ticket
+from switchboard.core.pii import vault
+from switchboard.core.pii.redaction import Redacted, redact
 from switchboard.core.quality import rejudge
 from switchboard.core.quality.agent_replies import check_sent_reply
 from switchboard.core.quality.scoring import score_conversation
-from switchboard.core.redaction import Redacted, redact
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.inbox import Handler

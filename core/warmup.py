@@ -16,13 +16,13 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.core.enrichment import detect_language, sentiment_score
 from switchboard.core.intents.store import intent_model
 from switchboard.core.knowledge.embeddings import E5, WORDLLAMA, encoder_named, queries
 from switchboard.core.knowledge.query import is_english_word
 from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Account
+from switchboard.core.understanding.enrichment import detect_language, sentiment_score
 
 #: A question touching every stage; its answer is thrown away.
 SAMPLE_QUESTION = "How long does delivery take to reach me?"

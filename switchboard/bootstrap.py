@@ -6,11 +6,11 @@ from flask import Flask
 from sqlalchemy.engine import make_url
 
 from switchboard.core.accounts import ensure_default_account
+from switchboard.core.bot.escalation_file import PolicyError
 from switchboard.core.calls.script import ScriptError, load_script
+from switchboard.core.conversation.inbound import policy, routing
 from switchboard.core.errors import ConfigError
-from switchboard.core.escalation_file import PolicyError
-from switchboard.core.inbound import policy, routing
-from switchboard.core.routing import RoutingError
+from switchboard.core.helpdesk.routing import RoutingError
 from switchboard.intake.db import current_revision, get_db, head_revision
 
 

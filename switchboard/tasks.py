@@ -23,12 +23,12 @@ from flask import Flask, current_app
 
 from switchboard.apps.slack.action_approvals import expire_overdue
 from switchboard.core.accounts import all_accounts, secret
-from switchboard.core.digest import send_digest
+from switchboard.core.customer_data.subject_requests import purge_all
 from switchboard.core.dispatch import MAX_BATCH, Dispatcher
+from switchboard.core.knowledge_loop.digest import send_digest
 from switchboard.core.outreach import campaigns, sending
-from switchboard.core.privacy import purge_all
+from switchboard.core.pii.redaction import redact
 from switchboard.core.quality.scoring import score_idle
-from switchboard.core.redaction import redact
 from switchboard.core.settings import Settings
 from switchboard.core.store import inbox
 from switchboard.core.store.models import Account

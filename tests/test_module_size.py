@@ -1,6 +1,6 @@
 """No module of the package over MAX_LINES lines (CONTRIBUTING: one module per concept).
 A module that long holds several things a reader must page through to find one; split
-it by concept, as `switchboard/cli/` and `core/escalation_file.py` were."""
+it by concept, as `switchboard/cli/` and `core/bot/escalation_file.py` were."""
 from __future__ import annotations
 
 from .test_import_layers import modules

@@ -227,8 +227,8 @@ def test_pool_children_share_the_models_the_worker_loaded_before_forking(
     import psutil
 
     from switchboard.core.accounts import ensure_default_account
+    from switchboard.core.knowledge.records import Article
     from switchboard.core.knowledge.service import KnowledgeBase
-    from switchboard.core.records import Article
 
     app = make_app(queued_env)
     settings = app.config["SETTINGS"]

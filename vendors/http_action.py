@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from switchboard.core.accounts import DEFAULT_SLUG, stored_secret
 from switchboard.core.actions.config import Operation, System
+from switchboard.core.pii.vault import TOKEN, tokens_in, vault_for
+from switchboard.core.pii.vault import resolve as vault_resolve
 from switchboard.core.ports import NotFound  # noqa: F401 - raised here
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Account, OutboxCall
-from switchboard.core.vault import TOKEN, tokens_in, vault_for
-from switchboard.core.vault import resolve as vault_resolve
 from switchboard.vendors.outbound import (
     CallResult,
     Connector,

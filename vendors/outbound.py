@@ -17,7 +17,7 @@ import requests
 from sqlalchemy.orm import Session
 from urllib3.exceptions import ConnectTimeoutError
 
-from switchboard.core import metrics
+from switchboard.core.outcomes import metrics
 from switchboard.core.ports import (  # noqa: F401 - re-exported: the connectors raise them
     CallResult,
     VendorError,

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.apps.slack.client import SlackConnector, escape
-from switchboard.core import timeline
 from switchboard.core.actions.engine import Governor, Outcome
 from switchboard.core.actions.policy import ActionPolicy
-from switchboard.core.identity import reachable_address
+from switchboard.core.customers import timeline
+from switchboard.core.customers.identity import reachable_address
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, ActionExecution, Conversation, Customer, InboxEvent

@@ -1,12 +1,12 @@
 """The weekly digest as supervisors read it in Slack: Block Kit blocks and the fallback
-text notifications show. The figures come from :mod:`switchboard.core.digest`; this
+text notifications show. The figures come from :mod:`switchboard.core.knowledge_loop.digest`; this
 module only lays them out within Block Kit's limits."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from switchboard.core.digest import ELLIPSIS, QUESTION_CHARS, TITLE_CHARS, Digest, clip
+from switchboard.core.knowledge_loop.digest import ELLIPSIS, QUESTION_CHARS, TITLE_CHARS, Digest, clip
 
 # Block Kit limits (https://api.slack.com/reference/block-kit): a message holds at most
 # 50 blocks, a header 150 characters, a section text 3000, a section field 2000.

@@ -9,7 +9,7 @@ from switchboard.apps.slack import action_approvals, kb_review, outreach
 from switchboard.apps.slack.client import SlackConnector
 from switchboard.apps.slack.digest_view import digest_blocks
 from switchboard.core.actions.policy import ActionPolicy
-from switchboard.core.digest import Digest
+from switchboard.core.knowledge_loop.digest import Digest
 from switchboard.core.ports import CallResult
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Account, ActionExecution, KbDraft, OutreachCampaign

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from switchboard.apps.slack.client import SlackConnector, decision_buttons, escape
-from switchboard.core import kb_drafts
+from switchboard.core.knowledge_loop import drafts as kb_drafts
 from switchboard.core.outreach.options import options_for
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit

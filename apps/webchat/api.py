@@ -27,7 +27,9 @@ from switchboard.apps.sign_in import app_secret
 from switchboard.apps.webchat import stream as live
 from switchboard.apps.webchat import stream_slots as slots
 from switchboard.apps.webchat.schemas import MESSAGE_REQUEST, SESSION_REQUEST, BadRequest, load
-from switchboard.core import accounts, address_verification, webchat
+from switchboard.core import accounts
+from switchboard.core.channels import webchat
+from switchboard.core.customers import address_verification
 from switchboard.core.store.models import Account, Customer, WebVisitor
 from switchboard.intake import db
 from switchboard.intake.inbox import accept

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from switchboard.core import webchat
+from switchboard.core.channels import webchat
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Account, WebVisitor
 from switchboard.vendors.outbound import CallResult, Connector
@@ -53,7 +53,7 @@ class WebChatConnector(Connector):
         """Deliver ``body`` to visitor ``to`` (a visitor id). Templates and media are
         WhatsApp's and Twilio's: the widget shows text. ``body`` is recorded with its
         tokens: the widget opens those the message's ``meta["opened"]`` names when it
-        shows the message (core.webchat.message_json), so nothing is opened here."""
+        shows the message (core.channels.webchat.message_json), so nothing is opened here."""
         if channel != webchat.CHANNEL:
             raise ValueError(f"channel={channel!r}: the web chat connector delivers on 'web' only.")
         if body is None:

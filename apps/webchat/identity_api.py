@@ -6,7 +6,7 @@ webchat-contract.md): ``POST /chat/<slug>/identify``, ``POST /chat/<slug>/verify
 A second blueprint beside ``api.py``, screened the same way: the account by slug, the
 origin allow-list and CORS, JSON bodies only, the visitor's Bearer token, the same
 error shapes (its handlers and helpers are imported, not copied). The code is sent and
-checked by Twilio Verify through ``core.address_verification``; a proven address joins the
+checked by Twilio Verify through ``core.customers.address_verification``; a proven address joins the
 visitor to the customer who owns it (their SMS and WhatsApp history becomes one
 timeline with the web chat).
 """
@@ -18,8 +18,10 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from switchboard.apps.webchat import api, limits
 from switchboard.apps.webchat.schemas import BadRequest
-from switchboard.core import address_verification, ports, webchat, webchat_away
-from switchboard.core.identity import company_region
+from switchboard.core import ports
+from switchboard.core.channels import webchat, webchat_away
+from switchboard.core.customers import address_verification
+from switchboard.core.customers.identity import company_region
 from switchboard.core.store.models import Customer, WebVisitor
 from switchboard.intake import db
 

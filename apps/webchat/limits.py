@@ -28,7 +28,7 @@ from flask_limiter import Limiter
 
 from switchboard.apps.webchat.api import bearer_token, client_ip, secret
 from switchboard.apps.webchat.stream_slots import redis_prefix
-from switchboard.core import webchat
+from switchboard.core.channels import webchat
 
 #: The contract's defaults; ``app.config["WEBCHAT_LIMITS"]`` may override any of them.
 DEFAULT_LIMITS = {

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from switchboard.core import webchat
+from switchboard.core.channels import webchat
 
 
 def _stripped(low: int, high: int, what: str) -> validate.Validator:

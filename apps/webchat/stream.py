@@ -5,7 +5,7 @@ The stream reads new messages from the database (id above the last it sent), so 
 it shows is what is on the record, and nothing is lost when a wake-up is: it also
 looks every RECHECK_SECONDS by itself. Wake-ups are published once the transaction
 that wrote a message commits (a SQLAlchemy ``after_commit`` hook on the sessions that
-asked for one: ``core.webchat.wake_after_commit``), on Redis pub/sub when the
+asked for one: ``core.channels.webchat.wake_after_commit``), on Redis pub/sub when the
 deployment has Redis (the worker is another process), within the process otherwise
 (embedded mode runs tasks on a thread of the web process; with several embedded
 processes a stream in another one finds the message at its next look).
@@ -29,7 +29,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from switchboard.core import webchat
+from switchboard.core.channels import webchat
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import WebVisitor
 from switchboard.intake.db import get_db

@@ -22,7 +22,7 @@ from switchboard.core.actions.registry import REGISTRY
 from switchboard.core.actions.schemas import json_schema
 from switchboard.core.actions.wording import UNAVAILABLE
 from switchboard.core.errors import MalformedPayload
-from switchboard.core.handoff import conversation_for_ticket
+from switchboard.core.helpdesk.handoff import conversation_for_ticket
 from switchboard.core.store.models import ActionExecution, Message
 from switchboard.intake import db
 from switchboard.vendors.outbound import VendorRateLimited, VendorUnavailable

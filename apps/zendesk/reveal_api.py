@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, abort, current_app, g, jsonify
 from flask.typing import ResponseReturnValue
 
 from switchboard.apps.zendesk.sidebar_api import current_agent, require_agent, ticket_conversation
-from switchboard.core import vault
+from switchboard.core.pii import vault
 from switchboard.core.store.models import Account
 from switchboard.intake import db
 

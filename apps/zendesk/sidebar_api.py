@@ -26,16 +26,19 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from switchboard.apps.sign_in import CODE_SECONDS, issue_code
-from switchboard.core import accounts, assist, metrics, ports, timeline
+from switchboard.core import accounts, ports
 from switchboard.core.calls.card import live_card
-from switchboard.core.enrichment import sentiment_trend
+from switchboard.core.customers import timeline
 from switchboard.core.errors import MalformedPayload
-from switchboard.core.handoff import PACKAGE_MESSAGES, conversation_for_ticket, summarise
+from switchboard.core.helpdesk import assist
+from switchboard.core.helpdesk.handoff import PACKAGE_MESSAGES, conversation_for_ticket, summarise
+from switchboard.core.outcomes import metrics
 from switchboard.core.quality import wrapup
 from switchboard.core.quality.screen import check_reply
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, Conversation, Customer, Message, Suggestion
 from switchboard.core.texts import i18n, translation
+from switchboard.core.understanding.enrichment import sentiment_trend
 from switchboard.intake import db
 
 log = logging.getLogger(__name__)

@@ -24,14 +24,14 @@ from switchboard.core.actions.engine import ActionRequest, Governor, Outcome, Pr
 from switchboard.core.actions.injection import Finding, detect
 from switchboard.core.actions.ledger import SELF_SERVICE
 from switchboard.core.actions.tools import Intent, llm_intents
-from switchboard.core.outbound import Inbound, send_reply
-from switchboard.core.selfservice import Decision, disclosure
+from switchboard.core.bot.decisions import Decision, disclosure
+from switchboard.core.bot.outbound import Inbound, send_reply
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import ActionExecution, Message
 
 if TYPE_CHECKING:
-    from switchboard.core.records import Hit
+    from switchboard.core.knowledge.records import Hit
 
 ORDER_ID = r"(?<![\w-])([A-Z]{1,4}-?\d{3,10})(?![\w-])"
 ORDER = re.compile(r"\border\b[^.?!\n]{0,20}?" + ORDER_ID + r"|" + ORDER_ID, re.IGNORECASE)

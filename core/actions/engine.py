@@ -42,12 +42,12 @@ from switchboard.core.actions.wording import (
     Wording,
 )
 from switchboard.core.actions.wording import WAITING_APPROVAL as WAITING_APPROVAL  # tests/actions import it here
+from switchboard.core.pii.vault import unknown_tokens
 from switchboard.core.ports import NotFound, VendorUnavailable
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Account, ActionExecution, Customer
 from switchboard.core.store.rows import insert_or_fetch
 from switchboard.core.texts.i18n import ENGLISH, Texts, texts_for, texts_of_conversation
-from switchboard.core.vault import unknown_tokens
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.core import ports
 from switchboard.core.actions.config import ActionsConfig
-from switchboard.core.identity import reachable_address
+from switchboard.core.customers.identity import reachable_address
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Account, ActionExecution, Customer
 

@@ -14,8 +14,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from switchboard.core import timeline
 from switchboard.core.actions.policy import History, Limits
+from switchboard.core.customers import timeline
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, ActionExecution, Conversation, Customer
 

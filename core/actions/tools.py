@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from switchboard.core import ports
 from switchboard.core.actions.engine import Governor
 from switchboard.core.actions.registry import tool_definitions
-from switchboard.core.outbound import Inbound
+from switchboard.core.bot.outbound import Inbound
 from switchboard.core.ports import VendorError, VendorUnavailable
 from switchboard.core.settings import Settings
 

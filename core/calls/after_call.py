@@ -12,11 +12,11 @@ from switchboard.core import ports
 from switchboard.core.calls import script as call_script
 from switchboard.core.calls.card import spoken_entries
 from switchboard.core.calls.transcript import call_conversation, caller_intents
+from switchboard.core.helpdesk.summary import one_line, the_ask
 from switchboard.core.quality.scoring import score_conversation
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, InboxEvent, Message
-from switchboard.core.summary import one_line, the_ask
 
 #: What an agent commits to: "I'll send you a label", "we will refund", "you will get ...".
 _PROMISE = re.compile(r"\b(I'll|I will|we'll|we will|I'm going to|we're going to|you'll (get|receive|have)|"

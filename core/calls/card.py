@@ -12,14 +12,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.core import timeline
-from switchboard.core.assist import actions_for
 from switchboard.core.calls import script as call_script
 from switchboard.core.calls.transcript import call_entries, call_lines, intents_in
-from switchboard.core.enrichment import sentiment_trend
+from switchboard.core.customers import timeline
+from switchboard.core.helpdesk.assist import actions_for
+from switchboard.core.helpdesk.summary import NOT_A_TOPIC
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Conversation, Message, Suggestion
-from switchboard.core.summary import NOT_A_TOPIC
+from switchboard.core.understanding.enrichment import sentiment_trend
 
 #: Transcript lines the card carries: the agent scrolls the latest; the note keeps them all.
 CARD_LINES = 200

@@ -17,18 +17,18 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
-from switchboard.core import timeline
-from switchboard.core.assist import prepare_suggestions
 from switchboard.core.calls import script as call_script
-from switchboard.core.enrichment import enrich
-from switchboard.core.inbound import enrichment_json
+from switchboard.core.conversation.inbound import enrichment_json
+from switchboard.core.customers import timeline
+from switchboard.core.helpdesk.assist import prepare_suggestions
+from switchboard.core.helpdesk.summary import NOT_A_TOPIC
 from switchboard.core.intents.store import intent_model
 from switchboard.core.knowledge.analysis import content_words
-from switchboard.core.redaction import Redacted, redact, truncate_for_model
+from switchboard.core.pii.redaction import Redacted, redact, truncate_for_model
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, Conversation, InboxEvent, Message
-from switchboard.core.summary import NOT_A_TOPIC
+from switchboard.core.understanding.enrichment import enrich
 
 CHANNEL = "voice"
 #: Twilio's names for the two sides of the caller's leg, and who speaks on each.

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from switchboard.core.csv_rows import CsvFormatError, read_rows
 from switchboard.core.errors import SwitchboardError
+from switchboard.core.store.csv_rows import CsvFormatError, read_rows
 
 OUT_OF_SCOPE = "out_of_scope"
 #: Category names in a training CSV that mean "not something we route".

@@ -130,7 +130,7 @@ def stem(word: str, language: str = ENGLISH) -> str:
     return fold(stemmer.stemWord(word) if stemmer else word)
 
 
-#: The vault's tokens (core/vault.py): "[CARD_1]" reads as the word "card", as the
+#: The vault's tokens (core/pii/vault.py): "[CARD_1]" reads as the word "card", as the
 #: one-way placeholder "[CARD]" always did, not as an unknown word "card_1".
 _VAULT_TOKEN = re.compile(r"\[(CARD|IBAN|EMAIL|PHONE|GOV_ID)_[0-9]{1,6}\]")
 

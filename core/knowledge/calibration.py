@@ -36,7 +36,7 @@ import numpy as np
 from switchboard.core.knowledge.analysis import content_words, language_of
 from switchboard.core.knowledge.chunking import chunk_articles
 from switchboard.core.knowledge.ranking import Confidence
-from switchboard.core.records import Article, Hit, Passage
+from switchboard.core.knowledge.records import Article, Hit, Passage
 
 #: The expected share of questions answered with the wrong article that the threshold allows.
 TARGET_WRONG = 0.05
@@ -53,7 +53,7 @@ MIN_QUESTIONS = 16
 MIN_WORDS = 2
 #: The share of menus holding the right article that the menu floor keeps.
 MENU_KEPT = 0.9
-#: The menu offers this many articles (core/selfservice.py MAX_CHOICES).
+#: The menu offers this many articles (core/bot/decisions.py MAX_CHOICES).
 MENU_SIZE = 3
 #: The signals the fit may use. With an encoder, only the lead over the next article and
 #: the meaning: the pseudo-questions share their article's words far more than customers'

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from switchboard.core.records import Article, Passage
+from switchboard.core.knowledge.records import Article, Passage
 
 # A sentence ends at . ! or ? (optionally closed by a quote or bracket) followed by space.
 # Help-center text is not always capitalised, so the next sentence may start in lower

@@ -2,9 +2,9 @@
 knowledge base it serves, when its index is built.
 
 The knowledge loop groups questions by meaning three times: unanswered questions into
-gaps (:mod:`switchboard.core.gaps`), a solved ticket into a pending draft of the same
-gap (:mod:`switchboard.core.kb_drafts`), and later questions into a published draft's
-topic (:mod:`switchboard.core.kb_impact`). One constant per encoder served all three,
+gaps (:mod:`switchboard.core.knowledge_loop.gaps`), a solved ticket into a pending draft of the same
+gap (:mod:`switchboard.core.knowledge_loop.drafts`), and later questions into a published draft's
+topic (:mod:`switchboard.core.knowledge_loop.impact`). One constant per encoder served all three,
 and it does not carry from one help center to the next: multilingual-e5 puts different
 questions of one site above 0.89 when the site's topics are close (on StackFAQ one
 draft merged four topics' answers; bench/knowledge_loop.py), and far below it when
@@ -34,7 +34,7 @@ import numpy as np
 
 from switchboard.core.knowledge.calibration import PseudoQuestion, pseudo_questions
 from switchboard.core.knowledge.embeddings import E5
-from switchboard.core.records import Article
+from switchboard.core.knowledge.records import Article
 
 #: The shipped join cosine: the floor of every fit, and the value while an index has
 #: none (built before the fit existed, lexical, or too few articles). E5's cosines sit

@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 
 from switchboard.core.knowledge.errors import KnowledgeBaseFormatError
 from switchboard.core.knowledge.html_text import html_to_text
-from switchboard.core.records import Article
+from switchboard.core.knowledge.records import Article
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})

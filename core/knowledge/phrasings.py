@@ -48,17 +48,14 @@ import numpy as np
 from sqlalchemy import and_, bindparam, case, delete, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
-from switchboard.core.enrichment import Enrichment
 from switchboard.core.errors import SwitchboardError
 from switchboard.core.knowledge import embeddings
 from switchboard.core.knowledge.analysis import content_words
 from switchboard.core.knowledge.errors import EmbeddingsUnavailableError
 from switchboard.core.knowledge.retrieval import Learned
 from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
-from switchboard.core.redaction import redact, truncate_for_model
-from switchboard.core.setbacks import asks_for_person, did_not_help
+from switchboard.core.pii.redaction import redact, truncate_for_model
 from switchboard.core.settings import Settings
-from switchboard.core.small_talk import request_part
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import (
     Conversation,
@@ -70,6 +67,9 @@ from switchboard.core.store.models import (
     SuggestionFeedback,
 )
 from switchboard.core.store.rows import insert_or_fetch, write_now
+from switchboard.core.understanding.enrichment import Enrichment
+from switchboard.core.understanding.setbacks import asks_for_person, did_not_help
+from switchboard.core.understanding.small_talk import request_part
 
 log = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from switchboard.core.knowledge.errors import EmbeddingsUnavailableError, Retrie
 from switchboard.core.knowledge.lexical_index import LexicalIndex
 from switchboard.core.knowledge.query import Concept, Lexicon, QueryAnalyzer
 from switchboard.core.knowledge.ranking import RankingSettings
+from switchboard.core.knowledge.records import Article, Hit, Passage
 from switchboard.core.knowledge.synonyms import SUPPORT_SYNONYM_GROUPS
-from switchboard.core.records import Article, Hit, Passage
 
 logger = logging.getLogger(__name__)
 

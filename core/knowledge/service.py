@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from switchboard.core.knowledge.analysis import neutralise_tokens
 from switchboard.core.knowledge.errors import RetrieverIndexError
 from switchboard.core.knowledge.loaders import article_from_help_center
+from switchboard.core.knowledge.records import Article, Hit
 from switchboard.core.knowledge.retrieval import Retriever, build_index
-from switchboard.core.records import Article, Hit
 from switchboard.core.settings import Settings
 from switchboard.core.store import artifacts
 from switchboard.core.store.models import KbArticle, SyncState

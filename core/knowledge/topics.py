@@ -1,8 +1,8 @@
 """Questions by meaning with the account's own index: its encoder embeds them as
 questions, and two questions closer than :func:`join_cosine` ask the same thing. The
-gaps (:mod:`switchboard.core.gaps`) group unanswered questions with it, a solved
-ticket joins a pending draft with it (:mod:`switchboard.core.kb_drafts`), and the
-knowledge loop's measures (:mod:`switchboard.core.kb_impact`) find a published
+gaps (:mod:`switchboard.core.knowledge_loop.gaps`) group unanswered questions with it, a solved
+ticket joins a pending draft with it (:mod:`switchboard.core.knowledge_loop.drafts`), and the
+knowledge loop's measures (:mod:`switchboard.core.knowledge_loop.impact`) find a published
 draft's topic in later questions with it: one cosine, fitted on the account's own
 articles when the index is built (:mod:`.join_calibration`)."""
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Result, and_, select
 from sqlalchemy.orm import Session
 
-from switchboard.core import identity
+from switchboard.core.customers import identity
 from switchboard.core.outreach.errors import InvalidCampaign
 from switchboard.core.store.models import Customer, Identity, IdentityKind
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from switchboard.core import ports
 from switchboard.core.outreach.audience import Member
 from switchboard.core.outreach.options import options_for
-from switchboard.core.redaction import redact
+from switchboard.core.pii.redaction import redact
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Account
 from switchboard.core.texts.i18n import CATALOG_LANGUAGES, ENGLISH, N_, SOURCE_LANGUAGE, Texts, texts_for

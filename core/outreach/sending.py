@@ -21,7 +21,9 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, SQLColumnExpression, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from switchboard.core import metrics, ports, timeline
+from switchboard.core import ports
+from switchboard.core.customers import timeline
+from switchboard.core.outcomes import metrics
 from switchboard.core.outreach import drafts, quiet_hours, supervisors
 from switchboard.core.outreach.audience import Member
 from switchboard.core.outreach.options import OutreachOptions, options_for

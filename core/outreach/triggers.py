@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from switchboard.core.outreach import campaigns
 from switchboard.core.outreach.errors import OutreachNotConfigured
 from switchboard.core.outreach.spec import CampaignSpec
-from switchboard.core.redaction import redact
+from switchboard.core.pii.redaction import redact
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from switchboard.core import timeline
+from switchboard.core.customers import timeline
 from switchboard.core.quality.guardrails import Finding
 from switchboard.core.quality.screen import check_reply
 from switchboard.core.settings import Settings

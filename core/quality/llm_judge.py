@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from switchboard.core import ports
-from switchboard.core.drafting import load_prompt
+from switchboard.core.answers.drafting import load_prompt
 from switchboard.core.ports import VendorError, VendorUnavailable
 from switchboard.core.quality.rubric import Rubric
 from switchboard.core.settings import Settings

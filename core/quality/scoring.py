@@ -19,15 +19,15 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.core import timeline
 from switchboard.core.accounts import company_name
+from switchboard.core.bot.decisions import disclosure
+from switchboard.core.customers import timeline
 from switchboard.core.quality.files import account_file
 from switchboard.core.quality.guardrails import Finding
 from switchboard.core.quality.llm_judge import judge_with_model
 from switchboard.core.quality.rubric import CRITERIA, Rubric, load_rubric
 from switchboard.core.quality.screen import check_reply
 from switchboard.core.quality.wrapup import write_wrapup
-from switchboard.core.selfservice import disclosure
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, Conversation, ConversationScore, Message

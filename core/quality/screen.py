@@ -7,12 +7,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from switchboard.core.assist import style_card
-from switchboard.core.escalation import EscalationPolicy
+from switchboard.core.bot.decisions import Decision, Turn, withheld
+from switchboard.core.bot.escalation import EscalationPolicy
+from switchboard.core.helpdesk.assist import style_card
 from switchboard.core.quality.files import account_file
 from switchboard.core.quality.guardrails import Finding, blocking, check
 from switchboard.core.quality.policy import load_policy
-from switchboard.core.selfservice import Decision, Turn, withheld
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account

@@ -14,15 +14,16 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.core import ports, timeline
-from switchboard.core.handoff import requester_id, summarise
+from switchboard.core import ports
+from switchboard.core.customers import timeline
+from switchboard.core.helpdesk.handoff import requester_id, summarise
+from switchboard.core.helpdesk.summary import one_line
 from switchboard.core.quality.files import account_file, fresh, parse_located
 from switchboard.core.quality.rubric import RubricError
 from switchboard.core.resources import data_file
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, Conversation, ConversationScore, Customer, Message
-from switchboard.core.summary import one_line
 
 Outcome = Literal["bot_resolved", "agent_resolved", "unresolved"]
 OUTCOMES: tuple[Outcome, ...] = ("bot_resolved", "agent_resolved", "unresolved")

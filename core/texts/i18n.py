@@ -79,11 +79,11 @@ def N_(key: str, text: str) -> str:  # noqa: N802 - gettext's conventional marke
 TEXT_MODULES = (
     "switchboard.core.actions.wording",
     "switchboard.core.actions.registry",
-    "switchboard.core.handoff",
+    "switchboard.core.helpdesk.handoff",
     "switchboard.core.outreach.drafts",
-    "switchboard.core.inbound",
-    "switchboard.core.selfservice",
-    "switchboard.core.tickets",
+    "switchboard.core.conversation.inbound",
+    "switchboard.core.bot.decisions",
+    "switchboard.core.helpdesk.tickets",
 )
 
 

@@ -17,7 +17,7 @@ from babel import Locale, UnknownLocaleError
 from sqlalchemy.orm import Session
 
 from switchboard.core import ports
-from switchboard.core.drafting import ChatClient, load_prompt
+from switchboard.core.answers.drafting import ChatClient, load_prompt
 from switchboard.core.ports import VendorError, VendorUnavailable
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit

@@ -85,7 +85,7 @@ def _e164(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     format is refused, not stored as typed and then never matched."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.accounts import whatsapp_address
-    from switchboard.core.identity import InvalidAddress, to_e164
+    from switchboard.core.customers.identity import InvalidAddress, to_e164
 
     if not value:
         return value

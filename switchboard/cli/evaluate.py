@@ -16,7 +16,7 @@ from switchboard.core.errors import SwitchboardError
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
     from sqlalchemy.orm import Session
 
-    from switchboard.core.evaluation import Configuration, Outcome
+    from switchboard.core.conversation.evaluation import Configuration, Outcome
     from switchboard.core.settings import Settings
     from switchboard.core.store.models import Account
 
@@ -68,7 +68,7 @@ def _eval_configuration(session: Session, account: Account, settings: Settings,
     """``chosen`` holds what click parsed for the options of :func:`_eval_options`, by
     name without the prefix (each of the type that option declares), or nothing."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core.evaluation import configuration
+    from switchboard.core.conversation.evaluation import configuration
 
     return configuration(session, account, settings, kb_file=chosen.get("kb"), policy_file=chosen.get("policy"),
                          engine=chosen.get("engine"), model=chosen.get("model"), intents_file=chosen.get("intents"))
@@ -78,9 +78,9 @@ def _preview_configuration(session: Session, account: Account, settings: Setting
                            second: Mapping[str, Any]) -> Configuration:
     """The second configuration of ``--compare-kb FILE``: the live articles plus FILE's."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core.evaluation import EvaluationError
-    from switchboard.core.kb_proof import preview_configuration
+    from switchboard.core.conversation.evaluation import EvaluationError
     from switchboard.core.knowledge.loaders import load_articles
+    from switchboard.core.knowledge_loop.proof import preview_configuration
 
     path = second["kb"]
     try:
@@ -121,7 +121,7 @@ def eval_run(questions_file: Path, compare: bool, compare_kb_alone: bool, slug: 
     QUESTIONS_FILE is .csv or .jsonl with `question` and `expected`: the id of the
     article that answers it, or `handoff` when a person should take it."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core import evaluation
+    from switchboard.core.conversation import evaluation
     from switchboard.intake.db import get_db
 
     first = {key: chosen[key] for key in EVAL_SETTINGS if chosen[key] is not None}
@@ -190,7 +190,7 @@ def eval_replay(since: datetime, until: datetime | None, slug: str, as_json: boo
     Customers' first messages (stored redacted) run under the current configuration,
     or the one the options describe, and are compared with the bot's recorded reply."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core import evaluation
+    from switchboard.core.conversation import evaluation
     from switchboard.intake.db import get_db
 
     app = open_app()

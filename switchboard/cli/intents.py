@@ -70,7 +70,7 @@ def intents_fit(csv_file: Path, slug: str, replace: bool) -> None:
 def _fitted_on(training: TrainingSet) -> str:
     """What the model learnt from, said so that nobody is surprised by what it no longer knows."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core.small_talk import SMALL_TALK_INTENTS
+    from switchboard.core.understanding.small_talk import SMALL_TALK_INTENTS
 
     new = (f"{len(training.new_intents)} new intent{'' if len(training.new_intents) == 1 else 's'}: "
            f"{', '.join(training.new_intents)}" if training.new_intents else "no new intents")

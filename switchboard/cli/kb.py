@@ -12,7 +12,7 @@ from switchboard.cli.base import ACCOUNT_OPTION, account_named, main, open_app
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
 
-    from switchboard.core.records import Article
+    from switchboard.core.knowledge.records import Article
 
 
 

@@ -21,8 +21,8 @@ from switchboard.cli.kb import kb
 def kb_gaps(slug: str, days: int, as_json: bool) -> None:
     """Questions that ended without an answer, grouped by meaning, most asked first."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core import gaps
     from switchboard.core.knowledge import topics
+    from switchboard.core.knowledge_loop import gaps
     from switchboard.intake.db import get_db
 
     app = open_app()
@@ -52,7 +52,7 @@ def kb_duplicates(slug: str, as_json: bool) -> None:
     """Articles to review: pairs that answer the same questions (by the retrieval
     encoder) and pairs that give different numbers for the same thing."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core import kb_conflicts
+    from switchboard.core.knowledge_loop import conflicts as kb_conflicts
     from switchboard.intake.db import get_db
 
     app = open_app()
@@ -84,7 +84,7 @@ def kb_drafts_group() -> None:
 def kb_drafts_list(slug: str, status: str | None, as_json: bool) -> None:
     """Every draft with its id, status, version, the questions it answers and its proof."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core import kb_drafts
+    from switchboard.core.knowledge_loop import drafts as kb_drafts
     from switchboard.intake.db import get_db
 
     app = open_app()
@@ -121,7 +121,7 @@ def kb_drafts_show(draft_id: int, slug: str, as_diff: bool) -> None:
     """One draft in full (JSON): kind, body, an edit's diff, questions, sources, proof,
     versions, decision."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core import kb_drafts
+    from switchboard.core.knowledge_loop import drafts as kb_drafts
     from switchboard.intake.db import get_db
 
     app = open_app()
@@ -151,7 +151,7 @@ def kb_drafts_edit(draft_id: int, slug: str, title: str | None, body_file: IO[st
     """Save a new version of a pending draft with your title and/or body: it is proven
     again and its Slack card updated; nothing is published until it is approved."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core import kb_drafts
+    from switchboard.core.knowledge_loop import drafts as kb_drafts
     from switchboard.intake.db import get_db
 
     if title is None and body_file is None:
@@ -179,7 +179,7 @@ def kb_drafts_edit(draft_id: int, slug: str, title: str | None, body_file: IO[st
 
 def _decide(draft_id: int, slug: str, verdict: str, by: str | None) -> None:
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core import kb_drafts
+    from switchboard.core.knowledge_loop import drafts as kb_drafts
     from switchboard.intake.db import get_db
 
     app = open_app()

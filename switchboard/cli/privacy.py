@@ -53,7 +53,7 @@ def customers() -> None:
 
 def _customer_request(slug: str, identity: str, work: Callable[[Session, Account, Any, Settings], Any]) -> Any:
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core.privacy import UnknownCustomer, find_customer
+    from switchboard.core.customer_data.subject_requests import UnknownCustomer, find_customer
     from switchboard.intake.db import get_db
 
     app = open_app()
@@ -77,8 +77,8 @@ def customers_erase(identity: str, slug: str, yes: bool) -> None:
     """Remove a customer's personal data everywhere it is stored (IDENTITY: a phone with its
     country code, an email, or customer:<id>); metrics and an audit entry stay."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core.privacy import erase
-    from switchboard.core.vault import vault_for
+    from switchboard.core.customer_data.subject_requests import erase
+    from switchboard.core.pii.vault import vault_for
 
     if not yes:
         click.confirm(f"Erase every message, identity and vaulted value of {identity}? This cannot be undone",
@@ -94,15 +94,15 @@ def customers_erase(identity: str, slug: str, yes: bool) -> None:
 def customers_export(identity: str, slug: str) -> None:
     """Print everything stored about a customer as JSON (data-subject access)."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core.privacy import export
-    from switchboard.core.vault import vault_for
+    from switchboard.core.customer_data.subject_requests import export
+    from switchboard.core.pii.vault import vault_for
 
     data = _customer_request(slug, identity, lambda session, account, customer, settings: export(
         session, account, customer, vault_for(settings), actor="cli"))
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-#: How `customers purge` names what it purged (core.privacy.purge_expired's keys).
+#: How `customers purge` names what it purged (core.customer_data.subject_requests.purge_expired's keys).
 PURGED_WORDS = {"vault_entries": "vaulted originals", "messages": "message texts", "suggestions": "suggestions",
                 "inbox_events": "received webhook payloads", "outbox_calls": "outbound call payloads"}
 
@@ -114,7 +114,7 @@ def customers_purge(as_json: bool) -> None:
     than each account's retention period."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.accounts import all_accounts, secret_variable
-    from switchboard.core.privacy import purge_expired, retention_days
+    from switchboard.core.customer_data.subject_requests import purge_expired, retention_days
     from switchboard.intake.db import get_db
 
     app = open_app()
@@ -146,7 +146,7 @@ def customers_rotate_keys() -> None:
     key of SWITCHBOARD_VAULT_KEYS, after which the older keys can be removed."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.accounts import all_accounts, reseal_secrets
-    from switchboard.core.vault import rotate_all, vault_for
+    from switchboard.core.pii.vault import rotate_all, vault_for
     from switchboard.intake.db import get_db
 
     app = open_app()

@@ -29,7 +29,7 @@ def check_command(text: str | None, intent: str | None, as_json: bool, slug: str
     guardrails_file setting of another) and the style card (SWITCHBOARD_STYLE_FILE).
     Exits with status 1 when anything is flagged, like a linter."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core.assist import StyleError
+    from switchboard.core.helpdesk.assist import StyleError
     from switchboard.core.quality.policy import GuardrailPolicyError
     from switchboard.core.quality.screen import check_reply
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the
 def digest(slug: str, days: int, send: bool) -> None:
     """The supervisors' digest of agent assist and knowledge gaps (JSON preview, or --send)."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core.digest import as_json, compute_digest, recent_period, send_digest
+    from switchboard.core.knowledge_loop.digest import as_json, compute_digest, recent_period, send_digest
     from switchboard.intake.db import get_db
     from switchboard.tasks import digest_channel
 
@@ -63,7 +63,7 @@ def report(start: datetime, end: datetime, fmt: str, slug: str, channel: str | N
     JSON, or CSV with every figure (segments, days, escalation reasons, suggestions,
     outreach). Days between 2000-01-01 and 2099-12-31, at most 1096 days apart."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
-    from switchboard.core.metrics_figures import CSV_FIELDS, FiguresError, Filters, csv_rows, figures
+    from switchboard.core.outcomes.figures import CSV_FIELDS, FiguresError, Filters, csv_rows, figures
     from switchboard.intake.db import get_db
 
     try:  # before opening the database: a wrong date is the user's to fix

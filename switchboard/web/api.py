@@ -13,7 +13,8 @@ import yaml
 from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from switchboard.core import accounts, timeline
+from switchboard.core import accounts
+from switchboard.core.customers import timeline
 from switchboard.core.resources import package_path
 from switchboard.core.store import outbox
 from switchboard.core.store.audit import export

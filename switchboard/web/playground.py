@@ -19,11 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard import tasks
-from switchboard.core import accounts, identity
+from switchboard.core import accounts
 from switchboard.core.actions.config import load_actions_config
+from switchboard.core.customers import identity
 from switchboard.core.errors import MalformedPayload
-from switchboard.core.handoff import Handoff, build_package
-from switchboard.core.routing import Route
+from switchboard.core.helpdesk.handoff import Handoff, build_package
+from switchboard.core.helpdesk.routing import Route
 from switchboard.core.settings import Settings
 from switchboard.core.store import inbox
 from switchboard.core.store.models import Account, Conversation, Customer, IdentityKind, Message, OutboxCall

@@ -10,10 +10,10 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from switchboard.core import privacy
+from switchboard.core.customer_data import subject_requests as privacy
 from switchboard.core.errors import MalformedPayload
+from switchboard.core.pii.vault import vault_for
 from switchboard.core.store.models import Customer
-from switchboard.core.vault import vault_for
 from switchboard.intake import db
 from switchboard.web.api import require_account
 

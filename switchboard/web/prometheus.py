@@ -37,8 +37,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from switchboard.core import metrics
-from switchboard.core.metrics import TASK_KINDS, VENDOR_KINDS
+from switchboard.core.outcomes import metrics
+from switchboard.core.outcomes.metrics import TASK_KINDS, VENDOR_KINDS
 from switchboard.core.store.models import InboxEvent, MetricEvent, OutboxCall
 from switchboard.intake.db import get_db
 

@@ -6,8 +6,8 @@ from typing import Any
 from flask import Flask
 
 from switchboard.core import accounts
+from switchboard.core.knowledge.records import Article
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.core.records import Article
 from switchboard.intake.db import get_db
 
 from ..signing import VendorClient, fixture

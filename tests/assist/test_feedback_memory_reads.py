@@ -10,8 +10,8 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from switchboard.core.assist import FEEDBACK_LOOKBACK_IDS, feedback_memory
-from switchboard.core.feedback import FeedbackMemory, Vote
+from switchboard.core.helpdesk.assist import FEEDBACK_LOOKBACK_IDS, feedback_memory
+from switchboard.core.knowledge.feedback import FeedbackMemory, Vote
 from switchboard.core.store.models import Suggestion, SuggestionFeedback
 from switchboard.intake.db import get_db
 

@@ -18,8 +18,8 @@ from flask import Flask
 from sqlalchemy import event, insert, select
 
 from switchboard.app import create_app
-from switchboard.core import timeline
-from switchboard.core.handoff import PACKAGE_MESSAGES
+from switchboard.core.customers import timeline
+from switchboard.core.helpdesk.handoff import PACKAGE_MESSAGES
 from switchboard.core.resources import data_file
 from switchboard.core.settings import load_settings
 from switchboard.core.store.models import Conversation, ConversationOutcome, Message, OutboxCall

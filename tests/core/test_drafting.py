@@ -15,9 +15,9 @@ import tiktoken.registry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.core import tokens
 from switchboard.core.accounts import ensure_default_account
-from switchboard.core.drafting import (
+from switchboard.core.answers import tokens
+from switchboard.core.answers.drafting import (
     ABSTAIN,
     Draft,
     LLMDrafter,
@@ -26,10 +26,10 @@ from switchboard.core.drafting import (
     compose_local,
     ground_or_refuse,
 )
-from switchboard.core.records import Hit, Passage
+from switchboard.core.answers.tokens import OFFLINE_ENCODING, count_tokens, encoding_for, truncate_to_tokens
+from switchboard.core.knowledge.records import Hit, Passage
 from switchboard.core.settings import load_settings
 from switchboard.core.store.models import OutboxCall
-from switchboard.core.tokens import OFFLINE_ENCODING, count_tokens, encoding_for, truncate_to_tokens
 from switchboard.intake.db import make_engine, upgrade
 from switchboard.vendors.openai.llm import LLMClient
 from tests.fakes.openai_server import FakeOpenAI

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from switchboard.core.enrichment import (
+from switchboard.core.intents.model import IntentModel, default_training_csv, read_training_csv
+from switchboard.core.understanding.enrichment import (
     DEFAULT_LANGUAGE,
     Enrichment,
     detect_language,
@@ -17,7 +18,6 @@ from switchboard.core.enrichment import (
     sentiment_trend,
     theil_sen_slope,
 )
-from switchboard.core.intents.model import IntentModel, default_training_csv, read_training_csv
 
 LANGUAGE_SAMPLES = {
     "Where is my order? It was supposed to arrive yesterday.": "en",
@@ -117,7 +117,7 @@ def test_language_detection_is_the_same_in_a_fresh_process() -> None:
     """A seeded or random detector would differ between processes; stored enrichment
     must not change when a worker restarts."""
     texts = list(LANGUAGE_SAMPLES) + ["ok", "hola", "merci", "Danke schön"]
-    script = ("import json, sys; from switchboard.core.enrichment import detect_language; "
+    script = ("import json, sys; from switchboard.core.understanding.enrichment import detect_language; "
               "print(json.dumps([detect_language(t) for t in json.load(sys.stdin)]))")
     outputs = [
         subprocess.run([sys.executable, "-c", script], input=json.dumps(texts), text=True,

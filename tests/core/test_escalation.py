@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from switchboard.core.escalation import QUOTE_CHARS, TRIGGER_NAMES, EscalationPolicy, Signals
-from switchboard.core.escalation_file import PolicyError, default_policy_path, load_policy, parse_policy
+from switchboard.core.bot.escalation import QUOTE_CHARS, TRIGGER_NAMES, EscalationPolicy, Signals
+from switchboard.core.bot.escalation_file import PolicyError, default_policy_path, load_policy, parse_policy
 
 DEFAULT_TEXT = default_policy_path().read_text(encoding="utf-8")
 

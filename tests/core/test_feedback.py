@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import switchboard
-from switchboard.core.feedback import (
+from switchboard.core.knowledge import Retriever, chunk_articles, load_articles
+from switchboard.core.knowledge.feedback import (
     FeedbackError,
     FeedbackMemory,
     FeedbackSettings,
@@ -20,8 +21,7 @@ from switchboard.core.feedback import (
     edit_distance,
     vote_value,
 )
-from switchboard.core.knowledge import Retriever, chunk_articles, load_articles
-from switchboard.core.records import Hit, Passage
+from switchboard.core.knowledge.records import Hit, Passage
 
 SAMPLE_KB = Path(switchboard.__file__).parent / "data" / "sample_kb.json"
 

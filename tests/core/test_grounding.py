@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.core.grounding import check_grounded, split_sentences
-from switchboard.core.records import Passage
+from switchboard.core.answers.grounding import check_grounded, split_sentences
+from switchboard.core.knowledge.records import Passage
 
 RETURNS = Passage(
     id="returns#0", article_id="returns", title="Returns policy",

@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from switchboard.core.identity import Address, resolve_customer
+from switchboard.core.customers.identity import Address, resolve_customer
 from switchboard.core.store.models import Account, Customer, Identity
 from switchboard.intake.db import make_engine
 

@@ -491,8 +491,8 @@ def test_the_embedding_weight_is_saved_with_the_model(tmp_path: Path) -> None:
 def trigger_intents() -> dict[str, float]:
     """The shipped escalation policy's intents that hand a conversation over, and the
     confidence each needs."""
-    from switchboard.core.escalation import TopicRule
-    from switchboard.core.escalation_file import load_policy
+    from switchboard.core.bot.escalation import TopicRule
+    from switchboard.core.bot.escalation_file import load_policy
 
     return {intent: rule.min_confidence for rule in load_policy().rules
             if isinstance(rule, TopicRule) and rule.enabled and rule.min_confidence is not None

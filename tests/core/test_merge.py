@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.core import accounts
-from switchboard.core.merge import MergeRefused, customer_references, merge_customers
+from switchboard.core.customers.merge import MergeRefused, customer_references, merge_customers
 from switchboard.core.store.models import (
     Account,
     AuditEntry,
@@ -251,7 +251,7 @@ def test_two_merges_of_one_pair_at_once_merge_once(pg_url: str) -> None:
 def test_two_visitors_proving_one_new_number_at_once_become_one_customer(pg_url: str) -> None:
     """Both find nobody owning the number; the second insert waits on the unique identity,
     then finds the first's and merges instead of failing."""
-    from switchboard.core.address_verification import join_verified, normalise
+    from switchboard.core.customers.address_verification import join_verified, normalise
 
     engine = make_engine(pg_url)
     try:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum import luhn
 
-from switchboard.core.redaction import (
+from switchboard.core.pii.redaction import (
     TRUNCATION_MARKER,
     Finding,
     Redacted,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from switchboard.core.redaction import redact
+from switchboard.core.pii.redaction import redact
 
 DATA = Path(__file__).resolve().parents[2] / "bench" / "data"
 SAMPLES = ("pii_names_addresses.jsonl", "pii_names_addresses_heldout.jsonl")

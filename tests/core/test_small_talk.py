@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.core.enrichment import enrich
 from switchboard.core.intents.store import default_intent_model
-from switchboard.core.small_talk import request_part
+from switchboard.core.understanding.enrichment import enrich
+from switchboard.core.understanding.small_talk import request_part
 
 
 @pytest.mark.parametrize(("message", "asked"), [
@@ -103,7 +103,7 @@ def test_small_talk_alone_keeps_its_intent() -> None:
 def test_only_a_few_pieces_come_off_however_many_there_are() -> None:
     """A real message opens and closes with one to three pieces; the bound keeps the
     work linear for one made of thousands ("thanks " 14,000 times took 99 s unbounded)."""
-    from switchboard.core.small_talk import _MAX_PIECES
+    from switchboard.core.understanding.small_talk import _MAX_PIECES
 
     assert request_part("where is my parcel" + " thanks" * 20) == "where is my parcel" + " thanks" * (20 - _MAX_PIECES)
     assert request_part("hi, " * 20 + "where is my parcel") == "hi, " * (20 - _MAX_PIECES) + "where is my parcel"
@@ -116,7 +116,7 @@ def test_only_a_few_pieces_come_off_however_many_there_are() -> None:
 def test_a_request_beside_thanks_small_talk_does_not_know_is_still_the_request(message: str) -> None:
     """Thanks the patterns miss: the model judges each sentence, and the request wins
     ("You're welcome" was the reply to every one of these)."""
-    from switchboard.core.small_talk import request_part
+    from switchboard.core.understanding.small_talk import request_part
 
     # The model without the sentence encoder reads the whole message as thanks (the
     # default one no longer does): the sentences must decide.
@@ -136,7 +136,7 @@ def test_small_talk_in_several_sentences_stays_small_talk(message: str, intent: 
 
 
 def test_sentences_are_cut_at_end_marks_and_lines() -> None:
-    from switchboard.core.small_talk import sentences
+    from switchboard.core.understanding.small_talk import sentences
 
     assert sentences("Where is it? Thanks!\n\nAnna") == ["Where is it?", "Thanks!", "Anna"]
     assert sentences("v1.2 is out... right?  ok") == ["v1.2 is out...", "right?", "ok"]
@@ -151,7 +151,7 @@ def test_sentences_are_cut_at_end_marks_and_lines() -> None:
 def test_a_sentence_saying_the_answer_worked_is_a_close(message: str, resolved_only: bool) -> None:
     """Read by the model alone, "That solved it." sits near a damaged-item complaint
     (0.46 on one machine, out of scope on another): the words decide, not the margin."""
-    from switchboard.core.small_talk import resolved
+    from switchboard.core.understanding.small_talk import resolved
 
     assert resolved(message) is resolved_only
 

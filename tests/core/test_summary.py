@@ -1,7 +1,7 @@
 """The handoff summary's building blocks: a line is shortened without cutting a link."""
 from __future__ import annotations
 
-from switchboard.core.summary import one_line
+from switchboard.core.helpdesk.summary import one_line
 
 LINK = "https://help.acme.example/articles/where-is-my-order-tracking-your-parcel"
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event, func, select
 
-from switchboard.core import timeline
+from switchboard.core.customers import timeline
 from switchboard.core.store.models import Conversation, Customer, Message
 from switchboard.intake.db import get_db
 

@@ -8,7 +8,7 @@ import gc
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.core.identity import Address, _create_customer, resolve_customer
+from switchboard.core.customers.identity import Address, _create_customer, resolve_customer
 from switchboard.core.store import unit_of_work
 from switchboard.core.store.models import Customer
 from switchboard.intake.db import get_db

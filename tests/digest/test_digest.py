@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.app import create_app
 from switchboard.apps.slack.digest_view import MAX_BLOCKS, digest_blocks
-from switchboard.core.digest import (
+from switchboard.core.knowledge_loop.digest import (
     ArticleVotes,
     Digest,
     DigestPeriodError,

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.core.evaluation import HANDOFF, VERDICTS, Question, outcome_of
-from switchboard.core.records import Hit, Passage
-from switchboard.core.selfservice import Decision
+from switchboard.core.bot.decisions import Decision
+from switchboard.core.conversation.evaluation import HANDOFF, VERDICTS, Question, outcome_of
+from switchboard.core.knowledge.records import Hit, Passage
 from switchboard.core.settings import load_settings
 from switchboard.core.store.models import Base, OutboxCall
 from switchboard.intake.db import get_db

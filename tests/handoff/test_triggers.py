@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from switchboard.app import create_app
-from switchboard.core import identity
+from switchboard.core.customers import identity
 from switchboard.core.errors import ConfigError
 from switchboard.core.settings import load_settings
 from switchboard.core.store.models import Conversation, Customer, OutboxCall

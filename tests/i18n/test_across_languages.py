@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from switchboard.app import create_app
 from switchboard.cli import main
-from switchboard.core.records import Article
+from switchboard.core.knowledge.records import Article
 from switchboard.core.settings import load_settings
 from switchboard.core.store.models import Conversation
 from switchboard.intake.db import get_db

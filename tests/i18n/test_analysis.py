@@ -2,10 +2,10 @@
 accents folded so a question typed without them meets the article, English unchanged."""
 from __future__ import annotations
 
-from switchboard.core.grounding import check_grounded, content_terms
+from switchboard.core.answers.grounding import check_grounded, content_terms
 from switchboard.core.knowledge.analysis import language_of, terms
+from switchboard.core.knowledge.records import Passage
 from switchboard.core.knowledge.retrieval import Retriever
-from switchboard.core.records import Passage
 
 
 def test_each_language_is_stemmed_and_stripped_of_its_own_stop_words() -> None:

@@ -10,8 +10,8 @@ from babel.messages.extract import extract_from_dir
 from flask import Flask
 
 import switchboard.core
-from switchboard.core.enrichment import conversation_language
 from switchboard.core.texts import i18n
+from switchboard.core.understanding.enrichment import conversation_language
 from switchboard.intake.db import get_db
 
 CORE = Path(switchboard.core.__file__).parent  # every module of the core, wherever i18n sits
@@ -72,7 +72,7 @@ def test_a_missing_or_stale_translation_is_reported(tmp_path: Path) -> None:
 
 
 def test_a_text_in_a_language_without_catalog_is_english() -> None:
-    from switchboard.core.selfservice import WELCOME
+    from switchboard.core.bot.decisions import WELCOME
 
     assert i18n.Texts("es")(WELCOME) == "¿En qué puedo ayudarle hoy?"
     assert i18n.Texts("nl")(WELCOME) == WELCOME
@@ -80,7 +80,7 @@ def test_a_text_in_a_language_without_catalog_is_english() -> None:
 
 
 def test_an_account_override_wins_per_language(app: Flask) -> None:
-    from switchboard.core.selfservice import WELCOME
+    from switchboard.core.bot.decisions import WELCOME
 
     account = app.config["DEFAULT_ACCOUNT_ID"]
     with get_db(app).session() as session:

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from switchboard.app import create_app
 from switchboard.core import accounts
 from switchboard.core.knowledge.loaders import load_articles
+from switchboard.core.knowledge.records import Article
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.core.records import Article
 from switchboard.core.settings import load_settings
 from switchboard.core.store.models import AuditEntry, Conversation, Customer, Message, OutboxCall
 from switchboard.intake.db import get_db
@@ -92,7 +92,7 @@ def test_the_language_carries_over_when_the_bot_filled_the_latest_messages(multi
                                                                           vendor: VendorClient) -> None:
     """The previous customer message is usually among the latest messages the turn
     reads; when the bot and agents wrote all of those, it is looked up further back."""
-    from switchboard.core import timeline
+    from switchboard.core.customers import timeline
 
     assert vendor.twilio(MESSAGES, inbound("¿Cuánto tarda la entrega a Madrid?")).status_code == 200
     with get_db(multilingual).session() as session:

@@ -44,8 +44,8 @@ def test_a_language_no_customer_is_answered_in_is_refused_naming_the_catalogs(en
 
 
 def test_the_uncatalogued_languages_are_the_detected_ones_without_a_catalog() -> None:
-    from switchboard.core.enrichment import SUPPORTED_LANGUAGES
     from switchboard.core.texts import i18n
+    from switchboard.core.understanding.enrichment import SUPPORTED_LANGUAGES
 
     detected = {language.iso_code_639_1.name.lower() for language in SUPPORTED_LANGUAGES}
     assert set(i18n.UNCATALOGUED_LANGUAGES) == detected - set(i18n.CATALOG_LANGUAGES)

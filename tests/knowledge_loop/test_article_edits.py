@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy import select
 
+from switchboard.core.knowledge.records import Article
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.core.records import Article
 from switchboard.core.store import artifacts
 from switchboard.core.store.models import KbArticle
 from switchboard.intake.db import get_db

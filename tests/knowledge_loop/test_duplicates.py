@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from flask import Flask
 
 from switchboard.cli import main
+from switchboard.core.knowledge.records import Article
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.core.records import Article
 from switchboard.intake.db import get_db
 
 from .conftest import cli

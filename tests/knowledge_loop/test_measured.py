@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from flask import Flask
 
 from switchboard.cli import main
-from switchboard.core.digest import send_digest
+from switchboard.core.knowledge_loop.digest import send_digest
 from switchboard.core.store.models import Account
 from switchboard.intake.db import get_db
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from switchboard.core import metrics
+from switchboard.core.outcomes import metrics
 from switchboard.core.store.models import (
     Account,
     Conversation,

@@ -12,8 +12,8 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from switchboard.core import metrics
-from switchboard.core.metrics_figures import Filters, figures, outreach_figures
+from switchboard.core.outcomes import metrics
+from switchboard.core.outcomes.figures import Filters, figures, outreach_figures
 from switchboard.core.store.models import Conversation, Customer
 from switchboard.intake.db import get_db
 

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from switchboard.cli.serve import ensure_sample_kb
-from switchboard.core import metrics
+from switchboard.core.outcomes import metrics
 from switchboard.core.store.models import Account, Conversation, Customer
 from switchboard.intake.db import get_db
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from flask import Flask
 
-from switchboard.core.metrics_figures import FiguresError, Filters, figures, format_duration, headline, time_unit
+from switchboard.core.outcomes.figures import FiguresError, Filters, figures, format_duration, headline, time_unit
 from switchboard.core.store.models import Account, ConversationOutcome
 from switchboard.intake.db import get_db
 
@@ -118,7 +118,7 @@ def test_headline_compares_with_the_period_before(seeded: Flask) -> None:
 
 
 def test_a_bot_resolved_conversation_written_to_a_day_later_counts_as_reopened(seeded: Flask) -> None:
-    from switchboard.core import metrics
+    from switchboard.core.outcomes import metrics
 
     from .seed import at
 
@@ -131,7 +131,7 @@ def test_a_bot_resolved_conversation_written_to_a_day_later_counts_as_reopened(s
 
 
 def test_a_retried_event_is_recorded_once(seeded: Flask) -> None:
-    from switchboard.core import metrics
+    from switchboard.core.outcomes import metrics
 
     with get_db(seeded).session() as session:
         first = metrics.record(session, 1, "csat", conversation_id=1, value=4, dedupe_key="csat:1")
@@ -159,7 +159,7 @@ def test_far_or_huge_periods_are_refused_with_the_allowed_range(start: date, end
 
 def test_the_weekly_digest_carries_the_headline_outcomes_and_their_change(seeded: Flask) -> None:
     from switchboard.apps.slack.digest_view import digest_blocks
-    from switchboard.core.digest import as_json, compute_digest
+    from switchboard.core.knowledge_loop.digest import as_json, compute_digest
 
     start = datetime.combine(DAY, datetime.min.time(), tzinfo=UTC)
     with get_db(seeded).session() as session:

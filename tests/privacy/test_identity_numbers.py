@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from switchboard.core.pii.vault import vault_for
 from switchboard.core.store.models import InboxEvent, Message, VaultEntry
-from switchboard.core.vault import vault_for
 from switchboard.intake.db import get_db
 
 from ..signing import VendorClient

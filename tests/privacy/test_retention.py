@@ -98,7 +98,7 @@ def test_the_command_purges_now_with_the_accounts_period(kept_30_days: Flask, en
 
 
 def test_a_further_account_keeps_its_own_period(env30: dict[str, str]) -> None:
-    from switchboard.core.privacy import retention_days
+    from switchboard.core.customer_data.subject_requests import retention_days
     from switchboard.core.store.models import Account
 
     settings = load_settings(env30)

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from switchboard.app import create_app
 from switchboard.cli import main
 from switchboard.core.errors import ConfigError
+from switchboard.core.pii.vault import KEY_FILE, Vault, VaultKeyError, vault_for
 from switchboard.core.settings import load_settings
 from switchboard.core.store.models import Message, VaultEntry
-from switchboard.core.vault import KEY_FILE, Vault, VaultKeyError, vault_for
 from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET

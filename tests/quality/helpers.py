@@ -11,9 +11,9 @@ from flask import Flask
 
 from switchboard.app import create_app
 from switchboard.core.knowledge.loaders import load_articles
+from switchboard.core.knowledge.records import Article
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.quality.policy import DEFAULT_POLICY
-from switchboard.core.records import Article
 from switchboard.core.settings import load_settings
 from switchboard.intake.db import get_db
 

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from switchboard.apps.slack.digest_view import digest_blocks
 from switchboard.cli import main
-from switchboard.core.digest import compute_digest
+from switchboard.core.knowledge_loop.digest import compute_digest
 from switchboard.core.store.models import AuditEntry, ConversationScore
 from switchboard.intake.db import get_db
 

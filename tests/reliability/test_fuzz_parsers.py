@@ -25,8 +25,8 @@ from werkzeug.test import TestResponse
 
 from switchboard.apps.slack.receiver import dedupe_key as slack_dedupe_key
 from switchboard.apps.slack.receiver import kind_of as slack_kind_of
-from switchboard.core.identity import InvalidAddress, parse_twilio_address
-from switchboard.core.redaction import redact
+from switchboard.core.customers.identity import InvalidAddress, parse_twilio_address
+from switchboard.core.pii.redaction import redact
 from switchboard.core.store.models import InboxEvent
 from switchboard.intake.db import get_db
 

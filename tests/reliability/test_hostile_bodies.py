@@ -17,12 +17,12 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from switchboard.app import MAX_BODY_BYTES, create_app
-from switchboard.core.enrichment import sentiment_score
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
-from switchboard.core.redaction import MODEL_INPUT_CHARS, TRUNCATION_MARKER
+from switchboard.core.pii.redaction import MODEL_INPUT_CHARS, TRUNCATION_MARKER
 from switchboard.core.settings import load_settings
 from switchboard.core.store.models import AuditEntry, InboxEvent, Message, OutboxCall, Suggestion
+from switchboard.core.understanding.enrichment import sentiment_score
 from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET

@@ -306,7 +306,7 @@ def test_a_greeting_alone_is_greeted(shop: Flask, vendor: VendorClient) -> None:
 
 
 def test_an_article_that_opens_with_yes_is_answered_yes_with_its_reason(shop: Flask, vendor: VendorClient) -> None:
-    from switchboard.core.records import Article
+    from switchboard.core.knowledge.records import Article
 
     with get_db(shop).session() as session:
         KnowledgeBase(session, shop.config["DEFAULT_ACCOUNT_ID"], shop.config["SETTINGS"].data_dir).import_articles([
@@ -367,8 +367,8 @@ def test_a_paraphrase_sharing_no_word_with_the_article_is_answered_from_it(shop:
     assert "Forgot password" in sent["body"] and "Reply with the number" not in sent["body"]
 
     # The same decision over a lexical-only index offers the article in a menu instead.
-    from switchboard.core.escalation_file import load_policy
-    from switchboard.core.evaluation import Configuration, Question, evaluate
+    from switchboard.core.bot.escalation_file import load_policy
+    from switchboard.core.conversation.evaluation import Configuration, Question, evaluate
     from switchboard.core.intents.store import default_intent_model
     from switchboard.core.knowledge.chunking import chunk_articles
     from switchboard.core.knowledge.retrieval import build_retriever

@@ -39,7 +39,7 @@ status = app.test_client().post("/webhooks/twilio/messages", data=form,
                                 headers={"X-Twilio-Signature": signature}).status_code
 after_webhook = loaded()
 
-from switchboard.core.enrichment import enrich, sentiment_trend
+from switchboard.core.understanding.enrichment import enrich, sentiment_trend
 from switchboard.core.intents.store import intent_model
 with get_db(app).session() as session:
     model = intent_model(session, app.config["SETTINGS"].data_dir, app.config["DEFAULT_ACCOUNT_ID"])

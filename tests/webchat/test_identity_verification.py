@@ -19,9 +19,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from switchboard.cli import main
-from switchboard.core import address_verification, identity, ports
+from switchboard.core import ports
 from switchboard.core.accounts import ensure_default_account
-from switchboard.core.address_verification import (
+from switchboard.core.customers import address_verification, identity
+from switchboard.core.customers.address_verification import (
     InvalidTarget,
     NoCodeSent,
     Target,

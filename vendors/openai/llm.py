@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from switchboard.core.pii.redaction import truncate_for_model
 from switchboard.core.ports import ChatResult  # noqa: F401 - returned here
-from switchboard.core.redaction import truncate_for_model
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Account, OutboxCall
 from switchboard.vendors.outbound import (

@@ -24,8 +24,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.message import MessageInstance
 
-from switchboard.core import vault
 from switchboard.core.accounts import DEFAULT_SLUG, secret, secret_variable
+from switchboard.core.pii import vault
 from switchboard.core.ports import OutsideWhatsAppWindow, RecipientOptedOut  # noqa: F401 - raised here
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Account, OutboxCall

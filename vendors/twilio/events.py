@@ -6,9 +6,9 @@ import json
 
 from sqlalchemy.orm import Session
 
-from switchboard.core import use_cases, voice
-from switchboard.core.calls import after_call, transcript
-from switchboard.core.identity import InvalidAddress
+from switchboard.core import use_cases
+from switchboard.core.calls import after_call, transcript, voice
+from switchboard.core.customers.identity import InvalidAddress
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import InboxEvent
 from switchboard.core.use_cases import CustomerMessage, VendorHandler

@@ -15,7 +15,7 @@ from flask import Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from switchboard.core.calls.transcript import redact_utterance
-from switchboard.core.identity import company_region
+from switchboard.core.customers.identity import company_region
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Account
 from switchboard.intake.inbox import accept

@@ -9,8 +9,8 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 
 from switchboard.core.accounts import accounts_for_twilio
+from switchboard.core.customers.identity import InvalidAddress, parse_twilio_address
 from switchboard.core.errors import BadSignature, MalformedPayload, UnknownAccount
-from switchboard.core.identity import InvalidAddress, parse_twilio_address
 from switchboard.core.store.models import Account
 from switchboard.intake import db
 from switchboard.intake.inbox import accept

@@ -4,7 +4,7 @@ Unlike a message, a call waits for our answer: Twilio plays what we return. So t
 views do one thing more than the messaging ones. Each still verifies the signature,
 checks the parameters and records the turn in the inbox first (keyed by CallSid and
 turn, so Twilio's retry is one event); then it decides in-process what the caller
-hears (core/voice.py: our database and the local engine only) and returns it as
+hears (core/calls/voice.py: our database and the local engine only) and returns it as
 TwiML made by twilio's own VoiceResponse. The slow half (the Zendesk ticket, an SMS)
 is the same inbox event's work in the worker, so an outage there never holds up a call.
 """
@@ -18,9 +18,9 @@ from flask import Flask, Response, current_app, request
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from switchboard.core import voice
+from switchboard.core.calls import voice
+from switchboard.core.customers.identity import InvalidAddress, to_e164
 from switchboard.core.errors import MalformedPayload
-from switchboard.core.identity import InvalidAddress, to_e164
 from switchboard.core.store import inbox
 from switchboard.core.store.models import Account, InboxEvent
 from switchboard.core.warmup import warm_up

@@ -332,7 +332,7 @@ class ZendeskConnector(Connector):
 
     def _create_article(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``POST /api/v2/help_center/sections/{id}/articles.json``: an approved draft
-        (core/kb_drafts.py) into the Help Center, sent once under its outbox key."""
+        (core/knowledge_loop/drafts.py) into the Help Center, sent once under its outbox key."""
         article = self._help_center("POST", f"sections/{int(payload['section_id'])}/articles.json",
                                     {"article": payload["article"]}, HELP_CENTER_ARTICLE).get("article") or {}
         return {"article_id": article.get("id"), "draft": article.get("draft"), "url": article.get("html_url")}

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from switchboard.core import handoff, use_cases
+from switchboard.core import use_cases
+from switchboard.core.helpdesk import handoff
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import InboxEvent
 from switchboard.core.use_cases import VendorHandler

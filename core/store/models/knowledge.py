@@ -145,7 +145,7 @@ class PhrasingStamp(Base):
 
 
 class KbDraft(Base):
-    """An article drafted from agents' answers to a knowledge gap (core/kb_drafts.py),
+    """An article drafted from agents' answers to a knowledge gap (core/knowledge_loop/drafts.py),
     waiting for a person: nothing reaches the knowledge base or the Help Center until an
     approver accepts it. ``body`` is redacted; ``sources`` names the tickets and comments."""
 

@@ -68,7 +68,7 @@ class ConversationOutcome(Base):
     channel: Mapped[str] = mapped_column(String(16))
     tier: Mapped[str] = mapped_column(String(32))
     intent: Mapped[str | None] = mapped_column(String(64))
-    automation: Mapped[str] = mapped_column(String(16), default="ai_only")  # core.metrics.AUTOMATION_LEVELS
+    automation: Mapped[str] = mapped_column(String(16), default="ai_only")  # core.outcomes.metrics.AUTOMATION_LEVELS
     bot_answers: Mapped[int] = mapped_column(Integer, default=0)
     bot_replies: Mapped[int] = mapped_column(Integer, default=0)
     agent_replies: Mapped[int] = mapped_column(Integer, default=0)

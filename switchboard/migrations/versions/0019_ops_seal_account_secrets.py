@@ -39,8 +39,8 @@ accounts = sa.table('accounts', sa.column('id', sa.Integer), sa.column('slug', s
 
 
 def _vault():  # type: ignore[no-untyped-def]
+    from switchboard.core.accounts.keys import vault_for
     from switchboard.core.settings import load_settings
-    from switchboard.core.vault_keys import vault_for
 
     settings = context.config.attributes.get("settings") or load_settings()
     return vault_for(settings)

@@ -20,8 +20,8 @@ from switchboard.core.knowledge.calibration import (
 )
 from switchboard.core.knowledge.join_calibration import shipped
 from switchboard.core.knowledge.loaders import load_articles
+from switchboard.core.knowledge.records import Article
 from switchboard.core.knowledge.retrieval import Retriever, build_index
-from switchboard.core.records import Article
 
 SAMPLE_KB = Path(__file__).parents[3] / "switchboard" / "data" / "sample_kb.json"
 

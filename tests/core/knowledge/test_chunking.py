@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from switchboard.core.knowledge import chunk_article, chunk_articles
-from switchboard.core.records import Article, Passage
+from switchboard.core.knowledge.records import Article, Passage
 
 
 def article(body: str, **fields: str) -> Article:

@@ -18,7 +18,7 @@ from switchboard.core.knowledge import (
     RetrieverIndexError,
 )
 from switchboard.core.knowledge.embeddings import MiniLMEncoder, encoder_named
-from switchboard.core.records import Passage
+from switchboard.core.knowledge.records import Passage
 
 # Words mapped to shared meanings, as a sentence encoder would place them close together.
 MEANINGS = {

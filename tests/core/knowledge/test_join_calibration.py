@@ -10,7 +10,7 @@ import pytest
 
 from switchboard.core.knowledge.embeddings import E5
 from switchboard.core.knowledge.join_calibration import MIN_ARTICLES, fit_join, shipped
-from switchboard.core.records import Article
+from switchboard.core.knowledge.records import Article
 
 TOPICS = ["parcels", "refunds", "vouchers", "passwords", "invoices", "warranty", "returns", "payments",
           "delivery", "accounts", "discounts", "exchanges"]

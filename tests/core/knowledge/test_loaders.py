@@ -12,7 +12,7 @@ from switchboard.core.knowledge import (
     article_from_help_center,
     load_articles,
 )
-from switchboard.core.records import Article
+from switchboard.core.knowledge.records import Article
 
 SAMPLE_KB = Path(switchboard.__file__).parent / "data" / "sample_kb.json"
 

@@ -9,14 +9,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.core.escalation_file import load_policy
-from switchboard.core.evaluation import Configuration, Question, counts, evaluate
+from switchboard.core.bot.escalation_file import load_policy
+from switchboard.core.conversation.evaluation import Configuration, Question, counts, evaluate
 from switchboard.core.intents.store import default_intent_model
 from switchboard.core.knowledge import embeddings, phrasings
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.retrieval import Learned, build_index
-from switchboard.core.setbacks import asks_for_person, did_not_help
 from switchboard.core.store.models import Conversation, KbArticle, LearnedPhrasing, Message, PhrasingEvidence
+from switchboard.core.understanding.setbacks import asks_for_person, did_not_help
 from switchboard.intake.db import get_db
 
 from ...conftest import SAMPLE_KB
@@ -116,9 +116,9 @@ def test_embed_missing_gives_vectors_of_the_new_encoder(shop: Flask, vendor: Ven
 
 def test_erasing_a_customer_forgets_their_picks_and_the_words_only_they_wrote(shop: Flask,
                                                                            vendor: VendorClient) -> None:
-    from switchboard.core.privacy import erase
+    from switchboard.core.customer_data.subject_requests import erase
+    from switchboard.core.pii.vault import vault_for
     from switchboard.core.store.models import Account, Customer
-    from switchboard.core.vault import vault_for
 
     pick_refund(shop, vendor, ANNA, "Refund?")
     pick_refund(shop, vendor, BEN, "refund")

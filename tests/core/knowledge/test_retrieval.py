@@ -16,7 +16,7 @@ from switchboard.core.knowledge import (
     load_articles,
 )
 from switchboard.core.knowledge import retrieval as retrieval_module
-from switchboard.core.records import Article, Passage
+from switchboard.core.knowledge.records import Article, Passage
 
 SAMPLE_KB = Path(switchboard.__file__).parent / "data" / "sample_kb.json"
 

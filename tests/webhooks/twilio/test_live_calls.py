@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.core import voice
+from switchboard.core.calls import voice
 from switchboard.core.calls.after_call import note_idempotency_key
 from switchboard.core.calls.script import LINE_CHECKS, Flag
 from switchboard.core.errors import ConfigError

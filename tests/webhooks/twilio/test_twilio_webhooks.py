@@ -168,7 +168,7 @@ def test_unknown_number_is_refused(app: Flask, vendor: VendorClient) -> None:
 
 
 def test_status_callbacks_only_move_a_message_forward(app: Flask, vendor: VendorClient) -> None:
-    from switchboard.core import identity, timeline
+    from switchboard.core.customers import identity, timeline
 
     with get_db(app).session() as session:
         customer = identity.resolve_customer(session, app.config["DEFAULT_ACCOUNT_ID"],

@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from switchboard.app import create_app
-from switchboard.core import voice
+from switchboard.core.calls import voice
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.settings import load_settings

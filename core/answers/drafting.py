@@ -1,0 +1,368 @@
+"""Drafting a self-service answer from retrieved passages, with its citations.
+
+Two engines share one record, :class:`Draft`:
+
+* ``compose_local`` is extractive: it quotes the one or two passage sentences that best
+  match the question. It needs no model, is deterministic, and is grounded by
+  construction, so it is both the default without an LLM and the fallback when an LLM
+  draft is refused.
+* ``LLMDrafter`` asks a chat model to answer from numbered passages under a versioned
+  prompt, then turns its ``[n]`` markers into the passages' links.
+
+Neither sends anything. ``ground_or_refuse`` is the gate in front of the customer:
+a draft with a sentence no cited passage supports raises :class:`UngroundedDraft`.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from string import Template
+from typing import Any, Literal, Protocol
+
+from switchboard.core.answers.grounding import (
+    DEFAULT_THRESHOLD,
+    GroundingResult,
+    check_grounded,
+    content_terms,
+    language_of_passages,
+    split_sentences,
+)
+from switchboard.core.answers.tokens import count_tokens, truncate_to_tokens
+from switchboard.core.knowledge.records import Hit, Passage
+from switchboard.core.settings import Settings
+
+Engine = Literal["local", "llm"]
+
+#: One SMS segment is 160 GSM-7 characters; two segments is the most a self-service
+#: answer should take (a third costs money and is usually skimmed).
+SMS_BUDGET_CHARS = 320
+#: What the prompt tells the model to answer when the passages do not say.
+ABSTAIN = "I don't know."
+CITATION_PREFIX = "More: "
+#: Two or three short sentences fit the SMS budget; more invites padding the model
+#: cannot ground.
+MAX_SENTENCES = 3
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A reply ready for the grounding gate: ``text`` is what the customer would read
+    (citation line included, no ``[n]`` markers); ``citations`` are the passages it
+    claims to be drawn from."""
+
+    text: str
+    citations: tuple[Passage, ...]
+    engine: Engine
+    model: str | None = None
+    prompt_version: str | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def abstained(self) -> bool:
+        """The model said the passages do not answer: hand off rather than send."""
+        return _is_abstention(self.text)
+
+
+def _is_abstention(text: str) -> bool:
+    """``ABSTAIN`` as models actually write it: "I don't know", "I do not know.", with
+    a stray marker or a curly apostrophe."""
+    bare = _MARKER.sub("", text).replace("\u2019", "'").strip().rstrip(".!").strip().lower()
+    return bare in ("i don't know", "i do not know", "")
+
+
+class UngroundedDraft(Exception):
+    """A draft states something its passages do not support: it must not be sent."""
+
+    def __init__(self, unsupported: Sequence[str], reasons: Sequence[tuple[str, str]] = ()) -> None:
+        self.unsupported = tuple(unsupported)
+        self.reasons = dict(reasons)
+        listed = "; ".join(
+            f"{sentence!r} ({self.reasons[sentence]})" if sentence in self.reasons else repr(sentence)
+            for sentence in self.unsupported
+        )
+        super().__init__(
+            f"draft not sent: {len(self.unsupported)} sentence(s) are not supported by the cited "
+            f"passages: {listed}. Send the extractive answer (compose_local) or hand the "
+            "conversation to an agent."
+        )
+
+
+def ground_or_refuse(draft: Draft, passages: Sequence[Passage] | None = None, *,
+                     threshold: float = DEFAULT_THRESHOLD) -> Draft:
+    """``draft`` unchanged when every sentence is supported, else raise UngroundedDraft.
+
+    By default only the draft's own citations count as support: the link a customer is
+    given should back what they were told, not some other passage retrieval found.
+    """
+    result: GroundingResult = check_grounded(
+        draft.text, draft.citations if passages is None else passages, threshold=threshold
+    )
+    if not result.ok:
+        raise UngroundedDraft(result.unsupported, result.reasons)
+    return draft
+
+
+def citation_line(passages: Sequence[Passage]) -> str:
+    """"More: <link>" for each distinct source (two chunks of one article cite once). An
+    article with no URL (a Markdown file) is named as one, so its title never reads as
+    a broken link: 'More: "Store pickup" in our help center'."""
+    seen: list[str] = []
+    for passage in passages:
+        if passage.citation not in seen:
+            seen.append(passage.citation)
+    cited = [c if c.startswith(("http://", "https://")) else f'"{c}" in our help center' for c in seen]
+    return CITATION_PREFIX + " | ".join(cited) if cited else ""
+
+
+# -- local, extractive ------------------------------------------------------------
+
+#: How much a lower-ranked passage's sentence is discounted: retrieval saw evidence
+#: (synonyms, embeddings, BM25 over the whole passage) that word overlap with the
+#: question does not, so the second passage needs 1.5x the overlap to win.
+RANK_DISCOUNT = 0.5
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    passage: Passage
+    rank: int
+    position: int
+    sentence: str
+    matched: frozenset[str]
+    score: float
+
+
+def compose_local(question: str, hits: Sequence[Hit], *, max_chars: int = SMS_BUDGET_CHARS,
+                  max_passages: int = 3) -> Draft | None:
+    """The 1-2 sentences of the top passages that best answer ``question``, quoted, with
+    the source appended; None when no sentence shares a content word with the question
+    or none fits ``max_chars`` (which counts the whole reply, citation included)."""
+    language = language_of_passages([hit.passage for hit in hits[:1]])
+    wanted = content_terms(question, language)
+    if not wanted:
+        return None
+    candidates = _candidates(wanted, hits[:max_passages], language)
+    for anchor in candidates:
+        suffix = "\n" + citation_line([anchor.passage])
+        if len(anchor.sentence) + len(suffix) > max_chars:
+            continue  # never cut a sentence: "Refunds are not available" cut short inverts it
+        chosen = [anchor]
+        companion = _companion(anchor, candidates, room=max_chars - len(anchor.sentence) - len(suffix) - 1)
+        if companion is not None:
+            chosen.append(companion)
+        body = " ".join(c.sentence for c in sorted(chosen, key=lambda c: c.position))
+        return Draft(text=body + suffix, citations=(anchor.passage,), engine="local")
+    return None
+
+
+def _candidates(wanted: frozenset[str], hits: Sequence[Hit], language: str = "en") -> list[_Candidate]:
+    """Sentences sharing a content word with the question, best first.
+
+    A passage's title counts for each of its sentences: help-centre articles put the
+    question in the title ("Which payment methods do you accept?") and answer it in
+    a body that need not repeat its words ("We accept Visa, …")."""
+    found = []
+    for rank, hit in enumerate(hits):
+        title_terms = content_terms(hit.passage.title, language) & wanted
+        for position, sentence in enumerate(split_sentences(hit.passage.text)):
+            if sentence.endswith(":"):
+                continue  # introduces a list: says nothing on its own
+            matched = (content_terms(sentence, language) | title_terms) & wanted
+            if matched:
+                score = len(matched) / len(wanted) / (1 + RANK_DISCOUNT * rank)
+                found.append(_Candidate(hit.passage, rank, position, _terminated(sentence), matched, score))
+    return sorted(found, key=lambda c: (-c.score, c.rank, c.position))
+
+
+def _companion(anchor: _Candidate, candidates: Sequence[_Candidate], room: int) -> _Candidate | None:
+    """A second sentence from the anchor's passage (one source, one coherent quote),
+    preferring one that matches question words the anchor does not."""
+    same = [c for c in candidates
+            if c.rank == anchor.rank and c.position != anchor.position and len(c.sentence) <= room]
+    if not same:
+        return None
+    return max(same, key=lambda c: (len(c.matched - anchor.matched), c.score, -c.position))
+
+
+def _terminated(sentence: str) -> str:
+    return sentence if sentence[-1] in ".!?)\"'\u2026" else sentence + "."
+
+
+# -- LLM --------------------------------------------------------------------------
+
+class ChatReply(Protocol):
+    @property
+    def text(self) -> str | None: ...
+
+    @property
+    def usage(self) -> dict[str, int]: ...
+
+
+class ChatClient(Protocol):
+    """What the drafter needs of an LLM connector (``connectors.llm.LLMClient``), so
+    the core names no vendor SDK and any OpenAI-compatible client fits."""
+
+    def chat(self, *, model: str, messages: list[dict[str, Any]], max_tokens: int,
+             temperature: float = 0, tools: list[dict[str, Any]] | None = None) -> ChatReply: ...
+
+
+class PromptNotFound(LookupError):
+    """No template file for the requested prompt version."""
+
+
+@lru_cache(maxsize=16)
+def load_prompt(version: str) -> Template:
+    """The template ``switchboard/prompts/<version>.txt``. Prompts are files, versioned
+    by name, so a change of wording is a new version that drafts record."""
+    if not re.fullmatch(r"[a-z0-9_]+", version):
+        raise PromptNotFound(f"prompt version {version!r} is not a file name: use e.g. 'answer_v1'.")
+    path = resources.files("switchboard").joinpath("prompts", f"{version}.txt")
+    try:
+        return Template(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PromptNotFound(
+            f"no prompt template {version}.txt in switchboard/prompts/: add it, or use 'answer_v1'."
+        ) from None
+
+
+_ROLES = {"user": "user", "customer": "user", "assistant": "assistant", "bot": "assistant",
+          "agent": "assistant"}
+#: Conversation entries that are our own bookkeeping ("handed to an agent"), not turns:
+#: left out rather than sent with the system role, which would give them rule status.
+_SKIPPED_ROLES = frozenset({"system"})
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+#: Tokens every chat message costs beyond its text (role and framing).
+_MESSAGE_OVERHEAD = 4
+
+
+@dataclass(frozen=True)
+class TokenBudget:
+    """How the prompt's tokens are shared. The question and the passages matter most;
+    history is capped so a long conversation cannot push the passages out."""
+
+    context: int = 3000  # prompt and answer together: well inside any chat model's window
+    answer: int = 200
+    question: int = 300
+    history: int = 400
+    history_turn: int = 150
+    passage: int = 500
+    min_passage: int = 40
+
+
+class LLMDrafter:
+    """Drafts answers with a chat model under the ``answer_v1``-style prompt.
+
+    Question and history must already be redacted (the inbox stores them so): they are
+    sent to the model and written to the outbox as they are.
+    """
+
+    def __init__(self, client: ChatClient, *, model_fast: str, model_strong: str,
+                 prompt_version: str = "answer_v1", budget: TokenBudget = TokenBudget(),
+                 max_chars: int = SMS_BUDGET_CHARS, max_passages: int = 5) -> None:
+        self.client = client
+        self.model_fast = model_fast
+        self.model_strong = model_strong
+        self.prompt_version = prompt_version
+        self.budget = budget
+        self.max_chars = max_chars
+        self.max_passages = max_passages
+        self.template = load_prompt(prompt_version)  # fail at start-up, not per message
+
+    @classmethod
+    def from_settings(cls, client: ChatClient, settings: Settings, **options: Any) -> LLMDrafter:
+        return cls(client, model_fast=settings.model_fast, model_strong=settings.model_strong, **options)
+
+    def compose(self, question: str, hits: Sequence[Hit], *,
+                history: Sequence[tuple[str, str]] = (), complex: bool = False) -> Draft:
+        """Ask the model; ``complex`` picks the strong model. ``history`` is (role, text)
+        pairs, oldest first; role is user/customer, assistant/bot/agent, or system (left
+        out)."""
+        model = self.model_strong if complex else self.model_fast
+        if not hits:
+            # Nothing to ground on: the prompt's answer is known without paying for it.
+            return Draft(ABSTAIN, (), "llm", None, self.prompt_version)
+        messages, numbered = self.messages(question, hits, history=history, model=model)
+        reply = self.client.chat(model=model, messages=messages, max_tokens=self.budget.answer,
+                                 temperature=0)
+        text, cited = _resolve_citations(reply.text or "", numbered)
+        if _is_abstention(text):
+            text, cited = ABSTAIN, ()
+        else:
+            # A reply without markers is taken to come from the top passage; the grounding
+            # check then holds it to that passage, and the customer still gets its link.
+            cited = cited or numbered[:1]
+            text = f"{text}\n{citation_line(cited)}"
+        return Draft(text, cited, "llm", model, self.prompt_version, dict(reply.usage))
+
+    def messages(self, question: str, hits: Sequence[Hit], *, history: Sequence[tuple[str, str]] = (),
+                 model: str | None = None) -> tuple[list[dict[str, str]], tuple[Passage, ...]]:
+        """The chat messages within the token budget, and the passages numbered in them
+        ([1] is the first), which is what the model's citations refer to."""
+        budget = self.budget
+        question = truncate_to_tokens(question, budget.question, model)
+        frame = self._system("")
+        left = (budget.context - budget.answer - count_tokens(frame, model)
+                - count_tokens(question, model) - 2 * _MESSAGE_OVERHEAD)
+        turns = self._history(history, model)
+        left -= sum(count_tokens(t["content"], model) + _MESSAGE_OVERHEAD for t in turns)
+        blocks: list[str] = []
+        numbered: list[Passage] = []
+        for hit in hits[: self.max_passages]:
+            room = min(budget.passage, left)
+            if room < budget.min_passage and numbered:
+                break
+            block = truncate_to_tokens(_passage_block(len(numbered) + 1, hit.passage),
+                                       max(room, budget.min_passage), model)
+            blocks.append(block)
+            numbered.append(hit.passage)
+            left -= count_tokens(block, model) + 1
+        system = self._system("\n\n".join(blocks))
+        messages = [{"role": "system", "content": system}, *turns, {"role": "user", "content": question}]
+        return messages, tuple(numbered)
+
+    def _system(self, passages: str) -> str:
+        return self.template.substitute(
+            prompt_version=self.prompt_version, passages=passages,
+            max_chars=self.max_chars, max_sentences=MAX_SENTENCES,
+        ).strip()
+
+    def _history(self, history: Sequence[tuple[str, str]], model: str | None) -> list[dict[str, str]]:
+        """The newest turns that fit the history budget, oldest first."""
+        kept: list[dict[str, str]] = []
+        left = self.budget.history
+        for role, text in reversed(history):
+            if role in _SKIPPED_ROLES:
+                continue
+            if role not in _ROLES:
+                raise ValueError(f"history role {role!r} is unknown: use one of {', '.join(_ROLES)} "
+                                 f"(or {', '.join(sorted(_SKIPPED_ROLES))}, which is left out).")
+            text = truncate_to_tokens(text, min(self.budget.history_turn, left - _MESSAGE_OVERHEAD), model)
+            cost = count_tokens(text, model) + _MESSAGE_OVERHEAD
+            if not text or cost > left:
+                break
+            kept.append({"role": _ROLES[role], "content": text})
+            left -= cost
+        return kept[::-1]
+
+
+def _passage_block(number: int, passage: Passage) -> str:
+    return f"[{number}] {passage.title}\n{passage.text.strip()}"
+
+
+def _resolve_citations(text: str, numbered: Sequence[Passage]) -> tuple[str, tuple[Passage, ...]]:
+    """``text`` without ``[n]`` markers, and the passages the markers named, in order of
+    first mention. A number naming no passage is dropped: the grounding check, not the
+    marker, decides whether the sentence is supported."""
+    cited: list[Passage] = []
+    for match in _MARKER.finditer(text):
+        for number in re.split(r"\s*,\s*", match.group(1)):
+            index = int(number) - 1
+            if 0 <= index < len(numbered) and numbered[index] not in cited:
+                cited.append(numbered[index])
+    clean = _MARKER.sub("", text)
+    clean = re.sub(r"[ \t]+([.,;:!?])", r"\1", clean)
+    clean = re.sub(r"[ \t]{2,}", " ", clean)
+    return clean.strip(), tuple(cited)

@@ -1,0 +1,143 @@
+"""A new knowledge draft's title and body written by the configured LLM, kept only when
+every sentence is grounded in what the agents replied or an existing article says
+(issue 38: "a draft never invents a fact that no agent reply or article states").
+
+The local engine drafts extractively (:mod:`.kb_drafts`): the customer's question as the
+title, the agents' sentences as the body. With an OpenAI-compatible model configured,
+the model rewrites that into an article under the versioned prompt
+``switchboard/prompts/kb_draft_v1.txt``, from the same agents' sentences and the closest
+existing articles. Its answer goes through the gate answers go through
+(:func:`switchboard.core.answers.grounding.check_grounded`): every body sentence must be
+supported by the agents' replies or one of those articles (the title by them or by the
+customers' own questions), and neither may hold personal data. One sentence that is
+not, an answer that is not the JSON asked for, or a failed call: the extractive draft
+is kept, and why is recorded with the version (``kb drafts show``).
+
+Nothing personal is sent: the agents' sentences are those the extractive draft keeps
+(a sentence holding personal data or a vault token is dropped whole), and the
+customers' questions are sent without vault tokens or placeholders.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from switchboard.core import ports
+from switchboard.core.answers.drafting import load_prompt
+from switchboard.core.answers.grounding import check_grounded
+from switchboard.core.knowledge.records import Article, Passage
+from switchboard.core.pii.redaction import PLACEHOLDERS, redact
+from switchboard.core.pii.vault import TOKEN as VAULT_TOKEN
+from switchboard.core.ports import VendorError, VendorUnavailable
+from switchboard.core.settings import Settings
+from switchboard.core.store.models import Account
+
+PROMPT_VERSION = "kb_draft_v1"
+MAX_TOKENS = 1200
+#: What the model reads: bounded so a long thread or article cannot crowd out the rest.
+MAX_QUESTIONS = 10
+MAX_SENTENCES = 80
+ARTICLE_CHARS = 3000
+_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
+
+
+@dataclass(frozen=True)
+class Written:
+    """The title and body to draft, and how they were written (recorded with the version):
+    ``engine`` local or llm, the prompt and model when one was asked, and ``kept_local``,
+    why the model's article was not used."""
+
+    title: str
+    body: str
+    how: dict[str, Any] = field(default_factory=dict)
+
+
+def personal_data(text: str, *, region: str | None) -> list[str]:
+    """The kinds of personal data ``text`` holds (a vault token or placeholder counts):
+    none may reach an article, every customer reads it."""
+    found = sorted({f.kind for f in redact(text, default_region=region).findings})
+    if VAULT_TOKEN.search(text) or _PLACEHOLDER.search(text):
+        found.append("a vault token or placeholder")
+    return found
+
+
+def write(session: Session, account: Account, settings: Settings, *, questions: Sequence[str],
+          sentences: Sequence[str], articles: Sequence[Article], local: Written, key: str) -> Written:
+    """The model's article when one is configured and it is grounded, else ``local`` (the
+    extractive draft), with how it was written. ``sentences`` are the agents' sentences
+    as the extractive draft keeps them; ``articles`` the closest existing ones."""
+    if not ports.current().chat_model_configured(settings):
+        return local
+    model = settings.model_strong
+    asked = {"engine": "llm", "prompt": PROMPT_VERSION, "model": model}
+    asking = [q for q in (" ".join(_PLACEHOLDER.sub(" ", VAULT_TOKEN.sub(" ", q)).split()) for q in questions)
+              if q and not personal_data(q, region=settings.country)][:MAX_QUESTIONS]
+    system = load_prompt(PROMPT_VERSION).substitute(prompt_version=PROMPT_VERSION)
+    try:
+        reply = ports.current().chat_model(session, account, settings).chat(
+            model=model, max_tokens=MAX_TOKENS, temperature=0, idempotency_key=key,
+            messages=[{"role": "system", "content": system},
+                      {"role": "user", "content": _material(asking, sentences, articles)}])
+    except (VendorError, VendorUnavailable) as exc:
+        return _kept(local, asked, f"the model call failed: {exc}")
+    parsed = _parsed(reply.text or "")
+    if isinstance(parsed, str):
+        return _kept(local, asked, parsed)
+    title, body = parsed
+    refused = refusal(title, body, sentences=sentences, articles=articles, questions=asking,
+                      region=settings.country)
+    if refused is not None:
+        return _kept(local, asked, refused)
+    return Written(title, body, asked)
+
+
+def refusal(title: str, body: str, *, sentences: Sequence[str], articles: Sequence[Article],
+            questions: Sequence[str], region: str | None) -> str | None:
+    """Why the model's article cannot be used (None: it can): a sentence no agent reply or
+    article supports, a title that is not what customers asked, or personal data."""
+    for part, text in (("title", title), ("body", body)):
+        kinds = personal_data(text, region=region)
+        if kinds:
+            return f"the {part} holds personal data ({', '.join(kinds)})"
+    passages = [Passage("agents#0", "agents", "", "\n".join(sentences))]
+    passages += [Passage(f"{a.id}#0", a.id, a.title, f"{a.title}\n{a.body}", a.url, a.locale) for a in articles]
+    for part, text, support in (("body", body, passages),
+                                ("title", title, [*passages, Passage("asked#0", "asked", "", "\n".join(questions))])):
+        checked = check_grounded(text, support)
+        if not checked.ok:
+            sentence, why = checked.reasons[0]
+            return f"a {part} sentence no agent reply or article supports: {sentence!r} ({why})"
+    return None
+
+
+def _kept(local: Written, asked: dict[str, Any], why: str) -> Written:
+    return Written(local.title, local.body, {**asked, "engine": "local", "kept_local": why[:500]})
+
+
+def _parsed(text: str) -> tuple[str, str] | str:
+    """The title and body the model answered, tidied; or why its answer cannot be read."""
+    try:
+        data = json.loads(text.strip().removeprefix("```json").removesuffix("```").strip())
+    except ValueError:
+        return "the model's answer was not the JSON asked for"
+    if not isinstance(data, dict) or not isinstance(data.get("title"), str) or not isinstance(data.get("body"), str):
+        return "the model's answer had no title and body"
+    title = " ".join(data["title"].split())
+    body = "\n\n".join(" ".join(p.split()) for p in re.split(r"\n\s*\n", data["body"].strip()) if p.strip())
+    if not title or not body:
+        return "the model's answer had an empty title or body"
+    return title, body
+
+
+def _material(questions: Sequence[str], sentences: Sequence[str], articles: Sequence[Article]) -> str:
+    """What the model writes from, each part labelled."""
+    parts = ["Customers asked:", *(f"- {q}" for q in questions), "", "The agents replied:",
+             *(f"- {s}" for s in sentences[:MAX_SENTENCES])]
+    for number, article in enumerate(articles, 1):
+        parts += ["", f"Existing article {number}: {article.title}", article.body[:ARTICLE_CHARS]]
+    return "\n".join(parts)
