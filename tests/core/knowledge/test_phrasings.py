@@ -185,18 +185,8 @@ def test_a_question_close_to_agreeing_phrasings_is_answered_from_their_article()
     """Through the index: the learned article must also rank first, and the hit says why."""
     encoder = embeddings.encoder_named(embeddings.E5)
     retriever = build_index(load_articles(SAMPLE_KB), "e5")
-    asked = {
-        "refund-timing": ["when will I see my money again", "money back when", "how many days until my refund",
-                          "refund not here yet", "still waiting for my refund money", "where is my refund"],
-        "delivery-times": ["how long until my order comes", "when does my order arrive", "delivery takes how long",
-                           "how many days to ship", "when will my package arrive", "how fast is shipping"],
-        "reset-password": ["forgot my password", "cant log in forgot pw", "reset my password please",
-                           "locked out of my account", "password not working", "how do I change my password"],
-        "opening-hours": ["are you open sunday", "what time do you open", "opening times",
-                          "when are you open", "are you open on holidays", "what are your hours"],
-    }
-    texts = [text for many in asked.values() for text in many]
-    article_ids = [article for article, many in asked.items() for _ in many]
+    texts = [text for many in ASKED.values() for text in many]
+    article_ids = [article for article, many in ASKED.items() for _ in many]
     learned = Learned.of(article_ids, texts, embeddings.queries(encoder, texts))
     assert learned.answer_at is not None
     question = "money still not back"  # read as a declined card before, unsure
