@@ -12,7 +12,9 @@ would), then the held-out half is asked, through `switchboard eval`'s decision p
 
 * ``hidden``: the SECOND group of paraphrases of the hidden threads (never seen by the
   loop): share answered outright with the right article, before and after the loop;
-  after, "right" is the draft drafted from that thread's tickets;
+  after, "right" is the first draft drafted from that thread's tickets (``after``), or
+  any draft drafted mostly from them (``after_any_draft_of_the_thread``: a thread whose
+  tickets became two drafts has two right answers);
 * ``elsewhere``: the SECOND group of the 105 other threads: right and wrong answers
   before and after (a draft must not take their questions);
 * ``oracle``: the same with the hidden articles imported as written (the ceiling).
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -119,6 +122,18 @@ def evaluate(app: Flask, questions: Sequence[evaluation.Question]) -> list[evalu
         return evaluation.evaluate(questions, config)
 
 
+def judged_against(outcome: evaluation.Outcome, right: set[str]) -> evaluation.Outcome:
+    """The outcome judged right when it cites (or offers) any of ``right``: a thread whose
+    tickets were drafted as two articles has two right answers. ``after`` counts only
+    its first draft; ``after_any_draft_of_the_thread`` counts each draft drafted mostly
+    from the thread's own tickets (a draft that mixed threads counts for its majority)."""
+    verdicts = {evaluation.verdict(outcome.action, article, outcome.articles, outcome.choices) for article in right}
+    for better in ("answered_right", "choices_with_right"):
+        if better in verdicts:
+            return dataclasses.replace(outcome, verdict=better)
+    return outcome
+
+
 def figures(outcomes: Sequence[evaluation.Outcome]) -> dict[str, Any]:
     tally = Counter(o.verdict for o in outcomes)
     n = len(outcomes) or 1
@@ -180,7 +195,8 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
             say(started, f"asked, answered and solved the questions of {article_id}")
         asked_at = time.monotonic()
 
-        draft_for: dict[str, str] = {}  # hidden article -> published draft article
+        draft_for: dict[str, str] = {}  # hidden article -> its first published draft's article
+        drafts_of: dict[str, set[str]] = {}  # hidden article -> every published draft drafted mostly from it
         decided = Counter[str]()
         with app.app_context(), get_db(app).session() as session:
             account = session.get(Account, app.config["DEFAULT_ACCOUNT_ID"])
@@ -194,6 +210,7 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
                 sources = Counter(ticket_article.get(int(s["ticket_id"]), "?") for s in draft.sources)
                 if decision.outcome == "approved" and decision.draft.article_id:
                     draft_for.setdefault(sources.most_common(1)[0][0], decision.draft.article_id)
+                    drafts_of.setdefault(sources.most_common(1)[0][0], set()).add(decision.draft.article_id)
             drafts_total = len(pending)
             kinds = Counter(draft.kind for draft in pending)
             # Where each draft came from: the hidden threads of its tickets (two threads in
@@ -208,6 +225,8 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
                 after = draft.proof.get("after") or {}
                 proof_after.update({k: int(after.get(k, 0)) for k in ("questions", "answered", "menu")})
         after_hidden = evaluate(app, [evaluation.Question(t, draft_for.get(a, a)) for t, a in hidden_test])
+        after_hidden_any = [judged_against(o, drafts_of.get(a, {a})) for o, (_t, a) in zip(after_hidden, hidden_test,
+                                                                                          strict=True)]
         after_elsewhere = evaluate(app, elsewhere)
         say(started, "evaluated after the loop")
 
@@ -224,6 +243,7 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
         "drafts_profile": profile,
         "proof_on_gap_questions": dict(proof_after),
         "hidden_later_questions": {"before": figures(before_hidden), "after": figures(after_hidden),
+                                   "after_any_draft_of_the_thread": figures(after_hidden_any),
                                    "oracle_articles_as_written": figures(oracle_hidden)},
         "elsewhere": {"before": figures(before_elsewhere), "after": figures(after_elsewhere),
                       "wrong_answers_added": sum(1 for b, a in zip(before_elsewhere, after_elsewhere, strict=True)
