@@ -77,7 +77,8 @@ def extractive(messages: Sequence[Message], *, handoff_reason: str | None = None
     if not from_customer:
         return "The customer has not written yet."
     ask = the_ask(from_customer) or from_customer[-1]
-    intent = _intent(from_customer)
+    # The topic of the message quoted, so the two agree; the latest topic when it has none.
+    intent = _intent([ask]) or _intent(from_customer)
     sentences = [(f"The customer wants help with {intent}: " if intent else "The customer wrote: ")
                  + f'"{one_line(ask.body, 200)}".']
     bot = [m for m in messages if m.author == "bot"]
