@@ -153,7 +153,7 @@ def fit(found: Sequence[Example], semantic: bool) -> tuple[Confidence, dict[str,
     clearer lead over the next article never make a hit less likely right. A few dozen
     questions otherwise fit signals that move together with opposite signs, and a hit
     sharing no word with the question could then outscore one that shares them all."""
-    from scipy.optimize import minimize
+    from scipy.optimize import minimize  # SciPy when an index is fitted, not at every start
 
     answerable = [e for e in found if e.answerable]
     labels = np.array([e.right for e in found], dtype=np.float64)

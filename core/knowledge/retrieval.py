@@ -22,18 +22,35 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from switchboard.core.knowledge.analysis import ENGLISH, content_words, language_of, stems, terms, without_token_numbers
-from switchboard.core.knowledge.embeddings import MULTILINGUAL, SentenceEncoder, encoder_named, queries
+from switchboard.core.knowledge.calibration import calibrate
+from switchboard.core.knowledge.chunking import chunk_articles
+from switchboard.core.knowledge.embeddings import (
+    E5,
+    MINILM,
+    MULTILINGUAL,
+    WORDLLAMA,
+    SentenceEncoder,
+    encoder_named,
+    queries,
+)
 from switchboard.core.knowledge.errors import EmbeddingsUnavailableError, RetrieverIndexError
+from switchboard.core.knowledge.join_calibration import fit_join
 from switchboard.core.knowledge.lexical_index import LexicalIndex
 from switchboard.core.knowledge.query import Concept, Lexicon, QueryAnalyzer
-from switchboard.core.knowledge.ranking import RankingSettings
+from switchboard.core.knowledge.ranking import (
+    E5_CONFIDENCE,
+    E5_SEMANTIC_TITLE_WEIGHT,
+    E5_SEMANTIC_WEIGHT,
+    WORDLLAMA_CONFIDENCE,
+    RankingSettings,
+)
 from switchboard.core.knowledge.records import Article, Hit, Passage
 from switchboard.core.knowledge.synonyms import SUPPORT_SYNONYM_GROUPS
 
@@ -575,12 +592,6 @@ def build_index(articles: Sequence[Article], embeddings: str | None, *, previous
     (:mod:`.calibration`); the shipped confidence when there are too few to fit on; and
     the cosine from which two questions ask the same thing (:mod:`.join_calibration`).
     The ``previous`` index's vectors are reused for the texts that did not change."""
-    from dataclasses import replace
-
-    from switchboard.core.knowledge.calibration import calibrate
-    from switchboard.core.knowledge.chunking import chunk_articles
-    from switchboard.core.knowledge.join_calibration import fit_join
-
     chosen = _encoder_and_settings(embeddings)
     encoder = chosen["encoder"]
     if encoder is not None:
@@ -626,15 +637,6 @@ class _Remembering:
 
 
 def _encoder_and_settings(embeddings: str | None) -> dict[str, Any]:
-    from dataclasses import replace
-
-    from switchboard.core.knowledge.embeddings import E5, MINILM, WORDLLAMA
-    from switchboard.core.knowledge.ranking import (
-        E5_CONFIDENCE,
-        E5_SEMANTIC_TITLE_WEIGHT,
-        E5_SEMANTIC_WEIGHT,
-        WORDLLAMA_CONFIDENCE,
-    )
 
     default = RankingSettings()
     if embeddings in (None, "none"):

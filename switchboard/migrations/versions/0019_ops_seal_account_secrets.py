@@ -39,6 +39,7 @@ accounts = sa.table('accounts', sa.column('id', sa.Integer), sa.column('slug', s
 
 
 def _vault():  # type: ignore[no-untyped-def]
+    # The app's modules when this migration runs, not when Alembic lists the revisions.
     from switchboard.core.accounts.keys import vault_for
     from switchboard.core.settings import load_settings
 
