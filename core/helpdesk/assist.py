@@ -314,7 +314,7 @@ def record_rating(session: Session, account_id: int, suggestion_id: int, *, agen
                   reason: str | None, settings: Settings,
                   agent_detail: Mapping[str, Any] | None = None) -> SuggestionFeedback:
     """A thumbs up or down. Up vouches for the suggestion's articles as answers to its
-    question (a learned phrasing, :mod:`.knowledge.phrasings`); down withdraws what it
+    question (a learned phrasing, :mod:`..knowledge.phrasings`); down withdraws what it
     and the customer's picks of those articles in the conversation had taught."""
     suggestion = _suggestion(session, account_id, suggestion_id)
     if rating == "down" and suggestion.status == "ready":

@@ -2,7 +2,7 @@
 ``text,category`` rows, the examples Switchboard ships, and the checks that make a bad
 row an error naming its line rather than a quietly worse model.
 
-Apart from the model (:mod:`.intents`) because reading and checking a CSV needs no
+Apart from the model (:mod:`.model`) because reading and checking a CSV needs no
 scikit-learn: `switchboard intents fit` reports a wrong file before loading any model.
 """
 from __future__ import annotations

@@ -14,7 +14,7 @@ How it works, and why:
   survive typos, plurals and the SMS spelling customers actually use. Given a
   sentence encoder (``fit(..., encoder=...)``), its embedding of the message is added:
   it knows words the admin's examples never used and, multilingual-e5-small (the
-  default install's, :mod:`.intent_vectors`), other languages: English examples then
+  default install's, :mod:`.vectors`), other languages: English examples then
   route a Spanish message by its meaning, where English n-grams alone matched its
   letters. Examples and messages are both embedded as queries (:func:`message_vectors`).
   The encoder is saved by name.
@@ -72,7 +72,7 @@ from switchboard.core.knowledge.embeddings import E5, SentenceEncoder, encoder_n
 from switchboard.core.knowledge.errors import EmbeddingsUnavailableError
 
 #: What callers import from here: the model, and the training data's and calibration's
-#: names it is used with (they live in :mod:`.intent_data` and :mod:`.intent_calibration`).
+#: names it is used with (they live in :mod:`.data` and :mod:`.calibration`).
 __all__ = ["EMBEDDING_WEIGHT", "HOLDOUT_FRACTION", "MIN_EXAMPLES_PER_INTENT", "MIN_WORD_COVERAGE", "OUT_OF_SCOPE",
            "OUT_OF_SCOPE_CATEGORIES", "IntentDataError", "IntentModel", "IntentModelFileError",
            "IntentPrediction", "MeaningHead", "TrainingSet", "choose_threshold", "default_training_csv",

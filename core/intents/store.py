@@ -1,7 +1,7 @@
 """Which intent model an account routes with: the one last fitted (`switchboard intents
 fit`), shared by every host through the database, or the shipped default.
 
-A fit on one host is published as a versioned artifact (:mod:`.artifacts`); every web
+A fit on one host is published as a versioned artifact (:mod:`..store.artifacts`); every web
 process and worker reads the newest version's name before predicting and loads that
 version once (kept under SWITCHBOARD_DATA_DIR as a cache), so nobody restarts anything.
 

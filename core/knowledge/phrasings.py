@@ -16,7 +16,7 @@ Why these rules:
   or hostile customer could otherwise steer every later customer's answer. Their pick
   is kept as pending evidence.
 - **Disowned evidence counts for nothing.** A pick followed by "that didn't help" (or
-  a request for a person, in any catalog language: :mod:`..setbacks`), and a
+  a request for a person, in any catalog language: :mod:`..understanding.setbacks`), and a
   suggestion an agent thumbed down, are withdrawn; a phrasing that falls below the
   bar goes back to pending.
 - **An admin's removal is final.** A removed phrasing never comes back, whatever

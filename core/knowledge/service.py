@@ -2,7 +2,7 @@
 
 The database is the truth (re-imports update rows by the source's id and never
 duplicate them); the index is derived from it, published as a versioned artifact
-(:mod:`.artifacts`) so that an import on one host is what every web process and worker
+(:mod:`..store.artifacts`) so that an import on one host is what every web process and worker
 on every host answers from, without a restart. Each process keeps the index it loaded
 and an unpacked copy under the data directory, and swaps in a newer version as soon as
 one is published.

@@ -8,7 +8,7 @@ or opening sentence its body starts from, as the calibration's pseudo-questions 
 made, and the phrasings customers taught it), and two articles one of whose questions
 is within :data:`DUPLICATE_COSINE` of one of the other's answer the same thing.
 Contradictions are read on words: two sentences of different articles about the same
-thing (:mod:`.kb_edits`' measure) holding quantities of the same kind (an amount, a
+thing (:mod:`.edits`' measure) holding quantities of the same kind (an amount, a
 percentage, days, hours…) with other values.
 
 Both are listed, never changed: which article is right is an editor's call.

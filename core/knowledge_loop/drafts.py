@@ -11,11 +11,11 @@ merged into the pending draft as a new version instead of a second draft.
 Personal data never reaches a draft: a sentence in which redaction finds anything (a
 phone number, an email, a card) or that holds a vault token or placeholder is left out
 whole, since "call me on [PHONE_1]" is no article text. Each version carries its proof
-(:mod:`.kb_proof`); approving publishes it to the knowledge base index at once (every
+(:mod:`.proof`); approving publishes it to the knowledge base index at once (every
 host answers from it on its next message) and, when a Help Center section is set, to
-Zendesk through the outbox, once per version (:mod:`.kb_publish`); rejecting changes
+Zendesk through the outbox, once per version (:mod:`.publish`); rejecting changes
 nothing else. When the agents answered from an existing article and their answer adds
-to or contradicts it, the draft is an edit of that article (:mod:`.kb_edits`). A
+to or contradicts it, the draft is an edit of that article (:mod:`.edits`). A
 reviewer may edit a pending draft: each edit is a new version (who, when), proven again.
 """
 from __future__ import annotations
@@ -207,7 +207,7 @@ def _new(session: Session, account: Account, settings: Settings, *, questions: S
          sentences: Sequence[str], source: dict[str, Any],
          near: Sequence[Article]) -> tuple[KbDraft, dict[str, Any]]:
     """A new article's draft: the LLM's when one is configured and its article is
-    grounded (:mod:`.kb_writer`), else the extractive one; and how it was written."""
+    grounded (:mod:`.writer`), else the extractive one; and how it was written."""
     local = kb_writer.Written(title_from(questions[0]), body_from(sentences), LOCAL)
     wrote = kb_writer.write(session, account, settings, questions=questions, sentences=sentences, articles=near,
                             local=local, key=f"kb-draft:{account.id}:{source['ticket_id']}")
@@ -260,7 +260,7 @@ def _same_gap(session: Session, account_id: int, retriever: Any, questions: Sequ
     Nearest question, not the draft's centre: a draft's centre drifts towards whatever
     it has merged and then attracts every question (bench/knowledge_loop.py: 40 tickets
     on 20 topics became 8 drafts that way). Close enough is the join cosine fitted on
-    the account's own articles (:mod:`.knowledge.join_calibration`): on a help center
+    the account's own articles (:mod:`..knowledge.join_calibration`): on a help center
     whose topics are close, different questions come close too, and one constant
     merged four topics' answers into one draft on StackFAQ."""
     pending = [d for d in _drafts(session, account_id, PENDING) if d.kind == NEW]

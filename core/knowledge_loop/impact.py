@@ -4,7 +4,7 @@ saved at the account's handle time.
 
 A draft's topic is the questions that asked for it; a later customer question is in it
 when the index's encoder puts it as close to one of them as the gaps join questions
-(:mod:`.knowledge.topics`; the same words, for an index without an encoder). Each
+(:mod:`..knowledge.topics`; the same words, for an index without an encoder). Each
 question is counted once, by the bot's first reply to it: answered outright, by menu,
 handed over to a person (also when the next thing the bot did was a handover: a menu
 not picked, an answer that did not help, then AGENT), or asked to rephrase. Before is the :data:`WINDOW_DAYS` up to

@@ -1,5 +1,5 @@
 """The proof a drafted article carries to its reviewer: what the live decision path
-(`switchboard eval`'s, :mod:`.evaluation`) would do with the gap's own questions once
+(`switchboard eval`'s, :mod:`..conversation.evaluation`) would do with the gap's own questions once
 the draft is in the knowledge base, and whether it takes other articles' questions.
 
 A reviewer approving an article should not have to trust it: each draft is tried, in

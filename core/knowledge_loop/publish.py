@@ -1,4 +1,4 @@
-"""Publishing an approved knowledge draft (:mod:`.kb_drafts`): into the account's
+"""Publishing an approved knowledge draft (:mod:`.drafts`): into the account's
 knowledge base index at once, and to the Zendesk Help Center through the outbox.
 
 A new article is created in the configured section; an edit of an existing article

@@ -2,7 +2,7 @@
 every sentence is grounded in what the agents replied or an existing article says
 (issue 38: "a draft never invents a fact that no agent reply or article states").
 
-The local engine drafts extractively (:mod:`.kb_drafts`): the customer's question as the
+The local engine drafts extractively (:mod:`.drafts`): the customer's question as the
 title, the agents' sentences as the body. With an OpenAI-compatible model configured,
 the model rewrites that into an article under the versioned prompt
 ``switchboard/prompts/kb_draft_v1.txt``, from the same agents' sentences and the closest

@@ -2,7 +2,7 @@
 help ("that didn't help", "no me sirvió", "hat nicht geholfen"), or that they want a
 person ("AGENT", "hablar con alguien").
 
-Learning from a menu pick (:mod:`.knowledge.phrasings`) must not count a pick the
+Learning from a menu pick (:mod:`..knowledge.phrasings`) must not count a pick the
 customer then disowned, so these are read on the message after every pick, in the six
 languages the catalogs speak (:data:`.i18n.CATALOG_LANGUAGES`). The lists err towards
 "it did not help": a false alarm costs the bot one piece of evidence, a missed one
