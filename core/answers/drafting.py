@@ -14,6 +14,7 @@ a draft with a sentence no cited passage supports raises :class:`UngroundedDraft
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -226,6 +227,12 @@ def load_prompt(version: str) -> Template:
         raise PromptNotFound(
             f"no prompt template {version}.txt in switchboard/prompts/: add it, or use 'answer_v1'."
         ) from None
+
+
+def json_reply(text: str) -> Any:
+    """A model's JSON answer, without the ```json fence models often wrap it in; raises
+    ValueError when it is not JSON (the caller then keeps its local result)."""
+    return json.loads(text.strip().removeprefix("```json").removesuffix("```").strip())
 
 
 _ROLES = {"user": "user", "customer": "user", "assistant": "assistant", "bot": "assistant",

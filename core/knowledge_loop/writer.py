@@ -19,7 +19,6 @@ customers' questions are sent without vault tokens or placeholders.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from switchboard.core import ports
-from switchboard.core.answers.drafting import load_prompt
+from switchboard.core.answers.drafting import json_reply, load_prompt
 from switchboard.core.answers.grounding import check_grounded
 from switchboard.core.knowledge.records import Article, Passage
 from switchboard.core.pii.redaction import PLACEHOLDERS, redact
@@ -122,7 +121,7 @@ def _kept(local: Written, asked: dict[str, Any], why: str) -> Written:
 def _parsed(text: str) -> tuple[str, str] | str:
     """The title and body the model answered, tidied; or why its answer cannot be read."""
     try:
-        data = json.loads(text.strip().removeprefix("```json").removesuffix("```").strip())
+        data = json_reply(text)
     except ValueError:
         return "the model's answer was not the JSON asked for"
     if not isinstance(data, dict) or not isinstance(data.get("title"), str) or not isinstance(data.get("body"), str):

@@ -8,7 +8,6 @@ model configured, or when it fails, the local engine's verdicts stand.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from switchboard.core import ports
-from switchboard.core.answers.drafting import load_prompt
+from switchboard.core.answers.drafting import json_reply, load_prompt
 from switchboard.core.ports import VendorError, VendorUnavailable
 from switchboard.core.quality.rubric import Rubric
 from switchboard.core.settings import Settings
@@ -78,7 +77,7 @@ def parse_verdicts(text: str, wanted: Sequence[str], messages: Sequence[Message]
     """The model's answer checked criterion by criterion against the conversation."""
     outcome = Outcome()
     try:
-        data = json.loads(text.strip().removeprefix("```json").removesuffix("```").strip())
+        data = json_reply(text)
         verdicts = data["verdicts"] if isinstance(data, dict) else None
     except (ValueError, KeyError):
         verdicts = None
