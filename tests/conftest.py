@@ -163,12 +163,15 @@ def with_sample_kb(app: Flask) -> Flask:
     with get_db(app).session() as session:
         account_id = app.config["DEFAULT_ACCOUNT_ID"]
         kb = KnowledgeBase(session, account_id, app.config["SETTINGS"].data_dir)
-        if not _sample_index or kb.articles():
+        if kb.articles():  # the account's own articles join the sample ones: indexed for real
+            kb.import_articles(load_articles(SAMPLE_KB))
+            return app
+        if not _sample_index:
             kb.import_articles(load_articles(SAMPLE_KB))
             published = artifacts.latest(session, account_id, artifacts.KB_INDEX)
             assert published is not None
-            _sample_index[:] = [(artifacts.fetch(session, account_id, artifacts.KB_INDEX, published.version),
-                                 published.meta)]
+            _sample_index.append((artifacts.fetch(session, account_id, artifacts.KB_INDEX, published.version),
+                                  published.meta))
             return app
         kb.upsert(load_articles(SAMPLE_KB), source="file")
         blob, meta = _sample_index[0]
