@@ -201,9 +201,7 @@ def head_revision() -> str | None:
     """The newest migration this installation ships. Read once a process: the revision
     files are part of the installed package and do not change while it runs, and reading
     them (Alembic compiles all of them) costs about 50 ms, which every app start paid."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -41,7 +41,6 @@ from switchboard.core.actions.wording import (
     VERIFICATION_CODE,
     Wording,
 )
-from switchboard.core.actions.wording import WAITING_APPROVAL as WAITING_APPROVAL  # tests/actions import it here
 from switchboard.core.pii.vault import unknown_tokens
 from switchboard.core.ports import NotFound, VendorUnavailable
 from switchboard.core.settings import Settings

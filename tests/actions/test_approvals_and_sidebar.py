@@ -159,7 +159,8 @@ def test_a_repeated_request_is_told_where_it_stands_in_the_customers_language(
     """A retried self-service request (same idempotency key) runs nothing and says where
     it stands, in the language the conversation is now held in; an agent's repeat stays
     in English, the agents' language."""
-    from switchboard.core.actions.engine import WAITING_APPROVAL, ActionRequest, Governor, Principal
+    from switchboard.core.actions.engine import ActionRequest, Governor, Principal
+    from switchboard.core.actions.wording import WAITING_APPROVAL
 
     execution = pending_refund(app, vendor)
     say(vendor, app, "¿Cuánto tarda la entrega a Madrid? Necesito saberlo hoy, por favor.")
