@@ -216,19 +216,32 @@ def group(texts: Sequence[str], embedded: np.ndarray | None, threshold: float) -
 
 def _merged(groups: list[list[int]], embedded: np.ndarray, threshold: float) -> list[list[int]]:
     """The groups with the closest two centres merged, again, while they reach ``threshold``
-    (each group keeps its first question's place in the list)."""
+    (each group keeps its first question's place in the list). The centres' cosines are
+    computed once; a merge recomputes only the merged group's row, so a month of gaps
+    (hundreds of groups, one merge after another) is not a matrix product per merge."""
     groups = [list(g) for g in groups]
+    if len(groups) < 2:
+        return groups
+    centres = np.stack([_centre(embedded[g]) for g in groups])
+    cosines = centres @ centres.T
+    np.fill_diagonal(cosines, -1.0)
     while len(groups) > 1:
-        means = np.stack([embedded[g].mean(axis=0) for g in groups])
-        centres = means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-        cosines = centres @ centres.T
-        np.fill_diagonal(cosines, -1.0)
         first, second = np.unravel_index(int(np.argmax(cosines)), cosines.shape)
         if cosines[first, second] < threshold:
             break
         keep, gone = sorted((int(first), int(second)))
         groups[keep] = sorted(groups[keep] + groups.pop(gone))
+        centres = np.delete(centres, gone, axis=0)
+        cosines = np.delete(np.delete(cosines, gone, axis=0), gone, axis=1)
+        centres[keep] = _centre(embedded[groups[keep]])
+        cosines[keep] = cosines[:, keep] = centres @ centres[keep]
+        cosines[keep, keep] = -1.0
     return groups
+
+
+def _centre(vectors: np.ndarray) -> np.ndarray:
+    mean = vectors.mean(axis=0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
 def _group_on_words(texts: Sequence[str]) -> list[list[int]]:
