@@ -246,8 +246,10 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
                                    "after_any_draft_of_the_thread": figures(after_hidden_any),
                                    "oracle_articles_as_written": figures(oracle_hidden)},
         "elsewhere": {"before": figures(before_elsewhere), "after": figures(after_elsewhere),
-                      "wrong_answers_added": sum(1 for b, a in zip(before_elsewhere, after_elsewhere, strict=True)
-                                                 if a.verdict == "answered_wrong" and b.verdict != "answered_wrong")},
+                      "wrong_answers_added": [
+                          {"question": q.text, "article": q.expected, "cited": a.article}
+                          for q, b, a in zip(elsewhere, before_elsewhere, after_elsewhere, strict=True)
+                          if a.verdict == "answered_wrong" and b.verdict != "answered_wrong"]},
         "seconds": {"loop": round(asked_at - started, 1), "total": round(time.monotonic() - started, 1)},
     }
 

@@ -20,6 +20,7 @@ reviewer may edit a pending draft: each edit is a new version (who, when), prove
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -172,10 +173,11 @@ def on_solved(session: Session, account: Account, settings: Settings, *, ticket_
         draft = KbDraft(account_id=account.id, status=PENDING, version=1, kind=EDIT, target_article_id=target,
                         title=_title_of(session, account.id, settings, target), body=revision.body,
                         base_body=bodies[target], questions=list(questions), sources=[source], proof={}, versions=[])
+        draft.body, how = _written_edit(session, account, settings, draft, known[target], sentences,
+                                        key=f"kb-draft:{account.id}:{ticket_id}")
     elif draft is None:
         draft, how = _new(session, account, settings, questions=questions, sentences=sentences, source=source,
-                     near=[known[c.article_id] for c in gaps.closest(retriever, questions[0])[:CLOSEST_ARTICLES]
-                           if c.article_id in known])
+                          retriever=retriever, known=known)
     if draft.id is None:
         session.add(draft)
         session.flush()
@@ -183,13 +185,10 @@ def on_solved(session: Session, account: Account, settings: Settings, *, ticket_
     else:
         draft.version += 1
         draft.questions = list(dict.fromkeys([*draft.questions, *questions]))[:gaps.KEPT_QUESTIONS]
-        if draft.kind == EDIT:
-            revision = kb_edits.revise(draft.body, sentences)
-            draft.body = revision.body if revision is not None else draft.body
-        else:
-            draft.body = body_from([*draft.body.split("\n\n"), *sentences])
         draft.sources = [*draft.sources, source]
         draft.updated_at = datetime.now(UTC)
+        how = _merged(session, account, settings, draft, sentences, retriever=retriever, known=known,
+                      key=f"kb-draft:{account.id}:{ticket_id}")
         action = "kb.draft_merged"
     record_version(draft, by="bot", how="drafted" if action == "kb.draft_created" else f"merged ticket #{ticket_id}",
                    written=how)
@@ -204,16 +203,80 @@ def on_solved(session: Session, account: Account, settings: Settings, *, ticket_
 
 
 def _new(session: Session, account: Account, settings: Settings, *, questions: Sequence[str],
-         sentences: Sequence[str], source: dict[str, Any],
-         near: Sequence[Article]) -> tuple[KbDraft, dict[str, Any]]:
+         sentences: Sequence[str], source: dict[str, Any], retriever: Retriever | None,
+         known: dict[str, Article]) -> tuple[KbDraft, dict[str, Any]]:
     """A new article's draft: the LLM's when one is configured and its article is
     grounded (:mod:`.writer`), else the extractive one; and how it was written."""
     local = kb_writer.Written(title_from(questions[0]), body_from(sentences), LOCAL)
-    wrote = kb_writer.write(session, account, settings, questions=questions, sentences=sentences, articles=near,
-                            local=local, key=f"kb-draft:{account.id}:{source['ticket_id']}")
+    wrote = kb_writer.write(session, account, settings, questions=questions, sentences=sentences,
+                            articles=_near(settings, retriever, known, questions[0]), local=local,
+                            key=f"kb-draft:{account.id}:{source['ticket_id']}")
     draft = KbDraft(account_id=account.id, status=PENDING, version=1, kind=NEW, title=clip(wrote.title, TITLE_CHARS),
                     body=wrote.body, questions=list(questions), sources=[source], proof={}, versions=[])
     return draft, wrote.how
+
+
+def _merged(session: Session, account: Account, settings: Settings, draft: KbDraft, sentences: Sequence[str], *,
+            retriever: Retriever | None, known: dict[str, Article], key: str) -> dict[str, Any]:
+    """Fold a later ticket's agent sentences into a pending draft (its questions and
+    sources already updated), and say how it was written.
+
+    The local engine appends the new sentences (an edit: folds them into the article).
+    With a model configured, the whole draft is written again from every source
+    ticket's replies, so the article reads as one answer rather than answers stacked;
+    but never over a reviewer's words: once a person has edited the draft, later
+    tickets are only appended, for them to review."""
+    if draft.kind == EDIT:
+        revision = kb_edits.revise(draft.body, sentences)
+        draft.body = revision.body if revision is not None else draft.body
+    else:
+        draft.body = body_from([*draft.body.split("\n\n"), *sentences])
+    if any(v.get("by") != "bot" for v in draft.versions):
+        return LOCAL
+    every = _source_sentences(session, settings, draft)
+    if draft.kind == EDIT:
+        target = known.get(draft.target_article_id or "")
+        if target is None:
+            return LOCAL
+        draft.body, how = _written_edit(session, account, settings, draft, target, every, key=key)
+        return how
+    local = kb_writer.Written(draft.title, draft.body, LOCAL)
+    wrote = kb_writer.write(session, account, settings, questions=draft.questions, sentences=every,
+                            articles=_near(settings, retriever, known, draft.questions[0]), local=local, key=key)
+    draft.title, draft.body = clip(wrote.title, TITLE_CHARS), wrote.body
+    return wrote.how
+
+
+def _written_edit(session: Session, account: Account, settings: Settings, draft: KbDraft, article: Article,
+                  sentences: Sequence[str], *, key: str) -> tuple[str, dict[str, Any]]:
+    """An edit's body as the LLM revises the article (when configured and grounded, and it
+    no longer states what the agents corrected), else the draft's extractive body."""
+    base = dataclasses.replace(article, body=draft.base_body or article.body)
+    corrected = [old for old, _ in (kb_edits.revise(base.body, sentences) or kb_edits.Revision("")).replaced]
+    wrote = kb_writer.write_edit(session, account, settings, article=base, questions=draft.questions,
+                                 sentences=sentences, corrected=corrected,
+                                 local=kb_writer.Written(draft.title, draft.body, LOCAL), key=key)
+    return wrote.body, wrote.how
+
+
+def _near(settings: Settings, retriever: Retriever | None, known: dict[str, Article], question: str) -> list[Article]:
+    """The closest existing articles, which the LLM writes with (none looked up when no
+    model is configured: the local engine does not use them)."""
+    if not ports.current().chat_model_configured(settings):
+        return []
+    return [known[c.article_id] for c in gaps.closest(retriever, question)[:CLOSEST_ARTICLES] if c.article_id in known]
+
+
+def _source_sentences(session: Session, settings: Settings, draft: KbDraft) -> list[str]:
+    """Every source ticket's agent sentences, as a draft keeps them, in ticket order."""
+    found: list[str] = []
+    for source in draft.sources:
+        conversation = session.get(Conversation, source.get("conversation_id"))
+        if conversation is None or conversation.account_id != draft.account_id:
+            continue
+        found += [s for reply in _agent_replies(session, conversation)
+                  for s in answer_sentences(reply.body, region=settings.country)]
+    return list(dict.fromkeys(found))
 
 
 def _agent_replies(session: Session, conversation: Conversation) -> list[Message]:
