@@ -2,19 +2,11 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import click
 
 from switchboard.cli.base import ACCOUNT_OPTION, main, open_app
 from switchboard.core.settings import load_settings
-
-if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
-
-    pass
-
-
-
 
 
 @main.group()
@@ -28,6 +20,8 @@ def db_upgrade() -> None:
     from switchboard.intake.db import Database, current_revision
 
     settings = load_settings()
+    # As `serve` does: the embedded default's SQLite file lives in the data folder.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.database_url, settings)
     before = current_revision(database.engine)
     database.upgrade()

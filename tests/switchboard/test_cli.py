@@ -142,7 +142,8 @@ def test_config_says_each_vendor_is_sandboxed_and_why(tmp_path: Path) -> None:
 
 
 def test_db_upgrade_then_accounts_and_keys(tmp_path: Path) -> None:
-    env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    data = tmp_path / "not-yet"  # `db upgrade` first in a fresh directory makes the data folder, as `serve` does
+    env = {"SWITCHBOARD_DATABASE_URL": f"sqlite:///{data / 'x.db'}", "SWITCHBOARD_DATA_DIR": str(data)}
     runner = CliRunner()
     first = runner.invoke(main, ["db", "upgrade"], env=env)
     assert first.exit_code == 0, first.output
