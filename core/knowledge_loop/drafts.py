@@ -34,6 +34,7 @@ from switchboard.core import ports
 from switchboard.core.accounts import secret_variable, setting
 from switchboard.core.helpdesk.handoff import conversation_for_ticket
 from switchboard.core.knowledge import phrasings, topics
+from switchboard.core.knowledge.join_calibration import shipped as shipped_join
 from switchboard.core.knowledge.records import Article
 from switchboard.core.knowledge.retrieval import Retriever
 from switchboard.core.knowledge.service import KnowledgeBase
@@ -163,8 +164,8 @@ def on_solved(session: Session, account: Account, settings: Settings, *, ticket_
     bodies = {article_id: a.body for article_id, a in known.items()}
     target = edit_target(session, account.id, retriever, question=questions[0], replies=[r.body for r in replies],
                              agent_sentences=sentences, bodies=bodies)
-    draft = _pending_edit(session, account.id, target) if target else _same_gap(session, account.id, retriever,
-                                                                                  questions)
+    draft = _pending_edit(session, account.id, target) if target else _same_gap(session, settings, account.id,
+                                                                                  retriever, questions, sentences)
     how = LOCAL
     if draft is None and target:
         revision = kb_edits.revise(bodies[target], sentences)
@@ -317,30 +318,49 @@ def _pending_edit(session: Session, account_id: int, article_id: str) -> KbDraft
                  and d.target_article_id == article_id), None)
 
 
-def _same_gap(session: Session, account_id: int, retriever: Any, questions: Sequence[str]) -> KbDraft | None:
-    """The pending draft one of whose questions means what one of these asks, if any.
+def _same_gap(session: Session, settings: Settings, account_id: int, retriever: Retriever | None,
+              questions: Sequence[str], sentences: Sequence[str]) -> KbDraft | None:
+    """The pending draft whose questions mean what one of these asks, if any.
 
-    Nearest question, not the draft's centre: a draft's centre drifts towards whatever
-    it has merged and then attracts every question (bench/knowledge_loop.py: 40 tickets
-    on 20 topics became 8 drafts that way). Close enough is the join cosine fitted on
-    the account's own articles (:mod:`..knowledge.join_calibration`): on a help center
-    whose topics are close, different questions come close too, and one constant
-    merged four topics' answers into one draft on StackFAQ."""
+    Close enough is the join cosine fitted on the account's own articles
+    (:mod:`..knowledge.join_calibration`), reached by the question's mean cosine to the
+    draft's questions, not its nearest one: with the nearest, every question a draft
+    merges lets it reach further, and one draft chained five of StackFAQ's topics
+    together (bench/knowledge_loop.py, seed 7). Nor the draft's centre, which drifts
+    the same way.
+
+    The agents' answer counts too: a ticket answered with the same text as a pending
+    draft's tickets (most of its sentences already there: a macro, a pasted article)
+    is the same topic when its question is merely close, down to the shipped join
+    cosine (the fitted one's floor), which customers asking one thing in other words
+    often fall below."""
     pending = [d for d in _drafts(session, account_id, PENDING) if d.kind == NEW]
     if not pending:
         return None
     asked = topics.vectors(retriever, questions)
-    best: tuple[float, KbDraft | None] = (topics.join_cosine(retriever), None)
+    joined = topics.join_cosine(retriever)
+    floor = min(joined, shipped_join(retriever.encoder_name if retriever is not None else None))
+    best: tuple[float, KbDraft | None] = (joined, None)
     for draft in pending:
         theirs = topics.vectors(retriever, draft.questions)
         if asked is None or theirs is None:
             if {q.lower() for q in questions} & {q.lower() for q in draft.questions}:
                 return draft
             continue
-        cosine = float((asked @ theirs.T).max())
+        cosine = float((asked @ theirs.T).mean(axis=1).max())
+        if cosine >= floor and cosine < joined and _same_answer(sentences, _source_sentences(session, settings,
+                                                                                               draft)):
+            cosine = joined
         if cosine >= best[0]:
             best = (cosine, draft)
     return best[1]
+
+
+def _same_answer(sentences: Sequence[str], drafted: Sequence[str]) -> bool:
+    """Whether most of an agent's answer is already in a draft's tickets' answers."""
+    mine = {" ".join(s.lower().split()) for s in sentences}
+    theirs = {" ".join(s.lower().split()) for s in drafted}
+    return bool(mine) and len(mine & theirs) * 2 >= len(mine)
 
 
 # -- listing and deciding --------------------------------------------------------------

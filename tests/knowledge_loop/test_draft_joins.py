@@ -47,3 +47,27 @@ def test_two_different_topics_as_close_as_the_help_centers_articles_are_two_draf
     assert [s["ticket_id"] for s in wrapping.sources] == [second] and wrapping.version == 1
     assert "gift wrap" not in cards.body.lower() and "gift cards" not in wrapping.body.lower()
     assert wrapping.title == GIFT_WRAP
+
+
+GIFT_VOUCHERS = "gift vouchers?"
+
+
+def test_the_same_answer_joins_a_close_question_and_a_joined_draft_reaches_no_further(
+        app: Flask, vendor: VendorClient) -> None:
+    with get_db(app).session() as session:
+        retriever = topics.live_retriever(session, app.config["DEFAULT_ACCOUNT_ID"], app.config["SETTINGS"])
+    embedded = topics.vectors(retriever, [GIFT_CARDS, GIFT_VOUCHERS, GIFT_WRAP])
+    assert retriever is not None and embedded is not None
+    cards_vouchers, cards_wrap, vouchers_wrap = (float(embedded[i] @ embedded[j]) for i, j in ((0, 1), (0, 2), (1, 2)))
+    join = topics.join_cosine(retriever)
+    # Vouchers: close to gift cards, not as close as the fitted join; gift wrapping: past the
+    # join from the vouchers question, not from the two questions of the draft on average.
+    assert shipped(retriever.encoder_name) <= cards_vouchers < join
+    assert vouchers_wrap >= join > (cards_wrap + vouchers_wrap) / 2
+
+    first = hand_over_and_solve(vendor, app, GIFT_CARDS, phone="+14155550143")
+    second = hand_over_and_solve(vendor, app, GIFT_VOUCHERS, phone="+14155550144")  # the same answer (a macro)
+    third = hand_over_and_solve(vendor, app, GIFT_WRAP, phone="+14155550145", answer=WRAP_ANSWER)
+    cards, wrapping = drafts(app)
+    assert [s["ticket_id"] for s in cards.sources] == [first, second] and cards.version == 2
+    assert [s["ticket_id"] for s in wrapping.sources] == [third]
