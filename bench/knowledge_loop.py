@@ -16,7 +16,10 @@ would), then the held-out half is asked, through `switchboard eval`'s decision p
   any draft drafted mostly from them (``after_any_draft_of_the_thread``: a thread whose
   tickets became two drafts has two right answers);
 * ``elsewhere``: the SECOND group of the 105 other threads: right and wrong answers
-  before and after (a draft must not take their questions);
+  before and after (a draft must not take their questions), each wrong answer added
+  listed; and the same with the hidden articles imported as written instead of the
+  drafts (``oracle_articles_as_written``: some StackFAQ threads ask nearly the same
+  thing, and a question of one is then answered from the other whoever wrote it);
 * ``oracle``: the same with the hidden articles imported as written (the ceiling).
 
     python bench/knowledge_loop.py --stackfaq /work/shared/data/stackfaq/stackExchange-FAQ.json \
@@ -55,6 +58,7 @@ from switchboard.core.conversation import evaluation
 from switchboard.core.knowledge.records import Article
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.knowledge_loop import drafts as kb_drafts
+from switchboard.core.knowledge_loop import proof as kb_proof
 from switchboard.core.settings import load_settings
 from switchboard.core.store.models import Account, Conversation, KbDraft
 from switchboard.intake.db import get_db
@@ -134,6 +138,14 @@ def judged_against(outcome: evaluation.Outcome, right: set[str]) -> evaluation.O
     return outcome
 
 
+def added_wrong(questions: Sequence[evaluation.Question], before: Sequence[evaluation.Outcome],
+                after: Sequence[evaluation.Outcome]) -> list[dict[str, Any]]:
+    """The questions answered wrongly after and not before, with the article cited."""
+    return [{"question": q.text, "article": q.expected, "cited": a.article}
+            for q, b, a in zip(questions, before, after, strict=True)
+            if a.verdict == "answered_wrong" and b.verdict != "answered_wrong"]
+
+
 def figures(outcomes: Sequence[evaluation.Outcome]) -> dict[str, Any]:
     tally = Counter(o.verdict for o in outcomes)
     n = len(outcomes) or 1
@@ -177,6 +189,14 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
         elsewhere = [evaluation.Question(text, article) for text, article in test if article not in hidden]
         before_hidden = evaluate(app, [evaluation.Question(t, a) for t, a in hidden_test])
         before_elsewhere = evaluate(app, elsewhere)
+        # The other threads' questions with the hidden articles back as written (in memory):
+        # what the original help center got wrong of them, the floor for "no rise".
+        with app.app_context(), get_db(app).session() as session:
+            account = session.get(Account, app.config["DEFAULT_ACCOUNT_ID"])
+            assert account is not None
+            oracle_elsewhere = evaluation.evaluate(elsewhere, kb_proof.preview_configuration(
+                session, account, app.config["SETTINGS"], [by_id[a] for a in sorted(hidden)],
+                label="live + the hidden articles as written"))
         say(started, "evaluated before the loop")
 
         loop = Loop(app)
@@ -246,10 +266,9 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
                                    "after_any_draft_of_the_thread": figures(after_hidden_any),
                                    "oracle_articles_as_written": figures(oracle_hidden)},
         "elsewhere": {"before": figures(before_elsewhere), "after": figures(after_elsewhere),
-                      "wrong_answers_added": [
-                          {"question": q.text, "article": q.expected, "cited": a.article}
-                          for q, b, a in zip(elsewhere, before_elsewhere, after_elsewhere, strict=True)
-                          if a.verdict == "answered_wrong" and b.verdict != "answered_wrong"]},
+                      "oracle_articles_as_written": figures(oracle_elsewhere),
+                      "oracle_wrong_answers_added": added_wrong(elsewhere, before_elsewhere, oracle_elsewhere),
+                      "wrong_answers_added": added_wrong(elsewhere, before_elsewhere, after_elsewhere)},
         "seconds": {"loop": round(asked_at - started, 1), "total": round(time.monotonic() - started, 1)},
     }
 
