@@ -2,8 +2,11 @@
 answers to questions the knowledge base lacked answer the next customers?
 
 StackFAQ's 125 threads become articles (bench/retrieval.py). ``--hidden`` of them (20,
-chosen with ``--seed``) are left out of the knowledge base. Customers ask their
-questions by signed Twilio SMS (the FIRST group of each hidden thread's paraphrases, the
+chosen with ``--seed``) are left out of the knowledge base. The help center is in use:
+the other threads' customers first ask the first ``--traffic`` of their tuning
+questions by signed SMS (what its articles answer for real customers, which a draft's
+proof checks it does not take). Then customers ask the hidden threads' questions by
+signed Twilio SMS (the FIRST group of each hidden thread's paraphrases, the
 tuning half, ``--asked`` per thread) and reply AGENT; a simulated agent answers each
 ticket with the hidden article's text (a signed Zendesk public comment) and solves it
 (a signed status change). The loop drafts, proves, and the drafts are approved (those
@@ -175,7 +178,7 @@ def say(started: float, what: str) -> None:
     print(f"[{time.monotonic() - started:7.1f}s] {what}", file=sys.stderr, flush=True)
 
 
-def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, Any]:
+def run(path: Path, *, hidden_count: int, asked: int, seed: int, traffic: int) -> dict[str, Any]:
     articles, tune, test = load_stackfaq(path)
     hidden = set(random.Random(seed).sample([a.id for a in articles], hidden_count))
     live = [a for a in articles if a.id not in hidden]
@@ -202,6 +205,13 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
         loop = Loop(app)
         ticket_article: dict[int, str] = {}
         phone = iter(range(10_000))
+        # The help center in use before the gaps: the other threads' customers ask (the
+        # first of their tuning questions), so the proofs see what the live articles
+        # answer for real customers. Their held-out questions stay unseen.
+        for article_id in sorted({a.id for a in live}):
+            for text in [t for t, a in tune if a == article_id][:traffic]:
+                loop.sms(text, f"+1650{next(phone):07d}")
+        say(started, f"{traffic} question(s) a live thread asked by SMS")
         for article_id in sorted(hidden):
             for text in [t for t, a in tune if a == article_id][:asked]:
                 number = f"+1415{next(phone):07d}"
@@ -256,7 +266,8 @@ def run(path: Path, *, hidden_count: int, asked: int, seed: int) -> dict[str, An
         "data": "StackFAQ", "articles": len(articles), "hidden": hidden_count, "seed": seed,
         "split": "loop fed the FIRST paraphrase group (tuning half) of hidden threads; reported on the SECOND "
                  "(held-out) group",
-        "asked_per_hidden_article": asked, "tickets": len(ticket_article), "drafts": drafts_total,
+        "asked_per_hidden_article": asked, "asked_per_live_article": traffic,
+        "tickets": len(ticket_article), "drafts": drafts_total,
         "decisions": dict(decided), "draft_kinds": dict(kinds),
         "hidden_articles_with_a_published_draft": len(draft_for),
         "hidden_articles_without_a_ticket": sorted(hidden - set(ticket_article.values())),
@@ -279,8 +290,11 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=20)
     parser.add_argument("--asked", type=int, default=2, help="Questions sent per hidden article (tuning half).")
     parser.add_argument("--seed", type=int, default=38)
+    parser.add_argument("--traffic", type=int, default=1,
+                        help="Questions each live thread's customers ask first (tuning half).")
     args = parser.parse_args()
-    print(json.dumps(run(args.stackfaq, hidden_count=args.hidden, asked=args.asked, seed=args.seed), indent=2))
+    print(json.dumps(run(args.stackfaq, hidden_count=args.hidden, asked=args.asked, seed=args.seed,
+                         traffic=args.traffic), indent=2))
 
 
 if __name__ == "__main__":

@@ -131,6 +131,42 @@ def unanswered(session: Session, account_id: int, start: datetime, end: datetime
     return sorted(found.values(), key=lambda u: (u.at, u.message_id))
 
 
+@dataclass(frozen=True)
+class Answered:
+    """A customer's question the bot answered from ``article_id`` and the customer did
+    not disown (``text`` as stored: redacted)."""
+
+    message_id: int
+    text: str
+    article_id: str
+
+
+def answered(session: Session, account_id: int, start: datetime, end: datetime, *,
+             limit: int = 2000) -> list[Answered]:
+    """Questions asked in ``[start, end)`` that the bot answered outright from an article
+    and whose next message did not say it did not help nor ask for a person, newest
+    first, at most ``limit`` answers read. What the live articles already answer for
+    real customers: a draft that would take one of them is marked (:mod:`.proof`)."""
+    rows = session.execute(select(Message.id, Message.conversation_id, Message.meta).where(
+        Message.account_id == account_id, Message.author == "bot", Message.created_at >= start,
+        Message.created_at < end, Message.meta["action"].as_string() == "answer")
+        .order_by(Message.id.desc()).limit(limit)).all()
+    cited: dict[int, str] = {}
+    replies: dict[int, tuple[int, int, list[str]]] = {}
+    for reply_id, conversation_id, meta in rows:
+        meta = dict(meta or {})
+        question, sources = meta.get("in_reply_to"), meta.get("sources") or []
+        if not isinstance(question, int) or not sources or not isinstance(sources[0], dict):
+            continue
+        cited[question] = str(sources[0].get("passage", "")).rsplit("#", 1)[0]
+        replies[int(reply_id)] = (int(conversation_id), question, [])
+    disowned = _disowned(session, replies)
+    kept = [q for q in cited if q not in disowned and cited[q]]
+    found = [Answered(m.id, m.body, cited[m.id]) for m in _customer_messages(session, account_id, sorted(kept))
+             if _is_question(m.body)]
+    return sorted(found, key=lambda a: -a.message_id)
+
+
 def _disowned(session: Session, answered: dict[int, tuple[int, int, list[str]]]) -> dict[int, str]:
     """Questions whose answer the customer's very next message disowned, and menus the
     customer left without picking from (nothing more, or a message that picks nothing)."""

@@ -10,8 +10,10 @@ the account's index is left as it is.
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -21,13 +23,20 @@ from switchboard.core.knowledge import phrasings
 from switchboard.core.knowledge.records import Article
 from switchboard.core.knowledge.retrieval import build_index
 from switchboard.core.knowledge.service import KnowledgeBase, without_tokens
+from switchboard.core.knowledge_loop import gaps
 from switchboard.core.settings import Settings
 from switchboard.core.store import artifacts
 from switchboard.core.store.models import Account, PhrasingStamp
 
-#: Other articles' questions tried at most (their titles and learned phrasings): the
-#: proof runs once per draft version, in the worker, and must stay a few seconds.
+#: Other articles' questions tried at most: their titles, and as many again of the
+#: learned phrasings and the questions customers asked that they answered. The proof
+#: runs once per draft version, in the worker, and must stay a few seconds.
 MAX_OTHER_QUESTIONS = 150
+#: Customers' questions answered by one article, at most (the newest): one popular
+#: article must not take the whole budget.
+ANSWERED_PER_ARTICLE = 3
+#: How far back customers' answered questions are read.
+ANSWERED_DAYS = 90
 #: The live configuration's outcomes on the other articles' questions, per account and
 #: published index: the same for every draft until the knowledge base changes.
 _live_outcomes: dict[tuple[int, str, tuple[str, ...]], list[evaluation.Outcome]] = {}
@@ -58,14 +67,29 @@ def preview_configuration(session: Session, account: Account, settings: Settings
 
 def other_questions(session: Session, account_id: int, articles: Sequence[Article],
                     excluded: set[str]) -> list[evaluation.Question]:
-    """Questions the live articles already stand for: titles phrased as questions and
-    the phrasings customers and agents taught, each expecting its own article."""
+    """Questions the live articles already stand for, each expecting its own article:
+    their titles; the phrasings customers and agents taught; and the questions real
+    customers asked that an article answered and they did not disown (a title is how the
+    article's writer asked; a draft titled as customers ask can take their questions
+    while leaving the title alone: on StackFAQ, "can I download YouTube's automatic
+    subtitles?" went from its article to a draft about subtitles)."""
+    live = {a.id for a in articles} - excluded
     questions = [evaluation.Question(a.title, a.id, "title") for a in articles
-                 if a.id not in excluded and a.title.strip()]
+                 if a.id in live and a.title.strip()][:MAX_OTHER_QUESTIONS]
+    asked: list[evaluation.Question] = []
     for phrasing in phrasings.list_phrasings(session, account_id, status="active"):
-        if phrasing.article_id not in excluded:
-            questions.append(evaluation.Question(phrasing.text, phrasing.article_id, "phrasing"))
-    return questions[:MAX_OTHER_QUESTIONS]
+        if phrasing.article_id in live:
+            asked.append(evaluation.Question(phrasing.text, phrasing.article_id, "phrasing"))
+    now = datetime.now(UTC)
+    per_article: Counter[str] = Counter()
+    seen = {q.text.lower() for q in asked}
+    for item in gaps.answered(session, account_id, now - timedelta(days=ANSWERED_DAYS), now):
+        if item.article_id in live and per_article[item.article_id] < ANSWERED_PER_ARTICLE \
+                and item.text.lower() not in seen:
+            per_article[item.article_id] += 1
+            seen.add(item.text.lower())
+            asked.append(evaluation.Question(item.text, item.article_id, "answered"))
+    return questions + asked[:MAX_OTHER_QUESTIONS]
 
 
 def outcome_counts(outcomes: Sequence[evaluation.Outcome]) -> dict[str, int]:
