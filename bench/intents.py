@@ -443,7 +443,8 @@ class Baseline:
                                                         stratify=labels, random_state=SPLIT_SEED)
         best, confidence = best_in_scope(make().fit(fit_x, fit_y), held_x)
         truth = np.array(held_y)
-        threshold = choose_threshold(confidence, (best == truth) & (truth != OUT_OF_SCOPE), truth == OUT_OF_SCOPE)
+        threshold = choose_threshold(confidence, (best == truth) & (truth != OUT_OF_SCOPE), truth == OUT_OF_SCOPE,
+                                     best != OUT_OF_SCOPE)
         return cls(make().fit(texts, labels), threshold, time.perf_counter() - start)
 
     def routes(self, texts: Sequence[str]) -> list[str]:
