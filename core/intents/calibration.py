@@ -16,10 +16,11 @@ from scipy.special import log_softmax, softmax
 IN_SCOPE_RECALL_TARGET = 0.95
 #: With out-of-scope examples, the share of the held-out ones the cut must reject (with
 #: those the out-of-scope class rejects itself). Chosen on five rotations of CLINC150's
-#: train/oos_train (bench/intents.py's reported split never seen): 0.9 held 0.948 in-scope
-#: accuracy with 0.95 out-of-scope recall on the rows held out of tuning; 0.85 gave
-#: 0.958 / 0.875, too near the 0.85 the issue asks for once messages differ from the examples.
-OUT_OF_SCOPE_RECALL_TARGET = 0.9
+#: train/oos_train (bench/intents.py's reported val/oos_val never seen), in-scope accuracy /
+#: out-of-scope recall on the rows held out of tuning: 0.9: 0.952 / 0.86; 0.925: 0.947 /
+#: 0.90; 0.95: 0.942 / 0.94 (the rule before: 0.930 / 0.99). 0.925 keeps a margin on both
+#: of the issue's 0.94 / 0.85; one rotation's 20 out-of-scope rows fell to 0.65.
+OUT_OF_SCOPE_RECALL_TARGET = 0.925
 #: Weight of the uniform distribution mixed into held-out labels when fitting the
 #: temperature. 0.01 keeps confidence from collapsing to certainty on error-free
 #: slices and changed calibration error on BANKING77 by less than 0.001.
@@ -64,8 +65,8 @@ def choose_threshold(confidence: np.ndarray, correct: np.ndarray, is_oos: np.nda
     It is never lower than the cut that decides the in-scope rows best (accepting those
     the model gets right, rejecting its mistakes), which matters when the out-of-scope
     class alone already rejects enough of them. (Maximising right decisions over both
-    groups at once, as before, cut at 0.87-0.94 on CLINC150's tuning splits and rejected
-    7% of the in-scope messages to reject out-of-scope ones the target already had.)
+    groups at once, as before, cut at 0.85-0.91 on CLINC150's tuning rotations, where
+    the 0.925 recall needs 0.73-0.79, and turned away 2 in-scope messages in 100 more.)
 
     Without out-of-scope rows there is nothing to balance against: the admin's data
     says nothing about what else customers write. Counting only the model's own
