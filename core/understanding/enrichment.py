@@ -90,7 +90,10 @@ def enrich(text: str, *, intent_model: IntentModel | None = None) -> Enrichment:
         intent, confidence, in_scope = "thanks", 1.0, True
     else:
         prediction = intent_model.predict([request])[0]
-        if prediction.in_scope and prediction.intent in SMALL_TALK_INTENTS:
+        # Also below the cut: the small talk beside a request lowers the confidence in
+        # the whole message as well as misreading it (no-encoder model: "Where is my
+        # parcel? Cheers mate, legend" is thanks at 0.51, under its 0.52 cut).
+        if prediction.best_intent in SMALL_TALK_INTENTS:
             prediction = _beside_small_talk(request, intent_model) or prediction
         intent, confidence, in_scope = prediction.intent, prediction.confidence, prediction.in_scope
     score = sentiment_score(request)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import skops.io as skops_io
 
+from switchboard.core.intents.calibration import OUT_OF_SCOPE_RECALL_TARGET
 from switchboard.core.intents.model import (
     OUT_OF_SCOPE,
     IntentDataError,
@@ -251,6 +252,41 @@ def test_threshold_separates_out_of_scope_from_correct_routing() -> None:
     correct = np.array([True, True, True, False, False, False])
     is_oos = np.array([False, False, False, True, True, True])
     assert 0.3 < choose_threshold(confidence, correct, is_oos) < 0.85
+
+
+def test_the_cut_keeps_the_stated_out_of_scope_recall_and_no_more() -> None:
+    """Most out-of-scope rows score low, a few sit among the in-scope ones. Weighing both
+    groups equally (the rule before) cut above all of them, at 0.90, and turned away a
+    tenth of the correctly routed rows; the cut is now the lowest that rejects the stated
+    share of out-of-scope rows."""
+    correct_in_scope = np.concatenate([np.linspace(0.95, 1.0, 90), np.linspace(0.6, 0.85, 10)])
+    oos = np.concatenate([np.full(30, 0.2), [0.62, 0.66, 0.7, 0.78, 0.82, 0.85]])
+    confidence = np.concatenate([correct_in_scope, oos])
+    is_oos = np.arange(len(confidence)) >= len(correct_in_scope)
+    threshold = choose_threshold(confidence, ~is_oos, is_oos)
+    assert np.mean(oos < threshold) >= OUT_OF_SCOPE_RECALL_TARGET
+    next_lower = confidence[confidence < threshold].max()
+    assert np.mean(oos < next_lower) < OUT_OF_SCOPE_RECALL_TARGET
+    assert np.mean(correct_in_scope >= threshold) > 0.9
+
+
+def test_out_of_scope_rows_the_out_of_scope_class_rejects_do_not_raise_the_cut() -> None:
+    """They are turned away whatever the cut; counting them again cut at 0.935 here,
+    turning away a tenth of the correctly routed rows."""
+    correct_in_scope = np.concatenate([np.linspace(0.95, 1.0, 90), np.linspace(0.5, 0.8, 10)])
+    oos = np.array([0.85, 0.87, 0.9, 0.92, 0.2])
+    confidence = np.concatenate([correct_in_scope, oos])
+    is_oos = np.arange(len(confidence)) >= len(correct_in_scope)
+    routable = np.concatenate([np.ones(100, bool), [False, False, False, False, True]])
+    assert choose_threshold(confidence, ~is_oos, is_oos, routable) < 0.5
+
+
+def test_with_the_recall_met_the_cut_still_turns_away_the_models_own_mistakes() -> None:
+    confidence = np.concatenate([np.linspace(0.6, 1.0, 50), np.linspace(0.1, 0.4, 50), [0.9]])
+    correct = np.concatenate([np.ones(50, bool), np.zeros(51, bool)])
+    is_oos = np.arange(101) == 100
+    threshold = choose_threshold(confidence, correct, is_oos, routable=~is_oos)
+    assert 0.4 < threshold <= 0.6
 
 
 def test_without_out_of_scope_rows_the_threshold_keeps_most_correct_routing() -> None:
