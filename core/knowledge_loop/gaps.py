@@ -147,19 +147,20 @@ def answered(session: Session, account_id: int, start: datetime, end: datetime, 
     and whose next message did not say it did not help nor ask for a person, newest
     first, at most ``limit`` answers read. What the live articles already answer for
     real customers: a draft that would take one of them is marked (:mod:`.proof`)."""
-    rows = session.execute(select(Message.id, Message.conversation_id, Message.meta).where(
+    query = select(Message.id, Message.conversation_id, Message.meta).where(
         Message.account_id == account_id, Message.author == "bot", Message.created_at >= start,
         Message.created_at < end, Message.meta["action"].as_string() == "answer")
-        .order_by(Message.id.desc()).limit(limit)).all()
+    rows: Sequence[tuple[int, int, dict[str, Any]]] = [
+        (int(row[0]), int(row[1]), dict(row[2] or {}))
+        for row in session.execute(query.order_by(Message.id.desc()).limit(limit))]
     cited: dict[int, str] = {}
     replies: dict[int, tuple[int, int, list[str]]] = {}
     for reply_id, conversation_id, meta in rows:
-        meta = dict(meta or {})
         question, sources = meta.get("in_reply_to"), meta.get("sources") or []
         if not isinstance(question, int) or not sources or not isinstance(sources[0], dict):
             continue
         cited[question] = str(sources[0].get("passage", "")).rsplit("#", 1)[0]
-        replies[int(reply_id)] = (int(conversation_id), question, [])
+        replies[reply_id] = (conversation_id, question, [])
     disowned = _disowned(session, replies)
     kept = [q for q in cited if q not in disowned and cited[q]]
     found = [Answered(m.id, m.body, cited[m.id]) for m in _customer_messages(session, account_id, sorted(kept))
