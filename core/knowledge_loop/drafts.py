@@ -232,8 +232,8 @@ def _merged(session: Session, account: Account, settings: Settings, draft: KbDra
         draft.body = revision.body if revision is not None else draft.body
     else:
         draft.body = body_from([*draft.body.split("\n\n"), *sentences])
-    if any(v.get("by") != "bot" for v in draft.versions):
-        return LOCAL
+    if not ports.current().chat_model_configured(settings) or any(v.get("by") != "bot" for v in draft.versions):
+        return LOCAL  # nothing to write again, so the source tickets' replies are not read
     every = _source_sentences(session, settings, draft)
     if draft.kind == EDIT:
         target = known.get(draft.target_article_id or "")
@@ -252,6 +252,8 @@ def _written_edit(session: Session, account: Account, settings: Settings, draft:
                   sentences: Sequence[str], *, key: str) -> tuple[str, dict[str, Any]]:
     """An edit's body as the LLM revises the article (when configured and grounded, and it
     no longer states what the agents corrected), else the draft's extractive body."""
+    if not ports.current().chat_model_configured(settings):
+        return draft.body, LOCAL  # the corrections are read for the model only
     base = dataclasses.replace(article, body=draft.base_body or article.body)
     corrected = [old for old, _ in (kb_edits.revise(base.body, sentences) or kb_edits.Revision("")).replaced]
     wrote = kb_writer.write_edit(session, account, settings, article=base, questions=draft.questions,
