@@ -440,6 +440,7 @@ def _signals(question: str, enrichment: Enrichment, turn: Turn, retrieval_confid
         retrieval_confident=retrieval_confident, failed_answers=turn.failed_answers,
         customer_tier=turn.customer_tier, customer_value=turn.customer_value,
         contacts_recent=turn.contacts_recent, bot_turns=turn.bot_turns, minutes_with_bot=turn.minutes_with_bot,
+        intent_familiar=enrichment.intent_familiar,
     )
 
 

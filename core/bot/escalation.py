@@ -63,6 +63,8 @@ class Signals:
     contacts_recent: int
     bot_turns: int
     minutes_with_bot: float
+    #: Whether the message is like the examples of ``intent`` (core/intents/familiarity.py).
+    intent_familiar: bool = True
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,10 @@ TOPIC_LABELS = {
 @dataclass(frozen=True)
 class TopicRule:
     """Fires on a confident intent or on the customer's own words: the model covers
-    phrasings nobody listed, the keywords cover phrasings the model never saw."""
+    phrasings nobody listed, the keywords cover phrasings the model never saw. The intent
+    counts only when the message is like that intent's examples: a question from another
+    help center's domain ("Sorting data in google spreadsheets") is routed confidently to
+    the nearest intent the model knows (legal), and is not a legal matter."""
 
     name: str
     enabled: bool
@@ -209,7 +214,7 @@ class TopicRule:
 
     def check(self, signals: Signals) -> str | None:
         by_intent = (signals.intent in self.intents and self.min_confidence is not None
-                     and signals.intent_confidence >= self.min_confidence)
+                     and signals.intent_confidence >= self.min_confidence and signals.intent_familiar)
         if by_intent or self.matcher.matches(signals.text):
             return f"{TOPIC_LABELS[self.name]}: {_quote(signals.text)}"
         return None

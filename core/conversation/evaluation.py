@@ -215,7 +215,7 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
         topic_words=lambda q: content_words(q, language_of(language) or "en"),
     )
     if config.settings is not None:
-        decision, _ = screened(decision, enrichment.intent, turn, config.policy, config.settings)
+        decision, _ = screened(decision, enrichment.trusted_intent, turn, config.policy, config.settings)
     return outcome_of(question, decision)
 
 

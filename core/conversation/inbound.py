@@ -209,7 +209,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         topic_words=lambda q: content_words(q, language_of(language) or "en"), other_language=other_language,
     )
     decision = screen_answer(session, account=inbound.account, conversation_id=inbound.conversation.id,
-                             decision=decision, intent=enrichment.intent, turn=turn, policy=policy(settings),
+                             decision=decision, intent=enrichment.trusted_intent, turn=turn, policy=policy(settings),
                              settings=settings)
     actions.scan_passages(session, inbound.account.id, inbound.conversation.id, decision.hits)
     send_reply(session, inbound, decision, settings)
@@ -428,4 +428,5 @@ def _llm_drafter(session: Session, inbound: Inbound, settings: Settings) -> Draf
 
 def enrichment_json(e: Enrichment) -> dict[str, object]:
     return {"intent": e.intent, "intent_confidence": round(e.intent_confidence, 3), "in_scope": e.in_scope,
-            "sentiment": round(e.sentiment, 3), "sentiment_label": e.sentiment_label, "language": e.language}
+            "sentiment": round(e.sentiment, 3), "sentiment_label": e.sentiment_label, "language": e.language,
+            "intent_familiar": e.intent_familiar}

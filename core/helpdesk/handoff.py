@@ -273,8 +273,8 @@ def ticket_markers(enrichment: Enrichment) -> tuple[list[str], str | None]:
     """What a ticket learns from one customer message: sentiment and intent tags, and a
     high priority when the customer is upset."""
     tags = [f"sentiment_{enrichment.sentiment_label}"]
-    if enrichment.in_scope and enrichment.intent:
-        tags.append(f"intent_{enrichment.intent}")
+    if enrichment.trusted_intent:
+        tags.append(f"intent_{enrichment.trusted_intent}")
     return tags, "high" if enrichment.sentiment <= URGENT_SENTIMENT else None
 
 

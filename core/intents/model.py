@@ -60,6 +60,7 @@ from switchboard.core.intents.data import (
     training_rows,
     training_set,
 )
+from switchboard.core.intents.familiarity import Familiarity
 from switchboard.core.intents.scoring import (
     LinearTfidfScorer,
     class_scores,
@@ -101,9 +102,11 @@ EMBEDDING_WEIGHTS: Mapping[str, float] = {E5: 3.0}
 #: examples: 5% below 0.5 (one-word "ty", "thx" at 0); bench/data's multilingual dev
 #: set: none above 0.22.
 MIN_WORD_COVERAGE = 1 / 3
-FILE_FORMAT = "switchboard.intents/3"
-#: Version 1 files (no encoder) and 2 (no meaning head) load unchanged.
-READABLE_FORMATS = frozenset({"switchboard.intents/1", "switchboard.intents/2", FILE_FORMAT})
+FILE_FORMAT = "switchboard.intents/4"
+#: Version 1 files (no encoder), 2 (no meaning head) and 3 (no examples' vectors: every
+#: message is familiar) load unchanged.
+READABLE_FORMATS = frozenset({"switchboard.intents/1", "switchboard.intents/2", "switchboard.intents/3",
+                              FILE_FORMAT})
 
 
 class IntentModelFileError(SwitchboardError):
@@ -125,6 +128,9 @@ class IntentPrediction:
     confidence: float
     in_scope: bool
     best_intent: str = ""
+    #: Whether the message is like the examples of ``best_intent`` (:mod:`.familiarity`);
+    #: always True for a model without an encoder.
+    familiar: bool = True
 
 
 
@@ -133,13 +139,14 @@ class IntentModel:
 
     def __init__(self, pipeline: Pipeline, *, temperature: float, threshold: float,
                  encoder: SentenceEncoder | None = None, embedding_weight: float = EMBEDDING_WEIGHT,
-                 meaning: MeaningHead | None = None) -> None:
+                 meaning: MeaningHead | None = None, familiarity: Familiarity | None = None) -> None:
         self._pipeline = pipeline
         self._temperature = float(temperature)
         self._threshold = float(threshold)
         self._encoder = encoder
         self._embedding_weight = float(embedding_weight)
         self._meaning = meaning if encoder is not None else None
+        self._familiarity = familiarity if encoder is not None else None
         self._words = word_reader(pipeline) if self._meaning is not None else None
         classes = [str(label) for label in pipeline.classes_]
         self._in_scope_columns = np.array([i for i, c in enumerate(classes) if c != OUT_OF_SCOPE])
@@ -190,14 +197,17 @@ class IntentModel:
         correct = (classes[in_scope_columns][best] == truth) & eligible
         threshold = choose_threshold(confidence, correct, truth == OUT_OF_SCOPE, eligible)
         final_pipeline = _fit_pipeline(texts, targets, vectors, random_state, weight)
-        meaning = None
+        meaning: MeaningHead | None = None
+        familiarity: Familiarity | None = None
         if vectors is not None:
+            intents = np.array(targets) != OUT_OF_SCOPE
+            familiarity = Familiarity.fit(vectors[intents], [t for t in targets if t != OUT_OF_SCOPE])
             # Splitting positions splits exactly as splitting the texts would (same seed).
             fit_rows, held_rows = train_test_split(np.arange(len(texts)), test_size=HOLDOUT_FRACTION,
                                                    stratify=targets, random_state=random_state)
             meaning = MeaningHead.fit(vectors, targets, fit_rows, held_rows, random_state)
         return cls(final_pipeline, temperature=temperature, threshold=threshold, encoder=encoder,
-                   embedding_weight=weight, meaning=meaning)
+                   embedding_weight=weight, meaning=meaning, familiarity=familiarity)
 
     @classmethod
     def _held_out_scores(cls, rows: Callable[[np.ndarray], tuple[list[str], list[str], np.ndarray | None]],
@@ -244,11 +254,15 @@ class IntentModel:
         texts = list(texts)
         if not texts:
             return []
-        best, confidence, eligible, cut = self._assess(texts)
+        vectors = None if self._encoder is None else message_vectors(self._encoder, texts)
+        best, confidence, eligible, cut = self._assess(texts, vectors)
         routable = eligible & (confidence >= (cut if threshold is None else threshold))
+        intents = [self._labels[i] for i in best]
+        familiar = (np.ones(len(texts), dtype=bool) if self._familiarity is None or vectors is None
+                    else self._familiarity.familiar(vectors, intents))
         return [
-            IntentPrediction(text, self._labels[i] if ok else OUT_OF_SCOPE, float(conf), bool(ok), self._labels[i])
-            for text, i, conf, ok in zip(texts, best, confidence, routable, strict=True)
+            IntentPrediction(text, intent if ok else OUT_OF_SCOPE, float(conf), bool(ok), intent, bool(known))
+            for text, intent, conf, ok, known in zip(texts, intents, confidence, routable, familiar, strict=True)
         ]
 
     def word_coverage(self, texts: Sequence[str]) -> np.ndarray:
@@ -261,13 +275,16 @@ class IntentModel:
 
     def save(self, path: Path | str) -> None:
         """The encoder is saved by name (its weights ship in a package), not by value."""
-        meaning = self._meaning
+        meaning, familiarity = self._meaning, self._familiarity
         skops_io.dump({"format": FILE_FORMAT, "temperature": self._temperature,
                        "threshold": self._threshold, "pipeline": self._pipeline,
                        "encoder": self.encoder_name or "", "embedding_weight": self._embedding_weight,
                        "meaning": None if meaning is None else {
                            "classifier": meaning.classifier, "temperature": meaning.temperature,
-                           "threshold": meaning.threshold}}, Path(path))
+                           "threshold": meaning.threshold},
+                       "familiarity": None if familiarity is None else {
+                           "vectors": familiarity.vectors, "intents": [str(i) for i in familiarity.intents],
+                           "floors": dict(familiarity.floors)}}, Path(path))
 
     @classmethod
     def load(cls, path: Path | str, *, encoder: SentenceEncoder | None = None) -> IntentModel:
@@ -303,12 +320,16 @@ class IntentModel:
         name = saved.get("encoder") or None
         if name is not None and (encoder is None or encoder.name != name):
             encoder = _encoder_named(name, path)
-        meaning = saved.get("meaning")
+        meaning, familiarity = saved.get("meaning"), saved.get("familiarity")
         return cls(saved["pipeline"], temperature=saved["temperature"], threshold=saved["threshold"],
                    encoder=encoder if name else None,
                    embedding_weight=saved.get("embedding_weight", EMBEDDING_WEIGHT),
                    meaning=MeaningHead(meaning["classifier"], float(meaning["temperature"]),
-                                       float(meaning["threshold"])) if meaning else None)
+                                       float(meaning["threshold"])) if meaning else None,
+                   familiarity=Familiarity(np.asarray(familiarity["vectors"], dtype=np.float32),
+                                           np.asarray(familiarity["intents"], dtype=str),
+                                           {str(k): float(v) for k, v in familiarity["floors"].items()})
+                   if familiarity else None)
 
     def _features(self, texts: list[str], vectors: np.ndarray | None = None) -> tuple[spmatrix, np.ndarray]:
         """The classifier's features, and which messages share any n-gram with the

@@ -72,6 +72,17 @@ class Enrichment:
     sentiment: float
     sentiment_label: str
     language: str
+    #: Whether the message is like the intent's examples (core/intents/familiarity.py):
+    #: escalation triggers fire on an intent only when it is.
+    intent_familiar: bool = True
+
+    @property
+    def trusted_intent(self) -> str | None:
+        """The intent when the message is in scope and like that intent's examples, else
+        None: what a ticket's tags and the guardrails' disclaimers go by ("Sorting data
+        in google spreadsheets" is not a legal matter for them, whatever the model's
+        nearest intent)."""
+        return self.intent if self.in_scope and self.intent_familiar else None
 
 
 def enrich(text: str, *, intent_model: IntentModel | None = None) -> Enrichment:
@@ -83,11 +94,11 @@ def enrich(text: str, *, intent_model: IntentModel | None = None) -> Enrichment:
     the problem. The language is read from the whole message: more words, surer."""
     request = request_part(text)
     if intent_model is None:
-        intent, confidence, in_scope = None, 0.0, False
+        intent, confidence, in_scope, familiar = None, 0.0, False, True
     elif resolved(request):
         # "That solved it." (after "Thanks!" or alone) closes the conversation; the model
         # reads it near a damaged-item complaint.
-        intent, confidence, in_scope = "thanks", 1.0, True
+        intent, confidence, in_scope, familiar = "thanks", 1.0, True, True
     else:
         prediction = intent_model.predict([request])[0]
         # Also below the cut: the small talk beside a request lowers the confidence in
@@ -96,10 +107,12 @@ def enrich(text: str, *, intent_model: IntentModel | None = None) -> Enrichment:
         if prediction.best_intent in SMALL_TALK_INTENTS:
             prediction = _beside_small_talk(request, intent_model) or prediction
         intent, confidence, in_scope = prediction.intent, prediction.confidence, prediction.in_scope
+        familiar = prediction.familiar
     score = sentiment_score(request)
     return Enrichment(
         intent=intent, intent_confidence=confidence, in_scope=in_scope,
         sentiment=score, sentiment_label=sentiment_label(score), language=detect_language(text),
+        intent_familiar=familiar,
     )
 
 
