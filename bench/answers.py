@@ -12,7 +12,10 @@ drafting, grounding), as a first message. Configurations:
   StackFAQ's tuning half);
 - ``e5``: the default now (multilingual-e5-small fused, each index fitting its own
   confidence on its own articles; no customer question of any set is used to fit it);
-- ``none``: lexical only, with its own fitted confidence.
+- ``none``: lexical only, with its own fitted confidence;
+- ``e5-every-intent``: ``e5`` with the escalation triggers firing on every confident
+  intent, as before they needed the message to be like the intent's examples
+  (core/intents/familiarity.py).
 
 Sets (held-out halves only; paths are arguments, see ../shared/README.md):
 
@@ -40,6 +43,7 @@ article answers, not answered), what the index's calibration expected, and secon
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import sys
@@ -53,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.retrieval import load_banking77, load_stackfaq  # noqa: E402
 from switchboard.core.bot.escalation_file import load_policy  # noqa: E402
 from switchboard.core.conversation.evaluation import Configuration, Question, counts, evaluate  # noqa: E402
+from switchboard.core.intents.model import IntentModel, IntentPrediction  # noqa: E402
 from switchboard.core.intents.store import default_intent_model  # noqa: E402
 from switchboard.core.knowledge.chunking import chunk_articles  # noqa: E402
 from switchboard.core.knowledge.records import Article  # noqa: E402
@@ -100,12 +105,28 @@ def index(articles: Sequence[Article], configuration: str) -> Retriever:
     return build_index(articles, configuration)
 
 
+class EveryIntentFamiliar:
+    """The shipped intent model, every prediction marked familiar: the rule before
+    triggers asked whether a message is like the intent's examples."""
+
+    def __init__(self, model: IntentModel) -> None:
+        self._model = model
+
+    def predict(self, texts: Sequence[str], **options: Any) -> list[IntentPrediction]:
+        return [dataclasses.replace(p, familiar=True) for p in self._model.predict(texts, **options)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
 def run(articles: Sequence[Article], questions: Sequence[Question], configuration: str) -> dict[str, Any]:
     started = time.perf_counter()
-    retriever = index(articles, configuration)
+    every_intent = configuration == "e5-every-intent"
+    retriever = index(articles, "e5" if every_intent else configuration)
     built = time.perf_counter() - started
+    model = default_intent_model()
     config = Configuration(description={}, policy=load_policy(None), retriever=retriever,
-                           intent_model=default_intent_model())
+                           intent_model=EveryIntentFamiliar(model) if every_intent else model)  # type: ignore[arg-type]
     outcomes = evaluate(questions, config)
     unanswerable = [o for o in outcomes if o.expected == NOT_ANSWERED]
     answerable = [o for o in outcomes if o.expected != NOT_ANSWERED]

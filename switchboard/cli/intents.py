@@ -137,7 +137,9 @@ def _fit_of(meta: Mapping[str, Any]) -> str:
 @ACCOUNT_OPTION
 def intents_predict(slug: str) -> None:
     """One message per line on stdin; one JSON object per line on stdout. A message
-    flagged out of scope also gets its best in-scope intent and that intent's confidence."""
+    flagged out of scope also gets its best in-scope intent and that intent's confidence;
+    ``familiar`` says whether it is like that intent's examples (escalation triggers fire
+    on an intent only when it is)."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.intents.store import intent_model
     from switchboard.intake.db import get_db
@@ -152,7 +154,8 @@ def intents_predict(slug: str) -> None:
         if not text.strip():
             continue
         p = model.predict([text])[0]
-        line = {"text": p.text, "intent": p.intent, "confidence": round(p.confidence, 4), "in_scope": p.in_scope}
+        line = {"text": p.text, "intent": p.intent, "confidence": round(p.confidence, 4), "in_scope": p.in_scope,
+                "familiar": p.familiar}  # like the intent's examples: only then does it fire a trigger
         if not p.in_scope:  # how close it came, and to what: the confidence is this intent's
             line.update(best_intent=p.best_intent, best_confidence=round(p.confidence, 4))
         click.echo(json.dumps(line))

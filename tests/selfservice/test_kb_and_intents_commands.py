@@ -145,9 +145,11 @@ def test_intents_fit_then_predict_as_json_lines(tmp_path: Path) -> None:
                               input="where is my parcel?\nrefund my purchase please\nwhat is the weather like today\n")
     lines = [json.loads(line) for line in predicted.output.splitlines()]
     assert [line["intent"] for line in lines] == ["order_status", "refund", "out_of_scope"]
-    assert all(set(line) == {"text", "intent", "confidence", "in_scope"} for line in lines[:2])
+    assert all(set(line) == {"text", "intent", "confidence", "in_scope", "familiar"} for line in lines[:2])
+    assert [line["familiar"] for line in lines[:2]] == [True, True]  # like the intents' own examples
     weather = lines[2]  # flagged, with the in-scope intent it came closest to and how close
-    assert set(weather) == {"text", "intent", "confidence", "in_scope", "best_intent", "best_confidence"}
+    assert set(weather) == {"text", "intent", "confidence", "in_scope", "familiar", "best_intent",
+                            "best_confidence"}
     assert weather["best_intent"] in ("order_status", "refund") and not weather["in_scope"]
     assert weather["best_confidence"] == weather["confidence"]
 
