@@ -276,7 +276,7 @@ def speech_turn(session: Session, event: InboxEvent, settings: Settings, turn: S
         _hand_over_now(session, conversation, decision.reason or "unknown")
         reply, more = _put_through(options, "", note_on_ticket=False)
         voice = {**more, "handoff": {"trigger": decision.reason or "unknown",
-                                     "detail": decision.notes.get("detail", ""), "intent": enrichment.intent}}
+                                     "detail": decision.notes.get("detail", ""), "intent": enrichment.trusted_intent}}
     return _say(session, conversation, customer, options, call, turn.turn, reply, voice, action=decision.action,
                 in_reply_to=message, decision=decision)
 

@@ -218,7 +218,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         score_conversation(session, inbound.account, settings, inbound.conversation, ended_by="customer_closed")
     if decision.action == "handoff":
         _hand_over(session, inbound, decision.reason or "unknown", decision.notes.get("detail", ""),
-                   enrichment.intent, settings)
+                   enrichment.trusted_intent, settings)
     return decision
 
 
