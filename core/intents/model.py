@@ -17,7 +17,10 @@ How it works, and why:
   default install's, :mod:`.vectors`), other languages: English examples then
   route a Spanish message by its meaning, where English n-grams alone matched its
   letters. Examples and messages are both embedded as queries (:func:`message_vectors`).
-  The encoder is saved by name.
+  The encoder is saved by name. The examples' vectors are kept too
+  (:mod:`.familiarity`): a message the model merely leans towards an intent for, a
+  question from another help center's domain, is told from one like that intent's
+  examples, and only the latter fires an escalation trigger.
 * The classifier is a linear SVM (fast on 2 cores: seconds for 10k rows) wrapped in
   temperature-scaling calibration, so ``confidence`` behaves like a probability that
   the routed intent is right, and a threshold on it means the same thing for every
