@@ -286,7 +286,9 @@ class IntentModel:
                            "classifier": meaning.classifier, "temperature": meaning.temperature,
                            "threshold": meaning.threshold},
                        "familiarity": None if familiarity is None else {
-                           "vectors": familiarity.vectors, "intents": [str(i) for i in familiarity.intents],
+                           # half precision: the floors are compared to 0.001, the file is half the size
+                           "vectors": familiarity.vectors.astype(np.float16),
+                           "intents": [str(i) for i in familiarity.intents],
                            "floors": dict(familiarity.floors)}}, Path(path))
 
     @classmethod
