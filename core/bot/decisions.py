@@ -264,7 +264,7 @@ def decide(
     trigger = escalation(retrieval_confident=True)
     if trigger:
         return _handoff(turn, policy, trigger)
-    if enrichment.in_scope and enrichment.intent in SMALL_TALK and not _thanks_that_asks(enrichment, question):
+    if enrichment.trusted_intent in SMALL_TALK and not _thanks_that_asks(enrichment, question):
         text = turn.texts(CLOSING if enrichment.intent == "thanks" else WELCOME)
         return Decision("clarify", _with_disclosure(turn, text), notes={"intent": enrichment.intent or ""})
     if other_language is not None:

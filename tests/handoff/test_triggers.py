@@ -69,18 +69,24 @@ def test_each_message_trigger_hands_over_with_its_reason(shop: Flask, vendor: Ve
     assert f"handoff_{trigger}" in tags
 
 
-def test_another_domains_question_the_model_reads_as_legal_is_answered_from_its_article(
-        shop: Flask, vendor: VendorClient) -> None:
-    """A help center about spreadsheets: the shipped intent model routes this question to
-    legal at 0.70 (tests/core/test_intent_familiarity.py), but it is like none of the
-    legal examples, so the legal trigger does not fire and the article answers it."""
+@pytest.mark.parametrize("question", [
+    "Sorting data in google spreadsheets.",  # legal at 0.70 (tests/core/test_intent_familiarity.py)
+    # thanks at 0.46, in scope: was told "You're welcome" for a question
+    "Hello, sorry to bother you, but sorting the rows of a spreadsheet by one column.",
+])
+def test_another_domains_question_the_model_misreads_is_answered_from_its_article(
+        shop: Flask, vendor: VendorClient, question: str) -> None:
+    """A help center about spreadsheets: the shipped intent model, which knows a shop's
+    intents, routes these questions to legal or to thanks, but they are like none of
+    those examples, so no trigger fires, no polite close is sent, and the article
+    answers."""
     with get_db(shop).session() as session:
         KnowledgeBase(session, shop.config["DEFAULT_ACCOUNT_ID"], shop.config["SETTINGS"].data_dir).import_articles([
             Article(id="sort-data", title="Sort data in a spreadsheet",
                     body="Select the cells you want to sort, then choose Data > Sort range and pick the "
                          "column to sort by, A to Z or Z to A.",
                     url="https://help.sheets.example/articles/sort-data")])
-    say(vendor, "Sorting data in google spreadsheets.")
+    say(vendor, question)
     reason, tags = handed_over(shop)
     assert (reason, tags) == (None, [])
     with get_db(shop).session() as session:
