@@ -306,9 +306,9 @@ def measure(retriever: Retriever, labelled: LabelledSet, language: str | None) -
                     "search_ms_mean": round((time.perf_counter() - started) * 1000
                                             / (count + len(labelled.offtopic)), 2),
                     "top_hit": {kind: top_hits(hits) for kind, hits in tops.items() if hits}}
-    report["decisions"] = decisions(retriever, labelled.questions, [], language=language)
+    report["decisions"] = decisions(retriever, labelled.questions, [])
     if labelled.offtopic:
-        off = decisions(retriever, [(text, None) for text in labelled.offtopic], [], language=language)
+        off = decisions(retriever, [(text, None) for text in labelled.offtopic], [])
         report["offtopic_decisions"] = {
             "questions": len(labelled.offtopic), "not_answered": round(1 - off["answered_wrong"], 4),
             "answered": off["answered_wrong"], "menu": off["choices_without_right"],

@@ -418,19 +418,18 @@ def hybrid_settings(embeddings: str | None) -> RankingSettings:
     return product_settings(embeddings) or RankingSettings()
 
 
-def decisions(retriever: Retriever, test: Sequence[Query], offtopic: Sequence[str], *,
-              language: str | None = None) -> dict:
+def decisions(retriever: Retriever, test: Sequence[Query], offtopic: Sequence[str]) -> dict:
     """What each held-out first question would end with, through the product's own decision
     (redaction, enrichment with the shipped intent model, escalation policy, retrieval,
     drafting, grounding): ``switchboard eval``'s counts, as shares of the questions.
-    ``reached``: the right article cited by the answer or offered in the menu. ``language``
-    is passed to every search (None: as the product searches an English conversation)."""
+    ``reached``: the right article cited by the answer or offered in the menu. The
+    question's language is detected and searched as the live bot does."""
     from switchboard.core.bot.escalation_file import load_policy
-    from switchboard.core.conversation.evaluation import SEARCH_K, Configuration, Question, counts, evaluate
+    from switchboard.core.conversation.evaluation import Configuration, Question, counts, evaluate
     from switchboard.core.intents.store import default_intent_model
 
-    config = Configuration(description={}, policy=load_policy(), intent_model=default_intent_model(),
-                           search=lambda question: retriever.search(question, k=SEARCH_K, language=language))
+    config = Configuration(description={}, policy=load_policy(), retriever=retriever,
+                           intent_model=default_intent_model())
     tally = counts(evaluate([Question(text, article_id) for text, article_id in test], config))
     tally["reached"] = tally["answered_right"] + tally["choices_with_right"]
     shares = {name: round(tally[name] / tally["questions"], 4)
