@@ -43,7 +43,6 @@ article answers, not answered), what the index's calibration expected, and secon
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import random
 import sys
@@ -54,10 +53,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.retrieval import load_banking77, load_stackfaq  # noqa: E402
+from bench.retrieval import EveryIntentFamiliar, load_banking77, load_stackfaq  # noqa: E402
 from switchboard.core.bot.escalation_file import load_policy  # noqa: E402
 from switchboard.core.conversation.evaluation import Configuration, Question, counts, evaluate  # noqa: E402
-from switchboard.core.intents.model import IntentModel, IntentPrediction  # noqa: E402
 from switchboard.core.intents.store import default_intent_model  # noqa: E402
 from switchboard.core.knowledge.chunking import chunk_articles  # noqa: E402
 from switchboard.core.knowledge.records import Article  # noqa: E402
@@ -103,20 +101,6 @@ def index(articles: Sequence[Article], configuration: str) -> Retriever:
     if configuration == "wordllama":  # the previous default: the confidence shipped for it
         return build_retriever(chunk_articles(articles), "wordllama")
     return build_index(articles, configuration)
-
-
-class EveryIntentFamiliar:
-    """The shipped intent model, every prediction marked familiar: the rule before
-    triggers asked whether a message is like the intent's examples."""
-
-    def __init__(self, model: IntentModel) -> None:
-        self._model = model
-
-    def predict(self, texts: Sequence[str], **options: Any) -> list[IntentPrediction]:
-        return [dataclasses.replace(p, familiar=True) for p in self._model.predict(texts, **options)]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
 
 
 def run(articles: Sequence[Article], questions: Sequence[Question], configuration: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ speed, memory and install size: bench/encoders.py.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import shutil
@@ -34,10 +35,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import numpy as np
 
+from switchboard.core.intents.model import IntentModel, IntentPrediction
 from switchboard.core.knowledge.chunking import chunk_articles
 from switchboard.core.knowledge.embeddings import E5, MINILM, WORDLLAMA, encoder_named
 from switchboard.core.knowledge.ranking import Confidence, RankingSettings
@@ -418,18 +421,36 @@ def hybrid_settings(embeddings: str | None) -> RankingSettings:
     return product_settings(embeddings) or RankingSettings()
 
 
-def decisions(retriever: Retriever, test: Sequence[Query], offtopic: Sequence[str]) -> dict:
+class EveryIntentFamiliar:
+    """The shipped intent model, every prediction marked familiar: the rule before
+    triggers asked whether a message is like the intent's examples."""
+
+    def __init__(self, model: IntentModel) -> None:
+        self._model = model
+
+    def predict(self, texts: Sequence[str], **options: Any) -> list[IntentPrediction]:
+        return [dataclasses.replace(p, familiar=True) for p in self._model.predict(texts, **options)]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def decisions(retriever: Retriever, test: Sequence[Query], offtopic: Sequence[str], *,
+              every_intent: bool = False) -> dict:
     """What each held-out first question would end with, through the product's own decision
     (redaction, enrichment with the shipped intent model, escalation policy, retrieval,
     drafting, grounding): ``switchboard eval``'s counts, as shares of the questions.
     ``reached``: the right article cited by the answer or offered in the menu. The
-    question's language is detected and searched as the live bot does."""
+    question's language is detected and searched as the live bot does. ``every_intent``:
+    the rule before triggers and small talk asked whether a message is like the
+    intent's examples (bench/answers.py's ``e5-every-intent``)."""
     from switchboard.core.bot.escalation_file import load_policy
     from switchboard.core.conversation.evaluation import Configuration, Question, counts, evaluate
     from switchboard.core.intents.store import default_intent_model
 
+    model = default_intent_model()
     config = Configuration(description={}, policy=load_policy(), retriever=retriever,
-                           intent_model=default_intent_model())
+                           intent_model=EveryIntentFamiliar(model) if every_intent else model)  # type: ignore[arg-type]
     tally = counts(evaluate([Question(text, article_id) for text, article_id in test], config))
     tally["reached"] = tally["answered_right"] + tally["choices_with_right"]
     shares = {name: round(tally[name] / tally["questions"], 4)
@@ -522,6 +543,8 @@ def quality_of(dataset: tuple[list[Article], list[Query], list[Query]], args: ar
             report["decisions_test"][name] = decisions(hybrid, test, offtopic_test)
             report["decisions_test_greeting_or_thanks"][name] = decisions(hybrid, polite, [])
             report["decisions_test_unseen_wrappers"][name] = decisions(hybrid, unseen, [])
+            report["decisions_test_unseen_wrappers"][f"{name}_every_intent_trusted"] = decisions(
+                hybrid, unseen, [], every_intent=True)
     asked = {"answerable": len(test), "left_out": len(test), "offtopic": len(offtopic_test)}
     models = {"ours_lexical": (None, "lexical_confidence", LEXICAL_FEATURES)}
     if encoder is not None:
