@@ -35,17 +35,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bm25s
 import numpy as np
 
-from switchboard.core.intents.model import IntentModel, IntentPrediction
 from switchboard.core.knowledge.chunking import chunk_articles
 from switchboard.core.knowledge.embeddings import E5, MINILM, WORDLLAMA, encoder_named
 from switchboard.core.knowledge.ranking import Confidence, RankingSettings
 from switchboard.core.knowledge.records import Article, Passage
 from switchboard.core.knowledge.retrieval import Retriever, build_retriever
+
+if TYPE_CHECKING:  # scikit-learn only for the decisions, not for a retrieval run
+    from switchboard.core.intents.model import IntentModel, IntentPrediction
 
 Query = tuple[str, str]  # (question, id of the article that answers it)
 Search = Callable[[str], list[str]]  # question -> article ids, best first

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from switchboard.core.intents.scoring import unit_rows
+
 #: The share of an intent's own examples whose nearest same-intent neighbour lies below
 #: the floor. Chosen on messages written for the purpose (40 English requests for a
 #: person, legal matters, fraud and complaints, and bench/data's multilingual dev set's
@@ -52,7 +54,7 @@ class Familiarity:
         """Each intent's floor from its examples, each left out of its own neighbours.
         An intent with a single example has no neighbour to measure and no floor (every
         message is familiar to it)."""
-        unit = _unit(np.asarray(vectors, dtype=np.float32))
+        unit = unit_rows(np.asarray(vectors, dtype=np.float32))
         labels = np.asarray(list(intents), dtype=object)
         nearest = np.full(len(labels), -1.0, dtype=np.float32)
         for start in range(0, len(labels), _CHUNK):
@@ -71,7 +73,7 @@ class Familiarity:
     def familiar(self, vectors: np.ndarray, intents: Sequence[str]) -> np.ndarray:
         """Whether each vector's nearest example of its intent (``intents[i]``) reaches
         that intent's floor. An intent the model has no floor for is familiar."""
-        unit = _unit(np.asarray(vectors, dtype=np.float32))
+        unit = unit_rows(np.asarray(vectors, dtype=np.float32))
         cosines = unit @ self.vectors.T
         verdict = np.ones(len(intents), dtype=bool)
         for row, intent in enumerate(intents):
@@ -80,7 +82,3 @@ class Familiarity:
                 mine = self.intents == intent
                 verdict[row] = bool(mine.any()) and float(cosines[row, mine].max()) >= floor
         return verdict
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

@@ -69,6 +69,7 @@ from switchboard.core.intents.scoring import (
     class_scores,
     transform,
     two_columns,
+    unit_rows,
     word_coverage,
     word_reader,
 )
@@ -203,8 +204,9 @@ class IntentModel:
         meaning: MeaningHead | None = None
         familiarity: Familiarity | None = None
         if vectors is not None:
-            intents = np.array(targets) != OUT_OF_SCOPE
-            familiarity = Familiarity.fit(vectors[intents], [t for t in targets if t != OUT_OF_SCOPE])
+            labelled = np.array(targets)
+            routed = labelled != OUT_OF_SCOPE  # out of scope is no intent a message can be like
+            familiarity = Familiarity.fit(vectors[routed], labelled[routed])
             # Splitting positions splits exactly as splitting the texts would (same seed).
             fit_rows, held_rows = train_test_split(np.arange(len(texts)), test_size=HOLDOUT_FRACTION,
                                                    stratify=targets, random_state=random_state)
@@ -399,7 +401,7 @@ class MeaningHead:
     def fit(cls, vectors: np.ndarray, targets: list[str], fit_rows: np.ndarray, held_rows: np.ndarray,
             random_state: int) -> MeaningHead:
         """Calibrated and thresholded on the rows the combined model is, then refitted on all."""
-        unit, truth = _unit(vectors), np.array(targets)
+        unit, truth = unit_rows(vectors), np.array(targets)
         probe = LinearSVC(C=1.0, random_state=random_state).fit(unit[fit_rows], truth[fit_rows])
         classes = [str(label) for label in probe.classes_]
         in_scope = np.array([i for i, c in enumerate(classes) if c != OUT_OF_SCOPE])
@@ -417,13 +419,9 @@ class MeaningHead:
         """``decision_function`` of the vectors, from the coefficients (one message at a time,
         scikit-learn's input checks cost more than the product)."""
         coefficients = np.asarray(self.classifier.coef_, dtype=np.float64)
-        scores = _unit(vectors).astype(np.float64) @ coefficients.T + self.classifier.intercept_
+        scores = unit_rows(vectors).astype(np.float64) @ coefficients.T + self.classifier.intercept_
         return two_columns(scores[:, 0] if scores.shape[1] == 1 else scores)
 
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 
@@ -461,7 +459,7 @@ def message_vectors(encoder: SentenceEncoder, texts: list[str]) -> np.ndarray:
 
 
 def _with_embeddings(lexical: spmatrix, vectors: np.ndarray, weight: float) -> spmatrix:
-    return hstack([lexical, csr_matrix(weight * _unit(vectors))], format="csr")
+    return hstack([lexical, csr_matrix(weight * unit_rows(vectors))], format="csr")
 
 
 def _encoder_named(name: str, path: Path) -> SentenceEncoder:

@@ -85,7 +85,7 @@ class LinearTfidfScorer:
         known = np.zeros(len(texts), dtype=bool)
         embedded = None
         if vectors is not None and self._embedding.shape[0]:  # as _with_embeddings weighs them
-            unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            unit = unit_rows(vectors)
             embedded = (embedding_weight * unit).astype(np.float64) @ self._embedding
         for row, text in enumerate(texts):
             total = self._intercept.copy() if embedded is None else self._intercept + embedded[row]
@@ -150,3 +150,8 @@ def word_coverage(reader: WordReader, texts: list[str]) -> np.ndarray:
         if words:
             shares[row] = sum(word in vocabulary for word in words) / len(words)
     return shares
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (a zero row stays zero): cosines become dot products."""
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
