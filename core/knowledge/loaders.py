@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,40 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", r
 _FIX_RECORD = "Fix or remove that record and import again."
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """A Help Center article in an export that customers cannot see, so the bot must not
+    answer from it: ``reason`` says why, in words an admin reads."""
+
+    id: str
+    title: str
+    reason: str
+
+
+def hidden_from_customers(record: Mapping[str, Any]) -> str | None:
+    """Why customers writing in cannot see this Help Center API article, or None.
+
+    A draft is not published. An article with a user segment is visible only to that
+    segment (signed-in users, or "Agents and managers": internal procedures): customers
+    who text, call or chat in are not signed in to the Help Center, and Zendesk's own
+    bots share restricted articles only with users authenticated by JWT. An export made
+    with an agent's token holds both, and answering from them would text a customer an
+    unpublished or internal page."""
+    if record.get("draft") is True:
+        return "a draft"
+    if record.get("user_segment_id") is not None or record.get("user_segment_ids"):
+        return "restricted to a user segment"
+    return None
+
+
 def load_articles(path: Path) -> list[Article]:
-    """Articles from a .json/.jsonl file or a folder (or single file) of Markdown/HTML."""
+    """Articles from a .json/.jsonl file or a folder (or single file) of Markdown/HTML;
+    Help Center articles customers cannot see are left out (:func:`read_articles`)."""
+    return read_articles(path)[0]
+
+
+def read_articles(path: Path) -> tuple[list[Article], list[LeftOut]]:
+    """:func:`load_articles`, and the Help Center articles it left out, and why."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
@@ -35,14 +68,14 @@ def load_articles(path: Path) -> list[Article]:
             "or at a folder of .md/.html articles."
         )
     if path.is_dir():
-        return _load_folder(path)
+        return _load_folder(path), []
     suffix = path.suffix.lower()
-    if suffix == ".json":
-        return _unique(_load_json(path), path)
-    if suffix == ".jsonl":
-        return _unique(_load_jsonl(path), path)
+    if suffix in (".json", ".jsonl"):
+        located = _load_json(path) if suffix == ".json" else _load_jsonl(path)
+        left_out = [LeftOut(article.id, article.title, reason) for _, article, reason in located if reason]
+        return _unique(((where, article) for where, article, reason in located if not reason), path), left_out
     if suffix in MARKDOWN_SUFFIXES | HTML_SUFFIXES:
-        return [_article_from_file(path, path.parent)]
+        return [_article_from_file(path, path.parent)], []
     raise KnowledgeBaseFormatError(
         path, None,
         f"'{suffix or path.name}' files are not supported. Use a .json list of articles, a "
@@ -66,7 +99,7 @@ def _read_text(path: Path) -> str:
         ) from None
 
 
-def _load_json(path: Path) -> list[tuple[str, Article]]:
+def _load_json(path: Path) -> list[tuple[str, Article, str | None]]:
     try:
         data = json.loads(_read_text(path))
     except json.JSONDecodeError as error:
@@ -84,12 +117,17 @@ def _load_json(path: Path) -> list[tuple[str, Article]]:
             'expected a list of articles or an object {"articles": [...]} at the top level.',
         )
     return [
-        (where, _article_from_record(record, path, where))
+        (where, _article_from_record(record, path, where), _hidden(record))
         for where, record in ((f"record {n}", record) for n, record in enumerate(records, 1))
     ]
 
 
-def _load_jsonl(path: Path) -> list[tuple[str, Article]]:
+def _hidden(record: Any) -> str | None:
+    """Why customers cannot see a Help Center export's record (only those carry ``html_url``)."""
+    return hidden_from_customers(record) if isinstance(record, Mapping) and "html_url" in record else None
+
+
+def _load_jsonl(path: Path) -> list[tuple[str, Article, str | None]]:
     articles = []
     for number, line in enumerate(_read_text(path).splitlines(), 1):
         if not line.strip():
@@ -103,7 +141,7 @@ def _load_jsonl(path: Path) -> list[tuple[str, Article]]:
                 f"not valid JSON ({error.msg} at column {error.colno}). "
                 "Each line must hold one complete article object.",
             ) from None
-        articles.append((where, _article_from_record(record, path, where)))
+        articles.append((where, _article_from_record(record, path, where), _hidden(record)))
     return articles
 
 

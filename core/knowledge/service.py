@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.core.knowledge.analysis import neutralise_tokens
 from switchboard.core.knowledge.errors import RetrieverIndexError
-from switchboard.core.knowledge.loaders import article_from_help_center
+from switchboard.core.knowledge.loaders import article_from_help_center, hidden_from_customers
 from switchboard.core.knowledge.records import Article, Hit
 from switchboard.core.knowledge.retrieval import Retriever, build_index
 from switchboard.core.settings import Settings
@@ -53,6 +53,8 @@ class ImportResult:
     calibration: dict[str, Any] = field(default_factory=dict)
     #: Ids of articles whose token-shaped text ("[CARD_1]") was escaped ("(CARD_1)").
     escaped: tuple[str, ...] = ()
+    #: Articles taken out because customers can no longer see them (unpublished, restricted).
+    removed: int = 0
 
     @property
     def changed(self) -> int:
@@ -155,12 +157,16 @@ class KnowledgeBase:
                                        tags=tuple(r.tags or ()))) for r in rows]
 
     def import_articles(self, articles: Iterable[Article], *, source: str = "file",
-                        progress: Progress | None = None) -> ImportResult:
+                        progress: Progress | None = None, withdrawn: Sequence[str] = ()) -> ImportResult:
+        """Add and update ``articles``; take out those of ``withdrawn`` (ids an export
+        says customers cannot see any more: an article unpublished or restricted since the
+        last import must stop being answered from)."""
         escaped: list[str] = []
+        removed = self.remove(withdrawn) if withdrawn else 0
         added, updated, unchanged = self.upsert(_neutralised(articles, escaped), source=source, progress=progress)
         _warn_escaped(escaped)
-        passages = self.rebuild_index() if (added or updated or not self.has_index()) else self._passage_count()
-        return ImportResult(added, updated, unchanged, passages, self.calibration(), tuple(escaped))
+        passages = self._reindexed() if (added or updated or removed or not self.has_index()) else self._passage_count()
+        return ImportResult(added, updated, unchanged, passages, self.calibration(), tuple(escaped), removed)
 
     # -- index ----------------------------------------------------------------------
     def has_index(self) -> bool:
@@ -174,6 +180,16 @@ class KnowledgeBase:
     def _passage_count(self) -> int:
         published = artifacts.latest(self.session, self.account_id, artifacts.KB_INDEX)
         return int(published.meta.get("passages", 0)) if published else 0
+
+    def _reindexed(self) -> int:
+        """The index rebuilt after a change; when the change took the last article out,
+        every published index withdrawn instead, so no host answers from what was removed
+        (the bot then hands customers over, as before the first import)."""
+        if self.articles():
+            return self.rebuild_index()
+        for published in artifacts.history(self.session, self.account_id, artifacts.KB_INDEX):
+            artifacts.withdraw(self.session, self.account_id, artifacts.KB_INDEX, published.version)
+        return 0
 
     def rebuild_index(self) -> int:
         """Re-chunk and re-index every article, then swap the new index in atomically."""
@@ -251,16 +267,21 @@ class KnowledgeBase:
                          progress: Progress | None = None) -> ImportResult:
         """Import the articles changed since the last sync (``pages(start_time)`` is the
         helpdesk's incremental export), so only changed articles are re-imported; drafts
-        are removed from the knowledge base. The cursor moves only once all is stored."""
+        and articles customers cannot see (:func:`.loaders.hidden_from_customers`: drafts,
+        those restricted to a user segment) are removed from the knowledge base. The cursor
+        moves only once all is stored."""
         start = self.help_center_cursor()
         changed: list[Article] = []
-        drafts: list[str] = []
+        hidden: list[str] = []
         end_time = start
         for page in pages(start):
             for raw in page.get("articles", []):
-                (drafts.append(str(raw["id"])) if raw.get("draft") else changed.append(article_from_help_center(raw)))
+                if hidden_from_customers(raw):
+                    hidden.append(str(raw["id"]))
+                else:
+                    changed.append(article_from_help_center(raw))
             end_time = max(end_time, int(page.get("end_time") or end_time))
-        removed = self.remove(drafts) if drafts else 0
+        removed = self.remove(hidden) if hidden else 0
         escaped: list[str] = []
         added, updated, unchanged = self.upsert(_neutralised(changed, escaped), source="help_center",
                                                 progress=progress)
@@ -272,9 +293,9 @@ class KnowledgeBase:
             self.session.add(state)
         state.cursor, state.updated_at = str(end_time), datetime.now(UTC)
         self.session.commit()
-        passages = self.rebuild_index() if (added or updated or removed) else (
+        passages = self._reindexed() if (added or updated or removed) else (
             self._passage_count() if self.has_index() else 0)
-        return ImportResult(added, updated + removed, unchanged, passages, self.calibration(), tuple(escaped))
+        return ImportResult(added, updated, unchanged, passages, self.calibration(), tuple(escaped), removed)
 
 
 def _remove_tree(path: Path) -> None:

@@ -11,11 +11,12 @@ import click
 from switchboard.cli.base import ACCOUNT_OPTION, account_named, main, open_app
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
-
+    from switchboard.core.knowledge.loaders import LeftOut
     from switchboard.core.knowledge.records import Article
 
 
-
+NOTHING_TO_ANSWER_FROM = ("The knowledge base has no article customers can see: the bot hands every question "
+                          "to a person until you import or publish one.")
 
 
 @main.group()
@@ -32,25 +33,27 @@ def kb_import(path: Path, slug: str) -> None:
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.knowledge.calibration import expectation
     from switchboard.core.knowledge.errors import KnowledgeBaseFormatError
-    from switchboard.core.knowledge.loaders import load_articles
+    from switchboard.core.knowledge.loaders import read_articles
     from switchboard.core.knowledge.service import KnowledgeBase
     from switchboard.intake.db import get_db
 
     app = open_app()
     account = account_named(app, slug)
     try:
-        articles = load_articles(path)
+        articles, left_out = read_articles(path)
     except KnowledgeBaseFormatError as exc:
         raise click.ClickException(str(exc)) from None
     _check_links(articles)
+    _say_left_out(left_out)
     with get_db(app).session() as session, click.progressbar(
             length=len(articles), label=f"Importing {len(articles)} article{'' if len(articles) == 1 else 's'}") as bar:
         result = KnowledgeBase.of(session, account.id, app.config["SETTINGS"]).import_articles(
-            articles, progress=bar.update)
-    click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged; "
+            articles, progress=bar.update, withdrawn=[item.id for item in left_out])
+    removed = f", {result.removed} removed (customers cannot see them)" if result.removed else ""
+    click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged{removed}; "
                f"{result.passages} passages indexed")
     _say_escaped(result.escaped)
-    click.echo(expectation(result.calibration))
+    click.echo(expectation(result.calibration) if result.passages else NOTHING_TO_ANSWER_FROM)
 
 
 def _check_links(articles: Sequence[Article]) -> None:
@@ -89,11 +92,24 @@ def kb_sync(slug: str) -> None:
             raise click.ClickException(f"Zendesk's rate limit: run the sync again in {exc.retry_after:.0f} s") from None
         except (ports.VendorError, ports.VendorUnavailable) as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(f"{result.added} added, {result.updated} updated or unpublished, {result.unchanged} unchanged; "
-               f"{result.passages} passages indexed")
+    click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged, {result.removed} "
+               f"removed (unpublished, or restricted to a user segment); {result.passages} passages indexed")
     _say_escaped(result.escaped)
-    if result.passages:
-        click.echo(expectation(result.calibration))
+    click.echo(expectation(result.calibration) if result.passages else NOTHING_TO_ANSWER_FROM)
+
+
+def _say_left_out(left_out: Sequence[LeftOut]) -> None:
+    """Name the Help Center articles an export holds that customers cannot see, and why
+    the bot will not answer from them."""
+    if not left_out:
+        return
+    click.echo(f"Left out {len(left_out)} Help Center article{'' if len(left_out) == 1 else 's'} customers cannot "
+               "see (the bot answers only from published articles visible to everyone; customers who write in "
+               "are not signed in to your Help Center):")
+    for item in left_out[:10]:
+        click.echo(f"  {item.id}  {item.title[:70]}  ({item.reason})")
+    if len(left_out) > 10:
+        click.echo(f"  … and {len(left_out) - 10} more")
 
 
 def _say_escaped(escaped: tuple[str, ...]) -> None:

@@ -75,9 +75,54 @@ def test_the_index_survives_a_restart(tmp_path: Path) -> None:
     assert hits[0].passage.article_id == "missing-parcel"
 
 
-def _hc_article(article_id: int, title: str, body: str, *, draft: bool = False) -> dict[str, object]:
+def _hc_article(article_id: int, title: str, body: str, *, draft: bool = False,
+                segment: int | None = None) -> dict[str, object]:
     return {"id": article_id, "title": title, "body": f"<p>{body}</p>", "locale": "en-us", "draft": draft,
-            "html_url": f"https://acme.zendesk.com/hc/en-us/articles/{article_id}", "label_names": ["billing"]}
+            "html_url": f"https://acme.zendesk.com/hc/en-us/articles/{article_id}", "label_names": ["billing"],
+            "user_segment_id": segment}
+
+
+AGENTS_ONLY = 360000123  # a Help Center's "Agents and managers" user segment
+
+
+def test_kb_import_of_a_help_center_export_leaves_out_drafts_and_restricted_articles(tmp_path: Path) -> None:
+    """An export made with an agent's token holds drafts and internal articles: the bot
+    must never text a customer those, and the admin is told which were left out."""
+    export = tmp_path / "help_center.json"
+    public = [_hc_article(1, "Refund times", "Refunds take 5 working days."),
+              _hc_article(2, "Gift cards", "Gift cards never expire.")]
+    export.write_text(json.dumps({"articles": [
+        *public,
+        _hc_article(3, "Refund override for agents", "Use override code OVR-7731 to refund beyond 90 days.",
+                    segment=AGENTS_ONLY),
+        _hc_article(4, "Spring sale (not yet live)", "Everything is 40% off until April.", draft=True)]}))
+    first = CliRunner().invoke(main, ["kb", "import", str(export)], env=cli_env(tmp_path))
+    assert first.exit_code == 0, first.output
+    assert "Left out 2 Help Center articles customers cannot see" in first.output
+    assert "3  Refund override for agents  (restricted to a user segment)" in first.output
+    assert "4  Spring sale (not yet live)  (a draft)" in first.output
+    assert "2 added" in first.output and articles_in_db(tmp_path) == 2
+
+    # Later the gift card article is restricted too: the next import takes it out.
+    export.write_text(json.dumps({"articles": [public[0], {**public[1], "user_segment_id": AGENTS_ONLY}]}))
+    second = CliRunner().invoke(main, ["kb", "import", str(export)], env=cli_env(tmp_path))
+    assert second.exit_code == 0, second.output
+    assert "1 removed (customers cannot see them)" in second.output and articles_in_db(tmp_path) == 1
+    app = create_app(load_settings(cli_env(tmp_path)))
+    with get_db(app).session() as session:
+        hits = KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], tmp_path).search("do gift cards expire")
+    get_db(app).dispose()
+    assert {hit.passage.article_id for hit in hits} == {"1"}
+
+    # And when nothing customers can see is left, no index answers from what was taken out.
+    export.write_text(json.dumps({"articles": [{**public[0], "draft": True}]}))
+    third = CliRunner().invoke(main, ["kb", "import", str(export)], env=cli_env(tmp_path))
+    assert third.exit_code == 0, third.output
+    assert "the bot hands every question to a person" in third.output and articles_in_db(tmp_path) == 0
+    app = create_app(load_settings(cli_env(tmp_path)))
+    with get_db(app).session() as session:
+        assert not KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], tmp_path).has_index()
+    get_db(app).dispose()
 
 
 @responses.activate
@@ -97,13 +142,16 @@ def test_kb_sync_pulls_help_center_articles_incrementally(tmp_path: Path) -> Non
     responses.reset()
     responses.get(HC_URL, match=[responses.matchers.query_param_matcher({"start_time": "1700000000"})], json={
         "articles": [_hc_article(2, "Gift cards", "Gift cards expire after 5 years."),
-                     _hc_article(1, "Refund times", "Refunds take 5 working days.", draft=True)],
-        "next_page": None, "end_time": 1700000500, "end_of_stream": True, "count": 2})
+                     _hc_article(1, "Refund times", "Refunds take 5 working days.", draft=True),
+                     _hc_article(3, "Refund override for agents", "Use override code OVR-7731.",
+                                 segment=AGENTS_ONLY)],
+        "next_page": None, "end_time": 1700000500, "end_of_stream": True, "count": 3})
     second = CliRunner().invoke(main, ["kb", "sync"], env=env)
     assert second.exit_code == 0, second.output
     assert len(responses.calls) == 1  # only what changed since the last sync was asked for
-    assert "0 added, 2 updated or unpublished" in second.output
-    assert articles_in_db(tmp_path) == 1  # the unpublished (draft) article left the knowledge base
+    assert "0 added, 1 updated, 0 unchanged, 1 removed (unpublished, or restricted" in second.output
+    # the unpublished (draft) article left the knowledge base; the internal one never entered it
+    assert articles_in_db(tmp_path) == 1
 
 
 @responses.activate

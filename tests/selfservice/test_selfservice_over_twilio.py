@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select
 
 from switchboard.app import create_app
+from switchboard.cli import main
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.settings import load_settings
@@ -66,6 +68,23 @@ def test_a_question_the_kb_answers_gets_a_grounded_sms_reply_with_its_source(sho
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "selfservice.answer")).one()
         assert entry.detail["engine"] == "local"
         assert entry.detail["sources"][0]["citation"] == "https://help.acme.example/articles/delivery-times"
+
+
+def test_an_agents_only_help_center_article_is_never_texted_to_a_customer(
+        shop: Flask, env: dict[str, str], vendor: VendorClient, tmp_path: Path) -> None:
+    """A Help Center export made with an agent's token holds articles restricted to
+    agents; `kb import` leaves them out, so their words never reach a customer."""
+    export = tmp_path / "help_center.json"
+    export.write_text(json.dumps({"articles": [{
+        "id": 360000777, "title": "Refund override code for agents", "locale": "en-us", "draft": False,
+        "html_url": "https://acme.zendesk.com/hc/en-us/articles/360000777", "user_segment_id": 360000123,
+        "body": "<p>To refund an order older than 90 days, use the refund override code OVR-7731.</p>"}]}))
+    imported = CliRunner().invoke(main, ["kb", "import", str(export)], env=env)
+    assert imported.exit_code == 0 and "restricted to a user segment" in imported.output, imported.output
+    assert vendor.twilio(MESSAGES, inbound("what is the refund override code for an order older than 90 days?"))\
+        .status_code == 200
+    sends = twilio_sends(shop)
+    assert sends and not any("OVR-7731" in sent["body"] or "360000777" in sent["body"] for sent in sends), sends
 
 
 def test_later_replies_do_not_repeat_the_disclosure(shop: Flask, vendor: VendorClient) -> None:

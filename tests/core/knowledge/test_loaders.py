@@ -12,6 +12,7 @@ from switchboard.core.knowledge import (
     article_from_help_center,
     load_articles,
 )
+from switchboard.core.knowledge.loaders import read_articles
 from switchboard.core.knowledge.records import Article
 
 SAMPLE_KB = Path(switchboard.__file__).parent / "data" / "sample_kb.json"
@@ -271,3 +272,21 @@ def test_sample_knowledge_base_loads_as_documented() -> None:
         assert article.locale == "en"
         assert article.tags
         assert len(article.body.split()) >= 30
+
+
+def test_a_help_center_jsonl_dump_leaves_out_what_customers_cannot_see(tmp_path: Path) -> None:
+    """Only Help Center records (they carry ``html_url``) are judged: a plain record with
+    a ``draft`` field of its own is the company's article, kept as written."""
+    def record(number: int, **extra: object) -> dict[str, object]:
+        return {"id": number, "title": f"Article {number}", "body": "<p>Text.</p>",
+                "html_url": f"https://acme.zendesk.com/hc/en-us/articles/{number}", **extra}
+    dump = tmp_path / "help_center.jsonl"
+    dump.write_text("\n".join(json.dumps(r) for r in [
+        record(1, draft=False, user_segment_id=None), record(2, draft=True), record(3, user_segment_id=77),
+        record(4, user_segment_ids=[77, 78]), record(5, user_segment_ids=[]),
+        {"id": "plain", "title": "Plain", "body": "Kept.", "draft": True}]), encoding="utf-8")
+    articles, left_out = read_articles(dump)
+    assert [a.id for a in articles] == ["1", "5", "plain"]
+    assert [(item.id, item.reason) for item in left_out] == [
+        ("2", "a draft"), ("3", "restricted to a user segment"), ("4", "restricted to a user segment")]
+    assert load_articles(dump) == articles
