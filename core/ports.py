@@ -156,6 +156,11 @@ class Helpdesk(Protocol):
         """The knowledge base's articles changed since ``start_time``, page by page."""
         ...
 
+    def help_center_article_ids(self) -> set[str]:
+        """The ids of every article the Help Center holds now (archived ones are not among
+        them: the incremental export never says an article was archived)."""
+        ...
+
 
 class ChatModel(Protocol):
     """A chat-completions model (OpenAI or any compatible server)."""

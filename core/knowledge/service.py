@@ -264,12 +264,17 @@ class KnowledgeBase:
         return int(state.cursor) if state and state.cursor else 0
 
     def sync_help_center(self, pages: Callable[[int], Iterable[Mapping[str, Any]]], *,
+                         listed: Callable[[], set[str]] | None = None,
                          progress: Progress | None = None) -> ImportResult:
         """Import the articles changed since the last sync (``pages(start_time)`` is the
         helpdesk's incremental export), so only changed articles are re-imported; drafts
         and articles customers cannot see (:func:`.loaders.hidden_from_customers`: drafts,
-        those restricted to a user segment) are removed from the knowledge base. The cursor
-        moves only once all is stored."""
+        those restricted to a user segment) are removed from the knowledge base. With
+        ``listed`` (the ids the Help Center holds now), articles synced from it earlier and
+        no longer there are removed too: the incremental export says nothing of an archived
+        article, which would otherwise be answered from for ever. The listing is read before
+        anything is stored, so a failed one changes nothing. The cursor moves only once all
+        is stored."""
         start = self.help_center_cursor()
         changed: list[Article] = []
         hidden: list[str] = []
@@ -281,6 +286,11 @@ class KnowledgeBase:
                 else:
                     changed.append(article_from_help_center(raw))
             end_time = max(end_time, int(page.get("end_time") or end_time))
+        if listed is not None:
+            present = listed() | {article.id for article in changed}
+            hidden += [external_id for external_id in self.session.scalars(select(KbArticle.external_id).where(
+                KbArticle.account_id == self.account_id, KbArticle.source == "help_center"))
+                if external_id not in present]
         removed = self.remove(hidden) if hidden else 0
         escaped: list[str] = []
         added, updated, unchanged = self.upsert(_neutralised(changed, escaped), source="help_center",

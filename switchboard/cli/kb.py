@@ -74,7 +74,10 @@ def _check_links(articles: Sequence[Article]) -> None:
 @kb.command("sync")
 @ACCOUNT_OPTION
 def kb_sync(slug: str) -> None:
-    """Pull Zendesk Help Center articles changed since the last sync."""
+    """Pull Zendesk Help Center articles changed since the last sync.
+
+    Articles archived in the Help Center since are taken out too (every sync lists the
+    Help Center's article ids, 100 a request)."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core import ports
     from switchboard.core.knowledge.calibration import expectation
@@ -87,13 +90,14 @@ def kb_sync(slug: str) -> None:
     with get_db(app).session() as session:
         helpdesk = ports.current().helpdesk(session, account, settings)
         try:
-            result = KnowledgeBase.of(session, account.id, settings).sync_help_center(helpdesk.help_center_pages)
+            result = KnowledgeBase.of(session, account.id, settings).sync_help_center(
+                helpdesk.help_center_pages, listed=helpdesk.help_center_article_ids)
         except ports.VendorRateLimited as exc:
             raise click.ClickException(f"Zendesk's rate limit: run the sync again in {exc.retry_after:.0f} s") from None
         except (ports.VendorError, ports.VendorUnavailable) as exc:
             raise click.ClickException(str(exc)) from None
     click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged, {result.removed} "
-               f"removed (unpublished, or restricted to a user segment); {result.passages} passages indexed")
+               f"removed (archived, unpublished, or restricted to a user segment); {result.passages} passages indexed")
     _say_escaped(result.escaped)
     click.echo(expectation(result.calibration) if result.passages else NOTHING_TO_ANSWER_FROM)
 

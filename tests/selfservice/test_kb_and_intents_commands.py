@@ -19,6 +19,19 @@ from switchboard.intake.db import get_db
 
 SAMPLE_KB = Path(__file__).parents[2] / "switchboard" / "data" / "sample_kb.json"
 HC_URL = "https://acme.zendesk.com/api/v2/help_center/incremental/articles.json"
+HC_LIST_URL = "https://acme.zendesk.com/api/v2/help_center/articles.json"
+
+
+def help_center_lists(*pages: list[int]) -> None:
+    """Zendesk's List Articles, cursor-paginated: one page per list of ids."""
+    for number, ids in enumerate(pages):
+        cursor = {} if number == 0 else {"page[after]": f"cursor{number}"}
+        has_more = number < len(pages) - 1
+        responses.get(HC_LIST_URL, match=[responses.matchers.query_param_matcher({"page[size]": "100", **cursor})],
+                      json={"articles": [{"id": i} for i in ids],
+                            "meta": {"has_more": has_more, "after_cursor": f"cursor{number + 1}" if has_more else None},
+                            "links": {"next": f"{HC_LIST_URL}?page[size]=100&page[after]=cursor{number + 1}"
+                                      if has_more else None}})
 
 
 def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -134,6 +147,7 @@ def test_kb_sync_pulls_help_center_articles_incrementally(tmp_path: Path) -> Non
         "next_page": f"{HC_URL}?start_time=1700000000", "end_time": 1700000000, "count": 2})
     responses.get(HC_URL, match=[responses.matchers.query_param_matcher({"start_time": "1700000000"})], json={
         "articles": [], "next_page": None, "end_time": 1700000000, "end_of_stream": True, "count": 0})
+    help_center_lists([1, 2])
     first = CliRunner().invoke(main, ["kb", "sync"], env=env)
     assert first.exit_code == 0, first.output
     assert "2 added" in first.output
@@ -146,12 +160,56 @@ def test_kb_sync_pulls_help_center_articles_incrementally(tmp_path: Path) -> Non
                      _hc_article(3, "Refund override for agents", "Use override code OVR-7731.",
                                  segment=AGENTS_ONLY)],
         "next_page": None, "end_time": 1700000500, "end_of_stream": True, "count": 3})
+    help_center_lists([1, 2, 3])
     second = CliRunner().invoke(main, ["kb", "sync"], env=env)
     assert second.exit_code == 0, second.output
-    assert len(responses.calls) == 1  # only what changed since the last sync was asked for
-    assert "0 added, 1 updated, 0 unchanged, 1 removed (unpublished, or restricted" in second.output
+    assert len(responses.calls) == 2  # only what changed since the last sync was asked for, and the ids listed
+    assert "0 added, 1 updated, 0 unchanged, 1 removed (archived, unpublished, or restricted" in second.output
     # the unpublished (draft) article left the knowledge base; the internal one never entered it
     assert articles_in_db(tmp_path) == 1
+
+
+@responses.activate
+def test_kb_sync_takes_out_an_article_archived_in_the_help_center(tmp_path: Path) -> None:
+    """Zendesk's incremental export never returns an archived article, so without the
+    listing an archived refund policy would be answered from for ever."""
+    env = cli_env(tmp_path, ZENDESK_SUBDOMAIN="acme", ZENDESK_EMAIL="admin@acme.test", ZENDESK_API_TOKEN="tok")
+    articles = [_hc_article(1, "Refund times", "Refunds take 5 working days."),
+                _hc_article(2, "Old refund policy", "Refunds take 60 days and cost a 10% fee."),
+                _hc_article(3, "Gift cards", "Gift cards never expire.")]
+    responses.get(HC_URL, match=[responses.matchers.query_param_matcher({"start_time": "0"})], json={
+        "articles": articles, "next_page": None, "end_time": 1700000000, "end_of_stream": True, "count": 3})
+    help_center_lists([1, 2], [3])
+    file_article = tmp_path / "own.json"  # imported from a file: no sync may take it out
+    file_article.write_text(json.dumps([{"id": "own", "title": "Store hours", "body": "Open 9 to 5."}]))
+    assert CliRunner().invoke(main, ["kb", "import", str(file_article)], env=env).exit_code == 0
+    first = CliRunner().invoke(main, ["kb", "sync"], env=env)
+    assert first.exit_code == 0 and "3 added" in first.output and "0 removed" in first.output, first.output
+
+    responses.reset()  # article 2 archived since: the export has nothing new, the listing lacks it
+    responses.get(HC_URL, match=[responses.matchers.query_param_matcher({"start_time": "1700000000"})], json={
+        "articles": [], "next_page": None, "end_time": 1700000000, "end_of_stream": True, "count": 0})
+    help_center_lists([1], [3])
+    second = CliRunner().invoke(main, ["kb", "sync"], env=env)
+    assert second.exit_code == 0 and "1 removed (archived" in second.output, second.output
+    assert articles_in_db(tmp_path) == 3
+    app = create_app(load_settings(env))
+    with get_db(app).session() as session:
+        hits = KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], tmp_path).search("how long do refunds take")
+    get_db(app).dispose()
+    assert "2" not in {hit.passage.article_id for hit in hits}
+
+
+@responses.activate
+def test_kb_sync_stores_nothing_when_the_help_center_cannot_be_listed(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, ZENDESK_SUBDOMAIN="acme", ZENDESK_EMAIL="admin@acme.test", ZENDESK_API_TOKEN="tok")
+    responses.get(HC_URL, match=[responses.matchers.query_param_matcher({"start_time": "0"})], json={
+        "articles": [_hc_article(1, "Refund times", "Refunds take 5 working days.")], "next_page": None,
+        "end_time": 1700000000, "end_of_stream": True, "count": 1})
+    responses.get(HC_LIST_URL, status=503, json={"error": "ServiceUnavailable"})
+    failed = CliRunner().invoke(main, ["kb", "sync"], env=env)
+    assert failed.exit_code == 1 and "Zendesk" in failed.output, failed.output
+    assert articles_in_db(tmp_path) == 0
 
 
 @responses.activate
@@ -166,6 +224,7 @@ def test_kb_sync_under_zendesks_rate_limit_says_when_to_retry_and_keeps_its_plac
     responses.get(HC_URL, match=[responses.matchers.query_param_matcher({"start_time": "0"})], json={
         "articles": [_hc_article(1, "Refund times", "Refunds take 5 working days.")],
         "next_page": None, "end_time": 1700000000, "end_of_stream": True, "count": 1})
+    help_center_lists([1])
     again = CliRunner().invoke(main, ["kb", "sync"], env=env)
     assert again.exit_code == 0 and "1 added" in again.output, again.output
 

@@ -39,6 +39,8 @@ from switchboard.vendors.outbound import (
 #: Zendesk sends Retry-After with every 429; this is only for a proxy that strips it.
 DEFAULT_RETRY_AFTER = 10.0
 TIMEOUT_SECONDS = 20.0
+#: Articles a page when listing the Help Center (cursor pagination allows up to 100).
+HELP_CENTER_PAGE_SIZE = 100
 #: Sandbox ids start here so they look like real ones and never collide with tiny
 #: test fixtures' ids.
 SANDBOX_ID_BASE = 100_000
@@ -189,26 +191,47 @@ class ZendeskConnector(Connector):
         time), page by page: each page has ``articles``, ``end_time`` and ``next_page``.
         A read, so it is not recorded in the outbox; it needs the API credentials even
         in sandbox mode (there is no stand-in for the company's articles)."""
+        url: str | None = (f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/incremental/"
+                           f"articles.json?start_time={start_time}")
+        seen: set[str] = set()
+        while url and url not in seen:
+            seen.add(url)
+            page = self._help_center_read(url, "help_center.articles")
+            yield page
+            url = None if page.get("end_of_stream") else page.get("next_page")
+
+    def help_center_article_ids(self) -> set[str]:
+        """``GET /api/v2/help_center/articles.json`` with cursor pagination (``page[size]``,
+        ``meta.has_more``, ``links.next``): the ids of the articles the Help Center holds
+        now. Archived articles are not listed, and the incremental export leaves them out
+        without a word, so this is how a sync learns an article was archived. A read, not
+        recorded in the outbox."""
+        url: str | None = (f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/"
+                           f"articles.json?page[size]={HELP_CENTER_PAGE_SIZE}")
+        ids: set[str] = set()
+        seen: set[str] = set()
+        while url and url not in seen:
+            seen.add(url)
+            page = self._help_center_read(url, "help_center.articles.list")
+            ids.update(str(article["id"]) for article in page.get("articles", []))
+            url = page.get("links", {}).get("next") if page.get("meta", {}).get("has_more") else None
+        return ids
+
+    def _help_center_read(self, url: str, operation: str) -> dict[str, Any]:
         if not self.has_credentials():
             raise VendorError(
                 "Syncing the Help Center needs Zendesk's API credentials: set ZENDESK_SUBDOMAIN, ZENDESK_EMAIL "
                 f"and {secret_variable(self.account, 'zendesk_api_token')}.")
-        url: str | None = (f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/incremental/"
-                           f"articles.json?start_time={start_time}")
-        seen: set[str] = set()
         auth = (f"{_email(self.account, self.settings)}/token",
                 secret(self.account, "zendesk_api_token", self.settings) or "")
-        while url and url not in seen:
-            seen.add(url)
-            try:
-                response = self.http.get(url, auth=auth, timeout=TIMEOUT_SECONDS)
-            except requests.RequestException as exc:
-                raise VendorUnavailable(f"Zendesk's Help Center could not be reached: {exc}") from exc
-            if response.status_code >= 400:
-                raise self._translate(response, response.text[:300], "help_center.articles")
-            page = response.json()
-            yield page
-            url = None if page.get("end_of_stream") else page.get("next_page")
+        try:
+            response = self.http.get(url, auth=auth, timeout=TIMEOUT_SECONDS)
+        except requests.RequestException as exc:
+            raise VendorUnavailable(f"Zendesk's Help Center could not be reached: {exc}") from exc
+        if response.status_code >= 400:
+            raise self._translate(response, response.text[:300], operation)
+        page: dict[str, Any] = response.json()
+        return page
 
     def sandbox_response(self, call: OutboxCall) -> dict[str, Any]:
         fake_id = SANDBOX_ID_BASE + call.id
