@@ -117,14 +117,9 @@ def _load_json(path: Path) -> list[tuple[str, Article, str | None]]:
             'expected a list of articles or an object {"articles": [...]} at the top level.',
         )
     return [
-        (where, _article_from_record(record, path, where), _hidden(record))
+        (where, *_article_from_record(record, path, where))
         for where, record in ((f"record {n}", record) for n, record in enumerate(records, 1))
     ]
-
-
-def _hidden(record: Any) -> str | None:
-    """Why customers cannot see a Help Center export's record (only those carry ``html_url``)."""
-    return hidden_from_customers(record) if isinstance(record, Mapping) and "html_url" in record else None
 
 
 def _load_jsonl(path: Path) -> list[tuple[str, Article, str | None]]:
@@ -141,18 +136,19 @@ def _load_jsonl(path: Path) -> list[tuple[str, Article, str | None]]:
                 f"not valid JSON ({error.msg} at column {error.colno}). "
                 "Each line must hold one complete article object.",
             ) from None
-        articles.append((where, _article_from_record(record, path, where), _hidden(record)))
+        articles.append((where, *_article_from_record(record, path, where)))
     return articles
 
 
-def _article_from_record(record: Any, source: Path, where: str) -> Article:
+def _article_from_record(record: Any, source: Path, where: str) -> tuple[Article, str | None]:
+    """The record's article, and why customers cannot see it (Help Center records only)."""
     if not isinstance(record, Mapping):
         raise KnowledgeBaseFormatError(
             source, where,
             f"expected an object with id, title and body, got {type(record).__name__}. {_FIX_RECORD}",
         )
     if "html_url" in record:  # a Help Center API export: body is HTML, tags are label_names
-        return _help_center_article(record, source, where)
+        return _help_center_article(record, source, where), hidden_from_customers(record)
     return Article(
         id=_required_id(record, source, where),
         title=_required_text(record, "title", source, where),
@@ -160,7 +156,7 @@ def _article_from_record(record: Any, source: Path, where: str) -> Article:
         url=_optional_str(record, "url", source, where),
         locale=_optional_str(record, "locale", source, where) or "en",
         tags=_tags(record, "tags", source, where),
-    )
+    ), None
 
 
 def _help_center_article(record: Mapping[str, Any], source: Path | str, where: str | None) -> Article:

@@ -185,11 +185,12 @@ class KnowledgeBase:
         """The index rebuilt after a change; when the change took the last article out,
         every published index withdrawn instead, so no host answers from what was removed
         (the bot then hands customers over, as before the first import)."""
-        if self.articles():
+        try:
             return self.rebuild_index()
-        for published in artifacts.history(self.session, self.account_id, artifacts.KB_INDEX):
-            artifacts.withdraw(self.session, self.account_id, artifacts.KB_INDEX, published.version)
-        return 0
+        except KnowledgeBaseEmpty:
+            for published in artifacts.history(self.session, self.account_id, artifacts.KB_INDEX):
+                artifacts.withdraw(self.session, self.account_id, artifacts.KB_INDEX, published.version)
+            return 0
 
     def rebuild_index(self) -> int:
         """Re-chunk and re-index every article, then swap the new index in atomically."""

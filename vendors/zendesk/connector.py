@@ -8,7 +8,7 @@ sends what was recorded, not what the code would build today.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
@@ -191,14 +191,10 @@ class ZendeskConnector(Connector):
         time), page by page: each page has ``articles``, ``end_time`` and ``next_page``.
         A read, so it is not recorded in the outbox; it needs the API credentials even
         in sandbox mode (there is no stand-in for the company's articles)."""
-        url: str | None = (f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/incremental/"
-                           f"articles.json?start_time={start_time}")
-        seen: set[str] = set()
-        while url and url not in seen:
-            seen.add(url)
-            page = self._help_center_read(url, "help_center.articles")
-            yield page
-            url = None if page.get("end_of_stream") else page.get("next_page")
+        url = (f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/incremental/"
+               f"articles.json?start_time={start_time}")
+        yield from self._help_center_walk(url, "help_center.articles",
+                                          lambda page: None if page.get("end_of_stream") else page.get("next_page"))
 
     def help_center_article_ids(self) -> set[str]:
         """``GET /api/v2/help_center/articles.json`` with cursor pagination (``page[size]``,
@@ -206,32 +202,36 @@ class ZendeskConnector(Connector):
         now. Archived articles are not listed, and the incremental export leaves them out
         without a word, so this is how a sync learns an article was archived. A read, not
         recorded in the outbox."""
-        url: str | None = (f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/"
-                           f"articles.json?page[size]={HELP_CENTER_PAGE_SIZE}")
-        ids: set[str] = set()
-        seen: set[str] = set()
-        while url and url not in seen:
-            seen.add(url)
-            page = self._help_center_read(url, "help_center.articles.list")
-            ids.update(str(article["id"]) for article in page.get("articles", []))
-            url = page.get("links", {}).get("next") if page.get("meta", {}).get("has_more") else None
-        return ids
+        url = (f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/"
+               f"articles.json?page[size]={HELP_CENTER_PAGE_SIZE}")
+        pages = self._help_center_walk(
+            url, "help_center.articles.list",
+            lambda page: page.get("links", {}).get("next") if page.get("meta", {}).get("has_more") else None)
+        return {str(article["id"]) for page in pages for article in page.get("articles", [])}
 
-    def _help_center_read(self, url: str, operation: str) -> dict[str, Any]:
+    def _help_center_walk(self, url: str, operation: str,
+                          next_url: Callable[[dict[str, Any]], str | None]) -> Iterator[dict[str, Any]]:
+        """The Help Center's pages from ``url`` on, each page naming the next
+        (``next_url``); a page seen before ends the walk rather than looping."""
         if not self.has_credentials():
             raise VendorError(
                 "Syncing the Help Center needs Zendesk's API credentials: set ZENDESK_SUBDOMAIN, ZENDESK_EMAIL "
                 f"and {secret_variable(self.account, 'zendesk_api_token')}.")
         auth = (f"{_email(self.account, self.settings)}/token",
                 secret(self.account, "zendesk_api_token", self.settings) or "")
-        try:
-            response = self.http.get(url, auth=auth, timeout=TIMEOUT_SECONDS)
-        except requests.RequestException as exc:
-            raise VendorUnavailable(f"Zendesk's Help Center could not be reached: {exc}") from exc
-        if response.status_code >= 400:
-            raise self._translate(response, response.text[:300], operation)
-        page: dict[str, Any] = response.json()
-        return page
+        seen: set[str] = set()
+        following: str | None = url
+        while following and following not in seen:
+            seen.add(following)
+            try:
+                response = self.http.get(following, auth=auth, timeout=TIMEOUT_SECONDS)
+            except requests.RequestException as exc:
+                raise VendorUnavailable(f"Zendesk's Help Center could not be reached: {exc}") from exc
+            if response.status_code >= 400:
+                raise self._translate(response, response.text[:300], operation)
+            page: dict[str, Any] = response.json()
+            yield page
+            following = next_url(page)
 
     def sandbox_response(self, call: OutboxCall) -> dict[str, Any]:
         fake_id = SANDBOX_ID_BASE + call.id
