@@ -108,10 +108,11 @@ def enrich(text: str, *, intent_model: IntentModel | None = None) -> Enrichment:
             prediction = _beside_small_talk(request, intent_model) or prediction
         intent, confidence, in_scope = prediction.intent, prediction.confidence, prediction.in_scope
         familiar = prediction.familiar
-    score = sentiment_score(request)
+    language = detect_language(text)
+    score = sentiment_score(request, language=language)
     return Enrichment(
         intent=intent, intent_confidence=confidence, in_scope=in_scope,
-        sentiment=score, sentiment_label=sentiment_label(score), language=detect_language(text),
+        sentiment=score, sentiment_label=sentiment_label(score), language=language,
         intent_familiar=familiar,
     )
 
@@ -139,9 +140,22 @@ def _beside_small_talk(request: str, intent_model: IntentModel) -> IntentPredict
     return prediction if prediction.in_scope and prediction.intent not in SMALL_TALK_INTENTS else None
 
 
-def sentiment_score(text: str) -> float:
+def sentiment_score(text: str, *, language: str = DEFAULT_LANGUAGE) -> float:
     """VADER compound score in -1..1. VADER knows English words, emoticons, emoji,
-    capitals and "!!!", so it reads chat-style messages better than a generic model."""
+    capitals and "!!!", so it reads chat-style messages better than a generic model.
+
+    Its lexicon is English, and other languages' everyday words are in it with an
+    English meaning: German "die" (the) scores as death, so "Wo ist die Bestellung?"
+    read -0.60 and German customers' questions were handed over as very negative
+    (5 % of XQuAD's German questions); Spanish "no" and "sin" read as refusal and
+    sin. A message in another ``language`` is scored on what reads the same in every
+    language, its emoji and emoticons, and is otherwise neutral: a customer's anger in
+    another language reaches a person through the intent model's complaint intent
+    (multilingual), not through English words that happen to be spelt alike."""
+    if language != "en":
+        text = " ".join(token for token in text.split() if not _WORDS.search(token))
+        if not text:
+            return 0.0
     text = _POLITE_REQUEST.sub(r"\1", text)
     return float(_sentiment_analyzer().polarity_scores(text)["compound"])
 

@@ -66,6 +66,22 @@ def test_plain_requests_are_neutral(text: str) -> None:
     assert (result.sentiment, result.sentiment_label) == (0.0, "neutral")
 
 
+@pytest.mark.parametrize("text", [
+    "Kann ich die Lieferadresse für die Bestellung noch ändern?",  # "die": death, in English
+    "¿Puedo pagar sin tarjeta? No encuentro la opción",  # "sin" and "no"
+    "Waar is die bestelling?",
+])
+def test_other_languages_are_not_scored_by_english_words_spelt_alike(text: str) -> None:
+    """VADER read the first at -0.83 (a very negative message, handed over)."""
+    result = enrich(text)
+    assert result.language != "en" and (result.sentiment, result.sentiment_label) == (0.0, "neutral")
+
+
+def test_emoji_and_emoticons_still_count_in_any_language() -> None:
+    assert enrich("Wo bleibt meine Bestellung?? :(").sentiment_label == "negative"
+    assert enrich("Muchas gracias por la ayuda 😊").sentiment_label == "positive"
+
+
 def test_like_still_carries_sentiment_outside_polite_requests() -> None:
     assert enrich("I like it a lot").sentiment_label == "positive"
     assert enrich("I don't like this at all").sentiment_label == "negative"

@@ -141,3 +141,15 @@ def test_eval_says_what_the_live_bot_does_in_three_languages(english_kb: Flask, 
         assert (action, sorted(cited), list(choices)) == live[question], question
     assert {action for action, _, _ in live.values()} & {"answer"}
     assert len({q for q, _ in QUESTIONS}) == len(QUESTIONS)
+
+
+def test_a_german_question_is_not_read_as_angry_for_spelling_an_english_word(english_kb: Flask,
+                                                                            vendor: VendorClient) -> None:
+    """"die" is German for "the" and, to the English sentiment lexicon, death: this plain
+    question scored -0.83 and went to a person as "very negative"."""
+    vendor.twilio(MESSAGES, inbound("Wie viel kostet die Expresslieferung für die Bestellung?"))
+    [reply] = sent(english_kb)
+    assert "Express next-day delivery costs $9.95" in reply, reply
+    with get_db(english_kb).session() as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert conversation.handoff_reason is None
