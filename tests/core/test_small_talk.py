@@ -53,6 +53,11 @@ from switchboard.core.understanding.small_talk import request_part
     ("Where is my parcel? ¡Muchas gracias de antemano! Saludos, Lucía", "Where is my parcel?"),
     ("How do I return an item?\n\nYours faithfully,\nRobert Hughes", "How do I return an item?"),
     ("Is the typo fixed? ty", "Is the typo fixed?"),
+    ("Where is my parcel? bye", "Where is my parcel?"),
+    ("Thanks! That solved it. Goodbye", "That solved it."),
+    ("¿Cuánto cuesta el envío? Hasta luego", "¿Cuánto cuesta el envío?"),
+    ("Wann kommt mein Paket? Tschüss", "Wann kommt mein Paket?"),
+    ("Où est mon colis ? Au revoir", "Où est mon colis ?"),
 ])
 def test_the_greeting_and_thanks_around_a_request_come_off(message: str, asked: str) -> None:
     assert request_part(message) == asked
