@@ -72,7 +72,7 @@ _THANKS = rf"""(?:
   | have\s+a\s+(?:nice|good|great|lovely)\s+(?:day|one|evening|weekend)
   | (?:good)?bye(?:\s+(?:bye|now|for\s+now))?|see\s+(?:you|ya)(?:\s+soon)?|adi[oó]s|hasta\s+(?:luego|pronto)
   | au\s+revoir|[àa]\s+bient[oô]t|tsch[uü]ss|auf\s+wiedersehen|tchau|at[eé]\s+(?:logo|breve)
-  | arrivederci|a\s+presto|doei|tot\s+ziens
+  | arrivederci|a\s+presto|doei|tot\s+ziens|do\s+widzenia|ho[sş][cç]a\s+kal|g[oö]r[uü][sş][uü]r[uü]z|مع\s+السلامة
   | dzi[eę]kuj[eę]|te[sş]ekk[uü]rler|sa[gğ]ol|شكرا(?:\s+جزيلا)?
 )"""
 _SIGN_OFF = r"""(?:
