@@ -70,7 +70,7 @@ _THANKS = rf"""(?:
        (?:help|assistance|support|reply|response|answer|advice)
   | any\s+(?:help|advice|assistance)\s+(?:would\s+be|is)\s+(?:much\s+|greatly\s+|really\s+)?appreciated
   | have\s+a\s+(?:nice|good|great|lovely)\s+(?:day|one|evening|weekend)
-  | (?:good)?bye(?:\s+(?:bye|now|for\s+now))?|see\s+(?:you|ya)(?:\s+soon)?|adi[oó]s|hasta\s+(?:luego|pronto)
+  | (?:good)?bye(?:\s+(?:bye|now|for\s+now))?|see\s+(?:you|ya)\s+(?:soon|later|then)|adi[oó]s|hasta\s+(?:luego|pronto)
   | au\s+revoir|[àa]\s+bient[oô]t|tsch[uü]ss|auf\s+wiedersehen|tchau|at[eé]\s+(?:logo|breve)
   | arrivederci|a\s+presto|doei|tot\s+ziens|do\s+widzenia|ho[sş][cç]a\s+kal|g[oö]r[uü][sş][uü]r[uü]z|مع\s+السلامة
   | dzi[eę]kuj[eę]|te[sş]ekk[uü]rler|sa[gğ]ol|شكرا(?:\s+جزيلا)?
