@@ -153,3 +153,13 @@ def test_a_german_question_is_not_read_as_angry_for_spelling_an_english_word(eng
     with get_db(english_kb).session() as session:
         conversation = session.scalars(select(Conversation)).one()
         assert conversation.handoff_reason is None
+
+
+def test_a_french_question_about_the_shortest_delivery_is_not_a_legal_matter(english_kb: Flask,
+                                                                            vendor: VendorClient) -> None:
+    """"court" is French for "short": as a bare legal keyword it handed this question to a
+    person ("legal matter"); the policy now names court proceedings, not the word."""
+    vendor.twilio(MESSAGES, inbound("Quel est le délai de livraison le plus court ?"))
+    with get_db(english_kb).session() as session:
+        assert session.scalars(select(Conversation)).one().handoff_reason is None
+    assert "https://help.acme.example/articles/" in sent(english_kb)[-1]
