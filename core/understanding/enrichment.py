@@ -147,11 +147,12 @@ def sentiment_score(text: str, *, language: str = DEFAULT_LANGUAGE) -> float:
     Its lexicon is English, and other languages' everyday words are in it with an
     English meaning: German "die" (the) scores as death, so "Kann ich die Lieferadresse
     für die Bestellung noch ändern?" read -0.83 and German customers' questions were
-    handed over as very negative (7 % of XQuAD's German questions); Spanish "no" and "sin" read as refusal and
-    sin. A message in another ``language`` is scored on what reads the same in every
-    language, its emoji and emoticons, and is otherwise neutral: a customer's anger in
-    another language reaches a person through the intent model's complaint intent
-    (multilingual), not through English words that happen to be spelt alike."""
+    handed over as very negative (7 % of XQuAD's German questions); Spanish "no" and
+    "sin" read as refusal and sin. A message in another ``language`` is scored on what
+    reads the same in every language, its emoji and emoticons, and is otherwise
+    neutral: a customer's anger in another language reaches a person through the
+    intent model's complaint intent (multilingual), not through English words that
+    happen to be spelt alike."""
     if language != "en":
         text = " ".join(token for token in text.split() if not _WORDS.search(token))
         if not text:
