@@ -126,6 +126,11 @@ SYSTEM_REASONS = {
 }
 
 
+#: A note of an answer the guardrails added disclaimers to: their names, comma-separated
+#: (core/quality/screen.py); the audit and the reply's record keep it.
+DISCLAIMERS_ADDED = "disclaimers_added"
+
+
 @dataclass(frozen=True)
 class Decision:
     action: Action

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from switchboard.core import ports
-from switchboard.core.bot.decisions import Decision
+from switchboard.core.bot.decisions import DISCLAIMERS_ADDED, Decision
 from switchboard.core.customers import timeline
 from switchboard.core.customers.identity import reply_address
 from switchboard.core.outcomes import metrics
@@ -54,12 +54,14 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
     )
     sources = [{"passage": p.id, "citation": p.citation}
                for p in (decision.draft.citations if decision.draft else ())]
+    added = {DISCLAIMERS_ADDED: decision.notes[DISCLAIMERS_ADDED]} if DISCLAIMERS_ADDED in decision.notes else {}
     reply = timeline.append(
         session, conversation, direction="outbound", channel=conversation.channel, author="bot",
         body=decision.reply, external_id=result.response.get("sid"), status=result.response.get("status"),
         meta={"action": decision.action, "reason": decision.reason, "sources": sources,
               "in_reply_to": inbound.message.id, "language": inbound.message.meta.get("language"),
               **({"opened": opened} if opened else {}),
+              **added,
               **({"choices": [{"article": h.passage.article_id, "title": h.passage.title} for h in decision.choices],
                   "question": inbound.message.body} if decision.choices else {})},
     )
@@ -73,6 +75,7 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
               "prompt_version": draft.prompt_version if draft else None, "sources": sources,
               "redactions": inbound.message.meta.get("redactions", {}),
               **({"translation": decision.notes} if "translated_from" in decision.notes else {}),
+              **added,
               "top_hits": [{"passage": h.passage.id, "score": round(h.score, 4),
                             "coverage": round(h.signals.get("coverage", 0.0), 3)} for h in decision.hits[:3]],
           })

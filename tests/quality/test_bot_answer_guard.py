@@ -91,3 +91,47 @@ def test_eval_reports_a_withheld_answer_as_the_live_bot_hands_it_over(tmp_path: 
         [outcome] = json.loads(result.stdout)["questions"]
         verdicts[trust] = (outcome["action"], outcome["reason"])
     assert verdicts == {False: ("handoff", "guardrail"), True: ("answer", None)}
+
+
+#: A phone company's article: routine, but a sentence of advice about a financial topic.
+LOAN_ARTICLE = {"id": "phone-finance", "title": "Can I spread the cost of a new phone?",
+                "body": "You can pay for a new phone over 24 months with an interest-free loan from our finance "
+                        "partner. Apply in the app under Devices.",
+                "url": "https://help.acme.example/articles/phone-finance", "locale": "en", "tags": ["phones"]}
+
+
+def test_an_answer_that_only_lacks_a_disclaimer_is_sent_with_it_not_handed_over(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """The policy asks a reply about a regulated topic to carry its disclaimer: the bot
+    adds it (above the citation) rather than making a person send the same answer."""
+    from .helpers import articles_of
+
+    with shop_app(env, tmp_path) as app:
+        with get_db(app).session() as session:
+            from switchboard.core.knowledge.service import KnowledgeBase
+            from switchboard.core.settings import load_settings
+
+            KnowledgeBase(session, app.config["DEFAULT_ACCOUNT_ID"], load_settings(env).data_dir).import_articles(
+                articles_of([LOAN_ARTICLE], tmp_path))
+        say(vendor_for(app), "Can I spread the cost of a new phone?")
+        [sent] = texts_sent(app)
+        body = sent.split("\n\n", 1)[-1]  # after the assistant's disclosure
+        lines = body.split("\n")
+        assert lines[0].startswith("You can pay for a new phone over 24 months"), sent
+        assert lines[-2].startswith("This is general information, not financial advice"), sent
+        assert lines[-1].startswith("More:") and "phone-finance" in lines[-1]
+        with get_db(app).session() as session:
+            conversation = session.scalars(select(Conversation)).one()
+            assert (conversation.status, conversation.handoff_reason) == ("open", None)
+            assert session.scalars(select(AuditEntry).where(AuditEntry.action == "quality.answer_withheld")).all() == []
+            [answered] = session.scalars(select(AuditEntry).where(AuditEntry.action == "selfservice.answer")).all()
+            assert answered.detail["disclaimers_added"] == "financial"
+
+
+def test_a_phone_contract_is_not_a_legal_topic() -> None:
+    """'contract' alone is everyday help-center talk; breaching one still needs the line."""
+    from switchboard.core.quality.guardrails import check
+
+    assert check("You can upgrade after 12 months of your contract.") == []
+    [finding] = check("You should sue them for breach of contract.")
+    assert (finding.guardrail, finding.rule) == ("disclaimer", "legal")
