@@ -1,7 +1,8 @@
 """A help center of another trade than the sample shop (a mobile phone company), through
 signed Twilio SMS: its everyday words are not escalations. "No service on my phone" is a
-fault report, not a complaint about the service; "your contract" is not a legal matter.
-A real complaint still reaches a person."""
+fault report, not a complaint about the service; "your contract" is not a legal matter,
+nor is changing one's personal details. A real complaint, and a request to erase one's
+data, still reach a person."""
 from __future__ import annotations
 
 import pytest
@@ -29,6 +30,9 @@ PHONE_COMPANY = [
                  "for 5 euros a day."),
     Article(id="voicemail", title="Setting up voicemail", url=URL + "voicemail",
             body="Call 121 from your phone and follow the instructions to record a greeting and set a PIN."),
+    Article(id="personal-details", title="Changing your personal details", url=URL + "personal-details",
+            body="Change your name, email or date of birth in the app under Account > Personal details. A new "
+                 "name needs a photo of your ID."),
     Article(id="pay-bill", title="How do I pay my bill?", url=URL + "pay-bill",
             body="You can pay by direct debit, by card in the app, or by bank transfer. Direct debit is taken on "
                  "the 1st of each month."),
@@ -73,3 +77,18 @@ def test_an_answer_about_a_phone_contract_is_sent_without_a_lawyer(phone_company
 def test_a_complaint_about_the_service_still_reaches_a_person(phone_company: Flask, vendor: VendorClient) -> None:
     vendor.twilio(MESSAGES, inbound("Your customer service is a joke, nobody ever replies"))
     assert handoff_reason(phone_company) == "complaint"
+
+
+def test_changing_personal_details_is_not_a_data_protection_request(phone_company: Flask,
+                                                                     vendor: VendorClient) -> None:
+    """The shipped legal examples ask to see or erase personal data; updating one's
+    details was read as one of them (legal, 0.94) and handed over."""
+    vendor.twilio(MESSAGES, inbound("Can I update my personal information online?"))
+    assert handoff_reason(phone_company) is None
+    assert "personal-details" in sent(phone_company)[-1] or "Personal details" in sent(phone_company)[-1]
+
+
+def test_a_request_to_erase_personal_data_still_reaches_a_person(phone_company: Flask,
+                                                                 vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("Please erase all the personal data you hold about me"))
+    assert handoff_reason(phone_company) == "legal"
