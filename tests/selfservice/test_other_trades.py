@@ -1,7 +1,8 @@
 """A help center of another trade than the sample shop (a mobile phone company), through
 signed Twilio SMS: its everyday words are not escalations. "No service on my phone" is a
 fault report, not a complaint about the service; "your contract" is not a legal matter,
-nor is changing one's personal details. A real complaint, and a request to erase one's
+nor is changing one's personal details. A setting that "didn't save" is not
+an order the customer "didn't place". A real complaint, and a request to erase one's
 data, still reach a person."""
 from __future__ import annotations
 
@@ -72,6 +73,14 @@ def test_an_answer_about_a_phone_contract_is_sent_without_a_lawyer(phone_company
     assert handoff_reason(phone_company) is None
     [reply] = sent(phone_company)
     assert "You can upgrade after 12 months of your contract" in reply and "lawyer" not in reply, reply
+
+
+def test_a_setting_that_did_not_save_is_not_fraud(phone_company: Flask, vendor: VendorClient) -> None:
+    """"I didn't order this" is fraud; "my voicemail greeting didn't save" was too (0.74,
+    handed over) until the shipped examples held technical failures said the same way."""
+    vendor.twilio(MESSAGES, inbound("my voicemail greeting didn't save"))
+    assert handoff_reason(phone_company) is None
+    assert "voicemail" in sent(phone_company)[-1].lower()
 
 
 def test_a_complaint_about_the_service_still_reaches_a_person(phone_company: Flask, vendor: VendorClient) -> None:
