@@ -38,6 +38,13 @@ REQUEST_FILLER = ("a", "an", "the", "some", "your", "one", "of", "another", "oth
                   "real", "live", "actual", "proper", "human")
 #: At most this many filler words between the request and the person.
 REQUEST_MAX_FILLER = 4
+#: What a person asked for may go on to do and still be someone else than the company's:
+#: "I need someone else to collect my parcel", "I don't want people to see my orders",
+#: "we need people to be able to pay by PayPal" are questions about a third party, not
+#: requests to reach one of ours. A closed list, so every other "I need someone to ..."
+#: ("... to help me", "... to cancel it") still reaches a person.
+THIRD_PARTY_VERBS = ("be", "collect", "pick", "sign", "receive", "accept", "see", "use", "access", "log",
+                     "know", "read", "share", "view", "pay", "order", "buy", "open", "find", "take", "have")
 #: Longest stretch of the customer's message quoted in a trigger's detail.
 QUOTE_CHARS = 100
 
@@ -145,9 +152,16 @@ class TextMatcher:
         if asks and people:
             filler = _words_regex(REQUEST_FILLER)
             # "'s" after the person is about them, not a request: "get me the agent's name".
-            requests = re.compile(
-                rf"(?<!\w){_words_regex(asks)}(?:\s+{filler}){{0,{REQUEST_MAX_FILLER}}}\s+{_words_regex(people)}s?"
-                r"(?!\w)(?!'\w)", re.IGNORECASE)
+            # An ask that addresses the person ("talk to", "speak with") always asks for
+            # them; one that only wants them ("need", "want", "get me") does not when they
+            # are someone else or do what a third party does ("need someone to collect it").
+            addressing = [a for a in asks if a.split()[-1].lower() in ("to", "with")]
+            wanting = [a for a in asks if a not in addressing]
+            person = rf"(?:\s+{filler}){{0,{REQUEST_MAX_FILLER}}}\s+{_words_regex(people)}s?(?!\w)(?!'\w)"
+            third_party = rf"\s+(?:else\b|to\s+{_words_regex(THIRD_PARTY_VERBS)}(?!\w))"
+            alternatives = [rf"{_words_regex(addressing)}{person}"] if addressing else []
+            alternatives += [rf"{_words_regex(wanting)}{person}(?!{third_party})"] if wanting else []
+            requests = re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})", re.IGNORECASE)
         return cls(
             phrases=re.compile(rf"(?<!\w){_words_regex(phrases)}(?!\w)", re.IGNORECASE) if phrases else None,
             patterns=tuple(re.compile(p, re.IGNORECASE) for p in patterns),

@@ -162,6 +162,9 @@ def test_the_shop_model_s_routine_order_cancellation_stays_with_the_bot(policy: 
     "i\u2019d like a real person",  # a phone's curly apostrophe
     "I need a person to help me with this",
     "you're useless, I want a real human",
+    "I want to speak to someone else",
+    "talk to someone who can see my account",
+    "I need someone to cancel my order",
 ])
 def test_a_request_for_a_person_in_any_phrasing_is_honoured(policy: EscalationPolicy, text: str) -> None:
     # No intent: the keyword safety net alone must catch these.
@@ -178,6 +181,12 @@ def test_a_request_for_a_person_in_any_phrasing_is_honoured(policy: EscalationPo
     "can you get me the agent's name from last time",
     "someone at the door said it would come today",
     "is this the right person to ask about my order",
+    # Wanting a third party, not one of ours: "need"/"want" name the person without
+    # addressing them, and this person is someone else or does what a customer's own do.
+    "I need someone else to collect my parcel",
+    "I don't want people to see my orders",
+    "we need people to be able to pay by PayPal",
+    "I want somebody to sign for it while I'm away",
 ])
 def test_mentioning_a_person_is_not_asking_for_one(policy: EscalationPolicy, text: str) -> None:
     """Chosen: bare nouns ("agent", "someone") only count as the whole message; inside
