@@ -217,8 +217,9 @@ class TopicRule:
     """Fires on a confident intent or on the customer's own words: the model covers
     phrasings nobody listed, the keywords cover phrasings the model never saw. The intent
     counts only when the message is like that intent's examples: a question from another
-    help center's domain ("Sorting data in google spreadsheets") is routed confidently to
-    the nearest intent the model knows (legal), and is not a legal matter."""
+    help center's domain ("I need to know access rights for people to my google drive
+    documents") is routed confidently to the nearest intent the model knows (legal), and
+    is not a legal matter."""
 
     name: str
     enabled: bool

@@ -23,8 +23,8 @@ def shipped() -> IntentModel:
 
 
 @pytest.mark.parametrize(("text", "intent"), [
-    ("Sorting data in google spreadsheets.", "legal"),
-    ("Filter gmail messages without a label.", "fraud"),
+    ("I need to know access rights for people to my google drive documents.", "legal"),
+    ("Using hangouts without a google user account.", "fraud"),
     ("Is there a way to contact a user on github.", "human_agent"),
 ])
 def test_another_domains_question_routed_with_confidence_is_not_familiar(shipped: IntentModel, text: str,
@@ -70,8 +70,9 @@ def test_a_model_file_without_examples_vectors_loads_with_every_message_familiar
     saved = skops_io.load(path, trusted=skops_io.get_untrusted_types(file=path))
     assert saved["familiarity"]["floors"] == shipped._familiarity.floors  # type: ignore[union-attr]
     reloaded = IntentModel.load(path)
-    assert reloaded.predict(["Sorting data in google spreadsheets."])[0].familiar is False
+    question = "I need to know access rights for people to my google drive documents."
+    assert reloaded.predict([question])[0].familiar is False
     del saved["familiarity"]
     saved["format"] = "switchboard.intents/3"
     skops_io.dump(saved, path)
-    assert IntentModel.load(path).predict(["Sorting data in google spreadsheets."])[0].familiar is True
+    assert IntentModel.load(path).predict([question])[0].familiar is True

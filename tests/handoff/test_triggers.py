@@ -69,29 +69,34 @@ def test_each_message_trigger_hands_over_with_its_reason(shop: Flask, vendor: Ve
     assert f"handoff_{trigger}" in tags
 
 
-@pytest.mark.parametrize("question", [
-    "Sorting data in google spreadsheets.",  # legal at 0.70 (tests/core/test_intent_familiarity.py)
+@pytest.mark.parametrize(("question", "article"), [
+    # legal at 0.91 (tests/core/test_intent_familiarity.py)
+    ("I need to know access rights for people to my google drive documents.", "sharing"),
     # thanks at 0.46, in scope: was told "You're welcome" for a question
-    "Hello, sorry to bother you, but sorting the rows of a spreadsheet by one column.",
+    ("Hello, sorry to bother you, but sorting the rows of a spreadsheet by one column.", "sort-data"),
 ])
 def test_another_domains_question_the_model_misreads_is_answered_from_its_article(
-        shop: Flask, vendor: VendorClient, question: str) -> None:
-    """A help center about spreadsheets: the shipped intent model, which knows a shop's
-    intents, routes these questions to legal or to thanks, but they are like none of
-    those examples, so no trigger fires, no polite close is sent, and the article
-    answers."""
+        shop: Flask, vendor: VendorClient, question: str, article: str) -> None:
+    """A help center about documents and spreadsheets: the shipped intent model, which
+    knows a shop's intents, routes these questions to legal or to thanks, but they are
+    like none of those examples, so no trigger fires, no polite close is sent, and the
+    article answers."""
     with get_db(shop).session() as session:
         KnowledgeBase(session, shop.config["DEFAULT_ACCOUNT_ID"], shop.config["SETTINGS"].data_dir).import_articles([
             Article(id="sort-data", title="Sort data in a spreadsheet",
                     body="Select the cells you want to sort, then choose Data > Sort range and pick the "
                          "column to sort by, A to Z or Z to A.",
-                    url="https://help.sheets.example/articles/sort-data")])
+                    url="https://help.sheets.example/articles/sort-data"),
+            Article(id="sharing", title="See who has access to your documents",
+                    body="Open the document and choose Share > Manage access: it lists everyone who can "
+                         "view, comment on or edit the document, and lets you change or remove their access.",
+                    url="https://help.sheets.example/articles/sharing")])
     say(vendor, question)
     reason, tags = handed_over(shop)
     assert (reason, tags) == (None, [])
     with get_db(shop).session() as session:
         [sent] = session.scalars(select(OutboxCall).where(OutboxCall.vendor == "twilio")).all()
-    assert "Data > Sort range" in sent.payload["body"] and "articles/sort-data" in sent.payload["body"], sent.payload
+    assert f"articles/{article}" in sent.payload["body"], sent.payload
 
 
 def test_vip_customers_go_to_a_person_with_high_priority(shop: Flask, vendor: VendorClient) -> None:
