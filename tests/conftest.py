@@ -25,6 +25,7 @@ from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.settings import load_settings
 from switchboard.core.store import artifacts
 from switchboard.core.store.models import Base
+from switchboard.intake import db as intake_db
 from switchboard.intake.db import get_db, make_engine, upgrade
 
 from .signing import VendorClient
@@ -107,6 +108,20 @@ def _truncate_postgres(url: str) -> None:
             connection.execute(table.delete())
         connection.execute(_RESTART_SEQUENCES)
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _close_idle_database_connections() -> Iterator[None]:
+    """After each test, every Database of this process gives back its idle pooled
+    connections. A CLI command run in-process (CliRunner) opens an app, and a live server
+    its own, and neither is disposed when the test ends: each kept up to five PostgreSQL
+    connections until it was collected, and one test process reached 82 of the server's
+    100, so later tests failed with "too many clients". Disposing leaves each engine
+    usable: the next statement opens a new connection."""
+    yield
+    for database in list(intake_db._databases):
+        database.engine.dispose()
+        database.intake.dispose()
 
 
 @pytest.fixture(scope="session")

