@@ -48,8 +48,8 @@ def test_another_domains_question_fires_no_trigger_by_the_model(shipped: IntentM
 
 
 def test_familiarity_is_what_keeps_several_of_them_from_a_person(shipped: IntentModel) -> None:
-    """Measured with the 602 shipped examples: 5 of the 9 are still routed to legal or a
-    person at 0.81 or more, and only their being unlike those examples stops the trigger."""
+    """Measured with the 602 shipped examples: 7 of the 9 are routed to legal, fraud or a
+    person at 0.76 or more, and only their being unlike those examples stops the trigger."""
     confident = [p for p in shipped.predict(OTHER_DOMAINS) if p.intent in TRIGGER_INTENTS and p.confidence >= 0.6]
     assert len(confident) >= 2, confident
     assert not any(p.familiar for p in confident), confident
