@@ -69,6 +69,39 @@ def test_each_message_trigger_hands_over_with_its_reason(shop: Flask, vendor: Ve
     assert f"handoff_{trigger}" in tags
 
 
+@pytest.mark.parametrize(("message", "trigger"), [
+    # Each of these was answered or offered a menu while the keyword nets spoke English only.
+    ("quiero cancelar mi suscripción", "cancellation"),
+    ("je veux résilier mon abonnement", "cancellation"),
+    ("ich möchte mein Abo kündigen", "cancellation"),
+    ("bitte löschen Sie mein Konto", "cancellation"),
+    ("quero cancelar minha assinatura", "cancellation"),
+    ("voglio disdire il mio abbonamento", "cancellation"),
+    ("no reconozco este cargo en mi tarjeta", "fraud"),
+    ("mi hanno rubato la carta, è una truffa", "fraud"),
+    ("ich werde einen Anwalt einschalten", "legal"),
+    ("je vais saisir la CNIL", "legal"),
+])
+def test_the_keyword_triggers_hold_in_every_language_the_replies_speak(shop: Flask, vendor: VendorClient,
+                                                                      message: str, trigger: str) -> None:
+    say(vendor, message)
+    reason, tags = handed_over(shop)
+    assert reason == trigger
+    assert f"handoff_{trigger}" in tags
+
+
+@pytest.mark.parametrize("message", ["quiero cancelar mi pedido", "quero cancelar o meu pedido"])
+def test_cancelling_an_order_stays_the_bots_in_every_language(shop: Flask, vendor: VendorClient,
+                                                             message: str) -> None:
+    """An order is not the customer leaving: only an account, a subscription, a plan or
+    a contract goes to the retention team."""
+    say(vendor, message)
+    assert handed_over(shop) == (None, [])
+    with get_db(shop).session() as session:
+        [sent] = session.scalars(select(OutboxCall).where(OutboxCall.vendor == "twilio")).all()
+    assert "articles/cancel-order" in sent.payload["body"], sent.payload
+
+
 @pytest.mark.parametrize(("question", "article"), [
     # legal at 0.93 (tests/core/test_intent_familiarity.py)
     ("I need to know access rights for people to my google drive documents.", "sharing"),
