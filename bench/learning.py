@@ -54,7 +54,8 @@ def learned_from(picks: Sequence[tuple[str, str]], retriever: Retriever) -> Lear
         return None
     assert retriever.encoder_name is not None
     vectors = queries(encoder_named(retriever.encoder_name), [q for q, _ in kept])
-    return Learned.of([a for _, a in kept], [q for q, _ in kept], np.asarray(vectors, dtype=np.float32))
+    return Learned.of([a for _, a in kept], [q for q, _ in kept], np.asarray(vectors, dtype=np.float32),
+                      index=retriever)
 
 
 def figures(outcomes: Sequence[Any]) -> dict[str, float]:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.core.intents.store import intent_model
+from switchboard.core.knowledge import phrasings
 from switchboard.core.knowledge.embeddings import E5, WORDLLAMA, encoder_named, queries
 from switchboard.core.knowledge.query import is_english_word
 from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
@@ -36,9 +37,18 @@ class Loaded:
 
 def _search(session: Session, account_id: int, settings: Settings) -> None:
     try:
-        KnowledgeBase.of(session, account_id, settings).search(SAMPLE_QUESTION, k=1)
+        _index_and_phrasings(session, KnowledgeBase.of(session, account_id, settings))
     except KnowledgeBaseEmpty:
         pass  # nothing to load yet: the first import builds the index
+
+
+def _index_and_phrasings(session: Session, knowledge: KnowledgeBase) -> None:
+    """The index, searched once, and the account's learned phrasings with the rule that
+    answers from them fitted against it (one search a phrasing, up to 300: the first
+    message after a start would otherwise wait for them)."""
+    retriever = knowledge.retriever()
+    retriever.search(SAMPLE_QUESTION, k=1)
+    phrasings.learned(session, knowledge.account_id, retriever.encoder_name, index=retriever)
 
 
 def warm_up(session: Session, account_id: int, settings: Settings) -> Iterator[Loaded]:
@@ -89,7 +99,8 @@ def preload_for_fork(session: Session, settings: Settings, *, accounts: int = PR
                               embeddings=settings.embeddings)))
         knowledge = KnowledgeBase.of(session, account_id, settings)
         if knowledge.has_index():  # never build one here: an import does that
-            steps.append((f"knowledge index of account {account_id}", partial(knowledge.search, SAMPLE_QUESTION, k=1)))
+            steps.append((f"knowledge index of account {account_id}",
+                          partial(_index_and_phrasings, session, knowledge)))
     loaded = []
     for what, load in steps:
         started = time.perf_counter()

@@ -310,7 +310,7 @@ def configuration(session: Session, account: Account, settings: Settings, *, kb_
         description=description,
         policy=load_policy(policy_file) if policy_file else live_policy(settings),
         retriever=retriever,
-        learned=None if kb_file else phrasings.learned(session, account.id, retriever.encoder_name),
+        learned=None if kb_file else phrasings.learned(session, account.id, retriever.encoder_name, index=retriever),
         intent_model=intents,
         llm_drafter=_llm_drafter(session, account, settings, model) if engine == "llm" else None,
         company=company_name(account, settings),

@@ -199,7 +199,8 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
         send_reply(session, inbound, picked, settings)
         return picked
     retriever = account_retriever(session, inbound.account.id, settings)
-    learned = phrasings.learned(session, inbound.account.id, retriever.encoder_name) if retriever else None
+    learned = (phrasings.learned(session, inbound.account.id, retriever.encoder_name, index=retriever)
+               if retriever else None)
     search, other_language = searches(retriever, language, translator=_translator(session, inbound, settings),
                                       learned=learned)
     turn = conversation_turn(session, inbound, settings, texts=texts, earlier=earlier)

@@ -39,6 +39,7 @@ import logging
 import re
 import threading
 import uuid
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,7 +53,7 @@ from switchboard.core.errors import SwitchboardError
 from switchboard.core.knowledge import embeddings
 from switchboard.core.knowledge.analysis import content_words
 from switchboard.core.knowledge.errors import EmbeddingsUnavailableError
-from switchboard.core.knowledge.retrieval import Learned
+from switchboard.core.knowledge.retrieval import Learned, Retriever
 from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from switchboard.core.pii.redaction import redact, truncate_for_model
 from switchboard.core.settings import Settings
@@ -457,14 +458,21 @@ _STAMP = select(PhrasingStamp.stamp).where(PhrasingStamp.account_id == bindparam
 _ACTIVE = select(LearnedPhrasing.article_id, LearnedPhrasing.text, LearnedPhrasing.vector).where(
     LearnedPhrasing.account_id == bindparam("account"), LearnedPhrasing.status == ACTIVE,
     LearnedPhrasing.encoder == bindparam("encoder"), LearnedPhrasing.vector.is_not(None)).order_by(LearnedPhrasing.id)
-_cache: dict[tuple[str, int, str], tuple[str | None, Learned | None]] = {}
+_cache: dict[tuple[str, int, str], tuple[str | None, weakref.ref[Retriever] | None, Learned | None]] = {}
 _cache_lock = threading.Lock()
+#: Per index, the article it alone ranks first for each phrasing (Learned.of's fit):
+#: each phrasing is searched once per index and process, not at every reload.
+_tops: weakref.WeakKeyDictionary[Retriever, dict[str, str | None]] = weakref.WeakKeyDictionary()
 
 
-def learned(session: Session, account_id: int, encoder_name: str | None) -> Learned | None:
+def learned(session: Session, account_id: int, encoder_name: str | None, *,
+            index: Retriever | None = None) -> Learned | None:
     """The account's active phrasings with vectors of ``encoder_name``; None when there
     are none (or no encoder). Kept per process and database; one primary-key read of the
-    account's stamp per call says whether another process changed them since."""
+    account's stamp per call says whether another process changed them since. With
+    ``index`` (the account's, whose search they will join), the rule that answers
+    outright from them is fitted against it (:meth:`Learned.of`); refitted when the
+    index is rebuilt."""
     if encoder_name is None:
         return None
     key = (str(session.get_bind().engine.url), account_id, encoder_name)
@@ -472,15 +480,15 @@ def learned(session: Session, account_id: int, encoder_name: str | None) -> Lear
     stamp = session.scalar(_STAMP, {"account": account_id})
     with _cache_lock:
         cached = _cache.get(key)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    loaded = _load(session, account_id, encoder_name) if stamp is not None else None
+    if cached is not None and cached[0] == stamp and (cached[1]() if cached[1] else None) is index:
+        return cached[2]
+    loaded = _load(session, account_id, encoder_name, index) if stamp is not None else None
     with _cache_lock:
-        _cache[key] = (stamp, loaded)
+        _cache[key] = (stamp, weakref.ref(index) if index is not None else None, loaded)
     return loaded
 
 
-def _load(session: Session, account_id: int, encoder_name: str) -> Learned | None:
+def _load(session: Session, account_id: int, encoder_name: str, index: Retriever | None) -> Learned | None:
     rows = session.execute(_ACTIVE, {"account": account_id, "encoder": encoder_name}).all()
     vectors = [np.frombuffer(vector or b"", dtype="<f4") for _, _, vector in rows]  # the query wants a vector
     if not vectors:
@@ -491,7 +499,11 @@ def _load(session: Session, account_id: int, encoder_name: str) -> Learned | Non
     norms = np.linalg.norm(stacked, axis=1, keepdims=True)
     matrix = (stacked / np.where(norms > 0, norms, 1.0)).astype(np.float32)
     matrix.setflags(write=False)
-    return Learned.of([rows[i][0] for i in kept], [rows[i][1] for i in kept], matrix)
+    known = None
+    if index is not None:
+        with _cache_lock:
+            known = _tops.setdefault(index, {})
+    return Learned.of([rows[i][0] for i in kept], [rows[i][1] for i in kept], matrix, index=index, known_tops=known)
 
 
 def embed_missing(session: Session, account_id: int, encoder_name: str | None) -> int:

@@ -107,21 +107,33 @@ class Learned:
     texts: tuple[str, ...]
     vectors: np.ndarray
     #: The cosine from which a question this close to a learned phrasing is answered
-    #: from its article outright, when retrieval ranks that article first too; None
-    #: while the account's own phrasings do not show that this is safe (see :meth:`of`).
+    #: from its article outright, when retrieval ranks that article first too, with the
+    #: phrasings and without them; None while the account's own phrasings do not show
+    #: that this is safe (see :meth:`of`).
     answer_at: float | None = None
 
     @classmethod
-    def of(cls, article_ids: Sequence[str], texts: Sequence[str], vectors: np.ndarray) -> Learned:
+    def of(cls, article_ids: Sequence[str], texts: Sequence[str], vectors: np.ndarray, *,
+           index: Retriever | None = None, known_tops: dict[str, str | None] | None = None) -> Learned:
         """The phrasings, with ``answer_at`` fitted on themselves: each phrasing is asked
-        of the others (left out of its own), and the lowest cosine at which the nearest
-        other phrasing names the same article for at least LEARNED_PRECISION of at least
-        LEARNED_SUPPORT phrasings is kept. A help center whose articles customers confuse
-        (many near-identical questions for different articles) never reaches it, and
-        learns only through the ranking; one whose customers ask alike for the same
-        article gets its repeated questions answered outright."""
+        of the others (left out of its own) and the lowest cosine is kept at which, for
+        at least LEARNED_SUPPORT of them, the rule is right LEARNED_PRECISION of the time.
+
+        The rule is the live one: the nearest other phrasing names the article that
+        ``index`` alone (without phrasings) ranks first, and that is the phrasing's own
+        article. Phrasings are the questions retrieval was unsure of (a customer picked
+        from a menu, an agent linked what the bot missed), so their nearest other
+        phrasing alone names the right article barely half the time on StackFAQ and
+        banking77; when it names retrieval's own first choice too, 93-100 % (tuning
+        halves, bench/learning.py). A help center whose customers ask alike for
+        different articles never reaches the precision and learns through the ranking
+        only; wrong picks, which retrieval does not rank first, never do either.
+        Without ``index`` the nearest phrasing must be right on its own (stricter).
+        ``known_tops`` (text -> article) keeps the index's answers between calls: each
+        phrasing is searched once per index."""
         vectors = np.asarray(vectors, dtype=np.float32)
-        return cls(tuple(article_ids), tuple(texts), vectors, _agreement_cosine(tuple(article_ids), vectors))
+        ids = tuple(article_ids)
+        return cls(ids, tuple(texts), vectors, _agreement_cosine(ids, tuple(texts), vectors, index, known_tops))
 
     def agreeing(self, vector: np.ndarray, article_id: str, *, cosines: np.ndarray | None = None) -> float | None:
         """The cosine of ``vector`` to its nearest learned phrasing when that phrasing is
@@ -135,39 +147,57 @@ class Learned:
         return cosine if cosine >= self.answer_at and self.article_ids[nearest] == article_id else None
 
 
-#: What the nearest learned phrasing must get right, on the account's own phrasings, to
-#: answer outright (1 - calibration.TARGET_WRONG), and on how many at the least.
+#: What the rule must get right, on the account's own phrasings, to answer outright
+#: (1 - calibration.TARGET_WRONG), and on how many at the least.
 LEARNED_PRECISION = 0.95
 LEARNED_SUPPORT = 20
 #: The cosines tried for ``Learned.answer_at``, lowest first (E5's questions about one
-#: thing sit above 0.9; chosen on the tuning halves of StackFAQ and CLINC150).
-_AGREEMENT_COSINES = tuple(round(0.90 + 0.005 * step, 3) for step in range(15))
+#: thing sit above 0.8; chosen on the tuning halves of StackFAQ and banking77).
+_AGREEMENT_COSINES = tuple(round(0.80 + 0.01 * step, 2) for step in range(18))
 #: A learned answer's score: sure enough to answer (selfservice.PARAPHRASE_MIN_SCORE).
 LEARNED_SCORE = 0.95
 
 
-#: At most this many phrasings are asked of each other (their similarity matrix is this
-#: squared: 16 MB); beyond it an evenly spread sample is.
+#: At most this many phrasings are the neighbours searched (their similarity matrix is
+#: this squared: 16 MB) …
 _AGREEMENT_SAMPLE = 2000
+#: … and at most this many are asked of the index (one search each, once per index and
+#: process, at start-up by core/warmup.py: 0.1 s for 300 on StackFAQ's 125 articles, a
+#: few seconds at 10,000): evenly spread samples beyond.
+_AGREEMENT_SEARCHES = 300
 
 
-def _agreement_cosine(article_ids: tuple[str, ...], vectors: np.ndarray) -> float | None:
+def _spread(count: int, limit: int) -> np.ndarray:
+    return np.linspace(0, count - 1, min(count, limit)).astype(np.int64)
+
+
+def _agreement_cosine(article_ids: tuple[str, ...], texts: tuple[str, ...], vectors: np.ndarray,
+                      index: Retriever | None, known_tops: dict[str, str | None] | None) -> float | None:
     if len(article_ids) < LEARNED_SUPPORT + 1:
         return None
-    if len(article_ids) > _AGREEMENT_SAMPLE:
-        kept = np.linspace(0, len(article_ids) - 1, _AGREEMENT_SAMPLE).astype(np.int64)
-        article_ids, vectors = tuple(article_ids[i] for i in kept), vectors[kept]
-    similarity = vectors @ vectors.T
-    np.fill_diagonal(similarity, -1.0)
-    nearest = similarity.argmax(axis=1)
-    cosine = similarity[np.arange(len(nearest)), nearest]
+    pool = _spread(len(article_ids), _AGREEMENT_SAMPLE)
+    asked = pool if index is None else pool[_spread(len(pool), _AGREEMENT_SEARCHES)]
+    similarity = vectors[asked] @ vectors[pool].T
+    similarity[asked[:, None] == pool[None, :]] = -1.0  # a phrasing is not its own neighbour
+    nearest = pool[similarity.argmax(axis=1)]
+    cosine = similarity.max(axis=1)
     labels = np.array(article_ids)
-    same = labels[nearest] == labels
+    named = labels[nearest]
+    if index is None:
+        fires, right = np.ones(len(asked), dtype=bool), named == labels[asked]
+    else:
+        tops = known_tops if known_tops is not None else {}
+        for i in asked:
+            if texts[i] not in tops:
+                hits = index.search(texts[i], k=1, vector=vectors[i])
+                tops[texts[i]] = hits[0].passage.article_id if hits else None
+        top = np.array([tops[texts[i]] or "" for i in asked])
+        fires, right = named == top, top == labels[asked]
     for threshold in _AGREEMENT_COSINES:
-        fired = cosine >= threshold
+        fired = fires & (cosine >= threshold)
         if fired.sum() < LEARNED_SUPPORT:
             return None
-        if same[fired].mean() >= LEARNED_PRECISION:
+        if right[fired].mean() >= LEARNED_PRECISION:
             return threshold
     return None
 
@@ -417,8 +447,9 @@ class Retriever:
                 for number, margin in zip(chosen, margins, strict=True)]
         if hits and semantic is not None and learned is not None and vector is not None:
             cosine = learned.agreeing(vector, hits[0].passage.article_id, cosines=learned_cosines)
-            if cosine is not None:
-                # Customers asked this of this article, alike enough, and retrieval agrees.
+            if cosine is not None and self._unlearned_top(vector, relative, eligible) == hits[0].passage.article_id:
+                # Customers asked this of this article, alike enough, and retrieval agrees
+                # without their phrasings too (as Learned.of fitted answer_at).
                 top = hits[0]
                 hits[0] = Hit(passage=top.passage, score=max(top.score, LEARNED_SCORE),
                               signals={**top.signals, "learned": cosine})
@@ -446,6 +477,15 @@ class Retriever:
             title_score += best_title
         total = passage_score + self.settings.title_weight * title_score[self._passage_article]
         return total, credits
+
+    def _unlearned_top(self, vector: np.ndarray, relative: np.ndarray, eligible: np.ndarray) -> str | None:
+        """The article the index alone, without learned phrasings, ranks first."""
+        plain = self._semantic_scores(vector, None, None)
+        candidates = np.flatnonzero(eligible)
+        if plain is None or not candidates.size:
+            return None
+        ranking = plain[1][candidates] + relative[candidates]
+        return self.passages[int(candidates[int(np.argmax(ranking))])].article_id
 
     def _semantic_scores(self, vector: np.ndarray | None, learned: Learned | None,
                          learned_cosines: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

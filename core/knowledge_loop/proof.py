@@ -61,7 +61,7 @@ def preview_configuration(session: Session, account: Account, settings: Settings
     articles = with_articles(live, added)
     retriever = build_index(articles, settings.embeddings)
     return replace(base, retriever=retriever,
-                   learned=phrasings.learned(session, account.id, retriever.encoder_name),
+                   learned=phrasings.learned(session, account.id, retriever.encoder_name, index=retriever),
                    description={**base.description, "kb": label or f"account's + {len(added)} drafted"})
 
 

@@ -171,7 +171,7 @@ def test_learned_phrasings_answer_outright_only_once_they_agree_among_themselves
     alike = _unit(np.repeat(centres, 5, axis=0) + 0.05 * rng.normal(size=(30, 32)))
     articles = [f"a{n // 5}" for n in range(30)]
     learned = Learned.of(articles, [f"q{n}" for n in range(30)], alike)
-    assert learned.answer_at is not None and learned.answer_at >= 0.9
+    assert learned.answer_at is not None
     close = _unit(centres[2:3] + 0.05 * rng.normal(size=(1, 32)))[0]
     assert learned.agreeing(close, "a2") is not None
     assert learned.agreeing(close, "a3") is None  # retrieval ranked another article first
@@ -182,24 +182,34 @@ def test_learned_phrasings_answer_outright_only_once_they_agree_among_themselves
 
 
 def test_a_question_close_to_agreeing_phrasings_is_answered_from_their_article() -> None:
-    """Through the index: the learned article must also rank first, and the hit says why."""
+    """Through the index: the rule is fitted against it (each phrasing searched without
+    the others), and a question is answered from a phrasing's article outright only when
+    retrieval ranks that article first with the phrasings and without them."""
     encoder = embeddings.encoder_named(embeddings.E5)
     retriever = build_index(load_articles(SAMPLE_KB), "e5")
-    texts = [text for many in ASKED.values() for text in many]
-    article_ids = [article for article, many in ASKED.items() for _ in many]
-    learned = Learned.of(article_ids, texts, embeddings.queries(encoder, texts))
+    texts = [text for article in ASKED for text in ASKED[article] + MORE_ASKED[article]]
+    article_ids = [article for article in ASKED for _ in ASKED[article] + MORE_ASKED[article]]
+    tops: dict[str, str | None] = {}
+    learned = Learned.of(article_ids, texts, embeddings.queries(encoder, texts), index=retriever, known_tops=tops)
     assert learned.answer_at is not None
-    question = "money still not back"  # read as a declined card before, unsure
+    assert set(tops) == set(texts)  # each phrasing searched once, kept for the next fit
+    question = "still no money back"  # ranked first by the index alone, but unsure
     before = retriever.search(question, k=3)[0]
     after = retriever.search(question, k=3, learned=learned)[0]
-    assert before.passage.article_id != "refund-timing" and before.score < 0.5
+    assert before.passage.article_id == "refund-timing" and before.score < 0.5
     assert after.passage.article_id == "refund-timing" and after.score >= 0.95
     assert after.signals["learned"] >= learned.answer_at
-    # Close to delivery phrasings, but retrieval ranks cancelling first: not answered for it.
-    disputed = retriever.search("order when?", k=3, learned=learned)[0]
-    assert "learned" not in disputed.signals and disputed.score < 0.5
+    # Close to the refund phrasings, but the index alone ranks a declined card first: the
+    # phrasings lift refund-timing to the top of a menu, and do not answer for it.
+    disputed = retriever.search("money still not back", k=3, learned=learned)[0]
+    assert retriever.search("money still not back", k=3)[0].passage.article_id == "card-declined"
+    assert disputed.passage.article_id == "refund-timing" and "learned" not in disputed.signals
     unrelated = retriever.search("do you sell gift cards", k=3, learned=learned)
     assert not unrelated or "learned" not in unrelated[0].signals
+    # The same askers filed under wrong articles: retrieval never agrees, nothing is answered.
+    wrong = [[other for other in ASKED if other != article][n % (len(ASKED) - 1)]
+             for n, article in enumerate(article_ids)]
+    assert Learned.of(wrong, texts, embeddings.queries(encoder, texts), index=retriever).answer_at is None
 
 
 def test_phrasings_naming_wrong_articles_never_earn_an_answer() -> None:
@@ -228,6 +238,12 @@ ASKED = {
     "opening-hours": ["are you open sunday", "what time do you open", "opening times",
                       "when are you open", "are you open on holidays", "what are your hours"],
 }
+#: More askers of the same articles: the fit needs 20 phrasings whose nearest neighbour
+#: names retrieval's own first choice.
+MORE_ASKED = {"refund-timing": ["has my refund gone through", "refund taking ages"],
+              "delivery-times": ["how soon will it be delivered", "shipping time please"],
+              "reset-password": ["new password please", "password reset link"],
+              "opening-hours": ["is the shop open today", "what hours are you open"]}
 FRESH = [("money still not back", "refund-timing"), ("my refund hasn't arrived", "refund-timing"),
          ("how long does delivery take", "delivery-times"), ("when will my parcel get here", "delivery-times"),
          ("I can't remember my password", "reset-password"), ("can't sign in, lost password", "reset-password"),
@@ -246,10 +262,11 @@ def test_adversarial_picks_on_the_sample_kb_raise_no_wrong_answers() -> None:
     wrong = [[other for other in articles if other != article][n % (len(articles) - 1)]
              for article, many in ASKED.items() for n in range(len(many))]
     encoder = embeddings.encoder_named(embeddings.E5)
-    adversarial = Learned.of(wrong, texts, embeddings.queries(encoder, texts))
+    retriever = build_index(load_articles(SAMPLE_KB), "e5")
+    adversarial = Learned.of(wrong, texts, embeddings.queries(encoder, texts), index=retriever)
     assert adversarial.answer_at is None
     config = Configuration(description={}, policy=load_policy(None),
-                           retriever=build_index(load_articles(SAMPLE_KB), "e5"), intent_model=default_intent_model())
+                           retriever=retriever, intent_model=default_intent_model())
     questions = [Question(text, article) for text, article in FRESH]
     before = counts(evaluate(questions, config))
     taught = Configuration(description={}, policy=config.policy, retriever=config.retriever,
