@@ -34,7 +34,7 @@ from switchboard.core.ports import VendorError, VendorUnavailable
 from switchboard.core.texts.i18n import ENGLISH, N_, Texts
 from switchboard.core.texts.translation import Translator, language_name
 from switchboard.core.understanding.enrichment import Enrichment
-from switchboard.core.understanding.small_talk import SMALL_TALK_INTENTS, request_part
+from switchboard.core.understanding.small_talk import SMALL_TALK_INTENTS, asks_who_answers, request_part
 
 #: What a reply does; "action" is a governed action's outcome (core/actions/customer_requests.py), never decide()'s.
 Action = Literal["answer", "choices", "clarify", "handoff", "help", "action"]
@@ -267,8 +267,15 @@ def decide(
         return policy.evaluate(_signals(question, enrichment, turn, retrieval_confident))
 
     trigger = escalation(retrieval_confident=True)
-    if trigger:
+    who = asks_who_answers(question)
+    if trigger and not (who and trigger.name == "explicit_request"):
         return _handoff(turn, policy, trigger)
+    if who:
+        # "Are you a bot?" asks who answers, it does not ask for a person: told honestly,
+        # with the way to one (anger, a VIP or a trigger other than the request still
+        # hand over above).
+        return Decision("clarify", disclosure(turn.company, turn.texts) + "\n\n" + turn.texts(WELCOME),
+                        notes={"intent": "who_answers"})
     if enrichment.trusted_intent in SMALL_TALK and not _thanks_that_asks(enrichment, question):
         text = turn.texts(CLOSING if enrichment.intent == "thanks" else WELCOME)
         return Decision("clarify", _with_disclosure(turn, text), notes={"intent": enrichment.intent or ""})

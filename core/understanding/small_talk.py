@@ -173,3 +173,40 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…。؟])\s+|\s*\n+\s*")
 def sentences(text: str) -> list[str]:
     """``text`` cut after each sentence's end mark and at line breaks (empty pieces dropped)."""
     return [piece for piece in _SENTENCE_END.split(text.strip()) if piece]
+
+
+# -- "Are you a bot?" ---------------------------------------------------------------------
+# A question about who answers, not a request for a person: answered with the disclosure
+# (and the way to a person) in the customer's language, as Fin and Zendesk's bots answer
+# it. Only the whole message: "are you a bot? I want a human" still asks for one.
+_MACHINE = (r"(?:chat\s*bot|bot|robot|robo|rob[oô]|roboter|machine|m[aá]quina|maschine|macchina|ai|a\.i\.|ia|ki|"
+            r"computer|ordinateur|computadora|ordenador|automated\s+(?:reply|system|response)|"
+            r"virtual\s+assistant|assistant\s+virtuel|asistente\s+virtual|assistente\s+virtual(?:e)?|"
+            r"virtueller\s+assistent)")
+_PERSON = (r"(?:(?:real|actual|live|true)\s+)?(?:person|human(?:\s+being)?|humano|humana|humain|humaine|personne|"
+           r"persona|pessoa|mensch(?:en)?|umano|umana)(?:\s+(?:real|de\s+verdad|r[ée]elle?|vera?|de\s+verdade))?")
+_SOMEONE = (rf"(?:(?:a|an|un|une|una|um|uma|ein|eine|einem|einer|einen|the)\s+)?"
+            rf"(?:(?:real|vrai|vraie|echte[nmr]?|echt)\s+)?(?:{_MACHINE}|{_PERSON})")
+_EITHER = rf"{_SOMEONE}(?:\s*,?\s+(?:or|o|ou|oder)\s+(?:(?:to|with|con|com|avec|[àa]|mit)\s+)?{_SOMEONE})?"
+_ASKS_WHO = re.compile(rf"""[\s¿¡]*(?:
+    (?:so\s+|wait\s+|hey\s+)?(?:are|r)\s+(?:you|u)\s+{_EITHER}
+  | am\s+i\s+(?:talking|chatting|speaking|writing)\s+(?:to|with)\s+{_EITHER}
+  | is\s+(?:this|that|it)\s+{_EITHER}
+  | (?:eres|es\s+usted|sos)\s+{_EITHER}
+  | (?:estoy\s+hablando|hablo)\s+con\s+{_EITHER}
+  | (?:es-tu|[êe]tes-vous|t['’]es|tu\s+es|vous\s+[êe]tes)\s+{_EITHER}
+  | (?:est-ce\s+que\s+)?je\s+parle\s+(?:[àa]|avec)\s+{_EITHER}
+  | (?:bist\s+du|sind\s+sie)\s+{_EITHER}
+  | (?:rede|spreche|schreibe|chatte)\s+ich\s+mit\s+{_EITHER}
+  | ist\s+das\s+{_EITHER}
+  | (?:voc[eê]\s+[eé]|tu\s+[eé]s)\s+{_EITHER}
+  | (?:estou\s+falando|falo)\s+com\s+{_EITHER}
+  | (?:sei|lei\s+[eè])\s+{_EITHER}
+  | (?:sto\s+parlando|parlo)\s+con\s+{_EITHER}
+)[\s?!.…]*""", re.IGNORECASE | re.VERBOSE)
+
+
+def asks_who_answers(text: str) -> bool:
+    """Whether the whole message asks if a person or a machine is answering ("are you a
+    bot?", "¿eres un robot?", "bist du ein Mensch?"), in the catalogs' languages."""
+    return bool(_ASKS_WHO.fullmatch(request_part(text).replace("\u2019", "'")))

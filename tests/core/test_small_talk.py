@@ -7,7 +7,7 @@ import pytest
 
 from switchboard.core.intents.store import default_intent_model
 from switchboard.core.understanding.enrichment import enrich
-from switchboard.core.understanding.small_talk import request_part
+from switchboard.core.understanding.small_talk import asks_who_answers, request_part
 
 
 @pytest.mark.parametrize(("message", "asked"), [
@@ -165,3 +165,21 @@ def test_thanks_and_the_answer_worked_is_not_a_complaint() -> None:
     shipped = default_intent_model()
     for message in ("Thanks! That solved it.", "That solved it. Thank you!", "Perfect, that worked. Bye"):
         assert enrich(message, intent_model=shipped).intent in {"thanks", "greeting"}
+
+
+@pytest.mark.parametrize("text", [
+    "are you a bot?", "Are you a real person or a bot?", "am I talking to a robot?", "Hi, are you a real person?",
+    "r u human?", "is this an automated reply?", "¿eres un robot?", "estoy hablando con una persona real?",
+    "es-tu un robot ?", "Êtes-vous un humain ?", "bist du ein Bot?", "Sind Sie ein echter Mensch?",
+    "você é um robô?", "sei un bot?",
+])
+def test_asking_who_answers_is_recognised_in_every_catalog_language(text: str) -> None:
+    assert asks_who_answers(text)
+
+
+@pytest.mark.parametrize("text", [
+    "I want to talk to a real person", "are you a bot? I want a human", "are you open on sunday?",
+    "is this a scam", "is it a real diamond?", "bist du da?", "can I speak to a human",
+])
+def test_a_request_or_another_question_is_not_asking_who_answers(text: str) -> None:
+    assert not asks_who_answers(text)

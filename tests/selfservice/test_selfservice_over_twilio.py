@@ -124,6 +124,28 @@ def test_asking_for_a_person_hands_over_in_any_phrasing(shop: Flask, vendor: Ven
     assert conversation(shop).handoff_reason == "explicit_request"
 
 
+@pytest.mark.parametrize(("text", "told"), [
+    ("are you a real person or a bot?", "virtual assistant"),
+    ("¿estoy hablando con un robot o con una persona?", "asistente virtual"),
+    ("bist du ein Mensch?", "virtuellen Assistenten"),
+])
+def test_asking_whether_a_person_answers_is_told_the_truth_and_the_way_to_one(shop: Flask, vendor: VendorClient,
+                                                                              text: str, told: str) -> None:
+    """A question about who answers, not a request for one: "real person" no longer hands
+    over by itself. AGENT, as the reply says, still does."""
+    vendor.twilio(MESSAGES, inbound(text))
+    [sent] = twilio_sends(shop)
+    assert told in sent["body"] and "AGENT" in sent["body"], sent
+    assert conversation(shop).handoff_reason is None
+    vendor.twilio(MESSAGES, inbound("AGENT"))
+    assert conversation(shop).handoff_reason == "explicit_request"
+
+
+def test_asking_whether_it_is_a_bot_and_for_a_person_hands_over(shop: Flask, vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("are you a bot? I want a human"))
+    assert conversation(shop).handoff_reason == "explicit_request"
+
+
 def test_once_a_person_has_the_conversation_the_bot_stays_quiet(shop: Flask, vendor: VendorClient) -> None:
     vendor.twilio(MESSAGES, inbound("AGENT"))
     vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
