@@ -34,6 +34,7 @@ from switchboard.core.ports import VendorError, VendorUnavailable
 from switchboard.core.texts.i18n import ENGLISH, N_, Texts
 from switchboard.core.texts.translation import Translator, language_name
 from switchboard.core.understanding.enrichment import Enrichment
+from switchboard.core.understanding.setbacks import beyond_setback, did_not_help
 from switchboard.core.understanding.small_talk import SMALL_TALK_INTENTS, asks_who_answers, request_part
 
 #: What a reply does; "action" is a governed action's outcome (core/actions/customer_requests.py), never decide()'s.
@@ -276,6 +277,9 @@ def decide(
         # hand over above).
         return Decision("clarify", disclosure(turn.company, turn.texts) + "\n\n" + turn.texts(WELCOME),
                         notes={"intent": "who_answers"})
+    if previous and did_not_help(question) and not topic_words(beyond_setback(question)):
+        across = other_language is not None and other_language.multilingual
+        return _other_articles(previous, turn, other_language.search if across and other_language else search)
     if enrichment.trusted_intent in SMALL_TALK and not _thanks_that_asks(enrichment, question):
         text = turn.texts(CLOSING if enrichment.intent == "thanks" else WELCOME)
         return Decision("clarify", _with_disclosure(turn, text), notes={"intent": enrichment.intent or ""})
@@ -318,6 +322,26 @@ def decide(
         return Decision("choices", _with_disclosure(turn, choices_menu(offered, turn.texts)), reason=reason,
                         hits=tuple(hits), choices=tuple(offered))
     return Decision("clarify", _with_disclosure(turn, turn.texts(CLARIFY)), reason=reason, hits=tuple(hits))
+
+
+def _other_articles(previous: str, turn: Turn, search: Callable[[str], list[Hit]]) -> Decision:
+    """The answer to ``previous`` did not help ("that didn't help", a bare "no"): the
+    other articles it could have been, as a menu whose pick is learned for ``previous``
+    (not for "no"); or, with none near enough, a request to say it in other words.
+    Either is a failed answer, which the policy's repeated_failures counts."""
+    hits = search(previous)
+    offered: list[Hit] = []
+    if hits:
+        # The customer says the top article was not it: what confidence it held is taken
+        # out, and an other article is offered when its share of the rest reaches the
+        # menu floor ("where is my parcel?": 0.09 of 0.42 left for the delivered-but-missing one).
+        left = max(1.0 - hits[0].score, 1e-6)
+        floor = max(MIN_CHOICE_SCORE, hits[0].signals.get("menu_floor", 0.0))
+        offered = [hit for hit in hits[1:] if hit.score / left >= floor][:MAX_CHOICES]
+    if offered:
+        return Decision("choices", choices_menu(offered, turn.texts), reason="did_not_help", hits=tuple(hits),
+                        choices=tuple(offered), notes={"question": previous})
+    return Decision("clarify", turn.texts(CLARIFY), reason="did_not_help", hits=tuple(hits))
 
 
 #: How a question opens in the catalogs' languages: "how much is that?" is not thanks.

@@ -63,7 +63,8 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
               **({"opened": opened} if opened else {}),
               **added,
               **({"choices": [{"article": h.passage.article_id, "title": h.passage.title} for h in decision.choices],
-                  "question": inbound.message.body} if decision.choices else {})},
+                  # What a pick answers: the message, or the question whose answer it disowned.
+                  "question": decision.notes.get("question", inbound.message.body)} if decision.choices else {})},
     )
     draft = decision.draft
     metrics.bot_replied(session, conversation, inbound.message, reply, action=decision.action,

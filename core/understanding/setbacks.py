@@ -102,6 +102,16 @@ def did_not_help(text: str) -> bool:
     return _bare(text) in DID_NOT_HELP_ALONE or bool(_DID_NOT_HELP.search(fold(text)))
 
 
+_ALONE_WORDS = _phrases([DID_NOT_HELP_ALONE])
+
+
+def beyond_setback(text: str) -> str:
+    """``text`` (folded) without what says the answer did not help: what else it asks.
+    "nope, not what I asked" leaves nothing; "no, it says delivered but it isn't here"
+    leaves a question of its own."""
+    return _ALONE_WORDS.sub(" ", _DID_NOT_HELP.sub(" ", fold(text)))
+
+
 def asks_for_person(text: str) -> bool:
     """Whether ``text`` asks for a person, by name alone or in a request."""
     return _bare(text) in PERSON_ALONE or bool(_PERSON_REQUEST.search(fold(text)))

@@ -546,3 +546,24 @@ def test_a_phrasing_two_customers_taught_answers_the_next_customer_outright(shop
         phrasings.remove_phrasing(session, row.account_id, row.id, actor="test")
         session.commit()
     assert title in _menu_titles(ask(eve))
+
+
+@pytest.mark.parametrize("setback", ["that didn't help", "no", "no me sirvió"])
+def test_an_answer_that_did_not_help_offers_the_other_articles_and_learns_the_pick_for_the_question(
+        shop: Flask, vendor: VendorClient, setback: str) -> None:
+    """"That didn't help" was searched as a question (discount codes, password resets…).
+    Now it offers the articles the customer's own question could also have meant, and a
+    pick from them is evidence for that question, never for "no"."""
+    sender = "+14155550177"
+    vendor.twilio(MESSAGES, inbound("where is my parcel?", sender=sender))
+    assert "articles/track-order" in twilio_sends(shop)[-1]["body"]
+    vendor.twilio(MESSAGES, inbound(setback, sender=sender))
+    menu = twilio_sends(shop)[-1]["body"]
+    titles = _menu_titles(menu)
+    assert titles and "My parcel says delivered but I haven't received it" in titles, menu
+    assert not any("Where is my order" in title for title in titles)  # the answer that did not help
+    vendor.twilio(MESSAGES, inbound(str(titles.index("My parcel says delivered but I haven't received it") + 1),
+                                    sender=sender))
+    assert "articles/missing-parcel" in twilio_sends(shop)[-1]["body"]
+    [row] = phrasing_rows(shop)
+    assert (row.text, row.article_id) == ("where is my parcel?", "missing-parcel")
