@@ -326,9 +326,9 @@ def decide(
 
 def _other_articles(previous: str, turn: Turn, search: Callable[[str], list[Hit]]) -> Decision:
     """The answer to ``previous`` did not help ("that didn't help", a bare "no"): the
-    other articles it could have been, as a menu whose pick is learned for ``previous``
-    (not for "no"); or, with none near enough, a request to say it in other words.
-    Either is a failed answer, which the policy's repeated_failures counts."""
+    other articles it could have been, as a menu (answered for ``previous``, not for
+    "no", and not learned from); or, with none near enough, a request to say it in
+    other words. Either is a failed answer, which the policy's repeated_failures counts."""
     hits = search(previous)
     offered: list[Hit] = []
     if hits:

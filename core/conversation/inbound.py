@@ -363,10 +363,13 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts
     if not passages:
         return None  # the article was removed since the menu was sent: treat as a question
     question = truncate_for_model(str(last_bot.meta.get("question") or offered[index]["title"]))
-    phrasings.record_pick(session, inbound.account.id, conversation_id=inbound.conversation.id,
-                          customer_id=inbound.customer.id, message_id=inbound.message.id,
-                          question=str(last_bot.meta.get("question") or ""), article_id=offered[index]["article"],
-                          settings=settings)
+    if last_bot.meta.get("reason") != "did_not_help":
+        # A menu after "that didn't help" is not learned from: the question had a confident
+        # answer that may serve most who ask it, and two who wanted another must not flip it.
+        phrasings.record_pick(session, inbound.account.id, conversation_id=inbound.conversation.id,
+                              customer_id=inbound.customer.id, message_id=inbound.message.id,
+                              question=str(last_bot.meta.get("question") or ""),
+                              article_id=offered[index]["article"], settings=settings)
     return answer_from_article(question, passages,
                                conversation_turn(session, inbound, settings, texts=texts, earlier=earlier),
                                language=inbound.message.meta.get("language"))
