@@ -264,17 +264,19 @@ def decide(
     question = request_part(question)
     previous = request_part(turn.previous_question) if turn.previous_question else None
 
+    # "Are you a bot?" asks who answers, not for a person ("real person" is one of the
+    # request's keywords): told honestly, with the way to one. Anger, a VIP or any other
+    # trigger still hands over.
+    who = asks_who_answers(question)
+
     def escalation(retrieval_confident: bool) -> Trigger | None:
-        return policy.evaluate(_signals(question, enrichment, turn, retrieval_confident))
+        return policy.evaluate(_signals(question, enrichment, turn, retrieval_confident),
+                               skipping="explicit_request" if who else None)
 
     trigger = escalation(retrieval_confident=True)
-    who = asks_who_answers(question)
-    if trigger and not (who and trigger.name == "explicit_request"):
+    if trigger:
         return _handoff(turn, policy, trigger)
     if who:
-        # "Are you a bot?" asks who answers, it does not ask for a person: told honestly,
-        # with the way to one (anger, a VIP or a trigger other than the request still
-        # hand over above).
         return Decision("clarify", disclosure(turn.company, turn.texts) + "\n\n" + turn.texts(WELCOME),
                         notes={"intent": "who_answers"})
     if previous and did_not_help(question) and not topic_words(beyond_setback(question)):

@@ -112,10 +112,11 @@ class EscalationPolicy:
     def order(self) -> tuple[str, ...]:
         return tuple(rule.name for rule in self.rules)
 
-    def evaluate(self, signals: Signals) -> Trigger | None:
-        """The first enabled trigger, in file order, that fires; None keeps the bot on."""
+    def evaluate(self, signals: Signals, *, skipping: str | None = None) -> Trigger | None:
+        """The first enabled trigger, in file order, that fires; None keeps the bot on.
+        ``skipping`` names a trigger not to check (one the caller knows does not apply)."""
         for rule in self.rules:
-            if rule.enabled:
+            if rule.enabled and rule.name != skipping:
                 detail = rule.check(signals)
                 if detail is not None:
                     return Trigger(rule.name, detail)

@@ -146,6 +146,16 @@ def test_asking_whether_it_is_a_bot_and_for_a_person_hands_over(shop: Flask, ven
     assert conversation(shop).handoff_reason == "explicit_request"
 
 
+def test_a_vip_asking_whether_a_person_answers_goes_to_one(shop: Flask, vendor: VendorClient) -> None:
+    """The request for a person is not what fires, the customer's tier still is."""
+    vendor.twilio(MESSAGES, inbound("hello"))
+    with get_db(shop).session() as session:
+        session.scalars(select(Customer)).one().tier = "vip"
+        session.commit()
+    vendor.twilio(MESSAGES, inbound("are you a real person?"))
+    assert conversation(shop).handoff_reason == "vip"
+
+
 def test_once_a_person_has_the_conversation_the_bot_stays_quiet(shop: Flask, vendor: VendorClient) -> None:
     vendor.twilio(MESSAGES, inbound("AGENT"))
     vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
