@@ -447,7 +447,8 @@ class Retriever:
                 for number, margin in zip(chosen, margins, strict=True)]
         if hits and semantic is not None and learned is not None and vector is not None:
             cosine = learned.agreeing(vector, hits[0].passage.article_id, cosines=learned_cosines)
-            if cosine is not None and self._unlearned_top(vector, relative, eligible) == hits[0].passage.article_id:
+            if (cosine is not None
+                    and self._unlearned_top(vector, semantic[0], relative, eligible) == hits[0].passage.article_id):
                 # Customers asked this of this article, alike enough, and retrieval agrees
                 # without their phrasings too (as Learned.of fitted answer_at).
                 top = hits[0]
@@ -478,9 +479,11 @@ class Retriever:
         total = passage_score + self.settings.title_weight * title_score[self._passage_article]
         return total, credits
 
-    def _unlearned_top(self, vector: np.ndarray, relative: np.ndarray, eligible: np.ndarray) -> str | None:
-        """The article the index alone, without learned phrasings, ranks first."""
-        plain = self._semantic_scores(vector, None, None)
+    def _unlearned_top(self, vector: np.ndarray, passage_cosine: np.ndarray, relative: np.ndarray,
+                       eligible: np.ndarray) -> str | None:
+        """The article the index alone, without learned phrasings, ranks first
+        (``passage_cosine``: the question's, made already; only the titles differ)."""
+        plain = self._semantic_scores(vector, None, None, passage_cosine=passage_cosine)
         candidates = np.flatnonzero(eligible)
         if plain is None or not candidates.size:
             return None
@@ -488,13 +491,15 @@ class Retriever:
         return self.passages[int(candidates[int(np.argmax(ranking))])].article_id
 
     def _semantic_scores(self, vector: np.ndarray | None, learned: Learned | None,
-                         learned_cosines: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+                         learned_cosines: np.ndarray | None, *, passage_cosine: np.ndarray | None = None,
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(cosine to each passage, weighted semantic part of the ranking, cosine to each
         article's title or nearest learned phrasing), if embedded and the question's
         vector could be made."""
         if self._embeddings is None or vector is None:
             return None
-        passage_cosine = self._embeddings.passages @ vector
+        if passage_cosine is None:
+            passage_cosine = self._embeddings.passages @ vector
         title_cosine = self._embeddings.titles @ vector
         if learned is not None and learned_cosines is not None:
             title_cosine = np.array(title_cosine, dtype=np.float32)

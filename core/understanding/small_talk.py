@@ -209,4 +209,4 @@ _ASKS_WHO = re.compile(rf"""[\s¿¡]*(?:
 def asks_who_answers(text: str) -> bool:
     """Whether the whole message asks if a person or a machine is answering ("are you a
     bot?", "¿eres un robot?", "bist du ein Mensch?"), in the catalogs' languages."""
-    return bool(_ASKS_WHO.fullmatch(request_part(text).replace("\u2019", "'")))
+    return bool(_ASKS_WHO.fullmatch(request_part(text)))
