@@ -426,7 +426,7 @@ def answer_from_article(question: str, passages: Sequence[Passage], turn: Turn, 
     the line saying so, as the menu that offered it did."""
     source = language_of(passages[0].locale)
     if language is not None and source != language:
-        mark = turn.texts(ARTICLE_IN_LANGUAGE, language=language_name(source, language))
+        mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, source)
         lead, text = _quoted_with_mark(passages[0], mark, turn)
         return Decision("answer", _with_disclosure(turn, text), draft=lead,
                         hits=tuple(Hit(p, 1.0, {"coverage": 1.0}) for p in passages),
@@ -528,7 +528,7 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
         return _handoff(turn, policy, trigger)
     words = topic_words(TOKEN.sub(" ", question))
     hits = other.search(question) if words else []
-    mark = turn.texts(ARTICLE_IN_LANGUAGE, language=language_name(other.source, other.language))
+    mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)
     notes = {"article_language": other.source}
     if clearly_fits(hits, words, question):
         draft, text = _quoted_with_mark(hits[0].passage, mark, turn)
@@ -573,11 +573,18 @@ def _translated(question: str, turn: Turn, policy: EscalationPolicy, other: Othe
         return _handoff(turn, policy, trigger)
     except (VendorUnavailable, VendorError):
         return _handoff(turn, policy, trigger)
-    mark = turn.texts(TRANSLATED, language=language_name(other.source, other.language))
+    mark = _naming_language(turn, TRANSLATED, other.source)
     text = localise_citation(f"{translated} {mark}\n{citation}".rstrip(), turn.texts)
     return Decision("answer", _with_disclosure(turn, text), draft=replace(draft, text=text), hits=tuple(hits),
                     notes={"translated_from": other.source, "question_translated": asked,
                            "answer_in_source": body, "back_translation": back})
+
+
+def _naming_language(turn: Turn, text: str, code: str) -> str:
+    """``text`` with the language ``code`` named in the language the sentence is sent in:
+    a Dutch customer, who has no catalog, reads "(This article is in English…)", not
+    "in Engels"."""
+    return turn.texts(text, language=language_name(code, turn.texts.sent_in(text)))
 
 
 def _handoff(turn: Turn, policy: EscalationPolicy, trigger: Trigger, hits: Sequence[Hit] = ()) -> Decision:

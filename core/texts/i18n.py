@@ -44,7 +44,7 @@ CATALOG_LANGUAGES = ("en", "es", "fr", "de", "pt", "it")
 #: them get the English texts unless the company overrides them. An override in any
 #: other code would reach nobody who writes to us (a typo such as "sp" for "es" most of
 #: all), so it is refused.
-UNCATALOGUED_LANGUAGES = ("nl", "pl", "tr", "ar")
+UNCATALOGUED_LANGUAGES = ("nl", "pl", "tr", "ar", "ru", "uk", "zh", "ja", "ko", "el", "he", "th", "hi")
 DOMAIN = "switchboard"
 #: The artifact kind an account's overrides are stored under.
 OVERRIDES = "texts"
@@ -172,6 +172,16 @@ class Texts:
         chosen = (self.overrides.get(self.language, {}).get(key)
                   or catalog(self.language).get((key, text)) or text)
         return chosen.format(**values) if values else chosen
+
+    def sent_in(self, text: str) -> str:
+        """The language ``text`` is sent in: this one when the account's overrides or the
+        catalog translate it, else English (a Dutch customer reads the English text)."""
+        key = _KEY_OF.get(text)
+        if self.language == SOURCE_LANGUAGE or key is None:
+            return SOURCE_LANGUAGE
+        if self.overrides.get(self.language, {}).get(key) or catalog(self.language).get((key, text)):
+            return self.language
+        return SOURCE_LANGUAGE
 
     @property
     def translated(self) -> bool:

@@ -12,6 +12,7 @@ from switchboard.core.intents.model import IntentModel, default_training_csv, re
 from switchboard.core.understanding.enrichment import (
     DEFAULT_LANGUAGE,
     Enrichment,
+    conversation_language,
     detect_language,
     enrich,
     sentiment_label,
@@ -27,6 +28,15 @@ LANGUAGE_SAMPLES = {
     "Dov'è il mio ordine? Doveva arrivare ieri.": "it",
     "Onde está a minha encomenda? Devia ter chegado ontem.": "pt",
     "Waar is mijn bestelling? Die zou gisteren aankomen.": "nl",
+    "Где моя посылка?": "ru",
+    "Де моя посилка?": "uk",
+    "我的包裹在哪里？": "zh",
+    "荷物はどこですか？": "ja",
+    "내 택배 어디 있어요?": "ko",
+    "Πού είναι το δέμα μου;": "el",
+    "איפה החבילה שלי?": "he",
+    "พัสดุของฉันอยู่ที่ไหน": "th",
+    "मेरा पार्सल कहाँ है?": "hi",
 }
 
 
@@ -143,6 +153,18 @@ def test_too_short_a_conversation_is_steady() -> None:
 @pytest.mark.parametrize(("text", "language"), LANGUAGE_SAMPLES.items())
 def test_detects_common_languages(text: str, language: str) -> None:
     assert enrich(text).language == language
+
+
+@pytest.mark.parametrize(("text", "switches"), [
+    ("我的包裹在哪里？", True), ("配送にはどのくらいかかりますか？", True), ("พัสดุของฉันอยู่ที่ไหน", True),
+    ("好", False), ("谢谢", False), ("Где посылка?", False),
+])
+def test_a_conversation_changes_language_on_enough_words_written_with_or_without_spaces(
+        text: str, switches: bool) -> None:
+    """Chinese, Japanese and Thai put no spaces between words: a whole question was one
+    "word", too few to change an English conversation's language."""
+    language = conversation_language(text, previous="en", preference=None)
+    assert (language != "en") is switches, language
 
 
 @pytest.mark.parametrize("text", ["ok", "no", "k", "lol", "👍", "12345", "", "   "])

@@ -22,7 +22,7 @@ from switchboard.core.store.models import Conversation
 from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
-from .test_language_over_twilio import MESSAGES, SPANISH, import_kb, inbound, sent
+from .test_language_over_twilio import MESSAGES, SPANISH, import_kb, inbound, sent, tickets
 
 SPANISH_NOTE = "(Este artículo está en inglés: es la respuesta más cercana que tenemos.)"
 
@@ -163,3 +163,62 @@ def test_a_french_question_about_the_shortest_delivery_is_not_a_legal_matter(eng
     with get_db(english_kb).session() as session:
         assert session.scalars(select(Conversation)).one().handoff_reason is None
     assert "https://help.acme.example/articles/" in sent(english_kb)[-1]
+
+
+RUSSIAN_DELIVERY = Article(
+    id="ru-delivery", title="Сколько идёт доставка?", locale="ru",
+    url="https://help.acme.example/ru/articles/dostavka",
+    body="Доставка по Москве занимает 1–2 рабочих дня, по остальной России — от 3 до 7 рабочих дней.")
+RUSSIAN_RETURNS = Article(
+    id="ru-returns", title="Как вернуть товар?", locale="ru",
+    url="https://help.acme.example/ru/articles/vozvrat",
+    body="Большинство товаров можно вернуть в течение 30 дней после доставки, неиспользованными и в "
+         "оригинальной упаковке. Откройте «Мой аккаунт» > «Заказы» и выберите «Вернуть товар».")
+RUSSIAN_PASSWORD = Article(
+    id="ru-password", title="Я забыл пароль", locale="ru",
+    url="https://help.acme.example/ru/articles/parol",
+    body="На странице входа нажмите «Забыли пароль?» и введите адрес электронной почты. Мы пришлём ссылку "
+         "для нового пароля, она действует один час.")
+
+
+def test_a_russian_question_is_answered_from_the_russian_article(app: Flask, vendor: VendorClient) -> None:
+    """Russian (and Chinese, Japanese, Korean…) was outside the languages detection knew,
+    so a Russian question was taken for English and searched among the English articles
+    only: the Russian article was never found."""
+    import_kb(app, RUSSIAN_DELIVERY, RUSSIAN_RETURNS, RUSSIAN_PASSWORD)
+    vendor.twilio(MESSAGES, inbound("Сколько дней идёт посылка в Москву?"))
+    [reply] = sent(app)
+    assert "Доставка по Москве занимает 1–2 рабочих дня" in reply, reply
+    assert reply.endswith("https://help.acme.example/ru/articles/dostavka"), reply
+    assert "(This article is in" not in reply
+
+
+def test_a_japanese_question_is_told_in_english_that_the_article_is_english(english_kb: Flask,
+                                                                            vendor: VendorClient) -> None:
+    """No catalog speaks Japanese, so the replies are English; the line saying the article
+    is in English is there (a Japanese question was taken for English and had none)."""
+    vendor.twilio(MESSAGES, inbound("配送料はいくらですか？"))
+    [reply] = sent(english_kb)
+    assert "Express next-day delivery costs $9.95" in reply, reply
+    assert "(This article is in English: it is the closest answer we have.)" in reply, reply
+
+
+def test_the_line_names_the_language_in_the_language_it_is_written_in(english_kb: Flask,
+                                                                     vendor: VendorClient) -> None:
+    """A Dutch customer reads the English line (no Dutch catalog), so the language is named
+    in English: it said "This article is in Engels"."""
+    vendor.twilio(MESSAGES, inbound("Hoe lang duurt de levering?"))
+    [reply] = sent(english_kb)
+    assert "(This article is in English: it is the closest answer we have.)" in reply, reply
+
+
+def test_a_russian_customer_is_routed_as_russian(handoff_policy: Flask, vendor: VendorClient) -> None:
+    vendor = VendorClient(handoff_policy.test_client(), twilio_token=vendor.twilio_token,
+                          zendesk_secret=vendor.zendesk_secret, slack_secret=vendor.slack_secret,
+                          public_url=vendor.public_url)
+    vendor.twilio(MESSAGES, inbound("Сколько стоит доставка?"))
+    [ticket] = tickets(handoff_policy)
+    assert "lang_ru" in ticket["tags"], ticket["tags"]
+    assert "language: Russian (ru)" in ticket["comment"]["body"]
+    with get_db(handoff_policy).session() as session:
+        assert session.scalars(select(Conversation)).one().handoff_reason == "language"
