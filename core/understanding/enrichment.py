@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from switchboard.core.understanding.small_talk import SMALL_TALK_INTENTS, request_part, resolved, sentences
+from switchboard.core.understanding.small_talk import (
+    SMALL_TALK_INTENTS,
+    request_part,
+    resolved,
+    sentences,
+    small_talk_only,
+)
 
 if TYPE_CHECKING:  # routing is optional; sentiment alone should not load scikit-learn
     from switchboard.core.intents.model import IntentModel, IntentPrediction
@@ -129,6 +135,8 @@ def enrich(text: str, *, intent_model: IntentModel | None = None) -> Enrichment:
         # "That solved it." (after "Thanks!" or alone) closes the conversation; the model
         # reads it near a damaged-item complaint.
         intent, confidence, in_scope, familiar = "thanks", 1.0, True, True
+    elif (small_talk := small_talk_only(text)) is not None:
+        intent, confidence, in_scope, familiar = small_talk, 1.0, True, True
     else:
         prediction = intent_model.predict([request])[0]
         # Also below the cut: the small talk beside a request lowers the confidence in

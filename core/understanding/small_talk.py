@@ -9,7 +9,7 @@ from 87 % to 54 %, "Good morning, " to 8 %, " thanks" behind to 10 %.
 
 :func:`request_part` takes off what opens and closes a message politely (greetings,
 "hope you're well", "Dear support team,", a caller's "um", thanks, sign-offs with a
-name) in the ten languages Switchboard detects, and leaves the message whole when
+name) in every language Switchboard detects, and leaves the message whole when
 nothing else is left: "hi", "thanks so much!" and "Good morning, how are you?" are
 small talk and stay so.
 """
@@ -33,6 +33,10 @@ _GREETING = r"""(?:
   | cze[sś][cć]|witam|dzie[nń]\s+dobry|hej
   | merhaba|selam|g[uü]nayd[ıi]n|iyi\s+g[uü]nler
   | مرحب[اًا]+|أهلا|اهلا|السلام\s+عليكم
+  | здравствуй(?:те)?|привет(?:ствую)?|добр(?:ый|ого)\s+(?:день|вечер|дня)|доброе\s+утро|вітаю|привіт
+  | добр(?:ий|ого)\s+(?:день|вечір|дня)|доброго\s+ранку
+  | 你好|您好|こんにちは|こんばんは|おはよう(?:ございます)?|안녕하세요|안녕
+  | γει[άα]\s+σ(?:ας|ου)|καλημ[έε]ρα|καλησπ[έε]ρα|שלום|היי|สวัสดี(?:ครับ|ค่ะ|คะ)?|नमस्ते|नमस्कार
 )"""
 # Words that are greetings only when punctuation follows ("Morning! ..." but not
 # "morning delivery slots?").
@@ -74,6 +78,11 @@ _THANKS = rf"""(?:
   | au\s+revoir|[àa]\s+bient[oô]t|tsch[uü]ss|auf\s+wiedersehen|tchau|at[eé]\s+(?:logo|breve)
   | arrivederci|a\s+presto|doei|tot\s+ziens|do\s+widzenia|ho[sş][cç]a\s+kal|g[oö]r[uü][sş][uü]r[uü]z|مع\s+السلامة
   | dzi[eę]kuj[eę]|te[sş]ekk[uü]rler|sa[gğ]ol|شكرا(?:\s+جزيلا)?
+  | спасибо(?:\s+большое)?|благодарю|до\s+свидания|дякую|до\s+побачення
+  | 谢谢(?:你|您)?|多谢|感谢|再见|ありがとう(?:ございます|ございました)?|さようなら
+  | 감사합니다|고맙습니다|고마워요?|안녕히\s+(?:계세요|가세요)
+  | ευχαριστ[ώω](?:\s+πολ[ύυ])?|αντ[ίι]ο|תודה(?:\s+רבה)?|להתראות|ขอบคุณ(?:ครับ|ค่ะ|มาก)?|ลาก่อน
+  | धन्यवाद|शुक्रिया
 )"""
 _SIGN_OFF = r"""(?:
     (?:kind|best|warm|many)\s+regards|(?:thanks\s*(?:&|and)\s*)?regards|best\s+wishes|best(?=\s*[,\n])
@@ -83,13 +92,13 @@ _SIGN_OFF = r"""(?:
   | atenciosamente|cumprimentos|abra[çc]os?|cordiali\s+saluti|distinti\s+saluti|saluti
   | met\s+vriendelijke\s+groet(?:en)?|groeten|pozdrawiam|z\s+powa[żz]aniem|sayg[ıi]lar[ıi]mla
 )"""
-_PUNCTUATION = r"[,!?.:;\-–—…،؟]+"
+_PUNCTUATION = r"[,!?.:;\-–—…،؟，。！？、：；]+"
 # A name after a sign-off or thanks: one to three words, each capitalised.
-_NAME = r"(?:[-–—~]\s*)?[A-ZÀ-ÖØ-ÞĄ-ŽΑ-Ω][\w.'’-]*(?:\s+[A-ZÀ-ÖØ-ÞĄ-ŽΑ-Ω][\w.'’-]*){0,2}"
+_NAME = r"(?:[-–—~]\s*)?[A-ZÀ-ÖØ-ÞĄ-ŽΑ-ΩА-ЯЁІЇЄҐ][\w.'’-]*(?:\s+[A-ZÀ-ÖØ-ÞĄ-ŽΑ-ΩА-ЯЁІЇЄҐ][\w.'’-]*){0,2}"
 
 _OPENING = re.compile(  # matched at a position (re.match anchors it there)
     rf"""\s*(?:
-        (?:{_GREETING}{_ADDRESSEE}\b(?:\s*{_PUNCTUATION}\s*|\s+|$))
+        (?:{_GREETING}{_ADDRESSEE}(?!\w)(?:\s*{_PUNCTUATION}\s*|\s+|$))
       | (?:{_GREETING_WORD}{_ADDRESSEE}\s*{_PUNCTUATION}\s*)
       | (?:{_FILLER}\b(?:\s*{_PUNCTUATION}\s*|\s+))
       | (?:{_DEAR}\s*[,:\n]\s*)
@@ -101,9 +110,9 @@ _OPENING = re.compile(  # matched at a position (re.match anchors it there)
 # What may follow the last word: end marks, a smiley, an emoji.
 _TRAILER = r"(?:\s*[!.…]|\s*[:;]-?[)D(P]|\s*[\u2600-\u27bf\U0001f300-\U0001faff\ufe0f])*"
 _CLOSING = re.compile(
-    rf"""(?:^|(?<=[\s.,!?;:…،؟¡¿]))(?:
+    rf"""(?:^|(?<=[\s.,!?;:…،؟¡¿，。！？、]))(?:
         (?:{_THANKS}(?:\s*{_PUNCTUATION})?(?:\s*,?\s*(?-i:{_NAME}))?)
-      | (?:(?:^|(?<=[.,!?;:\n…،؟]))\s*{_SIGN_OFF}(?:\s*{_PUNCTUATION})?(?:\s*,?\s*(?-i:{_NAME}))?)
+      | (?:(?:^|(?<=[.,!?;:\n…،؟，。！？]))\s*{_SIGN_OFF}(?:\s*{_PUNCTUATION})?(?:\s*,?\s*(?-i:{_NAME}))?)
     ){_TRAILER}\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -162,9 +171,25 @@ def _trimmed(text: str) -> str:
         if closing is None or closing.start() >= end:
             break
         end = closing.start()
-        while end > start and text[end - 1] in " \t\n,;:-–—،¡¿":
+        while end > start and text[end - 1] in " \t\n,;:-–—،¡¿，、：；":
             end -= 1
     return text[start:end].strip()
+
+
+_CLOSES = re.compile(rf"{_THANKS}|{_SIGN_OFF}", re.IGNORECASE | re.VERBOSE)
+
+
+def small_talk_only(text: str) -> str | None:
+    """"thanks" when ``text`` is nothing but thanks, a goodbye or a sign-off, "greeting"
+    when it is nothing but a greeting or pleasantry, in any language :func:`request_part`
+    knows; None when it holds anything else.
+
+    The intent model learned small talk from English examples and carries it over to
+    Latin-script languages through the encoder, but read "Спасибо!", "谢谢！" or
+    "안녕하세요" as out of scope: the bot searched the help center for them."""
+    if not any(character.isalpha() for character in text) or any(character.isalpha() for character in _trimmed(text)):
+        return None
+    return "thanks" if _CLOSES.search(text) else "greeting"
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…。؟])\s+|\s*\n+\s*")

@@ -7,7 +7,7 @@ import pytest
 
 from switchboard.core.intents.store import default_intent_model
 from switchboard.core.understanding.enrichment import enrich
-from switchboard.core.understanding.small_talk import asks_who_answers, request_part
+from switchboard.core.understanding.small_talk import asks_who_answers, request_part, small_talk_only
 
 
 @pytest.mark.parametrize(("message", "asked"), [
@@ -103,6 +103,41 @@ def test_small_talk_alone_keeps_its_intent() -> None:
     model = default_intent_model()
     assert enrich("Good morning!", intent_model=model).intent == "greeting"
     assert enrich("thank you so much, that's all", intent_model=model).intent == "thanks"
+
+
+@pytest.mark.parametrize(("message", "asked"), [
+    ("Здравствуйте! Где моя посылка?", "Где моя посылка?"),
+    ("Где моя посылка? Спасибо, Анна", "Где моя посылка?"),
+    ("Привіт, де моя посилка? Дякую", "де моя посилка?"),
+    ("你好，我的包裹在哪里？谢谢！", "我的包裹在哪里？"),
+    ("こんにちは。荷物はどこですか？ありがとうございます", "荷物はどこですか？"),
+    ("안녕하세요, 택배 어디 있어요? 감사합니다", "택배 어디 있어요?"),
+    ("Γειά σας, πού είναι το δέμα μου; Ευχαριστώ", "πού είναι το δέμα μου"),  # ";" is its question mark
+    ("שלום, איפה החבילה שלי? תודה", "איפה החבילה שלי?"),
+    ("สวัสดีครับ พัสดุของฉันอยู่ที่ไหน ขอบคุณครับ", "พัสดุของฉันอยู่ที่ไหน"),
+    ("नमस्ते, मेरा पार्सल कहाँ है? धन्यवाद", "मेरा पार्सल कहाँ है?"),
+])
+def test_small_talk_comes_off_in_every_detected_language(message: str, asked: str) -> None:
+    assert request_part(message) == asked
+
+
+@pytest.mark.parametrize(("message", "intent"), [
+    ("Спасибо!", "thanks"), ("Дякую!", "thanks"), ("谢谢！", "thanks"), ("ありがとうございます", "thanks"),
+    ("감사합니다", "thanks"), ("Ευχαριστώ!", "thanks"), ("תודה רבה", "thanks"), ("ขอบคุณครับ", "thanks"),
+    ("धन्यवाद", "thanks"), ("Здравствуйте", "greeting"), ("你好", "greeting"), ("こんにちは", "greeting"),
+    ("안녕하세요", "greeting"), ("Hello? Anyone there?", "greeting"), ("Have a nice day!", "thanks"),
+])
+def test_small_talk_alone_is_small_talk_in_every_detected_language(message: str, intent: str) -> None:
+    """The model learned small talk from English examples and read "Спасибо!" or "你好"
+    as out of scope: the bot searched the help center for it."""
+    assert enrich(message, intent_model=default_intent_model()).intent == intent
+
+
+@pytest.mark.parametrize("message", [
+    "пока не пришла посылка", "Спасибо за возврат денег?", "thanks for the refund", "ok thanks, and the refund?",
+])
+def test_a_message_with_more_than_small_talk_is_not_small_talk_alone(message: str) -> None:
+    assert small_talk_only(message) is None
 
 
 def test_only_a_few_pieces_come_off_however_many_there_are() -> None:

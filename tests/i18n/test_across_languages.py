@@ -222,3 +222,16 @@ def test_a_russian_customer_is_routed_as_russian(handoff_policy: Flask, vendor: 
     assert "language: Russian (ru)" in ticket["comment"]["body"]
     with get_db(handoff_policy).session() as session:
         assert session.scalars(select(Conversation)).one().handoff_reason == "language"
+
+
+def test_thanks_in_a_language_without_a_catalog_is_thanks_not_a_handoff(english_kb: Flask,
+                                                                        vendor: VendorClient) -> None:
+    """"Спасибо!" was read as out of scope, searched for among the English articles and,
+    with nothing to offer, handed to a person as a language the bot cannot serve."""
+    vendor.twilio(MESSAGES, inbound("Здравствуйте! Сколько стоит доставка?"))
+    vendor.twilio(MESSAGES, inbound("Спасибо!"))
+    replies = sent(english_kb)
+    assert "Express next-day delivery costs $9.95" in replies[0], replies[0]
+    assert replies[-1].endswith("You're welcome! If anything else comes up, just write here."), replies[-1]
+    with get_db(english_kb).session() as session:
+        assert session.scalars(select(Conversation)).one().handoff_reason is None
