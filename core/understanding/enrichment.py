@@ -56,6 +56,7 @@ LANGUAGE_MIN_CONFIDENCE = 0.5
 #: A message of fewer words than this never changes a conversation's language.
 LANGUAGE_SWITCH_MIN_WORDS = 3
 _WORDS = re.compile(r"[^\W\d_]+")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 #: Scripts written without spaces between words (Han, kana, Thai): a run of them is one
 #: regex "word", so such a run counts as a word every CHARACTERS_PER_WORD characters
 #: (Chinese words are one or two characters: "我的包裹在哪里" is four, counted as three).
@@ -226,7 +227,12 @@ def clear_language(text: str) -> str | None:
     candidates = _language_detector().compute_language_confidence_values(text)
     if not candidates or candidates[0].value < LANGUAGE_MIN_CONFIDENCE:
         return None
-    if len(candidates) > 1 and candidates[0].value - candidates[1].value < LANGUAGE_MIN_RELATIVE_DISTANCE:
+    # Too close to call between Latin-script languages ("ok", "si") falls back on English,
+    # as short replies mostly are; between two that share another script ("Я хочу
+    # поговорить с оператором": Russian 0.55, Ukrainian 0.45) English is the one answer
+    # surely wrong, so the likelier is taken.
+    if (len(candidates) > 1 and candidates[0].value - candidates[1].value < LANGUAGE_MIN_RELATIVE_DISTANCE
+            and _LATIN_LETTER.search(text)):
         return None
     return candidates[0].language.iso_code_639_1.name.lower()
 

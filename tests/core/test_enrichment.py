@@ -30,6 +30,7 @@ LANGUAGE_SAMPLES = {
     "Waar is mijn bestelling? Die zou gisteren aankomen.": "nl",
     "Где моя посылка?": "ru",
     "Де моя посилка?": "uk",
+    "Я хочу поговорить с оператором": "ru",  # Russian 0.55, Ukrainian 0.45: not English either way
     "我的包裹在哪里？": "zh",
     "荷物はどこですか？": "ja",
     "내 택배 어디 있어요?": "ko",
