@@ -2,7 +2,7 @@
 and the web chat: the multilingual encoder finds the English article from their own
 words, and the bot quotes it with a line in their language saying it is in English;
 a policy can send them to a person instead. And ``switchboard eval`` says what the
-live bot does, in three languages."""
+live bot does, in six languages."""
 from __future__ import annotations
 
 import json
@@ -110,10 +110,12 @@ QUESTIONS = [
     ("Mein Rabattcode funktioniert nicht", "discount-code"),
     ("Combien de temps prend la livraison de ma commande ?", "delivery-times"),
     ("Wie kann ich meine Bestellung stornieren?", "cancel-order"),
+    ("Сколько стоит доставка?", "delivery-costs"),
+    ("运费是多少？", "delivery-costs"),
 ]
 
 
-def test_eval_says_what_the_live_bot_does_in_three_languages(english_kb: Flask, vendor: VendorClient,
+def test_eval_says_what_the_live_bot_does_in_six_languages(english_kb: Flask, vendor: VendorClient,
                                                              env: dict[str, str], tmp_path: Path) -> None:
     """The proof is the product: each question's verdict from `switchboard eval` is the
     decision a customer sending it by SMS gets."""
