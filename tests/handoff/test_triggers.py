@@ -90,6 +90,38 @@ def test_the_keyword_triggers_hold_in_every_language_the_replies_speak(shop: Fla
     assert f"handoff_{trigger}" in tags
 
 
+@pytest.mark.parametrize(("message", "trigger"), [
+    # Detected without a catalog; the intent model reads every one as out of scope.
+    ("Меня обманули, это мошенничество", "fraud"),
+    ("我的卡被盗刷了", "fraud"),
+    ("カードが不正利用されました", "fraud"),
+    ("Я подам в суд", "legal"),
+    ("我要起诉你们", "legal"),
+    ("소송을 걸겠습니다", "legal"),
+    ("Я хочу поговорить с оператором", "explicit_request"),
+    ("Хочу поговорити з оператором", "explicit_request"),
+    ("转人工", "explicit_request"),
+    ("オペレーターと話したいです", "explicit_request"),
+    ("상담원과 통화하고 싶어요", "explicit_request"),
+    ("Хочу отменить подписку", "cancellation"),
+    ("我要取消订阅", "cancellation"),
+])
+def test_the_keyword_triggers_hold_in_languages_without_a_catalog(shop: Flask, vendor: VendorClient,
+                                                                  message: str, trigger: str) -> None:
+    say(vendor, message)
+    reason, tags = handed_over(shop)
+    assert reason == trigger
+    assert f"handoff_{trigger}" in tags
+
+
+@pytest.mark.parametrize("message", ["Как отменить заказ?", "我想取消订单", "注文をキャンセルしたい",
+                                     "мой оператор связи не доставляет SMS"])
+def test_an_order_or_a_phone_network_is_no_trigger_in_those_languages(shop: Flask, vendor: VendorClient,
+                                                                      message: str) -> None:
+    say(vendor, message)
+    assert handed_over(shop) == (None, [])
+
+
 @pytest.mark.parametrize("message", ["quiero cancelar mi pedido", "quero cancelar o meu pedido"])
 def test_cancelling_an_order_stays_the_bots_in_every_language(shop: Flask, vendor: VendorClient,
                                                              message: str) -> None:
