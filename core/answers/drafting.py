@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -154,7 +154,7 @@ def compose_local(question: str, hits: Sequence[Hit], *, max_chars: int = SMS_BU
         companion = _companion(anchor, candidates, room=max_chars - len(anchor.sentence) - len(suffix) - 1)
         if companion is not None:
             chosen.append(companion)
-        body = " ".join(c.sentence for c in sorted(chosen, key=lambda c: c.position))
+        body = join_sentences(c.sentence for c in sorted(chosen, key=lambda c: c.position))
         return Draft(text=body + suffix, citations=(anchor.passage,), engine="local")
     return None
 
@@ -188,8 +188,17 @@ def _companion(anchor: _Candidate, candidates: Sequence[_Candidate], room: int) 
     return max(same, key=lambda c: (len(c.matched - anchor.matched), c.score, -c.position))
 
 
+def join_sentences(sentences: Iterable[str]) -> str:
+    """Sentences run together as their script writes them: Chinese and Japanese put no
+    space after a full stop."""
+    text = ""
+    for sentence in sentences:
+        text += sentence if not text or text[-1] in "\u3002\uff01\uff1f" else " " + sentence
+    return text
+
+
 def _terminated(sentence: str) -> str:
-    return sentence if sentence[-1] in ".!?)\"'\u2026" else sentence + "."
+    return sentence if sentence[-1] in ".!?)\"'\u2026\u3002\uff01\uff1f\uff09\u300d\u300f" else sentence + "."
 
 
 # -- LLM --------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import Stemmer
 
-from switchboard.core.knowledge.analysis import fold, language_of, stem, stopwords
+from switchboard.core.knowledge.analysis import cjk_bigrams, fold, language_of, stem, stopwords
 from switchboard.core.knowledge.records import Passage
 
 #: 0.7 means a sentence of three content words needs all three in the passage, and one
@@ -47,7 +47,11 @@ _ABBREVIATIONS = frozenset("""
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
 # Terminal punctuation, closing quotes/brackets and a trailing citation marker stay with
 # the sentence they end ("days." "[1]"); whitespace after them is the boundary.
-_BOUNDARY = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+|$)")
+#: A sentence ends at ". ! ? …" before a space or the line's end, or at Chinese and
+#: Japanese full stops and marks, which no space follows (a Chinese article was one
+#: "sentence" a paragraph: quoted whole, and grounded whole).
+_BOUNDARY = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+|$)"
+                       r"|[\u3002\uff01\uff1f]+[\u300d\u300f\u201d\u2019\uff09)]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*\u2022\u25aa]|\d{1,2}[.)])\s+")
 _PLACEHOLDER = "\x00{}\x00"
 
@@ -156,11 +160,13 @@ def _normalise(text: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    """Words with contractions folded: "can't" -> "cant", "customer's" -> "customer"."""
+    """Words with contractions folded: "can't" -> "cant", "customer's" -> "customer";
+    Chinese, Japanese and Korean as character pairs, as the index reads them (a whole
+    unspaced clause was one "word", shared by no question and no draft)."""
     out = []
     for word in _WORD.findall(_URL.sub(" ", text)):
         head, _, tail = word.partition("'")
-        out.append(head + tail if tail == "t" else head)
+        out.extend(cjk_bigrams(head + tail if tail == "t" else head))
     return out
 
 

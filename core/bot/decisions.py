@@ -23,6 +23,7 @@ from switchboard.core.answers.drafting import (
     citation_line,
     compose_local,
     ground_or_refuse,
+    join_sentences,
 )
 from switchboard.core.answers.grounding import split_sentences
 from switchboard.core.bot.escalation import EscalationPolicy, Signals, Trigger
@@ -464,7 +465,7 @@ def lead_of(passage: Passage) -> Draft:
     suffix = "\n" + citation_line([passage])
     body = ""
     for sentence in split_sentences(passage.text):
-        candidate = f"{body} {sentence}".strip()
+        candidate = join_sentences([body, sentence]) if body else sentence
         if len(candidate) + len(suffix) > SMS_BUDGET_CHARS:
             break
         body = candidate

@@ -192,7 +192,7 @@ def small_talk_only(text: str) -> str | None:
     return "thanks" if _CLOSES.search(text) else "greeting"
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…。؟])\s+|\s*\n+\s*")
+_SENTENCE_END = re.compile(r"(?<=[.!?…。؟！？])\s+|(?<=[。！？])(?=\S)|\s*\n+\s*")
 
 
 def sentences(text: str) -> list[str]:

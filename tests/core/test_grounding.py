@@ -49,6 +49,26 @@ def test_split_keeps_citation_markers_with_the_sentence_they_end() -> None:
     ]
 
 
+def test_chinese_and_japanese_sentences_end_at_their_full_stops_without_a_space() -> None:
+    assert split_sentences("我们收到退货后会处理退款。退款会在五个工作日内到账！需要发票吗？请下载。") == [
+        "我们收到退货后会处理退款。", "退款会在五个工作日内到账！", "需要发票吗？", "请下载。",
+    ]
+    assert split_sentences("発送前ならキャンセルできます。「はい」と言った。") == [
+        "発送前ならキャンセルできます。", "「はい」と言った。",
+    ]
+
+
+CHINESE = [Passage(id="zh-refund#0", article_id="zh-refund", title="退款什么时候到账？", locale="zh",
+                   text="我们收到退货后会在两个工作日内处理退款。退款会在五个工作日内退回到您的原支付方式。")]
+
+
+def test_a_chinese_draft_is_read_in_character_pairs_as_the_index_reads_it() -> None:
+    """A whole unspaced clause was one "word": a faithful Chinese draft shared no word
+    with its passage and was refused, and an invented one could not be told apart."""
+    assert check_grounded("退款会在五个工作日内退回到原支付方式。", CHINESE).ok
+    assert not check_grounded("退款会在当天以现金形式送到您家。", CHINESE).ok
+
+
 # -- support ------------------------------------------------------------------------
 
 def test_a_paraphrase_of_a_passage_is_supported_by_that_passage() -> None:

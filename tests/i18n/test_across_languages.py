@@ -237,3 +237,26 @@ def test_thanks_in_a_language_without_a_catalog_is_thanks_not_a_handoff(english_
     assert replies[-1].endswith("You're welcome! If anything else comes up, just write here."), replies[-1]
     with get_db(english_kb).session() as session:
         assert session.scalars(select(Conversation)).one().handoff_reason is None
+
+
+CHINESE_REFUNDS = Article(
+    id="zh-refund", title="退款什么时候到账？", locale="zh",
+    url="https://help.acme.example/zh/articles/tuikuan",
+    body="我们收到退货后会在两个工作日内处理退款。退款会在五个工作日内退回到您的原支付方式。"
+         "礼品卡购买的商品将退回为礼品卡余额。如需发票，请在我的账户中下载。")
+CHINESE_DELIVERY = Article(
+    id="zh-delivery", title="配送需要多长时间？", locale="zh",
+    url="https://help.acme.example/zh/articles/peisong",
+    body="标准配送需要三到五个工作日。快递配送第二天送达，下午两点前下单有效。节假日期间请多预留一到两天。")
+
+
+def test_a_chinese_answer_quotes_the_sentences_that_answer_not_the_paragraph(app: Flask,
+                                                                             vendor: VendorClient) -> None:
+    """Chinese writes no space after its full stop "。": a paragraph was one sentence, so
+    the answer quoted all of it (invoices and gift cards for a refund-timing question)."""
+    import_kb(app, CHINESE_REFUNDS, CHINESE_DELIVERY)
+    vendor.twilio(MESSAGES, inbound("退款多久能到账？"))
+    [reply] = sent(app)
+    assert "退款会在五个工作日内退回到您的原支付方式。" in reply, reply
+    assert "如需发票" not in reply, reply
+    assert reply.endswith("https://help.acme.example/zh/articles/tuikuan"), reply
