@@ -197,8 +197,14 @@ def join_sentences(sentences: Iterable[str]) -> str:
     return text
 
 
+#: What may end a sentence as split_sentences cuts it: end marks (Chinese and Japanese
+#: too) and the closing quotes and brackets after them (a full stop added after "…hi.”"
+#: became a sentence of its own, "." , which no passage supports).
+_ENDINGS = frozenset(".!?)]\"'\u2026\u201d\u2019\u3002\uff01\uff1f\uff09\u300d\u300f")
+
+
 def _terminated(sentence: str) -> str:
-    return sentence if sentence[-1] in ".!?)\"'\u2026\u3002\uff01\uff1f\uff09\u300d\u300f" else sentence + "."
+    return sentence if sentence[-1] in _ENDINGS else sentence + "."
 
 
 # -- LLM --------------------------------------------------------------------------

@@ -78,6 +78,23 @@ def test_local_answer_quotes_the_fact_and_cites_the_link_within_the_sms_budget()
     assert ground_or_refuse(draft) is draft  # extractive, so grounded by construction
 
 
+@pytest.mark.parametrize(("locale", "question", "text", "quoted"), [
+    ("en", "can sale items be returned",
+     "Our policy says “Sale items can be returned for credit only.” Ask in store.",
+     "Our policy says “Sale items can be returned for credit only.”"),
+    ("zh", "退款多久能到账", "我们会处理退款。“退款会在五个工作日内到账。”发票请在账户中下载。",
+     "“退款会在五个工作日内到账。”"),
+])
+def test_a_sentence_ending_in_a_quote_is_quoted_as_it_ends_and_stays_grounded(locale: str, question: str, text: str,
+                                                                              quoted: str) -> None:
+    """A full stop was added after the closing quote, and the lone "." it made was refused
+    as a sentence no passage supports: the answer went to a menu instead."""
+    passage = Passage(id="p#0", article_id="p", title="Refunds", text=text, locale=locale)
+    draft = compose_local(question, hits(passage))
+    assert draft is not None and quoted in draft.text and "”." not in draft.text, draft
+    assert ground_or_refuse(draft, [passage]) == draft
+
+
 def test_local_answer_cites_the_title_when_the_article_has_no_link() -> None:
     draft = compose_local("when does the password reset link expire?", hits(PASSWORD, RETURNS))
     assert draft is not None
