@@ -176,7 +176,7 @@ def _trimmed(text: str) -> str:
     return text[start:end].strip()
 
 
-_CLOSES = re.compile(rf"{_THANKS}|{_SIGN_OFF}", re.IGNORECASE | re.VERBOSE)
+_CLOSES = re.compile(rf"(?<!\w)(?:{_THANKS}|{_SIGN_OFF})(?!\w)", re.IGNORECASE | re.VERBOSE)
 
 
 def small_talk_only(text: str) -> str | None:
