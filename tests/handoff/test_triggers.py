@@ -95,6 +95,8 @@ def test_each_message_trigger_hands_over_with_its_reason(shop: Flask, vendor: Ve
     ("상담원과 통화하고 싶어요", "explicit_request"),
     ("Хочу отменить подписку", "cancellation"),
     ("我要取消订阅", "cancellation"),
+    ("Я хочу подать жалобу", "complaint"),
+    ("我要投诉你们的服务", "complaint"),
 ])
 def test_the_keyword_triggers_hold_in_the_detected_languages(shop: Flask, vendor: VendorClient,
                                                             message: str, trigger: str) -> None:
