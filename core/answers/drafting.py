@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 
 from switchboard.core.answers.grounding import (
     DEFAULT_THRESHOLD,
+    UNSPACED_STOPS,
     GroundingResult,
     check_grounded,
     content_terms,
@@ -193,14 +194,14 @@ def join_sentences(sentences: Iterable[str]) -> str:
     space after a full stop."""
     text = ""
     for sentence in sentences:
-        text += sentence if not text or text[-1] in "\u3002\uff01\uff1f" else " " + sentence
+        text += sentence if not text or text[-1] in UNSPACED_STOPS else " " + sentence
     return text
 
 
 #: What may end a sentence as split_sentences cuts it: end marks (Chinese and Japanese
 #: too) and the closing quotes and brackets after them (a full stop added after "…hi.”"
 #: became a sentence of its own, "." , which no passage supports).
-_ENDINGS = frozenset(".!?)]\"'\u2026\u201d\u2019\u3002\uff01\uff1f\uff09\u300d\u300f")
+_ENDINGS = frozenset(".!?)]\"'\u2026\u201d\u2019\uff09\u300d\u300f" + UNSPACED_STOPS)
 
 
 def _terminated(sentence: str) -> str:

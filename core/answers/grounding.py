@@ -50,8 +50,10 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
 #: A sentence ends at ". ! ? …" before a space or the line's end, or at Chinese and
 #: Japanese full stops and marks, which no space follows (a Chinese article was one
 #: "sentence" a paragraph: quoted whole, and grounded whole).
+#: Chinese and Japanese full stop, exclamation and question marks: no space follows them.
+UNSPACED_STOPS = "\u3002\uff01\uff1f"
 _BOUNDARY = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+|$)"
-                       r"|[\u3002\uff01\uff1f]+[\u300d\u300f\u201d\u2019\uff09)]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*")
+                       rf"|[{UNSPACED_STOPS}]+[\u300d\u300f\u201d\u2019\uff09)]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*\u2022\u25aa]|\d{1,2}[.)])\s+")
 _PLACEHOLDER = "\x00{}\x00"
 

@@ -465,7 +465,7 @@ def lead_of(passage: Passage) -> Draft:
     suffix = "\n" + citation_line([passage])
     body = ""
     for sentence in split_sentences(passage.text):
-        candidate = join_sentences([body, sentence]) if body else sentence
+        candidate = join_sentences([body, sentence])
         if len(candidate) + len(suffix) > SMS_BUDGET_CHARS:
             break
         body = candidate

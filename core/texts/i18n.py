@@ -169,19 +169,18 @@ class Texts:
         key = _KEY_OF.get(text)
         if key is None:
             raise UnknownText(f"{text[:40]!r} is not marked with N_(): mark it beside the code that sends it")
-        chosen = (self.overrides.get(self.language, {}).get(key)
-                  or catalog(self.language).get((key, text)) or text)
+        chosen = self._translation(key, text) or text
         return chosen.format(**values) if values else chosen
 
     def sent_in(self, text: str) -> str:
         """The language ``text`` is sent in: this one when the account's overrides or the
         catalog translate it, else English (a Dutch customer reads the English text)."""
         key = _KEY_OF.get(text)
-        if self.language == SOURCE_LANGUAGE or key is None:
-            return SOURCE_LANGUAGE
-        if self.overrides.get(self.language, {}).get(key) or catalog(self.language).get((key, text)):
-            return self.language
-        return SOURCE_LANGUAGE
+        return self.language if key is not None and self._translation(key, text) else SOURCE_LANGUAGE
+
+    def _translation(self, key: str, text: str) -> str | None:
+        """``text`` as the account's overrides or this language's catalog write it."""
+        return self.overrides.get(self.language, {}).get(key) or catalog(self.language).get((key, text))
 
     @property
     def translated(self) -> bool:
