@@ -114,12 +114,23 @@ class EscalationPolicy:
 
     def evaluate(self, signals: Signals, *, skipping: str | None = None) -> Trigger | None:
         """The first enabled trigger, in file order, that fires; None keeps the bot on.
-        ``skipping`` names a trigger not to check (one the caller knows does not apply)."""
-        for rule in self.rules:
-            if rule.enabled and rule.name != skipping:
-                detail = rule.check(signals)
-                if detail is not None:
-                    return Trigger(rule.name, detail)
+        ``skipping`` names a trigger not to check (one the caller knows does not apply).
+
+        One exception to file order: a topic the intent model alone reads gives way to a
+        later topic the customer's own words name. "Я хочу подать жалобу" (I want to file
+        a complaint) is read as legal by the model, across languages, and says
+        "жалоб" (complaint) in so many words; the words are the surer evidence."""
+        enabled = [rule for rule in self.rules if rule.enabled and rule.name != skipping]
+        for position, rule in enumerate(enabled):
+            detail = rule.check(signals)
+            if detail is None:
+                continue
+            if isinstance(rule, TopicRule) and not rule.matcher.matches(signals.text):
+                worded = next((later for later in enabled[position + 1:]
+                               if isinstance(later, TopicRule) and later.matcher.matches(signals.text)), None)
+                if worded is not None:
+                    return Trigger(worded.name, worded.describe(signals))
+            return Trigger(rule.name, detail)
         return None
 
 # -- matching the customer's words ----------------------------------------------------
@@ -232,8 +243,11 @@ class TopicRule:
         by_intent = (signals.intent in self.intents and self.min_confidence is not None
                      and signals.intent_confidence >= self.min_confidence and signals.intent_familiar)
         if by_intent or self.matcher.matches(signals.text):
-            return f"{TOPIC_LABELS[self.name]}: {_quote(signals.text)}"
+            return self.describe(signals)
         return None
+
+    def describe(self, signals: Signals) -> str:
+        return f"{TOPIC_LABELS[self.name]}: {_quote(signals.text)}"
 
 
 @dataclass(frozen=True)

@@ -368,6 +368,7 @@ class IntentModel:
         scores, known = self._scores(texts, vectors)
         temperature = np.full(len(texts), self._temperature)
         cut = np.full(len(texts), self._threshold)
+        foreign = np.zeros(len(texts), dtype=bool)
         if self._meaning is not None and self._words is not None and vectors is not None:
             foreign = word_coverage(self._words, texts) < MIN_WORD_COVERAGE
             if foreign.any():
@@ -376,8 +377,31 @@ class IntentModel:
         best, confidence, eligible = decide(scores, temperature, self._in_scope_columns, self._oos_column)
         # A message sharing no word or character sequence with the training data is
         # scored by the intercepts (and a vector of unknown words) alone; that is
-        # ignorance, not an answer.
+        # ignorance, not an answer. Unless it is read by its vector alone and the vector
+        # is like the examples of the intent it goes to (another script: below).
+        unread = foreign & ~known
+        if unread.any() and vectors is not None:
+            known[unread] = self._vouched(texts, vectors, np.flatnonzero(unread), best)
         return best, confidence, eligible & known, cut
+
+    def _vouched(self, texts: list[str], vectors: np.ndarray, rows: np.ndarray, best: np.ndarray) -> np.ndarray:
+        """Whether each of ``rows``, a message that shares not even a character sequence
+        with the examples, still has evidence behind its best intent: it has words, and
+        its vector is like that intent's examples (:mod:`.familiarity`).
+
+        Why: a message in another script than the examples' (Cyrillic, Chinese, Arabic
+        against English examples) shares no n-gram with them, so every such message was
+        out of scope, although the encoder reads it right: of 47 shop requests written in
+        Russian, Ukrainian, Chinese, Japanese, Korean and Arabic none was routed, the
+        meaning head's best intent was right for 46; with this, 32 are routed, all right,
+        and no more of 800 XQuAD questions in Russian and Chinese (no shop's intents) than
+        before (5). Routing every such message by its vector would have routed 68 more."""
+        if self._familiarity is None or self._words is None:
+            return np.zeros(len(rows), dtype=bool)
+        analyzer, _ = self._words
+        worded = np.array([bool(analyzer(texts[i])) for i in rows])
+        like = self._familiarity.familiar(vectors[rows], [self._labels[best[i]] for i in rows])
+        return worded & like
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,21 @@ def test_fraud_comes_before_a_request_for_a_person(policy: EscalationPolicy) -> 
     assert trigger is not None and trigger.name == "fraud"
 
 
+def test_a_topic_the_customer_names_wins_over_an_earlier_one_only_the_model_reads(policy: EscalationPolicy) -> None:
+    """The intent model reads "Я хочу подать жалобу" (I want to file a complaint) as legal;
+    legal comes first in the file, but only the complaint trigger's words are there."""
+    read_as_legal = {"intent": "legal", "intent_confidence": 0.9, "in_scope": True}
+    trigger = policy.evaluate(signals(text="Я хочу подать жалобу", **read_as_legal))
+    assert trigger is not None and trigger.name == "complaint"
+    trigger = policy.evaluate(signals(text="I want to make a complaint", **read_as_legal))
+    assert trigger is not None and trigger.name == "complaint"
+    # The earlier topic's own words, or no topic's words: file order.
+    trigger = policy.evaluate(signals(text="I will sue you and complain", **read_as_legal))
+    assert trigger is not None and trigger.name == "legal"
+    trigger = policy.evaluate(signals(text="this needs sorting out", **read_as_legal))
+    assert trigger is not None and trigger.name == "legal"
+
+
 def test_the_order_is_the_file_s_order() -> None:
     def vip_first(triggers: dict[str, Any]) -> None:
         vip = triggers.pop("vip")

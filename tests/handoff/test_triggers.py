@@ -81,7 +81,7 @@ def test_each_message_trigger_hands_over_with_its_reason(shop: Flask, vendor: Ve
     ("mi hanno rubato la carta, è una truffa", "fraud"),
     ("ich werde einen Anwalt einschalten", "legal"),
     ("je vais saisir la CNIL", "legal"),
-    # Detected without a catalog; the intent model reads every one as out of scope.
+    # Detected without a catalog; the intent model reads these scripts only when like its examples.
     ("Меня обманули, это мошенничество", "fraud"),
     ("我的卡被盗刷了", "fraud"),
     ("カードが不正利用されました", "fraud"),

@@ -226,6 +226,17 @@ def test_a_russian_customer_is_routed_as_russian(handoff_policy: Flask, vendor: 
         assert session.scalars(select(Conversation)).one().handoff_reason == "language"
 
 
+def test_a_russian_customer_s_ticket_says_what_they_asked_for(handoff_policy: Flask, vendor: VendorClient) -> None:
+    """The intent model's English examples share no letter with Cyrillic, so every Russian
+    message was out of scope: no intent on the ticket, nothing for routing to go by."""
+    vendor = VendorClient(handoff_policy.test_client(), twilio_token=vendor.twilio_token,
+                          zendesk_secret=vendor.zendesk_secret, slack_secret=vendor.slack_secret,
+                          public_url=vendor.public_url)
+    vendor.twilio(MESSAGES, inbound("Где мой заказ?"))
+    [ticket] = tickets(handoff_policy)
+    assert {"lang_ru", "intent_order_status"} <= set(ticket["tags"]), ticket["tags"]
+
+
 def test_thanks_in_a_language_without_a_catalog_is_thanks_not_a_handoff(english_kb: Flask,
                                                                         vendor: VendorClient) -> None:
     """"Спасибо!" was read as out of scope, searched for among the English articles and,
