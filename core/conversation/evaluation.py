@@ -49,7 +49,7 @@ from switchboard.core.store.csv_rows import CsvFormatError, read_rows
 from switchboard.core.store.models import Account, Conversation, Customer, Message
 from switchboard.core.texts.i18n import ENGLISH, Texts, language_of, texts_for
 from switchboard.core.texts.translation import Translator
-from switchboard.core.understanding.enrichment import conversation_language, enrich
+from switchboard.core.understanding.enrichment import conversation_language, enrich, knowledge_languages
 
 if TYPE_CHECKING:
     from switchboard.core.answers.drafting import Draft
@@ -201,14 +201,15 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
     text = truncate_for_model(redact(question.text).text)
     # The conversation's language as the live bot chooses it for a first message (no
     # earlier language, no stored preference), and the same search in it.
-    language = conversation_language(text, previous=None, preference=None)
+    also = knowledge_languages(config.retriever.languages()) if config.retriever is not None else frozenset()
+    language = conversation_language(text, previous=None, preference=None, also=also)
     search, other_language = searches(config.retriever, language, translator=config.translator,
                                       learned=config.learned, k=SEARCH_K)
     turn = replace(turn or Turn(first_bot_message=question.previous is None, company=config.company),
                    texts=config.texts(language))
     if question.previous is not None:
         turn = replace(turn, previous_question=truncate_for_model(redact(question.previous).text))
-    enrichment = enrich(text, intent_model=config.intent_model)
+    enrichment = enrich(text, intent_model=config.intent_model, also=also)
     decision = decide(
         text, enrichment, turn, policy=config.policy,
         search=search, llm_drafter=config.llm_drafter, other_language=other_language,

@@ -54,7 +54,13 @@ from switchboard.core.store.models import Conversation, Message
 from switchboard.core.store.rows import write_now
 from switchboard.core.texts.i18n import ENGLISH, N_, Texts, language_of, texts_for
 from switchboard.core.texts.translation import Translator, translate_customer_messages
-from switchboard.core.understanding.enrichment import Enrichment, clear_language, conversation_language, enrich
+from switchboard.core.understanding.enrichment import (
+    Enrichment,
+    clear_language,
+    conversation_language,
+    enrich,
+    knowledge_languages,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +116,18 @@ def _local_keyword(body: str) -> tuple[bool, str | None]:
     return False, None
 
 
-def _choose_language(session: Session, inbound: Inbound, hint: str | None, earlier: list[Message]) -> str:
+def _choose_language(session: Session, inbound: Inbound, hint: str | None, earlier: list[Message],
+                     also: frozenset[str]) -> str:
     """The conversation's language for this message (recorded as the customer's
-    preference when none is stored and the message says it clearly). The caller
-    records it on the message, with the enrichment where there is one."""
+    preference when none is stored and the message says it clearly), ``also`` telling
+    the languages of the account's articles besides the usual ones. The caller records
+    it on the message, with the enrichment where there is one."""
     previous = _previous_customer_meta(session, inbound, earlier)
     preference = language_of(inbound.customer.locale)
     body = truncate_for_model(inbound.message.body)
-    language = hint or conversation_language(body, previous=(previous or {}).get("language"), preference=preference)
-    if inbound.customer.locale is None and clear_language(body) == language:
+    language = hint or conversation_language(body, previous=(previous or {}).get("language"), preference=preference,
+                                             also=also)
+    if inbound.customer.locale is None and clear_language(body, also) == language:
         write_now(session, inbound.customer, locale=language)
     return language
 
@@ -165,7 +174,9 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     local, hint = _local_keyword(inbound.message.body) if word else (False, None)
     # The conversation's latest messages, read once for the language, the menu pick and the turn.
     earlier = timeline.recent(session, inbound.conversation.id, before_id=inbound.message.id)
-    language = _choose_language(session, inbound, hint, earlier)
+    retriever = account_retriever(session, inbound.account.id, settings)
+    also = knowledge_languages(retriever.languages()) if retriever is not None else frozenset()
+    language = _choose_language(session, inbound, hint, earlier, also)
     texts = texts_for(session, inbound.account.id, language)
     if word is not None or not may_message(inbound.customer, inbound.message.channel):
         write_now(session, inbound.message, meta={**inbound.message.meta, "language": language})
@@ -175,7 +186,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     # were two on the path of every message the bot or an agent handles).
     text = truncate_for_model(inbound.message.body)
     enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id,
-                                                        embeddings=settings.embeddings))
+                                                        embeddings=settings.embeddings), also=also)
     write_now(session, inbound.message,
               meta={**inbound.message.meta, "language": language, "enrichment": enrichment_json(enrichment)})
     metrics.message_received(session, inbound.conversation, inbound.message)
@@ -198,7 +209,6 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     if picked is not None:
         send_reply(session, inbound, picked, settings)
         return picked
-    retriever = account_retriever(session, inbound.account.id, settings)
     learned = (phrasings.learned(session, inbound.account.id, retriever.encoder_name, index=retriever)
                if retriever else None)
     search, other_language = searches(retriever, language, translator=_translator(session, inbound, settings),

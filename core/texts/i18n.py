@@ -238,10 +238,13 @@ def set_override(session: Session, account_id: int, language: str, key: str, tex
         raise UnknownText(f"no customer-facing text is called {key!r}; list them with `switchboard texts list`")
     if not _LANGUAGE.match(language):
         raise InvalidOverride(f"language {language!r}: use a two-letter ISO 639-1 code such as es or de")
-    if language not in CATALOG_LANGUAGES + UNCATALOGUED_LANGUAGES:
+    from switchboard.core.understanding.enrichment import knowledge_languages  # lingua: only when overriding
+
+    if language not in CATALOG_LANGUAGES + UNCATALOGUED_LANGUAGES and not knowledge_languages([language]):
         raise InvalidOverride(
             f"no customer is ever answered in {language!r}: the catalogs have {', '.join(CATALOG_LANGUAGES)}; "
-            f"{', '.join(UNCATALOGUED_LANGUAGES)} are also detected (English texts unless you override them)")
+            f"{', '.join(UNCATALOGUED_LANGUAGES)} are also detected, and so is any other language your "
+            "knowledge base's articles are written in (English texts unless you override them)")
     current = overrides(session, account_id)
     if text is None:
         current.get(language, {}).pop(key, None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING
@@ -38,7 +38,9 @@ DEFAULT_LANGUAGE = "en"
 #: each web and worker process when the first message in its script arrives: the first
 #: ten (Latin scripts and Arabic) ~250 MB in all (20 Latin-script languages measured
 #: ~700 MB), Russian and Ukrainian ~50 MB more. Chinese, Japanese, Korean, Greek,
-#: Hebrew, Thai and Hindi are told by their script alone and load nothing.
+#: Hebrew, Thai and Hindi are told by their script alone and load nothing. An account
+#: whose articles are written in another language the detector knows adds that language
+#: for its customers (``also``, :func:`knowledge_languages`).
 SUPPORTED_LANGUAGES: tuple[Language, ...] = (
     Language.ENGLISH, Language.SPANISH, Language.FRENCH, Language.GERMAN,
     Language.ITALIAN, Language.PORTUGUESE, Language.DUTCH, Language.POLISH,
@@ -122,13 +124,15 @@ class Enrichment:
         return self.intent if self.in_scope and self.intent_familiar else None
 
 
-def enrich(text: str, *, intent_model: IntentModel | None = None) -> Enrichment:
+def enrich(text: str, *, intent_model: IntentModel | None = None,
+           also: frozenset[str] = frozenset()) -> Enrichment:
     """Intent (when a model is given), sentiment and ISO 639-1 language of ``text``.
 
     Intent and sentiment are read from the request without the greeting or thanks
     around it (core.understanding.small_talk): "Hi, where is my parcel?" is a delivery question, not
     a greeting, and "Hello!" or "thanks" say nothing of how the customer feels about
-    the problem. The language is read from the whole message: more words, surer."""
+    the problem. The language is read from the whole message: more words, surer;
+    ``also`` names languages to tell besides the usual ones (:func:`clear_language`)."""
     request = request_part(text)
     if intent_model is None:
         intent, confidence, in_scope, familiar = None, 0.0, False, True
@@ -147,7 +151,7 @@ def enrich(text: str, *, intent_model: IntentModel | None = None) -> Enrichment:
             prediction = _beside_small_talk(request, intent_model) or prediction
         intent, confidence, in_scope = prediction.intent, prediction.confidence, prediction.in_scope
         familiar = prediction.familiar
-    language = detect_language(text)
+    language = detect_language(text, also=also)
     score = sentiment_score(request, language=language)
     return Enrichment(
         intent=intent, intent_confidence=confidence, in_scope=in_scope,
@@ -208,23 +212,38 @@ def sentiment_label(score: float) -> str:
     return "neutral"
 
 
-def detect_language(text: str) -> str:
+def detect_language(text: str, *, also: frozenset[str] = frozenset()) -> str:
     """ISO 639-1 code; DEFAULT_LANGUAGE when the text is too short or too ambiguous
     to tell, since most short replies ("ok", "yes", "thx") go with whatever language
     the conversation is already in."""
-    return clear_language(text) or DEFAULT_LANGUAGE
+    return clear_language(text, also) or DEFAULT_LANGUAGE
+
+
+def knowledge_languages(languages: Iterable[str]) -> frozenset[str]:
+    """Of a knowledge base's article languages (ISO 639-1 codes), those to tell besides
+    :data:`SUPPORTED_LANGUAGES`: the ones the detector knows and does not tell already.
+
+    Why: a Romanian help center's Romanian customers were read as Turkish, French or
+    too unclear (English), so their own articles were searched as another language's
+    and quoted "(This article is in Romanian: it is the closest answer we have.)", with
+    more menus, as across languages. Telling every language the detector knows would
+    load ~900 MB into each process; an account pays only for the languages its
+    articles are written in."""
+    return frozenset(code for code in languages if code in _EXTRA_LANGUAGES)
 
 
 @lru_cache(maxsize=256)
-def clear_language(text: str) -> str | None:
+def clear_language(text: str, also: frozenset[str] = frozenset()) -> str | None:
     """ISO 639-1 code of ``text``, or None when it is too short or ambiguous to tell.
+    ``also``: languages to tell besides :data:`SUPPORTED_LANGUAGES` (the account's
+    articles', :func:`knowledge_languages`).
 
     Remembered for the last few texts: one message is asked about three times while it
     is processed (its enrichment, the reply's language, the self-service turn), and
     detection is the single costliest call of the three."""
     if not any(character.isalpha() for character in text):
         return None
-    candidates = _language_detector().compute_language_confidence_values(text)
+    candidates = _language_detector(knowledge_languages(also)).compute_language_confidence_values(text)
     if not candidates or candidates[0].value < LANGUAGE_MIN_CONFIDENCE:
         return None
     # Too close to call between Latin-script languages ("ok", "si") falls back on English,
@@ -237,12 +256,14 @@ def clear_language(text: str) -> str | None:
     return candidates[0].language.iso_code_639_1.name.lower()
 
 
-def conversation_language(text: str, *, previous: str | None, preference: str | None) -> str:
+def conversation_language(text: str, *, previous: str | None, preference: str | None,
+                          also: frozenset[str] = frozenset()) -> str:
     """The language to answer ``text`` in. Sticky: a conversation keeps its language
     (else the customer's stored preference) unless the message clearly says another
     one in at least LANGUAGE_SWITCH_MIN_WORDS words, because "ok", "si", "merci" or a
-    product name say little and a reply must not flip language on them."""
-    detected = clear_language(text)
+    product name say little and a reply must not flip language on them. ``also``: as
+    :func:`clear_language`'s."""
+    detected = clear_language(text, also)
     settled = previous or preference
     if detected is not None and (settled is None or word_count(text) >= LANGUAGE_SWITCH_MIN_WORDS):
         return detected
@@ -297,8 +318,15 @@ def _sentiment_analyzer() -> SentimentIntensityAnalyzer:
 
 
 @cache
-def _language_detector() -> LanguageDetector:
-    """Built once per process: language models load lazily on first use (a few
-    seconds and a few hundred MB for the whole set), then detection takes well under
-    a millisecond."""
-    return LanguageDetectorBuilder.from_languages(*SUPPORTED_LANGUAGES).build()
+def _language_detector(also: frozenset[str] = frozenset()) -> LanguageDetector:
+    """Built once per process and set of extra languages: language models load lazily
+    on first use (a few seconds and a few hundred MB for the whole set), then detection
+    takes well under a millisecond."""
+    extra = [_EXTRA_LANGUAGES[code] for code in sorted(also)]
+    return LanguageDetectorBuilder.from_languages(*SUPPORTED_LANGUAGES, *extra).build()
+
+
+#: The languages the detector knows beyond SUPPORTED_LANGUAGES, by ISO 639-1 code.
+_EXTRA_LANGUAGES: dict[str, Language] = {
+    language.iso_code_639_1.name.lower(): language for language in Language.all()
+    if language not in SUPPORTED_LANGUAGES}

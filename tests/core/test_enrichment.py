@@ -210,3 +210,19 @@ def test_with_an_intent_model_the_intent_is_filled_in(shop: IntentModel) -> None
 def test_out_of_scope_message_is_marked(shop: IntentModel) -> None:
     result = enrich("¿Qué tiempo hace hoy en Madrid?", intent_model=shop)
     assert (result.intent, result.in_scope, result.language) == ("out_of_scope", False, "es")
+
+
+def test_a_language_of_the_articles_is_told_besides_the_usual_ones() -> None:
+    """Romanian is not among SUPPORTED_LANGUAGES: alone it reads as unclear, Turkish or
+    French; an account whose articles are Romanian tells it. Its English and Spanish
+    customers are read as before, and a code the detector does not know adds nothing."""
+    from switchboard.core.understanding.enrichment import clear_language, conversation_language, knowledge_languages
+
+    romanian = ["Cum modific adresa de livrare?", "Pot plăti cu PayPal?", "Când îmi returnați banii?"]
+    assert [clear_language(text) for text in romanian] != ["ro"] * 3
+    also = knowledge_languages(["en", "ro", "xx", "es"])
+    assert also == frozenset({"ro"})
+    assert [clear_language(text, also) for text in romanian] == ["ro"] * 3
+    assert conversation_language(romanian[0], previous=None, preference=None, also=also) == "ro"
+    assert clear_language("Can I change my delivery address?", also) == "en"
+    assert clear_language("¿Cuánto cuesta el envío a Madrid?", also) == "es"

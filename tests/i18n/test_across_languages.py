@@ -18,7 +18,7 @@ from switchboard.app import create_app
 from switchboard.cli import main
 from switchboard.core.knowledge.records import Article
 from switchboard.core.settings import load_settings
-from switchboard.core.store.models import Conversation
+from switchboard.core.store.models import Conversation, Message
 from switchboard.intake.db import get_db
 
 from ..signing import VendorClient
@@ -193,6 +193,38 @@ def test_a_russian_question_is_answered_from_the_russian_article(app: Flask, ven
     assert "Доставка по Москве занимает 1–2 рабочих дня" in reply, reply
     assert reply.endswith("https://help.acme.example/ru/articles/dostavka"), reply
     assert "(This article is in" not in reply
+
+
+ROMANIAN_DELIVERY = Article(
+    id="ro-livrare", title="Cât durează livrarea?", locale="ro",
+    url="https://help.acme.example/ro/articole/livrare",
+    body="Livrarea standard durează între 3 și 5 zile lucrătoare. Livrarea expres ajunge în ziua "
+         "lucrătoare următoare dacă plasezi comanda înainte de ora 14:00.")
+ROMANIAN_PAYMENT = Article(
+    id="ro-plata", title="Ce metode de plată acceptați?", locale="ro",
+    url="https://help.acme.example/ro/articole/plata",
+    body="Acceptăm carduri Visa și Mastercard, PayPal și transfer bancar. Plata ramburs nu este disponibilă.")
+ROMANIAN_ADDRESS = Article(
+    id="ro-adresa", title="Pot schimba adresa de livrare?", locale="ro",
+    url="https://help.acme.example/ro/articole/adresa",
+    body="Poți schimba adresa de livrare cât timp comanda nu a fost expediată. Intră în contul tău, "
+         "deschide comanda și alege Modifică adresa.")
+
+
+def test_a_language_detection_does_not_know_is_learnt_from_the_articles(app: Flask, vendor: VendorClient) -> None:
+    """Romanian is none of the languages detection tells by default: a Romanian help
+    center's customers were read as Turkish, French or English, and their own articles
+    quoted "(This article is in Romanian: it is the closest answer we have.)", as if from
+    another language. The languages a knowledge base is written in are told too."""
+    import_kb(app, ROMANIAN_DELIVERY, ROMANIAN_PAYMENT, ROMANIAN_ADDRESS)
+    vendor.twilio(MESSAGES, inbound("Cum modific adresa de livrare?"))
+    [reply] = sent(app)
+    assert "Poți schimba adresa de livrare cât timp comanda nu a fost expediată." in reply, reply
+    assert reply.endswith("https://help.acme.example/ro/articole/adresa"), reply
+    assert "(This article is in" not in reply
+    with get_db(app).session() as session:
+        [question] = [m for m in session.scalars(select(Message)) if m.author == "customer"]
+        assert question.meta["language"] == "ro" and question.meta["enrichment"]["language"] == "ro"
 
 
 def test_a_japanese_question_is_told_in_english_that_the_article_is_english(english_kb: Flask,

@@ -41,6 +41,9 @@ def test_a_language_no_customer_is_answered_in_is_refused_naming_the_catalogs(en
     code, out = run(env, "texts", "set", "welcome", "Waarmee kan ik u helpen?", "--language", "nl")
     assert code == 0, out
     assert "welcome (override): Waarmee kan ik u helpen?" in run(env, "texts", "list", "--language", "nl")[1]
+    # Romanian is detected for an account whose articles are Romanian: its texts too.
+    code, out = run(env, "texts", "set", "welcome", "Cu ce vă pot ajuta?", "--language", "ro")
+    assert code == 0, out
 
 
 def test_the_uncatalogued_languages_are_the_detected_ones_without_a_catalog() -> None:
