@@ -120,10 +120,15 @@ def _choose_language(session: Session, inbound: Inbound, hint: str | None, earli
                      also: frozenset[str]) -> str:
     """The conversation's language for this message (recorded as the customer's
     preference when none is stored and the message says it clearly), ``also`` telling
-    the languages of the account's articles besides the usual ones. The caller records
-    it on the message, with the enrichment where there is one."""
+    the languages of the account's articles besides the usual ones. The customer's own
+    locale is told too: a web chat visitor's browser in Swedish makes "Var är mitt
+    paket?" Swedish, which the usual languages read as German (German texts, a German
+    line saying the article is English). The caller records it on the message, with
+    the enrichment where there is one."""
     previous = _previous_customer_meta(session, inbound, earlier)
     preference = language_of(inbound.customer.locale)
+    if preference is not None:
+        also |= knowledge_languages([preference])
     body = truncate_for_model(inbound.message.body)
     language = hint or conversation_language(body, previous=(previous or {}).get("language"), preference=preference,
                                              also=also)

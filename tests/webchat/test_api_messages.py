@@ -168,3 +168,19 @@ def test_a_visitor_writing_spanish_is_answered_from_the_english_article_with_a_n
     _, answer = visitor.messages()
     assert answer["author"] == "bot" and "Forgot password" in answer["text"], answer
     assert "(Este artículo está en inglés: es la respuesta más cercana que tenemos.)" in answer["text"], answer
+
+
+def test_a_visitor_s_browser_language_is_told_though_no_article_is_in_it(shop: Flask) -> None:
+    """Swedish is none of the languages detection tells by default: "Var är mitt paket?"
+    read as German, and the Swedish visitor got German texts. The browser's language is a
+    candidate (detection still has to find it in the words); Swedish has no catalog, so the
+    texts are English."""
+    browser = Visitor(shop.test_client())
+    browser.start(locale="sv-SE")
+    browser.say("Var är mitt paket? Jag beställde förra veckan")
+    reply = browser.messages()[-1]
+    assert reply["author"] == "bot"
+    assert "Artikel" not in reply["text"] and "Sie " not in reply["text"], reply["text"]
+    with get_db(shop).session() as session:
+        [question] = [m for m in session.scalars(select(Message)) if m.author == "customer"]
+        assert question.meta["language"] == "sv"
