@@ -228,7 +228,8 @@ def knowledge_languages(languages: Iterable[str]) -> frozenset[str]:
     and quoted "(This article is in Romanian: it is the closest answer we have.)", with
     more menus, as across languages. Telling every language the detector knows would
     load ~900 MB into each process; an account pays only for the languages its
-    articles are written in."""
+    articles (or a customer's locale) name, 20-45 MB each (Swedish 43, Romanian 26,
+    Danish 22 measured) the first time a process reads a Latin-script message with it."""
     return frozenset(code for code in languages if code in _EXTRA_LANGUAGES)
 
 
