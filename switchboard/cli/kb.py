@@ -11,8 +11,11 @@ import click
 from switchboard.cli.base import ACCOUNT_OPTION, account_named, main, open_app
 
 if TYPE_CHECKING:  # imported where used: `switchboard --help` need not load the models
+    from sqlalchemy.orm import Session
+
     from switchboard.core.knowledge.loaders import LeftOut
     from switchboard.core.knowledge.records import Article
+    from switchboard.core.settings import Settings
 
 
 NOTHING_TO_ANSWER_FROM = ("The knowledge base has no article customers can see: the bot hands every question "
@@ -49,10 +52,12 @@ def kb_import(path: Path, slug: str) -> None:
             length=len(articles), label=f"Importing {len(articles)} article{'' if len(articles) == 1 else 's'}") as bar:
         result = KnowledgeBase.of(session, account.id, app.config["SETTINGS"]).import_articles(
             articles, progress=bar.update, withdrawn=[item.id for item in left_out])
+        languages = _languages(session, account.id, app.config["SETTINGS"]) if result.passages else set()
     removed = f", {result.removed} removed (customers cannot see them)" if result.removed else ""
     click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged{removed}; "
                f"{result.passages} passages indexed")
     _say_escaped(result.escaped)
+    _say_languages(languages)
     click.echo(expectation(result.calibration) if result.passages else NOTHING_TO_ANSWER_FROM)
 
 
@@ -96,9 +101,11 @@ def kb_sync(slug: str) -> None:
             raise click.ClickException(f"Zendesk's rate limit: run the sync again in {exc.retry_after:.0f} s") from None
         except (ports.VendorError, ports.VendorUnavailable) as exc:
             raise click.ClickException(str(exc)) from None
+        languages = _languages(session, account.id, settings) if result.passages else set()
     click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged, {result.removed} "
                f"removed (archived, unpublished, or restricted to a user segment); {result.passages} passages indexed")
     _say_escaped(result.escaped)
+    _say_languages(languages)
     click.echo(expectation(result.calibration) if result.passages else NOTHING_TO_ANSWER_FROM)
 
 
@@ -114,6 +121,35 @@ def _say_left_out(left_out: Sequence[LeftOut]) -> None:
         click.echo(f"  {item.id}  {item.title[:70]}  ({item.reason})")
     if len(left_out) > 10:
         click.echo(f"  … and {len(left_out) - 10} more")
+
+
+def _languages(session: Session, account_id: int, settings: Settings) -> set[str]:
+    """The languages the account's indexed articles are written in."""
+    from switchboard.core.knowledge.service import KnowledgeBase
+
+    return KnowledgeBase.of(session, account_id, settings).retriever().languages()
+
+
+def _say_languages(languages: set[str]) -> None:
+    """Say what the articles' languages mean for the customers who write in them: one
+    without a catalog gets English texts around its articles until the company writes
+    its own; one detection does not know is read as the closest language it knows."""
+    from switchboard.core.texts.i18n import CATALOG_LANGUAGES, UNCATALOGUED_LANGUAGES
+    from switchboard.core.understanding.enrichment import knowledge_languages
+
+    uncatalogued = sorted(language for language in languages if language not in CATALOG_LANGUAGES)
+    if not uncatalogued:
+        return
+    told = set(UNCATALOGUED_LANGUAGES) | knowledge_languages(uncatalogued)
+    if known := [language for language in uncatalogued if language in told]:
+        first = known[0]
+        click.echo(f"Articles in {', '.join(known)}: customers who write in {'it' if len(known) == 1 else 'them'} "
+                   "are recognised and answered from them, but the bot's own texts (greeting, menus, handoff "
+                   f"notice) are English until you write yours: `switchboard texts list --language {first}`, "
+                   f"`switchboard texts set welcome \"…\" --language {first}`.")
+    if unknown := [language for language in uncatalogued if language not in told]:
+        click.echo(f"Articles in {', '.join(unknown)}: not a language Switchboard can recognise, so customers "
+                   "writing it are read as the closest it knows; check the articles' locale.")
 
 
 def _say_escaped(escaped: tuple[str, ...]) -> None:

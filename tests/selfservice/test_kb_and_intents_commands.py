@@ -69,6 +69,26 @@ def test_kb_import_then_reimport_updates_without_duplicating(tmp_path: Path) -> 
     assert found.output.splitlines()[0].count("delivery-times") == 1
 
 
+def test_kb_import_says_what_the_articles_languages_mean_for_customers(tmp_path: Path) -> None:
+    """A Romanian article: Romanian customers are recognised (detection learns it from the
+    articles) but get English texts until the company writes its own; a locale no
+    detector knows is named so the admin can fix it. English and Spanish need no word."""
+    articles = [{"id": "ro-1", "title": "Cum returnez un produs?", "locale": "ro",
+                 "body": "Poți returna orice produs în 30 de zile de la primire."},
+                {"id": "xx-1", "title": "Shipping times for orders", "locale": "xx",
+                 "body": "Orders ship within two working days."},
+                {"id": "es-1", "title": "¿Cuánto cuesta el envío?", "locale": "es",
+                 "body": "El envío estándar cuesta 4,95 €."}]
+    path = tmp_path / "kb.json"
+    path.write_text(json.dumps(articles))
+    result = CliRunner().invoke(main, ["kb", "import", str(path)], env=cli_env(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "Articles in ro: customers who write in it are recognised" in result.output
+    assert "`switchboard texts set welcome \"…\" --language ro`" in result.output
+    assert "Articles in xx: not a language Switchboard can recognise" in result.output
+    assert "Articles in es" not in result.output and "Articles in en" not in result.output
+
+
 def test_kb_import_names_the_bad_record(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "title": "A", "body": "fine"}\n{"id": "b", "title": "B"}\n')
