@@ -67,8 +67,8 @@ class Footprint:
         tickets = frozenset(t for t in session.scalars(select(Conversation.zendesk_ticket_id).where(
             Conversation.customer_id == customer.id)) if t is not None)
         messages: dict[int, dict[str, Any]] = {
-            id_: meta or {} for id_, meta in session.execute(select(Message.id, Message.meta).where(
-                Message.conversation_id.in_(conversations))).tuples()}
+            row.id: row.meta or {} for row in session.execute(select(Message.id, Message.meta).where(
+                Message.conversation_id.in_(conversations)))}
         events = frozenset(meta["inbox_event_id"] for meta in messages.values()
                            if isinstance(meta.get("inbox_event_id"), int))
         executions = frozenset(session.scalars(select(ActionExecution.id).where(
