@@ -74,10 +74,14 @@ def customer_message(session: Session, event: InboxEvent, settings: Settings, me
     # sender's own is the best guess for the numbers they write; the company's country
     # (SWITCHBOARD_COUNTRY, else the region of our number they wrote to) is searched too,
     # so a number is redacted even from a sender whose region says nothing.
-    redacted = redact(message.body, default_region=identity.region_of(address.e164),
+    region = identity.region_of(address.e164)
+    redacted = redact(message.body, default_region=region,
                       also_regions=(identity.company_region(settings, message.to),))
+    # The number's country (not the number) goes with the message: its languages are
+    # ones the customer may write in (core/conversation/inbound.py chooses the language).
     _take_in(session, event, settings, customer, channel=address.channel, original=message.body, redacted=redacted,
-             external_id=message.external_id, payload_field="Body", meta={"media": message.media})
+             external_id=message.external_id, payload_field="Body",
+             meta={"media": message.media, **({"region": region} if region else {})})
 
 
 def _take_in(session: Session, event: InboxEvent, settings: Settings, customer: Customer, *, channel: str,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from babel.languages import get_official_languages
 from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
@@ -124,17 +125,24 @@ def _choose_language(session: Session, inbound: Inbound, hint: str | None, earli
     locale is told too: a web chat visitor's browser in Swedish makes "Var är mitt
     paket?" Swedish, which the usual languages read as German (German texts, a German
     line saying the article is English). The caller records it on the message, with
-    the enrichment where there is one."""
+    the enrichment where there is one. So are the languages of the country of the
+    number a text came from (+46: Swedish)."""
     previous = _previous_customer_meta(session, inbound, earlier)
     preference = language_of(inbound.customer.locale)
-    if preference is not None:
-        also |= knowledge_languages([preference])
+    also |= knowledge_languages(([preference] if preference else []) + _region_languages(inbound.message))
     body = truncate_for_model(inbound.message.body)
     language = hint or conversation_language(body, previous=(previous or {}).get("language"), preference=preference,
                                              also=also)
     if inbound.customer.locale is None and clear_language(body, also) == language:
         write_now(session, inbound.customer, locale=language)
     return language
+
+
+def _region_languages(message: Message) -> list[str]:
+    """The languages spoken in the country of the number ``message`` came from (CLDR's,
+    de facto ones included: ("en",) for the US), none for a message without one."""
+    region = message.meta.get("region")
+    return list(get_official_languages(region, de_facto=True)) if isinstance(region, str) else []
 
 
 def _previous_customer_meta(session: Session, inbound: Inbound, earlier: list[Message]) -> dict[str, Any] | None:

@@ -227,6 +227,23 @@ def test_a_language_detection_does_not_know_is_learnt_from_the_articles(app: Fla
         assert question.meta["language"] == "ro" and question.meta["enrichment"]["language"] == "ro"
 
 
+def test_the_country_of_a_texters_number_names_a_language_to_tell(english_kb: Flask, vendor: VendorClient) -> None:
+    """Swedish is none of the languages detection tells by default, and "Var är mitt
+    paket?" reads as German among them: a Swede texting from +46 got German texts and a
+    German line saying the article is English. The number's country (Sweden) makes
+    Swedish a candidate; with no Swedish catalog the texts are English."""
+    swedish = "Var är mitt paket? Jag beställde förra veckan"
+    vendor.twilio(MESSAGES, inbound(swedish, sender="+46701234567"))
+    vendor.twilio(MESSAGES, inbound(swedish, sender="+14155550123"))  # the same words from a US number
+    from_sweden, from_the_us = sent(english_kb)
+    assert "(This article is in English: it is the closest answer we have.)" in from_sweden, from_sweden
+    assert "Sie " not in from_sweden and "Englisch" in from_the_us, from_the_us
+    with get_db(english_kb).session() as session:
+        languages = [m.meta["language"] for m in session.scalars(select(Message).order_by(Message.id))
+                     if m.author == "customer"]
+    assert languages == ["sv", "de"]
+
+
 def test_a_japanese_question_is_told_in_english_that_the_article_is_english(english_kb: Flask,
                                                                             vendor: VendorClient) -> None:
     """No catalog speaks Japanese, so the replies are English; the line saying the article
