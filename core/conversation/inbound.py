@@ -120,16 +120,11 @@ def _local_keyword(body: str) -> tuple[bool, str | None]:
 def _choose_language(session: Session, inbound: Inbound, hint: str | None, earlier: list[Message],
                      also: frozenset[str]) -> str:
     """The conversation's language for this message (recorded as the customer's
-    preference when none is stored and the message says it clearly), ``also`` telling
-    the languages of the account's articles besides the usual ones. The customer's own
-    locale is told too: a web chat visitor's browser in Swedish makes "Var är mitt
-    paket?" Swedish, which the usual languages read as German (German texts, a German
-    line saying the article is English). The caller records it on the message, with
-    the enrichment where there is one. So are the languages of the country of the
-    number a text came from (+46: Swedish)."""
+    preference when none is stored and the message says it clearly), telling ``also``
+    (:func:`_candidate_languages`) besides the usual languages. The caller records it
+    on the message, with the enrichment where there is one."""
     previous = _previous_customer_meta(session, inbound, earlier)
     preference = language_of(inbound.customer.locale)
-    also |= knowledge_languages(([preference] if preference else []) + _region_languages(inbound.message))
     body = truncate_for_model(inbound.message.body)
     language = hint or conversation_language(body, previous=(previous or {}).get("language"), preference=preference,
                                              also=also)
@@ -138,11 +133,17 @@ def _choose_language(session: Session, inbound: Inbound, hint: str | None, earli
     return language
 
 
-def _region_languages(message: Message) -> list[str]:
-    """The languages spoken in the country of the number ``message`` came from (CLDR's,
-    de facto ones included: ("en",) for the US), none for a message without one."""
-    region = message.meta.get("region")
-    return list(get_official_languages(region, de_facto=True)) if isinstance(region, str) else []
+def _candidate_languages(inbound: Inbound, retriever: Retriever | None) -> frozenset[str]:
+    """The languages to tell in this message besides the usual ones: those the account's
+    articles are written in, the customer's own locale's, and those of the country of the
+    number a text came from (CLDR's, de facto ones included). A Romanian help center's
+    customers were read as Turkish or French, a web chat visitor whose browser is Swedish
+    and a Swede texting from +46 as German ("Var är mitt paket?"), and answered so."""
+    region = inbound.message.meta.get("region")
+    named = [*(retriever.languages() if retriever is not None else ()),
+             *filter(None, [language_of(inbound.customer.locale)]),
+             *(get_official_languages(region, de_facto=True) if isinstance(region, str) else ())]
+    return knowledge_languages(named)
 
 
 def _previous_customer_meta(session: Session, inbound: Inbound, earlier: list[Message]) -> dict[str, Any] | None:
@@ -188,7 +189,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     # The conversation's latest messages, read once for the language, the menu pick and the turn.
     earlier = timeline.recent(session, inbound.conversation.id, before_id=inbound.message.id)
     retriever = account_retriever(session, inbound.account.id, settings)
-    also = knowledge_languages(retriever.languages()) if retriever is not None else frozenset()
+    also = _candidate_languages(inbound, retriever)
     language = _choose_language(session, inbound, hint, earlier, also)
     texts = texts_for(session, inbound.account.id, language)
     if word is not None or not may_message(inbound.customer, inbound.message.channel):

@@ -239,9 +239,9 @@ def test_the_country_of_a_texters_number_names_a_language_to_tell(english_kb: Fl
     assert "(This article is in English: it is the closest answer we have.)" in from_sweden, from_sweden
     assert "Sie " not in from_sweden and "Englisch" in from_the_us, from_the_us
     with get_db(english_kb).session() as session:
-        languages = [m.meta["language"] for m in session.scalars(select(Message).order_by(Message.id))
-                     if m.author == "customer"]
-    assert languages == ["sv", "de"]
+        languages = [(m.meta["language"], m.meta["enrichment"]["language"])
+                     for m in session.scalars(select(Message).order_by(Message.id)) if m.author == "customer"]
+    assert languages == [("sv", "sv"), ("de", "de")]
 
 
 def test_a_japanese_question_is_told_in_english_that_the_article_is_english(english_kb: Flask,

@@ -183,4 +183,4 @@ def test_a_visitor_s_browser_language_is_told_though_no_article_is_in_it(shop: F
     assert "Artikel" not in reply["text"] and "Sie " not in reply["text"], reply["text"]
     with get_db(shop).session() as session:
         [question] = [m for m in session.scalars(select(Message)) if m.author == "customer"]
-        assert question.meta["language"] == "sv"
+        assert (question.meta["language"], question.meta["enrichment"]["language"]) == ("sv", "sv")
