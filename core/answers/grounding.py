@@ -45,13 +45,13 @@ _ABBREVIATIONS = frozenset("""
     max min mt tel ref a.m p.m jan feb mar apr jun jul aug sep sept oct nov dec
 """.split())
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
+#: Chinese and Japanese full stop, exclamation and question marks: no space follows them.
+UNSPACED_STOPS = "\u3002\uff01\uff1f"
 # Terminal punctuation, closing quotes/brackets and a trailing citation marker stay with
 # the sentence they end ("days." "[1]"); whitespace after them is the boundary.
 #: A sentence ends at ". ! ? …" before a space or the line's end, or at Chinese and
 #: Japanese full stops and marks, which no space follows (a Chinese article was one
 #: "sentence" a paragraph: quoted whole, and grounded whole).
-#: Chinese and Japanese full stop, exclamation and question marks: no space follows them.
-UNSPACED_STOPS = "\u3002\uff01\uff1f"
 _BOUNDARY = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+|$)"
                        rf"|[{UNSPACED_STOPS}]+[\u300d\u300f\u201d\u2019\uff09)]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*\u2022\u25aa]|\d{1,2}[.)])\s+")

@@ -238,9 +238,9 @@ def set_override(session: Session, account_id: int, language: str, key: str, tex
         raise UnknownText(f"no customer-facing text is called {key!r}; list them with `switchboard texts list`")
     if not _LANGUAGE.match(language):
         raise InvalidOverride(f"language {language!r}: use a two-letter ISO 639-1 code such as es or de")
-    from switchboard.core.understanding.enrichment import knowledge_languages  # lingua: only when overriding
+    from switchboard.core.understanding.enrichment import detectable  # lingua: only when overriding
 
-    if language not in CATALOG_LANGUAGES + UNCATALOGUED_LANGUAGES and not knowledge_languages([language]):
+    if not detectable(language):
         raise InvalidOverride(
             f"no customer is ever answered in {language!r}: the catalogs have {', '.join(CATALOG_LANGUAGES)}; "
             f"{', '.join(UNCATALOGUED_LANGUAGES)} are also detected, and so is any other language your "

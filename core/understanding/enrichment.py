@@ -48,6 +48,10 @@ SUPPORTED_LANGUAGES: tuple[Language, ...] = (
     Language.CHINESE, Language.JAPANESE, Language.KOREAN, Language.GREEK,
     Language.HEBREW, Language.THAI, Language.HINDI,
 )
+#: The languages the detector knows beyond SUPPORTED_LANGUAGES, by ISO 639-1 code.
+_EXTRA_LANGUAGES: dict[str, Language] = {
+    language.iso_code_639_1.name.lower(): language for language in Language.all()
+    if language not in SUPPORTED_LANGUAGES}
 #: How clearly the best language must beat the runner-up. Short messages ("ok",
 #: "no", "hola") are ambiguous between languages; below this margin we say
 #: DEFAULT_LANGUAGE rather than guess.
@@ -233,6 +237,14 @@ def knowledge_languages(languages: Iterable[str]) -> frozenset[str]:
     return frozenset(code for code in languages if code in _EXTRA_LANGUAGES)
 
 
+def detectable(language: str) -> bool:
+    """Whether a customer can be read as writing ``language`` (an ISO 639-1 code): one of
+    :data:`SUPPORTED_LANGUAGES`, or another the detector knows, told once an account's
+    articles or a customer's locale name it (:func:`knowledge_languages`)."""
+    return language in _EXTRA_LANGUAGES or any(
+        supported.iso_code_639_1.name.lower() == language for supported in SUPPORTED_LANGUAGES)
+
+
 @lru_cache(maxsize=256)
 def clear_language(text: str, also: frozenset[str] = frozenset()) -> str | None:
     """ISO 639-1 code of ``text``, or None when it is too short or ambiguous to tell.
@@ -326,8 +338,3 @@ def _language_detector(also: frozenset[str] = frozenset()) -> LanguageDetector:
     extra = [_EXTRA_LANGUAGES[code] for code in sorted(also)]
     return LanguageDetectorBuilder.from_languages(*SUPPORTED_LANGUAGES, *extra).build()
 
-
-#: The languages the detector knows beyond SUPPORTED_LANGUAGES, by ISO 639-1 code.
-_EXTRA_LANGUAGES: dict[str, Language] = {
-    language.iso_code_639_1.name.lower(): language for language in Language.all()
-    if language not in SUPPORTED_LANGUAGES}

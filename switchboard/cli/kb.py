@@ -134,20 +134,19 @@ def _say_languages(languages: set[str]) -> None:
     """Say what the articles' languages mean for the customers who write in them: one
     without a catalog gets English texts around its articles until the company writes
     its own; one detection does not know is read as the closest language it knows."""
-    from switchboard.core.texts.i18n import CATALOG_LANGUAGES, UNCATALOGUED_LANGUAGES
-    from switchboard.core.understanding.enrichment import knowledge_languages
+    from switchboard.core.texts.i18n import CATALOG_LANGUAGES
+    from switchboard.core.understanding.enrichment import detectable
 
     uncatalogued = sorted(language for language in languages if language not in CATALOG_LANGUAGES)
     if not uncatalogued:
         return
-    told = set(UNCATALOGUED_LANGUAGES) | knowledge_languages(uncatalogued)
-    if known := [language for language in uncatalogued if language in told]:
+    if known := [language for language in uncatalogued if detectable(language)]:
         first = known[0]
         click.echo(f"Articles in {', '.join(known)}: customers who write in {'it' if len(known) == 1 else 'them'} "
                    "are recognised and answered from them, but the bot's own texts (greeting, menus, handoff "
                    f"notice) are English until you write yours: `switchboard texts list --language {first}`, "
                    f"`switchboard texts set welcome \"…\" --language {first}`.")
-    if unknown := [language for language in uncatalogued if language not in told]:
+    if unknown := [language for language in uncatalogued if not detectable(language)]:
         click.echo(f"Articles in {', '.join(unknown)}: not a language Switchboard can recognise, so customers "
                    "writing it are read as the closest it knows; check the articles' locale.")
 

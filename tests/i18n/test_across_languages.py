@@ -92,11 +92,17 @@ def handoff_policy(env: dict[str, str], tmp_path: Path) -> Iterator[Flask]:
     get_db(app).dispose()
 
 
-def test_the_policy_can_send_other_languages_to_a_person(handoff_policy: Flask, vendor: VendorClient) -> None:
-    vendor = VendorClient(handoff_policy.test_client(), twilio_token=vendor.twilio_token,
-                          zendesk_secret=vendor.zendesk_secret, slack_secret=vendor.slack_secret,
-                          public_url=vendor.public_url)
-    vendor.twilio(MESSAGES, inbound("¿Cuánto cuesta el envío?"))
+@pytest.fixture
+def handoff_vendor(handoff_policy: Flask, vendor: VendorClient) -> VendorClient:
+    """The vendors, signing as ``vendor`` does, talking to the ``handoff_policy`` app."""
+    return VendorClient(handoff_policy.test_client(), twilio_token=vendor.twilio_token,
+                        zendesk_secret=vendor.zendesk_secret, slack_secret=vendor.slack_secret,
+                        public_url=vendor.public_url)
+
+
+def test_the_policy_can_send_other_languages_to_a_person(handoff_policy: Flask,
+                                                         handoff_vendor: VendorClient) -> None:
+    handoff_vendor.twilio(MESSAGES, inbound("¿Cuánto cuesta el envío?"))
     [notice] = sent(handoff_policy)
     assert "Express next-day" not in notice
     with get_db(handoff_policy).session() as session:
@@ -263,11 +269,8 @@ def test_the_line_names_the_language_in_the_language_it_is_written_in(english_kb
     assert "(This article is in English: it is the closest answer we have.)" in reply, reply
 
 
-def test_a_russian_customer_is_routed_as_russian(handoff_policy: Flask, vendor: VendorClient) -> None:
-    vendor = VendorClient(handoff_policy.test_client(), twilio_token=vendor.twilio_token,
-                          zendesk_secret=vendor.zendesk_secret, slack_secret=vendor.slack_secret,
-                          public_url=vendor.public_url)
-    vendor.twilio(MESSAGES, inbound("Сколько стоит доставка?"))
+def test_a_russian_customer_is_routed_as_russian(handoff_policy: Flask, handoff_vendor: VendorClient) -> None:
+    handoff_vendor.twilio(MESSAGES, inbound("Сколько стоит доставка?"))
     [ticket] = tickets(handoff_policy)
     assert "lang_ru" in ticket["tags"], ticket["tags"]
     assert "language: Russian (ru)" in ticket["comment"]["body"]
@@ -275,13 +278,11 @@ def test_a_russian_customer_is_routed_as_russian(handoff_policy: Flask, vendor: 
         assert session.scalars(select(Conversation)).one().handoff_reason == "language"
 
 
-def test_a_russian_customer_s_ticket_says_what_they_asked_for(handoff_policy: Flask, vendor: VendorClient) -> None:
+def test_a_russian_customer_s_ticket_says_what_they_asked_for(handoff_policy: Flask,
+                                                              handoff_vendor: VendorClient) -> None:
     """The intent model's English examples share no letter with Cyrillic, so every Russian
     message was out of scope: no intent on the ticket, nothing for routing to go by."""
-    vendor = VendorClient(handoff_policy.test_client(), twilio_token=vendor.twilio_token,
-                          zendesk_secret=vendor.zendesk_secret, slack_secret=vendor.slack_secret,
-                          public_url=vendor.public_url)
-    vendor.twilio(MESSAGES, inbound("Где мой заказ?"))
+    handoff_vendor.twilio(MESSAGES, inbound("Где мой заказ?"))
     [ticket] = tickets(handoff_policy)
     assert {"lang_ru", "intent_order_status"} <= set(ticket["tags"]), ticket["tags"]
 
