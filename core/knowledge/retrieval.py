@@ -224,6 +224,9 @@ class Retriever:
         )
         self._article_count = len(article_numbers)
         self._passage_language = np.array([language_of(p.locale) for p in self.passages])
+        # Asked for every message (the conversation's language, then where to search):
+        # reading 150,000 passages' languages anew took 19 ms a time.
+        self._languages = frozenset(self._passage_language.tolist())
         self._article_number = article_numbers
         #: What the index's own calibration expects on this knowledge base
         #: (:mod:`.calibration`): shares answered outright and by menu, and how it was fitted.
@@ -348,9 +351,9 @@ class Retriever:
     def __len__(self) -> int:
         return len(self.passages)
 
-    def languages(self) -> set[str]:
+    def languages(self) -> frozenset[str]:
         """The languages the indexed articles are written in ("es", not "es-ES")."""
-        return set(self._passage_language.tolist())
+        return self._languages
 
     def index_arrays(self) -> dict[str, np.ndarray]:
         """The loaded index's large numeric arrays by name. After :meth:`load` each is a

@@ -52,7 +52,7 @@ def kb_import(path: Path, slug: str) -> None:
             length=len(articles), label=f"Importing {len(articles)} article{'' if len(articles) == 1 else 's'}") as bar:
         result = KnowledgeBase.of(session, account.id, app.config["SETTINGS"]).import_articles(
             articles, progress=bar.update, withdrawn=[item.id for item in left_out])
-        languages = _languages(session, account.id, app.config["SETTINGS"]) if result.passages else set()
+        languages = _languages(session, account.id, app.config["SETTINGS"]) if result.passages else frozenset()
     removed = f", {result.removed} removed (customers cannot see them)" if result.removed else ""
     click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged{removed}; "
                f"{result.passages} passages indexed")
@@ -101,7 +101,7 @@ def kb_sync(slug: str) -> None:
             raise click.ClickException(f"Zendesk's rate limit: run the sync again in {exc.retry_after:.0f} s") from None
         except (ports.VendorError, ports.VendorUnavailable) as exc:
             raise click.ClickException(str(exc)) from None
-        languages = _languages(session, account.id, settings) if result.passages else set()
+        languages = _languages(session, account.id, settings) if result.passages else frozenset()
     click.echo(f"{result.added} added, {result.updated} updated, {result.unchanged} unchanged, {result.removed} "
                f"removed (archived, unpublished, or restricted to a user segment); {result.passages} passages indexed")
     _say_escaped(result.escaped)
@@ -123,14 +123,14 @@ def _say_left_out(left_out: Sequence[LeftOut]) -> None:
         click.echo(f"  … and {len(left_out) - 10} more")
 
 
-def _languages(session: Session, account_id: int, settings: Settings) -> set[str]:
+def _languages(session: Session, account_id: int, settings: Settings) -> frozenset[str]:
     """The languages the account's indexed articles are written in."""
     from switchboard.core.knowledge.service import KnowledgeBase
 
     return KnowledgeBase.of(session, account_id, settings).retriever().languages()
 
 
-def _say_languages(languages: set[str]) -> None:
+def _say_languages(languages: frozenset[str]) -> None:
     """Say what the articles' languages mean for the customers who write in them: one
     without a catalog gets English texts around its articles until the company writes
     its own; one detection does not know is read as the closest language it knows."""
