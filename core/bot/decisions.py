@@ -294,6 +294,7 @@ def decide(
     hits = search(question) if words else []
     failure = None
     corroborated = False
+    read_as = question  # what a menu's pick then answers and teaches (core/knowledge/phrasings.py)
     if previous and not clearly_fits(hits, words, question):
         together = search(f"{previous} {question}")
         if (len(words) >= MIN_QUESTION_WORDS and confident(hits)
@@ -307,6 +308,17 @@ def decide(
             # offered in a menu: by meaning, every article is somewhat near "ok"): "refund?"
             # after a delivery answer is a new question, not a delivery one.
             hits, words = together, [*topic_words(previous), *words]
+            read_as = f"{previous} {question}"
+    elif previous and hits and len(words) <= SHORT_QUESTION_WORDS and _REFERS_BACK.search(question):
+        # A short follow-up that fits an article on its own ("how long does it take?":
+        # delivery times) after an answer about something else (returns): when the
+        # conversation read with it does not point at that article, both readings are
+        # offered rather than the one the words alone suggest (no trigger for an unsure
+        # knowledge base: each reading has its confident article).
+        together = search(f"{previous} {question}")
+        if together and hits[0].passage.article_id not in {h.passage.article_id for h in together[:MAX_CHOICES]}:
+            return _menu_or_handoff(_both_readings(together, hits), turn, policy, None, "follow_up_unclear",
+                                    read_as=f"{previous} {question}")
     if corroborated or clearly_fits(hits, words, question):
         draft, failure = _draft(question, drafting_hits(hits), llm_drafter)
         if draft is None and previous and failure != "model_unavailable":
@@ -316,15 +328,41 @@ def decide(
                             hits=tuple(hits))
         if failure == "model_unavailable":
             return _handoff(turn, policy, Trigger(failure, SYSTEM_REASONS[failure]), hits)
-    trigger = escalation(retrieval_confident=False)
+    return _menu_or_handoff(hits, turn, policy, escalation(retrieval_confident=False),
+                            failure or ("low_confidence" if hits else "too_vague"),
+                            read_as=read_as if read_as != question else None)
+
+
+def _menu_or_handoff(hits: list[Hit], turn: Turn, policy: EscalationPolicy, trigger: Trigger | None,
+                     reason: str, *, read_as: str | None = None) -> Decision:
+    """No answer outright: a person when a trigger fires with that fact, else a menu of
+    the best articles, else a request to say it in other words. ``read_as``: the
+    question the menu answers when it is not the message alone (a follow-up read with
+    the conversation): what a pick is then answered and learned as."""
     if trigger:
         return _handoff(turn, policy, trigger, hits)
     offered = choice_hits(hits)
-    reason = failure or ("low_confidence" if hits else "too_vague")
     if offered:
         return Decision("choices", _with_disclosure(turn, choices_menu(offered, turn.texts)), reason=reason,
-                        hits=tuple(hits), choices=tuple(offered))
+                        hits=tuple(hits), choices=tuple(offered),
+                        notes={"question": read_as, "follow_up": "yes"} if read_as else {})
     return Decision("clarify", _with_disclosure(turn, turn.texts(CLARIFY)), reason=reason, hits=tuple(hits))
+
+
+#: A word that points back at what was just said ("how long does IT take?", "¿y cuánto
+#: cuesta ESO?"), in the languages the texts are written in: such a follow-up is read
+#: with the conversation before the article its own words fit is answered.
+_REFERS_BACK = re.compile(
+    r"\b(?:it|that|this|they|them|those|these|eso|esto|ello|ça|cela|ceci|das|dies|dieses|"
+    r"isso|isto|questo|quello|ciò)\b", re.IGNORECASE)
+
+
+def _both_readings(together: Sequence[Hit], alone: Sequence[Hit]) -> list[Hit]:
+    """A menu's hits for a follow-up read two ways: the conversation's best article,
+    the follow-up's own, then the conversation's next ones."""
+    ordered = [together[0], alone[0], *together[1:]]
+    return [hit for i, hit in enumerate(ordered)
+            if all(hit.passage.article_id != o.passage.article_id for o in ordered[:i])]
 
 
 def _other_articles(previous: str, turn: Turn, search: Callable[[str], list[Hit]]) -> Decision:
@@ -424,16 +462,23 @@ def answer_from_article(question: str, passages: Sequence[Passage], turn: Turn, 
     """The answer once the customer picked an article: the sentences of that article that
     respond to their question, or its opening when none does; cited either way. An
     article in another language than the conversation's (``language``) is quoted with
-    the line saying so, as the menu that offered it did."""
+    the line saying so, as the menu that offered it did.
+
+    The customer chose the article by its title, so the title is read as part of what
+    they ask: "refund", then "How do I return an item?", wants the return steps, not
+    only the sentence that says "refund". The decision's ``question`` note is what a
+    follow-up ("and how long does it take?") is then read with."""
+    title = passages[0].title.strip()
+    asked = question if not title or title.casefold() in question.casefold() else f"{question}\n{title}"
     source = language_of(passages[0].locale)
     if language is not None and source != language:
         mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, source)
         lead, text = _quoted_with_mark(passages[0], mark, turn)
         return Decision("answer", _with_disclosure(turn, text), draft=lead,
                         hits=tuple(Hit(p, 1.0, {"coverage": 1.0}) for p in passages),
-                        notes={"article_language": source})
+                        notes={"article_language": source, "question": asked, "picked": passages[0].article_id})
     hits = [Hit(p, 1.0, {"coverage": 1.0}) for p in passages]
-    draft = compose_local(question, hits)
+    draft = compose_local(asked, hits)
     if draft is not None:
         try:
             draft = ground_or_refuse(draft, [h.passage for h in hits])
@@ -442,7 +487,7 @@ def answer_from_article(question: str, passages: Sequence[Passage], turn: Turn, 
     if draft is None:
         draft = lead_of(passages[0])
     return Decision("answer", _with_disclosure(turn, localise_citation(draft.text, turn.texts)), draft=draft,
-                    hits=tuple(hits))
+                    hits=tuple(hits), notes={"question": asked, "picked": passages[0].article_id})
 
 
 def localise_citation(text: str, texts: Texts) -> str:

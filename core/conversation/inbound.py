@@ -164,7 +164,8 @@ _PREVIOUS_CUSTOMER_META = select(Message.meta).where(
     Message.conversation_id == bindparam("conversation"), Message.author == "customer",
     Message.id < bindparam("message")).order_by(Message.id.desc()).limit(1)
 _BOT_REPLIES = select(Message.meta["action"].as_string().label("action"),
-                      Message.meta["reason"].as_string().label("reason")).where(
+                      Message.meta["reason"].as_string().label("reason"),
+                      Message.meta["picked"].as_string().label("picked")).where(
     Message.conversation_id == bindparam("conversation"), Message.author == "bot",
     Message.id < bindparam("message")).order_by(Message.id.desc()).limit(timeline.COUNT_CAP).subquery()
 _FAILED_ANSWER = and_(_BOT_REPLIES.c.action.in_(("clarify", "choices")), _BOT_REPLIES.c.reason.is_not(None),
@@ -174,8 +175,10 @@ _COUNT_RECENT_CONTACTS = timeline.capped_count(select(Conversation.id).where(
     Conversation.customer_id == bindparam("customer"), Conversation.started_at >= bindparam("since")))
 #: The counts a turn's policy compares with its thresholds, in one round trip: the
 #: bot's latest COUNT_CAP replies, the failed answers among them (a clarifying question
-#: or menu the bot sent for want of an answer), and the recent contacts.
-_TURN_COUNTS = select(func.count(), func.coalesce(func.sum(case((_FAILED_ANSWER, 1), else_=0)), 0),
+#: or menu the bot sent for want of an answer, less the menus the customer then picked
+#: from: their answer came), and the recent contacts.
+_TURN_COUNTS = select(func.count(), func.coalesce(func.sum(case((_FAILED_ANSWER, 1), else_=0)), 0)
+                      - func.coalesce(func.sum(case((_BOT_REPLIES.c.picked.is_not(None), 1), else_=0)), 0),
                       _COUNT_RECENT_CONTACTS.scalar_subquery()).select_from(_BOT_REPLIES)
 
 
@@ -338,7 +341,7 @@ def conversation_turn(session: Session, inbound: Inbound, settings: Settings, *,
     window_start = datetime.now(UTC) - timedelta(days=policy(settings).repeat_window_days)
     counted = session.execute(_TURN_COUNTS, {"conversation": conversation.id, "message": inbound.message.id,
                                              "customer": customer.id, "since": window_start}).one()
-    bot_turns, failed_answers = int(counted[0]), int(counted[1])
+    bot_turns, failed_answers = int(counted[0]), max(int(counted[1]), 0)
     contacts = int(counted[2] or 0) or 1
     value = (customer.attributes or {}).get("lifetime_value")
     started = conversation.started_at if conversation.started_at.tzinfo else conversation.started_at.replace(tzinfo=UTC)
@@ -387,9 +390,11 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts
     if not passages:
         return None  # the article was removed since the menu was sent: treat as a question
     question = truncate_for_model(str(last_bot.meta.get("question") or offered[index]["title"]))
-    if last_bot.meta.get("reason") != "did_not_help":
+    if last_bot.meta.get("reason") != "did_not_help" and not last_bot.meta.get("follow_up"):
         # A menu after "that didn't help" is not learned from: the question had a confident
         # answer that may serve most who ask it, and two who wanted another must not flip it.
+        # Nor one for a follow-up read with the conversation ("and how long does it take?"):
+        # its words ask for another article after another answer.
         phrasings.record_pick(session, inbound.account.id, conversation_id=inbound.conversation.id,
                               customer_id=inbound.customer.id, message_id=inbound.message.id,
                               question=str(last_bot.meta.get("question") or ""),
@@ -410,9 +415,12 @@ def article_passages(session: Session, account_id: int, settings: Settings, arti
 
 
 def _answered_question(session: Session, last_bot: Message | None) -> str | None:
-    """The customer's message the bot's latest reply answered from the knowledge base."""
+    """The customer's question the bot's latest reply answered from the knowledge base:
+    their message, or, for a pick off a menu, the menu's question and the title picked."""
     if last_bot is None or last_bot.meta.get("action") != "answer":
         return None
+    if last_bot.meta.get("question"):
+        return truncate_for_model(str(last_bot.meta["question"]))
     asked_id = last_bot.meta.get("in_reply_to")
     asked = session.get(Message, asked_id) if isinstance(asked_id, int) else None
     if asked is None or asked.conversation_id != last_bot.conversation_id:

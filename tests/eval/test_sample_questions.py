@@ -20,7 +20,7 @@ ANSWERED = {
     "How long does delivery take? Thank you for your help!", "what about express?",
     "and how much does that cost?", "how much is that?", "My kettle arrived broken and I want my money back",
     "I can't remember my login", "my card was declined", "you charged me twice", "¿Cuánto cuesta el envío?",
-    "Olvidé mi contraseña", "Mon code promo ne marche pas",
+    "Olvidé mi contraseña", "Mon code promo ne marche pas", "can I do it online?",
 }
 
 

@@ -309,6 +309,44 @@ def test_a_one_word_question_gets_a_menu_and_the_number_picked_gets_that_answer(
     assert "working days" in answer["body"]
 
 
+def test_a_picked_title_is_what_the_answer_answers_and_what_a_follow_up_is_read_with(
+        shop: Flask, vendor: VendorClient) -> None:
+    """"refund", then "How do I return an item?" off the menu, wants the return steps, not
+    only the sentence that says "refund"; "and how long does it take?" next is about the
+    return, which no article times, so it is not answered as delivery times outright
+    (its words alone fit that article) but offered beside the conversation's articles."""
+    vendor.twilio(MESSAGES, inbound("refund"))
+    [menu] = twilio_sends(shop)
+    titles = _menu_titles(menu["body"])
+    vendor.twilio(MESSAGES, inbound(str(titles.index("How do I return an item?") + 1)))
+    _, answer = twilio_sends(shop)
+    assert "You can return most items within 30 days" in answer["body"], answer["body"]
+    assert "articles/return-item" in answer["body"]
+    vendor.twilio(MESSAGES, inbound("and how long does it take?"))
+    *_, follow_up = twilio_sends(shop)
+    assert "Standard delivery within the country" not in follow_up["body"], follow_up["body"]
+    offered = _menu_titles(follow_up["body"])
+    assert offered[0] == "How do I return an item?" and "How long does delivery take?" in offered
+    with get_db(shop).session() as session:
+        menus = session.scalars(select(AuditEntry).where(AuditEntry.action == "selfservice.choices"))
+        assert [m.detail["reason"] for m in menus] == ["low_confidence", "follow_up_unclear"]
+
+
+def test_menus_the_customer_picked_from_are_not_failed_answers(shop: Flask, vendor: VendorClient) -> None:
+    """The policy hands over after two failed answers (repeated_failures); a menu whose
+    article the customer then picked answered them, so two such menus and a new
+    question get an answer, not a person."""
+    for question in ("refund", "my parcel"):
+        vendor.twilio(MESSAGES, inbound(question))
+        *_, menu = twilio_sends(shop)
+        assert _menu_titles(menu["body"]), menu["body"]
+        vendor.twilio(MESSAGES, inbound("1"))
+    vendor.twilio(MESSAGES, inbound("which payment methods do you accept?"))
+    *_, answer = twilio_sends(shop)
+    assert "articles/payment-methods" in answer["body"], answer["body"]
+    assert conversation(shop).status == "open"  # not handed over
+
+
 def test_a_menu_choice_can_be_named_by_the_words_of_its_title(shop: Flask, vendor: VendorClient) -> None:
     vendor.twilio(MESSAGES, inbound("my parcel"))
     [menu] = twilio_sends(shop)
