@@ -118,17 +118,18 @@ def _local_keyword(body: str) -> tuple[bool, str | None]:
 
 
 def _choose_language(session: Session, inbound: Inbound, hint: str | None, earlier: list[Message],
-                     also: frozenset[str]) -> str:
+                     also: frozenset[str], likely: frozenset[str]) -> str:
     """The conversation's language for this message (recorded as the customer's
     preference when none is stored and the message says it clearly), telling ``also``
-    (:func:`_candidate_languages`) besides the usual languages. The caller records it
+    (:func:`_candidate_languages`) besides the usual languages and weighing ``likely``
+    (:func:`_likely_languages`) above the rest. The caller records it
     on the message, with the enrichment where there is one."""
     previous = _previous_customer_meta(session, inbound, earlier)
     preference = language_of(inbound.customer.locale)
     body = truncate_for_model(inbound.message.body)
     language = hint or conversation_language(body, previous=(previous or {}).get("language"), preference=preference,
-                                             also=also)
-    if inbound.customer.locale is None and clear_language(body, also) == language:
+                                             also=also, likely=likely)
+    if inbound.customer.locale is None and clear_language(body, also, likely) == language:
         write_now(session, inbound.customer, locale=language)
     return language
 
@@ -139,11 +140,17 @@ def _candidate_languages(inbound: Inbound, retriever: Retriever | None) -> froze
     number a text came from (CLDR's, de facto ones included). A Romanian help center's
     customers were read as Turkish or French, a web chat visitor whose browser is Swedish
     and a Swede texting from +46 as German ("Var är mitt paket?"), and answered so."""
-    region = inbound.message.meta.get("region")
-    named = [*(retriever.languages() if retriever is not None else ()),
-             *filter(None, [language_of(inbound.customer.locale)]),
-             *(get_official_languages(region, de_facto=True) if isinstance(region, str) else ())]
+    named = [*(retriever.languages() if retriever is not None else ()), *_likely_languages(inbound)]
     return knowledge_languages(named)
+
+
+def _likely_languages(inbound: Inbound) -> frozenset[str]:
+    """The languages this customer is known to write: their locale's, and those of the
+    country of the number a text came from. A word two languages share ("reembolso",
+    "mi pedido": Portuguese to the detector by a little) is read in theirs."""
+    region = inbound.message.meta.get("region")
+    return frozenset([*filter(None, [language_of(inbound.customer.locale)]),
+                      *(get_official_languages(region, de_facto=True) if isinstance(region, str) else ())])
 
 
 def _previous_customer_meta(session: Session, inbound: Inbound, earlier: list[Message]) -> dict[str, Any] | None:
@@ -192,8 +199,8 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     # The conversation's latest messages, read once for the language, the menu pick and the turn.
     earlier = timeline.recent(session, inbound.conversation.id, before_id=inbound.message.id)
     retriever = account_retriever(session, inbound.account.id, settings)
-    also = _candidate_languages(inbound, retriever)
-    language = _choose_language(session, inbound, hint, earlier, also)
+    also, likely = _candidate_languages(inbound, retriever), _likely_languages(inbound)
+    language = _choose_language(session, inbound, hint, earlier, also, likely)
     texts = texts_for(session, inbound.account.id, language)
     if word is not None or not may_message(inbound.customer, inbound.message.channel):
         write_now(session, inbound.message, meta={**inbound.message.meta, "language": language})
@@ -203,7 +210,8 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     # were two on the path of every message the bot or an agent handles).
     text = truncate_for_model(inbound.message.body)
     enrichment = enrich(text, intent_model=intent_model(session, settings.data_dir, inbound.account.id,
-                                                        embeddings=settings.embeddings), also=also)
+                                                        embeddings=settings.embeddings),
+                        also=also, likely=likely)
     write_now(session, inbound.message,
               meta={**inbound.message.meta, "language": language, "enrichment": enrichment_json(enrichment)})
     metrics.message_received(session, inbound.conversation, inbound.message)

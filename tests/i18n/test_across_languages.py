@@ -250,6 +250,22 @@ def test_the_country_of_a_texters_number_names_a_language_to_tell(english_kb: Fl
     assert languages == [("sv", "sv"), ("de", "de")]
 
 
+def test_a_word_two_languages_share_is_read_in_the_language_of_the_texters_country(
+        english_kb: Flask, vendor: VendorClient) -> None:
+    """"reembolso" is Spanish and Portuguese; the detector says Portuguese (0.57 against
+    0.34), so a Spaniard texting from +34 was answered in Portuguese. Their number's
+    country makes Spanish the likelier; from Brazil it stays Portuguese."""
+    vendor.twilio(MESSAGES, inbound("reembolso", sender="+34612345678"))
+    vendor.twilio(MESSAGES, inbound("reembolso", sender="+5511912345678"))
+    with get_db(english_kb).session() as session:
+        languages = [(m.meta["language"], m.meta["enrichment"]["language"])
+                     for m in session.scalars(select(Message).order_by(Message.id)) if m.author == "customer"]
+    assert languages == [("es", "es"), ("pt", "pt")]
+    from_spain, from_brazil = sent(english_kb)
+    assert "(Este artículo está en inglés" in from_spain, from_spain
+    assert "(Este artigo está em inglês" in from_brazil, from_brazil
+
+
 def test_a_japanese_question_is_told_in_english_that_the_article_is_english(english_kb: Flask,
                                                                             vendor: VendorClient) -> None:
     """No catalog speaks Japanese, so the replies are English; the line saying the article
