@@ -228,7 +228,7 @@ def clearly_fits(hits: Sequence[Hit], words: Sequence[str], question: str = "") 
     # "Where is my parcel?" names one topic word and asks where: the asking counts, as
     # "parcel?" alone does not say which of the parcel articles is meant.
     calibrated = bool(hits) and bool(hits[0].signals.get("calibrated"))
-    asked = len(words) + (1 if calibrated and _ASKING.match(question) else 0)
+    asked = len(words) + (1 if calibrated and (_ASKING.match(question) or _REQUESTING.match(question)) else 0)
     if asked < MIN_QUESTION_WORDS or not confident(hits):
         return False
     # A confidence fitted on the help center's own titles, short as customers' questions
@@ -390,6 +390,14 @@ _ASKING = re.compile(r"^\W*(?:and\s+|y\s+|et\s+|und\s+|e\s+)?(?:how|what|which|w
                      r"is|are|will|cu[aá]nto|c[oó]mo|qu[eé]|d[oó]nde|cu[aá]ndo|por\s*qu[eé]|combien|comment|quand|"
                      r"o[uù]|pourquoi|quel|wie|was|wo|wann|warum|welche|quanto|come|dove|quando|perch[eé]|onde)\b",
                      re.IGNORECASE)
+
+#: How a request or a problem opens ("I can't log in", "I want to cancel"): it asks as a
+#: question word does, though it is no question.
+_REQUESTING = re.compile(
+    r"^\W*(?:i\s+can'?t|i\s+cannot|i\s+can\s+not|i'?m\s+unable|i\s+am\s+unable|i\s+need|i\s+want|i'?d\s+like|"
+    r"i\s+would\s+like|no\s+puedo|quiero|necesito|je\s+ne\s+peux\s+pas|je\s+n'arrive\s+pas|je\s+veux|"
+    r"je\s+voudrais|ich\s+kann|ich\s+will|ich\s+m[oö]chte|ich\s+brauche|n[aã]o\s+consigo|n[aã]o\s+posso|quero|"
+    r"preciso|non\s+riesco|non\s+posso|voglio|vorrei)\b", re.IGNORECASE)
 
 
 def asks(question: str) -> bool:
