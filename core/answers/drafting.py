@@ -146,7 +146,7 @@ def compose_local(question: str, hits: Sequence[Hit], *, max_chars: int = SMS_BU
     wanted = content_terms(question, language)
     if not wanted:
         return None
-    candidates = _candidates(wanted, hits[:max_passages], language)
+    candidates = _candidates(wanted, hits[:max_passages], language, answer_kind(question))
     for anchor in candidates:
         suffix = "\n" + citation_line([anchor.passage])
         if len(anchor.sentence) + len(suffix) > max_chars:
@@ -160,8 +160,41 @@ def compose_local(question: str, hits: Sequence[Hit], *, max_chars: int = SMS_BU
     return None
 
 
-def _candidates(wanted: frozenset[str], hits: Sequence[Hit], language: str = "en") -> list[_Candidate]:
-    """Sentences sharing a content word with the question, best first.
+#: What a question asking when or how long wants in its answer, and one asking how
+#: much: a sentence that says a time or an amount, in the catalogs' languages.
+_ASKS_WHEN = re.compile(
+    r"\b(?:when|how\s+long|how\s+soon|how\s+many\s+(?:days|hours|weeks)|cu[aá]ndo|cu[aá]nto\s+(?:tarda|tiempo)|"
+    r"quand|combien\s+de\s+temps|wann|wie\s+lange|quando|quanto\s+tempo|quanto\s+ci\s+vuole)\b", re.IGNORECASE)
+_SAYS_WHEN = re.compile(
+    r"\b\d+(?:\s*(?:to|-|–|a|à|bis|e)\s*\d+)?\s*(?:working\s+|business\s+)?(?:minutes?|hours?|days?|weeks?|"
+    r"months?|years?|d[ií]as?|horas?|semanas?|meses|jours?|heures?|semaines?|mois|ans?|tagen?|stunden?|wochen?|"
+    r"monaten?|jahren?|giorni|ore|settimane|mesi|anni|dias?)\b|\b(?:instant(?:ly)?|immediately|same\s+day|"
+    r"next\s+(?:working\s+)?day|today|tomorrow)\b", re.IGNORECASE)
+_ASKS_AMOUNT = re.compile(
+    r"\b(?:how\s+much|cost|costs|price|fee|charge|cu[aá]nto\s+(?:cuesta|vale|cobr)|precio|combien|prix|co[uû]te|"
+    r"wie\s*viel|kostet|preis|quanto\s+(?:costa|custa)|prezzo|pre[çc]o)\b", re.IGNORECASE)
+_SAYS_AMOUNT = re.compile(r"[$€£¥]\s?\d|\d(?:[.,]\d+)?\s?(?:[$€£¥]|eur|usd|gbp|dollars?|euros?|pounds?)\b|"
+                          r"\b(?:free|gratis|gratuit[oe]?s?|kostenlos)\b", re.IGNORECASE)
+#: What a sentence saying what the question asks for (a time, an amount) adds to its
+#: score: more than any share of shared words, since one that shares them all but
+#: says no time does not answer "when will I get my money back?".
+ANSWER_KIND_BONUS = 1.0
+
+
+def answer_kind(question: str) -> re.Pattern[str] | None:
+    """What a sentence must say to answer ``question``'s kind, when it asks when or how
+    much ("when will I get the money back?": a time); None for other questions."""
+    if _ASKS_WHEN.search(question):
+        return _SAYS_WHEN
+    if _ASKS_AMOUNT.search(question):
+        return _SAYS_AMOUNT
+    return None
+
+
+def _candidates(wanted: frozenset[str], hits: Sequence[Hit], language: str = "en",
+                kind: re.Pattern[str] | None = None) -> list[_Candidate]:
+    """Sentences sharing a content word with the question, best first; with ``kind``
+    (:func:`answer_kind`), those saying what the question asks for first.
 
     A passage's title counts for each of its sentences: help-centre articles put the
     question in the title ("Which payment methods do you accept?") and answer it in
@@ -173,8 +206,12 @@ def _candidates(wanted: frozenset[str], hits: Sequence[Hit], language: str = "en
             if sentence.endswith(":"):
                 continue  # introduces a list: says nothing on its own
             matched = (content_terms(sentence, language) | title_terms) & wanted
-            if matched:
-                score = len(matched) / len(wanted) / (1 + RANK_DISCOUNT * rank)
+            # In the article retrieval chose, a sentence saying the time asked for answers
+            # though it shares no word: "We refund you within 3 working days" for "when
+            # will I get the money back?".
+            says = kind is not None and kind.search(sentence) is not None
+            if matched or (says and hit.passage.article_id == hits[0].passage.article_id):
+                score = (len(matched) / len(wanted) + (ANSWER_KIND_BONUS if says else 0.0)) / (1 + RANK_DISCOUNT * rank)
                 found.append(_Candidate(hit.passage, rank, position, _terminated(sentence), matched, score))
     return sorted(found, key=lambda c: (-c.score, c.rank, c.position))
 

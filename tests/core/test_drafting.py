@@ -95,6 +95,39 @@ def test_a_sentence_ending_in_a_quote_is_quoted_as_it_ends_and_stays_grounded(lo
     assert ground_or_refuse(draft, [passage]) == draft
 
 
+REFUND_TIMING = Passage(
+    id="refund-timing#0", article_id="refund-timing", title="When will I get my refund?",
+    text=("We refund you within 3 working days of your return reaching our warehouse. You will get an "
+          "email when the refund has been issued. The money goes back to the payment method you used."),
+)
+
+RETURN_POSTAGE = Passage(
+    id="return-postage#0", article_id="return-postage", title="Returning an item",
+    text="Print the label from your account and drop the parcel at any post office. We deduct $3.95 for postage.",
+)
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    # Shares "money" and "back" with the third sentence only, which says no time.
+    ("ok when will I get the money back?", "within 3 working days"),
+    ("¿cuándo me devuelven el dinero?", "within 3 working days"),
+    ("how much does it cost to send back?", "$3.95"),
+])
+def test_a_question_asking_when_or_how_much_is_answered_with_the_sentence_that_says_it(question: str,
+                                                                                     said: str) -> None:
+    passage = REFUND_TIMING if "working" in said else RETURN_POSTAGE
+    draft = compose_local(question, hits(passage))
+    assert draft is not None and said in draft.text, draft
+    assert ground_or_refuse(draft, [passage]) == draft
+
+
+def test_a_sentence_saying_a_time_answers_only_from_the_article_retrieval_chose() -> None:
+    """Shipping's "3-5 business days" shares no word with the question: a time from a
+    lower-ranked article is no answer to it."""
+    draft = compose_local("when will I get the money back?", hits(REFUND_TIMING, SHIPPING))
+    assert draft is not None and draft.citations == (REFUND_TIMING,), draft
+
+
 def test_local_answer_cites_the_title_when_the_article_has_no_link() -> None:
     draft = compose_local("when does the password reset link expire?", hits(PASSWORD, RETURNS))
     assert draft is not None
