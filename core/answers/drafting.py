@@ -206,11 +206,13 @@ def _candidates(wanted: frozenset[str], hits: Sequence[Hit], language: str = "en
             if sentence.endswith(":"):
                 continue  # introduces a list: says nothing on its own
             matched = (content_terms(sentence, language) | title_terms) & wanted
-            # In the article retrieval chose, a sentence saying the time asked for answers
-            # though it shares no word: "We refund you within 3 working days" for "when
-            # will I get the money back?".
-            says = kind is not None and kind.search(sentence) is not None
-            if matched or (says and hit.passage.article_id == hits[0].passage.article_id):
+            # In the article retrieval chose (only: a time in the next article must not
+            # take the answer to another article), a sentence saying the time asked for
+            # answers though it shares no word: "We refund you within 3 working days"
+            # for "when will I get the money back?".
+            says = (kind is not None and hit.passage.article_id == hits[0].passage.article_id
+                    and kind.search(sentence) is not None)
+            if matched or says:
                 score = (len(matched) / len(wanted) + (ANSWER_KIND_BONUS if says else 0.0)) / (1 + RANK_DISCOUNT * rank)
                 found.append(_Candidate(hit.passage, rank, position, _terminated(sentence), matched, score))
     return sorted(found, key=lambda c: (-c.score, c.rank, c.position))

@@ -122,10 +122,16 @@ def test_a_question_asking_when_or_how_much_is_answered_with_the_sentence_that_s
 
 
 def test_a_sentence_saying_a_time_answers_only_from_the_article_retrieval_chose() -> None:
-    """Shipping's "3-5 business days" shares no word with the question: a time from a
-    lower-ranked article is no answer to it."""
+    """A time in a lower-ranked article neither answers nor outweighs the chosen one's
+    words: "when does my card expire?" was answered with how long a replacement takes."""
     draft = compose_local("when will I get the money back?", hits(REFUND_TIMING, SHIPPING))
     assert draft is not None and draft.citations == (REFUND_TIMING,), draft
+    expiry = Passage(id="expiry#0", article_id="expiry", title="Card expiry date",
+                     text="Your card's expiry date is printed on its front.")
+    replacement = Passage(id="replacement#0", article_id="replacement", title="Replacement card",
+                          text="A replacement card arrives within 7 days.")
+    draft = compose_local("when does my card expire?", hits(expiry, replacement))
+    assert draft is not None and draft.citations == (expiry,), draft
 
 
 def test_local_answer_cites_the_title_when_the_article_has_no_link() -> None:
