@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 from rapidfuzz import fuzz
 
@@ -143,6 +143,25 @@ class Decision:
     notes: dict[str, str] = field(default_factory=dict)
     #: For "choices": the best hit of each article offered, in menu order.
     choices: tuple[Hit, ...] = ()
+
+    def conversation_meta(self, message: str) -> dict[str, Any]:
+        """What the reply's timeline entry keeps for the turns after it (``message``: the
+        customer's, as stored): a menu's articles and the question a pick answers (read
+        with the conversation: answered, but teaching no phrasing); an answer to a pick,
+        the question it answered (a follow-up is read with that, not with "2") and the
+        article picked (a menu picked from is no failed answer)."""
+        meta: dict[str, Any] = {}
+        if self.choices:
+            meta["choices"] = [{"article": h.passage.article_id, "title": h.passage.title} for h in self.choices]
+            # What a pick answers: the message, or the question whose answer it disowned.
+            meta["question"] = self.notes.get("question", message)
+            if self.notes.get("follow_up"):
+                meta["follow_up"] = True
+        elif self.action == "answer" and "question" in self.notes:
+            meta["question"] = self.notes["question"]
+        if "picked" in self.notes:
+            meta["picked"] = self.notes["picked"]
+        return meta
 
 
 @dataclass(frozen=True)

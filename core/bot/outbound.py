@@ -62,17 +62,7 @@ def send_reply(session: Session, inbound: Inbound, decision: Decision, settings:
               "in_reply_to": inbound.message.id, "language": inbound.message.meta.get("language"),
               **({"opened": opened} if opened else {}),
               **added,
-              **({"choices": [{"article": h.passage.article_id, "title": h.passage.title} for h in decision.choices],
-                  # What a pick answers: the message, or the question whose answer it disowned.
-                  "question": decision.notes.get("question", inbound.message.body),
-                  # Read with the conversation: a pick answers it, but teaches no phrasing.
-                  **({"follow_up": True} if decision.notes.get("follow_up") else {})} if decision.choices else {}),
-              # What an answer to a pick answered (the menu's question and the title picked),
-              # where the message itself ("2") says nothing a follow-up could be read with.
-              **({"question": decision.notes["question"]}
-                 if decision.action == "answer" and "question" in decision.notes else {}),
-              # The menu this answers was not a failed answer (core/conversation/inbound.py).
-              **({"picked": decision.notes["picked"]} if "picked" in decision.notes else {})},
+              **decision.conversation_meta(inbound.message.body)},
     )
     draft = decision.draft
     metrics.bot_replied(session, conversation, inbound.message, reply, action=decision.action,

@@ -379,9 +379,8 @@ def _say(session: Session, conversation: Conversation, customer: Customer, optio
     meta: dict[str, Any] = {"action": action, "reason": reason or (decision.reason if decision else None),
                             "sources": sources, "voice": voice,
                             "in_reply_to": in_reply_to.id if in_reply_to is not None else None}
-    if decision is not None and decision.choices and in_reply_to is not None:
-        meta["choices"] = [{"article": h.passage.article_id, "title": h.passage.title} for h in decision.choices]
-        meta["question"] = in_reply_to.body
+    if decision is not None and in_reply_to is not None:
+        meta.update(decision.conversation_meta(in_reply_to.body))
     reply = timeline.append(session, conversation, direction="outbound", channel=CHANNEL, author="bot", body=say,
                             external_id=_bot_id(call.call_sid, turn), status="spoken", meta=meta)
     if in_reply_to is not None:

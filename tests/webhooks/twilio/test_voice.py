@@ -344,6 +344,26 @@ def test_twice_unclear_questions_hand_over_like_a_repeated_failure(line: Flask) 
     assert third.findall("Dial")
 
 
+def test_a_caller_who_picks_off_the_spoken_menu_is_answered_and_not_counted_as_a_failure(
+        line: Flask) -> None:
+    """Two spoken menus picked from, then a question: answered, not put through (a menu
+    the caller picked from answered them), and the pick's answer keeps what it answered
+    for a follow-up."""
+    client = signed(line)
+    call(client)
+    turn = 1
+    for question in ("refund", "my parcel"):
+        menu = spoken(say(client, question, turn=turn))
+        assert "1: " in menu, menu
+        answer = say(client, "the first one", turn=turn + 1)
+        assert not answer.findall("Dial"), spoken(answer)
+        turn += 2
+    final = say(client, "which payment methods do you accept?", turn=turn)
+    assert not final.findall("Dial") and "PayPal" in spoken(final), spoken(final)
+    picks = [m.meta for m in timeline(line) if m.author == "bot" and "picked" in (m.meta or {})]
+    assert len(picks) == 2 and all(meta["question"] for meta in picks), picks
+
+
 def test_twilio_retrying_a_turn_hears_the_same_answer_recorded_once(shop: Flask, vendor: VendorClient) -> None:
     call(vendor)
     first = say(vendor, "How long does delivery usually take?", turn=1)
