@@ -162,9 +162,12 @@ def compose_local(question: str, hits: Sequence[Hit], *, max_chars: int = SMS_BU
 
 #: What a question asking when or how long wants in its answer, and one asking how
 #: much: a sentence that says a time or an amount, in the catalogs' languages.
+#: "When" asks only as a question ("when will", "when does"), not as the conjunction of a
+#: problem told ("it fails when I pay"); French, Italian and Portuguese ask with it first.
 _ASKS_WHEN = re.compile(
-    r"\b(?:when|how\s+long|how\s+soon|how\s+many\s+(?:days|hours|weeks)|cu[aá]ndo|cu[aá]nto\s+(?:tarda|tiempo)|"
-    r"quand|combien\s+de\s+temps|wann|wie\s+lange|quando|quanto\s+tempo|quanto\s+ci\s+vuole)\b", re.IGNORECASE)
+    r"\bwhen\s+(?:will|would|do|does|did|is|are|was|can|could|should|shall)\b|\bhow\s+(?:long|soon)\b|"
+    r"\bhow\s+many\s+(?:days|hours|weeks)\b|\bcuándo\b|\bcu[aá]nto\s+(?:tarda|tiempo)\b|^\W*(?:quand|quando)\b|"
+    r"\bcombien\s+de\s+temps\b|\bwann\b|\bwie\s+lange\b|\bquanto\s+(?:tempo|ci\s+vuole)\b", re.IGNORECASE)
 _SAYS_WHEN = re.compile(
     r"\b\d+(?:\s*(?:to|-|–|a|à|bis|e)\s*\d+)?\s*(?:working\s+|business\s+)?(?:minutes?|hours?|days?|weeks?|"
     r"months?|years?|d[ií]as?|horas?|semanas?|meses|jours?|heures?|semaines?|mois|ans?|tagen?|stunden?|wochen?|"

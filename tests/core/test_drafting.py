@@ -121,6 +121,16 @@ def test_a_question_asking_when_or_how_much_is_answered_with_the_sentence_that_s
     assert ground_or_refuse(draft, [passage]) == draft
 
 
+def test_when_told_in_a_problem_asks_for_no_time() -> None:
+    """"It fails when I pay" tells when the problem happens; the sentence that answers it
+    is the one that shares its words, not one that says a time."""
+    declined = Passage(id="declined#0", article_id="declined", title="Card declined",
+                       text=("A hold is released within 5 days. A payment fails when the billing address "
+                             "does not match your bank's."))
+    draft = compose_local("my payment fails when I pay, the billing address is new", hits(declined))
+    assert draft is not None and draft.text.startswith("A payment fails") and "5 days" not in draft.text, draft
+
+
 def test_a_sentence_saying_a_time_answers_only_from_the_article_retrieval_chose() -> None:
     """A time in a lower-ranked article neither answers nor outweighs the chosen one's
     words: "when does my card expire?" was answered with how long a replacement takes."""
