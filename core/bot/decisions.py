@@ -313,9 +313,11 @@ def decide(
     hits = search(question) if words else []
     failure = None
     corroborated = False
-    read_as = question  # what a menu's pick then answers and teaches (core/knowledge/phrasings.py)
+    # The follow-up read with the question answered just before, when a menu answers that.
+    with_previous = f"{previous} {question}" if previous else question
+    read_as: str | None = None
     if previous and not clearly_fits(hits, words, question):
-        together = search(f"{previous} {question}")
+        together = search(with_previous)
         if (len(words) >= MIN_QUESTION_WORDS and confident(hits)
                 and hits[0].passage.article_id in {h.passage.article_id for h in together[:MAX_CHOICES]}):
             # A short follow-up that fits one article on its own ("and how much is
@@ -326,30 +328,28 @@ def decide(
             # Only when the follow-up itself points at that article too (well enough to be
             # offered in a menu: by meaning, every article is somewhat near "ok"): "refund?"
             # after a delivery answer is a new question, not a delivery one.
-            hits, words = together, [*topic_words(previous), *words]
-            read_as = f"{previous} {question}"
+            hits, words, read_as = together, [*topic_words(previous), *words], with_previous
     elif previous and hits and len(words) <= SHORT_QUESTION_WORDS and _REFERS_BACK.search(question):
         # A short follow-up that fits an article on its own ("how long does it take?":
         # delivery times) after an answer about something else (returns): when the
         # conversation read with it does not point at that article, both readings are
         # offered rather than the one the words alone suggest (no trigger for an unsure
         # knowledge base: each reading has its confident article).
-        together = search(f"{previous} {question}")
+        together = search(with_previous)
         if together and hits[0].passage.article_id not in {h.passage.article_id for h in together[:MAX_CHOICES]}:
             return _menu_or_handoff(_both_readings(together, hits), turn, policy, None, "follow_up_unclear",
-                                    read_as=f"{previous} {question}")
+                                    read_as=with_previous)
     if corroborated or clearly_fits(hits, words, question):
         draft, failure = _draft(question, drafting_hits(hits), llm_drafter)
         if draft is None and previous and failure != "model_unavailable":
-            draft, failure = _draft(f"{previous} {question}", drafting_hits(hits), llm_drafter)
+            draft, failure = _draft(with_previous, drafting_hits(hits), llm_drafter)
         if draft is not None:
             return Decision("answer", _with_disclosure(turn, localise_citation(draft.text, turn.texts)), draft=draft,
                             hits=tuple(hits))
         if failure == "model_unavailable":
             return _handoff(turn, policy, Trigger(failure, SYSTEM_REASONS[failure]), hits)
     return _menu_or_handoff(hits, turn, policy, escalation(retrieval_confident=False),
-                            failure or ("low_confidence" if hits else "too_vague"),
-                            read_as=read_as if read_as != question else None)
+                            failure or ("low_confidence" if hits else "too_vague"), read_as=read_as)
 
 
 def _menu_or_handoff(hits: list[Hit], turn: Turn, policy: EscalationPolicy, trigger: Trigger | None,

@@ -134,19 +134,19 @@ def _choose_language(session: Session, inbound: Inbound, hint: str | None, earli
     return language
 
 
-def _candidate_languages(inbound: Inbound, retriever: Retriever | None) -> frozenset[str]:
+def _candidate_languages(retriever: Retriever | None, likely: frozenset[str]) -> frozenset[str]:
     """The languages to tell in this message besides the usual ones: those the account's
-    articles are written in, the customer's own locale's, and those of the country of the
-    number a text came from (CLDR's, de facto ones included). A Romanian help center's
+    articles are written in and those the customer is known to write (``likely``,
+    :func:`_likely_languages`). A Romanian help center's
     customers were read as Turkish or French, a web chat visitor whose browser is Swedish
     and a Swede texting from +46 as German ("Var är mitt paket?"), and answered so."""
-    named = [*(retriever.languages() if retriever is not None else ()), *_likely_languages(inbound)]
+    named = [*(retriever.languages() if retriever is not None else ()), *likely]
     return knowledge_languages(named)
 
 
 def _likely_languages(inbound: Inbound) -> frozenset[str]:
     """The languages this customer is known to write: their locale's, and those of the
-    country of the number a text came from. A word two languages share ("reembolso",
+    country of the number a text came from (CLDR's, de facto ones included). A word two languages share ("reembolso",
     "mi pedido": Portuguese to the detector by a little) is read in theirs."""
     region = inbound.message.meta.get("region")
     return frozenset([*filter(None, [language_of(inbound.customer.locale)]),
@@ -199,7 +199,8 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     # The conversation's latest messages, read once for the language, the menu pick and the turn.
     earlier = timeline.recent(session, inbound.conversation.id, before_id=inbound.message.id)
     retriever = account_retriever(session, inbound.account.id, settings)
-    also, likely = _candidate_languages(inbound, retriever), _likely_languages(inbound)
+    likely = _likely_languages(inbound)
+    also = _candidate_languages(retriever, likely)
     language = _choose_language(session, inbound, hint, earlier, also, likely)
     texts = texts_for(session, inbound.account.id, language)
     if word is not None or not may_message(inbound.customer, inbound.message.channel):

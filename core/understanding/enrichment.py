@@ -48,10 +48,16 @@ SUPPORTED_LANGUAGES: tuple[Language, ...] = (
     Language.CHINESE, Language.JAPANESE, Language.KOREAN, Language.GREEK,
     Language.HEBREW, Language.THAI, Language.HINDI,
 )
+
+
+def _code(language: Language) -> str:
+    """``language``'s ISO 639-1 code, as the rest of Switchboard writes it ("es")."""
+    return language.iso_code_639_1.name.lower()
+
+
 #: The languages the detector knows beyond SUPPORTED_LANGUAGES, by ISO 639-1 code.
 _EXTRA_LANGUAGES: dict[str, Language] = {
-    language.iso_code_639_1.name.lower(): language for language in Language.all()
-    if language not in SUPPORTED_LANGUAGES}
+    _code(language): language for language in Language.all() if language not in SUPPORTED_LANGUAGES}
 #: How clearly the best language must beat the runner-up. Short messages ("ok",
 #: "no", "hola") are ambiguous between languages; below this margin we say
 #: DEFAULT_LANGUAGE rather than guess.
@@ -248,8 +254,7 @@ def detectable(language: str) -> bool:
     """Whether a customer can be read as writing ``language`` (an ISO 639-1 code): one of
     :data:`SUPPORTED_LANGUAGES`, or another the detector knows, told once an account's
     articles or a customer's locale name it (:func:`knowledge_languages`)."""
-    return language in _EXTRA_LANGUAGES or any(
-        supported.iso_code_639_1.name.lower() == language for supported in SUPPORTED_LANGUAGES)
+    return language in _EXTRA_LANGUAGES or any(_code(supported) == language for supported in SUPPORTED_LANGUAGES)
 
 
 @lru_cache(maxsize=256)
@@ -279,10 +284,6 @@ def clear_language(text: str, also: frozenset[str] = frozenset(), likely: frozen
             and _LATIN_LETTER.search(text)):
         return None
     return candidates[0][1]
-
-
-def _code(language: Language) -> str:
-    return language.iso_code_639_1.name.lower()
 
 
 def conversation_language(text: str, *, previous: str | None, preference: str | None,
