@@ -117,6 +117,8 @@ HANDOFF_ETA = N_("handoff_eta", "a few hours")
 TRANSLATED = N_("translated_answer", "(Translated automatically from an article in {language}.)")
 #: Marks an article in another language quoted as it is (no language model to translate).
 ARTICLE_IN_LANGUAGE = N_("article_in_language", "(This article is in {language}: it is the closest answer we have.)")
+#: The same under a menu of two or more articles in another language.
+ARTICLES_IN_LANGUAGE = N_("articles_in_language", "(These articles are in {language}: they are the closest we have.)")
 
 #: Handoffs the system itself causes (not the policy), and what the agent is told.
 SYSTEM_REASONS = {
@@ -601,14 +603,16 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
         return _handoff(turn, policy, trigger)
     words = topic_words(TOKEN.sub(" ", question))
     hits = other.search(question) if words else []
-    mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)
     notes = {"article_language": other.source}
     if clearly_fits(hits, words, question):
+        mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)
         draft, text = _quoted_with_mark(hits[0].passage, mark, turn)
         return Decision("answer", _with_disclosure(turn, text), draft=draft, hits=tuple(hits), notes=notes)
     offered = choice_hits(hits, floor_share=ACROSS_LANGUAGES_MENU_SHARE)
     if offered and unsure() is None:
         menu = choices_menu(offered, turn.texts)
+        mark = _naming_language(turn, ARTICLES_IN_LANGUAGE if len(offered) > 1 else ARTICLE_IN_LANGUAGE,
+                                other.source)
         return Decision("choices", _with_disclosure(turn, f"{menu}\n{mark}"), reason="low_confidence",
                         hits=tuple(hits), choices=tuple(offered), notes=notes)
     return _handoff(turn, policy, trigger, hits)

@@ -25,6 +25,7 @@ from ..signing import VendorClient
 from .test_language_over_twilio import MESSAGES, SPANISH, import_kb, inbound, sent, tickets
 
 SPANISH_NOTE = "(Este artículo está en inglés: es la respuesta más cercana que tenemos.)"
+SPANISH_MENU_NOTE = "(Estos artículos están en inglés: son los más cercanos que tenemos.)"
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_a_spanish_question_that_fits_no_article_clearly_gets_a_menu_in_spanish(
     vendor.twilio(MESSAGES, inbound("Quiero devolver un artículo"))
     [menu] = sent(english_kb)
     assert "1. How do I return an item?" in menu, menu
-    assert SPANISH_NOTE in menu and "Responda con el número" in menu, menu
+    assert SPANISH_MENU_NOTE in menu and "Responda con el número" in menu, menu  # a menu says "these articles"
     vendor.twilio(MESSAGES, inbound("1"))
     answer = sent(english_kb)[-1]
     assert answer.endswith("\nMás: https://help.acme.example/articles/return-item"), answer
@@ -242,7 +243,7 @@ def test_the_country_of_a_texters_number_names_a_language_to_tell(english_kb: Fl
     vendor.twilio(MESSAGES, inbound(swedish, sender="+46701234567"))
     vendor.twilio(MESSAGES, inbound(swedish, sender="+14155550123"))  # the same words from a US number
     from_sweden, from_the_us = sent(english_kb)
-    assert "(This article is in English: it is the closest answer we have.)" in from_sweden, from_sweden
+    assert "(These articles are in English: they are the closest we have.)" in from_sweden, from_sweden  # a menu
     assert "Sie " not in from_sweden and "Englisch" in from_the_us, from_the_us
     with get_db(english_kb).session() as session:
         languages = [(m.meta["language"], m.meta["enrichment"]["language"])
@@ -262,8 +263,8 @@ def test_a_word_two_languages_share_is_read_in_the_language_of_the_texters_count
                      for m in session.scalars(select(Message).order_by(Message.id)) if m.author == "customer"]
     assert languages == [("es", "es"), ("pt", "pt")]
     from_spain, from_brazil = sent(english_kb)
-    assert "(Este artículo está en inglés" in from_spain, from_spain
-    assert "(Este artigo está em inglês" in from_brazil, from_brazil
+    assert "(Estos artículos están en inglés" in from_spain, from_spain  # menus, in each one's language
+    assert "(Estes artigos estão em inglês" in from_brazil, from_brazil
 
 
 def test_a_japanese_question_is_told_in_english_that_the_article_is_english(english_kb: Flask,
