@@ -169,7 +169,7 @@ _ASKS_WHEN = re.compile(
     r"\bhow\s+many\s+(?:days|hours|weeks)\b|\bcuándo\b|\bcu[aá]nto\s+(?:tarda|tiempo)\b|^\W*(?:quand|quando)\b|"
     r"\bcombien\s+de\s+temps\b|\bwann\b|\bwie\s+lange\b|\bquanto\s+(?:tempo|ci\s+vuole)\b", re.IGNORECASE)
 _SAYS_WHEN = re.compile(
-    r"\b\d+(?:\s*(?:to|-|–|a|à|bis|e)\s*\d+)?\s*(?:working\s+|business\s+)?(?:minutes?|hours?|days?|weeks?|"
+    r"\b\d+(?:\s*(?:to|-|–|a|à|bis|e)\s*\d+)?[\s-]*(?:working\s+|business\s+)?(?:minutes?|hours?|days?|weeks?|"
     r"months?|years?|d[ií]as?|horas?|semanas?|meses|jours?|heures?|semaines?|mois|ans?|tagen?|stunden?|wochen?|"
     r"monaten?|jahren?|giorni|ore|settimane|mesi|anni|dias?)\b|\b(?:instant(?:ly)?|immediately|same\s+day|"
     r"next\s+(?:working\s+)?day|today|tomorrow)\b", re.IGNORECASE)
@@ -182,6 +182,12 @@ _SAYS_AMOUNT = re.compile(r"[$€£¥]\s?\d|\d(?:[.,]\d+)?\s?(?:[$€£¥]|eur|u
 #: score: more than any share of shared words, since one that shares them all but
 #: says no time does not answer "when will I get my money back?".
 ANSWER_KIND_BONUS = 1.0
+
+
+def without_kind(question: str) -> str:
+    """``question`` without the words that ask when or how much ("how long do I have?"
+    → " do I have?"): what is left names what it asks about, if anything."""
+    return _ASKS_AMOUNT.sub(" ", _ASKS_WHEN.sub(" ", question))
 
 
 def answer_kind(question: str) -> re.Pattern[str] | None:

@@ -27,6 +27,7 @@ from switchboard.core.answers.drafting import (
 )
 from switchboard.core.answers.grounding import split_sentences
 from switchboard.core.bot.escalation import EscalationPolicy, Signals, Trigger
+from switchboard.core.bot.follow_ups import REFERS_BACK, JustCited, answered_by, both_readings, points_back
 from switchboard.core.knowledge.analysis import content_words, language_of
 from switchboard.core.knowledge.records import Hit, Passage
 from switchboard.core.knowledge.retrieval import Learned, Retriever
@@ -183,6 +184,10 @@ class Turn:
     #: The customer's question the bot's last reply answered, when it did: a follow-up
     #: ("what about express?") is read together with it.
     previous_question: str | None = None
+    #: That reply and the passages of the article it cited: a follow-up about it ("how
+    #: long is it?") is asked of that article first (:mod:`.follow_ups`).
+    previous_answer: str | None = None
+    previous_article: JustCited | None = None
     #: The conversation's texts: its language (sticky across short replies) and the
     #: account's overrides; English by default.
     texts: Texts = ENGLISH
@@ -318,6 +323,15 @@ def decide(
     # The follow-up read with the question answered just before, when a menu answers that.
     with_previous = f"{previous} {question}" if previous else question
     read_as: str | None = None
+    if previous and turn.previous_article and points_back(question, words, topic_words):
+        # "How long is it?" after the warranty answer: the warranty's length, if it says.
+        just_cited = answered_by(question, turn.previous_article.passages())
+        draft, why = _draft(question, just_cited, llm_drafter) if just_cited else (None, None)
+        if just_cited and draft is not None:  # said again if need be: "can I use two codes?"
+            return Decision("answer", _with_disclosure(turn, localise_citation(draft.text, turn.texts)), draft=draft,
+                            hits=tuple(just_cited), notes={"question": with_previous})
+        if why == "model_unavailable":
+            return _handoff(turn, policy, Trigger(why, SYSTEM_REASONS[why]), hits)
     if previous and not clearly_fits(hits, words, question):
         together = search(with_previous)
         if (len(words) >= MIN_QUESTION_WORDS and confident(hits)
@@ -331,7 +345,7 @@ def decide(
             # offered in a menu: by meaning, every article is somewhat near "ok"): "refund?"
             # after a delivery answer is a new question, not a delivery one.
             hits, words, read_as = together, [*topic_words(previous), *words], with_previous
-    elif previous and hits and len(words) <= SHORT_QUESTION_WORDS and _REFERS_BACK.search(question):
+    elif previous and hits and len(words) <= SHORT_QUESTION_WORDS and REFERS_BACK.search(question):
         # A short follow-up that fits an article on its own ("how long does it take?":
         # delivery times) after an answer about something else (returns): when the
         # conversation read with it does not point at that article, both readings are
@@ -339,7 +353,7 @@ def decide(
         # knowledge base: each reading has its confident article).
         together = search(with_previous)
         if together and hits[0].passage.article_id not in {h.passage.article_id for h in together[:MAX_CHOICES]}:
-            return _menu_or_handoff(_both_readings(together, hits), turn, policy, None, "follow_up_unclear",
+            return _menu_or_handoff(both_readings(together, hits), turn, policy, None, "follow_up_unclear",
                                     read_as=with_previous)
     if corroborated or clearly_fits(hits, words, question):
         draft, failure = _draft(question, drafting_hits(hits), llm_drafter)
@@ -368,22 +382,6 @@ def _menu_or_handoff(hits: list[Hit], turn: Turn, policy: EscalationPolicy, trig
                         hits=tuple(hits), choices=tuple(offered),
                         notes={"question": read_as, "follow_up": "yes"} if read_as else {})
     return Decision("clarify", _with_disclosure(turn, turn.texts(CLARIFY)), reason=reason, hits=tuple(hits))
-
-
-#: A word that points back at what was just said ("how long does IT take?", "¿y cuánto
-#: cuesta ESO?"), in the languages the texts are written in: such a follow-up is read
-#: with the conversation before the article its own words fit is answered.
-_REFERS_BACK = re.compile(
-    r"\b(?:it|that|this|they|them|those|these|eso|esto|ello|ça|cela|ceci|das|dies|dieses|"
-    r"isso|isto|questo|quello|ciò)\b", re.IGNORECASE)
-
-
-def _both_readings(together: Sequence[Hit], alone: Sequence[Hit]) -> list[Hit]:
-    """A menu's hits for a follow-up read two ways: the conversation's best article,
-    the follow-up's own, then the conversation's next ones."""
-    ordered = [together[0], alone[0], *together[1:]]
-    return [hit for i, hit in enumerate(ordered)
-            if all(hit.passage.article_id != o.passage.article_id for o in ordered[:i])]
 
 
 def _other_articles(previous: str, turn: Turn, search: Callable[[str], list[Hit]]) -> Decision:

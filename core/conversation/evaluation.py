@@ -31,6 +31,7 @@ from switchboard.core.answers.drafting import LLMDrafter
 from switchboard.core.bot.decisions import Decision, Drafter, Turn, decide, searches
 from switchboard.core.bot.escalation import EscalationPolicy
 from switchboard.core.bot.escalation_file import load_policy
+from switchboard.core.bot.follow_ups import JustCited
 from switchboard.core.conversation.inbound import keyword
 from switchboard.core.conversation.inbound import policy as live_policy
 from switchboard.core.errors import SwitchboardError
@@ -198,17 +199,29 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
     if word is not None:  # answered by Twilio's keyword handling before any decision
         return Outcome(question.text, question.expected, "help" if word == "help" else "keyword", word,
                        (), (), None, "other")
-    text = truncate_for_model(redact(question.text).text)
+    turn = turn or Turn(first_bot_message=question.previous is None, company=config.company)
+    if question.previous is not None:
+        # The live bot reads a follow-up with the question it answered and the answer it
+        # sent (core/bot/follow_ups.py): that answer is decided here as it was then.
+        previous = truncate_for_model(redact(question.previous).text)
+        before = _decided(previous, config, replace(turn, first_bot_message=True))
+        cited = before.draft.citations[0].article_id if before.action == "answer" and before.draft else None
+        retriever = config.retriever
+        turn = replace(turn, previous_question=previous, previous_answer=before.reply if cited else None,
+                       previous_article=JustCited(cited, lambda article: [
+                           p for p in retriever.passages if p.article_id == article]) if cited and retriever else None)
+    return outcome_of(question, _decided(truncate_for_model(redact(question.text).text), config, turn))
+
+
+def _decided(text: str, config: Configuration, turn: Turn) -> Decision:
+    """The live decision for the (redacted) message ``text`` in ``turn``."""
     # The conversation's language as the live bot chooses it for a first message (no
     # earlier language, no stored preference), and the same search in it.
     also = knowledge_languages(config.retriever.languages()) if config.retriever is not None else frozenset()
     language = conversation_language(text, previous=None, preference=None, also=also)
     search, other_language = searches(config.retriever, language, translator=config.translator,
                                       learned=config.learned, k=SEARCH_K)
-    turn = replace(turn or Turn(first_bot_message=question.previous is None, company=config.company),
-                   texts=config.texts(language))
-    if question.previous is not None:
-        turn = replace(turn, previous_question=truncate_for_model(redact(question.previous).text))
+    turn = replace(turn, texts=config.texts(language))
     enrichment = enrich(text, intent_model=config.intent_model, also=also)
     decision = decide(
         text, enrichment, turn, policy=config.policy,
@@ -217,7 +230,7 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
     )
     if config.settings is not None:
         decision, _ = screened(decision, enrichment.trusted_intent, turn, config.policy, config.settings)
-    return outcome_of(question, decision)
+    return decision
 
 
 def outcome_of(question: Question, decision: Decision) -> Outcome:

@@ -32,6 +32,7 @@ from switchboard.core.bot.decisions import (
 )
 from switchboard.core.bot.escalation import EscalationPolicy
 from switchboard.core.bot.escalation_file import load_policy
+from switchboard.core.bot.follow_ups import JustCited
 from switchboard.core.bot.outbound import Inbound, send_reply
 from switchboard.core.customers import timeline
 from switchboard.core.customers.identity import may_message
@@ -353,6 +354,8 @@ def conversation_turn(session: Session, inbound: Inbound, settings: Settings, *,
     bot_turns, failed_answers = int(counted[0]), max(int(counted[1]), 0)
     contacts = int(counted[2] or 0) or 1
     value = (customer.attributes or {}).get("lifetime_value")
+    last_bot = _last_bot(session, inbound, earlier)
+    answered = last_bot if last_bot is not None and last_bot.meta.get("action") == "answer" else None
     started = conversation.started_at if conversation.started_at.tzinfo else conversation.started_at.replace(tzinfo=UTC)
     return Turn(
         first_bot_message=not bot_turns,
@@ -362,7 +365,9 @@ def conversation_turn(session: Session, inbound: Inbound, settings: Settings, *,
                                 if m.author == "customer" and "enrichment" in m.meta),
         customer_tier=customer.tier, customer_value=float(value) if value is not None else None,
         contacts_recent=int(contacts), bot_turns=bot_turns,
-        previous_question=_answered_question(session, _last_bot(session, inbound, earlier)),
+        previous_question=_answered_question(session, last_bot),
+        previous_answer=answered.body if answered else None,
+        previous_article=_cited_article(session, inbound, settings, answered) if answered else None,
         minutes_with_bot=(datetime.now(UTC) - started).total_seconds() / 60, texts=texts,
     )
 
@@ -435,6 +440,16 @@ def _answered_question(session: Session, last_bot: Message | None) -> str | None
     if asked is None or asked.conversation_id != last_bot.conversation_id:
         return None
     return truncate_for_model(asked.body)
+
+
+def _cited_article(session: Session, inbound: Inbound, settings: Settings, reply: Message) -> JustCited | None:
+    """The article the bot's answer ``reply`` cited (its first source), read if asked for."""
+    sources = reply.meta.get("sources") or ()
+    passage = str(sources[0].get("passage") or "") if sources and isinstance(sources[0], dict) else ""
+    if "#" not in passage:
+        return None
+    return JustCited(passage.rsplit("#", 1)[0], lambda article: article_passages(session, inbound.account.id,
+                                                                              settings, article))
 
 
 def account_retriever(session: Session, account_id: int, settings: Settings) -> Retriever | None:

@@ -21,7 +21,7 @@ ANSWERED = {
     "and how much does that cost?", "how much is that?", "My kettle arrived broken and I want my money back",
     "I can't remember my login", "my card was declined", "you charged me twice", "¿Cuánto cuesta el envío?",
     "Olvidé mi contraseña", "Mon code promo ne marche pas", "can I do it online?",
-    "I cant log in",
+    "I cant log in", "how long is it?", "is it free?",
 }
 
 

@@ -313,8 +313,8 @@ def test_a_picked_title_is_what_the_answer_answers_and_what_a_follow_up_is_read_
         shop: Flask, vendor: VendorClient) -> None:
     """"refund", then "How do I return an item?" off the menu, wants the return steps, not
     only the sentence that says "refund"; "and how long does it take?" next is about the
-    return, which no article times, so it is not answered as delivery times outright
-    (its words alone fit that article) but offered beside the conversation's articles."""
+    return: answered from the return article, not as delivery times (its words alone fit
+    that article)."""
     vendor.twilio(MESSAGES, inbound("refund"))
     [menu] = twilio_sends(shop)
     titles = _menu_titles(menu["body"])
@@ -325,11 +325,44 @@ def test_a_picked_title_is_what_the_answer_answers_and_what_a_follow_up_is_read_
     vendor.twilio(MESSAGES, inbound("and how long does it take?"))
     *_, follow_up = twilio_sends(shop)
     assert "Standard delivery within the country" not in follow_up["body"], follow_up["body"]
+    assert "within 30 days" in follow_up["body"] and "articles/return-item" in follow_up["body"], follow_up["body"]
+
+
+#: Follow-ups about the answer just sent whose own words fit another article: each is
+#: answered from the article the conversation is about (they got delivery times, the
+#: returns article and delivery costs).
+ABOUT_THE_ANSWER = [
+    ("What does the warranty cover?", "how long is it?", "2-year warranty", "articles/warranty"),
+    ("I have been charged twice", "when will I get it back?", "within 3 to 5 working days", "articles/charged-twice"),
+    ("How do I return an item?", "is it free?", "Returns are free for faulty items", "articles/return-item"),
+    ("Do you ship internationally?", "how much does that cost?", "the cost is shown at checkout",
+     "articles/international-shipping"),
+]
+
+
+@pytest.mark.parametrize(("question", "follow_up", "said", "cited"), ABOUT_THE_ANSWER)
+def test_a_follow_up_about_the_answer_just_sent_is_answered_from_its_article(
+        shop: Flask, vendor: VendorClient, question: str, follow_up: str, said: str, cited: str) -> None:
+    vendor.twilio(MESSAGES, inbound(question))
+    vendor.twilio(MESSAGES, inbound(follow_up))
+    first, second = twilio_sends(shop)
+    assert cited in first["body"], first["body"]
+    assert said in second["body"] and cited in second["body"], second["body"]
+
+
+def test_a_follow_up_the_answer_just_sent_cannot_answer_is_offered_both_ways(
+        shop: Flask, vendor: VendorClient) -> None:
+    """"How much is it?" after the password answer: nothing in that article says a price,
+    and on its own words it is delivery costs, which the conversation does not point at;
+    both readings are offered, no answer outright."""
+    vendor.twilio(MESSAGES, inbound("I forgot my password"))
+    vendor.twilio(MESSAGES, inbound("how much is it?"))
+    _, follow_up = twilio_sends(shop)
     offered = _menu_titles(follow_up["body"])
-    assert offered[0] == "How do I return an item?" and "How long does delivery take?" in offered
+    assert offered[0] == "I forgot my password" and "How much does delivery cost?" in offered, follow_up["body"]
     with get_db(shop).session() as session:
         menus = session.scalars(select(AuditEntry).where(AuditEntry.action == "selfservice.choices"))
-        assert [m.detail["reason"] for m in menus] == ["low_confidence", "follow_up_unclear"]
+        assert [m.detail["reason"] for m in menus] == ["follow_up_unclear"]
 
 
 def test_menus_the_customer_picked_from_are_not_failed_answers(shop: Flask, vendor: VendorClient) -> None:
