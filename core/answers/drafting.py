@@ -166,8 +166,8 @@ def compose_local(question: str, hits: Sequence[Hit], *, max_chars: int = SMS_BU
 #: problem told ("it fails when I pay"); French, Italian and Portuguese ask with it first.
 _ASKS_WHEN = re.compile(
     r"\bwhen\s+(?:will|would|do|does|did|is|are|was|can|could|should|shall)\b|\bhow\s+(?:long|soon)\b|"
-    r"\bhow\s+many\s+(?:days|hours|weeks)\b|\bcuándo\b|\bcu[aá]nto\s+(?:tarda|tiempo)\b|^\W*(?:quand|quando)\b|"
-    r"\bcombien\s+de\s+temps\b|\bwann\b|\bwie\s+lange\b|\bquanto\s+(?:tempo|ci\s+vuole)\b", re.IGNORECASE)
+    r"\bhow\s+many\s+(?:days|hours|weeks)\b|\bcuándo\b|\bcu[aá]nto\s+(?:tarda|tiempo|dura)\b|^\W*(?:quand|quando)\b|"
+    r"\bcombien\s+de\s+temps\b|\bwann\b|\bwie\s+lange\b|\bquanto\s+(?:tempo|ci\s+vuole|dura)\b", re.IGNORECASE)
 _SAYS_WHEN = re.compile(
     r"\b\d+(?:\s*(?:to|-|–|a|à|bis|e)\s*\d+)?[\s-]*(?:working\s+|business\s+)?(?:minutes?|hours?|days?|weeks?|"
     r"months?|years?|d[ií]as?|horas?|semanas?|meses|jours?|heures?|semaines?|mois|ans?|tagen?|stunden?|wochen?|"
@@ -175,7 +175,8 @@ _SAYS_WHEN = re.compile(
     r"next\s+(?:working\s+)?day|today|tomorrow)\b", re.IGNORECASE)
 _ASKS_AMOUNT = re.compile(
     r"\b(?:how\s+much|cost|costs|price|fee|charge|cu[aá]nto\s+(?:cuesta|vale|cobr)|precio|combien|prix|co[uû]te|"
-    r"wie\s*viel|kostet|preis|quanto\s+(?:costa|custa)|prezzo|pre[çc]o)\b", re.IGNORECASE)
+    r"wie\s*viel|kostet|preis|quanto\s+(?:costa|custa)|prezzo|pre[çc]o|free|gratis|gratuit[oe]?s?|kostenlos)\b",
+    re.IGNORECASE)
 _SAYS_AMOUNT = re.compile(r"[$€£¥]\s?\d|\d(?:[.,]\d+)?\s?(?:[$€£¥]|eur|usd|gbp|dollars?|euros?|pounds?)\b|"
                           r"\b(?:free|gratis|gratuit[oe]?s?|kostenlos)\b", re.IGNORECASE)
 #: What a sentence saying what the question asks for (a time, an amount) adds to its

@@ -600,8 +600,16 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
     if not other.multilingual:
         return _handoff(turn, policy, trigger)
     words = topic_words(TOKEN.sub(" ", question))
-    hits = other.search(question) if words else []
     notes = {"article_language": other.source}
+    if turn.previous_question and turn.previous_article and points_back(question, words, topic_words):
+        # "¿Cuánto dura?" after the warranty answer: its length, if the article says it.
+        just_cited = answered_by(question, turn.previous_article.passages())
+        draft = compose_local(question, just_cited) if just_cited else None
+        if just_cited and draft is not None:
+            mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)
+            return Decision("answer", _with_disclosure(turn, _marked(draft, mark, turn)), draft=draft,
+                            hits=tuple(just_cited), notes={**notes, "question": f"{turn.previous_question} {question}"})
+    hits = other.search(question) if words else []
     if clearly_fits(hits, words, question):
         mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)
         draft, text = _quoted_with_mark(hits[0].passage, mark, turn)
@@ -620,8 +628,13 @@ def _quoted_with_mark(passage: Passage, mark: str, turn: Turn) -> tuple[Draft, s
     """The article's opening as it is, the line saying which language it is in, then
     its citation: what an article in another language than the customer's is sent as."""
     lead = lead_of(passage)
-    body, _, citation = lead.text.rpartition("\n")
-    return lead, localise_citation(f"{body}\n{mark}\n{citation}", turn.texts)
+    return lead, _marked(lead, mark, turn)
+
+
+def _marked(draft: Draft, mark: str, turn: Turn) -> str:
+    """A quoted draft with the line saying which language its article is in, above its citation."""
+    body, _, citation = draft.text.rpartition("\n")
+    return localise_citation(f"{body}\n{mark}\n{citation}", turn.texts)
 
 
 def _translated(question: str, turn: Turn, policy: EscalationPolicy, other: OtherLanguage,

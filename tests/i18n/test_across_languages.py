@@ -338,3 +338,15 @@ def test_a_chinese_answer_quotes_the_sentences_that_answer_not_the_paragraph(app
     assert "退款会在五个工作日内退回到您的原支付方式。" in reply, reply
     assert "如需发票" not in reply, reply
     assert reply.endswith("https://help.acme.example/zh/articles/tuikuan"), reply
+
+
+def test_a_spanish_follow_up_about_an_english_answer_is_answered_from_its_article(english_kb: Flask,
+                                                                               vendor: VendorClient) -> None:
+    """"¿Cuánto dura?" after the warranty answer asks how long the warranty lasts: it got
+    a menu of delivery articles (its words alone say "how long")."""
+    vendor.twilio(MESSAGES, inbound("¿Qué cubre la garantía?"))
+    vendor.twilio(MESSAGES, inbound("¿cuánto dura?"))
+    first, follow_up = sent(english_kb)
+    assert first.endswith("articles/warranty"), first
+    assert "2-year warranty" in follow_up and follow_up.endswith("\nMás: https://help.acme.example/articles/warranty")
+    assert SPANISH_NOTE in follow_up, follow_up
