@@ -43,6 +43,12 @@ _GREETING = r"""(?:
 _GREETING_WORD = r"(?:morning|afternoon|evening|buenas|yo)"
 # What a caller says before the question (speech turns arrive transcribed as spoken).
 _FILLER = r"(?:u+h*m+|u+h+|e+r+m*|h+m+|a+h+|e+h+|oh|yeah)"
+# An acknowledgement before what follows ("ok thanks", "vale, gracias", "ok so where is
+# it?"): "ok thanks" was read as "ok", out of scope, and the customer was told nothing
+# was found. Said before a plain space only where the word is not also an adjective.
+_ACKNOWLEDGEMENT = (r"(?:ok(?:ay|ey|ie)?|alright|all\s+right|got\s+it|understood|vale|de\s+acuerdo|entendido"
+                    r"|d['’]accord|entendu|alles\s+klar|verstanden|va\s+bene|capito|entendi|t[aá]\s+bom)")
+_ACKNOWLEDGEMENT_WORD = r"(?:great|perfect|cool|fine|sure|perfecto|genial|parfait|super|perfekt|prima|perfetto|[oó]timo|perfeito)"
 _ADDRESSEE = r"(?:\s+(?:there|team|all|everyone|everybody|guys|folks|again|support(?:\s+team)?))?"
 _DEAR = (r"(?:dear|estimad[oa]s?|cher|ch[eè]re|liebe[rs]?|sehr\s+geehrte[rs]?|caro|cara|gentile|beste|geachte"
          r"|szanown[iya]|sayın)\s+[^,\n]{1,40}")
@@ -101,6 +107,8 @@ _OPENING = re.compile(  # matched at a position (re.match anchors it there)
         (?:{_GREETING}{_ADDRESSEE}(?!\w)(?:\s*{_PUNCTUATION}\s*|\s+|$))
       | (?:{_GREETING_WORD}{_ADDRESSEE}\s*{_PUNCTUATION}\s*)
       | (?:{_FILLER}\b(?:\s*{_PUNCTUATION}\s*|\s+))
+      | (?:{_ACKNOWLEDGEMENT}(?!\w)(?:\s*{_PUNCTUATION}\s*|\s+|$))
+      | (?:{_ACKNOWLEDGEMENT_WORD}\s*{_PUNCTUATION}\s*)
       | (?:{_DEAR}\s*[,:\n]\s*)
       | (?:{_PLEASANTRY}(?:\s*{_PUNCTUATION}\s*|$))
       | (?:{_THANKS}\s*{_PUNCTUATION}\s*)

@@ -219,3 +219,21 @@ def test_asking_who_answers_is_recognised_in_every_catalog_language(text: str) -
 ])
 def test_a_request_or_another_question_is_not_asking_who_answers(text: str) -> None:
     assert not asks_who_answers(text)
+
+
+@pytest.mark.parametrize(("message", "intent", "asked"), [
+    ("ok thanks", "thanks", "ok thanks"),
+    ("Okay, thank you!", "thanks", "Okay, thank you!"),
+    ("vale, gracias", "thanks", "vale, gracias"),
+    ("d'accord merci", "thanks", "d'accord merci"),
+    ("alles klar, danke", "thanks", "alles klar, danke"),
+    ("ok", "greeting", "ok"),
+    ("ok so where is my parcel?", None, "so where is my parcel?"),
+    ("Great, my parcel still has not come", None, "my parcel still has not come"),
+    ("Great Britain delivery times?", None, "Great Britain delivery times?"),  # an adjective, kept
+])
+def test_an_acknowledgement_before_thanks_or_a_question_is_small_talk(message: str, intent: str | None,
+                                                                      asked: str) -> None:
+    """"ok thanks" was read as "ok": out of scope, and the customer was told nothing was found."""
+    assert small_talk_only(message) == intent
+    assert request_part(message) == asked

@@ -399,11 +399,14 @@ def test_something_else_after_a_menu_is_a_new_question(shop: Flask, vendor: Vend
     assert "articles/delivery-times" in answer["body"]
 
 
-def test_thanks_gets_a_polite_close(shop: Flask, vendor: VendorClient) -> None:
+@pytest.mark.parametrize("thanks", ["thanks!", "ok thanks", "Okay, thank you", "vale gracias"])
+def test_thanks_gets_a_polite_close(shop: Flask, vendor: VendorClient, thanks: str) -> None:
+    """"ok thanks" was read as "ok" and told nothing was found in the help center."""
     vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
-    vendor.twilio(MESSAGES, inbound("thanks!"))
+    vendor.twilio(MESSAGES, inbound(thanks))
     _, close = twilio_sends(shop)
-    assert "You're welcome" in close["body"] and "How can I help you today" not in close["body"]
+    assert any(welcome in close["body"] for welcome in ("You're welcome", "De nada")), close["body"]
+    assert "How can I help you today" not in close["body"] and "couldn't find" not in close["body"]
 
 
 @pytest.mark.parametrize("text", [
