@@ -49,7 +49,14 @@ def points_back(question: str, words: Sequence[str], topic_words: Callable[[str]
         return False
     if REFERS_BACK.search(question):
         return True
-    return answer_kind(question) is not None and not topic_words(without_kind(question))
+    return answer_kind(question) is not None and not set(topic_words(without_kind(question))) - _NAMES_NOTHING
+
+
+#: Verbs a question asking when or how much names no topic with ("how long do I have to
+#: WAIT?", "¿cuánto hay que ESPERAR?"), in the languages the texts are written in.
+_NAMES_NOTHING = frozenset(
+    "wait waiting take takes last lasts need have get go esperar tardar tarda durar dura attendre durer dure "
+    "warten dauern dauert aspettare durare dura".split())
 
 
 def article_hits(passages: Sequence[Passage]) -> list[Hit]:

@@ -20,6 +20,8 @@ PASSWORD = Passage("password#0", "password", "I forgot my password",
     ("is it free?", True),
     ("how long do I have?", True),         # asks only how long: about what was just said
     ("how much?", True),
+    ("how long do I have to wait?", True),  # "wait" names no topic
+    ("how long does shipping take?", False),
     ("refund?", False),                    # names its own topic
     ("when do I get my money?", False),
     ("what about express?", False),
