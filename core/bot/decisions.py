@@ -325,7 +325,7 @@ def decide(
     read_as: str | None = None
     if previous and turn.previous_article and points_back(question, words, topic_words):
         # "How long is it?" after the warranty answer: the warranty's length, if it says.
-        just_cited = answered_by(question, turn.previous_article.passages())
+        just_cited = answered_by(question, turn.previous_article.passages(), turn.previous_answer)
         draft, why = _draft(question, just_cited, llm_drafter) if just_cited else (None, None)
         if just_cited and draft is not None:  # said again if need be: "can I use two codes?"
             return Decision("answer", _with_disclosure(turn, localise_citation(draft.text, turn.texts)), draft=draft,
@@ -603,7 +603,7 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
     notes = {"article_language": other.source}
     if turn.previous_question and turn.previous_article and points_back(question, words, topic_words):
         # "¿Cuánto dura?" after the warranty answer: its length, if the article says it.
-        just_cited = answered_by(question, turn.previous_article.passages())
+        just_cited = answered_by(question, turn.previous_article.passages(), turn.previous_answer)
         draft = compose_local(question, just_cited) if just_cited else None
         if just_cited and draft is not None:
             mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from switchboard.core.answers.drafting import answer_kind, compose_local, without_kind
+from switchboard.core.answers.grounding import split_sentences
 from switchboard.core.knowledge.records import Hit, Passage
 
 
@@ -64,11 +65,30 @@ def article_hits(passages: Sequence[Passage]) -> list[Hit]:
     return [Hit(p, 1.0, {"coverage": 1.0}) for p in passages]
 
 
-def answered_by(question: str, passages: Sequence[Passage]) -> list[Hit] | None:
+def answered_by(question: str, passages: Sequence[Passage], sent: str | None = None) -> list[Hit] | None:
     """The article's passages as hits when one of its sentences answers ``question``
-    (shares a topic word with it or says the time or amount it asks for); else None."""
-    hits = article_hits(passages)
-    return hits if hits and compose_local(question, hits) is not None else None
+    (shares a topic word with it or says the time or amount it asks for); else None.
+    Sentences not in ``sent`` (the answer just sent) first: "what if it's already
+    dispatched?" after "You can change the address until your order is dispatched" wants
+    the article's next sentence, on what happens once it is; the one sent answers if
+    it alone does ("how long do I have?": "within 30 days")."""
+    for candidates in (_unsent(passages, sent), passages):
+        hits = article_hits(candidates)
+        if hits and compose_local(question, hits) is not None:
+            return hits
+    return None
+
+
+def _unsent(passages: Sequence[Passage], sent: str | None) -> list[Passage]:
+    """``passages`` without the sentences ``sent`` holds (one sentence a line)."""
+    if not sent:
+        return []
+    kept = []
+    for passage in passages:
+        sentences = [s for s in split_sentences(passage.text) if s not in sent]
+        if sentences:
+            kept.append(replace(passage, text="\n".join(sentences)))
+    return kept
 
 
 def both_readings(together: Sequence[Hit], alone: Sequence[Hit]) -> list[Hit]:

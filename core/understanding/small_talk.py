@@ -48,7 +48,8 @@ _FILLER = r"(?:u+h*m+|u+h+|e+r+m*|h+m+|a+h+|e+h+|oh|yeah)"
 # was found. Said before a plain space only where the word is not also an adjective.
 _ACKNOWLEDGEMENT = (r"(?:ok(?:ay|ey|ie)?|alright|all\s+right|got\s+it|understood|vale|de\s+acuerdo|entendido"
                     r"|d['’]accord|entendu|alles\s+klar|verstanden|va\s+bene|capito|entendi|t[aá]\s+bom)")
-_ACKNOWLEDGEMENT_WORD = r"(?:great|perfect|cool|fine|sure|perfecto|genial|parfait|super|perfekt|prima|perfetto|[oó]timo|perfeito)"
+_ACKNOWLEDGEMENT_WORD = (r"(?:great|perfect|cool|fine|sure|perfecto|genial|parfait|super|perfekt|prima|perfetto"
+                         r"|[oó]timo|perfeito)")
 _ADDRESSEE = r"(?:\s+(?:there|team|all|everyone|everybody|guys|folks|again|support(?:\s+team)?))?"
 _DEAR = (r"(?:dear|estimad[oa]s?|cher|ch[eè]re|liebe[rs]?|sehr\s+geehrte[rs]?|caro|cara|gentile|beste|geachte"
          r"|szanown[iya]|sayın)\s+[^,\n]{1,40}")
