@@ -361,7 +361,7 @@ def decide(
             draft, failure = _draft(with_previous, drafting_hits(hits), llm_drafter)
         if draft is not None:
             return Decision("answer", _with_disclosure(turn, localise_citation(draft.text, turn.texts)), draft=draft,
-                            hits=tuple(hits))
+                            hits=tuple(hits), notes={"question": read_as} if read_as else {})
         if failure == "model_unavailable":
             return _handoff(turn, policy, Trigger(failure, SYSTEM_REASONS[failure]), hits)
     return _menu_or_handoff(hits, turn, policy, escalation(retrieval_confident=False),

@@ -207,7 +207,8 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
         before = _decided(previous, config, replace(turn, first_bot_message=True))
         cited = before.draft.citations[0].article_id if before.action == "answer" and before.draft else None
         retriever = config.retriever
-        turn = replace(turn, previous_question=previous, previous_answer=before.reply if cited else None,
+        turn = replace(turn, previous_question=previous if before.action == "answer" else None,
+                       previous_answer=before.reply if cited else None,
                        previous_article=JustCited(cited, lambda article: [
                            p for p in retriever.passages if p.article_id == article]) if cited and retriever else None)
     return outcome_of(question, _decided(truncate_for_model(redact(question.text).text), config, turn))
