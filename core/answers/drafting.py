@@ -178,7 +178,8 @@ _ASKS_AMOUNT = re.compile(
     r"wie\s*viel|kostet|preis|quanto\s+(?:costa|custa)|prezzo|pre[çc]o|free|gratis|gratuit[oe]?s?|kostenlos)\b",
     re.IGNORECASE)
 _SAYS_AMOUNT = re.compile(r"[$€£¥]\s?\d|\d(?:[.,]\d+)?\s?(?:[$€£¥]|eur|usd|gbp|dollars?|euros?|pounds?)\b|"
-                          r"\b(?:free|gratis|gratuit[oe]?s?|kostenlos)\b", re.IGNORECASE)
+                          r"\b(?:free|gratis|gratuit[oe]?s?|kostenlos|costs?|prices?|fees?|charged?|coste|precio|"
+                          r"prix|frais|kosten|preis|geb[uü]hr(?:en)?|costo|prezzo|custo|pre[çc]o)\b", re.IGNORECASE)
 #: What a sentence saying what the question asks for (a time, an amount) adds to its
 #: score: more than any share of shared words, since one that shares them all but
 #: says no time does not answer "when will I get my money back?".

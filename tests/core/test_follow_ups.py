@@ -11,6 +11,9 @@ from switchboard.core.knowledge.records import Passage
 WARRANTY = Passage("warranty#0", "warranty", "What does the warranty cover?",
                    "All electrical products come with a 2-year warranty from the date of delivery. It covers "
                    "manufacturing faults, not accidental damage.")
+ABROAD = Passage("abroad#0", "abroad", "Do you ship internationally?",
+                 "Yes, we ship to over 40 countries. International delivery takes 5 to 10 working days and the cost "
+                 "is shown at checkout once you enter your address.")
 PASSWORD = Passage("password#0", "password", "I forgot my password",
                    "On the sign-in page choose Forgot password and we will email you a link.")
 
@@ -38,3 +41,9 @@ def test_the_article_just_cited_answers_when_a_sentence_says_what_is_asked() -> 
     assert answered_by("how long is it?", [WARRANTY]) is not None
     assert answered_by("how much is it?", [PASSWORD]) is None  # no price in it
     assert answered_by("how long is it?", []) is None
+
+
+def test_a_sentence_on_what_something_costs_answers_how_much() -> None:
+    """"And how much?" after the shipping-abroad answer: "the cost is shown at checkout"
+    names no price but is the answer (it got the domestic delivery costs)."""
+    assert answered_by("and how much?", [ABROAD]) is not None
