@@ -35,6 +35,7 @@ from switchboard.core.pii.vault import TOKEN
 from switchboard.core.ports import VendorError, VendorUnavailable
 from switchboard.core.texts.i18n import ENGLISH, N_, Texts
 from switchboard.core.texts.translation import Translator, language_name
+from switchboard.core.understanding.asking import asks, opens_asking
 from switchboard.core.understanding.enrichment import Enrichment
 from switchboard.core.understanding.setbacks import beyond_setback, did_not_help
 from switchboard.core.understanding.small_talk import SMALL_TALK_INTENTS, asks_who_answers, request_part
@@ -254,7 +255,7 @@ def clearly_fits(hits: Sequence[Hit], words: Sequence[str], question: str = "") 
     # "Where is my parcel?" names one topic word and asks where: the asking counts, as
     # "parcel?" alone does not say which of the parcel articles is meant.
     calibrated = bool(hits) and bool(hits[0].signals.get("calibrated"))
-    asked = len(words) + (1 if calibrated and (_ASKING.match(question) or _REQUESTING.match(question)) else 0)
+    asked = len(words) + (1 if calibrated and opens_asking(question) else 0)
     if asked < MIN_QUESTION_WORDS or not confident(hits):
         return False
     # A confidence fitted on the help center's own titles, short as customers' questions
@@ -402,27 +403,6 @@ def _other_articles(previous: str, turn: Turn, search: Callable[[str], list[Hit]
         return Decision("choices", choices_menu(offered, turn.texts), reason="did_not_help", hits=tuple(hits),
                         choices=tuple(offered), notes={"question": previous})
     return Decision("clarify", turn.texts(CLARIFY), reason="did_not_help", hits=tuple(hits))
-
-
-#: How a question opens in the catalogs' languages: "how much is that?" is not thanks.
-_ASKING = re.compile(r"^\W*(?:and\s+|y\s+|et\s+|und\s+|e\s+)?(?:how|what|which|where|when|why|who|can|could|do|does|"
-                     r"is|are|will|cu[aá]nto|c[oó]mo|qu[eé]|d[oó]nde|cu[aá]ndo|por\s*qu[eé]|combien|comment|quand|"
-                     r"o[uù]|pourquoi|quel|wie|was|wo|wann|warum|welche|quanto|come|dove|quando|perch[eé]|onde)\b",
-                     re.IGNORECASE)
-
-#: How a request or a problem opens ("I can't log in", "I want to cancel"): it asks as a
-#: question word does, though it is no question.
-_REQUESTING = re.compile(
-    r"^\W*(?:i\s+can'?t|i\s+cannot|i\s+can\s+not|i'?m\s+unable|i\s+am\s+unable|i\s+need|i\s+want|i'?d\s+like|"
-    r"i\s+would\s+like|no\s+puedo|quiero|necesito|je\s+ne\s+peux\s+pas|je\s+n'arrive\s+pas|je\s+veux|"
-    r"je\s+voudrais|ich\s+kann|ich\s+will|ich\s+m[oö]chte|ich\s+brauche|n[aã]o\s+consigo|n[aã]o\s+posso|quero|"
-    r"preciso|non\s+riesco|non\s+posso|voglio|vorrei)\b", re.IGNORECASE)
-
-
-def asks(question: str) -> bool:
-    """Whether ``question`` is worded as a question: a question mark, or an opening
-    question word in one of the catalogs' languages."""
-    return question.rstrip().endswith("?") or bool(_ASKING.match(question))
 
 
 def _thanks_that_asks(enrichment: Enrichment, question: str) -> bool:

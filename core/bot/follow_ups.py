@@ -72,11 +72,14 @@ def answered_by(question: str, passages: Sequence[Passage], sent: str | None = N
     dispatched?" after "You can change the address until your order is dispatched" wants
     the article's next sentence, on what happens once it is; the one sent answers if
     it alone does ("how long do I have?": "within 30 days")."""
-    for candidates in (_unsent(passages, sent), passages):
-        hits = article_hits(candidates)
-        if hits and compose_local(question, hits) is not None:
-            return hits
-    return None
+    unsent = article_hits(_unsent(passages, sent))
+    # Not sent yet, when it shares a word with the question beyond its "when" or "how
+    # much": "how much does that cost?" after "the cost is shown at checkout" is told that
+    # again, not the next sentence that merely names a charge.
+    if unsent and compose_local(without_kind(question), unsent) is not None:
+        return unsent
+    hits = article_hits(passages)
+    return hits if hits and compose_local(question, hits) is not None else None
 
 
 def _unsent(passages: Sequence[Passage], sent: str | None) -> list[Passage]:

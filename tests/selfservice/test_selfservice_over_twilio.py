@@ -333,7 +333,7 @@ def test_a_picked_title_is_what_the_answer_answers_and_what_a_follow_up_is_read_
 #: returns article and delivery costs).
 ABOUT_THE_ANSWER = [
     ("What does the warranty cover?", "how long is it?", "2-year warranty", "articles/warranty"),
-    ("I have been charged twice", "when will I get it back?", "after 5 working days", "articles/charged-twice"),
+    ("I have been charged twice", "when will I get it back?", "within 3 to 5 working days", "articles/charged-twice"),
     ("How do I return an item?", "is it free?", "Returns are free for faulty items", "articles/return-item"),
     ("Do you ship internationally?", "how much does that cost?", "the cost is shown at checkout",
      "articles/international-shipping"),
