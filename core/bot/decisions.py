@@ -446,10 +446,10 @@ def pick_choice(text: str, titles: Sequence[str]) -> int | None:
     or words of its title ("the tracking one" → "Where is my order? Tracking your
     parcel"), typos forgiven. None when the message is something else, which is then a
     new question."""
-    bare = text.strip().lower().lstrip("#").rstrip(".)!").strip()
-    if bare.isdigit():
-        number = int(bare)
+    number = menu_number(text)
+    if number is not None:
         return number - 1 if 1 <= number <= len(titles) else None
+    bare = text.strip().lower().lstrip("#").rstrip(".)!").strip()
     words = [w for w in _words(bare) if w not in _PICK_FILLER]
     if not words or len(words) > _PICK_MAX_WORDS:
         return None
@@ -458,6 +458,12 @@ def pick_choice(text: str, titles: Sequence[str]) -> int | None:
     if best == 0 or shared.count(best) > 1 or best < len(words) / 2:
         return None  # no title named, two equally, or mostly other words: a new question
     return shared.index(best)
+
+
+def menu_number(text: str) -> int | None:
+    """The number a reply to a menu is, if it is only one ("2", "#2", "2.")."""
+    bare = text.strip().lstrip("#").rstrip(".)!").strip()
+    return int(bare) if bare.isdigit() and len(bare) <= 3 else None
 
 
 def _words(text: str) -> list[str]:

@@ -26,7 +26,9 @@ from switchboard.core.bot.decisions import (
     Drafter,
     Turn,
     answer_from_article,
+    choices_menu,
     decide,
+    menu_number,
     pick_choice,
     searches,
 )
@@ -399,7 +401,8 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts
         return None
     index = pick_choice(inbound.message.body, [choice["title"] for choice in offered])
     if index is None:
-        return None
+        out_of_range = menu_number(inbound.message.body) is not None
+        return _menu_again(session, inbound, settings, texts, last_bot) if out_of_range else None
     passages = article_passages(session, inbound.account.id, settings, offered[index]["article"])
     if not passages:
         return None  # the article was removed since the menu was sent: treat as a question
@@ -416,6 +419,25 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts
     return answer_from_article(question, passages,
                                conversation_turn(session, inbound, settings, texts=texts, earlier=earlier),
                                language=inbound.message.meta.get("language"))
+
+
+def _menu_again(session: Session, inbound: Inbound, settings: Settings, texts: Texts,
+                menu: Message) -> Decision | None:
+    """A number the menu does not have ("4" under three articles) is a slip, not a new
+    question: the same menu again. It was read as a question of no words ("I couldn't
+    find that") and, after one miss, handed to a person."""
+    hits = []
+    for choice in menu.meta["choices"]:
+        passages = article_passages(session, inbound.account.id, settings, str(choice.get("article")))
+        if passages:
+            hits.append(Hit(passages[0], 1.0, {}))
+    if not hits:
+        return None
+    # The menu's own reason kept: a pick off a menu after "that didn't help" teaches nothing.
+    return Decision("choices", choices_menu(hits, texts), reason=menu.meta.get("reason"), hits=tuple(hits),
+                    choices=tuple(hits),
+                    notes={"question": str(menu.meta.get("question") or ""),
+                           **({"follow_up": "yes"} if menu.meta.get("follow_up") else {})})
 
 
 def article_passages(session: Session, account_id: int, settings: Settings, article_id: str) -> list[Passage]:

@@ -368,6 +368,21 @@ def test_a_follow_up_the_answer_just_sent_cannot_answer_is_offered_both_ways(
         assert [m.detail["reason"] for m in menus] == ["follow_up_unclear"]
 
 
+def test_a_number_the_menu_does_not_have_gets_the_menu_again(shop: Flask, vendor: VendorClient) -> None:
+    """"7" under three articles was read as a question of no words: "I couldn't find
+    that", and after one more miss a person."""
+    vendor.twilio(MESSAGES, inbound("refund"))
+    [menu] = twilio_sends(shop)
+    titles = _menu_titles(menu["body"])
+    vendor.twilio(MESSAGES, inbound("7"))
+    _, again = twilio_sends(shop)
+    assert _menu_titles(again["body"]) == titles and "couldn't find" not in again["body"], again["body"]
+    vendor.twilio(MESSAGES, inbound(str(titles.index("When will I get my refund?") + 1)))
+    *_, answer = twilio_sends(shop)
+    assert "articles/refund-timing" in answer["body"], answer["body"]
+    assert conversation(shop).handoff_reason is None
+
+
 def test_menus_the_customer_picked_from_are_not_failed_answers(shop: Flask, vendor: VendorClient) -> None:
     """The policy hands over after two failed answers (repeated_failures); a menu whose
     article the customer then picked answered them, so two such menus and a new
