@@ -39,3 +39,25 @@ def test_the_shipped_examples_end_where_readme_says(tmp_path: Path) -> None:
     assert not not_answered, not_answered
     assert report["counts"]["answered_wrong"] == 0
     assert report["expected"]["fitted"]  # the sample help center's own calibration is shown
+
+
+def test_a_follow_up_row_is_read_with_the_answer_the_live_bot_sent(tmp_path: Path) -> None:
+    """eval decides a row's previous question first, as the conversation went: "how long is
+    it?" after the warranty answer is about the warranty; after "How do I close my
+    account?" (handed to the retention team, no answer) there is no answer to follow, and
+    "will my orders be deleted too?" is read on its own (eval read it with the question
+    and answered it, which the live bot never does: it answers a follow-up only with the
+    question it answered)."""
+    env = cli_env(tmp_path)
+    run(env, "kb", "import", str(DATA / "sample_kb.json"))
+    questions = tmp_path / "follow_ups.csv"
+    questions.write_text("question,expected,previous\n"
+                         "how long is it?,warranty,What does the warranty cover?\n"
+                         "will my orders be deleted too?,delete-account,How do I close my account?\n"
+                         "will my orders be deleted too?,delete-account,\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval", str(questions), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    after_answer, after_handoff, alone = json.loads(result.stdout)["questions"]
+    assert after_answer["verdict"] == "answered_right", after_answer
+    decided = ("action", "articles", "choices")
+    assert [after_handoff[k] for k in decided] == [alone[k] for k in decided], (after_handoff, alone)
