@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from switchboard.core import accounts, ports
 from switchboard.core.customers import timeline
 from switchboard.core.customers.identity import reply_address
+from switchboard.core.knowledge.records import article_of
 from switchboard.core.outcomes import metrics
 from switchboard.core.pii.vault import opened, vault_for
 from switchboard.core.settings import Settings, webchat_origins
@@ -218,17 +219,12 @@ def _without_what_the_widget_draws(text: str, meta: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip()
 
 
-def _article_id(passage: str) -> str:
-    """A passage id is "<article id>#<chunk>"."""
-    return passage.rpartition("#")[0] or passage
-
-
 def _articles(session: Session, messages: Iterable[Message]) -> dict[tuple[int, str], KbArticle]:
     wanted: dict[int, set[str]] = {}
     for message in messages:
         for source in (message.meta or {}).get("sources") or ():
             if isinstance(source, dict) and isinstance(source.get("passage"), str):
-                wanted.setdefault(message.account_id, set()).add(_article_id(source["passage"]))
+                wanted.setdefault(message.account_id, set()).add(article_of(source["passage"]))
     found: dict[tuple[int, str], KbArticle] = {}
     for account_id, ids in wanted.items():
         for article in session.scalars(select(KbArticle).where(
@@ -242,7 +238,7 @@ def _source(account_id: int, source: dict[str, Any],
     """A cited passage as a link: its article's title and url; an article removed since
     keeps what the citation said (the url, or the title without one)."""
     passage = source.get("passage")
-    article = articles.get((account_id, _article_id(passage))) if isinstance(passage, str) else None
+    article = articles.get((account_id, article_of(passage))) if isinstance(passage, str) else None
     if article is not None:
         return {"title": article.title, "url": article.url}
     citation = str(source.get("citation") or "")

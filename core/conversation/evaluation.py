@@ -40,7 +40,7 @@ from switchboard.core.intents.store import has_fitted_model, intent_model
 from switchboard.core.knowledge import phrasings
 from switchboard.core.knowledge.analysis import content_words
 from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge.records import Article, Hit
+from switchboard.core.knowledge.records import Article, Hit, article_of
 from switchboard.core.knowledge.retrieval import build_index
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.pii.redaction import redact, truncate_for_model
@@ -429,7 +429,7 @@ def first_messages(session: Session, account_id: int, since: datetime,
         value = (customer.attributes or {}).get("lifetime_value")
         recorded.append(Recorded(
             message.id, message.conversation_id, message.created_at, message.body, reply.meta["action"],
-            tuple(dict.fromkeys(s["passage"].rsplit("#", 1)[0] for s in reply.meta.get("sources") or ())),
+            tuple(dict.fromkeys(article_of(s["passage"]) for s in reply.meta.get("sources") or ())),
             customer.tier, float(value) if value is not None else None))
     return recorded, len(firsts) - len(recorded)
 

@@ -44,7 +44,7 @@ from switchboard.core.helpdesk.routing import Routing, load_routing
 from switchboard.core.intents.store import intent_model
 from switchboard.core.knowledge import phrasings
 from switchboard.core.knowledge.analysis import content_words
-from switchboard.core.knowledge.records import Hit, Passage
+from switchboard.core.knowledge.records import Hit, Passage, article_of
 from switchboard.core.knowledge.retrieval import Retriever
 from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from switchboard.core.outcomes import metrics
@@ -470,7 +470,7 @@ def _cited_article(session: Session, inbound: Inbound, settings: Settings, reply
     passage = str(sources[0].get("passage") or "") if sources and isinstance(sources[0], dict) else ""
     if "#" not in passage:
         return None
-    return JustCited(passage.rsplit("#", 1)[0], lambda article: article_passages(session, inbound.account.id,
+    return JustCited(article_of(passage), lambda article: article_passages(session, inbound.account.id,
                                                                               settings, article))
 
 

@@ -43,6 +43,12 @@ class Passage:
         return self.url or self.title
 
 
+def article_of(passage_id: str) -> str:
+    """The article a passage id ("<article id>#<chunk number>") belongs to; an id
+    without a chunk number is the article's own."""
+    return passage_id.rpartition("#")[0] or passage_id
+
+
 @dataclass(frozen=True)
 class Hit:
     """A passage returned for a query, with the score that ranked it."""

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.core.bot.decisions import pick_choice
 from switchboard.core.knowledge.analysis import content_words, stem
+from switchboard.core.knowledge.records import article_of
 from switchboard.core.knowledge.retrieval import Retriever
 from switchboard.core.knowledge.topics import join_cosine, vectors
 from switchboard.core.knowledge_loop.digest import GAP_HANDOFF_REASONS, clip
@@ -159,7 +160,7 @@ def answered(session: Session, account_id: int, start: datetime, end: datetime, 
         question, sources = meta.get("in_reply_to"), meta.get("sources") or []
         if not isinstance(question, int) or not sources or not isinstance(sources[0], dict):
             continue
-        cited[question] = str(sources[0].get("passage", "")).rsplit("#", 1)[0]
+        cited[question] = article_of(str(sources[0].get("passage", "")))
         replies[reply_id] = (conversation_id, question, [])
     disowned = _disowned(session, replies)
     kept = [q for q in cited if q not in disowned and cited[q]]
