@@ -324,11 +324,11 @@ def decide(
     # The follow-up read with the question answered just before, when a menu answers that.
     with_previous = f"{previous} {question}" if previous else question
     read_as: str | None = None
-    if previous and turn.previous_article and points_back(question, words, topic_words):
+    just_cited = _just_cited(question, words, turn, topic_words)
+    if just_cited:
         # "How long is it?" after the warranty answer: the warranty's length, if it says.
-        just_cited = answered_by(question, turn.previous_article.passages(), turn.previous_answer)
-        draft, why = _draft(question, just_cited, llm_drafter) if just_cited else (None, None)
-        if just_cited and draft is not None:  # said again if need be: "can I use two codes?"
+        draft, why = _draft(question, just_cited, llm_drafter)
+        if draft is not None:  # said again if need be: "can I use two codes?"
             return Decision("answer", _with_disclosure(turn, localise_citation(draft.text, turn.texts)), draft=draft,
                             hits=tuple(just_cited), notes={"question": with_previous})
         if why == "model_unavailable":
@@ -367,6 +367,15 @@ def decide(
             return _handoff(turn, policy, Trigger(failure, SYSTEM_REASONS[failure]), hits)
     return _menu_or_handoff(hits, turn, policy, escalation(retrieval_confident=False),
                             failure or ("low_confidence" if hits else "too_vague"), read_as=read_as)
+
+
+def _just_cited(question: str, words: Sequence[str], turn: Turn,
+                topic_words: Callable[[str], list[str]]) -> list[Hit] | None:
+    """The article the last answer cited, as hits, when ``question`` is a follow-up about
+    that answer and one of its sentences answers it (:mod:`.follow_ups`); else None."""
+    if not (turn.previous_question and turn.previous_article and points_back(question, words, topic_words)):
+        return None
+    return answered_by(question, turn.previous_article.passages(), turn.previous_answer)
 
 
 def _menu_or_handoff(hits: list[Hit], turn: Turn, policy: EscalationPolicy, trigger: Trigger | None,
@@ -587,11 +596,11 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
         return _handoff(turn, policy, trigger)
     words = topic_words(TOKEN.sub(" ", question))
     notes = {"article_language": other.source}
-    if turn.previous_question and turn.previous_article and points_back(question, words, topic_words):
+    just_cited = _just_cited(question, words, turn, topic_words)
+    if just_cited:
         # "¿Cuánto dura?" after the warranty answer: its length, if the article says it.
-        just_cited = answered_by(question, turn.previous_article.passages(), turn.previous_answer)
-        draft = compose_local(question, just_cited) if just_cited else None
-        if just_cited and draft is not None:
+        draft = compose_local(question, just_cited)
+        if draft is not None:
             mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)
             return Decision("answer", _with_disclosure(turn, _marked(draft, mark, turn)), draft=draft,
                             hits=tuple(just_cited), notes={**notes, "question": f"{turn.previous_question} {question}"})
