@@ -13,8 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from rapidfuzz import fuzz
-
 from switchboard.core.answers.drafting import (
     CITATION_PREFIX,
     SMS_BUDGET_CHARS,
@@ -28,6 +26,7 @@ from switchboard.core.answers.drafting import (
 from switchboard.core.answers.grounding import split_sentences
 from switchboard.core.bot.escalation import EscalationPolicy, Signals, Trigger
 from switchboard.core.bot.follow_ups import REFERS_BACK, JustCited, answered_by, both_readings, points_back
+from switchboard.core.bot.several_questions import answer_each, joined
 from switchboard.core.knowledge.analysis import content_words, language_of
 from switchboard.core.knowledge.records import Hit, Passage
 from switchboard.core.knowledge.retrieval import Learned, Retriever
@@ -316,6 +315,12 @@ def decide(
     if other_language is not None:
         return _across_languages(question, turn, policy, other_language, llm_drafter, topic_words,
                                  unsure=lambda: escalation(retrieval_confident=False))
+    several = answer_each(question, search=search, topic_words=lambda text: topic_words(TOKEN.sub(" ", text)),
+                          fits=clearly_fits, draft=lambda part, hits: _draft(part, drafting_hits(hits), llm_drafter)[0])
+    if several:  # "Do you ship to Canada? And how much is delivery?": each from its article
+        draft = joined(several, lambda text: localise_citation(text, turn.texts))
+        return Decision("answer", _with_disclosure(turn, draft.text), draft=draft,
+                        hits=tuple(hit for answer in several for hit in answer.hits))
     # "[EMAIL_1]" reads as the word "email": a token says what was redacted, not what is asked.
     words = topic_words(TOKEN.sub(" ", question))
     hits = search(question) if words else []
@@ -442,41 +447,6 @@ def choices_menu(offered: Sequence[Hit], texts: Texts = ENGLISH) -> str:
     lines += [f"{n}. {hit.passage.title}" for n, hit in enumerate(offered, 1)]
     lines.append(texts(CHOICES_FOOTER))
     return "\n".join(lines)
-
-
-#: Words that say nothing about which article was meant ("the first one", "that one").
-_PICK_FILLER = frozenset("the a an one that this about please pls i want my me it its on for of to".split())
-#: A reply longer than this is a new question, not the name of a menu item.
-_PICK_MAX_WORDS = 8
-
-
-def pick_choice(text: str, titles: Sequence[str]) -> int | None:
-    """Which offered article the customer picked (0-based): its number ("2", "#2", "2."),
-    or words of its title ("the tracking one" → "Where is my order? Tracking your
-    parcel"), typos forgiven. None when the message is something else, which is then a
-    new question."""
-    number = menu_number(text)
-    if number is not None:
-        return number - 1 if 1 <= number <= len(titles) else None
-    bare = text.strip().lower().lstrip("#").rstrip(".)!").strip()
-    words = [w for w in _words(bare) if w not in _PICK_FILLER]
-    if not words or len(words) > _PICK_MAX_WORDS:
-        return None
-    shared = [sum(any(fuzz.ratio(w, t) >= 85 for t in _words(title.lower())) for w in words) for title in titles]
-    best = max(shared, default=0)
-    if best == 0 or shared.count(best) > 1 or best < len(words) / 2:
-        return None  # no title named, two equally, or mostly other words: a new question
-    return shared.index(best)
-
-
-def menu_number(text: str) -> int | None:
-    """The number a reply to a menu is, if it is only one ("2", "#2", "2.")."""
-    bare = text.strip().lstrip("#").rstrip(".)!").strip()
-    return int(bare) if bare.isdigit() and len(bare) <= 3 else None
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"[^\W_]+", text)
 
 
 def answer_from_article(question: str, passages: Sequence[Passage], turn: Turn, *,

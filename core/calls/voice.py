@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from switchboard.core import accounts, business_hours, ports
 from switchboard.core.actions.customer_requests import scan_passages
 from switchboard.core.answers.drafting import CITATION_PREFIX
-from switchboard.core.bot.decisions import SYSTEM_REASONS, Decision, answer_from_article, decide, pick_choice, searches
+from switchboard.core.bot.decisions import SYSTEM_REASONS, Decision, answer_from_article, decide, searches
 from switchboard.core.conversation.inbound import (
     Inbound,
     account_retriever,
@@ -52,6 +52,7 @@ from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, Conversation, Customer, InboxEvent, Message
 from switchboard.core.understanding.enrichment import enrich
+from switchboard.core.understanding.menu_picks import pick_choice
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,6 @@ from switchboard.core.bot.decisions import (
     answer_from_article,
     choices_menu,
     decide,
-    menu_number,
-    pick_choice,
     searches,
 )
 from switchboard.core.bot.escalation import EscalationPolicy
@@ -65,6 +63,7 @@ from switchboard.core.understanding.enrichment import (
     enrich,
     knowledge_languages,
 )
+from switchboard.core.understanding.menu_picks import menu_number, pick_choice
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,6 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from switchboard.core.bot.decisions import pick_choice
 from switchboard.core.knowledge.analysis import content_words, stem
 from switchboard.core.knowledge.records import article_of
 from switchboard.core.knowledge.retrieval import Retriever
@@ -33,6 +32,7 @@ from switchboard.core.knowledge.topics import join_cosine, vectors
 from switchboard.core.knowledge_loop.digest import GAP_HANDOFF_REASONS, clip
 from switchboard.core.pii.vault import TOKEN as VAULT_TOKEN
 from switchboard.core.store.models import Message, Suggestion, SuggestionFeedback
+from switchboard.core.understanding.menu_picks import pick_choice
 from switchboard.core.understanding.setbacks import asks_for_person, did_not_help
 
 #: Articles listed as closest to a gap.

@@ -22,6 +22,7 @@ ANSWERED = {
     "I can't remember my login", "my card was declined", "you charged me twice", "¿Cuánto cuesta el envío?",
     "Olvidé mi contraseña", "Mon code promo ne marche pas", "can I do it online?",
     "I cant log in", "how long is it?", "is it free?",
+    "Do you ship to Canada? And how much does delivery cost?",
 }
 
 

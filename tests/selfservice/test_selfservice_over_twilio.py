@@ -563,3 +563,35 @@ def test_a_model_summary_the_timeline_does_not_support_is_not_used(llm_shop: Fla
     llm_vendor.twilio(MESSAGES, inbound("my order A1001 never came, I want to talk to a real person"))
     summary = _summary_line(_handoff_note(llm_shop))
     assert "250" not in summary and "my order A1001 never came" in summary, summary
+
+
+#: Messages asking two things, each fitting its own article: both answered in one reply,
+#: in the order asked (the first got a menu of both; the second its first question's
+#: answer only).
+TWO_QUESTIONS = [
+    ("Do you ship to Canada? And how much does delivery cost?",
+     ["articles/international-shipping", "articles/delivery-costs"]),
+    ("How do I return an item? When will I get my refund?", ["articles/return-item", "articles/refund-timing"]),
+]
+
+
+@pytest.mark.parametrize(("message", "cited"), TWO_QUESTIONS)
+def test_a_message_asking_two_things_gets_both_answers(
+        shop: Flask, vendor: VendorClient, message: str, cited: list[str]) -> None:
+    vendor.twilio(MESSAGES, inbound(message))
+    [reply] = twilio_sends(shop)
+    body = reply["body"]
+    assert all(c in body for c in cited) and body.index(cited[0]) < body.index(cited[1]), body
+    assert "Reply with the number" not in body, body
+    with get_db(shop).session() as session:
+        [answered] = session.scalars(select(AuditEntry).where(AuditEntry.action == "selfservice.answer"))
+        assert [s["passage"].split("#")[0] for s in answered.detail["sources"]] == [
+            c.removeprefix("articles/") for c in cited]
+
+
+def test_a_second_question_that_names_nothing_leaves_the_message_whole(shop: Flask, vendor: VendorClient) -> None:
+    """"If not, can I return it?" fits no article on its own: the message is answered as
+    one question (cancelling), not half-answered twice."""
+    vendor.twilio(MESSAGES, inbound("Can I cancel my order? If not can I return it?"))
+    [reply] = twilio_sends(shop)
+    assert "articles/cancel-order" in reply["body"] and "articles/return-item" not in reply["body"], reply["body"]

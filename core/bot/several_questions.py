@@ -1,0 +1,77 @@
+"""A message that asks two or three things at once ("Do you ship to Canada? And how
+much does delivery cost?"), each answered from its own article in one reply.
+
+Read whole, such a message sits between two articles: retrieval is unsure, and the
+customer gets a menu holding both, or an answer to the first question only ("How do I
+return an item? When will I get my refund?" was answered with the returns article, the
+refund's timing left out). Asked one by one, each question finds its article.
+
+The reply answers every question or none: each sentence that asks is searched on its
+own and must fit one article clearly, as a message of its own must to be answered
+outright, and the articles must differ. Anything less ("Can I cancel? If not, can I
+return it?": the second question names nothing) leaves the message to be decided
+whole, as before. Statements around the questions ("My card was declined.") are not
+questions of their own; they stay with the whole message's reading.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from switchboard.core.answers.drafting import Draft
+from switchboard.core.answers.grounding import split_sentences
+from switchboard.core.knowledge.records import Hit
+from switchboard.core.understanding.asking import asks
+
+#: A message asking more than this many things is answered whole (or handed over):
+#: a reply quoting four articles is no longer a text message anyone reads.
+MAX_QUESTIONS = 3
+
+
+@dataclass(frozen=True)
+class Answered:
+    """One of the message's questions, with the hits and the draft that answer it."""
+
+    question: str
+    hits: tuple[Hit, ...]
+    draft: Draft
+
+
+def questions_in(message: str) -> list[str]:
+    """The message's sentences that ask, when it asks two to :data:`MAX_QUESTIONS`
+    things; else none (a message with one question is decided whole)."""
+    asked = [sentence for sentence in split_sentences(message) if asks(sentence)]
+    return asked if 2 <= len(asked) <= MAX_QUESTIONS else []
+
+
+def answer_each(message: str, *, search: Callable[[str], list[Hit]], topic_words: Callable[[str], list[str]],
+                fits: Callable[[Sequence[Hit], Sequence[str], str], bool],
+                draft: Callable[[str, Sequence[Hit]], Draft | None]) -> list[Answered]:
+    """Each question of ``message`` with its answer, when every one of them clearly
+    fits (``fits``: the decision's own test for answering outright) a different article
+    and drafts; else an empty list."""
+    answered: list[Answered] = []
+    for question in questions_in(message):
+        words = topic_words(question)
+        hits = search(question) if words else []
+        if not fits(hits, words, question) or hits[0].passage.article_id in {a.hits[0].passage.article_id
+                                                                             for a in answered}:
+            return []
+        drafted = draft(question, hits)
+        if drafted is None:
+            return []
+        answered.append(Answered(question, tuple(hits), drafted))
+    return answered
+
+
+def joined(answers: Sequence[Answered], localise: Callable[[str], str]) -> Draft:
+    """One draft of the answers, in the order the customer asked, each with its own
+    citation line (``localise``: the line in the conversation's language)."""
+    first = answers[0].draft
+    usage: dict[str, int] = {}
+    for answer in answers:
+        for key, value in answer.draft.usage.items():
+            usage[key] = usage.get(key, 0) + value
+    return Draft(text="\n\n".join(localise(answer.draft.text) for answer in answers),
+                 citations=tuple(p for answer in answers for p in answer.draft.citations),
+                 engine=first.engine, model=first.model, prompt_version=first.prompt_version, usage=usage)

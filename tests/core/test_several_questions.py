@@ -1,0 +1,56 @@
+"""Which messages ask several things, and when each is answered (core/bot/several_questions.py)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from switchboard.core.answers.drafting import Draft
+from switchboard.core.bot.several_questions import answer_each, joined, questions_in
+from switchboard.core.knowledge.records import Hit, Passage
+
+
+@pytest.mark.parametrize(("message", "questions"), [
+    ("Do you ship to Canada? And how much does delivery cost?",
+     ["Do you ship to Canada?", "And how much does delivery cost?"]),
+    ("¿Hacen envíos a Canadá? ¿Cuánto cuesta?", ["¿Hacen envíos a Canadá?", "¿Cuánto cuesta?"]),
+    ("My card was declined. What payment methods do you accept?", []),  # one question, one statement
+    ("Where is my parcel?", []),
+    ("How do I return it? Is it free? When do I get my money? Can I exchange it?", []),  # four: whole
+])
+def test_a_message_asks_several_things_when_two_or_three_sentences_ask(message: str, questions: list[str]) -> None:
+    assert questions_in(message) == questions
+
+
+def _passage(article: str) -> Passage:
+    return Passage(f"{article}#0", article, article.title(), f"All about {article}.")
+
+
+def _search(question: str) -> list[Hit]:
+    article = "shipping" if "ship" in question.lower() else "costs" if "cost" in question.lower() else "other"
+    return [Hit(_passage(article), 0.9, {})]
+
+
+def _draft(question: str, hits: Sequence[Hit]) -> Draft:
+    return Draft(f"About {hits[0].passage.article_id}.\nMore: {hits[0].passage.article_id}", (hits[0].passage,),
+                 "local", usage={"tokens": 2})
+
+
+def _each(message: str, *, fits: bool = True) -> list[str]:
+    answered = answer_each(message, search=_search, topic_words=lambda q: q.split(),
+                           fits=lambda hits, words, question: fits and bool(hits), draft=_draft)
+    return [a.hits[0].passage.article_id for a in answered]
+
+
+def test_each_question_is_answered_only_when_all_fit_different_articles() -> None:
+    assert _each("Do you ship to Canada? How much does it cost?") == ["shipping", "costs"]
+    assert _each("Do you ship to Canada? How much does it cost?", fits=False) == []
+    assert _each("Do you ship to Canada? Do you ship to Peru?") == []  # one article: the message is one question
+
+
+def test_the_answers_are_joined_in_the_order_asked_with_each_citation() -> None:
+    answered = answer_each("Do you ship to Canada? How much does it cost?", search=_search,
+                           topic_words=lambda q: q.split(), fits=lambda hits, words, question: True, draft=_draft)
+    draft = joined(answered, str.upper)
+    assert draft.text == "ABOUT SHIPPING.\nMORE: SHIPPING\n\nABOUT COSTS.\nMORE: COSTS"
+    assert [p.article_id for p in draft.citations] == ["shipping", "costs"] and draft.usage == {"tokens": 4}
