@@ -574,6 +574,13 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
             mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)
             return Decision("answer", _with_disclosure(turn, _marked(draft, mark, turn)), draft=draft,
                             hits=tuple(just_cited), notes={**notes, "question": f"{turn.previous_question} {question}"})
+    several = answer_each(question, search=other.search, topic_words=lambda text: topic_words(TOKEN.sub(" ", text)),
+                          fits=clearly_fits, draft=lambda part, hits: lead_of(hits[0].passage))
+    if several:  # each article's opening as it is, and one line saying which language they are in
+        draft = joined(several, lambda text: localise_citation(text, turn.texts))
+        mark = _naming_language(turn, ARTICLES_IN_LANGUAGE, other.source)
+        return Decision("answer", _with_disclosure(turn, f"{draft.text}\n{mark}"), draft=draft,
+                        hits=tuple(hit for answer in several for hit in answer.hits), notes=notes)
     hits = other.search(question) if words else []
     if clearly_fits(hits, words, question):
         mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)

@@ -350,3 +350,15 @@ def test_a_spanish_follow_up_about_an_english_answer_is_answered_from_its_articl
     assert first.endswith("articles/warranty"), first
     assert "2-year warranty" in follow_up and follow_up.endswith("\nMás: https://help.acme.example/articles/warranty")
     assert SPANISH_NOTE in follow_up, follow_up
+
+
+def test_a_spanish_message_asking_two_things_gets_both_english_articles(english_kb: Flask,
+                                                                      vendor: VendorClient) -> None:
+    """Two questions in Spanish, each fitting its own English article: both quoted, each
+    with its citation, and one line in Spanish saying they are in English (it got a menu
+    of both)."""
+    vendor.twilio(MESSAGES, inbound("¿Hacen envíos a Canadá? ¿Y cuánto cuesta el envío?"))
+    [reply] = sent(english_kb)
+    assert "Responda con el número" not in reply, reply
+    assert "Más: https://help.acme.example/articles/international-shipping\n\n" in reply, reply
+    assert reply.endswith(f"Más: https://help.acme.example/articles/delivery-costs\n{SPANISH_MENU_NOTE}"), reply
