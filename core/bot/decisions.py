@@ -26,7 +26,7 @@ from switchboard.core.answers.drafting import (
 from switchboard.core.answers.grounding import split_sentences
 from switchboard.core.bot.escalation import EscalationPolicy, Signals, Trigger
 from switchboard.core.bot.follow_ups import REFERS_BACK, JustCited, answered_by, both_readings, points_back
-from switchboard.core.bot.several_questions import answer_each, joined
+from switchboard.core.bot.several_questions import answer_each, first_reading, joined, reply_of
 from switchboard.core.knowledge.analysis import content_words, language_of
 from switchboard.core.knowledge.records import Hit, Passage
 from switchboard.core.knowledge.retrieval import Learned, Retriever
@@ -318,12 +318,16 @@ def decide(
     several = answer_each(question, search=search, topic_words=lambda text: topic_words(TOKEN.sub(" ", text)),
                           fits=clearly_fits, draft=lambda part, hits: _draft(part, drafting_hits(hits), llm_drafter)[0])
     if several:  # "Do you ship to Canada? And how much is delivery?": each from its article
-        draft = joined(several, lambda text: localise_citation(text, turn.texts))
-        return Decision("answer", _with_disclosure(turn, draft.text), draft=draft,
+        reply = reply_of(several, lambda text: localise_citation(text, turn.texts))
+        return Decision("answer", _with_disclosure(turn, reply), draft=joined(several),
                         hits=tuple(hit for answer in several for hit in answer.hits))
     # "[EMAIL_1]" reads as the word "email": a token says what was redacted, not what is asked.
     words = topic_words(TOKEN.sub(" ", question))
     hits = search(question) if words else []
+    first = first_reading(question, hits, search=search, topic_words=lambda text: topic_words(TOKEN.sub(" ", text)),
+                          points_back=points_back, offered=choice_hits)
+    if first:  # "Do you deliver to Australia? How long would that take?" is not about delivery at home
+        words, hits = topic_words(TOKEN.sub(" ", first[0])), first[1]
     failure = None
     corroborated = False
     # The follow-up read with the question answered just before, when a menu answers that.
@@ -577,9 +581,9 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
     several = answer_each(question, search=other.search, topic_words=lambda text: topic_words(TOKEN.sub(" ", text)),
                           fits=clearly_fits, draft=lambda part, hits: lead_of(hits[0].passage))
     if several:  # each article's opening as it is, and one line saying which language they are in
-        draft = joined(several, lambda text: localise_citation(text, turn.texts))
+        reply = reply_of(several, lambda text: localise_citation(text, turn.texts))
         mark = _naming_language(turn, ARTICLES_IN_LANGUAGE, other.source)
-        return Decision("answer", _with_disclosure(turn, f"{draft.text}\n{mark}"), draft=draft,
+        return Decision("answer", _with_disclosure(turn, f"{reply}\n{mark}"), draft=joined(several),
                         hits=tuple(hit for answer in several for hit in answer.hits), notes=notes)
     hits = other.search(question) if words else []
     if clearly_fits(hits, words, question):

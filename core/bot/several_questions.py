@@ -8,10 +8,14 @@ refund's timing left out). Asked one by one, each question finds its article.
 
 The reply answers every question or none: each sentence that asks is searched on its
 own and must fit one article clearly, as a message of its own must to be answered
-outright, and the articles must differ. Anything less ("Can I cancel? If not, can I
-return it?": the second question names nothing) leaves the message to be decided
-whole, as before. Statements around the questions ("My card was declined.") are not
-questions of their own; they stay with the whole message's reading.
+outright, and the articles must differ. When the later questions are about the first
+("Do you deliver to Australia? How long would that take?": read whole, domestic
+delivery times), the message is searched as its first question and answered (or offered
+a menu) for all of it, as a follow-up to that answer would be, unless the whole reading
+leads to an article the first question offers too. Anything else ("Can I cancel? If not, can I return
+it?": a second question that names nothing and points at nothing) leaves the message
+to be decided whole, as before. Statements around the questions ("My card was
+declined.") are not questions of their own; they stay with the whole message's reading.
 """
 from __future__ import annotations
 
@@ -64,14 +68,40 @@ def answer_each(message: str, *, search: Callable[[str], list[Hit]], topic_words
     return answered
 
 
-def joined(answers: Sequence[Answered], localise: Callable[[str], str]) -> Draft:
+def first_reading(message: str, whole: Sequence[Hit], *, search: Callable[[str], list[Hit]],
+                  topic_words: Callable[[str], list[str]],
+                  points_back: Callable[[str, Sequence[str], Callable[[str], list[str]]], bool],
+                  offered: Callable[[Sequence[Hit]], list[Hit]]) -> tuple[str, list[Hit]] | None:
+    """The message's first question and its hits, when every later question is about
+    it (``points_back``: the test a follow-up to an answer passes, core/bot/follow_ups.py)
+    and the whole message (``whole``: its hits) leads to an article the first question
+    would not even offer (``offered``: a menu's articles); else None."""
+    questions = questions_in(message)
+    if not questions or not whole:
+        return None
+    first, *later = questions
+    if not topic_words(first) or not all(points_back(q, topic_words(q), topic_words) for q in later):
+        return None
+    hits = search(first)
+    if whole[0].passage.article_id in {hit.passage.article_id for hit in offered(hits)}:
+        return None  # "Is express available? How much does it cost?": delivery costs either way
+    return first, hits
+
+
+def joined(answers: Sequence[Answered]) -> Draft:
     """One draft of the answers, in the order the customer asked, each with its own
-    citation line (``localise``: the line in the conversation's language)."""
+    citation line (as drafted: the reply localises each, :func:`reply_of`)."""
     first = answers[0].draft
     usage: dict[str, int] = {}
     for answer in answers:
         for key, value in answer.draft.usage.items():
             usage[key] = usage.get(key, 0) + value
-    return Draft(text="\n\n".join(localise(answer.draft.text) for answer in answers),
+    return Draft(text="\n\n".join(answer.draft.text for answer in answers),
                  citations=tuple(p for answer in answers for p in answer.draft.citations),
                  engine=first.engine, model=first.model, prompt_version=first.prompt_version, usage=usage)
+
+
+def reply_of(answers: Sequence[Answered], localise: Callable[[str], str]) -> str:
+    """The answers as the customer reads them: each citation line in the conversation's
+    language (``localise``)."""
+    return "\n\n".join(localise(answer.draft.text) for answer in answers)

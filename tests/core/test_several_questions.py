@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import pytest
 
 from switchboard.core.answers.drafting import Draft
-from switchboard.core.bot.several_questions import answer_each, joined, questions_in
+from switchboard.core.bot.several_questions import answer_each, first_reading, joined, questions_in, reply_of
 from switchboard.core.knowledge.records import Hit, Passage
 
 
@@ -51,6 +51,31 @@ def test_each_question_is_answered_only_when_all_fit_different_articles() -> Non
 def test_the_answers_are_joined_in_the_order_asked_with_each_citation() -> None:
     answered = answer_each("Do you ship to Canada? How much does it cost?", search=_search,
                            topic_words=lambda q: q.split(), fits=lambda hits, words, question: True, draft=_draft)
-    draft = joined(answered, str.upper)
-    assert draft.text == "ABOUT SHIPPING.\nMORE: SHIPPING\n\nABOUT COSTS.\nMORE: COSTS"
+    draft = joined(answered)
+    assert draft.text == "About shipping.\nMore: shipping\n\nAbout costs.\nMore: costs"
+    assert reply_of(answered, str.upper) == "ABOUT SHIPPING.\nMORE: SHIPPING\n\nABOUT COSTS.\nMORE: COSTS"
     assert [p.article_id for p in draft.citations] == ["shipping", "costs"] and draft.usage == {"tokens": 4}
+
+
+def _offered(hits: Sequence[Hit]) -> list[Hit]:
+    return list(hits)
+
+
+def test_later_questions_about_the_first_are_searched_as_the_first() -> None:
+    def points_back(question: str, words: Sequence[str], topic_words: object) -> bool:
+        return "that" in question
+
+    def search(question: str) -> list[Hit]:
+        return [Hit(_passage("abroad" if "Australia" in question else "times"), 0.9, {})]
+
+    whole = search("How long would that take?")
+    first = first_reading("Do you deliver to Australia? How long would that take?", whole, search=search,
+                          topic_words=lambda q: q.split(), points_back=points_back, offered=_offered)
+    assert first is not None and first[0] == "Do you deliver to Australia?"
+    assert first[1][0].passage.article_id == "abroad"
+    # a later question of its own, or a whole reading the first would offer too: read whole
+    assert first_reading("Do you deliver to Australia? How long is delivery?", whole, search=search,
+                         topic_words=lambda q: q.split(), points_back=points_back, offered=_offered) is None
+    assert first_reading("Do you deliver to Australia? How long would that take?", search("Australia"),
+                         search=search, topic_words=lambda q: q.split(), points_back=points_back,
+                         offered=_offered) is None

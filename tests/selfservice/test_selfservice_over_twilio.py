@@ -595,3 +595,14 @@ def test_a_second_question_that_names_nothing_leaves_the_message_whole(shop: Fla
     vendor.twilio(MESSAGES, inbound("Can I cancel my order? If not can I return it?"))
     [reply] = twilio_sends(shop)
     assert "articles/cancel-order" in reply["body"] and "articles/return-item" not in reply["body"], reply["body"]
+
+
+def test_a_second_question_about_the_first_is_not_read_as_a_question_of_its_own(
+        shop: Flask, vendor: VendorClient) -> None:
+    """"How long would that take?" is about delivering to Australia: read whole, the
+    message was answered with domestic delivery times. It is searched as its first
+    question, which offers the shipping-abroad article."""
+    vendor.twilio(MESSAGES, inbound("Do you deliver to Australia? How long would that take?"))
+    [reply] = twilio_sends(shop)
+    assert "articles/delivery-times" not in reply["body"], reply["body"]
+    assert _menu_titles(reply["body"])[0] == "Do you ship internationally?", reply["body"]

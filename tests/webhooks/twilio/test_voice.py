@@ -154,6 +154,16 @@ def test_a_spoken_question_gets_a_short_grounded_answer_without_the_link(shop: F
     assert {("message.inbound", "voice"), ("bot.reply", "voice")} <= counted
 
 
+def test_a_caller_asking_two_things_hears_both_answers_and_no_links(shop: Flask, vendor: VendorClient) -> None:
+    call(vendor)
+    answer = spoken(say(vendor, "Do you ship to Canada? And how much does delivery cost?", turn=1))
+    assert "over 40 countries" in answer and "$4.95" in answer, answer
+    assert "http" not in answer and "More:" not in answer and voice.LINK_OFFER in answer, answer
+    reply = [m for m in timeline(shop) if m.author == "bot"][-1]
+    assert [s["citation"] for s in reply.meta["sources"]] == ["https://help.acme.example/articles/international-shipping",
+                                                               "https://help.acme.example/articles/delivery-costs"]
+
+
 def test_an_injected_article_answering_a_caller_is_flagged_as_on_every_channel(shop: Flask, vendor: VendorClient,
                                                                               tmp_path: Path) -> None:
     import_injected_article(shop, tmp_path)
