@@ -25,7 +25,7 @@ from switchboard.core.answers.drafting import (
 )
 from switchboard.core.answers.grounding import split_sentences
 from switchboard.core.bot.escalation import EscalationPolicy, Signals, Trigger
-from switchboard.core.bot.follow_ups import REFERS_BACK, JustCited, answered_by, both_readings, points_back
+from switchboard.core.bot.follow_ups import REFERS_BACK, JustCited, answered_by, both_readings, points_back, sent_again
 from switchboard.core.bot.several_questions import answer_each, first_reading, joined, reply_of
 from switchboard.core.knowledge.analysis import content_words, language_of
 from switchboard.core.knowledge.records import Hit, Passage
@@ -91,6 +91,9 @@ MIN_CHOICE_SCORE = 0.1
 #: questions, but vague ones to the sample help center ("algo con mi cuenta", "Tengo un
 #: problema con mi pedido") scored above it, and a vague question gets a menu.
 ACROSS_LANGUAGES_MENU_SHARE = 0.35
+#: The same share for the other articles a question of its own could mean when its
+#: answer would be the one just sent word for word (the same value, not fitted apart).
+SAME_ANSWER_MENU_SHARE = ACROSS_LANGUAGES_MENU_SHARE
 
 #: The texts below reach customers: marked for the message catalogs (core/texts/i18n.py), and
 #: sent through ``Turn.texts`` in the conversation's language.
@@ -328,6 +331,7 @@ def decide(
                           points_back=points_back, offered=choice_hits)
     if first:  # "Do you deliver to Australia? How long would that take?" is not about delivery at home
         words, hits = topic_words(TOKEN.sub(" ", first[0])), first[1]
+    own, own_words = hits, words  # the message's own reading, before any with the conversation
     failure = None
     corroborated = False
     # The follow-up read with the question answered just before, when a menu answers that.
@@ -369,6 +373,14 @@ def decide(
         draft, failure = _draft(question, drafting_hits(hits), llm_drafter)
         if draft is None and previous and failure != "model_unavailable":
             draft, failure = _draft(with_previous, drafting_hits(hits), llm_drafter)
+        # "what cards do you take then?" after the declined-card answer: its own words lead
+        # back to that article too, but it was just sent word for word: the others instead.
+        if (draft is not None and own and [p.article_id for p in draft.citations[:1]] == [own[0].passage.article_id]
+                and choice_hits(own[1:], floor_share=SAME_ANSWER_MENU_SHARE)
+                and sent_again(localise_citation(draft.text, turn.texts), turn.previous_answer, question, own_words,
+                               topic_words)):
+            return _menu_or_handoff(own[1:], turn, policy, None, "same_answer_again",
+                                    floor_share=SAME_ANSWER_MENU_SHARE)
         if draft is not None:
             return Decision("answer", _with_disclosure(turn, localise_citation(draft.text, turn.texts)), draft=draft,
                             hits=tuple(hits), notes={"question": read_as} if read_as else {})
@@ -388,14 +400,14 @@ def _just_cited(question: str, words: Sequence[str], turn: Turn,
 
 
 def _menu_or_handoff(hits: list[Hit], turn: Turn, policy: EscalationPolicy, trigger: Trigger | None,
-                     reason: str, *, read_as: str | None = None) -> Decision:
+                     reason: str, *, read_as: str | None = None, floor_share: float = 1.0) -> Decision:
     """No answer outright: a person when a trigger fires with that fact, else a menu of
     the best articles, else a request to say it in other words. ``read_as``: the
     question the menu answers when it is not the message alone (a follow-up read with
     the conversation): what a pick is then answered and learned as."""
     if trigger:
         return _handoff(turn, policy, trigger, hits)
-    offered = choice_hits(hits)
+    offered = choice_hits(hits, floor_share=floor_share)
     if offered:
         return Decision("choices", _with_disclosure(turn, choices_menu(offered, turn.texts)), reason=reason,
                         hits=tuple(hits), choices=tuple(offered),

@@ -53,6 +53,17 @@ def points_back(question: str, words: Sequence[str], topic_words: Callable[[str]
     return answer_kind(question) is not None and not set(topic_words(without_kind(question))) - _NAMES_NOTHING
 
 
+def sent_again(text: str, sent: str | None, question: str, words: Sequence[str],
+               topic_words: Callable[[str], Sequence[str]]) -> bool:
+    """Whether ``text`` is the whole answer just ``sent`` (after the assistant's
+    disclosure, if it led), to a question of its own: "what cards do you take then?"
+    after the declined-card answer is not answered by it again. A follow-up that points
+    back ("can I do it online?" after the change-address answer) may rightly get the same
+    sentences again."""
+    return bool(sent and (sent == text or sent.endswith(f"\n\n{text}"))
+                and not points_back(question, words, topic_words))
+
+
 #: Verbs a question asking when or how much names no topic with ("how long do I have to
 #: WAIT?", "¿cuánto hay que ESPERAR?"), in the languages the texts are written in.
 _NAMES_NOTHING = frozenset(

@@ -606,3 +606,22 @@ def test_a_second_question_about_the_first_is_not_read_as_a_question_of_its_own(
     [reply] = twilio_sends(shop)
     assert "articles/delivery-times" not in reply["body"], reply["body"]
     assert _menu_titles(reply["body"])[0] == "Do you ship internationally?", reply["body"]
+
+
+def test_a_new_question_that_would_get_the_answer_just_sent_gets_the_other_articles(
+        shop: Flask, vendor: VendorClient) -> None:
+    """"what cards do you take then?" after the declined-card answer was sent that answer
+    again, word for word; its own words lead back to it, and the payment methods come next."""
+    vendor.twilio(MESSAGES, inbound("my card was declined"))
+    vendor.twilio(MESSAGES, inbound("what cards do you take then?"))
+    first, second = twilio_sends(shop)
+    assert "articles/card-declined" in first["body"], first["body"]
+    assert _menu_titles(second["body"])[0] == "Which payment methods do you accept?", second["body"]
+    assert "Why was my card declined?" not in second["body"], second["body"]
+
+
+def test_a_follow_up_pointing_back_may_get_the_same_sentences_again(shop: Flask, vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("Can I change my delivery address?"))
+    vendor.twilio(MESSAGES, inbound("can I do it online?"))
+    first, second = twilio_sends(shop)
+    assert "Edit address" in first["body"] and "Edit address" in second["body"], second["body"]
