@@ -205,18 +205,29 @@ def message_json(session: Session, settings: Settings, messages: Sequence[Messag
 
 def _without_what_the_widget_draws(text: str, meta: dict[str, Any]) -> str:
     """The bot's reply without the lines an SMS needs and the widget draws itself: the
-    closing citation line ("More: <link>", in the conversation's language) when the
-    sources come as a list of links, and the menu's "Reply with the number…" line under
-    its numbered titles when the choices come as buttons. The timeline keeps the SMS text."""
+    citation lines ("More: <link>", in the conversation's language; one under each
+    answer when a message asked two things) when the sources come as a list of links,
+    and the menu's "Reply with the number…" line under its numbered titles when the
+    choices come as buttons. The timeline keeps the SMS text."""
     lines = text.split("\n")
     citations = [str(s.get("citation")) for s in meta.get("sources") or () if isinstance(s, dict) and s.get("citation")]
-    if citations and len(lines) > 1 and all(c in lines[-1] for c in citations):
-        lines.pop()
+    if citations and len(lines) > 1:
+        lines = [lines[0], *(line for line in lines[1:] if not _cites_only(line, citations))]
     choices = [c for c in meta.get("choices") or () if isinstance(c, dict)]
     last_choice = next((i for i, line in enumerate(lines) if line.startswith(f"{len(choices)}. ")), None)
     if choices and last_choice is not None and last_choice == len(lines) - 2:
         lines.pop()
     return "\n".join(lines).rstrip()
+
+
+def _cites_only(line: str, citations: Sequence[str]) -> bool:
+    """Whether ``line`` is a citation line: one or more of ``citations`` after a one- or
+    two-word label ending in a colon ("More:", "Más información:")."""
+    rest = line
+    for citation in citations:
+        rest = rest.replace(citation, "")
+    label = rest.replace("|", " ").strip()
+    return rest != line and label.endswith(":") and len(label.split()) <= 2
 
 
 def _articles(session: Session, messages: Iterable[Message]) -> dict[tuple[int, str], KbArticle]:

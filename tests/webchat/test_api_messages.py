@@ -47,6 +47,15 @@ def test_a_question_gets_a_grounded_answer_with_its_sources_as_links(visitor: Vi
         assert {m.channel for m in session.scalars(select(Message))} == {"web"}
 
 
+def test_two_questions_get_both_answers_with_both_sources_as_links(visitor: Visitor) -> None:
+    visitor.say("Do you ship to Canada? And how much does delivery cost?")
+    _, answer = visitor.messages()
+    assert [s["url"] for s in answer["sources"]] == ["https://help.acme.example/articles/international-shipping",
+                                                     "https://help.acme.example/articles/delivery-costs"]
+    assert "over 40 countries" in answer["text"] and "$4.95" in answer["text"], answer["text"]
+    assert "http" not in answer["text"] and "More:" not in answer["text"], answer["text"]
+
+
 def test_an_answer_only_after_what_the_widget_already_has(visitor: Visitor) -> None:
     visitor.say("How long does delivery take?")
     first = visitor.messages()
