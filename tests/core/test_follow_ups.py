@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from switchboard.core.answers.drafting import answer_kind
-from switchboard.core.bot.follow_ups import answered_by, points_back
+from switchboard.core.bot.follow_ups import answered_by, points_back, sent_again
 from switchboard.core.knowledge.analysis import content_words
 from switchboard.core.knowledge.records import Passage
 
@@ -47,3 +47,17 @@ def test_a_sentence_on_what_something_costs_answers_how_much() -> None:
     """"And how much?" after the shipping-abroad answer: "the cost is shown at checkout"
     names no price but is the answer (it got the domestic delivery costs)."""
     assert answered_by("and how much?", [ABROAD]) is not None
+
+
+def test_the_answer_just_sent_is_sent_again_only_to_a_follow_up_pointing_back() -> None:
+    sent = "You're chatting with a virtual assistant.\n\nA payment is usually declined by your bank. Ask it.\nMore: x"
+    again = "A payment is usually declined by your bank. Ask it.\nMore: x"
+
+    def words(text: str) -> list[str]:
+        return content_words(text, "en")
+
+    assert sent_again(again, sent, "what cards do you take then?", words("what cards do you take then?"), words)
+    assert not sent_again(again, sent, "can I do it online?", words("can I do it online?"), words)
+    # a part of the answer sent (its second sentence, "and what about Klarna?") is no repeat
+    assert not sent_again("Ask it.\nMore: x", sent, "what cards do you take then?", words("what cards"), words)
+    assert not sent_again(again, None, "what cards do you take then?", words("what cards"), words)
