@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any, Literal
 
 from switchboard.core.answers.drafting import (
@@ -318,19 +319,20 @@ def decide(
     if other_language is not None:
         return _across_languages(question, turn, policy, other_language, llm_drafter, topic_words,
                                  unsure=lambda: escalation(retrieval_confident=False))
-    several = answer_each(question, search=search, topic_words=lambda text: topic_words(TOKEN.sub(" ", text)),
-                          fits=clearly_fits, draft=lambda part, hits: _draft(part, drafting_hits(hits), llm_drafter)[0])
+    asked_words = _without_tokens(topic_words)
+    search = cache(search)  # the first of several questions is searched by answer_each and again by first_reading
+    several = answer_each(question, search=search, topic_words=asked_words, fits=clearly_fits,
+                          draft=lambda part, hits: _draft(part, drafting_hits(hits), llm_drafter)[0])
     if several:  # "Do you ship to Canada? And how much is delivery?": each from its article
         reply = reply_of(several, lambda text: localise_citation(text, turn.texts))
         return Decision("answer", _with_disclosure(turn, reply), draft=joined(several),
                         hits=tuple(hit for answer in several for hit in answer.hits))
-    # "[EMAIL_1]" reads as the word "email": a token says what was redacted, not what is asked.
-    words = topic_words(TOKEN.sub(" ", question))
+    words = asked_words(question)
     hits = search(question) if words else []
-    first = first_reading(question, hits, search=search, topic_words=lambda text: topic_words(TOKEN.sub(" ", text)),
-                          points_back=points_back, offered=choice_hits)
+    first = first_reading(question, hits, search=search, topic_words=asked_words, points_back=points_back,
+                          offered=choice_hits)
     if first:  # "Do you deliver to Australia? How long would that take?" is not about delivery at home
-        words, hits = topic_words(TOKEN.sub(" ", first[0])), first[1]
+        words, hits = asked_words(first[0]), first[1]
     own, own_words = hits, words  # the message's own reading, before any with the conversation
     failure = None
     corroborated = False
@@ -373,21 +375,27 @@ def decide(
         draft, failure = _draft(question, drafting_hits(hits), llm_drafter)
         if draft is None and previous and failure != "model_unavailable":
             draft, failure = _draft(with_previous, drafting_hits(hits), llm_drafter)
-        # "what cards do you take then?" after the declined-card answer: its own words lead
-        # back to that article too, but it was just sent word for word: the others instead.
-        if (draft is not None and own and [p.article_id for p in draft.citations[:1]] == [own[0].passage.article_id]
-                and choice_hits(own[1:], floor_share=SAME_ANSWER_MENU_SHARE)
-                and sent_again(localise_citation(draft.text, turn.texts), turn.previous_answer, question, own_words,
-                               topic_words)):
-            return _menu_or_handoff(own[1:], turn, policy, None, "same_answer_again",
-                                    floor_share=SAME_ANSWER_MENU_SHARE)
         if draft is not None:
-            return Decision("answer", _with_disclosure(turn, localise_citation(draft.text, turn.texts)), draft=draft,
-                            hits=tuple(hits), notes={"question": read_as} if read_as else {})
+            text = localise_citation(draft.text, turn.texts)
+            # "what cards do you take then?" after the declined-card answer: its own words lead
+            # back to that article too, but it was just sent word for word: the others instead.
+            if (own and [p.article_id for p in draft.citations[:1]] == [own[0].passage.article_id]
+                    and choice_hits(own[1:], floor_share=SAME_ANSWER_MENU_SHARE)
+                    and sent_again(text, turn.previous_answer, question, own_words, topic_words)):
+                return _menu_or_handoff(own[1:], turn, policy, None, "same_answer_again",
+                                        floor_share=SAME_ANSWER_MENU_SHARE)
+            return Decision("answer", _with_disclosure(turn, text), draft=draft, hits=tuple(hits),
+                            notes={"question": read_as} if read_as else {})
         if failure == "model_unavailable":
             return _handoff(turn, policy, Trigger(failure, SYSTEM_REASONS[failure]), hits)
     return _menu_or_handoff(hits, turn, policy, escalation(retrieval_confident=False),
                             failure or ("low_confidence" if hits else "too_vague"), read_as=read_as)
+
+
+def _without_tokens(topic_words: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
+    """``topic_words`` of a text read without its vault tokens: "[EMAIL_1]" reads as the
+    word "email", but a token says what was redacted, not what is asked."""
+    return lambda text: topic_words(TOKEN.sub(" ", text))
 
 
 def _just_cited(question: str, words: Sequence[str], turn: Turn,
@@ -580,7 +588,8 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
         return _translated(question, turn, policy, other, llm_drafter, trigger)
     if not other.multilingual:
         return _handoff(turn, policy, trigger)
-    words = topic_words(TOKEN.sub(" ", question))
+    asked_words = _without_tokens(topic_words)
+    words = asked_words(question)
     notes = {"article_language": other.source}
     just_cited = _just_cited(question, words, turn, topic_words)
     if just_cited:
@@ -590,8 +599,8 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
             mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)
             return Decision("answer", _with_disclosure(turn, _marked(draft, mark, turn)), draft=draft,
                             hits=tuple(just_cited), notes={**notes, "question": f"{turn.previous_question} {question}"})
-    several = answer_each(question, search=other.search, topic_words=lambda text: topic_words(TOKEN.sub(" ", text)),
-                          fits=clearly_fits, draft=lambda part, hits: lead_of(hits[0].passage))
+    several = answer_each(question, search=other.search, topic_words=asked_words, fits=clearly_fits,
+                          draft=lambda part, hits: lead_of(hits[0].passage))
     if several:  # each article's opening as it is, and one line saying which language they are in
         reply = reply_of(several, lambda text: localise_citation(text, turn.texts))
         mark = _naming_language(turn, ARTICLES_IN_LANGUAGE, other.source)
