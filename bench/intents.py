@@ -139,6 +139,9 @@ def banking77(path: Path, encoders: Encoders) -> dict:
                   "reported_on": "held-out 20% of train.csv"},
         "ours": {name: banking77_scores(train_x, train_y, test_x, test_y, encoder)
                  for name, encoder in encoders.items()},
+        # the same model with the SVM alone (before core/intents/neighbours.py), same run
+        "ours_without_votes": {name: banking77_scores(train_x, train_y, test_x, test_y, encoder, votes_weight=0.0)
+                               for name, encoder in encoders.items() if encoder is not None},
         "baseline_tfidf_logreg": Baseline.fit(tfidf_logreg, train_x, train_y).scores(test_x, test_y),
         "baseline_naive_bayes": Baseline.fit(naive_bayes, train_x, train_y).scores(test_x, test_y),
         "notes": "accuracy and macro_f1 are closed-set (every message gets its best intent); "
@@ -149,8 +152,10 @@ def banking77(path: Path, encoders: Encoders) -> dict:
 
 
 def banking77_scores(train_x: list[str], train_y: list[str], test_x: list[str], test_y: list[str],
-                     encoder: SentenceEncoder | None, weight: float | None = None) -> dict:
-    model, fit_seconds = timed(lambda: IntentModel.fit(train_x, train_y, encoder=encoder, embedding_weight=weight))
+                     encoder: SentenceEncoder | None, weight: float | None = None,
+                     votes_weight: float | None = None) -> dict:
+    model, fit_seconds = timed(lambda: IntentModel.fit(train_x, train_y, encoder=encoder, embedding_weight=weight,
+                                                       votes_weight=votes_weight))
     (routed, closed), predict_seconds = timed(
         lambda: (model.predict(test_x), model.predict(test_x, threshold=0.0)))
     closed_intents = [p.intent for p in closed]
@@ -161,6 +166,7 @@ def banking77_scores(train_x: list[str], train_y: list[str], test_x: list[str], 
         "expected_calibration_error": round(calibration_error(
             np.array([p.confidence for p in closed]), np.array(closed_intents) == np.array(test_y)), 4),
         "threshold": round(model.threshold, 4),
+        "votes_weight": model.votes_weight,
         "routed_share": round(len(taken) / len(routed), 4),
         "routed_precision": round(sum(
             p.intent == t for p, t in zip(routed, test_y, strict=True) if p.in_scope
@@ -210,6 +216,9 @@ def clinc150(path: Path, encoders: Encoders) -> dict:
                   "reported_on": "val + oos_val"},
         "ours": {name: clinc150_scores(data.train_x, data.train_y, data.oos_train, data.val_x, data.val_y,
                                        data.oos_val, encoder) for name, encoder in encoders.items()},
+        "ours_without_votes": {name: clinc150_scores(data.train_x, data.train_y, data.oos_train, data.val_x,
+                                                     data.val_y, data.oos_val, encoder, votes_weight=0.0)
+                               for name, encoder in encoders.items() if encoder is not None},
         "ours_without_oos_training_rows": without_oos_rows,
         "notes": "in_scope_accuracy counts rejected in-scope messages as wrong; "
                  "closed_set_accuracy applies no threshold (the out-of-scope class can still win).",
@@ -220,9 +229,9 @@ def clinc150(path: Path, encoders: Encoders) -> dict:
 
 def clinc150_scores(train_x: list[str], train_y: list[str], oos_train: list[str], val_x: list[str],
                     val_y: list[str], oos_val: list[str], encoder: SentenceEncoder | None,
-                    weight: float | None = None) -> dict:
-    model, fit_seconds = timed(lambda: IntentModel.fit(train_x, train_y, out_of_scope=oos_train,
-                                                       encoder=encoder, embedding_weight=weight))
+                    weight: float | None = None, votes_weight: float | None = None) -> dict:
+    model, fit_seconds = timed(lambda: IntentModel.fit(train_x, train_y, out_of_scope=oos_train, encoder=encoder,
+                                                       embedding_weight=weight, votes_weight=votes_weight))
     in_scope = model.predict(val_x)
     out_of_scope = model.predict(oos_val)
     return {
@@ -230,6 +239,7 @@ def clinc150_scores(train_x: list[str], train_y: list[str], oos_train: list[str]
         "closed_set_accuracy": round(float(np.mean(
             [p.intent == t for p, t in zip(model.predict(val_x, threshold=0.0), val_y, strict=True)])), 4),
         "threshold": round(model.threshold, 4),
+        "votes_weight": model.votes_weight,
         "fit_seconds": round(fit_seconds, 2),
     }
 
