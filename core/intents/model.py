@@ -24,7 +24,10 @@ How it works, and why:
 * The classifier is a linear SVM (fast on 2 cores: seconds for 10k rows) wrapped in
   temperature-scaling calibration, so ``confidence`` behaves like a probability that
   the routed intent is right, and a threshold on it means the same thing for every
-  deployment.
+  deployment. With an encoder, a message's nearest examples vote beside the SVM
+  (:mod:`.neighbours`): intents asked alike overlap in the SVM's space, and a message
+  nearly word for word one example can fall on the other side of its boundary. Whether
+  and how much they vote is chosen, like the threshold, on the model's held-out rows.
 * The threshold is chosen on held-out rows of the admin's own training data. With
   out-of-scope examples (rows labelled ``oos``/``out_of_scope``, which also train an
   out-of-scope class) every row is held out once, and the cut is the lowest that still
