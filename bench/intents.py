@@ -70,6 +70,7 @@ from switchboard.core.intents.model import (
     embedding_weight_for,
     read_training_csv,
 )
+from switchboard.core.intents.store import SHIPPED_VOTES_WEIGHT
 from switchboard.core.intents.vectors import shipped_vectors
 from switchboard.core.knowledge.embeddings import E5, MINILM, WORDLLAMA, SentenceEncoder, encoder_named, queries
 
@@ -252,7 +253,7 @@ def shipped(encoder: SentenceEncoder | None, weight: float | None = None, *,
     """The model fitted on the shipped examples, on messages written apart from them."""
     texts, labels = read_training_csv(default_training_csv())
     live = getattr(encoder, "encoder", encoder)  # the encoder itself, not the benchmark's vector cache
-    model = IntentModel.fit(texts, labels, encoder=encoder, embedding_weight=weight,
+    model = IntentModel.fit(texts, labels, encoder=encoder, embedding_weight=weight, votes_weight=SHIPPED_VOTES_WEIGHT,
                             known_vectors=shipped_vectors(live) if live is not None else None)
     report: dict[str, object] = {"weight": None if encoder is None else (weight or embedding_weight_for(encoder))}
     for name, path in sets.items():
@@ -296,7 +297,7 @@ def shipped_set_scores(model: IntentModel, path: Path) -> dict:
 def per_message_ms(texts: list[str], labels: list[str], encoder: SentenceEncoder | None) -> dict:
     """Routing one message never seen before (the encoder's cache misses), then the same
     message again (what retrieval's own encoding of it costs after routing: a cache hit)."""
-    model = IntentModel.fit(texts, labels, encoder=encoder,
+    model = IntentModel.fit(texts, labels, encoder=encoder, votes_weight=SHIPPED_VOTES_WEIGHT,
                             known_vectors=shipped_vectors(encoder) if encoder is not None else None)
     messages = [f"my order {number} has not arrived, it was due on day {number % 28 + 1}"
                 for number in range(TIMING_MESSAGES)]
