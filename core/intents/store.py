@@ -47,7 +47,9 @@ SHIPPED_DEFAULT = "shipped_default"
 #: first questions nobody asked to hand over: 3 of 400 banking77 and 2 of 391 CLINC150
 #: (bench/answers.py's sets; "I was doing a transfer and received a 'decline' message." as
 #: fraud, "i need you to pair with my phone please" as a request for a person), where
-#: the SVM alone had answered or offered a menu. A model an admin fits chooses its own.
+#: the SVM alone had answered or offered a menu. So does a model an admin fits on their
+#: rows added to the shipped ones; one fitted on their own rows alone (``--replace``)
+#: chooses.
 SHIPPED_VOTES_WEIGHT = 0.0
 
 _models: dict[tuple[Path, int], tuple[str, IntentModel]] = {}

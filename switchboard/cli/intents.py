@@ -38,7 +38,7 @@ def intents_fit(csv_file: Path, slug: str, replace: bool) -> None:
     models are kept: `switchboard intents revert` goes back to the previous one."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.intents.model import IntentDataError, IntentModel, read_training_csv, training_set
-    from switchboard.core.intents.store import save_intent_model
+    from switchboard.core.intents.store import SHIPPED_VOTES_WEIGHT, save_intent_model
     from switchboard.core.intents.vectors import intent_encoder, shipped_vectors
     from switchboard.core.knowledge.errors import EmbeddingsUnavailableError
     from switchboard.intake.db import get_db
@@ -55,8 +55,11 @@ def intents_fit(csv_file: Path, slug: str, replace: bool) -> None:
     try:
         texts, labels = read_training_csv(csv_file)
         training = training_set(texts, labels, replace=replace)
+        # Added to the shipped examples, the model routes as the shipped one does (SVM
+        # alone: the triggers' few examples an intent); with --replace it chooses.
         model = IntentModel.fit(list(training.texts), list(training.labels), encoder=encoder,
-                                known_vectors=shipped_vectors(encoder) if encoder is not None else None)
+                                known_vectors=shipped_vectors(encoder) if encoder is not None else None,
+                                votes_weight=SHIPPED_VOTES_WEIGHT if training.shipped else None)
     except IntentDataError as exc:
         raise click.ClickException(str(exc)) from None
     with get_db(app).session() as session:
