@@ -14,8 +14,10 @@ delivery times), the message is searched as its first question and answered (or 
 a menu) for all of it, as a follow-up to that answer would be, unless the whole reading
 leads to an article the first question offers too. Anything else ("Can I cancel? If not, can I return
 it?": a second question that names nothing and points at nothing) leaves the message
-to be decided whole, as before. Statements around the questions ("My card was
-declined.") are not questions of their own; they stay with the whole message's reading.
+to be decided whole, as before. A request stated ("I need to change my delivery
+address.", "I want to cancel my order.") asks as a question does; other statements
+around the questions ("My card was declined.") are not questions of their own, they
+stay with the whole message's reading.
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from switchboard.core.answers.drafting import Draft
 from switchboard.core.answers.grounding import split_sentences
 from switchboard.core.knowledge.records import Hit
-from switchboard.core.understanding.asking import asks
+from switchboard.core.understanding.asking import asks, opens_asking
 
 #: A message asking more than this many things is answered whole (or handed over):
 #: a reply quoting four articles is no longer a text message anyone reads.
@@ -42,9 +44,10 @@ class Answered:
 
 
 def questions_in(message: str) -> list[str]:
-    """The message's sentences that ask, when it asks two to :data:`MAX_QUESTIONS`
-    things; else none (a message with one question is decided whole)."""
-    asked = [sentence for sentence in split_sentences(message) if asks(sentence)]
+    """The message's sentences that ask (a question, or a request stated:
+    :func:`opens_asking`), when it asks two to :data:`MAX_QUESTIONS` things; else none
+    (a message with one question is decided whole)."""
+    asked = [sentence for sentence in split_sentences(message) if asks(sentence) or opens_asking(sentence)]
     return asked if 2 <= len(asked) <= MAX_QUESTIONS else []
 
 

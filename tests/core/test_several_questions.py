@@ -15,6 +15,11 @@ from switchboard.core.knowledge.records import Hit, Passage
      ["Do you ship to Canada?", "And how much does delivery cost?"]),
     ("¿Hacen envíos a Canadá? ¿Cuánto cuesta?", ["¿Hacen envíos a Canadá?", "¿Cuánto cuesta?"]),
     ("My card was declined. What payment methods do you accept?", []),  # one question, one statement
+    # a request stated asks as a question does (core/understanding/asking.py)
+    ("I need to change my delivery address. How much does delivery cost?",
+     ["I need to change my delivery address.", "How much does delivery cost?"]),
+    ("Quiero cancelar mi pedido. ¿Cuándo me devuelven el dinero?",
+     ["Quiero cancelar mi pedido.", "¿Cuándo me devuelven el dinero?"]),
     ("Where is my parcel?", []),
     ("How do I return it? Is it free? When do I get my money? Can I exchange it?", []),  # four: whole
 ])

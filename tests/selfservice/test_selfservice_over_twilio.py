@@ -572,6 +572,9 @@ TWO_QUESTIONS = [
     ("Do you ship to Canada? And how much does delivery cost?",
      ["articles/international-shipping", "articles/delivery-costs"]),
     ("How do I return an item? When will I get my refund?", ["articles/return-item", "articles/refund-timing"]),
+    # a request stated, then a question ("I need to …" asks as "How do I …?" does)
+    ("I need to change my delivery address. How much does delivery cost?",
+     ["articles/change-address", "articles/delivery-costs"]),
 ]
 
 
