@@ -206,10 +206,11 @@ class IntentModel:
             return ([texts[i] for i in positions], [targets[i] for i in positions],
                     None if vectors is None else vectors[positions])
 
-        held, scores, votes, known = cls._held_out_scores(rows, targets, random_state, encoder, weight)
-        votes_weight, temperature, threshold = _calibration(
-            scores, votes, np.unique(targets), np.array(targets)[held], known,
-            NEIGHBOURS_WEIGHTS if votes_weight is None else (votes_weight,))
+        weights = NEIGHBOURS_WEIGHTS if votes_weight is None else (votes_weight,)
+        held, scores, votes, known = cls._held_out_scores(rows, targets, random_state, encoder, weight,
+                                                          voting=any(weights))
+        votes_weight, temperature, threshold = _calibration(scores, votes, np.unique(targets),
+                                                            np.array(targets)[held], known, weights)
         final_pipeline = _fit_pipeline(texts, targets, vectors, random_state, weight)
         meaning: MeaningHead | None = None
         familiarity: Familiarity | None = None
@@ -232,9 +233,11 @@ class IntentModel:
     @classmethod
     def _held_out_scores(cls, rows: Callable[[np.ndarray], tuple[list[str], list[str], np.ndarray | None]],
                          targets: list[str], random_state: int, encoder: SentenceEncoder | None,
-                         weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+                         weight: float, *, voting: bool = True
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
         """Held-out rows (positions), their class scores from a model not trained on them,
-        the votes of that model's rows (:mod:`.neighbours`; None without an encoder), and
+        the votes of that model's rows (:mod:`.neighbours`; None without an encoder, or
+        when the caller wants no ``voting``: the shipped model, fitted at every start), and
         whether each shares any n-gram with that model's rows: what the votes' weight, the
         temperature and the threshold are chosen on.
 
@@ -260,7 +263,7 @@ class IntentModel:
             held.append(held_rows)
             scores.append(fold_scores)
             known.append(fold_known)
-            if fit_vectors is not None and held_vectors is not None:
+            if voting and fit_vectors is not None and held_vectors is not None:
                 columns = [str(label) for label in pipeline.classes_]
                 votes.append(Neighbours.of(fit_vectors, fit_targets, columns).votes(held_vectors))
         return (np.concatenate(held), np.vstack(scores), np.vstack(votes) if votes else None,

@@ -31,6 +31,10 @@ SOFTNESS = 0.05
 #: Scales of the votes (they sum to 1) beside the SVM's decision values that fitting a
 #: model tries (``model._calibration``), lightest first: 0 is the SVM alone.
 WEIGHTS = (0.0, 0.5, 1.0)
+#: Messages compared at once: a fit's held-out fold of CLINC150 (7,500 rows against
+#: 7,500 examples) would otherwise make a 225 MB similarity matrix and as much again to
+#: rank it (as :mod:`.familiarity` chunks its fit).
+_CHUNK = 1024
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,9 +69,12 @@ class Neighbours:
         votes = np.zeros((len(vectors), self.width))
         if not len(self.vectors) or not len(vectors):
             return votes
-        cosines = unit_rows(np.asarray(vectors, dtype=np.float32)) @ self.vectors.T
-        k = min(K, cosines.shape[1])
-        nearest = np.argpartition(-cosines, k - 1, axis=1)[:, :k]
-        rows = np.broadcast_to(np.arange(len(votes))[:, None], nearest.shape)
-        np.add.at(votes, (rows, self.columns[nearest]), np.exp((cosines[rows, nearest] - 1.0) / SOFTNESS))
+        unit = unit_rows(np.asarray(vectors, dtype=np.float32))
+        k = min(K, len(self.vectors))
+        for start in range(0, len(unit), _CHUNK):
+            cosines = unit[start:start + _CHUNK] @ self.vectors.T
+            nearest = np.argpartition(-cosines, k - 1, axis=1)[:, :k]
+            rows = np.broadcast_to(np.arange(len(cosines))[:, None], nearest.shape)
+            np.add.at(votes[start:start + _CHUNK], (rows, self.columns[nearest]),
+                      np.exp((cosines[rows, nearest] - 1.0) / SOFTNESS))
         return votes / np.maximum(votes.sum(axis=1, keepdims=True), 1e-300)
