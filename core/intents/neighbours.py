@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from switchboard.core.intents.scoring import unit_rows
+from switchboard.core.knowledge.embeddings import nearest
 
 #: Examples that vote, and how softly: a neighbour at cosine c weighs exp((c - 1) / SOFTNESS).
 K = 5
@@ -70,11 +71,8 @@ class Neighbours:
         if not len(self.vectors) or not len(vectors):
             return votes
         unit = unit_rows(np.asarray(vectors, dtype=np.float32))
-        k = min(K, len(self.vectors))
         for start in range(0, len(unit), _CHUNK):
-            cosines = unit[start:start + _CHUNK] @ self.vectors.T
-            nearest = np.argpartition(-cosines, k - 1, axis=1)[:, :k]
-            rows = np.broadcast_to(np.arange(len(cosines))[:, None], nearest.shape)
-            np.add.at(votes[start:start + _CHUNK], (rows, self.columns[nearest]),
-                      np.exp((cosines[rows, nearest] - 1.0) / SOFTNESS))
-        return votes / np.maximum(votes.sum(axis=1, keepdims=True), 1e-300)
+            examples, weights = nearest(unit[start:start + _CHUNK] @ self.vectors.T, K, SOFTNESS)
+            rows = np.broadcast_to(np.arange(len(examples))[:, None], examples.shape)
+            np.add.at(votes[start:start + _CHUNK], (rows, self.columns[examples]), weights)
+        return votes / np.maximum(votes.sum(axis=1, keepdims=True), 1e-300)  # exact sums of 1 for one class

@@ -25,6 +25,7 @@ Three encoders, chosen by measurement (``bench/retrieval.py --embeddings …``):
 from __future__ import annotations
 
 import functools
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -60,6 +61,25 @@ def queries(encoder: SentenceEncoder, texts: Sequence[str]) -> np.ndarray:
     """``texts`` embedded as questions: the encoder's ``encode_queries`` where it has one."""
     encode = getattr(encoder, "encode_queries", None)
     return encode(texts) if encode is not None else encoder.encode(texts)
+
+
+def nearest(cosines: np.ndarray, k: int, softness: float, *,
+            abstain_at: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``cosines`` (questions by examples), its ``k`` nearest examples'
+    columns and their weights, exp((cosine - 1) / softness), scaled to sum to 1: how
+    the intent model's nearest examples and an account's learned phrasings vote. The
+    weights are relative, so an encoder whose cosines all sit high (E5's 0.7-0.9 for any
+    two texts) votes as sharply as one whose cosines spread. With ``abstain_at``, ``k``
+    more voters at that cosine vote for nothing: examples no nearer than that carry
+    about half the vote, and a question far from every example is not handed to the
+    nearest one whole."""
+    k = min(k, cosines.shape[1])
+    columns = np.argpartition(-cosines, k - 1, axis=1)[:, :k]
+    weights = np.exp((np.take_along_axis(cosines, columns, axis=1).astype(np.float64) - 1.0) / softness)
+    total = weights.sum(axis=1, keepdims=True)
+    if abstain_at is not None:
+        total = total + k * math.exp((abstain_at - 1.0) / softness)
+    return columns, weights / np.maximum(total, 1e-300)
 
 
 class MiniLMEncoder:
