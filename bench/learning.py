@@ -44,7 +44,8 @@ from switchboard.core.bot.escalation_file import load_policy  # noqa: E402
 from switchboard.core.conversation.evaluation import Configuration, Question, counts, evaluate  # noqa: E402
 from switchboard.core.intents.store import default_intent_model  # noqa: E402
 from switchboard.core.knowledge.embeddings import encoder_named, queries  # noqa: E402
-from switchboard.core.knowledge.retrieval import Learned, Retriever, build_index  # noqa: E402
+from switchboard.core.knowledge.learned import Learned  # noqa: E402
+from switchboard.core.knowledge.retrieval import Retriever, build_index  # noqa: E402
 
 
 def learned_from(picks: Sequence[tuple[str, str]], retriever: Retriever) -> Learned | None:

@@ -29,8 +29,9 @@ from switchboard.core.bot.escalation import EscalationPolicy, Signals, Trigger
 from switchboard.core.bot.follow_ups import REFERS_BACK, JustCited, answered_by, both_readings, points_back, sent_again
 from switchboard.core.bot.several_questions import answer_each, first_reading, joined, reply_of
 from switchboard.core.knowledge.analysis import content_words, language_of
+from switchboard.core.knowledge.learned import Learned
 from switchboard.core.knowledge.records import Hit, Passage
-from switchboard.core.knowledge.retrieval import Learned, Retriever
+from switchboard.core.knowledge.retrieval import Retriever
 from switchboard.core.pii.vault import TOKEN
 from switchboard.core.ports import VendorError, VendorUnavailable
 from switchboard.core.texts.i18n import ENGLISH, N_, Texts

@@ -54,7 +54,8 @@ from switchboard.core.understanding.enrichment import conversation_language, enr
 
 if TYPE_CHECKING:
     from switchboard.core.answers.drafting import Draft
-    from switchboard.core.knowledge.retrieval import Learned, Retriever
+    from switchboard.core.knowledge.learned import Learned
+    from switchboard.core.knowledge.retrieval import Retriever
 
 #: What a question's ``expected`` says when a person should take it.
 HANDOFF = "handoff"

@@ -53,7 +53,8 @@ from switchboard.core.errors import SwitchboardError
 from switchboard.core.knowledge import embeddings
 from switchboard.core.knowledge.analysis import content_words
 from switchboard.core.knowledge.errors import EmbeddingsUnavailableError
-from switchboard.core.knowledge.retrieval import Learned, Retriever
+from switchboard.core.knowledge.learned import Learned
+from switchboard.core.knowledge.retrieval import Retriever
 from switchboard.core.knowledge.service import KnowledgeBase, KnowledgeBaseEmpty
 from switchboard.core.pii.redaction import redact, truncate_for_model
 from switchboard.core.settings import Settings

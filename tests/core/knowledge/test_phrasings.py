@@ -13,8 +13,9 @@ from switchboard.core.bot.escalation_file import load_policy
 from switchboard.core.conversation.evaluation import Configuration, Question, counts, evaluate
 from switchboard.core.intents.store import default_intent_model
 from switchboard.core.knowledge import embeddings, phrasings
+from switchboard.core.knowledge.learned import Learned
 from switchboard.core.knowledge.loaders import load_articles
-from switchboard.core.knowledge.retrieval import Learned, build_index
+from switchboard.core.knowledge.retrieval import build_index
 from switchboard.core.store.models import Conversation, KbArticle, LearnedPhrasing, Message, PhrasingEvidence
 from switchboard.core.understanding.setbacks import asks_for_person, did_not_help
 from switchboard.intake.db import get_db

@@ -1,0 +1,157 @@
+"""An account's learned phrasings as retrieval uses them: how they vote for their
+articles, and when one answers outright.
+
+The phrasings themselves (evidence, corroboration, storage, removal) are
+:mod:`.phrasings`; this is what a search does with the active ones.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from switchboard.core.knowledge.embeddings import nearest
+
+if TYPE_CHECKING:
+    from switchboard.core.knowledge.retrieval import Retriever
+
+
+@dataclass(frozen=True, eq=False)
+class Learned:
+    """An account's learned phrasings (core/knowledge/phrasings.py): questions customers
+    and agents confirmed an article answers. Row ``i`` of ``vectors`` (float32,
+    L2-normalised, the index's encoder, embedded as a question) is ``texts[i]``, a way of
+    asking for article ``article_ids[i]``. The phrasings nearest a question vote for
+    their articles in the ranking (``Retriever._semantic_scores``)."""
+
+    article_ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    vectors: np.ndarray
+    #: The cosine from which a question this close to a learned phrasing is answered
+    #: from its article outright, when retrieval ranks that article first too, with the
+    #: phrasings and without them; None while the account's own phrasings do not show
+    #: that this is safe (see :meth:`of`).
+    answer_at: float | None = None
+
+    @classmethod
+    def of(cls, article_ids: Sequence[str], texts: Sequence[str], vectors: np.ndarray, *,
+           index: Retriever | None = None, known_tops: dict[str, str | None] | None = None) -> Learned:
+        """The phrasings, with ``answer_at`` fitted on themselves: each phrasing is asked
+        of the others (left out of its own) and the lowest cosine is kept at which, for
+        at least LEARNED_SUPPORT of them, the rule is right LEARNED_PRECISION of the time.
+
+        The rule is the live one: the nearest other phrasing names the article that
+        ``index`` alone (without phrasings) ranks first, and that is the phrasing's own
+        article. Phrasings are the questions retrieval was unsure of (a customer picked
+        from a menu, an agent linked what the bot missed), so their nearest other
+        phrasing alone names the right article barely half the time on StackFAQ and
+        banking77; when it names retrieval's own first choice too, 93-100 % (tuning
+        halves, bench/learning.py). A help center whose customers ask alike for
+        different articles never reaches the precision and learns through the ranking
+        only; wrong picks, which retrieval does not rank first, never do either.
+        Without ``index`` the nearest phrasing must be right on its own (stricter).
+        ``known_tops`` (text -> article) keeps the index's answers between calls: each
+        phrasing is searched once per index."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        ids = tuple(article_ids)
+        return cls(ids, tuple(texts), vectors, _agreement_cosine(ids, tuple(texts), vectors, index, known_tops))
+
+    def votes(self, cosines: np.ndarray, article_number: dict[str, int], articles: int) -> np.ndarray:
+        """Per article (``article_number``'s numbering, ``articles`` of them), the share of
+        the vote of the phrasings nearest a question (``cosines``: its cosine to each
+        phrasing); phrasings of articles not in the index vote for nothing."""
+        voters, weights = nearest(cosines[None, :], LEARNED_VOTERS, LEARNED_SOFTNESS, abstain_at=LEARNED_ALIKE)
+        votes = np.zeros(articles, dtype=np.float32)
+        for row, weight in zip(voters[0].tolist(), weights[0].tolist(), strict=True):
+            number = article_number.get(self.article_ids[row])
+            if number is not None:
+                votes[number] += weight
+        return votes
+
+    def agreeing(self, vector: np.ndarray, article_id: str, *, cosines: np.ndarray | None = None) -> float | None:
+        """The cosine of ``vector`` to its nearest learned phrasing when that phrasing is
+        of ``article_id`` and at least ``answer_at`` close; else None. ``cosines``: the
+        vector's cosine to each phrasing, when the caller made them already."""
+        if self.answer_at is None or not len(self.article_ids):
+            return None
+        cosines = self.vectors @ vector if cosines is None else cosines
+        nearest = int(np.argmax(cosines))
+        cosine = float(cosines[nearest])
+        return cosine if cosine >= self.answer_at and self.article_ids[nearest] == article_id else None
+
+
+#: What the rule must get right, on the account's own phrasings, to answer outright
+#: (1 - calibration.TARGET_WRONG), and on how many at the least.
+LEARNED_PRECISION = 0.95
+LEARNED_SUPPORT = 20
+#: The cosines tried for ``Learned.answer_at``, lowest first (E5's questions about one
+#: thing sit above 0.8; chosen on the tuning halves of StackFAQ and banking77).
+_AGREEMENT_COSINES = tuple(round(0.80 + 0.01 * step, 2) for step in range(18))
+#: A learned answer's score: sure enough to answer (selfservice.PARAPHRASE_MIN_SCORE).
+LEARNED_SCORE = 0.95
+#: The learned phrasings nearest a question vote for their articles, as the intent
+#: model's nearest examples vote for intents (core/intents/neighbours.py: its K and
+#: softness, not tuned again here) …
+LEARNED_VOTERS = 5
+LEARNED_SOFTNESS = 0.05
+#: … and a whole vote counts in the ranking as much as the article's title being this
+#: much closer to the question (0.5 of E5's ranking). Chosen on the tuning halves of
+#: banking77 and StackFAQ only (customers' picks from one half of the tuning questions
+#: taught, the other half asked; votes not yet damped by LEARNED_ALIKE): 0.25 / 0.35 /
+#: 0.5 / 0.7 / 1.0 of the ranking taught banking77 +0.044 / +0.060 / +0.083 / +0.094 /
+#: +0.062 answered right at 0.039 / 0.042 / 0.044 / 0.062 / 0.081 wrong (0.031 before);
+#: StackFAQ +0.013 / +0.035 (0.25 / 0.5) at 0.006 (0.003 before).
+LEARNED_VOTE = 0.125
+#: Phrasings no nearer a question than this carry about half the vote, farther ones
+#: less (E5: two customers' questions about one thing sit above it, about different
+#: things of one shop at 0.80-0.85), so an account whose phrasings are all of one
+#: article does not lift it for every question. It cost banking77's tuning half a
+#: little of the lift (picks +0.083 -> +0.062 at 0.044 -> 0.039 wrong) and made wrong
+#: picks change nothing at all there.
+LEARNED_ALIKE = 0.85
+
+
+#: At most this many phrasings are the neighbours searched (their similarity matrix is
+#: this squared: 16 MB) …
+_AGREEMENT_SAMPLE = 2000
+#: … and at most this many are asked of the index (one search each, once per index and
+#: process, at start-up by core/warmup.py: 0.1 s for 300 on StackFAQ's 125 articles;
+#: at 10,000 articles a search takes some 20 ms, so about 6 s): evenly spread samples beyond.
+_AGREEMENT_SEARCHES = 300
+
+
+def _spread(count: int, limit: int) -> np.ndarray:
+    return np.linspace(0, count - 1, min(count, limit)).astype(np.int64)
+
+
+def _agreement_cosine(article_ids: tuple[str, ...], texts: tuple[str, ...], vectors: np.ndarray,
+                      index: Retriever | None, known_tops: dict[str, str | None] | None) -> float | None:
+    if len(article_ids) < LEARNED_SUPPORT + 1:
+        return None
+    pool = _spread(len(article_ids), _AGREEMENT_SAMPLE)
+    asked = pool if index is None else pool[_spread(len(pool), _AGREEMENT_SEARCHES)]
+    similarity = vectors[asked] @ vectors[pool].T
+    similarity[asked[:, None] == pool[None, :]] = -1.0  # a phrasing is not its own neighbour
+    nearest = pool[similarity.argmax(axis=1)]
+    cosine = similarity.max(axis=1)
+    labels = np.array(article_ids)
+    named = labels[nearest]
+    if index is None:
+        fires, right = np.ones(len(asked), dtype=bool), named == labels[asked]
+    else:
+        tops = known_tops if known_tops is not None else {}
+        for i in asked:
+            if texts[i] not in tops:
+                hits = index.search(texts[i], k=1, vector=vectors[i])
+                tops[texts[i]] = hits[0].passage.article_id if hits else None
+        top = np.array([tops[texts[i]] or "" for i in asked])
+        fires, right = named == top, top == labels[asked]
+    for threshold in _AGREEMENT_COSINES:
+        fired = fires & (cosine >= threshold)
+        if fired.sum() < LEARNED_SUPPORT:
+            return None
+        if right[fired].mean() >= LEARNED_PRECISION:
+            return threshold
+    return None
