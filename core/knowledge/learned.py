@@ -24,7 +24,7 @@ class Learned:
     and agents confirmed an article answers. Row ``i`` of ``vectors`` (float32,
     L2-normalised, the index's encoder, embedded as a question) is ``texts[i]``, a way of
     asking for article ``article_ids[i]``. The phrasings nearest a question vote for
-    their articles in the ranking (``Retriever._semantic_scores``)."""
+    their articles in the ranking (``Retriever._with_votes``)."""
 
     article_ids: tuple[str, ...]
     texts: tuple[str, ...]
@@ -77,9 +77,9 @@ class Learned:
         if self.answer_at is None or not len(self.article_ids):
             return None
         cosines = self.vectors @ vector if cosines is None else cosines
-        nearest = int(np.argmax(cosines))
-        cosine = float(cosines[nearest])
-        return cosine if cosine >= self.answer_at and self.article_ids[nearest] == article_id else None
+        closest = int(np.argmax(cosines))
+        cosine = float(cosines[closest])
+        return cosine if cosine >= self.answer_at and self.article_ids[closest] == article_id else None
 
 
 #: What the rule must get right, on the account's own phrasings, to answer outright
@@ -134,10 +134,10 @@ def _agreement_cosine(article_ids: tuple[str, ...], texts: tuple[str, ...], vect
     asked = pool if index is None else pool[_spread(len(pool), _AGREEMENT_SEARCHES)]
     similarity = vectors[asked] @ vectors[pool].T
     similarity[asked[:, None] == pool[None, :]] = -1.0  # a phrasing is not its own neighbour
-    nearest = pool[similarity.argmax(axis=1)]
+    closest = pool[similarity.argmax(axis=1)]
     cosine = similarity.max(axis=1)
     labels = np.array(article_ids)
-    named = labels[nearest]
+    named = labels[closest]
     if index is None:
         fires, right = np.ones(len(asked), dtype=bool), named == labels[asked]
     else:

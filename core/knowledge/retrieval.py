@@ -320,14 +320,15 @@ class Retriever:
         lexical, credits = self._lexical_scores(concepts)
         ceiling = sum(concept.idf for concept in concepts) * (1.0 + self.settings.title_weight)
         relative = lexical / ceiling if ceiling else lexical
-        semantic = None
+        semantic = plain = None  # with the learned phrasings' votes, and the index's own
         learned_cosines = None  # the question's cosine to each learned phrasing, made once
         if language in (None, ENGLISH) or self.multilingual:
             if vector is None and self._embeddings is not None:
                 vector = self._embeddings.query_vector(query)
-            if vector is not None and learned is not None and len(learned.article_ids):
+            semantic = plain = self._semantic_scores(vector)
+            if plain is not None and vector is not None and learned is not None and len(learned.article_ids):
                 learned_cosines = learned.vectors @ vector
-            semantic = self._semantic_scores(vector, learned, learned_cosines)
+                semantic = self._with_votes(plain, learned, learned_cosines)
         if semantic is None:
             ranking, eligible = relative, lexical > 0
         else:
@@ -341,9 +342,8 @@ class Retriever:
         chosen, margins = self._top(ranking, eligible, k, per_article)
         hits = [self._hit(number, margin, concepts, credits, lexical, relative, semantic)
                 for number, margin in zip(chosen, margins, strict=True)]
-        if hits and semantic is not None and learned_cosines is not None and vector is not None:
-            assert learned is not None
-            unlearned = self._unlearned_top(vector, semantic[0], relative, eligible, concepts, credits, lexical)
+        if hits and plain is not None and learned is not None and learned_cosines is not None and vector is not None:
+            unlearned = self._unlearned_top(plain, relative, eligible, concepts, credits, lexical)
             top = hits[0]
             if unlearned is not None and unlearned.passage.article_id == top.passage.article_id:
                 # Phrasings that leave the first article first do not make it less sure:
@@ -384,39 +384,39 @@ class Retriever:
         total = passage_score + self.settings.title_weight * title_score[self._passage_article]
         return total, credits
 
-    def _unlearned_top(self, vector: np.ndarray, passage_cosine: np.ndarray, relative: np.ndarray,
+    def _unlearned_top(self, plain: tuple[np.ndarray, np.ndarray, np.ndarray], relative: np.ndarray,
                        eligible: np.ndarray, concepts: list[Concept], credits: np.ndarray,
                        lexical: np.ndarray) -> Hit | None:
-        """The hit the index alone, without learned phrasings, ranks first, scored as it
-        would be (``passage_cosine``: the question's, made already; only the titles differ)."""
-        plain = self._semantic_scores(vector, None, None, passage_cosine=passage_cosine)
-        if plain is None or not eligible.any():
+        """The hit the index alone, without learned phrasings (``plain``: its semantic
+        scores), ranks first, scored as it would be."""
+        if not eligible.any():
             return None
         chosen, margins = self._top(plain[1] + relative, eligible, 1, 1)
         return self._hit(chosen[0], margins[0], concepts, credits, lexical, relative, plain)
 
-    def _semantic_scores(self, vector: np.ndarray | None, learned: Learned | None,
-                         learned_cosines: np.ndarray | None, *, passage_cosine: np.ndarray | None = None,
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _semantic_scores(self, vector: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(cosine to each passage, weighted semantic part of the ranking, cosine to each
-        passage's article title), if embedded and the question's vector could be made.
-        With ``learned``, the phrasings nearest the question vote for their articles in
-        the ranking. Votes, not each phrasing's own cosine: a customer's question sits
-        closer to any other customer's question (0.85-0.9 by E5) than to a title, so a
-        phrasing counted as a title lifted every article that had one, whatever was
-        asked, and rearranged answers retrieval had right (banking77's tuning half: 45 of
-        385 answered right before learning went to a menu)."""
+        passage's article title), if embedded and the question's vector could be made."""
         if self._embeddings is None or vector is None:
             return None
-        if passage_cosine is None:
-            passage_cosine = self._embeddings.passages @ vector
+        passage_cosine = self._embeddings.passages @ vector
         title_cosine = self._embeddings.titles @ vector
         weighted = (self.settings.semantic_weight * passage_cosine
                     + self.settings.semantic_title_weight * title_cosine[self._passage_article])
-        if learned is not None and learned_cosines is not None:
-            votes = learned.votes(learned_cosines, self._article_number, self._article_count)
-            weighted = weighted + LEARNED_VOTE * self.settings.semantic_title_weight * votes[self._passage_article]
         return passage_cosine, weighted, title_cosine[self._passage_article]
+
+    def _with_votes(self, plain: tuple[np.ndarray, np.ndarray, np.ndarray], learned: Learned,
+                    learned_cosines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``plain`` semantic scores with the learned phrasings nearest the question voting
+        for their articles in the ranking. Votes, not each phrasing's own cosine: a
+        customer's question sits closer to any other customer's question (0.85-0.9 by E5)
+        than to a title, so a phrasing counted as a title lifted every article that had
+        one, whatever was asked, and rearranged answers retrieval had right (banking77's
+        tuning half: 45 of 385 answered right before learning went to a menu)."""
+        passage_cosine, weighted, article_cosine = plain
+        votes = learned.votes(learned_cosines, self._article_number, self._article_count)
+        weighted = weighted + LEARNED_VOTE * self.settings.semantic_title_weight * votes[self._passage_article]
+        return passage_cosine, weighted, article_cosine
 
     def _top(self, ranking: np.ndarray, eligible: np.ndarray, k: int,
              per_article: int) -> tuple[list[int], list[float]]:
