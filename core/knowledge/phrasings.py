@@ -461,9 +461,14 @@ _ACTIVE = select(LearnedPhrasing.article_id, LearnedPhrasing.text, LearnedPhrasi
     LearnedPhrasing.encoder == bindparam("encoder"), LearnedPhrasing.vector.is_not(None)).order_by(LearnedPhrasing.id)
 _cache: dict[tuple[str, int, str], tuple[str | None, weakref.ref[Retriever] | None, Learned | None]] = {}
 _cache_lock = threading.Lock()
-#: Per index, the article it alone ranks first for each phrasing (Learned.of's fit):
+#: Per index, the article it alone ranks first for each phrasing and its score (Learned.of's fit):
 #: each phrasing is searched once per index and process, not at every reload.
-_tops: weakref.WeakKeyDictionary[Retriever, dict[str, str | None]] = weakref.WeakKeyDictionary()
+_tops: weakref.WeakKeyDictionary[Retriever, dict[str, tuple[str | None, float]]] = weakref.WeakKeyDictionary()
+#: Per index, the phrasings' ``lift_share`` and how many phrasings it was fitted on: kept
+#: until they change by REFIT_CHANGE (a fit asks up to 150 of them of the others, seconds
+#: on a large help center, which one new phrasing would otherwise cost the next message).
+_lift_shares: weakref.WeakKeyDictionary[Retriever, tuple[int, float]] = weakref.WeakKeyDictionary()
+REFIT_CHANGE = 0.25
 
 
 def learned(session: Session, account_id: int, encoder_name: str | None, *,
@@ -500,11 +505,19 @@ def _load(session: Session, account_id: int, encoder_name: str, index: Retriever
     norms = np.linalg.norm(stacked, axis=1, keepdims=True)
     matrix = (stacked / np.where(norms > 0, norms, 1.0)).astype(np.float32)
     matrix.setflags(write=False)
-    known = None
+    known, share = None, None
     if index is not None:
         with _cache_lock:
             known = _tops.setdefault(index, {})
-    return Learned.of([rows[i][0] for i in kept], [rows[i][1] for i in kept], matrix, index=index, known_tops=known)
+            fitted = _lift_shares.get(index)
+        if fitted is not None and abs(len(kept) - fitted[0]) < REFIT_CHANGE * fitted[0]:
+            share = fitted[1]
+    loaded = Learned.of([rows[i][0] for i in kept], [rows[i][1] for i in kept], matrix, index=index,
+                        known_tops=known, lift_share=share)
+    if index is not None and share is None:
+        with _cache_lock:
+            _lift_shares[index] = (len(kept), loaded.lift_share)
+    return loaded
 
 
 def embed_missing(session: Session, account_id: int, encoder_name: str | None) -> int:

@@ -321,14 +321,15 @@ class Retriever:
         ceiling = sum(concept.idf for concept in concepts) * (1.0 + self.settings.title_weight)
         relative = lexical / ceiling if ceiling else lexical
         semantic = plain = None  # with the learned phrasings' votes, and the index's own
-        learned_cosines = None  # the question's cosine to each learned phrasing, made once
+        learned_cosines = votes = None  # the question's cosine to each learned phrasing; their votes
         if language in (None, ENGLISH) or self.multilingual:
             if vector is None and self._embeddings is not None:
                 vector = self._embeddings.query_vector(query)
             semantic = plain = self._semantic_scores(vector)
             if plain is not None and vector is not None and learned is not None and len(learned.article_ids):
                 learned_cosines = learned.vectors @ vector
-                semantic = self._with_votes(plain, learned, learned_cosines)
+                votes = learned.votes(learned_cosines, self._article_number, self._article_count)
+                semantic = self._with_votes(plain, votes)
         if semantic is None:
             ranking, eligible = relative, lexical > 0
         else:
@@ -342,10 +343,23 @@ class Retriever:
         chosen, margins = self._top(ranking, eligible, k, per_article)
         hits = [self._hit(number, margin, concepts, credits, lexical, relative, semantic)
                 for number, margin in zip(chosen, margins, strict=True)]
-        if hits and plain is not None and learned is not None and learned_cosines is not None and vector is not None:
+        if (hits and plain is not None and learned is not None and learned_cosines is not None
+                and votes is not None and vector is not None):
             unlearned = self._unlearned_top(plain, relative, eligible, concepts, credits, lexical)
             top = hits[0]
-            if unlearned is not None and unlearned.passage.article_id == top.passage.article_id:
+            share = float(votes[self._article_number[top.passage.article_id]])
+            top = hits[0] = Hit(passage=top.passage, score=top.score, signals={**top.signals, "learned_share": share})
+            if unlearned is not None and share < learned.lift_share:
+                # The phrasings nearest the question are far, or mostly of other articles,
+                # and the account's own phrasings do not show that is safe: they may
+                # reorder the menu, never make it surer than retrieval alone was of its
+                # own first choice (see learned.LEARNED_MAJORITY).
+                score = unlearned.score if unlearned.passage.article_id == top.passage.article_id \
+                    else min(top.score, unlearned.score)
+                if score != top.score:
+                    hits[0] = Hit(passage=top.passage, score=score,
+                                  signals={**top.signals, "unlearned_score": unlearned.score})
+            elif unlearned is not None and unlearned.passage.article_id == top.passage.article_id:
                 # Phrasings that leave the first article first do not make it less sure:
                 # their votes for the runner-up narrow the lead of an answer retrieval
                 # alone would give, and it was calibrated without them.
@@ -405,8 +419,8 @@ class Retriever:
                     + self.settings.semantic_title_weight * title_cosine[self._passage_article])
         return passage_cosine, weighted, title_cosine[self._passage_article]
 
-    def _with_votes(self, plain: tuple[np.ndarray, np.ndarray, np.ndarray], learned: Learned,
-                    learned_cosines: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _with_votes(self, plain: tuple[np.ndarray, np.ndarray, np.ndarray],
+                    votes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``plain`` semantic scores with the learned phrasings nearest the question voting
         for their articles in the ranking. Votes, not each phrasing's own cosine: a
         customer's question sits closer to any other customer's question (0.85-0.9 by E5)
@@ -414,7 +428,6 @@ class Retriever:
         one, whatever was asked, and rearranged answers retrieval had right (banking77's
         tuning half: 45 of 385 answered right before learning went to a menu)."""
         passage_cosine, weighted, article_cosine = plain
-        votes = learned.votes(learned_cosines, self._article_number, self._article_count)
         weighted = weighted + LEARNED_VOTE * self.settings.semantic_title_weight * votes[self._passage_article]
         return passage_cosine, weighted, article_cosine
 
