@@ -346,34 +346,38 @@ class Retriever:
         if (hits and plain is not None and learned is not None and learned_cosines is not None
                 and votes is not None and vector is not None):
             unlearned = self._unlearned_top(plain, relative, eligible, concepts, credits, lexical)
-            top = hits[0]
-            share = float(votes[self._article_number[top.passage.article_id]])
-            top = hits[0] = Hit(passage=top.passage, score=top.score, signals={**top.signals, "learned_share": share})
-            if unlearned is not None and share < learned.lift_share:
-                # The phrasings nearest the question are far, or mostly of other articles,
-                # and the account's own phrasings do not show that is safe: they may
-                # reorder the menu, never make it surer than retrieval alone was of its
-                # own first choice (see learned.LEARNED_MAJORITY).
-                score = unlearned.score if unlearned.passage.article_id == top.passage.article_id \
-                    else min(top.score, unlearned.score)
-                if score != top.score:
-                    hits[0] = Hit(passage=top.passage, score=score,
-                                  signals={**top.signals, "unlearned_score": unlearned.score})
-            elif unlearned is not None and unlearned.passage.article_id == top.passage.article_id:
-                # Phrasings that leave the first article first do not make it less sure:
-                # their votes for the runner-up narrow the lead of an answer retrieval
-                # alone would give, and it was calibrated without them.
-                score = max(top.score, unlearned.score)
-                cosine = learned.agreeing(vector, top.passage.article_id, cosines=learned_cosines)
-                if cosine is not None:
-                    # Customers asked this of this article, alike enough, and retrieval agrees
-                    # without their phrasings too (as Learned.of fitted answer_at).
-                    hits[0] = Hit(passage=top.passage, score=max(score, LEARNED_SCORE),
-                                  signals={**top.signals, "learned": cosine})
-                elif score != top.score:
-                    hits[0] = Hit(passage=top.passage, score=score,
-                                  signals={**top.signals, "unlearned_score": unlearned.score})
+            if unlearned is not None:
+                hits[0] = self._learned_top(hits[0], unlearned, learned, votes, learned_cosines, vector)
         return hits
+
+    def _learned_top(self, top: Hit, unlearned: Hit, learned: Learned, votes: np.ndarray,
+                     learned_cosines: np.ndarray, vector: np.ndarray) -> Hit:
+        """The first hit of a search with learned phrasings, scored by what they may add
+        to ``unlearned``, the index's own first hit: ``votes``, their share per article."""
+        share = float(votes[self._article_number[top.passage.article_id]])
+        signals = {**top.signals, "learned_share": share}
+        same = unlearned.passage.article_id == top.passage.article_id
+        if share < learned.lift_share:
+            # The phrasings nearest the question are far, or mostly of other articles,
+            # and the account's own phrasings do not show that is safe: they may reorder
+            # the menu, never make it surer than retrieval alone was of its own first
+            # choice (see learned.LEARNED_MAJORITY).
+            score = unlearned.score if same else min(top.score, unlearned.score)
+        elif same:
+            # Phrasings that leave the first article first do not make it less sure:
+            # their votes for the runner-up narrow the lead of an answer retrieval alone
+            # would give, and it was calibrated without them.
+            score = max(top.score, unlearned.score)
+            cosine = learned.agreeing(vector, top.passage.article_id, cosines=learned_cosines)
+            if cosine is not None:
+                # Customers asked this of this article, alike enough, and retrieval agrees
+                # without their phrasings too (as Learned.of fitted answer_at).
+                return Hit(passage=top.passage, score=max(score, LEARNED_SCORE), signals={**signals, "learned": cosine})
+        else:
+            score = top.score
+        if score != top.score:
+            signals["unlearned_score"] = unlearned.score
+        return Hit(passage=top.passage, score=score, signals=signals)
 
     def _lexical_scores(self, concepts: list[Concept]) -> tuple[np.ndarray, np.ndarray]:
         """BM25 per passage (title field included) and, per concept, the credit each
