@@ -34,8 +34,9 @@ conversation in that language (lexical only, analysed in the language).
 
 Latency (``--latency``), everything on one thread (encoder and BLAS): encode time per
 encoder (p50/p95) of one question and of one passage (synthetic, and StackFAQ's with
-``--stackfaq``), search time (question encoded in it, and already encoded) at each
-``--sizes`` synthetic KB (bench/retrieval.py ``synthetic_kb``), memory of a fresh
+``--stackfaq``), search time (question encoded in it, already encoded, and with 1,000
+learned phrasings voting, beside the time their rules take to fit) at each ``--sizes``
+synthetic KB (bench/retrieval.py ``synthetic_kb``), memory of a fresh
 process that loads the encoder and the first size's saved index and searches it (psutil
 RSS / USS / PSS), and what each encoder adds to the install (its package and the
 packages only it needs).
@@ -100,6 +101,7 @@ from retrieval import (  # noqa: E402
 from switchboard.core.knowledge.chunking import chunk_articles  # noqa: E402
 from switchboard.core.knowledge.embeddings import encoder_named  # noqa: E402
 from switchboard.core.knowledge.errors import EmbeddingsUnavailableError  # noqa: E402
+from switchboard.core.knowledge.learned import Learned  # noqa: E402
 from switchboard.core.knowledge.records import Article, Hit, Passage  # noqa: E402
 from switchboard.core.knowledge.retrieval import Retriever  # noqa: E402
 
@@ -439,12 +441,37 @@ def search_times(names: Sequence[str], size: int, args: argparse.Namespace, memo
         if cached is not None:  # the same questions again, their vectors now cached: the search alone
             again = timed_searches(lambda q, r=retriever: r.search(q, 5), queries)
             report[name].update({f"{key}_query_embedded_beforehand": value for key, value in again.items()})
+            report[name]["with_learned_phrasings"] = learned_times(retriever, articles, queries)
         if memory_dir is not None:
             retriever.save(memory_dir / name)
             (memory_dir / "queries.json").write_text(json.dumps(queries[:30]), encoding="utf-8")
         del retriever
         print(f"latency {size} {name} done", file=sys.stderr, flush=True)
     return report
+
+
+#: Learned phrasings an account has in the timing of searches with them.
+LEARNED_PHRASINGS = 1000
+
+
+def learned_times(retriever: Retriever, articles: Sequence[Article], queries: Sequence[str]) -> dict:
+    """The same searches (questions embedded beforehand) with an account's learned
+    phrasings voting, and the time ``Learned.of`` takes to fit their rules against the
+    index (what a process pays at start-up and when an account's phrasings change by a
+    quarter). The phrasings are random unit vectors spread over the articles: timing
+    only, and the fit's worst case (retrieval alone is sure of none of them, so it asks
+    the most of the others)."""
+    rng = np.random.default_rng(1)
+    width = len(retriever.query_vector(queries[0]))
+    vectors = rng.standard_normal((LEARNED_PHRASINGS, width)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [articles[(7 * n) % len(articles)].id for n in range(LEARNED_PHRASINGS)]
+    started = time.perf_counter()
+    learned = Learned.of(ids, [f"learned phrasing {n}" for n in range(LEARNED_PHRASINGS)], vectors, index=retriever)
+    fitted = time.perf_counter() - started
+    times = timed_searches(lambda q: retriever.search(q, 5, learned=learned), queries)
+    return {"phrasings": LEARNED_PHRASINGS, "fit_seconds": round(fitted, 1),
+            **{f"{key}_query_embedded_beforehand": value for key, value in times.items()}}
 
 
 def memory_probe(index: str) -> dict:
