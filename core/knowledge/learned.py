@@ -163,7 +163,8 @@ LEARNED_ALIKE = 0.85
 _AGREEMENT_SAMPLE = 2000
 #: … and at most this many are asked of the index (one search each, once per index and
 #: process, at start-up by core/warmup.py: 0.1 s for 300 on StackFAQ's 125 articles;
-#: at 10,000 articles a search takes some 20 ms, so about 6 s): evenly spread samples beyond.
+#: at 10,000 articles a search of a question already embedded takes some 5 ms, so
+#: about 1.5 s): evenly spread samples beyond.
 _AGREEMENT_SEARCHES = 300
 
 
@@ -197,9 +198,10 @@ def _agreement_cosine(article_ids: tuple[str, ...], texts: tuple[str, ...], vect
 
 #: The shares of the vote tried for ``Learned.lift_share``, lowest first …
 _LIFT_SHARES = (0.0, 0.1, 0.2, 0.3)
-#: … on at most this many phrasings (each searched with the others' votes: at 10,000
-#: articles some 25 ms each, so about 4 s per fit; core/knowledge/phrasings.py refits
-#: only when an account's phrasings have changed by a quarter).
+#: … on at most this many phrasings (each searched with the others' votes: with the
+#: agreement rule's searches, 1.7 s for 1,000 phrasings at 10,000 articles, bench/
+#: encoders.py --latency; core/knowledge/phrasings.py refits only when an account's
+#: phrasings have changed by a quarter).
 _LIFT_SEARCHES = 150
 #: Retrieval answers from this score (core/bot/decisions.py MIN_SCORE: the calibrated
 #: confidence is shifted so that it means the same on every help center).
