@@ -29,6 +29,7 @@ from switchboard.core.bot.escalation import EscalationPolicy, Signals, Trigger
 from switchboard.core.bot.follow_ups import REFERS_BACK, JustCited, answered_by, both_readings, points_back, sent_again
 from switchboard.core.bot.several_questions import answer_each, first_reading, joined, reply_of
 from switchboard.core.knowledge.analysis import content_words, language_of
+from switchboard.core.knowledge.calibration import ANSWER_SCORE
 from switchboard.core.knowledge.learned import Learned
 from switchboard.core.knowledge.records import Hit, Passage
 from switchboard.core.knowledge.retrieval import Retriever
@@ -54,7 +55,7 @@ MIN_COVERAGE = 0.5
 #: tuning half (bench/decision.py): a wrong citation falls from 2.9 % to 1.0 % of
 #: questions and from 16 % to 10 % of those the KB lacks, while the right article is
 #: still reached as often (86.6 %), some of it through the menu instead.
-MIN_SCORE = 0.5
+MIN_SCORE = ANSWER_SCORE
 #: With sentence embeddings in the index, a top hit sharing fewer than MIN_COVERAGE of
 #: the question's topic words may still be answered ("I can't remember my login" → "I
 #: forgot my password"), but only when retrieval is this sure: a paraphrase has no words

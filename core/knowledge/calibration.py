@@ -40,6 +40,10 @@ from switchboard.core.knowledge.records import Article, Hit, Passage
 
 #: The expected share of questions answered with the wrong article that the threshold allows.
 TARGET_WRONG = 0.05
+#: The score from which a hit is answered outright: the fitted confidence is shifted so
+#: that its threshold lands here (the decision's MIN_SCORE, and what learned phrasings'
+#: fit counts as an answer, core/knowledge/learned.py).
+ANSWER_SCORE = 0.5
 #: The share of customers' questions assumed to have no article in the help center, for
 #: the expected wrong-answer share (first questions to a help center; Fin's and our
 #: own measurements put it between a fifth and a third).

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from switchboard.core.knowledge.calibration import ANSWER_SCORE
 from switchboard.core.knowledge.embeddings import nearest
 
 if TYPE_CHECKING:
@@ -203,9 +204,6 @@ _LIFT_SHARES = (0.0, 0.1, 0.2, 0.3)
 #: encoders.py --latency; core/knowledge/phrasings.py refits only when an account's
 #: phrasings have changed by a quarter).
 _LIFT_SEARCHES = 150
-#: Retrieval answers from this score (core/bot/decisions.py MIN_SCORE: the calibrated
-#: confidence is shifted so that it means the same on every help center).
-_ANSWERS_AT = 0.5
 
 
 def _lift_share(learned: Learned, index: Retriever, asked: np.ndarray,
@@ -214,10 +212,10 @@ def _lift_share(learned: Learned, index: Retriever, asked: np.ndarray,
     retrieval alone was unsure of, each asked of the others, are right
     LEARNED_PRECISION of the time (at least LEARNED_SUPPORT of them); else LEARNED_MAJORITY."""
     shares, right = [], []
-    unsure = [i for i in asked.tolist() if tops[learned.texts[i]][1] < _ANSWERS_AT]  # else learning adds nothing
+    unsure = [i for i in asked.tolist() if tops[learned.texts[i]][1] < ANSWER_SCORE]  # else learning adds nothing
     for i in np.array(unsure, dtype=np.int64)[_spread(len(unsure), _LIFT_SEARCHES)].tolist():
         hits = index.search(learned.texts[i], k=1, vector=learned.vectors[i], learned=learned.without(i))
-        if hits and hits[0].score >= _ANSWERS_AT:
+        if hits and hits[0].score >= ANSWER_SCORE:
             shares.append(hits[0].signals.get("learned_share", 0.0))
             right.append(hits[0].passage.article_id == learned.article_ids[i])
     share, correct = np.array(shares), np.array(right, dtype=bool)
