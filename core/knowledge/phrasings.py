@@ -464,10 +464,13 @@ _cache_lock = threading.Lock()
 #: Per index, the article it alone ranks first for each phrasing and its score (Learned.of's fit):
 #: each phrasing is searched once per index and process, not at every reload.
 _tops: weakref.WeakKeyDictionary[Retriever, dict[str, tuple[str | None, float]]] = weakref.WeakKeyDictionary()
-#: Per index, the phrasings' ``lift_share`` and how many phrasings it was fitted on: kept
-#: until they change by REFIT_CHANGE (a fit asks up to 150 of them of the others: 1.7 s in
-#: all at 10,000 articles, which one new phrasing would otherwise cost the next message).
-_lift_shares: weakref.WeakKeyDictionary[Retriever, tuple[int, float]] = weakref.WeakKeyDictionary()
+#: Per index, the phrasings' ``lift_share`` and the phrasings (article, text) it was fitted
+#: on: kept until REFIT_CHANGE of them have come or gone since (a fit asks up to 150 of them
+#: of the others: 1.7 s in all at 10,000 articles, which one new phrasing would otherwise
+#: cost the next message). Counted as the phrasings added plus those removed, so an admin
+#: removing ten while customers teach ten others is a change of twenty, not of none.
+_lift_shares: weakref.WeakKeyDictionary[Retriever, tuple[frozenset[tuple[str, str]], float]] = (
+    weakref.WeakKeyDictionary())
 REFIT_CHANGE = 0.25
 
 
@@ -505,18 +508,19 @@ def _load(session: Session, account_id: int, encoder_name: str, index: Retriever
     norms = np.linalg.norm(stacked, axis=1, keepdims=True)
     matrix = (stacked / np.where(norms > 0, norms, 1.0)).astype(np.float32)
     matrix.setflags(write=False)
+    phrasings = frozenset((rows[i][0], rows[i][1]) for i in kept)
     known, share = None, None
     if index is not None:
         with _cache_lock:
             known = _tops.setdefault(index, {})
             fitted = _lift_shares.get(index)
-        if fitted is not None and abs(len(kept) - fitted[0]) < REFIT_CHANGE * fitted[0]:
+        if fitted is not None and len(phrasings ^ fitted[0]) < REFIT_CHANGE * len(fitted[0]):
             share = fitted[1]
     loaded = Learned.of([rows[i][0] for i in kept], [rows[i][1] for i in kept], matrix, index=index,
                         known_tops=known, lift_share=share)
     if index is not None and share is None:
         with _cache_lock:
-            _lift_shares[index] = (len(kept), loaded.lift_share)
+            _lift_shares[index] = (phrasings, loaded.lift_share)
     return loaded
 
 

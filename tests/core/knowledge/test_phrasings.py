@@ -291,9 +291,11 @@ def test_learning_answers_what_retrieval_would_not_only_where_the_accounts_phras
 
 def test_the_lift_share_is_refitted_once_the_phrasings_change_by_a_quarter(shop: Flask) -> None:
     """Fitting the share asks up to 150 phrasings of the others (seconds on a large help
-    center): one more phrasing keeps the last fit, a quarter more makes a new one."""
+    center): one more phrasing keeps the last fit; a quarter more, or as many removed while
+    as many others were taught (the same count, other phrasings), makes a new one."""
     texts = [text for many in UNSURE.values() for text in many]
     article_ids = [article for article, many in UNSURE.items() for _ in many]
+    pairs = list(zip(article_ids, texts, strict=True))
     retriever = build_index(load_articles(SAMPLE_KB), "e5")
     account_id, settings = shop.config["DEFAULT_ACCOUNT_ID"], shop.config["SETTINGS"]
     with get_db(shop).session() as session:
@@ -303,15 +305,21 @@ def test_the_lift_share_is_refitted_once_the_phrasings_change_by_a_quarter(shop:
         session.commit()
         encoder = phrasings.account_encoder(session, account_id, settings)
         assert encoder == embeddings.E5
-        phrasings._cache.clear()
-        phrasings._lift_shares[retriever] = (len(texts) - 1, 0.123)  # fitted one phrasing ago
-        kept = phrasings.learned(session, account_id, encoder, index=retriever)
-        assert kept is not None and kept.lift_share == 0.123
-        phrasings._cache.clear()
-        phrasings._lift_shares[retriever] = (len(texts) * 3 // 4 - 1, 0.123)  # a quarter more since
-        refitted = phrasings.learned(session, account_id, encoder, index=retriever)
-        assert refitted is not None and refitted.lift_share == 0.0
-        assert phrasings._lift_shares[retriever] == (len(texts), 0.0)
+
+        def share_after(fitted_on: list[tuple[str, str]]) -> float:
+            phrasings._cache.clear()
+            phrasings._lift_shares[retriever] = (frozenset(fitted_on), 0.123)
+            loaded = phrasings.learned(session, account_id, encoder, index=retriever)
+            assert loaded is not None
+            return loaded.lift_share
+
+        assert share_after(pairs[:-1]) == 0.123  # fitted one phrasing ago
+        assert share_after(pairs[: len(pairs) * 3 // 4 - 1]) == 0.0  # a quarter more since
+        assert phrasings._lift_shares[retriever] == (frozenset(pairs), 0.0)
+        swapped = len(pairs) // 8 + 1  # removed and replaced by as many others: a quarter changed
+        others = [(article, f"{text} (asked before)") for article, text in pairs[:swapped]]
+        assert share_after(others + pairs[swapped:]) == 0.0
+        assert share_after(others[:1] + pairs[1:]) == 0.123  # one swapped: too small a change
 
 
 def test_phrasings_naming_wrong_articles_never_earn_an_answer() -> None:
