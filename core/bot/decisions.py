@@ -25,6 +25,7 @@ from switchboard.core.answers.drafting import (
     join_sentences,
 )
 from switchboard.core.answers.grounding import split_sentences
+from switchboard.core.bot.asking_part import asking_part
 from switchboard.core.bot.escalation import EscalationPolicy, Signals, Trigger
 from switchboard.core.bot.follow_ups import REFERS_BACK, JustCited, answered_by, both_readings, points_back, sent_again
 from switchboard.core.bot.several_questions import answer_each, first_reading, joined, reply_of
@@ -45,7 +46,6 @@ from switchboard.core.understanding.small_talk import SMALL_TALK_INTENTS, asks_w
 #: What a reply does; "action" is a governed action's outcome (core/actions/customer_requests.py), never decide()'s.
 Action = Literal["answer", "choices", "clarify", "handoff", "help", "action"]
 
-SMALL_TALK = SMALL_TALK_INTENTS
 #: A top hit must contain at least this share of the question's topic words …
 MIN_COVERAGE = 0.5
 #: … and retrieval's fitted confidence must reach this. Coverage alone lets through a
@@ -61,8 +61,7 @@ MIN_SCORE = ANSWER_SCORE
 #: forgot my password"), but only when retrieval is this sure: a paraphrase has no words
 #: to check against, so only a near-certain score stands in for them.
 PARAPHRASE_MIN_SCORE = 0.9
-#: Hits scoring below this share of the top hit's score are likely other articles;
-#: drafting from them would cite the wrong source.
+#: Hits below this share of the top hit's score are likely other articles: drafting from them cites the wrong one.
 DRAFT_SCORE_SHARE = 0.25
 #: A question with fewer topic words than this is never answered outright: "refund?"
 #: gets the refund articles to choose from instead.
@@ -94,8 +93,7 @@ MIN_CHOICE_SCORE = 0.1
 #: questions, but vague ones to the sample help center ("algo con mi cuenta", "Tengo un
 #: problema con mi pedido") scored above it, and a vague question gets a menu.
 ACROSS_LANGUAGES_MENU_SHARE = 0.35
-#: The same share for the other articles a question of its own could mean when its
-#: answer would be the one just sent word for word (the same value, not fitted apart).
+#: The same (not fitted apart) for the other articles a question could mean when its answer was just sent as is.
 SAME_ANSWER_MENU_SHARE = ACROSS_LANGUAGES_MENU_SHARE
 
 #: The texts below reach customers: marked for the message catalogs (core/texts/i18n.py), and
@@ -315,7 +313,7 @@ def decide(
     if previous and did_not_help(question) and not topic_words(beyond_setback(question)):
         across = other_language is not None and other_language.multilingual
         return _other_articles(previous, turn, other_language.search if across and other_language else search)
-    if enrichment.trusted_intent in SMALL_TALK and not _thanks_that_asks(enrichment, question):
+    if enrichment.trusted_intent in SMALL_TALK_INTENTS and not _thanks_that_asks(enrichment, question):
         text = turn.texts(CLOSING if enrichment.intent == "thanks" else WELCOME)
         return Decision("clarify", _with_disclosure(turn, text), notes={"intent": enrichment.intent or ""})
     if other_language is not None:
@@ -373,8 +371,13 @@ def decide(
         if together and hits[0].passage.article_id not in {h.passage.article_id for h in together[:MAX_CHOICES]}:
             return _menu_or_handoff(both_readings(together, hits), turn, policy, None, "follow_up_unclear",
                                     read_as=with_previous)
-    if corroborated or clearly_fits(hits, words, question):
-        draft, failure = _draft(question, drafting_hits(hits), llm_drafter)
+    asked = question  # or its part that asks, alone: "hey! quick one for you - {the question} ty"
+    if not (corroborated or read_as) and (part := asking_part(question, hits, words, search=search,
+                                                              topic_words=asked_words, fits=clearly_fits,
+                                                              min_words=MIN_QUESTION_WORDS)):
+        asked, hits, words = part
+    if corroborated or clearly_fits(hits, words, asked):
+        draft, failure = _draft(asked, drafting_hits(hits), llm_drafter)
         if draft is None and previous and failure != "model_unavailable":
             draft, failure = _draft(with_previous, drafting_hits(hits), llm_drafter)
         if draft is not None:

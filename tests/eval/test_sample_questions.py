@@ -23,6 +23,9 @@ ANSWERED = {
     "Olvidé mi contraseña", "Mon code promo ne marche pas", "can I do it online?",
     "I cant log in", "how long is it?", "is it free?",
     "Do you ship to Canada? And how much does delivery cost?",
+    "I'd be grateful for your help with the following: how long do I have to return an item?\n\n"
+    "Thank you in advance,\nPriya",
+    "hey! quick one for you - can I change my delivery address?",
 }
 
 

@@ -592,6 +592,17 @@ def test_a_message_asking_two_things_gets_both_answers(
             c.removeprefix("articles/") for c in cited]
 
 
+def test_a_question_in_words_no_rule_knows_is_answered_as_the_bare_question_is(
+        shop: Flask, vendor: VendorClient) -> None:
+    """The wrapper dilutes the message (read whole: a menu); its question alone fits the
+    article the whole message leads to, and is answered (core/bot/asking_part.py)."""
+    vendor.twilio(MESSAGES, inbound("I'd be grateful for your help with the following: how long do I have to "
+                                    "return an item?\n\nThank you in advance,\nPriya"))
+    [reply] = twilio_sends(shop)
+    assert "articles/return-item" in reply["body"] and "30 days" in reply["body"], reply["body"]
+    assert "Reply with the number" not in reply["body"], reply["body"]
+
+
 def test_a_second_question_that_names_nothing_leaves_the_message_whole(shop: Flask, vendor: VendorClient) -> None:
     """"If not, can I return it?" fits no article on its own: the message is answered as
     one question (cancelling), not half-answered twice."""
