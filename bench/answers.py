@@ -24,6 +24,11 @@ Sets (held-out halves only; paths are arguments, see ../shared/README.md):
 - CLINC150: each in-scope intent an article of five training examples, its ``val``
   questions asked, plus the ``oos_val`` questions, which no article answers (right:
   not answered). Nothing in the project was tuned on this set;
+- with ``--wrapped``, StackFAQ's and banking77's questions again, each in an opening and
+  closing written by someone who had not read core/understanding/small_talk.py ("yeah hi
+  um so …", "Hello there! So sorry to bother you, but …", a signature block; the held-out
+  ``UNSEEN_WRAPPERS`` of bench/retrieval.py, seed 5): what a customer's own words around
+  the question cost;
 - XQuAD (de, ru, zh; CC BY-SA 4.0): 240 Wikipedia paragraphs as articles, the second
   half of each paragraph's questions asked, in the paragraph's language; and across
   languages: Russian and Chinese questions against the German paragraphs (the three
@@ -31,7 +36,7 @@ Sets (held-out halves only; paths are arguments, see ../shared/README.md):
 
     python bench/answers.py --stackfaq ../shared/data/stackfaq/stackExchange-FAQ.json \\
         --banking77 ../shared/data/banking77/train.csv --clinc150 ../shared/data/clinc150/data_train_val.json \\
-        --xquad ../shared/data/xquad [--configurations wordllama,e5] [--limit 400]
+        --xquad ../shared/data/xquad [--configurations wordllama,e5] [--limit 400] [--wrapped]
 
 With ``--fit-shipped`` it fits, instead, the confidence that indexes too small to fit
 their own fall back on (``E5_CONFIDENCE``), from the sets' articles alone.
@@ -53,7 +58,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.retrieval import EveryIntentFamiliar, load_banking77, load_stackfaq  # noqa: E402
+from bench.retrieval import (  # noqa: E402
+    UNSEEN_WRAPPERS,
+    EveryIntentFamiliar,
+    load_banking77,
+    load_stackfaq,
+    politely_wrapped,
+)
 from switchboard.core.bot.escalation_file import load_policy  # noqa: E402
 from switchboard.core.conversation.evaluation import Configuration, Question, counts, evaluate  # noqa: E402
 from switchboard.core.intents.store import default_intent_model  # noqa: E402
@@ -95,6 +106,12 @@ def xquad(folder: Path, language: str, *, articles_in: str | None = None) -> Set
                 for n, (title, body, _) in enumerate(source)]
     questions = [Question(q, f"xquad-{n}") for n, (_, _, qs) in enumerate(asked) for q in qs[len(qs) // 2:]]
     return articles, questions
+
+
+def wrapped(questions: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each question in a customer's opening and closing (the same wrapper per question
+    as ``bench/retrieval.py --decisions`` gives it: seed 5)."""
+    return politely_wrapped(questions, seed=5, wrappers=UNSEEN_WRAPPERS)
 
 
 def index(articles: Sequence[Article], configuration: str) -> Retriever:
@@ -159,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--configurations", default="wordllama,e5")
     parser.add_argument("--limit", type=int, default=0, help="at most this many questions per set (random, seeded)")
     parser.add_argument("--only", default="", help="run only these sets (comma-separated names, e.g. xquad_ru_to_de)")
+    parser.add_argument("--wrapped", action="store_true",
+                        help="also ask StackFAQ's and banking77's questions in openings and closings no rule was "
+                             "developed on (bench/retrieval.py UNSEEN_WRAPPERS)")
     parser.add_argument("--fit-shipped", action="store_true",
                         help="fit the fallback confidence of small indexes on the sets' articles instead")
     args = parser.parse_args(argv)
@@ -166,9 +186,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.stackfaq:
         articles, _, test = load_stackfaq(args.stackfaq)
         sets["stackfaq"] = (articles, [Question(q, a) for q, a in test])
+        if args.wrapped:
+            sets["stackfaq_wrapped"] = (articles, [Question(q, a) for q, a in wrapped(test)])
     if args.banking77:
         articles, _, test = load_banking77(args.banking77)
         sets["banking77"] = (articles, [Question(q, a) for q, a in test])
+        if args.wrapped:
+            sets["banking77_wrapped"] = (articles, [Question(q, a) for q, a in wrapped(test)])
     if args.clinc150:
         sets["clinc150"] = clinc150(args.clinc150)
     if args.xquad:
