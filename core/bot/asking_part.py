@@ -63,9 +63,11 @@ def asking_part(message: str, whole: Sequence[Hit], whole_words: Sequence[str], 
     # A question that names nothing ("What's going on?", "what do I do?") leaves it to
     # what the message says; one that names anything is what is asked.
     asked = [found for found in worded if found[2] in asking] or worded
-    if not asked or max(asked)[0] < min_words:
+    if not asked:
         return None
-    _, _, part, words = max(asked)
+    count, _, part, words = max(asked)
+    if count < min_words:
+        return None
     hits = search(part)
     if hits and hits[0].passage.article_id == whole[0].passage.article_id and fits(hits, words, part):
         return part, hits, words
