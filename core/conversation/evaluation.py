@@ -219,8 +219,9 @@ def _decided(text: str, config: Configuration, turn: Turn) -> Decision:
     """The live decision for the (redacted) message ``text`` in ``turn``."""
     # The conversation's language as the live bot chooses it for a first message (no
     # earlier language, no stored preference), and the same search in it.
-    also = knowledge_languages(config.retriever.languages()) if config.retriever is not None else frozenset()
-    language = conversation_language(text, previous=None, preference=None, also=also)
+    served = config.retriever.languages() if config.retriever is not None else frozenset()
+    also = knowledge_languages(served)
+    language = conversation_language(text, previous=None, preference=None, also=also, served=served)
     search, other_language = searches(config.retriever, language, translator=config.translator,
                                       learned=config.learned, k=SEARCH_K)
     turn = replace(turn, texts=config.texts(language))

@@ -120,17 +120,18 @@ def _local_keyword(body: str) -> tuple[bool, str | None]:
 
 
 def _choose_language(session: Session, inbound: Inbound, hint: str | None, earlier: list[Message],
-                     also: frozenset[str], likely: frozenset[str]) -> str:
+                     also: frozenset[str], likely: frozenset[str], served: frozenset[str]) -> str:
     """The conversation's language for this message (recorded as the customer's
     preference when none is stored and the message says it clearly), telling ``also``
     (:func:`_candidate_languages`) besides the usual languages and weighing ``likely``
-    (:func:`_likely_languages`) above the rest. The caller records it
-    on the message, with the enrichment where there is one."""
+    (:func:`_likely_languages`) above the rest, then the help center's languages
+    (``served``) when neither tells. The caller records it on the message, with the
+    enrichment where there is one."""
     previous = _previous_customer_meta(session, inbound, earlier)
     preference = language_of(inbound.customer.locale)
     body = truncate_for_model(inbound.message.body)
     language = hint or conversation_language(body, previous=(previous or {}).get("language"), preference=preference,
-                                             also=also, likely=likely)
+                                             also=also, likely=likely, served=served)
     if inbound.customer.locale is None and clear_language(body, also, likely) == language:
         write_now(session, inbound.customer, locale=language)
     return language
@@ -203,7 +204,8 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     retriever = account_retriever(session, inbound.account.id, settings)
     likely = _likely_languages(inbound)
     also = _candidate_languages(retriever, likely)
-    language = _choose_language(session, inbound, hint, earlier, also, likely)
+    language = _choose_language(session, inbound, hint, earlier, also, likely,
+                                retriever.languages() if retriever is not None else frozenset())
     texts = texts_for(session, inbound.account.id, language)
     if word is not None or not may_message(inbound.customer, inbound.message.channel):
         write_now(session, inbound.message, meta={**inbound.message.meta, "language": language})

@@ -20,11 +20,16 @@ from markdown_it import MarkdownIt
 from switchboard.core.knowledge.errors import KnowledgeBaseFormatError
 from switchboard.core.knowledge.html_text import html_to_text
 from switchboard.core.knowledge.records import Article
+from switchboard.core.understanding.enrichment import clear_language
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _FIX_RECORD = "Fix or remove that record and import again."
+#: An article's locale when its record names none and its text does not say.
+DEFAULT_LOCALE = "en"
+#: How much of an article's text tells its language: a few sentences are plenty.
+_LANGUAGE_SAMPLE = 1000
 
 
 @dataclass(frozen=True)
@@ -149,12 +154,14 @@ def _article_from_record(record: Any, source: Path, where: str) -> tuple[Article
         )
     if "html_url" in record:  # a Help Center API export: body is HTML, tags are label_names
         return _help_center_article(record, source, where), hidden_from_customers(record)
+    article_id = _required_id(record, source, where)
+    title, body = _required_text(record, "title", source, where), _required_str(record, "body", source, where)
     return Article(
-        id=_required_id(record, source, where),
-        title=_required_text(record, "title", source, where),
-        body=_required_str(record, "body", source, where),
+        id=article_id,
+        title=title,
+        body=body,
         url=_optional_str(record, "url", source, where),
-        locale=_optional_str(record, "locale", source, where) or "en",
+        locale=locale_of(_optional_str(record, "locale", source, where), title, body),
         tags=_tags(record, "tags", source, where),
     ), None
 
@@ -168,9 +175,22 @@ def _help_center_article(record: Mapping[str, Any], source: Path | str, where: s
         title=_required_text(record, "title", source, where),
         body=html_to_text(body_html or "").text,
         url=_optional_str(record, "html_url", source, where),
-        locale=_optional_str(record, "locale", source, where) or "en",
+        locale=_optional_str(record, "locale", source, where) or DEFAULT_LOCALE,
         tags=_tags(record, "label_names", source, where),
     )
+
+
+def locale_of(given: str | None, title: str, body: str) -> str:
+    """The article's locale: the one its record gives, else the language its title and
+    body are clearly written in, else English.
+
+    Why: a help center exported without locales (a docs folder, a CMS's JSON) was all
+    read as English, so a Portuguese help center's articles were searched with English
+    stemming and its Portuguese customers were answered as if across languages, with a
+    note that the article was in English."""
+    if given:
+        return given
+    return clear_language(f"{title}\n{body}"[:_LANGUAGE_SAMPLE]) or DEFAULT_LOCALE
 
 
 def _field_error(source: Path | str, where: str | None, field: str, problem: str) -> KnowledgeBaseFormatError:
@@ -273,7 +293,7 @@ def _article_from_file(file: Path, root: Path) -> Article:
         title=title,
         body=body.strip(),
         url=_optional_str(meta, "url", file, where),
-        locale=_optional_str(meta, "locale", file, where) or "en",
+        locale=locale_of(_optional_str(meta, "locale", file, where), title, body),
         tags=_tags(meta, "tags", file, where),
     )
 

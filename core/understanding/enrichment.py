@@ -287,14 +287,26 @@ def clear_language(text: str, also: frozenset[str] = frozenset(), likely: frozen
 
 
 def conversation_language(text: str, *, previous: str | None, preference: str | None,
-                          also: frozenset[str] = frozenset(), likely: frozenset[str] = frozenset()) -> str:
+                          also: frozenset[str] = frozenset(), likely: frozenset[str] = frozenset(),
+                          served: frozenset[str] = frozenset()) -> str:
     """The language to answer ``text`` in. Sticky: a conversation keeps its language
     (else the customer's stored preference) unless the message clearly says another
     one in at least LANGUAGE_SWITCH_MIN_WORDS words, because "ok", "si", "merci" or a
     product name say little and a reply must not flip language on them. ``also``: as
-    :func:`clear_language`'s, and ``likely``."""
+    :func:`clear_language`'s, and ``likely``.
+
+    ``served``: the languages of the help center's articles. A conversation's first
+    message that the detector cannot tell is read in one of them when, taken as likelier
+    (as ``likely`` is), the detector says so clearly: most short questions are too
+    close to call between Romance languages ("Posso pagar com PayPal?": Italian 0.40,
+    Portuguese 0.26), and a Portuguese help center's customer was answered in English,
+    the fallback for short replies. Only one of ``served`` can come of it, so an English
+    help center's conversations fall back on English as before."""
     detected = clear_language(text, also, likely)
     settled = previous or preference
+    if detected is None and settled is None and served - {DEFAULT_LANGUAGE}:
+        guess = clear_language(text, also, served)
+        detected = guess if guess in served else None
     if detected is not None and (settled is None or word_count(text) >= LANGUAGE_SWITCH_MIN_WORDS):
         return detected
     return settled or DEFAULT_LANGUAGE

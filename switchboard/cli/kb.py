@@ -1,6 +1,7 @@
 """`switchboard kb`: the knowledge base the bot answers from, and its learned phrasings."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +49,7 @@ def kb_import(path: Path, slug: str) -> None:
         raise click.ClickException(str(exc)) from None
     _check_links(articles)
     _say_left_out(left_out)
+    _say_locales(articles)
     with get_db(app).session() as session, click.progressbar(
             length=len(articles), label=f"Importing {len(articles)} article{'' if len(articles) == 1 else 's'}") as bar:
         result = KnowledgeBase.of(session, account.id, app.config["SETTINGS"]).import_articles(
@@ -128,6 +130,16 @@ def _languages(session: Session, account_id: int, settings: Settings) -> frozens
     from switchboard.core.knowledge.service import KnowledgeBase
 
     return KnowledgeBase.of(session, account_id, settings).retriever().languages()
+
+
+def _say_locales(articles: Sequence[Article]) -> None:
+    """Say which languages the articles are taken to be in, when not all English: a
+    record without ``locale`` is read in the language of its text (core/knowledge/
+    loaders.py), and the admin sees that before customers do."""
+    locales = Counter(article.locale for article in articles)
+    if set(locales) - {"en"}:
+        click.echo("Articles by language: " + ", ".join(f"{code} {n}" for code, n in locales.most_common())
+                   + " (each record's `locale`, or the language of its text where it gives none).")
 
 
 def _say_languages(languages: frozenset[str]) -> None:

@@ -226,3 +226,38 @@ def test_a_language_of_the_articles_is_told_besides_the_usual_ones() -> None:
     assert conversation_language(romanian[0], previous=None, preference=None, also=also) == "ro"
     assert clear_language("Can I change my delivery address?", also) == "en"
     assert clear_language("¿Cuánto cuesta el envío a Madrid?", also) == "es"
+
+
+@pytest.mark.parametrize(("text", "served", "expected"), [
+    # Too close to call alone (Italian 0.40, Portuguese 0.26; Spanish 0.47, Portuguese 0.30):
+    # to a Portuguese help center, Portuguese; to an English one, English as before.
+    ("Posso pagar com PayPal?", {"pt"}, "pt"),
+    ("Quero cancelar", {"pt"}, "pt"),
+    ("Posso pagar com PayPal?", {"en"}, "en"),
+    ("Posso pagar com PayPal?", set(), "en"),
+    # Only a language of the help center comes of it: a German one leaves this English.
+    ("Posso pagar com PayPal?", {"de"}, "en"),
+    # What the detector tells clearly is kept whatever the help center's languages.
+    ("Where is my parcel?", {"pt"}, "en"),
+    ("¿Cuánto cuesta el envío a Madrid?", {"pt"}, "es"),
+])
+def test_a_first_message_too_close_to_call_is_read_in_the_help_centers_language(
+        text: str, served: set[str], expected: str) -> None:
+    assert conversation_language(text, previous=None, preference=None, served=frozenset(served)) == expected
+
+
+def test_the_help_centers_language_never_overrides_the_conversations() -> None:
+    """A conversation already in English stays so on a short unclear message; only a first
+    message with nothing settled is read in the help center's language."""
+    assert conversation_language("Quero cancelar", previous="en", preference=None, served=frozenset({"pt"})) == "en"
+    assert conversation_language("Quero cancelar", previous=None, preference="es", served=frozenset({"pt"})) == "es"
+
+
+def test_an_article_without_a_locale_is_read_in_the_language_of_its_text() -> None:
+    from switchboard.core.knowledge.loaders import locale_of
+
+    assert locale_of(None, "Formas de pagamento", "Aceitamos cartões Visa e Mastercard, PayPal e MB Way. "
+                     "O valor é cobrado quando a encomenda é enviada.") == "pt"
+    assert locale_of(None, "Payment methods", "We take Visa, Mastercard and PayPal.") == "en"
+    assert locale_of("pt-BR", "Payment methods", "We take Visa, Mastercard and PayPal.") == "pt-BR"
+    assert locale_of(None, "FAQ", "12345") == "en"  # nothing to tell it by
