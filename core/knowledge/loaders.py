@@ -20,7 +20,7 @@ from markdown_it import MarkdownIt
 from switchboard.core.knowledge.errors import KnowledgeBaseFormatError
 from switchboard.core.knowledge.html_text import html_to_text
 from switchboard.core.knowledge.records import Article
-from switchboard.core.understanding.enrichment import clear_language
+from switchboard.core.understanding.enrichment import written_language
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -190,7 +190,7 @@ def locale_of(given: str | None, title: str, body: str) -> str:
     note that the article was in English."""
     if given:
         return given
-    return clear_language(f"{title}\n{body}"[:_LANGUAGE_SAMPLE]) or DEFAULT_LOCALE
+    return written_language(f"{title}\n{body}"[:_LANGUAGE_SAMPLE]) or DEFAULT_LOCALE
 
 
 def _field_error(source: Path | str, where: str | None, field: str, problem: str) -> KnowledgeBaseFormatError:

@@ -261,3 +261,9 @@ def test_an_article_without_a_locale_is_read_in_the_language_of_its_text() -> No
     assert locale_of(None, "Payment methods", "We take Visa, Mastercard and PayPal.") == "en"
     assert locale_of("pt-BR", "Payment methods", "We take Visa, Mastercard and PayPal.") == "pt-BR"
     assert locale_of(None, "FAQ", "12345") == "en"  # nothing to tell it by
+    assert locale_of(None, "Gift cards", "Gift cards never expire.") == "en"  # Norwegian to the light models
+    # Languages beyond the usual ones, told in an article of a few sentences.
+    assert locale_of(None, "Chính sách đổi trả", "Bạn có thể trả lại bất kỳ sản phẩm nào trong vòng 30 ngày kể từ "
+                     "khi nhận hàng. Tiền sẽ được hoàn lại trong năm ngày làm việc.") == "vi"
+    assert locale_of(None, "Returnări", "Puteți returna orice produs în termen de 30 de zile de la livrare. "
+                     "Rambursarea se face în aceeași metodă de plată, în cinci zile lucrătoare.") == "ro"

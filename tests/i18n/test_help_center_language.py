@@ -96,3 +96,35 @@ def test_an_english_help_center_answers_the_same_question_in_english(shop: Flask
     assert vendor.twilio(MESSAGES, inbound(UNCLEAR[0], sender="+14155550400")).status_code == 200
     [reply] = sent(shop)
     assert reply.startswith("You're chatting with a virtual assistant"), reply
+
+
+#: A Romanian help center, exported without locales: Romanian is not among the languages
+#: every message is told in; the articles' language makes it one for this account.
+ROMANIAN = [
+    {"id": "livrare", "title": "Cum modific adresa de livrare?",
+     "body": "Puteți modifica adresa de livrare din contul dumneavoastră, la Comenzile mele, cât timp comanda nu a "
+             "fost expediată. După expediere, contactați curierul cu numărul de urmărire."},
+    {"id": "plata", "title": "Metode de plată",
+     "body": "Acceptăm carduri Visa și Mastercard, PayPal și transfer bancar. Suma este debitată în momentul în care "
+             "comanda este expediată din depozit."},
+    {"id": "retur", "title": "Returnări și rambursări",
+     "body": "Puteți returna orice produs în termen de 30 de zile de la livrare. Rambursarea se face prin aceeași "
+             "metodă de plată, în cinci zile lucrătoare după ce primim produsul."},
+]
+
+
+def test_a_help_center_in_a_language_beyond_the_usual_ones_is_read_in_it(
+        app: Flask, vendor: VendorClient, env: dict[str, str], tmp_path: Path) -> None:
+    export = tmp_path / "ro.json"
+    export.write_text(json.dumps({"articles": ROMANIAN}, ensure_ascii=False))
+    result = CliRunner().invoke(main, ["kb", "import", str(export)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Articles by language: ro 3" in result.output
+    assert vendor.twilio(MESSAGES, inbound("Cum modific adresa de livrare pentru comanda mea?",
+                                           sender="+14155550500")).status_code == 200
+    [reply] = sent(app)
+    assert "Puteți modifica adresa de livrare" in reply, reply
+    assert "This article is in" not in reply  # its own language's article, not one across languages
+    with get_db(app).session() as session:
+        [customer_message] = session.scalars(select(Message).where(Message.author == "customer"))
+        assert customer_message.meta["language"] == "ro"
