@@ -170,12 +170,14 @@ def _help_center_article(record: Mapping[str, Any], source: Path | str, where: s
     body_html = record.get("body")
     if body_html is not None and not isinstance(body_html, str):
         raise _field_error(source, where, "body", "must be HTML text or null")
+    article_id = _required_id(record, source, where)
+    title, body = _required_text(record, "title", source, where), html_to_text(body_html or "").text
     return Article(
-        id=_required_id(record, source, where),
-        title=_required_text(record, "title", source, where),
-        body=html_to_text(body_html or "").text,
+        id=article_id,
+        title=title,
+        body=body,
         url=_optional_str(record, "html_url", source, where),
-        locale=_optional_str(record, "locale", source, where) or DEFAULT_LOCALE,
+        locale=locale_of(_optional_str(record, "locale", source, where), title, body),
         tags=_tags(record, "label_names", source, where),
     )
 
