@@ -267,3 +267,15 @@ def test_an_article_without_a_locale_is_read_in_the_language_of_its_text() -> No
                      "khi nhận hàng. Tiền sẽ được hoàn lại trong năm ngày làm việc.") == "vi"
     assert locale_of(None, "Returnări", "Puteți returna orice produs în termen de 30 de zile de la livrare. "
                      "Rambursarea se face în aceeași metodă de plată, în cinci zile lucrătoare.") == "ro"
+
+
+def test_a_likely_language_never_makes_another_one_less_clear() -> None:
+    """English likely (a US number) must not turn a clearly Spanish question unclear, and
+    still settles what is unclear between it and another language."""
+    from switchboard.core.understanding.enrichment import clear_language
+
+    us = frozenset({"en"})
+    assert clear_language("¿Qué formas de pago aceptan?", likely=us) == "es"
+    assert clear_language("el cupon no me lo acepta", likely=us) == "es"
+    assert clear_language("reembolso", likely=frozenset({"es"})) == "es"  # the prior still decides
+    assert clear_language("lol", likely=us) is None  # and the floor still holds for what nothing names

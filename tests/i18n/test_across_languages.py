@@ -267,6 +267,20 @@ def test_a_word_two_languages_share_is_read_in_the_language_of_the_texters_count
     assert "(Estes artigos estão em inglês" in from_brazil, from_brazil
 
 
+def test_a_spanish_question_from_a_us_number_is_read_in_spanish(english_kb: Flask, vendor: VendorClient) -> None:
+    """A US number makes English likelier, and made a clearly Spanish question ("¿Qué
+    formas de pago aceptan?": Spanish 0.51, English 0.04 to the detector) unclear once
+    English weighed three times: the customer was answered in English. A likely language
+    makes itself likelier, never another one less clear."""
+    vendor.twilio(MESSAGES, inbound("¿Qué formas de pago aceptan?", sender="+14155550177"))
+    with get_db(english_kb).session() as session:
+        [message] = [m for m in session.scalars(select(Message)) if m.author == "customer"]
+        assert message.meta["language"] == "es"
+    [reply] = sent(english_kb)
+    assert reply.startswith("Está hablando con un asistente virtual"), reply
+    assert "(Este artículo está en inglés" in reply or "(Estos artículos están en inglés" in reply, reply
+
+
 def test_a_japanese_question_is_told_in_english_that_the_article_is_english(english_kb: Flask,
                                                                             vendor: VendorClient) -> None:
     """No catalog speaks Japanese, so the replies are English; the line saying the article
