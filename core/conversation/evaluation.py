@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import phonenumbers
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -32,8 +33,9 @@ from switchboard.core.bot.decisions import Decision, Drafter, Turn, decide, sear
 from switchboard.core.bot.escalation import EscalationPolicy
 from switchboard.core.bot.escalation_file import load_policy
 from switchboard.core.bot.follow_ups import JustCited
-from switchboard.core.conversation.inbound import keyword
+from switchboard.core.conversation.inbound import keyword, likely_languages
 from switchboard.core.conversation.inbound import policy as live_policy
+from switchboard.core.customers.identity import region_of
 from switchboard.core.errors import SwitchboardError
 from switchboard.core.intents.model import IntentModel
 from switchboard.core.intents.store import has_fitted_model, intent_model
@@ -81,6 +83,11 @@ class Question:
     #: The customer's earlier question the bot answered, for a follow-up ("and how much
     #: does that cost?" after "How long does delivery take?").
     previous: str | None = None
+    #: Who asks, as the live bot weighs the languages they are known to write: the
+    #: country (ISO 3166) of the number they text from, and their locale (a questions
+    #: file's optional ``phone`` and ``locale``; a stored message's own, in a replay).
+    region: str | None = None
+    locale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,7 @@ class Outcome:
     choices: tuple[str, ...]  # articles offered to choose from
     score: float | None  # retrieval's confidence in the top hit
     verdict: str
+    language: str | None = None  # the language the customer would be answered in
 
     @property
     def article(self) -> str | None:
@@ -144,7 +152,9 @@ class Outcome:
 def read_questions(path: Path) -> list[Question]:
     """``question,expected`` rows from a CSV file, or objects with those keys, one per
     line, from a .jsonl file; an optional ``previous`` holds the question the bot
-    answered just before (a follow-up). Errors name the line, as admins fix these by hand."""
+    answered just before (a follow-up), an optional ``phone`` (E.164) and ``locale`` who
+    asks, as the live bot weighs the languages of the number's country and the locale.
+    Errors name the line, as admins fix these by hand."""
     path = Path(path)
     try:
         content = path.read_text(encoding="utf-8-sig")
@@ -160,10 +170,26 @@ def read_questions(path: Path) -> list[Question]:
             raise EvaluationError(f"{path}, {where}: give both a question and what is expected "
                                   f"(an article id, or '{HANDOFF}' when a person should take it).")
         previous = str(record.get("previous") or "").strip() or None
-        questions.append(Question(text, HANDOFF if expected.lower() == HANDOFF else expected, where, previous))
+        questions.append(Question(text, HANDOFF if expected.lower() == HANDOFF else expected, where, previous,
+                                  _region(path, where, record), str(record.get("locale") or "").strip() or None))
     if not questions:
         raise EvaluationError(f"{path} holds no questions; add rows with a question and what is expected.")
     return questions
+
+
+def _region(path: Path, where: str, record: dict[str, Any]) -> str | None:
+    """The country of the row's ``phone``, if it gives one."""
+    phone = str(record.get("phone") or "").strip()
+    if not phone:
+        return None
+    try:
+        region = region_of(phone)
+    except phonenumbers.NumberParseException:
+        region = None
+    if region is None:
+        raise EvaluationError(f"{path}, {where}: the phone {phone!r} is not a number in international "
+                              "format; write it as +34612345678, or leave it empty.")
+    return region
 
 
 def _csv_rows(path: Path, content: str) -> list[tuple[str, dict[str, Any]]]:
@@ -205,27 +231,32 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
         # The live bot reads a follow-up with the question it answered and the answer it
         # sent (core/bot/follow_ups.py): that answer is decided here as it was then.
         previous = truncate_for_model(redact(question.previous).text)
-        before = _decided(previous, config, replace(turn, first_bot_message=True))
+        before = _decided(previous, config, replace(turn, first_bot_message=True), question)
         cited = before.draft.citations[0].article_id if before.action == "answer" and before.draft else None
         retriever = config.retriever
         turn = replace(turn, previous_question=previous if before.action == "answer" else None,
                        previous_answer=before.reply if cited else None,
                        previous_article=JustCited(cited, lambda article: [
                            p for p in retriever.passages if p.article_id == article]) if cited and retriever else None)
-    return outcome_of(question, _decided(truncate_for_model(redact(question.text).text), config, turn))
+    return outcome_of(question, _decided(truncate_for_model(redact(question.text).text), config, turn, question))
 
 
-def _decided(text: str, config: Configuration, turn: Turn) -> Decision:
-    """The live decision for the (redacted) message ``text`` in ``turn``."""
+def _decided(text: str, config: Configuration, turn: Turn, asker: Question | None = None) -> Decision:
+    """The live decision for the (redacted) message ``text`` in ``turn``, from the
+    customer ``asker`` describes (their number's country, their locale); its notes say
+    the language it is in."""
     # The conversation's language as the live bot chooses it for a first message (no
-    # earlier language, no stored preference), and the same search in it.
+    # earlier language; the customer's locale, if known), and the same search in it.
+    locale, region = (asker.locale, asker.region) if asker is not None else (None, None)
+    likely = likely_languages(locale, region)
     served = config.retriever.languages() if config.retriever is not None else frozenset()
-    also = knowledge_languages(served)
-    language = conversation_language(text, previous=None, preference=None, also=also, served=served)
+    also = knowledge_languages([*served, *likely])
+    language = conversation_language(text, previous=None, preference=language_of(locale), also=also,
+                                     likely=likely, served=served)
     search, other_language = searches(config.retriever, language, translator=config.translator,
                                       learned=config.learned, k=SEARCH_K)
     turn = replace(turn, texts=config.texts(language))
-    enrichment = enrich(text, intent_model=config.intent_model, also=also)
+    enrichment = enrich(text, intent_model=config.intent_model, also=also, likely=likely)
     decision = decide(
         text, enrichment, turn, policy=config.policy,
         search=search, llm_drafter=config.llm_drafter, other_language=other_language,
@@ -233,7 +264,7 @@ def _decided(text: str, config: Configuration, turn: Turn) -> Decision:
     )
     if config.settings is not None:
         decision, _ = screened(decision, enrichment.trusted_intent, turn, config.policy, config.settings)
-    return decision
+    return replace(decision, notes={**decision.notes, "language": language})
 
 
 def outcome_of(question: Question, decision: Decision) -> Outcome:
@@ -241,7 +272,8 @@ def outcome_of(question: Question, decision: Decision) -> Outcome:
     choices = offered_articles(decision)
     score = decision.hits[0].score if decision.hits else None
     return Outcome(question.text, question.expected, decision.action, decision.reason, cited, choices, score,
-                   verdict(decision.action, question.expected, cited, choices))
+                   verdict(decision.action, question.expected, cited, choices),
+                   (getattr(decision, "notes", None) or {}).get("language"))
 
 
 def offered_articles(decision: Decision) -> tuple[str, ...]:
@@ -402,6 +434,9 @@ class Recorded:
     articles: tuple[str, ...]
     customer_tier: str
     customer_value: float | None
+    region: str | None = None  # the country of the number it came from
+    locale: str | None = None  # the customer's
+    language: str | None = None  # the language the bot answered in
 
 
 def first_messages(session: Session, account_id: int, since: datetime,
@@ -432,20 +467,24 @@ def first_messages(session: Session, account_id: int, since: datetime,
         recorded.append(Recorded(
             message.id, message.conversation_id, message.created_at, message.body, reply.meta["action"],
             tuple(dict.fromkeys(article_of(s["passage"]) for s in reply.meta.get("sources") or ())),
-            customer.tier, float(value) if value is not None else None))
+            customer.tier, float(value) if value is not None else None,
+            region if isinstance(region := (message.meta or {}).get("region"), str) else None, customer.locale,
+            reply.meta.get("language")))
     return recorded, len(firsts) - len(recorded)
 
 
 def replay(recorded: Iterable[Recorded], config: Configuration, *,
            progress: Progress | None = None) -> list[tuple[Recorded, Outcome]]:
     """Each stored first message decided again under ``config``, as the customer's
-    first message of a conversation (their tier and value as stored)."""
+    first message of a conversation (their tier, value, locale and number's country as
+    stored)."""
     results = []
     for message in recorded:
         turn = Turn(first_bot_message=True, company=config.company, customer_tier=message.customer_tier,
                     customer_value=message.customer_value)
-        results.append((message, run_question(Question(message.text, None, f"message {message.message_id}"),
-                                              config, turn)))
+        asked = Question(message.text, None, f"message {message.message_id}", region=message.region,
+                         locale=message.locale)
+        results.append((message, run_question(asked, config, turn)))
         if progress:
             progress(1)
     return results
@@ -453,6 +492,8 @@ def replay(recorded: Iterable[Recorded], config: Configuration, *,
 
 def replay_changed(results: Iterable[tuple[Recorded, Outcome]]) -> list[tuple[Recorded, Outcome]]:
     """Stored decisions that would now be different: another action, or other articles
-    cited (or offered, when the stored reply recorded the articles it offered)."""
+    cited (or offered, when the stored reply recorded the articles it offered), or
+    another language."""
     return [(m, o) for m, o in results if m.action != o.action
-            or (m.articles or m.action != "choices") and m.articles != o.shown]
+            or (m.articles or m.action != "choices") and m.articles != o.shown
+            or None not in (m.language, o.language) and m.language != o.language]

@@ -148,11 +148,15 @@ def _candidate_languages(retriever: Retriever | None, likely: frozenset[str]) ->
 
 
 def _likely_languages(inbound: Inbound) -> frozenset[str]:
-    """The languages this customer is known to write: their locale's, and those of the
-    country of the number a text came from (CLDR's, de facto ones included). A word two languages share ("reembolso",
-    "mi pedido": Portuguese to the detector by a little) is read in theirs."""
-    region = inbound.message.meta.get("region")
-    return frozenset([*filter(None, [language_of(inbound.customer.locale)]),
+    return likely_languages(inbound.customer.locale, inbound.message.meta.get("region"))
+
+
+def likely_languages(locale: str | None, region: object) -> frozenset[str]:
+    """The languages a customer is known to write: their locale's, and those of the
+    country (``region``, ISO 3166) of the number a text came from (CLDR's, de facto ones
+    included). A word two languages share ("reembolso", "mi pedido": Portuguese to the
+    detector by a little) is read in theirs."""
+    return frozenset([*filter(None, [language_of(locale)]),
                       *(get_official_languages(region, de_facto=True) if isinstance(region, str) else ())])
 
 

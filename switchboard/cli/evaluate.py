@@ -119,7 +119,9 @@ def eval_run(questions_file: Path, compare: bool, compare_kb_alone: bool, slug: 
     """Run the questions of QUESTIONS_FILE and show each decision with the counts.
 
     QUESTIONS_FILE is .csv or .jsonl with `question` and `expected`: the id of the
-    article that answers it, or `handoff` when a person should take it."""
+    article that answers it, or `handoff` when a person should take it. Optional:
+    `previous` (the question a follow-up follows), `phone` and `locale` (who asks: the
+    live bot weighs the languages of the number's country and of the locale)."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
     from switchboard.core.conversation import evaluation
     from switchboard.intake.db import get_db
@@ -212,7 +214,8 @@ def eval_replay(since: datetime, until: datetime | None, slug: str, as_json: boo
     changed_ids = {m.message_id for m, _ in differ}
     rows: list[dict[str, Any]] = [
         {"message_id": m.message_id, "conversation_id": m.conversation_id, "received_at": m.received_at.isoformat(),
-         "text": m.text, "was": {"action": m.action, "articles": list(m.articles)}, "now": o.as_json(),
+         "text": m.text, "was": {"action": m.action, "articles": list(m.articles), "language": m.language},
+         "now": o.as_json(),
          "changed": m.message_id in changed_ids} for m, o in (results if show_all or as_json else differ)]
     if as_json:
         click.echo(json.dumps({"configuration": config.description, "replayed": len(results), "skipped": skipped,

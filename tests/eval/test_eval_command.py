@@ -231,8 +231,9 @@ def test_replay_shows_what_would_now_be_decided_differently(app: Flask, vendor: 
     assert (same["replayed"], same["changed"], same["skipped"]) == (3, 0, 0)
     assert [m["text"] for m in same["messages"]] == [PAYMENT, "how long does delivery take?", "AGENT"]
     assert [m["was"] for m in same["messages"]] == [
-        {"action": "answer", "articles": ["payment-methods"]}, {"action": "answer", "articles": ["delivery-times"]},
-        {"action": "handoff", "articles": []}]
+        {"action": "answer", "articles": ["payment-methods"], "language": "en"},
+        {"action": "answer", "articles": ["delivery-times"], "language": "en"},
+        {"action": "handoff", "articles": [], "language": "en"}]
 
     without = kb_without(tmp_path, "payment-methods")
     now = json.loads(run(env, "eval", "replay", "--since", today, "--kb", str(without), "--json").stdout)
