@@ -28,7 +28,9 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", r
 _FIX_RECORD = "Fix or remove that record and import again."
 #: An article's locale when its record names none and its text does not say.
 DEFAULT_LOCALE = "en"
-#: How much of an article's text tells its language: a few sentences are plenty.
+#: How much of an article's text tells its language: at 1,000 characters every article
+#: of the sample help center, StackFAQ, banking77 and XQuAD de/ru/zh is read right; at
+#: 400, one German paragraph of 240 read as Tagalog. 4-7 ms an article, at import.
 _LANGUAGE_SAMPLE = 1000
 
 
