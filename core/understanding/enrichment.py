@@ -326,17 +326,18 @@ def conversation_language(text: str, *, previous: str | None, preference: str | 
     :func:`clear_language`'s, and ``likely``.
 
     ``served``: the languages of the help center's articles. A conversation's first
-    message that the detector cannot tell is read in one of them when, taken as likelier
-    (as ``likely`` is), the detector says so clearly: most short questions are too
-    close to call between Romance languages ("Posso pagar com PayPal?": Italian 0.40,
-    Portuguese 0.26), and a Portuguese help center's customer was answered in English,
-    the fallback for short replies. Only one of ``served`` can come of it, so an English
-    help center's conversations fall back on English as before."""
+    message that the detector cannot tell is read in one of them besides English (the
+    fallback anyway) when, taken as likelier (as ``likely`` is), the detector says so
+    clearly: most short questions are too close to call between Romance languages
+    ("Posso pagar com PayPal?": Italian 0.40, Portuguese 0.26), and a Portuguese help
+    center's customer was answered in English, the fallback for short replies. Only one
+    of ``served`` can come of it, so an English help center's conversations fall back on
+    English as before."""
     detected = clear_language(text, also, likely)
     settled = previous or preference
-    if detected is None and settled is None and served - {DEFAULT_LANGUAGE}:
-        guess = clear_language(text, also, served)
-        detected = guess if guess in served else None
+    if detected is None and settled is None and (others := served - {DEFAULT_LANGUAGE}):
+        guess = clear_language(text, also, others)
+        detected = guess if guess in others else None
     if detected is not None and (settled is None or word_count(text) >= LANGUAGE_SWITCH_MIN_WORDS):
         return detected
     return settled or DEFAULT_LANGUAGE

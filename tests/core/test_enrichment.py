@@ -234,6 +234,8 @@ def test_a_language_of_the_articles_is_told_besides_the_usual_ones() -> None:
     ("Posso pagar com PayPal?", {"pt"}, "pt"),
     ("Quero cancelar", {"pt"}, "pt"),
     ("Posso pagar com PayPal?", {"en"}, "en"),
+    ("Posso pagar com PayPal?", {"en", "pt"}, "pt"),  # a help center in both
+    ("thanks", {"en", "pt"}, "en"),
     ("Posso pagar com PayPal?", set(), "en"),
     # Only a language of the help center comes of it: a German one leaves this English.
     ("Posso pagar com PayPal?", {"de"}, "en"),
