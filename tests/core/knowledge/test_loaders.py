@@ -290,3 +290,20 @@ def test_a_help_center_jsonl_dump_leaves_out_what_customers_cannot_see(tmp_path:
     assert [(item.id, item.reason) for item in left_out] == [
         ("2", "a draft"), ("3", "restricted to a user segment"), ("4", "restricted to a user segment")]
     assert load_articles(dump) == articles
+
+
+def test_every_format_reads_an_article_without_a_locale_in_the_language_of_its_text(tmp_path: Path) -> None:
+    """A JSON record, a Markdown file without front matter and a Help Center record
+    without `locale` are read as Portuguese when they are; one that gives a locale keeps it."""
+    body = ("Pode devolver qualquer artigo no prazo de 30 dias após a entrega. O reembolso é feito no mesmo "
+            "meio de pagamento em 5 dias úteis depois de recebermos o artigo.")
+    json_kb = write_json(tmp_path / "kb.json", [{"id": "devolucoes", "title": "Devoluções", "body": body},
+                                                {"id": "given", "title": "Devoluções", "body": body, "locale": "es"}])
+    assert [a.locale for a in load_articles(json_kb)] == ["pt", "es"]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "devolucoes.md").write_text(f"# Devoluções e reembolsos\n\n{body}\n", encoding="utf-8")
+    assert [a.locale for a in load_articles(folder)] == ["pt"]
+    record = {"id": 7, "title": "Devoluções e reembolsos", "body": f"<p>{body}</p>",
+              "html_url": "https://acme.zendesk.com/hc/pt/articles/7"}
+    assert article_from_help_center(record).locale == "pt"
