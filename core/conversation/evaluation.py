@@ -33,7 +33,7 @@ from switchboard.core.bot.decisions import Decision, Drafter, Turn, decide, sear
 from switchboard.core.bot.escalation import EscalationPolicy
 from switchboard.core.bot.escalation_file import load_policy
 from switchboard.core.bot.follow_ups import JustCited
-from switchboard.core.conversation.inbound import keyword, likely_languages
+from switchboard.core.conversation.inbound import candidate_languages, keyword, likely_languages
 from switchboard.core.conversation.inbound import policy as live_policy
 from switchboard.core.customers.identity import region_of
 from switchboard.core.errors import SwitchboardError
@@ -52,7 +52,7 @@ from switchboard.core.store.csv_rows import CsvFormatError, read_rows
 from switchboard.core.store.models import Account, Conversation, Customer, Message
 from switchboard.core.texts.i18n import ENGLISH, Texts, language_of, texts_for
 from switchboard.core.texts.translation import Translator
-from switchboard.core.understanding.enrichment import conversation_language, enrich, knowledge_languages
+from switchboard.core.understanding.enrichment import conversation_language, enrich
 
 if TYPE_CHECKING:
     from switchboard.core.answers.drafting import Draft
@@ -250,7 +250,7 @@ def _decided(text: str, config: Configuration, turn: Turn, asker: Question | Non
     locale, region = (asker.locale, asker.region) if asker is not None else (None, None)
     likely = likely_languages(locale, region)
     served = config.retriever.languages() if config.retriever is not None else frozenset()
-    also = knowledge_languages([*served, *likely])
+    also = candidate_languages(config.retriever, likely)
     language = conversation_language(text, previous=None, preference=language_of(locale), also=also,
                                      likely=likely, served=served)
     search, other_language = searches(config.retriever, language, translator=config.translator,

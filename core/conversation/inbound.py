@@ -123,7 +123,7 @@ def _choose_language(session: Session, inbound: Inbound, hint: str | None, earli
                      also: frozenset[str], likely: frozenset[str], served: frozenset[str]) -> str:
     """The conversation's language for this message (recorded as the customer's
     preference when none is stored and the message says it clearly), telling ``also``
-    (:func:`_candidate_languages`) besides the usual languages and weighing ``likely``
+    (:func:`candidate_languages`) besides the usual languages and weighing ``likely``
     (:func:`_likely_languages`) above the rest, then the help center's languages
     (``served``) when neither tells. The caller records it on the message, with the
     enrichment where there is one."""
@@ -137,7 +137,7 @@ def _choose_language(session: Session, inbound: Inbound, hint: str | None, earli
     return language
 
 
-def _candidate_languages(retriever: Retriever | None, likely: frozenset[str]) -> frozenset[str]:
+def candidate_languages(retriever: Retriever | None, likely: frozenset[str]) -> frozenset[str]:
     """The languages to tell in this message besides the usual ones: those the account's
     articles are written in and those the customer is known to write (``likely``,
     :func:`_likely_languages`). A Romanian help center's
@@ -207,7 +207,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
     earlier = timeline.recent(session, inbound.conversation.id, before_id=inbound.message.id)
     retriever = account_retriever(session, inbound.account.id, settings)
     likely = _likely_languages(inbound)
-    also = _candidate_languages(retriever, likely)
+    also = candidate_languages(retriever, likely)
     language = _choose_language(session, inbound, hint, earlier, also, likely,
                                 retriever.languages() if retriever is not None else frozenset())
     texts = texts_for(session, inbound.account.id, language)

@@ -136,8 +136,10 @@ def _say_locales(articles: Sequence[Article]) -> None:
     """Say which languages the articles are taken to be in, when not all English: a
     record without ``locale`` is read in the language of its text (core/knowledge/
     loaders.py), and the admin sees that before customers do."""
+    from switchboard.core.texts.i18n import language_of
+
     locales = Counter(article.locale for article in articles)
-    if set(locales) - {"en"}:
+    if any(language_of(locale) != "en" for locale in locales):  # "en-us" is English
         click.echo("Articles by language: " + ", ".join(f"{code} {n}" for code, n in locales.most_common())
                    + " (each record's `locale`, or the language of its text where it gives none).")
 

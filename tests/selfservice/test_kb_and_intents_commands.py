@@ -445,3 +445,13 @@ def test_audit_export_of_a_ticket_holds_its_handoff_and_refuses_a_word(tmp_path:
     assert other.exit_code == 0 and other.stdout == ""
     word = CliRunner().invoke(main, ["audit", "export", "--ticket", "abc"], env=env)
     assert word.exit_code != 0 and "--ticket 'abc'" in word.output
+
+
+def test_kb_import_lists_languages_only_when_an_article_is_not_english(tmp_path: Path) -> None:
+    """"en-us" is English: an export of regional English locales lists nothing."""
+    articles = [{**article, "locale": "en-us"} for article in sample_articles()]
+    path = tmp_path / "en-us.json"
+    path.write_text(json.dumps({"articles": articles}))
+    result = CliRunner().invoke(main, ["kb", "import", str(path)], env=cli_env(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "Articles by language" not in result.output
