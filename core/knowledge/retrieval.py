@@ -49,6 +49,7 @@ from switchboard.core.knowledge.ranking import (
     E5_CONFIDENCE,
     E5_SEMANTIC_TITLE_WEIGHT,
     E5_SEMANTIC_WEIGHT,
+    FUSED_LEXICAL_CEILING,
     WORDLLAMA_CONFIDENCE,
     RankingSettings,
 )
@@ -334,7 +335,7 @@ class Retriever:
             ranking, eligible = relative, lexical > 0
         else:
             passage_cosine, weighted, _ = semantic
-            ranking = weighted + relative
+            ranking = _fused(weighted, relative)
             eligible = (lexical > 0) | (passage_cosine >= self.settings.min_semantic)
         if language is not None:
             eligible = eligible & (self._passage_language == language)
@@ -409,7 +410,7 @@ class Retriever:
         scores), ranks first, scored as it would be."""
         if not eligible.any():
             return None
-        chosen, margins = self._top(plain[1] + relative, eligible, 1, 1)
+        chosen, margins = self._top(_fused(plain[1], relative), eligible, 1, 1)
         return self._hit(chosen[0], margins[0], concepts, credits, lexical, relative, plain)
 
     def _semantic_scores(self, vector: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -545,6 +546,16 @@ def _replace_directory(directory: Path, staging: Path) -> None:
         directory.rename(previous)
     staging.rename(directory)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def _fused(semantic: np.ndarray, relative: np.ndarray) -> np.ndarray:
+    """The ranking of an index with embeddings: the weighted cosines plus the lexical
+    score relative to the question's ceiling, counted up to that ceiling. Past it BM25
+    only says how often, or in how short a text, the question's words recur: with one or
+    two topic words that outweighed the meaning ("Where is my order?" went to "How do I
+    cancel my order?", whose short title repeats "order", over "Where is my order?
+    Tracking your parcel", 0.93 against 0.88 by title cosine)."""
+    return semantic + np.minimum(relative, FUSED_LEXICAL_CEILING)
 
 
 def build_retriever(passages: Sequence[Passage], embeddings: str | None) -> Retriever:
