@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol
 
 from switchboard.core.answers.grounding import (
     DEFAULT_THRESHOLD,
+    SPACED_STOPS,
     UNSPACED_STOPS,
     GroundingResult,
     check_grounded,
@@ -251,7 +252,7 @@ def join_sentences(sentences: Iterable[str]) -> str:
 #: What may end a sentence as split_sentences cuts it: end marks (Chinese and Japanese
 #: too) and the closing quotes and brackets after them (a full stop added after "…hi.”"
 #: became a sentence of its own, "." , which no passage supports).
-_ENDINGS = frozenset(".!?)]\"'\u2026\u201d\u2019\uff09\u300d\u300f" + UNSPACED_STOPS)
+_ENDINGS = frozenset(")]\"'\u201d\u2019\uff09\u300d\u300f" + SPACED_STOPS + UNSPACED_STOPS)
 
 
 def _terminated(sentence: str) -> str:

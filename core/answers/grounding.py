@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import Stemmer
 
-from switchboard.core.knowledge.analysis import cjk_bigrams, fold, language_of, stem, stopwords
+from switchboard.core.knowledge.analysis import COMBINING_MARKS, character_pairs, fold, language_of, stem, stopwords
 from switchboard.core.knowledge.records import Passage
 
 #: 0.7 means a sentence of three content words needs all three in the passage, and one
@@ -47,12 +47,14 @@ _ABBREVIATIONS = frozenset("""
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
 #: Chinese and Japanese full stop, exclamation and question marks: no space follows them.
 UNSPACED_STOPS = "\u3002\uff01\uff1f"
+#: Full stops, marks and ellipses followed by a space: Arabic's "؟" and "۔", Hindi's "।" too.
+SPACED_STOPS = ".!?\u2026\u061f\u06d4\u0964\u0965"
 # Terminal punctuation, closing quotes/brackets and a trailing citation marker stay with
 # the sentence they end ("days." "[1]"); whitespace after them is the boundary.
 #: A sentence ends at ". ! ? …" before a space or the line's end, or at Chinese and
 #: Japanese full stops and marks, which no space follows (a Chinese article was one
 #: "sentence" a paragraph: quoted whole, and grounded whole).
-_BOUNDARY = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+|$)"
+_BOUNDARY = re.compile(rf"[{SPACED_STOPS}]+[\"'\u201d\u2019)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+|$)"
                        rf"|[{UNSPACED_STOPS}]+[\u300d\u300f\u201d\u2019\uff09)]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*")
 _LIST_MARKER = re.compile(r"^\s*(?:[-*\u2022\u25aa]|\d{1,2}[.)])\s+")
 _PLACEHOLDER = "\x00{}\x00"
@@ -147,7 +149,8 @@ _NUMBER_WORDS = {
 _GREETING_PREFIX = re.compile(r"^(?:hi|hello|hey)(?: there| [\w'-]{1,30})?\s*[,!]\s+", re.IGNORECASE)
 _CITATION_MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
+_LETTER = rf"(?:[^\W\d_]|[{COMBINING_MARKS}])"  # a Hindi or Thai word with its vowel signs
+_WORD = re.compile(rf"{_LETTER}+(?:['\u2019]{_LETTER}+)*")
 _STEMMER = Stemmer.Stemmer("english")
 
 
@@ -168,7 +171,7 @@ def _words(text: str) -> list[str]:
     out = []
     for word in _WORD.findall(_URL.sub(" ", text)):
         head, _, tail = word.partition("'")
-        out.extend(cjk_bigrams(head + tail if tail == "t" else head))
+        out.extend(character_pairs(head + tail if tail == "t" else head))
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import Stemmer
@@ -99,8 +99,34 @@ _CONTRACTIONS = {
 }
 _SUFFIX_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'ve", " have"), ("'ll", " will"),
                         ("'d", " would"), ("'m", " am"), ("'s", ""))
+
+
+def _ranges(chars: Iterable[int]) -> str:
+    """Code points as a regular-expression class body of ranges ("\u0900-\u0903...")."""
+    out: list[str] = []
+    start = previous = None
+    for code in chars:
+        if previous is not None and code == previous + 1:
+            previous = code
+            continue
+        if start is not None and previous is not None:
+            out.append(f"\\u{start:04x}-\\u{previous:04x}")
+        start = previous = code
+    if start is not None and previous is not None:
+        out.append(f"\\u{start:04x}-\\u{previous:04x}")
+    return "".join(out)
+
+
+#: Combining marks (Unicode category M): the vowel signs and viramas of Devanagari,
+#: Bengali, Tamil and Thai, Arabic and Hebrew vowel points. Python's ``\w`` leaves them
+#: out, so a Hindi word was cut at each of its vowel signs ("ऑर्डर", order, read as
+#: "ऑर" and "डर") and a Thai clause fell into pieces. Built once from the Unicode
+#: database (the Basic Multilingual Plane, some 8 ms).
+COMBINING_MARKS = _ranges(code for code in range(0x300, 0x10000) if unicodedata.category(chr(code)).startswith("M"))
+#: A letter or digit of a word, its combining marks included.
+WORD_CHARACTER = rf"(?:[^\W_]|[{COMBINING_MARKS}])"
 # Words with inner hyphens/apostrophes stay one match so "e-mail" can also index "email".
-_WORD = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*")
+_WORD = re.compile(rf"{WORD_CHARACTER}+(?:['\-]{WORD_CHARACTER}+)*")
 _INNER_PUNCTUATION = re.compile(r"['\-]")
 _URL_OR_EMAIL = re.compile(r"\b(?:https?://|www\.)\S+|\S+@\S+\.\w+")
 
@@ -185,22 +211,29 @@ def split_compound(word: str) -> list[str]:
     return [part for part in _INNER_PUNCTUATION.split(word) if part]
 
 
-#: Chinese, Japanese and Korean scripts, written without spaces between words.
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+#: Scripts written without spaces between words: Chinese, Japanese and Korean, and Thai,
+#: Lao, Myanmar and Khmer (their combining marks are inside these blocks).
+_UNSPACED = re.compile(r"[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff"
+                       r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+
+#: A character with the combining marks that follow it.
+_CLUSTER = re.compile(rf".[{COMBINING_MARKS}]*", re.DOTALL)
 
 
-def cjk_bigrams(word: str) -> list[str]:
-    """A word with Chinese, Japanese or Korean in it, as search terms: each run of those
-    characters as its overlapping pairs ("黑豹队防守" -> 黑豹, 豹队, 队防, 防守), as
+def character_pairs(word: str) -> list[str]:
+    """A word with a script written without spaces in it, as search terms: each run of
+    those characters as its overlapping pairs ("黑豹队防守" -> 黑豹, 豹队, 队防, 防守), as
     Lucene's CJK analyzer does, and the rest as it is. Without it a whole clause was
-    one "word" and a question shared no term with its paragraph."""
+    one "word" and a question shared no term with its paragraph. A character counts with
+    the marks that follow it (a Thai consonant with its vowel and tone marks): a pair of
+    a mark and a letter would mean nothing and lose its mark to :func:`fold`."""
     pieces: list[str] = []
     at = 0
-    for run in _CJK.finditer(word):
+    for run in _UNSPACED.finditer(word):
         if run.start() > at:
             pieces.append(word[at:run.start()])
-        chars = run.group()
-        pieces.extend([chars] if len(chars) == 1 else [chars[i:i + 2] for i in range(len(chars) - 1)])
+        chars = _CLUSTER.findall(run.group())
+        pieces.extend(["".join(chars)] if len(chars) == 1 else [chars[i] + chars[i + 1] for i in range(len(chars) - 1)])
         at = run.end()
     if at < len(word):
         pieces.append(word[at:])
@@ -210,10 +243,10 @@ def cjk_bigrams(word: str) -> list[str]:
 def words(text: str, language: str = ENGLISH) -> Iterator[str]:
     """Surface words for indexing: a hyphenated word yields its parts and the joined form,
     so "e-mail" in an article matches both "email" and "mail" in a question; Chinese,
-    Japanese and Korean come as character pairs (:func:`cjk_bigrams`)."""
+    Japanese, Korean, Thai… come as character pairs (:func:`character_pairs`)."""
     for word in compound_words(text, language):
-        if _CJK.search(word):
-            yield from cjk_bigrams(word)
+        if _UNSPACED.search(word):
+            yield from character_pairs(word)
             continue
         parts = split_compound(word)
         if len(parts) > 1:

@@ -70,7 +70,11 @@ SEMANTIC_FEATURES = ("margin", "semantic", "title_semantic")
 #: The ridge penalty on the standardised weights (as scikit-learn's C=1 logistic regression).
 RIDGE = 0.5
 _THRESHOLDS = tuple(round(0.30 + 0.01 * step, 2) for step in range(70))
-_SENTENCE = re.compile(r"[^.!?\u3002\uff01\uff1f\n]+[.!?\u3002\uff01\uff1f]?")  # CJK full stops and marks too
+#: A sentence, to its end: CJK full stops and marks, Arabic's and Hindi's too.
+_STOPS = ".!?\u3002\uff01\uff1f\u061f\u06d4\u0964\u0965"
+_SENTENCE = re.compile(rf"[^{_STOPS}\n]+[{_STOPS}]?")
+#: How a question ends (Chinese and Japanese, Arabic's too).
+_QUESTION_MARKS = ("?", "\uff1f", "\u061f")
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ def pseudo_questions(articles: Sequence[Article], *, seed: int = 0) -> list[Pseu
             found.append(PseudoQuestion(article.title.strip(), article.id, "title"))
         sentences = [s.strip() for s in _SENTENCE.findall(article.body) if s.strip()]
         asked = next((s for s in sentences
-                      if s.endswith(("?", "\uff1f")) and len(content_words(s, language)) >= MIN_WORDS), None)
+                      if s.endswith(_QUESTION_MARKS) and len(content_words(s, language)) >= MIN_WORDS), None)
         if asked is not None:
             found.append(PseudoQuestion(asked, article.id, "question"))
         elif sentences and len(content_words(sentences[0], language)) >= MIN_WORDS + 1:

@@ -23,7 +23,7 @@ from rapidfuzz.distance import OSA
 from switchboard.core.knowledge.analysis import (
     ENGLISH,
     STOPWORDS,
-    cjk_bigrams,
+    character_pairs,
     compound_words,
     split_compound,
     stem,
@@ -167,7 +167,7 @@ class QueryAnalyzer:
         seen: set[str] = set()
         concepts = []
         for joined in (piece for word in compound_words(text, language)
-                       for piece in cjk_bigrams("".join(split_compound(word)))):
+                       for piece in character_pairs("".join(split_compound(word)))):
             if joined in stop or len(joined) < 2 or any(char.isdigit() for char in joined):
                 continue
             main = stem(joined, language)

@@ -22,9 +22,9 @@ _REQUESTING = re.compile(
 
 
 def asks(question: str) -> bool:
-    """Whether ``question`` is worded as a question: a question mark, or an opening
-    question word in one of the catalogs' languages."""
-    return question.rstrip().endswith("?") or bool(_ASKING.match(question))
+    """Whether ``question`` is worded as a question: a question mark (Chinese and Arabic
+    ones too), or an opening question word in one of the catalogs' languages."""
+    return question.rstrip().endswith(("?", "\uff1f", "\u061f")) or bool(_ASKING.match(question))
 
 
 def opens_asking(question: str) -> bool:

@@ -199,3 +199,11 @@ def test_a_greeting_does_not_smuggle_a_claim_through() -> None:
     claim = "Hi Ada, express delivery is free today."
     assert check_grounded(claim, KB).unsupported == (claim,)
     assert check_grounded("Hi Ada, express delivery costs $9.99.", KB).ok
+
+
+def test_hindi_and_arabic_sentences_end_at_their_own_marks() -> None:
+    """Hindi ends a sentence with "।" and Arabic asks with "؟": a Hindi article was one
+    sentence a paragraph, quoted whole."""
+    assert split_sentences("रिफंड 5 दिनों में आता है। चालान खाते में मिलता है। क्या आप मदद चाहते हैं?") == [
+        "रिफंड 5 दिनों में आता है।", "चालान खाते में मिलता है।", "क्या आप मदद चाहते हैं?"]
+    assert split_sentences("هل تريد المساعدة؟ نحن هنا.") == ["هل تريد المساعدة؟", "نحن هنا."]

@@ -415,3 +415,25 @@ def test_a_spanish_message_asking_two_things_gets_both_english_articles(english_
     assert "Responda con el número" not in reply, reply
     assert "Más: https://help.acme.example/articles/international-shipping\n\n" in reply, reply
     assert reply.endswith(f"Más: https://help.acme.example/articles/delivery-costs\n{SPANISH_MENU_NOTE}"), reply
+
+
+HINDI_REFUNDS = Article(
+    id="hi-refund", title="मेरा रिफंड कब आएगा?", locale="hi",
+    url="https://help.acme.example/hi/articles/refund",
+    body="वापसी मिलने के बाद हम दो कार्यदिवसों में रिफंड शुरू करते हैं। रिफंड पाँच कार्यदिवसों में आपके मूल भुगतान "
+         "माध्यम में आ जाता है। गिफ्ट कार्ड से खरीदे गए सामान का पैसा गिफ्ट कार्ड में लौटता है। चालान आपके खाते में मिलता है।")
+HINDI_DELIVERY = Article(
+    id="hi-delivery", title="डिलीवरी में कितना समय लगता है?", locale="hi",
+    url="https://help.acme.example/hi/articles/delivery",
+    body="सामान्य डिलीवरी में तीन से पाँच कार्यदिवस लगते हैं। एक्सप्रेस डिलीवरी अगले दिन पहुँचती है।")
+
+
+def test_a_hindi_answer_quotes_the_sentences_that_answer_not_the_paragraph(app: Flask, vendor: VendorClient) -> None:
+    """Hindi ends a sentence with "।", not a full stop: a paragraph was one sentence, so
+    the answer quoted gift cards and invoices to a question about refund timing."""
+    import_kb(app, HINDI_REFUNDS, HINDI_DELIVERY)
+    vendor.twilio(MESSAGES, inbound("मेरा रिफंड कितने दिनों में आएगा?"))
+    [reply] = sent(app)
+    assert "रिफंड पाँच कार्यदिवसों में आपके मूल भुगतान माध्यम में आ जाता है।" in reply, reply
+    assert "चालान" not in reply and "।." not in reply, reply
+    assert reply.endswith("https://help.acme.example/hi/articles/refund"), reply

@@ -297,10 +297,10 @@ def test_a_loaded_index_maps_its_arrays_read_only_so_processes_share_them(passag
 def test_chinese_and_japanese_are_searched_by_character_pairs() -> None:
     """Written without spaces, a whole clause was one term and a question shared none
     with its article; by character pairs (as Lucene's CJK analyzer) the words match."""
-    from switchboard.core.knowledge.analysis import cjk_bigrams
+    from switchboard.core.knowledge.analysis import character_pairs
 
-    assert cjk_bigrams("退款需要") == ["退款", "款需", "需要"]
-    assert cjk_bigrams("308分") == ["308", "分"]
+    assert character_pairs("退款需要") == ["退款", "款需", "需要"]
+    assert character_pairs("308分") == ["308", "分"]
     articles = [
         Article(id="refund", title="退款政策", body="退款会在五个工作日内退回到您的原支付方式。", locale="zh"),
         Article(id="delivery", title="配送时间", body="标准配送需要三到五个工作日，快递需要一天。", locale="zh"),
