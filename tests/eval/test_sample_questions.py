@@ -16,7 +16,8 @@ DATA = Path(__file__).parents[2] / "switchboard" / "data"
 #: Questions README shows answered outright; every other one must at least end at the
 #: right article through the menu (or with a person, when that is what it asks for).
 ANSWERED = {
-    "Where is my parcel?", "Where is my order?", "where's my order", "Good morning, hope you're well. Where is my parcel?",
+    "Where is my parcel?", "Where is my order?", "where's my order",
+    "Good morning, hope you're well. Where is my parcel?",
     "How long does delivery take? Thank you for your help!", "what about express?",
     "and how much does that cost?", "how much is that?", "My kettle arrived broken and I want my money back",
     "I can't remember my login", "my card was declined", "you charged me twice", "¿Cuánto cuesta el envío?",
