@@ -102,7 +102,7 @@ _SUFFIX_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'ve", " have"), ("'l
 
 
 def _ranges(chars: Iterable[int]) -> str:
-    """Code points as a regular-expression class body of ranges ("\u0900-\u0903...")."""
+    """Ascending code points as the body of a regular-expression class, in ranges."""
     out: list[str] = []
     start = previous = None
     for code in chars:
@@ -124,9 +124,9 @@ def _ranges(chars: Iterable[int]) -> str:
 #: database (the Basic Multilingual Plane, some 8 ms).
 COMBINING_MARKS = _ranges(code for code in range(0x300, 0x10000) if unicodedata.category(chr(code)).startswith("M"))
 #: A letter or digit of a word, its combining marks included.
-WORD_CHARACTER = rf"(?:[^\W_]|[{COMBINING_MARKS}])"
+_WORD_CHARACTER = rf"(?:[^\W_]|[{COMBINING_MARKS}])"
 # Words with inner hyphens/apostrophes stay one match so "e-mail" can also index "email".
-_WORD = re.compile(rf"{WORD_CHARACTER}+(?:['\-]{WORD_CHARACTER}+)*")
+_WORD = re.compile(rf"{_WORD_CHARACTER}+(?:['\-]{_WORD_CHARACTER}+)*")
 _INNER_PUNCTUATION = re.compile(r"['\-]")
 _URL_OR_EMAIL = re.compile(r"\b(?:https?://|www\.)\S+|\S+@\S+\.\w+")
 
