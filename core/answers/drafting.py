@@ -26,7 +26,6 @@ from typing import Any, Literal, Protocol
 from switchboard.core.answers.grounding import (
     DEFAULT_THRESHOLD,
     SPACED_STOPS,
-    UNSPACED_STOPS,
     GroundingResult,
     check_grounded,
     content_terms,
@@ -34,6 +33,7 @@ from switchboard.core.answers.grounding import (
     split_sentences,
 )
 from switchboard.core.answers.tokens import count_tokens, truncate_to_tokens
+from switchboard.core.knowledge.analysis import UNSPACED_STOPS
 from switchboard.core.knowledge.records import Hit, Passage
 from switchboard.core.settings import Settings
 

@@ -29,7 +29,16 @@ from functools import lru_cache
 
 import Stemmer
 
-from switchboard.core.knowledge.analysis import COMBINING_MARKS, character_pairs, fold, language_of, stem, stopwords
+from switchboard.core.knowledge.analysis import (
+    COMBINING_MARKS,
+    SENTENCE_MARKS,
+    UNSPACED_STOPS,
+    character_pairs,
+    fold,
+    language_of,
+    stem,
+    stopwords,
+)
 from switchboard.core.knowledge.records import Passage
 
 #: 0.7 means a sentence of three content words needs all three in the passage, and one
@@ -45,10 +54,8 @@ _ABBREVIATIONS = frozenset("""
     max min mt tel ref a.m p.m jan feb mar apr jun jul aug sep sept oct nov dec
 """.split())
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
-#: Chinese and Japanese full stop, exclamation and question marks: no space follows them.
-UNSPACED_STOPS = "\u3002\uff01\uff1f"
-#: Full stops, marks and ellipses followed by a space: Arabic's "؟" and "۔", Hindi's "।" too.
-SPACED_STOPS = ".!?\u2026\u061f\u06d4\u0964\u0965"
+#: Full stops, marks and ellipses followed by a space.
+SPACED_STOPS = SENTENCE_MARKS + "\u2026"
 # Terminal punctuation, closing quotes/brackets and a trailing citation marker stay with
 # the sentence they end ("days." "[1]"); whitespace after them is the boundary.
 #: A sentence ends at ". ! ? …" before a space or the line's end, or at Chinese and

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from functools import lru_cache
 
 import Stemmer
@@ -101,28 +101,13 @@ _SUFFIX_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'ve", " have"), ("'l
                         ("'d", " would"), ("'m", " am"), ("'s", ""))
 
 
-def _ranges(chars: Iterable[int]) -> str:
-    """Ascending code points as the body of a regular-expression class, in ranges."""
-    out: list[str] = []
-    start = previous = None
-    for code in chars:
-        if previous is not None and code == previous + 1:
-            previous = code
-            continue
-        if start is not None and previous is not None:
-            out.append(f"\\u{start:04x}-\\u{previous:04x}")
-        start = previous = code
-    if start is not None and previous is not None:
-        out.append(f"\\u{start:04x}-\\u{previous:04x}")
-    return "".join(out)
-
-
 #: Combining marks (Unicode category M): the vowel signs and viramas of Devanagari,
 #: Bengali, Tamil and Thai, Arabic and Hebrew vowel points. Python's ``\w`` leaves them
 #: out, so a Hindi word was cut at each of its vowel signs ("ऑर्डर", order, read as
 #: "ऑर" and "डर") and a Thai clause fell into pieces. Built once from the Unicode
-#: database (the Basic Multilingual Plane, some 8 ms).
-COMBINING_MARKS = _ranges(code for code in range(0x300, 0x10000) if unicodedata.category(chr(code)).startswith("M"))
+#: database (the Basic Multilingual Plane, some 8 ms), as the body of a character class:
+#: none of them is special there.
+COMBINING_MARKS = "".join(c for c in map(chr, range(0x300, 0x10000)) if unicodedata.category(c).startswith("M"))
 #: A letter or digit of a word, its combining marks included.
 _WORD_CHARACTER = rf"(?:[^\W_]|[{COMBINING_MARKS}])"
 # Words with inner hyphens/apostrophes stay one match so "e-mail" can also index "email".
@@ -210,6 +195,12 @@ def split_compound(word: str) -> list[str]:
         return [word]
     return [part for part in _INNER_PUNCTUATION.split(word) if part]
 
+
+#: Marks that end a sentence when a space follows them: Arabic's "؟" and "۔", Hindi's "।"
+#: and "॥" besides ". ! ?" (grounding adds "…"; chunking and calibration do not).
+SENTENCE_MARKS = ".!?\u061f\u06d4\u0964\u0965"
+#: Chinese and Japanese full stop, exclamation and question marks: no space follows them.
+UNSPACED_STOPS = "\u3002\uff01\uff1f"
 
 #: Scripts written without spaces between words: Chinese, Japanese and Korean, and Thai,
 #: Lao, Myanmar and Khmer (their combining marks are inside these blocks).

@@ -33,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from switchboard.core.knowledge.analysis import content_words, language_of
+from switchboard.core.knowledge.analysis import SENTENCE_MARKS, UNSPACED_STOPS, content_words, language_of
 from switchboard.core.knowledge.chunking import chunk_articles
 from switchboard.core.knowledge.ranking import Confidence
 from switchboard.core.knowledge.records import Article, Hit, Passage
+from switchboard.core.understanding.asking import QUESTION_MARKS
 
 #: The expected share of questions answered with the wrong article that the threshold allows.
 TARGET_WRONG = 0.05
@@ -70,11 +71,8 @@ SEMANTIC_FEATURES = ("margin", "semantic", "title_semantic")
 #: The ridge penalty on the standardised weights (as scikit-learn's C=1 logistic regression).
 RIDGE = 0.5
 _THRESHOLDS = tuple(round(0.30 + 0.01 * step, 2) for step in range(70))
-#: A sentence, to its end: CJK full stops and marks, Arabic's and Hindi's too.
-_STOPS = ".!?\u3002\uff01\uff1f\u061f\u06d4\u0964\u0965"
-_SENTENCE = re.compile(rf"[^{_STOPS}\n]+[{_STOPS}]?")
-#: How a question ends (Chinese and Japanese, Arabic's too).
-_QUESTION_MARKS = ("?", "\uff1f", "\u061f")
+#: A sentence, to its end (Chinese and Japanese full stops and marks too).
+_SENTENCE = re.compile(rf"[^{SENTENCE_MARKS}{UNSPACED_STOPS}\n]+[{SENTENCE_MARKS}{UNSPACED_STOPS}]?")
 
 
 @dataclass(frozen=True)
@@ -108,7 +106,7 @@ def pseudo_questions(articles: Sequence[Article], *, seed: int = 0) -> list[Pseu
             found.append(PseudoQuestion(article.title.strip(), article.id, "title"))
         sentences = [s.strip() for s in _SENTENCE.findall(article.body) if s.strip()]
         asked = next((s for s in sentences
-                      if s.endswith(_QUESTION_MARKS) and len(content_words(s, language)) >= MIN_WORDS), None)
+                      if s.endswith(QUESTION_MARKS) and len(content_words(s, language)) >= MIN_WORDS), None)
         if asked is not None:
             found.append(PseudoQuestion(asked, article.id, "question"))
         elif sentences and len(content_words(sentences[0], language)) >= MIN_WORDS + 1:

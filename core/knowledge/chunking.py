@@ -10,14 +10,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from switchboard.core.knowledge.analysis import SENTENCE_MARKS
 from switchboard.core.knowledge.records import Article, Passage
 
-# A sentence ends at . ! or ? (optionally closed by a quote or bracket; Arabic's ؟ and ۔,
-# Hindi's ।) followed by space.
+# A sentence ends at one of SENTENCE_MARKS (". ! ?", or one closed by a quote or bracket)
+# followed by space.
 # Help-center text is not always capitalised, so the next sentence may start in lower
 # case; an abbreviation ("e.g. ") then splits early, which costs a slightly shorter
 # passage, never lost text.
-_SENTENCE_END = re.compile(r"(?:(?<=[.!?\u061f\u06d4\u0964\u0965])|(?<=[.!?][\"')\]]))\s+(?=\S)")
+_SENTENCE_END = re.compile(rf"(?:(?<=[{SENTENCE_MARKS}])|(?<=[.!?][\"')\]]))\s+(?=\S)")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 

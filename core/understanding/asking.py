@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+#: How a question ends: Chinese and Japanese, and Arabic, have question marks of their own.
+QUESTION_MARKS = ("?", "\uff1f", "\u061f")
 #: How a question opens in the catalogs' languages: "how much is that?" is not thanks.
 _ASKING = re.compile(r"^\W*(?:and\s+|y\s+|et\s+|und\s+|e\s+)?(?:how|what|which|where|when|why|who|can|could|do|does|"
                      r"is|are|will|cu[aá]nto|c[oó]mo|qu[eé]|d[oó]nde|cu[aá]ndo|por\s*qu[eé]|combien|comment|quand|"
@@ -22,9 +24,9 @@ _REQUESTING = re.compile(
 
 
 def asks(question: str) -> bool:
-    """Whether ``question`` is worded as a question: a question mark (Chinese and Arabic
-    ones too), or an opening question word in one of the catalogs' languages."""
-    return question.rstrip().endswith(("?", "\uff1f", "\u061f")) or bool(_ASKING.match(question))
+    """Whether ``question`` is worded as a question: a question mark (QUESTION_MARKS), or
+    an opening question word in one of the catalogs' languages."""
+    return question.rstrip().endswith(QUESTION_MARKS) or bool(_ASKING.match(question))
 
 
 def opens_asking(question: str) -> bool:
