@@ -379,18 +379,37 @@ CHINESE_DELIVERY = Article(
     id="zh-delivery", title="配送需要多长时间？", locale="zh",
     url="https://help.acme.example/zh/articles/peisong",
     body="标准配送需要三到五个工作日。快递配送第二天送达，下午两点前下单有效。节假日期间请多预留一到两天。")
+HINDI_REFUNDS = Article(
+    id="hi-refund", title="मेरा रिफंड कब आएगा?", locale="hi",
+    url="https://help.acme.example/hi/articles/refund",
+    body="वापसी मिलने के बाद हम दो कार्यदिवसों में रिफंड शुरू करते हैं। रिफंड पाँच कार्यदिवसों में आपके मूल भुगतान "
+         "माध्यम में आ जाता है। गिफ्ट कार्ड से खरीदे गए सामान का पैसा गिफ्ट कार्ड में लौटता है। चालान आपके खाते में मिलता है।")
+HINDI_DELIVERY = Article(
+    id="hi-delivery", title="डिलीवरी में कितना समय लगता है?", locale="hi",
+    url="https://help.acme.example/hi/articles/delivery",
+    body="सामान्य डिलीवरी में तीन से पाँच कार्यदिवस लगते हैं। एक्सप्रेस डिलीवरी अगले दिन पहुँचती है।")
 
 
-def test_a_chinese_answer_quotes_the_sentences_that_answer_not_the_paragraph(app: Flask,
-                                                                             vendor: VendorClient) -> None:
-    """Chinese writes no space after its full stop "。": a paragraph was one sentence, so
-    the answer quoted all of it (invoices and gift cards for a refund-timing question)."""
-    import_kb(app, CHINESE_REFUNDS, CHINESE_DELIVERY)
-    vendor.twilio(MESSAGES, inbound("退款多久能到账？"))
+@pytest.mark.parametrize(("articles", "question", "quoted", "left_out", "url"), [
+    ((CHINESE_REFUNDS, CHINESE_DELIVERY), "退款多久能到账？", "退款会在五个工作日内退回到您的原支付方式。",
+     ("如需发票",), "https://help.acme.example/zh/articles/tuikuan"),
+    ((HINDI_REFUNDS, HINDI_DELIVERY), "मेरा रिफंड कितने दिनों में आएगा?",
+     "रिफंड पाँच कार्यदिवसों में आपके मूल भुगतान माध्यम में आ जाता है।", ("चालान", "।."),
+     "https://help.acme.example/hi/articles/refund"),
+], ids=["chinese", "hindi"])
+def test_an_answer_quotes_the_sentences_that_answer_not_the_paragraph(
+        app: Flask, vendor: VendorClient, articles: tuple[Article, ...], question: str, quoted: str,
+        left_out: tuple[str, ...], url: str) -> None:
+    """Chinese writes no space after its full stop "。", Hindi ends a sentence with "।": a
+    paragraph was one sentence, so the answer quoted all of it (invoices and gift cards
+    for a refund-timing question; a full stop appended after the Hindi "।")."""
+    import_kb(app, *articles)
+    vendor.twilio(MESSAGES, inbound(question))
     [reply] = sent(app)
-    assert "退款会在五个工作日内退回到您的原支付方式。" in reply, reply
-    assert "如需发票" not in reply, reply
-    assert reply.endswith("https://help.acme.example/zh/articles/tuikuan"), reply
+    assert quoted in reply, reply
+    for text in left_out:
+        assert text not in reply, reply
+    assert reply.endswith(url), reply
 
 
 def test_a_spanish_follow_up_about_an_english_answer_is_answered_from_its_article(english_kb: Flask,
@@ -415,25 +434,3 @@ def test_a_spanish_message_asking_two_things_gets_both_english_articles(english_
     assert "Responda con el número" not in reply, reply
     assert "Más: https://help.acme.example/articles/international-shipping\n\n" in reply, reply
     assert reply.endswith(f"Más: https://help.acme.example/articles/delivery-costs\n{SPANISH_MENU_NOTE}"), reply
-
-
-HINDI_REFUNDS = Article(
-    id="hi-refund", title="मेरा रिफंड कब आएगा?", locale="hi",
-    url="https://help.acme.example/hi/articles/refund",
-    body="वापसी मिलने के बाद हम दो कार्यदिवसों में रिफंड शुरू करते हैं। रिफंड पाँच कार्यदिवसों में आपके मूल भुगतान "
-         "माध्यम में आ जाता है। गिफ्ट कार्ड से खरीदे गए सामान का पैसा गिफ्ट कार्ड में लौटता है। चालान आपके खाते में मिलता है।")
-HINDI_DELIVERY = Article(
-    id="hi-delivery", title="डिलीवरी में कितना समय लगता है?", locale="hi",
-    url="https://help.acme.example/hi/articles/delivery",
-    body="सामान्य डिलीवरी में तीन से पाँच कार्यदिवस लगते हैं। एक्सप्रेस डिलीवरी अगले दिन पहुँचती है।")
-
-
-def test_a_hindi_answer_quotes_the_sentences_that_answer_not_the_paragraph(app: Flask, vendor: VendorClient) -> None:
-    """Hindi ends a sentence with "।", not a full stop: a paragraph was one sentence, so
-    the answer quoted gift cards and invoices to a question about refund timing."""
-    import_kb(app, HINDI_REFUNDS, HINDI_DELIVERY)
-    vendor.twilio(MESSAGES, inbound("मेरा रिफंड कितने दिनों में आएगा?"))
-    [reply] = sent(app)
-    assert "रिफंड पाँच कार्यदिवसों में आपके मूल भुगतान माध्यम में आ जाता है।" in reply, reply
-    assert "चालान" not in reply and "।." not in reply, reply
-    assert reply.endswith("https://help.acme.example/hi/articles/refund"), reply
