@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from switchboard.core.knowledge.analysis import ENGLISH, content_words, language_of, stems, terms, without_token_numbers
-from switchboard.core.knowledge.calibration import calibrate
+from switchboard.core.knowledge.calibration import ANSWER_SCORE, calibrate
 from switchboard.core.knowledge.chunking import chunk_articles
 from switchboard.core.knowledge.embeddings import (
     E5,
@@ -376,6 +376,11 @@ class Retriever:
                 return Hit(passage=top.passage, score=max(score, LEARNED_SCORE), signals={**signals, "learned": cosine})
         else:
             score = top.score
+        if score < ANSWER_SCORE and unlearned.score < ANSWER_SCORE:
+            # Votes that make no answer leave the menu retrieval alone would offer
+            # (reordered, never lost): the article they put first may score below the
+            # menu's floor, since its own match to the question is weaker.
+            score = max(score, unlearned.score)
         if score != top.score:
             signals["unlearned_score"] = unlearned.score
         return Hit(passage=top.passage, score=score, signals=signals)

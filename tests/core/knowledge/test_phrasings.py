@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from switchboard.core.bot.decisions import choice_hits
 from switchboard.core.bot.escalation_file import load_policy
 from switchboard.core.conversation.evaluation import Configuration, Question, counts, evaluate
 from switchboard.core.intents.store import default_intent_model
@@ -236,6 +237,28 @@ def test_phrasings_vote_for_their_article_and_unsettle_no_answer_retrieval_had()
     # Far from every phrasing (0.80-0.82 by E5): no vote worth a place.
     far = "I was charged twice"
     assert [a for a, _ in ranked(far, learned=learned)] == [a for a, _ in ranked(far)]
+
+
+def test_phrasings_that_reorder_a_menu_never_take_it_away() -> None:
+    """Customers who wrote "there's a problem with my order" picked the double-charge
+    article. Their votes put it first, although its own match to those words is weaker
+    than the menu's floor: the customer still gets the menu retrieval alone offered,
+    now led by what customers picked, not "I couldn't find that"."""
+    encoder = embeddings.encoder_named(embeddings.E5)
+    retriever = build_index(load_articles(SAMPLE_KB), "e5")
+    texts = ["problem with my order", "a problem with my order", "issue with my order", "trouble with my order",
+             "my order has a problem", "something is wrong with my order"]
+    learned = Learned.of(["charged-twice"] * len(texts), texts, embeddings.queries(encoder, texts), index=retriever,
+                         lift_share=1.01)  # reordering only: no share of the vote answers
+    question = "there's a problem with my order"
+    alone = retriever.search(question, k=5)
+    taught = retriever.search(question, k=5, learned=learned)
+    assert alone[0].passage.article_id == "cancel-order" and alone[0].score < 0.5
+    assert [hit.passage.article_id for hit in choice_hits(alone)][:1] == ["cancel-order"]
+    assert taught[0].passage.article_id == "charged-twice"
+    offered = [hit.passage.article_id for hit in choice_hits(taught)]
+    assert offered[:2] == ["charged-twice", "cancel-order"]
+    assert taught[0].score == pytest.approx(alone[0].score)  # no surer than retrieval alone
 
 
 #: Customers' phrasings the sample help center's own wording hardly answers (retrieval
