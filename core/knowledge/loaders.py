@@ -1,7 +1,8 @@
 """Reading a knowledge base from the formats support teams actually have.
 
-A help center usually arrives as an API export (JSON), a line-per-article dump (JSONL) or
-a docs folder of Markdown/HTML files. Whatever the source, an import either yields
+A help center usually arrives as an API export (JSON), a line-per-article dump (JSONL), a
+spreadsheet (CSV: an FAQ of questions and answers, a CMS's export) or a docs folder of
+Markdown/HTML files. Whatever the source, an import either yields
 articles with stable ids or stops with an error naming the file, the record and the
 field, so a typo in article 212 of 400 is fixed in a minute rather than debugged.
 """
@@ -20,10 +21,12 @@ from markdown_it import MarkdownIt
 from switchboard.core.knowledge.errors import KnowledgeBaseFormatError
 from switchboard.core.knowledge.html_text import html_to_text
 from switchboard.core.knowledge.records import Article
+from switchboard.core.store.csv_rows import CsvFormatError, read_rows
 from switchboard.core.understanding.enrichment import written_language
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
+SPREADSHEET_SUFFIXES = frozenset({".csv", ".tsv"})
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _FIX_RECORD = "Fix or remove that record and import again."
 #: An article's locale when its record names none and its text does not say.
@@ -81,12 +84,17 @@ def read_articles(path: Path) -> tuple[list[Article], list[LeftOut]]:
         located = _load_json(path) if suffix == ".json" else _load_jsonl(path)
         left_out = [LeftOut(article.id, article.title, reason) for _, article, reason in located if reason]
         return _unique(((where, article) for where, article, reason in located if not reason), path), left_out
+    if suffix in SPREADSHEET_SUFFIXES:
+        rows = _load_spreadsheet(path)
+        left_out = [LeftOut(article.id, article.title, reason) for _, article, reason in rows if reason]
+        return _unique(((where, article) for where, article, reason in rows if not reason), path), left_out
     if suffix in MARKDOWN_SUFFIXES | HTML_SUFFIXES:
         return [_article_from_file(path, path.parent)], []
     raise KnowledgeBaseFormatError(
         path, None,
         f"'{suffix or path.name}' files are not supported. Use a .json list of articles, a "
-        ".jsonl file with one article per line, or a folder of .md/.markdown/.html/.htm files.",
+        ".jsonl file with one article per line, a .csv with title and body columns, or a folder "
+        "of .md/.markdown/.html/.htm files.",
     )
 
 
@@ -255,6 +263,82 @@ def _unique(located: Iterable[tuple[str, Article]], source: Path) -> list[Articl
         first_seen[article.id] = where
         articles.append(article)
     return articles
+
+
+# --- Spreadsheets ------------------------------------------------------------------------
+
+#: The columns a spreadsheet's header may name for each field, first the canonical one:
+#: an FAQ sheet says question/answer, a CMS export title/content or name/description.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "id": ("id", "article id", "article_id"),
+    "title": ("title", "question", "name", "subject"),
+    "body": ("body", "answer", "content", "text", "description"),
+    "url": ("url", "link", "html_url"),
+    "locale": ("locale", "language", "lang"),
+    "tags": ("tags", "labels", "label_names", "keywords"),
+    "status": ("status",),
+}
+#: A row whose status column says one of these is not published: left out, as a Help
+#: Center draft is.
+UNPUBLISHED = frozenset({"draft", "unpublished", "archived", "hidden"})
+#: A body holding one of these tags is HTML (a CMS's export) and is read as text.
+_HTML_TAG = re.compile(r"<(?:p|div|br|ul|ol|li|h[1-6]|a|strong|em|b|i|span|table|tr|td|img)\b[^>]*>", re.IGNORECASE)
+_NOT_IN_ID = re.compile(r"[^\w]+")
+
+
+def _load_spreadsheet(path: Path) -> list[tuple[str, Article, str | None]]:
+    """A CSV (or TSV) whose first line names its columns: a title and a body column at
+    least (see COLUMNS), read strictly (core/store/csv_rows.py: a quote left open is
+    reported on its own line). Without an id column an article's id is its title,
+    lowercased and hyphened, so re-importing an edited or sorted sheet updates each
+    article rather than adding it again."""
+    text = _read_text(path)
+    try:
+        columns, rows = read_rows(text, delimiter=_delimiter(path, text))
+    except CsvFormatError as error:
+        raise KnowledgeBaseFormatError(path, f"line {error.line}", error.problem) from None
+    if not any(columns):
+        raise KnowledgeBaseFormatError(path, "line 1", "is empty: the first line must name the columns, "
+                                                       "e.g. title,body (or question,answer).")
+    column = {field: next((alias for alias in aliases if alias in columns), None) for field, aliases in COLUMNS.items()}
+    if column["title"] is None or column["body"] is None:
+        raise KnowledgeBaseFormatError(
+            path, "line 1",
+            "needs a 'title' column (or 'question') and a 'body' column (or 'answer'); its columns are "
+            + ", ".join(repr(name) for name in columns if name) + ".")
+    located: list[tuple[str, Article, str | None]] = []
+    titled: dict[str, str] = {}
+    for row in rows:
+        where = f"line {row.line}"
+        record = {field: row.values[name].strip() if name else "" for field, name in column.items()}
+        title, body = record["title"], record["body"]
+        for field, value in (("title", title), ("body", body)):
+            if not value:
+                raise _field_error(path, where, str(column[field]), "is empty")
+        if _HTML_TAG.search(body):
+            body = html_to_text(body).text
+        article_id = record["id"] or _NOT_IN_ID.sub("-", title.casefold()).strip("-")[:80] or f"line-{row.line}"
+        if column["id"] is None and article_id in titled:
+            raise KnowledgeBaseFormatError(
+                path, where,
+                f"has the same title as {titled[article_id]} ({title[:80]!r}): add an 'id' column to tell "
+                "them apart, or merge the two rows.")
+        titled[article_id] = where
+        tags = tuple(tag.strip() for tag in re.split(r"[;,|]", record["tags"]) if tag.strip())
+        unpublished = record["status"].casefold() in UNPUBLISHED
+        located.append((where, Article(id=article_id, title=title, body=body, url=record["url"] or None,
+                                       locale=locale_of(record["locale"] or None, title, body), tags=tags),
+                        f"status '{record['status']}'" if unpublished else None))
+    return located
+
+
+def _delimiter(path: Path, text: str) -> str:
+    """A tab for .tsv; else a comma, or the semicolon or tab the header is written with
+    (Excel in much of Europe saves CSV with semicolons)."""
+    if path.suffix.lower() == ".tsv":
+        return "\t"
+    header = text.partition("\n")[0]
+    return max((",", ";", "\t"), key=header.count) if header.strip() else ","
 
 
 # --- Markdown and HTML folders ------------------------------------------------------------

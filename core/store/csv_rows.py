@@ -33,10 +33,10 @@ class Row:
     values: dict[str, str]  # column (stripped, lower case) → value; "" for a missing one
 
 
-def read_rows(content: str) -> tuple[list[str], list[Row]]:
+def read_rows(content: str, *, delimiter: str = ",") -> tuple[list[str], list[Row]]:
     """The header's column names (stripped, lower case) and the rows under it, rows with
     nothing but blanks left out (spreadsheets leave these at the end)."""
-    reader = csv.reader(io.StringIO(content, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
     columns: list[str] | None = None
     rows: list[Row] = []
     while True:

@@ -31,7 +31,8 @@ def kb() -> None:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @ACCOUNT_OPTION
 def kb_import(path: Path, slug: str) -> None:
-    """Load articles from a JSON/JSONL file or a folder of Markdown/HTML files.
+    """Load articles from a JSON/JSONL file, a CSV (title,body or question,answer
+    columns) or a folder of Markdown/HTML files.
 
     Re-importing updates changed articles by id and never duplicates them."""
     # Imported when the command runs, not at the top: `switchboard --help` need not load them.
@@ -112,13 +113,15 @@ def kb_sync(slug: str) -> None:
 
 
 def _say_left_out(left_out: Sequence[LeftOut]) -> None:
-    """Name the Help Center articles an export holds that customers cannot see, and why
-    the bot will not answer from them."""
+    """Name the articles an export holds that customers cannot see (Help Center drafts
+    and restricted articles, a spreadsheet's unpublished rows), and why the bot will not
+    answer from them."""
     if not left_out:
         return
-    click.echo(f"Left out {len(left_out)} Help Center article{'' if len(left_out) == 1 else 's'} customers cannot "
-               "see (the bot answers only from published articles visible to everyone; customers who write in "
-               "are not signed in to your Help Center):")
+    signed_in = ("; customers who write in are not signed in to your Help Center"
+                 if any("user segment" in item.reason for item in left_out) else "")
+    click.echo(f"Left out {len(left_out)} article{'' if len(left_out) == 1 else 's'} customers cannot see (the bot "
+               f"answers only from published articles visible to everyone{signed_in}):")
     for item in left_out[:10]:
         click.echo(f"  {item.id}  {item.title[:70]}  ({item.reason})")
     if len(left_out) > 10:

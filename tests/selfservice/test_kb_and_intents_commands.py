@@ -97,6 +97,26 @@ def test_kb_import_names_the_bad_record(tmp_path: Path) -> None:
     assert "bad.jsonl" in result.output and "line 2" in result.output and "body" in result.output
 
 
+def test_kb_import_of_an_faq_spreadsheet_updates_the_same_articles_when_it_is_sorted(tmp_path: Path) -> None:
+    """A small shop's FAQ is a spreadsheet: imported as it is saved, searched, then
+    sorted and one answer edited: the same articles are updated, none added twice."""
+    sheet = tmp_path / "faq.csv"
+    rows = [("How long do refunds take?", "Refunds reach your card within 5 working days."),
+            ("Do you ship abroad?", "We ship to 40 countries; duties are paid by the recipient."),
+            ("Can I change my delivery address?", "Yes, until the order is dispatched, from your account page.")]
+    sheet.write_text("Question,Answer\n" + "".join(f'"{q}","{a}"\n' for q, a in rows), encoding="utf-8")
+    runner = CliRunner()
+    first = runner.invoke(main, ["kb", "import", str(sheet)], env=cli_env(tmp_path))
+    assert first.exit_code == 0, first.output
+    assert "3 added, 0 updated, 0 unchanged" in first.output
+    found = runner.invoke(main, ["kb", "search", "when will I get my money back", "-k", "1"], env=cli_env(tmp_path))
+    assert found.exit_code == 0 and "How long do refunds take?" in found.output
+    edited = [rows[2], rows[0], (rows[1][0], "We ship to 45 countries; duties are paid by the recipient.")]
+    sheet.write_text("Question,Answer\n" + "".join(f'"{q}","{a}"\n' for q, a in edited), encoding="utf-8")
+    second = runner.invoke(main, ["kb", "import", str(sheet)], env=cli_env(tmp_path))
+    assert "0 added, 1 updated, 2 unchanged" in second.output and articles_in_db(tmp_path) == 3
+
+
 def test_the_index_survives_a_restart(tmp_path: Path) -> None:
     assert CliRunner().invoke(main, ["kb", "import", str(SAMPLE_KB)], env=cli_env(tmp_path)).exit_code == 0
     app = create_app(load_settings(cli_env(tmp_path)))  # a new process would see only the files
@@ -131,7 +151,8 @@ def test_kb_import_of_a_help_center_export_leaves_out_drafts_and_restricted_arti
         _hc_article(4, "Spring sale (not yet live)", "Everything is 40% off until April.", draft=True)]}))
     first = CliRunner().invoke(main, ["kb", "import", str(export)], env=cli_env(tmp_path))
     assert first.exit_code == 0, first.output
-    assert "Left out 2 Help Center articles customers cannot see" in first.output
+    assert "Left out 2 articles customers cannot see" in first.output
+    assert "not signed in to your Help Center" in first.output
     assert "3  Refund override for agents  (restricted to a user segment)" in first.output
     assert "4  Spring sale (not yet live)  (a draft)" in first.output
     assert "2 added" in first.output and articles_in_db(tmp_path) == 2

@@ -1,4 +1,4 @@
-"""Loading articles from JSON, JSONL, Markdown/HTML folders and Help Center exports."""
+"""Loading articles from JSON, JSONL, spreadsheets, Markdown/HTML folders and Help Center exports."""
 from __future__ import annotations
 
 import json
@@ -193,10 +193,63 @@ def test_non_utf8_file_is_refused_with_advice(tmp_path: Path) -> None:
 
 
 def test_unsupported_suffix_says_which_formats_work(tmp_path: Path) -> None:
-    path = tmp_path / "kb.csv"
+    path = tmp_path / "kb.xlsx"
     path.write_text("id,title\n", encoding="utf-8")
 
-    with pytest.raises(KnowledgeBaseFormatError, match=r"\.jsonl file with one article per line"):
+    with pytest.raises(KnowledgeBaseFormatError, match=r"\.jsonl file with one article per line, a \.csv"):
+        load_articles(path)
+
+
+def test_a_spreadsheet_of_questions_and_answers_becomes_articles(tmp_path: Path) -> None:
+    """An FAQ kept in a spreadsheet, saved from Excel (a byte-order mark, semicolons,
+    an answer over two lines, a blank row, HTML from a CMS): each row an article whose
+    id is its title, so re-importing a sorted or edited sheet updates the same articles."""
+    path = tmp_path / "faq.csv"
+    path.write_text("\ufeffQuestion;Answer;Link;Tags\n"
+                    "How do I return an item?;\"Use the returns page.\nRefunds take 5 days.\";"
+                    "https://help.acme.example/returns;returns, refunds\n"
+                    ";;;\n"
+                    "Opening hours;\"<p>Monday to <strong>Friday</strong>, 8&nbsp;am to 8&nbsp;pm.</p>\";;\n",
+                    encoding="utf-8")
+    articles = load_articles(path)
+    assert [(a.id, a.title) for a in articles] == [("how-do-i-return-an-item", "How do I return an item?"),
+                                                   ("opening-hours", "Opening hours")]
+    assert articles[0].body == "Use the returns page.\nRefunds take 5 days."
+    assert articles[0].url == "https://help.acme.example/returns" and articles[0].tags == ("returns", "refunds")
+    assert articles[1].body == "Monday to Friday, 8 am to 8 pm." and articles[1].url is None
+    assert articles[0].locale == "en"
+    sorted_sheet = tmp_path / "sorted.csv"
+    sorted_sheet.write_text("title,body\nOpening hours,Monday to Friday.\n"
+                            "How do I return an item?,Use the returns page.\n", encoding="utf-8")
+    assert [a.id for a in load_articles(sorted_sheet)] == ["opening-hours", "how-do-i-return-an-item"]
+
+
+def test_a_spreadsheets_ids_locales_and_unpublished_rows_are_kept_apart(tmp_path: Path) -> None:
+    path = tmp_path / "articles.tsv"
+    path.write_text("id\ttitle\tbody\tlocale\tstatus\n"
+                    "17\tDevoluciones\tPuede devolver un artículo en 30 días.\tes\tpublished\n"
+                    "18\tSpring sale\tEverything is 40% off.\t\tDraft\n", encoding="utf-8")
+    articles, left_out = read_articles(path)
+    assert [(a.id, a.locale) for a in articles] == [("17", "es")]
+    assert [(item.id, item.reason) for item in left_out] == [("18", "status 'Draft'")]
+
+
+@pytest.mark.parametrize(("sheet", "message"), [
+    ("question,reply\nHi,there\n", r"line 1: needs a 'title' column \(or 'question'\) and a 'body' column "
+                                     r"\(or 'answer'\); its columns are 'question', 'reply'"),
+    ("", r"line 1: is empty: the first line must name the columns"),
+    ("question,answer\nRefunds,Five days.\n,Orphan answer\n", r"line 3: field 'question' is empty"),
+    ("title,body\nRefunds,Five days.\nGift cards,\n", r"line 3: field 'body' is empty"),
+    ("title,body\nRefunds,Five days.\nrefunds!,Ten days.\n",
+     r"line 3: has the same title as line 2 \('refunds!'\): add an 'id' column"),
+    ("id,title,body\n1,Refunds,Five days.\n1,Gift cards,Never expire.\n",
+     r"line 3: field 'id' repeats '1', already used at line 2"),
+    ('title,body\n"Refunds,Five days.\nGift cards,Never expire.\n', r"line 2: a quote opens a field here and is never"),
+])
+def test_a_bad_spreadsheet_names_the_row_and_column(tmp_path: Path, sheet: str, message: str) -> None:
+    path = tmp_path / "kb.csv"
+    path.write_text(sheet, encoding="utf-8")
+    with pytest.raises(KnowledgeBaseFormatError, match=message):
         load_articles(path)
 
 
