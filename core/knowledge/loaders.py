@@ -64,8 +64,9 @@ def hidden_from_customers(record: Mapping[str, Any]) -> str | None:
 
 
 def load_articles(path: Path) -> list[Article]:
-    """Articles from a .json/.jsonl file or a folder (or single file) of Markdown/HTML;
-    Help Center articles customers cannot see are left out (:func:`read_articles`)."""
+    """Articles from a .json/.jsonl file, a .csv/.tsv spreadsheet or a folder (or single
+    file) of Markdown/HTML; articles customers cannot see (Help Center drafts and
+    restricted articles, a sheet's unpublished rows) are left out (:func:`read_articles`)."""
     return read_articles(path)[0]
 
 
@@ -80,14 +81,11 @@ def read_articles(path: Path) -> tuple[list[Article], list[LeftOut]]:
     if path.is_dir():
         return _load_folder(path), []
     suffix = path.suffix.lower()
-    if suffix in (".json", ".jsonl"):
-        located = _load_json(path) if suffix == ".json" else _load_jsonl(path)
+    if suffix in (".json", ".jsonl") or suffix in SPREADSHEET_SUFFIXES:
+        located = (_load_json(path) if suffix == ".json" else _load_jsonl(path) if suffix == ".jsonl"
+                   else _load_spreadsheet(path))
         left_out = [LeftOut(article.id, article.title, reason) for _, article, reason in located if reason]
         return _unique(((where, article) for where, article, reason in located if not reason), path), left_out
-    if suffix in SPREADSHEET_SUFFIXES:
-        rows = _load_spreadsheet(path)
-        left_out = [LeftOut(article.id, article.title, reason) for _, article, reason in rows if reason]
-        return _unique(((where, article) for where, article, reason in rows if not reason), path), left_out
     if suffix in MARKDOWN_SUFFIXES | HTML_SUFFIXES:
         return [_article_from_file(path, path.parent)], []
     raise KnowledgeBaseFormatError(
