@@ -199,8 +199,9 @@ def split_compound(word: str) -> list[str]:
 #: Marks that end a sentence when a space follows them: Arabic's "؟" and "۔", Hindi's "।"
 #: and "॥" besides ". ! ?" (grounding adds "…"; chunking and calibration do not).
 SENTENCE_MARKS = ".!?\u061f\u06d4\u0964\u0965"
-#: Chinese and Japanese full stop, exclamation and question marks: no space follows them.
-UNSPACED_STOPS = "\u3002\uff01\uff1f"
+#: Chinese and Japanese full stop, exclamation and question marks: no space follows them;
+#: and Myanmar's and Khmer's full stops ("။", "។"), which a space may follow or not.
+UNSPACED_STOPS = "\u3002\uff01\uff1f\u104b\u17d4"
 
 #: Scripts written without spaces between words: Chinese, Japanese and Korean, and Thai,
 #: Lao, Myanmar and Khmer (their combining marks are inside these blocks).

@@ -207,3 +207,12 @@ def test_hindi_and_arabic_sentences_end_at_their_own_marks() -> None:
     assert split_sentences("रिफंड 5 दिनों में आता है। चालान खाते में मिलता है। क्या आप मदद चाहते हैं?") == [
         "रिफंड 5 दिनों में आता है।", "चालान खाते में मिलता है।", "क्या आप मदद चाहते हैं?"]
     assert split_sentences("هل تريد المساعدة؟ نحن هنا.") == ["هل تريد المساعدة؟", "نحن هنا."]
+
+
+def test_myanmar_and_khmer_sentences_end_at_their_full_stops() -> None:
+    """Their scripts are written without spaces between words and end a sentence with
+    "။" and "។", with or without a space after it."""
+    assert split_sentences("ငွေပြန်အမ်းခြင်း ၅ ရက်အတွင်း ရောက်ပါသည်။ ငွေတောင်းခံလွှာ အကောင့်တွင် ရှိပါသည်။") == [
+        "ငွေပြန်အမ်းခြင်း ၅ ရက်အတွင်း ရောက်ပါသည်။", "ငွေတောင်းခံလွှာ အကောင့်တွင် ရှိပါသည်။"]
+    assert split_sentences("ការសងប្រាក់វិញមកដល់ក្នុង ៥ ថ្ងៃ។វិក្កយបត្រនៅក្នុងគណនីរបស់អ្នក។") == [
+        "ការសងប្រាក់វិញមកដល់ក្នុង ៥ ថ្ងៃ។", "វិក្កយបត្រនៅក្នុងគណនីរបស់អ្នក។"]
