@@ -36,6 +36,7 @@ from switchboard.core.answers.tokens import count_tokens, truncate_to_tokens
 from switchboard.core.knowledge.analysis import UNSPACED_STOPS
 from switchboard.core.knowledge.records import Hit, Passage
 from switchboard.core.settings import Settings
+from switchboard.core.understanding.asking import QUESTION_MARKS
 
 Engine = Literal["local", "llm"]
 
@@ -210,11 +211,14 @@ def _candidates(wanted: frozenset[str], hits: Sequence[Hit], language: str = "en
 
     A passage's title counts for each of its sentences: help-centre articles put the
     question in the title ("Which payment methods do you accept?") and answer it in
-    a body that need not repeat its words ("We accept Visa, …")."""
+    a body that need not repeat its words ("We accept Visa, …"). So does a section's
+    heading question (an FAQ page's "Can I change my order?"), which is not quoted: the
+    customer asked it already."""
     found = []
     for rank, hit in enumerate(hits):
-        title_terms = content_terms(hit.passage.title, language) & wanted
-        for position, sentence in enumerate(split_sentences(hit.passage.text)):
+        heading, text = section_heading(hit.passage.text)
+        title_terms = content_terms(f"{hit.passage.title}\n{heading or ''}", language) & wanted
+        for position, sentence in enumerate(split_sentences(text)):
             if sentence.endswith(":"):
                 continue  # introduces a list: says nothing on its own
             matched = (content_terms(sentence, language) | title_terms) & wanted
@@ -228,6 +232,17 @@ def _candidates(wanted: frozenset[str], hits: Sequence[Hit], language: str = "en
                 score = (len(matched) / len(wanted) + (ANSWER_KIND_BONUS if says else 0.0)) / (1 + RANK_DISCOUNT * rank)
                 found.append(_Candidate(hit.passage, rank, position, _terminated(sentence), matched, score))
     return sorted(found, key=lambda c: (-c.score, c.rank, c.position))
+
+
+def section_heading(text: str) -> tuple[str | None, str]:
+    """(the question heading a passage opens with, the rest), or (None, the text): a
+    first paragraph that is one question with more text after it, as an FAQ page's
+    sections start ("Can I change my order after placing it?\n\nYou can change …")."""
+    first, _, rest = text.partition("\n\n")
+    first = first.strip()
+    if rest.strip() and first.endswith(QUESTION_MARKS) and len(split_sentences(first)) == 1:
+        return first, rest
+    return None, text
 
 
 def _companion(anchor: _Candidate, candidates: Sequence[_Candidate], room: int) -> _Candidate | None:

@@ -4,6 +4,9 @@ Whole articles are too long to rank precisely (a 2,000-word shipping policy ment
 everything) and too long to cite; single sentences lose the context that makes them
 true. Passages are therefore whole paragraphs packed up to ``max_words``, falling back
 to sentence and, for run-on text, word boundaries only when a paragraph is too long.
+A passage never runs across a heading (SECTION_BREAK): an FAQ page's questions each
+get their own passages, so "can I change my order?" is not ranked, and answered, from
+a passage that also holds delivery times, gift wrap and returns.
 """
 from __future__ import annotations
 
@@ -20,14 +23,19 @@ from switchboard.core.knowledge.records import Article, Passage
 # passage, never lost text.
 _SENTENCE_END = re.compile(rf"(?:(?<=[{SENTENCE_MARKS}])|(?<=[.!?][\"')\]]))\s+(?=\S)")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+#: What opens a section in an article's body: two blank lines (html_text writes it before
+#: each heading of an HTML or Markdown article).
+SECTION_BREAK = "\n\n\n"
+_SECTION_BREAK = re.compile(r"\n[ \t]*\n[ \t]*\n\s*")
 
 
 def chunk_article(article: Article, *, max_words: int = 120) -> list[Passage]:
     """Passages ``"<article id>#1"``, ``#2``… that together hold the whole article body."""
     if max_words < 1:
         raise ValueError(f"max_words must be at least 1, got {max_words}")
-    pieces = list(_pieces(article.body, max_words))
-    texts = list(_pack(pieces, max_words)) or [article.title]  # a title-only article stays findable
+    texts = [text for section in _SECTION_BREAK.split(article.body)
+             for text in _pack(list(_pieces(section, max_words)), max_words)]
+    texts = texts or [article.title]  # a title-only article stays findable
     return [
         Passage(
             id=f"{article.id}#{number}", article_id=article.id, title=article.title,

@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from switchboard.core.knowledge.chunking import SECTION_BREAK
+
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 _BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "dd", "details", "div", "dl", "dt",
     "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
@@ -25,7 +28,7 @@ class HtmlText:
     """The readable parts of an HTML document."""
 
     title: str | None  # <title>, else the first <h1>
-    text: str  # paragraphs separated by blank lines
+    text: str  # paragraphs separated by blank lines; a heading opens a section (chunking.SECTION_BREAK)
 
 
 class _TextExtractor(HTMLParser):
@@ -39,6 +42,8 @@ class _TextExtractor(HTMLParser):
         self.title_tag: list[str] = []
         self.first_h1: list[str] = []
         self._h1_seen = False
+        self._in_heading = False
+        self.headings: set[int] = set()  # the blocks that are headings, by index
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED_TAGS:
@@ -56,6 +61,8 @@ class _TextExtractor(HTMLParser):
             self._current.append("- ")
         if tag == "h1" and not self._h1_seen:
             self._in_h1 = True
+        if tag in _HEADINGS:
+            self._in_heading = True
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
@@ -72,6 +79,8 @@ class _TextExtractor(HTMLParser):
             self._h1_seen = True
         if tag in _BLOCK_TAGS:
             self._flush()
+        if tag in _HEADINGS:
+            self._in_heading = False
 
     def handle_data(self, data: str) -> None:
         if self._skip_depth:
@@ -90,6 +99,8 @@ class _TextExtractor(HTMLParser):
             if block.startswith("- ") and self.blocks and self.blocks[-1].startswith("- "):
                 self.blocks[-1] += "\n" + block  # a list stays one paragraph
             else:
+                if self._in_heading:
+                    self.headings.add(len(self.blocks))
                 self.blocks.append(block)
         self._current = []
 
@@ -104,9 +115,13 @@ def _clean(parts: list[str]) -> str | None:
 
 
 def html_to_text(html: str) -> HtmlText:
-    """Readable text of ``html``; block elements become paragraphs, list items "- " lines."""
+    """Readable text of ``html``; block elements become paragraphs, list items "- " lines,
+    and each heading after the first block opens a section (SECTION_BREAK before it): an
+    FAQ page's questions, a policy's parts, each of which its passages keep apart."""
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
     title = _clean(parser.title_tag) or _clean(parser.first_h1)
-    return HtmlText(title=title, text="\n\n".join(parser.blocks))
+    text = "".join((SECTION_BREAK if number in parser.headings else "\n\n") + block if number else block
+                   for number, block in enumerate(parser.blocks))
+    return HtmlText(title=title, text=text)

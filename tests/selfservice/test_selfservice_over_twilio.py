@@ -87,6 +87,47 @@ def test_an_agents_only_help_center_article_is_never_texted_to_a_customer(
     assert sends and not any("OVR-7731" in sent["body"] or "360000777" in sent["body"] for sent in sends), sends
 
 
+FAQ_PAGE = """# Frequently asked questions
+
+## How long does delivery take?
+Standard delivery takes 3 to 5 working days. Express delivery arrives the next working day.
+
+## Can I change my order after placing it?
+You can change the items or the address within one hour of ordering, from the Orders page.
+
+## Do you offer gift wrapping?
+Yes. Tick "gift wrap" at checkout; it costs $3 an item.
+
+## Which countries do you ship to?
+We ship to the UK, the EU, the US and Canada. Duties outside the UK are paid by the recipient.
+"""
+
+
+@pytest.mark.parametrize(("question", "answer"), [
+    ("can I still change my order?", "within one hour of ordering"),
+    ("do you deliver to canada?", "the US and Canada"),
+])
+def test_a_question_on_an_faq_page_is_answered_from_its_own_section(
+        app: Flask, env: dict[str, str], vendor: VendorClient, tmp_path: Path, question: str, answer: str) -> None:
+    """Most small shops keep one FAQ page of many questions. Each heading's section is a
+    passage of its own, so the customer gets that section's answer (not a menu of every
+    article, because one passage held four topics), without their question echoed back."""
+    docs = tmp_path / "help"
+    docs.mkdir()
+    (docs / "faq.md").write_text(FAQ_PAGE, encoding="utf-8")
+    (docs / "size-guide.md").write_text("# Size guide\n\nOur clothes follow UK sizing. Between two sizes, choose "
+                                        "the larger one.\n", encoding="utf-8")
+    (docs / "care.md").write_text("# Caring for your clothes\n\nWash wool by hand in cold water and dry it flat.\n",
+                                  encoding="utf-8")
+    imported = CliRunner().invoke(main, ["kb", "import", str(docs)], env=env)
+    assert imported.exit_code == 0, imported.output
+    assert vendor.twilio(MESSAGES, inbound(question)).status_code == 200
+    [sent] = twilio_sends(app)
+    assert answer in sent["body"] and "Frequently asked questions" in sent["body"], sent["body"]
+    assert "?" not in sent["body"].split("\n\n", 1)[1].split("\n")[0], sent["body"]  # no heading quoted back
+    assert "1." not in sent["body"]  # not a menu
+
+
 def test_later_replies_do_not_repeat_the_disclosure(shop: Flask, vendor: VendorClient) -> None:
     vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
     vendor.twilio(MESSAGES, inbound("and how much does delivery cost?"))

@@ -81,6 +81,21 @@ def test_zero_word_budget_is_refused() -> None:
         chunk_article(article("text"), max_words=0)
 
 
+def test_a_passage_never_runs_across_a_heading() -> None:
+    """An FAQ page: each question heading and its answer are a passage of their own,
+    though all of them together would fit one passage's budget."""
+    faq = Article(id="faq", title="Frequently asked questions", body=(
+        "How long does delivery take?\n\nStandard delivery takes 3 to 5 working days.\n\n\n"
+        "Can I change my order?\n\nWithin one hour of ordering, from the Orders page.\n\n"
+        "After that it is being packed.\n\n\nDo you offer gift wrapping?\n\nYes, for $3 an item."))
+    assert [p.text for p in chunk_article(faq)] == [
+        "How long does delivery take?\n\nStandard delivery takes 3 to 5 working days.",
+        "Can I change my order?\n\nWithin one hour of ordering, from the Orders page.\n\n"
+        "After that it is being packed.",
+        "Do you offer gift wrapping?\n\nYes, for $3 an item."]
+    assert len(chunk_article(Article(id="plain", title="t", body=faq.body.replace("\n\n\n", "\n\n")))) == 1
+
+
 def test_chunk_articles_keeps_article_order_and_unique_ids() -> None:
     passages = chunk_articles([article("a. " * 30, id="first"), article("b.", id="second")], max_words=20)
 

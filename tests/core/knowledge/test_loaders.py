@@ -94,6 +94,22 @@ def test_html_file_takes_title_from_title_tag_and_drops_scripts_and_markup(tmp_p
     )
 
 
+def test_headings_open_sections_in_html_and_markdown(tmp_path: Path) -> None:
+    """A heading after the first paragraph opens a section (two blank lines before it),
+    which chunking keeps in passages of its own; other blocks stay one blank line apart."""
+    (tmp_path / "faq.md").write_text("# FAQ\n\nOur answers.\n\n## Can I change my order?\n\nWithin one hour.\n\n"
+                                     "- from the Orders page\n- or by phone\n\n### Gift wrap?\n\nYes, $3.\n",
+                                     encoding="utf-8")
+    [article] = load_articles(tmp_path / "faq.md")
+    assert article.title == "FAQ"
+    assert article.body == ("Our answers.\n\n\nCan I change my order?\n\nWithin one hour.\n\n"
+                            "- from the Orders page\n- or by phone\n\n\nGift wrap?\n\nYes, $3.")
+    record = {"id": 1, "title": "FAQ", "html_url": "https://acme.zendesk.com/hc/en-us/articles/1",
+              "body": "<h2>Can I change my order?</h2><p>Within one hour.</p><h2>Gift wrap?</h2><p>Yes, $3.</p>"}
+    assert article_from_help_center(record).body == ("Can I change my order?\n\nWithin one hour.\n\n\n"
+                                                     "Gift wrap?\n\nYes, $3.")
+
+
 def test_html_without_title_tag_uses_first_h1(tmp_path: Path) -> None:
     (tmp_path / "a.htm").write_text("<h1>Warranty</h1><p>Two years.</p>", encoding="utf-8")
 
