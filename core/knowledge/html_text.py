@@ -2,7 +2,9 @@
 
 The stdlib parser is enough here: help-center HTML is simple, and what matters is that
 block elements become paragraph breaks (the chunker splits on them) while markup,
-scripts and styles disappear. A customer must never be sent a ``<div>``.
+scripts and styles disappear. A customer must never be sent a ``<div>``. A heading opens
+a section; a table row is one line, its cells named by the header row's, so a rate
+stays with what it is the rate of.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ _BLOCK_TAGS = frozenset({
     "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary",
     "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
 })
+#: Read a row at a time (see _TextExtractor._end_row), not a block a cell.
+_TABLE_TAGS = frozenset({"table", "tr", "td", "th"})
 _SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg"})
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 
@@ -44,6 +48,13 @@ class _TextExtractor(HTMLParser):
         self._h1_seen = False
         self._in_heading = False
         self.headings: set[int] = set()  # the blocks that are headings, by index
+        # A table is read a row at a time: its cells (each cell's text, blocks in it
+        # run together), and the header row's cells, which name each later row's.
+        self._row: list[str] | None = None
+        self._row_is_header = False
+        self._in_cell = False
+        self._header: list[str] | None = None
+        self._rows_written = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED_TAGS:
@@ -53,9 +64,15 @@ class _TextExtractor(HTMLParser):
             self._in_title = True
             return
         if tag == "br":
-            self._current.append("\n")
+            self._current.append(" " if self._in_cell else "\n")
+            return
+        if tag in _TABLE_TAGS:
+            self._table_start(tag)
             return
         if tag in _BLOCK_TAGS:
+            if self._in_cell:  # a paragraph or list inside a cell stays in the cell
+                self._current.append(" ")
+                return
             self._flush()
         if tag == "li":
             self._current.append("- ")
@@ -77,7 +94,13 @@ class _TextExtractor(HTMLParser):
         if tag == "h1" and self._in_h1:
             self._in_h1 = False
             self._h1_seen = True
+        if tag in _TABLE_TAGS:
+            self._table_end(tag)
+            return
         if tag in _BLOCK_TAGS:
+            if self._in_cell:
+                self._current.append(" ")
+                return
             self._flush()
         if tag in _HEADINGS:
             self._in_heading = False
@@ -103,6 +126,54 @@ class _TextExtractor(HTMLParser):
                     self.headings.add(len(self.blocks))
                 self.blocks.append(block)
         self._current = []
+
+    def _table_start(self, tag: str) -> None:
+        if tag == "table":
+            self._flush()
+            self._header, self._rows_written = None, 0
+        elif tag == "tr":
+            self._end_row()
+            self._flush()
+            self._row, self._row_is_header = [], True
+        elif tag in ("td", "th"):
+            self._end_cell()
+            if self._row is None:  # a cell outside any row: its own row
+                self._flush()
+                self._row, self._row_is_header = [], True
+            self._row_is_header = self._row_is_header and tag == "th"
+            self._current, self._in_cell = [], True
+
+    def _table_end(self, tag: str) -> None:
+        if tag in ("td", "th"):
+            self._end_cell()
+        elif tag == "tr":
+            self._end_row()
+        elif tag == "table":
+            self._end_row()
+            if self._header and not self._rows_written:
+                self.blocks.append("; ".join(self._header))  # a header with no rows under it
+            self._header = None
+
+    def _end_cell(self) -> None:
+        if self._in_cell and self._row is not None:
+            self._row.append(_SPACES.sub(" ", " ".join("".join(self._current).split())).strip())
+        self._current, self._in_cell = [], False
+
+    def _end_row(self) -> None:
+        """One block a row: "Service: Express; Time: Next working day; Price: $9.95" under
+        a header row, else its cells, so a price stays with what it is the price of."""
+        self._end_cell()
+        row, self._row = self._row, None
+        if not row or not any(row):
+            return
+        if self._row_is_header and self._header is None and not self._rows_written:
+            self._header = row
+            return
+        header = self._header if self._header and len(self._header) == len(row) else None
+        cells = [f"{name}: {cell}" if name and name != cell else cell
+                 for name, cell in zip(header or [""] * len(row), row, strict=True) if cell]
+        self.blocks.append("; ".join(cells))
+        self._rows_written += 1
 
     def close(self) -> None:
         super().close()

@@ -128,6 +128,28 @@ def test_a_question_on_an_faq_page_is_answered_from_its_own_section(
     assert "1." not in sent["body"]  # not a menu
 
 
+def test_a_price_in_a_help_center_table_is_answered_with_what_it_is_the_price_of(
+        app: Flask, env: dict[str, str], vendor: VendorClient, tmp_path: Path) -> None:
+    """Help centers keep rates in tables: the answer quotes the row, so the price stays
+    with the service it is the price of."""
+    export = tmp_path / "help_center.json"
+    export.write_text(json.dumps({"articles": [
+        {"id": 101, "title": "Delivery options and prices", "locale": "en-us", "draft": False,
+         "html_url": "https://acme.zendesk.com/hc/en-us/articles/101",
+         "body": "<p>Choose your delivery at checkout.</p><table><tr><th>Service</th><th>Time</th><th>Price</th></tr>"
+                 "<tr><td>Standard</td><td>3-5 working days</td><td>$4.95</td></tr>"
+                 "<tr><td>Express</td><td>Next working day</td><td>$9.95</td></tr></table>"},
+        {"id": 102, "title": "Returns", "locale": "en-us", "draft": False,
+         "html_url": "https://acme.zendesk.com/hc/en-us/articles/102",
+         "body": "<p>Return unworn items within 30 days for a refund.</p>"}]}))
+    imported = CliRunner().invoke(main, ["kb", "import", str(export)], env=env)
+    assert imported.exit_code == 0, imported.output
+    assert vendor.twilio(MESSAGES, inbound("how much is express delivery?")).status_code == 200
+    [sent] = twilio_sends(app)
+    # Each price with its service (a cell a paragraph quoted "Express" and "$4.95" apart).
+    assert "Service: Express; Time: Next working day; Price: $9.95" in sent["body"], sent["body"]
+
+
 def test_later_replies_do_not_repeat_the_disclosure(shop: Flask, vendor: VendorClient) -> None:
     vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
     vendor.twilio(MESSAGES, inbound("and how much does delivery cost?"))

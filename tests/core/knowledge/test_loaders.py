@@ -110,6 +110,19 @@ def test_headings_open_sections_in_html_and_markdown(tmp_path: Path) -> None:
                                                      "Gift wrap?\n\nYes, $3.")
 
 
+def test_a_table_is_read_a_row_at_a_time_under_its_header() -> None:
+    """A rates table's cells were a paragraph each, so "$9.95" stood apart from
+    "Express": each row is one line now, its cells named by the header row's."""
+    record = {"id": 2, "title": "Delivery options", "html_url": "https://acme.zendesk.com/hc/en-us/articles/2",
+              "body": "<p>Choose at checkout:</p><table><thead><tr><th>Service</th><th>Time</th><th>Price</th></tr>"
+                      "</thead><tbody><tr><td>Standard</td><td>3-5 working days</td><td>$4.95</td></tr>"
+                      "<tr><td><p>Express</p></td><td>Next<br>working day</td><td>$9.95</td></tr></tbody></table>"
+                      "<table><tr><td>Visa</td><td>accepted</td></tr></table>"}
+    assert article_from_help_center(record).body == (
+        "Choose at checkout:\n\nService: Standard; Time: 3-5 working days; Price: $4.95\n\n"
+        "Service: Express; Time: Next working day; Price: $9.95\n\nVisa; accepted")
+
+
 def test_html_without_title_tag_uses_first_h1(tmp_path: Path) -> None:
     (tmp_path / "a.htm").write_text("<h1>Warranty</h1><p>Two years.</p>", encoding="utf-8")
 
