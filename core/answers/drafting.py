@@ -235,14 +235,25 @@ def _candidates(wanted: frozenset[str], hits: Sequence[Hit], language: str = "en
 
 
 def section_heading(text: str) -> tuple[str | None, str]:
-    """(the question heading a passage opens with, the rest), or (None, the text): a
-    first paragraph that is one question with more text after it, as an FAQ page's
-    sections start ("Can I change my order after placing it?\n\nYou can change …")."""
+    """(the heading a passage opens with, the rest), or (None, the text): a first
+    paragraph with more text after it that is one question, as an FAQ page's sections
+    start ("Can I change my order after placing it?\n\nYou can change …"), or a short
+    label ("International\n\nAllow 7-14 days."). Quoted, either reads as a stray line;
+    its words say what the sentences under it are about."""
     first, _, rest = text.partition("\n\n")
     first = first.strip()
-    if rest.strip() and first.endswith(QUESTION_MARKS) and len(split_sentences(first)) == 1:
+    if not rest.strip() or "\n" in first:
+        return None, text
+    if first.endswith(QUESTION_MARKS) and len(split_sentences(first)) == 1:
+        return first, rest
+    if len(first.split()) <= _LABEL_WORDS and not _PUNCTUATED.search(first):
         return first, rest
     return None, text
+
+
+#: A heading that is a label, not a question: at most this many words, no punctuation.
+_LABEL_WORDS = 8
+_PUNCTUATED = re.compile(r"[.!?:;,\u3002\uff01\uff1f\u061f\u0964]")
 
 
 def _companion(anchor: _Candidate, candidates: Sequence[_Candidate], room: int) -> _Candidate | None:

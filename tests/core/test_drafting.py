@@ -78,6 +78,22 @@ def test_local_answer_quotes_the_fact_and_cites_the_link_within_the_sms_budget()
     assert ground_or_refuse(draft) is draft  # extractive, so grounded by construction
 
 
+@pytest.mark.parametrize(("heading", "question", "answer"), [
+    ("Can I change my order after placing it?", "can I still change my order?",
+     "You can change the items within one hour of ordering."),
+    ("International", "how long does international shipping take?", "Allow 7 to 14 days."),
+])
+def test_a_sections_heading_is_not_quoted_and_its_words_count(heading: str, question: str, answer: str) -> None:
+    """A passage that opens an FAQ section: the customer asked its question already, and
+    a label quoted alone reads as a stray line ("International."); the heading's words
+    still tell what the sentences under it answer."""
+    section = Passage(id="faq#2", article_id="faq", title="Frequently asked questions",
+                      text=f"{heading}\n\n{answer} Duties are paid by the recipient.", url="https://help.acme.test/faq")
+    draft = compose_local(question, hits(section, RETURNS))
+    assert draft is not None and draft.text.startswith(answer), draft
+    assert heading not in draft.text
+
+
 @pytest.mark.parametrize(("locale", "question", "text", "quoted"), [
     ("en", "can sale items be returned",
      "Our policy says “Sale items can be returned for credit only.” Ask in store.",
