@@ -162,16 +162,33 @@ def _article_from_record(record: Any, source: Path, where: str) -> tuple[Article
         )
     if "html_url" in record:  # a Help Center API export: body is HTML, tags are label_names
         return _help_center_article(record, source, where), hidden_from_customers(record)
+    # Another CMS's export (Intercom, Freshdesk, a WordPress plugin): its names for the
+    # fields (COLUMNS), an HTML body read as text, a status or state that says the
+    # article is not published honoured (a field "draft" of its own is not Zendesk's).
     article_id = _required_id(record, source, where)
-    title, body = _required_text(record, "title", source, where), _required_str(record, "body", source, where)
+    title = _required_text(record, _named(record, "title"), source, where)
+    body = _required_str(record, _named(record, "body"), source, where)
+    if _HTML_TAG.search(body):
+        body = html_to_text(body).text
     return Article(
         id=article_id,
         title=title,
         body=body,
-        url=_optional_str(record, "url", source, where),
-        locale=locale_of(_optional_str(record, "locale", source, where), title, body),
-        tags=_tags(record, "tags", source, where),
-    ), None
+        url=_optional_str(record, _named(record, "url"), source, where),
+        locale=locale_of(_optional_str(record, _named(record, "locale"), source, where), title, body),
+        tags=_tags(record, _named(record, "tags"), source, where),
+    ), _unpublished(record.get(_named(record, "status")))
+
+
+def _named(record: Mapping[str, Any], field: str) -> str:
+    """The record's name for ``field``: the first of COLUMNS' names for it that it has,
+    else the canonical one (which an error then names)."""
+    return next((name for name in COLUMNS[field] if name in record), COLUMNS[field][0])
+
+
+def _unpublished(status: Any) -> str | None:
+    """Why a record whose status (or Intercom's ``state``) says so is left out, or None."""
+    return f"status '{status}'" if isinstance(status, str) and status.strip().casefold() in UNPUBLISHED else None
 
 
 def _help_center_article(record: Mapping[str, Any], source: Path | str, where: str | None) -> Article:
@@ -265,8 +282,9 @@ def _unique(located: Iterable[tuple[str, Article]], source: Path) -> list[Articl
 
 # --- Spreadsheets ------------------------------------------------------------------------
 
-#: The columns a spreadsheet's header may name for each field, first the canonical one:
-#: an FAQ sheet says question/answer, a CMS export title/content or name/description.
+#: The names a spreadsheet's header or another CMS's JSON may give each field, first the
+#: canonical one: an FAQ sheet says question/answer, a CMS export title/content or
+#: name/description (Freshdesk), Intercom's articles a state of "draft" or "published".
 COLUMNS: dict[str, tuple[str, ...]] = {
     "id": ("id", "article id", "article_id"),
     "title": ("title", "question", "name", "subject"),
@@ -274,7 +292,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "url": ("url", "link", "html_url"),
     "locale": ("locale", "language", "lang"),
     "tags": ("tags", "labels", "label_names", "keywords"),
-    "status": ("status",),
+    "status": ("status", "state"),
 }
 #: A row whose status column says one of these is not published: left out, as a Help
 #: Center draft is.
@@ -323,10 +341,9 @@ def _load_spreadsheet(path: Path) -> list[tuple[str, Article, str | None]]:
                 "them apart, or merge the two rows.")
         titled[article_id] = where
         tags = tuple(tag.strip() for tag in re.split(r"[;,|]", record["tags"]) if tag.strip())
-        unpublished = record["status"].casefold() in UNPUBLISHED
         located.append((where, Article(id=article_id, title=title, body=body, url=record["url"] or None,
                                        locale=locale_of(record["locale"] or None, title, body), tags=tags),
-                        f"status '{record['status']}'" if unpublished else None))
+                        _unpublished(record["status"])))
     return located
 
 

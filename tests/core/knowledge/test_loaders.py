@@ -374,6 +374,26 @@ def test_a_help_center_jsonl_dump_leaves_out_what_customers_cannot_see(tmp_path:
     assert load_articles(dump) == articles
 
 
+def test_another_cms_export_is_read_by_its_own_field_names(tmp_path: Path) -> None:
+    """Intercom's articles (HTML body, ``state``) and Freshdesk's (``description``):
+    the HTML is read as text (a customer must never be texted a tag) and a draft is
+    left out, named."""
+    export = write_json(tmp_path / "intercom.json", {"articles": [
+        {"id": "8801", "title": "Cancel a subscription", "state": "published",
+         "url": "https://help.acme.example/en/articles/8801",
+         "body": "<p>Open <b>Billing</b> and choose <i>Cancel</i>.</p><ul><li>Refunds are pro rata</li></ul>"},
+        {"id": "8802", "title": "New pricing (coming)", "state": "draft", "body": "<p>Prices rise in May.</p>"},
+        {"id": 12, "name": "Reset your PIN", "description": "<div>Tap <b>Card</b>, then <b>Reset PIN</b>.</div>"}]})
+    articles, left_out = read_articles(export)
+    assert [(a.id, a.title, a.body) for a in articles] == [
+        ("8801", "Cancel a subscription", "Open Billing and choose Cancel.\n\n- Refunds are pro rata"),
+        ("12", "Reset your PIN", "Tap Card, then Reset PIN.")]
+    assert articles[0].url == "https://help.acme.example/en/articles/8801"
+    assert [(item.id, item.reason) for item in left_out] == [("8802", "status 'draft'")]
+    with pytest.raises(KnowledgeBaseFormatError, match=r"record 1: field 'body' must be text, but is missing"):
+        load_articles(write_json(tmp_path / "bad.json", [{"id": 1, "title": "No text"}]))
+
+
 def test_every_format_reads_an_article_without_a_locale_in_the_language_of_its_text(tmp_path: Path) -> None:
     """A JSON record, a Markdown file without front matter and a Help Center record
     without `locale` are read as Portuguese when they are; one that gives a locale keeps it."""
