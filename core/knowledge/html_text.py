@@ -23,7 +23,9 @@ _BLOCK_TAGS = frozenset({
 })
 #: Read a row at a time (see _TextExtractor._end_row), not a block a cell.
 _TABLE_TAGS = frozenset({"table", "tr", "td", "th"})
-_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg"})
+#: Never text: scripts and styles, and a saved web page's navigation and footer (the same
+#: menu and copyright on every page would be in every article).
+_SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "nav", "footer"})
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 
 

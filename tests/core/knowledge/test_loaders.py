@@ -76,12 +76,13 @@ def test_markdown_folder_takes_title_from_heading_and_id_from_relative_path(tmp_
     )
 
 
-def test_html_file_takes_title_from_title_tag_and_drops_scripts_and_markup(tmp_path: Path) -> None:
+def test_html_file_takes_title_from_title_tag_and_drops_scripts_menus_and_markup(tmp_path: Path) -> None:
     (tmp_path / "card-declined.html").write_text(
         "<html><head><title>Why was my card declined?</title><style>p{color:red}</style></head>"
-        "<body><h1>Why was my card declined?</h1><p>Your bank declined it.</p>"
+        "<body><nav><a href='/'>Home</a> | <a href='/help'>Help</a></nav>"
+        "<h1>Why was my card declined?</h1><p>Your bank declined it.</p>"
         "<script>track()</script><ul><li>Check the address</li><li>Try PayPal</li></ul>"
-        "<p>Fees &amp; holds are released.</p></body></html>",
+        "<p>Fees &amp; holds are released.</p><footer><p>&copy; Acme Ltd</p></footer></body></html>",
         encoding="utf-8",
     )
 
