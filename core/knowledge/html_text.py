@@ -179,6 +179,8 @@ class _TextExtractor(HTMLParser):
 
     def close(self) -> None:
         super().close()
+        if self._row is not None or self._header is not None:
+            self._table_end("table")  # a table left open: its last row and header still count
         self._flush()
 
 

@@ -122,6 +122,8 @@ def test_a_table_is_read_a_row_at_a_time_under_its_header() -> None:
     assert article_from_help_center(record).body == (
         "Choose at checkout:\n\nService: Standard; Time: 3-5 working days; Price: $4.95\n\n"
         "Service: Express; Time: Next working day; Price: $9.95\n\nVisa; accepted")
+    left_open = {**record, "body": "<table><tr><th>Card</th><th>Fee</th></tr><tr><td>Visa</td><td>none"}
+    assert article_from_help_center(left_open).body == "Card: Visa; Fee: none"  # nothing lost
 
 
 def test_html_without_title_tag_uses_first_h1(tmp_path: Path) -> None:
