@@ -33,7 +33,7 @@ from switchboard.core.answers.grounding import (
     split_sentences,
 )
 from switchboard.core.answers.tokens import count_tokens, truncate_to_tokens
-from switchboard.core.knowledge.analysis import UNSPACED_STOPS
+from switchboard.core.knowledge.analysis import SENTENCE_MARKS, UNSPACED_STOPS
 from switchboard.core.knowledge.records import Hit, Passage
 from switchboard.core.settings import Settings
 from switchboard.core.understanding.asking import QUESTION_MARKS
@@ -212,8 +212,8 @@ def _candidates(wanted: frozenset[str], hits: Sequence[Hit], language: str = "en
     A passage's title counts for each of its sentences: help-centre articles put the
     question in the title ("Which payment methods do you accept?") and answer it in
     a body that need not repeat its words ("We accept Visa, …"). So does a section's
-    heading question (an FAQ page's "Can I change my order?"), which is not quoted: the
-    customer asked it already."""
+    heading (an FAQ page's "Can I change my order?", a label such as "International"),
+    which is not quoted (:func:`section_heading`)."""
     found = []
     for rank, hit in enumerate(hits):
         heading, text = section_heading(hit.passage.text)
@@ -242,7 +242,7 @@ def section_heading(text: str) -> tuple[str | None, str]:
     its words say what the sentences under it are about."""
     first, _, rest = text.partition("\n\n")
     first = first.strip()
-    if not rest.strip() or "\n" in first:
+    if not rest.strip() or "\n" in first or first.startswith("- "):  # a list item is not a heading
         return None, text
     if first.endswith(QUESTION_MARKS) and len(split_sentences(first)) == 1:
         return first, rest
@@ -253,7 +253,7 @@ def section_heading(text: str) -> tuple[str | None, str]:
 
 #: A heading that is a label, not a question: at most this many words, no punctuation.
 _LABEL_WORDS = 8
-_PUNCTUATED = re.compile(r"[.!?:;,\u3002\uff01\uff1f\u061f\u0964]")
+_PUNCTUATED = re.compile(f"[{re.escape(SENTENCE_MARKS + UNSPACED_STOPS)}:;,]")
 
 
 def _companion(anchor: _Candidate, candidates: Sequence[_Candidate], room: int) -> _Candidate | None:
