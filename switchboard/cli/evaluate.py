@@ -45,7 +45,8 @@ def _eval_options(prefix: str = "") -> Callable[[Command], Command]:
     default = "the first configuration's" if prefix else "the live one"
     options = [
         click.option(f"{flag}kb", f"{name}kb", type=click.Path(exists=True, path_type=Path),
-                     help=f"Knowledge base from a JSON/JSONL file or folder, indexed in memory (default: {default})."),
+                     help=f"Knowledge base from a JSON/JSONL/CSV file or folder, indexed in memory "
+                          f"(default: {default})."),
         click.option(f"{flag}policy", f"{name}policy", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help=f"Escalation policy file (default: {default})."),
         click.option(f"{flag}engine", f"{name}engine", type=click.Choice(["local", "llm"]),
