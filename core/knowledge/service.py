@@ -266,7 +266,7 @@ class KnowledgeBase:
 
     def sync_help_center(self, pages: Callable[[int], Iterable[Mapping[str, Any]]], *,
                          listed: Callable[[], set[str]] | None = None,
-                         progress: Progress | None = None) -> ImportResult:
+                         progress: Progress | None = None, full: bool = False) -> ImportResult:
         """Import the articles changed since the last sync (``pages(start_time)`` is the
         helpdesk's incremental export), so only changed articles are re-imported; drafts
         and articles customers cannot see (:func:`.loaders.hidden_from_customers`: drafts,
@@ -275,8 +275,10 @@ class KnowledgeBase:
         no longer there are removed too: the incremental export says nothing of an archived
         article, which would otherwise be answered from for ever. The listing is read before
         anything is stored, so a failed one changes nothing. The cursor moves only once all
-        is stored."""
-        start = self.help_center_cursor()
+        is stored. ``full`` reads every article again from the start of the export: after
+        an upgrade that reads articles differently (sections, tables), articles that have
+        not changed in the Help Center are cut again too."""
+        start = 0 if full else self.help_center_cursor()
         changed: list[Article] = []
         hidden: list[str] = []
         end_time = start

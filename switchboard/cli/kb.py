@@ -80,8 +80,11 @@ def _check_links(articles: Sequence[Article]) -> None:
 
 
 @kb.command("sync")
+@click.option("--full", is_flag=True,
+              help="Read every article again, not only those changed since the last sync (after an upgrade "
+                   "that reads articles differently).")
 @ACCOUNT_OPTION
-def kb_sync(slug: str) -> None:
+def kb_sync(full: bool, slug: str) -> None:
     """Pull Zendesk Help Center articles changed since the last sync.
 
     Articles archived in the Help Center since are taken out too (every sync lists the
@@ -99,7 +102,7 @@ def kb_sync(slug: str) -> None:
         helpdesk = ports.current().helpdesk(session, account, settings)
         try:
             result = KnowledgeBase.of(session, account.id, settings).sync_help_center(
-                helpdesk.help_center_pages, listed=helpdesk.help_center_article_ids)
+                helpdesk.help_center_pages, listed=helpdesk.help_center_article_ids, full=full)
         except ports.VendorRateLimited as exc:
             raise click.ClickException(f"Zendesk's rate limit: run the sync again in {exc.retry_after:.0f} s") from None
         except (ports.VendorError, ports.VendorUnavailable) as exc:

@@ -209,6 +209,16 @@ def test_kb_sync_pulls_help_center_articles_incrementally(tmp_path: Path) -> Non
     # the unpublished (draft) article left the knowledge base; the internal one never entered it
     assert articles_in_db(tmp_path) == 1
 
+    # --full asks the export from its start again: an article unchanged since is read anew.
+    responses.reset()
+    responses.get(HC_URL, match=[responses.matchers.query_param_matcher({"start_time": "0"})], json={
+        "articles": [_hc_article(2, "Gift cards", "Gift cards expire after 5 years.")],
+        "next_page": None, "end_time": 1700000600, "end_of_stream": True, "count": 1})
+    help_center_lists([2])
+    full = CliRunner().invoke(main, ["kb", "sync", "--full"], env=env)
+    assert full.exit_code == 0, full.output
+    assert "0 added, 0 updated, 1 unchanged" in full.output and articles_in_db(tmp_path) == 1
+
 
 @responses.activate
 def test_kb_sync_takes_out_an_article_archived_in_the_help_center(tmp_path: Path) -> None:
