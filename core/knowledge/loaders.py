@@ -47,6 +47,11 @@ class LeftOut:
     reason: str
 
 
+#: Why a Help Center article restricted to a user segment is left out (the CLI explains
+#: that customers who write in are not signed in).
+RESTRICTED = "restricted to a user segment"
+
+
 def hidden_from_customers(record: Mapping[str, Any]) -> str | None:
     """Why customers writing in cannot see this Help Center API article, or None.
 
@@ -59,7 +64,7 @@ def hidden_from_customers(record: Mapping[str, Any]) -> str | None:
     if record.get("draft") is True:
         return "a draft"
     if record.get("user_segment_id") is not None or record.get("user_segment_ids"):
-        return "restricted to a user segment"
+        return RESTRICTED
     return None
 
 
@@ -81,9 +86,9 @@ def read_articles(path: Path) -> tuple[list[Article], list[LeftOut]]:
     if path.is_dir():
         return _load_folder(path), []
     suffix = path.suffix.lower()
-    if suffix in (".json", ".jsonl") or suffix in SPREADSHEET_SUFFIXES:
-        located = (_load_json(path) if suffix == ".json" else _load_jsonl(path) if suffix == ".jsonl"
-                   else _load_spreadsheet(path))
+    records = {".json": _load_json, ".jsonl": _load_jsonl, **dict.fromkeys(SPREADSHEET_SUFFIXES, _load_spreadsheet)}
+    if suffix in records:
+        located = records[suffix](path)
         left_out = [LeftOut(article.id, article.title, reason) for _, article, reason in located if reason]
         return _unique(((where, article) for where, article, reason in located if not reason), path), left_out
     if suffix in MARKDOWN_SUFFIXES | HTML_SUFFIXES:
@@ -168,8 +173,7 @@ def _article_from_record(record: Any, source: Path, where: str) -> tuple[Article
     article_id = _required_id(record, source, where)
     title = _required_text(record, _named(record, "title"), source, where)
     body = _required_str(record, _named(record, "body"), source, where)
-    if _HTML_TAG.search(body):
-        body = html_to_text(body).text
+    body = _as_text(body)
     return Article(
         id=article_id,
         title=title,
@@ -184,6 +188,11 @@ def _named(record: Mapping[str, Any], field: str) -> str:
     """The record's name for ``field``: the first of COLUMNS' names for it that it has,
     else the canonical one (which an error then names)."""
     return next((name for name in COLUMNS[field] if name in record), COLUMNS[field][0])
+
+
+def _as_text(body: str) -> str:
+    """``body`` as text: read as HTML when it holds one of _HTML_TAG's tags (a CMS's export)."""
+    return html_to_text(body).text if _HTML_TAG.search(body) else body
 
 
 def _unpublished(status: Any) -> str | None:
@@ -331,8 +340,7 @@ def _load_spreadsheet(path: Path) -> list[tuple[str, Article, str | None]]:
         for field, value in (("title", title), ("body", body)):
             if not value:
                 raise _field_error(path, where, str(column[field]), "is empty")
-        if _HTML_TAG.search(body):
-            body = html_to_text(body).text
+        body = _as_text(body)
         article_id = record["id"] or _NOT_IN_ID.sub("-", title.casefold()).strip("-")[:80] or f"line-{row.line}"
         if column["id"] is None and article_id in titled:
             raise KnowledgeBaseFormatError(

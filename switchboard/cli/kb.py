@@ -119,10 +119,12 @@ def _say_left_out(left_out: Sequence[LeftOut]) -> None:
     """Name the articles an export holds that customers cannot see (Help Center drafts
     and restricted articles, a spreadsheet's unpublished rows), and why the bot will not
     answer from them."""
+    from switchboard.core.knowledge.loaders import RESTRICTED  # loaded by the import already
+
     if not left_out:
         return
     signed_in = ("; customers who write in are not signed in to your Help Center"
-                 if any("user segment" in item.reason for item in left_out) else "")
+                 if any(item.reason == RESTRICTED for item in left_out) else "")
     click.echo(f"Left out {len(left_out)} article{'' if len(left_out) == 1 else 's'} customers cannot see (the bot "
                f"answers only from published articles visible to everyone{signed_in}):")
     for item in left_out[:10]:
