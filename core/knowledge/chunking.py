@@ -29,11 +29,16 @@ SECTION_BREAK = "\n\n\n"
 _SECTION_BREAK = re.compile(r"\n[ \t]*\n[ \t]*\n\s*")
 
 
+def sections(body: str) -> list[str]:
+    """An article body's sections: the text between SECTION_BREAKs."""
+    return _SECTION_BREAK.split(body)
+
+
 def chunk_article(article: Article, *, max_words: int = 120) -> list[Passage]:
     """Passages ``"<article id>#1"``, ``#2``… that together hold the whole article body."""
     if max_words < 1:
         raise ValueError(f"max_words must be at least 1, got {max_words}")
-    texts = [text for section in _SECTION_BREAK.split(article.body)
+    texts = [text for section in sections(article.body)
              for text in _pack(list(_pieces(section, max_words)), max_words)]
     texts = texts or [article.title]  # a title-only article stays findable
     return [

@@ -10,7 +10,6 @@ retried approval sends nothing twice.
 """
 from __future__ import annotations
 
-import html
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from switchboard.core import ports
 from switchboard.core.accounts import secret_variable, setting
+from switchboard.core.knowledge.html_edit import text_to_html
 from switchboard.core.knowledge.records import Article
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.settings import Settings
@@ -51,7 +51,7 @@ def publish(session: Session, account: Account, settings: Settings, draft: KbDra
     KnowledgeBase.of(session, account.id, settings).import_articles([article], source="kb_draft")
     published: dict[str, Any] = {"article_id": article.id, "kind": draft.kind}
     if draft.kind == "edit":
-        return published | _update_help_center(session, account, settings, draft)
+        return published | _update_help_center(session, account, settings, draft, live)
     section = setting(account, "help_center_section_id", settings, str)
     if not section:
         published["help_center"] = f"not configured ({secret_variable(account, 'help_center_section_id')})"
@@ -62,15 +62,12 @@ def publish(session: Session, account: Account, settings: Settings, draft: KbDra
     return published
 
 
-def _html(body: str) -> str:
-    return "".join(f"<p>{html.escape(p)}</p>" for p in body.split("\n\n") if p.strip())
-
-
 def help_center_payload(draft: KbDraft, settings: Settings, section: str) -> dict[str, Any]:
     """``POST /api/v2/help_center/sections/{section}/articles.json``'s body: the article
     as HTML, in the configured locale, a draft unless SWITCHBOARD_HELP_CENTER_DRAFT=0."""
-    article: dict[str, Any] = {"title": draft.title, "body": _html(draft.body), "locale": settings.help_center_locale,
-                               "draft": settings.help_center_draft, "user_segment_id": None}
+    article: dict[str, Any] = {"title": draft.title, "body": text_to_html(draft.body),
+                               "locale": settings.help_center_locale, "draft": settings.help_center_draft,
+                               "user_segment_id": None}
     if settings.help_center_permission_group_id:
         article["permission_group_id"] = int(settings.help_center_permission_group_id)
     return {"section_id": str(section), "article": article}
@@ -94,15 +91,18 @@ def help_center_id(session: Session, account_id: int, article_id: str) -> int | 
     return int(found) if isinstance(found, int) or (isinstance(found, str) and found.isdigit()) else None
 
 
-def _update_help_center(session: Session, account: Account, settings: Settings, draft: KbDraft) -> dict[str, Any]:
+def _update_help_center(session: Session, account: Account, settings: Settings, draft: KbDraft,
+                        live: Article | None) -> dict[str, Any]:
     """The edited article's translation in the configured locale. Its draft/published
     state is left as Zendesk has it: setting ``draft`` on a published article's
     translation would take the live article down while the edit is reviewed."""
     number = help_center_id(session, account.id, draft.target_article_id or "")
     if number is None:
         return {"help_center": "not in the Help Center (the article was imported from a file)"}
-    payload = {"article_id": number, "locale": settings.help_center_locale,
-               "translation": {"title": draft.title, "body": _html(draft.body)}}
+    # The change, not the whole text: the connector applies it to the article's HTML as
+    # Zendesk holds it when the call is sent, so its links and images stay (html_edit.py).
+    payload = {"article_id": number, "locale": settings.help_center_locale, "title": draft.title,
+               "edit": {"before": draft.base_body or (live.body if live else ""), "after": draft.body}}
     result = ports.current().helpdesk(session, account, settings).call(
         UPDATE, payload, idempotency_key=f"kb-draft:{draft.id}:v{draft.version}")
     return {"help_center": result.call.status, "outbox_call_id": result.call.id, "help_center_article": number}

@@ -79,3 +79,37 @@ def test_an_edit_zendesk_refuses_names_the_operation(session: Session, live_acco
     with pytest.raises(VendorError, match="help_center.translations.update.*404"):
         ZendeskConnector(session, live_account, live_settings).call(HELP_CENTER_TRANSLATION, TRANSLATION,
                                                                    idempotency_key="kb-draft:5:v1")
+
+
+LIVE_HTML = ('<p>Gift cards are valid for <strong>12 months</strong>. See <a href="/hc/en-us/articles/1">the terms</a>.'
+             '</p><p><img src="https://acme.example/card.png"></p>')
+EDIT = {"article_id": 4409999001, "locale": "en-us", "title": "How long are gift cards valid?",
+        "edit": {"before": "Gift cards are valid for 12 months. See the terms.",
+                 "after": "Gift cards are valid for 24 months. See the terms.\n\nThey work in our shops too."}}
+
+
+def test_an_edit_is_applied_to_the_articles_html_as_zendesk_holds_it(
+        session: Session, live_account: Account, live_settings: Settings, http: responses.RequestsMock) -> None:
+    http.get(TRANSLATION_URL, json={"translation": {"id": 77, "locale": "en-us", "title": "Old title",
+                                                    "body": LIVE_HTML}})
+    http.put(TRANSLATION_URL, json={"translation": {"id": 77, "source_id": 4409999001, "locale": "en-us"}})
+    result = ZendeskConnector(session, live_account, live_settings).call(HELP_CENTER_TRANSLATION, EDIT,
+                                                                         idempotency_key="kb-draft:6:v1")
+    get, put = http.calls
+    assert get.request.method == "GET" and put.request.method == "PUT"
+    assert put.request.headers["Authorization"] == basic("bot@acme.test/token", "zendesk-api-token")
+    assert json.loads(put.request.body or b"") == {"translation": {
+        "title": "How long are gift cards valid?",
+        "body": '<p>Gift cards are valid for <strong>24 months</strong>. See <a href="/hc/en-us/articles/1">the '
+                'terms</a>.</p><p><img src="https://acme.example/card.png"></p><p>They work in our shops too.</p>'}}
+    assert result.response == {"article_id": 4409999001, "locale": "en-us", "translation_id": 77}
+
+
+def test_an_edit_to_an_article_changed_in_the_help_center_since_writes_nothing(
+        session: Session, live_account: Account, live_settings: Settings, http: responses.RequestsMock) -> None:
+    http.get(TRANSLATION_URL, json={"translation": {"body": LIVE_HTML.replace("12 months", "18 months")}})
+    with pytest.raises(VendorError, match="4409999001 .*Gift cards are valid for 12 months.* no longer in the Help"):
+        ZendeskConnector(session, live_account, live_settings).call(HELP_CENTER_TRANSLATION, EDIT,
+                                                                   idempotency_key="kb-draft:7:v1")
+    assert [call.request.method for call in http.calls] == ["GET"]
+    assert [row.status for row in outbox_rows(session)] == ["failed"]

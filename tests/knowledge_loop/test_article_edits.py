@@ -78,9 +78,10 @@ def test_an_answer_contradicting_an_article_drafts_its_edit_and_approval_updates
     [update] = outbox(app, "help_center.translations.update")
     assert update.status == "sandboxed" and update.idempotency_key == f"kb-draft:{draft.id}:v1"
     assert update.payload["article_id"] == int(HC_ID) and update.payload["locale"] == "en-us"
-    assert update.payload["translation"]["title"] == GIFT_CARDS.title
-    assert "<p>Gift cards are valid for 24 months" in update.payload["translation"]["body"]
-    assert "draft" not in update.payload["translation"]  # the live article stays published
+    # the change, which the connector applies to the article's HTML as Zendesk holds it
+    assert update.payload["title"] == GIFT_CARDS.title
+    assert update.payload["edit"] == {"before": GIFT_CARDS.body, "after": approved.body}
+    assert "draft" not in update.payload  # the live article stays published
     assert outbox(app, "help_center.articles.create") == []
 
     sms(vendor, "how long can I use a gift card?", phone="+14155550122")

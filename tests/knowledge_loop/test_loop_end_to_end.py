@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
+from switchboard.core.knowledge.html_text import html_to_text
 from switchboard.core.store.models import AuditEntry, KbArticle, KbDraft, Message
 from switchboard.intake.db import get_db
 
@@ -81,6 +82,7 @@ def test_a_solved_gap_becomes_a_proven_draft_that_an_approver_publishes(app: Fla
     article: dict[str, Any] = call.payload["article"]
     assert article["title"] == "Do you sell gift cards?" and article["draft"] is True
     assert article["locale"] == "en-us" and "415" not in article["body"]
+    assert article["body"].startswith("<p>") and html_to_text(article["body"]).text == published.body
     with get_db(app).session() as session:
         row = session.scalar(select(KbArticle).where(KbArticle.external_id == published.article_id))
         assert row is not None and row.source == "kb_draft"

@@ -23,6 +23,7 @@ from zenpy.lib.exception import APIException, RatelimitBudgetExceeded
 from zenpy.lib.util import dict_clean, json_encode_for_zendesk
 
 from switchboard.core.accounts import secret, secret_variable
+from switchboard.core.knowledge.html_edit import HtmlEditError, revised_html
 from switchboard.core.settings import Settings
 from switchboard.core.store.models import Account, OutboxCall
 from switchboard.vendors.outbound import (
@@ -362,14 +363,30 @@ class ZendeskConnector(Connector):
 
     def _update_translation(self, payload: dict[str, Any]) -> dict[str, Any]:
         """``PUT /api/v2/help_center/articles/{id}/translations/{locale}.json``: an approved
-        edit's title and body (the article endpoint itself only changes metadata)."""
-        translation = self._help_center(
-            "PUT", f"articles/{int(payload['article_id'])}/translations/{payload['locale']}.json",
-            {"translation": payload["translation"]}, HELP_CENTER_TRANSLATION).get("translation") or {}
+        edit's title and body (the article endpoint itself only changes metadata).
+
+        The body is the article's HTML as Zendesk holds it now (``GET`` the same
+        translation) with the edit's ``before`` → ``after`` text change applied to it
+        (core/knowledge/html_edit.py): the links, images and layout the text never held
+        stay. Payloads queued before edits carried their text carry a whole
+        ``translation`` and are put as they are."""
+        path = f"articles/{int(payload['article_id'])}/translations/{payload['locale']}.json"
+        body = payload.get("translation")
+        if body is None:
+            current = self._help_center("GET", path, None, HELP_CENTER_TRANSLATION).get("translation") or {}
+            edit = payload["edit"]
+            try:
+                html = revised_html(str(current.get("body") or ""), edit["before"], edit["after"])
+            except HtmlEditError as exc:
+                raise VendorError(f"Zendesk Help Center article {payload['article_id']} ({payload['locale']}): "
+                                  f"{exc}") from exc
+            body = {"title": payload["title"], "body": html}
+        translation = self._help_center("PUT", path, {"translation": body},
+                                        HELP_CENTER_TRANSLATION).get("translation") or {}
         return {"article_id": translation.get("source_id", payload["article_id"]), "locale": translation.get("locale"),
                 "translation_id": translation.get("id")}
 
-    def _help_center(self, method: str, path: str, body: dict[str, Any], operation: str) -> dict[str, Any]:
+    def _help_center(self, method: str, path: str, body: dict[str, Any] | None, operation: str) -> dict[str, Any]:
         """One Help Center API call with the API token; Zendesk's refusal raised as ours."""
         url = f"https://{self.account.zendesk_subdomain}.zendesk.com/api/v2/help_center/{path}"
         auth = (f"{_email(self.account, self.settings)}/token",
