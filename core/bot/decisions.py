@@ -1,10 +1,9 @@
 """Deciding what the bot does with a customer's message: answer, ask, or hand over.
 
 The rule that matters most: the bot only says what a knowledge-base passage supports.
-When retrieval is unsure, the draft fails the grounding check, or the model is down,
-the customer is passed to a person with the reason recorded; nothing is improvised.
-When to hand over is the escalation policy's decision (core/bot/escalation.py, a file humans
-edit), not this module's.
+When retrieval is unsure, the draft fails the grounding check, or the model is down, the
+customer is passed to a person with the reason recorded; nothing is improvised. When to
+hand over is the escalation policy's decision (core/bot/escalation.py, a file humans edit).
 """
 from __future__ import annotations
 
@@ -107,6 +106,7 @@ CLARIFY = N_("clarify", "I couldn't find that in our help center. Could you say 
 CHOICES_INTRO = N_("choices_intro", "I found a few articles that may help:")
 CHOICE_INTRO = N_("choice_intro", "I found an article that may help:")
 CHOICES_FOOTER = N_("choices_footer", "Reply with the number, or AGENT to talk to a person.")
+NONE_OF_THESE = N_("none_of_these", "None of these")
 HANDOFF_NOTICE = N_("handoff_notice", "I'm passing you to a member of our team; they'll reply here, usually "
                     "within {eta}. You won't need to repeat yourself.")
 WELCOME = N_("welcome", "How can I help you today?")

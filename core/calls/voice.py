@@ -104,7 +104,6 @@ LOCALES = {"en": "en-US", "es": "es-ES", "fr": "fr-FR", "de": "de-DE", "it": "it
 _WANTS_LINK = re.compile(r"\b(text|sms) (me|it|that)\b|\b(send|text|sms)( me)?( the| a| that)? link\b", re.IGNORECASE)
 _YES = re.compile(r"^\W*(yes|yeah|yep|sure|please|ok|okay|call me|yes please)\b", re.IGNORECASE)
 _LANGUAGE_TAG = re.compile(r"[a-z]{2,3}-[A-Z]{2}")
-_SPOKEN_NUMBERS = {"one": "1", "first": "1", "two": "2", "second": "2", "three": "3", "third": "3"}
 
 Then = Literal["gather", "connect", "hangup"]
 
@@ -347,7 +346,7 @@ def _picked(session: Session, inbound: Inbound, settings: Settings, last: Messag
     offered = (last.meta or {}).get("choices") if last is not None else None
     if not offered:
         return None
-    index = pick_choice(_menu_number(heard), [choice["title"] for choice in offered])
+    index = pick_choice(heard, [choice["title"] for choice in offered])
     if index is None:
         return None
     passages = article_passages(session, inbound.account.id, settings, offered[index]["article"])
@@ -355,18 +354,6 @@ def _picked(session: Session, inbound: Inbound, settings: Settings, last: Messag
         return None
     question = truncate_for_model(str((last.meta or {}).get("question") if last else "") or offered[index]["title"])
     return answer_from_article(question, passages, conversation_turn(session, inbound, settings))
-
-
-def _menu_number(heard: str) -> str:
-    """Speech recognition writes numbers as words: "Two.", "the second one", "number 3"
-    become "2", "2", "3"; anything else is left to the title match."""
-    bare = heard.lower().strip(" .!?")
-    if bare == "one":
-        return "1"
-    words = [w for w in re.findall(r"[^\W_]+", bare) if w not in ("number", "option", "the", "one", "please")]
-    if len(words) == 1 and (words[0] in _SPOKEN_NUMBERS or words[0].isdigit()):
-        return _SPOKEN_NUMBERS.get(words[0], words[0])
-    return heard
 
 
 def _say(session: Session, conversation: Conversation, customer: Customer, options: VoiceOptions, call: Call,

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.core import accounts, ports
+from switchboard.core.bot.decisions import NONE_OF_THESE
 from switchboard.core.customers import timeline
 from switchboard.core.customers.identity import reply_address
 from switchboard.core.knowledge.records import article_of
@@ -43,6 +44,7 @@ from switchboard.core.store.models import (
     Message,
     WebVisitor,
 )
+from switchboard.core.texts.i18n import texts_for
 
 CHANNEL = "web"
 TOKEN_SALT = "switchboard.webchat.visitor"
@@ -196,11 +198,22 @@ def message_json(session: Session, settings: Settings, messages: Sequence[Messag
             "at": message.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "sources": [_source(message.account_id, s, articles) for s in meta.get("sources") or ()
                         if isinstance(s, dict)],
-            "choices": [{"label": str(c.get("title", "")), "value": str(n)}
-                        for n, c in enumerate(meta.get("choices") or (), 1) if isinstance(c, dict)],
+            "choices": _choices(session, message, meta),
             "client_id": meta.get("client_id"),
         })
     return shown
+
+
+def _choices(session: Session, message: Message, meta: dict[str, Any]) -> list[dict[str, str]]:
+    """A menu's articles as buttons sending their number, and a last button, "None of
+    these" in the conversation's language, sending its own label: the bot reads it as
+    the customer wanting none of them (core/understanding/menu_picks.py)."""
+    choices = [{"label": str(c.get("title", "")), "value": str(n)}
+               for n, c in enumerate(meta.get("choices") or (), 1) if isinstance(c, dict)]
+    if not choices:
+        return []
+    none = texts_for(session, message.account_id, meta.get("language"))(NONE_OF_THESE)
+    return [*choices, {"label": none, "value": none}]
 
 
 def _without_what_the_widget_draws(text: str, meta: dict[str, Any]) -> str:

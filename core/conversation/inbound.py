@@ -21,6 +21,8 @@ from switchboard.core import accounts, ports
 from switchboard.core.actions import customer_requests as actions
 from switchboard.core.answers.drafting import Draft, LLMDrafter
 from switchboard.core.bot.decisions import (
+    CLARIFY,
+    NONE_OF_THESE,
     SYSTEM_REASONS,
     Decision,
     Drafter,
@@ -63,7 +65,7 @@ from switchboard.core.understanding.enrichment import (
     enrich,
     knowledge_languages,
 )
-from switchboard.core.understanding.menu_picks import menu_number, pick_choice
+from switchboard.core.understanding.menu_picks import declines, menu_number, pick_choice
 
 log = logging.getLogger(__name__)
 
@@ -405,6 +407,11 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts
     if not offered:
         return None
     index = pick_choice(inbound.message.body, [choice["title"] for choice in offered])
+    if index is None and (declines(inbound.message.body) or inbound.message.body.strip() == texts(NONE_OF_THESE)):
+        # "None of these": not a question to search ("none of these" found three more
+        # unrelated titles), and a failed answer the policy's repeated_failures counts.
+        return Decision("clarify", texts(CLARIFY), reason="did_not_help",
+                        notes={"question": str(last_bot.meta.get("question") or "")})
     if index is None:
         out_of_range = menu_number(inbound.message.body) is not None
         return _menu_again(session, inbound, settings, texts, last_bot) if out_of_range else None

@@ -1,5 +1,11 @@
-"""Which item of a menu a customer's reply picks: "2", "#2", or words of its title
-("the tracking one"), typos forgiven; anything else is a new question."""
+"""Which item of a menu a customer's reply picks: "2", "#2", "the second one", "la
+primera", or words of its title ("the tracking one"), typos forgiven; "none of these"
+picks none; anything else is a new question.
+
+Places are read in the six languages the catalogs speak (:data:`..texts.i18n.
+CATALOG_LANGUAGES`), written folded (lower case, no accents) as :func:`.setbacks.fold`
+writes a message, in writing and from speech recognition ("Two.", "number three").
+"""
 from __future__ import annotations
 
 import re
@@ -7,10 +13,50 @@ from collections.abc import Sequence
 
 from rapidfuzz import fuzz
 
+from switchboard.core.understanding.setbacks import fold
+
 #: Words that say nothing about which article was meant ("the first one", "that one").
 _PICK_FILLER = frozenset("the a an one that this about please pls i want my me it its on for of to".split())
 #: A reply longer than this is a new question, not the name of a menu item.
 _PICK_MAX_WORDS = 8
+#: A menu item named by its place: ordinals and numbers, en, es, fr, de, pt, it.
+PLACES: dict[str, int] = {
+    **dict.fromkeys(("one", "first", "uno", "una", "primero", "primera", "primer", "un", "une", "premier",
+                     "premiere", "eins", "erste", "ersten", "erster", "erstes", "um", "uma", "primeiro", "primeira",
+                     "primo", "prima"), 1),
+    **dict.fromkeys(("two", "second", "dos", "segundo", "segunda", "deux", "deuxieme", "seconde", "zwei",
+                     "zweite", "zweiten", "zweiter", "zweites", "dois", "duas", "due", "secondo"), 2),
+    **dict.fromkeys(("three", "third", "tres", "tercero", "tercera", "tercer", "trois", "troisieme", "drei",
+                     "dritte", "dritten", "dritter", "drittes", "terceiro", "terceira", "tre", "terzo",
+                     "terza"), 3),
+}
+#: The menu's last item.
+LAST = frozenset(("last", "ultimo", "ultima", "dernier", "derniere", "letzte", "letzten", "letzter", "letztes"))
+#: Words around a place that do not change it ("option 2", "la primera opción", "die zweite bitte").
+_PLACE_FILLER = frozenset((
+    "the", "one", "option", "number", "no", "n", "choice", "article", "link", "please", "pls", "is", "it",
+    "i", "i'd", "want", "like", "take",
+    "el", "la", "lo", "opcion", "numero", "articulo", "por", "favor", "es", "quiero",
+    "le", "les", "l", "s'il", "vous", "plait", "c'est", "je", "veux", "prends",
+    "der", "die", "das", "den", "nummer", "artikel", "bitte", "ich", "nehme", "mochte",
+    "o", "a", "opcao", "artigo", "quero",
+    "il", "opzione", "articolo", "per", "favore", "voglio",
+))
+#: Articles that are also numbers ("una", "un"): a place only when nothing else names one.
+_ONE_AS_ARTICLE = frozenset(("one", "un", "une", "una", "uno", "um", "uma"))
+#: "2nd", "1st", "3º", "2e", "2.": a number with an ordinal ending.
+_NUMBERED = re.compile(r"(\d{1,3})(?:st|nd|rd|th|o|a|e|er|re|eme|ieme|ste|te|ter)?")
+#: The whole reply: the customer wants none of the articles offered.
+NONE_OF_THESE: frozenset[str] = frozenset((
+    "none", "none of these", "none of them", "none of those", "none of the above", "neither", "neither of them",
+    "neither of these", "not these", "not those", "none of these help", "none of them help",
+    "ninguno", "ninguna", "ninguno de estos", "ninguna de estas", "ninguno de ellos", "ninguno de esos",
+    "ninguna de esas", "ninguno de los dos",
+    "aucun", "aucune", "aucun d'eux", "aucune d'elles", "aucun de ceux ci", "ni l'un ni l'autre",
+    "keiner", "keine", "keines", "keins", "keiner davon", "keine davon", "keines davon", "nichts davon",
+    "nenhum", "nenhuma", "nenhum deles", "nenhuma delas", "nenhum destes", "nenhuma destas",
+    "nessuno", "nessuna", "nessuno di questi", "nessuna di queste", "nessuno dei due",
+))
 
 
 def pick_choice(text: str, titles: Sequence[str]) -> int | None:
@@ -18,7 +64,7 @@ def pick_choice(text: str, titles: Sequence[str]) -> int | None:
     or words of its title ("the tracking one" → "Where is my order? Tracking your
     parcel"), typos forgiven. None when the message is something else, which is then a
     new question."""
-    number = menu_number(text)
+    number = menu_number(text, len(titles))
     if number is not None:
         return number - 1 if 1 <= number <= len(titles) else None
     bare = text.strip().lower().lstrip("#").rstrip(".)!").strip()
@@ -32,10 +78,31 @@ def pick_choice(text: str, titles: Sequence[str]) -> int | None:
     return shared.index(best)
 
 
-def menu_number(text: str) -> int | None:
-    """The number a reply to a menu is, if it is only one ("2", "#2", "2.")."""
+def menu_number(text: str, size: int = 0) -> int | None:
+    """The place a reply to a menu names, if that is all it says: "2", "#2", "2.",
+    "option 2", "the second one", "2nd", "la primera", "die zweite bitte", "the last
+    one" (item ``size``, when the menu's size is given)."""
     bare = text.strip().lstrip("#").rstrip(".)!").strip()
-    return int(bare) if bare.isdigit() and len(bare) <= 3 else None
+    if bare.isdigit():
+        return int(bare) if len(bare) <= 3 else None
+    said = re.findall(r"[\w']+", fold(text))
+    words = [w for w in said if w not in _PLACE_FILLER] or [w for w in said if w in _ONE_AS_ARTICLE][:1]
+    if len(words) > 1:
+        words = [w for w in words if w not in _ONE_AS_ARTICLE]
+    if len(words) != 1:
+        return None
+    [word] = words
+    if word in LAST:
+        return size or None
+    numbered = _NUMBERED.fullmatch(word)
+    return int(numbered.group(1)) if numbered else PLACES.get(word)
+
+
+def declines(text: str) -> bool:
+    """Whether a reply to a menu says none of its articles is wanted ("none of these",
+    "ninguno", "keine davon")."""
+    words = " ".join(re.findall(r"[\w']+", fold(text).replace("-", " ")))
+    return words in NONE_OF_THESE or words.removesuffix(" please").removesuffix(" thanks") in NONE_OF_THESE
 
 
 def _words(text: str) -> list[str]:

@@ -18,7 +18,7 @@ from switchboard.cli import main
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.settings import load_settings
-from switchboard.core.store.models import AuditEntry, Conversation, Customer, OutboxCall
+from switchboard.core.store.models import AuditEntry, Conversation, Customer, OutboxCall, PhrasingEvidence
 from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, with_sample_kb
@@ -471,6 +471,43 @@ def test_a_menu_choice_can_be_named_by_the_words_of_its_title(shop: Flask, vendo
     _, answer = twilio_sends(shop)
     assert "https://help.acme.example/articles/track-order" in answer["body"], answer["body"]
     assert "Reply with the number" not in answer["body"]
+
+
+@pytest.mark.parametrize("pick", ["the second one", "2nd please", "number two", "option 2"])
+def test_a_menu_choice_can_be_named_by_its_place(shop: Flask, vendor: VendorClient, pick: str) -> None:
+    """"the second one" was searched as a question and handed to a person (out of scope)."""
+    vendor.twilio(MESSAGES, inbound("my parcel"))
+    [menu] = twilio_sends(shop)
+    second = _menu_titles(menu["body"])[1]
+    vendor.twilio(MESSAGES, inbound(pick))
+    _, answer = twilio_sends(shop)
+    slug = {"My parcel says delivered but I haven't received it": "missing-parcel",
+            "Where is my order? Tracking your parcel": "track-order"}.get(second, "?")
+    assert f"articles/{slug}" in answer["body"], (second, answer["body"])
+    assert conversation(shop).handoff_reason is None
+
+
+def test_a_spanish_customer_picks_by_place_in_spanish(shop: Flask, vendor: VendorClient) -> None:
+    vendor.twilio(MESSAGES, inbound("Mi artículo llegó roto", sender="+34600100200"))
+    [menu] = twilio_sends(shop)
+    titles = _menu_titles(menu["body"])
+    place = titles.index("My item arrived damaged or faulty")
+    vendor.twilio(MESSAGES, inbound(("el primero", "el segundo", "el tercero")[place], sender="+34600100200"))
+    _, answer = twilio_sends(shop)
+    assert "articles/damaged-item" in answer["body"] and "Más:" in answer["body"], answer["body"]
+    assert conversation(shop).handoff_reason is None  # was handed over for its language
+
+
+@pytest.mark.parametrize("none", ["none of these", "None of them.", "neither"])
+def test_none_of_these_asks_again_and_teaches_nothing(shop: Flask, vendor: VendorClient, none: str) -> None:
+    """It was searched as a question: another menu of three unrelated articles."""
+    vendor.twilio(MESSAGES, inbound("my parcel"))
+    vendor.twilio(MESSAGES, inbound(none))
+    _, reply = twilio_sends(shop)
+    assert "say it in other words" in reply["body"] and "Reply with the number" not in reply["body"], reply["body"]
+    with get_db(shop).session() as session:
+        assert session.scalars(select(PhrasingEvidence)).all() == []  # no pick to learn from
+    assert conversation(shop).handoff_reason is None
 
 
 def test_something_else_after_a_menu_is_a_new_question(shop: Flask, vendor: VendorClient) -> None:

@@ -79,12 +79,14 @@ def test_a_menu_of_articles_comes_as_buttons_whose_value_picks_like_an_sms_reply
                                                                                  shop: Flask) -> None:
     visitor.say("refund")  # three articles of the sample shop speak of refunds: a menu
     menu = visitor.messages()[-1]
-    assert menu["author"] == "bot" and len(menu["choices"]) == 3, menu
-    assert [c["value"] for c in menu["choices"]] == [str(n) for n in range(1, len(menu["choices"]) + 1)]
-    for n, choice in enumerate(menu["choices"], 1):
+    assert menu["author"] == "bot" and len(menu["choices"]) == 4, menu
+    *articles, none = menu["choices"]
+    assert [c["value"] for c in articles] == ["1", "2", "3"]
+    assert none == {"label": "None of these", "value": "None of these"}  # sends its label, read as none
+    for n, choice in enumerate(articles, 1):
         assert f"{n}. {choice['label']}" in menu["text"]
     # Buttons, not a number to type: the SMS's "Reply with the number…" is left out.
-    assert menu["text"].splitlines()[-1] == f"3. {menu['choices'][2]['label']}", menu["text"]
+    assert menu["text"].splitlines()[-1] == f"3. {articles[2]['label']}", menu["text"]
     assert "Reply with the number" not in menu["text"]
     assert timeline(shop)[-1].body.endswith("Reply with the number, or AGENT to talk to a person.")  # the record
 
@@ -94,6 +96,18 @@ def test_a_menu_of_articles_comes_as_buttons_whose_value_picks_like_an_sms_reply
     answer = visitor.messages(after=menu["id"])[-1]
     assert answer["author"] == "bot" and answer["choices"] == []
     assert picked["label"] in [source["title"] for source in answer["sources"]]
+
+
+def test_none_of_these_in_the_customers_language_asks_again(shop: Flask) -> None:
+    visitor = Visitor(shop.test_client())
+    visitor.start(locale="es-ES")
+    visitor.say("Quiero un reembolso de mi pedido")
+    menu = visitor.messages()[-1]
+    none = menu["choices"][-1]
+    assert none == {"label": "Ninguno de estos", "value": "Ninguno de estos"}, menu
+    visitor.say(none["value"])
+    reply = visitor.messages(after=menu["id"])[-1]
+    assert reply["author"] == "bot" and reply["choices"] == [] and "otras palabras" in reply["text"], reply
 
 
 def test_a_session_resumes_with_its_token_after_a_reload_and_shows_the_history(shop: Flask) -> None:

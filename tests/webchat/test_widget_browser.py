@@ -338,8 +338,8 @@ def test_with_the_event_stream_blocked_replies_come_by_polling_and_a_menu_choice
         widget.wait(lambda: widget.find_host().get_attribute("data-live") == "polling", "the widget to poll")
         widget.send("refund")  # three of the sample shop's articles speak of refunds: a menu
         menu = widget.wait_for_message("bot")
-        assert len(menu.choices) == 3 and all(enabled for *_, enabled in menu.choices)
-        assert [value for _, value, _ in menu.choices] == ["1", "2", "3"]
+        assert len(menu.choices) == 4 and all(enabled for *_, enabled in menu.choices)
+        assert [value for _, value, _ in menu.choices] == ["1", "2", "3", "None of these"]
         assert "Reply with the number" not in menu.text  # buttons to click, not a number to type
         label = menu.choices[1][0]
 
