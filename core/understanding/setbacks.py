@@ -97,9 +97,15 @@ def _bare(text: str) -> str:
     return _ALONE_FILLER.sub("", " ".join(words.split())).strip()
 
 
+#: The whole message: a thumbs-down or a frown (skin tones and variation selectors aside).
+_THUMBS_DOWN = re.compile(r"\s*(?:\U0001f44e|[:;=]-?\(|\u2639|\U0001f641|\U0001f61e|\U0001f615)"
+                          r"[\ufe0f\U0001f3fb-\U0001f3ff]*[\s!.]*")
+
+
 def did_not_help(text: str) -> bool:
     """Whether ``text`` says the answer the customer just got did not help them."""
-    return _bare(text) in DID_NOT_HELP_ALONE or bool(_DID_NOT_HELP.search(fold(text)))
+    return (_bare(text) in DID_NOT_HELP_ALONE or bool(_DID_NOT_HELP.search(fold(text)))
+            or bool(_THUMBS_DOWN.fullmatch(text)))
 
 
 _ALONE_WORDS = _phrases([DID_NOT_HELP_ALONE])

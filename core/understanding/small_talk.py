@@ -186,6 +186,15 @@ def _trimmed(text: str) -> str:
 
 
 _CLOSES = re.compile(rf"(?<!\w)(?:{_THANKS}|{_SIGN_OFF})(?!\w)", re.IGNORECASE | re.VERBOSE)
+#: A thumbs-up, a smile, a heart, a tick: what customers send for "ok, thanks".
+_GLAD = (r"(?:[:;=]-?[)D\]]|\^\^|<3|[\U0001f44d\U0001f44c\U0001f44f\U0001f64f\U0001f64c\U0001f91d\u263a\u2764"
+         r"\u2705\u2714\U0001f4af\U0001f389\U0001f600-\U0001f60d\U0001f642\U0001f917\U0001f970\U0001f973"
+         r"\U0001f495-\U0001f49f][\ufe0f\U0001f3fb-\U0001f3ff]*)")
+#: A message that only acknowledges ("ok", "cool 👍", "got it!", "vale", "🙏"): a close.
+_ACKNOWLEDGED = re.compile(
+    rf"\s*(?:(?:{_ACKNOWLEDGEMENT}|{_ACKNOWLEDGEMENT_WORD}|{_THANKS}|{_GLAD})(?:\s*[,!.…]*\s*))+",
+    re.IGNORECASE | re.VERBOSE,
+)
 
 
 def small_talk_only(text: str) -> str | None:
@@ -195,7 +204,11 @@ def small_talk_only(text: str) -> str | None:
 
     The intent model learned small talk from English examples and carries it over to
     Latin-script languages through the encoder, but read "Спасибо!", "谢谢！" or
-    "안녕하세요" as out of scope: the bot searched the help center for them."""
+    "안녕하세요" as out of scope: the bot searched the help center for them. A message
+    that only acknowledges ("ok", "cool", "👍", ":)") is thanks: "👍" after an answer was
+    told "I couldn't find that in our help center", and counted as a failed answer."""
+    if _ACKNOWLEDGED.fullmatch(text):
+        return "thanks"
     if not any(character.isalpha() for character in text) or any(character.isalpha() for character in _trimmed(text)):
         return None
     return "thanks" if _CLOSES.search(text) else "greeting"

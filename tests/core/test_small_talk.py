@@ -227,7 +227,11 @@ def test_a_request_or_another_question_is_not_asking_who_answers(text: str) -> N
     ("vale, gracias", "thanks", "vale, gracias"),
     ("d'accord merci", "thanks", "d'accord merci"),
     ("alles klar, danke", "thanks", "alles klar, danke"),
-    ("ok", "greeting", "ok"),
+    ("ok", "thanks", "ok"),  # an acknowledgement closes, as thanks does
+    ("cool 👍", "thanks", "cool 👍"), ("👍", "thanks", "👍"), ("👍🏽", "thanks", "👍🏽"), ("🙏", "thanks", "🙏"),
+    (":)", "thanks", ":)"), ("got it!", "thanks", "got it!"), ("ok great thanks", "thanks", "great"),
+    ("super, merci", "thanks", "super, merci"),
+    ("😡", None, "😡"), ("👎", None, "👎"),
     ("ok so where is my parcel?", None, "so where is my parcel?"),
     ("Great, my parcel still has not come", None, "my parcel still has not come"),
     ("Great Britain delivery times?", None, "Great Britain delivery times?"),  # an adjective, kept

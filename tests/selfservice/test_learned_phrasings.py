@@ -133,7 +133,7 @@ def test_a_second_customers_same_pick_activates_it_with_its_question_vector(shop
 
 
 @pytest.mark.parametrize("follow_up", ["that didn't help", "No me sirvió", "ça ne m'a pas aidé", "AGENT",
-                                       "I want to talk to a real person please"])
+                                       "I want to talk to a real person please", "👎"])
 def test_a_pick_followed_by_that_didnt_help_or_a_request_for_a_person_teaches_nothing(
         shop: Flask, vendor: VendorClient, follow_up: str) -> None:
     pick_refund(shop, vendor, ANNA)
@@ -548,7 +548,7 @@ def test_a_phrasing_two_customers_taught_answers_the_next_customer_outright(shop
     assert title in _menu_titles(ask(eve))
 
 
-@pytest.mark.parametrize("setback", ["that didn't help", "no", "no me sirvió"])
+@pytest.mark.parametrize("setback", ["that didn't help", "no", "no me sirvió", "👎"])
 def test_an_answer_that_did_not_help_offers_the_other_articles_and_its_pick_teaches_nothing(
         shop: Flask, vendor: VendorClient, setback: str) -> None:
     """"That didn't help" was searched as a question (discount codes, password resets…).

@@ -517,7 +517,7 @@ def test_something_else_after_a_menu_is_a_new_question(shop: Flask, vendor: Vend
     assert "articles/delivery-times" in answer["body"]
 
 
-@pytest.mark.parametrize("thanks", ["thanks!", "ok thanks", "Okay, thank you", "vale gracias"])
+@pytest.mark.parametrize("thanks", ["thanks!", "ok thanks", "Okay, thank you", "vale gracias", "👍", "ok", "cool :)"])
 def test_thanks_gets_a_polite_close(shop: Flask, vendor: VendorClient, thanks: str) -> None:
     """"ok thanks" was read as "ok" and told nothing was found in the help center."""
     vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
@@ -540,6 +540,16 @@ def test_a_question_wrapped_in_a_greeting_or_thanks_is_answered(shop: Flask, ven
     vendor.twilio(MESSAGES, inbound(text))
     [sent] = twilio_sends(shop)
     assert "2 to 4 working days" in sent["body"] and "articles/delivery-times" in sent["body"], sent["body"]
+
+
+def test_a_thumbs_up_after_an_answer_is_no_failed_answer(shop: Flask, vendor: VendorClient) -> None:
+    """"👍" was told "I couldn't find that in our help center", a failed answer: one more
+    miss and the customer was handed to a person."""
+    for message in ("how long does delivery take?", "👍", "zzkq"):
+        vendor.twilio(MESSAGES, inbound(message))
+    *_, thumbs, vague = twilio_sends(shop)
+    assert "You're welcome" in thumbs["body"], thumbs["body"]
+    assert "I'm passing you" not in vague["body"] and conversation(shop).status == "open", vague["body"]
 
 
 def test_a_greeting_alone_is_greeted(shop: Flask, vendor: VendorClient) -> None:
