@@ -162,7 +162,8 @@ def _find(current: str, sentence: str, start: int) -> re.Match[str]:
             return found
     raise HtmlEditError(
         f"The sentence \u201c{_shortened(sentence)}\u201d that this edit changes is no longer in the Help "
-        "Center article: it was edited there since Switchboard read it. Nothing was written. Run "
+        "Center article as written there (the article was edited in the Help Center since Switchboard read "
+        "it, or the sentence is a table row Switchboard reads cell by cell). Nothing was written. Run "
         "`switchboard kb sync` and draft the edit again, or make it in the Help Center.")
 
 

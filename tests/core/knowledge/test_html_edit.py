@@ -97,3 +97,11 @@ def test_a_new_articles_text_is_written_with_its_structure() -> None:
     read = html_to_text(written).text
     assert "\n\n\nChecking the balance\n\n- Open My Account > Gift cards\n- Enter the code" in read
     assert html_to_text(text_to_html(TEXT)).text == TEXT  # what the reader wrote, written back, reads the same
+
+
+def test_a_table_row_the_text_reads_cell_by_cell_is_not_guessed_at() -> None:
+    article = "<table><tr><th>Service</th><th>Price</th></tr><tr><td>Express</td><td>$9.95</td></tr></table>"
+    text = html_to_text(article).text
+    assert text == "Service: Express; Price: $9.95"
+    with pytest.raises(HtmlEditError, match="table row"):
+        revised_html(article, text, "Service: Express; Price: $12.95")
