@@ -42,6 +42,23 @@ REFERS_BACK = re.compile(
     r"isso|isto|questo|quello|ciò)\b", re.IGNORECASE)
 
 
+#: A reply to a menu this short that points back ("how long does it take?") is read with
+#: the menu's question; a longer one says enough to be read on its own.
+MENU_FOLLOW_UP_WORDS = 7
+#: Why a menu was sent when no article clearly fitted: a reply to it may say more of the same question.
+UNSURE_MENU = "low_confidence"
+
+
+def with_unsure_menu(text: str, menu_question: str | None) -> str:
+    """``text``, or, when it is a short reply pointing back to a menu sent for want of a
+    clear answer to ``menu_question``, the two together: after "refund" and its menu,
+    "how long does it take?" asks how long a refund takes, and on its own words it was
+    answered with delivery times."""
+    if not menu_question or len(text.split()) > MENU_FOLLOW_UP_WORDS or not REFERS_BACK.search(text):
+        return text
+    return f"{menu_question} {text}"
+
+
 def points_back(question: str, words: Sequence[str], topic_words: Callable[[str], Sequence[str]]) -> bool:
     """Whether a short follow-up is about what was just answered: it points back ("is
     it free?"), or it asks when or how much and names nothing ("how long do I have?");

@@ -32,7 +32,7 @@ from switchboard.core.answers.drafting import LLMDrafter
 from switchboard.core.bot.decisions import Decision, Drafter, Turn, decide, searches
 from switchboard.core.bot.escalation import EscalationPolicy
 from switchboard.core.bot.escalation_file import load_policy
-from switchboard.core.bot.follow_ups import JustCited
+from switchboard.core.bot.follow_ups import UNSURE_MENU, JustCited, with_unsure_menu
 from switchboard.core.conversation.inbound import candidate_languages, keyword, likely_languages
 from switchboard.core.conversation.inbound import policy as live_policy
 from switchboard.core.customers.identity import region_of
@@ -227,6 +227,7 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
         return Outcome(question.text, question.expected, "help" if word == "help" else "keyword", word,
                        (), (), None, "other")
     turn = turn or Turn(first_bot_message=question.previous is None, company=config.company)
+    asked = question.text
     if question.previous is not None:
         # The live bot reads a follow-up with the question it answered and the answer it
         # sent (core/bot/follow_ups.py): that answer is decided here as it was then.
@@ -234,11 +235,15 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
         before = _decided(previous, config, replace(turn, first_bot_message=True), question)
         cited = before.draft.citations[0].article_id if before.action == "answer" and before.draft else None
         retriever = config.retriever
+        if before.action == "choices" and before.reason == UNSURE_MENU:  # as the live bot reads a reply to it
+            asked = with_unsure_menu(question.text, previous)
         turn = replace(turn, previous_question=previous if before.action == "answer" else None,
+                       # a menu or a clarifying question the bot sent for want of an answer
+                       failed_answers=int(before.action in ("clarify", "choices") and bool(before.reason)),
                        previous_answer=before.reply if cited else None,
                        previous_article=JustCited(cited, lambda article: [
                            p for p in retriever.passages if p.article_id == article]) if cited and retriever else None)
-    return outcome_of(question, _decided(truncate_for_model(redact(question.text).text), config, turn, question))
+    return outcome_of(question, _decided(truncate_for_model(redact(asked).text), config, turn, question))
 
 
 def _decided(text: str, config: Configuration, turn: Turn, asker: Question | None = None) -> Decision:

@@ -34,7 +34,7 @@ from switchboard.core.bot.decisions import (
 )
 from switchboard.core.bot.escalation import EscalationPolicy
 from switchboard.core.bot.escalation_file import load_policy
-from switchboard.core.bot.follow_ups import JustCited
+from switchboard.core.bot.follow_ups import UNSURE_MENU, JustCited, with_unsure_menu
 from switchboard.core.bot.outbound import Inbound, send_reply
 from switchboard.core.customers import timeline
 from switchboard.core.customers.identity import may_message
@@ -251,7 +251,7 @@ def handle_inbound(session: Session, inbound: Inbound, settings: Settings) -> De
                                       learned=learned)
     turn = conversation_turn(session, inbound, settings, texts=texts, earlier=earlier)
     decision = decide(
-        text, enrichment, turn,
+        _read_with_menu(session, inbound, earlier, text), enrichment, turn,
         policy=policy(settings), search=search, llm_drafter=_llm_drafter(session, inbound, settings),
         topic_words=lambda q: content_words(q, language_of(language) or "en"), other_language=other_language,
     )
@@ -433,6 +433,22 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts
                                language=inbound.message.meta.get("language"))
 
 
+def _read_with_menu(session: Session, inbound: Inbound, earlier: list[Message], text: str) -> str:
+    """``text`` read with the question of the menu the bot just sent for want of a clear
+    answer, when it is a short reply pointing back to it (:func:`.follow_ups.with_unsure_menu`)."""
+    last_bot = _last_bot(session, inbound, earlier)
+    if last_bot is None or last_bot.meta.get("action") != "choices" or last_bot.meta.get("reason") != UNSURE_MENU:
+        return text
+    return truncate_for_model(with_unsure_menu(text, last_bot.meta.get("question") or _asked(session, last_bot)))
+
+
+def _asked(session: Session, reply: Message) -> str | None:
+    """The customer's message ``reply`` answered."""
+    asked_id = reply.meta.get("in_reply_to")
+    asked = session.get(Message, asked_id) if isinstance(asked_id, int) else None
+    return asked.body if asked is not None and asked.conversation_id == reply.conversation_id else None
+
+
 def _menu_again(session: Session, inbound: Inbound, settings: Settings, texts: Texts,
                 menu: Message) -> Decision | None:
     """A number the menu does not have ("4" under three articles) is a slip, not a new
@@ -469,11 +485,8 @@ def _answered_question(session: Session, last_bot: Message | None) -> str | None
         return None
     if last_bot.meta.get("question"):
         return truncate_for_model(str(last_bot.meta["question"]))
-    asked_id = last_bot.meta.get("in_reply_to")
-    asked = session.get(Message, asked_id) if isinstance(asked_id, int) else None
-    if asked is None or asked.conversation_id != last_bot.conversation_id:
-        return None
-    return truncate_for_model(asked.body)
+    asked = _asked(session, last_bot)
+    return truncate_for_model(asked) if asked is not None else None
 
 
 def _cited_article(session: Session, inbound: Inbound, settings: Settings, reply: Message) -> JustCited | None:

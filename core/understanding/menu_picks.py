@@ -17,6 +17,23 @@ from switchboard.core.understanding.setbacks import fold
 
 #: Words that say nothing about which article was meant ("the first one", "that one").
 _PICK_FILLER = frozenset("the a an one that this about please pls i want my me it its on for of to".split())
+#: Words that ask or join but name nothing, in the catalogs' languages (folded): "is it
+#: free?" shares "is" with "Where is my order?", and was taken for picking it.
+_NAMES_NOTHING = frozenset("""
+    how what when where why which who whose is are was were be been am do does did can could will would shall
+    should may might must have has had get got i my me mine you your we our us he she they them their it its
+    this that these those there here the a an to of for in on at by with from and or but not no so if then
+    than too very just also any some all much many long more most
+    como que cuando donde por porque cual quien es son esta estan era mi mis tu tus su sus el la los las un una
+    unos unas de del al para en con y o pero no me te se lo le nos yo
+    comment quoi quand ou pourquoi quel quelle quels quelles qui est sont etait mon ma mes ton ta tes son sa
+    ses le les une des du au aux pour avec et mais ne pas je tu il elle nous vous ils elles ce cette
+    wie was wann wo warum welche welcher welches wer ist sind war mein meine dein deine sein seine der die
+    das ein eine einen dem den zu von fur mit und oder aber nicht ich du er sie es wir ihr
+    qual quais quem sao meu minha meus minhas teu tua seu sua os as um uma do da dos das com mas nao eu ele
+    ela
+    come cosa quale quali chi sono mio mia miei mie tuo tua suo sua il gli lo uno di per non io lui lei
+""".split())
 #: A reply longer than this is a new question, not the name of a menu item.
 _PICK_MAX_WORDS = 8
 #: A menu item named by its place: ordinals and numbers, en, es, fr, de, pt, it.
@@ -67,11 +84,15 @@ def pick_choice(text: str, titles: Sequence[str]) -> int | None:
     number = menu_number(text, len(titles))
     if number is not None:
         return number - 1 if 1 <= number <= len(titles) else None
-    bare = text.strip().lower().lstrip("#").rstrip(".)!").strip()
-    words = [w for w in _words(bare) if w not in _PICK_FILLER]
-    if not words or len(words) > _PICK_MAX_WORDS:
+    bare = fold(text).lstrip("#").rstrip(".)!").strip()
+    said = [w for w in _words(bare) if w not in _PICK_FILLER]
+    if not said or len(said) > _PICK_MAX_WORDS:
         return None
-    shared = [sum(any(fuzz.ratio(w, t) >= 85 for t in _words(title.lower())) for w in words) for title in titles]
+    words = [w for w in said if w not in _NAMES_NOTHING]
+    if not words:
+        return None  # "is it free?", "how long do I have?": a question, naming no item
+    shared = [sum(any(fuzz.ratio(w, t) >= 85 for t in _words(fold(title)) if t not in _NAMES_NOTHING) for w in words)
+              for title in titles]
     best = max(shared, default=0)
     if best == 0 or shared.count(best) > 1 or best < len(words) / 2:
         return None  # no title named, two equally, or mostly other words: a new question

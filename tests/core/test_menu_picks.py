@@ -29,6 +29,8 @@ def test_a_reply_picks_the_item_it_names(reply: str, index: int) -> None:
 @pytest.mark.parametrize("reply", [
     "second class delivery?", "one more question", "first class", "4", "0", "the fourth one", "no",
     "how long does delivery take?", "none of these",
+    # their words name no item: "is it free?" was read as picking "Where is my order?"
+    "is it free?", "where is it?", "how long do I have?",
 ])
 def test_anything_else_picks_nothing(reply: str) -> None:
     assert pick_choice(reply, TITLES) is None

@@ -22,7 +22,7 @@ ANSWERED = {
     "and how much does that cost?", "how much is that?", "My kettle arrived broken and I want my money back",
     "I can't remember my login", "my card was declined", "you charged me twice", "¿Cuánto cuesta el envío?",
     "Olvidé mi contraseña", "Mon code promo ne marche pas", "can I do it online?",
-    "I cant log in", "how long is it?", "is it free?",
+    "I cant log in", "how long is it?", "is it free?", "how long does it take?",
     "Do you ship to Canada? And how much does delivery cost?",
     "I'd be grateful for your help with the following: how long do I have to return an item?\n\n"
     "Thank you in advance,\nPriya",

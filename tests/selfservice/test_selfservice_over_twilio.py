@@ -510,6 +510,20 @@ def test_none_of_these_asks_again_and_teaches_nothing(shop: Flask, vendor: Vendo
     assert conversation(shop).handoff_reason is None
 
 
+def test_a_short_reply_pointing_back_at_a_menu_is_read_with_its_question(shop: Flask, vendor: VendorClient) -> None:
+    """"refund", its menu, then "how long does it take?": on its own words a delivery
+    question, answered with delivery times. And "is it free?" picks nothing: its "is" was
+    read as naming "Where is my order?", a pick the bot learned from."""
+    vendor.twilio(MESSAGES, inbound("refund"))
+    vendor.twilio(MESSAGES, inbound("how long does it take?"))
+    _, answer = twilio_sends(shop)
+    assert "articles/refund-timing" in answer["body"], answer["body"]
+    vendor.twilio(MESSAGES, inbound("my parcel", sender="+14155550111"))
+    vendor.twilio(MESSAGES, inbound("is it free?", sender="+14155550111"))
+    with get_db(shop).session() as session:
+        assert session.scalars(select(PhrasingEvidence)).all() == []
+
+
 def test_something_else_after_a_menu_is_a_new_question(shop: Flask, vendor: VendorClient) -> None:
     vendor.twilio(MESSAGES, inbound("refund?"))
     vendor.twilio(MESSAGES, inbound("how long does delivery take?"))
