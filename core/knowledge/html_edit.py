@@ -83,6 +83,9 @@ def revised_html(current: str, before: str, after: str) -> str:
     if _same(html_to_text(current).text, after):
         return current
     old, new = _sentences(before), _sentences(after)
+    if not old:
+        raise HtmlEditError("This edit does not say what the article said before it, so applying it would add "
+                            "the whole text again. Nothing was written: make the change in the Help Center.")
     changes: list[tuple[int, int, str]] = []  # (start, end, replacement) in current's characters
     position = 0
     found: dict[int, re.Match[str]] = {}

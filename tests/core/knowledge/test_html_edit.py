@@ -80,6 +80,11 @@ def test_an_article_edited_in_the_help_center_since_is_not_overwritten() -> None
     assert "valid for <strong>24 months</strong>" in revised and "Type the code on the back" in revised
 
 
+def test_an_edit_that_does_not_say_what_it_changed_writes_nothing() -> None:
+    with pytest.raises(HtmlEditError, match="Nothing was written"):
+        revised_html(ARTICLE, "", TEXT + " One more sentence.")
+
+
 def test_words_of_a_sentence_inside_an_attribute_are_not_its_text() -> None:
     article = '<p><img alt="Refunds take 5 days." src="x.png"></p><p>Refunds take 5 days.</p>'
     revised = revised_html(article, "Refunds take 5 days.", "Refunds take 3 days.")
