@@ -52,7 +52,7 @@ from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, Conversation, Customer, InboxEvent, Message
 from switchboard.core.understanding.enrichment import enrich
-from switchboard.core.understanding.menu_picks import pick_choice
+from switchboard.core.understanding.menu_picks import declines, pick_choice
 
 log = logging.getLogger(__name__)
 
@@ -342,13 +342,15 @@ def _spoken(decision: Decision) -> tuple[str, dict[str, Any]]:
 def _picked(session: Session, inbound: Inbound, settings: Settings, last: Message | None,
             heard: str) -> Decision | None:
     """The article the caller picked off the spoken menu ("two", "the second one", or
-    words of its title), answered from that article; None when this is a new question."""
+    words of its title), answered from that article; "none of them" asks again; None
+    when this is a new question."""
     offered = (last.meta or {}).get("choices") if last is not None else None
     if not offered:
         return None
     index = pick_choice(heard, [choice["title"] for choice in offered])
     if index is None:
-        return None
+        # "None of them": asked to say it in other words, a failed answer, not a question
+        return Decision("clarify", "", reason="did_not_help") if declines(heard) else None
     passages = article_passages(session, inbound.account.id, settings, offered[index]["article"])
     if not passages:
         return None

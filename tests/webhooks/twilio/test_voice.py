@@ -374,6 +374,16 @@ def test_a_caller_who_picks_off_the_spoken_menu_is_answered_and_not_counted_as_a
     assert len(picks) == 2 and all(meta["question"] for meta in picks), picks
 
 
+def test_a_caller_who_wants_none_of_the_spoken_menu_is_asked_again(line: Flask) -> None:
+    """"None of them" was searched as a question and read out another menu."""
+    client = signed(line)
+    call(client)
+    assert "1: " in spoken(say(client, "refund", turn=1))
+    again = spoken(say(client, "none of them", turn=2))
+    assert "other words" in again and "1: " not in again, again
+    assert [m.meta.get("reason") for m in timeline(line) if m.author == "bot"][-1] == "did_not_help"
+
+
 def test_twilio_retrying_a_turn_hears_the_same_answer_recorded_once(shop: Flask, vendor: VendorClient) -> None:
     call(vendor)
     first = say(vendor, "How long does delivery usually take?", turn=1)
