@@ -21,7 +21,6 @@ from switchboard.core import accounts, ports
 from switchboard.core.actions import customer_requests as actions
 from switchboard.core.answers.drafting import Draft, LLMDrafter
 from switchboard.core.bot.decisions import (
-    CLARIFY,
     NONE_OF_THESE,
     SYSTEM_REASONS,
     Decision,
@@ -92,6 +91,9 @@ STOP_CONFIRMATION = N_("stop_confirmation", "You have been unsubscribed and will
                        "number. Reply START to resubscribe.")
 START_CONFIRMATION = N_("start_confirmation", "You have been resubscribed to messages from this number. Reply HELP "
                         "for help, STOP to unsubscribe. Msg&data rates may apply.")
+#: After "none of these" under a menu: a miss, not a question.
+MENU_DECLINED = N_("menu_declined", "Sorry none of those fit. Could you say it in other words? Or reply AGENT to "
+                   "talk to a person.")
 
 
 def keyword(body: str, *, opted_out: bool = False) -> str | None:
@@ -410,7 +412,7 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts
     if index is None and (declines(inbound.message.body) or inbound.message.body.strip() == texts(NONE_OF_THESE)):
         # "None of these": not a question to search ("none of these" found three more
         # unrelated titles), and a failed answer the policy's repeated_failures counts.
-        return Decision("clarify", texts(CLARIFY), reason="did_not_help",
+        return Decision("clarify", texts(MENU_DECLINED), reason="did_not_help",
                         notes={"question": str(last_bot.meta.get("question") or "")})
     if index is None:
         out_of_range = menu_number(inbound.message.body) is not None
