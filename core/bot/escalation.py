@@ -351,6 +351,16 @@ COUNTERS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Counters that say the conversation went on without being resolved: a message that
+#: closes it (thanks, an acknowledgement) resolves it. "👍" after the sixth answer made a
+#: Zendesk ticket for an agent to read "👍".
+UNRESOLVED_COUNTERS = frozenset({"too_many_turns", "too_long_with_bot"})
+
+
+def _closes(signals: Signals) -> bool:
+    return signals.intent == "thanks" and signals.in_scope and signals.intent_familiar
+
+
 @dataclass(frozen=True)
 class CountRule:
     name: str
@@ -359,6 +369,8 @@ class CountRule:
 
     def check(self, signals: Signals) -> str | None:
         field, detail = COUNTERS[self.name]
+        if self.name in UNRESOLVED_COUNTERS and _closes(signals):
+            return None  # "thanks", "👍": the conversation is resolved, no person needed for it
         value = getattr(signals, field)
         if value is not None and value >= self.at_least:  # an unknown customer value never fires
             return detail.format(value=value)

@@ -102,6 +102,12 @@ def test_each_trigger_fires_on_signals_built_for_it(policy: EscalationPolicy, na
     assert trigger.detail.strip()
 
 
+@pytest.mark.parametrize("name", ["too_many_turns", "too_long_with_bot"])
+def test_a_closing_message_resolves_a_long_conversation(policy: EscalationPolicy, name: str) -> None:
+    assert policy.evaluate(signals(**FIRES[name], intent="thanks", in_scope=True)) is None
+    assert policy.evaluate(signals(**FIRES[name], intent="thanks", in_scope=False)).name == name  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("name", TRIGGER_NAMES)
 def test_a_disabled_trigger_does_not_fire(name: str) -> None:
     policy = edited(lambda triggers: triggers[name].update(enabled=False))
