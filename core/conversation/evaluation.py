@@ -243,13 +243,18 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
                        previous_answer=before.reply if cited else None,
                        previous_article=JustCited(cited, lambda article: [
                            p for p in retriever.passages if p.article_id == article]) if cited and retriever else None)
-    return outcome_of(question, _decided(truncate_for_model(redact(asked).text), config, turn, question))
+    text = truncate_for_model(redact(question.text).text)
+    read_as = truncate_for_model(redact(asked).text) if asked != question.text else None
+    return outcome_of(question, _decided(text, config, turn, question, read_as=read_as))
 
 
-def _decided(text: str, config: Configuration, turn: Turn, asker: Question | None = None) -> Decision:
+def _decided(text: str, config: Configuration, turn: Turn, asker: Question | None = None, *,
+             read_as: str | None = None) -> Decision:
     """The live decision for the (redacted) message ``text`` in ``turn``, from the
     customer ``asker`` describes (their number's country, their locale); its notes say
-    the language it is in."""
+    the language it is in. ``read_as``: what the live bot decides on instead of ``text``
+    (a reply to a menu, read with the menu's question), still reading intent, sentiment
+    and language from the message itself."""
     # The conversation's language as the live bot chooses it for a first message (no
     # earlier language; the customer's locale, if known), and the same search in it.
     locale, region = (asker.locale, asker.region) if asker is not None else (None, None)
@@ -263,7 +268,7 @@ def _decided(text: str, config: Configuration, turn: Turn, asker: Question | Non
     turn = replace(turn, texts=config.texts(language))
     enrichment = enrich(text, intent_model=config.intent_model, also=also, likely=likely)
     decision = decide(
-        text, enrichment, turn, policy=config.policy,
+        read_as or text, enrichment, turn, policy=config.policy,
         search=search, llm_drafter=config.llm_drafter, other_language=other_language,
         topic_words=lambda q: content_words(q, language_of(language) or "en"),
     )

@@ -59,6 +59,20 @@ _PLEASANTRY = r"""(?:
   | how'?s\s+it\s+going
   | (?:is\s+)?any(?:one|body)\s+(?:there|here|around)
 )"""
+# "I have a question", "I need help", "can you help me?": the customer has not asked yet.
+# Searched, it got a menu of three articles (a failed answer), and the question that
+# followed it went to a person.
+_PREAMBLE = r"""(?:
+    (?:i\s+)?(?:have|got)\s+(?:a\s+|an\s+)?(?:quick\s+|small\s+|short\s+)?(?:question|query|problem|issue|enquiry|inquiry)
+  | (?:a\s+)?(?:quick|small|short)\s+(?:question|one)
+  | (?:i\s+)?need\s+(?:some\s+|your\s+)?(?:help|assistance|support)
+  | (?:can|could)\s+(?:you|u|someone|anyone|somebody|anybody)\s+help(?:\s+me)?
+  | tengo\s+una\s+(?:pregunta|duda|consulta)|necesito\s+ayuda|(?:me\s+)?(?:puede[ns]?|podr[ií]as?)\s+ayudar(?:me)?
+  | j['’]ai\s+une\s+question|(?:j['’]ai\s+)?besoin\s+d['’]aide|(?:pouvez|peux)[-\s](?:vous|tu)\s+m['’]aider
+  | ich\s+habe\s+eine\s+frage|ich\s+brauche\s+hilfe|k[öo]nnen\s+sie\s+mir\s+helfen|kannst\s+du\s+mir\s+helfen
+  | tenho\s+uma\s+(?:pergunta|d[úu]vida)|preciso\s+de\s+ajuda|(?:pode|podem)\s+(?:me\s+)?ajudar(?:-me)?
+  | ho\s+una\s+domanda|ho\s+bisogno\s+di\s+aiuto|(?:potete|puoi|pu[òo])\s+aiutarmi
+)"""
 # What thanks may be for and still be only politeness ("thank you for your help"), not
 # content ("thanks for the refund"): help, time, replies and the like, in each language.
 _FOR_THE_HELP = r"""(?:
@@ -112,6 +126,7 @@ _OPENING = re.compile(  # matched at a position (re.match anchors it there)
       | (?:{_ACKNOWLEDGEMENT_WORD}\s*{_PUNCTUATION}\s*)
       | (?:{_DEAR}\s*[,:\n]\s*)
       | (?:{_PLEASANTRY}(?:\s*{_PUNCTUATION}\s*|$))
+      | (?:{_PREAMBLE}(?:\s+please|\s+pls)?(?:\s*{_PUNCTUATION}\s*|\s*$))
       | (?:{_THANKS}\s*{_PUNCTUATION}\s*)
     )""",
     re.IGNORECASE | re.VERBOSE,

@@ -232,6 +232,12 @@ def test_a_request_or_another_question_is_not_asking_who_answers(text: str) -> N
     (":)", "thanks", ":)"), ("got it!", "thanks", "got it!"), ("ok great thanks", "thanks", "great"),
     ("super, merci", "thanks", "super, merci"),
     ("😡", None, "😡"), ("👎", None, "👎"),
+    # the customer has not asked yet: greeted, not searched (a menu, then a person)
+    ("I have a question", "greeting", "I have a question"), ("quick question!", "greeting", "quick question!"),
+    ("Can you help me please?", "greeting", "Can you help me please?"), ("I need help", "greeting", "I need help"),
+    ("tengo una duda", "greeting", "tengo una duda"), ("Ich habe eine Frage", "greeting", "Ich habe eine Frage"),
+    ("I have a question: where is my parcel?", None, "where is my parcel?"),
+    ("I need help with my order", None, "I need help with my order"),
     ("ok so where is my parcel?", None, "so where is my parcel?"),
     ("Great, my parcel still has not come", None, "my parcel still has not come"),
     ("Great Britain delivery times?", None, "Great Britain delivery times?"),  # an adjective, kept

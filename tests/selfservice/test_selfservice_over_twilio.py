@@ -566,6 +566,17 @@ def test_a_thumbs_up_after_an_answer_is_no_failed_answer(shop: Flask, vendor: Ve
     assert "I'm passing you" not in vague["body"] and conversation(shop).status == "open", vague["body"]
 
 
+def test_i_have_a_question_waits_for_the_question(shop: Flask, vendor: VendorClient) -> None:
+    """"I have a question" got a menu of three articles (a failed answer), and the vague
+    message after it went to a person before the customer had asked anything."""
+    for message in ("hi", "I have a question", "about my order", "where is my parcel?"):
+        vendor.twilio(MESSAGES, inbound(message))
+    _, waiting, vague, answer = twilio_sends(shop)
+    assert waiting["body"] == "How can I help you today?", waiting["body"]
+    assert "I'm passing you" not in vague["body"], vague["body"]
+    assert "articles/track-order" in answer["body"] and conversation(shop).status == "open", answer["body"]
+
+
 def test_a_greeting_alone_is_greeted(shop: Flask, vendor: VendorClient) -> None:
     vendor.twilio(MESSAGES, inbound("Good morning!"))
     [sent] = twilio_sends(shop)
