@@ -126,8 +126,15 @@ def revised_html(current: str, before: str, after: str) -> str:
     return revised
 
 
+def sentences(text: str) -> list[str]:
+    """``text``'s sentences and lines, spaces collapsed: what an edit's diff compares
+    (core/knowledge_loop/edits.py) and what is looked for in the HTML here."""
+    return [s for s in (" ".join(part.split()) for part in _SENTENCE_END.split(text)) if s]
+
+
 def _sentences(text: str) -> list[str]:
-    return [s for s in (_BULLET.sub("", " ".join(part.split())) for part in _SENTENCE_END.split(text)) if s]
+    """:func:`sentences` without list markers: the HTML holds an item's text, not its "- "."""
+    return [s for s in (_BULLET.sub("", sentence) for sentence in sentences(text)) if s]
 
 
 def _same(left: str, right: str) -> bool:

@@ -18,7 +18,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+from switchboard.core.knowledge.html_edit import sentences
+
 _WORD = re.compile(r"[a-z][a-z']+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -50,10 +51,6 @@ def overlap(a: str, b: str) -> float:
     """Jaccard of the two sentences' content words."""
     left, right = words(a), words(b)
     return len(left & right) / len(left | right) if left and right else 0.0
-
-
-def sentences(body: str) -> list[str]:
-    return [s for s in (" ".join(p.split()) for p in _SENTENCE.split(body)) if s]
 
 
 def answers_from(body: str, agent_sentences: Sequence[str]) -> bool:
