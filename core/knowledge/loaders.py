@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,9 +185,15 @@ def _article_from_record(record: Any, source: Path, where: str) -> tuple[Article
 
 
 def _named(record: Mapping[str, Any], field: str) -> str:
-    """The record's name for ``field``: the first of COLUMNS' names for it that it has,
-    else the canonical one (which an error then names)."""
-    return next((name for name in COLUMNS[field] if name in record), COLUMNS[field][0])
+    """The record's name for ``field`` (:func:`_alias`), else the canonical one (which an
+    error then names)."""
+    return _alias(record, field) or COLUMNS[field][0]
+
+
+def _alias(names: Container[str], field: str) -> str | None:
+    """The first of COLUMNS' names for ``field`` that a record's keys or a sheet's
+    columns hold, or None."""
+    return next((name for name in COLUMNS[field] if name in names), None)
 
 
 def _as_text(body: str) -> str:
@@ -325,7 +331,7 @@ def _load_spreadsheet(path: Path) -> list[tuple[str, Article, str | None]]:
     if not any(columns):
         raise KnowledgeBaseFormatError(path, "line 1", "is empty: the first line must name the columns, "
                                                        "e.g. title,body (or question,answer).")
-    column = {field: next((alias for alias in aliases if alias in columns), None) for field, aliases in COLUMNS.items()}
+    column = {field: _alias(columns, field) for field in COLUMNS}
     if column["title"] is None or column["body"] is None:
         raise KnowledgeBaseFormatError(
             path, "line 1",
