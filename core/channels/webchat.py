@@ -15,9 +15,10 @@ should see at once ask for a wake-up after their transaction commits
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,7 +45,7 @@ from switchboard.core.store.models import (
     Message,
     WebVisitor,
 )
-from switchboard.core.texts.i18n import texts_for
+from switchboard.core.texts.i18n import SOURCE_LANGUAGE, Texts, overrides
 
 CHANNEL = "web"
 TOKEN_SALT = "switchboard.webchat.visitor"
@@ -184,6 +185,7 @@ def message_json(session: Session, settings: Settings, messages: Sequence[Messag
     opens them: ``meta["opened"]``, never an agent's text);
     the customer's own words as stored, redacted."""
     articles = _articles(session, messages)
+    none_of_these = _none_of_these(session)
     shown = []
     for message in messages:
         meta = message.meta or {}
@@ -198,13 +200,14 @@ def message_json(session: Session, settings: Settings, messages: Sequence[Messag
             "at": message.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             "sources": [_source(message.account_id, s, articles) for s in meta.get("sources") or ()
                         if isinstance(s, dict)],
-            "choices": _choices(session, message, meta),
+            "choices": _choices(meta, message.account_id, none_of_these),
             "client_id": meta.get("client_id"),
         })
     return shown
 
 
-def _choices(session: Session, message: Message, meta: dict[str, Any]) -> list[dict[str, str]]:
+def _choices(meta: dict[str, Any], account_id: int,
+             none_of_these: Callable[[int, str | None], str]) -> list[dict[str, str]]:
     """A menu's articles as buttons sending their number, and a last button, "None of
     these" in the conversation's language, sending its own label: the bot reads it as
     the customer wanting none of them (core/understanding/menu_picks.py)."""
@@ -212,8 +215,19 @@ def _choices(session: Session, message: Message, meta: dict[str, Any]) -> list[d
                for n, c in enumerate(meta.get("choices") or (), 1) if isinstance(c, dict)]
     if not choices:
         return []
-    none = texts_for(session, message.account_id, meta.get("language"))(NONE_OF_THESE)
+    none = none_of_these(account_id, meta.get("language"))
     return [*choices, {"label": none, "value": none}]
+
+
+def _none_of_these(session: Session) -> Callable[[int, str | None], str]:
+    """The "None of these" label by account and language, each account's text overrides
+    read once for a page of messages, not once a menu."""
+    @functools.cache
+    def account_overrides(account_id: int) -> dict[str, dict[str, str]]:
+        return overrides(session, account_id)
+
+    return lambda account_id, language: Texts(language or SOURCE_LANGUAGE, account_overrides(account_id))(
+        NONE_OF_THESE)
 
 
 def _without_what_the_widget_draws(text: str, meta: dict[str, Any]) -> str:
