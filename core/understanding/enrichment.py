@@ -22,6 +22,7 @@ from switchboard.core.understanding.small_talk import (
     request_part,
     resolved,
     sentences,
+    small_talk_language,
     small_talk_only,
 )
 
@@ -338,6 +339,8 @@ def conversation_language(text: str, *, previous: str | None, preference: str | 
     if detected is None and settled is None and (others := served - {DEFAULT_LANGUAGE}):
         guess = clear_language(text, also, others)
         detected = guess if guess in others else None
+    if detected is None and settled is None:
+        detected = small_talk_language(text)
     if detected is not None and (settled is None or word_count(text) >= LANGUAGE_SWITCH_MIN_WORDS):
         return detected
     return settled or DEFAULT_LANGUAGE

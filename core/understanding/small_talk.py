@@ -229,6 +229,31 @@ def small_talk_only(text: str) -> str | None:
     return "thanks" if _CLOSES.search(text) else "greeting"
 
 
+#: Greetings, thanks and goodbyes that are one catalog language's own. A message of
+#: nothing else ("hola", "ciao!", "danke") is too short for the language detector, which
+#: left it to English: a Spanish customer's "hola" was greeted "Hi! How can I help you
+#: today?". Words shared by several of these languages ("salve", "ok") are in none.
+_OWN_SMALL_TALK = {
+    "es": r"hola|buen[oa]s(?:\s+(?:d[ií]as|tardes|noches))?|(?:muchas\s+)?gracias|adi[oó]s|hasta\s+luego",
+    "fr": r"bonjour|bonsoir|salut|coucou|merci(?:\s+beaucoup)?|au\s+revoir",
+    "de": (r"hallo|guten\s+(?:morgen|tag|abend)|moin|servus|danke(?:\s+sch[öo]n)?|vielen\s+dank"
+           r"|tsch[üu]ss|auf\s+wiedersehen"),
+    "pt": r"ol[aá]|oi|bom\s+dia|boa\s+(?:tarde|noite)|(?:muito\s+)?obrigad[oa]|tchau",
+    "it": r"ciao|buongiorno|buonasera|grazie(?:\s+mille)?|arrivederci",
+}
+_OWN_SMALL_TALK_ONLY = {
+    language: re.compile(rf"[\s¡¿]*(?:(?:{words})(?:[\s,!.…]+|$))+", re.IGNORECASE)
+    for language, words in _OWN_SMALL_TALK.items()
+}
+
+
+def small_talk_language(text: str) -> str | None:
+    """The language whose own greetings or thanks ``text`` is made of ("hola" → "es",
+    "Danke schön!" → "de"), or None: for a first message the detector cannot tell."""
+    found = [language for language, pattern in _OWN_SMALL_TALK_ONLY.items() if pattern.fullmatch(text.strip())]
+    return found[0] if len(found) == 1 else None
+
+
 _SENTENCE_END = re.compile(r"(?<=[.!?…。؟！？])\s+|(?<=[。！？])(?=\S)|\s*\n+\s*")
 
 

@@ -168,6 +168,21 @@ def test_a_conversation_changes_language_on_enough_words_written_with_or_without
     assert (language != "en") is switches, language
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("hola", "es"), ("¡Hola!", "es"), ("buenas tardes", "es"), ("hallo", "de"), ("ciao", "it"),
+    ("grazie mille", "it"), ("olá", "pt"), ("salut", "fr"),
+    ("hi", "en"), ("ok", "en"), ("salve", "en"),  # "salve" is Portuguese and Italian alike
+])
+def test_a_first_greeting_too_short_to_detect_is_read_in_its_own_language(text: str, expected: str) -> None:
+    assert detect_language(text) == "en"  # the detector alone cannot tell these
+    assert conversation_language(text, previous=None, preference=None) == expected
+
+
+def test_a_greeting_does_not_move_a_conversation_already_in_a_language() -> None:
+    assert conversation_language("hola", previous="en", preference=None) == "en"
+    assert conversation_language("ciao", previous=None, preference="de") == "de"
+
+
 @pytest.mark.parametrize("text", ["ok", "no", "k", "lol", "👍", "12345", "", "   "])
 def test_short_or_letterless_messages_default_to_english(text: str) -> None:
     assert detect_language(text) == DEFAULT_LANGUAGE == "en"

@@ -583,6 +583,21 @@ def test_a_greeting_alone_is_greeted(shop: Flask, vendor: VendorClient) -> None:
     assert "How can I help you today" in sent["body"]
 
 
+@pytest.mark.parametrize(("greeting", "welcome"), [
+    ("hola", "¿En qué puedo ayudarle hoy?"),
+    ("Olá!", "Como posso ajudar hoje?"),
+    ("ciao", "Come posso aiutarla oggi?"),
+])
+def test_a_greeting_in_another_language_is_greeted_in_it(shop: Flask, vendor: VendorClient, greeting: str,
+                                                         welcome: str) -> None:
+    """Too short for the language detector, and from a US number: it was greeted in English."""
+    vendor.twilio(MESSAGES, inbound(greeting))
+    vendor.twilio(MESSAGES, inbound("ok"))  # a short reply keeps the conversation's language
+    first, second = twilio_sends(shop)
+    assert welcome in first["body"] and "How can I help" not in first["body"], first["body"]
+    assert "How can I help" not in second["body"] and "You're welcome" not in second["body"], second["body"]
+
+
 def test_an_article_that_opens_with_yes_is_answered_yes_with_its_reason(shop: Flask, vendor: VendorClient) -> None:
     from switchboard.core.knowledge.records import Article
 
