@@ -232,13 +232,13 @@ def small_talk_only(text: str) -> str | None:
 #: Greetings, thanks and goodbyes that are one catalog language's own. A message of
 #: nothing else ("hola", "ciao!", "danke") is too short for the language detector, which
 #: left it to English: a Spanish customer's "hola" was greeted "Hi! How can I help you
-#: today?". Words shared by several of these languages ("salve", "ok") are in none.
+#: today?". Words shared by several of these languages ("salve") or with English ("oi") are in none.
 _OWN_SMALL_TALK = {
     "es": r"hola|buen[oa]s(?:\s+(?:d[ií]as|tardes|noches))?|(?:muchas\s+)?gracias|adi[oó]s|hasta\s+luego",
     "fr": r"bonjour|bonsoir|salut|coucou|merci(?:\s+beaucoup)?|au\s+revoir",
     "de": (r"hallo|guten\s+(?:morgen|tag|abend)|moin|servus|danke(?:\s+sch[öo]n)?|vielen\s+dank"
            r"|tsch[üu]ss|auf\s+wiedersehen"),
-    "pt": r"ol[aá]|oi|bom\s+dia|boa\s+(?:tarde|noite)|(?:muito\s+)?obrigad[oa]|tchau",
+    "pt": r"ol[aá]|bom\s+dia|boa\s+(?:tarde|noite)|(?:muito\s+)?obrigad[oa]|tchau",
     "it": r"ciao|buongiorno|buonasera|grazie(?:\s+mille)?|arrivederci",
 }
 _OWN_SMALL_TALK_ONLY = {
