@@ -242,7 +242,7 @@ _OWN_SMALL_TALK = {
     "it": r"ciao|buongiorno|buonasera|grazie(?:\s+mille)?|arrivederci",
 }
 _OWN_SMALL_TALK_ONLY = {
-    language: re.compile(rf"[\s¡¿]*(?:(?:{words})(?:[\s,!.…]+|$))+", re.IGNORECASE)
+    language: re.compile(rf"\W*(?:(?:{words})(?:\W+|$))+", re.IGNORECASE)  # "¡Hola! 👋", "ciao :)"
     for language, words in _OWN_SMALL_TALK.items()
 }
 

@@ -170,7 +170,7 @@ def test_a_conversation_changes_language_on_enough_words_written_with_or_without
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("hola", "es"), ("¡Hola!", "es"), ("buenas tardes", "es"), ("hallo", "de"), ("ciao", "it"),
-    ("grazie mille", "it"), ("olá", "pt"), ("salut", "fr"),
+    ("grazie mille", "it"), ("olá", "pt"), ("salut", "fr"), ("hola 👋", "es"), ("ciao :)", "it"),
     ("hi", "en"), ("ok", "en"), ("salve", "en"), ("oi", "en"),  # Portuguese and Italian alike; English too
 ])
 def test_a_first_greeting_too_short_to_detect_is_read_in_its_own_language(text: str, expected: str) -> None:
