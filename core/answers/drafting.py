@@ -35,6 +35,7 @@ from switchboard.core.answers.grounding import (
 from switchboard.core.answers.tokens import count_tokens, truncate_to_tokens
 from switchboard.core.knowledge.analysis import SENTENCE_MARKS, UNSPACED_STOPS
 from switchboard.core.knowledge.records import Hit, Passage
+from switchboard.core.knowledge.synonyms import SUPPORT_SYNONYM_GROUPS
 from switchboard.core.settings import Settings
 from switchboard.core.understanding.asking import QUESTION_MARKS
 
@@ -215,13 +216,19 @@ def _candidates(wanted: frozenset[str], hits: Sequence[Hit], language: str = "en
     heading (an FAQ page's "Can I change my order?", a label such as "International"),
     which is not quoted (:func:`section_heading`)."""
     found = []
+    synonyms = _synonym_stems() if language == "en" else {}
     for rank, hit in enumerate(hits):
         heading, text = section_heading(hit.passage.text)
         title_terms = content_terms(f"{hit.passage.title}\n{heading or ''}", language) & wanted
         for position, sentence in enumerate(split_sentences(text)):
             if sentence.endswith(":"):
                 continue  # introduces a list: says nothing on its own
-            matched = (content_terms(sentence, language) | title_terms) & wanted
+            terms = content_terms(sentence, language) | title_terms
+            said = terms & wanted
+            # A word the customer used that the sentence says in the help center's own
+            # words ("money back" / "a full refund") counts at half a word.
+            meant = frozenset(w for w in wanted - said if synonyms.get(w, frozenset()) & terms)
+            matched = said | meant
             # In the article retrieval chose (only: a time in the next article must not
             # take the answer to another article), a sentence saying the time asked for
             # answers though it shares no word: "We refund you within 3 working days"
@@ -229,9 +236,30 @@ def _candidates(wanted: frozenset[str], hits: Sequence[Hit], language: str = "en
             says = (kind is not None and hit.passage.article_id == hits[0].passage.article_id
                     and kind.search(sentence) is not None)
             if matched or says:
-                score = (len(matched) / len(wanted) + (ANSWER_KIND_BONUS if says else 0.0)) / (1 + RANK_DISCOUNT * rank)
+                shared = len(said) + SYNONYM_WEIGHT * len(meant)
+                score = (shared / len(wanted) + (ANSWER_KIND_BONUS if says else 0.0)) / (1 + RANK_DISCOUNT * rank)
                 found.append(_Candidate(hit.passage, rank, position, _terminated(sentence), matched, score))
     return sorted(found, key=lambda c: (-c.score, c.rank, c.position))
+
+
+#: What a question's word met in a sentence only as its synonym counts for (retrieval,
+#: too, weighs an expansion below the word typed).
+SYNONYM_WEIGHT = 0.5
+
+
+@lru_cache(maxsize=1)
+def _synonym_stems() -> dict[str, frozenset[str]]:
+    """Per content stem, the stems the support vocabulary ties to it (retrieval's own
+    groups, core/knowledge/synonyms.py, English): a sentence is chosen with the words
+    retrieval found its article by. "My kettle arrived broken and I want my money back"
+    was answered "We are sorry! You do not need to send a broken item back unless we ask
+    you to.", without the article's "a full refund"."""
+    linked: dict[str, set[str]] = {}
+    for group in SUPPORT_SYNONYM_GROUPS:
+        stems = content_terms(" ".join(group))
+        for one in stems:
+            linked.setdefault(one, set()).update(stems - {one})
+    return {one: frozenset(others) for one, others in linked.items()}
 
 
 def section_heading(text: str) -> tuple[str | None, str]:

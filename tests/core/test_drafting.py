@@ -78,6 +78,19 @@ def test_local_answer_quotes_the_fact_and_cites_the_link_within_the_sms_budget()
     assert ground_or_refuse(draft) is draft  # extractive, so grounded by construction
 
 
+def test_the_customers_words_find_the_sentence_that_says_them_in_the_help_centers_words() -> None:
+    """"money back" is "a full refund" to retrieval's synonyms, and now to the quote: the
+    reply was the apology and the one sentence sharing "broken" and "back"."""
+    damaged = Passage(id="damaged#0", article_id="damaged", title="My item arrived damaged or faulty",
+                      text=("We are sorry! Please send us a photo of the damage within 14 days of delivery.\n\n"
+                            "We will send a free replacement or give you a full refund, including delivery costs. "
+                            "You do not need to send a broken item back unless we ask you to."))
+    draft = compose_local("my kettle arrived broken and I want my money back", hits(damaged))
+    assert draft is not None
+    assert draft.text.startswith("We will send a free replacement or give you a full refund"), draft.text
+    assert "We are sorry!" not in draft.text
+
+
 @pytest.mark.parametrize(("heading", "question", "answer"), [
     ("Can I change my order after placing it?", "can I still change my order?",
      "You can change the items within one hour of ordering."),

@@ -598,6 +598,16 @@ def test_a_greeting_in_another_language_is_greeted_in_it(shop: Flask, vendor: Ve
     assert "How can I help" not in second["body"] and "You're welcome" not in second["body"], second["body"]
 
 
+def test_money_back_for_a_broken_item_is_answered_with_the_refund_the_article_gives(shop: Flask,
+                                                                                   vendor: VendorClient) -> None:
+    """The quote was "We are sorry! You do not need to send a broken item back …": the
+    article's refund was left out because it says "refund", not "money"."""
+    vendor.twilio(MESSAGES, inbound("My kettle arrived broken and I want my money back"))
+    [sent] = twilio_sends(shop)
+    assert "full refund" in sent["body"] and "articles/damaged-item" in sent["body"], sent["body"]
+    assert "We are sorry!" not in sent["body"]
+
+
 def test_an_article_that_opens_with_yes_is_answered_yes_with_its_reason(shop: Flask, vendor: VendorClient) -> None:
     from switchboard.core.knowledge.records import Article
 
