@@ -207,7 +207,8 @@ def answer_kind(question: str) -> re.Pattern[str] | None:
 
 def _candidates(wanted: frozenset[str], hits: Sequence[Hit], language: str = "en",
                 kind: re.Pattern[str] | None = None) -> list[_Candidate]:
-    """Sentences sharing a content word with the question, best first; with ``kind``
+    """Sentences sharing a content word with the question (in English also as one of
+    its support synonyms, :func:`_synonym_stems`), best first; with ``kind``
     (:func:`answer_kind`), those saying what the question asks for first.
 
     A passage's title counts for each of its sentences: help-centre articles put the
