@@ -27,6 +27,7 @@ from switchboard.core.answers.grounding import split_sentences
 from switchboard.core.bot.asking_part import asking_part
 from switchboard.core.bot.escalation import EscalationPolicy, Signals, Trigger
 from switchboard.core.bot.follow_ups import REFERS_BACK, JustCited, answered_by, both_readings, points_back, sent_again
+from switchboard.core.bot.other_articles import others, picked_from_menu
 from switchboard.core.bot.several_questions import answer_each, first_reading, joined, reply_of
 from switchboard.core.knowledge.analysis import content_words, language_of
 from switchboard.core.knowledge.calibration import ANSWER_SCORE
@@ -433,18 +434,17 @@ def _other_articles(previous: str, turn: Turn, search: Callable[[str], list[Hit]
     other articles it could have been, as a menu (answered for ``previous``, not for
     "no", and not learned from); or, with none near enough, a request to say it in
     other words. Either is a failed answer, which the policy's repeated_failures counts."""
-    hits = search(previous)
-    offered: list[Hit] = []
-    if hits:
-        # The customer says the top article was not it: what confidence it held is taken
-        # out, and an other article is offered when its share of the rest reaches the
-        # menu floor ("where is my parcel?": 0.09 of 0.42 left for the delivered-but-missing one).
-        left = max(1.0 - hits[0].score, 1e-6)
-        floor = max(MIN_CHOICE_SCORE, hits[0].signals.get("menu_floor", 0.0))
-        offered = [hit for hit in hits[1:] if hit.score / left >= floor][:MAX_CHOICES]
+    tried = turn.previous_article
+    passages = tried.passages() if tried is not None else []
+    question = picked_from_menu(previous, passages[0].title.strip() if passages else None)
+    hits = search(question or previous)
+    if question is not None and tried is not None:  # the rest of the menu the pick came from
+        offered = [hit for hit in choice_hits(hits) if hit.passage.article_id != tried.article_id]
+    else:
+        offered = others(hits, tried.article_id if tried else None, min_score=MIN_CHOICE_SCORE, limit=MAX_CHOICES)
     if offered:
         return Decision("choices", choices_menu(offered, turn.texts), reason="did_not_help", hits=tuple(hits),
-                        choices=tuple(offered), notes={"question": previous})
+                        choices=tuple(offered), notes={"question": question or previous})
     return Decision("clarify", turn.texts(CLARIFY), reason="did_not_help", hits=tuple(hits))
 
 

@@ -567,3 +567,26 @@ def test_an_answer_that_did_not_help_offers_the_other_articles_and_its_pick_teac
                                     sender=sender))
     assert "articles/missing-parcel" in twilio_sends(shop)[-1]["body"]
     assert phrasing_rows(shop) == []
+
+
+def test_a_pick_that_did_not_help_offers_the_rest_of_its_menu(shop: Flask, vendor: VendorClient) -> None:
+    """After a pick off a menu, "that didn't help" was searched with the picked title
+    read into the question: the picked article came first again, the menu's others fell
+    under the floor, and a customer just offered three articles was told "I couldn't
+    find that in our help center". Now the rest of the menu comes back, and a pick from
+    it is answered (and, as after any answer that did not help, teaches nothing)."""
+    vendor.twilio(MESSAGES, inbound("refund?", sender=CARA))
+    first = _menu_titles(twilio_sends(shop)[-1]["body"])
+    assert REFUND_TITLE in first and len(first) == 3, first
+    vendor.twilio(MESSAGES, inbound(str(first.index(REFUND_TITLE) + 1), sender=CARA))
+    assert "articles/refund-timing" in twilio_sends(shop)[-1]["body"]
+    vendor.twilio(MESSAGES, inbound("that didn't help", sender=CARA))
+    menu = twilio_sends(shop)[-1]["body"]
+    assert _menu_titles(menu) == [title for title in first if title != REFUND_TITLE], menu
+    assert "couldn't find" not in menu
+    vendor.twilio(MESSAGES, inbound("1", sender=CARA))
+    with get_db(shop).session() as session:
+        reply = session.scalars(select(Message).where(Message.author == "bot").order_by(Message.id.desc())
+                                .limit(1)).one()
+        assert reply.meta["action"] == "answer" and reply.meta["sources"], reply.meta
+    assert all(row.status == "pending" for row in phrasing_rows(shop))
