@@ -24,24 +24,27 @@ DID_NOT_HELP: dict[str, tuple[str, ...]] = {
            "that's not it", "thats not it", "that is not it", "not what i asked", "not what i meant",
            "not my question", "wrong answer", "wrong article", "that's wrong", "didn't answer", "did not answer",
            "doesn't answer", "does not answer", "still doesn't work", "still does not work", "still not working",
-           "still can't", "still cannot", "still don't know", "doesn't work", "didn't work", "did not work"),
+           "still can't", "still cannot", "still don't know", "doesn't work", "didn't work", "did not work",
+           "not what i need", "not what i needed", "not what i'm looking for", "not what i am looking for",
+           "not what i was looking for", "not really what i", "already tried that", "i already tried", "irrelevant", "not relevant"),
     "es": ("no me ayudo", "no ayudo", "no ayuda", "no me ayuda", "no sirve", "no sirvio", "no me sirve",
            "no me sirvio", "no es eso", "no es lo que pregunte", "no era eso", "respuesta incorrecta", "inutil",
-           "sigue sin funcionar", "no responde", "no contesta", "no funciona", "no funciono"),
+           "sigue sin funcionar", "no responde", "no contesta", "no funciona", "no funciono",
+           "no es lo que busco", "no es lo que necesito", "ya lo intente", "ya lo probe"),
     "fr": ("ca n'aide pas", "cela n'aide pas", "ca ne m'aide pas", "ca ne m'a pas aide", "cela ne m'a pas aide",
            "pas utile", "inutile", "ce n'est pas ca", "c'est pas ca", "pas ce que j'ai demande",
            "mauvaise reponse", "ne repond pas", "ne marche toujours pas", "ne fonctionne toujours pas",
-           "ca ne marche pas", "ca ne fonctionne pas"),
+           "ca ne marche pas", "ca ne fonctionne pas", "pas ce que je cherche", "deja essaye"),
     "de": ("hilft nicht", "hat nicht geholfen", "hat mir nicht geholfen", "nicht hilfreich", "nutzlos",
            "bringt nichts", "das ist es nicht", "nicht das was ich gefragt habe", "nicht was ich gefragt habe",
            "falsche antwort", "funktioniert immer noch nicht", "geht immer noch nicht", "beantwortet nicht",
-           "funktioniert nicht", "klappt nicht"),
+           "funktioniert nicht", "klappt nicht", "nicht was ich suche", "schon versucht"),
     "pt": ("nao ajudou", "nao me ajudou", "nao ajuda", "nao me ajuda", "nao serve", "nao serviu", "inutil",
            "nao e isso", "nao era isso", "resposta errada", "ainda nao funciona", "nao responde", "nao funciona",
-           "nao funcionou"),
+           "nao funcionou", "nao e o que procuro", "nao e o que preciso", "ja tentei"),
     "it": ("non mi ha aiutato", "non ha aiutato", "non aiuta", "non mi aiuta", "non e utile", "inutile",
            "non serve", "non e questo", "non era questo", "risposta sbagliata", "non funziona ancora",
-           "ancora non funziona", "non risponde", "non funziona"),
+           "ancora non funziona", "non risponde", "non funziona", "non e quello che cerco", "gia provato"),
 }
 #: The whole message, give or take punctuation: a bare "no" after an answer disowns it.
 DID_NOT_HELP_ALONE: tuple[str, ...] = ("no", "nope", "nah", "not really", "non", "nein", "nao", "no gracias",
@@ -81,7 +84,10 @@ def fold(text: str) -> str:
 
 
 def _phrases(lists: Iterable[Iterable[str]]) -> re.Pattern[str]:
-    alternatives = sorted({re.escape(p) for phrases in lists for p in phrases}, key=len, reverse=True)
+    """Any of the phrases, on whole words; an apostrophe may be left out ("wasnt
+    helpful", "cest pas ca"), as customers type on phones."""
+    alternatives = sorted({re.escape(p).replace("'", "'?") for phrases in lists for p in phrases},
+                          key=len, reverse=True)
     return re.compile(rf"(?<![\w']){'|'.join(alternatives)}(?![\w'])")
 
 

@@ -33,6 +33,10 @@ from ...signing import VendorClient
     "still doesn't work", "no me ayudó", "No me sirvió para nada", "eso no es lo que pregunté",
     "ça ne m'a pas aidé", "Ce n'est pas ça", "Das hat nicht geholfen", "hilft nicht", "não ajudou",
     "Não é isso", "non mi ha aiutato", "risposta sbagliata",
+    # typed without apostrophes, and said as what they were looking for or already tried
+    "that wasnt helpful", "you didnt answer my question", "cest pas ca", "that is not what I need",
+    "not really what i was looking for", "I already tried that", "irrelevant", "no es lo que busco",
+    "ya lo intenté", "das habe ich schon versucht", "não é o que preciso", "ho già provato",
 ])
 def test_an_answer_disowned_in_any_catalog_language(text: str) -> None:
     assert did_not_help(text)
@@ -50,6 +54,7 @@ def test_a_person_asked_for_in_any_catalog_language(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "thanks!", "great, thank you", "how long does delivery take?", "can I add another person to my account?",
     "nothing arrived yet", "the agent fee on my card", "noodles", "gracias", "merci beaucoup", "perfekt, danke",
+    "I need a new charger", "what I need is the invoice", "is it relevant to my order?",
 ])
 def test_thanks_and_new_questions_disown_nothing(text: str) -> None:
     assert not did_not_help(text) and not asks_for_person(text)
