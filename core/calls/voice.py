@@ -52,7 +52,8 @@ from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, Conversation, Customer, InboxEvent, Message
 from switchboard.core.understanding.enrichment import enrich
-from switchboard.core.understanding.menu_picks import declines, pick_choice
+from switchboard.core.understanding.menu_picks import pick_choice
+from switchboard.core.understanding.setbacks import declines
 
 log = logging.getLogger(__name__)
 

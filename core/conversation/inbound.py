@@ -64,7 +64,8 @@ from switchboard.core.understanding.enrichment import (
     enrich,
     knowledge_languages,
 )
-from switchboard.core.understanding.menu_picks import declines, menu_number, pick_choice
+from switchboard.core.understanding.menu_picks import menu_number, pick_choice
+from switchboard.core.understanding.setbacks import declines
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Which item of a menu a customer's reply picks: "2", "#2", "the second one", "la
-primera", or words of its title ("the tracking one"), typos forgiven; "none of these"
-picks none; anything else is a new question.
+primera", or words of its title ("the tracking one"), typos forgiven; anything else is
+a new question, or "none of these" (:func:`.setbacks.declines`).
 
 Places are read in the six languages the catalogs speak (:data:`..texts.i18n.
 CATALOG_LANGUAGES`), written folded (lower case, no accents) as :func:`.setbacks.fold`
@@ -63,17 +63,6 @@ _PLACE_FILLER = frozenset((
 _ONE_AS_ARTICLE = frozenset(("one", "un", "une", "una", "uno", "um", "uma"))
 #: "2nd", "1st", "3º", "2e", "2.": a number with an ordinal ending.
 _NUMBERED = re.compile(r"(\d{1,3})(?:st|nd|rd|th|o|a|e|er|re|eme|ieme|ste|te|ter)?")
-#: The whole reply: the customer wants none of the articles offered.
-NONE_OF_THESE: frozenset[str] = frozenset((
-    "none", "none of these", "none of them", "none of those", "none of the above", "neither", "neither of them",
-    "neither of these", "not these", "not those", "none of these help", "none of them help",
-    "ninguno", "ninguna", "ninguno de estos", "ninguna de estas", "ninguno de ellos", "ninguno de esos",
-    "ninguna de esas", "ninguno de los dos",
-    "aucun", "aucune", "aucun d'eux", "aucune d'elles", "aucun de ceux ci", "ni l'un ni l'autre",
-    "keiner", "keine", "keines", "keins", "keiner davon", "keine davon", "keines davon", "nichts davon",
-    "nenhum", "nenhuma", "nenhum deles", "nenhuma delas", "nenhum destes", "nenhuma destas",
-    "nessuno", "nessuna", "nessuno di questi", "nessuna di queste", "nessuno dei due",
-))
 
 
 def pick_choice(text: str, titles: Sequence[str]) -> int | None:
@@ -117,13 +106,6 @@ def menu_number(text: str, size: int = 0) -> int | None:
         return size or None
     numbered = _NUMBERED.fullmatch(word)
     return int(numbered.group(1)) if numbered else PLACES.get(word)
-
-
-def declines(text: str) -> bool:
-    """Whether a reply to a menu says none of its articles is wanted ("none of these",
-    "ninguno", "keine davon")."""
-    words = " ".join(re.findall(r"[\w']+", fold(text).replace("-", " ")))
-    return words in NONE_OF_THESE or words.removesuffix(" please").removesuffix(" thanks") in NONE_OF_THESE
 
 
 def _words(text: str) -> list[str]:

@@ -26,7 +26,8 @@ DID_NOT_HELP: dict[str, tuple[str, ...]] = {
            "doesn't answer", "does not answer", "still doesn't work", "still does not work", "still not working",
            "still can't", "still cannot", "still don't know", "doesn't work", "didn't work", "did not work",
            "not what i need", "not what i needed", "not what i'm looking for", "not what i am looking for",
-           "not what i was looking for", "not really what i", "already tried that", "i already tried", "irrelevant", "not relevant"),
+           "not what i was looking for", "not really what i", "already tried that", "i already tried", "irrelevant",
+           "not relevant"),
     "es": ("no me ayudo", "no ayudo", "no ayuda", "no me ayuda", "no sirve", "no sirvio", "no me sirve",
            "no me sirvio", "no es eso", "no es lo que pregunte", "no era eso", "respuesta incorrecta", "inutil",
            "sigue sin funcionar", "no responde", "no contesta", "no funciona", "no funciono",
@@ -49,6 +50,19 @@ DID_NOT_HELP: dict[str, tuple[str, ...]] = {
 #: The whole message, give or take punctuation: a bare "no" after an answer disowns it.
 DID_NOT_HELP_ALONE: tuple[str, ...] = ("no", "nope", "nah", "not really", "non", "nein", "nao", "no gracias",
                                        "nicht wirklich", "pas vraiment", "no realmente", "non proprio")
+#: The whole reply: the customer wants none of the articles offered (after a menu), or
+#: none of what was answered (after an answer).
+NONE_OF_THESE: frozenset[str] = frozenset((
+    "none", "none of these", "none of them", "none of those", "none of the above", "neither", "neither of them",
+    "neither of these", "not these", "not those", "none of these help", "none of them help",
+    "ninguno", "ninguna", "ninguno de estos", "ninguna de estas", "ninguno de ellos", "ninguno de esos",
+    "ninguna de esas", "ninguno de los dos",
+    "aucun", "aucune", "aucun d'eux", "aucune d'elles", "aucun de ceux ci", "ni l'un ni l'autre",
+    "keiner", "keine", "keines", "keins", "keiner davon", "keine davon", "keines davon", "nichts davon",
+    "nenhum", "nenhuma", "nenhum deles", "nenhuma delas", "nenhum destes", "nenhuma destas",
+    "nessuno", "nessuna", "nessuno di questi", "nessuna di queste", "nessuno dei due",
+))
+
 #: The whole message: a person asked for by name (the bot tells customers to reply AGENT).
 PERSON_ALONE: tuple[str, ...] = (
     "agent", "human", "person", "someone", "representative", "operator", "real person", "live agent",
@@ -110,7 +124,7 @@ _THUMBS_DOWN = re.compile(r"\s*(?:\U0001f44e|[:;=]-?\(|\u2639|\U0001f641|\U0001f
 
 def did_not_help(text: str) -> bool:
     """Whether ``text`` says the answer the customer just got did not help them."""
-    return (_bare(text) in DID_NOT_HELP_ALONE or bool(_DID_NOT_HELP.search(fold(text)))
+    return (_bare(text) in DID_NOT_HELP_ALONE or declines(text) or bool(_DID_NOT_HELP.search(fold(text)))
             or bool(_THUMBS_DOWN.fullmatch(text)))
 
 
@@ -127,3 +141,10 @@ def beyond_setback(text: str) -> str:
 def asks_for_person(text: str) -> bool:
     """Whether ``text`` asks for a person, by name alone or in a request."""
     return _bare(text) in PERSON_ALONE or bool(_PERSON_REQUEST.search(fold(text)))
+
+
+def declines(text: str) -> bool:
+    """Whether a reply to a menu says none of its articles is wanted ("none of these",
+    "ninguno", "keine davon"); after an answer, that it did not help."""
+    words = " ".join(re.findall(r"[\w']+", fold(text).replace("-", " ")))
+    return words in NONE_OF_THESE or words.removesuffix(" please").removesuffix(" thanks") in NONE_OF_THESE

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from switchboard.core.understanding.menu_picks import declines, menu_number, pick_choice
+from switchboard.core.understanding.menu_picks import menu_number, pick_choice
+from switchboard.core.understanding.setbacks import declines
 
 TITLES = ["My parcel says delivered but I haven't received it", "Where is my order? Tracking your parcel",
           "How do I cancel my order?"]

@@ -37,6 +37,7 @@ from ...signing import VendorClient
     "that wasnt helpful", "you didnt answer my question", "cest pas ca", "that is not what I need",
     "not really what i was looking for", "I already tried that", "irrelevant", "no es lo que busco",
     "ya lo intenté", "das habe ich schon versucht", "não é o que preciso", "ho già provato",
+    "none of these", "None of them, please", "ninguno", "keine davon",
 ])
 def test_an_answer_disowned_in_any_catalog_language(text: str) -> None:
     assert did_not_help(text)
