@@ -44,6 +44,7 @@ from switchboard.core.store.models import (
     Suggestion,
     SuggestionFeedback,
 )
+from switchboard.core.understanding.setbacks import asks_for_person, did_not_help
 
 DEFAULT_DAYS = 7
 #: Handoffs that mean "no article answered this", as opposed to a customer asking for a
@@ -396,7 +397,9 @@ def _gap_groups(session: Session, account_id: int, start: datetime, end: datetim
     for meta in replies:
         if _is_gap(meta) and isinstance(meta.get("in_reply_to"), int):
             asked.add(meta["in_reply_to"])
-    questions = [body for _, body in _customer_messages(session, account_id, sorted(asked))]
+    # "That didn't help", "none of these", "AGENT": what the customer said of the bot, not a question it lacked.
+    questions = [body for _, body in _customer_messages(session, account_id, sorted(asked))
+                 if not did_not_help(body) and not asks_for_person(body)]
     groups = group_questions(questions)
     return groups, sum(group.count for group in groups)
 

@@ -182,9 +182,12 @@ def seed_gaps(session: Session, account: Account, other: Account) -> None:
                   when=at(4))
     mine.exchange("<!channel> change the email on my account [EMAIL]", action="handoff",
                   reason="low_confidence", when=at(5))
-    # Not gaps: a person asked for, small talk (clarify without a reason), an answer, a question with no topic word.
+    # Not gaps: a person asked for, small talk (clarify without a reason), an answer, a question with no topic word…
     mine.exchange("can I pay with crypto, I want a human", action="handoff", reason="explicit_request", when=at(2))
     mine.exchange("hi there, thanks for the quick delivery", action="clarify", reason=None, when=at(2))
+    # … nor the customer saying an answer or a menu did not help (the bot's reply is a clarification with a reason)
+    mine.exchange("that didn't help at all", action="clarify", reason="did_not_help", when=at(2, 1))
+    mine.exchange("none of these", action="clarify", reason="did_not_help", when=at(2, 2))
     mine.exchange("where is my parcel", action="answer", reason=None, when=at(3))
     mine.exchange("??", action="clarify", reason="too_vague", when=at(3))
     # Gaps outside the period or the account.
