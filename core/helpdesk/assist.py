@@ -23,7 +23,7 @@ from sqlalchemy import Result, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.core.answers.drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
-from switchboard.core.bot.decisions import MIN_COVERAGE
+from switchboard.core.bot.decisions import MIN_CHOICE_SCORE, MIN_COVERAGE, lead_of
 from switchboard.core.knowledge import phrasings
 from switchboard.core.knowledge.feedback import FeedbackMemory, Vote, edit_distance, vote_value
 from switchboard.core.knowledge.ranking import RankingSettings
@@ -255,11 +255,23 @@ def suggestion_query(redacted_text: str) -> str:
 
 
 def on_topic(hits: Sequence[Hit]) -> bool:
-    """The gate for agents is topic coverage alone: unlike the bot, an agent reads every
-    suggestion before sending, so two grounded candidates for an ambiguous question
-    ("when do I get my refund?": card or gift card?) help more than none. Grounding
-    stays as strict as for the bot."""
-    return bool(hits) and hits[0].signals.get("coverage", 0.0) >= MIN_COVERAGE
+    """The gate for agents: the top hit shares MIN_COVERAGE of the question's topic words,
+    or fits it by meaning well enough that the bot would offer it in a menu. Unlike the
+    bot, an agent reads every suggestion before sending, so two grounded candidates for
+    an ambiguous question ("when do I get my refund?": card or gift card?) help more
+    than none. Grounding stays as strict as for the bot.
+
+    Words alone, as before the sentence encoder, left every ticket written in another
+    language than the articles, or in other words ("how do I send it back?" for "How
+    do I return an item?"), without a suggestion."""
+    return bool(hits) and (hits[0].signals.get("coverage", 0.0) >= MIN_COVERAGE or by_meaning(hits[0]))
+
+
+def by_meaning(hit: Hit) -> bool:
+    """Whether retrieval's fitted confidence in ``hit`` reaches the menu floor: the bot
+    would offer its article to choose from (core/bot/decisions.py ``choice_hits``)."""
+    return bool(hit.signals.get("calibrated")) and hit.score >= max(MIN_CHOICE_SCORE,
+                                                                     hit.signals.get("menu_floor", 0.0))
 
 
 #: Candidates for agents: hits on topic whose lexical evidence is within this share of
@@ -269,18 +281,21 @@ CANDIDATE_SHARE = 0.75
 
 
 def candidate_hits(hits: Sequence[Hit]) -> list[Hit]:
+    """Hits sharing the question's words about as well as the best one does, and those
+    that fit it by meaning (:func:`by_meaning`), in ``hits``' order."""
     best = max((hit.signals.get("relative_score", 0.0) for hit in hits), default=0.0)
-    return [hit for hit in hits if hit.signals.get("coverage", 0.0) >= MIN_COVERAGE
-            and hit.signals.get("relative_score", 0.0) >= CANDIDATE_SHARE * best]
+    return [hit for hit in hits if by_meaning(hit) or (
+        hit.signals.get("coverage", 0.0) >= MIN_COVERAGE
+        and hit.signals.get("relative_score", 0.0) >= CANDIDATE_SHARE * best)]
 
 
 def _drafts(question: str, hits: Sequence[Hit]) -> list[Draft]:
     """One grounded draft per article among the confident hits, best first."""
     drafts: list[Draft] = []
     for hit in candidate_hits(hits)[:MAX_SUGGESTIONS]:
-        draft = compose_local(question, [hit], max_chars=AGENT_REPLY_CHARS)
-        if draft is None:
-            continue
+        # No sentence shares a word with the question (asked in another language, or in
+        # other words): the article's opening, as the bot quotes an article picked off a menu.
+        draft = compose_local(question, [hit], max_chars=AGENT_REPLY_CHARS) or lead_of(hit.passage)
         try:
             drafts.append(ground_or_refuse(draft, [hit.passage]))
         except UngroundedDraft:

@@ -115,6 +115,32 @@ def test_an_emailed_ticket_gets_suggestions_for_its_question_not_its_greeting(sh
     assert "intent_refund_status" in updates[0]["additional_tags"]
 
 
+@pytest.mark.parametrize(("ticket", "description", "article"), [
+    (781, "¿Cómo devuelvo un artículo que compré?", "return-item"),  # Spanish, the articles English
+    (782, "Wie kann ich meine Bestellung stornieren?", "cancel-order"),
+    (783, "how do i send it back", "return-item"),  # no word of "How do I return an item?"
+])
+def test_a_ticket_in_other_words_than_the_articles_gets_suggestions(shop: Flask, vendor: VendorClient, ticket: int,
+                                                                   description: str, article: str) -> None:
+    """The topic gate counted shared words only: a ticket in another language than the
+    articles, or in other words, got none. An article the bot would offer in a menu is
+    suggested now, its opening quoted when no sentence shares a word with the ticket."""
+    assert vendor.zendesk(ticket_created(ticket, "Help", description)).status_code == 200
+    with get_db(shop).session() as session:
+        ready = session.scalars(select(Suggestion).where(Suggestion.zendesk_ticket_id == ticket,
+                                                         Suggestion.status == "ready")).all()
+        passages = KnowledgeBase.of(session, 1, load_settings()).retriever().passages
+    assert ready and ready[0].sources[0]["article_id"] == article, [r.sources for r in ready]
+    opening = next(p.text for p in passages if p.article_id == article).split("\n")[0]  # its first sentence
+    assert opening in ready[0].text, (opening, ready[0].text)
+
+
+def test_an_off_topic_ticket_gets_no_suggestion(shop: Flask, vendor: VendorClient) -> None:
+    assert vendor.zendesk(ticket_created(784, "Hi", "Can you recommend a good movie for tonight?")).status_code == 200
+    with get_db(shop).session() as session:
+        assert session.scalars(select(Suggestion).where(Suggestion.zendesk_ticket_id == 784)).all() == []
+
+
 def test_a_new_customer_comment_refreshes_the_suggestions(shop: Flask, vendor: VendorClient) -> None:
     vendor.zendesk(ticket_created(778, "Delivery", "How long does delivery take?"))
     vendor.zendesk(comment(778, "Actually, which payment methods do you accept?", staff=False, author="555"))
