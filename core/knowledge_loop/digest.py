@@ -44,7 +44,7 @@ from switchboard.core.store.models import (
     Suggestion,
     SuggestionFeedback,
 )
-from switchboard.core.understanding.setbacks import asks_for_person, did_not_help
+from switchboard.core.understanding.setbacks import asks_for_person, beyond_setback, did_not_help
 
 DEFAULT_DAYS = 7
 #: Handoffs that mean "no article answered this", as opposed to a customer asking for a
@@ -399,9 +399,16 @@ def _gap_groups(session: Session, account_id: int, start: datetime, end: datetim
             asked.add(meta["in_reply_to"])
     # "That didn't help", "none of these", "AGENT": what the customer said of the bot, not a question it lacked.
     questions = [body for _, body in _customer_messages(session, account_id, sorted(asked))
-                 if not did_not_help(body) and not asks_for_person(body)]
+                 if not only_setback(body) and not asks_for_person(body)]
     groups = group_questions(questions)
     return groups, sum(group.count for group in groups)
+
+
+def only_setback(text: str) -> bool:
+    """Whether ``text`` says an answer did not help and asks nothing beyond that ("that
+    didn't help", "none of these"): no question a knowledge gap could list. "I already
+    tried that, my card is still declined" asks."""
+    return did_not_help(text) and not content_words(beyond_setback(text))
 
 
 def _is_gap(meta: dict[str, Any]) -> bool:

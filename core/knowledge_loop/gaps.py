@@ -29,7 +29,7 @@ from switchboard.core.knowledge.analysis import content_words, stem
 from switchboard.core.knowledge.records import article_of
 from switchboard.core.knowledge.retrieval import Retriever
 from switchboard.core.knowledge.topics import join_cosine, vectors
-from switchboard.core.knowledge_loop.digest import GAP_HANDOFF_REASONS, clip
+from switchboard.core.knowledge_loop.digest import GAP_HANDOFF_REASONS, clip, only_setback
 from switchboard.core.pii.vault import TOKEN as VAULT_TOKEN
 from switchboard.core.store.models import Message, Suggestion, SuggestionFeedback
 from switchboard.core.understanding.menu_picks import pick_choice
@@ -219,9 +219,11 @@ def _turned_down(session: Session, account_id: int, start: datetime, end: dateti
 
 
 def _is_question(text: str) -> bool:
-    """A message that asks something: not "AGENT", not "that didn't help", not only tokens."""
+    """A message that asks something: not "AGENT", not "that didn't help", not only tokens.
+    A setback with a question beyond it ("I already tried that, my card is still
+    declined") asks."""
     words = VAULT_TOKEN.sub(" ", text).strip()
-    return bool(content_words(words)) and not asks_for_person(words) and not did_not_help(words)
+    return bool(content_words(words)) and not asks_for_person(words) and not only_setback(words)
 
 
 # -- grouped by meaning -----------------------------------------------------------------

@@ -19,6 +19,7 @@ from switchboard.core.knowledge import embeddings, phrasings
 from switchboard.core.knowledge.learned import LEARNED_MAJORITY, Learned
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.retrieval import build_index
+from switchboard.core.knowledge_loop.digest import only_setback
 from switchboard.core.store.models import Conversation, KbArticle, LearnedPhrasing, Message, PhrasingEvidence
 from switchboard.core.understanding.setbacks import asks_for_person, did_not_help
 from switchboard.intake.db import get_db
@@ -41,6 +42,17 @@ from ...signing import VendorClient
 ])
 def test_an_answer_disowned_in_any_catalog_language(text: str) -> None:
     assert did_not_help(text)
+
+
+@pytest.mark.parametrize(("text", "alone"), [
+    ("that didn't help", True), ("None of these.", True), ("I already tried that", True), ("no", True),
+    ("I already tried resetting my password but no email came", False),
+    ("not relevant, I need the invoice for order 1234", False),
+])
+def test_a_setback_with_a_question_beyond_it_still_asks(text: str, alone: bool) -> None:
+    """Knowledge gaps leave out "that didn't help" (no question of its own), never the
+    question said with it."""
+    assert did_not_help(text) and only_setback(text) is alone
 
 
 @pytest.mark.parametrize("text", [
