@@ -23,7 +23,7 @@ from sqlalchemy import Result, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.core.answers.drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
-from switchboard.core.bot.decisions import MIN_CHOICE_SCORE, MIN_COVERAGE, lead_of
+from switchboard.core.bot.decisions import MIN_COVERAGE, choice_hits, lead_of
 from switchboard.core.knowledge import phrasings
 from switchboard.core.knowledge.feedback import FeedbackMemory, Vote, edit_distance, vote_value
 from switchboard.core.knowledge.ranking import RankingSettings
@@ -269,9 +269,8 @@ def on_topic(hits: Sequence[Hit]) -> bool:
 
 def by_meaning(hit: Hit) -> bool:
     """Whether retrieval's fitted confidence in ``hit`` reaches the menu floor: the bot
-    would offer its article to choose from (core/bot/decisions.py ``choice_hits``)."""
-    return bool(hit.signals.get("calibrated")) and hit.score >= max(MIN_CHOICE_SCORE,
-                                                                     hit.signals.get("menu_floor", 0.0))
+    would offer its article to choose from (the bot's own rule, ``choice_hits``)."""
+    return bool(hit.signals.get("calibrated")) and bool(choice_hits([hit]))
 
 
 #: Candidates for agents: hits on topic whose lexical evidence is within this share of
