@@ -163,6 +163,18 @@ def compose_local(question: str, hits: Sequence[Hit], *, max_chars: int = SMS_BU
     return None
 
 
+def lead_of(passage: Passage) -> Draft:
+    """The article's first sentences, verbatim (grounded by construction)."""
+    suffix = "\n" + citation_line([passage])
+    body = ""
+    for sentence in split_sentences(passage.text):
+        candidate = join_sentences([body, sentence])
+        if len(candidate) + len(suffix) > SMS_BUDGET_CHARS:
+            break
+        body = candidate
+    return Draft(text=(body or passage.title) + suffix, citations=(passage,), engine="local")
+
+
 #: What a question asking when or how long wants in its answer, and one asking how
 #: much: a sentence that says a time or an amount, in the catalogs' languages.
 #: "When" asks only as a question ("when will", "when does"), not as the conjunction of a

@@ -15,18 +15,23 @@ from typing import Any, Literal
 
 from switchboard.core.answers.drafting import (
     CITATION_PREFIX,
-    SMS_BUDGET_CHARS,
     Draft,
     UngroundedDraft,
-    citation_line,
     compose_local,
     ground_or_refuse,
-    join_sentences,
+    lead_of,
 )
-from switchboard.core.answers.grounding import split_sentences
 from switchboard.core.bot.asking_part import asking_part
 from switchboard.core.bot.escalation import EscalationPolicy, Signals, Trigger
-from switchboard.core.bot.follow_ups import REFERS_BACK, JustCited, answered_by, both_readings, points_back, sent_again
+from switchboard.core.bot.follow_ups import (
+    REFERS_BACK,
+    JustCited,
+    answered_by,
+    both_readings,
+    conversation_agrees,
+    points_back,
+    sent_again,
+)
 from switchboard.core.bot.other_articles import others, picked_from_menu
 from switchboard.core.bot.several_questions import answer_each, first_reading, joined, reply_of
 from switchboard.core.knowledge.analysis import content_words, language_of
@@ -356,8 +361,7 @@ def decide(
             # A short follow-up that fits one article on its own ("and how much is
             # express?" → delivery costs), which the conversation also points at.
             corroborated = True
-        elif confident(together) and together[0].passage.article_id in {h.passage.article_id
-                                                                        for h in choice_hits(hits)}:
+        elif conversation_agrees(together, hits, confident=confident, offered=choice_hits):
             # Only when the follow-up itself points at that article too (well enough to be
             # offered in a menu: by meaning, every article is somewhat near "ok"): "refund?"
             # after a delivery answer is a new question, not a delivery one.
@@ -526,18 +530,6 @@ def localise_citation(text: str, texts: Texts) -> str:
 _NAMED_CITATION = re.compile(r'^"(.+)" in our help center$')
 
 
-def lead_of(passage: Passage) -> Draft:
-    """The article's first sentences, verbatim (grounded by construction)."""
-    suffix = "\n" + citation_line([passage])
-    body = ""
-    for sentence in split_sentences(passage.text):
-        candidate = join_sentences([body, sentence])
-        if len(candidate) + len(suffix) > SMS_BUDGET_CHARS:
-            break
-        body = candidate
-    return Draft(text=(body or passage.title) + suffix, citations=(passage,), engine="local")
-
-
 def _signals(question: str, enrichment: Enrichment, turn: Turn, retrieval_confident: bool) -> Signals:
     return Signals(
         text=question, intent=enrichment.intent, intent_confidence=enrichment.intent_confidence,
@@ -596,24 +588,31 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
     asked_words = _without_tokens(topic_words)
     words = asked_words(question)
     notes = {"article_language": other.source}
+    mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)
     just_cited = _just_cited(question, words, turn, topic_words)
     if just_cited:
         # "¿Cuánto dura?" after the warranty answer: its length, if the article says it.
         draft = compose_local(question, just_cited)
         if draft is not None:
-            mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)
             return Decision("answer", _with_disclosure(turn, _marked(draft, mark, turn)), draft=draft,
                             hits=tuple(just_cited), notes={**notes, "question": f"{turn.previous_question} {question}"})
     several = answer_each(question, search=other.search, topic_words=asked_words, fits=clearly_fits,
                           draft=lambda part, hits: lead_of(hits[0].passage))
     if several:  # each article's opening as it is, and one line saying which language they are in
         reply = reply_of(several, lambda text: localise_citation(text, turn.texts))
-        mark = _naming_language(turn, ARTICLES_IN_LANGUAGE, other.source)
-        return Decision("answer", _with_disclosure(turn, f"{reply}\n{mark}"), draft=joined(several),
+        marks = _naming_language(turn, ARTICLES_IN_LANGUAGE, other.source)
+        return Decision("answer", _with_disclosure(turn, f"{reply}\n{marks}"), draft=joined(several),
                         hits=tuple(hit for answer in several for hit in answer.hits), notes=notes)
     hits = other.search(question) if words else []
+    with_previous = f"{turn.previous_question} {question}"
+    if turn.previous_question and not clearly_fits(hits, words, question) and conversation_agrees(
+            together := other.search(with_previous), hits, confident=confident,
+            offered=lambda alone: choice_hits(alone, floor_share=ACROSS_LANGUAGES_MENU_SHARE)):
+        # "und Express?" after "Wie lange dauert die Lieferung?": the sentence naming it, else the opening.
+        draft = compose_local(question, together[:1]) or lead_of(together[0].passage)
+        return Decision("answer", _with_disclosure(turn, _marked(draft, mark, turn)), draft=draft,
+                        hits=tuple(together), notes={**notes, "question": with_previous})
     if clearly_fits(hits, words, question):
-        mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)
         draft, text = _quoted_with_mark(hits[0].passage, mark, turn)
         return Decision("answer", _with_disclosure(turn, text), draft=draft, hits=tuple(hits), notes=notes)
     offered = choice_hits(hits, floor_share=ACROSS_LANGUAGES_MENU_SHARE)

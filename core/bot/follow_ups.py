@@ -122,6 +122,18 @@ def _unsent(passages: Sequence[Passage], sent: str | None) -> list[Passage]:
     return kept
 
 
+def conversation_agrees(together: Sequence[Hit], alone: Sequence[Hit], *,
+                        confident: Callable[[Sequence[Hit]], bool],
+                        offered: Callable[[Sequence[Hit]], Sequence[Hit]]) -> bool:
+    """Whether a follow-up read with the question answered before it (``together``) is
+    sure of an article the follow-up alone (``alone``) would offer in a menu: "und
+    Express?" after "Wie lange dauert die Lieferung?" asks about delivery times. By
+    meaning every article is somewhat near a short message, so the follow-up must point
+    at that article too: "refund?" after a delivery answer is a question of its own."""
+    return bool(together) and confident(together) and together[0].passage.article_id in {
+        hit.passage.article_id for hit in offered(alone)}
+
+
 def both_readings(together: Sequence[Hit], alone: Sequence[Hit]) -> list[Hit]:
     """A menu's hits for a follow-up read two ways: the conversation's best article,
     the follow-up's own, then the conversation's next ones."""

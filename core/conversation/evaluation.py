@@ -227,7 +227,7 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
         return Outcome(question.text, question.expected, "help" if word == "help" else "keyword", word,
                        (), (), None, "other")
     turn = turn or Turn(first_bot_message=question.previous is None, company=config.company)
-    asked = question.text
+    asked, spoken = question.text, None
     if question.previous is not None:
         # The live bot reads a follow-up with the question it answered and the answer it
         # sent (core/bot/follow_ups.py): that answer is decided here as it was then.
@@ -243,25 +243,28 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
                        previous_answer=before.reply if cited else None,
                        previous_article=JustCited(cited, lambda article: [
                            p for p in retriever.passages if p.article_id == article]) if cited and retriever else None)
+        spoken = before.notes.get("language")  # a short follow-up keeps the conversation's language
     text = truncate_for_model(redact(question.text).text)
     read_as = truncate_for_model(redact(asked).text) if asked != question.text else None
-    return outcome_of(question, _decided(text, config, turn, question, read_as=read_as))
+    return outcome_of(question, _decided(text, config, turn, question, read_as=read_as, spoken=spoken))
 
 
 def _decided(text: str, config: Configuration, turn: Turn, asker: Question | None = None, *,
-             read_as: str | None = None) -> Decision:
+             read_as: str | None = None, spoken: str | None = None) -> Decision:
     """The live decision for the (redacted) message ``text`` in ``turn``, from the
     customer ``asker`` describes (their number's country, their locale); its notes say
     the language it is in. ``read_as``: what the live bot decides on instead of ``text``
     (a reply to a menu, read with the menu's question), still reading intent, sentiment
-    and language from the message itself."""
-    # The conversation's language as the live bot chooses it for a first message (no
-    # earlier language; the customer's locale, if known), and the same search in it.
+    and language from the message itself. ``spoken``: the conversation's language so far
+    (a follow-up's previous question's): a short reply keeps it, as it does live ("und
+    Express?" after a German question is German)."""
+    # The conversation's language as the live bot chooses it (the earlier message's, if
+    # any; the customer's locale, if known), and the same search in it.
     locale, region = (asker.locale, asker.region) if asker is not None else (None, None)
     likely = likely_languages(locale, region)
     served = config.retriever.languages() if config.retriever is not None else frozenset()
     also = candidate_languages(config.retriever, likely)
-    language = conversation_language(text, previous=None, preference=language_of(locale), also=also,
+    language = conversation_language(text, previous=spoken, preference=language_of(locale), also=also,
                                      likely=likely, served=served)
     search, other_language = searches(config.retriever, language, translator=config.translator,
                                       learned=config.learned, k=SEARCH_K)

@@ -22,8 +22,8 @@ import yaml
 from sqlalchemy import Result, select, update
 from sqlalchemy.orm import Session
 
-from switchboard.core.answers.drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse
-from switchboard.core.bot.decisions import MIN_COVERAGE, choice_hits, lead_of
+from switchboard.core.answers.drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse, lead_of
+from switchboard.core.bot.decisions import MIN_COVERAGE, choice_hits
 from switchboard.core.knowledge import phrasings
 from switchboard.core.knowledge.feedback import FeedbackMemory, Vote, edit_distance, vote_value
 from switchboard.core.knowledge.ranking import RankingSettings

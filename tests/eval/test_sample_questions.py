@@ -27,6 +27,7 @@ ANSWERED = {
     "I'd be grateful for your help with the following: how long do I have to return an item?\n\n"
     "Thank you in advance,\nPriya",
     "hey! quick one for you - can I change my delivery address?",
+    "und Express?", "¿y el exprés?", "et en express ?",
 }
 
 
@@ -43,6 +44,9 @@ def test_the_shipped_examples_end_where_readme_says(tmp_path: Path) -> None:
     not_answered = {q: o["verdict"] for q, o in outcomes.items() if q in ANSWERED and o["verdict"] != "answered_right"}
     assert not not_answered, not_answered
     assert report["counts"]["answered_wrong"] == 0
+    # A short follow-up keeps the conversation's language, as it does live: read as
+    # English, "und Express?" was answered in English where the customer gets German.
+    assert [outcomes[q]["language"] for q in ("und Express?", "¿y el exprés?", "et en express ?")] == ["de", "es", "fr"]
     assert report["expected"]["fitted"]  # the sample help center's own calibration is shown
 
 

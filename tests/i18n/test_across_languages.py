@@ -434,3 +434,35 @@ def test_a_spanish_message_asking_two_things_gets_both_english_articles(english_
     assert "Responda con el número" not in reply, reply
     assert "Más: https://help.acme.example/articles/international-shipping\n\n" in reply, reply
     assert reply.endswith(f"Más: https://help.acme.example/articles/delivery-costs\n{SPANISH_MENU_NOTE}"), reply
+
+
+GERMAN_NOTE = "(Dieser Artikel ist auf Englisch: Er ist die passendste Antwort, die wir haben.)"
+
+
+@pytest.mark.parametrize(("first", "follow_up", "note"), [
+    ("Wie lange dauert die Lieferung?", "und Express?", GERMAN_NOTE),
+    ("Combien de temps prend la livraison ?", "et en express ?",
+     "(Cet article est en anglais : c'est la réponse la plus proche que nous ayons.)"),
+])
+def test_a_short_follow_up_in_another_language_is_read_with_the_question_before(
+        english_kb: Flask, vendor: VendorClient, first: str, follow_up: str, note: str) -> None:
+    """"und Express?" after the delivery times answer asks about express delivery: on its
+    own words it got a menu of three delivery articles. Read with the question answered
+    before (as "and express?" is in English), it gets the sentence that names express."""
+    vendor.twilio(MESSAGES, inbound(first))
+    vendor.twilio(MESSAGES, inbound(follow_up))
+    answer, reply = sent(english_kb)
+    assert answer.endswith("articles/delivery-times"), answer
+    assert reply.startswith("Express delivery arrives the next working day"), reply
+    assert note in reply and reply.endswith("articles/delivery-times"), reply
+
+
+def test_a_short_question_of_its_own_after_an_answer_is_not_read_as_a_follow_up(english_kb: Flask,
+                                                                                vendor: VendorClient) -> None:
+    """"¿y una devolución?" after the delivery times answer asks about returns: the
+    conversation's delivery question does not take it over."""
+    vendor.twilio(MESSAGES, inbound("¿Cuánto tarda el envío?"))
+    vendor.twilio(MESSAGES, inbound("¿y una devolución?"))
+    reply = sent(english_kb)[-1]
+    assert "delivery-times" not in reply and "How long does delivery take?" not in reply, reply
+    assert "How do I return an item?" in reply or reply.endswith("articles/return-item"), reply
