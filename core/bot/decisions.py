@@ -21,17 +21,10 @@ from switchboard.core.answers.drafting import (
     ground_or_refuse,
     lead_of,
 )
+from switchboard.core.bot import follow_ups
 from switchboard.core.bot.asking_part import asking_part
 from switchboard.core.bot.escalation import EscalationPolicy, Signals, Trigger
-from switchboard.core.bot.follow_ups import (
-    REFERS_BACK,
-    JustCited,
-    answered_by,
-    both_readings,
-    conversation_agrees,
-    points_back,
-    sent_again,
-)
+from switchboard.core.bot.follow_ups import REFERS_BACK, JustCited, points_back
 from switchboard.core.bot.other_articles import others, picked_from_menu
 from switchboard.core.bot.several_questions import answer_each, first_reading, joined, reply_of
 from switchboard.core.knowledge.analysis import content_words, language_of
@@ -345,7 +338,7 @@ def decide(
     # The follow-up read with the question answered just before, when a menu answers that.
     with_previous = f"{previous} {question}" if previous else question
     read_as: str | None = None
-    just_cited = _just_cited(question, words, turn, topic_words)
+    just_cited = _just_cited(question, words, turn, topic_words, own=hits)
     if just_cited:
         # "How long is it?" after the warranty answer: the warranty's length, if it says.
         draft, why = _draft(question, just_cited, llm_drafter)
@@ -361,7 +354,7 @@ def decide(
             # A short follow-up that fits one article on its own ("and how much is
             # express?" → delivery costs), which the conversation also points at.
             corroborated = True
-        elif conversation_agrees(together, hits, confident=confident, offered=choice_hits):
+        elif follow_ups.conversation_agrees(together, hits, confident=confident, offered=choice_hits):
             # Only when the follow-up itself points at that article too (well enough to be
             # offered in a menu: by meaning, every article is somewhat near "ok"): "refund?"
             # after a delivery answer is a new question, not a delivery one.
@@ -374,7 +367,7 @@ def decide(
         # knowledge base: each reading has its confident article).
         together = search(with_previous)
         if together and hits[0].passage.article_id not in {h.passage.article_id for h in together[:MAX_CHOICES]}:
-            return _menu_or_handoff(both_readings(together, hits), turn, policy, None, "follow_up_unclear",
+            return _menu_or_handoff(follow_ups.both_readings(together, hits), turn, policy, None, "follow_up_unclear",
                                     read_as=with_previous)
     asked = question  # or its part that asks, alone: "hey! quick one for you - {the question} ty"
     if not (corroborated or read_as) and (part := asking_part(question, hits, words, search=search,
@@ -391,7 +384,7 @@ def decide(
             # back to that article too, but it was just sent word for word: the others instead.
             if (own and [p.article_id for p in draft.citations[:1]] == [own[0].passage.article_id]
                     and choice_hits(own[1:], floor_share=SAME_ANSWER_MENU_SHARE)
-                    and sent_again(text, turn.previous_answer, question, own_words, topic_words)):
+                    and follow_ups.sent_again(text, turn.previous_answer, question, own_words, topic_words)):
                 return _menu_or_handoff(own[1:], turn, policy, None, "same_answer_again",
                                         floor_share=SAME_ANSWER_MENU_SHARE)
             return Decision("answer", _with_disclosure(turn, text), draft=draft, hits=tuple(hits),
@@ -408,13 +401,18 @@ def _without_tokens(topic_words: Callable[[str], list[str]]) -> Callable[[str], 
     return lambda text: topic_words(TOKEN.sub(" ", text))
 
 
-def _just_cited(question: str, words: Sequence[str], turn: Turn,
-                topic_words: Callable[[str], list[str]]) -> list[Hit] | None:
+def _just_cited(question: str, words: Sequence[str], turn: Turn, topic_words: Callable[[str], list[str]],
+                own: Sequence[Hit] = ()) -> list[Hit] | None:
     """The article the last answer cited, as hits, when ``question`` is a follow-up about
-    that answer and one of its sentences answers it (:mod:`.follow_ups`); else None."""
+    that answer and one of its sentences answers it (:mod:`.follow_ups`), and it names no
+    topic of its own that another article (``own``: its own reading) holds; else None."""
     if not (turn.previous_question and turn.previous_article and points_back(question, words, topic_words)):
         return None
-    return answered_by(question, turn.previous_article.passages(), turn.previous_answer)
+    cited = follow_ups.answered_by(question, turn.previous_article.passages(), turn.previous_answer)
+    if cited and follow_ups.asks_another(question, own, cited, topic_words,
+                                         fits=lambda: clearly_fits(own, words, question)):
+        return None  # "it says delivered but it's not here" after the tracking answer
+    return cited
 
 
 def _menu_or_handoff(hits: list[Hit], turn: Turn, policy: EscalationPolicy, trigger: Trigger | None,
@@ -605,7 +603,7 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
                         hits=tuple(hit for answer in several for hit in answer.hits), notes=notes)
     hits = other.search(question) if words else []
     with_previous = f"{turn.previous_question} {question}"
-    if turn.previous_question and not clearly_fits(hits, words, question) and conversation_agrees(
+    if turn.previous_question and not clearly_fits(hits, words, question) and follow_ups.conversation_agrees(
             together := other.search(with_previous), hits, confident=confident,
             offered=lambda alone: choice_hits(alone, floor_share=ACROSS_LANGUAGES_MENU_SHARE)):
         # "und Express?" after "Wie lange dauert die Lieferung?": the sentence naming it, else the opening.

@@ -88,6 +88,19 @@ _NAMES_NOTHING = frozenset(
     "warten dauern dauert aspettare durare dura".split())
 
 
+def asks_another(question: str, hits: Sequence[Hit], cited: Sequence[Hit],
+                 topic_words: Callable[[str], Sequence[str]], *, fits: Callable[[], bool]) -> bool:
+    """Whether a short follow-up that points back names a topic of its own that another
+    article holds in full: "it says delivered but it's not here" after the tracking
+    answer is the missing-parcel article's question (the tracking article shares only a
+    synonym with it), though "it" points back. One word beyond what it asks ("when will
+    I get it back?") is too little to tell."""
+    named = set(topic_words(without_kind(question))) - _NAMES_NOTHING
+    return (len(named) >= SHORT_FOLLOW_UP_WORDS and bool(hits) and bool(cited)
+            and hits[0].passage.article_id != cited[0].passage.article_id
+            and hits[0].signals.get("coverage", 0.0) >= 1.0 and fits())
+
+
 def article_hits(passages: Sequence[Passage]) -> list[Hit]:
     """An article's passages as the hits an answer is drafted from and cites."""
     return [Hit(p, 1.0, {"coverage": 1.0}) for p in passages]

@@ -416,6 +416,18 @@ def test_a_follow_up_about_the_answer_just_sent_is_answered_from_its_article(
     assert said in second["body"] and cited in second["body"], second["body"]
 
 
+def test_a_follow_up_naming_another_articles_topic_is_answered_from_that_article(
+        shop: Flask, vendor: VendorClient) -> None:
+    """"It says delivered but it's not here" after the tracking answer points back ("it")
+    but names the missing-parcel article's topic in full: it got the tracking article
+    again, which shares only a synonym ("dispatched") with it."""
+    vendor.twilio(MESSAGES, inbound("Where is my parcel?"))
+    vendor.twilio(MESSAGES, inbound("it says delivered but it's not here"))
+    first, second = twilio_sends(shop)
+    assert "articles/track-order" in first["body"], first["body"]
+    assert second["body"].endswith("articles/missing-parcel"), second["body"]
+
+
 def test_a_follow_up_the_answer_just_sent_cannot_answer_is_offered_both_ways(
         shop: Flask, vendor: VendorClient) -> None:
     """"How much is it?" after the password answer: nothing in that article says a price,
