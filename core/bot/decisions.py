@@ -375,7 +375,8 @@ def decide(
                                                               min_words=MIN_QUESTION_WORDS)):
         asked, hits, words = part
     if corroborated or clearly_fits(hits, words, asked):
-        draft, failure = _draft(asked, drafting_hits(hits), llm_drafter)
+        draft, failure = _draft(follow_ups.drafted_as(asked, previous, words, topic_words), drafting_hits(hits),
+                                llm_drafter)
         if draft is None and previous and failure != "model_unavailable":
             draft, failure = _draft(with_previous, drafting_hits(hits), llm_drafter)
         if draft is not None:

@@ -101,6 +101,18 @@ def asks_another(question: str, hits: Sequence[Hit], cited: Sequence[Hit],
             and hits[0].signals.get("coverage", 0.0) >= 1.0 and fits())
 
 
+def drafted_as(question: str, previous: str | None, words: Sequence[str],
+               topic_words: Callable[[str], Sequence[str]]) -> str:
+    """What a short follow-up that points back is drafted as once its article is chosen:
+    with what the question before it named. "How much is that?" after "and express?"
+    (about delivery) wants the express price, and alone was given the first price the
+    costs article states, the standard one. The question before is added without its
+    own "how long" or "how much": the follow-up says which of the two it asks."""
+    if not previous or not points_back(question, words, topic_words):
+        return question
+    return f"{question} {without_kind(previous)}"
+
+
 def article_hits(passages: Sequence[Passage]) -> list[Hit]:
     """An article's passages as the hits an answer is drafted from and cites."""
     return [Hit(p, 1.0, {"coverage": 1.0}) for p in passages]

@@ -428,6 +428,18 @@ def test_a_follow_up_naming_another_articles_topic_is_answered_from_that_article
     assert second["body"].endswith("articles/missing-parcel"), second["body"]
 
 
+def test_a_follow_up_naming_nothing_is_answered_for_what_the_conversation_named(
+        shop: Flask, vendor: VendorClient) -> None:
+    """"How much is that?" after "and express?" asks the express price: it got the first
+    price the costs article states, the standard one."""
+    for text in ("How long does delivery take?", "and express?", "how much is that?"):
+        vendor.twilio(MESSAGES, inbound(text))
+    *_, express, price = twilio_sends(shop)
+    assert express["body"].startswith("Express delivery arrives the next working day"), express["body"]
+    assert "Express next-day delivery costs $9.95" in price["body"], price["body"]
+    assert price["body"].endswith("articles/delivery-costs"), price["body"]
+
+
 def test_a_follow_up_the_answer_just_sent_cannot_answer_is_offered_both_ways(
         shop: Flask, vendor: VendorClient) -> None:
     """"How much is it?" after the password answer: nothing in that article says a price,
