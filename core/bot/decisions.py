@@ -312,7 +312,8 @@ def decide(
     if previous and did_not_help(question) and not topic_words(beyond_setback(question)):
         across = other_language is not None and other_language.multilingual
         return _other_articles(previous, turn, other_language.search if across and other_language else search)
-    if enrichment.trusted_intent in SMALL_TALK_INTENTS and not _thanks_that_asks(enrichment, question):
+    # Read as thanks but a question all the same ("and how much does that cost?"): searched, not thanked for.
+    if enrichment.trusted_intent in SMALL_TALK_INTENTS and not (enrichment.intent == "thanks" and asks(question)):
         text = turn.texts(CLOSING if enrichment.intent == "thanks" else WELCOME)
         return Decision("clarify", _with_disclosure(turn, text), notes={"intent": enrichment.intent or ""})
     if other_language is not None:
@@ -359,6 +360,11 @@ def decide(
             # offered in a menu: by meaning, every article is somewhat near "ok"): "refund?"
             # after a delivery answer is a new question, not a delivery one.
             hits, words, read_as = together, [*topic_words(previous), *words], with_previous
+        elif confident(together) and len(words) <= SHORT_QUESTION_WORDS and REFERS_BACK.search(question):
+            # "What if it still doesn't come?" after the password answer: its own words fit
+            # nothing clearly (a menu of card and account articles); the conversation's first.
+            return _menu_or_handoff(follow_ups.both_readings(together, hits), turn, policy, None, "follow_up_unclear",
+                                    read_as=with_previous)
     elif previous and hits and len(words) <= SHORT_QUESTION_WORDS and REFERS_BACK.search(question):
         # A short follow-up that fits an article on its own ("how long does it take?":
         # delivery times) after an answer about something else (returns): when the
@@ -449,12 +455,6 @@ def _other_articles(previous: str, turn: Turn, search: Callable[[str], list[Hit]
         return Decision("choices", choices_menu(offered, turn.texts), reason="did_not_help", hits=tuple(hits),
                         choices=tuple(offered), notes={"question": question or previous})
     return Decision("clarify", turn.texts(CLARIFY), reason="did_not_help", hits=tuple(hits))
-
-
-def _thanks_that_asks(enrichment: Enrichment, question: str) -> bool:
-    """A message the intent model reads as thanks that is a question all the same
-    ("and how much does that cost?"): it is searched, not thanked for."""
-    return enrichment.intent == "thanks" and asks(question)
 
 
 def choice_hits(hits: Sequence[Hit], *, floor_share: float = 1.0) -> list[Hit]:

@@ -162,6 +162,6 @@ def conversation_agrees(together: Sequence[Hit], alone: Sequence[Hit], *,
 def both_readings(together: Sequence[Hit], alone: Sequence[Hit]) -> list[Hit]:
     """A menu's hits for a follow-up read two ways: the conversation's best article,
     the follow-up's own, then the conversation's next ones."""
-    ordered = [together[0], alone[0], *together[1:]]
+    ordered = [together[0], *alone[:1], *together[1:]]
     return [hit for i, hit in enumerate(ordered)
             if all(hit.passage.article_id != o.passage.article_id for o in ordered[:i])]

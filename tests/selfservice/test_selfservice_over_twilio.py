@@ -455,6 +455,21 @@ def test_a_follow_up_the_answer_just_sent_cannot_answer_is_offered_both_ways(
         assert [m.detail["reason"] for m in menus] == ["follow_up_unclear"]
 
 
+def test_a_follow_up_pointing_back_that_fits_nothing_on_its_own_offers_the_conversations_article_first(
+        shop: Flask, vendor: VendorClient) -> None:
+    """"What if it still doesn't come?" after the password answer: its own words fit no
+    article clearly, and it got a menu of the card-declined, cancel-order and
+    close-account articles. The article the conversation is about leads the menu, and a
+    pick of it is answered for the question read with the conversation."""
+    vendor.twilio(MESSAGES, inbound("I forgot my password"))
+    vendor.twilio(MESSAGES, inbound("what if it still doesn't come?"))
+    _, menu = twilio_sends(shop)
+    assert _menu_titles(menu["body"])[0] == "I forgot my password", menu["body"]
+    vendor.twilio(MESSAGES, inbound("1"))
+    *_, answer = twilio_sends(shop)
+    assert answer["body"].endswith("articles/reset-password"), answer["body"]
+
+
 def test_a_number_the_menu_does_not_have_gets_the_menu_again(shop: Flask, vendor: VendorClient) -> None:
     """"7" under three articles was read as a question of no words: "I couldn't find
     that", and after one more miss a person."""
