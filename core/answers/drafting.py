@@ -179,6 +179,8 @@ def lead_of(passage: Passage) -> Draft:
 #: much: a sentence that says a time or an amount, in the catalogs' languages.
 #: "When" asks only as a question ("when will", "when does"), not as the conjunction of a
 #: problem told ("it fails when I pay"); French, Italian and Portuguese ask with it first.
+#: A time may be a bound with no number: "how long do I have?" after the change-address
+#: answer is told "until your order is dispatched" (it got delivery times).
 _ASKS_WHEN = re.compile(
     r"\bwhen\s+(?:will|would|do|does|did|is|are|was|can|could|should|shall)\b|\bhow\s+(?:long|soon)\b|"
     r"\bhow\s+many\s+(?:days|hours|weeks)\b|\bcuándo\b|\bcu[aá]nto\s+(?:tarda|tiempo|dura)\b|^\W*(?:quand|quando)\b|"
@@ -187,7 +189,7 @@ _SAYS_WHEN = re.compile(
     r"\b\d+(?:\s*(?:to|-|–|a|à|bis|e)\s*\d+)?[\s-]*(?:working\s+|business\s+)?(?:minutes?|hours?|days?|weeks?|"
     r"months?|years?|d[ií]as?|horas?|semanas?|meses|jours?|heures?|semaines?|mois|ans?|tagen?|stunden?|wochen?|"
     r"monaten?|jahren?|giorni|ore|settimane|mesi|anni|dias?)\b|\b(?:instant(?:ly)?|immediately|same\s+day|"
-    r"next\s+(?:working\s+)?day|today|tomorrow)\b", re.IGNORECASE)
+    r"next\s+(?:working\s+)?day|today|tomorrow|until|till|hasta|jusqu|até|fino\s+a)\b", re.IGNORECASE)
 _ASKS_AMOUNT = re.compile(
     r"\b(?:how\s+much|cost|costs|price|fee|charge|cu[aá]nto\s+(?:cuesta|vale|cobr)|precio|combien|prix|co[uû]te|"
     r"wie\s*viel|kostet|preis|quanto\s+(?:costa|custa)|prezzo|pre[çc]o|free|gratis|gratuit[oe]?s?|kostenlos)\b",

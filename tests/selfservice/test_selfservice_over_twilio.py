@@ -403,6 +403,9 @@ ABOUT_THE_ANSWER = [
     # the article's sentence not sent yet (the one sent shares "dispatched" too)
     ("Can I change my delivery address?", "what if it's already dispatched?", "Once the order has been dispatched",
      "articles/change-address"),
+    # a time bound said without a number ("until your order is dispatched"): delivery times
+    ("Can I change my delivery address?", "how long do I have?", "until your order is dispatched",
+     "articles/change-address"),
 ]
 
 
