@@ -48,8 +48,10 @@ SANDBOX_TOKEN = "xoxb-sandbox"
 def account_for_team(team_id: str | None) -> Account | None:
     """The account linked to this workspace; a single-workspace install (the default
     account with no team id recorded) takes every workspace signed with our secret."""
-    if team_id is not None and not isinstance(team_id, str):
-        return None  # Bolt passes the body's team_id through as it is: a list is no team
+    if team_id is not None and (not isinstance(team_id, str) or "\x00" in team_id):
+        # Bolt passes the body's team_id through as it is: a list is no team, nor is text
+        # holding a NUL (Slack's ids are letters and digits; PostgreSQL's text cannot hold one)
+        return None
     session = db.session()
     if team_id:
         account = session.scalar(select(Account).where(Account.slack_team_id == team_id))
@@ -79,6 +81,8 @@ def kind_of(body: dict[str, Any]) -> str:
 
 def _installed(enterprise_id: str | None, team_id: str | None) -> str | None:
     """The bot token an OAuth install stored for this workspace (multi-workspace)."""
+    if any(isinstance(key, str) and "\x00" in key for key in (enterprise_id, team_id)):
+        return None  # no install has such an id, and PostgreSQL could not be asked
     return installed_bot_token(db.session(), enterprise_id, team_id)
 
 
