@@ -588,13 +588,14 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
     words = asked_words(question)
     notes = {"article_language": other.source}
     mark = _naming_language(turn, ARTICLE_IN_LANGUAGE, other.source)
+    with_previous = f"{turn.previous_question} {question}" if turn.previous_question else question
     just_cited = _just_cited(question, words, turn, topic_words)
     if just_cited:
         # "¿Cuánto dura?" after the warranty answer: its length, if the article says it.
         draft = compose_local(question, just_cited)
         if draft is not None:
             return Decision("answer", _with_disclosure(turn, _marked(draft, mark, turn)), draft=draft,
-                            hits=tuple(just_cited), notes={**notes, "question": f"{turn.previous_question} {question}"})
+                            hits=tuple(just_cited), notes={**notes, "question": with_previous})
     several = answer_each(question, search=other.search, topic_words=asked_words, fits=clearly_fits,
                           draft=lambda part, hits: lead_of(hits[0].passage))
     if several:  # each article's opening as it is, and one line saying which language they are in
@@ -603,7 +604,6 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
         return Decision("answer", _with_disclosure(turn, f"{reply}\n{marks}"), draft=joined(several),
                         hits=tuple(hit for answer in several for hit in answer.hits), notes=notes)
     hits = other.search(question) if words else []
-    with_previous = f"{turn.previous_question} {question}"
     if turn.previous_question and not clearly_fits(hits, words, question) and follow_ups.conversation_agrees(
             together := other.search(with_previous), hits, confident=confident,
             offered=lambda alone: choice_hits(alone, floor_share=ACROSS_LANGUAGES_MENU_SHARE)):
