@@ -615,13 +615,15 @@ def _across_languages(question: str, turn: Turn, policy: EscalationPolicy, other
         draft, text = _quoted_with_mark(hits[0].passage, mark, turn)
         return Decision("answer", _with_disclosure(turn, text), draft=draft, hits=tuple(hits), notes=notes)
     offered = choice_hits(hits, floor_share=ACROSS_LANGUAGES_MENU_SHARE)
-    if offered and unsure() is None:
+    doubt = unsure()
+    if offered and doubt is None:
         menu = choices_menu(offered, turn.texts)
         mark = _naming_language(turn, ARTICLES_IN_LANGUAGE if len(offered) > 1 else ARTICLE_IN_LANGUAGE,
                                 other.source)
         return Decision("choices", _with_disclosure(turn, f"{menu}\n{mark}"), reason="low_confidence",
                         hits=tuple(hits), choices=tuple(offered), notes=notes)
-    return _handoff(turn, policy, trigger, hits)
+    # The policy's reason when it has one (as in the articles' language); else the language.
+    return _handoff(turn, policy, doubt or trigger, hits)
 
 
 def _quoted_with_mark(passage: Passage, mark: str, turn: Turn) -> tuple[Draft, str]:

@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 from switchboard.core import ports
 from switchboard.core.accounts import company_name
 from switchboard.core.answers.drafting import LLMDrafter
-from switchboard.core.bot.decisions import Decision, Drafter, Turn, decide, searches
+from switchboard.core.bot import menu_replies
+from switchboard.core.bot.decisions import Decision, Drafter, Turn, answer_from_article, decide, searches
 from switchboard.core.bot.escalation import EscalationPolicy
 from switchboard.core.bot.escalation_file import load_policy
 from switchboard.core.bot.follow_ups import UNSURE_MENU, JustCited, with_unsure_menu
@@ -235,6 +236,9 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
         before = _decided(previous, config, replace(turn, first_bot_message=True), question)
         cited = before.draft.citations[0].article_id if before.action == "answer" and before.draft else None
         retriever = config.retriever
+        answered = _reply_to_menu(question.text, previous, before, config, turn)
+        if answered is not None:  # a pick off the menu, "none of these", or a number it does not have
+            return outcome_of(question, answered)
         if before.action == "choices" and before.reason == UNSURE_MENU:  # as the live bot reads a reply to it
             asked = with_unsure_menu(question.text, previous)
         turn = replace(turn, previous_question=previous if before.action == "answer" else None,
@@ -247,6 +251,32 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
     text = truncate_for_model(redact(question.text).text)
     read_as = truncate_for_model(redact(asked).text) if asked != question.text else None
     return outcome_of(question, _decided(text, config, turn, question, read_as=read_as, spoken=spoken))
+
+
+def _reply_to_menu(text: str, previous: str, menu: Decision, config: Configuration, turn: Turn) -> Decision | None:
+    """What the live bot answers ``text`` with when it replies to the ``menu`` it got for
+    ``previous`` (:mod:`.menu_replies`, as ``inbound._picked_choice`` reads it); None
+    when the reply is a new question, decided like any other."""
+    meta = menu.conversation_meta(previous) if menu.action == "choices" else {}
+    offered = meta.get("choices")
+    if not offered:
+        return None
+    language = menu.notes.get("language")
+    texts = config.texts(language or "en")
+    reply = menu_replies.read_reply(text, [choice["title"] for choice in offered], texts)
+    if reply is None:
+        return None
+    asked = str(meta.get("question") or previous)
+    if reply.declined:
+        decision = menu_replies.declined(texts, asked)
+    elif reply.picked is None or config.retriever is None:
+        decision = menu  # a number the menu does not have: the same menu again
+    else:
+        article = offered[reply.picked]["article"]
+        passages = [p for p in config.retriever.passages if p.article_id == article]
+        decision = answer_from_article(asked, passages, replace(turn, first_bot_message=False, texts=texts),
+                                       language=language)
+    return replace(decision, notes={**decision.notes, "language": language})
 
 
 def _decided(text: str, config: Configuration, turn: Turn, asker: Question | None = None, *,

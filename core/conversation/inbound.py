@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from switchboard.core import accounts, ports
 from switchboard.core.actions import customer_requests as actions
 from switchboard.core.answers.drafting import Draft, LLMDrafter
+from switchboard.core.bot import menu_replies
 from switchboard.core.bot.decisions import (
-    NONE_OF_THESE,
     SYSTEM_REASONS,
     Decision,
     Drafter,
@@ -64,8 +64,6 @@ from switchboard.core.understanding.enrichment import (
     enrich,
     knowledge_languages,
 )
-from switchboard.core.understanding.menu_picks import menu_number, pick_choice
-from switchboard.core.understanding.setbacks import declines
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +90,6 @@ STOP_CONFIRMATION = N_("stop_confirmation", "You have been unsubscribed and will
                        "number. Reply START to resubscribe.")
 START_CONFIRMATION = N_("start_confirmation", "You have been resubscribed to messages from this number. Reply HELP "
                         "for help, STOP to unsubscribe. Msg&data rates may apply.")
-#: After "none of these" under a menu: a miss, not a question.
-MENU_DECLINED = N_("menu_declined", "Sorry none of those fit. Could you say it in other words? Or reply AGENT to "
-                   "talk to a person.")
 
 
 def keyword(body: str, *, opted_out: bool = False) -> str | None:
@@ -409,15 +404,15 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts
     offered = (last_bot.meta or {}).get("choices")
     if not offered:
         return None
-    index = pick_choice(inbound.message.body, [choice["title"] for choice in offered])
-    if index is None and (declines(inbound.message.body) or inbound.message.body.strip() == texts(NONE_OF_THESE)):
-        # "None of these": not a question to search ("none of these" found three more
-        # unrelated titles), and a failed answer the policy's repeated_failures counts.
-        return Decision("clarify", texts(MENU_DECLINED), reason="did_not_help",
-                        notes={"question": str(last_bot.meta.get("question") or "")})
-    if index is None:
-        out_of_range = menu_number(inbound.message.body) is not None
-        return _menu_again(session, inbound, settings, texts, last_bot) if out_of_range else None
+    reply = menu_replies.read_reply(inbound.message.body, [choice["title"] for choice in offered], texts)
+    if reply is None:
+        return None
+    if reply.declined:
+        return menu_replies.declined(texts, str(last_bot.meta.get("question") or ""))
+    if reply.out_of_range:
+        return _menu_again(session, inbound, settings, texts, last_bot)
+    index = reply.picked
+    assert index is not None
     passages = article_passages(session, inbound.account.id, settings, offered[index]["article"])
     if not passages:
         return None  # the article was removed since the menu was sent: treat as a question

@@ -83,6 +83,7 @@ TEXT_MODULES = (
     "switchboard.core.outreach.drafts",
     "switchboard.core.conversation.inbound",
     "switchboard.core.bot.decisions",
+    "switchboard.core.bot.menu_replies",
     "switchboard.core.helpdesk.tickets",
 )
 

@@ -1,0 +1,52 @@
+"""A customer's reply to the menu the bot just sent, read one way wherever it is read:
+by the live bot (``core/conversation/inbound.py``) and by ``switchboard eval`` for a
+follow-up row whose previous question got a menu. Read two ways, "none of these" got
+"Sorry none of those fit…" on SMS and a handoff in eval, and "2" the second article on
+SMS and a search for "2" in eval: the proof said something else than the product.
+
+A reply picks an article ("2", "the tracking one"), declines them all ("none of these",
+"ninguno"), names a number the menu does not have (a slip: the same menu again), or is
+something else: a new question (None).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from switchboard.core.bot.decisions import NONE_OF_THESE, Decision
+from switchboard.core.texts.i18n import N_, Texts
+from switchboard.core.understanding.menu_picks import menu_number, pick_choice
+from switchboard.core.understanding.setbacks import declines
+
+#: After "none of these" under a menu: a miss, not a question.
+MENU_DECLINED = N_("menu_declined", "Sorry none of those fit. Could you say it in other words? Or reply AGENT to "
+                   "talk to a person.")
+
+
+@dataclass(frozen=True)
+class MenuReply:
+    """What a reply to a menu says: the article picked (0-based), that none is wanted,
+    or a number the menu does not have."""
+
+    picked: int | None = None
+    declined: bool = False
+    out_of_range: bool = False
+
+
+def read_reply(text: str, titles: Sequence[str], texts: Texts) -> MenuReply | None:
+    """What ``text`` says to a menu of ``titles`` (``texts``: the conversation's, whose
+    "None of these" the web chat's button sends); None when it is a new question."""
+    index = pick_choice(text, titles)
+    if index is not None:
+        return MenuReply(picked=index)
+    if declines(text) or text.strip() == texts(NONE_OF_THESE):
+        return MenuReply(declined=True)
+    if menu_number(text) is not None:
+        return MenuReply(out_of_range=True)
+    return None
+
+
+def declined(texts: Texts, question: str) -> Decision:
+    """The reply to "none of these": not a question to search ("none of these" found three
+    more unrelated titles), and a failed answer the policy's repeated_failures counts."""
+    return Decision("clarify", texts(MENU_DECLINED), reason="did_not_help", notes={"question": question})
