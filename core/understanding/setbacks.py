@@ -102,7 +102,7 @@ def _phrases(lists: Iterable[Iterable[str]]) -> re.Pattern[str]:
     helpful", "cest pas ca"), as customers type on phones."""
     alternatives = sorted({re.escape(p).replace("'", "'?") for phrases in lists for p in phrases},
                           key=len, reverse=True)
-    return re.compile(rf"(?<![\w']){'|'.join(alternatives)}(?![\w'])")
+    return re.compile(rf"(?<![\w'])(?:{'|'.join(alternatives)})(?![\w'])")
 
 
 _DID_NOT_HELP = _phrases(DID_NOT_HELP.values())
@@ -129,13 +129,14 @@ def did_not_help(text: str) -> bool:
 
 
 _ALONE_WORDS = _phrases([DID_NOT_HELP_ALONE])
+_NONE_WORDS = _phrases([NONE_OF_THESE])
 
 
 def beyond_setback(text: str) -> str:
     """``text`` (folded) without what says the answer did not help: what else it asks.
-    "nope, not what I asked" leaves nothing; "no, it says delivered but it isn't here"
-    leaves a question of its own."""
-    return _ALONE_WORDS.sub(" ", _DID_NOT_HELP.sub(" ", fold(text)))
+    "nope, not what I asked" and "none of these" leave nothing; "no, it says delivered
+    but it isn't here" leaves a question of its own."""
+    return _ALONE_WORDS.sub(" ", _NONE_WORDS.sub(" ", _DID_NOT_HELP.sub(" ", fold(text))))
 
 
 def asks_for_person(text: str) -> bool:
