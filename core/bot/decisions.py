@@ -38,7 +38,7 @@ from switchboard.core.texts.i18n import ENGLISH, N_, Texts
 from switchboard.core.texts.translation import Translator, language_name
 from switchboard.core.understanding.asking import asks, opens_asking
 from switchboard.core.understanding.enrichment import Enrichment
-from switchboard.core.understanding.setbacks import beyond_setback, did_not_help
+from switchboard.core.understanding.setbacks import only_setback
 from switchboard.core.understanding.small_talk import SMALL_TALK_INTENTS, asks_who_answers, request_part
 
 #: What a reply does; "action" is a governed action's outcome (core/actions/customer_requests.py), never decide()'s.
@@ -309,7 +309,7 @@ def decide(
     if who:
         return Decision("clarify", disclosure(turn.company, turn.texts) + "\n\n" + turn.texts(WELCOME),
                         notes={"intent": "who_answers"})
-    if previous and did_not_help(question) and not topic_words(beyond_setback(question)):
+    if previous and only_setback(question, topic_words):
         across = other_language is not None and other_language.multilingual
         return _other_articles(previous, turn, other_language.search if across and other_language else search)
     # Read as thanks but a question all the same ("and how much does that cost?"): searched, not thanked for.

@@ -44,7 +44,8 @@ from switchboard.core.store.models import (
     Suggestion,
     SuggestionFeedback,
 )
-from switchboard.core.understanding.setbacks import asks_for_person, beyond_setback, did_not_help
+from switchboard.core.understanding import setbacks
+from switchboard.core.understanding.setbacks import asks_for_person
 
 DEFAULT_DAYS = 7
 #: Handoffs that mean "no article answered this", as opposed to a customer asking for a
@@ -405,10 +406,8 @@ def _gap_groups(session: Session, account_id: int, start: datetime, end: datetim
 
 
 def only_setback(text: str) -> bool:
-    """Whether ``text`` says an answer did not help and asks nothing beyond that ("that
-    didn't help", "none of these"): no question a knowledge gap could list. "I already
-    tried that, my card is still declined" asks."""
-    return did_not_help(text) and not content_words(beyond_setback(text))
+    """Whether ``text`` only says an answer did not help: no question a knowledge gap could list."""
+    return setbacks.only_setback(text, content_words)
 
 
 def _is_gap(meta: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 #: Said anywhere in the message: the answer did not help.
 DID_NOT_HELP: dict[str, tuple[str, ...]] = {
@@ -137,6 +137,14 @@ def beyond_setback(text: str) -> str:
     "nope, not what I asked" and "none of these" leave nothing; "no, it says delivered
     but it isn't here" leaves a question of its own."""
     return _ALONE_WORDS.sub(" ", _NONE_WORDS.sub(" ", _DID_NOT_HELP.sub(" ", fold(text))))
+
+
+def only_setback(text: str, topic_words: Callable[[str], Sequence[str]]) -> bool:
+    """Whether ``text`` says an answer did not help and asks nothing beyond that ("that
+    didn't help", "none of these"), by ``topic_words`` (the knowledge base's reading of a
+    text's words: this layer does not know it). "I already tried that, my card is still
+    declined" asks: the bot searches it, and a knowledge gap lists it."""
+    return did_not_help(text) and not topic_words(beyond_setback(text))
 
 
 def asks_for_person(text: str) -> bool:
