@@ -261,8 +261,8 @@ def _reply_to_menu(text: str, previous: str, menu: Decision, config: Configurati
     offered = meta.get("choices")
     if not offered:
         return None
-    language = menu.notes.get("language")
-    texts = config.texts(language or "en")
+    language = menu.notes.get("language") or "en"  # the menu's: always said by _decided
+    texts = config.texts(language)
     reply = menu_replies.read_reply(text, [choice["title"] for choice in offered], texts)
     if reply is None:
         return None
