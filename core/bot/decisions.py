@@ -25,6 +25,13 @@ from switchboard.core.bot import follow_ups
 from switchboard.core.bot.asking_part import asking_part
 from switchboard.core.bot.escalation import EscalationPolicy, Signals, Trigger
 from switchboard.core.bot.follow_ups import REFERS_BACK, JustCited, points_back
+from switchboard.core.bot.menus import (
+    ACROSS_LANGUAGES_MENU_SHARE,
+    MAX_CHOICES,
+    SAME_ANSWER_MENU_SHARE,
+    choice_hits,
+    choices_menu,
+)
 from switchboard.core.bot.other_articles import others, picked_from_menu
 from switchboard.core.bot.several_questions import answer_each, first_reading, joined, reply_of
 from switchboard.core.knowledge.analysis import content_words, language_of
@@ -72,27 +79,6 @@ MIN_QUESTION_WORDS = 2
 #: the menu.
 SHORT_QUESTION_WORDS = 2
 SHORT_MIN_SCORE = 0.9
-#: Articles offered when no single one clearly fits: an SMS menu of three lines reads at
-#: a glance; more is a list nobody scrolls.
-MAX_CHOICES = 3
-#: A hit scoring below this is not worth offering even as a choice (off-topic questions
-#: still match a word or two of some article). Chosen on StackFAQ's tuning half and
-#: CLINC150's out-of-scope val questions: it keeps 92 % of the menus that hold the right
-#: article and drops a third of those offered for off-topic questions.
-MIN_CHOICE_SCORE = 0.1
-#: Across languages a question's cosine to its article sits lower than within one (a
-#: Russian question to its German paragraph), so an index's menu floor, fitted on
-#: same-language pseudo-questions, held back most useful menus and the customer was
-#: handed over instead: the floor is scaled by this share there. Chosen on XQuAD's
-#: Russian questions (first halves) against the German paragraphs to keep 90 % of the
-#: menus holding the right article, as MENU_KEPT does within a language; `bench/answers.py`
-#: reports the second halves, and Chinese, on which nothing was chosen. The answer
-#: threshold is not scaled: answers at 0.175 were right 99 % of the time on those
-#: questions, but vague ones to the sample help center ("algo con mi cuenta", "Tengo un
-#: problema con mi pedido") scored above it, and a vague question gets a menu.
-ACROSS_LANGUAGES_MENU_SHARE = 0.35
-#: The same (not fitted apart) for the other articles a question could mean when its answer was just sent as is.
-SAME_ANSWER_MENU_SHARE = ACROSS_LANGUAGES_MENU_SHARE
 
 #: The texts below reach customers: marked for the message catalogs (core/texts/i18n.py), and
 #: sent through ``Turn.texts`` in the conversation's language.
@@ -102,10 +88,6 @@ DISCLOSURE_ANONYMOUS = N_("disclosure_anonymous", "You're chatting with a virtua
                           "Reply AGENT at any time to reach a person.")
 CLARIFY = N_("clarify", "I couldn't find that in our help center. Could you say it in other words? "
              "Or reply AGENT to talk to a person.")
-CHOICES_INTRO = N_("choices_intro", "I found a few articles that may help:")
-CHOICE_INTRO = N_("choice_intro", "I found an article that may help:")
-CHOICES_FOOTER = N_("choices_footer", "Reply with the number, or AGENT to talk to a person.")
-NONE_OF_THESE = N_("none_of_these", "None of these")
 HANDOFF_NOTICE = N_("handoff_notice", "I'm passing you to a member of our team; they'll reply here, usually "
                     "within {eta}. You won't need to repeat yourself.")
 WELCOME = N_("welcome", "How can I help you today?")
@@ -450,35 +432,11 @@ def _other_articles(previous: str, turn: Turn, search: Callable[[str], list[Hit]
     if question is not None and tried is not None:  # the rest of the menu the pick came from
         offered = [hit for hit in choice_hits(hits) if hit.passage.article_id != tried.article_id]
     else:
-        offered = others(hits, tried.article_id if tried else None, min_score=MIN_CHOICE_SCORE, limit=MAX_CHOICES)
+        offered = others(hits, tried.article_id if tried else None)
     if offered:
         return Decision("choices", choices_menu(offered, turn.texts), reason="did_not_help", hits=tuple(hits),
                         choices=tuple(offered), notes={"question": question or previous})
     return Decision("clarify", turn.texts(CLARIFY), reason="did_not_help", hits=tuple(hits))
-
-
-def choice_hits(hits: Sequence[Hit], *, floor_share: float = 1.0) -> list[Hit]:
-    """The best hit of each of the top articles, in rank order: what a menu offers
-    (nothing when the top hit is below the menu floor times ``floor_share``)."""
-    offered: list[Hit] = []
-    if not hits or hits[0].score < floor_share * max(MIN_CHOICE_SCORE, hits[0].signals.get("menu_floor", 0.0)):
-        return offered
-    for hit in hits:
-        if any(o.passage.article_id == hit.passage.article_id for o in offered):
-            continue
-        offered.append(hit)
-        if len(offered) == MAX_CHOICES:
-            break
-    return offered
-
-
-def choices_menu(offered: Sequence[Hit], texts: Texts = ENGLISH) -> str:
-    """``1. Title`` per line: SMS and WhatsApp have no buttons a customer can rely on,
-    and a number is one keystroke."""
-    lines = [texts(CHOICE_INTRO if len(offered) == 1 else CHOICES_INTRO)]
-    lines += [f"{n}. {hit.passage.title}" for n, hit in enumerate(offered, 1)]
-    lines.append(texts(CHOICES_FOOTER))
-    return "\n".join(lines)
 
 
 def answer_from_article(question: str, passages: Sequence[Passage], turn: Turn, *,

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from switchboard.core.bot.decisions import NONE_OF_THESE, Decision
+from switchboard.core.bot.decisions import Decision
+from switchboard.core.bot.menus import NONE_OF_THESE
 from switchboard.core.texts.i18n import N_, Texts
 from switchboard.core.understanding.menu_picks import menu_number, pick_choice
 from switchboard.core.understanding.setbacks import declines

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from switchboard.core.bot.menus import MAX_CHOICES, menu_floor
 from switchboard.core.knowledge.records import Hit
 
 
@@ -24,16 +25,15 @@ def picked_from_menu(previous: str, title: str | None) -> str | None:
     return None
 
 
-def others(hits: Sequence[Hit], tried: str | None, *, min_score: float, limit: int) -> list[Hit]:
+def others(hits: Sequence[Hit], tried: str | None, *, limit: int = MAX_CHOICES) -> list[Hit]:
     """The articles of ``hits`` other than ``tried`` (the one whose answer did not help;
-    the first hit's when not known) that hold at least the menu floor (``min_score``,
-    or the index's own when higher) of the confidence ``tried`` did not use; at most
-    ``limit`` of them. "Where is my parcel?": 0.09 of the 0.42 left by the tracking
-    article, for the delivered-but-missing one."""
+    the first hit's when not known) that hold at least the menu floor of the confidence
+    ``tried`` did not use; at most ``limit`` of them. "Where is my parcel?": 0.09 of the
+    0.42 left by the tracking article, for the delivered-but-missing one."""
     if not hits:
         return []
     tried = tried or hits[0].passage.article_id
     held = next((hit.score for hit in hits if hit.passage.article_id == tried), 0.0)
     left = max(1.0 - held, 1e-6)
-    floor = max(min_score, hits[0].signals.get("menu_floor", 0.0))
+    floor = menu_floor(hits)
     return [hit for hit in hits if hit.passage.article_id != tried and hit.score / left >= floor][:limit]

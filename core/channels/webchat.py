@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from switchboard.core import accounts, ports
-from switchboard.core.bot.decisions import NONE_OF_THESE
+from switchboard.core.bot.menus import NONE_OF_THESE
 from switchboard.core.customers import timeline
 from switchboard.core.customers.identity import reply_address
 from switchboard.core.knowledge.records import article_of

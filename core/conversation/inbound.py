@@ -27,13 +27,13 @@ from switchboard.core.bot.decisions import (
     Drafter,
     Turn,
     answer_from_article,
-    choices_menu,
     decide,
     searches,
 )
 from switchboard.core.bot.escalation import EscalationPolicy
 from switchboard.core.bot.escalation_file import load_policy
 from switchboard.core.bot.follow_ups import UNSURE_MENU, JustCited, with_unsure_menu
+from switchboard.core.bot.menus import choices_menu
 from switchboard.core.bot.outbound import Inbound, send_reply
 from switchboard.core.customers import timeline
 from switchboard.core.customers.identity import may_message

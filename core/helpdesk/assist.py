@@ -23,7 +23,8 @@ from sqlalchemy import Result, select, update
 from sqlalchemy.orm import Session
 
 from switchboard.core.answers.drafting import Draft, UngroundedDraft, compose_local, ground_or_refuse, lead_of
-from switchboard.core.bot.decisions import MIN_COVERAGE, choice_hits
+from switchboard.core.bot.decisions import MIN_COVERAGE
+from switchboard.core.bot.menus import choice_hits
 from switchboard.core.knowledge import phrasings
 from switchboard.core.knowledge.feedback import FeedbackMemory, Vote, edit_distance, vote_value
 from switchboard.core.knowledge.ranking import RankingSettings

@@ -58,7 +58,7 @@ MIN_QUESTIONS = 16
 MIN_WORDS = 2
 #: The share of menus holding the right article that the menu floor keeps.
 MENU_KEPT = 0.9
-#: The menu offers this many articles (core/bot/decisions.py MAX_CHOICES).
+#: The menu offers this many articles (core/bot/menus.py MAX_CHOICES).
 MENU_SIZE = 3
 #: The signals the fit may use. With an encoder, only the lead over the next article and
 #: the meaning: the pseudo-questions share their article's words far more than customers'

@@ -84,6 +84,7 @@ TEXT_MODULES = (
     "switchboard.core.conversation.inbound",
     "switchboard.core.bot.decisions",
     "switchboard.core.bot.menu_replies",
+    "switchboard.core.bot.menus",
     "switchboard.core.helpdesk.tickets",
 )
 

@@ -19,12 +19,12 @@ def test_a_pick_is_known_by_the_picked_title_read_after_the_question() -> None:
 def test_the_article_that_did_not_help_is_left_out_wherever_it_ranks() -> None:
     hits = [hit("track", 0.58), hit("missing", 0.09), hit("late", 0.05)]
     # the tracking answer did not help: 0.09 of the 0.42 it left reaches the 0.19 floor
-    assert [h.passage.article_id for h in others(hits, "track", min_score=0.1, limit=3)] == ["missing"]
+    assert [h.passage.article_id for h in others(hits, "track")] == ["missing"]
     # an answer from the second article did not help: the first is offered, it is not
-    assert [h.passage.article_id for h in others(hits, "missing", min_score=0.1, limit=3)] == ["track"]
+    assert [h.passage.article_id for h in others(hits, "missing")] == ["track"]
     # not known which: the first is taken to be the one
-    assert [h.passage.article_id for h in others(hits, None, min_score=0.1, limit=3)] == ["missing"]
-    assert others([], "track", min_score=0.1, limit=3) == []
+    assert [h.passage.article_id for h in others(hits, None)] == ["missing"]
+    assert others([], "track") == []
     # one not among the hits held none of it: each other is judged on its own score
-    assert [h.passage.article_id for h in others(hits, "nowhere", min_score=0.1, limit=2)] == ["track"]
-    assert len(others([hit("a", 0.5), hit("b", 0.4), hit("c", 0.3)], "nowhere", min_score=0.1, limit=2)) == 2
+    assert [h.passage.article_id for h in others(hits, "nowhere", limit=2)] == ["track"]
+    assert len(others([hit("a", 0.5), hit("b", 0.4), hit("c", 0.3)], "nowhere", limit=2)) == 2

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from switchboard.core.bot.decisions import choice_hits
 from switchboard.core.bot.escalation_file import load_policy
+from switchboard.core.bot.menus import choice_hits
 from switchboard.core.conversation.evaluation import Configuration, Question, counts, evaluate
 from switchboard.core.intents.store import default_intent_model
 from switchboard.core.knowledge import embeddings, phrasings
