@@ -27,7 +27,9 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,9 +60,31 @@ class SentenceEncoder(Protocol):
 
 
 def queries(encoder: SentenceEncoder, texts: Sequence[str]) -> np.ndarray:
-    """``texts`` embedded as questions: the encoder's ``encode_queries`` where it has one."""
+    """``texts`` embedded as questions (without their emoji, :func:`without_pictographs`):
+    the encoder's ``encode_queries`` where it has one."""
+    texts = [without_pictographs(text) for text in texts]
     encode = getattr(encoder, "encode_queries", None)
     return encode(texts) if encode is not None else encoder.encode(texts)
+
+
+#: Emoji and their joiners and variation selectors: symbols ("So", "Sk": 😡, 👍🏽, ★, ©)
+#: and what glues them into one picture.
+_PICTURE_CATEGORIES = frozenset(("So", "Sk"))
+_PICTURE_GLUE = frozenset(("\u200d", "\ufe0e", "\ufe0f", "\u20e3"))
+
+
+def without_pictographs(text: str) -> str:
+    """``text`` without its emoji, unless that leaves nothing ("👍" alone says something).
+
+    Why: they say how the customer feels (sentiment reads them from the message itself),
+    never what they ask, and the encoder reads them as meaning: "where is my parcel 😡😡"
+    scored 0.34 for the tracking article against 0.54 without them, and got a menu where
+    the plain question is answered. No help center's article is found by its emoji."""
+    kept = "".join(c for c in text if c not in _PICTURE_GLUE and unicodedata.category(c) not in _PICTURE_CATEGORIES)
+    if len(kept) == len(text):
+        return text  # nothing taken out: the same text, the same vector as ever
+    kept = re.sub(r"[ \t]{2,}", " ", kept).strip()
+    return kept or text
 
 
 def nearest(cosines: np.ndarray, k: int, softness: float, *,

@@ -27,7 +27,8 @@ ANSWERED = {
     "I'd be grateful for your help with the following: how long do I have to return an item?\n\n"
     "Thank you in advance,\nPriya",
     "hey! quick one for you - can I change my delivery address?",
-    "und Express?", "¿y el exprés?", "et en express ?", "how long do I have?",
+    "und Express?", "¿y el exprés?", "et en express ?", "how long do I have?", "where is my parcel 😡😡",
+    "2",  # a pick off the menu "my order never came" got, answered as the live bot answers it
 }
 
 

@@ -18,7 +18,7 @@ from switchboard.cli import main
 from switchboard.core.knowledge.loaders import load_articles
 from switchboard.core.knowledge.service import KnowledgeBase
 from switchboard.core.settings import load_settings
-from switchboard.core.store.models import AuditEntry, Conversation, Customer, OutboxCall, PhrasingEvidence
+from switchboard.core.store.models import AuditEntry, Conversation, Customer, Message, OutboxCall, PhrasingEvidence
 from switchboard.intake.db import get_db
 
 from ..conftest import PUBLIC_URL, SLACK_SECRET, TWILIO_TOKEN, ZENDESK_SECRET, with_sample_kb
@@ -68,6 +68,18 @@ def test_a_question_the_kb_answers_gets_a_grounded_sms_reply_with_its_source(sho
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "selfservice.answer")).one()
         assert entry.detail["engine"] == "local"
         assert entry.detail["sources"][0]["citation"] == "https://help.acme.example/articles/delivery-times"
+
+
+@pytest.mark.parametrize("body", ["where is my parcel 😡😡", "WHERE IS MY PARCEL 😡😡"])
+def test_emoji_say_how_the_customer_feels_not_what_they_ask(shop: Flask, vendor: VendorClient, body: str) -> None:
+    """Angry faces after the README's own question lowered the tracking article's score
+    from 0.54 to 0.34 and the customer got a menu where the plain question is answered.
+    The emoji still count for the mood: the message as stored keeps them."""
+    vendor.twilio(MESSAGES, inbound(body, channel="whatsapp"))
+    [sent] = twilio_sends(shop)
+    assert sent["body"].endswith("\nMore: https://help.acme.example/articles/track-order"), sent["body"]
+    with get_db(shop).session() as session:
+        assert session.scalars(select(Message).where(Message.author == "customer")).one().body == body
 
 
 def test_an_agents_only_help_center_article_is_never_texted_to_a_customer(
