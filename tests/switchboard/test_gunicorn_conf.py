@@ -218,6 +218,10 @@ def _webhook_requests_total(port: int) -> float:
                for sample in family.samples if sample.name.endswith("_total"))
 
 
+#: How long both of gunicorn's workers have to start taking webhooks.
+BOTH_WORKERS_SERVE_SECONDS = 120
+
+
 def test_metrics_under_two_workers_count_every_workers_requests(queued_env: dict[str, str], tmp_path: Path) -> None:
     """README's web command with two workers: /metrics, whichever worker answers it,
     counts the webhooks both served (Prometheus's multiprocess mode, set up by the
@@ -241,8 +245,13 @@ def test_metrics_under_two_workers_count_every_workers_requests(queued_env: dict
             return {path.stem.rsplit("_", 1)[1] for path in run_dir.glob("counter_*.db")}
 
         sent = 0
+        # Until both workers have served some. gunicorn answers as soon as one worker has
+        # loaded the app; the other may still be loading it while the first takes every
+        # connection (one CI run: 400 requests, all to the first worker). A time limit,
+        # not a count: a worker that never serves still fails the test.
+        deadline = time.monotonic() + BOTH_WORKERS_SERVE_SECONDS
         with ThreadPoolExecutor(8) as pool:
-            while len(writers()) < 2 and sent < 400:  # until both workers have served some
+            while len(writers()) < 2 and time.monotonic() < deadline:
                 forms = [inbound("What are your opening hours?", sender=f"+1415556{sent + n:04d}") for n in range(40)]
                 assert set(pool.map(lambda form: web.post(form).status_code, forms)) == {200}
                 sent += len(forms)
