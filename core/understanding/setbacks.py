@@ -98,11 +98,13 @@ def fold(text: str) -> str:
 
 
 def _phrases(lists: Iterable[Iterable[str]]) -> re.Pattern[str]:
-    """Any of the phrases, on whole words; an apostrophe may be left out ("wasnt
-    helpful", "cest pas ca"), as customers type on phones."""
+    """Any of the phrases, on whole words, the last one maybe plural ("customer
+    services", "wrong answers"); an apostrophe may be left out ("wasnt helpful", "cest
+    pas ca"), as customers type on phones. Not inside another word: "no use" is not
+    said in "no username"."""
     alternatives = sorted({re.escape(p).replace("'", "'?") for phrases in lists for p in phrases},
                           key=len, reverse=True)
-    return re.compile(rf"(?<![\w'])(?:{'|'.join(alternatives)})(?![\w'])")
+    return re.compile(rf"(?<![\w'])(?:{'|'.join(alternatives)})s?(?![\w'])")
 
 
 _DID_NOT_HELP = _phrases(DID_NOT_HELP.values())

@@ -38,7 +38,7 @@ from ...signing import VendorClient
     "that wasnt helpful", "you didnt answer my question", "cest pas ca", "that is not what I need",
     "not really what i was looking for", "I already tried that", "irrelevant", "no es lo que busco",
     "ya lo intenté", "das habe ich schon versucht", "não é o que preciso", "ho già provato",
-    "none of these", "None of them, please", "ninguno", "keine davon",
+    "none of these", "None of them, please", "ninguno", "keine davon", "wrong answers again",
 ])
 def test_an_answer_disowned_in_any_catalog_language(text: str) -> None:
     assert did_not_help(text)
@@ -58,7 +58,7 @@ def test_a_setback_with_a_question_beyond_it_still_asks(text: str, alone: bool) 
 @pytest.mark.parametrize("text", [
     "AGENT", "human please", "a person", "I want to talk to a real person", "quiero hablar con una persona",
     "Je voudrais parler à un conseiller", "Ich möchte mit einem Mitarbeiter sprechen", "falar com alguém",
-    "posso parlare con un operatore?", "persona por favor",
+    "posso parlare con un operatore?", "persona por favor", "can I speak to customer services", "live agents?",
 ])
 def test_a_person_asked_for_in_any_catalog_language(text: str) -> None:
     assert asks_for_person(text)
