@@ -17,7 +17,9 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 
-#: Said anywhere in the message: the answer did not help.
+#: Said anywhere in the message: the answer did not help (not understanding it is one way
+#: of saying so: "no entiendo" after an answer was searched, and got a menu of articles
+#: sharing nothing with it).
 DID_NOT_HELP: dict[str, tuple[str, ...]] = {
     "en": ("didn't help", "didnt help", "did not help", "doesn't help", "doesnt help", "does not help",
            "not helpful", "wasn't helpful", "was not helpful", "unhelpful", "useless", "no help", "no use",
@@ -27,25 +29,33 @@ DID_NOT_HELP: dict[str, tuple[str, ...]] = {
            "still can't", "still cannot", "still don't know", "doesn't work", "didn't work", "did not work",
            "not what i need", "not what i needed", "not what i'm looking for", "not what i am looking for",
            "not what i was looking for", "not really what i", "already tried that", "i already tried", "irrelevant",
-           "not relevant"),
+           "not relevant", "don't understand", "do not understand", "what do you mean", "doesn't make sense",
+           "does not make sense", "makes no sense", "i'm confused"),
     "es": ("no me ayudo", "no ayudo", "no ayuda", "no me ayuda", "no sirve", "no sirvio", "no me sirve",
            "no me sirvio", "no es eso", "no es lo que pregunte", "no era eso", "respuesta incorrecta", "inutil",
            "sigue sin funcionar", "no responde", "no contesta", "no funciona", "no funciono",
-           "no es lo que busco", "no es lo que necesito", "ya lo intente", "ya lo probe"),
+           "no es lo que busco", "no es lo que necesito", "ya lo intente", "ya lo probe", "no entiendo",
+           "no lo entiendo", "no entendi", "que quiere decir", "que quieres decir", "no tiene sentido"),
     "fr": ("ca n'aide pas", "cela n'aide pas", "ca ne m'aide pas", "ca ne m'a pas aide", "cela ne m'a pas aide",
            "pas utile", "inutile", "ce n'est pas ca", "c'est pas ca", "pas ce que j'ai demande",
            "mauvaise reponse", "ne repond pas", "ne marche toujours pas", "ne fonctionne toujours pas",
-           "ca ne marche pas", "ca ne fonctionne pas", "pas ce que je cherche", "deja essaye"),
+           "ca ne marche pas", "ca ne fonctionne pas", "pas ce que je cherche", "deja essaye",
+           "je ne comprends pas", "je comprends pas", "je n'ai pas compris", "j'ai pas compris", "ca veut dire quoi",
+           "ca n'a pas de sens"),
     "de": ("hilft nicht", "hat nicht geholfen", "hat mir nicht geholfen", "nicht hilfreich", "nutzlos",
            "bringt nichts", "das ist es nicht", "nicht das was ich gefragt habe", "nicht was ich gefragt habe",
            "falsche antwort", "funktioniert immer noch nicht", "geht immer noch nicht", "beantwortet nicht",
-           "funktioniert nicht", "klappt nicht", "nicht was ich suche", "schon versucht"),
+           "funktioniert nicht", "klappt nicht", "nicht was ich suche", "schon versucht", "verstehe ich nicht",
+           "ich verstehe nicht", "ich verstehe das nicht", "was meinen sie", "was heisst das", "macht keinen sinn",
+           "ergibt keinen sinn"),
     "pt": ("nao ajudou", "nao me ajudou", "nao ajuda", "nao me ajuda", "nao serve", "nao serviu", "inutil",
            "nao e isso", "nao era isso", "resposta errada", "ainda nao funciona", "nao responde", "nao funciona",
-           "nao funcionou", "nao e o que procuro", "nao e o que preciso", "ja tentei"),
+           "nao funcionou", "nao e o que procuro", "nao e o que preciso", "ja tentei", "nao entendi",
+           "nao entendo", "nao percebi", "o que quer dizer", "nao faz sentido"),
     "it": ("non mi ha aiutato", "non ha aiutato", "non aiuta", "non mi aiuta", "non e utile", "inutile",
            "non serve", "non e questo", "non era questo", "risposta sbagliata", "non funziona ancora",
-           "ancora non funziona", "non risponde", "non funziona", "non e quello che cerco", "gia provato"),
+           "ancora non funziona", "non risponde", "non funziona", "non e quello che cerco", "gia provato",
+           "non capisco", "non ho capito", "cosa vuol dire", "che significa", "non ha senso"),
 }
 #: The whole message, give or take punctuation: a bare "no" after an answer disowns it.
 DID_NOT_HELP_ALONE: tuple[str, ...] = ("no", "nope", "nah", "not really", "non", "nein", "nao", "no gracias",

@@ -520,3 +520,19 @@ def test_eval_reads_a_reply_to_a_menu_as_the_live_bot_does(english_kb: Flask, ve
     assert evaluated == live
     assert [action for action, _, _ in live] == ["answer", "clarify", "choices", "answer", "clarify"]
     assert live[0][1] == [bots[0].meta["choices"][1]["article"]]  # "2": the second article offered
+
+
+def test_not_understanding_an_answer_in_spanish_is_not_searched_as_a_question(english_kb: Flask,
+                                                                             vendor: VendorClient) -> None:
+    """"No entiendo" after an answer says the answer did not help, as "that didn't help"
+    does: the customer is asked to say it in other words (or offered the other articles
+    their question could mean). It was searched as a question and got a menu of articles
+    sharing nothing with it."""
+    vendor.twilio(MESSAGES, inbound("¿Cuánto cuesta el envío?"))
+    vendor.twilio(MESSAGES, inbound("no entiendo"))
+    with get_db(english_kb).session() as session:
+        answer, reply = session.scalars(select(Message).where(Message.author == "bot").order_by(Message.id)).all()
+    assert answer.meta["action"] == "answer"
+    assert (reply.meta["action"], reply.meta["reason"]) in {("clarify", "did_not_help"), ("choices", "did_not_help")}
+    assert "delivery-costs" not in [c["article"] for c in reply.meta.get("choices") or ()]  # not the one just sent
+    assert reply.body.startswith("No encontré") or "Responda con el número" in reply.body, reply.body

@@ -39,6 +39,9 @@ from ...signing import VendorClient
     "not really what i was looking for", "I already tried that", "irrelevant", "no es lo que busco",
     "ya lo intenté", "das habe ich schon versucht", "não é o que preciso", "ho già provato",
     "none of these", "None of them, please", "ninguno", "keine davon", "wrong answers again",
+    # not understanding the answer
+    "I don't understand", "what do you mean?", "no entiendo", "je ne comprends pas", "Ich verstehe das nicht",
+    "não entendi", "non ho capito", "that makes no sense",
 ])
 def test_an_answer_disowned_in_any_catalog_language(text: str) -> None:
     assert did_not_help(text)
@@ -48,6 +51,7 @@ def test_an_answer_disowned_in_any_catalog_language(text: str) -> None:
     ("that didn't help", True), ("None of these.", True), ("I already tried that", True), ("no", True),
     ("I already tried resetting my password but no email came", False),
     ("not relevant, I need the invoice for order 1234", False),
+    ("no entiendo", True), ("I don't understand why I was charged twice", False),
 ])
 def test_a_setback_with_a_question_beyond_it_still_asks(text: str, alone: bool) -> None:
     """Knowledge gaps leave out "that didn't help" (no question of its own), never the
