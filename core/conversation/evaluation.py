@@ -245,8 +245,7 @@ def run_question(question: Question, config: Configuration, turn: Turn | None = 
                        # a menu or a clarifying question the bot sent for want of an answer
                        failed_answers=int(before.action in ("clarify", "choices") and bool(before.reason)),
                        previous_answer=before.reply if cited else None,
-                       previous_article=JustCited(cited, lambda article: [
-                           p for p in retriever.passages if p.article_id == article]) if cited and retriever else None)
+                       previous_article=JustCited(cited, retriever.passages_of) if cited and retriever else None)
         spoken = before.notes.get("language")  # a short follow-up keeps the conversation's language
     text = truncate_for_model(redact(question.text).text)
     read_as = truncate_for_model(redact(asked).text) if asked != question.text else None
@@ -272,8 +271,7 @@ def _reply_to_menu(text: str, previous: str, menu: Decision, config: Configurati
     elif reply.picked is None or config.retriever is None:
         decision = menu  # a number the menu does not have: the same menu again
     else:
-        article = offered[reply.picked]["article"]
-        passages = [p for p in config.retriever.passages if p.article_id == article]
+        passages = config.retriever.passages_of(offered[reply.picked]["article"])
         decision = answer_from_article(asked, passages, replace(turn, first_bot_message=False, texts=texts),
                                        language=language)
     return replace(decision, notes={**decision.notes, "language": language})

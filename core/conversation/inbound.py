@@ -473,7 +473,7 @@ def article_passages(session: Session, account_id: int, settings: Settings, arti
         retriever = KnowledgeBase.of(session, account_id, settings).retriever()
     except KnowledgeBaseEmpty:
         return []
-    return [p for p in retriever.passages if p.article_id == article_id]
+    return retriever.passages_of(article_id)
 
 
 def _answered_question(session: Session, last_bot: Message | None) -> str | None:

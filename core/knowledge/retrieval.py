@@ -245,6 +245,10 @@ class Retriever:
     def __len__(self) -> int:
         return len(self.passages)
 
+    def passages_of(self, article_id: str) -> list[Passage]:
+        """The indexed passages of one article (none if it is not indexed)."""
+        return [p for p in self.passages if p.article_id == article_id]
+
     def languages(self) -> frozenset[str]:
         """The languages the indexed articles are written in ("es", not "es-ES")."""
         return self._languages
