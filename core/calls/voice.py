@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from switchboard.core import accounts, business_hours, ports
 from switchboard.core.actions.customer_requests import scan_passages
 from switchboard.core.answers.drafting import CITATION_PREFIX
+from switchboard.core.bot import menu_replies
 from switchboard.core.bot.decisions import SYSTEM_REASONS, Decision, answer_from_article, decide, searches
 from switchboard.core.conversation.inbound import (
     Inbound,
@@ -51,9 +52,8 @@ from switchboard.core.pii.redaction import redact, truncate_for_model
 from switchboard.core.settings import Settings
 from switchboard.core.store.audit import audit
 from switchboard.core.store.models import Account, Conversation, Customer, InboxEvent, Message
+from switchboard.core.texts.i18n import ENGLISH
 from switchboard.core.understanding.enrichment import enrich
-from switchboard.core.understanding.menu_picks import pick_choice
-from switchboard.core.understanding.setbacks import declines
 
 log = logging.getLogger(__name__)
 
@@ -348,10 +348,13 @@ def _picked(session: Session, inbound: Inbound, settings: Settings, last: Messag
     offered = (last.meta or {}).get("choices") if last is not None else None
     if not offered:
         return None
-    index = pick_choice(heard, [choice["title"] for choice in offered])
-    if index is None:
+    reply = menu_replies.read_reply(heard, [choice["title"] for choice in offered], ENGLISH)
+    if reply is not None and reply.declined:
         # "None of them": asked to say it in other words, a failed answer, not a question
-        return Decision("clarify", "", reason="did_not_help") if declines(heard) else None
+        return Decision("clarify", "", reason="did_not_help")
+    if reply is None or reply.picked is None:
+        return None  # a new question; a number the spoken menu lacks is searched as one too
+    index = reply.picked
     passages = article_passages(session, inbound.account.id, settings, offered[index]["article"])
     if not passages:
         return None
