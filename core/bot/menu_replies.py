@@ -10,11 +10,13 @@ something else: a new question (None).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from switchboard.core.bot.decisions import Decision
-from switchboard.core.bot.menus import NONE_OF_THESE
+from switchboard.core.bot.menus import NONE_OF_THESE, choices_menu
+from switchboard.core.knowledge.records import Hit, Passage
 from switchboard.core.texts.i18n import N_, Texts
 from switchboard.core.understanding.menu_picks import menu_number, pick_choice
 from switchboard.core.understanding.setbacks import declines
@@ -51,3 +53,24 @@ def declined(texts: Texts, question: str) -> Decision:
     """The reply to "none of these": not a question to search ("none of these" found three
     more unrelated titles), and a failed answer the policy's repeated_failures counts."""
     return Decision("clarify", texts(MENU_DECLINED), reason="did_not_help", notes={"question": question})
+
+
+def menu_again(menu: Mapping[str, Any], passages_of: Callable[[str], Sequence[Passage]],
+               texts: Texts) -> Decision | None:
+    """The same menu again, for a number it does not have ("4" under three articles, "five"
+    said to a spoken one): a slip, not a new question. Read as a question of no words it got
+    "I couldn't find that" and, after one more miss, a person. ``menu``: the menu message's
+    meta; ``passages_of``: an article's indexed passages. None when none of its articles is
+    left in the knowledge base."""
+    hits = []
+    for choice in menu.get("choices") or ():
+        passages = passages_of(str(choice.get("article")))
+        if passages:
+            hits.append(Hit(passages[0], 1.0, {}))
+    if not hits:
+        return None
+    # The menu's own reason kept: a pick off a menu after "that didn't help" teaches nothing.
+    return Decision("choices", choices_menu(hits, texts), reason=menu.get("reason"), hits=tuple(hits),
+                    choices=tuple(hits),
+                    notes={"question": str(menu.get("question") or ""),
+                           **({"follow_up": "yes"} if menu.get("follow_up") else {})})

@@ -343,22 +343,26 @@ def _spoken(decision: Decision) -> tuple[str, dict[str, Any]]:
 def _picked(session: Session, inbound: Inbound, settings: Settings, last: Message | None,
             heard: str) -> Decision | None:
     """The article the caller picked off the spoken menu ("two", "the second one", or
-    words of its title), answered from that article; "none of them" asks again; None
-    when this is a new question."""
+    words of its title), answered from that article; "none of them" asks for other words,
+    a number the menu lacks hears it again; None when this is a new question."""
     offered = (last.meta or {}).get("choices") if last is not None else None
-    if not offered:
+    if not offered or last is None:
         return None
     reply = menu_replies.read_reply(heard, [choice["title"] for choice in offered], ENGLISH)
     if reply is not None and reply.declined:
         # "None of them": asked to say it in other words, a failed answer, not a question
         return Decision("clarify", "", reason="did_not_help")
+    if reply is not None and reply.out_of_range:
+        # "Five" said to three articles: a slip, the same menu read out again
+        return menu_replies.menu_again(
+            last.meta, lambda article: article_passages(session, inbound.account.id, settings, article), ENGLISH)
     if reply is None or reply.picked is None:
-        return None  # a new question; a number the spoken menu lacks is searched as one too
+        return None  # a new question
     index = reply.picked
     passages = article_passages(session, inbound.account.id, settings, offered[index]["article"])
     if not passages:
         return None
-    question = truncate_for_model(str((last.meta or {}).get("question") if last else "") or offered[index]["title"])
+    question = truncate_for_model(str((last.meta or {}).get("question") or "") or offered[index]["title"])
     return answer_from_article(question, passages, conversation_turn(session, inbound, settings))
 
 

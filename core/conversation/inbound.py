@@ -33,7 +33,6 @@ from switchboard.core.bot.decisions import (
 from switchboard.core.bot.escalation import EscalationPolicy
 from switchboard.core.bot.escalation_file import load_policy
 from switchboard.core.bot.follow_ups import UNSURE_MENU, JustCited, with_unsure_menu
-from switchboard.core.bot.menus import choices_menu
 from switchboard.core.bot.outbound import Inbound, send_reply
 from switchboard.core.customers import timeline
 from switchboard.core.customers.identity import may_message
@@ -410,7 +409,8 @@ def _picked_choice(session: Session, inbound: Inbound, settings: Settings, texts
     if reply.declined:
         return menu_replies.declined(texts, str(last_bot.meta.get("question") or ""))
     if reply.out_of_range:
-        return _menu_again(session, inbound, settings, texts, last_bot)
+        return menu_replies.menu_again(
+            last_bot.meta, lambda article: article_passages(session, inbound.account.id, settings, article), texts)
     index = reply.picked
     assert index is not None
     passages = article_passages(session, inbound.account.id, settings, offered[index]["article"])
@@ -445,25 +445,6 @@ def _asked(session: Session, reply: Message) -> str | None:
     asked_id = reply.meta.get("in_reply_to")
     asked = session.get(Message, asked_id) if isinstance(asked_id, int) else None
     return asked.body if asked is not None and asked.conversation_id == reply.conversation_id else None
-
-
-def _menu_again(session: Session, inbound: Inbound, settings: Settings, texts: Texts,
-                menu: Message) -> Decision | None:
-    """A number the menu does not have ("4" under three articles) is a slip, not a new
-    question: the same menu again. It was read as a question of no words ("I couldn't
-    find that") and, after one miss, handed to a person."""
-    hits = []
-    for choice in menu.meta["choices"]:
-        passages = article_passages(session, inbound.account.id, settings, str(choice.get("article")))
-        if passages:
-            hits.append(Hit(passages[0], 1.0, {}))
-    if not hits:
-        return None
-    # The menu's own reason kept: a pick off a menu after "that didn't help" teaches nothing.
-    return Decision("choices", choices_menu(hits, texts), reason=menu.meta.get("reason"), hits=tuple(hits),
-                    choices=tuple(hits),
-                    notes={"question": str(menu.meta.get("question") or ""),
-                           **({"follow_up": "yes"} if menu.meta.get("follow_up") else {})})
 
 
 def article_passages(session: Session, account_id: int, settings: Settings, article_id: str) -> list[Passage]:

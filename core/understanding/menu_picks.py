@@ -46,6 +46,11 @@ PLACES: dict[str, int] = {
     **dict.fromkeys(("three", "third", "tres", "tercero", "tercera", "tercer", "trois", "troisieme", "drei",
                      "dritte", "dritten", "dritter", "drittes", "terceiro", "terceira", "tre", "terzo",
                      "terza"), 3),
+    # Beyond a menu's three: "four" said to a spoken menu is a slip to answer with the menu again.
+    **dict.fromkeys(("four", "fourth", "cuatro", "cuarto", "cuarta", "quatre", "quatrieme", "vier", "vierte",
+                     "quatro", "quarto", "quarta", "quattro"), 4),
+    **dict.fromkeys(("five", "fifth", "cinco", "quinto", "quinta", "cinq", "cinquieme", "funf", "funfte",
+                     "cinque"), 5),
 }
 #: The menu's last item.
 LAST = frozenset(("last", "ultimo", "ultima", "dernier", "derniere", "letzte", "letzten", "letzter", "letztes"))

@@ -38,8 +38,9 @@ def test_anything_else_picks_nothing(reply: str) -> None:
 
 
 def test_a_place_past_the_menus_end_is_still_a_number() -> None:
-    """So the menu is sent again rather than "4" searched as a question."""
-    assert menu_number("4") == 4 and menu_number("the fourth one") is None and menu_number("the last one") is None
+    """So the menu is sent again rather than "4" searched as a question, written or said."""
+    assert menu_number("4") == 4 and menu_number("the fourth one") == 4 and menu_number("cinco") == 5
+    assert menu_number("the last one") is None
 
 
 @pytest.mark.parametrize(("reply", "declined"), [

@@ -384,6 +384,21 @@ def test_a_caller_who_wants_none_of_the_spoken_menu_is_asked_again(line: Flask) 
     assert [m.meta.get("reason") for m in timeline(line) if m.author == "bot"][-1] == "did_not_help"
 
 
+def test_a_caller_naming_a_number_the_spoken_menu_lacks_hears_the_menu_again(line: Flask) -> None:
+    """"Five" said to three articles was searched as a question: "I didn't catch that",
+    a failure toward a person, where a text's "5" gets the menu again."""
+    client = signed(line)
+    call(client)
+    menu = spoken(say(client, "refund", turn=1))
+    assert "1: " in menu and "3: " in menu, menu
+    again = spoken(say(client, "the fifth one", turn=2))
+    assert again == menu
+    answer = say(client, "two", turn=3)
+    assert not answer.findall("Dial") and "1: " not in spoken(answer), spoken(answer)
+    reasons = [m.meta.get("reason") for m in timeline(line) if m.author == "bot"]
+    assert "did_not_help" not in reasons, reasons
+
+
 def test_twilio_retrying_a_turn_hears_the_same_answer_recorded_once(shop: Flask, vendor: VendorClient) -> None:
     call(vendor)
     first = say(vendor, "How long does delivery usually take?", turn=1)
