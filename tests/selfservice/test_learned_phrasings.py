@@ -548,7 +548,8 @@ def test_a_phrasing_two_customers_taught_answers_the_next_customer_outright(shop
     assert title in _menu_titles(ask(eve))
 
 
-@pytest.mark.parametrize("setback", ["that didn't help", "no", "no me sirvió", "👎", "none of these"])
+@pytest.mark.parametrize("setback", ["that didn't help", "no", "no me sirvió", "👎", "none of these",
+                                     "I dont understand"])
 def test_an_answer_that_did_not_help_offers_the_other_articles_and_its_pick_teaches_nothing(
         shop: Flask, vendor: VendorClient, setback: str) -> None:
     """"That didn't help" was searched as a question (discount codes, password resets…).
