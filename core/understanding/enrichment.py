@@ -74,6 +74,10 @@ LANGUAGE_MIN_CONFIDENCE = 0.5
 LIKELY_LANGUAGE_WEIGHT = 3.0
 #: A message of fewer words than this never changes a conversation's language.
 LANGUAGE_SWITCH_MIN_WORDS = 3
+#: A lone word of Latin letters this short names no language, however sure the
+#: detector: "huh?" is German to it at 0.81, "eh?" at 0.50, "ahh" Turkish at 0.70, and a
+#: customer opening with "huh?" was welcomed in German.
+LANGUAGE_MIN_LETTERS = 5
 _WORDS = re.compile(r"[^\W\d_]+")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 #: Scripts written without spaces between words (Han, kana, Thai): a run of them is one
@@ -269,6 +273,9 @@ def clear_language(text: str, also: frozenset[str] = frozenset(), likely: frozen
     is processed (its enrichment, the reply's language, the self-service turn), and
     detection is the single costliest call of the three."""
     if not any(character.isalpha() for character in text):
+        return None
+    words = _WORDS.findall(text)
+    if len(words) == 1 and len(words[0]) < LANGUAGE_MIN_LETTERS and _LATIN_LETTER.search(words[0]):
         return None
     found = _language_detector(knowledge_languages(also)).compute_language_confidence_values(text)
     alone = {_code(c.language): c.value for c in found}
