@@ -178,6 +178,43 @@ def read_questions(path: Path) -> list[Question]:
     return questions
 
 
+def naming_articles(questions: Sequence[Question], retrievers: Iterable[Retriever | None]
+                    ) -> tuple[list[Question], list[Question]]:
+    """The questions with each ``expected`` an article id of ``retrievers``' knowledge
+    bases, and those whose ``expected`` names none of their articles.
+
+    A question set labelled with the articles' URLs or titles (what a help center shows,
+    and what a spreadsheet of customers' questions is often labelled with) was judged
+    all wrong, answer after right answer: an article's URL or its title (any case) now
+    stands for its id. A label that names no article (a typo, an article removed since)
+    is returned apart, for the admin to be told."""
+    ids: set[str] = set()
+    named: dict[str, set[str]] = {}
+    for retriever in retrievers:
+        for passage in retriever.passages if retriever is not None else ():
+            ids.add(passage.article_id)
+            for name in (passage.url, passage.title):
+                if name:
+                    named.setdefault(_label(name), set()).add(passage.article_id)
+    resolved, unknown = [], []
+    for question in questions:
+        expected = question.expected
+        if expected is None or expected == HANDOFF or expected in ids:
+            resolved.append(question)
+            continue
+        articles = named.get(_label(expected), set())
+        if len(articles) == 1:
+            resolved.append(replace(question, expected=next(iter(articles))))
+        else:
+            resolved.append(question)
+            unknown.append(question)
+    return resolved, unknown
+
+
+def _label(name: str) -> str:
+    return " ".join(name.casefold().split()).rstrip("/")
+
+
 def _region(path: Path, where: str, record: dict[str, Any]) -> str | None:
     """The country of the row's ``phone``, if it gives one."""
     phone = str(record.get("phone") or "").strip()

@@ -21,7 +21,7 @@ from markdown_it import MarkdownIt
 from switchboard.core.knowledge.errors import KnowledgeBaseFormatError
 from switchboard.core.knowledge.html_text import html_to_text
 from switchboard.core.knowledge.records import Article
-from switchboard.core.store.csv_rows import CsvFormatError, read_rows
+from switchboard.core.store.csv_rows import CsvFormatError, header_delimiter, read_rows
 from switchboard.core.understanding.enrichment import written_language
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
@@ -325,7 +325,7 @@ def _load_spreadsheet(path: Path) -> list[tuple[str, Article, str | None]]:
     article rather than adding it again."""
     text = _read_text(path)
     try:
-        columns, rows = read_rows(text, delimiter=_delimiter(path, text))
+        columns, rows = read_rows(text, delimiter=header_delimiter(text, tsv=path.suffix.lower() == ".tsv"))
     except CsvFormatError as error:
         raise KnowledgeBaseFormatError(path, f"line {error.line}", error.problem) from None
     if not any(columns):
@@ -359,15 +359,6 @@ def _load_spreadsheet(path: Path) -> list[tuple[str, Article, str | None]]:
                                        locale=locale_of(record["locale"] or None, title, body), tags=tags),
                         _unpublished(record["status"])))
     return located
-
-
-def _delimiter(path: Path, text: str) -> str:
-    """A tab for .tsv; else a comma, or the semicolon or tab the header is written with
-    (Excel in much of Europe saves CSV with semicolons)."""
-    if path.suffix.lower() == ".tsv":
-        return "\t"
-    header = text.partition("\n")[0]
-    return max((",", ";", "\t"), key=header.count) if header.strip() else ","
 
 
 # --- Markdown and HTML folders ------------------------------------------------------------

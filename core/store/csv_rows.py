@@ -1,11 +1,12 @@
-"""The CSV files admins keep by hand (intent training data, evaluation questions), read
-so that a mistake is reported where it is.
+"""The CSV files admins keep by hand (intent training data, evaluation questions,
+knowledge bases as spreadsheets), read so that a mistake is reported where it is.
 
 The csv module's default dialect never fails: a quote left open swallows the rest of
 the file into one field, and the first complaint is then about a later line ("the
 category is empty"), naming the wrong problem. Read strictly, with each row numbered by
 the line it starts on (the header is line 1, as in a spreadsheet), the error is the
-quote itself, on its own line.
+quote itself, on its own line. Commas, or the semicolons or tabs the header is written
+with: a file saved by a European Excel was refused as having no 'question' column.
 """
 from __future__ import annotations
 
@@ -33,9 +34,20 @@ class Row:
     values: dict[str, str]  # column (stripped, lower case) → value; "" for a missing one
 
 
-def read_rows(content: str, *, delimiter: str = ",") -> tuple[list[str], list[Row]]:
+def header_delimiter(content: str, *, tsv: bool = False) -> str:
+    """A tab for a .tsv file (``tsv``); else a comma, or the semicolon or tab the header
+    line is written with (Excel in much of Europe saves CSV with semicolons)."""
+    if tsv:
+        return "\t"
+    header = content.partition("\n")[0]
+    return max((",", ";", "\t"), key=header.count) if header.strip() else ","
+
+
+def read_rows(content: str, *, delimiter: str | None = None) -> tuple[list[str], list[Row]]:
     """The header's column names (stripped, lower case) and the rows under it, rows with
-    nothing but blanks left out (spreadsheets leave these at the end)."""
+    nothing but blanks left out (spreadsheets leave these at the end). ``delimiter``:
+    the one the header line is written with unless given (:func:`header_delimiter`)."""
+    delimiter = delimiter or header_delimiter(content)
     reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
     columns: list[str] | None = None
     rows: list[Row] = []

@@ -144,6 +144,11 @@ def eval_run(questions_file: Path, compare: bool, compare_kb_alone: bool, slug: 
                 configs.append(_preview_configuration(session, account, settings, first, second))
             elif compare:
                 configs.append(_eval_configuration(session, account, settings, {**first, **second} if second else {}))
+            questions, unknown = evaluation.naming_articles(questions, [c.retriever for c in configs])
+            for question in unknown:
+                click.echo(f"{questions_file}, {question.where}: expected {question.expected!r} names no single "
+                           "article of this knowledge base; give the article's id (as in the file you imported), "
+                           "its URL or its title. Judged as expecting an article the bot cannot give.", err=True)
             with click.progressbar(length=len(questions) * len(configs), file=sys.stderr,
                                    label=f"Evaluating {len(questions)} questions") as bar:
                 runs = [evaluation.evaluate(questions, config, progress=bar.update) for config in configs]
@@ -153,7 +158,8 @@ def eval_run(questions_file: Path, compare: bool, compare_kb_alone: bool, slug: 
             session.rollback()
     reports: list[dict[str, Any]] = [
         {"configuration": c.description, "counts": evaluation.counts(r), "questions": [o.as_json() for o in r],
-         "expected": c.retriever.calibration if c.retriever is not None else {}}
+         "expected": c.retriever.calibration if c.retriever is not None else {},
+         "naming_no_article": [{"where": q.where, "expected": q.expected} for q in unknown]}
         for c, r in zip(configs, runs, strict=True)]
     differ = evaluation.changed(*runs) if compare else []
     if as_json:

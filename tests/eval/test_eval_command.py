@@ -157,6 +157,27 @@ def test_eval_names_the_bad_line_of_a_question_file(shop_env: dict[str, str], tm
     assert result.exit_code != 0 and "line 2" in result.output and "expected" in result.output
 
 
+def test_eval_reads_a_semicolon_csv_and_articles_named_by_url_or_title(shop_env: dict[str, str],
+                                                                       tmp_path: Path) -> None:
+    """A question file saved by a European Excel (semicolons) was refused for want of a
+    'question' column, and one labelled with the articles' URLs or titles was judged all
+    wrong. A label that names no article is told, on its line, and still judged."""
+    questions = tmp_path / "questions.csv"
+    questions.write_text("Question;Expected\n"
+                         f"{PAYMENT};https://help.acme.example/articles/payment-methods/\n"
+                         "do you ship internationally?;do YOU ship internationally?\n"
+                         "how long does delivery take?;delivery-times\n"
+                         f"{PAYMENT};payments-page\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval", str(questions), "--json"], env=shop_env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [o["expected"] for o in report["questions"]] == ["payment-methods", "international-shipping",
+                                                            "delivery-times", "payments-page"]
+    assert [o["verdict"] for o in report["questions"]] == ["answered_right"] * 3 + ["answered_wrong"]
+    assert report["naming_no_article"] == [{"where": "line 5", "expected": "payments-page"}]
+    assert "line 5: expected 'payments-page' names no single article" in result.stderr
+
+
 def test_eval_reports_an_unclosed_quote_in_a_question_file_on_its_line(tmp_path: Path) -> None:
     bad = tmp_path / "questions.csv"
     bad.write_text('question,expected\nhow long does delivery take?,delivery-times\n'
