@@ -522,17 +522,22 @@ def test_eval_reads_a_reply_to_a_menu_as_the_live_bot_does(english_kb: Flask, ve
     assert live[0][1] == [bots[0].meta["choices"][1]["article"]]  # "2": the second article offered
 
 
-def test_not_understanding_an_answer_in_spanish_is_not_searched_as_a_question(english_kb: Flask,
-                                                                             vendor: VendorClient) -> None:
-    """"No entiendo" after an answer says the answer did not help, as "that didn't help"
-    does: the customer is asked to say it in other words (or offered the other articles
-    their question could mean). It was searched as a question and got a menu of articles
-    sharing nothing with it."""
-    vendor.twilio(MESSAGES, inbound("¿Cuánto cuesta el envío?"))
-    vendor.twilio(MESSAGES, inbound("no entiendo"))
+@pytest.mark.parametrize(("question", "setback", "clarify", "menu"), [
+    ("¿Cuánto cuesta el envío?", "no entiendo", "No encontré", "Responda con el número"),
+    ("Combien coûte la livraison ?", "ça n'a pas aidé", "Je n'ai pas trouvé", "Répondez avec le numéro"),
+])
+def test_an_answer_disowned_in_another_language_is_not_searched_as_a_question(
+        english_kb: Flask, vendor: VendorClient, question: str, setback: str, clarify: str, menu: str) -> None:
+    """"No entiendo" or "ça n'a pas aidé" after an answer says the answer did not help, as
+    "that didn't help" does: the customer is asked to say it in other words (or offered
+    the other articles their question could mean). "No entiendo" was searched as a
+    question and got a menu of articles sharing nothing with it; "ça n'a pas aidé" got
+    the same answer again."""
+    vendor.twilio(MESSAGES, inbound(question))
+    vendor.twilio(MESSAGES, inbound(setback))
     with get_db(english_kb).session() as session:
         answer, reply = session.scalars(select(Message).where(Message.author == "bot").order_by(Message.id)).all()
     assert answer.meta["action"] == "answer"
     assert (reply.meta["action"], reply.meta["reason"]) in {("clarify", "did_not_help"), ("choices", "did_not_help")}
     assert "delivery-costs" not in [c["article"] for c in reply.meta.get("choices") or ()]  # not the one just sent
-    assert reply.body.startswith("No encontré") or "Responda con el número" in reply.body, reply.body
+    assert reply.body.startswith(clarify) or menu in reply.body, reply.body

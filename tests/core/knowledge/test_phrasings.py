@@ -42,6 +42,9 @@ from ...signing import VendorClient
     # not understanding the answer
     "I don't understand", "what do you mean?", "no entiendo", "je ne comprends pas", "Ich verstehe das nicht",
     "não entendi", "non ho capito", "that makes no sense",
+    # said the commonest way in each language ("ça n'a pas aidé" got the same answer again)
+    "ça n'a pas aidé", "ca n a pas aide", "Ça ne sert à rien", "no me ha ayudado", "Das hilft mir nicht",
+    "não resolveu", "non è servito", "that didn't solve my problem", "not useful",
 ])
 def test_an_answer_disowned_in_any_catalog_language(text: str) -> None:
     assert did_not_help(text)
