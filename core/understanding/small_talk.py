@@ -290,6 +290,14 @@ _ASKS_WHO = re.compile(rf"""[\s¿¡]*(?:
   | (?:estou\s+falando|falo)\s+com\s+{_EITHER}
   | (?:sei|lei\s+[eè])\s+{_EITHER}
   | (?:sto\s+parlando|parlo)\s+con\s+{_EITHER}
+  # "Who am I talking to?": who answers, asked without naming a bot or a person
+  | who\s+(?:am\s+i|i['’]?m)\s+(?:talking|chatting|speaking|writing)\s+(?:to|with)
+  | who\s+are\s+you|who(?:\s+is|['’]?s)\s+(?:this|that)
+  | con\s+qui[eé]n\s+(?:hablo|estoy\s+hablando)|qui[eé]n\s+(?:eres|es\s+usted|sos)
+  | [àa]\s+qui\s+(?:je\s+parle|est-ce\s+que\s+je\s+parle|ai-je\s+affaire)|qui\s+(?:[êe]tes-vous|es-tu)
+  | mit\s+wem\s+(?:spreche|rede|schreibe|chatte)\s+ich|wer\s+(?:bist\s+du|sind\s+sie)
+  | com\s+quem\s+(?:estou\s+falando|falo)|quem\s+(?:[eé]\s+voc[eê]|[eé]s\s+tu)
+  | con\s+chi\s+(?:sto\s+parlando|parlo)|chi\s+(?:sei|[eè]\s+lei)
 )[\s?!.…]*""", re.IGNORECASE | re.VERBOSE)
 
 

@@ -208,6 +208,9 @@ def test_thanks_and_the_answer_worked_is_not_a_complaint() -> None:
     "r u human?", "is this an automated reply?", "¿eres un robot?", "estoy hablando con una persona real?",
     "es-tu un robot ?", "Êtes-vous un humain ?", "bist du ein Bot?", "Sind Sie ein echter Mensch?",
     "você é um robô?", "sei un bot?",
+    # who answers, asked without naming either (was handed to a person as a request for one)
+    "who am I talking to?", "Who's this?", "¿Con quién hablo?", "À qui je parle ?", "Mit wem spreche ich?",
+    "com quem estou falando?", "con chi sto parlando?",
 ])
 def test_asking_who_answers_is_recognised_in_every_catalog_language(text: str) -> None:
     assert asks_who_answers(text)
@@ -216,6 +219,7 @@ def test_asking_who_answers_is_recognised_in_every_catalog_language(text: str) -
 @pytest.mark.parametrize("text", [
     "I want to talk to a real person", "are you a bot? I want a human", "are you open on sunday?",
     "is this a scam", "is it a real diamond?", "bist du da?", "can I speak to a human",
+    "who are you sending my parcel with", "who is this parcel for?", "who am I talking to? I want a human",
 ])
 def test_a_request_or_another_question_is_not_asking_who_answers(text: str) -> None:
     assert not asks_who_answers(text)

@@ -203,6 +203,7 @@ def test_asking_for_a_person_hands_over_in_any_phrasing(shop: Flask, vendor: Ven
     ("are you a real person or a bot?", "virtual assistant"),
     ("¿estoy hablando con un robot o con una persona?", "asistente virtual"),
     ("bist du ein Mensch?", "virtuellen Assistenten"),
+    ("who am I talking to?", "virtual assistant"),  # was handed over as a request for a person
 ])
 def test_asking_whether_a_person_answers_is_told_the_truth_and_the_way_to_one(shop: Flask, vendor: VendorClient,
                                                                               text: str, told: str) -> None:
