@@ -340,9 +340,14 @@ def conversation_language(text: str, *, previous: str | None, preference: str | 
     ("Posso pagar com PayPal?": Italian 0.40, Portuguese 0.26), and a Portuguese help
     center's customer was answered in English, the fallback for short replies. Only one
     of ``served`` can come of it, so an English help center's conversations fall back on
-    English as before."""
-    detected = clear_language(text, also, likely)
+    English as before. A first message of fewer than LANGUAGE_SWITCH_MIN_WORDS words
+    weighs ``served`` as likely too: "retrun policy?" was Polish to the detector (0.52,
+    English 0.24), and the English customer got the English articles with a line saying
+    they were in English; "gracias" or "Rückerstattung" say their language clearly enough
+    to stay theirs."""
     settled = previous or preference
+    short_first = settled is None and word_count(text) < LANGUAGE_SWITCH_MIN_WORDS
+    detected = clear_language(text, also, likely | served if short_first else likely)
     if detected is None and settled is None and (others := served - {DEFAULT_LANGUAGE}):
         guess = clear_language(text, also, others)
         detected = guess if guess in others else None

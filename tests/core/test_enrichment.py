@@ -178,6 +178,17 @@ def test_a_first_greeting_too_short_to_detect_is_read_in_its_own_language(text: 
     assert conversation_language(text, previous=None, preference=None) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("retrun policy?", "en"), ("discount code", "en"),
+    ("gracias", "es"), ("Rückerstattung", "de"), ("¿Envío gratis?", "es"), ("Где посылка?", "ru"),
+])
+def test_a_short_first_message_weighs_the_help_centers_language(text: str, expected: str) -> None:
+    """"retrun policy?" was Polish (0.52) to the detector: the English customer was sent
+    the English articles with a line saying they are in English. A short first message
+    takes the help center's language as likely; one that says another clearly keeps it."""
+    assert conversation_language(text, previous=None, preference=None, served=frozenset({"en"})) == expected
+
+
 def test_a_greeting_does_not_move_a_conversation_already_in_a_language() -> None:
     assert conversation_language("hola", previous="en", preference=None) == "en"
     assert conversation_language("ciao", previous=None, preference="de") == "de"
