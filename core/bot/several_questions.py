@@ -21,6 +21,7 @@ stay with the whole message's reading.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -43,12 +44,29 @@ class Answered:
     draft: Draft
 
 
+#: "1) … 2) …", "1. … 2. …", "(1) … (2) …" inside a line: items numbered from one.
+_NUMBERED_ITEM = re.compile(r"(?:^|(?<=\s))\(?([1-9])[.)]\s+")
+
+
 def questions_in(message: str) -> list[str]:
     """The message's sentences that ask (a question, or a request stated:
     :func:`opens_asking`), when it asks two to :data:`MAX_QUESTIONS` things; else none
-    (a message with one question is decided whole)."""
-    asked = [sentence for sentence in split_sentences(message) if asks(sentence) or opens_asking(sentence)]
+    (a message with one question is decided whole). Items numbered inside one line ("1)
+    where is my parcel 2) can I change the address") are sentences of their own: the
+    message was read whole and only the second was answered."""
+    asked = [sentence for sentence in _numbered_items(message) or split_sentences(message)
+             if asks(sentence) or opens_asking(sentence)]
     return asked if 2 <= len(asked) <= MAX_QUESTIONS else []
+
+
+def _numbered_items(message: str) -> list[str]:
+    """The items of a message numbered 1, 2[, 3…] in order within its lines; else none."""
+    marks = list(_NUMBERED_ITEM.finditer(message))
+    if len(marks) < 2 or [int(m.group(1)) for m in marks] != list(range(1, len(marks) + 1)):
+        return []
+    ends = [m.start() for m in marks[1:]] + [len(message)]
+    items = [message[m.end():end].strip() for m, end in zip(marks, ends, strict=True)]
+    return [item for piece in items for item in split_sentences(piece)]
 
 
 def answer_each(message: str, *, search: Callable[[str], list[Hit]], topic_words: Callable[[str], list[str]],

@@ -22,6 +22,10 @@ from switchboard.core.knowledge.records import Hit, Passage
      ["Quiero cancelar mi pedido.", "¿Cuándo me devuelven el dinero?"]),
     ("Where is my parcel?", []),
     ("How do I return it? Is it free? When do I get my money? Can I exchange it?", []),  # four: whole
+    # numbered inside one line, as texted
+    ("1) where is my parcel 2) can i change the address", ["where is my parcel", "can i change the address"]),
+    ("1. Do you ship to Canada? 2. How much is it?", ["Do you ship to Canada?", "How much is it?"]),
+    ("I bought 3. shirts and 2) trousers, where are they?", []),  # not numbered from one in order
 ])
 def test_a_message_asks_several_things_when_two_or_three_sentences_ask(message: str, questions: list[str]) -> None:
     assert questions_in(message) == questions

@@ -790,6 +790,8 @@ TWO_QUESTIONS = [
     # a request stated, then a question ("I need to …" asks as "How do I …?" does)
     ("I need to change my delivery address. How much does delivery cost?",
      ["articles/change-address", "articles/delivery-costs"]),
+    # numbered in one line, as texted (read whole, only the second was answered)
+    ("1) where is my parcel 2) can i change the address", ["articles/track-order", "articles/change-address"]),
 ]
 
 
