@@ -91,6 +91,10 @@ CLARIFY = N_("clarify", "I couldn't find that in our help center. Could you say 
 HANDOFF_NOTICE = N_("handoff_notice", "I'm passing you to a member of our team; they'll reply here, usually "
                     "within {eta}. You won't need to repeat yourself.")
 WELCOME = N_("welcome", "How can I help you today?")
+#: A photo or file sent without words: it was searched as an empty question and got
+#: "I couldn't find that in our help center".
+ATTACHMENT_ONLY = N_("attachment_only", "Thanks, I got your attachment, but I can't view photos or files. Tell "
+                     "me in a few words what you need, or reply AGENT and a person will see it.")
 CLOSING = N_("closing", "You're welcome! If anything else comes up, just write here.")
 #: The citation line under an answer ("More: <link>"), translated once the draft has
 #: passed the grounding check (which reads the English form).
@@ -176,6 +180,9 @@ class Turn:
     #: The conversation's texts: its language (sticky across short replies) and the
     #: account's overrides; English by default.
     texts: Texts = ENGLISH
+    #: Photos or files sent with this message (WhatsApp, MMS): one sent without words
+    #: is not a question to search.
+    attachments: int = 0
 
 
 Drafter = Callable[[str, Sequence[Hit]], Draft]
@@ -291,6 +298,10 @@ def decide(
     if who:
         return Decision("clarify", disclosure(turn.company, turn.texts) + "\n\n" + turn.texts(WELCOME),
                         notes={"intent": "who_answers"})
+    if turn.attachments and not topic_words(question):
+        # Not a failed answer (no reason): nothing was asked yet.
+        return Decision("clarify", _with_disclosure(turn, turn.texts(ATTACHMENT_ONLY)),
+                        notes={"intent": "attachment"})
     if previous and only_setback(question, topic_words):
         across = other_language is not None and other_language.multilingual
         return _other_articles(previous, turn, other_language.search if across and other_language else search)

@@ -375,6 +375,7 @@ def conversation_turn(session: Session, inbound: Inbound, settings: Settings, *,
         previous_answer=answered.body if answered else None,
         previous_article=_cited_article(session, inbound, settings, answered) if answered else None,
         minutes_with_bot=(datetime.now(UTC) - started).total_seconds() / 60, texts=texts,
+        attachments=len(inbound.message.meta.get("media") or ()),
     )
 
 

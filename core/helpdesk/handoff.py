@@ -134,8 +134,17 @@ def build_package(session: Session, conversation: Conversation, customer: Custom
         lines.append(f"({earlier}{'+' if earlier >= timeline.COUNT_CAP else ''} earlier message(s) not shown: "
                      f"the latest {len(messages)} follow)")
     lines += [f"[{_stamp(m.created_at)} {m.channel.upper()}{_elsewhere(m, conversation)}] {m.author}: "
-              f"{one_line(m.body)}" for m in shown]
+              f"{one_line(with_attachments(m))}" for m in shown]
     return "\n".join(lines)
+
+
+def with_attachments(message: Message) -> str:
+    """The message's text and, after it, the photos or files sent with it (WhatsApp, MMS)
+    as links: a customer's photo of a damaged parcel reached no agent, in the ticket or
+    after it. Twilio's media URLs open without credentials unless the account turned on
+    HTTP Basic authentication for media (docs/twilio.md)."""
+    media = (message.meta or {}).get("media") or []
+    return " ".join([message.body.strip(), *(f"[attachment: {url}]" for url in media)]).strip()
 
 
 
@@ -323,7 +332,7 @@ def relay_customer_message(session: Session, account: Account, customer: Custome
         return
     tags, priority = ticket_markers(enrichment)
     ports.current().helpdesk(session, account, settings).add_comment(
-        conversation.zendesk_ticket_id, body=f"[{message.channel.upper()}] {message.body}", public=True,
+        conversation.zendesk_ticket_id, body=f"[{message.channel.upper()}] {with_attachments(message)}", public=True,
         author_id=zendesk_user_id(customer), tags=tags, priority=priority, idempotency_key=f"relay:{message.id}")
 
 

@@ -182,6 +182,24 @@ def test_each_later_message_is_one_ticket_update_carrying_its_comment_and_marker
     assert all(u.get("comment", {}).get("public") is False for u in updates if u is not relayed), updates
 
 
+def test_a_customers_photos_reach_the_ticket_before_and_after_the_handoff(signed: VendorClient,
+                                                                          fakes: Fakes) -> None:
+    """A WhatsApp photo was stored with the message and shown to no agent: neither the
+    handoff package nor the relayed comment carried it."""
+    photo = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"
+    signed.twilio(MESSAGES, {**text("", channel="whatsapp"), "NumMedia": "1", "MediaUrl0": photo,
+                             "MediaContentType0": "image/jpeg"})
+    hand_over(signed, channel="whatsapp")
+    [ticket] = [body["ticket"] for body in fakes.zendesk("POST", "/tickets.json")]
+    assert f"[attachment: {photo}]" in ticket["comment"]["body"]
+    later = photo.replace("ME1", "ME2")
+    signed.twilio(MESSAGES, {**text("this is the box", channel="whatsapp"), "NumMedia": "1", "MediaUrl0": later,
+                             "MediaContentType0": "image/jpeg"})
+    comments = [u["ticket"]["comment"]["body"] for u in fakes.zendesk("PUT", f"/tickets/{TICKET_ID}.json")
+                if "comment" in u["ticket"]]
+    assert f"[WHATSAPP] this is the box [attachment: {later}]" in comments, comments
+
+
 def test_an_upset_customer_after_the_handoff_reaches_the_ticket(signed: VendorClient, fakes: Fakes) -> None:
     hand_over(signed)
     signed.twilio(MESSAGES, text("THIS IS RIDICULOUS, nobody has answered. I am furious!!!"))

@@ -231,6 +231,29 @@ def test_asking_for_help_without_saying_with_what_is_asked_what_is_needed(shop: 
     assert conversation(shop).handoff_reason == "explicit_request"
 
 
+def with_photo(params: dict[str, str], number: int = 1) -> dict[str, str]:
+    return {**params, "NumMedia": "1", "MediaContentType0": "image/jpeg",
+            "MediaUrl0": f"https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM{number}/Media/ME{number}"}
+
+
+def test_a_photo_sent_without_words_is_asked_about_not_searched(shop: Flask, vendor: VendorClient) -> None:
+    """A WhatsApp photo with no text was searched as an empty question: "I couldn't find
+    that in our help center", a failed answer toward a person. It is acknowledged and the
+    customer asked what they need; no failure is counted, so their question is answered
+    and a second photo is acknowledged again."""
+    vendor.twilio(MESSAGES, with_photo(inbound("", channel="whatsapp")))
+    [sent] = twilio_sends(shop)
+    assert "I got your attachment" in sent["body"] and "AGENT" in sent["body"], sent
+    vendor.twilio(MESSAGES, with_photo(inbound(" ", channel="whatsapp"), 2))
+    assert "I got your attachment" in twilio_sends(shop)[-1]["body"]
+    vendor.twilio(MESSAGES, with_photo(inbound("my kettle arrived broken", channel="whatsapp"), 3))
+    assert "articles/damaged-item" in twilio_sends(shop)[-1]["body"]
+    assert conversation(shop).handoff_reason is None
+    with get_db(shop).session() as session:
+        replies = session.scalars(select(Message).where(Message.author == "bot").order_by(Message.id)).all()
+    assert [(m.meta["action"], m.meta.get("reason")) for m in replies][:2] == [("clarify", None)] * 2
+
+
 def test_asking_whether_it_is_a_bot_and_for_a_person_hands_over(shop: Flask, vendor: VendorClient) -> None:
     vendor.twilio(MESSAGES, inbound("are you a bot? I want a human"))
     assert conversation(shop).handoff_reason == "explicit_request"
