@@ -147,7 +147,6 @@ def with_attachments(message: Message) -> str:
     return " ".join([message.body.strip(), *(f"[attachment: {url}]" for url in media)]).strip()
 
 
-
 def _elsewhere(message: Message, conversation: Conversation) -> str:
     """Marks a message of another conversation: its vault tokens ([PHONE_1]) are that
     conversation's, not the ones this ticket reveals."""
