@@ -287,10 +287,15 @@ def decide(
     # request's keywords): told honestly, with the way to one. Anger, a VIP or any other
     # trigger still hands over.
     who = asks_who_answers(question)
+    # "I dont understand", "that didn't help": a setback and nothing more is answered as
+    # one (the other articles, other words, a person after repeated failures). The intent
+    # model read "I dont understand" as a complaint (0.90) and it was handed over as one;
+    # anger, a VIP or a complaint in so many words still hands over.
+    setback = only_setback(question, topic_words)
 
     def escalation(retrieval_confident: bool) -> Trigger | None:
         return policy.evaluate(_signals(question, enrichment, turn, retrieval_confident),
-                               skipping="explicit_request" if who else None)
+                               skipping="explicit_request" if who else "complaint" if setback else None)
 
     trigger = escalation(retrieval_confident=True)
     if trigger:
@@ -302,9 +307,11 @@ def decide(
         # Not a failed answer (no reason): nothing was asked yet.
         return Decision("clarify", _with_disclosure(turn, turn.texts(ATTACHMENT_ONLY)),
                         notes={"intent": "attachment"})
-    if previous and only_setback(question, topic_words):
+    if previous and setback:
         across = other_language is not None and other_language.multilingual
         return _other_articles(previous, turn, other_language.search if across and other_language else search)
+    if setback and turn.first_bot_message:  # "I don't understand" as a first message: nothing to disown yet
+        return Decision("clarify", _with_disclosure(turn, turn.texts(WELCOME)), notes={"intent": "setback"})
     # Read as thanks but a question all the same ("and how much does that cost?"): searched, not thanked for.
     if enrichment.trusted_intent in SMALL_TALK_INTENTS and not (enrichment.intent == "thanks" and asks(question)):
         text = turn.texts(CLOSING if enrichment.intent == "thanks" else WELCOME)

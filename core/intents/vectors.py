@@ -3,7 +3,7 @@ vectors, made once and shipped inside the package.
 
 Why ship vectors: the shipped model is fitted from switchboard/data/intents_default.csv
 in every process that routes (and an account's ``intents fit`` adds its rows to those
-examples). Embedding its 615 examples with multilingual-e5-small costs about 7 s on a
+examples). Embedding its 602 examples with multilingual-e5-small costs about 7 s on a
 free core (12 ms each), 44 s measured on a busy shared one, at every start. The file
 beside the CSV holds each example's text and vector, so a vector is only ever used for
 the exact text it was made from: an edited CSV re-embeds its new and changed rows (and

@@ -59,14 +59,16 @@ _PLEASANTRY = r"""(?:
   | how'?s\s+it\s+going
   | (?:is\s+)?any(?:one|body)\s+(?:there|here|around)
 )"""
-# "I have a question", "I need help", "can you help me?": the customer has not asked yet.
+# "I have a question", "I need help", "can you help me?", "help me please": the customer
+# has not asked yet ("help me please" was a request for a person to the intent model).
 # Searched, it got a menu of three articles (a failed answer), and the question that
 # followed it went to a person.
 _PREAMBLE = r"""(?:
     (?:i\s+)?(?:have|got)\s+(?:a\s+|an\s+)?(?:quick\s+|small\s+|short\s+)?(?:question|query|problem|issue|enquiry|inquiry)
   | (?:a\s+)?(?:quick|small|short)\s+(?:question|one)
-  | (?:i\s+)?need\s+(?:some\s+|your\s+)?(?:help|assistance|support)
+  | (?:i\s+)?need\s+(?:some\s+|your\s+)?(?:help|assistance|support)(?:\s+with\s+something)?
   | (?:can|could)\s+(?:you|u|someone|anyone|somebody|anybody)\s+help(?:\s+me)?
+  | (?:please\s+|pls\s+|plz\s+)?help(?:\s+me)?(?:\s+out)?(?:\s+(?:please|pls|plz))?
   | tengo\s+una\s+(?:pregunta|duda|consulta)|necesito\s+ayuda|(?:me\s+)?(?:puede[ns]?|podr[ií]as?)\s+ayudar(?:me)?
   | j['’]ai\s+une\s+question|(?:j['’]ai\s+)?besoin\s+d['’]aide|(?:pouvez|peux)[-\s](?:vous|tu)\s+m['’]aider
   | ich\s+habe\s+eine\s+frage|ich\s+brauche\s+hilfe|k[öo]nnen\s+sie\s+mir\s+helfen|kannst\s+du\s+mir\s+helfen

@@ -548,6 +548,17 @@ def test_a_phrasing_two_customers_taught_answers_the_next_customer_outright(shop
     assert title in _menu_titles(ask(eve))
 
 
+@pytest.mark.parametrize("text", ["I dont understand", "I do not understand"])
+def test_not_understanding_before_any_answer_is_asked_what_is_needed_not_handed_over(
+        shop: Flask, vendor: VendorClient, text: str) -> None:
+    """The shipped intent model reads these as complaints (0.90, 0.79): the customer was
+    handed over as complaining before anything was answered."""
+    vendor.twilio(MESSAGES, inbound(text, sender="+14155550178"))
+    assert "How can I help you today?" in twilio_sends(shop)[-1]["body"]
+    with get_db(shop).session() as session:
+        assert session.scalars(select(Conversation)).one().handoff_reason is None
+
+
 @pytest.mark.parametrize("setback", ["that didn't help", "no", "no me sirvió", "👎", "none of these",
                                      "I dont understand"])
 def test_an_answer_that_did_not_help_offers_the_other_articles_and_its_pick_teaches_nothing(
