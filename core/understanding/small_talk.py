@@ -145,10 +145,12 @@ _CLOSING = re.compile(
 
 
 #: A customer saying the answer worked: a close, not a question ("That solved it.",
-#: "Problem solved!", "Eso fue todo"), in the catalogs' languages.
+#: "Problem solved!", "Eso fue todo", "thanks, that answers it": it got a menu of three
+#: articles), in the catalogs' languages.
 _RESOLVED = re.compile(
-    r"""\s*(?:(?:that|this|it)(?:'s|’s|\s+(?:has|have))?\s+(?:solved|fixed|sorted|answered|worked|helped|did\s+it)
-             (?:\s+(?:it|that|this|the\s+(?:problem|issue)))?(?:\s+(?:for\s+me|perfectly|thanks?))?
+    r"""\s*(?:(?:that|this|it)(?:'s|’s|\s+(?:has|have))?\s+(?:solved|fixed|sorted|answered|worked|helped|did\s+it
+                                                         |solves|fixes|answers|works|helps|does\s+it)
+             (?:\s+(?:it|that|this|the\s+(?:problem|issue)|my\s+question))?(?:\s+(?:for\s+me|perfectly|thanks?))?
        | (?:problem|issue|all|everything)\s+(?:is\s+)?(?:solved|sorted|fixed|good|clear)(?:\s+now)?
        | (?:got\s+it|all\s+good|perfect|great|awesome|that'?s\s+(?:all|it|everything))
        | (?:eso|esto)\s+(?:es|fue)\s+todo|(?:ya\s+)?(?:est[aá]\s+)?(?:resuelto|solucionado)|funcion[oó]

@@ -188,6 +188,7 @@ def test_sentences_are_cut_at_end_marks_and_lines() -> None:
     ("That solved it.", True), ("that worked!", True), ("Problem solved!", True), ("Eso fue todo.", True),
     ("Das hat geholfen.", True), ("That solved my card issue but now my parcel is late", False),
     ("it worked but the kettle is broken", False),
+    ("that answers it", True), ("that answers my question", True), ("that helps", True), ("this works?", False),
 ])
 def test_a_sentence_saying_the_answer_worked_is_a_close(message: str, resolved_only: bool) -> None:
     """Read by the model alone, "That solved it." sits near a damaged-item complaint

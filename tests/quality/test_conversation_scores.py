@@ -31,6 +31,9 @@ def test_a_bot_conversation_closed_by_the_customers_thanks_is_scored_with_disclo
     say(vendor, "How long does delivery take?")
     say(vendor, "thanks, that answers it")
     with get_db(shop).session() as session:
+        closing = session.scalars(select(Message).where(Message.author == "bot").order_by(Message.id.desc())).first()
+        assert closing is not None and closing.meta["action"] == "clarify", closing.body  # it got a menu
+        assert "You're welcome" in closing.body, closing.body
         [score] = session.scalars(select(ConversationScore)).all()
         assert (score.ended_by, score.automation, score.channel) == ("customer_closed", "bot", "sms")
         assert verdicts(score) == {"ai_disclosure": "met", "grounded": "met", "no_repeat": "n/a", "resolved": "met",
