@@ -345,8 +345,7 @@ def _picked(session: Session, inbound: Inbound, settings: Settings, last: Messag
     """The article the caller picked off the spoken menu ("two", "the second one", or
     words of its title), answered from that article; "none of them" asks for other words,
     a number the menu lacks hears it again; None when this is a new question."""
-    offered = (last.meta or {}).get("choices") if last is not None else None
-    if not offered or last is None:
+    if last is None or not (offered := (last.meta or {}).get("choices")):
         return None
     reply = menu_replies.read_reply(heard, [choice["title"] for choice in offered], ENGLISH)
     if reply is not None and reply.declined:

@@ -68,7 +68,7 @@ _PREAMBLE = r"""(?:
   | (?:a\s+)?(?:quick|small|short)\s+(?:question|one)
   | (?:i\s+)?need\s+(?:some\s+|your\s+)?(?:help|assistance|support)(?:\s+with\s+something)?
   | (?:can|could)\s+(?:you|u|someone|anyone|somebody|anybody)\s+help(?:\s+me)?
-  | (?:please\s+|pls\s+|plz\s+)?help(?:\s+me)?(?:\s+out)?(?:\s+(?:please|pls|plz))?
+  | (?:please\s+|pls\s+|plz\s+)?help(?:\s+me)?(?:\s+out)?(?:\s+plz)?  # a trailing please/pls: _OPENING's
   | tengo\s+una\s+(?:pregunta|duda|consulta)|necesito\s+ayuda|(?:me\s+)?(?:puede[ns]?|podr[ií]as?)\s+ayudar(?:me)?
   | j['’]ai\s+une\s+question|(?:j['’]ai\s+)?besoin\s+d['’]aide|(?:pouvez|peux)[-\s](?:vous|tu)\s+m['’]aider
   | ich\s+habe\s+eine\s+frage|ich\s+brauche\s+hilfe|k[öo]nnen\s+sie\s+mir\s+helfen|kannst\s+du\s+mir\s+helfen
