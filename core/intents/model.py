@@ -46,7 +46,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import skops.io as skops_io
 from scipy.sparse import csr_matrix, hstack, spmatrix
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -304,6 +303,10 @@ class IntentModel:
 
     def save(self, path: Path | str) -> None:
         """The encoder is saved by name (its weights ship in a package), not by value."""
+        # Imported when a model file is written or read: importing skops lists every
+        # scikit-learn estimator (about 4 s of a process's start), and a process that
+        # routes with the shipped model never reads one.
+        import skops.io as skops_io
         meaning, familiarity, neighbours = self._meaning, self._familiarity, self._neighbours
         skops_io.dump({"format": FILE_FORMAT,
                        "neighbours": None if neighbours is None or familiarity is None else {
@@ -330,6 +333,8 @@ class IntentModel:
         model file from elsewhere cannot execute code here. What remains is trusting
         the file's contents as a model: a tampered file can misroute, not take over.
         """
+        import skops.io as skops_io  # when a file is read (see save)
+
         path = Path(path)
         if not path.is_file():
             raise IntentModelFileError(f"No intent model at {path}; check the path or train "

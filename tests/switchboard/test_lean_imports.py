@@ -62,6 +62,9 @@ def test_a_web_process_takes_in_webhooks_without_loading_the_answering_stack(tmp
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["status"] == 200
     assert seen["after_webhook"] == []
-    # The lazy imports happen where they are needed, and the parts work.
-    assert {"sklearn", "scipy.stats", "skops"} <= set(seen["after_answering"])
+    # The lazy imports happen where they are needed, and the parts work. skops reads and
+    # writes model files only: routing with the shipped model never imports it (0.7 s of
+    # every worker's start).
+    assert {"sklearn", "scipy.stats"} <= set(seen["after_answering"])
+    assert "skops" not in seen["after_answering"]
     assert seen["intent"] and seen["trend"] == "falling"
