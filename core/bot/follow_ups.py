@@ -36,9 +36,13 @@ class JustCited:
 SHORT_FOLLOW_UP_WORDS = 2
 
 #: A word that points back at what was just said ("how long does IT take?", "¿y cuánto
-#: cuesta ESO?"), in the languages the texts are written in.
+#: cuesta ESO?"), in the languages the texts are written in. German points back with
+#: "da-" and a preposition where English says "for it", "to it" ("Wie lange habe ich
+#: DAFÜR Zeit?"): without them that follow-up to the returns answer was answered with
+#: delivery times, whose title shares its "wie lange".
 REFERS_BACK = re.compile(
     r"\b(?:it|that|this|they|them|those|these|eso|esto|ello|ça|cela|ceci|das|dies|dieses|"
+    r"dafür|dazu|davon|damit|darauf|darüber|daran|dabei|dadurch|dagegen|darin|darum|"
     r"isso|isto|questo|quello|ciò)\b", re.IGNORECASE)
 
 

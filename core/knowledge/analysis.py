@@ -45,7 +45,10 @@ _LANGUAGES = {
     "fr": ("french", "STOPWORDS_FRENCH", "bonjour bonsoir salut merci svp stp plait voudrais veux besoin peux "
            "peut savoir combien comment où quand quel quelle quels quelles est-ce"),
     "de": ("german", "STOPWORDS_GERMAN", "hallo guten tag danke bitte möchte moechte will brauche kann können "
-           "koennen wissen wie wieviel wie viel wo wann welche welcher welches"),
+           "koennen wissen wie wieviel wie viel wo wann welche welcher welches "
+           # "da-" and "wo-" with a preposition stand for "it" / "what": no topic of their own
+           "dafür dazu davon damit darauf darüber daran dabei dadurch dagegen darin darum "
+           "wofür wozu wovon womit worauf worüber woran wobei wodurch wogegen worin worum"),
     "pt": ("portuguese", "STOPWORDS_PORTUGUESE", "olá ola oi bom dia boa tarde obrigado obrigada favor quero "
            "queria preciso posso pode saber quanto quanta como onde quando qual quais"),
     "it": ("italian", "STOPWORDS_ITALIAN", "ciao buongiorno buonasera grazie favore prego vorrei voglio bisogno "

@@ -267,3 +267,25 @@ def test_with_a_model_the_agent_reads_the_customer_in_english_and_replies_in_fre
     refused = vendor.client.post(f"/api/sidebar/tickets/{conversation.zendesk_ticket_id}/reply-translation",
                                  json={"text": ""}, headers=headers)
     assert refused.status_code == 400
+
+
+GERMAN_RETURNS = Article(
+    id="de-returns", title="Wie kann ich einen Artikel zurückschicken?", locale="de",
+    url="https://help.acme.example/de/articles/ruecksendung",
+    body="Sie können unbenutzte Artikel innerhalb von 30 Tagen nach der Lieferung zurückschicken. "
+         "Wählen Sie dazu unter Mein Konto > Bestellungen die Option Artikel zurücksenden.")
+
+
+@pytest.mark.parametrize("follow_up", ["Wie lange habe ich dafür Zeit?", "Und wie lange habe ich dazu Zeit?"])
+def test_a_german_follow_up_pointing_back_with_dafuer_asks_about_the_answer_just_sent(
+        app: Flask, vendor: VendorClient, follow_up: str) -> None:
+    """German points back with "dafür", "dazu", "davon" (for / to / of it) where English
+    says "it": "Wie lange habe ich dafür Zeit?" after the returns answer asks how long a
+    return may take, not how long delivery takes (whose title shares "wie lange")."""
+    import_kb(app, GERMAN, GERMAN_RETURNS)
+    vendor.twilio(MESSAGES, inbound("Kann ich einen Artikel zurückschicken?", sender="+4915112345678"))
+    vendor.twilio(MESSAGES, inbound(follow_up, sender="+4915112345678"))
+    first, second = sent(app)
+    assert "innerhalb von 30 Tagen" in first and first.endswith("/de/articles/ruecksendung")
+    assert "innerhalb von 30 Tagen" in second, second
+    assert second.endswith("/de/articles/ruecksendung"), second
