@@ -187,8 +187,9 @@ _ASKS_WHEN = re.compile(
     r"\bcombien\s+de\s+temps\b|\bwann\b|\bwie\s+lange\b|\bquanto\s+(?:tempo|ci\s+vuole|dura)\b", re.IGNORECASE)
 _SAYS_WHEN = re.compile(
     r"\b\d+(?:\s*(?:to|-|–|a|à|bis|e)\s*\d+)?[\s-]*(?:working\s+|business\s+)?(?:minutes?|hours?|days?|weeks?|"
-    r"months?|years?|d[ií]as?|horas?|semanas?|meses|jours?|heures?|semaines?|mois|ans?|tagen?|stunden?|wochen?|"
-    r"monaten?|jahren?|giorni|ore|settimane|mesi|anni|dias?)\b|\b(?:instant(?:ly)?|immediately|same\s+day|"
+    r"months?|years?|minutos?|horas?|d[ií]as?|semanas?|m[eê]s(?:es)?|a[ñn]os?|heures?|jours?|semaines?|mois|"
+    r"ans?|ann[ée]es?|minuten?|stunden?|tag(?:e|en)?|wochen?|monat(?:e|en)?|jahr(?:e|en)?|minut[io]|or[ae]|"
+    r"giorn[io]|settiman[ae]|mes[ei]|ann[io])\b|\b(?:instant(?:ly)?|immediately|same\s+day|"
     r"next\s+(?:working\s+)?day|today|tomorrow|until|till|hasta|jusqu|até|fino\s+a)\b", re.IGNORECASE)
 _ASKS_AMOUNT = re.compile(
     r"\b(?:how\s+much|cost|costs|price|fee|charge|cu[aá]nto\s+(?:cuesta|vale|cobr)|precio|combien|prix|co[uû]te|"

@@ -289,3 +289,22 @@ def test_a_german_follow_up_pointing_back_with_dafuer_asks_about_the_answer_just
     assert "innerhalb von 30 Tagen" in first and first.endswith("/de/articles/ruecksendung")
     assert "innerhalb von 30 Tagen" in second, second
     assert second.endswith("/de/articles/ruecksendung"), second
+
+
+SPANISH_WARRANTY = Article(
+    id="es-warranty", title="¿Qué cubre la garantía?", locale="es",
+    url="https://help.acme.example/es/articles/garantia",
+    body="Todos los productos eléctricos tienen una garantía de 2 años que cubre los defectos de fabricación. "
+         "No cubre los daños por mal uso ni el desgaste normal.")
+
+
+def test_a_spanish_follow_up_asking_how_long_is_told_the_years_the_answer_just_sent_says(
+        app: Flask, vendor: VendorClient) -> None:
+    """"¿Cuánto dura?" after the warranty answer asks how long the warranty lasts: its
+    "2 años" is a time, as "2 years" is (it was answered with delivery times)."""
+    import_kb(app, SPANISH, SPANISH_WARRANTY)
+    vendor.twilio(MESSAGES, inbound("¿Qué cubre la garantía?", sender="+34612345678"))
+    vendor.twilio(MESSAGES, inbound("¿y cuánto dura?", sender="+34612345678"))
+    first, second = sent(app)
+    assert first.endswith("/es/articles/garantia")
+    assert "garantía de 2 años" in second and second.endswith("/es/articles/garantia"), second
