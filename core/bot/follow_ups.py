@@ -39,10 +39,11 @@ SHORT_FOLLOW_UP_WORDS = 2
 #: cuesta ESO?"), in the languages the texts are written in. German points back with
 #: "da-" and a preposition where English says "for it", "to it" ("Wie lange habe ich
 #: DAFÜR Zeit?"): without them that follow-up to the returns answer was answered with
-#: delivery times, whose title shares its "wie lange".
+#: delivery times, whose title shares its "wie lange"; and with "sie", "er" for a thing
+#: ("wie lange gilt SIE?" of the warranty). German "es" is not here: it is Spanish "is".
 REFERS_BACK = re.compile(
     r"\b(?:it|that|this|they|them|those|these|eso|esto|ello|ça|cela|ceci|das|dies|dieses|"
-    r"dafür|dazu|davon|damit|darauf|darüber|daran|dabei|dadurch|dagegen|darin|darum|"
+    r"dafür|dazu|davon|damit|darauf|darüber|daran|dabei|dadurch|dagegen|darin|darum|sie|er|ihn|ihm|"
     r"isso|isto|questo|quello|ciò)\b", re.IGNORECASE)
 
 

@@ -308,3 +308,47 @@ def test_a_spanish_follow_up_asking_how_long_is_told_the_years_the_answer_just_s
     first, second = sent(app)
     assert first.endswith("/es/articles/garantia")
     assert "garantía de 2 años" in second and second.endswith("/es/articles/garantia"), second
+
+
+ITALIAN_RETURNS = Article(
+    id="it-returns", title="Come posso restituire un articolo?", locale="it",
+    url="https://help.acme.example/it/articles/resi",
+    body="Puoi restituire la maggior parte degli articoli entro 30 giorni dalla consegna, non usati e nella "
+         "confezione originale. Il reso è gratuito per gli articoli difettosi.")
+FRENCH_RETURNS = Article(
+    id="fr-returns", title="Comment retourner un article ?", locale="fr",
+    url="https://help.acme.example/fr/articles/retours",
+    body="Vous pouvez retourner la plupart des articles dans les 30 jours suivant la livraison, non utilisés. "
+         "Le retour est gratuit pour les articles défectueux.")
+ITALIAN_DELIVERY = Article(
+    id="it-delivery", title="Quanto tempo ci vuole per la consegna?", locale="it",
+    url="https://help.acme.example/it/articles/consegna",
+    body="La consegna standard richiede da 2 a 4 giorni lavorativi dalla spedizione.")
+FRENCH_DELIVERY = Article(
+    id="fr-delivery", title="Quels sont les délais de livraison ?", locale="fr",
+    url="https://help.acme.example/fr/articles/livraison",
+    body="La livraison standard prend 2 à 4 jours ouvrés après l'expédition. La livraison express est payante.")
+GERMAN_WARRANTY = Article(
+    id="de-warranty", title="Was deckt die Garantie ab?", locale="de",
+    url="https://help.acme.example/de/articles/garantie",
+    body="Alle Elektroprodukte haben eine Garantie von 2 Jahren, die Herstellungsfehler abdeckt. "
+         "Schäden durch unsachgemäßen Gebrauch sind nicht abgedeckt.")
+
+
+@pytest.mark.parametrize(("article", "sender", "question", "follow_up", "expected"), [
+    # The intent model reads these as greetings (0.97, 0.75): a question naming a topic is searched.
+    (ITALIAN_RETURNS, "+393123456789", "Come posso restituire un articolo?", "quanto tempo ho?", "entro 30 giorni"),
+    (FRENCH_RETURNS, "+33612345678", "Comment retourner un article ?", "et c'est gratuit ?",
+     "Le retour est gratuit"),
+    # "sie" points back at the warranty, as "it" would; its words alone are a delivery question.
+    (GERMAN_WARRANTY, "+4915112345678", "Was deckt die Garantie ab?", "wie lange gilt sie?", "2 Jahren"),
+], ids=["it-greeting", "fr-greeting", "de-sie"])
+def test_a_short_follow_up_in_the_customers_language_is_answered_from_the_article_just_cited(
+        app: Flask, vendor: VendorClient, article: Article, sender: str, question: str, follow_up: str,
+        expected: str) -> None:
+    import_kb(app, GERMAN, SPANISH, ITALIAN_DELIVERY, FRENCH_DELIVERY, article)
+    vendor.twilio(MESSAGES, inbound(question, sender=sender))
+    vendor.twilio(MESSAGES, inbound(follow_up, sender=sender))
+    first, second = sent(app)
+    assert first.endswith(str(article.url)), first
+    assert expected in second and second.endswith(str(article.url)), second
