@@ -387,6 +387,9 @@ def decide(
                                 llm_drafter)
         if draft is None and previous and failure != "model_unavailable":
             draft, failure = _draft(with_previous, drafting_hits(hits), llm_drafter)
+        if draft is not None and previous and follow_ups.misses_what_is_asked(question, own_words, topic_words,
+                                                                             draft.text):
+            draft, failure = None, "low_confidence"
         if draft is not None:
             text = localise_citation(draft.text, turn.texts)
             # "what cards do you take then?" after the declined-card answer: its own words lead

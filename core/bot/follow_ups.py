@@ -87,10 +87,11 @@ def sent_again(text: str, sent: str | None, question: str, words: Sequence[str],
 
 
 #: Verbs a question asking when or how much names no topic with ("how long do I have to
-#: WAIT?", "¿cuánto hay que ESPERAR?"), in the languages the texts are written in.
+#: WAIT?", "¿cuánto hay que ESPERAR?"), and the time it asks for ("wie lange habe ich
+#: ZEIT?"), in the languages the texts are written in.
 _NAMES_NOTHING = frozenset(
     "wait waiting take takes last lasts need have get go esperar tardar tarda durar dura attendre durer dure "
-    "warten dauern dauert aspettare durare dura".split())
+    "warten dauern dauert aspettare durare dura time tiempo temps zeit tempo".split())
 
 
 def asks_another(question: str, hits: Sequence[Hit], cited: Sequence[Hit],
@@ -116,6 +117,16 @@ def drafted_as(question: str, previous: str | None, words: Sequence[str],
     if not previous or not points_back(question, words, topic_words):
         return question
     return f"{question} {without_kind(previous)}"
+
+
+def misses_what_is_asked(question: str, words: Sequence[str], topic_words: Callable[[str], Sequence[str]],
+                         text: str) -> bool:
+    """Whether ``text`` fails a short follow-up that asks only when or how much of what
+    was just said: it says no time or amount. "Quanto costa?" after the delivery answer
+    was read with it, and its words ("consegna") chose the delivery times sentence of an
+    article that states no price."""
+    kind = answer_kind(question)
+    return kind is not None and points_back(question, words, topic_words) and not kind.search(text)
 
 
 def article_hits(passages: Sequence[Passage]) -> list[Hit]:

@@ -342,7 +342,10 @@ GERMAN_WARRANTY = Article(
      "Le retour est gratuit"),
     # "sie" points back at the warranty, as "it" would; its words alone are a delivery question.
     (GERMAN_WARRANTY, "+4915112345678", "Was deckt die Garantie ab?", "wie lange gilt sie?", "2 Jahren"),
-], ids=["it-greeting", "fr-greeting", "de-sie"])
+    # "Zeit" is the time asked for, as "have" in "how long do I have?": no topic of its own.
+    (GERMAN_RETURNS, "+4915112345678", "Kann ich einen Artikel zurückschicken?", "wie lange habe ich Zeit?",
+     "innerhalb von 30 Tagen"),
+], ids=["it-greeting", "fr-greeting", "de-sie", "de-zeit"])
 def test_a_short_follow_up_in_the_customers_language_is_answered_from_the_article_just_cited(
         app: Flask, vendor: VendorClient, article: Article, sender: str, question: str, follow_up: str,
         expected: str) -> None:
@@ -352,3 +355,15 @@ def test_a_short_follow_up_in_the_customers_language_is_answered_from_the_articl
     first, second = sent(app)
     assert first.endswith(str(article.url)), first
     assert expected in second and second.endswith(str(article.url)), second
+
+
+def test_a_follow_up_asking_a_price_the_articles_do_not_state_is_not_answered_with_an_opening(
+        app: Flask, vendor: VendorClient) -> None:
+    """"Quanto costa?" after the Italian delivery answer: no Italian article states a
+    price, and the delivery article's opening (its times) was sent as the answer."""
+    import_kb(app, ITALIAN_DELIVERY, ITALIAN_RETURNS)
+    vendor.twilio(MESSAGES, inbound("Quanto tempo ci vuole per la consegna?", sender="+393123456789"))
+    vendor.twilio(MESSAGES, inbound("quanto costa?", sender="+393123456789"))
+    first, second = sent(app)
+    assert "da 2 a 4 giorni lavorativi" in first
+    assert "giorni lavorativi" not in second, second
