@@ -17,6 +17,7 @@ from switchboard.core.answers.drafting import (
     CITATION_PREFIX,
     Draft,
     UngroundedDraft,
+    answer_kind,
     compose_local,
     ground_or_refuse,
     lead_of,
@@ -313,9 +314,10 @@ def decide(
     if setback and turn.first_bot_message:  # "I don't understand" as a first message: nothing to disown yet
         return Decision("clarify", _with_disclosure(turn, turn.texts(WELCOME)), notes={"intent": "setback"})
     # Read as thanks but a question all the same ("and how much does that cost?"): searched, not thanked for;
-    # so is a "greeting" that asks about something ("quanto tempo ho?" was one to the intent model at 0.97).
+    # so is a "greeting" that asks when or how much ("quanto tempo ho?" was one to the intent model at 0.97),
+    # which no greeting does ("Hallo?", "¿qué tal?" name no time or price).
     if enrichment.trusted_intent in SMALL_TALK_INTENTS and not (
-            asks(question) and (enrichment.intent == "thanks" or topic_words(question))):
+            asks(question) and (enrichment.intent == "thanks" or answer_kind(question) is not None)):
         text = turn.texts(CLOSING if enrichment.intent == "thanks" else WELCOME)
         return Decision("clarify", _with_disclosure(turn, text), notes={"intent": enrichment.intent or ""})
     if other_language is not None:
