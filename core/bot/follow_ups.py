@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from switchboard.core.answers.drafting import answer_kind, compose_local, without_kind
 from switchboard.core.answers.grounding import split_sentences
+from switchboard.core.knowledge.analysis import GERMAN_POINTING_BACK
 from switchboard.core.knowledge.records import Hit, Passage
 
 
@@ -43,7 +44,7 @@ SHORT_FOLLOW_UP_WORDS = 2
 #: ("wie lange gilt SIE?" of the warranty). German "es" is not here: it is Spanish "is".
 REFERS_BACK = re.compile(
     r"\b(?:it|that|this|they|them|those|these|eso|esto|ello|ça|cela|ceci|das|dies|dieses|"
-    r"dafür|dazu|davon|damit|darauf|darüber|daran|dabei|dadurch|dagegen|darin|darum|sie|er|ihn|ihm|"
+    rf"{'|'.join(GERMAN_POINTING_BACK)}|sie|er|ihn|ihm|"
     r"isso|isto|questo|quello|ciò)\b", re.IGNORECASE)
 
 

@@ -35,6 +35,12 @@ FILLER_WORDS = frozenset("""
 STOPWORDS = frozenset(STOPWORDS_EN) | FILLER_WORDS
 ENGLISH = "en"
 
+#: German "da-" with a preposition ("dafür": for it, "davon": of it): they stand for what
+#: was just said, so they name no topic here, and a follow-up holding one points back to
+#: the answer just sent (core/bot/follow_ups.py REFERS_BACK).
+GERMAN_POINTING_BACK = ("dafür", "dazu", "davon", "damit", "darauf", "darüber", "daran", "dabei", "dadurch",
+                        "dagegen", "darin", "darum")
+
 #: Other languages an article or a question may be in: Snowball stemmer and stop words
 #: (bm25s's lists, which are Snowball's, plus greetings and politeness that carry no
 #: topic). English keeps the tuned analysis above; a language missing here is only
@@ -47,7 +53,7 @@ _LANGUAGES = {
     "de": ("german", "STOPWORDS_GERMAN", "hallo guten tag danke bitte möchte moechte will brauche kann können "
            "koennen wissen wie wieviel wie viel wo wann welche welcher welches "
            # "da-" and "wo-" with a preposition stand for "it" / "what": no topic of their own
-           "dafür dazu davon damit darauf darüber daran dabei dadurch dagegen darin darum "
+           + " ".join(GERMAN_POINTING_BACK) + " "
            "wofür wozu wovon womit worauf worüber woran wobei wodurch wogegen worin worum"),
     "pt": ("portuguese", "STOPWORDS_PORTUGUESE", "olá ola oi bom dia boa tarde obrigado obrigada favor quero "
            "queria preciso posso pode saber quanto quanta como onde quando qual quais"),
